@@ -1,0 +1,55 @@
+# tensorquant: `make demo` runs the main job, `make test` runs every check.
+# Both do their own set-up on a fresh Debian machine with Go (tools that are
+# not Go dependencies are installed with apt-get/npm when missing).
+
+GO      ?= go
+FUZZTIME ?= 4s
+PKGS    := ./...
+
+.PHONY: all demo test check-fmt vet unit purego race arm64 fuzz bench tools-qemu
+
+all: test
+
+demo:
+	$(GO) run ./cmd/tensorquant demo
+
+test: check-fmt vet unit purego race arm64 fuzz
+	@echo "make test: all checks passed"
+
+check-fmt:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed on:"; echo "$$out"; exit 1; fi
+
+# go vet (including asmdecl) for every architecture we ship assembly for,
+# with and without the pure-Go build, plus two without assembly.
+vet:
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags purego $(PKGS)
+	GOARCH=arm64 $(GO) vet $(PKGS)
+	GOARCH=arm64 $(GO) vet -tags purego $(PKGS)
+	GOARCH=386 $(GO) vet $(PKGS)
+	GOARCH=riscv64 $(GO) vet $(PKGS)
+
+unit:
+	$(GO) test -count=1 $(PKGS)
+
+purego:
+	$(GO) test -count=1 -tags purego $(PKGS)
+
+race:
+	$(GO) test -count=1 -race -short $(PKGS)
+
+# arm64 under qemu user emulation: NEON kernels and the generic fallback.
+arm64: tools-qemu
+	GOARCH=arm64 $(GO) test -count=1 -short -exec qemu-aarch64-static $(PKGS)
+	GOARCH=arm64 $(GO) test -count=1 -short -exec 'qemu-aarch64-static -cpu cortex-a53' ./fakequant ./reduce ./internal/cpufeat ./fuzz
+
+tools-qemu:
+	@command -v qemu-aarch64-static >/dev/null 2>&1 || scripts/apt-install qemu-user-static
+
+# A short native run of every fuzz target (fuzzing cannot run under -exec).
+fuzz:
+	@for t in $$($(GO) test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do \
+		echo "fuzz $$t ($(FUZZTIME))"; \
+		$(GO) test ./fuzz -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) >/tmp/tensorquant-fuzz.log 2>&1 || { cat /tmp/tensorquant-fuzz.log; exit 1; }; \
+	done

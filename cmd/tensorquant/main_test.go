@@ -1,0 +1,40 @@
+package main
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+)
+
+func TestDemoSeedExample(t *testing.T) {
+	var out, errb bytes.Buffer
+	if code := run([]string{"demo"}, &out, &errb); code != 0 {
+		t.Fatalf("exit %d: %s", code, errb.String())
+	}
+	// The original's documentation: quant_x = [126, 113, 127, 59, 11, 23,
+	// 47, 73, 43, 27] with scale=128.0057.
+	var codes []string
+	for _, line := range strings.Split(out.String(), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && strings.HasPrefix(f[0], "0.") {
+			codes = append(codes, f[2])
+		}
+	}
+	if got, want := strings.Join(codes, " "), "126 113 127 59 11 23 47 73 43 27"; got != want {
+		t.Errorf("codes %q, want %q\n%s", got, want, out.String())
+	}
+	if !strings.Contains(out.String(), "scale = 128.0057") {
+		t.Errorf("no scale line:\n%s", out.String())
+	}
+}
+
+func TestErrors(t *testing.T) {
+	for _, args := range [][]string{{}, {"nope"}, {"demo", "--bits", "99"}, {"version", "x"}} {
+		var out, errb bytes.Buffer
+		if code := run(args, &out, &errb); code != 2 {
+			t.Errorf("%q: exit %d, want 2", args, code)
+		}
+		if lines := strings.Count(strings.TrimSpace(errb.String()), "\n"); errb.Len() == 0 || (len(args) > 0 && lines > 0 && args[0] != "demo") {
+			t.Errorf("%q: stderr %q", args, errb.String())
+		}
+	}
+}

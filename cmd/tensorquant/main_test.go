@@ -28,13 +28,24 @@ func TestDemoSeedExample(t *testing.T) {
 }
 
 func TestErrors(t *testing.T) {
-	for _, args := range [][]string{{}, {"nope"}, {"demo", "--bits", "99"}, {"version", "x"}} {
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"nope"}, `tensorquant: unknown command "nope"`},
+		{[]string{"demo", "--bits", "99"}, "tensorquant demo: fakequant: num_bits 99 out of range"},
+		{[]string{"version", "x"}, "tensorquant version: takes no arguments"},
+	} {
 		var out, errb bytes.Buffer
-		if code := run(args, &out, &errb); code != 2 {
-			t.Errorf("%q: exit %d, want 2", args, code)
+		if code := run(tc.args, &out, &errb); code != 2 {
+			t.Errorf("%q: exit %d, want 2", tc.args, code)
 		}
-		if lines := strings.Count(strings.TrimSpace(errb.String()), "\n"); errb.Len() == 0 || (len(args) > 0 && lines > 0 && args[0] != "demo") {
-			t.Errorf("%q: stderr %q", args, errb.String())
+		if got := errb.String(); !strings.HasPrefix(got, tc.want) || strings.Count(got, "\n") != 1 {
+			t.Errorf("%q: stderr %q, want one line starting %q", tc.args, got, tc.want)
 		}
+	}
+	var out, errb bytes.Buffer
+	if code := run(nil, &out, &errb); code != 2 || !strings.Contains(errb.String(), "usage: tensorquant") {
+		t.Errorf("no arguments: exit %d, stderr %q", code, errb.String())
 	}
 }

@@ -1,0 +1,286 @@
+package layers
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"math"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/tensorquant/tensorquant/fakequant"
+	"github.com/tensorquant/tensorquant/internal/pyfmt"
+	"github.com/tensorquant/tensorquant/tensor"
+)
+
+// QuantDescriptor describes how a tensor is quantized, as the original
+// toolkit's QuantDescriptor does; a TensorQuantizer is built from one.
+//
+// The original's defaults are those of QuantDesc8BitPerTensor: 8 bits, fake
+// quantization, per-tensor dynamic amax, full range, "max" calibration.
+// Go's zero value differs (FakeQuant false means real quantization, NumBits 0
+// is invalid), so start from a predefined descriptor and change fields:
+//
+//	d := layers.QuantDesc8BitPerTensor
+//	d.NumBits = 4
+//
+// The predefined descriptors share their Axis slices: Clone one before
+// modifying a slice element in place.
+type QuantDescriptor struct {
+	// NumBits is the integer bit width, 1 to 32 (2 or more when signed).
+	NumBits int
+	// FakeQuant selects fake quantization (quantize, then dequantize in
+	// float32). When false the quantizer returns the integer codes as
+	// float32 and always uses the narrow range, as the original does.
+	FakeQuant bool
+	// Axis lists the axes that KEEP their own amax (the original's
+	// convention since v2.0): []int{0} on a (10, 9, 8, 7) weight gives an
+	// amax of shape (10, 1, 1, 1). Nil means per-tensor. Negative axes count
+	// from the end, except that a quantizer computing a dynamic amax treats
+	// a single -1 as per-tensor, reproducing the original.
+	Axis []int
+	// Amax is a fixed amax; nil means none (dynamic, or calibrated later).
+	Amax []float32
+	// AmaxShape is the shape of Amax, which broadcasts against the input
+	// with NumPy rules. Nil means [len(Amax)] (so a 1-D amax pairs with the
+	// input's last dimension, as in the original), or a scalar when Amax
+	// has one element.
+	AmaxShape []int
+	// LearnAmax learns the clipping range (PACT-style) starting from Amax
+	// (or 1); it requires a per-tensor descriptor.
+	LearnAmax bool
+	// ScaleAmax, when not 0, multiplies the amax before quantizing.
+	ScaleAmax float32
+	// CalibMethod is "max" (the default, also when empty) or "histogram".
+	CalibMethod string
+	// Unsigned selects [0, 2^NumBits-1]; the input must then be >= 0.
+	Unsigned bool
+	// NarrowRange drops the most negative level: [-(2^(b-1)-1), 2^(b-1)-1].
+	NarrowRange bool
+	// Name is an optional label; String begins with it.
+	Name string
+}
+
+// The predefined descriptors of the original toolkit. Weight descriptors
+// keep one amax per output channel: axis 0 for Conv and Linear weights
+// ([out, in, ...]), axis 1 for ConvTranspose weights ([in, out, ...]).
+var (
+	QuantDesc8BitPerTensor                       = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max"}
+	QuantDescUnsigned8BitPerTensor               = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Unsigned: true}
+	QuantDesc8BitConv1dWeightPerChannel          = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{0}}
+	QuantDesc8BitConv2dWeightPerChannel          = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{0}}
+	QuantDesc8BitConv3dWeightPerChannel          = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{0}}
+	QuantDesc8BitLinearWeightPerRow              = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{0}}
+	QuantDesc8BitConvTranspose1dWeightPerChannel = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{1}}
+	QuantDesc8BitConvTranspose2dWeightPerChannel = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{1}}
+	QuantDesc8BitConvTranspose3dWeightPerChannel = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{1}}
+)
+
+// Clone returns a deep copy of d.
+func (d QuantDescriptor) Clone() QuantDescriptor {
+	d.Axis = slices.Clone(d.Axis)
+	d.Amax = slices.Clone(d.Amax)
+	d.AmaxShape = slices.Clone(d.AmaxShape)
+	return d
+}
+
+// Format returns the integer format d quantizes to in fake mode. (A real,
+// non-fake quantizer uses the narrow range whatever NarrowRange says.)
+func (d QuantDescriptor) Format() fakequant.Format {
+	return fakequant.Format{NumBits: d.NumBits, Unsigned: d.Unsigned, NarrowRange: d.NarrowRange}
+}
+
+// Method returns the calibration method, "max" when CalibMethod is empty.
+func (d QuantDescriptor) Method() string {
+	if d.CalibMethod == "" {
+		return "max"
+	}
+	return d.CalibMethod
+}
+
+// AmaxTensor returns the fixed amax as a tensor shaped by AmaxShape, or nil
+// when Amax is nil.
+func (d QuantDescriptor) AmaxTensor() (*tensor.Tensor, error) {
+	if d.Amax == nil {
+		return nil, nil
+	}
+	shape := d.AmaxShape
+	if shape == nil && len(d.Amax) != 1 {
+		shape = []int{len(d.Amax)}
+	}
+	t, err := tensor.FromSlice(slices.Clone(d.Amax), shape...)
+	if err != nil {
+		return nil, fmt.Errorf("layers: %s: amax_shape %v: %w", d.label(), d.AmaxShape, err)
+	}
+	return t, nil
+}
+
+// Validate returns an error naming the offending field and value if d is
+// not a usable descriptor: NumBits outside [1, 32] (or below 2 when signed),
+// an unknown CalibMethod, a repeated axis, LearnAmax with per-channel axes,
+// a negative, NaN or infinite amax element, an AmaxShape that does not hold
+// len(Amax) elements, or a negative, NaN or infinite ScaleAmax.
+func (d QuantDescriptor) Validate() error {
+	switch {
+	case d.NumBits < 1 || d.NumBits > fakequant.MaxNumBits:
+		return fmt.Errorf("layers: %s: num_bits %d out of range [1, %d]", d.label(), d.NumBits, fakequant.MaxNumBits)
+	case !d.Unsigned && d.NumBits < 2:
+		return fmt.Errorf("layers: %s: signed quantization needs num_bits >= 2, got %d (its only level would be 0)", d.label(), d.NumBits)
+	}
+	switch d.CalibMethod {
+	case "", "max", "histogram":
+	default:
+		return fmt.Errorf("layers: %s: unknown calib_method %q (want \"max\" or \"histogram\")", d.label(), d.CalibMethod)
+	}
+	for i, a := range d.Axis {
+		if slices.Contains(d.Axis[:i], a) {
+			return fmt.Errorf("layers: %s: axis %d given twice in %v", d.label(), a, d.Axis)
+		}
+	}
+	if d.LearnAmax && d.Axis != nil {
+		return fmt.Errorf("layers: %s: learn_amax needs a per-tensor descriptor, got axis %v", d.label(), d.Axis)
+	}
+	for i, a := range d.Amax {
+		if a < 0 || a != a || math.IsInf(float64(a), 0) {
+			return fmt.Errorf("layers: %s: amax[%d] = %v: amax must be finite and >= 0", d.label(), i, a)
+		}
+	}
+	if d.AmaxShape != nil {
+		n, err := tensor.NumelOf(d.AmaxShape)
+		if err != nil || n != len(d.Amax) || d.Amax == nil {
+			return fmt.Errorf("layers: %s: amax_shape %v does not hold the %d amax values", d.label(), d.AmaxShape, len(d.Amax))
+		}
+	}
+	if s := d.ScaleAmax; s < 0 || s != s || math.IsInf(float64(s), 0) {
+		return fmt.Errorf("layers: %s: scale_amax %v must be finite and >= 0", d.label(), s)
+	}
+	return nil
+}
+
+// label names d in error messages.
+func (d QuantDescriptor) label() string {
+	if d.Name != "" {
+		return "descriptor " + strconv.Quote(d.Name)
+	}
+	return "descriptor"
+}
+
+// String describes d in the words of the original's __str__, e.g.
+// "QuantDescriptor(8bit fake axis= per-tensor)" or
+// "input: (unsigned 8bit real axis=(0, 1) amax=[0.5  0.25] full_range
+// scale_amax=2.0)". The original prints " full_range" after any fixed amax
+// whatever the range; so does this. A Go []int cannot tell the original's
+// axis=0 from axis=(0,): one axis prints as "axis=0".
+func (d QuantDescriptor) String() string {
+	var b strings.Builder
+	if d.Name != "" {
+		b.WriteString(d.Name + ": ")
+	} else {
+		b.WriteString("QuantDescriptor")
+	}
+	b.WriteString("(")
+	if d.Unsigned {
+		b.WriteString("unsigned ")
+	}
+	fmt.Fprintf(&b, "%dbit", d.NumBits)
+	if d.FakeQuant {
+		b.WriteString(" fake")
+	} else {
+		b.WriteString(" real")
+	}
+	b.WriteString(" axis=" + pyAxis(d.Axis))
+	if d.Amax != nil {
+		shape := d.AmaxShape
+		if shape == nil && len(d.Amax) != 1 {
+			shape = []int{len(d.Amax)}
+		}
+		b.WriteString(" amax=" + pyfmt.Array(shape, d.Amax) + " full_range")
+	}
+	if d.LearnAmax {
+		b.WriteString(" learn_amax")
+	}
+	if d.ScaleAmax != 0 {
+		b.WriteString(" scale_amax=" + pyfmt.Scalar(d.ScaleAmax))
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// pyAxis prints an axis list as the original prints its axis attribute.
+func pyAxis(axis []int) string {
+	switch len(axis) {
+	case 0:
+		if axis == nil {
+			return " per-tensor"
+		}
+		return "()"
+	case 1:
+		return strconv.Itoa(axis[0])
+	}
+	parts := make([]string, len(axis))
+	for i, a := range axis {
+		parts[i] = strconv.Itoa(a)
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// Equal reports whether d and o describe the same quantization (an empty
+// CalibMethod equals "max"; nil and empty slices differ only for Axis, where
+// nil means per-tensor).
+func (d QuantDescriptor) Equal(o QuantDescriptor) bool {
+	return d.NumBits == o.NumBits && d.FakeQuant == o.FakeQuant && d.LearnAmax == o.LearnAmax &&
+		d.ScaleAmax == o.ScaleAmax && d.Method() == o.Method() && d.Unsigned == o.Unsigned &&
+		d.NarrowRange == o.NarrowRange && d.Name == o.Name &&
+		(d.Axis == nil) == (o.Axis == nil) && slices.Equal(d.Axis, o.Axis) &&
+		(d.Amax == nil) == (o.Amax == nil) && slices.Equal(d.Amax, o.Amax) && slices.Equal(d.AmaxShape, o.AmaxShape)
+}
+
+// descriptorJSON is the saved form: every field, always, so that nothing is
+// lost on a round trip (the original's yaml drops narrow_range and
+// calib_method).
+type descriptorJSON struct {
+	NumBits     int       `json:"num_bits"`
+	FakeQuant   bool      `json:"fake_quant"`
+	Axis        []int     `json:"axis"`
+	Amax        []float32 `json:"amax"`
+	AmaxShape   []int     `json:"amax_shape"`
+	LearnAmax   bool      `json:"learn_amax"`
+	ScaleAmax   float32   `json:"scale_amax"`
+	CalibMethod string    `json:"calib_method"`
+	Unsigned    bool      `json:"unsigned"`
+	NarrowRange bool      `json:"narrow_range"`
+	Name        string    `json:"name"`
+}
+
+// MarshalJSON writes every field of d under the original's names
+// (num_bits, fake_quant, axis, amax, ... narrow_range, name). It fails for a
+// descriptor that does not validate (JSON cannot hold a NaN amax anyway).
+func (d QuantDescriptor) MarshalJSON() ([]byte, error) {
+	if err := d.Validate(); err != nil {
+		return nil, err
+	}
+	return json.Marshal(descriptorJSON{d.NumBits, d.FakeQuant, d.Axis, d.Amax, d.AmaxShape, d.LearnAmax,
+		d.ScaleAmax, d.Method(), d.Unsigned, d.NarrowRange, d.Name})
+}
+
+// UnmarshalJSON reads what MarshalJSON writes. Unknown fields, missing
+// num_bits and descriptors that do not validate are errors.
+func (d *QuantDescriptor) UnmarshalJSON(b []byte) error {
+	dec := json.NewDecoder(bytes.NewReader(b))
+	dec.DisallowUnknownFields()
+	j := descriptorJSON{NumBits: -1}
+	if err := dec.Decode(&j); err != nil {
+		return fmt.Errorf("layers: quant descriptor: %w", err)
+	}
+	if j.NumBits == -1 {
+		return fmt.Errorf("layers: quant descriptor: num_bits missing")
+	}
+	nd := QuantDescriptor{j.NumBits, j.FakeQuant, j.Axis, j.Amax, j.AmaxShape, j.LearnAmax, j.ScaleAmax,
+		j.CalibMethod, j.Unsigned, j.NarrowRange, j.Name}
+	if err := nd.Validate(); err != nil {
+		return err
+	}
+	*d = nd
+	return nil
+}

@@ -261,4 +261,3 @@ func TestCloneIsDeep(t *testing.T) {
 		t.Fatal("Clone shares Axis")
 	}
 }
-

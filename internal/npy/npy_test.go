@@ -1,0 +1,165 @@
+package npy
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"testing"
+
+	"github.com/google/go-cmp/cmp"
+	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/tensor"
+)
+
+var (
+	nan     = float32(math.NaN())
+	inf     = float32(math.Inf(1))
+	negZero = float32(math.Copysign(0, -1))
+)
+
+// The files in testdata were written by NumPy 1.24.2 (np.save).
+func TestReadNumPyFiles(t *testing.T) {
+	a := []float32{1.5, -2, 0.25, nan, inf, negZero}
+	for _, tc := range []struct {
+		file  string
+		shape []int
+		data  []float32
+	}{
+		{"f4_2x3.npy", []int{2, 3}, a},
+		{"f8_2x3.npy", []int{2, 3}, a},
+		{"f4_fortran_2x3.npy", []int{2, 3}, a},
+		{"f4_scalar.npy", []int{}, []float32{3.5}},
+		{"f4_empty_0x4.npy", []int{0, 4}, []float32{}},
+		{"f4_be_3.npy", []int{3}, []float32{1, 2, 3}},
+		{"f4_1d_5.npy", []int{5}, []float32{0, 1, 2, 3, 4}},
+		{"f4_fortran_2x3x4.npy", []int{2, 3, 4}, seq(24)},
+	} {
+		x, err := ReadFile(filepath.Join("testdata", tc.file))
+		if err != nil {
+			t.Errorf("%s: %v", tc.file, err)
+			continue
+		}
+		if !cmp.Equal(x.Shape, tc.shape) {
+			t.Errorf("%s: shape %v, want %v", tc.file, x.Shape, tc.shape)
+		}
+		if d := conformance.DiffFloat32(x.Data, tc.data); d != "" {
+			t.Errorf("%s: %s", tc.file, d)
+		}
+	}
+	if _, err := ReadFile("testdata/i4_3.npy"); err == nil || !strings.Contains(err.Error(), `dtype "<i4"`) {
+		t.Errorf("int32 file: %v", err)
+	}
+}
+
+func seq(n int) []float32 {
+	s := make([]float32, n)
+	for i := range s {
+		s[i] = float32(i)
+	}
+	return s
+}
+
+// TestWriteMatchesNumPy: our encoding is byte-identical to np.save's.
+func TestWriteMatchesNumPy(t *testing.T) {
+	for _, file := range []string{"f4_1d_5.npy", "f4_2x3.npy", "f4_scalar.npy", "f4_empty_0x4.npy"} {
+		want, err := os.ReadFile(filepath.Join("testdata", file))
+		if err != nil {
+			t.Fatal(err)
+		}
+		x, err := Read(bytes.NewReader(want))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got bytes.Buffer
+		if err := Write(&got, x); err != nil {
+			t.Fatal(err)
+		}
+		if !bytes.Equal(got.Bytes(), want) {
+			t.Errorf("%s: Write gives\n%q\nnp.save gives\n%q", file, got.Bytes(), want)
+		}
+	}
+}
+
+func TestRoundTripFile(t *testing.T) {
+	x, _ := tensor.FromSlice([]float32{1, nan, -3, negZero, 5, 6}, 3, 2)
+	p := filepath.Join(t.TempDir(), "x.npy")
+	if err := WriteFile(p, x); err != nil {
+		t.Fatal(err)
+	}
+	y, err := ReadFile(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !cmp.Equal(y.Shape, x.Shape) || conformance.DiffFloat32(y.Data, x.Data) != "" {
+		t.Fatalf("round trip: %v %v", y.Shape, y.Data)
+	}
+	raw := filepath.Join(t.TempDir(), "x.f32")
+	os.WriteFile(raw, []byte{0, 0, 0x80, 0x3f, 0, 0, 0, 0xc0}, 0o644)
+	r, err := ReadRawFile(raw, []int{2, 1})
+	if err != nil || r.Data[0] != 1 || r.Data[1] != -2 {
+		t.Fatalf("raw: %v %v", r, err)
+	}
+	if _, err := ReadRawFile(raw, []int{3}); err == nil || !strings.Contains(err.Error(), "8 bytes, shape [3] needs 12") {
+		t.Fatalf("raw size mismatch: %v", err)
+	}
+}
+
+// TestTruncatedAndCorrupt: every prefix of a valid file, and a set of
+// hostile headers, give ErrFormat and never panic.
+func TestTruncatedAndCorrupt(t *testing.T) {
+	good, _ := os.ReadFile("testdata/f4_2x3.npy")
+	for n := range len(good) {
+		if _, err := Read(bytes.NewReader(good[:n])); !errors.Is(err, ErrFormat) {
+			t.Fatalf("prefix of %d bytes: %v", n, err)
+		}
+	}
+	if _, err := Read(bytes.NewReader(append(append([]byte{}, good...), 0))); !errors.Is(err, ErrFormat) {
+		t.Fatalf("trailing byte: %v", err)
+	}
+	for _, h := range []string{
+		"{'descr': '<f4', 'fortran_order': False, 'shape': (-1,), }",
+		"{'descr': '<f4', 'fortran_order': False, 'shape': (3,), 'x': 1}",
+		"{'descr': '<f4', 'fortran_order': Maybe, 'shape': (3,), }",
+		"{'descr': '<f4', 'shape': (3,), }",
+		"{'descr': '<f4', 'descr': '<f4', 'fortran_order': False, 'shape': (3,), }",
+		"{'descr': '<f4', 'fortran_order': False, 'shape': (3,",
+		"['descr']",
+		"{'descr': '<f4', 'fortran_order': False, 'shape': (99999999999999999999,), }",
+		"{'descr': '<f4', 'fortran_order': False, 'shape': (4611686018427387904, 4), }",
+		"{'descr: '<f4'}",
+	} {
+		if _, err := Read(bytes.NewReader(fileWithHeader(h, 8))); !errors.Is(err, ErrFormat) {
+			t.Errorf("header %q: %v", h, err)
+		}
+	}
+}
+
+// TestHugeShapeSmallFile: a header that promises 2^40 values backed by 8
+// bytes fails without allocating anything near that size.
+func TestHugeShapeSmallFile(t *testing.T) {
+	b := fileWithHeader("{'descr': '<f4', 'fortran_order': False, 'shape': (1099511627776,), }", 8)
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	_, err := Read(bytes.NewReader(b))
+	runtime.ReadMemStats(&after)
+	if !errors.Is(err, ErrFormat) {
+		t.Fatalf("error %v", err)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > 8<<20 {
+		t.Fatalf("allocated %d bytes for an 8-byte body", grew)
+	}
+}
+
+func fileWithHeader(h string, body int) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x93NUMPY\x01\x00")
+	b.WriteByte(byte(len(h)))
+	b.WriteByte(byte(len(h) >> 8))
+	b.WriteString(h)
+	b.Write(make([]byte, body))
+	return b.Bytes()
+}

@@ -1,0 +1,65 @@
+package progress
+
+import (
+	"bytes"
+	"strings"
+	"testing"
+	"time"
+)
+
+// fakeClock advances by step on every reading.
+func fakeClock(step time.Duration) func() time.Time {
+	t := time.Unix(0, 0)
+	return func() time.Time {
+		t = t.Add(step)
+		return t
+	}
+}
+
+func TestPlainLogLines(t *testing.T) {
+	var buf bytes.Buffer
+	b := New(&buf, "train", 8)
+	b.now = fakeClock(time.Second)
+	b.start = time.Unix(0, 0)
+	for i := 1; i <= 8; i++ {
+		b.Update(i, "loss 0.5")
+	}
+	b.Done("acc 97%")
+	want := "train 1/8 (12%) 1s loss 0.5\n" +
+		"train 2/8 (25%) 2s loss 0.5\n" +
+		"train 4/8 (50%) 4s loss 0.5\n" +
+		"train 6/8 (75%) 6s loss 0.5\n" +
+		"train 8/8 (100%) 8s loss 0.5\n" +
+		"train done in 9s acc 97%\n"
+	if buf.String() != want {
+		t.Fatalf("got\n%s\nwant\n%s", buf.String(), want)
+	}
+	if strings.Contains(buf.String(), "\r") {
+		t.Fatal("carriage return in plain output")
+	}
+}
+
+func TestTerminalRedraw(t *testing.T) {
+	var buf bytes.Buffer
+	b := New(&buf, "calib", 4)
+	b.tty = true
+	b.now = fakeClock(50 * time.Millisecond)
+	b.start = time.Unix(0, 0)
+	for i := 1; i <= 4; i++ {
+		b.Update(i, "")
+	}
+	b.Done("")
+	out := buf.String()
+	if n := strings.Count(out, "\r"); n != 4 {
+		t.Fatalf("%d redraws in %q, want 4 (two rate-limited, last always drawn, done)", n, out)
+	}
+	if !strings.HasSuffix(out, "\n") || !strings.Contains(out, "calib 4/4") || !strings.Contains(out, "ETA 0s") {
+		t.Fatalf("output %q", out)
+	}
+}
+
+func TestNilWriter(t *testing.T) {
+	b := New(nil, "x", 0)
+	b.Update(1, "")
+	b.Done("")
+}

@@ -8,15 +8,21 @@ GO      ?= go
 FUZZTIME ?= 30000x
 PKGS    := ./...
 
-.PHONY: all demo test check-fmt vet unit purego race arm64 fuzz bench tools-qemu
+.PHONY: all demo test check-fmt vet tools unit purego race arm64 fuzz tools-qemu tools-chromium
 
 all: test
 
 demo:
 	$(GO) run ./cmd/tensorquant demo
 
-test: check-fmt vet unit purego race arm64 fuzz
+test: check-fmt vet tools unit purego race arm64 fuzz
 	@echo "make test: all checks passed"
+
+# Tests that need an external tool skip when it is missing, unless
+# TQ_REQUIRE_TOOLS=1: make test installs the tools and requires them.
+export TQ_REQUIRE_TOOLS ?= 1
+
+tools: tools-qemu tools-chromium
 
 check-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -48,6 +54,10 @@ arm64: tools-qemu
 
 tools-qemu:
 	@command -v qemu-aarch64-static >/dev/null 2>&1 || scripts/apt-install qemu-user-static
+
+# Headless Chromium renders the calibration report in a test.
+tools-chromium:
+	@command -v chromium >/dev/null 2>&1 || scripts/apt-install chromium
 
 # A short native run of every fuzz target (fuzzing cannot run under -exec).
 fuzz:

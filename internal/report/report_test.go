@@ -75,6 +75,9 @@ func TestValidate(t *testing.T) {
 // TestRenderInChromium renders the report in headless Chromium and checks
 // that the screenshot shows the histogram bars and the amax lines.
 func TestRenderInChromium(t *testing.T) {
+	if testing.Short() {
+		t.Skip("rendering takes seconds; runs without -short")
+	}
 	bin, err := exec.LookPath("chromium")
 	if err != nil {
 		if os.Getenv("TQ_REQUIRE_TOOLS") == "1" {

@@ -9,6 +9,7 @@
 #define FDIV4S(m, n, d)   WORD $(0x6e20fc00 | ((m)<<16) | ((n)<<5) | (d)) // fdiv   vd.4s, vn.4s, vm.4s
 #define FCMGT4S(m, n, d)  WORD $(0x6ea0e400 | ((m)<<16) | ((n)<<5) | (d)) // fcmgt  vd.4s, vn.4s, vm.4s
 #define FCMGE4S(m, n, d)  WORD $(0x6e20e400 | ((m)<<16) | ((n)<<5) | (d)) // fcmge  vd.4s, vn.4s, vm.4s
+#define BIT16B(m, n, d)   WORD $(0x6ea01c00 | ((m)<<16) | ((n)<<5) | (d)) // bit    vd.16b, vn.16b, vm.16b
 #define FRINTN4S(n, d)    WORD $(0x4e218800 | ((n)<<5) | (d))             // frintn vd.4s, vn.4s
 #define FABS4S(n, d)      WORD $(0x4ea0f800 | ((n)<<5) | (d))             // fabs   vd.4s, vn.4s
 #define FCVTZS4S(n, d)    WORD $(0x4ea1b800 | ((n)<<5) | (d))             // fcvtzs vd.4s, vn.4s
@@ -34,10 +35,43 @@
 // Every kernel runs the same three stages: 16 elements per iteration, then
 // blocks of 4, then single elements loaded into lane 0 and sent through the
 // same vector instructions (the other lanes compute junk that is never
-// stored). Torch's clamp, v < lo ? lo : v then v > hi ? hi : v, is
-// "FCMGT mask, lo, v; BIT v, lo, mask; FCMGT mask, v, hi; BIT v, hi, mask":
-// a NaN compares false and passes through, and -0.0 is kept when lo is 0.
-// (FMAX/FMIN would turn max(-0, +0) into +0; FMAXNM/FMINNM would drop NaN.)
+// stored).
+
+// ROUNDCLAMP4(lo, hi) sets V0..V3 = clamp(roundHalfToEven(V0..V3), Vlo, Vhi)
+// with torch's clamp, v < lo ? lo : v then v > hi ? hi : v, built from
+// compares and bit inserts: a NaN compares false and passes through, and
+// -0.0 is kept when lo is 0. (FMAX/FMIN would turn max(-0, +0) into +0, and
+// FMAXNM/FMINNM would drop the NaN.) V4..V7 are scratch. The four
+// registers are interleaved so that in-order cores overlap the latencies.
+#define ROUNDCLAMP4(lo, hi) \
+	FRINTN4S(0, 0);    /* V0 = roundHalfToEven(V0) */ \
+	FRINTN4S(1, 1);    /* V1 = roundHalfToEven(V1) */ \
+	FRINTN4S(2, 2);    /* V2 = roundHalfToEven(V2) */ \
+	FRINTN4S(3, 3);    /* V3 = roundHalfToEven(V3) */ \
+	FCMGT4S(0, lo, 4); /* V4 = lo > V0 */ \
+	FCMGT4S(1, lo, 5); /* V5 = lo > V1 */ \
+	FCMGT4S(2, lo, 6); /* V6 = lo > V2 */ \
+	FCMGT4S(3, lo, 7); /* V7 = lo > V3 */ \
+	BIT16B(4, lo, 0);  /* V0 = V4 ? lo : V0 */ \
+	BIT16B(5, lo, 1);  /* V1 = V5 ? lo : V1 */ \
+	BIT16B(6, lo, 2);  /* V2 = V6 ? lo : V2 */ \
+	BIT16B(7, lo, 3);  /* V3 = V7 ? lo : V3 */ \
+	FCMGT4S(hi, 0, 4); /* V4 = V0 > hi */ \
+	FCMGT4S(hi, 1, 5); /* V5 = V1 > hi */ \
+	FCMGT4S(hi, 2, 6); /* V6 = V2 > hi */ \
+	FCMGT4S(hi, 3, 7); /* V7 = V3 > hi */ \
+	BIT16B(4, hi, 0);  /* V0 = V4 ? hi : V0 */ \
+	BIT16B(5, hi, 1);  /* V1 = V5 ? hi : V1 */ \
+	BIT16B(6, hi, 2);  /* V2 = V6 ? hi : V2 */ \
+	BIT16B(7, hi, 3)   /* V3 = V7 ? hi : V3 */
+
+// ROUNDCLAMP1(lo, hi) is ROUNDCLAMP4 for V0 alone, with V4 as scratch.
+#define ROUNDCLAMP1(lo, hi) \
+	FRINTN4S(0, 0);    /* V0 = roundHalfToEven(V0) */ \
+	FCMGT4S(0, lo, 4); /* V4 = lo > V0 */ \
+	BIT16B(4, lo, 0);  /* V0 = V4 ? lo : V0 */ \
+	FCMGT4S(hi, 0, 4); /* V4 = V0 > hi */ \
+	BIT16B(4, hi, 0)   /* V0 = V4 ? hi : V0 */
 
 // func fakeQuantNEON(dst, src []float32, sq, so, lo, hi float32)
 // dst[i] = clamp(roundHalfToEven(src[i]*sq), lo, hi) / so for i < len(src).
@@ -63,26 +97,7 @@ fq16:
 	FMUL4S(16, 1, 1)                             // V1 = V1 * sq
 	FMUL4S(16, 2, 2)                             // V2 = V2 * sq
 	FMUL4S(16, 3, 3)                             // V3 = V3 * sq
-	FRINTN4S(0, 0)                               // V0 = roundHalfToEven(V0)
-	FRINTN4S(1, 1)                               // V1 = roundHalfToEven(V1)
-	FRINTN4S(2, 2)                               // V2 = roundHalfToEven(V2)
-	FRINTN4S(3, 3)                               // V3 = roundHalfToEven(V3)
-	FCMGT4S(0, 18, 4)                            // V4 = lo > V0
-	FCMGT4S(1, 18, 5)                            // V5 = lo > V1
-	FCMGT4S(2, 18, 6)                            // V6 = lo > V2
-	FCMGT4S(3, 18, 7)                            // V7 = lo > V3
-	VBIT   V4.B16, V18.B16, V0.B16               // V0 = V4 ? lo : V0
-	VBIT   V5.B16, V18.B16, V1.B16               // V1 = V5 ? lo : V1
-	VBIT   V6.B16, V18.B16, V2.B16               // V2 = V6 ? lo : V2
-	VBIT   V7.B16, V18.B16, V3.B16               // V3 = V7 ? lo : V3
-	FCMGT4S(19, 0, 4)                            // V4 = V0 > hi
-	FCMGT4S(19, 1, 5)                            // V5 = V1 > hi
-	FCMGT4S(19, 2, 6)                            // V6 = V2 > hi
-	FCMGT4S(19, 3, 7)                            // V7 = V3 > hi
-	VBIT   V4.B16, V19.B16, V0.B16               // V0 = V4 ? hi : V0
-	VBIT   V5.B16, V19.B16, V1.B16               // V1 = V5 ? hi : V1
-	VBIT   V6.B16, V19.B16, V2.B16               // V2 = V6 ? hi : V2
-	VBIT   V7.B16, V19.B16, V3.B16               // V3 = V7 ? hi : V3
+	ROUNDCLAMP4(18, 19)                          // V0..V3 = clamp(roundHalfToEven(V0..V3), lo, hi)
 	FDIV4S(17, 0, 0)                             // V0 = V0 / so
 	FDIV4S(17, 1, 1)                             // V1 = V1 / so
 	FDIV4S(17, 2, 2)                             // V2 = V2 / so
@@ -99,11 +114,7 @@ fq4:
 fq4loop:
 	VLD1.P 16(SRC), [V0.S4]             // V0 = next 4 elements of src
 	FMUL4S(16, 0, 0)                    // V0 = V0 * sq
-	FRINTN4S(0, 0)                      // V0 = roundHalfToEven(V0)
-	FCMGT4S(0, 18, 4)                   // V4 = lo > V0
-	VBIT   V4.B16, V18.B16, V0.B16      // V0 = V4 ? lo : V0
-	FCMGT4S(19, 0, 4)                   // V4 = V0 > hi
-	VBIT   V4.B16, V19.B16, V0.B16      // V0 = V4 ? hi : V0
+	ROUNDCLAMP1(18, 19)                 // V0 = clamp(roundHalfToEven(V0), lo, hi)
 	FDIV4S(17, 0, 0)                    // V0 = V0 / so
 	VST1.P [V0.S4], 16(DST)             // store 4 elements of dst
 	SUBS   $1, CNT, CNT                 // CNT--
@@ -115,11 +126,7 @@ fq1:
 fq1loop:
 	VLD1.P 4(SRC), V0.S[0]              // V0[0] = next element of src
 	FMUL4S(16, 0, 0)                    // V0 = V0 * sq
-	FRINTN4S(0, 0)                      // V0 = roundHalfToEven(V0)
-	FCMGT4S(0, 18, 4)                   // V4 = lo > V0
-	VBIT   V4.B16, V18.B16, V0.B16      // V0 = V4 ? lo : V0
-	FCMGT4S(19, 0, 4)                   // V4 = V0 > hi
-	VBIT   V4.B16, V19.B16, V0.B16      // V0 = V4 ? hi : V0
+	ROUNDCLAMP1(18, 19)                 // V0 = clamp(roundHalfToEven(V0), lo, hi)
 	FDIV4S(17, 0, 0)                    // V0 = V0 / so
 	VST1.P V0.S[0], 4(DST)              // store V0[0] into dst
 	SUBS   $1, N, N                     // N--
@@ -152,26 +159,7 @@ fqv16:
 	FMUL4S(17, 1, 1)                                 // V1 = V1 * V17
 	FMUL4S(18, 2, 2)                                 // V2 = V2 * V18
 	FMUL4S(19, 3, 3)                                 // V3 = V3 * V19
-	FRINTN4S(0, 0)                                   // V0 = roundHalfToEven(V0)
-	FRINTN4S(1, 1)                                   // V1 = roundHalfToEven(V1)
-	FRINTN4S(2, 2)                                   // V2 = roundHalfToEven(V2)
-	FRINTN4S(3, 3)                                   // V3 = roundHalfToEven(V3)
-	FCMGT4S(0, 24, 4)                                // V4 = lo > V0
-	FCMGT4S(1, 24, 5)                                // V5 = lo > V1
-	FCMGT4S(2, 24, 6)                                // V6 = lo > V2
-	FCMGT4S(3, 24, 7)                                // V7 = lo > V3
-	VBIT   V4.B16, V24.B16, V0.B16                   // V0 = V4 ? lo : V0
-	VBIT   V5.B16, V24.B16, V1.B16                   // V1 = V5 ? lo : V1
-	VBIT   V6.B16, V24.B16, V2.B16                   // V2 = V6 ? lo : V2
-	VBIT   V7.B16, V24.B16, V3.B16                   // V3 = V7 ? lo : V3
-	FCMGT4S(25, 0, 4)                                // V4 = V0 > hi
-	FCMGT4S(25, 1, 5)                                // V5 = V1 > hi
-	FCMGT4S(25, 2, 6)                                // V6 = V2 > hi
-	FCMGT4S(25, 3, 7)                                // V7 = V3 > hi
-	VBIT   V4.B16, V25.B16, V0.B16                   // V0 = V4 ? hi : V0
-	VBIT   V5.B16, V25.B16, V1.B16                   // V1 = V5 ? hi : V1
-	VBIT   V6.B16, V25.B16, V2.B16                   // V2 = V6 ? hi : V2
-	VBIT   V7.B16, V25.B16, V3.B16                   // V3 = V7 ? hi : V3
+	ROUNDCLAMP4(24, 25)                          // V0..V3 = clamp(roundHalfToEven(V0..V3), lo, hi)
 	FDIV4S(20, 0, 0)                                 // V0 = V0 / V20
 	FDIV4S(21, 1, 1)                                 // V1 = V1 / V21
 	FDIV4S(22, 2, 2)                                 // V2 = V2 / V22
@@ -190,11 +178,7 @@ fqv4loop:
 	VLD1.P 16(SQP), [V16.S4]            // V16 = next 4 elements of sq
 	VLD1.P 16(SOP), [V20.S4]            // V20 = next 4 elements of so
 	FMUL4S(16, 0, 0)                    // V0 = V0 * V16
-	FRINTN4S(0, 0)                      // V0 = roundHalfToEven(V0)
-	FCMGT4S(0, 24, 4)                   // V4 = lo > V0
-	VBIT   V4.B16, V24.B16, V0.B16      // V0 = V4 ? lo : V0
-	FCMGT4S(25, 0, 4)                   // V4 = V0 > hi
-	VBIT   V4.B16, V25.B16, V0.B16      // V0 = V4 ? hi : V0
+	ROUNDCLAMP1(24, 25)                 // V0 = clamp(roundHalfToEven(V0), lo, hi)
 	FDIV4S(20, 0, 0)                    // V0 = V0 / V20
 	VST1.P [V0.S4], 16(DST)             // store 4 elements of dst
 	SUBS   $1, CNT, CNT                 // CNT--
@@ -208,11 +192,7 @@ fqv1loop:
 	VLD1.P 4(SQP), V16.S[0]             // V16[0] = next element of sq
 	VLD1.P 4(SOP), V20.S[0]             // V20[0] = next element of so
 	FMUL4S(16, 0, 0)                    // V0 = V0 * V16
-	FRINTN4S(0, 0)                      // V0 = roundHalfToEven(V0)
-	FCMGT4S(0, 24, 4)                   // V4 = lo > V0
-	VBIT   V4.B16, V24.B16, V0.B16      // V0 = V4 ? lo : V0
-	FCMGT4S(25, 0, 4)                   // V4 = V0 > hi
-	VBIT   V4.B16, V25.B16, V0.B16      // V0 = V4 ? hi : V0
+	ROUNDCLAMP1(24, 25)                 // V0 = clamp(roundHalfToEven(V0), lo, hi)
 	FDIV4S(20, 0, 0)                    // V0 = V0 / V20
 	VST1.P V0.S[0], 4(DST)              // store V0[0] into dst
 	SUBS   $1, N, N                     // N--
@@ -244,26 +224,7 @@ q16:
 	FMUL4S(16, 1, 1)                             // V1 = V1 * sq
 	FMUL4S(16, 2, 2)                             // V2 = V2 * sq
 	FMUL4S(16, 3, 3)                             // V3 = V3 * sq
-	FRINTN4S(0, 0)                               // V0 = roundHalfToEven(V0)
-	FRINTN4S(1, 1)                               // V1 = roundHalfToEven(V1)
-	FRINTN4S(2, 2)                               // V2 = roundHalfToEven(V2)
-	FRINTN4S(3, 3)                               // V3 = roundHalfToEven(V3)
-	FCMGT4S(0, 18, 4)                            // V4 = lo > V0
-	FCMGT4S(1, 18, 5)                            // V5 = lo > V1
-	FCMGT4S(2, 18, 6)                            // V6 = lo > V2
-	FCMGT4S(3, 18, 7)                            // V7 = lo > V3
-	VBIT   V4.B16, V18.B16, V0.B16               // V0 = V4 ? lo : V0
-	VBIT   V5.B16, V18.B16, V1.B16               // V1 = V5 ? lo : V1
-	VBIT   V6.B16, V18.B16, V2.B16               // V2 = V6 ? lo : V2
-	VBIT   V7.B16, V18.B16, V3.B16               // V3 = V7 ? lo : V3
-	FCMGT4S(19, 0, 4)                            // V4 = V0 > hi
-	FCMGT4S(19, 1, 5)                            // V5 = V1 > hi
-	FCMGT4S(19, 2, 6)                            // V6 = V2 > hi
-	FCMGT4S(19, 3, 7)                            // V7 = V3 > hi
-	VBIT   V4.B16, V19.B16, V0.B16               // V0 = V4 ? hi : V0
-	VBIT   V5.B16, V19.B16, V1.B16               // V1 = V5 ? hi : V1
-	VBIT   V6.B16, V19.B16, V2.B16               // V2 = V6 ? hi : V2
-	VBIT   V7.B16, V19.B16, V3.B16               // V3 = V7 ? hi : V3
+	ROUNDCLAMP4(18, 19)                          // V0..V3 = clamp(roundHalfToEven(V0..V3), lo, hi)
 	FCVTZS4S(0, 0)                               // V0 = int32(V0), NaN -> 0
 	FCVTZS4S(1, 1)                               // V1 = int32(V1), NaN -> 0
 	FCVTZS4S(2, 2)                               // V2 = int32(V2), NaN -> 0
@@ -286,11 +247,7 @@ q4:
 q4loop:
 	VLD1.P 16(SRC), [V0.S4]             // V0 = next 4 elements of src
 	FMUL4S(16, 0, 0)                    // V0 = V0 * sq
-	FRINTN4S(0, 0)                      // V0 = roundHalfToEven(V0)
-	FCMGT4S(0, 18, 4)                   // V4 = lo > V0
-	VBIT   V4.B16, V18.B16, V0.B16      // V0 = V4 ? lo : V0
-	FCMGT4S(19, 0, 4)                   // V4 = V0 > hi
-	VBIT   V4.B16, V19.B16, V0.B16      // V0 = V4 ? hi : V0
+	ROUNDCLAMP1(18, 19)                 // V0 = clamp(roundHalfToEven(V0), lo, hi)
 	FCVTZS4S(0, 0)                      // V0 = int32(V0), NaN -> 0
 	SQXTN4H(0, 8)                       // V8 lanes 0..3 = int16(V0)
 	SQXTN8B(8, 10)                      // V10 bytes 0..3 = int8(V8)
@@ -304,11 +261,7 @@ q1:
 q1loop:
 	VLD1.P 4(SRC), V0.S[0]              // V0[0] = next element of src
 	FMUL4S(16, 0, 0)                    // V0 = V0 * sq
-	FRINTN4S(0, 0)                      // V0 = roundHalfToEven(V0)
-	FCMGT4S(0, 18, 4)                   // V4 = lo > V0
-	VBIT   V4.B16, V18.B16, V0.B16      // V0 = V4 ? lo : V0
-	FCMGT4S(19, 0, 4)                   // V4 = V0 > hi
-	VBIT   V4.B16, V19.B16, V0.B16      // V0 = V4 ? hi : V0
+	ROUNDCLAMP1(18, 19)                 // V0 = clamp(roundHalfToEven(V0), lo, hi)
 	FCVTZS4S(0, 0)                      // V0 = int32(V0), NaN -> 0
 	SQXTN4H(0, 8)                       // V8 = int16(V0)
 	SQXTN8B(8, 10)                      // V10 = int8(V8)

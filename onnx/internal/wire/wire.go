@@ -57,7 +57,7 @@ func (t Type) String() string {
 	case Fixed32Type:
 		return "fixed32"
 	}
-	return "wire type " + strconv.Itoa(int(t))
+	return "reserved(" + strconv.Itoa(int(t)) + ")"
 }
 
 // Error codes returned as the negative n of the Consume functions.

@@ -258,7 +258,7 @@ func TestTagHelpers(t *testing.T) {
 			t.Errorf("%d.IsValid() = true", n)
 		}
 	}
-	names := []string{"varint", "fixed64", "bytes", "start-group", "end-group", "fixed32", "wire type 6", "wire type 7"}
+	names := []string{"varint", "fixed64", "bytes", "start-group", "end-group", "fixed32", "reserved(6)", "reserved(7)"}
 	for i, want := range names {
 		if got := Type(i).String(); got != want {
 			t.Errorf("Type(%d).String() = %q, want %q", i, got, want)

@@ -197,6 +197,29 @@ func (r *reader) message(name string, index int, typeName string, decode func(*r
 	}
 }
 
+// fields reads the fields of a message: field reads the current field and
+// reports whether it is modelled; the others are kept in x.unknown, and
+// the numbers of the modelled ones are recorded as present.
+func (r *reader) fields(x *fieldInfo, field func() bool) error {
+	for r.next() {
+		if !field() {
+			r.skip(&x.unknown)
+			continue
+		}
+		x.set(int(r.num))
+	}
+	return r.err
+}
+
+// decodeElem decodes the current field as one more element of a repeated
+// message field and returns the extended list.
+func decodeElem[T any](r *reader, list []T, name, typeName string, decode func(*T, *reader) error) []T {
+	list = append(list, *new(T))
+	e := &list[len(list)-1]
+	r.message(name, len(list)-1, typeName, func(sub *reader) error { return decode(e, sub) })
+	return list
+}
+
 // skip consumes the current field, which this package does not model, and
 // appends its bytes (tag and value) to unknown.
 func (r *reader) skip(unknown *[]byte) {
@@ -274,7 +297,7 @@ func repeatedFloat64(r *reader, name string, dst []float64) []float64 {
 
 func (m *Model) decode(r *reader) error {
 	r.msg = "ModelProto"
-	for r.next() {
+	return r.fields(&m.x, func() bool {
 		switch r.num {
 		case modelIRVersion:
 			m.IRVersion = r.int64("ir_version")
@@ -294,85 +317,70 @@ func (m *Model) decode(r *reader) error {
 			}
 			r.message("graph", -1, "GraphProto", m.Graph.decode)
 		case modelOpsetImport:
-			m.OpsetImport = append(m.OpsetImport, OperatorSetID{})
-			r.message("opset_import", len(m.OpsetImport)-1, "OperatorSetIdProto", m.OpsetImport[len(m.OpsetImport)-1].decode)
+			m.OpsetImport = decodeElem(r, m.OpsetImport, "opset_import", "OperatorSetIdProto", (*OperatorSetID).decode)
 		case modelMetadataProps:
-			m.MetadataProps = append(m.MetadataProps, StringStringEntry{})
-			r.message("metadata_props", len(m.MetadataProps)-1, "StringStringEntryProto", m.MetadataProps[len(m.MetadataProps)-1].decode)
+			m.MetadataProps = decodeElem(r, m.MetadataProps, "metadata_props", "StringStringEntryProto", (*StringStringEntry).decode)
 		default:
-			r.skip(&m.x.unknown)
-			continue
+			return false
 		}
-		m.x.set(int(r.num))
-	}
-	return r.err
+		return true
+	})
 }
 
 func (o *OperatorSetID) decode(r *reader) error {
-	for r.next() {
+	return r.fields(&o.x, func() bool {
 		switch r.num {
 		case opsetDomain:
 			o.Domain = r.str("domain")
 		case opsetVersion:
 			o.Version = r.int64("version")
 		default:
-			r.skip(&o.x.unknown)
-			continue
+			return false
 		}
-		o.x.set(int(r.num))
-	}
-	return r.err
+		return true
+	})
 }
 
 func (e *StringStringEntry) decode(r *reader) error {
-	for r.next() {
+	return r.fields(&e.x, func() bool {
 		switch r.num {
 		case entryKey:
 			e.Key = r.str("key")
 		case entryValue:
 			e.Value = r.str("value")
 		default:
-			r.skip(&e.x.unknown)
-			continue
+			return false
 		}
-		e.x.set(int(r.num))
-	}
-	return r.err
+		return true
+	})
 }
 
 func (g *Graph) decode(r *reader) error {
-	for r.next() {
+	return r.fields(&g.x, func() bool {
 		switch r.num {
 		case graphNode:
-			g.Node = append(g.Node, Node{})
-			r.message("node", len(g.Node)-1, "NodeProto", g.Node[len(g.Node)-1].decode)
+			g.Node = decodeElem(r, g.Node, "node", "NodeProto", (*Node).decode)
 		case graphName:
 			g.Name = r.str("name")
 		case graphInitializer:
-			g.Initializer = append(g.Initializer, Tensor{})
-			r.message("initializer", len(g.Initializer)-1, "TensorProto", g.Initializer[len(g.Initializer)-1].decode)
+			g.Initializer = decodeElem(r, g.Initializer, "initializer", "TensorProto", (*Tensor).decode)
 		case graphDocString:
 			g.DocString = r.str("doc_string")
 		case graphInput:
-			g.Input = append(g.Input, ValueInfo{})
-			r.message("input", len(g.Input)-1, "ValueInfoProto", g.Input[len(g.Input)-1].decode)
+			g.Input = decodeElem(r, g.Input, "input", "ValueInfoProto", (*ValueInfo).decode)
 		case graphOutput:
-			g.Output = append(g.Output, ValueInfo{})
-			r.message("output", len(g.Output)-1, "ValueInfoProto", g.Output[len(g.Output)-1].decode)
+			g.Output = decodeElem(r, g.Output, "output", "ValueInfoProto", (*ValueInfo).decode)
 		case graphValueInfo:
-			g.ValueInfo = append(g.ValueInfo, ValueInfo{})
-			r.message("value_info", len(g.ValueInfo)-1, "ValueInfoProto", g.ValueInfo[len(g.ValueInfo)-1].decode)
+			g.ValueInfo = decodeElem(r, g.ValueInfo, "value_info", "ValueInfoProto", (*ValueInfo).decode)
 		default:
-			r.skip(&g.x.unknown)
-			continue
+			return false
 		}
-		g.x.set(int(r.num))
-	}
-	return r.err
+		return true
+	})
 }
 
 func (n *Node) decode(r *reader) error {
-	for r.next() {
+	return r.fields(&n.x, func() bool {
 		switch r.num {
 		case nodeInput:
 			n.Input = append(n.Input, r.str("input"))
@@ -383,23 +391,20 @@ func (n *Node) decode(r *reader) error {
 		case nodeOpType:
 			n.OpType = r.str("op_type")
 		case nodeAttribute:
-			n.Attribute = append(n.Attribute, Attribute{})
-			r.message("attribute", len(n.Attribute)-1, "AttributeProto", n.Attribute[len(n.Attribute)-1].decode)
+			n.Attribute = decodeElem(r, n.Attribute, "attribute", "AttributeProto", (*Attribute).decode)
 		case nodeDocString:
 			n.DocString = r.str("doc_string")
 		case nodeDomain:
 			n.Domain = r.str("domain")
 		default:
-			r.skip(&n.x.unknown)
-			continue
+			return false
 		}
-		n.x.set(int(r.num))
-	}
-	return r.err
+		return true
+	})
 }
 
 func (a *Attribute) decode(r *reader) error {
-	for r.next() {
+	return r.fields(&a.x, func() bool {
 		switch r.num {
 		case attrName:
 			a.Name = r.str("name")
@@ -425,16 +430,14 @@ func (a *Attribute) decode(r *reader) error {
 		case attrType:
 			a.Type = AttributeType(r.int32("type"))
 		default:
-			r.skip(&a.x.unknown)
-			continue
+			return false
 		}
-		a.x.set(int(r.num))
-	}
-	return r.err
+		return true
+	})
 }
 
 func (t *Tensor) decode(r *reader) error {
-	for r.next() {
+	return r.fields(&t.x, func() bool {
 		switch r.num {
 		case tensorDims:
 			t.Dims = repeatedVarint(r, "dims", t.Dims)
@@ -457,16 +460,14 @@ func (t *Tensor) decode(r *reader) error {
 		case tensorDocString:
 			t.DocString = r.str("doc_string")
 		default:
-			r.skip(&t.x.unknown)
-			continue
+			return false
 		}
-		t.x.set(int(r.num))
-	}
-	return r.err
+		return true
+	})
 }
 
 func (v *ValueInfo) decode(r *reader) error {
-	for r.next() {
+	return r.fields(&v.x, func() bool {
 		switch r.num {
 		case valueInfoName:
 			v.Name = r.str("name")
@@ -478,16 +479,14 @@ func (v *ValueInfo) decode(r *reader) error {
 		case valueInfoDocString:
 			v.DocString = r.str("doc_string")
 		default:
-			r.skip(&v.x.unknown)
-			continue
+			return false
 		}
-		v.x.set(int(r.num))
-	}
-	return r.err
+		return true
+	})
 }
 
 func (t *Type) decode(r *reader) error {
-	for r.next() {
+	return r.fields(&t.x, func() bool {
 		switch r.num {
 		case typeTensorType:
 			if t.Tensor == nil {
@@ -497,16 +496,14 @@ func (t *Type) decode(r *reader) error {
 		case typeDenotation:
 			t.Denotation = r.str("denotation")
 		default:
-			r.skip(&t.x.unknown)
-			continue
+			return false
 		}
-		t.x.set(int(r.num))
-	}
-	return r.err
+		return true
+	})
 }
 
 func (t *TensorType) decode(r *reader) error {
-	for r.next() {
+	return r.fields(&t.x, func() bool {
 		switch r.num {
 		case tensorTypeElemType:
 			t.ElemType = DataType(r.int32("elem_type"))
@@ -516,31 +513,26 @@ func (t *TensorType) decode(r *reader) error {
 			}
 			r.message("shape", -1, "TensorShapeProto", t.Shape.decode)
 		default:
-			r.skip(&t.x.unknown)
-			continue
+			return false
 		}
-		t.x.set(int(r.num))
-	}
-	return r.err
+		return true
+	})
 }
 
 func (s *TensorShape) decode(r *reader) error {
-	for r.next() {
+	return r.fields(&s.x, func() bool {
 		switch r.num {
 		case shapeDim:
-			s.Dim = append(s.Dim, Dimension{})
-			r.message("dim", len(s.Dim)-1, "TensorShapeProto.Dimension", s.Dim[len(s.Dim)-1].decode)
+			s.Dim = decodeElem(r, s.Dim, "dim", "TensorShapeProto.Dimension", (*Dimension).decode)
 		default:
-			r.skip(&s.x.unknown)
-			continue
+			return false
 		}
-		s.x.set(int(r.num))
-	}
-	return r.err
+		return true
+	})
 }
 
 func (d *Dimension) decode(r *reader) error {
-	for r.next() {
+	return r.fields(&d.x, func() bool {
 		switch r.num {
 		case dimValue:
 			d.Value = r.int64("dim_value")
@@ -553,10 +545,8 @@ func (d *Dimension) decode(r *reader) error {
 		case dimDenotation:
 			d.Denotation = r.str("denotation")
 		default:
-			r.skip(&d.x.unknown)
-			continue
+			return false
 		}
-		d.x.set(int(r.num))
-	}
-	return r.err
+		return true
+	})
 }

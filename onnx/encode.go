@@ -55,6 +55,14 @@ func appendMessage(b []byte, num wire.Number, enc func([]byte) []byte) []byte {
 	return b
 }
 
+// appendMessages appends one field num per element of list.
+func appendMessages[T any](b []byte, num wire.Number, list []T, enc func(*T, []byte) []byte) []byte {
+	for i := range list {
+		b = appendMessage(b, num, func(b []byte) []byte { return enc(&list[i], b) })
+	}
+	return b
+}
+
 func appendString(b []byte, num wire.Number, s string, present bool) []byte {
 	if s == "" && !present {
 		return b
@@ -103,12 +111,8 @@ func (m *Model) appendTo(b []byte) []byte {
 	if m.Graph != nil {
 		b = appendMessage(b, modelGraph, m.Graph.appendTo)
 	}
-	for i := range m.OpsetImport {
-		b = appendMessage(b, modelOpsetImport, m.OpsetImport[i].appendTo)
-	}
-	for i := range m.MetadataProps {
-		b = appendMessage(b, modelMetadataProps, m.MetadataProps[i].appendTo)
-	}
+	b = appendMessages(b, modelOpsetImport, m.OpsetImport, (*OperatorSetID).appendTo)
+	b = appendMessages(b, modelMetadataProps, m.MetadataProps, (*StringStringEntry).appendTo)
 	return append(b, m.x.unknown...)
 }
 
@@ -125,23 +129,13 @@ func (e *StringStringEntry) appendTo(b []byte) []byte {
 }
 
 func (g *Graph) appendTo(b []byte) []byte {
-	for i := range g.Node {
-		b = appendMessage(b, graphNode, g.Node[i].appendTo)
-	}
+	b = appendMessages(b, graphNode, g.Node, (*Node).appendTo)
 	b = appendString(b, graphName, g.Name, g.x.has(graphName))
-	for i := range g.Initializer {
-		b = appendMessage(b, graphInitializer, g.Initializer[i].appendTo)
-	}
+	b = appendMessages(b, graphInitializer, g.Initializer, (*Tensor).appendTo)
 	b = appendString(b, graphDocString, g.DocString, g.x.has(graphDocString))
-	for i := range g.Input {
-		b = appendMessage(b, graphInput, g.Input[i].appendTo)
-	}
-	for i := range g.Output {
-		b = appendMessage(b, graphOutput, g.Output[i].appendTo)
-	}
-	for i := range g.ValueInfo {
-		b = appendMessage(b, graphValueInfo, g.ValueInfo[i].appendTo)
-	}
+	b = appendMessages(b, graphInput, g.Input, (*ValueInfo).appendTo)
+	b = appendMessages(b, graphOutput, g.Output, (*ValueInfo).appendTo)
+	b = appendMessages(b, graphValueInfo, g.ValueInfo, (*ValueInfo).appendTo)
 	return append(b, g.x.unknown...)
 }
 
@@ -150,9 +144,7 @@ func (n *Node) appendTo(b []byte) []byte {
 	b = appendStrings(b, nodeOutput, n.Output)
 	b = appendString(b, nodeName, n.Name, n.x.has(nodeName))
 	b = appendString(b, nodeOpType, n.OpType, n.x.has(nodeOpType))
-	for i := range n.Attribute {
-		b = appendMessage(b, nodeAttribute, n.Attribute[i].appendTo)
-	}
+	b = appendMessages(b, nodeAttribute, n.Attribute, (*Attribute).appendTo)
 	b = appendString(b, nodeDocString, n.DocString, n.x.has(nodeDocString))
 	b = appendString(b, nodeDomain, n.Domain, n.x.has(nodeDomain))
 	return append(b, n.x.unknown...)
@@ -226,9 +218,7 @@ func (t *TensorType) appendTo(b []byte) []byte {
 }
 
 func (s *TensorShape) appendTo(b []byte) []byte {
-	for i := range s.Dim {
-		b = appendMessage(b, shapeDim, s.Dim[i].appendTo)
-	}
+	b = appendMessages(b, shapeDim, s.Dim, (*Dimension).appendTo)
 	return append(b, s.x.unknown...)
 }
 

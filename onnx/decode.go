@@ -116,8 +116,8 @@ func (r *reader) want(name string, typ wire.Type) bool {
 	return true
 }
 
-// value consumes a value of the current field's wire type with consume,
-// reporting errors against the field.
+// value advances past a value of n bytes that a wire.Consume function
+// read, or records its error (n < 0) against the current field.
 func (r *reader) value(name string, n int) bool {
 	if n < 0 {
 		r.fieldErr(name, wire.ParseError(n))

@@ -65,3 +65,19 @@ fuzz:
 		echo "fuzz $$t ($(FUZZTIME))"; \
 		$(GO) test ./fuzz -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) >/tmp/tensorquant-fuzz.log 2>&1 || { cat /tmp/tensorquant-fuzz.log; exit 1; }; \
 	done
+
+# ONNX: the external checkers (ONNX Runtime via onnxruntime-node, Debian's
+# python3-onnx checker, protoc) installed when missing, then the tests that
+# use them, required to run (TQ_REQUIRE_TOOLS=1). The .npmrc in
+# tools/onnxcheck sets onnxruntime-node-install=skip (the CPU runtime is in the
+# npm tarball; its postinstall would try to download GPU libraries).
+ONNX_PKGS := ./onnx/... ./fakequant ./fuzz
+
+.PHONY: tools-onnx onnx
+
+tools-onnx:
+	@command -v protoc >/dev/null 2>&1 && /usr/bin/python3 -c 'import onnx' >/dev/null 2>&1 || scripts/apt-install python3-onnx protobuf-compiler
+	@[ -d tools/onnxcheck/node_modules/onnxruntime-node ] || (cd tools/onnxcheck && ONNXRUNTIME_NODE_INSTALL=skip npm ci --no-audit --no-fund)
+
+onnx: tools-onnx
+	TQ_REQUIRE_TOOLS=1 $(GO) test -count=1 $(ONNX_PKGS)

@@ -1,0 +1,24 @@
+// Package onnx reads and writes ONNX models: the protobuf messages of
+// onnx.proto that a quantized (QuantizeLinear/DequantizeLinear) export
+// needs, a canonical encoder (Marshal, WriteFile), a decoder hardened
+// against hostile input (Unmarshal, ReadFile), and helpers that build
+// tensors, attributes, nodes and value infos.
+//
+//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx
+//
+// It is the last stage of the pipeline: it turns trained and calibrated
+// layers into a file that ONNX Runtime and TensorRT load. It imports no
+// other tensorquant package; the exporter of layers builds a Model from
+// the types here.
+//
+// The Go types mirror the protobuf messages (Model is ModelProto, Graph is
+// GraphProto, and so on) with the field numbers of onnx.proto v1.22.0 (IR
+// version 13). Only the fields tensorquant uses, or that PyTorch writes,
+// are modelled; Unmarshal keeps every other field as raw bytes and Marshal
+// writes them back, so a decoded model re-encodes without loss. Marshal
+// follows protoc's canonical order, so Marshal(Unmarshal(b)) == b for the
+// files PyTorch and onnx's Python helper write.
+//
+// The protobuf wire format itself is in the internal package wire, written
+// by hand: the module has no protobuf dependency.
+package onnx

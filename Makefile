@@ -22,7 +22,7 @@ test: check-fmt vet tools unit purego race arm64 fuzz
 # TQ_REQUIRE_TOOLS=1: make test installs the tools and requires them.
 export TQ_REQUIRE_TOOLS ?= 1
 
-tools: tools-qemu tools-chromium
+tools: tools-qemu tools-chromium tools-onnx
 
 check-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

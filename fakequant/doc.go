@@ -21,6 +21,12 @@
 // zero (the original's min(amax) is then NaN). The gradient of both
 // functions is straight-through: dx = dy where |x| <= amax, else 0.
 //
+// FakeQuantQDQ and FakeQuantQDQPerChannel compute instead what an exported
+// QuantizeLinear/DequantizeLinear pair computes in ONNX Runtime (scale =
+// amax/bound, x/scale saturated then rounded half to even, NaN to the lowest
+// code, dequantized as (q-zp)*scale), so that a model can be checked against
+// its ONNX export bit for bit.
+//
 // Each slice kernel has a pure-Go version, the specification, compiled on
 // every architecture, and assembly versions for amd64 (AVX2, AVX-512) and
 // arm64 (NEON) that are tested to give the same bits (any NaN matches any

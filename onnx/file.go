@@ -1,10 +1,10 @@
 package onnx
 
 import (
-	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+
+	"github.com/tensorquant/tensorquant/internal/atomicfile"
 )
 
 // WriteFile encodes m (see Marshal) and writes it to path atomically: into
@@ -19,43 +19,8 @@ func WriteFile(path string, m *Model) error {
 	if err != nil {
 		return err
 	}
-	return writeAtomic(path, b)
-}
-
-func writeAtomic(path string, b []byte) (err error) {
-	f, err := os.CreateTemp(filepath.Dir(path), "."+filepath.Base(path)+".tmp*")
-	if err != nil {
+	if err := atomicfile.WriteBytes(path, b); err != nil {
 		return fmt.Errorf("onnx: write %s: %w", path, err)
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("onnx: write %s: %w", path, err)
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		return err
-	}
-	if err = f.Chmod(0o644); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	// Make the rename itself durable; not every system can sync a directory.
-	if d, derr := os.Open(filepath.Dir(path)); derr == nil {
-		if serr := d.Sync(); serr != nil && !errors.Is(serr, os.ErrInvalid) {
-			d.Close()
-			return serr
-		}
-		d.Close()
 	}
 	return nil
 }

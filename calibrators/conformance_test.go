@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/fakequant"
 	"github.com/tensorquant/tensorquant/internal/conformance"
 	"github.com/tensorquant/tensorquant/tensor"
 )
@@ -301,6 +302,10 @@ func TestConformanceMax(t *testing.T) {
 	}
 }
 
+func formatFor(c ctorJSON) fakequant.Format {
+	return fakequant.Format{NumBits: c.NumBits, Unsigned: c.Unsigned, NarrowRange: true}
+}
+
 func hasNaN(v []float32) bool {
 	for _, x := range v {
 		if x != x {
@@ -407,5 +412,79 @@ func TestConformanceErrors(t *testing.T) {
 	}
 	if got, err := n.ComputeAmax("mse", AmaxOptions{}); err == nil {
 		t.Errorf("mse without candidates: %v", got)
+	}
+}
+
+// TestConformanceTraces checks the exact evaluators on every candidate
+// against the per-candidate objectives the vectors keep: MSE bit for bit
+// (float32, torch's summation order), KL within 1e-13 relative (the only
+// difference is Go's math.Log against glibc's log, one ulp apart on some
+// inputs, see FORMAT.md).
+func TestConformanceTraces(t *testing.T) {
+	for _, file := range []string{"calibrators_hist_gaussian.json", "calibrators_hist_uniform.json"} {
+		var f struct {
+			Batches []conformance.Tensor `json:"batches"`
+			Configs []struct {
+				Name        string         `json:"name"`
+				Ctor        ctorJSON       `json:"ctor"`
+				BatchOrder  []int          `json:"batch_order"`
+				ComputeAmax []amaxCaseJSON `json:"compute_amax"`
+			} `json:"configs"`
+		}
+		if err := conformance.Load(file, &f); err != nil {
+			t.Fatal(err)
+		}
+		for _, cfg := range f.Configs {
+			h := cfg.Ctor.histogram(t)
+			for _, b := range cfg.BatchOrder {
+				if err := h.Collect(f.Batches[b].MustFloat32()); err != nil {
+					t.Fatal(err)
+				}
+			}
+			counts, edges := h.Counts(), h.Edges()
+			for _, c := range cfg.ComputeAmax {
+				if c.Trace == nil {
+					continue
+				}
+				o, _ := c.options().resolve(c.Method)
+				switch c.Method {
+				case "mse":
+					nc := len(edges) - 1
+					centers, cnt := make([]float32, nc), make([]float32, nc)
+					for k := range centers {
+						centers[k] = (float32(edges[k+1]) + float32(edges[k])) / 2
+						cnt[k] = float32(counts[k])
+					}
+					want := c.Trace.Values.F32
+					buf := make([]float32, 2*nc)
+					for n, i := 0, o.StartBin; i < nc; n, i = n+1, i+o.Stride {
+						got := mseExact(centers, cnt, centers[i], formatFor(cfg.Ctor), buf)
+						if !conformance.SameFloat32(got, want[n]) {
+							t.Fatalf("%s mse %+v candidate %d: %v, want %v", cfg.Name, c.Kwargs, i, got, want[n])
+						}
+					}
+				case "entropy":
+					b := append([]int64{}, counts...)
+					b[0] = b[1]
+					var N int64
+					for _, v := range b {
+						N += v
+					}
+					nbins := int64(1) << (cfg.Ctor.NumBits - 1)
+					want := c.Trace.Values.F64
+					buf := make([]float64, 2*len(b))
+					for n, i := 0, o.StartBin; i <= len(b); n, i = n+1, i+o.Stride {
+						var P int64
+						for _, v := range b[:i] {
+							P += v
+						}
+						got := klExact(b, i, nbins, N, N-P, buf)
+						if math.Abs(got-want[n]) > 1e-13*math.Abs(want[n]) {
+							t.Fatalf("%s entropy %+v candidate %d: %v, want %v", cfg.Name, c.Kwargs, i, got, want[n])
+						}
+					}
+				}
+			}
+		}
 	}
 }

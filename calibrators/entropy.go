@@ -35,8 +35,8 @@ func entropyAmax(counts []int64, edges []float64, numBits int, unsigned bool, st
 	}
 	nbins := int64(1) << shift
 
-	P := make([]int64, n+1)   // P[k] = sum of b[:k]
-	Z := make([]int64, n+1)   // Z[k] = non-empty bins in b[:k]
+	P := make([]int64, n+1)    // P[k] = sum of b[:k]
+	Z := make([]int64, n+1)    // Z[k] = non-empty bins in b[:k]
 	BL := make([]float64, n+1) // BL[k] = sum of c*log(c) over b[:k]
 	maxGroup := int64(1)
 	for j, c := range b {
@@ -98,20 +98,10 @@ func entropyAmax(counts []int64, edges []float64, numBits int, unsigned bool, st
 				logV = math.Log(float64(bl))
 			}
 		} else {
-			lo, num := 0, int64(0)
 			var s, k int64
-			for range nbins {
-				num += int64(i)
-				hi := int((num + nbins - 1) >> shift)
-				s, k = P[hi]-P[lo], Z[hi]-Z[lo]
-				if k > 0 {
-					fs := float64(s)
-					sumSL += fs * (math.Log(fs) - logK[k])
-				}
-				lo = hi
-			}
+			sumSL, s, k = groupSums(P, Z, logK, i, shift)
 			if k > 0 {
-				logV = math.Log(float64(s)) - logK[k]
+				logV = fastLog(float64(s)) - logK[k]
 			}
 		}
 		R := bl + T
@@ -197,4 +187,33 @@ func relEntr(x, y float64) float64 {
 		return 0
 	}
 	return math.Inf(1)
+}
+
+// groupSums returns the sum over the 2^shift quantized bins m of candidate
+// i of S_m*log(S_m/k_m), S_m the counts and k_m the non-empty bins of the
+// histogram bins [ceil(m*i/2^shift), ceil((m+1)*i/2^shift)), and S, k of
+// the last quantized bin. It is the hot loop of the entropy search, with
+// fastLog written out.
+func groupSums(P, Z []int64, logK []float64, i, shift int) (sum float64, s, k int64) {
+	nbins := int64(1) << shift
+	round := nbins - 1
+	lo, num := 0, int64(0)
+	pLo, zLo := P[0], Z[0]
+	for range nbins {
+		num += int64(i)
+		hi := int((num + round) >> shift)
+		pHi, zHi := P[hi], Z[hi]
+		s, k = pHi-pLo, zHi-zLo
+		if k > 0 {
+			fs := float64(s)
+			b := math.Float64bits(fs)
+			t := &logTable[(b>>45)&127]
+			r := math.Float64frombits(b&(1<<52-1)|1023<<52)*t.inv - 1
+			p := r * (1 + r*(-1.0/2+r*(1.0/3+r*(-1.0/4+r*(1.0/5+r*(-1.0/6+r*(1.0/7)))))))
+			sum += fs * (float64(int(b>>52)-1023)*math.Ln2 + t.log + p - logK[k])
+		}
+		lo, pLo, zLo = hi, pHi, zHi
+	}
+	_ = lo
+	return sum, s, k
 }

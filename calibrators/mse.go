@@ -68,7 +68,7 @@ func mseAmax(counts []int64, edges []float64, numBits int, unsigned bool, stride
 	}
 	// The reference rounds each term to float32 and sums nc of them in
 	// float32 with about nc/32 additions per accumulator.
-	tol := best*(2*float64(nc/32+24)*0x1p-24+1e-9) + 1e-12*est.s2[nc]
+	tol := best*(2*float64(nc/32+24)*0x1p-24+1e-9) + 1e-12*est.pre[nc].s2
 	choice, bestV := -1, float32(0)
 	for c := range cands {
 		if fast[c] > best+tol {
@@ -96,27 +96,28 @@ func mseExact(centers, cnt []float32, amax float32, f fakequant.Format, buf []fl
 }
 
 // mseEstimator evaluates sum(count*(fq(c)-c)^2) for non-negative,
-// non-decreasing centers in float64, one run of equal quantization level at
-// a time.
+// non-decreasing centers in float64, one run of centers with the same
+// quantization level at a time.
 type mseEstimator struct {
 	c        []float32
-	a, b, s2 []float64 // prefix sums of count, count*c, count*c^2
-	c0, w    float64   // centers ~ c0 + k*w, to guess run ends
+	pre      []prefix // pre[k]: sums over centers [0, k)
+	c0, invW float64  // centers ~ c0 + k/invW, to find run ends
 	maxBound float32
 }
 
+type prefix struct{ a, b, s2 float64 } // count, count*c, count*c^2
+
 func newMSEEstimator(centers []float32, counts []int64, f fakequant.Format) *mseEstimator {
 	n := len(centers)
-	e := &mseEstimator{c: centers, a: make([]float64, n+1), b: make([]float64, n+1), s2: make([]float64, n+1)}
+	e := &mseEstimator{c: centers, pre: make([]prefix, n+1)}
 	for k, c := range centers {
 		w, cf := float64(counts[k]), float64(c)
-		e.a[k+1] = e.a[k] + w
-		e.b[k+1] = e.b[k] + w*cf
-		e.s2[k+1] = e.s2[k] + w*cf*cf
+		p := e.pre[k]
+		e.pre[k+1] = prefix{p.a + w, p.b + w*cf, p.s2 + w*cf*cf}
 	}
 	e.c0 = float64(centers[0])
-	if n > 1 {
-		e.w = (float64(centers[n-1]) - e.c0) / float64(n-1)
+	if n > 1 && centers[n-1] > centers[0] {
+		e.invW = float64(n-1) / (float64(centers[n-1]) - e.c0)
 	}
 	_, e.maxBound = f.Bounds()
 	return e
@@ -124,45 +125,82 @@ func newMSEEstimator(centers []float32, counts []int64, f fakequant.Format) *mse
 
 // run returns sum(count*(c-v)^2) over centers [lo, hi).
 func (e *mseEstimator) run(lo, hi int, v float64) float64 {
-	return (e.s2[hi] - e.s2[lo]) - 2*v*(e.b[hi]-e.b[lo]) + v*v*(e.a[hi]-e.a[lo])
+	p, q := &e.pre[lo], &e.pre[hi]
+	return (q.s2 - p.s2) - 2*v*(q.b-p.b) + v*v*(q.a-p.a)
 }
 
-// objective estimates the candidate amax's sum of squared errors.
+// end returns the first index in [lo, n] whose center is >= t, starting
+// from a guess on the near-uniform grid of centers.
+func (e *mseEstimator) end(lo int, t float64) int {
+	n := len(e.c)
+	k := lo
+	if e.invW > 0 {
+		k = min(max(lo, int(math.Ceil((t-e.c0)*e.invW))), n)
+	}
+	for steps := 0; k > lo && float64(e.c[k-1]) >= t; steps++ {
+		if k--; steps == 4 {
+			return lo + sort.Search(k-lo, func(i int) bool { return float64(e.c[lo+i]) >= t })
+		}
+	}
+	for steps := 0; k < n && float64(e.c[k]) < t; steps++ {
+		if k++; steps == 4 {
+			return k + sort.Search(n-k, func(i int) bool { return float64(e.c[k+i]) >= t })
+		}
+	}
+	return k
+}
+
+// objective estimates the candidate amax's sum of squared errors: level j
+// holds the centers with j-0.5 <= c*scale < j+0.5 and quantizes them to
+// float32(j)/scale; the centers from maxBound-0.5 on clip to
+// maxBound/scale.
 func (e *mseEstimator) objective(amax float32) float64 {
 	n := len(e.c)
 	if amax <= 0x1p-24 {
-		return e.s2[n] // the scale is zero: every center quantizes to 0
+		return e.pre[n].s2 // the scale is zero: every center quantizes to 0
 	}
 	s := e.maxBound / amax
-	s64 := float64(s)
-	mb := float64(e.maxBound)
-	total := 0.0
-	for k := 0; k < n; {
-		j := math.Floor(float64(e.c[k])*s64 + 0.5)
-		if j >= mb {
-			total += e.run(k, n, float64(e.maxBound/s))
-			break
-		}
-		// The run ends at the first center with c*s >= j+0.5.
-		t := (j + 0.5) / s64
-		end := k + 1
-		if e.w > 0 {
-			end = max(end, min(n, int(math.Ceil((t-e.c0)/e.w))))
-		}
-		for steps := 0; end > k+1 && float64(e.c[end-1]) >= t; steps++ {
-			if end--; steps == 4 {
-				end = k + 1 + sort.Search(end-k-1, func(i int) bool { return float64(e.c[k+1+i]) >= t })
+	inv := 1 / float64(s)
+	total, lo := 0.0, 0
+	levels := int(e.maxBound)
+	if levels > n {
+		// More levels than centers: one center at a time.
+		for ; lo < n; lo++ {
+			j := math.RoundToEven(float64(e.c[lo]) * float64(s))
+			if j >= float64(e.maxBound) {
 				break
 			}
+			total += e.run(lo, lo+1, float64(float32(j)/s))
 		}
-		for steps := 0; end < n && float64(e.c[end]) < t; steps++ {
-			if end++; steps == 4 {
-				end += sort.Search(n-end, func(i int) bool { return float64(e.c[end+i]) >= t })
-				break
+	} else {
+		// Level j ends at the first center >= (j+0.5)/scale; on the grid
+		// of centers that is near x = ((j+0.5)/scale - c0)/w, which grows
+		// by alpha per level.
+		alpha := inv * e.invW
+		x := (0.5*inv - e.c0) * e.invW
+		c, pre := e.c, e.pre
+		pLo := pre[0]
+		for j := 0; j < levels && lo < n; j, x = j+1, x+alpha {
+			t := (float64(j) + 0.5) * inv
+			hi := int(x)
+			if float64(hi) < x {
+				hi++
 			}
+			hi = min(max(hi, lo), n)
+			if (hi > lo && float64(c[hi-1]) >= t) || (hi < n && float64(c[hi]) < t) {
+				hi = e.end(lo, t)
+			}
+			if hi == lo {
+				continue
+			}
+			pHi := pre[hi]
+			v := float64(float32(j) / s)
+			total += (pHi.s2 - pLo.s2) - 2*v*(pHi.b-pLo.b) + v*v*(pHi.a-pLo.a)
+			lo, pLo = hi, pHi
 		}
-		total += e.run(k, end, float64(float32(j)/s))
-		k = end
+	}
+	if lo < n {
+		total += e.run(lo, n, float64(e.maxBound/s))
 	}
 	return total
 }

@@ -20,8 +20,17 @@ const MaxBins = 1 << 22
 // values outside the range.
 type histcParams struct {
 	lo, hi, rng, fn float32
-	n               int32
-	skipZeros       bool
+	// zero is what an element equal to is dropped as a zero: 0 with
+	// skipZeros, else NaN, which nothing equals.
+	zero      float32
+	n         int32
+	last      int32 // n-1
+	trashZero int32 // n
+	trashOut  int32 // n+1
+	skipZeros bool
+	// laneOff[k] is the slot offset of the sub-histogram that vector lane
+	// k counts into: (k%subHists)*(n+2).
+	laneOff [16]int32
 }
 
 // newHistcParams returns the binning torch.histc(bins=n, min=lo, max=hi)
@@ -31,7 +40,15 @@ func newHistcParams(n int, lo, hi float32, skipZeros bool) *histcParams {
 	if lo == hi {
 		lo, hi = float32(float64(lo)-1), float32(float64(hi)+1)
 	}
-	return &histcParams{lo: lo, hi: hi, rng: hi - lo, fn: float32(n), n: int32(n), skipZeros: skipZeros}
+	p := &histcParams{lo: lo, hi: hi, rng: hi - lo, fn: float32(n), zero: float32(math.NaN()),
+		n: int32(n), last: int32(n - 1), trashZero: int32(n), trashOut: int32(n + 1), skipZeros: skipZeros}
+	if skipZeros {
+		p.zero = 0
+	}
+	for k := range p.laneOff {
+		p.laneOff[k] = int32(k%subHists) * int32(n+2)
+	}
+	return p
 }
 
 // subHists is how many sub-histograms the SIMD kernels spread consecutive
@@ -103,3 +120,7 @@ func finite(v float32) bool { return !math.IsInf(float64(v), 0) && v == v }
 func abs32(v float32) float32 {
 	return math.Float32frombits(math.Float32bits(v) &^ (1 << 31))
 }
+
+// Implementation returns the name of the kernel family HistcAbs and Collect
+// run on this machine: "avx512", "avx2", "neon" or "generic".
+func Implementation() string { return implName() }

@@ -145,7 +145,7 @@ func absMax(x []float32) (float32, error) {
 			return 0, fmt.Errorf("histogram: element %v at flat index %d: a calibration batch must be finite", v, i)
 		}
 	}
-	panic("histogram: AbsMax is not finite but every element is")
+	return 0, fmt.Errorf("histogram: internal error: max|x| = %v but every element is finite", m)
 }
 
 var errAllZeros = fmt.Errorf("histogram: every element is zero and skip_zeros drops them all (the original fails to take the max of an empty tensor)")
@@ -172,7 +172,9 @@ func (h *Histogram) collectTorch(x []float32) error {
 	last := float32(h.edges[len(h.edges)-1])
 	batch := make([]int64, n)
 	zeros, outside := h.b.histc(batch, x, newHistcParams(n, 0, last, h.opts.SkipZeros))
-	if outside == 0 {
+	// With last == 0 histc widens the range to [-1, 1], so values up to 1
+	// are binned although they lie beyond the last edge.
+	if outside == 0 && (last > 0 || zeros == int64(len(x)) || reduce.AbsMax(x) == 0) {
 		// No element is NaN or beyond the last edge: no growth, as the
 		// original decides from x.max().
 		if zeros == int64(len(x)) {
@@ -186,7 +188,8 @@ func (h *Histogram) collectTorch(x []float32) error {
 		return err
 	}
 	if amax <= last {
-		panic("histogram: elements outside the range but none beyond it")
+		// Only NaN lies outside [0, last], and absMax rejected it.
+		return fmt.Errorf("histogram: internal error: %d elements outside [0, %v] but max|x| = %v", outside, last, amax)
 	}
 	width := float32(h.edges[1]) - float32(h.edges[0])
 	nb := float32(math.Ceil(float64(amax / width)))

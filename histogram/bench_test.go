@@ -4,6 +4,7 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+	"time"
 
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/reduce"
@@ -87,6 +88,33 @@ func BenchmarkCollect(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
+		})
+	}
+}
+
+// BenchmarkHistcVsNaive alternates the naive loop and the selected kernel
+// on the same 1 Mi elements and reports their speed ratio, which a busy
+// machine disturbs less than separate benchmarks.
+func BenchmarkHistcVsNaive(b *testing.B) {
+	x := benchData()
+	hi := reduce.AbsMax(x)
+	counts := make([]int64, 2048)
+	for _, impl := range cpufeat.Available() {
+		b.Run("impl="+impl.String(), func(b *testing.B) {
+			defer cpufeat.Use(impl)()
+			p := newHistcParams(2048, 0, hi, false)
+			var bn binner
+			var naive, kernel time.Duration
+			b.SetBytes(4 * benchN)
+			for b.Loop() {
+				t0 := time.Now()
+				naiveLoop(counts, x, hi)
+				t1 := time.Now()
+				bn.histc(counts, x, p)
+				naive, kernel = naive+t1.Sub(t0), kernel+time.Since(t1)
+			}
+			b.ReportMetric(float64(naive)/float64(kernel), "x-naive")
+			b.ReportMetric(float64(benchN)*float64(b.N)/kernel.Seconds()/1e9, "Gelem/s")
 		})
 	}
 }

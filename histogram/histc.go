@@ -78,8 +78,11 @@ func (b *binner) histc(counts []int64, x []float32, p *histcParams) (zeros, outs
 	for len(x) > 0 {
 		chunk := x[:min(len(x), maxChunk)]
 		x = x[len(chunk):]
-		histcKernel(b.sub, chunk, p)
-		for s := range subHists {
+		used := 1
+		if histcKernel(b.sub, chunk, p) {
+			used = subHists
+		}
+		for s := range used {
 			h := b.sub[s*stride : (s+1)*stride]
 			for i, c := range h[:p.n] {
 				counts[i] += int64(c)

@@ -17,8 +17,8 @@ func histcAVX512(sub []uint32, x []float32, p *histcParams)
 func histcAVX2(sub []uint32, x []float32, p *histcParams)
 
 // histcKernel bins x into the sub-histograms of sub (subHists of p.n+2
-// slots; the generic kernel uses the first only).
-func histcKernel(sub []uint32, x []float32, p *histcParams) {
+// slots) and reports whether it used them all (else only the first).
+func histcKernel(sub []uint32, x []float32, p *histcParams) (all bool) {
 	var done int
 	switch cpufeat.Selected {
 	case cpufeat.AVX512:
@@ -29,6 +29,7 @@ func histcKernel(sub []uint32, x []float32, p *histcParams) {
 		histcAVX2(sub, x[:done], p)
 	}
 	histcGeneric(sub, x[done:], p)
+	return done > 0
 }
 
 // implName names the family histcKernel runs for cpufeat.Selected.

@@ -2,6 +2,9 @@
 
 package histogram
 
-func histcKernel(sub []uint32, x []float32, p *histcParams) { histcGeneric(sub, x, p) }
+func histcKernel(sub []uint32, x []float32, p *histcParams) (all bool) {
+	histcGeneric(sub, x, p)
+	return false
+}
 
 func implName() string { return "generic" }

@@ -8,12 +8,14 @@
 // (ordered compares, so NaN fails it), (v-lo)/rng*fn truncated and clamped to
 // [0, n-1], the trash slots n (dropped zero) and n+1 (NaN, out of range)
 // blended in, and the lane's sub-histogram offset added. The indices are
-// spilled to the stack and counted with scalar increments: consecutive
-// lanes count into different sub-histograms, so repeated bins do not wait
-// on each other's stores.
+// moved to general registers two at a time (VMOVQ, VPEXTRQ; a spill to the
+// stack and reloads was half as fast, the reloads waiting on the wide
+// store) and counted with scalar increments: consecutive lanes count into
+// different sub-histograms, so repeated bins do not wait on each other's
+// stores.
 
 // func histcAVX512(sub []uint32, x []float32, p *histcParams)
-TEXT ·histcAVX512(SB), NOSPLIT, $64-56
+TEXT ·histcAVX512(SB), NOSPLIT, $0-56
 	MOVQ sub_base+0(FP), DI
 	MOVQ x_base+24(FP), SI
 	MOVQ x_len+32(FP), CX
@@ -48,38 +50,48 @@ loop512:
 	VMOVDQA32 Z1, K1, Z2                 // in range: the bin
 	VMOVDQA32 Z22, K2, Z2                // dropped zero: n
 	VPADDD Z24, Z2, Z2                   // + sub-histogram offset
-	VMOVDQU32 Z2, (SP)
-	MOVL 0(SP), AX
+	VEXTRACTI32X4 $1, Z2, X3
+	VEXTRACTI32X4 $2, Z2, X4
+	VEXTRACTI32X4 $3, Z2, X5
+	VMOVQ X2, AX
+	VPEXTRQ $1, X2, BX
+	MOVL AX, R8
+	SHRQ $32, AX
+	MOVL BX, R9
+	SHRQ $32, BX
+	INCL (DI)(R8*4)
 	INCL (DI)(AX*4)
-	MOVL 4(SP), BX
+	INCL (DI)(R9*4)
 	INCL (DI)(BX*4)
-	MOVL 8(SP), AX
+	VMOVQ X3, AX
+	VPEXTRQ $1, X3, BX
+	MOVL AX, R8
+	SHRQ $32, AX
+	MOVL BX, R9
+	SHRQ $32, BX
+	INCL (DI)(R8*4)
 	INCL (DI)(AX*4)
-	MOVL 12(SP), BX
+	INCL (DI)(R9*4)
 	INCL (DI)(BX*4)
-	MOVL 16(SP), AX
+	VMOVQ X4, AX
+	VPEXTRQ $1, X4, BX
+	MOVL AX, R8
+	SHRQ $32, AX
+	MOVL BX, R9
+	SHRQ $32, BX
+	INCL (DI)(R8*4)
 	INCL (DI)(AX*4)
-	MOVL 20(SP), BX
+	INCL (DI)(R9*4)
 	INCL (DI)(BX*4)
-	MOVL 24(SP), AX
+	VMOVQ X5, AX
+	VPEXTRQ $1, X5, BX
+	MOVL AX, R8
+	SHRQ $32, AX
+	MOVL BX, R9
+	SHRQ $32, BX
+	INCL (DI)(R8*4)
 	INCL (DI)(AX*4)
-	MOVL 28(SP), BX
-	INCL (DI)(BX*4)
-	MOVL 32(SP), AX
-	INCL (DI)(AX*4)
-	MOVL 36(SP), BX
-	INCL (DI)(BX*4)
-	MOVL 40(SP), AX
-	INCL (DI)(AX*4)
-	MOVL 44(SP), BX
-	INCL (DI)(BX*4)
-	MOVL 48(SP), AX
-	INCL (DI)(AX*4)
-	MOVL 52(SP), BX
-	INCL (DI)(BX*4)
-	MOVL 56(SP), AX
-	INCL (DI)(AX*4)
-	MOVL 60(SP), BX
+	INCL (DI)(R9*4)
 	INCL (DI)(BX*4)
 	ADDQ $64, SI
 	DECQ CX
@@ -90,7 +102,7 @@ done512:
 	RET
 
 // func histcAVX2(sub []uint32, x []float32, p *histcParams)
-TEXT ·histcAVX2(SB), NOSPLIT, $32-56
+TEXT ·histcAVX2(SB), NOSPLIT, $0-56
 	MOVQ sub_base+0(FP), DI
 	MOVQ x_base+24(FP), SI
 	MOVQ x_len+32(FP), CX
@@ -126,22 +138,26 @@ loop2:
 	VBLENDVPS Y3, Y1, Y13, Y2            // in range ? bin : n+1
 	VBLENDVPS Y5, Y14, Y2, Y2            // dropped zero ? n : slot
 	VPADDD Y15, Y2, Y2                   // + sub-histogram offset
-	VMOVDQU Y2, (SP)
-	MOVL 0(SP), AX
+	VEXTRACTI128 $1, Y2, X3
+	VMOVQ X2, AX
+	VPEXTRQ $1, X2, BX
+	MOVL AX, R8
+	SHRQ $32, AX
+	MOVL BX, R9
+	SHRQ $32, BX
+	INCL (DI)(R8*4)
 	INCL (DI)(AX*4)
-	MOVL 4(SP), BX
+	INCL (DI)(R9*4)
 	INCL (DI)(BX*4)
-	MOVL 8(SP), AX
+	VMOVQ X3, AX
+	VPEXTRQ $1, X3, BX
+	MOVL AX, R8
+	SHRQ $32, AX
+	MOVL BX, R9
+	SHRQ $32, BX
+	INCL (DI)(R8*4)
 	INCL (DI)(AX*4)
-	MOVL 12(SP), BX
-	INCL (DI)(BX*4)
-	MOVL 16(SP), AX
-	INCL (DI)(AX*4)
-	MOVL 20(SP), BX
-	INCL (DI)(BX*4)
-	MOVL 24(SP), AX
-	INCL (DI)(AX*4)
-	MOVL 28(SP), BX
+	INCL (DI)(R9*4)
 	INCL (DI)(BX*4)
 	ADDQ $32, SI
 	DECQ CX

@@ -60,15 +60,25 @@ func mseAmax(counts []int64, edges []float64, numBits int, unsigned bool, stride
 		return centers[start+choice*stride], nil
 	}
 	est := newMSEEstimator(centers, counts, f)
+	// The reference rounds each term to float32 and sums nc of them in
+	// float32 with about nc/32 additions per accumulator: candidates within
+	// rel*best (plus the estimate's own rounding, abs) may be the minimum.
+	rel, abs := 2*float64(nc/32+24)*0x1p-24+1e-9, 1e-12*est.pre[nc].s2
 	fast := make([]float64, cands)
 	best := math.Inf(1)
-	for c := range cands {
-		fast[c] = est.objective(centers[start+c*stride])
+	// From the largest amax down: once the clipping error alone (a lower
+	// bound of the objective, growing as amax shrinks) passes the best,
+	// the candidate cannot win and its objective is not needed.
+	for c := cands - 1; c >= 0; c-- {
+		a := centers[start+c*stride]
+		if est.clipped(a) > best*(1+rel)+abs {
+			fast[c] = math.Inf(1)
+			continue
+		}
+		fast[c] = est.objective(a)
 		best = min(best, fast[c])
 	}
-	// The reference rounds each term to float32 and sums nc of them in
-	// float32 with about nc/32 additions per accumulator.
-	tol := best*(2*float64(nc/32+24)*0x1p-24+1e-9) + 1e-12*est.pre[nc].s2
+	tol := best*rel + abs
 	choice, bestV := -1, float32(0)
 	for c := range cands {
 		if fast[c] > best+tol {
@@ -203,4 +213,15 @@ func (e *mseEstimator) objective(amax float32) float64 {
 		total += e.run(lo, n, float64(e.maxBound/s))
 	}
 	return total
+}
+
+// clipped returns the part of objective(amax) from the centers that clip
+// to maxBound/scale (from maxBound-0.5 on, in units of the scale).
+func (e *mseEstimator) clipped(amax float32) float64 {
+	if amax <= 0x1p-24 {
+		return 0
+	}
+	s := e.maxBound / amax
+	lo := e.end(0, (float64(e.maxBound)-0.5)/float64(s))
+	return e.run(lo, len(e.c), float64(e.maxBound/s))
 }

@@ -2,8 +2,8 @@ package calibrators
 
 import "math"
 
-// fastLog is log(x) for finite x > 0 within about 1e-15 absolute (plus 1
-// ulp of the result): x = 2^e * m, m in [1, 2) is split at its top 7
+// fastLog is log(x) for finite, normal x > 0 within about 1e-15 absolute
+// (plus 1 ulp of the result): x = 2^e * m, m in [1, 2) is split at its top 7
 // mantissa bits into a table point c near m and r = m/c - 1 (|r| < 2^-8),
 // and log(x) = e*ln2 + log(c) + log1p(r) with a degree-7 series. It ranks
 // entropy candidates; the final choice is made with math.Log (klExact).

@@ -76,17 +76,24 @@ func entropyAmax(counts []int64, edges []float64, numBits int, unsigned bool, st
 	fast := make([]float64, cands)
 	lastNaN := -1
 	best := math.Inf(1)
-	for c := range cands {
+	// From the largest candidate down, so that a good best is known early:
+	// a candidate whose lower bound passes it cannot win and needs no KL.
+	for c := cands - 1; c >= 0; c-- {
 		i := start + c*stride
 		Q := P[i]
 		T := N - Q
 		bl := b[i-1]
 		switch {
 		case Q == 0:
-			kind[c], lastNaN = nan, c
+			kind[c] = nan
+			lastNaN = max(lastNaN, c)
 			continue
 		case bl == 0 && T > 0:
 			kind[c] = inf
+			continue
+		}
+		if lb := klLowerBound(P, Z, i, shift, N, T); lb > best+1e-10+1e-8*best {
+			fast[c] = math.Inf(1)
 			continue
 		}
 		// sumSL = sum over quantized bins m of S_m*log(S_m/k_m); logV is
@@ -137,6 +144,32 @@ func entropyAmax(counts []int64, edges []float64, numBits int, unsigned bool, st
 		}
 	}
 	return pick(start + choice*stride)
+}
+
+// klLowerBound is the divergence between the two-bin distributions
+// (element i-1, the rest) of candidate i's reference and quantized
+// distributions: by the log-sum inequality no larger than their KL. It
+// costs O(1) and grows fast as the clipped tail T grows. The candidate is
+// neither NaN nor +Inf (Q > 0, and b[i-1] > 0 or T == 0).
+func klLowerBound(P, Z []int64, i, shift int, N, T int64) float64 {
+	nbins := int64(1) << shift
+	Q, bl := float64(P[i]), P[i]-P[i-1]
+	if bl == 0 {
+		return 0
+	}
+	v := float64(bl) // the quantized value of element i-1
+	if nbins < int64(i) {
+		lo := int(((nbins-1)*int64(i) + nbins - 1) >> shift)
+		v = float64(P[i]-P[lo]) / float64(Z[i]-Z[lo])
+	}
+	fn := float64(N)
+	p2, q2 := float64(bl+T)/fn, v/Q
+	lb := p2 * math.Log(p2/q2)
+	if rest := P[i-1]; rest > 0 {
+		p1, q1 := float64(rest)/fn, (Q-v)/Q
+		lb += p1 * math.Log(p1/q1)
+	}
+	return lb
 }
 
 // klExact is the reference's divergence of candidate i computed as it does:

@@ -156,21 +156,33 @@ func checkAmax(t *testing.T, h *Histogram, c amaxCaseJSON) {
 	}
 }
 
-func TestConformanceHistFiles(t *testing.T) {
-	for _, file := range []string{"calibrators_hist_gaussian.json", "calibrators_hist_uniform.json"} {
-		var f struct {
-			Batches []conformance.Tensor `json:"batches"`
-			Configs []struct {
-				Name        string         `json:"name"`
-				Ctor        ctorJSON       `json:"ctor"`
-				BatchOrder  []int          `json:"batch_order"`
-				Snapshots   []snapshotJSON `json:"snapshots"`
-				ComputeAmax []amaxCaseJSON `json:"compute_amax"`
-			} `json:"configs"`
-		}
-		if err := conformance.Load(file, &f); err != nil {
+// histFile is one calibrators_hist_<dist>.json.
+type histFile struct {
+	Batches []conformance.Tensor `json:"batches"`
+	Configs []struct {
+		Name        string         `json:"name"`
+		Ctor        ctorJSON       `json:"ctor"`
+		BatchOrder  []int          `json:"batch_order"`
+		Snapshots   []snapshotJSON `json:"snapshots"`
+		ComputeAmax []amaxCaseJSON `json:"compute_amax"`
+	} `json:"configs"`
+}
+
+// histFiles are the histogram vectors copied into testdata/conformance.
+func histFiles(t *testing.T) []histFile {
+	var out []histFile
+	for _, name := range []string{"calibrators_hist_gaussian.json", "calibrators_hist_uniform.json"} {
+		var f histFile
+		if err := conformance.Load(name, &f); err != nil {
 			t.Fatal(err)
 		}
+		out = append(out, f)
+	}
+	return out
+}
+
+func TestConformanceHistFiles(t *testing.T) {
+	for _, f := range histFiles(t) {
 		for _, cfg := range f.Configs {
 			t.Run(cfg.Name, func(t *testing.T) {
 				h := cfg.Ctor.histogram(t)
@@ -421,19 +433,7 @@ func TestConformanceErrors(t *testing.T) {
 // difference is Go's math.Log against glibc's log, one ulp apart on some
 // inputs, see FORMAT.md).
 func TestConformanceTraces(t *testing.T) {
-	for _, file := range []string{"calibrators_hist_gaussian.json", "calibrators_hist_uniform.json"} {
-		var f struct {
-			Batches []conformance.Tensor `json:"batches"`
-			Configs []struct {
-				Name        string         `json:"name"`
-				Ctor        ctorJSON       `json:"ctor"`
-				BatchOrder  []int          `json:"batch_order"`
-				ComputeAmax []amaxCaseJSON `json:"compute_amax"`
-			} `json:"configs"`
-		}
-		if err := conformance.Load(file, &f); err != nil {
-			t.Fatal(err)
-		}
+	for _, f := range histFiles(t) {
 		for _, cfg := range f.Configs {
 			h := cfg.Ctor.histogram(t)
 			for _, b := range cfg.BatchOrder {

@@ -135,7 +135,7 @@ func (m *Max) Merge(other Calibrator) error {
 	if !ok {
 		return fmt.Errorf("calibrators: cannot merge %T into a max calibrator", other)
 	}
-	if o.numBits != m.numBits || o.unsigned != m.unsigned || !sameInts(o.axis, m.axis) {
+	if o.numBits != m.numBits || o.unsigned != m.unsigned || !tensor.SameShape(o.axis, m.axis) {
 		return fmt.Errorf("calibrators: cannot merge max calibrators of num_bits %d axis %v unsigned %v and num_bits %d axis %v unsigned %v",
 			m.numBits, m.axis, m.unsigned, o.numBits, o.axis, o.unsigned)
 	}
@@ -152,18 +152,6 @@ func (m *Max) Merge(other Calibrator) error {
 	}
 	m.amaxs = append(m.amaxs, o.Amaxs()...)
 	return nil
-}
-
-func sameInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // String describes the calibrator as the original's str() does.

@@ -31,7 +31,8 @@ type HistogramOptions struct {
 
 // Histogram is the original's HistogramCalibrator: a histogram of |x| over
 // the calibration batches (package histogram) and the amax searches over
-// it ("entropy", "percentile", "mse").
+// it ("entropy", "percentile", "mse"). Make one with NewHistogram (or
+// restore one with UnmarshalBinary); the zero value is not usable.
 type Histogram struct {
 	numBits  int
 	unsigned bool

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/tensorquant/tensorquant/fakequant"
 	"github.com/tensorquant/tensorquant/histogram"
 	"github.com/tensorquant/tensorquant/tensor"
 )
@@ -168,13 +169,13 @@ func (c *Histogram) UnmarshalBinary(data []byte) error {
 	}
 	var s histogram.State
 	s.Options.SkipZeros, s.Options.NumPy, s.Float32Edges = flags&2 != 0, flags&4 != 0, flags&16 != 0
-	numBits := r.uint(fakequant32)
+	numBits := r.uint(fakequant.MaxNumBits)
 	s.Options.NumBins = r.uint(histogram.MaxBins)
 	s.NumBins = r.uint(histogram.MaxBins)
 	if flags&8 != 0 {
 		s.Counts = make([]int64, r.count(1))
 		for i := range s.Counts {
-			s.Counts[i] = int64(r.uint(math.MaxInt64))
+			s.Counts[i] = int64(r.u64(math.MaxInt64))
 		}
 		size := 8
 		if s.Float32Edges {
@@ -202,8 +203,6 @@ func (c *Histogram) UnmarshalBinary(data []byte) error {
 	c.numBits, c.unsigned, c.h = numBits, flags&1 != 0, h
 	return nil
 }
-
-const fakequant32 = 32 // the widest num_bits (fakequant.MaxNumBits)
 
 // Unmarshal restores a calibrator of either kind from MarshalBinary's
 // output, for tools that merge saved states. Errors are those of the
@@ -292,8 +291,8 @@ func (r *reader) bytes(n int) []byte {
 
 func (r *reader) byte() byte { return r.bytes(1)[0] }
 
-// uint reads a uvarint of at most limit.
-func (r *reader) uint(limit uint64) int {
+// u64 reads a uvarint of at most limit.
+func (r *reader) u64(limit uint64) uint64 {
 	if r.err != nil {
 		return 0
 	}
@@ -307,8 +306,11 @@ func (r *reader) uint(limit uint64) int {
 		r.fail(fmt.Errorf("value %d above %d", v, limit))
 		return 0
 	}
-	return int(v)
+	return v
 }
+
+// uint reads a uvarint of at most limit, which must fit an int32.
+func (r *reader) uint(limit uint64) int { return int(r.u64(min(limit, math.MaxInt32))) }
 
 // int reads a zig-zag varint that fits an int32.
 func (r *reader) int() int {
@@ -343,7 +345,7 @@ func (r *reader) tensor() *tensor.Tensor {
 	rank := r.uint(maxRank)
 	shape := make([]int, rank)
 	for i := range shape {
-		shape[i] = r.uint(uint64(math.MaxInt32))
+		shape[i] = r.uint(math.MaxInt32)
 	}
 	if r.err != nil {
 		return nil

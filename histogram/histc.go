@@ -57,7 +57,7 @@ const subHists = 4
 
 // maxChunk bounds the elements binned per kernel call, so that no uint32
 // slot can overflow.
-const maxChunk = 1 << 31
+const maxChunk = 1 << 30
 
 // binner owns the uint32 sub-histograms of one binning (reused between
 // batches) and folds them into int64 counts.

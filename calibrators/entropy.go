@@ -19,6 +19,9 @@ import (
 // non-empty bins and of c*log(c); the candidates within a rounding margin
 // of the best are then recomputed with the reference's own arithmetic
 // (klExact), so that the choice, exact ties included, is the reference's.
+// The original also raises "Count mismatch" when the spread counts do not
+// round back to the total; in float64 they always do below 2^53 (the
+// largest total a histogram holds), so that check is not repeated.
 func entropyAmax(counts []int64, edges []float64, numBits int, unsigned bool, stride, start int) (float32, error) {
 	n := len(counts)
 	if n < 2 {

@@ -1,0 +1,202 @@
+package calibrators
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/fakequant"
+)
+
+// bruteEntropy evaluates every candidate with klExact and picks as the
+// reference does: the last NaN if any, else the last minimum.
+func bruteEntropy(counts []int64, edges []float64, numBits int, unsigned bool, stride, start int) float32 {
+	b := append([]int64{}, counts...)
+	b[0] = b[1]
+	var N int64
+	for _, c := range b {
+		N += c
+	}
+	shift := numBits - 1
+	if unsigned {
+		shift++
+	}
+	buf := make([]float64, 2*len(b))
+	best, choice, sawNaN := math.Inf(1), -1, false
+	for i := start; i <= len(b); i += stride {
+		var P int64
+		for _, c := range b[:i] {
+			P += c
+		}
+		kl := klExact(b, i, int64(1)<<shift, N, N-P, buf)
+		switch {
+		case kl != kl:
+			choice, sawNaN = i, true
+		case sawNaN:
+		case kl <= best || choice < 0:
+			best, choice = kl, i
+		}
+	}
+	return float32(edges[choice])
+}
+
+// bruteMSE evaluates every candidate with mseExact: the first minimum.
+func bruteMSE(counts []int64, edges []float64, f fakequant.Format, stride, start int) float32 {
+	nc := len(edges) - 1
+	centers, cnt := make([]float32, nc), make([]float32, nc)
+	for k := range centers {
+		centers[k] = (float32(edges[k+1]) + float32(edges[k])) / 2
+		cnt[k] = float32(counts[k])
+	}
+	buf := make([]float32, 2*nc)
+	choice, best := -1, float32(0)
+	for i := start; i < nc; i += stride {
+		if v := mseExact(centers, cnt, centers[i], f, buf); choice < 0 || v < best {
+			choice, best = i, v
+		}
+	}
+	return centers[choice]
+}
+
+// randomHistogram returns histograms of many shapes: smooth, spiky, sparse,
+// with empty stretches, exact repeats (ties), all in one bin, all zero.
+func randomHistogram(r *rand.Rand) (counts []int64, edges []float64) {
+	n := 2 + r.IntN(400)
+	counts = make([]int64, n)
+	switch r.IntN(6) {
+	case 0: // gaussian-like
+		s := float64(n) / (1 + 4*r.Float64())
+		for i := range counts {
+			counts[i] = int64(1000 * math.Exp(-float64(i*i)/(2*s*s)))
+		}
+	case 1: // sparse spikes
+		for range 1 + r.IntN(10) {
+			counts[r.IntN(n)] += int64(1 + r.IntN(100))
+		}
+	case 2: // periodic: many exact ties
+		p := 1 + r.IntN(5)
+		for i := range counts {
+			if i%p == 0 {
+				counts[i] = 7
+			}
+		}
+	case 3: // a single bin
+		counts[r.IntN(n)] = int64(1 + r.IntN(1000))
+	case 4: // all zero
+	default: // noise
+		for i := range counts {
+			counts[i] = int64(r.IntN(50))
+		}
+	}
+	w := 0.001 + r.Float64()
+	edges = make([]float64, n+1)
+	for i := range edges {
+		edges[i] = float64(float32(float64(i) * w))
+	}
+	return counts, edges
+}
+
+func TestEntropyMatchesBruteForce(t *testing.T) {
+	r := rand.New(rand.NewPCG(31, 32))
+	for trial := range 1500 {
+		counts, edges := randomHistogram(r)
+		numBits := []int{2, 3, 4, 5, 8, 12}[r.IntN(6)]
+		unsigned := r.IntN(3) == 0
+		stride := 1 + r.IntN(3)
+		start := 1 + r.IntN(len(counts))
+		got, err := entropyAmax(counts, edges, numBits, unsigned, stride, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := bruteEntropy(counts, edges, numBits, unsigned, stride, start)
+		if math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("trial %d: %d bins %d bits unsigned=%v stride %d start %d counts %v: got %v, want %v",
+				trial, len(counts), numBits, unsigned, stride, start, counts, got, want)
+		}
+	}
+}
+
+func TestMSEMatchesBruteForce(t *testing.T) {
+	r := rand.New(rand.NewPCG(33, 34))
+	for trial := range 1500 {
+		counts, edges := randomHistogram(r)
+		f := fakequant.Format{NumBits: []int{2, 3, 4, 5, 8, 12}[r.IntN(6)], Unsigned: r.IntN(3) == 0, NarrowRange: true}
+		stride := 1 + r.IntN(3)
+		start := r.IntN(len(counts))
+		got, err := mseAmax(counts, edges, f.NumBits, f.Unsigned, stride, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := bruteMSE(counts, edges, f, stride, start)
+		if math.Float32bits(got) != math.Float32bits(want) {
+			t.Fatalf("trial %d: %d bins %v stride %d start %d counts %v: got %v, want %v",
+				trial, len(counts), f, stride, start, counts, got, want)
+		}
+	}
+}
+
+func TestSearchErrors(t *testing.T) {
+	edges := []float64{0, 1, 2, 3}
+	if _, err := entropyAmax([]int64{5}, edges[:2], 8, false, 1, 1); err == nil {
+		t.Error("entropy over one bin")
+	}
+	if _, err := entropyAmax([]int64{1, 2, 3}, edges, 8, false, 1, 4); err == nil {
+		t.Error("entropy start beyond the bins")
+	}
+	if _, err := mseAmax([]int64{1, 2, 3}, edges, 8, false, 1, 3); err == nil {
+		t.Error("mse without candidates")
+	}
+	if _, err := mseAmax([]int64{1, 2}, edges, 8, false, 1, 0); err == nil {
+		t.Error("mse with mismatched lengths")
+	}
+	neg := []float64{-1, -0.5, 0, 0.5}
+	if _, err := mseAmax([]int64{1, 2, 3}, neg, 8, true, 1, 2); err == nil {
+		t.Error("mse unsigned with negative centers")
+	}
+	if _, err := mseAmax([]int64{1, 2, 3}, neg, 8, false, 1, 0); err == nil {
+		t.Error("mse with a negative candidate amax")
+	}
+	if v, err := mseAmax([]int64{1, 2, 3}, neg, 8, false, 1, 2); err != nil || v != 0.25 {
+		t.Errorf("mse with negative centers below a positive candidate: %v %v", v, err)
+	}
+	if v, err := percentileAmax([]int64{0, 0, 0}, edges, 50); err != nil || v != 0 {
+		t.Errorf("percentile of an empty histogram: %v %v (numpy: edges[0])", v, err)
+	}
+	if v, err := percentileAmax([]int64{1, 1, 2}, edges, 100); err != nil || v != 2 {
+		t.Errorf("percentile 100: %v %v", v, err)
+	}
+	if v, err := percentileAmax([]int64{1, 1, 2}, edges, 0); err != nil || v != 0 {
+		t.Errorf("percentile 0: %v %v", v, err)
+	}
+}
+
+func TestAmaxOptionsDefaults(t *testing.T) {
+	for _, c := range []struct {
+		in   AmaxOptions
+		want AmaxOptions
+	}{
+		{AmaxOptions{}, AmaxOptions{Stride: 1, StartBin: 128, Percentile: 99.99}},
+		{AmaxOptions{Stride: 4, Percentile: 99.9}, AmaxOptions{Stride: 4, StartBin: 128, Percentile: 99.9}},
+		{AmaxOptions{Literal: true}, AmaxOptions{Stride: 1, Literal: true}},
+		{AmaxOptions{StartBin: 32, Literal: true}, AmaxOptions{Stride: 1, StartBin: 32, Literal: true}},
+	} {
+		got, err := c.in.resolve("percentile")
+		if err != nil || got != c.want {
+			t.Errorf("resolve(%+v) = %+v %v, want %+v", c.in, got, err, c.want)
+		}
+	}
+	for _, c := range []struct {
+		method string
+		o      AmaxOptions
+	}{
+		{"entropy", AmaxOptions{Stride: -1}}, {"mse", AmaxOptions{StartBin: -3}},
+		{"entropy", AmaxOptions{Literal: true}}, {"percentile", AmaxOptions{Percentile: 100.5}},
+	} {
+		if _, err := c.o.resolve(c.method); err == nil {
+			t.Errorf("%s %+v accepted", c.method, c.o)
+		}
+	}
+	if _, err := (AmaxOptions{Literal: true}).resolve("mse"); err != nil {
+		t.Errorf("mse with start_bin 0: %v", err)
+	}
+}

@@ -1,0 +1,207 @@
+package calibrators
+
+import (
+	"bytes"
+	"errors"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/tensor"
+)
+
+func randomBatch(r *rand.Rand, n int, scale float64) *tensor.Tensor {
+	x := tensor.New(n)
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64() * scale)
+	}
+	return x
+}
+
+// states returns calibrators in many states, each with the batches it saw.
+func states(t *testing.T) []Calibrator {
+	r := rand.New(rand.NewPCG(41, 42))
+	var out []Calibrator
+	for _, o := range []HistogramOptions{{}, {NumpyHist: true}, {NumBins: 16, SkipZeros: true, NumBits: 4, Unsigned: true}, {NumBins: 128, NumpyHist: true}} {
+		for batches := range 3 {
+			h, err := NewHistogram(o)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for b := range batches {
+				if err := h.Collect(randomBatch(r, 1000, 1+float64(b))); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out = append(out, h)
+		}
+	}
+	for _, axis := range [][]int{nil, {0}, {-1}} {
+		for batches := range 3 {
+			m := NewMax(8, axis, false)
+			m.SetTrackAmax(batches == 2)
+			for range batches {
+				x, _ := randomBatch(r, 24, 1).Reshape(4, 6)
+				if err := m.Collect(x); err != nil {
+					t.Fatal(err)
+				}
+			}
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+func TestStateRoundTrip(t *testing.T) {
+	for _, c := range states(t) {
+		b, err := c.MarshalBinary()
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Unmarshal(b)
+		if err != nil {
+			t.Fatalf("%v: %v", c, err)
+		}
+		b2, _ := got.MarshalBinary()
+		if !bytes.Equal(b, b2) {
+			t.Fatalf("%v: round trip changed the state", c)
+		}
+		for _, m := range []string{"max", "entropy", "percentile", "mse"} {
+			want, werr := c.Amax(m, AmaxOptions{StartBin: 1})
+			have, herr := got.Amax(m, AmaxOptions{StartBin: 1})
+			if (werr == nil) != (herr == nil) || werr == nil && !bytes.Equal(tensorBytes(want), tensorBytes(have)) {
+				t.Fatalf("%v %s: %v %v after restore, want %v %v", c, m, have, herr, want, werr)
+			}
+		}
+	}
+}
+
+func tensorBytes(t *tensor.Tensor) []byte { return appendTensor(nil, t) }
+
+// TestStateHostile: every truncation, and every single-byte change, of a
+// valid state gives an error or a valid calibrator, never a panic; a
+// restore that fails leaves the receiver unchanged.
+func TestStateHostile(t *testing.T) {
+	for _, c := range states(t) {
+		b, _ := c.MarshalBinary()
+		for n := 0; n < len(b); n += 1 + n/64 {
+			if _, err := Unmarshal(b[:n]); err == nil {
+				t.Fatalf("%v: truncated to %d of %d bytes accepted", c, n, len(b))
+			}
+		}
+		step := 1 + len(b)/40
+		if testing.Short() {
+			step = 1 + len(b)/8
+		}
+		for i := 0; i < len(b); i += step {
+			for _, v := range []byte{0, 0xff, b[i] ^ 1, b[i] + 0x80} {
+				mut := append([]byte{}, b...)
+				mut[i] = v
+				got, err := Unmarshal(mut)
+				if err == nil {
+					// Whatever it restored must work.
+					for _, m := range []string{"max", "entropy", "percentile", "mse"} {
+						got.Amax(m, AmaxOptions{})
+					}
+					got.Collect(tensor.Scalar(1))
+				}
+			}
+		}
+		before, _ := c.MarshalBinary()
+		if err := c.UnmarshalBinary(append(before[:len(before):len(before)], 0)); err == nil {
+			t.Fatalf("%v: trailing byte accepted", c)
+		}
+		after, _ := c.MarshalBinary()
+		if !bytes.Equal(before, after) {
+			t.Fatalf("%v: a failed restore changed the calibrator", c)
+		}
+	}
+	for _, bad := range [][]byte{nil, []byte("TQCAL"), []byte("TQCAL\x02H"), []byte("TQCAL\x01Z"), []byte("XXXXX\x01H\x00")} {
+		if _, err := Unmarshal(bad); err == nil {
+			t.Errorf("Unmarshal(%q) accepted", bad)
+		}
+	}
+	// A length that claims more elements than the bytes left: an error,
+	// not an allocation.
+	huge := append([]byte("TQCAL\x01H\x08\x08\x80\x10\x80\x10"), 0xff, 0xff, 0xff, 0xff, 0x0f)
+	if _, err := Unmarshal(huge); err == nil {
+		t.Error("huge count accepted")
+	}
+	m := NewMax(8, nil, false)
+	if err := m.UnmarshalBinary([]byte("TQCAL\x01H")); err == nil {
+		t.Error("a histogram state restored into a Max")
+	}
+}
+
+func TestMergeCalibrators(t *testing.T) {
+	r := rand.New(rand.NewPCG(43, 44))
+	// Max: merging shards equals collecting everything.
+	batches := make([]*tensor.Tensor, 6)
+	for i := range batches {
+		batches[i], _ = randomBatch(r, 24, float64(i+1)).Reshape(4, 6)
+	}
+	batches[3].Data[5] = float32(nanF())
+	single, a, b := NewMax(8, []int{1}, false), NewMax(8, []int{1}, false), NewMax(8, []int{1}, false)
+	for i, x := range batches {
+		single.Collect(x)
+		if i%2 == 0 {
+			a.Collect(x)
+		} else {
+			b.Collect(x)
+		}
+	}
+	if err := a.Merge(b); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(tensorBytes(a.ComputeAmax()), tensorBytes(single.ComputeAmax())) {
+		t.Fatalf("merged max %v, want %v", a.ComputeAmax(), single.ComputeAmax())
+	}
+	if err := a.Merge(NewMax(8, []int{0}, false)); err == nil {
+		t.Error("merged max calibrators of different axes")
+	}
+	h, _ := NewHistogram(HistogramOptions{})
+	if err := a.Merge(h); err == nil {
+		t.Error("merged a histogram into a max calibrator")
+	}
+
+	// Histogram: shards forked from a seed merge into the single-pass
+	// calibrator, and so give the same amax for every method.
+	seed, _ := NewHistogram(HistogramOptions{NumBins: 512})
+	wide := randomBatch(r, 5000, 1)
+	wide.Data[0] = 6
+	seed.Collect(wide)
+	one := seed.Clone()
+	shards := []*Histogram{seed.Fork(), seed.Fork(), seed.Fork()}
+	for i := range 9 {
+		x := randomBatch(r, 2000, 1)
+		one.Collect(x)
+		shards[i%3].Collect(x)
+	}
+	merged := seed.Clone()
+	for _, s := range shards {
+		if err := merged.Merge(s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, m := range []string{"entropy", "percentile", "mse"} {
+		want, _ := one.ComputeAmax(m, AmaxOptions{})
+		got, err := merged.ComputeAmax(m, AmaxOptions{})
+		if err != nil || got.Data[0] != want.Data[0] {
+			t.Errorf("%s: merged %v %v, single pass %v", m, got, err, want)
+		}
+	}
+	other, _ := NewHistogram(HistogramOptions{NumBins: 512, NumBits: 4})
+	if err := merged.Merge(other); err == nil {
+		t.Error("merged histograms for different num_bits")
+	}
+	if err := merged.Merge(NewMax(8, nil, false)); err == nil {
+		t.Error("merged a max calibrator into a histogram")
+	}
+	if _, err := merged.Amax("max", AmaxOptions{}); !errors.Is(err, ErrUnknownMethod) {
+		t.Errorf("histogram Amax(max): %v", err)
+	}
+	if _, err := single.Amax("entropy", AmaxOptions{}); !errors.Is(err, ErrUnknownMethod) {
+		t.Errorf("max Amax(entropy): %v", err)
+	}
+}
+
+func nanF() float64 { var z float64; return z / z }

@@ -1,0 +1,968 @@
+//go:build gc && !purego
+
+#include "textflag.h"
+
+// Register aliases shared by every kernel.
+#define DST   DI // &dst[i]
+#define SRC   SI // &src[i] (or &x[i])
+#define LEN   BX // elements left
+#define TMP   AX // scratch
+#define SHIFT CX // shift counts (CL) for masks
+
+// NT_MIN is the length (in float32 elements, 1 MiB of dst) from which the
+// float32-output kernels write with non-temporal stores: at that size the
+// output no longer fits the 1 MiB L2, and streaming it past the caches beats
+// write-allocate (as copy() does from 1 MiB). Measured on Zen 5 in BENCHMARKS.md.
+#define NT_MIN $262144
+
+// ---------------------------------------------------------------------------
+// fakeQuant: dst[i] = clamp(roundHalfToEven(src[i]*sq), lo, hi) / so.
+// Go operand order is Intel's reversed: VMAXPS V, LO, R is Intel's
+// vmaxps r, lo, v = (lo > v) ? lo : v, which is torch's (v < lo) ? lo : v
+// (a NaN v is kept, and so is -0 against a bound of 0); likewise VMINPS
+// V, HI, R = (hi < v) ? hi : v = (v > hi) ? hi : v.
+
+// AVX2 constants.
+#define Y_SQ Y12 // sq in every lane
+#define Y_SO Y13 // so in every lane
+#define Y_LO Y14 // lo in every lane
+#define Y_HI Y15 // hi in every lane
+
+// FQ_AVX2 computes 8 results from src at off into r.
+#define FQ_AVX2(off, r) \
+	VMULPS   off(SRC), Y_SQ, r; /* r = x*sq */             \
+	VROUNDPS $8, r, r;          /* round half to even */    \
+	VMAXPS   r, Y_LO, r;        /* r = r < lo ? lo : r */   \
+	VMINPS   r, Y_HI, r;        /* r = r > hi ? hi : r */   \
+	VDIVPS   Y_SO, r, r         /* r = r / so */
+
+// FQ_SCALAR computes one result from src[i] into X0.
+#define FQ_SCALAR \
+	VMOVSS   (SRC), X0;             /* X0 = x */            \
+	VMULPS   X0, X12, X0;           /* x*sq */              \
+	VROUNDPS $8, X0, X0;            /* round half to even */ \
+	VMAXPS   X0, X14, X0;           /* clamp below */       \
+	VMINPS   X0, X15, X0;           /* clamp above */       \
+	VDIVPS   X13, X0, X0            /* / so */
+
+// func fakeQuantAVX2(dst, src []float32, sq, so, lo, hi float32)
+TEXT ·fakeQuantAVX2(SB), NOSPLIT, $0-64
+	MOVQ         dst_base+0(FP), DST  // DST = &dst[0]
+	MOVQ         src_base+24(FP), SRC // SRC = &src[0]
+	MOVQ         src_len+32(FP), LEN  // LEN = len(src)
+	VBROADCASTSS sq+48(FP), Y_SQ      // broadcast the scalars
+	VBROADCASTSS so+52(FP), Y_SO
+	VBROADCASTSS lo+56(FP), Y_LO
+	VBROADCASTSS hi+60(FP), Y_HI
+	CMPQ         LEN, NT_MIN          // if LEN >= NT_MIN
+	JAE          fq2_nt               //   stream the output
+
+fq2_loop32:
+	CMPQ    LEN, $32      // while LEN >= 32
+	JB      fq2_loop8
+	FQ_AVX2(0, Y0)        // four independent vectors hide the division latency
+	FQ_AVX2(32, Y1)
+	FQ_AVX2(64, Y2)
+	FQ_AVX2(96, Y3)
+	VMOVUPS Y0, (DST)     // dst[i:i+32] = Y0..Y3
+	VMOVUPS Y1, 32(DST)
+	VMOVUPS Y2, 64(DST)
+	VMOVUPS Y3, 96(DST)
+	ADDQ    $128, SRC     // i += 32
+	ADDQ    $128, DST
+	SUBQ    $32, LEN
+	JMP     fq2_loop32
+
+fq2_loop8:
+	CMPQ    LEN, $8   // while LEN >= 8
+	JB      fq2_tail
+	FQ_AVX2(0, Y0)    // Y0 = results for src[i:i+8]
+	VMOVUPS Y0, (DST) // dst[i:i+8] = Y0
+	ADDQ    $32, SRC  // i += 8
+	ADDQ    $32, DST
+	SUBQ    $8, LEN
+	JMP     fq2_loop8
+
+fq2_tail:
+	TESTQ  LEN, LEN   // for the last LEN < 8 elements
+	JZ     fq2_done
+	FQ_SCALAR         // X0 = result for src[i]
+	VMOVSS X0, (DST)  // dst[i] = X0
+	ADDQ   $4, SRC    // i++
+	ADDQ   $4, DST
+	DECQ   LEN
+	JMP    fq2_tail
+
+fq2_done:
+	VZEROUPPER
+	RET
+
+fq2_nt:
+	TESTQ  $63, DST   // until DST is 64-byte aligned (LEN is far above 15)
+	JZ     fq2_ntloop
+	FQ_SCALAR         // X0 = result for src[i]
+	VMOVSS X0, (DST)  // dst[i] = X0
+	ADDQ   $4, SRC    // i++
+	ADDQ   $4, DST
+	DECQ   LEN
+	JMP    fq2_nt
+
+fq2_ntloop:
+	FQ_AVX2(0, Y0)     // Y0..Y3 = results for src[i:i+32]
+	FQ_AVX2(32, Y1)
+	FQ_AVX2(64, Y2)
+	FQ_AVX2(96, Y3)
+	VMOVNTPS Y0, (DST) // stream dst[i:i+32] (two whole cache lines)
+	VMOVNTPS Y1, 32(DST)
+	VMOVNTPS Y2, 64(DST)
+	VMOVNTPS Y3, 96(DST)
+	ADDQ     $128, SRC // i += 32
+	ADDQ     $128, DST
+	SUBQ     $32, LEN
+	CMPQ     LEN, $32  // while LEN >= 32
+	JAE      fq2_ntloop
+	SFENCE             // order the streamed stores before later ones
+	JMP      fq2_loop8 // the rest as usual
+
+// AVX-512 constants.
+#define Z_SQ Z28 // sq in every lane
+#define Z_SO Z29 // so in every lane
+#define Z_LO Z30 // lo in every lane
+#define Z_HI Z31 // hi in every lane
+
+// FQ_AVX512 computes 16 results from src at off into r.
+#define FQ_AVX512(off, r) \
+	VMULPS      off(SRC), Z_SQ, r; /* r = x*sq */            \
+	VRNDSCALEPS $8, r, r;          /* round half to even */   \
+	VMAXPS      r, Z_LO, r;        /* r = r < lo ? lo : r */  \
+	VMINPS      r, Z_HI, r;        /* r = r > hi ? hi : r */  \
+	VDIVPS      Z_SO, r, r         /* r = r / so */
+
+// FQ_AVX512_MASKED computes the lanes of K1 from src into Z0 (the other
+// lanes are neither read nor faulted on).
+#define FQ_AVX512_MASKED \
+	VMULPS.Z    (SRC), Z_SQ, K1, Z0; /* Z0 = x*sq in the lanes of K1 */ \
+	VRNDSCALEPS $8, Z0, Z0;          /* round half to even */         \
+	VMAXPS      Z0, Z_LO, Z0;        /* clamp below */                \
+	VMINPS      Z0, Z_HI, Z0;        /* clamp above */                \
+	VDIVPS      Z_SO, Z0, Z0         /* / so */
+
+// LANES sets K1 to the low SHIFT lanes: (1<<SHIFT) - 1.
+#define LANES \
+	MOVL  $1, TMP;     /* TMP = 1 << SHIFT */ \
+	SHLL  CX, TMP;                            \
+	DECL  TMP;         /* TMP -= 1 */         \
+	KMOVW TMP, K1      /* K1 = TMP */
+
+// func fakeQuantAVX512(dst, src []float32, sq, so, lo, hi float32)
+TEXT ·fakeQuantAVX512(SB), NOSPLIT, $0-64
+	MOVQ         dst_base+0(FP), DST  // DST = &dst[0]
+	MOVQ         src_base+24(FP), SRC // SRC = &src[0]
+	MOVQ         src_len+32(FP), LEN  // LEN = len(src)
+	VBROADCASTSS sq+48(FP), Z_SQ      // broadcast the scalars
+	VBROADCASTSS so+52(FP), Z_SO
+	VBROADCASTSS lo+56(FP), Z_LO
+	VBROADCASTSS hi+60(FP), Z_HI
+	CMPQ         LEN, NT_MIN          // if LEN >= NT_MIN
+	JAE          fq5_nt               //   stream the output
+
+fq5_loop64:
+	CMPQ    LEN, $64      // while LEN >= 64
+	JB      fq5_loop16
+	FQ_AVX512(0, Z0)      // four independent vectors hide the division latency
+	FQ_AVX512(64, Z1)
+	FQ_AVX512(128, Z2)
+	FQ_AVX512(192, Z3)
+	VMOVUPS Z0, (DST)     // dst[i:i+64] = Z0..Z3
+	VMOVUPS Z1, 64(DST)
+	VMOVUPS Z2, 128(DST)
+	VMOVUPS Z3, 192(DST)
+	ADDQ    $256, SRC     // i += 64
+	ADDQ    $256, DST
+	SUBQ    $64, LEN
+	JMP     fq5_loop64
+
+fq5_loop16:
+	CMPQ    LEN, $16  // while LEN >= 16
+	JB      fq5_tail
+	FQ_AVX512(0, Z0)  // Z0 = results for src[i:i+16]
+	VMOVUPS Z0, (DST) // dst[i:i+16] = Z0
+	ADDQ    $64, SRC  // i += 16
+	ADDQ    $64, DST
+	SUBQ    $16, LEN
+	JMP     fq5_loop16
+
+fq5_tail:
+	TESTQ   LEN, LEN      // the last LEN < 16 elements, if any
+	JZ      fq5_done
+	MOVQ    LEN, SHIFT    // K1 = their lanes
+	LANES
+	FQ_AVX512_MASKED      // Z0 = results for src[i:i+LEN]
+	VMOVUPS Z0, K1, (DST) // dst[i:i+LEN] = Z0
+
+fq5_done:
+	VZEROUPPER
+	RET
+
+fq5_nt:
+	MOVQ      DST, SHIFT          // SHIFT = elements before DST is 64-byte aligned
+	NEGQ      SHIFT
+	ANDQ      $63, SHIFT
+	SHRQ      $2, SHIFT
+	LANES                         // K1 = those lanes (none when aligned)
+	FQ_AVX512_MASKED              // Z0 = results for src[i:i+SHIFT]
+	VMOVUPS   Z0, K1, (DST)       // dst[i:i+SHIFT] = Z0
+	LEAQ      (SRC)(SHIFT*4), SRC // i += SHIFT
+	LEAQ      (DST)(SHIFT*4), DST
+	SUBQ      SHIFT, LEN
+
+fq5_ntloop:
+	FQ_AVX512(0, Z0)     // Z0..Z3 = results for src[i:i+64]
+	FQ_AVX512(64, Z1)
+	FQ_AVX512(128, Z2)
+	FQ_AVX512(192, Z3)
+	VMOVNTPS Z0, (DST)   // stream dst[i:i+64] (four whole cache lines)
+	VMOVNTPS Z1, 64(DST)
+	VMOVNTPS Z2, 128(DST)
+	VMOVNTPS Z3, 192(DST)
+	ADDQ     $256, SRC   // i += 64
+	ADDQ     $256, DST
+	SUBQ     $64, LEN
+	CMPQ     LEN, $64    // while LEN >= 64
+	JAE      fq5_ntloop
+	SFENCE               // order the streamed stores before later ones
+	JMP      fq5_loop16  // the rest as usual
+
+// ---------------------------------------------------------------------------
+// fakeQuantVec: dst[i] = clamp(roundHalfToEven(src[i]*sq[i]), lo, hi) / so[i].
+
+#define SQP R8 // &sq[i]
+#define SOP R9 // &so[i]
+
+// FQV_AVX2 computes 8 results for the elements at off into r.
+#define FQV_AVX2(off, r) \
+	VMOVUPS  off(SRC), r;     /* r = x */                \
+	VMULPS   off(SQP), r, r;  /* r = x*sq */             \
+	VROUNDPS $8, r, r;        /* round half to even */   \
+	VMAXPS   r, Y_LO, r;      /* r = r < lo ? lo : r */  \
+	VMINPS   r, Y_HI, r;      /* r = r > hi ? hi : r */  \
+	VDIVPS   off(SOP), r, r   /* r = r / so */
+
+// FQV_SCALAR computes the result for element i into X0.
+#define FQV_SCALAR \
+	VMOVSS   (SRC), X0;       /* X0 = x */             \
+	VMULSS   (SQP), X0, X0;   /* x*sq */               \
+	VROUNDPS $8, X0, X0;      /* round half to even */ \
+	VMAXPS   X0, X14, X0;     /* clamp below */        \
+	VMINPS   X0, X15, X0;     /* clamp above */        \
+	VDIVSS   (SOP), X0, X0    /* / so */
+
+// ADVANCE moves every pointer of fakeQuantVec on by n bytes.
+#define ADVANCE4(n) \
+	ADDQ $n, SRC; \
+	ADDQ $n, SQP; \
+	ADDQ $n, SOP; \
+	ADDQ $n, DST
+
+// func fakeQuantVecAVX2(dst, src, sq, so []float32, lo, hi float32)
+TEXT ·fakeQuantVecAVX2(SB), NOSPLIT, $0-104
+	MOVQ         dst_base+0(FP), DST  // DST = &dst[0]
+	MOVQ         src_base+24(FP), SRC // SRC = &src[0]
+	MOVQ         src_len+32(FP), LEN  // LEN = len(src)
+	MOVQ         sq_base+48(FP), SQP  // SQP = &sq[0]
+	MOVQ         so_base+72(FP), SOP  // SOP = &so[0]
+	VBROADCASTSS lo+96(FP), Y_LO      // broadcast the bounds
+	VBROADCASTSS hi+100(FP), Y_HI
+	CMPQ         LEN, NT_MIN          // if LEN >= NT_MIN
+	JAE          fqv2_nt              //   stream the output
+
+fqv2_loop32:
+	CMPQ    LEN, $32     // while LEN >= 32
+	JB      fqv2_loop8
+	FQV_AVX2(0, Y0)      // Y0..Y3 = results for [i, i+32)
+	FQV_AVX2(32, Y1)
+	FQV_AVX2(64, Y2)
+	FQV_AVX2(96, Y3)
+	VMOVUPS Y0, (DST)    // dst[i:i+32] = Y0..Y3
+	VMOVUPS Y1, 32(DST)
+	VMOVUPS Y2, 64(DST)
+	VMOVUPS Y3, 96(DST)
+	ADVANCE4(128)        // i += 32
+	SUBQ    $32, LEN
+	JMP     fqv2_loop32
+
+fqv2_loop8:
+	CMPQ    LEN, $8   // while LEN >= 8
+	JB      fqv2_tail
+	FQV_AVX2(0, Y0)   // Y0 = results for [i, i+8)
+	VMOVUPS Y0, (DST) // dst[i:i+8] = Y0
+	ADVANCE4(32)      // i += 8
+	SUBQ    $8, LEN
+	JMP     fqv2_loop8
+
+fqv2_tail:
+	TESTQ  LEN, LEN  // for the last LEN < 8 elements
+	JZ     fqv2_done
+	FQV_SCALAR       // X0 = result for element i
+	VMOVSS X0, (DST) // dst[i] = X0
+	ADVANCE4(4)      // i++
+	DECQ   LEN
+	JMP    fqv2_tail
+
+fqv2_done:
+	VZEROUPPER
+	RET
+
+fqv2_nt:
+	TESTQ  $63, DST  // until DST is 64-byte aligned (LEN is far above 15)
+	JZ     fqv2_ntloop
+	FQV_SCALAR       // X0 = result for element i
+	VMOVSS X0, (DST) // dst[i] = X0
+	ADVANCE4(4)      // i++
+	DECQ   LEN
+	JMP    fqv2_nt
+
+fqv2_ntloop:
+	FQV_AVX2(0, Y0)      // Y0..Y3 = results for [i, i+32)
+	FQV_AVX2(32, Y1)
+	FQV_AVX2(64, Y2)
+	FQV_AVX2(96, Y3)
+	VMOVNTPS Y0, (DST)   // stream dst[i:i+32]
+	VMOVNTPS Y1, 32(DST)
+	VMOVNTPS Y2, 64(DST)
+	VMOVNTPS Y3, 96(DST)
+	ADVANCE4(128)        // i += 32
+	SUBQ     $32, LEN
+	CMPQ     LEN, $32    // while LEN >= 32
+	JAE      fqv2_ntloop
+	SFENCE               // order the streamed stores before later ones
+	JMP      fqv2_loop8  // the rest as usual
+
+// FQV_AVX512 computes 16 results for the elements at off into r.
+#define FQV_AVX512(off, r) \
+	VMOVUPS     off(SRC), r;     /* r = x */                \
+	VMULPS      off(SQP), r, r;  /* r = x*sq */             \
+	VRNDSCALEPS $8, r, r;        /* round half to even */   \
+	VMAXPS      r, Z_LO, r;      /* r = r < lo ? lo : r */  \
+	VMINPS      r, Z_HI, r;      /* r = r > hi ? hi : r */  \
+	VDIVPS      off(SOP), r, r   /* r = r / so */
+
+// FQV_AVX512_MASKED computes the lanes of K1 into Z0, reading no others.
+#define FQV_AVX512_MASKED \
+	VMOVUPS.Z   (SRC), K1, Z0;      /* Z0 = x in the lanes of K1 */ \
+	VMULPS.Z    (SQP), Z0, K1, Z0;  /* x*sq */                      \
+	VRNDSCALEPS $8, Z0, Z0;         /* round half to even */        \
+	VMAXPS      Z0, Z_LO, Z0;       /* clamp below */               \
+	VMINPS      Z0, Z_HI, Z0;       /* clamp above */               \
+	VDIVPS.Z    (SOP), Z0, K1, Z0   /* / so */
+
+// func fakeQuantVecAVX512(dst, src, sq, so []float32, lo, hi float32)
+TEXT ·fakeQuantVecAVX512(SB), NOSPLIT, $0-104
+	MOVQ         dst_base+0(FP), DST  // DST = &dst[0]
+	MOVQ         src_base+24(FP), SRC // SRC = &src[0]
+	MOVQ         src_len+32(FP), LEN  // LEN = len(src)
+	MOVQ         sq_base+48(FP), SQP  // SQP = &sq[0]
+	MOVQ         so_base+72(FP), SOP  // SOP = &so[0]
+	VBROADCASTSS lo+96(FP), Z_LO      // broadcast the bounds
+	VBROADCASTSS hi+100(FP), Z_HI
+	CMPQ         LEN, NT_MIN          // if LEN >= NT_MIN
+	JAE          fqv5_nt              //   stream the output
+
+fqv5_loop64:
+	CMPQ    LEN, $64      // while LEN >= 64
+	JB      fqv5_loop16
+	FQV_AVX512(0, Z0)     // Z0..Z3 = results for [i, i+64)
+	FQV_AVX512(64, Z1)
+	FQV_AVX512(128, Z2)
+	FQV_AVX512(192, Z3)
+	VMOVUPS Z0, (DST)     // dst[i:i+64] = Z0..Z3
+	VMOVUPS Z1, 64(DST)
+	VMOVUPS Z2, 128(DST)
+	VMOVUPS Z3, 192(DST)
+	ADVANCE4(256)         // i += 64
+	SUBQ    $64, LEN
+	JMP     fqv5_loop64
+
+fqv5_loop16:
+	CMPQ    LEN, $16  // while LEN >= 16
+	JB      fqv5_tail
+	FQV_AVX512(0, Z0) // Z0 = results for [i, i+16)
+	VMOVUPS Z0, (DST) // dst[i:i+16] = Z0
+	ADVANCE4(64)      // i += 16
+	SUBQ    $16, LEN
+	JMP     fqv5_loop16
+
+fqv5_tail:
+	TESTQ   LEN, LEN      // the last LEN < 16 elements, if any
+	JZ      fqv5_done
+	MOVQ    LEN, SHIFT    // K1 = their lanes
+	LANES
+	FQV_AVX512_MASKED     // Z0 = their results
+	VMOVUPS Z0, K1, (DST) // dst[i:i+LEN] = Z0
+
+fqv5_done:
+	VZEROUPPER
+	RET
+
+fqv5_nt:
+	MOVQ    DST, SHIFT          // SHIFT = elements before DST is 64-byte aligned
+	NEGQ    SHIFT
+	ANDQ    $63, SHIFT
+	SHRQ    $2, SHIFT
+	LANES                       // K1 = those lanes (none when aligned)
+	FQV_AVX512_MASKED           // Z0 = their results
+	VMOVUPS Z0, K1, (DST)       // dst[i:i+SHIFT] = Z0
+	LEAQ    (SRC)(SHIFT*4), SRC // i += SHIFT
+	LEAQ    (SQP)(SHIFT*4), SQP
+	LEAQ    (SOP)(SHIFT*4), SOP
+	LEAQ    (DST)(SHIFT*4), DST
+	SUBQ    SHIFT, LEN
+
+fqv5_ntloop:
+	FQV_AVX512(0, Z0)     // Z0..Z3 = results for [i, i+64)
+	FQV_AVX512(64, Z1)
+	FQV_AVX512(128, Z2)
+	FQV_AVX512(192, Z3)
+	VMOVNTPS Z0, (DST)    // stream dst[i:i+64]
+	VMOVNTPS Z1, 64(DST)
+	VMOVNTPS Z2, 128(DST)
+	VMOVNTPS Z3, 192(DST)
+	ADVANCE4(256)         // i += 64
+	SUBQ     $64, LEN
+	CMPQ     LEN, $64     // while LEN >= 64
+	JAE      fqv5_ntloop
+	SFENCE                // order the streamed stores before later ones
+	JMP      fqv5_loop16  // the rest as usual
+
+// ---------------------------------------------------------------------------
+// quantInt8: dst[i] = int8(clamp(roundHalfToEven(src[i]*sq), lo, hi)), NaN
+// giving 0. The clamp happens in the float domain; the conversion truncates
+// as Go's int8(v) does (the clamped value is an integer unless the bounds of
+// a degenerate format are not), and lo, hi lie within [-128, 127], so the
+// narrowing never saturates.
+
+// QI_AVX2 computes 8 int32 codes from src at off into r, using t.
+#define QI_AVX2(off, r, t) \
+	VMULPS     off(SRC), Y_SQ, r; /* r = x*sq */             \
+	VROUNDPS   $8, r, r;          /* round half to even */   \
+	VMAXPS     r, Y_LO, r;        /* r = r < lo ? lo : r */  \
+	VMINPS     r, Y_HI, r;        /* r = r > hi ? hi : r */  \
+	VCMPPS     $7, r, r, t;       /* t = r is not NaN */     \
+	VANDPS     t, r, r;           /* NaN becomes +0 */       \
+	VCVTTPS2DQ r, r               /* r = int32(r) */
+
+// QI_SCALAR computes the code of src[i] into the low byte of TMP.
+#define QI_SCALAR \
+	VMOVSS     (SRC), X0;   /* X0 = x */             \
+	VMULPS     X0, X12, X0; /* x*sq */               \
+	VROUNDPS   $8, X0, X0;  /* round half to even */ \
+	VMAXPS     X0, X14, X0; /* clamp below */        \
+	VMINPS     X0, X15, X0; /* clamp above */        \
+	VCMPPS     $7, X0, X0, X1; /* X1 = not NaN */    \
+	VANDPS     X1, X0, X0;  /* NaN becomes +0 */     \
+	VCVTTPS2DQ X0, X0;      /* int32 */              \
+	VMOVD      X0, TMP      /* TMP = code */
+
+// Y_PERM: the dword order that undoes the lane interleaving of VPACKSSDW
+// and VPACKSSWB on 256-bit vectors.
+DATA packPerm<>+0(SB)/4, $0
+DATA packPerm<>+4(SB)/4, $4
+DATA packPerm<>+8(SB)/4, $1
+DATA packPerm<>+12(SB)/4, $5
+DATA packPerm<>+16(SB)/4, $2
+DATA packPerm<>+20(SB)/4, $6
+DATA packPerm<>+24(SB)/4, $3
+DATA packPerm<>+28(SB)/4, $7
+GLOBL packPerm<>(SB), RODATA|NOPTR, $32
+
+#define Y_PERM Y11 // packPerm
+
+// func quantInt8AVX2(dst []int8, src []float32, sq, lo, hi float32)
+TEXT ·quantInt8AVX2(SB), NOSPLIT, $0-60
+	MOVQ         dst_base+0(FP), DST  // DST = &dst[0]
+	MOVQ         src_base+24(FP), SRC // SRC = &src[0]
+	MOVQ         src_len+32(FP), LEN  // LEN = len(src)
+	VBROADCASTSS sq+48(FP), Y_SQ      // broadcast the scalars
+	VBROADCASTSS lo+52(FP), Y_LO
+	VBROADCASTSS hi+56(FP), Y_HI
+	VMOVDQU      packPerm<>(SB), Y_PERM
+
+qi2_loop32:
+	CMPQ      LEN, $32          // while LEN >= 32
+	JB        qi2_loop8
+	QI_AVX2(0, Y0, Y4)          // Y0..Y3 = int32 codes a, b, c, d of src[i:i+32]
+	QI_AVX2(32, Y1, Y5)
+	QI_AVX2(64, Y2, Y6)
+	QI_AVX2(96, Y3, Y7)
+	VPACKSSDW Y1, Y0, Y0        // Y0 = words a0-3 b0-3 | a4-7 b4-7
+	VPACKSSDW Y3, Y2, Y2        // Y2 = words c0-3 d0-3 | c4-7 d4-7
+	VPACKSSWB Y2, Y0, Y0        // Y0 = dwords of bytes a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7
+	VPERMD    Y0, Y_PERM, Y0    // Y0 = a0-7 b0-7 c0-7 d0-7
+	VMOVDQU   Y0, (DST)         // dst[i:i+32] = Y0
+	ADDQ      $128, SRC         // i += 32
+	ADDQ      $32, DST
+	SUBQ      $32, LEN
+	JMP       qi2_loop32
+
+qi2_loop8:
+	CMPQ         LEN, $8    // while LEN >= 8
+	JB           qi2_tail
+	QI_AVX2(0, Y0, Y4)      // Y0 = int32 codes of src[i:i+8]
+	VEXTRACTI128 $1, Y0, X1 // X0, X1 = codes 0-3, 4-7
+	VPACKSSDW    X1, X0, X0 // X0 = words 0-7
+	VPACKSSWB    X0, X0, X0 // X0 = bytes 0-7 (twice)
+	VMOVQ        X0, (DST)  // dst[i:i+8] = bytes 0-7
+	ADDQ         $32, SRC   // i += 8
+	ADDQ         $8, DST
+	SUBQ         $8, LEN
+	JMP          qi2_loop8
+
+qi2_tail:
+	TESTQ LEN, LEN  // for the last LEN < 8 elements
+	JZ    qi2_done
+	QI_SCALAR       // TMP = code of src[i]
+	MOVB  AL, (DST) // dst[i] = TMP
+	ADDQ  $4, SRC   // i++
+	INCQ  DST
+	DECQ  LEN
+	JMP   qi2_tail
+
+qi2_done:
+	VZEROUPPER
+	RET
+
+// QI_AVX512 computes 16 int32 codes from src at off into r (K2 scratch).
+#define QI_AVX512(off, r) \
+	VMULPS       off(SRC), Z_SQ, r; /* r = x*sq */             \
+	VRNDSCALEPS  $8, r, r;          /* round half to even */   \
+	VMAXPS       r, Z_LO, r;        /* r = r < lo ? lo : r */  \
+	VMINPS       r, Z_HI, r;        /* r = r > hi ? hi : r */  \
+	VCMPPS       $7, r, r, K2;      /* K2 = r is not NaN */    \
+	VCVTTPS2DQ.Z r, K2, r           /* r = int32(r), NaN lanes 0 */
+
+// func quantInt8AVX512(dst []int8, src []float32, sq, lo, hi float32)
+TEXT ·quantInt8AVX512(SB), NOSPLIT, $0-60
+	MOVQ         dst_base+0(FP), DST  // DST = &dst[0]
+	MOVQ         src_base+24(FP), SRC // SRC = &src[0]
+	MOVQ         src_len+32(FP), LEN  // LEN = len(src)
+	VBROADCASTSS sq+48(FP), Z_SQ      // broadcast the scalars
+	VBROADCASTSS lo+52(FP), Z_LO
+	VBROADCASTSS hi+56(FP), Z_HI
+
+qi5_loop64:
+	CMPQ     LEN, $64        // while LEN >= 64
+	JB       qi5_loop16
+	QI_AVX512(0, Z0)         // Z0..Z3 = int32 codes of src[i:i+64]
+	QI_AVX512(64, Z1)
+	QI_AVX512(128, Z2)
+	QI_AVX512(192, Z3)
+	VPMOVSDB Z0, (DST)       // dst[i:i+64] = the codes as bytes
+	VPMOVSDB Z1, 16(DST)
+	VPMOVSDB Z2, 32(DST)
+	VPMOVSDB Z3, 48(DST)
+	ADDQ     $256, SRC       // i += 64
+	ADDQ     $64, DST
+	SUBQ     $64, LEN
+	JMP      qi5_loop64
+
+qi5_loop16:
+	CMPQ     LEN, $16   // while LEN >= 16
+	JB       qi5_tail
+	QI_AVX512(0, Z0)    // Z0 = int32 codes of src[i:i+16]
+	VPMOVSDB Z0, (DST)  // dst[i:i+16] = the codes as bytes
+	ADDQ     $64, SRC   // i += 16
+	ADDQ     $16, DST
+	SUBQ     $16, LEN
+	JMP      qi5_loop16
+
+qi5_tail:
+	TESTQ        LEN, LEN               // the last LEN < 16 elements, if any
+	JZ           qi5_done
+	MOVQ         LEN, SHIFT             // K1 = their lanes
+	LANES
+	VMULPS.Z     (SRC), Z_SQ, K1, Z0    // Z0 = x*sq in the lanes of K1
+	VRNDSCALEPS  $8, Z0, Z0             // round half to even
+	VMAXPS       Z0, Z_LO, Z0           // clamp below
+	VMINPS       Z0, Z_HI, Z0           // clamp above
+	VCMPPS       $7, Z0, Z0, K2         // K2 = not NaN
+	VCVTTPS2DQ.Z Z0, K2, Z0             // int32, NaN lanes 0
+	VPMOVSDB     Z0, K1, (DST)          // dst[i:i+LEN] = the codes as bytes
+
+qi5_done:
+	VZEROUPPER
+	RET
+
+// ---------------------------------------------------------------------------
+// dequantInt8: dst[i] = float32(src[i]) / so.
+
+// DQ_AVX2 computes 8 results from the codes at soff into r.
+#define DQ_AVX2(soff, r) \
+	VPMOVSXBD soff(SRC), r; /* r = int32(codes) */ \
+	VCVTDQ2PS r, r;         /* r = float32(r) */   \
+	VDIVPS    Y_SO, r, r    /* r = r / so */
+
+// func dequantInt8AVX2(dst []float32, src []int8, so float32)
+TEXT ·dequantInt8AVX2(SB), NOSPLIT, $0-52
+	MOVQ         dst_base+0(FP), DST  // DST = &dst[0]
+	MOVQ         src_base+24(FP), SRC // SRC = &src[0]
+	MOVQ         src_len+32(FP), LEN  // LEN = len(src)
+	VBROADCASTSS so+48(FP), Y_SO      // broadcast so
+	CMPQ         LEN, NT_MIN          // if LEN >= NT_MIN
+	JAE          dq2_nt               //   stream the output
+
+dq2_loop32:
+	CMPQ    LEN, $32     // while LEN >= 32
+	JB      dq2_loop8
+	DQ_AVX2(0, Y0)       // Y0..Y3 = results for src[i:i+32]
+	DQ_AVX2(8, Y1)
+	DQ_AVX2(16, Y2)
+	DQ_AVX2(24, Y3)
+	VMOVUPS Y0, (DST)    // dst[i:i+32] = Y0..Y3
+	VMOVUPS Y1, 32(DST)
+	VMOVUPS Y2, 64(DST)
+	VMOVUPS Y3, 96(DST)
+	ADDQ    $32, SRC     // i += 32
+	ADDQ    $128, DST
+	SUBQ    $32, LEN
+	JMP     dq2_loop32
+
+dq2_loop8:
+	CMPQ    LEN, $8   // while LEN >= 8
+	JB      dq2_tail
+	DQ_AVX2(0, Y0)    // Y0 = results for src[i:i+8]
+	VMOVUPS Y0, (DST) // dst[i:i+8] = Y0
+	ADDQ    $8, SRC   // i += 8
+	ADDQ    $32, DST
+	SUBQ    $8, LEN
+	JMP     dq2_loop8
+
+dq2_tail:
+	TESTQ     LEN, LEN    // for the last LEN < 8 elements
+	JZ        dq2_done
+	MOVBLSX   (SRC), TMP  // TMP = int32(src[i])
+	VMOVD     TMP, X0     // X0 = TMP
+	VCVTDQ2PS X0, X0      // float32
+	VDIVPS    X13, X0, X0 // / so
+	VMOVSS    X0, (DST)   // dst[i] = X0
+	INCQ      SRC         // i++
+	ADDQ      $4, DST
+	DECQ      LEN
+	JMP       dq2_tail
+
+dq2_done:
+	VZEROUPPER
+	RET
+
+dq2_nt:
+	TESTQ     $63, DST    // until DST is 64-byte aligned (LEN is far above 15)
+	JZ        dq2_ntloop
+	MOVBLSX   (SRC), TMP  // TMP = int32(src[i])
+	VMOVD     TMP, X0     // X0 = TMP
+	VCVTDQ2PS X0, X0      // float32
+	VDIVPS    X13, X0, X0 // / so
+	VMOVSS    X0, (DST)   // dst[i] = X0
+	INCQ      SRC         // i++
+	ADDQ      $4, DST
+	DECQ      LEN
+	JMP       dq2_nt
+
+dq2_ntloop:
+	DQ_AVX2(0, Y0)       // Y0..Y3 = results for src[i:i+32]
+	DQ_AVX2(8, Y1)
+	DQ_AVX2(16, Y2)
+	DQ_AVX2(24, Y3)
+	VMOVNTPS Y0, (DST)   // stream dst[i:i+32]
+	VMOVNTPS Y1, 32(DST)
+	VMOVNTPS Y2, 64(DST)
+	VMOVNTPS Y3, 96(DST)
+	ADDQ     $32, SRC    // i += 32
+	ADDQ     $128, DST
+	SUBQ     $32, LEN
+	CMPQ     LEN, $32    // while LEN >= 32
+	JAE      dq2_ntloop
+	SFENCE               // order the streamed stores before later ones
+	JMP      dq2_loop8   // the rest as usual
+
+// DQ_AVX512 computes 16 results from the codes at soff into r.
+#define DQ_AVX512(soff, r) \
+	VPMOVSXBD soff(SRC), r; /* r = int32(codes) */ \
+	VCVTDQ2PS r, r;         /* r = float32(r) */   \
+	VDIVPS    Z_SO, r, r    /* r = r / so */
+
+// DQ_AVX512_MASKED computes the lanes of K1 into Z0, reading no other codes.
+#define DQ_AVX512_MASKED \
+	VMOVDQU8.Z (SRC), K1, X0; /* X0 = the codes in the lanes of K1 */ \
+	VPMOVSXBD  X0, Z0;        /* int32 */                           \
+	VCVTDQ2PS  Z0, Z0;        /* float32 */                         \
+	VDIVPS     Z_SO, Z0, Z0   /* / so */
+
+// func dequantInt8AVX512(dst []float32, src []int8, so float32)
+TEXT ·dequantInt8AVX512(SB), NOSPLIT, $0-52
+	MOVQ         dst_base+0(FP), DST  // DST = &dst[0]
+	MOVQ         src_base+24(FP), SRC // SRC = &src[0]
+	MOVQ         src_len+32(FP), LEN  // LEN = len(src)
+	VBROADCASTSS so+48(FP), Z_SO      // broadcast so
+	CMPQ         LEN, NT_MIN          // if LEN >= NT_MIN
+	JAE          dq5_nt               //   stream the output
+
+dq5_loop64:
+	CMPQ    LEN, $64      // while LEN >= 64
+	JB      dq5_loop16
+	DQ_AVX512(0, Z0)      // Z0..Z3 = results for src[i:i+64]
+	DQ_AVX512(16, Z1)
+	DQ_AVX512(32, Z2)
+	DQ_AVX512(48, Z3)
+	VMOVUPS Z0, (DST)     // dst[i:i+64] = Z0..Z3
+	VMOVUPS Z1, 64(DST)
+	VMOVUPS Z2, 128(DST)
+	VMOVUPS Z3, 192(DST)
+	ADDQ    $64, SRC      // i += 64
+	ADDQ    $256, DST
+	SUBQ    $64, LEN
+	JMP     dq5_loop64
+
+dq5_loop16:
+	CMPQ    LEN, $16  // while LEN >= 16
+	JB      dq5_tail
+	DQ_AVX512(0, Z0)  // Z0 = results for src[i:i+16]
+	VMOVUPS Z0, (DST) // dst[i:i+16] = Z0
+	ADDQ    $16, SRC  // i += 16
+	ADDQ    $64, DST
+	SUBQ    $16, LEN
+	JMP     dq5_loop16
+
+dq5_tail:
+	TESTQ   LEN, LEN      // the last LEN < 16 elements, if any
+	JZ      dq5_done
+	MOVQ    LEN, SHIFT    // K1 = their lanes
+	LANES
+	DQ_AVX512_MASKED      // Z0 = their results
+	VMOVUPS Z0, K1, (DST) // dst[i:i+LEN] = Z0
+
+dq5_done:
+	VZEROUPPER
+	RET
+
+dq5_nt:
+	MOVQ    DST, SHIFT      // SHIFT = elements before DST is 64-byte aligned
+	NEGQ    SHIFT
+	ANDQ    $63, SHIFT
+	SHRQ    $2, SHIFT
+	LANES                   // K1 = those lanes (none when aligned)
+	DQ_AVX512_MASKED        // Z0 = their results
+	VMOVUPS Z0, K1, (DST)   // dst[i:i+SHIFT] = Z0
+	ADDQ    SHIFT, SRC      // i += SHIFT
+	LEAQ    (DST)(SHIFT*4), DST
+	SUBQ    SHIFT, LEN
+
+dq5_ntloop:
+	DQ_AVX512(0, Z0)      // Z0..Z3 = results for src[i:i+64]
+	DQ_AVX512(16, Z1)
+	DQ_AVX512(32, Z2)
+	DQ_AVX512(48, Z3)
+	VMOVNTPS Z0, (DST)    // stream dst[i:i+64]
+	VMOVNTPS Z1, 64(DST)
+	VMOVNTPS Z2, 128(DST)
+	VMOVNTPS Z3, 192(DST)
+	ADDQ     $64, SRC     // i += 64
+	ADDQ     $256, DST
+	SUBQ     $64, LEN
+	CMPQ     LEN, $64     // while LEN >= 64
+	JAE      dq5_ntloop
+	SFENCE                // order the streamed stores before later ones
+	JMP      dq5_loop16   // the rest as usual
+
+// ---------------------------------------------------------------------------
+// ste: dst[i] = dy[i] where |x[i]| <= amax, else +0. The ordered compare is
+// false for a NaN x or amax, which gives 0 as in Go.
+
+#define DYP    R8  // &dy[i]
+#define Y_ABS  Y10 // 0x7fffffff in every lane
+#define Y_AMAX Y11 // amax in every lane
+
+DATA absMask<>+0(SB)/4, $0x7fffffff
+GLOBL absMask<>(SB), RODATA|NOPTR, $4
+
+// STE_AVX2 computes 8 results for the elements at off into r.
+#define STE_AVX2(off, r) \
+	VANDPS off(SRC), Y_ABS, r; /* r = |x| */              \
+	VCMPPS $2, Y_AMAX, r, r;   /* r = |x| <= amax, all ones or zeros */ \
+	VANDPS off(DYP), r, r      /* r = dy or +0 */
+
+// STE_SCALAR computes the result for element i into X0.
+#define STE_SCALAR \
+	VMOVSS (SRC), X0;       /* X0 = x */        \
+	VANDPS X0, X10, X0;     /* |x| */           \
+	VCMPPS $2, X11, X0, X0; /* |x| <= amax */   \
+	VMOVSS (DYP), X1;       /* X1 = dy */       \
+	VANDPS X1, X0, X0       /* dy or +0 */
+
+// ADVANCE3 moves every pointer of ste on by n bytes.
+#define ADVANCE3(n) \
+	ADDQ $n, SRC; \
+	ADDQ $n, DYP; \
+	ADDQ $n, DST
+
+// func steAVX2(dst, x, dy []float32, amax float32)
+TEXT ·steAVX2(SB), NOSPLIT, $0-76
+	MOVQ         dst_base+0(FP), DST // DST = &dst[0]
+	MOVQ         x_base+24(FP), SRC  // SRC = &x[0]
+	MOVQ         x_len+32(FP), LEN   // LEN = len(x)
+	MOVQ         dy_base+48(FP), DYP // DYP = &dy[0]
+	VBROADCASTSS amax+72(FP), Y_AMAX // broadcast amax
+	VBROADCASTSS absMask<>(SB), Y_ABS
+	CMPQ         LEN, NT_MIN         // if LEN >= NT_MIN
+	JAE          ste2_nt             //   stream the output
+
+ste2_loop32:
+	CMPQ    LEN, $32     // while LEN >= 32
+	JB      ste2_loop8
+	STE_AVX2(0, Y0)      // Y0..Y3 = results for [i, i+32)
+	STE_AVX2(32, Y1)
+	STE_AVX2(64, Y2)
+	STE_AVX2(96, Y3)
+	VMOVUPS Y0, (DST)    // dst[i:i+32] = Y0..Y3
+	VMOVUPS Y1, 32(DST)
+	VMOVUPS Y2, 64(DST)
+	VMOVUPS Y3, 96(DST)
+	ADVANCE3(128)        // i += 32
+	SUBQ    $32, LEN
+	JMP     ste2_loop32
+
+ste2_loop8:
+	CMPQ    LEN, $8   // while LEN >= 8
+	JB      ste2_tail
+	STE_AVX2(0, Y0)   // Y0 = results for [i, i+8)
+	VMOVUPS Y0, (DST) // dst[i:i+8] = Y0
+	ADVANCE3(32)      // i += 8
+	SUBQ    $8, LEN
+	JMP     ste2_loop8
+
+ste2_tail:
+	TESTQ  LEN, LEN  // for the last LEN < 8 elements
+	JZ     ste2_done
+	STE_SCALAR       // X0 = result for element i
+	VMOVSS X0, (DST) // dst[i] = X0
+	ADVANCE3(4)      // i++
+	DECQ   LEN
+	JMP    ste2_tail
+
+ste2_done:
+	VZEROUPPER
+	RET
+
+ste2_nt:
+	TESTQ  $63, DST  // until DST is 64-byte aligned (LEN is far above 15)
+	JZ     ste2_ntloop
+	STE_SCALAR       // X0 = result for element i
+	VMOVSS X0, (DST) // dst[i] = X0
+	ADVANCE3(4)      // i++
+	DECQ   LEN
+	JMP    ste2_nt
+
+ste2_ntloop:
+	STE_AVX2(0, Y0)      // Y0..Y3 = results for [i, i+32)
+	STE_AVX2(32, Y1)
+	STE_AVX2(64, Y2)
+	STE_AVX2(96, Y3)
+	VMOVNTPS Y0, (DST)   // stream dst[i:i+32]
+	VMOVNTPS Y1, 32(DST)
+	VMOVNTPS Y2, 64(DST)
+	VMOVNTPS Y3, 96(DST)
+	ADVANCE3(128)        // i += 32
+	SUBQ     $32, LEN
+	CMPQ     LEN, $32    // while LEN >= 32
+	JAE      ste2_ntloop
+	SFENCE               // order the streamed stores before later ones
+	JMP      ste2_loop8  // the rest as usual
+
+#define Z_ABS  Z26 // 0x7fffffff in every lane
+#define Z_AMAX Z27 // amax in every lane
+
+// STE_AVX512 computes 16 results for the elements at off into r (K2 scratch).
+#define STE_AVX512(off, r) \
+	VPANDD    off(SRC), Z_ABS, r; /* r = |x| */           \
+	VCMPPS    $2, Z_AMAX, r, K2;  /* K2 = |x| <= amax */  \
+	VMOVUPS.Z off(DYP), K2, r     /* r = dy or +0 */
+
+// STE_AVX512_MASKED computes the lanes of K1 into Z0, reading no others.
+#define STE_AVX512_MASKED \
+	VPANDD.Z  (SRC), Z_ABS, K1, Z0; /* Z0 = |x| in the lanes of K1 */ \
+	VCMPPS    $2, Z_AMAX, Z0, K1, K2; /* K2 = those with |x| <= amax */ \
+	VMOVUPS.Z (DYP), K2, Z0         /* dy or +0 */
+
+// func steAVX512(dst, x, dy []float32, amax float32)
+TEXT ·steAVX512(SB), NOSPLIT, $0-76
+	MOVQ         dst_base+0(FP), DST // DST = &dst[0]
+	MOVQ         x_base+24(FP), SRC  // SRC = &x[0]
+	MOVQ         x_len+32(FP), LEN   // LEN = len(x)
+	MOVQ         dy_base+48(FP), DYP // DYP = &dy[0]
+	VBROADCASTSS amax+72(FP), Z_AMAX // broadcast amax
+	VBROADCASTSS absMask<>(SB), Z_ABS
+	CMPQ         LEN, NT_MIN         // if LEN >= NT_MIN
+	JAE          ste5_nt             //   stream the output
+
+ste5_loop64:
+	CMPQ    LEN, $64      // while LEN >= 64
+	JB      ste5_loop16
+	STE_AVX512(0, Z0)     // Z0..Z3 = results for [i, i+64)
+	STE_AVX512(64, Z1)
+	STE_AVX512(128, Z2)
+	STE_AVX512(192, Z3)
+	VMOVUPS Z0, (DST)     // dst[i:i+64] = Z0..Z3
+	VMOVUPS Z1, 64(DST)
+	VMOVUPS Z2, 128(DST)
+	VMOVUPS Z3, 192(DST)
+	ADVANCE3(256)         // i += 64
+	SUBQ    $64, LEN
+	JMP     ste5_loop64
+
+ste5_loop16:
+	CMPQ    LEN, $16  // while LEN >= 16
+	JB      ste5_tail
+	STE_AVX512(0, Z0) // Z0 = results for [i, i+16)
+	VMOVUPS Z0, (DST) // dst[i:i+16] = Z0
+	ADVANCE3(64)      // i += 16
+	SUBQ    $16, LEN
+	JMP     ste5_loop16
+
+ste5_tail:
+	TESTQ   LEN, LEN      // the last LEN < 16 elements, if any
+	JZ      ste5_done
+	MOVQ    LEN, SHIFT    // K1 = their lanes
+	LANES
+	STE_AVX512_MASKED     // Z0 = their results
+	VMOVUPS Z0, K1, (DST) // dst[i:i+LEN] = Z0
+
+ste5_done:
+	VZEROUPPER
+	RET
+
+ste5_nt:
+	MOVQ    DST, SHIFT          // SHIFT = elements before DST is 64-byte aligned
+	NEGQ    SHIFT
+	ANDQ    $63, SHIFT
+	SHRQ    $2, SHIFT
+	LANES                       // K1 = those lanes (none when aligned)
+	STE_AVX512_MASKED           // Z0 = their results
+	VMOVUPS Z0, K1, (DST)       // dst[i:i+SHIFT] = Z0
+	LEAQ    (SRC)(SHIFT*4), SRC // i += SHIFT
+	LEAQ    (DYP)(SHIFT*4), DYP
+	LEAQ    (DST)(SHIFT*4), DST
+	SUBQ    SHIFT, LEN
+
+ste5_ntloop:
+	STE_AVX512(0, Z0)     // Z0..Z3 = results for [i, i+64)
+	STE_AVX512(64, Z1)
+	STE_AVX512(128, Z2)
+	STE_AVX512(192, Z3)
+	VMOVNTPS Z0, (DST)    // stream dst[i:i+64]
+	VMOVNTPS Z1, 64(DST)
+	VMOVNTPS Z2, 128(DST)
+	VMOVNTPS Z3, 192(DST)
+	ADVANCE3(256)         // i += 64
+	SUBQ     $64, LEN
+	CMPQ     LEN, $64     // while LEN >= 64
+	JAE      ste5_ntloop
+	SFENCE                // order the streamed stores before later ones
+	JMP      ste5_loop16  // the rest as usual

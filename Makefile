@@ -55,3 +55,10 @@ fuzz:
 		echo "fuzz $$t ($(FUZZTIME))"; \
 		$(GO) test ./fuzz -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) >/tmp/tensorquant-fuzz.log 2>&1 || { cat /tmp/tensorquant-fuzz.log; exit 1; }; \
 	done
+
+# Single-core kernel benchmarks (every kernel family this CPU runs, the naive
+# loop and copy() of the same bytes), printed as a ratio table by
+# internal/benchtable; each row keeps the best of 3 runs. See BENCHMARKS.md.
+bench:
+	{ $(GO) test -run '^$$' -bench . -benchtime 100ms -count 3 -cpu 1 ./reduce ./fakequant || echo FAIL; } \
+		| tee /dev/stderr | $(GO) run ./internal/benchtable

@@ -9,11 +9,14 @@
 #define TMP   AX // scratch
 #define SHIFT CX // shift counts (CL) for masks
 
-// NT_MIN is the length (in float32 elements, 1 MiB of dst) from which the
-// float32-output kernels write with non-temporal stores: at that size the
-// output no longer fits the 1 MiB L2, and streaming it past the caches beats
-// write-allocate (as copy() does from 1 MiB). Measured on Zen 5 in BENCHMARKS.md.
-#define NT_MIN $262144
+// NT_MIN is the length (in elements: 8 MiB of float32 output) from which
+// the float32-output kernels write with non-temporal stores (VMOVNTPS to a
+// 64-byte aligned dst after an unaligned head, then SFENCE). Measured on the
+// Zen 5 of BENCHMARKS.md: streaming loses up to 25% while the output still
+// fits the last-level cache (1-8 MiB) and gains 15-35% from 16 MiB on.
+// copy() streams from 1 MiB; QuantInt8 writes a quarter of the bytes and
+// never streams.
+#define NT_MIN $2097152
 
 // ---------------------------------------------------------------------------
 // fakeQuant: dst[i] = clamp(roundHalfToEven(src[i]*sq), lo, hi) / so.
@@ -436,46 +439,66 @@ fqv5_ntloop:
 
 // ---------------------------------------------------------------------------
 // quantInt8: dst[i] = int8(clamp(roundHalfToEven(src[i]*sq), lo, hi)), NaN
-// giving 0. The clamp happens in the float domain; the conversion truncates
-// as Go's int8(v) does (the clamped value is an integer unless the bounds of
-// a degenerate format are not), and lo, hi lie within [-128, 127], so the
-// narrowing never saturates.
+// giving 0, for integer bounds lo, hi within [-128, 127] (the dispatcher
+// sends the non-integer bounds of the degenerate NumBits 0 to the generic
+// code). With integer bounds, rounding after the clamp gives the same
+// integer as rounding before it (only the sign of a zero differs, which an
+// int8 cannot hold), so the clamp runs on the product and the conversion
+// rounds half to even: VCVTPS2DQ under Go's MXCSR (round to nearest even)
+// on AVX2, with embedded rounding (.RN_SAE) on AVX-512. A NaN converts to
+// 0x80000000, whose low byte is 0: narrowing by truncation (VPSHUFB on
+// AVX2, VPMOVDB on AVX-512) turns NaN into 0 for free, and cannot change
+// the clamped codes.
 
-// QI_AVX2 computes 8 int32 codes from src at off into r, using t.
-#define QI_AVX2(off, r, t) \
-	VMULPS     off(SRC), Y_SQ, r; /* r = x*sq */             \
-	VROUNDPS   $8, r, r;          /* round half to even */   \
-	VMAXPS     r, Y_LO, r;        /* r = r < lo ? lo : r */  \
-	VMINPS     r, Y_HI, r;        /* r = r > hi ? hi : r */  \
-	VCMPPS     $7, r, r, t;       /* t = r is not NaN */     \
-	VANDPS     t, r, r;           /* NaN becomes +0 */       \
-	VCVTTPS2DQ r, r               /* r = int32(r) */
+// QI_AVX2 computes 8 int32 codes from src at off into r.
+#define QI_AVX2(off, r) \
+	VMULPS    off(SRC), Y_SQ, r; /* r = x*sq */                             \
+	VMAXPS    r, Y_LO, r;        /* r = r < lo ? lo : r */                  \
+	VMINPS    r, Y_HI, r;        /* r = r > hi ? hi : r */                  \
+	VCVTPS2DQ r, r               /* r = int32(roundHalfToEven(r)), NaN 0x80000000 */
 
 // QI_SCALAR computes the code of src[i] into the low byte of TMP.
 #define QI_SCALAR \
-	VMOVSS     (SRC), X0;   /* X0 = x */             \
-	VMULPS     X0, X12, X0; /* x*sq */               \
-	VROUNDPS   $8, X0, X0;  /* round half to even */ \
-	VMAXPS     X0, X14, X0; /* clamp below */        \
-	VMINPS     X0, X15, X0; /* clamp above */        \
-	VCMPPS     $7, X0, X0, X1; /* X1 = not NaN */    \
-	VANDPS     X1, X0, X0;  /* NaN becomes +0 */     \
-	VCVTTPS2DQ X0, X0;      /* int32 */              \
-	VMOVD      X0, TMP      /* TMP = code */
+	VMOVSS    (SRC), X0;   /* X0 = x */                   \
+	VMULPS    X0, X12, X0; /* x*sq */                     \
+	VMAXPS    X0, X14, X0; /* clamp below */              \
+	VMINPS    X0, X15, X0; /* clamp above */              \
+	VCVTPS2DQ X0, X0;      /* int32, rounded half to even */ \
+	VMOVD     X0, TMP      /* TMP = code (low byte) */
 
-// Y_PERM: the dword order that undoes the lane interleaving of VPACKSSDW
-// and VPACKSSWB on 256-bit vectors.
-DATA packPerm<>+0(SB)/4, $0
-DATA packPerm<>+4(SB)/4, $4
-DATA packPerm<>+8(SB)/4, $1
-DATA packPerm<>+12(SB)/4, $5
-DATA packPerm<>+16(SB)/4, $2
-DATA packPerm<>+20(SB)/4, $6
-DATA packPerm<>+24(SB)/4, $3
-DATA packPerm<>+28(SB)/4, $7
-GLOBL packPerm<>(SB), RODATA|NOPTR, $32
+// lowBytes<>+32*k: the VPSHUFB control that moves the low byte of each dword
+// of a 128-bit lane to bytes 4k..4k+3 of that lane and zeroes the others.
+DATA lowBytes<>+0(SB)/8, $0x808080800c080400
+DATA lowBytes<>+8(SB)/8, $0x8080808080808080
+DATA lowBytes<>+16(SB)/8, $0x808080800c080400
+DATA lowBytes<>+24(SB)/8, $0x8080808080808080
+DATA lowBytes<>+32(SB)/8, $0x0c08040080808080
+DATA lowBytes<>+40(SB)/8, $0x8080808080808080
+DATA lowBytes<>+48(SB)/8, $0x0c08040080808080
+DATA lowBytes<>+56(SB)/8, $0x8080808080808080
+DATA lowBytes<>+64(SB)/8, $0x8080808080808080
+DATA lowBytes<>+72(SB)/8, $0x808080800c080400
+DATA lowBytes<>+80(SB)/8, $0x8080808080808080
+DATA lowBytes<>+88(SB)/8, $0x808080800c080400
+DATA lowBytes<>+96(SB)/8, $0x8080808080808080
+DATA lowBytes<>+104(SB)/8, $0x0c08040080808080
+DATA lowBytes<>+112(SB)/8, $0x8080808080808080
+DATA lowBytes<>+120(SB)/8, $0x0c08040080808080
+GLOBL lowBytes<>(SB), RODATA|NOPTR, $128
 
-#define Y_PERM Y11 // packPerm
+// lanePerm: the dword order that turns lanes [a0-3 b0-3 c0-3 d0-3 |
+// a4-7 b4-7 c4-7 d4-7] into a0-7 b0-7 c0-7 d0-7.
+DATA lanePerm<>+0(SB)/4, $0
+DATA lanePerm<>+4(SB)/4, $4
+DATA lanePerm<>+8(SB)/4, $1
+DATA lanePerm<>+12(SB)/4, $5
+DATA lanePerm<>+16(SB)/4, $2
+DATA lanePerm<>+20(SB)/4, $6
+DATA lanePerm<>+24(SB)/4, $3
+DATA lanePerm<>+28(SB)/4, $7
+GLOBL lanePerm<>(SB), RODATA|NOPTR, $32
+
+#define Y_PERM Y11 // lanePerm
 
 // func quantInt8AVX2(dst []int8, src []float32, sq, lo, hi float32)
 TEXT ·quantInt8AVX2(SB), NOSPLIT, $0-60
@@ -485,34 +508,38 @@ TEXT ·quantInt8AVX2(SB), NOSPLIT, $0-60
 	VBROADCASTSS sq+48(FP), Y_SQ      // broadcast the scalars
 	VBROADCASTSS lo+52(FP), Y_LO
 	VBROADCASTSS hi+56(FP), Y_HI
-	VMOVDQU      packPerm<>(SB), Y_PERM
+	VMOVDQU      lanePerm<>(SB), Y_PERM
 
 qi2_loop32:
-	CMPQ      LEN, $32          // while LEN >= 32
-	JB        qi2_loop8
-	QI_AVX2(0, Y0, Y4)          // Y0..Y3 = int32 codes a, b, c, d of src[i:i+32]
-	QI_AVX2(32, Y1, Y5)
-	QI_AVX2(64, Y2, Y6)
-	QI_AVX2(96, Y3, Y7)
-	VPACKSSDW Y1, Y0, Y0        // Y0 = words a0-3 b0-3 | a4-7 b4-7
-	VPACKSSDW Y3, Y2, Y2        // Y2 = words c0-3 d0-3 | c4-7 d4-7
-	VPACKSSWB Y2, Y0, Y0        // Y0 = dwords of bytes a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7
-	VPERMD    Y0, Y_PERM, Y0    // Y0 = a0-7 b0-7 c0-7 d0-7
-	VMOVDQU   Y0, (DST)         // dst[i:i+32] = Y0
-	ADDQ      $128, SRC         // i += 32
-	ADDQ      $32, DST
-	SUBQ      $32, LEN
-	JMP       qi2_loop32
+	CMPQ    LEN, $32                   // while LEN >= 32
+	JB      qi2_loop8
+	QI_AVX2(0, Y0)                     // Y0..Y3 = int32 codes a, b, c, d of src[i:i+32]
+	QI_AVX2(32, Y1)
+	QI_AVX2(64, Y2)
+	QI_AVX2(96, Y3)
+	VPSHUFB lowBytes<>+0(SB), Y0, Y0   // Y0 = bytes a0-3 in dword 0 of each lane
+	VPSHUFB lowBytes<>+32(SB), Y1, Y1  // Y1 = bytes b0-3 in dword 1
+	VPSHUFB lowBytes<>+64(SB), Y2, Y2  // Y2 = bytes c0-3 in dword 2
+	VPSHUFB lowBytes<>+96(SB), Y3, Y3  // Y3 = bytes d0-3 in dword 3
+	VPOR    Y1, Y0, Y0                 // Y0 = a0-3 b0-3 c0-3 d0-3 | a4-7 b4-7 c4-7 d4-7
+	VPOR    Y3, Y2, Y2
+	VPOR    Y2, Y0, Y0
+	VPERMD  Y0, Y_PERM, Y0             // Y0 = a0-7 b0-7 c0-7 d0-7
+	VMOVDQU Y0, (DST)                  // dst[i:i+32] = Y0
+	ADDQ    $128, SRC                  // i += 32
+	ADDQ    $32, DST
+	SUBQ    $32, LEN
+	JMP     qi2_loop32
 
 qi2_loop8:
-	CMPQ         LEN, $8    // while LEN >= 8
+	CMPQ         LEN, $8                 // while LEN >= 8
 	JB           qi2_tail
-	QI_AVX2(0, Y0, Y4)      // Y0 = int32 codes of src[i:i+8]
-	VEXTRACTI128 $1, Y0, X1 // X0, X1 = codes 0-3, 4-7
-	VPACKSSDW    X1, X0, X0 // X0 = words 0-7
-	VPACKSSWB    X0, X0, X0 // X0 = bytes 0-7 (twice)
-	VMOVQ        X0, (DST)  // dst[i:i+8] = bytes 0-7
-	ADDQ         $32, SRC   // i += 8
+	QI_AVX2(0, Y0)                       // Y0 = int32 codes of src[i:i+8]
+	VPSHUFB      lowBytes<>+0(SB), Y0, Y0 // bytes 0-3 and 4-7 in dword 0 of each lane
+	VEXTRACTI128 $1, Y0, X1
+	VPUNPCKLDQ   X1, X0, X0              // X0 = bytes 0-7
+	VMOVQ        X0, (DST)               // dst[i:i+8] = X0
+	ADDQ         $32, SRC                // i += 8
 	ADDQ         $8, DST
 	SUBQ         $8, LEN
 	JMP          qi2_loop8
@@ -531,14 +558,12 @@ qi2_done:
 	VZEROUPPER
 	RET
 
-// QI_AVX512 computes 16 int32 codes from src at off into r (K2 scratch).
+// QI_AVX512 computes 16 int32 codes from src at off into r.
 #define QI_AVX512(off, r) \
-	VMULPS       off(SRC), Z_SQ, r; /* r = x*sq */             \
-	VRNDSCALEPS  $8, r, r;          /* round half to even */   \
-	VMAXPS       r, Z_LO, r;        /* r = r < lo ? lo : r */  \
-	VMINPS       r, Z_HI, r;        /* r = r > hi ? hi : r */  \
-	VCMPPS       $7, r, r, K2;      /* K2 = r is not NaN */    \
-	VCVTTPS2DQ.Z r, K2, r           /* r = int32(r), NaN lanes 0 */
+	VMULPS           off(SRC), Z_SQ, r; /* r = x*sq */                \
+	VMAXPS           r, Z_LO, r;        /* r = r < lo ? lo : r */     \
+	VMINPS           r, Z_HI, r;        /* r = r > hi ? hi : r */     \
+	VCVTPS2DQ.RN_SAE r, r               /* r = int32(roundHalfToEven(r)), NaN 0x80000000 */
 
 // func quantInt8AVX512(dst []int8, src []float32, sq, lo, hi float32)
 TEXT ·quantInt8AVX512(SB), NOSPLIT, $0-60
@@ -550,43 +575,41 @@ TEXT ·quantInt8AVX512(SB), NOSPLIT, $0-60
 	VBROADCASTSS hi+56(FP), Z_HI
 
 qi5_loop64:
-	CMPQ     LEN, $64        // while LEN >= 64
-	JB       qi5_loop16
-	QI_AVX512(0, Z0)         // Z0..Z3 = int32 codes of src[i:i+64]
+	CMPQ    LEN, $64      // while LEN >= 64
+	JB      qi5_loop16
+	QI_AVX512(0, Z0)      // Z0..Z3 = int32 codes of src[i:i+64]
 	QI_AVX512(64, Z1)
 	QI_AVX512(128, Z2)
 	QI_AVX512(192, Z3)
-	VPMOVSDB Z0, (DST)       // dst[i:i+64] = the codes as bytes
-	VPMOVSDB Z1, 16(DST)
-	VPMOVSDB Z2, 32(DST)
-	VPMOVSDB Z3, 48(DST)
-	ADDQ     $256, SRC       // i += 64
-	ADDQ     $64, DST
-	SUBQ     $64, LEN
-	JMP      qi5_loop64
+	VPMOVDB Z0, (DST)     // dst[i:i+64] = their low bytes
+	VPMOVDB Z1, 16(DST)
+	VPMOVDB Z2, 32(DST)
+	VPMOVDB Z3, 48(DST)
+	ADDQ    $256, SRC     // i += 64
+	ADDQ    $64, DST
+	SUBQ    $64, LEN
+	JMP     qi5_loop64
 
 qi5_loop16:
-	CMPQ     LEN, $16   // while LEN >= 16
-	JB       qi5_tail
-	QI_AVX512(0, Z0)    // Z0 = int32 codes of src[i:i+16]
-	VPMOVSDB Z0, (DST)  // dst[i:i+16] = the codes as bytes
-	ADDQ     $64, SRC   // i += 16
-	ADDQ     $16, DST
-	SUBQ     $16, LEN
-	JMP      qi5_loop16
+	CMPQ    LEN, $16  // while LEN >= 16
+	JB      qi5_tail
+	QI_AVX512(0, Z0)  // Z0 = int32 codes of src[i:i+16]
+	VPMOVDB Z0, (DST) // dst[i:i+16] = their low bytes
+	ADDQ    $64, SRC  // i += 16
+	ADDQ    $16, DST
+	SUBQ    $16, LEN
+	JMP     qi5_loop16
 
 qi5_tail:
-	TESTQ        LEN, LEN               // the last LEN < 16 elements, if any
-	JZ           qi5_done
-	MOVQ         LEN, SHIFT             // K1 = their lanes
+	TESTQ            LEN, LEN            // the last LEN < 16 elements, if any
+	JZ               qi5_done
+	MOVQ             LEN, SHIFT          // K1 = their lanes
 	LANES
-	VMULPS.Z     (SRC), Z_SQ, K1, Z0    // Z0 = x*sq in the lanes of K1
-	VRNDSCALEPS  $8, Z0, Z0             // round half to even
-	VMAXPS       Z0, Z_LO, Z0           // clamp below
-	VMINPS       Z0, Z_HI, Z0           // clamp above
-	VCMPPS       $7, Z0, Z0, K2         // K2 = not NaN
-	VCVTTPS2DQ.Z Z0, K2, Z0             // int32, NaN lanes 0
-	VPMOVSDB     Z0, K1, (DST)          // dst[i:i+LEN] = the codes as bytes
+	VMULPS.Z         (SRC), Z_SQ, K1, Z0 // Z0 = x*sq in the lanes of K1
+	VMAXPS           Z0, Z_LO, Z0        // clamp below
+	VMINPS           Z0, Z_HI, Z0        // clamp above
+	VCVTPS2DQ.RN_SAE Z0, Z0              // int32, rounded half to even
+	VPMOVDB          Z0, K1, (DST)       // dst[i:i+LEN] = their low bytes
 
 qi5_done:
 	VZEROUPPER

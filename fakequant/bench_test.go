@@ -32,13 +32,16 @@ func BenchmarkFakeQuant(b *testing.B) {
 }
 
 // BenchmarkFakeQuantPerChannel quantizes a conv weight [C=64][n/64] with one
-// amax per output channel.
+// amax per output channel, each at least the channel's largest |x| (as max
+// calibration gives: nothing is clipped). BenchmarkFakeQuant, with amax 0.8
+// for inputs in about ±0.88, clips some 9% of its inputs instead (as
+// percentile calibration does).
 func BenchmarkFakeQuantPerChannel(b *testing.B) {
 	const c = 64
 	src, dst := kerneltest.Float32s(kerneltest.MaxN, benchAmax), kerneltest.Float32s(kerneltest.MaxN, 1)
 	amax := kerneltest.Float32s(c, benchAmax)
 	for i := range amax {
-		amax[i] = float32(math.Abs(float64(amax[i]))) + 0.1
+		amax[i] = 1.1*benchAmax + float32(math.Abs(float64(amax[i])))
 	}
 	kerneltest.Run(b, Implementation,
 		func(n int) {

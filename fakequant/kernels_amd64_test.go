@@ -117,3 +117,47 @@ func TestQuantInt8FractionalBounds(t *testing.T) {
 		})
 	}
 }
+
+// TestKernelsInPlace covers the aliasing the API allows: FakeQuantVec with
+// dst == src, and STE with dst == x and with dst == dy, at every length up
+// to 300 and (without -short) at the streaming length.
+func TestKernelsInPlace(t *testing.T) {
+	r := rand.New(rand.NewPCG(34, 35))
+	lengths := make([]int, 0, 302)
+	for n := 0; n <= 300; n++ {
+		lengths = append(lengths, n)
+	}
+	if !testing.Short() {
+		lengths = append(lengths, ntLen)
+	}
+	maxLen := lengths[len(lengths)-1]
+	lo, hi := Int8.Bounds()
+	x := interesting(r, maxLen, 0.7, Int8)
+	dy := interesting(r, maxLen, 1, Int8)
+	sqv, sov := make([]float32, maxLen), make([]float32, maxLen)
+	for i := range sqv {
+		sqv[i], sov[i] = scales([]float32{0.7, 3, 1e-3}[i%3], hi, true)
+	}
+	want := make([]float32, maxLen)
+	forEachImpl(t, func(t *testing.T) {
+		for _, n := range lengths {
+			fakeQuantVecGeneric(want[:n], x[:n], sqv[:n], sov[:n], lo, hi)
+			buf := append([]float32{}, x[:n]...)
+			fakeQuantVec(buf, buf, sqv[:n], sov[:n], lo, hi)
+			if d := conformance.DiffFloat32(buf, want[:n]); d != "" {
+				t.Fatalf("fakeQuantVec n=%d in place: %s", n, d)
+			}
+			steGeneric(want[:n], x[:n], dy[:n], 0.7)
+			buf = append(buf[:0], x[:n]...)
+			ste(buf, buf, dy[:n], 0.7)
+			if d := conformance.DiffFloat32(buf, want[:n]); d != "" {
+				t.Fatalf("ste n=%d with dst == x: %s", n, d)
+			}
+			buf = append(buf[:0], dy[:n]...)
+			ste(buf, x[:n], buf, 0.7)
+			if d := conformance.DiffFloat32(buf, want[:n]); d != "" {
+				t.Fatalf("ste n=%d with dst == dy: %s", n, d)
+			}
+		}
+	})
+}

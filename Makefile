@@ -8,7 +8,7 @@ GO      ?= go
 FUZZTIME ?= 30000x
 PKGS    := ./...
 
-.PHONY: all demo test check-fmt vet tools unit purego race arm64 fuzz tools-qemu tools-chromium
+.PHONY: all demo test check-fmt vet tools unit purego race arm64 fuzz bench tools-qemu tools-chromium
 
 all: test
 
@@ -65,6 +65,15 @@ fuzz:
 		echo "fuzz $$t ($(FUZZTIME))"; \
 		$(GO) test ./fuzz -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) >/tmp/tensorquant-fuzz.log 2>&1 || { cat /tmp/tensorquant-fuzz.log; exit 1; }; \
 	done
+
+# Single-core kernel benchmarks (every kernel family this CPU runs, the naive
+# loop and copy() of the same bytes), printed as a ratio table by
+# internal/benchtable. Five interleaved passes; each row keeps its best run,
+# which sees through other processes on the machine. See BENCHMARKS.md.
+bench:
+	{ for pass in 1 2 3 4 5; do \
+		$(GO) test -run '^$$' -bench . -benchtime 50ms -cpu 1 ./reduce ./fakequant || echo FAIL; \
+	done; } | tee /dev/stderr | $(GO) run ./internal/benchtable
 
 # ONNX: the external checkers (ONNX Runtime via onnxruntime-node, Debian's
 # python3-onnx checker, protoc) installed when missing, then the tests that

@@ -1,0 +1,68 @@
+package kerneltest
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
+)
+
+// Sizes are the element counts every kernel is measured at: in L1, in L2,
+// in the last-level cache and out of it.
+var Sizes = []int{4 << 10, 64 << 10, 1 << 20, 16 << 20}
+
+// MaxN is the largest of Sizes, the length benchmark inputs must have.
+const MaxN = 16 << 20
+
+// Float32s returns n deterministic values spread over [-1.1*amax, 1.1*amax),
+// every page written so that no benchmark times page faults or reads the
+// kernel's shared zero page.
+func Float32s(n int, amax float32) []float32 {
+	x := make([]float32, n)
+	s := uint32(12345)
+	for i := range x {
+		s = s*1664525 + 1013904223
+		x[i] = (float32(s>>8)/(1<<23) - 1) * amax * 1.1
+	}
+	return x
+}
+
+// copyBufs are the source and destination of impl=copy, kept between
+// benchmarks.
+var copyBufs [2][]float32
+
+// Run benchmarks one kernel. kernel(n) must run the package's dispatching
+// entry point on the first n elements of its inputs, naive(n) the naive loop
+// on the same. implementation is the package's Implementation function: the
+// family it names under the default dispatch gets the "selected" metric.
+func Run(b *testing.B, implementation func() string, kernel, naive func(n int)) {
+	selected := implementation()
+	for _, impl := range cpufeat.Available() {
+		b.Run("impl="+impl.String(), func(b *testing.B) {
+			restore := cpufeat.Use(impl)
+			defer restore()
+			sizes(b, impl.String() == selected, kernel)
+		})
+	}
+	b.Run("impl=naive", func(b *testing.B) { sizes(b, false, naive) })
+	if copyBufs[0] == nil {
+		copyBufs = [2][]float32{Float32s(MaxN, 1), Float32s(MaxN, 1)}
+	}
+	b.Run("impl=copy", func(b *testing.B) {
+		sizes(b, false, func(n int) { copy(copyBufs[1][:n], copyBufs[0][:n]) })
+	})
+}
+
+func sizes(b *testing.B, selected bool, f func(n int)) {
+	for _, n := range Sizes {
+		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
+			b.SetBytes(int64(4 * n))
+			for b.Loop() {
+				f(n)
+			}
+			if selected {
+				b.ReportMetric(1, "selected")
+			}
+		})
+	}
+}

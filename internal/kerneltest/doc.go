@@ -1,0 +1,21 @@
+// Package kerneltest holds the test and benchmark helpers shared by the
+// SIMD kernel packages (reduce, fakequant):
+//
+//   - CheckDispatch fails a test when the dispatch does not run the family
+//     this CPU should run, so that a broken dispatch cannot hide behind the
+//     generic fallback that passes every other test.
+//
+//   - Run benchmarks a kernel in the one shape that internal/benchtable turns
+//     into a ratio table (see `make bench` and BENCHMARKS.md):
+//
+//     Benchmark<Kernel>/impl=<impl>/n=<n>
+//
+//     with one impl per kernel family this machine supports
+//     (cpufeat.Available, switched with cpufeat.Use), plus impl=naive (an
+//     obvious scalar Go loop) and impl=copy (Go's copy() of n float32), at
+//     every size in Sizes. Each reports b.SetBytes(4*n), the float32 bytes of
+//     its input, and the family that dispatch selects by default reports the
+//     extra metric "1 selected".
+//
+// Only _test.go files import it; nothing in the pipeline does.
+package kerneltest

@@ -1,0 +1,11 @@
+//go:build gc && !purego
+
+package reduce
+
+import (
+	"testing"
+
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
+)
+
+func TestDispatchUsesBestFamily(t *testing.T) { kerneltest.CheckDispatch(t, implName) }

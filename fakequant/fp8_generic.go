@@ -1,0 +1,129 @@
+package fakequant
+
+import "math"
+
+// The generic FP8 kernels are the specification of the assembly ones, bit
+// for bit except for the payload of NaN outputs. They work on float32 bit
+// patterns: with a = |x|'s bits, a float32 whose 23-shift low mantissa bits
+// are dropped is a value of the FP8 format once its exponent is rebiased,
+// so rounding to nearest even is the integer addition
+//
+//	a + (1<<(shift-1) - 1) + (a>>shift)&1
+//
+// (a carry into the exponent is the correct rounding up to the next
+// binade). Below the smallest normal value that would round to the wrong
+// grid, so the subnormal range is rounded by the FPU instead: adding the
+// power of two magic, whose float32 ulp is the FP8 subnormal step, rounds
+// |x| to a multiple of that step (ties to even), exactly, and subtracting
+// it again is exact.
+
+const signBit = 1 << 31
+
+func init() {
+	for _, p := range []*fp8Params{&fp8E4M3FN, &fp8E5M2} {
+		for c := range p.decode {
+			p.decode[c] = decodeFP8One(uint8(c), p)
+		}
+	}
+}
+
+// decodeFP8One is the value of code c: the code's exponent and mantissa
+// bits placed in a float32's (a float32 subnormal for an FP8 subnormal),
+// scaled by 2^(127-bias), exact. NaN codes give the quiet NaN with the
+// code's sign; E5M2's infinity codes give ±Inf.
+func decodeFP8One(c uint8, p *fp8Params) float32 {
+	sign := uint32(c&0x80) << 24
+	m := uint32(c & 0x7F)
+	switch {
+	case m == uint32(p.infCode):
+		return math.Float32frombits(sign | 0x7F800000)
+	case m >= uint32(p.nanMin):
+		return math.Float32frombits(sign | 0x7FC00000)
+	}
+	v := math.Float32frombits(m<<p.shift) * p.decMul
+	return math.Float32frombits(math.Float32bits(v) | sign)
+}
+
+// encodeFP8One returns the code of v (see EncodeFP8); big is the code of an
+// overflow: maxCode with saturation, else ovfCode.
+func encodeFP8One(v float32, p *fp8Params, big uint8) uint8 {
+	b := math.Float32bits(v)
+	sign := uint8(b>>24) & 0x80
+	a := b &^ signBit
+	switch {
+	case a > 0x7F800000: // NaN
+		return sign | p.nanCode
+	case a > p.satBits: // rounds beyond max, or ±Inf
+		return sign | big
+	case a < p.minNormal:
+		return sign | uint8(math.Float32bits(math.Float32frombits(a)+p.magic)-math.Float32bits(p.magic))
+	}
+	a += 1<<(p.shift-1) - 1 + (a>>p.shift)&1
+	return sign | uint8((a-p.expAdj)>>p.shift)
+}
+
+// roundFP8 is DecodeFP8(EncodeFP8(v)) with saturation, computed in the
+// float domain: v rounded to the nearest value of the format (ties to
+// even), clamped to ±max, with NaN returned as is.
+func roundFP8(v float32, p *fp8Params) float32 {
+	b := math.Float32bits(v)
+	a := b &^ signBit
+	switch {
+	case a > 0x7F800000: // NaN
+		return v
+	case a > p.satBits:
+		a = math.Float32bits(p.max)
+	case a < p.minNormal:
+		a = math.Float32bits(math.Float32frombits(a) + p.magic - p.magic)
+	default:
+		a += 1<<(p.shift-1) - 1 + (a>>p.shift)&1
+		a &^= 1<<p.shift - 1
+	}
+	return math.Float32frombits(a | b&signBit)
+}
+
+// fakeQuantFP8One is the fake quantization of one element with a scale.
+func fakeQuantFP8One(x, scale float32, p *fp8Params) float32 {
+	return roundFP8(x/scale, p) * scale
+}
+
+// encodeFP8Generic: dst[i] = encodeFP8One(src[i] / scale).
+func encodeFP8Generic(dst []uint8, src []float32, scale float32, p *fp8Params, saturate bool) {
+	dst = dst[:len(src)]
+	big := p.ovfCode
+	if saturate {
+		big = p.maxCode
+	}
+	if scale == 1 {
+		for i, x := range src {
+			dst[i] = encodeFP8One(x, p, big)
+		}
+		return
+	}
+	for i, x := range src {
+		dst[i] = encodeFP8One(x/scale, p, big)
+	}
+}
+
+// decodeFP8Generic: dst[i] = value(src[i]) * scale.
+func decodeFP8Generic(dst []float32, src []uint8, scale float32, p *fp8Params) {
+	dst = dst[:len(src)]
+	t := &p.decode
+	if scale == 1 {
+		for i, c := range src {
+			dst[i] = t[c]
+		}
+		return
+	}
+	for i, c := range src {
+		dst[i] = t[c] * scale
+	}
+}
+
+// fakeQuantFP8Generic: dst[i] = roundFP8(src[i] / scale) * scale.
+func fakeQuantFP8Generic(dst, src []float32, scale float32, p *fp8Params) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		dst[i] = roundFP8(x/scale, p) * scale
+	}
+}

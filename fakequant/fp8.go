@@ -78,10 +78,13 @@ type fp8Params struct {
 	max       float32 // largest finite value: 448 or 57344
 	maxCode   uint8   // code of max: 0x7E or 0x7B
 	ovfCode   uint8   // code of an overflow without saturation: NaN 0x7F or Inf 0x7C
-	nanCode   uint8   // code of NaN: 0x7F for both
 	nanMin    uint8   // smallest |code| that is NaN: 0x7F or 0x7D
 	infCode   uint8   // |code| of infinity: 0x7C, or 0xFF (matches no |code|) for E4M3FN
 	decMul    float32 // 2^(127-bias): rebias of a code placed in a float32
+	roundBias uint32  // 1<<(shift-1) - 1: with the lowest kept bit, rounds half to even
+	lowMask   uint32  // 1<<shift - 1: the float32 bits an FP8 value drops
+	magicBits uint32  // bits of magic
+	maxBits   uint32  // bits of max
 	decode    [256]float32
 }
 
@@ -97,7 +100,6 @@ var fp8E4M3FN = fp8Params{
 	max:     448,
 	maxCode: 0x7E,
 	ovfCode: 0x7F,
-	nanCode: 0x7F,
 	nanMin:  0x7F,
 	infCode: 0xFF,
 	decMul:  1 << 120,
@@ -115,11 +117,13 @@ var fp8E5M2 = fp8Params{
 	max:     57344,
 	maxCode: 0x7B,
 	ovfCode: 0x7C,
-	nanCode: 0x7F,
 	nanMin:  0x7D,
 	infCode: 0x7C,
 	decMul:  1 << 112,
 }
+
+// fp8NaN is the |code| a NaN converts to in both formats.
+const fp8NaN = 0x7F
 
 func fp8ParamsOf(f FP8Format) *fp8Params {
 	if f == E5M2 {

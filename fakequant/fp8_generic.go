@@ -21,6 +21,10 @@ const signBit = 1 << 31
 
 func init() {
 	for _, p := range []*fp8Params{&fp8E4M3FN, &fp8E5M2} {
+		p.roundBias = 1<<(p.shift-1) - 1
+		p.lowMask = 1<<p.shift - 1
+		p.magicBits = math.Float32bits(p.magic)
+		p.maxBits = math.Float32bits(p.max)
 		for c := range p.decode {
 			p.decode[c] = decodeFP8One(uint8(c), p)
 		}
@@ -44,40 +48,17 @@ func decodeFP8One(c uint8, p *fp8Params) float32 {
 	return math.Float32frombits(math.Float32bits(v) | sign)
 }
 
-// encodeFP8One returns the code of v (see EncodeFP8); big is the code of an
-// overflow: maxCode with saturation, else ovfCode.
-func encodeFP8One(v float32, p *fp8Params, big uint8) uint8 {
-	b := math.Float32bits(v)
-	sign := uint8(b>>24) & 0x80
-	a := b &^ signBit
-	switch {
-	case a > 0x7F800000: // NaN
-		return sign | p.nanCode
-	case a > p.satBits: // rounds beyond max, or ±Inf
-		return sign | big
-	case a < p.minNormal:
-		return sign | uint8(math.Float32bits(math.Float32frombits(a)+p.magic)-math.Float32bits(p.magic))
-	}
-	a += 1<<(p.shift-1) - 1 + (a>>p.shift)&1
-	return sign | uint8((a-p.expAdj)>>p.shift)
-}
-
 // roundFP8 is DecodeFP8(EncodeFP8(v)) with saturation, computed in the
 // float domain: v rounded to the nearest value of the format (ties to
-// even), clamped to ±max, with NaN returned as is.
+// even), clamped to ±max (the rounding of anything beyond satBits, ±Inf
+// included, exceeds max), with NaN returned as is.
 func roundFP8(v float32, p *fp8Params) float32 {
 	b := math.Float32bits(v)
 	a := b &^ signBit
-	switch {
-	case a > 0x7F800000: // NaN
-		return v
-	case a > p.satBits:
-		a = math.Float32bits(p.max)
-	case a < p.minNormal:
+	if a < p.minNormal {
 		a = math.Float32bits(math.Float32frombits(a) + p.magic - p.magic)
-	default:
-		a += 1<<(p.shift-1) - 1 + (a>>p.shift)&1
-		a &^= 1<<p.shift - 1
+	} else if a <= 0x7F800000 {
+		a = min((a+p.roundBias+(a>>p.shift)&1)&^p.lowMask, p.maxBits)
 	}
 	return math.Float32frombits(a | b&signBit)
 }
@@ -87,21 +68,26 @@ func fakeQuantFP8One(x, scale float32, p *fp8Params) float32 {
 	return roundFP8(x/scale, p) * scale
 }
 
-// encodeFP8Generic: dst[i] = encodeFP8One(src[i] / scale).
+// encodeFP8Generic: dst[i] = the code of src[i] / scale (see EncodeFP8).
 func encodeFP8Generic(dst []uint8, src []float32, scale float32, p *fp8Params, saturate bool) {
 	dst = dst[:len(src)]
-	big := p.ovfCode
+	big := p.ovfCode // the code of an overflow
 	if saturate {
 		big = p.maxCode
 	}
-	if scale == 1 {
-		for i, x := range src {
-			dst[i] = encodeFP8One(x, p, big)
-		}
-		return
-	}
 	for i, x := range src {
-		dst[i] = encodeFP8One(x/scale, p, big)
+		b := math.Float32bits(x / scale)
+		a := b &^ signBit
+		c := uint8(fp8NaN)
+		switch {
+		case a < p.minNormal:
+			c = uint8(math.Float32bits(math.Float32frombits(a)+p.magic) - p.magicBits)
+		case a <= p.satBits:
+			c = uint8((a + p.roundBias + (a>>p.shift)&1 - p.expAdj) >> p.shift)
+		case a <= 0x7F800000: // rounds beyond max, or ±Inf
+			c = big
+		}
+		dst[i] = uint8(b>>24)&0x80 | c
 	}
 }
 
@@ -109,12 +95,6 @@ func encodeFP8Generic(dst []uint8, src []float32, scale float32, p *fp8Params, s
 func decodeFP8Generic(dst []float32, src []uint8, scale float32, p *fp8Params) {
 	dst = dst[:len(src)]
 	t := &p.decode
-	if scale == 1 {
-		for i, c := range src {
-			dst[i] = t[c]
-		}
-		return
-	}
 	for i, c := range src {
 		dst[i] = t[c] * scale
 	}

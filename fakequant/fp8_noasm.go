@@ -1,4 +1,4 @@
-//go:build !amd64 || !gc || purego
+//go:build (!amd64 && !arm64) || !gc || purego
 
 package fakequant
 
@@ -15,3 +15,6 @@ func decodeFP8With(_ cpufeat.Impl, dst []float32, src []uint8, scale float32, p 
 func fakeQuantFP8With(_ cpufeat.Impl, dst, src []float32, scale float32, p *fp8Params) {
 	fakeQuantFP8Generic(dst, src, scale, p)
 }
+
+// fp8ImplName names the code the FP8 dispatch runs for family i.
+func fp8ImplName(cpufeat.Impl) string { return "generic" }

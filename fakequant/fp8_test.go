@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -517,5 +518,81 @@ func TestFP8Errors(t *testing.T) {
 	}
 	if E4M3FN.String() != "FLOAT8E4M3FN" || E5M2.String() != "FLOAT8E5M2" || FP8Format(7).String() != "FP8Format(7)" || FP8Format(7).MaxValue() != 0 {
 		t.Error("String/MaxValue")
+	}
+}
+
+// binadeInputs returns, for every float32 exponent field and both signs,
+// the mantissas at and next to every rounding boundary of both formats
+// (the multiples of 2^20 and 2^21 and the halfway points between them)
+// plus random ones: about 180k bit patterns that reach every branch of the
+// conversions in every binade, NaN payloads and float32 subnormals
+// included.
+func binadeInputs(r *rand.Rand) []float32 {
+	var out []float32
+	for e := range uint32(256) {
+		for _, s := range []uint32{0, signBit} {
+			for m := uint32(0); m < 1<<23; m += 1 << 18 {
+				for _, d := range []uint32{0, 1, 2, 1<<18 - 2, 1<<18 - 1} {
+					out = append(out, math.Float32frombits(s|e<<23|(m+d)&(1<<23-1)))
+				}
+			}
+			for range 200 {
+				out = append(out, math.Float32frombits(s|e<<23|r.Uint32()&(1<<23-1)))
+			}
+		}
+	}
+	return out
+}
+
+// TestFP8KernelsEveryBinade compares every kernel family with the generic
+// kernels, and the generic encoding with the reference, on binadeInputs
+// with scale 1 and two other scales. It is the proof of SIMD == generic
+// that runs under -short (and under qemu for NEON), next to the exhaustive
+// test.
+func TestFP8KernelsEveryBinade(t *testing.T) {
+	src := binadeInputs(rand.New(rand.NewPCG(60, 61)))
+	n := len(src)
+	for _, ref := range refFP8s {
+		p := fp8ParamsOf(ref.f)
+		for _, sat := range []bool{true, false} {
+			codes := make([]uint8, n)
+			encodeFP8Generic(codes, src, 1, p, sat)
+			for i, x := range src {
+				if want := ref.encode(x, sat); codes[i] != want {
+					t.Fatalf("%s sat=%v: generic code of %#08x = %#02x, reference %#02x", ref.name, sat, math.Float32bits(x), codes[i], want)
+				}
+			}
+		}
+	}
+	forEachImpl(t, func(t *testing.T) {
+		for _, ref := range refFP8s {
+			p := fp8ParamsOf(ref.f)
+			for _, scale := range []float32{1, 0.37 / 448, 3e4} {
+				for _, sat := range []bool{true, false} {
+					want, got := make([]uint8, n), make([]uint8, n)
+					encodeFP8Generic(want, src, scale, p, sat)
+					encodeFP8(got, src, scale, p, sat)
+					if i := firstDiff(got, want); i >= 0 {
+						t.Fatalf("%s scale=%v sat=%v: code of %#08x = %#02x, generic %#02x", ref.name, scale, sat, math.Float32bits(src[i]), got[i], want[i])
+					}
+				}
+				want, got := make([]float32, n), make([]float32, n)
+				fakeQuantFP8Generic(want, src, scale, p)
+				fakeQuantFP8(got, src, scale, p)
+				if d := conformance.DiffFloat32(got, want); d != "" {
+					t.Fatalf("%s scale=%v fake quant: %s", ref.name, scale, d)
+				}
+			}
+		}
+	})
+}
+
+// TestFP8Dispatch: every family this machine runs has FP8 kernels of its
+// own (the exhaustive test runs one family per distinct kernel).
+func TestFP8Dispatch(t *testing.T) {
+	for _, impl := range cpufeat.Available() {
+		if got := fp8ImplName(impl); got != impl.String() {
+			t.Errorf("family %v runs the %s FP8 kernels", impl, got)
+		}
 	}
 }

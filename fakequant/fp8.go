@@ -33,8 +33,8 @@ const (
 // FP8Format.
 var ErrFP8Format = errors.New("fakequant: unknown FP8 format")
 
-// ErrNonFiniteAmax: an amax (or scale) element is NaN or infinite where the
-// ONNX-convention functions need a finite one.
+// ErrNonFiniteAmax: an amax element is NaN or infinite where the
+// ONNX-convention functions (FP8, INT4) need a finite one.
 var ErrNonFiniteAmax = errors.New("fakequant: NaN or infinite amax")
 
 // String returns the ONNX type name: "FLOAT8E4M3FN" or "FLOAT8E5M2" (or a
@@ -81,14 +81,28 @@ type fp8Params struct {
 	nanMin    uint8   // smallest |code| that is NaN: 0x7F or 0x7D
 	infCode   uint8   // |code| of infinity: 0x7C, or 0xFF (matches no |code|) for E4M3FN
 	decMul    float32 // 2^(127-bias): rebias of a code placed in a float32
-	roundBias uint32  // 1<<(shift-1) - 1: with the lowest kept bit, rounds half to even
-	lowMask   uint32  // 1<<shift - 1: the float32 bits an FP8 value drops
-	magicBits uint32  // bits of magic
-	maxBits   uint32  // bits of max
-	decode    [256]float32
+
+	// Derived by newFP8Params:
+	roundBias uint32       // 1<<(shift-1) - 1: with the lowest kept bit, rounds half to even
+	lowMask   uint32       // 1<<shift - 1: the float32 bits an FP8 value drops
+	magicBits uint32       // bits of magic
+	maxBits   uint32       // bits of max
+	decode    [256]float32 // the value of every code
 }
 
-var fp8E4M3FN = fp8Params{
+// newFP8Params fills in the derived fields of p.
+func newFP8Params(p fp8Params) fp8Params {
+	p.roundBias = 1<<(p.shift-1) - 1
+	p.lowMask = 1<<p.shift - 1
+	p.magicBits = math.Float32bits(p.magic)
+	p.maxBits = math.Float32bits(p.max)
+	for c := range p.decode {
+		p.decode[c] = decodeFP8One(uint8(c), &p)
+	}
+	return p
+}
+
+var fp8E4M3FN = newFP8Params(fp8Params{
 	shift:     20,
 	expAdj:    (127 - 7) << 23,
 	minNormal: 0x3C800000, // 2^-6
@@ -103,9 +117,9 @@ var fp8E4M3FN = fp8Params{
 	nanMin:  0x7F,
 	infCode: 0xFF,
 	decMul:  1 << 120,
-}
+})
 
-var fp8E5M2 = fp8Params{
+var fp8E5M2 = newFP8Params(fp8Params{
 	shift:     21,
 	expAdj:    (127 - 15) << 23,
 	minNormal: 0x38800000, // 2^-14
@@ -120,7 +134,7 @@ var fp8E5M2 = fp8Params{
 	nanMin:  0x7D,
 	infCode: 0x7C,
 	decMul:  1 << 112,
-}
+})
 
 // fp8NaN is the |code| a NaN converts to in both formats.
 const fp8NaN = 0x7F
@@ -142,8 +156,7 @@ func fp8ParamsOf(f FP8Format) *fp8Params {
 // 61440 up, as IEEE 754 rounding does. NaN becomes 0x7F with its sign bit
 // (0xFF for a negative NaN); -0 becomes 0x80.
 //
-// dst may not overlap src. It returns an error for an invalid f or a dst
-// shorter than src.
+// It returns an error for an invalid f or a dst shorter than src.
 func EncodeFP8(dst []uint8, src []float32, f FP8Format, saturate bool) error {
 	if err := checkFP8(f, len(dst), len(src)); err != nil {
 		return err

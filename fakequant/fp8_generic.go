@@ -3,33 +3,22 @@ package fakequant
 import "math"
 
 // The generic FP8 kernels are the specification of the assembly ones, bit
-// for bit except for the payload of NaN outputs. They work on float32 bit
-// patterns: with a = |x|'s bits, a float32 whose 23-shift low mantissa bits
-// are dropped is a value of the FP8 format once its exponent is rebiased,
-// so rounding to nearest even is the integer addition
+// for bit. They work on float32 bit patterns. With a = |x|'s bits, the
+// float32 values that an FP8 format can hold in its normal range are those
+// whose low shift = 23 - m mantissa bits are zero (m = 3 or 2 mantissa
+// bits), so rounding to nearest even there is the integer addition
 //
 //	a + (1<<(shift-1) - 1) + (a>>shift)&1
 //
-// (a carry into the exponent is the correct rounding up to the next
-// binade). Below the smallest normal value that would round to the wrong
-// grid, so the subnormal range is rounded by the FPU instead: adding the
-// power of two magic, whose float32 ulp is the FP8 subnormal step, rounds
-// |x| to a multiple of that step (ties to even), exactly, and subtracting
-// it again is exact.
+// followed by clearing the low shift bits (a carry into the exponent is the
+// correct rounding up to the next binade); rebiasing the exponent and
+// shifting right by shift gives the code. Below the smallest normal value
+// the FP8 values are multiples of the subnormal step, which that addition
+// does not see, so the FPU rounds instead: adding the power of two magic,
+// whose float32 ulp is the subnormal step, rounds |x| to a multiple of the
+// step (ties to even), exactly, and subtracting it again is exact.
 
 const signBit = 1 << 31
-
-func init() {
-	for _, p := range []*fp8Params{&fp8E4M3FN, &fp8E5M2} {
-		p.roundBias = 1<<(p.shift-1) - 1
-		p.lowMask = 1<<p.shift - 1
-		p.magicBits = math.Float32bits(p.magic)
-		p.maxBits = math.Float32bits(p.max)
-		for c := range p.decode {
-			p.decode[c] = decodeFP8One(uint8(c), p)
-		}
-	}
-}
 
 // decodeFP8One is the value of code c: the code's exponent and mantissa
 // bits placed in a float32's (a float32 subnormal for an FP8 subnormal),

@@ -78,16 +78,13 @@ func QuantizeInt4Block(dst []int8, src, scale []float32, rowLen, blockSize int, 
 func quantizeInt4(dst []int8, src []float32, scale, lo, hi float32) {
 	dst = dst[:len(src)]
 	for i, x := range src {
-		v := float32(math.RoundToEven(float64(x / scale)))
-		switch {
-		case v != v:
+		// Clamping before rounding is the same as after: the bounds are
+		// integers. min and max keep a NaN, which becomes 0.
+		v := min(max(x/scale, lo), hi)
+		if v != v {
 			v = 0
-		case v < lo:
-			v = lo
-		case v > hi:
-			v = hi
 		}
-		dst[i] = int8(v)
+		dst[i] = int8(math.RoundToEven(float64(v)))
 	}
 }
 

@@ -16,8 +16,9 @@ import (
 // cpufeat.Use), impl=naive (the obvious scalar Go loop) and impl=copy (Go's
 // copy() of n float32), at every size in lowpSizes, each with
 // b.SetBytes(4*n) (the float32 bytes of the input) so that MB/s compare
-// directly; the family the FP8 dispatch selects by default reports the
-// extra metric "1 selected".
+// directly; the family whose code runs by default reports the extra metric
+// "1 selected" (the FP8 dispatch for the FP8 kernels, the integer one for
+// FakeQuantBlock, generic for the INT4 code, which has no assembly).
 
 var lowpSizes = []int{4 << 10, 64 << 10, 1 << 20}
 
@@ -37,12 +38,14 @@ func lowpFloat32s(n int, amax float32) []float32 {
 
 var lowpCopyBufs [2][]float32
 
-func lowpRun(b *testing.B, kernel, naive func(n int)) {
+// lowpRun benchmarks kernel(n) under every family, naive(n) and copy();
+// selected names the family that runs by default.
+func lowpRun(b *testing.B, selected string, kernel, naive func(n int)) {
 	for _, impl := range cpufeat.Available() {
 		b.Run("impl="+impl.String(), func(b *testing.B) {
 			restore := cpufeat.Use(impl)
 			defer restore()
-			lowpSizesRun(b, impl == cpufeat.Best, kernel)
+			lowpSizesRun(b, impl.String() == selected, kernel)
 		})
 	}
 	b.Run("impl=naive", func(b *testing.B) { lowpSizesRun(b, false, naive) })
@@ -84,7 +87,7 @@ func BenchmarkFakeQuantFP8(b *testing.B) {
 		const amax = 0.8
 		src, dst := lowpFloat32s(lowpMaxN, amax), lowpFloat32s(lowpMaxN, 1)
 		b.Run("fmt="+r.name, func(b *testing.B) {
-			lowpRun(b, func(n int) {
+			lowpRun(b, fp8ImplName(cpufeat.Best), func(n int) {
 				if err := FakeQuantFP8(dst[:n], src[:n], amax, r.f); err != nil {
 					b.Fatal(err)
 				}
@@ -105,7 +108,7 @@ func BenchmarkEncodeFP8(b *testing.B) {
 			dst[i] = uint8(i) // fault every page in before timing
 		}
 		b.Run("fmt="+r.name, func(b *testing.B) {
-			lowpRun(b, func(n int) {
+			lowpRun(b, fp8ImplName(cpufeat.Best), func(n int) {
 				if err := EncodeFP8(dst[:n], src[:n], r.f, true); err != nil {
 					b.Fatal(err)
 				}
@@ -125,7 +128,7 @@ func BenchmarkDecodeFP8(b *testing.B) {
 			src[i] = r.encode(x, true)
 		}
 		b.Run("fmt="+r.name, func(b *testing.B) {
-			lowpRun(b, func(n int) {
+			lowpRun(b, fp8ImplName(cpufeat.Best), func(n int) {
 				if err := DecodeFP8(dst[:n], src[:n], r.f); err != nil {
 					b.Fatal(err)
 				}
@@ -151,7 +154,7 @@ func BenchmarkFakeQuantBlock(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run(fmt.Sprintf("block=%d", bs), func(b *testing.B) {
-			lowpRun(b, func(n int) {
+			lowpRun(b, Implementation(), func(n int) {
 				if err := FakeQuantBlock(dst[:n], src[:n], amax[:n/bs], rowLen, bs, f); err != nil {
 					b.Fatal(err)
 				}
@@ -188,7 +191,7 @@ func BenchmarkQuantInt4Pack(b *testing.B) {
 			codes[i], packed[i/2] = int8(i), byte(i)
 		}
 		b.Run(fmt.Sprintf("block=%d", bs), func(b *testing.B) {
-			lowpRun(b, func(n int) {
+			lowpRun(b, "generic", func(n int) {
 				if err := QuantizeInt4Block(codes[:n], src[:n], scale[:n/bs], rowLen, bs, false); err != nil {
 					b.Fatal(err)
 				}

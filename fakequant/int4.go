@@ -49,7 +49,10 @@ func Int4Scales(amax []float32, unsigned bool) ([]float32, error) {
 // (see NumBlocks): dst[i] = clamp(roundHalfToEven(src[i] / scale), lo, hi)
 // with [lo, hi] = [-8, 7] (signed) or [0, 15] (unsigned), a true float32
 // division as ONNX QuantizeLinear does. Out-of-range values and ±Inf
-// saturate (negative inputs give 0 when unsigned); NaN gives 0.
+// saturate (negative inputs give 0 when unsigned) and NaN gives 0; ONNX
+// leaves those to the runtime (its NumPy reference casts NaN, ±Inf and
+// values beyond int32 to INT_MIN before clipping, which gives the lowest
+// code on x86).
 //
 // It returns the errors of NumBlocks, an error if len(scale) is not the
 // number of blocks or dst is shorter than src, and one for a scale element

@@ -1,0 +1,206 @@
+//go:build gc && !purego
+
+#include "textflag.h"
+
+// FP8 kernels for NEON. Each handles len(src) rounded down to a multiple
+// of 4, 4 elements per iteration, and reads and writes nothing beyond; Go
+// finishes the tail with the generic kernel. FPCR is Go's default
+// (round to nearest even, no flush to zero), so FDIV, FADD, FSUB and FMUL
+// give the bits of the Go code, subnormals included.
+
+// The Go assembler has no mnemonics for these vector instructions; the
+// encodings were checked with llvm-mc (and decode back in go tool objdump).
+// Three-register macros take (m, n, d) and compute d = n OP m.
+#define FDIV4S(m, n, d)  WORD $(0x6e20fc00 | ((m)<<16) | ((n)<<5) | (d)) // fdiv  vd.4s, vn.4s, vm.4s
+#define FMUL4S(m, n, d)  WORD $(0x6e20dc00 | ((m)<<16) | ((n)<<5) | (d)) // fmul  vd.4s, vn.4s, vm.4s
+#define FADD4S(m, n, d)  WORD $(0x4e20d400 | ((m)<<16) | ((n)<<5) | (d)) // fadd  vd.4s, vn.4s, vm.4s
+#define FSUB4S(m, n, d)  WORD $(0x4ea0d400 | ((m)<<16) | ((n)<<5) | (d)) // fsub  vd.4s, vn.4s, vm.4s
+#define USHL4S(m, n, d)  WORD $(0x6ea04400 | ((m)<<16) | ((n)<<5) | (d)) // ushl  vd.4s, vn.4s, vm.4s (shift by vm's signed low byte)
+#define UMIN4S(m, n, d)  WORD $(0x6ea06c00 | ((m)<<16) | ((n)<<5) | (d)) // umin  vd.4s, vn.4s, vm.4s
+#define CMHI4S(m, n, d)  WORD $(0x6ea03400 | ((m)<<16) | ((n)<<5) | (d)) // cmhi  vd.4s, vn.4s, vm.4s (n > m, unsigned)
+#define BIT16B(m, n, d)  WORD $(0x6ea01c00 | ((m)<<16) | ((n)<<5) | (d)) // bit   vd.16b, vn.16b, vm.16b (d = m ? n : d)
+#define XTN4H(n, d)      WORD $(0x0e612800 | ((n)<<5) | (d))             // xtn   vd.4h, vn.4s
+#define XTN8B(n, d)      WORD $(0x0e212800 | ((n)<<5) | (d))             // xtn   vd.8b, vn.8h
+#define UXTL8H(n, d)     WORD $(0x2f08a400 | ((n)<<5) | (d))             // uxtl  vd.8h, vn.8b  (ushll #0)
+#define UXTL4S(n, d)     WORD $(0x2f10a400 | ((n)<<5) | (d))             // uxtl  vd.4s, vn.4h  (ushll #0)
+
+// Rows of fp8Vec (fp8_asm.go): 32 bytes each, the constant in every lane.
+#define V_ABS      0   // 0x7FFFFFFF
+#define V_ONE      32  // 1
+#define V_RBIAS    64  // 1<<(shift-1) - 1
+#define V_HIMASK   96  // ^(1<<shift - 1)
+#define V_EXPADJ   128 // (127-bias) << 23
+#define V_MINNORM  160 // bits of the smallest normal value
+#define V_SAT      192 // bits of the largest |x| that does not overflow
+#define V_INF      224 // 0x7F800000
+#define V_MAGIC    256 // bits of magic
+#define V_MAX      288 // bits of max
+#define V_SIGN     320 // 0x80
+#define V_NANCODE  352 // 0x7F
+#define V_DECMUL   448 // bits of 2^(127-bias)
+#define V_NANABOVE 480 // |code| above it is NaN
+#define V_INFCODE  512 // |code| of Inf, or 0xFF
+#define V_QNAN     544 // 0x7FC00000
+#define V_SHIFT    576 // shift
+#define V_NEGSHIFT 608 // -shift
+
+#define DST R0 // &dst[i]
+#define SRC R1 // &src[i]
+#define CNT R2 // blocks of 4 left
+#define K   R3 // &fp8Vec
+#define ROW R4 // address of one fp8Vec row
+#define ARG R5 // a float32 argument on its way into a vector
+
+// LOADROW(off, v) sets Vv to the first 4 lanes of the fp8Vec row at off.
+#define LOADROW(off, v) \
+	ADD  $off, K, ROW; /* ROW = &row */ \
+	VLD1 (ROW), [v.S4] // v = the constant in 4 lanes
+
+// ---------------------------------------------------------------------------
+// func fakeQuantFP8NEON(dst, src []float32, scale float32, k *fp8Vec)
+// dst[i] = roundFP8(src[i] / scale) * scale (fakeQuantFP8Generic).
+TEXT ·fakeQuantFP8NEON(SB), NOSPLIT, $0-64
+	MOVD  dst_base+0(FP), DST  // DST = &dst[0]
+	MOVD  src_base+24(FP), SRC // SRC = &src[0]
+	MOVD  src_len+32(FP), CNT  // CNT = len(src)
+	MOVD  k+56(FP), K          // K = &fp8Vec
+	MOVWU scale+48(FP), ARG    // ARG = bits of scale
+	VDUP  ARG, V16.S4          // V16 = scale
+	LOADROW(V_ABS, V17)        // V17 = 0x7FFFFFFF
+	LOADROW(V_NEGSHIFT, V18)   // V18 = -shift
+	LOADROW(V_ONE, V19)        // V19 = 1
+	LOADROW(V_RBIAS, V20)      // V20 = round bias
+	LOADROW(V_HIMASK, V21)     // V21 = kept-bits mask
+	LOADROW(V_MAX, V22)        // V22 = max
+	LOADROW(V_MAGIC, V23)      // V23 = magic
+	LOADROW(V_MINNORM, V24)    // V24 = smallest normal
+	LOADROW(V_INF, V25)        // V25 = Inf
+	LSR   $2, CNT, CNT         // CNT = len / 4
+	CBZ   CNT, fq_done         // nothing to do
+
+fq_loop:
+	VLD1.P 16(SRC), [V0.S4]            // V0 = x
+	FDIV4S(16, 0, 0)                   // v = x / scale
+	VAND   V17.B16, V0.B16, V1.B16     // a = |v|
+	VEOR   V1.B16, V0.B16, V0.B16      // V0 = sign bit of v
+	USHL4S(18, 1, 3)                   // a >> shift
+	VAND   V19.B16, V3.B16, V3.B16     // the lowest kept bit
+	VADD   V20.S4, V3.S4, V3.S4        // + round bias
+	VADD   V1.S4, V3.S4, V3.S4         // + a: rounded half to even above the kept bits
+	VAND   V21.B16, V3.B16, V3.B16     // drop the low bits: the normal-range rounding
+	UMIN4S(22, 3, 3)                   // saturate: anything above max (and Inf) is max
+	FADD4S(23, 1, 4)                   // a + magic rounds to the subnormal step
+	FSUB4S(23, 4, 4)                   // - magic (exact): the subnormal-range rounding
+	CMHI4S(1, 24, 5)                   // V5 = a < smallest normal
+	BIT16B(5, 4, 3)                    // take the subnormal rounding there
+	CMHI4S(25, 1, 5)                   // V5 = a > Inf: NaN
+	BIT16B(5, 1, 3)                    // keep the NaN
+	VORR   V0.B16, V3.B16, V3.B16      // put the sign back
+	FMUL4S(16, 3, 3)                   // * scale
+	VST1.P [V3.S4], 16(DST)            // dst[i:i+4] = V3
+	SUBS   $1, CNT, CNT                // CNT--
+	BNE    fq_loop                     // more blocks of 4
+
+fq_done:
+	RET
+
+// ---------------------------------------------------------------------------
+// func encodeFP8NEON(dst []uint8, src []float32, scale float32, big *[8]uint32, k *fp8Vec)
+// dst[i] = the code of src[i] / scale, with the overflow code in *big
+// (encodeFP8Generic).
+TEXT ·encodeFP8NEON(SB), NOSPLIT, $0-72
+	MOVD  dst_base+0(FP), DST  // DST = &dst[0]
+	MOVD  src_base+24(FP), SRC // SRC = &src[0]
+	MOVD  src_len+32(FP), CNT  // CNT = len(src)
+	MOVD  big+56(FP), ROW      // ROW = &overflow code row
+	VLD1  (ROW), [V28.S4]      // V28 = overflow code
+	MOVD  k+64(FP), K          // K = &fp8Vec
+	MOVWU scale+48(FP), ARG    // ARG = bits of scale
+	VDUP  ARG, V16.S4          // V16 = scale
+	LOADROW(V_ABS, V17)        // V17 = 0x7FFFFFFF
+	LOADROW(V_NEGSHIFT, V18)   // V18 = -shift
+	LOADROW(V_ONE, V19)        // V19 = 1
+	LOADROW(V_RBIAS, V20)      // V20 = round bias
+	LOADROW(V_EXPADJ, V21)     // V21 = exponent rebias
+	LOADROW(V_SAT, V22)        // V22 = largest |x| kept finite
+	LOADROW(V_MAGIC, V23)      // V23 = magic
+	LOADROW(V_MINNORM, V24)    // V24 = smallest normal
+	LOADROW(V_INF, V25)        // V25 = Inf
+	LOADROW(V_SIGN, V26)       // V26 = 0x80
+	LOADROW(V_NANCODE, V27)    // V27 = 0x7F
+	LSR   $2, CNT, CNT         // CNT = len / 4
+	CBZ   CNT, enc_done        // nothing to do
+
+enc_loop:
+	VLD1.P 16(SRC), [V0.S4]            // V0 = x
+	FDIV4S(16, 0, 0)                   // v = x / scale
+	VAND   V17.B16, V0.B16, V1.B16     // a = |v|
+	VUSHR  $24, V0.S4, V0.S4           // v >> 24
+	VAND   V26.B16, V0.B16, V0.B16     // V0 = sign of the code (0x80 or 0)
+	USHL4S(18, 1, 3)                   // a >> shift
+	VAND   V19.B16, V3.B16, V3.B16     // the lowest kept bit
+	VADD   V20.S4, V3.S4, V3.S4        // + round bias
+	VADD   V1.S4, V3.S4, V3.S4         // + a: rounded half to even above the kept bits
+	VSUB   V21.S4, V3.S4, V3.S4        // rebias the exponent
+	USHL4S(18, 3, 3)                   // V3 = normal-range code
+	FADD4S(23, 1, 4)                   // a + magic rounds to the subnormal step
+	VSUB   V23.S4, V4.S4, V4.S4        // V4 = bits - magic bits: subnormal-range code
+	CMHI4S(1, 24, 5)                   // V5 = a < smallest normal
+	BIT16B(5, 4, 3)                    // take the subnormal code there
+	CMHI4S(22, 1, 5)                   // V5 = a overflows (or is Inf or NaN)
+	BIT16B(5, 28, 3)                   // overflow code there
+	CMHI4S(25, 1, 5)                   // V5 = a > Inf: NaN
+	BIT16B(5, 27, 3)                   // NaN code there
+	VORR   V0.B16, V3.B16, V3.B16      // sign
+	XTN4H(3, 3)                        // codes as halfwords
+	XTN8B(3, 3)                        // codes as bytes
+	VST1.P V3.S[0], 4(DST)             // dst[i:i+4] = the codes
+	SUBS   $1, CNT, CNT                // CNT--
+	BNE    enc_loop                    // more blocks of 4
+
+enc_done:
+	RET
+
+// ---------------------------------------------------------------------------
+// func decodeFP8NEON(dst []float32, src []uint8, scale float32, k *fp8Vec)
+// dst[i] = value(src[i]) * scale (decodeFP8Generic): the code's exponent
+// and mantissa placed in a float32 (a float32 subnormal for an FP8
+// subnormal) times 2^(127-bias), with NaN and Inf codes inserted.
+TEXT ·decodeFP8NEON(SB), NOSPLIT, $0-64
+	MOVD  dst_base+0(FP), DST  // DST = &dst[0]
+	MOVD  src_base+24(FP), SRC // SRC = &src[0]
+	MOVD  src_len+32(FP), CNT  // CNT = len(src)
+	MOVD  k+56(FP), K          // K = &fp8Vec
+	MOVWU scale+48(FP), ARG    // ARG = bits of scale
+	VDUP  ARG, V16.S4          // V16 = scale
+	LOADROW(V_NANCODE, V17)    // V17 = 0x7F
+	LOADROW(V_SHIFT, V18)      // V18 = shift
+	LOADROW(V_DECMUL, V19)     // V19 = 2^(127-bias)
+	LOADROW(V_NANABOVE, V20)   // V20 = |code| above it is NaN
+	LOADROW(V_INFCODE, V21)    // V21 = |code| of Inf
+	LOADROW(V_QNAN, V22)       // V22 = quiet NaN
+	LOADROW(V_INF, V23)        // V23 = Inf
+	LSR   $2, CNT, CNT         // CNT = len / 4
+	CBZ   CNT, dec_done        // nothing to do
+
+dec_loop:
+	VLD1.P 4(SRC), V0.S[0]             // V0 bytes 0..3 = 4 codes
+	UXTL8H(0, 0)                       // as halfwords
+	UXTL4S(0, 0)                       // as words
+	VAND   V17.B16, V0.B16, V1.B16     // m = code & 0x7F
+	VEOR   V1.B16, V0.B16, V0.B16      // code & 0x80
+	VSHL   $24, V0.S4, V0.S4           // V0 = the sign bit
+	USHL4S(18, 1, 3)                   // m << shift: exponent and mantissa in place
+	FMUL4S(19, 3, 3)                   // * 2^(127-bias): the value
+	CMHI4S(20, 1, 5)                   // V5 = NaN code
+	BIT16B(5, 22, 3)                   // NaN there
+	VCMEQ  V21.S4, V1.S4, V5.S4        // V5 = Inf code
+	BIT16B(5, 23, 3)                   // Inf there
+	VORR   V0.B16, V3.B16, V3.B16      // sign
+	FMUL4S(16, 3, 3)                   // * scale
+	VST1.P [V3.S4], 16(DST)            // dst[i:i+4] = V3
+	SUBS   $1, CNT, CNT                // CNT--
+	BNE    dec_loop                    // more blocks of 4
+
+dec_done:
+	RET

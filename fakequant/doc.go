@@ -27,6 +27,13 @@
 // code, dequantized as (q-zp)*scale), so that a model can be checked against
 // its ONNX export bit for bit.
 //
+// Beyond the original toolkit, in the ONNX conventions so that exported
+// models compute the same numbers: FP8 (E4M3FN, E5M2) conversion,
+// quantization and fake quantization (EncodeFP8, QuantizeFP8, FakeQuantFP8,
+// FakeTensorQuantFP8), block-wise quantization along the last axis
+// (NumBlocks, BlockAmax, FakeQuantBlock) and INT4/UINT4 codes with packed
+// storage, two per byte, low nibble first (QuantizeInt4Block, PackInt4).
+//
 // Each slice kernel has a pure-Go version, the specification, compiled on
 // every architecture, and assembly versions for amd64 (AVX2, AVX-512) and
 // arm64 (NEON) that are tested to give the same bits (any NaN matches any

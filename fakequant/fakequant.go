@@ -165,17 +165,15 @@ func FakeTensorQuant(x, amax *tensor.Tensor, f Format) (*tensor.Tensor, error) {
 // It returns an error for invalid tensors, dy not shaped like x, or amax not
 // broadcasting to x.
 func STEGrad(x, amax, dy *tensor.Tensor) (*tensor.Tensor, error) {
-	for _, t := range []*tensor.Tensor{x, amax, dy} {
-		if err := t.Validate(); err != nil {
-			return nil, err
-		}
+	b, err := checkPair(x, amax)
+	if err != nil {
+		return nil, err
+	}
+	if err := dy.Validate(); err != nil {
+		return nil, fmt.Errorf("fakequant: gradient: %w", err)
 	}
 	if !tensor.SameShape(x.Shape, dy.Shape) {
 		return nil, fmt.Errorf("fakequant: gradient shape %v does not match input shape %v", dy.Shape, x.Shape)
-	}
-	b, err := newBroadcast(x.Shape, amax.Shape)
-	if err != nil {
-		return nil, err
 	}
 	out := tensor.New(x.Shape...)
 	b.runs(len(x.Data), func(start, end, a int) {
@@ -194,17 +192,23 @@ type plan struct {
 	b      broadcast
 }
 
-func newPlan(x, amax *tensor.Tensor, f Format) (*plan, error) {
+// checkPair validates an input and its amax and returns how amax
+// broadcasts over the input.
+func checkPair(x, amax *tensor.Tensor) (broadcast, error) {
 	if err := x.Validate(); err != nil {
-		return nil, fmt.Errorf("fakequant: input: %w", err)
+		return broadcast{}, fmt.Errorf("fakequant: input: %w", err)
 	}
 	if err := amax.Validate(); err != nil {
-		return nil, fmt.Errorf("fakequant: amax: %w", err)
+		return broadcast{}, fmt.Errorf("fakequant: amax: %w", err)
 	}
+	return newBroadcast(x.Shape, amax.Shape)
+}
+
+func newPlan(x, amax *tensor.Tensor, f Format) (*plan, error) {
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := newBroadcast(x.Shape, amax.Shape)
+	b, err := checkPair(x, amax)
 	if err != nil {
 		return nil, err
 	}

@@ -312,16 +312,10 @@ func FakeQuantFP8PerChannel(dst, src, amax []float32, inner int, f FP8Format) er
 // broadcast, and a negative, NaN or infinite amax element (naming its flat
 // index).
 func FakeTensorQuantFP8(x, amax *tensor.Tensor, f FP8Format) (*tensor.Tensor, error) {
-	if err := x.Validate(); err != nil {
-		return nil, fmt.Errorf("fakequant: input: %w", err)
-	}
-	if err := amax.Validate(); err != nil {
-		return nil, fmt.Errorf("fakequant: amax: %w", err)
-	}
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := newBroadcast(x.Shape, amax.Shape)
+	b, err := checkPair(x, amax)
 	if err != nil {
 		return nil, err
 	}

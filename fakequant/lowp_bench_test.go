@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 )
 
 // The FP8 and INT4 kernel benchmarks, in the shape of the INT8 ones:
@@ -24,53 +25,6 @@ var lowpSizes = []int{4 << 10, 64 << 10, 1 << 20}
 
 const lowpMaxN = 1 << 20
 
-// lowpFloat32s returns n deterministic values spread over [-1.1*amax,
-// 1.1*amax), every page written so that no benchmark times page faults.
-func lowpFloat32s(n int, amax float32) []float32 {
-	x := make([]float32, n)
-	s := uint32(12345)
-	for i := range x {
-		s = s*1664525 + 1013904223
-		x[i] = (float32(s>>8)/(1<<23) - 1) * amax * 1.1
-	}
-	return x
-}
-
-var lowpCopyBufs [2][]float32
-
-// lowpRun benchmarks kernel(n) under every family, naive(n) and copy();
-// selected names the family that runs by default.
-func lowpRun(b *testing.B, selected string, kernel, naive func(n int)) {
-	for _, impl := range cpufeat.Available() {
-		b.Run("impl="+impl.String(), func(b *testing.B) {
-			restore := cpufeat.Use(impl)
-			defer restore()
-			lowpSizesRun(b, impl.String() == selected, kernel)
-		})
-	}
-	b.Run("impl=naive", func(b *testing.B) { lowpSizesRun(b, false, naive) })
-	if lowpCopyBufs[0] == nil {
-		lowpCopyBufs = [2][]float32{lowpFloat32s(lowpMaxN, 1), lowpFloat32s(lowpMaxN, 1)}
-	}
-	b.Run("impl=copy", func(b *testing.B) {
-		lowpSizesRun(b, false, func(n int) { copy(lowpCopyBufs[1][:n], lowpCopyBufs[0][:n]) })
-	})
-}
-
-func lowpSizesRun(b *testing.B, selected bool, f func(n int)) {
-	for _, n := range lowpSizes {
-		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
-			b.SetBytes(int64(4 * n))
-			for b.Loop() {
-				f(n)
-			}
-			if selected {
-				b.ReportMetric(1, "selected")
-			}
-		})
-	}
-}
-
 // naiveFP8 is the obvious scalar conversion: float64 math (frexp-style
 // exponent, a power-of-two quantum, math.RoundToEven), as the reference
 // model of the tests computes it.
@@ -85,9 +39,9 @@ func naiveFP8(r *refFP8, x float32) float32 {
 func BenchmarkFakeQuantFP8(b *testing.B) {
 	for _, r := range refFP8s {
 		const amax = 0.8
-		src, dst := lowpFloat32s(lowpMaxN, amax), lowpFloat32s(lowpMaxN, 1)
+		src, dst := kerneltest.Float32s(lowpMaxN, amax), kerneltest.Float32s(lowpMaxN, 1)
 		b.Run("fmt="+r.name, func(b *testing.B) {
-			lowpRun(b, fp8ImplName(cpufeat.Best), func(n int) {
+			kerneltest.RunSizes(b, fp8ImplName(cpufeat.Best), lowpSizes, func(n int) {
 				if err := FakeQuantFP8(dst[:n], src[:n], amax, r.f); err != nil {
 					b.Fatal(err)
 				}
@@ -103,12 +57,12 @@ func BenchmarkFakeQuantFP8(b *testing.B) {
 
 func BenchmarkEncodeFP8(b *testing.B) {
 	for _, r := range refFP8s {
-		src, dst := lowpFloat32s(lowpMaxN, float32(r.max)), make([]uint8, lowpMaxN)
+		src, dst := kerneltest.Float32s(lowpMaxN, float32(r.max)), make([]uint8, lowpMaxN)
 		for i := range dst {
 			dst[i] = uint8(i) // fault every page in before timing
 		}
 		b.Run("fmt="+r.name, func(b *testing.B) {
-			lowpRun(b, fp8ImplName(cpufeat.Best), func(n int) {
+			kerneltest.RunSizes(b, fp8ImplName(cpufeat.Best), lowpSizes, func(n int) {
 				if err := EncodeFP8(dst[:n], src[:n], r.f, true); err != nil {
 					b.Fatal(err)
 				}
@@ -123,12 +77,12 @@ func BenchmarkEncodeFP8(b *testing.B) {
 
 func BenchmarkDecodeFP8(b *testing.B) {
 	for _, r := range refFP8s {
-		src, dst := make([]uint8, lowpMaxN), lowpFloat32s(lowpMaxN, 1)
-		for i, x := range lowpFloat32s(lowpMaxN, float32(r.max)) {
+		src, dst := make([]uint8, lowpMaxN), kerneltest.Float32s(lowpMaxN, 1)
+		for i, x := range kerneltest.Float32s(lowpMaxN, float32(r.max)) {
 			src[i] = r.encode(x, true)
 		}
 		b.Run("fmt="+r.name, func(b *testing.B) {
-			lowpRun(b, fp8ImplName(cpufeat.Best), func(n int) {
+			kerneltest.RunSizes(b, fp8ImplName(cpufeat.Best), lowpSizes, func(n int) {
 				if err := DecodeFP8(dst[:n], src[:n], r.f); err != nil {
 					b.Fatal(err)
 				}
@@ -148,13 +102,13 @@ func BenchmarkFakeQuantBlock(b *testing.B) {
 	const rowLen = 4096
 	f := Format{NumBits: 4}
 	for _, bs := range []int{32, 128} {
-		src, dst := lowpFloat32s(lowpMaxN, 1), lowpFloat32s(lowpMaxN, 1)
+		src, dst := kerneltest.Float32s(lowpMaxN, 1), kerneltest.Float32s(lowpMaxN, 1)
 		amax, err := BlockAmax(src, rowLen, bs)
 		if err != nil {
 			b.Fatal(err)
 		}
 		b.Run(fmt.Sprintf("block=%d", bs), func(b *testing.B) {
-			lowpRun(b, Implementation(), func(n int) {
+			kerneltest.RunSizes(b, Implementation(), lowpSizes, func(n int) {
 				if err := FakeQuantBlock(dst[:n], src[:n], amax[:n/bs], rowLen, bs, f); err != nil {
 					b.Fatal(err)
 				}
@@ -177,7 +131,7 @@ func BenchmarkFakeQuantBlock(b *testing.B) {
 func BenchmarkQuantInt4Pack(b *testing.B) {
 	const rowLen = 4096
 	for _, bs := range []int{32, 128} {
-		src := lowpFloat32s(lowpMaxN, 1)
+		src := kerneltest.Float32s(lowpMaxN, 1)
 		amax, err := BlockAmax(src, rowLen, bs)
 		if err != nil {
 			b.Fatal(err)
@@ -191,7 +145,7 @@ func BenchmarkQuantInt4Pack(b *testing.B) {
 			codes[i], packed[i/2] = int8(i), byte(i)
 		}
 		b.Run(fmt.Sprintf("block=%d", bs), func(b *testing.B) {
-			lowpRun(b, "generic", func(n int) {
+			kerneltest.RunSizes(b, "generic", lowpSizes, func(n int) {
 				if err := QuantizeInt4Block(codes[:n], src[:n], scale[:n/bs], rowLen, bs, false); err != nil {
 					b.Fatal(err)
 				}

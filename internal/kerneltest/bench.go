@@ -2,6 +2,7 @@ package kerneltest
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
@@ -28,33 +29,41 @@ func Float32s(n int, amax float32) []float32 {
 }
 
 // copyBufs are the source and destination of impl=copy, kept between
-// benchmarks.
+// benchmarks and grown to the largest size asked for.
 var copyBufs [2][]float32
 
-// Run benchmarks one kernel. kernel(n) must run the package's dispatching
-// entry point on the first n elements of its inputs, naive(n) the naive loop
-// on the same. implementation is the package's Implementation function: the
-// family it names under the default dispatch gets the "selected" metric.
+// Run benchmarks one kernel at every size in Sizes. kernel(n) must run the
+// package's dispatching entry point on the first n elements of its inputs,
+// naive(n) the naive loop on the same. implementation is the package's
+// Implementation function: the family it names under the default dispatch
+// gets the "selected" metric.
 func Run(b *testing.B, implementation func() string, kernel, naive func(n int)) {
-	selected := implementation()
+	RunSizes(b, implementation(), Sizes, kernel, naive)
+}
+
+// RunSizes is Run at the given sizes, with the family that runs by default
+// named by selected: one sub-benchmark per family this CPU supports
+// (switched with cpufeat.Use), then impl=naive and impl=copy (Go's copy()
+// of n float32), each with b.SetBytes(4*n).
+func RunSizes(b *testing.B, selected string, sizes []int, kernel, naive func(n int)) {
 	for _, impl := range cpufeat.Available() {
 		b.Run("impl="+impl.String(), func(b *testing.B) {
 			restore := cpufeat.Use(impl)
 			defer restore()
-			sizes(b, impl.String() == selected, kernel)
+			run(b, sizes, impl.String() == selected, kernel)
 		})
 	}
-	b.Run("impl=naive", func(b *testing.B) { sizes(b, false, naive) })
-	if copyBufs[0] == nil {
-		copyBufs = [2][]float32{Float32s(MaxN, 1), Float32s(MaxN, 1)}
+	b.Run("impl=naive", func(b *testing.B) { run(b, sizes, false, naive) })
+	if n := slices.Max(sizes); len(copyBufs[0]) < n {
+		copyBufs = [2][]float32{Float32s(n, 1), Float32s(n, 1)}
 	}
 	b.Run("impl=copy", func(b *testing.B) {
-		sizes(b, false, func(n int) { copy(copyBufs[1][:n], copyBufs[0][:n]) })
+		run(b, sizes, false, func(n int) { copy(copyBufs[1][:n], copyBufs[0][:n]) })
 	})
 }
 
-func sizes(b *testing.B, selected bool, f func(n int)) {
-	for _, n := range Sizes {
+func run(b *testing.B, sizes []int, selected bool, f func(n int)) {
+	for _, n := range sizes {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			b.SetBytes(int64(4 * n))
 			for b.Loop() {

@@ -1,0 +1,259 @@
+// Package gemm is the float32 matrix multiply under the layers package: the
+// convolutions (through im2col) and Linear spend nearly all their time here.
+//
+//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx
+//	                                                               |
+//	                                                          internal/gemm
+//
+// The structure is the classic one of GotoBLAS and BLIS: the k dimension is
+// cut into blocks of KC, B into column blocks of NC and A into row blocks of
+// MC; each block is packed into contiguous panels (MR rows of A, NR columns
+// of B, zero-padded at the edges) so that the micro-kernel streams through
+// memory in order, and the micro-kernel keeps an MR×NR tile of C in vector
+// registers for the whole depth of a k block.
+//
+// Each kernel family has its own micro-kernel: plain Go (the specification,
+// compiled everywhere), AVX2+FMA and AVX-512 on amd64, NEON on arm64. The
+// family comes from internal/cpufeat, like the other kernel packages. The
+// families differ only in rounding: the assembly kernels fuse multiply and
+// add, the Go kernel rounds twice, and the sums are associated in the same
+// order (k ascending within a block, blocks ascending). Results never depend
+// on the number of goroutines: each element of C is computed by exactly one
+// of them, in the same order.
+//
+// Large products are split across GOMAXPROCS goroutines; small ones run on
+// the caller's goroutine.
+package gemm
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
+)
+
+// Blocking parameters, chosen for 32-48 KiB L1 and 1-2 MiB L2 data caches:
+// a kc×nr panel of B (16-48 KiB) stays in L1 while the micro-kernel runs
+// down an mc×kc block of A (~200 KiB, in L2).
+const (
+	kc = 256
+	nc = 3072 // a multiple of every family's nr
+)
+
+// parallelFlops is the smallest block (mr·nr·kc multiply-adds summed over a
+// row block) worth splitting across goroutines: below it the hand-off costs
+// more than it saves.
+const parallelFlops = 1 << 19
+
+// Sgemm computes C = op(A)·op(B), or C += op(A)·op(B) when accumulate is
+// true, on row-major float32 matrices. op(A) is m×k: A itself (m×k, row
+// stride lda) when transA is false, or the transpose of A (k×m, row stride
+// lda) when transA is true. Likewise op(B) is k×n, B (k×n) or B transposed
+// (B is n×k). C is m×n with row stride ldc. With k == 0 and accumulate
+// false, C is zeroed.
+//
+// Sgemm is an internal routine: its callers check shapes, and it panics (as
+// a BLAS does) when a dimension is negative, a leading dimension is too
+// small or a slice is too short for the matrix it holds.
+func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
+	checkMatrix("A", transA, m, k, a, lda)
+	checkMatrix("B", transB, k, n, b, ldb)
+	checkMatrix("C", false, m, n, c, ldc)
+	if m == 0 || n == 0 {
+		return
+	}
+	if k == 0 {
+		if !accumulate {
+			for i := range m {
+				clear(c[i*ldc : i*ldc+n])
+			}
+		}
+		return
+	}
+	kern := selectKernel()
+	g := &gemmJob{
+		kern: kern, transA: transA, transB: transB,
+		m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+	}
+	g.run(accumulate)
+}
+
+// checkMatrix panics unless x can hold a rows×cols matrix (stored transposed
+// when trans) with leading dimension ld.
+func checkMatrix(name string, trans bool, rows, cols int, x []float32, ld int) {
+	if rows < 0 || cols < 0 {
+		panic(fmt.Sprintf("gemm: %s is %d×%d", name, rows, cols))
+	}
+	r, cl := rows, cols
+	if trans {
+		r, cl = cols, rows
+	}
+	if ld < max(cl, 1) {
+		panic(fmt.Sprintf("gemm: %s has %d columns but leading dimension %d", name, cl, ld))
+	}
+	if r > 0 && cl > 0 && len(x) < (r-1)*ld+cl {
+		panic(fmt.Sprintf("gemm: %s (%d×%d, ld %d) needs %d elements, has %d", name, r, cl, ld, (r-1)*ld+cl, len(x)))
+	}
+}
+
+// kernel describes one family's micro-kernel: it multiplies an mr×kc packed
+// panel of A by a kc×nr packed panel of B into an mr×nr tile of C.
+type kernel struct {
+	impl   cpufeat.Impl
+	mr, nr int
+	mc     int // rows of A per block, a multiple of mr
+}
+
+type gemmJob struct {
+	kern           kernel
+	transA, transB bool
+	m, n, k        int
+	a, b, c        []float32
+	lda, ldb, ldc  int
+}
+
+var bufPool sync.Pool // *[]float32 packing buffers
+
+func getBuf(n int) *[]float32 {
+	if p, ok := bufPool.Get().(*[]float32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	s := make([]float32, n)
+	return &s
+}
+
+func (g *gemmJob) run(accumulate bool) {
+	kern := g.kern
+	workers := runtime.GOMAXPROCS(0)
+	bp := getBuf(kc * nc)
+	ap := getBuf(kern.mc * kc)
+	defer bufPool.Put(bp)
+	defer bufPool.Put(ap)
+	for jc := 0; jc < g.n; jc += nc {
+		ncb := min(nc, g.n-jc)
+		for pc := 0; pc < g.k; pc += kc {
+			kcb := min(kc, g.k-pc)
+			acc := accumulate || pc > 0
+			packB(*bp, g.b, g.ldb, g.transB, pc, jc, kcb, ncb, kern.nr)
+			for ic := 0; ic < g.m; ic += kern.mc {
+				mcb := min(kern.mc, g.m-ic)
+				packA(*ap, g.a, g.lda, g.transA, ic, pc, mcb, kcb, kern.mr)
+				panels := (ncb + kern.nr - 1) / kern.nr
+				w := workers
+				if mcb*ncb*kcb < parallelFlops {
+					w = 1
+				}
+				w = min(w, panels)
+				if w <= 1 {
+					g.macro(*ap, *bp, ic, jc, mcb, ncb, kcb, 0, panels, acc)
+					continue
+				}
+				var wg sync.WaitGroup
+				for t := 1; t < w; t++ {
+					lo, hi := t*panels/w, (t+1)*panels/w
+					wg.Go(func() { g.macro(*ap, *bp, ic, jc, mcb, ncb, kcb, lo, hi, acc) })
+				}
+				g.macro(*ap, *bp, ic, jc, mcb, ncb, kcb, 0, panels/w, acc)
+				wg.Wait()
+			}
+		}
+	}
+}
+
+// macro runs the micro-kernel over the packed mcb×kcb block of A and the
+// B panels [jlo, jhi) of the packed kcb×ncb block, writing C[ic:, jc:].
+func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb, jlo, jhi int, acc bool) {
+	mr, nr := g.kern.mr, g.kern.nr
+	var edge [maxTile]float32
+	for jp := jlo; jp < jhi; jp++ {
+		j := jp * nr
+		nv := min(nr, ncb-j)
+		bpan := bp[jp*kcb*nr : (jp+1)*kcb*nr]
+		for i := 0; i < mcb; i += mr {
+			mv := min(mr, mcb-i)
+			apan := ap[(i/mr)*kcb*mr : (i/mr+1)*kcb*mr]
+			off := (ic+i)*g.ldc + jc + j
+			if mv == mr && nv == nr {
+				microKernel(g.kern.impl, kcb, apan, bpan, g.c[off:off+(mr-1)*g.ldc+nr], g.ldc, acc)
+				continue
+			}
+			t := edge[:mr*nr]
+			microKernel(g.kern.impl, kcb, apan, bpan, t, nr, false)
+			for r := range mv {
+				crow := g.c[off+r*g.ldc : off+r*g.ldc+nv]
+				trow := t[r*nr : r*nr+nv]
+				if acc {
+					for q, v := range trow {
+						crow[q] += v
+					}
+				} else {
+					copy(crow, trow)
+				}
+			}
+		}
+	}
+}
+
+// packA copies the mcb×kcb block of op(A) at (ic, pc) into panels of mr
+// rows: panel p holds, for each of the kcb columns in turn, the mr values of
+// rows p·mr … p·mr+mr-1, zero past the last row.
+func packA(dst, a []float32, lda int, trans bool, ic, pc, mcb, kcb, mr int) {
+	for i0 := 0; i0 < mcb; i0 += mr {
+		mv := min(mr, mcb-i0)
+		pan := dst[(i0/mr)*kcb*mr : (i0/mr+1)*kcb*mr]
+		if trans {
+			// op(A)[i][p] = a[p*lda+i]: each column p is contiguous.
+			for p := range kcb {
+				src := a[(pc+p)*lda+ic+i0:]
+				d := pan[p*mr : p*mr+mr]
+				copy(d, src[:mv])
+				clear(d[mv:])
+			}
+			continue
+		}
+		var rows [maxMR][]float32
+		for r := range mv {
+			rows[r] = a[(ic+i0+r)*lda+pc : (ic+i0+r)*lda+pc+kcb]
+		}
+		for p := range kcb {
+			d := pan[p*mr : p*mr+mr]
+			for r := range mv {
+				d[r] = rows[r][p]
+			}
+			clear(d[mv:])
+		}
+	}
+}
+
+// packB copies the kcb×ncb block of op(B) at (pc, jc) into panels of nr
+// columns: panel q holds, for each of the kcb rows in turn, the nr values of
+// columns q·nr … q·nr+nr-1, zero past the last column.
+func packB(dst, b []float32, ldb int, trans bool, pc, jc, kcb, ncb, nr int) {
+	for j0 := 0; j0 < ncb; j0 += nr {
+		nv := min(nr, ncb-j0)
+		pan := dst[(j0/nr)*kcb*nr : (j0/nr+1)*kcb*nr]
+		if !trans {
+			for p := range kcb {
+				src := b[(pc+p)*ldb+jc+j0:]
+				d := pan[p*nr : p*nr+nr]
+				copy(d, src[:nv])
+				clear(d[nv:])
+			}
+			continue
+		}
+		// op(B)[p][j] = b[j*ldb+p]: each column j is a contiguous row of b.
+		for q := range nv {
+			src := b[(jc+j0+q)*ldb+pc : (jc+j0+q)*ldb+pc+kcb]
+			for p, v := range src {
+				pan[p*nr+q] = v
+			}
+		}
+		for q := nv; q < nr; q++ {
+			for p := range kcb {
+				pan[p*nr+q] = 0
+			}
+		}
+	}
+}

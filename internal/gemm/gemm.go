@@ -113,10 +113,11 @@ type gemmJob struct {
 	lda, ldb, ldc  int
 }
 
-var bufPool sync.Pool // *[]float32 packing buffers
+// Packing buffers for A and B, reused across calls.
+var aPool, bPool sync.Pool // of *[]float32
 
-func getBuf(n int) *[]float32 {
-	if p, ok := bufPool.Get().(*[]float32); ok && cap(*p) >= n {
+func getBuf(pool *sync.Pool, n int) *[]float32 {
+	if p, ok := pool.Get().(*[]float32); ok && cap(*p) >= n {
 		*p = (*p)[:n]
 		return p
 	}
@@ -124,13 +125,16 @@ func getBuf(n int) *[]float32 {
 	return &s
 }
 
+func roundUp(n, m int) int { return (n + m - 1) / m * m }
+
 func (g *gemmJob) run(accumulate bool) {
 	kern := g.kern
 	workers := runtime.GOMAXPROCS(0)
-	bp := getBuf(kc * nc)
-	ap := getBuf(kern.mc * kc)
-	defer bufPool.Put(bp)
-	defer bufPool.Put(ap)
+	kmax := min(kc, g.k)
+	bp := getBuf(&bPool, kmax*roundUp(min(nc, g.n), kern.nr))
+	ap := getBuf(&aPool, kmax*min(kern.mc, roundUp(g.m, kern.mr)))
+	defer bPool.Put(bp)
+	defer aPool.Put(ap)
 	for jc := 0; jc < g.n; jc += nc {
 		ncb := min(nc, g.n-jc)
 		for pc := 0; pc < g.k; pc += kc {

@@ -1,0 +1,173 @@
+package layers
+
+// geom is the geometry shared by convolutions and pooling, in 3-D form
+// (1-D and 2-D layers use leading spatial sizes of 1, with kernel 1, stride
+// 1, padding 0, dilation 1 there). "big" is the side a window reads from (a
+// convolution's input, a transposed convolution's output) and "small" the
+// side with one element per window position; along each dimension,
+// small position o reads big positions o·stride - padding + j·dilation for
+// j < kernel, skipping those outside [0, big).
+type geom struct {
+	big, small [3]int
+	k, s, p, d [3]int
+}
+
+func (g *geom) bigN() int   { return g.big[0] * g.big[1] * g.big[2] }
+func (g *geom) smallN() int { return g.small[0] * g.small[1] * g.small[2] }
+func (g *geom) kN() int     { return g.k[0] * g.k[1] * g.k[2] }
+
+// validRange returns the window positions [lo, hi) of one dimension (out
+// positions along it) whose element for kernel tap j falls inside [0, n).
+func validRange(out, n, s, p, d, j int) (lo, hi int) {
+	off := j*d - p // big index of position o is o*s + off
+	if off < 0 {
+		lo = (-off + s - 1) / s
+	}
+	if n-off <= 0 {
+		return 0, 0
+	}
+	hi = min(out, (n-off+s-1)/s)
+	if lo > hi {
+		lo = hi
+	}
+	return lo, hi
+}
+
+// im2col writes the columns of group channels [c0, c0+cg) of samples
+// [n0, n0+nc) of src (a tensor [N, channels, big...]) into dst, a
+// [cg·kN, nc·smallN] matrix: row (c, taps) holds, for each sample and
+// window position, the element that tap reads, or 0 in the padding.
+func (g *geom) im2col(dst, src []float32, channels, c0, cg, n0, nc int) {
+	B, P := g.bigN(), g.smallN()
+	L := nc * P
+	r := 0
+	for ci := range cg {
+		for a := range g.k[0] {
+			for b := range g.k[1] {
+				for c := range g.k[2] {
+					row := dst[r*L : (r+1)*L]
+					r++
+					for j := range nc {
+						plane := src[((n0+j)*channels+c0+ci)*B:][:B]
+						g.gatherPlane(row[j*P:(j+1)*P], plane, a, b, c)
+					}
+				}
+			}
+		}
+	}
+}
+
+// gatherPlane fills out (one window position per element) with the element
+// tap (a, b, c) reads from plane, or 0.
+func (g *geom) gatherPlane(out, plane []float32, a, b, c int) {
+	s1, s2 := g.small[1], g.small[2]
+	b1, b2 := g.big[1], g.big[2]
+	dlo, dhi := validRange(g.small[0], g.big[0], g.s[0], g.p[0], g.d[0], a)
+	hlo, hhi := validRange(s1, b1, g.s[1], g.p[1], g.d[1], b)
+	wlo, whi := validRange(s2, b2, g.s[2], g.p[2], g.d[2], c)
+	clear(out[:dlo*s1*s2])
+	clear(out[dhi*s1*s2:])
+	woff, sw := c*g.d[2]-g.p[2], g.s[2]
+	for od := dlo; od < dhi; od++ {
+		id := od*g.s[0] - g.p[0] + a*g.d[0]
+		slab := out[od*s1*s2 : (od+1)*s1*s2]
+		clear(slab[:hlo*s2])
+		clear(slab[hhi*s2:])
+		for oh := hlo; oh < hhi; oh++ {
+			ih := oh*g.s[1] - g.p[1] + b*g.d[1]
+			src := plane[(id*b1+ih)*b2 : (id*b1+ih+1)*b2]
+			dst := slab[oh*s2 : (oh+1)*s2]
+			clear(dst[:wlo])
+			clear(dst[whi:])
+			if sw == 1 {
+				copy(dst[wlo:whi], src[wlo+woff:whi+woff])
+				continue
+			}
+			for ow := wlo; ow < whi; ow++ {
+				dst[ow] = src[ow*sw+woff]
+			}
+		}
+	}
+}
+
+// col2im is the adjoint of im2col: it adds every element of cols (laid out
+// as im2col writes it) to the element of dst it was read from.
+func (g *geom) col2im(dst, cols []float32, channels, c0, cg, n0, nc int) {
+	B, P := g.bigN(), g.smallN()
+	L := nc * P
+	r := 0
+	for ci := range cg {
+		for a := range g.k[0] {
+			for b := range g.k[1] {
+				for c := range g.k[2] {
+					row := cols[r*L : (r+1)*L]
+					r++
+					for j := range nc {
+						plane := dst[((n0+j)*channels+c0+ci)*B:][:B]
+						g.scatterPlane(plane, row[j*P:(j+1)*P], a, b, c)
+					}
+				}
+			}
+		}
+	}
+}
+
+// scatterPlane adds each element of in to the element of plane that tap
+// (a, b, c) of its window position reads; padding taps are dropped.
+func (g *geom) scatterPlane(plane, in []float32, a, b, c int) {
+	s1, s2 := g.small[1], g.small[2]
+	b1, b2 := g.big[1], g.big[2]
+	dlo, dhi := validRange(g.small[0], g.big[0], g.s[0], g.p[0], g.d[0], a)
+	hlo, hhi := validRange(s1, b1, g.s[1], g.p[1], g.d[1], b)
+	wlo, whi := validRange(s2, b2, g.s[2], g.p[2], g.d[2], c)
+	woff, sw := c*g.d[2]-g.p[2], g.s[2]
+	for od := dlo; od < dhi; od++ {
+		id := od*g.s[0] - g.p[0] + a*g.d[0]
+		for oh := hlo; oh < hhi; oh++ {
+			ih := oh*g.s[1] - g.p[1] + b*g.d[1]
+			dst := plane[(id*b1+ih)*b2 : (id*b1+ih+1)*b2]
+			src := in[(od*s1+oh)*s2 : (od*s1+oh+1)*s2]
+			if sw == 1 {
+				d := dst[wlo+woff : whi+woff]
+				for i, v := range src[wlo:whi] {
+					d[i] += v
+				}
+				continue
+			}
+			for ow := wlo; ow < whi; ow++ {
+				dst[ow*sw+woff] += src[ow]
+			}
+		}
+	}
+}
+
+// gatherChannels copies channels [c0, c0+cn) of samples [n0, n0+nc) of src
+// (a tensor [N, channels, P]) into dst as a [cn, nc·P] matrix.
+func gatherChannels(dst, src []float32, channels, c0, cn, n0, nc, P int) {
+	for o := range cn {
+		for j := range nc {
+			copy(dst[(o*nc+j)*P:(o*nc+j+1)*P], src[((n0+j)*channels+c0+o)*P:][:P])
+		}
+	}
+}
+
+// scatterChannels is the inverse of gatherChannels: it copies the
+// [cn, nc·P] matrix src into channels [c0, c0+cn) of samples [n0, n0+nc)
+// of dst (a tensor [N, channels, P]), adding bias[c0+o] when bias is not
+// nil.
+func scatterChannels(dst, src []float32, channels, c0, cn, n0, nc, P int, bias []float32) {
+	for o := range cn {
+		for j := range nc {
+			d := dst[((n0+j)*channels+c0+o)*P:][:P]
+			s := src[(o*nc+j)*P : (o*nc+j+1)*P]
+			if bias == nil {
+				copy(d, s)
+				continue
+			}
+			bv := bias[c0+o]
+			for i, v := range s {
+				d[i] = v + bv
+			}
+		}
+	}
+}

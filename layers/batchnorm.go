@@ -34,6 +34,7 @@ type BatchNorm struct {
 	// Saved by Forward for Backward.
 	xhat     []float32 // normalised input
 	invStd   []float64 // per channel, 1/sqrt(var + eps)
+	gamma    []float32 // the weight Forward used
 	trainFwd bool      // whether the last Forward used batch statistics
 	shape    []int
 }
@@ -101,7 +102,8 @@ func (b *BatchNorm) String() string {
 
 // Params returns "weight" and "bias".
 func (b *BatchNorm) Params() []Param {
-	return []Param{{Name: "weight", Value: b.Weight, Grad: b.weightGrad}, {Name: "bias", Value: b.Bias, Grad: b.biasGrad}}
+	return []Param{{Name: "weight", Value: b.Weight, Grad: gradOf(b.Weight, &b.weightGrad)},
+		{Name: "bias", Value: b.Bias, Grad: gradOf(b.Bias, &b.biasGrad)}}
 }
 
 // SetTraining switches between batch statistics (training) and running
@@ -220,6 +222,7 @@ func (b *BatchNorm) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		}
 	}
 	b.trainFwd, b.shape = b.training, x.Shape
+	b.gamma = append(b.gamma[:0], b.Weight.Data...)
 	return y, nil
 }
 
@@ -230,10 +233,13 @@ func (b *BatchNorm) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := checkGrad(b, b.shape, dy); err != nil {
 		return nil, err
 	}
-	C := b.NumFeatures
-	N := b.shape[0]
+	N, C := b.shape[0], b.shape[1]
 	P := len(dy.Data) / max(1, N*C)
 	count := float64(N * P)
+	wg, bg := gradOf(b.Weight, &b.weightGrad), gradOf(b.Bias, &b.biasGrad)
+	if len(wg.Data) != C || len(bg.Data) != C {
+		return nil, errorf(b, "weight or bias changed between Forward and Backward")
+	}
 	dx := tensor.New(b.shape...)
 	for c := range C {
 		var sdy, sdyx float64
@@ -244,9 +250,9 @@ func (b *BatchNorm) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 				sdyx += float64(g) * float64(b.xhat[lo+i])
 			}
 		}
-		b.biasGrad.Data[c] += float32(sdy)
-		b.weightGrad.Data[c] += float32(sdyx)
-		k := float64(b.Weight.Data[c]) * b.invStd[c]
+		bg.Data[c] += float32(sdy)
+		wg.Data[c] += float32(sdyx)
+		k := float64(b.gamma[c]) * b.invStd[c]
 		for n := range N {
 			lo, hi := (n*C+c)*P, (n*C+c+1)*P
 			for i, g := range dy.Data[lo:hi] {

@@ -34,10 +34,18 @@ type Conv struct {
 	Weight, Bias *tensor.Tensor
 
 	weightGrad, biasGrad *tensor.Tensor
-	x, w                 *tensor.Tensor // saved by forward for backward
-	geo                  geom
-	outShape             []int
+	fw                   convSaved // what the last forward used
 	cols, tmp            []float32 // scratch
+}
+
+// convSaved is what backward needs from forward, copied so that a change
+// of the exported fields in between cannot make backward inconsistent.
+type convSaved struct {
+	x, w              *tensor.Tensor
+	geo               geom
+	outShape          []int
+	inC, outC, groups int
+	transposed, bias  bool
 }
 
 // Conv1d is torch.nn.Conv1d: input [N, C, L].
@@ -344,9 +352,9 @@ func (c *Conv) String() string {
 
 // Params returns "weight" and, when the layer has one, "bias".
 func (c *Conv) Params() []Param {
-	ps := []Param{{Name: "weight", Value: c.Weight, Grad: c.weightGrad}}
+	ps := []Param{{Name: "weight", Value: c.Weight, Grad: gradOf(c.Weight, &c.weightGrad)}}
 	if c.Bias != nil {
-		ps = append(ps, Param{Name: "bias", Value: c.Bias, Grad: c.biasGrad})
+		ps = append(ps, Param{Name: "bias", Value: c.Bias, Grad: gradOf(c.Bias, &c.biasGrad)})
 	}
 	return ps
 }
@@ -361,7 +369,7 @@ func (c *Conv) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 // Backward returns the gradient with respect to the input of the last
 // Forward and adds the weight and bias gradients to the parameters' Grad.
 func (c *Conv) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	return c.backward(c, dy, c.weightGrad)
+	return c.backward(c, dy, gradOf(c.Weight, &c.weightGrad))
 }
 
 // weightShape is the shape the weight must have.
@@ -422,11 +430,12 @@ func (c *Conv) forward(self Layer, x, w *tensor.Tensor) (*tensor.Tensor, error) 
 		}
 		out = append(out, o)
 	}
-	if _, err := tensor.NumelOf(out); err != nil {
-		return nil, errorf(self, "input shape %v: output shape %v: %v", x.Shape, out, err)
+	if n, err := tensor.NumelOf(out); err != nil || n > maxActivation {
+		return nil, errorf(self, "input shape %v: output shape %v is too large", x.Shape, out)
 	}
 	y := tensor.New(out...)
-	c.x, c.w, c.geo, c.outShape = x, w, g, out
+	c.fw = convSaved{x: x, w: w, geo: g, outShape: out, inC: c.InChannels, outC: c.OutChannels,
+		groups: c.Groups, transposed: c.Transposed, bias: c.Bias != nil}
 	N, G := x.Shape[0], c.Groups
 	P := g.smallN()
 	var bias []float32
@@ -470,56 +479,72 @@ func (c *Conv) forward(self Layer, x, w *tensor.Tensor) (*tensor.Tensor, error) 
 // to the weight forward used into dw, and adds the bias gradient to the
 // layer's bias gradient.
 func (c *Conv) backward(self Layer, dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
-	if c.x == nil {
+	fw := &c.fw
+	if fw.x == nil {
 		return nil, errorf(self, "Backward called before Forward")
 	}
 	if err := dy.Validate(); err != nil {
 		return nil, errorf(self, "output gradient: %v", err)
 	}
-	if !tensor.SameShape(dy.Shape, c.outShape) {
-		return nil, errorf(self, "output gradient shape %v, want %v", dy.Shape, c.outShape)
+	if !tensor.SameShape(dy.Shape, fw.outShape) {
+		return nil, errorf(self, "output gradient shape %v, want %v", dy.Shape, fw.outShape)
 	}
-	x, w, g := c.x, c.w, &c.geo
+	if len(dw.Data) != len(fw.w.Data) {
+		return nil, errorf(self, "weight gradient of %d elements for a weight of shape %v", len(dw.Data), fw.w.Shape)
+	}
+	var db []float32
+	if fw.bias {
+		if c.Bias == nil || len(c.Bias.Data) != fw.outC {
+			return nil, errorf(self, "bias changed between Forward and Backward")
+		}
+		db = gradOf(c.Bias, &c.biasGrad).Data
+	}
+	x, w, g := fw.x, fw.w, &fw.geo
 	dx := tensor.New(x.Shape...)
-	N, G := x.Shape[0], c.Groups
+	N, G := x.Shape[0], fw.groups
 	P := g.smallN()
-	if !c.Transposed {
-		cg, ocg := c.InChannels/G, c.OutChannels/G
+	if !fw.transposed {
+		cg, ocg := fw.inC/G, fw.outC/G
 		K := cg * g.kN()
 		for n0, nc := range c.chunks(N, K, P, ocg) {
 			L := nc * P
 			cols, tmp := c.cols[:K*L], c.tmp[:ocg*L]
 			for gi := range G {
-				gatherChannels(tmp, dy.Data, c.OutChannels, gi*ocg, ocg, n0, nc, P)
-				g.im2col(cols, x.Data, c.InChannels, gi*cg, cg, n0, nc)
+				gatherChannels(tmp, dy.Data, fw.outC, gi*ocg, ocg, n0, nc, P)
+				g.im2col(cols, x.Data, fw.inC, gi*cg, cg, n0, nc)
 				gemm.Sgemm(false, true, ocg, K, L, tmp, L, cols, L, dw.Data[gi*ocg*K:], K, true)
 				gemm.Sgemm(true, false, K, L, ocg, w.Data[gi*ocg*K:], K, tmp, L, cols, L, false)
-				g.col2im(dx.Data, cols, c.InChannels, gi*cg, cg, n0, nc)
+				g.col2im(dx.Data, cols, fw.inC, gi*cg, cg, n0, nc)
 			}
 		}
-		if c.Bias != nil {
-			sumChannels(c.biasGrad.Data, dy.Data, P)
+		if db != nil {
+			sumChannels(db, dy.Data, P)
 		}
 		return dx, nil
 	}
-	cg, icg := c.OutChannels/G, c.InChannels/G
+	cg, icg := fw.outC/G, fw.inC/G
 	K := cg * g.kN()
 	for n0, nc := range c.chunks(N, K, P, icg) {
 		L := nc * P
 		cols, tmp := c.cols[:K*L], c.tmp[:icg*L]
 		for gi := range G {
-			g.im2col(cols, dy.Data, c.OutChannels, gi*cg, cg, n0, nc)
-			gatherChannels(tmp, x.Data, c.InChannels, gi*icg, icg, n0, nc, P)
+			g.im2col(cols, dy.Data, fw.outC, gi*cg, cg, n0, nc)
+			gatherChannels(tmp, x.Data, fw.inC, gi*icg, icg, n0, nc, P)
 			gemm.Sgemm(false, true, icg, K, L, tmp, L, cols, L, dw.Data[gi*icg*K:], K, true)
 			gemm.Sgemm(false, false, icg, L, K, w.Data[gi*icg*K:], K, cols, L, tmp, L, false)
-			scatterChannels(dx.Data, tmp, c.InChannels, gi*icg, icg, n0, nc, P, nil)
+			scatterChannels(dx.Data, tmp, fw.inC, gi*icg, icg, n0, nc, P, nil)
 		}
 	}
-	if c.Bias != nil {
-		sumChannels(c.biasGrad.Data, dy.Data, g.bigN())
+	if db != nil {
+		sumChannels(db, dy.Data, g.bigN())
 	}
 	return dx, nil
 }
+
+// maxActivation bounds the elements of one output tensor (2 Gi, 8 GiB),
+// so that absurd hyper-parameters give an error instead of an allocation
+// failure.
+const maxActivation = 1 << 31
 
 // maxScratch bounds the im2col buffer (in elements); larger batches are
 // processed in chunks of samples.
@@ -575,6 +600,22 @@ func sumChannels(db, dy []float32, P int) {
 	for c, s := range sums {
 		db[c] += float32(s)
 	}
+}
+
+// gradOf returns the gradient tensor *g of the parameter v, replacing it by
+// zeros of v's shape when v was replaced by a tensor of another shape (or
+// *g is nil). An invalid v gets an empty gradient, which the optimizers
+// and Forward report.
+func gradOf(v *tensor.Tensor, g **tensor.Tensor) *tensor.Tensor {
+	if *g != nil && tensor.SameShape((*g).Shape, v.Shape) && len((*g).Data) == len(v.Data) {
+		return *g
+	}
+	if v.Validate() != nil {
+		*g = &tensor.Tensor{Shape: []int{0}, Data: nil}
+	} else {
+		*g = tensor.New(v.Shape...)
+	}
+	return *g
 }
 
 // uniform fills x with values drawn uniformly from [-bound, bound).

@@ -242,3 +242,59 @@ func TestConvRepr(t *testing.T) {
 		t.Errorf("ConvTranspose1d weight shape and kind: %s", got)
 	}
 }
+
+// TestConvRandomConfigs draws random small convolutions, including
+// paddings wider than the input and output paddings that only the dilation
+// allows, and checks Forward against the definition and that Backward runs
+// (the gradients themselves are checked in TestGradients).
+func TestConvRandomConfigs(t *testing.T) {
+	rng := testRNG(11)
+	n := 300
+	if testing.Short() {
+		n = 60
+	}
+	for i := range n {
+		dims := 1 + rng.IntN(3)
+		g := 1 + rng.IntN(2)
+		spec := ConvSpec{InChannels: g * (1 + rng.IntN(2)), OutChannels: g * (1 + rng.IntN(2)), Groups: g,
+			Bias: rng.IntN(2) == 0, Transposed: rng.IntN(2) == 0}
+		shape := []int{1 + rng.IntN(2), spec.InChannels}
+		for range dims {
+			k, s, d := 1+rng.IntN(3), 1+rng.IntN(3), 1+rng.IntN(3)
+			spec.KernelSize = append(spec.KernelSize, k)
+			spec.Stride = append(spec.Stride, s)
+			spec.Dilation = append(spec.Dilation, d)
+			spec.Padding = append(spec.Padding, rng.IntN(4))
+			op := 0
+			if spec.Transposed {
+				op = rng.IntN(max(s, d))
+			}
+			spec.OutputPadding = append(spec.OutputPadding, op)
+			shape = append(shape, 1+rng.IntN(5))
+		}
+		l, err := NewConv(spec, rng)
+		if err != nil {
+			t.Fatalf("NewConv(%+v): %v", spec, err)
+		}
+		x := randTensor(rng, shape...)
+		y, err := l.Forward(x)
+		if err != nil {
+			if !strings.Contains(err.Error(), "too small for kernel") {
+				t.Fatalf("%s on %v: %v", l, shape, err)
+			}
+			continue
+		}
+		want, mag, wshape := naiveConv(convOf(l), x)
+		if !tensor.SameShape(y.Shape, wshape) {
+			t.Fatalf("%s on %v: output shape %v, want %v", l, shape, y.Shape, wshape)
+		}
+		for j, v := range y.Data {
+			if d := math.Abs(float64(v) - want[j]); d > 1e-5*mag[j]+1e-30 {
+				t.Fatalf("case %d %s on %v: output[%d] = %v, want %v", i, l, shape, j, v, want[j])
+			}
+		}
+		if _, err := l.Backward(randTensor(rng, y.Shape...)); err != nil {
+			t.Fatalf("%s: Backward: %v", l, err)
+		}
+	}
+}

@@ -17,7 +17,8 @@ func (g *geom) smallN() int { return g.small[0] * g.small[1] * g.small[2] }
 func (g *geom) kN() int     { return g.k[0] * g.k[1] * g.k[2] }
 
 // validRange returns the window positions [lo, hi) of one dimension (out
-// positions along it) whose element for kernel tap j falls inside [0, n).
+// positions along it) whose element for kernel tap j falls inside [0, n);
+// an empty range is (0, 0).
 func validRange(out, n, s, p, d, j int) (lo, hi int) {
 	off := j*d - p // big index of position o is o*s + off
 	if off < 0 {
@@ -27,8 +28,8 @@ func validRange(out, n, s, p, d, j int) (lo, hi int) {
 		return 0, 0
 	}
 	hi = min(out, (n-off+s-1)/s)
-	if lo > hi {
-		lo = hi
+	if lo >= hi {
+		return 0, 0
 	}
 	return lo, hi
 }
@@ -65,6 +66,10 @@ func (g *geom) gatherPlane(out, plane []float32, a, b, c int) {
 	dlo, dhi := validRange(g.small[0], g.big[0], g.s[0], g.p[0], g.d[0], a)
 	hlo, hhi := validRange(s1, b1, g.s[1], g.p[1], g.d[1], b)
 	wlo, whi := validRange(s2, b2, g.s[2], g.p[2], g.d[2], c)
+	if wlo == whi || hlo == hhi {
+		clear(out)
+		return
+	}
 	clear(out[:dlo*s1*s2])
 	clear(out[dhi*s1*s2:])
 	woff, sw := c*g.d[2]-g.p[2], g.s[2]
@@ -120,6 +125,9 @@ func (g *geom) scatterPlane(plane, in []float32, a, b, c int) {
 	dlo, dhi := validRange(g.small[0], g.big[0], g.s[0], g.p[0], g.d[0], a)
 	hlo, hhi := validRange(s1, b1, g.s[1], g.p[1], g.d[1], b)
 	wlo, whi := validRange(s2, b2, g.s[2], g.p[2], g.d[2], c)
+	if wlo == whi {
+		return
+	}
 	woff, sw := c*g.d[2]-g.p[2], g.s[2]
 	for od := dlo; od < dhi; od++ {
 		id := od*g.s[0] - g.p[0] + a*g.d[0]

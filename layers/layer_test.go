@@ -214,3 +214,48 @@ func TestZeroGrad(t *testing.T) {
 		t.Errorf("ZeroGrad: %v", err)
 	}
 }
+
+// TestMutationBetweenPasses changes exported fields between Forward and
+// Backward, and hands layers absurd sizes: every case is an error, never a
+// panic.
+func TestMutationBetweenPasses(t *testing.T) {
+	rng := testRNG(1)
+	conv := must(NewConv2d(2, 4, 3, ConvOptions{Groups: 2}, rng))
+	x := randTensor(rng, 1, 2, 5, 5)
+	y := must(conv.Forward(x))
+	conv.Groups, conv.InChannels = 1, 7 // ignored by Backward: it uses what Forward used
+	if _, err := conv.Backward(randTensor(rng, y.Shape...)); err != nil {
+		t.Errorf("Backward after changing hyper-parameters: %v", err)
+	}
+	conv.Bias = nil
+	if _, err := conv.Backward(randTensor(rng, y.Shape...)); err == nil || !strings.Contains(err.Error(), "bias changed") {
+		t.Errorf("Backward after removing the bias: %v", err)
+	}
+	lin := must(NewLinear(3, 2, false, rng))
+	must(lin.Forward(tensor.New(4, 3)))
+	lin.Weight = tensor.New(5, 5)
+	if _, err := lin.Backward(tensor.New(4, 2)); err == nil {
+		t.Error("Linear.Backward with a replaced weight: no error")
+	}
+	if len(lin.Params()[0].Grad.Data) != 25 {
+		t.Error("Params did not give the replaced weight a gradient of its shape")
+	}
+	lin.Bias = tensor.New(2) // a bias added after construction gets a gradient
+	if p := lin.Params(); len(p) != 2 || len(p[1].Grad.Data) != 2 {
+		t.Errorf("Params after adding a bias: %v", p)
+	}
+	bn := must(NewBatchNorm2d(2))
+	must(bn.Forward(randTensor(rng, 2, 2, 2, 2)))
+	bn.Weight = tensor.New(3)
+	if _, err := bn.Backward(tensor.New(2, 2, 2, 2)); err == nil {
+		t.Error("BatchNorm.Backward with a replaced weight: no error")
+	}
+	big := must(NewAdaptiveAvgPool3d(1<<24, 1<<24, 1<<24))
+	if _, err := big.Forward(tensor.New(1, 1, 1, 1, 1)); err == nil || !strings.Contains(err.Error(), "is too large") {
+		t.Errorf("huge adaptive output: %v", err)
+	}
+	ct := must(NewConvTranspose2d(1, 1, 1, ConvOptions{Stride: 1 << 24}, testRNG(2)))
+	if _, err := ct.Forward(tensor.New(1, 1, 64, 64)); err == nil || !strings.Contains(err.Error(), "is too large") {
+		t.Errorf("huge transposed output: %v", err)
+	}
+}

@@ -18,8 +18,10 @@ type Linear struct {
 	Weight, Bias            *tensor.Tensor
 
 	weightGrad, biasGrad *tensor.Tensor
-	x, w                 *tensor.Tensor
+	x, w                 *tensor.Tensor // saved by forward
 	outShape             []int
+	in, out              int
+	bias                 bool
 }
 
 // NewLinear returns torch.nn.Linear(in, out, bias) with weight and bias
@@ -59,9 +61,9 @@ func (l *Linear) String() string {
 
 // Params returns "weight" and, when the layer has one, "bias".
 func (l *Linear) Params() []Param {
-	ps := []Param{{Name: "weight", Value: l.Weight, Grad: l.weightGrad}}
+	ps := []Param{{Name: "weight", Value: l.Weight, Grad: gradOf(l.Weight, &l.weightGrad)}}
 	if l.Bias != nil {
-		ps = append(ps, Param{Name: "bias", Value: l.Bias, Grad: l.biasGrad})
+		ps = append(ps, Param{Name: "bias", Value: l.Bias, Grad: gradOf(l.Bias, &l.biasGrad)})
 	}
 	return ps
 }
@@ -75,7 +77,7 @@ func (l *Linear) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 // Backward returns the input gradient of the last Forward and adds the
 // weight and bias gradients to the parameters' Grad.
 func (l *Linear) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	return l.backward(l, dy, l.weightGrad)
+	return l.backward(l, dy, gradOf(l.Weight, &l.weightGrad))
 }
 
 // forward computes x·wᵀ + b with w the layer's Weight or a quantized copy
@@ -98,6 +100,9 @@ func (l *Linear) forward(self Layer, x, w *tensor.Tensor) (*tensor.Tensor, error
 		return nil, errorf(self, "input shape %v: want last dimension %d", x.Shape, l.InFeatures)
 	}
 	out := append(append([]int{}, x.Shape[:len(x.Shape)-1]...), l.OutFeatures)
+	if n, err := tensor.NumelOf(out); err != nil || n > maxActivation {
+		return nil, errorf(self, "input shape %v: output shape %v is too large", x.Shape, out)
+	}
 	y := tensor.New(out...)
 	m := len(x.Data) / l.InFeatures
 	gemm.Sgemm(false, true, m, l.OutFeatures, l.InFeatures, x.Data, l.InFeatures, w.Data, l.InFeatures, y.Data, l.OutFeatures, false)
@@ -110,6 +115,7 @@ func (l *Linear) forward(self Layer, x, w *tensor.Tensor) (*tensor.Tensor, error
 		}
 	}
 	l.x, l.w, l.outShape = x, w, out
+	l.in, l.out, l.bias = l.InFeatures, l.OutFeatures, l.Bias != nil
 	return y, nil
 }
 
@@ -126,10 +132,17 @@ func (l *Linear) backward(self Layer, dy, dw *tensor.Tensor) (*tensor.Tensor, er
 	if !tensor.SameShape(dy.Shape, l.outShape) {
 		return nil, errorf(self, "output gradient shape %v, want %v", dy.Shape, l.outShape)
 	}
-	in, out := l.InFeatures, l.OutFeatures
+	in, out := l.in, l.out
+	if len(dw.Data) != in*out {
+		return nil, errorf(self, "weight gradient of %d elements for a weight of %d", len(dw.Data), in*out)
+	}
+	if l.bias && (l.Bias == nil || len(l.Bias.Data) != out) {
+		return nil, errorf(self, "bias changed between Forward and Backward")
+	}
 	m := len(dy.Data) / out
 	gemm.Sgemm(true, false, out, in, m, dy.Data, out, l.x.Data, in, dw.Data, in, true)
-	if l.Bias != nil {
+	if l.bias {
+		bg := gradOf(l.Bias, &l.biasGrad)
 		sums := make([]float64, out)
 		for i := 0; i < len(dy.Data); i += out {
 			for j, v := range dy.Data[i : i+out] {
@@ -137,7 +150,7 @@ func (l *Linear) backward(self Layer, dy, dw *tensor.Tensor) (*tensor.Tensor, er
 			}
 		}
 		for j, s := range sums {
-			l.biasGrad.Data[j] += float32(s)
+			bg.Data[j] += float32(s)
 		}
 	}
 	dx := tensor.New(l.x.Shape...)

@@ -200,3 +200,100 @@ func TestOptimizers(t *testing.T) {
 		}
 	}
 }
+
+// TestPoolRandomConfigs checks MaxPool and AvgPool on random small
+// configurations against their definitions.
+func TestPoolRandomConfigs(t *testing.T) {
+	rng := testRNG(5)
+	for i := range 400 {
+		dims := 1 + rng.IntN(3)
+		k := 1 + rng.IntN(3)
+		opt := PoolOptions{Stride: rng.IntN(3), Padding: rng.IntN(k/2 + 1)}
+		avg := i%2 == 1
+		if !avg {
+			opt.Dilation = rng.IntN(3)
+		}
+		shape := []int{1 + rng.IntN(2), 1 + rng.IntN(2)}
+		for range dims {
+			shape = append(shape, 1+rng.IntN(6))
+		}
+		var l Layer
+		var w *Window
+		switch {
+		case avg && dims == 1:
+			a := must(NewAvgPool1d(k, opt))
+			l, w = a, &a.Window
+		case avg && dims == 2:
+			a := must(NewAvgPool2d(k, opt))
+			l, w = a, &a.Window
+		case avg:
+			a := must(NewAvgPool3d(k, opt))
+			l, w = a, &a.Window
+		case dims == 1:
+			m := must(NewMaxPool1d(k, opt))
+			l, w = m, &m.Window
+		case dims == 2:
+			m := must(NewMaxPool2d(k, opt))
+			l, w = m, &m.Window
+		default:
+			m := must(NewMaxPool3d(k, opt))
+			l, w = m, &m.Window
+		}
+		x := randTensor(rng, shape...)
+		y, err := l.Forward(x)
+		if err != nil {
+			if !strings.Contains(err.Error(), "too small for kernel") {
+				t.Fatalf("%s on %v: %v", l, shape, err)
+			}
+			continue
+		}
+		// The definition, with every spatial index spelled out.
+		out := y.Shape[2:]
+		in := shape[2:]
+		idx := make([]int, dims)
+		planes := shape[0] * shape[1]
+		outN, inN := len(y.Data)/planes, len(x.Data)/planes
+		for pl := range planes {
+			for o := range outN {
+				rem := o
+				for d := dims - 1; d >= 0; d-- {
+					idx[d] = rem % out[d]
+					rem /= out[d]
+				}
+				best, sum := float32(math.Inf(-1)), float32(0)
+				var visit func(d, off int)
+				visit = func(d, off int) {
+					if d == dims {
+						v := x.Data[pl*inN+off]
+						sum += v
+						if v > best || v != v {
+							best = v
+						}
+						return
+					}
+					for j := range w.KernelSize[d] {
+						p := idx[d]*w.Stride[d] - w.Padding[d] + j*w.Dilation[d]
+						if p >= 0 && p < in[d] {
+							visit(d+1, off*in[d]+p)
+						}
+					}
+				}
+				visit(0, 0)
+				want := best
+				if avg {
+					vol := 1
+					for _, kk := range w.KernelSize {
+						vol *= kk
+					}
+					want = sum / float32(vol)
+				}
+				if got := y.Data[pl*outN+o]; math.Abs(float64(got-want)) > 1e-6 {
+					t.Fatalf("%s on %v: output %d of plane %d = %v, want %v", l, shape, o, pl, got, want)
+				}
+			}
+		}
+		if _, err := l.Backward(randTensor(rng, y.Shape...)); err != nil {
+			t.Fatalf("%s: Backward: %v", l, err)
+		}
+	}
+}

@@ -16,13 +16,14 @@ type PoolOptions struct {
 	Stride, Padding, Dilation int
 }
 
-// window holds the kernel, stride, padding and dilation of a pooling layer,
-// one value per spatial dimension.
-type window struct {
+// Window holds the kernel size, stride, padding and dilation of MaxPool and
+// AvgPool, one value per spatial dimension (AvgPool's dilation is always
+// 1).
+type Window struct {
 	KernelSize, Stride, Padding, Dilation []int
 }
 
-func newWindow(dims, kernel int, opt PoolOptions, dilation bool) (window, error) {
+func newWindow(dims, kernel int, opt PoolOptions, dilation bool) (Window, error) {
 	stride, dil := opt.Stride, opt.Dilation
 	if stride == 0 {
 		stride = kernel
@@ -30,14 +31,14 @@ func newWindow(dims, kernel int, opt PoolOptions, dilation bool) (window, error)
 	if dil == 0 {
 		dil = 1
 	}
-	w := window{repeat(kernel, dims), repeat(stride, dims), repeat(opt.Padding, dims), repeat(dil, dims)}
+	w := Window{repeat(kernel, dims), repeat(stride, dims), repeat(opt.Padding, dims), repeat(dil, dims)}
 	if !dilation && dil != 1 {
 		return w, fmt.Errorf("dilation %d: average pooling has none", dil)
 	}
 	return w, w.check()
 }
 
-func (w *window) check() error {
+func (w *Window) check() error {
 	dims := len(w.KernelSize)
 	if dims < 1 || dims > 3 || len(w.Stride) != dims || len(w.Padding) != dims || len(w.Dilation) != dims {
 		return fmt.Errorf("kernel_size %v, stride %v, padding %v, dilation %v: want 1 to 3 values each, the same number", w.KernelSize, w.Stride, w.Padding, w.Dilation)
@@ -56,7 +57,7 @@ func (w *window) check() error {
 
 // geometry checks x against the window and returns the pooling geometry and
 // output shape.
-func (w *window) geometry(self Layer, x *tensor.Tensor) (geom, []int, error) {
+func (w *Window) geometry(self Layer, x *tensor.Tensor) (geom, []int, error) {
 	g := geom{big: [3]int{1, 1, 1}, small: [3]int{1, 1, 1}, k: [3]int{1, 1, 1}, s: [3]int{1, 1, 1}, d: [3]int{1, 1, 1}}
 	if err := w.check(); err != nil {
 		return g, nil, errorf(self, "%v", err)
@@ -88,7 +89,7 @@ func (w *window) geometry(self Layer, x *tensor.Tensor) (geom, []int, error) {
 // repr formats the window as PyTorch prints pooling layers: a single
 // number when every dimension agrees (as PyTorch keeps an int argument),
 // a tuple otherwise.
-func (w *window) repr(v []int) string {
+func (w *Window) repr(v []int) string {
 	if allEqual(v, v[0]) {
 		return fmt.Sprint(v[0])
 	}
@@ -100,7 +101,7 @@ func (w *window) repr(v []int) string {
 // as PyTorch's CPU kernel scans), and among equal maxima the first in scan
 // order receives the gradient. MaxPool1d, MaxPool2d and MaxPool3d embed it.
 type MaxPool struct {
-	window
+	Window
 	argmax   []int32 // per output element: index in its input plane, -1 for a window of padding only
 	inShape  []int
 	outShape []int
@@ -122,7 +123,7 @@ func NewMaxPool1d(kernel int, opt PoolOptions) (*MaxPool1d, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layers: MaxPool1d: %w", err)
 	}
-	return &MaxPool1d{MaxPool{window: w}}, nil
+	return &MaxPool1d{MaxPool{Window: w}}, nil
 }
 
 // NewMaxPool2d returns torch.nn.MaxPool2d(kernel, ...). It returns an error
@@ -132,7 +133,7 @@ func NewMaxPool2d(kernel int, opt PoolOptions) (*MaxPool2d, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layers: MaxPool2d: %w", err)
 	}
-	return &MaxPool2d{MaxPool{window: w}}, nil
+	return &MaxPool2d{MaxPool{Window: w}}, nil
 }
 
 // NewMaxPool3d returns torch.nn.MaxPool3d(kernel, ...). It returns an error
@@ -142,7 +143,7 @@ func NewMaxPool3d(kernel int, opt PoolOptions) (*MaxPool3d, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layers: MaxPool3d: %w", err)
 	}
-	return &MaxPool3d{MaxPool{window: w}}, nil
+	return &MaxPool3d{MaxPool{Window: w}}, nil
 }
 
 // Kind returns "MaxPool1d", "MaxPool2d" or "MaxPool3d".
@@ -277,7 +278,7 @@ func checkGrad(self Layer, outShape []int, dy *tensor.Tensor) error {
 // (count_include_pad=True, ceil_mode=False). AvgPool1d, AvgPool2d and
 // AvgPool3d embed it.
 type AvgPool struct {
-	window
+	Window
 	geo      geom
 	inShape  []int
 	outShape []int
@@ -300,7 +301,7 @@ func NewAvgPool1d(kernel int, opt PoolOptions) (*AvgPool1d, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layers: AvgPool1d: %w", err)
 	}
-	return &AvgPool1d{AvgPool{window: w}}, nil
+	return &AvgPool1d{AvgPool{Window: w}}, nil
 }
 
 // NewAvgPool2d returns torch.nn.AvgPool2d(kernel, ...). It returns an error
@@ -311,7 +312,7 @@ func NewAvgPool2d(kernel int, opt PoolOptions) (*AvgPool2d, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layers: AvgPool2d: %w", err)
 	}
-	return &AvgPool2d{AvgPool{window: w}}, nil
+	return &AvgPool2d{AvgPool{Window: w}}, nil
 }
 
 // NewAvgPool3d returns torch.nn.AvgPool3d(kernel, ...). It returns an error
@@ -322,7 +323,7 @@ func NewAvgPool3d(kernel int, opt PoolOptions) (*AvgPool3d, error) {
 	if err != nil {
 		return nil, fmt.Errorf("layers: AvgPool3d: %w", err)
 	}
-	return &AvgPool3d{AvgPool{window: w}}, nil
+	return &AvgPool3d{AvgPool{Window: w}}, nil
 }
 
 // Kind returns "AvgPool1d", "AvgPool2d" or "AvgPool3d".
@@ -549,8 +550,8 @@ func (a *AdaptiveAvgPool) shapes(self Layer, x *tensor.Tensor) (in, out [3]int, 
 		in[3-dims+i], out[3-dims+i] = x.Shape[2+i], a.OutputSize[i]
 		shape = append(shape, a.OutputSize[i])
 	}
-	if _, err := tensor.NumelOf(shape); err != nil {
-		return in, out, nil, errorf(self, "output shape %v: %v", shape, err)
+	if n, err := tensor.NumelOf(shape); err != nil || n > maxActivation {
+		return in, out, nil, errorf(self, "input shape %v: output shape %v is too large", x.Shape, shape)
 	}
 	return in, out, shape, nil
 }

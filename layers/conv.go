@@ -541,10 +541,10 @@ func (c *Conv) backward(self Layer, dy, dw *tensor.Tensor) (*tensor.Tensor, erro
 	return dx, nil
 }
 
-// maxActivation bounds the elements of one output tensor (2 Gi, 8 GiB),
+// maxActivation bounds the elements of one output tensor (2^31 - 1, 8 GiB),
 // so that absurd hyper-parameters give an error instead of an allocation
 // failure.
-const maxActivation = 1 << 31
+const maxActivation = 1<<31 - 1
 
 // maxScratch bounds the im2col buffer (in elements); larger batches are
 // processed in chunks of samples.

@@ -45,3 +45,51 @@ func BenchmarkSgemm(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkMicroKernel runs one family's micro-kernel alone on packed
+// panels that stay in L1 (k = 256), the ceiling for Sgemm: its GFLOP/s
+// over the clock (BenchmarkClock) gives the flops per cycle achieved, to
+// compare with the core's peak (2 FMA pipes × lanes × 2).
+func BenchmarkMicroKernel(b *testing.B) {
+	for _, impl := range cpufeat.Available() {
+		b.Run("impl="+impl.String(), func(b *testing.B) {
+			defer cpufeat.Use(impl)()
+			kern := selectKernel()
+			const k = 256
+			a := make([]float32, k*kern.mr)
+			bp := make([]float32, k*kern.nr)
+			c := make([]float32, kern.mr*kern.nr)
+			for b.Loop() {
+				microKernel(kern.impl, k, a, bp, c, kern.nr, true)
+			}
+			b.ReportMetric(2*float64(k*kern.mr*kern.nr)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// clockChain runs n iterations of two dependent one-cycle integer
+// operations (an add and an xor on the same register), so it takes 2n
+// cycles on any out-of-order core.
+//
+//go:noinline
+func clockChain(n int, k uint64) uint64 {
+	var x uint64
+	for i := 0; i < n; i++ {
+		x += uint64(i)
+		x ^= k
+	}
+	return x
+}
+
+var clockSink uint64
+
+// BenchmarkClock estimates the core clock (reported as GHz) from a chain of
+// dependent one-cycle operations: the frequency the benchmarks really run
+// at (turbo included), which the peak estimates in BENCHMARKS.md use.
+func BenchmarkClock(b *testing.B) {
+	const n = 1 << 20
+	for b.Loop() {
+		clockSink += clockChain(n, uint64(b.N))
+	}
+	b.ReportMetric(2*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GHz")
+}

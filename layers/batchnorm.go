@@ -51,31 +51,22 @@ type BatchNorm3d struct{ BatchNorm }
 // NewBatchNorm1d returns torch.nn.BatchNorm1d(c) (eps 1e-5, momentum 0.1,
 // affine, tracking running statistics). It returns an error for c < 1.
 func NewBatchNorm1d(c int) (*BatchNorm1d, error) {
-	b, err := newBatchNorm("BatchNorm1d", c, 2, 3)
-	if err != nil {
-		return nil, err
-	}
-	return &BatchNorm1d{*b}, nil
+	v, err := newBatchNorm("BatchNorm1d", c, 2, 3)
+	return as(v, err, func(b *BatchNorm) *BatchNorm1d { return &BatchNorm1d{*b} })
 }
 
 // NewBatchNorm2d returns torch.nn.BatchNorm2d(c) (eps 1e-5, momentum 0.1,
 // affine, tracking running statistics). It returns an error for c < 1.
 func NewBatchNorm2d(c int) (*BatchNorm2d, error) {
-	b, err := newBatchNorm("BatchNorm2d", c, 4)
-	if err != nil {
-		return nil, err
-	}
-	return &BatchNorm2d{*b}, nil
+	v, err := newBatchNorm("BatchNorm2d", c, 4)
+	return as(v, err, func(b *BatchNorm) *BatchNorm2d { return &BatchNorm2d{*b} })
 }
 
 // NewBatchNorm3d returns torch.nn.BatchNorm3d(c) (eps 1e-5, momentum 0.1,
 // affine, tracking running statistics). It returns an error for c < 1.
 func NewBatchNorm3d(c int) (*BatchNorm3d, error) {
-	b, err := newBatchNorm("BatchNorm3d", c, 5)
-	if err != nil {
-		return nil, err
-	}
-	return &BatchNorm3d{*b}, nil
+	v, err := newBatchNorm("BatchNorm3d", c, 5)
+	return as(v, err, func(b *BatchNorm) *BatchNorm3d { return &BatchNorm3d{*b} })
 }
 
 func newBatchNorm(kind string, c int, ranks ...int) (*BatchNorm, error) {

@@ -1,7 +1,6 @@
 package layers
 
 import (
-	"fmt"
 	"strconv"
 	"strings"
 
@@ -234,7 +233,7 @@ func (r *Residual) SetChild(name string, l Layer) error {
 	case "shortcut":
 		r.Shortcut = l
 	default:
-		return fmt.Errorf("layers: Residual has no child %q", name)
+		return errorf(r, "SetChild: no child named %q", name)
 	}
 	return nil
 }

@@ -94,66 +94,57 @@ type ConvSpec struct {
 // drawn from rng as PyTorch initialises them (see NewConv). It returns an
 // error for invalid hyper-parameters.
 func NewConv1d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv1d, error) {
-	c, err := newConvOpt(1, false, in, out, kernel, opt, rng)
-	if err != nil {
-		return nil, err
-	}
-	return &Conv1d{*c}, nil
+	v, err := newConvOpt(1, false, in, out, kernel, opt, rng)
+	return as(v, err, func(c *Conv) *Conv1d { return &Conv1d{*c} })
 }
 
 // NewConv2d returns torch.nn.Conv2d(in, out, kernel, ...) with weights
 // drawn from rng as PyTorch initialises them (see NewConv). It returns an
 // error for invalid hyper-parameters.
 func NewConv2d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv2d, error) {
-	c, err := newConvOpt(2, false, in, out, kernel, opt, rng)
-	if err != nil {
-		return nil, err
-	}
-	return &Conv2d{*c}, nil
+	v, err := newConvOpt(2, false, in, out, kernel, opt, rng)
+	return as(v, err, func(c *Conv) *Conv2d { return &Conv2d{*c} })
 }
 
 // NewConv3d returns torch.nn.Conv3d(in, out, kernel, ...) with weights
 // drawn from rng as PyTorch initialises them (see NewConv). It returns an
 // error for invalid hyper-parameters.
 func NewConv3d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv3d, error) {
-	c, err := newConvOpt(3, false, in, out, kernel, opt, rng)
-	if err != nil {
-		return nil, err
-	}
-	return &Conv3d{*c}, nil
+	v, err := newConvOpt(3, false, in, out, kernel, opt, rng)
+	return as(v, err, func(c *Conv) *Conv3d { return &Conv3d{*c} })
 }
 
 // NewConvTranspose1d returns torch.nn.ConvTranspose1d(in, out, kernel, ...)
 // with weights drawn from rng (see NewConv). It returns an error for
 // invalid hyper-parameters.
 func NewConvTranspose1d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*ConvTranspose1d, error) {
-	c, err := newConvOpt(1, true, in, out, kernel, opt, rng)
-	if err != nil {
-		return nil, err
-	}
-	return &ConvTranspose1d{*c}, nil
+	v, err := newConvOpt(1, true, in, out, kernel, opt, rng)
+	return as(v, err, func(c *Conv) *ConvTranspose1d { return &ConvTranspose1d{*c} })
 }
 
 // NewConvTranspose2d returns torch.nn.ConvTranspose2d(in, out, kernel, ...)
 // with weights drawn from rng (see NewConv). It returns an error for
 // invalid hyper-parameters.
 func NewConvTranspose2d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*ConvTranspose2d, error) {
-	c, err := newConvOpt(2, true, in, out, kernel, opt, rng)
-	if err != nil {
-		return nil, err
-	}
-	return &ConvTranspose2d{*c}, nil
+	v, err := newConvOpt(2, true, in, out, kernel, opt, rng)
+	return as(v, err, func(c *Conv) *ConvTranspose2d { return &ConvTranspose2d{*c} })
 }
 
 // NewConvTranspose3d returns torch.nn.ConvTranspose3d(in, out, kernel, ...)
 // with weights drawn from rng (see NewConv). It returns an error for
 // invalid hyper-parameters.
 func NewConvTranspose3d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*ConvTranspose3d, error) {
-	c, err := newConvOpt(3, true, in, out, kernel, opt, rng)
+	v, err := newConvOpt(3, true, in, out, kernel, opt, rng)
+	return as(v, err, func(c *Conv) *ConvTranspose3d { return &ConvTranspose3d{*c} })
+}
+
+// as wraps a constructor's result b as the layer type T (f(b)), or passes
+// its error on.
+func as[B, T any](b *B, err error, f func(*B) *T) (*T, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &ConvTranspose3d{*c}, nil
+	return f(b), nil
 }
 
 func newConvOpt(dims int, transposed bool, in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv, error) {

@@ -39,6 +39,13 @@ func validRange(out, n, s, p, d, j int) (lo, hi int) {
 // [cg·kN, nc·smallN] matrix: row (c, taps) holds, for each sample and
 // window position, the element that tap reads, or 0 in the padding.
 func (g *geom) im2col(dst, src []float32, channels, c0, cg, n0, nc int) {
+	g.eachRow(dst, src, channels, c0, cg, n0, nc, g.gatherPlane)
+}
+
+// eachRow calls f(row part, plane, taps) for every row of the [cg·kN,
+// nc·smallN] matrix cols (the part of the row that belongs to one sample)
+// and the plane of t (a tensor [N, channels, big...]) it maps to.
+func (g *geom) eachRow(cols, t []float32, channels, c0, cg, n0, nc int, f func(part, plane []float32, a, b, c int)) {
 	B, P := g.bigN(), g.smallN()
 	L := nc * P
 	r := 0
@@ -46,11 +53,10 @@ func (g *geom) im2col(dst, src []float32, channels, c0, cg, n0, nc int) {
 		for a := range g.k[0] {
 			for b := range g.k[1] {
 				for c := range g.k[2] {
-					row := dst[r*L : (r+1)*L]
+					row := cols[r*L : (r+1)*L]
 					r++
 					for j := range nc {
-						plane := src[((n0+j)*channels+c0+ci)*B:][:B]
-						g.gatherPlane(row[j*P:(j+1)*P], plane, a, b, c)
+						f(row[j*P:(j+1)*P], t[((n0+j)*channels+c0+ci)*B:][:B], a, b, c)
 					}
 				}
 			}
@@ -98,23 +104,9 @@ func (g *geom) gatherPlane(out, plane []float32, a, b, c int) {
 // col2im is the adjoint of im2col: it adds every element of cols (laid out
 // as im2col writes it) to the element of dst it was read from.
 func (g *geom) col2im(dst, cols []float32, channels, c0, cg, n0, nc int) {
-	B, P := g.bigN(), g.smallN()
-	L := nc * P
-	r := 0
-	for ci := range cg {
-		for a := range g.k[0] {
-			for b := range g.k[1] {
-				for c := range g.k[2] {
-					row := cols[r*L : (r+1)*L]
-					r++
-					for j := range nc {
-						plane := dst[((n0+j)*channels+c0+ci)*B:][:B]
-						g.scatterPlane(plane, row[j*P:(j+1)*P], a, b, c)
-					}
-				}
-			}
-		}
-	}
+	g.eachRow(cols, dst, channels, c0, cg, n0, nc, func(part, plane []float32, a, b, c int) {
+		g.scatterPlane(plane, part, a, b, c)
+	})
 }
 
 // scatterPlane adds each element of in to the element of plane that tap

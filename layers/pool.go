@@ -23,6 +23,16 @@ type Window struct {
 	KernelSize, Stride, Padding, Dilation []int
 }
 
+// newPool validates a pooling window and wraps it as the layer type T;
+// errors name kind.
+func newPool[T any](kind string, dims, kernel int, opt PoolOptions, dilation bool, wrap func(Window) *T) (*T, error) {
+	w, err := newWindow(dims, kernel, opt, dilation)
+	if err != nil {
+		return nil, fmt.Errorf("layers: %s: %w", kind, err)
+	}
+	return wrap(w), nil
+}
+
 func newWindow(dims, kernel int, opt PoolOptions, dilation bool) (Window, error) {
 	stride, dil := opt.Stride, opt.Dilation
 	if stride == 0 {
@@ -119,31 +129,19 @@ type MaxPool3d struct{ MaxPool }
 // NewMaxPool1d returns torch.nn.MaxPool1d(kernel, ...). It returns an error
 // for a kernel, stride or dilation < 1 or a padding outside [0, kernel/2].
 func NewMaxPool1d(kernel int, opt PoolOptions) (*MaxPool1d, error) {
-	w, err := newWindow(1, kernel, opt, true)
-	if err != nil {
-		return nil, fmt.Errorf("layers: MaxPool1d: %w", err)
-	}
-	return &MaxPool1d{MaxPool{Window: w}}, nil
+	return newPool("MaxPool1d", 1, kernel, opt, true, func(w Window) *MaxPool1d { return &MaxPool1d{MaxPool{Window: w}} })
 }
 
 // NewMaxPool2d returns torch.nn.MaxPool2d(kernel, ...). It returns an error
 // for a kernel, stride or dilation < 1 or a padding outside [0, kernel/2].
 func NewMaxPool2d(kernel int, opt PoolOptions) (*MaxPool2d, error) {
-	w, err := newWindow(2, kernel, opt, true)
-	if err != nil {
-		return nil, fmt.Errorf("layers: MaxPool2d: %w", err)
-	}
-	return &MaxPool2d{MaxPool{Window: w}}, nil
+	return newPool("MaxPool2d", 2, kernel, opt, true, func(w Window) *MaxPool2d { return &MaxPool2d{MaxPool{Window: w}} })
 }
 
 // NewMaxPool3d returns torch.nn.MaxPool3d(kernel, ...). It returns an error
 // for a kernel, stride or dilation < 1 or a padding outside [0, kernel/2].
 func NewMaxPool3d(kernel int, opt PoolOptions) (*MaxPool3d, error) {
-	w, err := newWindow(3, kernel, opt, true)
-	if err != nil {
-		return nil, fmt.Errorf("layers: MaxPool3d: %w", err)
-	}
-	return &MaxPool3d{MaxPool{Window: w}}, nil
+	return newPool("MaxPool3d", 3, kernel, opt, true, func(w Window) *MaxPool3d { return &MaxPool3d{MaxPool{Window: w}} })
 }
 
 // Kind returns "MaxPool1d", "MaxPool2d" or "MaxPool3d".
@@ -297,33 +295,21 @@ type AvgPool3d struct{ AvgPool }
 // for a kernel or stride < 1, a padding outside [0, kernel/2] or a
 // dilation other than 1.
 func NewAvgPool1d(kernel int, opt PoolOptions) (*AvgPool1d, error) {
-	w, err := newWindow(1, kernel, opt, false)
-	if err != nil {
-		return nil, fmt.Errorf("layers: AvgPool1d: %w", err)
-	}
-	return &AvgPool1d{AvgPool{Window: w}}, nil
+	return newPool("AvgPool1d", 1, kernel, opt, false, func(w Window) *AvgPool1d { return &AvgPool1d{AvgPool{Window: w}} })
 }
 
 // NewAvgPool2d returns torch.nn.AvgPool2d(kernel, ...). It returns an error
 // for a kernel or stride < 1, a padding outside [0, kernel/2] or a
 // dilation other than 1.
 func NewAvgPool2d(kernel int, opt PoolOptions) (*AvgPool2d, error) {
-	w, err := newWindow(2, kernel, opt, false)
-	if err != nil {
-		return nil, fmt.Errorf("layers: AvgPool2d: %w", err)
-	}
-	return &AvgPool2d{AvgPool{Window: w}}, nil
+	return newPool("AvgPool2d", 2, kernel, opt, false, func(w Window) *AvgPool2d { return &AvgPool2d{AvgPool{Window: w}} })
 }
 
 // NewAvgPool3d returns torch.nn.AvgPool3d(kernel, ...). It returns an error
 // for a kernel or stride < 1, a padding outside [0, kernel/2] or a
 // dilation other than 1.
 func NewAvgPool3d(kernel int, opt PoolOptions) (*AvgPool3d, error) {
-	w, err := newWindow(3, kernel, opt, false)
-	if err != nil {
-		return nil, fmt.Errorf("layers: AvgPool3d: %w", err)
-	}
-	return &AvgPool3d{AvgPool{Window: w}}, nil
+	return newPool("AvgPool3d", 3, kernel, opt, false, func(w Window) *AvgPool3d { return &AvgPool3d{AvgPool{Window: w}} })
 }
 
 // Kind returns "AvgPool1d", "AvgPool2d" or "AvgPool3d".
@@ -454,31 +440,22 @@ type AdaptiveAvgPool3d struct{ AdaptiveAvgPool }
 // NewAdaptiveAvgPool1d returns torch.nn.AdaptiveAvgPool1d(l). It returns an
 // error for a size < 1.
 func NewAdaptiveAvgPool1d(l int) (*AdaptiveAvgPool1d, error) {
-	a, err := newAdaptive(l)
-	if err != nil {
-		return nil, err
-	}
-	return &AdaptiveAvgPool1d{*a}, nil
+	v, err := newAdaptive(l)
+	return as(v, err, func(a *AdaptiveAvgPool) *AdaptiveAvgPool1d { return &AdaptiveAvgPool1d{*a} })
 }
 
 // NewAdaptiveAvgPool2d returns torch.nn.AdaptiveAvgPool2d((h, w)). It
 // returns an error for a size < 1.
 func NewAdaptiveAvgPool2d(h, w int) (*AdaptiveAvgPool2d, error) {
-	a, err := newAdaptive(h, w)
-	if err != nil {
-		return nil, err
-	}
-	return &AdaptiveAvgPool2d{*a}, nil
+	v, err := newAdaptive(h, w)
+	return as(v, err, func(a *AdaptiveAvgPool) *AdaptiveAvgPool2d { return &AdaptiveAvgPool2d{*a} })
 }
 
 // NewAdaptiveAvgPool3d returns torch.nn.AdaptiveAvgPool3d((d, h, w)). It
 // returns an error for a size < 1.
 func NewAdaptiveAvgPool3d(d, h, w int) (*AdaptiveAvgPool3d, error) {
-	a, err := newAdaptive(d, h, w)
-	if err != nil {
-		return nil, err
-	}
-	return &AdaptiveAvgPool3d{*a}, nil
+	v, err := newAdaptive(d, h, w)
+	return as(v, err, func(a *AdaptiveAvgPool) *AdaptiveAvgPool3d { return &AdaptiveAvgPool3d{*a} })
 }
 
 func newAdaptive(size ...int) (*AdaptiveAvgPool, error) {

@@ -217,17 +217,8 @@ func packA(dst, a []float32, lda int, trans bool, ic, pc, mcb, kcb, mr int) {
 			}
 			continue
 		}
-		var rows [maxMR][]float32
-		for r := range mv {
-			rows[r] = a[(ic+i0+r)*lda+pc : (ic+i0+r)*lda+pc+kcb]
-		}
-		for p := range kcb {
-			d := pan[p*mr : p*mr+mr]
-			for r := range mv {
-				d[r] = rows[r][p]
-			}
-			clear(d[mv:])
-		}
+		// op(A)[i][p] = a[i*lda+p]: rows of a become columns of the panel.
+		interleave(pan, a, lda, ic+i0, pc, mv, mr, kcb)
 	}
 }
 
@@ -247,17 +238,33 @@ func packB(dst, b []float32, ldb int, trans bool, pc, jc, kcb, ncb, nr int) {
 			}
 			continue
 		}
-		// op(B)[p][j] = b[j*ldb+p]: each column j is a contiguous row of b.
-		for q := range nv {
-			src := b[(jc+j0+q)*ldb+pc : (jc+j0+q)*ldb+pc+kcb]
-			for p, v := range src {
-				pan[p*nr+q] = v
-			}
+		// op(B)[p][j] = b[j*ldb+p]: rows of b become rows of the panel.
+		interleave(pan, b, ldb, jc+j0, pc, nv, nr, kcb)
+	}
+}
+
+// interleave writes pan[p·w + r] = x[(row0+r)·ld + col0 + p] for r < v and
+// p < kcb, and 0 for v <= r < w: v rows of x, each read in order, become
+// the columns of a kcb×w panel. Four rows go at a time.
+func interleave(pan, x []float32, ld, row0, col0, v, w, kcb int) {
+	pan = pan[:kcb*w]
+	if v < w {
+		clear(pan)
+	}
+	r := 0
+	for ; r+4 <= v; r += 4 {
+		s0 := x[(row0+r)*ld+col0:][:kcb]
+		s1 := x[(row0+r+1)*ld+col0:][:len(s0)]
+		s2 := x[(row0+r+2)*ld+col0:][:len(s0)]
+		s3 := x[(row0+r+3)*ld+col0:][:len(s0)]
+		for p, v0 := range s0 {
+			d := pan[p*w+r : p*w+r+4 : p*w+r+4]
+			d[0], d[1], d[2], d[3] = v0, s1[p], s2[p], s3[p]
 		}
-		for q := nv; q < nr; q++ {
-			for p := range kcb {
-				pan[p*nr+q] = 0
-			}
+	}
+	for ; r < v; r++ {
+		for p, v0 := range x[(row0+r)*ld+col0:][:kcb] {
+			pan[p*w+r] = v0
 		}
 	}
 }

@@ -10,9 +10,6 @@ const (
 // maxTile is the largest mr·nr of any family (the edge-tile scratch size).
 const maxTile = 8 * 32
 
-// maxMR is the largest mr of any family.
-const maxMR = 8
-
 // kernelGeneric is the specification of every micro-kernel: for the packed
 // panels a (k columns of mr = 4 values) and b (k rows of nr = 4 values) it
 // computes the 4×4 tile t[i][j] = sum over p of a[p][i]·b[p][j], summing p

@@ -539,7 +539,7 @@ const maxActivation = 1<<31 - 1
 
 // maxScratch bounds the im2col buffer (in elements); larger batches are
 // processed in chunks of samples.
-const maxScratch = 1 << 22
+const maxScratch = 1 << 20
 
 // chunks splits N samples into runs whose im2col matrix (K rows, P columns
 // per sample) fits maxScratch (at least one sample per run), sizes the

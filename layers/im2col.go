@@ -34,6 +34,26 @@ func validRange(out, n, s, p, d, j int) (lo, hi int) {
 	return lo, hi
 }
 
+// span is what one kernel tap reads: the window positions [lo, hi) of each
+// dimension whose element is inside the big side, and the offset off with
+// big index = position·stride + off. A tap that reads only padding has
+// empty set.
+type span struct {
+	lo, hi, off [3]int
+	empty       bool
+}
+
+// tapSpan returns the span of tap (a, b, c).
+func (g *geom) tapSpan(a, b, c int) span {
+	var sp span
+	for i, j := range [3]int{a, b, c} {
+		sp.lo[i], sp.hi[i] = validRange(g.small[i], g.big[i], g.s[i], g.p[i], g.d[i], j)
+		sp.off[i] = j*g.d[i] - g.p[i]
+		sp.empty = sp.empty || sp.lo[i] == sp.hi[i]
+	}
+	return sp
+}
+
 // im2col writes the columns of group channels [c0, c0+cg) of samples
 // [n0, n0+nc) of src (a tensor [N, channels, big...]) into dst, a
 // [cg·kN, nc·smallN] matrix: row (c, taps) holds, for each sample and
@@ -42,50 +62,58 @@ func (g *geom) im2col(dst, src []float32, channels, c0, cg, n0, nc int) {
 	g.eachRow(dst, src, channels, c0, cg, n0, nc, g.gatherPlane)
 }
 
-// eachRow calls f(row part, plane, taps) for every row of the [cg·kN,
-// nc·smallN] matrix cols (the part of the row that belongs to one sample)
-// and the plane of t (a tensor [N, channels, big...]) it maps to.
-func (g *geom) eachRow(cols, t []float32, channels, c0, cg, n0, nc int, f func(part, plane []float32, a, b, c int)) {
+// col2im is the adjoint of im2col: it adds every element of cols (laid out
+// as im2col writes it) to the element of dst it was read from.
+func (g *geom) col2im(dst, cols []float32, channels, c0, cg, n0, nc int) {
+	g.eachRow(cols, dst, channels, c0, cg, n0, nc, g.scatterPlane)
+}
+
+// eachRow calls f(row part, plane, span) for every row of the [cg·kN,
+// nc·smallN] matrix cols (the part of the row that belongs to one sample),
+// the plane of t (a tensor [N, channels, big...]) it maps to and the span
+// of the row's tap.
+func (g *geom) eachRow(cols, t []float32, channels, c0, cg, n0, nc int, f func(part, plane []float32, sp *span)) {
 	B, P := g.bigN(), g.smallN()
 	L := nc * P
+	spans := make([]span, 0, g.kN())
+	for a := range g.k[0] {
+		for b := range g.k[1] {
+			for c := range g.k[2] {
+				spans = append(spans, g.tapSpan(a, b, c))
+			}
+		}
+	}
 	r := 0
 	for ci := range cg {
-		for a := range g.k[0] {
-			for b := range g.k[1] {
-				for c := range g.k[2] {
-					row := cols[r*L : (r+1)*L]
-					r++
-					for j := range nc {
-						f(row[j*P:(j+1)*P], t[((n0+j)*channels+c0+ci)*B:][:B], a, b, c)
-					}
-				}
+		for i := range spans {
+			row := cols[r*L : (r+1)*L]
+			r++
+			for j := range nc {
+				f(row[j*P:(j+1)*P], t[((n0+j)*channels+c0+ci)*B:][:B], &spans[i])
 			}
 		}
 	}
 }
 
 // gatherPlane fills out (one window position per element) with the element
-// tap (a, b, c) reads from plane, or 0.
-func (g *geom) gatherPlane(out, plane []float32, a, b, c int) {
-	s1, s2 := g.small[1], g.small[2]
-	b1, b2 := g.big[1], g.big[2]
-	dlo, dhi := validRange(g.small[0], g.big[0], g.s[0], g.p[0], g.d[0], a)
-	hlo, hhi := validRange(s1, b1, g.s[1], g.p[1], g.d[1], b)
-	wlo, whi := validRange(s2, b2, g.s[2], g.p[2], g.d[2], c)
-	if wlo == whi || hlo == hhi {
+// the tap of sp reads from plane, or 0.
+func (g *geom) gatherPlane(out, plane []float32, sp *span) {
+	if sp.empty {
 		clear(out)
 		return
 	}
-	clear(out[:dlo*s1*s2])
-	clear(out[dhi*s1*s2:])
-	woff, sw := c*g.d[2]-g.p[2], g.s[2]
-	for od := dlo; od < dhi; od++ {
-		id := od*g.s[0] - g.p[0] + a*g.d[0]
+	s1, s2 := g.small[1], g.small[2]
+	b1, b2 := g.big[1], g.big[2]
+	wlo, whi, woff, sw := sp.lo[2], sp.hi[2], sp.off[2], g.s[2]
+	clear(out[:sp.lo[0]*s1*s2])
+	clear(out[sp.hi[0]*s1*s2:])
+	for od := sp.lo[0]; od < sp.hi[0]; od++ {
+		id := od*g.s[0] + sp.off[0]
 		slab := out[od*s1*s2 : (od+1)*s1*s2]
-		clear(slab[:hlo*s2])
-		clear(slab[hhi*s2:])
-		for oh := hlo; oh < hhi; oh++ {
-			ih := oh*g.s[1] - g.p[1] + b*g.d[1]
+		clear(slab[:sp.lo[1]*s2])
+		clear(slab[sp.hi[1]*s2:])
+		for oh := sp.lo[1]; oh < sp.hi[1]; oh++ {
+			ih := oh*g.s[1] + sp.off[1]
 			src := plane[(id*b1+ih)*b2 : (id*b1+ih+1)*b2]
 			dst := slab[oh*s2 : (oh+1)*s2]
 			clear(dst[:wlo])
@@ -101,30 +129,19 @@ func (g *geom) gatherPlane(out, plane []float32, a, b, c int) {
 	}
 }
 
-// col2im is the adjoint of im2col: it adds every element of cols (laid out
-// as im2col writes it) to the element of dst it was read from.
-func (g *geom) col2im(dst, cols []float32, channels, c0, cg, n0, nc int) {
-	g.eachRow(cols, dst, channels, c0, cg, n0, nc, func(part, plane []float32, a, b, c int) {
-		g.scatterPlane(plane, part, a, b, c)
-	})
-}
-
-// scatterPlane adds each element of in to the element of plane that tap
-// (a, b, c) of its window position reads; padding taps are dropped.
-func (g *geom) scatterPlane(plane, in []float32, a, b, c int) {
-	s1, s2 := g.small[1], g.small[2]
-	b1, b2 := g.big[1], g.big[2]
-	dlo, dhi := validRange(g.small[0], g.big[0], g.s[0], g.p[0], g.d[0], a)
-	hlo, hhi := validRange(s1, b1, g.s[1], g.p[1], g.d[1], b)
-	wlo, whi := validRange(s2, b2, g.s[2], g.p[2], g.d[2], c)
-	if wlo == whi {
+// scatterPlane adds each element of in to the element of plane that the
+// tap of sp reads for its window position; padding taps are dropped.
+func (g *geom) scatterPlane(in, plane []float32, sp *span) {
+	if sp.empty {
 		return
 	}
-	woff, sw := c*g.d[2]-g.p[2], g.s[2]
-	for od := dlo; od < dhi; od++ {
-		id := od*g.s[0] - g.p[0] + a*g.d[0]
-		for oh := hlo; oh < hhi; oh++ {
-			ih := oh*g.s[1] - g.p[1] + b*g.d[1]
+	s1, s2 := g.small[1], g.small[2]
+	b1, b2 := g.big[1], g.big[2]
+	wlo, whi, woff, sw := sp.lo[2], sp.hi[2], sp.off[2], g.s[2]
+	for od := sp.lo[0]; od < sp.hi[0]; od++ {
+		id := od*g.s[0] + sp.off[0]
+		for oh := sp.lo[1]; oh < sp.hi[1]; oh++ {
+			ih := oh*g.s[1] + sp.off[1]
 			dst := plane[(id*b1+ih)*b2 : (id*b1+ih+1)*b2]
 			src := in[(od*s1+oh)*s2 : (od*s1+oh+1)*s2]
 			if sw == 1 {

@@ -14,18 +14,6 @@ import (
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
-// The checkpoint file format, version 1 (all integers little-endian):
-//
-//	magic    8 bytes  "TQCKPT\x00\x1a"
-//	version  uint32   1
-//	count    uint32   number of entries
-//	count entries:
-//	  kind   uint8    1 = parameter, 2 = buffer (BatchNorm statistics, a
-//	                  quantizer's amax: anything a Stateful layer keeps)
-//	  nlen   uint16   name length, then the name (UTF-8, hierarchical)
-//	  rank   uint8    at most 8, then rank × uint32 dimensions
-//	  data   float32 × product(dimensions)
-//	crc      uint32   CRC-32C (Castagnoli) of every byte before it
 const (
 	ckptMagic   = "TQCKPT\x00\x1a"
 	ckptVersion = 1
@@ -39,6 +27,22 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // Checkpoint is a model's parameters and buffers by hierarchical name, in
 // the order of Walk (each layer's parameters, then its buffers), as
 // PyTorch's state_dict.
+//
+// Its file format, version 1 (integers little-endian):
+//
+//	magic    8 bytes  "TQCKPT\x00\x1a"
+//	version  uint32   1
+//	count    uint32   number of entries
+//	count entries:
+//	  kind   uint8    1 = parameter, 2 = buffer (BatchNorm statistics, a
+//	                  quantizer's amax: anything a Stateful layer keeps)
+//	  nlen   uint16   name length, then the name (UTF-8, hierarchical)
+//	  rank   uint8    at most 8, then rank × uint32 dimensions (< 2^31)
+//	  data   float32 × product(dimensions)
+//	crc      uint32   CRC-32C (Castagnoli) of every byte before it
+//
+// A reader rejects any other version, so a later format (say with integer
+// buffers) bumps it.
 type Checkpoint struct {
 	Entries []CheckpointEntry
 }
@@ -168,8 +172,8 @@ func (c *Checkpoint) apply(root Layer) error {
 	return nil
 }
 
-// MarshalBinary encodes the checkpoint in the format described at the top
-// of checkpoint.go. It returns an error for an entry with an invalid
+// MarshalBinary encodes the checkpoint in the format described under
+// Checkpoint. It returns an error for an entry with an invalid
 // tensor, a rank above 8, a dimension above 2^31-1, or an empty, invalid
 // UTF-8 or over-long (65535 bytes) name.
 func (c *Checkpoint) MarshalBinary() ([]byte, error) {

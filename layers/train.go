@@ -7,7 +7,9 @@ import (
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
-// FitConfig configures Fit.
+// FitConfig configures Fit. Build the optimizer from NamedParams once the
+// model is final (after any layer replacement): it keeps the parameter
+// tensors it was given.
 type FitConfig struct {
 	Epochs    int
 	BatchSize int
@@ -37,8 +39,8 @@ type Progress struct {
 // CrossEntropy of the model's [batch, classes] output with cfg.Optimizer,
 // whose parameters should be the model's (NamedParams). The model is put in
 // training mode first. It returns the mean loss of every epoch, and an
-// error for inconsistent data, a configuration without epochs, batch size
-// or optimizer, or any error of the model (naming the failing layer).
+// error for inconsistent data, no samples, negative epochs, a batch size
+// < 1, no optimizer, or any error of the model (naming the failing layer).
 func Fit(model Layer, x *tensor.Tensor, labels []int, cfg FitConfig) ([]float64, error) {
 	n, per, err := checkData(x, labels)
 	if err != nil {

@@ -1,10 +1,12 @@
 package layers
 
 import (
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/tensorquant/tensorquant/data/digits"
+	"github.com/tensorquant/tensorquant/tensor"
 )
 
 // digitsCNN is the small CNN of the seed's workflow, for 8×8 digits.
@@ -67,5 +69,70 @@ func TestTrainDigits(t *testing.T) {
 	}
 	if want := epochs * ((train.Len() + 31) / 32); calls != want {
 		t.Errorf("progress called %d times, want %d", calls, want)
+	}
+}
+
+// TestFitDeterministic trains twice with the same seeds (and once with
+// another shuffling seed) on a small slice of the digits: the same seeds
+// give the same bits.
+func TestFitDeterministic(t *testing.T) {
+	set := must(digits.Load())
+	sub := tensorOf(set.X.Data[:96*64], 96, 1, 8, 8)
+	labels := set.Labels[:96]
+	run := func(seed uint64) ([]float64, []Param) {
+		model := digitsCNN(t, 3)
+		params := must(NamedParams(model))
+		opt := must(NewSGD(params, SGDConfig{LR: 0.05, Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4}))
+		losses, err := Fit(model, sub, labels, FitConfig{Epochs: 2, BatchSize: 16, Optimizer: opt, Seed: seed})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return losses, params
+	}
+	l1, p1 := run(1)
+	l2, p2 := run(1)
+	l3, _ := run(2)
+	if len(l1) != 2 || l1[0] != l2[0] || l1[1] != l2[1] {
+		t.Fatalf("losses %v and %v with the same seed", l1, l2)
+	}
+	for i := range p1 {
+		sameData(t, p1[i].Name, p2[i].Value.Data, p1[i].Value.Data)
+	}
+	if l3[1] == l1[1] {
+		t.Error("another shuffling seed gave the same loss")
+	}
+}
+
+func TestFitErrors(t *testing.T) {
+	model := digitsCNN(t, 1)
+	opt := must(NewAdam(must(NamedParams(model)), DefaultAdam(0.01)))
+	x := tensor.New(4, 1, 8, 8)
+	for _, tc := range []struct {
+		name   string
+		x      *tensor.Tensor
+		labels []int
+		cfg    FitConfig
+		want   string
+	}{
+		{"labels", x, []int{1, 2}, FitConfig{Epochs: 1, BatchSize: 2, Optimizer: opt}, "samples of shape [4 1 8 8] with 2 labels"},
+		{"batch", x, []int{1, 2, 3, 4}, FitConfig{Epochs: 1, Optimizer: opt}, "batch size 0"},
+		{"optimizer", x, []int{1, 2, 3, 4}, FitConfig{Epochs: 1, BatchSize: 2}, "want epochs >= 0, batch size >= 1 and an optimizer"},
+		{"label range", x, []int{1, 2, 3, 10}, FitConfig{Epochs: 1, BatchSize: 4, Optimizer: opt}, "label 10 of sample 3 is outside [0, 10)"},
+		{"shape", tensor.New(4, 2, 8, 8), []int{1, 2, 3, 4}, FitConfig{Epochs: 1, BatchSize: 4, Optimizer: opt}, "features.0 Conv2d(1, 8"},
+	} {
+		_, err := Fit(model, tc.x, tc.labels, tc.cfg)
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%s: error %v, want %q", tc.name, err, tc.want)
+		}
+	}
+	if _, err := Predict(model, x, 0); err == nil {
+		t.Error("Predict with batch size 0: no error")
+	}
+	if _, err := Accuracy(model, tensor.New(0, 1, 8, 8), nil, 4); err == nil {
+		t.Error("Accuracy of no samples: no error")
+	}
+	pred := must(Predict(model, x, 3))
+	if len(pred) != 4 {
+		t.Errorf("Predict gave %d classes for 4 samples", len(pred))
 	}
 }

@@ -24,7 +24,7 @@ func selectKernel() kernel {
 	case cpufeat.AVX2:
 		return kernel{impl: cpufeat.AVX2, mr: 6, nr: 16, mc: 24 * 6}
 	}
-	return kernel{impl: cpufeat.Generic, mr: mrGeneric, nr: nrGeneric, mc: 32 * mrGeneric}
+	return kernel{impl: cpufeat.Generic, mr: mrGeneric, nr: nrGeneric, mc: 64 * mrGeneric}
 }
 
 func microKernel(impl cpufeat.Impl, k int, a, b, c []float32, ldc int, acc bool) {

@@ -15,7 +15,7 @@ func selectKernel() kernel {
 	if cpufeat.Selected == cpufeat.NEON {
 		return kernel{impl: cpufeat.NEON, mr: 8, nr: 8, mc: 16 * 8}
 	}
-	return kernel{impl: cpufeat.Generic, mr: mrGeneric, nr: nrGeneric, mc: 32 * mrGeneric}
+	return kernel{impl: cpufeat.Generic, mr: mrGeneric, nr: nrGeneric, mc: 64 * mrGeneric}
 }
 
 func microKernel(impl cpufeat.Impl, k int, a, b, c []float32, ldc int, acc bool) {

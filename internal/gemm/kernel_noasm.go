@@ -5,7 +5,7 @@ package gemm
 import "github.com/tensorquant/tensorquant/internal/cpufeat"
 
 func selectKernel() kernel {
-	return kernel{impl: cpufeat.Generic, mr: mrGeneric, nr: nrGeneric, mc: 32 * mrGeneric}
+	return kernel{impl: cpufeat.Generic, mr: mrGeneric, nr: nrGeneric, mc: 64 * mrGeneric}
 }
 
 func microKernel(_ cpufeat.Impl, k int, a, b, c []float32, ldc int, acc bool) {

@@ -15,7 +15,9 @@ import (
 // output, adds the gradients of the layer's parameters to their Grad
 // tensors (so ZeroGrad must run between steps) and returns the gradient with
 // respect to the input. Backward refers to the most recent Forward, so a
-// layer instance must appear only once in a model.
+// layer instance must appear only once in a model, and a model must not be
+// run by two goroutines at once (the GEMM underneath already uses every
+// core for large layers).
 //
 // Errors from Forward and Backward are *Error values that name the layer by
 // its hierarchical name in the model (see Error).

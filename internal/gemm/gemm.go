@@ -41,10 +41,10 @@ const (
 	nc = 3072 // a multiple of every family's nr
 )
 
-// parallelFlops is the smallest block (mr·nr·kc multiply-adds summed over a
-// row block) worth splitting across goroutines: below it the hand-off costs
-// more than it saves.
-const parallelFlops = 1 << 19
+// parallelWork is the number of multiply-adds (m·n·k) per goroutine below
+// which a product is not split: starting and joining a goroutine costs
+// about as much as 2^20 multiply-adds (~10 µs).
+const parallelWork = 1 << 21
 
 // Sgemm computes C = op(A)·op(B), or C += op(A)·op(B) when accumulate is
 // true, on row-major float32 matrices. op(A) is m×k: A itself (m×k, row
@@ -71,12 +71,58 @@ func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 		}
 		return
 	}
-	kern := selectKernel()
 	g := &gemmJob{
-		kern: kern, transA: transA, transB: transB,
+		kern: selectKernel(), transA: transA, transB: transB,
 		m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
 	}
-	g.run(accumulate)
+	w := min(runtime.GOMAXPROCS(0), m*n*k/parallelWork)
+	if w <= 1 {
+		g.run(accumulate)
+		return
+	}
+	// Split C into w blocks of whole tiles, along n when it is the longer
+	// side, else along m; each goroutine packs and multiplies its own
+	// block. Every element is still computed by one goroutine with the
+	// same k order, so the split does not change a bit.
+	var wg sync.WaitGroup
+	for t := range w {
+		sub := *g
+		if n >= m {
+			j0, j1 := split(n, g.kern.nr, w, t)
+			if j0 == j1 {
+				continue
+			}
+			sub.n, sub.c = j1-j0, c[j0:]
+			if transB {
+				sub.b = b[j0*ldb:]
+			} else {
+				sub.b = b[j0:]
+			}
+		} else {
+			i0, i1 := split(m, g.kern.mr, w, t)
+			if i0 == i1 {
+				continue
+			}
+			sub.m, sub.c = i1-i0, c[i0*ldc:]
+			if transA {
+				sub.a = a[i0:]
+			} else {
+				sub.a = a[i0*lda:]
+			}
+		}
+		if t == w-1 {
+			sub.run(accumulate)
+			break
+		}
+		wg.Go(func() { sub.run(accumulate) })
+	}
+	wg.Wait()
+}
+
+// split returns part t of w of [0, n), cut at multiples of unit.
+func split(n, unit, w, t int) (lo, hi int) {
+	units := (n + unit - 1) / unit
+	return min(n, t*units/w*unit), min(n, (t+1)*units/w*unit)
 }
 
 // checkMatrix panics unless x can hold a rows×cols matrix (stored transposed
@@ -129,7 +175,6 @@ func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
 func (g *gemmJob) run(accumulate bool) {
 	kern := g.kern
-	workers := runtime.GOMAXPROCS(0)
 	kmax := min(kc, g.k)
 	bp := getBuf(&bPool, kmax*roundUp(min(nc, g.n), kern.nr))
 	ap := getBuf(&aPool, kmax*min(kern.mc, roundUp(g.m, kern.mr)))
@@ -144,35 +189,19 @@ func (g *gemmJob) run(accumulate bool) {
 			for ic := 0; ic < g.m; ic += kern.mc {
 				mcb := min(kern.mc, g.m-ic)
 				packA(*ap, g.a, g.lda, g.transA, ic, pc, mcb, kcb, kern.mr)
-				panels := (ncb + kern.nr - 1) / kern.nr
-				w := workers
-				if mcb*ncb*kcb < parallelFlops {
-					w = 1
-				}
-				w = min(w, panels)
-				if w <= 1 {
-					g.macro(*ap, *bp, ic, jc, mcb, ncb, kcb, 0, panels, acc)
-					continue
-				}
-				var wg sync.WaitGroup
-				for t := 1; t < w; t++ {
-					lo, hi := t*panels/w, (t+1)*panels/w
-					wg.Go(func() { g.macro(*ap, *bp, ic, jc, mcb, ncb, kcb, lo, hi, acc) })
-				}
-				g.macro(*ap, *bp, ic, jc, mcb, ncb, kcb, 0, panels/w, acc)
-				wg.Wait()
+				g.macro(*ap, *bp, ic, jc, mcb, ncb, kcb, acc)
 			}
 		}
 	}
 }
 
 // macro runs the micro-kernel over the packed mcb×kcb block of A and the
-// B panels [jlo, jhi) of the packed kcb×ncb block, writing C[ic:, jc:].
-func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb, jlo, jhi int, acc bool) {
+// packed kcb×ncb block of B, writing C[ic:, jc:].
+func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc bool) {
 	mr, nr := g.kern.mr, g.kern.nr
 	var edge [maxTile]float32
-	for jp := jlo; jp < jhi; jp++ {
-		j := jp * nr
+	for j := 0; j < ncb; j += nr {
+		jp := j / nr
 		nv := min(nr, ncb-j)
 		bpan := bp[jp*kcb*nr : (jp+1)*kcb*nr]
 		for i := 0; i < mcb; i += mr {

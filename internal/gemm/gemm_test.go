@@ -156,18 +156,24 @@ func TestSgemmLarge(t *testing.T) {
 func TestSgemmDeterministic(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
-		p := newProblem(rng, false, true, false, 200, 1000, 300)
-		run := func(procs int) []float32 {
-			defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
-			c := append([]float32{}, p.c...)
-			Sgemm(p.transA, p.transB, p.m, p.n, p.k, p.a, p.lda, p.b, p.ldb, c, p.ldc, p.acc)
-			return c
-		}
-		one, four := run(1), run(4)
-		for i := range one {
-			if math.Float32bits(one[i]) != math.Float32bits(four[i]) {
-				t.Fatalf("element %d: %v with 1 goroutine, %v with 4", i, one[i], four[i])
+		// Split along n, then along m (with transposes and accumulation).
+		for _, p := range []*problem{newProblem(rng, false, true, false, 200, 1001, 300), newProblem(rng, true, false, true, 1003, 150, 300)} {
+			run := func(procs int) []float32 {
+				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
+				c := append([]float32{}, p.c...)
+				Sgemm(p.transA, p.transB, p.m, p.n, p.k, p.a, p.lda, p.b, p.ldb, c, p.ldc, p.acc)
+				return c
 			}
+			one := run(1)
+			for _, procs := range []int{2, 3, 4} {
+				many := run(procs)
+				for i := range one {
+					if math.Float32bits(one[i]) != math.Float32bits(many[i]) {
+						t.Fatalf("%s: element %d: %v with 1 goroutine, %v with %d", p.dims(), i, one[i], many[i], procs)
+					}
+				}
+			}
+			p.check(t)
 		}
 	})
 }

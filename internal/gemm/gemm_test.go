@@ -157,7 +157,7 @@ func TestSgemmDeterministic(t *testing.T) {
 	forEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
 		// Split along n, then along m (with transposes and accumulation).
-		for _, p := range []*problem{newProblem(rng, false, true, false, 100, 701, 150), newProblem(rng, true, false, true, 703, 90, 150)} {
+		for _, p := range []*problem{newProblem(rng, false, true, false, 300, 1001, 250), newProblem(rng, true, false, true, 1003, 270, 250)} {
 			run := func(procs int) []float32 {
 				defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(procs))
 				c := append([]float32{}, p.c...)

@@ -215,3 +215,35 @@ func TestSgemmPanicsOnShortSlices(t *testing.T) {
 		}()
 	}
 }
+
+// TestSgemmSpecials checks that NaN and infinities propagate as in the
+// float64 reference: NaN where it is NaN (0·Inf included), the same
+// infinity where it is infinite.
+func TestSgemmSpecials(t *testing.T) {
+	inf := float32(math.Inf(1))
+	nan := float32(math.NaN())
+	forEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(9, 9))
+		for _, d := range [][3]int{{3, 5, 4}, {17, 40, 33}} {
+			p := newProblem(rng, false, false, false, d[0], d[1], d[2])
+			p.a[0], p.a[p.lda+1], p.b[2] = nan, inf, -inf // row 0: NaN; row 1: ±Inf (or NaN with -Inf·0)
+			p.b[p.ldb+3] = 0
+			Sgemm(false, false, p.m, p.n, p.k, p.a, p.lda, p.b, p.ldb, p.c, p.ldc, false)
+			for i := range p.m {
+				for j := range p.n {
+					var want float64
+					for q := range p.k {
+						want += float64(p.a[i*p.lda+q]) * float64(p.b[q*p.ldb+j])
+					}
+					got := float64(p.c[i*p.ldc+j])
+					switch {
+					case math.IsNaN(want) && !math.IsNaN(got):
+						t.Fatalf("%v: c[%d][%d] = %v, want NaN", d, i, j, got)
+					case math.IsInf(want, 0) && got != want:
+						t.Fatalf("%v: c[%d][%d] = %v, want %v", d, i, j, got, want)
+					}
+				}
+			}
+		}
+	})
+}

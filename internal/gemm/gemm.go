@@ -76,7 +76,7 @@ func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 		kern: selectKernel(), transA: transA, transB: transB,
 		m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
 	}
-	w := min(runtime.GOMAXPROCS(0), m*n*k/parallelWork)
+	w := int(min(float64(runtime.GOMAXPROCS(0)), float64(m)*float64(n)*float64(k)/parallelWork))
 	if w <= 1 {
 		g.run(accumulate)
 		return
@@ -186,10 +186,10 @@ func (g *gemmJob) run(accumulate bool) {
 		for pc := 0; pc < g.k; pc += kc {
 			kcb := min(kc, g.k-pc)
 			acc := accumulate || pc > 0
-			packB(*bp, g.b, g.ldb, g.transB, pc, jc, kcb, ncb, kern.nr)
+			pack(*bp, g.b, g.ldb, g.transB, jc, pc, ncb, kcb, kern.nr)
 			for ic := 0; ic < g.m; ic += kern.mc {
 				mcb := min(kern.mc, g.m-ic)
-				packA(*ap, g.a, g.lda, g.transA, ic, pc, mcb, kcb, kern.mr)
+				pack(*ap, g.a, g.lda, !g.transA, ic, pc, mcb, kcb, kern.mr)
 				g.macro(*ap, *bp, ic, jc, mcb, ncb, kcb, acc)
 			}
 		}
@@ -230,46 +230,25 @@ func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc bool) {
 	}
 }
 
-// packA copies the mcb×kcb block of op(A) at (ic, pc) into panels of mr
-// rows: panel p holds, for each of the kcb columns in turn, the mr values of
-// rows p·mr … p·mr+mr-1, zero past the last row.
-func packA(dst, a []float32, lda int, trans bool, ic, pc, mcb, kcb, mr int) {
-	for i0 := 0; i0 < mcb; i0 += mr {
-		mv := min(mr, mcb-i0)
-		pan := dst[(i0/mr)*kcb*mr : (i0/mr+1)*kcb*mr]
-		if trans {
-			// op(A)[i][p] = a[p*lda+i]: each column p is contiguous.
-			for p := range kcb {
-				src := a[(pc+p)*lda+ic+i0:]
-				d := pan[p*mr : p*mr+mr]
-				copy(d, src[:mv])
-				clear(d[mv:])
-			}
+// pack copies a block of lines×kcb values into panels of w lines: panel q
+// holds, for each of the kcb depth steps in turn, the w values of lines
+// q·w … q·w+w-1, zero past the last line. The lines are the rows of op(A)
+// (w = mr) or the columns of op(B) (w = nr). Line i at depth p is
+// x[(line0+i)·ld + depth0 + p] when lineMajor (A, or B transposed), else
+// x[(depth0+p)·ld + line0 + i].
+func pack(dst, x []float32, ld int, lineMajor bool, line0, depth0, lines, kcb, w int) {
+	for l0 := 0; l0 < lines; l0 += w {
+		v := min(w, lines-l0)
+		pan := dst[(l0/w)*kcb*w : (l0/w+1)*kcb*w]
+		if lineMajor {
+			interleave(pan, x, ld, line0+l0, depth0, v, w, kcb)
 			continue
 		}
-		// op(A)[i][p] = a[i*lda+p]: rows of a become columns of the panel.
-		interleave(pan, a, lda, ic+i0, pc, mv, mr, kcb)
-	}
-}
-
-// packB copies the kcb×ncb block of op(B) at (pc, jc) into panels of nr
-// columns: panel q holds, for each of the kcb rows in turn, the nr values of
-// columns q·nr … q·nr+nr-1, zero past the last column.
-func packB(dst, b []float32, ldb int, trans bool, pc, jc, kcb, ncb, nr int) {
-	for j0 := 0; j0 < ncb; j0 += nr {
-		nv := min(nr, ncb-j0)
-		pan := dst[(j0/nr)*kcb*nr : (j0/nr+1)*kcb*nr]
-		if !trans {
-			for p := range kcb {
-				src := b[(pc+p)*ldb+jc+j0:]
-				d := pan[p*nr : p*nr+nr]
-				copy(d, src[:nv])
-				clear(d[nv:])
-			}
-			continue
+		for p := range kcb {
+			d := pan[p*w : p*w+w]
+			copy(d, x[(depth0+p)*ld+line0+l0:][:v])
+			clear(d[v:])
 		}
-		// op(B)[p][j] = b[j*ldb+p]: rows of b become rows of the panel.
-		interleave(pan, b, ldb, jc+j0, pc, nv, nr, kcb)
 	}
 }
 

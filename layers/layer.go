@@ -146,13 +146,24 @@ func inChild(name string, child Layer, err error) error {
 // Walk calls fn for root and then, depth first in order, for every layer
 // below it, with its hierarchical name: "" for root, then PyTorch's dotted
 // names ("features", "features.0", "features.0.input_quantizer"). It stops
-// at and returns the first error fn returns, and returns an error for a
-// child with an empty name, a name containing a dot, or a nil layer.
+// at and returns the first error fn returns, and returns an error for a nil
+// root, a child with an empty name, a name containing a dot, a nil layer, or
+// nesting deeper than 1000 levels (a model that contains itself).
 func Walk(root Layer, fn func(name string, l Layer) error) error {
-	return walk("", root, fn)
+	if root == nil {
+		return fmt.Errorf("layers: nil model")
+	}
+	return walk("", root, fn, 0)
 }
 
-func walk(name string, l Layer, fn func(string, Layer) error) error {
+// maxDepth bounds the nesting of a model, so that a model that contains
+// itself gives an error instead of exhausting the stack.
+const maxDepth = 1000
+
+func walk(name string, l Layer, fn func(string, Layer) error, depth int) error {
+	if depth > maxDepth {
+		return fmt.Errorf("layers: %q is nested more than %d levels deep (does the model contain itself?)", name, maxDepth)
+	}
 	if err := fn(name, l); err != nil {
 		return err
 	}
@@ -168,7 +179,7 @@ func walk(name string, l Layer, fn func(string, Layer) error) error {
 		if c.Layer == nil {
 			return fmt.Errorf("layers: %q is a nil layer", full)
 		}
-		if err := walk(full, c.Layer, fn); err != nil {
+		if err := walk(full, c.Layer, fn, depth+1); err != nil {
 			return err
 		}
 	}

@@ -259,3 +259,14 @@ func TestMutationBetweenPasses(t *testing.T) {
 		t.Errorf("huge transposed output: %v", err)
 	}
 }
+
+func TestWalkCycle(t *testing.T) {
+	s := NewSequential(NewReLU())
+	s.Layers = append(s.Layers, s)
+	if _, err := NamedLayers(s); err == nil || !strings.Contains(err.Error(), "does the model contain itself?") {
+		t.Errorf("cycle: %v", err)
+	}
+	if err := ZeroGrad(nil); err == nil {
+		t.Error("nil model: no error")
+	}
+}

@@ -26,12 +26,11 @@ type FitConfig struct {
 
 // Progress reports one finished training batch.
 type Progress struct {
-	Epoch, Epochs   int     // 0-based epoch, and the total
-	Batch, Batches  int     // batches done in this epoch (1-based), and the total
-	Loss            float64 // this batch's mean loss
-	EpochLoss       float64 // mean loss over the epoch's batches so far
-	LearningRate    float64
-	SamplesPerEpoch int
+	Epoch, Epochs  int     // 0-based epoch, and the total
+	Batch, Batches int     // batches done in this epoch (1-based), and the total
+	Loss           float64 // this batch's mean loss
+	EpochLoss      float64 // mean loss over the epoch's batches so far
+	LearningRate   float64
 }
 
 // Fit trains model on the samples x (shape [N, ...]) with class labels
@@ -91,7 +90,7 @@ func Fit(model Layer, x *tensor.Tensor, labels []int, cfg FitConfig) ([]float64,
 			sum += loss
 			if cfg.Progress != nil {
 				cfg.Progress(Progress{Epoch: epoch, Epochs: cfg.Epochs, Batch: b + 1, Batches: batches,
-					Loss: loss, EpochLoss: sum / float64(b+1), LearningRate: cfg.Optimizer.LR(), SamplesPerEpoch: n})
+					Loss: loss, EpochLoss: sum / float64(b+1), LearningRate: cfg.Optimizer.LR()})
 			}
 		}
 		losses = append(losses, sum/float64(batches))

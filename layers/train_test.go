@@ -83,9 +83,24 @@ func TestFitDeterministic(t *testing.T) {
 		model := digitsCNN(t, 3)
 		params := must(NamedParams(model))
 		opt := must(NewSGD(params, SGDConfig{LR: 0.05, Momentum: 0.9, Nesterov: true, WeightDecay: 1e-4}))
-		losses, err := Fit(model, sub, labels, FitConfig{Epochs: 2, BatchSize: 16, Optimizer: opt, Seed: seed})
+		sched := NewCosineAnnealing(0.05, 2)
+		var last []Progress
+		losses, err := Fit(model, sub, labels, FitConfig{Epochs: 2, BatchSize: 16, Optimizer: opt, Schedule: sched, Seed: seed,
+			Progress: func(p Progress) {
+				if p.LearningRate != sched.Rate(p.Epoch) || p.Batches != 6 {
+					t.Errorf("progress %+v: want 6 batches at rate %v", p, sched.Rate(p.Epoch))
+				}
+				if p.Batch == p.Batches {
+					last = append(last, p)
+				}
+			}})
 		if err != nil {
 			t.Fatal(err)
+		}
+		for e, p := range last {
+			if p.EpochLoss != losses[e] {
+				t.Errorf("epoch %d: progress reports mean loss %v, Fit returns %v", e, p.EpochLoss, losses[e])
+			}
 		}
 		return losses, params
 	}

@@ -70,12 +70,18 @@ func (o *SGD) LR() float64 { return o.cfg.LR }
 // SetLR sets the learning rate.
 func (o *SGD) SetLR(lr float64) { o.cfg.LR = lr }
 
-// Step applies one SGD update to every parameter.
+// Step applies one SGD update to every parameter. It returns an error,
+// and changes nothing, if a parameter changed size since the last step.
 func (o *SGD) Step() error {
 	if err := checkParams(o.params); err != nil {
 		return err
 	}
 	c := o.cfg
+	for i, p := range o.params {
+		if o.buf[i] != nil && len(o.buf[i]) != len(p.Value.Data) {
+			return fmt.Errorf("layers: parameter %q changed size from %d to %d", p.Name, len(o.buf[i]), len(p.Value.Data))
+		}
+	}
 	for i, p := range o.params {
 		first := false
 		if c.Momentum != 0 && o.buf[i] == nil {

@@ -1,0 +1,95 @@
+package gemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
+)
+
+// benchShapes are the square sizes and the shapes the layers package
+// produces for the digits CNN (batch 64): Conv2d(1,8,3) forward, Conv2d
+// (8,16,3) forward, its weight gradient and its input gradient.
+var benchShapes = []struct {
+	name           string
+	transA, transB bool
+	m, n, k        int
+}{
+	{"square64", false, false, 64, 64, 64},
+	{"square256", false, false, 256, 256, 256},
+	{"square1024", false, false, 1024, 1024, 1024},
+	{"conv1fwd", false, false, 8, 64 * 64, 9},
+	{"conv2fwd", false, false, 16, 64 * 16, 72},
+	{"conv2dW", false, true, 16, 72, 64 * 16},
+	{"conv2dX", true, false, 72, 64 * 16, 16},
+	{"resnetConv", false, false, 64, 56 * 56, 576},
+}
+
+// BenchmarkSgemm reports GFLOP/s (2·m·n·k per call) per kernel family.
+func BenchmarkSgemm(b *testing.B) {
+	for _, s := range benchShapes {
+		if testing.Short() && s.m*s.n*s.k > 1<<24 {
+			continue
+		}
+		rng := rand.New(rand.NewPCG(1, 1))
+		p := newProblem(rng, s.transA, s.transB, false, s.m, s.n, s.k)
+		for _, impl := range cpufeat.Available() {
+			b.Run(fmt.Sprintf("%s/impl=%s", s.name, impl), func(b *testing.B) {
+				defer cpufeat.Use(impl)()
+				for b.Loop() {
+					Sgemm(p.transA, p.transB, p.m, p.n, p.k, p.a, p.lda, p.b, p.ldb, p.c, p.ldc, false)
+				}
+				b.ReportMetric(2*float64(s.m*s.n*s.k)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
+	}
+}
+
+// BenchmarkMicroKernel runs one family's micro-kernel alone on packed
+// panels that stay in L1 (k = 256), the ceiling for Sgemm: its GFLOP/s
+// over the clock (BenchmarkClock) gives the flops per cycle achieved, to
+// compare with the core's peak (2 FMA pipes × lanes × 2).
+func BenchmarkMicroKernel(b *testing.B) {
+	for _, impl := range cpufeat.Available() {
+		b.Run("impl="+impl.String(), func(b *testing.B) {
+			defer cpufeat.Use(impl)()
+			kern := selectKernel()
+			const k = 256
+			a := make([]float32, k*kern.mr)
+			bp := make([]float32, k*kern.nr)
+			c := make([]float32, kern.mr*kern.nr)
+			for b.Loop() {
+				microKernel(kern.impl, k, a, bp, c, kern.nr, true)
+			}
+			b.ReportMetric(2*float64(k*kern.mr*kern.nr)*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}
+
+// clockChain runs n iterations of two dependent one-cycle integer
+// operations (an add and an xor on the same register), so it takes 2n
+// cycles on any out-of-order core.
+//
+//go:noinline
+func clockChain(n int, k uint64) uint64 {
+	var x uint64
+	for i := 0; i < n; i++ {
+		x += uint64(i)
+		x ^= k
+	}
+	return x
+}
+
+var clockSink uint64
+
+// BenchmarkClock estimates the core clock (reported as GHz) from a chain of
+// dependent one-cycle operations: the frequency the benchmarks really run
+// at (turbo included), which the peak estimates in BENCHMARKS.md use.
+func BenchmarkClock(b *testing.B) {
+	const n = 1 << 20
+	for b.Loop() {
+		clockSink += clockChain(n, uint64(b.N))
+	}
+	b.ReportMetric(2*n*float64(b.N)/b.Elapsed().Seconds()/1e9, "GHz")
+}

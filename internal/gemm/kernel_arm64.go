@@ -1,0 +1,27 @@
+//go:build gc && !purego
+
+package gemm
+
+import "github.com/tensorquant/tensorquant/internal/cpufeat"
+
+// sgemmNEON is kernelGeneric for an 8×8 tile with fused multiply-adds:
+// a holds k×8 values, b k×8, c at least 7·ldc+8.
+//
+//go:noescape
+func sgemmNEON(k int, a, b, c []float32, ldc int, acc bool)
+
+// selectKernel returns the micro-kernel of the family in cpufeat.Selected.
+func selectKernel() kernel {
+	if cpufeat.Selected == cpufeat.NEON {
+		return kernel{impl: cpufeat.NEON, mr: 8, nr: 8, mc: 16 * 8}
+	}
+	return kernel{impl: cpufeat.Generic, mr: mrGeneric, nr: nrGeneric, mc: 64 * mrGeneric}
+}
+
+func microKernel(impl cpufeat.Impl, k int, a, b, c []float32, ldc int, acc bool) {
+	if impl == cpufeat.NEON {
+		sgemmNEON(k, a, b, c, ldc, acc)
+		return
+	}
+	kernelGeneric(k, a, b, c, ldc, acc)
+}

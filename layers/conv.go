@@ -1,0 +1,652 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"strings"
+
+	"github.com/tensorquant/tensorquant/internal/gemm"
+	"github.com/tensorquant/tensorquant/tensor"
+)
+
+// Conv is a convolution (Transposed false) or transposed convolution
+// (Transposed true) over 1, 2 or 3 spatial dimensions, with PyTorch's
+// semantics for stride, padding, dilation, groups and output padding. The
+// exported layer types Conv1d, Conv2d, Conv3d, ConvTranspose1d,
+// ConvTranspose2d and ConvTranspose3d embed it; its fields are the
+// hyper-parameters an exporter needs.
+//
+// Inputs are [N, C, L], [N, C, H, W] or [N, C, D, H, W] (batched, channels
+// first). The weight is laid out as in PyTorch: [OutChannels,
+// InChannels/Groups, k...] for a convolution and [InChannels,
+// OutChannels/Groups, k...] for a transposed one; Bias is [OutChannels] or
+// nil. The work is done by im2col (col2im for the transposed direction) and
+// the float32 GEMM of internal/gemm.
+type Conv struct {
+	InChannels, OutChannels int
+	// One value per spatial dimension. OutputPadding is all zero for a
+	// convolution.
+	KernelSize, Stride, Padding, Dilation, OutputPadding []int
+	Groups                                               int
+	Transposed                                           bool
+
+	Weight, Bias *tensor.Tensor
+
+	weightGrad, biasGrad *tensor.Tensor
+	fw                   convSaved // what the last forward used
+	cols, tmp            []float32 // scratch
+}
+
+// convSaved is what backward needs from forward, copied so that a change
+// of the exported fields in between cannot make backward inconsistent.
+type convSaved struct {
+	x, w              *tensor.Tensor
+	geo               geom
+	outShape          []int
+	inC, outC, groups int
+	transposed, bias  bool
+}
+
+// Conv1d is torch.nn.Conv1d: input [N, C, L].
+type Conv1d struct{ Conv }
+
+// Conv2d is torch.nn.Conv2d: input [N, C, H, W].
+type Conv2d struct{ Conv }
+
+// Conv3d is torch.nn.Conv3d: input [N, C, D, H, W].
+type Conv3d struct{ Conv }
+
+// ConvTranspose1d is torch.nn.ConvTranspose1d: input [N, C, L].
+type ConvTranspose1d struct{ Conv }
+
+// ConvTranspose2d is torch.nn.ConvTranspose2d: input [N, C, H, W].
+type ConvTranspose2d struct{ Conv }
+
+// ConvTranspose3d is torch.nn.ConvTranspose3d: input [N, C, D, H, W].
+type ConvTranspose3d struct{ Conv }
+
+// ConvOptions are the optional hyper-parameters of the convolution
+// constructors, the same for every spatial dimension (use NewConv for
+// per-dimension values). Zero values mean PyTorch's defaults: stride 1,
+// padding 0, dilation 1, output padding 0, groups 1, with a bias.
+type ConvOptions struct {
+	Stride, Padding, Dilation int
+	// OutputPadding is for transposed convolutions only.
+	OutputPadding int
+	Groups        int
+	NoBias        bool
+}
+
+// ConvSpec describes a convolution completely, one value per spatial
+// dimension; len(KernelSize) (1, 2 or 3) is the number of dimensions. Nil
+// Stride, Padding, Dilation and OutputPadding mean the defaults, and a
+// slice of one value applies to every dimension. Groups 0 means 1.
+type ConvSpec struct {
+	InChannels, OutChannels                  int
+	KernelSize                               []int
+	Stride, Padding, Dilation, OutputPadding []int
+	Groups                                   int
+	Bias, Transposed                         bool
+}
+
+// NewConv1d returns torch.nn.Conv1d(in, out, kernel, ...) with weights
+// drawn from rng as PyTorch initialises them (see NewConv). It returns an
+// error for invalid hyper-parameters.
+func NewConv1d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv1d, error) {
+	v, err := newConvOpt(1, false, in, out, kernel, opt, rng)
+	return as(v, err, func(c *Conv) *Conv1d { return &Conv1d{*c} })
+}
+
+// NewConv2d returns torch.nn.Conv2d(in, out, kernel, ...) with weights
+// drawn from rng as PyTorch initialises them (see NewConv). It returns an
+// error for invalid hyper-parameters.
+func NewConv2d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv2d, error) {
+	v, err := newConvOpt(2, false, in, out, kernel, opt, rng)
+	return as(v, err, func(c *Conv) *Conv2d { return &Conv2d{*c} })
+}
+
+// NewConv3d returns torch.nn.Conv3d(in, out, kernel, ...) with weights
+// drawn from rng as PyTorch initialises them (see NewConv). It returns an
+// error for invalid hyper-parameters.
+func NewConv3d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv3d, error) {
+	v, err := newConvOpt(3, false, in, out, kernel, opt, rng)
+	return as(v, err, func(c *Conv) *Conv3d { return &Conv3d{*c} })
+}
+
+// NewConvTranspose1d returns torch.nn.ConvTranspose1d(in, out, kernel, ...)
+// with weights drawn from rng (see NewConv). It returns an error for
+// invalid hyper-parameters.
+func NewConvTranspose1d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*ConvTranspose1d, error) {
+	v, err := newConvOpt(1, true, in, out, kernel, opt, rng)
+	return as(v, err, func(c *Conv) *ConvTranspose1d { return &ConvTranspose1d{*c} })
+}
+
+// NewConvTranspose2d returns torch.nn.ConvTranspose2d(in, out, kernel, ...)
+// with weights drawn from rng (see NewConv). It returns an error for
+// invalid hyper-parameters.
+func NewConvTranspose2d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*ConvTranspose2d, error) {
+	v, err := newConvOpt(2, true, in, out, kernel, opt, rng)
+	return as(v, err, func(c *Conv) *ConvTranspose2d { return &ConvTranspose2d{*c} })
+}
+
+// NewConvTranspose3d returns torch.nn.ConvTranspose3d(in, out, kernel, ...)
+// with weights drawn from rng (see NewConv). It returns an error for
+// invalid hyper-parameters.
+func NewConvTranspose3d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*ConvTranspose3d, error) {
+	v, err := newConvOpt(3, true, in, out, kernel, opt, rng)
+	return as(v, err, func(c *Conv) *ConvTranspose3d { return &ConvTranspose3d{*c} })
+}
+
+// as wraps a constructor's result b as the layer type T (f(b)), or passes
+// its error on.
+func as[B, T any](b *B, err error, f func(*B) *T) (*T, error) {
+	if err != nil {
+		return nil, err
+	}
+	return f(b), nil
+}
+
+func newConvOpt(dims int, transposed bool, in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv, error) {
+	stride, dil := opt.Stride, opt.Dilation
+	if stride == 0 {
+		stride = 1
+	}
+	if dil == 0 {
+		dil = 1
+	}
+	return newConv(ConvSpec{
+		InChannels: in, OutChannels: out,
+		KernelSize: repeat(kernel, dims), Stride: []int{stride}, Padding: []int{opt.Padding},
+		Dilation: []int{dil}, OutputPadding: []int{opt.OutputPadding},
+		Groups: opt.Groups, Bias: !opt.NoBias, Transposed: transposed,
+	}, rng)
+}
+
+// NewConv returns the convolution layer spec describes: a *Conv1d, *Conv2d,
+// *Conv3d, *ConvTranspose1d, *ConvTranspose2d or *ConvTranspose3d. The
+// weight and bias are drawn from rng as PyTorch's reset_parameters does:
+// uniform in ±1/sqrt(fan_in), with fan_in = weight.Shape[1]·prod(kernel)
+// (kaiming_uniform with a = sqrt(5) gives that bound). It returns an error
+// for a nil rng, channels < 1, channel counts Groups does not divide, a
+// kernel, stride or dilation < 1, a negative padding, an output padding on
+// a convolution, an output padding not smaller than the stride or the
+// dilation, or a weight too large to allocate.
+func NewConv(spec ConvSpec, rng *rand.Rand) (Layer, error) {
+	c, err := newConv(spec, rng)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case len(c.KernelSize) == 1 && !c.Transposed:
+		return &Conv1d{*c}, nil
+	case len(c.KernelSize) == 2 && !c.Transposed:
+		return &Conv2d{*c}, nil
+	case len(c.KernelSize) == 3 && !c.Transposed:
+		return &Conv3d{*c}, nil
+	case len(c.KernelSize) == 1:
+		return &ConvTranspose1d{*c}, nil
+	case len(c.KernelSize) == 2:
+		return &ConvTranspose2d{*c}, nil
+	}
+	return &ConvTranspose3d{*c}, nil
+}
+
+func newConv(spec ConvSpec, rng *rand.Rand) (*Conv, error) {
+	dims := len(spec.KernelSize)
+	name := "Conv"
+	if spec.Transposed {
+		name = "ConvTranspose"
+	}
+	bad := func(format string, args ...any) error {
+		return fmt.Errorf("layers: %s%dd(%d, %d, kernel_size=%v): %s", name, dims, spec.InChannels, spec.OutChannels, spec.KernelSize, fmt.Sprintf(format, args...))
+	}
+	if dims < 1 || dims > 3 {
+		return nil, bad("%d kernel dimensions, want 1, 2 or 3", dims)
+	}
+	c := &Conv{InChannels: spec.InChannels, OutChannels: spec.OutChannels, Groups: spec.Groups, Transposed: spec.Transposed}
+	if c.Groups == 0 {
+		c.Groups = 1
+	}
+	var err error
+	expand := func(what string, v []int, def int) []int {
+		if err != nil {
+			return nil
+		}
+		switch len(v) {
+		case 0:
+			return repeat(def, dims)
+		case 1:
+			return repeat(v[0], dims)
+		case dims:
+			return append([]int{}, v...)
+		}
+		err = bad("%s %v: want 1 or %d values", what, v, dims)
+		return nil
+	}
+	c.KernelSize = append([]int{}, spec.KernelSize...)
+	c.Stride = expand("stride", spec.Stride, 1)
+	c.Padding = expand("padding", spec.Padding, 0)
+	c.Dilation = expand("dilation", spec.Dilation, 1)
+	c.OutputPadding = expand("output_padding", spec.OutputPadding, 0)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.checkHyper(); err != nil {
+		return nil, bad("%v", err)
+	}
+	if rng == nil {
+		return nil, bad("nil random source")
+	}
+	wshape := append([]int{c.OutChannels, c.InChannels / c.Groups}, c.KernelSize...)
+	if c.Transposed {
+		wshape[0], wshape[1] = c.InChannels, c.OutChannels/c.Groups
+	}
+	n, err := tensor.NumelOf(wshape)
+	if err != nil || n > maxParamElems {
+		return nil, bad("weight shape %v is too large", wshape)
+	}
+	c.Weight, c.weightGrad = tensor.New(wshape...), tensor.New(wshape...)
+	bound := float32(1 / math.Sqrt(float64(n/wshape[0])))
+	uniform(c.Weight.Data, bound, rng)
+	if spec.Bias {
+		c.Bias, c.biasGrad = tensor.New(c.OutChannels), tensor.New(c.OutChannels)
+		uniform(c.Bias.Data, bound, rng)
+	}
+	return c, nil
+}
+
+// maxParamElems bounds the size of one parameter tensor (1 Gi elements, 4
+// GiB) so that a typo in a constructor fails instead of exhausting memory.
+const maxParamElems = 1 << 30
+
+// maxHyper bounds kernel sizes, strides, paddings and dilations so that
+// output sizes cannot overflow.
+const maxHyper = 1 << 24
+
+// checkHyper validates the hyper-parameters (they are exported fields and
+// may have been changed since construction).
+func (c *Conv) checkHyper() error {
+	dims := len(c.KernelSize)
+	if dims < 1 || dims > 3 {
+		return fmt.Errorf("%d kernel dimensions, want 1, 2 or 3", dims)
+	}
+	for _, v := range [][]int{c.Stride, c.Padding, c.Dilation, c.OutputPadding} {
+		if len(v) != dims {
+			return fmt.Errorf("stride %v, padding %v, dilation %v, output_padding %v: want %d values each", c.Stride, c.Padding, c.Dilation, c.OutputPadding, dims)
+		}
+	}
+	switch {
+	case c.InChannels < 1 || c.OutChannels < 1:
+		return fmt.Errorf("channels %d -> %d: want at least 1", c.InChannels, c.OutChannels)
+	case c.Groups < 1 || c.InChannels%c.Groups != 0 || c.OutChannels%c.Groups != 0:
+		return fmt.Errorf("groups %d must divide in_channels %d and out_channels %d", c.Groups, c.InChannels, c.OutChannels)
+	}
+	for i := range dims {
+		for _, v := range []int{c.KernelSize[i], c.Stride[i], c.Padding[i], c.Dilation[i], c.OutputPadding[i]} {
+			if v > maxHyper {
+				return fmt.Errorf("kernel_size %v, stride %v, padding %v, dilation %v, output_padding %v: want at most %d", c.KernelSize, c.Stride, c.Padding, c.Dilation, c.OutputPadding, maxHyper)
+			}
+		}
+		switch {
+		case c.KernelSize[i] < 1:
+			return fmt.Errorf("kernel_size %v: want at least 1", c.KernelSize)
+		case c.Stride[i] < 1:
+			return fmt.Errorf("stride %v: want at least 1", c.Stride)
+		case c.Dilation[i] < 1:
+			return fmt.Errorf("dilation %v: want at least 1", c.Dilation)
+		case c.Padding[i] < 0:
+			return fmt.Errorf("padding %v: want at least 0", c.Padding)
+		case c.OutputPadding[i] < 0:
+			return fmt.Errorf("output_padding %v: want at least 0", c.OutputPadding)
+		case c.OutputPadding[i] != 0 && !c.Transposed:
+			return fmt.Errorf("output_padding %v on a convolution that is not transposed", c.OutputPadding)
+		case c.OutputPadding[i] >= max(c.Stride[i], c.Dilation[i]):
+			return fmt.Errorf("output_padding %v must be smaller than either stride %v or dilation %v", c.OutputPadding, c.Stride, c.Dilation)
+		}
+	}
+	return nil
+}
+
+// Kind returns "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d",
+// "ConvTranspose2d" or "ConvTranspose3d".
+func (c *Conv) Kind() string {
+	if c.Transposed {
+		return fmt.Sprintf("ConvTranspose%dd", len(c.KernelSize))
+	}
+	return fmt.Sprintf("Conv%dd", len(c.KernelSize))
+}
+
+// String returns PyTorch's repr, for example
+// "Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))".
+func (c *Conv) String() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s(%d, %d, kernel_size=%s, stride=%s", c.Kind(), c.InChannels, c.OutChannels, tuple(c.KernelSize), tuple(c.Stride))
+	if !allEqual(c.Padding, 0) {
+		fmt.Fprintf(&b, ", padding=%s", tuple(c.Padding))
+	}
+	if !allEqual(c.Dilation, 1) {
+		fmt.Fprintf(&b, ", dilation=%s", tuple(c.Dilation))
+	}
+	if !allEqual(c.OutputPadding, 0) {
+		fmt.Fprintf(&b, ", output_padding=%s", tuple(c.OutputPadding))
+	}
+	if c.Groups != 1 {
+		fmt.Fprintf(&b, ", groups=%d", c.Groups)
+	}
+	if c.Bias == nil {
+		b.WriteString(", bias=False")
+	}
+	b.WriteString(")")
+	return b.String()
+}
+
+// Params returns "weight" and, when the layer has one, "bias".
+func (c *Conv) Params() []Param {
+	ps := []Param{{Name: "weight", Value: c.Weight, Grad: gradOf(c.Weight, &c.weightGrad)}}
+	if c.Bias != nil {
+		ps = append(ps, Param{Name: "bias", Value: c.Bias, Grad: gradOf(c.Bias, &c.biasGrad)})
+	}
+	return ps
+}
+
+// Forward returns the convolution of x. It returns an error for an input of
+// the wrong rank or channel count, an input too small for the kernel, or
+// weights whose shape no longer matches the hyper-parameters.
+func (c *Conv) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
+	return c.forward(c, x, c.Weight)
+}
+
+// Backward returns the gradient with respect to the input of the last
+// Forward and adds the weight and bias gradients to the parameters' Grad.
+func (c *Conv) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
+	return c.backward(c, dy, gradOf(c.Weight, &c.weightGrad))
+}
+
+// weightShape is the shape the weight must have.
+func (c *Conv) weightShape() []int {
+	s := append([]int{c.OutChannels, c.InChannels / c.Groups}, c.KernelSize...)
+	if c.Transposed {
+		s[0], s[1] = c.InChannels, c.OutChannels/c.Groups
+	}
+	return s
+}
+
+// forward convolves x with w (the layer's Weight, or a quantized copy of it
+// for a quantized layer; same shape) and adds the bias. self is the layer
+// errors are reported for. x and w are kept for backward.
+func (c *Conv) forward(self Layer, x, w *tensor.Tensor) (*tensor.Tensor, error) {
+	if err := c.checkHyper(); err != nil {
+		return nil, errorf(self, "%v", err)
+	}
+	if err := w.Validate(); err != nil {
+		return nil, errorf(self, "weight: %v", err)
+	}
+	if ws := c.weightShape(); !tensor.SameShape(w.Shape, ws) {
+		return nil, errorf(self, "weight shape %v, want %v", w.Shape, ws)
+	}
+	if c.Bias != nil && (c.Bias.Validate() != nil || !tensor.SameShape(c.Bias.Shape, []int{c.OutChannels})) {
+		return nil, errorf(self, "bias shape %v, want [%d]", c.Bias.Shape, c.OutChannels)
+	}
+	dims := len(c.KernelSize)
+	if err := x.Validate(); err != nil {
+		return nil, errorf(self, "input: %v", err)
+	}
+	if len(x.Shape) != dims+2 {
+		return nil, errorf(self, "input shape %v: want %d dimensions (N, C%s)", x.Shape, dims+2, spatialNames(dims))
+	}
+	if x.Shape[1] != c.InChannels {
+		return nil, errorf(self, "input shape %v: has %d channels, want %d", x.Shape, x.Shape[1], c.InChannels)
+	}
+	g := geom{big: [3]int{1, 1, 1}, small: [3]int{1, 1, 1}, k: [3]int{1, 1, 1}, s: [3]int{1, 1, 1}, d: [3]int{1, 1, 1}}
+	out := []int{x.Shape[0], c.OutChannels}
+	for i := range dims {
+		j := 3 - dims + i
+		g.k[j], g.s[j], g.p[j], g.d[j] = c.KernelSize[i], c.Stride[i], c.Padding[i], c.Dilation[i]
+		in := x.Shape[2+i]
+		var o int
+		if c.Transposed {
+			o = (in-1)*c.Stride[i] - 2*c.Padding[i] + c.Dilation[i]*(c.KernelSize[i]-1) + c.OutputPadding[i] + 1
+			g.small[j], g.big[j] = in, o
+		} else {
+			o = (in+2*c.Padding[i]-c.Dilation[i]*(c.KernelSize[i]-1)-1)/c.Stride[i] + 1
+			if in+2*c.Padding[i] < c.Dilation[i]*(c.KernelSize[i]-1)+1 {
+				o = 0
+			}
+			g.big[j], g.small[j] = in, o
+		}
+		if o < 1 || in < 1 {
+			return nil, errorf(self, "input shape %v: spatial size %v is too small for kernel %v (dilation %v, padding %v)",
+				x.Shape, x.Shape[2:], c.KernelSize, c.Dilation, c.Padding)
+		}
+		out = append(out, o)
+	}
+	if n, err := tensor.NumelOf(out); err != nil || n > maxActivation {
+		return nil, errorf(self, "input shape %v: output shape %v is too large", x.Shape, out)
+	}
+	y := tensor.New(out...)
+	c.fw = convSaved{x: x, w: w, geo: g, outShape: out, inC: c.InChannels, outC: c.OutChannels,
+		groups: c.Groups, transposed: c.Transposed, bias: c.Bias != nil}
+	N, G := x.Shape[0], c.Groups
+	P := g.smallN()
+	var bias []float32
+	if c.Bias != nil {
+		bias = c.Bias.Data
+	}
+	if !c.Transposed {
+		cg, ocg := c.InChannels/G, c.OutChannels/G
+		K := cg * g.kN()
+		for n0, nc := range c.chunks(N, K, P, ocg) {
+			L := nc * P
+			cols, tmp := c.cols[:K*L], c.tmp[:ocg*L]
+			for gi := range G {
+				g.im2col(cols, x.Data, c.InChannels, gi*cg, cg, n0, nc)
+				gemm.Sgemm(false, false, ocg, L, K, w.Data[gi*ocg*K:], K, cols, L, tmp, L, false)
+				scatterChannels(y.Data, tmp, c.OutChannels, gi*ocg, ocg, n0, nc, P, bias)
+			}
+		}
+		return y, nil
+	}
+	// Transposed: y = col2im(Wᵀ·x), the adjoint of the convolution from y's
+	// space to x's, whose weight has x's channels as output channels.
+	cg, icg := c.OutChannels/G, c.InChannels/G
+	K := cg * g.kN()
+	for n0, nc := range c.chunks(N, K, P, icg) {
+		L := nc * P
+		cols, tmp := c.cols[:K*L], c.tmp[:icg*L]
+		for gi := range G {
+			gatherChannels(tmp, x.Data, c.InChannels, gi*icg, icg, n0, nc, P)
+			gemm.Sgemm(true, false, K, L, icg, w.Data[gi*icg*K:], K, tmp, L, cols, L, false)
+			g.col2im(y.Data, cols, c.OutChannels, gi*cg, cg, n0, nc)
+		}
+	}
+	if bias != nil {
+		addChannelBias(y.Data, bias, g.bigN())
+	}
+	return y, nil
+}
+
+// backward returns dx for the last forward, adds the gradient with respect
+// to the weight forward used into dw, and adds the bias gradient to the
+// layer's bias gradient.
+func (c *Conv) backward(self Layer, dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
+	fw := &c.fw
+	if fw.x == nil {
+		return nil, errorf(self, "Backward called before Forward")
+	}
+	if err := dy.Validate(); err != nil {
+		return nil, errorf(self, "output gradient: %v", err)
+	}
+	if !tensor.SameShape(dy.Shape, fw.outShape) {
+		return nil, errorf(self, "output gradient shape %v, want %v", dy.Shape, fw.outShape)
+	}
+	if len(dw.Data) != len(fw.w.Data) {
+		return nil, errorf(self, "weight gradient of %d elements for a weight of shape %v", len(dw.Data), fw.w.Shape)
+	}
+	var db []float32
+	if fw.bias {
+		if c.Bias == nil || len(c.Bias.Data) != fw.outC {
+			return nil, errorf(self, "bias changed between Forward and Backward")
+		}
+		db = gradOf(c.Bias, &c.biasGrad).Data
+	}
+	x, w, g := fw.x, fw.w, &fw.geo
+	dx := tensor.New(x.Shape...)
+	N, G := x.Shape[0], fw.groups
+	P := g.smallN()
+	if !fw.transposed {
+		cg, ocg := fw.inC/G, fw.outC/G
+		K := cg * g.kN()
+		for n0, nc := range c.chunks(N, K, P, ocg) {
+			L := nc * P
+			cols, tmp := c.cols[:K*L], c.tmp[:ocg*L]
+			for gi := range G {
+				gatherChannels(tmp, dy.Data, fw.outC, gi*ocg, ocg, n0, nc, P)
+				g.im2col(cols, x.Data, fw.inC, gi*cg, cg, n0, nc)
+				gemm.Sgemm(false, true, ocg, K, L, tmp, L, cols, L, dw.Data[gi*ocg*K:], K, true)
+				gemm.Sgemm(true, false, K, L, ocg, w.Data[gi*ocg*K:], K, tmp, L, cols, L, false)
+				g.col2im(dx.Data, cols, fw.inC, gi*cg, cg, n0, nc)
+			}
+		}
+		if db != nil {
+			sumChannels(db, dy.Data, P)
+		}
+		return dx, nil
+	}
+	cg, icg := fw.outC/G, fw.inC/G
+	K := cg * g.kN()
+	for n0, nc := range c.chunks(N, K, P, icg) {
+		L := nc * P
+		cols, tmp := c.cols[:K*L], c.tmp[:icg*L]
+		for gi := range G {
+			g.im2col(cols, dy.Data, fw.outC, gi*cg, cg, n0, nc)
+			gatherChannels(tmp, x.Data, fw.inC, gi*icg, icg, n0, nc, P)
+			gemm.Sgemm(false, true, icg, K, L, tmp, L, cols, L, dw.Data[gi*icg*K:], K, true)
+			gemm.Sgemm(false, false, icg, L, K, w.Data[gi*icg*K:], K, cols, L, tmp, L, false)
+			scatterChannels(dx.Data, tmp, fw.inC, gi*icg, icg, n0, nc, P, nil)
+		}
+	}
+	if db != nil {
+		sumChannels(db, dy.Data, g.bigN())
+	}
+	return dx, nil
+}
+
+// maxActivation bounds the elements of one output tensor (2^31 - 1, 8 GiB),
+// so that absurd hyper-parameters give an error instead of an allocation
+// failure.
+const maxActivation = 1<<31 - 1
+
+// maxScratch bounds the im2col buffer (in elements); larger batches are
+// processed in chunks of samples.
+const maxScratch = 1 << 20
+
+// chunks splits N samples into runs whose im2col matrix (K rows, P columns
+// per sample) fits maxScratch (at least one sample per run), sizes the
+// scratch buffers for K×L columns and tmpRows×L others, and yields
+// (first sample, count) pairs.
+func (c *Conv) chunks(N, K, P, tmpRows int) func(yield func(int, int) bool) {
+	per := max(1, maxScratch/max(1, K*P))
+	per = min(per, max(N, 1))
+	if need := K * P * per; cap(c.cols) < need {
+		c.cols = make([]float32, need)
+	}
+	if need := tmpRows * P * per; cap(c.tmp) < need {
+		c.tmp = make([]float32, need)
+	}
+	c.cols, c.tmp = c.cols[:cap(c.cols)], c.tmp[:cap(c.tmp)]
+	return func(yield func(int, int) bool) {
+		for n0 := 0; n0 < N; n0 += per {
+			if !yield(n0, min(per, N-n0)) {
+				return
+			}
+		}
+	}
+}
+
+// addChannelBias adds bias[c] to every element of channel c of y, a tensor
+// [N, C, P].
+func addChannelBias(y, bias []float32, P int) {
+	C := len(bias)
+	for i := 0; i+P <= len(y); i += P {
+		b := bias[(i/P)%C]
+		for j := range y[i : i+P] {
+			y[i+j] += b
+		}
+	}
+}
+
+// sumChannels adds, for each channel c, the sum of channel c of dy (a
+// tensor [N, C, P]) to db[c], accumulating in float64.
+func sumChannels(db, dy []float32, P int) {
+	C := len(db)
+	sums := make([]float64, C)
+	for i := 0; i+P <= len(dy); i += P {
+		var s float64
+		for _, v := range dy[i : i+P] {
+			s += float64(v)
+		}
+		sums[(i/P)%C] += s
+	}
+	for c, s := range sums {
+		db[c] += float32(s)
+	}
+}
+
+// gradOf returns the gradient tensor *g of the parameter v, replacing it by
+// zeros of v's shape when v was replaced by a tensor of another shape (or
+// *g is nil). An invalid v gets an empty gradient, which the optimizers
+// and Forward report.
+func gradOf(v *tensor.Tensor, g **tensor.Tensor) *tensor.Tensor {
+	if *g != nil && tensor.SameShape((*g).Shape, v.Shape) && len((*g).Data) == len(v.Data) {
+		return *g
+	}
+	if v.Validate() != nil {
+		*g = &tensor.Tensor{Shape: []int{0}, Data: nil}
+	} else {
+		*g = tensor.New(v.Shape...)
+	}
+	return *g
+}
+
+// uniform fills x with values drawn uniformly from [-bound, bound).
+func uniform(x []float32, bound float32, rng *rand.Rand) {
+	for i := range x {
+		x[i] = bound * float32(2*rng.Float64()-1)
+	}
+}
+
+// repeat returns n copies of v.
+func repeat(v, n int) []int {
+	s := make([]int, n)
+	for i := range s {
+		s[i] = v
+	}
+	return s
+}
+
+func allEqual(s []int, v int) bool {
+	for _, x := range s {
+		if x != v {
+			return false
+		}
+	}
+	return true
+}
+
+// tuple formats s as a Python tuple: "(3, 3)", "(3,)".
+func tuple(s []int) string {
+	parts := make([]string, len(s))
+	for i, v := range s {
+		parts[i] = fmt.Sprint(v)
+	}
+	if len(s) == 1 {
+		return "(" + parts[0] + ",)"
+	}
+	return "(" + strings.Join(parts, ", ") + ")"
+}
+
+// spatialNames returns ", L", ", H, W" or ", D, H, W".
+func spatialNames(dims int) string {
+	return [...]string{"", ", L", ", H, W", ", D, H, W"}[dims]
+}

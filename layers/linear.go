@@ -1,0 +1,159 @@
+package layers
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+
+	"github.com/tensorquant/tensorquant/internal/gemm"
+	"github.com/tensorquant/tensorquant/tensor"
+)
+
+// Linear is torch.nn.Linear: y = x·Wᵀ + b over the last dimension of x, so
+// an input [..., InFeatures] gives [..., OutFeatures]. Weight is
+// [OutFeatures, InFeatures] and Bias [OutFeatures] (nil without bias), as in
+// PyTorch.
+type Linear struct {
+	InFeatures, OutFeatures int
+	Weight, Bias            *tensor.Tensor
+
+	weightGrad, biasGrad *tensor.Tensor
+	x, w                 *tensor.Tensor // saved by forward
+	outShape             []int
+	in, out              int
+	bias                 bool
+}
+
+// NewLinear returns torch.nn.Linear(in, out, bias) with weight and bias
+// drawn from rng uniformly in ±1/sqrt(in), as PyTorch initialises them. It
+// returns an error for a size < 1, a weight too large to allocate or a nil
+// rng.
+func NewLinear(in, out int, bias bool, rng *rand.Rand) (*Linear, error) {
+	if in < 1 || out < 1 || in > maxParamElems/out {
+		return nil, fmt.Errorf("layers: Linear(in_features=%d, out_features=%d): want sizes from 1 to a weight of %d elements", in, out, maxParamElems)
+	}
+	if rng == nil {
+		return nil, fmt.Errorf("layers: Linear(in_features=%d, out_features=%d): nil random source", in, out)
+	}
+	l := &Linear{InFeatures: in, OutFeatures: out,
+		Weight: tensor.New(out, in), weightGrad: tensor.New(out, in)}
+	bound := float32(1 / math.Sqrt(float64(in)))
+	uniform(l.Weight.Data, bound, rng)
+	if bias {
+		l.Bias, l.biasGrad = tensor.New(out), tensor.New(out)
+		uniform(l.Bias.Data, bound, rng)
+	}
+	return l, nil
+}
+
+// Kind returns "Linear".
+func (l *Linear) Kind() string { return "Linear" }
+
+// String returns PyTorch's repr: "Linear(in_features=16, out_features=8,
+// bias=True)".
+func (l *Linear) String() string {
+	b := "True"
+	if l.Bias == nil {
+		b = "False"
+	}
+	return fmt.Sprintf("Linear(in_features=%d, out_features=%d, bias=%s)", l.InFeatures, l.OutFeatures, b)
+}
+
+// Params returns "weight" and, when the layer has one, "bias".
+func (l *Linear) Params() []Param {
+	ps := []Param{{Name: "weight", Value: l.Weight, Grad: gradOf(l.Weight, &l.weightGrad)}}
+	if l.Bias != nil {
+		ps = append(ps, Param{Name: "bias", Value: l.Bias, Grad: gradOf(l.Bias, &l.biasGrad)})
+	}
+	return ps
+}
+
+// Forward returns x·Wᵀ + b. It returns an error for a scalar input, a last
+// dimension other than InFeatures, or weights whose shape changed.
+func (l *Linear) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
+	return l.forward(l, x, l.Weight)
+}
+
+// Backward returns the input gradient of the last Forward and adds the
+// weight and bias gradients to the parameters' Grad.
+func (l *Linear) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
+	return l.backward(l, dy, gradOf(l.Weight, &l.weightGrad))
+}
+
+// forward computes x·wᵀ + b with w the layer's Weight or a quantized copy
+// of it (same shape); self is the layer errors are reported for. x and w
+// are kept for backward.
+func (l *Linear) forward(self Layer, x, w *tensor.Tensor) (*tensor.Tensor, error) {
+	if err := w.Validate(); err != nil {
+		return nil, errorf(self, "weight: %v", err)
+	}
+	if !tensor.SameShape(w.Shape, []int{l.OutFeatures, l.InFeatures}) {
+		return nil, errorf(self, "weight shape %v, want [%d %d]", w.Shape, l.OutFeatures, l.InFeatures)
+	}
+	if l.Bias != nil && (l.Bias.Validate() != nil || !tensor.SameShape(l.Bias.Shape, []int{l.OutFeatures})) {
+		return nil, errorf(self, "bias shape %v, want [%d]", l.Bias.Shape, l.OutFeatures)
+	}
+	if err := x.Validate(); err != nil {
+		return nil, errorf(self, "input: %v", err)
+	}
+	if len(x.Shape) == 0 || x.Shape[len(x.Shape)-1] != l.InFeatures {
+		return nil, errorf(self, "input shape %v: want last dimension %d", x.Shape, l.InFeatures)
+	}
+	out := append(append([]int{}, x.Shape[:len(x.Shape)-1]...), l.OutFeatures)
+	if n, err := tensor.NumelOf(out); err != nil || n > maxActivation {
+		return nil, errorf(self, "input shape %v: output shape %v is too large", x.Shape, out)
+	}
+	y := tensor.New(out...)
+	m := len(x.Data) / l.InFeatures
+	gemm.Sgemm(false, true, m, l.OutFeatures, l.InFeatures, x.Data, l.InFeatures, w.Data, l.InFeatures, y.Data, l.OutFeatures, false)
+	if l.Bias != nil {
+		for i := 0; i < len(y.Data); i += l.OutFeatures {
+			row := y.Data[i : i+l.OutFeatures]
+			for j, b := range l.Bias.Data {
+				row[j] += b
+			}
+		}
+	}
+	l.x, l.w, l.outShape = x, w, out
+	l.in, l.out, l.bias = l.InFeatures, l.OutFeatures, l.Bias != nil
+	return y, nil
+}
+
+// backward returns dx for the last forward and adds the gradient with
+// respect to the weight forward used into dw, and the bias gradient to the
+// layer's.
+func (l *Linear) backward(self Layer, dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
+	if l.x == nil {
+		return nil, errorf(self, "Backward called before Forward")
+	}
+	if err := dy.Validate(); err != nil {
+		return nil, errorf(self, "output gradient: %v", err)
+	}
+	if !tensor.SameShape(dy.Shape, l.outShape) {
+		return nil, errorf(self, "output gradient shape %v, want %v", dy.Shape, l.outShape)
+	}
+	in, out := l.in, l.out
+	if len(dw.Data) != in*out {
+		return nil, errorf(self, "weight gradient of %d elements for a weight of %d", len(dw.Data), in*out)
+	}
+	if l.bias && (l.Bias == nil || len(l.Bias.Data) != out) {
+		return nil, errorf(self, "bias changed between Forward and Backward")
+	}
+	m := len(dy.Data) / out
+	gemm.Sgemm(true, false, out, in, m, dy.Data, out, l.x.Data, in, dw.Data, in, true)
+	if l.bias {
+		bg := gradOf(l.Bias, &l.biasGrad)
+		sums := make([]float64, out)
+		for i := 0; i < len(dy.Data); i += out {
+			for j, v := range dy.Data[i : i+out] {
+				sums[j] += float64(v)
+			}
+		}
+		for j, s := range sums {
+			bg.Data[j] += float32(s)
+		}
+	}
+	dx := tensor.New(l.x.Shape...)
+	gemm.Sgemm(false, false, m, in, out, dy.Data, out, l.w.Data, in, dx.Data, in, false)
+	return dx, nil
+}

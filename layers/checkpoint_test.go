@@ -180,20 +180,3 @@ func TestCheckpointHostile(t *testing.T) {
 	}
 }
 
-func FuzzCheckpointUnmarshal(f *testing.F) {
-	f.Add(must(must(Capture(bnModel(1))).MarshalBinary()))
-	f.Add(withCRC([]byte("TQCKPT\x00\x1a\x01\x00\x00\x00\x01\x00\x00\x00\x01\x01\x00w\x00\x00\x00\x80\x3f")))
-	f.Fuzz(func(t *testing.T, data []byte) {
-		var c Checkpoint
-		if c.UnmarshalBinary(data) != nil {
-			return
-		}
-		again, err := c.MarshalBinary()
-		if err != nil {
-			t.Fatalf("decoded checkpoint does not encode: %v", err)
-		}
-		if !bytes.Equal(again, data) {
-			t.Fatalf("round trip changed the bytes")
-		}
-	})
-}

@@ -1,7 +1,6 @@
 package layers
 
 import (
-	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"hash/crc32"

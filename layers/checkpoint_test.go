@@ -178,4 +178,3 @@ func TestCheckpointHostile(t *testing.T) {
 		t.Errorf("LoadCheckpoint of junk: %v", err)
 	}
 }
-

@@ -542,6 +542,14 @@ func (q *TensorQuantizer) SetState(name string, t *tensor.Tensor) error {
 	return nil
 }
 
+// unsetBuffer makes the quantizer dynamic again (for a failed checkpoint
+// Restore that had set its amax).
+func (q *TensorQuantizer) unsetBuffer(name string) {
+	if name == "amax" {
+		q.amax = nil
+	}
+}
+
 // Forward runs the enabled stages on x (see TensorQuantizer) and returns
 // the result: x itself when the quantizer is disabled or no stage changes
 // it. It returns an error naming the quantizer for an invalid input, a

@@ -168,16 +168,27 @@ func TestTensorQuantizerConformance(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for i, v := range q.fw.x.Data {
-				want := dy.Data[i]
-				if a := q.fw.amax; a != nil && !(float32(math.Abs(float64(v))) <= amaxAt(a, q.fw.x.Shape, i)) {
-					want = 0
-				}
-				if dx.Data[i] != want {
-					t.Fatalf("dx[%d] = %v for x %v, want %v", i, dx.Data[i], v, want)
-				}
+			amax := func(int) float32 { return float32(math.Inf(1)) }
+			if a := q.fw.amax; a != nil {
+				amax = func(i int) float32 { return amaxAt(a, q.fw.x.Shape, i) }
 			}
+			checkSTE(t, q.fw.x.Data, dy.Data, dx.Data, amax)
 		})
+	}
+}
+
+// checkSTE fails unless dx[i] is g[i] where |x[i]| <= amax(i) and 0
+// elsewhere (NaN x included): the straight-through gradient.
+func checkSTE(t *testing.T, x, g, dx []float32, amax func(i int) float32) {
+	t.Helper()
+	for i, v := range x {
+		want := g[i]
+		if !(float32(math.Abs(float64(v))) <= amax(i)) {
+			want = 0
+		}
+		if dx[i] != want {
+			t.Fatalf("dx[%d] = %v for x %v, want %v", i, dx[i], v, want)
+		}
 	}
 }
 
@@ -558,15 +569,7 @@ func TestQuantizerFP8(t *testing.T) {
 	}
 	dy := randTensor(testRNG(4), x.Shape...)
 	dx := must(q.Backward(dy))
-	for i, v := range x.Data {
-		w := dy.Data[i]
-		if math.Abs(float64(v)) > 3 {
-			w = 0
-		}
-		if dx.Data[i] != w {
-			t.Fatalf("dx[%d] = %v for x %v, want %v", i, dx.Data[i], v, w)
-		}
-	}
+	checkSTE(t, x.Data, dy.Data, dx.Data, func(int) float32 { return 3 })
 }
 
 // TestQuantizerBlocks checks block quantizers against FakeQuant on each

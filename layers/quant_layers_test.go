@@ -7,6 +7,7 @@ import (
 
 	"github.com/tensorquant/tensorquant/calibrators"
 	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -85,7 +86,7 @@ func TestQuantModules(t *testing.T) {
 	if len(file.Cases) < 6 {
 		t.Fatalf("%d module cases", len(file.Cases))
 	}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, c := range file.Cases {
 			t.Run(c.Name, func(t *testing.T) {
 				in := c.InputDesc.descriptor(t)
@@ -289,7 +290,7 @@ func TestQuantGradients(t *testing.T) {
 	fine.NumBits, fine.Amax = 20, []float32{0.525}
 	learn := fine.Clone()
 	learn.LearnAmax, learn.Amax = true, []float32{0.625}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				if c.layer.Kind() != c.name {

@@ -426,8 +426,9 @@ func (q *TensorQuantizer) Scale() *tensor.Tensor {
 // LoadCalibAmax sets the static amax from the calibrator (the original's
 // load_calib_amax, strict): method is "max" (or "") for a max calibrator,
 // "entropy", "percentile" or "mse" for a histogram calibrator, with the
-// search options o. The amax replaces any previous one, whatever its
-// shape. It returns an error, naming the quantizer, when the calibrator has
+// search options o ("mse" of an FP8 quantizer searches with its FP8 format
+// unless o.FP8 says otherwise). The amax replaces any previous one,
+// whatever its shape. It returns an error, naming the quantizer, when the calibrator has
 // seen no data (calibrators.ErrNoData), for an unknown method or bad
 // options, and when the amax would be NaN (a calibration batch held NaN).
 func (q *TensorQuantizer) LoadCalibAmax(method string, o calibrators.AmaxOptions) error {
@@ -443,6 +444,9 @@ func (q *TensorQuantizer) LoadCalibAmaxNonStrict(method string, o calibrators.Am
 }
 
 func (q *TensorQuantizer) loadCalibAmax(method string, o calibrators.AmaxOptions, strict bool) error {
+	if f, ok := q.desc.FP8(); ok && method == "mse" && o.FP8 == 0 {
+		o.FP8 = f
+	}
 	a, err := q.calibrator.Amax(method, o)
 	switch {
 	case errors.Is(err, calibrators.ErrNoData) && !strict:

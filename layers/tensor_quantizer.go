@@ -67,6 +67,11 @@ import (
 // calibrated: the max calibrator over those block maxima). Both use the
 // straight-through gradient of the same amax.
 //
+// SetExportMode switches the integer fake quantization to the numbers ONNX
+// Runtime computes for the exported QuantizeLinear→DequantizeLinear pair
+// (the original v2.1.2's use_fb_fake_quant), so that a model can be
+// compared with its export bit for bit.
+//
 // A TensorQuantizer is Stateful: its static amax is the buffer "amax",
 // saved in checkpoints; loading one into a dynamic quantizer makes it
 // static, as the original's state-dict loading does. With LearnAmax its

@@ -739,3 +739,22 @@ func TestQuantizerFP8Calibration(t *testing.T) {
 		t.Errorf("FP8 quantizer mse amax %v, want the FP8 search's %v (the int8 one is %v)", got, fp8.Data[0], i8.Data[0])
 	}
 }
+
+// TestAxisMinusOne pins the documented quirk: a dynamic amax treats axis
+// -1 as per-tensor, while the max calibrator normalises it to the last
+// axis.
+func TestAxisMinusOne(t *testing.T) {
+	d := QuantDesc8BitPerTensor
+	d.Axis = []int{-1}
+	q := must(NewTensorQuantizer(d))
+	x := randTensor(testRNG(2), 4, 5)
+	q.EnableCalib()
+	must(q.Forward(x))
+	if len(q.fw.amax.Shape) != 0 {
+		t.Errorf("dynamic amax shape %v, want per-tensor []", q.fw.amax.Shape)
+	}
+	must(0, q.LoadCalibAmax("max", calibrators.AmaxOptions{}))
+	if a := q.Amax(); !tensor.SameShape(a.Shape, []int{1, 5}) {
+		t.Errorf("calibrated amax shape %v, want [1 5]", a.Shape)
+	}
+}

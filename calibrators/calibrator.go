@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/tensorquant/tensorquant/fakequant"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -67,6 +68,13 @@ type AmaxOptions struct {
 	Percentile float64
 	// Literal makes a zero StartBin or Percentile mean 0.
 	Literal bool
+	// FP8, when set (fakequant.E4M3FN or fakequant.E5M2), makes "mse"
+	// search with FP8 fake quantization (fakequant.FakeQuantFP8) instead
+	// of the calibrator's integer format; every candidate is then computed
+	// exactly. "percentile" does not depend on the format and ignores it;
+	// "entropy", whose divergence is built on integer levels, refuses it.
+	// The original has no such search.
+	FP8 fakequant.FP8Format
 }
 
 // resolve applies the defaults and validates the fields a method uses.
@@ -80,6 +88,14 @@ func (o AmaxOptions) resolve(method string) (AmaxOptions, error) {
 		}
 		if o.Percentile == 0 {
 			o.Percentile = DefaultPercentile
+		}
+	}
+	if o.FP8 != 0 {
+		if err := o.FP8.Validate(); err != nil {
+			return o, fmt.Errorf("calibrators: %s: %w", method, err)
+		}
+		if method == "entropy" {
+			return o, fmt.Errorf("calibrators: entropy search with an FP8 format: the divergence is defined on integer levels")
 		}
 	}
 	switch method {

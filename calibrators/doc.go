@@ -55,6 +55,8 @@
 //   - Growth past histogram.MaxBins bins, and options the original would
 //     accept but fail on later (an axis for Histogram, start_bin 0 for
 //     entropy), are errors up front.
+//   - Beyond the original, "mse" can search with an FP8 format
+//     (AmaxOptions.FP8) instead of the integer one.
 //   - Options are Go zero values: HistogramOptions{} is the original's
 //     default (NumpyHist selects torch_hist=False); AmaxOptions{} selects
 //     the defaults, and Literal makes a zero StartBin or Percentile count.

@@ -126,7 +126,7 @@ func (c *Histogram) Clone() *Histogram {
 //     Percentile;
 //   - "mse": the bin center that minimizes the mean squared error of
 //     narrow-range fake quantization (options Stride, StartBin), the first
-//     minimum.
+//     minimum; with AmaxOptions.FP8, of FP8 fake quantization instead.
 //
 // It never changes the histogram (the original's entropy search writes
 // bins[0] = bins[1] into it on the NumPy path; we work on a copy).
@@ -151,12 +151,14 @@ func (c *Histogram) ComputeAmax(method string, o AmaxOptions) (*tensor.Tensor, e
 	}
 	counts, edges := c.h.Counts(), c.h.Edges()
 	var v float32
-	switch method {
-	case "entropy":
+	switch {
+	case method == "entropy":
 		v, err = entropyAmax(counts, edges, c.numBits, c.unsigned, o.Stride, o.StartBin)
-	case "percentile":
+	case method == "percentile":
 		v, err = percentileAmax(counts, edges, o.Percentile)
-	case "mse":
+	case o.FP8 != 0:
+		v, err = mseFP8Amax(counts, edges, o.FP8, o.Stride, o.StartBin)
+	default:
 		v, err = mseAmax(counts, edges, c.numBits, c.unsigned, o.Stride, o.StartBin)
 	}
 	if err != nil {

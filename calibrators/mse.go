@@ -22,22 +22,11 @@ import (
 // estimate's error bound of the best is then computed exactly as the
 // reference does (mseExact).
 func mseAmax(counts []int64, edges []float64, numBits int, unsigned bool, stride, start int) (float32, error) {
-	nc := len(edges) - 1
-	if len(counts) != nc {
-		return 0, fmt.Errorf("calibrators: mse over %d counts and %d bin centers (the original fails to broadcast them)", len(counts), nc)
+	centers, cnt, err := mseCenters(counts, edges, start)
+	if err != nil {
+		return 0, err
 	}
-	if start >= nc {
-		return 0, fmt.Errorf("calibrators: mse has no candidate: start_bin %d, %d bins (the original fails with an empty argmin)", start, nc)
-	}
-	centers := make([]float32, nc)
-	cnt := make([]float32, nc)
-	e0 := float32(edges[0])
-	for k := range centers {
-		e1 := float32(edges[k+1])
-		centers[k] = (e1 + e0) / 2
-		cnt[k] = float32(counts[k])
-		e0 = e1
-	}
+	nc := len(centers)
 	f := fakequant.Format{NumBits: numBits, Unsigned: unsigned, NarrowRange: true}
 	if unsigned && centers[0] < 0 {
 		return 0, fmt.Errorf("calibrators: mse of unsigned format: negative bin center %v (the original: negative values encountered in unsigned quantization)", centers[0])
@@ -91,18 +80,72 @@ func mseAmax(counts []int64, edges []float64, numBits int, unsigned bool, stride
 	return centers[start+choice*stride], nil
 }
 
+// mseCenters returns the bin centers (e[k+1]+e[k])/2 in float32 and the
+// counts as float32, or an error when the histogram has no candidate from
+// start on.
+func mseCenters(counts []int64, edges []float64, start int) (centers, cnt []float32, err error) {
+	nc := len(edges) - 1
+	if len(counts) != nc {
+		return nil, nil, fmt.Errorf("calibrators: mse over %d counts and %d bin centers (the original fails to broadcast them)", len(counts), nc)
+	}
+	if start >= nc {
+		return nil, nil, fmt.Errorf("calibrators: mse has no candidate: start_bin %d, %d bins (the original fails with an empty argmin)", start, nc)
+	}
+	centers = make([]float32, nc)
+	cnt = make([]float32, nc)
+	e0 := float32(edges[0])
+	for k := range centers {
+		e1 := float32(edges[k+1])
+		centers[k] = (e1 + e0) / 2
+		cnt[k] = float32(counts[k])
+		e0 = e1
+	}
+	return centers, cnt, nil
+}
+
 // mseExact is the reference's objective for one candidate amax, bit for
 // bit: mean((fake_quant(c) - c)^2 * count) in float32, torch's sum order,
 // divided by float32(n).
 func mseExact(centers, cnt []float32, amax float32, f fakequant.Format, buf []float32) float32 {
-	n := len(centers)
-	q, t := buf[:n], buf[n:2*n]
+	q := buf[:len(centers)]
 	fakequant.FakeQuant(q, centers, amax, f)
+	return mseOf(q, centers, cnt, buf[len(centers):2*len(centers)])
+}
+
+// mseOf returns mean((q-c)^2 * count) in float32 with torch's sum order,
+// using t as scratch.
+func mseOf(q, centers, cnt, t []float32) float32 {
 	for k, c := range centers {
 		d := q[k] - c
 		t[k] = float32(d*d) * cnt[k]
 	}
-	return torchSum(t) / float32(n)
+	return torchSum(t) / float32(len(centers))
+}
+
+// mseFP8Amax is the mse search with FP8 fake quantization
+// (fakequant.FakeQuantFP8, the ONNX numbers) in place of the integer one:
+// the same centers, candidates and float32 objective, every candidate
+// computed exactly, the first minimum.
+func mseFP8Amax(counts []int64, edges []float64, f fakequant.FP8Format, stride, start int) (float32, error) {
+	centers, cnt, err := mseCenters(counts, edges, start)
+	if err != nil {
+		return 0, err
+	}
+	n := len(centers)
+	if centers[0] < 0 || math.IsInf(float64(centers[n-1]), 0) {
+		return 0, fmt.Errorf("calibrators: mse with FP8: bin centers from %v to %v (want finite and >= 0)", centers[0], centers[n-1])
+	}
+	q, t := make([]float32, n), make([]float32, n)
+	choice, best := -1, float32(0)
+	for i := start; i < n; i += stride {
+		if err := fakequant.FakeQuantFP8(q, centers, centers[i], f); err != nil {
+			return 0, fmt.Errorf("calibrators: mse with FP8: %w", err)
+		}
+		if v := mseOf(q, centers, cnt, t); choice < 0 || v < best {
+			choice, best = i, v
+		}
+	}
+	return centers[choice], nil
 }
 
 // mseEstimator evaluates sum(count*(fq(c)-c)^2) for non-negative,

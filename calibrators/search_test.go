@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/fakequant"
+	"github.com/tensorquant/tensorquant/tensor"
 )
 
 // bruteEntropy evaluates every candidate with klExact and picks as the
@@ -198,5 +199,85 @@ func TestAmaxOptionsDefaults(t *testing.T) {
 	}
 	if _, err := (AmaxOptions{Literal: true}).resolve("mse"); err != nil {
 		t.Errorf("mse with start_bin 0: %v", err)
+	}
+}
+
+// TestMSEFP8 checks the FP8 mse search against a float64 reference built
+// on QuantizeFP8 and DequantizeFP8 (another path through fakequant): the
+// chosen candidate's objective must be the smallest up to float32
+// rounding of the sums. It also runs the search through ComputeAmax and
+// CalibrateWeight, and checks what the options refuse.
+func TestMSEFP8(t *testing.T) {
+	r := rand.New(rand.NewPCG(35, 36))
+	for trial := range 200 {
+		counts, edges := randomHistogram(r)
+		f := []fakequant.FP8Format{fakequant.E4M3FN, fakequant.E5M2}[r.IntN(2)]
+		stride, start := 1+r.IntN(3), r.IntN(len(counts))
+		got, err := mseFP8Amax(counts, edges, f, stride, start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		nc := len(counts)
+		centers := make([]float32, nc)
+		for k := range centers {
+			centers[k] = (float32(edges[k+1]) + float32(edges[k])) / 2
+		}
+		codes, q := make([]uint8, nc), make([]float32, nc)
+		obj := func(amax float32) float64 {
+			scale, err := fakequant.FP8Scale(amax, f)
+			must0(t, err)
+			must0(t, fakequant.QuantizeFP8(codes, centers, scale, f, true))
+			must0(t, fakequant.DequantizeFP8(q, codes, scale, f))
+			var s float64
+			for k, c := range centers {
+				d := float64(q[k]) - float64(c)
+				s += d * d * float64(counts[k])
+			}
+			return s
+		}
+		best := math.Inf(1)
+		for i := start; i < nc; i += stride {
+			best = min(best, obj(centers[i]))
+		}
+		if g := obj(got); g > best*(1+1e-5)+1e-30 {
+			t.Fatalf("trial %d (%v, %d bins, stride %d, start %d): amax %v has objective %v, the best %v", trial, f, nc, stride, start, got, g, best)
+		}
+	}
+
+	h, _ := NewHistogram(HistogramOptions{})
+	x := make([]float32, 4096)
+	for i := range x {
+		x[i] = float32(r.NormFloat64())
+	}
+	must0(t, h.Collect(&tensor.Tensor{Shape: []int{len(x)}, Data: x}))
+	e4, err := h.ComputeAmax("mse", AmaxOptions{FP8: fakequant.E4M3FN})
+	if err != nil {
+		t.Fatal(err)
+	}
+	want, _ := mseFP8Amax(h.Counts(), h.Edges(), fakequant.E4M3FN, 1, DefaultStartBin)
+	i8, _ := h.ComputeAmax("mse", AmaxOptions{})
+	if e4.Data[0] != want || e4.Data[0] == i8.Data[0] {
+		t.Errorf("ComputeAmax FP8 mse %v, want %v (int8 mse %v)", e4.Data[0], want, i8.Data[0])
+	}
+	w := &tensor.Tensor{Shape: []int{2, 2048}, Data: append(append([]float32{}, x[:2048]...), x[2048:]...)}
+	wa, err := CalibrateWeight(w, "mse", WeightOptions{Axis: []int{0}, Amax: AmaxOptions{FP8: fakequant.E5M2}})
+	if err != nil || len(wa.Data) != 2 {
+		t.Fatalf("CalibrateWeight FP8 mse: %v, %v", wa, err)
+	}
+	if _, err := h.ComputeAmax("entropy", AmaxOptions{FP8: fakequant.E4M3FN}); err == nil {
+		t.Error("entropy with FP8 accepted")
+	}
+	if _, err := h.ComputeAmax("mse", AmaxOptions{FP8: 9}); err == nil {
+		t.Error("unknown FP8 format accepted")
+	}
+	if p, err := h.ComputeAmax("percentile", AmaxOptions{FP8: fakequant.E5M2}); err != nil || p.Data[0] <= 0 {
+		t.Errorf("percentile with FP8: %v, %v", p, err)
+	}
+}
+
+func must0(t *testing.T, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
 	}
 }

@@ -23,8 +23,8 @@ type WeightOptions struct {
 	// NumBins of each per-channel histogram; 0 means 2048. As in the
 	// original, the per-tensor histogram always has 2048 bins.
 	NumBins int
-	// Amax holds Percentile (and Stride, StartBin for "mse"), with the
-	// zero-value defaults of AmaxOptions.
+	// Amax holds Percentile (and Stride, StartBin and FP8 for "mse"), with
+	// the zero-value defaults of AmaxOptions.
 	Amax AmaxOptions
 }
 
@@ -124,6 +124,9 @@ func weightChannelAmax(x []float32, bins int, method string, o WeightOptions, ao
 	}
 	if method == "percentile" {
 		return percentileAmax(counts, edges, ao.Percentile)
+	}
+	if ao.FP8 != 0 {
+		return mseFP8Amax(counts, edges, ao.FP8, ao.Stride, ao.StartBin)
 	}
 	return mseAmax(counts, edges, o.NumBits, o.Unsigned, ao.Stride, ao.StartBin)
 }

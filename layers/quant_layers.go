@@ -284,53 +284,80 @@ func Quantize(l Layer, d QuantDescs) (QuantLayer, error) {
 	if l == nil {
 		return nil, fmt.Errorf("layers: Quantize: nil layer")
 	}
-	kind := "Quant" + l.Kind()
-	switch l.(type) {
-	case *Linear, *Conv1d, *Conv2d, *Conv3d, *ConvTranspose1d, *ConvTranspose2d, *ConvTranspose3d,
-		*MaxPool1d, *MaxPool2d, *MaxPool3d, *AvgPool1d, *AvgPool2d, *AvgPool3d,
-		*AdaptiveAvgPool1d, *AdaptiveAvgPool2d, *AdaptiveAvgPool3d:
+	var build func(in, w *TensorQuantizer) QuantLayer
+	switch v := l.(type) {
+	case *Linear:
+		build = func(in, w *TensorQuantizer) QuantLayer {
+			return &QuantLinear{Linear: v.fresh(), InputQuantizer: in, WeightQuantizer: w}
+		}
+	case *Conv1d:
+		build = func(in, w *TensorQuantizer) QuantLayer {
+			return &QuantConv1d{Conv1d: Conv1d{v.fresh()}, InputQuantizer: in, WeightQuantizer: w}
+		}
+	case *Conv2d:
+		build = func(in, w *TensorQuantizer) QuantLayer {
+			return &QuantConv2d{Conv2d: Conv2d{v.fresh()}, InputQuantizer: in, WeightQuantizer: w}
+		}
+	case *Conv3d:
+		build = func(in, w *TensorQuantizer) QuantLayer {
+			return &QuantConv3d{Conv3d: Conv3d{v.fresh()}, InputQuantizer: in, WeightQuantizer: w}
+		}
+	case *ConvTranspose1d:
+		build = func(in, w *TensorQuantizer) QuantLayer {
+			return &QuantConvTranspose1d{ConvTranspose1d: ConvTranspose1d{v.fresh()}, InputQuantizer: in, WeightQuantizer: w}
+		}
+	case *ConvTranspose2d:
+		build = func(in, w *TensorQuantizer) QuantLayer {
+			return &QuantConvTranspose2d{ConvTranspose2d: ConvTranspose2d{v.fresh()}, InputQuantizer: in, WeightQuantizer: w}
+		}
+	case *ConvTranspose3d:
+		build = func(in, w *TensorQuantizer) QuantLayer {
+			return &QuantConvTranspose3d{ConvTranspose3d: ConvTranspose3d{v.fresh()}, InputQuantizer: in, WeightQuantizer: w}
+		}
+	case *MaxPool1d:
+		build = func(in, _ *TensorQuantizer) QuantLayer {
+			return &QuantMaxPool1d{MaxPool1d: MaxPool1d{MaxPool{Window: v.Window.clone()}}, InputQuantizer: in}
+		}
+	case *MaxPool2d:
+		build = func(in, _ *TensorQuantizer) QuantLayer {
+			return &QuantMaxPool2d{MaxPool2d: MaxPool2d{MaxPool{Window: v.Window.clone()}}, InputQuantizer: in}
+		}
+	case *MaxPool3d:
+		build = func(in, _ *TensorQuantizer) QuantLayer {
+			return &QuantMaxPool3d{MaxPool3d: MaxPool3d{MaxPool{Window: v.Window.clone()}}, InputQuantizer: in}
+		}
+	case *AvgPool1d:
+		build = func(in, _ *TensorQuantizer) QuantLayer {
+			return &QuantAvgPool1d{AvgPool1d: AvgPool1d{AvgPool{Window: v.Window.clone()}}, InputQuantizer: in}
+		}
+	case *AvgPool2d:
+		build = func(in, _ *TensorQuantizer) QuantLayer {
+			return &QuantAvgPool2d{AvgPool2d: AvgPool2d{AvgPool{Window: v.Window.clone()}}, InputQuantizer: in}
+		}
+	case *AvgPool3d:
+		build = func(in, _ *TensorQuantizer) QuantLayer {
+			return &QuantAvgPool3d{AvgPool3d: AvgPool3d{AvgPool{Window: v.Window.clone()}}, InputQuantizer: in}
+		}
+	case *AdaptiveAvgPool1d:
+		build = func(in, _ *TensorQuantizer) QuantLayer {
+			return &QuantAdaptiveAvgPool1d{AdaptiveAvgPool1d: AdaptiveAvgPool1d{v.fresh()}, InputQuantizer: in}
+		}
+	case *AdaptiveAvgPool2d:
+		build = func(in, _ *TensorQuantizer) QuantLayer {
+			return &QuantAdaptiveAvgPool2d{AdaptiveAvgPool2d: AdaptiveAvgPool2d{v.fresh()}, InputQuantizer: in}
+		}
+	case *AdaptiveAvgPool3d:
+		build = func(in, _ *TensorQuantizer) QuantLayer {
+			return &QuantAdaptiveAvgPool3d{AdaptiveAvgPool3d: AdaptiveAvgPool3d{v.fresh()}, InputQuantizer: in}
+		}
 	default:
 		return nil, fmt.Errorf("layers: %s (%T) has no quantized counterpart", l, l)
 	}
-	in, w, err := newQuantizers(kind, d)
+	in, w, err := newQuantizers("Quant"+l.Kind(), d)
 	if err != nil {
 		return nil, err
 	}
-	switch v := l.(type) {
-	case *Linear:
-		return &QuantLinear{Linear: v.fresh(), InputQuantizer: in, WeightQuantizer: w}, nil
-	case *Conv1d:
-		return &QuantConv1d{Conv1d: Conv1d{v.fresh()}, InputQuantizer: in, WeightQuantizer: w}, nil
-	case *Conv2d:
-		return &QuantConv2d{Conv2d: Conv2d{v.fresh()}, InputQuantizer: in, WeightQuantizer: w}, nil
-	case *Conv3d:
-		return &QuantConv3d{Conv3d: Conv3d{v.fresh()}, InputQuantizer: in, WeightQuantizer: w}, nil
-	case *ConvTranspose1d:
-		return &QuantConvTranspose1d{ConvTranspose1d: ConvTranspose1d{v.fresh()}, InputQuantizer: in, WeightQuantizer: w}, nil
-	case *ConvTranspose2d:
-		return &QuantConvTranspose2d{ConvTranspose2d: ConvTranspose2d{v.fresh()}, InputQuantizer: in, WeightQuantizer: w}, nil
-	case *ConvTranspose3d:
-		return &QuantConvTranspose3d{ConvTranspose3d: ConvTranspose3d{v.fresh()}, InputQuantizer: in, WeightQuantizer: w}, nil
-	case *MaxPool1d:
-		return &QuantMaxPool1d{MaxPool1d: MaxPool1d{MaxPool{Window: v.Window.clone()}}, InputQuantizer: in}, nil
-	case *MaxPool2d:
-		return &QuantMaxPool2d{MaxPool2d: MaxPool2d{MaxPool{Window: v.Window.clone()}}, InputQuantizer: in}, nil
-	case *MaxPool3d:
-		return &QuantMaxPool3d{MaxPool3d: MaxPool3d{MaxPool{Window: v.Window.clone()}}, InputQuantizer: in}, nil
-	case *AvgPool1d:
-		return &QuantAvgPool1d{AvgPool1d: AvgPool1d{AvgPool{Window: v.Window.clone()}}, InputQuantizer: in}, nil
-	case *AvgPool2d:
-		return &QuantAvgPool2d{AvgPool2d: AvgPool2d{AvgPool{Window: v.Window.clone()}}, InputQuantizer: in}, nil
-	case *AvgPool3d:
-		return &QuantAvgPool3d{AvgPool3d: AvgPool3d{AvgPool{Window: v.Window.clone()}}, InputQuantizer: in}, nil
-	case *AdaptiveAvgPool1d:
-		return &QuantAdaptiveAvgPool1d{AdaptiveAvgPool1d: AdaptiveAvgPool1d{AdaptiveAvgPool{OutputSize: slices.Clone(v.OutputSize)}}, InputQuantizer: in}, nil
-	case *AdaptiveAvgPool2d:
-		return &QuantAdaptiveAvgPool2d{AdaptiveAvgPool2d: AdaptiveAvgPool2d{AdaptiveAvgPool{OutputSize: slices.Clone(v.OutputSize)}}, InputQuantizer: in}, nil
-	default: // *AdaptiveAvgPool3d, by the check above
-		a := l.(*AdaptiveAvgPool3d)
-		return &QuantAdaptiveAvgPool3d{AdaptiveAvgPool3d: AdaptiveAvgPool3d{AdaptiveAvgPool{OutputSize: slices.Clone(a.OutputSize)}}, InputQuantizer: in}, nil
-	}
+	return build(in, w), nil
 }
 
 // fresh returns a copy of the layer's hyper-parameters and parameters
@@ -352,6 +379,13 @@ func (c *Conv) fresh() Conv {
 		weightGrad: c.weightGrad, biasGrad: c.biasGrad}
 }
 
+// fresh returns a copy of the output size, without what the last Forward
+// saved.
+func (a *AdaptiveAvgPool) fresh() AdaptiveAvgPool {
+	return AdaptiveAvgPool{OutputSize: slices.Clone(a.OutputSize)}
+}
+
+// clone returns a deep copy of the window.
 func (w Window) clone() Window {
 	return Window{slices.Clone(w.KernelSize), slices.Clone(w.Stride), slices.Clone(w.Padding), slices.Clone(w.Dilation)}
 }

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/calibrators"
+	"github.com/tensorquant/tensorquant/fakequant"
 	"github.com/tensorquant/tensorquant/internal/conformance"
 	"github.com/tensorquant/tensorquant/internal/kerneltest"
 	"github.com/tensorquant/tensorquant/tensor"
@@ -448,5 +449,47 @@ func TestQuantLayerErrors(t *testing.T) {
 		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
 			t.Errorf("error %v, want %q", tc.err, tc.want)
 		}
+	}
+}
+
+// TestBlockQuantizedConvWeights: a convolution's block weight quantizer
+// sees the weight as one row per output channel (per input channel when
+// transposed), so blocks run over a filter; the layer computes the float
+// convolution with those block-quantized weights, and its gradient passes
+// finite differences at 20 bits.
+func TestBlockQuantizedConvWeights(t *testing.T) {
+	rng := testRNG(4)
+	blk := QuantDesc8BitPerTensor
+	blk.NumBits, blk.BlockSize = 4, 8
+	for _, spec := range []ConvSpec{
+		{InChannels: 3, OutChannels: 4, KernelSize: []int{3, 3}, Padding: []int{1}, Bias: true},
+		{InChannels: 2, OutChannels: 6, KernelSize: []int{2, 3}, Stride: []int{2}, Bias: true, Transposed: true},
+	} {
+		ql := must(NewQuantConv(spec, rng, QuantDescs{Weight: &blk}))
+		x := randTensor(rng, 2, spec.InChannels, 5, 5)
+		y := must(ql.Forward(x))
+		inQ, wQ := ql.Quantizers()
+		w := ql.Params()[0].Value
+		rows := w.Shape[0]
+		rowLen := len(w.Data) / rows
+		if want := []int{rows, (rowLen + 7) / 8}; !tensor.SameShape(wQ.fw.amax.Shape, want) {
+			t.Fatalf("%s: block amax shape %v, want %v", ql, wQ.fw.amax.Shape, want)
+		}
+		amax := must(fakequant.BlockAmax(w.Data, rowLen, 8))
+		qw := tensor.New(w.Shape...)
+		must(0, fakequant.FakeQuantBlock(qw.Data, w.Data, amax, rowLen, 8, blk.IntFormat()))
+		fl := must(NewConv(spec, rng))
+		copy(fl.Params()[0].Value.Data, qw.Data)
+		copy(fl.Params()[1].Value.Data, ql.Params()[1].Value.Data)
+		want := must(fl.Forward(must(inQ.Forward(x))))
+		if d := conformance.DiffFloat32(y.Data, want.Data); d != "" {
+			t.Errorf("%s: %s", ql, d)
+		}
+
+		fine := blk
+		fine.NumBits = 20
+		fineIn := QuantDesc8BitPerTensor
+		fineIn.NumBits = 20
+		gradCheck(t, must(NewQuantConv(spec, rng, QuantDescs{Input: &fineIn, Weight: &fine})), spacedTensor(rng, 2, spec.InChannels, 4, 4), 1e-2)
 	}
 }

@@ -6,25 +6,29 @@ import (
 	"strings"
 )
 
-// DefaultQuantMap lists the float layer kinds QuantizeModel replaces by
-// default, the original's _DEFAULT_QUANT_MAP (without LSTM and LSTMCell,
-// which this package does not have): the convolutions, Linear, and the
-// average poolings. Max pooling is not in it, as in the original; add it
-// with ReplaceOptions.Include.
-var DefaultQuantMap = []string{
+// defaultQuantMap is the original's _DEFAULT_QUANT_MAP without LSTM and
+// LSTMCell.
+var defaultQuantMap = []string{
 	"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Linear",
 	"AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
 }
 
 // quantizableKinds are the float kinds that have a quantized counterpart.
-var quantizableKinds = append(slices.Clone(DefaultQuantMap), "MaxPool1d", "MaxPool2d", "MaxPool3d")
+var quantizableKinds = append(slices.Clone(defaultQuantMap), "MaxPool1d", "MaxPool2d", "MaxPool3d")
+
+// DefaultQuantMap returns the float layer kinds QuantizeModel replaces by
+// default, in the order of the original's _DEFAULT_QUANT_MAP (without LSTM
+// and LSTMCell, which this package does not have): the convolutions,
+// Linear, and the average poolings. Max pooling is not in it, as in the
+// original; add it with ReplaceOptions.Include.
+func DefaultQuantMap() []string { return slices.Clone(defaultQuantMap) }
 
 // ReplaceOptions configures QuantizeModel.
 type ReplaceOptions struct {
 	// Skip lists float kinds to leave alone ("Linear", "AvgPool2d"): the
 	// original's float_module_list.
 	Skip []string
-	// Include lists kinds outside DefaultQuantMap to replace as well:
+	// Include lists kinds outside DefaultQuantMap() to replace as well:
 	// "MaxPool1d", "MaxPool2d", "MaxPool3d".
 	Include []string
 	// Descs chooses the descriptors of the replacements of a float kind
@@ -40,7 +44,7 @@ type ReplaceOptions struct {
 
 // QuantizeModel is the Go form of the original's quant_modules.initialize()
 // followed by building the model: it replaces every float layer of model
-// whose kind is in DefaultQuantMap (plus o.Include, minus o.Skip) by its
+// whose kind is in DefaultQuantMap() (plus o.Include, minus o.Skip) by its
 // quantized counterpart (Quantize), which keeps the same weight and bias
 // tensors. Layers are replaced in place through their parent's
 // Container.SetChild; the model itself, if it is such a layer, is returned
@@ -56,7 +60,7 @@ func QuantizeModel(model Layer, o ReplaceOptions) (Layer, error) {
 		return nil, err
 	}
 	kinds := map[string]bool{}
-	for _, k := range DefaultQuantMap {
+	for _, k := range defaultQuantMap {
 		kinds[k] = true
 	}
 	for _, k := range o.Include {

@@ -202,3 +202,38 @@ func TestCheckpointQuantized(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestDefaultQuantMap compares the default replacement kinds with
+// quant_modules.json's default_quant_map (without the LSTMs).
+func TestDefaultQuantMap(t *testing.T) {
+	var file struct {
+		Map []struct {
+			ModName    string `json:"mod_name"`
+			ReplaceMod string `json:"replace_mod"`
+		} `json:"default_quant_map"`
+	}
+	if err := conformance.Load("quant_modules.json", &file); err != nil {
+		t.Fatal(err)
+	}
+	var want []string
+	for _, e := range file.Map {
+		if e.ModName == "LSTM" || e.ModName == "LSTMCell" {
+			continue
+		}
+		if e.ReplaceMod != "Quant"+e.ModName {
+			t.Errorf("%s -> %s", e.ModName, e.ReplaceMod)
+		}
+		if _, err := DefaultQuantDescs(e.ReplaceMod); err != nil {
+			t.Error(err)
+		}
+		want = append(want, e.ModName)
+	}
+	got := DefaultQuantMap()
+	if strings.Join(got, " ") != strings.Join(want, " ") {
+		t.Errorf("DefaultQuantMap() = %v, want %v", got, want)
+	}
+	got[0] = "x"
+	if DefaultQuantMap()[0] != "Conv1d" {
+		t.Error("DefaultQuantMap shares its slice")
+	}
+}

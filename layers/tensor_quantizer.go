@@ -67,6 +67,11 @@ import (
 // calibrated: the max calibrator over those block maxima). Both use the
 // straight-through gradient of the same amax.
 //
+// SetExportMode switches the integer fake quantization to the numbers ONNX
+// Runtime computes for the exported QuantizeLinear→DequantizeLinear pair
+// (the original v2.1.2's use_fb_fake_quant), so that a model can be
+// compared with its export bit for bit.
+//
 // A TensorQuantizer is Stateful: its static amax is the buffer "amax",
 // saved in checkpoints; loading one into a dynamic quantizer makes it
 // static, as the original's state-dict loading does. With LearnAmax its
@@ -426,8 +431,9 @@ func (q *TensorQuantizer) Scale() *tensor.Tensor {
 // LoadCalibAmax sets the static amax from the calibrator (the original's
 // load_calib_amax, strict): method is "max" (or "") for a max calibrator,
 // "entropy", "percentile" or "mse" for a histogram calibrator, with the
-// search options o. The amax replaces any previous one, whatever its
-// shape. It returns an error, naming the quantizer, when the calibrator has
+// search options o ("mse" of an FP8 quantizer searches with its FP8 format
+// unless o.FP8 says otherwise). The amax replaces any previous one,
+// whatever its shape. It returns an error, naming the quantizer, when the calibrator has
 // seen no data (calibrators.ErrNoData), for an unknown method or bad
 // options, and when the amax would be NaN (a calibration batch held NaN).
 func (q *TensorQuantizer) LoadCalibAmax(method string, o calibrators.AmaxOptions) error {
@@ -443,6 +449,9 @@ func (q *TensorQuantizer) LoadCalibAmaxNonStrict(method string, o calibrators.Am
 }
 
 func (q *TensorQuantizer) loadCalibAmax(method string, o calibrators.AmaxOptions, strict bool) error {
+	if f, ok := q.desc.FP8(); ok && method == "mse" && o.FP8 == 0 {
+		o.FP8 = f
+	}
 	a, err := q.calibrator.Amax(method, o)
 	switch {
 	case errors.Is(err, calibrators.ErrNoData) && !strict:

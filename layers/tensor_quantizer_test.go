@@ -720,3 +720,41 @@ func TestQuantizerState(t *testing.T) {
 		t.Error("emptied clip bound accepted")
 	}
 }
+
+// TestQuantizerFP8Calibration: an FP8 quantizer's histogram "mse" searches
+// with its FP8 format (unlike the integer search over the same histogram).
+func TestQuantizerFP8Calibration(t *testing.T) {
+	d := QuantDesc8BitPerTensor
+	d.Format, d.CalibMethod = "e4m3", "histogram"
+	q := must(NewTensorQuantizer(d))
+	q.EnableCalib()
+	q.DisableQuant()
+	x := randTensor(testRNG(8), 64, 64)
+	must(q.Forward(x))
+	must(0, q.LoadCalibAmax("mse", calibrators.AmaxOptions{}))
+	h := q.Calibrator().(*calibrators.Histogram)
+	fp8 := must(h.Amax("mse", calibrators.AmaxOptions{FP8: fakequant.E4M3FN}))
+	i8 := must(h.Amax("mse", calibrators.AmaxOptions{}))
+	if got := q.Amax().Data[0]; got != fp8.Data[0] || got == i8.Data[0] {
+		t.Errorf("FP8 quantizer mse amax %v, want the FP8 search's %v (the int8 one is %v)", got, fp8.Data[0], i8.Data[0])
+	}
+}
+
+// TestAxisMinusOne pins the documented quirk: a dynamic amax treats axis
+// -1 as per-tensor, while the max calibrator normalises it to the last
+// axis.
+func TestAxisMinusOne(t *testing.T) {
+	d := QuantDesc8BitPerTensor
+	d.Axis = []int{-1}
+	q := must(NewTensorQuantizer(d))
+	x := randTensor(testRNG(2), 4, 5)
+	q.EnableCalib()
+	must(q.Forward(x))
+	if len(q.fw.amax.Shape) != 0 {
+		t.Errorf("dynamic amax shape %v, want per-tensor []", q.fw.amax.Shape)
+	}
+	must(0, q.LoadCalibAmax("max", calibrators.AmaxOptions{}))
+	if a := q.Amax(); !tensor.SameShape(a.Shape, []int{1, 5}) {
+		t.Errorf("calibrated amax shape %v, want [1 5]", a.Shape)
+	}
+}

@@ -37,29 +37,8 @@ var (
 // calib off and quant on.
 func calibrate(t testing.TB, model Layer, batches []*tensor.Tensor, method string, o calibrators.AmaxOptions) {
 	t.Helper()
-	qs, err := NamedQuantizers(model)
-	if err != nil {
+	if err := Calibrate(model, batches, method, o, nil); err != nil {
 		t.Fatal(err)
-	}
-	for _, q := range qs {
-		q.Quantizer.DisableQuant()
-		q.Quantizer.EnableCalib()
-	}
-	for _, b := range batches {
-		if _, err := model.Forward(b); err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, q := range qs {
-		m := method
-		if q.Quantizer.Descriptor().Method() == "max" {
-			m = "max"
-		}
-		if err := q.Quantizer.LoadCalibAmax(m, o); err != nil {
-			t.Fatalf("%s: %v", q.Name, err)
-		}
-		q.Quantizer.DisableCalib()
-		q.Quantizer.EnableQuant()
 	}
 }
 

@@ -247,3 +247,48 @@ func TestBenchTable(t *testing.T) {
 		t.Errorf("rows %+v", rows)
 	}
 }
+
+// TestDemo runs the main job as a user would and checks the issue's
+// targets: the float CNN learns the digits, and the best 8-bit
+// post-training calibration stays within one point of float.
+func TestDemo(t *testing.T) {
+	dir := t.TempDir()
+	out, errOut, code := tq(t, dir, "demo", "-json", "-out", dir, "-report", filepath.Join(dir, "report.html"))
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var rows []demoRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	acc := map[string]float64{}
+	for _, r := range rows {
+		acc[r.Method] = r.Top1
+		if r.Top1 < 0 || r.Top1 > 1 || r.Seconds < 0 {
+			t.Errorf("row %+v", r)
+		}
+	}
+	if acc["float"] < 0.95 {
+		t.Errorf("float accuracy %.4f", acc["float"])
+	}
+	best := 0.0
+	for _, m := range []string{"max", "entropy", "percentile 99.99", "mse"} {
+		a, ok := acc["int8 PTQ, "+m]
+		if !ok {
+			t.Errorf("no int8 PTQ row for %s in %v", m, acc)
+		}
+		best = max(best, a)
+	}
+	if best < acc["float"]-0.01 {
+		t.Errorf("best int8 PTQ %.4f, float %.4f", best, acc["float"])
+	}
+	for _, m := range []string{"int4 weights, int8 act, QAT", "fp8 e4m3 weights, int8 act, PTQ", "int4 block-32 weights, int8 act, PTQ"} {
+		if _, ok := acc[m]; !ok {
+			t.Errorf("no row %q", m)
+		}
+	}
+	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
+	if err != nil || !strings.Contains(string(html), "features.0.input_quantizer") {
+		t.Errorf("report: %v", err)
+	}
+}

@@ -8,7 +8,7 @@ import (
 
 func TestDemoSeedExample(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"demo"}, &out, &errb); code != 0 {
+	if code := run([]string{"demo", "-out", t.TempDir()}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	// The original's documentation: quant_x = [126, 113, 127, 59, 11, 23,
@@ -33,7 +33,8 @@ func TestErrors(t *testing.T) {
 		want string
 	}{
 		{[]string{"nope"}, `tensorquant: unknown command "nope"`},
-		{[]string{"demo", "--bits", "99"}, "tensorquant demo: fakequant: num_bits 99 out of range"},
+		{[]string{"demo", "--bits", "99"}, "tensorquant demo: -bits 99 out of range [2, 16]"},
+		{[]string{"demo", "-out", "/nonexistent"}, "tensorquant demo: -out /nonexistent is not a directory"},
 		{[]string{"version", "x"}, "tensorquant version: takes no arguments"},
 	} {
 		var out, errb bytes.Buffer

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 )
 
 // blockShapes are ragged layouts: rows of every length against block sizes
@@ -83,7 +84,7 @@ func TestBlockAmax(t *testing.T) {
 }
 
 func TestFakeQuantBlock(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(52, 53))
 		for _, f := range []Format{{NumBits: 4}, {NumBits: 4, NarrowRange: true}, {NumBits: 4, Unsigned: true}, Int8} {
 			lo, hi := f.Bounds()

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -86,7 +87,7 @@ func checkError(t *testing.T, name string, err error, want *conformance.Error) {
 
 func TestTensorQuantConformance(t *testing.T) {
 	cases := loadCases(t, "tensor_quant.json")
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		ran := 0
 		for _, c := range cases {
 			if c.AmaxT == nil {
@@ -120,7 +121,7 @@ func TestTensorQuantConformance(t *testing.T) {
 
 func TestFakeTensorQuantConformance(t *testing.T) {
 	cases := loadCases(t, "fake_tensor_quant.json")
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, c := range cases {
 			if c.AmaxT == nil {
 				continue
@@ -203,7 +204,7 @@ func TestErrorCasesConformance(t *testing.T) {
 
 func TestSTEConformance(t *testing.T) {
 	cases := loadCases(t, "ste_backward.json")
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, c := range cases {
 			x, amax, dy := c.X.MustFloat32(), c.AmaxT.MustFloat32(), c.GradOutput.MustFloat32()
 			got, err := STEGrad(x, amax, dy)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/tensorquant/tensorquant/internal/conformance"
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -123,7 +124,7 @@ var fp8Cases = []struct {
 }
 
 func TestEncodeFP8Table(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, c := range fp8Cases {
 			for _, sat := range []bool{true, false} {
 				want := c.no
@@ -147,7 +148,7 @@ func TestEncodeFP8Table(t *testing.T) {
 }
 
 func TestDecodeFP8AllCodes(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		codes := make([]uint8, 256)
 		for i := range codes {
 			codes[i] = uint8(i)
@@ -181,7 +182,7 @@ func TestDecodeFP8AllCodes(t *testing.T) {
 // TestFP8CodesRoundTrip: every non-NaN code survives decode then encode,
 // in both saturation modes; NaN codes come back as 0x7F with their sign.
 func TestFP8CodesRoundTrip(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		codes := make([]uint8, 256)
 		for i := range codes {
 			codes[i] = uint8(i)
@@ -262,7 +263,7 @@ func fp8TestScales() []float32 {
 }
 
 func TestEncodeFP8KernelMatchesGeneric(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(40, 41))
 		for _, f := range []FP8Format{E4M3FN, E5M2} {
 			p := fp8ParamsOf(f)
@@ -291,7 +292,7 @@ func TestEncodeFP8KernelMatchesGeneric(t *testing.T) {
 }
 
 func TestDecodeFP8KernelMatchesGeneric(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(42, 43))
 		src := make([]uint8, 300+16)
 		for i := range src {
@@ -320,7 +321,7 @@ func TestDecodeFP8KernelMatchesGeneric(t *testing.T) {
 }
 
 func TestFakeQuantFP8KernelMatchesGeneric(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(44, 45))
 		for _, f := range []FP8Format{E4M3FN, E5M2} {
 			p := fp8ParamsOf(f)
@@ -356,7 +357,7 @@ func TestFakeQuantFP8KernelMatchesGeneric(t *testing.T) {
 // DequantizeFP8(QuantizeFP8(x, scale), scale) with scale = FP8Scale(amax),
 // element by element, including the scale-0-becomes-1 rule.
 func TestFakeQuantFP8IsQDQ(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(46, 47))
 		for _, f := range []FP8Format{E4M3FN, E5M2} {
 			for _, amax := range []float32{1, 0.37, 448, 57344, 2.5e-3, 0, 1e-44, 3e38} {
@@ -421,7 +422,7 @@ func TestFakeQuantFP8Values(t *testing.T) {
 }
 
 func TestFakeQuantFP8PerChannelAndTensor(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(48, 49))
 		for _, f := range []FP8Format{E4M3FN, E5M2} {
 			for _, shape := range [][3]int{{1, 4, 50}, {3, 5, 9}, {2, 6, 1}, {4, 3, 2}, {1, 1, 300}, {7, 2, 8}} {
@@ -570,7 +571,7 @@ func TestFP8KernelsEveryBinade(t *testing.T) {
 			}
 		}
 	}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, ref := range refFP8s {
 			p := fp8ParamsOf(ref.f)
 			for _, scale := range []float32{1, 0.37 / 448, 3e4} {

@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 )
 
 // largeN is a length far beyond the table tests that still leaves work for
@@ -31,7 +32,7 @@ func TestKernelsLargeInPlace(t *testing.T) {
 	}
 	dy := interesting(r, n, 1, Int8)
 	want := make([]float32, n)
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		fakeQuantGeneric(want, src, sq, so, lo, hi)
 		got := append([]float32{}, src...)
 		fakeQuant(got, got, sq, so, lo, hi)
@@ -87,7 +88,7 @@ func TestClampBoundsEdges(t *testing.T) {
 	}
 	bounds := [][2]float32{{0, 255}, {-127, 127}, {5, -5}, {0, 0}, {negZero, negZero},
 		{nan, 3}, {-3, nan}, {nan, nan}, {-inf, inf}, {inf, -inf}, {0, negZero}}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, b := range bounds {
 			for _, sq := range []float32{1, 0.5, 0, inf} {
 				for _, so := range []float32{1, 3, 0} {

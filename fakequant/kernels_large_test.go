@@ -6,6 +6,7 @@ import (
 
 	"github.com/tensorquant/tensorquant/internal/conformance"
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 )
 
 // ntLen is above NT_MIN of kernels_amd64.s (2 Mi elements), so that the
@@ -102,7 +103,7 @@ func TestQuantInt8FractionalBounds(t *testing.T) {
 		want := make([]int8, len(src))
 		wantScale := QuantInt8(want, src, 1, f)
 		restore()
-		forEachImpl(t, func(t *testing.T) {
+		kerneltest.ForEachImpl(t, func(t *testing.T) {
 			got := make([]int8, len(src))
 			if s := QuantInt8(got, src, 1, f); s != wantScale {
 				t.Fatalf("%v: scale %v want %v", f, s, wantScale)
@@ -137,7 +138,7 @@ func TestKernelsInPlace(t *testing.T) {
 		sqv[i], sov[i] = scales([]float32{0.7, 3, 1e-3}[i%3], hi, true)
 	}
 	want := make([]float32, maxLen)
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, n := range lengths {
 			fakeQuantVecGeneric(want[:n], x[:n], sqv[:n], sov[:n], lo, hi)
 			buf := append([]float32{}, x[:n]...)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 )
 
 var (
@@ -75,7 +76,7 @@ func guardedF32(n, off int) ([]float32, func() error) {
 }
 
 func TestFakeQuantKernelMatchesGeneric(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(10, 11))
 		for _, f := range testFormats {
 			lo, hi := f.Bounds()
@@ -110,7 +111,7 @@ func TestFakeQuantKernelMatchesGeneric(t *testing.T) {
 }
 
 func TestFakeQuantVecKernelMatchesGeneric(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(12, 13))
 		for _, f := range testFormats {
 			lo, hi := f.Bounds()
@@ -142,7 +143,7 @@ func TestFakeQuantVecKernelMatchesGeneric(t *testing.T) {
 }
 
 func TestQuantInt8KernelMatchesGeneric(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(14, 15))
 		for _, f := range []Format{{NumBits: 8}, {NumBits: 8, NarrowRange: true}, {NumBits: 4}, {NumBits: 2}, {NumBits: 8, Unsigned: true}} {
 			lo, hi := f.Bounds()
@@ -172,7 +173,7 @@ func TestQuantInt8KernelMatchesGeneric(t *testing.T) {
 }
 
 func TestDequantKernelMatchesGeneric(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		src := make([]int8, 300+16)
 		for i := range src {
 			src[i] = int8(i*37 + 11)
@@ -198,7 +199,7 @@ func TestDequantKernelMatchesGeneric(t *testing.T) {
 }
 
 func TestSTEKernelMatchesGeneric(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(16, 17))
 		for _, amax := range []float32{1, 0.37, 0, negZero, nan, inf} {
 			x := interesting(r, 300+16, max(amax, 1), Int8)
@@ -224,7 +225,7 @@ func TestSTEKernelMatchesGeneric(t *testing.T) {
 
 // TestRoundTies pins round-half-to-even and the sign of zero on exact ties.
 func TestRoundTies(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		f := Format{NumBits: 8, NarrowRange: true} // scale 127/127 = 1
 		x := []float32{0.5, 1.5, 2.5, -0.5, -1.5, -2.5, -0.4, 126.5, 127.5, -127.5, -128.5, 8388608.5}
 		want := []float32{0, 2, 2, negZero, -2, -2, negZero, 126, 127, -127, -127, 127}
@@ -243,7 +244,7 @@ func TestRoundTies(t *testing.T) {
 }
 
 func TestQuantInt8RoundTrip(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(18, 19))
 		x := interesting(r, 1000, 0.8, Int8)
 		for i, v := range x {
@@ -293,7 +294,7 @@ func TestSliceKernelsPanicOnShortDst(t *testing.T) {
 }
 
 func TestFakeQuantPerChannelLayouts(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(20, 21))
 		for _, shape := range [][3]int{{1, 4, 50}, {3, 5, 9}, {2, 6, 1}, {4, 3, 2}, {1, 1, 300}, {7, 2, 8}} {
 			outer, c, inner := shape[0], shape[1], shape[2]

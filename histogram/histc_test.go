@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 )
 
 var (
@@ -61,7 +63,7 @@ func interesting(r *rand.Rand, n int, c kernelCase) []float32 {
 }
 
 func TestHistcKernelMatchesGeneric(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(7, 8))
 		for _, c := range kernelCases {
 			p := newHistcParams(c.n, c.lo, c.hi, c.skip)
@@ -94,7 +96,7 @@ func TestHistcKernelMatchesGeneric(t *testing.T) {
 // TestHistcEveryBin puts one element at every bin edge (and one ulp on
 // either side) of a few ranges, so that every lane meets every bin.
 func TestHistcEveryBin(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, c := range []kernelCase{{2048, 0, 1, false}, {3000, 0, 7.3, false}, {17, 0, 1e-3, true}} {
 			p := newHistcParams(c.n, c.lo, c.hi, c.skip)
 			var x []float32
@@ -139,7 +141,7 @@ func naiveHistc(x []float32, n int, lo, hi float32) []int64 {
 }
 
 func TestHistcAbs(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(9, 10))
 		x := make([]float32, 100000)
 		for i := range x {
@@ -179,7 +181,7 @@ func TestHistcAbs(t *testing.T) {
 }
 
 func TestImplementationName(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		if got := Implementation(); got != t.Name()[len("TestImplementationName/"):] {
 			t.Fatalf("Implementation() = %q under %s", got, t.Name())
 		}

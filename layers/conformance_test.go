@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -48,7 +49,7 @@ func TestQuantModulesFloatPart(t *testing.T) {
 	if len(file.Cases) == 0 {
 		t.Fatal("no module cases")
 	}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, c := range file.Cases {
 			t.Run(c.Name, func(t *testing.T) {
 				x := c.QuantInput.MustFloat32()

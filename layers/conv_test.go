@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -118,7 +119,7 @@ func TestConvMatchesDefinition(t *testing.T) {
 		{InChannels: 2, OutChannels: 2, KernelSize: []int{2, 3}, Stride: []int{1, 2}, Dilation: []int{3, 1}, OutputPadding: []int{2, 1}, Transposed: true},
 		{InChannels: 2, OutChannels: 3, KernelSize: []int{2, 2, 3}, Stride: []int{2}, Padding: []int{0, 1, 1}, Bias: true, Transposed: true},
 	}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for i, spec := range specs {
 			l := must(NewConv(spec, testRNG(uint64(i))))
 			c := convOf(l)

@@ -6,19 +6,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 	"github.com/tensorquant/tensorquant/tensor"
 )
-
-// forEachImpl runs f once per GEMM kernel family this machine supports.
-func forEachImpl(t *testing.T, f func(t *testing.T)) {
-	t.Helper()
-	for _, i := range cpufeat.Available() {
-		restore := cpufeat.Use(i)
-		t.Run(i.String(), f)
-		restore()
-	}
-}
 
 func testRNG(seed uint64) *rand.Rand { return rand.New(rand.NewPCG(seed, 99)) }
 
@@ -216,7 +206,7 @@ func TestGradients(t *testing.T) {
 			conv(ConvSpec{InChannels: 2, OutChannels: 4, KernelSize: []int{1, 1}, Stride: []int{2}})), []int{2, 2, 4, 4}, 1e-2},
 		{"Residual/identity", NewResidual(conv(ConvSpec{InChannels: 2, OutChannels: 2, KernelSize: []int{3}, Padding: []int{1}, Bias: true}), nil), []int{2, 2, 5}, 1e-2},
 	}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, c := range cases {
 			t.Run(c.name, func(t *testing.T) {
 				x := spacedTensor(testRNG(uint64(len(c.name))), c.shape...)

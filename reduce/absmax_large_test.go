@@ -3,6 +3,8 @@ package reduce
 import (
 	"math"
 	"testing"
+
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 )
 
 // TestAbsMaxNaNPayloads: max instructions hand a NaN's payload on (NEON's
@@ -11,7 +13,7 @@ import (
 // with payloads and sign bits go to every position of lengths whose
 // elements fall in each stage (16 wide, 4 wide, single lanes).
 func TestAbsMaxNaNPayloads(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, bits := range []uint32{0x7f800001, 0xff800001, 0x7fc00001, 0xffc00000, 0x7fffffff, 0xffffffff, 0x7fa5a5a5} {
 			for _, n := range []int{1, 3, 4, 5, 16, 17, 20, 23, 35} {
 				for pos := range n {
@@ -41,7 +43,7 @@ func TestAbsMaxLarge(t *testing.T) {
 	for i := range buf {
 		buf[i] = float32(i%1000)/100 - 5
 	}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for off := 0; off < 16; off++ {
 			x := buf[off : off+n]
 			for _, pos := range []int{0, n / 2, n - 1} {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -34,7 +35,7 @@ func specials() []float32 {
 }
 
 func TestAbsMaxLengthsAndOffsets(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(1, 2))
 		buf := make([]float32, 300+16)
 		for i := range buf {
@@ -54,7 +55,7 @@ func TestAbsMaxLengthsAndOffsets(t *testing.T) {
 // TestAbsMaxEveryPosition puts the maximum, and then a NaN, at every index so
 // that no lane or tail element can be skipped.
 func TestAbsMaxEveryPosition(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, n := range []int{1, 7, 8, 15, 16, 17, 31, 32, 33, 63, 64, 65, 127, 128, 129, 200} {
 			for pos := range n {
 				for _, special := range []float32{-1000, 1000, nan, -nan, inf, -inf} {
@@ -74,7 +75,7 @@ func TestAbsMaxEveryPosition(t *testing.T) {
 }
 
 func TestAbsMaxSpecials(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		s := specials()
 		for i := range s {
 			for j := range s {
@@ -141,7 +142,7 @@ func bruteAmax(x *tensor.Tensor, keep []bool) []float32 {
 
 func TestAmaxAgainstBruteForce(t *testing.T) {
 	r := rand.New(rand.NewPCG(3, 4))
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for trial := range 400 {
 			rank := r.IntN(5)
 			shape := make([]int, rank)

@@ -1,13 +1,11 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"io"
 	"time"
 
 	"github.com/tensorquant/tensorquant/fakequant"
-	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -18,10 +16,9 @@ var seedX = []float32{0.9817181825637817, 0.8796065449714661, 0.992143452167511,
 	0.3376067280769348, 0.21194660663604736}
 
 func runDemo(args []string, stdout, stderr io.Writer) error {
-	fs := flag.NewFlagSet("demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlags("demo", "[flags]", "tensorquant demo -bits 4", stdout)
 	bits := fs.Int("bits", 8, "quantization bit width for the seed example")
-	if err := fs.Parse(args); err != nil {
+	if err := fs.parse(args); err != nil {
 		return err
 	}
 	x, err := tensor.FromSlice(append([]float32{}, seedX...), len(seedX))
@@ -55,32 +52,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	return throughputTable(stdout)
 }
 
-// throughputTable times FakeQuant on 64 Ki elements with every kernel family
-// this CPU has, next to copy() of the same bytes.
+// throughputTable is a short version of tensorquant bench: the main
+// kernels on 64 Ki elements under every kernel family this CPU has, next to
+// copy() of the same bytes.
 func throughputTable(w io.Writer) error {
-	const n = 64 << 10
-	src, dst := make([]float32, n), make([]float32, n)
-	for i := range src {
-		src[i] = float32(i%255-127) / 100
+	rows, err := benchTable([]string{"FakeQuant", "QuantInt8", "AbsMax"}, []int{64 << 10}, 20*time.Millisecond)
+	if err != nil {
+		return err
 	}
-	rate := func(f func()) float64 {
-		f()
-		iters, start := 0, time.Now()
-		for time.Since(start) < 100*time.Millisecond {
-			f()
-			iters++
-		}
-		return float64(iters) * n / time.Since(start).Seconds() / 1e9
-	}
-	copyRate := rate(func() { copy(dst, src) })
-	fmt.Fprintf(w, "FakeQuant throughput, %d float32 elements, one core:\n", n)
-	fmt.Fprintf(w, "%-10s %12s %10s\n", "kernel", "G elem/s", "vs copy()")
-	for _, impl := range cpufeat.Available() {
-		restore := cpufeat.Use(impl)
-		r := rate(func() { fakequant.FakeQuant(dst, src, 1.27, fakequant.Int8) })
-		restore()
-		fmt.Fprintf(w, "%-10s %12.2f %9.2fx\n", impl, r, r/copyRate)
-	}
-	fmt.Fprintf(w, "%-10s %12.2f %9.2fx\n", "copy()", copyRate, 1.0)
+	fmt.Fprintln(w, "kernel throughput, one goroutine (tensorquant bench for the full table):")
+	printBenchTable(w, rows)
 	return nil
 }

@@ -1,18 +1,23 @@
 // Command tensorquant is the command-line front end of the tensorquant
-// quantization toolkit.
+// quantization toolkit: the seed's whole workflow on an embedded data set
+// (demo), calibration of users' own data (calibrate, merge), ONNX export
+// (export), the kernel throughput table (bench) and version information.
 //
 // Usage:
 //
-//	tensorquant demo       run the seed example and a kernel throughput table
-//	tensorquant version    print the module and Go versions and the kernels in use
+//	tensorquant <command> [flags]
 //
-// Errors print one line on stderr and exit with status 2.
+// Every command prints an example with -h. Errors print one line on stderr
+// and exit with status 2; files are written atomically.
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 )
 
 func main() {
@@ -22,41 +27,88 @@ func main() {
 // command is one subcommand: its one-line summary and its body, which
 // returns an error to print (exit status 2).
 type command struct {
+	name    string
 	summary string
 	run     func(args []string, stdout, stderr io.Writer) error
 }
 
-func commands() map[string]command {
-	return map[string]command{
-		"demo":    {"run the seed example and a kernel throughput table", runDemo},
-		"version": {"print the module and Go versions and the kernels in use", runVersion},
+func commands() []command {
+	return []command{
+		{"demo", "run the seed example and a kernel throughput table", runDemo},
+		{"calibrate", "calibrate the amax of a .npy (or raw float32) file with every method", runCalibrate},
+		{"merge", "join calibrator states from several shards and print the amax", runMerge},
+		{"bench", "kernel throughput on this machine: every implementation vs pure Go vs copy()", runBench},
+		{"version", "print the module and Go versions and the kernels in use", runVersion},
 	}
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
 	cmds := commands()
 	if len(args) == 0 || args[0] == "-h" || args[0] == "--help" || args[0] == "help" {
-		usage(stderr, cmds)
+		w := stdout
+		if len(args) == 0 {
+			w = stderr
+		}
+		usage(w, cmds)
 		if len(args) == 0 {
 			return 2
 		}
 		return 0
 	}
-	c, ok := cmds[args[0]]
-	if !ok {
-		fmt.Fprintf(stderr, "tensorquant: unknown command %q (try tensorquant help)\n", args[0])
-		return 2
+	for _, c := range cmds {
+		if c.name != args[0] {
+			continue
+		}
+		err := c.run(args[1:], stdout, stderr)
+		switch {
+		case errors.Is(err, flag.ErrHelp):
+			return 0
+		case err != nil:
+			fmt.Fprintf(stderr, "tensorquant %s: %s\n", c.name, oneLine(err))
+			return 2
+		}
+		return 0
 	}
-	if err := c.run(args[1:], stdout, stderr); err != nil {
-		fmt.Fprintf(stderr, "tensorquant %s: %v\n", args[0], err)
-		return 2
-	}
-	return 0
+	fmt.Fprintf(stderr, "tensorquant: unknown command %q (try tensorquant help)\n", args[0])
+	return 2
 }
 
-func usage(w io.Writer, cmds map[string]command) {
+// oneLine keeps an error message on one line.
+func oneLine(err error) string {
+	return strings.Join(strings.Fields(err.Error()), " ")
+}
+
+func usage(w io.Writer, cmds []command) {
 	fmt.Fprintln(w, "usage: tensorquant <command> [flags]\n\ncommands:")
-	for _, name := range []string{"demo", "version"} {
-		fmt.Fprintf(w, "  %-10s %s\n", name, cmds[name].summary)
+	for _, c := range cmds {
+		fmt.Fprintf(w, "  %-10s %s\n", c.name, c.summary)
 	}
+	fmt.Fprintln(w, "\nRun 'tensorquant <command> -h' for the flags of a command and an example.")
+}
+
+// flagSet is a subcommand's flag set. Parse errors come back as errors (one
+// line on stderr, exit 2); -h prints the synopsis, the example and the
+// flags on stdout.
+type flagSet struct {
+	*flag.FlagSet
+	synopsis, example string
+	stdout            io.Writer
+}
+
+func newFlags(name, synopsis, example string, stdout io.Writer) *flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.Usage = func() {}
+	return &flagSet{FlagSet: fs, synopsis: synopsis, example: example, stdout: stdout}
+}
+
+// parse parses args; on -h it prints the help and returns flag.ErrHelp.
+func (f *flagSet) parse(args []string) error {
+	err := f.FlagSet.Parse(args)
+	if errors.Is(err, flag.ErrHelp) {
+		fmt.Fprintf(f.stdout, "usage: tensorquant %s %s\n\nexample:\n  %s\n\nflags:\n", f.Name(), f.synopsis, f.example)
+		f.SetOutput(f.stdout)
+		f.PrintDefaults()
+	}
+	return err
 }

@@ -7,19 +7,8 @@ import (
 	"runtime"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/kerneltest"
 )
-
-// forEachImpl runs f once per kernel family this machine supports, with
-// Sgemm dispatching to that family.
-func forEachImpl(t *testing.T, f func(t *testing.T)) {
-	t.Helper()
-	for _, i := range cpufeat.Available() {
-		restore := cpufeat.Use(i)
-		t.Run(i.String(), f)
-		restore()
-	}
-}
 
 const sentinel = -12345.5
 
@@ -110,7 +99,7 @@ func (p *problem) dims() string {
 }
 
 func TestSgemmRagged(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(1, 2))
 		// Every size 0..70 in each dimension once, the others random,
 		// with every combination of transposes and accumulation (two of
@@ -136,7 +125,7 @@ func TestSgemmLarge(t *testing.T) {
 	if testing.Short() {
 		t.Skip("large products are slow under -short (race, qemu)")
 	}
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(3, 4))
 		// The reference is computed for one element in 16 and for every
 		// element next to a block boundary.
@@ -154,7 +143,7 @@ func TestSgemmLarge(t *testing.T) {
 // TestSgemmDeterministic checks that the split across goroutines does not
 // change a single bit.
 func TestSgemmDeterministic(t *testing.T) {
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(5, 6))
 		// Split along n, then along m (with transposes and accumulation).
 		for _, p := range []*problem{newProblem(rng, false, true, false, 300, 1001, 250), newProblem(rng, true, false, true, 1003, 270, 250)} {
@@ -222,7 +211,7 @@ func TestSgemmPanicsOnShortSlices(t *testing.T) {
 func TestSgemmSpecials(t *testing.T) {
 	inf := float32(math.Inf(1))
 	nan := float32(math.NaN())
-	forEachImpl(t, func(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(9, 9))
 		for _, d := range [][3]int{{3, 5, 4}, {17, 40, 33}} {
 			p := newProblem(rng, false, false, false, d[0], d[1], d[2])

@@ -40,3 +40,14 @@ func CheckDispatch(t *testing.T, implName func() string) {
 		}
 	}
 }
+
+// ForEachImpl runs f as a subtest once per kernel family this machine
+// supports (named after it), with the packages dispatching to that family.
+func ForEachImpl(t *testing.T, f func(t *testing.T)) {
+	t.Helper()
+	for _, i := range cpufeat.Available() {
+		restore := cpufeat.Use(i)
+		t.Run(i.String(), f)
+		restore()
+	}
+}

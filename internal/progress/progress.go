@@ -12,9 +12,14 @@ import (
 	"time"
 )
 
-// Bar reports the progress of one step of a known number of units. It is
-// not safe for concurrent use.
+// Bar reports the progress of one step of a known number of units. It
+// stays silent for the first Delay of the step, so that quick steps (and
+// the error of a step that fails at once) print nothing. It is not safe
+// for concurrent use.
 type Bar struct {
+	// Delay is how long the step runs before anything is reported.
+	Delay time.Duration
+
 	w       io.Writer
 	tty     bool
 	label   string
@@ -24,7 +29,11 @@ type Bar struct {
 	lastPct int
 	now     func() time.Time
 	width   int
+	shown   bool
 }
+
+// DefaultDelay is the Delay of a new Bar.
+const DefaultDelay = 500 * time.Millisecond
 
 // IsTerminal reports whether w is a character device (a terminal).
 func IsTerminal(w io.Writer) bool {
@@ -42,7 +51,7 @@ func New(w io.Writer, label string, total int) *Bar {
 	if w == nil {
 		w = io.Discard
 	}
-	b := &Bar{w: w, tty: IsTerminal(w), label: label, total: max(total, 1), now: time.Now, lastPct: -1}
+	b := &Bar{Delay: DefaultDelay, w: w, tty: IsTerminal(w), label: label, total: max(total, 1), now: time.Now, lastPct: -1}
 	b.start = b.now()
 	return b
 }
@@ -53,6 +62,10 @@ func New(w io.Writer, label string, total int) *Bar {
 func (b *Bar) Update(done int, note string) {
 	now := b.now()
 	elapsed := now.Sub(b.start)
+	if elapsed < b.Delay {
+		return
+	}
+	b.shown = true
 	pct := 100 * done / b.total
 	if b.tty {
 		if now.Sub(b.last) < 100*time.Millisecond && done < b.total {
@@ -71,9 +84,14 @@ func (b *Bar) Update(done int, note string) {
 	}
 }
 
-// Done ends the bar with a final line: summary, and the time taken.
+// Done ends the bar with a final line: summary, and the time taken. A step
+// that finished within Delay prints nothing.
 func (b *Bar) Done(summary string) {
-	elapsed := round(b.now().Sub(b.start))
+	d := b.now().Sub(b.start)
+	if !b.shown && d < b.Delay {
+		return
+	}
+	elapsed := round(d)
 	if b.tty {
 		line := fmt.Sprintf("%s done in %s %s", b.label, elapsed, summary)
 		fmt.Fprintf(b.w, "\r%s%s\n", line, strings.Repeat(" ", max(0, b.width-len(line))))

@@ -19,6 +19,7 @@ func fakeClock(step time.Duration) func() time.Time {
 func TestPlainLogLines(t *testing.T) {
 	var buf bytes.Buffer
 	b := New(&buf, "train", 8)
+	b.Delay = 0
 	b.now = fakeClock(time.Second)
 	b.start = time.Unix(0, 0)
 	for i := 1; i <= 8; i++ {
@@ -42,6 +43,7 @@ func TestPlainLogLines(t *testing.T) {
 func TestTerminalRedraw(t *testing.T) {
 	var buf bytes.Buffer
 	b := New(&buf, "calib", 4)
+	b.Delay = 0
 	b.tty = true
 	b.now = fakeClock(50 * time.Millisecond)
 	b.start = time.Unix(0, 0)
@@ -62,4 +64,27 @@ func TestNilWriter(t *testing.T) {
 	b := New(nil, "x", 0)
 	b.Update(1, "")
 	b.Done("")
+}
+
+func TestQuickStepsAreSilent(t *testing.T) {
+	var buf bytes.Buffer
+	b := New(&buf, "quick", 3)
+	b.now = fakeClock(100 * time.Millisecond)
+	b.start = time.Unix(0, 0)
+	for i := 1; i <= 3; i++ {
+		b.Update(i, "")
+	}
+	b.Done("")
+	if buf.Len() != 0 {
+		t.Fatalf("a step shorter than Delay printed %q", buf.String())
+	}
+	slow := New(&buf, "slow", 2)
+	slow.now = fakeClock(400 * time.Millisecond)
+	slow.start = time.Unix(0, 0)
+	slow.Update(1, "") // 0.4 s: silent
+	slow.Update(2, "") // 0.8 s: shown
+	slow.Done("")
+	if want := "slow 2/2 (100%) 800ms \nslow done in 1.2s \n"; buf.String() != want {
+		t.Fatalf("got %q want %q", buf.String(), want)
+	}
 }

@@ -1,0 +1,386 @@
+package main
+
+import (
+	"bytes"
+	"encoding/binary"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+
+	"github.com/tensorquant/tensorquant/calibrators"
+	"github.com/tensorquant/tensorquant/internal/atomicfile"
+	"github.com/tensorquant/tensorquant/internal/npy"
+	"github.com/tensorquant/tensorquant/internal/progress"
+	"github.com/tensorquant/tensorquant/internal/report"
+	"github.com/tensorquant/tensorquant/tensor"
+)
+
+// calibSet is what calibrate collects and merge joins: a histogram
+// calibrator (entropy, percentile, mse) and a per-tensor max calibrator.
+type calibSet struct {
+	hist *calibrators.Histogram
+	max  *calibrators.Max
+	// values counts the elements collected.
+	values int64
+}
+
+func newCalibSet(o calibrators.HistogramOptions) (*calibSet, error) {
+	h, err := calibrators.NewHistogram(o)
+	if err != nil {
+		return nil, err
+	}
+	return &calibSet{hist: h, max: calibrators.NewMax(h.Options().NumBits, nil, o.Unsigned)}, nil
+}
+
+// fork returns an empty set with the same histogram bins and options, for
+// a shard whose result merges exactly with s.
+func (s *calibSet) fork() *calibSet {
+	return &calibSet{hist: s.hist.Fork(), max: calibrators.NewMax(s.max.NumBits(), nil, s.max.Unsigned())}
+}
+
+func (s *calibSet) collect(x *tensor.Tensor) error {
+	if err := s.hist.Collect(x); err != nil {
+		return err
+	}
+	if err := s.max.Collect(x); err != nil {
+		return err
+	}
+	s.values += int64(x.Numel())
+	return nil
+}
+
+// stateMagic starts a calibrator-set file: the magic, a version byte, then
+// the element count and the two calibrator states (each as a uvarint
+// length and calibrators' own MarshalBinary bytes).
+const stateMagic = "TQCALSET"
+
+const stateVersion = 1
+
+func (s *calibSet) MarshalBinary() ([]byte, error) {
+	b := append([]byte(stateMagic), stateVersion)
+	b = binary.AppendUvarint(b, uint64(s.values))
+	for _, c := range []calibrators.Calibrator{s.hist, s.max} {
+		state, err := c.MarshalBinary()
+		if err != nil {
+			return nil, err
+		}
+		b = binary.AppendUvarint(b, uint64(len(state)))
+		b = append(b, state...)
+	}
+	return b, nil
+}
+
+// readCalibSet decodes a file written by calibrate --save or merge -o.
+func readCalibSet(path string) (*calibSet, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	bad := func(what string) error { return fmt.Errorf("%s: not a calibrator state (%s)", path, what) }
+	if !bytes.HasPrefix(b, []byte(stateMagic)) {
+		return nil, bad("bad magic")
+	}
+	b = b[len(stateMagic):]
+	if len(b) == 0 || b[0] != stateVersion {
+		return nil, bad("unsupported version")
+	}
+	b = b[1:]
+	values, n := binary.Uvarint(b)
+	if n <= 0 || values > 1<<62 {
+		return nil, bad("bad value count")
+	}
+	b = b[n:]
+	var cals []calibrators.Calibrator
+	for range 2 {
+		size, n := binary.Uvarint(b)
+		if n <= 0 || size > uint64(len(b)-n) {
+			return nil, bad("truncated")
+		}
+		c, err := calibrators.Unmarshal(b[n : n+int(size)])
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", path, err)
+		}
+		cals = append(cals, c)
+		b = b[n+int(size):]
+	}
+	if len(b) != 0 {
+		return nil, bad("trailing bytes")
+	}
+	h, ok1 := cals[0].(*calibrators.Histogram)
+	m, ok2 := cals[1].(*calibrators.Max)
+	if !ok1 || !ok2 || len(m.Axis()) != 0 {
+		return nil, bad("unexpected calibrator kinds")
+	}
+	return &calibSet{hist: h, max: m, values: int64(values)}, nil
+}
+
+// amaxFlags choose the amax methods and their options.
+type amaxFlags struct {
+	methods    string
+	percentile float64
+	stride     int
+	startBin   int
+}
+
+func (a *amaxFlags) register(fs *flagSet) {
+	fs.StringVar(&a.methods, "methods", "max,entropy,percentile,mse", "comma-separated amax methods")
+	fs.Float64Var(&a.percentile, "percentile", calibrators.DefaultPercentile, "percentile for the percentile method, in [0, 100]")
+	fs.IntVar(&a.stride, "stride", calibrators.DefaultStride, "candidate stride of the entropy and mse searches")
+	fs.IntVar(&a.startBin, "start-bin", calibrators.DefaultStartBin, "first candidate bin of the entropy and mse searches")
+}
+
+type amaxResult struct {
+	Method string  `json:"method"`
+	Amax   float32 `json:"amax"`
+}
+
+func (a *amaxFlags) compute(s *calibSet) ([]amaxResult, error) {
+	opts := calibrators.AmaxOptions{Stride: a.stride, StartBin: a.startBin, Percentile: a.percentile, Literal: true}
+	var out []amaxResult
+	for _, m := range strings.Split(a.methods, ",") {
+		m = strings.TrimSpace(m)
+		var c calibrators.Calibrator = s.hist
+		if m == "max" {
+			c = s.max
+		}
+		amax, err := c.Amax(m, opts)
+		if err != nil {
+			return nil, fmt.Errorf("method %q: %w", m, err)
+		}
+		out = append(out, amaxResult{m, amax.Data[0]})
+	}
+	return out, nil
+}
+
+// outputFlags are where calibrate and merge write their results.
+type outputFlags struct {
+	save, report string
+	json         bool
+}
+
+func (o *outputFlags) register(fs *flagSet, saveName, saveUsage string) {
+	fs.StringVar(&o.save, saveName, "", saveUsage)
+	fs.StringVar(&o.report, "report", "", "write an HTML report (histogram and the amax of each method) to `FILE`")
+	fs.BoolVar(&o.json, "json", false, "print the result as JSON")
+}
+
+// finish computes the amax of every method and writes the requested
+// outputs: the table (or JSON) on stdout, the saved state, the report.
+func (o *outputFlags) finish(s *calibSet, a *amaxFlags, title string, inputs []string, stdout io.Writer) error {
+	res, err := a.compute(s)
+	if err != nil {
+		return err
+	}
+	edges := s.hist.Edges()
+	lo, hi := edges[0], edges[len(edges)-1]
+	if o.save != "" {
+		b, err := s.MarshalBinary()
+		if err != nil {
+			return err
+		}
+		if err := atomicfile.WriteBytes(o.save, b); err != nil {
+			return err
+		}
+	}
+	if o.report != "" {
+		r := report.Report{
+			Title: "tensorquant " + title,
+			Notes: []string{fmt.Sprintf("%d values from %s; %d bins over [%.6g, %.6g].", s.values, strings.Join(inputs, ", "), s.hist.NumBins(), lo, hi)},
+			Table: report.Table{Columns: []string{"method", "amax"}},
+		}
+		h := report.Histogram{Name: "input", Counts: s.hist.Counts(), Edges: edges}
+		for _, x := range res {
+			r.Table.Rows = append(r.Table.Rows, []string{x.Method, fmtAmax(x.Amax)})
+			h.Amax = append(h.Amax, report.Marker{Label: x.Method, Value: float64(x.Amax)})
+		}
+		r.Quantizers = []report.Histogram{h}
+		if err := report.WriteFile(o.report, r); err != nil {
+			return err
+		}
+	}
+	if o.json {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(struct {
+			Values int64        `json:"values"`
+			Bins   int          `json:"bins"`
+			Range  [2]float64   `json:"range"`
+			Amax   []amaxResult `json:"amax"`
+		}{s.values, s.hist.NumBins(), [2]float64{lo, hi}, res})
+	}
+	fmt.Fprintf(stdout, "%d values, histogram of |x|: %d bins over [%.6g, %.6g]\n\n", s.values, s.hist.NumBins(), lo, hi)
+	fmt.Fprintf(stdout, "%-12s %s\n", "method", "amax")
+	for _, x := range res {
+		note := ""
+		if x.Method == "percentile" {
+			note = fmt.Sprintf("   (%gth percentile)", a.percentile)
+		}
+		fmt.Fprintf(stdout, "%-12s %s%s\n", x.Method, fmtAmax(x.Amax), note)
+	}
+	return nil
+}
+
+// fmtAmax prints a float32 exactly (the shortest digits that round-trip).
+func fmtAmax(v float32) string { return strconv.FormatFloat(float64(v), 'g', -1, 32) }
+
+func runCalibrate(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("calibrate", "[flags] FILE...",
+		"tensorquant calibrate -bits 8 -report act.html -save act.tqcal activations.npy\n\n"+
+			"To calibrate shards in parallel, calibrate a representative seed batch first,\n"+
+			"start every shard from it, and merge:\n"+
+			"  tensorquant calibrate -save seed.tqcal big.npy\n"+
+			"  tensorquant calibrate -fork seed.tqcal -save shard1.tqcal shard1.npy   (on each machine)\n"+
+			"  tensorquant merge -o all.tqcal seed.tqcal shard1.tqcal shard2.tqcal", stdout)
+	var (
+		shape     = fs.String("shape", "", "`DIMS` of raw little-endian float32 files, e.g. 64,3,32,32 (.npy files carry their own)")
+		batchRows = fs.Int("batch-rows", 0, "split each file along its first axis into batches of `N` rows (0: one batch per file)")
+		bins      = fs.Int("bins", calibrators.DefaultNumBins, "histogram bins")
+		bits      = fs.Int("bits", calibrators.DefaultNumBits, "quantization bit width the amax is for")
+		unsigned  = fs.Bool("unsigned", false, "unsigned quantization")
+		skipZeros = fs.Bool("skip-zeros", false, "leave exact zeros out of the histogram")
+		numpyHist = fs.Bool("numpy-hist", false, "use the original's NumPy histogram path (torch_hist=False)")
+		fork      = fs.String("fork", "", "start from the bins of a saved calibrator `STATE` (its Fork: same bins, no counts), so that shards calibrated on different machines merge exactly; the histogram flags then come from STATE")
+		quiet     = fs.Bool("quiet", false, "no progress on stderr")
+		amax      amaxFlags
+		out       outputFlags
+	)
+	amax.register(fs)
+	out.register(fs, "save", "save the calibrator state to `FILE` (for tensorquant merge)")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		return errors.New("no input files (try -h)")
+	}
+	if *batchRows < 0 {
+		return fmt.Errorf("-batch-rows %d is negative", *batchRows)
+	}
+	var rawShape []int
+	if *shape != "" {
+		var err error
+		if rawShape, err = parseShape(*shape); err != nil {
+			return err
+		}
+	}
+	var set *calibSet
+	if *fork != "" {
+		seed, err := readCalibSet(*fork)
+		if err != nil {
+			return err
+		}
+		set = seed.fork()
+	} else {
+		var err error
+		set, err = newCalibSet(calibrators.HistogramOptions{NumBins: *bins, NumBits: *bits, Unsigned: *unsigned,
+			SkipZeros: *skipZeros, NumpyHist: *numpyHist})
+		if err != nil {
+			return err
+		}
+	}
+	var w io.Writer = stderr
+	if *quiet {
+		w = nil
+	}
+	bar := progress.New(w, "calibrate", len(files))
+	for i, path := range files {
+		x, err := readInput(path, rawShape)
+		if err != nil {
+			return err
+		}
+		for _, batch := range batches(x, *batchRows) {
+			if err := set.collect(batch); err != nil {
+				return fmt.Errorf("%s: %w", path, err)
+			}
+		}
+		bar.Update(i+1, filepath.Base(path))
+	}
+	bar.Done(fmt.Sprintf("%d values", set.values))
+	return out.finish(set, &amax, "calibration report", files, stdout)
+}
+
+// readInput reads a .npy file, or a raw float32 file when shape is given.
+func readInput(path string, shape []int) (*tensor.Tensor, error) {
+	if strings.HasSuffix(path, ".npy") || shape == nil {
+		if shape != nil {
+			return nil, fmt.Errorf("%s: -shape is for raw float32 files, a .npy file has its own shape", path)
+		}
+		return npy.ReadFile(path)
+	}
+	return npy.ReadRawFile(path, shape)
+}
+
+// batches splits x along its first axis into batches of rows rows (the last
+// may be shorter); rows 0 (or a 0-d x) gives x itself.
+func batches(x *tensor.Tensor, rows int) []*tensor.Tensor {
+	if rows == 0 || len(x.Shape) == 0 || x.Shape[0] <= rows {
+		return []*tensor.Tensor{x}
+	}
+	per := x.Numel() / x.Shape[0]
+	var out []*tensor.Tensor
+	for r := 0; r < x.Shape[0]; r += rows {
+		n := min(rows, x.Shape[0]-r)
+		shape := append([]int{n}, x.Shape[1:]...)
+		out = append(out, &tensor.Tensor{Shape: shape, Data: x.Data[r*per : (r+n)*per]})
+	}
+	return out
+}
+
+func parseShape(s string) ([]int, error) {
+	var shape []int
+	for _, p := range strings.Split(s, ",") {
+		d, err := strconv.Atoi(strings.TrimSpace(p))
+		if err != nil || d < 0 {
+			return nil, fmt.Errorf("-shape %q: %q is not a dimension", s, p)
+		}
+		shape = append(shape, d)
+	}
+	if err := tensor.CheckShape(shape); err != nil {
+		return nil, fmt.Errorf("-shape %q: %w", s, err)
+	}
+	return shape, nil
+}
+
+func runMerge(args []string, stdout, _ io.Writer) error {
+	fs := newFlags("merge", "[flags] STATE...",
+		"tensorquant merge -o all.tqcal -report all.html seed.tqcal shard1.tqcal shard2.tqcal\n\n"+
+			"The states come from tensorquant calibrate -save; shards merge exactly when each was\n"+
+			"calibrated with -fork from the same seed state (see tensorquant calibrate -h).", stdout)
+	var (
+		amax amaxFlags
+		out  outputFlags
+	)
+	amax.register(fs)
+	out.register(fs, "o", "save the merged calibrator state to `FILE`")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	files := fs.Args()
+	if len(files) == 0 {
+		return errors.New("no state files (try -h)")
+	}
+	var merged *calibSet
+	for _, path := range files {
+		s, err := readCalibSet(path)
+		if err != nil {
+			return err
+		}
+		if merged == nil {
+			merged = s
+			continue
+		}
+		if err := merged.hist.Merge(s.hist); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		if err := merged.max.Merge(s.max); err != nil {
+			return fmt.Errorf("%s: %w", path, err)
+		}
+		merged.values += s.values
+	}
+	return out.finish(merged, &amax, "merged calibration report", files, stdout)
+}

@@ -1,0 +1,249 @@
+package main
+
+import (
+	"bytes"
+	"encoding/json"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/npy"
+	"github.com/tensorquant/tensorquant/tensor"
+)
+
+// tqBinary is the tensorquant command built once for the tests that run it
+// as a user would.
+var tqBinary string
+
+func TestMain(m *testing.M) {
+	dir, err := os.MkdirTemp("", "tensorquant-cli")
+	if err != nil {
+		panic(err)
+	}
+	tqBinary = filepath.Join(dir, "tensorquant")
+	if out, err := exec.Command("go", "build", "-o", tqBinary, ".").CombinedOutput(); err != nil {
+		os.Stderr.Write(out)
+		panic(err)
+	}
+	code := m.Run()
+	os.RemoveAll(dir)
+	os.Exit(code)
+}
+
+// tq runs the built binary and returns its stdout, stderr and exit code.
+func tq(t *testing.T, dir string, args ...string) (string, string, int) {
+	t.Helper()
+	cmd := exec.Command(tqBinary, args...)
+	cmd.Dir = dir
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// gaussianBatches writes the three batches of the original's gaussian
+// histogram vectors as .npy files and returns the reference results.
+func gaussianBatches(t *testing.T, dir string) (files []string, amax map[string]float32) {
+	t.Helper()
+	var f struct {
+		Batches []conformance.Tensor `json:"batches"`
+		Configs []struct {
+			Name        string `json:"name"`
+			ComputeAmax []struct {
+				Method string             `json:"method"`
+				Kwargs map[string]any     `json:"kwargs"`
+				Amax   conformance.Tensor `json:"amax"`
+			} `json:"compute_amax"`
+		} `json:"configs"`
+	}
+	if err := conformance.Load("calibrators_hist_gaussian.json", &f); err != nil {
+		t.Fatal(err)
+	}
+	for i, b := range f.Batches {
+		p := filepath.Join(dir, "batch"+strconv.Itoa(i)+".npy")
+		if err := npy.WriteFile(p, b.MustFloat32()); err != nil {
+			t.Fatal(err)
+		}
+		files = append(files, p)
+	}
+	amax = map[string]float32{}
+	for _, c := range f.Configs {
+		if c.Name != "gaussian/torch_hist/bins2048" {
+			continue
+		}
+		for _, r := range c.ComputeAmax {
+			if len(r.Kwargs) == 0 {
+				amax[r.Method] = r.Amax.F32[0]
+			}
+		}
+	}
+	if len(amax) != 3 {
+		t.Fatalf("reference results: %v", amax)
+	}
+	return files, amax
+}
+
+// TestCalibrateMatchesOriginal feeds the original's calibration batches
+// through the command and compares every amax with the original's.
+func TestCalibrateMatchesOriginal(t *testing.T) {
+	dir := t.TempDir()
+	files, want := gaussianBatches(t, dir)
+	out, errOut, code := tq(t, dir, append([]string{"calibrate", "-json", "-quiet", "-methods", "entropy,percentile,mse,max"}, files...)...)
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	var res struct {
+		Values int
+		Bins   int
+		Amax   []amaxResult
+	}
+	if err := json.Unmarshal([]byte(out), &res); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if res.Values != 3*16*64*64 || res.Bins != 3479 {
+		t.Errorf("values %d bins %d, want %d and 3479 (grown as in the original)", res.Values, res.Bins, 3*16*64*64)
+	}
+	for _, r := range res.Amax {
+		if w, ok := want[r.Method]; ok && r.Amax != w {
+			t.Errorf("%s amax %v, the original gives %v", r.Method, r.Amax, w)
+		}
+	}
+	if res.Amax[3].Method != "max" || res.Amax[3].Amax < res.Amax[0].Amax {
+		t.Errorf("max amax %v", res.Amax[3])
+	}
+}
+
+// TestCalibrateSaveMerge splits the batches over two shards, saves each
+// shard's state, merges them and gets the same histogram as one run.
+func TestCalibrateSaveMerge(t *testing.T) {
+	dir := t.TempDir()
+	files, _ := gaussianBatches(t, dir)
+	whole, _, code := tq(t, dir, append([]string{"calibrate", "-quiet", "-bins", "512", "-methods", "percentile,max", "-save", "all.tqcal"}, files[2], files[0], files[1])...)
+	if code != 0 {
+		t.Fatalf("calibrate: exit %d", code)
+	}
+	// The seed holds the batch with the largest values, so that no shard
+	// grows the histogram and the merge is exact.
+	if _, e, code := tq(t, dir, "calibrate", "-quiet", "-bins", "512", "-save", "seed.tqcal", files[2]); code != 0 {
+		t.Fatal(e)
+	}
+	for i, f := range files[:2] {
+		if _, e, code := tq(t, dir, "calibrate", "-quiet", "-fork", "seed.tqcal", "-save", "s"+strconv.Itoa(i)+".tqcal", f); code != 0 {
+			t.Fatal(e)
+		}
+	}
+	merged, e, code := tq(t, dir, "merge", "-methods", "percentile,max", "-o", "m.tqcal", "-report", "m.html", "seed.tqcal", "s0.tqcal", "s1.tqcal")
+	if code != 0 {
+		t.Fatal(e)
+	}
+	if merged != whole {
+		t.Errorf("merge printed\n%s\none run printed\n%s", merged, whole)
+	}
+	for _, f := range []string{"m.tqcal", "m.html"} {
+		if st, err := os.Stat(filepath.Join(dir, f)); err != nil || st.Size() == 0 {
+			t.Errorf("%s not written: %v", f, err)
+		}
+	}
+	again, _, _ := tq(t, dir, "merge", "-methods", "percentile,max", "m.tqcal")
+	if again != whole {
+		t.Errorf("reloaded merge printed\n%s", again)
+	}
+}
+
+func TestCalibrateRawAndBatches(t *testing.T) {
+	dir := t.TempDir()
+	x, _ := tensor.FromSlice([]float32{1, -2, 3, -4, 0.5, 0.25}, 3, 2)
+	var raw bytes.Buffer
+	if err := npy.Write(&raw, x); err != nil {
+		t.Fatal(err)
+	}
+	b := raw.Bytes()
+	os.WriteFile(filepath.Join(dir, "x.f32"), b[len(b)-24:], 0o644)
+	out, e, code := tq(t, dir, "calibrate", "-quiet", "-shape", "3,2", "-batch-rows", "2", "-methods", "max", "x.f32")
+	if code != 0 {
+		t.Fatal(e)
+	}
+	want := "6 values, histogram of |x|: 2048 bins over [0, 4]\n\nmethod       amax\nmax          4\n"
+	if out != want {
+		t.Errorf("got\n%q\nwant\n%q", out, want)
+	}
+}
+
+// TestErrorsAreOneLine: bad input gives one line on stderr and status 2.
+func TestErrorsAreOneLine(t *testing.T) {
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "junk.npy"), []byte("not numpy"), 0o644)
+	os.WriteFile(filepath.Join(dir, "junk.tqcal"), []byte("TQCALSET\x01\xff"), 0o644)
+	os.WriteFile(filepath.Join(dir, "x.f32"), make([]byte, 12), 0o644)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"calibrate", "missing.npy"}, "tensorquant calibrate: open missing.npy: no such file or directory"},
+		{[]string{"calibrate", "junk.npy"}, "tensorquant calibrate: junk.npy: npy: malformed file: not a .npy file (bad magic)"},
+		{[]string{"calibrate", "-shape", "2,2", "x.f32"}, "tensorquant calibrate: x.f32: 12 bytes, shape [2 2] needs 16 (float32, little-endian)"},
+		{[]string{"calibrate", "-shape", "2,x", "x.f32"}, `tensorquant calibrate: -shape "2,x": "x" is not a dimension`},
+		{[]string{"calibrate", "-shape", "3", "-methods", "bogus", "x.f32"}, `tensorquant calibrate: method "bogus": calibrators: unknown calibration method "bogus" (the histogram calibrator has "entropy", "percentile" and "mse")`},
+		{[]string{"calibrate", "-shape", "3", "-percentile", "101", "-methods", "percentile", "x.f32"}, "tensorquant calibrate: method \"percentile\": calibrators: invalid percentile 101: must be in range 0 <= percentile <= 100"},
+		{[]string{"calibrate"}, "tensorquant calibrate: no input files (try -h)"},
+		{[]string{"calibrate", "-bogus"}, "tensorquant calibrate: flag provided but not defined: -bogus"},
+		{[]string{"merge", "junk.tqcal"}, "tensorquant merge: junk.tqcal: not a calibrator state (bad value count)"},
+		{[]string{"merge", "junk.npy"}, "tensorquant merge: junk.npy: not a calibrator state (bad magic)"},
+		{[]string{"bench", "-kernels", "nope"}, `tensorquant bench: unknown kernel "nope"`},
+		{[]string{"bench", "-sizes", "100"}, "tensorquant bench: size 100 is not a multiple of 64"},
+		{[]string{"nope"}, `tensorquant: unknown command "nope" (try tensorquant help)`},
+	} {
+		out, errOut, code := tq(t, dir, tc.args...)
+		if code != 2 || out != "" || errOut != tc.want+"\n" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, out, errOut, tc.want)
+		}
+	}
+}
+
+// TestHelpShowsAnExample: every command's -h prints its usage and an
+// example on stdout and exits 0.
+func TestHelpShowsAnExample(t *testing.T) {
+	for _, c := range commands() {
+		out, errOut, code := tq(t, t.TempDir(), c.name, "-h")
+		if code != 0 || errOut != "" || !strings.Contains(out, "usage: tensorquant "+c.name) || !strings.Contains(out, "example:\n  tensorquant "+c.name) {
+			t.Errorf("%s -h: exit %d, stderr %q, stdout\n%s", c.name, code, errOut, out)
+		}
+	}
+	out, _, code := tq(t, t.TempDir(), "help")
+	if code != 0 || !strings.Contains(out, "calibrate") || !strings.Contains(out, "bench") {
+		t.Errorf("help: exit %d\n%s", code, out)
+	}
+}
+
+func TestBenchTable(t *testing.T) {
+	out, e, code := tq(t, t.TempDir(), "bench", "-kernels", "FakeQuant,AbsMax", "-sizes", "4096", "-time", "1ms", "-json")
+	if code != 0 {
+		t.Fatal(e)
+	}
+	var rows []benchRow
+	if err := json.Unmarshal([]byte(out), &rows); err != nil {
+		t.Fatal(err)
+	}
+	selected := 0
+	for _, r := range rows {
+		if r.GElems <= 0 || r.N != 4096 {
+			t.Errorf("row %+v", r)
+		}
+		if r.Selected {
+			selected++
+		}
+	}
+	if selected != 2 || rows[len(rows)-1].Impl != "copy()" {
+		t.Errorf("rows %+v", rows)
+	}
+}

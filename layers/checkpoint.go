@@ -88,12 +88,45 @@ func (c *Checkpoint) Restore(root Layer) error {
 		return err
 	}
 	if err := c.apply(root); err != nil {
-		if rerr := before.apply(root); rerr != nil {
+		rerr := unsetNewBuffers(root, before)
+		if rerr == nil {
+			rerr = before.apply(root)
+		}
+		if rerr != nil {
 			return errors.Join(err, fmt.Errorf("layers: restoring the model after a failed load: %w", rerr))
 		}
 		return err
 	}
 	return nil
+}
+
+// bufferUnsetter is implemented by Stateful layers whose buffers can be
+// unset again (a quantizer whose loaded amax made it static becomes
+// dynamic), so that a failed Restore can undo what it loaded.
+type bufferUnsetter interface {
+	unsetBuffer(name string)
+}
+
+// unsetNewBuffers unsets every buffer of the model that is set now but was
+// not in before.
+func unsetNewBuffers(root Layer, before *Checkpoint) error {
+	had := map[string]bool{}
+	for _, e := range before.Entries {
+		had[e.Name] = true
+	}
+	return Walk(root, func(name string, l Layer) error {
+		s, ok := l.(Stateful)
+		u, canUnset := l.(bufferUnsetter)
+		if !ok || !canUnset {
+			return nil
+		}
+		for _, b := range s.State() {
+			if b.Tensor != nil && !had[joinName(name, b.Name)] {
+				u.unsetBuffer(b.Name)
+			}
+		}
+		return nil
+	})
 }
 
 func (c *Checkpoint) apply(root Layer) error {

@@ -52,56 +52,63 @@ func TestQuantModulesFloatPart(t *testing.T) {
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for _, c := range file.Cases {
 			t.Run(c.Name, func(t *testing.T) {
-				x := c.QuantInput.MustFloat32()
-				var l Layer
-				rng := testRNG(1)
-				stride := reprInt(t, c.ModuleRepr, "stride", 1)
-				pad := reprInt(t, c.ModuleRepr, "padding", 0)
 				var w *tensor.Tensor
 				if c.QuantWeight != nil {
 					w = c.QuantWeight.MustFloat32()
 				}
-				switch c.Kind {
-				case "linear":
-					lin := must(NewLinear(w.Shape[1], w.Shape[0], c.Bias != nil, rng))
-					lin.Weight = w
-					if c.Bias != nil {
-						lin.Bias = c.Bias.MustFloat32()
-					}
-					l = lin
-				case "conv1d", "conv2d":
-					spec := ConvSpec{InChannels: w.Shape[1], OutChannels: w.Shape[0], KernelSize: w.Shape[2:],
-						Stride: []int{stride}, Padding: []int{pad}, Bias: c.Bias != nil}
-					conv := must(NewConv(spec, rng))
-					cv := convOf(conv)
-					cv.Weight = w
-					if c.Bias != nil {
-						cv.Bias = c.Bias.MustFloat32()
-					}
-					l = conv
-				case "maxpool2d":
-					l = must(NewMaxPool2d(reprInt(t, c.ModuleRepr, "kernel_size", 0), PoolOptions{Stride: stride, Padding: pad}))
-				case "avgpool2d":
-					l = must(NewAvgPool2d(reprInt(t, c.ModuleRepr, "kernel_size", 0), PoolOptions{Stride: stride, Padding: pad}))
-				default:
-					t.Fatalf("unknown module kind %q", c.Kind)
-				}
-				y, err := l.Forward(x)
+				l := floatModule(t, c, w)
+				y, err := l.Forward(c.QuantInput.MustFloat32())
 				if err != nil {
 					t.Fatal(err)
 				}
-				want := c.Outputs.MustFloat32()
-				if !tensor.SameShape(y.Shape, want.Shape) {
-					t.Fatalf("%s: output shape %v, want %v", l, y.Shape, want.Shape)
-				}
-				for i, v := range y.Data {
-					if d := math.Abs(float64(v) - float64(want.Data[i])); d > 1e-5*math.Abs(float64(want.Data[i]))+1e-6 {
-						t.Fatalf("%s: output[%d] = %v, want %v", l, i, v, want.Data[i])
-					}
-				}
+				checkModuleOutputs(t, y, &c.Outputs)
 			})
 		}
 	})
+}
+
+// floatModule builds the float layer of a module case, with weight w (nil
+// for pooling) and the case's bias.
+func floatModule(t *testing.T, c moduleCase, w *tensor.Tensor) Layer {
+	t.Helper()
+	rng := testRNG(1)
+	stride := reprInt(t, c.ModuleRepr, "stride", 1)
+	pad := reprInt(t, c.ModuleRepr, "padding", 0)
+	var l Layer
+	switch c.Kind {
+	case "linear":
+		l = must(NewLinear(w.Shape[1], w.Shape[0], c.Bias != nil, rng))
+	case "conv1d", "conv2d":
+		l = must(NewConv(ConvSpec{InChannels: w.Shape[1], OutChannels: w.Shape[0], KernelSize: w.Shape[2:],
+			Stride: []int{stride}, Padding: []int{pad}, Bias: c.Bias != nil}, rng))
+	case "maxpool2d":
+		return must(NewMaxPool2d(reprInt(t, c.ModuleRepr, "kernel_size", 0), PoolOptions{Stride: stride, Padding: pad}))
+	case "avgpool2d":
+		return must(NewAvgPool2d(reprInt(t, c.ModuleRepr, "kernel_size", 0), PoolOptions{Stride: stride, Padding: pad}))
+	default:
+		t.Fatalf("unknown module kind %q", c.Kind)
+	}
+	ps := l.Params()
+	copy(ps[0].Value.Data, w.Data)
+	if c.Bias != nil {
+		copy(ps[1].Value.Data, c.Bias.MustFloat32().Data)
+	}
+	return l
+}
+
+// checkModuleOutputs compares a module's outputs with the original's
+// within 1e-5 relative.
+func checkModuleOutputs(t *testing.T, y *tensor.Tensor, outputs *conformance.Tensor) {
+	t.Helper()
+	want := outputs.MustFloat32()
+	if !tensor.SameShape(y.Shape, want.Shape) {
+		t.Fatalf("output shape %v, want %v", y.Shape, want.Shape)
+	}
+	for i, v := range y.Data {
+		if d := math.Abs(float64(v) - float64(want.Data[i])); d > 1e-5*math.Abs(float64(want.Data[i]))+1e-6 {
+			t.Fatalf("output[%d] = %v, want %v", i, v, want.Data[i])
+		}
+	}
 }
 
 // convOf returns the Conv inside any of the convolution layer types.

@@ -1,7 +1,8 @@
 // Package layers holds the neural-network layers of tensorquant, with
 // forward and backward passes in float32, the containers and the walker that
-// name them as PyTorch does, training (losses, optimizers, schedules, a
-// training loop) and checkpoints.
+// name them as PyTorch does, their quantized counterparts and the
+// quantizers, training (losses, optimizers, schedules, a training loop) and
+// checkpoints.
 //
 //	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx
 //
@@ -37,6 +38,33 @@
 // example
 //
 //	layers: features.0 Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1)): input shape [4 3 8 8]: has 3 channels, want 1
+//
+// Quantization follows the original toolkit. A QuantDescriptor says how a
+// tensor is quantized; a TensorQuantizer built from one is a layer with the
+// original's calib, clip and quant stages, a static (calibrated, set or
+// given) or dynamic amax, learn_amax, and an export mode that computes what
+// ONNX Runtime computes for the exported QuantizeLinear/DequantizeLinear
+// pair. The quantized layers (QuantLinear, QuantConv1d/2d/3d,
+// QuantConvTranspose1d/2d/3d, QuantMaxPool*, QuantAvgPool*,
+// QuantAdaptiveAvgPool*; the QuantLayer interface) embed their float layer
+// and quantize its input and weight with the default descriptors of their
+// type (SetDefaultQuantDescInput/Weight) or given ones. QuantizeModel
+// replaces the float layers of a model by quantized ones, keeping the
+// weights (the original's quant_modules.initialize()), and NamedQuantizers
+// lists the quantizers by name, so the original's calibration is
+//
+//	model, err := layers.QuantizeModel(model, layers.ReplaceOptions{})
+//	qs, err := layers.NamedQuantizers(model)
+//	for _, q := range qs { q.Quantizer.DisableQuant(); q.Quantizer.EnableCalib() }
+//	// ... forward some batches ...
+//	for _, q := range qs {
+//		err = q.Quantizer.LoadCalibAmax("max", calibrators.AmaxOptions{})
+//		q.Quantizer.DisableCalib(); q.Quantizer.EnableQuant()
+//	}
+//
+// and quantization-aware training is Fit on the quantized model.
+// Beyond the original, descriptors also describe FP8 (E4M3, E5M2) and
+// block-wise integer quantization.
 //
 // Training: CrossEntropy (mean, numerically stable), SGD (momentum,
 // dampening, Nesterov, weight decay) and Adam as PyTorch defines them,

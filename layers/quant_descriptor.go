@@ -60,6 +60,22 @@ type QuantDescriptor struct {
 	NarrowRange bool
 	// Name is an optional label; String begins with it.
 	Name string
+	// Format is the number format: "int" (also when empty) for the
+	// integer formats NumBits describes, or "e4m3" / "e5m2" for FP8
+	// (E4M3FN and E5M2, in the ONNX conventions of fakequant.FakeQuantFP8:
+	// scale = amax/448 or amax/57344, saturating). An FP8 descriptor must
+	// say NumBits 8 (the width; nothing else uses it), fake quantization,
+	// signed and full range.
+	Format string
+	// BlockSize, when > 0, gives one amax to each block of BlockSize
+	// consecutive elements along the input's last axis (the last block of
+	// a row may be shorter; see fakequant.NumBlocks), computed from each
+	// input or calibrated with "max". It requires the "int" format, fake
+	// quantization, no Axis, no LearnAmax and the "max" calibration
+	// method. A quantized convolution gives its weight quantizer the weight
+	// viewed as a matrix with one row per output channel (per input
+	// channel for a transposed one), so that blocks run over a filter.
+	BlockSize int
 }
 
 // The predefined descriptors of the original toolkit. Weight descriptors
@@ -85,10 +101,31 @@ func (d QuantDescriptor) Clone() QuantDescriptor {
 	return d
 }
 
-// Format returns the integer format d quantizes to in fake mode. (A real,
-// non-fake quantizer uses the narrow range whatever NarrowRange says.)
-func (d QuantDescriptor) Format() fakequant.Format {
+// IntFormat returns the integer format d quantizes to in fake mode. (A
+// real, non-fake quantizer uses the narrow range whatever NarrowRange says.)
+// It is meaningless for an FP8 Format.
+func (d QuantDescriptor) IntFormat() fakequant.Format {
 	return fakequant.Format{NumBits: d.NumBits, Unsigned: d.Unsigned, NarrowRange: d.NarrowRange}
+}
+
+// FormatName returns the number format, "int" when Format is empty.
+func (d QuantDescriptor) FormatName() string {
+	if d.Format == "" {
+		return "int"
+	}
+	return d.Format
+}
+
+// FP8 returns the FP8 format of an "e4m3" or "e5m2" descriptor, and false
+// for the integer formats.
+func (d QuantDescriptor) FP8() (fakequant.FP8Format, bool) {
+	switch d.Format {
+	case "e4m3":
+		return fakequant.E4M3FN, true
+	case "e5m2":
+		return fakequant.E5M2, true
+	}
+	return 0, false
 }
 
 // Method returns the calibration method, "max" when CalibMethod is empty.
@@ -120,8 +157,15 @@ func (d QuantDescriptor) AmaxTensor() (*tensor.Tensor, error) {
 // not a usable descriptor: NumBits outside [1, 32] (or below 2 when signed),
 // an unknown CalibMethod, a repeated axis, LearnAmax with per-channel axes,
 // a negative, NaN or infinite amax element, an AmaxShape that does not hold
-// len(Amax) elements, or a negative, NaN or infinite ScaleAmax.
+// len(Amax) elements, a negative, NaN or infinite ScaleAmax, an unknown
+// Format, an FP8 format with NumBits other than 8, real quantization,
+// Unsigned or NarrowRange, and a negative BlockSize or a BlockSize with
+// another format, real quantization, an Axis, LearnAmax or the histogram
+// method.
 func (d QuantDescriptor) Validate() error {
+	if err := d.validateFormat(); err != nil {
+		return err
+	}
 	switch {
 	case d.NumBits < 1 || d.NumBits > fakequant.MaxNumBits:
 		return fmt.Errorf("layers: %s: num_bits %d out of range [1, %d]", d.label(), d.NumBits, fakequant.MaxNumBits)
@@ -158,6 +202,35 @@ func (d QuantDescriptor) Validate() error {
 	return nil
 }
 
+// validateFormat checks Format and BlockSize against the other fields.
+func (d QuantDescriptor) validateFormat() error {
+	switch d.Format {
+	case "", "int":
+	case "e4m3", "e5m2":
+		switch {
+		case d.NumBits != 8:
+			return fmt.Errorf("layers: %s: format %s is 8 bits wide, got num_bits %d", d.label(), d.Format, d.NumBits)
+		case !d.FakeQuant:
+			return fmt.Errorf("layers: %s: format %s needs fake quantization", d.label(), d.Format)
+		case d.Unsigned || d.NarrowRange:
+			return fmt.Errorf("layers: %s: format %s has no unsigned or narrow-range variant", d.label(), d.Format)
+		}
+	default:
+		return fmt.Errorf("layers: %s: unknown format %q (want \"int\", \"e4m3\" or \"e5m2\")", d.label(), d.Format)
+	}
+	switch {
+	case d.BlockSize < 0:
+		return fmt.Errorf("layers: %s: block_size %d is negative", d.label(), d.BlockSize)
+	case d.BlockSize == 0:
+	case d.FormatName() != "int":
+		return fmt.Errorf("layers: %s: block_size %d needs the int format, got %s", d.label(), d.BlockSize, d.Format)
+	case !d.FakeQuant || d.Axis != nil || d.LearnAmax || d.Method() != "max":
+		return fmt.Errorf("layers: %s: block_size %d needs fake quantization, no axis, no learn_amax and calib_method \"max\" (got fake_quant %v, axis %v, learn_amax %v, calib_method %q)",
+			d.label(), d.BlockSize, d.FakeQuant, d.Axis, d.LearnAmax, d.Method())
+	}
+	return nil
+}
+
 // label names d in error messages.
 func (d QuantDescriptor) label() string {
 	if d.Name != "" {
@@ -171,7 +244,9 @@ func (d QuantDescriptor) label() string {
 // "input: (unsigned 8bit real axis=(0, 1) amax=[0.5  0.25] full_range
 // scale_amax=2.0)". The original prints " full_range" after any fixed amax
 // whatever the range; so does this. A Go []int cannot tell the original's
-// axis=0 from axis=(0,): one axis prints as "axis=0".
+// axis=0 from axis=(0,): one axis prints as "axis=0". The formats the
+// original does not have print as "e4m3" or "e5m2" in place of "8bit",
+// and a block size as " block_size=32" after the axis.
 func (d QuantDescriptor) String() string {
 	var b strings.Builder
 	if d.Name != "" {
@@ -183,13 +258,16 @@ func (d QuantDescriptor) String() string {
 	if d.Unsigned {
 		b.WriteString("unsigned ")
 	}
-	fmt.Fprintf(&b, "%dbit", d.NumBits)
+	b.WriteString(d.width())
 	if d.FakeQuant {
 		b.WriteString(" fake")
 	} else {
 		b.WriteString(" real")
 	}
 	b.WriteString(" axis=" + pyAxis(d.Axis))
+	if d.BlockSize > 0 {
+		fmt.Fprintf(&b, " block_size=%d", d.BlockSize)
+	}
 	if d.Amax != nil {
 		shape := d.AmaxShape
 		if shape == nil && len(d.Amax) != 1 {
@@ -205,6 +283,15 @@ func (d QuantDescriptor) String() string {
 	}
 	b.WriteString(")")
 	return b.String()
+}
+
+// width prints the number format as String and the quantizer's repr do:
+// "8bit" for the integer formats, "e4m3" or "e5m2" for FP8.
+func (d QuantDescriptor) width() string {
+	if _, ok := d.FP8(); ok {
+		return d.Format
+	}
+	return fmt.Sprintf("%dbit", d.NumBits)
 }
 
 // pyAxis prints an axis list as the original prints its axis attribute.
@@ -226,10 +313,11 @@ func pyAxis(axis []int) string {
 }
 
 // Equal reports whether d and o describe the same quantization (an empty
-// CalibMethod equals "max"; nil and empty slices differ only for Axis, where
-// nil means per-tensor).
+// CalibMethod equals "max" and an empty Format "int"; nil and empty slices
+// differ only for Axis, where nil means per-tensor).
 func (d QuantDescriptor) Equal(o QuantDescriptor) bool {
 	return d.NumBits == o.NumBits && d.FakeQuant == o.FakeQuant && d.LearnAmax == o.LearnAmax &&
+		d.FormatName() == o.FormatName() && d.BlockSize == o.BlockSize &&
 		d.ScaleAmax == o.ScaleAmax && d.Method() == o.Method() && d.Unsigned == o.Unsigned &&
 		d.NarrowRange == o.NarrowRange && d.Name == o.Name &&
 		(d.Axis == nil) == (o.Axis == nil) && slices.Equal(d.Axis, o.Axis) &&
@@ -251,21 +339,25 @@ type descriptorJSON struct {
 	Unsigned    bool      `json:"unsigned"`
 	NarrowRange bool      `json:"narrow_range"`
 	Name        string    `json:"name"`
+	Format      string    `json:"format"`
+	BlockSize   int       `json:"block_size"`
 }
 
 // MarshalJSON writes every field of d under the original's names
-// (num_bits, fake_quant, axis, amax, ... narrow_range, name). It fails for a
-// descriptor that does not validate (JSON cannot hold a NaN amax anyway).
+// (num_bits, fake_quant, axis, amax, ... narrow_range, name), then format
+// ("int" when empty) and block_size. It fails for a descriptor that does
+// not validate (JSON cannot hold a NaN amax anyway).
 func (d QuantDescriptor) MarshalJSON() ([]byte, error) {
 	if err := d.Validate(); err != nil {
 		return nil, err
 	}
 	return json.Marshal(descriptorJSON{d.NumBits, d.FakeQuant, d.Axis, d.Amax, d.AmaxShape, d.LearnAmax,
-		d.ScaleAmax, d.Method(), d.Unsigned, d.NarrowRange, d.Name})
+		d.ScaleAmax, d.Method(), d.Unsigned, d.NarrowRange, d.Name, d.FormatName(), d.BlockSize})
 }
 
-// UnmarshalJSON reads what MarshalJSON writes. Unknown fields, missing
-// num_bits and descriptors that do not validate are errors.
+// UnmarshalJSON reads what MarshalJSON writes; a missing format is "int"
+// and a missing block_size 0 (the files of earlier versions). Unknown
+// fields, missing num_bits and descriptors that do not validate are errors.
 func (d *QuantDescriptor) UnmarshalJSON(b []byte) error {
 	dec := json.NewDecoder(bytes.NewReader(b))
 	dec.DisallowUnknownFields()
@@ -276,8 +368,9 @@ func (d *QuantDescriptor) UnmarshalJSON(b []byte) error {
 	if j.NumBits == -1 {
 		return fmt.Errorf("layers: quant descriptor: num_bits missing")
 	}
-	nd := QuantDescriptor{j.NumBits, j.FakeQuant, j.Axis, j.Amax, j.AmaxShape, j.LearnAmax, j.ScaleAmax,
-		j.CalibMethod, j.Unsigned, j.NarrowRange, j.Name}
+	nd := QuantDescriptor{NumBits: j.NumBits, FakeQuant: j.FakeQuant, Axis: j.Axis, Amax: j.Amax, AmaxShape: j.AmaxShape,
+		LearnAmax: j.LearnAmax, ScaleAmax: j.ScaleAmax, CalibMethod: j.CalibMethod, Unsigned: j.Unsigned,
+		NarrowRange: j.NarrowRange, Name: j.Name, Format: j.Format, BlockSize: j.BlockSize}
 	if err := nd.Validate(); err != nil {
 		return err
 	}

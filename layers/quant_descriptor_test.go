@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/google/go-cmp/cmp"
+	"github.com/tensorquant/tensorquant/fakequant"
 	"github.com/tensorquant/tensorquant/internal/conformance"
 )
 
@@ -181,7 +182,7 @@ func TestDescriptorJSONRoundTrip(t *testing.T) {
 	if err := json.Unmarshal(b, &back); err != nil || !back.NarrowRange || back.CalibMethod != "histogram" {
 		t.Fatalf("%s -> %+v, %v", b, back, err)
 	}
-	want := `{"num_bits":8,"fake_quant":true,"axis":null,"amax":null,"amax_shape":null,"learn_amax":false,"scale_amax":0,"calib_method":"histogram","unsigned":false,"narrow_range":true,"name":""}`
+	want := `{"num_bits":8,"fake_quant":true,"axis":null,"amax":null,"amax_shape":null,"learn_amax":false,"scale_amax":0,"calib_method":"histogram","unsigned":false,"narrow_range":true,"name":"","format":"int","block_size":0}`
 	if string(b) != want {
 		t.Errorf("JSON %s\nwant %s", b, want)
 	}
@@ -206,6 +207,17 @@ func TestDescriptorValidation(t *testing.T) {
 		{func(d *QuantDescriptor) { d.AmaxShape = []int{1} }, "amax_shape [1] does not hold the 0 amax values"},
 		{func(d *QuantDescriptor) { d.ScaleAmax = -1 }, "scale_amax -1 must be finite"},
 		{func(d *QuantDescriptor) { d.Name, d.NumBits = "input", 0 }, `descriptor "input": num_bits 0`},
+		{func(d *QuantDescriptor) { d.Format = "fp8" }, `unknown format "fp8"`},
+		{func(d *QuantDescriptor) { d.Format, d.NumBits = "e4m3", 4 }, "format e4m3 is 8 bits wide, got num_bits 4"},
+		{func(d *QuantDescriptor) { d.Format, d.FakeQuant = "e5m2", false }, "format e5m2 needs fake quantization"},
+		{func(d *QuantDescriptor) { d.Format, d.Unsigned = "e4m3", true }, "format e4m3 has no unsigned or narrow-range variant"},
+		{func(d *QuantDescriptor) { d.Format, d.NarrowRange = "e4m3", true }, "format e4m3 has no unsigned or narrow-range variant"},
+		{func(d *QuantDescriptor) { d.BlockSize = -1 }, "block_size -1 is negative"},
+		{func(d *QuantDescriptor) { d.BlockSize, d.Format = 32, "e4m3" }, "block_size 32 needs the int format, got e4m3"},
+		{func(d *QuantDescriptor) { d.BlockSize, d.Axis = 32, []int{0} }, "block_size 32 needs fake quantization, no axis"},
+		{func(d *QuantDescriptor) { d.BlockSize, d.FakeQuant = 32, false }, "block_size 32 needs fake quantization"},
+		{func(d *QuantDescriptor) { d.BlockSize, d.LearnAmax = 32, true }, "learn_amax true"},
+		{func(d *QuantDescriptor) { d.BlockSize, d.CalibMethod = 32, "histogram" }, `calib_method "histogram"`},
 	} {
 		d := base.Clone()
 		tc.mod(&d)
@@ -222,11 +234,65 @@ func TestDescriptorValidation(t *testing.T) {
 	if err := u.Validate(); err != nil {
 		t.Errorf("unsigned 1-bit: %v", err)
 	}
-	for _, bad := range []string{`{"num_bits":8,"bogus":1}`, `{"fake_quant":true}`, `{"num_bits":0}`, `[1]`, `{"num_bits":8,"axis":"x"}`} {
+	for _, bad := range []string{`{"num_bits":8,"bogus":1}`, `{"fake_quant":true}`, `{"num_bits":0}`, `[1]`, `{"num_bits":8,"axis":"x"}`,
+		`{"num_bits":8,"format":"e4m3"}`, `{"num_bits":8,"fake_quant":true,"block_size":-2}`} {
 		var d QuantDescriptor
 		if err := json.Unmarshal([]byte(bad), &d); err == nil {
 			t.Errorf("%s: accepted as %+v", bad, d)
 		}
+	}
+}
+
+// TestDescriptorFormats covers the formats the original does not have: how
+// they print, that they validate, survive JSON and take part in Equal, and
+// that JSON without them (earlier files) reads as "int" without blocks.
+func TestDescriptorFormats(t *testing.T) {
+	e4 := QuantDesc8BitConv2dWeightPerChannel.Clone()
+	e4.Format = "e4m3"
+	blk := QuantDesc8BitPerTensor
+	blk.NumBits, blk.BlockSize = 4, 32
+	e5 := QuantDesc8BitPerTensor
+	e5.Format, e5.Name, e5.LearnAmax, e5.Amax = "e5m2", "act", true, []float32{2}
+	for _, tc := range []struct {
+		d    QuantDescriptor
+		want string
+	}{
+		{e4, "QuantDescriptor(e4m3 fake axis=0)"},
+		{blk, "QuantDescriptor(4bit fake axis= per-tensor block_size=32)"},
+		{e5, "act: (e5m2 fake axis= per-tensor amax=2.0 full_range learn_amax)"},
+	} {
+		if err := tc.d.Validate(); err != nil {
+			t.Errorf("%s: %v", tc.want, err)
+		}
+		if got := tc.d.String(); got != tc.want {
+			t.Errorf("String() = %q, want %q", got, tc.want)
+		}
+		b, err := json.Marshal(tc.d)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var back QuantDescriptor
+		if err := json.Unmarshal(b, &back); err != nil || !back.Equal(tc.d) {
+			t.Errorf("%s -> %+v, %v", b, back, err)
+		}
+	}
+	if e4.Equal(QuantDesc8BitConv2dWeightPerChannel) || blk.Equal(QuantDesc8BitPerTensor) {
+		t.Error("Equal ignores Format or BlockSize")
+	}
+	intd := QuantDesc8BitPerTensor
+	intd.Format = "int"
+	if !intd.Equal(QuantDesc8BitPerTensor) || intd.String() != QuantDesc8BitPerTensor.String() {
+		t.Error(`Format "int" differs from ""`)
+	}
+	if f, ok := e4.FP8(); !ok || f != fakequant.E4M3FN {
+		t.Errorf("e4m3: FP8() = %v, %v", f, ok)
+	}
+	if _, ok := blk.FP8(); ok {
+		t.Error("int: FP8() ok")
+	}
+	var old QuantDescriptor
+	if err := json.Unmarshal([]byte(`{"num_bits":8,"fake_quant":true}`), &old); err != nil || old.FormatName() != "int" || old.BlockSize != 0 {
+		t.Errorf("descriptor without format: %+v, %v", old, err)
 	}
 }
 

@@ -1,10 +1,12 @@
 package export
 
 import (
+	"math"
 	"math/rand/v2"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/layers"
+	"github.com/tensorquant/tensorquant/tensor"
 )
 
 // unknownLayer is a layer kind the exporter does not know.
@@ -72,5 +74,105 @@ func TestFloatRefusals(t *testing.T) {
 			"export: 1 BatchNorm2d(4, eps=0, momentum=0.1, affine=True, track_running_stats=True): eps 0: want eps > 0"},
 		{"residual shapes", layers.NewResidual(conv(), nil), in,
 			"export: Residual(): input shape [batch 3 8 8]: body gives [batch 4 6 6], shortcut gives [batch 3 8 8]"},
+	})
+}
+
+// TestQuantRefusals: every quantizer setting QuantizeLinear cannot express
+// is refused with an error naming the quantizer by its hierarchical name.
+func TestQuantRefusals(t *testing.T) {
+	rng := rand.New(rand.NewPCG(2, 2))
+	pt := layers.QuantDesc8BitPerTensor
+	static := func(d layers.QuantDescriptor, amax ...float32) *layers.TensorQuantizer {
+		q := tq(d)
+		if amax != nil {
+			if err := q.SetAmax(must(tensor.FromSlice(amax))); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return q
+	}
+	// convModel is QuantConv2d(3, 4, 3) with static amax (per-channel
+	// weights), after the quantizer first (when not nil).
+	convModel := func(w *layers.QuantDescriptor, wAmax *tensor.Tensor, first layers.Layer) layers.Layer {
+		c := q(must(layers.NewConv2d(3, 4, 3, layers.ConvOptions{}, rng)), nil, w)
+		in, wq := c.Quantizers()
+		if err := in.SetAmax(tensor.Scalar(2)); err != nil {
+			t.Fatal(err)
+		}
+		if wAmax == nil {
+			wAmax = must(tensor.FromSlice([]float32{0.5, 0.6, 0.7, 0.8}, 4, 1, 1, 1))
+		}
+		if err := wq.SetAmax(wAmax); err != nil {
+			t.Fatal(err)
+		}
+		if first == nil {
+			return must(layers.NewNamedSequential(layers.Named{Name: "conv", Layer: c}))
+		}
+		return must(layers.NewNamedSequential(layers.Named{Name: "q", Layer: first}, layers.Named{Name: "conv", Layer: c}))
+	}
+	in := Options{InputShape: []int{3, 8, 8}}
+	at := func(opset int) Options { return Options{InputShape: in.InputShape, Opset: opset} }
+	nanQ := tq(pt)
+	if err := nanQ.SetState("amax", tensor.Scalar(float32(math.NaN()))); err != nil {
+		t.Fatal(err)
+	}
+	batchAmax := static(*desc(pt, func(d *layers.QuantDescriptor) { d.Axis = []int{0} }))
+	if err := batchAmax.SetAmax(must(tensor.FromSlice([]float32{1, 2}, 2, 1, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	blockIn := q(must(layers.NewLinear(8, 2, true, rng)), desc(pt, func(d *layers.QuantDescriptor) { d.NumBits, d.BlockSize = 4, 4 }), nil)
+	bi, bw := blockIn.Quantizers()
+	if err := bi.SetAmax(must(tensor.FromSlice([]float32{1, 1}, 1, 2))); err != nil {
+		t.Fatal(err)
+	}
+	if err := bw.SetAmax(must(tensor.FromSlice([]float32{1, 1}, 2, 1))); err != nil {
+		t.Fatal(err)
+	}
+	overflow := q(must(layers.NewLinear(2, 2, true, rng)), nil, nil)
+	oi, ow := overflow.Quantizers()
+	if err := oi.SetAmax(tensor.Scalar(1e-4)); err != nil {
+		t.Fatal(err)
+	}
+	if err := ow.SetAmax(must(tensor.FromSlice([]float32{1e-4, 1e-4}, 2, 1))); err != nil {
+		t.Fatal(err)
+	}
+	copy(overflow.Float().(*layers.Linear).Bias.Data, []float32{0, 1})
+	folded := q(must(layers.NewConv2d(3, 4, 3, layers.ConvOptions{}, rng)), nil, nil)
+	fi, fw := folded.Quantizers()
+	if err := fi.SetAmax(tensor.Scalar(1)); err != nil {
+		t.Fatal(err)
+	}
+	if err := fw.SetAmax(must(tensor.FromSlice([]float32{1, 1, 1, 1}, 4, 1, 1, 1))); err != nil {
+		t.Fatal(err)
+	}
+	checkRefusals(t, []refusal{
+		{"narrow range", convModel(nil, nil, static(*desc(pt, func(d *layers.QuantDescriptor) { d.NarrowRange = true }), 1)), in,
+			"export: quantizer q: narrow range: QuantizeLinear saturates to the full range [-128, 127] (the original toolkit refuses it too)"},
+		{"real quantization", convModel(nil, nil, static(*desc(pt, func(d *layers.QuantDescriptor) { d.FakeQuant = false }), 1)), in,
+			"export: quantizer q: real quantization (fake_quant false) outputs integer codes, not a Q/DQ pair: export needs a fake quantizer"},
+		{"6 bits", convModel(nil, nil, static(*desc(pt, func(d *layers.QuantDescriptor) { d.NumBits = 6 }), 1)), in,
+			"export: quantizer q: num_bits 6: QuantizeLinear has no 6-bit type (8 bits from opset 10, 4 and 16 from opset 21)"},
+		{"4 bits at 13", convModel(nil, nil, static(*desc(pt, func(d *layers.QuantDescriptor) { d.NumBits = 4 }), 1)), at(13),
+			"export: quantizer q: 4-bit integers: needs opset 21 or later, exporting at opset 13"},
+		{"dynamic", convModel(nil, nil, tq(pt)), in,
+			"export: quantizer q: dynamic amax (computed from each input): export needs a static amax; calibrate the quantizer or set one"},
+		{"NaN amax", convModel(nil, nil, nanQ), in, "export: quantizer q: amax NaN at flat index 0: want finite and >= 0"},
+		{"batch axis", convModel(nil, nil, batchAmax), in,
+			"export: quantizer q: amax shape [2 1 1 1] varies along the batch dimension of the input [batch 3 8 8], which the export keeps symbolic"},
+		{"two axes", convModel(desc(pt, func(d *layers.QuantDescriptor) { d.Axis = []int{0, 1} }), must(tensor.FromSlice(make([]float32, 12), 4, 3, 1, 1)), nil), in,
+			"export: quantizer conv.weight_quantizer: amax shape [4 3 1 1] varies along more than one axis of the input [4 3 3 3]: QuantizeLinear takes one axis"},
+		{"per channel at 10", convModel(nil, nil, nil), at(10),
+			"export: quantizer conv.weight_quantizer: a per-channel amax: needs opset 13 or later, exporting at opset 10"},
+		{"FP8 at 13", convModel(desc(pt, func(d *layers.QuantDescriptor) { d.Format = "e4m3" }), tensor.Scalar(1), nil), at(13),
+			"export: quantizer conv.weight_quantizer: FP8 (e4m3): needs opset 19 or later, exporting at opset 13"},
+		{"blocks at 13", convModel(desc(pt, func(d *layers.QuantDescriptor) { d.NumBits, d.BlockSize = 8, 16 }), must(tensor.FromSlice(make([]float32, 8), 4, 2)), nil), at(13),
+			"export: quantizer conv.weight_quantizer: block_size 16: needs opset 21 or later, exporting at opset 13"},
+		{"blocks on an activation", blockIn, Options{InputShape: []int{8}, Opset: 21},
+			"export: quantizer input_quantizer: block_size 4 on an activation: its block amax would fix the batch size; only weights are exported with blocks"},
+		{"INT32 bias overflow", overflow, Options{InputShape: []int{2}, Bias: BiasInt32},
+			"export: QuantLinear(in_features=2, out_features=2, bias=True): bias[1] = 1 divided by its INT32 scale 6.2000123e-13 (input scale × weight scale) is 1.613e+12, beyond INT32; export the bias as float"},
+		{"fold quantized weights", must(layers.NewNamedSequential(layers.Named{Name: "conv", Layer: folded}, layers.Named{Name: "bn", Layer: must(layers.NewBatchNorm2d(4))})),
+			Options{InputShape: in.InputShape, FoldBatchNorm: true},
+			"export: conv QuantConv2d(3, 4, kernel_size=(3, 3), stride=(1, 1)): FoldBatchNorm: cannot fold bn into weights quantized by conv.weight_quantizer, whose amax was calibrated on the unfolded weight (fold before calibrating, or export without folding)"},
 	})
 }

@@ -174,7 +174,7 @@ func Model(model layers.Layer, opts Options) (*onnx.Model, error) {
 	if opts.Bias != BiasFloat && opts.Bias != BiasInt32 {
 		return nil, fmt.Errorf("export: unknown bias format %v", opts.Bias)
 	}
-	opset, err := chooseOpset(opts.Opset)
+	opset, err := chooseOpset(model, opts.Opset)
 	if err != nil {
 		return nil, err
 	}
@@ -220,11 +220,11 @@ func WriteFile(path string, model layers.Layer, opts Options) error {
 	return onnx.WriteFile(path, m)
 }
 
-// chooseOpset returns the opset to export with: the requested one, or
-// DefaultOpset for 0.
-func chooseOpset(requested int) (int64, error) {
+// chooseOpset returns the opset to export with: the requested one, or for
+// 0 DefaultOpset raised to what the model's quantizers need.
+func chooseOpset(model layers.Layer, requested int) (int64, error) {
 	if requested == 0 {
-		return DefaultOpset, nil
+		return int64(max(DefaultOpset, neededOpset(model))), nil
 	}
 	if requested < MinOpset || requested > MaxOpset {
 		return 0, fmt.Errorf("export: opset %d is not supported (want %d to %d)", requested, MinOpset, MaxOpset)
@@ -389,6 +389,8 @@ func ints64(v ...[]int) []int64 {
 // x, and returns its output.
 func (b *builder) layer(path, scope string, l layers.Layer, x value) (value, error) {
 	switch l := l.(type) {
+	case *layers.TensorQuantizer:
+		return b.quantize(path, scope, l, x)
 	case *layers.Sequential:
 		return b.sequential(path, scope, l, x)
 	case *layers.Residual:
@@ -399,19 +401,31 @@ func (b *builder) layer(path, scope string, l layers.Layer, x value) (value, err
 		return x, nil
 	case *layers.Flatten:
 		return b.flatten(path, scope, l, x)
-	case *layers.Linear:
-		return b.linear(path, scope, l, l, x)
 	}
 	if bn, _ := batchNormOf(l); bn != nil {
 		return b.batchNorm(path, scope, l, x)
 	}
-	if c := convOf(l); c != nil {
-		return b.conv(path, scope, l, c, x, nil, nil)
+	f, inQ, wQ := parts(l)
+	if c := convOf(f); c != nil {
+		return b.conv(path, scope, l, c, inQ, wQ, x, nil, nil)
 	}
-	if v, ok, err := b.pool(path, scope, l, x); ok {
+	if lin, ok := f.(*layers.Linear); ok {
+		return b.linear(path, scope, l, lin, inQ, wQ, x)
+	}
+	if v, ok, err := b.pool(path, scope, l, f, inQ, x); ok {
 		return v, err
 	}
 	return value{}, errorf(path, l, "layer kind %s is not exportable (see the package documentation of onnx/export for the list)", l.Kind())
+}
+
+// parts returns the float layer of l and its input and weight quantizers:
+// those of a quantized layer, or l itself and nil quantizers.
+func parts(l layers.Layer) (f layers.Layer, input, weight *layers.TensorQuantizer) {
+	if ql, ok := l.(layers.QuantLayer); ok {
+		input, weight = ql.Quantizers()
+		return ql.Float(), input, weight
+	}
+	return l, nil, nil
 }
 
 // sequential exports the children of s in order. With FoldBatchNorm, a
@@ -426,10 +440,11 @@ func (b *builder) sequential(path, scope string, s *layers.Sequential, x value) 
 		p := joinPath(path, k.Name)
 		sc := scopeOf(scope, p)
 		if b.opts.FoldBatchNorm && i+1 < len(kids) {
-			c := convOf(k.Layer)
+			f, inQ, wQ := parts(k.Layer)
+			c := convOf(f)
 			if bn, _ := batchNormOf(kids[i+1].Layer); c != nil && !c.Transposed && bn != nil {
 				bnPath := joinPath(path, kids[i+1].Name)
-				v, err := b.foldedConv(p, sc, k.Layer, c, bnPath, kids[i+1].Layer, x)
+				v, err := b.foldedConv(p, sc, k.Layer, c, inQ, wQ, bnPath, kids[i+1].Layer, x)
 				if err != nil {
 					return value{}, err
 				}

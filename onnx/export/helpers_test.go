@@ -66,9 +66,10 @@ func forward(t testing.TB, model layers.Layer, x *tensor.Tensor) *tensor.Tensor 
 }
 
 // mergeModels puts the graphs of ms (all of one opset) side by side in one
-// model, every name prefixed with "m<i>/", so that one ONNX Runtime
-// process runs them all.
-func mergeModels(ms []*onnx.Model) (*onnx.Model, error) {
+// model, every name prefixed with "m<i>/" except the input of model i,
+// which is renamed inputs[i] (models may share one), so that one ONNX
+// Runtime process runs them all.
+func mergeModels(ms []*onnx.Model, inputs []string) (*onnx.Model, error) {
 	out := &onnx.Model{IRVersion: ms[0].IRVersion, ProducerName: "tensorquant-test",
 		OpsetImport: ms[0].OpsetImport, Graph: &onnx.Graph{Name: "merged"}}
 	g := out.Graph
@@ -77,10 +78,15 @@ func mergeModels(ms []*onnx.Model) (*onnx.Model, error) {
 			return nil, fmt.Errorf("model %d: opset %v, IR %d differ from model 0's", i, m.OpsetImport, m.IRVersion)
 		}
 		p := fmt.Sprintf("m%d/", i)
+		in := m.Graph.Input[0].Name
 		pre := func(s []string) []string {
 			r := make([]string, len(s))
 			for j, n := range s {
-				if n != "" {
+				switch n {
+				case "":
+				case in:
+					r[j] = inputs[i]
+				default:
 					r[j] = p + n
 				}
 			}
@@ -94,8 +100,13 @@ func mergeModels(ms []*onnx.Model) (*onnx.Model, error) {
 			t.Name = p + t.Name
 			g.Initializer = append(g.Initializer, t)
 		}
+		if !slices.ContainsFunc(g.Input, func(v onnx.ValueInfo) bool { return v.Name == inputs[i] }) {
+			v := m.Graph.Input[0]
+			v.Name = inputs[i]
+			g.Input = append(g.Input, v)
+		}
 		for _, list := range []struct{ from, to *[]onnx.ValueInfo }{
-			{&m.Graph.Input, &g.Input}, {&m.Graph.Output, &g.Output}, {&m.Graph.ValueInfo, &g.ValueInfo}} {
+			{&m.Graph.Output, &g.Output}, {&m.Graph.ValueInfo, &g.ValueInfo}} {
 			for _, v := range *list.from {
 				v.Name = p + v.Name
 				*list.to = append(*list.to, v)
@@ -110,62 +121,107 @@ type ortCase struct {
 	name  string
 	model *onnx.Model
 	x     *tensor.Tensor
+	// levels are the ONNX Runtime optimization levels to run the model
+	// at; nil means "disabled" (node by node) and "all" (the default,
+	// with QDQ fusion).
+	levels []string
 }
 
 // mergedFile is one file of merged cases (see mergeModels).
 type mergedFile struct {
-	path  string
-	cases []ortCase
+	path   string
+	cases  []ortCase
+	inputs []string // the input name of each case
+	levels []string
 }
 
-// mergeCases writes the cases, those of one opset merged into one model,
-// into files, so that one ONNX Runtime process per opset runs them all.
+// mergeCases writes the cases, those of one opset and optimization
+// levels merged into one model, into files, so that one ONNX Runtime
+// process per file and level runs them all.
 func mergeCases(t *testing.T, cases []ortCase) []mergedFile {
 	t.Helper()
-	byOpset := map[int64][]ortCase{}
+	type key struct {
+		opset  int64
+		levels string
+	}
+	groups := map[key][]ortCase{}
+	var keys []key
 	for _, c := range cases {
-		v := c.model.OpsetImport[0].Version
-		byOpset[v] = append(byOpset[v], c)
+		if c.levels == nil {
+			c.levels = []string{"disabled", "all"}
+		}
+		k := key{c.model.OpsetImport[0].Version, strings.Join(c.levels, ",")}
+		if groups[k] == nil {
+			keys = append(keys, k)
+		}
+		groups[k] = append(groups[k], c)
 	}
 	var files []mergedFile
 	dir := t.TempDir()
-	for opset, cs := range byOpset {
+	for i, k := range keys {
+		cs := groups[k]
 		ms := make([]*onnx.Model, len(cs))
+		names := make([]string, len(cs))
+		shared := map[*tensor.Tensor]string{}
 		for i, c := range cs {
 			ms[i] = c.model
+			if _, ok := shared[c.x]; !ok {
+				shared[c.x] = fmt.Sprintf("x%d", len(shared))
+			}
+			names[i] = shared[c.x]
 		}
-		merged, err := mergeModels(ms)
+		merged, err := mergeModels(ms, names)
 		if err != nil {
 			t.Fatal(err)
 		}
-		path := filepath.Join(dir, fmt.Sprintf("merged_opset%d.onnx", opset))
+		path := filepath.Join(dir, fmt.Sprintf("merged%d_opset%d.onnx", i, k.opset))
 		if err := onnx.WriteFile(path, merged); err != nil {
 			t.Fatal(err)
 		}
-		files = append(files, mergedFile{path, cs})
+		files = append(files, mergedFile{path, cs, names, cs[0].levels})
 	}
 	return files
 }
 
-// runORT runs every case of files in ONNX Runtime at optimization level
-// opt and returns each case's output by name.
-func runORT(t *testing.T, files []mergedFile, opt string) map[string]exttool.Output {
+// ortResult is the output of one case at one optimization level.
+type ortResult struct {
+	name, level string
+	out         exttool.Output
+}
+
+// runORT runs every case of files in ONNX Runtime at each of its
+// optimization levels and returns the outputs, sorted by name and level.
+// With -short it runs nothing (the exports and references are still
+// computed) and returns nil.
+func runORT(t *testing.T, files []mergedFile) []ortResult {
 	t.Helper()
-	res := map[string]exttool.Output{}
+	if testing.Short() {
+		t.Log("-short: ONNX Runtime not run")
+		return nil
+	}
+	var res []ortResult
 	for _, f := range files {
 		inputs := map[string]exttool.Input{}
 		for i, c := range f.cases {
-			inputs[fmt.Sprintf("m%d/%s", i, c.model.Graph.Input[0].Name)] = exttool.Input{Dims: c.x.Shape, Type: "float32", F32: c.x.Data}
+			inputs[f.inputs[i]] = exttool.Input{Dims: c.x.Shape, Type: "float32", F32: c.x.Data}
 		}
-		out := exttool.RunORT(t, f.path, opt, inputs)
-		for i, c := range f.cases {
-			o, ok := out[fmt.Sprintf("m%d/%s", i, c.model.Graph.Output[0].Name)]
-			if !ok {
-				t.Fatalf("%s: ORT returned no output", c.name)
+		for _, level := range f.levels {
+			out := exttool.RunORT(t, f.path, level, inputs)
+			for i, c := range f.cases {
+				o, ok := out[fmt.Sprintf("m%d/%s", i, c.model.Graph.Output[0].Name)]
+				if !ok {
+					t.Fatalf("%s: ORT returned no output", c.name)
+				}
+				res = append(res, ortResult{c.name, level, o})
 			}
-			res[c.name] = o
 		}
 	}
+	slices.SortFunc(res, func(a, b ortResult) int {
+		if c := strings.Compare(a.name, b.name); c != 0 {
+			return c
+		}
+		return strings.Compare(a.level, b.level)
+	})
 	return res
 }
 
@@ -175,6 +231,9 @@ func runORT(t *testing.T, files []mergedFile, opt string) map[string]exttool.Out
 // the same encoder.
 func protoDecode(t *testing.T, files []mergedFile) {
 	t.Helper()
+	if testing.Short() {
+		return
+	}
 	pd := exttool.ProtoDecode(t)
 	for _, f := range files {
 		exttool.Run(t, pd, "--strict", "--roundtrip", f.path)
@@ -182,9 +241,12 @@ func protoDecode(t *testing.T, files []mergedFile) {
 }
 
 // onnxCheck runs the reference checker on every model of opset 17 or
-// less, in one process.
+// less, in one process (not with -short).
 func onnxCheck(t *testing.T, models map[string]*onnx.Model) {
 	t.Helper()
+	if testing.Short() {
+		return
+	}
 	dir := t.TempDir()
 	var paths []string
 	for name, m := range models {
@@ -218,6 +280,16 @@ type diffStats struct {
 	n       int
 	bad     int // elements beyond the tolerance
 	maxWant float64
+}
+
+// stepOf returns one quantization step of an 8-bit per-tensor quantizer
+// calibrated on y: max|y|/127, the "output scale" of the comparisons.
+func stepOf(y []float32) float64 {
+	var m float64
+	for _, v := range y {
+		m = math.Max(m, math.Abs(float64(v)))
+	}
+	return m / 127
 }
 
 func compare(got, want []float32, tol func(w float32) float64) diffStats {

@@ -121,9 +121,10 @@ func convShape(path string, l layers.Layer, c *layers.Conv, x value) ([]int, err
 }
 
 // conv exports the convolution c, the float part of layer l, applied to
-// x. weight and bias, when weight is not nil, replace c's (a folded
-// BatchNorm; bias may then be nil).
-func (b *builder) conv(path, scope string, l layers.Layer, c *layers.Conv, x value, weight, bias *tensor.Tensor) (value, error) {
+// x, with the input and weight quantizers of a quantized layer (nil for a
+// float one). weight and bias, when weight is not nil, replace c's (a
+// folded BatchNorm; bias may then be nil).
+func (b *builder) conv(path, scope string, l layers.Layer, c *layers.Conv, inQ, wQ *layers.TensorQuantizer, x value, weight, bias *tensor.Tensor) (value, error) {
 	out, err := convShape(path, l, c, x)
 	if err != nil {
 		return value{}, err
@@ -134,14 +135,23 @@ func (b *builder) conv(path, scope string, l layers.Layer, c *layers.Conv, x val
 	} else {
 		wname, bname = wname+"_folded", bname+"_folded"
 	}
-	inputs := []string{x.name, ""}
-	if inputs[1], err = b.floatInitializer(wname, weight); err != nil {
-		return value{}, errorf(path, l, "%v", err)
+	x, inP, err := b.inputQuant(path, scope, inQ, x)
+	if err != nil {
+		return value{}, err
 	}
+	w, wP, err := b.weightInput(path, scope, l, wname, weight, wQ)
+	if err != nil {
+		return value{}, err
+	}
+	inputs := []string{x.name, w}
 	if bias != nil {
-		bn, err := b.floatInitializer(bname, bias)
+		outAxis := 0
+		if c.Transposed {
+			outAxis = 1
+		}
+		bn, err := b.biasInput(path, scope, l, bname, bias, inP, wP, outAxis)
 		if err != nil {
-			return value{}, errorf(path, l, "%v", err)
+			return value{}, err
 		}
 		inputs = append(inputs, bn)
 	}
@@ -161,14 +171,17 @@ func (b *builder) conv(path, scope string, l layers.Layer, c *layers.Conv, x val
 	return b.node(scope, op, inputs, onnx.Float, out, attrs...), nil
 }
 
-// foldedConv exports the convolution c (layer l at path) followed by the
-// BatchNorm bnLayer at bnPath as one convolution with
+// foldedConv exports the convolution c (layer l at path, with its
+// quantizers) followed by the BatchNorm bnLayer at bnPath as one
+// convolution with
 //
 //	weight' = weight·γ/√(var+ε)   (per output channel)
 //	bias'   = (bias − mean)·γ/√(var+ε) + β
 //
-// computed in float64 and rounded once to float32.
-func (b *builder) foldedConv(path, scope string, l layers.Layer, c *layers.Conv, bnPath string, bnLayer layers.Layer, x value) (value, error) {
+// computed in float64 and rounded once to float32. It refuses a
+// convolution whose weight quantizer is active: the quantizer's amax was
+// calibrated on the unfolded weight.
+func (b *builder) foldedConv(path, scope string, l layers.Layer, c *layers.Conv, inQ, wQ *layers.TensorQuantizer, bnPath string, bnLayer layers.Layer, x value) (value, error) {
 	out, err := convShape(path, l, c, x)
 	if err != nil {
 		return value{}, err
@@ -176,6 +189,10 @@ func (b *builder) foldedConv(path, scope string, l layers.Layer, c *layers.Conv,
 	bn, ranks := batchNormOf(bnLayer)
 	if err := checkBatchNorm(bnPath, bnLayer, bn, ranks, out); err != nil {
 		return value{}, err
+	}
+	if active(wQ) {
+		return value{}, errorf(path, l, "FoldBatchNorm: cannot fold %s into weights quantized by %s, whose amax was calibrated on the unfolded weight (fold before calibrating, or export without folding)",
+			bnPath, joinPath(path, "weight_quantizer"))
 	}
 	C := c.OutChannels
 	w := c.Weight.Clone()
@@ -192,7 +209,7 @@ func (b *builder) foldedConv(path, scope string, l layers.Layer, c *layers.Conv,
 		}
 		bias.Data[o] = float32((b0-float64(bn.RunningMean.Data[o]))*f + float64(bn.Bias.Data[o]))
 	}
-	return b.conv(path, scope, l, c, x, w, bias)
+	return b.conv(path, scope, l, c, inQ, wQ, x, w, bias)
 }
 
 // checkBatchNorm checks bn's parameters, buffers and eps against an input
@@ -242,11 +259,12 @@ func (b *builder) batchNorm(path, scope string, l layers.Layer, x value) (value,
 		onnx.FloatAttr("momentum", float32(1-bn.Momentum))), nil
 }
 
-// linear exports Linear lin (the float part of layer l) applied to x:
-// Gemm (transB) for a 2-D input as PyTorch does, else MatMul with the
-// transposed weight followed by Add. Opset 10's Gemm needs a bias, so a
-// Linear without one becomes MatMul there.
-func (b *builder) linear(path, scope string, l layers.Layer, lin *layers.Linear, x value) (value, error) {
+// linear exports Linear lin (the float part of layer l, with the input
+// and weight quantizers of a quantized layer) applied to x: Gemm (transB)
+// for a 2-D input as PyTorch does, else Transpose of the weight, MatMul
+// and Add. Opset 10's Gemm needs a bias, so a Linear without one becomes
+// MatMul there.
+func (b *builder) linear(path, scope string, l layers.Layer, lin *layers.Linear, inQ, wQ *layers.TensorQuantizer, x value) (value, error) {
 	in, outF := lin.InFeatures, lin.OutFeatures
 	if in < 1 || outF < 1 {
 		return value{}, errorf(path, l, "in_features %d, out_features %d: want at least 1", in, outF)
@@ -263,47 +281,44 @@ func (b *builder) linear(path, scope string, l layers.Layer, lin *layers.Linear,
 		return value{}, errorf(path, l, "input shape %s: want last dimension %d", shapeString(x.shape), in)
 	}
 	out := append(slices.Clone(x.shape[:len(x.shape)-1]), outF)
+	x, inP, err := b.inputQuant(path, scope, inQ, x)
+	if err != nil {
+		return value{}, err
+	}
+	w, wP, err := b.weightInput(path, scope, l, joinPath(path, "weight"), lin.Weight, wQ)
+	if err != nil {
+		return value{}, err
+	}
 	var bname string
 	if lin.Bias != nil {
-		var err error
-		if bname, err = b.floatInitializer(joinPath(path, "bias"), lin.Bias); err != nil {
-			return value{}, errorf(path, l, "%v", err)
+		if bname, err = b.biasInput(path, scope, l, joinPath(path, "bias"), lin.Bias, inP, wP, 0); err != nil {
+			return value{}, err
 		}
 	}
 	if len(x.shape) == 2 && (lin.Bias != nil || b.opset >= 11) {
-		wname, err := b.floatInitializer(joinPath(path, "weight"), lin.Weight)
-		if err != nil {
-			return value{}, errorf(path, l, "%v", err)
-		}
-		inputs := []string{x.name, wname}
+		inputs := []string{x.name, w}
 		if bname != "" {
 			inputs = append(inputs, bname)
 		}
 		return b.node(scope, "Gemm", inputs, onnx.Float, out,
 			onnx.FloatAttr("alpha", 1), onnx.FloatAttr("beta", 1), onnx.IntAttr("transB", 1)), nil
 	}
-	wt := tensor.New(in, outF)
-	for o := range outF {
-		for i := range in {
-			wt.Data[i*outF+o] = lin.Weight.Data[o*in+i]
-		}
-	}
-	wname, err := b.floatInitializer(joinPath(path, "weight_transposed"), wt)
-	if err != nil {
-		return value{}, errorf(path, l, "%v", err)
-	}
-	y := b.node(scope, "MatMul", []string{x.name, wname}, onnx.Float, out)
+	wt := b.node(scope, "Transpose", []string{w}, onnx.Float, []int{in, outF}, onnx.IntsAttr("perm", 1, 0))
+	y := b.node(scope, "MatMul", []string{x.name, wt.name}, onnx.Float, out)
 	if bname == "" {
 		return y, nil
 	}
 	return b.node(scope, "Add", []string{y.name, bname}, onnx.Float, out), nil
 }
 
-// pool exports the pooling layers; ok is false when l is not one.
-func (b *builder) pool(path, scope string, l layers.Layer, x value) (v value, ok bool, err error) {
+// pool exports the pooling layer f (the float part of layer l), after the
+// input quantizer inQ of a quantized pooling layer; ok is false when f is
+// not a pooling layer.
+func (b *builder) pool(path, scope string, l, f layers.Layer, inQ *layers.TensorQuantizer, x value) (v value, ok bool, err error) {
 	var w *layers.Window
+	var a *layers.AdaptiveAvgPool
 	op := "MaxPool"
-	switch p := l.(type) {
+	switch p := f.(type) {
 	case *layers.MaxPool1d:
 		w = &p.Window
 	case *layers.MaxPool2d:
@@ -317,18 +332,22 @@ func (b *builder) pool(path, scope string, l layers.Layer, x value) (v value, ok
 	case *layers.AvgPool3d:
 		w, op = &p.Window, "AveragePool"
 	case *layers.AdaptiveAvgPool1d:
-		v, err = b.adaptive(path, scope, l, &p.AdaptiveAvgPool, x)
-		return v, true, err
+		a = &p.AdaptiveAvgPool
 	case *layers.AdaptiveAvgPool2d:
-		v, err = b.adaptive(path, scope, l, &p.AdaptiveAvgPool, x)
-		return v, true, err
+		a = &p.AdaptiveAvgPool
 	case *layers.AdaptiveAvgPool3d:
-		v, err = b.adaptive(path, scope, l, &p.AdaptiveAvgPool, x)
-		return v, true, err
+		a = &p.AdaptiveAvgPool
 	default:
 		return value{}, false, nil
 	}
-	v, err = b.window(path, scope, l, op, w, x)
+	if x, _, err = b.inputQuant(path, scope, inQ, x); err != nil {
+		return value{}, true, err
+	}
+	if a != nil {
+		v, err = b.adaptive(path, scope, l, a, x)
+	} else {
+		v, err = b.window(path, scope, l, op, w, x)
+	}
 	return v, true, err
 }
 

@@ -80,8 +80,8 @@ func runExport(args []string, stdout, _ io.Writer) error {
 }
 
 // quantizedDigitsCNN builds the seed's CNN for 8×8 digits with quantized
-// convolutions and classifier (the original's default descriptors: 8-bit
-// per-tensor inputs, per-channel weights).
+// convolutions and classifier (layers.QuantizeModel: the original's
+// default descriptors, 8-bit per-tensor inputs and per-channel weights).
 func quantizedDigitsCNN() (*layers.Sequential, error) {
 	rng := rand.New(rand.NewPCG(1, 0))
 	conv1, err := layers.NewConv2d(1, 8, 3, layers.ConvOptions{Padding: 1}, rng)
@@ -96,12 +96,6 @@ func quantizedDigitsCNN() (*layers.Sequential, error) {
 	if err != nil {
 		return nil, err
 	}
-	var q [3]layers.Layer
-	for i, l := range []layers.Layer{conv1, conv2, fc} {
-		if q[i], err = layers.Quantize(l, layers.QuantDescs{}); err != nil {
-			return nil, err
-		}
-	}
 	pool1, err := layers.NewMaxPool2d(2, layers.PoolOptions{})
 	if err != nil {
 		return nil, err
@@ -110,10 +104,17 @@ func quantizedDigitsCNN() (*layers.Sequential, error) {
 	if err != nil {
 		return nil, err
 	}
-	return layers.NewNamedSequential(
-		layers.Named{Name: "features", Layer: layers.NewSequential(q[0], layers.NewReLU(), pool1, q[1], layers.NewReLU(), pool2)},
-		layers.Named{Name: "classifier", Layer: layers.NewSequential(layers.NewFlatten(1, -1), q[2])},
+	model, err := layers.NewNamedSequential(
+		layers.Named{Name: "features", Layer: layers.NewSequential(conv1, layers.NewReLU(), pool1, conv2, layers.NewReLU(), pool2)},
+		layers.Named{Name: "classifier", Layer: layers.NewSequential(layers.NewFlatten(1, -1), fc)},
 	)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := layers.QuantizeModel(model, layers.ReplaceOptions{}); err != nil {
+		return nil, err
+	}
+	return model, nil
 }
 
 // trainDigits trains model on the digits training split (quantization
@@ -128,18 +129,14 @@ func trainDigits(model *layers.Sequential) (float64, error) {
 	if err != nil {
 		return 0, err
 	}
-	var qs []*layers.TensorQuantizer
-	err = layers.Walk(model, func(_ string, l layers.Layer) error {
-		if q, ok := l.(*layers.TensorQuantizer); ok {
-			qs = append(qs, q)
-		}
-		return nil
-	})
+	named, err := layers.NamedQuantizers(model)
 	if err != nil {
 		return 0, err
 	}
-	for _, q := range qs {
-		q.DisableQuant()
+	qs := make([]*layers.TensorQuantizer, len(named))
+	for i, nq := range named {
+		qs[i] = nq.Quantizer
+		qs[i].DisableQuant()
 	}
 	params, err := layers.NamedParams(model)
 	if err != nil {

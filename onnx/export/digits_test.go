@@ -133,12 +133,10 @@ func TestDigitsORT(t *testing.T) {
 		for i, p := range must(layers.NamedParams(m)) {
 			copy(p.Value.Data, must(layers.NamedParams(float))[i].Value.Data)
 		}
-		quantizeModel(t, m, func(_ string, l layers.Layer) layers.QuantDescs {
-			if strings.Contains(l.Kind(), "Pool") {
-				return layers.QuantDescs{Input: descs.Input}
-			}
-			return descs
-		})
+		if _, err := layers.QuantizeModel(m, layers.ReplaceOptions{Include: []string{"MaxPool2d"},
+			Descs: map[string]layers.QuantDescs{"Conv2d": descs, "Linear": descs}}); err != nil {
+			t.Fatal(err)
+		}
 		calibrate(t, m, &tensor.Tensor{Shape: []int{512, 1, 8, 8}, Data: train.X.Data[:512*64]})
 		setExportMode(t, m, true)
 		built[name] = variant{m, forward(t, m, test.X).Data}

@@ -390,7 +390,8 @@ func ints64(v ...[]int) []int64 {
 func (b *builder) layer(path, scope string, l layers.Layer, x value) (value, error) {
 	switch l := l.(type) {
 	case *layers.TensorQuantizer:
-		return b.quantize(path, scope, l, x)
+		v, _, err := b.quantize(path, scope, l, x)
+		return v, err
 	case *layers.Sequential:
 		return b.sequential(path, scope, l, x)
 	case *layers.Residual:

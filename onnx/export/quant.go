@@ -18,6 +18,28 @@ func active(q *layers.TensorQuantizer) bool {
 	return q != nil && !q.Disabled() && q.QuantEnabled()
 }
 
+// clipOnly reports whether q only clips its input: a learn_amax quantizer
+// with its quant stage off and its clip stage on.
+func clipOnly(q *layers.TensorQuantizer) bool {
+	return q != nil && !q.Disabled() && !q.QuantEnabled() && q.Descriptor().LearnAmax && q.ClipEnabled()
+}
+
+// clipBounds returns the learned clip bounds [min, max] of the learn_amax
+// quantizer q at path.
+func clipBounds(path string, q *layers.TensorQuantizer) ([]float32, error) {
+	b := []float32{float32(math.NaN()), float32(math.NaN())}
+	for _, p := range q.Params() {
+		i := slices.Index([]string{"clip.clip_value_min", "clip.clip_value_max"}, p.Name)
+		if i >= 0 && p.Value != nil && len(p.Value.Data) == 1 {
+			b[i] = p.Value.Data[0]
+		}
+	}
+	if b[0] != b[0] || b[1] != b[1] {
+		return nil, qdqErrorf(path, "learn_amax clip bounds %v: want two numbers", b)
+	}
+	return b, nil
+}
+
 // qdq holds what the exported QuantizeLinear/DequantizeLinear of one
 // quantizer needs.
 type qdq struct {
@@ -31,6 +53,14 @@ type qdq struct {
 	axis  int       // the quantized axis, -1 per tensor
 	block int       // block size, 0 without blocks
 	clip  []float32 // learn_amax: the clip bounds [min, max] applied first
+}
+
+// intTypes maps the integer widths QuantizeLinear has to their signed and
+// unsigned zero-point types.
+var intTypes = map[int][2]onnx.DataType{
+	4:  {onnx.Int4, onnx.Uint4},
+	8:  {onnx.Int8, onnx.Uint8},
+	16: {onnx.Int16, onnx.Uint16},
 }
 
 // qdqErrorf returns an error naming the quantizer at path.
@@ -93,19 +123,14 @@ func (b *builder) qdqParams(path string, q *layers.TensorQuantizer, shape []int,
 		}
 	case d.NarrowRange && !d.Unsigned:
 		return nil, qdqErrorf(path, "narrow range: QuantizeLinear saturates to the full range [%d, %d] (the original toolkit refuses it too)",
-			-(int32(1) << (d.NumBits - 1)), int32(1)<<(d.NumBits-1)-1)
-	case d.NumBits != 4 && d.NumBits != 8 && d.NumBits != 16:
+			-(int64(1) << (d.NumBits - 1)), int64(1)<<(d.NumBits-1)-1)
+	case intTypes[d.NumBits][0] == onnx.Undefined:
 		return nil, qdqErrorf(path, "num_bits %d: QuantizeLinear has no %d-bit type (8 bits from opset 10, 4 and 16 from opset 21)", d.NumBits, d.NumBits)
+	case d.Unsigned:
+		p.lo, p.hi, p.zp = 0, int32(1)<<d.NumBits-1, intTypes[d.NumBits][1]
 	default:
 		p.hi = int32(1)<<(d.NumBits-1) - 1
-		p.lo = -p.hi - 1
-		if d.Unsigned {
-			p.lo, p.hi = 0, int32(1)<<d.NumBits-1
-		}
-		p.zp = map[int]onnx.DataType{4: onnx.Int4, 8: onnx.Int8, 16: onnx.Int16}[d.NumBits]
-		if d.Unsigned {
-			p.zp = map[int]onnx.DataType{4: onnx.Uint4, 8: onnx.Uint8, 16: onnx.Uint16}[d.NumBits]
-		}
+		p.lo, p.zp = -p.hi-1, intTypes[d.NumBits][0]
 	}
 	if need, why := requirement(q); int64(need) > b.opset {
 		return nil, qdqErrorf(path, "%s: needs opset %d or later, exporting at opset %d", why, need, b.opset)
@@ -125,16 +150,10 @@ func (b *builder) qdqParams(path string, q *layers.TensorQuantizer, shape []int,
 		}
 	}
 	if d.LearnAmax {
-		var lo, hi float32
-		for _, prm := range q.Params() {
-			switch prm.Name {
-			case "clip.clip_value_min":
-				lo = prm.Value.Data[0]
-			case "clip.clip_value_max":
-				hi = prm.Value.Data[0]
-			}
+		var err error
+		if p.clip, err = clipBounds(path, q); err != nil {
+			return nil, err
 		}
-		p.clip = []float32{lo, hi}
 	}
 	if d.BlockSize > 0 {
 		if err := p.blocks(shape, amax, d.BlockSize, weight); err != nil {
@@ -279,15 +298,15 @@ func (b *builder) constants(scope string, p *qdq) (scale, zp string, err error) 
 	return b.constant(scope, st).name, zp, nil
 }
 
-// clip emits the learn_amax Clip of x to p.clip (attributes at opset 10,
-// Constant inputs from opset 11).
-func (b *builder) clip(scope string, x value, p *qdq) (value, error) {
+// clip emits the learn_amax Clip of x to bounds [min, max] (attributes
+// at opset 10, Constant inputs from opset 11).
+func (b *builder) clip(scope string, x value, bounds []float32) (value, error) {
 	if b.opset < 11 {
 		return b.node(scope, "Clip", []string{x.name}, onnx.Float, x.shape,
-			onnx.FloatAttr("max", p.clip[1]), onnx.FloatAttr("min", p.clip[0])), nil
+			onnx.FloatAttr("max", bounds[1]), onnx.FloatAttr("min", bounds[0])), nil
 	}
 	inputs := []string{x.name}
-	for _, v := range p.clip {
+	for _, v := range bounds {
 		t, err := onnx.NewTensor("", nil, []float32{v})
 		if err != nil {
 			return value{}, err
@@ -301,7 +320,7 @@ func (b *builder) clip(scope string, x value, p *qdq) (value, error) {
 func (b *builder) emitQDQ(scope string, x value, p *qdq) (value, error) {
 	var err error
 	if p.clip != nil {
-		if x, err = b.clip(scope, x, p); err != nil {
+		if x, err = b.clip(scope, x, p.clip); err != nil {
 			return value{}, qdqErrorf(p.path, "%v", err)
 		}
 	}
@@ -321,48 +340,57 @@ func quantizerScope(path, scope, name string) (string, string) {
 	return qp, scopeOf(scope, qp)
 }
 
-// quantize exports a standalone TensorQuantizer (at path) on x.
-func (b *builder) quantize(path, scope string, q *layers.TensorQuantizer, x value) (value, error) {
-	if !active(q) {
-		return x, nil
+// quantize exports the quantizer q at path (node scope scope) on the
+// activation x: QuantizeLinear → DequantizeLinear when active, Clip when
+// it only clips, nothing otherwise. It returns the result and the Q/DQ
+// parameters (nil without Q/DQ).
+func (b *builder) quantize(path, scope string, q *layers.TensorQuantizer, x value) (value, *qdq, error) {
+	switch {
+	case active(q):
+		p, err := b.qdqParams(path, q, x.shape, false)
+		if err != nil {
+			return value{}, nil, err
+		}
+		v, err := b.emitQDQ(scope, x, p)
+		return v, p, err
+	case clipOnly(q):
+		bounds, err := clipBounds(path, q)
+		if err != nil {
+			return value{}, nil, err
+		}
+		v, err := b.clip(scope, x, bounds)
+		if err != nil {
+			return value{}, nil, qdqErrorf(path, "%v", err)
+		}
+		return v, nil, nil
 	}
-	p, err := b.qdqParams(path, q, x.shape, false)
-	if err != nil {
-		return value{}, err
-	}
-	return b.emitQDQ(scope, x, p)
+	return x, nil, nil
 }
 
-// inputQuant exports the input quantizer of the quantized layer at path
-// on x; it returns x and nil parameters when there is none to export.
+// inputQuant exports the input quantizer q of the quantized layer at path
+// on x (see quantize).
 func (b *builder) inputQuant(path, scope string, q *layers.TensorQuantizer, x value) (value, *qdq, error) {
-	if !active(q) {
-		return x, nil, nil
-	}
 	qp, qs := quantizerScope(path, scope, "input_quantizer")
-	p, err := b.qdqParams(qp, q, x.shape, false)
-	if err != nil {
-		return value{}, nil, err
-	}
-	v, err := b.emitQDQ(qs, x, p)
-	return v, p, err
+	return b.quantize(qp, qs, q, x)
 }
 
 // weightInput returns the value that feeds the weight input of the layer
 // at path: the float initializer called name, or, when the weight
 // quantizer q is active, its DequantizeLinear output, with the quantizer's
-// parameters. A block quantizer sees the weight as a matrix of one row per
-// filter ([w.Shape[0], rest]); that matrix is stored and a Reshape
-// restores the weight's shape.
+// parameters (a quantizer that only clips: the Clip output). A block
+// quantizer sees the weight as a matrix of one row per filter
+// ([w.Shape[0], rest]); that matrix is stored and a Reshape restores the
+// weight's shape.
 func (b *builder) weightInput(path, scope string, l layers.Layer, name string, w *tensor.Tensor, q *layers.TensorQuantizer) (string, *qdq, error) {
+	qp, qs := quantizerScope(path, scope, "weight_quantizer")
 	if !active(q) {
 		n, err := b.floatInitializer(name, w)
 		if err != nil {
 			return "", nil, errorf(path, l, "%v", err)
 		}
-		return n, nil, nil
+		v, _, err := b.quantize(qp, qs, q, value{name: n, elem: onnx.Float, shape: w.Shape})
+		return v.name, nil, err
 	}
-	qp, qs := quantizerScope(path, scope, "weight_quantizer")
 	view := w
 	if q.Descriptor().BlockSize > 0 && len(w.Shape) > 2 {
 		view = &tensor.Tensor{Shape: []int{w.Shape[0], len(w.Data) / w.Shape[0]}, Data: w.Data}

@@ -11,49 +11,12 @@ import (
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
-// quantizable reports whether l has a quantized counterpart.
-func quantizable(l layers.Layer) bool {
-	k := l.Kind()
-	return strings.HasPrefix(k, "Conv") || k == "Linear" || strings.Contains(k, "Pool")
-}
-
-// quantizeModel replaces, in every container of root, each layer with a
-// quantized counterpart by it, with the descriptors descs gives for the
-// layer's hierarchical name.
-func quantizeModel(t testing.TB, root layers.Container, descs func(path string, l layers.Layer) layers.QuantDescs) {
-	t.Helper()
-	var rec func(prefix string, c layers.Container)
-	rec = func(prefix string, c layers.Container) {
-		for _, k := range c.Children() {
-			p := joinPath(prefix, k.Name)
-			if quantizable(k.Layer) {
-				ql, err := layers.Quantize(k.Layer, descs(p, k.Layer))
-				if err != nil {
-					t.Fatalf("%s: %v", p, err)
-				}
-				if err := c.SetChild(k.Name, ql); err != nil {
-					t.Fatal(err)
-				}
-			} else if cc, ok := k.Layer.(layers.Container); ok {
-				rec(p, cc)
-			}
-		}
-	}
-	rec("", root)
-}
-
-// quantizers returns every TensorQuantizer of model with its name.
+// quantizers returns every TensorQuantizer of model by name.
 func quantizers(t testing.TB, model layers.Layer) map[string]*layers.TensorQuantizer {
 	t.Helper()
 	out := map[string]*layers.TensorQuantizer{}
-	err := layers.Walk(model, func(name string, l layers.Layer) error {
-		if q, ok := l.(*layers.TensorQuantizer); ok {
-			out[name] = q
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
+	for _, nq := range must(layers.NamedQuantizers(model)) {
+		out[nq.Name] = nq.Quantizer
 	}
 	return out
 }

@@ -44,7 +44,8 @@ type quantModel struct {
 
 // quantModels builds models with every quantized layer and every form of
 // quantizer the exporter supports: per tensor and per channel (weights
-// and activations), unsigned, learned clipping (Clip), scale_amax,
+// and activations), unsigned, learned clipping (Clip, with and without
+// quantization), scale_amax,
 // standalone quantizers (one on a residual shortcut), BatchNorm folded
 // into a convolution whose weights are not quantized.
 func quantModels(t testing.TB, perTensor bool) []quantModel {
@@ -87,9 +88,10 @@ func quantModels(t testing.TB, perTensor bool) []quantModel {
 		q(must(layers.NewAdaptiveAvgPool2d(2, 2)), nil, nil),
 		layers.NewFlatten(1, -1), lin(24, 16, true, nil), relu(), learn, lin(16, 5, true, scaled))
 
+	clipper := tq(*desc(pt, func(d *layers.QuantDescriptor) { d.LearnAmax = true }))
 	cnn1d := seq(t,
 		cv(layers.ConvSpec{InChannels: 2, OutChannels: 6, KernelSize: []int{5}, Stride: []int{2}, Padding: []int{2}}, nil),
-		must(layers.NewBatchNorm1d(6)), relu(),
+		must(layers.NewBatchNorm1d(6)), relu(), clipper,
 		q(must(layers.NewMaxPool1d(3, layers.PoolOptions{Stride: 2, Padding: 1, Dilation: 2})), nil, nil),
 		cv(layers.ConvSpec{InChannels: 6, OutChannels: 4, KernelSize: []int{3}, Stride: []int{2}, Padding: []int{1}, OutputPadding: []int{1}, Transposed: true}, nil),
 		q(must(layers.NewAvgPool1d(2, layers.PoolOptions{})), nil, nil),
@@ -125,7 +127,13 @@ func quantModels(t testing.TB, perTensor bool) []quantModel {
 	}
 	return []quantModel{
 		{"cnn2d", cnn2d, []int{3, 12, 12}, opsets, both, asymmetric, true},
-		{"cnn1d", cnn1d, []int{2, 33}, opsets, both, nil, false},
+		// A learn_amax quantizer with its quant stage off only clips.
+		{"cnn1d", cnn1d, []int{2, 33}, opsets, both, func() {
+			clipper.DisableQuant()
+			for _, p := range clipper.Params() {
+				p.Value.Data[0] *= 0.5
+			}
+		}, false},
 		{"cnn3d", cnn3d, []int{2, 6, 5, 6}, opsets, nil, nil, false},
 		{"seq3", seq3, []int{4, 7}, opsets, both, nil, false},
 	}

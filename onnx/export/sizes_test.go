@@ -41,12 +41,10 @@ func TestFileSizes(t *testing.T) {
 		for _, f := range formats {
 			model := m.build()
 			if f.weight != nil {
-				quantizeModel(t, model, func(_ string, l layers.Layer) layers.QuantDescs {
-					if l.Kind() == "MaxPool2d" {
-						return layers.QuantDescs{}
-					}
-					return layers.QuantDescs{Weight: desc(*f.weight, func(*layers.QuantDescriptor) {})}
-				})
+				d := layers.QuantDescs{Weight: f.weight}
+				if _, err := layers.QuantizeModel(model, layers.ReplaceOptions{Descs: map[string]layers.QuantDescs{"Conv2d": d, "Linear": d}}); err != nil {
+					t.Fatal(err)
+				}
 				calibrate(t, model, randn(rng, append([]int{8}, m.shape...)...))
 			}
 			o := f.opts

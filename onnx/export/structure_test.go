@@ -38,8 +38,8 @@ func staticLinear(t *testing.T, in, out int, inD, wD *layers.QuantDescriptor) la
 }
 
 // TestInactiveQuantizers: disabled quantizers, and those whose quant
-// stage is off, are left out; a bias whose input is not quantized stays
-// float under BiasInt32.
+// stage is off, are left out (a learn_amax one then only clips); a bias
+// whose input is not quantized stays float under BiasInt32.
 func TestInactiveQuantizers(t *testing.T) {
 	off := tq(layers.QuantDesc8BitPerTensor)
 	off.Disable()
@@ -56,6 +56,22 @@ func TestInactiveQuantizers(t *testing.T) {
 	}
 	if init := m.Graph.Initializer[len(m.Graph.Initializer)-1]; init.Name != "1.bias" || init.DataType != onnx.Float {
 		t.Errorf("bias initializer %q %v, want 1.bias FLOAT", init.Name, init.DataType)
+	}
+
+	clip := tq(*desc(layers.QuantDesc8BitPerTensor, func(d *layers.QuantDescriptor) { d.LearnAmax = true }))
+	clip.DisableQuant()
+	for _, opset := range []int{10, 13} {
+		m, err := Model(clip, Options{InputShape: []int{4}, Opset: opset})
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"Constant", "Constant", "Clip"}
+		if opset == 10 {
+			want = []string{"Clip"}
+		}
+		if got := opTypes(m); !slices.Equal(got, want) {
+			t.Errorf("clip only, opset %d: nodes %v, want %v", opset, got, want)
+		}
 	}
 }
 

@@ -10,7 +10,9 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/data/digits"
 	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/exttool"
 	"github.com/tensorquant/tensorquant/internal/npy"
 	"github.com/tensorquant/tensorquant/tensor"
 )
@@ -290,5 +292,48 @@ func TestDemo(t *testing.T) {
 	html, err := os.ReadFile(filepath.Join(dir, "report.html"))
 	if err != nil || !strings.Contains(string(html), "features.0.input_quantizer") {
 		t.Errorf("report: %v", err)
+	}
+	// The exported file runs in ONNX Runtime and classifies the test split
+	// as our fine-tuned model does (to within one image of 359).
+	var qat demoRow
+	for _, r := range rows {
+		if strings.HasPrefix(r.Method, "int8 QAT") {
+			qat = r
+		}
+	}
+	if qat.ONNXBytes == 0 {
+		t.Fatalf("no ONNX size on the QAT row %+v", qat)
+	}
+	model := filepath.Join(dir, "tensorquant-demo.onnx")
+	if st, err := os.Stat(model); err != nil || st.Size() != qat.ONNXBytes {
+		t.Fatalf("%s: %v (size in the table %d)", model, err, qat.ONNXBytes)
+	}
+	set, err := digits.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, test, err := set.Split(0.2, 1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out2 := exttool.RunORT(t, model, "all", map[string]exttool.Input{
+		"input": {Dims: test.X.Shape, Type: "float32", F32: test.X.Data}})
+	logits := out2["output"].F32
+	correct := 0
+	for i, label := range test.Labels {
+		row := logits[i*digits.Classes : (i+1)*digits.Classes]
+		best := 0
+		for c, v := range row {
+			if v > row[best] {
+				best = c
+			}
+		}
+		if best == label {
+			correct++
+		}
+	}
+	ortAcc := float64(correct) / float64(len(test.Labels))
+	if d := ortAcc - qat.Top1; d > 1.0/359+1e-9 || d < -1.0/359-1e-9 {
+		t.Errorf("ONNX Runtime accuracy %.4f, ours %.4f", ortAcc, qat.Top1)
 	}
 }

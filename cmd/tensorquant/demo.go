@@ -12,9 +12,12 @@ import (
 	"github.com/tensorquant/tensorquant/calibrators"
 	"github.com/tensorquant/tensorquant/data/digits"
 	"github.com/tensorquant/tensorquant/fakequant"
+	"github.com/tensorquant/tensorquant/internal/atomicfile"
 	"github.com/tensorquant/tensorquant/internal/progress"
 	"github.com/tensorquant/tensorquant/internal/report"
 	"github.com/tensorquant/tensorquant/layers"
+	"github.com/tensorquant/tensorquant/onnx"
+	"github.com/tensorquant/tensorquant/onnx/export"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -130,6 +133,8 @@ type demo struct {
 	float       *layers.Checkpoint
 	floatAcc    float64
 	report      report.Report
+	// onnxPath and ckptPath are the files written, or "".
+	onnxPath, ckptPath string
 }
 
 const (
@@ -190,6 +195,71 @@ func (d *demo) cnn() (layers.Layer, error) {
 		layers.Named{Name: "features", Layer: layers.NewSequential(c1, layers.NewReLU(), p1, c2, layers.NewReLU(), p2)},
 		layers.Named{Name: "classifier", Layer: layers.NewSequential(layers.NewFlatten(1, -1), fc)})
 }
+
+// trainFloat trains the float CNN and keeps its weights and accuracy.
+func (d *demo) trainFloat() error {
+	model, err := d.cnn()
+	if err != nil {
+		return err
+	}
+	if err := d.fit("train float", model, d.c.epochs, demoLR); err != nil {
+		return err
+	}
+	if d.float, err = layers.Capture(model); err != nil {
+		return err
+	}
+	d.floatAcc, err = d.accuracy(model)
+	return err
+}
+
+// deployable returns the model tensorquant export writes when it is given
+// no checkpoint: the float CNN, 8-bit max calibration, then the seed's
+// fine-tuning recipe.
+func (d *demo) deployable() (layers.Layer, error) {
+	if err := d.trainFloat(); err != nil {
+		return nil, err
+	}
+	m, err := d.quantized(descs(layers.QuantDesc8BitPerTensor, func(*layers.QuantDescriptor) {}), "max")
+	if err != nil {
+		return nil, err
+	}
+	return m, d.fit("fine-tune", m, max(1, d.c.epochs/10), demoLR/100)
+}
+
+// quantStructure returns the quantized demo CNN with 8-bit max-calibrated
+// descriptors and no amax yet: the structure a demo checkpoint loads into.
+func (d *demo) quantStructure() (layers.Layer, error) {
+	model, err := d.cnn()
+	if err != nil {
+		return nil, err
+	}
+	o := descs(layers.QuantDesc8BitPerTensor, func(*layers.QuantDescriptor) {})
+	o.Include = []string{"MaxPool2d"}
+	return layers.QuantizeModel(model, o)
+}
+
+// exportSize returns the size of model's ONNX encoding (QDQ, weights as
+// codes, the lowest opset its quantizers allow), and writes it to path
+// when path is not empty.
+func exportSize(model layers.Layer, path string) (int64, error) {
+	m, err := export.Model(model, export.Options{InputShape: demoInputShape, Weights: export.WeightsQuantized})
+	if err != nil {
+		return 0, err
+	}
+	b, err := onnx.Marshal(m)
+	if err != nil {
+		return 0, err
+	}
+	if path != "" {
+		if err := atomicfile.WriteBytes(path, b); err != nil {
+			return 0, err
+		}
+	}
+	return int64(len(b)), nil
+}
+
+// demoInputShape is one digits image, without the batch dimension.
+var demoInputShape = []int{1, digits.Height, digits.Width}
 
 // fit trains model with Adam and cosine annealing (to 1% of lr), reporting
 // progress as label.
@@ -267,20 +337,20 @@ func (d *demo) run() ([]demoRow, error) {
 
 	// 1. Float training.
 	start := time.Now()
-	model, err := d.cnn()
-	if err != nil {
-		return nil, err
-	}
-	if err := d.fit("train float", model, d.c.epochs, demoLR); err != nil {
-		return nil, err
-	}
-	if d.float, err = layers.Capture(model); err != nil {
-		return nil, err
-	}
-	if d.floatAcc, err = d.accuracy(model); err != nil {
+	if err := d.trainFloat(); err != nil {
 		return nil, err
 	}
 	rows = append(rows, demoRow{Method: "float", Top1: d.floatAcc, Seconds: time.Since(start).Seconds()})
+	floatModel, err := d.cnn()
+	if err != nil {
+		return nil, err
+	}
+	if err := d.float.Restore(floatModel); err != nil {
+		return nil, err
+	}
+	if rows[0].ONNXBytes, err = exportSize(floatModel, ""); err != nil {
+		return nil, err
+	}
 
 	// 2. Post-training quantization: activations per tensor with each
 	// calibration method, weights per channel with max.
@@ -350,6 +420,22 @@ func (d *demo) run() ([]demoRow, error) {
 	if _, err := add(fmt.Sprintf("int%d QAT (best PTQ: %s)", bits, best.method), best.model, start, ""); err != nil {
 		return nil, err
 	}
+	if bits == 8 {
+		// The deployable result: the fine-tuned model as ONNX (QDQ, opset
+		// 13) and as a checkpoint for tensorquant export.
+		d.onnxPath = filepath.Join(d.c.out, "tensorquant-demo.onnx")
+		n, err := exportSize(best.model, d.onnxPath)
+		if err != nil {
+			return nil, err
+		}
+		rows[len(rows)-1].ONNXBytes = n
+		if best.method == "max" {
+			d.ckptPath = filepath.Join(d.c.out, "tensorquant-demo.tqckpt")
+			if err := layers.SaveCheckpoint(d.ckptPath, best.model); err != nil {
+				return nil, err
+			}
+		}
+	}
 
 	// 4. Lower-precision weights with 8-bit activations calibrated by the
 	// best method: 4-bit per channel (PTQ, then QAT), FP8 E4M3, INT4 blocks.
@@ -375,6 +461,9 @@ func (d *demo) run() ([]demoRow, error) {
 		if _, err := add(v.name, m, start, ""); err != nil {
 			return nil, err
 		}
+		if rows[len(rows)-1].ONNXBytes, err = exportSize(m, ""); err != nil {
+			return nil, fmt.Errorf("%s: export: %w", v.name, err)
+		}
 		if v.qat {
 			start := time.Now()
 			if err := d.fit("fine-tune int4", m, qatEpochs, demoLR/100); err != nil {
@@ -383,6 +472,7 @@ func (d *demo) run() ([]demoRow, error) {
 			if _, err := add("int4 weights, int8 act, QAT", m, start, ""); err != nil {
 				return nil, err
 			}
+			rows[len(rows)-1].ONNXBytes = rows[len(rows)-2].ONNXBytes
 		}
 	}
 	if d.c.report != "" {
@@ -465,20 +555,26 @@ func (d *demo) addReport(maxModel, histModel layers.Layer) error {
 
 func printDemoTable(w io.Writer, d *demo, rows []demoRow) {
 	fmt.Fprintf(w, "the seed's workflow on the UCI digits data set (%d train / %d test images), seed %d\n\n", d.train.Len(), d.test.Len(), d.c.seed)
-	fmt.Fprintf(w, "%-48s %8s %12s %9s\n", "method", "top-1", "Δ vs float", "time")
+	fmt.Fprintf(w, "%-44s %8s %11s %8s %10s\n", "method", "top-1", "Δ vs float", "time", "ONNX size")
 	var notes []string
 	for _, r := range rows {
-		mark := ""
+		mark, size := "", ""
 		if r.Note != "" {
 			notes = append(notes, r.Note)
 			mark = fmt.Sprintf(" [%d]", len(notes))
 		}
-		fmt.Fprintf(w, "%-48s %7.2f%% %+12.2f %8.2fs%s\n", r.Method, 100*r.Top1, 100*r.Delta, r.Seconds, mark)
+		if r.ONNXBytes > 0 {
+			size = fmt.Sprintf("%d B", r.ONNXBytes)
+		}
+		fmt.Fprintf(w, "%-44s %7.2f%% %+11.2f %7.2fs %10s%s\n", r.Method, 100*r.Top1, 100*r.Delta, r.Seconds, size, mark)
 	}
 	for i, n := range notes {
 		fmt.Fprintf(w, "[%d] %s\n", i+1, n)
 	}
-	if d.c.report != "" {
-		fmt.Fprintf(w, "\nreport: %s\n", filepath.Clean(d.c.report))
+	fmt.Fprintln(w)
+	for _, f := range []string{d.onnxPath, d.ckptPath, d.c.report} {
+		if f != "" {
+			fmt.Fprintf(w, "wrote %s\n", filepath.Clean(f))
+		}
 	}
 }

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"os"
 	"path/filepath"
 	"strings"
@@ -12,16 +13,16 @@ import (
 	"github.com/tensorquant/tensorquant/onnx/export"
 )
 
-// TestExportTrainsAndWrites: without a checkpoint, export trains and
-// calibrates the built-in model and writes the file with the options
-// asked for.
+// TestExportTrainsAndWrites: without a checkpoint, export trains,
+// calibrates and fine-tunes the demo model and writes the file with the
+// options asked for.
 func TestExportTrainsAndWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "digits.onnx")
 	var out bytes.Buffer
-	if err := runExport([]string{"-o", path, "-weights", "int8", "-bias", "int32"}, &out, &out); err != nil {
+	if err := runExport([]string{"-o", path, "-weights", "int8", "-bias", "int32"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(out.String(), "no checkpoint given: trained and calibrated the built-in quantized digits CNN, test accuracy 9") ||
+	if !strings.Contains(out.String(), "no checkpoint given: trained the demo's digits CNN, calibrated it (8-bit, max) and fine-tuned it: test accuracy 9") ||
 		!strings.Contains(out.String(), "wrote "+path+": opset 13, ") || !strings.Contains(out.String(), "(weights int8, bias int32)") {
 		t.Errorf("output:\n%s", out.String())
 	}
@@ -43,15 +44,16 @@ func TestExportTrainsAndWrites(t *testing.T) {
 	}
 }
 
-// TestExportCheckpoint: a checkpoint of the built-in model exports to the
+// TestExportCheckpoint: a checkpoint of the demo model exports to the
 // same bytes as the model it was saved from.
 func TestExportCheckpoint(t *testing.T) {
 	dir := t.TempDir()
-	model, err := quantizedDigitsCNN()
+	d, err := newDemo(demoConfig{epochs: 3, seed: 2}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := trainDigits(model); err != nil {
+	model, err := d.deployable()
+	if err != nil {
 		t.Fatal(err)
 	}
 	ckpt := filepath.Join(dir, "model.tqckpt")
@@ -64,10 +66,10 @@ func TestExportCheckpoint(t *testing.T) {
 	}
 	path := filepath.Join(dir, "out.onnx")
 	var out bytes.Buffer
-	if err := runExport([]string{"-o", path, "-opset", "17", "-fold-bn", ckpt}, &out, &out); err != nil {
+	if err := runExport([]string{"-o", path, "-opset", "17", "-fold-bn", ckpt}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.HasPrefix(out.String(), "loaded "+ckpt+" into the built-in quantized digits CNN\nwrote "+path+": opset 17, ") {
+	if !strings.HasPrefix(out.String(), "loaded "+ckpt+" into the demo's quantized digits CNN\nwrote "+path+": opset 17, ") {
 		t.Errorf("output:\n%s", out.String())
 	}
 	got, err := os.ReadFile(path)
@@ -82,7 +84,7 @@ func TestExportCheckpoint(t *testing.T) {
 		t.Errorf("export of the checkpoint (%d bytes) differs from the export of the model it came from (%d bytes)", len(got), len(wb))
 	}
 	bad := filepath.Join(dir, "bad.onnx")
-	err = runExport([]string{"-o", bad, "-opset", "9", ckpt}, &out, &out)
+	err = runExport([]string{"-o", bad, "-opset", "9", ckpt}, &out, io.Discard)
 	if err == nil || err.Error() != "export: opset 9 is not supported (want 10 to 22)" {
 		t.Errorf("-opset 9: error %v", err)
 	}
@@ -104,7 +106,7 @@ func TestExportErrors(t *testing.T) {
 		{[]string{filepath.Join(dir, "missing.tqckpt")}, "no such file or directory"},
 	} {
 		var out bytes.Buffer
-		err := runExport(c.args, &out, &out)
+		err := runExport(c.args, &out, io.Discard)
 		if err == nil || !strings.Contains(err.Error(), c.want) {
 			t.Errorf("%q: error %v, want one containing %q", c.args, err, c.want)
 		}

@@ -37,6 +37,7 @@ func commands() []command {
 		{"demo", "run the seed example and a kernel throughput table", runDemo},
 		{"calibrate", "calibrate the amax of a .npy (or raw float32) file with every method", runCalibrate},
 		{"merge", "join calibrator states from several shards and print the amax", runMerge},
+		{"export", "write the demo's quantized model (or a checkpoint of it) as ONNX", runExport},
 		{"bench", "kernel throughput on this machine: every implementation vs pure Go vs copy()", runBench},
 		{"version", "print the module and Go versions and the kernels in use", runVersion},
 	}

@@ -6,6 +6,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -18,8 +19,12 @@ import (
 )
 
 // tqBinary is the tensorquant command built once for the tests that run it
-// as a user would.
-var tqBinary string
+// as a user would; tqPrefix runs it under an emulator when the tests
+// themselves run under one (GOARCH=arm64 -exec qemu-aarch64-static).
+var (
+	tqBinary string
+	tqPrefix []string
+)
 
 func TestMain(m *testing.M) {
 	dir, err := os.MkdirTemp("", "tensorquant-cli")
@@ -31,6 +36,9 @@ func TestMain(m *testing.M) {
 		os.Stderr.Write(out)
 		panic(err)
 	}
+	if runtime.GOARCH == "arm64" && exec.Command(tqBinary, "version").Run() != nil {
+		tqPrefix = []string{"qemu-aarch64-static"}
+	}
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -39,7 +47,8 @@ func TestMain(m *testing.M) {
 // tq runs the built binary and returns its stdout, stderr and exit code.
 func tq(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := exec.Command(tqBinary, args...)
+	argv := append(append(append([]string{}, tqPrefix...), tqBinary), args...)
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
@@ -254,6 +263,9 @@ func TestBenchTable(t *testing.T) {
 // targets: the float CNN learns the digits, and the best 8-bit
 // post-training calibration stays within one point of float.
 func TestDemo(t *testing.T) {
+	if testing.Short() {
+		t.Skip("trains the CNN; slow under -race and qemu")
+	}
 	dir := t.TempDir()
 	out, errOut, code := tq(t, dir, "demo", "-json", "-out", dir, "-report", filepath.Join(dir, "report.html"))
 	if code != 0 {

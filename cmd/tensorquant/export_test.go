@@ -19,7 +19,7 @@ import (
 func TestExportTrainsAndWrites(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "digits.onnx")
 	var out bytes.Buffer
-	if err := runExport([]string{"-o", path, "-weights", "int8", "-bias", "int32"}, &out, io.Discard); err != nil {
+	if err := runExport([]string{"-o", path, "-epochs", "3", "-weights", "int8", "-bias", "int32"}, &out, io.Discard); err != nil {
 		t.Fatal(err)
 	}
 	if !strings.Contains(out.String(), "no checkpoint given: trained the demo's digits CNN, calibrated it (8-bit, max) and fine-tuned it: test accuracy 9") ||

@@ -8,7 +8,7 @@ import (
 
 func TestDemoSeedExample(t *testing.T) {
 	var out, errb bytes.Buffer
-	if code := run([]string{"demo", "-out", t.TempDir()}, &out, &errb); code != 0 {
+	if code := run([]string{"demo", "-epochs", "1", "-out", t.TempDir()}, &out, &errb); code != 0 {
 		t.Fatalf("exit %d: %s", code, errb.String())
 	}
 	// The original's documentation: quant_x = [126, 113, 127, 59, 11, 23,

@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/tensorquant/tensorquant/calibrators"
@@ -566,7 +567,8 @@ func printDemoTable(w io.Writer, d *demo, rows []demoRow) {
 		if r.ONNXBytes > 0 {
 			size = fmt.Sprintf("%d B", r.ONNXBytes)
 		}
-		fmt.Fprintf(w, "%-44s %7.2f%% %+11.2f %7.2fs %10s%s\n", r.Method, 100*r.Top1, 100*r.Delta, r.Seconds, size, mark)
+		line := fmt.Sprintf("%-44s %7.2f%% %+11.2f %7.2fs %10s%s", r.Method, 100*r.Top1, 100*r.Delta, r.Seconds, size, mark)
+		fmt.Fprintln(w, strings.TrimRight(line, " "))
 	}
 	for i, n := range notes {
 		fmt.Fprintf(w, "[%d] %s\n", i+1, n)

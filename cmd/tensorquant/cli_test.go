@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -347,5 +348,24 @@ func TestDemo(t *testing.T) {
 	ortAcc := float64(correct) / float64(len(test.Labels))
 	if d := ortAcc - qat.Top1; d > 1.0/359+1e-9 || d < -1.0/359-1e-9 {
 		t.Errorf("ONNX Runtime accuracy %.4f, ours %.4f", ortAcc, qat.Top1)
+	}
+}
+
+// TestExportAndVersionCommands run the two remaining commands as a user
+// would (the export options are tested in detail in export_test.go).
+func TestExportAndVersionCommands(t *testing.T) {
+	dir := t.TempDir()
+	out, e, code := tq(t, dir, "export", "-epochs", "2", "-o", "m.onnx")
+	if code != 0 {
+		t.Fatalf("export: exit %d: %s", code, e)
+	}
+	st, err := os.Stat(filepath.Join(dir, "m.onnx"))
+	if err != nil || !strings.Contains(out, "wrote m.onnx: opset 13, ") || !strings.Contains(out, fmt.Sprintf("%d bytes", st.Size())) {
+		t.Errorf("export printed %q (file: %v)", out, err)
+	}
+	out, _, code = tq(t, dir, "version")
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[0], "tensorquant ") || !strings.HasPrefix(lines[2], "kernels     fakequant=") {
+		t.Errorf("version: exit %d\n%s", code, out)
 	}
 }

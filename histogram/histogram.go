@@ -73,7 +73,20 @@ func (h *Histogram) Counts() []int64 { return cloneOrNil(h.counts) }
 // Edges returns a copy of the bin edges, nil before the first batch. They
 // are float32 values (Float32Edges) except on the NumPy path after growth,
 // where the original's edges become float64.
+//
+// The edges are non-decreasing, with one exception that the original has
+// too: on the torch path, when the whole range lies deep in the subnormals
+// (the last edge below 2^-100), torch's two-sided linspace recipe,
+// reproduced bit for bit, steps back where its halves meet (a step of a few
+// multiples of 2^-149 is rounded by up to 50%). Every amax found on such a
+// histogram is below 2^-24, which quantization treats as zero.
 func (h *Histogram) Edges() []float64 { return cloneOrNil(h.edges) }
+
+// minOrderedRange is the last edge from which the edges of every
+// collected histogram are non-decreasing (see Edges): above it the bin
+// width is a normal float32 for any bin count up to MaxBins, and the
+// linspace recipe's rounding stays far below one bin.
+const minOrderedRange = 0x1p-100
 
 // Float32Edges reports whether the edges are float32 values (the dtype of
 // the original's bin_edges).

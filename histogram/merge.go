@@ -107,7 +107,8 @@ func (h *Histogram) State() State {
 // everything a collected histogram satisfies, so that a restored one
 // behaves like a collected one: NumBins and the lengths within MaxBins,
 // counts non-negative with a total of at most 2^53, edges finite and
-// non-decreasing, float32 values where Float32Edges says so; on the torch
+// non-decreasing (but for the subnormal exception of Edges), float32 values
+// where Float32Edges says so; on the torch
 // path edges start at 0, counts are float32 values, NumBins is the number
 // of counts and the edges number it plus 0, 1 or 2; on the NumPy path there
 // is one more edge than counts.
@@ -140,8 +141,9 @@ func Restore(s State) (*Histogram, error) {
 		}
 		total += c
 	}
+	ordered := s.Options.NumPy || s.Edges[len(s.Edges)-1] >= minOrderedRange
 	for i, e := range s.Edges {
-		if math.IsInf(e, 0) || e != e || i > 0 && e < s.Edges[i-1] {
+		if math.IsInf(e, 0) || e != e || ordered && i > 0 && e < s.Edges[i-1] {
 			return bad("edge %v at %d (edges must be finite and non-decreasing)", e, i)
 		}
 		if s.Float32Edges && float64(float32(e)) != e {

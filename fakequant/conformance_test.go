@@ -18,7 +18,7 @@ type quantParams struct {
 }
 
 func (p quantParams) format() Format {
-	return Format{NumBits: p.NumBits, Unsigned: p.Unsigned, NarrowRange: p.NarrowRange}
+	return Format(p)
 }
 
 type quantCase struct {

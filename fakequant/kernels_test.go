@@ -14,7 +14,6 @@ var (
 	nan     = float32(math.NaN())
 	inf     = float32(math.Inf(1))
 	negZero = float32(math.Copysign(0, -1))
-	guard   = math.Float32frombits(0x7fa5a5a5) // a NaN pattern no kernel produces
 )
 
 // testFormats are the formats every kernel is checked with.

@@ -368,9 +368,7 @@ func (d *QuantDescriptor) UnmarshalJSON(b []byte) error {
 	if j.NumBits == -1 {
 		return fmt.Errorf("layers: quant descriptor: num_bits missing")
 	}
-	nd := QuantDescriptor{NumBits: j.NumBits, FakeQuant: j.FakeQuant, Axis: j.Axis, Amax: j.Amax, AmaxShape: j.AmaxShape,
-		LearnAmax: j.LearnAmax, ScaleAmax: j.ScaleAmax, CalibMethod: j.CalibMethod, Unsigned: j.Unsigned,
-		NarrowRange: j.NarrowRange, Name: j.Name, Format: j.Format, BlockSize: j.BlockSize}
+	nd := QuantDescriptor(j)
 	if err := nd.Validate(); err != nil {
 		return err
 	}

@@ -36,7 +36,6 @@ func qdqModel(zpType DataType, axis int, constant bool, scale []float32, zp []in
 		var dims []int64
 		if axis >= 0 {
 			dims = []int64{int64(len(scale))}
-			pShape = Dims(dims...)
 		}
 		st, err := NewTensor("", dims, scale)
 		if err != nil {

@@ -8,14 +8,14 @@ GO      ?= go
 FUZZTIME ?= 30000x
 PKGS    := ./...
 
-.PHONY: all demo test check-fmt vet tools unit purego race arm64 fuzz bench tools-qemu tools-chromium
+.PHONY: all demo test check-fmt vet lint tools unit purego race arm64 fuzz bench tools-qemu tools-chromium
 
 all: test
 
 demo:
 	$(GO) run ./cmd/tensorquant demo
 
-test: check-fmt vet tools unit purego race arm64 fuzz
+test: check-fmt vet lint tools unit purego race arm64 fuzz
 	@echo "make test: all checks passed"
 
 # Tests that need an external tool skip when it is missing, unless
@@ -37,6 +37,13 @@ vet:
 	GOARCH=arm64 $(GO) vet -tags purego $(PKGS)
 	GOARCH=386 $(GO) vet $(PKGS)
 	GOARCH=riscv64 $(GO) vet $(PKGS)
+
+# staticcheck is a test tool fetched from the Go module proxy at a pinned
+# version, not a dependency of the module.
+STATICCHECK := honnef.co/go/tools/cmd/staticcheck@v0.8.2
+
+lint:
+	$(GO) run $(STATICCHECK) ./...
 
 unit:
 	$(GO) test -count=1 $(PKGS)

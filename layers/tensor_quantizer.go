@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math"
-	"strconv"
 	"strings"
 
 	"github.com/tensorquant/tensorquant/calibrators"
@@ -231,7 +230,7 @@ func (q *TensorQuantizer) extraRepr() string {
 	case d.FakeQuant:
 		b.WriteString(" scale=1.0")
 	case q.scale != nil && len(q.scale.Data) == 1:
-		b.WriteString(" scale=" + pyFloat(float64(q.scale.Data[0])))
+		b.WriteString(" scale=" + pyfmt.Float(float64(q.scale.Data[0])))
 	case q.scale != nil:
 		b.WriteString(" scale=" + shortValues(q.scale, ""))
 	}
@@ -254,43 +253,10 @@ func shortValues(t *tensor.Tensor, none string) string {
 		return none
 	}
 	if len(t.Data) == 1 {
-		return pyFixed4(t.Data[0])
+		return pyfmt.Fixed(float64(t.Data[0]), 4)
 	}
 	lo, hi := reduce.MinMax(t.Data)
-	return fmt.Sprintf("[%s, %s](%d)", pyFixed4(lo), pyFixed4(hi), len(t.Data))
-}
-
-// pyFixed4 formats v as Python's "{:.4f}".
-func pyFixed4(v float32) string {
-	switch {
-	case v != v:
-		return "nan"
-	case math.IsInf(float64(v), 1):
-		return "inf"
-	case math.IsInf(float64(v), -1):
-		return "-inf"
-	}
-	return strconv.FormatFloat(float64(v), 'f', 4, 64)
-}
-
-// pyFloat formats v as Python's repr of a float (a float64).
-func pyFloat(v float64) string {
-	switch {
-	case v != v:
-		return "nan"
-	case math.IsInf(v, 1):
-		return "inf"
-	case math.IsInf(v, -1):
-		return "-inf"
-	}
-	if a := math.Abs(v); a == 0 || a >= 1e-4 && a < 1e16 {
-		s := strconv.FormatFloat(v, 'f', -1, 64)
-		if !strings.Contains(s, ".") {
-			s += ".0"
-		}
-		return s
-	}
-	return strconv.FormatFloat(v, 'e', -1, 64)
+	return fmt.Sprintf("[%s, %s](%d)", pyfmt.Fixed(float64(lo), 4), pyfmt.Fixed(float64(hi), 4), len(t.Data))
 }
 
 // Disable bypasses the quantizer entirely: Forward returns its input.

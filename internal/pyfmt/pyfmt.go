@@ -12,24 +12,46 @@ import (
 // Scalar returns str(np.float32(v)): the shortest repr that round-trips,
 // positional for 1e-4 <= |v| < 1e16 (and for 0) with at least one fractional
 // digit, scientific otherwise ("1e-09", "3.4028235e+38").
-func Scalar(v float32) string {
-	switch {
-	case v != v:
-		return "nan"
-	case math.IsInf(float64(v), 1):
-		return "inf"
-	case math.IsInf(float64(v), -1):
-		return "-inf"
+func Scalar(v float32) string { return repr(float64(v), 32) }
+
+// Float returns Python's repr of the float (a float64) v, by the same rule
+// as Scalar with float64 digits.
+func Float(v float64) string { return repr(v, 64) }
+
+// Fixed returns Python's format(v, ".<prec>f"): prec digits after the
+// point, "nan", "inf" or "-inf".
+func Fixed(v float64, prec int) string {
+	if s, ok := nonFinite(v); ok {
+		return s
 	}
-	a := math.Abs(float64(v))
-	if a == 0 || (a >= 1e-4 && a < 1e16) {
-		s := strconv.FormatFloat(float64(v), 'f', -1, 32)
+	return strconv.FormatFloat(v, 'f', prec, 64)
+}
+
+func repr(v float64, bitSize int) string {
+	if s, ok := nonFinite(v); ok {
+		return s
+	}
+	if a := math.Abs(v); a == 0 || (a >= 1e-4 && a < 1e16) {
+		s := strconv.FormatFloat(v, 'f', -1, bitSize)
 		if !strings.Contains(s, ".") {
 			s += ".0"
 		}
 		return s
 	}
-	return strconv.FormatFloat(float64(v), 'e', -1, 32)
+	return strconv.FormatFloat(v, 'e', -1, bitSize)
+}
+
+// nonFinite spells NaN and the infinities as Python does.
+func nonFinite(v float64) (string, bool) {
+	switch {
+	case v != v:
+		return "nan", true
+	case math.IsInf(v, 1):
+		return "inf", true
+	case math.IsInf(v, -1):
+		return "-inf", true
+	}
+	return "", false
 }
 
 const (

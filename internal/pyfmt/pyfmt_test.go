@@ -84,3 +84,23 @@ func TestSummarised(t *testing.T) {
 		t.Errorf("got %q want %q", got, want)
 	}
 }
+
+// The expected strings are Python's repr(float) and format(v, ".4f").
+func TestFloatAndFixed(t *testing.T) {
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{{254, "254.0"}, {127.54336547851562, "127.54336547851562"}, {1e-5, "1e-05"}, {1e16, "1e+16"}, {0.1, "0.1"}, {math.Inf(-1), "-inf"}} {
+		if got := Float(tc.v); got != tc.want {
+			t.Errorf("Float(%v) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+	for _, tc := range []struct {
+		v    float64
+		want string
+	}{{0.5, "0.5000"}, {3.26544, "3.2654"}, {math.NaN(), "nan"}, {math.Inf(1), "inf"}} {
+		if got := Fixed(tc.v, 4); got != tc.want {
+			t.Errorf("Fixed(%v, 4) = %q, want %q", tc.v, got, tc.want)
+		}
+	}
+}

@@ -75,12 +75,12 @@ fuzz:
 
 # Single-core kernel benchmarks (every kernel family this CPU runs, the naive
 # loop and copy() of the same bytes), printed as a ratio table by
-# internal/benchtable. Five interleaved passes; each row keeps its best run,
+# internal/tools/benchtable. Five interleaved passes; each row keeps its best run,
 # which sees through other processes on the machine. See BENCHMARKS.md.
 bench:
 	{ for pass in 1 2 3 4 5; do \
 		$(GO) test -run '^$$' -bench . -benchtime 50ms -cpu 1 ./reduce ./fakequant || echo FAIL; \
-	done; } | tee /dev/stderr | $(GO) run ./internal/benchtable
+	done; } | tee /dev/stderr | $(GO) run ./internal/tools/benchtable
 
 # ONNX: the external checkers (ONNX Runtime via onnxruntime-node, Debian's
 # python3-onnx checker, protoc) installed when missing, then the tests that

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/fakequant"
-	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 

@@ -4,11 +4,11 @@ import (
 	"math"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
 // The kernel benchmarks; `make bench` runs them and prints the ratio table
-// (see internal/kerneltest and BENCHMARKS.md).
+// (see internal/testkit/kerneltest and BENCHMARKS.md).
 
 const benchAmax = 0.8
 

@@ -7,8 +7,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/conformance"
-	"github.com/tensorquant/tensorquant/internal/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
 // blockShapes are ragged layouts: rows of every length against block sizes

@@ -6,8 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/conformance"
-	"github.com/tensorquant/tensorquant/internal/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"unsafe"
 
-	"github.com/tensorquant/tensorquant/internal/conformance"
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 )
 
 // TestFP8Exhaustive converts every one of the 2^32 float32 bit patterns to

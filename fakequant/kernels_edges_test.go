@@ -4,8 +4,8 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/conformance"
-	"github.com/tensorquant/tensorquant/internal/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
 // largeN is a length far beyond the table tests that still leaves work for

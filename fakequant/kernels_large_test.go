@@ -4,9 +4,9 @@ import (
 	"math/rand/v2"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/conformance"
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
-	"github.com/tensorquant/tensorquant/internal/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
 // ntLen is above NT_MIN of kernels_amd64.s (2 Mi elements), so that the

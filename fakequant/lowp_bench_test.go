@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
-	"github.com/tensorquant/tensorquant/internal/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
 // The FP8 and INT4 kernel benchmarks, in the shape of the INT8 ones:

@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/conformance"
-	"github.com/tensorquant/tensorquant/internal/exttool"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
 )
 
 var updateORTGolden = flag.Bool("update-ort-golden", false, "rerun ONNX Runtime and rewrite testdata/qdq_ort_golden.json")

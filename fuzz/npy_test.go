@@ -6,14 +6,14 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/npy"
+	"github.com/tensorquant/tensorquant/npy"
 )
 
 // FuzzNPY feeds arbitrary bytes to the .npy reader: it must return an error
 // or a tensor, never panic, and what it reads must survive a write/read
 // round trip bit for bit.
 func FuzzNPY(f *testing.F) {
-	files, _ := filepath.Glob("../internal/npy/testdata/*.npy")
+	files, _ := filepath.Glob("../npy/testdata/*.npy")
 	for _, p := range files {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 

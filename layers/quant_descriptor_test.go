@@ -8,7 +8,7 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 	"github.com/tensorquant/tensorquant/fakequant"
-	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 )
 
 // pyFields is a descriptor's read-only properties as the vectors record them.

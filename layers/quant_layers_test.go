@@ -7,8 +7,8 @@ import (
 
 	"github.com/tensorquant/tensorquant/calibrators"
 	"github.com/tensorquant/tensorquant/fakequant"
-	"github.com/tensorquant/tensorquant/internal/conformance"
-	"github.com/tensorquant/tensorquant/internal/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 

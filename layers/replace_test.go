@@ -7,7 +7,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/calibrators"
-	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 

@@ -10,7 +10,7 @@ import (
 
 	"github.com/tensorquant/tensorquant/calibrators"
 	"github.com/tensorquant/tensorquant/fakequant"
-	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 	"github.com/tensorquant/tensorquant/reduce"
 	"github.com/tensorquant/tensorquant/tensor"
 )

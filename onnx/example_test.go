@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/exttool"
+	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
 	"github.com/tensorquant/tensorquant/onnx"
 )
 

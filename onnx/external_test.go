@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/exttool"
+	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
 )
 
 // fullModel sets every field this package models, with zero values where

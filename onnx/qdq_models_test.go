@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 )
 
 var update = flag.Bool("update", false, "rewrite the committed test models in fakequant/testdata/qdq")

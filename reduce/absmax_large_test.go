@@ -4,7 +4,7 @@ import (
 	"math"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
 // TestAbsMaxNaNPayloads: max instructions hand a NaN's payload on (NEON's

@@ -3,7 +3,7 @@ package reduce
 import (
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
 // BenchmarkAbsMax is the kernel benchmark `make bench` runs (see

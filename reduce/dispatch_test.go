@@ -5,7 +5,7 @@ package reduce
 import (
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
 // TestDispatchUsesBestFamily fails when the CPU supports a kernel family

@@ -14,9 +14,9 @@ import (
 
 	"github.com/tensorquant/tensorquant/calibrators"
 	"github.com/tensorquant/tensorquant/internal/atomicfile"
-	"github.com/tensorquant/tensorquant/internal/npy"
-	"github.com/tensorquant/tensorquant/internal/progress"
-	"github.com/tensorquant/tensorquant/internal/report"
+	"github.com/tensorquant/tensorquant/internal/cli/progress"
+	"github.com/tensorquant/tensorquant/internal/cli/report"
+	"github.com/tensorquant/tensorquant/npy"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 

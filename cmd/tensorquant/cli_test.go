@@ -13,9 +13,9 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/data/digits"
-	"github.com/tensorquant/tensorquant/internal/conformance"
-	"github.com/tensorquant/tensorquant/internal/exttool"
-	"github.com/tensorquant/tensorquant/internal/npy"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
+	"github.com/tensorquant/tensorquant/npy"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 

@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/exttool"
+	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
 	"github.com/tensorquant/tensorquant/layers"
 	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"

@@ -8,8 +8,8 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/conformance"
-	"github.com/tensorquant/tensorquant/internal/exttool"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
 	"github.com/tensorquant/tensorquant/layers"
 	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"

@@ -5,7 +5,7 @@
 //     this CPU should run, so that a broken dispatch cannot hide behind the
 //     generic fallback that passes every other test.
 //
-//   - Run benchmarks a kernel in the one shape that internal/benchtable turns
+//   - Run benchmarks a kernel in the one shape that internal/tools/benchtable turns
 //     into a ratio table (see `make bench` and BENCHMARKS.md):
 //
 //     Benchmark<Kernel>/impl=<impl>/n=<n>

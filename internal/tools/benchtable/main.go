@@ -1,10 +1,10 @@
 // Command benchtable turns the output of the kernel benchmarks (go test
-// -bench, see internal/kerneltest) into a Markdown table: for every kernel
+// -bench, see internal/testkit/kerneltest) into a Markdown table: for every kernel
 // and size, the throughput of every implementation in elements per second
 // and its ratio to copy() and to the naive loop of the same run, with the
 // family that dispatch selects marked. `make bench` pipes into it:
 //
-//	go test -run '^$' -bench . ./reduce ./fakequant | go run ./internal/benchtable
+//	go test -run '^$' -bench . ./reduce ./fakequant | go run ./internal/tools/benchtable
 //
 // With -count above 1 each row keeps its best (fastest) run, the usual way to
 // see through interference from other processes. It exits with status 1 if

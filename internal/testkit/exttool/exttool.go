@@ -18,7 +18,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 )
 
 // Required reports whether TQ_REQUIRE_TOOLS=1 is set.

@@ -42,14 +42,15 @@ type Histogram struct {
 // NewHistogram returns a histogram calibrator. It returns an error for a
 // non-empty Axis (the original: "Calibrator histogram collection only
 // supports per tensor scaling"), NumBins outside [0, histogram.MaxBins],
-// or NumBits outside [0, 32].
+// or a format (NumBits, 0 meaning 8, and Unsigned) that
+// fakequant.Format.Validate refuses.
 func NewHistogram(o HistogramOptions) (*Histogram, error) {
 	if len(o.Axis) != 0 {
 		return nil, fmt.Errorf("calibrators: histogram calibration with axis %v: only per tensor scaling is supported (per-channel weights: CalibrateWeight)", o.Axis)
 	}
 	o = o.withDefaults()
-	if o.NumBits < 1 || o.NumBits > fakequant.MaxNumBits {
-		return nil, fmt.Errorf("calibrators: num_bits %d out of range [1, %d]", o.NumBits, fakequant.MaxNumBits)
+	if err := (fakequant.Format{NumBits: o.NumBits, Unsigned: o.Unsigned}).Validate(); err != nil {
+		return nil, fmt.Errorf("calibrators: %w", err)
 	}
 	h, err := histogram.New(histogram.Options{NumBins: o.NumBins, NumPy: o.NumpyHist, SkipZeros: o.SkipZeros})
 	if err != nil {

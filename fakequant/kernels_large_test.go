@@ -93,24 +93,21 @@ func TestLargeKernelsMatchGeneric(t *testing.T) {
 }
 
 // TestQuantInt8FractionalBounds covers the bounds the assembly cannot take
-// (NumBits 0 gives maxBound -0.5): the dispatcher must route them to the
-// generic code under every family.
+// (the refused NumBits 0 would give maxBound -0.5): the dispatcher must
+// route them to the generic code under every family.
 func TestQuantInt8FractionalBounds(t *testing.T) {
 	r := rand.New(rand.NewPCG(32, 33))
-	for _, f := range []Format{{NumBits: 0}, {NumBits: 0, NarrowRange: true}, {NumBits: 1}, {NumBits: 0, Unsigned: true}} {
+	for _, b := range [][2]float32{{-0.5, -0.5}, {0.5, -0.5}, {-1.5, 1}, {0, 0.5}} {
+		lo, hi := b[0], b[1]
 		src := interesting(r, 300, 1, Int8)
-		restore := cpufeat.Use(cpufeat.Generic)
 		want := make([]int8, len(src))
-		wantScale := QuantInt8(want, src, 1, f)
-		restore()
+		quantInt8Generic(want, src, 1, lo, hi)
 		kerneltest.ForEachImpl(t, func(t *testing.T) {
 			got := make([]int8, len(src))
-			if s := QuantInt8(got, src, 1, f); s != wantScale {
-				t.Fatalf("%v: scale %v want %v", f, s, wantScale)
-			}
+			quantInt8(got, src, 1, lo, hi)
 			for i := range got {
 				if got[i] != want[i] {
-					t.Fatalf("%v: [%d] = %d want %d (x=%v)", f, i, got[i], want[i], src[i])
+					t.Fatalf("bounds [%v, %v]: [%d] = %d want %d (x=%v)", lo, hi, i, got[i], want[i], src[i])
 				}
 			}
 		})

@@ -206,7 +206,7 @@ func TestDescriptorValidation(t *testing.T) {
 		{func(d *QuantDescriptor) { d.Amax, d.AmaxShape = []float32{1, 2}, []int{3} }, "amax_shape [3] does not hold the 2 amax values"},
 		{func(d *QuantDescriptor) { d.AmaxShape = []int{1} }, "amax_shape [1] does not hold the 0 amax values"},
 		{func(d *QuantDescriptor) { d.ScaleAmax = -1 }, "scale_amax -1 must be finite"},
-		{func(d *QuantDescriptor) { d.Name, d.NumBits = "input", 0 }, `descriptor "input": num_bits 0`},
+		{func(d *QuantDescriptor) { d.Name, d.NumBits = "input", 0 }, `descriptor "input": fakequant: num_bits 0`},
 		{func(d *QuantDescriptor) { d.Format = "fp8" }, `unknown format "fp8"`},
 		{func(d *QuantDescriptor) { d.Format, d.NumBits = "e4m3", 4 }, "format e4m3 is 8 bits wide, got num_bits 4"},
 		{func(d *QuantDescriptor) { d.Format, d.FakeQuant = "e5m2", false }, "format e5m2 needs fake quantization"},

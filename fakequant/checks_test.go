@@ -81,6 +81,11 @@ func TestEntryPointsRefuseBadArguments(t *testing.T) {
 			t.Errorf("NumBlocks%v = %d", c, n)
 		}
 	}
+	for n, want := range map[int]int{-6: 0, -1: 0, 0: 0, 1: 1, 4: 2, 5: 3} {
+		if got := PackedInt4Len(n); got != want {
+			t.Errorf("PackedInt4Len(%d) = %d, want %d", n, got, want)
+		}
+	}
 	// NaN amax stays allowed, as in the original (it quantizes to NaN).
 	nan := tensor.Scalar(float32(math.NaN()))
 	if y, err := FakeTensorQuant(x, nan, Int8); err != nil || !math.IsNaN(float64(y.Data[0])) {

@@ -315,25 +315,10 @@ func FakeTensorQuantFP8(x, amax *tensor.Tensor, f FP8Format) (*tensor.Tensor, er
 	if err := f.Validate(); err != nil {
 		return nil, err
 	}
-	b, err := checkPair(x, amax)
-	if err != nil {
-		return nil, err
-	}
 	p := fp8ParamsOf(f)
-	scale := make([]float32, len(amax.Data))
-	for i, a := range amax.Data {
-		if err := checkAmax(a, i); err != nil {
-			return nil, err
-		}
-		scale[i] = fp8Scale(a, p)
-	}
-	out := tensor.New(x.Shape...)
-	b.runs(len(x.Data), func(start, end, a int) {
-		fakeQuantFP8(out.Data[start:end], x.Data[start:end], scale[a], p)
-	}, func(i, a int) {
-		out.Data[i] = fakeQuantFP8One(x.Data[i], scale[a], p)
-	})
-	return out, nil
+	return fp8TensorRuns(x, amax, func(a float32) float32 { return fp8Scale(a, p) },
+		func(dst, src []float32, scale float32) { fakeQuantFP8(dst, src, scale, p) },
+		func(x, scale float32) float32 { return fakeQuantFP8One(x, scale, p) })
 }
 
 // fakeQuantFP8Run is fakeQuantFP8 for one run of a per-channel walk: runs

@@ -134,13 +134,21 @@ func TestCheckpointHostile(t *testing.T) {
 			t.Fatalf("truncated to %d bytes: no error", n)
 		}
 	}
-	// Every single-bit change is refused.
-	for i := range 8 * len(good) {
-		bad := append([]byte{}, good...)
-		bad[i/8] ^= 1 << (i % 8)
-		if err := c.UnmarshalBinary(bad); err == nil {
+	// Every single-bit change of a checkpoint of a few kilobytes is
+	// refused.
+	big := must(must(Capture(NewSequential(bnModel(2), must(NewLinear(3, 300, true, testRNG(3)))))).MarshalBinary())
+	if len(big) < 1000 || len(big) > 10000 {
+		t.Fatalf("a checkpoint of %d bytes", len(big))
+	}
+	for i := range 8 * len(big) {
+		big[i/8] ^= 1 << (i % 8)
+		if err := c.UnmarshalBinary(big); err == nil {
 			t.Fatalf("bit %d of byte %d flipped: no error", i%8, i/8)
 		}
+		big[i/8] ^= 1 << (i % 8)
+	}
+	if err := c.UnmarshalBinary(big); err != nil {
+		t.Fatal(err)
 	}
 	entry := func(name string, dims ...uint64) []byte {
 		b := append(binary.AppendUvarint(nil, uint64(len(name))), name...)

@@ -17,6 +17,7 @@ import (
 	"strings"
 
 	"github.com/tensorquant/tensorquant/internal/atomicfile"
+	"github.com/tensorquant/tensorquant/internal/checked"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -48,10 +49,6 @@ func Read(r io.Reader) (*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	n, err := tensor.NumelOf(h.shape)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
-	}
 	var order binary.ByteOrder = binary.LittleEndian
 	size := 4
 	switch h.descr {
@@ -65,6 +62,24 @@ func Read(r io.Reader) (*tensor.Tensor, error) {
 	default:
 		return nil, fmt.Errorf("%w: dtype %q is not float32 or float64", ErrFormat, h.descr)
 	}
+	nbytes, err := checked.Product(h.shape, size)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	}
+	data, err := readFloats(br, nbytes/size, size, order)
+	if err != nil {
+		return nil, fmt.Errorf("%w: shape %v %v", ErrFormat, h.shape, err)
+	}
+	if h.fortran && len(h.shape) > 1 {
+		data = fromFortran(data, h.shape)
+	}
+	return tensor.FromSlice(data, h.shape...)
+}
+
+// readFloats reads exactly n values of size bytes (4: float32, 8: float64)
+// from br and then expects the end of the input. It grows its result with
+// the bytes that arrive, never by what n promises.
+func readFloats(br *bufio.Reader, n, size int, order binary.ByteOrder) ([]float32, error) {
 	data := make([]float32, 0, min(n, 1<<18))
 	buf := make([]byte, 1<<16)
 	for len(data) < n {
@@ -78,16 +93,13 @@ func Read(r io.Reader) (*tensor.Tensor, error) {
 			}
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%w: shape %v needs %d values, the file holds %d", ErrFormat, h.shape, n, len(data))
+			return nil, fmt.Errorf("needs %d values, the file holds %d", n, len(data))
 		}
 	}
 	if _, err := br.ReadByte(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data continues after the %d values of shape %v", ErrFormat, n, h.shape)
+		return nil, fmt.Errorf("has %d values, the data continues after them", n)
 	}
-	if h.fortran && len(h.shape) > 1 {
-		data = fromFortran(data, h.shape)
-	}
-	return tensor.FromSlice(data, h.shape...)
+	return data, nil
 }
 
 func readHeader(br *bufio.Reader) (header, error) {
@@ -243,6 +255,9 @@ func (p *dictParser) tuple() ([]int, error) {
 			j++
 		}
 		d, err := strconv.Atoi(p.s[p.i:j])
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, fmt.Errorf("%w: header: shape dimension %s is more than an int can count", ErrFormat, p.s[p.i:j])
+		}
 		if err != nil || len(shape) >= 32 {
 			return nil, fmt.Errorf("%w: header: bad shape at %q", ErrFormat, p.rest())
 		}
@@ -304,29 +319,30 @@ func ReadFile(path string) (*tensor.Tensor, error) {
 }
 
 // ReadRawFile reads a file of raw little-endian float32 values with the
-// given shape (the product of shape must match the file size exactly).
+// given shape (the product of shape must match the file size exactly). It
+// returns an error for a bad shape (negative, or a size that overflows
+// int), a regular file of another size, or a stream (a device or pipe)
+// that ends early or goes on after the values.
 func ReadRawFile(path string, shape []int) (*tensor.Tensor, error) {
-	n, err := tensor.NumelOf(shape)
+	nbytes, err := checked.Product(shape, 4)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	f, err := os.Open(path)
 	if err != nil {
 		return nil, err
 	}
-	st, err := os.Stat(path)
+	defer f.Close()
+	st, err := f.Stat()
 	if err != nil {
 		return nil, err
 	}
-	if st.Size() != int64(n)*4 {
-		return nil, fmt.Errorf("%s: %d bytes, shape %v needs %d (float32, little-endian)", path, st.Size(), shape, int64(n)*4)
+	if st.Mode().IsRegular() && st.Size() != int64(nbytes) {
+		return nil, fmt.Errorf("%s: %d bytes, shape %v needs %d (float32, little-endian)", path, st.Size(), shape, nbytes)
 	}
-	b, err := os.ReadFile(path)
+	data, err := readFloats(bufio.NewReader(f), nbytes/4, 4, binary.LittleEndian)
 	if err != nil {
-		return nil, err
-	}
-	if len(b) != n*4 {
-		return nil, fmt.Errorf("%s: changed while reading", path)
-	}
-	data := make([]float32, n)
-	for i := range data {
-		data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
+		return nil, fmt.Errorf("%s: shape %v %v", path, shape, err)
 	}
 	return tensor.FromSlice(data, shape...)
 }

@@ -3,6 +3,7 @@ package npy
 import (
 	"bytes"
 	"errors"
+	"fmt"
 	"math"
 	"os"
 	"path/filepath"
@@ -162,4 +163,43 @@ func fileWithHeader(h string, body int) []byte {
 	b.WriteString(h)
 	b.Write(make([]byte, body))
 	return b.Bytes()
+}
+
+// TestSizeOverflow: a shape whose byte length overflows int is refused
+// with ErrFormat. Before the checked arithmetic, (2^63-1,) panicked
+// (slice bounds out of range [:-4]) and (2^62,) wrapped to 0 bytes and
+// looped forever.
+func TestSizeOverflow(t *testing.T) {
+	for _, tc := range []struct{ descr, shape string }{
+		{"<f4", "9223372036854775807,"},
+		{"<f4", "4611686018427387904,"},
+		{"<f8", "4611686018427387904,"},
+		{"<f8", "2305843009213693952,"},
+		{">f8", "1152921504606846976, 2"},
+		{"<f4", "2147483648, 2147483648"},
+	} {
+		for _, fortran := range []string{"False", "True"} {
+			h := fmt.Sprintf("{'descr': '%s', 'fortran_order': %s, 'shape': (%s), }", tc.descr, fortran, tc.shape)
+			_, err := Read(bytes.NewReader(fileWithHeader(h, 64)))
+			if !errors.Is(err, ErrFormat) || !strings.Contains(err.Error(), "than an int can count") {
+				t.Errorf("header %q: %v", h, err)
+			}
+		}
+	}
+}
+
+// TestRawSizeOverflow: ReadRawFile with a shape whose byte length
+// overflows (4 x 2^62 wrapped to 0, which matched an empty file and
+// panicked in makeslice) is an error naming the shape.
+func TestRawSizeOverflow(t *testing.T) {
+	p := filepath.Join(t.TempDir(), "empty.raw")
+	if err := os.WriteFile(p, nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, shape := range [][]int{{math.MaxInt/4 + 1}, {math.MaxInt}, {math.MaxInt/8 + 1, 2}} {
+		_, err := ReadRawFile(p, shape)
+		if err == nil || !strings.Contains(err.Error(), fmt.Sprint(shape)) || !strings.Contains(err.Error(), "than an int can count") {
+			t.Errorf("shape %v: %v", shape, err)
+		}
+	}
 }

@@ -155,13 +155,16 @@ func TestHugeShapeSmallFile(t *testing.T) {
 	}
 }
 
-func fileWithHeader(h string, body int) []byte {
+// fileWithHeader returns a version 1.0 .npy file with header h, zeros
+// bytes of data and then data.
+func fileWithHeader(h string, zeros int, data ...byte) []byte {
 	var b bytes.Buffer
 	b.WriteString("\x93NUMPY\x01\x00")
 	b.WriteByte(byte(len(h)))
 	b.WriteByte(byte(len(h) >> 8))
 	b.WriteString(h)
-	b.Write(make([]byte, body))
+	b.Write(make([]byte, zeros))
+	b.Write(data)
 	return b.Bytes()
 }
 

@@ -352,32 +352,40 @@ func fromFortran(data []byte, shape []int, size int) []byte {
 
 // ReadFile reads a .npy file of float32 or float64 into a tensor (see
 // Read); errors are Read's, prefixed with the path.
-func ReadFile(path string) (*tensor.Tensor, error) {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil, err
-	}
-	defer f.Close()
-	t, err := Read(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return t, nil
-}
+func ReadFile(path string) (*tensor.Tensor, error) { return readFile(path, Read) }
 
 // ReadArrayFile reads a .npy file of any dtype (see ReadArray); errors are
 // ReadArray's, prefixed with the path.
-func ReadArrayFile(path string) (*Array, error) {
-	f, err := os.Open(path)
+func ReadArrayFile(path string) (*Array, error) { return readFile(path, ReadArray) }
+
+// readFile opens path and decodes it with read, prefixing read's errors
+// with the path.
+func readFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
+	var zero T
+	f, _, err := open(path)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
 	defer f.Close()
-	a, err := ReadArray(f)
+	v, err := read(f)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+		return zero, fmt.Errorf("%s: %w", path, err)
 	}
-	return a, nil
+	return v, nil
+}
+
+// open opens path for reading and returns its FileInfo.
+func open(path string) (*os.File, os.FileInfo, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, st, nil
 }
 
 // ReadRawFile reads a file of raw little-endian float32 values with the
@@ -390,15 +398,11 @@ func ReadRawFile(path string, shape []int) (*tensor.Tensor, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
-	f, err := os.Open(path)
+	f, st, err := open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
 	if st.Mode().IsRegular() && st.Size() != int64(nbytes) {
 		return nil, fmt.Errorf("%s: %d bytes, shape %v needs %d (float32, little-endian)", path, st.Size(), shape, nbytes)
 	}

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"slices"
 	"strings"
 	"unicode"
@@ -127,15 +126,11 @@ func readMember(f *zip.File) (*Array, error) {
 // It returns an error for a path that is not a regular file, and ReadNPZ's
 // errors prefixed with the path.
 func ReadNPZFile(path string) (map[string]*Array, error) {
-	f, err := os.Open(path)
+	f, st, err := open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	st, err := f.Stat()
-	if err != nil {
-		return nil, err
-	}
 	if !st.Mode().IsRegular() {
 		return nil, fmt.Errorf("%s: not a regular file", path)
 	}

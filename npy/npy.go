@@ -46,9 +46,13 @@ type header struct {
 // It is written for untrusted files: it allocates as the data arrives,
 // never by what the header promises, so a short file claiming a huge shape
 // costs no more than the bytes it holds.
-func ReadArray(r io.Reader) (*Array, error) {
+func ReadArray(r io.Reader) (*Array, error) { return readFile(r, false) }
+
+// readFile reads a whole .npy file from r: one array, then the end of the
+// input. floatsOnly refuses dtypes other than float32 and float64.
+func readFile(r io.Reader, floatsOnly bool) (*Array, error) {
 	br := bufio.NewReader(r)
-	a, err := readArray(br, -1, false)
+	a, err := readArray(br, -1, floatsOnly)
 	if err != nil {
 		return nil, err
 	}
@@ -121,13 +125,9 @@ func readN(r io.Reader, n int) ([]byte, error) {
 // into a tensor; ReadArray reads the other dtypes. It returns ReadArray's
 // errors, and one wrapping ErrFormat for another dtype.
 func Read(r io.Reader) (*tensor.Tensor, error) {
-	br := bufio.NewReader(r)
-	a, err := readArray(br, -1, true)
+	a, err := readFile(r, true)
 	if err != nil {
 		return nil, err
-	}
-	if _, err := br.ReadByte(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data continues after the %d elements of shape %v", ErrFormat, a.Numel(), a.Shape)
 	}
 	return a.Tensor()
 }
@@ -352,15 +352,15 @@ func fromFortran(data []byte, shape []int, size int) []byte {
 
 // ReadFile reads a .npy file of float32 or float64 into a tensor (see
 // Read); errors are Read's, prefixed with the path.
-func ReadFile(path string) (*tensor.Tensor, error) { return readFile(path, Read) }
+func ReadFile(path string) (*tensor.Tensor, error) { return readPath(path, Read) }
 
 // ReadArrayFile reads a .npy file of any dtype (see ReadArray); errors are
 // ReadArray's, prefixed with the path.
-func ReadArrayFile(path string) (*Array, error) { return readFile(path, ReadArray) }
+func ReadArrayFile(path string) (*Array, error) { return readPath(path, ReadArray) }
 
-// readFile opens path and decodes it with read, prefixing read's errors
+// readPath opens path and decodes it with read, prefixing read's errors
 // with the path.
-func readFile[T any](path string, read func(io.Reader) (T, error)) (T, error) {
+func readPath[T any](path string, read func(io.Reader) (T, error)) (T, error) {
 	var zero T
 	f, _, err := open(path)
 	if err != nil {

@@ -3,6 +3,7 @@ package calibrators
 import (
 	"fmt"
 	"math"
+	"slices"
 	"sort"
 
 	"github.com/tensorquant/tensorquant/fakequant"
@@ -56,15 +57,17 @@ func mseAmaxWork(counts []int64, edges []float64, numBits int, unsigned bool, st
 	}
 	nc := len(centers)
 	f := fakequant.Format{NumBits: numBits, Unsigned: unsigned, NarrowRange: true}
-	if unsigned && centers[0] < 0 {
-		return 0, fmt.Errorf("calibrators: mse of unsigned format: negative bin center %v (the original: negative values encountered in unsigned quantization)", centers[0])
-	}
-	if centers[start] < 0 {
-		return 0, fmt.Errorf("calibrators: mse candidate amax %v is negative: the bins span [%v, %v]; NumPy's histogram spans [x-0.5, x+0.5] when every |x| of the first batch equals x (the original fails too: negative values in amax)",
-			centers[start], edges[0], edges[len(edges)-1])
+	if lo := slices.Min(centers); unsigned && lo < 0 {
+		return 0, fmt.Errorf("calibrators: mse of unsigned format: negative bin center %v (the original: negative values encountered in unsigned quantization)", lo)
 	}
 	cands := (nc-start-1)/stride + 1
 	at := func(c int) float32 { return centers[start+c*stride] }
+	for c := range cands {
+		if at(c) < 0 {
+			return 0, fmt.Errorf("calibrators: mse candidate amax %v is negative: the bins span [%v, %v]; NumPy's histogram spans [x-0.5, x+0.5] when every |x| of the first batch equals x (the original fails too: negative values in amax)",
+				at(c), edges[0], edges[len(edges)-1])
+		}
+	}
 	modelled := mseModelled(centers)
 	obj := newMSEObjective(centers, cnt, f, modelled)
 	defer func() { w.exact = obj.evals }()

@@ -3,6 +3,7 @@ package calibrators
 import (
 	"math"
 	"math/rand/v2"
+	"strings"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/fakequant"
@@ -223,5 +224,27 @@ func TestMSEHostileWork(t *testing.T) {
 			t.Errorf("%s: %d runs, %d exact evaluations of %d bins", tc.name, w.runs, w.exact, n)
 		}
 		t.Logf("%s: amax %v, %d runs, %d exact evaluations", tc.name, got, w.runs, w.exact)
+	}
+}
+
+// TestMSEUnorderedCenters: centers that a hostile state can give
+// (decreasing edges) are searched candidate by candidate; a negative
+// candidate or, unsigned, a negative center anywhere is the original's
+// error, not a panic of the kernels.
+func TestMSEUnorderedCenters(t *testing.T) {
+	counts := []int64{1, 2, 3, 4}
+	edges := []float64{0, 1, 2, 1, -3}
+	if _, err := mseAmax(counts, edges, 8, false, 1, 0); err == nil || !strings.Contains(err.Error(), "is negative") {
+		t.Errorf("negative later candidate: %v", err)
+	}
+	if _, err := mseAmax(counts, edges, 8, true, 1, 0); err == nil || !strings.Contains(err.Error(), "unsigned") {
+		t.Errorf("unsigned with a negative center: %v", err)
+	}
+	// Decreasing but non-negative: the exact search, as brute force.
+	edges = []float64{0, 1, 3, 2, 2.5}
+	f := fakequant.Format{NumBits: 8, NarrowRange: true}
+	got, err := mseAmax(counts, edges, 8, false, 1, 0)
+	if want := bruteMSE(counts, edges, f, 1, 0); err != nil || got != want {
+		t.Errorf("unordered centers: %v %v, want %v", got, err, want)
 	}
 }

@@ -35,7 +35,7 @@ var (
 // calibrate runs the original's calibration of every quantizer of model:
 // quant off and calib on, the batches forward, load_calib_amax(method),
 // calib off and quant on.
-func calibrate(t testing.TB, model Layer, batches []*tensor.Tensor, method string, o calibrators.AmaxOptions) {
+func calibrate(t testing.TB, model Layer, batches []*tensor.Tensor, method calibrators.Method, o calibrators.AmaxOptions) {
 	t.Helper()
 	if err := Calibrate(model, batches, method, o, nil); err != nil {
 		t.Fatal(err)

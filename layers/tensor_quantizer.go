@@ -395,14 +395,15 @@ func (q *TensorQuantizer) Scale() *tensor.Tensor {
 }
 
 // LoadCalibAmax sets the static amax from the calibrator (the original's
-// load_calib_amax, strict): method is "max" (or "") for a max calibrator,
-// "entropy", "percentile" or "mse" for a histogram calibrator, with the
-// search options o ("mse" of an FP8 quantizer searches with its FP8 format
-// unless o.FP8 says otherwise). The amax replaces any previous one,
-// whatever its shape. It returns an error, naming the quantizer, when the calibrator has
-// seen no data (calibrators.ErrNoData), for an unknown method or bad
-// options, and when the amax would be NaN (a calibration batch held NaN).
-func (q *TensorQuantizer) LoadCalibAmax(method string, o calibrators.AmaxOptions) error {
+// load_calib_amax, strict): method is calibrators.MethodMax (or "") for a
+// max calibrator, MethodEntropy, MethodPercentile or MethodMSE for a
+// histogram calibrator, with the search options o ("mse" of an FP8
+// quantizer searches with its FP8 format unless o.FP8 says otherwise). The
+// amax replaces any previous one, whatever its shape. It returns an error,
+// naming the quantizer, when the calibrator has seen no data
+// (calibrators.ErrNoData), for an unknown method or bad options, and when
+// the amax would be NaN (a calibration batch held NaN).
+func (q *TensorQuantizer) LoadCalibAmax(method calibrators.Method, o calibrators.AmaxOptions) error {
 	return q.loadCalibAmax(method, o, true)
 }
 
@@ -410,12 +411,12 @@ func (q *TensorQuantizer) LoadCalibAmax(method string, o calibrators.AmaxOptions
 // a calibrator that has seen no data sets the amax to NaN (a 0-d tensor)
 // instead of failing; Forward then refuses to quantize with it. Other
 // errors are those of LoadCalibAmax.
-func (q *TensorQuantizer) LoadCalibAmaxNonStrict(method string, o calibrators.AmaxOptions) error {
+func (q *TensorQuantizer) LoadCalibAmaxNonStrict(method calibrators.Method, o calibrators.AmaxOptions) error {
 	return q.loadCalibAmax(method, o, false)
 }
 
-func (q *TensorQuantizer) loadCalibAmax(method string, o calibrators.AmaxOptions, strict bool) error {
-	if f, ok := q.desc.FP8(); ok && method == "mse" && o.FP8 == 0 {
+func (q *TensorQuantizer) loadCalibAmax(method calibrators.Method, o calibrators.AmaxOptions, strict bool) error {
+	if f, ok := q.desc.FP8(); ok && method == calibrators.MethodMSE && o.FP8 == 0 {
 		o.FP8 = f
 	}
 	a, err := q.calibrator.Amax(method, o)

@@ -126,16 +126,16 @@ func TestTensorQuantizerConformance(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				method := "max"
+				method := calibrators.MethodMax
 				if len(c.CalibLoadArgs.Args) > 0 {
-					method = c.CalibLoadArgs.Args[0]
+					method = calibrators.Method(c.CalibLoadArgs.Args[0])
 				}
 				var o calibrators.AmaxOptions
 				for k, v := range c.CalibLoadArgs.Kwargs {
 					if k != "percentile" {
 						t.Fatalf("load_calib_amax kwarg %s", k)
 					}
-					o.Percentile = v
+					o.Percentile = new(v)
 				}
 				if err := q.LoadCalibAmax(method, o); err != nil {
 					t.Fatal(err)

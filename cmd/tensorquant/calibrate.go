@@ -140,7 +140,7 @@ type amaxResult struct {
 }
 
 func (a *amaxFlags) compute(s *calibSet) ([]amaxResult, error) {
-	opts := calibrators.AmaxOptions{Stride: a.stride, StartBin: a.startBin, Percentile: a.percentile, Literal: true}
+	opts := calibrators.AmaxOptions{Stride: a.stride, StartBin: &a.startBin, Percentile: &a.percentile}
 	var out []amaxResult
 	for _, m := range strings.Split(a.methods, ",") {
 		m = strings.TrimSpace(m)
@@ -148,7 +148,7 @@ func (a *amaxFlags) compute(s *calibSet) ([]amaxResult, error) {
 		if m == "max" {
 			c = s.max
 		}
-		amax, err := c.Amax(m, opts)
+		amax, err := c.Amax(calibrators.Method(m), opts)
 		if err != nil {
 			return nil, fmt.Errorf("method %q: %w", m, err)
 		}

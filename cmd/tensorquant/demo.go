@@ -295,7 +295,7 @@ func (d *demo) accuracy(model layers.Layer) (float64, error) {
 
 // quantized returns a copy of the float model with its layers replaced as o
 // says (max pooling included), calibrated with method.
-func (d *demo) quantized(o layers.ReplaceOptions, method string) (layers.Layer, error) {
+func (d *demo) quantized(o layers.ReplaceOptions, method calibrators.Method) (layers.Layer, error) {
 	model, err := d.cnn()
 	if err != nil {
 		return nil, err
@@ -307,7 +307,7 @@ func (d *demo) quantized(o layers.ReplaceOptions, method string) (layers.Layer, 
 	if model, err = layers.QuantizeModel(model, o); err != nil {
 		return nil, err
 	}
-	bar := progress.New(d.log, "calibrate "+method, len(d.calib))
+	bar := progress.New(d.log, "calibrate "+string(method), len(d.calib))
 	if err := layers.Calibrate(model, d.calib, method, calibrators.AmaxOptions{}, func(done, _ int) { bar.Update(done, "") }); err != nil {
 		return nil, err
 	}
@@ -360,12 +360,12 @@ func (d *demo) run() ([]demoRow, error) {
 	act.NumBits = bits
 	weightBits := func(q *layers.QuantDescriptor) { q.NumBits = bits }
 	type ptq struct {
-		method string
+		method calibrators.Method
 		model  layers.Layer
 		acc    float64
 	}
 	var results []ptq
-	for _, method := range []string{"max", "entropy", "percentile", "mse"} {
+	for _, method := range []calibrators.Method{"max", "entropy", "percentile", "mse"} {
 		start := time.Now()
 		in := act.Clone()
 		if method != "max" {
@@ -415,7 +415,7 @@ func (d *demo) run() ([]demoRow, error) {
 	// 10% of the schedule at 1% of the learning rate, cosine annealing.
 	qatEpochs := max(1, d.c.epochs/10)
 	start = time.Now()
-	if err := d.fit("fine-tune "+best.method, best.model, qatEpochs, demoLR/100); err != nil {
+	if err := d.fit("fine-tune "+string(best.method), best.model, qatEpochs, demoLR/100); err != nil {
 		return nil, err
 	}
 	if _, err := add(fmt.Sprintf("int%d QAT (best PTQ: %s)", bits, best.method), best.model, start, ""); err != nil {
@@ -542,12 +542,12 @@ func (d *demo) addReport(maxModel, histModel layers.Layer) error {
 		if a := maxQs[i].Quantizer.Amax(); a != nil && a.Numel() == 1 {
 			r.Amax = append(r.Amax, report.Marker{Label: "max", Value: float64(a.Data[0])})
 		}
-		for _, m := range []string{"entropy", "percentile", "mse"} {
+		for _, m := range []calibrators.Method{"entropy", "percentile", "mse"} {
 			a, err := h.ComputeAmax(m, calibrators.AmaxOptions{})
 			if err != nil {
 				return fmt.Errorf("%s: %w", q.Name, err)
 			}
-			r.Amax = append(r.Amax, report.Marker{Label: m, Value: float64(a.Data[0])})
+			r.Amax = append(r.Amax, report.Marker{Label: string(m), Value: float64(a.Data[0])})
 		}
 		d.report.Quantizers = append(d.report.Quantizers, r)
 	}

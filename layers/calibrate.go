@@ -46,7 +46,7 @@ func Calibrate(model Layer, batches []*tensor.Tensor, method calibrators.Method,
 			continue
 		}
 		m := method
-		if q.Quantizer.Descriptor().Method() == "max" {
+		if q.Quantizer.Descriptor().Method() == CalibMax {
 			m = calibrators.MethodMax
 		}
 		if err := q.Quantizer.LoadCalibAmax(m, o); err != nil {

@@ -135,21 +135,21 @@ var defaults = struct {
 
 func init() {
 	weights := map[string]QuantDescriptor{
-		"QuantLinear":          QuantDesc8BitLinearWeightPerRow,
-		"QuantConv1d":          QuantDesc8BitConv1dWeightPerChannel,
-		"QuantConv2d":          QuantDesc8BitConv2dWeightPerChannel,
-		"QuantConv3d":          QuantDesc8BitConv3dWeightPerChannel,
-		"QuantConvTranspose1d": QuantDesc8BitConvTranspose1dWeightPerChannel,
-		"QuantConvTranspose2d": QuantDesc8BitConvTranspose2dWeightPerChannel,
-		"QuantConvTranspose3d": QuantDesc8BitConvTranspose3dWeightPerChannel,
+		"QuantLinear":          QuantDesc8BitLinearWeightPerRow(),
+		"QuantConv1d":          QuantDesc8BitConv1dWeightPerChannel(),
+		"QuantConv2d":          QuantDesc8BitConv2dWeightPerChannel(),
+		"QuantConv3d":          QuantDesc8BitConv3dWeightPerChannel(),
+		"QuantConvTranspose1d": QuantDesc8BitConvTranspose1dWeightPerChannel(),
+		"QuantConvTranspose2d": QuantDesc8BitConvTranspose2dWeightPerChannel(),
+		"QuantConvTranspose3d": QuantDesc8BitConvTranspose3dWeightPerChannel(),
 	}
 	for kind, w := range weights {
-		in, w := QuantDesc8BitPerTensor.Clone(), w.Clone()
+		in, w := QuantDesc8BitPerTensor(), w.Clone()
 		defaults.m[kind] = QuantDescs{Input: &in, Weight: &w}
 	}
 	for _, pool := range []string{"MaxPool", "AvgPool", "AdaptiveAvgPool"} {
 		for d := 1; d <= 3; d++ {
-			in := QuantDesc8BitPerTensor.Clone()
+			in := QuantDesc8BitPerTensor()
 			defaults.m[fmt.Sprintf("Quant%s%dd", pool, d)] = QuantDescs{Input: &in}
 		}
 	}

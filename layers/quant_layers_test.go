@@ -74,7 +74,7 @@ func TestQuantModules(t *testing.T) {
 				var w *tensor.Tensor
 				if c.Weight != nil {
 					w = c.Weight.MustFloat32()
-					wd := QuantDesc8BitPerTensor
+					wd := QuantDesc8BitPerTensor()
 					if c.WeightAxis != nil {
 						wd.Axis = []int{*c.WeightAxis}
 					}
@@ -149,7 +149,7 @@ func TestModuleDefaultDescriptors(t *testing.T) {
 		t.Errorf("%d types compared", n)
 	}
 	for _, kind := range []string{"QuantMaxPool1d", "QuantMaxPool3d", "QuantAvgPool1d", "QuantAvgPool3d", "QuantAdaptiveAvgPool1d", "QuantAdaptiveAvgPool3d"} {
-		if d, err := DefaultQuantDescs(kind); err != nil || !d.Input.Equal(QuantDesc8BitPerTensor) || d.Weight != nil {
+		if d, err := DefaultQuantDescs(kind); err != nil || !d.Input.Equal(QuantDesc8BitPerTensor()) || d.Weight != nil {
 			t.Errorf("%s: %v %v", kind, d, err)
 		}
 	}
@@ -162,9 +162,9 @@ func TestModuleDefaultDescriptors(t *testing.T) {
 		must(0, SetDefaultQuantDescWeight("QuantConv2d", *old.Weight))
 	}()
 	before := must(NewQuantConv2d(1, 2, 3, ConvOptions{}, testRNG(1), QuantDescs{}))
-	hist := QuantDesc8BitPerTensor
+	hist := QuantDesc8BitPerTensor()
 	hist.CalibMethod = "histogram"
-	four := QuantDesc8BitConv2dWeightPerChannel.Clone()
+	four := QuantDesc8BitConv2dWeightPerChannel()
 	four.NumBits = 4
 	must(0, SetDefaultQuantDescInput("QuantConv2d", hist))
 	must(0, SetDefaultQuantDescWeight("QuantConv2d", four))
@@ -208,7 +208,7 @@ func quantCases(t *testing.T) []struct {
 	shape []int
 } {
 	rng := testRNG(3)
-	fine := QuantDesc8BitPerTensor
+	fine := QuantDesc8BitPerTensor()
 	fine.NumBits = 20
 	fine.Amax = []float32{0.775}
 	fineW := fine.Clone()
@@ -266,7 +266,7 @@ func quantCases(t *testing.T) []struct {
 // clipped inputs and weights (flat) get zero.
 func TestQuantGradients(t *testing.T) {
 	cases := quantCases(t)
-	fine := QuantDesc8BitPerTensor
+	fine := QuantDesc8BitPerTensor()
 	fine.NumBits, fine.Amax = 20, []float32{0.525}
 	learn := fine.Clone()
 	learn.LearnAmax, learn.Amax = true, []float32{0.625}
@@ -299,7 +299,7 @@ func TestQuantBackwardAt8Bits(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ql := c.layer
 			inQ, wQ := ql.Quantizers()
-			in8 := QuantDesc8BitPerTensor
+			in8 := QuantDesc8BitPerTensor()
 			in8.Amax = []float32{0.775}
 			inQ.desc, inQ.amax = in8, tensor.Scalar(0.775)
 			if wQ != nil {
@@ -387,7 +387,7 @@ func TestQuantLayerErrors(t *testing.T) {
 	if want := "layers: 0.0 QuantConv2d(1, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): input shape [4 3 8 8]: has 3 channels, want 1"; err == nil || err.Error() != want {
 		t.Errorf("wrong channels: %v\nwant %s", err, want)
 	}
-	perCh := QuantDesc8BitConv2dWeightPerChannel.Clone()
+	perCh := QuantDesc8BitConv2dWeightPerChannel()
 	perCh.Axis = []int{1}
 	perCh.Amax, perCh.AmaxShape = []float32{1, 1}, []int{1, 2, 1, 1}
 	conv2 := must(NewQuantConv2d(3, 2, 3, ConvOptions{}, rng, QuantDescs{Input: &perCh}))
@@ -412,9 +412,9 @@ func TestQuantLayerErrors(t *testing.T) {
 		t.Error("walk of a nil quantizer accepted")
 	}
 
-	real := QuantDesc8BitPerTensor
+	real := QuantDesc8BitPerTensor()
 	real.FakeQuant = false
-	w := QuantDesc8BitPerTensor
+	w := QuantDesc8BitPerTensor()
 	for _, tc := range []struct {
 		err  error
 		want string
@@ -438,7 +438,7 @@ func TestQuantLayerErrors(t *testing.T) {
 // finite differences at 20 bits.
 func TestBlockQuantizedConvWeights(t *testing.T) {
 	rng := testRNG(4)
-	blk := QuantDesc8BitPerTensor
+	blk := QuantDesc8BitPerTensor()
 	blk.NumBits, blk.BlockSize = 4, 8
 	for _, spec := range []ConvSpec{
 		{InChannels: 3, OutChannels: 4, KernelSize: []int{3, 3}, Padding: []int{1}, Bias: true},
@@ -467,7 +467,7 @@ func TestBlockQuantizedConvWeights(t *testing.T) {
 
 		fine := blk
 		fine.NumBits = 20
-		fineIn := QuantDesc8BitPerTensor
+		fineIn := QuantDesc8BitPerTensor()
 		fineIn.NumBits = 20
 		gradCheck(t, must(NewQuantConv(spec, rng, QuantDescs{Input: &fineIn, Weight: &fine})), spacedTensor(rng, 2, spec.InChannels, 4, 4), 1e-2)
 	}

@@ -146,7 +146,7 @@ func NewTensorQuantizer(d QuantDescriptor) (*TensorQuantizer, error) {
 		// One running max per block: the block maxima of a batch are
 		// collected as a 1-D tensor, each element its own "channel".
 		q.calibrator = calibrators.NewMax(d.NumBits, []int{0}, d.Unsigned)
-	case d.Method() == "max":
+	case d.Method() == CalibMax:
 		q.calibrator = calibrators.NewMax(d.NumBits, d.Axis, d.Unsigned)
 	default:
 		h, err := calibrators.NewHistogram(calibrators.HistogramOptions{NumBits: d.NumBits, Unsigned: d.Unsigned, Axis: d.Axis})

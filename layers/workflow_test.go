@@ -96,7 +96,7 @@ func (w *workflow) reload(model Layer, method calibrators.Method, ao calibrators
 // weightDescs returns ReplaceOptions whose Conv2d and Linear weights use
 // the descriptor mod makes from the default per-channel ones.
 func weightDescs(input *QuantDescriptor, mod func(*QuantDescriptor)) ReplaceOptions {
-	conv, lin := QuantDesc8BitConv2dWeightPerChannel.Clone(), QuantDesc8BitLinearWeightPerRow.Clone()
+	conv, lin := QuantDesc8BitConv2dWeightPerChannel(), QuantDesc8BitLinearWeightPerRow()
 	mod(&conv)
 	mod(&lin)
 	return ReplaceOptions{Input: input, Descs: map[string]QuantDescs{"Conv2d": {Weight: &conv}, "Linear": {Weight: &lin}}}
@@ -129,7 +129,7 @@ func TestQuantWorkflow(t *testing.T) {
 	}
 	row("float", nil)
 
-	hist := QuantDesc8BitPerTensor
+	hist := QuantDesc8BitPerTensor()
 	hist.CalibMethod = "histogram"
 	best, _ := row("int8 PTQ, max", w.quantized(ReplaceOptions{}, "max", calibrators.AmaxOptions{}))
 	histModel := w.quantized(ReplaceOptions{Input: &hist}, "entropy", calibrators.AmaxOptions{})

@@ -81,7 +81,7 @@ func TestFloatRefusals(t *testing.T) {
 // is refused with an error naming the quantizer by its hierarchical name.
 func TestQuantRefusals(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 2))
-	pt := layers.QuantDesc8BitPerTensor
+	pt := layers.QuantDesc8BitPerTensor()
 	static := func(d layers.QuantDescriptor, amax ...float32) *layers.TensorQuantizer {
 		q := tq(d)
 		if amax != nil {

@@ -75,7 +75,7 @@ func qdqErrorf(path string, format string, args ...any) error {
 func requirement(q *layers.TensorQuantizer) (int, string) {
 	d := q.Descriptor()
 	if _, ok := d.FP8(); ok {
-		return 19, "FP8 (" + d.Format + ")"
+		return 19, "FP8 (" + string(d.Format) + ")"
 	}
 	switch {
 	case d.BlockSize > 0:

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
 	"github.com/tensorquant/tensorquant/internal/gemm"
@@ -65,6 +66,17 @@ type ConvTranspose2d struct{ Conv }
 
 // ConvTranspose3d is torch.nn.ConvTranspose3d: input [N, C, D, H, W].
 type ConvTranspose3d struct{ Conv }
+
+func init() {
+	// The original's QuantConv*d and QuantConvTranspose*d: weights per
+	// output channel, in its default quantization map.
+	declareQuantizable[Conv1d](quantFacts{kind: "Conv1d", weightAxis: 0, byDefault: true})
+	declareQuantizable[Conv2d](quantFacts{kind: "Conv2d", weightAxis: 0, byDefault: true})
+	declareQuantizable[Conv3d](quantFacts{kind: "Conv3d", weightAxis: 0, byDefault: true})
+	declareQuantizable[ConvTranspose1d](quantFacts{kind: "ConvTranspose1d", weightAxis: 1, byDefault: true})
+	declareQuantizable[ConvTranspose2d](quantFacts{kind: "ConvTranspose2d", weightAxis: 1, byDefault: true})
+	declareQuantizable[ConvTranspose3d](quantFacts{kind: "ConvTranspose3d", weightAxis: 1, byDefault: true})
+}
 
 // ConvOptions are the optional hyper-parameters of the convolution
 // constructors, the same for every spatial dimension (use NewConv for
@@ -342,25 +354,43 @@ func (c *Conv) String() string {
 }
 
 // Params returns "weight" and, when the layer has one, "bias".
-func (c *Conv) Params() []Param {
-	ps := []Param{{Name: "weight", Value: c.Weight, Grad: gradOf(c.Weight, &c.weightGrad)}}
-	if c.Bias != nil {
-		ps = append(ps, Param{Name: "bias", Value: c.Bias, Grad: gradOf(c.Bias, &c.biasGrad)})
+func (c *Conv) Params() []Param { return c.WeightInfo().params() }
+
+// WeightInfo returns the weight, whose output channels are axis 0 ([out,
+// in/groups, k...]), or axis 1 for a transposed convolution ([in,
+// out/groups, k...]), and the bias.
+func (c *Conv) WeightInfo() WeightInfo {
+	w := WeightInfo{Weight: Param{Name: "weight", Value: c.Weight, Grad: gradOf(c.Weight, &c.weightGrad)}}
+	if c.Transposed {
+		w.Axis = 1
 	}
-	return ps
+	if c.Bias != nil {
+		w.Bias = Param{Name: "bias", Value: c.Bias, Grad: gradOf(c.Bias, &c.biasGrad)}
+	}
+	return w
 }
 
 // Forward returns the convolution of x. It returns an error for an input of
 // the wrong rank or channel count, an input too small for the kernel, or
 // weights whose shape no longer matches the hyper-parameters.
 func (c *Conv) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
-	return c.forward(c, x, c.Weight)
+	return c.ForwardWeight(x, c.Weight)
 }
 
 // Backward returns the gradient with respect to the input of the last
 // Forward and adds the weight and bias gradients to the parameters' Grad.
 func (c *Conv) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	return c.backward(c, dy, gradOf(c.Weight, &c.weightGrad))
+	return c.BackwardWeight(dy, gradOf(c.Weight, &c.weightGrad))
+}
+
+// unshare makes a copy of the layer made by assignment independent of the
+// original: its own hyper-parameter slices, nothing of the last Forward,
+// no scratch buffers. The weight and bias tensors, and their gradients,
+// stay shared.
+func (c *Conv) unshare() {
+	c.KernelSize, c.Stride, c.Padding = slices.Clone(c.KernelSize), slices.Clone(c.Stride), slices.Clone(c.Padding)
+	c.Dilation, c.OutputPadding = slices.Clone(c.Dilation), slices.Clone(c.OutputPadding)
+	c.fw, c.cols, c.tmp = convSaved{}, nil, nil
 }
 
 // weightShape is the shape the weight must have.
@@ -372,31 +402,30 @@ func (c *Conv) weightShape() []int {
 	return s
 }
 
-// forward convolves x with w (the layer's Weight, or a quantized copy of it
-// for a quantized layer; same shape) and adds the bias. self is the layer
-// errors are reported for. x and w are kept for backward.
-func (c *Conv) forward(self Layer, x, w *tensor.Tensor) (*tensor.Tensor, error) {
+// ForwardWeight is Forward with w in place of the weight (same shape): x
+// and w are kept for Backward.
+func (c *Conv) ForwardWeight(x, w *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := c.checkHyper(); err != nil {
-		return nil, errorf(self, "%v", err)
+		return nil, errorf(c, "%v", err)
 	}
 	if err := w.Validate(); err != nil {
-		return nil, errorf(self, "weight: %v", err)
+		return nil, errorf(c, "weight: %v", err)
 	}
 	if ws := c.weightShape(); !tensor.SameShape(w.Shape, ws) {
-		return nil, errorf(self, "weight shape %v, want %v", w.Shape, ws)
+		return nil, errorf(c, "weight shape %v, want %v", w.Shape, ws)
 	}
 	if c.Bias != nil && (c.Bias.Validate() != nil || !tensor.SameShape(c.Bias.Shape, []int{c.OutChannels})) {
-		return nil, errorf(self, "bias shape %v, want [%d]", c.Bias.Shape, c.OutChannels)
+		return nil, errorf(c, "bias shape %v, want [%d]", c.Bias.Shape, c.OutChannels)
 	}
 	dims := len(c.KernelSize)
 	if err := x.Validate(); err != nil {
-		return nil, errorf(self, "input: %v", err)
+		return nil, errorf(c, "input: %v", err)
 	}
 	if len(x.Shape) != dims+2 {
-		return nil, errorf(self, "input shape %v: want %d dimensions (N, C%s)", x.Shape, dims+2, spatialNames(dims))
+		return nil, errorf(c, "input shape %v: want %d dimensions (N, C%s)", x.Shape, dims+2, spatialNames(dims))
 	}
 	if x.Shape[1] != c.InChannels {
-		return nil, errorf(self, "input shape %v: has %d channels, want %d", x.Shape, x.Shape[1], c.InChannels)
+		return nil, errorf(c, "input shape %v: has %d channels, want %d", x.Shape, x.Shape[1], c.InChannels)
 	}
 	g := geom{big: [3]int{1, 1, 1}, small: [3]int{1, 1, 1}, k: [3]int{1, 1, 1}, s: [3]int{1, 1, 1}, d: [3]int{1, 1, 1}}
 	out := []int{x.Shape[0], c.OutChannels}
@@ -416,13 +445,13 @@ func (c *Conv) forward(self Layer, x, w *tensor.Tensor) (*tensor.Tensor, error) 
 			g.big[j], g.small[j] = in, o
 		}
 		if o < 1 || in < 1 {
-			return nil, errorf(self, "input shape %v: spatial size %v is too small for kernel %v (dilation %v, padding %v)",
+			return nil, errorf(c, "input shape %v: spatial size %v is too small for kernel %v (dilation %v, padding %v)",
 				x.Shape, x.Shape[2:], c.KernelSize, c.Dilation, c.Padding)
 		}
 		out = append(out, o)
 	}
 	if n, err := tensor.NumelOf(out); err != nil || n > maxActivation {
-		return nil, errorf(self, "input shape %v: output shape %v is too large", x.Shape, out)
+		return nil, errorf(c, "input shape %v: output shape %v is too large", x.Shape, out)
 	}
 	y := tensor.New(out...)
 	c.fw = convSaved{x: x, w: w, geo: g, outShape: out, inC: c.InChannels, outC: c.OutChannels,
@@ -466,27 +495,28 @@ func (c *Conv) forward(self Layer, x, w *tensor.Tensor) (*tensor.Tensor, error) 
 	return y, nil
 }
 
-// backward returns dx for the last forward, adds the gradient with respect
-// to the weight forward used into dw, and adds the bias gradient to the
-// layer's bias gradient.
-func (c *Conv) backward(self Layer, dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
+// BackwardWeight is Backward, except that the gradient with respect to the
+// weight the last Forward (or ForwardWeight) used is added to dw, which
+// has as many elements, instead of the weight's Grad. The bias gradient
+// goes to the bias's Grad.
+func (c *Conv) BackwardWeight(dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
 	fw := &c.fw
 	if fw.x == nil {
-		return nil, errorf(self, "Backward called before Forward")
+		return nil, errorf(c, "Backward called before Forward")
 	}
 	if err := dy.Validate(); err != nil {
-		return nil, errorf(self, "output gradient: %v", err)
+		return nil, errorf(c, "output gradient: %v", err)
 	}
 	if !tensor.SameShape(dy.Shape, fw.outShape) {
-		return nil, errorf(self, "output gradient shape %v, want %v", dy.Shape, fw.outShape)
+		return nil, errorf(c, "output gradient shape %v, want %v", dy.Shape, fw.outShape)
 	}
 	if len(dw.Data) != len(fw.w.Data) {
-		return nil, errorf(self, "weight gradient of %d elements for a weight of shape %v", len(dw.Data), fw.w.Shape)
+		return nil, errorf(c, "weight gradient of %d elements for a weight of shape %v", len(dw.Data), fw.w.Shape)
 	}
 	var db []float32
 	if fw.bias {
 		if c.Bias == nil || len(c.Bias.Data) != fw.outC {
-			return nil, errorf(self, "bias changed between Forward and Backward")
+			return nil, errorf(c, "bias changed between Forward and Backward")
 		}
 		db = gradOf(c.Bias, &c.biasGrad).Data
 	}

@@ -44,11 +44,13 @@
 // original's calib, clip and quant stages, a static (calibrated, set or
 // given) or dynamic amax, learn_amax, and an export mode that computes what
 // ONNX Runtime computes for the exported QuantizeLinear/DequantizeLinear
-// pair. The quantized layers (QuantLinear, QuantConv1d/2d/3d,
-// QuantConvTranspose1d/2d/3d, QuantMaxPool*, QuantAvgPool*,
-// QuantAdaptiveAvgPool*; the QuantLayer interface) embed their float layer
-// and quantize its input and weight with the default descriptors of their
-// type (SetDefaultQuantDescInput/Weight) or given ones. QuantizeModel
+// pair. One generic wrapper, Quant[L], quantizes the input and (for a
+// Weighted float layer) the weight of any quantizable float layer type L,
+// with the default descriptors of the type (SetDefaultQuantDescInput/Weight)
+// or given ones; the original's names are its aliases (QuantLinear =
+// Quant[*Linear], QuantConv1d/2d/3d, QuantConvTranspose1d/2d/3d,
+// QuantMaxPool*, QuantAvgPool*, QuantAdaptiveAvgPool*; the QuantLayer
+// interface). QuantizeModel
 // replaces the float layers of a model by quantized ones, keeping the
 // weights (the original's quant_modules.initialize()), and NamedQuantizers
 // lists the quantizers by name, so the original's calibration is

@@ -24,6 +24,12 @@ type Linear struct {
 	bias                 bool
 }
 
+func init() {
+	// The original's QuantLinear: weights per row, in its default
+	// quantization map.
+	declareQuantizable[Linear](quantFacts{kind: "Linear", weightAxis: 0, byDefault: true})
+}
+
 // NewLinear returns torch.nn.Linear(in, out, bias) with weight and bias
 // drawn from rng uniformly in ±1/sqrt(in), as PyTorch initialises them. It
 // returns an error for a size < 1, a weight too large to allocate or a nil
@@ -60,48 +66,58 @@ func (l *Linear) String() string {
 }
 
 // Params returns "weight" and, when the layer has one, "bias".
-func (l *Linear) Params() []Param {
-	ps := []Param{{Name: "weight", Value: l.Weight, Grad: gradOf(l.Weight, &l.weightGrad)}}
+func (l *Linear) Params() []Param { return l.WeightInfo().params() }
+
+// WeightInfo returns the weight, whose output channels (rows) are axis 0,
+// and the bias.
+func (l *Linear) WeightInfo() WeightInfo {
+	w := WeightInfo{Weight: Param{Name: "weight", Value: l.Weight, Grad: gradOf(l.Weight, &l.weightGrad)}}
 	if l.Bias != nil {
-		ps = append(ps, Param{Name: "bias", Value: l.Bias, Grad: gradOf(l.Bias, &l.biasGrad)})
+		w.Bias = Param{Name: "bias", Value: l.Bias, Grad: gradOf(l.Bias, &l.biasGrad)}
 	}
-	return ps
+	return w
 }
 
 // Forward returns x·Wᵀ + b. It returns an error for a scalar input, a last
 // dimension other than InFeatures, or weights whose shape changed.
 func (l *Linear) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
-	return l.forward(l, x, l.Weight)
+	return l.ForwardWeight(x, l.Weight)
 }
 
 // Backward returns the input gradient of the last Forward and adds the
 // weight and bias gradients to the parameters' Grad.
 func (l *Linear) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	return l.backward(l, dy, gradOf(l.Weight, &l.weightGrad))
+	return l.BackwardWeight(dy, gradOf(l.Weight, &l.weightGrad))
 }
 
-// forward computes x·wᵀ + b with w the layer's Weight or a quantized copy
-// of it (same shape); self is the layer errors are reported for. x and w
-// are kept for backward.
-func (l *Linear) forward(self Layer, x, w *tensor.Tensor) (*tensor.Tensor, error) {
+// unshare makes a copy of the layer made by assignment independent of the
+// original: it forgets what the last Forward saved; the weight and bias
+// tensors, and their gradients, stay shared.
+func (l *Linear) unshare() {
+	l.x, l.w, l.outShape = nil, nil, nil
+}
+
+// ForwardWeight is Forward with w in place of the weight (same shape): x
+// and w are kept for Backward.
+func (l *Linear) ForwardWeight(x, w *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := w.Validate(); err != nil {
-		return nil, errorf(self, "weight: %v", err)
+		return nil, errorf(l, "weight: %v", err)
 	}
 	if !tensor.SameShape(w.Shape, []int{l.OutFeatures, l.InFeatures}) {
-		return nil, errorf(self, "weight shape %v, want [%d %d]", w.Shape, l.OutFeatures, l.InFeatures)
+		return nil, errorf(l, "weight shape %v, want [%d %d]", w.Shape, l.OutFeatures, l.InFeatures)
 	}
 	if l.Bias != nil && (l.Bias.Validate() != nil || !tensor.SameShape(l.Bias.Shape, []int{l.OutFeatures})) {
-		return nil, errorf(self, "bias shape %v, want [%d]", l.Bias.Shape, l.OutFeatures)
+		return nil, errorf(l, "bias shape %v, want [%d]", l.Bias.Shape, l.OutFeatures)
 	}
 	if err := x.Validate(); err != nil {
-		return nil, errorf(self, "input: %v", err)
+		return nil, errorf(l, "input: %v", err)
 	}
 	if len(x.Shape) == 0 || x.Shape[len(x.Shape)-1] != l.InFeatures {
-		return nil, errorf(self, "input shape %v: want last dimension %d", x.Shape, l.InFeatures)
+		return nil, errorf(l, "input shape %v: want last dimension %d", x.Shape, l.InFeatures)
 	}
 	out := append(append([]int{}, x.Shape[:len(x.Shape)-1]...), l.OutFeatures)
 	if n, err := tensor.NumelOf(out); err != nil || n > maxActivation {
-		return nil, errorf(self, "input shape %v: output shape %v is too large", x.Shape, out)
+		return nil, errorf(l, "input shape %v: output shape %v is too large", x.Shape, out)
 	}
 	y := tensor.New(out...)
 	m := len(x.Data) / l.InFeatures
@@ -119,25 +135,26 @@ func (l *Linear) forward(self Layer, x, w *tensor.Tensor) (*tensor.Tensor, error
 	return y, nil
 }
 
-// backward returns dx for the last forward and adds the gradient with
-// respect to the weight forward used into dw, and the bias gradient to the
-// layer's.
-func (l *Linear) backward(self Layer, dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
+// BackwardWeight is Backward, except that the gradient with respect to the
+// weight the last Forward (or ForwardWeight) used is added to dw, which
+// has as many elements, instead of the weight's Grad. The bias gradient
+// goes to the bias's Grad.
+func (l *Linear) BackwardWeight(dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
 	if l.x == nil {
-		return nil, errorf(self, "Backward called before Forward")
+		return nil, errorf(l, "Backward called before Forward")
 	}
 	if err := dy.Validate(); err != nil {
-		return nil, errorf(self, "output gradient: %v", err)
+		return nil, errorf(l, "output gradient: %v", err)
 	}
 	if !tensor.SameShape(dy.Shape, l.outShape) {
-		return nil, errorf(self, "output gradient shape %v, want %v", dy.Shape, l.outShape)
+		return nil, errorf(l, "output gradient shape %v, want %v", dy.Shape, l.outShape)
 	}
 	in, out := l.in, l.out
 	if len(dw.Data) != in*out {
-		return nil, errorf(self, "weight gradient of %d elements for a weight of %d", len(dw.Data), in*out)
+		return nil, errorf(l, "weight gradient of %d elements for a weight of %d", len(dw.Data), in*out)
 	}
 	if l.bias && (l.Bias == nil || len(l.Bias.Data) != out) {
-		return nil, errorf(self, "bias changed between Forward and Backward")
+		return nil, errorf(l, "bias changed between Forward and Backward")
 	}
 	m := len(dy.Data) / out
 	gemm.Sgemm(true, false, out, in, m, dy.Data, out, l.x.Data, in, dw.Data, in, true)

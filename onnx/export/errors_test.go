@@ -136,7 +136,7 @@ func TestQuantRefusals(t *testing.T) {
 	if err := ow.SetAmax(must(tensor.FromSlice([]float32{1e-4, 1e-4}, 2, 1))); err != nil {
 		t.Fatal(err)
 	}
-	copy(overflow.Float().(*layers.Linear).Bias.Data, []float32{0, 1})
+	copy(overflow.FloatLayer().(*layers.Linear).Bias.Data, []float32{0, 1})
 	folded := q(must(layers.NewConv2d(3, 4, 3, layers.ConvOptions{}, rng)), nil, nil)
 	fi, fw := folded.Quantizers()
 	if err := fi.SetAmax(tensor.Scalar(1)); err != nil {

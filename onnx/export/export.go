@@ -424,7 +424,7 @@ func (b *builder) layer(path, scope string, l layers.Layer, x value) (value, err
 func parts(l layers.Layer) (f layers.Layer, input, weight *layers.TensorQuantizer) {
 	if ql, ok := l.(layers.QuantLayer); ok {
 		input, weight = ql.Quantizers()
-		return ql.Float(), input, weight
+		return ql.FloatLayer(), input, weight
 	}
 	return l, nil, nil
 }

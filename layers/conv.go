@@ -8,6 +8,7 @@ import (
 	"strings"
 
 	"github.com/tensorquant/tensorquant/internal/gemm"
+	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -391,6 +392,125 @@ func (c *Conv) unshare() {
 	c.KernelSize, c.Stride, c.Padding = slices.Clone(c.KernelSize), slices.Clone(c.Stride), slices.Clone(c.Padding)
 	c.Dilation, c.OutputPadding = slices.Clone(c.Dilation), slices.Clone(c.OutputPadding)
 	c.fw, c.cols, c.tmp = convSaved{}, nil, nil
+}
+
+// Export writes the layer as Conv, or ConvTranspose, with PyTorch's
+// attributes, on x, the weight and the bias. It returns an error for
+// hyper-parameters and weights that do not fit each other or x.
+func (c *Conv) Export(b Builder, x Value) (Value, error) {
+	out, err := c.exportShape(x)
+	if err != nil {
+		return Value{}, err
+	}
+	w, err := b.Param("weight", c.Weight)
+	if err != nil {
+		return Value{}, err
+	}
+	inputs := []Value{x, w}
+	if c.Bias != nil {
+		bv, err := b.Param("bias", c.Bias)
+		if err != nil {
+			return Value{}, err
+		}
+		inputs = append(inputs, bv)
+	}
+	attrs := []onnx.Attribute{
+		onnx.IntsAttr("dilations", ints64(c.Dilation)...),
+		onnx.IntAttr("group", int64(c.Groups)),
+		onnx.IntsAttr("kernel_shape", ints64(c.KernelSize)...),
+	}
+	op := "Conv"
+	if c.Transposed {
+		op = "ConvTranspose"
+		attrs = append(attrs, onnx.IntsAttr("output_padding", ints64(c.OutputPadding)...))
+	}
+	attrs = append(attrs,
+		onnx.IntsAttr("pads", ints64(c.Padding, c.Padding)...),
+		onnx.IntsAttr("strides", ints64(c.Stride)...))
+	return b.Node(op, inputs, out, attrs...), nil
+}
+
+// exportShape checks the hyper-parameters, the weights and the input x
+// and returns the output shape.
+func (c *Conv) exportShape(x Value) ([]int, error) {
+	dims := len(c.KernelSize)
+	if dims < 1 || dims > 3 || len(c.Stride) != dims || len(c.Padding) != dims || len(c.Dilation) != dims || len(c.OutputPadding) != dims {
+		return nil, fmt.Errorf("kernel_size %v, stride %v, padding %v, dilation %v, output_padding %v: want 1 to 3 values each, the same number",
+			c.KernelSize, c.Stride, c.Padding, c.Dilation, c.OutputPadding)
+	}
+	if c.InChannels < 1 || c.OutChannels < 1 || c.Groups < 1 || c.InChannels%c.Groups != 0 || c.OutChannels%c.Groups != 0 {
+		return nil, fmt.Errorf("channels %d -> %d with groups %d: want groups dividing both", c.InChannels, c.OutChannels, c.Groups)
+	}
+	if err := checkTensor("weight", c.Weight, c.weightShape()...); err != nil {
+		return nil, err
+	}
+	if c.Bias != nil {
+		if err := checkTensor("bias", c.Bias, c.OutChannels); err != nil {
+			return nil, err
+		}
+	}
+	if len(x.Shape) != dims+2 || x.Shape[1] != c.InChannels {
+		return nil, fmt.Errorf("input shape %s: want %d dimensions with %d channels", FormatShape(x.Shape), dims+2, c.InChannels)
+	}
+	out := []int{x.Shape[0], c.OutChannels}
+	for i := range dims {
+		k, s, p, d, op := c.KernelSize[i], c.Stride[i], c.Padding[i], c.Dilation[i], c.OutputPadding[i]
+		if k < 1 || s < 1 || d < 1 || p < 0 || op < 0 {
+			return nil, fmt.Errorf("kernel_size %v, stride %v, dilation %v must be at least 1, padding %v and output_padding %v at least 0",
+				c.KernelSize, c.Stride, c.Dilation, c.Padding, c.OutputPadding)
+		}
+		in, span := x.Shape[2+i], d*(k-1)+1
+		var o int
+		if c.Transposed {
+			o = (in-1)*s - 2*p + span + op
+		} else if in+2*p >= span {
+			o = (in+2*p-span)/s + 1
+		}
+		if o < 1 {
+			return nil, fmt.Errorf("input shape %s: spatial size %v is too small for the kernel", FormatShape(x.Shape), x.Shape[2:])
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// FoldBatchNorm returns the convolution followed by next, a BatchNorm in
+// inference, as one convolution with
+//
+//	weight' = weight·γ/√(var+ε)   (per output channel)
+//	bias'   = (bias − mean)·γ/√(var+ε) + β
+//
+// computed in float64 and rounded once to float32 (the weights are new
+// tensors). It returns false for a transposed convolution, a next that is
+// not a BatchNorm of the output's rank and channels, and tensors that do
+// not fit their layers.
+func (c *Conv) FoldBatchNorm(next Layer) (Layer, bool) {
+	n, ok := next.(interface{ norm() *BatchNorm })
+	if !ok || c.Transposed || c.checkHyper() != nil || checkTensor("weight", c.Weight, c.weightShape()...) != nil ||
+		c.Bias != nil && checkTensor("bias", c.Bias, c.OutChannels) != nil {
+		return nil, false
+	}
+	bn, C := n.norm(), c.OutChannels
+	if bn.exportCheck(append([]int{Batch, C}, repeat(1, len(c.KernelSize))...)) != nil {
+		return nil, false
+	}
+	f := *c
+	f.unshare()
+	f.weightGrad, f.biasGrad = nil, nil
+	f.Weight, f.Bias = c.Weight.Clone(), tensor.New(C)
+	per := len(f.Weight.Data) / C
+	for o := range C {
+		s := float64(bn.Weight.Data[o]) / math.Sqrt(float64(bn.RunningVar.Data[o])+bn.Eps)
+		for i := o * per; i < (o+1)*per; i++ {
+			f.Weight.Data[i] = float32(float64(f.Weight.Data[i]) * s)
+		}
+		b0 := 0.0
+		if c.Bias != nil {
+			b0 = float64(c.Bias.Data[o])
+		}
+		f.Bias.Data[o] = float32((b0-float64(bn.RunningMean.Data[o]))*s + float64(bn.Bias.Data[o]))
+	}
+	return &f, true
 }
 
 // weightShape is the shape the weight must have.

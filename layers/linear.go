@@ -4,8 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 
 	"github.com/tensorquant/tensorquant/internal/gemm"
+	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -88,6 +90,53 @@ func (l *Linear) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 // weight and bias gradients to the parameters' Grad.
 func (l *Linear) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	return l.BackwardWeight(dy, gradOf(l.Weight, &l.weightGrad))
+}
+
+// Export writes the layer as PyTorch does: Gemm (transB=1) on a 2-D
+// input, else Transpose of the weight, MatMul and Add; at opset 10, whose
+// Gemm needs a bias, a layer without bias is always MatMul. It returns an
+// error for sizes and weights that do not fit each other or x.
+func (l *Linear) Export(b Builder, x Value) (Value, error) {
+	in, outF := l.InFeatures, l.OutFeatures
+	if in < 1 || outF < 1 {
+		return Value{}, fmt.Errorf("in_features %d, out_features %d: want at least 1", in, outF)
+	}
+	if err := checkTensor("weight", l.Weight, outF, in); err != nil {
+		return Value{}, err
+	}
+	if l.Bias != nil {
+		if err := checkTensor("bias", l.Bias, outF); err != nil {
+			return Value{}, err
+		}
+	}
+	if len(x.Shape) < 2 || x.Shape[len(x.Shape)-1] != in {
+		return Value{}, fmt.Errorf("input shape %s: want last dimension %d", FormatShape(x.Shape), in)
+	}
+	out := append(slices.Clone(x.Shape[:len(x.Shape)-1]), outF)
+	w, err := b.Param("weight", l.Weight)
+	if err != nil {
+		return Value{}, err
+	}
+	var bias Value
+	if l.Bias != nil {
+		if bias, err = b.Param("bias", l.Bias); err != nil {
+			return Value{}, err
+		}
+	}
+	if len(x.Shape) == 2 && (l.Bias != nil || b.Opset() >= 11) {
+		inputs := []Value{x, w}
+		if l.Bias != nil {
+			inputs = append(inputs, bias)
+		}
+		return b.Node("Gemm", inputs, out,
+			onnx.FloatAttr("alpha", 1), onnx.FloatAttr("beta", 1), onnx.IntAttr("transB", 1)), nil
+	}
+	wt := b.Node("Transpose", []Value{w}, []int{in, outF}, onnx.IntsAttr("perm", 1, 0))
+	y := b.Node("MatMul", []Value{x, wt}, out)
+	if l.Bias == nil {
+		return y, nil
+	}
+	return b.Node("Add", []Value{y, bias}, out), nil
 }
 
 // unshare makes a copy of the layer made by assignment independent of the

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -117,6 +118,48 @@ func (w Window) clone() Window {
 	return Window{slices.Clone(w.KernelSize), slices.Clone(w.Stride), slices.Clone(w.Padding), slices.Clone(w.Dilation)}
 }
 
+// export writes pooling op ("MaxPool" or "AveragePool") over the window
+// on x, with PyTorch's attributes (ceil_mode 0; count_include_pad 1 when
+// padded; dilations when not 1).
+func (w *Window) export(b Builder, op string, x Value) (Value, error) {
+	dims := len(w.KernelSize)
+	if dims < 1 || dims > 3 || len(w.Stride) != dims || len(w.Padding) != dims || len(w.Dilation) != dims {
+		return Value{}, fmt.Errorf("kernel_size %v, stride %v, padding %v, dilation %v: want 1 to 3 values each, the same number",
+			w.KernelSize, w.Stride, w.Padding, w.Dilation)
+	}
+	if len(x.Shape) != dims+2 {
+		return Value{}, fmt.Errorf("input shape %s: want %d dimensions", FormatShape(x.Shape), dims+2)
+	}
+	out := slices.Clone(x.Shape[:2])
+	for i := range dims {
+		k, s, p, d := w.KernelSize[i], w.Stride[i], w.Padding[i], w.Dilation[i]
+		if k < 1 || s < 1 || d < 1 || p < 0 || 2*p > k {
+			return Value{}, fmt.Errorf("kernel_size %v, stride %v, dilation %v must be at least 1, padding %v from 0 to half the kernel",
+				w.KernelSize, w.Stride, w.Dilation, w.Padding)
+		}
+		if op == "AveragePool" && d != 1 {
+			return Value{}, fmt.Errorf("dilation %v: average pooling has none", w.Dilation)
+		}
+		span := d*(k-1) + 1
+		if x.Shape[2+i]+2*p < span {
+			return Value{}, fmt.Errorf("input shape %s: spatial size %v is too small for the kernel", FormatShape(x.Shape), x.Shape[2:])
+		}
+		out = append(out, (x.Shape[2+i]+2*p-span)/s+1)
+	}
+	attrs := []onnx.Attribute{onnx.IntAttr("ceil_mode", 0)}
+	if op == "AveragePool" && !allEqual(w.Padding, 0) {
+		attrs = append(attrs, onnx.IntAttr("count_include_pad", 1))
+	}
+	if op == "MaxPool" && !allEqual(w.Dilation, 1) {
+		attrs = append(attrs, onnx.IntsAttr("dilations", ints64(w.Dilation)...))
+	}
+	attrs = append(attrs,
+		onnx.IntsAttr("kernel_shape", ints64(w.KernelSize)...),
+		onnx.IntsAttr("pads", ints64(w.Padding, w.Padding)...),
+		onnx.IntsAttr("strides", ints64(w.Stride)...))
+	return b.Node(op, []Value{x}, out, attrs...), nil
+}
+
 // repr formats the window as PyTorch prints pooling layers: a single
 // number when every dimension agrees (as PyTorch keeps an int argument),
 // a tuple otherwise.
@@ -177,6 +220,10 @@ func (m *MaxPool) String() string {
 
 // Params returns nil: pooling has no parameters.
 func (m *MaxPool) Params() []Param { return nil }
+
+// Export writes the layer as MaxPool. It returns an error for a window
+// that does not fit x.
+func (m *MaxPool) Export(b Builder, x Value) (Value, error) { return m.Window.export(b, "MaxPool", x) }
 
 // unshare makes a copy of the layer made by assignment independent of the
 // original: its own window, nothing of the last Forward.
@@ -348,6 +395,12 @@ func (a *AvgPool) String() string {
 // Params returns nil: pooling has no parameters.
 func (a *AvgPool) Params() []Param { return nil }
 
+// Export writes the layer as AveragePool. It returns an error for a window
+// that does not fit x.
+func (a *AvgPool) Export(b Builder, x Value) (Value, error) {
+	return a.Window.export(b, "AveragePool", x)
+}
+
 // unshare makes a copy of the layer made by assignment independent of the
 // original: its own window, nothing of the last Forward.
 func (a *AvgPool) unshare() {
@@ -512,6 +565,39 @@ func (a *AdaptiveAvgPool) String() string {
 
 // Params returns nil: pooling has no parameters.
 func (a *AdaptiveAvgPool) Params() []Param { return nil }
+
+// Export writes the layer as GlobalAveragePool for an output of size 1,
+// or as AveragePool with kernel = stride = input/output when every input
+// size is a multiple of the output size (PyTorch's windows are then
+// exactly those). It returns an error otherwise: ONNX has no adaptive
+// pooling.
+func (a *AdaptiveAvgPool) Export(b Builder, x Value) (Value, error) {
+	dims := len(a.OutputSize)
+	if dims < 1 || dims > 3 || slices.ContainsFunc(a.OutputSize, func(v int) bool { return v < 1 }) {
+		return Value{}, fmt.Errorf("output_size %v: want 1 to 3 values of at least 1", a.OutputSize)
+	}
+	if len(x.Shape) != dims+2 {
+		return Value{}, fmt.Errorf("input shape %s: want %d dimensions", FormatShape(x.Shape), dims+2)
+	}
+	out := append(slices.Clone(x.Shape[:2]), a.OutputSize...)
+	if allEqual(a.OutputSize, 1) {
+		return b.Node("GlobalAveragePool", []Value{x}, out), nil
+	}
+	k := make([]int, dims)
+	for i, o := range a.OutputSize {
+		in := x.Shape[2+i]
+		if in%o != 0 {
+			return Value{}, fmt.Errorf("input shape %s: spatial size %v is not a multiple of output_size %v: ONNX has no adaptive pooling, and AveragePool's fixed window matches PyTorch's only then",
+				FormatShape(x.Shape), x.Shape[2:], a.OutputSize)
+		}
+		k[i] = in / o
+	}
+	return b.Node("AveragePool", []Value{x}, out,
+		onnx.IntAttr("ceil_mode", 0),
+		onnx.IntsAttr("kernel_shape", ints64(k)...),
+		onnx.IntsAttr("pads", make([]int64, 2*dims)...),
+		onnx.IntsAttr("strides", ints64(k)...)), nil
+}
 
 // unshare makes a copy of the layer made by assignment independent of the
 // original: its own output size, nothing of the last Forward.

@@ -9,11 +9,15 @@ import (
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
-// unknownLayer is a layer kind the exporter does not know.
-type unknownLayer struct{ layers.ReLU }
+// unknownLayer is a layer kind the exporter does not know: it does not
+// implement layers.Exporter. (Embedding a layer would inherit its Export.)
+type unknownLayer struct{}
 
-func (*unknownLayer) Kind() string   { return "Swish" }
-func (*unknownLayer) String() string { return "Swish()" }
+func (*unknownLayer) Forward(x *tensor.Tensor) (*tensor.Tensor, error)   { return x, nil }
+func (*unknownLayer) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) { return dy, nil }
+func (*unknownLayer) Params() []layers.Param                             { return nil }
+func (*unknownLayer) Kind() string                                       { return "Swish" }
+func (*unknownLayer) String() string                                     { return "Swish()" }
 
 // refusal is a configuration Model must refuse, with the exact error.
 type refusal struct {

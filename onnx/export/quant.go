@@ -65,7 +65,7 @@ var intTypes = map[int][2]onnx.DataType{
 
 // qdqErrorf returns an error naming the quantizer at path.
 func qdqErrorf(path string, format string, args ...any) error {
-	return fmt.Errorf("export: quantizer %s: %s", path, fmt.Sprintf(format, args...))
+	return &exportError{fmt.Sprintf("export: quantizer %s: %s", path, fmt.Sprintf(format, args...))}
 }
 
 // requirement returns the lowest opset that expresses quantizer q and why:
@@ -189,11 +189,11 @@ func (p *qdq) perAxis(shape []int, amax *tensor.Tensor) error {
 		a := off + i
 		switch {
 		case p.axis >= 0:
-			return qdqErrorf(p.path, "amax shape %v varies along more than one axis of the input %s: QuantizeLinear takes one axis", amax.Shape, shapeString(shape))
-		case a == 0 && shape[0] == batch:
-			return qdqErrorf(p.path, "amax shape %v varies along the batch dimension of the input %s, which the export keeps symbolic", amax.Shape, shapeString(shape))
+			return qdqErrorf(p.path, "amax shape %v varies along more than one axis of the input %s: QuantizeLinear takes one axis", amax.Shape, layers.FormatShape(shape))
+		case a == 0 && shape[0] == layers.Batch:
+			return qdqErrorf(p.path, "amax shape %v varies along the batch dimension of the input %s, which the export keeps symbolic", amax.Shape, layers.FormatShape(shape))
 		case a < 0 || shape[a] != d:
-			return qdqErrorf(p.path, "amax shape %v does not broadcast against the input %s", amax.Shape, shapeString(shape))
+			return qdqErrorf(p.path, "amax shape %v does not broadcast against the input %s", amax.Shape, layers.FormatShape(shape))
 		}
 		p.axis = a
 	}
@@ -213,7 +213,7 @@ func (p *qdq) blocks(shape []int, amax *tensor.Tensor, size int, weight bool) er
 	last := len(shape) - 1
 	want[last] = (shape[last] + size - 1) / size
 	if !slices.Equal(amax.Shape, want) {
-		return qdqErrorf(p.path, "block amax shape %v, want %v for the input %s with block_size %d", amax.Shape, want, shapeString(shape), size)
+		return qdqErrorf(p.path, "block amax shape %v, want %v for the input %s with block_size %d", amax.Shape, want, layers.FormatShape(shape), size)
 	}
 	p.axis, p.block = last, size
 	p.dims = ints64(want)

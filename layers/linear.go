@@ -20,10 +20,7 @@ type Linear struct {
 	Weight, Bias            *tensor.Tensor
 
 	weightGrad, biasGrad *tensor.Tensor
-	x, w                 *tensor.Tensor // saved by forward
-	outShape             []int
-	in, out              int
-	bias                 bool
+	fw                   affine
 }
 
 func init() {
@@ -142,46 +139,12 @@ func (l *Linear) Export(b Builder, x Value) (Value, error) {
 // unshare makes a copy of the layer made by assignment independent of the
 // original: it forgets what the last Forward saved; the weight and bias
 // tensors, and their gradients, stay shared.
-func (l *Linear) unshare() {
-	l.x, l.w, l.outShape = nil, nil, nil
-}
+func (l *Linear) unshare() { l.fw = affine{} }
 
 // ForwardWeight is Forward with w in place of the weight (same shape): x
 // and w are kept for Backward.
 func (l *Linear) ForwardWeight(x, w *tensor.Tensor) (*tensor.Tensor, error) {
-	if err := w.Validate(); err != nil {
-		return nil, errorf(l, "weight: %v", err)
-	}
-	if !tensor.SameShape(w.Shape, []int{l.OutFeatures, l.InFeatures}) {
-		return nil, errorf(l, "weight shape %v, want [%d %d]", w.Shape, l.OutFeatures, l.InFeatures)
-	}
-	if l.Bias != nil && (l.Bias.Validate() != nil || !tensor.SameShape(l.Bias.Shape, []int{l.OutFeatures})) {
-		return nil, errorf(l, "bias shape %v, want [%d]", l.Bias.Shape, l.OutFeatures)
-	}
-	if err := x.Validate(); err != nil {
-		return nil, errorf(l, "input: %v", err)
-	}
-	if len(x.Shape) == 0 || x.Shape[len(x.Shape)-1] != l.InFeatures {
-		return nil, errorf(l, "input shape %v: want last dimension %d", x.Shape, l.InFeatures)
-	}
-	out := append(append([]int{}, x.Shape[:len(x.Shape)-1]...), l.OutFeatures)
-	if n, err := tensor.NumelOf(out); err != nil || n > maxActivation {
-		return nil, errorf(l, "input shape %v: output shape %v is too large", x.Shape, out)
-	}
-	y := tensor.New(out...)
-	m := len(x.Data) / l.InFeatures
-	gemm.Sgemm(false, true, m, l.OutFeatures, l.InFeatures, x.Data, l.InFeatures, w.Data, l.InFeatures, y.Data, l.OutFeatures, false)
-	if l.Bias != nil {
-		for i := 0; i < len(y.Data); i += l.OutFeatures {
-			row := y.Data[i : i+l.OutFeatures]
-			for j, b := range l.Bias.Data {
-				row[j] += b
-			}
-		}
-	}
-	l.x, l.w, l.outShape = x, w, out
-	l.in, l.out, l.bias = l.InFeatures, l.OutFeatures, l.Bias != nil
-	return y, nil
+	return l.fw.forward(l, x, w, l.Bias, l.InFeatures, l.OutFeatures, true)
 }
 
 // BackwardWeight is Backward, except that the gradient with respect to the
@@ -189,26 +152,94 @@ func (l *Linear) ForwardWeight(x, w *tensor.Tensor) (*tensor.Tensor, error) {
 // has as many elements, instead of the weight's Grad. The bias gradient
 // goes to the bias's Grad.
 func (l *Linear) BackwardWeight(dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
-	if l.x == nil {
-		return nil, errorf(l, "Backward called before Forward")
+	return l.fw.backward(l, dy, dw, l.Bias, &l.biasGrad)
+}
+
+// affine is the arithmetic of y = x·W + b over the last dimension of x,
+// shared by Linear (W stored [out, in], transposed) and MatMul (W stored
+// [in, out]), and what its backward needs from its forward.
+type affine struct {
+	x, w     *tensor.Tensor
+	outShape []int
+	in, out  int
+	bias     bool
+	outIn    bool // W is stored [out, in]
+}
+
+// forward returns x·W + b for layer self (named in errors), with w stored
+// [out, in] when outIn, else [in, out], and bias nil or [out]; x and w are
+// kept for backward.
+func (a *affine) forward(self Layer, x, w, bias *tensor.Tensor, in, out int, outIn bool) (*tensor.Tensor, error) {
+	wshape := []int{in, out}
+	if outIn {
+		wshape = []int{out, in}
+	}
+	if err := w.Validate(); err != nil {
+		return nil, errorf(self, "weight: %v", err)
+	}
+	if !tensor.SameShape(w.Shape, wshape) {
+		return nil, errorf(self, "weight shape %v, want %v", w.Shape, wshape)
+	}
+	if bias != nil && (bias.Validate() != nil || !tensor.SameShape(bias.Shape, []int{out})) {
+		return nil, errorf(self, "bias shape %v, want [%d]", bias.Shape, out)
+	}
+	if err := x.Validate(); err != nil {
+		return nil, errorf(self, "input: %v", err)
+	}
+	if len(x.Shape) == 0 || x.Shape[len(x.Shape)-1] != in {
+		return nil, errorf(self, "input shape %v: want last dimension %d", x.Shape, in)
+	}
+	outShape := append(append([]int{}, x.Shape[:len(x.Shape)-1]...), out)
+	if n, err := tensor.NumelOf(outShape); err != nil || n > maxActivation {
+		return nil, errorf(self, "input shape %v: output shape %v is too large", x.Shape, outShape)
+	}
+	y := tensor.New(outShape...)
+	m := len(x.Data) / in
+	if outIn {
+		gemm.Sgemm(false, true, m, out, in, x.Data, in, w.Data, in, y.Data, out, false)
+	} else {
+		gemm.Sgemm(false, false, m, out, in, x.Data, in, w.Data, out, y.Data, out, false)
+	}
+	if bias != nil {
+		for i := 0; i < len(y.Data); i += out {
+			row := y.Data[i : i+out]
+			for j, b := range bias.Data {
+				row[j] += b
+			}
+		}
+	}
+	*a = affine{x: x, w: w, outShape: outShape, in: in, out: out, bias: bias != nil, outIn: outIn}
+	return y, nil
+}
+
+// backward returns dx for the last forward of layer self, adds the
+// gradient with respect to the weight it used to dw and the bias gradient
+// to *biasGrad (the gradient of bias, see gradOf).
+func (a *affine) backward(self Layer, dy, dw, bias *tensor.Tensor, biasGrad **tensor.Tensor) (*tensor.Tensor, error) {
+	if a.x == nil {
+		return nil, errorf(self, "Backward called before Forward")
 	}
 	if err := dy.Validate(); err != nil {
-		return nil, errorf(l, "output gradient: %v", err)
+		return nil, errorf(self, "output gradient: %v", err)
 	}
-	if !tensor.SameShape(dy.Shape, l.outShape) {
-		return nil, errorf(l, "output gradient shape %v, want %v", dy.Shape, l.outShape)
+	if !tensor.SameShape(dy.Shape, a.outShape) {
+		return nil, errorf(self, "output gradient shape %v, want %v", dy.Shape, a.outShape)
 	}
-	in, out := l.in, l.out
+	in, out := a.in, a.out
 	if len(dw.Data) != in*out {
-		return nil, errorf(l, "weight gradient of %d elements for a weight of %d", len(dw.Data), in*out)
+		return nil, errorf(self, "weight gradient of %d elements for a weight of %d", len(dw.Data), in*out)
 	}
-	if l.bias && (l.Bias == nil || len(l.Bias.Data) != out) {
-		return nil, errorf(l, "bias changed between Forward and Backward")
+	if a.bias && (bias == nil || len(bias.Data) != out) {
+		return nil, errorf(self, "bias changed between Forward and Backward")
 	}
 	m := len(dy.Data) / out
-	gemm.Sgemm(true, false, out, in, m, dy.Data, out, l.x.Data, in, dw.Data, in, true)
-	if l.bias {
-		bg := gradOf(l.Bias, &l.biasGrad)
+	if a.outIn {
+		gemm.Sgemm(true, false, out, in, m, dy.Data, out, a.x.Data, in, dw.Data, in, true)
+	} else {
+		gemm.Sgemm(true, false, in, out, m, a.x.Data, in, dy.Data, out, dw.Data, out, true)
+	}
+	if a.bias {
+		bg := gradOf(bias, biasGrad)
 		sums := make([]float64, out)
 		for i := 0; i < len(dy.Data); i += out {
 			for j, v := range dy.Data[i : i+out] {
@@ -219,7 +250,11 @@ func (l *Linear) BackwardWeight(dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
 			bg.Data[j] += float32(s)
 		}
 	}
-	dx := tensor.New(l.x.Shape...)
-	gemm.Sgemm(false, false, m, in, out, dy.Data, out, l.w.Data, in, dx.Data, in, false)
+	dx := tensor.New(a.x.Shape...)
+	if a.outIn {
+		gemm.Sgemm(false, false, m, in, out, dy.Data, out, a.w.Data, in, dx.Data, in, false)
+	} else {
+		gemm.Sgemm(false, true, m, in, out, dy.Data, out, a.w.Data, out, dx.Data, in, false)
+	}
 	return dx, nil
 }

@@ -112,8 +112,7 @@
 // features.0.weight_quantizer: ...") by its hierarchical name:
 //
 //   - a layer kind not listed above (one that is not a layers.Exporter);
-//     a layer whose hyper-parameters,
-//     weights or input shape do not fit;
+//     a layer whose hyper-parameters, weights or input shape do not fit;
 //   - Flatten with start_dim 0 (it would merge the symbolic batch
 //     dimension);
 //   - AdaptiveAvgPool whose input size is not a multiple of its output

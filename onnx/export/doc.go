@@ -32,6 +32,10 @@
 //
 // # Layers
 //
+// Every layer of package layers that implements layers.Exporter is
+// exportable; its Export method documents the nodes it becomes. For the
+// layers of the original toolkit:
+//
 //   - Sequential: its children in order; Residual: body(x) + shortcut(x)
 //     as Add (x itself when the shortcut is nil).
 //   - Conv1d/2d/3d: Conv; ConvTranspose1d/2d/3d: ConvTranspose (stride,
@@ -52,10 +56,9 @@
 //     and "<conv>.bias_folded").
 //   - ReLU: Relu; Dropout: nothing; Flatten: Flatten(axis=1) for start_dim
 //     1 through the last dimension, Reshape otherwise.
-//   - The quantized layers (layers.QuantLayer: QuantLinear,
-//     QuantConv1d/2d/3d, QuantConvTranspose1d/2d/3d, the quantized
-//     poolings): their float layer, with QuantizeLinear → DequantizeLinear
-//     on the input and on the weight.
+//   - Any quantized layer (layers.QuantLayer, Quant[L] for a quantizable
+//     float layer L: QuantLinear, QuantConv2d ...): its float layer, with
+//     QuantizeLinear → DequantizeLinear on the input and on the weight.
 //   - TensorQuantizer anywhere in a model (for example on a residual
 //     shortcut): QuantizeLinear → DequantizeLinear on its input.
 //

@@ -28,6 +28,7 @@ func TestDeclaredTypes(t *testing.T) {
 		{must(conv(ConvSpec{InChannels: 2, OutChannels: 3, KernelSize: k2, Transposed: true})), []int{2, 2, 4, 4}},
 		{must(conv(ConvSpec{InChannels: 2, OutChannels: 3, KernelSize: []int{2, 2, 2}, Transposed: true})), []int{1, 2, 3, 3, 3}},
 		{must(NewLinear(4, 3, true, rng)), []int{2, 4}},
+		{must(NewMatMul(4, 3, true, rng)), []int{2, 4}},
 		{must(NewMaxPool1d(2, PoolOptions{})), []int{2, 2, 6}},
 		{must(NewMaxPool2d(2, PoolOptions{})), []int{2, 2, 4, 4}},
 		{must(NewMaxPool3d(2, PoolOptions{})), []int{1, 2, 4, 4, 4}},

@@ -108,6 +108,16 @@ func quantModels(t testing.TB, perTensor bool) []quantModel {
 
 	// Linear on [N, T, F] (Transpose + MatMul + Add), and without bias.
 	seq3 := seq(t, lin(7, 5, true, nil), relu(), lin(5, 3, false, nil))
+	// MatMul with a constant weight, quantized per output channel (axis 1
+	// of the weight) or per tensor.
+	mm := func(in, out int, bias bool) layers.QuantLayer {
+		var w *layers.QuantDescriptor
+		if perTensor {
+			w = &pt
+		}
+		return q(must(layers.NewMatMul(in, out, bias, rng)), nil, w)
+	}
+	matmul := seq(t, mm(7, 5, true), relu(), mm(5, 4, false), relu(), mm(4, 3, true))
 
 	for _, m := range []layers.Layer{cnn2d, cnn1d, cnn3d} {
 		randomizeBatchNorms(t, m, rng)
@@ -136,6 +146,7 @@ func quantModels(t testing.TB, perTensor bool) []quantModel {
 		}, false},
 		{"cnn3d", cnn3d, []int{2, 6, 5, 6}, opsets, nil, nil, false},
 		{"seq3", seq3, []int{4, 7}, opsets, both, nil, false},
+		{"matmul", matmul, []int{4, 7}, opsets, both, nil, false},
 	}
 }
 

@@ -104,48 +104,51 @@ type ConvSpec struct {
 }
 
 // NewConv1d returns torch.nn.Conv1d(in, out, kernel, ...) with weights
-// drawn from rng as PyTorch initialises them (see NewConv). It returns an
-// error for invalid hyper-parameters.
+// drawn from rng, a math/rand/v2 source (nil: a fixed seed), as PyTorch
+// initialises them (see NewConv). It returns an error for invalid
+// hyper-parameters.
 func NewConv1d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv1d, error) {
 	v, err := newConvOpt(1, false, in, out, kernel, opt, rng)
 	return as(v, err, func(c *Conv) *Conv1d { return &Conv1d{*c} })
 }
 
 // NewConv2d returns torch.nn.Conv2d(in, out, kernel, ...) with weights
-// drawn from rng as PyTorch initialises them (see NewConv). It returns an
-// error for invalid hyper-parameters.
+// drawn from rng, a math/rand/v2 source (nil: a fixed seed), as PyTorch
+// initialises them (see NewConv). It returns an error for invalid
+// hyper-parameters.
 func NewConv2d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv2d, error) {
 	v, err := newConvOpt(2, false, in, out, kernel, opt, rng)
 	return as(v, err, func(c *Conv) *Conv2d { return &Conv2d{*c} })
 }
 
 // NewConv3d returns torch.nn.Conv3d(in, out, kernel, ...) with weights
-// drawn from rng as PyTorch initialises them (see NewConv). It returns an
-// error for invalid hyper-parameters.
+// drawn from rng, a math/rand/v2 source (nil: a fixed seed), as PyTorch
+// initialises them (see NewConv). It returns an error for invalid
+// hyper-parameters.
 func NewConv3d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv3d, error) {
 	v, err := newConvOpt(3, false, in, out, kernel, opt, rng)
 	return as(v, err, func(c *Conv) *Conv3d { return &Conv3d{*c} })
 }
 
 // NewConvTranspose1d returns torch.nn.ConvTranspose1d(in, out, kernel, ...)
-// with weights drawn from rng (see NewConv). It returns an error for
-// invalid hyper-parameters.
+// with weights drawn from rng, a math/rand/v2 source (nil: a fixed seed;
+// see NewConv). It returns an error for invalid hyper-parameters.
 func NewConvTranspose1d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*ConvTranspose1d, error) {
 	v, err := newConvOpt(1, true, in, out, kernel, opt, rng)
 	return as(v, err, func(c *Conv) *ConvTranspose1d { return &ConvTranspose1d{*c} })
 }
 
 // NewConvTranspose2d returns torch.nn.ConvTranspose2d(in, out, kernel, ...)
-// with weights drawn from rng (see NewConv). It returns an error for
-// invalid hyper-parameters.
+// with weights drawn from rng, a math/rand/v2 source (nil: a fixed seed;
+// see NewConv). It returns an error for invalid hyper-parameters.
 func NewConvTranspose2d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*ConvTranspose2d, error) {
 	v, err := newConvOpt(2, true, in, out, kernel, opt, rng)
 	return as(v, err, func(c *Conv) *ConvTranspose2d { return &ConvTranspose2d{*c} })
 }
 
 // NewConvTranspose3d returns torch.nn.ConvTranspose3d(in, out, kernel, ...)
-// with weights drawn from rng (see NewConv). It returns an error for
-// invalid hyper-parameters.
+// with weights drawn from rng, a math/rand/v2 source (nil: a fixed seed;
+// see NewConv). It returns an error for invalid hyper-parameters.
 func NewConvTranspose3d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*ConvTranspose3d, error) {
 	v, err := newConvOpt(3, true, in, out, kernel, opt, rng)
 	return as(v, err, func(c *Conv) *ConvTranspose3d { return &ConvTranspose3d{*c} })
@@ -180,11 +183,14 @@ func newConvOpt(dims int, transposed bool, in, out, kernel int, opt ConvOptions,
 // *Conv3d, *ConvTranspose1d, *ConvTranspose2d or *ConvTranspose3d. The
 // weight and bias are drawn from rng as PyTorch's reset_parameters does:
 // uniform in ±1/sqrt(fan_in), with fan_in = weight.Shape[1]·prod(kernel)
-// (kaiming_uniform with a = sqrt(5) gives that bound). It returns an error
-// for a nil rng, channels < 1, channel counts Groups does not divide, a
-// kernel, stride or dilation < 1, a negative padding, an output padding on
-// a convolution, an output padding not smaller than the stride or the
-// dilation, or a weight too large to allocate.
+// (kaiming_uniform with a = sqrt(5) gives that bound). rng is a
+// math/rand/v2 source; nil means rand.New(rand.NewPCG(0, 0)), so that a
+// layer whose weights are loaded afterwards needs none, and layers made
+// without one are the same every time. It returns an error for channels <
+// 1, channel counts Groups does not divide, a kernel, stride or dilation <
+// 1, a negative padding, an output padding on a convolution, an output
+// padding not smaller than the stride or the dilation, or a weight too
+// large to allocate.
 func NewConv(spec ConvSpec, rng *rand.Rand) (Layer, error) {
 	c, err := newConv(spec, rng)
 	if err != nil {
@@ -248,9 +254,7 @@ func newConv(spec ConvSpec, rng *rand.Rand) (*Conv, error) {
 	if err := c.checkHyper(); err != nil {
 		return nil, bad("%v", err)
 	}
-	if rng == nil {
-		return nil, bad("nil random source")
-	}
+	rng = orDefault(rng)
 	wshape := append([]int{c.OutChannels, c.InChannels / c.Groups}, c.KernelSize...)
 	if c.Transposed {
 		wshape[0], wshape[1] = c.InChannels, c.OutChannels/c.Groups
@@ -757,6 +761,15 @@ func gradOf(v *tensor.Tensor, g **tensor.Tensor) *tensor.Tensor {
 		*g = tensor.New(v.Shape...)
 	}
 	return *g
+}
+
+// orDefault returns rng, or for nil the fixed-seed source the
+// constructors document: rand.New(rand.NewPCG(0, 0)).
+func orDefault(rng *rand.Rand) *rand.Rand {
+	if rng == nil {
+		return rand.New(rand.NewPCG(0, 0))
+	}
+	return rng
 }
 
 // uniform fills x with values drawn uniformly from [-bound, bound).

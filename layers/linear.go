@@ -30,16 +30,15 @@ func init() {
 }
 
 // NewLinear returns torch.nn.Linear(in, out, bias) with weight and bias
-// drawn from rng uniformly in ±1/sqrt(in), as PyTorch initialises them. It
-// returns an error for a size < 1, a weight too large to allocate or a nil
-// rng.
+// drawn from rng uniformly in ±1/sqrt(in), as PyTorch initialises them.
+// rng is a math/rand/v2 source; nil means rand.New(rand.NewPCG(0, 0)) (see
+// NewConv). It returns an error for a size < 1 or a weight too large to
+// allocate.
 func NewLinear(in, out int, bias bool, rng *rand.Rand) (*Linear, error) {
 	if in < 1 || out < 1 || in > maxParamElems/out {
 		return nil, fmt.Errorf("layers: Linear(in_features=%d, out_features=%d): want sizes from 1 to a weight of %d elements", in, out, maxParamElems)
 	}
-	if rng == nil {
-		return nil, fmt.Errorf("layers: Linear(in_features=%d, out_features=%d): nil random source", in, out)
-	}
+	rng = orDefault(rng)
 	l := &Linear{InFeatures: in, OutFeatures: out,
 		Weight: tensor.New(out, in), weightGrad: tensor.New(out, in)}
 	bound := float32(1 / math.Sqrt(float64(in)))

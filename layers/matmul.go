@@ -33,16 +33,15 @@ func init() {
 }
 
 // NewMatMul returns MatMul(in, out, bias) with the weight and bias drawn
-// from rng (a math/rand/v2 source) uniformly in ±1/sqrt(in), as
-// nn.Linear's are. It returns an error for a size < 1, a weight too large
-// to allocate or a nil rng.
+// from rng uniformly in ±1/sqrt(in), as nn.Linear's are. rng is a
+// math/rand/v2 source; nil means rand.New(rand.NewPCG(0, 0)) (see
+// NewConv). It returns an error for a size < 1 or a weight too large to
+// allocate.
 func NewMatMul(in, out int, bias bool, rng *rand.Rand) (*MatMul, error) {
 	if in < 1 || out < 1 || in > maxParamElems/out {
 		return nil, fmt.Errorf("layers: MatMul(in_features=%d, out_features=%d): want sizes from 1 to a weight of %d elements", in, out, maxParamElems)
 	}
-	if rng == nil {
-		return nil, fmt.Errorf("layers: MatMul(in_features=%d, out_features=%d): nil random source", in, out)
-	}
+	rng = orDefault(rng)
 	m := &MatMul{InFeatures: in, OutFeatures: out, Weight: tensor.New(in, out), weightGrad: tensor.New(in, out)}
 	bound := float32(1 / math.Sqrt(float64(in)))
 	uniform(m.Weight.Data, bound, rng)

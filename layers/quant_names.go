@@ -51,15 +51,16 @@ func quantized[P Layer](f P, err error, d QuantDescs) (*Quant[P], error) {
 }
 
 // NewQuantLinear returns QuantLinear(in, out, bias) with the weights of
-// NewLinear (rng is a math/rand/v2 source, see NewLinear) and quantizers
-// from d. It returns the errors of NewLinear and Quantize.
+// NewLinear (rng is a math/rand/v2 source, nil for a fixed seed) and
+// quantizers from d. It returns the errors of NewLinear and Quantize.
 func NewQuantLinear(in, out int, bias bool, rng *rand.Rand, d QuantDescs) (*QuantLinear, error) {
 	l, err := NewLinear(in, out, bias, rng)
 	return quantized(l, err, d)
 }
 
 // NewQuantConv1d returns QuantConv1d(in, out, kernel, ...) with the
-// weights of NewConv1d and quantizers from d. It returns the errors of
+// weights of NewConv1d (rng is a math/rand/v2 source, nil for a fixed
+// seed) and quantizers from d. It returns the errors of
 // NewConv1d and Quantize.
 func NewQuantConv1d(in, out, kernel int, opt ConvOptions, rng *rand.Rand, d QuantDescs) (*QuantConv1d, error) {
 	l, err := NewConv1d(in, out, kernel, opt, rng)
@@ -67,7 +68,8 @@ func NewQuantConv1d(in, out, kernel int, opt ConvOptions, rng *rand.Rand, d Quan
 }
 
 // NewQuantConv2d returns QuantConv2d(in, out, kernel, ...) with the
-// weights of NewConv2d and quantizers from d. It returns the errors of
+// weights of NewConv2d (rng is a math/rand/v2 source, nil for a fixed
+// seed) and quantizers from d. It returns the errors of
 // NewConv2d and Quantize.
 func NewQuantConv2d(in, out, kernel int, opt ConvOptions, rng *rand.Rand, d QuantDescs) (*QuantConv2d, error) {
 	l, err := NewConv2d(in, out, kernel, opt, rng)
@@ -75,7 +77,8 @@ func NewQuantConv2d(in, out, kernel int, opt ConvOptions, rng *rand.Rand, d Quan
 }
 
 // NewQuantConv3d returns QuantConv3d(in, out, kernel, ...) with the
-// weights of NewConv3d and quantizers from d. It returns the errors of
+// weights of NewConv3d (rng is a math/rand/v2 source, nil for a fixed
+// seed) and quantizers from d. It returns the errors of
 // NewConv3d and Quantize.
 func NewQuantConv3d(in, out, kernel int, opt ConvOptions, rng *rand.Rand, d QuantDescs) (*QuantConv3d, error) {
 	l, err := NewConv3d(in, out, kernel, opt, rng)
@@ -83,7 +86,8 @@ func NewQuantConv3d(in, out, kernel int, opt ConvOptions, rng *rand.Rand, d Quan
 }
 
 // NewQuantConvTranspose2d returns QuantConvTranspose2d(in, out, kernel,
-// ...) with the weights of NewConvTranspose2d and quantizers from d. It
+// ...) with the weights of NewConvTranspose2d (rng is a math/rand/v2
+// source, nil for a fixed seed) and quantizers from d. It
 // returns the errors of NewConvTranspose2d and Quantize. (For the other
 // dimensions, and per-dimension hyper-parameters: NewQuantConv.)
 func NewQuantConvTranspose2d(in, out, kernel int, opt ConvOptions, rng *rand.Rand, d QuantDescs) (*QuantConvTranspose2d, error) {
@@ -92,8 +96,8 @@ func NewQuantConvTranspose2d(in, out, kernel int, opt ConvOptions, rng *rand.Ran
 }
 
 // NewQuantConv returns the quantized convolution spec describes (a
-// *QuantConv1d ... *QuantConvTranspose3d) with the weights of NewConv and
-// quantizers from d. It returns the errors of NewConv and Quantize.
+// *QuantConv1d ... *QuantConvTranspose3d) with the weights of NewConv (rng
+// is a math/rand/v2 source, nil for a fixed seed) and quantizers from d. It returns the errors of NewConv and Quantize.
 func NewQuantConv(spec ConvSpec, rng *rand.Rand, d QuantDescs) (QuantLayer, error) {
 	l, err := NewConv(spec, rng)
 	if err != nil {

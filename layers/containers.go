@@ -89,7 +89,7 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	for i, l := range s.Layers {
 		var err error
-		if x, err = l.Forward(x); err != nil {
+		if x, err = forward(l, x); err != nil {
 			return nil, inChild(s.name(i), l, err)
 		}
 	}
@@ -178,13 +178,13 @@ func (r *Residual) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := x.Validate(); err != nil {
 		return nil, errorf(r, "input: %v", err)
 	}
-	a, err := r.Body.Forward(x)
+	a, err := forward(r.Body, x)
 	if err != nil {
 		return nil, inChild("body", r.Body, err)
 	}
 	s := x
 	if r.Shortcut != nil {
-		if s, err = r.Shortcut.Forward(x); err != nil {
+		if s, err = forward(r.Shortcut, x); err != nil {
 			return nil, inChild("shortcut", r.Shortcut, err)
 		}
 	}

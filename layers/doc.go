@@ -24,7 +24,10 @@
 // Children, which is all the walker needs: Walk and NamedLayers visit every
 // layer with its hierarchical name ("features.0"), NamedParams lists the
 // parameters ("features.0.weight"), Find looks one up, and a Container's
-// SetChild replaces one in place.
+// SetChild replaces one in place. Forward hooks (RegisterForwardHook,
+// RegisterForwardPreHook: PyTorch's register_forward_hook) observe or
+// replace the input and output of a layer found by its name, without
+// changing the tree.
 //
 // Each layer says, next to its Forward and Backward, how it is written as
 // ONNX nodes (Exporter, through a Builder that onnx/export implements),

@@ -154,7 +154,7 @@ func (q *Quant[L]) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 			return nil, errorf(q, "weight: %v", err)
 		}
 	}
-	qx, err := q.InputQuantizer.Forward(x)
+	qx, err := forward(q.InputQuantizer, x)
 	if err != nil {
 		return nil, inChild("input_quantizer", q.InputQuantizer, err)
 	}
@@ -162,7 +162,7 @@ func (q *Quant[L]) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		y, err := q.Float.Forward(qx)
 		return y, q.own(err)
 	}
-	qw, err := q.WeightQuantizer.Forward(weightView(q.WeightQuantizer, w))
+	qw, err := forward(q.WeightQuantizer, weightView(q.WeightQuantizer, w))
 	if err != nil {
 		return nil, inChild("weight_quantizer", q.WeightQuantizer, err)
 	}

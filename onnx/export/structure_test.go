@@ -102,3 +102,20 @@ func TestDefaultOpset(t *testing.T) {
 		}
 	}
 }
+
+// TestHooksDoNotChangeExport: forward hooks registered on a model (even
+// ones that would replace outputs) leave its export unchanged.
+func TestHooksDoNotChangeExport(t *testing.T) {
+	model := digitsCNN(1)
+	o := Options{InputShape: []int{1, 8, 8}}
+	want := must(onnx.Marshal(must(Model(model, o))))
+	for _, name := range []string{"features.0", "features.1", "classifier"} {
+		h := must(layers.RegisterForwardHook(model, name, func(_ string, _ layers.Layer, _, y *tensor.Tensor) (*tensor.Tensor, error) {
+			return tensor.New(y.Shape...), nil
+		}))
+		defer h.Remove()
+	}
+	if got := must(onnx.Marshal(must(Model(model, o)))); !slices.Equal(got, want) {
+		t.Error("hooks changed the export")
+	}
+}

@@ -365,14 +365,11 @@ func (c *Conv) Params() []Param { return c.WeightInfo().params() }
 // in/groups, k...]), or axis 1 for a transposed convolution ([in,
 // out/groups, k...]), and the bias.
 func (c *Conv) WeightInfo() WeightInfo {
-	w := WeightInfo{Weight: Param{Name: "weight", Value: c.Weight, Grad: gradOf(c.Weight, &c.weightGrad)}}
+	axis := 0
 	if c.Transposed {
-		w.Axis = 1
+		axis = 1
 	}
-	if c.Bias != nil {
-		w.Bias = Param{Name: "bias", Value: c.Bias, Grad: gradOf(c.Bias, &c.biasGrad)}
-	}
-	return w
+	return weightInfo(c.Weight, &c.weightGrad, c.Bias, &c.biasGrad, axis)
 }
 
 // Forward returns the convolution of x. It returns an error for an input of

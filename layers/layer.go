@@ -78,6 +78,16 @@ type WeightInfo struct {
 	Bias Param
 }
 
+// weightInfo returns the WeightInfo of the parameters "weight" (w, its
+// gradient *wg) and, when b is not nil, "bias" (b, *bg); see gradOf.
+func weightInfo(w *tensor.Tensor, wg **tensor.Tensor, b *tensor.Tensor, bg **tensor.Tensor, axis int) WeightInfo {
+	info := WeightInfo{Weight: Param{Name: "weight", Value: w, Grad: gradOf(w, wg)}, Axis: axis}
+	if b != nil {
+		info.Bias = Param{Name: "bias", Value: b, Grad: gradOf(b, bg)}
+	}
+	return info
+}
+
 // params returns the weight and, when there is one, the bias.
 func (w WeightInfo) params() []Param {
 	if w.Bias.Value == nil {

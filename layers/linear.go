@@ -35,19 +35,11 @@ func init() {
 // NewConv). It returns an error for a size < 1 or a weight too large to
 // allocate.
 func NewLinear(in, out int, bias bool, rng *rand.Rand) (*Linear, error) {
-	if in < 1 || out < 1 || in > maxParamElems/out {
-		return nil, fmt.Errorf("layers: Linear(in_features=%d, out_features=%d): want sizes from 1 to a weight of %d elements", in, out, maxParamElems)
+	w, b, err := affineParams("Linear", in, out, bias, true, rng)
+	if err != nil {
+		return nil, err
 	}
-	rng = orDefault(rng)
-	l := &Linear{InFeatures: in, OutFeatures: out,
-		Weight: tensor.New(out, in), weightGrad: tensor.New(out, in)}
-	bound := float32(1 / math.Sqrt(float64(in)))
-	uniform(l.Weight.Data, bound, rng)
-	if bias {
-		l.Bias, l.biasGrad = tensor.New(out), tensor.New(out)
-		uniform(l.Bias.Data, bound, rng)
-	}
-	return l, nil
+	return &Linear{InFeatures: in, OutFeatures: out, Weight: w, Bias: b}, nil
 }
 
 // Kind returns "Linear".
@@ -69,11 +61,7 @@ func (l *Linear) Params() []Param { return l.WeightInfo().params() }
 // WeightInfo returns the weight, whose output channels (rows) are axis 0,
 // and the bias.
 func (l *Linear) WeightInfo() WeightInfo {
-	w := WeightInfo{Weight: Param{Name: "weight", Value: l.Weight, Grad: gradOf(l.Weight, &l.weightGrad)}}
-	if l.Bias != nil {
-		w.Bias = Param{Name: "bias", Value: l.Bias, Grad: gradOf(l.Bias, &l.biasGrad)}
-	}
-	return w
+	return weightInfo(l.Weight, &l.weightGrad, l.Bias, &l.biasGrad, 0)
 }
 
 // Forward returns x·Wᵀ + b. It returns an error for a scalar input, a last
@@ -94,30 +82,9 @@ func (l *Linear) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 // error for sizes and weights that do not fit each other or x.
 func (l *Linear) Export(b Builder, x Value) (Value, error) {
 	in, outF := l.InFeatures, l.OutFeatures
-	if in < 1 || outF < 1 {
-		return Value{}, fmt.Errorf("in_features %d, out_features %d: want at least 1", in, outF)
-	}
-	if err := checkTensor("weight", l.Weight, outF, in); err != nil {
-		return Value{}, err
-	}
-	if l.Bias != nil {
-		if err := checkTensor("bias", l.Bias, outF); err != nil {
-			return Value{}, err
-		}
-	}
-	if len(x.Shape) < 2 || x.Shape[len(x.Shape)-1] != in {
-		return Value{}, fmt.Errorf("input shape %s: want last dimension %d", FormatShape(x.Shape), in)
-	}
-	out := append(slices.Clone(x.Shape[:len(x.Shape)-1]), outF)
-	w, err := b.Param("weight", l.Weight)
+	out, w, bias, err := exportAffine(b, x, in, outF, l.Weight, l.Bias, outF, in)
 	if err != nil {
 		return Value{}, err
-	}
-	var bias Value
-	if l.Bias != nil {
-		if bias, err = b.Param("bias", l.Bias); err != nil {
-			return Value{}, err
-		}
 	}
 	if len(x.Shape) == 2 && (l.Bias != nil || b.Opset() >= 11) {
 		inputs := []Value{x, w}
@@ -152,6 +119,59 @@ func (l *Linear) ForwardWeight(x, w *tensor.Tensor) (*tensor.Tensor, error) {
 // goes to the bias's Grad.
 func (l *Linear) BackwardWeight(dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
 	return l.fw.backward(l, dy, dw, l.Bias, &l.biasGrad)
+}
+
+// affineParams returns a weight ([out, in] when outIn, else [in, out])
+// and, with bias, a bias, drawn from rng (nil: see orDefault) uniformly in
+// ±1/sqrt(in), as nn.Linear initialises them. It returns an error naming
+// the layer kind for a size < 1 or a weight too large to allocate.
+func affineParams(kind string, in, out int, bias, outIn bool, rng *rand.Rand) (w, b *tensor.Tensor, err error) {
+	if in < 1 || out < 1 || in > maxParamElems/out {
+		return nil, nil, fmt.Errorf("layers: %s(in_features=%d, out_features=%d): want sizes from 1 to a weight of %d elements", kind, in, out, maxParamElems)
+	}
+	rng = orDefault(rng)
+	if outIn {
+		w = tensor.New(out, in)
+	} else {
+		w = tensor.New(in, out)
+	}
+	bound := float32(1 / math.Sqrt(float64(in)))
+	uniform(w.Data, bound, rng)
+	if bias {
+		b = tensor.New(out)
+		uniform(b.Data, bound, rng)
+	}
+	return w, b, nil
+}
+
+// exportAffine checks the sizes, the weight (of shape wshape) and the bias
+// (nil or [out]) against the input x, and returns the output shape and
+// the values of the weight and the bias (the zero Value without one).
+func exportAffine(b Builder, x Value, in, out int, w, bias *tensor.Tensor, wshape ...int) (shape []int, wv, bv Value, err error) {
+	if in < 1 || out < 1 {
+		return nil, wv, bv, fmt.Errorf("in_features %d, out_features %d: want at least 1", in, out)
+	}
+	if err := checkTensor("weight", w, wshape...); err != nil {
+		return nil, wv, bv, err
+	}
+	if bias != nil {
+		if err := checkTensor("bias", bias, out); err != nil {
+			return nil, wv, bv, err
+		}
+	}
+	if len(x.Shape) < 2 || x.Shape[len(x.Shape)-1] != in {
+		return nil, wv, bv, fmt.Errorf("input shape %s: want last dimension %d", FormatShape(x.Shape), in)
+	}
+	shape = append(slices.Clone(x.Shape[:len(x.Shape)-1]), out)
+	if wv, err = b.Param("weight", w); err != nil {
+		return nil, wv, bv, err
+	}
+	if bias != nil {
+		if bv, err = b.Param("bias", bias); err != nil {
+			return nil, wv, bv, err
+		}
+	}
+	return shape, wv, bv, nil
 }
 
 // affine is the arithmetic of y = x·W + b over the last dimension of x,

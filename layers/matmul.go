@@ -2,9 +2,7 @@ package layers
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
-	"slices"
 
 	"github.com/tensorquant/tensorquant/tensor"
 )
@@ -38,18 +36,11 @@ func init() {
 // NewConv). It returns an error for a size < 1 or a weight too large to
 // allocate.
 func NewMatMul(in, out int, bias bool, rng *rand.Rand) (*MatMul, error) {
-	if in < 1 || out < 1 || in > maxParamElems/out {
-		return nil, fmt.Errorf("layers: MatMul(in_features=%d, out_features=%d): want sizes from 1 to a weight of %d elements", in, out, maxParamElems)
+	w, b, err := affineParams("MatMul", in, out, bias, false, rng)
+	if err != nil {
+		return nil, err
 	}
-	rng = orDefault(rng)
-	m := &MatMul{InFeatures: in, OutFeatures: out, Weight: tensor.New(in, out), weightGrad: tensor.New(in, out)}
-	bound := float32(1 / math.Sqrt(float64(in)))
-	uniform(m.Weight.Data, bound, rng)
-	if bias {
-		m.Bias, m.biasGrad = tensor.New(out), tensor.New(out)
-		uniform(m.Bias.Data, bound, rng)
-	}
-	return m, nil
+	return &MatMul{InFeatures: in, OutFeatures: out, Weight: w, Bias: b}, nil
 }
 
 // Kind returns "MatMul".
@@ -70,11 +61,7 @@ func (m *MatMul) Params() []Param { return m.WeightInfo().params() }
 // WeightInfo returns the weight, whose output channels are axis 1, and
 // the bias.
 func (m *MatMul) WeightInfo() WeightInfo {
-	w := WeightInfo{Weight: Param{Name: "weight", Value: m.Weight, Grad: gradOf(m.Weight, &m.weightGrad)}, Axis: 1}
-	if m.Bias != nil {
-		w.Bias = Param{Name: "bias", Value: m.Bias, Grad: gradOf(m.Bias, &m.biasGrad)}
-	}
-	return w
+	return weightInfo(m.Weight, &m.weightGrad, m.Bias, &m.biasGrad, 1)
 }
 
 // Forward returns x·W + b. It returns an error for a scalar input, a last
@@ -113,30 +100,9 @@ func (m *MatMul) unshare() { m.fw = affine{} }
 // other or x.
 func (m *MatMul) Export(b Builder, x Value) (Value, error) {
 	in, out := m.InFeatures, m.OutFeatures
-	if in < 1 || out < 1 {
-		return Value{}, fmt.Errorf("in_features %d, out_features %d: want at least 1", in, out)
-	}
-	if err := checkTensor("weight", m.Weight, in, out); err != nil {
-		return Value{}, err
-	}
-	if m.Bias != nil {
-		if err := checkTensor("bias", m.Bias, out); err != nil {
-			return Value{}, err
-		}
-	}
-	if len(x.Shape) < 2 || x.Shape[len(x.Shape)-1] != in {
-		return Value{}, fmt.Errorf("input shape %s: want last dimension %d", FormatShape(x.Shape), in)
-	}
-	shape := append(slices.Clone(x.Shape[:len(x.Shape)-1]), out)
-	w, err := b.Param("weight", m.Weight)
+	shape, w, bias, err := exportAffine(b, x, in, out, m.Weight, m.Bias, in, out)
 	if err != nil {
 		return Value{}, err
-	}
-	var bias Value
-	if m.Bias != nil {
-		if bias, err = b.Param("bias", m.Bias); err != nil {
-			return Value{}, err
-		}
 	}
 	y := b.Node("MatMul", []Value{x, w}, shape)
 	if m.Bias == nil {

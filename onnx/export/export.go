@@ -362,13 +362,11 @@ func errorf(path string, l layers.Layer, format string, args ...any) error {
 	return &exportError{fmt.Sprintf("export: %s %s: %s", path, l.String(), msg)}
 }
 
-// ints64 converts to the int64 lists of ONNX attributes.
-func ints64(v ...[]int) []int64 {
-	var out []int64
-	for _, s := range v {
-		for _, x := range s {
-			out = append(out, int64(x))
-		}
+// dims64 converts a shape to ONNX tensor dimensions.
+func dims64(shape []int) []int64 {
+	dims := make([]int64, len(shape))
+	for i, d := range shape {
+		dims[i] = int64(d)
 	}
-	return out
+	return dims
 }

@@ -183,11 +183,7 @@ func foldInto(path string, l layers.Layer, nextPath string, next layers.Layer) (
 // floatInitializer adds t as a FLOAT initializer called name and returns
 // its (unique) name.
 func (b *builder) floatInitializer(name string, t *tensor.Tensor) (string, error) {
-	dims := make([]int64, len(t.Shape))
-	for i, d := range t.Shape {
-		dims[i] = int64(d)
-	}
-	ot, err := onnx.NewTensor(name, dims, t.Data)
+	ot, err := onnx.NewTensor(name, dims64(t.Shape), t.Data)
 	if err != nil {
 		return "", err
 	}

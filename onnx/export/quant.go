@@ -216,7 +216,7 @@ func (p *qdq) blocks(shape []int, amax *tensor.Tensor, size int, weight bool) er
 		return qdqErrorf(p.path, "block amax shape %v, want %v for the input %s with block_size %d", amax.Shape, want, layers.FormatShape(shape), size)
 	}
 	p.axis, p.block = last, size
-	p.dims = ints64(want)
+	p.dims = dims64(want)
 	return nil
 }
 
@@ -421,7 +421,7 @@ func (b *builder) weightInput(path, scope string, l layers.Layer, name string, w
 		out = b.node(qs, "DequantizeLinear", []string{n, scale, zp}, onnx.Float, view.Shape, p.attrs(false)...)
 	}
 	if view != w {
-		t, err := onnx.NewTensor("", []int64{int64(len(w.Shape))}, ints64(w.Shape))
+		t, err := onnx.NewTensor("", []int64{int64(len(w.Shape))}, dims64(w.Shape))
 		if err != nil {
 			return "", nil, errorf(path, l, "%v", err)
 		}
@@ -449,7 +449,7 @@ func (p *qdq) quantizeWeight(w *tensor.Tensor) (onnx.Tensor, error) {
 			codes[i] = fakequant.QuantizeLinear(v, p.scale[p.channel(i, w.Shape)], 0, p.lo, p.hi)
 		}
 	}
-	t, err := p.codesTensor(ints64(w.Shape), codes, fp8)
+	t, err := p.codesTensor(dims64(w.Shape), codes, fp8)
 	if err != nil {
 		return onnx.Tensor{}, qdqErrorf(p.path, "%v", err)
 	}

@@ -141,6 +141,15 @@ type Stateful interface {
 	SetState(name string, t *tensor.Tensor) error
 }
 
+// OptionalBuffers is implemented by Stateful layers that accept, in
+// SetState, buffers they do not hold yet (a quantizer with a dynamic amax
+// takes an "amax" and becomes static), so that a loader may set them.
+type OptionalBuffers interface {
+	// OptionalBuffers returns the local names of the buffers the layer
+	// does not hold but accepts.
+	OptionalBuffers() []string
+}
+
 // NamedTensor is a tensor with its (local or hierarchical) name.
 type NamedTensor struct {
 	Name   string

@@ -526,6 +526,15 @@ func (q *TensorQuantizer) SetState(name string, t *tensor.Tensor) error {
 	return nil
 }
 
+// OptionalBuffers returns "amax" while the amax is dynamic: SetState
+// takes one then, making the quantizer static.
+func (q *TensorQuantizer) OptionalBuffers() []string {
+	if q.amax == nil {
+		return []string{"amax"}
+	}
+	return nil
+}
+
 // unsetBuffer makes the quantizer dynamic again (for a failed checkpoint
 // Restore that had set its amax).
 func (q *TensorQuantizer) unsetBuffer(name string) {

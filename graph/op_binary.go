@@ -28,6 +28,8 @@ func init() {
 		func(a, b int) (int, bool) { return a - b, true }, 0, false)
 	arith("Mul", &kernels3{mulK[float32], mulK[float64], mulK[int64], mulK[int32], mulK[int8], mulK[uint8]},
 		func(a, b int) (int, bool) { return a * b, true }, 1, true)
+	symbolic["Mul"] = func(x, y Dim) (Dim, error) { return dimsProduct([]Dim{x, y}), nil }
+	symbolic["Div"] = func(x, y Dim) (Dim, error) { return quotient([]Dim{x}, []Dim{y}) }
 	arith("Div", &kernels3{divK[float32], divK[float64], divK[int64], divK[int32], divK[int8], divK[uint8]},
 		func(a, b int) (int, bool) {
 			if b == 0 {
@@ -71,6 +73,10 @@ func init() {
 		return whereOp{}, nil
 	})
 }
+
+// symbolic does an op's arithmetic on sizes that may be symbolic
+// products (Mul: 4·N; Div: N·S / S), for shape arithmetic.
+var symbolic = map[string]func(x, y Dim) (Dim, error){}
 
 // number is the set of element types the arithmetic kernels compute on.
 type number interface {
@@ -208,6 +214,10 @@ func (o *binaryOp) shapeElems(a, b []Elem) []Elem {
 			out[i] = x
 		case o.commutes && x.Known && x.Value == o.identity:
 			out[i] = y
+		case symbolic[o.name] != nil && x.dim() != Unknown() && y.dim() != Unknown():
+			if d, err := symbolic[o.name](x.dim(), y.dim()); err == nil {
+				out[i] = elemOfDim(d)
+			}
 		}
 	}
 	return out

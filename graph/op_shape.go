@@ -174,7 +174,8 @@ func reshapeDims(in []Dim, target []Elem, allowZero bool) ([]Dim, error) {
 }
 
 // quotient returns what is known of product(num) / product(den): symbolic
-// dimensions cancel by name.
+// factors cancel by name; what remains is a known size or a symbolic
+// product.
 func quotient(num, den []Dim) (Dim, error) {
 	kn, sn, un := splitDims(num)
 	kd, sd, ud := splitDims(den)
@@ -193,12 +194,10 @@ func quotient(num, den []Dim) (Dim, error) {
 		return Dim{}, fmt.Errorf("the other dimensions hold 0 elements, so -1 is ambiguous")
 	case len(sn) == 0 && kn%kd != 0:
 		return Dim{}, fmt.Errorf("%d elements do not divide into rows of %d", kn, kd)
-	case len(sn) == 0:
-		return Dim{Size: kn / kd}, nil
-	case len(sn) == 1 && kn == kd:
-		return Dim{Size: -1, Param: sn[0]}, nil
+	case kn%kd != 0:
+		return Unknown(), nil
 	}
-	return Unknown(), nil
+	return product(kn/kd, sn), nil
 }
 
 // flattenOp is Flatten: the dimensions before axis become the rows, the

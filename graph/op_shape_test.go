@@ -187,6 +187,66 @@ func TestShapeSubgraph(t *testing.T) {
 	}
 }
 
+// TestSymbolicProducts checks products of symbolic sizes, named
+// canonically ("4*N", "N*S"): a head split computed with Mul, the -1 of a
+// Reshape, Flatten, Div back to N, and two products that must be Same.
+func TestSymbolicProducts(t *testing.T) {
+	m := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 13}}, Graph: &onnx.Graph{
+		Input:  []onnx.ValueInfo{onnx.TensorValueInfo("x", onnx.Float, onnx.DimParam("N"), onnx.DimParam("S"), onnx.DimValue(64))},
+		Output: []onnx.ValueInfo{{Name: "heads"}, {Name: "sum"}, {Name: "n"}},
+		Initializer: []onnx.Tensor{constT(t, "ax0", i64(s(1), 0)), constT(t, "i0", i64(scalar, 0)), constT(t, "i1", i64(scalar, 1)),
+			constT(t, "four", i64(scalar, 4)), constT(t, "d16", i64(s(1), 16)), constT(t, "rows", i64(s(2), -1, 64))},
+		Node: []onnx.Node{
+			onnx.NewNode("Shape", "shape", []string{"x"}, []string{"s"}),
+			onnx.NewNode("Gather", "g0", []string{"s", "i0"}, []string{"b"}),
+			onnx.NewNode("Gather", "g1", []string{"s", "i1"}, []string{"sl"}),
+			onnx.NewNode("Mul", "mul", []string{"b", "four"}, []string{"b4"}),
+			onnx.NewNode("Div", "div", []string{"b4", "four"}, []string{"n"}),
+			onnx.NewNode("Unsqueeze", "u0", []string{"sl", "ax0"}, []string{"s1"}),
+			onnx.NewNode("Unsqueeze", "u1", []string{"b4", "ax0"}, []string{"b41"}),
+			onnx.NewNode("Concat", "cat", []string{"s1", "b41", "d16"}, []string{"target"}, onnx.IntAttr("axis", 0)),
+			onnx.NewNode("Reshape", "split", []string{"x", "target"}, []string{"heads"}),
+			onnx.NewNode("Reshape", "rows", []string{"heads", "rows"}, []string{"r"}),
+			onnx.NewNode("Flatten", "flat", []string{"x"}, []string{"f"}, onnx.IntAttr("axis", 2)),
+			onnx.NewNode("Add", "add", []string{"r", "f"}, []string{"sum"}),
+		},
+	}}
+	g := importModel(t, m)
+	for name, want := range map[string]string{"heads": "[S 4*N 16]", "r": "[N*S 64]", "f": "[N*S 64]", "sum": "[N*S 64]"} {
+		if got := shapeOf(g, name); got != want {
+			t.Errorf("%s inferred %s, want %s", name, got, want)
+		}
+	}
+	if got := elemsString(g.Info("n").Elems); got != "[N]" {
+		t.Errorf("4*N / 4 is %s, want [N]", got)
+	}
+	sess, err := NewSession(g, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := sess.Run(map[string]*Tensor{"x": seq(2, 3, 64)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(out["heads"].Shape, s(3, 8, 16)) || !slices.Equal(out["sum"].Shape, s(6, 64)) {
+		t.Errorf("shapes %v and %v, want [3 8 16] and [6 64]", out["heads"].Shape, out["sum"].Shape)
+	}
+	check(t, "n", out["n"], i64(scalar, 2))
+	for _, c := range []struct {
+		dims []Dim
+		want string
+	}{
+		{[]Dim{{Size: 2}, {Size: -1, Param: "S"}, {Size: -1, Param: "N"}, {Size: 3}}, "6*N*S"},
+		{[]Dim{{Size: -1, Param: "2*N"}, {Size: -1, Param: "S"}}, "2*N*S"},
+		{[]Dim{{Size: 0}, {Size: -1, Param: "N"}}, "0"},
+		{[]Dim{{Size: -1, Param: "N"}, Unknown()}, "?"},
+	} {
+		if got := dimsProduct(c.dims).String(); got != c.want {
+			t.Errorf("product of %v is %s, want %s", c.dims, got, c.want)
+		}
+	}
+}
+
 // TestSymbolicEncoder follows a transformer's head split: [N S 256] →
 // Reshape(Concat(N, S, 4, 64)) → Transpose → [N 4 S 64], the sizes taken
 // from Shape at run time, with positions from Range(0, S, 1) and an

@@ -3,6 +3,8 @@ package graph
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"unsafe"
 
 	"github.com/tensorquant/tensorquant/onnx"
@@ -111,39 +113,63 @@ func isInt(t onnx.DataType) bool { return slices.Contains(intTypes, t) }
 // info returns an Info of type t and shape shape (not copied).
 func info(t onnx.DataType, shape []Dim) *Info { return &Info{DType: t, Shape: shape} }
 
-// dimsProduct returns what is known of the product of dims: its size when
-// every dim is known, the dim itself when exactly one is symbolic and the
-// others multiply to 1, else an unknown dim.
-func dimsProduct(dims []Dim) Dim {
-	known, syms, unknown := splitDims(dims)
+// Symbolic products. A dimension that is a constant times symbolic sizes
+// (the 4·N of a head split, the N·S of a flattened batch) is named by a
+// canonical string: the constant, unless 1, then the factors in order,
+// joined by "*" ("4*N", "N*S"); two such dimensions are Same when their
+// names are, and splitDims reads a name back into its factors.
+
+// product returns the dimension known × the product of the named sizes.
+func product(known int, syms []string) Dim {
 	switch {
-	case unknown:
-		return Unknown()
 	case len(syms) == 0:
 		return Dim{Size: known}
-	case len(syms) == 1 && known == 1:
-		return Dim{Size: -1, Param: syms[0]}
 	case known == 0:
 		return Dim{Size: 0}
 	}
-	return Unknown()
+	parts := slices.Sorted(slices.Values(syms))
+	if known != 1 {
+		parts = append([]string{strconv.Itoa(known)}, parts...)
+	}
+	return Dim{Size: -1, Param: strings.Join(parts, "*")}
 }
 
-// splitDims returns the product of the known dims, the names of the
-// symbolic ones, and whether some dim is unknown without a name. The
-// product saturates rather than overflow (a hostile shape cannot wrap it).
+// satMul multiplies sizes, saturating rather than overflow (a hostile
+// shape cannot wrap a product).
+func satMul(a, b int) int {
+	if b != 0 && a > maxValueElems/b {
+		return maxValueElems
+	}
+	return a * b
+}
+
+// dimsProduct returns what is known of the product of dims: its size when
+// every dim is known, a symbolic product when the unknown ones are
+// symbolic, else an unknown dim.
+func dimsProduct(dims []Dim) Dim {
+	known, syms, unknown := splitDims(dims)
+	if unknown {
+		return Unknown()
+	}
+	return product(known, syms)
+}
+
+// splitDims returns the product of the known dims and constant factors,
+// the symbolic factors, and whether some dim is unknown without a name.
 func splitDims(dims []Dim) (known int, syms []string, unknown bool) {
 	known = 1
 	for _, d := range dims {
 		switch {
 		case d.Known():
-			if d.Size != 0 && known > maxValueElems/d.Size {
-				known = maxValueElems
-			} else {
-				known *= d.Size
-			}
+			known = satMul(known, d.Size)
 		case d.Param != "":
-			syms = append(syms, d.Param)
+			for _, f := range strings.Split(d.Param, "*") {
+				if n, err := strconv.Atoi(f); err == nil && n > 0 {
+					known = satMul(known, n)
+				} else {
+					syms = append(syms, f)
+				}
+			}
 		default:
 			unknown = true
 		}

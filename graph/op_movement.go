@@ -763,12 +763,8 @@ func (tileOp) Infer(in []*Info) ([]*Info, error) {
 			shape[i] = Unknown()
 		case reps[i] < 0:
 			return nil, fmt.Errorf("repeats %v has a negative element", reps)
-		case reps[i] == 1:
-			shape[i] = d
-		case d.Known():
-			shape[i] = Dim{Size: d.Size * reps[i]}
 		default:
-			shape[i] = Unknown()
+			shape[i] = dimsProduct([]Dim{d, {Size: reps[i]}})
 		}
 	}
 	return []*Info{info(x.DType, shape)}, nil

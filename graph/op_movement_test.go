@@ -200,6 +200,15 @@ func TestExpandTile(t *testing.T) {
 	check(t, "Tile", runNode(t, 13, tl, f32(s(2, 2), 1, 2, 3, 4), i64(s(2), 2, 3))[0],
 		f32(s(4, 6), 1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4, 1, 2, 1, 2, 1, 2, 3, 4, 3, 4, 3, 4))
 	check(t, "Tile zero", runNode(t, 13, tl, f32(s(2), 1, 2), i64(s(1), 0))[0], f32(s(0)))
+	tm := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 13}}, Graph: &onnx.Graph{
+		Input:       []onnx.ValueInfo{onnx.TensorValueInfo("x", onnx.Float, onnx.DimParam("N"), onnx.DimValue(3), onnx.DimParam("S"))},
+		Output:      []onnx.ValueInfo{{Name: "y"}},
+		Initializer: []onnx.Tensor{constT(t, "r", i64(s(3), 2, 2, 1))},
+		Node:        []onnx.Node{node("Tile", []string{"x", "r"}, y)},
+	}}
+	if got := shapeOf(importModel(t, tm), "y"); got != "[2*N 6 S]" {
+		t.Errorf("Tile inferred %s, want [2*N 6 S]", got)
+	}
 	wantErr(t, 13, tl, "repeats has 1 elements for an input of rank 2", f32(s(1, 1), 1), i64(s(1), 2))
 	wantErr(t, 13, tl, "repeats [-1] has a negative element", f32(s(1), 1), i64(s(1), -1))
 	wantErr(t, 13, tl, "repeats [1099511627776] makes the output too large", f32(s(2), 1, 2), i64(s(1), 1<<40))

@@ -6,7 +6,6 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/onnx"
-	"github.com/tensorquant/tensorquant/tensor"
 )
 
 // matmulRef is numpy.matmul in float64 for FLOAT tensors.
@@ -19,26 +18,15 @@ func matmulRef(a, b *Tensor) ([]int, []float64) {
 		bs = []int{bs[0], 1}
 	}
 	m, k, n := as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
-	batch, err := tensor.BroadcastShapes(as[:len(as)-2], bs[:len(bs)-2])
-	if err != nil {
-		panic(err)
-	}
-	sa := tensor.BroadcastStrides(as[:len(as)-2], batch)
-	sb := tensor.BroadcastStrides(bs[:len(bs)-2], batch)
-	nb := prod(batch)
-	out := make([]float64, nb*m*n)
-	idx := make([]int, len(batch))
-	for q := range nb {
-		r := q
-		for d := len(batch) - 1; d >= 0; d-- {
-			idx[d] = r % batch[d]
-			r /= batch[d]
-		}
-		ia, ib := 0, 0
-		for d := range batch {
-			ia += idx[d] * sa[d]
-			ib += idx[d] * sb[d]
-		}
+	// The batches in output order, with the batch of a and of b each reads.
+	var pairs [][2]int
+	batch, _ := refBroadcast(as[:len(as)-2], bs[:len(bs)-2], func(i, j int) float64 {
+		pairs = append(pairs, [2]int{i, j})
+		return 0
+	})
+	out := make([]float64, len(pairs)*m*n)
+	for q, p := range pairs {
+		ia, ib := p[0], p[1]
 		for i := range m {
 			for j := range n {
 				var sum float64

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/tensorquant/tensorquant/calibrators"
+	"github.com/tensorquant/tensorquant/internal/checked"
 	"github.com/tensorquant/tensorquant/internal/cli/progress"
 	"github.com/tensorquant/tensorquant/internal/cli/report"
 	"github.com/tensorquant/tensorquant/npy"
@@ -230,7 +231,7 @@ func parseShape(s string) ([]int, error) {
 		}
 		shape = append(shape, d)
 	}
-	if err := tensor.CheckShape(shape); err != nil {
+	if _, err := checked.Product(shape, 4); err != nil { // float32 values
 		return nil, fmt.Errorf("-shape %q: %w", s, err)
 	}
 	return shape, nil

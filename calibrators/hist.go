@@ -145,8 +145,9 @@ func (c *Histogram) Clone() *Histogram {
 // agree to within their rounding (about 1e-5 relative); where ranking
 // passes MSERankLimit runs (never while 2^(bits-1) (2^bits unsigned)
 // times the bins stays within it: up to 2 Mi bins at 8 bits, any width
-// below 16384 bins), ComputeAmax returns an error. The FP8 search evaluates every
-// candidate exactly and fails past MSEExactLimit bin evaluations.
+// below 16384 bins), ComputeAmax returns an error. The FP8 search
+// evaluates every candidate exactly and fails past MSEExactLimit bin
+// evaluations.
 //
 // It returns ErrUnknownMethod for another method, an error for invalid
 // options (a percentile outside [0, 100], a stride below 1, start_bin 0 for
@@ -154,13 +155,13 @@ func (c *Histogram) Clone() *Histogram {
 // fails: no candidate (start_bin beyond the bins), entropy over a single
 // bin, mse with negative bin centers (NumPy's range for a first batch whose
 // |x| are all equal and below 0.5); and the mse work-limit errors above.
-func (c *Histogram) ComputeAmax(method string, o AmaxOptions) (*tensor.Tensor, error) {
+func (c *Histogram) ComputeAmax(method Method, o AmaxOptions) (*tensor.Tensor, error) {
 	switch method {
-	case "entropy", "percentile", "mse":
+	case MethodEntropy, MethodPercentile, MethodMSE:
 	default:
 		return nil, unknownMethod(method, `the histogram calibrator has "entropy", "percentile" and "mse"`)
 	}
-	o, err := o.resolve(method)
+	p, err := o.resolve(method)
 	if err != nil {
 		return nil, err
 	}
@@ -170,14 +171,14 @@ func (c *Histogram) ComputeAmax(method string, o AmaxOptions) (*tensor.Tensor, e
 	counts, edges := c.h.Counts(), c.h.Edges()
 	var v float32
 	switch {
-	case method == "entropy":
-		v, err = entropyAmax(counts, edges, c.numBits, c.unsigned, o.Stride, o.StartBin)
-	case method == "percentile":
-		v, err = percentileAmax(counts, edges, o.Percentile)
-	case o.FP8 != 0:
-		v, err = mseFP8Amax(counts, edges, o.FP8, o.Stride, o.StartBin)
+	case method == MethodEntropy:
+		v, err = entropyAmax(counts, edges, c.numBits, c.unsigned, p.stride, p.startBin)
+	case method == MethodPercentile:
+		v, err = percentileAmax(counts, edges, p.percentile)
+	case p.fp8 != 0:
+		v, err = mseFP8Amax(counts, edges, p.fp8, p.stride, p.startBin)
 	default:
-		v, err = mseAmax(counts, edges, c.numBits, c.unsigned, o.Stride, o.StartBin)
+		v, err = mseAmax(counts, edges, c.numBits, c.unsigned, p.stride, p.startBin)
 	}
 	if err != nil {
 		return nil, err
@@ -186,7 +187,7 @@ func (c *Histogram) ComputeAmax(method string, o AmaxOptions) (*tensor.Tensor, e
 }
 
 // Amax is ComputeAmax, for the Calibrator interface.
-func (c *Histogram) Amax(method string, o AmaxOptions) (*tensor.Tensor, error) {
+func (c *Histogram) Amax(method Method, o AmaxOptions) (*tensor.Tensor, error) {
 	return c.ComputeAmax(method, o)
 }
 

@@ -15,7 +15,7 @@ import (
 // Before, Forward refused: "amax shape [1] would broadcast input shape []
 // to [1]".
 func TestTensorQuantizerAmaxGrowsOutput(t *testing.T) {
-	d := QuantDesc8BitPerTensor
+	d := QuantDesc8BitPerTensor()
 	d.Amax, d.AmaxShape = []float32{1}, []int{1}
 	for _, fake := range []bool{true, false} {
 		d.FakeQuant = fake

@@ -54,11 +54,11 @@ type amaxResult struct {
 }
 
 func (a *amaxFlags) compute(s *calibrators.Set) ([]amaxResult, error) {
-	opts := calibrators.AmaxOptions{Stride: a.stride, StartBin: a.startBin, Percentile: a.percentile, Literal: true}
+	opts := calibrators.AmaxOptions{Stride: a.stride, StartBin: &a.startBin, Percentile: &a.percentile}
 	var out []amaxResult
 	for _, m := range strings.Split(a.methods, ",") {
 		m = strings.TrimSpace(m)
-		amax, err := s.Amax(m, opts)
+		amax, err := s.Amax(calibrators.Method(m), opts)
 		if err != nil && m == "mse" {
 			// Only NumPy's range for a constant first batch, [x-0.5,
 			// x+0.5], starts below 0.

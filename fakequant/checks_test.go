@@ -140,39 +140,32 @@ func TestAmaxGrowsOutput(t *testing.T) {
 			scale:    []float32{127, 127.0 / 3, 508}, dx: []float32{3, 16}, dxShape: []int{2, 1},
 		},
 	} {
+		same := func(what string, want, got any) {
+			t.Helper()
+			if d := cmp.Diff(want, got); d != "" {
+				t.Errorf("%s: %s (-want +got):\n%s", c.name, what, d)
+			}
+		}
 		q, scale, err := TensorQuant(c.x, c.amax, f)
 		if err != nil {
 			t.Fatalf("%s: TensorQuant: %v", c.name, err)
 		}
-		if d := cmp.Diff(c.shape, q.Shape); d != "" {
-			t.Errorf("%s: TensorQuant shape (-want +got):\n%s", c.name, d)
-		}
-		if d := cmp.Diff(c.q, q.Data); d != "" {
-			t.Errorf("%s: TensorQuant codes (-want +got):\n%s", c.name, d)
-		}
-		if d := cmp.Diff(c.scale, scale.Data); d != "" || !tensor.SameShape(scale.Shape, c.amax.Shape) {
-			t.Errorf("%s: scale %v %v (-want +got):\n%s", c.name, scale.Shape, scale.Data, d)
-		}
+		same("TensorQuant shape", c.shape, q.Shape)
+		same("TensorQuant codes", c.q, q.Data)
+		same("scale shape", c.amax.Shape, scale.Shape)
+		same("scale", c.scale, scale.Data)
 		y, err := FakeTensorQuant(c.x, c.amax, f)
 		if err != nil {
 			t.Fatalf("%s: FakeTensorQuant: %v", c.name, err)
 		}
-		if d := cmp.Diff(c.shape, y.Shape); d != "" {
-			t.Errorf("%s: FakeTensorQuant shape (-want +got):\n%s", c.name, d)
-		}
-		if d := cmp.Diff(c.fakeBits, bits(y.Data)); d != "" {
-			t.Errorf("%s: FakeTensorQuant bits (-want +got):\n%s", c.name, d)
-		}
+		same("FakeTensorQuant shape", c.shape, y.Shape)
+		same("FakeTensorQuant bits", c.fakeBits, bits(y.Data))
 		dx, err := STEGrad(c.x, c.amax, c.dy)
 		if err != nil {
 			t.Fatalf("%s: STEGrad: %v", c.name, err)
 		}
-		if d := cmp.Diff(c.dxShape, dx.Shape); d != "" {
-			t.Errorf("%s: STEGrad shape (-want +got):\n%s", c.name, d)
-		}
-		if d := cmp.Diff(c.dx, dx.Data); d != "" {
-			t.Errorf("%s: STEGrad (-want +got):\n%s", c.name, d)
-		}
+		same("STEGrad shape", c.dxShape, dx.Shape)
+		same("STEGrad", c.dx, dx.Data)
 		if _, err := STEGrad(c.x, c.amax, c.x); err == nil && !tensor.SameShape(c.x.Shape, c.shape) {
 			t.Errorf("%s: STEGrad accepted a gradient shaped like x, not like the output", c.name)
 		}

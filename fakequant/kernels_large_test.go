@@ -92,28 +92,6 @@ func TestLargeKernelsMatchGeneric(t *testing.T) {
 	}
 }
 
-// TestQuantInt8FractionalBounds covers the bounds the assembly cannot take
-// (the refused NumBits 0 would give maxBound -0.5): the dispatcher must
-// route them to the generic code under every family.
-func TestQuantInt8FractionalBounds(t *testing.T) {
-	r := rand.New(rand.NewPCG(32, 33))
-	for _, b := range [][2]float32{{-0.5, -0.5}, {0.5, -0.5}, {-1.5, 1}, {0, 0.5}} {
-		lo, hi := b[0], b[1]
-		src := interesting(r, 300, 1, Int8)
-		want := make([]int8, len(src))
-		quantInt8Generic(want, src, 1, lo, hi)
-		kerneltest.ForEachImpl(t, func(t *testing.T) {
-			got := make([]int8, len(src))
-			quantInt8(got, src, 1, lo, hi)
-			for i := range got {
-				if got[i] != want[i] {
-					t.Fatalf("bounds [%v, %v]: [%d] = %d want %d (x=%v)", lo, hi, i, got[i], want[i], src[i])
-				}
-			}
-		})
-	}
-}
-
 // TestKernelsInPlace covers the aliasing the API allows: FakeQuantVec with
 // dst == src, and STE with dst == x and with dst == dy, at every length up
 // to 300 and (without -short) at the streaming length.

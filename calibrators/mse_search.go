@@ -19,7 +19,8 @@ import (
 // arithmetic (a guess on the near-uniform grid of centers, checked), so
 // the runs are exactly the reference's. Bins without a count add nothing
 // and are skipped. A run's sum of count*(c-v)^2 comes from prefix sums of
-// count, count*c and count*c^2, or, for a run of a few bins, from the bins
+// count, count*c and count*c^2, or, for a run of a few bins in formats
+// fine enough for those sums to cancel (shortRun), from the bins
 // themselves. The cost is one step per quantization level that holds a
 // count (or per level, where levels are coarser than bins): at most
 // min(2^(bits-1), bins) per candidate.

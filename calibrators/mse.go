@@ -139,21 +139,26 @@ func mseAmaxWork(counts []int64, edges []float64, numBits int, unsigned bool, st
 	// Exactly, in the order of the estimates (the first on ties), skipping
 	// the candidates whose lower bound shows they cannot beat the best
 	// found: a later candidate must be smaller, an earlier one at most
-	// equal.
+	// equal. The best estimate's objective bounds how many that leaves;
+	// beyond MSEExactLimit bins of them, the candidates are too many,
+	// within float32 rounding of each other, to tell apart as the
+	// original does, and the smallest float64 objective decides.
 	sort.SliceStable(band, func(x, y int) bool { return est[band[x]] < est[band[y]] })
-	choice, bestV := -1, float32(0)
-	budget := MSEExactLimit / nc
-	for _, c := range band {
-		if choice >= 0 && (lo[c] > float64(bestV) || c > choice && lo[c] >= float64(bestV)) {
+	choice, bestV := band[0], obj.at(at(band[0]))
+	need := 1
+	for _, c := range band[1:] {
+		if lo[c] <= float64(bestV) {
+			need++
+		}
+	}
+	if need > MSEExactLimit/nc {
+		return at(choice), nil
+	}
+	for _, c := range band[1:] {
+		if lo[c] > float64(bestV) || c > choice && lo[c] >= float64(bestV) {
 			continue
 		}
-		if budget--; budget < 0 {
-			// Too many candidates within float32 rounding of each other
-			// to tell apart as the original does: the smallest float64
-			// objective decides.
-			return at(band[0]), nil
-		}
-		if v := obj.at(at(c)); choice < 0 || v < bestV || v == bestV && c < choice {
+		if v := obj.at(at(c)); v < bestV || v == bestV && c < choice {
 			choice, bestV = c, v
 		}
 	}

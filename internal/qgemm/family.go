@@ -1,0 +1,100 @@
+package qgemm
+
+import "github.com/tensorquant/tensorquant/internal/cpufeat"
+
+// family is one set of micro-kernels: a cpufeat family, refined by the
+// extensions it has.
+type family uint8
+
+const (
+	famGeneric    family = iota // pure Go, the specification
+	famAVX2                     // VPMADDWD on YMM
+	famAVX512                   // VPMADDWD on ZMM (AVX512BW)
+	famAVX512VNNI               // VPDPBUSD on ZMM
+	famNEON                     // SMULL/SADALP (ARMv8.0)
+	famNEONDot                  // SDOT (ARMv8.2 dot product)
+	numFamilies
+)
+
+func (f family) String() string {
+	return [...]string{"generic", "avx2", "avx512", "avx512vnni", "neon", "neondot", "unknown"}[min(f, numFamilies)]
+}
+
+// geometry is a family's tile: mr rows (activation rows, through
+// pointers) by nr columns (weight columns, packed), and whether its
+// kernels read the activation bytes as int8 (else as uint8).
+type geometry struct {
+	mr, nr int
+	signed bool
+}
+
+var geometries = [numFamilies]geometry{
+	famGeneric:    {mr: 4, nr: 8},
+	famAVX2:       {mr: 6, nr: 8},
+	famAVX512:     {mr: 6, nr: 32},
+	famAVX512VNNI: {mr: 6, nr: 64},
+	famNEON:       {mr: 4, nr: 8, signed: true},
+	famNEONDot:    {mr: 8, nr: 8, signed: true},
+}
+
+// maxMR and maxNR bound every family's tile (scratch sizes).
+const (
+	maxMR = 8
+	maxNR = 64
+)
+
+// override, when a test sets it, replaces the selected family.
+var override *family
+
+// selected is the family the entry points use: the one of
+// cpufeat.Selected, with its extensions.
+func selected() family {
+	if override != nil {
+		return *override
+	}
+	switch cpufeat.Selected {
+	case cpufeat.AVX512:
+		if cpufeat.AVX512VNNI {
+			return famAVX512VNNI
+		}
+		return famAVX512
+	case cpufeat.AVX2:
+		return famAVX2
+	case cpufeat.NEON:
+		if cpufeat.ASIMDDP {
+			return famNEONDot
+		}
+		return famNEON
+	}
+	return famGeneric
+}
+
+// supported reports whether this CPU and build can run family f.
+func supported(f family) bool {
+	switch f {
+	case famGeneric:
+		return true
+	case famAVX2:
+		return hasAsm && cpufeat.Supported(cpufeat.AVX2)
+	case famAVX512:
+		return hasAsm && cpufeat.Supported(cpufeat.AVX512)
+	case famAVX512VNNI:
+		return hasAsm && cpufeat.Supported(cpufeat.AVX512) && cpufeat.AVX512VNNI
+	case famNEON:
+		return hasAsm && cpufeat.Supported(cpufeat.NEON)
+	case famNEONDot:
+		return hasAsm && cpufeat.Supported(cpufeat.NEON) && cpufeat.ASIMDDP
+	}
+	return false
+}
+
+// families returns every family this CPU and build can run, generic first.
+func families() []family {
+	var out []family
+	for f := range numFamilies {
+		if supported(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}

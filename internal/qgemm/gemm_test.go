@@ -1,0 +1,281 @@
+package qgemm
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+)
+
+// useFamily makes packing use family f until the returned function runs.
+func useFamily(f family) (restore func()) {
+	prev := override
+	override = &f
+	return func() { override = prev }
+}
+
+// forEachFamily runs f as a subtest under every family this machine runs.
+func forEachFamily(t *testing.T, f func(t *testing.T, fam family)) {
+	t.Helper()
+	for _, fam := range families() {
+		restore := useFamily(fam)
+		t.Run(fam.String(), func(t *testing.T) { f(t, fam) })
+		restore()
+	}
+}
+
+// problem is a matrix product in plain integers: activations a (m×k, row
+// stride lda, zero point za), weights b (k×n, zero points zb: 1 or n),
+// bias (nil or n).
+type problem struct {
+	m, n, k, lda int
+	a            []int32
+	za           int32
+	b            []int32
+	zb           []int32
+	bias         []int32
+}
+
+// ref returns C in int64, the formula of the package doc.
+func (p *problem) ref() []int64 {
+	c := make([]int64, p.m*p.n)
+	for i := range p.m {
+		for j := range p.n {
+			zb := p.zb[0]
+			if len(p.zb) > 1 {
+				zb = p.zb[j]
+			}
+			var s int64
+			for k := range p.k {
+				s += int64(p.a[i*p.lda+k]-p.za) * int64(p.b[k*p.n+j]-zb)
+			}
+			if p.bias != nil {
+				s += int64(p.bias[j])
+			}
+			c[i*p.n+j] = s
+		}
+	}
+	return c
+}
+
+// refQuant is the requantization of the package doc, written out.
+func refQuant(c int64, scale float32, zp, lo, hi int32) int32 {
+	f := float64(float32(int32(c)) * scale)
+	r := math.RoundToEven(f) + float64(zp)
+	return int32(min(max(r, float64(lo)), float64(hi)))
+}
+
+// valueRange returns the range of T as int32.
+func valueRange[T Int8]() (int32, int32) { return rangeOf[T]() }
+
+// randomIn returns a value of [lo, hi], the bounds more often than chance.
+func randomIn(rng *rand.Rand, lo, hi int32) int32 {
+	switch rng.IntN(8) {
+	case 0:
+		return lo
+	case 1:
+		return hi
+	}
+	return lo + rng.Int32N(hi-lo+1)
+}
+
+// newProblem returns a random product for activations of type A and
+// weights of type W.
+func newProblem[A, W Int8](rng *rand.Rand, m, n, k int, perColumn, bias bool) *problem {
+	alo, ahi := valueRange[A]()
+	wlo, whi := valueRange[W]()
+	p := &problem{m: m, n: n, k: k, lda: k + rng.IntN(3)}
+	p.a = make([]int32, max(0, (m-1)*p.lda+k))
+	for i := range p.a {
+		p.a[i] = randomIn(rng, alo, ahi)
+	}
+	p.za = randomIn(rng, alo, ahi)
+	p.b = make([]int32, k*n)
+	for i := range p.b {
+		p.b[i] = randomIn(rng, wlo, whi)
+	}
+	p.zb = []int32{randomIn(rng, wlo, whi)}
+	if rng.IntN(3) == 0 {
+		p.zb[0] = 0
+		if flipOf[W]() != 0 {
+			p.zb[0] = 128
+		}
+	}
+	if perColumn {
+		p.zb = make([]int32, n)
+		for j := range p.zb {
+			p.zb[j] = randomIn(rng, wlo, whi)
+		}
+	}
+	if bias {
+		p.bias = make([]int32, n)
+		for j := range p.bias {
+			p.bias[j] = rng.Int32N(1<<20) - 1<<19
+		}
+	}
+	return p
+}
+
+func convert[T Int8](v []int32) []T {
+	out := make([]T, len(v))
+	for i, x := range v {
+		out[i] = T(x)
+	}
+	return out
+}
+
+// offset returns v copied to a buffer at element offset off, so that the
+// kernels see every alignment.
+func offset[T any](v []T, off int) []T {
+	buf := make([]T, off+len(v))
+	copy(buf[off:], v)
+	return buf[off : off+len(v) : off+len(v)]
+}
+
+const guard = -0x5A5A5A5B
+
+// checkProblem runs p through the three outputs under the current family
+// and compares them with the formula, and checks that nothing outside the
+// output was written.
+func checkProblem[A, W, Y Int8](t *testing.T, rng *rand.Rand, p *problem, threads int) {
+	t.Helper()
+	w, err := PackMatrix(convert[W](p.b), p.k, p.n, p.n, false, convert[W](p.zb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := Matrix[A]{Data: offset(convert[A](p.a), rng.IntN(16)), Rows: p.m, Stride: p.lda, ZeroPoint: A(p.za)}
+	want := p.ref()
+	ld := p.n + rng.IntN(3)
+	name := func() string {
+		return fmt.Sprintf("%s m=%d n=%d k=%d lda=%d za=%d zb=%v bias=%v", w.fam, p.m, p.n, p.k, p.lda, p.za, p.zb, p.bias != nil)
+	}
+
+	c := make([]int32, p.m*ld+3)
+	for i := range c {
+		c[i] = guard
+	}
+	if err := MatMulInt32(threads, a, w, p.bias, c, ld); err != nil {
+		t.Fatalf("%s: %v", name(), err)
+	}
+	for i := range c {
+		r, j := i/ld, i%ld
+		if r < p.m && j < p.n {
+			if c[i] != int32(want[r*p.n+j]) {
+				t.Fatalf("%s: int32 C[%d][%d] = %d, want %d", name(), r, j, c[i], want[r*p.n+j])
+			}
+		} else if c[i] != guard {
+			t.Fatalf("%s: int32 output written outside the matrix at %d", name(), i)
+		}
+	}
+
+	lo, hi := valueRange[Y]()
+	scale := make([]float32, max(p.n, 1))
+	for j := range scale {
+		scale[j] = float32(math.Ldexp(1+rng.Float64(), -rng.IntN(14)))
+	}
+	if rng.IntN(4) == 0 || p.n == 0 {
+		scale = scale[:1]
+	}
+	q := Requant{Scale: scale, ZeroPoint: randomIn(rng, lo, hi), Min: lo, Max: hi}
+	if rng.IntN(3) == 0 { // a fused Relu
+		q.Min = q.ZeroPoint
+	}
+	y := make([]Y, p.m*ld+3)
+	for i := range y {
+		y[i] = Y(0x5B)
+	}
+	if err := MatMulQuant(threads, a, w, p.bias, q, y, ld); err != nil {
+		t.Fatalf("%s: %v", name(), err)
+	}
+	for i := range y {
+		r, j := i/ld, i%ld
+		if r < p.m && j < p.n {
+			s := scale[0]
+			if len(scale) > 1 {
+				s = scale[j]
+			}
+			if wq := refQuant(want[r*p.n+j], s, q.ZeroPoint, q.Min, q.Max); int32(y[i]) != wq {
+				t.Fatalf("%s: quantized Y[%d][%d] = %d, want %d (C = %d, scale %g, zp %d)", name(), r, j, y[i], wq, want[r*p.n+j], s, q.ZeroPoint)
+			}
+		} else if y[i] != Y(0x5B) {
+			t.Fatalf("%s: quantized output written outside the matrix at %d", name(), i)
+		}
+	}
+
+	if p.bias != nil { // the float output has a float bias instead
+		return
+	}
+	fb := make([]float32, p.n)
+	for j := range fb {
+		fb[j] = float32(rng.NormFloat64())
+	}
+	if rng.IntN(2) == 0 {
+		fb = nil
+	}
+	f := make([]float32, p.m*ld+3)
+	for i := range f {
+		f[i] = guard
+	}
+	if err := MatMulFloat(threads, a, w, Dequant{Scale: scale, Bias: fb}, f, ld); err != nil {
+		t.Fatalf("%s: %v", name(), err)
+	}
+	for i := range f {
+		r, j := i/ld, i%ld
+		if r < p.m && j < p.n {
+			s := scale[0]
+			if len(scale) > 1 {
+				s = scale[j]
+			}
+			var b float32
+			if fb != nil {
+				b = fb[j]
+			}
+			wf := float32(float32(int32(want[r*p.n+j]))*s) + b
+			if math.Float32bits(f[i]) != math.Float32bits(wf) {
+				t.Fatalf("%s: float Y[%d][%d] = %v, want %v", name(), r, j, f[i], wf)
+			}
+		} else if f[i] != guard {
+			t.Fatalf("%s: float output written outside the matrix at %d", name(), i)
+		}
+	}
+}
+
+// eachType runs f for every combination of activation, weight and output
+// types.
+func eachType(f func(name string, run func(t *testing.T, rng *rand.Rand, m, n, k int, perColumn, bias bool, threads int))) {
+	f("u8u8u8", checkTyped[uint8, uint8, uint8])
+	f("u8s8u8", checkTyped[uint8, int8, uint8])
+	f("s8s8s8", checkTyped[int8, int8, int8])
+	f("s8u8s8", checkTyped[int8, uint8, int8])
+	f("u8s8s8", checkTyped[uint8, int8, int8])
+}
+
+func checkTyped[A, W, Y Int8](t *testing.T, rng *rand.Rand, m, n, k int, perColumn, bias bool, threads int) {
+	t.Helper()
+	checkProblem[A, W, Y](t, rng, newProblem[A, W](rng, m, n, k, perColumn, bias), threads)
+}
+
+// TestMatMulRagged runs every M up to two tiles and a row, every N up to
+// two panels and a column and every K up to 70, the other two dimensions
+// random, with each type combination, per-tensor and per-column zero
+// points, with and without a bias, against the formula.
+func TestMatMulRagged(t *testing.T) {
+	forEachFamily(t, func(t *testing.T, fam family) {
+		g := geometries[fam]
+		eachType(func(name string, check func(t *testing.T, rng *rand.Rand, m, n, k int, perColumn, bias bool, threads int)) {
+			rng := rand.New(rand.NewPCG(1, uint64(fam)))
+			for i := 0; i <= 2*g.mr+1; i++ {
+				check(t, rng, i, 1+rng.IntN(2*g.nr+1), rng.IntN(40), i%2 == 0, i%3 == 0, 1)
+			}
+			for i := 0; i <= 2*g.nr+1; i++ {
+				if testing.Short() && i%5 != 0 {
+					continue
+				}
+				check(t, rng, 1+rng.IntN(2*g.mr+1), i, rng.IntN(40), i%2 == 1, i%3 == 1, 1)
+			}
+			for i := 0; i <= 70; i++ {
+				check(t, rng, 1+rng.IntN(2*g.mr+1), 1+rng.IntN(2*g.nr+1), i, i%2 == 0, i%3 == 2, 1)
+			}
+		})
+	})
+}

@@ -94,3 +94,14 @@ func dwGeneric(signed bool, taps, c int, ind []unsafe.Pointer, zk int32, w []int
 		}
 	}
 }
+
+// epiArgs returns the epilogue inputs cut to n outputs, for an assembly
+// epilogue: without zero points (zp empty) colTerm stands in for zp and ρ
+// is 0, so that the kernels need no second loop.
+func epiArgs(n int, p, colTerm, zp []int32, rho int32) ([]int32, []int32, []int32, int32) {
+	p, colTerm = p[:n], colTerm[:n]
+	if len(zp) == 0 {
+		return p, colTerm, colTerm, 0
+	}
+	return p, colTerm, zp[:n], rho
+}

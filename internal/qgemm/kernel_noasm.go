@@ -1,3 +1,5 @@
+//go:build !arm64 || !gc || purego
+
 package qgemm
 
 import "unsafe"

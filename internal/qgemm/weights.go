@@ -3,6 +3,7 @@ package qgemm
 import (
 	"errors"
 	"fmt"
+	"math"
 )
 
 // Int8 is the element type of quantized tensors: int8 or uint8.
@@ -13,9 +14,9 @@ type Int8 interface{ ~int8 | ~uint8 }
 // accumulation would not be exact.
 const MaxK = 33025
 
-// maxElems bounds the packed weights (and every other buffer of this
-// package) so that sizes never overflow an int.
-const maxElems = 1 << 40
+// maxElems bounds every dimension and buffer of this package, so that
+// sizes never overflow an int (their products are checked in int64).
+const maxElems = math.MaxInt32
 
 // ErrShape is wrapped by every error about dimensions that do not fit
 // together or are out of range.
@@ -79,7 +80,7 @@ func checkMatrix(name string, have, rows, cols, ld int) error {
 		return shapeErr("%s is %d×%d", name, rows, cols)
 	case ld < cols || ld > maxElems:
 		return shapeErr("%s has %d columns but row stride %d", name, cols, ld)
-	case rows > 0 && cols > 0 && have < (rows-1)*ld+cols:
+	case rows > 0 && cols > 0 && int64(have) < int64(rows-1)*int64(ld)+int64(cols):
 		return shapeErr("%s (%d×%d, row stride %d) needs %d elements, has %d", name, rows, cols, ld, (rows-1)*ld+cols, have)
 	}
 	return nil

@@ -1,0 +1,97 @@
+//go:build gc && !purego
+
+package qgemm
+
+import "unsafe"
+
+// hasAsm reports whether this build has assembly kernels.
+const hasAsm = true
+
+// dotNEONDot is dotGeneric for famNEONDot's 8×8 tile, with SDOT: ind
+// holds taps·8 pointers, w taps·c4 quads of 8 columns, c 64 values.
+//
+//go:noescape
+func dotNEONDot(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+// dotNEON is dotGeneric for famNEON's 4×8 tile, for ARMv8.0: SMULL and
+// SADALP. ind holds taps·4 pointers, c 32 values.
+//
+//go:noescape
+func dotNEON(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+// epiInt32NEON is epiInt32Generic for len(out) >= 4, with zp never empty.
+//
+//go:noescape
+func epiInt32NEON(p, colTerm, zp []int32, rho int32, out []int32)
+
+// epiQuantNEON is epiQuantGeneric for len(out) >= 4, with zp never empty:
+// SCVTF, FMUL, FMAX, FMIN, FCVTNS (nearest, ties to even), ADD and two XTN.
+//
+//go:noescape
+func epiQuantNEON(p, colTerm, zp []int32, rho int32, scale []float32, q *quantParams, out []byte)
+
+// epiFloatNEON is epiFloatGeneric for len(out) >= 4, with zp never empty:
+// SCVTF, FMUL, then FADD (never fused).
+//
+//go:noescape
+func epiFloatNEON(p, colTerm, zp []int32, rho int32, scale, bias []float32, out []float32)
+
+// dwNEON is dwGeneric for int8 activation bytes and c >= 8.
+//
+//go:noescape
+func dwNEON(taps, c int, ind []unsafe.Pointer, zk int32, w []int16, p []int32)
+
+// epiMin is the shortest row the assembly epilogues take.
+const epiMin = 4
+
+func dot(f family, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
+	g := geometries[f]
+	ind, w, c = ind[:taps*g.mr], w[:taps*c4*g.nr*4], c[:g.mr*g.nr]
+	switch f {
+	case famNEONDot:
+		dotNEONDot(taps, c4, ind, w, c)
+	case famNEON:
+		dotNEON(taps, c4, ind, w, c)
+	default:
+		dotGeneric(g, taps, c4, ind, w, c)
+	}
+}
+
+// neon reports whether family f runs the NEON epilogues on n outputs.
+func neon(f family, n int) bool { return (f == famNEON || f == famNEONDot) && n >= epiMin }
+
+func epiInt32(f family, p, colTerm, zp []int32, rho int32, out []int32) {
+	if !neon(f, len(out)) {
+		epiInt32Generic(p, colTerm, zp, rho, out)
+		return
+	}
+	p, colTerm, zp, rho = epiArgs(len(out), p, colTerm, zp, rho)
+	epiInt32NEON(p, colTerm, zp, rho, out)
+}
+
+func epiQuant(f family, p, colTerm, zp []int32, rho int32, scale []float32, q *quantParams, out []byte) {
+	if !neon(f, len(out)) {
+		epiQuantGeneric(p, colTerm, zp, rho, scale, q, out)
+		return
+	}
+	p, colTerm, zp, rho = epiArgs(len(out), p, colTerm, zp, rho)
+	epiQuantNEON(p, colTerm, zp, rho, scale[:len(out)], q, out)
+}
+
+func epiFloat(f family, p, colTerm, zp []int32, rho int32, scale, bias []float32, out []float32) {
+	if !neon(f, len(out)) {
+		epiFloatGeneric(p, colTerm, zp, rho, scale, bias, out)
+		return
+	}
+	p, colTerm, zp, rho = epiArgs(len(out), p, colTerm, zp, rho)
+	epiFloatNEON(p, colTerm, zp, rho, scale[:len(out)], bias[:len(out)], out)
+}
+
+func dwRow(f family, taps, c int, ind []unsafe.Pointer, zk int32, w []int16, p []int32) {
+	g := geometries[f]
+	if (f == famNEON || f == famNEONDot) && c >= 8 {
+		dwNEON(taps, c, ind[:taps], zk, w[:taps*c], p[:c])
+		return
+	}
+	dwGeneric(g.signed, taps, c, ind, zk, w, p)
+}

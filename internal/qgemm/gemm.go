@@ -294,7 +294,7 @@ func runBlock(w *Weights, src rowSource, e *epilogue, i0, i1, p0, p1 int) {
 			nv := min(nr, w.n-n0)
 			for t, i := 0, ib; i < ie; t, i = t+1, i+mr {
 				rows := min(mr, ie-i)
-				dot(w.fam, w.taps, w.c4, ind[t*per:(t+1)*per], wp, s.tile[:])
+				dot(w.fam, rows, w.taps, w.c4, ind[t*per:(t+1)*per], wp, s.tile[:])
 				e.tile(w.fam, s.tile[:], nr, rows, i, n0, nv, rho[i-ib:])
 			}
 		}

@@ -145,7 +145,7 @@ func checkProblem[A, W, Y Int8](t *testing.T, rng *rand.Rand, p *problem, thread
 	}
 	a := Matrix[A]{Data: offset(convert[A](p.a), rng.IntN(16)), Rows: p.m, Stride: p.lda, ZeroPoint: A(p.za)}
 	want := p.ref()
-	ld := p.n + rng.IntN(3)
+	ld := max(p.n+rng.IntN(3), 1)
 	name := func() string {
 		return fmt.Sprintf("%s m=%d n=%d k=%d lda=%d za=%d zb=%v bias=%v", w.fam, p.m, p.n, p.k, p.lda, p.za, p.zb, p.bias != nil)
 	}

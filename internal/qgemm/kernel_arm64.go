@@ -44,7 +44,7 @@ func dwNEON(taps, c int, ind []unsafe.Pointer, zk int32, w []int16, p []int32)
 // epiMin is the shortest row the assembly epilogues take.
 const epiMin = 4
 
-func dot(f family, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
+func dot(f family, _, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
 	g := geometries[f]
 	ind, w, c = ind[:taps*g.mr], w[:taps*c4*g.nr*4], c[:g.mr*g.nr]
 	switch f {

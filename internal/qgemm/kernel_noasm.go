@@ -1,4 +1,4 @@
-//go:build !arm64 || !gc || purego
+//go:build (!amd64 && !arm64) || !gc || purego
 
 package qgemm
 
@@ -7,7 +7,7 @@ import "unsafe"
 // hasAsm reports whether this build has assembly kernels.
 const hasAsm = false
 
-func dot(f family, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
+func dot(f family, _, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
 	dotGeneric(geometries[f], taps, c4, ind, w, c)
 }
 

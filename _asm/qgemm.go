@@ -32,6 +32,7 @@ func qgemmKernels(c *build.Context) {
 		epiFloat(s)
 		depthwise(s)
 	}
+	transpose(c)
 }
 
 // vpdpbusd emits VPDPBUSD w, a, acc (Intel: vpdpbusd acc, a, w): acc +=
@@ -207,12 +208,106 @@ func dotMadd(s isa, rows int) {
 	s.RET()
 }
 
-// epiInputs loads the inputs shared by the epilogues: the streams of p,
-// colTerm and zp, ρ in every lane, and n = len(out).
-func epiInputs(s isa) (in []stream, rho reg.VecVirtual, n reg.GPVirtual) {
-	in = []stream{s.slice("p", 4), s.slice("colTerm", 4), s.slice("zp", 4)}
-	rho = s.broadcast32("rho")
-	return in, rho, s.length("out")
+// The epilogues turn a tile of P (rows × n, row stride ldp) into rows of
+// the output (row stride ldo): n = len(colTerm) >= 8 columns, each row
+// with its ρ (rho[r]). Per row, the column loop covers n &^ 7 with full
+// vectors (and for AVX-512 one 8-lane step), then the last 8 columns
+// again, over the same values (out is never an input).
+
+// epilogue is one kind of epilogue: the element size of its output, the
+// inputs it reads beyond p, colTerm and zp (their parameter names), and
+// how it computes and stores one vector from the corrected int32 values.
+type epilogue struct {
+	name   string
+	doc    []string
+	outSize int
+	extra  []string
+	setup  func(s isa) // loads constants before the rows loop
+	// vector finishes r (P corrected) for the lanes at column j of the
+	// extra streams, and stores it at column j of out (at gives the
+	// address of column j of a stream).
+	vector func(s isa, r reg.VecVirtual, extra []stream, out stream, at func(stream) operand.Mem)
+}
+
+// epiTile emits the epilogue kernel e for s. The column index j is
+// shared by every stream: element j of a row of P, of the per-column
+// inputs and of a row of out.
+func epiTile(s isa, e epilogue) {
+	s.text(e.name, e.doc...)
+	rows, ldp, ldo := s.GP64(), s.GP64(), s.GP64()
+	s.Load(s.Param("rows"), rows)
+	s.Load(s.Param("ldp"), ldp)
+	s.Load(s.Param("ldo"), ldo)
+	s.SHLQ(imm(2), ldp)
+	if e.outSize == 4 {
+		s.SHLQ(imm(2), ldo)
+	}
+	p, rho, out := s.slice("p", 4), s.GP64(), stream{s.GP64(), e.outSize}
+	s.Load(s.Param("rho").Base(), rho)
+	s.Load(s.Param("out").Base(), out.p)
+	n := s.length("colTerm")
+	ct, zp := s.slice("colTerm", 4), s.slice("zp", 4)
+	var extra []stream
+	for _, name := range e.extra {
+		extra = append(extra, s.slice(name, 4))
+	}
+	if e.setup != nil {
+		e.setup(s)
+	}
+	// lim = n − lanes: the last column a full vector may start at
+	// (negative when there is none).
+	lim := n
+	s.SUBQ(imm(s.lanes), lim)
+	j := s.GP64()
+	at := func(st stream) operand.Mem { return operand.Mem{Base: st.p, Index: j, Scale: uint8(st.size)} }
+	s.Label("row")
+	rv := s.vec()
+	s.VPBROADCASTD(operand.Mem{Base: rho}, rv)
+	step := func(t isa) {
+		r, m := t.vec(), t.vec()
+		if t.lanes == 16 {
+			s.VMOVDQU32(at(p), r)
+		} else {
+			s.VMOVDQU(at(p), r)
+		}
+		s.VPADDD(at(ct), r, r)
+		s.VPMULLD(at(zp), t.v(rv), m)
+		s.VPSUBD(m, r, r)
+		e.vector(t, r, extra, out, at)
+	}
+	s.XORQ(j, j)
+	s.CMPQ(j, lim)
+	s.JG(operand.LabelRef("cols_end"))
+	s.Label("cols")
+	step(s)
+	s.ADDQ(imm(s.lanes), j)
+	s.CMPQ(j, lim)
+	s.JLE(operand.LabelRef("cols"))
+	s.Label("cols_end")
+	t := s
+	tmp := s.GP64()
+	if s.avx512 { // an 8-lane step while at least 8 columns are left
+		t = s.half()
+		s.LEAQ(operand.Mem{Base: lim, Disp: 8}, tmp)
+		s.CMPQ(j, tmp)
+		s.JG(operand.LabelRef("last"))
+		step(t)
+		s.ADDQ(imm(8), j)
+	}
+	s.Label("last") // the last 8 columns again, unless j = n
+	s.LEAQ(operand.Mem{Base: lim, Disp: s.lanes}, tmp)
+	s.CMPQ(j, tmp)
+	s.JGE(operand.LabelRef("next"))
+	s.LEAQ(operand.Mem{Base: lim, Disp: s.lanes - 8}, j)
+	step(t)
+	s.Label("next")
+	s.ADDQ(ldp, p.p)
+	s.ADDQ(ldo, out.p)
+	s.ADDQ(imm(4), rho)
+	s.DECQ(rows)
+	s.JNZ(operand.LabelRef("row"))
+	s.VZEROUPPER()
+	s.RET()
 }
 
 // broadcast32 returns a vector with the int32 argument name in every
@@ -226,73 +321,52 @@ func (s isa) broadcast32(name string) reg.VecVirtual {
 	return v
 }
 
-// correct returns a register with P + colTerm − zp·ρ of the lanes at
-// element i of the streams in (p, colTerm, zp).
-func (s isa) correct(in []stream, rho reg.VecVirtual, i int) reg.VecVirtual {
-	r, t := s.vec(), s.vec()
-	s.loadVec(in[0].at(i), r)
-	s.VPADDD(in[1].at(i), r, r)
-	s.VPMULLD(in[2].at(i), s.v(rho), t)
-	s.VPSUBD(t, r, r)
-	return r
-}
-
-// loadVec loads a vector: VMOVDQU32 on ZMM, VMOVDQU on YMM.
-func (s isa) loadVec(m operand.Mem, r reg.VecVirtual) {
+// storeVec stores the int32 or float32 lanes of r at m.
+func storeVec(s isa, r reg.Register, m operand.Mem) {
 	if s.lanes == 16 {
-		s.VMOVDQU32(m, r)
+		s.VMOVDQU32(r, m)
 	} else {
-		s.VMOVDQU(m, r)
+		s.VMOVDQU(r, m)
 	}
 }
 
-// epiInt32: out[i] = P + colTerm − zp·ρ.
+// epiInt32: out = P + colTerm − zp·ρ.
 func epiInt32(s isa) {
-	s.text("epiInt32", "out[i] = p[i] + colTerm[i] - zp[i]*rho (epiInt32Generic).")
-	in, rho, n := epiInputs(s)
-	out := s.slice("out", 4)
-	s.loop(elementwise{n: n, in: in, out: out,
-		vector: func(s isa, in []stream, i int) reg.Register { return s.correct(in, rho, i) },
-		store: func(s isa, rs []reg.Register, out stream, i int, _ bool) {
-			for j, r := range rs {
-				if s.lanes == 16 {
-					s.VMOVDQU32(r, out.at(i+j*s.lanes))
-				} else {
-					s.VMOVDQU(r, out.at(i+j*s.lanes))
-				}
-			}
+	epiTile(s, epilogue{name: "epiInt32", outSize: 4,
+		doc: []string{"out[r][j] = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiInt32Generic)."},
+		vector: func(s isa, r reg.VecVirtual, _ []stream, out stream, at func(stream) operand.Mem) {
+			storeVec(s, r, at(out))
 		}})
 }
 
-// epiQuant: out[i] = the low byte of clamp(roundHalfEven(float32(C)·
-// scale[i]), lo, hi) + zp, C as epiInt32 computes it. The clamp comes
-// before the conversion (the bounds are integers, so it is the same), so
-// every value converted is small: VCVTPS2DQ rounds half to even under Go's
-// MXCSR, with embedded rounding (RN_SAE) on 512-bit registers. The low
-// byte of the int32 result is the int8 or uint8 code (its value lies in
-// the output type's range).
+// epiQuant: the low byte of clamp(roundHalfEven(float32(C)·scale), lo,
+// hi) + zp, C as epiInt32 computes it. The clamp comes before the
+// conversion (the bounds are integers, so it is the same), so every value
+// converted is small: VCVTPS2DQ rounds half to even under Go's MXCSR, with
+// embedded rounding (RN_SAE) on 512-bit registers. The low byte of the
+// int32 result is the int8 or uint8 code (its value lies in the output
+// type's range).
 func epiQuant(s isa) {
-	s.text("epiQuant", "out[i] = byte(clamp(roundHalfEven(float32(p[i]+colTerm[i]-zp[i]*rho)*scale[i]), lo, hi) + zp)", "(epiQuantGeneric).")
-	in, rho, n := epiInputs(s)
-	in = append(in, s.slice("scale", 4))
-	q := s.GP64()
-	s.Load(s.Param("q"), q)
-	lo, hi, zp := s.vec(), s.vec(), s.vec()
-	s.VBROADCASTSS(operand.Mem{Base: q}, lo)
-	s.VBROADCASTSS(operand.Mem{Base: q, Disp: 4}, hi)
-	s.VPBROADCASTD(operand.Mem{Base: q, Disp: 8}, zp)
-	var mask reg.VecVirtual // 0x00ff in every 16-bit lane (AVX2)
-	if !s.avx512 {
-		mask = s.YMM()
-		s.VPCMPEQW(mask, mask, mask)
-		s.VPSRLW(imm(8), mask, mask)
-	}
-	out := s.slice("out", 1)
-	s.loop(elementwise{n: n, in: in, out: out,
-		vector: func(s isa, in []stream, i int) reg.Register {
-			r := s.correct(in, rho, i)
+	var lo, hi, zp, mask reg.VecVirtual
+	epiTile(s, epilogue{name: "epiQuant", outSize: 1, extra: []string{"scale"},
+		doc: []string{"out[r][j] = byte(clamp(roundHalfEven(float32(C)*scale[j]), lo, hi) + zp),",
+			"C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiQuantGeneric)."},
+		setup: func(s isa) {
+			q := s.GP64()
+			s.Load(s.Param("q"), q)
+			lo, hi, zp = s.vec(), s.vec(), s.vec()
+			s.VBROADCASTSS(operand.Mem{Base: q}, lo)
+			s.VBROADCASTSS(operand.Mem{Base: q, Disp: 4}, hi)
+			s.VPBROADCASTD(operand.Mem{Base: q, Disp: 8}, zp)
+			if !s.avx512 { // 0x00ff in every 16-bit lane
+				mask = s.YMM()
+				s.VPCMPEQW(mask, mask, mask)
+				s.VPSRLW(imm(8), mask, mask)
+			}
+		},
+		vector: func(s isa, r reg.VecVirtual, in []stream, out stream, at func(stream) operand.Mem) {
 			s.VCVTDQ2PS(r, r)
-			s.VMULPS(in[3].at(i), r, r)
+			s.VMULPS(at(in[0]), r, r)
 			s.VMAXPS(s.v(lo), r, r)
 			s.VMINPS(s.v(hi), r, r)
 			if s.lanes == 16 {
@@ -301,94 +375,89 @@ func epiQuant(s isa) {
 				s.VCVTPS2DQ(r, r)
 			}
 			s.VPADDD(s.v(zp), r, r)
-			return r
-		},
-		store: func(s isa, rs []reg.Register, out stream, i int, _ bool) {
-			for j, r := range rs {
-				if s.avx512 {
-					s.VPMOVDB(r, out.at(i+j*s.lanes))
-					continue
-				}
-				// 8 lanes: to 16 bits (exact, |value| <= 255), the low
-				// bytes, packed without saturation.
-				x := r.(reg.VecVirtual)
-				hi := s.XMM()
-				s.VEXTRACTI128(imm(1), x, hi)
-				s.VPACKSSDW(hi, x.AsX(), x.AsX())
-				s.VPAND(mask.AsX(), x.AsX(), x.AsX())
-				s.VPACKUSWB(x.AsX(), x.AsX(), x.AsX())
-				s.VMOVQ(x.AsX(), out.at(i+j*s.lanes))
+			if s.avx512 {
+				s.VPMOVDB(r, at(out))
+				return
 			}
+			// 8 lanes: to 16 bits (exact, |value| <= 255), their low
+			// bytes, packed without saturation.
+			h := s.XMM()
+			s.VEXTRACTI128(imm(1), r, h)
+			s.VPACKSSDW(h, r.AsX(), r.AsX())
+			s.VPAND(mask.AsX(), r.AsX(), r.AsX())
+			s.VPACKUSWB(r.AsX(), r.AsX(), r.AsX())
+			s.VMOVQ(r.AsX(), at(out))
 		}})
 }
 
-// epiFloat: out[i] = float32(float32(C)·scale[i]) + bias[i], C as
-// epiInt32 computes it; the multiply and the add are separate roundings.
+// epiFloat: float32(float32(C)·scale) + bias, C as epiInt32 computes it;
+// the multiply and the add are separate roundings.
 func epiFloat(s isa) {
-	s.text("epiFloat", "out[i] = float32(float32(p[i]+colTerm[i]-zp[i]*rho)*scale[i]) + bias[i] (epiFloatGeneric).")
-	in, rho, n := epiInputs(s)
-	in = append(in, s.slice("scale", 4), s.slice("bias", 4))
-	out := s.slice("out", 4)
-	s.loop(elementwise{n: n, in: in, out: out, store: storeFloats,
-		vector: func(s isa, in []stream, i int) reg.Register {
-			r := s.correct(in, rho, i)
+	epiTile(s, epilogue{name: "epiFloat", outSize: 4, extra: []string{"scale", "bias"},
+		doc: []string{"out[r][j] = float32(float32(C)*scale[j]) + bias[j],",
+			"C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiFloatGeneric)."},
+		vector: func(s isa, r reg.VecVirtual, in []stream, out stream, at func(stream) operand.Mem) {
 			s.VCVTDQ2PS(r, r)
-			s.VMULPS(in[3].at(i), r, r)
-			s.VADDPS(in[4].at(i), r, r)
-			return r
+			s.VMULPS(at(in[0]), r, r)
+			s.VADDPS(at(in[1]), r, r)
+			storeVec(s, r, at(out))
 		}})
 }
 
-// depthwise: p[ch] = Σ_t (x_t[ch] − zk)·w[t·c + ch] for the c >= 8
-// channels, x_t the bytes at ind[t], in 32-bit lanes (|x − zk| and |w|
-// are at most 255, their products fit with room). Blocks of a register's
-// lanes, then for AVX-512 one of 8, then the last 8 channels again (the
-// same sums, stored over the same values).
+// depthwise: for npix output pixels i and c >= 8 channels,
+// p[i·c + ch] = Σ_t x_t[i·step + ch]·w[t·c + ch], x_t the uint8 bytes at
+// ind[t], in 32-bit lanes (|x| and |w| are at most 255, their products fit
+// with room). Blocks of a register's channels, then for AVX-512 one of 8,
+// then the last 8 channels again (the same sums, stored over the same
+// values); for each block, each pixel, each tap.
 func depthwise(s isa) {
-	s.text("dw", "p[ch] = sum over t of (x_t[ch] - zk) * w[t*c+ch], x_t the uint8 bytes at ind[t] (dwGeneric).")
-	taps, c := s.GP64(), s.GP64()
-	s.Load(s.Param("taps"), taps)
+	s.text("dw", "p[i*c+ch] = sum over t of x_t[i*step+ch] * w[t*c+ch], x_t the uint8 bytes at ind[t] (dwGeneric).")
+	c := s.GP64()
 	s.Load(s.Param("c"), c)
 	ind, w, p := s.GP64(), s.GP64(), s.GP64()
 	s.Load(s.Param("ind").Base(), ind)
 	s.Load(s.Param("w").Base(), w)
 	s.Load(s.Param("p").Base(), p)
-	zk := s.broadcast32("zk")
 	ch := s.GP64()
 	s.XORQ(ch, ch)
 	block := func(t isa, label string) {
+		pp, off, pix := s.GP64(), s.GP64(), s.GP64()
+		s.LEAQ(operand.Mem{Base: p, Index: ch, Scale: 4}, pp)
+		s.XORQ(off, off)
+		s.Load(s.Param("npix"), pix)
+		s.Label(label + "_pixel")
 		acc := t.vec()
 		t.xor(acc, acc, acc)
-		ip, wp, cnt := s.GP64(), s.GP64(), s.GP64()
-		s.MOVQ(ind, ip)
+		tp, wp, cnt := s.GP64(), s.GP64(), s.GP64()
+		s.MOVQ(ind, tp)
 		s.LEAQ(operand.Mem{Base: w, Index: ch, Scale: 2}, wp)
-		s.MOVQ(taps, cnt)
+		s.Load(s.Param("taps"), cnt)
 		s.TESTQ(cnt, cnt)
 		s.JEQ(operand.LabelRef(label + "_store"))
-		s.Label(label)
-		x, wv := s.GP64(), t.vec()
-		s.MOVQ(operand.Mem{Base: ip}, x)
-		v := t.vec()
+		s.Label(label + "_tap")
+		x := s.GP64()
+		s.MOVQ(operand.Mem{Base: tp}, x)
+		s.ADDQ(off, x)
+		v, wv := t.vec(), t.vec()
 		s.VPMOVZXBD(operand.Mem{Base: x, Index: ch, Scale: 1}, v)
-		s.VPSUBD(t.v(zk), v, v)
 		s.VPMOVSXWD(operand.Mem{Base: wp}, wv)
 		s.VPMULLD(wv, v, v)
 		s.VPADDD(v, acc, acc)
-		s.ADDQ(imm(8), ip)
+		s.ADDQ(imm(8), tp)
 		s.LEAQ(operand.Mem{Base: wp, Index: c, Scale: 2}, wp)
 		s.DECQ(cnt)
-		s.JNZ(operand.LabelRef(label))
+		s.JNZ(operand.LabelRef(label + "_tap"))
 		s.Label(label + "_store")
-		if t.lanes == 16 {
-			s.VMOVDQU32(acc, operand.Mem{Base: p, Index: ch, Scale: 4})
-		} else {
-			s.VMOVDQU(acc, operand.Mem{Base: p, Index: ch, Scale: 4})
-		}
+		storeVec(t, acc, operand.Mem{Base: pp})
+		s.LEAQ(operand.Mem{Base: pp, Index: c, Scale: 4}, pp)
+		s.ADDQ(s.param("step"), off)
+		s.DECQ(pix)
+		s.JNZ(operand.LabelRef(label + "_pixel"))
 	}
 	left := s.GP64() // channels from ch on
 	s.MOVQ(c, left)
 	s.counted(left, s.lanes, "blocks", func() {
-		block(s, fmt.Sprintf("taps%d", s.lanes))
+		block(s, fmt.Sprintf("b%d", s.lanes))
 		s.ADDQ(imm(s.lanes), ch)
 	})
 	h := s
@@ -396,7 +465,7 @@ func depthwise(s isa) {
 		h = s.half()
 		s.CMPQ(left, imm(8))
 		s.JB(operand.LabelRef("last"))
-		block(h, "taps8")
+		block(h, "b8")
 		s.ADDQ(imm(8), ch)
 		s.SUBQ(imm(8), left)
 	}
@@ -404,8 +473,86 @@ func depthwise(s isa) {
 	s.TESTQ(left, left)
 	s.JEQ(operand.LabelRef("done"))
 	s.LEAQ(operand.Mem{Base: c, Disp: -8}, ch)
-	block(h, "tapslast")
+	block(h, "blast")
 	s.Label("done")
 	s.VZEROUPPER()
+	s.RET()
+}
+
+// transpose: dst[j·ldd + i] = src[i·lds + j] ^ flip for the rows8×cols8
+// blocks of 8×8 bytes: for each block, its 8 rows of 8 bytes (with the
+// flip), three rounds of unpacks (bytes, words, dwords), and 8 stores of
+// 8 bytes. VEX-encoded 128-bit instructions, for every amd64 family.
+func transpose(c *build.Context) {
+	s := isa{c, "AVX2", false, 8}
+	s.text("transpose", "dst[j*ldd+i] = src[i*lds+j] ^ flip for i < 8*rows8, j < 8*cols8 (transposeBytes).")
+	dst, src := s.slice("dst", 1), s.slice("src", 1)
+	ldd, lds, rows, cols := s.GP64(), s.GP64(), s.GP64(), s.GP64()
+	s.Load(s.Param("ldd"), ldd)
+	s.Load(s.Param("lds"), lds)
+	s.Load(s.Param("rows8"), rows)
+	s.Load(s.Param("cols8"), cols)
+	f, fv := s.GP32(), s.XMM()
+	s.Load(s.Param("flip"), f)
+	s.VMOVD(f, fv)
+	s.VPBROADCASTB(fv, fv)
+	s.TESTQ(rows, rows)
+	s.JEQ(operand.LabelRef("done"))
+	s.TESTQ(cols, cols)
+	s.JEQ(operand.LabelRef("done"))
+	s.Label("rowblock")
+	sp, dp, n := s.GP64(), s.GP64(), s.GP64()
+	s.MOVQ(src.p, sp)
+	s.MOVQ(dst.p, dp)
+	s.MOVQ(cols, n)
+	s.Label("block")
+	r := s.GP64()
+	s.MOVQ(sp, r)
+	var a [8]reg.VecVirtual
+	for k := range a {
+		a[k] = s.XMM()
+		s.VMOVQ(operand.Mem{Base: r}, a[k])
+		s.VPXOR(fv, a[k], a[k])
+		if k < 7 {
+			s.ADDQ(lds, r)
+		}
+	}
+	// Bytes of row pairs, then words of pair pairs, then dwords: column j
+	// of the block ends as the 8 bytes at 8·(j%2) of v[j/2].
+	var t, u, v [4]reg.VecVirtual
+	for k := range t {
+		t[k] = s.XMM()
+		s.VPUNPCKLBW(a[2*k+1], a[2*k], t[k])
+	}
+	for k := range 2 {
+		u[2*k], u[2*k+1] = s.XMM(), s.XMM()
+		s.VPUNPCKLWD(t[2*k+1], t[2*k], u[2*k])
+		s.VPUNPCKHWD(t[2*k+1], t[2*k], u[2*k+1])
+	}
+	for k := range 2 {
+		v[2*k], v[2*k+1] = s.XMM(), s.XMM()
+		s.VPUNPCKLDQ(u[k+2], u[k], v[2*k])
+		s.VPUNPCKHDQ(u[k+2], u[k], v[2*k+1])
+	}
+	s.MOVQ(dp, r)
+	for j := range 8 {
+		if j%2 == 0 {
+			s.VMOVQ(v[j/2], operand.Mem{Base: r})
+		} else {
+			s.VMOVHPS(v[j/2], operand.Mem{Base: r})
+		}
+		if j < 7 {
+			s.ADDQ(ldd, r)
+		}
+	}
+	s.ADDQ(imm(8), sp)
+	s.LEAQ(operand.Mem{Base: r, Index: ldd, Scale: 1}, dp) // 8 rows of dst on
+	s.DECQ(n)
+	s.JNZ(operand.LabelRef("block"))
+	s.LEAQ(operand.Mem{Base: src.p, Index: lds, Scale: 8}, src.p)
+	s.ADDQ(imm(8), dst.p)
+	s.DECQ(rows)
+	s.JNZ(operand.LabelRef("rowblock"))
+	s.Label("done")
 	s.RET()
 }

@@ -119,6 +119,9 @@ func PackConv[T Int8](c Conv, w []T, zeroPoint []T) (*ConvWeights, error) {
 	}
 	cw := &ConvWeights{shape: c}
 	if cg == 1 && ocg == 1 {
+		if taps > MaxK {
+			return nil, shapeErr("kernel of %d taps exceeds %d, the largest whose int32 sums are exact", taps, MaxK)
+		}
 		cw.dw = packDepthwise(c, w, zeroPoint)
 		return cw, nil
 	}
@@ -213,6 +216,7 @@ func conv[X Int8](threads int, cw *ConvWeights, l Layout, x []X, zx X, bias []in
 	flip := actFlip[X](geo)
 	zk := kappa(uint8(zx)^flip, geo.signed)
 	in := newPadded(c, l, bytesOf(x), uint8(zx), flip)
+	defer in.release()
 
 	// The kernels write NHWC: into y itself, or into a buffer transposed
 	// into y at the end.
@@ -223,8 +227,8 @@ func conv[X Int8](threads int, cw *ConvWeights, l Layout, x []X, zx X, bias []in
 		finish = e.viaNHWC(c.Batch, oh*ow, c.OutC)
 	}
 	if cw.dw != nil {
-		e.setDepthwise(bias, scales)
-		cw.dw.run(threads, fam, in, zk, e, c, pixels)
+		e.setDepthwise(cw.dw, zk, bias, scales)
+		cw.dw.run(threads, fam, in, e, c, pixels)
 	} else {
 		ocg := c.OutC / c.Groups
 		for g, w := range cw.groups {
@@ -283,12 +287,13 @@ func (e *epilogue) viaNHWC(batch, pixels, channels int) (finish func()) {
 			}
 		}
 	}
-	y := e.u8
-	e.u8 = make([]byte, len(y))
+	y, buf := e.u8, getBytes(len(e.u8))
+	e.u8 = *buf
 	return func() {
 		for b := range batch {
-			transpose(y[b*n:(b+1)*n], e.u8[b*n:], pixels, channels)
+			transposeBytes(y[b*n:(b+1)*n], pixels, e.u8[b*n:], channels, pixels, channels, 0)
 		}
+		putBytes(buf)
 	}
 }
 
@@ -307,30 +312,38 @@ func transpose[T any](dst, src []T, rows, cols int) {
 // (a pointer's last quad may reach 3 bytes past its channels).
 type padded struct {
 	x      []byte
+	buf    *[]byte // x's buffer, from the pool
 	hp, wp int
 	c      int
 }
 
 func newPadded(c Conv, l Layout, x []byte, zero, flip byte) *padded {
 	p := &padded{hp: c.InH + c.PadTop + c.PadBottom, wp: c.InW + c.PadLeft + c.PadRight, c: c.InC}
-	p.x = make([]byte, c.Batch*p.hp*p.wp*p.c+4)
-	for i := range p.x {
-		p.x[i] = zero ^ flip
-	}
+	p.buf = getBytes(c.Batch*p.hp*p.wp*p.c + 4)
+	p.x = *p.buf
+	pad := zero ^ flip
+	rowBytes := p.wp * p.c
+	hw := c.InH * c.InW
 	for n := range c.Batch {
+		img := p.x[n*p.hp*rowBytes : (n+1)*p.hp*rowBytes]
+		fillBytes(img[:c.PadTop*rowBytes], pad)
+		fillBytes(img[(c.PadTop+c.InH)*rowBytes:], pad)
 		for h := range c.InH {
-			row := p.x[((n*p.hp+h+c.PadTop)*p.wp+c.PadLeft)*p.c:][:c.InW*p.c]
+			row := img[(h+c.PadTop)*rowBytes : (h+c.PadTop+1)*rowBytes]
+			fillBytes(row[:c.PadLeft*p.c], pad)
+			fillBytes(row[(c.PadLeft+c.InW)*p.c:], pad)
+			in := row[c.PadLeft*p.c : (c.PadLeft+c.InW)*p.c]
 			if l == NHWC {
-				xorCopy(row, x[(n*c.InH+h)*c.InW*c.InC:][:c.InW*c.InC], flip)
+				xorCopy(in, x[(n*c.InH+h)*c.InW*c.InC:][:c.InW*c.InC], flip)
 				continue
 			}
-			for ch := range c.InC {
-				src := x[((n*c.InC+ch)*c.InH+h)*c.InW:][:c.InW]
-				for w, v := range src {
-					row[w*p.c+ch] = v ^ flip
-				}
-			}
+			// NCHW: channel ch of pixel w at x[(n·C + ch)·H·W + h·W + w].
+			transposeBytes(in, p.c, x[n*c.InC*hw+h*c.InW:], hw, c.InC, c.InW, flip)
 		}
 	}
+	fillBytes(p.x[len(p.x)-4:], 0)
 	return p
 }
+
+// release returns the buffer to the pool.
+func (p *padded) release() { putBytes(p.buf) }

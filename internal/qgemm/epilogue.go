@@ -148,25 +148,86 @@ func bytesOf[T Int8](s []T) []byte {
 // tile writes the output of the rows×nv tile p (row stride ldp) whose top
 // left output is (m0, n0); rho holds ρ of its rows (when e.zp is set).
 func (e *epilogue) tile(f family, p []int32, ldp, rows, m0, n0, nv int, rho []int32) {
-	ct := e.colTerm[n0 : n0+nv]
-	var zp []int32
+	t := tileOut{rows: rows, ldp: ldp, ldo: e.ld, p: p, colTerm: e.colTerm[n0 : n0+nv]}
 	if e.zp != nil {
-		zp = e.zp[n0 : n0+nv]
+		t.zp, t.rho = e.zp[n0:n0+nv], rho[:rows]
 	}
-	for r := range rows {
-		pr := p[r*ldp : r*ldp+nv]
-		var rh int32
-		if zp != nil {
-			rh = rho[r]
-		}
-		o := (m0+r)*e.ld + e.off + n0
-		switch e.kind {
-		case outInt32:
-			epiInt32(f, pr, ct, zp, rh, e.i32[o:o+nv])
-		case outQuant:
-			epiQuant(f, pr, ct, zp, rh, e.scale[n0:n0+nv], &e.q, e.u8[o:o+nv])
-		case outFloat:
-			epiFloat(f, pr, ct, zp, rh, e.scale[n0:n0+nv], e.bias[n0:n0+nv], e.f32[o:o+nv])
-		}
+	o := m0*e.ld + e.off + n0
+	switch e.kind {
+	case outInt32:
+		epiInt32(f, &t, e.i32[o:])
+	case outQuant:
+		epiQuant(f, &t, e.scale[n0:n0+nv], &e.q, e.u8[o:])
+	case outFloat:
+		epiFloat(f, &t, e.scale[n0:n0+nv], e.bias[n0:n0+nv], e.f32[o:])
 	}
+}
+
+// tileOut is a tile of P on its way to the output: rows rows of n =
+// len(colTerm) columns, row r at p[r·ldp:], written at r·ldo of the output
+// slice that goes with it, with ρ = rho[r] when zp is not empty.
+type tileOut struct {
+	rows, ldp, ldo int
+	p, colTerm, zp []int32
+	rho            []int32
+}
+
+func (t *tileOut) n() int { return len(t.colTerm) }
+
+// row returns row r's P and ρ.
+func (t *tileOut) row(r int) ([]int32, int32) {
+	var rho int32
+	if len(t.zp) > 0 {
+		rho = t.rho[r]
+	}
+	return t.p[r*t.ldp : r*t.ldp+t.n()], rho
+}
+
+func (t *tileOut) rowsInt32(out []int32) {
+	n := t.n()
+	for r := range t.rows {
+		p, rho := t.row(r)
+		epiInt32Generic(p, t.colTerm, t.zp, rho, out[r*t.ldo:r*t.ldo+n])
+	}
+}
+
+func (t *tileOut) rowsQuant(scale []float32, q *quantParams, out []byte) {
+	n := t.n()
+	for r := range t.rows {
+		p, rho := t.row(r)
+		epiQuantGeneric(p, t.colTerm, t.zp, rho, scale, q, out[r*t.ldo:r*t.ldo+n])
+	}
+}
+
+func (t *tileOut) rowsFloat(scale, bias []float32, out []float32) {
+	n := t.n()
+	for r := range t.rows {
+		p, rho := t.row(r)
+		epiFloatGeneric(p, t.colTerm, t.zp, rho, scale, bias, out[r*t.ldo:r*t.ldo+n])
+	}
+}
+
+// maxRun is the most rows a tile has (a run of depthwise pixels).
+const maxRun = 64
+
+// zeroRho is ρ for tiles whose weights have no zero points.
+var zeroRho [maxRun]int32
+
+// asmTile is a tile as the assembly epilogues take it: zp never empty
+// (without zero points colTerm stands in for it, with ρ = 0), P and rho
+// cut to the tile, and the length of output it covers.
+type asmTile struct {
+	rows, ldp, ldo      int
+	p, colTerm, zp, rho []int32
+	outLen              int
+}
+
+func (t *tileOut) asm() asmTile {
+	n := t.n()
+	a := asmTile{rows: t.rows, ldp: t.ldp, ldo: t.ldo, colTerm: t.colTerm, zp: t.zp, rho: t.rho,
+		p: t.p[:(t.rows-1)*t.ldp+n], outLen: (t.rows-1)*t.ldo + n}
+	if len(a.zp) == 0 {
+		a.zp, a.rho = a.colTerm, zeroRho[:t.rows]
+	}
+	return a
 }

@@ -183,14 +183,6 @@ func (s *matrixSource) sums(rho []int32, r0, rows int) {
 	}
 }
 
-// xorCopy sets dst[i] = src[i] ^ flip.
-func xorCopy(dst, src []byte, flip byte) {
-	dst = dst[:len(src)]
-	for i, v := range src {
-		dst[i] = v ^ flip
-	}
-}
-
 // sumBytes returns the sum of b's bytes read as int8 (signed) or uint8.
 func sumBytes(b []byte, signed bool) int32 {
 	var s int32

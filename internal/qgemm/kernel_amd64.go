@@ -74,43 +74,51 @@ func dotR5AVX2(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 //go:noescape
 func dotR6AVX2(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 
-// epiInt32AVX2 and epiInt32AVX512 are epiInt32Generic for len(out) >= 8,
-// with zp never empty.
+// The epilogues take a tile: rows rows of n = len(colTerm) >= 8
+// columns, row r of P at p[r·ldp:] and of the output at out[r·ldo:], with
+// ρ = rho[r]; zp is never empty.
+
+// epiInt32AVX2 and epiInt32AVX512 are epiInt32Generic on each row.
 //
 //go:noescape
-func epiInt32AVX2(p, colTerm, zp []int32, rho int32, out []int32)
+func epiInt32AVX2(rows, ldp, ldo int, p, colTerm, zp, rho []int32, out []int32)
 
 //go:noescape
-func epiInt32AVX512(p, colTerm, zp []int32, rho int32, out []int32)
+func epiInt32AVX512(rows, ldp, ldo int, p, colTerm, zp, rho []int32, out []int32)
 
-// epiQuantAVX2 and epiQuantAVX512 are epiQuantGeneric for len(out) >= 8,
-// with zp never empty: VCVTDQ2PS, VMULPS, VMAXPS, VMINPS, VCVTPS2DQ (the
-// MXCSR's rounding, to nearest even), VPADDD, then the low byte of each
-// lane.
+// epiQuantAVX2 and epiQuantAVX512 are epiQuantGeneric on each row:
+// VCVTDQ2PS, VMULPS, VMAXPS, VMINPS, VCVTPS2DQ (the MXCSR's rounding, to
+// nearest even), VPADDD, then the low byte of each lane.
 //
 //go:noescape
-func epiQuantAVX2(p, colTerm, zp []int32, rho int32, scale []float32, q *quantParams, out []byte)
+func epiQuantAVX2(rows, ldp, ldo int, p, colTerm, zp, rho []int32, scale []float32, q *quantParams, out []byte)
 
 //go:noescape
-func epiQuantAVX512(p, colTerm, zp []int32, rho int32, scale []float32, q *quantParams, out []byte)
+func epiQuantAVX512(rows, ldp, ldo int, p, colTerm, zp, rho []int32, scale []float32, q *quantParams, out []byte)
 
-// epiFloatAVX2 and epiFloatAVX512 are epiFloatGeneric for len(out) >= 8,
-// with zp never empty: VCVTDQ2PS, VMULPS, then VADDPS (never fused).
+// epiFloatAVX2 and epiFloatAVX512 are epiFloatGeneric on each row:
+// VCVTDQ2PS, VMULPS, then VADDPS (never fused).
 //
 //go:noescape
-func epiFloatAVX2(p, colTerm, zp []int32, rho int32, scale, bias []float32, out []float32)
+func epiFloatAVX2(rows, ldp, ldo int, p, colTerm, zp, rho []int32, scale, bias []float32, out []float32)
 
 //go:noescape
-func epiFloatAVX512(p, colTerm, zp []int32, rho int32, scale, bias []float32, out []float32)
+func epiFloatAVX512(rows, ldp, ldo int, p, colTerm, zp, rho []int32, scale, bias []float32, out []float32)
 
 // dwAVX2 and dwAVX512 are dwGeneric for uint8 activation bytes and
-// c >= 8: VPMOVZXBD, VPSUBD, VPMOVSXWD, VPMULLD, VPADDD.
+// c >= 8: VPMOVZXBD, VPMOVSXWD, VPMULLD, VPADDD.
 //
 //go:noescape
-func dwAVX2(taps, c int, ind []unsafe.Pointer, zk int32, w []int16, p []int32)
+func dwAVX2(taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32)
 
 //go:noescape
-func dwAVX512(taps, c int, ind []unsafe.Pointer, zk int32, w []int16, p []int32)
+func dwAVX512(taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32)
+
+// transposeAVX2 is transposeBytes on rows8×cols8 whole blocks of 8×8
+// bytes, with 128-bit VEX instructions (every amd64 family runs it).
+//
+//go:noescape
+func transposeAVX2(dst []byte, ldd int, src []byte, lds, rows8, cols8 int, flip byte)
 
 // epiMin is the shortest row the assembly epilogues take.
 const epiMin = 8
@@ -173,56 +181,67 @@ func dot(f family, rows, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32
 // it is famGeneric, the AVX2 ones).
 func wide(f family) bool { return f == famAVX512 || f == famAVX512VNNI }
 
-func epiInt32(f family, p, colTerm, zp []int32, rho int32, out []int32) {
-	if f == famGeneric || len(out) < epiMin {
-		epiInt32Generic(p, colTerm, zp, rho, out)
+func epiInt32(f family, t *tileOut, out []int32) {
+	if f == famGeneric || t.n() < epiMin {
+		t.rowsInt32(out)
 		return
 	}
-	p, colTerm, zp, rho = epiArgs(len(out), p, colTerm, zp, rho)
+	a := t.asm()
 	if wide(f) {
-		epiInt32AVX512(p, colTerm, zp, rho, out)
+		epiInt32AVX512(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, out[:a.outLen])
 	} else {
-		epiInt32AVX2(p, colTerm, zp, rho, out)
+		epiInt32AVX2(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, out[:a.outLen])
 	}
 }
 
-func epiQuant(f family, p, colTerm, zp []int32, rho int32, scale []float32, q *quantParams, out []byte) {
-	if f == famGeneric || len(out) < epiMin {
-		epiQuantGeneric(p, colTerm, zp, rho, scale, q, out)
+func epiQuant(f family, t *tileOut, scale []float32, q *quantParams, out []byte) {
+	if f == famGeneric || t.n() < epiMin {
+		t.rowsQuant(scale, q, out)
 		return
 	}
-	p, colTerm, zp, rho = epiArgs(len(out), p, colTerm, zp, rho)
-	scale = scale[:len(out)]
+	a := t.asm()
+	scale = scale[:len(a.colTerm)]
 	if wide(f) {
-		epiQuantAVX512(p, colTerm, zp, rho, scale, q, out)
+		epiQuantAVX512(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, scale, q, out[:a.outLen])
 	} else {
-		epiQuantAVX2(p, colTerm, zp, rho, scale, q, out)
+		epiQuantAVX2(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, scale, q, out[:a.outLen])
 	}
 }
 
-func epiFloat(f family, p, colTerm, zp []int32, rho int32, scale, bias []float32, out []float32) {
-	if f == famGeneric || len(out) < epiMin {
-		epiFloatGeneric(p, colTerm, zp, rho, scale, bias, out)
+func epiFloat(f family, t *tileOut, scale, bias []float32, out []float32) {
+	if f == famGeneric || t.n() < epiMin {
+		t.rowsFloat(scale, bias, out)
 		return
 	}
-	p, colTerm, zp, rho = epiArgs(len(out), p, colTerm, zp, rho)
-	scale, bias = scale[:len(out)], bias[:len(out)]
+	a := t.asm()
+	scale, bias = scale[:len(a.colTerm)], bias[:len(a.colTerm)]
 	if wide(f) {
-		epiFloatAVX512(p, colTerm, zp, rho, scale, bias, out)
+		epiFloatAVX512(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, scale, bias, out[:a.outLen])
 	} else {
-		epiFloatAVX2(p, colTerm, zp, rho, scale, bias, out)
+		epiFloatAVX2(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, scale, bias, out[:a.outLen])
 	}
 }
 
-func dwRow(f family, taps, c int, ind []unsafe.Pointer, zk int32, w []int16, p []int32) {
+func dwRun(f family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32) {
 	if f == famGeneric || c < 8 {
-		dwGeneric(geometries[f].signed, taps, c, ind, zk, w, p)
+		dwGeneric(geometries[f].signed, taps, c, npix, step, ind, w, p)
 		return
 	}
-	ind, w, p = ind[:taps], w[:taps*c], p[:c]
+	ind, w, p = ind[:taps], w[:taps*c], p[:npix*c]
 	if wide(f) {
-		dwAVX512(taps, c, ind, zk, w, p)
+		dwAVX512(taps, c, npix, step, ind, w, p)
 	} else {
-		dwAVX2(taps, c, ind, zk, w, p)
+		dwAVX2(taps, c, npix, step, ind, w, p)
 	}
+}
+
+// transposeBlocks transposes the whole 8×8 blocks of transposeBytes and
+// reports whether it did (else the caller does all the work in Go).
+func transposeBlocks(dst []byte, ldd int, src []byte, lds, rows, cols int, flip byte) bool {
+	if selected() == famGeneric || rows < 8 || cols < 8 {
+		return false
+	}
+	r8, c8 := rows/8, cols/8
+	transposeAVX2(dst[:(c8*8-1)*ldd+r8*8], ldd, src[:(r8*8-1)*lds+c8*8], lds, r8, c8, flip)
+	return true
 }

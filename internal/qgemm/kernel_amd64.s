@@ -1873,827 +1873,724 @@ store:
 	VZEROUPPER
 	RET
 
-// func epiInt32AVX2(p []int32, colTerm []int32, zp []int32, rho int32, out []int32)
+// func epiInt32AVX2(rows int, ldp int, ldo int, p []int32, colTerm []int32, zp []int32, rho []int32, out []int32)
 // Requires: AVX, AVX2
-TEXT ·epiInt32AVX2(SB), NOSPLIT, $0-104
-	// out[i] = p[i] + colTerm[i] - zp[i]*rho (epiInt32Generic).
-	MOVQ         p_base+0(FP), AX
-	MOVQ         colTerm_base+24(FP), CX
-	MOVQ         zp_base+48(FP), DX
-	MOVL         rho+72(FP), BX
-	VMOVD        BX, X0
-	VPBROADCASTD X0, Y0
-	MOVQ         out_len+88(FP), BX
-	MOVQ         out_base+80(FP), SI
-	LEAQ         -32(AX)(BX*4), DI
-	LEAQ         -32(CX)(BX*4), R8
-	LEAQ         -32(DX)(BX*4), R9
-	LEAQ         -32(SI)(BX*4), R10
-	VMOVDQU      (DI), Y1
-	VPADDD       (R8), Y1, Y1
-	VPMULLD      (R9), Y0, Y2
-	VPSUBD       Y2, Y1, Y1
-	SUBQ         $0x20, BX
-	JB           loop4_end
+TEXT ·epiInt32AVX2(SB), NOSPLIT, $0-144
+	// out[r][j] = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiInt32Generic).
+	MOVQ rows+0(FP), AX
+	MOVQ ldp+8(FP), CX
+	MOVQ ldo+16(FP), DX
+	SHLQ $0x02, CX
+	SHLQ $0x02, DX
+	MOVQ p_base+24(FP), BX
+	MOVQ rho_base+96(FP), SI
+	MOVQ out_base+120(FP), DI
+	MOVQ colTerm_len+56(FP), R8
+	MOVQ colTerm_base+48(FP), R9
+	MOVQ zp_base+72(FP), R10
+	SUBQ $0x08, R8
 
-loop4:
-	VMOVDQU (AX), Y2
-	VPADDD  (CX), Y2, Y2
-	VPMULLD (DX), Y0, Y3
-	VPSUBD  Y3, Y2, Y2
-	VMOVDQU 32(AX), Y3
-	VPADDD  32(CX), Y3, Y3
-	VPMULLD 32(DX), Y0, Y4
-	VPSUBD  Y4, Y3, Y3
-	VMOVDQU 64(AX), Y4
-	VPADDD  64(CX), Y4, Y4
-	VPMULLD 64(DX), Y0, Y5
-	VPSUBD  Y5, Y4, Y4
-	VMOVDQU 96(AX), Y5
-	VPADDD  96(CX), Y5, Y5
-	VPMULLD 96(DX), Y0, Y6
-	VPSUBD  Y6, Y5, Y5
-	VMOVDQU Y2, (SI)
-	VMOVDQU Y3, 32(SI)
-	VMOVDQU Y4, 64(SI)
-	VMOVDQU Y5, 96(SI)
-	ADDQ    $0x80, AX
-	ADDQ    $0x80, CX
-	ADDQ    $0x80, DX
-	ADDQ    $0x80, SI
-	SUBQ    $0x20, BX
-	JAE     loop4
+row:
+	VPBROADCASTD (SI), Y0
+	XORQ         R11, R11
+	CMPQ         R11, R8
+	JG           cols_end
 
-loop4_end:
-	ADDQ $0x20, BX
-	SUBQ $0x08, BX
-	JB   loop1_end
+cols:
+	VMOVDQU (BX)(R11*4), Y1
+	VPADDD  (R9)(R11*4), Y1, Y1
+	VPMULLD (R10)(R11*4), Y0, Y2
+	VPSUBD  Y2, Y1, Y1
+	VMOVDQU Y1, (DI)(R11*4)
+	ADDQ    $0x08, R11
+	CMPQ    R11, R8
+	JLE     cols
 
-loop1:
-	VMOVDQU (AX), Y2
-	VPADDD  (CX), Y2, Y2
-	VPMULLD (DX), Y0, Y3
-	VPSUBD  Y3, Y2, Y2
-	VMOVDQU Y2, (SI)
-	ADDQ    $0x20, AX
-	ADDQ    $0x20, CX
-	ADDQ    $0x20, DX
-	ADDQ    $0x20, SI
-	SUBQ    $0x08, BX
-	JAE     loop1
+cols_end:
+	LEAQ    8(R8), R12
+	CMPQ    R11, R12
+	JGE     next
+	LEAQ    (R8), R11
+	VMOVDQU (BX)(R11*4), Y1
+	VPADDD  (R9)(R11*4), Y1, Y1
+	VPMULLD (R10)(R11*4), Y0, Y0
+	VPSUBD  Y0, Y1, Y1
+	VMOVDQU Y1, (DI)(R11*4)
 
-loop1_end:
-	ADDQ    $0x08, BX
-	VMOVDQU Y1, (R10)
+next:
+	ADDQ CX, BX
+	ADDQ DX, DI
+	ADDQ $0x04, SI
+	DECQ AX
+	JNZ  row
 	VZEROUPPER
 	RET
 
-// func epiQuantAVX2(p []int32, colTerm []int32, zp []int32, rho int32, scale []float32, q *quantParams, out []byte)
+// func epiQuantAVX2(rows int, ldp int, ldo int, p []int32, colTerm []int32, zp []int32, rho []int32, scale []float32, q *quantParams, out []byte)
 // Requires: AVX, AVX2
-TEXT ·epiQuantAVX2(SB), NOSPLIT, $0-136
-	// out[i] = byte(clamp(roundHalfEven(float32(p[i]+colTerm[i]-zp[i]*rho)*scale[i]), lo, hi) + zp)
-	// (epiQuantGeneric).
-	MOVQ         p_base+0(FP), AX
-	MOVQ         colTerm_base+24(FP), CX
-	MOVQ         zp_base+48(FP), DX
-	MOVL         rho+72(FP), BX
-	VMOVD        BX, X0
-	VPBROADCASTD X0, Y0
-	MOVQ         out_len+120(FP), BX
-	MOVQ         scale_base+80(FP), SI
-	MOVQ         q+104(FP), DI
-	VBROADCASTSS (DI), Y1
-	VBROADCASTSS 4(DI), Y2
-	VPBROADCASTD 8(DI), Y3
-	VPCMPEQW     Y4, Y4, Y4
-	VPSRLW       $0x08, Y4, Y4
-	MOVQ         out_base+112(FP), DI
-	LEAQ         -32(AX)(BX*4), R8
-	LEAQ         -32(CX)(BX*4), R9
-	LEAQ         -32(DX)(BX*4), R10
-	LEAQ         -32(SI)(BX*4), R11
-	LEAQ         -8(DI)(BX*1), R12
-	VMOVDQU      (R8), Y5
-	VPADDD       (R9), Y5, Y5
-	VPMULLD      (R10), Y0, Y6
+TEXT ·epiQuantAVX2(SB), NOSPLIT, $0-176
+	// out[r][j] = byte(clamp(roundHalfEven(float32(C)*scale[j]), lo, hi) + zp),
+	// C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiQuantGeneric).
+	MOVQ         rows+0(FP), AX
+	MOVQ         ldp+8(FP), CX
+	MOVQ         ldo+16(FP), DX
+	SHLQ         $0x02, CX
+	MOVQ         p_base+24(FP), BX
+	MOVQ         rho_base+96(FP), SI
+	MOVQ         out_base+152(FP), DI
+	MOVQ         colTerm_len+56(FP), R8
+	MOVQ         colTerm_base+48(FP), R9
+	MOVQ         zp_base+72(FP), R10
+	MOVQ         scale_base+120(FP), R11
+	MOVQ         q+144(FP), R12
+	VBROADCASTSS (R12), Y0
+	VBROADCASTSS 4(R12), Y1
+	VPBROADCASTD 8(R12), Y2
+	VPCMPEQW     Y3, Y3, Y3
+	VPSRLW       $0x08, Y3, Y3
+	SUBQ         $0x08, R8
+
+row:
+	VPBROADCASTD (SI), Y4
+	XORQ         R12, R12
+	CMPQ         R12, R8
+	JG           cols_end
+
+cols:
+	VMOVDQU      (BX)(R12*4), Y5
+	VPADDD       (R9)(R12*4), Y5, Y5
+	VPMULLD      (R10)(R12*4), Y4, Y6
 	VPSUBD       Y6, Y5, Y5
 	VCVTDQ2PS    Y5, Y5
-	VMULPS       (R11), Y5, Y5
-	VMAXPS       Y1, Y5, Y5
-	VMINPS       Y2, Y5, Y5
+	VMULPS       (R11)(R12*4), Y5, Y5
+	VMAXPS       Y0, Y5, Y5
+	VMINPS       Y1, Y5, Y5
 	VCVTPS2DQ    Y5, Y5
-	VPADDD       Y3, Y5, Y5
-	SUBQ         $0x20, BX
-	JB           loop4_end
-
-loop4:
-	VMOVDQU      (AX), Y6
-	VPADDD       (CX), Y6, Y6
-	VPMULLD      (DX), Y0, Y7
-	VPSUBD       Y7, Y6, Y6
-	VCVTDQ2PS    Y6, Y6
-	VMULPS       (SI), Y6, Y6
-	VMAXPS       Y1, Y6, Y6
-	VMINPS       Y2, Y6, Y6
-	VCVTPS2DQ    Y6, Y6
-	VPADDD       Y3, Y6, Y6
-	VMOVDQU      32(AX), Y7
-	VPADDD       32(CX), Y7, Y7
-	VPMULLD      32(DX), Y0, Y8
-	VPSUBD       Y8, Y7, Y7
-	VCVTDQ2PS    Y7, Y7
-	VMULPS       32(SI), Y7, Y7
-	VMAXPS       Y1, Y7, Y7
-	VMINPS       Y2, Y7, Y7
-	VCVTPS2DQ    Y7, Y7
-	VPADDD       Y3, Y7, Y7
-	VMOVDQU      64(AX), Y8
-	VPADDD       64(CX), Y8, Y8
-	VPMULLD      64(DX), Y0, Y9
-	VPSUBD       Y9, Y8, Y8
-	VCVTDQ2PS    Y8, Y8
-	VMULPS       64(SI), Y8, Y8
-	VMAXPS       Y1, Y8, Y8
-	VMINPS       Y2, Y8, Y8
-	VCVTPS2DQ    Y8, Y8
-	VPADDD       Y3, Y8, Y8
-	VMOVDQU      96(AX), Y9
-	VPADDD       96(CX), Y9, Y9
-	VPMULLD      96(DX), Y0, Y10
-	VPSUBD       Y10, Y9, Y9
-	VCVTDQ2PS    Y9, Y9
-	VMULPS       96(SI), Y9, Y9
-	VMAXPS       Y1, Y9, Y9
-	VMINPS       Y2, Y9, Y9
-	VCVTPS2DQ    Y9, Y9
-	VPADDD       Y3, Y9, Y9
-	VEXTRACTI128 $0x01, Y6, X10
-	VPACKSSDW    X10, X6, X6
-	VPAND        X4, X6, X6
-	VPACKUSWB    X6, X6, X6
-	VMOVQ        X6, (DI)
-	VEXTRACTI128 $0x01, Y7, X6
-	VPACKSSDW    X6, X7, X7
-	VPAND        X4, X7, X7
-	VPACKUSWB    X7, X7, X7
-	VMOVQ        X7, 8(DI)
-	VEXTRACTI128 $0x01, Y8, X6
-	VPACKSSDW    X6, X8, X8
-	VPAND        X4, X8, X8
-	VPACKUSWB    X8, X8, X8
-	VMOVQ        X8, 16(DI)
-	VEXTRACTI128 $0x01, Y9, X6
-	VPACKSSDW    X6, X9, X9
-	VPAND        X4, X9, X9
-	VPACKUSWB    X9, X9, X9
-	VMOVQ        X9, 24(DI)
-	ADDQ         $0x80, AX
-	ADDQ         $0x80, CX
-	ADDQ         $0x80, DX
-	ADDQ         $0x80, SI
-	ADDQ         $0x20, DI
-	SUBQ         $0x20, BX
-	JAE          loop4
-
-loop4_end:
-	ADDQ $0x20, BX
-	SUBQ $0x08, BX
-	JB   loop1_end
-
-loop1:
-	VMOVDQU      (AX), Y6
-	VPADDD       (CX), Y6, Y6
-	VPMULLD      (DX), Y0, Y7
-	VPSUBD       Y7, Y6, Y6
-	VCVTDQ2PS    Y6, Y6
-	VMULPS       (SI), Y6, Y6
-	VMAXPS       Y1, Y6, Y6
-	VMINPS       Y2, Y6, Y6
-	VCVTPS2DQ    Y6, Y6
-	VPADDD       Y3, Y6, Y6
-	VEXTRACTI128 $0x01, Y6, X7
-	VPACKSSDW    X7, X6, X6
-	VPAND        X4, X6, X6
-	VPACKUSWB    X6, X6, X6
-	VMOVQ        X6, (DI)
-	ADDQ         $0x20, AX
-	ADDQ         $0x20, CX
-	ADDQ         $0x20, DX
-	ADDQ         $0x20, SI
-	ADDQ         $0x08, DI
-	SUBQ         $0x08, BX
-	JAE          loop1
-
-loop1_end:
-	ADDQ         $0x08, BX
-	VEXTRACTI128 $0x01, Y5, X0
-	VPACKSSDW    X0, X5, X5
-	VPAND        X4, X5, X5
+	VPADDD       Y2, Y5, Y5
+	VEXTRACTI128 $0x01, Y5, X6
+	VPACKSSDW    X6, X5, X5
+	VPAND        X3, X5, X5
 	VPACKUSWB    X5, X5, X5
-	VMOVQ        X5, (R12)
+	VMOVQ        X5, (DI)(R12*1)
+	ADDQ         $0x08, R12
+	CMPQ         R12, R8
+	JLE          cols
+
+cols_end:
+	LEAQ         8(R8), R13
+	CMPQ         R12, R13
+	JGE          next
+	LEAQ         (R8), R12
+	VMOVDQU      (BX)(R12*4), Y5
+	VPADDD       (R9)(R12*4), Y5, Y5
+	VPMULLD      (R10)(R12*4), Y4, Y4
+	VPSUBD       Y4, Y5, Y5
+	VCVTDQ2PS    Y5, Y5
+	VMULPS       (R11)(R12*4), Y5, Y5
+	VMAXPS       Y0, Y5, Y5
+	VMINPS       Y1, Y5, Y5
+	VCVTPS2DQ    Y5, Y5
+	VPADDD       Y2, Y5, Y5
+	VEXTRACTI128 $0x01, Y5, X4
+	VPACKSSDW    X4, X5, X5
+	VPAND        X3, X5, X5
+	VPACKUSWB    X5, X5, X5
+	VMOVQ        X5, (DI)(R12*1)
+
+next:
+	ADDQ CX, BX
+	ADDQ DX, DI
+	ADDQ $0x04, SI
+	DECQ AX
+	JNZ  row
 	VZEROUPPER
 	RET
 
-// func epiFloatAVX2(p []int32, colTerm []int32, zp []int32, rho int32, scale []float32, bias []float32, out []float32)
+// func epiFloatAVX2(rows int, ldp int, ldo int, p []int32, colTerm []int32, zp []int32, rho []int32, scale []float32, bias []float32, out []float32)
 // Requires: AVX, AVX2
-TEXT ·epiFloatAVX2(SB), NOSPLIT, $0-152
-	// out[i] = float32(float32(p[i]+colTerm[i]-zp[i]*rho)*scale[i]) + bias[i] (epiFloatGeneric).
-	MOVQ         p_base+0(FP), AX
-	MOVQ         colTerm_base+24(FP), CX
-	MOVQ         zp_base+48(FP), DX
-	MOVL         rho+72(FP), BX
-	VMOVD        BX, X0
-	VPBROADCASTD X0, Y0
-	MOVQ         out_len+136(FP), BX
-	MOVQ         scale_base+80(FP), SI
-	MOVQ         bias_base+104(FP), DI
-	MOVQ         out_base+128(FP), R8
-	LEAQ         -32(AX)(BX*4), R9
-	LEAQ         -32(CX)(BX*4), R10
-	LEAQ         -32(DX)(BX*4), R11
-	LEAQ         -32(SI)(BX*4), R12
-	LEAQ         -32(DI)(BX*4), R13
-	LEAQ         -32(R8)(BX*4), R14
-	VMOVDQU      (R9), Y1
-	VPADDD       (R10), Y1, Y1
-	VPMULLD      (R11), Y0, Y2
-	VPSUBD       Y2, Y1, Y1
-	VCVTDQ2PS    Y1, Y1
-	VMULPS       (R12), Y1, Y1
-	VADDPS       (R13), Y1, Y1
-	SUBQ         $0x20, BX
-	JB           loop4_end
+TEXT ·epiFloatAVX2(SB), NOSPLIT, $0-192
+	// out[r][j] = float32(float32(C)*scale[j]) + bias[j],
+	// C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiFloatGeneric).
+	MOVQ rows+0(FP), AX
+	MOVQ ldp+8(FP), CX
+	MOVQ ldo+16(FP), DX
+	SHLQ $0x02, CX
+	SHLQ $0x02, DX
+	MOVQ p_base+24(FP), BX
+	MOVQ rho_base+96(FP), SI
+	MOVQ out_base+168(FP), DI
+	MOVQ colTerm_len+56(FP), R8
+	MOVQ colTerm_base+48(FP), R9
+	MOVQ zp_base+72(FP), R10
+	MOVQ scale_base+120(FP), R11
+	MOVQ bias_base+144(FP), R12
+	SUBQ $0x08, R8
 
-loop4:
-	VMOVDQU   (AX), Y2
-	VPADDD    (CX), Y2, Y2
-	VPMULLD   (DX), Y0, Y3
-	VPSUBD    Y3, Y2, Y2
-	VCVTDQ2PS Y2, Y2
-	VMULPS    (SI), Y2, Y2
-	VADDPS    (DI), Y2, Y2
-	VMOVDQU   32(AX), Y3
-	VPADDD    32(CX), Y3, Y3
-	VPMULLD   32(DX), Y0, Y4
-	VPSUBD    Y4, Y3, Y3
-	VCVTDQ2PS Y3, Y3
-	VMULPS    32(SI), Y3, Y3
-	VADDPS    32(DI), Y3, Y3
-	VMOVDQU   64(AX), Y4
-	VPADDD    64(CX), Y4, Y4
-	VPMULLD   64(DX), Y0, Y5
-	VPSUBD    Y5, Y4, Y4
-	VCVTDQ2PS Y4, Y4
-	VMULPS    64(SI), Y4, Y4
-	VADDPS    64(DI), Y4, Y4
-	VMOVDQU   96(AX), Y5
-	VPADDD    96(CX), Y5, Y5
-	VPMULLD   96(DX), Y0, Y6
-	VPSUBD    Y6, Y5, Y5
-	VCVTDQ2PS Y5, Y5
-	VMULPS    96(SI), Y5, Y5
-	VADDPS    96(DI), Y5, Y5
-	VMOVUPS   Y2, (R8)
-	VMOVUPS   Y3, 32(R8)
-	VMOVUPS   Y4, 64(R8)
-	VMOVUPS   Y5, 96(R8)
-	ADDQ      $0x80, AX
-	ADDQ      $0x80, CX
-	ADDQ      $0x80, DX
-	ADDQ      $0x80, SI
-	ADDQ      $0x80, DI
-	ADDQ      $0x80, R8
-	SUBQ      $0x20, BX
-	JAE       loop4
+row:
+	VPBROADCASTD (SI), Y0
+	XORQ         R13, R13
+	CMPQ         R13, R8
+	JG           cols_end
 
-loop4_end:
-	ADDQ $0x20, BX
-	SUBQ $0x08, BX
-	JB   loop1_end
+cols:
+	VMOVDQU   (BX)(R13*4), Y1
+	VPADDD    (R9)(R13*4), Y1, Y1
+	VPMULLD   (R10)(R13*4), Y0, Y2
+	VPSUBD    Y2, Y1, Y1
+	VCVTDQ2PS Y1, Y1
+	VMULPS    (R11)(R13*4), Y1, Y1
+	VADDPS    (R12)(R13*4), Y1, Y1
+	VMOVDQU   Y1, (DI)(R13*4)
+	ADDQ      $0x08, R13
+	CMPQ      R13, R8
+	JLE       cols
 
-loop1:
-	VMOVDQU   (AX), Y2
-	VPADDD    (CX), Y2, Y2
-	VPMULLD   (DX), Y0, Y3
-	VPSUBD    Y3, Y2, Y2
-	VCVTDQ2PS Y2, Y2
-	VMULPS    (SI), Y2, Y2
-	VADDPS    (DI), Y2, Y2
-	VMOVUPS   Y2, (R8)
-	ADDQ      $0x20, AX
-	ADDQ      $0x20, CX
-	ADDQ      $0x20, DX
-	ADDQ      $0x20, SI
-	ADDQ      $0x20, DI
-	ADDQ      $0x20, R8
-	SUBQ      $0x08, BX
-	JAE       loop1
+cols_end:
+	LEAQ      8(R8), R14
+	CMPQ      R13, R14
+	JGE       next
+	LEAQ      (R8), R13
+	VMOVDQU   (BX)(R13*4), Y1
+	VPADDD    (R9)(R13*4), Y1, Y1
+	VPMULLD   (R10)(R13*4), Y0, Y0
+	VPSUBD    Y0, Y1, Y1
+	VCVTDQ2PS Y1, Y1
+	VMULPS    (R11)(R13*4), Y1, Y1
+	VADDPS    (R12)(R13*4), Y1, Y1
+	VMOVDQU   Y1, (DI)(R13*4)
 
-loop1_end:
-	ADDQ    $0x08, BX
-	VMOVUPS Y1, (R14)
+next:
+	ADDQ CX, BX
+	ADDQ DX, DI
+	ADDQ $0x04, SI
+	DECQ AX
+	JNZ  row
 	VZEROUPPER
 	RET
 
-// func dwAVX2(taps int, c int, ind []unsafe.Pointer, zk int32, w []int16, p []int32)
+// func dwAVX2(taps int, c int, npix int, step int, ind []unsafe.Pointer, w []int16, p []int32)
 // Requires: AVX, AVX2
-TEXT ·dwAVX2(SB), NOSPLIT, $0-96
-	// p[ch] = sum over t of (x_t[ch] - zk) * w[t*c+ch], x_t the uint8 bytes at ind[t] (dwGeneric).
-	MOVQ         taps+0(FP), AX
-	MOVQ         c+8(FP), CX
-	MOVQ         ind_base+16(FP), DX
-	MOVQ         w_base+48(FP), BX
-	MOVQ         p_base+72(FP), SI
-	MOVL         zk+40(FP), DI
-	VMOVD        DI, X0
-	VPBROADCASTD X0, Y0
-	XORQ         DI, DI
-	MOVQ         CX, R8
-	SUBQ         $0x08, R8
-	JB           blocks_end
+TEXT ·dwAVX2(SB), NOSPLIT, $0-104
+	// p[i*c+ch] = sum over t of x_t[i*step+ch] * w[t*c+ch], x_t the uint8 bytes at ind[t] (dwGeneric).
+	MOVQ c+8(FP), AX
+	MOVQ ind_base+32(FP), CX
+	MOVQ w_base+56(FP), DX
+	MOVQ p_base+80(FP), BX
+	XORQ SI, SI
+	MOVQ AX, DI
+	SUBQ $0x08, DI
+	JB   blocks_end
 
 blocks:
-	VPXOR Y1, Y1, Y1
-	MOVQ  DX, R9
-	LEAQ  (BX)(DI*2), R10
-	MOVQ  AX, R11
-	TESTQ R11, R11
-	JEQ   taps8_store
+	LEAQ (BX)(SI*4), R8
+	XORQ R9, R9
+	MOVQ npix+16(FP), R10
 
-taps8:
-	MOVQ      (R9), R12
-	VPMOVZXBD (R12)(DI*1), Y3
-	VPSUBD    Y0, Y3, Y3
-	VPMOVSXWD (R10), Y2
-	VPMULLD   Y2, Y3, Y3
-	VPADDD    Y3, Y1, Y1
-	ADDQ      $0x08, R9
-	LEAQ      (R10)(CX*2), R10
-	DECQ      R11
-	JNZ       taps8
+b8_pixel:
+	VPXOR Y0, Y0, Y0
+	MOVQ  CX, R11
+	LEAQ  (DX)(SI*2), R12
+	MOVQ  taps+0(FP), R13
+	TESTQ R13, R13
+	JEQ   b8_store
 
-taps8_store:
-	VMOVDQU Y1, (SI)(DI*4)
-	ADDQ    $0x08, DI
-	SUBQ    $0x08, R8
+b8_tap:
+	MOVQ      (R11), R14
+	ADDQ      R9, R14
+	VPMOVZXBD (R14)(SI*1), Y1
+	VPMOVSXWD (R12), Y2
+	VPMULLD   Y2, Y1, Y1
+	VPADDD    Y1, Y0, Y0
+	ADDQ      $0x08, R11
+	LEAQ      (R12)(AX*2), R12
+	DECQ      R13
+	JNZ       b8_tap
+
+b8_store:
+	VMOVDQU Y0, (R8)
+	LEAQ    (R8)(AX*4), R8
+	ADDQ    step+24(FP), R9
+	DECQ    R10
+	JNZ     b8_pixel
+	ADDQ    $0x08, SI
+	SUBQ    $0x08, DI
 	JAE     blocks
 
 blocks_end:
-	ADDQ  $0x08, R8
-	TESTQ R8, R8
+	ADDQ  $0x08, DI
+	TESTQ DI, DI
 	JEQ   done
-	LEAQ  -8(CX), DI
-	VPXOR Y1, Y1, Y1
-	LEAQ  (BX)(DI*2), BX
-	TESTQ AX, AX
-	JEQ   tapslast_store
+	LEAQ  -8(AX), SI
+	LEAQ  (BX)(SI*4), BX
+	XORQ  DI, DI
+	MOVQ  npix+16(FP), R8
 
-tapslast:
-	MOVQ      (DX), R8
-	VPMOVZXBD (R8)(DI*1), Y3
-	VPSUBD    Y0, Y3, Y3
-	VPMOVSXWD (BX), Y2
-	VPMULLD   Y2, Y3, Y3
-	VPADDD    Y3, Y1, Y1
-	ADDQ      $0x08, DX
-	LEAQ      (BX)(CX*2), BX
-	DECQ      AX
-	JNZ       tapslast
+blast_pixel:
+	VPXOR Y0, Y0, Y0
+	MOVQ  CX, R9
+	LEAQ  (DX)(SI*2), R10
+	MOVQ  taps+0(FP), R11
+	TESTQ R11, R11
+	JEQ   blast_store
 
-tapslast_store:
-	VMOVDQU Y1, (SI)(DI*4)
+blast_tap:
+	MOVQ      (R9), R12
+	ADDQ      DI, R12
+	VPMOVZXBD (R12)(SI*1), Y1
+	VPMOVSXWD (R10), Y2
+	VPMULLD   Y2, Y1, Y1
+	VPADDD    Y1, Y0, Y0
+	ADDQ      $0x08, R9
+	LEAQ      (R10)(AX*2), R10
+	DECQ      R11
+	JNZ       blast_tap
+
+blast_store:
+	VMOVDQU Y0, (BX)
+	LEAQ    (BX)(AX*4), BX
+	ADDQ    step+24(FP), DI
+	DECQ    R8
+	JNZ     blast_pixel
 
 done:
 	VZEROUPPER
 	RET
 
-// func epiInt32AVX512(p []int32, colTerm []int32, zp []int32, rho int32, out []int32)
+// func epiInt32AVX512(rows int, ldp int, ldo int, p []int32, colTerm []int32, zp []int32, rho []int32, out []int32)
 // Requires: AVX, AVX2, AVX512F
-TEXT ·epiInt32AVX512(SB), NOSPLIT, $0-104
-	// out[i] = p[i] + colTerm[i] - zp[i]*rho (epiInt32Generic).
-	MOVQ         p_base+0(FP), AX
-	MOVQ         colTerm_base+24(FP), CX
-	MOVQ         zp_base+48(FP), DX
-	MOVL         rho+72(FP), BX
-	VMOVD        BX, X0
-	VPBROADCASTD X0, Z0
-	MOVQ         out_len+88(FP), BX
-	MOVQ         out_base+80(FP), SI
-	LEAQ         -32(AX)(BX*4), DI
-	LEAQ         -32(CX)(BX*4), R8
-	LEAQ         -32(DX)(BX*4), R9
-	LEAQ         -32(SI)(BX*4), R10
-	VMOVDQU      (DI), Y1
-	VPADDD       (R8), Y1, Y1
-	VPMULLD      (R9), Y0, Y2
-	VPSUBD       Y2, Y1, Y1
-	SUBQ         $0x40, BX
-	JB           loop4_end
+TEXT ·epiInt32AVX512(SB), NOSPLIT, $0-144
+	// out[r][j] = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiInt32Generic).
+	MOVQ rows+0(FP), AX
+	MOVQ ldp+8(FP), CX
+	MOVQ ldo+16(FP), DX
+	SHLQ $0x02, CX
+	SHLQ $0x02, DX
+	MOVQ p_base+24(FP), BX
+	MOVQ rho_base+96(FP), SI
+	MOVQ out_base+120(FP), DI
+	MOVQ colTerm_len+56(FP), R8
+	MOVQ colTerm_base+48(FP), R9
+	MOVQ zp_base+72(FP), R10
+	SUBQ $0x10, R8
 
-loop4:
-	VMOVDQU32 (AX), Z2
-	VPADDD    (CX), Z2, Z2
-	VPMULLD   (DX), Z0, Z3
-	VPSUBD    Z3, Z2, Z2
-	VMOVDQU32 64(AX), Z3
-	VPADDD    64(CX), Z3, Z3
-	VPMULLD   64(DX), Z0, Z4
-	VPSUBD    Z4, Z3, Z3
-	VMOVDQU32 128(AX), Z4
-	VPADDD    128(CX), Z4, Z4
-	VPMULLD   128(DX), Z0, Z5
-	VPSUBD    Z5, Z4, Z4
-	VMOVDQU32 192(AX), Z5
-	VPADDD    192(CX), Z5, Z5
-	VPMULLD   192(DX), Z0, Z6
-	VPSUBD    Z6, Z5, Z5
-	VMOVDQU32 Z2, (SI)
-	VMOVDQU32 Z3, 64(SI)
-	VMOVDQU32 Z4, 128(SI)
-	VMOVDQU32 Z5, 192(SI)
-	ADDQ      $0x00000100, AX
-	ADDQ      $0x00000100, CX
-	ADDQ      $0x00000100, DX
-	ADDQ      $0x00000100, SI
-	SUBQ      $0x40, BX
-	JAE       loop4
+row:
+	VPBROADCASTD (SI), Z0
+	XORQ         R11, R11
+	CMPQ         R11, R8
+	JG           cols_end
 
-loop4_end:
-	ADDQ $0x40, BX
-	SUBQ $0x10, BX
-	JB   loop1_end
+cols:
+	VMOVDQU32 (BX)(R11*4), Z1
+	VPADDD    (R9)(R11*4), Z1, Z1
+	VPMULLD   (R10)(R11*4), Z0, Z2
+	VPSUBD    Z2, Z1, Z1
+	VMOVDQU32 Z1, (DI)(R11*4)
+	ADDQ      $0x10, R11
+	CMPQ      R11, R8
+	JLE       cols
 
-loop1:
-	VMOVDQU32 (AX), Z2
-	VPADDD    (CX), Z2, Z2
-	VPMULLD   (DX), Z0, Z3
-	VPSUBD    Z3, Z2, Z2
-	VMOVDQU32 Z2, (SI)
-	ADDQ      $0x40, AX
-	ADDQ      $0x40, CX
-	ADDQ      $0x40, DX
-	ADDQ      $0x40, SI
-	SUBQ      $0x10, BX
-	JAE       loop1
+cols_end:
+	LEAQ    8(R8), R12
+	CMPQ    R11, R12
+	JG      last
+	VMOVDQU (BX)(R11*4), Y1
+	VPADDD  (R9)(R11*4), Y1, Y1
+	VPMULLD (R10)(R11*4), Y0, Y2
+	VPSUBD  Y2, Y1, Y1
+	VMOVDQU Y1, (DI)(R11*4)
+	ADDQ    $0x08, R11
 
-loop1_end:
-	ADDQ    $0x10, BX
-	CMPQ    BX, $0x08
-	JB      done
-	VMOVDQU (AX), Y2
-	VPADDD  (CX), Y2, Y2
-	VPMULLD (DX), Y0, Y0
-	VPSUBD  Y0, Y2, Y2
-	VMOVDQU Y2, (SI)
+last:
+	LEAQ    16(R8), R12
+	CMPQ    R11, R12
+	JGE     next
+	LEAQ    8(R8), R11
+	VMOVDQU (BX)(R11*4), Y1
+	VPADDD  (R9)(R11*4), Y1, Y1
+	VPMULLD (R10)(R11*4), Y0, Y0
+	VPSUBD  Y0, Y1, Y1
+	VMOVDQU Y1, (DI)(R11*4)
 
-done:
-	VMOVDQU Y1, (R10)
+next:
+	ADDQ CX, BX
+	ADDQ DX, DI
+	ADDQ $0x04, SI
+	DECQ AX
+	JNZ  row
 	VZEROUPPER
 	RET
 
-// func epiQuantAVX512(p []int32, colTerm []int32, zp []int32, rho int32, scale []float32, q *quantParams, out []byte)
+// func epiQuantAVX512(rows int, ldp int, ldo int, p []int32, colTerm []int32, zp []int32, rho []int32, scale []float32, q *quantParams, out []byte)
 // Requires: AVX, AVX2, AVX512F, AVX512VL
-TEXT ·epiQuantAVX512(SB), NOSPLIT, $0-136
-	// out[i] = byte(clamp(roundHalfEven(float32(p[i]+colTerm[i]-zp[i]*rho)*scale[i]), lo, hi) + zp)
-	// (epiQuantGeneric).
-	MOVQ         p_base+0(FP), AX
-	MOVQ         colTerm_base+24(FP), CX
-	MOVQ         zp_base+48(FP), DX
-	MOVL         rho+72(FP), BX
-	VMOVD        BX, X0
-	VPBROADCASTD X0, Z0
-	MOVQ         out_len+120(FP), BX
-	MOVQ         scale_base+80(FP), SI
-	MOVQ         q+104(FP), DI
-	VBROADCASTSS (DI), Z1
-	VBROADCASTSS 4(DI), Z2
-	VPBROADCASTD 8(DI), Z3
-	MOVQ         out_base+112(FP), DI
-	LEAQ         -32(AX)(BX*4), R8
-	LEAQ         -32(CX)(BX*4), R9
-	LEAQ         -32(DX)(BX*4), R10
-	LEAQ         -32(SI)(BX*4), R11
-	LEAQ         -8(DI)(BX*1), R12
-	VMOVDQU      (R8), Y4
-	VPADDD       (R9), Y4, Y4
-	VPMULLD      (R10), Y0, Y5
-	VPSUBD       Y5, Y4, Y4
-	VCVTDQ2PS    Y4, Y4
-	VMULPS       (R11), Y4, Y4
-	VMAXPS       Y1, Y4, Y4
-	VMINPS       Y2, Y4, Y4
-	VCVTPS2DQ    Y4, Y4
-	VPADDD       Y3, Y4, Y4
-	SUBQ         $0x40, BX
-	JB           loop4_end
-
-loop4:
-	VMOVDQU32        (AX), Z5
-	VPADDD           (CX), Z5, Z5
-	VPMULLD          (DX), Z0, Z6
-	VPSUBD           Z6, Z5, Z5
-	VCVTDQ2PS        Z5, Z5
-	VMULPS           (SI), Z5, Z5
-	VMAXPS           Z1, Z5, Z5
-	VMINPS           Z2, Z5, Z5
-	VCVTPS2DQ.RN_SAE Z5, Z5
-	VPADDD           Z3, Z5, Z5
-	VMOVDQU32        64(AX), Z6
-	VPADDD           64(CX), Z6, Z6
-	VPMULLD          64(DX), Z0, Z7
-	VPSUBD           Z7, Z6, Z6
-	VCVTDQ2PS        Z6, Z6
-	VMULPS           64(SI), Z6, Z6
-	VMAXPS           Z1, Z6, Z6
-	VMINPS           Z2, Z6, Z6
-	VCVTPS2DQ.RN_SAE Z6, Z6
-	VPADDD           Z3, Z6, Z6
-	VMOVDQU32        128(AX), Z7
-	VPADDD           128(CX), Z7, Z7
-	VPMULLD          128(DX), Z0, Z8
-	VPSUBD           Z8, Z7, Z7
-	VCVTDQ2PS        Z7, Z7
-	VMULPS           128(SI), Z7, Z7
-	VMAXPS           Z1, Z7, Z7
-	VMINPS           Z2, Z7, Z7
-	VCVTPS2DQ.RN_SAE Z7, Z7
-	VPADDD           Z3, Z7, Z7
-	VMOVDQU32        192(AX), Z8
-	VPADDD           192(CX), Z8, Z8
-	VPMULLD          192(DX), Z0, Z9
-	VPSUBD           Z9, Z8, Z8
-	VCVTDQ2PS        Z8, Z8
-	VMULPS           192(SI), Z8, Z8
-	VMAXPS           Z1, Z8, Z8
-	VMINPS           Z2, Z8, Z8
-	VCVTPS2DQ.RN_SAE Z8, Z8
-	VPADDD           Z3, Z8, Z8
-	VPMOVDB          Z5, (DI)
-	VPMOVDB          Z6, 16(DI)
-	VPMOVDB          Z7, 32(DI)
-	VPMOVDB          Z8, 48(DI)
-	ADDQ             $0x00000100, AX
-	ADDQ             $0x00000100, CX
-	ADDQ             $0x00000100, DX
-	ADDQ             $0x00000100, SI
-	ADDQ             $0x40, DI
-	SUBQ             $0x40, BX
-	JAE              loop4
-
-loop4_end:
-	ADDQ $0x40, BX
-	SUBQ $0x10, BX
-	JB   loop1_end
-
-loop1:
-	VMOVDQU32        (AX), Z5
-	VPADDD           (CX), Z5, Z5
-	VPMULLD          (DX), Z0, Z6
-	VPSUBD           Z6, Z5, Z5
-	VCVTDQ2PS        Z5, Z5
-	VMULPS           (SI), Z5, Z5
-	VMAXPS           Z1, Z5, Z5
-	VMINPS           Z2, Z5, Z5
-	VCVTPS2DQ.RN_SAE Z5, Z5
-	VPADDD           Z3, Z5, Z5
-	VPMOVDB          Z5, (DI)
-	ADDQ             $0x40, AX
-	ADDQ             $0x40, CX
-	ADDQ             $0x40, DX
-	ADDQ             $0x40, SI
-	ADDQ             $0x10, DI
-	SUBQ             $0x10, BX
-	JAE              loop1
-
-loop1_end:
-	ADDQ      $0x10, BX
-	CMPQ      BX, $0x08
-	JB        done
-	VMOVDQU   (AX), Y5
-	VPADDD    (CX), Y5, Y5
-	VPMULLD   (DX), Y0, Y0
-	VPSUBD    Y0, Y5, Y5
-	VCVTDQ2PS Y5, Y5
-	VMULPS    (SI), Y5, Y5
-	VMAXPS    Y1, Y5, Y5
-	VMINPS    Y2, Y5, Y5
-	VCVTPS2DQ Y5, Y5
-	VPADDD    Y3, Y5, Y5
-	VPMOVDB   Y5, (DI)
-
-done:
-	VPMOVDB Y4, (R12)
-	VZEROUPPER
-	RET
-
-// func epiFloatAVX512(p []int32, colTerm []int32, zp []int32, rho int32, scale []float32, bias []float32, out []float32)
-// Requires: AVX, AVX2, AVX512F
-TEXT ·epiFloatAVX512(SB), NOSPLIT, $0-152
-	// out[i] = float32(float32(p[i]+colTerm[i]-zp[i]*rho)*scale[i]) + bias[i] (epiFloatGeneric).
-	MOVQ         p_base+0(FP), AX
-	MOVQ         colTerm_base+24(FP), CX
-	MOVQ         zp_base+48(FP), DX
-	MOVL         rho+72(FP), BX
-	VMOVD        BX, X0
-	VPBROADCASTD X0, Z0
-	MOVQ         out_len+136(FP), BX
-	MOVQ         scale_base+80(FP), SI
-	MOVQ         bias_base+104(FP), DI
-	MOVQ         out_base+128(FP), R8
-	LEAQ         -32(AX)(BX*4), R9
-	LEAQ         -32(CX)(BX*4), R10
-	LEAQ         -32(DX)(BX*4), R11
-	LEAQ         -32(SI)(BX*4), R12
-	LEAQ         -32(DI)(BX*4), R13
-	LEAQ         -32(R8)(BX*4), R14
-	VMOVDQU      (R9), Y1
-	VPADDD       (R10), Y1, Y1
-	VPMULLD      (R11), Y0, Y2
-	VPSUBD       Y2, Y1, Y1
-	VCVTDQ2PS    Y1, Y1
-	VMULPS       (R12), Y1, Y1
-	VADDPS       (R13), Y1, Y1
-	SUBQ         $0x40, BX
-	JB           loop4_end
-
-loop4:
-	VMOVDQU32 (AX), Z2
-	VPADDD    (CX), Z2, Z2
-	VPMULLD   (DX), Z0, Z3
-	VPSUBD    Z3, Z2, Z2
-	VCVTDQ2PS Z2, Z2
-	VMULPS    (SI), Z2, Z2
-	VADDPS    (DI), Z2, Z2
-	VMOVDQU32 64(AX), Z3
-	VPADDD    64(CX), Z3, Z3
-	VPMULLD   64(DX), Z0, Z4
-	VPSUBD    Z4, Z3, Z3
-	VCVTDQ2PS Z3, Z3
-	VMULPS    64(SI), Z3, Z3
-	VADDPS    64(DI), Z3, Z3
-	VMOVDQU32 128(AX), Z4
-	VPADDD    128(CX), Z4, Z4
-	VPMULLD   128(DX), Z0, Z5
-	VPSUBD    Z5, Z4, Z4
-	VCVTDQ2PS Z4, Z4
-	VMULPS    128(SI), Z4, Z4
-	VADDPS    128(DI), Z4, Z4
-	VMOVDQU32 192(AX), Z5
-	VPADDD    192(CX), Z5, Z5
-	VPMULLD   192(DX), Z0, Z6
-	VPSUBD    Z6, Z5, Z5
-	VCVTDQ2PS Z5, Z5
-	VMULPS    192(SI), Z5, Z5
-	VADDPS    192(DI), Z5, Z5
-	VMOVUPS   Z2, (R8)
-	VMOVUPS   Z3, 64(R8)
-	VMOVUPS   Z4, 128(R8)
-	VMOVUPS   Z5, 192(R8)
-	ADDQ      $0x00000100, AX
-	ADDQ      $0x00000100, CX
-	ADDQ      $0x00000100, DX
-	ADDQ      $0x00000100, SI
-	ADDQ      $0x00000100, DI
-	ADDQ      $0x00000100, R8
-	SUBQ      $0x40, BX
-	JAE       loop4
-
-loop4_end:
-	ADDQ $0x40, BX
-	SUBQ $0x10, BX
-	JB   loop1_end
-
-loop1:
-	VMOVDQU32 (AX), Z2
-	VPADDD    (CX), Z2, Z2
-	VPMULLD   (DX), Z0, Z3
-	VPSUBD    Z3, Z2, Z2
-	VCVTDQ2PS Z2, Z2
-	VMULPS    (SI), Z2, Z2
-	VADDPS    (DI), Z2, Z2
-	VMOVUPS   Z2, (R8)
-	ADDQ      $0x40, AX
-	ADDQ      $0x40, CX
-	ADDQ      $0x40, DX
-	ADDQ      $0x40, SI
-	ADDQ      $0x40, DI
-	ADDQ      $0x40, R8
-	SUBQ      $0x10, BX
-	JAE       loop1
-
-loop1_end:
-	ADDQ      $0x10, BX
-	CMPQ      BX, $0x08
-	JB        done
-	VMOVDQU   (AX), Y2
-	VPADDD    (CX), Y2, Y2
-	VPMULLD   (DX), Y0, Y0
-	VPSUBD    Y0, Y2, Y2
-	VCVTDQ2PS Y2, Y2
-	VMULPS    (SI), Y2, Y2
-	VADDPS    (DI), Y2, Y2
-	VMOVUPS   Y2, (R8)
-
-done:
-	VMOVUPS Y1, (R14)
-	VZEROUPPER
-	RET
-
-// func dwAVX512(taps int, c int, ind []unsafe.Pointer, zk int32, w []int16, p []int32)
-// Requires: AVX, AVX2, AVX512F, AVX512VL
-TEXT ·dwAVX512(SB), NOSPLIT, $0-96
-	// p[ch] = sum over t of (x_t[ch] - zk) * w[t*c+ch], x_t the uint8 bytes at ind[t] (dwGeneric).
-	MOVQ         taps+0(FP), AX
-	MOVQ         c+8(FP), CX
-	MOVQ         ind_base+16(FP), DX
-	MOVQ         w_base+48(FP), BX
-	MOVQ         p_base+72(FP), SI
-	MOVL         zk+40(FP), DI
-	VMOVD        DI, X0
-	VPBROADCASTD X0, Z0
-	XORQ         DI, DI
-	MOVQ         CX, R8
+TEXT ·epiQuantAVX512(SB), NOSPLIT, $0-176
+	// out[r][j] = byte(clamp(roundHalfEven(float32(C)*scale[j]), lo, hi) + zp),
+	// C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiQuantGeneric).
+	MOVQ         rows+0(FP), AX
+	MOVQ         ldp+8(FP), CX
+	MOVQ         ldo+16(FP), DX
+	SHLQ         $0x02, CX
+	MOVQ         p_base+24(FP), BX
+	MOVQ         rho_base+96(FP), SI
+	MOVQ         out_base+152(FP), DI
+	MOVQ         colTerm_len+56(FP), R8
+	MOVQ         colTerm_base+48(FP), R9
+	MOVQ         zp_base+72(FP), R10
+	MOVQ         scale_base+120(FP), R11
+	MOVQ         q+144(FP), R12
+	VBROADCASTSS (R12), Z0
+	VBROADCASTSS 4(R12), Z1
+	VPBROADCASTD 8(R12), Z2
 	SUBQ         $0x10, R8
-	JB           blocks_end
+
+row:
+	VPBROADCASTD (SI), Z3
+	XORQ         R12, R12
+	CMPQ         R12, R8
+	JG           cols_end
+
+cols:
+	VMOVDQU32        (BX)(R12*4), Z4
+	VPADDD           (R9)(R12*4), Z4, Z4
+	VPMULLD          (R10)(R12*4), Z3, Z5
+	VPSUBD           Z5, Z4, Z4
+	VCVTDQ2PS        Z4, Z4
+	VMULPS           (R11)(R12*4), Z4, Z4
+	VMAXPS           Z0, Z4, Z4
+	VMINPS           Z1, Z4, Z4
+	VCVTPS2DQ.RN_SAE Z4, Z4
+	VPADDD           Z2, Z4, Z4
+	VPMOVDB          Z4, (DI)(R12*1)
+	ADDQ             $0x10, R12
+	CMPQ             R12, R8
+	JLE              cols
+
+cols_end:
+	LEAQ      8(R8), R13
+	CMPQ      R12, R13
+	JG        last
+	VMOVDQU   (BX)(R12*4), Y4
+	VPADDD    (R9)(R12*4), Y4, Y4
+	VPMULLD   (R10)(R12*4), Y3, Y5
+	VPSUBD    Y5, Y4, Y4
+	VCVTDQ2PS Y4, Y4
+	VMULPS    (R11)(R12*4), Y4, Y4
+	VMAXPS    Y0, Y4, Y4
+	VMINPS    Y1, Y4, Y4
+	VCVTPS2DQ Y4, Y4
+	VPADDD    Y2, Y4, Y4
+	VPMOVDB   Y4, (DI)(R12*1)
+	ADDQ      $0x08, R12
+
+last:
+	LEAQ      16(R8), R13
+	CMPQ      R12, R13
+	JGE       next
+	LEAQ      8(R8), R12
+	VMOVDQU   (BX)(R12*4), Y4
+	VPADDD    (R9)(R12*4), Y4, Y4
+	VPMULLD   (R10)(R12*4), Y3, Y3
+	VPSUBD    Y3, Y4, Y4
+	VCVTDQ2PS Y4, Y4
+	VMULPS    (R11)(R12*4), Y4, Y4
+	VMAXPS    Y0, Y4, Y4
+	VMINPS    Y1, Y4, Y4
+	VCVTPS2DQ Y4, Y4
+	VPADDD    Y2, Y4, Y4
+	VPMOVDB   Y4, (DI)(R12*1)
+
+next:
+	ADDQ CX, BX
+	ADDQ DX, DI
+	ADDQ $0x04, SI
+	DECQ AX
+	JNZ  row
+	VZEROUPPER
+	RET
+
+// func epiFloatAVX512(rows int, ldp int, ldo int, p []int32, colTerm []int32, zp []int32, rho []int32, scale []float32, bias []float32, out []float32)
+// Requires: AVX, AVX2, AVX512F
+TEXT ·epiFloatAVX512(SB), NOSPLIT, $0-192
+	// out[r][j] = float32(float32(C)*scale[j]) + bias[j],
+	// C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiFloatGeneric).
+	MOVQ rows+0(FP), AX
+	MOVQ ldp+8(FP), CX
+	MOVQ ldo+16(FP), DX
+	SHLQ $0x02, CX
+	SHLQ $0x02, DX
+	MOVQ p_base+24(FP), BX
+	MOVQ rho_base+96(FP), SI
+	MOVQ out_base+168(FP), DI
+	MOVQ colTerm_len+56(FP), R8
+	MOVQ colTerm_base+48(FP), R9
+	MOVQ zp_base+72(FP), R10
+	MOVQ scale_base+120(FP), R11
+	MOVQ bias_base+144(FP), R12
+	SUBQ $0x10, R8
+
+row:
+	VPBROADCASTD (SI), Z0
+	XORQ         R13, R13
+	CMPQ         R13, R8
+	JG           cols_end
+
+cols:
+	VMOVDQU32 (BX)(R13*4), Z1
+	VPADDD    (R9)(R13*4), Z1, Z1
+	VPMULLD   (R10)(R13*4), Z0, Z2
+	VPSUBD    Z2, Z1, Z1
+	VCVTDQ2PS Z1, Z1
+	VMULPS    (R11)(R13*4), Z1, Z1
+	VADDPS    (R12)(R13*4), Z1, Z1
+	VMOVDQU32 Z1, (DI)(R13*4)
+	ADDQ      $0x10, R13
+	CMPQ      R13, R8
+	JLE       cols
+
+cols_end:
+	LEAQ      8(R8), R14
+	CMPQ      R13, R14
+	JG        last
+	VMOVDQU   (BX)(R13*4), Y1
+	VPADDD    (R9)(R13*4), Y1, Y1
+	VPMULLD   (R10)(R13*4), Y0, Y2
+	VPSUBD    Y2, Y1, Y1
+	VCVTDQ2PS Y1, Y1
+	VMULPS    (R11)(R13*4), Y1, Y1
+	VADDPS    (R12)(R13*4), Y1, Y1
+	VMOVDQU   Y1, (DI)(R13*4)
+	ADDQ      $0x08, R13
+
+last:
+	LEAQ      16(R8), R14
+	CMPQ      R13, R14
+	JGE       next
+	LEAQ      8(R8), R13
+	VMOVDQU   (BX)(R13*4), Y1
+	VPADDD    (R9)(R13*4), Y1, Y1
+	VPMULLD   (R10)(R13*4), Y0, Y0
+	VPSUBD    Y0, Y1, Y1
+	VCVTDQ2PS Y1, Y1
+	VMULPS    (R11)(R13*4), Y1, Y1
+	VADDPS    (R12)(R13*4), Y1, Y1
+	VMOVDQU   Y1, (DI)(R13*4)
+
+next:
+	ADDQ CX, BX
+	ADDQ DX, DI
+	ADDQ $0x04, SI
+	DECQ AX
+	JNZ  row
+	VZEROUPPER
+	RET
+
+// func dwAVX512(taps int, c int, npix int, step int, ind []unsafe.Pointer, w []int16, p []int32)
+// Requires: AVX, AVX2, AVX512F, AVX512VL
+TEXT ·dwAVX512(SB), NOSPLIT, $0-104
+	// p[i*c+ch] = sum over t of x_t[i*step+ch] * w[t*c+ch], x_t the uint8 bytes at ind[t] (dwGeneric).
+	MOVQ c+8(FP), AX
+	MOVQ ind_base+32(FP), CX
+	MOVQ w_base+56(FP), DX
+	MOVQ p_base+80(FP), BX
+	XORQ SI, SI
+	MOVQ AX, DI
+	SUBQ $0x10, DI
+	JB   blocks_end
 
 blocks:
-	VPXORD Z1, Z1, Z1
-	MOVQ   DX, R9
-	LEAQ   (BX)(DI*2), R10
-	MOVQ   AX, R11
-	TESTQ  R11, R11
-	JEQ    taps16_store
+	LEAQ (BX)(SI*4), R8
+	XORQ R9, R9
+	MOVQ npix+16(FP), R10
 
-taps16:
-	MOVQ      (R9), R12
-	VPMOVZXBD (R12)(DI*1), Z3
-	VPSUBD    Z0, Z3, Z3
-	VPMOVSXWD (R10), Z2
-	VPMULLD   Z2, Z3, Z3
-	VPADDD    Z3, Z1, Z1
-	ADDQ      $0x08, R9
-	LEAQ      (R10)(CX*2), R10
-	DECQ      R11
-	JNZ       taps16
+b16_pixel:
+	VPXORD Z0, Z0, Z0
+	MOVQ   CX, R11
+	LEAQ   (DX)(SI*2), R12
+	MOVQ   taps+0(FP), R13
+	TESTQ  R13, R13
+	JEQ    b16_store
 
-taps16_store:
-	VMOVDQU32 Z1, (SI)(DI*4)
-	ADDQ      $0x10, DI
-	SUBQ      $0x10, R8
+b16_tap:
+	MOVQ      (R11), R14
+	ADDQ      R9, R14
+	VPMOVZXBD (R14)(SI*1), Z1
+	VPMOVSXWD (R12), Z2
+	VPMULLD   Z2, Z1, Z1
+	VPADDD    Z1, Z0, Z0
+	ADDQ      $0x08, R11
+	LEAQ      (R12)(AX*2), R12
+	DECQ      R13
+	JNZ       b16_tap
+
+b16_store:
+	VMOVDQU32 Z0, (R8)
+	LEAQ      (R8)(AX*4), R8
+	ADDQ      step+24(FP), R9
+	DECQ      R10
+	JNZ       b16_pixel
+	ADDQ      $0x10, SI
+	SUBQ      $0x10, DI
 	JAE       blocks
 
 blocks_end:
-	ADDQ   $0x10, R8
-	CMPQ   R8, $0x08
-	JB     last
-	VPXORD Y4, Y4, Y4
-	MOVQ   DX, R9
-	LEAQ   (BX)(DI*2), R10
-	MOVQ   AX, R11
-	TESTQ  R11, R11
-	JEQ    taps8_store
+	ADDQ $0x10, DI
+	CMPQ DI, $0x08
+	JB   last
+	LEAQ (BX)(SI*4), R8
+	XORQ R9, R9
+	MOVQ npix+16(FP), R10
 
-taps8:
-	MOVQ      (R9), R12
-	VPMOVZXBD (R12)(DI*1), Y2
-	VPSUBD    Y0, Y2, Y2
-	VPMOVSXWD (R10), Y1
-	VPMULLD   Y1, Y2, Y2
-	VPADDD    Y2, Y4, Y4
-	ADDQ      $0x08, R9
-	LEAQ      (R10)(CX*2), R10
-	DECQ      R11
-	JNZ       taps8
+b8_pixel:
+	VPXORD Y3, Y3, Y3
+	MOVQ   CX, R11
+	LEAQ   (DX)(SI*2), R12
+	MOVQ   taps+0(FP), R13
+	TESTQ  R13, R13
+	JEQ    b8_store
 
-taps8_store:
-	VMOVDQU Y4, (SI)(DI*4)
-	ADDQ    $0x08, DI
-	SUBQ    $0x08, R8
+b8_tap:
+	MOVQ      (R11), R14
+	ADDQ      R9, R14
+	VPMOVZXBD (R14)(SI*1), Y0
+	VPMOVSXWD (R12), Y1
+	VPMULLD   Y1, Y0, Y0
+	VPADDD    Y0, Y3, Y3
+	ADDQ      $0x08, R11
+	LEAQ      (R12)(AX*2), R12
+	DECQ      R13
+	JNZ       b8_tap
+
+b8_store:
+	VMOVDQU Y3, (R8)
+	LEAQ    (R8)(AX*4), R8
+	ADDQ    step+24(FP), R9
+	DECQ    R10
+	JNZ     b8_pixel
+	ADDQ    $0x08, SI
+	SUBQ    $0x08, DI
 
 last:
-	TESTQ  R8, R8
-	JEQ    done
-	LEAQ   -8(CX), DI
-	VPXORD Y5, Y5, Y5
-	LEAQ   (BX)(DI*2), BX
-	TESTQ  AX, AX
-	JEQ    tapslast_store
+	TESTQ DI, DI
+	JEQ   done
+	LEAQ  -8(AX), SI
+	LEAQ  (BX)(SI*4), BX
+	XORQ  DI, DI
+	MOVQ  npix+16(FP), R8
 
-tapslast:
-	MOVQ      (DX), R8
-	VPMOVZXBD (R8)(DI*1), Y2
-	VPSUBD    Y0, Y2, Y2
-	VPMOVSXWD (BX), Y1
-	VPMULLD   Y1, Y2, Y2
-	VPADDD    Y2, Y5, Y5
-	ADDQ      $0x08, DX
-	LEAQ      (BX)(CX*2), BX
-	DECQ      AX
-	JNZ       tapslast
+blast_pixel:
+	VPXORD Y4, Y4, Y4
+	MOVQ   CX, R9
+	LEAQ   (DX)(SI*2), R10
+	MOVQ   taps+0(FP), R11
+	TESTQ  R11, R11
+	JEQ    blast_store
 
-tapslast_store:
-	VMOVDQU Y5, (SI)(DI*4)
+blast_tap:
+	MOVQ      (R9), R12
+	ADDQ      DI, R12
+	VPMOVZXBD (R12)(SI*1), Y0
+	VPMOVSXWD (R10), Y1
+	VPMULLD   Y1, Y0, Y0
+	VPADDD    Y0, Y4, Y4
+	ADDQ      $0x08, R9
+	LEAQ      (R10)(AX*2), R10
+	DECQ      R11
+	JNZ       blast_tap
+
+blast_store:
+	VMOVDQU Y4, (BX)
+	LEAQ    (BX)(AX*4), BX
+	ADDQ    step+24(FP), DI
+	DECQ    R8
+	JNZ     blast_pixel
 
 done:
 	VZEROUPPER
+	RET
+
+// func transposeAVX2(dst []byte, ldd int, src []byte, lds int, rows8 int, cols8 int, flip byte)
+// Requires: AVX, AVX2
+TEXT ·transposeAVX2(SB), NOSPLIT, $0-81
+	// dst[j*ldd+i] = src[i*lds+j] ^ flip for i < 8*rows8, j < 8*cols8 (transposeBytes).
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+32(FP), CX
+	MOVQ         ldd+24(FP), DX
+	MOVQ         lds+56(FP), BX
+	MOVQ         rows8+64(FP), SI
+	MOVQ         cols8+72(FP), DI
+	MOVBLZX      flip+80(FP), R8
+	VMOVD        R8, X0
+	VPBROADCASTB X0, X0
+	TESTQ        SI, SI
+	JEQ          done
+	TESTQ        DI, DI
+	JEQ          done
+
+rowblock:
+	MOVQ CX, R8
+	MOVQ AX, R9
+	MOVQ DI, R10
+
+block:
+	MOVQ       R8, R11
+	VMOVQ      (R11), X1
+	VPXOR      X0, X1, X1
+	ADDQ       BX, R11
+	VMOVQ      (R11), X2
+	VPXOR      X0, X2, X2
+	ADDQ       BX, R11
+	VMOVQ      (R11), X3
+	VPXOR      X0, X3, X3
+	ADDQ       BX, R11
+	VMOVQ      (R11), X4
+	VPXOR      X0, X4, X4
+	ADDQ       BX, R11
+	VMOVQ      (R11), X5
+	VPXOR      X0, X5, X5
+	ADDQ       BX, R11
+	VMOVQ      (R11), X6
+	VPXOR      X0, X6, X6
+	ADDQ       BX, R11
+	VMOVQ      (R11), X7
+	VPXOR      X0, X7, X7
+	ADDQ       BX, R11
+	VMOVQ      (R11), X8
+	VPXOR      X0, X8, X8
+	VPUNPCKLBW X2, X1, X1
+	VPUNPCKLBW X4, X3, X2
+	VPUNPCKLBW X6, X5, X3
+	VPUNPCKLBW X8, X7, X4
+	VPUNPCKLWD X2, X1, X5
+	VPUNPCKHWD X2, X1, X1
+	VPUNPCKLWD X4, X3, X2
+	VPUNPCKHWD X4, X3, X3
+	VPUNPCKLDQ X2, X5, X4
+	VPUNPCKHDQ X2, X5, X2
+	VPUNPCKLDQ X3, X1, X5
+	VPUNPCKHDQ X3, X1, X1
+	MOVQ       R9, R11
+	VMOVQ      X4, (R11)
+	ADDQ       DX, R11
+	VMOVHPS    X4, (R11)
+	ADDQ       DX, R11
+	VMOVQ      X2, (R11)
+	ADDQ       DX, R11
+	VMOVHPS    X2, (R11)
+	ADDQ       DX, R11
+	VMOVQ      X5, (R11)
+	ADDQ       DX, R11
+	VMOVHPS    X5, (R11)
+	ADDQ       DX, R11
+	VMOVQ      X1, (R11)
+	ADDQ       DX, R11
+	VMOVHPS    X1, (R11)
+	ADDQ       $0x08, R8
+	LEAQ       (R11)(DX*1), R9
+	DECQ       R10
+	JNZ        block
+	LEAQ       (CX)(BX*8), CX
+	ADDQ       $0x08, AX
+	DECQ       SI
+	JNZ        rowblock
+
+done:
 	RET

@@ -39,7 +39,7 @@ func epiFloatNEON(p, colTerm, zp []int32, rho int32, scale, bias []float32, out 
 // dwNEON is dwGeneric for int8 activation bytes and c >= 8.
 //
 //go:noescape
-func dwNEON(taps, c int, ind []unsafe.Pointer, zk int32, w []int16, p []int32)
+func dwNEON(taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32)
 
 // epiMin is the shortest row the assembly epilogues take.
 const epiMin = 4
@@ -60,38 +60,49 @@ func dot(f family, _, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
 // neon reports whether family f runs the NEON epilogues on n outputs.
 func neon(f family, n int) bool { return (f == famNEON || f == famNEONDot) && n >= epiMin }
 
-func epiInt32(f family, p, colTerm, zp []int32, rho int32, out []int32) {
-	if !neon(f, len(out)) {
-		epiInt32Generic(p, colTerm, zp, rho, out)
+func epiInt32(f family, t *tileOut, out []int32) {
+	if !neon(f, t.n()) {
+		t.rowsInt32(out)
 		return
 	}
-	p, colTerm, zp, rho = epiArgs(len(out), p, colTerm, zp, rho)
-	epiInt32NEON(p, colTerm, zp, rho, out)
+	a := t.asm()
+	for r := range a.rows {
+		p := a.p[r*a.ldp:]
+		epiInt32NEON(p[:len(a.colTerm)], a.colTerm, a.zp, a.rho[r], out[r*a.ldo:r*a.ldo+len(a.colTerm)])
+	}
 }
 
-func epiQuant(f family, p, colTerm, zp []int32, rho int32, scale []float32, q *quantParams, out []byte) {
-	if !neon(f, len(out)) {
-		epiQuantGeneric(p, colTerm, zp, rho, scale, q, out)
+func epiQuant(f family, t *tileOut, scale []float32, q *quantParams, out []byte) {
+	if !neon(f, t.n()) {
+		t.rowsQuant(scale, q, out)
 		return
 	}
-	p, colTerm, zp, rho = epiArgs(len(out), p, colTerm, zp, rho)
-	epiQuantNEON(p, colTerm, zp, rho, scale[:len(out)], q, out)
+	a := t.asm()
+	n := len(a.colTerm)
+	for r := range a.rows {
+		epiQuantNEON(a.p[r*a.ldp:r*a.ldp+n], a.colTerm, a.zp, a.rho[r], scale[:n], q, out[r*a.ldo:r*a.ldo+n])
+	}
 }
 
-func epiFloat(f family, p, colTerm, zp []int32, rho int32, scale, bias []float32, out []float32) {
-	if !neon(f, len(out)) {
-		epiFloatGeneric(p, colTerm, zp, rho, scale, bias, out)
+func epiFloat(f family, t *tileOut, scale, bias []float32, out []float32) {
+	if !neon(f, t.n()) {
+		t.rowsFloat(scale, bias, out)
 		return
 	}
-	p, colTerm, zp, rho = epiArgs(len(out), p, colTerm, zp, rho)
-	epiFloatNEON(p, colTerm, zp, rho, scale[:len(out)], bias[:len(out)], out)
+	a := t.asm()
+	n := len(a.colTerm)
+	for r := range a.rows {
+		epiFloatNEON(a.p[r*a.ldp:r*a.ldp+n], a.colTerm, a.zp, a.rho[r], scale[:n], bias[:n], out[r*a.ldo:r*a.ldo+n])
+	}
 }
 
-func dwRow(f family, taps, c int, ind []unsafe.Pointer, zk int32, w []int16, p []int32) {
-	g := geometries[f]
+func dwRun(f family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32) {
 	if (f == famNEON || f == famNEONDot) && c >= 8 {
-		dwNEON(taps, c, ind[:taps], zk, w[:taps*c], p[:c])
+		dwNEON(taps, c, npix, step, ind[:taps], w[:taps*c], p[:npix*c])
 		return
 	}
-	dwGeneric(g.signed, taps, c, ind, zk, w, p)
+	dwGeneric(geometries[f].signed, taps, c, npix, step, ind, w, p)
 }
+
+// transposeBlocks leaves transposeBytes to the Go code.
+func transposeBlocks(_ []byte, _ int, _ []byte, _, _, _ int, _ byte) bool { return false }

@@ -367,47 +367,56 @@ floop:
 	VST1 [V26.S4], (EOUT)
 	RET
 
-// func dwNEON(taps, c int, ind []unsafe.Pointer, zk int32, w []int16, p []int32)
-// c >= 8: blocks of 8 channels, then the last 8 again. For each block:
-// for each tap, the 8 bytes at the tap's pointer plus the block's offset,
-// sign-extended, less zk (V30), times the tap's 8 weights, added to V0
-// (channels 0-3) and V1 (4-7) with SMLAL.
-TEXT ·dwNEON(SB), NOSPLIT, $0-96
-	MOVD  taps+0(FP), R0
-	MOVD  c+8(FP), R1
-	MOVD  ind_base+16(FP), R2
-	MOVWU zk+40(FP), R3
-	VDUP  R3, V30.H8
-	MOVD  w_base+48(FP), R4
-	MOVD  p_base+72(FP), R5
-	LSL   $1, R1, R6       // R6 = a tap's weights in bytes
-	MOVD  $0, R7           // R7 = the block's first channel
-	SUB   $8, R1, R8       // R8 = the last block's first channel
+// func dwNEON(taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32)
+// c >= 8: blocks of 8 channels, then the last 8 again; for each block and
+// output pixel i, for each tap, the 8 bytes at the tap's pointer plus
+// i·step plus the block's offset, sign-extended, times the tap's 8
+// weights, added to V0 (channels 0-3) and V1 (4-7) with SMLAL.
+TEXT ·dwNEON(SB), NOSPLIT, $0-104
+	MOVD taps+0(FP), R0
+	MOVD c+8(FP), R1
+	MOVD npix+16(FP), R2
+	MOVD step+24(FP), R3
+	MOVD ind_base+32(FP), R4
+	MOVD w_base+56(FP), R5
+	MOVD p_base+80(FP), R6
+	LSL  $1, R1, R15       // R15 = a tap's weights in bytes
+	LSL  $2, R1, R16       // R16 = a pixel's outputs in bytes
+	MOVD $0, R7            // R7 = the block's first channel
+	SUB  $8, R1, R8        // R8 = the last block's first channel
 
 dwblock:
+	MOVD $0, R10           // R10 = i·step
+	ADD  R7<<2, R6, R17    // R17 = the block's outputs of pixel i
+	MOVD R2, R9            // R9 = pixels left
+
+dwpixel:
 	VEOR V0.B16, V0.B16, V0.B16
 	VEOR V1.B16, V1.B16, V1.B16
-	MOVD R2, R9            // R9 = next tap pointer
-	ADD  R7<<1, R4, R10    // R10 = the block's weights of the tap
-	MOVD R0, R11           // R11 = taps left
-	CBZ  R11, dwstore
+	MOVD R4, R11           // R11 = next tap pointer
+	ADD  R7<<1, R5, R12    // R12 = the block's weights of the tap
+	MOVD R0, R13           // R13 = taps left
+	CBZ  R13, dwstore
 
 dwtap:
-	MOVD.P 8(R9), R12
-	ADD    R7, R12, R12
-	VLD1   (R12), [V2.B8]
+	MOVD.P 8(R11), R14
+	ADD    R10, R14, R14
+	ADD    R7, R14, R14
+	VLD1   (R14), [V2.B8]
 	SXTL8H(2, 2)
-	VSUB   V30.H8, V2.H8, V2.H8
-	VLD1   (R10), [V3.H8]
-	ADD    R6, R10, R10
+	VLD1   (R12), [V3.H8]
+	ADD    R15, R12, R12
 	SMLAL4S(3, 2, 0)
 	SMLAL2_4S(3, 2, 1)
-	SUBS   $1, R11, R11
+	SUBS   $1, R13, R13
 	BNE    dwtap
 
 dwstore:
-	ADD  R7<<2, R5, R12
-	VST1 [V0.S4, V1.S4], (R12)
+	VST1 [V0.S4, V1.S4], (R17)
+	ADD  R16, R17, R17
+	ADD  R3, R10, R10
+	SUBS $1, R9, R9
+	BNE  dwpixel
 	CMP  R8, R7
 	BEQ  dwdone
 	ADD  $8, R7

@@ -80,28 +80,25 @@ func zpAt(zp []int32, j int) int32 {
 	return zp[j]
 }
 
-// dwGeneric is the specification of the depthwise kernel: p[ch] =
-// Σ_{t<taps} (κ(ind[t][ch]) − zk)·w[t·c + ch] for ch < c, where ind[t]
-// points at the c channels of the pixel tap t reads.
-func dwGeneric(signed bool, taps, c int, ind []unsafe.Pointer, zk int32, w []int16, p []int32) {
-	p = p[:c]
+// dwGeneric is the specification of the depthwise kernel: for npix
+// output pixels i and the c channels ch,
+//
+//	p[i·c + ch] = Σ_{t<taps} κ(ind[t][i·step + ch]) · w[t·c + ch]
+//
+// where ind[t] points at the channels of the input pixel that tap t of
+// the first output pixel reads, and step is the bytes between consecutive
+// output pixels' inputs.
+func dwGeneric(signed bool, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32) {
+	p = p[:npix*c]
 	clear(p)
 	for t := range taps {
-		x := unsafe.Slice((*byte)(ind[t]), c)
 		wt := w[t*c : (t+1)*c]
-		for ch, v := range x {
-			p[ch] += (kappa(v, signed) - zk) * int32(wt[ch])
+		for i := range npix {
+			x := unsafe.Slice((*byte)(unsafe.Add(ind[t], i*step)), c)
+			pi := p[i*c : (i+1)*c]
+			for ch, v := range x {
+				pi[ch] += kappa(v, signed) * int32(wt[ch])
+			}
 		}
 	}
-}
-
-// epiArgs returns the epilogue inputs cut to n outputs, for an assembly
-// epilogue: without zero points (zp empty) colTerm stands in for zp and ρ
-// is 0, so that the kernels need no second loop.
-func epiArgs(n int, p, colTerm, zp []int32, rho int32) ([]int32, []int32, []int32, int32) {
-	p, colTerm = p[:n], colTerm[:n]
-	if len(zp) == 0 {
-		return p, colTerm, colTerm, 0
-	}
-	return p, colTerm, zp[:n], rho
 }

@@ -11,18 +11,19 @@ func dot(f family, _, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
 	dotGeneric(geometries[f], taps, c4, ind, w, c)
 }
 
-func epiInt32(_ family, p, colTerm, zp []int32, rho int32, out []int32) {
-	epiInt32Generic(p, colTerm, zp, rho, out)
+func epiInt32(_ family, t *tileOut, out []int32) { t.rowsInt32(out) }
+
+func epiQuant(_ family, t *tileOut, scale []float32, q *quantParams, out []byte) {
+	t.rowsQuant(scale, q, out)
 }
 
-func epiQuant(_ family, p, colTerm, zp []int32, rho int32, scale []float32, q *quantParams, out []byte) {
-	epiQuantGeneric(p, colTerm, zp, rho, scale, q, out)
+func epiFloat(_ family, t *tileOut, scale, bias []float32, out []float32) {
+	t.rowsFloat(scale, bias, out)
 }
 
-func epiFloat(_ family, p, colTerm, zp []int32, rho int32, scale, bias []float32, out []float32) {
-	epiFloatGeneric(p, colTerm, zp, rho, scale, bias, out)
+func dwRun(f family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32) {
+	dwGeneric(geometries[f].signed, taps, c, npix, step, ind, w, p)
 }
 
-func dwRow(f family, taps, c int, ind []unsafe.Pointer, zk int32, w []int16, p []int32) {
-	dwGeneric(geometries[f].signed, taps, c, ind, zk, w, p)
-}
+// transposeBlocks leaves transposeBytes to the Go code.
+func transposeBlocks(_ []byte, _ int, _ []byte, _, _, _ int, _ byte) bool { return false }

@@ -218,11 +218,11 @@ func dotMadd(s isa, rows int) {
 // inputs it reads beyond p, colTerm and zp (their parameter names), and
 // how it computes and stores one vector from the corrected int32 values.
 type epilogue struct {
-	name   string
-	doc    []string
+	name    string
+	doc     []string
 	outSize int
-	extra  []string
-	setup  func(s isa) // loads constants before the rows loop
+	extra   []string
+	setup   func(s isa) // loads constants before the rows loop
 	// vector finishes r (P corrected) for the lanes at column j of the
 	// extra streams, and stores it at column j of out (at gives the
 	// address of column j of a stream).

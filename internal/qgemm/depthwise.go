@@ -56,7 +56,7 @@ func (e *epilogue) setDepthwise(d *depthwise, zk int32, bias []int32, scales []f
 // over whole output pixels among up to threads goroutines.
 func (d *depthwise) run(threads int, fam family, in *padded, e *epilogue, c Conv, pixels int) {
 	work := float64(pixels) * float64(d.c) * float64(d.taps)
-	t := int(min(float64(threads), float64(pixels), work/parallelWork*4))
+	t := int(min(float64(threads), float64(pixels), work*4/parallelWork))
 	t = max(t, 1)
 	src := &convSource{in: in, ohw: c.OutH() * c.OutW(), ow: c.OutW(), sh: c.StrideH, sw: c.StrideW}
 	for i := range c.KH {

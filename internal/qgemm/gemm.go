@@ -195,8 +195,8 @@ func sumBytes(b []byte, signed bool) int32 {
 // parallelWork is the number of multiply-adds per goroutine below which a
 // product is not split (internal/gemm splits from 2^24 float
 // multiply-adds; the integer kernels do about four times as many per
-// second).
-const parallelWork = 1 << 26
+// second). Tests lower it to split small products.
+var parallelWork = float64(1 << 26)
 
 // blockBytes bounds the activation bytes a block of rows reads (the rows
 // stay in L2 while the block runs down every panel of the weights).

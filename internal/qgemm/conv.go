@@ -31,16 +31,25 @@ type Conv struct {
 	Groups                               int
 }
 
-// OutH returns the output height: (InH + pads − dilated kernel)/stride + 1.
+// OutH returns the output height: (InH + pads − dilated kernel)/stride + 1,
+// or 0 when the padded input is smaller than the dilated kernel.
 func (c Conv) OutH() int {
 	c = c.normal()
-	return (c.InH+c.PadTop+c.PadBottom-(c.KH-1)*c.DilationH-1)/c.StrideH + 1
+	return outSize(c.InH+c.PadTop+c.PadBottom, (c.KH-1)*c.DilationH+1, c.StrideH)
 }
 
-// OutW returns the output width.
+// OutW returns the output width, like OutH.
 func (c Conv) OutW() int {
 	c = c.normal()
-	return (c.InW+c.PadLeft+c.PadRight-(c.KW-1)*c.DilationW-1)/c.StrideW + 1
+	return outSize(c.InW+c.PadLeft+c.PadRight, (c.KW-1)*c.DilationW+1, c.StrideW)
+}
+
+// outSize returns the number of windows of extent ext, stride s, in n.
+func outSize(n, ext, s int) int {
+	if n < ext || s < 1 {
+		return 0
+	}
+	return (n-ext)/s + 1
 }
 
 func (c Conv) normal() Conv {

@@ -77,7 +77,7 @@ func PackMatrix[T Int8](b []T, k, n, ld int, transposed bool, zeroPoint []T) (*W
 func checkMatrix(name string, have, rows, cols, ld int) error {
 	switch {
 	case rows < 0 || cols < 0 || rows > maxElems || cols > maxElems:
-		return shapeErr("%s is %d×%d", name, rows, cols)
+		return shapeErr("%s of %d×%d is out of range", name, rows, cols)
 	case ld < cols || ld > maxElems:
 		return shapeErr("%s has %d columns but row stride %d", name, cols, ld)
 	case rows > 0 && cols > 0 && int64(have) < int64(rows-1)*int64(ld)+int64(cols):

@@ -134,12 +134,12 @@ func dotVNNI(s isa, rows int) {
 }
 
 // dotMadd: the rows×nr tile of famAVX2 (nr = 8) or famAVX512 (nr = 32),
-// exact with VPMADDWD. Per quad: the columns' bytes sign-extended to
-// 16 bits, 4 columns × 4 bytes per YMM register (8 × 4 per ZMM); each
-// row's 4 bytes broadcast and zero-extended, so that every pair of 16-bit
-// lanes holds 2 bytes of the quad; VPMADDWD gives the two half sums of
-// each column in adjacent 32-bit lanes, added to the accumulators. The
-// stores add the halves.
+// exact with VPMADDWD. The rows hold their activations as 16-bit values
+// (geometry wide). Per quad: the columns' bytes sign-extended to 16 bits,
+// 4 columns × 4 bytes per YMM register (8 × 4 per ZMM); each row's 4
+// values broadcast, so that every pair of 16-bit lanes holds 2 values of
+// the quad; VPMADDWD gives the two half sums of each column in adjacent
+// 32-bit lanes, added to the accumulators. The stores add the halves.
 func dotMadd(s isa, rows int) {
 	nv := 2 // registers per row
 	if s.avx512 {
@@ -166,13 +166,10 @@ func dotMadd(s isa, rows int) {
 			s.VPMOVSXBW(operand.Mem{Base: w, Disp: wbytes * v}, wv[v])
 		}
 		for r, p := range ptrs {
+			// The row's quad, 4 activations widened to 16 bits (the
+			// sources widen them), in every 64 bits of a.
 			a := s.vec()
-			half := a.AsX() // the quad, repeated over 128 (AVX2) or 256 bits
-			if s.avx512 {
-				half = a.AsY()
-			}
-			s.VPBROADCASTD(operand.Mem{Base: p, Index: k, Scale: 1}, half)
-			s.VPMOVZXBW(half, a)
+			s.VPBROADCASTQ(operand.Mem{Base: p, Index: k, Scale: 2}, a)
 			for v := range wv {
 				t := s.vec()
 				s.VPMADDWD(wv[v], a, t)

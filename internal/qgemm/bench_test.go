@@ -154,10 +154,11 @@ func BenchmarkMicroKernel(b *testing.B) {
 		b.Run("impl="+f.String(), func(b *testing.B) {
 			g := geometries[f]
 			const c4 = 192
-			rows := make([]byte, g.mr*4*c4)
+			row := 4 * c4 * g.es()
+			rows := make([]byte, g.mr*row)
 			ind := make([]unsafe.Pointer, g.mr)
 			for r := range ind {
-				ind[r] = unsafe.Pointer(&rows[r*4*c4])
+				ind[r] = unsafe.Pointer(&rows[r*row])
 			}
 			w := make([]int8, c4*g.nr*4)
 			c := make([]int32, g.mr*g.nr)

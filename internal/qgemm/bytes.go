@@ -35,6 +35,29 @@ func xorCopy(dst, src []byte, flip byte) {
 	}
 }
 
+// widenCopy sets the little-endian uint16 dst[2i:2i+2] to src[i] ^ flip
+// for i < len(src).
+func widenCopy(dst, src []byte, flip byte) {
+	dst = dst[:2*len(src)]
+	f := uint64(flip) * 0x0101010101010101
+	i := 0
+	for ; i+8 <= len(src); i += 8 {
+		v := binary.LittleEndian.Uint64(src[i:]) ^ f
+		binary.LittleEndian.PutUint64(dst[2*i:], spread(uint32(v)))
+		binary.LittleEndian.PutUint64(dst[2*i+8:], spread(uint32(v>>32)))
+	}
+	for ; i < len(src); i++ {
+		dst[2*i], dst[2*i+1] = src[i]^flip, 0
+	}
+}
+
+// spread returns the 4 bytes of v as 4 uint16 lanes of a word.
+func spread(v uint32) uint64 {
+	x := uint64(v)
+	x = (x | x<<16) & 0x0000ffff0000ffff
+	return (x | x<<8) & 0x00ff00ff00ff00ff
+}
+
 // transposeBytes sets dst[j·ldd + i] = src[i·lds + j] ^ flip for i < rows,
 // j < cols: blocks of 8×8 bytes are transposed in three rounds of
 // swaps within eight uint64 words.

@@ -224,7 +224,7 @@ func conv[X Int8](threads int, cw *ConvWeights, l Layout, x []X, zx X, bias []in
 	geo := geometries[fam]
 	flip := actFlip[X](geo)
 	zk := kappa(uint8(zx)^flip, geo.signed)
-	in := newPadded(c, l, bytesOf(x), uint8(zx), flip)
+	in := newPadded(c, l, bytesOf(x), uint8(zx), flip, geo, cw.dw != nil)
 	defer in.release()
 
 	// The kernels write NHWC: into y itself, or into a buffer transposed
@@ -315,20 +315,31 @@ func transpose[T any](dst, src []T, rows, cols int) {
 	}
 }
 
-// padded is a convolution input as the kernels read it: NHWC, the bytes
-// the kernels read (flipped to their signedness), with the padding
-// materialized as the zero point's byte, and 4 bytes of slack at the end
-// (a pointer's last quad may reach 3 bytes past its channels).
+// padded is a convolution input as the kernels read it: NHWC, the
+// elements the kernels read (bytes flipped to their signedness, widened
+// to 16 bits for the wide ones), with the padding materialized as the
+// zero point's, and 4 elements of slack at the end (a pointer's last quad
+// may reach 3 elements past its channels).
 type padded struct {
 	x      []byte
 	buf    *[]byte // x's buffer, from the pool
 	hp, wp int
 	c      int
+	pixels int      // hp·wp·batch
+	geo    geometry // how the kernels read x
+	es     int      // geo.es()
 }
 
-func newPadded(c Conv, l Layout, x []byte, zero, flip byte) *padded {
-	p := &padded{hp: c.InH + c.PadTop + c.PadBottom, wp: c.InW + c.PadLeft + c.PadRight, c: c.InC}
-	p.buf = getBytes(c.Batch*p.hp*p.wp*p.c + 4)
+// newPadded returns the input x (layout l) as the kernels of geometry g
+// read it (with bytes for a depthwise convolution, whose kernels read
+// bytes whatever g says: dw).
+func newPadded(c Conv, l Layout, x []byte, zero, flip byte, g geometry, dw bool) *padded {
+	p := &padded{hp: c.InH + c.PadTop + c.PadBottom, wp: c.InW + c.PadLeft + c.PadRight, c: c.InC, geo: g, es: 1}
+	if dw {
+		p.geo.wide = false
+	}
+	p.pixels = c.Batch * p.hp * p.wp
+	p.buf = getBytes(p.pixels*p.c + 4)
 	p.x = *p.buf
 	pad := zero ^ flip
 	rowBytes := p.wp * p.c
@@ -351,6 +362,12 @@ func newPadded(c Conv, l Layout, x []byte, zero, flip byte) *padded {
 		}
 	}
 	fillBytes(p.x[len(p.x)-4:], 0)
+	if p.geo.wide {
+		wide := getBytes(2 * len(p.x))
+		widenCopy(*wide, p.x, 0)
+		putBytes(p.buf)
+		p.buf, p.x, p.es = wide, *wide, 2
+	}
 	return p
 }
 

@@ -18,16 +18,17 @@ type convSource struct {
 
 func newConvSource(in *padded, c Conv, g int, w *Weights) *convSource {
 	cg := c.InC / c.Groups
-	s := &convSource{in: in, ohw: c.OutH() * c.OutW(), ow: c.OutW(), sh: c.StrideH, sw: c.StrideW, chan0: g * cg, geoSigned: w.geo.signed}
+	s := &convSource{in: in, ohw: c.OutH() * c.OutW(), ow: c.OutW(), sh: c.StrideH, sw: c.StrideW, chan0: g * cg}
 	for i := range c.KH {
 		for j := range c.KW {
 			s.tapPix = append(s.tapPix, i*c.DilationH*in.wp+j*c.DilationW)
 		}
 	}
 	if w.zp != nil {
-		s.pixSum = make([]int32, (len(in.x)-4)/in.c)
+		s.pixSum = make([]int32, in.pixels)
+		es := in.geo.es()
 		for p := range s.pixSum {
-			s.pixSum[p] = sumBytes(in.x[p*in.c+s.chan0:][:cg], s.geoSigned)
+			s.pixSum[p] = in.geo.sum(in.x[(p*in.c+s.chan0)*es:], cg)
 		}
 	}
 	return s
@@ -44,7 +45,7 @@ func (s *convSource) fill(ind []unsafe.Pointer, r0, rows, mr int) {
 	for r := range mr {
 		o := s.origin(r0 + min(r, rows-1))
 		for t, d := range s.tapPix {
-			ind[t*mr+r] = unsafe.Pointer(&s.in.x[(o+d)*s.in.c+s.chan0])
+			ind[t*mr+r] = unsafe.Pointer(&s.in.x[((o+d)*s.in.c+s.chan0)*s.in.es])
 		}
 	}
 }

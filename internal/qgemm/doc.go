@@ -40,11 +40,15 @@
 //     and ε = 128 for uint8 weights (β = B xor 0x80), with the zero point
 //     zβ[n] = zb[n] − ε, so that β − zβ = B − zb;
 //   - the activation bytes the kernels read, κ, are uint8 on amd64
-//     (VPDPBUSD multiplies unsigned by signed bytes; VPMADDWD gets them
-//     zero-extended) and in the generic code, int8 on arm64 (SDOT and
-//     SMULL multiply signed bytes). An activation of the other signedness
-//     is copied with its top bit flipped, κ = A ± 128, and the zero point
-//     follows: zκ = za ± 128, so that κ − zκ = A − za.
+//     (VPDPBUSD multiplies unsigned by signed bytes) and in the generic
+//     code, int8 on arm64 (SDOT and SMULL multiply signed bytes). An
+//     activation of the other signedness is copied with its top bit
+//     flipped, κ = A ± 128, and the zero point follows: zκ = za ± 128, so
+//     that κ − zκ = A − za. The VPMADDWD kernels (AVX2, and AVX-512
+//     without VNNI) read κ zero-extended to 16 bits: the copy of the
+//     activations that every product makes for them (a convolution always
+//     copies its input, see below) widens it once, instead of once per
+//     weight panel in the kernel.
 //
 // A kernel computes only the raw products P[m][n] = Σ_k κ[m][k]·β[k][n];
 // the zero points enter afterwards, through
@@ -74,10 +78,11 @@
 //     byte quad to the accumulator with wraparound;
 //   - the AVX2 and AVX-512 (without VNNI) kernels do not use VPMADDUBSW,
 //     whose pair sums saturate at int16 (255·127 + 255·127 = 64770):
-//     they zero-extend κ and sign-extend β to int16 and use VPMADDWD, whose
-//     products (at most 255·128 = 32640 in magnitude) and pair sums are
-//     exact in int32; its one wrapping case, two products of −32768·−32768,
-//     cannot occur with κ ≤ 255, and would be right modulo 2³² anyway;
+//     with κ zero-extended and β sign-extended to int16 they use VPMADDWD,
+//     whose products (at most 255·128 = 32640 in magnitude) and pair sums
+//     are exact in int32; its one wrapping case, two products of
+//     −32768·−32768, cannot occur with κ ≤ 255, and would be right modulo
+//     2³² anyway;
 //   - SDOT sums four exact products of int8 values into the int32
 //     accumulator with wraparound; SMULL's products of two int8 values
 //     (at most 128·128 = 16384 in magnitude) are exact in int16, and SADALP

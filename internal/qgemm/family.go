@@ -21,17 +21,45 @@ func (f family) String() string {
 }
 
 // geometry is a family's tile: mr rows (activation rows, through
-// pointers) by nr columns (weight columns, packed), and whether its
-// kernels read the activation bytes as int8 (else as uint8).
+// pointers) by nr columns (weight columns, packed); whether its kernels
+// read the activation bytes as int8 (else as uint8); and whether they read
+// them widened to 16 bits (uint8 values zero-extended, which the VPMADDWD
+// kernels multiply without a conversion per row).
 type geometry struct {
 	mr, nr int
 	signed bool
+	wide   bool
+}
+
+// es is the size in bytes of one activation element the kernels read.
+func (g geometry) es() int {
+	if g.wide {
+		return 2
+	}
+	return 1
+}
+
+// elem returns activation element i of b, as the kernels read it.
+func (g geometry) elem(b []byte, i int) int32 {
+	if g.wide {
+		return int32(b[2*i]) | int32(b[2*i+1])<<8
+	}
+	return kappa(b[i], g.signed)
+}
+
+// sum returns the sum of the first n activation elements of b.
+func (g geometry) sum(b []byte, n int) int32 {
+	var s int32
+	for i := range n {
+		s += g.elem(b, i)
+	}
+	return s
 }
 
 var geometries = [numFamilies]geometry{
 	famGeneric:    {mr: 4, nr: 8},
-	famAVX2:       {mr: 6, nr: 8},
-	famAVX512:     {mr: 6, nr: 32},
+	famAVX2:       {mr: 6, nr: 8, wide: true},
+	famAVX512:     {mr: 6, nr: 32, wide: true},
 	famAVX512VNNI: {mr: 6, nr: 64},
 	famNEON:       {mr: 4, nr: 8, signed: true},
 	famNEONDot:    {mr: 8, nr: 8, signed: true},

@@ -123,28 +123,33 @@ type rowSource interface {
 
 // matrixSource is the rows of a matrix: row r at base[r·stride:], or, for
 // the rows from tail on (whose last quad would be read past the end of
-// base), at pad[(r−tail)·4·c4:].
+// base), at pad[(r−tail)·4·c4·es:].
 type matrixSource struct {
 	base   []byte
 	stride int
 	tail   int
 	pad    []byte
 	k, c4  int
-	signed bool
+	geo    geometry
 	empty  [4]byte // what the pointers address when there is nothing to read
 }
 
 // newMatrixSource returns the rows×K matrix x (row stride ld) as the
-// kernels of w read it: x itself when flip is 0, else a copy with every
-// byte xor flip.
+// kernels of w read it: x itself when flip is 0 and the kernels read
+// bytes, else a copy with every byte xor flip (and widened to 16 bits for
+// the wide kernels).
 func newMatrixSource(x []byte, rows, ld int, w *Weights, flip uint8) *matrixSource {
-	s := &matrixSource{base: x, stride: ld, tail: rows, k: w.k, c4: w.c4, signed: w.geo.signed}
-	rowBytes := 4 * w.c4
-	if flip != 0 {
+	s := &matrixSource{base: x, stride: ld, tail: rows, k: w.k, c4: w.c4, geo: w.geo}
+	rowBytes := 4 * w.c4 * w.geo.es()
+	if flip != 0 || w.geo.wide {
 		s.base = make([]byte, rows*rowBytes)
 		s.stride = rowBytes
 		for r := range rows {
-			xorCopy(s.base[r*rowBytes:r*rowBytes+w.k], x[r*ld:r*ld+w.k], flip)
+			if w.geo.wide {
+				widenCopy(s.base[r*rowBytes:], x[r*ld:r*ld+w.k], flip)
+			} else {
+				xorCopy(s.base[r*rowBytes:], x[r*ld:r*ld+w.k], flip)
+			}
 		}
 		return s
 	}
@@ -161,7 +166,7 @@ func newMatrixSource(x []byte, rows, ld int, w *Weights, flip uint8) *matrixSour
 }
 
 func (s *matrixSource) row(r int) []byte {
-	n := 4 * s.c4
+	n := 4 * s.c4 * s.geo.es()
 	if n == 0 {
 		return s.empty[:]
 	}
@@ -179,17 +184,8 @@ func (s *matrixSource) fill(ind []unsafe.Pointer, r0, rows, mr int) {
 
 func (s *matrixSource) sums(rho []int32, r0, rows int) {
 	for r := range rows {
-		rho[r] = sumBytes(s.row(r0 + r)[:s.k], s.signed)
+		rho[r] = s.geo.sum(s.row(r0+r), s.k)
 	}
-}
-
-// sumBytes returns the sum of b's bytes read as int8 (signed) or uint8.
-func sumBytes(b []byte, signed bool) int32 {
-	var s int32
-	for _, v := range b {
-		s += kappa(v, signed)
-	}
-	return s
 }
 
 // parallelWork is the number of multiply-adds per goroutine below which a
@@ -254,7 +250,7 @@ var scratchPool sync.Pool // of *scratch
 // [p0, p1) of w.
 func runBlock(w *Weights, src rowSource, e *epilogue, i0, i1, p0, p1 int) {
 	mr, nr := w.geo.mr, w.geo.nr
-	rowBytes := max(4*w.taps*w.c4, 1)
+	rowBytes := max(4*w.taps*w.c4*w.geo.es(), 1)
 	mc := max(mr, blockBytes/rowBytes/mr*mr)
 	mc = min(mc, (i1-i0+mr-1)/mr*mr)
 	s, _ := scratchPool.Get().(*scratch)

@@ -8,11 +8,13 @@ import (
 // dotGeneric is the specification of every micro-kernel. For a family of
 // geometry g it computes the mr×nr tile
 //
-//	c[r·nr + j] = Σ_{t<taps} Σ_{q<c4} Σ_{i<4} κ(ind[t·mr + r][4q + i]) · w[((t·c4 + q)·nr + j)·4 + i]
+//	c[r·nr + j] = Σ_{t<taps} Σ_{q<c4} Σ_{i<4} κ(ind[t·mr + r], 4q + i) · w[((t·c4 + q)·nr + j)·4 + i]
 //
-// in wrapping int32 arithmetic, where κ reads a byte as int8 when g.signed
-// and as uint8 otherwise: row r of the tile reads 4·c4 bytes from each of its
-// taps' pointers. w is one packed panel (taps·c4 quads of nr columns).
+// in wrapping int32 arithmetic, where κ(p, i) is activation element i at
+// p as g reads it (g.elem): a byte read as int8 when g.signed and as uint8
+// otherwise, or a little-endian uint16 holding a uint8 value when g.wide.
+// Row r of the tile reads 4·c4 elements from each of its taps' pointers;
+// w is one packed panel (taps·c4 quads of nr columns).
 func dotGeneric(g geometry, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
 	mr, nr := g.mr, g.nr
 	c = c[:mr*nr]
@@ -20,16 +22,12 @@ func dotGeneric(g geometry, taps, c4 int, ind []unsafe.Pointer, w []int8, c []in
 	for t := range taps {
 		wt := w[t*c4*nr*4 : (t+1)*c4*nr*4]
 		for r := range mr {
-			a := unsafe.Slice((*byte)(ind[t*mr+r]), 4*c4)
+			a := unsafe.Slice((*byte)(ind[t*mr+r]), 4*c4*g.es())
 			cr := c[r*nr : (r+1)*nr]
 			for q := range c4 {
 				var k [4]int32
 				for i := range k {
-					if g.signed {
-						k[i] = int32(int8(a[4*q+i]))
-					} else {
-						k[i] = int32(a[4*q+i])
-					}
+					k[i] = g.elem(a, 4*q+i)
 				}
 				wq := wt[q*nr*4 : (q+1)*nr*4]
 				for j := range cr {

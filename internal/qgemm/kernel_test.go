@@ -43,7 +43,12 @@ func TestMicroKernels(t *testing.T) {
 					ind := make([]unsafe.Pointer, taps*g.mr)
 					for i := range ind {
 						b := randomBytes(rng, 4*c4+16)
-						off := rng.IntN(16)
+						if g.wide { // the uint8 values as 16-bit ones
+							w := make([]byte, 2*len(b))
+							widenCopy(w, b, 0)
+							b = w
+						}
+						off := rng.IntN(16) * g.es()
 						ind[i] = unsafe.Pointer(&b[off])
 					}
 					w := make([]int8, taps*c4*g.nr*4)

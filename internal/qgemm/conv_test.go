@@ -167,6 +167,7 @@ func checkConv[X, W, Y Int8](t *testing.T, rng *rand.Rand, p *convProblem, l Lay
 		}
 	}
 
+	cases++
 	if p.bias != nil {
 		return
 	}

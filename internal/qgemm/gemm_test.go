@@ -14,12 +14,21 @@ func useFamily(f family) (restore func()) {
 	return func() { override = prev }
 }
 
-// forEachFamily runs f as a subtest under every family this machine runs.
+// cases counts the comparisons with the specification that passed: a
+// product or convolution through its outputs, a kernel call.
+var cases int
+
+// forEachFamily runs f as a subtest under every family this machine runs,
+// and logs how many cases it compared.
 func forEachFamily(t *testing.T, f func(t *testing.T, fam family)) {
 	t.Helper()
 	for _, fam := range families() {
 		restore := useFamily(fam)
-		t.Run(fam.String(), func(t *testing.T) { f(t, fam) })
+		t.Run(fam.String(), func(t *testing.T) {
+			before := cases
+			f(t, fam)
+			t.Logf("%d cases bit-exact", cases-before)
+		})
 		restore()
 	}
 }
@@ -202,6 +211,7 @@ func checkProblem[A, W, Y Int8](t *testing.T, rng *rand.Rand, p *problem, thread
 		}
 	}
 
+	cases++
 	if p.bias != nil { // the float output has a float bias instead
 		return
 	}

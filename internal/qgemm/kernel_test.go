@@ -62,6 +62,7 @@ func TestMicroKernels(t *testing.T) {
 					if !slices.Equal(got[:rows*g.nr], want[:rows*g.nr]) {
 						t.Fatalf("taps %d, c4 %d, rows %d: tile\n%v\nwant\n%v", taps, c4, rows, got[:rows*g.nr], want[:rows*g.nr])
 					}
+					cases++
 				}
 			}
 		}
@@ -175,6 +176,7 @@ func TestEpilogues(t *testing.T) {
 					t.Fatalf("float epilogue, %d×%d: element %d = %v, want %v", rows, n, i, gf[i], wf[i])
 				}
 			}
+			cases += 3
 		}
 	})
 }
@@ -208,6 +210,7 @@ func TestDepthwiseKernel(t *testing.T) {
 			if !slices.Equal(got, want) {
 				t.Fatalf("c %d, taps %d, %d pixels: %v, want %v", c, taps, npix, got, want)
 			}
+			cases++
 		}
 	})
 }
@@ -231,6 +234,7 @@ func TestTransposeBytes(t *testing.T) {
 				if !slices.Equal(got, want) {
 					t.Fatalf("%d×%d (lds %d, ldd %d, flip %#x): %v, want %v", rows, cols, lds, ldd, flip, got, want)
 				}
+				cases++
 			}
 		}
 	})
@@ -339,6 +343,7 @@ func TestMatMulGrid(t *testing.T) {
 						}
 					}
 					count++
+					cases++
 				}
 			}
 		}

@@ -83,19 +83,7 @@ func newConvProblem[X, W Int8](rng *rand.Rand, c Conv, perChannel, bias bool) *c
 	for i := range p.w {
 		p.w[i] = randomIn(rng, wlo, whi)
 	}
-	p.zw = []int32{randomIn(rng, wlo, whi)}
-	if rng.IntN(2) == 0 {
-		p.zw[0] = 0
-		if flipOf[W]() != 0 {
-			p.zw[0] = 128
-		}
-	}
-	if perChannel {
-		p.zw = make([]int32, c.OutC)
-		for i := range p.zw {
-			p.zw[i] = randomIn(rng, wlo, whi)
-		}
-	}
+	p.zw = randomZeroPoints[W](rng, c.OutC, perChannel)
 	if bias {
 		p.bias = make([]int32, c.OutC)
 		for i := range p.bias {

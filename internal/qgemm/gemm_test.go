@@ -88,6 +88,23 @@ func randomIn(rng *rand.Rand, lo, hi int32) int32 {
 	return lo + rng.Int32N(hi-lo+1)
 }
 
+// randomZeroPoints returns one zero point of W (0, or 128 for uint8, a
+// third of the time) or, when perColumn, n of them.
+func randomZeroPoints[W Int8](rng *rand.Rand, n int, perColumn bool) []int32 {
+	lo, hi := valueRange[W]()
+	if perColumn {
+		zp := make([]int32, n)
+		for j := range zp {
+			zp[j] = randomIn(rng, lo, hi)
+		}
+		return zp
+	}
+	if rng.IntN(3) == 0 {
+		return []int32{int32(flipOf[W]())}
+	}
+	return []int32{randomIn(rng, lo, hi)}
+}
+
 // newProblem returns a random product for activations of type A and
 // weights of type W.
 func newProblem[A, W Int8](rng *rand.Rand, m, n, k int, perColumn, bias bool) *problem {
@@ -103,19 +120,7 @@ func newProblem[A, W Int8](rng *rand.Rand, m, n, k int, perColumn, bias bool) *p
 	for i := range p.b {
 		p.b[i] = randomIn(rng, wlo, whi)
 	}
-	p.zb = []int32{randomIn(rng, wlo, whi)}
-	if rng.IntN(3) == 0 {
-		p.zb[0] = 0
-		if flipOf[W]() != 0 {
-			p.zb[0] = 128
-		}
-	}
-	if perColumn {
-		p.zb = make([]int32, n)
-		for j := range p.zb {
-			p.zb[j] = randomIn(rng, wlo, whi)
-		}
-	}
+	p.zb = randomZeroPoints[W](rng, n, perColumn)
 	if bias {
 		p.bias = make([]int32, n)
 		for j := range p.bias {
@@ -159,23 +164,23 @@ func checkProblem[A, W, Y Int8](t *testing.T, rng *rand.Rand, p *problem, thread
 		return fmt.Sprintf("%s m=%d n=%d k=%d lda=%d za=%d zb=%v bias=%v", w.fam, p.m, p.n, p.k, p.lda, p.za, p.zb, p.bias != nil)
 	}
 
-	c := make([]int32, p.m*ld+3)
-	for i := range c {
-		c[i] = guard
+	scaleOf := func(scale []float32, j int) float32 {
+		if len(scale) > 1 {
+			return scale[j]
+		}
+		return scale[0]
 	}
+
+	c := filled(p.m*ld+3, int32(guard))
 	if err := MatMulInt32(threads, a, w, p.bias, c, ld); err != nil {
 		t.Fatalf("%s: %v", name(), err)
 	}
-	for i := range c {
-		r, j := i/ld, i%ld
-		if r < p.m && j < p.n {
-			if c[i] != int32(want[r*p.n+j]) {
-				t.Fatalf("%s: int32 C[%d][%d] = %d, want %d", name(), r, j, c[i], want[r*p.n+j])
-			}
-		} else if c[i] != guard {
-			t.Fatalf("%s: int32 output written outside the matrix at %d", name(), i)
+	checkMatrixOut(t, name(), c, p.m, p.n, ld, guard, func(r, j int, v int32) string {
+		if w := int32(want[r*p.n+j]); v != w {
+			return fmt.Sprintf("int32 C = %d, want %d", v, w)
 		}
-	}
+		return ""
+	})
 
 	lo, hi := valueRange[Y]()
 	scale := make([]float32, max(p.n, 1))
@@ -189,27 +194,17 @@ func checkProblem[A, W, Y Int8](t *testing.T, rng *rand.Rand, p *problem, thread
 	if rng.IntN(3) == 0 { // a fused Relu
 		q.Min = q.ZeroPoint
 	}
-	y := make([]Y, p.m*ld+3)
-	for i := range y {
-		y[i] = Y(0x5B)
-	}
+	y := filled(p.m*ld+3, Y(0x5B))
 	if err := MatMulQuant(threads, a, w, p.bias, q, y, ld); err != nil {
 		t.Fatalf("%s: %v", name(), err)
 	}
-	for i := range y {
-		r, j := i/ld, i%ld
-		if r < p.m && j < p.n {
-			s := scale[0]
-			if len(scale) > 1 {
-				s = scale[j]
-			}
-			if wq := refQuant(want[r*p.n+j], s, q.ZeroPoint, q.Min, q.Max); int32(y[i]) != wq {
-				t.Fatalf("%s: quantized Y[%d][%d] = %d, want %d (C = %d, scale %g, zp %d)", name(), r, j, y[i], wq, want[r*p.n+j], s, q.ZeroPoint)
-			}
-		} else if y[i] != Y(0x5B) {
-			t.Fatalf("%s: quantized output written outside the matrix at %d", name(), i)
+	checkMatrixOut(t, name(), y, p.m, p.n, ld, 0x5B, func(r, j int, v Y) string {
+		c, s := want[r*p.n+j], scaleOf(scale, j)
+		if wq := refQuant(c, s, q.ZeroPoint, q.Min, q.Max); int32(v) != wq {
+			return fmt.Sprintf("quantized Y = %d, want %d (C = %d, scale %g, zp %d)", v, wq, c, s, q.ZeroPoint)
 		}
-	}
+		return ""
+	})
 
 	cases++
 	if p.bias != nil { // the float output has a float bias instead
@@ -222,30 +217,44 @@ func checkProblem[A, W, Y Int8](t *testing.T, rng *rand.Rand, p *problem, thread
 	if rng.IntN(2) == 0 {
 		fb = nil
 	}
-	f := make([]float32, p.m*ld+3)
-	for i := range f {
-		f[i] = guard
-	}
+	f := filled(p.m*ld+3, float32(guard))
 	if err := MatMulFloat(threads, a, w, Dequant{Scale: scale, Bias: fb}, f, ld); err != nil {
 		t.Fatalf("%s: %v", name(), err)
 	}
-	for i := range f {
+	checkMatrixOut(t, name(), f, p.m, p.n, ld, guard, func(r, j int, v float32) string {
+		var b float32
+		if fb != nil {
+			b = fb[j]
+		}
+		if wf := float32(float32(int32(want[r*p.n+j]))*scaleOf(scale, j)) + b; math.Float32bits(v) != math.Float32bits(wf) {
+			return fmt.Sprintf("float Y = %v, want %v", v, wf)
+		}
+		return ""
+	})
+}
+
+// filled returns n copies of v.
+func filled[T any](n int, v T) []T {
+	out := make([]T, n)
+	for i := range out {
+		out[i] = v
+	}
+	return out
+}
+
+// checkMatrixOut checks out, a rows×cols matrix with row stride ld in a
+// buffer filled with fill: check(r, j, v) describes what is wrong with
+// element (r, j), or returns ""; every other element must still be fill.
+func checkMatrixOut[T comparable](t *testing.T, name string, out []T, rows, cols, ld int, fill T, check func(r, j int, v T) string) {
+	t.Helper()
+	for i, v := range out {
 		r, j := i/ld, i%ld
-		if r < p.m && j < p.n {
-			s := scale[0]
-			if len(scale) > 1 {
-				s = scale[j]
+		if r < rows && j < cols {
+			if msg := check(r, j, v); msg != "" {
+				t.Fatalf("%s: [%d][%d]: %s", name, r, j, msg)
 			}
-			var b float32
-			if fb != nil {
-				b = fb[j]
-			}
-			wf := float32(float32(int32(want[r*p.n+j]))*s) + b
-			if math.Float32bits(f[i]) != math.Float32bits(wf) {
-				t.Fatalf("%s: float Y[%d][%d] = %v, want %v", name(), r, j, f[i], wf)
-			}
-		} else if f[i] != guard {
-			t.Fatalf("%s: float output written outside the matrix at %d", name(), i)
+		} else if v != fill {
+			t.Fatalf("%s: output written outside the matrix at %d", name, i)
 		}
 	}
 }

@@ -29,6 +29,25 @@
 #define SMLAL4S(m, n, d)  WORD $(0x0e608000 | ((m)<<16) | ((n)<<5) | (d)) // smlal  vd.4s, vn.4h, vm.4h
 #define SMLAL2_4S(m, n, d) WORD $(0x4e608000 | ((m)<<16) | ((n)<<5) | (d)) // smlal2 vd.4s, vn.8h, vm.8h
 
+// ZERO16 clears the accumulators V0-V15.
+#define ZERO16 \
+	VEOR V0.B16, V0.B16, V0.B16; \
+	VEOR V1.B16, V1.B16, V1.B16; \
+	VEOR V2.B16, V2.B16, V2.B16; \
+	VEOR V3.B16, V3.B16, V3.B16; \
+	VEOR V4.B16, V4.B16, V4.B16; \
+	VEOR V5.B16, V5.B16, V5.B16; \
+	VEOR V6.B16, V6.B16, V6.B16; \
+	VEOR V7.B16, V7.B16, V7.B16; \
+	VEOR V8.B16, V8.B16, V8.B16; \
+	VEOR V9.B16, V9.B16, V9.B16; \
+	VEOR V10.B16, V10.B16, V10.B16; \
+	VEOR V11.B16, V11.B16, V11.B16; \
+	VEOR V12.B16, V12.B16, V12.B16; \
+	VEOR V13.B16, V13.B16, V13.B16; \
+	VEOR V14.B16, V14.B16, V14.B16; \
+	VEOR V15.B16, V15.B16, V15.B16
+
 // Micro-kernel arguments: taps+0(FP), c4+8(FP); the slices ind, w, c at
 // +16, +40, +64. ind holds taps groups of mr row pointers; each row reads
 // 4·c4 bytes per tap, and w holds taps·c4 quads of 8 columns × 4 bytes.
@@ -61,22 +80,7 @@ TEXT ·dotNEONDot(SB), NOSPLIT, $0-88
 	MOVD ind_base+16(FP), R2
 	MOVD w_base+40(FP), R3
 	MOVD c_base+64(FP), R4
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
-	VEOR V8.B16, V8.B16, V8.B16
-	VEOR V9.B16, V9.B16, V9.B16
-	VEOR V10.B16, V10.B16, V10.B16
-	VEOR V11.B16, V11.B16, V11.B16
-	VEOR V12.B16, V12.B16, V12.B16
-	VEOR V13.B16, V13.B16, V13.B16
-	VEOR V14.B16, V14.B16, V14.B16
-	VEOR V15.B16, V15.B16, V15.B16
+	ZERO16
 	CBZ  R0, dotstore
 
 dottap:
@@ -162,22 +166,7 @@ TEXT ·dotNEON(SB), NOSPLIT, $0-88
 	MOVD ind_base+16(FP), R2
 	MOVD w_base+40(FP), R3
 	MOVD c_base+64(FP), R4
-	VEOR V0.B16, V0.B16, V0.B16
-	VEOR V1.B16, V1.B16, V1.B16
-	VEOR V2.B16, V2.B16, V2.B16
-	VEOR V3.B16, V3.B16, V3.B16
-	VEOR V4.B16, V4.B16, V4.B16
-	VEOR V5.B16, V5.B16, V5.B16
-	VEOR V6.B16, V6.B16, V6.B16
-	VEOR V7.B16, V7.B16, V7.B16
-	VEOR V8.B16, V8.B16, V8.B16
-	VEOR V9.B16, V9.B16, V9.B16
-	VEOR V10.B16, V10.B16, V10.B16
-	VEOR V11.B16, V11.B16, V11.B16
-	VEOR V12.B16, V12.B16, V12.B16
-	VEOR V13.B16, V13.B16, V13.B16
-	VEOR V14.B16, V14.B16, V14.B16
-	VEOR V15.B16, V15.B16, V15.B16
+	ZERO16
 	CBZ  R0, smullstore
 
 smulltap:

@@ -176,17 +176,13 @@ func ConvQuant[X, Y Int8](threads int, cw *ConvWeights, l Layout, x []X, zx X, b
 // output d. It also returns an error when a scale is not finite or d.Bias
 // has neither 0 nor OutC values.
 func ConvFloat[X Int8](threads int, cw *ConvWeights, l Layout, x []X, zx X, d Dequant, y []float32) error {
-	e := &epilogue{kind: outFloat, f32: y}
 	if cw == nil {
 		return errors.New("qgemm: nil convolution weights")
 	}
-	switch len(d.Bias) {
-	case 0:
-		e.bias = make([]float32, cw.shape.OutC)
-	case cw.shape.OutC:
-		e.bias = d.Bias
-	default:
-		return shapeErr("convolution has %d output channels but the bias has %d values", cw.shape.OutC, len(d.Bias))
+	e := &epilogue{kind: outFloat, f32: y}
+	var err error
+	if e.bias, err = floatBias(d.Bias, cw.shape.OutC, "convolution has %d output channels"); err != nil {
+		return err
 	}
 	return conv(threads, cw, l, x, zx, nil, d.Scale, len(y), e)
 }

@@ -18,7 +18,8 @@ type Matrix[T Int8] struct {
 
 // MatMulInt32 computes c[m·ldc + n] = Σ_k (A[m][k] − za)·(B[k][n] − zb[n]) +
 // bias[n] for the Rows×K matrix a and the K×N weights w (ONNX MatMulInteger,
-// with a bias), on up to threads goroutines. bias is nil or has N values.
+// with a bias), on up to threads goroutines. bias is nil or has N values;
+// the output must not overlap a.
 // It returns an error when threads < 1, w holds convolution weights, or a
 // slice is too short for its shape (wrapping ErrShape).
 func MatMulInt32[T Int8](threads int, a Matrix[T], w *Weights, bias []int32, c []int32, ldc int) error {
@@ -43,28 +44,27 @@ func MatMulQuant[T, Y Int8](threads int, a Matrix[T], w *Weights, bias []int32, 
 // output d, into y with row stride ldy. It also returns an error when a
 // scale is not finite or d.Bias has neither 0 nor N values.
 func MatMulFloat[T Int8](threads int, a Matrix[T], w *Weights, d Dequant, y []float32, ldy int) error {
+	if w == nil {
+		return errors.New("qgemm: nil weights")
+	}
 	e := &epilogue{kind: outFloat, f32: y, ld: ldy}
-	if err := e.setBias(d.Bias, w); err != nil {
+	var err error
+	if e.bias, err = floatBias(d.Bias, w.n, "weights have %d columns"); err != nil {
 		return err
 	}
 	return matmul(threads, a, w, nil, d.Scale, e, len(y))
 }
 
-// setBias sets the float bias of an outFloat epilogue: bias itself, or
-// zeros when it is empty.
-func (e *epilogue) setBias(bias []float32, w *Weights) error {
-	if w == nil {
-		return errors.New("qgemm: nil weights")
-	}
+// floatBias returns the float bias of n columns: bias itself, or zeros
+// when it is empty. what describes n in the error.
+func floatBias(bias []float32, n int, what string) ([]float32, error) {
 	switch len(bias) {
-	case w.n:
-		e.bias = bias
+	case n:
+		return bias, nil
 	case 0:
-		e.bias = make([]float32, w.n)
-	default:
-		return shapeErr("weights have %d columns but the bias has %d values", w.n, len(bias))
+		return make([]float32, n), nil
 	}
-	return nil
+	return nil, shapeErr(what+" but the bias has %d values", n, len(bias))
 }
 
 func matmul[T Int8](threads int, a Matrix[T], w *Weights, bias []int32, scale []float32, e *epilogue, outLen int) error {
@@ -111,11 +111,12 @@ func kappa(b uint8, signed bool) int32 {
 	return int32(b)
 }
 
-// rowSource gives the micro-kernels the bytes of the activation rows.
+// rowSource gives the micro-kernels the activation rows.
 type rowSource interface {
-	// fill sets ind[t·mr + r] to the address of row r0+r's bytes for tap
-	// t, for r < mr; the rows from rows on (past the end of the block)
-	// repeat row r0+rows−1. Each address has 4·c4 readable bytes.
+	// fill sets ind[t·mr + r] to the address of row r0+r's elements for
+	// tap t, for r < mr; the rows from rows on (past the end of the block)
+	// repeat row r0+rows−1. Each address has 4·c4 readable elements (of
+	// the geometry's size).
 	fill(ind []unsafe.Pointer, r0, rows, mr int)
 	// sums sets rho[r] = ρ of row r0+r (Σ_k κ over its K values), r < rows.
 	sums(rho []int32, r0, rows int)

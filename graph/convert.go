@@ -8,9 +8,15 @@ import (
 
 // TensorFromONNX converts an ONNX TensorProto into a Tensor (the data is
 // copied). It returns an error for an element type the graph does not
-// compute with, negative or overflowing dimensions, and data that does not
-// match the dimensions.
+// compute with, negative or overflowing dimensions, data that does not
+// match the dimensions, and a tensor whose data is in an external file
+// (which ImportFile reads).
 func TensorFromONNX(t *onnx.Tensor) (*Tensor, error) {
+	if e, err := t.External(); err != nil {
+		return nil, err
+	} else if e != nil {
+		return nil, fmt.Errorf("graph: tensor %q keeps its data in the file %q: import the model with ImportFile", t.Name, e.Location)
+	}
 	n, err := t.NumElements()
 	if err != nil {
 		return nil, err

@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -39,7 +40,34 @@ func (e *UnsupportedError) Error() string {
 // once, and otherwise the first error: a missing graph, an unsupported
 // element type or opset, a node whose attributes its op rejects (or has
 // attributes it does not know), and the errors of Infer.
+//
+// A tensor that keeps its data in an external file (onnx.Tensor.External)
+// is refused: ImportFile reads those, relative to the model's file.
 func Import(m *onnx.Model) (*Graph, error) {
+	return importModel(m, "")
+}
+
+// ImportFile reads the ONNX model in path and imports it (Import). The
+// model is read as onnx.ReadFile reads it (a regular file, no more than
+// its size); the data of external tensors, initializers and TENSOR
+// attributes, is read from the files the model names, relative to path's
+// directory and only inside it, within the bounds of each file
+// (onnx.ReadExternalData). An initializer's data is converted as it is
+// read, so that a large model is held once, not twice.
+//
+// It returns the errors of onnx.ReadFile, onnx.ReadExternalData and
+// Import.
+func ImportFile(path string) (*Graph, error) {
+	m, err := onnx.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return importModel(m, filepath.Dir(path))
+}
+
+// importModel is Import, reading external data from dir ("": refused).
+// It may replace external attribute tensors of m with loaded ones.
+func importModel(m *onnx.Model, dir string) (*Graph, error) {
 	if m == nil || m.Graph == nil {
 		return nil, fmt.Errorf("graph: the model has no graph")
 	}
@@ -50,6 +78,10 @@ func Import(m *onnx.Model) (*Graph, error) {
 	if _, ok := g.Opsets[""]; !ok {
 		return nil, fmt.Errorf("graph: the model imports no ONNX opset")
 	}
+	build, err := builders(m.Graph)
+	if err != nil {
+		return nil, err
+	}
 	for i := range m.Graph.Initializer {
 		t := &m.Graph.Initializer[i]
 		if t.Name == "" {
@@ -57,6 +89,10 @@ func Import(m *onnx.Model) (*Graph, error) {
 		}
 		if _, dup := g.Initializers[t.Name]; dup {
 			return nil, fmt.Errorf("graph: initializer %q is defined twice", t.Name)
+		}
+		t, err := inline(t, dir)
+		if err != nil {
+			return nil, err
 		}
 		x, err := TensorFromONNX(t)
 		if err != nil {
@@ -82,33 +118,26 @@ func Import(m *onnx.Model) (*Graph, error) {
 		}
 		g.Outputs = append(g.Outputs, spec)
 	}
-	unsupported := map[string]string{}
-	names := map[string]bool{}
 	consts := map[string]*Tensor{}
 	for name, t := range g.Initializers {
 		consts[name] = t
 	}
+	names := nodeNames(m.Graph)
 	for i := range m.Graph.Node {
 		n := &m.Graph.Node[i]
-		name := n.Name
-		if name == "" || names[name] {
-			name = fmt.Sprintf("%s_%d", n.OpType, i)
-		}
-		names[name] = true
-		b, ok := lookup(n.Domain, n.OpType)
-		if !ok {
-			key := n.OpType
-			if d := normDomain(n.Domain); d != "" {
-				key = d + "." + n.OpType
-			}
-			if _, seen := unsupported[key]; !seen {
-				unsupported[key] = name
-			}
-			continue
-		}
+		name := names[i]
 		opset, ok := g.Opsets[normDomain(n.Domain)]
 		if !ok {
 			return nil, fmt.Errorf("graph: node %q (%s): the model imports no opset for domain %q", name, n.OpType, n.Domain)
+		}
+		for k := range n.Attribute {
+			a := &n.Attribute[k]
+			if a.T == nil || dir == "" {
+				continue
+			}
+			if a.T, err = inline(a.T, dir); err != nil {
+				return nil, fmt.Errorf("graph: node %q (%s): attribute %s: %w", name, n.OpType, a.Name, err)
+			}
 		}
 		def := &NodeDef{Name: name, OpType: n.OpType, Domain: normDomain(n.Domain), Opset: opset,
 			Attrs: NewAttrs(n.Attribute), NumInputs: len(n.Input), NumOutputs: len(n.Output),
@@ -116,7 +145,7 @@ func Import(m *onnx.Model) (*Graph, error) {
 		for j, in := range n.Input {
 			def.Const[j] = consts[in]
 		}
-		op, err := b(def)
+		op, err := build[i](def)
 		if err != nil {
 			return nil, fmt.Errorf("graph: node %q (%s): %w", name, n.OpType, err)
 		}
@@ -131,13 +160,64 @@ func Import(m *onnx.Model) (*Graph, error) {
 			consts[node.Outputs[0]] = c.Value()
 		}
 	}
-	if len(unsupported) > 0 {
-		return nil, &UnsupportedError{Ops: unsupported}
-	}
 	if err := g.Infer(); err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// Unsupported returns an *UnsupportedError that lists every op type of m
+// with no registered builder, each with the name of its first node (as
+// Import names nodes), or nil when every op type is known (or m has no
+// graph). Import returns this error before it reads any tensor.
+func Unsupported(m *onnx.Model) error {
+	if m == nil || m.Graph == nil {
+		return nil
+	}
+	_, err := builders(m.Graph)
+	return err
+}
+
+// builders returns the builder of each node of g, or an *UnsupportedError
+// listing the op types that have none.
+func builders(g *onnx.Graph) ([]Builder, error) {
+	out := make([]Builder, len(g.Node))
+	unsupported := map[string]string{}
+	names := nodeNames(g)
+	for i := range g.Node {
+		n := &g.Node[i]
+		var ok bool
+		if out[i], ok = lookup(n.Domain, n.OpType); ok {
+			continue
+		}
+		key := n.OpType
+		if d := normDomain(n.Domain); d != "" {
+			key = d + "." + n.OpType
+		}
+		if _, seen := unsupported[key]; !seen {
+			unsupported[key] = names[i]
+		}
+	}
+	if len(unsupported) > 0 {
+		return nil, &UnsupportedError{Ops: unsupported}
+	}
+	return out, nil
+}
+
+// nodeNames returns the name of each node of g: its own, or, when it has
+// none or one an earlier node has, OPTYPE_INDEX.
+func nodeNames(g *onnx.Graph) []string {
+	out := make([]string, len(g.Node))
+	seen := map[string]bool{}
+	for i, n := range g.Node {
+		name := n.Name
+		if name == "" || seen[name] {
+			name = fmt.Sprintf("%s_%d", n.OpType, i)
+		}
+		seen[name] = true
+		out[i] = name
+	}
+	return out
 }
 
 // valueSpec converts a graph input or output's declared type.
@@ -164,4 +244,19 @@ func valueSpec(vi onnx.ValueInfo) (ValueSpec, error) {
 		}
 	}
 	return spec, nil
+}
+
+// inline returns t, or, when t is external and dir is not "", a copy of
+// t that holds its data read from dir.
+func inline(t *onnx.Tensor, dir string) (*onnx.Tensor, error) {
+	if dir == "" || t.DataLocation != onnx.DataLocationExternal {
+		return t, nil
+	}
+	raw, err := onnx.ReadExternalData(dir, t)
+	if err != nil {
+		return nil, err
+	}
+	c := *t
+	c.RawData, c.DataLocation, c.ExternalData = raw, onnx.DataLocationDefault, nil
+	return &c, nil
 }

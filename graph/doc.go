@@ -15,12 +15,15 @@
 // every value's element type and shape — symbolic dimensions such as a
 // batch size included, and the elements of shape arithmetic
 // (Shape → Gather → Concat → Reshape) — and folds constants: a node whose
-// inputs are all known at load is run once and becomes an initializer.
+// inputs are all known at load is run once and becomes an initializer
+// (within a bound relative to the model's weights, so that a small file
+// cannot make loading allocate without limit).
 //
 // A Session runs a prepared graph; it is safe for concurrent use. It
 // executes the nodes in order with a memory plan (each value's buffer is
 // recycled after its last reader, or overwritten in place by it) and gives
-// ops a bounded number of goroutines (Options.Threads, Ctx.Parallel).
+// ops a bounded number of goroutines (Options.Threads, Ctx.Parallel) and
+// a run a bounded amount of memory (Options.MaxMemory).
 //
 // Place in the pipeline: graph sits above layers (whose ops it reuses) and
 // below onnx/export (which writes a Graph back as ONNX); the onnx codec it

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -67,8 +68,10 @@ func (g *Graph) Info(name string) *Info { return g.infos[name] }
 // producer and every node input exists, sorts the nodes topologically,
 // infers the element type and shape of every value (symbolic dimensions
 // included) and folds constants: a node whose inputs are all constant is
-// run once, here, and its outputs become initializers. Initializers no
-// node or output uses any longer are dropped.
+// run once, here, and its outputs become initializers, as long as the
+// folded values stay within a bound (MinFoldLimit, FoldFactor); beyond
+// it a node stays in the graph. Initializers no node or output uses any
+// longer are dropped.
 //
 // It returns an error naming the node for a cycle, a missing or doubly
 // produced value, and what an Op's Infer or Run rejects.
@@ -117,6 +120,8 @@ func (g *Graph) Infer() error {
 	if err != nil {
 		return err
 	}
+	fold := newCtx(nil, 1)
+	fold.limit = foldLimit(g.Initializers)
 	var kept []*Node
 	for _, n := range order {
 		in := make([]*Info, len(n.Inputs))
@@ -144,16 +149,21 @@ func (g *Graph) Infer() error {
 					vals[i] = info.Const
 				}
 			}
-			res, err := n.Op.Run(newCtx(nil, 1), vals)
-			if err != nil {
+			res, err := n.Op.Run(fold, vals)
+			switch {
+			case errors.Is(err, ErrMemoryLimit):
+				// Too large to keep: the node runs with the graph.
+				allConst = false
+			case err != nil:
 				return nodeErr(n, err)
-			}
-			if err := checkOutputs(out, res); err != nil {
-				return nodeErr(n, err)
-			}
-			for i, o := range n.Outputs {
-				if o != "" {
-					out[i] = InfoOf(res[i])
+			default:
+				if err := checkOutputs(out, res); err != nil {
+					return nodeErr(n, err)
+				}
+				for i, o := range n.Outputs {
+					if o != "" {
+						out[i] = InfoOf(res[i])
+					}
 				}
 			}
 		}
@@ -180,6 +190,26 @@ func (g *Graph) Infer() error {
 	g.infos = infos
 	g.pruneConstants()
 	return nil
+}
+
+// The values constant folding computes may take, all together, no more
+// than FoldFactor times the bytes of the graph's initializers, or
+// MinFoldLimit bytes if that is more: a node whose folding would go
+// beyond is not folded but runs with the graph (under the run's memory
+// bound, Options.MaxMemory), so that a small model cannot make its
+// loading allocate without limit.
+const (
+	MinFoldLimit = 16 << 20
+	FoldFactor   = 8
+)
+
+// foldLimit returns the bound of the bytes constant folding may compute.
+func foldLimit(init map[string]*Tensor) int64 {
+	var n int64
+	for _, t := range init {
+		n += t.bytes()
+	}
+	return max(MinFoldLimit, FoldFactor*n)
 }
 
 // pruneConstants turns the constant values that nodes still read, or that

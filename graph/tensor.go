@@ -78,6 +78,21 @@ func (x *Tensor) alloc(n int) {
 	}
 }
 
+// elemBytes returns the bytes one element of type t (supported) takes in
+// a Tensor.
+func elemBytes(t onnx.DataType) int {
+	switch t {
+	case onnx.Float, onnx.Int32:
+		return 4
+	case onnx.Double, onnx.Int64:
+		return 8
+	}
+	return 1
+}
+
+// bytes returns the bytes x's data takes.
+func (x *Tensor) bytes() int64 { return int64(x.Len()) * int64(elemBytes(x.DType)) }
+
 // Float wraps a float32 tensor (not copied).
 func Float(t *tensor.Tensor) *Tensor {
 	return &Tensor{DType: onnx.Float, Shape: t.Shape, F32: t.Data}

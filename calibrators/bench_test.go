@@ -37,7 +37,7 @@ func benchHistogram(b *testing.B, grown bool) *Histogram {
 func BenchmarkComputeAmax(b *testing.B) {
 	for _, bc := range []struct {
 		name   string
-		method string
+		method Method
 		o      AmaxOptions
 		grown  bool
 	}{

@@ -70,5 +70,6 @@
 //     (AmaxOptions.FP8) instead of the integer one.
 //   - Options are Go zero values: HistogramOptions{} is the original's
 //     default (NumpyHist selects torch_hist=False); AmaxOptions{} selects
-//     the defaults, and Literal makes a zero StartBin or Percentile count.
+//     the defaults, and a nil StartBin or Percentile is the default (0 is
+//     a value of both).
 package calibrators

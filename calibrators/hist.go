@@ -136,13 +136,13 @@ func (c *Histogram) Clone() *Histogram {
 // entropy), ErrNoData before the first batch, and an error where the
 // original fails: no candidate (start_bin beyond the bins), entropy over a
 // single bin, mse with negative bin centers.
-func (c *Histogram) ComputeAmax(method string, o AmaxOptions) (*tensor.Tensor, error) {
+func (c *Histogram) ComputeAmax(method Method, o AmaxOptions) (*tensor.Tensor, error) {
 	switch method {
-	case "entropy", "percentile", "mse":
+	case MethodEntropy, MethodPercentile, MethodMSE:
 	default:
 		return nil, unknownMethod(method, `the histogram calibrator has "entropy", "percentile" and "mse"`)
 	}
-	o, err := o.resolve(method)
+	p, err := o.resolve(method)
 	if err != nil {
 		return nil, err
 	}
@@ -152,14 +152,14 @@ func (c *Histogram) ComputeAmax(method string, o AmaxOptions) (*tensor.Tensor, e
 	counts, edges := c.h.Counts(), c.h.Edges()
 	var v float32
 	switch {
-	case method == "entropy":
-		v, err = entropyAmax(counts, edges, c.numBits, c.unsigned, o.Stride, o.StartBin)
-	case method == "percentile":
-		v, err = percentileAmax(counts, edges, o.Percentile)
-	case o.FP8 != 0:
-		v, err = mseFP8Amax(counts, edges, o.FP8, o.Stride, o.StartBin)
+	case method == MethodEntropy:
+		v, err = entropyAmax(counts, edges, c.numBits, c.unsigned, p.stride, p.startBin)
+	case method == MethodPercentile:
+		v, err = percentileAmax(counts, edges, p.percentile)
+	case p.fp8 != 0:
+		v, err = mseFP8Amax(counts, edges, p.fp8, p.stride, p.startBin)
 	default:
-		v, err = mseAmax(counts, edges, c.numBits, c.unsigned, o.Stride, o.StartBin)
+		v, err = mseAmax(counts, edges, c.numBits, c.unsigned, p.stride, p.startBin)
 	}
 	if err != nil {
 		return nil, err
@@ -168,7 +168,7 @@ func (c *Histogram) ComputeAmax(method string, o AmaxOptions) (*tensor.Tensor, e
 }
 
 // Amax is ComputeAmax, for the Calibrator interface.
-func (c *Histogram) Amax(method string, o AmaxOptions) (*tensor.Tensor, error) {
+func (c *Histogram) Amax(method Method, o AmaxOptions) (*tensor.Tensor, error) {
 	return c.ComputeAmax(method, o)
 }
 

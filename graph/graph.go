@@ -142,6 +142,16 @@ func (g *Graph) Infer() error {
 		if len(out) != len(n.Outputs) {
 			return nodeErr(n, fmt.Errorf("the op infers %d outputs, the node has %d", len(out), len(n.Outputs)))
 		}
+		if !allConst && foldElems(n, out) {
+			// Shape arithmetic on static shapes: every output's
+			// elements are known, so the node folds too.
+			for i, o := range n.Outputs {
+				if o != "" {
+					infos[o] = out[i]
+				}
+			}
+			continue
+		}
 		if allConst {
 			vals := make([]*Tensor, len(n.Inputs))
 			for i, info := range in {
@@ -210,6 +220,53 @@ func foldLimit(init map[string]*Tensor) int64 {
 		n += t.bytes()
 	}
 	return max(MinFoldLimit, FoldFactor*n)
+}
+
+// foldElems reports whether every output of n is a small integer value
+// whose elements inference knows (Info.Elems), and if so makes them the
+// outputs' constant values.
+func foldElems(n *Node, out []*Info) bool {
+	vals := make([]*Tensor, len(out))
+	for i, info := range out {
+		if n.Outputs[i] == "" {
+			continue
+		}
+		if info == nil || info.Elems == nil || info.Rank() > 1 {
+			return false
+		}
+		shape := []int{}
+		if info.Rank() == 1 {
+			shape = []int{len(info.Elems)}
+		}
+		t, err := New(info.DType, shape...)
+		if err != nil || t.Len() != len(info.Elems) {
+			return false
+		}
+		for j, e := range info.Elems {
+			if !e.Known {
+				return false
+			}
+			switch info.DType {
+			case onnx.Int64:
+				t.I64[j] = int64(e.Value)
+			case onnx.Int32:
+				t.I32[j] = int32(e.Value)
+			case onnx.Int8:
+				t.I8[j] = int8(e.Value)
+			case onnx.Uint8, onnx.Bool:
+				t.U8[j] = uint8(e.Value)
+			default:
+				return false
+			}
+		}
+		vals[i] = t
+	}
+	for i, t := range vals {
+		if t != nil {
+			out[i] = InfoOf(t)
+		}
+	}
+	return true
 }
 
 // pruneConstants turns the constant values that nodes still read, or that

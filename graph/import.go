@@ -44,7 +44,7 @@ func (e *UnsupportedError) Error() string {
 // A tensor that keeps its data in an external file (onnx.Tensor.External)
 // is refused: ImportFile reads those, relative to the model's file.
 func Import(m *onnx.Model) (*Graph, error) {
-	return importModel(m, "")
+	return importFrom(m, "")
 }
 
 // ImportFile reads the ONNX model in path and imports it (Import). The
@@ -62,12 +62,12 @@ func ImportFile(path string) (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
-	return importModel(m, filepath.Dir(path))
+	return importFrom(m, filepath.Dir(path))
 }
 
-// importModel is Import, reading external data from dir ("": refused).
+// importFrom is Import, reading external data from dir ("": refused).
 // It may replace external attribute tensors of m with loaded ones.
-func importModel(m *onnx.Model, dir string) (*Graph, error) {
+func importFrom(m *onnx.Model, dir string) (*Graph, error) {
 	if m == nil || m.Graph == nil {
 		return nil, fmt.Errorf("graph: the model has no graph")
 	}

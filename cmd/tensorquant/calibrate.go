@@ -38,11 +38,11 @@ type amaxResult struct {
 }
 
 func (a *amaxFlags) compute(s *calibrators.Set) ([]amaxResult, error) {
-	opts := calibrators.AmaxOptions{Stride: a.stride, StartBin: a.startBin, Percentile: a.percentile, Literal: true}
+	opts := calibrators.AmaxOptions{Stride: a.stride, StartBin: &a.startBin, Percentile: &a.percentile}
 	var out []amaxResult
 	for _, m := range strings.Split(a.methods, ",") {
 		m = strings.TrimSpace(m)
-		amax, err := s.Amax(m, opts)
+		amax, err := s.Amax(calibrators.Method(m), opts)
 		if err != nil {
 			return nil, fmt.Errorf("method %q: %w", m, err)
 		}

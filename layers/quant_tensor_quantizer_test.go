@@ -126,16 +126,16 @@ func TestTensorQuantizerConformance(t *testing.T) {
 						t.Fatal(err)
 					}
 				}
-				method := "max"
+				method := calibrators.MethodMax
 				if len(c.CalibLoadArgs.Args) > 0 {
-					method = c.CalibLoadArgs.Args[0]
+					method = calibrators.Method(c.CalibLoadArgs.Args[0])
 				}
 				var o calibrators.AmaxOptions
 				for k, v := range c.CalibLoadArgs.Kwargs {
 					if k != "percentile" {
 						t.Fatalf("load_calib_amax kwarg %s", k)
 					}
-					o.Percentile = v
+					o.Percentile = new(v)
 				}
 				if err := q.LoadCalibAmax(method, o); err != nil {
 					t.Fatal(err)
@@ -208,28 +208,28 @@ func amaxAt(a *tensor.Tensor, xs []int, i int) float32 {
 // TestTensorQuantizerErrors covers the error cases of tensor_quantizer.json
 // that have a Go form, and the deliberate differences.
 func TestTensorQuantizerErrors(t *testing.T) {
-	d := QuantDesc8BitPerTensor
+	d := QuantDesc8BitPerTensor()
 	d.NumBits = -1
 	if _, err := NewTensorQuantizer(d); err == nil || !strings.Contains(err.Error(), "num_bits -1") {
 		t.Errorf("num_bits -1: %v", err)
 	}
-	d = QuantDesc8BitPerTensor
+	d = QuantDesc8BitPerTensor()
 	d.CalibMethod = "bogus"
 	if _, err := NewTensorQuantizer(d); err == nil || !strings.Contains(err.Error(), `"bogus"`) {
 		t.Errorf("calib_method bogus: %v", err)
 	}
-	d = QuantDesc8BitConv2dWeightPerChannel
+	d = QuantDesc8BitConv2dWeightPerChannel()
 	d.CalibMethod = "histogram"
 	if _, err := NewTensorQuantizer(d); err == nil || !strings.Contains(err.Error(), "per tensor") {
 		t.Errorf("histogram per channel: %v", err)
 	}
-	d = QuantDesc8BitPerTensor
+	d = QuantDesc8BitPerTensor()
 	d.LearnAmax, d.Amax = true, []float32{1, 2}
 	if _, err := NewTensorQuantizer(d); err == nil || !strings.Contains(err.Error(), "single amax") {
 		t.Errorf("learn_amax with 2 amax values: %v", err)
 	}
 
-	q := must(NewTensorQuantizer(QuantDesc8BitPerTensor))
+	q := must(NewTensorQuantizer(QuantDesc8BitPerTensor()))
 	if err := q.SetAmax(tensor.Scalar(1)); err != nil {
 		t.Fatal(err)
 	}
@@ -251,7 +251,7 @@ func TestTensorQuantizerErrors(t *testing.T) {
 
 	// load_calib_amax: strict fails without data, non-strict gives NaN,
 	// which Forward refuses.
-	q = must(NewTensorQuantizer(QuantDesc8BitPerTensor))
+	q = must(NewTensorQuantizer(QuantDesc8BitPerTensor()))
 	if err := q.LoadCalibAmax("max", calibrators.AmaxOptions{}); !errors.Is(err, calibrators.ErrNoData) {
 		t.Errorf("strict load without data: %v", err)
 	}
@@ -271,23 +271,23 @@ func TestTensorQuantizerErrors(t *testing.T) {
 
 	// Dynamic amax from an input with NaN or Inf, an axis out of range,
 	// unsigned with a negative input, amax that does not broadcast.
-	q = must(NewTensorQuantizer(QuantDesc8BitPerTensor))
+	q = must(NewTensorQuantizer(QuantDesc8BitPerTensor()))
 	for _, v := range []float32{float32(math.NaN()), float32(math.Inf(-1))} {
 		if _, err := q.Forward(must(tensor.FromSlice([]float32{1, v}, 2))); err == nil {
 			t.Errorf("dynamic amax from %v accepted", v)
 		}
 	}
-	d = QuantDesc8BitPerTensor
+	d = QuantDesc8BitPerTensor()
 	d.Axis = []int{2}
 	q = must(NewTensorQuantizer(d))
 	if _, err := q.Forward(tensor.New(2, 2)); err == nil || !strings.Contains(err.Error(), "input shape [2 2]: axis 2 out of range") {
 		t.Errorf("axis out of range: %v", err)
 	}
-	q = must(NewTensorQuantizer(QuantDescUnsigned8BitPerTensor))
+	q = must(NewTensorQuantizer(QuantDescUnsigned8BitPerTensor()))
 	if _, err := q.Forward(x); err == nil || !strings.Contains(err.Error(), "negative value -2 at flat index 1") {
 		t.Errorf("unsigned negative input: %v", err)
 	}
-	d = QuantDesc8BitPerTensor
+	d = QuantDesc8BitPerTensor()
 	d.Amax = []float32{1, 2}
 	q = must(NewTensorQuantizer(d))
 	if _, err := q.Forward(x); err == nil || !strings.Contains(err.Error(), "input shape [3], amax shape [2]") {
@@ -338,7 +338,7 @@ func TestLearnAmaxGradients(t *testing.T) {
 	}
 	for _, c := range file.LearnAmax {
 		t.Run(c.Name, func(t *testing.T) {
-			d := QuantDesc8BitPerTensor
+			d := QuantDesc8BitPerTensor()
 			d.NumBits, d.Amax, d.LearnAmax = c.Desc.NumBits, []float32{c.Desc.Amax}, c.Desc.LearnAmax
 			q := must(NewTensorQuantizer(d))
 			ps := q.Params()
@@ -450,7 +450,7 @@ func TestExportMode(t *testing.T) {
 	}
 	for _, c := range file.Cases {
 		t.Run(c.Name, func(t *testing.T) {
-			d := QuantDesc8BitPerTensor
+			d := QuantDesc8BitPerTensor()
 			for k, v := range c.DescKwargs {
 				var err error
 				switch k {
@@ -521,7 +521,7 @@ func TestExportMode(t *testing.T) {
 			t.Errorf("%v: export mode: %v", d, err)
 		}
 	}
-	d := QuantDesc8BitPerTensor
+	d := QuantDesc8BitPerTensor()
 	d.Amax, d.AmaxShape = []float32{1, 2, 3, 4}, []int{2, 2}
 	q := must(NewTensorQuantizer(d))
 	must(0, q.SetExportMode(true))
@@ -538,7 +538,7 @@ func TestQuantizerFP8(t *testing.T) {
 	for i := range x.Data {
 		x.Data[i] *= float32(1 + i%7)
 	}
-	d := QuantDesc8BitConv1dWeightPerChannel.Clone()
+	d := QuantDesc8BitConv1dWeightPerChannel()
 	d.Format = "e4m3"
 	q := must(NewTensorQuantizer(d))
 	y := must(q.Forward(x))
@@ -557,7 +557,7 @@ func TestQuantizerFP8(t *testing.T) {
 		t.Errorf("repr %q", q)
 	}
 
-	d = QuantDesc8BitPerTensor
+	d = QuantDesc8BitPerTensor()
 	d.Format, d.Amax = "e5m2", []float32{3}
 	q = must(NewTensorQuantizer(d))
 	y = must(q.Forward(x))
@@ -579,7 +579,7 @@ func TestQuantizerBlocks(t *testing.T) {
 	const rows, cols, bs = 3, 70, 32
 	a := randTensor(testRNG(5), rows, cols)
 	b := randTensor(testRNG(6), rows, cols)
-	d := QuantDesc8BitPerTensor
+	d := QuantDesc8BitPerTensor()
 	d.NumBits, d.BlockSize = 4, bs
 	q := must(NewTensorQuantizer(d))
 	f := d.IntFormat()
@@ -671,7 +671,7 @@ func TestQuantizerBlocks(t *testing.T) {
 // TestQuantizerState covers the amax buffer (checkpoint state), Descriptor
 // and InitLearnAmax.
 func TestQuantizerState(t *testing.T) {
-	q := must(NewTensorQuantizer(QuantDesc8BitConv2dWeightPerChannel))
+	q := must(NewTensorQuantizer(QuantDesc8BitConv2dWeightPerChannel()))
 	if q.State() != nil || q.Amax() != nil || q.Descriptor().Amax != nil {
 		t.Fatal("dynamic quantizer has an amax")
 	}
@@ -699,7 +699,7 @@ func TestQuantizerState(t *testing.T) {
 		t.Errorf("quantizer from Descriptor(): %s", dd)
 	}
 
-	dl := QuantDesc8BitPerTensor
+	dl := QuantDesc8BitPerTensor()
 	dl.LearnAmax = true
 	ql := must(NewTensorQuantizer(dl))
 	if a := ql.Amax(); a.Data[0] != 1 {
@@ -724,7 +724,7 @@ func TestQuantizerState(t *testing.T) {
 // TestQuantizerFP8Calibration: an FP8 quantizer's histogram "mse" searches
 // with its FP8 format (unlike the integer search over the same histogram).
 func TestQuantizerFP8Calibration(t *testing.T) {
-	d := QuantDesc8BitPerTensor
+	d := QuantDesc8BitPerTensor()
 	d.Format, d.CalibMethod = "e4m3", "histogram"
 	q := must(NewTensorQuantizer(d))
 	q.EnableCalib()
@@ -744,7 +744,7 @@ func TestQuantizerFP8Calibration(t *testing.T) {
 // -1 as per-tensor, while the max calibrator normalises it to the last
 // axis.
 func TestAxisMinusOne(t *testing.T) {
-	d := QuantDesc8BitPerTensor
+	d := QuantDesc8BitPerTensor()
 	d.Axis = []int{-1}
 	q := must(NewTensorQuantizer(d))
 	x := randTensor(testRNG(2), 4, 5)

@@ -2,34 +2,42 @@ package layers
 
 import (
 	"fmt"
-	"slices"
 	"strings"
 )
-
-// defaultQuantMap is the original's _DEFAULT_QUANT_MAP without LSTM and
-// LSTMCell.
-var defaultQuantMap = []string{
-	"Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d", "Linear",
-	"AvgPool1d", "AvgPool2d", "AvgPool3d", "AdaptiveAvgPool1d", "AdaptiveAvgPool2d", "AdaptiveAvgPool3d",
-}
-
-// quantizableKinds are the float kinds that have a quantized counterpart.
-var quantizableKinds = append(slices.Clone(defaultQuantMap), "MaxPool1d", "MaxPool2d", "MaxPool3d")
 
 // DefaultQuantMap returns the float layer kinds QuantizeModel replaces by
 // default, in the order of the original's _DEFAULT_QUANT_MAP (without LSTM
 // and LSTMCell, which this package does not have): the convolutions,
 // Linear, and the average poolings. Max pooling is not in it, as in the
-// original; add it with ReplaceOptions.Include.
-func DefaultQuantMap() []string { return slices.Clone(defaultQuantMap) }
+// original, nor MatMul; add them with ReplaceOptions.Include.
+func DefaultQuantMap() []string {
+	var out []string
+	for _, t := range layerTypes.list {
+		if t.byDefault {
+			out = append(out, t.kind)
+		}
+	}
+	return out
+}
 
-// ReplaceOptions configures QuantizeModel.
+// quantizableKinds returns the kinds of every quantizable float layer
+// type.
+func quantizableKinds() []string {
+	var out []string
+	for _, t := range layerTypes.list {
+		out = append(out, t.kind)
+	}
+	return out
+}
+
+// ReplaceOptions configures QuantizeModel. Kinds are the float layers'
+// Kind names, as the original names modules in its lists.
 type ReplaceOptions struct {
 	// Skip lists float kinds to leave alone ("Linear", "AvgPool2d"): the
 	// original's float_module_list.
 	Skip []string
 	// Include lists kinds outside DefaultQuantMap() to replace as well:
-	// "MaxPool1d", "MaxPool2d", "MaxPool3d".
+	// "MaxPool1d", "MaxPool2d", "MaxPool3d", "MatMul".
 	Include []string
 	// Descs chooses the descriptors of the replacements of a float kind
 	// ("Conv2d": QuantDescs{Weight: &fourBit}); nil fields and kinds not
@@ -59,24 +67,26 @@ func QuantizeModel(model Layer, o ReplaceOptions) (Layer, error) {
 	if _, err := NamedLayers(model); err != nil {
 		return nil, err
 	}
-	kinds := map[string]bool{}
-	for _, k := range defaultQuantMap {
-		kinds[k] = true
+	chosen := map[*layerType]bool{}
+	for _, t := range layerTypes.list {
+		chosen[t] = t.byDefault
 	}
 	for _, k := range o.Include {
-		if !slices.Contains(quantizableKinds, k) {
-			return nil, fmt.Errorf("layers: QuantizeModel: cannot include %q: it has no quantized counterpart (%s)", k, strings.Join(quantizableKinds, ", "))
+		t := typeOfKind(k)
+		if t == nil {
+			return nil, fmt.Errorf("layers: QuantizeModel: cannot include %q: it has no quantized counterpart (%s)", k, strings.Join(quantizableKinds(), ", "))
 		}
-		kinds[k] = true
+		chosen[t] = true
 	}
 	for _, k := range o.Skip {
-		if !slices.Contains(quantizableKinds, k) {
-			return nil, fmt.Errorf("layers: QuantizeModel: cannot skip %q: it has no quantized counterpart (%s)", k, strings.Join(quantizableKinds, ", "))
+		t := typeOfKind(k)
+		if t == nil {
+			return nil, fmt.Errorf("layers: QuantizeModel: cannot skip %q: it has no quantized counterpart (%s)", k, strings.Join(quantizableKinds(), ", "))
 		}
-		delete(kinds, k)
+		chosen[t] = false
 	}
 	replacement := func(name string, l Layer) (QuantLayer, error) {
-		if _, done := l.(QuantLayer); done || !kinds[l.Kind()] {
+		if t := typeOf(l); t == nil || !chosen[t] {
 			return nil, nil
 		}
 		d := o.Descs[l.Kind()]

@@ -11,7 +11,7 @@ import (
 // quantization in the full range [-8, 7] (note -0.5*7 = -3.5 rounding half
 // to even, to -4).
 func ExampleNewTensorQuantizer() {
-	d := layers.QuantDesc8BitPerTensor
+	d := layers.QuantDesc8BitPerTensor()
 	d.NumBits, d.Amax = 4, []float32{1}
 	q, err := layers.NewTensorQuantizer(d)
 	if err != nil {

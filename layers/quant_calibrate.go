@@ -15,14 +15,14 @@ import (
 //	for each quantizer: LoadCalibAmax(...); DisableCalib(); EnableQuant()
 //
 // Quantizers whose descriptor calibrates with "max" load the max amax;
-// histogram quantizers load method ("entropy", "percentile" or "mse") with
-// options o. Disabled quantizers are left alone. Calibrate reports
+// histogram quantizers load method (calibrators.MethodEntropy,
+// MethodPercentile or MethodMSE) with options o. Disabled quantizers are left alone. Calibrate reports
 // progress, if progress is not nil, after each batch.
 //
 // It returns the first error of a forward pass, or of loading an amax
 // (naming the quantizer by its hierarchical name); the quantizers are then
 // left in whatever stage they reached.
-func Calibrate(model Layer, batches []*tensor.Tensor, method string, o calibrators.AmaxOptions, progress func(done, total int)) error {
+func Calibrate(model Layer, batches []*tensor.Tensor, method calibrators.Method, o calibrators.AmaxOptions, progress func(done, total int)) error {
 	qs, err := NamedQuantizers(model)
 	if err != nil {
 		return err
@@ -46,8 +46,8 @@ func Calibrate(model Layer, batches []*tensor.Tensor, method string, o calibrato
 			continue
 		}
 		m := method
-		if q.Quantizer.Descriptor().Method() == "max" {
-			m = "max"
+		if q.Quantizer.Descriptor().Method() == CalibMax {
+			m = calibrators.MethodMax
 		}
 		if err := q.Quantizer.LoadCalibAmax(m, o); err != nil {
 			return fmt.Errorf("layers: %s: %w", q.Name, err)

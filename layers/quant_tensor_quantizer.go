@@ -151,7 +151,7 @@ func NewTensorQuantizer(d QuantDescriptor) (*TensorQuantizer, error) {
 		// One running max per block: the block maxima of a batch are
 		// collected as a 1-D tensor, each element its own "channel".
 		q.calibrator = calibrators.NewMax(d.NumBits, []int{0}, d.Unsigned)
-	case d.Method() == "max":
+	case d.Method() == CalibMax:
 		q.calibrator = calibrators.NewMax(d.NumBits, d.Axis, d.Unsigned)
 	default:
 		h, err := calibrators.NewHistogram(calibrators.HistogramOptions{NumBits: d.NumBits, Unsigned: d.Unsigned, Axis: d.Axis})
@@ -403,14 +403,15 @@ func (q *TensorQuantizer) Scale() *tensor.Tensor {
 }
 
 // LoadCalibAmax sets the static amax from the calibrator (the original's
-// load_calib_amax, strict): method is "max" (or "") for a max calibrator,
-// "entropy", "percentile" or "mse" for a histogram calibrator, with the
-// search options o ("mse" of an FP8 quantizer searches with its FP8 format
-// unless o.FP8 says otherwise). The amax replaces any previous one,
-// whatever its shape. It returns an error, naming the quantizer, when the calibrator has
-// seen no data (calibrators.ErrNoData), for an unknown method or bad
-// options, and when the amax would be NaN (a calibration batch held NaN).
-func (q *TensorQuantizer) LoadCalibAmax(method string, o calibrators.AmaxOptions) error {
+// load_calib_amax, strict): method is calibrators.MethodMax (or "") for a
+// max calibrator, MethodEntropy, MethodPercentile or MethodMSE for a
+// histogram calibrator, with the search options o ("mse" of an FP8
+// quantizer searches with its FP8 format unless o.FP8 says otherwise). The
+// amax replaces any previous one, whatever its shape. It returns an error,
+// naming the quantizer, when the calibrator has seen no data
+// (calibrators.ErrNoData), for an unknown method or bad options, and when
+// the amax would be NaN (a calibration batch held NaN).
+func (q *TensorQuantizer) LoadCalibAmax(method calibrators.Method, o calibrators.AmaxOptions) error {
 	return q.loadCalibAmax(method, o, true)
 }
 
@@ -418,12 +419,12 @@ func (q *TensorQuantizer) LoadCalibAmax(method string, o calibrators.AmaxOptions
 // a calibrator that has seen no data sets the amax to NaN (a 0-d tensor)
 // instead of failing; Forward then refuses to quantize with it. Other
 // errors are those of LoadCalibAmax.
-func (q *TensorQuantizer) LoadCalibAmaxNonStrict(method string, o calibrators.AmaxOptions) error {
+func (q *TensorQuantizer) LoadCalibAmaxNonStrict(method calibrators.Method, o calibrators.AmaxOptions) error {
 	return q.loadCalibAmax(method, o, false)
 }
 
-func (q *TensorQuantizer) loadCalibAmax(method string, o calibrators.AmaxOptions, strict bool) error {
-	if f, ok := q.desc.FP8(); ok && method == "mse" && o.FP8 == 0 {
+func (q *TensorQuantizer) loadCalibAmax(method calibrators.Method, o calibrators.AmaxOptions, strict bool) error {
+	if f, ok := q.desc.FP8(); ok && method == calibrators.MethodMSE && o.FP8 == 0 {
 		o.FP8 = f
 	}
 	a, err := q.calibrator.Amax(method, o)
@@ -522,6 +523,15 @@ func (q *TensorQuantizer) SetState(name string, t *tensor.Tensor) error {
 		return errorf(q, "amax shape %v, the quantizer's is %v", t.Shape, q.amax.Shape)
 	}
 	q.amax = t.Clone()
+	return nil
+}
+
+// OptionalBuffers returns "amax" while the amax is dynamic: SetState
+// takes one then, making the quantizer static.
+func (q *TensorQuantizer) OptionalBuffers() []string {
+	if q.amax == nil {
+		return []string{"amax"}
+	}
 	return nil
 }
 
@@ -692,7 +702,7 @@ func (q *TensorQuantizer) quantForward(x *tensor.Tensor) (*tensor.Tensor, error)
 	var err error
 	fp8, isFP8 := q.desc.FP8()
 	switch {
-	case q.desc.Format == formatScaledE4M3 && !q.exportMode:
+	case q.desc.Format == FormatScaledE4M3 && !q.exportMode:
 		y, err = fakequant.ScaledE4M3Tensor(in, amax)
 	case isFP8:
 		y, err = fakequant.FakeTensorQuantFP8(in, amax, fp8)

@@ -9,7 +9,7 @@ import (
 )
 
 func TestCalibrateProgressAndErrors(t *testing.T) {
-	hist := QuantDesc8BitPerTensor
+	hist := QuantDesc8BitPerTensor()
 	hist.CalibMethod = "histogram"
 	model := must(QuantizeModel(digitsCNN(t, 1), ReplaceOptions{Input: &hist}))
 	batches := []*tensor.Tensor{randTensor(testRNG(1), 4, 1, 8, 8), randTensor(testRNG(2), 4, 1, 8, 8)}

@@ -35,7 +35,7 @@ var (
 // calibrate runs the original's calibration of every quantizer of model:
 // quant off and calib on, the batches forward, load_calib_amax(method),
 // calib off and quant on.
-func calibrate(t testing.TB, model Layer, batches []*tensor.Tensor, method string, o calibrators.AmaxOptions) {
+func calibrate(t testing.TB, model Layer, batches []*tensor.Tensor, method calibrators.Method, o calibrators.AmaxOptions) {
 	t.Helper()
 	if err := Calibrate(model, batches, method, o, nil); err != nil {
 		t.Fatal(err)
@@ -74,7 +74,7 @@ func TestQuantModules(t *testing.T) {
 				var w *tensor.Tensor
 				if c.Weight != nil {
 					w = c.Weight.MustFloat32()
-					wd := QuantDesc8BitPerTensor
+					wd := QuantDesc8BitPerTensor()
 					if c.WeightAxis != nil {
 						wd.Axis = []int{*c.WeightAxis}
 					}
@@ -131,10 +131,7 @@ func TestModuleDefaultDescriptors(t *testing.T) {
 		if kind == "QuantLSTM" || kind == "QuantInstanceNorm2d" {
 			continue
 		}
-		got, err := DefaultQuantDescs(kind)
-		if err != nil {
-			t.Fatal(err)
-		}
+		got := defaultsOfKind(t, kind)
 		in, w := descs["default_quant_desc_input"], descs["default_quant_desc_weight"]
 		if !got.Input.Equal(in.Fields.descriptor(t)) {
 			t.Errorf("%s input %v, want %v", kind, got.Input, in.Fields.descriptor(t))
@@ -149,25 +146,25 @@ func TestModuleDefaultDescriptors(t *testing.T) {
 		t.Errorf("%d types compared", n)
 	}
 	for _, kind := range []string{"QuantMaxPool1d", "QuantMaxPool3d", "QuantAvgPool1d", "QuantAvgPool3d", "QuantAdaptiveAvgPool1d", "QuantAdaptiveAvgPool3d"} {
-		if d, err := DefaultQuantDescs(kind); err != nil || !d.Input.Equal(QuantDesc8BitPerTensor) || d.Weight != nil {
-			t.Errorf("%s: %v %v", kind, d, err)
+		if d := defaultsOfKind(t, kind); !d.Input.Equal(QuantDesc8BitPerTensor()) || d.Weight != nil {
+			t.Errorf("%s: %v", kind, d)
 		}
 	}
 
 	// Setting a default affects layers made afterwards only; the returned
 	// descriptors are copies.
-	old, _ := DefaultQuantDescs("QuantConv2d")
+	old := must(DefaultQuantDescs[*Conv2d]())
 	defer func() {
-		must(0, SetDefaultQuantDescInput("QuantConv2d", *old.Input))
-		must(0, SetDefaultQuantDescWeight("QuantConv2d", *old.Weight))
+		must(0, SetDefaultQuantDescInput[*Conv2d](*old.Input))
+		must(0, SetDefaultQuantDescWeight[*Conv2d](*old.Weight))
 	}()
 	before := must(NewQuantConv2d(1, 2, 3, ConvOptions{}, testRNG(1), QuantDescs{}))
-	hist := QuantDesc8BitPerTensor
+	hist := QuantDesc8BitPerTensor()
 	hist.CalibMethod = "histogram"
-	four := QuantDesc8BitConv2dWeightPerChannel.Clone()
+	four := QuantDesc8BitConv2dWeightPerChannel()
 	four.NumBits = 4
-	must(0, SetDefaultQuantDescInput("QuantConv2d", hist))
-	must(0, SetDefaultQuantDescWeight("QuantConv2d", four))
+	must(0, SetDefaultQuantDescInput[*Conv2d](hist))
+	must(0, SetDefaultQuantDescWeight[*Conv2d](four))
 	four.Axis[0] = 7
 	after := must(NewQuantConv2d(1, 2, 3, ConvOptions{}, testRNG(1), QuantDescs{}))
 	if before.InputQuantizer.Descriptor().Method() != "max" || after.InputQuantizer.Descriptor().Method() != "histogram" {
@@ -176,24 +173,37 @@ func TestModuleDefaultDescriptors(t *testing.T) {
 	if wd := after.WeightQuantizer.Descriptor(); wd.NumBits != 4 || wd.Axis[0] != 0 {
 		t.Errorf("weight default %v", wd)
 	}
-	d1, _ := DefaultQuantDescs("QuantConv2d")
+	d1 := must(DefaultQuantDescs[*Conv2d]())
 	d1.Weight.Axis[0] = 5
-	if d2, _ := DefaultQuantDescs("QuantConv2d"); d2.Weight.Axis[0] != 0 {
+	if d2 := must(DefaultQuantDescs[*Conv2d]()); d2.Weight.Axis[0] != 0 {
 		t.Error("DefaultQuantDescs shares its descriptors")
 	}
 	for _, tc := range []struct {
 		err  error
 		want string
 	}{
-		{SetDefaultQuantDescInput("QuantLSTM", hist), `no quantized layer type "QuantLSTM"`},
-		{SetDefaultQuantDescWeight("QuantMaxPool2d", four), "QuantMaxPool2d has no weight quantizer"},
-		{SetDefaultQuantDescInput("QuantConv2d", QuantDescriptor{NumBits: 8}), "only fake quantization"},
-		{SetDefaultQuantDescInput("QuantConv2d", QuantDescriptor{NumBits: 0, FakeQuant: true}), "num_bits 0"},
+		// A type without a quantized form; a weight default for pooling
+		// does not compile (SetDefaultQuantDescWeight takes Weighted types).
+		{SetDefaultQuantDescInput[*ReLU](hist), "*layers.ReLU has no quantized form"},
+		{second(DefaultQuantDescs[*ReLU]()), "*layers.ReLU has no quantized form"},
+		{SetDefaultQuantDescInput[*Conv2d](QuantDescriptor{NumBits: 8}), "only fake quantization"},
+		{SetDefaultQuantDescInput[*Conv2d](QuantDescriptor{NumBits: 0, FakeQuant: true}), "num_bits 0"},
 	} {
 		if tc.err == nil || !strings.Contains(tc.err.Error(), tc.want) {
 			t.Errorf("error %v, want %q", tc.err, tc.want)
 		}
 	}
+}
+
+// defaultsOfKind returns the default descriptors of the quantized type
+// called kind ("QuantConv2d").
+func defaultsOfKind(t *testing.T, kind string) QuantDescs {
+	t.Helper()
+	lt := typeOfKind(strings.TrimPrefix(kind, "Quant"))
+	if lt == nil || !strings.HasPrefix(kind, "Quant") {
+		t.Fatalf("no quantized layer type %q", kind)
+	}
+	return defaultsOf(lt)
 }
 
 // quantCases returns one quantized layer of every type with 20-bit
@@ -208,7 +218,7 @@ func quantCases(t *testing.T) []struct {
 	shape []int
 } {
 	rng := testRNG(3)
-	fine := QuantDesc8BitPerTensor
+	fine := QuantDesc8BitPerTensor()
 	fine.NumBits = 20
 	fine.Amax = []float32{0.775}
 	fineW := fine.Clone()
@@ -266,7 +276,7 @@ func quantCases(t *testing.T) []struct {
 // clipped inputs and weights (flat) get zero.
 func TestQuantGradients(t *testing.T) {
 	cases := quantCases(t)
-	fine := QuantDesc8BitPerTensor
+	fine := QuantDesc8BitPerTensor()
 	fine.NumBits, fine.Amax = 20, []float32{0.525}
 	learn := fine.Clone()
 	learn.LearnAmax, learn.Amax = true, []float32{0.625}
@@ -299,7 +309,7 @@ func TestQuantBackwardAt8Bits(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			ql := c.layer
 			inQ, wQ := ql.Quantizers()
-			in8 := QuantDesc8BitPerTensor
+			in8 := QuantDesc8BitPerTensor()
 			in8.Amax = []float32{0.775}
 			inQ.desc, inQ.amax = in8, tensor.Scalar(0.775)
 			if wQ != nil {
@@ -312,7 +322,7 @@ func TestQuantBackwardAt8Bits(t *testing.T) {
 			dx := must(ql.Backward(dy))
 			// The float layer on the quantized values.
 			qx := must(inQ.Forward(x))
-			fl := ql.Float()
+			fl := ql.FloatLayer()
 			var orig *tensor.Tensor
 			if wQ != nil {
 				w := fl.Params()[0].Value
@@ -348,7 +358,8 @@ func TestQuantBackwardAt8Bits(t *testing.T) {
 
 // TestQuantizeSharesWeights checks that Quantize keeps the float layer's
 // tensors (an optimizer built before the replacement keeps working) and
-// that Float points into the quantized layer.
+// that FloatLayer returns the quantized layer's Float, a copy with its own
+// hyper-parameters.
 func TestQuantizeSharesWeights(t *testing.T) {
 	conv := must(NewConv2d(2, 3, 3, ConvOptions{Padding: 1}, testRNG(1)))
 	before := conv.Params()
@@ -359,10 +370,10 @@ func TestQuantizeSharesWeights(t *testing.T) {
 			t.Fatalf("param %s not shared", before[i].Name)
 		}
 	}
-	if q.Float().(*Conv2d) != &q.Conv2d || q.Weight != conv.Weight {
-		t.Fatal("Float does not point at the embedded layer")
+	if q.FloatLayer().(*Conv2d) != q.Float || q.Float.Weight != conv.Weight {
+		t.Fatal("FloatLayer does not return Float")
 	}
-	q.KernelSize[0] = 5
+	q.Float.KernelSize[0] = 5
 	if conv.KernelSize[0] != 3 {
 		t.Fatal("hyper-parameters shared with the float layer")
 	}
@@ -387,7 +398,7 @@ func TestQuantLayerErrors(t *testing.T) {
 	if want := "layers: 0.0 QuantConv2d(1, 8, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1)): input shape [4 3 8 8]: has 3 channels, want 1"; err == nil || err.Error() != want {
 		t.Errorf("wrong channels: %v\nwant %s", err, want)
 	}
-	perCh := QuantDesc8BitConv2dWeightPerChannel.Clone()
+	perCh := QuantDesc8BitConv2dWeightPerChannel()
 	perCh.Axis = []int{1}
 	perCh.Amax, perCh.AmaxShape = []float32{1, 1}, []int{1, 2, 1, 1}
 	conv2 := must(NewQuantConv2d(3, 2, 3, ConvOptions{}, rng, QuantDescs{Input: &perCh}))
@@ -412,9 +423,9 @@ func TestQuantLayerErrors(t *testing.T) {
 		t.Error("walk of a nil quantizer accepted")
 	}
 
-	real := QuantDesc8BitPerTensor
+	real := QuantDesc8BitPerTensor()
 	real.FakeQuant = false
-	w := QuantDesc8BitPerTensor
+	w := QuantDesc8BitPerTensor()
 	for _, tc := range []struct {
 		err  error
 		want string
@@ -438,7 +449,7 @@ func TestQuantLayerErrors(t *testing.T) {
 // finite differences at 20 bits.
 func TestBlockQuantizedConvWeights(t *testing.T) {
 	rng := testRNG(4)
-	blk := QuantDesc8BitPerTensor
+	blk := QuantDesc8BitPerTensor()
 	blk.NumBits, blk.BlockSize = 4, 8
 	for _, spec := range []ConvSpec{
 		{InChannels: 3, OutChannels: 4, KernelSize: []int{3, 3}, Padding: []int{1}, Bias: true},
@@ -467,7 +478,7 @@ func TestBlockQuantizedConvWeights(t *testing.T) {
 
 		fine := blk
 		fine.NumBits = 20
-		fineIn := QuantDesc8BitPerTensor
+		fineIn := QuantDesc8BitPerTensor()
 		fineIn.NumBits = 20
 		gradCheck(t, must(NewQuantConv(spec, rng, QuantDescs{Input: &fineIn, Weight: &fine})), spacedTensor(rng, 2, spec.InChannels, 4, 4), 1e-2)
 	}

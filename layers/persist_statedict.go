@@ -111,10 +111,12 @@ func SetStateDict(model Layer, arrays map[string]*npy.Array) error {
 				optional[joinName(name, "num_batches_tracked")] = "ignore"
 			}
 		}
-		if _, ok := l.(*TensorQuantizer); ok {
-			full := joinName(name, "amax")
-			if _, set := required[full]; !set {
-				optional[full] = "buffer"
+		if o, ok := l.(OptionalBuffers); ok {
+			for _, b := range o.OptionalBuffers() {
+				full := joinName(name, b)
+				if _, set := required[full]; !set {
+					optional[full] = "buffer"
+				}
 			}
 		}
 		return nil

@@ -19,6 +19,11 @@
 // (within a bound relative to the model's weights, so that a small file
 // cannot make loading allocate without limit).
 //
+// FromLayers makes a graph of a model of package layers: each layer
+// writes its nodes through the layers.Builder it implements, and
+// quantizers become QuantizeLinear/DequantizeLinear pairs, exactly as
+// onnx/export writes them (it writes every graph, converted or imported).
+//
 // A Session runs a prepared graph; it is safe for concurrent use. It
 // executes the nodes in order with a memory plan (each value's buffer is
 // recycled after its last reader, or overwritten in place by it) and gives

@@ -21,7 +21,8 @@ type Node struct {
 	// Attrs are the node's ONNX attributes, kept for export and for
 	// describing the node.
 	Attrs []onnx.Attribute
-	// Op computes the node.
+	// Op computes the node. When it is nil, Infer builds it from the
+	// registry (Register), as the importer does.
 	Op Op
 }
 
@@ -37,8 +38,9 @@ type ValueSpec struct {
 // (constant tensors: weights, shapes) and the node outputs; every value
 // has exactly one producer.
 //
-// Build one with the importer (FromONNX) or by hand, then call Infer once
-// before running it (NewSession does if needed).
+// Build one with the importer (Import, ImportFile), from a layers model
+// (FromLayers) or by hand, then call Infer once before running it
+// (NewSession does if needed).
 type Graph struct {
 	Name string
 	// Opsets maps each imported domain ("" for ONNX) to its version.
@@ -51,6 +53,11 @@ type Graph struct {
 	Initializers map[string]*Tensor
 	// Nodes in topological order after Infer.
 	Nodes []*Node
+	// ValueInfo declares the types of intermediate values, in order
+	// (ONNX's value_info: what the imported model declared, or what
+	// FromLayers knows); an ONNX writer writes those of the values nodes
+	// compute. Infer does not need it.
+	ValueInfo []ValueSpec
 
 	infos map[string]*Info
 }
@@ -73,9 +80,17 @@ func (g *Graph) Info(name string) *Info { return g.infos[name] }
 // it a node stays in the graph. Initializers no node or output uses any
 // longer are dropped.
 //
+// A node without an Op gets one from the registry, built with the
+// constant values of its inputs; the graph's unsupported op types are
+// refused first, all at once (*UnsupportedError).
+//
 // It returns an error naming the node for a cycle, a missing or doubly
-// produced value, and what an Op's Infer or Run rejects.
+// produced value, an op that cannot be built, and what an Op's Infer or
+// Run rejects.
 func (g *Graph) Infer() error {
+	if err := unsupportedNodes(g.Nodes); err != nil {
+		return err
+	}
 	infos := map[string]*Info{}
 	producer := map[string]*Node{}
 	for _, in := range g.Inputs {
@@ -133,6 +148,17 @@ func (g *Graph) Infer() error {
 			in[i] = infos[name]
 			if in[i].Const == nil {
 				allConst = false
+			}
+		}
+		if n.Op == nil {
+			consts := make([]*Tensor, len(in))
+			for i, info := range in {
+				if info != nil {
+					consts[i] = info.Const
+				}
+			}
+			if n.Op, err = buildOp(n, g.Opsets, consts); err != nil {
+				return nodeErr(n, err)
 			}
 		}
 		out, err := n.Op.Infer(in)
@@ -330,9 +356,6 @@ func topoSort(nodes []*Node, producer map[string]*Node, known map[string]*Info) 
 		return nil
 	}
 	for _, n := range nodes {
-		if n.Op == nil {
-			return nil, fmt.Errorf("graph: node %q (%s) has no op", n.Name, n.OpType)
-		}
 		if err := visit(n); err != nil {
 			return nil, err
 		}

@@ -78,8 +78,7 @@ func importFrom(m *onnx.Model, dir string) (*Graph, error) {
 	if _, ok := g.Opsets[""]; !ok {
 		return nil, fmt.Errorf("graph: the model imports no ONNX opset")
 	}
-	build, err := builders(m.Graph)
-	if err != nil {
+	if err := Unsupported(m); err != nil {
 		return nil, err
 	}
 	for i := range m.Graph.Initializer {
@@ -118,6 +117,11 @@ func importFrom(m *onnx.Model, dir string) (*Graph, error) {
 		}
 		g.Outputs = append(g.Outputs, spec)
 	}
+	for _, vi := range m.Graph.ValueInfo {
+		if spec, err := valueSpec(vi); err == nil {
+			g.ValueInfo = append(g.ValueInfo, spec)
+		}
+	}
 	consts := map[string]*Tensor{}
 	for name, t := range g.Initializers {
 		consts[name] = t
@@ -126,37 +130,29 @@ func importFrom(m *onnx.Model, dir string) (*Graph, error) {
 	for i := range m.Graph.Node {
 		n := &m.Graph.Node[i]
 		name := names[i]
-		opset, ok := g.Opsets[normDomain(n.Domain)]
-		if !ok {
-			return nil, fmt.Errorf("graph: node %q (%s): the model imports no opset for domain %q", name, n.OpType, n.Domain)
-		}
 		for k := range n.Attribute {
 			a := &n.Attribute[k]
 			if a.T == nil || dir == "" {
 				continue
 			}
+			var err error
 			if a.T, err = inline(a.T, dir); err != nil {
 				return nil, fmt.Errorf("graph: node %q (%s): attribute %s: %w", name, n.OpType, a.Name, err)
 			}
 		}
-		def := &NodeDef{Name: name, OpType: n.OpType, Domain: normDomain(n.Domain), Opset: opset,
-			Attrs: NewAttrs(n.Attribute), NumInputs: len(n.Input), NumOutputs: len(n.Output),
-			Const: make([]*Tensor, len(n.Input))}
-		for j, in := range n.Input {
-			def.Const[j] = consts[in]
-		}
-		op, err := build[i](def)
-		if err != nil {
-			return nil, fmt.Errorf("graph: node %q (%s): %w", name, n.OpType, err)
-		}
-		if unread := def.Attrs.Unread(); len(unread) > 0 {
-			return nil, fmt.Errorf("graph: node %q (%s): unsupported attribute(s) %s", name, n.OpType, strings.Join(unread, ", "))
-		}
-		node := &Node{Name: name, OpType: n.OpType, Domain: def.Domain,
+		node := &Node{Name: name, OpType: n.OpType, Domain: normDomain(n.Domain),
 			Inputs: append([]string{}, n.Input...), Outputs: append([]string{}, n.Output...),
-			Attrs: n.Attribute, Op: op}
+			Attrs: n.Attribute}
+		in := make([]*Tensor, len(n.Input))
+		for j, name := range n.Input {
+			in[j] = consts[name]
+		}
+		var err error
+		if node.Op, err = buildOp(node, g.Opsets, in); err != nil {
+			return nil, nodeErr(node, err)
+		}
 		g.Nodes = append(g.Nodes, node)
-		if c, ok := op.(Valuer); ok && len(node.Outputs) == 1 {
+		if c, ok := node.Op.(Valuer); ok && len(node.Outputs) == 1 {
 			consts[node.Outputs[0]] = c.Value()
 		}
 	}
@@ -174,20 +170,23 @@ func Unsupported(m *onnx.Model) error {
 	if m == nil || m.Graph == nil {
 		return nil
 	}
-	_, err := builders(m.Graph)
-	return err
+	names := nodeNames(m.Graph)
+	nodes := make([]*Node, len(m.Graph.Node))
+	for i, n := range m.Graph.Node {
+		nodes[i] = &Node{Name: names[i], OpType: n.OpType, Domain: n.Domain}
+	}
+	return unsupportedNodes(nodes)
 }
 
-// builders returns the builder of each node of g, or an *UnsupportedError
-// listing the op types that have none.
-func builders(g *onnx.Graph) ([]Builder, error) {
-	out := make([]Builder, len(g.Node))
+// unsupportedNodes returns an *UnsupportedError listing the op types of
+// the nodes without an Op that have no registered builder, or nil.
+func unsupportedNodes(nodes []*Node) error {
 	unsupported := map[string]string{}
-	names := nodeNames(g)
-	for i := range g.Node {
-		n := &g.Node[i]
-		var ok bool
-		if out[i], ok = lookup(n.Domain, n.OpType); ok {
+	for _, n := range nodes {
+		if n.Op != nil {
+			continue
+		}
+		if _, ok := lookup(n.Domain, n.OpType); ok {
 			continue
 		}
 		key := n.OpType
@@ -195,13 +194,39 @@ func builders(g *onnx.Graph) ([]Builder, error) {
 			key = d + "." + n.OpType
 		}
 		if _, seen := unsupported[key]; !seen {
-			unsupported[key] = names[i]
+			unsupported[key] = n.Name
 		}
 	}
 	if len(unsupported) > 0 {
-		return nil, &UnsupportedError{Ops: unsupported}
+		return &UnsupportedError{Ops: unsupported}
 	}
-	return out, nil
+	return nil
+}
+
+// buildOp builds the Op of node n with its registered builder, given the
+// opset of its domain and the constant values of its inputs (nil where
+// unknown). It returns an error for an op type without a builder, a
+// domain the graph imports no opset of, the builder's errors, and an
+// attribute the builder did not read.
+func buildOp(n *Node, opsets map[string]int, consts []*Tensor) (Op, error) {
+	b, ok := lookup(n.Domain, n.OpType)
+	if !ok {
+		return nil, fmt.Errorf("op type %s is not supported", n.OpType)
+	}
+	opset, ok := opsets[normDomain(n.Domain)]
+	if !ok {
+		return nil, fmt.Errorf("the model imports no opset for domain %q", n.Domain)
+	}
+	def := &NodeDef{Name: n.Name, OpType: n.OpType, Domain: normDomain(n.Domain), Opset: opset,
+		Attrs: NewAttrs(n.Attrs), NumInputs: len(n.Inputs), NumOutputs: len(n.Outputs), Const: consts}
+	op, err := b(def)
+	if err != nil {
+		return nil, err
+	}
+	if unread := def.Attrs.Unread(); len(unread) > 0 {
+		return nil, fmt.Errorf("unsupported attribute(s) %s", strings.Join(unread, ", "))
+	}
+	return op, nil
 }
 
 // nodeNames returns the name of each node of g: its own, or, when it has

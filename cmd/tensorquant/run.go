@@ -44,7 +44,8 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 			"followed by ~ and 16 hex digits of the output name's SHA-256.\n\n"+
 			"  tensorquant run -i x.npy -bench 100 -threads 1 model.onnx\n"+
 			"runs the model once to warm up, then 100 times, and prints the median latency\n"+
-			"and the throughput in inputs (the first input's first dimension) per second.", stdout)
+			"and the throughput: inputs (the first input's first dimension) per second at the\n"+
+			"median latency.", stdout)
 	var inputs inputFlags
 	fs.Var(&inputs, "i", "graph input `NAME=FILE.npy` (repeat for each input; FILE.npy alone for a model with one input)")
 	outDir := fs.String("o", "", "write each graph output as `DIR`/<output name>.npy (created if missing; optional with -bench)")
@@ -289,7 +290,8 @@ func batchOf(g *graph.Graph, feeds map[string]*graph.Tensor) int {
 }
 
 // benchmark runs s n times after the warm-up run the caller made and
-// prints the latencies and the throughput, as onnxruntime_perf_test does.
+// prints the latencies (median, min, p90, p99, max, as
+// onnxruntime_perf_test does) and the throughput at the median latency.
 func benchmark(s *graph.Session, feeds map[string]*graph.Tensor, batch, threads, n int, progressTo, stdout io.Writer) error {
 	bar := progress.New(progressTo, "bench", n)
 	times := make([]time.Duration, n)
@@ -313,8 +315,8 @@ func benchmark(s *graph.Session, feeds map[string]*graph.Tensor, batch, threads,
 	fmt.Fprintf(stdout, "runs: %d (after 1 warm-up run), batch %d, %d threads\n", n, batch, threads)
 	fmt.Fprintf(stdout, "latency: median %s, min %s, p90 %s, p99 %s, max %s\n",
 		ms(median), ms(times[0]), ms(pct(90)), ms(pct(99)), ms(times[n-1]))
-	fmt.Fprintf(stdout, "throughput: %.1f inputs/s (%.1f runs/s)\n",
-		float64(batch)*float64(n)/total.Seconds(), float64(n)/total.Seconds())
+	fmt.Fprintf(stdout, "throughput: %.1f inputs/s at the median (%.1f runs/s over all %d)\n",
+		float64(batch)/median.Seconds(), float64(n)/total.Seconds(), n)
 	return nil
 }
 

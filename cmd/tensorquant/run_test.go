@@ -198,7 +198,7 @@ func TestRunBench(t *testing.T) {
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 3 || lines[0] != "runs: 7 (after 1 warm-up run), batch 8, 1 threads" ||
 		!strings.HasPrefix(lines[1], "latency: median ") || !strings.Contains(lines[1], " ms, min ") ||
-		!strings.HasPrefix(lines[2], "throughput: ") || !strings.Contains(lines[2], " inputs/s (") {
+		!strings.HasPrefix(lines[2], "throughput: ") || !strings.Contains(lines[2], " inputs/s at the median (") {
 		t.Errorf("bench printed\n%s", out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "y.npy")); !os.IsNotExist(err) {

@@ -97,6 +97,10 @@ func TestExternalEntries(t *testing.T) {
 		if _, err := (&tc.t).External(); err == nil || !strings.Contains(err.Error(), tc.want) {
 			t.Errorf("%+v: %v, want %q", tc.t.ExternalData, err, tc.want)
 		}
+		// Marshal refuses such a tensor (Tensor.Validate).
+		if _, err := Marshal(&Model{Graph: &Graph{Initializer: []Tensor{tc.t}}}); !errors.Is(err, ErrInvalidTensor) || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("Marshal of %+v: %v", tc.t.ExternalData, err)
+		}
 	}
 }
 

@@ -1,0 +1,305 @@
+package nn
+
+import "math"
+
+// Number is an element type max pooling works on.
+type Number interface {
+	~float32 | ~float64 | ~int8 | ~uint8 | ~int32 | ~int64
+}
+
+// lowest returns -Inf for a float type, else its smallest value.
+func lowest[T Number]() T {
+	var z T
+	inf, i8, i32, i64 := math.Inf(-1), int8(math.MinInt8), int32(math.MinInt32), int64(math.MinInt64)
+	switch any(z).(type) {
+	case float32, float64:
+		return T(inf)
+	case int8:
+		return T(i8)
+	case int32:
+		return T(i32)
+	case int64:
+		return T(i64)
+	}
+	return 0
+}
+
+// taps is, for each window position along one dimension, the first big
+// index it reads (start = o·stride - pad) and the taps [lo, hi) that fall
+// inside [0, big).
+type taps struct {
+	start, lo, hi []int
+}
+
+// tapsOf returns the taps of every window position of dimension i.
+func (g *Geom) tapsOf(i int) taps {
+	n, s, d, k := g.Small[i], g.Stride[i], g.Dilation[i], g.Kernel[i]
+	t := taps{start: make([]int, n), lo: make([]int, n), hi: make([]int, n)}
+	for o := range n {
+		st := o*s - g.Pad[i]
+		lo, hi := 0, k
+		for lo < k && st+lo*d < 0 {
+			lo++
+		}
+		for hi > lo && st+(hi-1)*d >= g.Big[i] {
+			hi--
+		}
+		t.start[o], t.lo[o], t.hi[o] = st, lo, hi
+	}
+	return t
+}
+
+// MaxPool writes planes [p0, p1) of y (SmallN elements each) with the
+// maximum of each window of the planes of x (BigN elements each). Padding
+// counts as the lowest value (-Inf for floats); a NaN in a window wins
+// (the last one in scan order), as PyTorch's CPU kernel has it. When
+// argmax is not nil it receives, per output element, the index in its
+// input plane of the maximum (the first in scan order among equal ones),
+// or -1 for a window that reads only padding.
+func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
+	td, th, tw := g.tapsOf(0), g.tapsOf(1), g.tapsOf(2)
+	B, P := g.BigN(), g.SmallN()
+	b1, b2 := g.Big[1], g.Big[2]
+	dd, dh, dw := g.Dilation[0], g.Dilation[1], g.Dilation[2]
+	low := lowest[T]()
+	for p := p0; p < p1; p++ {
+		plane := x[p*B : (p+1)*B]
+		out := y[p*P : (p+1)*P]
+		var am []int32
+		if argmax != nil {
+			am = argmax[p*P : (p+1)*P]
+		}
+		o := 0
+		for od := range g.Small[0] {
+			for oh := range g.Small[1] {
+				for ow := range g.Small[2] {
+					best, bi := low, -1
+					for a := td.lo[od]; a < td.hi[od]; a++ {
+						id := td.start[od] + a*dd
+						for b := th.lo[oh]; b < th.hi[oh]; b++ {
+							row := (id*b1 + th.start[oh] + b*dh) * b2
+							if am == nil && dw == 1 {
+								for _, v := range plane[row+tw.start[ow]+tw.lo[ow] : row+tw.start[ow]+tw.hi[ow]] {
+									if v > best || v != v {
+										best = v
+									}
+								}
+								continue
+							}
+							for c := tw.lo[ow]; c < tw.hi[ow]; c++ {
+								idx := row + tw.start[ow] + c*dw
+								if v := plane[idx]; v > best || v != v {
+									best, bi = v, idx
+								}
+							}
+						}
+					}
+					out[o] = best
+					if am != nil {
+						am[o] = int32(bi)
+					}
+					o++
+				}
+			}
+		}
+	}
+}
+
+// MaxPoolBackward writes dx, the gradient of a max pooling whose output
+// gradient is dy and whose argmax MaxPool recorded: each output gradient
+// goes to its window's maximum. P and B are the output and input plane
+// sizes.
+func MaxPoolBackward(dx, dy []float32, argmax []int32, P, B int) {
+	clear(dx)
+	for i, v := range dy {
+		if j := argmax[i]; j >= 0 {
+			dx[(i/P)*B+int(j)] += v
+		}
+	}
+}
+
+// MaxPlanes writes y[p], for planes [p0, p1) of x (n elements each), with
+// the plane's maximum (a NaN wins, -Inf or the lowest integer for an empty
+// plane): global max pooling.
+func MaxPlanes[T Number](y, x []T, n, p0, p1 int) {
+	for p := p0; p < p1; p++ {
+		best := lowest[T]()
+		for _, v := range x[p*n : (p+1)*n] {
+			if v > best || v != v {
+				best = v
+			}
+		}
+		y[p] = best
+	}
+}
+
+// divisors returns, for each window position along dimension i, the
+// number of taps an average divides by: those inside the input, or with
+// countPad those inside the padded input [-Pad, Big+PadEnd).
+func (g *Geom) divisors(i int, t taps, countPad bool) []int {
+	out := make([]int, len(t.start))
+	for o, st := range t.start {
+		if !countPad {
+			out[o] = t.hi[o] - t.lo[o]
+			continue
+		}
+		for j := range g.Kernel[i] {
+			if v := st + j*g.Dilation[i]; v >= -g.Pad[i] && v < g.Big[i]+g.PadEnd[i] {
+				out[o]++
+			}
+		}
+	}
+	return out
+}
+
+// AvgPool writes planes [p0, p1) of y with the average of each window of
+// the planes of x: the float32 sum of the taps inside the input, in scan
+// order, divided by the number of those taps, or with countPad by the
+// number of taps inside the padded input (PyTorch's and ONNX's
+// count_include_pad; windows that a ceil-mode output extends beyond the
+// padding do not count those positions).
+func AvgPool(y, x []float32, g *Geom, countPad bool, p0, p1 int) {
+	g.eachWindow(countPad, p0, p1, func(p, o int, rows []int, lo, hi, dw int, div float32) {
+		plane := x[p*g.BigN() : (p+1)*g.BigN()]
+		var sum float32
+		for _, r := range rows {
+			if dw == 1 {
+				for _, v := range plane[r+lo : r+hi] {
+					sum += v
+				}
+				continue
+			}
+			for c := lo; c < hi; c += dw {
+				sum += plane[r+c]
+			}
+		}
+		y[p*g.SmallN()+o] = sum / div
+	})
+}
+
+// AvgPoolBackward writes planes [p0, p1) of dx, the gradient of AvgPool
+// with the same geometry and countPad: each output gradient, divided by
+// its window's divisor, is added to the inputs the window read.
+func AvgPoolBackward(dx, dy []float32, g *Geom, countPad bool, p0, p1 int) {
+	clear(dx[p0*g.BigN() : p1*g.BigN()])
+	g.eachWindow(countPad, p0, p1, func(p, o int, rows []int, lo, hi, dw int, div float32) {
+		plane := dx[p*g.BigN() : (p+1)*g.BigN()]
+		v := dy[p*g.SmallN()+o] / div
+		for _, r := range rows {
+			for c := lo; c < hi; c += dw {
+				plane[r+c] += v
+			}
+		}
+	})
+}
+
+// eachWindow calls f for every window of planes [p0, p1): the plane, the
+// window's output index in it, the offsets in the plane of the rows it
+// reads (outer taps inside the input), the range [lo, hi) with step dw of
+// the last dimension's offsets to add to them, and the divisor.
+func (g *Geom) eachWindow(countPad bool, p0, p1 int, f func(p, o int, rows []int, lo, hi, dw int, div float32)) {
+	td, th, tw := g.tapsOf(0), g.tapsOf(1), g.tapsOf(2)
+	vd, vh, vw := g.divisors(0, td, countPad), g.divisors(1, th, countPad), g.divisors(2, tw, countPad)
+	b1, b2 := g.Big[1], g.Big[2]
+	dw := g.Dilation[2]
+	rows := make([]int, 0, g.Kernel[0]*g.Kernel[1])
+	for p := p0; p < p1; p++ {
+		o := 0
+		for od := range g.Small[0] {
+			for oh := range g.Small[1] {
+				rows = rows[:0]
+				for a := td.lo[od]; a < td.hi[od]; a++ {
+					id := td.start[od] + a*g.Dilation[0]
+					for b := th.lo[oh]; b < th.hi[oh]; b++ {
+						rows = append(rows, (id*b1+th.start[oh]+b*g.Dilation[1])*b2)
+					}
+				}
+				for ow := range g.Small[2] {
+					lo, hi := tw.start[ow]+tw.lo[ow]*dw, tw.start[ow]+tw.hi[ow]*dw
+					f(p, o, rows, lo, max(lo, hi-dw+1), dw, float32(vd[od]*vh[oh]*vw[ow]))
+					o++
+				}
+			}
+		}
+	}
+}
+
+// adaptiveRange returns PyTorch's window [start, end) of output position i
+// for input size n and output size m.
+func adaptiveRange(i, n, m int) (int, int) {
+	return i * n / m, ((i+1)*n + m - 1) / m
+}
+
+// AdaptiveAvgPool writes planes [p0, p1) of y, [out...] each, with
+// PyTorch's adaptive averages of the planes of x, [in...] each (3-D form:
+// leading sizes 1): output position i of a dimension averages the inputs
+// from floor(i·n/m) to ceil((i+1)·n/m), exclusive; the sum is float32 in
+// scan order, divided by the window's size. An output of size 1 is global
+// average pooling.
+func AdaptiveAvgPool(y, x []float32, in, out [3]int, p0, p1 int) {
+	B, P := in[0]*in[1]*in[2], out[0]*out[1]*out[2]
+	for pl := p0; pl < p1; pl++ {
+		plane := x[pl*B : (pl+1)*B]
+		yo := y[pl*P : (pl+1)*P]
+		if P == 1 {
+			var sum float32
+			for _, v := range plane {
+				sum += v
+			}
+			yo[0] = sum / float32(B)
+			continue
+		}
+		o := 0
+		for od := range out[0] {
+			d0, d1 := adaptiveRange(od, in[0], out[0])
+			for oh := range out[1] {
+				h0, h1 := adaptiveRange(oh, in[1], out[1])
+				for ow := range out[2] {
+					w0, w1 := adaptiveRange(ow, in[2], out[2])
+					var sum float32
+					for d := d0; d < d1; d++ {
+						for h := h0; h < h1; h++ {
+							for _, v := range plane[(d*in[1]+h)*in[2]+w0 : (d*in[1]+h)*in[2]+w1] {
+								sum += v
+							}
+						}
+					}
+					yo[o] = sum / float32((d1-d0)*(h1-h0)*(w1-w0))
+					o++
+				}
+			}
+		}
+	}
+}
+
+// AdaptiveAvgPoolBackward writes planes [p0, p1) of dx, the gradient of
+// AdaptiveAvgPool: each output gradient, divided by its window's size, is
+// added to the window.
+func AdaptiveAvgPoolBackward(dx, dy []float32, in, out [3]int, p0, p1 int) {
+	B, P := in[0]*in[1]*in[2], out[0]*out[1]*out[2]
+	for pl := p0; pl < p1; pl++ {
+		plane := dx[pl*B : (pl+1)*B]
+		clear(plane)
+		do := dy[pl*P : (pl+1)*P]
+		o := 0
+		for od := range out[0] {
+			d0, d1 := adaptiveRange(od, in[0], out[0])
+			for oh := range out[1] {
+				h0, h1 := adaptiveRange(oh, in[1], out[1])
+				for ow := range out[2] {
+					w0, w1 := adaptiveRange(ow, in[2], out[2])
+					v := do[o] / float32((d1-d0)*(h1-h0)*(w1-w0))
+					o++
+					for d := d0; d < d1; d++ {
+						for h := h0; h < h1; h++ {
+							row := plane[(d*in[1]+h)*in[2]+w0 : (d*in[1]+h)*in[2]+w1]
+							for i := range row {
+								row[i] += v
+							}
+						}
+					}
+				}
+			}
+		}
+	}
+}

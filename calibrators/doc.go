@@ -4,8 +4,6 @@
 // (Histogram, with the "entropy", "percentile" and "mse" searches) and
 // calibrate_weights (CalibrateWeight), with the same numbers bit for bit.
 //
-//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx
-//
 // Max and Histogram satisfy Calibrator, the interface a quantizer drives:
 // Collect batches, then Amax(method, AmaxOptions). Histogram.ComputeAmax
 // never changes the collected histogram, and Amax never returns a NaN

@@ -67,6 +67,12 @@ func (c *Conv) Forward(y, x, w, bias, cols, tmp []float32, n0, n1 int) {
 		c.DepthwisePlanes(y, x, w, bias, n0*c.OutC, n1*c.OutC)
 		return
 	}
+	c.gemmForward(y, x, w, bias, cols, tmp, n0, n1)
+}
+
+// gemmForward is Forward by im2col (col2im) and the GEMM, whatever the
+// groups.
+func (c *Conv) gemmForward(y, x, w, bias, cols, tmp []float32, n0, n1 int) {
 	K, P, rows := c.dims()
 	per, G := c.chunk(n1-n0), c.Groups
 	if !c.Transposed {
@@ -105,60 +111,93 @@ func (c *Conv) Forward(y, x, w, bias, cols, tmp []float32, n0, n1 int) {
 
 // DepthwisePlanes writes planes [p0, p1) of y (plane p is channel p mod
 // OutC of sample p / OutC) of a depthwise convolution (Depthwise): output
-// channel o reads input channel o / (OutC/InC) only, so each plane is the
-// bias plus, tap by tap in the weight's order, the tap's weight times the
-// input elements it reads.
+// channel o reads input channel o / (OutC/InC) only, so each output
+// element is its bias plus, tap by tap in the weight's order, the tap's
+// weight times the input element it reads (taps in the padding skipped;
+// each product rounded to float32 before it is added, on every
+// architecture). The work goes output row by output row and kernel row by
+// kernel row; the windows whose taps are all inside the input row take a
+// loop without range checks.
 func (c *Conv) DepthwisePlanes(y, x, w, bias []float32, p0, p1 int) {
 	B, P, K := c.BigN(), c.SmallN(), c.KernelN()
 	m := c.OutC / c.Groups
-	spans := c.spans()
+	td, th, tw := c.tapsOf(0), c.tapsOf(1), c.tapsOf(2)
+	s1, s2 := c.Small[1], c.Small[2]
+	b1, b2 := c.Big[1], c.Big[2]
+	kw, sw, dw := c.Kernel[2], c.Stride[2], c.Dilation[2]
+	in0, in1 := tw.interior(kw)
 	for p := p0; p < p1; p++ {
 		n, o := p/c.OutC, p%c.OutC
-		out := y[p*P : (p+1)*P]
+		plane := x[(n*c.InC+o/m)*B:][:B]
+		wo := w[o*K : (o+1)*K]
 		var b float32
 		if bias != nil {
 			b = bias[o]
 		}
-		fill(out, b)
-		plane := x[(n*c.InC+o/m)*B:][:B]
-		for t, wv := range w[o*K : (o+1)*K] {
-			c.tapAxpy(out, plane, wv, &spans[t])
+		for od := range c.Small[0] {
+			for oh := range s1 {
+				out := y[p*P+(od*s1+oh)*s2 : p*P+(od*s1+oh+1)*s2]
+				fill(out, b)
+				for ka := td.lo[od]; ka < td.hi[od]; ka++ {
+					id := td.start[od] + ka*c.Dilation[0]
+					for kb := th.lo[oh]; kb < th.hi[oh]; kb++ {
+						ih := th.start[oh] + kb*c.Dilation[1]
+						row := plane[(id*b1+ih)*b2 : (id*b1+ih+1)*b2]
+						wr := wo[(ka*c.Kernel[1]+kb)*kw : (ka*c.Kernel[1]+kb+1)*kw]
+						for ow := 0; ow < s2; ow++ {
+							if ow == in0 {
+								dotInterior(out[in0:in1], row[tw.start[in0]:], wr, sw, dw)
+								ow = in1 - 1
+								continue
+							}
+							acc := out[ow]
+							for kc := tw.lo[ow]; kc < tw.hi[ow]; kc++ {
+								acc += float32(wr[kc] * row[tw.start[ow]+kc*dw])
+							}
+							out[ow] = acc
+						}
+					}
+				}
+			}
 		}
 	}
 }
 
-// tapAxpy adds wv times the element the tap of sp reads from plane to
-// every window position of out that it reads inside the plane.
-func (g *Geom) tapAxpy(out, plane []float32, wv float32, sp *span) {
-	if sp.empty {
-		return
-	}
-	s1, s2 := g.Small[1], g.Small[2]
-	b1, b2 := g.Big[1], g.Big[2]
-	wlo, whi, woff, sw := sp.lo[2], sp.hi[2], sp.off[2], g.Stride[2]
-	for od := sp.lo[0]; od < sp.hi[0]; od++ {
-		id := od*g.Stride[0] + sp.off[0]
-		for oh := sp.lo[1]; oh < sp.hi[1]; oh++ {
-			ih := oh*g.Stride[1] + sp.off[1]
-			src := plane[(id*b1+ih)*b2 : (id*b1+ih+1)*b2]
-			dst := out[(od*s1+oh)*s2+wlo : (od*s1+oh)*s2+whi]
-			axpyStrided(dst, src, wv, wlo*sw+woff, sw)
+// interior returns the window positions [lo, hi) whose k taps are all
+// inside the input (lo = -1 when there are none).
+func (t *taps) interior(k int) (lo, hi int) {
+	lo = -1
+	for o := range t.start {
+		if t.lo[o] == 0 && t.hi[o] == k {
+			if lo < 0 {
+				lo = o
+			}
+			hi = o + 1
 		}
 	}
+	return lo, hi
 }
 
-// axpyStrided adds w·src[off + i·stride] to dst[i], the product rounded
-// to float32 before the sum (no fused multiply-add on any architecture).
-func axpyStrided(dst, src []float32, w float32, off, stride int) {
-	if stride == 1 {
-		src = src[off : off+len(dst)]
-		for i, v := range src {
-			dst[i] += float32(w * v)
+// dotInterior adds to out[i] the products of the k weights w with the
+// taps of window i, which start at row[i·s] and are d apart, in order,
+// each product rounded before it is added.
+func dotInterior(out, row, w []float32, s, d int) {
+	if len(w) == 3 && d == 1 {
+		w0, w1, w2 := w[0], w[1], w[2]
+		for i, acc := range out {
+			r := row[i*s : i*s+3 : i*s+3]
+			acc += float32(w0 * r[0])
+			acc += float32(w1 * r[1])
+			acc += float32(w2 * r[2])
+			out[i] = acc
 		}
 		return
 	}
-	for i := range dst {
-		dst[i] += float32(w * src[off+i*stride])
+	for i, acc := range out {
+		for c, wv := range w {
+			acc += float32(wv * row[i*s+c*d])
+		}
+		out[i] = acc
 	}
 }
 

@@ -58,6 +58,10 @@ func (g *Geom) tapsOf(i int) taps {
 // or -1 for a window that reads only padding.
 func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
 	td, th, tw := g.tapsOf(0), g.tapsOf(1), g.tapsOf(2)
+	if argmax == nil {
+		maxPoolRows(y, x, g, td, th, tw, p0, p1)
+		return
+	}
 	B, P := g.BigN(), g.SmallN()
 	b1, b2 := g.Big[1], g.Big[2]
 	dd, dh, dw := g.Dilation[0], g.Dilation[1], g.Dilation[2]
@@ -65,10 +69,7 @@ func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
 	for p := p0; p < p1; p++ {
 		plane := x[p*B : (p+1)*B]
 		out := y[p*P : (p+1)*P]
-		var am []int32
-		if argmax != nil {
-			am = argmax[p*P : (p+1)*P]
-		}
+		am := argmax[p*P : (p+1)*P]
 		o := 0
 		for od := range g.Small[0] {
 			for oh := range g.Small[1] {
@@ -78,14 +79,6 @@ func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
 						id := td.start[od] + a*dd
 						for b := th.lo[oh]; b < th.hi[oh]; b++ {
 							row := (id*b1 + th.start[oh] + b*dh) * b2
-							if am == nil && dw == 1 {
-								for _, v := range plane[row+tw.start[ow]+tw.lo[ow] : row+tw.start[ow]+tw.hi[ow]] {
-									if v > best || v != v {
-										best = v
-									}
-								}
-								continue
-							}
 							for c := tw.lo[ow]; c < tw.hi[ow]; c++ {
 								idx := row + tw.start[ow] + c*dw
 								if v := plane[idx]; v > best || v != v {
@@ -94,14 +87,84 @@ func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
 							}
 						}
 					}
-					out[o] = best
-					if am != nil {
-						am[o] = int32(bi)
-					}
+					out[o], am[o] = best, int32(bi)
 					o++
 				}
 			}
 		}
+	}
+}
+
+// maxPoolRows is MaxPool without the argmax: each output row starts at
+// the lowest value and takes, kernel row by kernel row, the maximum of
+// the taps of that input row, which visits every window's taps in the
+// same order (the same NaN and the same zero win). The windows whose taps
+// are all inside the row take a loop without range checks.
+func maxPoolRows[T Number](y, x []T, g *Geom, td, th, tw taps, p0, p1 int) {
+	B, P := g.BigN(), g.SmallN()
+	s1, s2 := g.Small[1], g.Small[2]
+	b1, b2 := g.Big[1], g.Big[2]
+	k, s, dw := g.Kernel[2], g.Stride[2], g.Dilation[2]
+	in0, in1 := tw.interior(k)
+	low := lowest[T]()
+	for p := p0; p < p1; p++ {
+		plane := x[p*B : (p+1)*B]
+		for od := range g.Small[0] {
+			for oh := range s1 {
+				out := y[p*P+(od*s1+oh)*s2 : p*P+(od*s1+oh+1)*s2]
+				fill(out, low)
+				for a := td.lo[od]; a < td.hi[od]; a++ {
+					id := td.start[od] + a*g.Dilation[0]
+					for b := th.lo[oh]; b < th.hi[oh]; b++ {
+						ih := th.start[oh] + b*g.Dilation[1]
+						row := plane[(id*b1+ih)*b2 : (id*b1+ih+1)*b2]
+						for ow := 0; ow < s2; ow++ {
+							if ow == in0 {
+								maxInterior(out[in0:in1], row[tw.start[in0]:], k, s, dw)
+								ow = in1 - 1
+								continue
+							}
+							m := out[ow]
+							for c := tw.lo[ow]; c < tw.hi[ow]; c++ {
+								if v := row[tw.start[ow]+c*dw]; v > m || v != v {
+									m = v
+								}
+							}
+							out[ow] = m
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// maxInterior updates out[i] with the k taps of window i, which start at
+// row[i·s] and are dw apart, all inside row.
+func maxInterior[T Number](out, row []T, k, s, dw int) {
+	if k == 3 && dw == 1 {
+		for i, m := range out {
+			r := row[i*s : i*s+3 : i*s+3]
+			if v := r[0]; v > m || v != v {
+				m = v
+			}
+			if v := r[1]; v > m || v != v {
+				m = v
+			}
+			if v := r[2]; v > m || v != v {
+				m = v
+			}
+			out[i] = m
+		}
+		return
+	}
+	for i, m := range out {
+		for c := range k {
+			if v := row[i*s+c*dw]; v > m || v != v {
+				m = v
+			}
+		}
+		out[i] = m
 	}
 }
 

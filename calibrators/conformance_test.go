@@ -457,10 +457,14 @@ func TestConformanceTraces(t *testing.T) {
 					}
 					want := c.Trace.Values.F32
 					buf := make([]float32, 2*nc)
+					obj := newMSEObjective(centers, cnt, formatFor(cfg.Ctor), true)
 					for n, i := 0, o.startBin; i < nc; n, i = n+1, i+o.stride {
 						got := mseExact(centers, cnt, centers[i], formatFor(cfg.Ctor), buf)
 						if !conformance.SameFloat32(got, want[n]) {
 							t.Fatalf("%s mse %+v candidate %d: %v, want %v", cfg.Name, c.Kwargs, i, got, want[n])
+						}
+						if got := obj.at(centers[i]); !conformance.SameFloat32(got, want[n]) {
+							t.Fatalf("%s mse %+v candidate %d: mseObjective %v, want %v", cfg.Name, c.Kwargs, i, got, want[n])
 						}
 					}
 				case "entropy":

@@ -64,6 +64,10 @@
 //   - Growth past histogram.MaxBins bins, and options the original would
 //     accept but fail on later (an axis for Histogram, start_bin 0 for
 //     entropy), are errors up front.
+//   - Hostile histograms meet work limits in "mse" (MSEExactLimit,
+//     MSERankLimit; see Histogram.ComputeAmax): past the first, the
+//     smallest float64 objective picks among the candidates within float32
+//     rounding of the minimum; past the second, an error.
 //   - Beyond the original, "mse" can search with an FP8 format
 //     (AmaxOptions.FP8) instead of the integer one.
 //   - Options are Go zero values: HistogramOptions{} is the original's

@@ -41,6 +41,16 @@ func bruteEntropy(counts []int64, edges []float64, numBits int, unsigned bool, s
 	return float32(edges[choice])
 }
 
+// mseExact is the reference's objective for one candidate amax, written
+// as plainly as it reads: mean((fake_quant(c) - c)^2 * count) in float32,
+// torch's sum order, divided by float32(n). mseObjective must agree with
+// it bit for bit.
+func mseExact(centers, cnt []float32, amax float32, f fakequant.Format, buf []float32) float32 {
+	q := buf[:len(centers)]
+	fakequant.FakeQuant(q, centers, amax, f)
+	return mseOf(q, centers, cnt, buf[len(centers):2*len(centers)])
+}
+
 // bruteMSE evaluates every candidate with mseExact: the first minimum.
 func bruteMSE(counts []int64, edges []float64, f fakequant.Format, stride, start int) float32 {
 	nc := len(edges) - 1

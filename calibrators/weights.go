@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/tensorquant/tensorquant/fakequant"
 	"github.com/tensorquant/tensorquant/histogram"
 	"github.com/tensorquant/tensorquant/reduce"
 	"github.com/tensorquant/tensorquant/tensor"
@@ -36,8 +37,10 @@ type WeightOptions struct {
 // weight with 1 on every axis but the channel axis (a 0-d tensor per
 // tensor).
 //
-// It returns an error for an invalid or empty weight, more than one axis or
-// one out of range, a NaN or infinite weight (np.histogram fails), an
+// It returns an error for an invalid or empty weight, a format (NumBits,
+// Unsigned) that fakequant.Format.Validate refuses, NumBins outside [0,
+// histogram.MaxBins], more than one axis or one out of range, a NaN or
+// infinite weight (np.histogram fails), an
 // unknown method ("entropy" included, as in the original), "max" per tensor
 // (the original fails there with "list.remove(x): x not in list"), and the
 // errors of Histogram.ComputeAmax.
@@ -63,6 +66,9 @@ func CalibrateWeight(w *tensor.Tensor, method Method, o WeightOptions) (*tensor.
 	}
 	if o.NumBits == 0 {
 		o.NumBits = DefaultNumBits
+	}
+	if err := (fakequant.Format{NumBits: o.NumBits, Unsigned: o.Unsigned}).Validate(); err != nil {
+		return nil, fmt.Errorf("calibrators: %w", err)
 	}
 	if o.NumBins == 0 {
 		o.NumBins = DefaultNumBins

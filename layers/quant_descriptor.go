@@ -257,7 +257,7 @@ func (d QuantDescriptor) AmaxTensor() (*tensor.Tensor, error) {
 }
 
 // Validate returns an error naming the offending field and value if d is
-// not a usable descriptor: NumBits outside [1, 32] (or below 2 when signed),
+// not a usable descriptor: NumBits that fakequant.Format.Validate refuses,
 // an unknown CalibMethod, a repeated axis, LearnAmax with per-channel axes,
 // a negative, NaN or infinite amax element, an AmaxShape that does not hold
 // len(Amax) elements, a negative, NaN or infinite ScaleAmax, an unknown
@@ -269,13 +269,11 @@ func (d QuantDescriptor) Validate() error {
 	if err := d.validateFormat(); err != nil {
 		return err
 	}
-	switch {
-	case d.NumBits == 0:
+	if d.NumBits == 0 {
 		return fmt.Errorf("layers: %s: num_bits 0 out of range [1, %d] (a zero QuantDescriptor: start from a preset such as QuantDesc8BitPerTensor())", d.label(), fakequant.MaxNumBits)
-	case d.NumBits < 1 || d.NumBits > fakequant.MaxNumBits:
-		return fmt.Errorf("layers: %s: num_bits %d out of range [1, %d]", d.label(), d.NumBits, fakequant.MaxNumBits)
-	case !d.Unsigned && d.NumBits < 2:
-		return fmt.Errorf("layers: %s: signed quantization needs num_bits >= 2, got %d (its only level would be 0)", d.label(), d.NumBits)
+	}
+	if err := d.IntFormat().Validate(); err != nil {
+		return fmt.Errorf("layers: %s: %w", d.label(), err)
 	}
 	switch d.CalibMethod {
 	case "", CalibMax, CalibHistogram:

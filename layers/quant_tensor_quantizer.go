@@ -106,6 +106,7 @@ type quantSaved struct {
 	x      *tensor.Tensor // the input
 	in     *tensor.Tensor // what was quantized: x, or x clipped (learn_amax)
 	amax   *tensor.Tensor // the amax used (fwQuant)
+	out    []int          // the output shape (fwQuant): x's, or grown by amax
 	lo, hi float32        // the clip bounds used (learn_amax)
 	learn  bool
 	block  bool
@@ -723,7 +724,7 @@ func (q *TensorQuantizer) quantForward(x *tensor.Tensor) (*tensor.Tensor, error)
 	if err != nil {
 		return nil, errorf(q, "input shape %v, amax shape %v: %v", x.Shape, amax.Shape, err)
 	}
-	saved.in, saved.amax = in, amax
+	saved.in, saved.amax, saved.out = in, amax, y.Shape
 	q.fw = saved
 	return y, nil
 }
@@ -816,14 +817,18 @@ func clipTensor(x *tensor.Tensor, lo, hi float32) *tensor.Tensor {
 
 // Backward returns the gradient with respect to the input of the last
 // Forward: dy itself where the quantizer was the identity, the
-// straight-through gradient of the amax used after quantization, and with
-// LearnAmax the Clip rule (and, while the clip stage is on, the bounds'
-// gradients added to their Grad). It returns an error before any Forward
-// or for a dy not shaped like that input.
+// straight-through gradient of the amax used after quantization (summed
+// back to the input's shape where the amax grew the output's, as autograd
+// does), and with LearnAmax the Clip rule (and, while the clip stage is
+// on, the bounds' gradients added to their Grad). It returns an error
+// before any Forward or for a dy not shaped like that Forward's output.
 func (q *TensorQuantizer) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	fw := &q.fw
 	var shape []int
-	if fw.mode != fwNone {
+	switch {
+	case fw.mode == fwQuant:
+		shape = fw.out
+	case fw.mode != fwNone:
 		shape = fw.x.Shape
 	}
 	if err := checkGrad(q, shape, dy); err != nil {

@@ -45,8 +45,13 @@ func Fit(model Layer, x *tensor.Tensor, labels []int, cfg FitConfig) ([]float64,
 	if err != nil {
 		return nil, err
 	}
-	if cfg.Epochs < 0 || cfg.BatchSize < 1 || cfg.Optimizer == nil {
-		return nil, fmt.Errorf("layers: fit: epochs %d, batch size %d, optimizer %v: want epochs >= 0, batch size >= 1 and an optimizer", cfg.Epochs, cfg.BatchSize, cfg.Optimizer)
+	switch {
+	case cfg.Epochs < 0:
+		return nil, fmt.Errorf("layers: fit: epochs %d is negative", cfg.Epochs)
+	case cfg.BatchSize < 1:
+		return nil, fmt.Errorf("layers: fit: batch size %d, want at least 1", cfg.BatchSize)
+	case cfg.Optimizer == nil:
+		return nil, fmt.Errorf("layers: fit: no optimizer")
 	}
 	if n == 0 {
 		return nil, fmt.Errorf("layers: fit: no samples")

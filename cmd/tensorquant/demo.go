@@ -59,8 +59,8 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if c.epochs < 1 || c.epochs > 1000 {
-		return fmt.Errorf("-epochs %d out of range [1, 1000]", c.epochs)
+	if err := checkEpochs(c.epochs); err != nil {
+		return err
 	}
 	if c.bits < 2 || c.bits > 16 {
 		return fmt.Errorf("-bits %d out of range [2, 16]", c.bits)
@@ -91,6 +91,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(rows)
 	}
 	printDemoTable(stdout, d, rows)
+	return nil
+}
+
+// checkEpochs checks the -epochs flag of demo and export: training the
+// digits CNN takes 1 to 1000 epochs (0 would keep the random weights).
+func checkEpochs(n int) error {
+	if n < 1 || n > 1000 {
+		return fmt.Errorf("-epochs %d out of range [1, 1000]", n)
+	}
 	return nil
 }
 

@@ -58,66 +58,37 @@ func (g *Geom) tapsOf(i int) taps {
 // or -1 for a window that reads only padding.
 func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
 	td, th, tw := g.tapsOf(0), g.tapsOf(1), g.tapsOf(2)
-	if argmax == nil {
-		maxPoolRows(y, x, g, td, th, tw, p0, p1)
-		return
-	}
-	B, P := g.BigN(), g.SmallN()
-	b1, b2 := g.Big[1], g.Big[2]
-	dd, dh, dw := g.Dilation[0], g.Dilation[1], g.Dilation[2]
-	low := lowest[T]()
-	for p := p0; p < p1; p++ {
-		plane := x[p*B : (p+1)*B]
-		out := y[p*P : (p+1)*P]
-		am := argmax[p*P : (p+1)*P]
-		o := 0
-		for od := range g.Small[0] {
-			for oh := range g.Small[1] {
-				for ow := range g.Small[2] {
-					best, bi := low, -1
-					for a := td.lo[od]; a < td.hi[od]; a++ {
-						id := td.start[od] + a*dd
-						for b := th.lo[oh]; b < th.hi[oh]; b++ {
-							row := (id*b1 + th.start[oh] + b*dh) * b2
-							for c := tw.lo[ow]; c < tw.hi[ow]; c++ {
-								idx := row + tw.start[ow] + c*dw
-								if v := plane[idx]; v > best || v != v {
-									best, bi = v, idx
-								}
-							}
-						}
-					}
-					out[o], am[o] = best, int32(bi)
-					o++
-				}
-			}
-		}
-	}
-}
-
-// maxPoolRows is MaxPool without the argmax: each output row starts at
-// the lowest value and takes, kernel row by kernel row, the maximum of
-// the taps of that input row, which visits every window's taps in the
-// same order (the same NaN and the same zero win). The windows whose taps
-// are all inside the row take a loop without range checks.
-func maxPoolRows[T Number](y, x []T, g *Geom, td, th, tw taps, p0, p1 int) {
 	B, P := g.BigN(), g.SmallN()
 	s1, s2 := g.Small[1], g.Small[2]
 	b1, b2 := g.Big[1], g.Big[2]
 	k, s, dw := g.Kernel[2], g.Stride[2], g.Dilation[2]
 	in0, in1 := tw.interior(k)
 	low := lowest[T]()
+	// Output row by output row, each starting at the lowest value and
+	// taking, kernel row by kernel row, the maximum of the taps of that
+	// input row: every window's taps in scan order, as a loop per window
+	// would visit them (the same NaN and the same zero win).
 	for p := p0; p < p1; p++ {
 		plane := x[p*B : (p+1)*B]
 		for od := range g.Small[0] {
 			for oh := range s1 {
-				out := y[p*P+(od*s1+oh)*s2 : p*P+(od*s1+oh+1)*s2]
+				at := p*P + (od*s1+oh)*s2
+				out := y[at : at+s2]
 				fill(out, low)
+				var am []int32
+				if argmax != nil {
+					am = argmax[at : at+s2]
+					fill(am, -1)
+				}
 				for a := td.lo[od]; a < td.hi[od]; a++ {
 					id := td.start[od] + a*g.Dilation[0]
 					for b := th.lo[oh]; b < th.hi[oh]; b++ {
-						ih := th.start[oh] + b*g.Dilation[1]
-						row := plane[(id*b1+ih)*b2 : (id*b1+ih+1)*b2]
+						off := (id*b1 + th.start[oh] + b*g.Dilation[1]) * b2
+						row := plane[off : off+b2]
+						if am != nil {
+							maxRowArg(out, am, row, off, &tw, dw)
+							continue
+						}
 						for ow := 0; ow < s2; ow++ {
 							if ow == in0 {
 								maxInterior(out[in0:in1], row[tw.start[in0]:], k, s, dw)
@@ -136,6 +107,22 @@ func maxPoolRows[T Number](y, x []T, g *Geom, td, th, tw taps, p0, p1 int) {
 				}
 			}
 		}
+	}
+}
+
+// maxRowArg updates the maxima out and their plane indices am with the
+// taps of every window in one input row (which starts at plane index
+// off).
+func maxRowArg[T Number](out []T, am []int32, row []T, off int, tw *taps, dw int) {
+	for ow, m := range out {
+		mi := am[ow]
+		for c := tw.lo[ow]; c < tw.hi[ow]; c++ {
+			i := tw.start[ow] + c*dw
+			if v := row[i]; v > m || v != v {
+				m, mi = v, int32(off+i)
+			}
+		}
+		out[ow], am[ow] = m, mi
 	}
 }
 

@@ -122,8 +122,7 @@ func (c *Conv) DepthwisePlanes(y, x, w, bias []float32, p0, p1 int) {
 	B, P, K := c.BigN(), c.SmallN(), c.KernelN()
 	m := c.OutC / c.Groups
 	td, th, tw := c.tapsOf(0), c.tapsOf(1), c.tapsOf(2)
-	s1, s2 := c.Small[1], c.Small[2]
-	b1, b2 := c.Big[1], c.Big[2]
+	s2, b2 := c.Small[2], c.Big[2]
 	kw, sw, dw := c.Kernel[2], c.Stride[2], c.Dilation[2]
 	in0, in1 := tw.interior(kw)
 	for p := p0; p < p1; p++ {
@@ -134,32 +133,25 @@ func (c *Conv) DepthwisePlanes(y, x, w, bias []float32, p0, p1 int) {
 		if bias != nil {
 			b = bias[o]
 		}
-		for od := range c.Small[0] {
-			for oh := range s1 {
-				out := y[p*P+(od*s1+oh)*s2 : p*P+(od*s1+oh+1)*s2]
-				fill(out, b)
-				for ka := td.lo[od]; ka < td.hi[od]; ka++ {
-					id := td.start[od] + ka*c.Dilation[0]
-					for kb := th.lo[oh]; kb < th.hi[oh]; kb++ {
-						ih := th.start[oh] + kb*c.Dilation[1]
-						row := plane[(id*b1+ih)*b2 : (id*b1+ih+1)*b2]
-						wr := wo[(ka*c.Kernel[1]+kb)*kw : (ka*c.Kernel[1]+kb+1)*kw]
-						for ow := 0; ow < s2; ow++ {
-							if ow == in0 {
-								dotInterior(out[in0:in1], row[tw.start[in0]:], wr, sw, dw)
-								ow = in1 - 1
-								continue
-							}
-							acc := out[ow]
-							for kc := tw.lo[ow]; kc < tw.hi[ow]; kc++ {
-								acc += float32(wr[kc] * row[tw.start[ow]+kc*dw])
-							}
-							out[ow] = acc
-						}
-					}
+		var out []float32
+		c.forRows(&td, &th, func(r int) {
+			out = y[p*P+r*s2 : p*P+(r+1)*s2]
+			fill(out, b)
+		}, func(off, kr int) {
+			row, wr := plane[off:off+b2], wo[kr*kw:(kr+1)*kw]
+			for ow := 0; ow < s2; ow++ {
+				if ow == in0 {
+					dotInterior(out[in0:in1], row[tw.start[in0]:], wr, sw, dw)
+					ow = in1 - 1
+					continue
 				}
+				acc := out[ow]
+				for kc := tw.lo[ow]; kc < tw.hi[ow]; kc++ {
+					acc += float32(wr[kc] * row[tw.start[ow]+kc*dw])
+				}
+				out[ow] = acc
 			}
-		}
+		}, nil)
 	}
 }
 

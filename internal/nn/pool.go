@@ -58,9 +58,7 @@ func (g *Geom) tapsOf(i int) taps {
 // or -1 for a window that reads only padding.
 func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
 	td, th, tw := g.tapsOf(0), g.tapsOf(1), g.tapsOf(2)
-	B, P := g.BigN(), g.SmallN()
-	s1, s2 := g.Small[1], g.Small[2]
-	b1, b2 := g.Big[1], g.Big[2]
+	B, P, s2, b2 := g.BigN(), g.SmallN(), g.Small[2], g.Big[2]
 	k, s, dw := g.Kernel[2], g.Stride[2], g.Dilation[2]
 	in0, in1 := tw.interior(k)
 	low := lowest[T]()
@@ -70,41 +68,58 @@ func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
 	// would visit them (the same NaN and the same zero win).
 	for p := p0; p < p1; p++ {
 		plane := x[p*B : (p+1)*B]
-		for od := range g.Small[0] {
-			for oh := range s1 {
-				at := p*P + (od*s1+oh)*s2
-				out := y[at : at+s2]
-				fill(out, low)
-				var am []int32
-				if argmax != nil {
-					am = argmax[at : at+s2]
-					fill(am, -1)
+		var out []T
+		var am []int32
+		g.forRows(&td, &th, func(r int) {
+			at := p*P + r*s2
+			out = y[at : at+s2]
+			fill(out, low)
+			if argmax != nil {
+				am = argmax[at : at+s2]
+				fill(am, -1)
+			}
+		}, func(off, _ int) {
+			row := plane[off : off+b2]
+			if am != nil {
+				maxRowArg(out, am, row, off, &tw, dw)
+				return
+			}
+			for ow := 0; ow < s2; ow++ {
+				if ow == in0 {
+					maxInterior(out[in0:in1], row[tw.start[in0]:], k, s, dw)
+					ow = in1 - 1
+					continue
 				}
-				for a := td.lo[od]; a < td.hi[od]; a++ {
-					id := td.start[od] + a*g.Dilation[0]
-					for b := th.lo[oh]; b < th.hi[oh]; b++ {
-						off := (id*b1 + th.start[oh] + b*g.Dilation[1]) * b2
-						row := plane[off : off+b2]
-						if am != nil {
-							maxRowArg(out, am, row, off, &tw, dw)
-							continue
-						}
-						for ow := 0; ow < s2; ow++ {
-							if ow == in0 {
-								maxInterior(out[in0:in1], row[tw.start[in0]:], k, s, dw)
-								ow = in1 - 1
-								continue
-							}
-							m := out[ow]
-							for c := tw.lo[ow]; c < tw.hi[ow]; c++ {
-								if v := row[tw.start[ow]+c*dw]; v > m || v != v {
-									m = v
-								}
-							}
-							out[ow] = m
-						}
+				m := out[ow]
+				for c := tw.lo[ow]; c < tw.hi[ow]; c++ {
+					if v := row[tw.start[ow]+c*dw]; v > m || v != v {
+						m = v
 					}
 				}
+				out[ow] = m
+			}
+		}, nil)
+	}
+}
+
+// forRows walks the output rows of one plane (r = od·Small[1] + oh) in
+// order: begin(r), then tap(off, kr) for every kernel row kr = a·Kernel[1]
+// + b whose input row lies inside the plane (off its offset in the
+// plane), then end(r) when not nil.
+func (g *Geom) forRows(td, th *taps, begin func(r int), tap func(off, kr int), end func(r int)) {
+	s1, b1, b2 := g.Small[1], g.Big[1], g.Big[2]
+	for od := range g.Small[0] {
+		for oh := range s1 {
+			r := od*s1 + oh
+			begin(r)
+			for a := td.lo[od]; a < td.hi[od]; a++ {
+				id := td.start[od] + a*g.Dilation[0]
+				for b := th.lo[oh]; b < th.hi[oh]; b++ {
+					tap((id*b1+th.start[oh]+b*g.Dilation[1])*b2, a*g.Kernel[1]+b)
+				}
+			}
+			if end != nil {
+				end(r)
 			}
 		}
 	}
@@ -250,34 +265,17 @@ func AvgPoolBackward(dx, dy []float32, g *Geom, countPad bool, p0, p1 int) {
 func (g *Geom) eachWindow(countPad bool, p0, p1 int, f func(p, o int, rows []int, lo, hi, dw int, div float32)) {
 	td, th, tw := g.tapsOf(0), g.tapsOf(1), g.tapsOf(2)
 	vd, vh, vw := g.divisors(0, td, countPad), g.divisors(1, th, countPad), g.divisors(2, tw, countPad)
-	b1, b2 := g.Big[1], g.Big[2]
 	dw := g.Dilation[2]
 	rows := make([]int, 0, g.Kernel[0]*g.Kernel[1])
 	for p := p0; p < p1; p++ {
-		o := 0
-		for od := range g.Small[0] {
-			for oh := range g.Small[1] {
-				rows = rows[:0]
-				for a := td.lo[od]; a < td.hi[od]; a++ {
-					id := td.start[od] + a*g.Dilation[0]
-					for b := th.lo[oh]; b < th.hi[oh]; b++ {
-						rows = append(rows, (id*b1+th.start[oh]+b*g.Dilation[1])*b2)
-					}
-				}
-				for ow := range g.Small[2] {
-					lo, hi := tw.start[ow]+tw.lo[ow]*dw, tw.start[ow]+tw.hi[ow]*dw
-					f(p, o, rows, lo, max(lo, hi-dw+1), dw, float32(vd[od]*vh[oh]*vw[ow]))
-					o++
-				}
+		g.forRows(&td, &th, func(int) { rows = rows[:0] }, func(off, _ int) { rows = append(rows, off) }, func(r int) {
+			od, oh := r/g.Small[1], r%g.Small[1]
+			for ow := range g.Small[2] {
+				lo, hi := tw.start[ow]+tw.lo[ow]*dw, tw.start[ow]+tw.hi[ow]*dw
+				f(p, r*g.Small[2]+ow, rows, lo, max(lo, hi-dw+1), dw, float32(vd[od]*vh[oh]*vw[ow]))
 			}
-		}
+		})
 	}
-}
-
-// adaptiveRange returns PyTorch's window [start, end) of output position i
-// for input size n and output size m.
-func adaptiveRange(i, n, m int) (int, int) {
-	return i * n / m, ((i+1)*n + m - 1) / m
 }
 
 // AdaptiveAvgPool writes planes [p0, p1) of y, [out...] each, with
@@ -299,26 +297,15 @@ func AdaptiveAvgPool(y, x []float32, in, out [3]int, p0, p1 int) {
 			yo[0] = sum / float32(B)
 			continue
 		}
-		o := 0
-		for od := range out[0] {
-			d0, d1 := adaptiveRange(od, in[0], out[0])
-			for oh := range out[1] {
-				h0, h1 := adaptiveRange(oh, in[1], out[1])
-				for ow := range out[2] {
-					w0, w1 := adaptiveRange(ow, in[2], out[2])
-					var sum float32
-					for d := d0; d < d1; d++ {
-						for h := h0; h < h1; h++ {
-							for _, v := range plane[(d*in[1]+h)*in[2]+w0 : (d*in[1]+h)*in[2]+w1] {
-								sum += v
-							}
-						}
-					}
-					yo[o] = sum / float32((d1-d0)*(h1-h0)*(w1-w0))
-					o++
+		adaptiveWindows(in, out, func(o int, rows []int, w0, w1 int, n float32) {
+			var sum float32
+			for _, r := range rows {
+				for _, v := range plane[r+w0 : r+w1] {
+					sum += v
 				}
 			}
-		}
+			yo[o] = sum / n
+		})
 	}
 }
 
@@ -331,24 +318,44 @@ func AdaptiveAvgPoolBackward(dx, dy []float32, in, out [3]int, p0, p1 int) {
 		plane := dx[pl*B : (pl+1)*B]
 		clear(plane)
 		do := dy[pl*P : (pl+1)*P]
-		o := 0
-		for od := range out[0] {
-			d0, d1 := adaptiveRange(od, in[0], out[0])
-			for oh := range out[1] {
-				h0, h1 := adaptiveRange(oh, in[1], out[1])
-				for ow := range out[2] {
-					w0, w1 := adaptiveRange(ow, in[2], out[2])
-					v := do[o] / float32((d1-d0)*(h1-h0)*(w1-w0))
-					o++
-					for d := d0; d < d1; d++ {
-						for h := h0; h < h1; h++ {
-							row := plane[(d*in[1]+h)*in[2]+w0 : (d*in[1]+h)*in[2]+w1]
-							for i := range row {
-								row[i] += v
-							}
-						}
-					}
+		adaptiveWindows(in, out, func(o int, rows []int, w0, w1 int, n float32) {
+			v := do[o] / n
+			for _, r := range rows {
+				row := plane[r+w0 : r+w1]
+				for i := range row {
+					row[i] += v
 				}
+			}
+		})
+	}
+}
+
+// adaptiveRange returns PyTorch's window [start, end) of output position i
+// for input size n and output size m.
+func adaptiveRange(i, n, m int) (int, int) {
+	return i * n / m, ((i+1)*n + m - 1) / m
+}
+
+// adaptiveWindows calls f for every output position o of an adaptive
+// pooling of a plane: the offsets of the input rows its window reads, the
+// range [w0, w1) of the last dimension, and the window's size.
+func adaptiveWindows(in, out [3]int, f func(o int, rows []int, w0, w1 int, n float32)) {
+	var rows []int
+	o := 0
+	for od := range out[0] {
+		d0, d1 := adaptiveRange(od, in[0], out[0])
+		for oh := range out[1] {
+			h0, h1 := adaptiveRange(oh, in[1], out[1])
+			rows = rows[:0]
+			for d := d0; d < d1; d++ {
+				for h := h0; h < h1; h++ {
+					rows = append(rows, (d*in[1]+h)*in[2])
+				}
+			}
+			for ow := range out[2] {
+				w0, w1 := adaptiveRange(ow, in[2], out[2])
+				f(o, rows, w0, w1, float32((d1-d0)*(h1-h0)*(w1-w0)))
+				o++
 			}
 		}
 	}

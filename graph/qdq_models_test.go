@@ -6,13 +6,12 @@ import (
 	"math/rand/v2"
 	"path/filepath"
 	"slices"
-	"strings"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/calibrators"
 	"github.com/tensorquant/tensorquant/graph"
 	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
+	"github.com/tensorquant/tensorquant/internal/testkit/qdqtest"
 	"github.com/tensorquant/tensorquant/layers"
 	"github.com/tensorquant/tensorquant/npy"
 	"github.com/tensorquant/tensorquant/onnx"
@@ -31,14 +30,6 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
-}
-
-func randn(rng *rand.Rand, shape ...int) *tensor.Tensor {
-	x := tensor.New(shape...)
-	for i := range x.Data {
-		x.Data[i] = float32(rng.NormFloat64())
-	}
-	return x
 }
 
 // runGraph imports m and runs it on x (its one input) with two goroutines.
@@ -73,96 +64,6 @@ func sameBits(got *graph.Tensor, want *tensor.Tensor) int {
 		}
 	}
 	return bad
-}
-
-// calibrate collects x through every enabled quantizer of model, loads
-// the max amax (and initialises learned clip bounds), switches
-// quantization back on and then the export mode.
-func calibrate(t *testing.T, model layers.Layer, x *tensor.Tensor) {
-	t.Helper()
-	var qs []*layers.TensorQuantizer
-	for _, nq := range must(layers.NamedQuantizers(model)) {
-		if !nq.Quantizer.Disabled() {
-			qs = append(qs, nq.Quantizer)
-			nq.Quantizer.EnableCalib()
-			nq.Quantizer.DisableQuant()
-		}
-	}
-	if err := layers.SetTraining(model, false); err != nil {
-		t.Fatal(err)
-	}
-	must(model.Forward(x))
-	for _, q := range qs {
-		if err := q.LoadCalibAmax(calibrators.MethodMax, calibrators.AmaxOptions{}); err != nil {
-			t.Fatal(err)
-		}
-		if q.Descriptor().LearnAmax {
-			if err := q.InitLearnAmax(); err != nil {
-				t.Fatal(err)
-			}
-		}
-		q.DisableCalib()
-		q.EnableQuant()
-		if err := q.SetExportMode(true); err != nil {
-			t.Fatal(err)
-		}
-	}
-}
-
-// withBiases runs model on x with the INT32 biases of m (by parameter
-// name: the values their DequantizeLinear gives) in place of the float
-// ones.
-func withBiases(t *testing.T, model layers.Layer, m *onnx.Model, x *tensor.Tensor) *tensor.Tensor {
-	t.Helper()
-	consts, inits := map[string]*onnx.Tensor{}, map[string]*onnx.Tensor{}
-	for _, n := range m.Graph.Node {
-		if n.OpType == "Constant" {
-			consts[n.Output[0]] = n.Attribute[0].T
-		}
-	}
-	for i := range m.Graph.Initializer {
-		inits[m.Graph.Initializer[i].Name] = &m.Graph.Initializer[i]
-	}
-	biases := map[string][]float32{}
-	for _, n := range m.Graph.Node {
-		if n.OpType != "DequantizeLinear" {
-			continue
-		}
-		init, ok := inits[n.Input[0]]
-		if !ok || init.DataType != onnx.Int32 {
-			continue
-		}
-		codes := must(onnx.TensorValues[int32](init))
-		st := consts[n.Input[1]]
-		if st == nil {
-			st = inits[n.Input[1]]
-		}
-		scale := must(onnx.TensorValues[float32](st))
-		v := make([]float32, len(codes))
-		for i, c := range codes {
-			v[i] = float32(c) * scale[min(i, len(scale)-1)]
-		}
-		biases[strings.TrimSuffix(init.Name, "_quantized")] = v
-	}
-	saved := map[string][]float32{}
-	params := must(layers.NamedParams(model))
-	for _, p := range params {
-		if v, ok := biases[p.Name]; ok {
-			saved[p.Name] = slices.Clone(p.Value.Data)
-			copy(p.Value.Data, v)
-		}
-	}
-	if len(saved) != len(biases) {
-		t.Fatalf("%d of %d INT32 biases found in the model", len(saved), len(biases))
-	}
-	defer func() {
-		for _, p := range params {
-			if v, ok := saved[p.Name]; ok {
-				copy(p.Value.Data, v)
-			}
-		}
-	}()
-	return must(model.Forward(x))
 }
 
 // qdqModel is a quantized layers model and the exports to check.
@@ -301,8 +202,13 @@ func qdqModels(t *testing.T) []qdqModel {
 func TestExportedQDQModels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
 	for _, qm := range qdqModels(t) {
-		calibrate(t, qm.model, randn(rng, append([]int{16}, qm.shape...)...))
-		x := randn(rng, append([]int{4}, qm.shape...)...)
+		if err := qdqtest.Calibrate(qm.model, qdqtest.Randn(rng, append([]int{16}, qm.shape...)...)); err != nil {
+			t.Fatal(err)
+		}
+		if err := qdqtest.SetExportMode(qm.model, true); err != nil {
+			t.Fatal(err)
+		}
+		x := qdqtest.Randn(rng, append([]int{4}, qm.shape...)...)
 		want := must(qm.model.Forward(x))
 		for _, opset := range qm.opsets {
 			for _, weights := range []export.WeightFormat{export.WeightsFloat, export.WeightsQuantized} {
@@ -314,7 +220,7 @@ func TestExportedQDQModels(t *testing.T) {
 					}
 					w := want
 					if bias == export.BiasInt32 {
-						w = withBiases(t, qm.model, m, x)
+						w = must(qdqtest.ForwardWithBiases(qm.model, must(qdqtest.INT32Biases(m)), x))
 					}
 					if bad := sameBits(runGraph(t, m, x), w); bad != 0 {
 						t.Errorf("%s: %d of %d outputs differ from the export-mode forward", name, bad, len(w.Data))
@@ -329,42 +235,19 @@ func TestExportedQDQModels(t *testing.T) {
 // (testdata/conformance/tiny_qdq_model.onnx): the same bits as our layers
 // model with the same parameters and amax in export mode.
 func TestTinyQDQModel(t *testing.T) {
-	var f struct {
-		Params map[string]conformance.Tensor `json:"params"`
-		Amax   map[string]conformance.Tensor `json:"amax"`
-		X      conformance.Tensor            `json:"x"`
-	}
-	if err := conformance.Load("tiny_qdq_model.json", &f); err != nil {
+	tiny, err := qdqtest.Tiny()
+	if err != nil {
 		t.Fatal(err)
 	}
-	rng := rand.New(rand.NewPCG(1, 1))
-	conv := must(layers.Quantize(must(layers.NewConv2d(3, 4, 3, layers.ConvOptions{Padding: 1}, rng)), layers.QuantDescs{}))
-	fc := must(layers.Quantize(must(layers.NewLinear(64, 5, true, rng)), layers.QuantDescs{}))
-	model := must(layers.NewNamedSequential(
-		layers.Named{Name: "conv", Layer: conv}, layers.Named{Name: "relu", Layer: layers.NewReLU()},
-		layers.Named{Name: "flatten", Layer: layers.NewFlatten(1, -1)}, layers.Named{Name: "fc", Layer: fc}))
-	for _, p := range must(layers.NamedParams(model)) {
-		copy(p.Value.Data, f.Params[p.Name].F32)
+	if err := qdqtest.SetExportMode(tiny.Model, true); err != nil {
+		t.Fatal(err)
 	}
-	for name, l := range map[string]layers.QuantLayer{"conv": conv, "fc": fc} {
-		in, w := l.Quantizers()
-		for q, key := range map[*layers.TensorQuantizer]string{in: name + "._input_quantizer", w: name + "._weight_quantizer"} {
-			a := f.Amax[key]
-			if err := q.SetAmax(must(tensor.FromSlice(a.F32, a.Shape...))); err != nil {
-				t.Fatal(err)
-			}
-			if err := q.SetExportMode(true); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	x := must(tensor.FromSlice(f.X.F32, f.X.Shape...))
-	want := must(model.Forward(x))
+	want := must(tiny.Model.Forward(tiny.X))
 	m, err := onnx.ReadFile(filepath.Join(must(conformance.Root()), "testdata", "conformance", "tiny_qdq_model.onnx"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if bad := sameBits(runGraph(t, m, x), want); bad != 0 {
+	if bad := sameBits(runGraph(t, m, tiny.X), want); bad != 0 {
 		t.Errorf("tiny_qdq_model.onnx: %d of %d outputs differ from the export-mode forward", bad, len(want.Data))
 	}
 }

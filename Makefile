@@ -122,3 +122,20 @@ tools-testdata:
 
 models: tools-torch tools-onnx
 	/usr/bin/python3 scripts/make-models.py $(MODELS_DIR)
+
+# The trained Fashion-MNIST CNN for the quantization tables: trains
+# tq_models.FashionCNN on Debian's dataset-fashion-mnist (CPU, seeded, a few
+# minutes on 2 cores), exports it to ONNX and writes the normalised
+# calibration and test sets as .npy (scripts/train-fashion.py). Once: a
+# no-op while the script is unchanged.
+FASHION_DIR ?= testdata/fashion
+
+.PHONY: fashion bench-baselines
+
+fashion: tools-torch tools-onnx tools-testdata
+	/usr/bin/python3 scripts/train-fashion.py $(FASHION_DIR)
+
+# ONNX Runtime and PyTorch throughput on the reference models (BENCHMARKS.md,
+# "Baselines"): run it on a quiet machine.
+bench-baselines: models
+	/usr/bin/python3 scripts/bench-baselines.py $(MODELS_DIR)

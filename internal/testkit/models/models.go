@@ -30,7 +30,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -39,6 +38,7 @@ import (
 
 	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
+	"github.com/tensorquant/tensorquant/internal/testkit/onnxbackend"
 	"github.com/tensorquant/tensorquant/npy"
 	"github.com/tensorquant/tensorquant/tensor"
 )
@@ -272,31 +272,20 @@ func readAll(dir string, ios []IO) (map[string]*tensor.Tensor, error) {
 }
 
 // Close reports whether got equals want within |got - want| <= atol +
-// rtol*|want| elementwise (numpy.allclose; NaN equals NaN, an infinity
-// only itself), with the same shape. The error names the number of
-// elements out of tolerance and the worst one.
+// rtol*|want| elementwise (numpy.allclose: NaN equals NaN, an infinity
+// only itself; onnxbackend.AllClose), with the same shape. The error names
+// the number of elements out of tolerance and the worst one.
 func Close(got, want *tensor.Tensor, rtol, atol float64) error {
 	if !tensor.SameShape(got.Shape, want.Shape) || len(got.Data) != len(want.Data) {
 		return fmt.Errorf("shape %v, want %v", got.Shape, want.Shape)
 	}
-	bad, worst, worstErr := 0, -1, 0.0
-	for i, g := range got.Data {
-		a, b := float64(g), float64(want.Data[i])
-		if a == b || (a != a && b != b) {
-			continue
-		}
-		d := math.Abs(a - b)
-		if d <= atol+rtol*math.Abs(b) && !math.IsInf(a, 0) && !math.IsInf(b, 0) {
-			continue
-		}
-		bad++
-		if worst < 0 || d > worstErr || d != d {
-			worst, worstErr = i, d
-		}
+	return onnxbackend.AllClose(float64s(got.Data), float64s(want.Data), rtol, atol)
+}
+
+func float64s(v []float32) []float64 {
+	out := make([]float64, len(v))
+	for i, x := range v {
+		out[i] = float64(x)
 	}
-	if bad > 0 {
-		return fmt.Errorf("%d of %d elements differ by more than %g + %g|want|; worst at %d: got %v, want %v",
-			bad, len(got.Data), atol, rtol, worst, got.Data[worst], want.Data[worst])
-	}
-	return nil
+	return out
 }

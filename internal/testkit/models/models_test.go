@@ -177,10 +177,10 @@ func TestClose(t *testing.T) {
 	}{
 		{mk(1, 2, inf, nan), mk(1, 2, inf, nan), ""},
 		{mk(1.001, 100.09), mk(1, 100), ""}, // within 1e-5 + 1e-3|want|
-		{mk(1.0021, 100.2), mk(1, 100), "2 of 2 elements"},
-		{mk(0, inf), mk(0, 1e30), "worst at 1"},
-		{mk(nan), mk(0), "1 of 1"},
-		{mk(-inf), mk(inf), "1 of 1"},
+		{mk(1.0021, 100.2), mk(1, 100), "2 of 2 values"},
+		{mk(0, inf), mk(0, 1e30), "worst at flat index 1"},
+		{mk(nan), mk(0), "1 of 1 values"},
+		{mk(-inf), mk(inf), "1 of 1 values"},
 		{mk(1, 2), mk(1, 2, 3), "shape"},
 	} {
 		err := Close(c.got, c.want, 1e-3, 1e-5)

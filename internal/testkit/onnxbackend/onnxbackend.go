@@ -400,9 +400,20 @@ func Compare(got, want *onnx.Tensor, rtol, atol float64) error {
 	if err != nil {
 		return err
 	}
+	return AllClose(g, w, rtol, atol)
+}
+
+// AllClose reports whether got[i] and want[i] satisfy |got - want| <= atol
+// + rtol*|want| for every i (numpy.allclose: NaN equals NaN, an infinity
+// only itself). The error gives the number of values out of tolerance and
+// the worst one, or the lengths if they differ.
+func AllClose(got, want []float64, rtol, atol float64) error {
+	if len(got) != len(want) {
+		return fmt.Errorf("%d values, want %d", len(got), len(want))
+	}
 	bad, worst, worstErr := 0, -1, 0.0
-	for i := range w {
-		a, b := g[i], w[i]
+	for i, b := range want {
+		a := got[i]
 		if a == b || (a != a && b != b) {
 			continue
 		}
@@ -417,7 +428,7 @@ func Compare(got, want *onnx.Tensor, rtol, atol float64) error {
 	}
 	if bad > 0 {
 		return fmt.Errorf("%d of %d values differ by more than %g + %g|want|; worst at flat index %d: got %v, want %v",
-			bad, len(w), atol, rtol, worst, g[worst], w[worst])
+			bad, len(want), atol, rtol, worst, got[worst], want[worst])
 	}
 	return nil
 }

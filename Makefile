@@ -130,12 +130,18 @@ models: tools-torch tools-onnx
 # no-op while the script is unchanged.
 FASHION_DIR ?= testdata/fashion
 
-.PHONY: fashion bench-baselines
+.PHONY: fashion bench-baselines tools-openblas
 
 fashion: tools-torch tools-onnx tools-testdata
 	/usr/bin/python3 scripts/train-fashion.py $(FASHION_DIR)
 
 # ONNX Runtime and PyTorch throughput on the reference models (BENCHMARKS.md,
-# "Baselines"): run it on a quiet machine.
-bench-baselines: models
+# "Baselines"): run it on a quiet machine. PyTorch is timed with OpenBLAS
+# (the BLAS Debian's libtorch recommends; without it, torch.nn.Linear and
+# matmul run on the reference BLAS, 10-100x slower), in its OpenMP build so
+# that torch.set_num_threads governs it.
+tools-openblas:
+	@[ -e /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3 ] || [ "$$(uname -m)" != x86_64 ] || scripts/apt-install libopenblas0-openmp
+
+bench-baselines: models tools-openblas
 	/usr/bin/python3 scripts/bench-baselines.py $(MODELS_DIR)

@@ -37,6 +37,16 @@ ROOT = os.path.dirname(HERE)
 ORT_NPY = os.path.join(ROOT, "tools", "onnxcheck", "ort-npy.js")
 
 
+def blas_library():
+    """The BLAS shared library this process has mapped (after a matmul)."""
+    try:
+        with open("/proc/self/maps") as f:
+            libs = {line.split()[-1] for line in f if "blas" in line.lower() and "/" in line}
+        return ", ".join(sorted(libs)) or "none mapped"
+    except OSError:
+        return "unknown"
+
+
 def load1():
     return os.getloadavg()[0]
 
@@ -125,6 +135,8 @@ def main():
                    results[key + ("ort",)][-1], n, load1()))
         loads.append(load1())
     elapsed = time.time() - start
+    torch.ones(64, 64) @ torch.ones(64, 64)
+    blas = blas_library()
 
     print("%-12s %5s %7s  %22s  %22s  %9s" % ("model", "batch", "threads", "ONNX Runtime items/s", "PyTorch items/s", "ORT/torch"))
     rows = []
@@ -136,12 +148,12 @@ def main():
               % (c["model"], c["batch"], c["threads"], om, min(o), max(o), pm, min(p), max(p), om / pm))
         rows.append({"model": c["model"], "batch": c["batch"], "threads": c["threads"],
                      "ort_items_per_s": o, "torch_items_per_s": p})
-    print("(%d rounds, median and min-max of the rounds; 1-minute load average %s; %.0fs)"
-          % (args.repeat, " ".join("%.2f" % l for l in loads), elapsed))
+    print("(%d rounds, median and min-max of the rounds; 1-minute load average %s; %.0fs;\n torch %s, BLAS %s; ORT opset %d files)"
+          % (args.repeat, " ".join("%.2f" % l for l in loads), elapsed, torch.__version__, blas, args.opset))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"rows": rows, "loads": loads, "opset": args.opset, "seconds": elapsed,
-                       "versions": {"torch": torch.__version__}}, f, indent=1)
+                       "versions": {"torch": torch.__version__}, "blas": blas}, f, indent=1)
 
 
 if __name__ == "__main__":

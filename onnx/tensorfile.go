@@ -1,10 +1,8 @@
 package onnx
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"os"
 
 	"github.com/tensorquant/tensorquant/onnx/internal/wire"
@@ -91,47 +89,22 @@ func TensorStrings(t *Tensor) ([][]byte, error) {
 }
 
 // TensorBits16 returns the elements of a FLOAT16 or BFLOAT16 tensor as
-// their 16-bit patterns (Go has no half-precision type), read from
-// RawData (little-endian) when present, else from Int32Data, where ONNX
-// keeps one pattern per int32.
+// their 16-bit patterns (Go has no half-precision type), read as
+// TensorValues reads UINT16: from RawData (little-endian) when present,
+// else from Int32Data, where ONNX keeps one pattern per int32.
 //
-// It returns an error if t.DataType is neither, if both RawData and typed
-// values are present, if the number of elements does not match Dims, or if
-// an int32_data value is not a 16-bit pattern.
+// It returns an error if t.DataType is neither, and TensorValues' errors
+// (both RawData and typed values present, an element count that does not
+// match Dims, an int32_data value that is not a 16-bit pattern).
 func TensorBits16(t *Tensor) ([]uint16, error) {
 	if t.DataType != Float16 && t.DataType != BFloat16 {
 		return nil, fmt.Errorf("onnx: tensor %q has data type %v, not FLOAT16 or BFLOAT16", t.Name, t.DataType)
 	}
-	n, err := t.NumElements()
+	bits := *t
+	bits.DataType = Uint16
+	v, err := TensorValues[uint16](&bits)
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("%w (%v elements are read as UINT16 bit patterns)", err, t.DataType)
 	}
-	typed := len(t.FloatData) + len(t.Int32Data) + len(t.Int64Data) + len(t.DoubleData) + len(t.Uint64Data)
-	if t.RawData != nil {
-		if typed != 0 {
-			return nil, fmt.Errorf("onnx: tensor %q has both raw_data and %d typed values", t.Name, typed)
-		}
-		if int64(len(t.RawData)) != 2*n {
-			return nil, fmt.Errorf("onnx: tensor %q: raw_data of %d bytes for %d %v elements", t.Name, len(t.RawData), n, t.DataType)
-		}
-		out := make([]uint16, n)
-		for i := range out {
-			out[i] = binary.LittleEndian.Uint16(t.RawData[2*i:])
-		}
-		return out, nil
-	}
-	if typed != len(t.Int32Data) {
-		return nil, fmt.Errorf("onnx: tensor %q: %v values must be in int32_data", t.Name, t.DataType)
-	}
-	if int64(len(t.Int32Data)) != n {
-		return nil, fmt.Errorf("onnx: tensor %q: %d values in int32_data for dims %v (%d elements)", t.Name, len(t.Int32Data), t.Dims, n)
-	}
-	out := make([]uint16, n)
-	for i, v := range t.Int32Data {
-		if v < 0 || v > math.MaxUint16 {
-			return nil, fmt.Errorf("onnx: tensor %q: int32_data[%d] = %d is not a 16-bit pattern", t.Name, i, v)
-		}
-		out[i] = uint16(v)
-	}
-	return out, nil
+	return v, nil
 }

@@ -112,7 +112,7 @@ func TestTensorBits16(t *testing.T) {
 		x    Tensor
 		want string
 	}{
-		{Tensor{DataType: Float16, Dims: []int64{1}, Int32Data: []int32{70000}}, "not a 16-bit pattern"},
+		{Tensor{DataType: Float16, Dims: []int64{1}, Int32Data: []int32{70000}}, "out of range for UINT16 (FLOAT16 elements are read as UINT16 bit patterns)"},
 		{Tensor{DataType: Float16, Dims: []int64{2}, Int32Data: []int32{1}}, "1 values in int32_data"},
 		{Tensor{DataType: BFloat16, Dims: []int64{2}, RawData: []byte{1, 2, 3}}, "raw_data of 3 bytes"},
 		{Tensor{DataType: Float16, Dims: []int64{1}, RawData: []byte{1, 2}, Int32Data: []int32{1}}, "both raw_data"},

@@ -155,7 +155,7 @@ func New(t Type, shape []int, values []float64) (*Array, error) {
 		return nil, fmt.Errorf("idx: %d dimensions: the format holds 1 to 255", len(shape))
 	}
 	for _, d := range shape {
-		if d < 0 || d > math.MaxUint32 {
+		if d < 0 || uint64(d) > math.MaxUint32 {
 			return nil, fmt.Errorf("idx: dimension %d of shape %v out of the format's range", d, shape)
 		}
 	}
@@ -236,7 +236,7 @@ func Read(r io.Reader) (*Array, error) {
 	for i := range shape {
 		d := binary.BigEndian.Uint32(dims[4*i:])
 		shape[i] = int(d)
-		if d != 0 && n > math.MaxInt/size/int(d) {
+		if uint64(d) > math.MaxInt || (d != 0 && n > math.MaxInt/size/int(d)) {
 			return nil, fmt.Errorf("%w: shape %v has too many elements", ErrFormat, shape[:i+1])
 		}
 		n *= int(d)
@@ -292,7 +292,7 @@ func Write(w io.Writer, a *Array) error {
 	var b bytes.Buffer
 	b.Write([]byte{0, 0, byte(a.Type), byte(len(a.Shape))})
 	for _, d := range a.Shape {
-		if d < 0 || d > math.MaxUint32 {
+		if d < 0 || uint64(d) > math.MaxUint32 {
 			return fmt.Errorf("idx: dimension %d out of the format's range", d)
 		}
 		b.Write(binary.BigEndian.AppendUint32(nil, uint32(d)))

@@ -37,7 +37,7 @@ func TestRoundTripEveryType(t *testing.T) {
 		Int8:    {-128, -1, 0, 1, 127, 3},
 		Int16:   {-32768, -1, 0, 1, 32767, 300},
 		Int32:   {math.MinInt32, -1, 0, 1 << 24, math.MaxInt32, 1<<24 + 1},
-		Float32: {math.Inf(-1), -0.0, 1.5, math.SmallestNonzeroFloat32, math.MaxFloat32, math.NaN()},
+		Float32: {math.Inf(-1), math.Copysign(0, -1), 1.5, math.SmallestNonzeroFloat32, math.MaxFloat32, math.NaN()},
 		Float64: {math.Inf(1), math.Copysign(0, -1), 0.1, math.SmallestNonzeroFloat64, 1e300, math.NaN()},
 	}
 	for typ, v := range values {

@@ -175,10 +175,10 @@ func TestReadMalformed(t *testing.T) {
 	}
 }
 
-// A header that claims 2^40 bytes in a 20-byte file must fail without
+// A header that claims 2^30 bytes in a 20-byte file must fail without
 // allocating anything near that.
 func TestReadHugeClaim(t *testing.T) {
-	b := []byte{0, 0, 0x0E, 2, 0, 1, 0, 0, 0, 0x10, 0, 0, 1, 2, 3, 4, 5, 6, 7, 8}
+	b := []byte{0, 0, 0x0E, 2, 0, 0, 0x20, 0, 0, 0, 0x40, 0, 1, 2, 3, 4, 5, 6, 7, 8}
 	var before, after runtime.MemStats
 	runtime.ReadMemStats(&before)
 	_, err := Read(bytes.NewReader(b))

@@ -20,8 +20,8 @@ CNN), with seeded random weights and nothing downloaded, it writes:
 It checks that ONNX Runtime agrees with PyTorch (|ort - torch| <= 1e-4 + 1e-3 |torch|)
 and records the largest difference in the manifest. The whole tree is built in
 OUTDIR.tmp and renamed over OUTDIR at the end. When OUTDIR/manifest.json was
-written by the same generator (the SHA-256 of this script, tq_models.py and
-ort-npy.js) with the same --only, it does nothing (--force regenerates).
+written by the same generator (the SHA-256 of this script, tq_models.py,
+ort-npy.js and tools/onnxcheck/package-lock.json) with the same --only, it does nothing (--force regenerates).
 """
 
 import argparse
@@ -37,7 +37,10 @@ import warnings
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 ORT_NPY = os.path.join(ROOT, "tools", "onnxcheck", "ort-npy.js")
-SOURCES = [os.path.join(HERE, "make-models.py"), os.path.join(HERE, "tq_models.py"), ORT_NPY]
+# The generator's identity: these files' SHA-256 (the package lock pins the
+# ONNX Runtime version). internal/testkit/models.Generator lists the same.
+SOURCES = [os.path.join(HERE, "make-models.py"), os.path.join(HERE, "tq_models.py"), ORT_NPY,
+           os.path.join(ROOT, "tools", "onnxcheck", "package-lock.json")]
 
 OPSETS = (13, 17)
 BATCHES = (1, 4)

@@ -44,9 +44,10 @@ import (
 )
 
 // Generator lists the files (relative to the repository root) whose
-// SHA-256 keys the fixtures: make-models.py writes the same hash into the
-// manifest and regenerates when it changes.
-var Generator = []string{"scripts/make-models.py", "scripts/tq_models.py", "tools/onnxcheck/ort-npy.js"}
+// SHA-256 keys the fixtures (the scripts, and the package lock that pins
+// ONNX Runtime): make-models.py writes the same hash into the manifest and
+// regenerates when it changes.
+var Generator = []string{"scripts/make-models.py", "scripts/tq_models.py", "tools/onnxcheck/ort-npy.js", "tools/onnxcheck/package-lock.json"}
 
 // Manifest is the decoded manifest.json of a fixture directory.
 type Manifest struct {

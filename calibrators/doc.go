@@ -4,8 +4,6 @@
 // (Histogram, with the "entropy", "percentile" and "mse" searches) and
 // calibrate_weights (CalibrateWeight), with the same numbers bit for bit.
 //
-//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx
-//
 // Max and Histogram satisfy Calibrator, the interface a quantizer drives:
 // Collect batches, then Amax(method, AmaxOptions). Histogram.ComputeAmax
 // never changes the collected histogram, and Amax never returns a NaN
@@ -35,12 +33,23 @@
 // the neighbouring bin (see histogram.Histogram.Merge). Max calibrators
 // merge with an element-wise max and need no seed.
 //
+// Set does this for the command line's calibration sets (a histogram and a
+// max calibrator fed the same batches, as tensorquant calibrate collects):
+// Fork, Save, LoadSet and MergeFiles, which refuses a shard merged twice.
+//
 // # Saved state
 //
 // MarshalBinary writes a small versioned binary format (documented in
 // state.go): the options, the counts and the edges, or the amax and its
-// history. UnmarshalBinary and Unmarshal check everything before they
-// allocate, and reject a state that no collection could have produced.
+// history; Set.MarshalBinary (and Save, a .tqcal file) adds the value
+// count and the shard ids around two of them. Both use tensorquant's one
+// file framing: a magic number, a format version, the length and a CRC-32C
+// checksum over everything, so that any changed bit is refused, and a file
+// from an older tensorquant (version 1, without the checksum) is refused
+// with a message that says how to write it again. UnmarshalBinary,
+// Unmarshal and LoadSet check everything before they allocate, and reject
+// a state that no collection could have produced. LoadSet reads only
+// regular files, and checks the header before it reads the rest.
 //
 // # Differences from the original
 //
@@ -55,9 +64,14 @@
 //   - Growth past histogram.MaxBins bins, and options the original would
 //     accept but fail on later (an axis for Histogram, start_bin 0 for
 //     entropy), are errors up front.
+//   - Hostile histograms meet work limits in "mse" (MSEExactLimit,
+//     MSERankLimit; see Histogram.ComputeAmax): past the first, the
+//     smallest float64 objective picks among the candidates within float32
+//     rounding of the minimum; past the second, an error.
 //   - Beyond the original, "mse" can search with an FP8 format
 //     (AmaxOptions.FP8) instead of the integer one.
 //   - Options are Go zero values: HistogramOptions{} is the original's
 //     default (NumpyHist selects torch_hist=False); AmaxOptions{} selects
-//     the defaults, and Literal makes a zero StartBin or Percentile count.
+//     the defaults, and a nil StartBin or Percentile is the default (0 is
+//     a value of both).
 package calibrators

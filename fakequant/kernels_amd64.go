@@ -67,12 +67,6 @@ func fakeQuantVec(dst, src, sq, so []float32, lo, hi float32) {
 }
 
 func quantInt8(dst []int8, src []float32, sq, lo, hi float32) {
-	if !integral(lo) || !integral(hi) {
-		// The assembly clamps before it rounds, which only integer
-		// bounds allow; the others belong to the degenerate NumBits 0.
-		quantInt8Generic(dst, src, sq, lo, hi)
-		return
-	}
 	switch cpufeat.Selected {
 	case cpufeat.AVX512:
 		quantInt8AVX512(dst[:len(src)], src, sq, lo, hi)
@@ -104,9 +98,6 @@ func ste(dst, x, dy []float32, amax float32) {
 		steGeneric(dst, x, dy, amax)
 	}
 }
-
-// integral reports whether v is a whole number.
-func integral(v float32) bool { return v == float32(int32(v)) }
 
 // implName names the family the dispatchers really use for cpufeat.Selected.
 func implName() string {

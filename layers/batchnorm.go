@@ -3,7 +3,9 @@ package layers
 import (
 	"fmt"
 	"math"
+	"slices"
 
+	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -122,6 +124,57 @@ func (b *BatchNorm) SetState(name string, t *tensor.Tensor) error {
 		b.RunningVar = t.Clone()
 	default:
 		return errorf(b, "no buffer named %q", name)
+	}
+	return nil
+}
+
+// norm returns the BatchNorm that BatchNorm1d, 2d and 3d embed.
+func (b *BatchNorm) norm() *BatchNorm { return b }
+
+// Export writes the layer as BatchNormalization with its running
+// statistics (inference), whatever its training mode. It returns an error
+// for parameters, buffers or eps that do not fit, and an input of the
+// wrong rank or channel count.
+func (b *BatchNorm) Export(g Builder, x Value) (Value, error) {
+	if err := b.exportCheck(x.Shape); err != nil {
+		return Value{}, err
+	}
+	inputs := []Value{x}
+	for _, p := range []struct {
+		name string
+		t    *tensor.Tensor
+	}{{"weight", b.Weight}, {"bias", b.Bias}, {"running_mean", b.RunningMean}, {"running_var", b.RunningVar}} {
+		v, err := g.Param(p.name, p.t)
+		if err != nil {
+			return Value{}, err
+		}
+		inputs = append(inputs, v)
+	}
+	return g.Node("BatchNormalization", inputs, x.Shape,
+		onnx.FloatAttr("epsilon", float32(b.Eps)),
+		onnx.FloatAttr("momentum", float32(1-b.Momentum))), nil
+}
+
+// exportCheck checks the parameters, buffers and eps, and an input of the
+// given shape, for inference.
+func (b *BatchNorm) exportCheck(shape []int) error {
+	C := b.NumFeatures
+	if C < 1 {
+		return fmt.Errorf("num_features %d: want at least 1", C)
+	}
+	for _, p := range []struct {
+		what string
+		t    *tensor.Tensor
+	}{{"weight", b.Weight}, {"bias", b.Bias}, {"running_mean", b.RunningMean}, {"running_var", b.RunningVar}} {
+		if err := checkTensor(p.what, p.t, C); err != nil {
+			return err
+		}
+	}
+	if !(b.Eps > 0) {
+		return fmt.Errorf("eps %v: want eps > 0", b.Eps)
+	}
+	if !slices.Contains(b.ranks, len(shape)) || shape[1] != C {
+		return fmt.Errorf("input shape %s: want %v dimensions with %d channels", FormatShape(shape), b.ranks, C)
 	}
 	return nil
 }

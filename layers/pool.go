@@ -3,9 +3,26 @@ package layers
 import (
 	"fmt"
 	"math"
+	"slices"
 
+	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
 )
+
+func init() {
+	// Input quantization only. Max pooling is not in the original's
+	// default quantization map (QuantMaxPool1d and 3d are this package's);
+	// average and adaptive average pooling are.
+	declareQuantizable[MaxPool1d](quantFacts{kind: "MaxPool1d", weightAxis: -1})
+	declareQuantizable[MaxPool2d](quantFacts{kind: "MaxPool2d", weightAxis: -1})
+	declareQuantizable[MaxPool3d](quantFacts{kind: "MaxPool3d", weightAxis: -1})
+	declareQuantizable[AvgPool1d](quantFacts{kind: "AvgPool1d", weightAxis: -1, byDefault: true})
+	declareQuantizable[AvgPool2d](quantFacts{kind: "AvgPool2d", weightAxis: -1, byDefault: true})
+	declareQuantizable[AvgPool3d](quantFacts{kind: "AvgPool3d", weightAxis: -1, byDefault: true})
+	declareQuantizable[AdaptiveAvgPool1d](quantFacts{kind: "AdaptiveAvgPool1d", weightAxis: -1, byDefault: true})
+	declareQuantizable[AdaptiveAvgPool2d](quantFacts{kind: "AdaptiveAvgPool2d", weightAxis: -1, byDefault: true})
+	declareQuantizable[AdaptiveAvgPool3d](quantFacts{kind: "AdaptiveAvgPool3d", weightAxis: -1, byDefault: true})
+}
 
 // PoolOptions are the optional hyper-parameters of MaxPool and AvgPool,
 // the same for every spatial dimension. Zero values mean PyTorch's
@@ -96,6 +113,53 @@ func (w *Window) geometry(self Layer, x *tensor.Tensor) (geom, []int, error) {
 	return g, out, nil
 }
 
+// clone returns a deep copy of the window.
+func (w Window) clone() Window {
+	return Window{slices.Clone(w.KernelSize), slices.Clone(w.Stride), slices.Clone(w.Padding), slices.Clone(w.Dilation)}
+}
+
+// export writes pooling op ("MaxPool" or "AveragePool") over the window
+// on x, with PyTorch's attributes (ceil_mode 0; count_include_pad 1 when
+// padded; dilations when not 1).
+func (w *Window) export(b Builder, op string, x Value) (Value, error) {
+	dims := len(w.KernelSize)
+	if dims < 1 || dims > 3 || len(w.Stride) != dims || len(w.Padding) != dims || len(w.Dilation) != dims {
+		return Value{}, fmt.Errorf("kernel_size %v, stride %v, padding %v, dilation %v: want 1 to 3 values each, the same number",
+			w.KernelSize, w.Stride, w.Padding, w.Dilation)
+	}
+	if len(x.Shape) != dims+2 {
+		return Value{}, fmt.Errorf("input shape %s: want %d dimensions", FormatShape(x.Shape), dims+2)
+	}
+	out := slices.Clone(x.Shape[:2])
+	for i := range dims {
+		k, s, p, d := w.KernelSize[i], w.Stride[i], w.Padding[i], w.Dilation[i]
+		if k < 1 || s < 1 || d < 1 || p < 0 || 2*p > k {
+			return Value{}, fmt.Errorf("kernel_size %v, stride %v, dilation %v must be at least 1, padding %v from 0 to half the kernel",
+				w.KernelSize, w.Stride, w.Dilation, w.Padding)
+		}
+		if op == "AveragePool" && d != 1 {
+			return Value{}, fmt.Errorf("dilation %v: average pooling has none", w.Dilation)
+		}
+		span := d*(k-1) + 1
+		if x.Shape[2+i]+2*p < span {
+			return Value{}, fmt.Errorf("input shape %s: spatial size %v is too small for the kernel", FormatShape(x.Shape), x.Shape[2:])
+		}
+		out = append(out, (x.Shape[2+i]+2*p-span)/s+1)
+	}
+	attrs := []onnx.Attribute{onnx.IntAttr("ceil_mode", 0)}
+	if op == "AveragePool" && !allEqual(w.Padding, 0) {
+		attrs = append(attrs, onnx.IntAttr("count_include_pad", 1))
+	}
+	if op == "MaxPool" && !allEqual(w.Dilation, 1) {
+		attrs = append(attrs, onnx.IntsAttr("dilations", ints64(w.Dilation)...))
+	}
+	attrs = append(attrs,
+		onnx.IntsAttr("kernel_shape", ints64(w.KernelSize)...),
+		onnx.IntsAttr("pads", ints64(w.Padding, w.Padding)...),
+		onnx.IntsAttr("strides", ints64(w.Stride)...))
+	return b.Node(op, []Value{x}, out, attrs...), nil
+}
+
 // repr formats the window as PyTorch prints pooling layers: a single
 // number when every dimension agrees (as PyTorch keeps an int argument),
 // a tuple otherwise.
@@ -157,19 +221,26 @@ func (m *MaxPool) String() string {
 // Params returns nil: pooling has no parameters.
 func (m *MaxPool) Params() []Param { return nil }
 
+// Export writes the layer as MaxPool. It returns an error for a window
+// that does not fit x.
+func (m *MaxPool) Export(b Builder, x Value) (Value, error) { return m.Window.export(b, "MaxPool", x) }
+
+// unshare makes a copy of the layer made by assignment independent of the
+// original: its own window, nothing of the last Forward.
+func (m *MaxPool) unshare() {
+	m.Window = m.Window.clone()
+	m.argmax, m.inShape, m.outShape = nil, nil, nil
+}
+
 // Forward returns the windowed maxima of x. It returns an error for an
 // input of the wrong rank or too small for the window.
 func (m *MaxPool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
-	return m.forward(m, x)
-}
-
-func (m *MaxPool) forward(self Layer, x *tensor.Tensor) (*tensor.Tensor, error) {
-	g, out, err := m.geometry(self, x)
+	g, out, err := m.geometry(m, x)
 	if err != nil {
 		return nil, err
 	}
 	if g.bigN() > math.MaxInt32 {
-		return nil, errorf(self, "input shape %v: planes of more than 2^31 elements", x.Shape)
+		return nil, errorf(m, "input shape %v: planes of more than 2^31 elements", x.Shape)
 	}
 	y := tensor.New(out...)
 	if cap(m.argmax) < len(y.Data) {
@@ -232,11 +303,7 @@ func tapRange(o, n, s, p, d, k int) (lo, hi int) {
 // Backward sends each output gradient to the input element that was the
 // window's maximum.
 func (m *MaxPool) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	return m.backward(m, dy)
-}
-
-func (m *MaxPool) backward(self Layer, dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if err := checkGrad(self, m.outShape, dy); err != nil {
+	if err := checkGrad(m, m.outShape, dy); err != nil {
 		return nil, err
 	}
 	dx := tensor.New(m.inShape...)
@@ -328,18 +395,27 @@ func (a *AvgPool) String() string {
 // Params returns nil: pooling has no parameters.
 func (a *AvgPool) Params() []Param { return nil }
 
+// Export writes the layer as AveragePool. It returns an error for a window
+// that does not fit x.
+func (a *AvgPool) Export(b Builder, x Value) (Value, error) {
+	return a.Window.export(b, "AveragePool", x)
+}
+
+// unshare makes a copy of the layer made by assignment independent of the
+// original: its own window, nothing of the last Forward.
+func (a *AvgPool) unshare() {
+	a.Window = a.Window.clone()
+	a.geo, a.inShape, a.outShape = geom{}, nil, nil
+}
+
 // Forward returns the window averages of x. It returns an error for an
 // input of the wrong rank or too small for the window, or a dilation other
 // than 1.
 func (a *AvgPool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
-	return a.forward(a, x)
-}
-
-func (a *AvgPool) forward(self Layer, x *tensor.Tensor) (*tensor.Tensor, error) {
 	if !allEqual(a.Dilation, 1) {
-		return nil, errorf(self, "dilation %v: average pooling has none", a.Dilation)
+		return nil, errorf(a, "dilation %v: average pooling has none", a.Dilation)
 	}
-	g, out, err := a.geometry(self, x)
+	g, out, err := a.geometry(a, x)
 	if err != nil {
 		return nil, err
 	}
@@ -378,11 +454,7 @@ func (a *AvgPool) forward(self Layer, x *tensor.Tensor) (*tensor.Tensor, error) 
 // Backward spreads each output gradient, divided by the kernel volume,
 // over the input elements of its window.
 func (a *AvgPool) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	return a.backward(a, dy)
-}
-
-func (a *AvgPool) backward(self Layer, dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if err := checkGrad(self, a.outShape, dy); err != nil {
+	if err := checkGrad(a, a.outShape, dy); err != nil {
 		return nil, err
 	}
 	g := &a.geo
@@ -494,6 +566,46 @@ func (a *AdaptiveAvgPool) String() string {
 // Params returns nil: pooling has no parameters.
 func (a *AdaptiveAvgPool) Params() []Param { return nil }
 
+// Export writes the layer as GlobalAveragePool for an output of size 1,
+// or as AveragePool with kernel = stride = input/output when every input
+// size is a multiple of the output size (PyTorch's windows are then
+// exactly those). It returns an error otherwise: ONNX has no adaptive
+// pooling.
+func (a *AdaptiveAvgPool) Export(b Builder, x Value) (Value, error) {
+	dims := len(a.OutputSize)
+	if dims < 1 || dims > 3 || slices.ContainsFunc(a.OutputSize, func(v int) bool { return v < 1 }) {
+		return Value{}, fmt.Errorf("output_size %v: want 1 to 3 values of at least 1", a.OutputSize)
+	}
+	if len(x.Shape) != dims+2 {
+		return Value{}, fmt.Errorf("input shape %s: want %d dimensions", FormatShape(x.Shape), dims+2)
+	}
+	out := append(slices.Clone(x.Shape[:2]), a.OutputSize...)
+	if allEqual(a.OutputSize, 1) {
+		return b.Node("GlobalAveragePool", []Value{x}, out), nil
+	}
+	k := make([]int, dims)
+	for i, o := range a.OutputSize {
+		in := x.Shape[2+i]
+		if in%o != 0 {
+			return Value{}, fmt.Errorf("input shape %s: spatial size %v is not a multiple of output_size %v: ONNX has no adaptive pooling, and AveragePool's fixed window matches PyTorch's only then",
+				FormatShape(x.Shape), x.Shape[2:], a.OutputSize)
+		}
+		k[i] = in / o
+	}
+	return b.Node("AveragePool", []Value{x}, out,
+		onnx.IntAttr("ceil_mode", 0),
+		onnx.IntsAttr("kernel_shape", ints64(k)...),
+		onnx.IntsAttr("pads", make([]int64, 2*dims)...),
+		onnx.IntsAttr("strides", ints64(k)...)), nil
+}
+
+// unshare makes a copy of the layer made by assignment independent of the
+// original: its own output size, nothing of the last Forward.
+func (a *AdaptiveAvgPool) unshare() {
+	a.OutputSize = slices.Clone(a.OutputSize)
+	a.inShape, a.outShape = nil, nil
+}
+
 // adaptiveRange returns PyTorch's window [start, end) of output position i
 // for input size n and output size m.
 func adaptiveRange(i, n, m int) (int, int) {
@@ -503,38 +615,7 @@ func adaptiveRange(i, n, m int) (int, int) {
 // Forward returns the adaptive averages of x. It returns an error for an
 // input of the wrong rank or with a zero spatial size.
 func (a *AdaptiveAvgPool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
-	return a.forward(a, x)
-}
-
-// shapes checks x and returns the input and output sizes in 3-D form.
-func (a *AdaptiveAvgPool) shapes(self Layer, x *tensor.Tensor) (in, out [3]int, shape []int, err error) {
-	if err := a.check(); err != nil {
-		return in, out, nil, errorf(self, "%v", err)
-	}
-	if err := x.Validate(); err != nil {
-		return in, out, nil, errorf(self, "input: %v", err)
-	}
-	dims := len(a.OutputSize)
-	if len(x.Shape) != dims+2 {
-		return in, out, nil, errorf(self, "input shape %v: want %d dimensions (N, C%s)", x.Shape, dims+2, spatialNames(dims))
-	}
-	in, out = [3]int{1, 1, 1}, [3]int{1, 1, 1}
-	shape = []int{x.Shape[0], x.Shape[1]}
-	for i := range dims {
-		if x.Shape[2+i] < 1 {
-			return in, out, nil, errorf(self, "input shape %v: empty spatial dimension", x.Shape)
-		}
-		in[3-dims+i], out[3-dims+i] = x.Shape[2+i], a.OutputSize[i]
-		shape = append(shape, a.OutputSize[i])
-	}
-	if n, err := tensor.NumelOf(shape); err != nil || n > maxActivation {
-		return in, out, nil, errorf(self, "input shape %v: output shape %v is too large", x.Shape, shape)
-	}
-	return in, out, shape, nil
-}
-
-func (a *AdaptiveAvgPool) forward(self Layer, x *tensor.Tensor) (*tensor.Tensor, error) {
-	in, out, shape, err := a.shapes(self, x)
+	in, out, shape, err := a.shapes(x)
 	if err != nil {
 		return nil, err
 	}
@@ -568,14 +649,37 @@ func (a *AdaptiveAvgPool) forward(self Layer, x *tensor.Tensor) (*tensor.Tensor,
 	return y, nil
 }
 
+// shapes checks x and returns the input and output sizes in 3-D form.
+func (a *AdaptiveAvgPool) shapes(x *tensor.Tensor) (in, out [3]int, shape []int, err error) {
+	if err := a.check(); err != nil {
+		return in, out, nil, errorf(a, "%v", err)
+	}
+	if err := x.Validate(); err != nil {
+		return in, out, nil, errorf(a, "input: %v", err)
+	}
+	dims := len(a.OutputSize)
+	if len(x.Shape) != dims+2 {
+		return in, out, nil, errorf(a, "input shape %v: want %d dimensions (N, C%s)", x.Shape, dims+2, spatialNames(dims))
+	}
+	in, out = [3]int{1, 1, 1}, [3]int{1, 1, 1}
+	shape = []int{x.Shape[0], x.Shape[1]}
+	for i := range dims {
+		if x.Shape[2+i] < 1 {
+			return in, out, nil, errorf(a, "input shape %v: empty spatial dimension", x.Shape)
+		}
+		in[3-dims+i], out[3-dims+i] = x.Shape[2+i], a.OutputSize[i]
+		shape = append(shape, a.OutputSize[i])
+	}
+	if n, err := tensor.NumelOf(shape); err != nil || n > maxActivation {
+		return in, out, nil, errorf(a, "input shape %v: output shape %v is too large", x.Shape, shape)
+	}
+	return in, out, shape, nil
+}
+
 // Backward spreads each output gradient, divided by its window's size, over
 // the window.
 func (a *AdaptiveAvgPool) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	return a.backward(a, dy)
-}
-
-func (a *AdaptiveAvgPool) backward(self Layer, dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if err := checkGrad(self, a.outShape, dy); err != nil {
+	if err := checkGrad(a, a.outShape, dy); err != nil {
 		return nil, err
 	}
 	in, out := [3]int{1, 1, 1}, [3]int{1, 1, 1}

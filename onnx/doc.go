@@ -4,12 +4,10 @@
 // against hostile input (Unmarshal, ReadFile), and helpers that build
 // tensors, attributes, nodes and value infos.
 //
-//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx
-//
-// It is the last stage of the pipeline: it turns trained and calibrated
-// layers into a file that ONNX Runtime and TensorRT load. It imports no
-// other tensorquant package; the exporter of layers builds a Model from
-// the types here.
+// It sits at the bottom of the package graph and imports no other
+// tensorquant package: the exporter (onnx/export) builds a Model from the
+// types here for ONNX Runtime and TensorRT, and the importer (graph) reads
+// one.
 //
 // The Go types mirror the protobuf messages (Model is ModelProto, Graph is
 // GraphProto, and so on) with the field numbers of onnx.proto v1.22.0 (IR

@@ -22,11 +22,29 @@ var ErrTooLarge = errors.New("onnx: model larger than 2 GiB (protobuf limit)")
 // by PyTorch or by onnx's Python helper, Marshal(Unmarshal(file)) gives the
 // file's bytes back.
 //
-// It returns an error for a nil m or an encoding above MaxModelSize
-// (ErrTooLarge).
+// It returns an error for a nil m, a tensor (an initializer or a node's
+// tensor attribute) whose data disagrees with its dims (Tensor.Validate),
+// or an encoding above MaxModelSize (ErrTooLarge).
 func Marshal(m *Model) ([]byte, error) {
 	if m == nil {
 		return nil, errors.New("onnx: Marshal of a nil *Model")
+	}
+	if g := m.Graph; g != nil {
+		for i := range g.Initializer {
+			if err := g.Initializer[i].Validate(); err != nil {
+				return nil, fmt.Errorf("onnx: initializer %d: %w", i, err)
+			}
+		}
+		for i := range g.Node {
+			for _, a := range g.Node[i].Attribute {
+				if a.T == nil {
+					continue
+				}
+				if err := a.T.Validate(); err != nil {
+					return nil, fmt.Errorf("onnx: node %q attribute %q: %w", g.Node[i].Name, a.Name, err)
+				}
+			}
+		}
 	}
 	b := m.appendTo(nil)
 	if len(b) > MaxModelSize {

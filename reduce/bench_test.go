@@ -7,7 +7,7 @@ import (
 )
 
 // BenchmarkAbsMax is the kernel benchmark `make bench` runs (see
-// internal/kbench and BENCHMARKS.md); naive is naiveAbsMax from the tests.
+// internal/testkit/kerneltest and BENCHMARKS.md); naive is naiveAbsMax from the tests.
 func BenchmarkAbsMax(b *testing.B) {
 	x := kerneltest.Float32s(kerneltest.MaxN, 1)
 	var sink float32

@@ -34,7 +34,7 @@ type command struct {
 
 func commands() []command {
 	return []command{
-		{"demo", "run the seed example and a kernel throughput table", runDemo},
+		{"demo", "the seed's whole workflow on the embedded digits data set", runDemo},
 		{"calibrate", "calibrate the amax of a .npy (or raw float32) file with every method", runCalibrate},
 		{"merge", "join calibrator states from several shards and print the amax", runMerge},
 		{"export", "write the demo's quantized model (or a checkpoint of it) as ONNX", runExport},

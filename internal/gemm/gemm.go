@@ -1,9 +1,6 @@
-// Package gemm is the float32 matrix multiply under the layers package: the
-// convolutions (through im2col) and Linear spend nearly all their time here.
-//
-//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx
-//	                                                               |
-//	                                                          internal/gemm
+// Package gemm is the float32 matrix multiply under packages layers and
+// graph: the convolutions (through im2col), Linear, MatMul and Gemm spend
+// nearly all their time here.
 //
 // The structure is the classic one of GotoBLAS and BLIS: the k dimension is
 // cut into blocks of KC, B into column blocks of NC and A into row blocks of

@@ -2,12 +2,16 @@
 // into an ONNX model (package onnx) for inference in ONNX Runtime or
 // TensorRT.
 //
-//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx -> onnx/export
-//
-// It is the end of the pipeline: it reads the layers' exported
-// hyper-parameters, weights (in PyTorch's layouts) and quantizers, and
-// builds the graph with package onnx's types, so that package onnx itself
-// stays free of layers.
+// It sits above layers and the onnx codec and knows no layer type: every
+// layer writes its own nodes (layers.Exporter) through the builder this
+// package implements (layers.Builder), containers included (Sequential
+// through Builder.Chain, Residual through Apply and an Add node). What is
+// this package's own is the quantization: TensorQuantizers become
+// QuantizeLinear/DequantizeLinear pairs, and a quantized layer
+// (layers.QuantLayer) is its input's Q/DQ followed by its float layer,
+// whose weight and bias (layers.Weighted tells them apart) go through the
+// weight quantizer and, with BiasInt32, become INT32; and BatchNorm
+// folding, into any layer that implements layers.BatchNormFolder.
 //
 //	m, err := export.Model(model, export.Options{InputShape: []int{1, 8, 8}})
 //	...
@@ -27,6 +31,10 @@
 // Dropout is left out, whatever the layers' training mode.
 //
 // # Layers
+//
+// Every layer of package layers that implements layers.Exporter is
+// exportable; its Export method documents the nodes it becomes. For the
+// layers of the original toolkit:
 //
 //   - Sequential: its children in order; Residual: body(x) + shortcut(x)
 //     as Add (x itself when the shortcut is nil).
@@ -48,10 +56,9 @@
 //     and "<conv>.bias_folded").
 //   - ReLU: Relu; Dropout: nothing; Flatten: Flatten(axis=1) for start_dim
 //     1 through the last dimension, Reshape otherwise.
-//   - The quantized layers (layers.QuantLayer: QuantLinear,
-//     QuantConv1d/2d/3d, QuantConvTranspose1d/2d/3d, the quantized
-//     poolings): their float layer, with QuantizeLinear → DequantizeLinear
-//     on the input and on the weight.
+//   - Any quantized layer (layers.QuantLayer, Quant[L] for a quantizable
+//     float layer L: QuantLinear, QuantConv2d ...): its float layer, with
+//     QuantizeLinear → DequantizeLinear on the input and on the weight.
 //   - TensorQuantizer anywhere in a model (for example on a residual
 //     shortcut): QuantizeLinear → DequantizeLinear on its input.
 //
@@ -72,7 +79,15 @@
 //
 //   - FP8 (Format "e4m3", "e5m2"): FLOAT8E4M3FN / FLOAT8E5M2 zero points,
 //     scale amax/448 or amax/57344 (fakequant.FP8Scale), saturate=1;
-//     opset 19 on.
+//     opset 19 on. Format "scaled_e4m3" (the original's num_bits=(4, 3))
+//     exports exactly as "e4m3": standard ONNX has no node for the
+//     original's multiply-by-448/amax and flush of |x| < 2^-24 (the
+//     original itself writes TensorRT's custom trt::TRT_FP8QuantizeLinear
+//     there), so the exported model computes fakequant.FakeQuantFP8's
+//     numbers, which differ from the quantizer's own in the last bit of
+//     some elements and in the sign of tiny zeros; the quantizer's export
+//     mode computes the exported numbers. Train with "e4m3" when the
+//     fake-quantized model and its export must agree bit for bit.
 //   - 4- and 16-bit integers: INT4/UINT4, INT16/UINT16 zero points; opset
 //     21 on.
 //   - Block quantization of weights (BlockSize): block_size on the last
@@ -107,8 +122,8 @@
 // Swish(): ...") or the quantizer ("export: quantizer
 // features.0.weight_quantizer: ...") by its hierarchical name:
 //
-//   - a layer kind not listed above; a layer whose hyper-parameters,
-//     weights or input shape do not fit;
+//   - a layer kind not listed above (one that is not a layers.Exporter);
+//     a layer whose hyper-parameters, weights or input shape do not fit;
 //   - Flatten with start_dim 0 (it would merge the symbolic batch
 //     dimension);
 //   - AdaptiveAvgPool whose input size is not a multiple of its output

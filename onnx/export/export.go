@@ -3,13 +3,11 @@ package export
 import (
 	"errors"
 	"fmt"
-	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/tensorquant/tensorquant/layers"
 	"github.com/tensorquant/tensorquant/onnx"
-	"github.com/tensorquant/tensorquant/tensor"
 )
 
 // DefaultOpset is the ai.onnx opset Model uses when Options.Opset is 0 and
@@ -110,15 +108,13 @@ type Options struct {
 }
 
 // value is a tensor of the graph under construction: its name, element
-// type and shape, where -1 stands for the symbolic batch dimension.
+// type and shape, where layers.Batch stands for the symbolic batch
+// dimension.
 type value struct {
 	name  string
 	elem  onnx.DataType
 	shape []int
 }
-
-// batch marks the symbolic batch dimension in a value's shape.
-const batch = -1
 
 // builder accumulates the graph.
 type builder struct {
@@ -183,7 +179,7 @@ func Model(model layers.Layer, opts Options) (*onnx.Model, error) {
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	b := &builder{opts: opts, opset: opset, used: map[string]bool{}}
-	in := value{name: opts.InputName, elem: onnx.Float, shape: append([]int{batch}, opts.InputShape...)}
+	in := value{name: opts.InputName, elem: onnx.Float, shape: append([]int{layers.Batch}, opts.InputShape...)}
 	b.used[in.name] = true
 	out, err := b.layer("", "", model, in)
 	if err != nil {
@@ -236,7 +232,7 @@ func chooseOpset(model layers.Layer, requested int) (int64, error) {
 func (b *builder) valueInfo(v value) onnx.ValueInfo {
 	dims := make([]onnx.Dimension, len(v.shape))
 	for i, d := range v.shape {
-		if d == batch {
+		if d == layers.Batch {
 			dims[i] = onnx.DimParam(b.opts.BatchName)
 		} else {
 			dims[i] = onnx.DimValue(int64(d))
@@ -351,175 +347,26 @@ func isNumeric(s string) bool {
 	return true
 }
 
+// exportError is an error of the exporter, already naming the layer or
+// quantizer: it passes through the layers that contain it unchanged.
+type exportError struct{ msg string }
+
+func (e *exportError) Error() string { return e.msg }
+
 // errorf returns an error for layer l at path: "export: path repr: msg".
 func errorf(path string, l layers.Layer, format string, args ...any) error {
 	msg := fmt.Sprintf(format, args...)
 	if path == "" {
-		return fmt.Errorf("export: %s: %s", l.String(), msg)
+		return &exportError{fmt.Sprintf("export: %s: %s", l.String(), msg)}
 	}
-	return fmt.Errorf("export: %s %s: %s", path, l.String(), msg)
+	return &exportError{fmt.Sprintf("export: %s %s: %s", path, l.String(), msg)}
 }
 
-// shapeString formats a shape with its symbolic batch dimension:
-// "[batch 3 8 8]".
-func shapeString(shape []int) string {
-	parts := make([]string, len(shape))
+// dims64 converts a shape to ONNX tensor dimensions.
+func dims64(shape []int) []int64 {
+	dims := make([]int64, len(shape))
 	for i, d := range shape {
-		if d == batch {
-			parts[i] = "batch"
-		} else {
-			parts[i] = strconv.Itoa(d)
-		}
+		dims[i] = int64(d)
 	}
-	return "[" + strings.Join(parts, " ") + "]"
-}
-
-// ints64 converts to the int64 lists of ONNX attributes.
-func ints64(v ...[]int) []int64 {
-	var out []int64
-	for _, s := range v {
-		for _, x := range s {
-			out = append(out, int64(x))
-		}
-	}
-	return out
-}
-
-// layer exports l, found at path (scope is its node-name scope), applied to
-// x, and returns its output.
-func (b *builder) layer(path, scope string, l layers.Layer, x value) (value, error) {
-	switch l := l.(type) {
-	case *layers.TensorQuantizer:
-		v, _, err := b.quantize(path, scope, l, x)
-		return v, err
-	case *layers.Sequential:
-		return b.sequential(path, scope, l, x)
-	case *layers.Residual:
-		return b.residual(path, scope, l, x)
-	case *layers.ReLU:
-		return b.node(scope, "Relu", []string{x.name}, onnx.Float, x.shape), nil
-	case *layers.Dropout:
-		return x, nil
-	case *layers.Flatten:
-		return b.flatten(path, scope, l, x)
-	}
-	if bn, _ := batchNormOf(l); bn != nil {
-		return b.batchNorm(path, scope, l, x)
-	}
-	f, inQ, wQ := parts(l)
-	if c := convOf(f); c != nil {
-		return b.conv(path, scope, l, c, inQ, wQ, x, nil, nil)
-	}
-	if lin, ok := f.(*layers.Linear); ok {
-		return b.linear(path, scope, l, lin, inQ, wQ, x)
-	}
-	if v, ok, err := b.pool(path, scope, l, f, inQ, x); ok {
-		return v, err
-	}
-	return value{}, errorf(path, l, "layer kind %s is not exportable (see the package documentation of onnx/export for the list)", l.Kind())
-}
-
-// parts returns the float layer of l and its input and weight quantizers:
-// those of a quantized layer, or l itself and nil quantizers.
-func parts(l layers.Layer) (f layers.Layer, input, weight *layers.TensorQuantizer) {
-	if ql, ok := l.(layers.QuantLayer); ok {
-		input, weight = ql.Quantizers()
-		return ql.Float(), input, weight
-	}
-	return l, nil, nil
-}
-
-// sequential exports the children of s in order. With FoldBatchNorm, a
-// convolution directly followed by a BatchNorm is exported as one Conv.
-func (b *builder) sequential(path, scope string, s *layers.Sequential, x value) (value, error) {
-	kids := s.Children()
-	for i := 0; i < len(kids); i++ {
-		k := kids[i]
-		if k.Layer == nil {
-			return value{}, errorf(path, s, "layer %s is nil", k.Name)
-		}
-		p := joinPath(path, k.Name)
-		sc := scopeOf(scope, p)
-		if b.opts.FoldBatchNorm && i+1 < len(kids) {
-			f, inQ, wQ := parts(k.Layer)
-			c := convOf(f)
-			if bn, _ := batchNormOf(kids[i+1].Layer); c != nil && !c.Transposed && bn != nil {
-				bnPath := joinPath(path, kids[i+1].Name)
-				v, err := b.foldedConv(p, sc, k.Layer, c, inQ, wQ, bnPath, kids[i+1].Layer, x)
-				if err != nil {
-					return value{}, err
-				}
-				x = v
-				i++
-				continue
-			}
-		}
-		v, err := b.layer(p, sc, k.Layer, x)
-		if err != nil {
-			return value{}, err
-		}
-		x = v
-	}
-	return x, nil
-}
-
-// residual exports body(x) + shortcut(x) (x itself for a nil shortcut).
-func (b *builder) residual(path, scope string, r *layers.Residual, x value) (value, error) {
-	if r.Body == nil {
-		return value{}, errorf(path, r, "nil body")
-	}
-	bp := joinPath(path, "body")
-	a, err := b.layer(bp, scopeOf(scope, bp), r.Body, x)
-	if err != nil {
-		return value{}, err
-	}
-	s := x
-	if r.Shortcut != nil {
-		sp := joinPath(path, "shortcut")
-		if s, err = b.layer(sp, scopeOf(scope, sp), r.Shortcut, x); err != nil {
-			return value{}, err
-		}
-	}
-	if !slices.Equal(a.shape, s.shape) {
-		return value{}, errorf(path, r, "input shape %s: body gives %s, shortcut gives %s", shapeString(x.shape), shapeString(a.shape), shapeString(s.shape))
-	}
-	return b.node(scope, "Add", []string{a.name, s.name}, onnx.Float, a.shape), nil
-}
-
-// flatten exports torch.nn.Flatten: ONNX Flatten when it gives the same
-// result (start_dim 1 through the last dimension: a 2-D output), else
-// Reshape.
-func (b *builder) flatten(path, scope string, f *layers.Flatten, x value) (value, error) {
-	r := len(x.shape)
-	s, err1 := tensor.NormalizeAxis(f.StartDim, r)
-	e, err2 := tensor.NormalizeAxis(f.EndDim, r)
-	if err1 != nil || err2 != nil || s > e {
-		return value{}, errorf(path, f, "input shape %s: cannot flatten dimensions %d to %d", shapeString(x.shape), f.StartDim, f.EndDim)
-	}
-	if s == 0 {
-		return value{}, errorf(path, f, "input shape %s: flattening from dimension 0 merges the batch dimension, which the export keeps symbolic", shapeString(x.shape))
-	}
-	if s == e {
-		return x, nil
-	}
-	merged := 1
-	for _, d := range x.shape[s : e+1] {
-		merged *= d
-	}
-	out := append(append(append([]int{}, x.shape[:s]...), merged), x.shape[e+1:]...)
-	if e == r-1 && s == 1 {
-		return b.node(scope, "Flatten", []string{x.name}, onnx.Float, out, onnx.IntAttr("axis", 1)), nil
-	}
-	// Reshape: 0 copies the batch dimension, -1 is the merged one.
-	target := make([]int64, len(out))
-	for i, d := range out {
-		target[i] = int64(d)
-	}
-	target[0], target[s] = 0, -1
-	t, err := onnx.NewTensor("", []int64{int64(len(target))}, target)
-	if err != nil {
-		return value{}, errorf(path, f, "%v", err)
-	}
-	shape := b.constant(scope, t)
-	return b.node(scope, "Reshape", []string{x.name, shape.name}, onnx.Float, out), nil
+	return dims
 }

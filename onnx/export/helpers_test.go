@@ -322,3 +322,17 @@ func fileSize(t testing.TB, m *onnx.Model) int {
 	}
 	return len(b)
 }
+
+// batchNormOf returns the BatchNorm inside l and the input ranks its kind
+// accepts (batch dimension included), or nil.
+func batchNormOf(l layers.Layer) (*layers.BatchNorm, []int) {
+	switch n := l.(type) {
+	case *layers.BatchNorm1d:
+		return &n.BatchNorm, []int{2, 3}
+	case *layers.BatchNorm2d:
+		return &n.BatchNorm, []int{4}
+	case *layers.BatchNorm3d:
+		return &n.BatchNorm, []int{5}
+	}
+	return nil, nil
+}

@@ -65,7 +65,7 @@ var intTypes = map[int][2]onnx.DataType{
 
 // qdqErrorf returns an error naming the quantizer at path.
 func qdqErrorf(path string, format string, args ...any) error {
-	return fmt.Errorf("export: quantizer %s: %s", path, fmt.Sprintf(format, args...))
+	return &exportError{fmt.Sprintf("export: quantizer %s: %s", path, fmt.Sprintf(format, args...))}
 }
 
 // requirement returns the lowest opset that expresses quantizer q and why:
@@ -75,7 +75,7 @@ func qdqErrorf(path string, format string, args ...any) error {
 func requirement(q *layers.TensorQuantizer) (int, string) {
 	d := q.Descriptor()
 	if _, ok := d.FP8(); ok {
-		return 19, "FP8 (" + d.Format + ")"
+		return 19, "FP8 (" + string(d.Format) + ")"
 	}
 	switch {
 	case d.BlockSize > 0:
@@ -189,11 +189,11 @@ func (p *qdq) perAxis(shape []int, amax *tensor.Tensor) error {
 		a := off + i
 		switch {
 		case p.axis >= 0:
-			return qdqErrorf(p.path, "amax shape %v varies along more than one axis of the input %s: QuantizeLinear takes one axis", amax.Shape, shapeString(shape))
-		case a == 0 && shape[0] == batch:
-			return qdqErrorf(p.path, "amax shape %v varies along the batch dimension of the input %s, which the export keeps symbolic", amax.Shape, shapeString(shape))
+			return qdqErrorf(p.path, "amax shape %v varies along more than one axis of the input %s: QuantizeLinear takes one axis", amax.Shape, layers.FormatShape(shape))
+		case a == 0 && shape[0] == layers.Batch:
+			return qdqErrorf(p.path, "amax shape %v varies along the batch dimension of the input %s, which the export keeps symbolic", amax.Shape, layers.FormatShape(shape))
 		case a < 0 || shape[a] != d:
-			return qdqErrorf(p.path, "amax shape %v does not broadcast against the input %s", amax.Shape, shapeString(shape))
+			return qdqErrorf(p.path, "amax shape %v does not broadcast against the input %s", amax.Shape, layers.FormatShape(shape))
 		}
 		p.axis = a
 	}
@@ -213,10 +213,10 @@ func (p *qdq) blocks(shape []int, amax *tensor.Tensor, size int, weight bool) er
 	last := len(shape) - 1
 	want[last] = (shape[last] + size - 1) / size
 	if !slices.Equal(amax.Shape, want) {
-		return qdqErrorf(p.path, "block amax shape %v, want %v for the input %s with block_size %d", amax.Shape, want, shapeString(shape), size)
+		return qdqErrorf(p.path, "block amax shape %v, want %v for the input %s with block_size %d", amax.Shape, want, layers.FormatShape(shape), size)
 	}
 	p.axis, p.block = last, size
-	p.dims = ints64(want)
+	p.dims = dims64(want)
 	return nil
 }
 
@@ -421,7 +421,7 @@ func (b *builder) weightInput(path, scope string, l layers.Layer, name string, w
 		out = b.node(qs, "DequantizeLinear", []string{n, scale, zp}, onnx.Float, view.Shape, p.attrs(false)...)
 	}
 	if view != w {
-		t, err := onnx.NewTensor("", []int64{int64(len(w.Shape))}, ints64(w.Shape))
+		t, err := onnx.NewTensor("", []int64{int64(len(w.Shape))}, dims64(w.Shape))
 		if err != nil {
 			return "", nil, errorf(path, l, "%v", err)
 		}
@@ -449,7 +449,7 @@ func (p *qdq) quantizeWeight(w *tensor.Tensor) (onnx.Tensor, error) {
 			codes[i] = fakequant.QuantizeLinear(v, p.scale[p.channel(i, w.Shape)], 0, p.lo, p.hi)
 		}
 	}
-	t, err := p.codesTensor(ints64(w.Shape), codes, fp8)
+	t, err := p.codesTensor(dims64(w.Shape), codes, fp8)
 	if err != nil {
 		return onnx.Tensor{}, qdqErrorf(p.path, "%v", err)
 	}

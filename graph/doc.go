@@ -30,7 +30,13 @@
 // ops a bounded number of goroutines (Options.Threads, Ctx.Parallel) and
 // a run a bounded amount of memory (Options.MaxMemory).
 //
-// Place in the pipeline: graph sits above layers (whose ops it reuses) and
-// below onnx/export (which writes a Graph back as ONNX); the onnx codec it
-// imports sits at the bottom and imports nothing of ours.
+// The convolution, pooling and normalisation ops compute with
+// internal/nn, the arithmetic the layers package's layers use too, and
+// QuantizeLinear/DequantizeLinear with fakequant's ONNX Runtime-exact Q/DQ
+// kernels: a QDQ model exported from layers runs here bit for bit as its
+// export-mode forward (and ONNX Runtime) computes it.
+//
+// Place in the pipeline: graph sits beside layers, on the kernels they
+// share, and below onnx/export (which writes a Graph back as ONNX); the
+// onnx codec it imports sits at the bottom and imports nothing of ours.
 package graph

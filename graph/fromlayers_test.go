@@ -12,13 +12,6 @@ import (
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
-func must[T any](v T, err error) T {
-	if err != nil {
-		panic(err)
-	}
-	return v
-}
-
 // TestFromLayersRuns converts a Sequential of Flatten, Linear, ReLU, a
 // Residual block and a MatMul layer into a graph, runs it in a Session
 // at two batch sizes, and compares with the layers' own forward.

@@ -335,6 +335,22 @@ func (c *Ctx) reserve(x *Tensor, n int) error {
 	return nil
 }
 
+// fits returns the error Alloc would return for a tensor of element type
+// t and the given shape, without allocating it: an op whose scratch data
+// grows with its output's shape checks the output first.
+func (c *Ctx) fits(t onnx.DataType, shape ...int) error {
+	n, err := tensor.NumelOf(shape)
+	if err != nil {
+		return err
+	}
+	x := &Tensor{DType: t, Shape: shape}
+	if err := c.reserve(x, n); err != nil {
+		return err
+	}
+	c.live.Add(-int64(n) * int64(elemBytes(t)))
+	return nil
+}
+
 // Zeros is Alloc with every element zero.
 func (c *Ctx) Zeros(t onnx.DataType, shape ...int) (*Tensor, error) {
 	x, err := c.Alloc(t, shape...)

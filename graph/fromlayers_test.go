@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/graph"
+	"github.com/tensorquant/tensorquant/internal/testkit/qdqtest"
 	"github.com/tensorquant/tensorquant/layers"
 	"github.com/tensorquant/tensorquant/tensor"
 )
@@ -105,6 +106,41 @@ func TestFromLayersErrors(t *testing.T) {
 		var ce *graph.ConversionError
 		if !errors.As(err, &ce) || err.Error() != tc.want {
 			t.Errorf("%v: %v, want %q", tc.o, err, tc.want)
+		}
+	}
+}
+
+// TestFromLayersQDQModels runs the quantized models of
+// TestExportedQDQModels converted directly (no ONNX file between): every
+// output bit equals the layers model's export-mode forward, with both
+// weight styles.
+func TestFromLayersQDQModels(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	for _, qm := range qdqModels(t) {
+		if err := qdqtest.Calibrate(qm.model, qdqtest.Randn(rng, append([]int{16}, qm.shape...)...)); err != nil {
+			t.Fatal(err)
+		}
+		if err := qdqtest.SetExportMode(qm.model, true); err != nil {
+			t.Fatal(err)
+		}
+		x := qdqtest.Randn(rng, append([]int{3}, qm.shape...)...)
+		want := must(qm.model.Forward(x))
+		for _, weights := range []graph.WeightFormat{graph.WeightsFloat, graph.WeightsQuantized} {
+			g, err := graph.FromLayers(qm.model, graph.LayersOptions{InputShape: qm.shape, Weights: weights})
+			if err != nil {
+				t.Fatalf("%s: %v", qm.name, err)
+			}
+			s, err := graph.NewSession(g, graph.Options{Threads: 2})
+			if err != nil {
+				t.Fatalf("%s: %v", qm.name, err)
+			}
+			out, err := s.Run(map[string]*graph.Tensor{"input": graph.Float(x)})
+			if err != nil {
+				t.Fatalf("%s: %v", qm.name, err)
+			}
+			if bad := sameBits(out["output"], want); bad != 0 {
+				t.Errorf("%s weights %v: %d of %d outputs differ from the export-mode forward", qm.name, weights, bad, len(want.Data))
+			}
 		}
 	}
 }

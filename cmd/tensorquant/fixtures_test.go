@@ -121,7 +121,7 @@ func TestRunOnFixtures(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, batch := range fixtureBatches(mo.Batches) {
+			for _, batch := range mo.TestBatches() {
 				dir := t.TempDir()
 				args := []string{"run", "-o", dir}
 				for _, in := range mo.Inputs {
@@ -155,13 +155,4 @@ func TestRunOnFixtures(t *testing.T) {
 		t.Fatal("no reference model imports")
 	}
 	t.Logf("%d model runs agree with ONNX Runtime", compared)
-}
-
-// fixtureBatches returns the batches a fixture test runs: all, or under -short
-// the first.
-func fixtureBatches(all []int) []int {
-	if testing.Short() {
-		return all[:1]
-	}
-	return all
 }

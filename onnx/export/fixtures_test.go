@@ -48,7 +48,7 @@ func TestFixturesRoundTrip(t *testing.T) {
 				t.Fatal(err)
 			}
 			exported[mo.Name+filepath.Base(p)] = m
-			for _, batch := range fixtureBatches(mo.Batches) {
+			for _, batch := range mo.TestBatches() {
 				res := t.TempDir()
 				args := []string{ortNPY, "--opt=all", "-o", res, out}
 				for _, in := range mo.Inputs {
@@ -76,13 +76,4 @@ func TestFixturesRoundTrip(t *testing.T) {
 		t.Fatal("no reference model imports")
 	}
 	onnxCheck(t, exported)
-}
-
-// fixtureBatches returns the batches a fixture test runs: all, or under -short
-// the first.
-func fixtureBatches(all []int) []int {
-	if testing.Short() {
-		return all[:1]
-	}
-	return all
 }

@@ -41,6 +41,8 @@ var backendSkips = func() map[string]string {
 	add("optional and sequence values are not tensors", "identity_opt", "identity_sequence")
 	add("training-mode Dropout draws numpy's random mask; only inference (or ratio 0) is supported",
 		"training_dropout", "training_dropout_default", "training_dropout_default_mask", "training_dropout_mask")
+	add("training-mode BatchNormalization (batch statistics, running-statistics outputs) is refused: only inference is supported",
+		"batchnorm_epsilon_training_mode", "batchnorm_example_training_mode")
 	return m
 }()
 

@@ -11,11 +11,13 @@ import (
 
 // opsHere are the op types of the op_*.go files.
 var opsHere = []string{
-	"Abs", "Add", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Div", "Dropout", "Equal", "Erf", "Exp",
-	"Expand", "Flatten", "Gather", "Gelu", "Gemm", "Greater", "HardSigmoid", "HardSwish", "Identity",
-	"LayerNormalization", "LeakyRelu", "Less", "Log", "MatMul", "Max", "Min", "Mul", "Neg", "Not", "Pad", "Pow",
-	"Range", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceSum", "Relu", "Reshape", "Shape", "Sigmoid",
-	"Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Tanh", "Tile", "Transpose", "Unsqueeze", "Where",
+	"Abs", "Add", "AveragePool", "BatchNormalization", "Cast", "Clip", "Concat", "Constant", "ConstantOfShape", "Conv",
+	"ConvTranspose", "DequantizeLinear", "Div", "Dropout", "Equal", "Erf", "Exp", "Expand", "Flatten", "Gather", "Gelu",
+	"Gemm", "GlobalAveragePool", "GlobalMaxPool", "Greater", "HardSigmoid", "HardSwish", "Identity",
+	"InstanceNormalization", "LayerNormalization", "LeakyRelu", "Less", "Log", "MatMul", "Max", "MaxPool", "Min", "Mul",
+	"Neg", "Not", "Pad", "Pow", "QuantizeLinear", "Range", "Reciprocal", "ReduceMax", "ReduceMean", "ReduceSum", "Relu",
+	"Reshape", "Resize", "Shape", "Sigmoid", "Slice", "Softmax", "Split", "Sqrt", "Squeeze", "Sub", "Tanh", "Tile",
+	"Transpose", "Unsqueeze", "Upsample", "Where",
 }
 
 func TestOpsHereRegistered(t *testing.T) {
@@ -30,7 +32,7 @@ func TestOpsHereRegistered(t *testing.T) {
 // with values that include the specials and small integers (shapes,
 // axes and indices in range and out of it).
 func randTensor(rng *rand.Rand, t onnx.DataType) *Tensor {
-	shape := make([]int, rng.IntN(4))
+	shape := make([]int, rng.IntN(5))
 	for i := range shape {
 		shape[i] = rng.IntN(4)
 	}
@@ -50,7 +52,7 @@ func randTensor(rng *rand.Rand, t onnx.DataType) *Tensor {
 			x.I64[i] = n
 		case onnx.Int32:
 			x.I32[i] = int32(n)
-		case onnx.Int8:
+		case onnx.Int8, onnx.Int4:
 			x.I8[i] = int8(n)
 		case onnx.Bool:
 			x.U8[i] = uint8(n & 1)
@@ -65,7 +67,7 @@ func randTensor(rng *rand.Rand, t onnx.DataType) *Tensor {
 var intParams = map[string]map[int]bool{
 	"Reshape": {1: true}, "Slice": {1: true, 2: true, 3: true, 4: true}, "Expand": {1: true}, "Tile": {1: true},
 	"Pad": {1: true, 3: true}, "Gather": {1: true}, "Squeeze": {1: true}, "Unsqueeze": {1: true}, "ReduceMean": {1: true},
-	"ReduceSum": {1: true}, "ReduceMax": {1: true}, "Split": {1: true},
+	"ReduceSum": {1: true}, "ReduceMax": {1: true}, "Split": {1: true}, "Resize": {3: true},
 }
 
 // TestOpsNeverPanic builds every op at several opsets and arities and
@@ -92,6 +94,13 @@ func TestOpsNeverPanic(t *testing.T) {
 			}
 			return v
 		}
+		pos := func() []int64 {
+			v := ints()
+			for i := range v {
+				v[i] = 1 + v[i]&3
+			}
+			return v
+		}
 		cands := []onnx.Attribute{
 			onnx.IntAttr("axis", int64(rng.IntN(9)-4)), onnx.IntsAttr("axes", ints()...), onnx.IntsAttr("perm", ints()...),
 			onnx.IntAttr("keepdims", int64(rng.IntN(2))), onnx.IntsAttr("split", ints()...), onnx.IntsAttr("starts", ints()...),
@@ -100,6 +109,18 @@ func TestOpsNeverPanic(t *testing.T) {
 			onnx.IntAttr("num_outputs", int64(rng.IntN(4))), onnx.IntAttr("start", int64(rng.IntN(9)-4)), onnx.IntAttr("end", int64(rng.IntN(9)-4)),
 			onnx.IntAttr("noop_with_empty_axes", int64(rng.IntN(2))), onnx.IntAttr("allowzero", int64(rng.IntN(2))),
 			onnx.IntAttr("broadcast", 1), onnx.FloatAttr("alpha", 0.5), onnx.FloatAttr("beta", 0),
+			onnx.IntsAttr("kernel_shape", pos()...), onnx.IntsAttr("strides", pos()...), onnx.IntsAttr("dilations", pos()...),
+			onnx.IntAttr("group", int64(rng.IntN(3))), onnx.IntAttr("ceil_mode", int64(rng.IntN(2))),
+			onnx.IntAttr("count_include_pad", int64(rng.IntN(2))), onnx.IntAttr("storage_order", int64(rng.IntN(2))),
+			onnx.StringAttr("auto_pad", []string{"NOTSET", "SAME_UPPER", "SAME_LOWER", "VALID"}[rng.IntN(4)]),
+			onnx.IntsAttr("output_padding", ints()...), onnx.IntsAttr("output_shape", ints()...),
+			onnx.StringAttr("mode", []string{"nearest", "linear", "cubic"}[rng.IntN(3)]),
+			onnx.StringAttr("coordinate_transformation_mode", resizeCTMs[rng.IntN(len(resizeCTMs))]),
+			onnx.StringAttr("nearest_mode", nearestMode[rng.IntN(len(nearestMode))]),
+			onnx.IntAttr("exclude_outside", int64(rng.IntN(2))), onnx.IntAttr("antialias", int64(rng.IntN(2))),
+			onnx.FloatsAttr("scales", 1, 2, 0.5, 3), onnx.IntAttr("block_size", int64(rng.IntN(4))),
+			onnx.IntAttr("saturate", int64(rng.IntN(2))),
+			onnx.IntAttr("output_dtype", int64([]onnx.DataType{onnx.Int8, onnx.Uint8, onnx.Int4, onnx.Float8E5M2}[rng.IntN(4)])),
 		}
 		var out []onnx.Attribute
 		for _, a := range cands {
@@ -125,7 +146,8 @@ func TestOpsNeverPanic(t *testing.T) {
 			}
 			// Types: at random, or all of one type, or that with the
 			// integer parameters INT64 and Where's condition BOOL.
-			types := []onnx.DataType{onnx.Float, onnx.Double, onnx.Int64, onnx.Int32, onnx.Int8, onnx.Uint8, onnx.Bool}
+			types := []onnx.DataType{onnx.Float, onnx.Double, onnx.Int64, onnx.Int32, onnx.Int8, onnx.Uint8, onnx.Bool,
+				onnx.Int4, onnx.Uint4, onnx.Float8E4M3FN}
 			mode, t0 := rng.IntN(3), types[rng.IntN(len(types))]
 			in := make([]*Tensor, nin)
 			infos := make([]*Info, nin)

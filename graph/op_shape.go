@@ -714,6 +714,9 @@ func (rangeOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	t := in[0].DType
+	if err := oneOf(t, rangeTypes...); err != nil {
+		return nil, err
+	}
 	for i, x := range in {
 		if x.DType != t || x.Len() != 1 {
 			return nil, fmt.Errorf("%s must be a scalar %v, is %v", [3]string{"start", "limit", "delta"}[i], t, x)

@@ -2,9 +2,9 @@ package layers
 
 import (
 	"fmt"
-	"math"
 	"slices"
 
+	"github.com/tensorquant/tensorquant/internal/nn"
 	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
 )
@@ -232,37 +232,20 @@ func (b *BatchNorm) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	for c := range C {
 		var mean, variance float64
 		if b.training {
-			var s float64
-			for n := range N {
-				for _, v := range x.Data[(n*C+c)*P : (n*C+c+1)*P] {
-					s += float64(v)
-				}
-			}
-			mean = s / float64(count)
 			var ss float64
-			for n := range N {
-				for _, v := range x.Data[(n*C+c)*P : (n*C+c+1)*P] {
-					d := float64(v) - mean
-					ss += d * d
-				}
-			}
-			variance = ss / float64(count)
+			mean, variance, ss = nn.Moments(x.Data, N, C, P, c)
 			m := b.Momentum
 			b.RunningMean.Data[c] = float32((1-m)*float64(b.RunningMean.Data[c]) + m*mean)
 			b.RunningVar.Data[c] = float32((1-m)*float64(b.RunningVar.Data[c]) + m*ss/float64(count-1))
 		} else {
 			mean, variance = float64(b.RunningMean.Data[c]), float64(b.RunningVar.Data[c])
 		}
-		inv := 1 / math.Sqrt(variance+b.Eps)
+		inv := nn.InvStd(variance, b.Eps)
 		b.invStd[c] = inv
 		gamma, beta := float64(b.Weight.Data[c]), float64(b.Bias.Data[c])
 		for n := range N {
 			lo, hi := (n*C+c)*P, (n*C+c+1)*P
-			for i, v := range x.Data[lo:hi] {
-				h := (float64(v) - mean) * inv
-				b.xhat[lo+i] = float32(h)
-				y.Data[lo+i] = float32(h*gamma + beta)
-			}
+			nn.Normalize(y.Data[lo:hi], b.xhat[lo:hi], x.Data[lo:hi], mean, inv, gamma, beta)
 		}
 	}
 	b.trainFwd, b.shape = b.training, x.Shape

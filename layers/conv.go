@@ -7,7 +7,7 @@ import (
 	"slices"
 	"strings"
 
-	"github.com/tensorquant/tensorquant/internal/gemm"
+	"github.com/tensorquant/tensorquant/internal/nn"
 	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
 )
@@ -23,8 +23,9 @@ import (
 // first). The weight is laid out as in PyTorch: [OutChannels,
 // InChannels/Groups, k...] for a convolution and [InChannels,
 // OutChannels/Groups, k...] for a transposed one; Bias is [OutChannels] or
-// nil. The work is done by im2col (col2im for the transposed direction) and
-// the float32 GEMM of internal/gemm.
+// nil. The arithmetic is internal/nn's (im2col, or col2im for the
+// transposed direction, and the float32 GEMM of internal/gemm; depthwise
+// convolutions directly), which imported graphs share.
 type Conv struct {
 	InChannels, OutChannels int
 	// One value per spatial dimension. OutputPadding is all zero for a
@@ -43,11 +44,10 @@ type Conv struct {
 // convSaved is what backward needs from forward, copied so that a change
 // of the exported fields in between cannot make backward inconsistent.
 type convSaved struct {
-	x, w              *tensor.Tensor
-	geo               geom
-	outShape          []int
-	inC, outC, groups int
-	transposed, bias  bool
+	x, w     *tensor.Tensor
+	conv     nn.Conv
+	outShape []int
+	bias     bool
 }
 
 // Conv1d is torch.nn.Conv1d: input [N, C, L].
@@ -548,22 +548,17 @@ func (c *Conv) ForwardWeight(x, w *tensor.Tensor) (*tensor.Tensor, error) {
 	if x.Shape[1] != c.InChannels {
 		return nil, errorf(c, "input shape %v: has %d channels, want %d", x.Shape, x.Shape[1], c.InChannels)
 	}
-	g := geom{big: [3]int{1, 1, 1}, small: [3]int{1, 1, 1}, k: [3]int{1, 1, 1}, s: [3]int{1, 1, 1}, d: [3]int{1, 1, 1}}
 	out := []int{x.Shape[0], c.OutChannels}
 	for i := range dims {
-		j := 3 - dims + i
-		g.k[j], g.s[j], g.p[j], g.d[j] = c.KernelSize[i], c.Stride[i], c.Padding[i], c.Dilation[i]
 		in := x.Shape[2+i]
 		var o int
 		if c.Transposed {
 			o = (in-1)*c.Stride[i] - 2*c.Padding[i] + c.Dilation[i]*(c.KernelSize[i]-1) + c.OutputPadding[i] + 1
-			g.small[j], g.big[j] = in, o
 		} else {
 			o = (in+2*c.Padding[i]-c.Dilation[i]*(c.KernelSize[i]-1)-1)/c.Stride[i] + 1
 			if in+2*c.Padding[i] < c.Dilation[i]*(c.KernelSize[i]-1)+1 {
 				o = 0
 			}
-			g.big[j], g.small[j] = in, o
 		}
 		if o < 1 || in < 1 {
 			return nil, errorf(c, "input shape %v: spatial size %v is too small for kernel %v (dilation %v, padding %v)",
@@ -574,45 +569,23 @@ func (c *Conv) ForwardWeight(x, w *tensor.Tensor) (*tensor.Tensor, error) {
 	if n, err := tensor.NumelOf(out); err != nil || n > maxActivation {
 		return nil, errorf(c, "input shape %v: output shape %v is too large", x.Shape, out)
 	}
+	big, small := x.Shape[2:], out[2:]
+	if c.Transposed {
+		big, small = small, big
+	}
+	k := nn.Conv{Geom: nn.NewGeom(big, small, c.KernelSize, c.Stride, c.Padding, nil, c.Dilation),
+		InC: c.InChannels, OutC: c.OutChannels, Groups: c.Groups, Transposed: c.Transposed}
 	y := tensor.New(out...)
-	c.fw = convSaved{x: x, w: w, geo: g, outShape: out, inC: c.InChannels, outC: c.OutChannels,
-		groups: c.Groups, transposed: c.Transposed, bias: c.Bias != nil}
-	N, G := x.Shape[0], c.Groups
-	P := g.smallN()
+	c.fw = convSaved{x: x, w: w, conv: k, outShape: out, bias: c.Bias != nil}
 	var bias []float32
 	if c.Bias != nil {
 		bias = c.Bias.Data
 	}
-	if !c.Transposed {
-		cg, ocg := c.InChannels/G, c.OutChannels/G
-		K := cg * g.kN()
-		for n0, nc := range c.chunks(N, K, P, ocg) {
-			L := nc * P
-			cols, tmp := c.cols[:K*L], c.tmp[:ocg*L]
-			for gi := range G {
-				g.im2col(cols, x.Data, c.InChannels, gi*cg, cg, n0, nc)
-				gemm.Sgemm(false, false, ocg, L, K, w.Data[gi*ocg*K:], K, cols, L, tmp, L, false)
-				scatterChannels(y.Data, tmp, c.OutChannels, gi*ocg, ocg, n0, nc, P, bias)
-			}
-		}
-		return y, nil
+	N := x.Shape[0]
+	if !k.Depthwise() {
+		c.scratch(k.Scratch(N))
 	}
-	// Transposed: y = col2im(Wᵀ·x), the adjoint of the convolution from y's
-	// space to x's, whose weight has x's channels as output channels.
-	cg, icg := c.OutChannels/G, c.InChannels/G
-	K := cg * g.kN()
-	for n0, nc := range c.chunks(N, K, P, icg) {
-		L := nc * P
-		cols, tmp := c.cols[:K*L], c.tmp[:icg*L]
-		for gi := range G {
-			gatherChannels(tmp, x.Data, c.InChannels, gi*icg, icg, n0, nc, P)
-			gemm.Sgemm(true, false, K, L, icg, w.Data[gi*icg*K:], K, tmp, L, cols, L, false)
-			g.col2im(y.Data, cols, c.OutChannels, gi*cg, cg, n0, nc)
-		}
-	}
-	if bias != nil {
-		addChannelBias(y.Data, bias, g.bigN())
-	}
+	k.Forward(y.Data, x.Data, w.Data, bias, c.cols, c.tmp, 0, N)
 	return y, nil
 }
 
@@ -636,50 +609,15 @@ func (c *Conv) BackwardWeight(dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	var db []float32
 	if fw.bias {
-		if c.Bias == nil || len(c.Bias.Data) != fw.outC {
+		if c.Bias == nil || len(c.Bias.Data) != fw.conv.OutC {
 			return nil, errorf(c, "bias changed between Forward and Backward")
 		}
 		db = gradOf(c.Bias, &c.biasGrad).Data
 	}
-	x, w, g := fw.x, fw.w, &fw.geo
-	dx := tensor.New(x.Shape...)
-	N, G := x.Shape[0], fw.groups
-	P := g.smallN()
-	if !fw.transposed {
-		cg, ocg := fw.inC/G, fw.outC/G
-		K := cg * g.kN()
-		for n0, nc := range c.chunks(N, K, P, ocg) {
-			L := nc * P
-			cols, tmp := c.cols[:K*L], c.tmp[:ocg*L]
-			for gi := range G {
-				gatherChannels(tmp, dy.Data, fw.outC, gi*ocg, ocg, n0, nc, P)
-				g.im2col(cols, x.Data, fw.inC, gi*cg, cg, n0, nc)
-				gemm.Sgemm(false, true, ocg, K, L, tmp, L, cols, L, dw.Data[gi*ocg*K:], K, true)
-				gemm.Sgemm(true, false, K, L, ocg, w.Data[gi*ocg*K:], K, tmp, L, cols, L, false)
-				g.col2im(dx.Data, cols, fw.inC, gi*cg, cg, n0, nc)
-			}
-		}
-		if db != nil {
-			sumChannels(db, dy.Data, P)
-		}
-		return dx, nil
-	}
-	cg, icg := fw.outC/G, fw.inC/G
-	K := cg * g.kN()
-	for n0, nc := range c.chunks(N, K, P, icg) {
-		L := nc * P
-		cols, tmp := c.cols[:K*L], c.tmp[:icg*L]
-		for gi := range G {
-			g.im2col(cols, dy.Data, fw.outC, gi*cg, cg, n0, nc)
-			gatherChannels(tmp, x.Data, fw.inC, gi*icg, icg, n0, nc, P)
-			gemm.Sgemm(false, true, icg, K, L, tmp, L, cols, L, dw.Data[gi*icg*K:], K, true)
-			gemm.Sgemm(false, false, icg, L, K, w.Data[gi*icg*K:], K, cols, L, tmp, L, false)
-			scatterChannels(dx.Data, tmp, fw.inC, gi*icg, icg, n0, nc, P, nil)
-		}
-	}
-	if db != nil {
-		sumChannels(db, dy.Data, g.bigN())
-	}
+	dx := tensor.New(fw.x.Shape...)
+	N := fw.x.Shape[0]
+	c.scratch(fw.conv.Scratch(N))
+	fw.conv.Backward(dx.Data, dw.Data, db, dy.Data, fw.x.Data, fw.w.Data, c.cols, c.tmp, N)
 	return dx, nil
 }
 
@@ -688,60 +626,15 @@ func (c *Conv) BackwardWeight(dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
 // failure.
 const maxActivation = 1<<31 - 1
 
-// maxScratch bounds the im2col buffer (in elements); larger batches are
-// processed in chunks of samples.
-const maxScratch = 1 << 20
-
-// chunks splits N samples into runs whose im2col matrix (K rows, P columns
-// per sample) fits maxScratch (at least one sample per run), sizes the
-// scratch buffers for K×L columns and tmpRows×L others, and yields
-// (first sample, count) pairs.
-func (c *Conv) chunks(N, K, P, tmpRows int) func(yield func(int, int) bool) {
-	per := max(1, maxScratch/max(1, K*P))
-	per = min(per, max(N, 1))
-	if need := K * P * per; cap(c.cols) < need {
-		c.cols = make([]float32, need)
+// scratch makes the scratch buffers at least cols and tmp elements long.
+func (c *Conv) scratch(cols, tmp int) {
+	if cap(c.cols) < cols {
+		c.cols = make([]float32, cols)
 	}
-	if need := tmpRows * P * per; cap(c.tmp) < need {
-		c.tmp = make([]float32, need)
+	if cap(c.tmp) < tmp {
+		c.tmp = make([]float32, tmp)
 	}
 	c.cols, c.tmp = c.cols[:cap(c.cols)], c.tmp[:cap(c.tmp)]
-	return func(yield func(int, int) bool) {
-		for n0 := 0; n0 < N; n0 += per {
-			if !yield(n0, min(per, N-n0)) {
-				return
-			}
-		}
-	}
-}
-
-// addChannelBias adds bias[c] to every element of channel c of y, a tensor
-// [N, C, P].
-func addChannelBias(y, bias []float32, P int) {
-	C := len(bias)
-	for i := 0; i+P <= len(y); i += P {
-		b := bias[(i/P)%C]
-		for j := range y[i : i+P] {
-			y[i+j] += b
-		}
-	}
-}
-
-// sumChannels adds, for each channel c, the sum of channel c of dy (a
-// tensor [N, C, P]) to db[c], accumulating in float64.
-func sumChannels(db, dy []float32, P int) {
-	C := len(db)
-	sums := make([]float64, C)
-	for i := 0; i+P <= len(dy); i += P {
-		var s float64
-		for _, v := range dy[i : i+P] {
-			s += float64(v)
-		}
-		sums[(i/P)%C] += s
-	}
-	for c, s := range sums {
-		db[c] += float32(s)
-	}
 }
 
 // gradOf returns the gradient tensor *g of the parameter v, replacing it by

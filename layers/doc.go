@@ -14,7 +14,8 @@
 // [out, in], Conv [out, in/groups, k...], ConvTranspose [in, out/groups,
 // k...]), so that models and weights move between the two as they are.
 // The layers are PyTorch's Linear, Conv1d/2d/3d and ConvTranspose1d/2d/3d
-// (im2col and the cache-blocked SIMD GEMM of internal/gemm), MaxPool,
+// (the arithmetic of internal/nn, which imported graphs share: im2col and
+// the cache-blocked SIMD GEMM of internal/gemm), MaxPool,
 // AvgPool and AdaptiveAvgPool in 1 to 3 dimensions, BatchNorm1d/2d/3d,
 // ReLU, Flatten, Dropout, ONNX's MatMul with a constant weight, and the
 // containers Sequential and Residual (body(x) + shortcut(x)); CrossEntropy
@@ -30,7 +31,7 @@
 // changing the tree.
 //
 // Each layer says, next to its Forward and Backward, how it is written as
-// ONNX nodes (Exporter, through a Builder that onnx/export implements),
+// ONNX nodes (Exporter, through a Builder that graph.FromLayers implements),
 // and a layer with a weight lets it be replaced for one pass (Weighted),
 // which is all quantization needs of it. Bad input never panics: every
 // layer returns an *Error that names the layer by its hierarchical name and

@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/tensorquant/tensorquant/internal/nn"
 	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
 )
@@ -84,33 +85,28 @@ func (w *Window) check() error {
 
 // geometry checks x against the window and returns the pooling geometry and
 // output shape.
-func (w *Window) geometry(self Layer, x *tensor.Tensor) (geom, []int, error) {
-	g := geom{big: [3]int{1, 1, 1}, small: [3]int{1, 1, 1}, k: [3]int{1, 1, 1}, s: [3]int{1, 1, 1}, d: [3]int{1, 1, 1}}
+func (w *Window) geometry(self Layer, x *tensor.Tensor) (nn.Geom, []int, error) {
 	if err := w.check(); err != nil {
-		return g, nil, errorf(self, "%v", err)
+		return nn.Geom{}, nil, errorf(self, "%v", err)
 	}
 	dims := len(w.KernelSize)
 	if err := x.Validate(); err != nil {
-		return g, nil, errorf(self, "input: %v", err)
+		return nn.Geom{}, nil, errorf(self, "input: %v", err)
 	}
 	if len(x.Shape) != dims+2 {
-		return g, nil, errorf(self, "input shape %v: want %d dimensions (N, C%s)", x.Shape, dims+2, spatialNames(dims))
+		return nn.Geom{}, nil, errorf(self, "input shape %v: want %d dimensions (N, C%s)", x.Shape, dims+2, spatialNames(dims))
 	}
 	out := []int{x.Shape[0], x.Shape[1]}
 	for i := range dims {
-		j := 3 - dims + i
 		in := x.Shape[2+i]
-		g.k[j], g.s[j], g.p[j], g.d[j] = w.KernelSize[i], w.Stride[i], w.Padding[i], w.Dilation[i]
 		span := w.Dilation[i]*(w.KernelSize[i]-1) + 1
 		if in+2*w.Padding[i] < span {
-			return g, nil, errorf(self, "input shape %v: spatial size %v is too small for kernel %v (dilation %v, padding %v)",
+			return nn.Geom{}, nil, errorf(self, "input shape %v: spatial size %v is too small for kernel %v (dilation %v, padding %v)",
 				x.Shape, x.Shape[2:], w.KernelSize, w.Dilation, w.Padding)
 		}
-		o := (in+2*w.Padding[i]-span)/w.Stride[i] + 1
-		g.big[j], g.small[j] = in, o
-		out = append(out, o)
+		out = append(out, (in+2*w.Padding[i]-span)/w.Stride[i]+1)
 	}
-	return g, out, nil
+	return nn.NewGeom(x.Shape[2:], out[2:], w.KernelSize, w.Stride, w.Padding, nil, w.Dilation), out, nil
 }
 
 // clone returns a deep copy of the window.
@@ -239,7 +235,7 @@ func (m *MaxPool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	if g.bigN() > math.MaxInt32 {
+	if g.BigN() > math.MaxInt32 {
 		return nil, errorf(m, "input shape %v: planes of more than 2^31 elements", x.Shape)
 	}
 	y := tensor.New(out...)
@@ -247,57 +243,9 @@ func (m *MaxPool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		m.argmax = make([]int32, len(y.Data))
 	}
 	m.argmax = m.argmax[:len(y.Data)]
-	B, P := g.bigN(), g.smallN()
-	negInf := float32(math.Inf(-1))
-	for pl := 0; pl*P < len(y.Data); pl++ {
-		plane := x.Data[pl*B : (pl+1)*B]
-		yo, am := y.Data[pl*P:(pl+1)*P], m.argmax[pl*P:(pl+1)*P]
-		o := 0
-		for od := range g.small[0] {
-			dlo, dhi := tapRange(od, g.big[0], g.s[0], g.p[0], g.d[0], g.k[0])
-			for oh := range g.small[1] {
-				hlo, hhi := tapRange(oh, g.big[1], g.s[1], g.p[1], g.d[1], g.k[1])
-				for ow := range g.small[2] {
-					wlo, whi := tapRange(ow, g.big[2], g.s[2], g.p[2], g.d[2], g.k[2])
-					best, bi := negInf, -1
-					if dlo < dhi && hlo < hhi && wlo < whi {
-						bi = ((od*g.s[0]-g.p[0]+dlo*g.d[0])*g.big[1]+oh*g.s[1]-g.p[1]+hlo*g.d[1])*g.big[2] + ow*g.s[2] - g.p[2] + wlo*g.d[2]
-					}
-					for a := dlo; a < dhi; a++ {
-						id := od*g.s[0] - g.p[0] + a*g.d[0]
-						for b := hlo; b < hhi; b++ {
-							ih := oh*g.s[1] - g.p[1] + b*g.d[1]
-							base := (id*g.big[1] + ih) * g.big[2]
-							for c := wlo; c < whi; c++ {
-								idx := base + ow*g.s[2] - g.p[2] + c*g.d[2]
-								if v := plane[idx]; v > best || v != v {
-									best, bi = v, idx
-								}
-							}
-						}
-					}
-					yo[o], am[o] = best, int32(bi)
-					o++
-				}
-			}
-		}
-	}
+	nn.MaxPool(y.Data, m.argmax, x.Data, &g, 0, out[0]*out[1])
 	m.inShape, m.outShape = x.Shape, out
 	return y, nil
-}
-
-// tapRange returns the kernel taps [lo, hi) of window position o that fall
-// inside [0, n).
-func tapRange(o, n, s, p, d, k int) (lo, hi int) {
-	start := o*s - p
-	for lo < k && start+lo*d < 0 {
-		lo++
-	}
-	hi = k
-	for hi > lo && start+(hi-1)*d >= n {
-		hi--
-	}
-	return lo, hi
 }
 
 // Backward sends each output gradient to the input element that was the
@@ -307,20 +255,18 @@ func (m *MaxPool) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		return nil, err
 	}
 	dx := tensor.New(m.inShape...)
-	P := 1
-	for _, v := range m.outShape[2:] {
-		P *= v
-	}
-	B := 1
-	for _, v := range m.inShape[2:] {
-		B *= v
-	}
-	for i, v := range dy.Data {
-		if j := m.argmax[i]; j >= 0 {
-			dx.Data[(i/P)*B+int(j)] += v
-		}
-	}
+	nn.MaxPoolBackward(dx.Data, dy.Data, m.argmax, spatial(m.outShape), spatial(m.inShape))
 	return dx, nil
+}
+
+// spatial returns the number of elements of one plane of a tensor of the
+// given shape [N, C, spatial...].
+func spatial(shape []int) int {
+	n := 1
+	for _, d := range shape[2:] {
+		n *= d
+	}
+	return n
 }
 
 // checkGrad returns an error unless a Forward ran (outShape is set) and dy
@@ -344,7 +290,7 @@ func checkGrad(self Layer, outShape []int, dy *tensor.Tensor) error {
 // AvgPool3d embed it.
 type AvgPool struct {
 	Window
-	geo      geom
+	geo      nn.Geom
 	inShape  []int
 	outShape []int
 }
@@ -405,7 +351,7 @@ func (a *AvgPool) Export(b Builder, x Value) (Value, error) {
 // original: its own window, nothing of the last Forward.
 func (a *AvgPool) unshare() {
 	a.Window = a.Window.clone()
-	a.geo, a.inShape, a.outShape = geom{}, nil, nil
+	a.geo, a.inShape, a.outShape = nn.Geom{}, nil, nil
 }
 
 // Forward returns the window averages of x. It returns an error for an
@@ -420,33 +366,7 @@ func (a *AvgPool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		return nil, err
 	}
 	y := tensor.New(out...)
-	div := float32(g.kN())
-	B, P := g.bigN(), g.smallN()
-	for pl := 0; pl*P < len(y.Data); pl++ {
-		plane := x.Data[pl*B : (pl+1)*B]
-		yo := y.Data[pl*P : (pl+1)*P]
-		o := 0
-		for od := range g.small[0] {
-			dlo, dhi := tapRange(od, g.big[0], g.s[0], g.p[0], 1, g.k[0])
-			for oh := range g.small[1] {
-				hlo, hhi := tapRange(oh, g.big[1], g.s[1], g.p[1], 1, g.k[1])
-				for ow := range g.small[2] {
-					wlo, whi := tapRange(ow, g.big[2], g.s[2], g.p[2], 1, g.k[2])
-					var sum float32
-					for d := dlo; d < dhi; d++ {
-						for h := hlo; h < hhi; h++ {
-							base := ((od*g.s[0]-g.p[0]+d)*g.big[1]+oh*g.s[1]-g.p[1]+h)*g.big[2] + ow*g.s[2] - g.p[2]
-							for _, v := range plane[base+wlo : base+whi] {
-								sum += v
-							}
-						}
-					}
-					yo[o] = sum / div
-					o++
-				}
-			}
-		}
-	}
+	nn.AvgPool(y.Data, x.Data, &g, true, 0, out[0]*out[1])
 	a.geo, a.inShape, a.outShape = g, x.Shape, out
 	return y, nil
 }
@@ -457,34 +377,8 @@ func (a *AvgPool) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := checkGrad(a, a.outShape, dy); err != nil {
 		return nil, err
 	}
-	g := &a.geo
 	dx := tensor.New(a.inShape...)
-	div := float32(g.kN())
-	B, P := g.bigN(), g.smallN()
-	for pl := 0; pl*P < len(dy.Data); pl++ {
-		plane := dx.Data[pl*B : (pl+1)*B]
-		do := dy.Data[pl*P : (pl+1)*P]
-		o := 0
-		for od := range g.small[0] {
-			dlo, dhi := tapRange(od, g.big[0], g.s[0], g.p[0], 1, g.k[0])
-			for oh := range g.small[1] {
-				hlo, hhi := tapRange(oh, g.big[1], g.s[1], g.p[1], 1, g.k[1])
-				for ow := range g.small[2] {
-					wlo, whi := tapRange(ow, g.big[2], g.s[2], g.p[2], 1, g.k[2])
-					v := do[o] / div
-					o++
-					for d := dlo; d < dhi; d++ {
-						for h := hlo; h < hhi; h++ {
-							base := ((od*g.s[0]-g.p[0]+d)*g.big[1]+oh*g.s[1]-g.p[1]+h)*g.big[2] + ow*g.s[2] - g.p[2]
-							for i := wlo; i < whi; i++ {
-								plane[base+i] += v
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	nn.AvgPoolBackward(dx.Data, dy.Data, &a.geo, true, 0, a.inShape[0]*a.inShape[1])
 	return dx, nil
 }
 
@@ -606,12 +500,6 @@ func (a *AdaptiveAvgPool) unshare() {
 	a.inShape, a.outShape = nil, nil
 }
 
-// adaptiveRange returns PyTorch's window [start, end) of output position i
-// for input size n and output size m.
-func adaptiveRange(i, n, m int) (int, int) {
-	return i * n / m, ((i+1)*n + m - 1) / m
-}
-
 // Forward returns the adaptive averages of x. It returns an error for an
 // input of the wrong rank or with a zero spatial size.
 func (a *AdaptiveAvgPool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
@@ -620,31 +508,7 @@ func (a *AdaptiveAvgPool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 		return nil, err
 	}
 	y := tensor.New(shape...)
-	B, P := in[0]*in[1]*in[2], out[0]*out[1]*out[2]
-	for pl := 0; pl*P < len(y.Data); pl++ {
-		plane := x.Data[pl*B : (pl+1)*B]
-		yo := y.Data[pl*P : (pl+1)*P]
-		o := 0
-		for od := range out[0] {
-			d0, d1 := adaptiveRange(od, in[0], out[0])
-			for oh := range out[1] {
-				h0, h1 := adaptiveRange(oh, in[1], out[1])
-				for ow := range out[2] {
-					w0, w1 := adaptiveRange(ow, in[2], out[2])
-					var sum float32
-					for d := d0; d < d1; d++ {
-						for h := h0; h < h1; h++ {
-							for _, v := range plane[(d*in[1]+h)*in[2]+w0 : (d*in[1]+h)*in[2]+w1] {
-								sum += v
-							}
-						}
-					}
-					yo[o] = sum / float32((d1-d0)*(h1-h0)*(w1-w0))
-					o++
-				}
-			}
-		}
-	}
+	nn.AdaptiveAvgPool(y.Data, x.Data, in, out, 0, shape[0]*shape[1])
 	a.inShape, a.outShape = x.Shape, shape
 	return y, nil
 }
@@ -688,30 +552,6 @@ func (a *AdaptiveAvgPool) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		in[3-dims+i], out[3-dims+i] = a.inShape[2+i], a.outShape[2+i]
 	}
 	dx := tensor.New(a.inShape...)
-	B, P := in[0]*in[1]*in[2], out[0]*out[1]*out[2]
-	for pl := 0; pl*P < len(dy.Data); pl++ {
-		plane := dx.Data[pl*B : (pl+1)*B]
-		do := dy.Data[pl*P : (pl+1)*P]
-		o := 0
-		for od := range out[0] {
-			d0, d1 := adaptiveRange(od, in[0], out[0])
-			for oh := range out[1] {
-				h0, h1 := adaptiveRange(oh, in[1], out[1])
-				for ow := range out[2] {
-					w0, w1 := adaptiveRange(ow, in[2], out[2])
-					v := do[o] / float32((d1-d0)*(h1-h0)*(w1-w0))
-					o++
-					for d := d0; d < d1; d++ {
-						for h := h0; h < h1; h++ {
-							row := plane[(d*in[1]+h)*in[2]+w0 : (d*in[1]+h)*in[2]+w1]
-							for i := range row {
-								row[i] += v
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	nn.AdaptiveAvgPoolBackward(dx.Data, dy.Data, in, out, 0, a.inShape[0]*a.inShape[1])
 	return dx, nil
 }

@@ -1,0 +1,72 @@
+package graph_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/graph"
+	"github.com/tensorquant/tensorquant/internal/testkit/models"
+	"github.com/tensorquant/tensorquant/onnx"
+)
+
+// TestReferenceModelsMatchORT runs every reference model of `make models`
+// (torchvision's resnet18, mobilenet_v2, mobilenet_v3_small,
+// efficientnet_b0, two transformer encoders, the Fashion-MNIST CNN, with
+// and without BatchNormalization nodes; opsets 13 and 17) at batch 1 and 4
+// and compares the outputs with ONNX Runtime's (optimisation "all", one
+// thread) within issue 12's tolerance: rtol 1e-4, atol 1e-5.
+func TestReferenceModelsMatchORT(t *testing.T) {
+	if testing.Short() {
+		t.Skip("loads ~300 MB of models")
+	}
+	man := models.Open(t)
+	for _, mo := range man.Models {
+		for _, opset := range mo.Opsets {
+			t.Run(fmt.Sprintf("%s/op%d", mo.Name, opset), func(t *testing.T) {
+				path, err := mo.Path(opset)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m, err := onnx.ReadFile(path)
+				if err != nil {
+					t.Fatal(err)
+				}
+				g, err := graph.Import(m)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s, err := graph.NewSession(g, graph.Options{})
+				if err != nil {
+					t.Fatal(err)
+				}
+				for _, batch := range mo.Batches {
+					in, err := mo.ReadInputs(batch)
+					if err != nil {
+						t.Fatal(err)
+					}
+					want, err := mo.ReadOutputs(batch, models.ORT(opset, true))
+					if err != nil {
+						t.Fatal(err)
+					}
+					feeds := map[string]*graph.Tensor{}
+					for name, x := range in {
+						feeds[name] = graph.Float(x)
+					}
+					got, err := s.Run(feeds)
+					if err != nil {
+						t.Fatalf("batch %d: %v", batch, err)
+					}
+					for name, w := range want {
+						y, err := got[name].AsFloat()
+						if err != nil {
+							t.Fatalf("batch %d output %s: %v", batch, name, err)
+						}
+						if err := models.Close(y, w, 1e-4, 1e-5); err != nil {
+							t.Errorf("batch %d output %s: %v", batch, name, err)
+						}
+					}
+				}
+			})
+		}
+	}
+}

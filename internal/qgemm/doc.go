@@ -99,13 +99,17 @@
 // consecutive k, the nr columns' four bytes each (the layout VPDPBUSD and
 // SDOT read: four products per 32-bit lane), zero-padded past K and N. The
 // activations are not packed: a micro-kernel reads each of its mr rows
-// through a pointer, four bytes at a time, broadcast to every column
+// through a pointer, four elements at a time, broadcast to every column
 // (indirect GEMM). A matrix row is one pointer; a convolution's output
 // pixel has one pointer per kernel tap, into a copy of the input in NHWC
 // order whose border holds the zero point, so that im2col costs nothing
 // but the copy. The kernel family's micro-kernel computes an mr×nr tile of
 // P over the whole depth; the epilogue turns the tile into the output while
-// it is in L1.
+// it is in L1. The convolutions work in NHWC: an NCHW input is transposed
+// into the copy and the output transposed back (8×8 byte blocks in
+// assembly), so that consecutive integer convolutions that keep NHWC save
+// both. Depthwise convolutions run along rows of output pixels, vectorized
+// over the channels.
 //
 // The work is split like internal/gemm's: into row or column blocks of
 // whole tiles, one per goroutine, up to the thread count the caller gives.

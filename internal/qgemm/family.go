@@ -126,3 +126,8 @@ func families() []family {
 	}
 	return out
 }
+
+// Implementation returns the name of the kernel family that products and
+// convolutions packed now use: "generic", "avx2", "avx512" (VPMADDWD on
+// 512-bit registers), "avx512vnni", "neon" (SMULL/SADALP) or "neondot".
+func Implementation() string { return selected().String() }

@@ -33,6 +33,7 @@ func qgemmKernels(c *build.Context) {
 		depthwise(s)
 	}
 	transpose(c)
+	transpose32(c)
 }
 
 // vpdpbusd emits VPDPBUSD w, a, acc (Intel: vpdpbusd acc, a, w): acc +=
@@ -551,5 +552,81 @@ func transpose(c *build.Context) {
 	s.DECQ(rows)
 	s.JNZ(operand.LabelRef("rowblock"))
 	s.Label("done")
+	s.RET()
+}
+
+// transpose32: dst[j·ldd + i] = src[i·lds + j] for the rows8×cols8 blocks
+// of 8×8 32-bit values (int32 or float32 bits): for each block, its 8 rows
+// in YMM registers, unpacks of dwords, then qwords, then the 128-bit
+// halves exchanged (VPERM2I128), and 8 stores.
+func transpose32(c *build.Context) {
+	s := isa{c, "AVX2", false, 8}
+	s.text("transpose32", "dst[j*ldd+i] = src[i*lds+j] for i < 8*rows8, j < 8*cols8, 32-bit values (transposeBits32).")
+	dst, src := s.slice("dst", 4), s.slice("src", 4)
+	ldd, lds, rows, cols := s.GP64(), s.GP64(), s.GP64(), s.GP64()
+	s.Load(s.Param("ldd"), ldd)
+	s.Load(s.Param("lds"), lds)
+	s.Load(s.Param("rows8"), rows)
+	s.Load(s.Param("cols8"), cols)
+	s.SHLQ(imm(2), ldd)
+	s.SHLQ(imm(2), lds)
+	s.TESTQ(rows, rows)
+	s.JEQ(operand.LabelRef("done"))
+	s.TESTQ(cols, cols)
+	s.JEQ(operand.LabelRef("done"))
+	s.Label("rowblock")
+	sp, dp, n := s.GP64(), s.GP64(), s.GP64()
+	s.MOVQ(src.p, sp)
+	s.MOVQ(dst.p, dp)
+	s.MOVQ(cols, n)
+	s.Label("block")
+	r := s.GP64()
+	s.MOVQ(sp, r)
+	var a [8]reg.VecVirtual
+	for k := range a {
+		a[k] = s.YMM()
+		s.VMOVDQU(operand.Mem{Base: r}, a[k])
+		if k < 7 {
+			s.ADDQ(lds, r)
+		}
+	}
+	var t, u [8]reg.VecVirtual
+	for k := 0; k < 8; k += 2 {
+		t[k], t[k+1] = s.YMM(), s.YMM()
+		s.VPUNPCKLDQ(a[k+1], a[k], t[k])
+		s.VPUNPCKHDQ(a[k+1], a[k], t[k+1])
+	}
+	for k := 0; k < 8; k += 4 {
+		for h := range 2 {
+			u[k+2*h], u[k+2*h+1] = s.YMM(), s.YMM()
+			s.VPUNPCKLQDQ(t[k+h+2], t[k+h], u[k+2*h])
+			s.VPUNPCKHQDQ(t[k+h+2], t[k+h], u[k+2*h+1])
+		}
+	}
+	// u[j] (j < 4) holds column j of rows 0-3 in its low 128 bits and
+	// column j+4 in its high ones; u[4+j] the same for rows 4-7.
+	s.MOVQ(dp, r)
+	for j := range 8 {
+		v := s.YMM()
+		imm8 := 0x20 // low halves: columns 0-3
+		if j >= 4 {
+			imm8 = 0x31 // high halves: columns 4-7
+		}
+		s.VPERM2I128(imm(imm8), u[4+j%4], u[j%4], v)
+		s.VMOVDQU(v, operand.Mem{Base: r})
+		if j < 7 {
+			s.ADDQ(ldd, r)
+		}
+	}
+	s.ADDQ(imm(32), sp)
+	s.LEAQ(operand.Mem{Base: r, Index: ldd, Scale: 1}, dp)
+	s.DECQ(n)
+	s.JNZ(operand.LabelRef("block"))
+	s.LEAQ(operand.Mem{Base: src.p, Index: lds, Scale: 8}, src.p)
+	s.ADDQ(imm(32), dst.p)
+	s.DECQ(rows)
+	s.JNZ(operand.LabelRef("rowblock"))
+	s.Label("done")
+	s.VZEROUPPER()
 	s.RET()
 }

@@ -3,6 +3,7 @@ package qgemm
 import (
 	"encoding/binary"
 	"sync"
+	"unsafe"
 )
 
 // Byte moves for the activations: eight bytes at a time in plain Go.
@@ -130,3 +131,27 @@ func getBytes(n int) *[]byte {
 }
 
 func putBytes(p *[]byte) { bufPool.Put(p) }
+
+// transposeBits32 sets dst[j·ldd + i] = src[i·lds + j] for i < rows, j <
+// cols: 32-bit values (int32, or float32 bits), 8×8 blocks in assembly
+// where there is some.
+func transposeBits32(dst []uint32, ldd int, src []uint32, lds, rows, cols int) {
+	r8, c8 := 0, 0
+	if transposeBlocks32(dst, ldd, src, lds, rows, cols) {
+		r8, c8 = rows/8*8, cols/8*8
+	}
+	for i := range rows {
+		j := 0
+		if i < r8 {
+			j = c8
+		}
+		for ; j < cols; j++ {
+			dst[j*ldd+i] = src[i*lds+j]
+		}
+	}
+}
+
+// bits32 returns the 32-bit patterns of an int32 or float32 slice.
+func bits32[T int32 | float32](s []T) []uint32 {
+	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}

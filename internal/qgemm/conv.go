@@ -280,7 +280,7 @@ func (e *epilogue) viaNHWC(batch, pixels, channels int) (finish func()) {
 		e.i32 = make([]int32, len(y))
 		return func() {
 			for b := range batch {
-				transpose(y[b*n:(b+1)*n], e.i32[b*n:], pixels, channels)
+				transposeBits32(bits32(y[b*n:(b+1)*n]), pixels, bits32(e.i32[b*n:]), channels, pixels, channels)
 			}
 		}
 	case outFloat:
@@ -288,7 +288,7 @@ func (e *epilogue) viaNHWC(batch, pixels, channels int) (finish func()) {
 		e.f32 = make([]float32, len(y))
 		return func() {
 			for b := range batch {
-				transpose(y[b*n:(b+1)*n], e.f32[b*n:], pixels, channels)
+				transposeBits32(bits32(y[b*n:(b+1)*n]), pixels, bits32(e.f32[b*n:]), channels, pixels, channels)
 			}
 		}
 	}
@@ -299,15 +299,6 @@ func (e *epilogue) viaNHWC(batch, pixels, channels int) (finish func()) {
 			transposeBytes(y[b*n:(b+1)*n], pixels, e.u8[b*n:], channels, pixels, channels, 0)
 		}
 		putBytes(buf)
-	}
-}
-
-// transpose writes the rows×cols matrix src into dst as cols×rows.
-func transpose[T any](dst, src []T, rows, cols int) {
-	for r := range rows {
-		for c, v := range src[r*cols : (r+1)*cols] {
-			dst[c*rows+r] = v
-		}
 	}
 }
 

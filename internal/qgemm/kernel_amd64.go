@@ -120,6 +120,12 @@ func dwAVX512(taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int3
 //go:noescape
 func transposeAVX2(dst []byte, ldd int, src []byte, lds, rows8, cols8 int, flip byte)
 
+// transpose32AVX2 is transposeBits32 on rows8×cols8 whole blocks of 8×8
+// 32-bit values.
+//
+//go:noescape
+func transpose32AVX2(dst []uint32, ldd int, src []uint32, lds, rows8, cols8 int)
+
 // epiMin is the shortest row the assembly epilogues take.
 const epiMin = 8
 
@@ -243,5 +249,16 @@ func transposeBlocks(dst []byte, ldd int, src []byte, lds, rows, cols int, flip 
 	}
 	r8, c8 := rows/8, cols/8
 	transposeAVX2(dst[:(c8*8-1)*ldd+r8*8], ldd, src[:(r8*8-1)*lds+c8*8], lds, r8, c8, flip)
+	return true
+}
+
+// transposeBlocks32 transposes the whole 8×8 blocks of transposeBits32
+// and reports whether it did.
+func transposeBlocks32(dst []uint32, ldd int, src []uint32, lds, rows, cols int) bool {
+	if selected() == famGeneric || rows < 8 || cols < 8 {
+		return false
+	}
+	r8, c8 := rows/8, cols/8
+	transpose32AVX2(dst[:(c8*8-1)*ldd+r8*8], ldd, src[:(r8*8-1)*lds+c8*8], lds, r8, c8)
 	return true
 }

@@ -2552,3 +2552,95 @@ block:
 
 done:
 	RET
+
+// func transpose32AVX2(dst []uint32, ldd int, src []uint32, lds int, rows8 int, cols8 int)
+// Requires: AVX, AVX2
+TEXT ·transpose32AVX2(SB), NOSPLIT, $0-80
+	// dst[j*ldd+i] = src[i*lds+j] for i < 8*rows8, j < 8*cols8, 32-bit values (transposeBits32).
+	MOVQ  dst_base+0(FP), AX
+	MOVQ  src_base+32(FP), CX
+	MOVQ  ldd+24(FP), DX
+	MOVQ  lds+56(FP), BX
+	MOVQ  rows8+64(FP), SI
+	MOVQ  cols8+72(FP), DI
+	SHLQ  $0x02, DX
+	SHLQ  $0x02, BX
+	TESTQ SI, SI
+	JEQ   done
+	TESTQ DI, DI
+	JEQ   done
+
+rowblock:
+	MOVQ CX, R8
+	MOVQ AX, R9
+	MOVQ DI, R10
+
+block:
+	MOVQ        R8, R11
+	VMOVDQU     (R11), Y0
+	ADDQ        BX, R11
+	VMOVDQU     (R11), Y1
+	ADDQ        BX, R11
+	VMOVDQU     (R11), Y2
+	ADDQ        BX, R11
+	VMOVDQU     (R11), Y3
+	ADDQ        BX, R11
+	VMOVDQU     (R11), Y4
+	ADDQ        BX, R11
+	VMOVDQU     (R11), Y5
+	ADDQ        BX, R11
+	VMOVDQU     (R11), Y6
+	ADDQ        BX, R11
+	VMOVDQU     (R11), Y7
+	VPUNPCKLDQ  Y1, Y0, Y8
+	VPUNPCKHDQ  Y1, Y0, Y0
+	VPUNPCKLDQ  Y3, Y2, Y1
+	VPUNPCKHDQ  Y3, Y2, Y2
+	VPUNPCKLDQ  Y5, Y4, Y3
+	VPUNPCKHDQ  Y5, Y4, Y4
+	VPUNPCKLDQ  Y7, Y6, Y5
+	VPUNPCKHDQ  Y7, Y6, Y6
+	VPUNPCKLQDQ Y1, Y8, Y7
+	VPUNPCKHQDQ Y1, Y8, Y1
+	VPUNPCKLQDQ Y2, Y0, Y8
+	VPUNPCKHQDQ Y2, Y0, Y0
+	VPUNPCKLQDQ Y5, Y3, Y2
+	VPUNPCKHQDQ Y5, Y3, Y3
+	VPUNPCKLQDQ Y6, Y4, Y5
+	VPUNPCKHQDQ Y6, Y4, Y4
+	MOVQ        R9, R11
+	VPERM2I128  $0x20, Y2, Y7, Y6
+	VMOVDQU     Y6, (R11)
+	ADDQ        DX, R11
+	VPERM2I128  $0x20, Y3, Y1, Y6
+	VMOVDQU     Y6, (R11)
+	ADDQ        DX, R11
+	VPERM2I128  $0x20, Y5, Y8, Y6
+	VMOVDQU     Y6, (R11)
+	ADDQ        DX, R11
+	VPERM2I128  $0x20, Y4, Y0, Y6
+	VMOVDQU     Y6, (R11)
+	ADDQ        DX, R11
+	VPERM2I128  $0x31, Y2, Y7, Y2
+	VMOVDQU     Y2, (R11)
+	ADDQ        DX, R11
+	VPERM2I128  $0x31, Y3, Y1, Y1
+	VMOVDQU     Y1, (R11)
+	ADDQ        DX, R11
+	VPERM2I128  $0x31, Y5, Y8, Y1
+	VMOVDQU     Y1, (R11)
+	ADDQ        DX, R11
+	VPERM2I128  $0x31, Y4, Y0, Y0
+	VMOVDQU     Y0, (R11)
+	ADDQ        $0x20, R8
+	LEAQ        (R11)(DX*1), R9
+	DECQ        R10
+	JNZ         block
+	LEAQ        (CX)(BX*8), CX
+	ADDQ        $0x20, AX
+	DECQ        SI
+	JNZ         rowblock
+
+done:
+	VZEROUPPER
+	RET

@@ -27,3 +27,6 @@ func dwRun(f family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p
 
 // transposeBlocks leaves transposeBytes to the Go code.
 func transposeBlocks(_ []byte, _ int, _ []byte, _, _, _ int, _ byte) bool { return false }
+
+// transposeBlocks32 leaves transposeBits32 to the Go code.
+func transposeBlocks32(_ []uint32, _ int, _ []uint32, _, _, _ int) bool { return false }

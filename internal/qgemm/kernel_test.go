@@ -372,3 +372,33 @@ func TestThreads(t *testing.T) {
 		}
 	})
 }
+
+func TestTransposeBits32(t *testing.T) {
+	forEachFamily(t, func(t *testing.T, f family) {
+		rng := rand.New(rand.NewPCG(13, uint64(f)))
+		for rows := 0; rows <= 33; rows++ {
+			for cols := 0; cols <= 33; cols++ {
+				lds, ldd := cols+rng.IntN(3), rows+rng.IntN(3)
+				src := make([]uint32, rows*lds+3)
+				for i := range src {
+					src[i] = rng.Uint32()
+				}
+				want := make([]uint32, cols*ldd+3)
+				for i := range want {
+					want[i] = rng.Uint32()
+				}
+				got := slices.Clone(want)
+				for i := range rows {
+					for j := range cols {
+						want[j*ldd+i] = src[i*lds+j]
+					}
+				}
+				transposeBits32(got, ldd, src, lds, rows, cols)
+				if !slices.Equal(got, want) {
+					t.Fatalf("%d×%d (lds %d, ldd %d): %v, want %v", rows, cols, lds, ldd, got, want)
+				}
+				cases++
+			}
+		}
+	})
+}

@@ -35,12 +35,23 @@
 // the neighbouring bin (see histogram.Histogram.Merge). Max calibrators
 // merge with an element-wise max and need no seed.
 //
+// Set does this for the command line's calibration sets (a histogram and a
+// max calibrator fed the same batches, as tensorquant calibrate collects):
+// Fork, Save, LoadSet and MergeFiles, which refuses a shard merged twice.
+//
 // # Saved state
 //
 // MarshalBinary writes a small versioned binary format (documented in
 // state.go): the options, the counts and the edges, or the amax and its
-// history. UnmarshalBinary and Unmarshal check everything before they
-// allocate, and reject a state that no collection could have produced.
+// history; Set.MarshalBinary (and Save, a .tqcal file) adds the value
+// count and the shard ids around two of them. Both use tensorquant's one
+// file framing: a magic number, a format version, the length and a CRC-32C
+// checksum over everything, so that any changed bit is refused, and a file
+// from an older tensorquant (version 1, without the checksum) is refused
+// with a message that says how to write it again. UnmarshalBinary,
+// Unmarshal and LoadSet check everything before they allocate, and reject
+// a state that no collection could have produced. LoadSet reads only
+// regular files, and checks the header before it reads the rest.
 //
 // # Differences from the original
 //

@@ -2,18 +2,20 @@ package calibrators
 
 import (
 	"encoding/binary"
-	"errors"
 	"fmt"
 	"math"
 
 	"github.com/tensorquant/tensorquant/fakequant"
 	"github.com/tensorquant/tensorquant/histogram"
+	"github.com/tensorquant/tensorquant/internal/tqfile"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
-// The saved state of a calibrator (MarshalBinary) is, version 1:
+// The saved state of a calibrator (MarshalBinary) is a file of the
+// tqfile.CalibratorState format (magic "TQCAL\x00\x1a\n", version 2, the
+// length, the body, CRC-32C; see internal/tqfile) whose body is one
+// section, tagged with the kind, 'M' (Max) or 'H' (Histogram):
 //
-//	"TQCAL" 0x01 kind             kind 'M' (Max) or 'H' (Histogram)
 //	Max:       flags (1 unsigned, 2 track_amax, 4 has amax)
 //	           varint num_bits, uvarint len(axis), varint axis...
 //	           [tensor amax], uvarint len(amaxs), tensor amaxs...
@@ -25,22 +27,17 @@ import (
 //	            uvarint len(edges), edges as little-endian float32 or float64]
 //	tensor:    uvarint rank, uvarint dims..., little-endian float32 data
 //
-// varint is zig-zag (encoding/binary). Decoding checks every length
-// against the bytes left before allocating, and every invariant a collected
-// calibrator satisfies, so a hostile or truncated state gives an error.
+// varint is zig-zag (encoding/binary). Decoding checks the frame (any
+// changed bit fails the checksum), every length against the bytes left
+// before allocating, and every invariant a collected calibrator satisfies,
+// so a hostile, corrupt or truncated state gives an error. Version 1 (no
+// checksum) is refused with a message saying so.
 
-const (
-	stateMagic   = "TQCAL"
-	stateVersion = 1
-	maxRank      = 64
-)
-
-var errTruncated = errors.New("truncated")
+const maxRank = 64
 
 // MarshalBinary saves the calibrator's complete state (format in state.go;
 // restore with UnmarshalBinary or Unmarshal). It never fails.
 func (m *Max) MarshalBinary() ([]byte, error) {
-	b := append([]byte(stateMagic), stateVersion, 'M')
 	var flags byte
 	if m.unsigned {
 		flags |= 1
@@ -51,60 +48,66 @@ func (m *Max) MarshalBinary() ([]byte, error) {
 	if m.amax != nil {
 		flags |= 4
 	}
-	b = append(b, flags)
+	b := []byte{flags}
 	b = binary.AppendVarint(b, int64(m.numBits))
 	b = binary.AppendUvarint(b, uint64(len(m.axis)))
 	for _, a := range m.axis {
 		b = binary.AppendVarint(b, int64(a))
 	}
 	if m.amax != nil {
-		b = appendTensor(b, m.amax)
+		b = tqfile.AppendTensor(b, m.amax)
 	}
 	b = binary.AppendUvarint(b, uint64(len(m.amaxs)))
 	for _, a := range m.amaxs {
-		b = appendTensor(b, a)
+		b = tqfile.AppendTensor(b, a)
 	}
-	return b, nil
+	return frameState(kindMax, b), nil
 }
 
 // UnmarshalBinary replaces m's whole state, configuration included, with a
 // saved one. It returns an error, leaving m unchanged, for a state that is
-// truncated, of another kind or version, or inconsistent (an amax history of
-// another shape than the amax).
+// truncated or corrupt (any changed bit), of another kind or of another
+// version (version 1, from an older tensorquant, is refused with a message
+// saying so), or inconsistent (an amax history of another shape than the
+// amax).
 func (m *Max) UnmarshalBinary(data []byte) error {
-	r, err := openState(data, 'M')
+	r, err := openState(data, kindMax)
 	if err != nil {
 		return err
 	}
+	return m.decode(r.Decoder)
+}
+
+func (m *Max) decode(r *tqfile.Decoder) error {
 	var n Max
-	flags := r.byte()
-	if flags&^7 != 0 {
-		return fmt.Errorf("calibrators: saved state: unknown max flags %#x", flags)
+	flags := r.Byte()
+	if r.Err() == nil && flags&^7 != 0 {
+		return stateError(fmt.Errorf("unknown max flags %#x", flags))
 	}
 	n.unsigned, n.track = flags&1 != 0, flags&2 != 0
-	n.numBits = r.int()
-	na := r.count(1)
+	n.numBits = r.Varint()
+	na := r.Count(1)
 	for range na {
-		n.axis = append(n.axis, r.int())
+		n.axis = append(n.axis, r.Varint())
 	}
 	if flags&4 != 0 {
-		n.amax = r.tensor()
+		n.amax = r.Tensor(maxRank)
 	}
-	nh := r.count(1)
+	nh := r.Count(1)
 	for range nh {
-		a := r.tensor()
-		if r.err == nil && (n.amax == nil || !tensor.SameShape(a.Shape, n.amax.Shape)) {
-			return fmt.Errorf("calibrators: saved state: amax history of shape %v for an amax of %v", a.Shape, n.amax)
+		a := r.Tensor(maxRank)
+		if r.Err() == nil && (n.amax == nil || !tensor.SameShape(a.Shape, n.amax.Shape)) {
+			return stateError(fmt.Errorf("amax history of shape %v for an amax of %v", a.Shape, n.amax))
 		}
 		n.amaxs = append(n.amaxs, a)
 	}
-	if err := r.finish(); err != nil {
+	if err := finish(r); err != nil {
 		return err
 	}
 	if n.amax != nil {
 		for _, a := range append([]*tensor.Tensor{n.amax}, n.amaxs...) {
 			if err := validAmax(a); err != nil {
-				return fmt.Errorf("calibrators: saved state: %w", err)
+				return stateError(err)
 			}
 		}
 	}
@@ -116,7 +119,6 @@ func (m *Max) UnmarshalBinary(data []byte) error {
 // restore with UnmarshalBinary or Unmarshal). It never fails.
 func (c *Histogram) MarshalBinary() ([]byte, error) {
 	s := c.h.State()
-	b := append([]byte(stateMagic), stateVersion, 'H')
 	var flags byte
 	if c.unsigned {
 		flags |= 1
@@ -133,7 +135,7 @@ func (c *Histogram) MarshalBinary() ([]byte, error) {
 	if s.Float32Edges {
 		flags |= 16
 	}
-	b = append(b, flags)
+	b := []byte{flags}
 	b = binary.AppendUvarint(b, uint64(c.numBits))
 	b = binary.AppendUvarint(b, uint64(s.Options.NumBins))
 	b = binary.AppendUvarint(b, uint64(s.NumBins))
@@ -151,76 +153,85 @@ func (c *Histogram) MarshalBinary() ([]byte, error) {
 			}
 		}
 	}
-	return b, nil
+	return frameState(kindHistogram, b), nil
 }
 
 // UnmarshalBinary replaces c's whole state, options included, with a saved
 // one. It returns an error, leaving c unchanged, for a state that is
-// truncated, of another kind or version, or not one a collection could
-// produce (see histogram.Restore).
+// truncated or corrupt (any changed bit), of another kind or of another
+// version, or not one a collection could produce (see histogram.Restore).
 func (c *Histogram) UnmarshalBinary(data []byte) error {
-	r, err := openState(data, 'H')
+	r, err := openState(data, kindHistogram)
 	if err != nil {
 		return err
 	}
-	flags := r.byte()
-	if flags&^31 != 0 {
-		return fmt.Errorf("calibrators: saved state: unknown histogram flags %#x", flags)
+	return c.decode(r.Decoder)
+}
+
+func (c *Histogram) decode(r *tqfile.Decoder) error {
+	flags := r.Byte()
+	if r.Err() == nil && flags&^31 != 0 {
+		return stateError(fmt.Errorf("unknown histogram flags %#x", flags))
 	}
 	var s histogram.State
 	s.Options.SkipZeros, s.Options.NumPy, s.Float32Edges = flags&2 != 0, flags&4 != 0, flags&16 != 0
-	numBits := r.uint(fakequant.MaxNumBits)
-	s.Options.NumBins = r.uint(histogram.MaxBins)
-	s.NumBins = r.uint(histogram.MaxBins)
+	numBits := r.Int(fakequant.MaxNumBits)
+	s.Options.NumBins = r.Int(histogram.MaxBins)
+	s.NumBins = r.Int(histogram.MaxBins)
 	if flags&8 != 0 {
-		s.Counts = make([]int64, r.count(1))
+		s.Counts = make([]int64, r.Count(1))
 		for i := range s.Counts {
-			s.Counts[i] = int64(r.u64(math.MaxInt64))
+			s.Counts[i] = int64(r.Uvarint(math.MaxInt64))
 		}
 		size := 8
 		if s.Float32Edges {
 			size = 4
 		}
-		s.Edges = make([]float64, r.count(size))
+		s.Edges = make([]float64, r.Count(size))
 		for i := range s.Edges {
 			if s.Float32Edges {
-				s.Edges[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(r.bytes(4))))
+				s.Edges[i] = float64(math.Float32frombits(binary.LittleEndian.Uint32(r.Bytes(4))))
 			} else {
-				s.Edges[i] = math.Float64frombits(binary.LittleEndian.Uint64(r.bytes(8)))
+				s.Edges[i] = math.Float64frombits(binary.LittleEndian.Uint64(r.Bytes(8)))
 			}
 		}
 	}
-	if err := r.finish(); err != nil {
+	if err := finish(r); err != nil {
 		return err
 	}
 	if numBits < 1 {
-		return fmt.Errorf("calibrators: saved state: num_bits %d", numBits)
+		return stateError(fmt.Errorf("num_bits %d", numBits))
 	}
 	h, err := histogram.Restore(s)
 	if err != nil {
-		return fmt.Errorf("calibrators: saved state: %w", err)
+		return stateError(err)
 	}
 	c.numBits, c.unsigned, c.h = numBits, flags&1 != 0, h
 	return nil
 }
 
+// The kinds of calibrator, the tag of a state's one section.
+const (
+	kindMax       = 'M'
+	kindHistogram = 'H'
+)
+
 // Unmarshal restores a calibrator of either kind from MarshalBinary's
 // output, for tools that merge saved states. Errors are those of the
-// UnmarshalBinary methods, and an unknown kind.
+// UnmarshalBinary methods.
 func Unmarshal(data []byte) (Calibrator, error) {
-	if len(data) < len(stateMagic)+2 {
-		return nil, stateError(errTruncated)
+	r, err := openState(data, 0)
+	if err != nil {
+		return nil, err
 	}
-	var c Calibrator
-	switch data[len(stateMagic)+1] {
-	case 'M':
+	var c interface {
+		Calibrator
+		decode(*tqfile.Decoder) error
+	} = &Histogram{}
+	if r.kind == kindMax {
 		c = &Max{}
-	case 'H':
-		c = &Histogram{}
-	default:
-		return nil, fmt.Errorf("calibrators: saved state of unknown kind %q", data[len(stateMagic)+1])
 	}
-	if err := c.UnmarshalBinary(data); err != nil {
+	if err := c.decode(r.Decoder); err != nil {
 		return nil, err
 	}
 	return c, nil
@@ -242,132 +253,44 @@ func validAmax(a *tensor.Tensor) error {
 
 func stateError(err error) error { return fmt.Errorf("calibrators: saved state: %w", err) }
 
-func appendTensor(b []byte, t *tensor.Tensor) []byte {
-	b = binary.AppendUvarint(b, uint64(len(t.Shape)))
-	for _, d := range t.Shape {
-		b = binary.AppendUvarint(b, uint64(d))
-	}
-	for _, v := range t.Data {
-		b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
-	}
-	return b
+// frameState returns the state file whose one section, tagged kind, holds
+// content.
+func frameState(kind byte, content []byte) []byte {
+	b := tqfile.CalibratorState.Begin(make([]byte, 0, tqfile.Overhead+binary.MaxVarintLen64+1+len(content)))
+	return tqfile.End(tqfile.AppendSection(b, kind, content), 0)
 }
 
-// reader decodes a state; the first error sticks and later reads return
-// zero values.
-type reader struct {
-	b   []byte
-	err error
+// section is the one section of a saved state.
+type section struct {
+	kind byte
+	*tqfile.Decoder
 }
 
-func openState(data []byte, kind byte) (*reader, error) {
-	if len(data) < len(stateMagic)+2 || string(data[:len(stateMagic)]) != stateMagic {
-		return nil, fmt.Errorf("calibrators: not a saved calibrator state")
+// openState checks the frame of a saved state and returns its section,
+// which must be of the given kind (either kind when want is 0).
+func openState(data []byte, want byte) (section, error) {
+	d, err := tqfile.CalibratorState.Open(data)
+	if err != nil {
+		return section{}, fmt.Errorf("calibrators: %w", err)
 	}
-	if v := data[len(stateMagic)]; v != stateVersion {
-		return nil, fmt.Errorf("calibrators: saved state version %d, want %d", v, stateVersion)
+	k, s := d.Next()
+	d.Done()
+	switch {
+	case d.Err() != nil:
+		return section{}, stateError(d.Err())
+	case k != kindMax && k != kindHistogram:
+		return section{}, stateError(fmt.Errorf("unknown kind %q", k))
+	case want != 0 && k != want:
+		return section{}, fmt.Errorf("calibrators: saved state of kind %q, want %q", k, want)
 	}
-	if k := data[len(stateMagic)+1]; k != kind {
-		return nil, fmt.Errorf("calibrators: saved state of kind %q, want %q", k, kind)
-	}
-	return &reader{b: data[len(stateMagic)+2:]}, nil
+	return section{k, s}, nil
 }
 
-func (r *reader) fail(err error) {
-	if r.err == nil {
-		r.err = err
-	}
-}
-
-func (r *reader) bytes(n int) []byte {
-	if r.err != nil || len(r.b) < n {
-		r.fail(errTruncated)
-		return make([]byte, n)
-	}
-	out := r.b[:n]
-	r.b = r.b[n:]
-	return out
-}
-
-func (r *reader) byte() byte { return r.bytes(1)[0] }
-
-// u64 reads a uvarint of at most limit.
-func (r *reader) u64(limit uint64) uint64 {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Uvarint(r.b)
-	if n <= 0 {
-		r.fail(errTruncated)
-		return 0
-	}
-	r.b = r.b[n:]
-	if v > limit {
-		r.fail(fmt.Errorf("value %d above %d", v, limit))
-		return 0
-	}
-	return v
-}
-
-// uint reads a uvarint of at most limit, which must fit an int32.
-func (r *reader) uint(limit uint64) int { return int(r.u64(min(limit, math.MaxInt32))) }
-
-// int reads a zig-zag varint that fits an int32.
-func (r *reader) int() int {
-	if r.err != nil {
-		return 0
-	}
-	v, n := binary.Varint(r.b)
-	if n <= 0 {
-		r.fail(errTruncated)
-		return 0
-	}
-	r.b = r.b[n:]
-	if v < math.MinInt32 || v > math.MaxInt32 {
-		r.fail(fmt.Errorf("value %d out of range", v))
-		return 0
-	}
-	return int(v)
-}
-
-// count reads a length whose items take at least size bytes each, and
-// fails unless that many bytes are left.
-func (r *reader) count(size int) int {
-	n := r.uint(uint64(len(r.b)))
-	if r.err == nil && n > len(r.b)/size {
-		r.fail(errTruncated)
-		return 0
-	}
-	return n
-}
-
-func (r *reader) tensor() *tensor.Tensor {
-	rank := r.uint(maxRank)
-	shape := make([]int, rank)
-	for i := range shape {
-		shape[i] = r.uint(math.MaxInt32)
-	}
-	if r.err != nil {
-		return nil
-	}
-	n, err := tensor.NumelOf(shape)
-	if err != nil || n > len(r.b)/4 {
-		r.fail(errTruncated)
-		return nil
-	}
-	t := tensor.New(shape...)
-	for i := range t.Data {
-		t.Data[i] = math.Float32frombits(binary.LittleEndian.Uint32(r.bytes(4)))
-	}
-	return t
-}
-
-func (r *reader) finish() error {
-	if r.err == nil && len(r.b) != 0 {
-		r.err = fmt.Errorf("%d bytes after the end", len(r.b))
-	}
-	if r.err != nil {
-		return stateError(r.err)
+// finish checks that the whole section was read.
+func finish(r *tqfile.Decoder) error {
+	r.Done()
+	if err := r.Err(); err != nil {
+		return stateError(err)
 	}
 	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/internal/tqfile"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -75,7 +76,7 @@ func TestStateRoundTrip(t *testing.T) {
 	}
 }
 
-func tensorBytes(t *tensor.Tensor) []byte { return appendTensor(nil, t) }
+func tensorBytes(t *tensor.Tensor) []byte { return tqfile.AppendTensor(nil, t) }
 
 // TestStateHostile: every truncation, and every single-byte change, of a
 // valid state gives an error or a valid calibrator, never a panic; a
@@ -115,20 +116,67 @@ func TestStateHostile(t *testing.T) {
 			t.Fatalf("%v: a failed restore changed the calibrator", c)
 		}
 	}
-	for _, bad := range [][]byte{nil, []byte("TQCAL"), []byte("TQCAL\x02H"), []byte("TQCAL\x01Z"), []byte("XXXXX\x01H\x00")} {
-		if _, err := Unmarshal(bad); err == nil {
-			t.Errorf("Unmarshal(%q) accepted", bad)
+	for _, tc := range []struct {
+		data []byte
+		want string
+	}{
+		{nil, "calibrators: not a tensorquant calibrator state (bad magic)"},
+		{[]byte("TQCAL"), "calibrators: not a tensorquant calibrator state (bad magic)"},
+		{[]byte("XXXXX\x01H\x00"), "calibrators: not a tensorquant calibrator state (bad magic)"},
+		{[]byte("TQCAL\x01H\x00\x08\x10\x10"), "calibrators: tensorquant calibrator state of format version 1, written by an older tensorquant (this one reads version 2): collect the calibrator again and save it with MarshalBinary"},
+		{frameState('Z', nil), `calibrators: saved state: unknown kind 'Z'`},
+		{append(frameState('H', nil)[:8], 3), "calibrators: tensorquant calibrator state of format version 3, written by a newer tensorquant: this one reads version 2"},
+		{frameState('H', []byte{0x40}), "calibrators: saved state: unknown histogram flags 0x40"},
+		{frameState('H', []byte{0}), "calibrators: saved state: truncated"},
+		// A length that claims more elements than the bytes left: an
+		// error, not an allocation.
+		{frameState('H', []byte{8, 8, 0x80, 0x10, 0x80, 0x10, 0xff, 0xff, 0xff, 0xff, 0x0f}), "calibrators: saved state: value 4294967295 above 5"},
+		{frameState('H', []byte{8, 8, 0x80, 0x10, 0x80, 0x10, 3, 1, 2}), "calibrators: saved state: truncated"},
+	} {
+		if _, err := Unmarshal(tc.data); err == nil || err.Error() != tc.want {
+			t.Errorf("Unmarshal(%q): %v, want %s", tc.data, err, tc.want)
 		}
 	}
-	// A length that claims more elements than the bytes left: an error,
-	// not an allocation.
-	huge := append([]byte("TQCAL\x01H\x08\x08\x80\x10\x80\x10"), 0xff, 0xff, 0xff, 0xff, 0x0f)
-	if _, err := Unmarshal(huge); err == nil {
-		t.Error("huge count accepted")
-	}
 	m := NewMax(8, nil, false)
-	if err := m.UnmarshalBinary([]byte("TQCAL\x01H")); err == nil {
-		t.Error("a histogram state restored into a Max")
+	h, _ := NewHistogram(HistogramOptions{})
+	hb, _ := h.MarshalBinary()
+	if err := m.UnmarshalBinary(hb); err == nil || err.Error() != `calibrators: saved state of kind 'H', want 'M'` {
+		t.Errorf("a histogram state restored into a Max: %v", err)
+	}
+}
+
+// TestStateEveryBitFlip: a saved state with any single bit changed is
+// refused (the checksum covers the whole file). Version 1 states had no
+// checksum, and a flipped count changed the amax silently.
+func TestStateEveryBitFlip(t *testing.T) {
+	r := rand.New(rand.NewPCG(5, 6))
+	h, _ := NewHistogram(HistogramOptions{NumBins: 512})
+	for range 3 {
+		if err := h.Collect(randomBatch(r, 4000, 2)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	m := NewMax(8, []int{0}, false)
+	m.SetTrackAmax(true)
+	for range 6 {
+		x, _ := randomBatch(r, 256, 1).Reshape(16, 16)
+		m.Collect(x)
+	}
+	for _, c := range []Calibrator{h, m} {
+		b, _ := c.MarshalBinary()
+		if len(b) < 200 || len(b) > 10000 {
+			t.Fatalf("%v: a state of %d bytes", c, len(b))
+		}
+		for i := range 8 * len(b) {
+			b[i/8] ^= 1 << (i % 8)
+			if _, err := Unmarshal(b); err == nil {
+				t.Fatalf("%v: bit %d of byte %d of %d flipped: accepted", c, i%8, i/8, len(b))
+			}
+			b[i/8] ^= 1 << (i % 8)
+		}
+		if _, err := Unmarshal(b); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 

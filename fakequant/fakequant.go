@@ -149,8 +149,11 @@ func TensorQuant(x, amax *tensor.Tensor, f Format) (q, scale *tensor.Tensor, err
 }
 
 // FakeTensorQuant fake-quantizes x with amax broadcast against it: the
-// dequantized float32 values q/scale, shaped like x. Errors are those of
-// TensorQuant.
+// dequantized float32 values q/scale, shaped like x, as the original's
+// fake_tensor_quant computes them on CPU (on a GPU its CUDA extension
+// ignores narrow_range, applies a last-dimension amax along axis 0 and
+// treats amax 2^-24 and NaN differently: see the package doc). Errors are
+// those of TensorQuant.
 func FakeTensorQuant(x, amax *tensor.Tensor, f Format) (*tensor.Tensor, error) {
 	p, err := newPlan(x, amax, f)
 	if err != nil {

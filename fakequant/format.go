@@ -12,6 +12,9 @@ import (
 // The zero value of NarrowRange is the full range; note that the original's
 // function defaults (tensor_quant's narrow_range=True) differ from its
 // QuantDescriptor default (narrow_range=False): callers say what they want.
+// On a GPU the original always fake-quantizes with the narrow range (its
+// CUDA extension ignores narrow_range; see the package doc): set
+// NarrowRange to reproduce a model trained that way.
 type Format struct {
 	NumBits     int
 	Unsigned    bool

@@ -8,6 +8,7 @@ import (
 	"github.com/tensorquant/tensorquant/calibrators"
 	"github.com/tensorquant/tensorquant/histogram"
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/tqfile"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -49,39 +50,130 @@ func calibStates(f *testing.F) [][]byte {
 	return out
 }
 
-// FuzzCalibratorState feeds arbitrary bytes to the state decoder: it must
-// return an error or a calibrator that round-trips and works, never panic
-// or allocate beyond what the input describes.
+// FuzzCalibratorState feeds arbitrary bytes to the state decoder, as they
+// are and as the section of a state file (framed with the right length
+// and checksum, so that the fuzzer reaches the decoder behind them): it
+// must return an error or a calibrator that round-trips and works, never
+// panic or allocate beyond what the input describes.
 func FuzzCalibratorState(f *testing.F) {
 	for _, s := range calibStates(f) {
 		f.Add(s)
+		f.Add(section(f, tqfile.CalibratorState, s))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		c, err := calibrators.Unmarshal(data)
+		checkState(t, data)
+		if len(data) > 0 {
+			checkState(t, frame(tqfile.CalibratorState, data))
+		}
+	})
+}
+
+// frame makes a file of format f whose one section is data: its tag, then
+// its content.
+func frame(f tqfile.Format, data []byte) []byte {
+	return tqfile.End(tqfile.AppendSection(f.Begin(nil), data[0], data[1:]), 0)
+}
+
+// section returns the first section of the file b (of format f): its tag,
+// then its content.
+func section(tb testing.TB, f tqfile.Format, b []byte) []byte {
+	d, err := f.Open(b)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tag, s := d.Next()
+	return append([]byte{tag}, s.Bytes(s.Len())...)
+}
+
+func checkState(t *testing.T, data []byte) {
+	c, err := calibrators.Unmarshal(data)
+	if err != nil {
+		return
+	}
+	b1, err := c.MarshalBinary()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c2, err := calibrators.Unmarshal(b1)
+	if err != nil {
+		t.Fatalf("re-encoded state rejected: %v", err)
+	}
+	if b2, _ := c2.MarshalBinary(); !bytes.Equal(b1, b2) {
+		t.Fatal("state does not round-trip")
+	}
+	for _, m := range []string{"max", "entropy", "percentile", "mse"} {
+		a, err := c.Amax(m, calibrators.AmaxOptions{StartBin: 1})
+		if err == nil && a.Data[0] != a.Data[0] {
+			t.Fatalf("%s: NaN amax without an error", m)
+		}
+	}
+	// Merging a calibrator with its own copy must work or fail cleanly.
+	_ = c.Merge(c2)
+	_ = c.Collect(tensor.Scalar(0.5))
+}
+
+// FuzzCalibrationSet feeds arbitrary bytes to the calibration set decoder,
+// as they are and as the body of a set file (the info section, framed):
+// it must return an error or a set that round-trips and merges with a
+// fork of itself, never panic.
+func FuzzCalibrationSet(f *testing.F) {
+	states := calibStates(f)
+	var hist, max []byte
+	for _, s := range states {
+		switch c, _ := calibrators.Unmarshal(s); c.(type) {
+		case *calibrators.Histogram:
+			hist = s
+		case *calibrators.Max:
+			max = s
+		}
+	}
+	for _, o := range []calibrators.HistogramOptions{{NumBins: 8}, {NumBins: 16, NumpyHist: true, SkipZeros: true}} {
+		s, err := calibrators.NewSet(o)
 		if err != nil {
-			return
+			f.Fatal(err)
 		}
-		b1, err := c.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
-		c2, err := calibrators.Unmarshal(b1)
-		if err != nil {
-			t.Fatalf("re-encoded state rejected: %v", err)
-		}
-		if b2, _ := c2.MarshalBinary(); !bytes.Equal(b1, b2) {
-			t.Fatal("state does not round-trip")
-		}
-		for _, m := range []string{"max", "entropy", "percentile", "mse"} {
-			a, err := c.Amax(m, calibrators.AmaxOptions{StartBin: 1})
-			if err == nil && a.Data[0] != a.Data[0] {
-				t.Fatalf("%s: NaN amax without an error", m)
+		for _, x := range []float32{1, -2.5} {
+			batch, _ := tensor.FromSlice([]float32{0, x, 0.25}, 3)
+			if err := s.Collect(batch); err != nil {
+				f.Fatal(err)
 			}
 		}
-		// Merging a calibrator with its own copy must work or fail cleanly.
-		_ = c.Merge(c2)
-		_ = c.Collect(tensor.Scalar(0.5))
+		b, _ := s.MarshalBinary()
+		f.Add(b)
+		f.Add(section(f, tqfile.CalibrationSet, b))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		checkSet(t, data)
+		if len(data) > 0 {
+			// data is the info section; the calibrators are valid states,
+			// so that the checks across them are reached.
+			b := tqfile.AppendSection(tqfile.CalibrationSet.Begin(nil), data[0], data[1:])
+			b = tqfile.AppendSection(b, 'H', hist)
+			b = tqfile.AppendSection(b, 'M', max)
+			checkSet(t, tqfile.End(b, 0))
+		}
 	})
+}
+
+func checkSet(t *testing.T, data []byte) {
+	var s calibrators.Set
+	if s.UnmarshalBinary(data) != nil {
+		return
+	}
+	b1, _ := s.MarshalBinary()
+	var s2 calibrators.Set
+	if err := s2.UnmarshalBinary(b1); err != nil {
+		t.Fatalf("re-encoded set rejected: %v", err)
+	}
+	if b2, _ := s2.MarshalBinary(); !bytes.Equal(b1, b2) {
+		t.Fatal("set does not round-trip")
+	}
+	if err := s.Merge(&s2); err == nil {
+		t.Fatal("a set merged with a copy of itself")
+	}
+	if err := s.Merge(s2.Fork()); err != nil {
+		t.Fatalf("a set does not merge with its fork: %v", err)
+	}
 }
 
 // FuzzHistc pins every SIMD binning kernel to the generic one on

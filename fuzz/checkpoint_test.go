@@ -5,10 +5,13 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/internal/tqfile"
 	"github.com/tensorquant/tensorquant/layers"
 )
 
-// FuzzCheckpointUnmarshal feeds arbitrary bytes to the checkpoint decoder:
+// FuzzCheckpointUnmarshal feeds arbitrary bytes to the checkpoint decoder,
+// as they are and as the first entry of a checkpoint file (framed with the
+// right length and checksum, so that the fuzzer reaches the entry decoder):
 // it must return an error or a checkpoint, never panic, and a checkpoint it
 // accepts must encode back to the same bytes.
 func FuzzCheckpointUnmarshal(f *testing.F) {
@@ -26,18 +29,26 @@ func FuzzCheckpointUnmarshal(f *testing.F) {
 			f.Fatal(err)
 		}
 		f.Add(b)
+		f.Add(section(f, tqfile.Checkpoint, b))
 	}
 	f.Fuzz(func(t *testing.T, data []byte) {
-		var c layers.Checkpoint
-		if c.UnmarshalBinary(data) != nil {
-			return
-		}
-		again, err := c.MarshalBinary()
-		if err != nil {
-			t.Fatalf("decoded checkpoint does not encode: %v", err)
-		}
-		if !bytes.Equal(again, data) {
-			t.Fatalf("round trip changed the bytes")
+		checkCheckpoint(t, data)
+		if len(data) > 0 {
+			checkCheckpoint(t, frame(tqfile.Checkpoint, data))
 		}
 	})
+}
+
+func checkCheckpoint(t *testing.T, data []byte) {
+	var c layers.Checkpoint
+	if c.UnmarshalBinary(data) != nil {
+		return
+	}
+	again, err := c.MarshalBinary()
+	if err != nil {
+		t.Fatalf("decoded checkpoint does not encode: %v", err)
+	}
+	if !bytes.Equal(again, data) {
+		t.Fatalf("round trip changed the bytes")
+	}
 }

@@ -4,45 +4,45 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"hash/crc32"
 	"math"
-	"os"
-	"path/filepath"
 	"strings"
 	"unicode/utf8"
 
+	"github.com/tensorquant/tensorquant/internal/atomicfile"
+	"github.com/tensorquant/tensorquant/internal/tqfile"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
 const (
-	ckptMagic   = "TQCKPT\x00\x1a"
-	ckptVersion = 1
 	ckptMaxRank = 8
-	kindParam   = 1
-	kindBuffer  = 2
+	// The tags of a checkpoint's sections, one per entry.
+	tagParam  = 'P'
+	tagBuffer = 'B'
 )
-
-var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
 // Checkpoint is a model's parameters and buffers by hierarchical name, in
 // the order of Walk (each layer's parameters, then its buffers), as
 // PyTorch's state_dict.
 //
-// Its file format, version 1 (integers little-endian):
+// Its file format, version 2, is tensorquant's framing (integers
+// little-endian, uvarints as encoding/binary):
 //
 //	magic    8 bytes  "TQCKPT\x00\x1a"
-//	version  uint32   1
-//	count    uint32   number of entries
-//	count entries:
-//	  kind   uint8    1 = parameter, 2 = buffer (BatchNorm statistics, a
-//	                  quantizer's amax: anything a Stateful layer keeps)
-//	  nlen   uint16   name length, then the name (UTF-8, hierarchical)
-//	  rank   uint8    at most 8, then rank × uint32 dimensions (< 2^31)
-//	  data   float32 × product(dimensions)
+//	version  1 byte   2
+//	length   uint64   number of bytes of the entries
+//	entries, one section each, in order:
+//	  tag      1 byte   'P' = parameter, 'B' = buffer (BatchNorm
+//	                    statistics, a quantizer's amax: anything a Stateful
+//	                    layer keeps)
+//	  length   uvarint  number of bytes of the entry
+//	  name     uvarint length, then the name (UTF-8, hierarchical)
+//	  rank     uvarint  at most 8, then rank uvarint dimensions (< 2^31)
+//	  data     float32 × product(dimensions)
 //	crc      uint32   CRC-32C (Castagnoli) of every byte before it
 //
-// A reader rejects any other version, so a later format (say with integer
-// buffers) bumps it.
+// A reader rejects any other version: version 1 (a uint32 version and an
+// entry count, fixed-width fields) with a message that says to save the
+// model again; a later format (say with integer buffers) bumps it.
 type Checkpoint struct {
 	Entries []CheckpointEntry
 }
@@ -210,12 +210,14 @@ func (c *Checkpoint) apply(root Layer) error {
 // tensor, a rank above 8, a dimension above 2^31-1, or an empty, invalid
 // UTF-8 or over-long (65535 bytes) name.
 func (c *Checkpoint) MarshalBinary() ([]byte, error) {
-	b := append([]byte(ckptMagic), 0, 0, 0, 0, 0, 0, 0, 0)
-	binary.LittleEndian.PutUint32(b[8:], ckptVersion)
-	if uint64(len(c.Entries)) > math.MaxUint32 {
-		return nil, fmt.Errorf("layers: checkpoint: %d entries", len(c.Entries))
+	size := tqfile.Overhead
+	for _, e := range c.Entries {
+		if e.Tensor != nil {
+			size += len(e.Name) + 4*len(e.Tensor.Data) + 64
+		}
 	}
-	binary.LittleEndian.PutUint32(b[12:], uint32(len(c.Entries)))
+	b := tqfile.Checkpoint.Begin(make([]byte, 0, size))
+	var entry []byte
 	for _, e := range c.Entries {
 		if e.Name == "" || len(e.Name) > math.MaxUint16 || !utf8.ValidString(e.Name) {
 			return nil, fmt.Errorf("layers: checkpoint: bad entry name %q", e.Name)
@@ -226,99 +228,50 @@ func (c *Checkpoint) MarshalBinary() ([]byte, error) {
 		if len(e.Tensor.Shape) > ckptMaxRank {
 			return nil, fmt.Errorf("layers: checkpoint: %q has rank %d, at most %d is supported", e.Name, len(e.Tensor.Shape), ckptMaxRank)
 		}
-		kind := byte(kindParam)
-		if e.Buffer {
-			kind = kindBuffer
-		}
-		b = append(b, kind)
-		b = binary.LittleEndian.AppendUint16(b, uint16(len(e.Name)))
-		b = append(b, e.Name...)
-		b = append(b, byte(len(e.Tensor.Shape)))
 		for _, d := range e.Tensor.Shape {
 			if d > math.MaxInt32 {
 				return nil, fmt.Errorf("layers: checkpoint: %q has dimension %d", e.Name, d)
 			}
-			b = binary.LittleEndian.AppendUint32(b, uint32(d))
 		}
-		for _, v := range e.Tensor.Data {
-			b = binary.LittleEndian.AppendUint32(b, math.Float32bits(v))
+		tag := byte(tagParam)
+		if e.Buffer {
+			tag = tagBuffer
 		}
+		entry = binary.AppendUvarint(entry[:0], uint64(len(e.Name)))
+		entry = append(entry, e.Name...)
+		entry = tqfile.AppendTensor(entry, e.Tensor)
+		b = tqfile.AppendSection(b, tag, entry)
 	}
-	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, castagnoli)), nil
+	return tqfile.End(b, 0), nil
 }
 
 // UnmarshalBinary decodes a checkpoint written by MarshalBinary, replacing
-// c's entries. It returns an error (never panics) for a wrong magic, an
-// unknown version, a checksum mismatch, a truncated or over-long file, a
-// bad entry kind, name or rank, or a tensor larger than the bytes left;
-// it never allocates more than the input could hold.
+// c's entries. It returns an error (never panics) for bytes that are not a
+// whole checkpoint of this version (a wrong magic, a version from an older
+// or newer tensorquant, any changed bit, a truncated or over-long file), a
+// bad entry tag, name or rank, or a tensor larger than the bytes left; it
+// never allocates more than the input could hold.
 func (c *Checkpoint) UnmarshalBinary(data []byte) error {
-	const head = len(ckptMagic) + 8
-	if len(data) < head+4 || string(data[:len(ckptMagic)]) != ckptMagic {
-		return fmt.Errorf("layers: not a tensorquant checkpoint (bad magic or %d bytes)", len(data))
+	d, err := tqfile.Checkpoint.Open(data)
+	if err != nil {
+		return fmt.Errorf("layers: %w", err)
 	}
-	if v := binary.LittleEndian.Uint32(data[8:]); v != ckptVersion {
-		return fmt.Errorf("layers: checkpoint version %d, this build reads version %d", v, ckptVersion)
-	}
-	body, sum := data[:len(data)-4], binary.LittleEndian.Uint32(data[len(data)-4:])
-	if got := crc32.Checksum(body, castagnoli); got != sum {
-		return fmt.Errorf("layers: checkpoint checksum %#08x, computed %#08x: the file is corrupt or truncated", sum, got)
-	}
-	count := binary.LittleEndian.Uint32(data[12:])
-	r := body[head:]
-	// The smallest entry is kind + name length + one name byte + rank (a
-	// scalar still has one element: 4 bytes) = 9 bytes.
-	if uint64(count) > uint64(len(r))/9 {
-		return fmt.Errorf("layers: checkpoint claims %d entries in %d bytes", count, len(r))
-	}
-	entries := make([]CheckpointEntry, 0, count)
-	for i := range count {
-		if len(r) < 3 {
-			return fmt.Errorf("layers: checkpoint entry %d: truncated", i)
+	var entries []CheckpointEntry
+	for i := 0; d.Len() > 0; i++ {
+		tag, r := d.Next()
+		if d.Err() == nil && tag != tagParam && tag != tagBuffer {
+			return fmt.Errorf("layers: checkpoint entry %d: unknown tag %q", i, tag)
 		}
-		kind, nlen := r[0], int(binary.LittleEndian.Uint16(r[1:]))
-		r = r[3:]
-		if kind != kindParam && kind != kindBuffer {
-			return fmt.Errorf("layers: checkpoint entry %d: unknown kind %d", i, kind)
+		name := string(r.Bytes(r.Count(1)))
+		if d.Err() == nil && (name == "" || len(name) > math.MaxUint16 || !utf8.ValidString(name)) {
+			return fmt.Errorf("layers: checkpoint entry %d: bad name %q", i, name)
 		}
-		if nlen == 0 || len(r) < nlen+1 {
-			return fmt.Errorf("layers: checkpoint entry %d: bad name length %d", i, nlen)
+		t := r.Tensor(ckptMaxRank)
+		r.Done()
+		if err := d.Err(); err != nil {
+			return fmt.Errorf("layers: checkpoint entry %d %q: %w", i, name, err)
 		}
-		name := string(r[:nlen])
-		if !utf8.ValidString(name) {
-			return fmt.Errorf("layers: checkpoint entry %d: name is not UTF-8", i)
-		}
-		rank := int(r[nlen])
-		r = r[nlen+1:]
-		if rank > ckptMaxRank || len(r) < 4*rank {
-			return fmt.Errorf("layers: checkpoint entry %q: bad rank %d", name, rank)
-		}
-		shape := make([]int, rank)
-		n := uint64(1)
-		for j := range shape {
-			d := binary.LittleEndian.Uint32(r[4*j:])
-			if d > math.MaxInt32 {
-				return fmt.Errorf("layers: checkpoint entry %q: dimension %d", name, d)
-			}
-			shape[j] = int(d)
-			n *= uint64(d)
-			if n > uint64(len(r)) {
-				return fmt.Errorf("layers: checkpoint entry %q: shape %v needs more bytes than the file has", name, shape[:j+1])
-			}
-		}
-		r = r[4*rank:]
-		if n*4 > uint64(len(r)) {
-			return fmt.Errorf("layers: checkpoint entry %q: shape %v needs %d bytes, %d left", name, shape, n*4, len(r))
-		}
-		t := &tensor.Tensor{Shape: shape, Data: make([]float32, n)}
-		for j := range t.Data {
-			t.Data[j] = math.Float32frombits(binary.LittleEndian.Uint32(r[4*j:]))
-		}
-		r = r[4*n:]
-		entries = append(entries, CheckpointEntry{Name: name, Buffer: kind == kindBuffer, Tensor: t})
-	}
-	if len(r) != 0 {
-		return fmt.Errorf("layers: checkpoint: %d bytes after the last entry", len(r))
+		entries = append(entries, CheckpointEntry{Name: name, Buffer: tag == tagBuffer, Tensor: t})
 	}
 	c.Entries = entries
 	return nil
@@ -327,8 +280,10 @@ func (c *Checkpoint) UnmarshalBinary(data []byte) error {
 // SaveCheckpoint writes the model's parameters and buffers (Capture) to
 // path atomically: it writes a temporary file in the same directory, syncs
 // it to disk and renames it over path, so a crash leaves either the old or
-// the new file. It returns an error from Capture, MarshalBinary or the file
-// system.
+// the new file. path keeps its mode, a symbolic link is written through,
+// and a path that is not a regular file (a device, a directory) is
+// refused. It returns an error from Capture, MarshalBinary or the file
+// system (naming path).
 func SaveCheckpoint(path string, root Layer) error {
 	c, err := Capture(root)
 	if err != nil {
@@ -338,47 +293,17 @@ func SaveCheckpoint(path string, root Layer) error {
 	if err != nil {
 		return err
 	}
-	return writeFileAtomic(path, b)
-}
-
-func writeFileAtomic(path string, b []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp*")
-	if err != nil {
-		return err
-	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-		}
-	}()
-	if _, err = f.Write(b); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	// Make the rename itself durable.
-	if d, derr := os.Open(dir); derr == nil {
-		d.Sync()
-		d.Close()
-	}
-	return nil
+	return atomicfile.WriteBytes(path, b)
 }
 
 // LoadCheckpoint reads a checkpoint file and restores it into the model
 // (Checkpoint.Restore: strict names and shapes; on error the model is left
-// unchanged). It returns an error from the file system, UnmarshalBinary or
-// Restore.
+// unchanged). It refuses what is not a regular file (a device such as
+// /dev/zero, a pipe, a directory) and checks the header before it reads
+// the rest, so a huge file of another kind costs nothing. It returns an
+// error from the file system, UnmarshalBinary or Restore.
 func LoadCheckpoint(path string, root Layer) error {
-	b, err := os.ReadFile(path)
+	b, err := tqfile.Checkpoint.ReadFile(path)
 	if err != nil {
 		return err
 	}

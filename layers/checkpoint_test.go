@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"bytes"
 	"encoding/binary"
 	"encoding/hex"
 	"hash/crc32"
@@ -9,6 +10,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/internal/testkit/badfile"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -98,9 +100,9 @@ func TestCheckpointGolden(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := "5451434b5054001a" + "01000000" + "02000000" +
-		"01" + "0600" + hex.EncodeToString([]byte("weight")) + "02" + "01000000" + "01000000" + "0000003f" +
-		"01" + "0400" + hex.EncodeToString([]byte("bias")) + "01" + "01000000" + "000080bf"
+	want := "5451434b5054001a" + "02" + "1d00000000000000" +
+		"50" + "0e" + "06" + hex.EncodeToString([]byte("weight")) + "02" + "01" + "01" + "0000003f" +
+		"50" + "0b" + "04" + hex.EncodeToString([]byte("bias")) + "01" + "01" + "000080bf"
 	raw, _ := hex.DecodeString(want)
 	want += hex.EncodeToString(binary.LittleEndian.AppendUint32(nil, crc32.Checksum(raw, crc32.MakeTable(crc32.Castagnoli))))
 	if got := hex.EncodeToString(b); got != want {
@@ -115,10 +117,13 @@ func TestCheckpointGolden(t *testing.T) {
 	}
 }
 
-// withCRC appends the checksum to a body, so that hostile contents get past
-// the checksum to the parser.
-func withCRC(body []byte) []byte {
-	return binary.LittleEndian.AppendUint32(append([]byte{}, body...), crc32.Checksum(body, crc32.MakeTable(crc32.Castagnoli)))
+// frame makes a version 2 checkpoint of the given body, with the right
+// length and checksum, so that hostile contents get past them to the
+// parser.
+func frame(body []byte) []byte {
+	b := binary.LittleEndian.AppendUint64([]byte("TQCKPT\x00\x1a\x02"), uint64(len(body)))
+	b = append(b, body...)
+	return binary.LittleEndian.AppendUint32(b, crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli)))
 }
 
 func TestCheckpointHostile(t *testing.T) {
@@ -129,42 +134,54 @@ func TestCheckpointHostile(t *testing.T) {
 			t.Fatalf("truncated to %d bytes: no error", n)
 		}
 	}
-	for i := range good {
-		bad := append([]byte{}, good...)
-		bad[i] ^= 0x10
-		if err := c.UnmarshalBinary(bad); err == nil {
-			t.Fatalf("byte %d flipped: no error", i)
+	// Every single-bit change of a checkpoint of a few kilobytes is
+	// refused.
+	big := must(must(Capture(NewSequential(bnModel(2), must(NewLinear(3, 300, true, testRNG(3)))))).MarshalBinary())
+	if len(big) < 1000 || len(big) > 10000 {
+		t.Fatalf("a checkpoint of %d bytes", len(big))
+	}
+	for i := range 8 * len(big) {
+		big[i/8] ^= 1 << (i % 8)
+		if err := c.UnmarshalBinary(big); err == nil {
+			t.Fatalf("bit %d of byte %d flipped: no error", i%8, i/8)
 		}
+		big[i/8] ^= 1 << (i % 8)
 	}
-	head := func(count uint32) []byte {
-		b := []byte("TQCKPT\x00\x1a\x01\x00\x00\x00")
-		return binary.LittleEndian.AppendUint32(b, count)
+	if err := c.UnmarshalBinary(big); err != nil {
+		t.Fatal(err)
 	}
-	entry := func(kind byte, name string, dims ...uint32) []byte {
-		b := []byte{kind}
-		b = binary.LittleEndian.AppendUint16(b, uint16(len(name)))
-		b = append(b, name...)
-		b = append(b, byte(len(dims)))
+	entry := func(name string, dims ...uint64) []byte {
+		b := append(binary.AppendUvarint(nil, uint64(len(name))), name...)
+		b = binary.AppendUvarint(b, uint64(len(dims)))
 		for _, d := range dims {
-			b = binary.LittleEndian.AppendUint32(b, d)
+			b = binary.AppendUvarint(b, d)
 		}
 		return b
 	}
+	section := func(tag byte, content ...[]byte) []byte {
+		c := bytes.Join(content, nil)
+		return append(binary.AppendUvarint([]byte{tag}, uint64(len(c))), c...)
+	}
+	v1 := []byte("TQCKPT\x00\x1a\x01\x00\x00\x00\x00\x00\x00\x00")
 	for _, tc := range []struct {
 		name string
 		data []byte
 		want string
 	}{
-		{"magic", withCRC([]byte("TQCKPT\x00\x1b\x01\x00\x00\x00\x00\x00\x00\x00")), "not a tensorquant checkpoint"},
-		{"version", withCRC([]byte("TQCKPT\x00\x1a\x02\x00\x00\x00\x00\x00\x00\x00")), "checkpoint version 2"},
-		{"count", withCRC(head(1 << 30)), "claims 1073741824 entries"},
-		{"huge tensor", withCRC(append(append(head(1), entry(1, "w", 1<<31-1, 1<<31-1)...), make([]byte, 16)...)), "needs more bytes than the file has"},
-		{"short data", withCRC(append(append(head(1), entry(1, "w", 3)...), make([]byte, 8)...)), `shape [3] needs 12 bytes, 8 left`},
-		{"kind", withCRC(append(append(head(1), entry(3, "w", 1)...), make([]byte, 4)...)), "unknown kind 3"},
-		{"rank", withCRC(append(append(head(1), entry(1, "w", 1, 1, 1, 1, 1, 1, 1, 1, 1)...), make([]byte, 4)...)), "bad rank 9"},
-		{"name", withCRC(append(append(head(1), entry(1, "\xff", 1)...), make([]byte, 4)...)), "name is not UTF-8"},
-		{"trailing", withCRC(append(append(head(1), entry(1, "w", 1)...), make([]byte, 5)...)), "1 bytes after the last entry"},
-		{"dimension", withCRC(append(append(head(1), entry(1, "w", 1<<31)...), make([]byte, 4)...)), "dimension 2147483648"},
+		{"magic", []byte("TQCKPT\x00\x1b\x02\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00\x00"), "not a tensorquant checkpoint (bad magic)"},
+		{"version 1", append(v1, 0xc2, 0xdf, 0x5e, 0x5d), "tensorquant checkpoint of format version 1, written by an older tensorquant (this one reads version 2): save the model again"},
+		{"version 3", []byte("TQCKPT\x00\x1a\x03"), "written by a newer tensorquant"},
+		{"length", append(frame(nil)[:9], 1, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4), "checkpoint of 21 bytes, its header says 22"},
+		{"checksum", append(frame(nil)[:17], 1, 2, 3, 4), "checksum 0x04030201, computed 0x69395794: the file is corrupt"},
+		{"huge tensor", frame(section('P', entry("w", 1<<31-1, 1<<31-1), make([]byte, 16))), "tensor of shape [2147483647 2147483647] in 16 bytes: truncated"},
+		{"short data", frame(section('P', entry("w", 3), make([]byte, 8))), "tensor of shape [3] in 8 bytes"},
+		{"section length", frame(append(section('P', entry("w", 1), make([]byte, 4)), 0x50, 0x7f)), `entry 1 "": section 'P' of 127 bytes, 0 left: truncated`},
+		{"tag", frame(section('Q', entry("w", 1), make([]byte, 4))), "unknown tag 'Q'"},
+		{"rank", frame(section('P', entry("w", 1, 1, 1, 1, 1, 1, 1, 1, 1), make([]byte, 4))), "value 9 above 8"},
+		{"name", frame(section('P', entry("\xff", 1), make([]byte, 4))), "bad name"},
+		{"empty name", frame(section('P', entry("", 1), make([]byte, 4))), "bad name"},
+		{"trailing", frame(section('P', entry("w", 1), make([]byte, 5))), "1 bytes after the end"},
+		{"dimension", frame(section('P', entry("w", 1<<31), make([]byte, 4))), "value 2147483648 above 2147483647"},
 	} {
 		err := c.UnmarshalBinary(tc.data)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {
@@ -177,4 +194,14 @@ func TestCheckpointHostile(t *testing.T) {
 	if err := LoadCheckpoint(path, bnModel(1)); err == nil || !strings.Contains(err.Error(), "not a tensorquant checkpoint") {
 		t.Errorf("LoadCheckpoint of junk: %v", err)
 	}
+}
+
+// TestLoadCheckpointRefusesNonRegular: a named pipe, /dev/zero or a
+// directory is refused before it is read, and a 1 GiB file of another
+// kind after its first bytes (main read every byte of each).
+func TestLoadCheckpointRefusesNonRegular(t *testing.T) {
+	m := bnModel(1)
+	badfile.Refused(t, "not a tensorquant checkpoint (bad magic)", func(path string) error {
+		return LoadCheckpoint(path, m)
+	})
 }

@@ -57,15 +57,40 @@ type QuantDescriptor struct {
 	// Unsigned selects [0, 2^NumBits-1]; the input must then be >= 0.
 	Unsigned bool
 	// NarrowRange drops the most negative level: [-(2^(b-1)-1), 2^(b-1)-1].
+	// The original on a GPU fake-quantizes with the narrow range whatever
+	// its narrow_range says (its CUDA extension ignores it; the CPU formula
+	// followed here honours it): set NarrowRange to reproduce a model
+	// trained with the original on a GPU. fakequant's package doc lists
+	// the other differences of the GPU path.
 	NarrowRange bool
 	// Name is an optional label; String begins with it.
 	Name string
 	// Format is the number format: "int" (also when empty) for the
-	// integer formats NumBits describes, or "e4m3" / "e5m2" for FP8
-	// (E4M3FN and E5M2, in the ONNX conventions of fakequant.FakeQuantFP8:
-	// scale = amax/448 or amax/57344, saturating). An FP8 descriptor must
-	// say NumBits 8 (the width; nothing else uses it), fake quantization,
-	// signed and full range.
+	// integer formats NumBits describes, or one of the FP8 formats:
+	//
+	//   - "e4m3" / "e5m2": E4M3FN and E5M2 in the ONNX convention of
+	//     fakequant.FakeQuantFP8 (x / (amax/448), saturated, then
+	//     * (amax/448); 57344 for E5M2). It is what the exported
+	//     QuantizeLinear/DequantizeLinear pair computes, so a model
+	//     fake-quantized in training and its export agree bit for bit.
+	//   - "scaled_e4m3": what the original's num_bits=(4, 3) means, its
+	//     scaled_e4m3 as its CUDA extension computes it
+	//     (fakequant.ScaledE4M3Tensor: x * (448/amax), rounded, then
+	//     / (448/amax), and |x| < 2^-24 flushed to +0), to reproduce a
+	//     model trained with the original. It prints as the original does,
+	//     "(4, 3)bit". It exports as "e4m3" does (standard ONNX has no node
+	//     for it), and in export mode (TensorQuantizer.SetExportMode) it
+	//     computes those exported numbers, which differ from its own in the
+	//     last bit of some elements and in the sign of tiny zeros. Unlike
+	//     the original, which quietly ignores them for (4, 3), it rejects
+	//     LearnAmax and real quantization.
+	//
+	// "e4m3" keeps the ONNX meaning it has always had here, so saved
+	// descriptors and checkpoints compute what they computed; pick
+	// "scaled_e4m3" for the original's numbers. An FP8 descriptor must say
+	// NumBits 8 (the width; nothing else uses it), fake quantization,
+	// signed and full range. Calibration is that of the integer formats,
+	// except that "mse" searches with E4M3FN (E5M2) in the ONNX convention.
 	Format string
 	// BlockSize, when > 0, gives one amax to each block of BlockSize
 	// consecutive elements along the input's last axis (the last block of
@@ -116,11 +141,15 @@ func (d QuantDescriptor) FormatName() string {
 	return d.Format
 }
 
-// FP8 returns the FP8 format of an "e4m3" or "e5m2" descriptor, and false
-// for the integer formats.
+// formatScaledE4M3 is the Format of the original's num_bits=(4, 3).
+const formatScaledE4M3 = "scaled_e4m3"
+
+// FP8 returns the FP8 format of an "e4m3", "scaled_e4m3" or "e5m2"
+// descriptor (E4M3FN for both E4M3 formats), and false for the integer
+// formats.
 func (d QuantDescriptor) FP8() (fakequant.FP8Format, bool) {
 	switch d.Format {
-	case "e4m3":
+	case "e4m3", formatScaledE4M3:
 		return fakequant.E4M3FN, true
 	case "e5m2":
 		return fakequant.E5M2, true
@@ -206,7 +235,7 @@ func (d QuantDescriptor) Validate() error {
 func (d QuantDescriptor) validateFormat() error {
 	switch d.Format {
 	case "", "int":
-	case "e4m3", "e5m2":
+	case "e4m3", "e5m2", formatScaledE4M3:
 		switch {
 		case d.NumBits != 8:
 			return fmt.Errorf("layers: %s: format %s is 8 bits wide, got num_bits %d", d.label(), d.Format, d.NumBits)
@@ -214,9 +243,11 @@ func (d QuantDescriptor) validateFormat() error {
 			return fmt.Errorf("layers: %s: format %s needs fake quantization", d.label(), d.Format)
 		case d.Unsigned || d.NarrowRange:
 			return fmt.Errorf("layers: %s: format %s has no unsigned or narrow-range variant", d.label(), d.Format)
+		case d.LearnAmax && d.Format == formatScaledE4M3:
+			return fmt.Errorf("layers: %s: format %s has no learn_amax (the original ignores it for num_bits=(4, 3))", d.label(), d.Format)
 		}
 	default:
-		return fmt.Errorf("layers: %s: unknown format %q (want \"int\", \"e4m3\" or \"e5m2\")", d.label(), d.Format)
+		return fmt.Errorf("layers: %s: unknown format %q (want \"int\", \"e4m3\", \"scaled_e4m3\" or \"e5m2\")", d.label(), d.Format)
 	}
 	switch {
 	case d.BlockSize < 0:
@@ -245,7 +276,8 @@ func (d QuantDescriptor) label() string {
 // scale_amax=2.0)". The original prints " full_range" after any fixed amax
 // whatever the range; so does this. A Go []int cannot tell the original's
 // axis=0 from axis=(0,): one axis prints as "axis=0". The formats the
-// original does not have print as "e4m3" or "e5m2" in place of "8bit",
+// original does not have print as "e4m3" or "e5m2" in place of "8bit"
+// ("scaled_e4m3" prints the original's "(4, 3)bit"),
 // and a block size as " block_size=32" after the axis.
 func (d QuantDescriptor) String() string {
 	var b strings.Builder
@@ -286,8 +318,12 @@ func (d QuantDescriptor) String() string {
 }
 
 // width prints the number format as String and the quantizer's repr do:
-// "8bit" for the integer formats, "e4m3" or "e5m2" for FP8.
+// "8bit" for the integer formats, "e4m3" or "e5m2" for FP8, and the
+// original's "(4, 3)bit" for its num_bits=(4, 3).
 func (d QuantDescriptor) width() string {
+	if d.Format == formatScaledE4M3 {
+		return "(4, 3)bit"
+	}
 	if _, ok := d.FP8(); ok {
 		return d.Format
 	}

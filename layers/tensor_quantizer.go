@@ -57,11 +57,16 @@ import (
 //
 // Deliberate differences: a NaN or infinite amax is an error (the original
 // quantizes with it and returns NaN); an Axis entry beyond the input's rank
-// is an error (the original ignores it).
+// is an error (the original ignores it). The numbers are those of the
+// original on CPU; on a GPU its fake quantization ignores narrow_range
+// (set NarrowRange to reproduce a model trained there) and differs in a
+// few rarer ways, listed in fakequant's package doc.
 //
 // For the formats of QuantDescriptor.Format and BlockSize: an FP8
 // quantizer fake-quantizes with fakequant.FakeTensorQuantFP8 (the amax
-// found in the same ways), a block quantizer with fakequant.FakeQuantBlock
+// found in the same ways), or with fakequant.ScaledE4M3Tensor for
+// "scaled_e4m3" (the original's num_bits=(4, 3), outside export mode), a
+// block quantizer with fakequant.FakeQuantBlock
 // and one amax per block of the last axis (dynamic: fakequant.BlockAmax;
 // calibrated: the max calibrator over those block maxima). Both use the
 // straight-through gradient of the same amax.
@@ -184,7 +189,8 @@ func (q *TensorQuantizer) Kind() string { return "TensorQuantizer" }
 // "TensorQuantizer(disabled)". The scale of a real quantizer prints as a
 // number when it has one element, and as "[min, max](count)" otherwise
 // (the original prints the torch tensor). FP8 formats print "e4m3" or
-// "e5m2" in place of "8bit", a block size " block_size=32" after the axis,
+// "e5m2" in place of "8bit" ("scaled_e4m3" the original's "(4, 3)bit"), a
+// block size " block_size=32" after the axis,
 // and the export mode " export" at the end.
 func (q *TensorQuantizer) String() string {
 	return "TensorQuantizer(" + q.extraRepr() + ")"
@@ -322,8 +328,10 @@ func (q *TensorQuantizer) Calibrator() calibrators.Calibrator { return q.calibra
 // instead of x·(bound/amax)), in -0 (+0 here) and for negative inputs of
 // an unsigned quantizer (0 here, an error otherwise); the amax may vary
 // along one axis at most, and blocks are quantized one by one the same
-// way. FP8 quantizers already compute the ONNX numbers: the mode changes
-// nothing for them.
+// way. The "e4m3" and "e5m2" quantizers already compute the ONNX
+// numbers: the mode changes nothing for them; a "scaled_e4m3" quantizer
+// switches to those of "e4m3" (fakequant.FakeTensorQuantFP8), which its
+// export computes.
 //
 // It returns an error, naming the quantizer, for a real (non-fake)
 // quantizer, a narrow range (ONNX Q/DQ has none) and NumBits above 16.
@@ -684,6 +692,8 @@ func (q *TensorQuantizer) quantForward(x *tensor.Tensor) (*tensor.Tensor, error)
 	var err error
 	fp8, isFP8 := q.desc.FP8()
 	switch {
+	case q.desc.Format == formatScaledE4M3 && !q.exportMode:
+		y, err = fakequant.ScaledE4M3Tensor(in, amax)
 	case isFP8:
 		y, err = fakequant.FakeTensorQuantFP8(in, amax, fp8)
 	case saved.block:

@@ -1,7 +1,3 @@
-// Package npy reads and writes NumPy .npy files of float32 (and, on read,
-// float64) arrays: the format NumPy users already have their calibration
-// data in. The reader is hardened for untrusted files: it never allocates
-// more than the bytes that actually arrived could fill.
 package npy
 
 import (
@@ -13,10 +9,12 @@ import (
 	"io"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 
 	"github.com/tensorquant/tensorquant/internal/atomicfile"
+	"github.com/tensorquant/tensorquant/internal/checked"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -31,96 +29,154 @@ var ErrFormat = errors.New("npy: malformed file")
 
 // header is the parsed dictionary of a .npy header.
 type header struct {
-	descr   string
-	fortran bool
-	shape   []int
+	descr     string
+	dtype     DType
+	bigEndian bool
+	fortran   bool
+	shape     []int
 }
 
-// Read decodes one .npy array from r into a float32 tensor (float64 data is
-// rounded to float32). Little- and big-endian float32/float64 are accepted,
-// as is Fortran order (transposed into row-major). It returns an error
-// wrapping ErrFormat for a bad magic, version, header, dtype or shape, and
-// for data shorter than the shape needs; bytes after the data are an error
-// too.
-func Read(r io.Reader) (*tensor.Tensor, error) {
+// ReadArray decodes one .npy array from r: any dtype of DType, little- or
+// big-endian, in C or Fortran order (the result is always little-endian
+// and row-major). It returns an error wrapping ErrFormat for a bad magic,
+// version, header, dtype or shape (a negative dimension, or a size that
+// overflows int), for a bool element other than 0 or 1, and for data
+// shorter than the shape needs or continuing after it.
+//
+// It is written for untrusted files: it allocates as the data arrives,
+// never by what the header promises, so a short file claiming a huge shape
+// costs no more than the bytes it holds.
+func ReadArray(r io.Reader) (*Array, error) { return readFile(r, false) }
+
+// readFile reads a whole .npy file from r: one array, then the end of the
+// input. floatsOnly refuses dtypes other than float32 and float64.
+func readFile(r io.Reader, floatsOnly bool) (*Array, error) {
 	br := bufio.NewReader(r)
-	h, err := readHeader(br)
+	a, err := readArray(br, -1, floatsOnly)
 	if err != nil {
 		return nil, err
 	}
-	n, err := tensor.NumelOf(h.shape)
+	if _, err := br.ReadByte(); err != io.EOF {
+		return nil, fmt.Errorf("%w: data continues after the %d elements of shape %v", ErrFormat, a.Numel(), a.Shape)
+	}
+	return a, nil
+}
+
+// readArray reads one .npy array from r. When size >= 0, the header and
+// data must take exactly size bytes (a member of a .npz archive), which
+// is checked before the data is read. floatsOnly refuses other dtypes
+// before reading the data.
+func readArray(r io.Reader, size int64, floatsOnly bool) (*Array, error) {
+	h, hsize, err := readHeader(r)
+	if err != nil {
+		return nil, err
+	}
+	if floatsOnly && !h.dtype.isFloat() {
+		return nil, fmt.Errorf("%w: dtype %q is not float32 or float64", ErrFormat, h.descr)
+	}
+	esize := h.dtype.Size()
+	nbytes, err := checked.Product(h.shape, esize)
 	if err != nil {
 		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 	}
-	var order binary.ByteOrder = binary.LittleEndian
-	size := 4
-	switch h.descr {
-	case "<f4", "f4":
-	case ">f4":
-		order = binary.BigEndian
-	case "<f8", "f8":
-		size = 8
-	case ">f8":
-		order, size = binary.BigEndian, 8
-	default:
-		return nil, fmt.Errorf("%w: dtype %q is not float32 or float64", ErrFormat, h.descr)
+	if size >= 0 && int64(hsize)+int64(nbytes) != size {
+		return nil, fmt.Errorf("%w: %d bytes, but a header of %d bytes and shape %v of %v take %d", ErrFormat, size, hsize, h.shape, h.dtype, int64(hsize)+int64(nbytes))
 	}
-	data := make([]float32, 0, min(n, 1<<18))
-	buf := make([]byte, 1<<16)
-	for len(data) < n {
-		want := min((n-len(data))*size, len(buf))
-		got, err := io.ReadFull(br, buf[:want])
-		for i := 0; i+size <= got; i += size {
-			if size == 4 {
-				data = append(data, math.Float32frombits(order.Uint32(buf[i:])))
-			} else {
-				data = append(data, float32(math.Float64frombits(order.Uint64(buf[i:]))))
-			}
-		}
-		if err != nil {
-			return nil, fmt.Errorf("%w: shape %v needs %d values, the file holds %d", ErrFormat, h.shape, n, len(data))
+	data, err := readN(r, nbytes)
+	if err != nil {
+		return nil, fmt.Errorf("%w: shape %v of %v needs %d bytes of data, the file holds %d", ErrFormat, h.shape, h.dtype, nbytes, len(data))
+	}
+	if h.bigEndian && esize > 1 {
+		for i := 0; i < len(data); i += esize {
+			slices.Reverse(data[i : i+esize])
 		}
 	}
-	if _, err := br.ReadByte(); err != io.EOF {
-		return nil, fmt.Errorf("%w: data continues after the %d values of shape %v", ErrFormat, n, h.shape)
+	if h.dtype == Bool {
+		if i := slices.IndexFunc(data, func(b byte) bool { return b > 1 }); i >= 0 {
+			return nil, fmt.Errorf("%w: bool element %d is %d, not 0 or 1", ErrFormat, i, data[i])
+		}
 	}
 	if h.fortran && len(h.shape) > 1 {
-		data = fromFortran(data, h.shape)
+		data = fromFortran(data, h.shape, esize)
 	}
-	return tensor.FromSlice(data, h.shape...)
+	return &Array{Shape: h.shape, DType: h.dtype, data: data}, nil
 }
 
-func readHeader(br *bufio.Reader) (header, error) {
-	pre := make([]byte, 8)
-	if _, err := io.ReadFull(br, pre); err != nil || !bytes.Equal(pre[:6], magic) {
-		return header{}, fmt.Errorf("%w: not a .npy file (bad magic)", ErrFormat)
+// readN reads exactly n bytes from r. It grows its buffer as the bytes
+// arrive (doubling, from at most 64 KiB), so a reader that ends early
+// costs about what it delivered. On a short read it returns the bytes read
+// and the error.
+func readN(r io.Reader, n int) ([]byte, error) {
+	buf := make([]byte, 0, min(n, 64<<10))
+	for len(buf) < n {
+		if len(buf) == cap(buf) {
+			buf = append(make([]byte, 0, min(n, 2*cap(buf))), buf...)
+		}
+		m, err := io.ReadFull(r, buf[len(buf):cap(buf)])
+		buf = buf[:len(buf)+m]
+		if err != nil {
+			return buf, err
+		}
 	}
-	var hlen int
+	return buf, nil
+}
+
+// Read decodes one .npy array of float32 or float64 (rounded to float32)
+// into a tensor; ReadArray reads the other dtypes. It returns ReadArray's
+// errors, and one wrapping ErrFormat for another dtype.
+func Read(r io.Reader) (*tensor.Tensor, error) {
+	a, err := readFile(r, true)
+	if err != nil {
+		return nil, err
+	}
+	return a.Tensor()
+}
+
+// readHeader reads the magic, version and header of a .npy file and
+// returns the header and its size in bytes (everything before the data).
+func readHeader(r io.Reader) (header, int, error) {
+	pre := make([]byte, 8)
+	if _, err := io.ReadFull(r, pre); err != nil || !bytes.Equal(pre[:6], magic) {
+		return header{}, 0, fmt.Errorf("%w: not a .npy file (bad magic)", ErrFormat)
+	}
+	lenSize := 2
 	switch pre[6] {
 	case 1:
-		var b [2]byte
-		if _, err := io.ReadFull(br, b[:]); err != nil {
-			return header{}, fmt.Errorf("%w: truncated header length", ErrFormat)
-		}
-		hlen = int(binary.LittleEndian.Uint16(b[:]))
 	case 2, 3:
-		var b [4]byte
-		if _, err := io.ReadFull(br, b[:]); err != nil {
-			return header{}, fmt.Errorf("%w: truncated header length", ErrFormat)
-		}
-		if v := binary.LittleEndian.Uint32(b[:]); v > maxHeader {
-			return header{}, fmt.Errorf("%w: header length %d exceeds %d", ErrFormat, v, maxHeader)
-		} else {
-			hlen = int(v)
-		}
+		lenSize = 4
 	default:
-		return header{}, fmt.Errorf("%w: unsupported version %d.%d", ErrFormat, pre[6], pre[7])
+		return header{}, 0, fmt.Errorf("%w: unsupported version %d.%d", ErrFormat, pre[6], pre[7])
 	}
-	text := make([]byte, hlen)
-	if _, err := io.ReadFull(br, text); err != nil {
-		return header{}, fmt.Errorf("%w: header of %d bytes is truncated", ErrFormat, hlen)
+	var b [4]byte
+	if _, err := io.ReadFull(r, b[:lenSize]); err != nil {
+		return header{}, 0, fmt.Errorf("%w: truncated header length", ErrFormat)
 	}
-	return parseHeader(string(text))
+	hlen := binary.LittleEndian.Uint32(b[:])
+	if hlen > maxHeader {
+		return header{}, 0, fmt.Errorf("%w: header length %d exceeds %d", ErrFormat, hlen, maxHeader)
+	}
+	text, err := readN(r, int(hlen))
+	if err != nil {
+		return header{}, 0, fmt.Errorf("%w: header of %d bytes is truncated", ErrFormat, hlen)
+	}
+	h, err := parseHeader(string(text))
+	return h, 8 + lenSize + int(hlen), err
+}
+
+// parseDescr maps a header's descr to its DType and byte order: '<'
+// (little-endian), '>' (big-endian) or none (little-endian) before the
+// NumPy type code; '|' (no byte order) also for the one-byte types.
+func parseDescr(descr string) (DType, bool, error) {
+	code, order := descr, byte(0)
+	if code != "" && strings.IndexByte("<>|", code[0]) >= 0 {
+		code, order = code[1:], code[0]
+	}
+	for d := Float32; d <= Bool; d++ {
+		if code == dtypes[d].descr[1:] && (order != '|' || d.Size() == 1) {
+			return d, order == '>', nil
+		}
+	}
+	return 0, false, fmt.Errorf("%w: dtype %q is not one of float32, float64, int64, int32, int8, uint8, bool", ErrFormat, descr)
 }
 
 // parseHeader reads the Python dict literal of the header, e.g.
@@ -177,7 +233,9 @@ func parseHeader(s string) (header, error) {
 			return h, fmt.Errorf("%w: header has no %q", ErrFormat, k)
 		}
 	}
-	return h, nil
+	var err error
+	h.dtype, h.bigEndian, err = parseDescr(h.descr)
+	return h, err
 }
 
 type dictParser struct {
@@ -243,6 +301,9 @@ func (p *dictParser) tuple() ([]int, error) {
 			j++
 		}
 		d, err := strconv.Atoi(p.s[p.i:j])
+		if errors.Is(err, strconv.ErrRange) {
+			return nil, fmt.Errorf("%w: header: shape dimension %s is more than an int can count", ErrFormat, p.s[p.i:j])
+		}
 		if err != nil || len(shape) >= 32 {
 			return nil, fmt.Errorf("%w: header: bad shape at %q", ErrFormat, p.rest())
 		}
@@ -267,17 +328,18 @@ func (p *dictParser) rest() string {
 	return r
 }
 
-// fromFortran reorders column-major data into row-major.
-func fromFortran(data []float32, shape []int) []float32 {
-	out := make([]float32, len(data))
-	cs := tensor.Strides(shape) // row-major strides
+// fromFortran reorders column-major data of elements of size bytes into
+// row-major order.
+func fromFortran(data []byte, shape []int, size int) []byte {
+	out := make([]byte, len(data))
+	cs := tensor.Strides(shape) // row-major strides, in elements
 	idx := make([]int, len(shape))
-	for _, v := range data { // data walks the first axis fastest
+	for i := 0; i < len(data); i += size { // data walks the first axis fastest
 		off := 0
 		for d := range shape {
 			off += idx[d] * cs[d]
 		}
-		out[off] = v
+		copy(out[off*size:(off+1)*size], data[i:i+size])
 		for d := 0; d < len(idx); d++ {
 			if idx[d]++; idx[d] < shape[d] {
 				break
@@ -288,88 +350,134 @@ func fromFortran(data []float32, shape []int) []float32 {
 	return out
 }
 
-// ReadFile reads a .npy file; errors are those of Read, prefixed with the
-// path.
-func ReadFile(path string) (*tensor.Tensor, error) {
+// ReadFile reads a .npy file of float32 or float64 into a tensor (see
+// Read); errors are Read's, prefixed with the path.
+func ReadFile(path string) (*tensor.Tensor, error) { return readPath(path, Read) }
+
+// ReadArrayFile reads a .npy file of any dtype (see ReadArray); errors are
+// ReadArray's, prefixed with the path.
+func ReadArrayFile(path string) (*Array, error) { return readPath(path, ReadArray) }
+
+// readPath opens path and decodes it with read, prefixing read's errors
+// with the path.
+func readPath[T any](path string, read func(io.Reader) (T, error)) (T, error) {
+	var zero T
+	f, _, err := open(path)
+	if err != nil {
+		return zero, err
+	}
+	defer f.Close()
+	v, err := read(f)
+	if err != nil {
+		return zero, fmt.Errorf("%s: %w", path, err)
+	}
+	return v, nil
+}
+
+// open opens path for reading and returns its FileInfo.
+func open(path string) (*os.File, os.FileInfo, error) {
 	f, err := os.Open(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil, err
+	}
+	return f, st, nil
+}
+
+// ReadRawFile reads a file of raw little-endian float32 values with the
+// given shape (the product of shape must match the file size exactly). It
+// returns an error for a bad shape (negative, or a size that overflows
+// int), a regular file of another size, or a stream (a device or pipe)
+// that ends early or goes on after the values.
+func ReadRawFile(path string, shape []int) (*tensor.Tensor, error) {
+	nbytes, err := checked.Product(shape, 4)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	f, st, err := open(path)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	t, err := Read(f)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
+	if st.Mode().IsRegular() && st.Size() != int64(nbytes) {
+		return nil, fmt.Errorf("%s: %d bytes, shape %v needs %d (float32, little-endian)", path, st.Size(), shape, nbytes)
 	}
-	return t, nil
+	br := bufio.NewReader(f)
+	data, err := readN(br, nbytes)
+	if err != nil {
+		return nil, fmt.Errorf("%s: shape %v needs %d bytes (float32, little-endian), the file holds %d", path, shape, nbytes, len(data))
+	}
+	if _, err := br.ReadByte(); err != io.EOF {
+		return nil, fmt.Errorf("%s: the data continues after the %d bytes of shape %v", path, nbytes, shape)
+	}
+	a := &Array{Shape: shape, DType: Float32, data: data}
+	return a.Tensor()
 }
 
-// ReadRawFile reads a file of raw little-endian float32 values with the
-// given shape (the product of shape must match the file size exactly).
-func ReadRawFile(path string, shape []int) (*tensor.Tensor, error) {
-	n, err := tensor.NumelOf(shape)
-	if err != nil {
-		return nil, err
-	}
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, err
-	}
-	if st.Size() != int64(n)*4 {
-		return nil, fmt.Errorf("%s: %d bytes, shape %v needs %d (float32, little-endian)", path, st.Size(), shape, int64(n)*4)
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	if len(b) != n*4 {
-		return nil, fmt.Errorf("%s: changed while reading", path)
-	}
-	data := make([]float32, n)
-	for i := range data {
-		data[i] = math.Float32frombits(binary.LittleEndian.Uint32(b[4*i:]))
-	}
-	return tensor.FromSlice(data, shape...)
-}
-
-// Write encodes t as a version 1.0 .npy file of little-endian float32.
-func Write(w io.Writer, t *tensor.Tensor) error {
-	if err := t.Validate(); err != nil {
+// WriteArray encodes a as a .npy file the way np.save does: version 1.0
+// (2.0 for a header longer than 65535 bytes), the little-endian descr of
+// its dtype, C order, the header padded so that the data starts on a
+// 64-byte boundary. It returns an error for an Array whose Shape and DType
+// do not describe its data, and the writer's errors.
+func WriteArray(w io.Writer, a *Array) error {
+	if err := a.check(); err != nil {
 		return err
 	}
-	dims := make([]string, len(t.Shape))
-	for i, d := range t.Shape {
+	dims := make([]string, len(a.Shape))
+	for i, d := range a.Shape {
 		dims[i] = strconv.Itoa(d)
 	}
 	shape := strings.Join(dims, ", ")
 	if len(dims) == 1 {
 		shape += ","
 	}
-	h := fmt.Sprintf("{'descr': '<f4', 'fortran_order': False, 'shape': (%s), }", shape)
-	// Pad so that the data starts on a 64-byte boundary, ending in '\n'.
-	total := len(magic) + 4 + len(h) + 1
-	h += strings.Repeat(" ", (64-total%64)%64) + "\n"
-	var b bytes.Buffer
-	b.Write(magic)
-	b.Write([]byte{1, 0})
-	binary.Write(&b, binary.LittleEndian, uint16(len(h)))
-	b.WriteString(h)
-	if _, err := w.Write(b.Bytes()); err != nil {
+	h := fmt.Sprintf("{'descr': '%s', 'fortran_order': False, 'shape': (%s), }", dtypes[a.DType].descr, shape)
+	// Pad with spaces and a '\n' so that the data starts on a 64-byte
+	// boundary: after magic, version and a 2-byte length (version 1.0),
+	// or a 4-byte one (2.0) when the header needs it.
+	padded := func(lenSize int) string {
+		total := len(magic) + 2 + lenSize + len(h) + 1
+		return h + strings.Repeat(" ", (64-total%64)%64) + "\n"
+	}
+	b := append([]byte{}, magic...)
+	if p := padded(2); len(p) <= math.MaxUint16 {
+		b = append(binary.LittleEndian.AppendUint16(append(b, 1, 0), uint16(len(p))), p...)
+	} else {
+		p = padded(4)
+		b = append(binary.LittleEndian.AppendUint32(append(b, 2, 0), uint32(len(p))), p...)
+	}
+	if _, err := w.Write(b); err != nil {
 		return err
 	}
-	buf := make([]byte, 0, 1<<16)
-	for i, v := range t.Data {
-		buf = binary.LittleEndian.AppendUint32(buf, math.Float32bits(v))
-		if len(buf) == cap(buf) || i == len(t.Data)-1 {
-			if _, err := w.Write(buf); err != nil {
-				return err
-			}
-			buf = buf[:0]
-		}
-	}
-	return nil
+	_, err := w.Write(a.data)
+	return err
 }
 
-// WriteFile writes t to path atomically (see internal/atomicfile).
+// Write encodes t as a .npy file of little-endian float32 (see
+// WriteArray). It returns t's Validate error and the writer's errors.
+func Write(w io.Writer, t *tensor.Tensor) error {
+	a, err := FromTensor(t)
+	if err != nil {
+		return err
+	}
+	return WriteArray(w, a)
+}
+
+// WriteFile writes t to path atomically as a .npy file of float32 (see
+// Write and internal/atomicfile).
 func WriteFile(path string, t *tensor.Tensor) error {
 	return atomicfile.WriteFile(path, func(w io.Writer) error { return Write(w, t) })
+}
+
+// WriteArrayFile writes a to path atomically as a .npy file (see
+// WriteArray and internal/atomicfile).
+func WriteArrayFile(path string, a *Array) error {
+	if err := a.check(); err != nil {
+		return err
+	}
+	return atomicfile.WriteFile(path, func(w io.Writer) error { return WriteArray(w, a) })
 }

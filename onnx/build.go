@@ -4,6 +4,8 @@ import (
 	"encoding/binary"
 	"fmt"
 	"math"
+
+	"github.com/tensorquant/tensorquant/internal/checked"
 )
 
 // IRVersionForOpset returns the IR version that the ONNX release which
@@ -178,17 +180,18 @@ func (t DataType) Size() int {
 }
 
 // NumElements returns the product of t.Dims (1 for a scalar). It returns an
-// error for a negative dimension or a product above 2^62.
+// error for a negative dimension or a product of the non-zero dimensions
+// that does not fit an int.
 func (t *Tensor) NumElements() (int64, error) {
-	n := int64(1)
-	for i, d := range t.Dims {
-		if d < 0 {
-			return 0, fmt.Errorf("onnx: tensor %q: dims[%d] = %d is negative", t.Name, i, d)
-		}
-		if d != 0 && n > (1<<62)/d {
-			return 0, fmt.Errorf("onnx: tensor %q: dims %v have more than 2^62 elements", t.Name, t.Dims)
-		}
-		n *= d
+	n, err := t.size(1)
+	return int64(n), err
+}
+
+// size returns the product of t.Dims times elemSize, checked for overflow.
+func (t *Tensor) size(elemSize int) (int, error) {
+	n, err := checked.Product(t.Dims, elemSize)
+	if err != nil {
+		return 0, fmt.Errorf("onnx: tensor %q: %w", t.Name, err)
 	}
 	return n, nil
 }
@@ -259,7 +262,7 @@ func TensorValues[T Element](t *Tensor) ([]T, error) {
 	if t.DataType != want {
 		return nil, fmt.Errorf("onnx: tensor %q has data type %v, not %v", t.Name, t.DataType, want)
 	}
-	n, err := t.NumElements()
+	n, err := t.size(1)
 	if err != nil {
 		return nil, err
 	}
@@ -268,17 +271,20 @@ func TensorValues[T Element](t *Tensor) ([]T, error) {
 		if typed != 0 {
 			return nil, fmt.Errorf("onnx: tensor %q has both raw_data and %d typed values", t.Name, typed)
 		}
-		size := int64(want.Size())
-		if int64(len(t.RawData)) != n*size {
+		nbytes, err := t.size(want.Size())
+		if err != nil {
+			return nil, err
+		}
+		if len(t.RawData) != nbytes {
 			return nil, fmt.Errorf("onnx: tensor %q: raw_data of %d bytes for %d %v elements", t.Name, len(t.RawData), n, want)
 		}
-		return fromRaw[T](t.RawData, int(n)), nil
+		return fromRaw[T](t.RawData, n), nil
 	}
 	field, fieldName := t.typedField(want)
 	if typed != field {
 		return nil, fmt.Errorf("onnx: tensor %q: %v values must be in %s", t.Name, want, fieldName)
 	}
-	if int64(field) != n {
+	if field != n {
 		return nil, fmt.Errorf("onnx: tensor %q: %d values in %s for dims %v (%d elements)", t.Name, field, fieldName, t.Dims, n)
 	}
 	out := make([]T, n)

@@ -33,23 +33,30 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // Unmarshal decodes a serialized ModelProto (the content of an .onnx file).
 //
 // The decoder is written for hostile input. Every length is checked against
-// the bytes that remain before anything is allocated; a packed field is
-// counted before its slice is allocated, so no slice is longer than its
-// bytes could describe; strings and bytes are copied, so the result does
-// not alias b. Fields this package does not model are skipped and kept for
-// Marshal (their content is not interpreted, so nesting inside them costs
-// nothing; protobuf groups, which ONNX does not use, may nest at most
-// wire.MaxGroupDepth deep). The modelled messages themselves are not
-// recursive: the deepest is six levels below ModelProto. A known field with
-// the wrong wire type, a truncated value, an invalid field number or a
-// reserved wire type is an error (*DecodeError naming the message and
-// field); Unmarshal never panics.
+// the bytes that remain before anything is allocated; strings and bytes are
+// copied, so the result does not alias b. Fields this package does not
+// model are skipped and kept for Marshal (their content is not interpreted,
+// so nesting inside them costs nothing; protobuf groups, which ONNX does
+// not use, may nest at most wire.MaxGroupDepth deep). The modelled messages
+// themselves are not recursive: the deepest is six levels below
+// ModelProto. A known field with the wrong wire type, a truncated value,
+// an invalid field number or a reserved wire type is an error
+// (*DecodeError naming the message and field); Unmarshal never panics.
+//
+// What it allocates is bounded by the input: each message first counts the
+// elements of its repeated fields (a packed field by the values its bytes
+// hold), so every slice is allocated once with exactly the length its
+// bytes encode, and the decoder itself allocates nothing per element. The
+// largest cost per input byte is an empty message (two bytes) in a
+// repeated field: one struct of its type, at most 240 bytes for a Tensor,
+// so a model never costs more than MaxDecodeRatio bytes per input byte,
+// plus a few kilobytes.
 //
 // As in protobuf, a singular field that occurs twice keeps the last value
-// (a message field is merged), repeated scalar fields are accepted packed
-// and unpacked, and of the oneof dim_value/dim_param the last one wins.
-// Scalar fields record whether they were present, so that Marshal writes a
-// present zero back.
+// (a message field is merged: its occurrences are decoded as one message),
+// repeated scalar fields are accepted packed and unpacked, and of the
+// oneof dim_value/dim_param the last one wins. Scalar fields record
+// whether they were present, so that Marshal writes a present zero back.
 func Unmarshal(b []byte) (*Model, error) {
 	m := new(Model)
 	r := &reader{b: b}
@@ -63,24 +70,52 @@ func Unmarshal(b []byte) (*Model, error) {
 	return m, nil
 }
 
+// MaxDecodeRatio bounds what Unmarshal allocates per byte of input (plus a
+// fixed few kilobytes): the size of the largest message struct, Tensor,
+// per two bytes of an empty message in a repeated field, rounded up.
+const MaxDecodeRatio = 128
+
 // reader walks the fields of one message. Errors are sticky: after the
 // first one every accessor returns a zero value and next reports false;
 // decode functions return r.err at the end.
+//
+// A message field that occurs more than once is decoded as one message
+// from all its occurrences (protobuf's merge is the concatenation of their
+// bytes): b is the current occurrence and more the later ones.
 type reader struct {
-	b   []byte // the message's bytes not yet read
-	off int    // offset of b[0] in the whole input
-	msg string // message type name, for errors
+	b    []byte  // the message's bytes not yet read
+	off  int     // offset of b[0] in the whole input
+	more []chunk // later occurrences of the message, read after b
+	msg  string  // message type name, for errors
 
 	num   wire.Number
 	typ   wire.Type
 	start []byte // the current field, from its tag
 	soff  int    // offset of start[0]
 	err   error
+
+	subs  *subReaders // the readers of sub-messages, one per depth (allocated by the first)
+	depth int         // r is subs[depth-1]; 0 for the root
 }
+
+// chunk is a part of the input and its offset.
+type chunk struct {
+	b   []byte
+	off int
+}
+
+// subReaders holds one reader per depth below the root, reused for every
+// sub-message at that depth (they are decoded one at a time), so that
+// decoding allocates no reader per message. The deepest modelled message,
+// TensorShapeProto.Dimension, is six levels below ModelProto.
+type subReaders [6]reader
 
 // next reads the tag of the next field; it returns false at the end of the
 // message or after an error.
 func (r *reader) next() bool {
+	for len(r.b) == 0 && len(r.more) > 0 && r.err == nil {
+		r.b, r.off, r.more = r.more[0].b, r.more[0].off, r.more[1:]
+	}
 	if r.err != nil || len(r.b) == 0 {
 		return false
 	}
@@ -177,13 +212,23 @@ func (r *reader) int32(name string) int32 { return int32(r.varint(name)) }
 
 // message decodes the current field as a sub-message of type typeName,
 // adding "."+name (or "."+name+"[index]" for index >= 0) to the path of an
-// error inside it.
+// error inside it. For a singular field (index < 0), the later
+// occurrences of the field in the rest of the message are decoded with
+// this one (the caller skips them when it meets them).
 func (r *reader) message(name string, index int, typeName string, decode func(*reader) error) {
+	num := r.num
 	p, off := r.payload(name)
 	if r.err != nil {
 		return
 	}
-	sub := &reader{b: p, off: off, msg: typeName}
+	if r.subs == nil {
+		r.subs = new(subReaders)
+	}
+	sub := &r.subs[r.depth] // in range: the modelled messages nest at most 6 deep
+	*sub = reader{b: p, off: off, msg: typeName, subs: r.subs, depth: r.depth + 1}
+	if index < 0 {
+		sub.more = r.later(num)
+	}
 	if err := decode(sub); err != nil {
 		elem := "." + name
 		if index >= 0 {
@@ -195,6 +240,93 @@ func (r *reader) message(name string, index int, typeName string, decode func(*r
 		}
 		r.err = err
 	}
+}
+
+// later returns the payloads of the occurrences of field num (bytes wire
+// type) in the rest of the message, or nil when there are none. It stops
+// at a malformed field, which the caller reports when it gets there.
+func (r *reader) later(num wire.Number) []chunk {
+	n := 0
+	r.scan(func(fn wire.Number, typ wire.Type, _ []byte, _ int) {
+		if fn == num && typ == wire.BytesType {
+			n++
+		}
+	})
+	if n == 0 {
+		return nil
+	}
+	more := make([]chunk, 0, n)
+	r.scan(func(fn wire.Number, typ wire.Type, v []byte, off int) {
+		if fn == num && typ == wire.BytesType {
+			p, k := wire.ConsumeBytes(v)
+			more = append(more, chunk{p, off + k - len(p)})
+		}
+	})
+	return more
+}
+
+// scan calls f for each field in the rest of the message with its number,
+// wire type, value and the value's offset; r is not advanced. It stops at
+// the first malformed field.
+func (r *reader) scan(f func(num wire.Number, typ wire.Type, v []byte, off int)) {
+	s := *r
+	for s.next() {
+		n := wire.ConsumeFieldValue(s.num, s.typ, s.b)
+		if n < 0 {
+			return
+		}
+		f(s.num, s.typ, s.b[:n], s.off)
+		s.advance(n)
+	}
+}
+
+// kind says how count counts the occurrences of a repeated field.
+type kind uint8
+
+const (
+	notCounted kind = iota
+	perField        // a message, string or bytes field: one element per occurrence
+	varints         // an integer field: one per varint, unpacked or packed
+	fixed32s        // a float field: one per fixed32, unpacked or packed
+	fixed64s        // a double field: one per fixed64, unpacked or packed
+)
+
+// counts holds the number of elements of each repeated field, by field
+// number (the repeated fields of the modelled messages are numbered below
+// 16).
+type counts [16]int
+
+// count returns the number of elements of each repeated field of the
+// message that spec names, read from the whole message (r is not
+// advanced): the length its slice gets, so that decoding appends without
+// growing it. A packed payload counts the values it holds; a malformed
+// field ends the count (the decoder reports it).
+func (r *reader) count(spec *[16]kind) counts {
+	var c counts
+	r.scan(func(num wire.Number, typ wire.Type, v []byte, _ int) {
+		if int(num) >= len(spec) || spec[num] == notCounted {
+			return
+		}
+		k := spec[num]
+		if k == perField || typ != wire.BytesType {
+			c[num]++
+			return
+		}
+		p, _ := wire.ConsumeBytes(v)
+		switch k {
+		case varints:
+			for _, b := range p {
+				if b < 0x80 {
+					c[num]++
+				}
+			}
+		case fixed32s:
+			c[num] += len(p) / 4
+		case fixed64s:
+			c[num] += len(p) / 8
+		}
+	})
+	return c
 }
 
 // fields reads the fields of a message: field reads the current field and
@@ -212,12 +344,35 @@ func (r *reader) fields(x *fieldInfo, field func() bool) error {
 }
 
 // decodeElem decodes the current field as one more element of a repeated
-// message field and returns the extended list.
+// message field and returns the extended list (which count sized).
 func decodeElem[T any](r *reader, list []T, name, typeName string, decode func(*T, *reader) error) []T {
 	list = append(list, *new(T))
 	e := &list[len(list)-1]
 	r.message(name, len(list)-1, typeName, func(sub *reader) error { return decode(e, sub) })
 	return list
+}
+
+// sized returns s (nil, as a message starts) with room for n elements:
+// make, where slices.Grow allocates twice under the race detector.
+func sized[T any](s []T, n int) []T {
+	if n == 0 || cap(s)-len(s) >= n {
+		return s
+	}
+	return append(make([]T, 0, len(s)+n), s...)
+}
+
+// singular decodes the current field as the singular message field *p of
+// type typeName, allocating it on the first occurrence: that decode reads
+// every occurrence (see message), so the later ones are only checked and
+// skipped.
+func singular[T any](r *reader, p **T, name, typeName string, decode func(*T, *reader) error) {
+	if *p != nil {
+		r.payload(name)
+		return
+	}
+	*p = new(T)
+	m := *p
+	r.message(name, -1, typeName, func(sub *reader) error { return decode(m, sub) })
 }
 
 // skip consumes the current field, which this package does not model, and
@@ -295,8 +450,13 @@ func repeatedFloat64(r *reader, name string, dst []float64) []float64 {
 	return dst
 }
 
+var modelCounts = [16]kind{modelOpsetImport: perField, modelMetadataProps: perField}
+
 func (m *Model) decode(r *reader) error {
 	r.msg = "ModelProto"
+	c := r.count(&modelCounts)
+	m.OpsetImport = sized(m.OpsetImport, c[modelOpsetImport])
+	m.MetadataProps = sized(m.MetadataProps, c[modelMetadataProps])
 	return r.fields(&m.x, func() bool {
 		switch r.num {
 		case modelIRVersion:
@@ -312,10 +472,7 @@ func (m *Model) decode(r *reader) error {
 		case modelDocString:
 			m.DocString = r.str("doc_string")
 		case modelGraph:
-			if m.Graph == nil {
-				m.Graph = new(Graph)
-			}
-			r.message("graph", -1, "GraphProto", m.Graph.decode)
+			singular(r, &m.Graph, "graph", "GraphProto", (*Graph).decode)
 		case modelOpsetImport:
 			m.OpsetImport = decodeElem(r, m.OpsetImport, "opset_import", "OperatorSetIdProto", (*OperatorSetID).decode)
 		case modelMetadataProps:
@@ -355,7 +512,16 @@ func (e *StringStringEntry) decode(r *reader) error {
 	})
 }
 
+var graphCounts = [16]kind{graphNode: perField, graphInitializer: perField, graphInput: perField,
+	graphOutput: perField, graphValueInfo: perField}
+
 func (g *Graph) decode(r *reader) error {
+	c := r.count(&graphCounts)
+	g.Node = sized(g.Node, c[graphNode])
+	g.Initializer = sized(g.Initializer, c[graphInitializer])
+	g.Input = sized(g.Input, c[graphInput])
+	g.Output = sized(g.Output, c[graphOutput])
+	g.ValueInfo = sized(g.ValueInfo, c[graphValueInfo])
 	return r.fields(&g.x, func() bool {
 		switch r.num {
 		case graphNode:
@@ -379,7 +545,13 @@ func (g *Graph) decode(r *reader) error {
 	})
 }
 
+var nodeCounts = [16]kind{nodeInput: perField, nodeOutput: perField, nodeAttribute: perField}
+
 func (n *Node) decode(r *reader) error {
+	c := r.count(&nodeCounts)
+	n.Input = sized(n.Input, c[nodeInput])
+	n.Output = sized(n.Output, c[nodeOutput])
+	n.Attribute = sized(n.Attribute, c[nodeAttribute])
 	return r.fields(&n.x, func() bool {
 		switch r.num {
 		case nodeInput:
@@ -403,7 +575,13 @@ func (n *Node) decode(r *reader) error {
 	})
 }
 
+var attrCounts = [16]kind{attrFloats: fixed32s, attrInts: varints, attrStrings: perField}
+
 func (a *Attribute) decode(r *reader) error {
+	c := r.count(&attrCounts)
+	a.Floats = sized(a.Floats, c[attrFloats])
+	a.Ints = sized(a.Ints, c[attrInts])
+	a.Strings = sized(a.Strings, c[attrStrings])
 	return r.fields(&a.x, func() bool {
 		switch r.num {
 		case attrName:
@@ -415,10 +593,7 @@ func (a *Attribute) decode(r *reader) error {
 		case attrS:
 			a.S = r.bytes("s")
 		case attrT:
-			if a.T == nil {
-				a.T = new(Tensor)
-			}
-			r.message("t", -1, "TensorProto", a.T.decode)
+			singular(r, &a.T, "t", "TensorProto", (*Tensor).decode)
 		case attrFloats:
 			a.Floats = repeatedFloat32(r, "floats", a.Floats)
 		case attrInts:
@@ -436,7 +611,17 @@ func (a *Attribute) decode(r *reader) error {
 	})
 }
 
+var tensorCounts = [16]kind{tensorDims: varints, tensorFloatData: fixed32s, tensorInt32Data: varints,
+	tensorInt64Data: varints, tensorDoubleData: fixed64s, tensorUint64Data: varints}
+
 func (t *Tensor) decode(r *reader) error {
+	c := r.count(&tensorCounts)
+	t.Dims = sized(t.Dims, c[tensorDims])
+	t.FloatData = sized(t.FloatData, c[tensorFloatData])
+	t.Int32Data = sized(t.Int32Data, c[tensorInt32Data])
+	t.Int64Data = sized(t.Int64Data, c[tensorInt64Data])
+	t.DoubleData = sized(t.DoubleData, c[tensorDoubleData])
+	t.Uint64Data = sized(t.Uint64Data, c[tensorUint64Data])
 	return r.fields(&t.x, func() bool {
 		switch r.num {
 		case tensorDims:
@@ -472,10 +657,7 @@ func (v *ValueInfo) decode(r *reader) error {
 		case valueInfoName:
 			v.Name = r.str("name")
 		case valueInfoType:
-			if v.Type == nil {
-				v.Type = new(Type)
-			}
-			r.message("type", -1, "TypeProto", v.Type.decode)
+			singular(r, &v.Type, "type", "TypeProto", (*Type).decode)
 		case valueInfoDocString:
 			v.DocString = r.str("doc_string")
 		default:
@@ -489,10 +671,7 @@ func (t *Type) decode(r *reader) error {
 	return r.fields(&t.x, func() bool {
 		switch r.num {
 		case typeTensorType:
-			if t.Tensor == nil {
-				t.Tensor = new(TensorType)
-			}
-			r.message("tensor_type", -1, "TypeProto.Tensor", t.Tensor.decode)
+			singular(r, &t.Tensor, "tensor_type", "TypeProto.Tensor", (*TensorType).decode)
 		case typeDenotation:
 			t.Denotation = r.str("denotation")
 		default:
@@ -508,10 +687,7 @@ func (t *TensorType) decode(r *reader) error {
 		case tensorTypeElemType:
 			t.ElemType = DataType(r.int32("elem_type"))
 		case tensorTypeShape:
-			if t.Shape == nil {
-				t.Shape = new(TensorShape)
-			}
-			r.message("shape", -1, "TensorShapeProto", t.Shape.decode)
+			singular(r, &t.Shape, "shape", "TensorShapeProto", (*TensorShape).decode)
 		default:
 			return false
 		}
@@ -519,7 +695,10 @@ func (t *TensorType) decode(r *reader) error {
 	})
 }
 
+var shapeCounts = [16]kind{shapeDim: perField}
+
 func (s *TensorShape) decode(r *reader) error {
+	s.Dim = sized(s.Dim, r.count(&shapeCounts)[shapeDim])
 	return r.fields(&s.x, func() bool {
 		switch r.num {
 		case shapeDim:

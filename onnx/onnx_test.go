@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/internal/testkit/badfile"
 	"github.com/tensorquant/tensorquant/onnx/internal/wire"
 )
 
@@ -503,7 +504,8 @@ func TestWriteReadFile(t *testing.T) {
 	if !bytes.Equal(b, mustMarshal(t, m)) {
 		t.Errorf("file content % x", b)
 	}
-	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o644 {
+	// The file keeps its mode (main reset it to 0644).
+	if fi, err := os.Stat(path); err != nil || fi.Mode().Perm() != 0o600 {
 		t.Errorf("mode %v, %v", fi.Mode(), err)
 	}
 	entries, err := os.ReadDir(dir)
@@ -527,4 +529,13 @@ func TestWriteReadFile(t *testing.T) {
 	if _, err := ReadFile(path); !errors.As(err, &de) {
 		t.Errorf("ReadFile of a malformed file: %v", err)
 	}
+}
+
+// TestReadFileRefusesNonRegular: a named pipe, /dev/zero or a directory is
+// refused before it is read (main read /dev/zero until memory ran out).
+func TestReadFileRefusesNonRegular(t *testing.T) {
+	badfile.Refused(t, "", func(path string) error {
+		_, err := ReadFile(path)
+		return err
+	})
 }

@@ -3,6 +3,8 @@ package tensor
 import (
 	"fmt"
 	"math"
+
+	"github.com/tensorquant/tensorquant/internal/checked"
 )
 
 // Tensor is a dense float32 tensor in row-major (C) order.
@@ -56,18 +58,13 @@ func CheckShape(shape []int) error {
 }
 
 // NumelOf returns the number of elements a tensor of the given shape holds
-// (1 for the empty shape), or an error for a negative dimension or an
-// element count that overflows int.
+// (1 for the empty shape), or an error for a negative dimension or a
+// product of the non-zero dimensions that overflows int (such a shape is
+// refused even when another dimension is 0).
 func NumelOf(shape []int) (int, error) {
-	n := 1
-	for i, d := range shape {
-		if d < 0 {
-			return 0, fmt.Errorf("tensor: negative dimension %d at axis %d of shape %v", d, i, shape)
-		}
-		if d != 0 && n > math.MaxInt/d {
-			return 0, fmt.Errorf("tensor: shape %v has more elements than an int can count", shape)
-		}
-		n *= d
+	n, err := checked.Product(shape, 1)
+	if err != nil {
+		return 0, fmt.Errorf("tensor: %w", err)
 	}
 	return n, nil
 }

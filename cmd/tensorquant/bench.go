@@ -56,6 +56,7 @@ func benchKernels() []benchKernel {
 		{"STE", func(b *benchBufs, n int) { fakequant.STE(b.dst[:n], b.src[:n], b.dy[:n], 0.9) }},
 		{"AbsMax", func(b *benchBufs, n int) { reduce.AbsMax(b.src[:n]) }},
 		{"FakeQuantFP8", func(b *benchBufs, n int) { fakequant.FakeQuantFP8(b.dst[:n], b.src[:n], 1, fakequant.E4M3FN) }},
+		{"ScaledE4M3", func(b *benchBufs, n int) { fakequant.ScaledE4M3(b.dst[:n], b.src[:n], 1) }},
 		{"Histogram", func(b *benchBufs, n int) { histogram.HistcAbs(b.counts, b.src[:n], 0, 1) }},
 	}
 }

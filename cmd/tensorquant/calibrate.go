@@ -1,123 +1,21 @@
 package main
 
 import (
-	"bytes"
-	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 
 	"github.com/tensorquant/tensorquant/calibrators"
-	"github.com/tensorquant/tensorquant/internal/atomicfile"
+	"github.com/tensorquant/tensorquant/internal/checked"
 	"github.com/tensorquant/tensorquant/internal/cli/progress"
 	"github.com/tensorquant/tensorquant/internal/cli/report"
 	"github.com/tensorquant/tensorquant/npy"
 	"github.com/tensorquant/tensorquant/tensor"
 )
-
-// calibSet is what calibrate collects and merge joins: a histogram
-// calibrator (entropy, percentile, mse) and a per-tensor max calibrator.
-type calibSet struct {
-	hist *calibrators.Histogram
-	max  *calibrators.Max
-	// values counts the elements collected.
-	values int64
-}
-
-func newCalibSet(o calibrators.HistogramOptions) (*calibSet, error) {
-	h, err := calibrators.NewHistogram(o)
-	if err != nil {
-		return nil, err
-	}
-	return &calibSet{hist: h, max: calibrators.NewMax(h.Options().NumBits, nil, o.Unsigned)}, nil
-}
-
-// fork returns an empty set with the same histogram bins and options, for
-// a shard whose result merges exactly with s.
-func (s *calibSet) fork() *calibSet {
-	return &calibSet{hist: s.hist.Fork(), max: calibrators.NewMax(s.max.NumBits(), nil, s.max.Unsigned())}
-}
-
-func (s *calibSet) collect(x *tensor.Tensor) error {
-	if err := s.hist.Collect(x); err != nil {
-		return err
-	}
-	if err := s.max.Collect(x); err != nil {
-		return err
-	}
-	s.values += int64(x.Numel())
-	return nil
-}
-
-// stateMagic starts a calibrator-set file: the magic, a version byte, then
-// the element count and the two calibrator states (each as a uvarint
-// length and calibrators' own MarshalBinary bytes).
-const stateMagic = "TQCALSET"
-
-const stateVersion = 1
-
-func (s *calibSet) MarshalBinary() ([]byte, error) {
-	b := append([]byte(stateMagic), stateVersion)
-	b = binary.AppendUvarint(b, uint64(s.values))
-	for _, c := range []calibrators.Calibrator{s.hist, s.max} {
-		state, err := c.MarshalBinary()
-		if err != nil {
-			return nil, err
-		}
-		b = binary.AppendUvarint(b, uint64(len(state)))
-		b = append(b, state...)
-	}
-	return b, nil
-}
-
-// readCalibSet decodes a file written by calibrate --save or merge -o.
-func readCalibSet(path string) (*calibSet, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	bad := func(what string) error { return fmt.Errorf("%s: not a calibrator state (%s)", path, what) }
-	if !bytes.HasPrefix(b, []byte(stateMagic)) {
-		return nil, bad("bad magic")
-	}
-	b = b[len(stateMagic):]
-	if len(b) == 0 || b[0] != stateVersion {
-		return nil, bad("unsupported version")
-	}
-	b = b[1:]
-	values, n := binary.Uvarint(b)
-	if n <= 0 || values > 1<<62 {
-		return nil, bad("bad value count")
-	}
-	b = b[n:]
-	var cals []calibrators.Calibrator
-	for range 2 {
-		size, n := binary.Uvarint(b)
-		if n <= 0 || size > uint64(len(b)-n) {
-			return nil, bad("truncated")
-		}
-		c, err := calibrators.Unmarshal(b[n : n+int(size)])
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		cals = append(cals, c)
-		b = b[n+int(size):]
-	}
-	if len(b) != 0 {
-		return nil, bad("trailing bytes")
-	}
-	h, ok1 := cals[0].(*calibrators.Histogram)
-	m, ok2 := cals[1].(*calibrators.Max)
-	if !ok1 || !ok2 || len(m.Axis()) != 0 {
-		return nil, bad("unexpected calibrator kinds")
-	}
-	return &calibSet{hist: h, max: m, values: int64(values)}, nil
-}
 
 // amaxFlags choose the amax methods and their options.
 type amaxFlags struct {
@@ -139,16 +37,12 @@ type amaxResult struct {
 	Amax   float32 `json:"amax"`
 }
 
-func (a *amaxFlags) compute(s *calibSet) ([]amaxResult, error) {
+func (a *amaxFlags) compute(s *calibrators.Set) ([]amaxResult, error) {
 	opts := calibrators.AmaxOptions{Stride: a.stride, StartBin: a.startBin, Percentile: a.percentile, Literal: true}
 	var out []amaxResult
 	for _, m := range strings.Split(a.methods, ",") {
 		m = strings.TrimSpace(m)
-		var c calibrators.Calibrator = s.hist
-		if m == "max" {
-			c = s.max
-		}
-		amax, err := c.Amax(m, opts)
+		amax, err := s.Amax(m, opts)
 		if err != nil {
 			return nil, fmt.Errorf("method %q: %w", m, err)
 		}
@@ -171,29 +65,26 @@ func (o *outputFlags) register(fs *flagSet, saveName, saveUsage string) {
 
 // finish computes the amax of every method and writes the requested
 // outputs: the table (or JSON) on stdout, the saved state, the report.
-func (o *outputFlags) finish(s *calibSet, a *amaxFlags, title string, inputs []string, stdout io.Writer) error {
+func (o *outputFlags) finish(s *calibrators.Set, a *amaxFlags, title string, inputs []string, stdout io.Writer) error {
 	res, err := a.compute(s)
 	if err != nil {
 		return err
 	}
-	edges := s.hist.Edges()
+	hist := s.Histogram()
+	edges := hist.Edges()
 	lo, hi := edges[0], edges[len(edges)-1]
 	if o.save != "" {
-		b, err := s.MarshalBinary()
-		if err != nil {
-			return err
-		}
-		if err := atomicfile.WriteBytes(o.save, b); err != nil {
+		if err := s.Save(o.save); err != nil {
 			return err
 		}
 	}
 	if o.report != "" {
 		r := report.Report{
 			Title: "tensorquant " + title,
-			Notes: []string{fmt.Sprintf("%d values from %s; %d bins over [%.6g, %.6g].", s.values, strings.Join(inputs, ", "), s.hist.NumBins(), lo, hi)},
+			Notes: []string{fmt.Sprintf("%d values from %s; %d bins over [%.6g, %.6g].", s.Values(), strings.Join(inputs, ", "), hist.NumBins(), lo, hi)},
 			Table: report.Table{Columns: []string{"method", "amax"}},
 		}
-		h := report.Histogram{Name: "input", Counts: s.hist.Counts(), Edges: edges}
+		h := report.Histogram{Name: "input", Counts: hist.Counts(), Edges: edges}
 		for _, x := range res {
 			r.Table.Rows = append(r.Table.Rows, []string{x.Method, fmtAmax(x.Amax)})
 			h.Amax = append(h.Amax, report.Marker{Label: x.Method, Value: float64(x.Amax)})
@@ -211,9 +102,9 @@ func (o *outputFlags) finish(s *calibSet, a *amaxFlags, title string, inputs []s
 			Bins   int          `json:"bins"`
 			Range  [2]float64   `json:"range"`
 			Amax   []amaxResult `json:"amax"`
-		}{s.values, s.hist.NumBins(), [2]float64{lo, hi}, res})
+		}{s.Values(), hist.NumBins(), [2]float64{lo, hi}, res})
 	}
-	fmt.Fprintf(stdout, "%d values, histogram of |x|: %d bins over [%.6g, %.6g]\n\n", s.values, s.hist.NumBins(), lo, hi)
+	fmt.Fprintf(stdout, "%d values, histogram of |x|: %d bins over [%.6g, %.6g]\n\n", s.Values(), hist.NumBins(), lo, hi)
 	fmt.Fprintf(stdout, "%-12s %s\n", "method", "amax")
 	for _, x := range res {
 		note := ""
@@ -268,16 +159,16 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 	}
-	var set *calibSet
+	var set *calibrators.Set
 	if *fork != "" {
-		seed, err := readCalibSet(*fork)
+		seed, err := calibrators.LoadSet(*fork)
 		if err != nil {
 			return err
 		}
-		set = seed.fork()
+		set = seed.Fork()
 	} else {
 		var err error
-		set, err = newCalibSet(calibrators.HistogramOptions{NumBins: *bins, NumBits: *bits, Unsigned: *unsigned,
+		set, err = calibrators.NewSet(calibrators.HistogramOptions{NumBins: *bins, NumBits: *bits, Unsigned: *unsigned,
 			SkipZeros: *skipZeros, NumpyHist: *numpyHist})
 		if err != nil {
 			return err
@@ -294,13 +185,13 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 			return err
 		}
 		for _, batch := range batches(x, *batchRows) {
-			if err := set.collect(batch); err != nil {
+			if err := set.Collect(batch); err != nil {
 				return fmt.Errorf("%s: %w", path, err)
 			}
 		}
 		bar.Update(i+1, filepath.Base(path))
 	}
-	bar.Done(fmt.Sprintf("%d values", set.values))
+	bar.Done(fmt.Sprintf("%d values", set.Values()))
 	return out.finish(set, &amax, "calibration report", files, stdout)
 }
 
@@ -340,7 +231,7 @@ func parseShape(s string) ([]int, error) {
 		}
 		shape = append(shape, d)
 	}
-	if err := tensor.CheckShape(shape); err != nil {
+	if _, err := checked.Product(shape, 4); err != nil { // float32 values
 		return nil, fmt.Errorf("-shape %q: %w", s, err)
 	}
 	return shape, nil
@@ -364,23 +255,9 @@ func runMerge(args []string, stdout, _ io.Writer) error {
 	if len(files) == 0 {
 		return errors.New("no state files (try -h)")
 	}
-	var merged *calibSet
-	for _, path := range files {
-		s, err := readCalibSet(path)
-		if err != nil {
-			return err
-		}
-		if merged == nil {
-			merged = s
-			continue
-		}
-		if err := merged.hist.Merge(s.hist); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		if err := merged.max.Merge(s.max); err != nil {
-			return fmt.Errorf("%s: %w", path, err)
-		}
-		merged.values += s.values
+	merged, err := calibrators.MergeFiles(files...)
+	if err != nil {
+		return err
 	}
 	return out.finish(merged, &amax, "merged calibration report", files, stdout)
 }

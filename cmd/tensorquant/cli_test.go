@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -10,7 +11,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/tensorquant/tensorquant/data/digits"
 	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
@@ -48,19 +51,37 @@ func TestMain(m *testing.M) {
 // tq runs the built binary and returns its stdout, stderr and exit code.
 func tq(t *testing.T, dir string, args ...string) (string, string, int) {
 	t.Helper()
+	out, errOut, code, _ := tqMeasured(t, dir, args...)
+	return out, errOut, code
+}
+
+// tqMeasured is tq that also returns the command's peak resident memory in
+// bytes. A command that runs for more than two minutes (one that reads an
+// endless input) is killed and fails the test.
+func tqMeasured(t *testing.T, dir string, args ...string) (string, string, int, int64) {
+	t.Helper()
 	argv := append(append(append([]string{}, tqPrefix...), tqBinary), args...)
-	cmd := exec.Command(argv[0], argv[1:]...)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()
+	if ctx.Err() != nil {
+		t.Fatalf("tensorquant %q still ran after two minutes", args)
+	}
 	code := 0
 	if ee, ok := err.(*exec.ExitError); ok {
 		code = ee.ExitCode()
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	return out.String(), errb.String(), code
+	var rss int64
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		rss = int64(ru.Maxrss) * 1024 // kilobytes on Linux
+	}
+	return out.String(), errb.String(), code, rss
 }
 
 // gaussianBatches writes the three batches of the original's gaussian
@@ -209,8 +230,8 @@ func TestErrorsAreOneLine(t *testing.T) {
 		{[]string{"calibrate", "-shape", "3", "-percentile", "101", "-methods", "percentile", "x.f32"}, "tensorquant calibrate: method \"percentile\": calibrators: invalid percentile 101: must be in range 0 <= percentile <= 100"},
 		{[]string{"calibrate"}, "tensorquant calibrate: no input files (try -h)"},
 		{[]string{"calibrate", "-bogus"}, "tensorquant calibrate: flag provided but not defined: -bogus"},
-		{[]string{"merge", "junk.tqcal"}, "tensorquant merge: junk.tqcal: not a calibrator state (bad value count)"},
-		{[]string{"merge", "junk.npy"}, "tensorquant merge: junk.npy: not a calibrator state (bad magic)"},
+		{[]string{"merge", "junk.tqcal"}, "tensorquant merge: junk.tqcal: tensorquant calibration set of format version 1, written by an older tensorquant (this one reads version 2): run tensorquant calibrate -save (or -fork) again on the data"},
+		{[]string{"merge", "junk.npy"}, "tensorquant merge: junk.npy: not a tensorquant calibration set (bad magic)"},
 		{[]string{"bench", "-kernels", "nope"}, `tensorquant bench: unknown kernel "nope"`},
 		{[]string{"bench", "-sizes", "100"}, "tensorquant bench: size 100 is not a multiple of 64"},
 		{[]string{"nope"}, `tensorquant: unknown command "nope" (try tensorquant help)`},

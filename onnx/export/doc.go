@@ -72,7 +72,15 @@
 //
 //   - FP8 (Format "e4m3", "e5m2"): FLOAT8E4M3FN / FLOAT8E5M2 zero points,
 //     scale amax/448 or amax/57344 (fakequant.FP8Scale), saturate=1;
-//     opset 19 on.
+//     opset 19 on. Format "scaled_e4m3" (the original's num_bits=(4, 3))
+//     exports exactly as "e4m3": standard ONNX has no node for the
+//     original's multiply-by-448/amax and flush of |x| < 2^-24 (the
+//     original itself writes TensorRT's custom trt::TRT_FP8QuantizeLinear
+//     there), so the exported model computes fakequant.FakeQuantFP8's
+//     numbers, which differ from the quantizer's own in the last bit of
+//     some elements and in the sign of tiny zeros; the quantizer's export
+//     mode computes the exported numbers. Train with "e4m3" when the
+//     fake-quantized model and its export must agree bit for bit.
 //   - 4- and 16-bit integers: INT4/UINT4, INT16/UINT16 zero points; opset
 //     21 on.
 //   - Block quantization of weights (BlockSize): block_size on the last

@@ -219,8 +219,9 @@ func TestQuantModelsORT(t *testing.T) {
 	checkQuantORT(t, models, []Options{{}, {Weights: WeightsQuantized}, {FoldBatchNorm: true}})
 }
 
-// lowpModels builds models with FP8 (E4M3FN, E5M2) and 4- and 16-bit
-// integer quantizers, block-quantized weights included.
+// lowpModels builds models with FP8 (E4M3FN, E5M2, and the original's
+// scaled E4M3, which exports as E4M3FN) and 4- and 16-bit integer
+// quantizers, block-quantized weights included.
 func lowpModels(t testing.TB) []quantModel {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(8, 9))
@@ -228,6 +229,7 @@ func lowpModels(t testing.TB) []quantModel {
 	e4m3 := desc(pt, func(d *layers.QuantDescriptor) { d.Format = "e4m3" })
 	e4m3pc := desc(layers.QuantDesc8BitConv2dWeightPerChannel, func(d *layers.QuantDescriptor) { d.Format = "e4m3" })
 	e5m2 := desc(pt, func(d *layers.QuantDescriptor) { d.Format = "e5m2" })
+	scaled := desc(pt, func(d *layers.QuantDescriptor) { d.Format = "scaled_e4m3" }) // the original's num_bits=(4, 3)
 	int4 := desc(layers.QuantDesc8BitConv2dWeightPerChannel, func(d *layers.QuantDescriptor) { d.NumBits = 4 })
 	block := func(n int) *layers.QuantDescriptor {
 		return desc(pt, func(d *layers.QuantDescriptor) { d.NumBits, d.BlockSize = 4, n })
@@ -240,7 +242,7 @@ func lowpModels(t testing.TB) []quantModel {
 	linear := func(in, out int) layers.Layer { return must(layers.NewLinear(in, out, true, rng)) }
 	fp8 := seq(t,
 		q(conv(2, 6, 3), e4m3, e4m3pc), layers.NewReLU(),
-		layers.NewFlatten(1, -1), q(linear(6*36, 8), e5m2, e5m2), layers.NewReLU(), q(linear(8, 4), e4m3, e4m3))
+		layers.NewFlatten(1, -1), q(linear(6*36, 8), e5m2, e5m2), layers.NewReLU(), q(linear(8, 4), scaled, scaled))
 	int4m := seq(t,
 		q(conv(2, 6, 3), &pt, int4), layers.NewReLU(),
 		q(conv(6, 4, 3), uint4, block(16)), layers.NewReLU(), // blocks over each 6·3·3 filter: 16, 16, 16, 6

@@ -1,0 +1,78 @@
+//go:build gc && !purego
+
+#include "textflag.h"
+
+// The original toolkit's scaled E4M3 fake quantization for NEON
+// (scaledE4M3Generic in e4m3_generic.go is the specification; the steps
+// are those of e4m3_amd64.s): 4 elements per iteration over len(src)
+// rounded down to a multiple of 4, reading and writing nothing beyond.
+// FPCR is Go's default (round to nearest even, no flush to zero), so FMUL,
+// FADD, FSUB and FDIV give the bits of the Go code, subnormals included.
+
+// The Go assembler has no mnemonics for these vector instructions; the
+// encodings were checked with llvm-mc (and decode back in go tool objdump).
+// Three-register macros take (m, n, d) and compute d = n OP m.
+#define FMUL4S(m, n, d) WORD $(0x6e20dc00 | ((m)<<16) | ((n)<<5) | (d)) // fmul vd.4s, vn.4s, vm.4s
+#define FDIV4S(m, n, d) WORD $(0x6e20fc00 | ((m)<<16) | ((n)<<5) | (d)) // fdiv vd.4s, vn.4s, vm.4s
+#define FADD4S(m, n, d) WORD $(0x4e20d400 | ((m)<<16) | ((n)<<5) | (d)) // fadd vd.4s, vn.4s, vm.4s
+#define FSUB4S(m, n, d) WORD $(0x4ea0d400 | ((m)<<16) | ((n)<<5) | (d)) // fsub vd.4s, vn.4s, vm.4s
+#define UMIN4S(m, n, d) WORD $(0x6ea06c00 | ((m)<<16) | ((n)<<5) | (d)) // umin vd.4s, vn.4s, vm.4s
+#define CMHI4S(m, n, d) WORD $(0x6ea03400 | ((m)<<16) | ((n)<<5) | (d)) // cmhi vd.4s, vn.4s, vm.4s (n > m, unsigned)
+#define BIT16B(m, n, d) WORD $(0x6ea01c00 | ((m)<<16) | ((n)<<5) | (d)) // bit  vd.16b, vn.16b, vm.16b (d = m ? n : d)
+
+#include "e4m3_consts.h"
+
+#define DST R0 // &dst[i]
+#define SRC R1 // &src[i]
+#define CNT R2 // blocks of 4 left
+#define C   R3 // &e4m3c<>, walked by the constant loads
+#define ARG R4 // scale's bits on their way into a vector
+
+// func scaledE4M3NEON(dst, src []float32, scale float32)
+TEXT ·scaledE4M3NEON(SB), NOSPLIT, $0-52
+	MOVD    dst_base+0(FP), DST  // DST = &dst[0]
+	MOVD    src_base+24(FP), SRC // SRC = &src[0]
+	MOVD    src_len+32(FP), CNT  // CNT = len(src)
+	MOVWU   scale+48(FP), ARG    // ARG = bits of scale
+	VDUP    ARG, V16.S4          // V16 = scale
+	MOVD    $e4m3c<>(SB), C      // C = &constants
+	VLD1R.P 4(C), [V17.S4]       // V17 = 0x7FFFFFFF
+	VLD1R.P 4(C), [V18.S4]       // V18 = 1
+	VLD1R.P 4(C), [V19.S4]       // V19 = round bias
+	VLD1R.P 4(C), [V20.S4]       // V20 = kept-bits mask
+	VLD1R.P 4(C), [V21.S4]       // V21 = 2^-6
+	VLD1R.P 4(C), [V22.S4]       // V22 = 448
+	VLD1R.P 4(C), [V23.S4]       // V23 = Inf
+	VLD1R.P 4(C), [V24.S4]       // V24 = magic
+	VLD1R   (C), [V25.S4]        // V25 = below 2^-24
+	LSR     $2, CNT, CNT         // CNT = len / 4
+	CBZ     CNT, done            // nothing to do
+
+loop:
+	VLD1.P 16(SRC), [V0.S4]          // V0 = x
+	FMUL4S(16, 0, 1)                 // v = x * scale
+	VAND   V17.B16, V1.B16, V2.B16   // a = |v|
+	VEOR   V2.B16, V1.B16, V1.B16    // V1 = sign bit of v
+	VUSHR  $20, V2.S4, V3.S4         // a >> 20
+	VAND   V18.B16, V3.B16, V3.B16   // the lowest kept bit
+	VADD   V19.S4, V3.S4, V3.S4      // + round bias
+	VADD   V2.S4, V3.S4, V3.S4       // + a: rounded half to even above the kept bits
+	VAND   V20.B16, V3.B16, V3.B16   // drop the low bits: the normal-range rounding
+	UMIN4S(22, 3, 3)                 // saturate: anything above 448 (and Inf) is 448
+	FADD4S(24, 2, 4)                 // a + magic rounds to the subnormal step
+	FSUB4S(24, 4, 4)                 // - magic (exact): the subnormal-range rounding
+	CMHI4S(2, 21, 5)                 // V5 = a < 2^-6
+	BIT16B(5, 4, 3)                  // take the subnormal rounding there
+	CMHI4S(23, 2, 5)                 // V5 = a > Inf: NaN
+	BIT16B(5, 2, 3)                  // keep the NaN
+	VORR   V1.B16, V3.B16, V3.B16    // put the sign back
+	FDIV4S(16, 3, 3)                 // / scale
+	VAND   V17.B16, V0.B16, V0.B16   // |x|
+	CMHI4S(25, 0, 0)                 // V0 = |x| >= 2^-24 (NaN too)
+	VAND   V0.B16, V3.B16, V3.B16    // +0 elsewhere
+	VST1.P [V3.S4], 16(DST)          // dst[i:i+4] = V3
+	SUBS   $1, CNT, CNT              // CNT--
+	BNE    loop                      // more blocks of 4
+
+done:
+	RET

@@ -1,0 +1,28 @@
+// Package graph is tensorquant's model of a network as a directed acyclic
+// graph of operations — what an ONNX file describes — and the engine that
+// runs it.
+//
+// A Graph holds named values (the graph inputs, the initializers, the node
+// outputs) and Nodes that compute them, each with an Op. Values are
+// Tensors of any element type a model computes with (FLOAT, INT64 for
+// shapes and indices, INT8/UINT8 and FP8/INT4 codes for quantized
+// models, BOOL ...); float32 work shares its data with tensor.Tensor.
+//
+// Import turns a decoded ONNX model (package onnx) into a Graph: it builds
+// every node's Op from its attributes through the op registry (Register),
+// refuses a model with unsupported op types in one error that lists them
+// all (UnsupportedError), and calls Infer, which sorts the nodes, infers
+// every value's element type and shape — symbolic dimensions such as a
+// batch size included, and the elements of shape arithmetic
+// (Shape → Gather → Concat → Reshape) — and folds constants: a node whose
+// inputs are all known at load is run once and becomes an initializer.
+//
+// A Session runs a prepared graph; it is safe for concurrent use. It
+// executes the nodes in order with a memory plan (each value's buffer is
+// recycled after its last reader, or overwritten in place by it) and gives
+// ops a bounded number of goroutines (Options.Threads, Ctx.Parallel).
+//
+// Place in the pipeline: graph sits above layers (whose ops it reuses) and
+// below onnx/export (which writes a Graph back as ONNX); the onnx codec it
+// imports sits at the bottom and imports nothing of ours.
+package graph

@@ -1,0 +1,326 @@
+package graph
+
+import (
+	"fmt"
+	"runtime"
+	"sync"
+
+	"github.com/tensorquant/tensorquant/onnx"
+	"github.com/tensorquant/tensorquant/tensor"
+)
+
+// Options configures a Session.
+type Options struct {
+	// Threads bounds the goroutines an op may use at once (through
+	// Ctx.Parallel); 0 means runtime.GOMAXPROCS(0).
+	Threads int
+}
+
+// Session runs a graph. It is safe for concurrent use: every Run has its
+// own values and buffers.
+//
+// A run executes the nodes in topological order with a memory plan: each
+// value's last reader is known in advance, and once it has run the value's
+// buffer goes back to a pool from which later nodes allocate (or the last
+// reader overwrites it in place, when its op can: see Ctx.Reusable). The
+// pools are kept between runs.
+type Session struct {
+	g       *Graph
+	threads int
+	steps   []step
+	slots   int             // number of value slots
+	slotOf  map[string]int  // value name -> slot
+	consts  map[int]*Tensor // slot -> constant value
+	inputs  []int           // slot of each graph input
+	outputs []int           // slot of each graph output
+	arenas  sync.Pool
+}
+
+// step is one node with its values as slots.
+type step struct {
+	n        *Node
+	in, out  []int // -1 for an absent value
+	release  []int // slots whose last reader this step is
+	reusable []bool
+}
+
+// NewSession prepares g to run (calling g.Infer if it has not been) and
+// returns a session for it. It returns the errors of Infer.
+func NewSession(g *Graph, o Options) (*Session, error) {
+	if g.infos == nil {
+		if err := g.Infer(); err != nil {
+			return nil, err
+		}
+	}
+	s := &Session{g: g, threads: o.Threads, slotOf: map[string]int{}, consts: map[int]*Tensor{}}
+	if s.threads <= 0 {
+		s.threads = runtime.GOMAXPROCS(0)
+	}
+	slot := func(name string) int {
+		if name == "" {
+			return -1
+		}
+		if i, ok := s.slotOf[name]; ok {
+			return i
+		}
+		s.slotOf[name] = s.slots
+		s.slots++
+		return s.slots - 1
+	}
+	pinned := map[int]bool{} // never released: inputs, constants, outputs
+	for _, in := range g.Inputs {
+		i := slot(in.Name)
+		s.inputs = append(s.inputs, i)
+		pinned[i] = true
+	}
+	for name, t := range g.Initializers {
+		i := slot(name)
+		if !pinned[i] {
+			s.consts[i] = t
+			pinned[i] = true
+		}
+	}
+	for _, o := range g.Outputs {
+		i := slot(o.Name)
+		s.outputs = append(s.outputs, i)
+		pinned[i] = true
+	}
+	last := map[int]int{}
+	for k, n := range g.Nodes {
+		st := step{n: n, in: make([]int, len(n.Inputs)), out: make([]int, len(n.Outputs))}
+		for j, name := range n.Inputs {
+			st.in[j] = slot(name)
+			if st.in[j] >= 0 {
+				last[st.in[j]] = k
+			}
+		}
+		for j, name := range n.Outputs {
+			st.out[j] = slot(name)
+		}
+		s.steps = append(s.steps, st)
+	}
+	for k := range s.steps {
+		st := &s.steps[k]
+		st.reusable = make([]bool, len(st.in))
+		uses := map[int]int{}
+		for _, v := range st.in {
+			uses[v]++
+		}
+		for j, v := range st.in {
+			if v >= 0 && !pinned[v] && last[v] == k && uses[v] == 1 {
+				st.reusable[j] = true
+			}
+		}
+		for v, l := range last {
+			if l == k && !pinned[v] {
+				st.release = append(st.release, v)
+			}
+		}
+	}
+	s.arenas.New = func() any { return &arena{} }
+	return s, nil
+}
+
+// Graph returns the session's graph.
+func (s *Session) Graph() *Graph { return s.g }
+
+// Run computes the graph outputs for the given inputs (by graph input
+// name) and returns them by output name. It returns an error for a missing,
+// unknown or mis-typed input, an input whose shape contradicts a known
+// dimension of the graph's, and the first error of a node (naming it).
+func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
+	vals := make([]*Tensor, s.slots)
+	for i, v := range s.consts {
+		vals[i] = v
+	}
+	if len(inputs) != len(s.g.Inputs) {
+		for name := range inputs {
+			if _, ok := s.slotOf[name]; !ok || !s.isInput(name) {
+				return nil, fmt.Errorf("graph: run: %q is not an input of the graph", name)
+			}
+		}
+	}
+	for k, spec := range s.g.Inputs {
+		t, ok := inputs[spec.Name]
+		if !ok || t == nil {
+			return nil, fmt.Errorf("graph: run: input %q is missing", spec.Name)
+		}
+		if err := checkInput(spec, t); err != nil {
+			return nil, err
+		}
+		vals[s.inputs[k]] = t
+	}
+	a := s.arenas.Get().(*arena)
+	defer s.arenas.Put(a)
+	ctx := newCtx(a, s.threads)
+	for _, st := range s.steps {
+		in := make([]*Tensor, len(st.in))
+		for j, v := range st.in {
+			if v >= 0 {
+				in[j] = vals[v]
+			}
+		}
+		ctx.reusable = st.reusable
+		out, err := st.n.Op.Run(ctx, in)
+		if err != nil {
+			return nil, nodeErr(st.n, err)
+		}
+		if err := checkAliasing(st, in, out); err != nil {
+			return nil, nodeErr(st.n, err)
+		}
+		for j, v := range st.out {
+			if v >= 0 {
+				vals[v] = out[j]
+			}
+		}
+		for _, v := range st.release {
+			if t := vals[v]; t != nil && !aliases(t, out) {
+				a.put(t)
+			}
+			vals[v] = nil
+		}
+	}
+	res := make(map[string]*Tensor, len(s.outputs))
+	for k, o := range s.g.Outputs {
+		res[o.Name] = vals[s.outputs[k]]
+	}
+	return res, nil
+}
+
+func (s *Session) isInput(name string) bool {
+	for _, in := range s.g.Inputs {
+		if in.Name == name {
+			return true
+		}
+	}
+	return false
+}
+
+// aliases reports whether t's buffer is one of out's.
+func aliases(t *Tensor, out []*Tensor) bool {
+	for _, o := range out {
+		if o != nil && sameBuffer(t, o) {
+			return true
+		}
+	}
+	return false
+}
+
+// checkAliasing checks that the op returned one tensor per output and
+// that none shares memory with an input it may not overwrite: the memory
+// plan relies on it (a view of a constant would be recycled with the
+// view).
+func checkAliasing(st step, in, out []*Tensor) error {
+	if len(out) != len(st.out) {
+		return fmt.Errorf("the op returned %d outputs, the node has %d", len(out), len(st.out))
+	}
+	for j, t := range in {
+		if t == nil || st.reusable[j] {
+			continue
+		}
+		if aliases(t, out) {
+			return fmt.Errorf("the op returned a view of input %d, which it may not overwrite", j)
+		}
+	}
+	return nil
+}
+
+// checkInput checks a run input against its spec.
+func checkInput(spec ValueSpec, t *Tensor) error {
+	if err := t.Validate(); err != nil {
+		return fmt.Errorf("graph: run: input %q: %w", spec.Name, err)
+	}
+	if t.DType != spec.DType {
+		return fmt.Errorf("graph: run: input %q is %v, the graph wants %v", spec.Name, t.DType, spec.DType)
+	}
+	if len(t.Shape) != len(spec.Shape) {
+		return fmt.Errorf("graph: run: input %q has shape %v, the graph wants %s", spec.Name, t.Shape, ShapeString(spec.Shape))
+	}
+	for i, d := range spec.Shape {
+		if d.Known() && d.Size != t.Shape[i] {
+			return fmt.Errorf("graph: run: input %q has shape %v, the graph wants %s", spec.Name, t.Shape, ShapeString(spec.Shape))
+		}
+	}
+	return nil
+}
+
+// Ctx is what an Op's Run gets from the executor: buffers, the inputs it
+// may overwrite, and the goroutines it may use.
+type Ctx struct {
+	arena    *arena
+	threads  int
+	reusable []bool
+}
+
+func newCtx(a *arena, threads int) *Ctx {
+	if a == nil {
+		a = &arena{}
+	}
+	return &Ctx{arena: a, threads: threads}
+}
+
+// Alloc returns a tensor of element type t and the given shape whose
+// contents are unspecified (a reused buffer keeps old values): the op must
+// write every element. It returns an error for an unsupported type or an
+// invalid shape.
+func (c *Ctx) Alloc(t onnx.DataType, shape ...int) (*Tensor, error) {
+	if !Supported(t) {
+		return nil, fmt.Errorf("element type %v is not supported", t)
+	}
+	n, err := tensor.NumelOf(shape)
+	if err != nil {
+		return nil, err
+	}
+	x := &Tensor{DType: t, Shape: append([]int{}, shape...)}
+	c.arena.get(x, n)
+	return x, nil
+}
+
+// Zeros is Alloc with every element zero.
+func (c *Ctx) Zeros(t onnx.DataType, shape ...int) (*Tensor, error) {
+	x, err := c.Alloc(t, shape...)
+	if err != nil {
+		return nil, err
+	}
+	clear(x.F32)
+	clear(x.F64)
+	clear(x.I64)
+	clear(x.I32)
+	clear(x.I8)
+	clear(x.U8)
+	return x, nil
+}
+
+// Reusable reports whether input i may be overwritten and returned as an
+// output (this node is its last reader, it is not a graph input, output or
+// constant, and the node does not read it twice).
+func (c *Ctx) Reusable(i int) bool { return i < len(c.reusable) && c.reusable[i] }
+
+// Threads returns the number of goroutines an op may use.
+func (c *Ctx) Threads() int { return c.threads }
+
+// Parallel calls fn on consecutive ranges [lo, hi) that cover [0, n), on
+// up to Threads goroutines, each range at least grain long (grain < 1 is
+// 1), and returns when all have returned. With one thread or a small n it
+// calls fn(0, n) on the calling goroutine.
+func (c *Ctx) Parallel(n, grain int, fn func(lo, hi int)) {
+	grain = max(grain, 1)
+	parts := min(c.threads, (n+grain-1)/grain)
+	if parts <= 1 {
+		if n > 0 {
+			fn(0, n)
+		}
+		return
+	}
+	var wg sync.WaitGroup
+	for p := 1; p < parts; p++ {
+		lo, hi := n*p/parts, n*(p+1)/parts
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			fn(lo, hi)
+		}()
+	}
+	fn(0, n/parts)
+	wg.Wait()
+}

@@ -47,6 +47,7 @@ var outputs = []struct {
 	{"reduce/absmax_amd64.s", "reduce", reduceKernels},
 	{"fakequant/kernels_amd64.s", "fakequant", fakequantKernels},
 	{"fakequant/fp8_amd64.s", "fakequant", fp8Kernels},
+	{"fakequant/e4m3_amd64.s", "fakequant", e4m3Kernels},
 	{"histogram/histc_amd64.s", "histogram", histcKernels},
 	{"internal/gemm/kernel_amd64.s", "internal/gemm", gemmKernels},
 }

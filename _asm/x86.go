@@ -93,6 +93,15 @@ func (s isa) eq(a, b operand.Op) reg.Register {
 	return m
 }
 
+// keep zeroes the lanes of r that mask m does not select.
+func (s isa) keep(m, r reg.Register) {
+	if s.avx512 {
+		s.VMOVDQA32_Z(r, m, r)
+	} else {
+		s.VPAND(m, r, r)
+	}
+}
+
 // sel sets the lanes of dst that mask m selects to those of t.
 func (s isa) sel(m reg.Register, t, dst operand.Op) {
 	if s.avx512 {

@@ -17,6 +17,7 @@ const (
 	kFakeQuantFP8
 	kEncodeFP8
 	kDecodeFP8
+	kScaledE4M3
 	numKernels
 )
 

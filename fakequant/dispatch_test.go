@@ -28,6 +28,7 @@ func TestDispatchUsesBestFamily(t *testing.T) {
 		{"FakeQuantFP8", kFakeQuantFP8, 0},
 		{"EncodeFP8", kEncodeFP8, 0},
 		{"DecodeFP8", kDecodeFP8, 0},
+		{"ScaledE4M3", kScaledE4M3, 0},
 	} {
 		ds = append(ds, kerneltest.Dispatch{Kernel: k.name, AVX2From: k.avx2From,
 			Family: func(n int) cpufeat.Impl { return family(k.k, n) }})

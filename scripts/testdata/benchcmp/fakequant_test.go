@@ -84,6 +84,13 @@ func BenchmarkCompare(b *testing.B) {
 			}
 		})
 	})
+	b.Run("k=ScaledE4M3", func(b *testing.B) {
+		cmpRun(b, cmpSizes, func(n int) {
+			if err := ScaledE4M3(dst[:n], src[:n], amax); err != nil {
+				b.Fatal(err)
+			}
+		})
+	})
 	b.Run("k=DecodeFP8", func(b *testing.B) {
 		cmpRun(b, cmpSizes, func(n int) {
 			if err := DecodeFP8(dst[:n], codes[:n], E4M3FN); err != nil {

@@ -68,9 +68,10 @@ func scaledE4M3(s isa, k map[string]operand.Mem) {
 		s.VPBROADCASTD(k[name], v)
 		return v
 	}
-	abs, one, rbias, hiMask := row("abs", true), row("one", true), row("rbias", true), row("himask", true)
-	minNormal, maxBits, magic := row("minnorm", true), row("max", true), row("magic", true)
-	inf, tinyM1 := row("inf", false), row("tinym1", false)
+	abs, tinyM1 := row("abs", true), row("tinym1", false)
+	c := fp8Round{one: row("one", true), rbias: row("rbias", true), hiMask: row("himask", true),
+		minNormal: row("minnorm", true), maxBits: row("max", true), magic: row("magic", true),
+		inf: row("inf", false), shift: imm(20)}
 	s.loop(elementwise{n: n, in: []stream{src}, out: dst, unroll: 1, store: storeFloats,
 		vector: func(s isa, in []stream, i int) reg.Register {
 			x, v, a, r, t := s.vec(), s.vec(), s.vec(), s.vec(), s.vec()
@@ -78,16 +79,7 @@ func scaledE4M3(s isa, k map[string]operand.Mem) {
 			s.VMULPS(s.v(scale), x, v)
 			s.and(s.v(abs), v, a) // a = |v|
 			s.xor(a, v, v)        // the sign bit of v
-			s.VPSRLD(imm(20), a, r)
-			s.and(s.v(one), r, r)
-			s.VPADDD(s.v(rbias), r, r)
-			s.VPADDD(a, r, r)
-			s.and(s.v(hiMask), r, r)
-			s.VPMINUD(s.v(maxBits), r, r)
-			s.VADDPS(s.v(magic), a, t)
-			s.VSUBPS(s.v(magic), t, t)
-			s.sel(s.ltu(a, s.v(minNormal)), t, r)
-			s.sel(s.gtu(a, s.v(inf)), a, r) // NaN stays
+			roundFP8Bits(s, a, r, t, c)
 			s.or(v, r, r)
 			s.VDIVPS(s.v(scale), r, r)
 			s.and(s.v(abs), x, x)

@@ -76,14 +76,44 @@ func (f fp8Vec) shift() reg.VecVirtual {
 	return x
 }
 
+// fp8Round holds the operands of roundFP8Bits: the constants of a format.
+type fp8Round struct {
+	shift, one, rbias, hiMask, maxBits, magic, minNormal, inf operand.Op
+}
+
+// roundBits sets r to a + rbias + the lowest bit a keeps (a >> shift & 1):
+// a rounded half to even above the kept bits, before they are cut.
+func roundBits(s isa, a, r reg.Register, shift, one, rbias operand.Op) {
+	s.VPSRLD(shift, a, r)
+	s.and(s.v(one), r, r)
+	s.VPADDD(s.v(rbias), r, r)
+	s.VPADDD(a, r, r)
+}
+
+// roundFP8Bits sets r to the bits of roundFP8 of the non-negative a (the
+// bits of |v|), with t scratch: in the normal range the integer rounding
+// with the low bits cut and saturated at max (±Inf included), below the
+// smallest normal value a + magic - magic, which rounds to the subnormal
+// step exactly, and a NaN as it is.
+func roundFP8Bits(s isa, a, r, t reg.Register, c fp8Round) {
+	roundBits(s, a, r, c.shift, c.one, c.rbias)
+	s.and(s.v(c.hiMask), r, r)
+	s.VPMINUD(s.v(c.maxBits), r, r)
+	s.VADDPS(s.v(c.magic), a, t)
+	s.VSUBPS(s.v(c.magic), t, t)
+	s.sel(s.ltu(a, s.v(c.minNormal)), t, r)
+	s.sel(s.gtu(a, s.v(c.inf)), a, r)
+}
+
 func fakeQuantFP8(s isa, rows map[string]int) {
 	s.text("fakeQuantFP8", "dst[i] = roundFP8(src[i] / scale) * scale (fakeQuantFP8Generic).")
 	dst, src, n := s.slice("dst", 4), s.slice("src", 4), s.length("src")
 	scale := s.broadcast(s.param("scale"))
 	k := newFP8Vec(s, rows)
-	abs, one, rbias := k.row("vAbsMask", true), k.row("vOne", true), k.row("vRoundBias", true)
-	hiMask, minNormal, maxBits := k.row("vHiMask", true), k.row("vMinNormal", true), k.row("vMaxBits", true)
-	inf, magic, shift := k.row("vInfBits", true), k.row("vMagic", true), k.shift()
+	abs := k.row("vAbsMask", true)
+	c := fp8Round{one: k.row("vOne", true), rbias: k.row("vRoundBias", true), hiMask: k.row("vHiMask", true),
+		minNormal: k.row("vMinNormal", true), maxBits: k.row("vMaxBits", true), inf: k.row("vInfBits", true),
+		magic: k.row("vMagic", true), shift: k.shift()}
 	s.loop(elementwise{n: n, in: []stream{src}, out: dst, unroll: 1, store: storeFloats,
 		vector: func(s isa, in []stream, i int) reg.Register {
 			v, a, r, t := s.vec(), s.vec(), s.vec(), s.vec()
@@ -91,18 +121,7 @@ func fakeQuantFP8(s isa, rows map[string]int) {
 			s.VDIVPS(s.v(scale), v, v)
 			s.and(s.v(abs), v, a) // a = |v|
 			s.xor(a, v, v)        // the sign bit of v
-			s.Comment("Normal range: round half to even above the kept bits, saturate.")
-			s.VPSRLD(shift, a, r)
-			s.and(s.v(one), r, r)
-			s.VPADDD(s.v(rbias), r, r)
-			s.VPADDD(a, r, r)
-			s.and(s.v(hiMask), r, r)
-			s.VPMINUD(s.v(maxBits), r, r)
-			s.Comment("Subnormal range: a + magic - magic rounds to the step, exactly.")
-			s.VADDPS(s.v(magic), a, t)
-			s.VSUBPS(s.v(magic), t, t)
-			s.sel(s.ltu(a, s.v(minNormal)), t, r)
-			s.sel(s.gtu(a, s.v(inf)), a, r) // NaN stays
+			roundFP8Bits(s, a, r, t, c)
 			s.or(v, r, r)
 			s.VMULPS(s.v(scale), r, r)
 			return r
@@ -136,14 +155,11 @@ func encodeFP8(s isa, rows map[string]int) {
 			s.and(s.v(abs), v, a) // a = |v|
 			s.VPSRLD(imm(24), v, v)
 			s.and(s.v(sign), v, v) // the sign of the code: 0x80 or 0
-			s.Comment("Normal range: round half to even above the kept bits, rebias.")
-			s.VPSRLD(shift, a, r)
-			s.and(s.v(one), r, r)
-			s.VPADDD(s.v(rbias), r, r)
-			s.VPADDD(a, r, r)
+			// Normal range: rounded, rebiased, shifted down; subnormal
+			// range: the bits of a + magic, less magic's, are the code.
+			roundBits(s, a, r, shift, one, rbias)
 			s.VPSUBD(s.v(expAdj), r, r)
 			s.VPSRLD(shift, r, r)
-			s.Comment("Subnormal range: the bits of a + magic, less magic's, are the code.")
 			s.VADDPS(s.v(magic), a, t)
 			s.VPSUBD(s.v(magic), t, t)
 			s.sel(s.ltu(a, s.v(minNormal)), t, r)

@@ -28,42 +28,34 @@ TEXT ·fakeQuantFP8AVX2(SB), NOSPLIT, $0-64
 	VDIVPS       Y0, Y10, Y10
 	VPAND        Y1, Y10, Y11
 	VPXOR        Y11, Y10, Y10
-
-	// Normal range: round half to even above the kept bits, saturate.
-	VPSRLD  X9, Y11, Y12
-	VPAND   Y2, Y12, Y12
-	VPADDD  Y3, Y12, Y12
-	VPADDD  Y11, Y12, Y12
-	VPAND   Y4, Y12, Y12
-	VPMINUD Y6, Y12, Y12
-
-	// Subnormal range: a + magic - magic rounds to the step, exactly.
-	VADDPS    Y8, Y11, Y13
-	VSUBPS    Y8, Y13, Y13
-	VPCMPGTD  Y11, Y5, Y14
-	VBLENDVPS Y14, Y13, Y12, Y12
-	VPCMPGTD  Y7, Y11, Y13
-	VBLENDVPS Y13, Y11, Y12, Y12
-	VPOR      Y10, Y12, Y12
-	VMULPS    Y0, Y12, Y12
+	VPSRLD       X9, Y11, Y12
+	VPAND        Y2, Y12, Y12
+	VPADDD       Y3, Y12, Y12
+	VPADDD       Y11, Y12, Y12
+	VPAND        Y4, Y12, Y12
+	VPMINUD      Y6, Y12, Y12
+	VADDPS       Y8, Y11, Y13
+	VSUBPS       Y8, Y13, Y13
+	VPCMPGTD     Y11, Y5, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPCMPGTD     Y7, Y11, Y13
+	VBLENDVPS    Y13, Y11, Y12, Y12
+	VPOR         Y10, Y12, Y12
+	VMULPS       Y0, Y12, Y12
 
 loop1:
-	CMPQ    DX, $0x08
-	JB      loop1_end
-	VMOVUPS (CX), Y10
-	VDIVPS  Y0, Y10, Y10
-	VPAND   Y1, Y10, Y11
-	VPXOR   Y11, Y10, Y10
-
-	// Normal range: round half to even above the kept bits, saturate.
-	VPSRLD  X9, Y11, Y13
-	VPAND   Y2, Y13, Y13
-	VPADDD  Y3, Y13, Y13
-	VPADDD  Y11, Y13, Y13
-	VPAND   Y4, Y13, Y13
-	VPMINUD Y6, Y13, Y13
-
-	// Subnormal range: a + magic - magic rounds to the step, exactly.
+	CMPQ      DX, $0x08
+	JB        loop1_end
+	VMOVUPS   (CX), Y10
+	VDIVPS    Y0, Y10, Y10
+	VPAND     Y1, Y10, Y11
+	VPXOR     Y11, Y10, Y10
+	VPSRLD    X9, Y11, Y13
+	VPAND     Y2, Y13, Y13
+	VPADDD    Y3, Y13, Y13
+	VPADDD    Y11, Y13, Y13
+	VPAND     Y4, Y13, Y13
+	VPMINUD   Y6, Y13, Y13
 	VADDPS    Y8, Y11, Y14
 	VSUBPS    Y8, Y14, Y14
 	VPCMPGTD  Y11, Y5, Y15
@@ -110,44 +102,36 @@ TEXT ·encodeFP8AVX2(SB), NOSPLIT, $0-72
 	VPAND        Y1, Y10, Y11
 	VPSRLD       $0x18, Y10, Y10
 	VPAND        320(SI), Y10, Y10
-
-	// Normal range: round half to even above the kept bits, rebias.
-	VPSRLD X9, Y11, Y12
-	VPAND  Y2, Y12, Y12
-	VPADDD Y3, Y12, Y12
-	VPADDD Y11, Y12, Y12
-	VPSUBD Y4, Y12, Y12
-	VPSRLD X9, Y12, Y12
-
-	// Subnormal range: the bits of a + magic, less magic's, are the code.
-	VADDPS    Y8, Y11, Y13
-	VPSUBD    Y8, Y13, Y13
-	VPCMPGTD  Y11, Y5, Y14
-	VBLENDVPS Y14, Y13, Y12, Y12
-	VPCMPGTD  Y6, Y11, Y13
-	VBLENDVPS Y13, (BX), Y12, Y12
-	VPCMPGTD  Y7, Y11, Y11
-	VBLENDVPS Y11, 352(SI), Y12, Y12
-	VPOR      Y10, Y12, Y12
+	VPSRLD       X9, Y11, Y12
+	VPAND        Y2, Y12, Y12
+	VPADDD       Y3, Y12, Y12
+	VPADDD       Y11, Y12, Y12
+	VPSUBD       Y4, Y12, Y12
+	VPSRLD       X9, Y12, Y12
+	VADDPS       Y8, Y11, Y13
+	VPSUBD       Y8, Y13, Y13
+	VPCMPGTD     Y11, Y5, Y14
+	VBLENDVPS    Y14, Y13, Y12, Y12
+	VPCMPGTD     Y6, Y11, Y13
+	VBLENDVPS    Y13, (BX), Y12, Y12
+	VPCMPGTD     Y7, Y11, Y11
+	VBLENDVPS    Y11, 352(SI), Y12, Y12
+	VPOR         Y10, Y12, Y12
 
 loop1:
-	CMPQ    DX, $0x08
-	JB      loop1_end
-	VMOVUPS (CX), Y10
-	VDIVPS  Y0, Y10, Y10
-	VPAND   Y1, Y10, Y11
-	VPSRLD  $0x18, Y10, Y10
-	VPAND   320(SI), Y10, Y10
-
-	// Normal range: round half to even above the kept bits, rebias.
-	VPSRLD X9, Y11, Y13
-	VPAND  Y2, Y13, Y13
-	VPADDD Y3, Y13, Y13
-	VPADDD Y11, Y13, Y13
-	VPSUBD Y4, Y13, Y13
-	VPSRLD X9, Y13, Y13
-
-	// Subnormal range: the bits of a + magic, less magic's, are the code.
+	CMPQ         DX, $0x08
+	JB           loop1_end
+	VMOVUPS      (CX), Y10
+	VDIVPS       Y0, Y10, Y10
+	VPAND        Y1, Y10, Y11
+	VPSRLD       $0x18, Y10, Y10
+	VPAND        320(SI), Y10, Y10
+	VPSRLD       X9, Y11, Y13
+	VPAND        Y2, Y13, Y13
+	VPADDD       Y3, Y13, Y13
+	VPADDD       Y11, Y13, Y13
+	VPSUBD       Y4, Y13, Y13
+	VPSRLD       X9, Y13, Y13
 	VADDPS       Y8, Y11, Y14
 	VPSUBD       Y8, Y14, Y14
 	VPCMPGTD     Y11, Y5, Y15
@@ -258,42 +242,34 @@ TEXT ·fakeQuantFP8AVX512(SB), NOSPLIT, $0-64
 	VDIVPS       Y0, Y10, Y10
 	VPANDD       Y1, Y10, Y11
 	VPXORD       Y11, Y10, Y10
-
-	// Normal range: round half to even above the kept bits, saturate.
-	VPSRLD  X9, Y11, Y12
-	VPANDD  Y2, Y12, Y12
-	VPADDD  Y3, Y12, Y12
-	VPADDD  Y11, Y12, Y12
-	VPANDD  Y4, Y12, Y12
-	VPMINUD Y6, Y12, Y12
-
-	// Subnormal range: a + magic - magic rounds to the step, exactly.
-	VADDPS    Y8, Y11, Y13
-	VSUBPS    Y8, Y13, Y13
-	VPCMPUD   $0x01, Y5, Y11, K1
-	VMOVDQA32 Y13, K1, Y12
-	VPCMPUD   $0x06, Y7, Y11, K1
-	VMOVDQA32 Y11, K1, Y12
-	VPORD     Y10, Y12, Y12
-	VMULPS    Y0, Y12, Y12
+	VPSRLD       X9, Y11, Y12
+	VPANDD       Y2, Y12, Y12
+	VPADDD       Y3, Y12, Y12
+	VPADDD       Y11, Y12, Y12
+	VPANDD       Y4, Y12, Y12
+	VPMINUD      Y6, Y12, Y12
+	VADDPS       Y8, Y11, Y13
+	VSUBPS       Y8, Y13, Y13
+	VPCMPUD      $0x01, Y5, Y11, K1
+	VMOVDQA32    Y13, K1, Y12
+	VPCMPUD      $0x06, Y7, Y11, K1
+	VMOVDQA32    Y11, K1, Y12
+	VPORD        Y10, Y12, Y12
+	VMULPS       Y0, Y12, Y12
 
 loop1:
-	CMPQ    DX, $0x10
-	JB      loop1_end
-	VMOVUPS (CX), Z10
-	VDIVPS  Z0, Z10, Z10
-	VPANDD  Z1, Z10, Z11
-	VPXORD  Z11, Z10, Z10
-
-	// Normal range: round half to even above the kept bits, saturate.
-	VPSRLD  X9, Z11, Z13
-	VPANDD  Z2, Z13, Z13
-	VPADDD  Z3, Z13, Z13
-	VPADDD  Z11, Z13, Z13
-	VPANDD  Z4, Z13, Z13
-	VPMINUD Z6, Z13, Z13
-
-	// Subnormal range: a + magic - magic rounds to the step, exactly.
+	CMPQ      DX, $0x10
+	JB        loop1_end
+	VMOVUPS   (CX), Z10
+	VDIVPS    Z0, Z10, Z10
+	VPANDD    Z1, Z10, Z11
+	VPXORD    Z11, Z10, Z10
+	VPSRLD    X9, Z11, Z13
+	VPANDD    Z2, Z13, Z13
+	VPADDD    Z3, Z13, Z13
+	VPADDD    Z11, Z13, Z13
+	VPANDD    Z4, Z13, Z13
+	VPMINUD   Z6, Z13, Z13
 	VADDPS    Z8, Z11, Z14
 	VSUBPS    Z8, Z14, Z14
 	VPCMPUD   $0x01, Z5, Z11, K1
@@ -309,22 +285,18 @@ loop1:
 	JMP       loop1
 
 loop1_end:
-	CMPQ    DX, $0x08
-	JB      done
-	VMOVUPS (CX), Y10
-	VDIVPS  Y0, Y10, Y10
-	VPANDD  Y1, Y10, Y1
-	VPXORD  Y1, Y10, Y10
-
-	// Normal range: round half to even above the kept bits, saturate.
-	VPSRLD  X9, Y1, Y9
-	VPANDD  Y2, Y9, Y9
-	VPADDD  Y3, Y9, Y9
-	VPADDD  Y1, Y9, Y9
-	VPANDD  Y4, Y9, Y9
-	VPMINUD Y6, Y9, Y9
-
-	// Subnormal range: a + magic - magic rounds to the step, exactly.
+	CMPQ      DX, $0x08
+	JB        done
+	VMOVUPS   (CX), Y10
+	VDIVPS    Y0, Y10, Y10
+	VPANDD    Y1, Y10, Y1
+	VPXORD    Y1, Y10, Y10
+	VPSRLD    X9, Y1, Y9
+	VPANDD    Y2, Y9, Y9
+	VPADDD    Y3, Y9, Y9
+	VPADDD    Y1, Y9, Y9
+	VPANDD    Y4, Y9, Y9
+	VPMINUD   Y6, Y9, Y9
 	VADDPS    Y8, Y1, Y2
 	VSUBPS    Y8, Y2, Y2
 	VPCMPUD   $0x01, Y5, Y1, K1
@@ -370,44 +342,36 @@ TEXT ·encodeFP8AVX512(SB), NOSPLIT, $0-72
 	VPANDD       Y2, Y13, Y14
 	VPSRLD       $0x18, Y13, Y13
 	VPANDD       Y11, Y13, Y13
-
-	// Normal range: round half to even above the kept bits, rebias.
-	VPSRLD X10, Y14, Y15
-	VPANDD Y3, Y15, Y15
-	VPADDD Y4, Y15, Y15
-	VPADDD Y14, Y15, Y15
-	VPSUBD Y5, Y15, Y15
-	VPSRLD X10, Y15, Y15
-
-	// Subnormal range: the bits of a + magic, less magic's, are the code.
-	VADDPS    Y9, Y14, Y16
-	VPSUBD    Y9, Y16, Y16
-	VPCMPUD   $0x01, Y6, Y14, K1
-	VMOVDQA32 Y16, K1, Y15
-	VPCMPUD   $0x06, Y7, Y14, K1
-	VMOVDQA32 Y1, K1, Y15
-	VPCMPUD   $0x06, Y8, Y14, K1
-	VMOVDQA32 Y12, K1, Y15
-	VPORD     Y13, Y15, Y15
+	VPSRLD       X10, Y14, Y15
+	VPANDD       Y3, Y15, Y15
+	VPADDD       Y4, Y15, Y15
+	VPADDD       Y14, Y15, Y15
+	VPSUBD       Y5, Y15, Y15
+	VPSRLD       X10, Y15, Y15
+	VADDPS       Y9, Y14, Y16
+	VPSUBD       Y9, Y16, Y16
+	VPCMPUD      $0x01, Y6, Y14, K1
+	VMOVDQA32    Y16, K1, Y15
+	VPCMPUD      $0x06, Y7, Y14, K1
+	VMOVDQA32    Y1, K1, Y15
+	VPCMPUD      $0x06, Y8, Y14, K1
+	VMOVDQA32    Y12, K1, Y15
+	VPORD        Y13, Y15, Y15
 
 loop1:
-	CMPQ    DX, $0x10
-	JB      loop1_end
-	VMOVUPS (CX), Z13
-	VDIVPS  Z0, Z13, Z13
-	VPANDD  Z2, Z13, Z14
-	VPSRLD  $0x18, Z13, Z13
-	VPANDD  Z11, Z13, Z13
-
-	// Normal range: round half to even above the kept bits, rebias.
-	VPSRLD X10, Z14, Z16
-	VPANDD Z3, Z16, Z16
-	VPADDD Z4, Z16, Z16
-	VPADDD Z14, Z16, Z16
-	VPSUBD Z5, Z16, Z16
-	VPSRLD X10, Z16, Z16
-
-	// Subnormal range: the bits of a + magic, less magic's, are the code.
+	CMPQ      DX, $0x10
+	JB        loop1_end
+	VMOVUPS   (CX), Z13
+	VDIVPS    Z0, Z13, Z13
+	VPANDD    Z2, Z13, Z14
+	VPSRLD    $0x18, Z13, Z13
+	VPANDD    Z11, Z13, Z13
+	VPSRLD    X10, Z14, Z16
+	VPANDD    Z3, Z16, Z16
+	VPADDD    Z4, Z16, Z16
+	VPADDD    Z14, Z16, Z16
+	VPSUBD    Z5, Z16, Z16
+	VPSRLD    X10, Z16, Z16
 	VADDPS    Z9, Z14, Z17
 	VPSUBD    Z9, Z17, Z17
 	VPCMPUD   $0x01, Z6, Z14, K1
@@ -424,23 +388,19 @@ loop1:
 	JMP       loop1
 
 loop1_end:
-	CMPQ    DX, $0x08
-	JB      done
-	VMOVUPS (CX), Y13
-	VDIVPS  Y0, Y13, Y13
-	VPANDD  Y2, Y13, Y0
-	VPSRLD  $0x18, Y13, Y13
-	VPANDD  Y11, Y13, Y13
-
-	// Normal range: round half to even above the kept bits, rebias.
-	VPSRLD X10, Y0, Y2
-	VPANDD Y3, Y2, Y2
-	VPADDD Y4, Y2, Y2
-	VPADDD Y0, Y2, Y2
-	VPSUBD Y5, Y2, Y2
-	VPSRLD X10, Y2, Y2
-
-	// Subnormal range: the bits of a + magic, less magic's, are the code.
+	CMPQ      DX, $0x08
+	JB        done
+	VMOVUPS   (CX), Y13
+	VDIVPS    Y0, Y13, Y13
+	VPANDD    Y2, Y13, Y0
+	VPSRLD    $0x18, Y13, Y13
+	VPANDD    Y11, Y13, Y13
+	VPSRLD    X10, Y0, Y2
+	VPANDD    Y3, Y2, Y2
+	VPADDD    Y4, Y2, Y2
+	VPADDD    Y0, Y2, Y2
+	VPSUBD    Y5, Y2, Y2
+	VPSRLD    X10, Y2, Y2
 	VADDPS    Y9, Y0, Y3
 	VPSUBD    Y9, Y3, Y3
 	VPCMPUD   $0x01, Y6, Y0, K1

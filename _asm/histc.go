@@ -103,14 +103,10 @@ func histc(s isa, absMask operand.Mem) {
 		count(s, sub, slot)
 	}
 
-	s.Label("loop")
-	s.CMPQ(n, imm(s.lanes))
-	s.JB(operand.LabelRef("loop_end"))
-	body(s)
-	s.ADDQ(imm(4*s.lanes), x.p)
-	s.SUBQ(imm(s.lanes), n)
-	s.JMP(operand.LabelRef("loop"))
-	s.Label("loop_end")
+	s.counted(n, s.lanes, "loop", func() {
+		body(s)
+		s.ADDQ(imm(4*s.lanes), x.p)
+	})
 	if s.avx512 {
 		s.CMPQ(n, imm(8))
 		s.JB(operand.LabelRef("done"))

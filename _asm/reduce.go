@@ -39,35 +39,26 @@ func absMax(s isa, absMask operand.Mem) {
 	}
 
 	step := unroll * s.lanes
-	s.Label("loop4")
-	s.CMPQ(n, imm(step))
-	s.JB(operand.LabelRef("loop4_end"))
-	var t [unroll]reg.VecVirtual
-	for j := range t {
-		t[j] = s.vec()
-		s.and(x.at(j*s.lanes), mask, t[j])
-	}
-	for j := range t {
-		s.VPMAXUD(t[j], acc[j], acc[j])
-	}
-	s.ADDQ(imm(4*step), x.p)
-	s.SUBQ(imm(step), n)
-	s.JMP(operand.LabelRef("loop4"))
-	s.Label("loop4_end")
+	s.counted(n, step, "loop4", func() {
+		var t [unroll]reg.VecVirtual
+		for j := range t {
+			t[j] = s.vec()
+			s.and(x.at(j*s.lanes), mask, t[j])
+		}
+		for j := range t {
+			s.VPMAXUD(t[j], acc[j], acc[j])
+		}
+		s.ADDQ(imm(4*step), x.p)
+	})
 	s.VPMAXUD(acc[1], acc[0], acc[0])
 	s.VPMAXUD(acc[3], acc[2], acc[2])
 	s.VPMAXUD(acc[2], acc[0], acc[0])
-
-	s.Label("loop1")
-	s.CMPQ(n, imm(s.lanes))
-	s.JB(operand.LabelRef("loop1_end"))
-	v := s.vec()
-	s.and(x.at(0), mask, v)
-	s.VPMAXUD(v, acc[0], acc[0])
-	s.ADDQ(imm(4*s.lanes), x.p)
-	s.SUBQ(imm(s.lanes), n)
-	s.JMP(operand.LabelRef("loop1"))
-	s.Label("loop1_end")
+	s.counted(n, s.lanes, "loop1", func() {
+		v := s.vec()
+		s.and(x.at(0), mask, v)
+		s.VPMAXUD(v, acc[0], acc[0])
+		s.ADDQ(imm(4*s.lanes), x.p)
+	})
 
 	y := acc[0].AsY()
 	if s.avx512 {

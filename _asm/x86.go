@@ -326,20 +326,30 @@ func (s isa) vectors(k elementwise, prefix string, streamed bool) {
 // blocks emits a loop that handles blocks of m vectors while n allows.
 func (s isa) blocks(k elementwise, m int, label string, nt bool) {
 	step := m * s.lanes
-	s.Label(label)
-	s.CMPQ(k.n, imm(step))
+	s.counted(k.n, step, label, func() {
+		rs := make([]reg.Register, m)
+		for j := range rs {
+			rs[j] = k.vector(s, k.in, j*s.lanes)
+		}
+		k.store(s, rs, k.out, 0, nt)
+		for _, st := range append(k.in, k.out) {
+			s.ADDQ(imm(step*st.size), st.p)
+		}
+	})
+}
+
+// counted emits body as a loop that runs while n holds step more elements,
+// taking step off n each time: n is kept as the remainder less step, so
+// that one SUBQ both counts and tests (its borrow ends the loop).
+func (s isa) counted(n reg.Register, step int, label string, body func()) {
+	s.SUBQ(imm(step), n)
 	s.JB(operand.LabelRef(label + "_end"))
-	rs := make([]reg.Register, m)
-	for j := range rs {
-		rs[j] = k.vector(s, k.in, j*s.lanes)
-	}
-	k.store(s, rs, k.out, 0, nt)
-	for _, st := range append(k.in, k.out) {
-		s.ADDQ(imm(step*st.size), st.p)
-	}
-	s.SUBQ(imm(step), k.n)
-	s.JMP(operand.LabelRef(label))
+	s.Label(label)
+	body()
+	s.SUBQ(imm(step), n)
+	s.JAE(operand.LabelRef(label))
 	s.Label(label + "_end")
+	s.ADDQ(imm(step), n)
 }
 
 // imm is the immediate x: 8 bits if it fits, else 32 (the two sizes of

@@ -73,10 +73,10 @@ TEXT ·scaledE4M3AVX2(SB), NOSPLIT, $0-52
 	VPAND        Y1, Y8, Y8
 	VPCMPGTD     e4m3rows<>+32(SB), Y8, Y8
 	VPAND        Y8, Y11, Y11
+	SUBQ         $0x08, DX
+	JB           loop1_end
 
 loop1:
-	CMPQ      DX, $0x08
-	JB        loop1_end
 	VMOVUPS   (CX), Y8
 	VMULPS    Y0, Y8, Y9
 	VPAND     Y1, Y9, Y10
@@ -102,9 +102,10 @@ loop1:
 	ADDQ      $0x20, CX
 	ADDQ      $0x20, AX
 	SUBQ      $0x08, DX
-	JMP       loop1
+	JAE       loop1
 
 loop1_end:
+	ADDQ    $0x08, DX
 	VMOVUPS Y11, (SI)
 	VZEROUPPER
 	RET
@@ -151,10 +152,10 @@ TEXT ·scaledE4M3AVX512(SB), NOSPLIT, $0-52
 	VPANDD       Y1, Y10, Y10
 	VPCMPUD      $0x06, Y2, Y10, K1
 	VMOVDQA32.Z  Y13, K1, Y13
+	SUBQ         $0x10, DX
+	JB           loop1_end
 
 loop1:
-	CMPQ        DX, $0x10
-	JB          loop1_end
 	VMOVUPS     (CX), Z10
 	VMULPS      Z0, Z10, Z11
 	VPANDD      Z1, Z11, Z12
@@ -180,9 +181,10 @@ loop1:
 	ADDQ        $0x40, CX
 	ADDQ        $0x40, AX
 	SUBQ        $0x10, DX
-	JMP         loop1
+	JAE         loop1
 
 loop1_end:
+	ADDQ        $0x10, DX
 	CMPQ        DX, $0x08
 	JB          done
 	VMOVUPS     (CX), Y10

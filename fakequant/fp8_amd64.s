@@ -42,10 +42,10 @@ TEXT ·fakeQuantFP8AVX2(SB), NOSPLIT, $0-64
 	VBLENDVPS    Y13, Y11, Y12, Y12
 	VPOR         Y10, Y12, Y12
 	VMULPS       Y0, Y12, Y12
+	SUBQ         $0x08, DX
+	JB           loop1_end
 
 loop1:
-	CMPQ      DX, $0x08
-	JB        loop1_end
 	VMOVUPS   (CX), Y10
 	VDIVPS    Y0, Y10, Y10
 	VPAND     Y1, Y10, Y11
@@ -68,9 +68,10 @@ loop1:
 	ADDQ      $0x20, CX
 	ADDQ      $0x20, AX
 	SUBQ      $0x08, DX
-	JMP       loop1
+	JAE       loop1
 
 loop1_end:
+	ADDQ    $0x08, DX
 	VMOVUPS Y12, (SI)
 	VZEROUPPER
 	RET
@@ -117,10 +118,10 @@ TEXT ·encodeFP8AVX2(SB), NOSPLIT, $0-72
 	VPCMPGTD     Y7, Y11, Y11
 	VBLENDVPS    Y11, 352(SI), Y12, Y12
 	VPOR         Y10, Y12, Y12
+	SUBQ         $0x08, DX
+	JB           loop1_end
 
 loop1:
-	CMPQ         DX, $0x08
-	JB           loop1_end
 	VMOVUPS      (CX), Y10
 	VDIVPS       Y0, Y10, Y10
 	VPAND        Y1, Y10, Y11
@@ -148,9 +149,10 @@ loop1:
 	ADDQ         $0x20, CX
 	ADDQ         $0x08, AX
 	SUBQ         $0x08, DX
-	JMP          loop1
+	JAE          loop1
 
 loop1_end:
+	ADDQ         $0x08, DX
 	VEXTRACTI128 $0x01, Y12, X0
 	VPACKUSDW    X0, X12, X12
 	VPACKUSWB    X12, X12, X12
@@ -191,10 +193,10 @@ TEXT ·decodeFP8AVX2(SB), NOSPLIT, $0-64
 	VBLENDVPS    Y9, Y6, Y10, Y10
 	VPOR         Y8, Y10, Y10
 	VMULPS       Y0, Y10, Y10
+	SUBQ         $0x08, DX
+	JB           loop1_end
 
 loop1:
-	CMPQ      DX, $0x08
-	JB        loop1_end
 	VPMOVZXBD (CX), Y8
 	VPAND     Y1, Y8, Y9
 	VPXOR     Y9, Y8, Y8
@@ -211,9 +213,10 @@ loop1:
 	ADDQ      $0x08, CX
 	ADDQ      $0x20, AX
 	SUBQ      $0x08, DX
-	JMP       loop1
+	JAE       loop1
 
 loop1_end:
+	ADDQ    $0x08, DX
 	VMOVUPS Y10, (SI)
 	VZEROUPPER
 	RET
@@ -256,10 +259,10 @@ TEXT ·fakeQuantFP8AVX512(SB), NOSPLIT, $0-64
 	VMOVDQA32    Y11, K1, Y12
 	VPORD        Y10, Y12, Y12
 	VMULPS       Y0, Y12, Y12
+	SUBQ         $0x10, DX
+	JB           loop1_end
 
 loop1:
-	CMPQ      DX, $0x10
-	JB        loop1_end
 	VMOVUPS   (CX), Z10
 	VDIVPS    Z0, Z10, Z10
 	VPANDD    Z1, Z10, Z11
@@ -282,9 +285,10 @@ loop1:
 	ADDQ      $0x40, CX
 	ADDQ      $0x40, AX
 	SUBQ      $0x10, DX
-	JMP       loop1
+	JAE       loop1
 
 loop1_end:
+	ADDQ      $0x10, DX
 	CMPQ      DX, $0x08
 	JB        done
 	VMOVUPS   (CX), Y10
@@ -357,10 +361,10 @@ TEXT ·encodeFP8AVX512(SB), NOSPLIT, $0-72
 	VPCMPUD      $0x06, Y8, Y14, K1
 	VMOVDQA32    Y12, K1, Y15
 	VPORD        Y13, Y15, Y15
+	SUBQ         $0x10, DX
+	JB           loop1_end
 
 loop1:
-	CMPQ      DX, $0x10
-	JB        loop1_end
 	VMOVUPS   (CX), Z13
 	VDIVPS    Z0, Z13, Z13
 	VPANDD    Z2, Z13, Z14
@@ -385,9 +389,10 @@ loop1:
 	ADDQ      $0x40, CX
 	ADDQ      $0x10, AX
 	SUBQ      $0x10, DX
-	JMP       loop1
+	JAE       loop1
 
 loop1_end:
+	ADDQ      $0x10, DX
 	CMPQ      DX, $0x08
 	JB        done
 	VMOVUPS   (CX), Y13
@@ -450,10 +455,10 @@ TEXT ·decodeFP8AVX512(SB), NOSPLIT, $0-64
 	VMOVDQA32    Y6, K1, Y10
 	VPORD        Y8, Y10, Y10
 	VMULPS       Y0, Y10, Y10
+	SUBQ         $0x10, DX
+	JB           loop1_end
 
 loop1:
-	CMPQ      DX, $0x10
-	JB        loop1_end
 	VPMOVZXBD (CX), Z8
 	VPANDD    Z1, Z8, Z9
 	VPXORD    Z9, Z8, Z8
@@ -470,9 +475,10 @@ loop1:
 	ADDQ      $0x10, CX
 	ADDQ      $0x40, AX
 	SUBQ      $0x10, DX
-	JMP       loop1
+	JAE       loop1
 
 loop1_end:
+	ADDQ      $0x10, DX
 	CMPQ      DX, $0x08
 	JB        done
 	VPMOVZXBD (CX), Y8

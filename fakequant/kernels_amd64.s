@@ -55,10 +55,10 @@ TEXT ·fakeQuantAVX2(SB), NOSPLIT, $0-64
 	VDIVPS       Y1, Y4, Y4
 	CMPQ         DX, $0x00200000
 	JAE          stream
+	SUBQ         $0x20, DX
+	JB           loop4_end
 
 loop4:
-	CMPQ     DX, $0x20
-	JB       loop4_end
 	VMULPS   (CX), Y0, Y5
 	VROUNDPS $0x08, Y5, Y5
 	VMAXPS   Y5, Y2, Y5
@@ -86,12 +86,14 @@ loop4:
 	ADDQ     $0x80, CX
 	ADDQ     $0x80, AX
 	SUBQ     $0x20, DX
-	JMP      loop4
+	JAE      loop4
 
 loop4_end:
+	ADDQ $0x20, DX
+	SUBQ $0x08, DX
+	JB   loop1_end
+
 loop1:
-	CMPQ     DX, $0x08
-	JB       loop1_end
 	VMULPS   (CX), Y0, Y5
 	VROUNDPS $0x08, Y5, Y5
 	VMAXPS   Y5, Y2, Y5
@@ -101,9 +103,10 @@ loop1:
 	ADDQ     $0x20, CX
 	ADDQ     $0x20, AX
 	SUBQ     $0x08, DX
-	JMP      loop1
+	JAE      loop1
 
 loop1_end:
+	ADDQ    $0x08, DX
 	VMOVUPS Y4, (SI)
 	VZEROUPPER
 	RET
@@ -130,10 +133,10 @@ stream:
 	LEAQ     (CX)(DI*4), CX
 	LEAQ     (AX)(DI*4), AX
 	SUBQ     DI, DX
+	SUBQ     $0x20, DX
+	JB       stream4_end
 
 stream4:
-	CMPQ     DX, $0x20
-	JB       stream4_end
 	VMULPS   (CX), Y0, Y7
 	VROUNDPS $0x08, Y7, Y7
 	VMAXPS   Y7, Y2, Y7
@@ -161,14 +164,15 @@ stream4:
 	ADDQ     $0x80, CX
 	ADDQ     $0x80, AX
 	SUBQ     $0x20, DX
-	JMP      stream4
+	JAE      stream4
 
 stream4_end:
+	ADDQ $0x20, DX
 	SFENCE
+	SUBQ $0x08, DX
+	JB   stream_loop1_end
 
 stream_loop1:
-	CMPQ     DX, $0x08
-	JB       stream_loop1_end
 	VMULPS   (CX), Y0, Y7
 	VROUNDPS $0x08, Y7, Y7
 	VMAXPS   Y7, Y2, Y7
@@ -178,9 +182,10 @@ stream_loop1:
 	ADDQ     $0x20, CX
 	ADDQ     $0x20, AX
 	SUBQ     $0x08, DX
-	JMP      stream_loop1
+	JAE      stream_loop1
 
 stream_loop1_end:
+	ADDQ    $0x08, DX
 	VMOVUPS Y4, (SI)
 	VMOVUPS Y5, (BX)
 	VMOVUPS Y6, 32(BX)
@@ -210,10 +215,10 @@ TEXT ·fakeQuantVecAVX2(SB), NOSPLIT, $0-104
 	VDIVPS       (R9), Y2, Y2
 	CMPQ         DX, $0x00200000
 	JAE          stream
+	SUBQ         $0x20, DX
+	JB           loop4_end
 
 loop4:
-	CMPQ     DX, $0x20
-	JB       loop4_end
 	VMOVUPS  (CX), Y3
 	VMULPS   (BX), Y3, Y3
 	VROUNDPS $0x08, Y3, Y3
@@ -247,12 +252,14 @@ loop4:
 	ADDQ     $0x80, SI
 	ADDQ     $0x80, AX
 	SUBQ     $0x20, DX
-	JMP      loop4
+	JAE      loop4
 
 loop4_end:
+	ADDQ $0x20, DX
+	SUBQ $0x08, DX
+	JB   loop1_end
+
 loop1:
-	CMPQ     DX, $0x08
-	JB       loop1_end
 	VMOVUPS  (CX), Y3
 	VMULPS   (BX), Y3, Y3
 	VROUNDPS $0x08, Y3, Y3
@@ -265,9 +272,10 @@ loop1:
 	ADDQ     $0x20, SI
 	ADDQ     $0x20, AX
 	SUBQ     $0x08, DX
-	JMP      loop1
+	JAE      loop1
 
 loop1_end:
+	ADDQ    $0x08, DX
 	VMOVUPS Y2, (R10)
 	VZEROUPPER
 	RET
@@ -298,10 +306,10 @@ stream:
 	LEAQ     (SI)(R8*4), SI
 	LEAQ     (AX)(R8*4), AX
 	SUBQ     R8, DX
+	SUBQ     $0x20, DX
+	JB       stream4_end
 
 stream4:
-	CMPQ     DX, $0x20
-	JB       stream4_end
 	VMOVUPS  (CX), Y5
 	VMULPS   (BX), Y5, Y5
 	VROUNDPS $0x08, Y5, Y5
@@ -335,14 +343,15 @@ stream4:
 	ADDQ     $0x80, SI
 	ADDQ     $0x80, AX
 	SUBQ     $0x20, DX
-	JMP      stream4
+	JAE      stream4
 
 stream4_end:
+	ADDQ $0x20, DX
 	SFENCE
+	SUBQ $0x08, DX
+	JB   stream_loop1_end
 
 stream_loop1:
-	CMPQ     DX, $0x08
-	JB       stream_loop1_end
 	VMOVUPS  (CX), Y5
 	VMULPS   (BX), Y5, Y5
 	VROUNDPS $0x08, Y5, Y5
@@ -355,9 +364,10 @@ stream_loop1:
 	ADDQ     $0x20, SI
 	ADDQ     $0x20, AX
 	SUBQ     $0x08, DX
-	JMP      stream_loop1
+	JAE      stream_loop1
 
 stream_loop1_end:
+	ADDQ    $0x08, DX
 	VMOVUPS Y2, (R10)
 	VMOVUPS Y3, (DI)
 	VMOVUPS Y4, 32(DI)
@@ -382,10 +392,10 @@ TEXT ·quantInt8AVX2(SB), NOSPLIT, $0-60
 	VMAXPS       Y4, Y1, Y4
 	VMINPS       Y4, Y2, Y4
 	VCVTPS2DQ    Y4, Y4
+	SUBQ         $0x20, DX
+	JB           loop4_end
 
 loop4:
-	CMPQ      DX, $0x20
-	JB        loop4_end
 	VMULPS    (CX), Y0, Y5
 	VMAXPS    Y5, Y1, Y5
 	VMINPS    Y5, Y2, Y5
@@ -414,12 +424,14 @@ loop4:
 	ADDQ      $0x80, CX
 	ADDQ      $0x20, AX
 	SUBQ      $0x20, DX
-	JMP       loop4
+	JAE       loop4
 
 loop4_end:
+	ADDQ $0x20, DX
+	SUBQ $0x08, DX
+	JB   loop1_end
+
 loop1:
-	CMPQ         DX, $0x08
-	JB           loop1_end
 	VMULPS       (CX), Y0, Y3
 	VMAXPS       Y3, Y1, Y3
 	VMINPS       Y3, Y2, Y3
@@ -431,9 +443,10 @@ loop1:
 	ADDQ         $0x20, CX
 	ADDQ         $0x08, AX
 	SUBQ         $0x08, DX
-	JMP          loop1
+	JAE          loop1
 
 loop1_end:
+	ADDQ         $0x08, DX
 	VPSHUFB      lowBytes<>+0(SB), Y4, Y4
 	VEXTRACTI128 $0x01, Y4, X0
 	VPUNPCKLDQ   X0, X4, X4
@@ -456,10 +469,10 @@ TEXT ·dequantInt8AVX2(SB), NOSPLIT, $0-52
 	VDIVPS       Y0, Y1, Y1
 	CMPQ         DX, $0x00200000
 	JAE          stream
+	SUBQ         $0x20, DX
+	JB           loop4_end
 
 loop4:
-	CMPQ      DX, $0x20
-	JB        loop4_end
 	VPMOVSXBD (CX), Y2
 	VCVTDQ2PS Y2, Y2
 	VDIVPS    Y0, Y2, Y2
@@ -479,12 +492,14 @@ loop4:
 	ADDQ      $0x20, CX
 	ADDQ      $0x80, AX
 	SUBQ      $0x20, DX
-	JMP       loop4
+	JAE       loop4
 
 loop4_end:
+	ADDQ $0x20, DX
+	SUBQ $0x08, DX
+	JB   loop1_end
+
 loop1:
-	CMPQ      DX, $0x08
-	JB        loop1_end
 	VPMOVSXBD (CX), Y2
 	VCVTDQ2PS Y2, Y2
 	VDIVPS    Y0, Y2, Y2
@@ -492,9 +507,10 @@ loop1:
 	ADDQ      $0x08, CX
 	ADDQ      $0x20, AX
 	SUBQ      $0x08, DX
-	JMP       loop1
+	JAE       loop1
 
 loop1_end:
+	ADDQ    $0x08, DX
 	VMOVUPS Y1, (SI)
 	VZEROUPPER
 	RET
@@ -517,10 +533,10 @@ stream:
 	LEAQ      (CX)(DI*1), CX
 	LEAQ      (AX)(DI*4), AX
 	SUBQ      DI, DX
+	SUBQ      $0x20, DX
+	JB        stream4_end
 
 stream4:
-	CMPQ      DX, $0x20
-	JB        stream4_end
 	VPMOVSXBD (CX), Y4
 	VCVTDQ2PS Y4, Y4
 	VDIVPS    Y0, Y4, Y4
@@ -540,14 +556,15 @@ stream4:
 	ADDQ      $0x20, CX
 	ADDQ      $0x80, AX
 	SUBQ      $0x20, DX
-	JMP       stream4
+	JAE       stream4
 
 stream4_end:
+	ADDQ $0x20, DX
 	SFENCE
+	SUBQ $0x08, DX
+	JB   stream_loop1_end
 
 stream_loop1:
-	CMPQ      DX, $0x08
-	JB        stream_loop1_end
 	VPMOVSXBD (CX), Y4
 	VCVTDQ2PS Y4, Y4
 	VDIVPS    Y0, Y4, Y4
@@ -555,9 +572,10 @@ stream_loop1:
 	ADDQ      $0x08, CX
 	ADDQ      $0x20, AX
 	SUBQ      $0x08, DX
-	JMP       stream_loop1
+	JAE       stream_loop1
 
 stream_loop1_end:
+	ADDQ    $0x08, DX
 	VMOVUPS Y1, (SI)
 	VMOVUPS Y2, (BX)
 	VMOVUPS Y3, 32(BX)
@@ -582,10 +600,10 @@ TEXT ·steAVX2(SB), NOSPLIT, $0-76
 	VANDPS       (DI), Y2, Y2
 	CMPQ         DX, $0x00200000
 	JAE          stream
+	SUBQ         $0x20, DX
+	JB           loop4_end
 
 loop4:
-	CMPQ    DX, $0x20
-	JB      loop4_end
 	VANDPS  (CX), Y1, Y3
 	VCMPPS  $0x02, Y0, Y3, Y3
 	VANDPS  (BX), Y3, Y3
@@ -606,12 +624,14 @@ loop4:
 	ADDQ    $0x80, BX
 	ADDQ    $0x80, AX
 	SUBQ    $0x20, DX
-	JMP     loop4
+	JAE     loop4
 
 loop4_end:
+	ADDQ $0x20, DX
+	SUBQ $0x08, DX
+	JB   loop1_end
+
 loop1:
-	CMPQ    DX, $0x08
-	JB      loop1_end
 	VANDPS  (CX), Y1, Y3
 	VCMPPS  $0x02, Y0, Y3, Y3
 	VANDPS  (BX), Y3, Y3
@@ -620,9 +640,10 @@ loop1:
 	ADDQ    $0x20, BX
 	ADDQ    $0x20, AX
 	SUBQ    $0x08, DX
-	JMP     loop1
+	JAE     loop1
 
 loop1_end:
+	ADDQ    $0x08, DX
 	VMOVUPS Y2, (R8)
 	VZEROUPPER
 	RET
@@ -646,10 +667,10 @@ stream:
 	LEAQ   (BX)(DI*4), BX
 	LEAQ   (AX)(DI*4), AX
 	SUBQ   DI, DX
+	SUBQ   $0x20, DX
+	JB     stream4_end
 
 stream4:
-	CMPQ     DX, $0x20
-	JB       stream4_end
 	VANDPS   (CX), Y1, Y5
 	VCMPPS   $0x02, Y0, Y5, Y5
 	VANDPS   (BX), Y5, Y5
@@ -670,14 +691,15 @@ stream4:
 	ADDQ     $0x80, BX
 	ADDQ     $0x80, AX
 	SUBQ     $0x20, DX
-	JMP      stream4
+	JAE      stream4
 
 stream4_end:
+	ADDQ $0x20, DX
 	SFENCE
+	SUBQ $0x08, DX
+	JB   stream_loop1_end
 
 stream_loop1:
-	CMPQ    DX, $0x08
-	JB      stream_loop1_end
 	VANDPS  (CX), Y1, Y5
 	VCMPPS  $0x02, Y0, Y5, Y5
 	VANDPS  (BX), Y5, Y5
@@ -686,9 +708,10 @@ stream_loop1:
 	ADDQ    $0x20, BX
 	ADDQ    $0x20, AX
 	SUBQ    $0x08, DX
-	JMP     stream_loop1
+	JAE     stream_loop1
 
 stream_loop1_end:
+	ADDQ    $0x08, DX
 	VMOVUPS Y2, (R8)
 	VMOVUPS Y3, (SI)
 	VMOVUPS Y4, 32(SI)
@@ -715,10 +738,10 @@ TEXT ·fakeQuantAVX512(SB), NOSPLIT, $0-64
 	VDIVPS       Y1, Y4, Y4
 	CMPQ         DX, $0x00200000
 	JAE          stream
+	SUBQ         $0x40, DX
+	JB           loop4_end
 
 loop4:
-	CMPQ        DX, $0x40
-	JB          loop4_end
 	VMULPS      (CX), Z0, Z5
 	VRNDSCALEPS $0x08, Z5, Z5
 	VMAXPS      Z5, Z2, Z5
@@ -746,12 +769,14 @@ loop4:
 	ADDQ        $0x00000100, CX
 	ADDQ        $0x00000100, AX
 	SUBQ        $0x40, DX
-	JMP         loop4
+	JAE         loop4
 
 loop4_end:
+	ADDQ $0x40, DX
+	SUBQ $0x10, DX
+	JB   loop1_end
+
 loop1:
-	CMPQ        DX, $0x10
-	JB          loop1_end
 	VMULPS      (CX), Z0, Z5
 	VRNDSCALEPS $0x08, Z5, Z5
 	VMAXPS      Z5, Z2, Z5
@@ -761,9 +786,10 @@ loop1:
 	ADDQ        $0x40, CX
 	ADDQ        $0x40, AX
 	SUBQ        $0x10, DX
-	JMP         loop1
+	JAE         loop1
 
 loop1_end:
+	ADDQ        $0x10, DX
 	CMPQ        DX, $0x08
 	JB          done
 	VMULPS      (CX), Y0, Y0
@@ -795,10 +821,10 @@ stream:
 	LEAQ        (CX)(DI*4), CX
 	LEAQ        (AX)(DI*4), AX
 	SUBQ        DI, DX
+	SUBQ        $0x40, DX
+	JB          stream4_end
 
 stream4:
-	CMPQ        DX, $0x40
-	JB          stream4_end
 	VMULPS      (CX), Z0, Z6
 	VRNDSCALEPS $0x08, Z6, Z6
 	VMAXPS      Z6, Z2, Z6
@@ -826,14 +852,15 @@ stream4:
 	ADDQ        $0x00000100, CX
 	ADDQ        $0x00000100, AX
 	SUBQ        $0x40, DX
-	JMP         stream4
+	JAE         stream4
 
 stream4_end:
+	ADDQ $0x40, DX
 	SFENCE
+	SUBQ $0x10, DX
+	JB   stream_loop1_end
 
 stream_loop1:
-	CMPQ        DX, $0x10
-	JB          stream_loop1_end
 	VMULPS      (CX), Z0, Z6
 	VRNDSCALEPS $0x08, Z6, Z6
 	VMAXPS      Z6, Z2, Z6
@@ -843,9 +870,10 @@ stream_loop1:
 	ADDQ        $0x40, CX
 	ADDQ        $0x40, AX
 	SUBQ        $0x10, DX
-	JMP         stream_loop1
+	JAE         stream_loop1
 
 stream_loop1_end:
+	ADDQ        $0x10, DX
 	CMPQ        DX, $0x08
 	JB          stream_done
 	VMULPS      (CX), Y0, Y0
@@ -884,10 +912,10 @@ TEXT ·fakeQuantVecAVX512(SB), NOSPLIT, $0-104
 	VDIVPS       (R9), Y2, Y2
 	CMPQ         DX, $0x00200000
 	JAE          stream
+	SUBQ         $0x40, DX
+	JB           loop4_end
 
 loop4:
-	CMPQ        DX, $0x40
-	JB          loop4_end
 	VMOVUPS     (CX), Z3
 	VMULPS      (BX), Z3, Z3
 	VRNDSCALEPS $0x08, Z3, Z3
@@ -921,12 +949,14 @@ loop4:
 	ADDQ        $0x00000100, SI
 	ADDQ        $0x00000100, AX
 	SUBQ        $0x40, DX
-	JMP         loop4
+	JAE         loop4
 
 loop4_end:
+	ADDQ $0x40, DX
+	SUBQ $0x10, DX
+	JB   loop1_end
+
 loop1:
-	CMPQ        DX, $0x10
-	JB          loop1_end
 	VMOVUPS     (CX), Z3
 	VMULPS      (BX), Z3, Z3
 	VRNDSCALEPS $0x08, Z3, Z3
@@ -939,9 +969,10 @@ loop1:
 	ADDQ        $0x40, SI
 	ADDQ        $0x40, AX
 	SUBQ        $0x10, DX
-	JMP         loop1
+	JAE         loop1
 
 loop1_end:
+	ADDQ        $0x10, DX
 	CMPQ        DX, $0x08
 	JB          done
 	VMOVUPS     (CX), Y3
@@ -977,10 +1008,10 @@ stream:
 	LEAQ        (SI)(R8*4), SI
 	LEAQ        (AX)(R8*4), AX
 	SUBQ        R8, DX
+	SUBQ        $0x40, DX
+	JB          stream4_end
 
 stream4:
-	CMPQ        DX, $0x40
-	JB          stream4_end
 	VMOVUPS     (CX), Z4
 	VMULPS      (BX), Z4, Z4
 	VRNDSCALEPS $0x08, Z4, Z4
@@ -1014,14 +1045,15 @@ stream4:
 	ADDQ        $0x00000100, SI
 	ADDQ        $0x00000100, AX
 	SUBQ        $0x40, DX
-	JMP         stream4
+	JAE         stream4
 
 stream4_end:
+	ADDQ $0x40, DX
 	SFENCE
+	SUBQ $0x10, DX
+	JB   stream_loop1_end
 
 stream_loop1:
-	CMPQ        DX, $0x10
-	JB          stream_loop1_end
 	VMOVUPS     (CX), Z4
 	VMULPS      (BX), Z4, Z4
 	VRNDSCALEPS $0x08, Z4, Z4
@@ -1034,9 +1066,10 @@ stream_loop1:
 	ADDQ        $0x40, SI
 	ADDQ        $0x40, AX
 	SUBQ        $0x10, DX
-	JMP         stream_loop1
+	JAE         stream_loop1
 
 stream_loop1_end:
+	ADDQ        $0x10, DX
 	CMPQ        DX, $0x08
 	JB          stream_done
 	VMOVUPS     (CX), Y4
@@ -1070,10 +1103,10 @@ TEXT ·quantInt8AVX512(SB), NOSPLIT, $0-60
 	VMAXPS       Y3, Y1, Y3
 	VMINPS       Y3, Y2, Y3
 	VCVTPS2DQ    Y3, Y3
+	SUBQ         $0x40, DX
+	JB           loop4_end
 
 loop4:
-	CMPQ             DX, $0x40
-	JB               loop4_end
 	VMULPS           (CX), Z0, Z4
 	VMAXPS           Z4, Z1, Z4
 	VMINPS           Z4, Z2, Z4
@@ -1097,12 +1130,14 @@ loop4:
 	ADDQ             $0x00000100, CX
 	ADDQ             $0x40, AX
 	SUBQ             $0x40, DX
-	JMP              loop4
+	JAE              loop4
 
 loop4_end:
+	ADDQ $0x40, DX
+	SUBQ $0x10, DX
+	JB   loop1_end
+
 loop1:
-	CMPQ             DX, $0x10
-	JB               loop1_end
 	VMULPS           (CX), Z0, Z4
 	VMAXPS           Z4, Z1, Z4
 	VMINPS           Z4, Z2, Z4
@@ -1111,9 +1146,10 @@ loop1:
 	ADDQ             $0x40, CX
 	ADDQ             $0x10, AX
 	SUBQ             $0x10, DX
-	JMP              loop1
+	JAE              loop1
 
 loop1_end:
+	ADDQ      $0x10, DX
 	CMPQ      DX, $0x08
 	JB        done
 	VMULPS    (CX), Y0, Y0
@@ -1142,10 +1178,10 @@ TEXT ·dequantInt8AVX512(SB), NOSPLIT, $0-52
 	VDIVPS       Y0, Y1, Y1
 	CMPQ         DX, $0x00200000
 	JAE          stream
+	SUBQ         $0x40, DX
+	JB           loop4_end
 
 loop4:
-	CMPQ      DX, $0x40
-	JB        loop4_end
 	VPMOVSXBD (CX), Z2
 	VCVTDQ2PS Z2, Z2
 	VDIVPS    Z0, Z2, Z2
@@ -1165,12 +1201,14 @@ loop4:
 	ADDQ      $0x40, CX
 	ADDQ      $0x00000100, AX
 	SUBQ      $0x40, DX
-	JMP       loop4
+	JAE       loop4
 
 loop4_end:
+	ADDQ $0x40, DX
+	SUBQ $0x10, DX
+	JB   loop1_end
+
 loop1:
-	CMPQ      DX, $0x10
-	JB        loop1_end
 	VPMOVSXBD (CX), Z2
 	VCVTDQ2PS Z2, Z2
 	VDIVPS    Z0, Z2, Z2
@@ -1178,9 +1216,10 @@ loop1:
 	ADDQ      $0x10, CX
 	ADDQ      $0x40, AX
 	SUBQ      $0x10, DX
-	JMP       loop1
+	JAE       loop1
 
 loop1_end:
+	ADDQ      $0x10, DX
 	CMPQ      DX, $0x08
 	JB        done
 	VPMOVSXBD (CX), Y2
@@ -1208,10 +1247,10 @@ stream:
 	LEAQ      (CX)(DI*1), CX
 	LEAQ      (AX)(DI*4), AX
 	SUBQ      DI, DX
+	SUBQ      $0x40, DX
+	JB        stream4_end
 
 stream4:
-	CMPQ      DX, $0x40
-	JB        stream4_end
 	VPMOVSXBD (CX), Z3
 	VCVTDQ2PS Z3, Z3
 	VDIVPS    Z0, Z3, Z3
@@ -1231,14 +1270,15 @@ stream4:
 	ADDQ      $0x40, CX
 	ADDQ      $0x00000100, AX
 	SUBQ      $0x40, DX
-	JMP       stream4
+	JAE       stream4
 
 stream4_end:
+	ADDQ $0x40, DX
 	SFENCE
+	SUBQ $0x10, DX
+	JB   stream_loop1_end
 
 stream_loop1:
-	CMPQ      DX, $0x10
-	JB        stream_loop1_end
 	VPMOVSXBD (CX), Z3
 	VCVTDQ2PS Z3, Z3
 	VDIVPS    Z0, Z3, Z3
@@ -1246,9 +1286,10 @@ stream_loop1:
 	ADDQ      $0x10, CX
 	ADDQ      $0x40, AX
 	SUBQ      $0x10, DX
-	JMP       stream_loop1
+	JAE       stream_loop1
 
 stream_loop1_end:
+	ADDQ      $0x10, DX
 	CMPQ      DX, $0x08
 	JB        stream_done
 	VPMOVSXBD (CX), Y3
@@ -1281,10 +1322,10 @@ TEXT ·steAVX512(SB), NOSPLIT, $0-76
 	VMOVAPS.Z    Y2, K1, Y2
 	CMPQ         DX, $0x00200000
 	JAE          stream
+	SUBQ         $0x40, DX
+	JB           loop4_end
 
 loop4:
-	CMPQ      DX, $0x40
-	JB        loop4_end
 	VPANDD    (CX), Z1, Z3
 	VCMPPS    $0x02, Z0, Z3, K1
 	VMOVUPS   (BX), Z3
@@ -1309,12 +1350,14 @@ loop4:
 	ADDQ      $0x00000100, BX
 	ADDQ      $0x00000100, AX
 	SUBQ      $0x40, DX
-	JMP       loop4
+	JAE       loop4
 
 loop4_end:
+	ADDQ $0x40, DX
+	SUBQ $0x10, DX
+	JB   loop1_end
+
 loop1:
-	CMPQ      DX, $0x10
-	JB        loop1_end
 	VPANDD    (CX), Z1, Z3
 	VCMPPS    $0x02, Z0, Z3, K1
 	VMOVUPS   (BX), Z3
@@ -1324,9 +1367,10 @@ loop1:
 	ADDQ      $0x40, BX
 	ADDQ      $0x40, AX
 	SUBQ      $0x10, DX
-	JMP       loop1
+	JAE       loop1
 
 loop1_end:
+	ADDQ      $0x10, DX
 	CMPQ      DX, $0x08
 	JB        done
 	VPANDD    (CX), Y1, Y1
@@ -1357,10 +1401,10 @@ stream:
 	LEAQ      (BX)(DI*4), BX
 	LEAQ      (AX)(DI*4), AX
 	SUBQ      DI, DX
+	SUBQ      $0x40, DX
+	JB        stream4_end
 
 stream4:
-	CMPQ      DX, $0x40
-	JB        stream4_end
 	VPANDD    (CX), Z1, Z4
 	VCMPPS    $0x02, Z0, Z4, K1
 	VMOVUPS   (BX), Z4
@@ -1385,14 +1429,15 @@ stream4:
 	ADDQ      $0x00000100, BX
 	ADDQ      $0x00000100, AX
 	SUBQ      $0x40, DX
-	JMP       stream4
+	JAE       stream4
 
 stream4_end:
+	ADDQ $0x40, DX
 	SFENCE
+	SUBQ $0x10, DX
+	JB   stream_loop1_end
 
 stream_loop1:
-	CMPQ      DX, $0x10
-	JB        stream_loop1_end
 	VPANDD    (CX), Z1, Z4
 	VCMPPS    $0x02, Z0, Z4, K1
 	VMOVUPS   (BX), Z4
@@ -1402,9 +1447,10 @@ stream_loop1:
 	ADDQ      $0x40, BX
 	ADDQ      $0x40, AX
 	SUBQ      $0x10, DX
-	JMP       stream_loop1
+	JAE       stream_loop1
 
 stream_loop1_end:
+	ADDQ      $0x10, DX
 	CMPQ      DX, $0x08
 	JB        stream_done
 	VPANDD    (CX), Y1, Y1

@@ -33,10 +33,10 @@ TEXT ·histcAVX2(SB), NOSPLIT, $0-56
 	VPBROADCASTD 28(BX), Y7
 	VMOVDQU      40(BX), Y8
 	VPXOR        Y9, Y9, Y9
+	SUBQ         $0x08, DX
+	JB           loop_end
 
 loop:
-	CMPQ         DX, $0x08
-	JB           loop_end
 	VMOVUPS      (CX), Y10
 	VPSLLD       $0x01, Y10, Y10
 	VPSRLD       $0x01, Y10, Y10
@@ -77,9 +77,10 @@ loop:
 	INCL         (AX)(SI*4)
 	ADDQ         $0x20, CX
 	SUBQ         $0x08, DX
-	JMP          loop
+	JAE          loop
 
 loop_end:
+	ADDQ $0x08, DX
 	VZEROUPPER
 	RET
 
@@ -110,10 +111,10 @@ TEXT ·histcAVX512(SB), NOSPLIT, $0-56
 	VMOVDQU32    40(BX), Z8
 	VPBROADCASTD absMask<>+0(SB), Z9
 	VPXORD       Z10, Z10, Z10
+	SUBQ         $0x10, DX
+	JB           loop_end
 
 loop:
-	CMPQ          DX, $0x10
-	JB            loop_end
 	VPANDD        (CX), Z9, Z11
 	VCMPPS        $0x1d, Z0, Z11, K1
 	VCMPPS        $0x12, Z1, Z11, K1, K1
@@ -173,9 +174,10 @@ loop:
 	INCL          (AX)(SI*4)
 	ADDQ          $0x40, CX
 	SUBQ          $0x10, DX
-	JMP           loop
+	JAE           loop
 
 loop_end:
+	ADDQ $0x10, DX
 	CMPQ DX, $0x08
 	JB   done
 

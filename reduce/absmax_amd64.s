@@ -25,10 +25,10 @@ TEXT ·absMaxAVX2(SB), NOSPLIT, $0-28
 	VPXOR        Y3, Y3, Y3
 	VPXOR        Y4, Y4, Y4
 	VPXOR        Y5, Y5, Y5
+	SUBQ         $0x20, CX
+	JB           loop4_end
 
 loop4:
-	CMPQ    CX, $0x20
-	JB      loop4_end
 	VPAND   (AX), Y0, Y6
 	VPAND   32(AX), Y0, Y7
 	VPAND   64(AX), Y0, Y8
@@ -39,23 +39,25 @@ loop4:
 	VPMAXUD Y9, Y5, Y5
 	ADDQ    $0x80, AX
 	SUBQ    $0x20, CX
-	JMP     loop4
+	JAE     loop4
 
 loop4_end:
+	ADDQ    $0x20, CX
 	VPMAXUD Y3, Y2, Y2
 	VPMAXUD Y5, Y4, Y4
 	VPMAXUD Y4, Y2, Y2
+	SUBQ    $0x08, CX
+	JB      loop1_end
 
 loop1:
-	CMPQ    CX, $0x08
-	JB      loop1_end
 	VPAND   (AX), Y0, Y3
 	VPMAXUD Y3, Y2, Y2
 	ADDQ    $0x20, AX
 	SUBQ    $0x08, CX
-	JMP     loop1
+	JAE     loop1
 
 loop1_end:
+	ADDQ         $0x08, CX
 	VPMAXUD      Y1, Y2, Y2
 	VEXTRACTI128 $0x01, Y2, X0
 	VPMAXUD      X0, X2, X2
@@ -91,10 +93,10 @@ TEXT ·absMaxAVX512(SB), NOSPLIT, $0-28
 	VPXORD       Z3, Z3, Z3
 	VPXORD       Z4, Z4, Z4
 	VPXORD       Z5, Z5, Z5
+	SUBQ         $0x40, CX
+	JB           loop4_end
 
 loop4:
-	CMPQ    CX, $0x40
-	JB      loop4_end
 	VPANDD  (AX), Z0, Z6
 	VPANDD  64(AX), Z0, Z7
 	VPANDD  128(AX), Z0, Z8
@@ -105,23 +107,26 @@ loop4:
 	VPMAXUD Z9, Z5, Z5
 	ADDQ    $0x00000100, AX
 	SUBQ    $0x40, CX
-	JMP     loop4
+	JAE     loop4
 
 loop4_end:
+	ADDQ    $0x40, CX
 	VPMAXUD Z3, Z2, Z2
 	VPMAXUD Z5, Z4, Z4
 	VPMAXUD Z4, Z2, Z2
+	SUBQ    $0x10, CX
+	JB      loop1_end
 
 loop1:
-	CMPQ    CX, $0x10
-	JB      loop1_end
 	VPANDD  (AX), Z0, Z3
 	VPMAXUD Z3, Z2, Z2
 	ADDQ    $0x40, AX
 	SUBQ    $0x10, CX
-	JMP     loop1
+	JAE     loop1
 
 loop1_end:
+	ADDQ $0x10, CX
+
 	// Fold the 16 lanes into 8, then the last 8 elements.
 	VEXTRACTI64X4 $0x01, Z2, Y3
 	VPMAXUD       Y3, Y2, Y2

@@ -24,7 +24,7 @@ func TestDispatchUsesBestFamily(t *testing.T) {
 		{"FakeQuantVec", kFakeQuantVec, 0},
 		{"QuantInt8", kQuantInt8, 0},
 		{"Dequant", kDequant, 0},
-		{"STE", kSTE, 0},
+		{"STE", kSTE, 8 << 20},
 		{"FakeQuantFP8", kFakeQuantFP8, 0},
 		{"EncodeFP8", kEncodeFP8, 0},
 		{"DecodeFP8", kDecodeFP8, 0},

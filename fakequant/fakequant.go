@@ -8,9 +8,9 @@ import (
 )
 
 // Implementation returns the name of the kernel family this machine runs:
-// "avx512", "avx2", "neon" or "generic". On a CPU with AVX-512, some
-// kernels run their AVX2 code on long slices, where it was the faster
-// (BENCHMARKS.md).
+// "avx512", "avx2", "neon" or "generic". On a CPU that executes AVX-512 as
+// two 256-bit halves (Zen 4), STE runs its AVX2 code on slices of 8 Mi
+// elements and more, where it was the faster (BENCHMARKS.md).
 func Implementation() string { return family(kFakeQuant, 0).String() }
 
 // Errors that the checked functions wrap; test for them with errors.Is.

@@ -49,14 +49,22 @@ var Selected = Best
 // start-up choice, false once Use has forced a family.
 var bySize = true
 
+// sizeSwitch is SizeSwitch's answer for this CPU.
+var sizeSwitch = avx2OutOfCache()
+
+// SizeSwitch reports whether this CPU runs the AVX2 kernels on long slices
+// where it selected AVX-512 (For): a CPU that executes AVX-512 as two
+// 256-bit halves, AMD Zen 4, where the AVX2 code of some kernels was the
+// faster out of cache (BENCHMARKS.md).
+func SizeSwitch() bool { return sizeSwitch }
+
 // For returns the family a kernel runs on n elements: Selected, except that
-// under the start-up choice a CPU with AVX-512 runs the AVX2 kernel from
-// avx2From elements on (never when avx2From is 0). A kernel passes the
-// length from which its AVX2 code was measured to beat the AVX-512 code out
-// of cache on a CPU that executes AVX-512 as two 256-bit halves (Zen 4; see
-// BENCHMARKS.md).
+// under the start-up choice a CPU where SizeSwitch holds runs the AVX2
+// kernel instead of the AVX-512 one from avx2From elements on (never when
+// avx2From is 0). A kernel passes the length from which its AVX2 code was
+// measured to be the faster.
 func For(n, avx2From int) Impl {
-	if Selected == AVX512 && bySize && avx2From > 0 && n >= avx2From {
+	if Selected == AVX512 && bySize && sizeSwitch && avx2From > 0 && n >= avx2From {
 		return AVX2
 	}
 	return Selected

@@ -59,29 +59,32 @@ func TestRequired(t *testing.T) {
 }
 
 // TestForSwitchesOnlyAVX512ByDefault: For hands AVX2 to lengths from
-// avx2From on only when AVX-512 is the start-up choice, and never once a
-// family is forced with Use.
+// avx2From on only when AVX-512 is the start-up choice on a CPU where
+// SizeSwitch holds, and never once a family is forced with Use.
 func TestForSwitchesOnlyAVX512ByDefault(t *testing.T) {
+	defer func(s bool) { sizeSwitch = s }(sizeSwitch)
 	for _, c := range []struct {
-		sel     Impl
-		sized   bool
-		n, from int
-		want    Impl
+		sel              Impl
+		sized, cpuSwitch bool
+		n, from          int
+		want             Impl
 	}{
-		{AVX512, true, 99, 100, AVX512},
-		{AVX512, true, 100, 100, AVX2},
-		{AVX512, true, 1 << 30, 100, AVX2},
-		{AVX512, true, 1 << 30, 0, AVX512},
-		{AVX512, false, 1 << 30, 100, AVX512},
-		{AVX2, true, 1 << 30, 100, AVX2},
-		{NEON, true, 1 << 30, 100, NEON},
-		{Generic, true, 1 << 30, 100, Generic},
+		{AVX512, true, true, 99, 100, AVX512},
+		{AVX512, true, true, 100, 100, AVX2},
+		{AVX512, true, true, 1 << 30, 100, AVX2},
+		{AVX512, true, true, 1 << 30, 0, AVX512},
+		{AVX512, true, false, 1 << 30, 100, AVX512},
+		{AVX512, false, true, 1 << 30, 100, AVX512},
+		{AVX2, true, true, 1 << 30, 100, AVX2},
+		{NEON, true, true, 1 << 30, 100, NEON},
+		{Generic, true, true, 1 << 30, 100, Generic},
 	} {
+		sizeSwitch = c.cpuSwitch
 		restore := set(c.sel, c.sized)
 		got := For(c.n, c.from)
 		restore()
 		if got != c.want {
-			t.Errorf("Selected %v (by size %v): For(%d, %d) = %v, want %v", c.sel, c.sized, c.n, c.from, got, c.want)
+			t.Errorf("Selected %v (by size %v, CPU switch %v): For(%d, %d) = %v, want %v", c.sel, c.sized, c.cpuSwitch, c.n, c.from, got, c.want)
 		}
 	}
 	if Selected != Best || !bySize {

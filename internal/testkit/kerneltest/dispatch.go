@@ -24,7 +24,7 @@ type Dispatch struct {
 // CheckDispatch fails t unless, under the start-up choice
 // (cpufeat.Default), each kernel runs the most preferred family this CPU
 // supports (per cpufeat.Supported), or AVX2 from d.AVX2From elements on
-// where that family is AVX-512; and unless, under cpufeat.Use, it runs the
+// where that family is AVX-512 and cpufeat.SizeSwitch holds; and unless, under cpufeat.Use, it runs the
 // forced family at every length. Call it only where the package has
 // assembly, so that a broken dispatch cannot hide behind the generic
 // fallback that passes every other test.
@@ -45,7 +45,7 @@ func CheckDispatch(t *testing.T, ds ...Dispatch) {
 		restore := cpufeat.Default()
 		for _, n := range lengths {
 			want := best
-			if best == cpufeat.AVX512 && d.AVX2From > 0 && n >= d.AVX2From {
+			if best == cpufeat.AVX512 && cpufeat.SizeSwitch() && d.AVX2From > 0 && n >= d.AVX2From {
 				want = cpufeat.AVX2
 			}
 			if got := d.Family(n); got != want {

@@ -18,8 +18,9 @@
 // tail convention (see loop in x86.go): a kernel takes slices of at least 8
 // elements (the dispatcher runs the generic Go code on shorter ones); its
 // vector loops cover len &^ 7 elements, the AVX-512 ones 16 lanes at a time
-// and one 8-lane step at the end, and the results of the last 8 elements,
-// computed before anything is stored, are stored last over the overlap.
+// and one 8-lane step at the end, and where len is not a multiple of 8 the
+// results of the last 8 elements, computed before anything is stored, are
+// stored last over the overlap.
 // The binning kernels of histc.go are the exception: counts cannot
 // overlap, so they bin len &^ 7 elements and Go bins the rest.
 package main

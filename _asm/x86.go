@@ -245,10 +245,10 @@ const unroll = 4
 
 // loop emits the body of an elementwise kernel on n >= 8 elements, the tail
 // convention of every kernel: the vector loops cover n &^ 7 elements, and
-// the results of the last 8 elements, computed before anything is stored
-// and stored last, cover the rest. The overlap is written twice with the
-// same values, and since they were computed from the inputs as they came,
-// dst may be src.
+// where n is not a multiple of 8 the results of the last 8 elements,
+// computed before anything is stored and stored last, cover the rest. The
+// overlap is written twice with the same values, and since they were
+// computed from the inputs as they came, dst may be src.
 func (s isa) loop(k elementwise) {
 	if k.unroll == 0 {
 		k.unroll = unroll
@@ -258,19 +258,30 @@ func (s isa) loop(k elementwise) {
 	if s.avx512 {
 		t = s.half()
 	}
-	var end []stream
-	for _, st := range all {
-		e := s.GP64()
-		s.LEAQ(operand.Mem{Base: st.p, Index: k.n, Scale: uint8(st.size), Disp: -t.lanes * st.size}, e)
-		end = append(end, stream{e, st.size})
+	// last computes the results of the last 8 elements and returns them
+	// with the stream of their output.
+	last := func() (reg.Register, stream) {
+		var end []stream
+		for _, st := range all {
+			e := s.GP64()
+			s.LEAQ(operand.Mem{Base: st.p, Index: k.n, Scale: uint8(st.size), Disp: -t.lanes * st.size}, e)
+			end = append(end, stream{e, st.size})
+		}
+		return k.vector(t, end[:len(k.in)], 0), end[len(k.in)]
 	}
-	last := k.vector(t, end[:len(k.in)], 0)
 	if k.nt {
 		s.CMPQ(k.n, imm(ntMin))
 		s.JAE(operand.LabelRef("stream"))
 	}
+	s.TESTQ(operand.U32(7), k.n)
+	s.JZ(operand.LabelRef("body"))
+	l, lout := last()
+	s.Label("body")
 	s.vectors(k, "", false)
-	k.store(t, []reg.Register{last}, end[len(k.in)], 0, false)
+	s.TESTQ(k.n, k.n)
+	s.JZ(operand.LabelRef("ret"))
+	k.store(t, []reg.Register{l}, lout, 0, false)
+	s.Label("ret")
 	s.VZEROUPPER()
 	s.RET()
 	if !k.nt {
@@ -286,6 +297,7 @@ func (s isa) loop(k elementwise) {
 	for i := 0; i < 16; i += s.lanes {
 		first = append(first, k.vector(s, k.in, i))
 	}
+	l, lout = last()
 	start := s.GP64()
 	s.MOVQ(k.out.p, start)
 	head := s.GP64()
@@ -300,7 +312,7 @@ func (s isa) loop(k elementwise) {
 	s.blocks(k, unroll, "stream4", true)
 	s.SFENCE()
 	s.vectors(k, "stream_", true)
-	k.store(t, []reg.Register{last}, end[len(k.in)], 0, false)
+	k.store(t, []reg.Register{l}, lout, 0, false)
 	k.store(s, first, stream{start, k.out.size}, 0, false)
 	s.VZEROUPPER()
 	s.RET()
@@ -319,6 +331,7 @@ func (s isa) vectors(k elementwise, prefix string, streamed bool) {
 		s.CMPQ(k.n, imm(h.lanes))
 		s.JB(operand.LabelRef(prefix + "done"))
 		k.store(h, []reg.Register{k.vector(h, k.in, 0)}, k.out, 0, false)
+		s.SUBQ(imm(h.lanes), k.n)
 		s.Label(prefix + "done")
 	}
 }

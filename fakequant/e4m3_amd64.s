@@ -50,6 +50,8 @@ TEXT ·scaledE4M3AVX2(SB), NOSPLIT, $0-52
 	VPBROADCASTD e4m3c<>+16(SB), Y5
 	VPBROADCASTD e4m3c<>+20(SB), Y6
 	VPBROADCASTD e4m3c<>+24(SB), Y7
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y8
@@ -73,8 +75,10 @@ TEXT ·scaledE4M3AVX2(SB), NOSPLIT, $0-52
 	VPAND        Y1, Y8, Y8
 	VPCMPGTD     e4m3rows<>+32(SB), Y8, Y8
 	VPAND        Y8, Y11, Y11
-	SUBQ         $0x08, DX
-	JB           loop1_end
+
+body:
+	SUBQ $0x08, DX
+	JB   loop1_end
 
 loop1:
 	VMOVUPS   (CX), Y8
@@ -106,7 +110,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y11, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -129,6 +137,8 @@ TEXT ·scaledE4M3AVX512(SB), NOSPLIT, $0-52
 	VPBROADCASTD e4m3c<>+20(SB), Z7
 	VPBROADCASTD e4m3c<>+24(SB), Z8
 	VPBROADCASTD e4m3c<>+28(SB), Z9
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y10
@@ -152,8 +162,10 @@ TEXT ·scaledE4M3AVX512(SB), NOSPLIT, $0-52
 	VPANDD       Y1, Y10, Y10
 	VPCMPUD      $0x06, Y2, Y10, K1
 	VMOVDQA32.Z  Y13, K1, Y13
-	SUBQ         $0x10, DX
-	JB           loop1_end
+
+body:
+	SUBQ $0x10, DX
+	JB   loop1_end
 
 loop1:
 	VMOVUPS     (CX), Z10
@@ -209,8 +221,13 @@ loop1_end:
 	VPCMPUD     $0x06, Y2, Y10, K1
 	VMOVDQA32.Z Y14, K1, Y14
 	VMOVUPS     Y14, (AX)
+	SUBQ        $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y13, (SI)
+
+ret:
 	VZEROUPPER
 	RET

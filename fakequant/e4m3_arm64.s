@@ -5,9 +5,9 @@
 // The original toolkit's scaled E4M3 fake quantization for NEON
 // (scaledE4M3Generic in e4m3_generic.go is the specification; the steps
 // are those of e4m3_amd64.s): all len(src) elements, at least 4, 4 per
-// iteration and then the last 4 again for the rest, computed before
-// anything is stored and stored last, over the overlap with the same
-// values (so dst may be src).
+// iteration and, where len is not a multiple of 4, the last 4 again for
+// the rest, computed before anything is stored and stored last, over the
+// overlap with the same values (so dst may be src).
 // FPCR is Go's default (round to nearest even, no flush to zero), so FMUL,
 // FADD, FSUB and FDIV give the bits of the Go code, subnormals included.
 
@@ -41,6 +41,7 @@ GLOBL e4m3c<>(SB), RODATA|NOPTR, $36
 #define ARG R4 // scale's bits on their way into a vector
 #define ESRC R5 // the last 4 elements of src
 #define EDST R6 // the last 4 elements of dst
+#define TAIL R7 // len % 4: the last 4 elements are done again unless 0
 
 // SCALED4 computes the results of the 4 elements in V0 into V3 (V0, V1,
 // V2, V4 and V5 scratch).
@@ -83,6 +84,8 @@ TEXT ·scaledE4M3NEON(SB), NOSPLIT, $0-52
 	VLD1R.P 4(C), [V23.S4]       // V23 = Inf
 	VLD1R.P 4(C), [V24.S4]       // V24 = magic
 	VLD1R   (C), [V25.S4]        // V25 = below 2^-24
+	AND   $3, CNT, TAIL
+	CBZ   TAIL, scaled_body
 	ADD     CNT<<2, SRC, ESRC
 	SUB     $16, ESRC, ESRC
 	ADD     CNT<<2, DST, EDST
@@ -90,6 +93,8 @@ TEXT ·scaledE4M3NEON(SB), NOSPLIT, $0-52
 	VLD1    (ESRC), [V0.S4]
 	SCALED4
 	VMOV    V3.B16, V26.B16
+
+scaled_body:
 	LSR     $2, CNT, CNT
 
 loop:
@@ -98,5 +103,8 @@ loop:
 	VST1.P [V3.S4], 16(DST)
 	SUBS   $1, CNT, CNT
 	BNE    loop
+	CBZ    TAIL, scaled_ret
 	VST1   [V26.S4], (EDST)
+
+scaled_ret:
 	RET

@@ -22,6 +22,8 @@ TEXT ·fakeQuantFP8AVX2(SB), NOSPLIT, $0-64
 	VMOVDQU      224(BX), Y7
 	VMOVDQU      256(BX), Y8
 	VMOVD        576(BX), X9
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y10
@@ -42,8 +44,10 @@ TEXT ·fakeQuantFP8AVX2(SB), NOSPLIT, $0-64
 	VBLENDVPS    Y13, Y11, Y12, Y12
 	VPOR         Y10, Y12, Y12
 	VMULPS       Y0, Y12, Y12
-	SUBQ         $0x08, DX
-	JB           loop1_end
+
+body:
+	SUBQ $0x08, DX
+	JB   loop1_end
 
 loop1:
 	VMOVUPS   (CX), Y10
@@ -72,7 +76,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y12, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -96,6 +104,8 @@ TEXT ·encodeFP8AVX2(SB), NOSPLIT, $0-72
 	VMOVDQU      224(SI), Y7
 	VMOVDQU      256(SI), Y8
 	VMOVD        576(SI), X9
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), DI
 	LEAQ         -8(AX)(DX*1), R8
 	VMOVUPS      (DI), Y10
@@ -118,8 +128,10 @@ TEXT ·encodeFP8AVX2(SB), NOSPLIT, $0-72
 	VPCMPGTD     Y7, Y11, Y11
 	VBLENDVPS    Y11, 352(SI), Y12, Y12
 	VPOR         Y10, Y12, Y12
-	SUBQ         $0x08, DX
-	JB           loop1_end
+
+body:
+	SUBQ $0x08, DX
+	JB   loop1_end
 
 loop1:
 	VMOVUPS      (CX), Y10
@@ -153,10 +165,14 @@ loop1:
 
 loop1_end:
 	ADDQ         $0x08, DX
+	TESTQ        DX, DX
+	JZ           ret
 	VEXTRACTI128 $0x01, Y12, X0
 	VPACKUSDW    X0, X12, X12
 	VPACKUSWB    X12, X12, X12
 	VMOVQ        X12, (R8)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -179,6 +195,8 @@ TEXT ·decodeFP8AVX2(SB), NOSPLIT, $0-64
 	VMOVDQU      544(BX), Y5
 	VMOVDQU      224(BX), Y6
 	VMOVD        576(BX), X7
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -8(CX)(DX*1), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VPMOVZXBD    (BX), Y8
@@ -193,8 +211,10 @@ TEXT ·decodeFP8AVX2(SB), NOSPLIT, $0-64
 	VBLENDVPS    Y9, Y6, Y10, Y10
 	VPOR         Y8, Y10, Y10
 	VMULPS       Y0, Y10, Y10
-	SUBQ         $0x08, DX
-	JB           loop1_end
+
+body:
+	SUBQ $0x08, DX
+	JB   loop1_end
 
 loop1:
 	VPMOVZXBD (CX), Y8
@@ -217,7 +237,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y10, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -239,6 +263,8 @@ TEXT ·fakeQuantFP8AVX512(SB), NOSPLIT, $0-64
 	VPBROADCASTD 224(BX), Z7
 	VPBROADCASTD 256(BX), Z8
 	VMOVD        576(BX), X9
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y10
@@ -259,8 +285,10 @@ TEXT ·fakeQuantFP8AVX512(SB), NOSPLIT, $0-64
 	VMOVDQA32    Y11, K1, Y12
 	VPORD        Y10, Y12, Y12
 	VMULPS       Y0, Y12, Y12
-	SUBQ         $0x10, DX
-	JB           loop1_end
+
+body:
+	SUBQ $0x10, DX
+	JB   loop1_end
 
 loop1:
 	VMOVUPS   (CX), Z10
@@ -310,9 +338,14 @@ loop1_end:
 	VPORD     Y10, Y9, Y9
 	VMULPS    Y0, Y9, Y9
 	VMOVUPS   Y9, (AX)
+	SUBQ      $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y12, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -339,6 +372,8 @@ TEXT ·encodeFP8AVX512(SB), NOSPLIT, $0-72
 	VMOVD        576(BX), X10
 	VPBROADCASTD 320(BX), Z11
 	VPBROADCASTD 352(BX), Z12
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -8(AX)(DX*1), SI
 	VMOVUPS      (BX), Y13
@@ -361,8 +396,10 @@ TEXT ·encodeFP8AVX512(SB), NOSPLIT, $0-72
 	VPCMPUD      $0x06, Y8, Y14, K1
 	VMOVDQA32    Y12, K1, Y15
 	VPORD        Y13, Y15, Y15
-	SUBQ         $0x10, DX
-	JB           loop1_end
+
+body:
+	SUBQ $0x10, DX
+	JB   loop1_end
 
 loop1:
 	VMOVUPS   (CX), Z13
@@ -416,9 +453,14 @@ loop1_end:
 	VMOVDQA32 Y12, K1, Y2
 	VPORD     Y13, Y2, Y2
 	VPMOVDB   Y2, (AX)
+	SUBQ      $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VPMOVDB Y15, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -441,6 +483,8 @@ TEXT ·decodeFP8AVX512(SB), NOSPLIT, $0-64
 	VPBROADCASTD 544(BX), Z5
 	VPBROADCASTD 224(BX), Z6
 	VMOVD        576(BX), X7
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -8(CX)(DX*1), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VPMOVZXBD    (BX), Y8
@@ -455,8 +499,10 @@ TEXT ·decodeFP8AVX512(SB), NOSPLIT, $0-64
 	VMOVDQA32    Y6, K1, Y10
 	VPORD        Y8, Y10, Y10
 	VMULPS       Y0, Y10, Y10
-	SUBQ         $0x10, DX
-	JB           loop1_end
+
+body:
+	SUBQ $0x10, DX
+	JB   loop1_end
 
 loop1:
 	VPMOVZXBD (CX), Z8
@@ -494,8 +540,13 @@ loop1_end:
 	VPORD     Y8, Y7, Y7
 	VMULPS    Y0, Y7, Y7
 	VMOVUPS   Y7, (AX)
+	SUBQ      $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y10, (SI)
+
+ret:
 	VZEROUPPER
 	RET

@@ -3,9 +3,9 @@
 #include "textflag.h"
 
 // FP8 kernels for NEON. Each handles all len(src) elements, at least 4:
-// 4 per iteration, then the last 4 again for the rest, computed before
-// anything is stored and stored last, over the overlap with the same
-// values. FPCR is Go's default (round to nearest even, no flush to zero),
+// 4 per iteration, and where len is not a multiple of 4 the last 4 again
+// for the rest, computed before anything is stored and stored last, over
+// the overlap with the same values. FPCR is Go's default (round to nearest even, no flush to zero),
 // so FDIV, FADD, FSUB and FMUL give the bits of the Go code, subnormals
 // included.
 
@@ -53,6 +53,7 @@
 #define ARG  R5 // a float32 argument on its way into a vector
 #define ESRC R6 // the last 4 elements of src
 #define EDST R7 // the last 4 elements of dst
+#define TAIL R8 // len % 4: the last 4 elements are done again unless 0
 
 // LOADROW(off, v) sets Vv to the first 4 lanes of the fp8Vec row at off.
 #define LOADROW(off, v) \
@@ -149,10 +150,14 @@ TEXT ·fakeQuantFP8NEON(SB), NOSPLIT, $0-64
 	LOADROW(V_MAGIC, V23)
 	LOADROW(V_MINNORM, V24)
 	LOADROW(V_INF, V25)
+	AND   $3, CNT, TAIL
+	CBZ   TAIL, fq_body
 	LAST4(2, 2)
 	VLD1  (ESRC), [V0.S4]
 	FQ4
 	VMOV  V3.B16, V29.B16
+
+fq_body:
 	LSR   $2, CNT, CNT
 
 fq_loop:
@@ -161,7 +166,10 @@ fq_loop:
 	VST1.P [V3.S4], 16(DST)
 	SUBS   $1, CNT, CNT
 	BNE    fq_loop
+	CBZ    TAIL, fq_ret
 	VST1   [V29.S4], (EDST)
+
+fq_ret:
 	RET
 
 // func encodeFP8NEON(dst []uint8, src []float32, scale float32, big *[8]uint32, k *fp8Vec)
@@ -187,10 +195,14 @@ TEXT ·encodeFP8NEON(SB), NOSPLIT, $0-72
 	LOADROW(V_INF, V25)
 	LOADROW(V_SIGN, V26)
 	LOADROW(V_NANCODE, V27)
+	AND   $3, CNT, TAIL
+	CBZ   TAIL, enc_body
 	LAST4(2, 0)
 	VLD1  (ESRC), [V0.S4]
 	ENC4
 	VMOV  V3.B16, V29.B16
+
+enc_body:
 	LSR   $2, CNT, CNT
 
 enc_loop:
@@ -199,7 +211,10 @@ enc_loop:
 	VST1.P V3.S[0], 4(DST)
 	SUBS   $1, CNT, CNT
 	BNE    enc_loop
+	CBZ    TAIL, enc_ret
 	VST1   V29.S[0], (EDST)
+
+enc_ret:
 	RET
 
 // func decodeFP8NEON(dst []float32, src []uint8, scale float32, k *fp8Vec)
@@ -220,10 +235,14 @@ TEXT ·decodeFP8NEON(SB), NOSPLIT, $0-64
 	LOADROW(V_INFCODE, V21)
 	LOADROW(V_QNAN, V22)
 	LOADROW(V_INF, V23)
+	AND   $3, CNT, TAIL
+	CBZ   TAIL, dec_body
 	LAST4(0, 2)
 	VLD1  (ESRC), V0.S[0]
 	DEC4
 	VMOV  V3.B16, V29.B16
+
+dec_body:
 	LSR   $2, CNT, CNT
 
 dec_loop:
@@ -232,5 +251,8 @@ dec_loop:
 	VST1.P [V3.S4], 16(DST)
 	SUBS   $1, CNT, CNT
 	BNE    dec_loop
+	CBZ    TAIL, dec_ret
 	VST1   [V29.S4], (EDST)
+
+dec_ret:
 	RET

@@ -9,9 +9,9 @@ import "github.com/tensorquant/tensorquant/internal/cpufeat"
 // comments there are the specification) on 256-bit (AVX2) or 512-bit
 // (AVX-512) vectors: Go does not vectorize, and the scalar loops run 7-60
 // times slower (BENCHMARKS.md). Each handles all len(src) (or len(x))
-// elements, at least 8 (minLen): the vector loops, then the last 8 elements
-// again, computed before anything is stored, for the rest. The other
-// slices are at least as long.
+// elements, at least 8 (minLen): the vector loops, then, where len is not
+// a multiple of 8, the last 8 elements again, computed before anything is
+// stored, for the rest. The other slices are at least as long.
 
 //go:noescape
 func fakeQuantAVX2(dst, src []float32, sq, so, lo, hi float32)

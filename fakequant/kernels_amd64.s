@@ -46,6 +46,10 @@ TEXT ·fakeQuantAVX2(SB), NOSPLIT, $0-64
 	VBROADCASTSS so+52(FP), Y1
 	VBROADCASTSS lo+56(FP), Y2
 	VBROADCASTSS hi+60(FP), Y3
+	CMPQ         DX, $0x00200000
+	JAE          stream
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMULPS       (BX), Y0, Y4
@@ -53,10 +57,10 @@ TEXT ·fakeQuantAVX2(SB), NOSPLIT, $0-64
 	VMAXPS       Y4, Y2, Y4
 	VMINPS       Y4, Y3, Y4
 	VDIVPS       Y1, Y4, Y4
-	CMPQ         DX, $0x00200000
-	JAE          stream
-	SUBQ         $0x20, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
 
 loop4:
 	VMULPS   (CX), Y0, Y5
@@ -107,7 +111,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y4, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -115,12 +123,19 @@ stream:
 	// Non-temporal stores from the first 64-byte boundary of dst on; the
 	// results of the first 16 elements, computed before anything is stored
 	// and stored last like those of the last 8, cover the elements before it.
-	VMULPS   (CX), Y0, Y5
+	VMULPS   (CX), Y0, Y4
+	VROUNDPS $0x08, Y4, Y4
+	VMAXPS   Y4, Y2, Y4
+	VMINPS   Y4, Y3, Y4
+	VDIVPS   Y1, Y4, Y4
+	VMULPS   32(CX), Y0, Y5
 	VROUNDPS $0x08, Y5, Y5
 	VMAXPS   Y5, Y2, Y5
 	VMINPS   Y5, Y3, Y5
 	VDIVPS   Y1, Y5, Y5
-	VMULPS   32(CX), Y0, Y6
+	LEAQ     -32(CX)(DX*4), BX
+	LEAQ     -32(AX)(DX*4), SI
+	VMULPS   (BX), Y0, Y6
 	VROUNDPS $0x08, Y6, Y6
 	VMAXPS   Y6, Y2, Y6
 	VMINPS   Y6, Y3, Y6
@@ -186,9 +201,9 @@ stream_loop1:
 
 stream_loop1_end:
 	ADDQ    $0x08, DX
-	VMOVUPS Y4, (SI)
-	VMOVUPS Y5, (BX)
-	VMOVUPS Y6, 32(BX)
+	VMOVUPS Y6, (SI)
+	VMOVUPS Y4, (BX)
+	VMOVUPS Y5, 32(BX)
 	VZEROUPPER
 	RET
 
@@ -203,6 +218,10 @@ TEXT ·fakeQuantVecAVX2(SB), NOSPLIT, $0-104
 	MOVQ         so_base+72(FP), SI
 	VBROADCASTSS lo+96(FP), Y0
 	VBROADCASTSS hi+100(FP), Y1
+	CMPQ         DX, $0x00200000
+	JAE          stream
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), DI
 	LEAQ         -32(BX)(DX*4), R8
 	LEAQ         -32(SI)(DX*4), R9
@@ -213,10 +232,10 @@ TEXT ·fakeQuantVecAVX2(SB), NOSPLIT, $0-104
 	VMAXPS       Y2, Y0, Y2
 	VMINPS       Y2, Y1, Y2
 	VDIVPS       (R9), Y2, Y2
-	CMPQ         DX, $0x00200000
-	JAE          stream
-	SUBQ         $0x20, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS  (CX), Y3
@@ -276,7 +295,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y2, (R10)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -284,18 +307,28 @@ stream:
 	// Non-temporal stores from the first 64-byte boundary of dst on; the
 	// results of the first 16 elements, computed before anything is stored
 	// and stored last like those of the last 8, cover the elements before it.
-	VMOVUPS  (CX), Y3
-	VMULPS   (BX), Y3, Y3
+	VMOVUPS  (CX), Y2
+	VMULPS   (BX), Y2, Y2
+	VROUNDPS $0x08, Y2, Y2
+	VMAXPS   Y2, Y0, Y2
+	VMINPS   Y2, Y1, Y2
+	VDIVPS   (SI), Y2, Y2
+	VMOVUPS  32(CX), Y3
+	VMULPS   32(BX), Y3, Y3
 	VROUNDPS $0x08, Y3, Y3
 	VMAXPS   Y3, Y0, Y3
 	VMINPS   Y3, Y1, Y3
-	VDIVPS   (SI), Y3, Y3
-	VMOVUPS  32(CX), Y4
-	VMULPS   32(BX), Y4, Y4
+	VDIVPS   32(SI), Y3, Y3
+	LEAQ     -32(CX)(DX*4), DI
+	LEAQ     -32(BX)(DX*4), R8
+	LEAQ     -32(SI)(DX*4), R9
+	LEAQ     -32(AX)(DX*4), R10
+	VMOVUPS  (DI), Y4
+	VMULPS   (R8), Y4, Y4
 	VROUNDPS $0x08, Y4, Y4
 	VMAXPS   Y4, Y0, Y4
 	VMINPS   Y4, Y1, Y4
-	VDIVPS   32(SI), Y4, Y4
+	VDIVPS   (R9), Y4, Y4
 	MOVQ     AX, DI
 	MOVQ     AX, R8
 	NEGQ     R8
@@ -368,9 +401,9 @@ stream_loop1:
 
 stream_loop1_end:
 	ADDQ    $0x08, DX
-	VMOVUPS Y2, (R10)
-	VMOVUPS Y3, (DI)
-	VMOVUPS Y4, 32(DI)
+	VMOVUPS Y4, (R10)
+	VMOVUPS Y2, (DI)
+	VMOVUPS Y3, 32(DI)
 	VZEROUPPER
 	RET
 
@@ -386,14 +419,18 @@ TEXT ·quantInt8AVX2(SB), NOSPLIT, $0-60
 	VBROADCASTSS lo+52(FP), Y1
 	VBROADCASTSS hi+56(FP), Y2
 	VMOVDQU      lanePerm<>+0(SB), Y3
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -8(AX)(DX*1), SI
 	VMULPS       (BX), Y0, Y4
 	VMAXPS       Y4, Y1, Y4
 	VMINPS       Y4, Y2, Y4
 	VCVTPS2DQ    Y4, Y4
-	SUBQ         $0x20, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
 
 loop4:
 	VMULPS    (CX), Y0, Y5
@@ -447,10 +484,14 @@ loop1:
 
 loop1_end:
 	ADDQ         $0x08, DX
+	TESTQ        DX, DX
+	JZ           ret
 	VPSHUFB      lowBytes<>+0(SB), Y4, Y4
 	VEXTRACTI128 $0x01, Y4, X0
 	VPUNPCKLDQ   X0, X4, X4
 	VMOVQ        X4, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -462,15 +503,19 @@ TEXT ·dequantInt8AVX2(SB), NOSPLIT, $0-52
 	MOVQ         src_base+24(FP), CX
 	MOVQ         src_len+32(FP), DX
 	VBROADCASTSS so+48(FP), Y0
+	CMPQ         DX, $0x00200000
+	JAE          stream
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -8(CX)(DX*1), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VPMOVSXBD    (BX), Y1
 	VCVTDQ2PS    Y1, Y1
 	VDIVPS       Y0, Y1, Y1
-	CMPQ         DX, $0x00200000
-	JAE          stream
-	SUBQ         $0x20, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
 
 loop4:
 	VPMOVSXBD (CX), Y2
@@ -511,7 +556,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -519,10 +568,15 @@ stream:
 	// Non-temporal stores from the first 64-byte boundary of dst on; the
 	// results of the first 16 elements, computed before anything is stored
 	// and stored last like those of the last 8, cover the elements before it.
-	VPMOVSXBD (CX), Y2
+	VPMOVSXBD (CX), Y1
+	VCVTDQ2PS Y1, Y1
+	VDIVPS    Y0, Y1, Y1
+	VPMOVSXBD 8(CX), Y2
 	VCVTDQ2PS Y2, Y2
 	VDIVPS    Y0, Y2, Y2
-	VPMOVSXBD 8(CX), Y3
+	LEAQ      -8(CX)(DX*1), BX
+	LEAQ      -32(AX)(DX*4), SI
+	VPMOVSXBD (BX), Y3
 	VCVTDQ2PS Y3, Y3
 	VDIVPS    Y0, Y3, Y3
 	MOVQ      AX, BX
@@ -576,9 +630,9 @@ stream_loop1:
 
 stream_loop1_end:
 	ADDQ    $0x08, DX
-	VMOVUPS Y1, (SI)
-	VMOVUPS Y2, (BX)
-	VMOVUPS Y3, 32(BX)
+	VMOVUPS Y3, (SI)
+	VMOVUPS Y1, (BX)
+	VMOVUPS Y2, 32(BX)
 	VZEROUPPER
 	RET
 
@@ -592,16 +646,20 @@ TEXT ·steAVX2(SB), NOSPLIT, $0-76
 	MOVQ         dy_base+48(FP), BX
 	VBROADCASTSS amax+72(FP), Y0
 	VBROADCASTSS absMask<>+0(SB), Y1
+	CMPQ         DX, $0x00200000
+	JAE          stream
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), SI
 	LEAQ         -32(BX)(DX*4), DI
 	LEAQ         -32(AX)(DX*4), R8
 	VANDPS       (SI), Y1, Y2
 	VCMPPS       $0x02, Y0, Y2, Y2
 	VANDPS       (DI), Y2, Y2
-	CMPQ         DX, $0x00200000
-	JAE          stream
-	SUBQ         $0x20, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
 
 loop4:
 	VANDPS  (CX), Y1, Y3
@@ -644,7 +702,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y2, (R8)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -652,12 +714,18 @@ stream:
 	// Non-temporal stores from the first 64-byte boundary of dst on; the
 	// results of the first 16 elements, computed before anything is stored
 	// and stored last like those of the last 8, cover the elements before it.
-	VANDPS (CX), Y1, Y3
+	VANDPS (CX), Y1, Y2
+	VCMPPS $0x02, Y0, Y2, Y2
+	VANDPS (BX), Y2, Y2
+	VANDPS 32(CX), Y1, Y3
 	VCMPPS $0x02, Y0, Y3, Y3
-	VANDPS (BX), Y3, Y3
-	VANDPS 32(CX), Y1, Y4
+	VANDPS 32(BX), Y3, Y3
+	LEAQ   -32(CX)(DX*4), SI
+	LEAQ   -32(BX)(DX*4), DI
+	LEAQ   -32(AX)(DX*4), R8
+	VANDPS (SI), Y1, Y4
 	VCMPPS $0x02, Y0, Y4, Y4
-	VANDPS 32(BX), Y4, Y4
+	VANDPS (DI), Y4, Y4
 	MOVQ   AX, SI
 	MOVQ   AX, DI
 	NEGQ   DI
@@ -712,9 +780,9 @@ stream_loop1:
 
 stream_loop1_end:
 	ADDQ    $0x08, DX
-	VMOVUPS Y2, (R8)
-	VMOVUPS Y3, (SI)
-	VMOVUPS Y4, 32(SI)
+	VMOVUPS Y4, (R8)
+	VMOVUPS Y2, (SI)
+	VMOVUPS Y3, 32(SI)
 	VZEROUPPER
 	RET
 
@@ -729,6 +797,10 @@ TEXT ·fakeQuantAVX512(SB), NOSPLIT, $0-64
 	VBROADCASTSS so+52(FP), Z1
 	VBROADCASTSS lo+56(FP), Z2
 	VBROADCASTSS hi+60(FP), Z3
+	CMPQ         DX, $0x00200000
+	JAE          stream
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMULPS       (BX), Y0, Y4
@@ -736,10 +808,10 @@ TEXT ·fakeQuantAVX512(SB), NOSPLIT, $0-64
 	VMAXPS       Y4, Y2, Y4
 	VMINPS       Y4, Y3, Y4
 	VDIVPS       Y1, Y4, Y4
-	CMPQ         DX, $0x00200000
-	JAE          stream
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMULPS      (CX), Z0, Z5
@@ -798,9 +870,14 @@ loop1_end:
 	VMINPS      Y0, Y3, Y0
 	VDIVPS      Y1, Y0, Y0
 	VMOVUPS     Y0, (AX)
+	SUBQ        $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y4, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -808,11 +885,18 @@ stream:
 	// Non-temporal stores from the first 64-byte boundary of dst on; the
 	// results of the first 16 elements, computed before anything is stored
 	// and stored last like those of the last 8, cover the elements before it.
-	VMULPS      (CX), Z0, Z5
-	VRNDSCALEPS $0x08, Z5, Z5
-	VMAXPS      Z5, Z2, Z5
-	VMINPS      Z5, Z3, Z5
-	VDIVPS      Z1, Z5, Z5
+	VMULPS      (CX), Z0, Z4
+	VRNDSCALEPS $0x08, Z4, Z4
+	VMAXPS      Z4, Z2, Z4
+	VMINPS      Z4, Z3, Z4
+	VDIVPS      Z1, Z4, Z4
+	LEAQ        -32(CX)(DX*4), BX
+	LEAQ        -32(AX)(DX*4), SI
+	VMULPS      (BX), Y0, Y5
+	VRNDSCALEPS $0x08, Y5, Y5
+	VMAXPS      Y5, Y2, Y5
+	VMINPS      Y5, Y3, Y5
+	VDIVPS      Y1, Y5, Y5
 	MOVQ        AX, BX
 	MOVQ        AX, DI
 	NEGQ        DI
@@ -882,10 +966,11 @@ stream_loop1_end:
 	VMINPS      Y0, Y3, Y0
 	VDIVPS      Y1, Y0, Y0
 	VMOVUPS     Y0, (AX)
+	SUBQ        $0x08, DX
 
 stream_done:
-	VMOVUPS Y4, (SI)
-	VMOVUPS Z5, (BX)
+	VMOVUPS Y5, (SI)
+	VMOVUPS Z4, (BX)
 	VZEROUPPER
 	RET
 
@@ -900,6 +985,10 @@ TEXT ·fakeQuantVecAVX512(SB), NOSPLIT, $0-104
 	MOVQ         so_base+72(FP), SI
 	VBROADCASTSS lo+96(FP), Z0
 	VBROADCASTSS hi+100(FP), Z1
+	CMPQ         DX, $0x00200000
+	JAE          stream
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), DI
 	LEAQ         -32(BX)(DX*4), R8
 	LEAQ         -32(SI)(DX*4), R9
@@ -910,10 +999,10 @@ TEXT ·fakeQuantVecAVX512(SB), NOSPLIT, $0-104
 	VMAXPS       Y2, Y0, Y2
 	VMINPS       Y2, Y1, Y2
 	VDIVPS       (R9), Y2, Y2
-	CMPQ         DX, $0x00200000
-	JAE          stream
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS     (CX), Z3
@@ -982,9 +1071,14 @@ loop1_end:
 	VMINPS      Y3, Y1, Y3
 	VDIVPS      (SI), Y3, Y3
 	VMOVUPS     Y3, (AX)
+	SUBQ        $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y2, (R10)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -992,12 +1086,22 @@ stream:
 	// Non-temporal stores from the first 64-byte boundary of dst on; the
 	// results of the first 16 elements, computed before anything is stored
 	// and stored last like those of the last 8, cover the elements before it.
-	VMOVUPS     (CX), Z3
-	VMULPS      (BX), Z3, Z3
-	VRNDSCALEPS $0x08, Z3, Z3
-	VMAXPS      Z3, Z0, Z3
-	VMINPS      Z3, Z1, Z3
-	VDIVPS      (SI), Z3, Z3
+	VMOVUPS     (CX), Z2
+	VMULPS      (BX), Z2, Z2
+	VRNDSCALEPS $0x08, Z2, Z2
+	VMAXPS      Z2, Z0, Z2
+	VMINPS      Z2, Z1, Z2
+	VDIVPS      (SI), Z2, Z2
+	LEAQ        -32(CX)(DX*4), DI
+	LEAQ        -32(BX)(DX*4), R8
+	LEAQ        -32(SI)(DX*4), R9
+	LEAQ        -32(AX)(DX*4), R10
+	VMOVUPS     (DI), Y3
+	VMULPS      (R8), Y3, Y3
+	VRNDSCALEPS $0x08, Y3, Y3
+	VMAXPS      Y3, Y0, Y3
+	VMINPS      Y3, Y1, Y3
+	VDIVPS      (R9), Y3, Y3
 	MOVQ        AX, DI
 	MOVQ        AX, R8
 	NEGQ        R8
@@ -1079,10 +1183,11 @@ stream_loop1_end:
 	VMINPS      Y4, Y1, Y4
 	VDIVPS      (SI), Y4, Y4
 	VMOVUPS     Y4, (AX)
+	SUBQ        $0x08, DX
 
 stream_done:
-	VMOVUPS Y2, (R10)
-	VMOVUPS Z3, (DI)
+	VMOVUPS Y3, (R10)
+	VMOVUPS Z2, (DI)
 	VZEROUPPER
 	RET
 
@@ -1097,14 +1202,18 @@ TEXT ·quantInt8AVX512(SB), NOSPLIT, $0-60
 	VBROADCASTSS sq+48(FP), Z0
 	VBROADCASTSS lo+52(FP), Z1
 	VBROADCASTSS hi+56(FP), Z2
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -8(AX)(DX*1), SI
 	VMULPS       (BX), Y0, Y3
 	VMAXPS       Y3, Y1, Y3
 	VMINPS       Y3, Y2, Y3
 	VCVTPS2DQ    Y3, Y3
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMULPS           (CX), Z0, Z4
@@ -1157,9 +1266,14 @@ loop1_end:
 	VMINPS    Y0, Y2, Y0
 	VCVTPS2DQ Y0, Y0
 	VPMOVDB   Y0, (AX)
+	SUBQ      $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VPMOVDB Y3, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -1171,15 +1285,19 @@ TEXT ·dequantInt8AVX512(SB), NOSPLIT, $0-52
 	MOVQ         src_base+24(FP), CX
 	MOVQ         src_len+32(FP), DX
 	VBROADCASTSS so+48(FP), Z0
+	CMPQ         DX, $0x00200000
+	JAE          stream
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -8(CX)(DX*1), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VPMOVSXBD    (BX), Y1
 	VCVTDQ2PS    Y1, Y1
 	VDIVPS       Y0, Y1, Y1
-	CMPQ         DX, $0x00200000
-	JAE          stream
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VPMOVSXBD (CX), Z2
@@ -1226,9 +1344,14 @@ loop1_end:
 	VCVTDQ2PS Y2, Y2
 	VDIVPS    Y0, Y2, Y2
 	VMOVUPS   Y2, (AX)
+	SUBQ      $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -1236,9 +1359,14 @@ stream:
 	// Non-temporal stores from the first 64-byte boundary of dst on; the
 	// results of the first 16 elements, computed before anything is stored
 	// and stored last like those of the last 8, cover the elements before it.
-	VPMOVSXBD (CX), Z2
-	VCVTDQ2PS Z2, Z2
-	VDIVPS    Z0, Z2, Z2
+	VPMOVSXBD (CX), Z1
+	VCVTDQ2PS Z1, Z1
+	VDIVPS    Z0, Z1, Z1
+	LEAQ      -8(CX)(DX*1), BX
+	LEAQ      -32(AX)(DX*4), SI
+	VPMOVSXBD (BX), Y2
+	VCVTDQ2PS Y2, Y2
+	VDIVPS    Y0, Y2, Y2
 	MOVQ      AX, BX
 	MOVQ      AX, DI
 	NEGQ      DI
@@ -1296,10 +1424,11 @@ stream_loop1_end:
 	VCVTDQ2PS Y3, Y3
 	VDIVPS    Y0, Y3, Y3
 	VMOVUPS   Y3, (AX)
+	SUBQ      $0x08, DX
 
 stream_done:
-	VMOVUPS Y1, (SI)
-	VMOVUPS Z2, (BX)
+	VMOVUPS Y2, (SI)
+	VMOVUPS Z1, (BX)
 	VZEROUPPER
 	RET
 
@@ -1313,6 +1442,10 @@ TEXT ·steAVX512(SB), NOSPLIT, $0-76
 	MOVQ         dy_base+48(FP), BX
 	VBROADCASTSS amax+72(FP), Z0
 	VBROADCASTSS absMask<>+0(SB), Z1
+	CMPQ         DX, $0x00200000
+	JAE          stream
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), SI
 	LEAQ         -32(BX)(DX*4), DI
 	LEAQ         -32(AX)(DX*4), R8
@@ -1320,10 +1453,10 @@ TEXT ·steAVX512(SB), NOSPLIT, $0-76
 	VCMPPS       $0x02, Y0, Y2, K1
 	VMOVUPS      (DI), Y2
 	VMOVAPS.Z    Y2, K1, Y2
-	CMPQ         DX, $0x00200000
-	JAE          stream
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VPANDD    (CX), Z1, Z3
@@ -1378,9 +1511,14 @@ loop1_end:
 	VMOVUPS   (BX), Y1
 	VMOVAPS.Z Y1, K1, Y1
 	VMOVUPS   Y1, (AX)
+	SUBQ      $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y2, (R8)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -1388,10 +1526,17 @@ stream:
 	// Non-temporal stores from the first 64-byte boundary of dst on; the
 	// results of the first 16 elements, computed before anything is stored
 	// and stored last like those of the last 8, cover the elements before it.
-	VPANDD    (CX), Z1, Z3
-	VCMPPS    $0x02, Z0, Z3, K1
-	VMOVUPS   (BX), Z3
-	VMOVAPS.Z Z3, K1, Z3
+	VPANDD    (CX), Z1, Z2
+	VCMPPS    $0x02, Z0, Z2, K1
+	VMOVUPS   (BX), Z2
+	VMOVAPS.Z Z2, K1, Z2
+	LEAQ      -32(CX)(DX*4), SI
+	LEAQ      -32(BX)(DX*4), DI
+	LEAQ      -32(AX)(DX*4), R8
+	VPANDD    (SI), Y1, Y3
+	VCMPPS    $0x02, Y0, Y3, K1
+	VMOVUPS   (DI), Y3
+	VMOVAPS.Z Y3, K1, Y3
 	MOVQ      AX, SI
 	MOVQ      AX, DI
 	NEGQ      DI
@@ -1458,9 +1603,10 @@ stream_loop1_end:
 	VMOVUPS   (BX), Y1
 	VMOVAPS.Z Y1, K1, Y1
 	VMOVUPS   Y1, (AX)
+	SUBQ      $0x08, DX
 
 stream_done:
-	VMOVUPS Y2, (R8)
-	VMOVUPS Z3, (SI)
+	VMOVUPS Y3, (R8)
+	VMOVUPS Z2, (SI)
 	VZEROUPPER
 	RET

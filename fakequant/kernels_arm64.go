@@ -7,8 +7,9 @@ import "github.com/tensorquant/tensorquant/internal/cpufeat"
 // The NEON kernels of kernels_arm64.s are the generic ones in assembly,
 // bit for bit (NaN outputs may carry other NaN bits). Each handles all
 // len(src) (or len(x)) elements, at least 4 (minLen): 16 per iteration,
-// then 4, then the last 4 elements again, computed before anything is
-// stored, for the rest. The other slices are at least as long.
+// then 4, then, where len is not a multiple of 4, the last 4 elements
+// again, computed before anything is stored, for the rest. The other
+// slices are at least as long.
 
 // fakeQuantNEON is fakeQuantGeneric: FMUL, FRINTN, torch's clamp built from
 // FCMGT and BIT (so NaN propagates and -0.0 survives a bound of 0), FDIV.

@@ -3,10 +3,10 @@
 #include "textflag.h"
 
 // The NEON kernels of kernels_arm64.go. Each handles all len(src) (or
-// len(x)) elements, at least 4: 16 per iteration, then blocks of 4, then
-// the last 4 elements again for the rest. Their results are computed first,
-// before anything is stored, and stored last, over the overlap with the
-// same values: so dst may be src.
+// len(x)) elements, at least 4: 16 per iteration, then blocks of 4, and
+// where len is not a multiple of 4 the last 4 elements again for the rest.
+// Their results are computed first, before anything is stored, and stored
+// last, over the overlap with the same values: so dst may be src.
 
 // The Go assembler has no mnemonics for these vector instructions; the
 // encodings were checked with llvm-mc and decode back in go tool objdump.
@@ -41,6 +41,7 @@
 #define EAUX R9
 #define EAUX2 R10
 #define EDST R11
+#define TAIL R12 // len % 4: the last 4 elements are done again unless 0
 
 // LAST4(p, size, e) sets e to the address of the last 4 elements of size
 // bytes (shift 2 for float32, 0 for bytes) of the slice at p with N of them.
@@ -104,6 +105,8 @@ TEXT ·fakeQuantNEON(SB), NOSPLIT, $0-64
 	VDUP  ARG, V18.S4
 	MOVWU hi+60(FP), ARG
 	VDUP  ARG, V19.S4
+	AND   $3, N, TAIL
+	CBZ   TAIL, fqbody
 	LAST4(SRC, 2, ESRC)
 	LAST4(DST, 2, EDST)
 	VLD1  (ESRC), [V0.S4]
@@ -111,6 +114,8 @@ TEXT ·fakeQuantNEON(SB), NOSPLIT, $0-64
 	ROUNDCLAMP1(18, 19)
 	FDIV4S(17, 0, 0)
 	VMOV  V0.B16, V26.B16
+
+fqbody:
 	STAGES
 	CBZ   CNT, fq4
 
@@ -142,7 +147,10 @@ fq4loop:
 	BNE    fq4loop
 
 fqdone:
+	CBZ  TAIL, fqret
 	VST1 [V26.S4], (EDST)
+
+fqret:
 	RET
 
 // func fakeQuantVecNEON(dst, src, sq, so []float32, lo, hi float32)
@@ -157,6 +165,8 @@ TEXT ·fakeQuantVecNEON(SB), NOSPLIT, $0-104
 	VDUP  ARG, V24.S4
 	MOVWU hi+100(FP), ARG
 	VDUP  ARG, V25.S4
+	AND   $3, N, TAIL
+	CBZ   TAIL, fqvbody
 	LAST4(SRC, 2, ESRC)
 	LAST4(SQP, 2, EAUX)
 	LAST4(SOP, 2, EAUX2)
@@ -168,6 +178,8 @@ TEXT ·fakeQuantVecNEON(SB), NOSPLIT, $0-104
 	ROUNDCLAMP1(24, 25)
 	FDIV4S(20, 0, 0)
 	VMOV  V0.B16, V26.B16
+
+fqvbody:
 	STAGES
 	CBZ   CNT, fqv4
 
@@ -203,7 +215,10 @@ fqv4loop:
 	BNE    fqv4loop
 
 fqvdone:
+	CBZ  TAIL, fqvret
 	VST1 [V26.S4], (EDST)
+
+fqvret:
 	RET
 
 // func quantInt8NEON(dst []int8, src []float32, sq, lo, hi float32)
@@ -219,6 +234,8 @@ TEXT ·quantInt8NEON(SB), NOSPLIT, $0-60
 	VDUP  ARG, V18.S4
 	MOVWU hi+56(FP), ARG
 	VDUP  ARG, V19.S4
+	AND   $3, N, TAIL
+	CBZ   TAIL, qbody
 	LAST4(SRC, 2, ESRC)
 	LAST4(DST, 0, EDST)
 	VLD1  (ESRC), [V0.S4]
@@ -227,6 +244,8 @@ TEXT ·quantInt8NEON(SB), NOSPLIT, $0-60
 	FCVTZS4S(0, 0)
 	SQXTN4H(0, 8)
 	SQXTN8B(8, 26)
+
+qbody:
 	STAGES
 	CBZ   CNT, q4
 
@@ -266,7 +285,10 @@ q4loop:
 	BNE    q4loop
 
 qdone:
+	CBZ  TAIL, qret
 	VST1 V26.S[0], (EDST)
+
+qret:
 	RET
 
 // func dequantInt8NEON(dst []float32, src []int8, so float32)
@@ -277,6 +299,8 @@ TEXT ·dequantInt8NEON(SB), NOSPLIT, $0-52
 	MOVD  src_len+32(FP), N
 	MOVWU so+48(FP), ARG
 	VDUP  ARG, V17.S4
+	AND   $3, N, TAIL
+	CBZ   TAIL, dqbody
 	LAST4(SRC, 0, ESRC)
 	LAST4(DST, 2, EDST)
 	VLD1  (ESRC), V0.S[0]
@@ -284,6 +308,8 @@ TEXT ·dequantInt8NEON(SB), NOSPLIT, $0-52
 	SXTL4S(1, 4)
 	SCVTF4S(4, 4)
 	FDIV4S(17, 4, 26)
+
+dqbody:
 	STAGES
 	CBZ   CNT, dq4
 
@@ -321,7 +347,10 @@ dq4loop:
 	BNE    dq4loop
 
 dqdone:
+	CBZ  TAIL, dqret
 	VST1 [V26.S4], (EDST)
+
+dqret:
 	RET
 
 // func steNEON(dst, x, dy []float32, amax float32)
@@ -334,6 +363,8 @@ TEXT ·steNEON(SB), NOSPLIT, $0-76
 	MOVD  dy_base+48(FP), DYP
 	MOVWU amax+72(FP), ARG
 	VDUP  ARG, V16.S4
+	AND   $3, N, TAIL
+	CBZ   TAIL, stebody
 	LAST4(SRC, 2, ESRC)
 	LAST4(DYP, 2, EAUX)
 	LAST4(DST, 2, EDST)
@@ -342,6 +373,8 @@ TEXT ·steNEON(SB), NOSPLIT, $0-76
 	FABS4S(0, 0)
 	FCMGE4S(0, 16, 0)
 	VAND  V0.B16, V26.B16, V26.B16
+
+stebody:
 	STAGES
 	CBZ   CNT, ste4
 
@@ -378,5 +411,8 @@ ste4loop:
 	BNE    ste4loop
 
 stedone:
+	CBZ  TAIL, steret
 	VST1 [V26.S4], (EDST)
+
+steret:
 	RET

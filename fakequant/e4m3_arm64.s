@@ -69,21 +69,21 @@ GLOBL e4m3c<>(SB), RODATA|NOPTR, $36
 
 // func scaledE4M3NEON(dst, src []float32, scale float32)
 TEXT ·scaledE4M3NEON(SB), NOSPLIT, $0-52
-	MOVD    dst_base+0(FP), DST  // DST = &dst[0]
-	MOVD    src_base+24(FP), SRC // SRC = &src[0]
-	MOVD    src_len+32(FP), CNT  // CNT = len(src)
-	MOVWU   scale+48(FP), ARG    // ARG = bits of scale
-	VDUP    ARG, V16.S4          // V16 = scale
-	MOVD    $e4m3c<>(SB), C      // C = &constants
-	VLD1R.P 4(C), [V17.S4]       // V17 = 0x7FFFFFFF
-	VLD1R.P 4(C), [V18.S4]       // V18 = 1
-	VLD1R.P 4(C), [V19.S4]       // V19 = round bias
-	VLD1R.P 4(C), [V20.S4]       // V20 = kept-bits mask
-	VLD1R.P 4(C), [V21.S4]       // V21 = 2^-6
-	VLD1R.P 4(C), [V22.S4]       // V22 = 448
-	VLD1R.P 4(C), [V23.S4]       // V23 = Inf
-	VLD1R.P 4(C), [V24.S4]       // V24 = magic
-	VLD1R   (C), [V25.S4]        // V25 = below 2^-24
+	MOVD    dst_base+0(FP), DST
+	MOVD    src_base+24(FP), SRC
+	MOVD    src_len+32(FP), CNT
+	MOVWU   scale+48(FP), ARG
+	VDUP    ARG, V16.S4
+	MOVD    $e4m3c<>(SB), C // V17..V25 = the constants, in order
+	VLD1R.P 4(C), [V17.S4]
+	VLD1R.P 4(C), [V18.S4]
+	VLD1R.P 4(C), [V19.S4]
+	VLD1R.P 4(C), [V20.S4]
+	VLD1R.P 4(C), [V21.S4]
+	VLD1R.P 4(C), [V22.S4]
+	VLD1R.P 4(C), [V23.S4]
+	VLD1R.P 4(C), [V24.S4]
+	VLD1R   (C), [V25.S4]
 	AND   $3, CNT, TAIL
 	CBZ   TAIL, scaled_body
 	ADD     CNT<<2, SRC, ESRC

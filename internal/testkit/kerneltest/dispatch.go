@@ -24,10 +24,10 @@ type Dispatch struct {
 // CheckDispatch fails t unless, under the start-up choice
 // (cpufeat.Default), each kernel runs the most preferred family this CPU
 // supports (per cpufeat.Supported), or AVX2 from d.AVX2From elements on
-// where that family is AVX-512 and cpufeat.SizeSwitch holds; and unless, under cpufeat.Use, it runs the
-// forced family at every length. Call it only where the package has
-// assembly, so that a broken dispatch cannot hide behind the generic
-// fallback that passes every other test.
+// where that family is AVX-512 and cpufeat.SizeSwitch holds; and unless,
+// under cpufeat.Use, it runs the forced family at every length. Call it
+// only where the package has assembly, so that a broken dispatch cannot
+// hide behind the generic fallback that passes every other test.
 func CheckDispatch(t *testing.T, ds ...Dispatch) {
 	t.Helper()
 	best := cpufeat.Generic

@@ -12,8 +12,11 @@ import (
 // Options configures a Session.
 type Options struct {
 	// Threads bounds the goroutines an op may use at once (through
-	// Ctx.Parallel); 0 means runtime.GOMAXPROCS(0).
+	// Ctx.Parallel, and the GEMM); 0 means runtime.GOMAXPROCS(0).
 	Threads int
+	// Optimization selects the rewrites applied before running (the
+	// zero value, OptimizeAll: every pass; OptimizeNone: node by node).
+	Optimization Optimization
 }
 
 // Session runs a graph. It is safe for concurrent use: every Run has its
@@ -45,12 +48,20 @@ type step struct {
 }
 
 // NewSession prepares g to run (calling g.Infer if it has not been) and
-// returns a session for it. It returns the errors of Infer.
+// returns a session for it: for a copy of g rewritten by the passes that
+// o.Optimization selects (g itself is not changed further; the session
+// does not refer to it, and the weights a pass replaces — a packed
+// convolution's — are g's alone). It returns the errors of Infer and of
+// the passes.
 func NewSession(g *Graph, o Options) (*Session, error) {
 	if g.infos == nil {
 		if err := g.Infer(); err != nil {
 			return nil, err
 		}
+	}
+	g, err := optimized(g, o.Optimization)
+	if err != nil {
+		return nil, err
 	}
 	s := &Session{g: g, threads: o.Threads, slotOf: map[string]int{}, consts: map[int]*Tensor{}}
 	if s.threads <= 0 {
@@ -121,7 +132,8 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 	return s, nil
 }
 
-// Graph returns the session's graph.
+// Graph returns the graph the session runs: the optimised copy (with
+// FusedConv and FusedGemm nodes, in FusedDomain) unless OptimizeNone.
 func (s *Session) Graph() *Graph { return s.g }
 
 // Run computes the graph outputs for the given inputs (by graph input

@@ -22,7 +22,7 @@ test: check-fmt check-asm vet lint tools unit purego fallbacks race arm64 fuzz
 # TQ_REQUIRE_TOOLS=1: make test installs the tools and requires them.
 export TQ_REQUIRE_TOOLS ?= 1
 
-tools: tools-qemu tools-chromium tools-onnx
+tools: tools-qemu tools-chromium tools-onnx tools-testdata models
 
 check-fmt:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
@@ -130,3 +130,51 @@ tools-onnx:
 
 onnx: tools-onnx
 	TQ_REQUIRE_TOOLS=1 $(GO) test -count=1 $(ONNX_PKGS)
+
+# Reference models for the import, quantization and int8 work: torchvision
+# resnet18, mobilenet_v2/v3_small, efficientnet_b0, two nn.TransformerEncoder
+# and the Fashion-MNIST CNN, exported at opsets 13 and 17 with seeded random
+# weights (nothing downloaded), with seeded inputs and the outputs of PyTorch
+# and ONNX Runtime (scripts/make-models.py; layout in its manifest.json and
+# internal/testkit/models). Generated once into MODELS_DIR (git-ignored): the
+# script does nothing when the manifest there was written by the same
+# generator (its hash). About 30 s on 2 cores, ~300 MB.
+MODELS_DIR ?= $(or $(TQ_MODELS_DIR),testdata/models)
+export TQ_MODELS_DIR := $(abspath $(MODELS_DIR))
+
+.PHONY: tools-torch tools-testdata models
+
+tools-torch:
+	@/usr/bin/python3 -c 'import torch, torchvision' >/dev/null 2>&1 || scripts/apt-install python3-torch python3-torchvision
+
+# Debian's copy of the ONNX backend test suite (onnx 1.12's node,
+# pytorch-converted, pytorch-operator and simple tests; read by
+# internal/testkit/onnxbackend) and the Fashion-MNIST data set (IDX files).
+tools-testdata:
+	@[ -d /usr/share/libonnx-testdata/data/node ] && [ -f /usr/share/datasets/fashion-mnist/t10k-labels-idx1-ubyte.gz ] || scripts/apt-install libonnx-testdata dataset-fashion-mnist
+
+models: tools-torch tools-onnx
+	/usr/bin/python3 scripts/make-models.py $(MODELS_DIR)
+
+# The trained Fashion-MNIST CNN for the quantization tables: trains
+# tq_models.FashionCNN on Debian's dataset-fashion-mnist (CPU, seeded, a few
+# minutes on 2 cores), exports it to ONNX and writes the normalised
+# calibration and test sets as .npy (scripts/train-fashion.py). Once: a
+# no-op while the script is unchanged.
+FASHION_DIR ?= testdata/fashion
+
+.PHONY: fashion bench-baselines tools-openblas
+
+fashion: tools-torch tools-onnx tools-testdata
+	/usr/bin/python3 scripts/train-fashion.py $(FASHION_DIR)
+
+# ONNX Runtime and PyTorch throughput on the reference models (BENCHMARKS.md,
+# "Baselines"): run it on a quiet machine. PyTorch is timed with OpenBLAS
+# (the BLAS Debian's libtorch recommends; without it, torch.nn.Linear and
+# matmul run on the reference BLAS, 10-100x slower), in its OpenMP build so
+# that torch.set_num_threads governs it.
+tools-openblas:
+	@[ -e /usr/lib/x86_64-linux-gnu/openblas-openmp/libblas.so.3 ] || [ "$$(uname -m)" != x86_64 ] || scripts/apt-install libopenblas0-openmp
+
+bench-baselines: models tools-openblas
+	/usr/bin/python3 scripts/bench-baselines.py $(MODELS_DIR)

@@ -1,9 +1,11 @@
 package calibrators
 
 import (
+	"fmt"
 	"math/rand/v2"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/histogram"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -37,7 +39,7 @@ func benchHistogram(b *testing.B, grown bool) *Histogram {
 func BenchmarkComputeAmax(b *testing.B) {
 	for _, bc := range []struct {
 		name   string
-		method string
+		method Method
 		o      AmaxOptions
 		grown  bool
 	}{
@@ -57,6 +59,34 @@ func BenchmarkComputeAmax(b *testing.B) {
 				}
 			}
 			b.ReportMetric(float64(len(h.Counts())), "bins")
+		})
+	}
+}
+
+// BenchmarkMSELarge runs the mse search over 1 Mi standard-normal values
+// in 2^16 to histogram.MaxBins bins: the ranking stage costs one step per
+// quantization level and candidate, the exact stage one pass over the
+// bins per candidate within rounding of the minimum.
+func BenchmarkMSELarge(b *testing.B) {
+	r := rand.New(rand.NewPCG(5, 6))
+	x := tensor.New(1 << 20)
+	for i := range x.Data {
+		x.Data[i] = float32(r.NormFloat64())
+	}
+	for _, bins := range []int{1 << 16, 1 << 18, 1 << 20, histogram.MaxBins} {
+		b.Run(fmt.Sprintf("bins=%d", bins), func(b *testing.B) {
+			h, err := NewHistogram(HistogramOptions{NumBins: bins})
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := h.Collect(x); err != nil {
+				b.Fatal(err)
+			}
+			for b.Loop() {
+				if _, err := h.ComputeAmax("mse", AmaxOptions{}); err != nil {
+					b.Fatal(err)
+				}
+			}
 		})
 	}
 }

@@ -17,11 +17,11 @@ type Calibrator interface {
 	Collect(x *tensor.Tensor) error
 	// Reset forgets every batch.
 	Reset()
-	// Amax returns the calibrated amax for a method: "max" (or "") for Max;
-	// "entropy", "percentile" or "mse" for Histogram. It returns ErrNoData
-	// before the first batch and an error, never a NaN, when the amax
-	// would be NaN.
-	Amax(method string, o AmaxOptions) (*tensor.Tensor, error)
+	// Amax returns the calibrated amax for a method: MethodMax (or "") for
+	// Max; MethodEntropy, MethodPercentile or MethodMSE for Histogram. It
+	// returns ErrNoData before the first batch and an error, never a NaN,
+	// when the amax would be NaN.
+	Amax(method Method, o AmaxOptions) (*tensor.Tensor, error)
 	// Merge adds another calibrator's batches, which must be of the same
 	// kind and configuration.
 	Merge(other Calibrator) error
@@ -30,6 +30,26 @@ type Calibrator interface {
 	MarshalBinary() ([]byte, error)
 	UnmarshalBinary(data []byte) error
 }
+
+// Method is a calibration method: how an amax is computed from what a
+// calibrator collected. It is a string type so that the original's names
+// read as they do there (ComputeAmax("entropy", ...)); text from a flag or
+// a file converts with Method(s), and an unknown name is an error
+// (ErrUnknownMethod) where it is used.
+type Method string
+
+// The calibration methods.
+const (
+	// MethodMax is the running abs-max of the Max calibrator.
+	MethodMax Method = "max"
+	// MethodEntropy is TensorRT's KL-divergence search over a histogram.
+	MethodEntropy Method = "entropy"
+	// MethodPercentile is a percentile of a histogram.
+	MethodPercentile Method = "percentile"
+	// MethodMSE minimizes the mean squared quantization error over a
+	// histogram.
+	MethodMSE Method = "mse"
+)
 
 // Errors that the functions of this package wrap; test with errors.Is.
 var (
@@ -53,21 +73,19 @@ const (
 
 // AmaxOptions are the keyword arguments of the original's compute_amax.
 // The zero value selects every default (stride 1, start_bin 128, percentile
-// 99.99), so AmaxOptions{Percentile: 99.9} reads like the original's
-// compute_amax("percentile", percentile=99.9). Because 0 is also a valid
-// start bin and a valid percentile, set Literal to have a zero StartBin or
-// Percentile taken as given.
+// 99.99). StartBin and Percentile are pointers because 0 is a valid value
+// of both: nil is the default, and Go's new(expr) gives the rest, so
+// AmaxOptions{Percentile: new(99.9)} reads like the original's
+// compute_amax("percentile", percentile=99.9). (A stride is never 0, so
+// Stride 0 means the default.)
 type AmaxOptions struct {
 	// Stride between candidate bins of "entropy" and "mse"; 0 means 1.
 	Stride int
-	// StartBin is the first candidate of "entropy" and "mse"; 0 means 128
-	// unless Literal.
-	StartBin int
-	// Percentile of "percentile", in [0, 100]; 0 means 99.99 unless
-	// Literal.
-	Percentile float64
-	// Literal makes a zero StartBin or Percentile mean 0.
-	Literal bool
+	// StartBin is the first candidate of "entropy" and "mse"; nil means
+	// 128.
+	StartBin *int
+	// Percentile of "percentile", in [0, 100]; nil means 99.99.
+	Percentile *float64
 	// FP8, when set (fakequant.E4M3FN or fakequant.E5M2), makes "mse"
 	// search with FP8 fake quantization (fakequant.FakeQuantFP8) instead
 	// of the calibrator's integer format; every candidate is then computed
@@ -77,44 +95,50 @@ type AmaxOptions struct {
 	FP8 fakequant.FP8Format
 }
 
+// amaxParams are AmaxOptions with the defaults applied.
+type amaxParams struct {
+	stride, startBin int
+	percentile       float64
+	fp8              fakequant.FP8Format
+}
+
 // resolve applies the defaults and validates the fields a method uses.
-func (o AmaxOptions) resolve(method string) (AmaxOptions, error) {
-	if o.Stride == 0 {
-		o.Stride = DefaultStride
+func (o AmaxOptions) resolve(method Method) (amaxParams, error) {
+	p := amaxParams{stride: o.Stride, startBin: DefaultStartBin, percentile: DefaultPercentile, fp8: o.FP8}
+	if p.stride == 0 {
+		p.stride = DefaultStride
 	}
-	if !o.Literal {
-		if o.StartBin == 0 {
-			o.StartBin = DefaultStartBin
-		}
-		if o.Percentile == 0 {
-			o.Percentile = DefaultPercentile
-		}
+	if o.StartBin != nil {
+		p.startBin = *o.StartBin
 	}
-	if o.FP8 != 0 {
-		if err := o.FP8.Validate(); err != nil {
-			return o, fmt.Errorf("calibrators: %s: %w", method, err)
+	if o.Percentile != nil {
+		p.percentile = *o.Percentile
+	}
+	if p.fp8 != 0 {
+		if err := p.fp8.Validate(); err != nil {
+			return p, fmt.Errorf("calibrators: %s: %w", method, err)
 		}
-		if method == "entropy" {
-			return o, fmt.Errorf("calibrators: entropy search with an FP8 format: the divergence is defined on integer levels")
+		if method == MethodEntropy {
+			return p, fmt.Errorf("calibrators: entropy search with an FP8 format: the divergence is defined on integer levels")
 		}
 	}
 	switch method {
-	case "entropy", "mse":
-		if o.Stride < 1 {
-			return o, fmt.Errorf("calibrators: %s stride %d, want at least 1", method, o.Stride)
+	case MethodEntropy, MethodMSE:
+		if p.stride < 1 {
+			return p, fmt.Errorf("calibrators: %s stride %d, want at least 1", method, p.stride)
 		}
-		if o.StartBin < 0 || method == "entropy" && o.StartBin == 0 {
-			return o, fmt.Errorf("calibrators: %s start_bin %d out of range (the original fails)", method, o.StartBin)
+		if p.startBin < 0 || method == MethodEntropy && p.startBin == 0 {
+			return p, fmt.Errorf("calibrators: %s start_bin %d out of range (the original fails)", method, p.startBin)
 		}
-	case "percentile":
-		if !(o.Percentile >= 0 && o.Percentile <= 100) {
-			return o, fmt.Errorf("calibrators: invalid percentile %v: must be in range 0 <= percentile <= 100", o.Percentile)
+	case MethodPercentile:
+		if !(p.percentile >= 0 && p.percentile <= 100) {
+			return p, fmt.Errorf("calibrators: invalid percentile %v: must be in range 0 <= percentile <= 100", p.percentile)
 		}
 	}
-	return o, nil
+	return p, nil
 }
 
-func unknownMethod(method string, known string) error {
+func unknownMethod(method Method, known string) error {
 	return fmt.Errorf("%w %q (%s)", ErrUnknownMethod, method, known)
 }
 

@@ -77,15 +77,15 @@ type amaxCaseJSON struct {
 }
 
 func (c amaxCaseJSON) options() AmaxOptions {
-	o := AmaxOptions{Literal: true, Stride: DefaultStride, StartBin: DefaultStartBin, Percentile: DefaultPercentile}
+	o := AmaxOptions{Stride: DefaultStride, StartBin: new(DefaultStartBin), Percentile: new(float64(DefaultPercentile))}
 	if c.Kwargs.Stride != nil {
 		o.Stride = *c.Kwargs.Stride
 	}
 	if c.Kwargs.StartBin != nil {
-		o.StartBin = *c.Kwargs.StartBin
+		o.StartBin = new(*c.Kwargs.StartBin)
 	}
 	if c.Kwargs.Percentile != nil {
-		o.Percentile = *c.Kwargs.Percentile
+		o.Percentile = new(*c.Kwargs.Percentile)
 	}
 	return o
 }
@@ -136,7 +136,7 @@ func checkSnapshot(t *testing.T, h *Histogram, s snapshotJSON) {
 func checkAmax(t *testing.T, h *Histogram, c amaxCaseJSON) {
 	t.Helper()
 	before, _ := h.MarshalBinary()
-	got, err := h.ComputeAmax(c.Method, c.options())
+	got, err := h.ComputeAmax(Method(c.Method), c.options())
 	after, _ := h.MarshalBinary()
 	if string(before) != string(after) {
 		t.Fatalf("%s %+v changed the histogram", c.Method, c.Kwargs)
@@ -344,14 +344,14 @@ func TestConformanceCalibrateWeights(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, c := range f.Cases {
-		o := WeightOptions{NumBins: c.NumBins, Amax: AmaxOptions{Percentile: c.Percentile, Literal: true}}
+		o := WeightOptions{NumBins: c.NumBins, Amax: AmaxOptions{Percentile: new(c.Percentile), StartBin: new(0)}}
 		if c.PerChannel {
 			o.Axis = []int{0}
 			if strings.HasPrefix(c.Module, "QuantConvTranspose") {
 				o.Axis = []int{1}
 			}
 		}
-		got, err := CalibrateWeight(c.Weight.MustFloat32(), c.Method, o)
+		got, err := CalibrateWeight(c.Weight.MustFloat32(), Method(c.Method), o)
 		name := c.Module + "/" + c.Method
 		if c.Error != nil {
 			if err == nil {
@@ -379,7 +379,7 @@ func TestConformanceErrors(t *testing.T) {
 	}
 	h, _ := NewHistogram(HistogramOptions{})
 	// No data: every method reports it.
-	for _, m := range []string{"entropy", "percentile", "mse"} {
+	for _, m := range []Method{"entropy", "percentile", "mse"} {
 		if _, err := h.ComputeAmax(m, AmaxOptions{}); !errors.Is(err, ErrNoData) {
 			t.Errorf("%s without data: %v", m, err)
 		}
@@ -388,7 +388,7 @@ func TestConformanceErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range []float64{101, -1, math.NaN()} {
-		if _, err := h.ComputeAmax("percentile", AmaxOptions{Percentile: p}); err == nil || !strings.Contains(err.Error(), "invalid percentile") {
+		if _, err := h.ComputeAmax("percentile", AmaxOptions{Percentile: new(p)}); err == nil || !strings.Contains(err.Error(), "invalid percentile") {
 			t.Errorf("percentile %v: %v", p, err)
 		}
 	}
@@ -417,7 +417,7 @@ func TestConformanceErrors(t *testing.T) {
 	if err := n.Collect(x); err != nil {
 		t.Fatal(err)
 	}
-	for method, want := range map[string]float32{"entropy": 3, "percentile": 2.9765625} {
+	for method, want := range map[Method]float32{"entropy": 3, "percentile": 2.9765625} {
 		if got, err := n.ComputeAmax(method, AmaxOptions{}); err != nil || got.Data[0] != want {
 			t.Errorf("%s: %v %v, want %v", method, got, err, want)
 		}
@@ -446,7 +446,7 @@ func TestConformanceTraces(t *testing.T) {
 				if c.Trace == nil {
 					continue
 				}
-				o, _ := c.options().resolve(c.Method)
+				o, _ := c.options().resolve(Method(c.Method))
 				switch c.Method {
 				case "mse":
 					nc := len(edges) - 1
@@ -457,10 +457,14 @@ func TestConformanceTraces(t *testing.T) {
 					}
 					want := c.Trace.Values.F32
 					buf := make([]float32, 2*nc)
-					for n, i := 0, o.StartBin; i < nc; n, i = n+1, i+o.Stride {
+					obj := newMSEObjective(centers, cnt, formatFor(cfg.Ctor), true)
+					for n, i := 0, o.startBin; i < nc; n, i = n+1, i+o.stride {
 						got := mseExact(centers, cnt, centers[i], formatFor(cfg.Ctor), buf)
 						if !conformance.SameFloat32(got, want[n]) {
 							t.Fatalf("%s mse %+v candidate %d: %v, want %v", cfg.Name, c.Kwargs, i, got, want[n])
+						}
+						if got := obj.at(centers[i]); !conformance.SameFloat32(got, want[n]) {
+							t.Fatalf("%s mse %+v candidate %d: mseObjective %v, want %v", cfg.Name, c.Kwargs, i, got, want[n])
 						}
 					}
 				case "entropy":
@@ -473,7 +477,7 @@ func TestConformanceTraces(t *testing.T) {
 					nbins := int64(1) << (cfg.Ctor.NumBits - 1)
 					want := c.Trace.Values.F64
 					buf := make([]float64, 2*len(b))
-					for n, i := 0, o.StartBin; i <= len(b); n, i = n+1, i+o.Stride {
+					for n, i := 0, o.startBin; i <= len(b); n, i = n+1, i+o.stride {
 						var P int64
 						for _, v := range b[:i] {
 							P += v

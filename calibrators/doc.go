@@ -4,8 +4,6 @@
 // (Histogram, with the "entropy", "percentile" and "mse" searches) and
 // calibrate_weights (CalibrateWeight), with the same numbers bit for bit.
 //
-//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx
-//
 // Max and Histogram satisfy Calibrator, the interface a quantizer drives:
 // Collect batches, then Amax(method, AmaxOptions). Histogram.ComputeAmax
 // never changes the collected histogram, and Amax never returns a NaN
@@ -66,9 +64,14 @@
 //   - Growth past histogram.MaxBins bins, and options the original would
 //     accept but fail on later (an axis for Histogram, start_bin 0 for
 //     entropy), are errors up front.
+//   - Hostile histograms meet work limits in "mse" (MSEExactLimit,
+//     MSERankLimit; see Histogram.ComputeAmax): past the first, the
+//     smallest float64 objective picks among the candidates within float32
+//     rounding of the minimum; past the second, an error.
 //   - Beyond the original, "mse" can search with an FP8 format
 //     (AmaxOptions.FP8) instead of the integer one.
 //   - Options are Go zero values: HistogramOptions{} is the original's
 //     default (NumpyHist selects torch_hist=False); AmaxOptions{} selects
-//     the defaults, and Literal makes a zero StartBin or Percentile count.
+//     the defaults, and a nil StartBin or Percentile is the default (0 is
+//     a value of both).
 package calibrators

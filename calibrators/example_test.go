@@ -31,14 +31,14 @@ func ExampleNewHistogram() {
 			panic(err)
 		}
 	}
-	for _, method := range []string{"entropy", "percentile", "mse"} {
+	for _, method := range []calibrators.Method{"entropy", "percentile", "mse"} {
 		amax, err := h.ComputeAmax(method, calibrators.AmaxOptions{})
 		if err != nil {
 			panic(err)
 		}
 		fmt.Printf("%s %.3f\n", method, amax.Data[0])
 	}
-	p999, _ := h.ComputeAmax("percentile", calibrators.AmaxOptions{Percentile: 99.9})
+	p999, _ := h.ComputeAmax("percentile", calibrators.AmaxOptions{Percentile: new(99.9)})
 	fmt.Printf("percentile 99.9 %.3f\n", p999.Data[0])
 	// Output:
 	// entropy 3.825
@@ -110,8 +110,8 @@ func ExampleUnmarshal() {
 	if err != nil {
 		panic(err)
 	}
-	a, _ := c.Amax("percentile", calibrators.AmaxOptions{Percentile: 50})
-	b, _ := h.ComputeAmax("percentile", calibrators.AmaxOptions{Percentile: 50})
+	a, _ := c.Amax("percentile", calibrators.AmaxOptions{Percentile: new(50.0)})
+	b, _ := h.ComputeAmax("percentile", calibrators.AmaxOptions{Percentile: new(50.0)})
 	fmt.Println(a.Data[0] == b.Data[0])
 	// Output: true
 }

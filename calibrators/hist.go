@@ -42,14 +42,15 @@ type Histogram struct {
 // NewHistogram returns a histogram calibrator. It returns an error for a
 // non-empty Axis (the original: "Calibrator histogram collection only
 // supports per tensor scaling"), NumBins outside [0, histogram.MaxBins],
-// or NumBits outside [0, 32].
+// or a format (NumBits, 0 meaning 8, and Unsigned) that
+// fakequant.Format.Validate refuses.
 func NewHistogram(o HistogramOptions) (*Histogram, error) {
 	if len(o.Axis) != 0 {
 		return nil, fmt.Errorf("calibrators: histogram calibration with axis %v: only per tensor scaling is supported (per-channel weights: CalibrateWeight)", o.Axis)
 	}
 	o = o.withDefaults()
-	if o.NumBits < 1 || o.NumBits > fakequant.MaxNumBits {
-		return nil, fmt.Errorf("calibrators: num_bits %d out of range [1, %d]", o.NumBits, fakequant.MaxNumBits)
+	if err := (fakequant.Format{NumBits: o.NumBits, Unsigned: o.Unsigned}).Validate(); err != nil {
+		return nil, fmt.Errorf("calibrators: %w", err)
 	}
 	h, err := histogram.New(histogram.Options{NumBins: o.NumBins, NumPy: o.NumpyHist, SkipZeros: o.SkipZeros})
 	if err != nil {
@@ -131,18 +132,36 @@ func (c *Histogram) Clone() *Histogram {
 // It never changes the histogram (the original's entropy search writes
 // bins[0] = bins[1] into it on the NumPy path; we work on a copy).
 //
+// The mse search is the original's, bit for bit, without its cost of one
+// pass over the bins per candidate: it ranks the candidates in float64 (a
+// step per quantization level that holds a count, at most
+// min(2^(bits-1), bins) per candidate) and evaluates exactly only those
+// within float32 rounding of the minimum. Two limits bound a hostile
+// histogram (the exact stage is one pass per candidate, and every
+// candidate can be within rounding of the others): where the exact stage
+// would pass MSEExactLimit bin evaluations (never below 32768 bins), the
+// candidate with the smallest float64 objective is returned, which may
+// differ from the original's among candidates whose float32 objectives
+// agree to within their rounding (about 1e-5 relative); where ranking
+// passes MSERankLimit runs (never while 2^(bits-1) (2^bits unsigned)
+// times the bins stays within it: up to 2 Mi bins at 8 bits, any width
+// below 16384 bins), ComputeAmax returns an error. The FP8 search
+// evaluates every candidate exactly and fails past MSEExactLimit bin
+// evaluations.
+//
 // It returns ErrUnknownMethod for another method, an error for invalid
 // options (a percentile outside [0, 100], a stride below 1, start_bin 0 for
-// entropy), ErrNoData before the first batch, and an error where the
-// original fails: no candidate (start_bin beyond the bins), entropy over a
-// single bin, mse with negative bin centers.
-func (c *Histogram) ComputeAmax(method string, o AmaxOptions) (*tensor.Tensor, error) {
+// entropy), ErrNoData before the first batch, an error where the original
+// fails: no candidate (start_bin beyond the bins), entropy over a single
+// bin, mse with negative bin centers (NumPy's range for a first batch whose
+// |x| are all equal and below 0.5); and the mse work-limit errors above.
+func (c *Histogram) ComputeAmax(method Method, o AmaxOptions) (*tensor.Tensor, error) {
 	switch method {
-	case "entropy", "percentile", "mse":
+	case MethodEntropy, MethodPercentile, MethodMSE:
 	default:
 		return nil, unknownMethod(method, `the histogram calibrator has "entropy", "percentile" and "mse"`)
 	}
-	o, err := o.resolve(method)
+	p, err := o.resolve(method)
 	if err != nil {
 		return nil, err
 	}
@@ -152,14 +171,14 @@ func (c *Histogram) ComputeAmax(method string, o AmaxOptions) (*tensor.Tensor, e
 	counts, edges := c.h.Counts(), c.h.Edges()
 	var v float32
 	switch {
-	case method == "entropy":
-		v, err = entropyAmax(counts, edges, c.numBits, c.unsigned, o.Stride, o.StartBin)
-	case method == "percentile":
-		v, err = percentileAmax(counts, edges, o.Percentile)
-	case o.FP8 != 0:
-		v, err = mseFP8Amax(counts, edges, o.FP8, o.Stride, o.StartBin)
+	case method == MethodEntropy:
+		v, err = entropyAmax(counts, edges, c.numBits, c.unsigned, p.stride, p.startBin)
+	case method == MethodPercentile:
+		v, err = percentileAmax(counts, edges, p.percentile)
+	case p.fp8 != 0:
+		v, err = mseFP8Amax(counts, edges, p.fp8, p.stride, p.startBin)
 	default:
-		v, err = mseAmax(counts, edges, c.numBits, c.unsigned, o.Stride, o.StartBin)
+		v, err = mseAmax(counts, edges, c.numBits, c.unsigned, p.stride, p.startBin)
 	}
 	if err != nil {
 		return nil, err
@@ -168,7 +187,7 @@ func (c *Histogram) ComputeAmax(method string, o AmaxOptions) (*tensor.Tensor, e
 }
 
 // Amax is ComputeAmax, for the Calibrator interface.
-func (c *Histogram) Amax(method string, o AmaxOptions) (*tensor.Tensor, error) {
+func (c *Histogram) Amax(method Method, o AmaxOptions) (*tensor.Tensor, error) {
 	return c.ComputeAmax(method, o)
 }
 

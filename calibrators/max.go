@@ -106,11 +106,11 @@ func (m *Max) ComputeAmax() *tensor.Tensor {
 	return m.amax.Clone()
 }
 
-// Amax is ComputeAmax for the Calibrator interface: method must be "max" or
-// "" (o is ignored). It returns ErrNoData before the first batch,
+// Amax is ComputeAmax for the Calibrator interface: method must be
+// MethodMax or "" (o is ignored). It returns ErrNoData before the first batch,
 // ErrNaNAmax if the amax holds NaN, and ErrUnknownMethod for another method.
-func (m *Max) Amax(method string, o AmaxOptions) (*tensor.Tensor, error) {
-	if method != "max" && method != "" {
+func (m *Max) Amax(method Method, o AmaxOptions) (*tensor.Tensor, error) {
+	if method != MethodMax && method != "" {
 		return nil, unknownMethod(method, `the max calibrator has "max"`)
 	}
 	a := m.ComputeAmax()

@@ -41,6 +41,16 @@ func bruteEntropy(counts []int64, edges []float64, numBits int, unsigned bool, s
 	return float32(edges[choice])
 }
 
+// mseExact is the reference's objective for one candidate amax, written
+// as plainly as it reads: mean((fake_quant(c) - c)^2 * count) in float32,
+// torch's sum order, divided by float32(n). mseObjective must agree with
+// it bit for bit.
+func mseExact(centers, cnt []float32, amax float32, f fakequant.Format, buf []float32) float32 {
+	q := buf[:len(centers)]
+	fakequant.FakeQuant(q, centers, amax, f)
+	return mseOf(q, centers, cnt, buf[len(centers):2*len(centers)])
+}
+
 // bruteMSE evaluates every candidate with mseExact: the first minimum.
 func bruteMSE(counts []int64, edges []float64, f fakequant.Format, stride, start int) float32 {
 	nc := len(edges) - 1
@@ -174,12 +184,12 @@ func TestSearchErrors(t *testing.T) {
 func TestAmaxOptionsDefaults(t *testing.T) {
 	for _, c := range []struct {
 		in   AmaxOptions
-		want AmaxOptions
+		want amaxParams
 	}{
-		{AmaxOptions{}, AmaxOptions{Stride: 1, StartBin: 128, Percentile: 99.99}},
-		{AmaxOptions{Stride: 4, Percentile: 99.9}, AmaxOptions{Stride: 4, StartBin: 128, Percentile: 99.9}},
-		{AmaxOptions{Literal: true}, AmaxOptions{Stride: 1, Literal: true}},
-		{AmaxOptions{StartBin: 32, Literal: true}, AmaxOptions{Stride: 1, StartBin: 32, Literal: true}},
+		{AmaxOptions{}, amaxParams{stride: 1, startBin: 128, percentile: 99.99}},
+		{AmaxOptions{Stride: 4, Percentile: new(99.9)}, amaxParams{stride: 4, startBin: 128, percentile: 99.9}},
+		{AmaxOptions{StartBin: new(0), Percentile: new(0.0)}, amaxParams{stride: 1}},
+		{AmaxOptions{StartBin: new(32), Percentile: new(0.0)}, amaxParams{stride: 1, startBin: 32}},
 	} {
 		got, err := c.in.resolve("percentile")
 		if err != nil || got != c.want {
@@ -187,17 +197,17 @@ func TestAmaxOptionsDefaults(t *testing.T) {
 		}
 	}
 	for _, c := range []struct {
-		method string
+		method Method
 		o      AmaxOptions
 	}{
-		{"entropy", AmaxOptions{Stride: -1}}, {"mse", AmaxOptions{StartBin: -3}},
-		{"entropy", AmaxOptions{Literal: true}}, {"percentile", AmaxOptions{Percentile: 100.5}},
+		{"entropy", AmaxOptions{Stride: -1}}, {"mse", AmaxOptions{StartBin: new(-3)}},
+		{"entropy", AmaxOptions{StartBin: new(0)}}, {"percentile", AmaxOptions{Percentile: new(100.5)}},
 	} {
 		if _, err := c.o.resolve(c.method); err == nil {
 			t.Errorf("%s %+v accepted", c.method, c.o)
 		}
 	}
-	if _, err := (AmaxOptions{Literal: true}).resolve("mse"); err != nil {
+	if _, err := (AmaxOptions{StartBin: new(0)}).resolve("mse"); err != nil {
 		t.Errorf("mse with start_bin 0: %v", err)
 	}
 }

@@ -91,11 +91,11 @@ func (s *Set) Shards() []uint64 { return slices.Clone(s.shards) }
 // Histogram returns a copy of the set's histogram calibrator.
 func (s *Set) Histogram() *Histogram { return s.hist.Clone() }
 
-// Amax returns the amax of method: "max" from the max calibrator,
-// "entropy", "percentile" or "mse" from the histogram. Errors are those of
-// Max.Amax and Histogram.ComputeAmax.
-func (s *Set) Amax(method string, o AmaxOptions) (*tensor.Tensor, error) {
-	if method == "max" {
+// Amax returns the amax of method: MethodMax from the max calibrator,
+// MethodEntropy, MethodPercentile or MethodMSE from the histogram. Errors
+// are those of Max.Amax and Histogram.ComputeAmax.
+func (s *Set) Amax(method Method, o AmaxOptions) (*tensor.Tensor, error) {
+	if method == MethodMax {
 		return s.max.Amax(method, o)
 	}
 	return s.hist.ComputeAmax(method, o)

@@ -70,7 +70,7 @@ func TestSetRoundTripAndMerge(t *testing.T) {
 	if merged.Values() != one.Values() || len(merged.Shards()) != 3 {
 		t.Errorf("merged %d values from %d shards, want %d from 3", merged.Values(), len(merged.Shards()), one.Values())
 	}
-	for _, m := range []string{"max", "entropy", "percentile", "mse"} {
+	for _, m := range []Method{"max", "entropy", "percentile", "mse"} {
 		want, _ := one.Amax(m, AmaxOptions{})
 		got, err := merged.Amax(m, AmaxOptions{})
 		if err != nil || got.Data[0] != want.Data[0] {

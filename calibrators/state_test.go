@@ -66,9 +66,9 @@ func TestStateRoundTrip(t *testing.T) {
 		if !bytes.Equal(b, b2) {
 			t.Fatalf("%v: round trip changed the state", c)
 		}
-		for _, m := range []string{"max", "entropy", "percentile", "mse"} {
-			want, werr := c.Amax(m, AmaxOptions{StartBin: 1})
-			have, herr := got.Amax(m, AmaxOptions{StartBin: 1})
+		for _, m := range []Method{"max", "entropy", "percentile", "mse"} {
+			want, werr := c.Amax(m, AmaxOptions{StartBin: new(1)})
+			have, herr := got.Amax(m, AmaxOptions{StartBin: new(1)})
 			if (werr == nil) != (herr == nil) || werr == nil && !bytes.Equal(tensorBytes(want), tensorBytes(have)) {
 				t.Fatalf("%v %s: %v %v after restore, want %v %v", c, m, have, herr, want, werr)
 			}
@@ -100,7 +100,7 @@ func TestStateHostile(t *testing.T) {
 				got, err := Unmarshal(mut)
 				if err == nil {
 					// Whatever it restored must work.
-					for _, m := range []string{"max", "entropy", "percentile", "mse"} {
+					for _, m := range []Method{"max", "entropy", "percentile", "mse"} {
 						got.Amax(m, AmaxOptions{})
 					}
 					got.Collect(tensor.Scalar(1))
@@ -230,7 +230,7 @@ func TestMergeCalibrators(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	for _, m := range []string{"entropy", "percentile", "mse"} {
+	for _, m := range []Method{"entropy", "percentile", "mse"} {
 		want, _ := one.ComputeAmax(m, AmaxOptions{})
 		got, err := merged.ComputeAmax(m, AmaxOptions{})
 		if err != nil || got.Data[0] != want.Data[0] {

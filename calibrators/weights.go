@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/tensorquant/tensorquant/fakequant"
 	"github.com/tensorquant/tensorquant/histogram"
 	"github.com/tensorquant/tensorquant/reduce"
 	"github.com/tensorquant/tensorquant/tensor"
@@ -36,12 +37,14 @@ type WeightOptions struct {
 // weight with 1 on every axis but the channel axis (a 0-d tensor per
 // tensor).
 //
-// It returns an error for an invalid or empty weight, more than one axis or
-// one out of range, a NaN or infinite weight (np.histogram fails), an
+// It returns an error for an invalid or empty weight, a format (NumBits,
+// Unsigned) that fakequant.Format.Validate refuses, NumBins outside [0,
+// histogram.MaxBins], more than one axis or one out of range, a NaN or
+// infinite weight (np.histogram fails), an
 // unknown method ("entropy" included, as in the original), "max" per tensor
 // (the original fails there with "list.remove(x): x not in list"), and the
 // errors of Histogram.ComputeAmax.
-func CalibrateWeight(w *tensor.Tensor, method string, o WeightOptions) (*tensor.Tensor, error) {
+func CalibrateWeight(w *tensor.Tensor, method Method, o WeightOptions) (*tensor.Tensor, error) {
 	if err := w.Validate(); err != nil {
 		return nil, fmt.Errorf("calibrators: weight: %w", err)
 	}
@@ -49,7 +52,7 @@ func CalibrateWeight(w *tensor.Tensor, method string, o WeightOptions) (*tensor.
 		return nil, fmt.Errorf("calibrators: empty weight of shape %v", w.Shape)
 	}
 	switch method {
-	case "max", "percentile", "mse":
+	case MethodMax, MethodPercentile, MethodMSE:
 	default:
 		return nil, fmt.Errorf("%w %q for weights (calibrate_weights has \"max\", \"percentile\" and \"mse\")", ErrUnknownMethod, method)
 	}
@@ -64,6 +67,9 @@ func CalibrateWeight(w *tensor.Tensor, method string, o WeightOptions) (*tensor.
 	if o.NumBits == 0 {
 		o.NumBits = DefaultNumBits
 	}
+	if err := (fakequant.Format{NumBits: o.NumBits, Unsigned: o.Unsigned}).Validate(); err != nil {
+		return nil, fmt.Errorf("calibrators: %w", err)
+	}
 	if o.NumBins == 0 {
 		o.NumBins = DefaultNumBins
 	}
@@ -72,7 +78,7 @@ func CalibrateWeight(w *tensor.Tensor, method string, o WeightOptions) (*tensor.
 		return nil, err
 	}
 	if len(o.Axis) == 0 {
-		if method == "max" {
+		if method == MethodMax {
 			return nil, fmt.Errorf("calibrators: per-tensor \"max\" weight calibration fails in the original (list.remove(x): x not in list); use reduce.Amax")
 		}
 		v, err := weightChannelAmax(w.Data, DefaultNumBins, method, o, ao)
@@ -85,7 +91,7 @@ func CalibrateWeight(w *tensor.Tensor, method string, o WeightOptions) (*tensor.
 	if err != nil {
 		return nil, fmt.Errorf("calibrators: weight of shape %v: %w", w.Shape, err)
 	}
-	if method == "max" {
+	if method == MethodMax {
 		return reduce.Amax(w, []int{axis})
 	}
 	outShape := make([]int, len(w.Shape))
@@ -113,7 +119,7 @@ func CalibrateWeight(w *tensor.Tensor, method string, o WeightOptions) (*tensor.
 	return out, nil
 }
 
-func weightChannelAmax(x []float32, bins int, method string, o WeightOptions, ao AmaxOptions) (float32, error) {
+func weightChannelAmax(x []float32, bins int, method Method, o WeightOptions, ao amaxParams) (float32, error) {
 	counts, edges32, err := histogram.NumpyHistogram(x, bins, 0, reduce.AbsMax(x), false)
 	if err != nil {
 		return 0, fmt.Errorf("calibrators: %w", err)
@@ -122,11 +128,11 @@ func weightChannelAmax(x []float32, bins int, method string, o WeightOptions, ao
 	for i, e := range edges32 {
 		edges[i] = float64(e)
 	}
-	if method == "percentile" {
-		return percentileAmax(counts, edges, ao.Percentile)
+	if method == MethodPercentile {
+		return percentileAmax(counts, edges, ao.percentile)
 	}
-	if ao.FP8 != 0 {
-		return mseFP8Amax(counts, edges, ao.FP8, ao.Stride, ao.StartBin)
+	if ao.fp8 != 0 {
+		return mseFP8Amax(counts, edges, ao.fp8, ao.stride, ao.startBin)
 	}
-	return mseAmax(counts, edges, o.NumBits, o.Unsigned, ao.Stride, ao.StartBin)
+	return mseAmax(counts, edges, o.NumBits, o.Unsigned, ao.stride, ao.startBin)
 }

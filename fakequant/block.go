@@ -20,10 +20,12 @@ import (
 // rowLen elements cut into blocks of blockSize: (n/rowLen) *
 // ceil(rowLen/blockSize).
 //
-// It returns an error if rowLen or blockSize is less than 1 or n is not a
-// multiple of rowLen.
+// It returns an error if n is negative, rowLen or blockSize is less than
+// 1, or n is not a multiple of rowLen.
 func NumBlocks(n, rowLen, blockSize int) (int, error) {
 	switch {
+	case n < 0:
+		return 0, fmt.Errorf("fakequant: negative element count %d", n)
 	case blockSize < 1:
 		return 0, fmt.Errorf("fakequant: block size %d is less than 1", blockSize)
 	case rowLen < 1:
@@ -91,10 +93,8 @@ func FakeQuantBlock(dst, src, amax []float32, rowLen, blockSize int, f Format) e
 	if err := checkBlocks(len(src), len(dst), len(amax), rowLen, blockSize, "amax"); err != nil {
 		return err
 	}
-	for i, a := range amax {
-		if a < 0 {
-			return fmt.Errorf("%w: amax %v at block %d", ErrNegativeAmax, a, i)
-		}
+	if err := checkIntAmax(amax); err != nil {
+		return err
 	}
 	lo, hi := f.Bounds()
 	masking := maskingFor(amax)

@@ -161,7 +161,7 @@ func TestFakeQuantBlockErrors(t *testing.T) {
 		"rows":   {FakeQuantBlock(x, x, make([]float32, 3), 3, 1, Int8), "do not split into rows of 3"},
 		"dst":    {FakeQuantBlock(x[:9], x, make([]float32, 2), 5, 5, Int8), "dst has 9 elements for 10 inputs"},
 		"format": {FakeQuantBlock(x, x, make([]float32, 2), 5, 5, Format{NumBits: 33}), "num_bits 33"},
-		"amax":   {FakeQuantBlock(x, x, []float32{1, -0.5}, 5, 5, Int8), "amax -0.5 at block 1"},
+		"amax":   {FakeQuantBlock(x, x, []float32{1, -0.5}, 5, 5, Int8), "amax -0.5 at flat index 1"},
 	} {
 		if c.err == nil || !strings.Contains(c.err.Error(), c.want) {
 			t.Errorf("%s: %v, want %q", name, c.err, c.want)

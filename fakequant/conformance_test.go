@@ -85,10 +85,34 @@ func checkError(t *testing.T, name string, err error, want *conformance.Error) {
 	}
 }
 
+// refused reports whether a case's format is one that Format.Validate
+// refuses (num_bits 0, signed num_bits 1: no level but 0), a deliberate
+// difference: the original returns amax, 0 or NaN for every input. It
+// checks that err refuses it.
+func refused(t *testing.T, c quantCase, err error) bool {
+	t.Helper()
+	if c.Params.format().Validate() == nil {
+		return false
+	}
+	if err == nil || !strings.Contains(err.Error(), "num_bits") {
+		t.Fatalf("%s: %v, want the format refused", c.Name, err)
+	}
+	return true
+}
+
+// checkRefusedCount checks that the vectors hold the three cases with a
+// refused format (num_bits 0 signed and unsigned, signed num_bits 1).
+func checkRefusedCount(t *testing.T, n int) {
+	t.Helper()
+	if n != 3 {
+		t.Fatalf("%d cases with a refused format, want 3", n)
+	}
+}
+
 func TestTensorQuantConformance(t *testing.T) {
 	cases := loadCases(t, "tensor_quant.json")
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
-		ran := 0
+		ran, nRefused := 0, 0
 		for _, c := range cases {
 			if c.AmaxT == nil {
 				continue
@@ -96,6 +120,10 @@ func TestTensorQuantConformance(t *testing.T) {
 			x, amax := c.X.MustFloat32(), c.AmaxT.MustFloat32()
 			q, scale, err := TensorQuant(x, amax, c.Params.format())
 			ran++
+			if refused(t, c, err) {
+				nRefused++
+				continue
+			}
 			if c.Error != nil {
 				checkError(t, c.Name, err, c.Error)
 				continue
@@ -116,18 +144,24 @@ func TestTensorQuantConformance(t *testing.T) {
 		if ran != len(cases)-1 {
 			t.Fatalf("ran %d of %d cases", ran, len(cases))
 		}
+		checkRefusedCount(t, nRefused)
 	})
 }
 
 func TestFakeTensorQuantConformance(t *testing.T) {
 	cases := loadCases(t, "fake_tensor_quant.json")
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		nRefused := 0
 		for _, c := range cases {
 			if c.AmaxT == nil {
 				continue
 			}
 			x, amax := c.X.MustFloat32(), c.AmaxT.MustFloat32()
 			out, err := FakeTensorQuant(x, amax, c.Params.format())
+			if refused(t, c, err) {
+				nRefused++
+				continue
+			}
 			if c.Error != nil {
 				checkError(t, c.Name, err, c.Error)
 				continue
@@ -156,6 +190,7 @@ func TestFakeTensorQuantConformance(t *testing.T) {
 				}
 			}
 		}
+		checkRefusedCount(t, nRefused)
 	})
 }
 

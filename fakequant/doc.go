@@ -3,8 +3,6 @@
 // float32: FakeTensorQuant, FakeQuant, FakeQuantPerChannel), Dequant, and
 // the straight-through-estimator gradient (STEGrad, STE).
 //
-//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx
-//
 // The numbers are those of NVIDIA's pytorch_quantization 2.2.1 on CPU, bit
 // for bit, all in float32:
 //

@@ -55,8 +55,8 @@ func ScaledE4M3(dst, src []float32, amax float32) error {
 }
 
 // ScaledE4M3Tensor is ScaledE4M3 with amax broadcast against x (NumPy rules;
-// amax may not be larger than x), each element with its own amax, as the
-// original's scaled_e4m3 broadcasts a tensor amax.
+// the result is shaped as FakeTensorQuant's), each element with its own
+// amax, as the original's scaled_e4m3 broadcasts a tensor amax.
 //
 // It returns an error for an invalid tensor, shapes that do not broadcast,
 // and a negative, NaN or infinite amax element (naming its flat index).
@@ -91,7 +91,7 @@ func e4m3Scale(amax float32) float32 {
 // kernel, shorter runs element by element to one.
 func fp8TensorRuns(x, amax *tensor.Tensor, scaleOf func(float32) float32,
 	kernel func(dst, src []float32, scale float32), one func(x, scale float32) float32) (*tensor.Tensor, error) {
-	b, err := checkPair(x, amax)
+	x, b, err := checkPair(x, amax)
 	if err != nil {
 		return nil, err
 	}

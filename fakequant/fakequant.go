@@ -25,11 +25,15 @@ var (
 // FakeQuant fake-quantizes src into dst with one amax for every element:
 // dst[i] = clamp(roundHalfToEven(src[i]*scale), minBound, maxBound) / scale,
 // scale = maxBound/amax (see the package doc for amax <= 2^-24 and NaN).
-// It allocates nothing and does not validate amax or f: the result for a
-// negative amax or an out-of-range NumBits is whatever the formula gives.
-// dst may be src. It panics if dst is shorter than src.
+// It allocates nothing and does not check the sign of inputs for an
+// unsigned f. dst may be src.
+//
+// Like every slice kernel, it panics on what only a program can get wrong:
+// a dst shorter than src, an invalid f (Format.Validate) or a negative
+// amax. FakeTensorQuant returns errors instead.
 func FakeQuant(dst, src []float32, amax float32, f Format) {
 	dst = fitDst(dst, len(src))
+	mustKernelArgs(f, amax)
 	lo, hi := f.Bounds()
 	sq, so := scales(amax, hi, true)
 	fakeQuant(dst, src, sq, so, lo, hi)
@@ -38,11 +42,13 @@ func FakeQuant(dst, src []float32, amax float32, f Format) {
 // QuantInt8 quantizes src to int8 codes in dst and returns the scale to
 // divide them by (1 when amax <= 2^-24, as TensorQuant returns). f should be
 // signed with NumBits <= 8; the bounds of a wider or unsigned format are
-// saturated to [-128, 127]. NaN inputs give 0. It allocates nothing and
-// panics if dst is shorter than src. Dequant(QuantInt8(x)) equals FakeQuant(x)
-// bit for bit, except that a -0.0 result comes back as +0.0.
+// saturated to [-128, 127]. NaN inputs give 0. It allocates nothing and,
+// as FakeQuant, panics for a dst shorter than src, an invalid f or a
+// negative amax. Dequant(QuantInt8(x)) equals FakeQuant(x) bit for bit,
+// except that a -0.0 result comes back as +0.0.
 func QuantInt8(dst []int8, src []float32, amax float32, f Format) (scale float32) {
 	dst = fitDst(dst, len(src))
+	mustKernelArgs(f, amax)
 	lo, hi := f.Bounds()
 	sq, so := scales(amax, hi, true)
 	lo, hi = min(max(lo, -128), 127), min(max(hi, -128), 127)
@@ -59,10 +65,14 @@ func Dequant(dst []float32, src []int8, scale float32) {
 
 // STE writes the straight-through gradient of fake quantization with one
 // amax: dst[i] = dy[i] where |x[i]| <= amax (inclusive), else 0; a NaN x
-// gives 0. dst may alias x or dy. It panics if dy or dst is shorter than x.
+// gives 0. dst may alias x or dy. It panics if dy or dst is shorter than x
+// or amax is negative.
 func STE(dst, x, dy []float32, amax float32) {
 	if len(dy) < len(x) {
 		panic(fmt.Sprintf("fakequant: STE with %d gradients for %d inputs", len(dy), len(x)))
+	}
+	if err := checkIntAmax([]float32{amax}); err != nil {
+		panic(err)
 	}
 	ste(fitDst(dst, len(x)), x, dy[:len(x)], amax)
 }
@@ -73,15 +83,22 @@ func STE(dst, x, dy []float32, amax float32) {
 // need, without a broadcast amax in memory. As in the original, if no amax
 // is NaN, channels with amax <= 2^-24 quantize to zero. dst may be src.
 //
-// It returns an error if amax is empty, inner < 1, len(src) is not a
-// multiple of len(amax)*inner, or dst is shorter than src.
+// It returns an error for an invalid f, if amax is empty, inner < 1,
+// len(src) is not a multiple of len(amax)*inner, or dst is shorter than
+// src, and for a negative amax element (ErrNegativeAmax, naming its index).
 func FakeQuantPerChannel(dst, src, amax []float32, inner int, f Format) error {
+	if err := f.Validate(); err != nil {
+		return err
+	}
 	c := len(amax)
 	if c == 0 || inner < 1 || len(src)%(c*inner) != 0 {
 		return fmt.Errorf("fakequant: per-channel layout of %d elements does not split into [outer][%d][%d]", len(src), c, inner)
 	}
 	if len(dst) < len(src) {
 		return fmt.Errorf("fakequant: per-channel dst of %d elements for %d inputs", len(dst), len(src))
+	}
+	if err := checkIntAmax(amax); err != nil {
+		return err
 	}
 	lo, hi := f.Bounds()
 	masking := maskingFor(amax)
@@ -122,18 +139,44 @@ func fitDst[T any](dst []T, n int) []T {
 	return dst[:n]
 }
 
-// TensorQuant quantizes x with amax broadcast against it (NumPy rules; amax
-// may not be larger than x) and returns the integer-valued float32 codes q,
-// shaped like x, and scale = maxBound/amax, shaped like amax (1 where amax <=
-// 2^-24). The original's function default is narrow range; set
-// f.NarrowRange to get it.
+// mustKernelArgs panics for an invalid format or a negative amax: the
+// slice kernels' programmer errors.
+func mustKernelArgs(f Format, amax float32) {
+	if err := f.Validate(); err != nil {
+		panic(err)
+	}
+	if err := checkIntAmax([]float32{amax}); err != nil {
+		panic(err)
+	}
+}
+
+// checkIntAmax is the amax check of integer quantization (as the
+// original's "Negative values in amax"): it returns ErrNegativeAmax naming
+// the first negative element. NaN and +Inf pass: the original quantizes
+// with them (NaN everywhere, or 0/0).
+func checkIntAmax(amax []float32) error {
+	for i, a := range amax {
+		if a < 0 {
+			return fmt.Errorf("%w: amax %v at flat index %d", ErrNegativeAmax, a, i)
+		}
+	}
+	return nil
+}
+
+// TensorQuant quantizes x with amax broadcast against it (NumPy rules)
+// and returns the integer-valued float32 codes q and scale =
+// maxBound/amax, shaped like amax (1 where amax <= 2^-24). q has the shape
+// of x and amax broadcast together: x's own, unless amax has more
+// dimensions or a dimension where x has 1, which grows it as in the
+// original (x*scale). The original's function default is narrow range;
+// set f.NarrowRange to get it.
 //
 // It returns an error for an invalid tensor or format, shapes that do not
 // broadcast, a negative amax element (ErrNegativeAmax) or, with an unsigned
 // format, a negative input (ErrNegativeInput); each names the offending
 // value. A NaN amax is not an error here: it yields NaN, as in the original.
 func TensorQuant(x, amax *tensor.Tensor, f Format) (q, scale *tensor.Tensor, err error) {
-	p, err := newPlan(x, amax, f)
+	p, x, err := newPlan(x, amax, f)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -149,13 +192,13 @@ func TensorQuant(x, amax *tensor.Tensor, f Format) (q, scale *tensor.Tensor, err
 }
 
 // FakeTensorQuant fake-quantizes x with amax broadcast against it: the
-// dequantized float32 values q/scale, shaped like x, as the original's
-// fake_tensor_quant computes them on CPU (on a GPU its CUDA extension
-// ignores narrow_range, applies a last-dimension amax along axis 0 and
-// treats amax 2^-24 and NaN differently: see the package doc). Errors are
-// those of TensorQuant.
+// dequantized float32 values q/scale, shaped as TensorQuant's q, as the
+// original's fake_tensor_quant computes them on CPU (on a GPU its CUDA
+// extension ignores narrow_range, applies a last-dimension amax along axis
+// 0 and treats amax 2^-24 and NaN differently: see the package doc).
+// Errors are those of TensorQuant.
 func FakeTensorQuant(x, amax *tensor.Tensor, f Format) (*tensor.Tensor, error) {
-	p, err := newPlan(x, amax, f)
+	p, x, err := newPlan(x, amax, f)
 	if err != nil {
 		return nil, err
 	}
@@ -166,26 +209,36 @@ func FakeTensorQuant(x, amax *tensor.Tensor, f Format) (*tensor.Tensor, error) {
 
 // STEGrad returns the gradient of FakeTensorQuant (and TensorQuant) with
 // respect to x: dy where |x| <= amax (inclusive, amax broadcast), else 0.
+// dy has the shape of FakeTensorQuant's result; where amax grew x's shape,
+// the gradient is summed back to x's shape (float32, in row-major order),
+// as autograd does for the original.
 //
-// It returns an error for invalid tensors, dy not shaped like x, or amax not
-// broadcasting to x.
+// It returns an error for invalid tensors, amax not broadcasting with x, a
+// negative amax element (ErrNegativeAmax), or dy of another shape than the
+// result.
 func STEGrad(x, amax, dy *tensor.Tensor) (*tensor.Tensor, error) {
-	b, err := checkPair(x, amax)
+	xb, b, err := checkPair(x, amax)
 	if err != nil {
+		return nil, err
+	}
+	if err := checkIntAmax(amax.Data); err != nil {
 		return nil, err
 	}
 	if err := dy.Validate(); err != nil {
 		return nil, fmt.Errorf("fakequant: gradient: %w", err)
 	}
-	if !tensor.SameShape(x.Shape, dy.Shape) {
-		return nil, fmt.Errorf("fakequant: gradient shape %v does not match input shape %v", dy.Shape, x.Shape)
+	if !tensor.SameShape(xb.Shape, dy.Shape) {
+		return nil, fmt.Errorf("fakequant: gradient shape %v does not match the output shape %v", dy.Shape, xb.Shape)
 	}
-	out := tensor.New(x.Shape...)
-	b.runs(len(x.Data), func(start, end, a int) {
-		ste(out.Data[start:end], x.Data[start:end], dy.Data[start:end], amax.Data[a])
+	out := tensor.New(xb.Shape...)
+	b.runs(len(xb.Data), func(start, end, a int) {
+		ste(out.Data[start:end], xb.Data[start:end], dy.Data[start:end], amax.Data[a])
 	}, func(i, a int) {
-		steGeneric(out.Data[i:i+1], x.Data[i:i+1], dy.Data[i:i+1], amax.Data[a])
+		steGeneric(out.Data[i:i+1], xb.Data[i:i+1], dy.Data[i:i+1], amax.Data[a])
 	})
+	if xb != x {
+		return sumTo(out, x.Shape), nil
+	}
 	return out, nil
 }
 
@@ -197,37 +250,45 @@ type plan struct {
 	b      broadcast
 }
 
-// checkPair validates an input and its amax and returns how amax
-// broadcasts over the input.
-func checkPair(x, amax *tensor.Tensor) (broadcast, error) {
+// checkPair validates an input and its amax and returns the input
+// broadcast to their common shape (x itself unless amax grows it) and how
+// amax broadcasts over that.
+func checkPair(x, amax *tensor.Tensor) (*tensor.Tensor, broadcast, error) {
 	if err := x.Validate(); err != nil {
-		return broadcast{}, fmt.Errorf("fakequant: input: %w", err)
+		return nil, broadcast{}, fmt.Errorf("fakequant: input: %w", err)
 	}
 	if err := amax.Validate(); err != nil {
-		return broadcast{}, fmt.Errorf("fakequant: amax: %w", err)
+		return nil, broadcast{}, fmt.Errorf("fakequant: amax: %w", err)
 	}
-	return newBroadcast(x.Shape, amax.Shape)
+	out, err := tensor.BroadcastShapes(x.Shape, amax.Shape)
+	if err != nil {
+		return nil, broadcast{}, fmt.Errorf("fakequant: amax does not broadcast to the input: %w", err)
+	}
+	if !tensor.SameShape(out, x.Shape) {
+		x = expandTo(x, out)
+	}
+	return x, newBroadcast(x.Shape, amax.Shape), nil
 }
 
-func newPlan(x, amax *tensor.Tensor, f Format) (*plan, error) {
+// newPlan validates a quantization and returns its plan and the input
+// broadcast to the result's shape.
+func newPlan(x, amax *tensor.Tensor, f Format) (*plan, *tensor.Tensor, error) {
 	if err := f.Validate(); err != nil {
-		return nil, err
+		return nil, nil, err
 	}
-	b, err := checkPair(x, amax)
+	x, b, err := checkPair(x, amax)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if f.Unsigned {
 		for i, v := range x.Data {
 			if v < 0 {
-				return nil, fmt.Errorf("%w: input %v at flat index %d (%s)", ErrNegativeInput, v, i, f)
+				return nil, nil, fmt.Errorf("%w: input %v at flat index %d (%s)", ErrNegativeInput, v, i, f)
 			}
 		}
 	}
-	for i, a := range amax.Data {
-		if a < 0 {
-			return nil, fmt.Errorf("%w: amax %v at flat index %d", ErrNegativeAmax, a, i)
-		}
+	if err := checkIntAmax(amax.Data); err != nil {
+		return nil, nil, err
 	}
 	p := &plan{b: b, sq: make([]float32, len(amax.Data)), so: make([]float32, len(amax.Data))}
 	p.lo, p.hi = f.Bounds()
@@ -235,7 +296,45 @@ func newPlan(x, amax *tensor.Tensor, f Format) (*plan, error) {
 	for i, a := range amax.Data {
 		p.sq[i], p.so[i] = scales(a, p.hi, masking)
 	}
-	return p, nil
+	return p, x, nil
+}
+
+// expandTo returns x broadcast to shape (a valid broadcast of x.Shape),
+// its elements repeated.
+func expandTo(x *tensor.Tensor, shape []int) *tensor.Tensor {
+	out := tensor.New(shape...)
+	st := tensor.BroadcastStrides(x.Shape, shape)
+	walk(shape, st, func(i, src int) { out.Data[i] = x.Data[src] })
+	return out
+}
+
+// sumTo returns g summed over the dimensions along which shape (a shape
+// that broadcasts to g's) was expanded, in row-major order of g.
+func sumTo(g *tensor.Tensor, shape []int) *tensor.Tensor {
+	out := tensor.New(shape...)
+	st := tensor.BroadcastStrides(shape, g.Shape)
+	walk(g.Shape, st, func(i, dst int) { out.Data[dst] += g.Data[i] })
+	return out
+}
+
+// walk calls f(i, j) for every flat index i of shape, in order, with j the
+// index that strides map it to.
+func walk(shape, strides []int, f func(i, j int)) {
+	n, _ := tensor.NumelOf(shape)
+	idx := make([]int, len(shape))
+	j := 0
+	for i := range n {
+		f(i, j)
+		for d := len(idx) - 1; d >= 0; d-- {
+			idx[d]++
+			j += strides[d]
+			if idx[d] < shape[d] {
+				break
+			}
+			j -= idx[d] * strides[d]
+			idx[d] = 0
+		}
+	}
 }
 
 // apply runs the kernels over x with the scale pairs sq (before rounding)
@@ -269,14 +368,9 @@ type broadcast struct {
 	scalar  bool
 }
 
-func newBroadcast(xShape, aShape []int) (broadcast, error) {
-	out, err := tensor.BroadcastShapes(xShape, aShape)
-	if err != nil {
-		return broadcast{}, fmt.Errorf("fakequant: amax does not broadcast to the input: %w", err)
-	}
-	if !tensor.SameShape(out, xShape) {
-		return broadcast{}, fmt.Errorf("fakequant: amax shape %v would broadcast input shape %v to %v", aShape, xShape, out)
-	}
+// newBroadcast returns how amax (shape aShape) broadcasts over an input of
+// shape xShape, which their broadcast does not grow.
+func newBroadcast(xShape, aShape []int) broadcast {
 	n, _ := tensor.NumelOf(aShape)
 	aligned := make([]int, len(xShape))
 	for i := range aligned {
@@ -295,7 +389,7 @@ func newBroadcast(xShape, aShape []int) (broadcast, error) {
 		strides: tensor.BroadcastStrides(aligned[:lead], xShape[:lead]),
 		inner:   inner,
 		scalar:  n == 1,
-	}, nil
+	}
 }
 
 // runs calls run(start, end, amaxIndex) for each run when runs are long
@@ -308,24 +402,14 @@ func (b broadcast) runs(n int, run func(start, end, a int), elem func(i, a int))
 	if b.inner == 0 {
 		return
 	}
-	idx := make([]int, len(b.lead))
-	a := 0
-	for r := 0; r < n; r += b.inner {
+	walk(b.lead, b.strides, func(row, a int) {
+		start := row * b.inner
 		if b.inner >= runMin {
-			run(r, r+b.inner, a)
-		} else {
-			for i := r; i < r+b.inner; i++ {
-				elem(i, a)
-			}
+			run(start, start+b.inner, a)
+			return
 		}
-		for d := len(idx) - 1; d >= 0; d-- {
-			idx[d]++
-			a += b.strides[d]
-			if idx[d] < b.lead[d] {
-				break
-			}
-			a -= idx[d] * b.strides[d]
-			idx[d] = 0
+		for i := start; i < start+b.inner; i++ {
+			elem(i, a)
 		}
-	}
+	})
 }

@@ -24,22 +24,28 @@ type Format struct {
 // Int8 is the signed 8-bit full-range format, [-128, 127].
 var Int8 = Format{NumBits: 8}
 
-// MaxNumBits is the widest format accepted. Widths 0 and 1, and those above
-// 16, are degenerate (float32 cannot hold every level above 24 bits) but are
-// computed exactly as the original does.
+// MaxNumBits is the widest format accepted. Widths above 16 are degenerate
+// (float32 cannot hold every level above 24 bits) but are computed exactly
+// as the original does.
 const MaxNumBits = 32
 
-// Validate returns an error if NumBits is outside [0, MaxNumBits].
+// Validate returns an error for a format that has no level besides 0:
+// NumBits outside [1, MaxNumBits], or a signed format of 1 bit. (The
+// original computes those too: with 0 bits every input becomes amax or 0,
+// with signed 1 bit NaN; every function of this module refuses them, as
+// QuantDescriptor does.)
 func (f Format) Validate() error {
-	if f.NumBits < 0 || f.NumBits > MaxNumBits {
-		return fmt.Errorf("fakequant: num_bits %d out of range [0, %d]", f.NumBits, MaxNumBits)
+	switch {
+	case f.NumBits < 1 || f.NumBits > MaxNumBits:
+		return fmt.Errorf("fakequant: num_bits %d out of range [1, %d]", f.NumBits, MaxNumBits)
+	case !f.Unsigned && f.NumBits < 2:
+		return fmt.Errorf("fakequant: signed quantization needs num_bits >= 2, got %d (its only level would be 0)", f.NumBits)
 	}
 	return nil
 }
 
-// Bounds returns the float32 clamp bounds of f (see the package doc). For
-// the degenerate NumBits 0 with narrow range, minBound > maxBound and every
-// element quantizes to maxBound, as in the original.
+// Bounds returns the float32 clamp bounds of f (see the package doc), for
+// a valid f (Validate).
 func (f Format) Bounds() (minBound, maxBound float32) {
 	u := 0
 	if f.Unsigned {

@@ -307,8 +307,8 @@ func FakeQuantFP8PerChannel(dst, src, amax []float32, inner int, f FP8Format) er
 }
 
 // FakeTensorQuantFP8 fake-quantizes x in the FP8 format f with amax
-// broadcast against it (NumPy rules; amax may not be larger than x), each
-// element as FakeQuantFP8 does with its amax.
+// broadcast against it (NumPy rules; the result is shaped as
+// FakeTensorQuant's), each element as FakeQuantFP8 does with its amax.
 //
 // It returns an error for an invalid tensor or f, shapes that do not
 // broadcast, and a negative, NaN or infinite amax element (naming its flat

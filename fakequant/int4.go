@@ -121,8 +121,8 @@ func DequantizeInt4Block(dst []float32, src []int8, scale []float32, rowLen, blo
 }
 
 // PackedInt4Len returns the number of bytes that hold n 4-bit codes:
-// ceil(n/2).
-func PackedInt4Len(n int) int { return (n + 1) / 2 }
+// ceil(n/2), and 0 for a negative n.
+func PackedInt4Len(n int) int { return max(n+1, 0) / 2 }
 
 // PackInt4 stores 4-bit codes two per byte as ONNX INT4/UINT4 raw data
 // does: code 2k in the low nibble of byte k, code 2k+1 in the high nibble

@@ -81,9 +81,7 @@ func fakeQuantVec(dst, src, sq, so []float32, lo, hi float32) {
 
 func quantInt8(dst []int8, src []float32, sq, lo, hi float32) {
 	dst = dst[:len(src)]
-	// The assembly clamps before it rounds, which only integer bounds
-	// allow; the others belong to the degenerate NumBits 0.
-	if len(src) >= minLen && integral(lo) && integral(hi) {
+	if len(src) >= minLen {
 		switch family(kQuantInt8, len(src)) {
 		case cpufeat.AVX512:
 			quantInt8AVX512(dst, src, sq, lo, hi)
@@ -125,6 +123,3 @@ func ste(dst, x, dy []float32, amax float32) {
 	}
 	steGeneric(dst, x, dy, amax)
 }
-
-// integral reports whether v is a whole number.
-func integral(v float32) bool { return v == float32(int32(v)) }

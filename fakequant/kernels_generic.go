@@ -38,7 +38,8 @@ func fakeQuantVecGeneric(dst, src, sq, so []float32, lo, hi float32) {
 }
 
 // quantInt8Generic: dst[i] = int8(quantizeOne(src[i], sq, lo, hi)), with NaN
-// giving 0. lo and hi lie within [-128, 127].
+// giving 0. lo and hi are integers within [-128, 127] (the assembly
+// versions clamp before they round, which only integer bounds allow).
 func quantInt8Generic(dst []int8, src []float32, sq, lo, hi float32) {
 	dst = dst[:len(src)]
 	for i, x := range src {

@@ -92,31 +92,6 @@ func TestLargeKernelsMatchGeneric(t *testing.T) {
 	}
 }
 
-// TestQuantInt8FractionalBounds covers the bounds the assembly cannot take
-// (NumBits 0 gives maxBound -0.5): the dispatcher must route them to the
-// generic code under every family.
-func TestQuantInt8FractionalBounds(t *testing.T) {
-	r := rand.New(rand.NewPCG(32, 33))
-	for _, f := range []Format{{NumBits: 0}, {NumBits: 0, NarrowRange: true}, {NumBits: 1}, {NumBits: 0, Unsigned: true}} {
-		src := interesting(r, 300, 1, Int8)
-		restore := cpufeat.Use(cpufeat.Generic)
-		want := make([]int8, len(src))
-		wantScale := QuantInt8(want, src, 1, f)
-		restore()
-		kerneltest.ForEachImpl(t, func(t *testing.T) {
-			got := make([]int8, len(src))
-			if s := QuantInt8(got, src, 1, f); s != wantScale {
-				t.Fatalf("%v: scale %v want %v", f, s, wantScale)
-			}
-			for i := range got {
-				if got[i] != want[i] {
-					t.Fatalf("%v: [%d] = %d want %d (x=%v)", f, i, got[i], want[i], src[i])
-				}
-			}
-		})
-	}
-}
-
 // TestKernelsInPlace covers the aliasing the API allows: FakeQuantVec with
 // dst == src, and STE with dst == x and with dst == dy, at every length up
 // to 300 and (without -short) at the streaming length.

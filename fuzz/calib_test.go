@@ -101,8 +101,8 @@ func checkState(t *testing.T, data []byte) {
 	if b2, _ := c2.MarshalBinary(); !bytes.Equal(b1, b2) {
 		t.Fatal("state does not round-trip")
 	}
-	for _, m := range []string{"max", "entropy", "percentile", "mse"} {
-		a, err := c.Amax(m, calibrators.AmaxOptions{StartBin: 1})
+	for _, m := range []calibrators.Method{"max", "entropy", "percentile", "mse"} {
+		a, err := c.Amax(m, calibrators.AmaxOptions{StartBin: new(1)})
 		if err == nil && a.Data[0] != a.Data[0] {
 			t.Fatalf("%s: NaN amax without an error", m)
 		}

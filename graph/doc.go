@@ -15,14 +15,28 @@
 // every value's element type and shape — symbolic dimensions such as a
 // batch size included, and the elements of shape arithmetic
 // (Shape → Gather → Concat → Reshape) — and folds constants: a node whose
-// inputs are all known at load is run once and becomes an initializer.
+// inputs are all known at load is run once and becomes an initializer
+// (within a bound relative to the model's weights, so that a small file
+// cannot make loading allocate without limit).
+//
+// FromLayers makes a graph of a model of package layers: each layer
+// writes its nodes through the layers.Builder it implements, and
+// quantizers become QuantizeLinear/DequantizeLinear pairs, exactly as
+// onnx/export writes them (it writes every graph, converted or imported).
 //
 // A Session runs a prepared graph; it is safe for concurrent use. It
 // executes the nodes in order with a memory plan (each value's buffer is
 // recycled after its last reader, or overwritten in place by it) and gives
-// ops a bounded number of goroutines (Options.Threads, Ctx.Parallel).
+// ops a bounded number of goroutines (Options.Threads, Ctx.Parallel) and
+// a run a bounded amount of memory (Options.MaxMemory).
 //
-// Place in the pipeline: graph sits above layers (whose ops it reuses) and
-// below onnx/export (which writes a Graph back as ONNX); the onnx codec it
-// imports sits at the bottom and imports nothing of ours.
+// The convolution, pooling and normalisation ops compute with
+// internal/nn, the arithmetic the layers package's layers use too, and
+// QuantizeLinear/DequantizeLinear with fakequant's ONNX Runtime-exact Q/DQ
+// kernels: a QDQ model exported from layers runs here bit for bit as its
+// export-mode forward (and ONNX Runtime) computes it.
+//
+// Place in the pipeline: graph sits beside layers, on the kernels they
+// share, and below onnx/export (which writes a Graph back as ONNX); the
+// onnx codec it imports sits at the bottom and imports nothing of ours.
 package graph

@@ -75,7 +75,17 @@ type Info struct {
 	// of it), is what is known of each element: a symbolic batch
 	// dimension stays symbolic, so that a Reshape fed by such a subgraph
 	// still has a known output shape. Nil when nothing is known.
-	Elems []Dim
+	Elems []Elem
+}
+
+// Elem is what is known of one element of an integer value computed from
+// shapes (Info.Elems): its value when Known (of any sign: a Reshape
+// target's -1 is one), else, when Param is set, the size of the symbolic
+// dimension of that name, else nothing.
+type Elem struct {
+	Value int
+	Known bool
+	Param string
 }
 
 // InfoOf returns the Info of a known tensor: its type, shape and value.
@@ -101,13 +111,17 @@ func (in *Info) Rank() int { return len(in.Shape) }
 // IntElems returns what is known of the elements of a 1-D (or scalar)
 // integer value: its constant elements, or Elems. ok is false when
 // neither is known.
-func (in *Info) IntElems() (elems []Dim, ok bool) {
+func (in *Info) IntElems() (elems []Elem, ok bool) {
 	if in.Const != nil {
 		v, err := in.Const.Ints()
 		if err != nil {
 			return nil, false
 		}
-		return Sizes(v...), true
+		elems = make([]Elem, len(v))
+		for i, x := range v {
+			elems[i] = Elem{Value: x, Known: true}
+		}
+		return elems, true
 	}
 	if in.Elems != nil {
 		return in.Elems, true

@@ -3,8 +3,6 @@
 // and bin edges, bit for bit, on both of its paths (torch.histc, the
 // default, and np.histogram).
 //
-//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx
-//
 // Histogram is the growing histogram (Collect, Merge, Fork, State and
 // Restore); HistcAbs is torch.histc's binning rule over |x|, the hot loop of
 // calibration, with SIMD kernels for amd64 (AVX2, AVX-512) and arm64 (NEON)

@@ -106,8 +106,8 @@ func (b *binner) histc(counts []int64, x []float32, p *histcParams) (zeros, outs
 // It returns an error if counts is empty or longer than MaxBins, or if lo or
 // hi is not finite or lo > hi (torch: "range of [lo, hi] is not finite").
 func HistcAbs(counts []int64, x []float32, lo, hi float32) (skipped int, err error) {
-	if len(counts) == 0 || len(counts) > MaxBins {
-		return 0, fmt.Errorf("histogram: %d bins, want 1 to %d", len(counts), MaxBins)
+	if err := checkBins(len(counts)); err != nil {
+		return 0, err
 	}
 	if !finite(lo) || !finite(hi) || lo > hi {
 		return 0, fmt.Errorf("histogram: range of [%v, %v] is not finite and increasing", lo, hi)
@@ -115,6 +115,14 @@ func HistcAbs(counts []int64, x []float32, lo, hi float32) (skipped int, err err
 	var b binner
 	_, out := b.histc(counts, x, newHistcParams(len(counts), lo, hi, false))
 	return int(out), nil
+}
+
+// checkBins is the one check of a bin count: 1 to MaxBins.
+func checkBins(n int) error {
+	if n < 1 || n > MaxBins {
+		return fmt.Errorf("histogram: num_bins %d, want 1 to %d", n, MaxBins)
+	}
+	return nil
 }
 
 func finite(v float32) bool { return !math.IsInf(float64(v), 0) && v == v }

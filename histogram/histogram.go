@@ -48,8 +48,8 @@ const torchCountMax = 1 << 24
 // New returns an empty histogram. It returns an error if o.NumBins is not in
 // [1, MaxBins].
 func New(o Options) (*Histogram, error) {
-	if o.NumBins < 1 || o.NumBins > MaxBins {
-		return nil, fmt.Errorf("histogram: num_bins %d, want 1 to %d", o.NumBins, MaxBins)
+	if err := checkBins(o.NumBins); err != nil {
+		return nil, err
 	}
 	return &Histogram{opts: o, numBins: o.NumBins}, nil
 }

@@ -21,8 +21,8 @@ import (
 // finite, lo > hi, or the widened range still has zero width (|lo| >=
 // 2^53), where numpy fails.
 func NumpyHistogram(x []float32, bins int, lo, hi float32, skipZeros bool) (counts []int64, edges []float32, err error) {
-	if bins < 1 || bins > MaxBins {
-		return nil, nil, fmt.Errorf("histogram: %d bins, want 1 to %d", bins, MaxBins)
+	if err := checkBins(bins); err != nil {
+		return nil, nil, err
 	}
 	if !finite(lo) || !finite(hi) || lo > hi {
 		return nil, nil, fmt.Errorf("histogram: range of [%v, %v] is not finite and increasing", lo, hi)

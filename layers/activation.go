@@ -3,7 +3,9 @@ package layers
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 
+	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -38,6 +40,11 @@ func (r *ReLU) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	r.x = x
 	return y, nil
+}
+
+// Export writes the layer as Relu.
+func (r *ReLU) Export(b Builder, x Value) (Value, error) {
+	return b.Node("Relu", []Value{x}, x.Shape), nil
 }
 
 // Backward returns dy where the input of the last Forward was positive, 0
@@ -106,6 +113,44 @@ func (f *Flatten) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	f.inShape, f.outShape = x.Shape, out
 	return &tensor.Tensor{Shape: out, Data: x.Data}, nil
+}
+
+// Export writes the layer as ONNX Flatten (axis 1) when that gives the
+// same result (start_dim 1 through the last dimension), else as Reshape
+// (0 keeps the batch dimension, -1 is the merged one). It returns an error
+// for dimensions out of range and for merging the symbolic batch
+// dimension.
+func (f *Flatten) Export(b Builder, x Value) (Value, error) {
+	r := len(x.Shape)
+	s, err1 := tensor.NormalizeAxis(f.StartDim, r)
+	e, err2 := tensor.NormalizeAxis(f.EndDim, r)
+	if err1 != nil || err2 != nil || s > e {
+		return Value{}, fmt.Errorf("input shape %s: cannot flatten dimensions %d to %d", FormatShape(x.Shape), f.StartDim, f.EndDim)
+	}
+	if slices.Contains(x.Shape[s:e+1], Batch) {
+		return Value{}, fmt.Errorf("input shape %s: flattening from dimension %d merges the batch dimension, which the export keeps symbolic", FormatShape(x.Shape), s)
+	}
+	if s == e {
+		return x, nil
+	}
+	merged := 1
+	for _, d := range x.Shape[s : e+1] {
+		merged *= d
+	}
+	out := append(append(slices.Clone(x.Shape[:s]), merged), x.Shape[e+1:]...)
+	if e == r-1 && s == 1 {
+		return b.Node("Flatten", []Value{x}, out, onnx.IntAttr("axis", 1)), nil
+	}
+	target := make([]int64, len(out))
+	for i, d := range out {
+		target[i] = int64(d)
+	}
+	target[0], target[s] = 0, -1
+	t, err := onnx.NewTensor("", []int64{int64(len(target))}, target)
+	if err != nil {
+		return Value{}, err
+	}
+	return b.Node("Reshape", []Value{x, b.Constant(t)}, out), nil
 }
 
 // Backward returns dy reshaped to the input shape of the last Forward
@@ -189,6 +234,9 @@ func (d *Dropout) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	return y, nil
 }
+
+// Export writes nothing: in inference Dropout is the identity.
+func (d *Dropout) Export(_ Builder, x Value) (Value, error) { return x, nil }
 
 // Backward applies the last Forward's mask to dy.
 func (d *Dropout) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {

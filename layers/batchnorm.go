@@ -2,8 +2,10 @@ package layers
 
 import (
 	"fmt"
-	"math"
+	"slices"
 
+	"github.com/tensorquant/tensorquant/internal/nn"
+	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -126,6 +128,57 @@ func (b *BatchNorm) SetState(name string, t *tensor.Tensor) error {
 	return nil
 }
 
+// norm returns the BatchNorm that BatchNorm1d, 2d and 3d embed.
+func (b *BatchNorm) norm() *BatchNorm { return b }
+
+// Export writes the layer as BatchNormalization with its running
+// statistics (inference), whatever its training mode. It returns an error
+// for parameters, buffers or eps that do not fit, and an input of the
+// wrong rank or channel count.
+func (b *BatchNorm) Export(g Builder, x Value) (Value, error) {
+	if err := b.exportCheck(x.Shape); err != nil {
+		return Value{}, err
+	}
+	inputs := []Value{x}
+	for _, p := range []struct {
+		name string
+		t    *tensor.Tensor
+	}{{"weight", b.Weight}, {"bias", b.Bias}, {"running_mean", b.RunningMean}, {"running_var", b.RunningVar}} {
+		v, err := g.Param(p.name, p.t)
+		if err != nil {
+			return Value{}, err
+		}
+		inputs = append(inputs, v)
+	}
+	return g.Node("BatchNormalization", inputs, x.Shape,
+		onnx.FloatAttr("epsilon", float32(b.Eps)),
+		onnx.FloatAttr("momentum", float32(1-b.Momentum))), nil
+}
+
+// exportCheck checks the parameters, buffers and eps, and an input of the
+// given shape, for inference.
+func (b *BatchNorm) exportCheck(shape []int) error {
+	C := b.NumFeatures
+	if C < 1 {
+		return fmt.Errorf("num_features %d: want at least 1", C)
+	}
+	for _, p := range []struct {
+		what string
+		t    *tensor.Tensor
+	}{{"weight", b.Weight}, {"bias", b.Bias}, {"running_mean", b.RunningMean}, {"running_var", b.RunningVar}} {
+		if err := checkTensor(p.what, p.t, C); err != nil {
+			return err
+		}
+	}
+	if !(b.Eps > 0) {
+		return fmt.Errorf("eps %v: want eps > 0", b.Eps)
+	}
+	if !slices.Contains(b.ranks, len(shape)) || shape[1] != C {
+		return fmt.Errorf("input shape %s: want %v dimensions with %d channels", FormatShape(shape), b.ranks, C)
+	}
+	return nil
+}
+
 func (b *BatchNorm) check(x *tensor.Tensor) error {
 	if err := x.Validate(); err != nil {
 		return errorf(b, "input: %v", err)
@@ -179,37 +232,20 @@ func (b *BatchNorm) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	for c := range C {
 		var mean, variance float64
 		if b.training {
-			var s float64
-			for n := range N {
-				for _, v := range x.Data[(n*C+c)*P : (n*C+c+1)*P] {
-					s += float64(v)
-				}
-			}
-			mean = s / float64(count)
 			var ss float64
-			for n := range N {
-				for _, v := range x.Data[(n*C+c)*P : (n*C+c+1)*P] {
-					d := float64(v) - mean
-					ss += d * d
-				}
-			}
-			variance = ss / float64(count)
+			mean, variance, ss = nn.Moments(x.Data, N, C, P, c)
 			m := b.Momentum
 			b.RunningMean.Data[c] = float32((1-m)*float64(b.RunningMean.Data[c]) + m*mean)
 			b.RunningVar.Data[c] = float32((1-m)*float64(b.RunningVar.Data[c]) + m*ss/float64(count-1))
 		} else {
 			mean, variance = float64(b.RunningMean.Data[c]), float64(b.RunningVar.Data[c])
 		}
-		inv := 1 / math.Sqrt(variance+b.Eps)
+		inv := nn.InvStd(variance, b.Eps)
 		b.invStd[c] = inv
 		gamma, beta := float64(b.Weight.Data[c]), float64(b.Bias.Data[c])
 		for n := range N {
 			lo, hi := (n*C+c)*P, (n*C+c+1)*P
-			for i, v := range x.Data[lo:hi] {
-				h := (float64(v) - mean) * inv
-				b.xhat[lo+i] = float32(h)
-				y.Data[lo+i] = float32(h*gamma + beta)
-			}
+			nn.Normalize(y.Data[lo:hi], b.xhat[lo:hi], x.Data[lo:hi], mean, inv, gamma, beta)
 		}
 	}
 	b.trainFwd, b.shape = b.training, x.Shape

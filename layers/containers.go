@@ -1,6 +1,8 @@
 package layers
 
 import (
+	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -41,23 +43,32 @@ func NewNamedSequential(children ...Named) (*Sequential, error) {
 	return s, nil
 }
 
-// check returns an error if Names does not fit Layers or a layer is nil.
+// check returns an *Error if Names does not fit Layers or a layer is nil.
 func (s *Sequential) check() error {
+	if err := s.validate(); err != nil {
+		return errorf(s, "%v", err)
+	}
+	return nil
+}
+
+// validate returns an error if Names does not fit Layers or a layer is
+// nil.
+func (s *Sequential) validate() error {
 	if s.Names != nil {
 		if len(s.Names) != len(s.Layers) {
-			return errorf(s, "%d names for %d layers", len(s.Names), len(s.Layers))
+			return fmt.Errorf("%d names for %d layers", len(s.Names), len(s.Layers))
 		}
 		seen := map[string]bool{}
 		for _, n := range s.Names {
 			if n == "" || strings.Contains(n, ".") || seen[n] {
-				return errorf(s, "bad or repeated layer name %q", n)
+				return fmt.Errorf("bad or repeated layer name %q", n)
 			}
 			seen[n] = true
 		}
 	}
 	for i, l := range s.Layers {
 		if l == nil {
-			return errorf(s, "layer %s is nil", s.name(i))
+			return fmt.Errorf("layer %s is nil", s.name(i))
 		}
 	}
 	return nil
@@ -78,7 +89,7 @@ func (s *Sequential) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	}
 	for i, l := range s.Layers {
 		var err error
-		if x, err = l.Forward(x); err != nil {
+		if x, err = forward(l, x); err != nil {
 			return nil, inChild(s.name(i), l, err)
 		}
 	}
@@ -97,6 +108,16 @@ func (s *Sequential) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		}
 	}
 	return dy, nil
+}
+
+// Export writes the layers one after the other (Builder.Chain). It
+// returns an error for names that do not fit the layers, a nil layer, and
+// the layers' errors.
+func (s *Sequential) Export(b Builder, x Value) (Value, error) {
+	if err := s.validate(); err != nil {
+		return Value{}, err
+	}
+	return b.Chain(s.Children(), x)
 }
 
 // Params returns nil: a Sequential has no parameters of its own.
@@ -157,13 +178,13 @@ func (r *Residual) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := x.Validate(); err != nil {
 		return nil, errorf(r, "input: %v", err)
 	}
-	a, err := r.Body.Forward(x)
+	a, err := forward(r.Body, x)
 	if err != nil {
 		return nil, inChild("body", r.Body, err)
 	}
 	s := x
 	if r.Shortcut != nil {
-		if s, err = r.Shortcut.Forward(x); err != nil {
+		if s, err = forward(r.Shortcut, x); err != nil {
 			return nil, inChild("shortcut", r.Shortcut, err)
 		}
 	}
@@ -201,6 +222,29 @@ func (r *Residual) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
 		dx.Data[i] = da.Data[i] + ds.Data[i]
 	}
 	return dx, nil
+}
+
+// Export writes body(x) + shortcut(x) as Add (x itself for a nil
+// shortcut). It returns the branches' errors and an error when their
+// shapes differ.
+func (r *Residual) Export(b Builder, x Value) (Value, error) {
+	if r.Body == nil {
+		return Value{}, fmt.Errorf("nil body")
+	}
+	a, err := b.Apply("body", r.Body, x)
+	if err != nil {
+		return Value{}, err
+	}
+	s := x
+	if r.Shortcut != nil {
+		if s, err = b.Apply("shortcut", r.Shortcut, x); err != nil {
+			return Value{}, err
+		}
+	}
+	if !slices.Equal(a.Shape, s.Shape) {
+		return Value{}, fmt.Errorf("input shape %s: body gives %s, shortcut gives %s", FormatShape(x.Shape), FormatShape(a.Shape), FormatShape(s.Shape))
+	}
+	return b.Node("Add", []Value{a, s}, a.Shape), nil
 }
 
 // Params returns nil: the block's parameters belong to its branches.

@@ -4,9 +4,11 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"strings"
 
-	"github.com/tensorquant/tensorquant/internal/gemm"
+	"github.com/tensorquant/tensorquant/internal/nn"
+	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -21,8 +23,9 @@ import (
 // first). The weight is laid out as in PyTorch: [OutChannels,
 // InChannels/Groups, k...] for a convolution and [InChannels,
 // OutChannels/Groups, k...] for a transposed one; Bias is [OutChannels] or
-// nil. The work is done by im2col (col2im for the transposed direction) and
-// the float32 GEMM of internal/gemm.
+// nil. The arithmetic is internal/nn's (im2col, or col2im for the
+// transposed direction, and the float32 GEMM of internal/gemm; depthwise
+// convolutions directly), which imported graphs share.
 type Conv struct {
 	InChannels, OutChannels int
 	// One value per spatial dimension. OutputPadding is all zero for a
@@ -41,11 +44,10 @@ type Conv struct {
 // convSaved is what backward needs from forward, copied so that a change
 // of the exported fields in between cannot make backward inconsistent.
 type convSaved struct {
-	x, w              *tensor.Tensor
-	geo               geom
-	outShape          []int
-	inC, outC, groups int
-	transposed, bias  bool
+	x, w     *tensor.Tensor
+	conv     nn.Conv
+	outShape []int
+	bias     bool
 }
 
 // Conv1d is torch.nn.Conv1d: input [N, C, L].
@@ -65,6 +67,17 @@ type ConvTranspose2d struct{ Conv }
 
 // ConvTranspose3d is torch.nn.ConvTranspose3d: input [N, C, D, H, W].
 type ConvTranspose3d struct{ Conv }
+
+func init() {
+	// The original's QuantConv*d and QuantConvTranspose*d: weights per
+	// output channel, in its default quantization map.
+	declareQuantizable[Conv1d](quantFacts{kind: "Conv1d", weightAxis: 0, byDefault: true})
+	declareQuantizable[Conv2d](quantFacts{kind: "Conv2d", weightAxis: 0, byDefault: true})
+	declareQuantizable[Conv3d](quantFacts{kind: "Conv3d", weightAxis: 0, byDefault: true})
+	declareQuantizable[ConvTranspose1d](quantFacts{kind: "ConvTranspose1d", weightAxis: 1, byDefault: true})
+	declareQuantizable[ConvTranspose2d](quantFacts{kind: "ConvTranspose2d", weightAxis: 1, byDefault: true})
+	declareQuantizable[ConvTranspose3d](quantFacts{kind: "ConvTranspose3d", weightAxis: 1, byDefault: true})
+}
 
 // ConvOptions are the optional hyper-parameters of the convolution
 // constructors, the same for every spatial dimension (use NewConv for
@@ -91,48 +104,51 @@ type ConvSpec struct {
 }
 
 // NewConv1d returns torch.nn.Conv1d(in, out, kernel, ...) with weights
-// drawn from rng as PyTorch initialises them (see NewConv). It returns an
-// error for invalid hyper-parameters.
+// drawn from rng, a math/rand/v2 source (nil: a fixed seed), as PyTorch
+// initialises them (see NewConv). It returns an error for invalid
+// hyper-parameters.
 func NewConv1d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv1d, error) {
 	v, err := newConvOpt(1, false, in, out, kernel, opt, rng)
 	return as(v, err, func(c *Conv) *Conv1d { return &Conv1d{*c} })
 }
 
 // NewConv2d returns torch.nn.Conv2d(in, out, kernel, ...) with weights
-// drawn from rng as PyTorch initialises them (see NewConv). It returns an
-// error for invalid hyper-parameters.
+// drawn from rng, a math/rand/v2 source (nil: a fixed seed), as PyTorch
+// initialises them (see NewConv). It returns an error for invalid
+// hyper-parameters.
 func NewConv2d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv2d, error) {
 	v, err := newConvOpt(2, false, in, out, kernel, opt, rng)
 	return as(v, err, func(c *Conv) *Conv2d { return &Conv2d{*c} })
 }
 
 // NewConv3d returns torch.nn.Conv3d(in, out, kernel, ...) with weights
-// drawn from rng as PyTorch initialises them (see NewConv). It returns an
-// error for invalid hyper-parameters.
+// drawn from rng, a math/rand/v2 source (nil: a fixed seed), as PyTorch
+// initialises them (see NewConv). It returns an error for invalid
+// hyper-parameters.
 func NewConv3d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*Conv3d, error) {
 	v, err := newConvOpt(3, false, in, out, kernel, opt, rng)
 	return as(v, err, func(c *Conv) *Conv3d { return &Conv3d{*c} })
 }
 
 // NewConvTranspose1d returns torch.nn.ConvTranspose1d(in, out, kernel, ...)
-// with weights drawn from rng (see NewConv). It returns an error for
-// invalid hyper-parameters.
+// with weights drawn from rng, a math/rand/v2 source (nil: a fixed seed;
+// see NewConv). It returns an error for invalid hyper-parameters.
 func NewConvTranspose1d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*ConvTranspose1d, error) {
 	v, err := newConvOpt(1, true, in, out, kernel, opt, rng)
 	return as(v, err, func(c *Conv) *ConvTranspose1d { return &ConvTranspose1d{*c} })
 }
 
 // NewConvTranspose2d returns torch.nn.ConvTranspose2d(in, out, kernel, ...)
-// with weights drawn from rng (see NewConv). It returns an error for
-// invalid hyper-parameters.
+// with weights drawn from rng, a math/rand/v2 source (nil: a fixed seed;
+// see NewConv). It returns an error for invalid hyper-parameters.
 func NewConvTranspose2d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*ConvTranspose2d, error) {
 	v, err := newConvOpt(2, true, in, out, kernel, opt, rng)
 	return as(v, err, func(c *Conv) *ConvTranspose2d { return &ConvTranspose2d{*c} })
 }
 
 // NewConvTranspose3d returns torch.nn.ConvTranspose3d(in, out, kernel, ...)
-// with weights drawn from rng (see NewConv). It returns an error for
-// invalid hyper-parameters.
+// with weights drawn from rng, a math/rand/v2 source (nil: a fixed seed;
+// see NewConv). It returns an error for invalid hyper-parameters.
 func NewConvTranspose3d(in, out, kernel int, opt ConvOptions, rng *rand.Rand) (*ConvTranspose3d, error) {
 	v, err := newConvOpt(3, true, in, out, kernel, opt, rng)
 	return as(v, err, func(c *Conv) *ConvTranspose3d { return &ConvTranspose3d{*c} })
@@ -167,11 +183,14 @@ func newConvOpt(dims int, transposed bool, in, out, kernel int, opt ConvOptions,
 // *Conv3d, *ConvTranspose1d, *ConvTranspose2d or *ConvTranspose3d. The
 // weight and bias are drawn from rng as PyTorch's reset_parameters does:
 // uniform in ±1/sqrt(fan_in), with fan_in = weight.Shape[1]·prod(kernel)
-// (kaiming_uniform with a = sqrt(5) gives that bound). It returns an error
-// for a nil rng, channels < 1, channel counts Groups does not divide, a
-// kernel, stride or dilation < 1, a negative padding, an output padding on
-// a convolution, an output padding not smaller than the stride or the
-// dilation, or a weight too large to allocate.
+// (kaiming_uniform with a = sqrt(5) gives that bound). rng is a
+// math/rand/v2 source; nil means rand.New(rand.NewPCG(0, 0)), so that a
+// layer whose weights are loaded afterwards needs none, and layers made
+// without one are the same every time. It returns an error for channels <
+// 1, channel counts Groups does not divide, a kernel, stride or dilation <
+// 1, a negative padding, an output padding on a convolution, an output
+// padding not smaller than the stride or the dilation, or a weight too
+// large to allocate.
 func NewConv(spec ConvSpec, rng *rand.Rand) (Layer, error) {
 	c, err := newConv(spec, rng)
 	if err != nil {
@@ -235,9 +254,7 @@ func newConv(spec ConvSpec, rng *rand.Rand) (*Conv, error) {
 	if err := c.checkHyper(); err != nil {
 		return nil, bad("%v", err)
 	}
-	if rng == nil {
-		return nil, bad("nil random source")
-	}
+	rng = orDefault(rng)
 	wshape := append([]int{c.OutChannels, c.InChannels / c.Groups}, c.KernelSize...)
 	if c.Transposed {
 		wshape[0], wshape[1] = c.InChannels, c.OutChannels/c.Groups
@@ -342,25 +359,159 @@ func (c *Conv) String() string {
 }
 
 // Params returns "weight" and, when the layer has one, "bias".
-func (c *Conv) Params() []Param {
-	ps := []Param{{Name: "weight", Value: c.Weight, Grad: gradOf(c.Weight, &c.weightGrad)}}
-	if c.Bias != nil {
-		ps = append(ps, Param{Name: "bias", Value: c.Bias, Grad: gradOf(c.Bias, &c.biasGrad)})
+func (c *Conv) Params() []Param { return c.WeightInfo().params() }
+
+// WeightInfo returns the weight, whose output channels are axis 0 ([out,
+// in/groups, k...]), or axis 1 for a transposed convolution ([in,
+// out/groups, k...]), and the bias.
+func (c *Conv) WeightInfo() WeightInfo {
+	axis := 0
+	if c.Transposed {
+		axis = 1
 	}
-	return ps
+	return weightInfo(c.Weight, &c.weightGrad, c.Bias, &c.biasGrad, axis)
 }
 
 // Forward returns the convolution of x. It returns an error for an input of
 // the wrong rank or channel count, an input too small for the kernel, or
 // weights whose shape no longer matches the hyper-parameters.
 func (c *Conv) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
-	return c.forward(c, x, c.Weight)
+	return c.ForwardWeight(x, c.Weight)
 }
 
 // Backward returns the gradient with respect to the input of the last
 // Forward and adds the weight and bias gradients to the parameters' Grad.
 func (c *Conv) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	return c.backward(c, dy, gradOf(c.Weight, &c.weightGrad))
+	return c.BackwardWeight(dy, gradOf(c.Weight, &c.weightGrad))
+}
+
+// unshare makes a copy of the layer made by assignment independent of the
+// original: its own hyper-parameter slices, nothing of the last Forward,
+// no scratch buffers. The weight and bias tensors, and their gradients,
+// stay shared.
+func (c *Conv) unshare() {
+	c.KernelSize, c.Stride, c.Padding = slices.Clone(c.KernelSize), slices.Clone(c.Stride), slices.Clone(c.Padding)
+	c.Dilation, c.OutputPadding = slices.Clone(c.Dilation), slices.Clone(c.OutputPadding)
+	c.fw, c.cols, c.tmp = convSaved{}, nil, nil
+}
+
+// Export writes the layer as Conv, or ConvTranspose, with PyTorch's
+// attributes, on x, the weight and the bias. It returns an error for
+// hyper-parameters and weights that do not fit each other or x.
+func (c *Conv) Export(b Builder, x Value) (Value, error) {
+	out, err := c.exportShape(x)
+	if err != nil {
+		return Value{}, err
+	}
+	w, err := b.Param("weight", c.Weight)
+	if err != nil {
+		return Value{}, err
+	}
+	inputs := []Value{x, w}
+	if c.Bias != nil {
+		bv, err := b.Param("bias", c.Bias)
+		if err != nil {
+			return Value{}, err
+		}
+		inputs = append(inputs, bv)
+	}
+	attrs := []onnx.Attribute{
+		onnx.IntsAttr("dilations", ints64(c.Dilation)...),
+		onnx.IntAttr("group", int64(c.Groups)),
+		onnx.IntsAttr("kernel_shape", ints64(c.KernelSize)...),
+	}
+	op := "Conv"
+	if c.Transposed {
+		op = "ConvTranspose"
+		attrs = append(attrs, onnx.IntsAttr("output_padding", ints64(c.OutputPadding)...))
+	}
+	attrs = append(attrs,
+		onnx.IntsAttr("pads", ints64(c.Padding, c.Padding)...),
+		onnx.IntsAttr("strides", ints64(c.Stride)...))
+	return b.Node(op, inputs, out, attrs...), nil
+}
+
+// exportShape checks the hyper-parameters, the weights and the input x
+// and returns the output shape.
+func (c *Conv) exportShape(x Value) ([]int, error) {
+	dims := len(c.KernelSize)
+	if dims < 1 || dims > 3 || len(c.Stride) != dims || len(c.Padding) != dims || len(c.Dilation) != dims || len(c.OutputPadding) != dims {
+		return nil, fmt.Errorf("kernel_size %v, stride %v, padding %v, dilation %v, output_padding %v: want 1 to 3 values each, the same number",
+			c.KernelSize, c.Stride, c.Padding, c.Dilation, c.OutputPadding)
+	}
+	if c.InChannels < 1 || c.OutChannels < 1 || c.Groups < 1 || c.InChannels%c.Groups != 0 || c.OutChannels%c.Groups != 0 {
+		return nil, fmt.Errorf("channels %d -> %d with groups %d: want groups dividing both", c.InChannels, c.OutChannels, c.Groups)
+	}
+	if err := checkTensor("weight", c.Weight, c.weightShape()...); err != nil {
+		return nil, err
+	}
+	if c.Bias != nil {
+		if err := checkTensor("bias", c.Bias, c.OutChannels); err != nil {
+			return nil, err
+		}
+	}
+	if len(x.Shape) != dims+2 || x.Shape[1] != c.InChannels {
+		return nil, fmt.Errorf("input shape %s: want %d dimensions with %d channels", FormatShape(x.Shape), dims+2, c.InChannels)
+	}
+	out := []int{x.Shape[0], c.OutChannels}
+	for i := range dims {
+		k, s, p, d, op := c.KernelSize[i], c.Stride[i], c.Padding[i], c.Dilation[i], c.OutputPadding[i]
+		if k < 1 || s < 1 || d < 1 || p < 0 || op < 0 {
+			return nil, fmt.Errorf("kernel_size %v, stride %v, dilation %v must be at least 1, padding %v and output_padding %v at least 0",
+				c.KernelSize, c.Stride, c.Dilation, c.Padding, c.OutputPadding)
+		}
+		in, span := x.Shape[2+i], d*(k-1)+1
+		var o int
+		if c.Transposed {
+			o = (in-1)*s - 2*p + span + op
+		} else if in+2*p >= span {
+			o = (in+2*p-span)/s + 1
+		}
+		if o < 1 {
+			return nil, fmt.Errorf("input shape %s: spatial size %v is too small for the kernel", FormatShape(x.Shape), x.Shape[2:])
+		}
+		out = append(out, o)
+	}
+	return out, nil
+}
+
+// FoldBatchNorm returns the convolution followed by next, a BatchNorm in
+// inference, as one convolution with
+//
+//	weight' = weight·γ/√(var+ε)   (per output channel)
+//	bias'   = (bias − mean)·γ/√(var+ε) + β
+//
+// computed in float64 and rounded once to float32 (the weights are new
+// tensors). It returns false for a transposed convolution, a next that is
+// not a BatchNorm of the output's rank and channels, and tensors that do
+// not fit their layers.
+func (c *Conv) FoldBatchNorm(next Layer) (Layer, bool) {
+	n, ok := next.(interface{ norm() *BatchNorm })
+	if !ok || c.Transposed || c.checkHyper() != nil || checkTensor("weight", c.Weight, c.weightShape()...) != nil ||
+		c.Bias != nil && checkTensor("bias", c.Bias, c.OutChannels) != nil {
+		return nil, false
+	}
+	bn, C := n.norm(), c.OutChannels
+	if bn.exportCheck(append([]int{Batch, C}, repeat(1, len(c.KernelSize))...)) != nil {
+		return nil, false
+	}
+	f := *c
+	f.unshare()
+	f.weightGrad, f.biasGrad = nil, nil
+	f.Weight, f.Bias = c.Weight.Clone(), tensor.New(C)
+	per := len(f.Weight.Data) / C
+	for o := range C {
+		s := float64(bn.Weight.Data[o]) / math.Sqrt(float64(bn.RunningVar.Data[o])+bn.Eps)
+		for i := o * per; i < (o+1)*per; i++ {
+			f.Weight.Data[i] = float32(float64(f.Weight.Data[i]) * s)
+		}
+		b0 := 0.0
+		if c.Bias != nil {
+			b0 = float64(c.Bias.Data[o])
+		}
+		f.Bias.Data[o] = float32((b0-float64(bn.RunningMean.Data[o]))*s + float64(bn.Bias.Data[o]))
+	}
+	return &f, true
 }
 
 // weightShape is the shape the weight must have.
@@ -372,163 +523,101 @@ func (c *Conv) weightShape() []int {
 	return s
 }
 
-// forward convolves x with w (the layer's Weight, or a quantized copy of it
-// for a quantized layer; same shape) and adds the bias. self is the layer
-// errors are reported for. x and w are kept for backward.
-func (c *Conv) forward(self Layer, x, w *tensor.Tensor) (*tensor.Tensor, error) {
+// ForwardWeight is Forward with w in place of the weight (same shape): x
+// and w are kept for Backward.
+func (c *Conv) ForwardWeight(x, w *tensor.Tensor) (*tensor.Tensor, error) {
 	if err := c.checkHyper(); err != nil {
-		return nil, errorf(self, "%v", err)
+		return nil, errorf(c, "%v", err)
 	}
 	if err := w.Validate(); err != nil {
-		return nil, errorf(self, "weight: %v", err)
+		return nil, errorf(c, "weight: %v", err)
 	}
 	if ws := c.weightShape(); !tensor.SameShape(w.Shape, ws) {
-		return nil, errorf(self, "weight shape %v, want %v", w.Shape, ws)
+		return nil, errorf(c, "weight shape %v, want %v", w.Shape, ws)
 	}
 	if c.Bias != nil && (c.Bias.Validate() != nil || !tensor.SameShape(c.Bias.Shape, []int{c.OutChannels})) {
-		return nil, errorf(self, "bias shape %v, want [%d]", c.Bias.Shape, c.OutChannels)
+		return nil, errorf(c, "bias shape %v, want [%d]", c.Bias.Shape, c.OutChannels)
 	}
 	dims := len(c.KernelSize)
 	if err := x.Validate(); err != nil {
-		return nil, errorf(self, "input: %v", err)
+		return nil, errorf(c, "input: %v", err)
 	}
 	if len(x.Shape) != dims+2 {
-		return nil, errorf(self, "input shape %v: want %d dimensions (N, C%s)", x.Shape, dims+2, spatialNames(dims))
+		return nil, errorf(c, "input shape %v: want %d dimensions (N, C%s)", x.Shape, dims+2, spatialNames(dims))
 	}
 	if x.Shape[1] != c.InChannels {
-		return nil, errorf(self, "input shape %v: has %d channels, want %d", x.Shape, x.Shape[1], c.InChannels)
+		return nil, errorf(c, "input shape %v: has %d channels, want %d", x.Shape, x.Shape[1], c.InChannels)
 	}
-	g := geom{big: [3]int{1, 1, 1}, small: [3]int{1, 1, 1}, k: [3]int{1, 1, 1}, s: [3]int{1, 1, 1}, d: [3]int{1, 1, 1}}
 	out := []int{x.Shape[0], c.OutChannels}
 	for i := range dims {
-		j := 3 - dims + i
-		g.k[j], g.s[j], g.p[j], g.d[j] = c.KernelSize[i], c.Stride[i], c.Padding[i], c.Dilation[i]
 		in := x.Shape[2+i]
 		var o int
 		if c.Transposed {
 			o = (in-1)*c.Stride[i] - 2*c.Padding[i] + c.Dilation[i]*(c.KernelSize[i]-1) + c.OutputPadding[i] + 1
-			g.small[j], g.big[j] = in, o
 		} else {
 			o = (in+2*c.Padding[i]-c.Dilation[i]*(c.KernelSize[i]-1)-1)/c.Stride[i] + 1
 			if in+2*c.Padding[i] < c.Dilation[i]*(c.KernelSize[i]-1)+1 {
 				o = 0
 			}
-			g.big[j], g.small[j] = in, o
 		}
 		if o < 1 || in < 1 {
-			return nil, errorf(self, "input shape %v: spatial size %v is too small for kernel %v (dilation %v, padding %v)",
+			return nil, errorf(c, "input shape %v: spatial size %v is too small for kernel %v (dilation %v, padding %v)",
 				x.Shape, x.Shape[2:], c.KernelSize, c.Dilation, c.Padding)
 		}
 		out = append(out, o)
 	}
 	if n, err := tensor.NumelOf(out); err != nil || n > maxActivation {
-		return nil, errorf(self, "input shape %v: output shape %v is too large", x.Shape, out)
+		return nil, errorf(c, "input shape %v: output shape %v is too large", x.Shape, out)
 	}
+	big, small := x.Shape[2:], out[2:]
+	if c.Transposed {
+		big, small = small, big
+	}
+	k := nn.Conv{Geom: nn.NewGeom(big, small, c.KernelSize, c.Stride, c.Padding, nil, c.Dilation),
+		InC: c.InChannels, OutC: c.OutChannels, Groups: c.Groups, Transposed: c.Transposed}
 	y := tensor.New(out...)
-	c.fw = convSaved{x: x, w: w, geo: g, outShape: out, inC: c.InChannels, outC: c.OutChannels,
-		groups: c.Groups, transposed: c.Transposed, bias: c.Bias != nil}
-	N, G := x.Shape[0], c.Groups
-	P := g.smallN()
+	c.fw = convSaved{x: x, w: w, conv: k, outShape: out, bias: c.Bias != nil}
 	var bias []float32
 	if c.Bias != nil {
 		bias = c.Bias.Data
 	}
-	if !c.Transposed {
-		cg, ocg := c.InChannels/G, c.OutChannels/G
-		K := cg * g.kN()
-		for n0, nc := range c.chunks(N, K, P, ocg) {
-			L := nc * P
-			cols, tmp := c.cols[:K*L], c.tmp[:ocg*L]
-			for gi := range G {
-				g.im2col(cols, x.Data, c.InChannels, gi*cg, cg, n0, nc)
-				gemm.Sgemm(false, false, ocg, L, K, w.Data[gi*ocg*K:], K, cols, L, tmp, L, false)
-				scatterChannels(y.Data, tmp, c.OutChannels, gi*ocg, ocg, n0, nc, P, bias)
-			}
-		}
-		return y, nil
+	N := x.Shape[0]
+	if !k.Depthwise() {
+		c.scratch(k.Scratch(N))
 	}
-	// Transposed: y = col2im(Wᵀ·x), the adjoint of the convolution from y's
-	// space to x's, whose weight has x's channels as output channels.
-	cg, icg := c.OutChannels/G, c.InChannels/G
-	K := cg * g.kN()
-	for n0, nc := range c.chunks(N, K, P, icg) {
-		L := nc * P
-		cols, tmp := c.cols[:K*L], c.tmp[:icg*L]
-		for gi := range G {
-			gatherChannels(tmp, x.Data, c.InChannels, gi*icg, icg, n0, nc, P)
-			gemm.Sgemm(true, false, K, L, icg, w.Data[gi*icg*K:], K, tmp, L, cols, L, false)
-			g.col2im(y.Data, cols, c.OutChannels, gi*cg, cg, n0, nc)
-		}
-	}
-	if bias != nil {
-		addChannelBias(y.Data, bias, g.bigN())
-	}
+	k.Forward(y.Data, x.Data, w.Data, bias, c.cols, c.tmp, 0, N)
 	return y, nil
 }
 
-// backward returns dx for the last forward, adds the gradient with respect
-// to the weight forward used into dw, and adds the bias gradient to the
-// layer's bias gradient.
-func (c *Conv) backward(self Layer, dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
+// BackwardWeight is Backward, except that the gradient with respect to the
+// weight the last Forward (or ForwardWeight) used is added to dw, which
+// has as many elements, instead of the weight's Grad. The bias gradient
+// goes to the bias's Grad.
+func (c *Conv) BackwardWeight(dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
 	fw := &c.fw
 	if fw.x == nil {
-		return nil, errorf(self, "Backward called before Forward")
+		return nil, errorf(c, "Backward called before Forward")
 	}
 	if err := dy.Validate(); err != nil {
-		return nil, errorf(self, "output gradient: %v", err)
+		return nil, errorf(c, "output gradient: %v", err)
 	}
 	if !tensor.SameShape(dy.Shape, fw.outShape) {
-		return nil, errorf(self, "output gradient shape %v, want %v", dy.Shape, fw.outShape)
+		return nil, errorf(c, "output gradient shape %v, want %v", dy.Shape, fw.outShape)
 	}
 	if len(dw.Data) != len(fw.w.Data) {
-		return nil, errorf(self, "weight gradient of %d elements for a weight of shape %v", len(dw.Data), fw.w.Shape)
+		return nil, errorf(c, "weight gradient of %d elements for a weight of shape %v", len(dw.Data), fw.w.Shape)
 	}
 	var db []float32
 	if fw.bias {
-		if c.Bias == nil || len(c.Bias.Data) != fw.outC {
-			return nil, errorf(self, "bias changed between Forward and Backward")
+		if c.Bias == nil || len(c.Bias.Data) != fw.conv.OutC {
+			return nil, errorf(c, "bias changed between Forward and Backward")
 		}
 		db = gradOf(c.Bias, &c.biasGrad).Data
 	}
-	x, w, g := fw.x, fw.w, &fw.geo
-	dx := tensor.New(x.Shape...)
-	N, G := x.Shape[0], fw.groups
-	P := g.smallN()
-	if !fw.transposed {
-		cg, ocg := fw.inC/G, fw.outC/G
-		K := cg * g.kN()
-		for n0, nc := range c.chunks(N, K, P, ocg) {
-			L := nc * P
-			cols, tmp := c.cols[:K*L], c.tmp[:ocg*L]
-			for gi := range G {
-				gatherChannels(tmp, dy.Data, fw.outC, gi*ocg, ocg, n0, nc, P)
-				g.im2col(cols, x.Data, fw.inC, gi*cg, cg, n0, nc)
-				gemm.Sgemm(false, true, ocg, K, L, tmp, L, cols, L, dw.Data[gi*ocg*K:], K, true)
-				gemm.Sgemm(true, false, K, L, ocg, w.Data[gi*ocg*K:], K, tmp, L, cols, L, false)
-				g.col2im(dx.Data, cols, fw.inC, gi*cg, cg, n0, nc)
-			}
-		}
-		if db != nil {
-			sumChannels(db, dy.Data, P)
-		}
-		return dx, nil
-	}
-	cg, icg := fw.outC/G, fw.inC/G
-	K := cg * g.kN()
-	for n0, nc := range c.chunks(N, K, P, icg) {
-		L := nc * P
-		cols, tmp := c.cols[:K*L], c.tmp[:icg*L]
-		for gi := range G {
-			g.im2col(cols, dy.Data, fw.outC, gi*cg, cg, n0, nc)
-			gatherChannels(tmp, x.Data, fw.inC, gi*icg, icg, n0, nc, P)
-			gemm.Sgemm(false, true, icg, K, L, tmp, L, cols, L, dw.Data[gi*icg*K:], K, true)
-			gemm.Sgemm(false, false, icg, L, K, w.Data[gi*icg*K:], K, cols, L, tmp, L, false)
-			scatterChannels(dx.Data, tmp, fw.inC, gi*icg, icg, n0, nc, P, nil)
-		}
-	}
-	if db != nil {
-		sumChannels(db, dy.Data, g.bigN())
-	}
+	dx := tensor.New(fw.x.Shape...)
+	N := fw.x.Shape[0]
+	c.scratch(fw.conv.Scratch(N))
+	fw.conv.Backward(dx.Data, dw.Data, db, dy.Data, fw.x.Data, fw.w.Data, c.cols, c.tmp, N)
 	return dx, nil
 }
 
@@ -537,60 +626,15 @@ func (c *Conv) backward(self Layer, dy, dw *tensor.Tensor) (*tensor.Tensor, erro
 // failure.
 const maxActivation = 1<<31 - 1
 
-// maxScratch bounds the im2col buffer (in elements); larger batches are
-// processed in chunks of samples.
-const maxScratch = 1 << 20
-
-// chunks splits N samples into runs whose im2col matrix (K rows, P columns
-// per sample) fits maxScratch (at least one sample per run), sizes the
-// scratch buffers for K×L columns and tmpRows×L others, and yields
-// (first sample, count) pairs.
-func (c *Conv) chunks(N, K, P, tmpRows int) func(yield func(int, int) bool) {
-	per := max(1, maxScratch/max(1, K*P))
-	per = min(per, max(N, 1))
-	if need := K * P * per; cap(c.cols) < need {
-		c.cols = make([]float32, need)
+// scratch makes the scratch buffers at least cols and tmp elements long.
+func (c *Conv) scratch(cols, tmp int) {
+	if cap(c.cols) < cols {
+		c.cols = make([]float32, cols)
 	}
-	if need := tmpRows * P * per; cap(c.tmp) < need {
-		c.tmp = make([]float32, need)
+	if cap(c.tmp) < tmp {
+		c.tmp = make([]float32, tmp)
 	}
 	c.cols, c.tmp = c.cols[:cap(c.cols)], c.tmp[:cap(c.tmp)]
-	return func(yield func(int, int) bool) {
-		for n0 := 0; n0 < N; n0 += per {
-			if !yield(n0, min(per, N-n0)) {
-				return
-			}
-		}
-	}
-}
-
-// addChannelBias adds bias[c] to every element of channel c of y, a tensor
-// [N, C, P].
-func addChannelBias(y, bias []float32, P int) {
-	C := len(bias)
-	for i := 0; i+P <= len(y); i += P {
-		b := bias[(i/P)%C]
-		for j := range y[i : i+P] {
-			y[i+j] += b
-		}
-	}
-}
-
-// sumChannels adds, for each channel c, the sum of channel c of dy (a
-// tensor [N, C, P]) to db[c], accumulating in float64.
-func sumChannels(db, dy []float32, P int) {
-	C := len(db)
-	sums := make([]float64, C)
-	for i := 0; i+P <= len(dy); i += P {
-		var s float64
-		for _, v := range dy[i : i+P] {
-			s += float64(v)
-		}
-		sums[(i/P)%C] += s
-	}
-	for c, s := range sums {
-		db[c] += float32(s)
-	}
 }
 
 // gradOf returns the gradient tensor *g of the parameter v, replacing it by
@@ -607,6 +651,15 @@ func gradOf(v *tensor.Tensor, g **tensor.Tensor) *tensor.Tensor {
 		*g = tensor.New(v.Shape...)
 	}
 	return *g
+}
+
+// orDefault returns rng, or for nil the fixed-seed source the
+// constructors document: rand.New(rand.NewPCG(0, 0)).
+func orDefault(rng *rand.Rand) *rand.Rand {
+	if rng == nil {
+		return rand.New(rand.NewPCG(0, 0))
+	}
+	return rng
 }
 
 // uniform fills x with values drawn uniformly from [-bound, bound).

@@ -1,78 +1,77 @@
-// Package layers holds the neural-network layers of tensorquant, with
-// forward and backward passes in float32, the containers and the walker that
-// name them as PyTorch does, their quantized counterparts and the
-// quantizers, training (losses, optimizers, schedules, a training loop) and
-// checkpoints.
+// Package layers holds the neural-network side of tensorquant: float
+// layers with forward and backward passes, the quantization of the
+// original toolkit on top of them, training, and checkpoints. It is four
+// rooms, told apart by their file names; the float framework uses nothing
+// of the other three, and they use nothing of each other (TestRooms
+// checks it).
 //
-//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx
+// # The float framework (files without a prefix)
 //
 // Every layer implements Layer: Forward(x) computes a batch and remembers
 // what Backward needs; Backward(dy) adds the parameter gradients to each
 // Param's Grad and returns the input gradient. Shapes are PyTorch's:
 // channels first (NCL, NCHW, NCDHW), weights in PyTorch's layouts (Linear
 // [out, in], Conv [out, in/groups, k...], ConvTranspose [in, out/groups,
-// k...]), so that an exporter can read a model directly.
-//
-// The layers: Linear; Conv1d/2d/3d and ConvTranspose1d/2d/3d (stride,
-// padding, dilation, groups, output padding; im2col and the cache-blocked
-// SIMD GEMM of internal/gemm); MaxPool1d/2d/3d, AvgPool1d/2d/3d,
-// AdaptiveAvgPool1d/2d/3d; ReLU, Flatten, Dropout; BatchNorm1d/2d/3d; and
-// the containers Sequential and Residual (body(x) + shortcut(x), for
-// ResNet-style models).
+// k...]), so that models and weights move between the two as they are.
+// The layers are PyTorch's Linear, Conv1d/2d/3d and ConvTranspose1d/2d/3d
+// (the arithmetic of internal/nn, which imported graphs share: im2col and
+// the cache-blocked SIMD GEMM of internal/gemm), MaxPool,
+// AvgPool and AdaptiveAvgPool in 1 to 3 dimensions, BatchNorm1d/2d/3d,
+// ReLU, Flatten, Dropout, ONNX's MatMul with a constant weight, and the
+// containers Sequential and Residual (body(x) + shortcut(x)); CrossEntropy
+// is the loss.
 //
 // Models are trees. Parent layers expose their sub-modules through
 // Children, which is all the walker needs: Walk and NamedLayers visit every
 // layer with its hierarchical name ("features.0"), NamedParams lists the
 // parameters ("features.0.weight"), Find looks one up, and a Container's
-// SetChild replaces one in place. A layer that owns sub-modules that are
-// not layers of the float model (a quantized layer's input and weight
-// quantizers) makes them children too, so that a calibration loop is
+// SetChild replaces one in place. Forward hooks (RegisterForwardHook,
+// RegisterForwardPreHook: PyTorch's register_forward_hook) observe or
+// replace the input and output of a layer found by its name, without
+// changing the tree.
 //
-//	layers.Walk(model, func(name string, l layers.Layer) error {
-//		if strings.HasSuffix(name, "input_quantizer") { ... }
-//		return nil
-//	})
-//
-// Bad input never panics: every layer returns an *Error that names the
-// layer by its hierarchical name and repr, and states the shapes, for
-// example
+// Each layer says, next to its Forward and Backward, how it is written as
+// ONNX nodes (Exporter, through a Builder that graph.FromLayers implements),
+// and a layer with a weight lets it be replaced for one pass (Weighted),
+// which is all quantization needs of it. Bad input never panics: every
+// layer returns an *Error that names the layer by its hierarchical name and
+// repr, and states the shapes, for example
 //
 //	layers: features.0 Conv2d(1, 8, kernel_size=(3, 3), stride=(1, 1)): input shape [4 3 8 8]: has 3 channels, want 1
 //
-// Quantization follows the original toolkit. A QuantDescriptor says how a
-// tensor is quantized; a TensorQuantizer built from one is a layer with the
-// original's calib, clip and quant stages, a static (calibrated, set or
-// given) or dynamic amax, learn_amax, and an export mode that computes what
-// ONNX Runtime computes for the exported QuantizeLinear/DequantizeLinear
-// pair. The quantized layers (QuantLinear, QuantConv1d/2d/3d,
-// QuantConvTranspose1d/2d/3d, QuantMaxPool*, QuantAvgPool*,
-// QuantAdaptiveAvgPool*; the QuantLayer interface) embed their float layer
-// and quantize its input and weight with the default descriptors of their
-// type (SetDefaultQuantDescInput/Weight) or given ones. QuantizeModel
-// replaces the float layers of a model by quantized ones, keeping the
-// weights (the original's quant_modules.initialize()), and NamedQuantizers
-// lists the quantizers by name, so the original's calibration is
+// # Quantization (quant_ files)
+//
+// A QuantDescriptor says how a tensor is quantized (the predefined ones
+// are functions: QuantDesc8BitPerTensor() ...); a TensorQuantizer built
+// from one is a layer with the original's calib, clip and quant stages, a
+// static (calibrated, set or given) or dynamic amax, learn_amax, FP8 and
+// block formats, and an export mode that computes what ONNX Runtime
+// computes for the exported QuantizeLinear/DequantizeLinear pair. One
+// generic wrapper, Quant[L], quantizes the input and (for a Weighted L) the
+// weight of any quantizable float layer type: the original's QuantConv2d
+// is Quant[*Conv2d] (the alias QuantConv2d), with the default descriptors
+// of its type (SetDefaultQuantDescInput[*Conv2d]) or given ones.
+// Quantize wraps one layer, QuantizeModel every layer of a model that the
+// original's quant_modules.initialize() would, NamedQuantizers lists the
+// quantizers by name ("features.0.input_quantizer"), and Calibrate runs
+// the original's calibration loop:
 //
 //	model, err := layers.QuantizeModel(model, layers.ReplaceOptions{})
-//	qs, err := layers.NamedQuantizers(model)
-//	for _, q := range qs { q.Quantizer.DisableQuant(); q.Quantizer.EnableCalib() }
-//	// ... forward some batches ...
-//	for _, q := range qs {
-//		err = q.Quantizer.LoadCalibAmax("max", calibrators.AmaxOptions{})
-//		q.Quantizer.DisableCalib(); q.Quantizer.EnableQuant()
-//	}
+//	err = layers.Calibrate(model, batches, calibrators.MethodMax, calibrators.AmaxOptions{}, nil)
 //
-// and quantization-aware training is Fit on the quantized model.
-// Beyond the original, descriptors also describe FP8 (E4M3, E5M2) and
-// block-wise integer quantization.
+// Quantization-aware training is Fit on the quantized model.
 //
-// Training: CrossEntropy (mean, numerically stable), SGD (momentum,
-// dampening, Nesterov, weight decay) and Adam as PyTorch defines them,
-// CosineAnnealing (NewCosineAnnealing decays to 1% of the base rate, as the
-// original toolkit recommends for quantization-aware fine-tuning), and Fit,
-// a minimal loop with seeded shuffling and a progress callback; Predict and
-// Accuracy evaluate. Results are deterministic: the same seeds give the same
-// bits, whatever the number of goroutines the GEMM uses.
+// # Training (train_ files)
+//
+// SGD (momentum, dampening, Nesterov, weight decay) and Adam as PyTorch
+// defines them, CosineAnnealing (NewCosineAnnealing decays to 1% of the
+// base rate, as the original toolkit recommends for quantization-aware
+// fine-tuning), and Fit, a minimal loop with seeded shuffling and a
+// progress callback; Predict and Accuracy evaluate. Results are
+// deterministic: the same seeds give the same bits, whatever the number of
+// goroutines the GEMM uses.
+//
+// # Persistence (persist_ files)
 //
 // Checkpoints (SaveCheckpoint, LoadCheckpoint, Capture, Restore) store the
 // parameters and every Stateful layer's buffers (BatchNorm running

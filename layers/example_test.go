@@ -143,3 +143,27 @@ func ExampleSaveCheckpoint() {
 	// Output:
 	// features.0.weight true
 }
+
+func ExampleRegisterForwardHook() {
+	model, err := newCNN(1)
+	if err != nil {
+		panic(err)
+	}
+	// Capture the activations of the first convolution, as PyTorch's
+	// register_forward_hook does.
+	var act *tensor.Tensor
+	h, err := layers.RegisterForwardHook(model, "features.0", func(name string, l layers.Layer, x, y *tensor.Tensor) (*tensor.Tensor, error) {
+		act = y
+		return nil, nil // keep the output
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer h.Remove()
+	if _, err := model.Forward(tensor.New(2, 1, 8, 8)); err != nil {
+		panic(err)
+	}
+	fmt.Println("features.0 output:", act.Shape)
+	// Output:
+	// features.0 output: [2 8 8 8]
+}

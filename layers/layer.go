@@ -44,6 +44,58 @@ type Param struct {
 	Grad  *tensor.Tensor
 }
 
+// Weighted is implemented by layers with a weight that can be replaced
+// for one pass, which is how a quantized layer (Quant) runs its float
+// layer on a quantized copy of the weight, and whose weight and bias an
+// exporter can tell from other parameters: Conv*, ConvTranspose*, Linear,
+// MatMul.
+type Weighted interface {
+	Layer
+	// WeightInfo returns the weight and bias parameters (those of Params)
+	// and the weight's axis of output channels.
+	WeightInfo() WeightInfo
+	// ForwardWeight is Forward with w, shaped like the weight, in its
+	// place. It returns Forward's errors.
+	ForwardWeight(x, w *tensor.Tensor) (*tensor.Tensor, error)
+	// BackwardWeight is Backward after ForwardWeight (or Forward), except
+	// that the gradient with respect to the weight used is added to dw,
+	// which has as many elements, instead of the weight's Grad. It
+	// returns Backward's errors and an error for a dw of another size.
+	BackwardWeight(dy, dw *tensor.Tensor) (*tensor.Tensor, error)
+}
+
+// WeightInfo describes the weight and bias of a Weighted layer.
+type WeightInfo struct {
+	// Weight is the weight parameter.
+	Weight Param
+	// Axis is the weight's axis of output channels: 0 for Conv ([out,
+	// in/groups, k...]) and Linear ([out, in]), 1 for ConvTranspose ([in,
+	// out/groups, k...]) and MatMul ([in, out]). A per-channel weight
+	// quantizer keeps one amax along it.
+	Axis int
+	// Bias is the bias parameter, one value per output channel; its Value
+	// is nil for a layer without bias.
+	Bias Param
+}
+
+// weightInfo returns the WeightInfo of the parameters "weight" (w, its
+// gradient *wg) and, when b is not nil, "bias" (b, *bg); see gradOf.
+func weightInfo(w *tensor.Tensor, wg **tensor.Tensor, b *tensor.Tensor, bg **tensor.Tensor, axis int) WeightInfo {
+	info := WeightInfo{Weight: Param{Name: "weight", Value: w, Grad: gradOf(w, wg)}, Axis: axis}
+	if b != nil {
+		info.Bias = Param{Name: "bias", Value: b, Grad: gradOf(b, bg)}
+	}
+	return info
+}
+
+// params returns the weight and, when there is one, the bias.
+func (w WeightInfo) params() []Param {
+	if w.Bias.Value == nil {
+		return []Param{w.Weight}
+	}
+	return []Param{w.Weight, w.Bias}
+}
+
 // Named is a layer with its name: a child's name within its parent in
 // Parent.Children, the hierarchical name in NamedLayers.
 type Named struct {
@@ -87,6 +139,15 @@ type Stateful interface {
 	// returns an error for an unknown name or a shape the layer cannot
 	// use.
 	SetState(name string, t *tensor.Tensor) error
+}
+
+// OptionalBuffers is implemented by Stateful layers that accept, in
+// SetState, buffers they do not hold yet (a quantizer with a dynamic amax
+// takes an "amax" and becomes static), so that a loader may set them.
+type OptionalBuffers interface {
+	// OptionalBuffers returns the local names of the buffers the layer
+	// does not hold but accepts.
+	OptionalBuffers() []string
 }
 
 // NamedTensor is a tensor with its (local or hierarchical) name.

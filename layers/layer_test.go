@@ -3,9 +3,11 @@ package layers
 import (
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"strings"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -268,5 +270,32 @@ func TestWalkCycle(t *testing.T) {
 	}
 	if err := ZeroGrad(nil); err == nil {
 		t.Error("nil model: no error")
+	}
+}
+
+// TestNilRandomSource: every constructor that draws weights takes a nil
+// source as rand.New(rand.NewPCG(0, 0)), the same weights on every call.
+func TestNilRandomSource(t *testing.T) {
+	pcg := func() *rand.Rand { return rand.New(rand.NewPCG(0, 0)) }
+	spec := ConvSpec{InChannels: 2, OutChannels: 4, KernelSize: []int{3}, Bias: true, Transposed: true}
+	for _, c := range []struct {
+		name string
+		make func(*rand.Rand) (Layer, error)
+	}{
+		{"Linear", func(r *rand.Rand) (Layer, error) { return NewLinear(3, 2, true, r) }},
+		{"MatMul", func(r *rand.Rand) (Layer, error) { return NewMatMul(3, 2, true, r) }},
+		{"Conv2d", func(r *rand.Rand) (Layer, error) { return NewConv2d(2, 3, 3, ConvOptions{}, r) }},
+		{"ConvTranspose1d", func(r *rand.Rand) (Layer, error) { return NewConv(spec, r) }},
+		{"QuantConv2d", func(r *rand.Rand) (Layer, error) { return NewQuantConv2d(2, 3, 3, ConvOptions{}, r, QuantDescs{}) }},
+		{"QuantLinear", func(r *rand.Rand) (Layer, error) { return NewQuantLinear(3, 2, false, r, QuantDescs{}) }},
+	} {
+		a, b, want := must(c.make(nil)), must(c.make(nil)), must(c.make(pcg()))
+		for i, p := range want.Params() {
+			for _, got := range []Layer{a, b} {
+				if d := conformance.DiffFloat32(got.Params()[i].Value.Data, p.Value.Data); d != "" {
+					t.Errorf("%s %s with a nil source: %s", c.name, p.Name, d)
+				}
+			}
+		}
 	}
 }

@@ -3,9 +3,27 @@ package layers
 import (
 	"fmt"
 	"math"
+	"slices"
 
+	"github.com/tensorquant/tensorquant/internal/nn"
+	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
 )
+
+func init() {
+	// Input quantization only. Max pooling is not in the original's
+	// default quantization map (QuantMaxPool1d and 3d are this package's);
+	// average and adaptive average pooling are.
+	declareQuantizable[MaxPool1d](quantFacts{kind: "MaxPool1d", weightAxis: -1})
+	declareQuantizable[MaxPool2d](quantFacts{kind: "MaxPool2d", weightAxis: -1})
+	declareQuantizable[MaxPool3d](quantFacts{kind: "MaxPool3d", weightAxis: -1})
+	declareQuantizable[AvgPool1d](quantFacts{kind: "AvgPool1d", weightAxis: -1, byDefault: true})
+	declareQuantizable[AvgPool2d](quantFacts{kind: "AvgPool2d", weightAxis: -1, byDefault: true})
+	declareQuantizable[AvgPool3d](quantFacts{kind: "AvgPool3d", weightAxis: -1, byDefault: true})
+	declareQuantizable[AdaptiveAvgPool1d](quantFacts{kind: "AdaptiveAvgPool1d", weightAxis: -1, byDefault: true})
+	declareQuantizable[AdaptiveAvgPool2d](quantFacts{kind: "AdaptiveAvgPool2d", weightAxis: -1, byDefault: true})
+	declareQuantizable[AdaptiveAvgPool3d](quantFacts{kind: "AdaptiveAvgPool3d", weightAxis: -1, byDefault: true})
+}
 
 // PoolOptions are the optional hyper-parameters of MaxPool and AvgPool,
 // the same for every spatial dimension. Zero values mean PyTorch's
@@ -67,33 +85,75 @@ func (w *Window) check() error {
 
 // geometry checks x against the window and returns the pooling geometry and
 // output shape.
-func (w *Window) geometry(self Layer, x *tensor.Tensor) (geom, []int, error) {
-	g := geom{big: [3]int{1, 1, 1}, small: [3]int{1, 1, 1}, k: [3]int{1, 1, 1}, s: [3]int{1, 1, 1}, d: [3]int{1, 1, 1}}
+func (w *Window) geometry(self Layer, x *tensor.Tensor) (nn.Geom, []int, error) {
 	if err := w.check(); err != nil {
-		return g, nil, errorf(self, "%v", err)
+		return nn.Geom{}, nil, errorf(self, "%v", err)
 	}
 	dims := len(w.KernelSize)
 	if err := x.Validate(); err != nil {
-		return g, nil, errorf(self, "input: %v", err)
+		return nn.Geom{}, nil, errorf(self, "input: %v", err)
 	}
 	if len(x.Shape) != dims+2 {
-		return g, nil, errorf(self, "input shape %v: want %d dimensions (N, C%s)", x.Shape, dims+2, spatialNames(dims))
+		return nn.Geom{}, nil, errorf(self, "input shape %v: want %d dimensions (N, C%s)", x.Shape, dims+2, spatialNames(dims))
 	}
 	out := []int{x.Shape[0], x.Shape[1]}
 	for i := range dims {
-		j := 3 - dims + i
 		in := x.Shape[2+i]
-		g.k[j], g.s[j], g.p[j], g.d[j] = w.KernelSize[i], w.Stride[i], w.Padding[i], w.Dilation[i]
 		span := w.Dilation[i]*(w.KernelSize[i]-1) + 1
 		if in+2*w.Padding[i] < span {
-			return g, nil, errorf(self, "input shape %v: spatial size %v is too small for kernel %v (dilation %v, padding %v)",
+			return nn.Geom{}, nil, errorf(self, "input shape %v: spatial size %v is too small for kernel %v (dilation %v, padding %v)",
 				x.Shape, x.Shape[2:], w.KernelSize, w.Dilation, w.Padding)
 		}
-		o := (in+2*w.Padding[i]-span)/w.Stride[i] + 1
-		g.big[j], g.small[j] = in, o
-		out = append(out, o)
+		out = append(out, (in+2*w.Padding[i]-span)/w.Stride[i]+1)
 	}
-	return g, out, nil
+	return nn.NewGeom(x.Shape[2:], out[2:], w.KernelSize, w.Stride, w.Padding, nil, w.Dilation), out, nil
+}
+
+// clone returns a deep copy of the window.
+func (w Window) clone() Window {
+	return Window{slices.Clone(w.KernelSize), slices.Clone(w.Stride), slices.Clone(w.Padding), slices.Clone(w.Dilation)}
+}
+
+// export writes pooling op ("MaxPool" or "AveragePool") over the window
+// on x, with PyTorch's attributes (ceil_mode 0; count_include_pad 1 when
+// padded; dilations when not 1).
+func (w *Window) export(b Builder, op string, x Value) (Value, error) {
+	dims := len(w.KernelSize)
+	if dims < 1 || dims > 3 || len(w.Stride) != dims || len(w.Padding) != dims || len(w.Dilation) != dims {
+		return Value{}, fmt.Errorf("kernel_size %v, stride %v, padding %v, dilation %v: want 1 to 3 values each, the same number",
+			w.KernelSize, w.Stride, w.Padding, w.Dilation)
+	}
+	if len(x.Shape) != dims+2 {
+		return Value{}, fmt.Errorf("input shape %s: want %d dimensions", FormatShape(x.Shape), dims+2)
+	}
+	out := slices.Clone(x.Shape[:2])
+	for i := range dims {
+		k, s, p, d := w.KernelSize[i], w.Stride[i], w.Padding[i], w.Dilation[i]
+		if k < 1 || s < 1 || d < 1 || p < 0 || 2*p > k {
+			return Value{}, fmt.Errorf("kernel_size %v, stride %v, dilation %v must be at least 1, padding %v from 0 to half the kernel",
+				w.KernelSize, w.Stride, w.Dilation, w.Padding)
+		}
+		if op == "AveragePool" && d != 1 {
+			return Value{}, fmt.Errorf("dilation %v: average pooling has none", w.Dilation)
+		}
+		span := d*(k-1) + 1
+		if x.Shape[2+i]+2*p < span {
+			return Value{}, fmt.Errorf("input shape %s: spatial size %v is too small for the kernel", FormatShape(x.Shape), x.Shape[2:])
+		}
+		out = append(out, (x.Shape[2+i]+2*p-span)/s+1)
+	}
+	attrs := []onnx.Attribute{onnx.IntAttr("ceil_mode", 0)}
+	if op == "AveragePool" && !allEqual(w.Padding, 0) {
+		attrs = append(attrs, onnx.IntAttr("count_include_pad", 1))
+	}
+	if op == "MaxPool" && !allEqual(w.Dilation, 1) {
+		attrs = append(attrs, onnx.IntsAttr("dilations", ints64(w.Dilation)...))
+	}
+	attrs = append(attrs,
+		onnx.IntsAttr("kernel_shape", ints64(w.KernelSize)...),
+		onnx.IntsAttr("pads", ints64(w.Padding, w.Padding)...),
+		onnx.IntsAttr("strides", ints64(w.Stride)...))
+	return b.Node(op, []Value{x}, out, attrs...), nil
 }
 
 // repr formats the window as PyTorch prints pooling layers: a single
@@ -157,103 +217,56 @@ func (m *MaxPool) String() string {
 // Params returns nil: pooling has no parameters.
 func (m *MaxPool) Params() []Param { return nil }
 
+// Export writes the layer as MaxPool. It returns an error for a window
+// that does not fit x.
+func (m *MaxPool) Export(b Builder, x Value) (Value, error) { return m.Window.export(b, "MaxPool", x) }
+
+// unshare makes a copy of the layer made by assignment independent of the
+// original: its own window, nothing of the last Forward.
+func (m *MaxPool) unshare() {
+	m.Window = m.Window.clone()
+	m.argmax, m.inShape, m.outShape = nil, nil, nil
+}
+
 // Forward returns the windowed maxima of x. It returns an error for an
 // input of the wrong rank or too small for the window.
 func (m *MaxPool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
-	return m.forward(m, x)
-}
-
-func (m *MaxPool) forward(self Layer, x *tensor.Tensor) (*tensor.Tensor, error) {
-	g, out, err := m.geometry(self, x)
+	g, out, err := m.geometry(m, x)
 	if err != nil {
 		return nil, err
 	}
-	if g.bigN() > math.MaxInt32 {
-		return nil, errorf(self, "input shape %v: planes of more than 2^31 elements", x.Shape)
+	if g.BigN() > math.MaxInt32 {
+		return nil, errorf(m, "input shape %v: planes of more than 2^31 elements", x.Shape)
 	}
 	y := tensor.New(out...)
 	if cap(m.argmax) < len(y.Data) {
 		m.argmax = make([]int32, len(y.Data))
 	}
 	m.argmax = m.argmax[:len(y.Data)]
-	B, P := g.bigN(), g.smallN()
-	negInf := float32(math.Inf(-1))
-	for pl := 0; pl*P < len(y.Data); pl++ {
-		plane := x.Data[pl*B : (pl+1)*B]
-		yo, am := y.Data[pl*P:(pl+1)*P], m.argmax[pl*P:(pl+1)*P]
-		o := 0
-		for od := range g.small[0] {
-			dlo, dhi := tapRange(od, g.big[0], g.s[0], g.p[0], g.d[0], g.k[0])
-			for oh := range g.small[1] {
-				hlo, hhi := tapRange(oh, g.big[1], g.s[1], g.p[1], g.d[1], g.k[1])
-				for ow := range g.small[2] {
-					wlo, whi := tapRange(ow, g.big[2], g.s[2], g.p[2], g.d[2], g.k[2])
-					best, bi := negInf, -1
-					if dlo < dhi && hlo < hhi && wlo < whi {
-						bi = ((od*g.s[0]-g.p[0]+dlo*g.d[0])*g.big[1]+oh*g.s[1]-g.p[1]+hlo*g.d[1])*g.big[2] + ow*g.s[2] - g.p[2] + wlo*g.d[2]
-					}
-					for a := dlo; a < dhi; a++ {
-						id := od*g.s[0] - g.p[0] + a*g.d[0]
-						for b := hlo; b < hhi; b++ {
-							ih := oh*g.s[1] - g.p[1] + b*g.d[1]
-							base := (id*g.big[1] + ih) * g.big[2]
-							for c := wlo; c < whi; c++ {
-								idx := base + ow*g.s[2] - g.p[2] + c*g.d[2]
-								if v := plane[idx]; v > best || v != v {
-									best, bi = v, idx
-								}
-							}
-						}
-					}
-					yo[o], am[o] = best, int32(bi)
-					o++
-				}
-			}
-		}
-	}
+	nn.MaxPool(y.Data, m.argmax, x.Data, &g, 0, out[0]*out[1])
 	m.inShape, m.outShape = x.Shape, out
 	return y, nil
-}
-
-// tapRange returns the kernel taps [lo, hi) of window position o that fall
-// inside [0, n).
-func tapRange(o, n, s, p, d, k int) (lo, hi int) {
-	start := o*s - p
-	for lo < k && start+lo*d < 0 {
-		lo++
-	}
-	hi = k
-	for hi > lo && start+(hi-1)*d >= n {
-		hi--
-	}
-	return lo, hi
 }
 
 // Backward sends each output gradient to the input element that was the
 // window's maximum.
 func (m *MaxPool) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	return m.backward(m, dy)
-}
-
-func (m *MaxPool) backward(self Layer, dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if err := checkGrad(self, m.outShape, dy); err != nil {
+	if err := checkGrad(m, m.outShape, dy); err != nil {
 		return nil, err
 	}
 	dx := tensor.New(m.inShape...)
-	P := 1
-	for _, v := range m.outShape[2:] {
-		P *= v
-	}
-	B := 1
-	for _, v := range m.inShape[2:] {
-		B *= v
-	}
-	for i, v := range dy.Data {
-		if j := m.argmax[i]; j >= 0 {
-			dx.Data[(i/P)*B+int(j)] += v
-		}
-	}
+	nn.MaxPoolBackward(dx.Data, dy.Data, m.argmax, spatial(m.outShape), spatial(m.inShape))
 	return dx, nil
+}
+
+// spatial returns the number of elements of one plane of a tensor of the
+// given shape [N, C, spatial...].
+func spatial(shape []int) int {
+	n := 1
+	for _, d := range shape[2:] {
+		n *= d
+	}
+	return n
 }
 
 // checkGrad returns an error unless a Forward ran (outShape is set) and dy
@@ -277,7 +290,7 @@ func checkGrad(self Layer, outShape []int, dy *tensor.Tensor) error {
 // AvgPool3d embed it.
 type AvgPool struct {
 	Window
-	geo      geom
+	geo      nn.Geom
 	inShape  []int
 	outShape []int
 }
@@ -328,49 +341,32 @@ func (a *AvgPool) String() string {
 // Params returns nil: pooling has no parameters.
 func (a *AvgPool) Params() []Param { return nil }
 
+// Export writes the layer as AveragePool. It returns an error for a window
+// that does not fit x.
+func (a *AvgPool) Export(b Builder, x Value) (Value, error) {
+	return a.Window.export(b, "AveragePool", x)
+}
+
+// unshare makes a copy of the layer made by assignment independent of the
+// original: its own window, nothing of the last Forward.
+func (a *AvgPool) unshare() {
+	a.Window = a.Window.clone()
+	a.geo, a.inShape, a.outShape = nn.Geom{}, nil, nil
+}
+
 // Forward returns the window averages of x. It returns an error for an
 // input of the wrong rank or too small for the window, or a dilation other
 // than 1.
 func (a *AvgPool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
-	return a.forward(a, x)
-}
-
-func (a *AvgPool) forward(self Layer, x *tensor.Tensor) (*tensor.Tensor, error) {
 	if !allEqual(a.Dilation, 1) {
-		return nil, errorf(self, "dilation %v: average pooling has none", a.Dilation)
+		return nil, errorf(a, "dilation %v: average pooling has none", a.Dilation)
 	}
-	g, out, err := a.geometry(self, x)
+	g, out, err := a.geometry(a, x)
 	if err != nil {
 		return nil, err
 	}
 	y := tensor.New(out...)
-	div := float32(g.kN())
-	B, P := g.bigN(), g.smallN()
-	for pl := 0; pl*P < len(y.Data); pl++ {
-		plane := x.Data[pl*B : (pl+1)*B]
-		yo := y.Data[pl*P : (pl+1)*P]
-		o := 0
-		for od := range g.small[0] {
-			dlo, dhi := tapRange(od, g.big[0], g.s[0], g.p[0], 1, g.k[0])
-			for oh := range g.small[1] {
-				hlo, hhi := tapRange(oh, g.big[1], g.s[1], g.p[1], 1, g.k[1])
-				for ow := range g.small[2] {
-					wlo, whi := tapRange(ow, g.big[2], g.s[2], g.p[2], 1, g.k[2])
-					var sum float32
-					for d := dlo; d < dhi; d++ {
-						for h := hlo; h < hhi; h++ {
-							base := ((od*g.s[0]-g.p[0]+d)*g.big[1]+oh*g.s[1]-g.p[1]+h)*g.big[2] + ow*g.s[2] - g.p[2]
-							for _, v := range plane[base+wlo : base+whi] {
-								sum += v
-							}
-						}
-					}
-					yo[o] = sum / div
-					o++
-				}
-			}
-		}
-	}
+	nn.AvgPool(y.Data, x.Data, &g, true, 0, out[0]*out[1])
 	a.geo, a.inShape, a.outShape = g, x.Shape, out
 	return y, nil
 }
@@ -378,41 +374,11 @@ func (a *AvgPool) forward(self Layer, x *tensor.Tensor) (*tensor.Tensor, error) 
 // Backward spreads each output gradient, divided by the kernel volume,
 // over the input elements of its window.
 func (a *AvgPool) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	return a.backward(a, dy)
-}
-
-func (a *AvgPool) backward(self Layer, dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if err := checkGrad(self, a.outShape, dy); err != nil {
+	if err := checkGrad(a, a.outShape, dy); err != nil {
 		return nil, err
 	}
-	g := &a.geo
 	dx := tensor.New(a.inShape...)
-	div := float32(g.kN())
-	B, P := g.bigN(), g.smallN()
-	for pl := 0; pl*P < len(dy.Data); pl++ {
-		plane := dx.Data[pl*B : (pl+1)*B]
-		do := dy.Data[pl*P : (pl+1)*P]
-		o := 0
-		for od := range g.small[0] {
-			dlo, dhi := tapRange(od, g.big[0], g.s[0], g.p[0], 1, g.k[0])
-			for oh := range g.small[1] {
-				hlo, hhi := tapRange(oh, g.big[1], g.s[1], g.p[1], 1, g.k[1])
-				for ow := range g.small[2] {
-					wlo, whi := tapRange(ow, g.big[2], g.s[2], g.p[2], 1, g.k[2])
-					v := do[o] / div
-					o++
-					for d := dlo; d < dhi; d++ {
-						for h := hlo; h < hhi; h++ {
-							base := ((od*g.s[0]-g.p[0]+d)*g.big[1]+oh*g.s[1]-g.p[1]+h)*g.big[2] + ow*g.s[2] - g.p[2]
-							for i := wlo; i < whi; i++ {
-								plane[base+i] += v
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	nn.AvgPoolBackward(dx.Data, dy.Data, &a.geo, true, 0, a.inShape[0]*a.inShape[1])
 	return dx, nil
 }
 
@@ -494,88 +460,90 @@ func (a *AdaptiveAvgPool) String() string {
 // Params returns nil: pooling has no parameters.
 func (a *AdaptiveAvgPool) Params() []Param { return nil }
 
-// adaptiveRange returns PyTorch's window [start, end) of output position i
-// for input size n and output size m.
-func adaptiveRange(i, n, m int) (int, int) {
-	return i * n / m, ((i+1)*n + m - 1) / m
+// Export writes the layer as GlobalAveragePool for an output of size 1,
+// or as AveragePool with kernel = stride = input/output when every input
+// size is a multiple of the output size (PyTorch's windows are then
+// exactly those). It returns an error otherwise: ONNX has no adaptive
+// pooling.
+func (a *AdaptiveAvgPool) Export(b Builder, x Value) (Value, error) {
+	dims := len(a.OutputSize)
+	if dims < 1 || dims > 3 || slices.ContainsFunc(a.OutputSize, func(v int) bool { return v < 1 }) {
+		return Value{}, fmt.Errorf("output_size %v: want 1 to 3 values of at least 1", a.OutputSize)
+	}
+	if len(x.Shape) != dims+2 {
+		return Value{}, fmt.Errorf("input shape %s: want %d dimensions", FormatShape(x.Shape), dims+2)
+	}
+	out := append(slices.Clone(x.Shape[:2]), a.OutputSize...)
+	if allEqual(a.OutputSize, 1) {
+		return b.Node("GlobalAveragePool", []Value{x}, out), nil
+	}
+	k := make([]int, dims)
+	for i, o := range a.OutputSize {
+		in := x.Shape[2+i]
+		if in%o != 0 {
+			return Value{}, fmt.Errorf("input shape %s: spatial size %v is not a multiple of output_size %v: ONNX has no adaptive pooling, and AveragePool's fixed window matches PyTorch's only then",
+				FormatShape(x.Shape), x.Shape[2:], a.OutputSize)
+		}
+		k[i] = in / o
+	}
+	return b.Node("AveragePool", []Value{x}, out,
+		onnx.IntAttr("ceil_mode", 0),
+		onnx.IntsAttr("kernel_shape", ints64(k)...),
+		onnx.IntsAttr("pads", make([]int64, 2*dims)...),
+		onnx.IntsAttr("strides", ints64(k)...)), nil
+}
+
+// unshare makes a copy of the layer made by assignment independent of the
+// original: its own output size, nothing of the last Forward.
+func (a *AdaptiveAvgPool) unshare() {
+	a.OutputSize = slices.Clone(a.OutputSize)
+	a.inShape, a.outShape = nil, nil
 }
 
 // Forward returns the adaptive averages of x. It returns an error for an
 // input of the wrong rank or with a zero spatial size.
 func (a *AdaptiveAvgPool) Forward(x *tensor.Tensor) (*tensor.Tensor, error) {
-	return a.forward(a, x)
+	in, out, shape, err := a.shapes(x)
+	if err != nil {
+		return nil, err
+	}
+	y := tensor.New(shape...)
+	nn.AdaptiveAvgPool(y.Data, x.Data, in, out, 0, shape[0]*shape[1])
+	a.inShape, a.outShape = x.Shape, shape
+	return y, nil
 }
 
 // shapes checks x and returns the input and output sizes in 3-D form.
-func (a *AdaptiveAvgPool) shapes(self Layer, x *tensor.Tensor) (in, out [3]int, shape []int, err error) {
+func (a *AdaptiveAvgPool) shapes(x *tensor.Tensor) (in, out [3]int, shape []int, err error) {
 	if err := a.check(); err != nil {
-		return in, out, nil, errorf(self, "%v", err)
+		return in, out, nil, errorf(a, "%v", err)
 	}
 	if err := x.Validate(); err != nil {
-		return in, out, nil, errorf(self, "input: %v", err)
+		return in, out, nil, errorf(a, "input: %v", err)
 	}
 	dims := len(a.OutputSize)
 	if len(x.Shape) != dims+2 {
-		return in, out, nil, errorf(self, "input shape %v: want %d dimensions (N, C%s)", x.Shape, dims+2, spatialNames(dims))
+		return in, out, nil, errorf(a, "input shape %v: want %d dimensions (N, C%s)", x.Shape, dims+2, spatialNames(dims))
 	}
 	in, out = [3]int{1, 1, 1}, [3]int{1, 1, 1}
 	shape = []int{x.Shape[0], x.Shape[1]}
 	for i := range dims {
 		if x.Shape[2+i] < 1 {
-			return in, out, nil, errorf(self, "input shape %v: empty spatial dimension", x.Shape)
+			return in, out, nil, errorf(a, "input shape %v: empty spatial dimension", x.Shape)
 		}
 		in[3-dims+i], out[3-dims+i] = x.Shape[2+i], a.OutputSize[i]
 		shape = append(shape, a.OutputSize[i])
 	}
 	if n, err := tensor.NumelOf(shape); err != nil || n > maxActivation {
-		return in, out, nil, errorf(self, "input shape %v: output shape %v is too large", x.Shape, shape)
+		return in, out, nil, errorf(a, "input shape %v: output shape %v is too large", x.Shape, shape)
 	}
 	return in, out, shape, nil
-}
-
-func (a *AdaptiveAvgPool) forward(self Layer, x *tensor.Tensor) (*tensor.Tensor, error) {
-	in, out, shape, err := a.shapes(self, x)
-	if err != nil {
-		return nil, err
-	}
-	y := tensor.New(shape...)
-	B, P := in[0]*in[1]*in[2], out[0]*out[1]*out[2]
-	for pl := 0; pl*P < len(y.Data); pl++ {
-		plane := x.Data[pl*B : (pl+1)*B]
-		yo := y.Data[pl*P : (pl+1)*P]
-		o := 0
-		for od := range out[0] {
-			d0, d1 := adaptiveRange(od, in[0], out[0])
-			for oh := range out[1] {
-				h0, h1 := adaptiveRange(oh, in[1], out[1])
-				for ow := range out[2] {
-					w0, w1 := adaptiveRange(ow, in[2], out[2])
-					var sum float32
-					for d := d0; d < d1; d++ {
-						for h := h0; h < h1; h++ {
-							for _, v := range plane[(d*in[1]+h)*in[2]+w0 : (d*in[1]+h)*in[2]+w1] {
-								sum += v
-							}
-						}
-					}
-					yo[o] = sum / float32((d1-d0)*(h1-h0)*(w1-w0))
-					o++
-				}
-			}
-		}
-	}
-	a.inShape, a.outShape = x.Shape, shape
-	return y, nil
 }
 
 // Backward spreads each output gradient, divided by its window's size, over
 // the window.
 func (a *AdaptiveAvgPool) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) {
-	return a.backward(a, dy)
-}
-
-func (a *AdaptiveAvgPool) backward(self Layer, dy *tensor.Tensor) (*tensor.Tensor, error) {
-	if err := checkGrad(self, a.outShape, dy); err != nil {
+	if err := checkGrad(a, a.outShape, dy); err != nil {
 		return nil, err
 	}
 	in, out := [3]int{1, 1, 1}, [3]int{1, 1, 1}
@@ -584,30 +552,6 @@ func (a *AdaptiveAvgPool) backward(self Layer, dy *tensor.Tensor) (*tensor.Tenso
 		in[3-dims+i], out[3-dims+i] = a.inShape[2+i], a.outShape[2+i]
 	}
 	dx := tensor.New(a.inShape...)
-	B, P := in[0]*in[1]*in[2], out[0]*out[1]*out[2]
-	for pl := 0; pl*P < len(dy.Data); pl++ {
-		plane := dx.Data[pl*B : (pl+1)*B]
-		do := dy.Data[pl*P : (pl+1)*P]
-		o := 0
-		for od := range out[0] {
-			d0, d1 := adaptiveRange(od, in[0], out[0])
-			for oh := range out[1] {
-				h0, h1 := adaptiveRange(oh, in[1], out[1])
-				for ow := range out[2] {
-					w0, w1 := adaptiveRange(ow, in[2], out[2])
-					v := do[o] / float32((d1-d0)*(h1-h0)*(w1-w0))
-					o++
-					for d := d0; d < d1; d++ {
-						for h := h0; h < h1; h++ {
-							row := plane[(d*in[1]+h)*in[2]+w0 : (d*in[1]+h)*in[2]+w1]
-							for i := range row {
-								row[i] += v
-							}
-						}
-					}
-				}
-			}
-		}
-	}
+	nn.AdaptiveAvgPoolBackward(dx.Data, dy.Data, in, out, 0, a.inShape[0]*a.inShape[1])
 	return dx, nil
 }

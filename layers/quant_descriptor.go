@@ -17,16 +17,20 @@ import (
 // QuantDescriptor describes how a tensor is quantized, as the original
 // toolkit's QuantDescriptor does; a TensorQuantizer is built from one.
 //
-// The original's defaults are those of QuantDesc8BitPerTensor: 8 bits, fake
-// quantization, per-tensor dynamic amax, full range, "max" calibration.
-// Go's zero value differs (FakeQuant false means real quantization, NumBits 0
-// is invalid), so start from a predefined descriptor and change fields:
+// The original's defaults are those of QuantDesc8BitPerTensor(): 8 bits,
+// fake quantization, per-tensor dynamic amax, full range, "max"
+// calibration. Go's zero value cannot mean them (FakeQuant false is real
+// quantization), so the zero value is invalid instead: NumBits 0 fails
+// Validate, which every constructor that takes a descriptor runs. Start
+// from a predefined descriptor, which is a new value on every call, and
+// change fields:
 //
-//	d := layers.QuantDesc8BitPerTensor
+//	d := layers.QuantDesc8BitPerTensor()
 //	d.NumBits = 4
 //
-// The predefined descriptors share their Axis slices: Clone one before
-// modifying a slice element in place.
+// A descriptor holds slices (Axis, Amax, AmaxShape): copying one with = shares
+// them, Clone does not. Everything in this package that keeps a
+// descriptor keeps a clone.
 type QuantDescriptor struct {
 	// NumBits is the integer bit width, 1 to 32 (2 or more when signed).
 	NumBits int
@@ -52,8 +56,9 @@ type QuantDescriptor struct {
 	LearnAmax bool
 	// ScaleAmax, when not 0, multiplies the amax before quantizing.
 	ScaleAmax float32
-	// CalibMethod is "max" (the default, also when empty) or "histogram".
-	CalibMethod string
+	// CalibMethod is CalibMax (the default, also when empty) or
+	// CalibHistogram.
+	CalibMethod CalibMethod
 	// Unsigned selects [0, 2^NumBits-1]; the input must then be >= 0.
 	Unsigned bool
 	// NarrowRange drops the most negative level: [-(2^(b-1)-1), 2^(b-1)-1].
@@ -65,33 +70,33 @@ type QuantDescriptor struct {
 	NarrowRange bool
 	// Name is an optional label; String begins with it.
 	Name string
-	// Format is the number format: "int" (also when empty) for the
+	// Format is the number format: FormatInt (also when empty) for the
 	// integer formats NumBits describes, or one of the FP8 formats:
 	//
-	//   - "e4m3" / "e5m2": E4M3FN and E5M2 in the ONNX convention of
-	//     fakequant.FakeQuantFP8 (x / (amax/448), saturated, then
+	//   - FormatE4M3 / FormatE5M2: E4M3FN and E5M2 in the ONNX convention
+	//     of fakequant.FakeQuantFP8 (x / (amax/448), saturated, then
 	//     * (amax/448); 57344 for E5M2). It is what the exported
 	//     QuantizeLinear/DequantizeLinear pair computes, so a model
 	//     fake-quantized in training and its export agree bit for bit.
-	//   - "scaled_e4m3": what the original's num_bits=(4, 3) means, its
+	//   - FormatScaledE4M3: what the original's num_bits=(4, 3) means, its
 	//     scaled_e4m3 as its CUDA extension computes it
 	//     (fakequant.ScaledE4M3Tensor: x * (448/amax), rounded, then
 	//     / (448/amax), and |x| < 2^-24 flushed to +0), to reproduce a
 	//     model trained with the original. It prints as the original does,
-	//     "(4, 3)bit". It exports as "e4m3" does (standard ONNX has no node
-	//     for it), and in export mode (TensorQuantizer.SetExportMode) it
-	//     computes those exported numbers, which differ from its own in the
-	//     last bit of some elements and in the sign of tiny zeros. Unlike
-	//     the original, which quietly ignores them for (4, 3), it rejects
-	//     LearnAmax and real quantization.
+	//     "(4, 3)bit". It exports as FormatE4M3 does (standard ONNX has no
+	//     node for it), and in export mode (TensorQuantizer.SetExportMode)
+	//     it computes those exported numbers, which differ from its own in
+	//     the last bit of some elements and in the sign of tiny zeros.
+	//     Unlike the original, which quietly ignores them for (4, 3), it
+	//     rejects LearnAmax and real quantization.
 	//
-	// "e4m3" keeps the ONNX meaning it has always had here, so saved
+	// FormatE4M3 keeps the ONNX meaning it has always had here, so saved
 	// descriptors and checkpoints compute what they computed; pick
-	// "scaled_e4m3" for the original's numbers. An FP8 descriptor must say
-	// NumBits 8 (the width; nothing else uses it), fake quantization,
+	// FormatScaledE4M3 for the original's numbers. An FP8 descriptor must
+	// say NumBits 8 (the width; nothing else uses it), fake quantization,
 	// signed and full range. Calibration is that of the integer formats,
 	// except that "mse" searches with E4M3FN (E5M2) in the ONNX convention.
-	Format string
+	Format NumberFormat
 	// BlockSize, when > 0, gives one amax to each block of BlockSize
 	// consecutive elements along the input's last axis (the last block of
 	// a row may be shorter; see fakequant.NumBlocks), computed from each
@@ -103,20 +108,91 @@ type QuantDescriptor struct {
 	BlockSize int
 }
 
-// The predefined descriptors of the original toolkit. Weight descriptors
-// keep one amax per output channel: axis 0 for Conv and Linear weights
-// ([out, in, ...]), axis 1 for ConvTranspose weights ([in, out, ...]).
-var (
-	QuantDesc8BitPerTensor                       = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max"}
-	QuantDescUnsigned8BitPerTensor               = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Unsigned: true}
-	QuantDesc8BitConv1dWeightPerChannel          = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{0}}
-	QuantDesc8BitConv2dWeightPerChannel          = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{0}}
-	QuantDesc8BitConv3dWeightPerChannel          = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{0}}
-	QuantDesc8BitLinearWeightPerRow              = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{0}}
-	QuantDesc8BitConvTranspose1dWeightPerChannel = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{1}}
-	QuantDesc8BitConvTranspose2dWeightPerChannel = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{1}}
-	QuantDesc8BitConvTranspose3dWeightPerChannel = QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: "max", Axis: []int{1}}
+// CalibMethod is how a quantizer calibrates: the original's calib_method.
+// Text (JSON) converts with CalibMethod(s); Validate refuses other names.
+type CalibMethod string
+
+// The calibration methods of a descriptor.
+const (
+	// CalibMax keeps the running abs-max (calibrators.Max).
+	CalibMax CalibMethod = "max"
+	// CalibHistogram collects a histogram (calibrators.Histogram), from
+	// which entropy, percentile or mse calibration chooses the amax.
+	CalibHistogram CalibMethod = "histogram"
 )
+
+// NumberFormat is the number format a descriptor quantizes to. Text (JSON)
+// converts with NumberFormat(s); Validate refuses other names.
+type NumberFormat string
+
+// The number formats.
+const (
+	// FormatInt is the integer format NumBits, Unsigned and NarrowRange
+	// describe.
+	FormatInt NumberFormat = "int"
+	// FormatE4M3 is FP8 E4M3FN (amax maps to 448).
+	FormatE4M3 NumberFormat = "e4m3"
+	// FormatE5M2 is FP8 E5M2 (amax maps to 57344).
+	FormatE5M2 NumberFormat = "e5m2"
+	// FormatScaledE4M3 is the original's num_bits=(4, 3): E4M3 as its
+	// CUDA extension computes it (see QuantDescriptor.Format).
+	FormatScaledE4M3 NumberFormat = "scaled_e4m3"
+)
+
+// The predefined descriptors of the original toolkit. Each call returns a
+// new descriptor, so that changing one (its Axis slice included) never
+// changes another. Weight descriptors keep one amax per output channel:
+// axis 0 for Conv and Linear weights ([out, in, ...]), axis 1 for
+// ConvTranspose weights ([in, out, ...]).
+
+// QuantDesc8BitPerTensor returns the original's QUANT_DESC_8BIT_PER_TENSOR,
+// its default descriptor: 8 bits, fake, per tensor, max calibration.
+func QuantDesc8BitPerTensor() QuantDescriptor {
+	return QuantDescriptor{NumBits: 8, FakeQuant: true, CalibMethod: CalibMax}
+}
+
+// QuantDescUnsigned8BitPerTensor returns the original's
+// QUANT_DESC_UNSIGNED_8BIT_PER_TENSOR: QuantDesc8BitPerTensor() unsigned.
+func QuantDescUnsigned8BitPerTensor() QuantDescriptor {
+	d := QuantDesc8BitPerTensor()
+	d.Unsigned = true
+	return d
+}
+
+// perChannel returns QuantDesc8BitPerTensor() keeping one amax along axis.
+func perChannel(axis int) QuantDescriptor {
+	d := QuantDesc8BitPerTensor()
+	d.Axis = []int{axis}
+	return d
+}
+
+// QuantDesc8BitConv1dWeightPerChannel() returns the original's
+// QUANT_DESC_8BIT_CONV1D_WEIGHT_PER_CHANNEL (axis 0).
+func QuantDesc8BitConv1dWeightPerChannel() QuantDescriptor { return perChannel(0) }
+
+// QuantDesc8BitConv2dWeightPerChannel() returns the original's
+// QUANT_DESC_8BIT_CONV2D_WEIGHT_PER_CHANNEL (axis 0).
+func QuantDesc8BitConv2dWeightPerChannel() QuantDescriptor { return perChannel(0) }
+
+// QuantDesc8BitConv3dWeightPerChannel() returns the original's
+// QUANT_DESC_8BIT_CONV3D_WEIGHT_PER_CHANNEL (axis 0).
+func QuantDesc8BitConv3dWeightPerChannel() QuantDescriptor { return perChannel(0) }
+
+// QuantDesc8BitLinearWeightPerRow() returns the original's
+// QUANT_DESC_8BIT_LINEAR_WEIGHT_PER_ROW (axis 0).
+func QuantDesc8BitLinearWeightPerRow() QuantDescriptor { return perChannel(0) }
+
+// QuantDesc8BitConvTranspose1dWeightPerChannel() returns the original's
+// QUANT_DESC_8BIT_CONVTRANSPOSE1D_WEIGHT_PER_CHANNEL (axis 1).
+func QuantDesc8BitConvTranspose1dWeightPerChannel() QuantDescriptor { return perChannel(1) }
+
+// QuantDesc8BitConvTranspose2dWeightPerChannel() returns the original's
+// QUANT_DESC_8BIT_CONVTRANSPOSE2D_WEIGHT_PER_CHANNEL (axis 1).
+func QuantDesc8BitConvTranspose2dWeightPerChannel() QuantDescriptor { return perChannel(1) }
+
+// QuantDesc8BitConvTranspose3dWeightPerChannel() returns the original's
+// QUANT_DESC_8BIT_CONVTRANSPOSE3D_WEIGHT_PER_CHANNEL (axis 1).
+func QuantDesc8BitConvTranspose3dWeightPerChannel() QuantDescriptor { return perChannel(1) }
 
 // Clone returns a deep copy of d.
 func (d QuantDescriptor) Clone() QuantDescriptor {
@@ -133,34 +209,32 @@ func (d QuantDescriptor) IntFormat() fakequant.Format {
 	return fakequant.Format{NumBits: d.NumBits, Unsigned: d.Unsigned, NarrowRange: d.NarrowRange}
 }
 
-// FormatName returns the number format, "int" when Format is empty.
-func (d QuantDescriptor) FormatName() string {
+// FormatName returns the number format, FormatInt when Format is empty.
+func (d QuantDescriptor) FormatName() NumberFormat {
 	if d.Format == "" {
-		return "int"
+		return FormatInt
 	}
 	return d.Format
 }
 
-// formatScaledE4M3 is the Format of the original's num_bits=(4, 3).
-const formatScaledE4M3 = "scaled_e4m3"
-
-// FP8 returns the FP8 format of an "e4m3", "scaled_e4m3" or "e5m2"
-// descriptor (E4M3FN for both E4M3 formats), and false for the integer
-// formats.
+// FP8 returns the FP8 format of a FormatE4M3, FormatScaledE4M3 or
+// FormatE5M2 descriptor (E4M3FN for both E4M3 formats), and false for the
+// integer formats.
 func (d QuantDescriptor) FP8() (fakequant.FP8Format, bool) {
 	switch d.Format {
-	case "e4m3", formatScaledE4M3:
+	case FormatE4M3, FormatScaledE4M3:
 		return fakequant.E4M3FN, true
-	case "e5m2":
+	case FormatE5M2:
 		return fakequant.E5M2, true
 	}
 	return 0, false
 }
 
-// Method returns the calibration method, "max" when CalibMethod is empty.
-func (d QuantDescriptor) Method() string {
+// Method returns the calibration method, CalibMax when CalibMethod is
+// empty.
+func (d QuantDescriptor) Method() CalibMethod {
 	if d.CalibMethod == "" {
-		return "max"
+		return CalibMax
 	}
 	return d.CalibMethod
 }
@@ -183,7 +257,7 @@ func (d QuantDescriptor) AmaxTensor() (*tensor.Tensor, error) {
 }
 
 // Validate returns an error naming the offending field and value if d is
-// not a usable descriptor: NumBits outside [1, 32] (or below 2 when signed),
+// not a usable descriptor: NumBits that fakequant.Format.Validate refuses,
 // an unknown CalibMethod, a repeated axis, LearnAmax with per-channel axes,
 // a negative, NaN or infinite amax element, an AmaxShape that does not hold
 // len(Amax) elements, a negative, NaN or infinite ScaleAmax, an unknown
@@ -195,14 +269,14 @@ func (d QuantDescriptor) Validate() error {
 	if err := d.validateFormat(); err != nil {
 		return err
 	}
-	switch {
-	case d.NumBits < 1 || d.NumBits > fakequant.MaxNumBits:
-		return fmt.Errorf("layers: %s: num_bits %d out of range [1, %d]", d.label(), d.NumBits, fakequant.MaxNumBits)
-	case !d.Unsigned && d.NumBits < 2:
-		return fmt.Errorf("layers: %s: signed quantization needs num_bits >= 2, got %d (its only level would be 0)", d.label(), d.NumBits)
+	if d.NumBits == 0 {
+		return fmt.Errorf("layers: %s: num_bits 0 out of range [1, %d] (a zero QuantDescriptor: start from a preset such as QuantDesc8BitPerTensor())", d.label(), fakequant.MaxNumBits)
+	}
+	if err := d.IntFormat().Validate(); err != nil {
+		return fmt.Errorf("layers: %s: %w", d.label(), err)
 	}
 	switch d.CalibMethod {
-	case "", "max", "histogram":
+	case "", CalibMax, CalibHistogram:
 	default:
 		return fmt.Errorf("layers: %s: unknown calib_method %q (want \"max\" or \"histogram\")", d.label(), d.CalibMethod)
 	}
@@ -234,8 +308,8 @@ func (d QuantDescriptor) Validate() error {
 // validateFormat checks Format and BlockSize against the other fields.
 func (d QuantDescriptor) validateFormat() error {
 	switch d.Format {
-	case "", "int":
-	case "e4m3", "e5m2", formatScaledE4M3:
+	case "", FormatInt:
+	case FormatE4M3, FormatE5M2, FormatScaledE4M3:
 		switch {
 		case d.NumBits != 8:
 			return fmt.Errorf("layers: %s: format %s is 8 bits wide, got num_bits %d", d.label(), d.Format, d.NumBits)
@@ -243,7 +317,7 @@ func (d QuantDescriptor) validateFormat() error {
 			return fmt.Errorf("layers: %s: format %s needs fake quantization", d.label(), d.Format)
 		case d.Unsigned || d.NarrowRange:
 			return fmt.Errorf("layers: %s: format %s has no unsigned or narrow-range variant", d.label(), d.Format)
-		case d.LearnAmax && d.Format == formatScaledE4M3:
+		case d.LearnAmax && d.Format == FormatScaledE4M3:
 			return fmt.Errorf("layers: %s: format %s has no learn_amax (the original ignores it for num_bits=(4, 3))", d.label(), d.Format)
 		}
 	default:
@@ -253,9 +327,9 @@ func (d QuantDescriptor) validateFormat() error {
 	case d.BlockSize < 0:
 		return fmt.Errorf("layers: %s: block_size %d is negative", d.label(), d.BlockSize)
 	case d.BlockSize == 0:
-	case d.FormatName() != "int":
+	case d.FormatName() != FormatInt:
 		return fmt.Errorf("layers: %s: block_size %d needs the int format, got %s", d.label(), d.BlockSize, d.Format)
-	case !d.FakeQuant || d.Axis != nil || d.LearnAmax || d.Method() != "max":
+	case !d.FakeQuant || d.Axis != nil || d.LearnAmax || d.Method() != CalibMax:
 		return fmt.Errorf("layers: %s: block_size %d needs fake quantization, no axis, no learn_amax and calib_method \"max\" (got fake_quant %v, axis %v, learn_amax %v, calib_method %q)",
 			d.label(), d.BlockSize, d.FakeQuant, d.Axis, d.LearnAmax, d.Method())
 	}
@@ -321,11 +395,11 @@ func (d QuantDescriptor) String() string {
 // "8bit" for the integer formats, "e4m3" or "e5m2" for FP8, and the
 // original's "(4, 3)bit" for its num_bits=(4, 3).
 func (d QuantDescriptor) width() string {
-	if d.Format == formatScaledE4M3 {
+	if d.Format == FormatScaledE4M3 {
 		return "(4, 3)bit"
 	}
 	if _, ok := d.FP8(); ok {
-		return d.Format
+		return string(d.Format)
 	}
 	return fmt.Sprintf("%dbit", d.NumBits)
 }
@@ -364,19 +438,19 @@ func (d QuantDescriptor) Equal(o QuantDescriptor) bool {
 // lost on a round trip (the original's yaml drops narrow_range and
 // calib_method).
 type descriptorJSON struct {
-	NumBits     int       `json:"num_bits"`
-	FakeQuant   bool      `json:"fake_quant"`
-	Axis        []int     `json:"axis"`
-	Amax        []float32 `json:"amax"`
-	AmaxShape   []int     `json:"amax_shape"`
-	LearnAmax   bool      `json:"learn_amax"`
-	ScaleAmax   float32   `json:"scale_amax"`
-	CalibMethod string    `json:"calib_method"`
-	Unsigned    bool      `json:"unsigned"`
-	NarrowRange bool      `json:"narrow_range"`
-	Name        string    `json:"name"`
-	Format      string    `json:"format"`
-	BlockSize   int       `json:"block_size"`
+	NumBits     int          `json:"num_bits"`
+	FakeQuant   bool         `json:"fake_quant"`
+	Axis        []int        `json:"axis"`
+	Amax        []float32    `json:"amax"`
+	AmaxShape   []int        `json:"amax_shape"`
+	LearnAmax   bool         `json:"learn_amax"`
+	ScaleAmax   float32      `json:"scale_amax"`
+	CalibMethod CalibMethod  `json:"calib_method"`
+	Unsigned    bool         `json:"unsigned"`
+	NarrowRange bool         `json:"narrow_range"`
+	Name        string       `json:"name"`
+	Format      NumberFormat `json:"format"`
+	BlockSize   int          `json:"block_size"`
 }
 
 // MarshalJSON writes every field of d under the original's names

@@ -29,7 +29,7 @@ type pyFields struct {
 func (f pyFields) descriptor(t *testing.T) QuantDescriptor {
 	t.Helper()
 	d := QuantDescriptor{NumBits: f.NumBits, FakeQuant: f.FakeQuant, LearnAmax: f.LearnAmax,
-		CalibMethod: f.CalibMethod, Unsigned: f.Unsigned, NarrowRange: f.NarrowRange}
+		CalibMethod: CalibMethod(f.CalibMethod), Unsigned: f.Unsigned, NarrowRange: f.NarrowRange}
 	if f.Name != nil {
 		d.Name = *f.Name
 	}
@@ -88,15 +88,15 @@ func TestPredefinedDescriptors(t *testing.T) {
 		t.Fatal(err)
 	}
 	ours := map[string]QuantDescriptor{
-		"QUANT_DESC_8BIT_PER_TENSOR":                         QuantDesc8BitPerTensor,
-		"QUANT_DESC_UNSIGNED_8BIT_PER_TENSOR":                QuantDescUnsigned8BitPerTensor,
-		"QUANT_DESC_8BIT_CONV1D_WEIGHT_PER_CHANNEL":          QuantDesc8BitConv1dWeightPerChannel,
-		"QUANT_DESC_8BIT_CONV2D_WEIGHT_PER_CHANNEL":          QuantDesc8BitConv2dWeightPerChannel,
-		"QUANT_DESC_8BIT_CONV3D_WEIGHT_PER_CHANNEL":          QuantDesc8BitConv3dWeightPerChannel,
-		"QUANT_DESC_8BIT_LINEAR_WEIGHT_PER_ROW":              QuantDesc8BitLinearWeightPerRow,
-		"QUANT_DESC_8BIT_CONVTRANSPOSE1D_WEIGHT_PER_CHANNEL": QuantDesc8BitConvTranspose1dWeightPerChannel,
-		"QUANT_DESC_8BIT_CONVTRANSPOSE2D_WEIGHT_PER_CHANNEL": QuantDesc8BitConvTranspose2dWeightPerChannel,
-		"QUANT_DESC_8BIT_CONVTRANSPOSE3D_WEIGHT_PER_CHANNEL": QuantDesc8BitConvTranspose3dWeightPerChannel,
+		"QUANT_DESC_8BIT_PER_TENSOR":                         QuantDesc8BitPerTensor(),
+		"QUANT_DESC_UNSIGNED_8BIT_PER_TENSOR":                QuantDescUnsigned8BitPerTensor(),
+		"QUANT_DESC_8BIT_CONV1D_WEIGHT_PER_CHANNEL":          QuantDesc8BitConv1dWeightPerChannel(),
+		"QUANT_DESC_8BIT_CONV2D_WEIGHT_PER_CHANNEL":          QuantDesc8BitConv2dWeightPerChannel(),
+		"QUANT_DESC_8BIT_CONV3D_WEIGHT_PER_CHANNEL":          QuantDesc8BitConv3dWeightPerChannel(),
+		"QUANT_DESC_8BIT_LINEAR_WEIGHT_PER_ROW":              QuantDesc8BitLinearWeightPerRow(),
+		"QUANT_DESC_8BIT_CONVTRANSPOSE1D_WEIGHT_PER_CHANNEL": QuantDesc8BitConvTranspose1dWeightPerChannel(),
+		"QUANT_DESC_8BIT_CONVTRANSPOSE2D_WEIGHT_PER_CHANNEL": QuantDesc8BitConvTranspose2dWeightPerChannel(),
+		"QUANT_DESC_8BIT_CONVTRANSPOSE3D_WEIGHT_PER_CHANNEL": QuantDesc8BitConvTranspose3dWeightPerChannel(),
 	}
 	if len(qm.Predefined) != len(ours) {
 		t.Fatalf("%d predefined descriptors in the vectors, %d here", len(qm.Predefined), len(ours))
@@ -116,8 +116,8 @@ func TestPredefinedDescriptors(t *testing.T) {
 			t.Errorf("%s: %v", name, err)
 		}
 	}
-	if want := qm.Defaults.Fields.descriptor(t); !QuantDesc8BitPerTensor.Equal(want) {
-		t.Errorf("defaults %+v, want %+v", QuantDesc8BitPerTensor, want)
+	if want := qm.Defaults.Fields.descriptor(t); !QuantDesc8BitPerTensor().Equal(want) {
+		t.Errorf("defaults %+v, want %+v", QuantDesc8BitPerTensor(), want)
 	}
 }
 
@@ -175,7 +175,7 @@ func TestDescriptorJSONRoundTrip(t *testing.T) {
 		}
 	}
 	// narrow_range and calib_method survive (the original's yaml drops them).
-	d := QuantDesc8BitPerTensor
+	d := QuantDesc8BitPerTensor()
 	d.NarrowRange, d.CalibMethod = true, "histogram"
 	b, _ := json.Marshal(d)
 	var back QuantDescriptor
@@ -189,7 +189,7 @@ func TestDescriptorJSONRoundTrip(t *testing.T) {
 }
 
 func TestDescriptorValidation(t *testing.T) {
-	base := QuantDesc8BitPerTensor
+	base := QuantDesc8BitPerTensor()
 	for _, tc := range []struct {
 		mod  func(*QuantDescriptor)
 		want string
@@ -247,11 +247,11 @@ func TestDescriptorValidation(t *testing.T) {
 // they print, that they validate, survive JSON and take part in Equal, and
 // that JSON without them (earlier files) reads as "int" without blocks.
 func TestDescriptorFormats(t *testing.T) {
-	e4 := QuantDesc8BitConv2dWeightPerChannel.Clone()
+	e4 := QuantDesc8BitConv2dWeightPerChannel()
 	e4.Format = "e4m3"
-	blk := QuantDesc8BitPerTensor
+	blk := QuantDesc8BitPerTensor()
 	blk.NumBits, blk.BlockSize = 4, 32
-	e5 := QuantDesc8BitPerTensor
+	e5 := QuantDesc8BitPerTensor()
 	e5.Format, e5.Name, e5.LearnAmax, e5.Amax = "e5m2", "act", true, []float32{2}
 	for _, tc := range []struct {
 		d    QuantDescriptor
@@ -276,12 +276,12 @@ func TestDescriptorFormats(t *testing.T) {
 			t.Errorf("%s -> %+v, %v", b, back, err)
 		}
 	}
-	if e4.Equal(QuantDesc8BitConv2dWeightPerChannel) || blk.Equal(QuantDesc8BitPerTensor) {
+	if e4.Equal(QuantDesc8BitConv2dWeightPerChannel()) || blk.Equal(QuantDesc8BitPerTensor()) {
 		t.Error("Equal ignores Format or BlockSize")
 	}
-	intd := QuantDesc8BitPerTensor
+	intd := QuantDesc8BitPerTensor()
 	intd.Format = "int"
-	if !intd.Equal(QuantDesc8BitPerTensor) || intd.String() != QuantDesc8BitPerTensor.String() {
+	if !intd.Equal(QuantDesc8BitPerTensor()) || intd.String() != QuantDesc8BitPerTensor().String() {
 		t.Error(`Format "int" differs from ""`)
 	}
 	if f, ok := e4.FP8(); !ok || f != fakequant.E4M3FN {
@@ -297,7 +297,7 @@ func TestDescriptorFormats(t *testing.T) {
 }
 
 func TestAmaxTensor(t *testing.T) {
-	d := QuantDesc8BitPerTensor
+	d := QuantDesc8BitPerTensor()
 	if a, err := d.AmaxTensor(); a != nil || err != nil {
 		t.Fatalf("no amax: %v %v", a, err)
 	}
@@ -321,9 +321,28 @@ func TestAmaxTensor(t *testing.T) {
 }
 
 func TestCloneIsDeep(t *testing.T) {
-	c := QuantDesc8BitConv2dWeightPerChannel.Clone()
-	c.Axis[0] = 3
-	if QuantDesc8BitConv2dWeightPerChannel.Axis[0] != 0 {
-		t.Fatal("Clone shares Axis")
+	d := QuantDesc8BitConv2dWeightPerChannel()
+	d.Amax, d.AmaxShape = []float32{1}, []int{1}
+	c := d.Clone()
+	c.Axis[0], c.Amax[0], c.AmaxShape[0] = 3, 2, 2
+	if d.Axis[0] != 0 || d.Amax[0] != 1 || d.AmaxShape[0] != 1 {
+		t.Fatal("Clone shares a slice")
+	}
+}
+
+// TestPresetsShareNothing: a predefined descriptor changed in place (its
+// Axis element included) leaves the next call's unchanged, and the zero
+// descriptor is refused with a hint.
+func TestPresetsShareNothing(t *testing.T) {
+	for _, p := range []func() QuantDescriptor{QuantDesc8BitConv2dWeightPerChannel, QuantDesc8BitConvTranspose1dWeightPerChannel, QuantDesc8BitLinearWeightPerRow} {
+		a := p()
+		want := a.Axis[0]
+		a.Axis[0] = 7
+		if p().Axis[0] != want {
+			t.Fatalf("%v: preset changed by its copy", p())
+		}
+	}
+	if err := (QuantDescriptor{}).Validate(); err == nil || !strings.Contains(err.Error(), "zero QuantDescriptor") {
+		t.Errorf("zero descriptor: %v", err)
 	}
 }

@@ -65,3 +65,32 @@ func ExampleNamedQuantizers() {
 	//   (weight_quantizer): TensorQuantizer(8bit fake axis=0 amax=[0.2368, 0.3333](8) calibrator=MaxCalibrator scale=1.0 quant)
 	// )
 }
+
+// Every quantized layer is Quant around its float layer: the original's
+// QuantConv2d is Quant[*Conv2d], whose float layer (and weights) is Float.
+func ExampleQuantize() {
+	conv, err := layers.NewConv2d(1, 4, 3, layers.ConvOptions{}, nil) // nil: a fixed seed
+	if err != nil {
+		panic(err)
+	}
+	// The quantized type's defaults, as the original's class attributes:
+	// inputs per tensor, weights per output channel.
+	hist := layers.QuantDesc8BitPerTensor()
+	hist.CalibMethod = layers.CalibHistogram
+	if err := layers.SetDefaultQuantDescInput[*layers.Conv2d](hist); err != nil {
+		panic(err)
+	}
+	defer layers.SetDefaultQuantDescInput[*layers.Conv2d](layers.QuantDesc8BitPerTensor())
+	q, err := layers.Quantize(conv, layers.QuantDescs{})
+	if err != nil {
+		panic(err)
+	}
+	qc := q.(*layers.QuantConv2d)
+	fmt.Println(qc.Kind(), qc.Float.Weight.Shape)
+	fmt.Println(qc.InputQuantizer)
+	fmt.Println(qc.WeightQuantizer)
+	// Output:
+	// QuantConv2d [4 1 3 3]
+	// TensorQuantizer(8bit fake per-tensor amax=dynamic calibrator=HistogramCalibrator scale=1.0 quant)
+	// TensorQuantizer(8bit fake axis=0 amax=dynamic calibrator=MaxCalibrator scale=1.0 quant)
+}

@@ -16,7 +16,7 @@ import (
 // original prints it, validates, survives JSON, is E4M3FN for FP8(), and
 // refuses what the original quietly ignores.
 func TestDescriptorScaledE4M3(t *testing.T) {
-	d := QuantDesc8BitPerTensor
+	d := QuantDesc8BitPerTensor()
 	d.Format = "scaled_e4m3"
 	if err := d.Validate(); err != nil {
 		t.Fatal(err)
@@ -64,7 +64,7 @@ func TestDescriptorScaledE4M3(t *testing.T) {
 // inputs included; 0 beyond and for NaN), and export mode, which switches
 // to the ONNX numbers of "e4m3".
 func TestQuantizerScaledE4M3(t *testing.T) {
-	d := QuantDesc8BitPerTensor
+	d := QuantDesc8BitPerTensor()
 	d.Format, d.Amax = "scaled_e4m3", []float32{3.7}
 	q := must(NewTensorQuantizer(d))
 	if got := q.String(); !strings.HasPrefix(got, "TensorQuantizer((4, 3)bit fake per-tensor amax=3.7000") {
@@ -108,7 +108,7 @@ func TestQuantizerScaledE4M3(t *testing.T) {
 		t.Error("export mode gives the scaled_e4m3 numbers on 4096 normal inputs")
 	}
 
-	d = QuantDesc8BitConv1dWeightPerChannel.Clone()
+	d = QuantDesc8BitConv1dWeightPerChannel()
 	d.Format = "scaled_e4m3"
 	q = must(NewTensorQuantizer(d))
 	w := randTensor(testRNG(6), 3, 2, 5)

@@ -70,7 +70,7 @@ func (w *workflow) evaluate(model Layer) (acc, loss float64) {
 // says (max pooling included), calibrated on the calibration batches:
 // every quantizer collects, then each loads its amax with "max" (max
 // calibrators) or method (histogram calibrators).
-func (w *workflow) quantized(o ReplaceOptions, method string, ao calibrators.AmaxOptions) Layer {
+func (w *workflow) quantized(o ReplaceOptions, method calibrators.Method, ao calibrators.AmaxOptions) Layer {
 	model := digitsCNN(w.t, 1)
 	if err := w.float.Restore(model); err != nil {
 		w.t.Fatal(err)
@@ -83,7 +83,7 @@ func (w *workflow) quantized(o ReplaceOptions, method string, ao calibrators.Ama
 
 // reload sets the amax of every histogram-calibrated quantizer of model
 // from its collected histogram with another method.
-func (w *workflow) reload(model Layer, method string, ao calibrators.AmaxOptions) {
+func (w *workflow) reload(model Layer, method calibrators.Method, ao calibrators.AmaxOptions) {
 	for _, q := range must(NamedQuantizers(model)) {
 		if q.Quantizer.Descriptor().Method() == "histogram" {
 			if err := q.Quantizer.LoadCalibAmax(method, ao); err != nil {
@@ -96,7 +96,7 @@ func (w *workflow) reload(model Layer, method string, ao calibrators.AmaxOptions
 // weightDescs returns ReplaceOptions whose Conv2d and Linear weights use
 // the descriptor mod makes from the default per-channel ones.
 func weightDescs(input *QuantDescriptor, mod func(*QuantDescriptor)) ReplaceOptions {
-	conv, lin := QuantDesc8BitConv2dWeightPerChannel.Clone(), QuantDesc8BitLinearWeightPerRow.Clone()
+	conv, lin := QuantDesc8BitConv2dWeightPerChannel(), QuantDesc8BitLinearWeightPerRow()
 	mod(&conv)
 	mod(&lin)
 	return ReplaceOptions{Input: input, Descs: map[string]QuantDescs{"Conv2d": {Weight: &conv}, "Linear": {Weight: &lin}}}
@@ -129,16 +129,17 @@ func TestQuantWorkflow(t *testing.T) {
 	}
 	row("float", nil)
 
-	hist := QuantDesc8BitPerTensor
+	hist := QuantDesc8BitPerTensor()
 	hist.CalibMethod = "histogram"
 	best, _ := row("int8 PTQ, max", w.quantized(ReplaceOptions{}, "max", calibrators.AmaxOptions{}))
 	histModel := w.quantized(ReplaceOptions{Input: &hist}, "entropy", calibrators.AmaxOptions{})
 	for _, m := range []struct {
-		name, method string
-		o            calibrators.AmaxOptions
+		name   string
+		method calibrators.Method
+		o      calibrators.AmaxOptions
 	}{
 		{"entropy", "entropy", calibrators.AmaxOptions{}},
-		{"percentile 99.99", "percentile", calibrators.AmaxOptions{Percentile: 99.99}},
+		{"percentile 99.99", "percentile", calibrators.AmaxOptions{Percentile: new(99.99)}},
 		{"mse", "mse", calibrators.AmaxOptions{}},
 	} {
 		w.reload(histModel, m.method, m.o)
@@ -153,7 +154,7 @@ func TestQuantWorkflow(t *testing.T) {
 	// from max calibration, entropy does as well as the others.
 	w.reload(histModel, "entropy", calibrators.AmaxOptions{})
 	in := must(Find(histModel, "features.0.input_quantizer")).(*TensorQuantizer)
-	must(0, in.SetAmax(must(in.Calibrator().Amax("percentile", calibrators.AmaxOptions{Percentile: 100}))))
+	must(0, in.SetAmax(must(in.Calibrator().Amax("percentile", calibrators.AmaxOptions{Percentile: new(100.0)}))))
 	row("int8 PTQ, entropy (network input: max)", histModel)
 
 	fourBit := func(perChannel bool) ReplaceOptions {

@@ -2,7 +2,8 @@
 // format NumPy and PyTorch users already keep weights, calibration data and
 // labels in.
 //
-//	tensor -> npy -> calibration data for calibrators and layers; state dicts for layers.LoadStateDict
+// It holds the calibration data of the command line and the state dicts
+// that layers.LoadStateDict loads.
 //
 // An Array is one n-dimensional array of float32, float64, int64, int32,
 // int8, uint8 or bool, with its shape; New builds one from a Go slice and

@@ -2,6 +2,7 @@ package onnx
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 	"math"
 
@@ -196,6 +197,91 @@ func (t *Tensor) size(elemSize int) (int, error) {
 	return n, nil
 }
 
+// elemBits returns the bits of one element of t in RawData, 0 for STRING,
+// UNDEFINED and unknown values.
+func (t DataType) elemBits() int {
+	switch t {
+	case Uint4, Int4, Float4E2M1:
+		return 4
+	case Uint2, Int2:
+		return 2
+	}
+	return 8 * t.Size()
+}
+
+// typedPer returns how many typed values one element of t takes (vals) and
+// how many elements one typed value holds (elems).
+func (t DataType) typedPer() (vals, elems int) {
+	switch t {
+	case Complex64, Complex128:
+		return 2, 1
+	case Uint4, Int4, Float4E2M1:
+		return 1, 2
+	case Uint2, Int2:
+		return 1, 4
+	}
+	return 1, 1
+}
+
+// ErrInvalidTensor is wrapped by the errors of Tensor.Validate (and so of
+// Marshal and TensorValues) for a tensor whose data disagrees with its
+// dims.
+var ErrInvalidTensor = errors.New("onnx: invalid tensor")
+
+// Validate returns an error wrapping ErrInvalidTensor if t's data
+// disagrees with its Dims: the errors of NumElements; RawData and a typed
+// field both holding data; RawData, or the typed field the schema assigns
+// to DataType (see Tensor), holding another number of elements than Dims
+// describe (sub-byte types packed, complex types two values an element);
+// data in another typed field; or no data at all for a known type with
+// elements, unless t keeps unmodelled fields (string_data) that may hold
+// them. An external tensor (DataLocation not DEFAULT) must hold no data
+// of its own and valid external_data entries (Tensor.External).
+func (t *Tensor) Validate() error {
+	n, err := t.size(1)
+	if err != nil {
+		return fmt.Errorf("%w: %w", ErrInvalidTensor, err)
+	}
+	if t.DataLocation != DataLocationDefault {
+		if _, err := t.External(); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidTensor, err)
+		}
+		return nil
+	}
+	field, fieldName := t.typedField(t.DataType)
+	typed := len(t.FloatData) + len(t.Int32Data) + len(t.Int64Data) + len(t.DoubleData) + len(t.Uint64Data)
+	bits := t.DataType.elemBits()
+	switch {
+	case bits == 0:
+		// STRING, UNDEFINED or unknown: no modelled storage to check.
+		return nil
+	case t.RawData != nil && typed != 0:
+		return fmt.Errorf("%w %q: both raw_data and %d typed values", ErrInvalidTensor, t.Name, typed)
+	case t.RawData != nil:
+		// ceil(n*bits/8) bytes, the product checked.
+		want, err := t.size(max(bits/8, 1))
+		if err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidTensor, err)
+		}
+		if per := 8 / bits; per > 1 {
+			want = n/per + min(n%per, 1)
+		}
+		if len(t.RawData) != want {
+			return fmt.Errorf("%w %q: raw_data of %d bytes for dims %v (%d %v elements)", ErrInvalidTensor, t.Name, len(t.RawData), t.Dims, n, t.DataType)
+		}
+	case typed != field:
+		return fmt.Errorf("%w %q: %v values must be in %s", ErrInvalidTensor, t.Name, t.DataType, fieldName)
+	case typed == 0 && n > 0 && t.x.unknown == nil:
+		return fmt.Errorf("%w %q: dims %v describe %d elements but it holds no data", ErrInvalidTensor, t.Name, t.Dims, n)
+	case typed != 0:
+		vals, elems := t.DataType.typedPer()
+		if field%vals != 0 || field/vals != n/elems+min(n%elems, 1) {
+			return fmt.Errorf("%w %q: %d values in %s for dims %v (%d %v elements)", ErrInvalidTensor, t.Name, field, fieldName, t.Dims, n, t.DataType)
+		}
+	}
+	return nil
+}
+
 // NewTensor returns a tensor named name of shape dims holding a copy of
 // data in RawData (little-endian, row-major), as PyTorch writes
 // initializers and constants. An empty dims is a scalar.
@@ -262,29 +348,14 @@ func TensorValues[T Element](t *Tensor) ([]T, error) {
 	if t.DataType != want {
 		return nil, fmt.Errorf("onnx: tensor %q has data type %v, not %v", t.Name, t.DataType, want)
 	}
-	n, err := t.size(1)
-	if err != nil {
+	if err := t.Validate(); err != nil {
 		return nil, err
 	}
-	typed := len(t.FloatData) + len(t.Int32Data) + len(t.Int64Data) + len(t.DoubleData) + len(t.Uint64Data)
+	n, _ := t.size(1)
 	if t.RawData != nil {
-		if typed != 0 {
-			return nil, fmt.Errorf("onnx: tensor %q has both raw_data and %d typed values", t.Name, typed)
-		}
-		nbytes, err := t.size(want.Size())
-		if err != nil {
-			return nil, err
-		}
-		if len(t.RawData) != nbytes {
-			return nil, fmt.Errorf("onnx: tensor %q: raw_data of %d bytes for %d %v elements", t.Name, len(t.RawData), n, want)
-		}
 		return fromRaw[T](t.RawData, n), nil
 	}
-	field, fieldName := t.typedField(want)
-	if typed != field {
-		return nil, fmt.Errorf("onnx: tensor %q: %v values must be in %s", t.Name, want, fieldName)
-	}
-	if field != n {
+	if field, fieldName := t.typedField(want); field != n {
 		return nil, fmt.Errorf("onnx: tensor %q: %d values in %s for dims %v (%d elements)", t.Name, field, fieldName, t.Dims, n)
 	}
 	out := make([]T, n)
@@ -317,9 +388,9 @@ func TensorValues[T Element](t *Tensor) ([]T, error) {
 // elements of type dt.
 func (t *Tensor) typedField(dt DataType) (int, string) {
 	switch dt {
-	case Float:
+	case Float, Complex64:
 		return len(t.FloatData), "float_data"
-	case Double:
+	case Double, Complex128:
 		return len(t.DoubleData), "double_data"
 	case Int64:
 		return len(t.Int64Data), "int64_data"

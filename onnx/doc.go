@@ -4,12 +4,10 @@
 // against hostile input (Unmarshal, ReadFile), and helpers that build
 // tensors, attributes, nodes and value infos.
 //
-//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx
-//
-// It is the last stage of the pipeline: it turns trained and calibrated
-// layers into a file that ONNX Runtime and TensorRT load. It imports no
-// other tensorquant package; the exporter of layers builds a Model from
-// the types here.
+// It sits at the bottom of the package graph and imports no other
+// tensorquant package: the exporter (onnx/export) builds a Model from the
+// types here for ONNX Runtime and TensorRT, and the importer (graph) reads
+// one.
 //
 // The Go types mirror the protobuf messages (Model is ModelProto, Graph is
 // GraphProto, and so on) with the field numbers of onnx.proto v1.22.0 (IR
@@ -18,6 +16,13 @@
 // writes them back, so a decoded model re-encodes without loss. Marshal
 // follows protoc's canonical order, so Marshal(Unmarshal(b)) == b for the
 // files PyTorch and onnx's Python helper write.
+//
+// Models larger than protobuf's 2 GiB limit keep their initializers in an
+// external data file beside the model (TensorProto's data_location
+// EXTERNAL and external_data entries): WriteFile writes one automatically
+// when a model would not fit, WriteFileExternal on request, and
+// ReadExternalData reads a tensor's data back, only from inside the
+// model's directory and within the bounds of the file.
 //
 // The protobuf wire format itself is in the internal package wire, written
 // by hand: the module has no protobuf dependency.

@@ -12,6 +12,9 @@ import (
 // message limit, which ONNX Runtime, protoc and the onnx package enforce.
 const MaxModelSize = math.MaxInt32
 
+// maxModelSize is MaxModelSize, lowered by tests of what happens above it.
+var maxModelSize int64 = MaxModelSize
+
 // ErrTooLarge is returned (wrapped) by Marshal for a model whose encoding
 // exceeds MaxModelSize.
 var ErrTooLarge = errors.New("onnx: model larger than 2 GiB (protobuf limit)")
@@ -22,14 +25,32 @@ var ErrTooLarge = errors.New("onnx: model larger than 2 GiB (protobuf limit)")
 // by PyTorch or by onnx's Python helper, Marshal(Unmarshal(file)) gives the
 // file's bytes back.
 //
-// It returns an error for a nil m or an encoding above MaxModelSize
-// (ErrTooLarge).
+// It returns an error for a nil m, a tensor (an initializer or a node's
+// tensor attribute) whose data disagrees with its dims (Tensor.Validate),
+// or an encoding above MaxModelSize (ErrTooLarge).
 func Marshal(m *Model) ([]byte, error) {
 	if m == nil {
 		return nil, errors.New("onnx: Marshal of a nil *Model")
 	}
+	if g := m.Graph; g != nil {
+		for i := range g.Initializer {
+			if err := g.Initializer[i].Validate(); err != nil {
+				return nil, fmt.Errorf("onnx: initializer %d: %w", i, err)
+			}
+		}
+		for i := range g.Node {
+			for _, a := range g.Node[i].Attribute {
+				if a.T == nil {
+					continue
+				}
+				if err := a.T.Validate(); err != nil {
+					return nil, fmt.Errorf("onnx: node %q attribute %q: %w", g.Node[i].Name, a.Name, err)
+				}
+			}
+		}
+	}
 	b := m.appendTo(nil)
-	if len(b) > MaxModelSize {
+	if int64(len(b)) > maxModelSize {
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(b))
 	}
 	return b, nil
@@ -189,6 +210,8 @@ func (t *Tensor) appendTo(b []byte) []byte {
 	b = wire.AppendPackedFloat64(b, tensorDoubleData, t.DoubleData)
 	b = wire.AppendPackedVarint(b, tensorUint64Data, t.Uint64Data)
 	b = appendString(b, tensorDocString, t.DocString, t.x.has(tensorDocString))
+	b = appendMessages(b, tensorExtData, t.ExternalData, (*StringStringEntry).appendTo)
+	b = appendInt(b, tensorDataLoc, int64(t.DataLocation), t.x.has(tensorDataLoc))
 	return append(b, t.x.unknown...)
 }
 

@@ -34,6 +34,22 @@ func msg(num wire.Number, content ...[]byte) []byte {
 // b is a byte-slice literal helper.
 func b(v ...byte) []byte { return v }
 
+// TestTensorEncoding pins the encoding of every modelled tensor field,
+// on a tensor Marshal refuses (its data is in three places): dims
+// unpacked, typed data packed, an empty raw_data present.
+func TestTensorEncoding(t *testing.T) {
+	tn := Tensor{Dims: []int64{2}, DataType: Float, FloatData: []float32{1, 2}, Int64Data: []int64{-1}, Name: "w", RawData: []byte{}}
+	want := b(0x08, 0x02, 0x10, 0x01, 0x22, 0x08, 0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0x40,
+		0x3a, 0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
+		0x42, 0x01, 'w', 0x4a, 0x00)
+	if got := tn.appendTo(nil); !bytes.Equal(got, want) {
+		t.Errorf("got % x\nwant % x", got, want)
+	}
+	if _, err := Marshal(&Model{Graph: &Graph{Initializer: []Tensor{tn}}}); err == nil {
+		t.Error("Marshal wrote a tensor with raw_data and typed values")
+	}
+}
+
 // TestMarshalGolden pins the encoding of small models byte by byte (the
 // scalar bytes are written out; msg adds tags and lengths).
 func TestMarshalGolden(t *testing.T) {
@@ -63,17 +79,17 @@ func TestMarshalGolden(t *testing.T) {
 				msg(5, b(0x0a, 0x01, 'p', 0x40, 0x01, 0x40, 0x02, 0xa0, 0x01, 0x07)),
 				msg(5, b(0x0a, 0x01, 'f', 0x3d, 0x00, 0x00, 0x00, 0x3f, 0xa0, 0x01, 0x06)),
 				msg(5, b(0x0a, 0x01, 's', 0x22, 0x00, 0xa0, 0x01, 0x03))))},
-		// Tensor: dims unpacked, typed data packed, raw data; empty
-		// input names are kept (omitted optional inputs).
+		// Tensor: dims unpacked, typed data packed (TestTensorEncoding
+		// has the other fields); empty input names are kept (omitted
+		// optional inputs).
 		{"tensor", &Model{Graph: &Graph{
 			Node:        []Node{{Input: []string{"x", ""}}},
-			Initializer: []Tensor{{Dims: []int64{2}, DataType: Float, FloatData: []float32{1, 2}, Int64Data: []int64{-1}, Name: "w", RawData: []byte{}}},
+			Initializer: []Tensor{{Dims: []int64{2}, DataType: Float, FloatData: []float32{1, 2}, Name: "w"}},
 		}},
 			msg(7,
 				msg(1, b(0x0a, 0x01, 'x', 0x0a, 0x00)),
 				msg(5, b(0x08, 0x02, 0x10, 0x01, 0x22, 0x08, 0x00, 0x00, 0x80, 0x3f, 0x00, 0x00, 0x00, 0x40,
-					0x3a, 0x0a, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01,
-					0x42, 0x01, 'w', 0x4a, 0x00)))},
+					0x42, 0x01, 'w')))},
 		// Value info: a scalar has an empty shape; an unknown dimension is
 		// an empty Dimension; DimValue(0) is written.
 		{"value info", &Model{Graph: &Graph{Input: []ValueInfo{
@@ -528,6 +544,43 @@ func TestWriteReadFile(t *testing.T) {
 	var de *DecodeError
 	if _, err := ReadFile(path); !errors.As(err, &de) {
 		t.Errorf("ReadFile of a malformed file: %v", err)
+	}
+}
+
+// TestMarshalRefusesInconsistentTensors: Marshal checks every tensor it
+// writes with Tensor.Validate, the check TensorValues makes. Before, it
+// wrote a FLOAT tensor of dims [2^40] holding one value.
+func TestMarshalRefusesInconsistentTensors(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		t    Tensor
+	}{
+		{"dims 2^40, one value", Tensor{Name: "w", Dims: []int64{1 << 40}, DataType: Float, FloatData: []float32{1}}},
+		{"raw_data short", Tensor{Name: "w", Dims: []int64{3}, DataType: Float, RawData: make([]byte, 8)}},
+		{"no data", Tensor{Name: "w", Dims: []int64{2, 2}, DataType: Int64}},
+		{"negative dim", Tensor{Name: "w", Dims: []int64{-1}, DataType: Float}},
+		{"wrong field", Tensor{Name: "w", Dims: []int64{1}, DataType: Float, Int64Data: []int64{1}}},
+		{"int4 packed", Tensor{Name: "w", Dims: []int64{5}, DataType: Int4, RawData: make([]byte, 2)}},
+		{"complex64 pairs", Tensor{Name: "w", Dims: []int64{2}, DataType: Complex64, FloatData: []float32{1, 2}}},
+	} {
+		for _, m := range []*Model{
+			{Graph: &Graph{Initializer: []Tensor{tc.t}}},
+			{Graph: &Graph{Node: []Node{ConstantNode("c", "y", tc.t)}}},
+		} {
+			if _, err := Marshal(m); !errors.Is(err, ErrInvalidTensor) {
+				t.Errorf("%s: Marshal: %v", tc.name, err)
+			}
+		}
+	}
+	for _, tn := range []Tensor{
+		{Name: "ok", Dims: []int64{5}, DataType: Int4, RawData: make([]byte, 3)},
+		{Name: "ok", Dims: []int64{2}, DataType: Complex64, FloatData: []float32{1, 2, 3, 4}},
+		{Name: "ok", Dims: []int64{0, 3}, DataType: Float},
+		{Name: "ok", Dims: []int64{}, DataType: Float, FloatData: []float32{1}},
+	} {
+		if err := tn.Validate(); err != nil {
+			t.Errorf("%+v: %v", tn, err)
+		}
 	}
 }
 

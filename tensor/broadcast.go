@@ -6,10 +6,16 @@ import "fmt"
 // b: shapes are aligned at their last dimension, and each pair of dimensions
 // must be equal or contain a 1.
 //
-// It returns an error naming the first incompatible pair, in the words torch
-// uses ("size of tensor a (4) must match the size of tensor b (5) at
-// non-singleton dimension 0").
+// It returns the error of CheckShape for an invalid shape, and an error
+// naming the first incompatible pair, in the words torch uses ("size of
+// tensor a (4) must match the size of tensor b (5) at non-singleton
+// dimension 0").
 func BroadcastShapes(a, b []int) ([]int, error) {
+	for _, s := range [][]int{a, b} {
+		if err := CheckShape(s); err != nil {
+			return nil, err
+		}
+	}
 	n := max(len(a), len(b))
 	out := make([]int, n)
 	for i := range n {
@@ -34,8 +40,13 @@ func BroadcastShapes(a, b []int) ([]int, error) {
 
 // BroadcastStrides returns strides that walk a tensor of shape in over the
 // broadcast shape out: dimensions that are broadcast (size 1 in in, or
-// missing) get stride 0. out must be a valid broadcast of in.
+// missing) get stride 0. It panics, as New does for a bad shape, unless
+// out is a valid broadcast of the valid shape in: shapes a program
+// computed, not user data, which BroadcastShapes checks.
 func BroadcastStrides(in, out []int) []int {
+	if got, err := BroadcastShapes(in, out); err != nil || !SameShape(got, out) {
+		panic(fmt.Sprintf("tensor: shape %v does not broadcast to %v", in, out))
+	}
 	s := make([]int, len(out))
 	st := Strides(in)
 	off := len(out) - len(in)

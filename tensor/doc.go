@@ -2,8 +2,6 @@
 // float32 tensor (a shape and its row-major data) and the NumPy broadcasting
 // rule that the quantization kernels use to pair an amax with its input.
 //
-//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx
-//
 // It deliberately has no arithmetic: the packages above it own the kernels.
 // A Tensor is a plain value; nothing here is safe for concurrent mutation, but
 // concurrent reads are.

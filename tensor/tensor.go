@@ -136,8 +136,12 @@ func (t *Tensor) Reshape(shape ...int) (*Tensor, error) {
 	return &Tensor{Shape: out, Data: t.Data}, nil
 }
 
-// Strides returns the row-major element strides of shape.
+// Strides returns the row-major element strides of shape. It panics for
+// an invalid shape (CheckShape), as New does.
 func Strides(shape []int) []int {
+	if err := CheckShape(shape); err != nil {
+		panic(err)
+	}
 	s := make([]int, len(shape))
 	acc := 1
 	for i := len(shape) - 1; i >= 0; i-- {

@@ -170,3 +170,33 @@ func TestNormalizeAxis(t *testing.T) {
 		}
 	}
 }
+
+// TestShapeChecks: every function that takes a shape checks it. Before,
+// BroadcastShapes([-2 3], [3]) returned [-2 3] and Strides([-1 2])
+// returned [2 1].
+func TestShapeChecks(t *testing.T) {
+	for _, c := range [][2][]int{{{-2, 3}, {3}}, {{3}, {-1}}, {{math.MaxInt / 2, 3}, {1}}} {
+		if s, err := BroadcastShapes(c[0], c[1]); err == nil {
+			t.Errorf("BroadcastShapes(%v, %v) = %v", c[0], c[1], s)
+		}
+	}
+	for name, f := range map[string]func(){
+		"Strides([-1 2])":                 func() { Strides([]int{-1, 2}) },
+		"BroadcastStrides([2], [3])":      func() { BroadcastStrides([]int{2}, []int{3}) },
+		"BroadcastStrides([2 3], [3])":    func() { BroadcastStrides([]int{2, 3}, []int{3}) },
+		"BroadcastStrides([-1], [-1])":    func() { BroadcastStrides([]int{-1}, []int{-1}) },
+		"BroadcastStrides([1 3], [2 -3])": func() { BroadcastStrides([]int{1, 3}, []int{2, -3}) },
+	} {
+		func() {
+			defer func() {
+				if recover() == nil {
+					t.Errorf("%s did not panic", name)
+				}
+			}()
+			f()
+		}()
+	}
+	if d := cmp.Diff([]int{0, 1}, BroadcastStrides([]int{1, 3}, []int{2, 3})); d != "" {
+		t.Errorf("BroadcastStrides([1 3], [2 3]) (-want +got):\n%s", d)
+	}
+}

@@ -10,6 +10,8 @@ import (
 	"strings"
 
 	"github.com/tensorquant/tensorquant/calibrators"
+	"github.com/tensorquant/tensorquant/fakequant"
+	"github.com/tensorquant/tensorquant/histogram"
 	"github.com/tensorquant/tensorquant/internal/checked"
 	"github.com/tensorquant/tensorquant/internal/cli/progress"
 	"github.com/tensorquant/tensorquant/internal/cli/report"
@@ -27,9 +29,23 @@ type amaxFlags struct {
 
 func (a *amaxFlags) register(fs *flagSet) {
 	fs.StringVar(&a.methods, "methods", "max,entropy,percentile,mse", "comma-separated amax methods")
-	fs.Float64Var(&a.percentile, "percentile", calibrators.DefaultPercentile, "percentile for the percentile method, in [0, 100]")
-	fs.IntVar(&a.stride, "stride", calibrators.DefaultStride, "candidate stride of the entropy and mse searches")
-	fs.IntVar(&a.startBin, "start-bin", calibrators.DefaultStartBin, "first candidate bin of the entropy and mse searches")
+	fs.Float64Var(&a.percentile, "percentile", calibrators.DefaultPercentile, "percentile for the percentile method, in (0, 100]")
+	fs.IntVar(&a.stride, "stride", calibrators.DefaultStride, "candidate stride of the entropy and mse searches (at least 1)")
+	fs.IntVar(&a.startBin, "start-bin", calibrators.DefaultStartBin, "first candidate bin of the entropy and mse searches (at least 0)")
+}
+
+// check returns an error naming the flag whose value the searches cannot
+// use.
+func (a *amaxFlags) check() error {
+	switch {
+	case !(a.percentile > 0 && a.percentile <= 100):
+		return fmt.Errorf("-percentile %v out of range (0, 100]", a.percentile)
+	case a.stride < 1:
+		return fmt.Errorf("-stride %d: want at least 1", a.stride)
+	case a.startBin < 0:
+		return fmt.Errorf("-start-bin %d is negative", a.startBin)
+	}
+	return nil
 }
 
 type amaxResult struct {
@@ -38,11 +54,19 @@ type amaxResult struct {
 }
 
 func (a *amaxFlags) compute(s *calibrators.Set) ([]amaxResult, error) {
-	opts := calibrators.AmaxOptions{Stride: a.stride, StartBin: a.startBin, Percentile: a.percentile, Literal: true}
+	opts := calibrators.AmaxOptions{Stride: a.stride, StartBin: &a.startBin, Percentile: &a.percentile}
 	var out []amaxResult
 	for _, m := range strings.Split(a.methods, ",") {
 		m = strings.TrimSpace(m)
-		amax, err := s.Amax(m, opts)
+		amax, err := s.Amax(calibrators.Method(m), opts)
+		if err != nil && m == "mse" {
+			// Only NumPy's range for a constant first batch, [x-0.5,
+			// x+0.5], starts below 0.
+			if e := s.Histogram().Edges(); e != nil && e[0] < 0 {
+				return nil, fmt.Errorf("method %q: every |x| of the first batch is %g, so -numpy-hist bins from %g and the mse candidates from -start-bin %d on include negative amax values (the original fails too); drop -numpy-hist, raise -start-bin or leave mse out of -methods",
+					m, float32(e[0]+0.5), e[0], a.startBin)
+			}
+		}
 		if err != nil {
 			return nil, fmt.Errorf("method %q: %w", m, err)
 		}
@@ -152,6 +176,15 @@ func runCalibrate(args []string, stdout, stderr io.Writer) error {
 	if *batchRows < 0 {
 		return fmt.Errorf("-batch-rows %d is negative", *batchRows)
 	}
+	if *bins < 1 || *bins > histogram.MaxBins {
+		return fmt.Errorf("-bins %d out of range [1, %d]", *bins, histogram.MaxBins)
+	}
+	if err := (fakequant.Format{NumBits: *bits, Unsigned: *unsigned}).Validate(); err != nil {
+		return fmt.Errorf("-bits %d: %w", *bits, err)
+	}
+	if err := amax.check(); err != nil {
+		return err
+	}
 	var rawShape []int
 	if *shape != "" {
 		var err error
@@ -254,6 +287,9 @@ func runMerge(args []string, stdout, _ io.Writer) error {
 	files := fs.Args()
 	if len(files) == 0 {
 		return errors.New("no state files (try -h)")
+	}
+	if err := amax.check(); err != nil {
+		return err
 	}
 	merged, err := calibrators.MergeFiles(files...)
 	if err != nil {

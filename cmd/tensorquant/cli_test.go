@@ -227,7 +227,7 @@ func TestErrorsAreOneLine(t *testing.T) {
 		{[]string{"calibrate", "-shape", "2,2", "x.f32"}, "tensorquant calibrate: x.f32: 12 bytes, shape [2 2] needs 16 (float32, little-endian)"},
 		{[]string{"calibrate", "-shape", "2,x", "x.f32"}, `tensorquant calibrate: -shape "2,x": "x" is not a dimension`},
 		{[]string{"calibrate", "-shape", "3", "-methods", "bogus", "x.f32"}, `tensorquant calibrate: method "bogus": calibrators: unknown calibration method "bogus" (the histogram calibrator has "entropy", "percentile" and "mse")`},
-		{[]string{"calibrate", "-shape", "3", "-percentile", "101", "-methods", "percentile", "x.f32"}, "tensorquant calibrate: method \"percentile\": calibrators: invalid percentile 101: must be in range 0 <= percentile <= 100"},
+		{[]string{"calibrate", "-shape", "3", "-percentile", "101", "-methods", "percentile", "x.f32"}, "tensorquant calibrate: -percentile 101 out of range (0, 100]"},
 		{[]string{"calibrate"}, "tensorquant calibrate: no input files (try -h)"},
 		{[]string{"calibrate", "-bogus"}, "tensorquant calibrate: flag provided but not defined: -bogus"},
 		{[]string{"merge", "junk.tqcal"}, "tensorquant merge: junk.tqcal: tensorquant calibration set of format version 1, written by an older tensorquant (this one reads version 2): run tensorquant calibrate -save (or -fork) again on the data"},
@@ -240,6 +240,76 @@ func TestErrorsAreOneLine(t *testing.T) {
 		if code != 2 || out != "" || errOut != tc.want+"\n" {
 			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, out, errOut, tc.want)
 		}
+	}
+}
+
+// TestFlagChecks runs the command with flag values it cannot use: each
+// must give one short line naming the flag, and exit status 2. Before,
+// export -epochs -1 printed an 8 KB line dumping the optimizer, export
+// -epochs 0 wrote an untrained model (9.47% accuracy) and exited 0,
+// calibrate -bins 0, -bits 0 and -stride 0 silently used the defaults,
+// -percentile 0 gave amax 0, and -numpy-hist on an all-zero input failed
+// with "mse candidate amax -0.437 is negative".
+func TestFlagChecks(t *testing.T) {
+	dir := t.TempDir()
+	zeros := filepath.Join(dir, "zeros.npy")
+	if err := npy.WriteFile(zeros, tensor.New(1000)); err != nil {
+		t.Fatal(err)
+	}
+	x := filepath.Join(dir, "x.npy")
+	if err := npy.WriteFile(x, &tensor.Tensor{Shape: []int{4}, Data: []float32{1, -2, 0.5, 3}}); err != nil {
+		t.Fatal(err)
+	}
+	state := filepath.Join(dir, "x.tqcal")
+	if _, errOut, code := tq(t, dir, "calibrate", "-quiet", "-save", state, x); code != 0 {
+		t.Fatalf("calibrate -save: %s", errOut)
+	}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"export", "-epochs", "-1"}, "tensorquant export: -epochs -1 out of range [1, 1000]"},
+		{[]string{"export", "-epochs", "0"}, "tensorquant export: -epochs 0 out of range [1, 1000]"},
+		{[]string{"demo", "-epochs", "0"}, "tensorquant demo: -epochs 0 out of range [1, 1000]"},
+		{[]string{"calibrate", "-numpy-hist", zeros}, `tensorquant calibrate: method "mse": every |x| of the first batch is 0, so -numpy-hist bins from -0.5 and the mse candidates from -start-bin 128 on include negative amax values (the original fails too); drop -numpy-hist, raise -start-bin or leave mse out of -methods`},
+		{[]string{"calibrate", "-bins", "0", x}, "tensorquant calibrate: -bins 0 out of range [1, 4194304]"},
+		{[]string{"calibrate", "-bins", "-4", x}, "tensorquant calibrate: -bins -4 out of range [1, 4194304]"},
+		{[]string{"calibrate", "-bins", "4194305", x}, "tensorquant calibrate: -bins 4194305 out of range [1, 4194304]"},
+		{[]string{"calibrate", "-bits", "0", x}, "tensorquant calibrate: -bits 0: fakequant: num_bits 0 out of range [1, 32]"},
+		{[]string{"calibrate", "-bits", "1", x}, "tensorquant calibrate: -bits 1: fakequant: signed quantization needs num_bits >= 2, got 1 (its only level would be 0)"},
+		{[]string{"calibrate", "-bits", "33", "-unsigned", x}, "tensorquant calibrate: -bits 33: fakequant: num_bits 33 out of range [1, 32]"},
+		{[]string{"calibrate", "-stride", "0", x}, "tensorquant calibrate: -stride 0: want at least 1"},
+		{[]string{"calibrate", "-stride", "-2", x}, "tensorquant calibrate: -stride -2: want at least 1"},
+		{[]string{"calibrate", "-start-bin", "-1", x}, "tensorquant calibrate: -start-bin -1 is negative"},
+		{[]string{"calibrate", "-percentile", "0", x}, "tensorquant calibrate: -percentile 0 out of range (0, 100]"},
+		{[]string{"calibrate", "-percentile", "-5", x}, "tensorquant calibrate: -percentile -5 out of range (0, 100]"},
+		{[]string{"calibrate", "-percentile", "NaN", x}, "tensorquant calibrate: -percentile NaN out of range (0, 100]"},
+		{[]string{"calibrate", "-batch-rows", "-1", x}, "tensorquant calibrate: -batch-rows -1 is negative"},
+		{[]string{"merge", "-stride", "0", state}, "tensorquant merge: -stride 0: want at least 1"},
+		{[]string{"merge", "-percentile", "100.5", state}, "tensorquant merge: -percentile 100.5 out of range (0, 100]"},
+		{[]string{"bench", "-time", "0s"}, "tensorquant bench: -time 0s is not positive"},
+		{[]string{"bench", "-sizes", "0"}, `tensorquant bench: -sizes: "0" is not an element count in [1, 2^28]`},
+	} {
+		out, errOut, code := tq(t, dir, tc.args...)
+		if code != 2 || out != "" || errOut != tc.want+"\n" {
+			t.Errorf("%q: exit %d, stdout %q, stderr %q; want exit 2 and %q", tc.args, code, out, errOut, tc.want)
+		}
+	}
+	// On the default (torch) path an all-zero input is accepted, as the
+	// original accepts it: every method gives amax 0.
+	out, errOut, code := tq(t, dir, "calibrate", "-json", "-quiet", zeros)
+	var res struct{ Amax []amaxResult }
+	if code != 0 || json.Unmarshal([]byte(out), &res) != nil || len(res.Amax) != 4 {
+		t.Fatalf("all zeros: exit %d, stderr %q, stdout %q", code, errOut, out)
+	}
+	for _, r := range res.Amax {
+		if r.Amax != 0 {
+			t.Errorf("all zeros: %s amax %v, want 0", r.Method, r.Amax)
+		}
+	}
+	// Unsigned 1 bit and the upper ends of the ranges are usable.
+	if _, errOut, code := tq(t, dir, "calibrate", "-quiet", "-bits", "1", "-unsigned", "-percentile", "100", "-start-bin", "0", "-methods", "percentile,mse", x); code != 0 {
+		t.Errorf("-bits 1 -unsigned -percentile 100 -start-bin 0: exit %d: %s", code, errOut)
 	}
 }
 

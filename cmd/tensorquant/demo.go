@@ -59,8 +59,8 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 	if err := fs.parse(args); err != nil {
 		return err
 	}
-	if c.epochs < 1 || c.epochs > 1000 {
-		return fmt.Errorf("-epochs %d out of range [1, 1000]", c.epochs)
+	if err := checkEpochs(c.epochs); err != nil {
+		return err
 	}
 	if c.bits < 2 || c.bits > 16 {
 		return fmt.Errorf("-bits %d out of range [2, 16]", c.bits)
@@ -91,6 +91,15 @@ func runDemo(args []string, stdout, stderr io.Writer) error {
 		return enc.Encode(rows)
 	}
 	printDemoTable(stdout, d, rows)
+	return nil
+}
+
+// checkEpochs checks the -epochs flag of demo and export: training the
+// digits CNN takes 1 to 1000 epochs (0 would keep the random weights).
+func checkEpochs(n int) error {
+	if n < 1 || n > 1000 {
+		return fmt.Errorf("-epochs %d out of range [1, 1000]", n)
+	}
 	return nil
 }
 
@@ -220,7 +229,7 @@ func (d *demo) deployable() (layers.Layer, error) {
 	if err := d.trainFloat(); err != nil {
 		return nil, err
 	}
-	m, err := d.quantized(descs(layers.QuantDesc8BitPerTensor, func(*layers.QuantDescriptor) {}), "max")
+	m, err := d.quantized(descs(layers.QuantDesc8BitPerTensor(), func(*layers.QuantDescriptor) {}), "max")
 	if err != nil {
 		return nil, err
 	}
@@ -234,7 +243,7 @@ func (d *demo) quantStructure() (layers.Layer, error) {
 	if err != nil {
 		return nil, err
 	}
-	o := descs(layers.QuantDesc8BitPerTensor, func(*layers.QuantDescriptor) {})
+	o := descs(layers.QuantDesc8BitPerTensor(), func(*layers.QuantDescriptor) {})
 	o.Include = []string{"MaxPool2d"}
 	return layers.QuantizeModel(model, o)
 }
@@ -295,7 +304,7 @@ func (d *demo) accuracy(model layers.Layer) (float64, error) {
 
 // quantized returns a copy of the float model with its layers replaced as o
 // says (max pooling included), calibrated with method.
-func (d *demo) quantized(o layers.ReplaceOptions, method string) (layers.Layer, error) {
+func (d *demo) quantized(o layers.ReplaceOptions, method calibrators.Method) (layers.Layer, error) {
 	model, err := d.cnn()
 	if err != nil {
 		return nil, err
@@ -307,7 +316,7 @@ func (d *demo) quantized(o layers.ReplaceOptions, method string) (layers.Layer, 
 	if model, err = layers.QuantizeModel(model, o); err != nil {
 		return nil, err
 	}
-	bar := progress.New(d.log, "calibrate "+method, len(d.calib))
+	bar := progress.New(d.log, "calibrate "+string(method), len(d.calib))
 	if err := layers.Calibrate(model, d.calib, method, calibrators.AmaxOptions{}, func(done, _ int) { bar.Update(done, "") }); err != nil {
 		return nil, err
 	}
@@ -318,7 +327,7 @@ func (d *demo) quantized(o layers.ReplaceOptions, method string) (layers.Layer, 
 // descs returns ReplaceOptions with the given activation descriptor and
 // the weights of Conv2d and Linear quantized per channel as mod says.
 func descs(input layers.QuantDescriptor, mod func(*layers.QuantDescriptor)) layers.ReplaceOptions {
-	conv, lin := layers.QuantDesc8BitConv2dWeightPerChannel.Clone(), layers.QuantDesc8BitLinearWeightPerRow.Clone()
+	conv, lin := layers.QuantDesc8BitConv2dWeightPerChannel(), layers.QuantDesc8BitLinearWeightPerRow()
 	mod(&conv)
 	mod(&lin)
 	return layers.ReplaceOptions{Input: &input, Descs: map[string]layers.QuantDescs{"Conv2d": {Weight: &conv}, "Linear": {Weight: &lin}}}
@@ -356,20 +365,20 @@ func (d *demo) run() ([]demoRow, error) {
 	// 2. Post-training quantization: activations per tensor with each
 	// calibration method, weights per channel with max.
 	bits := d.c.bits
-	act := layers.QuantDesc8BitPerTensor.Clone()
+	act := layers.QuantDesc8BitPerTensor()
 	act.NumBits = bits
 	weightBits := func(q *layers.QuantDescriptor) { q.NumBits = bits }
 	type ptq struct {
-		method string
+		method calibrators.Method
 		model  layers.Layer
 		acc    float64
 	}
 	var results []ptq
-	for _, method := range []string{"max", "entropy", "percentile", "mse"} {
+	for _, method := range []calibrators.Method{"max", "entropy", "percentile", "mse"} {
 		start := time.Now()
 		in := act.Clone()
-		if method != "max" {
-			in.CalibMethod = "histogram"
+		if method != calibrators.MethodMax {
+			in.CalibMethod = layers.CalibHistogram
 		}
 		m, err := d.quantized(descs(in, weightBits), method)
 		if err != nil {
@@ -415,7 +424,7 @@ func (d *demo) run() ([]demoRow, error) {
 	// 10% of the schedule at 1% of the learning rate, cosine annealing.
 	qatEpochs := max(1, d.c.epochs/10)
 	start = time.Now()
-	if err := d.fit("fine-tune "+best.method, best.model, qatEpochs, demoLR/100); err != nil {
+	if err := d.fit("fine-tune "+string(best.method), best.model, qatEpochs, demoLR/100); err != nil {
 		return nil, err
 	}
 	if _, err := add(fmt.Sprintf("int%d QAT (best PTQ: %s)", bits, best.method), best.model, start, ""); err != nil {
@@ -430,7 +439,7 @@ func (d *demo) run() ([]demoRow, error) {
 			return nil, err
 		}
 		rows[len(rows)-1].ONNXBytes = n
-		if best.method == "max" {
+		if best.method == calibrators.MethodMax {
 			d.ckptPath = filepath.Join(d.c.out, "tensorquant-demo.tqckpt")
 			if err := layers.SaveCheckpoint(d.ckptPath, best.model); err != nil {
 				return nil, err
@@ -440,9 +449,9 @@ func (d *demo) run() ([]demoRow, error) {
 
 	// 4. Lower-precision weights with 8-bit activations calibrated by the
 	// best method: 4-bit per channel (PTQ, then QAT), FP8 E4M3, INT4 blocks.
-	act8 := layers.QuantDesc8BitPerTensor.Clone()
-	if best.method != "max" {
-		act8.CalibMethod = "histogram"
+	act8 := layers.QuantDesc8BitPerTensor()
+	if best.method != calibrators.MethodMax {
+		act8.CalibMethod = layers.CalibHistogram
 	}
 	variants := []struct {
 		name string
@@ -450,7 +459,7 @@ func (d *demo) run() ([]demoRow, error) {
 		qat  bool
 	}{
 		{"int4 weights, int8 act, PTQ", func(q *layers.QuantDescriptor) { q.NumBits = 4 }, true},
-		{"fp8 e4m3 weights, int8 act, PTQ", func(q *layers.QuantDescriptor) { q.Format = "e4m3" }, false},
+		{"fp8 e4m3 weights, int8 act, PTQ", func(q *layers.QuantDescriptor) { q.Format = layers.FormatE4M3 }, false},
 		{"int4 block-32 weights, int8 act, PTQ", func(q *layers.QuantDescriptor) { q.NumBits, q.Axis, q.BlockSize = 4, nil, 32 }, false},
 	}
 	for _, v := range variants {
@@ -542,12 +551,12 @@ func (d *demo) addReport(maxModel, histModel layers.Layer) error {
 		if a := maxQs[i].Quantizer.Amax(); a != nil && a.Numel() == 1 {
 			r.Amax = append(r.Amax, report.Marker{Label: "max", Value: float64(a.Data[0])})
 		}
-		for _, m := range []string{"entropy", "percentile", "mse"} {
+		for _, m := range []calibrators.Method{"entropy", "percentile", "mse"} {
 			a, err := h.ComputeAmax(m, calibrators.AmaxOptions{})
 			if err != nil {
 				return fmt.Errorf("%s: %w", q.Name, err)
 			}
-			r.Amax = append(r.Amax, report.Marker{Label: m, Value: float64(a.Data[0])})
+			r.Amax = append(r.Amax, report.Marker{Label: string(m), Value: float64(a.Data[0])})
 		}
 		d.report.Quantizers = append(d.report.Quantizers, r)
 	}

@@ -30,6 +30,9 @@ func runExport(args []string, stdout, stderr io.Writer) error {
 	if fs.NArg() > 1 {
 		return fmt.Errorf("at most one checkpoint, got %q", fs.Args())
 	}
+	if err := checkEpochs(*epochs); err != nil {
+		return err
+	}
 	o := export.Options{InputShape: []int{1, digits.Height, digits.Width}, Opset: *opset, FoldBatchNorm: *foldBN}
 	switch *weights {
 	case "float":

@@ -1,11 +1,7 @@
 // Package digits embeds the UCI optical handwritten digits data set (1797
 // images of 8×8 pixels, classes 0-9; E. Alpaydin and C. Kaynak, 1998, UCI
 // Machine Learning Repository, CC BY 4.0; see README.md) for the demo and
-// the training tests of the layers package:
-//
-//	tensor -> ... -> layers -> onnx
-//	                   ^
-//	             data/digits (training data)
+// the training tests of the layers package.
 //
 // Load returns the images as a [1797, 1, 8, 8] tensor scaled to [0, 1] and
 // their labels; Split divides a set into training and test parts with a

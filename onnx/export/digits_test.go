@@ -121,7 +121,7 @@ func TestDigitsORT(t *testing.T) {
 		t.Skip("-short: trains a model and runs ONNX Runtime")
 	}
 	float, train, test := trainedDigits(t)
-	perTensor := layers.QuantDesc8BitPerTensor
+	perTensor := layers.QuantDesc8BitPerTensor()
 	variants := map[string]layers.QuantDescs{"perchannel": {}, "pertensor": {Weight: &perTensor}}
 	type variant struct {
 		model  *layers.Sequential

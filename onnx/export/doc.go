@@ -2,12 +2,19 @@
 // into an ONNX model (package onnx) for inference in ONNX Runtime or
 // TensorRT.
 //
-//	tensor -> reduce -> fakequant -> histogram -> calibrators -> layers -> onnx -> onnx/export
-//
-// It is the end of the pipeline: it reads the layers' exported
-// hyper-parameters, weights (in PyTorch's layouts) and quantizers, and
-// builds the graph with package onnx's types, so that package onnx itself
-// stays free of layers.
+// It sits above layers, graph and the onnx codec, and is the one writer
+// of ONNX models: Graph writes any graph (an imported model exports
+// again), and Model is graph.FromLayers followed by Graph. The
+// conversion knows no layer type: every layer writes its own nodes
+// (layers.Exporter) through the layers.Builder that graph.FromLayers
+// implements, containers included (Sequential through Builder.Chain,
+// Residual through Apply and an Add node). What the conversion adds is
+// the quantization: TensorQuantizers become QuantizeLinear/
+// DequantizeLinear pairs, and a quantized layer (layers.QuantLayer) is
+// its input's Q/DQ followed by its float layer, whose weight and bias
+// (layers.Weighted tells them apart) go through the weight quantizer
+// and, with BiasInt32, become INT32; and BatchNorm folding, into any
+// layer that implements layers.BatchNormFolder.
 //
 //	m, err := export.Model(model, export.Options{InputShape: []int{1, 8, 8}})
 //	...
@@ -27,6 +34,10 @@
 // Dropout is left out, whatever the layers' training mode.
 //
 // # Layers
+//
+// Every layer of package layers that implements layers.Exporter is
+// exportable; its Export method documents the nodes it becomes. For the
+// layers of the original toolkit:
 //
 //   - Sequential: its children in order; Residual: body(x) + shortcut(x)
 //     as Add (x itself when the shortcut is nil).
@@ -48,10 +59,9 @@
 //     and "<conv>.bias_folded").
 //   - ReLU: Relu; Dropout: nothing; Flatten: Flatten(axis=1) for start_dim
 //     1 through the last dimension, Reshape otherwise.
-//   - The quantized layers (layers.QuantLayer: QuantLinear,
-//     QuantConv1d/2d/3d, QuantConvTranspose1d/2d/3d, the quantized
-//     poolings): their float layer, with QuantizeLinear → DequantizeLinear
-//     on the input and on the weight.
+//   - Any quantized layer (layers.QuantLayer, Quant[L] for a quantizable
+//     float layer L: QuantLinear, QuantConv2d ...): its float layer, with
+//     QuantizeLinear → DequantizeLinear on the input and on the weight.
 //   - TensorQuantizer anywhere in a model (for example on a residual
 //     shortcut): QuantizeLinear → DequantizeLinear on its input.
 //
@@ -115,8 +125,8 @@
 // Swish(): ...") or the quantizer ("export: quantizer
 // features.0.weight_quantizer: ...") by its hierarchical name:
 //
-//   - a layer kind not listed above; a layer whose hyper-parameters,
-//     weights or input shape do not fit;
+//   - a layer kind not listed above (one that is not a layers.Exporter);
+//     a layer whose hyper-parameters, weights or input shape do not fit;
 //   - Flatten with start_dim 0 (it would merge the symbolic batch
 //     dimension);
 //   - AdaptiveAvgPool whose input size is not a multiple of its output

@@ -9,11 +9,15 @@ import (
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
-// unknownLayer is a layer kind the exporter does not know.
-type unknownLayer struct{ layers.ReLU }
+// unknownLayer is a layer kind the exporter does not know: it does not
+// implement layers.Exporter. (Embedding a layer would inherit its Export.)
+type unknownLayer struct{}
 
-func (*unknownLayer) Kind() string   { return "Swish" }
-func (*unknownLayer) String() string { return "Swish()" }
+func (*unknownLayer) Forward(x *tensor.Tensor) (*tensor.Tensor, error)   { return x, nil }
+func (*unknownLayer) Backward(dy *tensor.Tensor) (*tensor.Tensor, error) { return dy, nil }
+func (*unknownLayer) Params() []layers.Param                             { return nil }
+func (*unknownLayer) Kind() string                                       { return "Swish" }
+func (*unknownLayer) String() string                                     { return "Swish()" }
 
 // refusal is a configuration Model must refuse, with the exact error.
 type refusal struct {
@@ -81,7 +85,7 @@ func TestFloatRefusals(t *testing.T) {
 // is refused with an error naming the quantizer by its hierarchical name.
 func TestQuantRefusals(t *testing.T) {
 	rng := rand.New(rand.NewPCG(2, 2))
-	pt := layers.QuantDesc8BitPerTensor
+	pt := layers.QuantDesc8BitPerTensor()
 	static := func(d layers.QuantDescriptor, amax ...float32) *layers.TensorQuantizer {
 		q := tq(d)
 		if amax != nil {
@@ -136,7 +140,7 @@ func TestQuantRefusals(t *testing.T) {
 	if err := ow.SetAmax(must(tensor.FromSlice([]float32{1e-4, 1e-4}, 2, 1))); err != nil {
 		t.Fatal(err)
 	}
-	copy(overflow.Float().(*layers.Linear).Bias.Data, []float32{0, 1})
+	copy(overflow.FloatLayer().(*layers.Linear).Bias.Data, []float32{0, 1})
 	folded := q(must(layers.NewConv2d(3, 4, 3, layers.ConvOptions{}, rng)), nil, nil)
 	fi, fw := folded.Quantizers()
 	if err := fi.SetAmax(tensor.Scalar(1)); err != nil {

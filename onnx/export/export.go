@@ -3,135 +3,53 @@ package export
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strconv"
-	"strings"
+	"sort"
 
+	"github.com/tensorquant/tensorquant/graph"
 	"github.com/tensorquant/tensorquant/layers"
 	"github.com/tensorquant/tensorquant/onnx"
-	"github.com/tensorquant/tensorquant/tensor"
 )
 
-// DefaultOpset is the ai.onnx opset Model uses when Options.Opset is 0 and
-// no quantizer needs a newer one: 13, the first with per-axis
-// QuantizeLinear/DequantizeLinear, and the opset of the original toolkit's
-// export.
-const DefaultOpset = 13
-
-// MinOpset and MaxOpset bound Options.Opset: QuantizeLinear and
-// DequantizeLinear exist from opset 10; 22 is the newest opset with an IR
-// version known to package onnx.
+// The ai.onnx opsets Model writes (see graph.DefaultLayersOpset):
+// DefaultOpset (13) when Options.Opset is 0 and no quantizer needs a
+// newer one, and Options.Opset from MinOpset (10) to MaxOpset (22).
 const (
-	MinOpset = 10
-	MaxOpset = 22
+	DefaultOpset = graph.DefaultLayersOpset
+	MinOpset     = graph.MinLayersOpset
+	MaxOpset     = graph.MaxLayersOpset
 )
 
-// WeightFormat selects how the weights of quantized layers are stored.
-type WeightFormat int
+// WeightFormat selects how the weights of quantized layers are stored:
+// WeightsFloat or WeightsQuantized (see graph.WeightFormat).
+type WeightFormat = graph.WeightFormat
 
+// The weight formats (see graph.WeightsFloat, graph.WeightsQuantized).
 const (
-	// WeightsFloat stores a quantized weight as a float initializer
-	// followed by QuantizeLinear and DequantizeLinear, as the original
-	// toolkit exports it (TensorRT's style: the builder quantizes).
-	WeightsFloat WeightFormat = iota
-	// WeightsQuantized stores the quantized codes (INT8, UINT8, FLOAT8 or
-	// packed INT4, the quantizer's format) as the initializer, followed by
-	// DequantizeLinear only (ONNX Runtime's style): a quarter of the size
-	// for 8-bit formats. The codes are those QuantizeLinear computes, so
-	// both styles give the same numbers.
-	WeightsQuantized
+	WeightsFloat     = graph.WeightsFloat
+	WeightsQuantized = graph.WeightsQuantized
 )
 
-// String returns "float" or "quantized".
-func (f WeightFormat) String() string {
-	switch f {
-	case WeightsFloat:
-		return "float"
-	case WeightsQuantized:
-		return "quantized"
-	}
-	return "WeightFormat(" + strconv.Itoa(int(f)) + ")"
-}
+// BiasFormat selects how the bias of a quantized Conv or Linear is
+// stored: BiasFloat or BiasInt32 (see graph.BiasFormat).
+type BiasFormat = graph.BiasFormat
 
-// BiasFormat selects how the bias of a quantized Conv or Linear is stored.
-type BiasFormat int
-
+// The bias formats (see graph.BiasFloat, graph.BiasInt32).
 const (
-	// BiasFloat stores every bias as a float initializer.
-	BiasFloat BiasFormat = iota
-	// BiasInt32 stores the bias of a layer whose input quantizer is
-	// per-tensor and whose weight quantizer is per-tensor or per output
-	// channel (both enabled, 8-bit integer) as INT32 codes with scale
-	// input_scale·weight_scale, followed by DequantizeLinear, as ONNX
-	// Runtime's quantizer does; other biases stay float. The codes are
-	// round-half-even(bias/scale): the bias moves by at most half a step
-	// of that (small) scale.
-	BiasInt32
+	BiasFloat = graph.BiasFloat
+	BiasInt32 = graph.BiasInt32
 )
 
-// String returns "float" or "int32".
-func (f BiasFormat) String() string {
-	switch f {
-	case BiasFloat:
-		return "float"
-	case BiasInt32:
-		return "int32"
-	}
-	return "BiasFormat(" + strconv.Itoa(int(f)) + ")"
-}
-
-// Options control Model.
-type Options struct {
-	// InputShape is the shape of one sample without the batch dimension,
-	// for example [1, 8, 8] for 8×8 single-channel images. Required: the
-	// exporter derives every layer's shapes from it.
-	InputShape []int
-	// Opset is the ai.onnx opset, MinOpset to MaxOpset. 0 means
-	// DefaultOpset, or the lowest opset that expresses every quantizer
-	// when one needs more (19 for FP8, 21 for INT4).
-	Opset int
-	// Weights selects the storage of quantized weights (WeightsFloat by
-	// default). Weights without an enabled quantizer are always float.
-	Weights WeightFormat
-	// Bias selects the storage of the biases of quantized layers
-	// (BiasFloat by default).
-	Bias BiasFormat
-	// FoldBatchNorm folds every BatchNorm that directly follows a
-	// (non-transposed) convolution in a Sequential into that convolution's
-	// weight and bias. Other BatchNorms become BatchNormalization nodes.
-	FoldBatchNorm bool
-	// InputName and OutputName name the graph's input and output; ""
-	// means "input" and "output", the names the original toolkit's
-	// export uses.
-	InputName, OutputName string
-	// BatchName is the name of the symbolic batch dimension; "" means
-	// "batch".
-	BatchName string
-}
-
-// value is a tensor of the graph under construction: its name, element
-// type and shape, where -1 stands for the symbolic batch dimension.
-type value struct {
-	name  string
-	elem  onnx.DataType
-	shape []int
-}
-
-// batch marks the symbolic batch dimension in a value's shape.
-const batch = -1
-
-// builder accumulates the graph.
-type builder struct {
-	opts  Options
-	opset int64
-	g     onnx.Graph
-	used  map[string]bool // node and value names taken
-	info  []value         // the node outputs, for value_info
-}
+// Options control Model: the shape of one input sample (required), the
+// opset, the storage of quantized weights and biases, BatchNorm folding
+// and the names of the input, output and batch dimension. They are
+// graph.LayersOptions, whose fields document them.
+type Options = graph.LayersOptions
 
 // Model exports model, a tree of layers, to an ONNX model for inference:
-// BatchNorm uses its running statistics and Dropout is left out, whatever
-// the layers' training mode. The graph has one float input of shape
+// it converts the model into a graph (graph.FromLayers: BatchNorm uses its
+// running statistics and Dropout is left out, whatever the layers'
+// training mode; quantizers become QuantizeLinear/DequantizeLinear pairs)
+// and writes that graph (Graph). The graph has one float input of shape
 // [batch, opts.InputShape...] and one float output; the weights are
 // initializers named as PyTorch names parameters ("features.0.weight"),
 // and nodes are named as PyTorch's exporter names them
@@ -143,71 +61,17 @@ type builder struct {
 // reaching it, and a quantizer ONNX cannot express; the error names the
 // layer or quantizer by its hierarchical name.
 func Model(model layers.Layer, opts Options) (*onnx.Model, error) {
-	// Walk checks the tree: no nil layer, valid child names, no model
-	// that contains itself.
-	if err := layers.Walk(model, func(string, layers.Layer) error { return nil }); err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	if opts.InputName == "" {
-		opts.InputName = "input"
-	}
-	if opts.OutputName == "" {
-		opts.OutputName = "output"
-	}
-	if opts.BatchName == "" {
-		opts.BatchName = "batch"
-	}
-	if opts.InputName == opts.OutputName {
-		return nil, fmt.Errorf("export: input and output are both named %q", opts.InputName)
-	}
-	if len(opts.InputShape) == 0 {
-		return nil, errors.New("export: Options.InputShape is empty: give the shape of one sample without the batch dimension")
-	}
-	for _, d := range opts.InputShape {
-		if d < 1 {
-			return nil, fmt.Errorf("export: Options.InputShape %v: every dimension must be at least 1", opts.InputShape)
-		}
-	}
-	if opts.Weights != WeightsFloat && opts.Weights != WeightsQuantized {
-		return nil, fmt.Errorf("export: unknown weight format %v", opts.Weights)
-	}
-	if opts.Bias != BiasFloat && opts.Bias != BiasInt32 {
-		return nil, fmt.Errorf("export: unknown bias format %v", opts.Bias)
-	}
-	opset, err := chooseOpset(model, opts.Opset)
-	if err != nil {
+	g, err := graph.FromLayers(model, opts)
+	var ce *graph.ConversionError
+	switch {
+	case errors.As(err, &ce) && ce.Option != "":
+		return nil, fmt.Errorf("export: Options.%s %s", ce.Option, ce.Msg)
+	case errors.As(err, &ce):
+		return nil, errors.New("export: " + ce.Msg)
+	case err != nil:
 		return nil, err
 	}
-	ir, err := onnx.IRVersionForOpset(opset)
-	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	b := &builder{opts: opts, opset: opset, used: map[string]bool{}}
-	in := value{name: opts.InputName, elem: onnx.Float, shape: append([]int{batch}, opts.InputShape...)}
-	b.used[in.name] = true
-	out, err := b.layer("", "", model, in)
-	if err != nil {
-		return nil, err
-	}
-	if out.name == in.name {
-		out = b.node("", "Identity", []string{in.name}, onnx.Float, in.shape)
-	}
-	b.rename(out.name, opts.OutputName)
-	out.name = opts.OutputName
-	b.g.Name = "tensorquant"
-	b.g.Input = []onnx.ValueInfo{b.valueInfo(in)}
-	b.g.Output = []onnx.ValueInfo{b.valueInfo(out)}
-	for _, v := range b.info {
-		if v.name != out.name {
-			b.g.ValueInfo = append(b.g.ValueInfo, b.valueInfo(v))
-		}
-	}
-	return &onnx.Model{
-		IRVersion:    ir,
-		ProducerName: "tensorquant",
-		OpsetImport:  []onnx.OperatorSetID{{Version: opset}},
-		Graph:        &b.g,
-	}, nil
+	return Graph(g)
 }
 
 // WriteFile exports model (see Model) and writes it to path atomically
@@ -220,306 +84,96 @@ func WriteFile(path string, model layers.Layer, opts Options) error {
 	return onnx.WriteFile(path, m)
 }
 
-// chooseOpset returns the opset to export with: the requested one, or for
-// 0 DefaultOpset raised to what the model's quantizers need.
-func chooseOpset(model layers.Layer, requested int) (int64, error) {
-	if requested == 0 {
-		return int64(max(DefaultOpset, neededOpset(model))), nil
+// Graph writes g as an ONNX model, as it is (a graph that has been
+// inferred is written with its constants folded): its nodes in order with
+// their attributes, its initializers in the order nodes first read them
+// (then the others, by name), its inputs and outputs, the declared types
+// of the intermediate values nodes compute (g.ValueInfo), and an opset
+// import per domain, with the IR version of its ai.onnx opset
+// (onnx.IRVersionForOpset). The producer is "tensorquant".
+//
+// It returns an error for a graph without an ai.onnx opset or with one
+// package onnx knows no IR version for, and for an initializer that is
+// not a valid tensor.
+func Graph(g *graph.Graph) (*onnx.Model, error) {
+	opset, ok := g.Opsets[""]
+	if !ok {
+		return nil, errors.New("export: the graph imports no ai.onnx opset")
 	}
-	if requested < MinOpset || requested > MaxOpset {
-		return 0, fmt.Errorf("export: opset %d is not supported (want %d to %d)", requested, MinOpset, MaxOpset)
+	ir, err := onnx.IRVersionForOpset(int64(opset))
+	if err != nil {
+		return nil, fmt.Errorf("export: %w", err)
 	}
-	return int64(requested), nil
-}
-
-// valueInfo returns the ValueInfo of v, with the batch dimension symbolic.
-func (b *builder) valueInfo(v value) onnx.ValueInfo {
-	dims := make([]onnx.Dimension, len(v.shape))
-	for i, d := range v.shape {
-		if d == batch {
-			dims[i] = onnx.DimParam(b.opts.BatchName)
-		} else {
-			dims[i] = onnx.DimValue(int64(d))
-		}
-	}
-	return onnx.TensorValueInfo(v.name, v.elem, dims...)
-}
-
-// unique returns name, or name_1, name_2 ... (PyTorch's scheme) when it is
-// taken, and marks the result as taken.
-func (b *builder) unique(name string) string {
-	n := name
-	for i := 1; b.used[n]; i++ {
-		n = name + "_" + strconv.Itoa(i)
-	}
-	b.used[n] = true
-	return n
-}
-
-// node appends an op-type node in scope and returns its single output, of
-// element type elem and the given shape. The node is named scope/op (made
-// unique) and its output scope/op_output_0, as PyTorch names them.
-func (b *builder) node(scope, op string, inputs []string, elem onnx.DataType, shape []int, attrs ...onnx.Attribute) value {
-	name := b.unique(scope + "/" + op)
-	out := value{name: b.unique(name + "_output_0"), elem: elem, shape: shape}
-	b.g.Node = append(b.g.Node, onnx.NewNode(op, name, inputs, []string{out.name}, attrs...))
-	b.info = append(b.info, out)
-	return out
-}
-
-// constant appends a Constant node holding t (unnamed, as PyTorch writes
-// them) in scope and returns its output.
-func (b *builder) constant(scope string, t onnx.Tensor) value {
-	name := b.unique(scope + "/Constant")
-	shape := make([]int, len(t.Dims))
-	for i, d := range t.Dims {
-		shape[i] = int(d)
-	}
-	out := value{name: b.unique(name + "_output_0"), elem: t.DataType, shape: shape}
-	b.g.Node = append(b.g.Node, onnx.ConstantNode(name, out.name, t))
-	b.info = append(b.info, out)
-	return out
-}
-
-// initializer adds t as an initializer called name (made unique) and
-// returns that name.
-func (b *builder) initializer(name string, t onnx.Tensor) string {
-	t.Name = b.unique(name)
-	b.g.Initializer = append(b.g.Initializer, t)
-	return t.Name
-}
-
-// rename renames the value from to to in every node.
-func (b *builder) rename(from, to string) {
-	for i := range b.g.Node {
-		n := &b.g.Node[i]
-		for j := range n.Input {
-			if n.Input[j] == from {
-				n.Input[j] = to
+	og := &onnx.Graph{Name: g.Name}
+	computed := map[string]bool{}
+	var inits []string
+	seen := map[string]bool{}
+	for _, n := range g.Nodes {
+		node := onnx.NewNode(n.OpType, n.Name, n.Inputs, n.Outputs, n.Attrs...)
+		node.Domain = n.Domain
+		og.Node = append(og.Node, node)
+		for _, in := range n.Inputs {
+			if _, ok := g.Initializers[in]; ok && !seen[in] {
+				seen[in] = true
+				inits = append(inits, in)
 			}
 		}
-		for j := range n.Output {
-			if n.Output[j] == from {
-				n.Output[j] = to
-			}
+		for _, o := range n.Outputs {
+			computed[o] = true
 		}
 	}
-	for i := range b.info {
-		if b.info[i].name == from {
-			b.info[i].name = to
+	var rest []string
+	for name := range g.Initializers {
+		if !seen[name] {
+			rest = append(rest, name)
 		}
 	}
-}
-
-// joinPath joins hierarchical names as layers.Walk does.
-func joinPath(prefix, name string) string {
-	if prefix == "" {
-		return name
-	}
-	return prefix + "." + name
-}
-
-// scopeOf returns the node-name scope of the child called name at path,
-// within its parent's scope: PyTorch's exporter names each module by its
-// qualified name from the last non-numeric part on ("features.0" stays
-// "features.0", "features.0.conv" becomes "conv"), so the nodes of
-// features.0 are "/features/features.0/Conv". A quantized layer's
-// quantizers are named as the original toolkit's attributes,
-// "_input_quantizer" and "_weight_quantizer".
-func scopeOf(parent, path string) string {
-	atoms := strings.Split(path, ".")
-	i := len(atoms) - 1
-	for i > 0 && isNumeric(atoms[i]) {
-		i--
-	}
-	part := strings.Join(atoms[i:], ".")
-	if part == "input_quantizer" || part == "weight_quantizer" {
-		part = "_" + part
-	}
-	return parent + "/" + part
-}
-
-func isNumeric(s string) bool {
-	if s == "" {
-		return false
-	}
-	for _, c := range s {
-		if c < '0' || c > '9' {
-			return false
-		}
-	}
-	return true
-}
-
-// errorf returns an error for layer l at path: "export: path repr: msg".
-func errorf(path string, l layers.Layer, format string, args ...any) error {
-	msg := fmt.Sprintf(format, args...)
-	if path == "" {
-		return fmt.Errorf("export: %s: %s", l.String(), msg)
-	}
-	return fmt.Errorf("export: %s %s: %s", path, l.String(), msg)
-}
-
-// shapeString formats a shape with its symbolic batch dimension:
-// "[batch 3 8 8]".
-func shapeString(shape []int) string {
-	parts := make([]string, len(shape))
-	for i, d := range shape {
-		if d == batch {
-			parts[i] = "batch"
-		} else {
-			parts[i] = strconv.Itoa(d)
-		}
-	}
-	return "[" + strings.Join(parts, " ") + "]"
-}
-
-// ints64 converts to the int64 lists of ONNX attributes.
-func ints64(v ...[]int) []int64 {
-	var out []int64
-	for _, s := range v {
-		for _, x := range s {
-			out = append(out, int64(x))
-		}
-	}
-	return out
-}
-
-// layer exports l, found at path (scope is its node-name scope), applied to
-// x, and returns its output.
-func (b *builder) layer(path, scope string, l layers.Layer, x value) (value, error) {
-	switch l := l.(type) {
-	case *layers.TensorQuantizer:
-		v, _, err := b.quantize(path, scope, l, x)
-		return v, err
-	case *layers.Sequential:
-		return b.sequential(path, scope, l, x)
-	case *layers.Residual:
-		return b.residual(path, scope, l, x)
-	case *layers.ReLU:
-		return b.node(scope, "Relu", []string{x.name}, onnx.Float, x.shape), nil
-	case *layers.Dropout:
-		return x, nil
-	case *layers.Flatten:
-		return b.flatten(path, scope, l, x)
-	}
-	if bn, _ := batchNormOf(l); bn != nil {
-		return b.batchNorm(path, scope, l, x)
-	}
-	f, inQ, wQ := parts(l)
-	if c := convOf(f); c != nil {
-		return b.conv(path, scope, l, c, inQ, wQ, x, nil, nil)
-	}
-	if lin, ok := f.(*layers.Linear); ok {
-		return b.linear(path, scope, l, lin, inQ, wQ, x)
-	}
-	if v, ok, err := b.pool(path, scope, l, f, inQ, x); ok {
-		return v, err
-	}
-	return value{}, errorf(path, l, "layer kind %s is not exportable (see the package documentation of onnx/export for the list)", l.Kind())
-}
-
-// parts returns the float layer of l and its input and weight quantizers:
-// those of a quantized layer, or l itself and nil quantizers.
-func parts(l layers.Layer) (f layers.Layer, input, weight *layers.TensorQuantizer) {
-	if ql, ok := l.(layers.QuantLayer); ok {
-		input, weight = ql.Quantizers()
-		return ql.Float(), input, weight
-	}
-	return l, nil, nil
-}
-
-// sequential exports the children of s in order. With FoldBatchNorm, a
-// convolution directly followed by a BatchNorm is exported as one Conv.
-func (b *builder) sequential(path, scope string, s *layers.Sequential, x value) (value, error) {
-	kids := s.Children()
-	for i := 0; i < len(kids); i++ {
-		k := kids[i]
-		if k.Layer == nil {
-			return value{}, errorf(path, s, "layer %s is nil", k.Name)
-		}
-		p := joinPath(path, k.Name)
-		sc := scopeOf(scope, p)
-		if b.opts.FoldBatchNorm && i+1 < len(kids) {
-			f, inQ, wQ := parts(k.Layer)
-			c := convOf(f)
-			if bn, _ := batchNormOf(kids[i+1].Layer); c != nil && !c.Transposed && bn != nil {
-				bnPath := joinPath(path, kids[i+1].Name)
-				v, err := b.foldedConv(p, sc, k.Layer, c, inQ, wQ, bnPath, kids[i+1].Layer, x)
-				if err != nil {
-					return value{}, err
-				}
-				x = v
-				i++
-				continue
-			}
-		}
-		v, err := b.layer(p, sc, k.Layer, x)
+	sort.Strings(rest)
+	for _, name := range append(inits, rest...) {
+		t, err := graph.TensorToONNX(name, g.Initializers[name])
 		if err != nil {
-			return value{}, err
+			return nil, fmt.Errorf("export: initializer %q: %w", name, err)
 		}
-		x = v
+		og.Initializer = append(og.Initializer, t)
 	}
-	return x, nil
-}
-
-// residual exports body(x) + shortcut(x) (x itself for a nil shortcut).
-func (b *builder) residual(path, scope string, r *layers.Residual, x value) (value, error) {
-	if r.Body == nil {
-		return value{}, errorf(path, r, "nil body")
+	outputs := map[string]bool{}
+	for _, v := range g.Inputs {
+		og.Input = append(og.Input, valueInfo(v))
 	}
-	bp := joinPath(path, "body")
-	a, err := b.layer(bp, scopeOf(scope, bp), r.Body, x)
-	if err != nil {
-		return value{}, err
+	for _, v := range g.Outputs {
+		og.Output = append(og.Output, valueInfo(v))
+		outputs[v.Name] = true
 	}
-	s := x
-	if r.Shortcut != nil {
-		sp := joinPath(path, "shortcut")
-		if s, err = b.layer(sp, scopeOf(scope, sp), r.Shortcut, x); err != nil {
-			return value{}, err
+	for _, v := range g.ValueInfo {
+		if computed[v.Name] && !outputs[v.Name] {
+			og.ValueInfo = append(og.ValueInfo, valueInfo(v))
 		}
 	}
-	if !slices.Equal(a.shape, s.shape) {
-		return value{}, errorf(path, r, "input shape %s: body gives %s, shortcut gives %s", shapeString(x.shape), shapeString(a.shape), shapeString(s.shape))
+	m := &onnx.Model{IRVersion: ir, ProducerName: "tensorquant", OpsetImport: []onnx.OperatorSetID{{Version: int64(opset)}}, Graph: og}
+	var domains []string
+	for d := range g.Opsets {
+		if d != "" {
+			domains = append(domains, d)
+		}
 	}
-	return b.node(scope, "Add", []string{a.name, s.name}, onnx.Float, a.shape), nil
+	sort.Strings(domains)
+	for _, d := range domains {
+		m.OpsetImport = append(m.OpsetImport, onnx.OperatorSetID{Domain: d, Version: int64(g.Opsets[d])})
+	}
+	return m, nil
 }
 
-// flatten exports torch.nn.Flatten: ONNX Flatten when it gives the same
-// result (start_dim 1 through the last dimension: a 2-D output), else
-// Reshape.
-func (b *builder) flatten(path, scope string, f *layers.Flatten, x value) (value, error) {
-	r := len(x.shape)
-	s, err1 := tensor.NormalizeAxis(f.StartDim, r)
-	e, err2 := tensor.NormalizeAxis(f.EndDim, r)
-	if err1 != nil || err2 != nil || s > e {
-		return value{}, errorf(path, f, "input shape %s: cannot flatten dimensions %d to %d", shapeString(x.shape), f.StartDim, f.EndDim)
+// valueInfo returns the ValueInfo of v: known sizes, symbolic dimensions
+// by name, unknown ones empty.
+func valueInfo(v graph.ValueSpec) onnx.ValueInfo {
+	dims := make([]onnx.Dimension, len(v.Shape))
+	for i, d := range v.Shape {
+		switch {
+		case d.Known():
+			dims[i] = onnx.DimValue(int64(d.Size))
+		case d.Param != "":
+			dims[i] = onnx.DimParam(d.Param)
+		}
 	}
-	if s == 0 {
-		return value{}, errorf(path, f, "input shape %s: flattening from dimension 0 merges the batch dimension, which the export keeps symbolic", shapeString(x.shape))
-	}
-	if s == e {
-		return x, nil
-	}
-	merged := 1
-	for _, d := range x.shape[s : e+1] {
-		merged *= d
-	}
-	out := append(append(append([]int{}, x.shape[:s]...), merged), x.shape[e+1:]...)
-	if e == r-1 && s == 1 {
-		return b.node(scope, "Flatten", []string{x.name}, onnx.Float, out, onnx.IntAttr("axis", 1)), nil
-	}
-	// Reshape: 0 copies the batch dimension, -1 is the merged one.
-	target := make([]int64, len(out))
-	for i, d := range out {
-		target[i] = int64(d)
-	}
-	target[0], target[s] = 0, -1
-	t, err := onnx.NewTensor("", []int64{int64(len(target))}, target)
-	if err != nil {
-		return value{}, errorf(path, f, "%v", err)
-	}
-	shape := b.constant(scope, t)
-	return b.node(scope, "Reshape", []string{x.name, shape.name}, onnx.Float, out), nil
+	return onnx.TensorValueInfo(v.Name, v.DType, dims...)
 }

@@ -109,6 +109,9 @@ func floatModels(t testing.TB) []floatModel {
 		{"resnet", resnet, []int{1, 16, 16}},
 		{"digits", digits, []int{1, 8, 8}},
 		{"linear", linear(7, 3, false), []int{7}},
+		// MatMul with a constant weight (and Add), on [N, T, F] and [N, F].
+		{"matmul", seq(t, must(layers.NewMatMul(7, 5, true, rng)), relu(), must(layers.NewMatMul(5, 3, false, rng))), []int{4, 7}},
+		{"matmul2d", must(layers.NewMatMul(6, 2, true, rng)), []int{6}},
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
+	"github.com/tensorquant/tensorquant/internal/testkit/qdqtest"
 	"github.com/tensorquant/tensorquant/layers"
 	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
@@ -25,13 +26,7 @@ func must[T any](v T, err error) T {
 }
 
 // randn returns a tensor of the given shape with standard normal values.
-func randn(rng *rand.Rand, shape ...int) *tensor.Tensor {
-	x := tensor.New(shape...)
-	for i := range x.Data {
-		x.Data[i] = float32(rng.NormFloat64())
-	}
-	return x
-}
+func randn(rng *rand.Rand, shape ...int) *tensor.Tensor { return qdqtest.Randn(rng, shape...) }
 
 // randomizeBatchNorms gives every BatchNorm of model random affine
 // parameters and running statistics, so that exporting them is tested
@@ -321,4 +316,18 @@ func fileSize(t testing.TB, m *onnx.Model) int {
 		t.Fatal(err)
 	}
 	return len(b)
+}
+
+// batchNormOf returns the BatchNorm inside l and the input ranks its kind
+// accepts (batch dimension included), or nil.
+func batchNormOf(l layers.Layer) (*layers.BatchNorm, []int) {
+	switch n := l.(type) {
+	case *layers.BatchNorm1d:
+		return &n.BatchNorm, []int{2, 3}
+	case *layers.BatchNorm2d:
+		return &n.BatchNorm, []int{4}
+	case *layers.BatchNorm3d:
+		return &n.BatchNorm, []int{5}
+	}
+	return nil, nil
 }

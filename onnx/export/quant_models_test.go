@@ -52,7 +52,7 @@ func quantModels(t testing.TB, perTensor bool) []quantModel {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(3, 4))
 	var wd *layers.QuantDescriptor // per-channel defaults
-	pt := layers.QuantDesc8BitPerTensor
+	pt := layers.QuantDesc8BitPerTensor()
 	if perTensor {
 		wd = &pt
 	}
@@ -84,7 +84,7 @@ func quantModels(t testing.TB, perTensor bool) []quantModel {
 		relu(),
 		cv(layers.ConvSpec{InChannels: 8, OutChannels: 6, KernelSize: []int{3, 3}, Stride: []int{2}, Padding: []int{1}, OutputPadding: []int{1}, Transposed: true}, nil),
 		q(must(layers.NewAvgPool2d(3, layers.PoolOptions{Stride: 2, Padding: 1})), nil, nil),
-		relu(), tq(layers.QuantDescUnsigned8BitPerTensor),
+		relu(), tq(layers.QuantDescUnsigned8BitPerTensor()),
 		q(must(layers.NewAdaptiveAvgPool2d(2, 2)), nil, nil),
 		layers.NewFlatten(1, -1), lin(24, 16, true, nil), relu(), learn, lin(16, 5, true, scaled))
 
@@ -108,6 +108,16 @@ func quantModels(t testing.TB, perTensor bool) []quantModel {
 
 	// Linear on [N, T, F] (Transpose + MatMul + Add), and without bias.
 	seq3 := seq(t, lin(7, 5, true, nil), relu(), lin(5, 3, false, nil))
+	// MatMul with a constant weight, quantized per output channel (axis 1
+	// of the weight) or per tensor.
+	mm := func(in, out int, bias bool) layers.QuantLayer {
+		var w *layers.QuantDescriptor
+		if perTensor {
+			w = &pt
+		}
+		return q(must(layers.NewMatMul(in, out, bias, rng)), nil, w)
+	}
+	matmul := seq(t, mm(7, 5, true), relu(), mm(5, 4, false), relu(), mm(4, 3, true))
 
 	for _, m := range []layers.Layer{cnn2d, cnn1d, cnn3d} {
 		randomizeBatchNorms(t, m, rng)
@@ -136,6 +146,7 @@ func quantModels(t testing.TB, perTensor bool) []quantModel {
 		}, false},
 		{"cnn3d", cnn3d, []int{2, 6, 5, 6}, opsets, nil, nil, false},
 		{"seq3", seq3, []int{4, 7}, opsets, both, nil, false},
+		{"matmul", matmul, []int{4, 7}, opsets, both, nil, false},
 	}
 }
 
@@ -225,16 +236,16 @@ func TestQuantModelsORT(t *testing.T) {
 func lowpModels(t testing.TB) []quantModel {
 	t.Helper()
 	rng := rand.New(rand.NewPCG(8, 9))
-	pt := layers.QuantDesc8BitPerTensor
+	pt := layers.QuantDesc8BitPerTensor()
 	e4m3 := desc(pt, func(d *layers.QuantDescriptor) { d.Format = "e4m3" })
-	e4m3pc := desc(layers.QuantDesc8BitConv2dWeightPerChannel, func(d *layers.QuantDescriptor) { d.Format = "e4m3" })
+	e4m3pc := desc(layers.QuantDesc8BitConv2dWeightPerChannel(), func(d *layers.QuantDescriptor) { d.Format = "e4m3" })
 	e5m2 := desc(pt, func(d *layers.QuantDescriptor) { d.Format = "e5m2" })
 	scaled := desc(pt, func(d *layers.QuantDescriptor) { d.Format = "scaled_e4m3" }) // the original's num_bits=(4, 3)
-	int4 := desc(layers.QuantDesc8BitConv2dWeightPerChannel, func(d *layers.QuantDescriptor) { d.NumBits = 4 })
+	int4 := desc(layers.QuantDesc8BitConv2dWeightPerChannel(), func(d *layers.QuantDescriptor) { d.NumBits = 4 })
 	block := func(n int) *layers.QuantDescriptor {
 		return desc(pt, func(d *layers.QuantDescriptor) { d.NumBits, d.BlockSize = 4, n })
 	}
-	uint4 := desc(layers.QuantDescUnsigned8BitPerTensor, func(d *layers.QuantDescriptor) { d.NumBits = 4 })
+	uint4 := desc(layers.QuantDescUnsigned8BitPerTensor(), func(d *layers.QuantDescriptor) { d.NumBits = 4 })
 	int16 := desc(pt, func(d *layers.QuantDescriptor) { d.NumBits = 16 })
 	conv := func(in, out, k int) layers.Layer {
 		return must(layers.NewConv2d(in, out, k, layers.ConvOptions{Padding: 1}, rng))

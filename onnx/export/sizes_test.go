@@ -12,16 +12,16 @@ import (
 // sizes, and checks that storing the codes shrinks the weights by the
 // format's width.
 func TestFileSizes(t *testing.T) {
-	pt := layers.QuantDesc8BitPerTensor
+	pt := layers.QuantDesc8BitPerTensor()
 	formats := []struct {
 		name   string
 		weight *layers.QuantDescriptor // nil: no quantization
 		opts   Options
 	}{
 		{"float (no quantizers)", nil, Options{}},
-		{"int8 QDQ, float weights", &layers.QuantDesc8BitLinearWeightPerRow, Options{}},
-		{"int8, weights as INT8", &layers.QuantDesc8BitLinearWeightPerRow, Options{Weights: WeightsQuantized}},
-		{"FP8 E4M3, weights as FLOAT8", desc(layers.QuantDesc8BitLinearWeightPerRow, func(d *layers.QuantDescriptor) { d.Format = "e4m3" }), Options{Weights: WeightsQuantized}},
+		{"int8 QDQ, float weights", new(layers.QuantDesc8BitLinearWeightPerRow()), Options{}},
+		{"int8, weights as INT8", new(layers.QuantDesc8BitLinearWeightPerRow()), Options{Weights: WeightsQuantized}},
+		{"FP8 E4M3, weights as FLOAT8", desc(layers.QuantDesc8BitLinearWeightPerRow(), func(d *layers.QuantDescriptor) { d.Format = "e4m3" }), Options{Weights: WeightsQuantized}},
 		{"INT4 blocks of 32, weights as INT4", desc(pt, func(d *layers.QuantDescriptor) { d.NumBits, d.BlockSize = 4, 32 }), Options{Weights: WeightsQuantized}},
 	}
 	models := []struct {

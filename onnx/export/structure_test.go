@@ -41,7 +41,7 @@ func staticLinear(t *testing.T, in, out int, inD, wD *layers.QuantDescriptor) la
 // stage is off, are left out (a learn_amax one then only clips); a bias
 // whose input is not quantized stays float under BiasInt32.
 func TestInactiveQuantizers(t *testing.T) {
-	off := tq(layers.QuantDesc8BitPerTensor)
+	off := tq(layers.QuantDesc8BitPerTensor())
 	off.Disable()
 	lin := staticLinear(t, 4, 3, nil, nil)
 	iq, _ := lin.Quantizers()
@@ -58,7 +58,7 @@ func TestInactiveQuantizers(t *testing.T) {
 		t.Errorf("bias initializer %q %v, want 1.bias FLOAT", init.Name, init.DataType)
 	}
 
-	clip := tq(*desc(layers.QuantDesc8BitPerTensor, func(d *layers.QuantDescriptor) { d.LearnAmax = true }))
+	clip := tq(*desc(layers.QuantDesc8BitPerTensor(), func(d *layers.QuantDescriptor) { d.LearnAmax = true }))
 	clip.DisableQuant()
 	for _, opset := range []int{10, 13} {
 		m, err := Model(clip, Options{InputShape: []int{4}, Opset: opset})
@@ -78,9 +78,9 @@ func TestInactiveQuantizers(t *testing.T) {
 // TestDefaultOpset: opset 0 is 13, or what FP8 (19) or 4-bit (21)
 // quantizers need; an explicit opset is kept.
 func TestDefaultOpset(t *testing.T) {
-	pt := layers.QuantDesc8BitPerTensor
+	pt := layers.QuantDesc8BitPerTensor()
 	fp8 := desc(pt, func(d *layers.QuantDescriptor) { d.Format = "e5m2" })
-	int4 := desc(layers.QuantDesc8BitLinearWeightPerRow, func(d *layers.QuantDescriptor) { d.NumBits = 4 })
+	int4 := desc(layers.QuantDesc8BitLinearWeightPerRow(), func(d *layers.QuantDescriptor) { d.NumBits = 4 })
 	for _, c := range []struct {
 		model layers.Layer
 		opset int
@@ -100,5 +100,22 @@ func TestDefaultOpset(t *testing.T) {
 		if m.OpsetImport[0].Version != c.want || m.IRVersion != ir {
 			t.Errorf("opset %d: exported opset %d IR %d, want %d IR %d", c.opset, m.OpsetImport[0].Version, m.IRVersion, c.want, ir)
 		}
+	}
+}
+
+// TestHooksDoNotChangeExport: forward hooks registered on a model (even
+// ones that would replace outputs) leave its export unchanged.
+func TestHooksDoNotChangeExport(t *testing.T) {
+	model := digitsCNN(1)
+	o := Options{InputShape: []int{1, 8, 8}}
+	want := must(onnx.Marshal(must(Model(model, o))))
+	for _, name := range []string{"features.0", "features.1", "classifier"} {
+		h := must(layers.RegisterForwardHook(model, name, func(_ string, _ layers.Layer, _, y *tensor.Tensor) (*tensor.Tensor, error) {
+			return tensor.New(y.Shape...), nil
+		}))
+		defer h.Remove()
+	}
+	if got := must(onnx.Marshal(must(Model(model, o)))); !slices.Equal(got, want) {
+		t.Error("hooks changed the export")
 	}
 }

@@ -3,59 +3,15 @@ package export
 import (
 	"bytes"
 	"fmt"
-	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
-	"github.com/tensorquant/tensorquant/layers"
+	"github.com/tensorquant/tensorquant/internal/testkit/qdqtest"
 	"github.com/tensorquant/tensorquant/onnx"
-	"github.com/tensorquant/tensorquant/tensor"
 )
-
-// tinyModel is the model of testdata/conformance/tiny_qdq_model.json:
-// QuantConv2d(3, 4, 3, padding=1) -> ReLU -> flatten -> QuantLinear(64, 5)
-// with the original's default descriptors and its parameters and amax.
-type tinyModel struct {
-	Params map[string]conformance.Tensor `json:"params"`
-	Amax   map[string]conformance.Tensor `json:"amax"`
-	X      conformance.Tensor            `json:"x"`
-	Torch  conformance.Tensor            `json:"torch_output"`
-}
-
-func loadTiny(t *testing.T) (layers.Layer, tinyModel) {
-	t.Helper()
-	var f tinyModel
-	if err := conformance.Load("tiny_qdq_model.json", &f); err != nil {
-		t.Fatal(err)
-	}
-	rng := rand.New(rand.NewPCG(1, 1))
-	conv := must(layers.Quantize(must(layers.NewConv2d(3, 4, 3, layers.ConvOptions{Padding: 1}, rng)), layers.QuantDescs{}))
-	fc := must(layers.Quantize(must(layers.NewLinear(64, 5, true, rng)), layers.QuantDescs{}))
-	model := must(layers.NewNamedSequential(
-		layers.Named{Name: "conv", Layer: conv}, layers.Named{Name: "relu", Layer: layers.NewReLU()},
-		layers.Named{Name: "flatten", Layer: layers.NewFlatten(1, -1)}, layers.Named{Name: "fc", Layer: fc}))
-	params := must(layers.NamedParams(model))
-	for _, p := range params {
-		want, ok := f.Params[p.Name]
-		if !ok || len(want.F32) != len(p.Value.Data) {
-			t.Fatalf("parameter %s: not in tiny_qdq_model.json with %d values", p.Name, len(p.Value.Data))
-		}
-		copy(p.Value.Data, want.F32)
-	}
-	for name, l := range map[string]layers.QuantLayer{"conv": conv, "fc": fc} {
-		in, w := l.Quantizers()
-		for q, key := range map[*layers.TensorQuantizer]string{in: name + "._input_quantizer", w: name + "._weight_quantizer"} {
-			a := f.Amax[key]
-			if err := q.SetAmax(must(tensor.FromSlice(a.F32, a.Shape...))); err != nil {
-				t.Fatal(err)
-			}
-		}
-	}
-	return model, f
-}
 
 // normName maps our node and value names to the original's where the
 // models differ in form only: the original flattens with torch.flatten
@@ -106,7 +62,7 @@ func sameValueInfo(got, want onnx.ValueInfo) bool {
 // and zero point, the initializers and the value infos. The one
 // difference in form is the batch dimension, symbolic here and 1 there.
 func TestTinyQDQModelNodeByNode(t *testing.T) {
-	model, _ := loadTiny(t)
+	model := must(qdqtest.Tiny()).Model
 	got, err := Model(model, Options{InputShape: []int{3, 4, 4}})
 	if err != nil {
 		t.Fatal(err)
@@ -183,8 +139,8 @@ func TestTinyQDQModelNodeByNode(t *testing.T) {
 // the output of the original toolkit in PyTorch (fake quantization by
 // multiplication, not division: equal within one step of the output).
 func TestTinyQDQModelORT(t *testing.T) {
-	model, f := loadTiny(t)
-	x := must(tensor.FromSlice(f.X.F32, f.X.Shape...))
+	tiny := must(qdqtest.Tiny())
+	model, x, torch := tiny.Model, tiny.X, tiny.Torch.Data
 	setExportMode(t, model, true)
 	ours := forward(t, model, x)
 	m := must(Model(model, Options{InputShape: []int{3, 4, 4}}))
@@ -192,19 +148,19 @@ func TestTinyQDQModelORT(t *testing.T) {
 	if err := onnx.WriteFile(path, m); err != nil {
 		t.Fatal(err)
 	}
-	step := stepOf(f.Torch.F32)
+	step := stepOf(torch)
 	for _, opt := range []string{"disabled", "all"} {
 		out := exttool.RunORT(t, path, opt, map[string]exttool.Input{"input": {Dims: x.Shape, Type: "float32", F32: x.Data}})["output"]
 		if !slices.Equal(out.Dims, ours.Shape) {
 			t.Fatalf("ORT output shape %v, want %v", out.Dims, ours.Shape)
 		}
 		so := compare(out.F32, ours.Data, func(float32) float64 { return step })
-		st := compare(out.F32, f.Torch.F32, func(float32) float64 { return step })
+		st := compare(out.F32, torch, func(float32) float64 { return step })
 		t.Logf("opt=%s: vs export-mode forward max |diff| %.3g (%.3g steps); vs original toolkit (torch) %.3g (%.3g steps)",
 			opt, so.maxAbs, so.maxAbs/step, st.maxAbs, st.maxAbs/step)
 		if so.bad > 0 || st.bad > 0 {
 			t.Errorf("opt=%s: %d elements differ from our forward and %d from torch's by more than one output step %g\nORT   %v\nours  %v\ntorch %v",
-				opt, so.bad, st.bad, step, out.F32, ours.Data, f.Torch.F32)
+				opt, so.bad, st.bad, step, out.F32, ours.Data, torch)
 		}
 	}
 }

@@ -1,0 +1,367 @@
+package nn
+
+import "math"
+
+// Number is an element type max pooling works on.
+type Number interface {
+	~float32 | ~float64 | ~int8 | ~uint8 | ~int32 | ~int64
+}
+
+// lowest returns -Inf for a float type, else its smallest value.
+func lowest[T Number]() T {
+	var z T
+	inf, i8, i32, i64 := math.Inf(-1), int8(math.MinInt8), int32(math.MinInt32), int64(math.MinInt64)
+	switch any(z).(type) {
+	case float32, float64:
+		return T(inf)
+	case int8:
+		return T(i8)
+	case int32:
+		return T(i32)
+	case int64:
+		return T(i64)
+	}
+	return 0
+}
+
+// taps is, for each window position along one dimension, the first big
+// index it reads (start = o·stride - pad) and the taps [lo, hi) that fall
+// inside [0, big).
+type taps struct {
+	start, lo, hi []int
+}
+
+// tapsOf returns the taps of every window position of dimension i.
+func (g *Geom) tapsOf(i int) taps {
+	n, s, d, k := g.Small[i], g.Stride[i], g.Dilation[i], g.Kernel[i]
+	t := taps{start: make([]int, n), lo: make([]int, n), hi: make([]int, n)}
+	for o := range n {
+		st := o*s - g.Pad[i]
+		lo, hi := 0, k
+		for lo < k && st+lo*d < 0 {
+			lo++
+		}
+		for hi > lo && st+(hi-1)*d >= g.Big[i] {
+			hi--
+		}
+		t.start[o], t.lo[o], t.hi[o] = st, lo, hi
+	}
+	return t
+}
+
+// MaxPool writes planes [p0, p1) of y (SmallN elements each) with the
+// maximum of each window of the planes of x (BigN elements each). Padding
+// counts as the lowest value (-Inf for floats); a NaN in a window wins
+// (the last one in scan order), as PyTorch's CPU kernel has it. When
+// argmax is not nil it receives, per output element, the index in its
+// input plane of the maximum (the first in scan order among equal ones),
+// or -1 for a window that reads only padding.
+func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
+	td, th, tw := g.tapsOf(0), g.tapsOf(1), g.tapsOf(2)
+	B, P, s2, b2 := g.BigN(), g.SmallN(), g.Small[2], g.Big[2]
+	k, s, dw := g.Kernel[2], g.Stride[2], g.Dilation[2]
+	in0, in1 := tw.interior(k)
+	low := lowest[T]()
+	// Output row by output row, each starting at the lowest value and
+	// taking, kernel row by kernel row, the maximum of the taps of that
+	// input row: every window's taps in scan order, as a loop per window
+	// would visit them (the same NaN and the same zero win).
+	for p := p0; p < p1; p++ {
+		plane := x[p*B : (p+1)*B]
+		var out []T
+		var am []int32
+		g.forRows(&td, &th, func(r int) {
+			at := p*P + r*s2
+			out = y[at : at+s2]
+			fill(out, low)
+			if argmax != nil {
+				am = argmax[at : at+s2]
+				fill(am, -1)
+			}
+		}, func(off, _ int) {
+			row := plane[off : off+b2]
+			if am != nil {
+				maxRowArg(out, am, row, off, &tw, dw)
+				return
+			}
+			for ow := 0; ow < s2; ow++ {
+				if ow == in0 {
+					maxInterior(out[in0:in1], row[tw.start[in0]:], k, s, dw)
+					ow = in1 - 1
+					continue
+				}
+				m := out[ow]
+				for c := tw.lo[ow]; c < tw.hi[ow]; c++ {
+					if v := row[tw.start[ow]+c*dw]; v > m || v != v {
+						m = v
+					}
+				}
+				out[ow] = m
+			}
+		}, nil)
+	}
+}
+
+// forRows walks the output rows of one plane (r = od·Small[1] + oh) in
+// order: begin(r), then tap(off, kr) for every kernel row kr = a·Kernel[1]
+// + b whose input row lies inside the plane (off its offset in the
+// plane), then end(r) when not nil.
+func (g *Geom) forRows(td, th *taps, begin func(r int), tap func(off, kr int), end func(r int)) {
+	s1, b1, b2 := g.Small[1], g.Big[1], g.Big[2]
+	for od := range g.Small[0] {
+		for oh := range s1 {
+			r := od*s1 + oh
+			begin(r)
+			for a := td.lo[od]; a < td.hi[od]; a++ {
+				id := td.start[od] + a*g.Dilation[0]
+				for b := th.lo[oh]; b < th.hi[oh]; b++ {
+					tap((id*b1+th.start[oh]+b*g.Dilation[1])*b2, a*g.Kernel[1]+b)
+				}
+			}
+			if end != nil {
+				end(r)
+			}
+		}
+	}
+}
+
+// maxRowArg updates the maxima out and their plane indices am with the
+// taps of every window in one input row (which starts at plane index
+// off).
+func maxRowArg[T Number](out []T, am []int32, row []T, off int, tw *taps, dw int) {
+	for ow, m := range out {
+		mi := am[ow]
+		for c := tw.lo[ow]; c < tw.hi[ow]; c++ {
+			i := tw.start[ow] + c*dw
+			if v := row[i]; v > m || v != v {
+				m, mi = v, int32(off+i)
+			}
+		}
+		out[ow], am[ow] = m, mi
+	}
+}
+
+// maxInterior updates out[i] with the k taps of window i, which start at
+// row[i·s] and are dw apart, all inside row.
+func maxInterior[T Number](out, row []T, k, s, dw int) {
+	if k == 3 && dw == 1 {
+		for i, m := range out {
+			r := row[i*s : i*s+3 : i*s+3]
+			if v := r[0]; v > m || v != v {
+				m = v
+			}
+			if v := r[1]; v > m || v != v {
+				m = v
+			}
+			if v := r[2]; v > m || v != v {
+				m = v
+			}
+			out[i] = m
+		}
+		return
+	}
+	for i, m := range out {
+		for c := range k {
+			if v := row[i*s+c*dw]; v > m || v != v {
+				m = v
+			}
+		}
+		out[i] = m
+	}
+}
+
+// MaxPoolBackward writes dx, the gradient of a max pooling whose output
+// gradient is dy and whose argmax MaxPool recorded: each output gradient
+// goes to its window's maximum. P and B are the output and input plane
+// sizes.
+func MaxPoolBackward(dx, dy []float32, argmax []int32, P, B int) {
+	clear(dx)
+	for i, v := range dy {
+		if j := argmax[i]; j >= 0 {
+			dx[(i/P)*B+int(j)] += v
+		}
+	}
+}
+
+// MaxPlanes writes y[p], for planes [p0, p1) of x (n elements each), with
+// the plane's maximum (a NaN wins, -Inf or the lowest integer for an empty
+// plane): global max pooling.
+func MaxPlanes[T Number](y, x []T, n, p0, p1 int) {
+	for p := p0; p < p1; p++ {
+		best := lowest[T]()
+		for _, v := range x[p*n : (p+1)*n] {
+			if v > best || v != v {
+				best = v
+			}
+		}
+		y[p] = best
+	}
+}
+
+// divisors returns, for each window position along dimension i, the
+// number of taps an average divides by: those inside the input, or with
+// countPad those inside the padded input [-Pad, Big+PadEnd).
+func (g *Geom) divisors(i int, t taps, countPad bool) []int {
+	out := make([]int, len(t.start))
+	for o, st := range t.start {
+		if !countPad {
+			out[o] = t.hi[o] - t.lo[o]
+			continue
+		}
+		for j := range g.Kernel[i] {
+			if v := st + j*g.Dilation[i]; v >= -g.Pad[i] && v < g.Big[i]+g.PadEnd[i] {
+				out[o]++
+			}
+		}
+	}
+	return out
+}
+
+// AvgPool writes planes [p0, p1) of y with the average of each window of
+// the planes of x: the float32 sum of the taps inside the input, in scan
+// order, divided by the number of those taps, or with countPad by the
+// number of taps inside the padded input (PyTorch's and ONNX's
+// count_include_pad; windows that a ceil-mode output extends beyond the
+// padding do not count those positions).
+func AvgPool(y, x []float32, g *Geom, countPad bool, p0, p1 int) {
+	g.eachWindow(countPad, p0, p1, func(p, o int, rows []int, lo, hi, dw int, div float32) {
+		plane := x[p*g.BigN() : (p+1)*g.BigN()]
+		var sum float32
+		for _, r := range rows {
+			if dw == 1 {
+				for _, v := range plane[r+lo : r+hi] {
+					sum += v
+				}
+				continue
+			}
+			for c := lo; c < hi; c += dw {
+				sum += plane[r+c]
+			}
+		}
+		y[p*g.SmallN()+o] = sum / div
+	})
+}
+
+// AvgPoolBackward writes planes [p0, p1) of dx, the gradient of AvgPool
+// with the same geometry and countPad: each output gradient, divided by
+// its window's divisor, is added to the inputs the window read.
+func AvgPoolBackward(dx, dy []float32, g *Geom, countPad bool, p0, p1 int) {
+	clear(dx[p0*g.BigN() : p1*g.BigN()])
+	g.eachWindow(countPad, p0, p1, func(p, o int, rows []int, lo, hi, dw int, div float32) {
+		plane := dx[p*g.BigN() : (p+1)*g.BigN()]
+		v := dy[p*g.SmallN()+o] / div
+		for _, r := range rows {
+			for c := lo; c < hi; c += dw {
+				plane[r+c] += v
+			}
+		}
+	})
+}
+
+// eachWindow calls f for every window of planes [p0, p1): the plane, the
+// window's output index in it, the offsets in the plane of the rows it
+// reads (outer taps inside the input), the range [lo, hi) with step dw of
+// the last dimension's offsets to add to them, and the divisor.
+func (g *Geom) eachWindow(countPad bool, p0, p1 int, f func(p, o int, rows []int, lo, hi, dw int, div float32)) {
+	td, th, tw := g.tapsOf(0), g.tapsOf(1), g.tapsOf(2)
+	vd, vh, vw := g.divisors(0, td, countPad), g.divisors(1, th, countPad), g.divisors(2, tw, countPad)
+	dw := g.Dilation[2]
+	rows := make([]int, 0, g.Kernel[0]*g.Kernel[1])
+	for p := p0; p < p1; p++ {
+		g.forRows(&td, &th, func(int) { rows = rows[:0] }, func(off, _ int) { rows = append(rows, off) }, func(r int) {
+			od, oh := r/g.Small[1], r%g.Small[1]
+			for ow := range g.Small[2] {
+				lo, hi := tw.start[ow]+tw.lo[ow]*dw, tw.start[ow]+tw.hi[ow]*dw
+				if tw.lo[ow] == tw.hi[ow] {
+					// A window all in the padding (pads at least the
+					// kernel): no tap, and no offset outside the row.
+					lo, hi = 0, dw-1
+				}
+				f(p, r*g.Small[2]+ow, rows, lo, max(lo, hi-dw+1), dw, float32(vd[od]*vh[oh]*vw[ow]))
+			}
+		})
+	}
+}
+
+// AdaptiveAvgPool writes planes [p0, p1) of y, [out...] each, with
+// PyTorch's adaptive averages of the planes of x, [in...] each (3-D form:
+// leading sizes 1): output position i of a dimension averages the inputs
+// from floor(i·n/m) to ceil((i+1)·n/m), exclusive; the sum is float32 in
+// scan order, divided by the window's size. An output of size 1 is global
+// average pooling.
+func AdaptiveAvgPool(y, x []float32, in, out [3]int, p0, p1 int) {
+	B, P := in[0]*in[1]*in[2], out[0]*out[1]*out[2]
+	for pl := p0; pl < p1; pl++ {
+		plane := x[pl*B : (pl+1)*B]
+		yo := y[pl*P : (pl+1)*P]
+		if P == 1 {
+			var sum float32
+			for _, v := range plane {
+				sum += v
+			}
+			yo[0] = sum / float32(B)
+			continue
+		}
+		adaptiveWindows(in, out, func(o int, rows []int, w0, w1 int, n float32) {
+			var sum float32
+			for _, r := range rows {
+				for _, v := range plane[r+w0 : r+w1] {
+					sum += v
+				}
+			}
+			yo[o] = sum / n
+		})
+	}
+}
+
+// AdaptiveAvgPoolBackward writes planes [p0, p1) of dx, the gradient of
+// AdaptiveAvgPool: each output gradient, divided by its window's size, is
+// added to the window.
+func AdaptiveAvgPoolBackward(dx, dy []float32, in, out [3]int, p0, p1 int) {
+	B, P := in[0]*in[1]*in[2], out[0]*out[1]*out[2]
+	for pl := p0; pl < p1; pl++ {
+		plane := dx[pl*B : (pl+1)*B]
+		clear(plane)
+		do := dy[pl*P : (pl+1)*P]
+		adaptiveWindows(in, out, func(o int, rows []int, w0, w1 int, n float32) {
+			v := do[o] / n
+			for _, r := range rows {
+				row := plane[r+w0 : r+w1]
+				for i := range row {
+					row[i] += v
+				}
+			}
+		})
+	}
+}
+
+// adaptiveRange returns PyTorch's window [start, end) of output position i
+// for input size n and output size m.
+func adaptiveRange(i, n, m int) (int, int) {
+	return i * n / m, ((i+1)*n + m - 1) / m
+}
+
+// adaptiveWindows calls f for every output position o of an adaptive
+// pooling of a plane: the offsets of the input rows its window reads, the
+// range [w0, w1) of the last dimension, and the window's size.
+func adaptiveWindows(in, out [3]int, f func(o int, rows []int, w0, w1 int, n float32)) {
+	var rows []int
+	o := 0
+	for od := range out[0] {
+		d0, d1 := adaptiveRange(od, in[0], out[0])
+		for oh := range out[1] {
+			h0, h1 := adaptiveRange(oh, in[1], out[1])
+			rows = rows[:0]
+			for d := d0; d < d1; d++ {
+				for h := h0; h < h1; h++ {
+					rows = append(rows, (d*in[1]+h)*in[2])
+				}
+			}
+			for ow := range out[2] {
+				w0, w1 := adaptiveRange(ow, in[2], out[2])
+				f(o, rows, w0, w1, float32((d1-d0)*(h1-h0)*(w1-w0)))
+				o++
+			}
+		}
+	}
+}

@@ -308,17 +308,6 @@ func epiTile(s isa, e epilogue) {
 	s.RET()
 }
 
-// broadcast32 returns a vector with the int32 argument name in every
-// lane (through a general register: asmdecl checks the size of the frame
-// access).
-func (s isa) broadcast32(name string) reg.VecVirtual {
-	g, v := s.GP32(), s.vec()
-	s.MOVL(s.param(name), g)
-	s.VMOVD(g, v.AsX())
-	s.VPBROADCASTD(v.AsX(), v)
-	return v
-}
-
 // storeVec stores the int32 or float32 lanes of r at m.
 func storeVec(s isa, r reg.Register, m operand.Mem) {
 	if s.lanes == 16 {

@@ -1,0 +1,176 @@
+package graph_test
+
+import (
+	"fmt"
+	"math"
+	"path/filepath"
+	"slices"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/graph"
+	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
+	"github.com/tensorquant/tensorquant/internal/testkit/models"
+	"github.com/tensorquant/tensorquant/internal/testkit/ptqtest"
+	"github.com/tensorquant/tensorquant/onnx"
+	"github.com/tensorquant/tensorquant/tensor"
+)
+
+// int8Models are the reference models the int8 tests and benchmarks
+// quantize.
+var int8Models = []string{"resnet18", "mobilenet_v2", "encoder"}
+
+// quantizedModel returns the QDQ model of reference model name (opset
+// 17), calibrated on its batch-1 input, written to a file in dir.
+func quantizedModel(tb testing.TB, man *models.Manifest, name, dir string) (*models.Model, *ptqtest.Model, string) {
+	tb.Helper()
+	mo, err := man.Model(name)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	path, err := mo.Path(17)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	m, err := onnx.ReadFile(path)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	in, err := mo.ReadInputs(1)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	qm, err := ptqtest.Quantize(m, floats(in))
+	if err != nil {
+		tb.Fatalf("%s: %v", name, err)
+	}
+	file := filepath.Join(dir, name+".qdq.onnx")
+	if err := onnx.WriteFile(file, qm.Model); err != nil {
+		tb.Fatal(err)
+	}
+	return mo, qm, file
+}
+
+// floats converts inputs to graph tensors.
+func floats(in map[string]*tensor.Tensor) map[string]*graph.Tensor {
+	out := map[string]*graph.Tensor{}
+	for k, v := range in {
+		out[k] = graph.Float(v)
+	}
+	return out
+}
+
+// runQDQ imports the file and runs it with options o.
+func runQDQ(t *testing.T, file string, in map[string]*graph.Tensor, o graph.Options) (map[string]*graph.Tensor, *graph.Session) {
+	t.Helper()
+	g, err := graph.ImportFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := graph.NewSession(g, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Run(in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out, s
+}
+
+// TestInt8ReferenceModels quantizes resnet18, mobilenet_v2 and the
+// transformer encoder (internal/testkit/ptqtest: int8 activations per
+// tensor, weights per channel, every output quantized) and runs the QDQ
+// files at each test batch.
+//
+// On the integer path, every output element is within 2 quantization
+// steps of ONNX Runtime with full optimisation (its fused integer
+// kernels) — except on mobilenet_v2, where a step of difference in an
+// early layer grows through 52 quantized convolutions: there ONNX
+// Runtime's own two modes (full optimisation and node by node) disagree
+// by up to 31 steps on the same file, and the bound is that
+// disagreement: the integer path is no further from ONNX Runtime's
+// fused kernels than its node-by-node run is.
+//
+// The float path (Options.Float) equals the node-by-node run of the graph
+// (OptimizeNone) bit for bit. (It is not bit-exact with ONNX Runtime's
+// node-by-node run on these models: the float convolutions and GEMM
+// round differently from MLAS's at the ulp level, which
+// TestReferenceModels tolerates, and a QuantizeLinear turns an ulp into
+// a step where it crosses a rounding boundary; the differences are
+// logged. TestPTQModels checks the bits on models where the float
+// kernels agree.)
+//
+// On resnet18 and mobilenet_v2 every quantized Conv and Gemm runs in
+// int8.
+func TestInt8ReferenceModels(t *testing.T) {
+	if testing.Short() {
+		t.Skip("quantizes and runs three reference models here and in ONNX Runtime")
+	}
+	man := models.Open(t)
+	dir := t.TempDir()
+	for _, name := range int8Models {
+		mo, qm, file := quantizedModel(t, man, name, dir)
+		for _, batch := range mo.TestBatches() {
+			t.Run(fmt.Sprintf("%s/b%d", name, batch), func(t *testing.T) {
+				in, err := mo.ReadInputs(batch)
+				if err != nil {
+					t.Fatal(err)
+				}
+				feeds := floats(in)
+				ortIn := map[string]exttool.Input{}
+				for k, v := range in {
+					ortIn[k] = exttool.Input{Dims: v.Shape, Type: "float32", F32: v.Data}
+				}
+				got, s := runQDQ(t, file, feeds, graph.Options{Threads: 1})
+				if name != "encoder" {
+					for _, n := range s.Int8Nodes() {
+						if !n.Int8 {
+							t.Errorf("%s runs in float: %s", n.Node, n.Reason)
+						}
+					}
+				}
+				gotFloat, _ := runQDQ(t, file, feeds, graph.Options{Threads: 1, Float: true})
+				nodeByNode, _ := runQDQ(t, file, feeds, graph.Options{Threads: 1, Optimization: graph.OptimizeNone})
+				all := exttool.RunORT(t, file, "all", ortIn)
+				none := exttool.RunORT(t, file, "disabled", ortIn)
+				for o, step := range qm.Steps {
+					want := all[o]
+					if !slices.Equal(got[o].Shape, want.Dims) {
+						t.Fatalf("%s: shape %v, ONNX Runtime's %v", o, got[o].Shape, want.Dims)
+					}
+					worst, at := steps(got[o].F32, want.F32, step)
+					ort, _ := steps(want.F32, none[o].F32, step)
+					bound := 2.0
+					if name == "mobilenet_v2" {
+						bound = max(bound, ort)
+					}
+					t.Logf("%s: from ONNX Runtime (all): %v steps; ONNX Runtime's two modes: %v steps", o, worst, ort)
+					if worst > bound {
+						t.Errorf("%s: output %d is %v, ONNX Runtime's %v: %v steps of %g (bound %v)", o, at, got[o].F32[at], want.F32[at], worst, step, bound)
+					}
+					fl, _ := steps(gotFloat[o].F32, none[o].F32, step)
+					t.Logf("%s: float path from ONNX Runtime (node by node): %v steps", o, fl)
+					if bad := sameBits(gotFloat[o], &tensor.Tensor{Shape: nodeByNode[o].Shape, Data: nodeByNode[o].F32}); bad != 0 {
+						t.Errorf("%s: float path: %d of %d outputs differ from the node-by-node run", o, bad, len(gotFloat[o].F32))
+					}
+				}
+			})
+		}
+	}
+}
+
+// steps returns the largest |got − want| in whole quantization steps (the
+// values are dequantized codes), and where; infinity for another length.
+func steps(got, want []float32, step float32) (float64, int) {
+	if len(got) != len(want) {
+		return math.Inf(1), 0
+	}
+	worst, at := 0.0, 0
+	for i, v := range got {
+		d := math.Round(math.Abs(float64(v)-float64(want[i])) / float64(step))
+		if !(d <= worst) {
+			worst, at = d, i
+		}
+	}
+	return worst, at
+}

@@ -277,33 +277,9 @@ func (o *intConvOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	q := &qConv{conv: o.conv, wShape: w.Shape, out: qOut{kind: qInt32, dtype: onnx.Int32}}
 	m := w.Shape[0]
-	var zx int32
-	zw := []int32{0}
-	var err error
-	if o.linear {
-		if err := need(in, 8); err != nil {
-			return nil, err
-		}
-		if zx, err = zeroPointOf(in[2], x.DType, "x_zero_point"); err != nil {
-			return nil, err
-		}
-		if zw, q.out.bias, q.out.req, err = linearParams(in, w.DType, m); err != nil {
-			return nil, err
-		}
-		q.out.kind, q.out.dtype = qQuant, in[7].DType
-	} else {
-		if zx, err = zeroPointOf(opt(in, 2), x.DType, "x_zero_point"); err != nil {
-			return nil, err
-		}
-		if zp := opt(in, 3); zp != nil {
-			if zp.DType != w.DType {
-				return nil, fmt.Errorf("w_zero_point is %v, the weight %v", zp.DType, w.DType)
-			}
-			if err := perChannel(zp, m, "w_zero_point"); err != nil {
-				return nil, err
-			}
-			zw = codes(zp)
-		}
+	zx, zw, err := readZeroPoints(in, o.linear, x, w, m, &q.out, "x", "w")
+	if err != nil {
+		return nil, err
 	}
 	c, _, err := q.geometry(x.Shape)
 	if err != nil {
@@ -317,6 +293,40 @@ func (o *intConvOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	return []*Tensor{y}, nil
+}
+
+// readZeroPoints reads the zero points of the activations x (named
+// xname) and of the weights w (wname: one, or one per each of n output
+// channels) of a QLinear op (linear: with its requantization, into out)
+// or an Integer op (optional zero points).
+func readZeroPoints(in []*Tensor, linear bool, x, w *Tensor, n int, out *qOut, xname, wname string) (zx int32, zw []int32, err error) {
+	if linear {
+		if err := need(in, 8); err != nil {
+			return 0, nil, err
+		}
+		if zx, err = zeroPointOf(in[2], x.DType, xname+"_zero_point"); err != nil {
+			return 0, nil, err
+		}
+		if zw, out.bias, out.req, err = linearParams(in, w.DType, n); err != nil {
+			return 0, nil, err
+		}
+		out.kind, out.dtype = qQuant, in[7].DType
+		return zx, zw, nil
+	}
+	if zx, err = zeroPointOf(opt(in, 2), x.DType, xname+"_zero_point"); err != nil {
+		return 0, nil, err
+	}
+	zw = []int32{0}
+	if zp := opt(in, 3); zp != nil {
+		if zp.DType != w.DType {
+			return 0, nil, fmt.Errorf("%s_zero_point is %v, the operand %v", wname, zp.DType, w.DType)
+		}
+		if err := perChannel(zp, n, wname+"_zero_point"); err != nil {
+			return 0, nil, err
+		}
+		zw = codes(zp)
+	}
+	return zx, zw, nil
 }
 
 // linearParams reads the weight zero points, the bias and the
@@ -478,44 +488,15 @@ func (o intMatMulOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err := checkValueShape(out); err != nil {
 		return nil, err
 	}
-	as, bs := a.Shape, b.Shape
-	if len(as) == 1 {
-		as = []int{1, as[0]}
-	}
-	if len(bs) == 1 {
-		bs = []int{bs[0], 1}
-	}
+	as, bs := matrixShapes(a.Shape, b.Shape)
 	m, k, n := as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
 	if k == 0 {
 		return nil, fmt.Errorf("operands %v and %v have an empty inner dimension", a, b)
 	}
 	q := &qMatMul{out: qOut{kind: qInt32, dtype: onnx.Int32}}
-	var za int32
-	zb := []int32{0}
-	if o.linear {
-		if err := need(in, 8); err != nil {
-			return nil, err
-		}
-		if za, err = zeroPointOf(in[2], a.DType, "a_zero_point"); err != nil {
-			return nil, err
-		}
-		if zb, _, q.out.req, err = linearParams(in, b.DType, n); err != nil {
-			return nil, err
-		}
-		q.out.kind, q.out.dtype = qQuant, in[7].DType
-	} else {
-		if za, err = zeroPointOf(opt(in, 2), a.DType, "a_zero_point"); err != nil {
-			return nil, err
-		}
-		if zp := opt(in, 3); zp != nil {
-			if zp.DType != b.DType {
-				return nil, fmt.Errorf("b_zero_point is %v, the operand %v", zp.DType, b.DType)
-			}
-			if err := perChannel(zp, n, "b_zero_point"); err != nil {
-				return nil, err
-			}
-			zb = codes(zp)
-		}
+	za, zb, err := readZeroPoints(in, o.linear, a, b, n, &q.out, "a", "b")
+	if err != nil {
+		return nil, err
 	}
 	y, err := ctx.Alloc(q.out.dtype, out...)
 	if err != nil {

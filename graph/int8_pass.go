@@ -238,7 +238,7 @@ func epilogueAfter(r *Rewriter, out string, n int, addBias bool) qEpilogue {
 		if onnxOp(a, "Clip") {
 			lo, hi, ok = constClipBounds(r, a)
 		}
-		if ok {
+		if ok && !(lo > hi) && lo == lo && hi == hi {
 			e.lo, e.hi = lo, hi
 			e.chain, e.out, e.fused = append(e.chain, a), a.Outputs[0], append(e.fused, a.OpType)
 		}
@@ -298,7 +298,7 @@ func constClipBounds(r *Rewriter, n *Node) (lo, hi float32, ok bool) {
 		}
 		*bound = t.F32[0]
 	}
-	return lo, hi, !(lo > hi) && lo == lo && hi == hi
+	return lo, hi, true
 }
 
 // output returns the output of the integer node for input x, weights w

@@ -217,18 +217,19 @@ type qEpilogue struct {
 }
 
 // epilogueAfter collects what follows value out of a layer with n
-// output channels: an Add of a constant bias of n values (when addBias),
+// output channels: an Add of a constant bias of n values and at most
+// biasRank dimensions (none when biasRank is 0),
 // a Relu or a Clip with constant bounds, and a QuantizeLinear per tensor
 // with constant parameters, each the only reader of the value before it.
-func epilogueAfter(r *Rewriter, out string, n int, addBias bool) qEpilogue {
+func epilogueAfter(r *Rewriter, out string, n, biasRank int) qEpilogue {
 	e := qEpilogue{out: out, start: out, lo: float32(math.Inf(-1)), hi: float32(math.Inf(1))}
 	next := func() *Node { return r.SoleReader(e.out) }
-	if a := next(); addBias && onnxOp(a, "Add") && len(a.Inputs) == 2 {
+	if a := next(); biasRank > 0 && onnxOp(a, "Add") && len(a.Inputs) == 2 {
 		other := a.Inputs[0]
 		if other == e.out {
 			other = a.Inputs[1]
 		}
-		if b := constFloat(r, other); b != nil && b.Len() == n && len(b.Shape) >= 1 && b.Shape[len(b.Shape)-1] == n && prod(b.Shape) == n {
+		if b := constFloat(r, other); b != nil && b.Len() == n && len(b.Shape) >= 1 && len(b.Shape) <= biasRank && b.Shape[len(b.Shape)-1] == n && prod(b.Shape) == n {
 			e.bias = b.F32
 			e.chain, e.out, e.fused = append(e.chain, a), a.Outputs[0], append(e.fused, "Add")
 		}
@@ -424,7 +425,7 @@ func int8Conv(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 	if q.w, err = packConv(c, w.codes, w.zp); err != nil {
 		return nil, e, err
 	}
-	e = epilogueAfter(r, n.Outputs[0], m, false).quantizedOrBias()
+	e = epilogueAfter(r, n.Outputs[0], m, 0).quantizedOrBias()
 	e.bias = bias
 	if q.out, err = e.output(x, w, m); err != nil {
 		return nil, e, err
@@ -486,11 +487,18 @@ func int8MatMul(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 	if k == 0 {
 		return nil, e, fmt.Errorf("its depth is 0")
 	}
+	if err := matMulPays(qgemm.Implementation(), xi.Shape[:xi.Rank()-1]); err != nil {
+		return nil, e, err
+	}
 	q := &qMatMul{}
 	if q.w, err = packMatrix(w.codes, 0, k, cols, trans, w.zp); err != nil {
 		return nil, e, err
 	}
-	e = epilogueAfter(r, n.Outputs[0], cols, bias == nil).quantizedOrBias()
+	biasRank := 0
+	if bias == nil {
+		biasRank = xi.Rank()
+	}
+	e = epilogueAfter(r, n.Outputs[0], cols, biasRank).quantizedOrBias()
 	if bias != nil {
 		e.bias = bias
 	}
@@ -498,6 +506,27 @@ func int8MatMul(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 		return nil, e, err
 	}
 	return &Node{OpType: "QMatMul", Op: &fusedQMatMulOp{q: q, xType: x.dtype, zx: x.zp}}, e, nil
+}
+
+// matMulPays returns why an int8 product of rows (the leading dimensions
+// of its activations) would not be faster than float with the kernel
+// family fam, or nil. The avx2 family (VPMADDWD: exact 16-bit products,
+// 16 multiply-adds per instruction against FMA's 8, on activations
+// widened to 16 bits) measured 0.6-1.5× our float32 on 128-row products
+// (BENCHMARKS.md, internal/qgemm): products of 16 rows or more run in
+// float there; matrix-vector products (4.8×) and convolutions (1.8×
+// and more) stay in int8. Symbolic dimensions (a batch) count as 1.
+func matMulPays(fam string, rows []Dim) error {
+	n := 1
+	for _, d := range rows {
+		if d.Known() {
+			n = satMul(n, d.Size)
+		}
+	}
+	if fam == "avx2" && n >= 16 {
+		return fmt.Errorf("a product of %d rows or more is not faster in int8 than in float with the avx2 kernels (no AVX-512 VNNI)", n)
+	}
+	return nil
 }
 
 // fusedQConvOp is the int8 pass's convolution: codes in, codes or floats

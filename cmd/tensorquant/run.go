@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -88,6 +90,10 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// The session's graph has the same inputs and outputs, and holds
+	// only the constants it runs with (int8 layers: their packed codes):
+	// the imported graph's float copies of the weights can go.
+	g = s.Graph()
 	out, err := s.Run(feeds)
 	if err != nil {
 		return err
@@ -108,7 +114,30 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	fmt.Fprintf(stdout, "arithmetic: %s\n", arithmetic(s, *float))
+	if rss, ok := residentBytes(); ok {
+		fmt.Fprintf(stdout, "memory: %.1f MiB resident (after a garbage collection)\n", float64(rss)/(1<<20))
+	}
 	return nil
+}
+
+// residentBytes returns the process's resident memory after a garbage
+// collection, where /proc/self/statm tells it (Linux).
+func residentBytes() (int64, bool) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, false
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return pages * int64(os.Getpagesize()), true
 }
 
 // arithmetic describes how a session runs the model's quantized layers.

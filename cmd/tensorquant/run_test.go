@@ -186,7 +186,8 @@ func TestRunDTypes(t *testing.T) {
 }
 
 // TestRunBench: -bench prints the runs, the median latency, the
-// throughput and the arithmetic; -o is then optional.
+// throughput, the arithmetic and (on Linux) the resident memory; -o is
+// then optional.
 func TestRunBench(t *testing.T) {
 	dir := t.TempDir()
 	writeModel(t, filepath.Join(dir, "m.onnx"), linearModel(t))
@@ -196,10 +197,11 @@ func TestRunBench(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 4 || lines[0] != "runs: 7 (after 1 warm-up run), batch 8, 1 threads" ||
+	if len(lines) < 4 || len(lines) > 5 || lines[0] != "runs: 7 (after 1 warm-up run), batch 8, 1 threads" ||
 		!strings.HasPrefix(lines[1], "latency: median ") || !strings.Contains(lines[1], " ms, min ") ||
 		!strings.HasPrefix(lines[2], "throughput: ") || !strings.Contains(lines[2], " inputs/s at the median (") ||
-		lines[3] != "arithmetic: float (no quantized Conv, Gemm or MatMul layers)" {
+		lines[3] != "arithmetic: float (no quantized Conv, Gemm or MatMul layers)" ||
+		len(lines) == 5 && (!strings.HasPrefix(lines[4], "memory: ") || !strings.HasSuffix(lines[4], " MiB resident (after a garbage collection)")) {
 		t.Errorf("bench printed\n%s", out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "y.npy")); !os.IsNotExist(err) {

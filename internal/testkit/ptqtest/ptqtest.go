@@ -148,6 +148,17 @@ func Quantize(m *onnx.Model, calib map[string]*graph.Tensor) (*Model, error) {
 	}
 	// Not inferred again: that would fold the weights' DequantizeLinear.
 	g.Nodes = nodes
+	used := map[string]bool{}
+	for _, n := range nodes {
+		for _, in := range n.Inputs {
+			used[in] = true
+		}
+	}
+	for name := range g.Initializers {
+		if !used[name] {
+			delete(g.Initializers, name) // the float weights
+		}
+	}
 	g.ValueInfo = nil
 	qm, err := export.Graph(g)
 	if err != nil {

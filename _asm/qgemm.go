@@ -308,17 +308,6 @@ func epiTile(s isa, e epilogue) {
 	s.RET()
 }
 
-// broadcast32 returns a vector with the int32 argument name in every
-// lane (through a general register: asmdecl checks the size of the frame
-// access).
-func (s isa) broadcast32(name string) reg.VecVirtual {
-	g, v := s.GP32(), s.vec()
-	s.MOVL(s.param(name), g)
-	s.VMOVD(g, v.AsX())
-	s.VPBROADCASTD(v.AsX(), v)
-	return v
-}
-
 // storeVec stores the int32 or float32 lanes of r at m.
 func storeVec(s isa, r reg.Register, m operand.Mem) {
 	if s.lanes == 16 {
@@ -477,23 +466,22 @@ func depthwise(s isa) {
 	s.RET()
 }
 
-// transpose: dst[j·ldd + i] = src[i·lds + j] ^ flip for the rows8×cols8
-// blocks of 8×8 bytes: for each block, its 8 rows of 8 bytes (with the
-// flip), three rounds of unpacks (bytes, words, dwords), and 8 stores of
-// 8 bytes. VEX-encoded 128-bit instructions, for every amd64 family.
-func transpose(c *build.Context) {
+// transposeBlocks emits a transposition of 8×8 blocks of es-byte values,
+// dst[j·ldd + i] = src[i·lds + j] for i < 8·rows8 and j < 8·cols8, named
+// name: the arguments, then setup(ldd, lds) (in elements on entry; it may
+// scale them or load more), then for each block block(r, dp): r holds the
+// block's first source row and lds steps to the next; block stores the 8
+// transposed rows from dp on, stepping by ldd, and leaves r at the last.
+func transposeBlocks(c *build.Context, name, doc string, es int, setup func(s isa, ldd, lds reg.GPVirtual), block func(s isa, r, dp, ldd, lds reg.GPVirtual)) {
 	s := isa{c, "AVX2", false, 8}
-	s.text("transpose", "dst[j*ldd+i] = src[i*lds+j] ^ flip for i < 8*rows8, j < 8*cols8 (transposeBytes).")
-	dst, src := s.slice("dst", 1), s.slice("src", 1)
+	s.text(name, doc)
+	dst, src := s.slice("dst", es), s.slice("src", es)
 	ldd, lds, rows, cols := s.GP64(), s.GP64(), s.GP64(), s.GP64()
 	s.Load(s.Param("ldd"), ldd)
 	s.Load(s.Param("lds"), lds)
 	s.Load(s.Param("rows8"), rows)
 	s.Load(s.Param("cols8"), cols)
-	f, fv := s.GP32(), s.XMM()
-	s.Load(s.Param("flip"), f)
-	s.VMOVD(f, fv)
-	s.VPBROADCASTB(fv, fv)
+	setup(s, ldd, lds)
 	s.TESTQ(rows, rows)
 	s.JEQ(operand.LabelRef("done"))
 	s.TESTQ(cols, cols)
@@ -506,127 +494,119 @@ func transpose(c *build.Context) {
 	s.Label("block")
 	r := s.GP64()
 	s.MOVQ(sp, r)
-	var a [8]reg.VecVirtual
-	for k := range a {
-		a[k] = s.XMM()
-		s.VMOVQ(operand.Mem{Base: r}, a[k])
-		s.VPXOR(fv, a[k], a[k])
-		if k < 7 {
-			s.ADDQ(lds, r)
-		}
-	}
-	// Bytes of row pairs, then words of pair pairs, then dwords: column j
-	// of the block ends as the 8 bytes at 8·(j%2) of v[j/2].
-	var t, u, v [4]reg.VecVirtual
-	for k := range t {
-		t[k] = s.XMM()
-		s.VPUNPCKLBW(a[2*k+1], a[2*k], t[k])
-	}
-	for k := range 2 {
-		u[2*k], u[2*k+1] = s.XMM(), s.XMM()
-		s.VPUNPCKLWD(t[2*k+1], t[2*k], u[2*k])
-		s.VPUNPCKHWD(t[2*k+1], t[2*k], u[2*k+1])
-	}
-	for k := range 2 {
-		v[2*k], v[2*k+1] = s.XMM(), s.XMM()
-		s.VPUNPCKLDQ(u[k+2], u[k], v[2*k])
-		s.VPUNPCKHDQ(u[k+2], u[k], v[2*k+1])
-	}
-	s.MOVQ(dp, r)
-	for j := range 8 {
-		if j%2 == 0 {
-			s.VMOVQ(v[j/2], operand.Mem{Base: r})
-		} else {
-			s.VMOVHPS(v[j/2], operand.Mem{Base: r})
-		}
-		if j < 7 {
-			s.ADDQ(ldd, r)
-		}
-	}
-	s.ADDQ(imm(8), sp)
+	block(s, r, dp, ldd, lds)
+	s.ADDQ(imm(8*es), sp)
 	s.LEAQ(operand.Mem{Base: r, Index: ldd, Scale: 1}, dp) // 8 rows of dst on
 	s.DECQ(n)
 	s.JNZ(operand.LabelRef("block"))
 	s.LEAQ(operand.Mem{Base: src.p, Index: lds, Scale: 8}, src.p)
-	s.ADDQ(imm(8), dst.p)
+	s.ADDQ(imm(8*es), dst.p)
 	s.DECQ(rows)
 	s.JNZ(operand.LabelRef("rowblock"))
 	s.Label("done")
+	if es > 1 {
+		s.VZEROUPPER()
+	}
 	s.RET()
 }
 
-// transpose32: dst[j·ldd + i] = src[i·lds + j] for the rows8×cols8 blocks
-// of 8×8 32-bit values (int32 or float32 bits): for each block, its 8 rows
-// in YMM registers, unpacks of dwords, then qwords, then the 128-bit
-// halves exchanged (VPERM2I128), and 8 stores.
-func transpose32(c *build.Context) {
-	s := isa{c, "AVX2", false, 8}
-	s.text("transpose32", "dst[j*ldd+i] = src[i*lds+j] for i < 8*rows8, j < 8*cols8, 32-bit values (transposeBits32).")
-	dst, src := s.slice("dst", 4), s.slice("src", 4)
-	ldd, lds, rows, cols := s.GP64(), s.GP64(), s.GP64(), s.GP64()
-	s.Load(s.Param("ldd"), ldd)
-	s.Load(s.Param("lds"), lds)
-	s.Load(s.Param("rows8"), rows)
-	s.Load(s.Param("cols8"), cols)
-	s.SHLQ(imm(2), ldd)
-	s.SHLQ(imm(2), lds)
-	s.TESTQ(rows, rows)
-	s.JEQ(operand.LabelRef("done"))
-	s.TESTQ(cols, cols)
-	s.JEQ(operand.LabelRef("done"))
-	s.Label("rowblock")
-	sp, dp, n := s.GP64(), s.GP64(), s.GP64()
-	s.MOVQ(src.p, sp)
-	s.MOVQ(dst.p, dp)
-	s.MOVQ(cols, n)
-	s.Label("block")
-	r := s.GP64()
-	s.MOVQ(sp, r)
-	var a [8]reg.VecVirtual
-	for k := range a {
-		a[k] = s.YMM()
-		s.VMOVDQU(operand.Mem{Base: r}, a[k])
+// rows8 emits op(k, r) for the 8 rows k of a block, stepping r by ld
+// between them.
+func rows8(s isa, r, ld reg.GPVirtual, op func(k int)) {
+	for k := range 8 {
+		op(k)
 		if k < 7 {
-			s.ADDQ(lds, r)
+			s.ADDQ(ld, r)
 		}
 	}
-	var t, u [8]reg.VecVirtual
-	for k := 0; k < 8; k += 2 {
-		t[k], t[k+1] = s.YMM(), s.YMM()
-		s.VPUNPCKLDQ(a[k+1], a[k], t[k])
-		s.VPUNPCKHDQ(a[k+1], a[k], t[k+1])
+}
+
+// transpose: the 8×8 blocks of bytes, each XORed with flip: for each
+// block, its 8 rows of 8 bytes (with the flip), three rounds of unpacks
+// (bytes, words, dwords), and 8 stores of 8 bytes. VEX-encoded 128-bit
+// instructions, for every amd64 family.
+func transpose(c *build.Context) {
+	var fv reg.VecVirtual
+	setup := func(s isa, _, _ reg.GPVirtual) {
+		f := s.GP32()
+		fv = s.XMM()
+		s.Load(s.Param("flip"), f)
+		s.VMOVD(f, fv)
+		s.VPBROADCASTB(fv, fv)
 	}
-	for k := 0; k < 8; k += 4 {
-		for h := range 2 {
-			u[k+2*h], u[k+2*h+1] = s.YMM(), s.YMM()
-			s.VPUNPCKLQDQ(t[k+h+2], t[k+h], u[k+2*h])
-			s.VPUNPCKHQDQ(t[k+h+2], t[k+h], u[k+2*h+1])
+	transposeBlocks(c, "transpose", "dst[j*ldd+i] = src[i*lds+j] ^ flip for i < 8*rows8, j < 8*cols8 (transposeBytes).", 1, setup, func(s isa, r, dp, ldd, lds reg.GPVirtual) {
+		var a [8]reg.VecVirtual
+		rows8(s, r, lds, func(k int) {
+			a[k] = s.XMM()
+			s.VMOVQ(operand.Mem{Base: r}, a[k])
+			s.VPXOR(fv, a[k], a[k])
+		})
+		// Bytes of row pairs, then words of pair pairs, then dwords:
+		// column j of the block ends as the 8 bytes at 8·(j%2) of v[j/2].
+		var t, u, v [4]reg.VecVirtual
+		for k := range t {
+			t[k] = s.XMM()
+			s.VPUNPCKLBW(a[2*k+1], a[2*k], t[k])
 		}
+		for k := range 2 {
+			u[2*k], u[2*k+1] = s.XMM(), s.XMM()
+			s.VPUNPCKLWD(t[2*k+1], t[2*k], u[2*k])
+			s.VPUNPCKHWD(t[2*k+1], t[2*k], u[2*k+1])
+		}
+		for k := range 2 {
+			v[2*k], v[2*k+1] = s.XMM(), s.XMM()
+			s.VPUNPCKLDQ(u[k+2], u[k], v[2*k])
+			s.VPUNPCKHDQ(u[k+2], u[k], v[2*k+1])
+		}
+		s.MOVQ(dp, r)
+		rows8(s, r, ldd, func(j int) {
+			if j%2 == 0 {
+				s.VMOVQ(v[j/2], operand.Mem{Base: r})
+			} else {
+				s.VMOVHPS(v[j/2], operand.Mem{Base: r})
+			}
+		})
+	})
+}
+
+// transpose32: the 8×8 blocks of 32-bit values (int32 or float32 bits):
+// for each block, its 8 rows in YMM registers, unpacks of dwords, then
+// qwords, then the 128-bit halves exchanged (VPERM2I128), and 8 stores.
+func transpose32(c *build.Context) {
+	setup := func(s isa, ldd, lds reg.GPVirtual) {
+		s.SHLQ(imm(2), ldd)
+		s.SHLQ(imm(2), lds)
 	}
-	// u[j] (j < 4) holds column j of rows 0-3 in its low 128 bits and
-	// column j+4 in its high ones; u[4+j] the same for rows 4-7.
-	s.MOVQ(dp, r)
-	for j := range 8 {
-		v := s.YMM()
-		imm8 := 0x20 // low halves: columns 0-3
-		if j >= 4 {
-			imm8 = 0x31 // high halves: columns 4-7
+	transposeBlocks(c, "transpose32", "dst[j*ldd+i] = src[i*lds+j] for i < 8*rows8, j < 8*cols8, 32-bit values (transposeBits32).", 4, setup, func(s isa, r, dp, ldd, lds reg.GPVirtual) {
+		var a [8]reg.VecVirtual
+		rows8(s, r, lds, func(k int) {
+			a[k] = s.YMM()
+			s.VMOVDQU(operand.Mem{Base: r}, a[k])
+		})
+		var t, u [8]reg.VecVirtual
+		for k := 0; k < 8; k += 2 {
+			t[k], t[k+1] = s.YMM(), s.YMM()
+			s.VPUNPCKLDQ(a[k+1], a[k], t[k])
+			s.VPUNPCKHDQ(a[k+1], a[k], t[k+1])
 		}
-		s.VPERM2I128(imm(imm8), u[4+j%4], u[j%4], v)
-		s.VMOVDQU(v, operand.Mem{Base: r})
-		if j < 7 {
-			s.ADDQ(ldd, r)
+		for k := 0; k < 8; k += 4 {
+			for h := range 2 {
+				u[k+2*h], u[k+2*h+1] = s.YMM(), s.YMM()
+				s.VPUNPCKLQDQ(t[k+h+2], t[k+h], u[k+2*h])
+				s.VPUNPCKHQDQ(t[k+h+2], t[k+h], u[k+2*h+1])
+			}
 		}
-	}
-	s.ADDQ(imm(32), sp)
-	s.LEAQ(operand.Mem{Base: r, Index: ldd, Scale: 1}, dp)
-	s.DECQ(n)
-	s.JNZ(operand.LabelRef("block"))
-	s.LEAQ(operand.Mem{Base: src.p, Index: lds, Scale: 8}, src.p)
-	s.ADDQ(imm(32), dst.p)
-	s.DECQ(rows)
-	s.JNZ(operand.LabelRef("rowblock"))
-	s.Label("done")
-	s.VZEROUPPER()
-	s.RET()
+		// u[j] (j < 4) holds column j of rows 0-3 in its low 128 bits and
+		// column j+4 in its high ones; u[4+j] the same for rows 4-7.
+		s.MOVQ(dp, r)
+		rows8(s, r, ldd, func(j int) {
+			v := s.YMM()
+			imm8 := 0x20 // low halves: columns 0-3
+			if j >= 4 {
+				imm8 = 0x31 // high halves: columns 4-7
+			}
+			s.VPERM2I128(imm(imm8), u[4+j%4], u[j%4], v)
+			s.VMOVDQU(v, operand.Mem{Base: r})
+		})
+	})
 }

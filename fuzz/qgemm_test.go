@@ -6,7 +6,6 @@ import (
 	"slices"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/internal/qgemm"
 )
 
@@ -20,6 +19,22 @@ func cycle[T qgemm.Int8](b []byte, n, skip int) []T {
 		out[i] = T(b[(i+skip)%len(b)])
 	}
 	return out
+}
+
+// eachFamily runs run under internal/qgemm's generic family, then under
+// each of its other kernel families (both 512-bit ones on a CPU with
+// AVX512-VNNI, both NEON ones with the dot product), and checks each
+// result against the generic one.
+func eachFamily(run func() qgemmOut, check func(fam string, got, want qgemmOut)) {
+	restore := qgemm.Use("generic")
+	want := run()
+	restore()
+	for _, fam := range qgemm.Families()[1:] {
+		restore := qgemm.Use(fam)
+		got := run()
+		restore()
+		check(fam, got, want)
+	}
 }
 
 // qgemmOut is what one implementation computed.
@@ -109,7 +124,7 @@ func FuzzQGemm(f *testing.F) {
 			return matmulTyped[int8, uint8, uint8](data, m, n, k, za, zb, perColumn, bias, scale)
 		}
 		if flags%4 == 0 && !bias && !perColumn {
-			restore := cpufeat.Use(cpufeat.Generic)
+			restore := qgemm.Use("generic")
 			got := run()
 			restore()
 			if got.err == nil {
@@ -127,9 +142,9 @@ func FuzzQGemm(f *testing.F) {
 				}
 			}
 		}
-		eachImpl(t, run, func(impl cpufeat.Impl, got, want qgemmOut) {
+		eachFamily(run, func(fam string, got, want qgemmOut) {
 			if !equalOut(got, want) {
-				t.Fatalf("%v differs from generic (%d×%d×%d, flags %#x, scale %v): %+v, want %+v", impl, m, n, k, flags, scale, got, want)
+				t.Fatalf("%s differs from generic (%d×%d×%d, flags %#x, scale %v): %+v, want %+v", fam, m, n, k, flags, scale, got, want)
 			}
 		})
 	})
@@ -171,9 +186,9 @@ func FuzzQConv(f *testing.F) {
 			out.err = qgemm.ConvQuant(1, cw, layout, x, zx, nil, q, out.y)
 			return out
 		}
-		eachImpl(t, run, func(impl cpufeat.Impl, got, want qgemmOut) {
+		eachFamily(run, func(fam string, got, want qgemmOut) {
 			if !equalOut(got, want) {
-				t.Fatalf("%v differs from generic (%+v, layout %d): %+v, want %+v", impl, c, layout, got, want)
+				t.Fatalf("%s differs from generic (%+v, layout %d): %+v, want %+v", fam, c, layout, got, want)
 			}
 		})
 	})

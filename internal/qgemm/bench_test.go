@@ -8,17 +8,19 @@ import (
 
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/internal/gemm"
-	"github.com/tensorquant/tensorquant/layers"
-	"github.com/tensorquant/tensorquant/tensor"
+	"github.com/tensorquant/tensorquant/internal/nn"
 )
 
 // The benchmarks compare the integer products with the float32 ones of
-// internal/gemm and layers on the shapes of issue 14, one sub-benchmark per
-// implementation: impl=fp32-<cpufeat family> and impl=int8-<qgemm family>,
-// for every family this machine runs except the generic ones. Run them on
-// one thread (-cpu 1; the int8 products get threads = 1) and interleaved
-// (-count 5 or more), and compare the ratios within one run (see
-// BENCHMARKS.md). Each reports GOP/s: 2 operations per multiply-add.
+// internal/gemm and internal/nn on the shapes of issue 14, one
+// sub-benchmark per implementation: impl=fp32-<cpufeat family> and
+// impl=int8-<qgemm family>, for every family this machine runs except the
+// generic ones. Both sides run the path a graph runs: weights packed once
+// outside the loop (gemm.PackB, nn.PackConvWeights and ForwardPacked for
+// float; PackMatrix and PackConv for int8), one thread (threads = 1), the
+// int8 products with their requantized uint8 output. Run them with -cpu 1,
+// interleaved (-count 5 or more), and compare the ratios within one run
+// (see BENCHMARKS.md). Each reports GOP/s: 2 operations per multiply-add.
 
 // matShapes are M×K×N: BERT-base's feed-forward and attention projections
 // for 128 tokens, and one token's.
@@ -67,8 +69,9 @@ func BenchmarkMatMul(b *testing.B) {
 		for _, f := range fps {
 			b.Run(shape+"/impl=fp32-"+f.String(), func(b *testing.B) {
 				defer cpufeat.Use(f)()
+				p := &gemm.Params{M: s.m, N: s.n, K: s.k, A: af, LdA: s.k, PackedB: gemm.PackB(false, s.k, s.n, bf, s.n), C: cf, LdC: s.n, Threads: 1}
 				for b.Loop() {
-					gemm.Sgemm(false, false, s.m, s.n, s.k, af, s.k, bf, s.n, cf, s.n, false)
+					gemm.Gemm(p)
 				}
 				gops(b, macs)
 			})
@@ -97,14 +100,17 @@ func BenchmarkConv(b *testing.B) {
 	fps, qs := benchFamilies()
 	for _, s := range convShapesBench {
 		rng := rand.New(rand.NewPCG(3, 4))
-		conv, err := layers.NewConv2d(s.c, s.c, 3, layers.ConvOptions{Padding: 1, Groups: s.groups}, rng)
-		if err != nil {
-			b.Fatal(err)
+		hw := []int{s.hw, s.hw}
+		conv := nn.Conv{Geom: nn.NewGeom(hw, hw, []int{3, 3}, []int{1, 1}, []int{1, 1}, nil, []int{1, 1}), InC: s.c, OutC: s.c, Groups: s.groups}
+		wf := make([]float32, s.c*s.c/s.groups*9)
+		for i := range wf {
+			wf[i] = float32(rng.NormFloat64())
 		}
-		x := tensor.New(1, s.c, s.hw, s.hw)
-		x8 := make([]uint8, len(x.Data))
-		for i := range x.Data {
-			x.Data[i] = float32(rng.NormFloat64())
+		x := make([]float32, s.c*s.hw*s.hw)
+		y := make([]float32, len(x))
+		x8 := make([]uint8, len(x))
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
 			x8[i] = uint8(rng.IntN(256))
 		}
 		shape := Conv{Batch: 1, InC: s.c, InH: s.hw, InW: s.hw, OutC: s.c, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: s.groups}
@@ -117,10 +123,9 @@ func BenchmarkConv(b *testing.B) {
 		for _, f := range fps {
 			b.Run(s.name+"/impl=fp32-"+f.String(), func(b *testing.B) {
 				defer cpufeat.Use(f)()
+				cw := nn.PackConvWeights(s.c, s.c, s.groups, 9, false, wf)
 				for b.Loop() {
-					if _, err := conv.Forward(x); err != nil {
-						b.Fatal(err)
-					}
+					conv.ForwardPacked(y, x, cw, nil, 0, 1, 1)
 				}
 				gops(b, macs)
 			})

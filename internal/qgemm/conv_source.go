@@ -7,13 +7,12 @@ import "unsafe"
 // its tap t points at the group's channels of the input pixel that tap
 // reads in the padded input.
 type convSource struct {
-	in        *padded
-	ohw, ow   int
-	sh, sw    int
-	chan0     int
-	tapPix    []int   // pixel offset of each tap from the window's origin
-	pixSum    []int32 // Σ κ over the group's channels, per padded pixel (when the weights have zero points)
-	geoSigned bool
+	in      *padded
+	ohw, ow int
+	sh, sw  int
+	chan0   int
+	tapPix  []int   // pixel offset of each tap from the window's origin
+	pixSum  []int32 // Σ κ over the group's channels, per padded pixel (when the weights have zero points)
 }
 
 func newConvSource(in *padded, c Conv, g int, w *Weights) *convSource {

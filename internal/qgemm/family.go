@@ -71,8 +71,15 @@ const (
 	maxNR = 64
 )
 
-// override, when a test sets it, replaces the selected family.
+// override, when a test sets it (useFamily), replaces the selected family.
 var override *family
+
+// useFamily makes packing use family f until the returned function runs.
+func useFamily(f family) (restore func()) {
+	prev := override
+	override = &f
+	return func() { override = prev }
+}
 
 // selected is the family the entry points use: the one of
 // cpufeat.Selected, with its extensions.
@@ -131,3 +138,29 @@ func families() []family {
 // convolutions packed now use: "generic", "avx2", "avx512" (VPMADDWD on
 // 512-bit registers), "avx512vnni", "neon" (SMULL/SADALP) or "neondot".
 func Implementation() string { return selected().String() }
+
+// Families returns the names of the kernel families this CPU and build can
+// run, "generic" (the specification) first: on amd64 with AVX512-VNNI
+// both 512-bit families (VPDPBUSD and VPMADDWD), on arm64 with the dot
+// product both NEON ones, which cpufeat's families alone do not reach.
+func Families() []string {
+	var out []string
+	for _, f := range families() {
+		out = append(out, f.String())
+	}
+	return out
+}
+
+// Use makes products and convolutions packed from now on use the kernel
+// family named name (one of Families) and returns a function that restores
+// the previous choice. It is meant for tests, benchmarks and fuzz targets,
+// and must not be called while other goroutines pack. It panics if this
+// CPU and build cannot run the family, rather than let the assembly fault.
+func Use(name string) (restore func()) {
+	for _, f := range families() {
+		if f.String() == name {
+			return useFamily(f)
+		}
+	}
+	panic("qgemm: kernel family " + name + " is not supported here")
+}

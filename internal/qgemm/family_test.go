@@ -32,4 +32,21 @@ func TestSelectedFamily(t *testing.T) {
 			t.Errorf("family %d is named %q", f, f)
 		}
 	}
+	names := Families()
+	if len(names) != len(families()) || names[0] != "generic" {
+		t.Errorf("Families() = %v, want the names of %v", names, families())
+	}
+	for i, name := range names {
+		restore := Use(name)
+		if got := selected(); got != families()[i] {
+			t.Errorf("Use(%q) selects %v", name, got)
+		}
+		restore()
+	}
+	defer func() {
+		if recover() == nil {
+			t.Error("Use of a family this CPU cannot run did not panic")
+		}
+	}()
+	Use("unknown")
 }

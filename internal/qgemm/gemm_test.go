@@ -7,13 +7,6 @@ import (
 	"testing"
 )
 
-// useFamily makes packing use family f until the returned function runs.
-func useFamily(f family) (restore func()) {
-	prev := override
-	override = &f
-	return func() { override = prev }
-}
-
 // cases counts the comparisons with the specification that passed: a
 // product or convolution through its outputs, a kernel call.
 var cases int

@@ -23,8 +23,8 @@ func init() {
 }
 
 // FusedDomain is the domain of the op types the passes create
-// ("FusedConv", "FusedGemm"): they exist only in optimised graphs, never
-// in a file.
+// ("FusedConv", "FusedGemm", and the int8 pass's "QConv", "QMatMul"):
+// they exist only in optimised graphs, never in a file.
 const FusedDomain = "tensorquant.fused"
 
 // onnxOp reports whether n is op type opType of the ONNX domain.

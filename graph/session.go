@@ -165,7 +165,8 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 }
 
 // Graph returns the graph the session runs: the optimised copy (with
-// FusedConv and FusedGemm nodes, in FusedDomain) unless OptimizeNone.
+// FusedConv, FusedGemm, QConv and QMatMul nodes, in FusedDomain) unless
+// OptimizeNone.
 func (s *Session) Graph() *Graph { return s.g }
 
 // Run computes the graph outputs for the given inputs (by graph input

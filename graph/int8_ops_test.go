@@ -61,25 +61,3 @@ func TestIntOpsNeverPanic(t *testing.T) {
 		}
 	}
 }
-
-// TestMatMulPays pins where the int8 pass keeps matrix products in float:
-// 16 rows or more with the avx2 kernels only.
-func TestMatMulPays(t *testing.T) {
-	for _, tc := range []struct {
-		fam  string
-		rows []Dim
-		pays bool
-	}{
-		{"avx512vnni", Sizes(128), true},
-		{"avx512", Sizes(4, 128), true},
-		{"neondot", Sizes(128), true},
-		{"avx2", Sizes(15), true},
-		{"avx2", []Dim{{Size: -1, Param: "batch"}}, true},
-		{"avx2", []Dim{{Size: -1, Param: "batch"}, {Size: 128}}, false},
-		{"avx2", Sizes(2, 8), false},
-	} {
-		if err := matMulPays(tc.fam, tc.rows); (err == nil) != tc.pays {
-			t.Errorf("%s, rows %s: %v, want int8 %v", tc.fam, ShapeString(tc.rows), err, tc.pays)
-		}
-	}
-}

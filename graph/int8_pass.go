@@ -487,9 +487,6 @@ func int8MatMul(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 	if k == 0 {
 		return nil, e, fmt.Errorf("its depth is 0")
 	}
-	if err := matMulPays(qgemm.Implementation(), xi.Shape[:xi.Rank()-1]); err != nil {
-		return nil, e, err
-	}
 	q := &qMatMul{}
 	if q.w, err = packMatrix(w.codes, 0, k, cols, trans, w.zp); err != nil {
 		return nil, e, err
@@ -506,27 +503,6 @@ func int8MatMul(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 		return nil, e, err
 	}
 	return &Node{OpType: "QMatMul", Op: &fusedQMatMulOp{q: q, xType: x.dtype, zx: x.zp}}, e, nil
-}
-
-// matMulPays returns why an int8 product of rows (the leading dimensions
-// of its activations) would not be faster than float with the kernel
-// family fam, or nil. The avx2 family (VPMADDWD: exact 16-bit products,
-// 16 multiply-adds per instruction against FMA's 8, on activations
-// widened to 16 bits) measured 0.6-1.5× our float32 on 128-row products
-// (BENCHMARKS.md, internal/qgemm): products of 16 rows or more run in
-// float there; matrix-vector products (4.8×) and convolutions (1.8×
-// and more) stay in int8. Symbolic dimensions (a batch) count as 1.
-func matMulPays(fam string, rows []Dim) error {
-	n := 1
-	for _, d := range rows {
-		if d.Known() {
-			n = satMul(n, d.Size)
-		}
-	}
-	if fam == "avx2" && n >= 16 {
-		return fmt.Errorf("a product of %d rows or more is not faster in int8 than in float with the avx2 kernels (no AVX-512 VNNI)", n)
-	}
-	return nil
 }
 
 // fusedQConvOp is the int8 pass's convolution: codes in, codes or floats

@@ -21,7 +21,7 @@ func BenchmarkInt8Models(b *testing.B) {
 	man := models.Open(b)
 	dir := b.TempDir()
 	for _, name := range int8Models {
-		mo, _, qdq := quantizedModel(b, man, name, dir)
+		mo, _, qdq := quantizedModel(b, man, name, dir, false)
 		fp32, err := mo.Path(17)
 		if err != nil {
 			b.Fatal(err)

@@ -20,8 +20,9 @@ import (
 var int8Models = []string{"resnet18", "mobilenet_v2", "encoder"}
 
 // quantizedModel returns the QDQ model of reference model name (opset
-// 17), calibrated on its batch-1 input, written to a file in dir.
-func quantizedModel(tb testing.TB, man *models.Manifest, name, dir string) (*models.Model, *ptqtest.Model, string) {
+// 17), calibrated on its batch-1 input, with int8 activations (uint8 when
+// unsigned), written to a file in dir.
+func quantizedModel(tb testing.TB, man *models.Manifest, name, dir string, unsigned bool) (*models.Model, *ptqtest.Model, string) {
 	tb.Helper()
 	mo, err := man.Model(name)
 	if err != nil {
@@ -39,11 +40,14 @@ func quantizedModel(tb testing.TB, man *models.Manifest, name, dir string) (*mod
 	if err != nil {
 		tb.Fatal(err)
 	}
-	qm, err := ptqtest.Quantize(m, floats(in))
+	qm, err := ptqtest.Quantize(m, floats(in), unsigned)
 	if err != nil {
 		tb.Fatalf("%s: %v", name, err)
 	}
 	file := filepath.Join(dir, name+".qdq.onnx")
+	if unsigned {
+		file = filepath.Join(dir, name+".qdq-u8.onnx")
+	}
 	if err := onnx.WriteFile(file, qm.Model); err != nil {
 		tb.Fatal(err)
 	}
@@ -80,7 +84,8 @@ func runQDQ(t *testing.T, file string, in map[string]*graph.Tensor, o graph.Opti
 // TestInt8ReferenceModels quantizes resnet18, mobilenet_v2 and the
 // transformer encoder (internal/testkit/ptqtest: int8 activations per
 // tensor, weights per channel, every output quantized) and runs the QDQ
-// files at each test batch.
+// files at each test batch (resnet18 also with uint8 activations and
+// zero points, as ONNX Runtime's quantizer makes them by default).
 //
 // On the integer path, every output element is within 2 quantization
 // steps of ONNX Runtime with full optimisation (its fused integer
@@ -108,10 +113,20 @@ func TestInt8ReferenceModels(t *testing.T) {
 	}
 	man := models.Open(t)
 	dir := t.TempDir()
+	type variant struct {
+		name     string
+		unsigned bool
+	}
+	var variants []variant
 	for _, name := range int8Models {
-		mo, qm, file := quantizedModel(t, man, name, dir)
+		variants = append(variants, variant{name, false})
+	}
+	variants = append(variants, variant{"resnet18", true})
+	for _, v := range variants {
+		name := v.name
+		mo, qm, file := quantizedModel(t, man, name, dir, v.unsigned)
 		for _, batch := range mo.TestBatches() {
-			t.Run(fmt.Sprintf("%s/b%d", name, batch), func(t *testing.T) {
+			t.Run(fmt.Sprintf("%s/b%d/%s", name, batch, map[bool]string{false: "int8", true: "uint8"}[v.unsigned]), func(t *testing.T) {
 				in, err := mo.ReadInputs(batch)
 				if err != nil {
 					t.Fatal(err)

@@ -1,12 +1,13 @@
 // Package ptqtest makes QDQ models from float ONNX models for the tests of
 // integer execution, as ONNX Runtime's static quantizer does in its QDQ
-// format with symmetric int8: every Conv, Gemm and MatMul whose weight is
-// a constant gets a QuantizeLinear → DequantizeLinear pair on its input
-// (per tensor, int8, zero point 0, scale amax/127 over calibration
-// inputs), its weight as int8 codes per output channel (scale amax/127
-// of the channel) read through DequantizeLinear, and every graph output
-// is quantized and dequantized the same way, so that its quantization
-// step is known.
+// format: every Conv, Gemm and MatMul whose weight is a constant gets a
+// QuantizeLinear → DequantizeLinear pair on its input (per tensor, over
+// calibration inputs: int8 with zero point 0 and scale amax/127, or, as
+// ONNX Runtime's default, uint8 with scale (max − min)/255 and the zero
+// point that maps 0 to a code), its weight as int8 codes per output
+// channel (scale amax/127 of the channel) read through DequantizeLinear,
+// and every graph output is quantized and dequantized the same way, so
+// that its quantization step is known.
 //
 // It is a test helper: only _test.go files import it.
 package ptqtest
@@ -30,9 +31,9 @@ type Model struct {
 }
 
 // Quantize returns the QDQ model of the float model m, calibrated on
-// calib (graph input name → value). It returns an error when m does not
-// import or run.
-func Quantize(m *onnx.Model, calib map[string]*graph.Tensor) (*Model, error) {
+// calib (graph input name → value), with uint8 activations when unsigned
+// (else int8). It returns an error when m does not import or run.
+func Quantize(m *onnx.Model, calib map[string]*graph.Tensor, unsigned bool) (*Model, error) {
 	g, err := graph.Import(m)
 	if err != nil {
 		return nil, err
@@ -77,13 +78,17 @@ func Quantize(m *onnx.Model, calib map[string]*graph.Tensor) (*Model, error) {
 	if err != nil {
 		return nil, err
 	}
-	scale := map[string]float32{}
+	scale, zero := map[string]float32{}, map[string]uint8{}
 	for _, v := range names {
-		amax := float32(0)
+		lo, hi := float32(0), float32(0)
 		for _, x := range out[v].F32 {
-			amax = max(amax, float32(math.Abs(float64(x))))
+			lo, hi = min(lo, x), max(hi, x)
 		}
-		scale[v] = scaleOf(amax)
+		scale[v] = scaleOf(max(-lo, hi))
+		if s := (hi - lo) / 255; unsigned && s > 0 && !math.IsInf(float64(s), 0) {
+			scale[v] = s
+			zero[v] = uint8(min(255, math.Round(float64(-lo/s))))
+		}
 	}
 
 	var nodes []*graph.Node
@@ -97,6 +102,9 @@ func Quantize(m *onnx.Model, calib map[string]*graph.Tensor) (*Model, error) {
 		sc, zp := name(v+"_scale"), name(v+"_zp")
 		g.Initializers[sc] = &graph.Tensor{DType: onnx.Float, Shape: []int{}, F32: []float32{scale[v]}}
 		g.Initializers[zp] = &graph.Tensor{DType: onnx.Int8, Shape: []int{}, I8: []int8{0}}
+		if unsigned {
+			g.Initializers[zp] = &graph.Tensor{DType: onnx.Uint8, Shape: []int{}, U8: []uint8{zero[v]}}
+		}
 		q := name(v + "_q")
 		return []*graph.Node{
 			{Name: name("Q"), OpType: "QuantizeLinear", Inputs: []string{v, sc, zp}, Outputs: []string{q}},
@@ -139,7 +147,7 @@ func Quantize(m *onnx.Model, calib map[string]*graph.Tensor) (*Model, error) {
 				}
 			}
 		}
-		scale[f] = scale[o.Name]
+		scale[f], zero[f] = scale[o.Name], zero[o.Name]
 		nodes = append(nodes, qdq(f, o.Name)...)
 		steps[o.Name] = scale[o.Name]
 	}

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"fmt"
 	"math"
+	"math/rand/v2"
 	"path/filepath"
 	"slices"
 	"testing"
@@ -11,7 +12,9 @@ import (
 	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
 	"github.com/tensorquant/tensorquant/internal/testkit/models"
 	"github.com/tensorquant/tensorquant/internal/testkit/ptqtest"
+	"github.com/tensorquant/tensorquant/internal/testkit/qdqtest"
 	"github.com/tensorquant/tensorquant/onnx"
+	"github.com/tensorquant/tensorquant/onnx/export"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -188,4 +191,53 @@ func steps(got, want []float32, step float32) (float64, int) {
 		}
 	}
 	return worst, at
+}
+
+// TestExportedQDQModelsInt8 runs our exporter's QDQ files (both weight
+// styles, int32 biases) on the integer path: the layers with per-tensor
+// activations run in int8 (with the Add, Relu and QuantizeLinear after
+// them where the model has them), a per-channel input quantizer and a
+// 3-D convolution stay in float and say why.
+func TestExportedQDQModelsInt8(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	want := map[string][]string{
+		"cnn2d": {"/1/Conv float: its input's scale is not one constant (per-tensor activations only)",
+			"/4/body/body.0/Conv int8 → float", "/4/body/body.3/Conv int8 → float", "/6/Conv int8 → int8 [QuantizeLinear]",
+			"/13/Gemm int8 → float", "/16/Gemm int8 → float"},
+		"cnn1d": {"/0/Conv int8 → float", "/8/Gemm int8 → float"},
+		"cnn3d": {"/0/Conv float: its weight INT8[4 2 3 2 3] is not of a 1-D or 2-D convolution", "/7/Gemm int8 → float"},
+		"tokens": {"/0/MatMul int8 → int8 [Add Relu QuantizeLinear]", "/2/MatMul int8 → int8 [Add Relu QuantizeLinear]",
+			"/4/MatMul int8 → float"},
+	}
+	for _, qm := range qdqModels(t)[:4] {
+		if err := qdqtest.Calibrate(qm.model, qdqtest.Randn(rng, append([]int{16}, qm.shape...)...)); err != nil {
+			t.Fatal(err)
+		}
+		if err := qdqtest.SetExportMode(qm.model, true); err != nil {
+			t.Fatal(err)
+		}
+		x := qdqtest.Randn(rng, append([]int{2}, qm.shape...)...)
+		for _, w := range []export.WeightFormat{export.WeightsFloat, export.WeightsQuantized} {
+			m := must(export.Model(qm.model, export.Options{InputShape: qm.shape, Opset: 13, Weights: w, Bias: export.BiasInt32}))
+			g := must(graph.Import(m))
+			s := must(graph.NewSession(g, graph.Options{Threads: 2}))
+			var got []string
+			for _, n := range s.Int8Nodes() {
+				d := n.Node + " float: " + n.Reason
+				if n.Int8 {
+					d = n.Node + " int8 → " + n.Output
+					if len(n.Fused) > 0 {
+						d += fmt.Sprint(" ", n.Fused)
+					}
+				}
+				got = append(got, d)
+			}
+			if !slices.Equal(got, want[qm.name]) {
+				t.Errorf("%s weights %v: int8 nodes\n%q\nwant\n%q", qm.name, w, got, want[qm.name])
+			}
+			if _, err := s.Run(map[string]*graph.Tensor{g.Inputs[0].Name: graph.Float(x)}); err != nil {
+				t.Errorf("%s weights %v: %v", qm.name, w, err)
+			}
+		}
+	}
 }

@@ -1,9 +1,13 @@
 package graph
 
 import (
+	"fmt"
 	"math/rand/v2"
+	"os"
+	"path/filepath"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
@@ -60,4 +64,77 @@ func TestIntOpsNeverPanic(t *testing.T) {
 			}()
 		}
 	}
+}
+
+// TestPrepackedQLinear turns the constant inputs of the backend tests of
+// QLinearConv and QLinearMatMul (all but the first) into initializers,
+// as an ONNX Runtime QOperator file has them: the int8 pass replaces the
+// node by one with its weights packed once, whose outputs are the
+// expected ones and those of the op (Options.Float) bit for bit.
+func TestPrepackedQLinear(t *testing.T) {
+	if _, err := os.Stat(backendDir); err != nil {
+		exttool.Missing(t, "the ONNX backend suite (Debian's libonnx-testdata) is not installed: %v", err)
+		return
+	}
+	for _, name := range []string{"test_qlinearconv", "test_qlinearmatmul_2D"} {
+		dir := filepath.Join(backendDir, "node", name)
+		m, err := onnx.ReadFile(filepath.Join(dir, "model.onnx"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		set := filepath.Join(dir, "test_data_set_0")
+		var x *Tensor
+		inputs := m.Graph.Input
+		for i, vi := range inputs {
+			v, err := readTensorPB(filepath.Join(set, fmt.Sprintf("input_%d.pb", i)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if i == 0 {
+				x = v
+				continue
+			}
+			ot, err := TensorToONNX(vi.Name, v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m.Graph.Initializer = append(m.Graph.Initializer, ot)
+		}
+		m.Graph.Input = inputs[:1]
+		want, err := readTensorPB(filepath.Join(set, "output_0.pb"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		var outs [2]*Tensor
+		for k, float := range []bool{false, true} {
+			g, err := Import(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := NewSession(g, Options{Float: float})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if types := opTypes(s.Graph()); (types[0] == "QConv" || types[0] == "QMatMul") == float || len(types) != 1 {
+				t.Errorf("%s, float %v: the session runs %v", name, float, types)
+			}
+			out, err := s.Run(map[string]*Tensor{m.Graph.Input[0].Name: x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs[k] = out[m.Graph.Output[0].Name]
+			if err := allClose(outs[k], want, 0, 0); err != nil {
+				t.Errorf("%s, float %v: %v", name, float, err)
+			}
+		}
+	}
+}
+
+// opTypes returns the op types of g's nodes.
+func opTypes(g *Graph) []string {
+	var out []string
+	for _, n := range g.Nodes {
+		out = append(out, n.OpType)
+	}
+	return out
 }

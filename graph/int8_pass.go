@@ -112,9 +112,14 @@ type Int8Node struct {
 func (s *Session) Int8Nodes() []Int8Node { return slices.Clone(s.g.int8) }
 
 // int8Pass replaces the quantized convolutions and products of the graph
-// by integer nodes.
+// by integer nodes, and packs the constant weights of QLinearConv and
+// QLinearMatMul nodes once.
 func int8Pass(r *Rewriter) error {
 	for _, n := range r.Nodes() {
+		if r.Alive(n) && (onnxOp(n, "QLinearConv") || onnxOp(n, "QLinearMatMul")) {
+			prepackQLinear(r, n)
+			continue
+		}
 		if !r.Alive(n) || !(onnxOp(n, "Conv") || onnxOp(n, "Gemm") || onnxOp(n, "MatMul")) || len(n.Inputs) < 2 {
 			continue
 		}
@@ -408,21 +413,7 @@ func int8Conv(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 		bias = b.F32
 	}
 	q := &qConv{conv: conv, wShape: ws}
-	// The weights are packed for the input's size when it is known (for
-	// batch 1: qgemm.ConvWeights.ForShape adapts them to every run).
-	shape, ok := xi.Static()
-	if !ok {
-		if _, spatial := (&Info{Shape: xi.Shape[1:]}).Static(); !spatial {
-			return nil, e, fmt.Errorf("its input's size %s is not known", ShapeString(xi.Shape))
-		}
-		shape = append([]int{1}, ints(xi.Shape[1:])...)
-	}
-	shape[0] = 1
-	c, _, err := q.geometry(shape)
-	if err != nil {
-		return nil, e, err
-	}
-	if q.w, err = packConv(c, w.codes, w.zp); err != nil {
+	if err := q.pack(xi, w.codes, w.zp); err != nil {
 		return nil, e, err
 	}
 	e = epilogueAfter(r, n.Outputs[0], m, 0).quantizedOrBias()
@@ -431,6 +422,81 @@ func int8Conv(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 		return nil, e, err
 	}
 	return &Node{OpType: "QConv", Op: &fusedQConvOp{q: q, xType: x.dtype, zx: x.zp}}, e, nil
+}
+
+// pack packs the weights w (zero points zp) of q for inputs xi. They are
+// packed for the input's size when it is known (for batch 1:
+// qgemm.ConvWeights.ForShape adapts them to every run).
+func (q *qConv) pack(xi *Info, w *Tensor, zp []int32) error {
+	shape, ok := xi.Static()
+	if !ok {
+		if _, spatial := (&Info{Shape: xi.Shape[1:]}).Static(); !spatial || xi.Rank() < 1 {
+			return fmt.Errorf("its input's size %s is not known", ShapeString(xi.Shape))
+		}
+		shape = append([]int{1}, ints(xi.Shape[1:])...)
+	}
+	shape[0] = 1
+	c, _, err := q.geometry(shape)
+	if err != nil {
+		return err
+	}
+	q.w, err = packConv(c, w, zp)
+	return err
+}
+
+// prepackQLinear replaces a QLinearConv or QLinearMatMul node n whose
+// inputs other than x are constants (an ONNX Runtime QOperator file) by
+// the integer node with its weights packed once, as the pass's own.
+// It reports false, changing nothing, when they are not constants or do
+// not fit.
+func prepackQLinear(r *Rewriter, n *Node) bool {
+	if len(n.Inputs) < 8 || len(n.Outputs) != 1 {
+		return false
+	}
+	xi := r.Info(n.Inputs[0])
+	if xi == nil || !isCode(xi.DType) {
+		return false
+	}
+	in := []*Tensor{{DType: xi.DType}}
+	for _, v := range n.Inputs[1:] {
+		c := r.Const(v)
+		if c == nil && v != "" {
+			return false
+		}
+		in = append(in, c)
+	}
+	w := in[3]
+	if w == nil || !isCode(w.DType) || len(w.Shape) < 2 {
+		return false
+	}
+	var op Op
+	switch o := n.Op.(type) {
+	case *intConvOp:
+		q := &qConv{conv: o.conv, wShape: w.Shape}
+		zx, zw, err := readZeroPoints(in, true, in[0], w, w.Shape[0], &q.out, "x", "w")
+		if err != nil || len(xi.Shape) != len(w.Shape) || q.pack(xi, w, zw) != nil {
+			return false
+		}
+		op = &fusedQConvOp{q: q, xType: xi.DType, zx: zx}
+	case intMatMulOp:
+		if len(w.Shape) != 2 || xi.Rank() < 2 {
+			return false
+		}
+		q := &qMatMul{}
+		zx, zw, err := readZeroPoints(in, true, in[0], w, w.Shape[1], &q.out, "a", "b")
+		if err != nil || w.Shape[0] == 0 {
+			return false
+		}
+		if q.w, err = packMatrix(w, 0, w.Shape[0], w.Shape[1], false, zw); err != nil {
+			return false
+		}
+		op = &fusedQMatMulOp{q: q, xType: xi.DType, zx: zx}
+	default:
+		return false
+	}
+	r.Replace([]*Node{n}, &Node{Name: n.Name, OpType: map[bool]string{true: "QConv", false: "QMatMul"}[n.OpType == "QLinearConv"],
+		Domain: FusedDomain, Inputs: n.Inputs[:1], Outputs: n.Outputs, Attrs: fusedAttrs(n.Attrs, nil, n.OpType), Op: op})
+	return true
 }
 
 // int8MatMul builds the integer node of the quantized Gemm or MatMul n.

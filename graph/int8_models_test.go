@@ -4,11 +4,13 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"os"
 	"path/filepath"
 	"slices"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/graph"
+	"github.com/tensorquant/tensorquant/idx"
 	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
 	"github.com/tensorquant/tensorquant/internal/testkit/models"
 	"github.com/tensorquant/tensorquant/internal/testkit/ptqtest"
@@ -239,5 +241,55 @@ func TestExportedQDQModelsInt8(t *testing.T) {
 				t.Errorf("%s weights %v: %v", qm.name, w, err)
 			}
 		}
+	}
+}
+
+// TestInt8FashionMNIST quantizes the Fashion-MNIST CNN of `make models`
+// (ptqtest, calibrated on 256 training images) and classifies the 10,000
+// test images (pixels / 255) on the integer path and in ONNX Runtime with
+// full optimisation: the top-1 classes agree on at least 99.5 % of them.
+func TestInt8FashionMNIST(t *testing.T) {
+	if testing.Short() {
+		t.Skip("classifies 10,000 images here and in ONNX Runtime")
+	}
+	dir := "/usr/share/datasets/fashion-mnist"
+	if _, err := os.Stat(filepath.Join(dir, "t10k-images-idx3-ubyte.gz")); err != nil {
+		exttool.Missing(t, "Fashion-MNIST not found in %s (Debian package dataset-fashion-mnist; make tools-testdata installs it)", dir)
+		return
+	}
+	images := func(file string, n int) *graph.Tensor {
+		a := must(idx.ReadFile(filepath.Join(dir, file)))
+		v := a.Float64s()
+		x := must(graph.New(onnx.Float, n, 1, 28, 28))
+		for i := range x.F32 {
+			x.F32[i] = float32(v[i] / 255)
+		}
+		return x
+	}
+	calib, test := images("train-images-idx3-ubyte.gz", 256), images("t10k-images-idx3-ubyte.gz", 10000)
+	mo := must(models.Open(t).Model("fashion_cnn"))
+	m := must(onnx.ReadFile(must(mo.Path(17))))
+	qm := must(ptqtest.Quantize(m, map[string]*graph.Tensor{"input": calib}, false))
+	file := filepath.Join(t.TempDir(), "fashion_cnn.qdq.onnx")
+	if err := onnx.WriteFile(file, qm.Model); err != nil {
+		t.Fatal(err)
+	}
+	got, s := runQDQ(t, file, map[string]*graph.Tensor{"input": test}, graph.Options{Threads: 2})
+	for _, n := range s.Int8Nodes() {
+		if !n.Int8 {
+			t.Errorf("%s runs in float: %s", n.Node, n.Reason)
+		}
+	}
+	want := exttool.RunORT(t, file, "all", map[string]exttool.Input{"input": {Dims: test.Shape, Type: "float32", F32: test.F32}})["output"]
+	argmax := func(v []float32) int { return slices.Index(v, slices.Max(v)) }
+	agree := 0
+	for i := range 10000 {
+		if argmax(got["output"].F32[i*10:(i+1)*10]) == argmax(want.F32[i*10:(i+1)*10]) {
+			agree++
+		}
+	}
+	t.Logf("top-1 agreement with ONNX Runtime (all): %d of 10000", agree)
+	if agree < 9950 {
+		t.Errorf("top-1 agreement with ONNX Runtime (all): %d of 10000, want 99.5%% or more", agree)
 	}
 }

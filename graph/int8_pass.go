@@ -315,10 +315,7 @@ func (e *qEpilogue) output(x qInput, w qWeights, n int) (qOut, error) {
 	if len(ws) == 1 {
 		ws = slices.Repeat(ws, n)
 	}
-	if e.q == nil {
-		if !math.IsInf(float64(e.lo), -1) || !math.IsInf(float64(e.hi), 1) {
-			return qOut{}, fmt.Errorf("internal: an activation without a QuantizeLinear")
-		}
+	if e.q == nil { // no activation either: quantizedOrBias
 		d := qgemm.Dequant{Scale: make([]float32, n), Bias: e.bias}
 		for i, s := range ws {
 			d.Scale[i] = x.scale * s

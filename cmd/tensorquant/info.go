@@ -296,7 +296,11 @@ func printInt8(w io.Writer, info *modelInfo) {
 		}
 		width = max(width, len(l.Node))
 	}
-	fmt.Fprintf(w, "int8:        %d of %d quantized layers (the others run in float)\n", n, len(info.Int8))
+	others := ""
+	if n < len(info.Int8) {
+		others = " (the others run in float)"
+	}
+	fmt.Fprintf(w, "int8:        %d of %d quantized layers%s\n", n, len(info.Int8), others)
 	for _, l := range info.Int8 {
 		if !l.Int8 {
 			fmt.Fprintf(w, "  %-*s  %-6s  float: %s\n", width, l.Node, l.Op, l.Reason)

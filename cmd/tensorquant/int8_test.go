@@ -10,6 +10,7 @@ import (
 
 	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 	"github.com/tensorquant/tensorquant/npy"
+	"github.com/tensorquant/tensorquant/onnx"
 )
 
 // TestRunInt8 runs pytorch_quantization's QDQ export of the onnx_ptq CNN
@@ -71,7 +72,7 @@ func TestRunInt8(t *testing.T) {
 	}
 
 	out, errOut, code := tq(t, dir, "info", model)
-	if code != 0 || !strings.Contains(out, "int8:        5 of 5 quantized layers (the others run in float)\n") ||
+	if code != 0 || !strings.Contains(out, "int8:        5 of 5 quantized layers\n") ||
 		!strings.Contains(out, "  /res/conv1/Conv  Conv    int8 → int8 (with Relu, QuantizeLinear)\n") {
 		t.Errorf("info: exit %d, stderr %q, printed\n%s", code, errOut, out)
 	}
@@ -82,5 +83,39 @@ func TestRunInt8(t *testing.T) {
 	}
 	if len(info.Int8) != 5 || !reflect.DeepEqual(info.Int8[1], int8Layer{Node: "/res/conv1/Conv", Op: "Conv", Int8: true, Output: "int8", Fused: []string{"Relu", "QuantizeLinear"}}) {
 		t.Errorf("info -json: int8 %+v", info.Int8)
+	}
+}
+
+// TestInfoInt8Fallback: info names a quantized layer that runs in float
+// and why (a 3-D convolution beside a MatMul in int8).
+func TestInfoInt8Fallback(t *testing.T) {
+	f := func(name string, dims []int64, v ...float32) onnx.Tensor {
+		x, _ := onnx.NewTensor(name, dims, v)
+		return x
+	}
+	i8 := func(name string, dims []int64, v ...int8) onnx.Tensor {
+		x, _ := onnx.NewTensor(name, dims, v)
+		return x
+	}
+	m := &onnx.Model{IRVersion: 8, OpsetImport: []onnx.OperatorSetID{{Version: 17}}, Graph: &onnx.Graph{
+		Input:       []onnx.ValueInfo{onnx.TensorValueInfo("x", onnx.Int8, onnx.DimValue(1), onnx.DimValue(1), onnx.DimValue(2), onnx.DimValue(2), onnx.DimValue(2))},
+		Output:      []onnx.ValueInfo{{Name: "y"}, {Name: "z"}},
+		Initializer: []onnx.Tensor{f("s", nil, 0.5), i8("zp", nil, 0), i8("w", []int64{1, 1, 1, 1, 1}, 3), i8("m", []int64{2, 2}, 1, 2, 3, 4)},
+		Node: []onnx.Node{
+			onnx.NewNode("DequantizeLinear", "dqx", []string{"x", "s", "zp"}, []string{"xf"}),
+			onnx.NewNode("DequantizeLinear", "dqw", []string{"w", "s", "zp"}, []string{"wf"}),
+			onnx.NewNode("DequantizeLinear", "dqm", []string{"m", "s", "zp"}, []string{"mf"}),
+			onnx.NewNode("Conv", "conv3d", []string{"xf", "wf"}, []string{"y"}),
+			onnx.NewNode("MatMul", "matmul", []string{"xf", "mf"}, []string{"z"}),
+		},
+	}}
+	dir := t.TempDir()
+	writeModel(t, filepath.Join(dir, "m.onnx"), m)
+	out, errOut, code := tq(t, dir, "info", "m.onnx")
+	want := "int8:        1 of 2 quantized layers (the others run in float)\n" +
+		"  conv3d  Conv    float: its weight INT8[1 1 1 1 1] is not of a 1-D or 2-D convolution\n" +
+		"  matmul  MatMul  int8 → float\n"
+	if code != 0 || !strings.HasSuffix(out, want) {
+		t.Errorf("info: exit %d, stderr %q, printed\n%s\nwant it to end with\n%s", code, errOut, out, want)
 	}
 }

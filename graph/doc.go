@@ -36,6 +36,16 @@
 // kernels: a QDQ model exported from layers runs here bit for bit as its
 // export-mode forward (and ONNX Runtime) computes it.
 //
+// Quantized models run in integer arithmetic: NewSession's int8 pass
+// (unless Options.Float) turns every DequantizeLinear → Conv, Gemm or
+// MatMul (→ bias, Relu or Clip) (→ QuantizeLinear) with constant weight
+// codes into one integer node on internal/qgemm — int32 sums, the
+// requantization of ONNX QLinearConv and QLinearMatMul, the weights packed
+// once, the activations int8 between such nodes — and leaves the rest of
+// the graph in float; Session.Int8Nodes says which layers run in int8 and
+// why the others do not. The ONNX ops QLinearConv, QLinearMatMul,
+// ConvInteger and MatMulInteger run on the same kernels.
+//
 // Place in the pipeline: graph sits beside layers, on the kernels they
 // share, and below onnx/export (which writes a Graph back as ONNX); the
 // onnx codec it imports sits at the bottom and imports nothing of ours.

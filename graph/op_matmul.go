@@ -56,6 +56,18 @@ func matmulDims(a, b []Dim) ([]Dim, error) {
 	return out, nil
 }
 
+// matrixShapes returns MatMul's operand shapes as matrices: a 1-D first
+// operand as a row [1 k], a 1-D second one as a column [k 1].
+func matrixShapes(a, b []int) ([]int, []int) {
+	if len(a) == 1 {
+		a = []int{1, a[0]}
+	}
+	if len(b) == 1 {
+		b = []int{b[0], 1}
+	}
+	return a, b
+}
+
 func (matMulOp) Infer(in []*Info) ([]*Info, error) {
 	if err := need(in, 2); err != nil {
 		return nil, err
@@ -86,13 +98,7 @@ func (matMulOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	as, bs := a.Shape, b.Shape
-	if len(as) == 1 {
-		as = []int{1, as[0]}
-	}
-	if len(bs) == 1 {
-		bs = []int{bs[0], 1}
-	}
+	as, bs := matrixShapes(a.Shape, b.Shape)
 	m, k, n := as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
 	ab, bb := as[:len(as)-2], bs[:len(bs)-2]
 	if prod(bb) == 1 {

@@ -29,6 +29,11 @@ type Options struct {
 	// Optimization selects the rewrites applied before running (the
 	// zero value, OptimizeAll: every pass; OptimizeNone: node by node).
 	Optimization Optimization
+	// Float runs quantized (QDQ) layers in float, QuantizeLinear and
+	// DequantizeLinear as fake quantization, as ONNX Runtime runs them
+	// node by node. By default (OptimizeAll) the int8 pass runs them in
+	// integer arithmetic (see Session.Int8Nodes).
+	Float bool
 }
 
 // The default bound of Options.MaxMemory: what a model can amplify its
@@ -85,7 +90,7 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 			return nil, err
 		}
 	}
-	g, err := optimized(g, o.Optimization)
+	g, err := optimized(g, o.Optimization, o.Float)
 	if err != nil {
 		return nil, err
 	}
@@ -160,7 +165,8 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 }
 
 // Graph returns the graph the session runs: the optimised copy (with
-// FusedConv and FusedGemm nodes, in FusedDomain) unless OptimizeNone.
+// FusedConv, FusedGemm, QConv and QMatMul nodes, in FusedDomain) unless
+// OptimizeNone.
 func (s *Session) Graph() *Graph { return s.g }
 
 // Run computes the graph outputs for the given inputs (by graph input

@@ -45,18 +45,62 @@ func Fit(model Layer, x *tensor.Tensor, labels []int, cfg FitConfig) ([]float64,
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case cfg.Epochs < 0:
-		return nil, fmt.Errorf("layers: fit: epochs %d is negative", cfg.Epochs)
-	case cfg.BatchSize < 1:
-		return nil, fmt.Errorf("layers: fit: batch size %d, want at least 1", cfg.BatchSize)
-	case cfg.Optimizer == nil:
-		return nil, fmt.Errorf("layers: fit: no optimizer")
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("layers: fit: no samples")
+	if err := cfg.check(n); err != nil {
+		return nil, err
 	}
 	if err := SetTraining(model, true); err != nil {
+		return nil, err
+	}
+	return FitLoop(n, cfg, func(idx []int) (float64, error) {
+		bx, by := gather(x, labels, per, idx)
+		if err := ZeroGrad(model); err != nil {
+			return 0, err
+		}
+		out, err := model.Forward(bx)
+		if err != nil {
+			return 0, err
+		}
+		loss, dout, err := CrossEntropy(out, by)
+		if err != nil {
+			return 0, fmt.Errorf("layers: fit: model output: %w", err)
+		}
+		if _, err := model.Backward(dout); err != nil {
+			return 0, err
+		}
+		return loss, nil
+	})
+}
+
+// check returns Fit's error for a configuration it cannot run on n
+// samples.
+func (cfg *FitConfig) check(n int) error {
+	switch {
+	case cfg.Epochs < 0:
+		return fmt.Errorf("layers: fit: epochs %d is negative", cfg.Epochs)
+	case cfg.BatchSize < 1:
+		return fmt.Errorf("layers: fit: batch size %d, want at least 1", cfg.BatchSize)
+	case cfg.Optimizer == nil:
+		return fmt.Errorf("layers: fit: no optimizer")
+	case n < 1:
+		return fmt.Errorf("layers: fit: no samples")
+	}
+	return nil
+}
+
+// FitLoop is Fit's schedule for any model that computes its own
+// gradients (a graph.Trainer, or Fit's layers): for cfg.Epochs epochs it
+// sets the optimizer's learning rate (cfg.Schedule), shuffles the n
+// sample indices (seeded by cfg.Seed), and for each batch of
+// cfg.BatchSize of them (the last one shorter) calls step, which sets
+// the gradients of the optimizer's parameters for those samples and
+// returns the batch's mean loss, then cfg.Optimizer.Step; it reports
+// every batch to cfg.Progress. The same n, configuration and step give
+// Fit's sequence of batches and updates exactly. It returns the mean loss
+// of every epoch, and an error for negative epochs, a batch size < 1, no
+// optimizer, no samples, and the first error of step or of the
+// optimizer (with the losses of the epochs before).
+func FitLoop(n int, cfg FitConfig, step func(idx []int) (float64, error)) ([]float64, error) {
+	if err := cfg.check(n); err != nil {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x66697421))
@@ -73,20 +117,8 @@ func Fit(model Layer, x *tensor.Tensor, labels []int, cfg FitConfig) ([]float64,
 		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var sum float64
 		for b := range batches {
-			idx := order[b*cfg.BatchSize : min(n, (b+1)*cfg.BatchSize)]
-			bx, by := gather(x, labels, per, idx)
-			if err := ZeroGrad(model); err != nil {
-				return losses, err
-			}
-			out, err := model.Forward(bx)
+			loss, err := step(order[b*cfg.BatchSize : min(n, (b+1)*cfg.BatchSize)])
 			if err != nil {
-				return losses, err
-			}
-			loss, dout, err := CrossEntropy(out, by)
-			if err != nil {
-				return losses, fmt.Errorf("layers: fit: model output: %w", err)
-			}
-			if _, err := model.Backward(dout); err != nil {
 				return losses, err
 			}
 			if err := cfg.Optimizer.Step(); err != nil {

@@ -1,0 +1,121 @@
+package graph_test
+
+import (
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/graph"
+	"github.com/tensorquant/tensorquant/internal/testkit/qdqtest"
+	"github.com/tensorquant/tensorquant/layers"
+	"github.com/tensorquant/tensorquant/onnx"
+	"github.com/tensorquant/tensorquant/tensor"
+)
+
+// trainCNN returns a quantized CNN of the layers package (int8 inputs
+// per tensor, weights per channel) calibrated with max on x and in
+// export mode: Conv-ReLU-MaxPool, a residual Conv block, Conv-ReLU,
+// global average pooling, Flatten, Linear.
+func trainCNN(t *testing.T, seed uint64, x *tensor.Tensor) layers.Layer {
+	t.Helper()
+	rng := rand.New(rand.NewPCG(seed, 1))
+	conv := func(in, out int) layers.Layer {
+		c := must(layers.NewConv2d(in, out, 3, layers.ConvOptions{Padding: 1}, rng))
+		return must(layers.Quantize(c, layers.QuantDescs{}))
+	}
+	lin := must(layers.Quantize(must(layers.NewLinear(8, 3, true, rng)), layers.QuantDescs{}))
+	model := layers.NewSequential(
+		conv(1, 4), layers.NewReLU(), must(layers.NewMaxPool2d(2, layers.PoolOptions{})),
+		layers.NewResidual(layers.NewSequential(conv(4, 4), layers.NewReLU()), nil),
+		conv(4, 8), layers.NewReLU(),
+		must(layers.NewAdaptiveAvgPool2d(1, 1)), layers.NewFlatten(1, -1), lin,
+	)
+	if err := qdqtest.Calibrate(model, x); err != nil {
+		t.Fatal(err)
+	}
+	if err := qdqtest.SetExportMode(model, true); err != nil {
+		t.Fatal(err)
+	}
+	return model
+}
+
+// TestTrainerMatchesLayersFit ties the graph's training to the layers
+// package's: a quantized CNN converted by FromLayers (its quantizers as
+// QuantizeLinear/DequantizeLinear pairs, the weights' pairs included)
+// and fine-tuned by a Trainer (one thread) ends with the same parameters,
+// bit for bit, as the layers model fine-tuned by layers.Fit on the same
+// data, seed, optimizer and schedule: the same forward, the same
+// backward of every op (Conv, Relu, MaxPool, Add, GlobalAveragePool,
+// Flatten, Gemm) and the original's straight-through gradient through
+// every pair. With the weights stored as codes (WeightsQuantized), the
+// Trainer trains their dequantized values, which a QuantizeLinear
+// quantizes again on every pass: the layers model starting from those
+// values trains the same numbers.
+func TestTrainerMatchesLayersFit(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 6))
+	x := qdqtest.Randn(rng, 48, 1, 8, 8)
+	labels := make([]int, 48)
+	for i := range labels {
+		labels[i] = rng.IntN(3)
+	}
+	for _, weights := range []graph.WeightFormat{graph.WeightsFloat, graph.WeightsQuantized} {
+		model := trainCNN(t, 9, x)
+		g, err := graph.FromLayers(model, graph.LayersOptions{InputShape: []int{1, 8, 8}, Weights: weights})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tr, err := graph.NewTrainer(g, graph.TrainOptions{Threads: 1})
+		if err != nil {
+			t.Fatal(err)
+		}
+		cfg := func(params []layers.Param) layers.FitConfig {
+			opt := must(layers.NewAdam(params, layers.DefaultAdam(0.01)))
+			return layers.FitConfig{Epochs: 3, BatchSize: 16, Optimizer: opt, Schedule: layers.NewCosineAnnealing(0.01, 3), Seed: 77}
+		}
+		lp := must(layers.NamedParams(model))
+		byName := map[string]*tensor.Tensor{}
+		for _, p := range lp {
+			byName[p.Name] = p.Value
+		}
+		name := func(p layers.Param) string { return strings.TrimSuffix(p.Name, "_quantized") }
+		if weights == graph.WeightsQuantized {
+			for _, p := range tr.Params() {
+				if w := byName[name(p)]; w != nil && name(p) != p.Name {
+					copy(w.Data, p.Value.Data)
+				}
+			}
+		}
+		wantLoss := must(layers.Fit(model, x, labels, cfg(lp)))
+		target := &graph.Tensor{DType: onnx.Int64, Shape: []int{48}, I64: make([]int64, 48)}
+		for i, l := range labels {
+			target.I64[i] = int64(l)
+		}
+		gotLoss := must(tr.Fit(map[string]*graph.Tensor{"input": graph.Float(x)}, target, cfg(tr.Params())))
+		if !slices.Equal(gotLoss, wantLoss) {
+			t.Errorf("weights %v: epoch losses %v, layers.Fit %v", weights, gotLoss, wantLoss)
+		}
+		var names []string
+		for _, p := range tr.Params() {
+			names = append(names, p.Name)
+			w := byName[name(p)]
+			if w == nil {
+				t.Errorf("weights %v: parameter %q is not one of the layers model's", weights, p.Name)
+				continue
+			}
+			bad := 0
+			for i, v := range p.Value.Data {
+				if math.Float32bits(v) != math.Float32bits(w.Data[i]) {
+					bad++
+				}
+			}
+			if bad > 0 {
+				t.Errorf("weights %v: %s: %d of %d values differ from layers.Fit's", weights, p.Name, bad, len(w.Data))
+			}
+		}
+		if len(names) != len(lp) {
+			t.Errorf("weights %v: trained %v, the layers model has %d parameters", weights, names, len(lp))
+		}
+	}
+}

@@ -17,6 +17,12 @@ type FitConfig struct {
 	// Schedule, when not nil, sets the optimizer's learning rate at the
 	// start of every epoch.
 	Schedule Schedule
+	// BatchSchedule, when not nil, sets the optimizer's learning rate
+	// before every batch instead: Rate(b) for the b-th batch of the whole
+	// run (0-based, counted across epochs), so that a CosineAnnealing
+	// whose Epochs is the number of batches anneals within a run of one
+	// or two epochs.
+	BatchSchedule Schedule
 	// Seed seeds the shuffling of the samples before every epoch: the
 	// same seed (and model, data and optimizer) gives the same result.
 	Seed uint64
@@ -89,7 +95,8 @@ func (cfg *FitConfig) check(n int) error {
 
 // FitLoop is Fit's schedule for any model that computes its own
 // gradients (a graph.Trainer, or Fit's layers): for cfg.Epochs epochs it
-// sets the optimizer's learning rate (cfg.Schedule), shuffles the n
+// sets the optimizer's learning rate (cfg.Schedule; cfg.BatchSchedule
+// before every batch), shuffles the n
 // sample indices (seeded by cfg.Seed), and for each batch of
 // cfg.BatchSize of them (the last one shorter) calls step, which sets
 // the gradients of the optimizer's parameters for those samples and
@@ -117,6 +124,9 @@ func FitLoop(n int, cfg FitConfig, step func(idx []int) (float64, error)) ([]flo
 		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var sum float64
 		for b := range batches {
+			if cfg.BatchSchedule != nil {
+				cfg.Optimizer.SetLR(cfg.BatchSchedule.Rate(epoch*batches + b))
+			}
 			loss, err := step(order[b*cfg.BatchSize : min(n, (b+1)*cfg.BatchSize)])
 			if err != nil {
 				return losses, err

@@ -378,15 +378,17 @@ func (t *Trainer) plan(lossName string) error {
 			st.needs[j] = active[name]
 			any = any || active[name]
 		}
+		flows := false // a gradient can flow back through the node
 		for j, name := range n.Outputs {
 			st.out[j] = slot(name)
 			if any && name != "" {
 				if info := g.Info(name); info.DType == onnx.Float || n.OpType == "QuantizeLinear" {
 					active[name] = true
+					flows = true
 				}
 			}
 		}
-		if any {
+		if flows {
 			var err error
 			if d, ok := n.Op.(Differentiable); ok {
 				st.grad = d

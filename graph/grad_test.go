@@ -300,6 +300,8 @@ func TestGradPoolNorm(t *testing.T) {
 	ints := func(v ...int64) []int64 { return v }
 	gradCheck(t, "MaxPool", 13, node("MaxPool", in(1), y, onnx.IntsAttr("kernel_shape", ints(3, 2)...), onnx.IntsAttr("strides", ints(2, 2)...),
 		onnx.IntsAttr("pads", ints(1, 0, 1, 1)...)), []int{0}, 0.1, 1e-4, distinct(rng, 2, 3, 7, 6))
+	gradCheck(t, "MaxPool-indices", 13, node("MaxPool", in(1), []string{"y", "no_indices"}, onnx.IntsAttr("kernel_shape", ints(2, 3)...),
+		onnx.IntsAttr("pads", ints(1, 1, 0, 1)...), onnx.IntsAttr("dilations", ints(1, 2)...)), []int{0}, 0.1, 1e-4, distinct(rng, 2, 3, 6, 7))
 	gradCheck(t, "AveragePool", 13, node("AveragePool", in(1), y, onnx.IntsAttr("kernel_shape", ints(3, 3)...), onnx.IntsAttr("strides", ints(2, 2)...),
 		onnx.IntsAttr("pads", ints(1, 1, 1, 1)...), onnx.IntAttr("count_include_pad", 1)), []int{0}, 0.5, 2e-3, randF32(rng, 2, 3, 6, 5))
 	gradCheck(t, "AveragePool-exclude", 13, node("AveragePool", in(1), y, onnx.IntsAttr("kernel_shape", ints(2, 2)...),
@@ -414,4 +416,20 @@ func TestGradQDQ(t *testing.T) {
 			t.Errorf("amaxOf(%v/127) = %v", amax, a)
 		}
 	}
+}
+
+// TestReluGradSpecials: Relu's gradient passes dy where x > 0 (+Inf and
+// the smallest denormal included) and nothing at ±0, below 0 or for NaN,
+// as layers.ReLU's backward does.
+func TestReluGradSpecials(t *testing.T) {
+	inf, nan := float32(math.Inf(1)), float32(math.NaN())
+	x := f32(s(9), 0, float32(math.Copysign(0, -1)), 1, -1, inf, -inf, nan, math.SmallestNonzeroFloat32, -math.SmallestNonzeroFloat32)
+	dy := f32(s(9), 1, 2, 3, 4, 5, 6, 7, 8, 9)
+	node := &Node{Name: "r", OpType: "Relu", Inputs: in(1), Outputs: y}
+	_, d := gradOp(t, 13, node, []*Tensor{nil})
+	dx, err := d.Backward(newCtx(nil, 1), []*Tensor{x}, []*Tensor{x}, []*Tensor{dy}, []bool{true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check(t, "relu gradient", dx[0], f32(s(9), 0, 0, 3, 0, 5, 0, 0, 8, 0))
 }

@@ -15,7 +15,9 @@ import (
 // or is divided among the inputs it averaged.
 
 // Backward returns the input gradient of MaxPool or AveragePool (the
-// Indices output of MaxPool has none).
+// Indices output of MaxPool has none; when the forward computed it,
+// MaxPool's backward reads the maxima's positions from it, else it finds
+// them again: the first element of the window equal to its output).
 func (o *poolOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
 	if err := need(in, 1); err != nil {
 		return nil, err
@@ -30,7 +32,7 @@ func (o *poolOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*T
 	if !wants(needs, 0) || dy == nil {
 		return []*Tensor{nil}, nil
 	}
-	shape, g, _, err := o.shapes(Sizes(x.Shape...))
+	_, g, _, err := o.shapes(Sizes(x.Shape...))
 	if err != nil {
 		return nil, err
 	}
@@ -48,22 +50,99 @@ func (o *poolOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*T
 		ctx.Parallel(planes, grain, func(lo, hi int) { nn.AvgPoolBackward(dx.F32, dy.F32, &g, o.countPad, lo, hi) })
 		return []*Tensor{dx}, nil
 	}
-	n := prod(ints(shape))
-	y, err := ctx.Alloc(onnx.Float, n)
-	if err != nil {
-		return nil, err
+	if len(out) > 1 && out[1] != nil && o.storageOrder == 0 {
+		// The Indices output of the forward (the training graph asks
+		// for it): each output gradient goes to the input element its
+		// index names (in the whole input: row major).
+		idx := out[1].I64
+		ctx.Parallel(planes, grain, func(lo, hi int) {
+			d := dx.F32[lo*B : hi*B]
+			clear(d)
+			for i := lo * P; i < hi*P; i++ {
+				if j := idx[i]; j >= 0 {
+					d[int(j)-lo*B] += dy.F32[i]
+				}
+			}
+		})
+		return []*Tensor{dx}, nil
 	}
-	defer ctx.free(y)
-	am, err := ctx.Alloc(onnx.Int32, n)
-	if err != nil {
-		return nil, err
-	}
-	defer ctx.free(am)
-	ctx.Parallel(planes, grain, func(lo, hi int) {
-		nn.MaxPool(y.F32, am.I32, x.F32, &g, lo, hi)
-		nn.MaxPoolBackward(dx.F32[lo*B:hi*B], dy.F32[lo*P:hi*P], am.I32[lo*P:hi*P], P, B)
-	})
+	ctx.Parallel(planes, grain, func(lo, hi int) { maxPoolGrad(dx.F32, dy.F32, x.F32, out[0].F32, &g, lo, hi) })
 	return []*Tensor{dx}, nil
+}
+
+// qKey returns v's bits with both zeros as one (+0) and every NaN as
+// one, so that equal keys are the values max pooling cannot tell apart.
+func qKey(v float32) uint32 {
+	b := math.Float32bits(v)
+	a := b & 0x7fffffff
+	if a == 0 {
+		b = 0
+	}
+	if a > 0x7f800000 {
+		b = 0x7fc00000
+	}
+	return b
+}
+
+// maxPoolGrad writes planes [p0, p1) of dx: each output gradient goes to
+// the first input element of its window, in scan order, that equals the
+// window's maximum y (for a NaN maximum, the first NaN), where
+// nn.MaxPool's argmax puts it; a window of padding only passes nothing.
+func maxPoolGrad(dx, dy, x, y []float32, g *nn.Geom, p0, p1 int) {
+	B, P := g.BigN(), g.SmallN()
+	// The taps of every window position along each dimension that lie
+	// inside the input: [lo, hi).
+	var lo, hi [3][]int
+	for d := range 3 {
+		lo[d], hi[d] = make([]int, g.Small[d]), make([]int, g.Small[d])
+		for o := range g.Small[d] {
+			start := o*g.Stride[d] - g.Pad[d]
+			l, h := 0, g.Kernel[d]
+			for l < h && start+l*g.Dilation[d] < 0 {
+				l++
+			}
+			for h > l && start+(h-1)*g.Dilation[d] >= g.Big[d] {
+				h--
+			}
+			lo[d][o], hi[d][o] = l, h
+		}
+	}
+	d2 := g.Dilation[2]
+	for p := p0; p < p1; p++ {
+		xp, dp := x[p*B:(p+1)*B], dx[p*B:(p+1)*B]
+		clear(dp)
+		i := p * P
+		for od := range g.Small[0] {
+			for oh := range g.Small[1] {
+				for ow := range g.Small[2] {
+					m, d := y[i], dy[i]
+					i++
+					if m != m {
+						m = float32(math.NaN())
+					}
+					key, db := qKey(m), math.Float32bits(d)
+					w0 := ow*g.Stride[2] - g.Pad[2]
+					// Without branches on the data: every tap adds d
+					// masked to zero but at the first match.
+					var done uint32
+					for kd := lo[0][od]; kd < hi[0][od]; kd++ {
+						id := od*g.Stride[0] - g.Pad[0] + kd*g.Dilation[0]
+						for kh := lo[1][oh]; kh < hi[1][oh]; kh++ {
+							row := (id*g.Big[1] + oh*g.Stride[1] - g.Pad[1] + kh*g.Dilation[1]) * g.Big[2]
+							for at, end := row+w0+lo[2][ow]*d2, row+w0+hi[2][ow]*d2; at < end; at += d2 {
+								eq := uint32(0)
+								if qKey(xp[at]) == key {
+									eq = ^uint32(0)
+								}
+								dp[at] += math.Float32frombits(db & eq &^ done)
+								done |= eq
+							}
+						}
+					}
+				}
+			}
+		}
+	}
 }
 
 // Backward returns the input gradient of GlobalAveragePool (each plane

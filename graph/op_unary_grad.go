@@ -29,7 +29,6 @@ var derivs = map[string]func(x float64) float64{
 	"Sigmoid":    func(x float64) float64 { s := sigmoid(x); return s * (1 - s) },
 	"Reciprocal": func(x float64) float64 { return -1 / (x * x) },
 	"Neg":        func(float64) float64 { return -1 },
-	"Relu":       func(x float64) float64 { return b2f(x > 0) },
 	"Abs": func(x float64) float64 {
 		switch {
 		case x > 0:
@@ -48,14 +47,6 @@ var derivs = map[string]func(x float64) float64{
 		}
 		return 1
 	},
-}
-
-// b2f converts a bool to 0 or 1.
-func b2f(b bool) float64 {
-	if b {
-		return 1
-	}
-	return 0
 }
 
 // geluDeriv is the derivative of gelu: Φ(x) + x·φ(x).
@@ -79,6 +70,9 @@ type unaryGrad struct {
 // its op type and attributes, or an error for an op without a gradient
 // (Not) or an attribute it cannot read.
 func unaryGradOf(n *Node) (Differentiable, error) {
+	if n.OpType == "Relu" {
+		return insideGrad{lo: 0, hi: math.Inf(1)}, nil
+	}
 	if d, ok := derivs[n.OpType]; ok {
 		return unaryGrad{d}, nil
 	}
@@ -165,9 +159,12 @@ func derivChunks[T float32 | float64](ctx *Ctx, d, dy, x []T, f func(float64) fl
 	})
 }
 
-// Backward returns Clip's gradient: dy where lo < x < hi (the bounds that
-// are given), else 0; the bounds have none.
-func (o *clipOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
+// insideGrad is the backward of Relu (lo 0, hi +Inf) and of Clip: dy
+// where lo < x < hi, else 0.
+type insideGrad struct{ lo, hi float64 }
+
+// Backward returns dy where lo < x < hi, else 0.
+func (u insideGrad) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
 	if err := need(in, 1); err != nil {
 		return nil, err
 	}
@@ -182,6 +179,55 @@ func (o *clipOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*T
 	if !wants(needs, 0) || dy == nil {
 		return dIn, nil
 	}
+	dx, err := gradFor(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	if x.DType == onnx.Double {
+		ctx.Parallel(x.Len(), grainElems, func(lo, hi int) { insideK(dx.F64[lo:hi], dy.F64[lo:hi], x.F64[lo:hi], u.lo, u.hi) })
+	} else if u.lo == 0 && math.IsInf(u.hi, 1) {
+		ctx.Parallel(x.Len(), grainElems, func(lo, hi int) { reluGradK(dx.F32[lo:hi], dy.F32[lo:hi], x.F32[lo:hi]) })
+	} else {
+		l, h := float32(u.lo), float32(u.hi)
+		ctx.Parallel(x.Len(), grainElems, func(lo, hi int) { insideK(dx.F32[lo:hi], dy.F32[lo:hi], x.F32[lo:hi], l, h) })
+	}
+	dIn[0] = dx
+	return dIn, nil
+}
+
+// reluGradK sets d[i] = dy[i] where x[i] > 0, else +0, without a branch:
+// x > 0 (+Inf included, NaN not) is 0 < bits(x) <= bits(+Inf) as an
+// integer, and the gradient's bits are masked.
+func reluGradK(d, dy, x []float32) {
+	dy, x = dy[:len(d)], x[:len(d)]
+	for i, v := range x {
+		var m uint32
+		if math.Float32bits(v)-1 < 0x7f800000 {
+			m = ^uint32(0)
+		}
+		d[i] = math.Float32frombits(math.Float32bits(dy[i]) & m)
+	}
+}
+
+// insideK sets d[i] = dy[i] where lo < x[i] < hi, else 0.
+func insideK[T float32 | float64](d, dy, x []T, lo, hi T) {
+	dy, x = dy[:len(d)], x[:len(d)]
+	for i, v := range x {
+		if v > lo && v < hi {
+			d[i] = dy[i]
+		} else {
+			d[i] = 0
+		}
+	}
+}
+
+// Backward returns Clip's gradient: dy where lo < x < hi (the bounds that
+// are given), else 0; the bounds have none.
+func (o *clipOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
+	if err := need(in, 1); err != nil {
+		return nil, err
+	}
+	x := in[0]
 	lo, hi := math.Inf(-1), math.Inf(1)
 	if o.attrs {
 		lo, hi = float64(o.min), float64(o.max)
@@ -203,16 +249,5 @@ func (o *clipOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*T
 			hi = v[0]
 		}
 	}
-	inside := func(v float64) float64 { return b2f(v > lo && v < hi) }
-	dx, err := gradFor(ctx, x)
-	if err != nil {
-		return nil, err
-	}
-	if x.DType == onnx.Double {
-		derivChunks(ctx, dx.F64, dy.F64, x.F64, inside)
-	} else {
-		derivChunks(ctx, dx.F32, dy.F32, x.F32, inside)
-	}
-	dIn[0] = dx
-	return dIn, nil
+	return insideGrad{lo, hi}.Backward(ctx, in, out, dOut, needs)
 }

@@ -250,8 +250,18 @@ func (t *Trainer) build(src []*paramSource) error {
 		if r, ok := replaced[n]; ok {
 			c = r
 		}
+		outs := slices.Clone(c.Outputs)
+		if c.OpType == "MaxPool" && normDomain(c.Domain) == "" && len(outs) == 1 && g.Opsets[""] >= 8 {
+			// The maxima's indices, which the backward reads: finding
+			// them again costs more than the forward's argmax.
+			outs = append(outs, uniqueName(used, outs[0]+"/indices"))
+		}
 		tg.Nodes = append(tg.Nodes, &Node{Name: c.Name, OpType: c.OpType, Domain: c.Domain,
-			Inputs: slices.Clone(c.Inputs), Outputs: slices.Clone(c.Outputs), Attrs: c.Attrs})
+			Inputs: slices.Clone(c.Inputs), Outputs: outs, Attrs: c.Attrs})
+	}
+	var err error
+	if tg.Nodes, err = fuseQDQ(tg.Nodes, tg.Opsets, tg.Outputs); err != nil {
+		return err
 	}
 	if err := tg.Infer(); err != nil {
 		return err
@@ -630,7 +640,10 @@ func (t *Trainer) accumulate(ctx *Ctx, st trainStep, in, dIn, dOut []*Tensor, gr
 		grads[v] = view(g, slices.Clone(in[j].Shape))
 	}
 	for _, g := range dOut {
-		if p := dataPtr(g); g != nil && !taken[p] {
+		if g == nil {
+			continue
+		}
+		if p := dataPtr(g); !taken[p] {
 			ctx.free(g)
 			taken[p] = true
 		}

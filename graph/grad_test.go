@@ -280,6 +280,9 @@ func TestGradConv(t *testing.T) {
 		}
 		gradCheck(t, tc.name, 13, node(tc.op, in(3), y, tc.attrs...), []int{0, 1, 2}, 0.5, 2e-3,
 			randF32(rng, tc.x...), randF32(rng, tc.w...), randF32(rng, out))
+		// Without the input's gradient (a first layer): internal/nn skips it.
+		gradCheck(t, tc.name+"-weights", 13, node(tc.op, in(3), y, tc.attrs...), []int{1, 2}, 0.5, 2e-3,
+			randF32(rng, tc.x...), randF32(rng, tc.w...), randF32(rng, out))
 	}
 }
 

@@ -47,9 +47,11 @@ func (o *convOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*T
 	if satMul(parts, cols+tmp) > maxValueElems/2 {
 		return nil, fmt.Errorf("input %v and weight %v: the im2col matrix of one sample has %d elements, too many", x, w, cols)
 	}
-	dx, err := ctx.Alloc(onnx.Float, x.Shape...)
-	if err != nil {
-		return nil, err
+	var dx *Tensor
+	if wants(needs, 0) {
+		if dx, err = ctx.Alloc(onnx.Float, x.Shape...); err != nil {
+			return nil, err
+		}
 	}
 	wn, cn := w.Len(), 0
 	if b != nil {
@@ -73,7 +75,11 @@ func (o *convOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*T
 				db = nil
 			}
 			n0, n1 := N*p/parts, N*(p+1)/parts
-			k.Backward(dx.F32[n0*xn:n1*xn], dw, db, dy.F32[n0*yn:n1*yn], x.F32[n0*xn:n1*xn], w.F32, s[:cols], s[cols:cols+tmp], n1-n0)
+			var d []float32
+			if dx != nil {
+				d = dx.F32[n0*xn : n1*xn]
+			}
+			k.Backward(d, dw, db, dy.F32[n0*yn:n1*yn], x.F32[n0*xn:n1*xn], w.F32, s[:cols], s[cols:cols+tmp], n1-n0)
 		}
 	})
 	sums := func(off, n int, shape []int) (*Tensor, error) {
@@ -97,10 +103,6 @@ func (o *convOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*T
 			return nil, err
 		}
 	}
-	if wants(needs, 0) {
-		dIn[0] = dx
-	} else {
-		ctx.free(dx)
-	}
+	dIn[0] = dx
 	return dIn, nil
 }

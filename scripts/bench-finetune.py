@@ -14,24 +14,29 @@ are the Fashion-MNIST CNN (28x28) and torchvision resnet18 at --size x --size, w
 seeded weights of scripts/tq_models.py and BatchNorm folded into the convolutions, as in
 the ONNX files that tensorquant fine-tunes.
 
-  PyTorch 1.13   the original toolkit is not installable here, so its QAT is emulated:
-                 every quantized module's forward fake-quantizes its input with
-                 torch.fake_quantize_per_tensor_affine and its weight with
-                 torch.fake_quantize_per_channel_affine (PyTorch's fused kernels, whose
-                 backward is the straight-through estimator), then runs the float op;
-                 torch.set_num_threads(T); 3 warm-up steps, then --steps timed steps, median.
-                 The original computes its fake quantization in Python with five or six
-                 element-wise torch ops per quantizer (tensor_quant.py), so this emulation is
-                 faster than the original: the ratios below are lower bounds of the ratios
-                 to the original toolkit.
+  PyTorch 1.13   the original toolkit is not installable here, so its QAT is emulated, two
+                 ways; in both every quantized module's forward fake-quantizes its input
+                 and weight, then runs the float op (F.conv2d, F.linear, the pooling);
+                 torch.set_num_threads(T); 3 warm-up steps, then --steps timed steps,
+                 median:
+                 "fused": torch.fake_quantize_per_tensor_affine (input) and
+                   torch.fake_quantize_per_channel_affine (weight), PyTorch's fused
+                   kernels with a straight-through backward (the brief's emulation; faster
+                   than the original);
+                 "original": the original's CPU formula as testdata/conformance/FORMAT.md
+                   states it, in the same torch ops it uses: scale = 127/amax,
+                   clamp(round(x*scale), -128, 127)/scale forward, and
+                   where(|x| <= amax, dy, 0) backward, in an autograd.Function (the
+                   original's fake_tensor_quant on a CPU tensor).
   tensorquant    `go test -run '^$' -bench 'BenchmarkFinetuneStep/model=M/threads=T$'
                  -benchtime Nx ./graph` (graph/train_bench_test.go): the same model, read from
                  MODELS_DIR/<model>/op13.onnx and quantized with QuantizeLinear/
                  DequantizeLinear pairs at the same places, GOMAXPROCS=T.
 
-It prints images/s (batch / median step time) per round and the ratio tensorquant /
-PyTorch, the rounds interleaved (PyTorch, then tensorquant, for each model and thread
-count), and the median ratio over the rounds. Before each round it waits (up to 10
+It prints images/s (batch / median step time) per round and the ratios tensorquant /
+PyTorch (step time of PyTorch / ours), the rounds interleaved (PyTorch fused, PyTorch
+original, then tensorquant, for each model and thread count), and the medians over the
+rounds. Before each round it waits (up to 10
 minutes) until the 1-minute load average is below --max-load, and records it.
 """
 
@@ -84,32 +89,55 @@ def fold_batchnorm(torch, model):
     return model
 
 
-def quantize_like_original(torch, model, calib):
+def quantize_like_original(torch, model, calib, mode):
     """Wraps every Conv2d, Linear and AdaptiveAvgPool2d so that its forward fake-quantizes
     its input (per tensor) and weight (per output channel), int8, with amax fixed by a max
     calibration (the input's on calib, the weight's per channel), as the original's QAT
-    keeps them after calibration."""
+    keeps them after calibration; mode "fused" with PyTorch's fake-quantization ops,
+    "original" with the original's formula."""
     from torch import nn
+
+    class OriginalFakeQuant(torch.autograd.Function):
+        # FORMAT.md: scale = maxBound/amax, q = clamp(round(x*scale)), fake = q/scale;
+        # grad_in = grad_out where |x| <= amax, else 0.
+        @staticmethod
+        def forward(ctx, x, amax):
+            ctx.save_for_backward(x, amax)
+            scale = 127.0 / amax
+            return torch.clamp((x * scale).round_(), -128, 127) / scale
+
+        @staticmethod
+        def backward(ctx, dy):
+            x, amax = ctx.saved_tensors
+            return torch.where(x.abs() <= amax, dy, dy.new_zeros(1)), None
 
     class Quant(nn.Module):
         def __init__(self, inner):
             super().__init__()
             self.inner = inner
-            self.in_scale = 1.0
+            self.in_amax = torch.tensor(1.0)
             self.calibrating = False
             if hasattr(inner, "weight"):
                 w = inner.weight.detach()
-                self.register_buffer("w_scale", w.abs().reshape(w.shape[0], -1).max(1).values.clamp_min(1e-8) / 127)
+                amax = w.abs().reshape(w.shape[0], -1).max(1).values.clamp_min(1e-8)
+                self.register_buffer("w_amax", amax.reshape((-1,) + (1,) * (w.dim() - 1)))
+                self.register_buffer("w_scale", amax / 127)
                 self.register_buffer("w_zp", torch.zeros(w.shape[0], dtype=torch.int32))
 
         def forward(self, x):
             if self.calibrating:
-                self.in_scale = max(float(x.detach().abs().max()), 1e-8) / 127
-            xq = torch.fake_quantize_per_tensor_affine(x, self.in_scale, 0, -128, 127)
+                self.in_amax = x.detach().abs().max().clamp_min(1e-8)
+            if mode == "fused":
+                xq = torch.fake_quantize_per_tensor_affine(x, float(self.in_amax) / 127, 0, -128, 127)
+            else:
+                xq = OriginalFakeQuant.apply(x, self.in_amax)
             m = self.inner
             if isinstance(m, nn.AdaptiveAvgPool2d):
                 return m(xq)
-            wq = torch.fake_quantize_per_channel_affine(m.weight, self.w_scale, self.w_zp, 0, -128, 127)
+            if mode == "fused":
+                wq = torch.fake_quantize_per_channel_affine(m.weight, self.w_scale, self.w_zp, 0, -128, 127)
+            else:
+                wq = OriginalFakeQuant.apply(m.weight, self.w_amax)
             if isinstance(m, nn.Conv2d):
                 return nn.functional.conv2d(xq, wq, m.bias, m.stride, m.padding, m.dilation, m.groups)
             return nn.functional.linear(xq, wq, m.bias)
@@ -183,6 +211,7 @@ def main():
     subprocess.run(["go", "test", "-c", "-o", os.devnull, "./graph"], cwd=ROOT, check=True)
     names = args.models.split(",")
     threads = [int(t) for t in args.threads.split(",")]
+    import copy
     nets = {}
     for name in names:
         model, shape = tq_models.build(name, 20240613)
@@ -191,31 +220,34 @@ def main():
         gen = torch.Generator().manual_seed(1)
         x = torch.randn((args.batch,) + tuple(shape), generator=gen)
         y = torch.randint(0, 10, (args.batch,), generator=gen)
-        model = quantize_like_original(torch, fold_batchnorm(torch, model.eval()), x)
-        nets[name] = (model, x, y)
+        model = fold_batchnorm(torch, model.eval())
+        nets[name] = ({mode: quantize_like_original(torch, copy.deepcopy(model), x, mode) for mode in ("fused", "original")}, x, y)
     results = []
     for r in range(args.repeat):
         load = wait_for_quiet(args.max_load, log)
         for name in names:
-            model, x, y = nets[name]
+            models, x, y = nets[name]
             for t in threads:
-                torch_ms = time_torch(torch, model, x, y, t, args.steps)
+                fused_ms = time_torch(torch, models["fused"], x, y, t, args.steps)
+                orig_ms = time_torch(torch, models["original"], x, y, t, args.steps)
                 ours_ms = time_ours(name, t, args.steps, args.batch, args.models_dir)
+                ips = lambda ms: round(args.batch / ms * 1e3, 1)
                 row = {"round": r + 1, "model": name, "threads": t, "batch": args.batch, "load": round(load, 2),
-                       "torch_ms": round(torch_ms, 3), "ours_ms": round(ours_ms, 3),
-                       "torch_images_s": round(args.batch / torch_ms * 1e3, 1),
-                       "ours_images_s": round(args.batch / ours_ms * 1e3, 1), "ratio": round(torch_ms / ours_ms, 2)}
+                       "torch_fused_ms": round(fused_ms, 3), "torch_original_ms": round(orig_ms, 3), "ours_ms": round(ours_ms, 3),
+                       "torch_fused_images_s": ips(fused_ms), "torch_original_images_s": ips(orig_ms), "ours_images_s": ips(ours_ms),
+                       "ratio_fused": round(fused_ms / ours_ms, 2), "ratio_original": round(orig_ms / ours_ms, 2)}
                 results.append(row)
-                log("round %d %-12s threads %d: PyTorch %8.1f images/s, tensorquant %8.1f images/s, ratio %.2f (load %.2f)"
-                    % (r + 1, name, t, row["torch_images_s"], row["ours_images_s"], row["ratio"], load))
-    print("| model | threads | PyTorch QAT images/s | tensorquant images/s | ratio (median of %d rounds) |" % args.repeat)
-    print("|---|---:|---:|---:|---:|")
+                log("round %d %-12s threads %d: PyTorch fused %8.1f, original %8.1f, tensorquant %8.1f images/s; ratios %.2f, %.2f (load %.2f)"
+                    % (r + 1, name, t, row["torch_fused_images_s"], row["torch_original_images_s"], row["ours_images_s"],
+                       row["ratio_fused"], row["ratio_original"], load))
+    print("| model | threads | PyTorch QAT, fused fake quant, images/s | PyTorch QAT, the original's formula, images/s | tensorquant images/s | ratio to fused | ratio to original |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    med = lambda rows, k: statistics.median(x[k] for x in rows)
     for name in names:
         for t in threads:
             rows = [x for x in results if x["model"] == name and x["threads"] == t]
-            print("| %s | %d | %.1f | %.1f | %.2f |" % (name, t, statistics.median(x["torch_images_s"] for x in rows),
-                                                     statistics.median(x["ours_images_s"] for x in rows),
-                                                     statistics.median(x["ratio"] for x in rows)))
+            print("| %s | %d | %.1f | %.1f | %.1f | %.2f | %.2f |" % (name, t, med(rows, "torch_fused_images_s"), med(rows, "torch_original_images_s"),
+                                                                 med(rows, "ours_images_s"), med(rows, "ratio_fused"), med(rows, "ratio_original")))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"torch": torch.__version__, "results": results}, f, indent=1)

@@ -8,6 +8,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"syscall"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/graph"
@@ -138,6 +139,17 @@ func benchModel(b *testing.B, name string, batch, size int) (*graph.Graph, *grap
 	return g, x, y
 }
 
+// cpuSeconds returns the CPU time (user and system) the process has
+// used: on one thread, images per CPU-second are images per second on an
+// idle machine, and other processes on the machine change them little.
+func cpuSeconds() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Sec+ru.Stime.Sec) + float64(ru.Utime.Usec+ru.Stime.Usec)/1e6
+}
+
 func prodInts(s []int) int {
 	n := 1
 	for _, d := range s {
@@ -150,7 +162,7 @@ func prodInts(s []int) int {
 // SGD with momentum) of the Fashion-MNIST CNN (28×28) and resnet18 at
 // 64×64, quantized like the original, batch 32 (TQ_BENCH_BATCH), on 1
 // and 2 threads (GOMAXPROCS too: the GEMM's own goroutines); images/s is
-// batch / time per step.
+// batch / time per step, images/cpu-s batch / CPU time per step.
 func BenchmarkFinetuneStep(b *testing.B) {
 	batch := 32
 	if v, err := strconv.Atoi(os.Getenv("TQ_BENCH_BATCH")); err == nil && v > 0 {
@@ -182,10 +194,14 @@ func BenchmarkFinetuneStep(b *testing.B) {
 					}
 				}
 				step()
+				cpu0 := cpuSeconds()
 				for b.Loop() {
 					step()
 				}
 				b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "images/s")
+				if cpu := cpuSeconds() - cpu0; cpu > 0 {
+					b.ReportMetric(float64(batch)*float64(b.N)/cpu, "images/cpu-s")
+				}
 			})
 		}
 	}

@@ -34,7 +34,10 @@ the ONNX files that tensorquant fine-tunes.
                  DequantizeLinear pairs at the same places, GOMAXPROCS=T.
 
 It prints images/s (batch / median step time) per round and the ratios tensorquant /
-PyTorch (step time of PyTorch / ours), the rounds interleaved (PyTorch fused, PyTorch
+PyTorch (step time of PyTorch / ours), and the ratios of CPU time per step (the
+process's CPU time over the timed steps: on one thread, what an idle machine's wall
+time would be; another process on the machine changes it little, where it halves the
+wall-clock throughput), the rounds interleaved (PyTorch fused, PyTorch
 original, then tensorquant, for each model and thread count), and the medians over the
 rounds. Before each round it waits (up to 10
 minutes) until the 1-minute load average is below --max-load, and records it.
@@ -172,11 +175,13 @@ def time_torch(torch, model, x, y, threads, steps):
     for _ in range(3):
         step()
     ms = []
+    c0 = time.process_time()
     for _ in range(steps):
         t0 = time.perf_counter()
         step()
         ms.append((time.perf_counter() - t0) * 1e3)
-    return statistics.median(ms)
+    cpu_ms = (time.process_time() - c0) * 1e3 / steps
+    return statistics.median(ms), cpu_ms
 
 
 def time_ours(model, threads, steps, batch, models_dir):
@@ -184,10 +189,11 @@ def time_ours(model, threads, steps, batch, models_dir):
     name = "BenchmarkFinetuneStep/model=%s/threads=%d$" % (model, threads)
     out = subprocess.run(["go", "test", "-run", "^$", "-bench", name, "-benchtime", "%dx" % steps, "./graph"],
                          cwd=ROOT, env=env, capture_output=True, text=True)
-    m = re.search(r"\s([0-9.]+) ns/op\s+([0-9.]+) images/s", out.stdout)
-    if out.returncode != 0 or not m:
+    ns = re.search(r"\s([0-9.]+) ns/op", out.stdout)
+    cpu = re.search(r"\s([0-9.]+) images/cpu-s", out.stdout)
+    if out.returncode != 0 or not ns or not cpu:
         sys.exit("bench-finetune: go test failed:\n" + out.stdout + out.stderr)
-    return float(m.group(1)) / 1e6
+    return float(ns.group(1)) / 1e6, batch / float(cpu.group(1)) * 1e3
 
 
 def main():
@@ -228,26 +234,29 @@ def main():
         for name in names:
             models, x, y = nets[name]
             for t in threads:
-                fused_ms = time_torch(torch, models["fused"], x, y, t, args.steps)
-                orig_ms = time_torch(torch, models["original"], x, y, t, args.steps)
-                ours_ms = time_ours(name, t, args.steps, args.batch, args.models_dir)
+                fused_ms, fused_cpu = time_torch(torch, models["fused"], x, y, t, args.steps)
+                orig_ms, orig_cpu = time_torch(torch, models["original"], x, y, t, args.steps)
+                ours_ms, ours_cpu = time_ours(name, t, args.steps, args.batch, args.models_dir)
                 ips = lambda ms: round(args.batch / ms * 1e3, 1)
                 row = {"round": r + 1, "model": name, "threads": t, "batch": args.batch, "load": round(load, 2),
                        "torch_fused_ms": round(fused_ms, 3), "torch_original_ms": round(orig_ms, 3), "ours_ms": round(ours_ms, 3),
+                       "torch_fused_cpu_ms": round(fused_cpu, 3), "torch_original_cpu_ms": round(orig_cpu, 3), "ours_cpu_ms": round(ours_cpu, 3),
                        "torch_fused_images_s": ips(fused_ms), "torch_original_images_s": ips(orig_ms), "ours_images_s": ips(ours_ms),
-                       "ratio_fused": round(fused_ms / ours_ms, 2), "ratio_original": round(orig_ms / ours_ms, 2)}
+                       "ratio_fused": round(fused_ms / ours_ms, 2), "ratio_original": round(orig_ms / ours_ms, 2),
+                       "cpu_ratio_fused": round(fused_cpu / ours_cpu, 2), "cpu_ratio_original": round(orig_cpu / ours_cpu, 2)}
                 results.append(row)
-                log("round %d %-12s threads %d: PyTorch fused %8.1f, original %8.1f, tensorquant %8.1f images/s; ratios %.2f, %.2f (load %.2f)"
+                log("round %d %-12s threads %d: PyTorch fused %8.1f, original %8.1f, tensorquant %8.1f images/s; ratios %.2f, %.2f; CPU-time ratios %.2f, %.2f (load %.2f)"
                     % (r + 1, name, t, row["torch_fused_images_s"], row["torch_original_images_s"], row["ours_images_s"],
-                       row["ratio_fused"], row["ratio_original"], load))
-    print("| model | threads | PyTorch QAT, fused fake quant, images/s | PyTorch QAT, the original's formula, images/s | tensorquant images/s | ratio to fused | ratio to original |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+                       row["ratio_fused"], row["ratio_original"], row["cpu_ratio_fused"], row["cpu_ratio_original"], load))
+    print("| model | threads | PyTorch QAT, fused fake quant, images/s | PyTorch QAT, the original's formula, images/s | tensorquant images/s | ratio to fused | ratio to original | CPU-time ratios (fused, original) |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|")
     med = lambda rows, k: statistics.median(x[k] for x in rows)
     for name in names:
         for t in threads:
             rows = [x for x in results if x["model"] == name and x["threads"] == t]
-            print("| %s | %d | %.1f | %.1f | %.1f | %.2f | %.2f |" % (name, t, med(rows, "torch_fused_images_s"), med(rows, "torch_original_images_s"),
-                                                                 med(rows, "ours_images_s"), med(rows, "ratio_fused"), med(rows, "ratio_original")))
+            print("| %s | %d | %.1f | %.1f | %.1f | %.2f | %.2f | %.2f, %.2f |" % (name, t, med(rows, "torch_fused_images_s"), med(rows, "torch_original_images_s"),
+                                                                 med(rows, "ours_images_s"), med(rows, "ratio_fused"), med(rows, "ratio_original"),
+                                                                 med(rows, "cpu_ratio_fused"), med(rows, "cpu_ratio_original")))
     if args.json:
         with open(args.json, "w") as f:
             json.dump({"torch": torch.__version__, "results": results}, f, indent=1)

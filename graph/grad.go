@@ -79,6 +79,16 @@ func floatGrads(out, dOut []*Tensor) error {
 	return nil
 }
 
+// gradArgs checks a Backward's arguments: at least n inputs, and an
+// output gradient of its output's type and size for every output one
+// reaches (floatGrads).
+func gradArgs(in, out, dOut []*Tensor, n int) error {
+	if err := need(in, n); err != nil {
+		return err
+	}
+	return floatGrads(out, dOut)
+}
+
 // wants reports whether input i's gradient is wanted.
 func wants(need []bool, i int) bool { return i < len(need) && need[i] }
 

@@ -22,7 +22,7 @@ import (
 // each summed to its operand's shape. It returns an error for the other
 // ops of binaryOp (comparisons: no gradient) and for integer operands.
 func (o *binaryOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need2(in, out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 2); err != nil {
 		return nil, err
 	}
 	if o.cmp != nil {
@@ -91,17 +91,6 @@ func (o *binaryOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]
 	return dIn, nil
 }
 
-// need2 checks the arity of a two-input, one-output op's Backward.
-func need2(in, out, dOut []*Tensor) error {
-	if err := need(in, 2); err != nil {
-		return err
-	}
-	if len(out) != 1 {
-		return fmt.Errorf("%d outputs, want 1", len(out))
-	}
-	return floatGrads(out, dOut)
-}
-
 // mulNegK is d = -(a·b), each operand a run of len(d) or one repeated
 // element.
 func mulNegK[T float32 | float64](d, a, b []T) {
@@ -139,7 +128,7 @@ func broadcastOp(ctx *Ctx, dy, x *Tensor, k32 func(d, a, b []float32), k64 func(
 // dA = dy·B·A^(B-1), dB = dy·Y·ln(A), in float64, each summed to its
 // operand's shape.
 func (powOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need2(in, out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 2); err != nil {
 		return nil, err
 	}
 	a, e, dy := in[0], in[1], dOut[0]
@@ -217,10 +206,7 @@ func (powOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tenso
 // condition holds (for X) or does not (for Y), 0 elsewhere, each summed
 // to its operand's shape; the condition has none.
 func (whereOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 3); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 3); err != nil {
 		return nil, err
 	}
 	c, dy := in[0], dOut[0]

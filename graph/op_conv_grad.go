@@ -14,10 +14,7 @@ import (
 // layers.Conv's, bit for bit; with more, the weight gradient is summed
 // in another order (within float32 rounding of it).
 func (o *convOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 2); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 2); err != nil {
 		return nil, err
 	}
 	x, w, b, dy := in[0], in[1], opt(in, 2), dOut[0]

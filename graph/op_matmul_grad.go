@@ -17,7 +17,7 @@ import (
 
 // Backward returns MatMul's gradients.
 func (matMulOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need2(in, out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 2); err != nil {
 		return nil, err
 	}
 	a, b, dy := in[0], in[1], dOut[0]
@@ -28,15 +28,10 @@ func (matMulOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Te
 	if dy == nil {
 		return dIn, nil
 	}
-	as, bs := a.Shape, b.Shape
-	if len(as) == 1 {
-		as = []int{1, as[0]}
+	if _, err := matmulDims(Sizes(a.Shape...), Sizes(b.Shape...)); err != nil {
+		return nil, err
 	}
-	if len(bs) == 1 {
-		bs = []int{bs[0], 1}
-	}
-	m, k, n := as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
-	ab, bb := as[:len(as)-2], bs[:len(bs)-2]
+	m, k, n, ab, bb := matmulOperands(a.Shape, b.Shape)
 	if prod(bb) == 1 {
 		// One right operand for every batch (a Linear layer on [batch,
 		// seq, d]): the batches of a are rows of one product.
@@ -63,20 +58,7 @@ func (matMulOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Te
 	if err != nil {
 		return nil, err
 	}
-	type triple struct{ o, ia, ib int }
-	var batches []triple
-	p.rows(newCtx(nil, 1), func(o, cnt int, offs []int) {
-		for j := range cnt {
-			ia, ib := offs[0], offs[1]
-			if p.inner[0] {
-				ia += j
-			}
-			if p.inner[1] {
-				ib += j
-			}
-			batches = append(batches, triple{o + j, ia, ib})
-		}
-	})
+	batches := matmulBatches(p)
 	grain := max(1, (1<<20)/max(m*n*k, 1))
 	// Each operand's gradient is computed per output batch into a tensor
 	// of the broadcast batch shape, then summed to the operand's.
@@ -94,11 +76,12 @@ func (matMulOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Te
 		}
 		ctx.Parallel(len(batches), grain, func(lo, hi int) {
 			for _, t := range batches[lo:hi] {
-				g := full.F32[t.o*rows*cols:]
+				o, ia, ib := t[0], t[1], t[2]
+				g := full.F32[o*rows*cols:]
 				if i == 0 {
-					gemm.Sgemm(false, true, m, k, n, dy.F32[t.o*m*n:], max(n, 1), b.F32[t.ib*k*n:], max(n, 1), g, max(k, 1), false)
+					gemm.Sgemm(false, true, m, k, n, dy.F32[o*m*n:], max(n, 1), b.F32[ib*k*n:], max(n, 1), g, max(k, 1), false)
 				} else {
-					gemm.Sgemm(true, false, k, n, m, a.F32[t.ia*m*k:], max(k, 1), dy.F32[t.o*m*n:], max(n, 1), g, max(n, 1), false)
+					gemm.Sgemm(true, false, k, n, m, a.F32[ia*m*k:], max(k, 1), dy.F32[o*m*n:], max(n, 1), g, max(n, 1), false)
 				}
 			}
 		})
@@ -123,10 +106,7 @@ func (matMulOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Te
 // transposed back when its operand is), dC = beta·dY summed to C's shape
 // (in float64).
 func (o *gemmOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 2); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 2); err != nil {
 		return nil, err
 	}
 	a, b, c, dy := in[0], in[1], opt(in, 2), dOut[0]

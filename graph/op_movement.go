@@ -538,11 +538,9 @@ func (o *sliceOp) Infer(in []*Info) ([]*Info, error) {
 	return []*Info{out}, nil
 }
 
-func (o *sliceOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-	if err := need(in, 1); err != nil {
-		return nil, err
-	}
-	x := in[0]
+// planAt returns the slice of a run's input in[0], from the attributes
+// or from the starts, ends, axes and steps inputs.
+func (o *sliceOp) planAt(in []*Tensor) ([]sliceAxis, error) {
 	starts, ends, axes, steps := o.starts, o.ends, o.axes, []int(nil)
 	if !o.attr {
 		if err := need(in, 3); err != nil {
@@ -560,7 +558,15 @@ func (o *sliceOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		}
 		starts, ends, axes, steps = vals[0], vals[1], vals[2], vals[3]
 	}
-	p, err := slicePlan(Sizes(x.Shape...), starts, ends, axes, steps)
+	return slicePlan(Sizes(in[0].Shape...), starts, ends, axes, steps)
+}
+
+func (o *sliceOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	if err := need(in, 1); err != nil {
+		return nil, err
+	}
+	x := in[0]
+	p, err := o.planAt(in)
 	if err != nil {
 		return nil, err
 	}

@@ -17,10 +17,7 @@ import (
 
 // Backward returns the output gradient transposed back.
 func (o *transposeOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 1); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 1); err != nil {
 		return nil, err
 	}
 	x, dy := in[0], dOut[0]
@@ -79,10 +76,7 @@ func (o *concatOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]
 // Backward returns the part gradients joined along the axis (zeros for a
 // part no gradient reaches); the split sizes have none.
 func (o *splitOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 1); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 1); err != nil {
 		return nil, err
 	}
 	x := in[0]
@@ -112,10 +106,7 @@ func (o *splitOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*
 // Backward returns zeros with the output gradient in the sliced region;
 // starts, ends, axes and steps have none.
 func (o *sliceOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 1); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 1); err != nil {
 		return nil, err
 	}
 	x, dy := in[0], dOut[0]
@@ -123,21 +114,7 @@ func (o *sliceOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*
 	if !wants(needs, 0) || dy == nil {
 		return dIn, nil
 	}
-	starts, ends, axes, steps := o.starts, o.ends, o.axes, []int(nil)
-	if !o.attr {
-		vals := make([][]int, 4)
-		for i := range vals {
-			if t := opt(in, i+1); t != nil {
-				v, err := intsInput(t, [4]string{"starts", "ends", "axes", "steps"}[i])
-				if err != nil {
-					return nil, err
-				}
-				vals[i] = v
-			}
-		}
-		starts, ends, axes, steps = vals[0], vals[1], vals[2], vals[3]
-	}
-	p, err := slicePlan(Sizes(x.Shape...), starts, ends, axes, steps)
+	p, err := o.planAt(in)
 	if err != nil {
 		return nil, err
 	}
@@ -159,10 +136,7 @@ func (o *sliceOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*
 // the output gradient added to the run it came from (in index order, so
 // that repeated indices add up); the indices have none.
 func (o *gatherOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 2); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 2); err != nil {
 		return nil, err
 	}
 	x, idx, dy := in[0], in[1], dOut[0]
@@ -216,10 +190,7 @@ func scatterAdd[T float32 | float64](dst, src []T, idx []int, outer, d, inner in
 // Backward returns the output gradient summed to the input's shape; the
 // shape input has none.
 func (expandOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 2); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 2); err != nil {
 		return nil, err
 	}
 	dIn := make([]*Tensor, 2)

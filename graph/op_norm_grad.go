@@ -24,17 +24,10 @@ func (o *normOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*T
 	if o.instance {
 		return nil, fmt.Errorf("InstanceNormalization has no gradient")
 	}
-	if err := need(in, 5); err != nil {
+	if err := gradArgs(in, out, dOut, 5); err != nil {
 		return nil, err
 	}
-	if err := floatGrads(out, dOut); err != nil {
-		return nil, err
-	}
-	infos := make([]*Info, len(in))
-	for i, t := range in {
-		infos[i] = InfoOf(t)
-	}
-	if err := o.check(infos[0], infos[1:]); err != nil {
+	if err := o.checkRun(in); err != nil {
 		return nil, err
 	}
 	x, dy := in[0], dOut[0]

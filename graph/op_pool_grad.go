@@ -149,10 +149,7 @@ func maxPoolGrad(dx, dy, x, y []float32, g *nn.Geom, p0, p1 int) {
 // gets its output gradient divided by its size) or GlobalMaxPool (the
 // gradient goes to the plane's first maximum).
 func (o *globalPoolOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 1); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 1); err != nil {
 		return nil, err
 	}
 	x, dy := in[0], dOut[0]

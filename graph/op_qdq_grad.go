@@ -87,20 +87,7 @@ func (o *qdqOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Te
 		dIn[0] = view(dy, x.Shape)
 		return dIn, nil
 	}
-	var zi *Info
-	var zs []Dim
-	if zp != nil {
-		zi, zs = InfoOf(zp), Sizes(zp.Shape...)
-	}
-	t, err := o.types(InfoOf(x), InfoOf(scale), zi)
-	if err != nil {
-		return nil, err
-	}
-	l, _, err := o.layout(Sizes(x.Shape...), Sizes(scale.Shape...), zs, zp != nil)
-	if err != nil {
-		return nil, err
-	}
-	zps, err := zeroPoints(zp, len(scale.F32), t)
+	t, l, zps, err := o.prepare(x, scale, zp)
 	if err != nil {
 		return nil, err
 	}

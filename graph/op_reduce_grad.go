@@ -15,10 +15,7 @@ import (
 // spread over the reduced elements, divided by their number) and
 // ReduceSum (spread); ReduceMax has none here. The axes have none.
 func (o *reduceOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 1); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 1); err != nil {
 		return nil, err
 	}
 	x, dy := in[0], dOut[0]
@@ -32,11 +29,7 @@ func (o *reduceOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]
 	if !wants(needs, 0) || dy == nil {
 		return dIn, nil
 	}
-	axes, err := axesInput(opt(in, 1))
-	if err != nil {
-		return nil, err
-	}
-	red, _, err := o.reduced(len(x.Shape), axes)
+	red, err := o.reducedAt(x, opt(in, 1))
 	if err != nil {
 		return nil, err
 	}
@@ -75,10 +68,7 @@ func divScalar[T float32 | float64](d, s []T, v T) {
 // Backward returns Softmax's input gradient: dx = y·(dy - Σ dy·y), the
 // sum along the softmax's axis in float64.
 func (o *softmaxOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 1); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 1); err != nil {
 		return nil, err
 	}
 	x, y, dy := in[0], out[0], dOut[0]
@@ -138,10 +128,7 @@ func softmaxGrad[T float32 | float64](ctx *Ctx, dx, dy, y []T, outer, n, inner i
 // (and to their shapes when they broadcast). The Mean and InvStdDev
 // outputs pass no gradient back.
 func (o *layerNormOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 2); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out[:1], dOut[:1]); err != nil {
+	if err := gradArgs(in, out[:1], dOut[:1], 2); err != nil {
 		return nil, err
 	}
 	for _, g := range dOut[1:] {

@@ -15,10 +15,7 @@ import (
 
 // reshapeGrad returns dOut[0] under x's shape, or nil when not wanted.
 func reshapeGrad(in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 1); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out[:1], dOut[:1]); err != nil {
+	if err := gradArgs(in, out[:1], dOut[:1], 1); err != nil {
 		return nil, err
 	}
 	dIn := make([]*Tensor, len(in))

@@ -121,10 +121,7 @@ func unaryGradOf(n *Node) (Differentiable, error) {
 
 // Backward returns dx = dy·f'(x) for a FLOAT or DOUBLE input.
 func (u unaryGrad) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 1); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 1); err != nil {
 		return nil, err
 	}
 	x, dy := in[0], dOut[0]
@@ -165,10 +162,7 @@ type insideGrad struct{ lo, hi float64 }
 
 // Backward returns dy where lo < x < hi, else 0.
 func (u insideGrad) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if err := need(in, 1); err != nil {
-		return nil, err
-	}
-	if err := floatGrads(out, dOut); err != nil {
+	if err := gradArgs(in, out, dOut, 1); err != nil {
 		return nil, err
 	}
 	x, dy := in[0], dOut[0]

@@ -321,17 +321,7 @@ func viewOp(op Op) bool {
 func (t *Trainer) plan(lossName string) error {
 	g := t.g
 	t.slotOf, t.consts = map[string]int{}, map[int]*Tensor{}
-	slot := func(name string) int {
-		if name == "" {
-			return -1
-		}
-		if i, ok := t.slotOf[name]; ok {
-			return i
-		}
-		t.slotOf[name] = t.slots
-		t.slots++
-		return t.slots - 1
-	}
+	slot := func(name string) int { return slotOf(t.slotOf, &t.slots, name) }
 	isParam := map[string]*trainParam{}
 	for _, p := range t.params {
 		isParam[p.src.name] = p

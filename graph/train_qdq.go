@@ -30,12 +30,7 @@ func (o *fakeQuantOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	x, scale, zp := in[0], in[1], opt(in, 2)
-	var zi *Info
-	var zs []Dim
-	if zp != nil {
-		zi, zs = InfoOf(zp), Sizes(zp.Shape...)
-	}
-	t, err := o.q.types(InfoOf(x), InfoOf(scale), zi)
+	t, l, zps, err := o.q.prepare(x, scale, zp)
 	if err != nil {
 		return nil, err
 	}
@@ -46,14 +41,6 @@ func (o *fakeQuantOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		}
 		defer ctx.free(codes[0])
 		return o.dq.Run(ctx, append([]*Tensor{codes[0]}, in[1:]...))
-	}
-	l, _, err := o.q.layout(Sizes(x.Shape...), Sizes(scale.Shape...), zs, zp != nil)
-	if err != nil {
-		return nil, err
-	}
-	zps, err := zeroPoints(zp, len(scale.F32), t)
-	if err != nil {
-		return nil, err
 	}
 	y, err := ctx.Alloc(onnx.Float, x.Shape...)
 	if err != nil {

@@ -1,7 +1,6 @@
 package graph_test
 
 import (
-	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -135,76 +134,67 @@ func TestTrainerReferenceModels(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs every reference model forward and backward")
 	}
-	man := models.Open(t)
-	for _, mo := range man.Models {
-		for _, opset := range mo.Opsets {
-			t.Run(fmt.Sprintf("%s/op%d", mo.Name, opset), func(t *testing.T) {
-				path, err := mo.Path(opset)
-				if err != nil {
-					t.Fatal(err)
-				}
-				g, err := graph.ImportFileRaw(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				tr, err := graph.NewTrainer(g, graph.TrainOptions{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				in, err := mo.ReadInputs(1)
-				if err != nil {
-					t.Fatal(err)
-				}
-				want, err := mo.ReadOutputs(1, models.ORT(opset, true))
-				if err != nil {
-					t.Fatal(err)
-				}
-				feeds := map[string]*graph.Tensor{}
-				for name, x := range in {
-					feeds[name] = graph.Float(x)
-				}
-				y := want[g.Outputs[0].Name]
-				target := &graph.Tensor{DType: onnx.Float, Shape: y.Shape, F32: make([]float32, len(y.Data))}
-				rng := rand.New(rand.NewPCG(1, 2))
-				for i, v := range y.Data {
-					target.F32[i] = v + float32(rng.NormFloat64())*(0.1+0.1*float32(math.Abs(float64(v))))
-				}
-				loss, err := tr.Grad(feeds, target)
-				if err != nil {
-					t.Fatal(err)
-				}
-				params := tr.Params()
-				grads := make([][]float32, len(params))
-				var g2 float64
-				for i, p := range params {
-					grads[i] = slices.Clone(p.Grad.Data)
-					for _, v := range grads[i] {
-						g2 += float64(v) * float64(v)
-					}
-				}
-				h := 1e-3 * loss / g2
-				at := func(s float64) float64 {
-					for i, p := range params {
-						for j, d := range grads[i] {
-							p.Value.Data[j] += float32(s * float64(d))
-						}
-					}
-					l, err := tr.Grad(feeds, target)
-					if err != nil {
-						t.Fatal(err)
-					}
-					for i, p := range params {
-						for j, d := range grads[i] {
-							p.Value.Data[j] -= float32(s * float64(d))
-						}
-					}
-					return l
-				}
-				num := (at(h) - at(-h)) / (2 * h)
-				if math.Abs(num-g2) > 0.01*g2 || len(params) < 3 {
-					t.Errorf("%d parameters: |grad|² %.6g, central difference of the loss (%.6g) %.6g", len(params), g2, loss, num)
-				}
-			})
+	eachReferenceModel(t, func(t *testing.T, mo *models.Model, opset int, path string) {
+		g, err := graph.ImportFileRaw(path)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
+		tr, err := graph.NewTrainer(g, graph.TrainOptions{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		in, err := mo.ReadInputs(1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := mo.ReadOutputs(1, models.ORT(opset, true))
+		if err != nil {
+			t.Fatal(err)
+		}
+		feeds := map[string]*graph.Tensor{}
+		for name, x := range in {
+			feeds[name] = graph.Float(x)
+		}
+		y := want[g.Outputs[0].Name]
+		target := &graph.Tensor{DType: onnx.Float, Shape: y.Shape, F32: make([]float32, len(y.Data))}
+		rng := rand.New(rand.NewPCG(1, 2))
+		for i, v := range y.Data {
+			target.F32[i] = v + float32(rng.NormFloat64())*(0.1+0.1*float32(math.Abs(float64(v))))
+		}
+		loss, err := tr.Grad(feeds, target)
+		if err != nil {
+			t.Fatal(err)
+		}
+		params := tr.Params()
+		grads := make([][]float32, len(params))
+		var g2 float64
+		for i, p := range params {
+			grads[i] = slices.Clone(p.Grad.Data)
+			for _, v := range grads[i] {
+				g2 += float64(v) * float64(v)
+			}
+		}
+		h := 1e-3 * loss / g2
+		at := func(s float64) float64 {
+			for i, p := range params {
+				for j, d := range grads[i] {
+					p.Value.Data[j] += float32(s * float64(d))
+				}
+			}
+			l, err := tr.Grad(feeds, target)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, p := range params {
+				for j, d := range grads[i] {
+					p.Value.Data[j] -= float32(s * float64(d))
+				}
+			}
+			return l
+		}
+		num := (at(h) - at(-h)) / (2 * h)
+		if math.Abs(num-g2) > 0.01*g2 || len(params) < 3 {
+			t.Errorf("%d parameters: |grad|² %.6g, central difference of the loss (%.6g) %.6g", len(params), g2, loss, num)
+		}
+	})
 }

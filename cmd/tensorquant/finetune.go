@@ -55,11 +55,8 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	outName := fs.String("output", "", "the graph output the loss is computed on (default: the first)")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseModel(args, threads); err != nil {
 		return err
-	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("want one model file after the flags, got %d (try -h)", fs.NArg())
 	}
 	switch {
 	case *data == "":
@@ -74,8 +71,6 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-lr %v: want a positive learning rate", *lr)
 	case *batch < 1:
 		return fmt.Errorf("-batch %d: want at least 1", *batch)
-	case *threads < 0:
-		return fmt.Errorf("-threads %d is negative", *threads)
 	case *optName != "sgd" && *optName != "adam":
 		return fmt.Errorf("-optimizer %q: want sgd or adam", *optName)
 	}

@@ -108,6 +108,22 @@ func newFlags(name, synopsis, example string, stdout io.Writer) *flagSet {
 	return &flagSet{FlagSet: fs, synopsis: synopsis, example: example, stdout: stdout}
 }
 
+// parseModel parses the args of a command that reads one model file
+// after its flags, whose -threads value is threads: it returns an error
+// for other arguments than one file, or a negative -threads.
+func (f *flagSet) parseModel(args []string, threads *int) error {
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() != 1 {
+		return fmt.Errorf("want one model file after the flags, got %d (try -h)", f.NArg())
+	}
+	if *threads < 0 {
+		return fmt.Errorf("-threads %d is negative", *threads)
+	}
+	return nil
+}
+
 // parse parses args; on -h it prints the help and returns flag.ErrHelp.
 func (f *flagSet) parse(args []string) error {
 	err := f.FlagSet.Parse(args)

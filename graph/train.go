@@ -26,6 +26,13 @@ type TrainOptions struct {
 	Output string
 	// Params names the values to train; nil means DefaultParams.
 	Params []string
+	// MaxMemory bounds the bytes of the values one step (Grad) holds at
+	// once, which for training are all the forward's values and the
+	// gradients: as Options.MaxMemory bounds a Session's run (0: the
+	// larger of MinMemoryLimit and MemoryFactor times the bytes of the
+	// constants, parameters and inputs; negative: no bound). A step beyond
+	// it fails with an error that wraps ErrMemoryLimit.
+	MaxMemory int64
 }
 
 // Trainer fine-tunes the parameters of a graph (quantization-aware when
@@ -61,6 +68,9 @@ type Trainer struct {
 	consts  map[int]*Tensor
 	paramOf map[int]*trainParam // by slot
 	arena   *arena
+
+	maxMemory  int64 // TrainOptions.MaxMemory
+	constBytes int64 // bytes of the constants and parameters
 }
 
 // trainParam is one trained value.
@@ -105,7 +115,7 @@ func NewTrainer(g *Graph, o TrainOptions) (*Trainer, error) {
 	if len(src) == 0 {
 		return nil, fmt.Errorf("graph: train: the graph has no parameters to train")
 	}
-	t := &Trainer{raw: g, threads: o.Threads, arena: &arena{}}
+	t := &Trainer{raw: g, threads: o.Threads, arena: &arena{}, maxMemory: o.MaxMemory}
 	if t.threads <= 0 {
 		t.threads = runtime.GOMAXPROCS(0)
 	}
@@ -336,6 +346,10 @@ func (t *Trainer) plan(lossName string) error {
 	}
 	for name, v := range g.Initializers {
 		t.consts[slot(name)] = v
+		t.constBytes += v.bytes()
+	}
+	for _, p := range t.params {
+		t.constBytes += 2 * p.value.bytes()
 	}
 	t.loss = slot(lossName)
 	// Nodes the loss depends on, in order.
@@ -444,8 +458,8 @@ func (t *Trainer) Inputs() []ValueSpec {
 // parameter (Params) to the gradient of that loss: the gradients of the
 // previous call are replaced. It returns the loss, and an error for a
 // missing, unknown or mis-shaped input (as Session.Run does), a target
-// that does not fit the output, and the first error of a node (naming
-// it).
+// that does not fit the output, a step beyond TrainOptions.MaxMemory
+// (wrapping ErrMemoryLimit), and the first error of a node (naming it).
 func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, error) {
 	vals := make([]*Tensor, t.slots)
 	for i, v := range t.consts {
@@ -465,6 +479,7 @@ func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, erro
 			return 0, fmt.Errorf("graph: train: %q is not an input of the graph", name)
 		}
 	}
+	var inBytes int64
 	for _, spec := range specs {
 		x, ok := inputs[spec.Name]
 		if !ok || x == nil {
@@ -475,8 +490,13 @@ func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, erro
 		}
 		vals[t.slotOf[spec.Name]] = x
 		pinned[dataPtr(x)] = true
+		inBytes += x.bytes()
 	}
 	ctx := newCtx(t.arena, t.threads)
+	ctx.limit = t.maxMemory
+	if ctx.limit == 0 {
+		ctx.limit = max(MinMemoryLimit, MemoryFactor*(t.constBytes+inBytes))
+	}
 	// Everything a run allocated goes back to the pool at the end.
 	var owned []*Tensor
 	defer func() {

@@ -1,6 +1,8 @@
 package graph_test
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -197,4 +199,63 @@ func TestTrainerReferenceModels(t *testing.T) {
 			t.Errorf("%d parameters: |grad|² %.6g, central difference of the loss (%.6g) %.6g", len(params), g2, loss, num)
 		}
 	})
+}
+
+// TestTrainerErrors: a prepared graph, a parameter or output that does not
+// exist, a step beyond the memory bound, missing or unknown inputs and a
+// target that does not fit are errors that say so.
+func TestTrainerErrors(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	x := qdqtest.Randn(rng, 8, 1, 8, 8)
+	model := trainCNN(t, 3, x)
+	conv := func() *graph.Graph {
+		return must(graph.FromLayers(model, graph.LayersOptions{InputShape: []int{1, 8, 8}}))
+	}
+	prepared := conv()
+	if err := prepared.Infer(); err != nil {
+		t.Fatal(err)
+	}
+	labels := &graph.Tensor{DType: onnx.Int64, Shape: []int{8}, I64: make([]int64, 8)}
+	feeds := map[string]*graph.Tensor{"input": graph.Float(x)}
+	for _, tc := range []struct {
+		g    *graph.Graph
+		o    graph.TrainOptions
+		grad func(*graph.Trainer) error
+		want string
+	}{
+		{prepared, graph.TrainOptions{}, nil, "graph: train: the graph has been prepared (Infer)"},
+		{conv(), graph.TrainOptions{Params: []string{"nope"}}, nil, `graph: "nope" is not a float initializer a node reads`},
+		{conv(), graph.TrainOptions{Output: "nope"}, nil, `graph: train: "nope" is not an output of the graph`},
+		{conv(), graph.TrainOptions{MaxMemory: 20000}, func(tr *graph.Trainer) error {
+			_, err := tr.Grad(feeds, labels)
+			if !errors.Is(err, graph.ErrMemoryLimit) {
+				return fmt.Errorf("not ErrMemoryLimit: %w", err)
+			}
+			return err
+		}, "memory limit exceeded"},
+		{conv(), graph.TrainOptions{}, func(tr *graph.Trainer) error {
+			_, err := tr.Grad(map[string]*graph.Tensor{}, labels)
+			return err
+		}, `graph: train: input "input" is missing`},
+		{conv(), graph.TrainOptions{}, func(tr *graph.Trainer) error {
+			_, err := tr.Grad(map[string]*graph.Tensor{"input": graph.Float(x), "0.weight": graph.Float(x)}, labels)
+			return err
+		}, `graph: train: "0.weight" is not an input of the graph`},
+		{conv(), graph.TrainOptions{}, func(tr *graph.Trainer) error {
+			_, err := tr.Grad(feeds, &graph.Tensor{DType: onnx.Int64, Shape: []int{8}, I64: []int64{0, 1, 2, 3, 4, 5, 6, 7}})
+			return err
+		}, "graph: loss: layers: cross entropy: label 3 of sample 3 is outside [0, 3)"},
+		{conv(), graph.TrainOptions{}, func(tr *graph.Trainer) error {
+			_, err := tr.Grad(feeds, graph.Float(x))
+			return err
+		}, "graph: loss: target FLOAT[8 1 8 8] for an output FLOAT[8 3]: want the output's shape"},
+	} {
+		tr, err := graph.NewTrainer(tc.g, tc.o)
+		if err == nil && tc.grad != nil {
+			err = tc.grad(tr)
+		}
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.o, err, tc.want)
+		}
+	}
 }

@@ -53,6 +53,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	shape := fs.String("shape", "", "`DIMS` of a raw little-endian float32 -data file, e.g. 60000,1,28,28")
 	pre := fs.String("preprocess", "", "compute x*SCALE+SHIFT on the inputs first: `SCALE,SHIFT`, each a number or a colon-separated list per channel")
 	outName := fs.String("output", "", "the graph output the loss is computed on (default: the first)")
+	maxMem := fs.Int64("max-memory", 0, "bound the `BYTES` one step holds (its activations and gradients; 0: max(1 GiB, 64 × the weights and the batch), -1: none)")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	if err := fs.parseModel(args, threads); err != nil {
@@ -91,7 +92,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	tr, err := graph.NewTrainer(g, graph.TrainOptions{Threads: *threads, Output: *outName})
+	tr, err := graph.NewTrainer(g, graph.TrainOptions{Threads: *threads, Output: *outName, MaxMemory: *maxMem})
 	if err != nil {
 		return err
 	}

@@ -297,6 +297,7 @@ func TestFinetuneErrors(t *testing.T) {
 		{[]string{"-data", "y.npy", "-labels", "y.npy", "-o", "o.onnx", model}, "y.npy: input \"input\": samples of 1 values ([8]) for an input of 3072 per sample [batch 3 32 32]"},
 		{[]string{"-data", x, "-labels", "y.npy", "-o", "o.onnx", "relu.onnx"}, "graph: train: the graph has no parameters to train"},
 		{[]string{"-data", x, "-labels", "y.npy", "-o", "o.onnx", "missing.onnx"}, "missing.onnx"},
+		{[]string{"-data", x, "-labels", "y.npy", "-o", "o.onnx", "-max-memory", "100000", model}, "graph: memory limit exceeded"},
 	} {
 		_, errOut, code := tq(t, dir, append([]string{"finetune"}, tc.args...)...)
 		if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) || !strings.HasPrefix(errOut, "tensorquant finetune: ") {

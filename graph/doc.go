@@ -38,7 +38,11 @@
 // it in reverse order through the ops' Backward (Differentiable, in the
 // op_*_grad.go files beside the ops); a pair has the original toolkit's
 // straight-through gradient. The optimizers and schedules are package
-// layers', on the loop layers.Fit runs (Trainer.Fit).
+// layers', on the loop layers.Fit runs (Trainer.Fit). Every float op of
+// a classifier or encoder has a backward; those without one (Min, Max,
+// ReduceMax, Tile, Pad other than constant, InstanceNormalization,
+// Resize, Upsample) make NewTrainer name each node a gradient would have
+// to flow through.
 //
 // The convolution, pooling and normalisation ops compute with
 // internal/nn, the arithmetic the layers package's layers use too, and

@@ -357,6 +357,10 @@ func TestGradMovement(t *testing.T) {
 		{"Slice", node("Slice", in(5), y), 13, []int{0}, []*Tensor{x(3, 4, 5), i64(s(2), -1, 1), i64(s(2), 0, 5), i64(s(2), 0, 2), i64(s(2), -2, 2)}},
 		{"Gather", node("Gather", in(2), y, onnx.IntAttr("axis", 1)), 13, []int{0}, []*Tensor{x(2, 4, 3), i64(s(2, 2), 1, -1, 1, 0)}},
 		{"Expand", node("Expand", in(2), y), 13, []int{0}, []*Tensor{x(3, 1), i64(s(3), 2, 3, 4)}},
+		{"Pad", node("Pad", in(3), y), 13, []int{0}, []*Tensor{x(2, 3, 4), i64(s(6), 0, 1, 2, 1, 0, 3), f64(scalar, 1.5)}},
+		{"Pad-crop", node("Pad", in(2), y), 13, []int{0}, []*Tensor{x(2, 3, 4), i64(s(6), 0, -1, 2, 1, 1, -2)}},
+		{"Pad-axes", node("Pad", in(4), y), 18, []int{0}, []*Tensor{x(2, 3, 4), i64(s(2), -1, 2), nil, i64(s(1), -1)}},
+		{"Pad-2", node("Pad", in(1), y, onnx.IntsAttr("pads", ints(1, 0, 0, 0, 2, 1)...), onnx.FloatAttr("value", 3)), 2, []int{0}, []*Tensor{x(2, 3, 4)}},
 	} {
 		gradCheck(t, tc.name, tc.opset, tc.n, tc.check, 1e-6, 1e-6, tc.inputs...)
 	}
@@ -435,4 +439,23 @@ func TestReluGradSpecials(t *testing.T) {
 		t.Fatal(err)
 	}
 	check(t, "relu gradient", dx[0], f32(s(9), 0, 0, 3, 0, 5, 0, 0, 8, 0))
+}
+
+// TestPadGradModes: only a constant Pad has a gradient here; the other
+// modes say so.
+func TestPadGradModes(t *testing.T) {
+	x := f32(s(2, 3), 1, 2, 3, 4, 5, 6)
+	for _, mode := range []string{"reflect", "edge"} {
+		n := &Node{Name: "p", OpType: "Pad", Inputs: in(2), Outputs: y, Attrs: []onnx.Attribute{onnx.StringAttr("mode", mode)}}
+		op, d := gradOp(t, 13, n, []*Tensor{nil, nil})
+		pads := i64(s(4), 0, 1, 0, 1)
+		out, err := op.Run(newCtx(nil, 1), []*Tensor{x, pads})
+		if err != nil {
+			t.Fatal(err)
+		}
+		_, err = d.Backward(newCtx(nil, 1), []*Tensor{x, pads}, out, out, []bool{true, false})
+		if want := "Pad mode " + mode + " has no gradient"; err == nil || err.Error() != want {
+			t.Errorf("%s: error %v, want %q", mode, err, want)
+		}
+	}
 }

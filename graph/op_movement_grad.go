@@ -12,8 +12,9 @@ import (
 // part gradients joined, zero for a part no gradient reaches), Slice
 // (the gradient placed in the sliced region of zeros), Gather (the
 // gradient rows added to the rows they were gathered from), Expand (the
-// gradient summed to the input's shape). All on FLOAT and DOUBLE, the
-// strided copies of the forward run backwards.
+// gradient summed to the input's shape), a constant Pad (the part of the
+// gradient the input went to). All on FLOAT and DOUBLE, the strided
+// copies of the forward run backwards.
 
 // Backward returns the output gradient transposed back.
 func (o *transposeOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
@@ -202,5 +203,38 @@ func (expandOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Te
 		return nil, err
 	}
 	dIn[0] = view(g, slices.Clone(in[0].Shape))
+	return dIn, nil
+}
+
+// Backward returns the input gradient of a constant Pad: the output
+// gradient where the input's elements went, zeros where negative pads
+// cropped them; the pads, the constant value and the axes have none. It
+// returns an error for modes reflect, edge and wrap.
+func (o *padOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
+	if err := gradArgs(in, out, dOut, 1); err != nil {
+		return nil, err
+	}
+	if o.mode != "constant" {
+		return nil, fmt.Errorf("Pad mode %s has no gradient", o.mode)
+	}
+	x, dy := in[0], dOut[0]
+	if x.DType != onnx.Float && x.DType != onnx.Double {
+		return nil, fmt.Errorf("%v data has no gradient", x.DType)
+	}
+	dIn := make([]*Tensor, len(in))
+	if !wants(needs, 0) || dy == nil {
+		return dIn, nil
+	}
+	_, before, after, _, err := o.padsAt(in)
+	if err != nil {
+		return nil, err
+	}
+	dx, err := zerosFor(ctx, x)
+	if err != nil {
+		return nil, err
+	}
+	part, dst, src := padKept(x.Shape, dy.Shape, before, after)
+	stridedCopy(ctx, dx, dst, dy, src, part)
+	dIn[0] = dx
 	return dIn, nil
 }

@@ -33,6 +33,13 @@ type Differentiable interface {
 	Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error)
 }
 
+// gradless is implemented by the Differentiable ops that have no
+// gradient for some attributes: noGrad returns the error their Backward
+// would return, or nil. NewTrainer asks before it trains.
+type gradless interface {
+	noGrad() error
+}
+
 // gradFor returns a tensor for the gradient of x, FLOAT (DOUBLE for a
 // DOUBLE x), of x's shape, whose contents are unspecified.
 func gradFor(ctx *Ctx, x *Tensor) (*Tensor, error) {

@@ -214,8 +214,8 @@ func (o *padOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Te
 	if err := gradArgs(in, out, dOut, 1); err != nil {
 		return nil, err
 	}
-	if o.mode != "constant" {
-		return nil, fmt.Errorf("Pad mode %s has no gradient", o.mode)
+	if err := o.noGrad(); err != nil {
+		return nil, err
 	}
 	x, dy := in[0], dOut[0]
 	if x.DType != onnx.Float && x.DType != onnx.Double {
@@ -237,4 +237,11 @@ func (o *padOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Te
 	stridedCopy(ctx, dx, dst, dy, src, part)
 	dIn[0] = dx
 	return dIn, nil
+}
+
+func (o *padOp) noGrad() error {
+	if o.mode != "constant" {
+		return fmt.Errorf("Pad mode %s has no gradient", o.mode)
+	}
+	return nil
 }

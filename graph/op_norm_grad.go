@@ -21,8 +21,8 @@ import (
 // did, and the deployed model uses these. InstanceNormalization has no
 // gradient here.
 func (o *normOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
-	if o.instance {
-		return nil, fmt.Errorf("InstanceNormalization has no gradient")
+	if err := o.noGrad(); err != nil {
+		return nil, err
 	}
 	if err := gradArgs(in, out, dOut, 5); err != nil {
 		return nil, err
@@ -84,4 +84,11 @@ func (o *normOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*T
 		}
 	}
 	return dIn, nil
+}
+
+func (o *normOp) noGrad() error {
+	if o.instance {
+		return fmt.Errorf("InstanceNormalization has no gradient")
+	}
+	return nil
 }

@@ -20,8 +20,8 @@ func (o *reduceOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]
 	}
 	x, dy := in[0], dOut[0]
 	dIn := make([]*Tensor, len(in))
-	if o.kind == reduceMax {
-		return nil, fmt.Errorf("ReduceMax has no gradient")
+	if err := o.noGrad(); err != nil {
+		return nil, err
 	}
 	if x.DType != onnx.Float && x.DType != onnx.Double {
 		return nil, fmt.Errorf("%v has no gradient", x.DType)
@@ -56,6 +56,13 @@ func (o *reduceOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]
 	}
 	dIn[0] = dx
 	return dIn, nil
+}
+
+func (o *reduceOp) noGrad() error {
+	if o.kind == reduceMax {
+		return fmt.Errorf("ReduceMax has no gradient")
+	}
+	return nil
 }
 
 // divScalar sets d = s / v.

@@ -406,6 +406,9 @@ func (t *Trainer) plan(lossName string) error {
 			var err error
 			if d, ok := n.Op.(Differentiable); ok {
 				st.grad = d
+				if g, ok := d.(gradless); ok {
+					err = g.noGrad()
+				}
 			} else if _, ok := n.Op.(*unaryOp); ok {
 				st.grad, err = unaryGradOf(n)
 			} else {

@@ -281,6 +281,21 @@ func TestFinetuneErrors(t *testing.T) {
 		Input:  []onnx.ValueInfo{onnx.TensorValueInfo("input", onnx.Float, onnx.DimParam("n"), onnx.DimValue(3))},
 		Output: []onnx.ValueInfo{onnx.TensorValueInfo("output", onnx.Float, onnx.DimParam("n"), onnx.DimValue(3))}}}
 	writeModel(t, filepath.Join(dir, "relu.onnx"), relu)
+	// A trainable MatMul before a reflecting Pad: the weight's gradient
+	// would have to flow back through the Pad.
+	w := must(onnx.NewTensor("w", []int64{5, 2}, make([]float32, 10)))
+	padded := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 13}}, Graph: &onnx.Graph{Name: "g",
+		Node: []onnx.Node{onnx.NewNode("MatMul", "m", []string{"input", "w"}, []string{"h"}),
+			onnx.NewNode("Pad", "p", []string{"h", "pads"}, []string{"output"}, onnx.StringAttr("mode", "reflect"))},
+		Initializer: []onnx.Tensor{w, must(onnx.NewTensor("pads", []int64{4}, []int64{0, 1, 0, 1}))},
+		Input:       []onnx.ValueInfo{onnx.TensorValueInfo("input", onnx.Float, onnx.DimParam("n"), onnx.DimValue(5))},
+		Output:      []onnx.ValueInfo{onnx.TensorValueInfo("output", onnx.Float, onnx.DimParam("n"), onnx.DimValue(4))}}}
+	writeModel(t, filepath.Join(dir, "padded.onnx"), padded)
+	writeNPY(t, filepath.Join(dir, "x5.npy"), make([]float32, 40), 8, 5)
+	whole := must(os.ReadFile(x))
+	if err := os.WriteFile(filepath.Join(dir, "cut.npy"), whole[:len(whole)/2], 0o644); err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -298,6 +313,13 @@ func TestFinetuneErrors(t *testing.T) {
 		{[]string{"-data", x, "-labels", "y.npy", "-o", "o.onnx", "relu.onnx"}, "graph: train: the graph has no parameters to train"},
 		{[]string{"-data", x, "-labels", "y.npy", "-o", "o.onnx", "missing.onnx"}, "missing.onnx"},
 		{[]string{"-data", x, "-labels", "y.npy", "-o", "o.onnx", "-max-memory", "100000", model}, "graph: memory limit exceeded"},
+		{[]string{"-data", x, "-labels", "y.npy", "-o", "o.onnx", "-epochs", "0", model}, "-epochs 0: want at least 1"},
+		{[]string{"-data", x, "-labels", "y.npy", "-o", "o.onnx", "-batch", "0", model}, "-batch 0: want at least 1"},
+		{[]string{"-data", x, "-labels", "y.npy", "-o", "o.onnx", "-lr", "NaN", model}, "-lr NaN: want a positive learning rate"},
+		{[]string{"-data", "cut.npy", "-labels", "y.npy", "-o", "o.onnx", model}, "cut.npy"},
+		{[]string{"-data", "x5.npy", "-labels", "y.npy", "-o", "o.onnx", "padded.onnx"},
+			`graph: train: gradients would have to flow through 1 node(s) without a backward: Pad (node "p": Pad mode reflect has no gradient)`},
+		{[]string{"-data", x, "-labels", "y.npy", "-o", filepath.Join("nodir", "o.onnx"), model}, "nodir"},
 	} {
 		_, errOut, code := tq(t, dir, append([]string{"finetune"}, tc.args...)...)
 		if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) || !strings.HasPrefix(errOut, "tensorquant finetune: ") {

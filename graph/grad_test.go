@@ -454,7 +454,7 @@ func TestPadGradModes(t *testing.T) {
 			t.Fatal(err)
 		}
 		_, err = d.Backward(newCtx(nil, 1), []*Tensor{x, pads}, out, out, []bool{true, false})
-		if want := "Pad mode " + mode + " has no gradient"; err == nil || err.Error() != want {
+		if want := "a Pad in mode " + mode + " has no gradient"; err == nil || err.Error() != want {
 			t.Errorf("%s: error %v, want %q", mode, err, want)
 		}
 	}

@@ -241,7 +241,7 @@ func (o *padOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Te
 
 func (o *padOp) noGrad() error {
 	if o.mode != "constant" {
-		return fmt.Errorf("Pad mode %s has no gradient", o.mode)
+		return fmt.Errorf("a Pad in mode %s has no gradient", o.mode)
 	}
 	return nil
 }

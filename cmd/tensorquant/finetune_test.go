@@ -318,7 +318,7 @@ func TestFinetuneErrors(t *testing.T) {
 		{[]string{"-data", x, "-labels", "y.npy", "-o", "o.onnx", "-lr", "NaN", model}, "-lr NaN: want a positive learning rate"},
 		{[]string{"-data", "cut.npy", "-labels", "y.npy", "-o", "o.onnx", model}, "cut.npy"},
 		{[]string{"-data", "x5.npy", "-labels", "y.npy", "-o", "o.onnx", "padded.onnx"},
-			`graph: train: gradients would have to flow through 1 node(s) without a backward: Pad (node "p": Pad mode reflect has no gradient)`},
+			`graph: train: gradients would have to flow through 1 node(s) without a backward: Pad (node "p": a Pad in mode reflect has no gradient)`},
 		{[]string{"-data", x, "-labels", "y.npy", "-o", filepath.Join("nodir", "o.onnx"), model}, "nodir"},
 	} {
 		_, errOut, code := tq(t, dir, append([]string{"finetune"}, tc.args...)...)

@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
+	"path/filepath"
 	"runtime"
 	"strings"
 	"time"
@@ -74,6 +76,11 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-batch %d: want at least 1", *batch)
 	case *optName != "sgd" && *optName != "adam":
 		return fmt.Errorf("-optimizer %q: want sgd or adam", *optName)
+	}
+	// Before the training run, not after it: the directory the output
+	// goes to must exist.
+	if st, err := os.Stat(filepath.Dir(*out)); err != nil || !st.IsDir() {
+		return fmt.Errorf("-o %s: %s is not a directory", *out, filepath.Dir(*out))
 	}
 	aff, err := parseAffine(*pre)
 	if err != nil {

@@ -319,7 +319,7 @@ func TestFinetuneErrors(t *testing.T) {
 		{[]string{"-data", "cut.npy", "-labels", "y.npy", "-o", "o.onnx", model}, "cut.npy"},
 		{[]string{"-data", "x5.npy", "-labels", "y.npy", "-o", "o.onnx", "padded.onnx"},
 			`graph: train: gradients would have to flow through 1 node(s) without a backward: Pad (node "p": a Pad in mode reflect has no gradient)`},
-		{[]string{"-data", x, "-labels", "y.npy", "-o", filepath.Join("nodir", "o.onnx"), model}, "nodir"},
+		{[]string{"-data", x, "-labels", "y.npy", "-o", filepath.Join("nodir", "o.onnx"), model}, "-o " + filepath.Join("nodir", "o.onnx") + ": nodir is not a directory"},
 	} {
 		_, errOut, code := tq(t, dir, append([]string{"finetune"}, tc.args...)...)
 		if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) || !strings.HasPrefix(errOut, "tensorquant finetune: ") {

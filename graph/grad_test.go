@@ -406,6 +406,18 @@ func TestGradQDQ(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
+		// The training graph's fused pair: the same values and gradient.
+		fused := &fakeQuantOp{q: qop.(*qdqOp), dq: dqop.(*qdqOp)}
+		fy, err := fused.Run(ctx, []*Tensor{x, scale, zp})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, "fused pair's values", fy[0], yv[0])
+		fdx, err := fused.Backward(ctx, []*Tensor{x, scale, zp}, fy, []*Tensor{dy}, []bool{true, false, false})
+		if err != nil {
+			t.Fatal(err)
+		}
+		check(t, "fused pair's gradient", fdx[0], dx[0])
 		return dx[0]
 	}
 	for _, amax := range []float32{1, 0.7, 3.3e-3, 12.345} {

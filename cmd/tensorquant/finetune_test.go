@@ -1,7 +1,10 @@
 package main
 
 import (
+	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"fmt"
 	"math"
 	"math/rand/v2"
 	"os"
@@ -348,4 +351,64 @@ func must[T any](v T, err error) T {
 		panic(err)
 	}
 	return v
+}
+
+// TestFinetuneDataForms: the same samples as one .npy, a .npz keyed by
+// the input's name, a directory of two .npy files, raw float32 with
+// -shape, and divided per channel by powers of two with -preprocess
+// multiplying them back (exactly) fine-tune to the same model, byte for
+// byte.
+func TestFinetuneDataForms(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(must(conformance.Root()), "testdata", "conformance", "onnx_ptq")
+	model, xPath := filepath.Join(src, "cnn.pq_qdq.onnx"), filepath.Join(src, "cnn.x.npy")
+	xa := must(npy.ReadArrayFile(xPath))
+	x := must(xa.Tensor())
+	n, plane := x.Shape[0], x.Shape[2]*x.Shape[3]
+	writeNPY(t, filepath.Join(dir, "y.npy"), []int64{3, 1, 4, 1, 5, 9, 2, 6}, n)
+	if err := npy.WriteNPZFile(filepath.Join(dir, "x.npz"), map[string]*npy.Array{"input": xa}, true); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Mkdir(filepath.Join(dir, "parts"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	half := len(x.Data) / 2
+	writeNPY(t, filepath.Join(dir, "parts", "a.npy"), x.Data[:half], append([]int{n / 2}, x.Shape[1:]...)...)
+	writeNPY(t, filepath.Join(dir, "parts", "b.npy"), x.Data[half:], append([]int{n - n/2}, x.Shape[1:]...)...)
+	raw := make([]byte, 4*len(x.Data))
+	for i, v := range x.Data {
+		binary.LittleEndian.PutUint32(raw[4*i:], math.Float32bits(v))
+	}
+	if err := os.WriteFile(filepath.Join(dir, "x.raw"), raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	scales := []float32{2, 4, 0.5}
+	scaled := make([]float32, len(x.Data))
+	for i, v := range x.Data {
+		scaled[i] = v / scales[i/plane%3]
+	}
+	writeNPY(t, filepath.Join(dir, "scaled.npy"), scaled, x.Shape...)
+	train := func(out string, data ...string) []byte {
+		t.Helper()
+		runFinetuneJSON(t, dir, append(append([]string{"-labels", "y.npy", "-epochs", "2", "-batch", "3", "-lr", "0.01",
+			"-threads", "1", "-o", out}, data...), model)...)
+		return must(os.ReadFile(filepath.Join(dir, out)))
+	}
+	want := train("npy.onnx", "-data", xPath)
+	if bytes.Equal(want, must(os.ReadFile(model))) {
+		t.Fatal("fine-tuning did not change the model")
+	}
+	for _, tc := range []struct {
+		name string
+		data []string
+	}{
+		{"npz", []string{"-data", "x.npz"}},
+		{"dir", []string{"-data", "parts"}},
+		{"raw", []string{"-data", "x.raw", "-shape", fmt.Sprintf("%d,3,%d,%d", n, x.Shape[2], x.Shape[3])}},
+		{"preprocess", []string{"-data", "scaled.npy", "-preprocess", "2:4:0.5,0"}},
+	} {
+		if got := train(tc.name+".onnx", tc.data...); !bytes.Equal(got, want) {
+			t.Errorf("%s: the fine-tuned model differs from the .npy run's", tc.name)
+		}
+	}
 }

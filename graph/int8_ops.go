@@ -488,8 +488,7 @@ func (o intMatMulOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err := checkValueShape(out); err != nil {
 		return nil, err
 	}
-	as, bs := matrixShapes(a.Shape, b.Shape)
-	m, k, n := as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
+	m, k, n, ab, bb := matmulOperands(a.Shape, b.Shape)
 	if k == 0 {
 		return nil, fmt.Errorf("operands %v and %v have an empty inner dimension", a, b)
 	}
@@ -503,7 +502,6 @@ func (o intMatMulOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	// One product per output batch: a's and b's batches by broadcasting.
-	ab, bb := as[:len(as)-2], bs[:len(bs)-2]
 	ob := ints(mustBroadcast(ab, bb))
 	for i := range prod(ob) {
 		ia, ib := batchIndex(i, ob, ab), batchIndex(i, ob, bb)

@@ -98,17 +98,7 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 	if s.threads <= 0 {
 		s.threads = runtime.GOMAXPROCS(0)
 	}
-	slot := func(name string) int {
-		if name == "" {
-			return -1
-		}
-		if i, ok := s.slotOf[name]; ok {
-			return i
-		}
-		s.slotOf[name] = s.slots
-		s.slots++
-		return s.slots - 1
-	}
+	slot := func(name string) int { return slotOf(s.slotOf, &s.slots, name) }
 	pinned := map[int]bool{} // never released: inputs, constants, outputs
 	for _, in := range g.Inputs {
 		i := slot(in.Name)
@@ -162,6 +152,20 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 	}
 	s.arenas.New = func() any { return &arena{} }
 	return s, nil
+}
+
+// slotOf returns the slot of value name in slots (-1 for ""), giving it
+// the next one, *n, when it has none.
+func slotOf(slots map[string]int, n *int, name string) int {
+	if name == "" {
+		return -1
+	}
+	if i, ok := slots[name]; ok {
+		return i
+	}
+	slots[name] = *n
+	*n++
+	return *n - 1
 }
 
 // Graph returns the graph the session runs: the optimised copy (with

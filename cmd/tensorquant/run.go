@@ -60,15 +60,10 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	bench := fs.Int("bench", 0, "after a warm-up run, run the model `N` times and print the median latency and the throughput")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	float := fs.Bool("float", false, "run quantized (QDQ) layers in float, Q/DQ as fake quantization, instead of int8 arithmetic")
-	if err := fs.parse(args); err != nil {
+	if err := fs.parseModel(args, threads); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("want one model file after the flags, got %d (try -h)", fs.NArg())
-	}
 	switch {
-	case *threads < 0:
-		return fmt.Errorf("-threads %d is negative", *threads)
 	case *bench < 0:
 		return fmt.Errorf("-bench %d is negative", *bench)
 	case *outDir == "" && *bench == 0:

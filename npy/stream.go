@@ -25,8 +25,9 @@ type Stream struct {
 	h      header
 	r      io.Reader
 	closer io.Closer
-	row    int // bytes per row
-	read   int // rows read or skipped
+	row    int  // bytes per row
+	read   int  // rows read or skipped
+	sized  bool // the input's size was checked against the header
 	end    func() error
 }
 
@@ -51,7 +52,7 @@ func newStream(r io.Reader, c io.Closer, h header, hsize int, size int64) (*Stre
 	if size >= 0 && int64(hsize)+int64(nbytes) != size {
 		return nil, fmt.Errorf("%w: %d bytes, but a header of %d bytes and shape %v of %v take %d", ErrFormat, size, hsize, h.shape, h.dtype, int64(hsize)+int64(nbytes))
 	}
-	return &Stream{Shape: slices.Clone(h.shape), DType: h.dtype, h: h, r: r, closer: c, row: row}, nil
+	return &Stream{Shape: slices.Clone(h.shape), DType: h.dtype, h: h, r: r, closer: c, row: row, sized: size >= 0}, nil
 }
 
 // Rows returns the number of rows not read yet.
@@ -70,7 +71,18 @@ func (s *Stream) Next(n int) (*Array, error) {
 		}
 		return nil, fmt.Errorf("npy: reading %d rows", n)
 	}
-	data, err := readN(s.r, m*s.row)
+	var data []byte
+	var err error
+	if s.sized {
+		// The size was checked against the header: the rows are there (or
+		// the file changed under us, which ReadFull reports).
+		data = make([]byte, m*s.row)
+		var k int
+		k, err = io.ReadFull(s.r, data)
+		data = data[:k]
+	} else {
+		data, err = readN(s.r, m*s.row)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("%w: rows %d to %d of shape %v of %v: the data ends after %d of their %d bytes", ErrFormat, s.read, s.read+m-1, s.Shape, s.DType, len(data), m*s.row)
 	}

@@ -99,17 +99,9 @@ func TestFormatsRunInORT(t *testing.T) {
 	}
 	for _, name := range models {
 		g, x, v := loadPTQ(t, name)
-		per := len(x.Data) / x.Shape[0]
-		xb := &tensor.Tensor{Shape: append([]int{v.BatchSize}, x.Shape[1:]...), Data: x.Data[:v.BatchSize*per]}
+		xb := firstRows(x, v.BatchSize)
 		for _, fc := range formatCases {
-			p, err := Place(g, fc.o)
-			if err != nil {
-				t.Fatal(err)
-			}
-			c, err := p.Calibrate(inputData(t, g, x), CalibrateOptions{BatchSize: v.BatchSize})
-			if err != nil {
-				t.Fatal(err)
-			}
+			p, c := calibrate(t, g, x, fc.o, v.BatchSize)
 			amax, err := c.Amax(fc.method, calibrators.AmaxOptions{})
 			if err != nil {
 				t.Fatalf("%s %s: %v", name, fc.name, err)
@@ -164,14 +156,7 @@ func TestFormatsRunInORT(t *testing.T) {
 // amax, bad values, an opset it cannot raise, and FP8 entropy.
 func TestApplyRefuses(t *testing.T) {
 	g, x, _ := loadPTQ(t, "cnn")
-	p, err := Place(g, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := p.Calibrate(inputData(t, g, x), CalibrateOptions{BatchSize: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, c := calibrate(t, g, x, Options{}, 64)
 	amax, err := c.Amax(calibrators.MethodMax, calibrators.AmaxOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -200,14 +185,7 @@ func TestApplyRefuses(t *testing.T) {
 	if _, err := p11.Apply(amax); err == nil || !strings.Contains(err.Error(), "opset 11") {
 		t.Errorf("opset 11 with per-channel weights: %v", err)
 	}
-	pt, err := Place(&old, Options{PerTensorWeights: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	ct, err := pt.Calibrate(inputData(t, g, x), CalibrateOptions{BatchSize: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
+	pt, ct := calibrate(t, &old, x, Options{PerTensorWeights: true}, 64)
 	at, err := ct.Amax(calibrators.MethodMax, calibrators.AmaxOptions{})
 	if err != nil {
 		t.Fatal(err)
@@ -215,14 +193,7 @@ func TestApplyRefuses(t *testing.T) {
 	if q, err := pt.Apply(at); err != nil || q.Opsets[""] != 11 {
 		t.Errorf("opset 11 with per-tensor weights: %v", err)
 	}
-	pf, err := Place(g, Options{Format: FP8})
-	if err != nil {
-		t.Fatal(err)
-	}
-	cf, err := pf.Calibrate(inputData(t, g, x), CalibrateOptions{BatchSize: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
+	_, cf := calibrate(t, g, x, Options{Format: FP8}, 64)
 	if _, err := cf.Amax(calibrators.MethodEntropy, calibrators.AmaxOptions{}); err == nil || !strings.Contains(err.Error(), "FP8") {
 		t.Errorf("FP8 entropy: %v", err)
 	}

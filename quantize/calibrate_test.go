@@ -213,14 +213,7 @@ func TestShardsMergeExact(t *testing.T) {
 // shards that cannot work are errors.
 func TestStateRefused(t *testing.T) {
 	g, x, _ := loadPTQ(t, "cnn")
-	p, err := Place(g, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	c, err := p.Calibrate(inputData(t, g, x), CalibrateOptions{BatchSize: 64})
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, c := calibrate(t, g, x, Options{}, 64)
 	b, _ := c.MarshalBinary()
 	other, _, _ := loadPTQ(t, "mlp_attn")
 	if _, err := Unmarshal(other, b); err == nil {

@@ -108,6 +108,27 @@ func inputData(t testing.TB, g *graph.Graph, x *tensor.Tensor) Data {
 	return d
 }
 
+// calibrate places the quantizers of g with o and calibrates them on x in
+// batches of batch.
+func calibrate(t testing.TB, g *graph.Graph, x *tensor.Tensor, o Options, batch int) (*Plan, *Calibration) {
+	t.Helper()
+	p, err := Place(g, o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := p.Calibrate(inputData(t, g, x), CalibrateOptions{BatchSize: batch})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, c
+}
+
+// firstRows returns the first n samples of x.
+func firstRows(x *tensor.Tensor, n int) *tensor.Tensor {
+	per := len(x.Data) / x.Shape[0]
+	return &tensor.Tensor{Shape: append([]int{n}, x.Shape[1:]...), Data: x.Data[:n*per]}
+}
+
 // siteOf returns the index of the site on input k of node.
 func siteOf(p *Plan, node string, k int) int {
 	for i, s := range p.Sites {
@@ -239,14 +260,7 @@ func TestAmaxMatchesOriginal(t *testing.T) {
 	}
 	for _, name := range []string{"cnn", "mlp_attn"} {
 		g, x, v := loadPTQ(t, name)
-		p, err := Place(g, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := p.Calibrate(inputData(t, g, x), CalibrateOptions{BatchSize: v.BatchSize})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, c := calibrate(t, g, x, Options{}, v.BatchSize)
 		var values []string
 		for _, grp := range p.Groups {
 			values = append(values, grp.Value)

@@ -76,20 +76,12 @@ func compare(got, want []float32) (n int, worst float64) {
 func TestQDQMatchesOriginalExport(t *testing.T) {
 	for _, name := range []string{"cnn", "mlp_attn"} {
 		g, x, v := loadPTQ(t, name)
-		p, err := Place(g, Options{})
-		if err != nil {
-			t.Fatal(err)
-		}
-		c, err := p.Calibrate(inputData(t, g, x), CalibrateOptions{BatchSize: v.BatchSize})
-		if err != nil {
-			t.Fatal(err)
-		}
+		p, c := calibrate(t, g, x, Options{}, v.BatchSize)
 		ours, err := c.Amax(calibrators.MethodMax, calibrators.AmaxOptions{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		per := len(x.Data) / x.Shape[0]
-		xb := &tensor.Tensor{Shape: append([]int{v.BatchSize}, x.Shape[1:]...), Data: x.Data[:v.BatchSize*per]}
+		xb := firstRows(x, v.BatchSize)
 		want := make([]float32, len(v.Test["pq_qdq_ort_output"].Bits))
 		for i, b := range v.Test["pq_qdq_ort_output"].Bits {
 			want[i] = math.Float32frombits(b)

@@ -90,9 +90,6 @@ type Plan struct {
 // Graph returns the float graph the plan is for.
 func (p *Plan) Graph() *graph.Graph { return p.g }
 
-// weighted are the op types with a weight input (index 1).
-var weighted = []string{"Conv", "ConvTranspose", "Gemm", "MatMul"}
-
 // reluPreserving are the op types through which a value that came from a
 // Relu stays non-negative (UnsignedAfterReLU).
 var reluPreserving = []string{"MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool", "Flatten", "Reshape",
@@ -278,15 +275,4 @@ func fromReLU(v string, producer map[string]*graph.Node) bool {
 		v = p.Inputs[0]
 	}
 	return false
-}
-
-// count returns the number of sites of kind k.
-func (p *Plan) count(k Kind) int {
-	n := 0
-	for _, s := range p.Sites {
-		if s.Kind == k {
-			n++
-		}
-	}
-	return n
 }

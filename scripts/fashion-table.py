@@ -7,10 +7,11 @@ FASHION_DIR is what `make fashion` writes (scripts/train-fashion.py): the traine
 fashion_cnn.onnx, calib.npy (the first 1,024 training images, normalised), test_x.npy and
 test_y.npy (the 10,000 test images and labels) and fashion_cnn.json (PyTorch's and ONNX
 Runtime's float accuracy). For every calibration method (max, entropy, percentile 99.99,
-mse) and weight format (INT8 per channel; INT4 per channel, the original's 4-bit weights),
-it runs, from the repository root (so that tools/onnxcheck is found):
+mse) and weight format (INT8 per channel; INT4 per channel, the original's 4-bit weights;
+INT4 in blocks of 32 along the reduction axis), it runs, from the repository root (so that
+tools/onnxcheck is found):
 
-  TENSORQUANT quantize -calib calib.npy -method M -format F [-block 0] -batch 32
+  TENSORQUANT quantize -calib calib.npy -method M -format F [-block B] -batch 32
                        -eval test_x.npy -labels test_y.npy -json -quiet -o OUT MODEL
 
 (activations INT8 per tensor, the original's placement) and prints a Markdown table of
@@ -30,7 +31,8 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 
 METHODS = [("max", "max"), ("entropy", "entropy"), ("percentile", "percentile 99.99"), ("mse", "mse")]
-FORMATS = [("int8", [], "int8"), ("int4", ["-block", "0"], "int4 per channel")]
+FORMATS = [("int8", [], "int8 per channel", "int8"), ("int4", ["-block", "0"], "int4 per channel", "int4"),
+           ("int4", ["-block", "32"], "int4 blocks of 32", "int4b32")]
 
 
 def main():
@@ -44,9 +46,9 @@ def main():
     with open(os.path.join(d, "fashion_cnn.json")) as f:
         info = json.load(f)
     rows = []
-    for fmt, extra, fmt_label in FORMATS:
+    for fmt, extra, fmt_label, tag in FORMATS:
         for method, label in METHODS:
-            out = os.path.join(d, "fashion_cnn.%s.%s.qdq.onnx" % (fmt, method))
+            out = os.path.join(d, "fashion_cnn.%s.%s.qdq.onnx" % (tag, method))
             cmd = [os.path.abspath(args.tensorquant), "quantize", "-calib", os.path.join(d, "calib.npy"),
                    "-method", method, "-format", fmt] + extra + [
                    "-batch", "32", "-eval", os.path.join(d, "test_x.npy"), "-labels", os.path.join(d, "test_y.npy"),

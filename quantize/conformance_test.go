@@ -1,102 +1,33 @@
 package quantize
 
 import (
-	"crypto/sha256"
-	"encoding/binary"
-	"encoding/hex"
-	"encoding/json"
-	"math"
-	"os"
-	"path/filepath"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/calibrators"
 	"github.com/tensorquant/tensorquant/graph"
-	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
-	"github.com/tensorquant/tensorquant/npy"
+	"github.com/tensorquant/tensorquant/internal/testkit/ptqvec"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
-// ptqVectors is testdata/conformance/onnx_ptq/<model>.ptq.json: the
-// fields of the shared onnx_ptq vectors the tests read (see the README
-// there).
-type ptqVectors struct {
-	Batches   int `json:"batches"`
-	BatchSize int `json:"batch_size"`
-	Quantizer []struct {
-		Name       string `json:"name"`
-		Kind       string `json:"kind"` // "input" or "weight"
-		Node       string `json:"node"`
-		OpType     string `json:"op_type"`
-		InputIndex int    `json:"input_index"`
-		Input      string `json:"input_tensor"`
-		Amax       map[string]struct {
-			Shape []int    `json:"shape"`
-			Bits  []uint32 `json:"bits"`
-		} `json:"amax"`
-		Axis         int  `json:"per_channel_axis_in_initializer"`
-		BNFolded     bool `json:"bn_folded_into_initializer"`
-		AmaxFoldedIn struct {
-			Shape []int    `json:"shape"`
-			Bits  []uint32 `json:"bits"`
-		} `json:"amax_max_of_initializer"`
-		Activations struct {
-			SHA256All      string   `json:"sha256_all_batches"`
-			SHA256PerBatch []string `json:"sha256_per_batch"`
-			First16        []uint32 `json:"first16_batch0"`
-		} `json:"activations"`
-	} `json:"quantizers"`
-	Unquantized []struct {
-		Node   string `json:"node"`
-		OpType string `json:"op_type"`
-	} `json:"unquantized_compute_nodes"`
-	Test map[string]struct {
-		Shape []int    `json:"shape"`
-		Bits  []uint32 `json:"bits"`
-	} `json:"test"`
-	Differences map[string]struct {
-		MaxAbs float64 `json:"max_abs"`
-	} `json:"differences"`
-	MaxULP map[string]int `json:"ort_experiment_max_amax_ulp_diff"`
-}
-
-// vectorMethods maps the vectors' method names to ours and AmaxOptions.
-var vectorMethods = []struct {
-	key    string
-	method calibrators.Method
-}{{"max", calibrators.MethodMax}, {"entropy", calibrators.MethodEntropy}, {"percentile_99.99", calibrators.MethodPercentile}, {"mse", calibrators.MethodMSE}}
-
+// ptqDir is testdata/conformance/onnx_ptq.
 func ptqDir(t testing.TB) string {
 	t.Helper()
-	root, err := conformance.Root()
+	dir, err := ptqvec.Dir()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return filepath.Join(root, "testdata", "conformance", "onnx_ptq")
+	return dir
 }
 
 // loadPTQ reads a vector model: its float graph, its calibration inputs
 // and the vectors.
-func loadPTQ(t testing.TB, name string) (*graph.Graph, *tensor.Tensor, *ptqVectors) {
+func loadPTQ(t testing.TB, name string) (*graph.Graph, *tensor.Tensor, *ptqvec.Vectors) {
 	t.Helper()
-	dir := ptqDir(t)
-	g, err := graph.ImportFile(filepath.Join(dir, name+".float.onnx"))
+	g, x, v, err := ptqvec.Load(name)
 	if err != nil {
 		t.Fatal(err)
 	}
-	x, err := npy.ReadFile(filepath.Join(dir, name+".calib.npy"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile(filepath.Join(dir, name+".ptq.json"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var v ptqVectors
-	if err := json.Unmarshal(b, &v); err != nil {
-		t.Fatal(err)
-	}
-	return g, x, &v
+	return g, x, v
 }
 
 func inputData(t testing.TB, g *graph.Graph, x *tensor.Tensor) Data {
@@ -181,57 +112,6 @@ func TestPlacementMatchesOriginal(t *testing.T) {
 	}
 }
 
-// activationHashes runs g over the batches and returns, per watched
-// value, the SHA-256 of each batch's float32 bytes and of all batches,
-// and its first 16 values.
-func activationHashes(t *testing.T, g *graph.Graph, x *tensor.Tensor, batch int, values []string) (perBatch map[string][]string, all map[string]string, first map[string][]float32) {
-	t.Helper()
-	s, err := graph.NewSession(g, graph.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	perBatch, all, first = map[string][]string{}, map[string]string{}, map[string][]float32{}
-	total := map[string][]byte{}
-	per := len(x.Data) / x.Shape[0]
-	for lo := 0; lo < x.Shape[0]; lo += batch {
-		in, err := graph.Floats(x.Data[lo*per:(lo+batch)*per], append([]int{batch}, x.Shape[1:]...)...)
-		if err != nil {
-			t.Fatal(err)
-		}
-		_, err = s.RunObserved(map[string]*graph.Tensor{g.Inputs[0].Name: in}, values, func(name string, v *graph.Tensor) error {
-			b := make([]byte, 0, 4*len(v.F32))
-			for _, f := range v.F32 {
-				b = binary.LittleEndian.AppendUint32(b, math.Float32bits(f))
-			}
-			sum := sha256.Sum256(b)
-			perBatch[name] = append(perBatch[name], hex.EncodeToString(sum[:]))
-			total[name] = append(total[name], b...)
-			if lo == 0 {
-				first[name] = append([]float32(nil), v.F32[:16]...)
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	for name, b := range total {
-		sum := sha256.Sum256(b)
-		all[name] = hex.EncodeToString(sum[:])
-	}
-	return perBatch, all, first
-}
-
-// ulps returns the distance of two positive float32 values in units in
-// the last place.
-func ulps(a, b float32) int64 {
-	d := int64(math.Float32bits(a)) - int64(math.Float32bits(b))
-	if d < 0 {
-		d = -d
-	}
-	return d
-}
-
 // TestAmaxMatchesOriginal calibrates both vector models on their four
 // batches of 32 and compares every amax with the original's, for the
 // four methods:
@@ -251,92 +131,56 @@ func ulps(a, b float32) int64 {
 //   - weights: the per-channel max of the initializer, bit for bit (the
 //     folded one for the cnn's first Conv, amax_max_of_initializer).
 func TestAmaxMatchesOriginal(t *testing.T) {
-	bound := int64(0)
-	for _, name := range []string{"cnn", "mlp_attn"} {
-		_, _, v := loadPTQ(t, name)
-		for _, u := range v.MaxULP {
-			bound = max(bound, int64(u))
-		}
+	bound, err := ptqvec.ULPBound()
+	if err != nil {
+		t.Fatal(err)
 	}
-	for _, name := range []string{"cnn", "mlp_attn"} {
+	for _, name := range ptqvec.Models {
 		g, x, v := loadPTQ(t, name)
 		p, c := calibrate(t, g, x, Options{}, v.BatchSize)
 		var values []string
 		for _, grp := range p.Groups {
 			values = append(values, grp.Value)
 		}
-		perBatch, all, first := activationHashes(t, g, x, v.BatchSize, values)
-		for _, m := range vectorMethods {
-			amax, err := c.Amax(m.method, calibrators.AmaxOptions{})
+		acts, err := ptqvec.Fingerprint(g, x, v.BatchSize, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, m := range ptqvec.Methods {
+			amax, err := c.Amax(m.Method, calibrators.AmaxOptions{})
 			if err != nil {
 				t.Fatal(err)
 			}
-			for _, q := range v.Quantizer {
-				i := siteOf(p, q.Node, q.InputIndex)
+			errs, exact := v.Compare(m.Key, g, acts, bound, func(node string, k int) (ptqvec.Site, bool) {
+				i := siteOf(p, node, k)
 				if i < 0 {
-					t.Fatalf("%s: no site for %s", name, q.Name)
+					return ptqvec.Site{}, false
 				}
-				s := p.Sites[i]
-				if s.Kind == Weight {
-					if m.key != "max" {
-						continue
-					}
-					want := q.Amax["max"]
-					if q.BNFolded {
-						want = q.AmaxFoldedIn
-					}
-					for j, w := range want.Bits {
-						if got := math.Float32bits(amax[i].Data[j]); got != w {
-							t.Errorf("%s: %s channel %d: amax %v, want %v", name, q.Name, j, amax[i].Data[j], math.Float32frombits(w))
-						}
-					}
-					continue
-				}
-				got := amax[i].Data[0]
-				want := math.Float32frombits(q.Amax[m.key].Bits[0])
-				same := all[s.Value] == q.Activations.SHA256All
-				switch {
-				case s.Value == g.Inputs[0].Name && !same:
-					t.Errorf("%s: %s: the graph input hashes %s, the original's %s", name, q.Name, all[s.Value], q.Activations.SHA256All)
-				case same && got != want:
-					t.Errorf("%s: %s %s: amax %v, the original's %v on bit-identical activations", name, q.Name, m.key, got, want)
-				case !same && ulps(got, want) > bound:
-					t.Errorf("%s: %s %s: amax %v is %d ulps from the original's %v, more than %d (activations differ: hashes %s vs %s)",
-						name, q.Name, m.key, got, ulps(got, want), want, bound, all[s.Value][:12], q.Activations.SHA256All[:12])
-				}
-				if m.key == "max" {
-					t.Logf("%s %-28s activations %s (batch 0 %v, first value %v vs %v)", name, q.Name,
-						map[bool]string{true: "bit-identical", false: "differ"}[same], perBatch[s.Value][0] == q.Activations.SHA256PerBatch[0],
-						first[s.Value][0], math.Float32frombits(q.Activations.First16[0]))
-				}
+				return ptqvec.Site{Value: p.Sites[i].Value, Weight: p.Sites[i].Kind == Weight, Amax: amax[i].Data}, true
+			})
+			for _, e := range errs {
+				t.Errorf("%s: %s", name, e)
 			}
+			t.Logf("%s %s: %d activation amax bit for bit the original's (the others' activations differ)", name, m.Key, exact)
 		}
 	}
 }
 
 // vectorAmax returns the original's amax for every site of p (activations:
 // method key of the vectors; weights: per channel of the initializer).
-func vectorAmax(t *testing.T, p *Plan, v *ptqVectors, key string) []*tensor.Tensor {
+func vectorAmax(t *testing.T, p *Plan, v *ptqvec.Vectors, key string) []*tensor.Tensor {
 	t.Helper()
 	out := make([]*tensor.Tensor, len(p.Sites))
 	for _, q := range v.Quantizer {
-		i := siteOf(p, q.Node, q.InputIndex)
 		a := q.Amax[key]
 		if q.Kind == "weight" {
-			a = q.Amax["max"]
-			if q.BNFolded {
-				a = q.AmaxFoldedIn
-			}
+			a = q.WeightAmax()
 		}
-		vals := make([]float32, len(a.Bits))
-		for j, b := range a.Bits {
-			vals[j] = math.Float32frombits(b)
-		}
-		x, err := tensor.FromSlice(vals, a.Shape...)
+		x, err := tensor.FromSlice(a.Floats(), a.Shape...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		out[i] = x
+		out[siteOf(p, q.Node, q.InputIndex)] = x
 	}
 	return out
 }

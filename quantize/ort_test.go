@@ -82,10 +82,7 @@ func TestQDQMatchesOriginalExport(t *testing.T) {
 			t.Fatal(err)
 		}
 		xb := firstRows(x, v.BatchSize)
-		want := make([]float32, len(v.Test["pq_qdq_ort_output"].Bits))
-		for i, b := range v.Test["pq_qdq_ort_output"].Bits {
-			want[i] = math.Float32frombits(b)
-		}
+		want := v.Test["pq_qdq_ort_output"].Floats()
 		effect := v.Differences["float_vs_pq_qdq_ort"].MaxAbs
 		generic := cpufeat.Selected == cpufeat.Generic
 		var tol float64

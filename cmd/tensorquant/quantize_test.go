@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -17,6 +18,7 @@ import (
 	"github.com/tensorquant/tensorquant/graph"
 	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
+	"github.com/tensorquant/tensorquant/internal/testkit/ptqvec"
 	"github.com/tensorquant/tensorquant/npy"
 	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/onnx/export"
@@ -102,24 +104,68 @@ func library(t *testing.T, model, calib string, o quantize.Options, method calib
 }
 
 // TestQuantizeCommand runs tensorquant quantize on both vector models with
-// every method: the written file is byte for byte what the library writes
-// for the same data, batch size and method, the -json amax are the
-// library's, and the table lists every quantizer.
+// every method in batches of 32, as the original calibrated them:
+//
+//   - every -json amax is the original's (testdata/conformance/onnx_ptq):
+//     weights per channel bit for bit, activations bit for bit where our
+//     float activations are the original's, within its own 5 ulps of
+//     summation order elsewhere (ptqvec.Compare);
+//   - the written file is byte for byte what the library writes for the
+//     same data, batch size and method, and the -json amax are the
+//     library's;
+//   - without -json, the table shows each activation quantizer's amax for
+//     every method and each weight's channel range, exactly the -json
+//     values, and the summary lines; nothing on stderr with -quiet.
 func TestQuantizeCommand(t *testing.T) {
 	dir := t.TempDir()
-	for _, name := range []string{"cnn", "mlp_attn"} {
+	bound, err := ptqvec.ULPBound()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range ptqvec.Models {
 		model, calib := ptqModel(t, dir, name)
-		for _, method := range []string{"max", "entropy", "percentile", "mse"} {
+		g, x, v, err := ptqvec.Load(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var values []string
+		for _, q := range v.Quantizer {
+			if q.Kind == "input" {
+				values = append(values, q.Input)
+			}
+		}
+		acts, err := ptqvec.Fingerprint(g, x, v.BatchSize, values)
+		if err != nil {
+			t.Fatal(err)
+		}
+		results := map[string]*result{}
+		for _, m := range ptqvec.Methods {
+			method := string(m.Method)
 			out := filepath.Join(dir, name+"."+method+".onnx")
 			stdout, stderr, code := tq(t, dir, "quantize", "-calib", calib, "-method", method, "-batch", "32", "-o", out, "-json", model)
 			if code != 0 {
 				t.Fatalf("%s %s: exit %d: %s", name, method, code, stderr)
 			}
-			want, amax := library(t, model, calib, quantize.Options{}, calibrators.Method(method), 32)
+			r := quantResult(t, stdout)
+			results[method] = r
+			errs, exact := v.Compare(m.Key, g, acts, bound, func(node string, k int) (ptqvec.Site, bool) {
+				for _, q := range r.Quantizers {
+					if q.Node == node && q.Input == k {
+						return ptqvec.Site{Value: q.Value, Weight: q.Kind == "weight", Amax: q.Amax}, true
+					}
+				}
+				return ptqvec.Site{}, false
+			})
+			for _, e := range errs {
+				t.Errorf("%s -method %s: %s", name, method, e)
+			}
+			if exact == 0 {
+				t.Errorf("%s -method %s: no activation amax bit for bit the original's (the graph input's must be)", name, method)
+			}
+			want, amax := library(t, model, calib, quantize.Options{}, m.Method, 32)
 			if got, err := os.ReadFile(out); err != nil || !bytes.Equal(got, want) {
 				t.Errorf("%s %s: the written model differs from the library's (%v)", name, method, err)
 			}
-			r := quantResult(t, stdout)
 			if len(r.Quantizers) != len(amax) || r.Output != out || r.Method != method || r.Opset != 13 || r.Samples != 128 || r.Batches != 4 {
 				t.Fatalf("%s %s: result %+v", name, method, r)
 			}
@@ -136,8 +182,51 @@ func TestQuantizeCommand(t *testing.T) {
 		if _, err := os.Stat(strings.TrimSuffix(model, ".onnx") + ".qdq.onnx"); err != nil {
 			t.Errorf("%s: default output: %v", name, err)
 		}
-		if !strings.Contains(stdout, "entropy*") || !strings.Contains(stdout, "/input_quantizer") || stderr != "" {
-			t.Errorf("%s: table\n%s\nstderr %q", name, stdout, stderr)
+		if stderr != "" {
+			t.Errorf("%s: -quiet wrote %q", name, stderr)
+		}
+		checkTable(t, stdout, results, "entropy", strings.TrimSuffix(model, ".onnx")+".qdq.onnx")
+	}
+}
+
+// checkTable checks quantize's table (written with method to out) line by
+// line against the -json results of every method on the same data.
+func checkTable(t *testing.T, table string, results map[string]*result, method, out string) {
+	t.Helper()
+	r := results[method]
+	lines := strings.Split(table, "\n")
+	want := []string{fmt.Sprintf("%s: %d samples in %d batches of %d, calibrated in ", r.Model, r.Samples, r.Batches, r.BatchSize)}
+	acts := 0
+	for _, q := range r.Quantizers {
+		if q.Kind == "activation" {
+			acts++
+		}
+	}
+	want = append(want, fmt.Sprintf("%d quantizers (%d activations, %d weights), int8, opset 13; %d compute nodes left float",
+		len(r.Quantizers), acts, len(r.Quantizers)-acts, len(r.Unquantized)), "", "quantizer max entropy* percentile mse")
+	for i, q := range r.Quantizers {
+		row := q.Name
+		if q.Kind == "weight" {
+			row += fmt.Sprintf(" weight, %d channels: %s to %s", len(q.Amax), fmtAmax(slices.Min(q.Amax)), fmtAmax(slices.Max(q.Amax)))
+		} else {
+			for _, m := range methods {
+				row += " " + fmtAmax(results[string(m)].Quantizers[i].Amax[0])
+			}
+		}
+		want = append(want, row)
+	}
+	want = append(want, "", fmt.Sprintf("wrote %s (%s)", out, method), "")
+	if len(lines) != len(want) {
+		t.Fatalf("%d lines, want %d:\n%s", len(lines), len(want), table)
+	}
+	for i, w := range want {
+		got := strings.Join(strings.Fields(lines[i]), " ")
+		if i == 0 {
+			got = strings.TrimSuffix(got, regexp.MustCompile(` [0-9]+\.[0-9]{2}s$`).FindString(got))
+			w = strings.TrimSpace(w)
+		}
+		if got != w {
+			t.Errorf("line %d: %q, want %q", i+1, lines[i], w)
 		}
 	}
 }

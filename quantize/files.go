@@ -344,6 +344,9 @@ func openSegment(in graph.ValueSpec, path string, o FileOptions) (segment, error
 		return segment{}, fmt.Errorf("quantize: %w", err)
 	}
 	r.close()
+	if kind != kindRaw && o.Shape != nil && elements(o.Shape) != elements(shape[1:]) {
+		return segment{}, fmt.Errorf("quantize: %s has samples of shape %v, not the -shape %v (which is for raw float32 files)", path, shape[1:], o.Shape)
+	}
 	if err := fitShape(in, shape); err != nil {
 		return segment{}, fmt.Errorf("quantize: %s: %w", path, err)
 	}
@@ -383,14 +386,16 @@ func sampleShape(in graph.ValueSpec, shape []int) ([]int, bool) {
 	if !ok {
 		return nil, false
 	}
-	n, m := 1, 1
-	for _, d := range st {
+	return st, elements(st) == elements(shape[1:])
+}
+
+// elements returns the number of elements of an array of shape s.
+func elements(s []int) int {
+	n := 1
+	for _, d := range s {
 		n *= d
 	}
-	for _, d := range shape[1:] {
-		m *= d
-	}
-	return st, n == m
+	return n
 }
 
 // checkPreprocess checks Scale and Shift against input in.

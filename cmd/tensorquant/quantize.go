@@ -3,6 +3,7 @@ package main
 import (
 	"encoding/json"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"math"
@@ -199,6 +200,8 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 		WeightMethod: calibrators.Method(*weightMethod), OpTypesToQuantize: splitList(*opTypes), OpTypesToExclude: splitList(*exclTypes)}
 	if o.Format == quantize.Int4 {
 		o.BlockSize = *block
+	} else if isSet(fs, "block") {
+		return fmt.Errorf("-block %d is for -format int4 (weights in blocks), not %s", *block, o.Format)
 	}
 	if _, err := regexp.Compile(*exclude); err != nil {
 		return fmt.Errorf("-exclude %q: %w", *exclude, err)
@@ -256,6 +259,13 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 		return res.print(stdout, m.json, nil)
 	}
 	return m.finish(c, res, stdout, stderr)
+}
+
+// isSet reports whether the flag name was given.
+func isSet(fs *flagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 func splitList(s string) []string {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -437,6 +438,13 @@ func TestQuantizeErrors(t *testing.T) {
 		{[]string{"-calib", calib, "-preprocess", "1,2", model}, "SCALE:SHIFT"},
 		{[]string{"-calib", calib, "-preprocess", "1,2:0", model}, "channels"},
 		{[]string{"-calib", filepath.Join(dir, "nope.npy"), mlp}, "nope.npy"},
+		{[]string{"-calib", calib, "-block", "16", model}, "-block 16 is for -format int4"},
+		{[]string{"-calib", calib, "-shape", "3,32,31", model}, "not the -shape [3 32 31]"},
+		{[]string{"-calib", calib, "-percentile", "NaN", model}, "-percentile NaN"},
+		{[]string{"-calib", calib, "-weight-method", "entropy", model}, `weight method "entropy"`},
+		{[]string{"-calib", calib, "-op-types", "Relu", model}, `op type "Relu"`},
+		{[]string{"-calib", calib, "-o", dir, model}, "not a regular file"},
+		{[]string{"-calib", calib, "-eval", calib, "-labels", calib, model}, "cannot be read as int64"},
 	} {
 		_, stderr, code := tq(t, dir, append([]string{"quantize"}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {
@@ -529,5 +537,75 @@ func TestQuantizeMemoryFlat(t *testing.T) {
 	t.Logf("peak RSS: %d MB for 1,000 samples, %d MB for 10,000", rss[1000]>>20, rss[10000]>>20)
 	if rss[10000] > rss[1000]*11/10 {
 		t.Errorf("peak RSS %d bytes for 10,000 samples, more than 110%% of the %d for 1,000", rss[10000], rss[1000])
+	}
+}
+
+// TestQuantizeDataForms calibrates the cnn on its data in every form
+// -calib takes (a .npz keyed by input name, NAME=FILE, a directory of .npy
+// chunks of 50, 50 and 28 samples that batches of 32 cross, raw float32
+// with -shape, halved values with -preprocess 2:0): every run writes the
+// model of the plain .npy run, byte for byte.
+func TestQuantizeDataForms(t *testing.T) {
+	dir := t.TempDir()
+	model, calib := ptqModel(t, dir, "cnn")
+	x, err := npy.ReadFile(calib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := len(x.Data) / x.Shape[0]
+	z := filepath.Join(dir, "calib.npz")
+	a, err := npy.New(x.Data, x.Shape...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := npy.WriteNPZFile(z, map[string]*npy.Array{"input": a}, true); err != nil {
+		t.Fatal(err)
+	}
+	chunks := filepath.Join(dir, "chunks")
+	if err := os.Mkdir(chunks, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for i, lo := range []int{0, 50, 100} {
+		hi := min(lo+50, x.Shape[0])
+		writeNPY(t, filepath.Join(chunks, fmt.Sprintf("part%d.npy", i)), x.Data[lo*per:hi*per], hi-lo, 3, 32, 32)
+	}
+	raw := filepath.Join(dir, "calib.f32")
+	var b bytes.Buffer
+	for _, v := range x.Data {
+		b.Write(binary.LittleEndian.AppendUint32(nil, math.Float32bits(v)))
+	}
+	if err := os.WriteFile(raw, b.Bytes(), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	half := filepath.Join(dir, "half.npy")
+	h := make([]float32, len(x.Data))
+	for i, v := range x.Data {
+		h[i] = v / 2
+	}
+	writeNPY(t, half, h, x.Shape...)
+	run := func(args ...string) []byte {
+		t.Helper()
+		out := filepath.Join(dir, "q.onnx")
+		args = append(append([]string{"quantize", "-quiet", "-method", "entropy", "-o", out}, args...), model)
+		if _, stderr, code := tq(t, dir, args...); code != 0 {
+			t.Fatalf("%q: exit %d: %s", args, code, stderr)
+		}
+		m, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m
+	}
+	want := run("-calib", calib)
+	for _, args := range [][]string{
+		{"-calib", z},
+		{"-calib", "input=" + calib},
+		{"-calib", chunks},
+		{"-calib", raw, "-shape", "3,32,32"},
+		{"-calib", half, "-preprocess", "2:0"},
+	} {
+		if got := run(args...); !bytes.Equal(got, want) {
+			t.Errorf("%q: the model differs from the .npy run's", args)
+		}
 	}
 }

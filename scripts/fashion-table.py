@@ -71,7 +71,6 @@ def main():
         print("| int8 activations PTQ | %s | %s | %.2f%% | %s | %s | %+.2f | %.2f s + %.3f s |" % (
             r["format_label"], r["label"], 100 * t["quantized"], ort, opt, 100 * (t["quantized"] - float_top1),
             r["seconds"]["calibration"], r["seconds"]["amax"]))
-    print("| int8 activations QAT (fine-tuned) | | | *rows to come with `tensorquant finetune`* | | | | |")
     print()
     print("Float model: PyTorch %.2f%%, ONNX Runtime %.2f%% (fashion_cnn.json); %d test images, calibration on %d "
           "training images in batches of 32." % (100 * info["accuracy"]["torch"], 100 * info["accuracy"]["onnxruntime"],

@@ -41,12 +41,18 @@ started when the 1-minute load average is below --max-load):
                 original (resnet18: 22, one per replaced module; cnn: 6), again in its
                 favour: grown histograms (more bins) cost it more.
 
-It prints, per model and T, the median over the rounds of each time and the ratios.
+It prints, per model and T, the median over the rounds of each time and the ratios, and
+the same for CPU time (user + system, all threads: ours of the whole tensorquant process
+including reading the model and the data, the amax searches and writing the model;
+PyTorch's of its forward loop only): on a machine shared with other jobs, where a
+runnable thread waits for a core most of the time, wall-clock times measure the other
+jobs, CPU time the work done.
 """
 
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -164,22 +170,25 @@ def time_torch(model_name, x, batch, threads):
         model(t[:batch])  # warm-up (its collection is then reset)
         for c in calibs:
             c.__init__()
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         for lo in range(0, t.shape[0], batch):
             model(t[lo:lo + batch])
-        collect = time.perf_counter() - start
-    return collect, len(calibs)
+        collect, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return collect, cpu, len(calibs)
 
 
 def time_ours(tq, model, data, threads):
     env = dict(os.environ, GOMAXPROCS=str(threads))
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     out = subprocess.run([tq, "quantize", "-calib", data, "-batch", "32", "-json", "-quiet",
                           "-o", os.path.join(os.path.dirname(data), "q.onnx"), model],
                          env=env, check=True, capture_output=True, text=True).stdout
     wall = time.perf_counter() - start
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime
     r = json.loads(out)
-    return r["seconds"]["calibration"], r["seconds"]["amax"], wall, sum(q["kind"] == "activation" for q in r["quantizers"])
+    return r["seconds"]["calibration"], r["seconds"]["amax"], wall, cpu, sum(q["kind"] == "activation" for q in r["quantizers"])
 
 
 def main():
@@ -205,27 +214,35 @@ def main():
         data = os.path.join(tmp, name + ".npy")
         np.save(data, x)
         for threads in [int(t) for t in args.threads.split(",")]:
-            meas = {"ours_collect": [], "ours_amax": [], "ours_wall": [], "torch_collect": [], "load": []}
+            meas = {"ours_collect": [], "ours_amax": [], "ours_wall": [], "ours_cpu": [], "torch_collect": [], "torch_cpu": [],
+                    "load": []}
             for _ in range(args.rounds):
                 meas["load"].append(wait_for_quiet(args.max_load))
-                c, a, w, acts = time_ours(args.tensorquant, path, data, threads)
+                c, a, w, cpu, acts = time_ours(args.tensorquant, path, data, threads)
                 meas["ours_collect"].append(c)
                 meas["ours_amax"].append(a)
                 meas["ours_wall"].append(w)
-                tc, quantized = time_torch(name, x, 32, threads)
+                meas["ours_cpu"].append(cpu)
+                tc, tcpu, quantized = time_torch(name, x, 32, threads)
                 meas["torch_collect"].append(tc)
+                meas["torch_cpu"].append(tcpu)
             med = {k: statistics.median(v) for k, v in meas.items()}
             ref_amax = quantized * sum(REF_AMAX.values())
             row = {"model": name, "threads": threads, "samples": shape[0], "batch": 32,
                    "activation_quantizers": {"ours (tensors)": acts, "original (modules)": quantized},
                    "median_s": med, "rounds": meas, "original_amax_s": ref_amax,
                    "collect_ratio": med["torch_collect"] / med["ours_collect"],
-                   "end_to_end_ratio": (med["torch_collect"] + ref_amax) / (med["ours_collect"] + med["ours_amax"])}
+                   "end_to_end_ratio": (med["torch_collect"] + ref_amax) / (med["ours_collect"] + med["ours_amax"]),
+                   "cpu_collect_ratio": med["torch_cpu"] / med["ours_cpu"],
+                   "cpu_end_to_end_ratio": (med["torch_cpu"] + ref_amax) / med["ours_cpu"]}
             rows.append(row)
             print("%-8s T=%d  ours: collect %.3f s + amax %.3f s   original (est.): collect %.3f s + amax %.1f s"
                   "   collection %.2fx, end to end %.1fx  (load %.2f)" % (
                       name, threads, med["ours_collect"], med["ours_amax"], med["torch_collect"], ref_amax,
                       row["collect_ratio"], row["end_to_end_ratio"], med["load"]), flush=True)
+            print("%-8s T=%d  CPU time: ours %.3f s (whole process)   PyTorch collection %.3f s   collection %.2fx,"
+                  " end to end %.1fx" % (name, threads, med["ours_cpu"], med["torch_cpu"], row["cpu_collect_ratio"],
+                                         row["cpu_end_to_end_ratio"]), flush=True)
     by = {(r["model"], r["threads"]): r for r in rows}
     for name in args.models.split(","):
         if (name, 1) in by and (name, 2) in by:

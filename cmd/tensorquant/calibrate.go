@@ -329,6 +329,12 @@ func runMerge(args []string, stdout, stderr io.Writer) error {
 // mergeModel merges a model's quantization states (every shard, once)
 // and writes the quantized model.
 func mergeModel(model string, files []string, m *modelFlags, stdout, stderr io.Writer) error {
+	if m.out == "" {
+		m.out = qdqPath(model)
+	}
+	if err := m.prepare(m.out); err != nil {
+		return err
+	}
 	g, err := graph.ImportFile(model)
 	if err != nil {
 		return err

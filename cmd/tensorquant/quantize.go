@@ -101,6 +101,8 @@ type modelFlags struct {
 	labels     string
 	quiet      bool
 	data       dataFlags
+
+	labelValues []int // -labels, read by prepare
 }
 
 func (m *modelFlags) register(fs *flagSet, outUsage string) {
@@ -132,6 +134,58 @@ func (m *modelFlags) check() error {
 		return errors.New("-eval and -labels go together")
 	}
 	return nil
+}
+
+// prepare checks, before the long work, what would otherwise fail after
+// it: the output files can be written (out: the model's output path) and
+// -labels can be read.
+func (m *modelFlags) prepare(out string) error {
+	for _, p := range []string{out, m.report} {
+		if err := checkOutput(p); err != nil {
+			return err
+		}
+	}
+	if m.labels != "" {
+		l, err := readLabels(m.labels)
+		if err != nil {
+			return err
+		}
+		m.labelValues = l
+	}
+	return nil
+}
+
+// qdqPath is the default output of a model: MODEL.qdq.onnx.
+func qdqPath(model string) string { return strings.TrimSuffix(model, ".onnx") + ".qdq.onnx" }
+
+// checkOutput returns an error when a file cannot be written at path: an
+// existing one that is not a regular file, or a missing directory. An
+// empty path is not checked.
+func checkOutput(path string) error {
+	if path == "" {
+		return nil
+	}
+	if st, err := os.Stat(path); err == nil && !st.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file (%s)", path, kindOf(st.Mode()))
+	}
+	if st, err := os.Stat(filepath.Dir(path)); err != nil || !st.IsDir() {
+		return fmt.Errorf("%s: no directory %s to write it in", path, filepath.Dir(path))
+	}
+	return nil
+}
+
+// kindOf names a file mode's type.
+func kindOf(m os.FileMode) string {
+	switch {
+	case m.IsDir():
+		return "a directory"
+	case m&os.ModeNamedPipe != 0:
+		return "a pipe"
+	case m&(os.ModeDevice|os.ModeCharDevice) != 0:
+		return "a device"
+	default:
+		return "not a regular file"
+	}
 }
 
 func (m *modelFlags) progressTo(stderr io.Writer) io.Writer {
@@ -229,6 +283,18 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	}
 	plan, err := quantize.Place(g, o)
 	if err != nil {
+		return err
+	}
+	if o.Format == quantize.FP8 && calibrators.Method(m.method) == calibrators.MethodEntropy {
+		return errors.New("-method entropy with -format fp8: the entropy search is defined on integer levels (use max, percentile or mse)")
+	}
+	if m.out == "" && shardN == 0 {
+		m.out = qdqPath(modelPath)
+	}
+	if err := m.prepare(m.out); err != nil {
+		return err
+	}
+	if err := checkOutput(*save); err != nil {
 		return err
 	}
 	data, err := quantize.OpenFiles(g, calib, fo)
@@ -351,7 +417,7 @@ var methods = []calibrators.Method{calibrators.MethodMax, calibrators.MethodEntr
 func (m *modelFlags) finish(c *quantize.Calibration, res *result, stdout, stderr io.Writer) error {
 	plan := c.Plan()
 	if m.out == "" {
-		m.out = strings.TrimSuffix(res.Model, ".onnx") + ".qdq.onnx"
+		m.out = qdqPath(res.Model)
 	}
 	start := time.Now()
 	ao := calibrators.AmaxOptions{Percentile: &m.percentile}
@@ -564,9 +630,11 @@ func (m *modelFlags) evaluate(float, q *graph.Graph, path string, stderr io.Writ
 		return nil, err
 	}
 	defer data.Close()
-	labels, err := readLabels(m.labels)
-	if err != nil {
-		return nil, err
+	labels := m.labelValues
+	if labels == nil {
+		if labels, err = readLabels(m.labels); err != nil {
+			return nil, err
+		}
 	}
 	if len(labels) != data.Len() {
 		return nil, fmt.Errorf("-labels %s: %d labels for %d samples", m.labels, len(labels), data.Len())

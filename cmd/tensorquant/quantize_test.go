@@ -412,12 +412,24 @@ func TestQuantizeEval(t *testing.T) {
 }
 
 // TestQuantizeErrors checks that bad flags, models and data give one line
-// on stderr and exit status 2.
+// on stderr and exit status 2; what can be checked before calibrating
+// (outputs, labels, method and format) is, so that a long calibration does
+// not end in an error it could have given at once (those cases calibrate
+// data with a NaN in the last batch, which would fail otherwise).
 func TestQuantizeErrors(t *testing.T) {
 	dir := t.TempDir()
 	model, calib := ptqModel(t, dir, "cnn")
 	mlp, mcalib := ptqModel(t, dir, "mlp_attn")
 	qdq := filepath.Join(must(conformance.Root()), "testdata", "conformance", "onnx_ptq", "cnn.pq_qdq.onnx")
+	x, err := npy.ReadFile(calib)
+	if err != nil {
+		t.Fatal(err)
+	}
+	x.Data[len(x.Data)-1] = float32(math.NaN()) // in the last batch
+	nan := filepath.Join(dir, "nan.npy")
+	if err := npy.WriteFile(nan, x); err != nil {
+		t.Fatal(err)
+	}
 	for _, c := range []struct {
 		args []string
 		want string
@@ -431,7 +443,8 @@ func TestQuantizeErrors(t *testing.T) {
 		{[]string{"-calib", calib, "-shard", "0/4", "-save", "s", "-method", "mse", model}, "merge -model takes -method"},
 		{[]string{"-calib", calib, "-format", "int3", model}, `format "int3"`},
 		{[]string{"-calib", calib, "-exclude", "(", model}, "-exclude"},
-		{[]string{"-calib", calib, "-format", "fp8", "-method", "entropy", model}, "FP8"},
+		{[]string{"-calib", nan, "-format", "fp8", "-method", "entropy", model}, "-method entropy with -format fp8"},
+		{[]string{"-calib", nan, model}, `"input"`}, // the NaN: the cases above and below fail before calibrating
 		{[]string{"-calib", mcalib, model}, "do not fit"},
 		{[]string{"-calib", calib, qdq}, "already quantized"},
 		{[]string{"-calib", calib, "-eval", calib, model}, "-eval and -labels"},
@@ -443,8 +456,10 @@ func TestQuantizeErrors(t *testing.T) {
 		{[]string{"-calib", calib, "-percentile", "NaN", model}, "-percentile NaN"},
 		{[]string{"-calib", calib, "-weight-method", "entropy", model}, `weight method "entropy"`},
 		{[]string{"-calib", calib, "-op-types", "Relu", model}, `op type "Relu"`},
-		{[]string{"-calib", calib, "-o", dir, model}, "not a regular file"},
-		{[]string{"-calib", calib, "-eval", calib, "-labels", calib, model}, "cannot be read as int64"},
+		{[]string{"-calib", nan, "-o", dir, model}, "not a regular file (a directory)"},
+		{[]string{"-calib", nan, "-report", filepath.Join(dir, "no", "r.html"), model}, "no directory"},
+		{[]string{"-calib", nan, "-shard", "0/2", "-save", dir, model}, "not a regular file (a directory)"},
+		{[]string{"-calib", nan, "-eval", calib, "-labels", calib, model}, "cannot be read as int64"},
 	} {
 		_, stderr, code := tq(t, dir, append([]string{"quantize"}, c.args...)...)
 		if code != 2 || !strings.Contains(stderr, c.want) || strings.Count(stderr, "\n") != 1 {

@@ -26,7 +26,11 @@
 // internal/nn, the arithmetic the layers package's layers use too, and
 // QuantizeLinear/DequantizeLinear with fakequant's ONNX Runtime-exact Q/DQ
 // kernels: a QDQ model exported from layers runs here bit for bit as its
-// export-mode forward (and ONNX Runtime) computes it.
+// export-mode forward (and ONNX Runtime) computes it. On FLOAT, the
+// exponential, erf, tanh, sigmoid and Gelu ops, the rows of Softmax and
+// LayerNormalization and the arithmetic of Add, Sub, Mul and Div run on
+// internal/vecmath's vector kernels (float32 polynomials within a few ulps
+// of the exact functions, as ONNX Runtime's MLAS computes them).
 //
 // Place in the pipeline: graph sits beside layers, on the kernels they
 // share, and below onnx/export (which writes a Graph back as ONNX); the

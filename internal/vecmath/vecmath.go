@@ -8,9 +8,10 @@ import (
 
 // The kernel tables: one entry per kernel family (indexed by cpufeat.Impl),
 // nil where the family has no assembly for the kernel; the per-architecture
-// files fill them. An assembly kernel processes whole blocks of 16 elements
-// (the caller passes slices of a multiple of 16), and the generic code
-// finishes the rest.
+// files fill them. An element-wise assembly kernel covers a whole slice of
+// at least minCover elements (shorter ones run the generic code); a
+// reduction covers whole blocks of 16 elements, and the generic code adds
+// the rest to the same lanes.
 const numImpls = int(cpufeat.NEON) + 1
 
 type (
@@ -35,9 +36,19 @@ var (
 	normK                                                normKernels
 )
 
-// blocks returns how many leading elements of an n-element slice an
-// assembly kernel processes (whole blocks of 16), or 0 when there is none
-// (has false).
+// cover returns how many leading elements of an n-element slice an
+// element-wise assembly kernel computes: all of them, or none when there
+// is no kernel (has false) or the slice is shorter than minCover.
+func cover(has bool, n int) int {
+	if !has || n < minCover {
+		return 0
+	}
+	return n
+}
+
+// blocks returns how many leading elements of an n-element slice a
+// reduction's assembly kernel processes: whole blocks of 16, or none when
+// there is no kernel.
 func blocks(has bool, n int) int {
 	if !has {
 		return 0
@@ -48,7 +59,7 @@ func blocks(has bool, n int) int {
 func unary(k *unaryKernels, generic func(dst, x []float32), dst, x []float32) {
 	dst = dst[:len(x)]
 	f := k[cpufeat.Selected]
-	n := blocks(f != nil, len(x))
+	n := cover(f != nil, len(x))
 	if n > 0 {
 		f(dst[:n], x[:n])
 	}
@@ -58,7 +69,7 @@ func unary(k *unaryKernels, generic func(dst, x []float32), dst, x []float32) {
 func binary(k *binaryKernels, generic func(dst, a, b []float32), dst, a, b []float32) {
 	dst, b = dst[:len(a)], b[:len(a)]
 	f := k[cpufeat.Selected]
-	n := blocks(f != nil, len(a))
+	n := cover(f != nil, len(a))
 	if n > 0 {
 		f(dst[:n], a[:n], b[:n])
 	}
@@ -68,7 +79,7 @@ func binary(k *binaryKernels, generic func(dst, a, b []float32), dst, a, b []flo
 func scalar(k *scalarKernels, generic func(dst, a []float32, s float32), dst, a []float32, s float32) {
 	dst = dst[:len(a)]
 	f := k[cpufeat.Selected]
-	n := blocks(f != nil, len(a))
+	n := cover(f != nil, len(a))
 	if n > 0 {
 		f(dst[:n], a[:n], s)
 	}
@@ -188,7 +199,7 @@ func LayerNorm(dst, x, w, b []float32, eps float32) (mean, invStd float32) {
 	}
 	b = b[:len(x)]
 	g := normK[cpufeat.Selected]
-	k = blocks(g != nil, len(x))
+	k = cover(g != nil, len(x))
 	if k > 0 {
 		g(dst[:k], x[:k], w[:k], b[:k], mean, invStd)
 	}
@@ -228,3 +239,13 @@ func DivScalar(dst, a []float32, s float32) { scalar(&divScalarK, divScalarGener
 
 // ScalarDiv sets dst[i] = s/a[i], like AddScalar.
 func ScalarDiv(dst, a []float32, s float32) { scalar(&scalarDivK, scalarDivGeneric, dst, a, s) }
+
+// implName names the kernel family the exported functions run for
+// cpufeat.Selected: the family itself where it has assembly, else
+// "generic".
+func implName() string {
+	if expK[cpufeat.Selected] != nil {
+		return cpufeat.Selected.String()
+	}
+	return "generic"
+}

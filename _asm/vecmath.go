@@ -328,7 +328,13 @@ func (k *vmConsts) geluTanh(s isa, x reg.Register) reg.Register {
 func (k *vmConsts) unary(s isa, name string, f func(k *vmConsts, s isa, x reg.Register) reg.Register) {
 	s.text(name, "dst[i] = "+name+"f(x[i]) ("+name+"Generic).")
 	dst, x, n := s.slice("dst", 4), s.slice("x", 4), s.length("x")
-	s.loop(elementwise{n: n, in: []stream{x}, out: dst, store: storeFloats, unroll: 2,
+	// The functions are chains of dependent operations: the vectors in
+	// flight hide their latency (AVX2 has registers for 2).
+	unroll := 2
+	if s.avx512 {
+		unroll = 4
+	}
+	s.loop(elementwise{n: n, in: []stream{x}, out: dst, store: storeFloats, unroll: unroll,
 		vector: func(s isa, in []stream, i int) reg.Register {
 			v := s.vec()
 			s.VMOVUPS(in[0].at(i), v)

@@ -6,7 +6,9 @@ import "math"
 // family returns the same bits for every input (any NaN matching any NaN).
 // So each product that is then added is rounded first, written
 // float32(a*b) + c: Go may fuse a*b + c into one FMA on arm64 (and with
-// GOAMD64=v3), and the assembly does a separate multiply and add. A
+// GOAMD64=v3), also through a variable or a function result (t := a*b;
+// t + c), and the assembly does a separate multiply and add. Products that
+// leave a function or land in a variable are therefore converted too. A
 // float32 FMA cannot be written in Go: float32(math.FMA(...)) rounds twice,
 // and differs from the single rounding of VFMADD in rare cases.
 
@@ -53,7 +55,7 @@ func expf(x float32) float32 {
 	// NaN): the two factors are normal floats.
 	k := int32(n)
 	k1 := k >> 1
-	return y * math.Float32frombits(uint32(k1+127)<<23) * math.Float32frombits(uint32(k-k1+127)<<23)
+	return float32(float32(y*math.Float32frombits(uint32(k1+127)<<23)) * math.Float32frombits(uint32(k-k1+127)<<23))
 }
 
 // Constants of erf. Below erfSplit, erf(x) = x + x·S(x²); above, erf(|x|)
@@ -140,7 +142,7 @@ func tanhf(x float32) float32 {
 	a := abs(x)
 	var y float32
 	if a < tanhSplit {
-		u := a * a
+		u := float32(a * a)
 		p := float32(tanhQ4*u) + tanhQ3
 		p = float32(p*u) + tanhQ2
 		p = float32(p*u) + tanhQ1
@@ -165,7 +167,7 @@ func sigmoidf(x float32) float32 {
 }
 
 // siluf is x·sigmoid(x) (SiLU, Swish).
-func siluf(x float32) float32 { return x * sigmoidf(x) }
+func siluf(x float32) float32 { return float32(x * sigmoidf(x)) }
 
 // Constants of Gelu: invSqrt2 is 1/√2; geluTanhC1 and geluTanhC2 are
 // 2·√(2/π) and 2·√(2/π)·0.044715.
@@ -180,7 +182,7 @@ const (
 // t = -1), 2 - erfc(t) above, erfc(|t|) itself below -erfSplit, and 0
 // below -erfMax, where erfc(|t|) < 1.6e-8.
 func geluf(x float32) float32 {
-	t := x * invSqrt2
+	t := float32(x * invSqrt2)
 	a := abs(t)
 	var q float32
 	switch {
@@ -191,14 +193,14 @@ func geluf(x float32) float32 {
 	case a <= erfMax:
 		q = erfcBig(a)
 	}
-	return float32(x*0.5) * q
+	return float32(float32(x*0.5) * q)
 }
 
 // geluTanhf is x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³))), computed as
 // x·sigmoid(2·√(2/π)·(x + 0.044715·x³)), the same function.
 func geluTanhf(x float32) float32 {
-	z := x * (geluTanhC1 + float32(geluTanhC2*float32(x*x)))
-	return x * sigmoidf(z)
+	z := float32(x * (geluTanhC1 + float32(geluTanhC2*float32(x*x))))
+	return float32(x * sigmoidf(z))
 }
 
 // The generic kernels: each applies its function to every element (dst

@@ -8,10 +8,10 @@ import (
 
 // The kernel tables: one entry per kernel family (indexed by cpufeat.Impl),
 // nil where the family has no assembly for the kernel; the per-architecture
-// files fill them. An element-wise assembly kernel covers a whole slice of
-// at least minCover elements (shorter ones run the generic code); a
-// reduction covers whole blocks of 16 elements, and the generic code adds
-// the rest to the same lanes.
+// files fill them. An element-wise assembly kernel covers the first
+// coverLen(n) elements of a slice of n (per architecture), the generic
+// code the rest; a reduction covers whole blocks of 16 elements, and the
+// generic code adds the rest to the same lanes.
 const numImpls = int(cpufeat.NEON) + 1
 
 type (
@@ -37,13 +37,13 @@ var (
 )
 
 // cover returns how many leading elements of an n-element slice an
-// element-wise assembly kernel computes: all of them, or none when there
-// is no kernel (has false) or the slice is shorter than minCover.
+// element-wise assembly kernel computes: coverLen(n), or none when there
+// is no kernel (has false).
 func cover(has bool, n int) int {
-	if !has || n < minCover {
+	if !has {
 		return 0
 	}
-	return n
+	return coverLen(n)
 }
 
 // blocks returns how many leading elements of an n-element slice a
@@ -163,7 +163,7 @@ func Sum(x []float32) float32 {
 // x. A NaN or +Inf element, or a row of -Inf, makes every output NaN.
 func Softmax(dst, x []float32, scale float32) {
 	dst = dst[:len(x)]
-	shift := scale * Max(x)
+	shift := float32(scale * Max(x))
 	var acc [lanes]float32
 	f := expSumK[cpufeat.Selected]
 	n := blocks(f != nil, len(x))
@@ -193,7 +193,7 @@ func LayerNorm(dst, x, w, b []float32, eps float32) (mean, invStd float32) {
 	invStd = 1 / float32(math.Sqrt(float64(fold16(&acc)/n+eps)))
 	if b == nil {
 		for i, v := range x {
-			dst[i] = float32((v-mean)*invStd) * w[i]
+			dst[i] = float32(float32((v-mean)*invStd) * w[i])
 		}
 		return mean, invStd
 	}

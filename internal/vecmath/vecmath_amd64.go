@@ -144,8 +144,14 @@ func normAVX2(dst, x, w, b []float32, m, s float32)
 //go:noescape
 func normAVX512(dst, x, w, b []float32, m, s float32)
 
-// minCover is the shortest slice the element-wise kernels take.
-const minCover = 8
+// coverLen: the element-wise kernels take whole slices of 8 elements or
+// more.
+func coverLen(n int) int {
+	if n < 8 {
+		return 0
+	}
+	return n
+}
 
 func init() {
 	set := func(impl cpufeat.Impl, u [7]func(dst, x []float32), b [4]func(dst, a, b []float32),

@@ -3376,10 +3376,10 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-48
 	VPSLLD      $0x17, Y1, Y1
 	VMULPS      Y0, Y3, Y3
 	VMULPS      Y1, Y3, Y3
-	SUBQ        $0x20, DX
-	JB          loop2_end
+	SUBQ        $0x40, DX
+	JB          loop4_end
 
-loop2:
+loop4:
 	VMOVUPS     (CX), Z0
 	VMOVUPS     vm_expLo<>+0(SB), Z1
 	VMAXPS      Z0, Z1, Z0
@@ -3448,15 +3448,85 @@ loop2:
 	VPSLLD      $0x17, Z1, Z1
 	VMULPS      Z0, Z5, Z5
 	VMULPS      Z1, Z5, Z5
+	VMOVUPS     128(CX), Z0
+	VMOVUPS     vm_expLo<>+0(SB), Z1
+	VMAXPS      Z0, Z1, Z0
+	VMOVUPS     vm_expHi<>+0(SB), Z1
+	VMINPS      Z0, Z1, Z0
+	VMULPS      vm_log2e<>+0(SB), Z0, Z1
+	VRNDSCALEPS $0x08, Z1, Z1
+	VMULPS      vm_ln2Hi<>+0(SB), Z1, Z2
+	VSUBPS      Z2, Z0, Z0
+	VMULPS      vm_ln2Lo<>+0(SB), Z1, Z2
+	VSUBPS      Z2, Z0, Z0
+	VMULPS      vm_expP0<>+0(SB), Z0, Z6
+	VADDPS      vm_expP1<>+0(SB), Z6, Z6
+	VMULPS      Z0, Z6, Z6
+	VADDPS      vm_expP2<>+0(SB), Z6, Z6
+	VMULPS      Z0, Z6, Z6
+	VADDPS      vm_expP3<>+0(SB), Z6, Z6
+	VMULPS      Z0, Z6, Z6
+	VADDPS      vm_expP4<>+0(SB), Z6, Z6
+	VMULPS      Z0, Z6, Z6
+	VADDPS      vm_expP5<>+0(SB), Z6, Z6
+	VMULPS      Z0, Z0, Z2
+	VMULPS      Z2, Z6, Z6
+	VADDPS      Z0, Z6, Z6
+	VADDPS      vm_f3f800000<>+0(SB), Z6, Z6
+	VCVTPS2DQ   Z1, Z1
+	VPSRAD      $0x01, Z1, Z0
+	VPSUBD      Z0, Z1, Z1
+	VPADDD      vm_i127<>+0(SB), Z0, Z0
+	VPADDD      vm_i127<>+0(SB), Z1, Z1
+	VPSLLD      $0x17, Z0, Z0
+	VPSLLD      $0x17, Z1, Z1
+	VMULPS      Z0, Z6, Z6
+	VMULPS      Z1, Z6, Z6
+	VMOVUPS     192(CX), Z0
+	VMOVUPS     vm_expLo<>+0(SB), Z1
+	VMAXPS      Z0, Z1, Z0
+	VMOVUPS     vm_expHi<>+0(SB), Z1
+	VMINPS      Z0, Z1, Z0
+	VMULPS      vm_log2e<>+0(SB), Z0, Z1
+	VRNDSCALEPS $0x08, Z1, Z1
+	VMULPS      vm_ln2Hi<>+0(SB), Z1, Z2
+	VSUBPS      Z2, Z0, Z0
+	VMULPS      vm_ln2Lo<>+0(SB), Z1, Z2
+	VSUBPS      Z2, Z0, Z0
+	VMULPS      vm_expP0<>+0(SB), Z0, Z7
+	VADDPS      vm_expP1<>+0(SB), Z7, Z7
+	VMULPS      Z0, Z7, Z7
+	VADDPS      vm_expP2<>+0(SB), Z7, Z7
+	VMULPS      Z0, Z7, Z7
+	VADDPS      vm_expP3<>+0(SB), Z7, Z7
+	VMULPS      Z0, Z7, Z7
+	VADDPS      vm_expP4<>+0(SB), Z7, Z7
+	VMULPS      Z0, Z7, Z7
+	VADDPS      vm_expP5<>+0(SB), Z7, Z7
+	VMULPS      Z0, Z0, Z2
+	VMULPS      Z2, Z7, Z7
+	VADDPS      Z0, Z7, Z7
+	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
+	VCVTPS2DQ   Z1, Z1
+	VPSRAD      $0x01, Z1, Z0
+	VPSUBD      Z0, Z1, Z1
+	VPADDD      vm_i127<>+0(SB), Z0, Z0
+	VPADDD      vm_i127<>+0(SB), Z1, Z1
+	VPSLLD      $0x17, Z0, Z0
+	VPSLLD      $0x17, Z1, Z1
+	VMULPS      Z0, Z7, Z7
+	VMULPS      Z1, Z7, Z7
 	VMOVUPS     Z4, (AX)
 	VMOVUPS     Z5, 64(AX)
-	ADDQ        $0x80, CX
-	ADDQ        $0x80, AX
-	SUBQ        $0x20, DX
-	JAE         loop2
+	VMOVUPS     Z6, 128(AX)
+	VMOVUPS     Z7, 192(AX)
+	ADDQ        $0x00000100, CX
+	ADDQ        $0x00000100, AX
+	SUBQ        $0x40, DX
+	JAE         loop4
 
-loop2_end:
-	ADDQ $0x20, DX
+loop4_end:
+	ADDQ $0x40, DX
 	SUBQ $0x10, DX
 	JB   loop1_end
 
@@ -3629,10 +3699,10 @@ TEXT ·erfAVX512(SB), NOSPLIT, $0-48
 	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Y1, K1
 	VMOVAPS     Y3, Y0
 	VMOVAPS     Y2, K1, Y0
-	SUBQ        $0x20, DX
-	JB          loop2_end
+	SUBQ        $0x40, DX
+	JB          loop4_end
 
-loop2:
+loop4:
 	VMOVUPS     (CX), Z1
 	VANDPS      vm_absMask<>+0(SB), Z1, Z2
 	VMULPS      Z1, Z1, Z3
@@ -3781,15 +3851,165 @@ loop2:
 	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z3, K1
 	VMOVAPS     Z5, Z2
 	VMOVAPS     Z4, K1, Z2
+	VMOVUPS     128(CX), Z3
+	VANDPS      vm_absMask<>+0(SB), Z3, Z4
+	VMULPS      Z3, Z3, Z5
+	VMULPS      vm_erfS5<>+0(SB), Z5, Z6
+	VADDPS      vm_erfS4<>+0(SB), Z6, Z6
+	VMULPS      Z5, Z6, Z6
+	VADDPS      vm_erfS3<>+0(SB), Z6, Z6
+	VMULPS      Z5, Z6, Z6
+	VADDPS      vm_erfS2<>+0(SB), Z6, Z6
+	VMULPS      Z5, Z6, Z6
+	VADDPS      vm_erfS1<>+0(SB), Z6, Z6
+	VMULPS      Z5, Z6, Z6
+	VADDPS      vm_erfS0<>+0(SB), Z6, Z6
+	VMULPS      Z3, Z6, Z5
+	VADDPS      Z3, Z5, Z5
+	VMOVUPS     vm_erfMax<>+0(SB), Z6
+	VMINPS      Z4, Z6, Z6
+	VMULPS      vm_erfR8<>+0(SB), Z6, Z7
+	VADDPS      vm_erfR7<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfR6<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfR5<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfR4<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfR3<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfR2<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfR1<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfR0<>+0(SB), Z7, Z7
+	VXORPS      vm_signMask<>+0(SB), Z7, Z7
+	VMOVUPS     vm_expLo<>+0(SB), Z6
+	VMAXPS      Z7, Z6, Z6
+	VMOVUPS     vm_expHi<>+0(SB), Z7
+	VMINPS      Z6, Z7, Z6
+	VMULPS      vm_log2e<>+0(SB), Z6, Z7
+	VRNDSCALEPS $0x08, Z7, Z7
+	VMULPS      vm_ln2Hi<>+0(SB), Z7, Z8
+	VSUBPS      Z8, Z6, Z6
+	VMULPS      vm_ln2Lo<>+0(SB), Z7, Z8
+	VSUBPS      Z8, Z6, Z6
+	VMULPS      vm_expP0<>+0(SB), Z6, Z9
+	VADDPS      vm_expP1<>+0(SB), Z9, Z9
+	VMULPS      Z6, Z9, Z9
+	VADDPS      vm_expP2<>+0(SB), Z9, Z9
+	VMULPS      Z6, Z9, Z9
+	VADDPS      vm_expP3<>+0(SB), Z9, Z9
+	VMULPS      Z6, Z9, Z9
+	VADDPS      vm_expP4<>+0(SB), Z9, Z9
+	VMULPS      Z6, Z9, Z9
+	VADDPS      vm_expP5<>+0(SB), Z9, Z9
+	VMULPS      Z6, Z6, Z8
+	VMULPS      Z8, Z9, Z9
+	VADDPS      Z6, Z9, Z9
+	VADDPS      vm_f3f800000<>+0(SB), Z9, Z9
+	VCVTPS2DQ   Z7, Z7
+	VPSRAD      $0x01, Z7, Z6
+	VPSUBD      Z6, Z7, Z7
+	VPADDD      vm_i127<>+0(SB), Z6, Z6
+	VPADDD      vm_i127<>+0(SB), Z7, Z7
+	VPSLLD      $0x17, Z6, Z6
+	VPSLLD      $0x17, Z7, Z7
+	VMULPS      Z6, Z9, Z9
+	VMULPS      Z7, Z9, Z9
+	VMOVUPS     vm_f3f800000<>+0(SB), Z6
+	VSUBPS      Z9, Z6, Z6
+	VANDPS      vm_signMask<>+0(SB), Z3, Z3
+	VORPS       Z3, Z6, Z6
+	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z4, K1
+	VMOVAPS     Z6, Z3
+	VMOVAPS     Z5, K1, Z3
+	VMOVUPS     192(CX), Z4
+	VANDPS      vm_absMask<>+0(SB), Z4, Z5
+	VMULPS      Z4, Z4, Z6
+	VMULPS      vm_erfS5<>+0(SB), Z6, Z7
+	VADDPS      vm_erfS4<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfS3<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfS2<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfS1<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfS0<>+0(SB), Z7, Z7
+	VMULPS      Z4, Z7, Z6
+	VADDPS      Z4, Z6, Z6
+	VMOVUPS     vm_erfMax<>+0(SB), Z7
+	VMINPS      Z5, Z7, Z7
+	VMULPS      vm_erfR8<>+0(SB), Z7, Z8
+	VADDPS      vm_erfR7<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR6<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR5<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR4<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR3<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR2<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR1<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR0<>+0(SB), Z8, Z8
+	VXORPS      vm_signMask<>+0(SB), Z8, Z8
+	VMOVUPS     vm_expLo<>+0(SB), Z7
+	VMAXPS      Z8, Z7, Z7
+	VMOVUPS     vm_expHi<>+0(SB), Z8
+	VMINPS      Z7, Z8, Z7
+	VMULPS      vm_log2e<>+0(SB), Z7, Z8
+	VRNDSCALEPS $0x08, Z8, Z8
+	VMULPS      vm_ln2Hi<>+0(SB), Z8, Z9
+	VSUBPS      Z9, Z7, Z7
+	VMULPS      vm_ln2Lo<>+0(SB), Z8, Z9
+	VSUBPS      Z9, Z7, Z7
+	VMULPS      vm_expP0<>+0(SB), Z7, Z10
+	VADDPS      vm_expP1<>+0(SB), Z10, Z10
+	VMULPS      Z7, Z10, Z10
+	VADDPS      vm_expP2<>+0(SB), Z10, Z10
+	VMULPS      Z7, Z10, Z10
+	VADDPS      vm_expP3<>+0(SB), Z10, Z10
+	VMULPS      Z7, Z10, Z10
+	VADDPS      vm_expP4<>+0(SB), Z10, Z10
+	VMULPS      Z7, Z10, Z10
+	VADDPS      vm_expP5<>+0(SB), Z10, Z10
+	VMULPS      Z7, Z7, Z9
+	VMULPS      Z9, Z10, Z10
+	VADDPS      Z7, Z10, Z10
+	VADDPS      vm_f3f800000<>+0(SB), Z10, Z10
+	VCVTPS2DQ   Z8, Z8
+	VPSRAD      $0x01, Z8, Z7
+	VPSUBD      Z7, Z8, Z8
+	VPADDD      vm_i127<>+0(SB), Z7, Z7
+	VPADDD      vm_i127<>+0(SB), Z8, Z8
+	VPSLLD      $0x17, Z7, Z7
+	VPSLLD      $0x17, Z8, Z8
+	VMULPS      Z7, Z10, Z10
+	VMULPS      Z8, Z10, Z10
+	VMOVUPS     vm_f3f800000<>+0(SB), Z7
+	VSUBPS      Z10, Z7, Z7
+	VANDPS      vm_signMask<>+0(SB), Z4, Z4
+	VORPS       Z4, Z7, Z7
+	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z5, K1
+	VMOVAPS     Z7, Z4
+	VMOVAPS     Z6, K1, Z4
 	VMOVUPS     Z1, (AX)
 	VMOVUPS     Z2, 64(AX)
-	ADDQ        $0x80, CX
-	ADDQ        $0x80, AX
-	SUBQ        $0x20, DX
-	JAE         loop2
+	VMOVUPS     Z3, 128(AX)
+	VMOVUPS     Z4, 192(AX)
+	ADDQ        $0x00000100, CX
+	ADDQ        $0x00000100, AX
+	SUBQ        $0x40, DX
+	JAE         loop4
 
-loop2_end:
-	ADDQ $0x20, DX
+loop4_end:
+	ADDQ $0x40, DX
 	SUBQ $0x10, DX
 	JB   loop1_end
 
@@ -4026,10 +4246,10 @@ TEXT ·tanhAVX512(SB), NOSPLIT, $0-48
 	VMOVAPS     Y3, K1, Y1
 	VANDPS      vm_signMask<>+0(SB), Y0, Y0
 	VORPS       Y0, Y1, Y1
-	SUBQ        $0x20, DX
-	JB          loop2_end
+	SUBQ        $0x40, DX
+	JB          loop4_end
 
-loop2:
+loop4:
 	VMOVUPS     (CX), Z0
 	VANDPS      vm_absMask<>+0(SB), Z0, Z2
 	VMULPS      Z2, Z2, Z3
@@ -4146,15 +4366,133 @@ loop2:
 	VMOVAPS     Z5, K1, Z3
 	VANDPS      vm_signMask<>+0(SB), Z0, Z0
 	VORPS       Z0, Z3, Z3
+	VMOVUPS     128(CX), Z0
+	VANDPS      vm_absMask<>+0(SB), Z0, Z4
+	VMULPS      Z4, Z4, Z5
+	VMULPS      vm_tanhQ4<>+0(SB), Z5, Z6
+	VADDPS      vm_tanhQ3<>+0(SB), Z6, Z6
+	VMULPS      Z5, Z6, Z6
+	VADDPS      vm_tanhQ2<>+0(SB), Z6, Z6
+	VMULPS      Z5, Z6, Z6
+	VADDPS      vm_tanhQ1<>+0(SB), Z6, Z6
+	VMULPS      Z5, Z6, Z6
+	VADDPS      vm_tanhQ0<>+0(SB), Z6, Z6
+	VMULPS      Z5, Z6, Z6
+	VMULPS      Z4, Z6, Z6
+	VADDPS      Z4, Z6, Z6
+	VADDPS      Z4, Z4, Z5
+	VMOVUPS     vm_expLo<>+0(SB), Z7
+	VMAXPS      Z5, Z7, Z5
+	VMOVUPS     vm_expHi<>+0(SB), Z7
+	VMINPS      Z5, Z7, Z5
+	VMULPS      vm_log2e<>+0(SB), Z5, Z7
+	VRNDSCALEPS $0x08, Z7, Z7
+	VMULPS      vm_ln2Hi<>+0(SB), Z7, Z8
+	VSUBPS      Z8, Z5, Z5
+	VMULPS      vm_ln2Lo<>+0(SB), Z7, Z8
+	VSUBPS      Z8, Z5, Z5
+	VMULPS      vm_expP0<>+0(SB), Z5, Z9
+	VADDPS      vm_expP1<>+0(SB), Z9, Z9
+	VMULPS      Z5, Z9, Z9
+	VADDPS      vm_expP2<>+0(SB), Z9, Z9
+	VMULPS      Z5, Z9, Z9
+	VADDPS      vm_expP3<>+0(SB), Z9, Z9
+	VMULPS      Z5, Z9, Z9
+	VADDPS      vm_expP4<>+0(SB), Z9, Z9
+	VMULPS      Z5, Z9, Z9
+	VADDPS      vm_expP5<>+0(SB), Z9, Z9
+	VMULPS      Z5, Z5, Z8
+	VMULPS      Z8, Z9, Z9
+	VADDPS      Z5, Z9, Z9
+	VADDPS      vm_f3f800000<>+0(SB), Z9, Z9
+	VCVTPS2DQ   Z7, Z7
+	VPSRAD      $0x01, Z7, Z5
+	VPSUBD      Z5, Z7, Z7
+	VPADDD      vm_i127<>+0(SB), Z5, Z5
+	VPADDD      vm_i127<>+0(SB), Z7, Z7
+	VPSLLD      $0x17, Z5, Z5
+	VPSLLD      $0x17, Z7, Z7
+	VMULPS      Z5, Z9, Z9
+	VMULPS      Z7, Z9, Z9
+	VADDPS      vm_f3f800000<>+0(SB), Z9, Z9
+	VMOVUPS     vm_f40000000<>+0(SB), Z5
+	VDIVPS      Z9, Z5, Z5
+	VMOVUPS     vm_f3f800000<>+0(SB), Z7
+	VSUBPS      Z5, Z7, Z7
+	VCMPPS      $0x11, vm_tanhSplit<>+0(SB), Z4, K1
+	VMOVAPS     Z7, Z4
+	VMOVAPS     Z6, K1, Z4
+	VANDPS      vm_signMask<>+0(SB), Z0, Z0
+	VORPS       Z0, Z4, Z4
+	VMOVUPS     192(CX), Z0
+	VANDPS      vm_absMask<>+0(SB), Z0, Z5
+	VMULPS      Z5, Z5, Z6
+	VMULPS      vm_tanhQ4<>+0(SB), Z6, Z7
+	VADDPS      vm_tanhQ3<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_tanhQ2<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_tanhQ1<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_tanhQ0<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VMULPS      Z5, Z7, Z7
+	VADDPS      Z5, Z7, Z7
+	VADDPS      Z5, Z5, Z6
+	VMOVUPS     vm_expLo<>+0(SB), Z8
+	VMAXPS      Z6, Z8, Z6
+	VMOVUPS     vm_expHi<>+0(SB), Z8
+	VMINPS      Z6, Z8, Z6
+	VMULPS      vm_log2e<>+0(SB), Z6, Z8
+	VRNDSCALEPS $0x08, Z8, Z8
+	VMULPS      vm_ln2Hi<>+0(SB), Z8, Z9
+	VSUBPS      Z9, Z6, Z6
+	VMULPS      vm_ln2Lo<>+0(SB), Z8, Z9
+	VSUBPS      Z9, Z6, Z6
+	VMULPS      vm_expP0<>+0(SB), Z6, Z10
+	VADDPS      vm_expP1<>+0(SB), Z10, Z10
+	VMULPS      Z6, Z10, Z10
+	VADDPS      vm_expP2<>+0(SB), Z10, Z10
+	VMULPS      Z6, Z10, Z10
+	VADDPS      vm_expP3<>+0(SB), Z10, Z10
+	VMULPS      Z6, Z10, Z10
+	VADDPS      vm_expP4<>+0(SB), Z10, Z10
+	VMULPS      Z6, Z10, Z10
+	VADDPS      vm_expP5<>+0(SB), Z10, Z10
+	VMULPS      Z6, Z6, Z9
+	VMULPS      Z9, Z10, Z10
+	VADDPS      Z6, Z10, Z10
+	VADDPS      vm_f3f800000<>+0(SB), Z10, Z10
+	VCVTPS2DQ   Z8, Z8
+	VPSRAD      $0x01, Z8, Z6
+	VPSUBD      Z6, Z8, Z8
+	VPADDD      vm_i127<>+0(SB), Z6, Z6
+	VPADDD      vm_i127<>+0(SB), Z8, Z8
+	VPSLLD      $0x17, Z6, Z6
+	VPSLLD      $0x17, Z8, Z8
+	VMULPS      Z6, Z10, Z10
+	VMULPS      Z8, Z10, Z10
+	VADDPS      vm_f3f800000<>+0(SB), Z10, Z10
+	VMOVUPS     vm_f40000000<>+0(SB), Z6
+	VDIVPS      Z10, Z6, Z6
+	VMOVUPS     vm_f3f800000<>+0(SB), Z8
+	VSUBPS      Z6, Z8, Z8
+	VCMPPS      $0x11, vm_tanhSplit<>+0(SB), Z5, K1
+	VMOVAPS     Z8, Z5
+	VMOVAPS     Z7, K1, Z5
+	VANDPS      vm_signMask<>+0(SB), Z0, Z0
+	VORPS       Z0, Z5, Z5
 	VMOVUPS     Z2, (AX)
 	VMOVUPS     Z3, 64(AX)
-	ADDQ        $0x80, CX
-	ADDQ        $0x80, AX
-	SUBQ        $0x20, DX
-	JAE         loop2
+	VMOVUPS     Z4, 128(AX)
+	VMOVUPS     Z5, 192(AX)
+	ADDQ        $0x00000100, CX
+	ADDQ        $0x00000100, AX
+	SUBQ        $0x40, DX
+	JAE         loop4
 
-loop2_end:
-	ADDQ $0x20, DX
+loop4_end:
+	ADDQ $0x40, DX
 	SUBQ $0x10, DX
 	JB   loop1_end
 
@@ -4342,10 +4680,10 @@ TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-48
 	VMOVAPS     Y0, K1, Y1
 	VADDPS      vm_f3f800000<>+0(SB), Y4, Y4
 	VDIVPS      Y4, Y1, Y1
-	SUBQ        $0x20, DX
-	JB          loop2_end
+	SUBQ        $0x40, DX
+	JB          loop4_end
 
-loop2:
+loop4:
 	VMOVUPS     (CX), Z0
 	VORPS       vm_signMask<>+0(SB), Z0, Z2
 	VMOVUPS     vm_expLo<>+0(SB), Z3
@@ -4428,15 +4766,99 @@ loop2:
 	VMOVAPS     Z0, K1, Z3
 	VADDPS      vm_f3f800000<>+0(SB), Z6, Z6
 	VDIVPS      Z6, Z3, Z3
+	VMOVUPS     128(CX), Z0
+	VORPS       vm_signMask<>+0(SB), Z0, Z4
+	VMOVUPS     vm_expLo<>+0(SB), Z5
+	VMAXPS      Z4, Z5, Z4
+	VMOVUPS     vm_expHi<>+0(SB), Z5
+	VMINPS      Z4, Z5, Z4
+	VMULPS      vm_log2e<>+0(SB), Z4, Z5
+	VRNDSCALEPS $0x08, Z5, Z5
+	VMULPS      vm_ln2Hi<>+0(SB), Z5, Z6
+	VSUBPS      Z6, Z4, Z4
+	VMULPS      vm_ln2Lo<>+0(SB), Z5, Z6
+	VSUBPS      Z6, Z4, Z4
+	VMULPS      vm_expP0<>+0(SB), Z4, Z7
+	VADDPS      vm_expP1<>+0(SB), Z7, Z7
+	VMULPS      Z4, Z7, Z7
+	VADDPS      vm_expP2<>+0(SB), Z7, Z7
+	VMULPS      Z4, Z7, Z7
+	VADDPS      vm_expP3<>+0(SB), Z7, Z7
+	VMULPS      Z4, Z7, Z7
+	VADDPS      vm_expP4<>+0(SB), Z7, Z7
+	VMULPS      Z4, Z7, Z7
+	VADDPS      vm_expP5<>+0(SB), Z7, Z7
+	VMULPS      Z4, Z4, Z6
+	VMULPS      Z6, Z7, Z7
+	VADDPS      Z4, Z7, Z7
+	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
+	VCVTPS2DQ   Z5, Z5
+	VPSRAD      $0x01, Z5, Z4
+	VPSUBD      Z4, Z5, Z5
+	VPADDD      vm_i127<>+0(SB), Z4, Z4
+	VPADDD      vm_i127<>+0(SB), Z5, Z5
+	VPSLLD      $0x17, Z4, Z4
+	VPSLLD      $0x17, Z5, Z5
+	VMULPS      Z4, Z7, Z7
+	VMULPS      Z5, Z7, Z7
+	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS     vm_f3f800000<>+0(SB), Z0
+	VMOVAPS     Z7, Z4
+	VMOVAPS     Z0, K1, Z4
+	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
+	VDIVPS      Z7, Z4, Z4
+	VMOVUPS     192(CX), Z0
+	VORPS       vm_signMask<>+0(SB), Z0, Z5
+	VMOVUPS     vm_expLo<>+0(SB), Z6
+	VMAXPS      Z5, Z6, Z5
+	VMOVUPS     vm_expHi<>+0(SB), Z6
+	VMINPS      Z5, Z6, Z5
+	VMULPS      vm_log2e<>+0(SB), Z5, Z6
+	VRNDSCALEPS $0x08, Z6, Z6
+	VMULPS      vm_ln2Hi<>+0(SB), Z6, Z7
+	VSUBPS      Z7, Z5, Z5
+	VMULPS      vm_ln2Lo<>+0(SB), Z6, Z7
+	VSUBPS      Z7, Z5, Z5
+	VMULPS      vm_expP0<>+0(SB), Z5, Z8
+	VADDPS      vm_expP1<>+0(SB), Z8, Z8
+	VMULPS      Z5, Z8, Z8
+	VADDPS      vm_expP2<>+0(SB), Z8, Z8
+	VMULPS      Z5, Z8, Z8
+	VADDPS      vm_expP3<>+0(SB), Z8, Z8
+	VMULPS      Z5, Z8, Z8
+	VADDPS      vm_expP4<>+0(SB), Z8, Z8
+	VMULPS      Z5, Z8, Z8
+	VADDPS      vm_expP5<>+0(SB), Z8, Z8
+	VMULPS      Z5, Z5, Z7
+	VMULPS      Z7, Z8, Z8
+	VADDPS      Z5, Z8, Z8
+	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
+	VCVTPS2DQ   Z6, Z6
+	VPSRAD      $0x01, Z6, Z5
+	VPSUBD      Z5, Z6, Z6
+	VPADDD      vm_i127<>+0(SB), Z5, Z5
+	VPADDD      vm_i127<>+0(SB), Z6, Z6
+	VPSLLD      $0x17, Z5, Z5
+	VPSLLD      $0x17, Z6, Z6
+	VMULPS      Z5, Z8, Z8
+	VMULPS      Z6, Z8, Z8
+	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS     vm_f3f800000<>+0(SB), Z0
+	VMOVAPS     Z8, Z5
+	VMOVAPS     Z0, K1, Z5
+	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
+	VDIVPS      Z8, Z5, Z5
 	VMOVUPS     Z2, (AX)
 	VMOVUPS     Z3, 64(AX)
-	ADDQ        $0x80, CX
-	ADDQ        $0x80, AX
-	SUBQ        $0x20, DX
-	JAE         loop2
+	VMOVUPS     Z4, 128(AX)
+	VMOVUPS     Z5, 192(AX)
+	ADDQ        $0x00000100, CX
+	ADDQ        $0x00000100, AX
+	SUBQ        $0x40, DX
+	JAE         loop4
 
-loop2_end:
-	ADDQ $0x20, DX
+loop4_end:
+	ADDQ $0x40, DX
 	SUBQ $0x10, DX
 	JB   loop1_end
 
@@ -4591,10 +5013,10 @@ TEXT ·siluAVX512(SB), NOSPLIT, $0-48
 	VADDPS      vm_f3f800000<>+0(SB), Y4, Y4
 	VDIVPS      Y4, Y2, Y2
 	VMULPS      Y2, Y0, Y2
-	SUBQ        $0x20, DX
-	JB          loop2_end
+	SUBQ        $0x40, DX
+	JB          loop4_end
 
-loop2:
+loop4:
 	VMOVUPS     (CX), Z0
 	VORPS       vm_signMask<>+0(SB), Z0, Z1
 	VMOVUPS     vm_expLo<>+0(SB), Z3
@@ -4679,15 +5101,101 @@ loop2:
 	VADDPS      vm_f3f800000<>+0(SB), Z6, Z6
 	VDIVPS      Z6, Z4, Z4
 	VMULPS      Z4, Z0, Z4
+	VMOVUPS     128(CX), Z0
+	VORPS       vm_signMask<>+0(SB), Z0, Z1
+	VMOVUPS     vm_expLo<>+0(SB), Z5
+	VMAXPS      Z1, Z5, Z1
+	VMOVUPS     vm_expHi<>+0(SB), Z5
+	VMINPS      Z1, Z5, Z1
+	VMULPS      vm_log2e<>+0(SB), Z1, Z5
+	VRNDSCALEPS $0x08, Z5, Z5
+	VMULPS      vm_ln2Hi<>+0(SB), Z5, Z6
+	VSUBPS      Z6, Z1, Z1
+	VMULPS      vm_ln2Lo<>+0(SB), Z5, Z6
+	VSUBPS      Z6, Z1, Z1
+	VMULPS      vm_expP0<>+0(SB), Z1, Z7
+	VADDPS      vm_expP1<>+0(SB), Z7, Z7
+	VMULPS      Z1, Z7, Z7
+	VADDPS      vm_expP2<>+0(SB), Z7, Z7
+	VMULPS      Z1, Z7, Z7
+	VADDPS      vm_expP3<>+0(SB), Z7, Z7
+	VMULPS      Z1, Z7, Z7
+	VADDPS      vm_expP4<>+0(SB), Z7, Z7
+	VMULPS      Z1, Z7, Z7
+	VADDPS      vm_expP5<>+0(SB), Z7, Z7
+	VMULPS      Z1, Z1, Z6
+	VMULPS      Z6, Z7, Z7
+	VADDPS      Z1, Z7, Z7
+	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
+	VCVTPS2DQ   Z5, Z5
+	VPSRAD      $0x01, Z5, Z1
+	VPSUBD      Z1, Z5, Z5
+	VPADDD      vm_i127<>+0(SB), Z1, Z1
+	VPADDD      vm_i127<>+0(SB), Z5, Z5
+	VPSLLD      $0x17, Z1, Z1
+	VPSLLD      $0x17, Z5, Z5
+	VMULPS      Z1, Z7, Z7
+	VMULPS      Z5, Z7, Z7
+	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS     vm_f3f800000<>+0(SB), Z1
+	VMOVAPS     Z7, Z5
+	VMOVAPS     Z1, K1, Z5
+	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
+	VDIVPS      Z7, Z5, Z5
+	VMULPS      Z5, Z0, Z5
+	VMOVUPS     192(CX), Z0
+	VORPS       vm_signMask<>+0(SB), Z0, Z1
+	VMOVUPS     vm_expLo<>+0(SB), Z6
+	VMAXPS      Z1, Z6, Z1
+	VMOVUPS     vm_expHi<>+0(SB), Z6
+	VMINPS      Z1, Z6, Z1
+	VMULPS      vm_log2e<>+0(SB), Z1, Z6
+	VRNDSCALEPS $0x08, Z6, Z6
+	VMULPS      vm_ln2Hi<>+0(SB), Z6, Z7
+	VSUBPS      Z7, Z1, Z1
+	VMULPS      vm_ln2Lo<>+0(SB), Z6, Z7
+	VSUBPS      Z7, Z1, Z1
+	VMULPS      vm_expP0<>+0(SB), Z1, Z8
+	VADDPS      vm_expP1<>+0(SB), Z8, Z8
+	VMULPS      Z1, Z8, Z8
+	VADDPS      vm_expP2<>+0(SB), Z8, Z8
+	VMULPS      Z1, Z8, Z8
+	VADDPS      vm_expP3<>+0(SB), Z8, Z8
+	VMULPS      Z1, Z8, Z8
+	VADDPS      vm_expP4<>+0(SB), Z8, Z8
+	VMULPS      Z1, Z8, Z8
+	VADDPS      vm_expP5<>+0(SB), Z8, Z8
+	VMULPS      Z1, Z1, Z7
+	VMULPS      Z7, Z8, Z8
+	VADDPS      Z1, Z8, Z8
+	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
+	VCVTPS2DQ   Z6, Z6
+	VPSRAD      $0x01, Z6, Z1
+	VPSUBD      Z1, Z6, Z6
+	VPADDD      vm_i127<>+0(SB), Z1, Z1
+	VPADDD      vm_i127<>+0(SB), Z6, Z6
+	VPSLLD      $0x17, Z1, Z1
+	VPSLLD      $0x17, Z6, Z6
+	VMULPS      Z1, Z8, Z8
+	VMULPS      Z6, Z8, Z8
+	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS     vm_f3f800000<>+0(SB), Z1
+	VMOVAPS     Z8, Z6
+	VMOVAPS     Z1, K1, Z6
+	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
+	VDIVPS      Z8, Z6, Z6
+	VMULPS      Z6, Z0, Z6
 	VMOVUPS     Z3, (AX)
 	VMOVUPS     Z4, 64(AX)
-	ADDQ        $0x80, CX
-	ADDQ        $0x80, AX
-	SUBQ        $0x20, DX
-	JAE         loop2
+	VMOVUPS     Z5, 128(AX)
+	VMOVUPS     Z6, 192(AX)
+	ADDQ        $0x00000100, CX
+	ADDQ        $0x00000100, AX
+	SUBQ        $0x40, DX
+	JAE         loop4
 
-loop2_end:
-	ADDQ $0x20, DX
+loop4_end:
+	ADDQ $0x40, DX
 	SUBQ $0x10, DX
 	JB   loop1_end
 
@@ -4883,10 +5391,10 @@ TEXT ·geluAVX512(SB), NOSPLIT, $0-48
 	VMOVAPS     Y3, K1, Y1
 	VMULPS      vm_f3f000000<>+0(SB), Y0, Y0
 	VMULPS      Y1, Y0, Y0
-	SUBQ        $0x20, DX
-	JB          loop2_end
+	SUBQ        $0x40, DX
+	JB          loop4_end
 
-loop2:
+loop4:
 	VMOVUPS     (CX), Z1
 	VMULPS      vm_invSqrt2<>+0(SB), Z1, Z2
 	VANDPS      vm_absMask<>+0(SB), Z2, Z3
@@ -5049,15 +5557,179 @@ loop2:
 	VMOVAPS     Z5, K1, Z3
 	VMULPS      vm_f3f000000<>+0(SB), Z2, Z2
 	VMULPS      Z3, Z2, Z2
+	VMOVUPS     128(CX), Z3
+	VMULPS      vm_invSqrt2<>+0(SB), Z3, Z4
+	VANDPS      vm_absMask<>+0(SB), Z4, Z5
+	VMULPS      Z4, Z4, Z6
+	VMULPS      vm_erfS5<>+0(SB), Z6, Z7
+	VADDPS      vm_erfS4<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfS3<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfS2<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfS1<>+0(SB), Z7, Z7
+	VMULPS      Z6, Z7, Z7
+	VADDPS      vm_erfS0<>+0(SB), Z7, Z7
+	VMULPS      Z4, Z7, Z7
+	VADDPS      vm_f3f800000<>+0(SB), Z4, Z6
+	VADDPS      Z7, Z6, Z6
+	VMOVUPS     vm_erfMax<>+0(SB), Z7
+	VMINPS      Z5, Z7, Z7
+	VMULPS      vm_erfR8<>+0(SB), Z7, Z8
+	VADDPS      vm_erfR7<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR6<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR5<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR4<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR3<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR2<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR1<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfR0<>+0(SB), Z8, Z8
+	VXORPS      vm_signMask<>+0(SB), Z8, Z8
+	VMOVUPS     vm_expLo<>+0(SB), Z7
+	VMAXPS      Z8, Z7, Z7
+	VMOVUPS     vm_expHi<>+0(SB), Z8
+	VMINPS      Z7, Z8, Z7
+	VMULPS      vm_log2e<>+0(SB), Z7, Z8
+	VRNDSCALEPS $0x08, Z8, Z8
+	VMULPS      vm_ln2Hi<>+0(SB), Z8, Z9
+	VSUBPS      Z9, Z7, Z7
+	VMULPS      vm_ln2Lo<>+0(SB), Z8, Z9
+	VSUBPS      Z9, Z7, Z7
+	VMULPS      vm_expP0<>+0(SB), Z7, Z10
+	VADDPS      vm_expP1<>+0(SB), Z10, Z10
+	VMULPS      Z7, Z10, Z10
+	VADDPS      vm_expP2<>+0(SB), Z10, Z10
+	VMULPS      Z7, Z10, Z10
+	VADDPS      vm_expP3<>+0(SB), Z10, Z10
+	VMULPS      Z7, Z10, Z10
+	VADDPS      vm_expP4<>+0(SB), Z10, Z10
+	VMULPS      Z7, Z10, Z10
+	VADDPS      vm_expP5<>+0(SB), Z10, Z10
+	VMULPS      Z7, Z7, Z9
+	VMULPS      Z9, Z10, Z10
+	VADDPS      Z7, Z10, Z10
+	VADDPS      vm_f3f800000<>+0(SB), Z10, Z10
+	VCVTPS2DQ   Z8, Z8
+	VPSRAD      $0x01, Z8, Z7
+	VPSUBD      Z7, Z8, Z8
+	VPADDD      vm_i127<>+0(SB), Z7, Z7
+	VPADDD      vm_i127<>+0(SB), Z8, Z8
+	VPSLLD      $0x17, Z7, Z7
+	VPSLLD      $0x17, Z8, Z8
+	VMULPS      Z7, Z10, Z10
+	VMULPS      Z8, Z10, Z10
+	VMOVUPS     vm_f40000000<>+0(SB), Z7
+	VSUBPS      Z10, Z7, Z7
+	VCMPPS      $0x12, vm_erfMax<>+0(SB), Z5, K1
+	VMOVDQA32.Z Z10, K1, Z10
+	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z4, K1
+	VMOVAPS     Z10, Z4
+	VMOVAPS     Z7, K1, Z4
+	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z5, K1
+	VMOVAPS     Z4, Z4
+	VMOVAPS     Z6, K1, Z4
+	VMULPS      vm_f3f000000<>+0(SB), Z3, Z3
+	VMULPS      Z4, Z3, Z3
+	VMOVUPS     192(CX), Z4
+	VMULPS      vm_invSqrt2<>+0(SB), Z4, Z5
+	VANDPS      vm_absMask<>+0(SB), Z5, Z6
+	VMULPS      Z5, Z5, Z7
+	VMULPS      vm_erfS5<>+0(SB), Z7, Z8
+	VADDPS      vm_erfS4<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfS3<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfS2<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfS1<>+0(SB), Z8, Z8
+	VMULPS      Z7, Z8, Z8
+	VADDPS      vm_erfS0<>+0(SB), Z8, Z8
+	VMULPS      Z5, Z8, Z8
+	VADDPS      vm_f3f800000<>+0(SB), Z5, Z7
+	VADDPS      Z8, Z7, Z7
+	VMOVUPS     vm_erfMax<>+0(SB), Z8
+	VMINPS      Z6, Z8, Z8
+	VMULPS      vm_erfR8<>+0(SB), Z8, Z9
+	VADDPS      vm_erfR7<>+0(SB), Z9, Z9
+	VMULPS      Z8, Z9, Z9
+	VADDPS      vm_erfR6<>+0(SB), Z9, Z9
+	VMULPS      Z8, Z9, Z9
+	VADDPS      vm_erfR5<>+0(SB), Z9, Z9
+	VMULPS      Z8, Z9, Z9
+	VADDPS      vm_erfR4<>+0(SB), Z9, Z9
+	VMULPS      Z8, Z9, Z9
+	VADDPS      vm_erfR3<>+0(SB), Z9, Z9
+	VMULPS      Z8, Z9, Z9
+	VADDPS      vm_erfR2<>+0(SB), Z9, Z9
+	VMULPS      Z8, Z9, Z9
+	VADDPS      vm_erfR1<>+0(SB), Z9, Z9
+	VMULPS      Z8, Z9, Z9
+	VADDPS      vm_erfR0<>+0(SB), Z9, Z9
+	VXORPS      vm_signMask<>+0(SB), Z9, Z9
+	VMOVUPS     vm_expLo<>+0(SB), Z8
+	VMAXPS      Z9, Z8, Z8
+	VMOVUPS     vm_expHi<>+0(SB), Z9
+	VMINPS      Z8, Z9, Z8
+	VMULPS      vm_log2e<>+0(SB), Z8, Z9
+	VRNDSCALEPS $0x08, Z9, Z9
+	VMULPS      vm_ln2Hi<>+0(SB), Z9, Z10
+	VSUBPS      Z10, Z8, Z8
+	VMULPS      vm_ln2Lo<>+0(SB), Z9, Z10
+	VSUBPS      Z10, Z8, Z8
+	VMULPS      vm_expP0<>+0(SB), Z8, Z11
+	VADDPS      vm_expP1<>+0(SB), Z11, Z11
+	VMULPS      Z8, Z11, Z11
+	VADDPS      vm_expP2<>+0(SB), Z11, Z11
+	VMULPS      Z8, Z11, Z11
+	VADDPS      vm_expP3<>+0(SB), Z11, Z11
+	VMULPS      Z8, Z11, Z11
+	VADDPS      vm_expP4<>+0(SB), Z11, Z11
+	VMULPS      Z8, Z11, Z11
+	VADDPS      vm_expP5<>+0(SB), Z11, Z11
+	VMULPS      Z8, Z8, Z10
+	VMULPS      Z10, Z11, Z11
+	VADDPS      Z8, Z11, Z11
+	VADDPS      vm_f3f800000<>+0(SB), Z11, Z11
+	VCVTPS2DQ   Z9, Z9
+	VPSRAD      $0x01, Z9, Z8
+	VPSUBD      Z8, Z9, Z9
+	VPADDD      vm_i127<>+0(SB), Z8, Z8
+	VPADDD      vm_i127<>+0(SB), Z9, Z9
+	VPSLLD      $0x17, Z8, Z8
+	VPSLLD      $0x17, Z9, Z9
+	VMULPS      Z8, Z11, Z11
+	VMULPS      Z9, Z11, Z11
+	VMOVUPS     vm_f40000000<>+0(SB), Z8
+	VSUBPS      Z11, Z8, Z8
+	VCMPPS      $0x12, vm_erfMax<>+0(SB), Z6, K1
+	VMOVDQA32.Z Z11, K1, Z11
+	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z5, K1
+	VMOVAPS     Z11, Z5
+	VMOVAPS     Z8, K1, Z5
+	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z6, K1
+	VMOVAPS     Z5, Z5
+	VMOVAPS     Z7, K1, Z5
+	VMULPS      vm_f3f000000<>+0(SB), Z4, Z4
+	VMULPS      Z5, Z4, Z4
 	VMOVUPS     Z1, (AX)
 	VMOVUPS     Z2, 64(AX)
-	ADDQ        $0x80, CX
-	ADDQ        $0x80, AX
-	SUBQ        $0x20, DX
-	JAE         loop2
+	VMOVUPS     Z3, 128(AX)
+	VMOVUPS     Z4, 192(AX)
+	ADDQ        $0x00000100, CX
+	ADDQ        $0x00000100, AX
+	SUBQ        $0x40, DX
+	JAE         loop4
 
-loop2_end:
-	ADDQ $0x20, DX
+loop4_end:
+	ADDQ $0x40, DX
 	SUBQ $0x10, DX
 	JB   loop1_end
 
@@ -5296,10 +5968,10 @@ TEXT ·geluTanhAVX512(SB), NOSPLIT, $0-48
 	VADDPS      vm_f3f800000<>+0(SB), Y5, Y5
 	VDIVPS      Y5, Y2, Y2
 	VMULPS      Y2, Y0, Y2
-	SUBQ        $0x20, DX
-	JB          loop2_end
+	SUBQ        $0x40, DX
+	JB          loop4_end
 
-loop2:
+loop4:
 	VMOVUPS     (CX), Z0
 	VMULPS      Z0, Z0, Z1
 	VMULPS      vm_geluTanhC2<>+0(SB), Z1, Z1
@@ -5392,15 +6064,109 @@ loop2:
 	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
 	VDIVPS      Z7, Z4, Z4
 	VMULPS      Z4, Z0, Z4
+	VMOVUPS     128(CX), Z0
+	VMULPS      Z0, Z0, Z1
+	VMULPS      vm_geluTanhC2<>+0(SB), Z1, Z1
+	VADDPS      vm_geluTanhC1<>+0(SB), Z1, Z1
+	VMULPS      Z1, Z0, Z1
+	VORPS       vm_signMask<>+0(SB), Z1, Z5
+	VMOVUPS     vm_expLo<>+0(SB), Z6
+	VMAXPS      Z5, Z6, Z5
+	VMOVUPS     vm_expHi<>+0(SB), Z6
+	VMINPS      Z5, Z6, Z5
+	VMULPS      vm_log2e<>+0(SB), Z5, Z6
+	VRNDSCALEPS $0x08, Z6, Z6
+	VMULPS      vm_ln2Hi<>+0(SB), Z6, Z7
+	VSUBPS      Z7, Z5, Z5
+	VMULPS      vm_ln2Lo<>+0(SB), Z6, Z7
+	VSUBPS      Z7, Z5, Z5
+	VMULPS      vm_expP0<>+0(SB), Z5, Z8
+	VADDPS      vm_expP1<>+0(SB), Z8, Z8
+	VMULPS      Z5, Z8, Z8
+	VADDPS      vm_expP2<>+0(SB), Z8, Z8
+	VMULPS      Z5, Z8, Z8
+	VADDPS      vm_expP3<>+0(SB), Z8, Z8
+	VMULPS      Z5, Z8, Z8
+	VADDPS      vm_expP4<>+0(SB), Z8, Z8
+	VMULPS      Z5, Z8, Z8
+	VADDPS      vm_expP5<>+0(SB), Z8, Z8
+	VMULPS      Z5, Z5, Z7
+	VMULPS      Z7, Z8, Z8
+	VADDPS      Z5, Z8, Z8
+	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
+	VCVTPS2DQ   Z6, Z6
+	VPSRAD      $0x01, Z6, Z5
+	VPSUBD      Z5, Z6, Z6
+	VPADDD      vm_i127<>+0(SB), Z5, Z5
+	VPADDD      vm_i127<>+0(SB), Z6, Z6
+	VPSLLD      $0x17, Z5, Z5
+	VPSLLD      $0x17, Z6, Z6
+	VMULPS      Z5, Z8, Z8
+	VMULPS      Z6, Z8, Z8
+	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z1, K1
+	VMOVUPS     vm_f3f800000<>+0(SB), Z1
+	VMOVAPS     Z8, Z5
+	VMOVAPS     Z1, K1, Z5
+	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
+	VDIVPS      Z8, Z5, Z5
+	VMULPS      Z5, Z0, Z5
+	VMOVUPS     192(CX), Z0
+	VMULPS      Z0, Z0, Z1
+	VMULPS      vm_geluTanhC2<>+0(SB), Z1, Z1
+	VADDPS      vm_geluTanhC1<>+0(SB), Z1, Z1
+	VMULPS      Z1, Z0, Z1
+	VORPS       vm_signMask<>+0(SB), Z1, Z6
+	VMOVUPS     vm_expLo<>+0(SB), Z7
+	VMAXPS      Z6, Z7, Z6
+	VMOVUPS     vm_expHi<>+0(SB), Z7
+	VMINPS      Z6, Z7, Z6
+	VMULPS      vm_log2e<>+0(SB), Z6, Z7
+	VRNDSCALEPS $0x08, Z7, Z7
+	VMULPS      vm_ln2Hi<>+0(SB), Z7, Z8
+	VSUBPS      Z8, Z6, Z6
+	VMULPS      vm_ln2Lo<>+0(SB), Z7, Z8
+	VSUBPS      Z8, Z6, Z6
+	VMULPS      vm_expP0<>+0(SB), Z6, Z9
+	VADDPS      vm_expP1<>+0(SB), Z9, Z9
+	VMULPS      Z6, Z9, Z9
+	VADDPS      vm_expP2<>+0(SB), Z9, Z9
+	VMULPS      Z6, Z9, Z9
+	VADDPS      vm_expP3<>+0(SB), Z9, Z9
+	VMULPS      Z6, Z9, Z9
+	VADDPS      vm_expP4<>+0(SB), Z9, Z9
+	VMULPS      Z6, Z9, Z9
+	VADDPS      vm_expP5<>+0(SB), Z9, Z9
+	VMULPS      Z6, Z6, Z8
+	VMULPS      Z8, Z9, Z9
+	VADDPS      Z6, Z9, Z9
+	VADDPS      vm_f3f800000<>+0(SB), Z9, Z9
+	VCVTPS2DQ   Z7, Z7
+	VPSRAD      $0x01, Z7, Z6
+	VPSUBD      Z6, Z7, Z7
+	VPADDD      vm_i127<>+0(SB), Z6, Z6
+	VPADDD      vm_i127<>+0(SB), Z7, Z7
+	VPSLLD      $0x17, Z6, Z6
+	VPSLLD      $0x17, Z7, Z7
+	VMULPS      Z6, Z9, Z9
+	VMULPS      Z7, Z9, Z9
+	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z1, K1
+	VMOVUPS     vm_f3f800000<>+0(SB), Z1
+	VMOVAPS     Z9, Z6
+	VMOVAPS     Z1, K1, Z6
+	VADDPS      vm_f3f800000<>+0(SB), Z9, Z9
+	VDIVPS      Z9, Z6, Z6
+	VMULPS      Z6, Z0, Z6
 	VMOVUPS     Z3, (AX)
 	VMOVUPS     Z4, 64(AX)
-	ADDQ        $0x80, CX
-	ADDQ        $0x80, AX
-	SUBQ        $0x20, DX
-	JAE         loop2
+	VMOVUPS     Z5, 128(AX)
+	VMOVUPS     Z6, 192(AX)
+	ADDQ        $0x00000100, CX
+	ADDQ        $0x00000100, AX
+	SUBQ        $0x40, DX
+	JAE         loop4
 
-loop2_end:
-	ADDQ $0x20, DX
+loop4_end:
+	ADDQ $0x40, DX
 	SUBQ $0x10, DX
 	JB   loop1_end
 

@@ -233,7 +233,7 @@ func TestReductions(t *testing.T) {
 						t.Fatalf("Sum n=%d off=%d: got %v want %v", n, off, got, want)
 					}
 					for _, scale := range []float32{1, 0.125, 0.3} {
-						shift := scale * laneMax(x)
+						shift := float32(scale * laneMax(x))
 						e := make([]float32, n)
 						for i, v := range x {
 							e[i] = expf(float32(scale*v) - shift)
@@ -241,7 +241,7 @@ func TestReductions(t *testing.T) {
 						inv := 1 / laneSum(e, func(v float32) float32 { return v })
 						want := make([]float32, n)
 						for i := range e {
-							want[i] = e[i] * inv
+							want[i] = float32(e[i] * inv)
 						}
 						dst, intact := guarded(t, n, (off*5)%maxOff)
 						Softmax(dst, x, scale)
@@ -253,12 +253,12 @@ func TestReductions(t *testing.T) {
 					}
 					const eps = 1e-5
 					m := laneSum(x, func(v float32) float32 { return v }) / float32(n)
-					q := laneSum(x, func(v float32) float32 { d := v - m; return d * d })
+					q := laneSum(x, func(v float32) float32 { d := v - m; return float32(d * d) })
 					is := 1 / float32(math.Sqrt(float64(q/float32(n)+eps)))
 					for _, bias := range [][]float32{b[:n], nil} {
 						want := make([]float32, n)
 						for i, v := range x {
-							want[i] = float32((v-m)*is) * w[i]
+							want[i] = float32(float32((v-m)*is) * w[i])
 							if bias != nil {
 								want[i] += bias[i]
 							}

@@ -26,7 +26,7 @@ func (a *arena) get(x *Tensor, n int) {
 		x.F64 = a.f64.get(n)
 	case onnx.Int64:
 		x.I64 = a.i64.get(n)
-	case onnx.Int32:
+	case onnx.Int32, onnx.Int16, onnx.Uint16:
 		x.I32 = a.i32.get(n)
 	case onnx.Int8, onnx.Int4:
 		x.I8 = a.i8.get(n)

@@ -8,9 +8,15 @@ import (
 
 // TensorFromONNX converts an ONNX TensorProto into a Tensor (the data is
 // copied). It returns an error for an element type the graph does not
-// compute with, negative or overflowing dimensions, and data that does not
-// match the dimensions.
+// compute with, negative or overflowing dimensions, data that does not
+// match the dimensions, and a tensor whose data is in an external file
+// (which ImportFile reads).
 func TensorFromONNX(t *onnx.Tensor) (*Tensor, error) {
+	if e, err := t.External(); err != nil {
+		return nil, err
+	} else if e != nil {
+		return nil, fmt.Errorf("graph: tensor %q keeps its data in the file %q: import the model with ImportFile", t.Name, e.Location)
+	}
 	n, err := t.NumElements()
 	if err != nil {
 		return nil, err
@@ -29,6 +35,10 @@ func TensorFromONNX(t *onnx.Tensor) (*Tensor, error) {
 		x.I64, err = onnx.TensorValues[int64](t)
 	case onnx.Int32:
 		x.I32, err = onnx.TensorValues[int32](t)
+	case onnx.Int16:
+		x.I32, err = widen[int16](t)
+	case onnx.Uint16:
+		x.I32, err = widen[uint16](t)
 	case onnx.Int8:
 		x.I8, err = onnx.TensorValues[int8](t)
 	case onnx.Uint8:
@@ -54,6 +64,31 @@ func TensorFromONNX(t *onnx.Tensor) (*Tensor, error) {
 		return nil, err
 	}
 	return x, nil
+}
+
+// widen reads the INT16 or UINT16 elements of t into int32s.
+func widen[T int16 | uint16](t *onnx.Tensor) ([]int32, error) {
+	v, err := onnx.TensorValues[T](t)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]int32, len(v))
+	for i, x := range v {
+		out[i] = int32(x)
+	}
+	return out, nil
+}
+
+// narrow converts the int32s that hold INT16 or UINT16 elements back to
+// a tensor named name; it returns an error for a value out of T's range.
+func narrow[T int16 | uint16](name string, dims []int64, v []int32) (onnx.Tensor, error) {
+	out := make([]T, len(v))
+	for i, x := range v {
+		if out[i] = T(x); int32(out[i]) != x {
+			return onnx.Tensor{}, fmt.Errorf("graph: tensor %q: %d at flat index %d is out of range for %v", name, x, i, onnx.DataTypeOf[T]())
+		}
+	}
+	return onnx.NewTensor(name, dims, out)
 }
 
 // byteCodes reads n one-byte codes (FP8) from raw_data or int32_data.
@@ -123,6 +158,10 @@ func TensorToONNX(name string, x *Tensor) (onnx.Tensor, error) {
 		return onnx.NewTensor(name, dims, x.I64)
 	case onnx.Int32:
 		return onnx.NewTensor(name, dims, x.I32)
+	case onnx.Int16:
+		return narrow[int16](name, dims, x.I32)
+	case onnx.Uint16:
+		return narrow[uint16](name, dims, x.I32)
 	case onnx.Int8:
 		return onnx.NewTensor(name, dims, x.I8)
 	case onnx.Uint8:

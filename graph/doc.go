@@ -15,12 +15,20 @@
 // every value's element type and shape — symbolic dimensions such as a
 // batch size included, and the elements of shape arithmetic
 // (Shape → Gather → Concat → Reshape) — and folds constants: a node whose
-// inputs are all known at load is run once and becomes an initializer.
+// inputs are all known at load is run once and becomes an initializer
+// (within a bound relative to the model's weights, so that a small file
+// cannot make loading allocate without limit).
+//
+// FromLayers makes a graph of a model of package layers: each layer
+// writes its nodes through the layers.Builder it implements, and
+// quantizers become QuantizeLinear/DequantizeLinear pairs, exactly as
+// onnx/export writes them (it writes every graph, converted or imported).
 //
 // A Session runs a prepared graph; it is safe for concurrent use. It
 // executes the nodes in order with a memory plan (each value's buffer is
 // recycled after its last reader, or overwritten in place by it) and gives
-// ops a bounded number of goroutines (Options.Threads, Ctx.Parallel).
+// ops a bounded number of goroutines (Options.Threads, Ctx.Parallel) and
+// a run a bounded amount of memory (Options.MaxMemory).
 //
 // The convolution, pooling and normalisation ops compute with
 // internal/nn, the arithmetic the layers package's layers use too, and

@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"fmt"
 	"slices"
 
@@ -20,7 +21,8 @@ type Node struct {
 	// Attrs are the node's ONNX attributes, kept for export and for
 	// describing the node.
 	Attrs []onnx.Attribute
-	// Op computes the node.
+	// Op computes the node. When it is nil, Infer builds it from the
+	// registry (Register), as the importer does.
 	Op Op
 }
 
@@ -36,8 +38,9 @@ type ValueSpec struct {
 // (constant tensors: weights, shapes) and the node outputs; every value
 // has exactly one producer.
 //
-// Build one with the importer (FromONNX) or by hand, then call Infer once
-// before running it (NewSession does if needed).
+// Build one with the importer (Import, ImportFile), from a layers model
+// (FromLayers) or by hand, then call Infer once before running it
+// (NewSession does if needed).
 type Graph struct {
 	Name string
 	// Opsets maps each imported domain ("" for ONNX) to its version.
@@ -50,6 +53,11 @@ type Graph struct {
 	Initializers map[string]*Tensor
 	// Nodes in topological order after Infer.
 	Nodes []*Node
+	// ValueInfo declares the types of intermediate values, in order
+	// (ONNX's value_info: what the imported model declared, or what
+	// FromLayers knows); an ONNX writer writes those of the values nodes
+	// compute. Infer does not need it.
+	ValueInfo []ValueSpec
 
 	infos map[string]*Info
 }
@@ -67,12 +75,22 @@ func (g *Graph) Info(name string) *Info { return g.infos[name] }
 // producer and every node input exists, sorts the nodes topologically,
 // infers the element type and shape of every value (symbolic dimensions
 // included) and folds constants: a node whose inputs are all constant is
-// run once, here, and its outputs become initializers. Initializers no
-// node or output uses any longer are dropped.
+// run once, here, and its outputs become initializers, as long as the
+// folded values stay within a bound (MinFoldLimit, FoldFactor); beyond
+// it a node stays in the graph. Initializers no node or output uses any
+// longer are dropped.
+//
+// A node without an Op gets one from the registry, built with the
+// constant values of its inputs; the graph's unsupported op types are
+// refused first, all at once (*UnsupportedError).
 //
 // It returns an error naming the node for a cycle, a missing or doubly
-// produced value, and what an Op's Infer or Run rejects.
+// produced value, an op that cannot be built, and what an Op's Infer or
+// Run rejects.
 func (g *Graph) Infer() error {
+	if err := unsupportedNodes(g.Nodes); err != nil {
+		return err
+	}
 	infos := map[string]*Info{}
 	producer := map[string]*Node{}
 	for _, in := range g.Inputs {
@@ -117,6 +135,8 @@ func (g *Graph) Infer() error {
 	if err != nil {
 		return err
 	}
+	fold := newCtx(nil, 1)
+	fold.limit = foldLimit(g.Initializers)
 	var kept []*Node
 	for _, n := range order {
 		in := make([]*Info, len(n.Inputs))
@@ -128,6 +148,17 @@ func (g *Graph) Infer() error {
 			in[i] = infos[name]
 			if in[i].Const == nil {
 				allConst = false
+			}
+		}
+		if n.Op == nil {
+			consts := make([]*Tensor, len(in))
+			for i, info := range in {
+				if info != nil {
+					consts[i] = info.Const
+				}
+			}
+			if n.Op, err = buildOp(n, g.Opsets, consts); err != nil {
+				return nodeErr(n, err)
 			}
 		}
 		out, err := n.Op.Infer(in)
@@ -154,16 +185,21 @@ func (g *Graph) Infer() error {
 					vals[i] = info.Const
 				}
 			}
-			res, err := n.Op.Run(newCtx(nil, 1), vals)
-			if err != nil {
+			res, err := n.Op.Run(fold, vals)
+			switch {
+			case errors.Is(err, ErrMemoryLimit):
+				// Too large to keep: the node runs with the graph.
+				allConst = false
+			case err != nil:
 				return nodeErr(n, err)
-			}
-			if err := checkOutputs(out, res); err != nil {
-				return nodeErr(n, err)
-			}
-			for i, o := range n.Outputs {
-				if o != "" {
-					out[i] = InfoOf(res[i])
+			default:
+				if err := checkOutputs(out, res); err != nil {
+					return nodeErr(n, err)
+				}
+				for i, o := range n.Outputs {
+					if o != "" {
+						out[i] = InfoOf(res[i])
+					}
 				}
 			}
 		}
@@ -190,6 +226,26 @@ func (g *Graph) Infer() error {
 	g.infos = infos
 	g.pruneConstants()
 	return nil
+}
+
+// The values constant folding computes may take, all together, no more
+// than FoldFactor times the bytes of the graph's initializers, or
+// MinFoldLimit bytes if that is more: a node whose folding would go
+// beyond is not folded but runs with the graph (under the run's memory
+// bound, Options.MaxMemory), so that a small model cannot make its
+// loading allocate without limit.
+const (
+	MinFoldLimit = 16 << 20
+	FoldFactor   = 8
+)
+
+// foldLimit returns the bound of the bytes constant folding may compute.
+func foldLimit(init map[string]*Tensor) int64 {
+	var n int64
+	for _, t := range init {
+		n += t.bytes()
+	}
+	return max(MinFoldLimit, FoldFactor*n)
 }
 
 // foldElems reports whether every output of n is a small integer value
@@ -300,9 +356,6 @@ func topoSort(nodes []*Node, producer map[string]*Node, known map[string]*Info) 
 		return nil
 	}
 	for _, n := range nodes {
-		if n.Op == nil {
-			return nil, fmt.Errorf("graph: node %q (%s) has no op", n.Name, n.OpType)
-		}
 		if err := visit(n); err != nil {
 			return nil, err
 		}

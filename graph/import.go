@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"path/filepath"
 	"sort"
 	"strings"
 
@@ -39,7 +40,34 @@ func (e *UnsupportedError) Error() string {
 // once, and otherwise the first error: a missing graph, an unsupported
 // element type or opset, a node whose attributes its op rejects (or has
 // attributes it does not know), and the errors of Infer.
+//
+// A tensor that keeps its data in an external file (onnx.Tensor.External)
+// is refused: ImportFile reads those, relative to the model's file.
 func Import(m *onnx.Model) (*Graph, error) {
+	return importFrom(m, "")
+}
+
+// ImportFile reads the ONNX model in path and imports it (Import). The
+// model is read as onnx.ReadFile reads it (a regular file, no more than
+// its size); the data of external tensors, initializers and TENSOR
+// attributes, is read from the files the model names, relative to path's
+// directory and only inside it, within the bounds of each file
+// (onnx.ReadExternalData). An initializer's data is converted as it is
+// read, so that a large model is held once, not twice.
+//
+// It returns the errors of onnx.ReadFile, onnx.ReadExternalData and
+// Import.
+func ImportFile(path string) (*Graph, error) {
+	m, err := onnx.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return importFrom(m, filepath.Dir(path))
+}
+
+// importFrom is Import, reading external data from dir ("": refused).
+// It may replace external attribute tensors of m with loaded ones.
+func importFrom(m *onnx.Model, dir string) (*Graph, error) {
 	if m == nil || m.Graph == nil {
 		return nil, fmt.Errorf("graph: the model has no graph")
 	}
@@ -50,6 +78,9 @@ func Import(m *onnx.Model) (*Graph, error) {
 	if _, ok := g.Opsets[""]; !ok {
 		return nil, fmt.Errorf("graph: the model imports no ONNX opset")
 	}
+	if err := Unsupported(m); err != nil {
+		return nil, err
+	}
 	for i := range m.Graph.Initializer {
 		t := &m.Graph.Initializer[i]
 		if t.Name == "" {
@@ -57,6 +88,10 @@ func Import(m *onnx.Model) (*Graph, error) {
 		}
 		if _, dup := g.Initializers[t.Name]; dup {
 			return nil, fmt.Errorf("graph: initializer %q is defined twice", t.Name)
+		}
+		t, err := inline(t, dir)
+		if err != nil {
+			return nil, err
 		}
 		x, err := TensorFromONNX(t)
 		if err != nil {
@@ -82,62 +117,132 @@ func Import(m *onnx.Model) (*Graph, error) {
 		}
 		g.Outputs = append(g.Outputs, spec)
 	}
-	unsupported := map[string]string{}
-	names := map[string]bool{}
+	for _, vi := range m.Graph.ValueInfo {
+		if spec, err := valueSpec(vi); err == nil {
+			g.ValueInfo = append(g.ValueInfo, spec)
+		}
+	}
 	consts := map[string]*Tensor{}
 	for name, t := range g.Initializers {
 		consts[name] = t
 	}
+	names := nodeNames(m.Graph)
 	for i := range m.Graph.Node {
 		n := &m.Graph.Node[i]
-		name := n.Name
-		if name == "" || names[name] {
-			name = fmt.Sprintf("%s_%d", n.OpType, i)
-		}
-		names[name] = true
-		b, ok := lookup(n.Domain, n.OpType)
-		if !ok {
-			key := n.OpType
-			if d := normDomain(n.Domain); d != "" {
-				key = d + "." + n.OpType
+		name := names[i]
+		for k := range n.Attribute {
+			a := &n.Attribute[k]
+			if a.T == nil || dir == "" {
+				continue
 			}
-			if _, seen := unsupported[key]; !seen {
-				unsupported[key] = name
+			var err error
+			if a.T, err = inline(a.T, dir); err != nil {
+				return nil, fmt.Errorf("graph: node %q (%s): attribute %s: %w", name, n.OpType, a.Name, err)
 			}
-			continue
 		}
-		opset, ok := g.Opsets[normDomain(n.Domain)]
-		if !ok {
-			return nil, fmt.Errorf("graph: node %q (%s): the model imports no opset for domain %q", name, n.OpType, n.Domain)
-		}
-		def := &NodeDef{Name: name, OpType: n.OpType, Domain: normDomain(n.Domain), Opset: opset,
-			Attrs: NewAttrs(n.Attribute), NumInputs: len(n.Input), NumOutputs: len(n.Output),
-			Const: make([]*Tensor, len(n.Input))}
-		for j, in := range n.Input {
-			def.Const[j] = consts[in]
-		}
-		op, err := b(def)
-		if err != nil {
-			return nil, fmt.Errorf("graph: node %q (%s): %w", name, n.OpType, err)
-		}
-		if unread := def.Attrs.Unread(); len(unread) > 0 {
-			return nil, fmt.Errorf("graph: node %q (%s): unsupported attribute(s) %s", name, n.OpType, strings.Join(unread, ", "))
-		}
-		node := &Node{Name: name, OpType: n.OpType, Domain: def.Domain,
+		node := &Node{Name: name, OpType: n.OpType, Domain: normDomain(n.Domain),
 			Inputs: append([]string{}, n.Input...), Outputs: append([]string{}, n.Output...),
-			Attrs: n.Attribute, Op: op}
+			Attrs: n.Attribute}
+		in := make([]*Tensor, len(n.Input))
+		for j, name := range n.Input {
+			in[j] = consts[name]
+		}
+		var err error
+		if node.Op, err = buildOp(node, g.Opsets, in); err != nil {
+			return nil, nodeErr(node, err)
+		}
 		g.Nodes = append(g.Nodes, node)
-		if c, ok := op.(Valuer); ok && len(node.Outputs) == 1 {
+		if c, ok := node.Op.(Valuer); ok && len(node.Outputs) == 1 {
 			consts[node.Outputs[0]] = c.Value()
 		}
-	}
-	if len(unsupported) > 0 {
-		return nil, &UnsupportedError{Ops: unsupported}
 	}
 	if err := g.Infer(); err != nil {
 		return nil, err
 	}
 	return g, nil
+}
+
+// Unsupported returns an *UnsupportedError that lists every op type of m
+// with no registered builder, each with the name of its first node (as
+// Import names nodes), or nil when every op type is known (or m has no
+// graph). Import returns this error before it reads any tensor.
+func Unsupported(m *onnx.Model) error {
+	if m == nil || m.Graph == nil {
+		return nil
+	}
+	names := nodeNames(m.Graph)
+	nodes := make([]*Node, len(m.Graph.Node))
+	for i, n := range m.Graph.Node {
+		nodes[i] = &Node{Name: names[i], OpType: n.OpType, Domain: n.Domain}
+	}
+	return unsupportedNodes(nodes)
+}
+
+// unsupportedNodes returns an *UnsupportedError listing the op types of
+// the nodes without an Op that have no registered builder, or nil.
+func unsupportedNodes(nodes []*Node) error {
+	unsupported := map[string]string{}
+	for _, n := range nodes {
+		if n.Op != nil {
+			continue
+		}
+		if _, ok := lookup(n.Domain, n.OpType); ok {
+			continue
+		}
+		key := n.OpType
+		if d := normDomain(n.Domain); d != "" {
+			key = d + "." + n.OpType
+		}
+		if _, seen := unsupported[key]; !seen {
+			unsupported[key] = n.Name
+		}
+	}
+	if len(unsupported) > 0 {
+		return &UnsupportedError{Ops: unsupported}
+	}
+	return nil
+}
+
+// buildOp builds the Op of node n with its registered builder, given the
+// opset of its domain and the constant values of its inputs (nil where
+// unknown). It returns an error for an op type without a builder, a
+// domain the graph imports no opset of, the builder's errors, and an
+// attribute the builder did not read.
+func buildOp(n *Node, opsets map[string]int, consts []*Tensor) (Op, error) {
+	b, ok := lookup(n.Domain, n.OpType)
+	if !ok {
+		return nil, fmt.Errorf("op type %s is not supported", n.OpType)
+	}
+	opset, ok := opsets[normDomain(n.Domain)]
+	if !ok {
+		return nil, fmt.Errorf("the model imports no opset for domain %q", n.Domain)
+	}
+	def := &NodeDef{Name: n.Name, OpType: n.OpType, Domain: normDomain(n.Domain), Opset: opset,
+		Attrs: NewAttrs(n.Attrs), NumInputs: len(n.Inputs), NumOutputs: len(n.Outputs), Const: consts}
+	op, err := b(def)
+	if err != nil {
+		return nil, err
+	}
+	if unread := def.Attrs.Unread(); len(unread) > 0 {
+		return nil, fmt.Errorf("unsupported attribute(s) %s", strings.Join(unread, ", "))
+	}
+	return op, nil
+}
+
+// nodeNames returns the name of each node of g: its own, or, when it has
+// none or one an earlier node has, OPTYPE_INDEX.
+func nodeNames(g *onnx.Graph) []string {
+	out := make([]string, len(g.Node))
+	seen := map[string]bool{}
+	for i, n := range g.Node {
+		name := n.Name
+		if name == "" || seen[name] {
+			name = fmt.Sprintf("%s_%d", n.OpType, i)
+		}
+		seen[name] = true
+		out[i] = name
+	}
+	return out
 }
 
 // valueSpec converts a graph input or output's declared type.
@@ -164,4 +269,19 @@ func valueSpec(vi onnx.ValueInfo) (ValueSpec, error) {
 		}
 	}
 	return spec, nil
+}
+
+// inline returns t, or, when t is external and dir is not "", a copy of
+// t that holds its data read from dir.
+func inline(t *onnx.Tensor, dir string) (*onnx.Tensor, error) {
+	if dir == "" || t.DataLocation != onnx.DataLocationExternal {
+		return t, nil
+	}
+	raw, err := onnx.ReadExternalData(dir, t)
+	if err != nil {
+		return nil, err
+	}
+	c := *t
+	c.RawData, c.DataLocation, c.ExternalData = raw, onnx.DataLocationDefault, nil
+	return &c, nil
 }

@@ -391,6 +391,10 @@ func (o *resizeOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if prod(p.out) == 0 {
 		return one(ctx.Alloc(x.DType, p.out...))
 	}
+	// The taps grow with the output's axes: the output must fit first.
+	if err := ctx.fits(x.DType, p.out...); err != nil {
+		return nil, err
+	}
 	taps := make([]*axisTaps, len(x.Shape))
 	for a, n := range x.Shape {
 		var r0, r1 float64

@@ -322,7 +322,7 @@ func wordsOf(x *Tensor) words {
 	switch x.DType {
 	case onnx.Float:
 		return words{b4: reinterpret[float32, uint32](x.F32)}
-	case onnx.Int32:
+	case onnx.Int32, onnx.Int16, onnx.Uint16:
 		return words{b4: reinterpret[int32, uint32](x.I32)}
 	case onnx.Double:
 		return words{b8: reinterpret[float64, uint64](x.F64)}

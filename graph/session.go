@@ -1,9 +1,11 @@
 package graph
 
 import (
+	"errors"
 	"fmt"
 	"runtime"
 	"sync"
+	"sync/atomic"
 
 	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
@@ -14,7 +16,28 @@ type Options struct {
 	// Threads bounds the goroutines an op may use at once (through
 	// Ctx.Parallel); 0 means runtime.GOMAXPROCS(0).
 	Threads int
+	// MaxMemory bounds the bytes of the values a run holds at once: the
+	// buffers ops allocate through Ctx (activations and outputs, not the
+	// graph's constants, the caller's inputs or an op's scratch space),
+	// counted from their allocation until their last reader has run. 0
+	// means the larger of MinMemoryLimit and MemoryFactor times the
+	// bytes of the graph's constants and the run's inputs; a negative
+	// value means no bound. A run that would exceed it fails with an
+	// error that wraps ErrMemoryLimit and names the node, instead of
+	// exhausting the machine's memory.
+	MaxMemory int64
 }
+
+// The default bound of Options.MaxMemory: what a model can amplify its
+// weights and inputs into before a run is refused.
+const (
+	MinMemoryLimit = 1 << 30
+	MemoryFactor   = 64
+)
+
+// ErrMemoryLimit is wrapped by the errors of Ctx.Alloc (so of Run and of
+// constant folding) for an allocation beyond the memory bound.
+var ErrMemoryLimit = errors.New("graph: memory limit exceeded")
 
 // Session runs a graph. It is safe for concurrent use: every Run has its
 // own values and buffers.
@@ -34,6 +57,9 @@ type Session struct {
 	inputs  []int           // slot of each graph input
 	outputs []int           // slot of each graph output
 	arenas  sync.Pool
+
+	maxMemory  int64 // Options.MaxMemory
+	constBytes int64 // bytes of the constants
 }
 
 // step is one node with its values as slots.
@@ -52,7 +78,7 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 			return nil, err
 		}
 	}
-	s := &Session{g: g, threads: o.Threads, slotOf: map[string]int{}, consts: map[int]*Tensor{}}
+	s := &Session{g: g, threads: o.Threads, slotOf: map[string]int{}, consts: map[int]*Tensor{}, maxMemory: o.MaxMemory}
 	if s.threads <= 0 {
 		s.threads = runtime.GOMAXPROCS(0)
 	}
@@ -77,6 +103,7 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 		i := slot(name)
 		if !pinned[i] {
 			s.consts[i] = t
+			s.constBytes += t.bytes()
 			pinned[i] = true
 		}
 	}
@@ -140,6 +167,7 @@ func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
 			}
 		}
 	}
+	var inBytes int64
 	for k, spec := range s.g.Inputs {
 		t, ok := inputs[spec.Name]
 		if !ok || t == nil {
@@ -149,10 +177,15 @@ func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
 			return nil, err
 		}
 		vals[s.inputs[k]] = t
+		inBytes += t.bytes()
 	}
 	a := s.arenas.Get().(*arena)
 	defer s.arenas.Put(a)
 	ctx := newCtx(a, s.threads)
+	ctx.limit = s.maxMemory
+	if ctx.limit == 0 {
+		ctx.limit = max(MinMemoryLimit, MemoryFactor*(s.constBytes+inBytes))
+	}
 	for _, st := range s.steps {
 		in := make([]*Tensor, len(st.in))
 		for j, v := range st.in {
@@ -176,6 +209,7 @@ func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
 		for _, v := range st.release {
 			if t := vals[v]; t != nil && !aliases(t, out) {
 				a.put(t)
+				ctx.live.Add(-t.bytes())
 			}
 			vals[v] = nil
 		}
@@ -250,19 +284,22 @@ type Ctx struct {
 	arena    *arena
 	threads  int
 	reusable []bool
+	limit    int64        // bound of live; negative: none
+	live     atomic.Int64 // bytes allocated and not yet released
 }
 
 func newCtx(a *arena, threads int) *Ctx {
 	if a == nil {
 		a = &arena{}
 	}
-	return &Ctx{arena: a, threads: threads}
+	return &Ctx{arena: a, threads: threads, limit: -1}
 }
 
 // Alloc returns a tensor of element type t and the given shape whose
 // contents are unspecified (a reused buffer keeps old values): the op must
 // write every element. It returns an error for an unsupported type or an
-// invalid shape.
+// invalid shape, and one that wraps ErrMemoryLimit when the tensor would
+// take the run past its memory bound (Options.MaxMemory).
 func (c *Ctx) Alloc(t onnx.DataType, shape ...int) (*Tensor, error) {
 	if !Supported(t) {
 		return nil, fmt.Errorf("element type %v is not supported", t)
@@ -272,8 +309,46 @@ func (c *Ctx) Alloc(t onnx.DataType, shape ...int) (*Tensor, error) {
 		return nil, err
 	}
 	x := &Tensor{DType: t, Shape: append([]int{}, shape...)}
+	if err := c.reserve(x, n); err != nil {
+		return nil, err
+	}
 	c.arena.get(x, n)
 	return x, nil
+}
+
+// maxAllocBytes is more than any machine holds, and few enough that the
+// counts below cannot overflow: an allocation beyond it is refused even
+// without a bound (make would panic).
+const maxAllocBytes = 1 << 50
+
+// reserve counts n elements of x's type against the memory bound.
+func (c *Ctx) reserve(x *Tensor, n int) error {
+	size := int64(elemBytes(x.DType))
+	if int64(n) > maxAllocBytes/size {
+		return fmt.Errorf("%w: %v%v takes more than %d bytes", ErrMemoryLimit, x.DType, x.Shape, int64(maxAllocBytes))
+	}
+	b := int64(n) * size
+	if live := c.live.Add(b); c.limit >= 0 && live > c.limit {
+		c.live.Add(-b)
+		return fmt.Errorf("%w: %v%v takes %d bytes, with %d in use the limit is %d", ErrMemoryLimit, x.DType, x.Shape, b, live-b, c.limit)
+	}
+	return nil
+}
+
+// fits returns the error Alloc would return for a tensor of element type
+// t and the given shape, without allocating it: an op whose scratch data
+// grows with its output's shape checks the output first.
+func (c *Ctx) fits(t onnx.DataType, shape ...int) error {
+	n, err := tensor.NumelOf(shape)
+	if err != nil {
+		return err
+	}
+	x := &Tensor{DType: t, Shape: shape}
+	if err := c.reserve(x, n); err != nil {
+		return err
+	}
+	c.live.Add(-int64(n) * int64(elemBytes(t)))
+	return nil
 }
 
 // Zeros is Alloc with every element zero.

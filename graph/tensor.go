@@ -13,7 +13,8 @@ import (
 //	FLOAT                               F32
 //	DOUBLE                              F64
 //	INT64                               I64
-//	INT32                               I32
+//	INT32, INT16, UINT16 (one value per element: the codes of 16-bit
+//	quantization)                       I32
 //	INT8, INT4 (one value per element)  I8
 //	UINT8, BOOL (0 or 1), UINT4 (one value per element),
 //	FLOAT8E4M3FN, FLOAT8E5M2 (the codes) U8
@@ -36,7 +37,7 @@ type Tensor struct {
 // t.
 func Supported(t onnx.DataType) bool {
 	switch t {
-	case onnx.Float, onnx.Double, onnx.Int64, onnx.Int32, onnx.Int8, onnx.Int4,
+	case onnx.Float, onnx.Double, onnx.Int64, onnx.Int32, onnx.Int16, onnx.Uint16, onnx.Int8, onnx.Int4,
 		onnx.Uint8, onnx.Bool, onnx.Uint4, onnx.Float8E4M3FN, onnx.Float8E5M2:
 		return true
 	}
@@ -69,7 +70,7 @@ func (x *Tensor) alloc(n int) {
 		x.F64 = make([]float64, n)
 	case onnx.Int64:
 		x.I64 = make([]int64, n)
-	case onnx.Int32:
+	case onnx.Int32, onnx.Int16, onnx.Uint16:
 		x.I32 = make([]int32, n)
 	case onnx.Int8, onnx.Int4:
 		x.I8 = make([]int8, n)
@@ -77,6 +78,21 @@ func (x *Tensor) alloc(n int) {
 		x.U8 = make([]uint8, n)
 	}
 }
+
+// elemBytes returns the bytes one element of type t (supported) takes in
+// a Tensor.
+func elemBytes(t onnx.DataType) int {
+	switch t {
+	case onnx.Float, onnx.Int32, onnx.Int16, onnx.Uint16:
+		return 4
+	case onnx.Double, onnx.Int64:
+		return 8
+	}
+	return 1
+}
+
+// bytes returns the bytes x's data takes.
+func (x *Tensor) bytes() int64 { return int64(x.Len()) * int64(elemBytes(x.DType)) }
 
 // Float wraps a float32 tensor (not copied).
 func Float(t *tensor.Tensor) *Tensor {
@@ -124,7 +140,7 @@ func (x *Tensor) Len() int {
 		return len(x.F64)
 	case onnx.Int64:
 		return len(x.I64)
-	case onnx.Int32:
+	case onnx.Int32, onnx.Int16, onnx.Uint16:
 		return len(x.I32)
 	case onnx.Int8, onnx.Int4:
 		return len(x.I8)
@@ -181,7 +197,7 @@ func (x *Tensor) Ints() ([]int, error) {
 		for i, v := range x.I64 {
 			out[i] = int(v)
 		}
-	case onnx.Int32:
+	case onnx.Int32, onnx.Int16, onnx.Uint16:
 		for i, v := range x.I32 {
 			out[i] = int(v)
 		}

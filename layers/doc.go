@@ -31,7 +31,7 @@
 // changing the tree.
 //
 // Each layer says, next to its Forward and Backward, how it is written as
-// ONNX nodes (Exporter, through a Builder that onnx/export implements),
+// ONNX nodes (Exporter, through a Builder that graph.FromLayers implements),
 // and a layer with a weight lets it be replaced for one pass (Weighted),
 // which is all quantization needs of it. Bad input never panics: every
 // layer returns an *Error that names the layer by its hierarchical name and

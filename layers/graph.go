@@ -13,8 +13,8 @@ import (
 // How a layer writes itself into a graph: each layer type says, next to
 // its Forward and Backward, which ONNX nodes it is (Exporter), and
 // containers say how their children's values flow (Builder.Apply, Chain,
-// Node). onnx/export implements Builder to write an ONNX model; a graph
-// built from a model implements it the same way.
+// Node). graph.FromLayers implements Builder to make a model a graph,
+// which onnx/export writes as an ONNX model.
 
 // Value is a tensor of a graph under construction: its name in the graph
 // and its shape, in which Batch stands for the symbolic batch dimension.

@@ -7,6 +7,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"unsafe"
 
 	"github.com/tensorquant/tensorquant/onnx/internal/wire"
 )
@@ -77,6 +78,7 @@ func amplifiers(n int) []struct {
 		{"tensor floats packed runs", init(rep(msg(tensorFloatData, make([]byte, 4))))},
 		{"tensor doubles unpacked", init(rep(fixed64))},
 		{"tensor raw data repeated", init(rep(msg(tensorRawData, []byte{1})))},
+		{"empty tensor external data entries", init(rep(msg(tensorExtData)))},
 		{"unknown fields in the model", rep(unknown)},
 		{"unknown fields in nodes", graph(rep(msg(graphNode, unknown)))},
 		{"unknown fields in dims", shape(rep(msg(shapeDim, unknown)))},
@@ -90,7 +92,7 @@ func amplifiers(n int) []struct {
 // TestDecodeAmplification: for each amplifier with 10^5 elements, Unmarshal
 // allocates at most MaxDecodeRatio bytes per input byte (plus
 // decodeAllocSlack), garbage included. Before the counting decoder, 10^5
-// empty initializers (200 KB) cost 70 MB: a 240-byte Tensor per 2 bytes,
+// empty initializers (200 KB) cost 70 MB: a Tensor (then 240 bytes) per 2 bytes,
 // plus append growth and a reader per element.
 func TestDecodeAmplification(t *testing.T) {
 	for _, tc := range amplifiers(100_000) {
@@ -103,6 +105,23 @@ func TestDecodeAmplification(t *testing.T) {
 		t.Logf("%-34s %8d bytes in, %10d allocated (%.1f per byte)", tc.name, len(tc.b), got, ratio)
 		if got > MaxDecodeRatio*uint64(len(tc.b))+decodeAllocSlack {
 			t.Errorf("%s: %d bytes allocated for %d bytes of input (%.0f per byte)", tc.name, got, len(tc.b), ratio)
+		}
+	}
+}
+
+// TestMessageSizes: an empty message in a repeated field (two bytes)
+// costs one struct, which MaxDecodeRatio must cover for every message
+// type; a field added to a message shows here first.
+func TestMessageSizes(t *testing.T) {
+	for name, size := range map[string]uintptr{
+		"Model": unsafe.Sizeof(Model{}), "OperatorSetID": unsafe.Sizeof(OperatorSetID{}),
+		"StringStringEntry": unsafe.Sizeof(StringStringEntry{}), "Graph": unsafe.Sizeof(Graph{}),
+		"Node": unsafe.Sizeof(Node{}), "Attribute": unsafe.Sizeof(Attribute{}), "Tensor": unsafe.Sizeof(Tensor{}),
+		"ValueInfo": unsafe.Sizeof(ValueInfo{}), "Type": unsafe.Sizeof(Type{}), "TensorType": unsafe.Sizeof(TensorType{}),
+		"TensorShape": unsafe.Sizeof(TensorShape{}), "Dimension": unsafe.Sizeof(Dimension{}),
+	} {
+		if size > 2*MaxDecodeRatio {
+			t.Errorf("%s is %d bytes, more than MaxDecodeRatio (%d) per byte of an empty message", name, size, MaxDecodeRatio)
 		}
 	}
 }

@@ -234,12 +234,19 @@ var ErrInvalidTensor = errors.New("onnx: invalid tensor")
 // to DataType (see Tensor), holding another number of elements than Dims
 // describe (sub-byte types packed, complex types two values an element);
 // data in another typed field; or no data at all for a known type with
-// elements, unless t keeps unmodelled fields (string_data, external_data)
-// that may hold them.
+// elements, unless t keeps unmodelled fields (string_data) that may hold
+// them. An external tensor (DataLocation not DEFAULT) must hold no data
+// of its own and valid external_data entries (Tensor.External).
 func (t *Tensor) Validate() error {
 	n, err := t.size(1)
 	if err != nil {
 		return fmt.Errorf("%w: %w", ErrInvalidTensor, err)
+	}
+	if t.DataLocation != DataLocationDefault {
+		if _, err := t.External(); err != nil {
+			return fmt.Errorf("%w: %w", ErrInvalidTensor, err)
+		}
+		return nil
 	}
 	field, fieldName := t.typedField(t.DataType)
 	typed := len(t.FloatData) + len(t.Int32Data) + len(t.Int64Data) + len(t.DoubleData) + len(t.Uint64Data)

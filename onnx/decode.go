@@ -48,7 +48,7 @@ func (e *DecodeError) Unwrap() error { return e.Err }
 // hold), so every slice is allocated once with exactly the length its
 // bytes encode, and the decoder itself allocates nothing per element. The
 // largest cost per input byte is an empty message (two bytes) in a
-// repeated field: one struct of its type, at most 240 bytes for a Tensor,
+// repeated field: one struct of its type, at most 264 bytes for a Tensor,
 // so a model never costs more than MaxDecodeRatio bytes per input byte,
 // plus a few kilobytes.
 //
@@ -73,7 +73,7 @@ func Unmarshal(b []byte) (*Model, error) {
 // MaxDecodeRatio bounds what Unmarshal allocates per byte of input (plus a
 // fixed few kilobytes): the size of the largest message struct, Tensor,
 // per two bytes of an empty message in a repeated field, rounded up.
-const MaxDecodeRatio = 128
+const MaxDecodeRatio = 136
 
 // reader walks the fields of one message. Errors are sticky: after the
 // first one every accessor returns a zero value and next reports false;
@@ -612,7 +612,7 @@ func (a *Attribute) decode(r *reader) error {
 }
 
 var tensorCounts = [16]kind{tensorDims: varints, tensorFloatData: fixed32s, tensorInt32Data: varints,
-	tensorInt64Data: varints, tensorDoubleData: fixed64s, tensorUint64Data: varints}
+	tensorInt64Data: varints, tensorDoubleData: fixed64s, tensorUint64Data: varints, tensorExtData: perField}
 
 func (t *Tensor) decode(r *reader) error {
 	c := r.count(&tensorCounts)
@@ -622,6 +622,7 @@ func (t *Tensor) decode(r *reader) error {
 	t.Int64Data = sized(t.Int64Data, c[tensorInt64Data])
 	t.DoubleData = sized(t.DoubleData, c[tensorDoubleData])
 	t.Uint64Data = sized(t.Uint64Data, c[tensorUint64Data])
+	t.ExternalData = sized(t.ExternalData, c[tensorExtData])
 	return r.fields(&t.x, func() bool {
 		switch r.num {
 		case tensorDims:
@@ -644,6 +645,10 @@ func (t *Tensor) decode(r *reader) error {
 			t.Uint64Data = repeatedVarint(r, "uint64_data", t.Uint64Data)
 		case tensorDocString:
 			t.DocString = r.str("doc_string")
+		case tensorExtData:
+			t.ExternalData = decodeElem(r, t.ExternalData, "external_data", "StringStringEntryProto", (*StringStringEntry).decode)
+		case tensorDataLoc:
+			t.DataLocation = DataLocation(r.int32("data_location"))
 		default:
 			return false
 		}

@@ -17,6 +17,13 @@
 // follows protoc's canonical order, so Marshal(Unmarshal(b)) == b for the
 // files PyTorch and onnx's Python helper write.
 //
+// Models larger than protobuf's 2 GiB limit keep their initializers in an
+// external data file beside the model (TensorProto's data_location
+// EXTERNAL and external_data entries): WriteFile writes one automatically
+// when a model would not fit, WriteFileExternal on request, and
+// ReadExternalData reads a tensor's data back, only from inside the
+// model's directory and within the bounds of the file.
+//
 // The protobuf wire format itself is in the internal package wire, written
 // by hand: the module has no protobuf dependency.
 package onnx

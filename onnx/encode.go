@@ -12,6 +12,9 @@ import (
 // message limit, which ONNX Runtime, protoc and the onnx package enforce.
 const MaxModelSize = math.MaxInt32
 
+// maxModelSize is MaxModelSize, lowered by tests of what happens above it.
+var maxModelSize int64 = MaxModelSize
+
 // ErrTooLarge is returned (wrapped) by Marshal for a model whose encoding
 // exceeds MaxModelSize.
 var ErrTooLarge = errors.New("onnx: model larger than 2 GiB (protobuf limit)")
@@ -47,7 +50,7 @@ func Marshal(m *Model) ([]byte, error) {
 		}
 	}
 	b := m.appendTo(nil)
-	if len(b) > MaxModelSize {
+	if int64(len(b)) > maxModelSize {
 		return nil, fmt.Errorf("%w: %d bytes", ErrTooLarge, len(b))
 	}
 	return b, nil
@@ -207,6 +210,8 @@ func (t *Tensor) appendTo(b []byte) []byte {
 	b = wire.AppendPackedFloat64(b, tensorDoubleData, t.DoubleData)
 	b = wire.AppendPackedVarint(b, tensorUint64Data, t.Uint64Data)
 	b = appendString(b, tensorDocString, t.DocString, t.x.has(tensorDocString))
+	b = appendMessages(b, tensorExtData, t.ExternalData, (*StringStringEntry).appendTo)
+	b = appendInt(b, tensorDataLoc, int64(t.DataLocation), t.x.has(tensorDataLoc))
 	return append(b, t.x.unknown...)
 }
 

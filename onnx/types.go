@@ -200,21 +200,52 @@ func (t DataType) String() string {
 // bit patterns (4-bit types two to an element); Int64Data for INT64;
 // DoubleData for DOUBLE and COMPLEX128; Uint64Data for UINT32 and UINT64.
 // A nil RawData is absent, a non-nil empty one is present.
-// Unmodelled fields (segment, string_data, external_data, data_location,
-// metadata_props) are kept as raw bytes.
+//
+// A tensor whose DataLocation is DataLocationExternal keeps its elements
+// in a file beside the model, in raw_data's layout, where ExternalData
+// says (see Tensor.External, ReadExternalData); this is how models larger
+// than protobuf's 2 GiB limit are stored.
+// Unmodelled fields (segment, string_data, metadata_props) are kept as
+// raw bytes.
 type Tensor struct {
-	Dims       []int64   // dims = 1
-	DataType   DataType  // data_type = 2
-	FloatData  []float32 // float_data = 4 (packed)
-	Int32Data  []int32   // int32_data = 5 (packed)
-	Int64Data  []int64   // int64_data = 7 (packed)
-	Name       string    // name = 8
-	RawData    []byte    // raw_data = 9
-	DoubleData []float64 // double_data = 10 (packed)
-	Uint64Data []uint64  // uint64_data = 11 (packed)
-	DocString  string    // doc_string = 12
+	Dims         []int64      // dims = 1
+	DataType     DataType     // data_type = 2
+	DataLocation DataLocation // data_location = 14
+	FloatData    []float32    // float_data = 4 (packed)
+	Int32Data    []int32      // int32_data = 5 (packed)
+	Int64Data    []int64      // int64_data = 7 (packed)
+	Name         string       // name = 8
+	RawData      []byte       // raw_data = 9
+	DoubleData   []float64    // double_data = 10 (packed)
+	Uint64Data   []uint64     // uint64_data = 11 (packed)
+	DocString    string       // doc_string = 12
+	// ExternalData holds the key/value pairs that locate the data of an
+	// external tensor: location, offset, length, checksum.
+	ExternalData []StringStringEntry // external_data = 13
 
 	x fieldInfo
+}
+
+// DataLocation is TensorProto.DataLocation: where a tensor's elements are.
+type DataLocation int32
+
+// The data locations. DataLocationDefault keeps the elements in the
+// tensor's own fields; DataLocationExternal in an external file.
+const (
+	DataLocationDefault  DataLocation = 0
+	DataLocationExternal DataLocation = 1
+)
+
+// String returns the schema's name of l ("DEFAULT", "EXTERNAL"), or the
+// number for a value the schema does not define.
+func (l DataLocation) String() string {
+	switch l {
+	case DataLocationDefault:
+		return "DEFAULT"
+	case DataLocationExternal:
+		return "EXTERNAL"
+	}
+	return "DataLocation(" + strconv.Itoa(int(l)) + ")"
 }
 
 // ValueInfo is ValueInfoProto: the name and type of a graph input, output
@@ -319,6 +350,8 @@ const (
 	tensorDoubleData = 10
 	tensorUint64Data = 11
 	tensorDocString  = 12
+	tensorExtData    = 13
+	tensorDataLoc    = 14
 
 	valueInfoName      = 1
 	valueInfoType      = 2

@@ -1,7 +1,8 @@
 // Command tensorquant is the command-line front end of the tensorquant
 // quantization toolkit: the seed's whole workflow on an embedded data set
 // (demo), calibration of users' own data (calibrate, merge), ONNX export
-// (export), the kernel throughput table (bench) and version information.
+// (export), running and describing ONNX models (run, info), the kernel
+// throughput table (bench) and version information.
 //
 // Usage:
 //
@@ -38,6 +39,8 @@ func commands() []command {
 		{"calibrate", "calibrate the amax of a .npy (or raw float32) file with every method", runCalibrate},
 		{"merge", "join calibrator states from several shards and print the amax", runMerge},
 		{"export", "write the demo's quantized model (or a checkpoint of it) as ONNX", runExport},
+		{"run", "run an ONNX model on .npy inputs and write its outputs, or benchmark it", runRun},
+		{"info", "describe an ONNX model: inputs, outputs, opsets, ops, parameters, support", runInfo},
 		{"bench", "kernel throughput on this machine: every implementation vs pure Go vs copy()", runBench},
 		{"version", "print the module and Go versions and the kernels in use", runVersion},
 	}

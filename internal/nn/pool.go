@@ -272,6 +272,11 @@ func (g *Geom) eachWindow(countPad bool, p0, p1 int, f func(p, o int, rows []int
 			od, oh := r/g.Small[1], r%g.Small[1]
 			for ow := range g.Small[2] {
 				lo, hi := tw.start[ow]+tw.lo[ow]*dw, tw.start[ow]+tw.hi[ow]*dw
+				if tw.lo[ow] == tw.hi[ow] {
+					// A window all in the padding (pads at least the
+					// kernel): no tap, and no offset outside the row.
+					lo, hi = 0, dw-1
+				}
 				f(p, r*g.Small[2]+ow, rows, lo, max(lo, hi-dw+1), dw, float32(vd[od]*vh[oh]*vw[ow]))
 			}
 		})

@@ -13,6 +13,7 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
 )
 
 // Open opens path for reading if it is a regular file (after following
@@ -22,7 +23,32 @@ import (
 // *fs.PathError whose Op is "open"), or an error that names path and its
 // type for anything but a regular file.
 func Open(path string) (*os.File, int64, error) {
-	st, err := os.Stat(path)
+	return open(osDir{}, path, path)
+}
+
+// OpenIn is Open for the file name inside the directory root: a name that
+// leaves root (an absolute name, a ".." component that climbs out, a
+// symbolic link that points outside) is refused with os.Root's error.
+// Errors name the file as root's directory joined with name.
+func OpenIn(root *os.Root, name string) (*os.File, int64, error) {
+	return open(root, name, filepath.Join(root.Name(), name))
+}
+
+// dir is what open needs of a directory: os.Root, or the file system as a
+// whole (osDir).
+type dir interface {
+	Stat(name string) (fs.FileInfo, error)
+	Open(name string) (*os.File, error)
+}
+
+type osDir struct{}
+
+func (osDir) Stat(name string) (fs.FileInfo, error) { return os.Stat(name) }
+func (osDir) Open(name string) (*os.File, error)    { return os.Open(name) }
+
+// open opens name in d; path names it in errors.
+func open(d dir, name, path string) (*os.File, int64, error) {
+	st, err := d.Stat(name)
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {
@@ -33,7 +59,7 @@ func Open(path string) (*os.File, int64, error) {
 	if err := CheckRegular(path, st.Mode()); err != nil {
 		return nil, 0, err
 	}
-	f, err := os.Open(path)
+	f, err := d.Open(name)
 	if err != nil {
 		return nil, 0, err
 	}

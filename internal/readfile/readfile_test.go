@@ -5,6 +5,8 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
+	"strings"
+	"syscall"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/readfile"
@@ -60,4 +62,59 @@ func TestReadRefuses(t *testing.T) {
 		})
 		return err
 	})
+}
+
+// TestOpenIn: a file inside the root opens (through a symbolic link that
+// stays inside too); names that leave the root, and what is not a regular
+// file, are refused.
+func TestOpenIn(t *testing.T) {
+	outside := t.TempDir()
+	if err := os.WriteFile(filepath.Join(outside, "secret"), []byte("secret"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "sub"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "sub", "data"), []byte("0123456789"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, l := range [][2]string{{"sub/data", "inside"}, {filepath.Join(outside, "secret"), "abs"}, {"../" + filepath.Base(outside) + "/secret", "rel"}} {
+		if err := os.Symlink(l[0], filepath.Join(dir, l[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := syscall.Mkfifo(filepath.Join(dir, "fifo"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	root, err := os.OpenRoot(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer root.Close()
+	for _, name := range []string{"sub/data", "inside", "sub/../sub/data"} {
+		f, size, err := readfile.OpenIn(root, name)
+		if err != nil || size != 10 {
+			t.Errorf("%s: size %d, %v", name, size, err)
+			continue
+		}
+		f.Close()
+	}
+	for name, want := range map[string]string{
+		"../" + filepath.Base(dir) + "/sub/data": "escapes",
+		filepath.Join(dir, "sub", "data"):        "escapes",
+		"abs":                                    "escapes",
+		"rel":                                    "escapes",
+		"missing":                                "no such file",
+		"sub":                                    filepath.Join(dir, "sub") + ": not a regular file (a directory)",
+		"fifo":                                   filepath.Join(dir, "fifo") + ": not a regular file (a named pipe)",
+	} {
+		f, _, err := readfile.OpenIn(root, name)
+		if err == nil {
+			f.Close()
+			t.Errorf("%s: opened", name)
+		} else if !strings.Contains(err.Error(), want) {
+			t.Errorf("%s: %v, want %q", name, err, want)
+		}
+	}
 }

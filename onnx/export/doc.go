@@ -2,16 +2,19 @@
 // into an ONNX model (package onnx) for inference in ONNX Runtime or
 // TensorRT.
 //
-// It sits above layers and the onnx codec and knows no layer type: every
-// layer writes its own nodes (layers.Exporter) through the builder this
-// package implements (layers.Builder), containers included (Sequential
-// through Builder.Chain, Residual through Apply and an Add node). What is
-// this package's own is the quantization: TensorQuantizers become
-// QuantizeLinear/DequantizeLinear pairs, and a quantized layer
-// (layers.QuantLayer) is its input's Q/DQ followed by its float layer,
-// whose weight and bias (layers.Weighted tells them apart) go through the
-// weight quantizer and, with BiasInt32, become INT32; and BatchNorm
-// folding, into any layer that implements layers.BatchNormFolder.
+// It sits above layers, graph and the onnx codec, and is the one writer
+// of ONNX models: Graph writes any graph (an imported model exports
+// again), and Model is graph.FromLayers followed by Graph. The
+// conversion knows no layer type: every layer writes its own nodes
+// (layers.Exporter) through the layers.Builder that graph.FromLayers
+// implements, containers included (Sequential through Builder.Chain,
+// Residual through Apply and an Add node). What the conversion adds is
+// the quantization: TensorQuantizers become QuantizeLinear/
+// DequantizeLinear pairs, and a quantized layer (layers.QuantLayer) is
+// its input's Q/DQ followed by its float layer, whose weight and bias
+// (layers.Weighted tells them apart) go through the weight quantizer
+// and, with BiasInt32, become INT32; and BatchNorm folding, into any
+// layer that implements layers.BatchNormFolder.
 //
 //	m, err := export.Model(model, export.Options{InputShape: []int{1, 8, 8}})
 //	...

@@ -59,10 +59,19 @@ func ProtoDecode(t testing.TB) string {
 // Debian's /usr/bin/python3 can import onnx.
 func OnnxCheck(t testing.TB) string {
 	t.Helper()
-	if err := exec.Command("/usr/bin/python3", "-c", "import onnx").Run(); err != nil {
-		Missing(t, "/usr/bin/python3 cannot import onnx (Debian package python3-onnx): %v", err)
-	}
+	PythonONNX(t)
 	return filepath.Join(Dir(t), "onnx-check")
+}
+
+// PythonONNX returns the path of Debian's python3 (/usr/bin/python3), after
+// checking that it can import onnx.
+func PythonONNX(t testing.TB) string {
+	t.Helper()
+	const python = "/usr/bin/python3"
+	if err := exec.Command(python, "-c", "import onnx").Run(); err != nil {
+		Missing(t, "%s cannot import onnx (Debian package python3-onnx): %v", python, err)
+	}
+	return python
 }
 
 // ORTScript returns the path of ort-run.js, after checking that node and

@@ -230,6 +230,15 @@ func (mo *Model) Path(opset int) (string, error) {
 	return filepath.Join(mo.dir, "op"+strconv.Itoa(opset)+".onnx"), nil
 }
 
+// TestBatches returns the batches a test runs the model at: all of
+// them, or under -short the first.
+func (mo *Model) TestBatches() []int {
+	if testing.Short() {
+		return mo.Batches[:1]
+	}
+	return mo.Batches
+}
+
 // ReadInputs reads the seeded inputs at batch, keyed by graph input name.
 func (mo *Model) ReadInputs(batch int) (map[string]*tensor.Tensor, error) {
 	dir, err := mo.batchDir(batch)

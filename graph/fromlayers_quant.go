@@ -1,4 +1,4 @@
-package export
+package graph
 
 import (
 	"encoding/binary"
@@ -12,7 +12,7 @@ import (
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
-// active reports whether q is exported as a QuantizeLinear →
+// active reports whether q is written as a QuantizeLinear →
 // DequantizeLinear pair: present, not disabled, its quant stage on.
 func active(q *layers.TensorQuantizer) bool {
 	return q != nil && !q.Disabled() && q.QuantEnabled()
@@ -24,9 +24,9 @@ func clipOnly(q *layers.TensorQuantizer) bool {
 	return q != nil && !q.Disabled() && !q.QuantEnabled() && q.Descriptor().LearnAmax && q.ClipEnabled()
 }
 
-// clipBounds returns the learned clip bounds [min, max] of the learn_amax
+// learnedClip returns the learned clip bounds [min, max] of the learn_amax
 // quantizer q at path.
-func clipBounds(path string, q *layers.TensorQuantizer) ([]float32, error) {
+func learnedClip(path string, q *layers.TensorQuantizer) ([]float32, error) {
 	b := []float32{float32(math.NaN()), float32(math.NaN())}
 	for _, p := range q.Params() {
 		i := slices.Index([]string{"clip.clip_value_min", "clip.clip_value_max"}, p.Name)
@@ -40,7 +40,7 @@ func clipBounds(path string, q *layers.TensorQuantizer) ([]float32, error) {
 	return b, nil
 }
 
-// qdq holds what the exported QuantizeLinear/DequantizeLinear of one
+// qdq holds what the written QuantizeLinear/DequantizeLinear of one
 // quantizer needs.
 type qdq struct {
 	path  string              // the quantizer's hierarchical name
@@ -55,9 +55,9 @@ type qdq struct {
 	clip  []float32 // learn_amax: the clip bounds [min, max] applied first
 }
 
-// intTypes maps the integer widths QuantizeLinear has to their signed and
+// qdqIntTypes maps the integer widths QuantizeLinear has to their signed and
 // unsigned zero-point types.
-var intTypes = map[int][2]onnx.DataType{
+var qdqIntTypes = map[int][2]onnx.DataType{
 	4:  {onnx.Int4, onnx.Uint4},
 	8:  {onnx.Int8, onnx.Uint8},
 	16: {onnx.Int16, onnx.Uint16},
@@ -65,7 +65,7 @@ var intTypes = map[int][2]onnx.DataType{
 
 // qdqErrorf returns an error naming the quantizer at path.
 func qdqErrorf(path string, format string, args ...any) error {
-	return &exportError{fmt.Sprintf("export: quantizer %s: %s", path, fmt.Sprintf(format, args...))}
+	return convErrorf("quantizer %s: %s", path, fmt.Sprintf(format, args...))
 }
 
 // requirement returns the lowest opset that expresses quantizer q and why:
@@ -92,7 +92,7 @@ func requirement(q *layers.TensorQuantizer) (int, string) {
 // neededOpset returns the lowest opset that expresses every active
 // quantizer of model.
 func neededOpset(model layers.Layer) int {
-	need := MinOpset
+	need := MinLayersOpset
 	_ = layers.Walk(model, func(_ string, l layers.Layer) error {
 		if q, ok := l.(*layers.TensorQuantizer); ok && active(q) {
 			n, _ := requirement(q)
@@ -103,12 +103,12 @@ func neededOpset(model layers.Layer) int {
 	return need
 }
 
-// qdqParams computes the exported scale, zero point and axis of quantizer
+// qdqParams computes the written scale, zero point and axis of quantizer
 // q (at path) for an input of the given shape (batch dimension -1), and
 // refuses what QuantizeLinear cannot express. weight says whether the
 // input is a weight (only weights may be block-quantized: a block amax of
 // an activation would fix the batch size).
-func (b *builder) qdqParams(path string, q *layers.TensorQuantizer, shape []int, weight bool) (*qdq, error) {
+func (b *layersBuilder) qdqParams(path string, q *layers.TensorQuantizer, shape []int, weight bool) (*qdq, error) {
 	d := q.Descriptor()
 	p := &qdq{path: path, axis: -1}
 	fp8, isFP8 := d.FP8()
@@ -124,13 +124,13 @@ func (b *builder) qdqParams(path string, q *layers.TensorQuantizer, shape []int,
 	case d.NarrowRange && !d.Unsigned:
 		return nil, qdqErrorf(path, "narrow range: QuantizeLinear saturates to the full range [%d, %d] (the original toolkit refuses it too)",
 			-(int64(1) << (d.NumBits - 1)), int64(1)<<(d.NumBits-1)-1)
-	case intTypes[d.NumBits][0] == onnx.Undefined:
+	case qdqIntTypes[d.NumBits][0] == onnx.Undefined:
 		return nil, qdqErrorf(path, "num_bits %d: QuantizeLinear has no %d-bit type (8 bits from opset 10, 4 and 16 from opset 21)", d.NumBits, d.NumBits)
 	case d.Unsigned:
-		p.lo, p.hi, p.zp = 0, int32(1)<<d.NumBits-1, intTypes[d.NumBits][1]
+		p.lo, p.hi, p.zp = 0, int32(1)<<d.NumBits-1, qdqIntTypes[d.NumBits][1]
 	default:
 		p.hi = int32(1)<<(d.NumBits-1) - 1
-		p.lo, p.zp = -p.hi-1, intTypes[d.NumBits][0]
+		p.lo, p.zp = -p.hi-1, qdqIntTypes[d.NumBits][0]
 	}
 	if need, why := requirement(q); int64(need) > b.opset {
 		return nil, qdqErrorf(path, "%s: needs opset %d or later, exporting at opset %d", why, need, b.opset)
@@ -151,7 +151,7 @@ func (b *builder) qdqParams(path string, q *layers.TensorQuantizer, shape []int,
 	}
 	if d.LearnAmax {
 		var err error
-		if p.clip, err = clipBounds(path, q); err != nil {
+		if p.clip, err = learnedClip(path, q); err != nil {
 			return nil, err
 		}
 	}
@@ -285,7 +285,7 @@ func (p *qdq) codesTensor(dims []int64, codes []int32, fp8 []byte) (onnx.Tensor,
 
 // constants emits the zero point and scale as Constant nodes (in this
 // order, as PyTorch does) and returns their names.
-func (b *builder) constants(scope string, p *qdq) (scale, zp string, err error) {
+func (b *layersBuilder) constants(scope string, p *qdq) (scale, zp string, err error) {
 	zt, err := p.codesTensor(p.dims, make([]int32, len(p.scale)), make([]byte, len(p.scale)))
 	if err != nil {
 		return "", "", err
@@ -300,7 +300,7 @@ func (b *builder) constants(scope string, p *qdq) (scale, zp string, err error) 
 
 // clip emits the learn_amax Clip of x to bounds [min, max] (attributes
 // at opset 10, Constant inputs from opset 11).
-func (b *builder) clip(scope string, x value, bounds []float32) (value, error) {
+func (b *layersBuilder) clip(scope string, x layerValue, bounds []float32) (layerValue, error) {
 	if b.opset < 11 {
 		return b.node(scope, "Clip", []string{x.name}, onnx.Float, x.shape,
 			onnx.FloatAttr("max", bounds[1]), onnx.FloatAttr("min", bounds[0])), nil
@@ -309,7 +309,7 @@ func (b *builder) clip(scope string, x value, bounds []float32) (value, error) {
 	for _, v := range bounds {
 		t, err := onnx.NewTensor("", nil, []float32{v})
 		if err != nil {
-			return value{}, err
+			return layerValue{}, err
 		}
 		inputs = append(inputs, b.constant(scope, t).name)
 	}
@@ -317,16 +317,16 @@ func (b *builder) clip(scope string, x value, bounds []float32) (value, error) {
 }
 
 // emitQDQ emits (Clip →) QuantizeLinear → DequantizeLinear of x in scope.
-func (b *builder) emitQDQ(scope string, x value, p *qdq) (value, error) {
+func (b *layersBuilder) emitQDQ(scope string, x layerValue, p *qdq) (layerValue, error) {
 	var err error
 	if p.clip != nil {
 		if x, err = b.clip(scope, x, p.clip); err != nil {
-			return value{}, qdqErrorf(p.path, "%v", err)
+			return layerValue{}, qdqErrorf(p.path, "%v", err)
 		}
 	}
 	scale, zp, err := b.constants(scope, p)
 	if err != nil {
-		return value{}, qdqErrorf(p.path, "%v", err)
+		return layerValue{}, qdqErrorf(p.path, "%v", err)
 	}
 	q := b.node(scope, "QuantizeLinear", []string{x.name, scale, zp}, p.zp, x.shape, p.attrs(true)...)
 	return b.node(scope, "DequantizeLinear", []string{q.name, scale, zp}, onnx.Float, x.shape, p.attrs(false)...), nil
@@ -340,36 +340,36 @@ func quantizerScope(path, scope, name string) (string, string) {
 	return qp, scopeOf(scope, qp)
 }
 
-// quantize exports the quantizer q at path (node scope scope) on the
+// quantize converts the quantizer q at path (node scope scope) on the
 // activation x: QuantizeLinear → DequantizeLinear when active, Clip when
 // it only clips, nothing otherwise. It returns the result and the Q/DQ
 // parameters (nil without Q/DQ).
-func (b *builder) quantize(path, scope string, q *layers.TensorQuantizer, x value) (value, *qdq, error) {
+func (b *layersBuilder) quantize(path, scope string, q *layers.TensorQuantizer, x layerValue) (layerValue, *qdq, error) {
 	switch {
 	case active(q):
 		p, err := b.qdqParams(path, q, x.shape, false)
 		if err != nil {
-			return value{}, nil, err
+			return layerValue{}, nil, err
 		}
 		v, err := b.emitQDQ(scope, x, p)
 		return v, p, err
 	case clipOnly(q):
-		bounds, err := clipBounds(path, q)
+		bounds, err := learnedClip(path, q)
 		if err != nil {
-			return value{}, nil, err
+			return layerValue{}, nil, err
 		}
 		v, err := b.clip(scope, x, bounds)
 		if err != nil {
-			return value{}, nil, qdqErrorf(path, "%v", err)
+			return layerValue{}, nil, qdqErrorf(path, "%v", err)
 		}
 		return v, nil, nil
 	}
 	return x, nil, nil
 }
 
-// inputQuant exports the input quantizer q of the quantized layer at path
+// inputQuant converts the input quantizer q of the quantized layer at path
 // on x (see quantize).
-func (b *builder) inputQuant(path, scope string, q *layers.TensorQuantizer, x value) (value, *qdq, error) {
+func (b *layersBuilder) inputQuant(path, scope string, q *layers.TensorQuantizer, x layerValue) (layerValue, *qdq, error) {
 	qp, qs := quantizerScope(path, scope, "input_quantizer")
 	return b.quantize(qp, qs, q, x)
 }
@@ -381,14 +381,14 @@ func (b *builder) inputQuant(path, scope string, q *layers.TensorQuantizer, x va
 // quantizer sees the weight as a matrix of one row per filter
 // ([w.Shape[0], rest]); that matrix is stored and a Reshape restores the
 // weight's shape.
-func (b *builder) weightInput(path, scope string, l layers.Layer, name string, w *tensor.Tensor, q *layers.TensorQuantizer) (string, *qdq, error) {
+func (b *layersBuilder) weightInput(path, scope string, l layers.Layer, name string, w *tensor.Tensor, q *layers.TensorQuantizer) (string, *qdq, error) {
 	qp, qs := quantizerScope(path, scope, "weight_quantizer")
 	if !active(q) {
 		n, err := b.floatInitializer(name, w)
 		if err != nil {
-			return "", nil, errorf(path, l, "%v", err)
+			return "", nil, layerErrorf(path, l, "%v", err)
 		}
-		v, _, err := b.quantize(qp, qs, q, value{name: n, elem: onnx.Float, shape: w.Shape})
+		v, _, err := b.quantize(qp, qs, q, layerValue{name: n, elem: onnx.Float, shape: w.Shape})
 		return v.name, nil, err
 	}
 	view := w
@@ -399,13 +399,13 @@ func (b *builder) weightInput(path, scope string, l layers.Layer, name string, w
 	if err != nil {
 		return "", nil, err
 	}
-	var out value
+	var out layerValue
 	if b.opts.Weights == WeightsFloat {
 		n, err := b.floatInitializer(name, view)
 		if err != nil {
-			return "", nil, errorf(path, l, "%v", err)
+			return "", nil, layerErrorf(path, l, "%v", err)
 		}
-		if out, err = b.emitQDQ(qs, value{name: n, elem: onnx.Float, shape: view.Shape}, p); err != nil {
+		if out, err = b.emitQDQ(qs, layerValue{name: n, elem: onnx.Float, shape: view.Shape}, p); err != nil {
 			return "", nil, err
 		}
 	} else {
@@ -413,7 +413,10 @@ func (b *builder) weightInput(path, scope string, l layers.Layer, name string, w
 		if err != nil {
 			return "", nil, err
 		}
-		n := b.initializer(name+"_quantized", codes)
+		n, err := b.initializer(name+"_quantized", codes)
+		if err != nil {
+			return "", nil, qdqErrorf(qp, "%v", err)
+		}
 		scale, zp, err := b.constants(qs, p)
 		if err != nil {
 			return "", nil, qdqErrorf(qp, "%v", err)
@@ -423,7 +426,7 @@ func (b *builder) weightInput(path, scope string, l layers.Layer, name string, w
 	if view != w {
 		t, err := onnx.NewTensor("", []int64{int64(len(w.Shape))}, dims64(w.Shape))
 		if err != nil {
-			return "", nil, errorf(path, l, "%v", err)
+			return "", nil, layerErrorf(path, l, "%v", err)
 		}
 		shape := b.constant(qs, t)
 		out = b.node(qs, "Reshape", []string{out.name, shape.name}, onnx.Float, w.Shape)
@@ -461,13 +464,13 @@ func (p *qdq) quantizeWeight(w *tensor.Tensor) (onnx.Tensor, error) {
 // input is quantized per tensor and the weight per tensor or along
 // outAxis (the output channels) with 8-bit integers, INT32 codes
 // round(bias/(input_scale·weight_scale)) followed by DequantizeLinear.
-func (b *builder) biasInput(path, scope string, l layers.Layer, name string, bias *tensor.Tensor, in, w *qdq, outAxis int) (string, error) {
+func (b *layersBuilder) biasInput(path, scope string, l layers.Layer, name string, bias *tensor.Tensor, in, w *qdq, outAxis int) (string, error) {
 	eightBit := func(p *qdq) bool { return p != nil && (p.zp == onnx.Int8 || p.zp == onnx.Uint8) && p.block == 0 }
 	perOut := w != nil && w.axis == outAxis && len(w.scale) == len(bias.Data)
 	if b.opts.Bias != BiasInt32 || !eightBit(in) || !eightBit(w) || in.axis >= 0 || (w.axis >= 0 && !perOut) {
 		n, err := b.floatInitializer(name, bias)
 		if err != nil {
-			return "", errorf(path, l, "%v", err)
+			return "", layerErrorf(path, l, "%v", err)
 		}
 		return n, nil
 	}
@@ -483,16 +486,19 @@ func (b *builder) biasInput(path, scope string, l layers.Layer, name string, bia
 		}
 		c := math.RoundToEven(float64(v) / float64(s))
 		if !(c >= math.MinInt32 && c <= math.MaxInt32) {
-			return "", errorf(path, l, "bias[%d] = %v divided by its INT32 scale %v (input scale × weight scale) is %.4g, beyond INT32; export the bias as float",
+			return "", layerErrorf(path, l, "bias[%d] = %v divided by its INT32 scale %v (input scale × weight scale) is %.4g, beyond INT32; export the bias as float",
 				i, v, s, c)
 		}
 		codes[i] = int32(c)
 	}
 	ct, err := onnx.NewTensor(name+"_quantized", []int64{int64(len(codes))}, codes)
 	if err != nil {
-		return "", errorf(path, l, "%v", err)
+		return "", layerErrorf(path, l, "%v", err)
 	}
-	n := b.initializer(name+"_quantized", ct)
+	n, err := b.initializer(name+"_quantized", ct)
+	if err != nil {
+		return "", layerErrorf(path, l, "%v", err)
+	}
 	var dims []int64
 	var attrs []onnx.Attribute
 	if w.axis >= 0 {
@@ -501,7 +507,7 @@ func (b *builder) biasInput(path, scope string, l layers.Layer, name string, bia
 	}
 	st, err := onnx.NewTensor("", dims, scale)
 	if err != nil {
-		return "", errorf(path, l, "%v", err)
+		return "", layerErrorf(path, l, "%v", err)
 	}
 	sc := b.constant(scope, st)
 	return b.node(scope, "DequantizeLinear", []string{n, sc.name}, onnx.Float, bias.Shape, attrs...).name, nil

@@ -1,0 +1,253 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strings"
+
+	"github.com/tensorquant/tensorquant/graph"
+	"github.com/tensorquant/tensorquant/onnx"
+)
+
+// modelInfo is what info prints (its JSON form with -json).
+type modelInfo struct {
+	Path         string           `json:"path"`
+	IRVersion    int64            `json:"ir_version"`
+	Producer     string           `json:"producer"`
+	Opsets       map[string]int64 `json:"opsets"`
+	Inputs       []valueInfo      `json:"inputs"`
+	Outputs      []valueInfo      `json:"outputs"`
+	Nodes        int              `json:"nodes"`
+	Ops          []opCount        `json:"ops"`
+	Parameters   int64            `json:"parameters"`
+	Initializers int              `json:"initializers"`
+	Unsupported  []unsupportedOp  `json:"unsupported"`
+	Imports      bool             `json:"imports"`
+	ImportError  string           `json:"import_error,omitempty"`
+}
+
+// valueInfo is a graph input or output: its shape holds sizes (numbers),
+// symbolic dimensions (their names) and "?" for unknown ones; it is null
+// when even the rank is unknown.
+type valueInfo struct {
+	Name  string `json:"name"`
+	DType string `json:"dtype"`
+	Shape []any  `json:"shape"`
+}
+
+type opCount struct {
+	Op    string `json:"op"`
+	Count int    `json:"count"`
+}
+
+type unsupportedOp struct {
+	Op   string `json:"op"`
+	Node string `json:"node"`
+}
+
+// runInfo describes an ONNX model: inputs, outputs, opsets, the op
+// histogram, the parameter count, the unsupported ops, and whether it
+// imports.
+func runInfo(args []string, stdout, _ io.Writer) error {
+	fs := newFlags("info", "[-json] MODEL.onnx",
+		"tensorquant info resnet18.onnx\n\n"+
+			"Prints the model's inputs and outputs (name, element type, shape: sizes, symbolic\n"+
+			"dimensions by name, ? when unknown; output shapes as inference finds them when\n"+
+			"the model imports), its opsets, the number of nodes of each op type, the\n"+
+			"parameter count (the elements of every initializer), every op type tensorquant\n"+
+			"does not support with the first node that uses it, and whether the model imports.", stdout)
+	asJSON := fs.Bool("json", false, "print the description as JSON")
+	if err := fs.parse(args); err != nil {
+		return err
+	}
+	if fs.NArg() != 1 {
+		return fmt.Errorf("want one model file after the flags, got %d (try -h)", fs.NArg())
+	}
+	path := fs.Arg(0)
+	m, err := onnx.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	info, err := describe(path, m)
+	if err != nil {
+		return err
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(info)
+	}
+	printInfo(stdout, info)
+	return nil
+}
+
+// describe gathers what info prints; it imports the model (reading its
+// external data) to learn whether it imports and its inferred outputs.
+func describe(path string, m *onnx.Model) (*modelInfo, error) {
+	if m.Graph == nil {
+		return nil, errors.New("the model has no graph")
+	}
+	info := &modelInfo{Path: path, IRVersion: m.IRVersion, Producer: strings.TrimSpace(m.ProducerName + " " + m.ProducerVersion),
+		Opsets: map[string]int64{}, Nodes: len(m.Graph.Node), Initializers: len(m.Graph.Initializer),
+		Inputs: []valueInfo{}, Outputs: []valueInfo{}, Ops: []opCount{}, Unsupported: []unsupportedOp{}}
+	for _, o := range m.OpsetImport {
+		d := o.Domain
+		if d == "" {
+			d = "ai.onnx"
+		}
+		info.Opsets[d] = o.Version
+	}
+	inits := map[string]bool{}
+	for i := range m.Graph.Initializer {
+		t := &m.Graph.Initializer[i]
+		inits[t.Name] = true
+		n, err := t.NumElements()
+		if err != nil {
+			return nil, err
+		}
+		if n > math.MaxInt64-info.Parameters {
+			return nil, fmt.Errorf("initializer %q: the parameter count overflows", t.Name)
+		}
+		info.Parameters += n
+	}
+	for _, vi := range m.Graph.Input {
+		if !inits[vi.Name] {
+			info.Inputs = append(info.Inputs, declared(vi))
+		}
+	}
+	for _, vi := range m.Graph.Output {
+		info.Outputs = append(info.Outputs, declared(vi))
+	}
+	counts := map[string]int{}
+	for _, n := range m.Graph.Node {
+		op := n.OpType
+		if n.Domain != "" && n.Domain != "ai.onnx" {
+			op = n.Domain + "." + op
+		}
+		counts[op]++
+	}
+	for op, c := range counts {
+		info.Ops = append(info.Ops, opCount{op, c})
+	}
+	sort.Slice(info.Ops, func(i, j int) bool {
+		a, b := info.Ops[i], info.Ops[j]
+		return a.Count > b.Count || a.Count == b.Count && a.Op < b.Op
+	})
+	var ue *graph.UnsupportedError
+	if errors.As(graph.Unsupported(m), &ue) {
+		for op, node := range ue.Ops {
+			info.Unsupported = append(info.Unsupported, unsupportedOp{op, node})
+		}
+		sort.Slice(info.Unsupported, func(i, j int) bool { return info.Unsupported[i].Op < info.Unsupported[j].Op })
+	}
+	g, err := graph.ImportFile(path)
+	if err != nil {
+		info.ImportError = err.Error()
+		return info, nil
+	}
+	info.Imports = true
+	for i, o := range g.Outputs {
+		info.Outputs[i] = valueInfo{o.Name, o.DType.String(), dims(o.Shape)}
+	}
+	return info, nil
+}
+
+// declared describes a value as the model declares it.
+func declared(vi onnx.ValueInfo) valueInfo {
+	v := valueInfo{Name: vi.Name, DType: "?"}
+	if vi.Type == nil || vi.Type.Tensor == nil {
+		return v
+	}
+	v.DType = vi.Type.Tensor.ElemType.String()
+	if s := vi.Type.Tensor.Shape; s != nil {
+		d := make([]graph.Dim, len(s.Dim))
+		for i, x := range s.Dim {
+			switch {
+			case x.Param != "":
+				d[i] = graph.Dim{Size: -1, Param: x.Param}
+			case x.Value > 0:
+				d[i] = graph.Dim{Size: int(x.Value)}
+			default:
+				d[i] = graph.Unknown()
+			}
+		}
+		v.Shape = dims(d)
+	}
+	return v
+}
+
+// dims turns a shape into valueInfo's form.
+func dims(shape []graph.Dim) []any {
+	out := make([]any, len(shape))
+	for i, d := range shape {
+		if d.Known() {
+			out[i] = d.Size
+		} else {
+			out[i] = d.String()
+		}
+	}
+	return out
+}
+
+func shapeText(shape []any) string {
+	if shape == nil {
+		return "[rank unknown]"
+	}
+	parts := make([]string, len(shape))
+	for i, d := range shape {
+		parts[i] = fmt.Sprint(d)
+	}
+	return "[" + strings.Join(parts, " ") + "]"
+}
+
+func printInfo(w io.Writer, info *modelInfo) {
+	var opsets []string
+	for d, v := range info.Opsets {
+		opsets = append(opsets, fmt.Sprintf("%s %d", d, v))
+	}
+	sort.Strings(opsets)
+	fmt.Fprintf(w, "model:       %s\n", info.Path)
+	fmt.Fprintf(w, "ir_version:  %d\n", info.IRVersion)
+	if info.Producer != "" {
+		fmt.Fprintf(w, "producer:    %s\n", info.Producer)
+	}
+	fmt.Fprintf(w, "opsets:      %s\n", strings.Join(opsets, ", "))
+	values := func(title string, vs []valueInfo) {
+		fmt.Fprintf(w, "%s\n", title)
+		width := 0
+		for _, v := range vs {
+			width = max(width, len(v.Name))
+		}
+		for _, v := range vs {
+			fmt.Fprintf(w, "  %-*s  %s%s\n", width, v.Name, v.DType, shapeText(v.Shape))
+		}
+	}
+	values(fmt.Sprintf("inputs:      %d", len(info.Inputs)), info.Inputs)
+	values(fmt.Sprintf("outputs:     %d", len(info.Outputs)), info.Outputs)
+	fmt.Fprintf(w, "parameters:  %d (%d initializers)\n", info.Parameters, info.Initializers)
+	fmt.Fprintf(w, "nodes:       %d\n", info.Nodes)
+	width := 0
+	for _, o := range info.Ops {
+		width = max(width, len(o.Op))
+	}
+	for _, o := range info.Ops {
+		fmt.Fprintf(w, "  %-*s  %d\n", width, o.Op, o.Count)
+	}
+	if len(info.Unsupported) == 0 {
+		fmt.Fprintln(w, "unsupported: none")
+	} else {
+		fmt.Fprintf(w, "unsupported: %d op type(s)\n", len(info.Unsupported))
+		for _, u := range info.Unsupported {
+			fmt.Fprintf(w, "  %s (first node %q)\n", u.Op, u.Node)
+		}
+	}
+	if info.Imports {
+		fmt.Fprintln(w, "imports:     yes")
+	} else {
+		fmt.Fprintf(w, "imports:     no: %s\n", oneLine(errors.New(info.ImportError)))
+	}
+}

@@ -42,7 +42,7 @@ func (o *attentionOp) Infer(in []*Info) ([]*Info, error) {
 	for i, d := range in[0].Shape {
 		for _, x := range in[1:] {
 			if d.Known() && x.Shape[i].Known() && d.Size != x.Shape[i].Size {
-				return nil, fmt.Errorf("Q, K and V have shapes %s, %s and %s, want one shape", ShapeString(in[0].Shape), ShapeString(in[1].Shape), ShapeString(in[2].Shape))
+				return nil, fmt.Errorf("the query, key and value have shapes %s, %s and %s, want one shape", ShapeString(in[0].Shape), ShapeString(in[1].Shape), ShapeString(in[2].Shape))
 			}
 		}
 	}

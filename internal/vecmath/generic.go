@@ -203,50 +203,23 @@ func geluTanhf(x float32) float32 {
 	return float32(x * sigmoidf(z))
 }
 
-// The generic kernels: each applies its function to every element (dst
-// and x have the same length; dst may be x).
+// The generic kernels apply their function to every element (dst and x,
+// or a and b, have the same length; dst may be an input).
 
-func expGeneric(dst, x []float32) {
+// each sets dst[i] = f(x[i]).
+func each(dst, x []float32, f func(float32) float32) {
 	for i, v := range x {
-		dst[i] = expf(v)
+		dst[i] = f(v)
 	}
 }
 
-func erfGeneric(dst, x []float32) {
-	for i, v := range x {
-		dst[i] = erff(v)
-	}
-}
-
-func tanhGeneric(dst, x []float32) {
-	for i, v := range x {
-		dst[i] = tanhf(v)
-	}
-}
-
-func sigmoidGeneric(dst, x []float32) {
-	for i, v := range x {
-		dst[i] = sigmoidf(v)
-	}
-}
-
-func siluGeneric(dst, x []float32) {
-	for i, v := range x {
-		dst[i] = siluf(v)
-	}
-}
-
-func geluGeneric(dst, x []float32) {
-	for i, v := range x {
-		dst[i] = geluf(v)
-	}
-}
-
-func geluTanhGeneric(dst, x []float32) {
-	for i, v := range x {
-		dst[i] = geluTanhf(v)
-	}
-}
+func expGeneric(dst, x []float32)      { each(dst, x, expf) }
+func erfGeneric(dst, x []float32)      { each(dst, x, erff) }
+func tanhGeneric(dst, x []float32)     { each(dst, x, tanhf) }
+func sigmoidGeneric(dst, x []float32)  { each(dst, x, sigmoidf) }
+func siluGeneric(dst, x []float32)     { each(dst, x, siluf) }
+func geluGeneric(dst, x []float32)     { each(dst, x, geluf) }
+func geluTanhGeneric(dst, x []float32) { each(dst, x, geluTanhf) }
 
 // The reductions accumulate into lanes: acc[i%16] for element i.
 
@@ -315,62 +288,35 @@ func normGeneric(dst, x, w, b []float32, m, s float32) {
 
 // The binary kernels: dst[i] = a[i] op b[i], or with a scalar operand.
 
-func addGeneric(dst, a, b []float32) {
+// pairs sets dst[i] = f(a[i], b[i]).
+func pairs(dst, a, b []float32, f func(a, b float32) float32) {
 	for i, v := range a {
-		dst[i] = v + b[i]
+		dst[i] = f(v, b[i])
 	}
 }
 
-func subGeneric(dst, a, b []float32) {
+// withScalar sets dst[i] = f(a[i], s).
+func withScalar(dst, a []float32, s float32, f func(a, s float32) float32) {
 	for i, v := range a {
-		dst[i] = v - b[i]
+		dst[i] = f(v, s)
 	}
 }
 
-func mulGeneric(dst, a, b []float32) {
-	for i, v := range a {
-		dst[i] = v * b[i]
-	}
-}
+func add(a, b float32) float32 { return a + b }
+func sub(a, b float32) float32 { return a - b }
+func mul(a, b float32) float32 { return a * b }
+func div(a, b float32) float32 { return a / b }
+func bus(a, b float32) float32 { return b - a }
+func vid(a, b float32) float32 { return b / a }
 
-func divGeneric(dst, a, b []float32) {
-	for i, v := range a {
-		dst[i] = v / b[i]
-	}
-}
+func addGeneric(dst, a, b []float32) { pairs(dst, a, b, add) }
+func subGeneric(dst, a, b []float32) { pairs(dst, a, b, sub) }
+func mulGeneric(dst, a, b []float32) { pairs(dst, a, b, mul) }
+func divGeneric(dst, a, b []float32) { pairs(dst, a, b, div) }
 
-func addScalarGeneric(dst, a []float32, s float32) {
-	for i, v := range a {
-		dst[i] = v + s
-	}
-}
-
-func subScalarGeneric(dst, a []float32, s float32) {
-	for i, v := range a {
-		dst[i] = v - s
-	}
-}
-
-func scalarSubGeneric(dst, a []float32, s float32) {
-	for i, v := range a {
-		dst[i] = s - v
-	}
-}
-
-func mulScalarGeneric(dst, a []float32, s float32) {
-	for i, v := range a {
-		dst[i] = v * s
-	}
-}
-
-func divScalarGeneric(dst, a []float32, s float32) {
-	for i, v := range a {
-		dst[i] = v / s
-	}
-}
-
-func scalarDivGeneric(dst, a []float32, s float32) {
-	for i, v := range a {
-		dst[i] = s / v
-	}
-}
+func addScalarGeneric(dst, a []float32, s float32) { withScalar(dst, a, s, add) }
+func subScalarGeneric(dst, a []float32, s float32) { withScalar(dst, a, s, sub) }
+func scalarSubGeneric(dst, a []float32, s float32) { withScalar(dst, a, s, bus) }
+func mulScalarGeneric(dst, a []float32, s float32) { withScalar(dst, a, s, mul) }
+func divScalarGeneric(dst, a []float32, s float32) { withScalar(dst, a, s, div) }
+func scalarDivGeneric(dst, a []float32, s float32) { withScalar(dst, a, s, vid) }

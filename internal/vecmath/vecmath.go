@@ -10,17 +10,16 @@ import (
 // nil where the family has no assembly for the kernel; the per-architecture
 // files fill them. An element-wise assembly kernel covers the first
 // coverLen(n) elements of a slice of n (per architecture), the generic
-// code the rest; a reduction covers whole blocks of 16 elements, and the
-// generic code adds the rest to the same lanes.
+// code the rest. The reductions are called directly (maxBlocks ..., per
+// architecture), so that their accumulator stays on the stack: each covers
+// whole blocks of 16 elements and returns how many, and the generic code
+// adds the rest to the same lanes.
 const numImpls = int(cpufeat.NEON) + 1
 
 type (
 	unaryKernels  [numImpls]func(dst, x []float32)
 	binaryKernels [numImpls]func(dst, a, b []float32)
 	scalarKernels [numImpls]func(dst, a []float32, s float32)
-	reduceKernels [numImpls]func(acc *[lanes]float32, x []float32)
-	expSumKernels [numImpls]func(acc *[lanes]float32, dst, x []float32, scale, shift float32)
-	sqDevKernels  [numImpls]func(acc *[lanes]float32, x []float32, m float32)
 	normKernels   [numImpls]func(dst, x, w, b []float32, m, s float32)
 )
 
@@ -30,9 +29,6 @@ var (
 	addK, subK, mulK, divK                               binaryKernels
 	addScalarK, subScalarK, scalarSubK                   scalarKernels
 	mulScalarK, divScalarK, scalarDivK                   scalarKernels
-	maxK, sumK                                           reduceKernels
-	expSumK                                              expSumKernels
-	sqDevK                                               sqDevKernels
 	normK                                                normKernels
 )
 
@@ -44,16 +40,6 @@ func cover(has bool, n int) int {
 		return 0
 	}
 	return coverLen(n)
-}
-
-// blocks returns how many leading elements of an n-element slice a
-// reduction's assembly kernel processes: whole blocks of 16, or none when
-// there is no kernel.
-func blocks(has bool, n int) int {
-	if !has {
-		return 0
-	}
-	return n &^ (lanes - 1)
 }
 
 func unary(k *unaryKernels, generic func(dst, x []float32), dst, x []float32) {
@@ -84,15 +70,6 @@ func scalar(k *scalarKernels, generic func(dst, a []float32, s float32), dst, a 
 		f(dst[:n], a[:n], s)
 	}
 	generic(dst[n:], a[n:], s)
-}
-
-func reduce(k *reduceKernels, generic func(acc *[lanes]float32, x []float32), acc *[lanes]float32, x []float32) {
-	f := k[cpufeat.Selected]
-	n := blocks(f != nil, len(x))
-	if n > 0 {
-		f(acc, x[:n])
-	}
-	generic(acc, x[n:])
 }
 
 // Exp sets dst[i] = e^x[i] for every element of x; dst must be at least as
@@ -134,16 +111,17 @@ func Gelu(dst, x []float32) { unary(&geluK, geluGeneric, dst, x) }
 func GeluTanh(dst, x []float32) { unary(&geluTanhK, geluTanhGeneric, dst, x) }
 
 // Max returns the largest element of x that is not NaN, -Inf if there is
-// none. Of equal elements (±0) the first in lane order wins: element i
-// goes to lane i%16, each lane keeps the first of its largest, and the
-// lanes are folded pairwise (lane j keeps lane j+w's value only if it is
-// larger, for w = 8, 4, 2, 1).
+// none. Between ±0 the result depends on where they stand: element i goes
+// to lane i%16, a lane keeps the first of its equal largest values, and
+// the lanes are folded pairwise with Go's max (+0 above -0; lane j with
+// lane j+w for w = 8, 4, 2, 1).
 func Max(x []float32) float32 {
 	acc := [lanes]float32{}
 	for i := range acc {
 		acc[i] = float32(math.Inf(-1))
 	}
-	reduce(&maxK, maxGeneric, &acc, x)
+	n := maxBlocks(&acc, x)
+	maxGeneric(&acc, x[n:])
 	return maxFold16(&acc)
 }
 
@@ -152,7 +130,8 @@ func Max(x []float32) float32 {
 // j+w for w = 8, 4, 2, 1): the same bits on every kernel family.
 func Sum(x []float32) float32 {
 	var acc [lanes]float32
-	reduce(&sumK, sumGeneric, &acc, x)
+	n := sumBlocks(&acc, x)
+	sumGeneric(&acc, x[n:])
 	return fold16(&acc)
 }
 
@@ -165,11 +144,7 @@ func Softmax(dst, x []float32, scale float32) {
 	dst = dst[:len(x)]
 	shift := float32(scale * Max(x))
 	var acc [lanes]float32
-	f := expSumK[cpufeat.Selected]
-	n := blocks(f != nil, len(x))
-	if n > 0 {
-		f(&acc, dst[:n], x[:n], scale, shift)
-	}
+	n := expSumBlocks(&acc, dst, x, scale, shift)
 	expSumGeneric(&acc, dst[n:], x[n:], scale, shift)
 	MulScalar(dst, dst, 1/fold16(&acc))
 }
@@ -184,11 +159,7 @@ func LayerNorm(dst, x, w, b []float32, eps float32) (mean, invStd float32) {
 	n := float32(len(x))
 	mean = Sum(x) / n
 	var acc [lanes]float32
-	f := sqDevK[cpufeat.Selected]
-	k := blocks(f != nil, len(x))
-	if k > 0 {
-		f(&acc, x[:k], mean)
-	}
+	k := sqDevBlocks(&acc, x, mean)
 	sqDevGeneric(&acc, x[k:], mean)
 	invStd = 1 / float32(math.Sqrt(float64(fold16(&acc)/n+eps)))
 	if b == nil {

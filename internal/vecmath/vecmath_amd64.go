@@ -155,10 +155,7 @@ func coverLen(n int) int {
 
 func init() {
 	set := func(impl cpufeat.Impl, u [7]func(dst, x []float32), b [4]func(dst, a, b []float32),
-		sc [6]func(dst, a []float32, s float32), red [2]func(acc *[lanes]float32, x []float32),
-		sq func(acc *[lanes]float32, x []float32, m float32),
-		es func(acc *[lanes]float32, dst, x []float32, scale, shift float32),
-		nm func(dst, x, w, b []float32, m, s float32)) {
+		sc [6]func(dst, a []float32, s float32), nm func(dst, x, w, b []float32, m, s float32)) {
 		for i, t := range []*unaryKernels{&expK, &erfK, &tanhK, &sigmoidK, &siluK, &geluK, &geluTanhK} {
 			t[impl] = u[i]
 		}
@@ -168,17 +165,71 @@ func init() {
 		for i, t := range []*scalarKernels{&addScalarK, &subScalarK, &scalarSubK, &mulScalarK, &divScalarK, &scalarDivK} {
 			t[impl] = sc[i]
 		}
-		maxK[impl], sumK[impl] = red[0], red[1]
-		sqDevK[impl], expSumK[impl], normK[impl] = sq, es, nm
+		normK[impl] = nm
 	}
 	set(cpufeat.AVX2,
 		[7]func(dst, x []float32){expAVX2, erfAVX2, tanhAVX2, sigmoidAVX2, siluAVX2, geluAVX2, geluTanhAVX2},
 		[4]func(dst, a, b []float32){addAVX2, subAVX2, mulAVX2, divAVX2},
 		[6]func(dst, a []float32, s float32){addScalarAVX2, subScalarAVX2, scalarSubAVX2, mulScalarAVX2, divScalarAVX2, scalarDivAVX2},
-		[2]func(acc *[lanes]float32, x []float32){maxAVX2, sumAVX2}, sqDevAVX2, expSumAVX2, normAVX2)
+		normAVX2)
 	set(cpufeat.AVX512,
 		[7]func(dst, x []float32){expAVX512, erfAVX512, tanhAVX512, sigmoidAVX512, siluAVX512, geluAVX512, geluTanhAVX512},
 		[4]func(dst, a, b []float32){addAVX512, subAVX512, mulAVX512, divAVX512},
 		[6]func(dst, a []float32, s float32){addScalarAVX512, subScalarAVX512, scalarSubAVX512, mulScalarAVX512, divScalarAVX512, scalarDivAVX512},
-		[2]func(acc *[lanes]float32, x []float32){maxAVX512, sumAVX512}, sqDevAVX512, expSumAVX512, normAVX512)
+		normAVX512)
+}
+
+// The reductions, called directly: each runs the selected family's kernel
+// on the whole blocks of 16 of x and returns how many elements it did.
+
+func maxBlocks(acc *[lanes]float32, x []float32) int {
+	n := len(x) &^ (lanes - 1)
+	switch cpufeat.Selected {
+	case cpufeat.AVX512:
+		maxAVX512(acc, x[:n])
+	case cpufeat.AVX2:
+		maxAVX2(acc, x[:n])
+	default:
+		return 0
+	}
+	return n
+}
+
+func sumBlocks(acc *[lanes]float32, x []float32) int {
+	n := len(x) &^ (lanes - 1)
+	switch cpufeat.Selected {
+	case cpufeat.AVX512:
+		sumAVX512(acc, x[:n])
+	case cpufeat.AVX2:
+		sumAVX2(acc, x[:n])
+	default:
+		return 0
+	}
+	return n
+}
+
+func sqDevBlocks(acc *[lanes]float32, x []float32, m float32) int {
+	n := len(x) &^ (lanes - 1)
+	switch cpufeat.Selected {
+	case cpufeat.AVX512:
+		sqDevAVX512(acc, x[:n], m)
+	case cpufeat.AVX2:
+		sqDevAVX2(acc, x[:n], m)
+	default:
+		return 0
+	}
+	return n
+}
+
+func expSumBlocks(acc *[lanes]float32, dst, x []float32, scale, shift float32) int {
+	n := len(x) &^ (lanes - 1)
+	switch cpufeat.Selected {
+	case cpufeat.AVX512:
+		expSumAVX512(acc, dst[:n], x[:n], scale, shift)
+	case cpufeat.AVX2:
+		expSumAVX2(acc, dst[:n], x[:n], scale, shift)
+	default:
+		return 0
+	}
+	return n
 }

@@ -115,8 +115,44 @@ func init() {
 	addK[neon], subK[neon], mulK[neon], divK[neon] = addNEON, subNEON, mulNEON, divNEON
 	addScalarK[neon], subScalarK[neon], scalarSubK[neon] = addScalarNEON, subScalarNEON, scalarSubNEON
 	mulScalarK[neon], divScalarK[neon], scalarDivK[neon] = mulScalarNEON, divScalarNEON, scalarDivNEON
-	maxK[neon], sumK[neon], sqDevK[neon], normK[neon] = maxNEON, sumNEON, sqDevNEON, normNEON
-	expSumK[neon] = func(acc *[lanes]float32, dst, x []float32, scale, shift float32) {
-		expSumNEON(acc, dst, x, scale, shift, neonConsts)
+	normK[neon] = normNEON
+}
+
+// The reductions, called directly: each runs NEON on the whole blocks of
+// 16 of x (when selected) and returns how many elements it did.
+
+func maxBlocks(acc *[lanes]float32, x []float32) int {
+	if cpufeat.Selected != cpufeat.NEON {
+		return 0
 	}
+	n := len(x) &^ (lanes - 1)
+	maxNEON(acc, x[:n])
+	return n
+}
+
+func sumBlocks(acc *[lanes]float32, x []float32) int {
+	if cpufeat.Selected != cpufeat.NEON {
+		return 0
+	}
+	n := len(x) &^ (lanes - 1)
+	sumNEON(acc, x[:n])
+	return n
+}
+
+func sqDevBlocks(acc *[lanes]float32, x []float32, m float32) int {
+	if cpufeat.Selected != cpufeat.NEON {
+		return 0
+	}
+	n := len(x) &^ (lanes - 1)
+	sqDevNEON(acc, x[:n], m)
+	return n
+}
+
+func expSumBlocks(acc *[lanes]float32, dst, x []float32, scale, shift float32) int {
+	if cpufeat.Selected != cpufeat.NEON {
+		return 0
+	}
+	n := len(x) &^ (lanes - 1)
+	expSumNEON(acc, dst[:n], x[:n], scale, shift, neonConsts)
+	return n
 }

@@ -206,9 +206,7 @@ func laneMax(x []float32) float32 {
 	}
 	for w := 8; w >= 1; w /= 2 {
 		for j := range w {
-			if acc[j+w] > acc[j] {
-				acc[j] = acc[j+w]
-			}
+			acc[j] = max(acc[j], acc[j+w])
 		}
 	}
 	return acc[0]

@@ -14,9 +14,9 @@ import (
 )
 
 // vecmathKernels describes internal/vecmath/vecmath_amd64.s: the generic
-// kernels of generic.go there, operation for operation (a multiply then an
-// add where Go rounds the product, never an FMA), with the constants the Go
-// code declares. The element-wise kernels follow loop's convention (slices
+// kernels of generic.go there, operation for operation (VFMADD where Go
+// calls fma32, a multiply then an add where it rounds the product), with
+// the constants the Go code declares. The element-wise kernels follow loop's convention (slices
 // of at least 8 elements, covered whole); the reductions take a multiple of
 // 16 elements and keep element i in lane i%16 of their accumulator (one
 // ZMM register, or two YMM registers for AVX2).
@@ -161,15 +161,12 @@ func (k *vmConsts) blend(s isa, m, t, f reg.Register) reg.Register {
 	return d
 }
 
-// poly evaluates Horner's c[len-1]·x + c[len-2] ... + c[0] with a multiply
-// and an add per step, as the Go code does.
+// poly evaluates Horner's c[len-1]·x + c[len-2] ... + c[0] with one fused
+// multiply-add per step (fma32 in the Go code).
 func (k *vmConsts) poly(s isa, x reg.Register, cs ...string) reg.Register {
-	p := s.vec()
-	s.VMULPS(k.f(cs[len(cs)-1]), x, p)
-	s.VADDPS(k.f(cs[len(cs)-2]), p, p)
-	for i := len(cs) - 3; i >= 0; i-- {
-		s.VMULPS(x, p, p)
-		s.VADDPS(k.f(cs[i]), p, p)
+	p := k.load(s, k.f(cs[len(cs)-1]))
+	for i := len(cs) - 2; i >= 0; i-- {
+		s.VFMADD213PS(k.f(cs[i]), x, p) // p = x·p + c
 	}
 	return p
 }
@@ -201,12 +198,10 @@ func (k *vmConsts) exp(s isa, x reg.Register) reg.Register {
 	r := s.vec()
 	s.VMULPS(k.f("ln2Hi"), n, t)
 	s.VSUBPS(t, v, r)
-	s.VMULPS(k.f("ln2Lo"), n, t)
-	s.VSUBPS(t, r, r)
+	s.VFNMADD231PS(k.f("ln2Lo"), n, r) // r = r - n·ln2Lo, fused
 	p := k.poly(s, r, "expP5", "expP4", "expP3", "expP2", "expP1", "expP0")
 	s.VMULPS(r, r, t)
-	s.VMULPS(t, p, p)
-	s.VADDPS(r, p, p)
+	s.VFMADD213PS(r, t, p) // p = r²·p + r
 	s.VADDPS(k.num(1), p, p)
 	// n is an integer in [-150, 128]: 2^(n>>1) and 2^(n-n>>1) as floats.
 	k1, k2 := s.vec(), s.vec()
@@ -237,10 +232,8 @@ func (k *vmConsts) erf(s isa, x reg.Register) reg.Register {
 	a := k.absOf(s, x)
 	u := s.vec()
 	s.VMULPS(x, x, u)
-	p := k.poly(s, u, "erfS0", "erfS1", "erfS2", "erfS3", "erfS4", "erfS5")
-	small := s.vec()
-	s.VMULPS(x, p, small)
-	s.VADDPS(x, small, small)
+	small := k.poly(s, u, "erfS0", "erfS1", "erfS2", "erfS3", "erfS4", "erfS5")
+	s.VFMADD213PS(x, x, small) // small = x·S + x
 	e := k.erfcBig(s, a)
 	big := k.load(s, k.num(1))
 	s.VSUBPS(e, big, big)
@@ -255,8 +248,7 @@ func (k *vmConsts) tanh(s isa, x reg.Register) reg.Register {
 	s.VMULPS(a, a, u)
 	p := k.poly(s, u, "tanhQ0", "tanhQ1", "tanhQ2", "tanhQ3", "tanhQ4")
 	s.VMULPS(u, p, p)
-	s.VMULPS(a, p, p)
-	s.VADDPS(a, p, p)
+	s.VFMADD213PS(a, a, p) // p = a·(u·p) + a
 	a2 := s.vec()
 	s.VADDPS(a, a, a2)
 	e := k.exp(s, a2)
@@ -296,10 +288,9 @@ func (k *vmConsts) gelu(s isa, x reg.Register) reg.Register {
 	u := s.vec()
 	s.VMULPS(t, t, u)
 	p := k.poly(s, u, "erfS0", "erfS1", "erfS2", "erfS3", "erfS4", "erfS5")
-	s.VMULPS(t, p, p)
 	small := s.vec()
 	s.VADDPS(k.num(1), t, small)
-	s.VADDPS(p, small, small)
+	s.VFMADD231PS(t, p, small) // small = S·t + (1 + t)
 	e := k.erfcBig(s, a)
 	pos := k.load(s, k.num(2))
 	s.VSUBPS(e, pos, pos)
@@ -316,8 +307,7 @@ func (k *vmConsts) gelu(s isa, x reg.Register) reg.Register {
 func (k *vmConsts) geluTanh(s isa, x reg.Register) reg.Register {
 	w := s.vec()
 	s.VMULPS(x, x, w)
-	s.VMULPS(k.f("geluTanhC2"), w, w)
-	s.VADDPS(k.f("geluTanhC1"), w, w)
+	s.VFMADD132PS(k.f("geluTanhC2"), k.load(s, k.f("geluTanhC1")), w) // w = x²·C2 + C1
 	s.VMULPS(w, x, w)
 	y := k.sigmoid(s, w)
 	s.VMULPS(y, x, y)

@@ -63,7 +63,7 @@ type accuracy struct {
 }
 
 var accuracies = []accuracy{
-	{name: "Exp", kernel: Exp, exact: math.Exp, ulps: 1},
+	{name: "Exp", kernel: Exp, exact: math.Exp, ulps: 1.01},
 	{name: "Erf", kernel: Erf, exact: math.Erf, ulps: 1.4},
 	{name: "Tanh", kernel: Tanh, exact: math.Tanh, ulps: 1.4},
 	{name: "Sigmoid", kernel: Sigmoid, exact: sigmoid64, ulps: 2.4},

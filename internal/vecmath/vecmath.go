@@ -73,7 +73,7 @@ func scalar(k *scalarKernels, generic func(dst, a []float32, s float32), dst, a 
 }
 
 // Exp sets dst[i] = e^x[i] for every element of x; dst must be at least as
-// long as x, and may be x. Error: at most 1 ulp (0.99 measured); +Inf above
+// long as x, and may be x. Error: at most 1.01 ulp; +Inf above
 // 88.72, 0 below -103.97 (subnormal results in between are rounded once),
 // NaN for NaN.
 func Exp(dst, x []float32) { unary(&expK, expGeneric, dst, x) }

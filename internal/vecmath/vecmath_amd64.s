@@ -5,126 +5,108 @@
 #include "textflag.h"
 
 // func expAVX2(dst []float32, x []float32)
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, FMA3
 TEXT ·expAVX2(SB), NOSPLIT, $0-48
 	// dst[i] = expf(x[i]) (expGeneric).
-	MOVQ      dst_base+0(FP), AX
-	MOVQ      x_base+24(FP), CX
-	MOVQ      x_len+32(FP), DX
-	LEAQ      -32(CX)(DX*4), BX
-	LEAQ      -32(AX)(DX*4), SI
-	VMOVUPS   (BX), Y0
-	VMOVUPS   vm_expLo<>+0(SB), Y1
-	VMAXPS    Y0, Y1, Y0
-	VMOVUPS   vm_expHi<>+0(SB), Y1
-	VMINPS    Y0, Y1, Y0
-	VMULPS    vm_log2e<>+0(SB), Y0, Y1
-	VROUNDPS  $0x08, Y1, Y1
-	VMULPS    vm_ln2Hi<>+0(SB), Y1, Y2
-	VSUBPS    Y2, Y0, Y0
-	VMULPS    vm_ln2Lo<>+0(SB), Y1, Y2
-	VSUBPS    Y2, Y0, Y0
-	VMULPS    vm_expP0<>+0(SB), Y0, Y3
-	VADDPS    vm_expP1<>+0(SB), Y3, Y3
-	VMULPS    Y0, Y3, Y3
-	VADDPS    vm_expP2<>+0(SB), Y3, Y3
-	VMULPS    Y0, Y3, Y3
-	VADDPS    vm_expP3<>+0(SB), Y3, Y3
-	VMULPS    Y0, Y3, Y3
-	VADDPS    vm_expP4<>+0(SB), Y3, Y3
-	VMULPS    Y0, Y3, Y3
-	VADDPS    vm_expP5<>+0(SB), Y3, Y3
-	VMULPS    Y0, Y0, Y2
-	VMULPS    Y2, Y3, Y3
-	VADDPS    Y0, Y3, Y3
-	VADDPS    vm_f3f800000<>+0(SB), Y3, Y3
-	VCVTPS2DQ Y1, Y1
-	VPSRAD    $0x01, Y1, Y0
-	VPSUBD    Y0, Y1, Y1
-	VPADDD    vm_i127<>+0(SB), Y0, Y0
-	VPADDD    vm_i127<>+0(SB), Y1, Y1
-	VPSLLD    $0x17, Y0, Y0
-	VPSLLD    $0x17, Y1, Y1
-	VMULPS    Y0, Y3, Y3
-	VMULPS    Y1, Y3, Y3
-	SUBQ      $0x10, DX
-	JB        loop2_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VMOVUPS      vm_expLo<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMOVUPS      vm_expHi<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y0
+	VMULPS       vm_log2e<>+0(SB), Y0, Y1
+	VROUNDPS     $0x08, Y1, Y1
+	VMULPS       vm_ln2Hi<>+0(SB), Y1, Y2
+	VSUBPS       Y2, Y0, Y0
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y1, Y0
+	VMOVUPS      vm_expP0<>+0(SB), Y3
+	VFMADD213PS  vm_expP1<>+0(SB), Y0, Y3
+	VFMADD213PS  vm_expP2<>+0(SB), Y0, Y3
+	VFMADD213PS  vm_expP3<>+0(SB), Y0, Y3
+	VFMADD213PS  vm_expP4<>+0(SB), Y0, Y3
+	VFMADD213PS  vm_expP5<>+0(SB), Y0, Y3
+	VMULPS       Y0, Y0, Y2
+	VFMADD213PS  Y0, Y2, Y3
+	VADDPS       vm_f3f800000<>+0(SB), Y3, Y3
+	VCVTPS2DQ    Y1, Y1
+	VPSRAD       $0x01, Y1, Y0
+	VPSUBD       Y0, Y1, Y1
+	VPADDD       vm_i127<>+0(SB), Y0, Y0
+	VPADDD       vm_i127<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y0, Y0
+	VPSLLD       $0x17, Y1, Y1
+	VMULPS       Y0, Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	SUBQ         $0x10, DX
+	JB           loop2_end
 
 loop2:
-	VMOVUPS   (CX), Y0
-	VMOVUPS   vm_expLo<>+0(SB), Y1
-	VMAXPS    Y0, Y1, Y0
-	VMOVUPS   vm_expHi<>+0(SB), Y1
-	VMINPS    Y0, Y1, Y0
-	VMULPS    vm_log2e<>+0(SB), Y0, Y1
-	VROUNDPS  $0x08, Y1, Y1
-	VMULPS    vm_ln2Hi<>+0(SB), Y1, Y2
-	VSUBPS    Y2, Y0, Y0
-	VMULPS    vm_ln2Lo<>+0(SB), Y1, Y2
-	VSUBPS    Y2, Y0, Y0
-	VMULPS    vm_expP0<>+0(SB), Y0, Y4
-	VADDPS    vm_expP1<>+0(SB), Y4, Y4
-	VMULPS    Y0, Y4, Y4
-	VADDPS    vm_expP2<>+0(SB), Y4, Y4
-	VMULPS    Y0, Y4, Y4
-	VADDPS    vm_expP3<>+0(SB), Y4, Y4
-	VMULPS    Y0, Y4, Y4
-	VADDPS    vm_expP4<>+0(SB), Y4, Y4
-	VMULPS    Y0, Y4, Y4
-	VADDPS    vm_expP5<>+0(SB), Y4, Y4
-	VMULPS    Y0, Y0, Y2
-	VMULPS    Y2, Y4, Y4
-	VADDPS    Y0, Y4, Y4
-	VADDPS    vm_f3f800000<>+0(SB), Y4, Y4
-	VCVTPS2DQ Y1, Y1
-	VPSRAD    $0x01, Y1, Y0
-	VPSUBD    Y0, Y1, Y1
-	VPADDD    vm_i127<>+0(SB), Y0, Y0
-	VPADDD    vm_i127<>+0(SB), Y1, Y1
-	VPSLLD    $0x17, Y0, Y0
-	VPSLLD    $0x17, Y1, Y1
-	VMULPS    Y0, Y4, Y4
-	VMULPS    Y1, Y4, Y4
-	VMOVUPS   32(CX), Y0
-	VMOVUPS   vm_expLo<>+0(SB), Y1
-	VMAXPS    Y0, Y1, Y0
-	VMOVUPS   vm_expHi<>+0(SB), Y1
-	VMINPS    Y0, Y1, Y0
-	VMULPS    vm_log2e<>+0(SB), Y0, Y1
-	VROUNDPS  $0x08, Y1, Y1
-	VMULPS    vm_ln2Hi<>+0(SB), Y1, Y2
-	VSUBPS    Y2, Y0, Y0
-	VMULPS    vm_ln2Lo<>+0(SB), Y1, Y2
-	VSUBPS    Y2, Y0, Y0
-	VMULPS    vm_expP0<>+0(SB), Y0, Y5
-	VADDPS    vm_expP1<>+0(SB), Y5, Y5
-	VMULPS    Y0, Y5, Y5
-	VADDPS    vm_expP2<>+0(SB), Y5, Y5
-	VMULPS    Y0, Y5, Y5
-	VADDPS    vm_expP3<>+0(SB), Y5, Y5
-	VMULPS    Y0, Y5, Y5
-	VADDPS    vm_expP4<>+0(SB), Y5, Y5
-	VMULPS    Y0, Y5, Y5
-	VADDPS    vm_expP5<>+0(SB), Y5, Y5
-	VMULPS    Y0, Y0, Y2
-	VMULPS    Y2, Y5, Y5
-	VADDPS    Y0, Y5, Y5
-	VADDPS    vm_f3f800000<>+0(SB), Y5, Y5
-	VCVTPS2DQ Y1, Y1
-	VPSRAD    $0x01, Y1, Y0
-	VPSUBD    Y0, Y1, Y1
-	VPADDD    vm_i127<>+0(SB), Y0, Y0
-	VPADDD    vm_i127<>+0(SB), Y1, Y1
-	VPSLLD    $0x17, Y0, Y0
-	VPSLLD    $0x17, Y1, Y1
-	VMULPS    Y0, Y5, Y5
-	VMULPS    Y1, Y5, Y5
-	VMOVUPS   Y4, (AX)
-	VMOVUPS   Y5, 32(AX)
-	ADDQ      $0x40, CX
-	ADDQ      $0x40, AX
-	SUBQ      $0x10, DX
-	JAE       loop2
+	VMOVUPS      (CX), Y0
+	VMOVUPS      vm_expLo<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMOVUPS      vm_expHi<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y0
+	VMULPS       vm_log2e<>+0(SB), Y0, Y1
+	VROUNDPS     $0x08, Y1, Y1
+	VMULPS       vm_ln2Hi<>+0(SB), Y1, Y2
+	VSUBPS       Y2, Y0, Y0
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y1, Y0
+	VMOVUPS      vm_expP0<>+0(SB), Y4
+	VFMADD213PS  vm_expP1<>+0(SB), Y0, Y4
+	VFMADD213PS  vm_expP2<>+0(SB), Y0, Y4
+	VFMADD213PS  vm_expP3<>+0(SB), Y0, Y4
+	VFMADD213PS  vm_expP4<>+0(SB), Y0, Y4
+	VFMADD213PS  vm_expP5<>+0(SB), Y0, Y4
+	VMULPS       Y0, Y0, Y2
+	VFMADD213PS  Y0, Y2, Y4
+	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y1, Y1
+	VPSRAD       $0x01, Y1, Y0
+	VPSUBD       Y0, Y1, Y1
+	VPADDD       vm_i127<>+0(SB), Y0, Y0
+	VPADDD       vm_i127<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y0, Y0
+	VPSLLD       $0x17, Y1, Y1
+	VMULPS       Y0, Y4, Y4
+	VMULPS       Y1, Y4, Y4
+	VMOVUPS      32(CX), Y0
+	VMOVUPS      vm_expLo<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMOVUPS      vm_expHi<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y0
+	VMULPS       vm_log2e<>+0(SB), Y0, Y1
+	VROUNDPS     $0x08, Y1, Y1
+	VMULPS       vm_ln2Hi<>+0(SB), Y1, Y2
+	VSUBPS       Y2, Y0, Y0
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y1, Y0
+	VMOVUPS      vm_expP0<>+0(SB), Y5
+	VFMADD213PS  vm_expP1<>+0(SB), Y0, Y5
+	VFMADD213PS  vm_expP2<>+0(SB), Y0, Y5
+	VFMADD213PS  vm_expP3<>+0(SB), Y0, Y5
+	VFMADD213PS  vm_expP4<>+0(SB), Y0, Y5
+	VFMADD213PS  vm_expP5<>+0(SB), Y0, Y5
+	VMULPS       Y0, Y0, Y2
+	VFMADD213PS  Y0, Y2, Y5
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y1, Y1
+	VPSRAD       $0x01, Y1, Y0
+	VPSUBD       Y0, Y1, Y1
+	VPADDD       vm_i127<>+0(SB), Y0, Y0
+	VPADDD       vm_i127<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y0, Y0
+	VPSLLD       $0x17, Y1, Y1
+	VMULPS       Y0, Y5, Y5
+	VMULPS       Y1, Y5, Y5
+	VMOVUPS      Y4, (AX)
+	VMOVUPS      Y5, 32(AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop2
 
 loop2_end:
 	ADDQ $0x10, DX
@@ -132,45 +114,39 @@ loop2_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS   (CX), Y0
-	VMOVUPS   vm_expLo<>+0(SB), Y1
-	VMAXPS    Y0, Y1, Y0
-	VMOVUPS   vm_expHi<>+0(SB), Y1
-	VMINPS    Y0, Y1, Y0
-	VMULPS    vm_log2e<>+0(SB), Y0, Y1
-	VROUNDPS  $0x08, Y1, Y1
-	VMULPS    vm_ln2Hi<>+0(SB), Y1, Y2
-	VSUBPS    Y2, Y0, Y0
-	VMULPS    vm_ln2Lo<>+0(SB), Y1, Y2
-	VSUBPS    Y2, Y0, Y0
-	VMULPS    vm_expP0<>+0(SB), Y0, Y4
-	VADDPS    vm_expP1<>+0(SB), Y4, Y4
-	VMULPS    Y0, Y4, Y4
-	VADDPS    vm_expP2<>+0(SB), Y4, Y4
-	VMULPS    Y0, Y4, Y4
-	VADDPS    vm_expP3<>+0(SB), Y4, Y4
-	VMULPS    Y0, Y4, Y4
-	VADDPS    vm_expP4<>+0(SB), Y4, Y4
-	VMULPS    Y0, Y4, Y4
-	VADDPS    vm_expP5<>+0(SB), Y4, Y4
-	VMULPS    Y0, Y0, Y2
-	VMULPS    Y2, Y4, Y4
-	VADDPS    Y0, Y4, Y4
-	VADDPS    vm_f3f800000<>+0(SB), Y4, Y4
-	VCVTPS2DQ Y1, Y1
-	VPSRAD    $0x01, Y1, Y0
-	VPSUBD    Y0, Y1, Y1
-	VPADDD    vm_i127<>+0(SB), Y0, Y0
-	VPADDD    vm_i127<>+0(SB), Y1, Y1
-	VPSLLD    $0x17, Y0, Y0
-	VPSLLD    $0x17, Y1, Y1
-	VMULPS    Y0, Y4, Y4
-	VMULPS    Y1, Y4, Y4
-	VMOVUPS   Y4, (AX)
-	ADDQ      $0x20, CX
-	ADDQ      $0x20, AX
-	SUBQ      $0x08, DX
-	JAE       loop1
+	VMOVUPS      (CX), Y0
+	VMOVUPS      vm_expLo<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMOVUPS      vm_expHi<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y0
+	VMULPS       vm_log2e<>+0(SB), Y0, Y1
+	VROUNDPS     $0x08, Y1, Y1
+	VMULPS       vm_ln2Hi<>+0(SB), Y1, Y2
+	VSUBPS       Y2, Y0, Y0
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y1, Y0
+	VMOVUPS      vm_expP0<>+0(SB), Y4
+	VFMADD213PS  vm_expP1<>+0(SB), Y0, Y4
+	VFMADD213PS  vm_expP2<>+0(SB), Y0, Y4
+	VFMADD213PS  vm_expP3<>+0(SB), Y0, Y4
+	VFMADD213PS  vm_expP4<>+0(SB), Y0, Y4
+	VFMADD213PS  vm_expP5<>+0(SB), Y0, Y4
+	VMULPS       Y0, Y0, Y2
+	VFMADD213PS  Y0, Y2, Y4
+	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y1, Y1
+	VPSRAD       $0x01, Y1, Y0
+	VPSUBD       Y0, Y1, Y1
+	VPADDD       vm_i127<>+0(SB), Y0, Y0
+	VPADDD       vm_i127<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y0, Y0
+	VPSLLD       $0x17, Y1, Y1
+	VMULPS       Y0, Y4, Y4
+	VMULPS       Y1, Y4, Y4
+	VMOVUPS      Y4, (AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, DX
+	JAE          loop1
 
 loop1_end:
 	ADDQ    $0x08, DX
@@ -413,243 +389,189 @@ DATA vm_i127<>+60(SB)/4, $0x0000007f
 GLOBL vm_i127<>(SB), RODATA|NOPTR, $64
 
 // func erfAVX2(dst []float32, x []float32)
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, FMA3
 TEXT ·erfAVX2(SB), NOSPLIT, $0-48
 	// dst[i] = erff(x[i]) (erfGeneric).
-	MOVQ      dst_base+0(FP), AX
-	MOVQ      x_base+24(FP), CX
-	MOVQ      x_len+32(FP), DX
-	LEAQ      -32(CX)(DX*4), BX
-	LEAQ      -32(AX)(DX*4), SI
-	VMOVUPS   (BX), Y0
-	VANDPS    vm_absMask<>+0(SB), Y0, Y1
-	VMULPS    Y0, Y0, Y2
-	VMULPS    vm_erfS5<>+0(SB), Y2, Y3
-	VADDPS    vm_erfS4<>+0(SB), Y3, Y3
-	VMULPS    Y2, Y3, Y3
-	VADDPS    vm_erfS3<>+0(SB), Y3, Y3
-	VMULPS    Y2, Y3, Y3
-	VADDPS    vm_erfS2<>+0(SB), Y3, Y3
-	VMULPS    Y2, Y3, Y3
-	VADDPS    vm_erfS1<>+0(SB), Y3, Y3
-	VMULPS    Y2, Y3, Y3
-	VADDPS    vm_erfS0<>+0(SB), Y3, Y3
-	VMULPS    Y0, Y3, Y2
-	VADDPS    Y0, Y2, Y2
-	VMOVUPS   vm_erfMax<>+0(SB), Y3
-	VMINPS    Y1, Y3, Y3
-	VMULPS    vm_erfR8<>+0(SB), Y3, Y4
-	VADDPS    vm_erfR7<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfR6<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfR5<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfR4<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfR3<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfR2<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfR1<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfR0<>+0(SB), Y4, Y4
-	VXORPS    vm_signMask<>+0(SB), Y4, Y4
-	VMOVUPS   vm_expLo<>+0(SB), Y3
-	VMAXPS    Y4, Y3, Y3
-	VMOVUPS   vm_expHi<>+0(SB), Y4
-	VMINPS    Y3, Y4, Y3
-	VMULPS    vm_log2e<>+0(SB), Y3, Y4
-	VROUNDPS  $0x08, Y4, Y4
-	VMULPS    vm_ln2Hi<>+0(SB), Y4, Y5
-	VSUBPS    Y5, Y3, Y3
-	VMULPS    vm_ln2Lo<>+0(SB), Y4, Y5
-	VSUBPS    Y5, Y3, Y3
-	VMULPS    vm_expP0<>+0(SB), Y3, Y6
-	VADDPS    vm_expP1<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP2<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP3<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP4<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP5<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y3, Y5
-	VMULPS    Y5, Y6, Y6
-	VADDPS    Y3, Y6, Y6
-	VADDPS    vm_f3f800000<>+0(SB), Y6, Y6
-	VCVTPS2DQ Y4, Y4
-	VPSRAD    $0x01, Y4, Y3
-	VPSUBD    Y3, Y4, Y4
-	VPADDD    vm_i127<>+0(SB), Y3, Y3
-	VPADDD    vm_i127<>+0(SB), Y4, Y4
-	VPSLLD    $0x17, Y3, Y3
-	VPSLLD    $0x17, Y4, Y4
-	VMULPS    Y3, Y6, Y6
-	VMULPS    Y4, Y6, Y6
-	VMOVUPS   vm_f3f800000<>+0(SB), Y3
-	VSUBPS    Y6, Y3, Y3
-	VANDPS    vm_signMask<>+0(SB), Y0, Y0
-	VORPS     Y0, Y3, Y3
-	VCMPPS    $0x11, vm_erfSplit<>+0(SB), Y1, Y0
-	VBLENDVPS Y0, Y2, Y3, Y0
-	SUBQ      $0x10, DX
-	JB        loop2_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VANDPS       vm_absMask<>+0(SB), Y0, Y1
+	VMULPS       Y0, Y0, Y2
+	VMOVUPS      vm_erfS5<>+0(SB), Y3
+	VFMADD213PS  vm_erfS4<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfS3<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfS2<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfS1<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfS0<>+0(SB), Y2, Y3
+	VFMADD213PS  Y0, Y0, Y3
+	VMOVUPS      vm_erfMax<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y2
+	VMOVUPS      vm_erfR8<>+0(SB), Y4
+	VFMADD213PS  vm_erfR7<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR6<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR5<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR4<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR3<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR2<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR1<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR0<>+0(SB), Y2, Y4
+	VXORPS       vm_signMask<>+0(SB), Y4, Y4
+	VMOVUPS      vm_expLo<>+0(SB), Y2
+	VMAXPS       Y4, Y2, Y2
+	VMOVUPS      vm_expHi<>+0(SB), Y4
+	VMINPS       Y2, Y4, Y2
+	VMULPS       vm_log2e<>+0(SB), Y2, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VMULPS       vm_ln2Hi<>+0(SB), Y4, Y5
+	VSUBPS       Y5, Y2, Y2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y4, Y2
+	VMOVUPS      vm_expP0<>+0(SB), Y6
+	VFMADD213PS  vm_expP1<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP2<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP3<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP4<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP5<>+0(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y6
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y2
+	VPSUBD       Y2, Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y2, Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVUPS      vm_f3f800000<>+0(SB), Y2
+	VSUBPS       Y6, Y2, Y2
+	VANDPS       vm_signMask<>+0(SB), Y0, Y0
+	VORPS        Y0, Y2, Y2
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y1, Y0
+	VBLENDVPS    Y0, Y3, Y2, Y0
+	SUBQ         $0x10, DX
+	JB           loop2_end
 
 loop2:
-	VMOVUPS   (CX), Y1
-	VANDPS    vm_absMask<>+0(SB), Y1, Y2
-	VMULPS    Y1, Y1, Y3
-	VMULPS    vm_erfS5<>+0(SB), Y3, Y4
-	VADDPS    vm_erfS4<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfS3<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfS2<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfS1<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfS0<>+0(SB), Y4, Y4
-	VMULPS    Y1, Y4, Y3
-	VADDPS    Y1, Y3, Y3
-	VMOVUPS   vm_erfMax<>+0(SB), Y4
-	VMINPS    Y2, Y4, Y4
-	VMULPS    vm_erfR8<>+0(SB), Y4, Y5
-	VADDPS    vm_erfR7<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR6<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR5<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR4<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR3<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR2<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR1<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR0<>+0(SB), Y5, Y5
-	VXORPS    vm_signMask<>+0(SB), Y5, Y5
-	VMOVUPS   vm_expLo<>+0(SB), Y4
-	VMAXPS    Y5, Y4, Y4
-	VMOVUPS   vm_expHi<>+0(SB), Y5
-	VMINPS    Y4, Y5, Y4
-	VMULPS    vm_log2e<>+0(SB), Y4, Y5
-	VROUNDPS  $0x08, Y5, Y5
-	VMULPS    vm_ln2Hi<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y4, Y4
-	VMULPS    vm_ln2Lo<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y4, Y4
-	VMULPS    vm_expP0<>+0(SB), Y4, Y7
-	VADDPS    vm_expP1<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP2<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP3<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP4<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP5<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y4, Y6
-	VMULPS    Y6, Y7, Y7
-	VADDPS    Y4, Y7, Y7
-	VADDPS    vm_f3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ Y5, Y5
-	VPSRAD    $0x01, Y5, Y4
-	VPSUBD    Y4, Y5, Y5
-	VPADDD    vm_i127<>+0(SB), Y4, Y4
-	VPADDD    vm_i127<>+0(SB), Y5, Y5
-	VPSLLD    $0x17, Y4, Y4
-	VPSLLD    $0x17, Y5, Y5
-	VMULPS    Y4, Y7, Y7
-	VMULPS    Y5, Y7, Y7
-	VMOVUPS   vm_f3f800000<>+0(SB), Y4
-	VSUBPS    Y7, Y4, Y4
-	VANDPS    vm_signMask<>+0(SB), Y1, Y1
-	VORPS     Y1, Y4, Y4
-	VCMPPS    $0x11, vm_erfSplit<>+0(SB), Y2, Y1
-	VBLENDVPS Y1, Y3, Y4, Y1
-	VMOVUPS   32(CX), Y2
-	VANDPS    vm_absMask<>+0(SB), Y2, Y3
-	VMULPS    Y2, Y2, Y4
-	VMULPS    vm_erfS5<>+0(SB), Y4, Y5
-	VADDPS    vm_erfS4<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfS3<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfS2<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfS1<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfS0<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y4
-	VADDPS    Y2, Y4, Y4
-	VMOVUPS   vm_erfMax<>+0(SB), Y5
-	VMINPS    Y3, Y5, Y5
-	VMULPS    vm_erfR8<>+0(SB), Y5, Y6
-	VADDPS    vm_erfR7<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR6<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR5<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR4<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR3<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR2<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR1<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR0<>+0(SB), Y6, Y6
-	VXORPS    vm_signMask<>+0(SB), Y6, Y6
-	VMOVUPS   vm_expLo<>+0(SB), Y5
-	VMAXPS    Y6, Y5, Y5
-	VMOVUPS   vm_expHi<>+0(SB), Y6
-	VMINPS    Y5, Y6, Y5
-	VMULPS    vm_log2e<>+0(SB), Y5, Y6
-	VROUNDPS  $0x08, Y6, Y6
-	VMULPS    vm_ln2Hi<>+0(SB), Y6, Y7
-	VSUBPS    Y7, Y5, Y5
-	VMULPS    vm_ln2Lo<>+0(SB), Y6, Y7
-	VSUBPS    Y7, Y5, Y5
-	VMULPS    vm_expP0<>+0(SB), Y5, Y8
-	VADDPS    vm_expP1<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y8, Y8
-	VADDPS    vm_expP2<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y8, Y8
-	VADDPS    vm_expP3<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y8, Y8
-	VADDPS    vm_expP4<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y8, Y8
-	VADDPS    vm_expP5<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y5, Y7
-	VMULPS    Y7, Y8, Y8
-	VADDPS    Y5, Y8, Y8
-	VADDPS    vm_f3f800000<>+0(SB), Y8, Y8
-	VCVTPS2DQ Y6, Y6
-	VPSRAD    $0x01, Y6, Y5
-	VPSUBD    Y5, Y6, Y6
-	VPADDD    vm_i127<>+0(SB), Y5, Y5
-	VPADDD    vm_i127<>+0(SB), Y6, Y6
-	VPSLLD    $0x17, Y5, Y5
-	VPSLLD    $0x17, Y6, Y6
-	VMULPS    Y5, Y8, Y8
-	VMULPS    Y6, Y8, Y8
-	VMOVUPS   vm_f3f800000<>+0(SB), Y5
-	VSUBPS    Y8, Y5, Y5
-	VANDPS    vm_signMask<>+0(SB), Y2, Y2
-	VORPS     Y2, Y5, Y5
-	VCMPPS    $0x11, vm_erfSplit<>+0(SB), Y3, Y2
-	VBLENDVPS Y2, Y4, Y5, Y2
-	VMOVUPS   Y1, (AX)
-	VMOVUPS   Y2, 32(AX)
-	ADDQ      $0x40, CX
-	ADDQ      $0x40, AX
-	SUBQ      $0x10, DX
-	JAE       loop2
+	VMOVUPS      (CX), Y1
+	VANDPS       vm_absMask<>+0(SB), Y1, Y2
+	VMULPS       Y1, Y1, Y3
+	VMOVUPS      vm_erfS5<>+0(SB), Y4
+	VFMADD213PS  vm_erfS4<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS3<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS2<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS1<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS0<>+0(SB), Y3, Y4
+	VFMADD213PS  Y1, Y1, Y4
+	VMOVUPS      vm_erfMax<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y3
+	VMOVUPS      vm_erfR8<>+0(SB), Y5
+	VFMADD213PS  vm_erfR7<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR6<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR5<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR4<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR3<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR2<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR1<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR0<>+0(SB), Y3, Y5
+	VXORPS       vm_signMask<>+0(SB), Y5, Y5
+	VMOVUPS      vm_expLo<>+0(SB), Y3
+	VMAXPS       Y5, Y3, Y3
+	VMOVUPS      vm_expHi<>+0(SB), Y5
+	VMINPS       Y3, Y5, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VMULPS       vm_ln2Hi<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y3, Y3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y5, Y3
+	VMOVUPS      vm_expP0<>+0(SB), Y7
+	VFMADD213PS  vm_expP1<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP2<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP3<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP4<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP5<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y3
+	VPSUBD       Y3, Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y3, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VMOVUPS      vm_f3f800000<>+0(SB), Y3
+	VSUBPS       Y7, Y3, Y3
+	VANDPS       vm_signMask<>+0(SB), Y1, Y1
+	VORPS        Y1, Y3, Y3
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y2, Y1
+	VBLENDVPS    Y1, Y4, Y3, Y1
+	VMOVUPS      32(CX), Y2
+	VANDPS       vm_absMask<>+0(SB), Y2, Y3
+	VMULPS       Y2, Y2, Y4
+	VMOVUPS      vm_erfS5<>+0(SB), Y5
+	VFMADD213PS  vm_erfS4<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS3<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS2<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS1<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS0<>+0(SB), Y4, Y5
+	VFMADD213PS  Y2, Y2, Y5
+	VMOVUPS      vm_erfMax<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y4
+	VMOVUPS      vm_erfR8<>+0(SB), Y6
+	VFMADD213PS  vm_erfR7<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_erfR6<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_erfR5<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_erfR4<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_erfR3<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_erfR2<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_erfR1<>+0(SB), Y4, Y6
+	VFMADD213PS  vm_erfR0<>+0(SB), Y4, Y6
+	VXORPS       vm_signMask<>+0(SB), Y6, Y6
+	VMOVUPS      vm_expLo<>+0(SB), Y4
+	VMAXPS       Y6, Y4, Y4
+	VMOVUPS      vm_expHi<>+0(SB), Y6
+	VMINPS       Y4, Y6, Y4
+	VMULPS       vm_log2e<>+0(SB), Y4, Y6
+	VROUNDPS     $0x08, Y6, Y6
+	VMULPS       vm_ln2Hi<>+0(SB), Y6, Y7
+	VSUBPS       Y7, Y4, Y4
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y6, Y4
+	VMOVUPS      vm_expP0<>+0(SB), Y8
+	VFMADD213PS  vm_expP1<>+0(SB), Y4, Y8
+	VFMADD213PS  vm_expP2<>+0(SB), Y4, Y8
+	VFMADD213PS  vm_expP3<>+0(SB), Y4, Y8
+	VFMADD213PS  vm_expP4<>+0(SB), Y4, Y8
+	VFMADD213PS  vm_expP5<>+0(SB), Y4, Y8
+	VMULPS       Y4, Y4, Y7
+	VFMADD213PS  Y4, Y7, Y8
+	VADDPS       vm_f3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y4
+	VPSUBD       Y4, Y6, Y6
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y4, Y8, Y8
+	VMULPS       Y6, Y8, Y8
+	VMOVUPS      vm_f3f800000<>+0(SB), Y4
+	VSUBPS       Y8, Y4, Y4
+	VANDPS       vm_signMask<>+0(SB), Y2, Y2
+	VORPS        Y2, Y4, Y4
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y3, Y2
+	VBLENDVPS    Y2, Y5, Y4, Y2
+	VMOVUPS      Y1, (AX)
+	VMOVUPS      Y2, 32(AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop2
 
 loop2_end:
 	ADDQ $0x10, DX
@@ -657,84 +579,66 @@ loop2_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS   (CX), Y1
-	VANDPS    vm_absMask<>+0(SB), Y1, Y2
-	VMULPS    Y1, Y1, Y3
-	VMULPS    vm_erfS5<>+0(SB), Y3, Y4
-	VADDPS    vm_erfS4<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfS3<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfS2<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfS1<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfS0<>+0(SB), Y4, Y4
-	VMULPS    Y1, Y4, Y3
-	VADDPS    Y1, Y3, Y3
-	VMOVUPS   vm_erfMax<>+0(SB), Y4
-	VMINPS    Y2, Y4, Y4
-	VMULPS    vm_erfR8<>+0(SB), Y4, Y5
-	VADDPS    vm_erfR7<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR6<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR5<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR4<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR3<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR2<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR1<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR0<>+0(SB), Y5, Y5
-	VXORPS    vm_signMask<>+0(SB), Y5, Y5
-	VMOVUPS   vm_expLo<>+0(SB), Y4
-	VMAXPS    Y5, Y4, Y4
-	VMOVUPS   vm_expHi<>+0(SB), Y5
-	VMINPS    Y4, Y5, Y4
-	VMULPS    vm_log2e<>+0(SB), Y4, Y5
-	VROUNDPS  $0x08, Y5, Y5
-	VMULPS    vm_ln2Hi<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y4, Y4
-	VMULPS    vm_ln2Lo<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y4, Y4
-	VMULPS    vm_expP0<>+0(SB), Y4, Y7
-	VADDPS    vm_expP1<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP2<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP3<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP4<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP5<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y4, Y6
-	VMULPS    Y6, Y7, Y7
-	VADDPS    Y4, Y7, Y7
-	VADDPS    vm_f3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ Y5, Y5
-	VPSRAD    $0x01, Y5, Y4
-	VPSUBD    Y4, Y5, Y5
-	VPADDD    vm_i127<>+0(SB), Y4, Y4
-	VPADDD    vm_i127<>+0(SB), Y5, Y5
-	VPSLLD    $0x17, Y4, Y4
-	VPSLLD    $0x17, Y5, Y5
-	VMULPS    Y4, Y7, Y7
-	VMULPS    Y5, Y7, Y7
-	VMOVUPS   vm_f3f800000<>+0(SB), Y4
-	VSUBPS    Y7, Y4, Y4
-	VANDPS    vm_signMask<>+0(SB), Y1, Y1
-	VORPS     Y1, Y4, Y4
-	VCMPPS    $0x11, vm_erfSplit<>+0(SB), Y2, Y1
-	VBLENDVPS Y1, Y3, Y4, Y1
-	VMOVUPS   Y1, (AX)
-	ADDQ      $0x20, CX
-	ADDQ      $0x20, AX
-	SUBQ      $0x08, DX
-	JAE       loop1
+	VMOVUPS      (CX), Y1
+	VANDPS       vm_absMask<>+0(SB), Y1, Y2
+	VMULPS       Y1, Y1, Y3
+	VMOVUPS      vm_erfS5<>+0(SB), Y4
+	VFMADD213PS  vm_erfS4<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS3<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS2<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS1<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS0<>+0(SB), Y3, Y4
+	VFMADD213PS  Y1, Y1, Y4
+	VMOVUPS      vm_erfMax<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y3
+	VMOVUPS      vm_erfR8<>+0(SB), Y5
+	VFMADD213PS  vm_erfR7<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR6<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR5<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR4<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR3<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR2<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR1<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR0<>+0(SB), Y3, Y5
+	VXORPS       vm_signMask<>+0(SB), Y5, Y5
+	VMOVUPS      vm_expLo<>+0(SB), Y3
+	VMAXPS       Y5, Y3, Y3
+	VMOVUPS      vm_expHi<>+0(SB), Y5
+	VMINPS       Y3, Y5, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VMULPS       vm_ln2Hi<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y3, Y3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y5, Y3
+	VMOVUPS      vm_expP0<>+0(SB), Y7
+	VFMADD213PS  vm_expP1<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP2<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP3<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP4<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP5<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y3
+	VPSUBD       Y3, Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y3, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VMOVUPS      vm_f3f800000<>+0(SB), Y3
+	VSUBPS       Y7, Y3, Y3
+	VANDPS       vm_signMask<>+0(SB), Y1, Y1
+	VORPS        Y1, Y3, Y3
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y2, Y1
+	VBLENDVPS    Y1, Y4, Y3, Y1
+	VMOVUPS      Y1, (AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, DX
+	JAE          loop1
 
 loop1_end:
 	ADDQ    $0x08, DX
@@ -1085,195 +989,165 @@ DATA vm_erfSplit<>+60(SB)/4, $0x3f6c0000
 GLOBL vm_erfSplit<>(SB), RODATA|NOPTR, $64
 
 // func tanhAVX2(dst []float32, x []float32)
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, FMA3
 TEXT ·tanhAVX2(SB), NOSPLIT, $0-48
 	// dst[i] = tanhf(x[i]) (tanhGeneric).
-	MOVQ      dst_base+0(FP), AX
-	MOVQ      x_base+24(FP), CX
-	MOVQ      x_len+32(FP), DX
-	LEAQ      -32(CX)(DX*4), BX
-	LEAQ      -32(AX)(DX*4), SI
-	VMOVUPS   (BX), Y0
-	VANDPS    vm_absMask<>+0(SB), Y0, Y1
-	VMULPS    Y1, Y1, Y2
-	VMULPS    vm_tanhQ4<>+0(SB), Y2, Y3
-	VADDPS    vm_tanhQ3<>+0(SB), Y3, Y3
-	VMULPS    Y2, Y3, Y3
-	VADDPS    vm_tanhQ2<>+0(SB), Y3, Y3
-	VMULPS    Y2, Y3, Y3
-	VADDPS    vm_tanhQ1<>+0(SB), Y3, Y3
-	VMULPS    Y2, Y3, Y3
-	VADDPS    vm_tanhQ0<>+0(SB), Y3, Y3
-	VMULPS    Y2, Y3, Y3
-	VMULPS    Y1, Y3, Y3
-	VADDPS    Y1, Y3, Y3
-	VADDPS    Y1, Y1, Y2
-	VMOVUPS   vm_expLo<>+0(SB), Y4
-	VMAXPS    Y2, Y4, Y2
-	VMOVUPS   vm_expHi<>+0(SB), Y4
-	VMINPS    Y2, Y4, Y2
-	VMULPS    vm_log2e<>+0(SB), Y2, Y4
-	VROUNDPS  $0x08, Y4, Y4
-	VMULPS    vm_ln2Hi<>+0(SB), Y4, Y5
-	VSUBPS    Y5, Y2, Y2
-	VMULPS    vm_ln2Lo<>+0(SB), Y4, Y5
-	VSUBPS    Y5, Y2, Y2
-	VMULPS    vm_expP0<>+0(SB), Y2, Y6
-	VADDPS    vm_expP1<>+0(SB), Y6, Y6
-	VMULPS    Y2, Y6, Y6
-	VADDPS    vm_expP2<>+0(SB), Y6, Y6
-	VMULPS    Y2, Y6, Y6
-	VADDPS    vm_expP3<>+0(SB), Y6, Y6
-	VMULPS    Y2, Y6, Y6
-	VADDPS    vm_expP4<>+0(SB), Y6, Y6
-	VMULPS    Y2, Y6, Y6
-	VADDPS    vm_expP5<>+0(SB), Y6, Y6
-	VMULPS    Y2, Y2, Y5
-	VMULPS    Y5, Y6, Y6
-	VADDPS    Y2, Y6, Y6
-	VADDPS    vm_f3f800000<>+0(SB), Y6, Y6
-	VCVTPS2DQ Y4, Y4
-	VPSRAD    $0x01, Y4, Y2
-	VPSUBD    Y2, Y4, Y4
-	VPADDD    vm_i127<>+0(SB), Y2, Y2
-	VPADDD    vm_i127<>+0(SB), Y4, Y4
-	VPSLLD    $0x17, Y2, Y2
-	VPSLLD    $0x17, Y4, Y4
-	VMULPS    Y2, Y6, Y6
-	VMULPS    Y4, Y6, Y6
-	VADDPS    vm_f3f800000<>+0(SB), Y6, Y6
-	VMOVUPS   vm_f40000000<>+0(SB), Y2
-	VDIVPS    Y6, Y2, Y2
-	VMOVUPS   vm_f3f800000<>+0(SB), Y4
-	VSUBPS    Y2, Y4, Y4
-	VCMPPS    $0x11, vm_tanhSplit<>+0(SB), Y1, Y1
-	VBLENDVPS Y1, Y3, Y4, Y1
-	VANDPS    vm_signMask<>+0(SB), Y0, Y0
-	VORPS     Y0, Y1, Y1
-	SUBQ      $0x10, DX
-	JB        loop2_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VANDPS       vm_absMask<>+0(SB), Y0, Y1
+	VMULPS       Y1, Y1, Y2
+	VMOVUPS      vm_tanhQ4<>+0(SB), Y3
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Y2, Y3
+	VMULPS       Y2, Y3, Y3
+	VFMADD213PS  Y1, Y1, Y3
+	VADDPS       Y1, Y1, Y2
+	VMOVUPS      vm_expLo<>+0(SB), Y4
+	VMAXPS       Y2, Y4, Y2
+	VMOVUPS      vm_expHi<>+0(SB), Y4
+	VMINPS       Y2, Y4, Y2
+	VMULPS       vm_log2e<>+0(SB), Y2, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VMULPS       vm_ln2Hi<>+0(SB), Y4, Y5
+	VSUBPS       Y5, Y2, Y2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y4, Y2
+	VMOVUPS      vm_expP0<>+0(SB), Y6
+	VFMADD213PS  vm_expP1<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP2<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP3<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP4<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP5<>+0(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y6
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y2
+	VPSUBD       Y2, Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y2, Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VMOVUPS      vm_f40000000<>+0(SB), Y2
+	VDIVPS       Y6, Y2, Y2
+	VMOVUPS      vm_f3f800000<>+0(SB), Y4
+	VSUBPS       Y2, Y4, Y4
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Y1, Y1
+	VBLENDVPS    Y1, Y3, Y4, Y1
+	VANDPS       vm_signMask<>+0(SB), Y0, Y0
+	VORPS        Y0, Y1, Y1
+	SUBQ         $0x10, DX
+	JB           loop2_end
 
 loop2:
-	VMOVUPS   (CX), Y0
-	VANDPS    vm_absMask<>+0(SB), Y0, Y2
-	VMULPS    Y2, Y2, Y3
-	VMULPS    vm_tanhQ4<>+0(SB), Y3, Y4
-	VADDPS    vm_tanhQ3<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_tanhQ2<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_tanhQ1<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_tanhQ0<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VMULPS    Y2, Y4, Y4
-	VADDPS    Y2, Y4, Y4
-	VADDPS    Y2, Y2, Y3
-	VMOVUPS   vm_expLo<>+0(SB), Y5
-	VMAXPS    Y3, Y5, Y3
-	VMOVUPS   vm_expHi<>+0(SB), Y5
-	VMINPS    Y3, Y5, Y3
-	VMULPS    vm_log2e<>+0(SB), Y3, Y5
-	VROUNDPS  $0x08, Y5, Y5
-	VMULPS    vm_ln2Hi<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y3, Y3
-	VMULPS    vm_ln2Lo<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y3, Y3
-	VMULPS    vm_expP0<>+0(SB), Y3, Y7
-	VADDPS    vm_expP1<>+0(SB), Y7, Y7
-	VMULPS    Y3, Y7, Y7
-	VADDPS    vm_expP2<>+0(SB), Y7, Y7
-	VMULPS    Y3, Y7, Y7
-	VADDPS    vm_expP3<>+0(SB), Y7, Y7
-	VMULPS    Y3, Y7, Y7
-	VADDPS    vm_expP4<>+0(SB), Y7, Y7
-	VMULPS    Y3, Y7, Y7
-	VADDPS    vm_expP5<>+0(SB), Y7, Y7
-	VMULPS    Y3, Y3, Y6
-	VMULPS    Y6, Y7, Y7
-	VADDPS    Y3, Y7, Y7
-	VADDPS    vm_f3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ Y5, Y5
-	VPSRAD    $0x01, Y5, Y3
-	VPSUBD    Y3, Y5, Y5
-	VPADDD    vm_i127<>+0(SB), Y3, Y3
-	VPADDD    vm_i127<>+0(SB), Y5, Y5
-	VPSLLD    $0x17, Y3, Y3
-	VPSLLD    $0x17, Y5, Y5
-	VMULPS    Y3, Y7, Y7
-	VMULPS    Y5, Y7, Y7
-	VADDPS    vm_f3f800000<>+0(SB), Y7, Y7
-	VMOVUPS   vm_f40000000<>+0(SB), Y3
-	VDIVPS    Y7, Y3, Y3
-	VMOVUPS   vm_f3f800000<>+0(SB), Y5
-	VSUBPS    Y3, Y5, Y5
-	VCMPPS    $0x11, vm_tanhSplit<>+0(SB), Y2, Y2
-	VBLENDVPS Y2, Y4, Y5, Y2
-	VANDPS    vm_signMask<>+0(SB), Y0, Y0
-	VORPS     Y0, Y2, Y2
-	VMOVUPS   32(CX), Y0
-	VANDPS    vm_absMask<>+0(SB), Y0, Y3
-	VMULPS    Y3, Y3, Y4
-	VMULPS    vm_tanhQ4<>+0(SB), Y4, Y5
-	VADDPS    vm_tanhQ3<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_tanhQ2<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_tanhQ1<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_tanhQ0<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VMULPS    Y3, Y5, Y5
-	VADDPS    Y3, Y5, Y5
-	VADDPS    Y3, Y3, Y4
-	VMOVUPS   vm_expLo<>+0(SB), Y6
-	VMAXPS    Y4, Y6, Y4
-	VMOVUPS   vm_expHi<>+0(SB), Y6
-	VMINPS    Y4, Y6, Y4
-	VMULPS    vm_log2e<>+0(SB), Y4, Y6
-	VROUNDPS  $0x08, Y6, Y6
-	VMULPS    vm_ln2Hi<>+0(SB), Y6, Y7
-	VSUBPS    Y7, Y4, Y4
-	VMULPS    vm_ln2Lo<>+0(SB), Y6, Y7
-	VSUBPS    Y7, Y4, Y4
-	VMULPS    vm_expP0<>+0(SB), Y4, Y8
-	VADDPS    vm_expP1<>+0(SB), Y8, Y8
-	VMULPS    Y4, Y8, Y8
-	VADDPS    vm_expP2<>+0(SB), Y8, Y8
-	VMULPS    Y4, Y8, Y8
-	VADDPS    vm_expP3<>+0(SB), Y8, Y8
-	VMULPS    Y4, Y8, Y8
-	VADDPS    vm_expP4<>+0(SB), Y8, Y8
-	VMULPS    Y4, Y8, Y8
-	VADDPS    vm_expP5<>+0(SB), Y8, Y8
-	VMULPS    Y4, Y4, Y7
-	VMULPS    Y7, Y8, Y8
-	VADDPS    Y4, Y8, Y8
-	VADDPS    vm_f3f800000<>+0(SB), Y8, Y8
-	VCVTPS2DQ Y6, Y6
-	VPSRAD    $0x01, Y6, Y4
-	VPSUBD    Y4, Y6, Y6
-	VPADDD    vm_i127<>+0(SB), Y4, Y4
-	VPADDD    vm_i127<>+0(SB), Y6, Y6
-	VPSLLD    $0x17, Y4, Y4
-	VPSLLD    $0x17, Y6, Y6
-	VMULPS    Y4, Y8, Y8
-	VMULPS    Y6, Y8, Y8
-	VADDPS    vm_f3f800000<>+0(SB), Y8, Y8
-	VMOVUPS   vm_f40000000<>+0(SB), Y4
-	VDIVPS    Y8, Y4, Y4
-	VMOVUPS   vm_f3f800000<>+0(SB), Y6
-	VSUBPS    Y4, Y6, Y6
-	VCMPPS    $0x11, vm_tanhSplit<>+0(SB), Y3, Y3
-	VBLENDVPS Y3, Y5, Y6, Y3
-	VANDPS    vm_signMask<>+0(SB), Y0, Y0
-	VORPS     Y0, Y3, Y3
-	VMOVUPS   Y2, (AX)
-	VMOVUPS   Y3, 32(AX)
-	ADDQ      $0x40, CX
-	ADDQ      $0x40, AX
-	SUBQ      $0x10, DX
-	JAE       loop2
+	VMOVUPS      (CX), Y0
+	VANDPS       vm_absMask<>+0(SB), Y0, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      vm_tanhQ4<>+0(SB), Y4
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Y3, Y4
+	VMULPS       Y3, Y4, Y4
+	VFMADD213PS  Y2, Y2, Y4
+	VADDPS       Y2, Y2, Y3
+	VMOVUPS      vm_expLo<>+0(SB), Y5
+	VMAXPS       Y3, Y5, Y3
+	VMOVUPS      vm_expHi<>+0(SB), Y5
+	VMINPS       Y3, Y5, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VMULPS       vm_ln2Hi<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y3, Y3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y5, Y3
+	VMOVUPS      vm_expP0<>+0(SB), Y7
+	VFMADD213PS  vm_expP1<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP2<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP3<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP4<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP5<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y3
+	VPSUBD       Y3, Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y3, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VMOVUPS      vm_f40000000<>+0(SB), Y3
+	VDIVPS       Y7, Y3, Y3
+	VMOVUPS      vm_f3f800000<>+0(SB), Y5
+	VSUBPS       Y3, Y5, Y5
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Y2, Y2
+	VBLENDVPS    Y2, Y4, Y5, Y2
+	VANDPS       vm_signMask<>+0(SB), Y0, Y0
+	VORPS        Y0, Y2, Y2
+	VMOVUPS      32(CX), Y0
+	VANDPS       vm_absMask<>+0(SB), Y0, Y3
+	VMULPS       Y3, Y3, Y4
+	VMOVUPS      vm_tanhQ4<>+0(SB), Y5
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Y4, Y5
+	VMULPS       Y4, Y5, Y5
+	VFMADD213PS  Y3, Y3, Y5
+	VADDPS       Y3, Y3, Y4
+	VMOVUPS      vm_expLo<>+0(SB), Y6
+	VMAXPS       Y4, Y6, Y4
+	VMOVUPS      vm_expHi<>+0(SB), Y6
+	VMINPS       Y4, Y6, Y4
+	VMULPS       vm_log2e<>+0(SB), Y4, Y6
+	VROUNDPS     $0x08, Y6, Y6
+	VMULPS       vm_ln2Hi<>+0(SB), Y6, Y7
+	VSUBPS       Y7, Y4, Y4
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y6, Y4
+	VMOVUPS      vm_expP0<>+0(SB), Y8
+	VFMADD213PS  vm_expP1<>+0(SB), Y4, Y8
+	VFMADD213PS  vm_expP2<>+0(SB), Y4, Y8
+	VFMADD213PS  vm_expP3<>+0(SB), Y4, Y8
+	VFMADD213PS  vm_expP4<>+0(SB), Y4, Y8
+	VFMADD213PS  vm_expP5<>+0(SB), Y4, Y8
+	VMULPS       Y4, Y4, Y7
+	VFMADD213PS  Y4, Y7, Y8
+	VADDPS       vm_f3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y4
+	VPSUBD       Y4, Y6, Y6
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y4, Y8, Y8
+	VMULPS       Y6, Y8, Y8
+	VADDPS       vm_f3f800000<>+0(SB), Y8, Y8
+	VMOVUPS      vm_f40000000<>+0(SB), Y4
+	VDIVPS       Y8, Y4, Y4
+	VMOVUPS      vm_f3f800000<>+0(SB), Y6
+	VSUBPS       Y4, Y6, Y6
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Y3, Y3
+	VBLENDVPS    Y3, Y5, Y6, Y3
+	VANDPS       vm_signMask<>+0(SB), Y0, Y0
+	VORPS        Y0, Y3, Y3
+	VMOVUPS      Y2, (AX)
+	VMOVUPS      Y3, 32(AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop2
 
 loop2_end:
 	ADDQ $0x10, DX
@@ -1281,68 +1155,58 @@ loop2_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS   (CX), Y0
-	VANDPS    vm_absMask<>+0(SB), Y0, Y2
-	VMULPS    Y2, Y2, Y3
-	VMULPS    vm_tanhQ4<>+0(SB), Y3, Y4
-	VADDPS    vm_tanhQ3<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_tanhQ2<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_tanhQ1<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_tanhQ0<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VMULPS    Y2, Y4, Y4
-	VADDPS    Y2, Y4, Y4
-	VADDPS    Y2, Y2, Y3
-	VMOVUPS   vm_expLo<>+0(SB), Y5
-	VMAXPS    Y3, Y5, Y3
-	VMOVUPS   vm_expHi<>+0(SB), Y5
-	VMINPS    Y3, Y5, Y3
-	VMULPS    vm_log2e<>+0(SB), Y3, Y5
-	VROUNDPS  $0x08, Y5, Y5
-	VMULPS    vm_ln2Hi<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y3, Y3
-	VMULPS    vm_ln2Lo<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y3, Y3
-	VMULPS    vm_expP0<>+0(SB), Y3, Y7
-	VADDPS    vm_expP1<>+0(SB), Y7, Y7
-	VMULPS    Y3, Y7, Y7
-	VADDPS    vm_expP2<>+0(SB), Y7, Y7
-	VMULPS    Y3, Y7, Y7
-	VADDPS    vm_expP3<>+0(SB), Y7, Y7
-	VMULPS    Y3, Y7, Y7
-	VADDPS    vm_expP4<>+0(SB), Y7, Y7
-	VMULPS    Y3, Y7, Y7
-	VADDPS    vm_expP5<>+0(SB), Y7, Y7
-	VMULPS    Y3, Y3, Y6
-	VMULPS    Y6, Y7, Y7
-	VADDPS    Y3, Y7, Y7
-	VADDPS    vm_f3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ Y5, Y5
-	VPSRAD    $0x01, Y5, Y3
-	VPSUBD    Y3, Y5, Y5
-	VPADDD    vm_i127<>+0(SB), Y3, Y3
-	VPADDD    vm_i127<>+0(SB), Y5, Y5
-	VPSLLD    $0x17, Y3, Y3
-	VPSLLD    $0x17, Y5, Y5
-	VMULPS    Y3, Y7, Y7
-	VMULPS    Y5, Y7, Y7
-	VADDPS    vm_f3f800000<>+0(SB), Y7, Y7
-	VMOVUPS   vm_f40000000<>+0(SB), Y3
-	VDIVPS    Y7, Y3, Y3
-	VMOVUPS   vm_f3f800000<>+0(SB), Y5
-	VSUBPS    Y3, Y5, Y5
-	VCMPPS    $0x11, vm_tanhSplit<>+0(SB), Y2, Y2
-	VBLENDVPS Y2, Y4, Y5, Y2
-	VANDPS    vm_signMask<>+0(SB), Y0, Y0
-	VORPS     Y0, Y2, Y2
-	VMOVUPS   Y2, (AX)
-	ADDQ      $0x20, CX
-	ADDQ      $0x20, AX
-	SUBQ      $0x08, DX
-	JAE       loop1
+	VMOVUPS      (CX), Y0
+	VANDPS       vm_absMask<>+0(SB), Y0, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      vm_tanhQ4<>+0(SB), Y4
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Y3, Y4
+	VMULPS       Y3, Y4, Y4
+	VFMADD213PS  Y2, Y2, Y4
+	VADDPS       Y2, Y2, Y3
+	VMOVUPS      vm_expLo<>+0(SB), Y5
+	VMAXPS       Y3, Y5, Y3
+	VMOVUPS      vm_expHi<>+0(SB), Y5
+	VMINPS       Y3, Y5, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VMULPS       vm_ln2Hi<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y3, Y3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y5, Y3
+	VMOVUPS      vm_expP0<>+0(SB), Y7
+	VFMADD213PS  vm_expP1<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP2<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP3<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP4<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP5<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y3
+	VPSUBD       Y3, Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y3, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VMOVUPS      vm_f40000000<>+0(SB), Y3
+	VDIVPS       Y7, Y3, Y3
+	VMOVUPS      vm_f3f800000<>+0(SB), Y5
+	VSUBPS       Y3, Y5, Y5
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Y2, Y2
+	VBLENDVPS    Y2, Y4, Y5, Y2
+	VANDPS       vm_signMask<>+0(SB), Y0, Y0
+	VORPS        Y0, Y2, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, DX
+	JAE          loop1
 
 loop1_end:
 	ADDQ    $0x08, DX
@@ -1477,144 +1341,126 @@ DATA vm_tanhSplit<>+60(SB)/4, $0x3f200000
 GLOBL vm_tanhSplit<>(SB), RODATA|NOPTR, $64
 
 // func sigmoidAVX2(dst []float32, x []float32)
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, FMA3
 TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-48
 	// dst[i] = sigmoidf(x[i]) (sigmoidGeneric).
-	MOVQ      dst_base+0(FP), AX
-	MOVQ      x_base+24(FP), CX
-	MOVQ      x_len+32(FP), DX
-	LEAQ      -32(CX)(DX*4), BX
-	LEAQ      -32(AX)(DX*4), SI
-	VMOVUPS   (BX), Y0
-	VORPS     vm_signMask<>+0(SB), Y0, Y1
-	VMOVUPS   vm_expLo<>+0(SB), Y2
-	VMAXPS    Y1, Y2, Y1
-	VMOVUPS   vm_expHi<>+0(SB), Y2
-	VMINPS    Y1, Y2, Y1
-	VMULPS    vm_log2e<>+0(SB), Y1, Y2
-	VROUNDPS  $0x08, Y2, Y2
-	VMULPS    vm_ln2Hi<>+0(SB), Y2, Y3
-	VSUBPS    Y3, Y1, Y1
-	VMULPS    vm_ln2Lo<>+0(SB), Y2, Y3
-	VSUBPS    Y3, Y1, Y1
-	VMULPS    vm_expP0<>+0(SB), Y1, Y4
-	VADDPS    vm_expP1<>+0(SB), Y4, Y4
-	VMULPS    Y1, Y4, Y4
-	VADDPS    vm_expP2<>+0(SB), Y4, Y4
-	VMULPS    Y1, Y4, Y4
-	VADDPS    vm_expP3<>+0(SB), Y4, Y4
-	VMULPS    Y1, Y4, Y4
-	VADDPS    vm_expP4<>+0(SB), Y4, Y4
-	VMULPS    Y1, Y4, Y4
-	VADDPS    vm_expP5<>+0(SB), Y4, Y4
-	VMULPS    Y1, Y1, Y3
-	VMULPS    Y3, Y4, Y4
-	VADDPS    Y1, Y4, Y4
-	VADDPS    vm_f3f800000<>+0(SB), Y4, Y4
-	VCVTPS2DQ Y2, Y2
-	VPSRAD    $0x01, Y2, Y1
-	VPSUBD    Y1, Y2, Y2
-	VPADDD    vm_i127<>+0(SB), Y1, Y1
-	VPADDD    vm_i127<>+0(SB), Y2, Y2
-	VPSLLD    $0x17, Y1, Y1
-	VPSLLD    $0x17, Y2, Y2
-	VMULPS    Y1, Y4, Y4
-	VMULPS    Y2, Y4, Y4
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y0, Y0
-	VMOVUPS   vm_f3f800000<>+0(SB), Y1
-	VBLENDVPS Y0, Y1, Y4, Y0
-	VADDPS    vm_f3f800000<>+0(SB), Y4, Y4
-	VDIVPS    Y4, Y0, Y0
-	SUBQ      $0x10, DX
-	JB        loop2_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VORPS        vm_signMask<>+0(SB), Y0, Y1
+	VMOVUPS      vm_expLo<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMOVUPS      vm_expHi<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMULPS       vm_log2e<>+0(SB), Y1, Y2
+	VROUNDPS     $0x08, Y2, Y2
+	VMULPS       vm_ln2Hi<>+0(SB), Y2, Y3
+	VSUBPS       Y3, Y1, Y1
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y2, Y1
+	VMOVUPS      vm_expP0<>+0(SB), Y4
+	VFMADD213PS  vm_expP1<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP2<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP3<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP4<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP5<>+0(SB), Y1, Y4
+	VMULPS       Y1, Y1, Y3
+	VFMADD213PS  Y1, Y3, Y4
+	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y2, Y2
+	VPSRAD       $0x01, Y2, Y1
+	VPSUBD       Y1, Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y1, Y1
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y1, Y1
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y1, Y4, Y4
+	VMULPS       Y2, Y4, Y4
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y0, Y0
+	VMOVUPS      vm_f3f800000<>+0(SB), Y1
+	VBLENDVPS    Y0, Y1, Y4, Y0
+	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
+	VDIVPS       Y4, Y0, Y0
+	SUBQ         $0x10, DX
+	JB           loop2_end
 
 loop2:
-	VMOVUPS   (CX), Y1
-	VORPS     vm_signMask<>+0(SB), Y1, Y2
-	VMOVUPS   vm_expLo<>+0(SB), Y3
-	VMAXPS    Y2, Y3, Y2
-	VMOVUPS   vm_expHi<>+0(SB), Y3
-	VMINPS    Y2, Y3, Y2
-	VMULPS    vm_log2e<>+0(SB), Y2, Y3
-	VROUNDPS  $0x08, Y3, Y3
-	VMULPS    vm_ln2Hi<>+0(SB), Y3, Y4
-	VSUBPS    Y4, Y2, Y2
-	VMULPS    vm_ln2Lo<>+0(SB), Y3, Y4
-	VSUBPS    Y4, Y2, Y2
-	VMULPS    vm_expP0<>+0(SB), Y2, Y5
-	VADDPS    vm_expP1<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP2<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP3<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP4<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP5<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y2, Y4
-	VMULPS    Y4, Y5, Y5
-	VADDPS    Y2, Y5, Y5
-	VADDPS    vm_f3f800000<>+0(SB), Y5, Y5
-	VCVTPS2DQ Y3, Y3
-	VPSRAD    $0x01, Y3, Y2
-	VPSUBD    Y2, Y3, Y3
-	VPADDD    vm_i127<>+0(SB), Y2, Y2
-	VPADDD    vm_i127<>+0(SB), Y3, Y3
-	VPSLLD    $0x17, Y2, Y2
-	VPSLLD    $0x17, Y3, Y3
-	VMULPS    Y2, Y5, Y5
-	VMULPS    Y3, Y5, Y5
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y1, Y1
-	VMOVUPS   vm_f3f800000<>+0(SB), Y2
-	VBLENDVPS Y1, Y2, Y5, Y1
-	VADDPS    vm_f3f800000<>+0(SB), Y5, Y5
-	VDIVPS    Y5, Y1, Y1
-	VMOVUPS   32(CX), Y2
-	VORPS     vm_signMask<>+0(SB), Y2, Y3
-	VMOVUPS   vm_expLo<>+0(SB), Y4
-	VMAXPS    Y3, Y4, Y3
-	VMOVUPS   vm_expHi<>+0(SB), Y4
-	VMINPS    Y3, Y4, Y3
-	VMULPS    vm_log2e<>+0(SB), Y3, Y4
-	VROUNDPS  $0x08, Y4, Y4
-	VMULPS    vm_ln2Hi<>+0(SB), Y4, Y5
-	VSUBPS    Y5, Y3, Y3
-	VMULPS    vm_ln2Lo<>+0(SB), Y4, Y5
-	VSUBPS    Y5, Y3, Y3
-	VMULPS    vm_expP0<>+0(SB), Y3, Y6
-	VADDPS    vm_expP1<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP2<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP3<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP4<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP5<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y3, Y5
-	VMULPS    Y5, Y6, Y6
-	VADDPS    Y3, Y6, Y6
-	VADDPS    vm_f3f800000<>+0(SB), Y6, Y6
-	VCVTPS2DQ Y4, Y4
-	VPSRAD    $0x01, Y4, Y3
-	VPSUBD    Y3, Y4, Y4
-	VPADDD    vm_i127<>+0(SB), Y3, Y3
-	VPADDD    vm_i127<>+0(SB), Y4, Y4
-	VPSLLD    $0x17, Y3, Y3
-	VPSLLD    $0x17, Y4, Y4
-	VMULPS    Y3, Y6, Y6
-	VMULPS    Y4, Y6, Y6
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y2, Y2
-	VMOVUPS   vm_f3f800000<>+0(SB), Y3
-	VBLENDVPS Y2, Y3, Y6, Y2
-	VADDPS    vm_f3f800000<>+0(SB), Y6, Y6
-	VDIVPS    Y6, Y2, Y2
-	VMOVUPS   Y1, (AX)
-	VMOVUPS   Y2, 32(AX)
-	ADDQ      $0x40, CX
-	ADDQ      $0x40, AX
-	SUBQ      $0x10, DX
-	JAE       loop2
+	VMOVUPS      (CX), Y1
+	VORPS        vm_signMask<>+0(SB), Y1, Y2
+	VMOVUPS      vm_expLo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      vm_expHi<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       vm_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VMULPS       vm_ln2Hi<>+0(SB), Y3, Y4
+	VSUBPS       Y4, Y2, Y2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y3, Y2
+	VMOVUPS      vm_expP0<>+0(SB), Y5
+	VFMADD213PS  vm_expP1<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP2<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP3<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP4<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP5<>+0(SB), Y2, Y5
+	VMULPS       Y2, Y2, Y4
+	VFMADD213PS  Y2, Y4, Y5
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y1, Y1
+	VMOVUPS      vm_f3f800000<>+0(SB), Y2
+	VBLENDVPS    Y1, Y2, Y5, Y1
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VDIVPS       Y5, Y1, Y1
+	VMOVUPS      32(CX), Y2
+	VORPS        vm_signMask<>+0(SB), Y2, Y3
+	VMOVUPS      vm_expLo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      vm_expHi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VMULPS       vm_ln2Hi<>+0(SB), Y4, Y5
+	VSUBPS       Y5, Y3, Y3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y4, Y3
+	VMOVUPS      vm_expP0<>+0(SB), Y6
+	VFMADD213PS  vm_expP1<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP2<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP3<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP4<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP5<>+0(SB), Y3, Y6
+	VMULPS       Y3, Y3, Y5
+	VFMADD213PS  Y3, Y5, Y6
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y2, Y2
+	VMOVUPS      vm_f3f800000<>+0(SB), Y3
+	VBLENDVPS    Y2, Y3, Y6, Y2
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VDIVPS       Y6, Y2, Y2
+	VMOVUPS      Y1, (AX)
+	VMOVUPS      Y2, 32(AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop2
 
 loop2_end:
 	ADDQ $0x10, DX
@@ -1622,51 +1468,45 @@ loop2_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS   (CX), Y1
-	VORPS     vm_signMask<>+0(SB), Y1, Y2
-	VMOVUPS   vm_expLo<>+0(SB), Y3
-	VMAXPS    Y2, Y3, Y2
-	VMOVUPS   vm_expHi<>+0(SB), Y3
-	VMINPS    Y2, Y3, Y2
-	VMULPS    vm_log2e<>+0(SB), Y2, Y3
-	VROUNDPS  $0x08, Y3, Y3
-	VMULPS    vm_ln2Hi<>+0(SB), Y3, Y4
-	VSUBPS    Y4, Y2, Y2
-	VMULPS    vm_ln2Lo<>+0(SB), Y3, Y4
-	VSUBPS    Y4, Y2, Y2
-	VMULPS    vm_expP0<>+0(SB), Y2, Y5
-	VADDPS    vm_expP1<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP2<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP3<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP4<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP5<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y2, Y4
-	VMULPS    Y4, Y5, Y5
-	VADDPS    Y2, Y5, Y5
-	VADDPS    vm_f3f800000<>+0(SB), Y5, Y5
-	VCVTPS2DQ Y3, Y3
-	VPSRAD    $0x01, Y3, Y2
-	VPSUBD    Y2, Y3, Y3
-	VPADDD    vm_i127<>+0(SB), Y2, Y2
-	VPADDD    vm_i127<>+0(SB), Y3, Y3
-	VPSLLD    $0x17, Y2, Y2
-	VPSLLD    $0x17, Y3, Y3
-	VMULPS    Y2, Y5, Y5
-	VMULPS    Y3, Y5, Y5
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y1, Y1
-	VMOVUPS   vm_f3f800000<>+0(SB), Y2
-	VBLENDVPS Y1, Y2, Y5, Y1
-	VADDPS    vm_f3f800000<>+0(SB), Y5, Y5
-	VDIVPS    Y5, Y1, Y1
-	VMOVUPS   Y1, (AX)
-	ADDQ      $0x20, CX
-	ADDQ      $0x20, AX
-	SUBQ      $0x08, DX
-	JAE       loop1
+	VMOVUPS      (CX), Y1
+	VORPS        vm_signMask<>+0(SB), Y1, Y2
+	VMOVUPS      vm_expLo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      vm_expHi<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       vm_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VMULPS       vm_ln2Hi<>+0(SB), Y3, Y4
+	VSUBPS       Y4, Y2, Y2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y3, Y2
+	VMOVUPS      vm_expP0<>+0(SB), Y5
+	VFMADD213PS  vm_expP1<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP2<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP3<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP4<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP5<>+0(SB), Y2, Y5
+	VMULPS       Y2, Y2, Y4
+	VFMADD213PS  Y2, Y4, Y5
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y1, Y1
+	VMOVUPS      vm_f3f800000<>+0(SB), Y2
+	VBLENDVPS    Y1, Y2, Y5, Y1
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VDIVPS       Y5, Y1, Y1
+	VMOVUPS      Y1, (AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, DX
+	JAE          loop1
 
 loop1_end:
 	ADDQ    $0x08, DX
@@ -1693,147 +1533,129 @@ DATA vm_f00000000<>+60(SB)/4, $0x00000000
 GLOBL vm_f00000000<>(SB), RODATA|NOPTR, $64
 
 // func siluAVX2(dst []float32, x []float32)
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, FMA3
 TEXT ·siluAVX2(SB), NOSPLIT, $0-48
 	// dst[i] = siluf(x[i]) (siluGeneric).
-	MOVQ      dst_base+0(FP), AX
-	MOVQ      x_base+24(FP), CX
-	MOVQ      x_len+32(FP), DX
-	LEAQ      -32(CX)(DX*4), BX
-	LEAQ      -32(AX)(DX*4), SI
-	VMOVUPS   (BX), Y0
-	VORPS     vm_signMask<>+0(SB), Y0, Y1
-	VMOVUPS   vm_expLo<>+0(SB), Y2
-	VMAXPS    Y1, Y2, Y1
-	VMOVUPS   vm_expHi<>+0(SB), Y2
-	VMINPS    Y1, Y2, Y1
-	VMULPS    vm_log2e<>+0(SB), Y1, Y2
-	VROUNDPS  $0x08, Y2, Y2
-	VMULPS    vm_ln2Hi<>+0(SB), Y2, Y3
-	VSUBPS    Y3, Y1, Y1
-	VMULPS    vm_ln2Lo<>+0(SB), Y2, Y3
-	VSUBPS    Y3, Y1, Y1
-	VMULPS    vm_expP0<>+0(SB), Y1, Y4
-	VADDPS    vm_expP1<>+0(SB), Y4, Y4
-	VMULPS    Y1, Y4, Y4
-	VADDPS    vm_expP2<>+0(SB), Y4, Y4
-	VMULPS    Y1, Y4, Y4
-	VADDPS    vm_expP3<>+0(SB), Y4, Y4
-	VMULPS    Y1, Y4, Y4
-	VADDPS    vm_expP4<>+0(SB), Y4, Y4
-	VMULPS    Y1, Y4, Y4
-	VADDPS    vm_expP5<>+0(SB), Y4, Y4
-	VMULPS    Y1, Y1, Y3
-	VMULPS    Y3, Y4, Y4
-	VADDPS    Y1, Y4, Y4
-	VADDPS    vm_f3f800000<>+0(SB), Y4, Y4
-	VCVTPS2DQ Y2, Y2
-	VPSRAD    $0x01, Y2, Y1
-	VPSUBD    Y1, Y2, Y2
-	VPADDD    vm_i127<>+0(SB), Y1, Y1
-	VPADDD    vm_i127<>+0(SB), Y2, Y2
-	VPSLLD    $0x17, Y1, Y1
-	VPSLLD    $0x17, Y2, Y2
-	VMULPS    Y1, Y4, Y4
-	VMULPS    Y2, Y4, Y4
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y0, Y1
-	VMOVUPS   vm_f3f800000<>+0(SB), Y2
-	VBLENDVPS Y1, Y2, Y4, Y1
-	VADDPS    vm_f3f800000<>+0(SB), Y4, Y4
-	VDIVPS    Y4, Y1, Y1
-	VMULPS    Y1, Y0, Y1
-	SUBQ      $0x10, DX
-	JB        loop2_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VORPS        vm_signMask<>+0(SB), Y0, Y1
+	VMOVUPS      vm_expLo<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMOVUPS      vm_expHi<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMULPS       vm_log2e<>+0(SB), Y1, Y2
+	VROUNDPS     $0x08, Y2, Y2
+	VMULPS       vm_ln2Hi<>+0(SB), Y2, Y3
+	VSUBPS       Y3, Y1, Y1
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y2, Y1
+	VMOVUPS      vm_expP0<>+0(SB), Y4
+	VFMADD213PS  vm_expP1<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP2<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP3<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP4<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP5<>+0(SB), Y1, Y4
+	VMULPS       Y1, Y1, Y3
+	VFMADD213PS  Y1, Y3, Y4
+	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y2, Y2
+	VPSRAD       $0x01, Y2, Y1
+	VPSUBD       Y1, Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y1, Y1
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y1, Y1
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y1, Y4, Y4
+	VMULPS       Y2, Y4, Y4
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y0, Y1
+	VMOVUPS      vm_f3f800000<>+0(SB), Y2
+	VBLENDVPS    Y1, Y2, Y4, Y1
+	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
+	VDIVPS       Y4, Y1, Y1
+	VMULPS       Y1, Y0, Y1
+	SUBQ         $0x10, DX
+	JB           loop2_end
 
 loop2:
-	VMOVUPS   (CX), Y0
-	VORPS     vm_signMask<>+0(SB), Y0, Y2
-	VMOVUPS   vm_expLo<>+0(SB), Y3
-	VMAXPS    Y2, Y3, Y2
-	VMOVUPS   vm_expHi<>+0(SB), Y3
-	VMINPS    Y2, Y3, Y2
-	VMULPS    vm_log2e<>+0(SB), Y2, Y3
-	VROUNDPS  $0x08, Y3, Y3
-	VMULPS    vm_ln2Hi<>+0(SB), Y3, Y4
-	VSUBPS    Y4, Y2, Y2
-	VMULPS    vm_ln2Lo<>+0(SB), Y3, Y4
-	VSUBPS    Y4, Y2, Y2
-	VMULPS    vm_expP0<>+0(SB), Y2, Y5
-	VADDPS    vm_expP1<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP2<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP3<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP4<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP5<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y2, Y4
-	VMULPS    Y4, Y5, Y5
-	VADDPS    Y2, Y5, Y5
-	VADDPS    vm_f3f800000<>+0(SB), Y5, Y5
-	VCVTPS2DQ Y3, Y3
-	VPSRAD    $0x01, Y3, Y2
-	VPSUBD    Y2, Y3, Y3
-	VPADDD    vm_i127<>+0(SB), Y2, Y2
-	VPADDD    vm_i127<>+0(SB), Y3, Y3
-	VPSLLD    $0x17, Y2, Y2
-	VPSLLD    $0x17, Y3, Y3
-	VMULPS    Y2, Y5, Y5
-	VMULPS    Y3, Y5, Y5
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y0, Y2
-	VMOVUPS   vm_f3f800000<>+0(SB), Y3
-	VBLENDVPS Y2, Y3, Y5, Y2
-	VADDPS    vm_f3f800000<>+0(SB), Y5, Y5
-	VDIVPS    Y5, Y2, Y2
-	VMULPS    Y2, Y0, Y2
-	VMOVUPS   32(CX), Y0
-	VORPS     vm_signMask<>+0(SB), Y0, Y3
-	VMOVUPS   vm_expLo<>+0(SB), Y4
-	VMAXPS    Y3, Y4, Y3
-	VMOVUPS   vm_expHi<>+0(SB), Y4
-	VMINPS    Y3, Y4, Y3
-	VMULPS    vm_log2e<>+0(SB), Y3, Y4
-	VROUNDPS  $0x08, Y4, Y4
-	VMULPS    vm_ln2Hi<>+0(SB), Y4, Y5
-	VSUBPS    Y5, Y3, Y3
-	VMULPS    vm_ln2Lo<>+0(SB), Y4, Y5
-	VSUBPS    Y5, Y3, Y3
-	VMULPS    vm_expP0<>+0(SB), Y3, Y6
-	VADDPS    vm_expP1<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP2<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP3<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP4<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP5<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y3, Y5
-	VMULPS    Y5, Y6, Y6
-	VADDPS    Y3, Y6, Y6
-	VADDPS    vm_f3f800000<>+0(SB), Y6, Y6
-	VCVTPS2DQ Y4, Y4
-	VPSRAD    $0x01, Y4, Y3
-	VPSUBD    Y3, Y4, Y4
-	VPADDD    vm_i127<>+0(SB), Y3, Y3
-	VPADDD    vm_i127<>+0(SB), Y4, Y4
-	VPSLLD    $0x17, Y3, Y3
-	VPSLLD    $0x17, Y4, Y4
-	VMULPS    Y3, Y6, Y6
-	VMULPS    Y4, Y6, Y6
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y0, Y3
-	VMOVUPS   vm_f3f800000<>+0(SB), Y4
-	VBLENDVPS Y3, Y4, Y6, Y3
-	VADDPS    vm_f3f800000<>+0(SB), Y6, Y6
-	VDIVPS    Y6, Y3, Y3
-	VMULPS    Y3, Y0, Y3
-	VMOVUPS   Y2, (AX)
-	VMOVUPS   Y3, 32(AX)
-	ADDQ      $0x40, CX
-	ADDQ      $0x40, AX
-	SUBQ      $0x10, DX
-	JAE       loop2
+	VMOVUPS      (CX), Y0
+	VORPS        vm_signMask<>+0(SB), Y0, Y2
+	VMOVUPS      vm_expLo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      vm_expHi<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       vm_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VMULPS       vm_ln2Hi<>+0(SB), Y3, Y4
+	VSUBPS       Y4, Y2, Y2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y3, Y2
+	VMOVUPS      vm_expP0<>+0(SB), Y5
+	VFMADD213PS  vm_expP1<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP2<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP3<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP4<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP5<>+0(SB), Y2, Y5
+	VMULPS       Y2, Y2, Y4
+	VFMADD213PS  Y2, Y4, Y5
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y0, Y2
+	VMOVUPS      vm_f3f800000<>+0(SB), Y3
+	VBLENDVPS    Y2, Y3, Y5, Y2
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VDIVPS       Y5, Y2, Y2
+	VMULPS       Y2, Y0, Y2
+	VMOVUPS      32(CX), Y0
+	VORPS        vm_signMask<>+0(SB), Y0, Y3
+	VMOVUPS      vm_expLo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      vm_expHi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VMULPS       vm_ln2Hi<>+0(SB), Y4, Y5
+	VSUBPS       Y5, Y3, Y3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y4, Y3
+	VMOVUPS      vm_expP0<>+0(SB), Y6
+	VFMADD213PS  vm_expP1<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP2<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP3<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP4<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP5<>+0(SB), Y3, Y6
+	VMULPS       Y3, Y3, Y5
+	VFMADD213PS  Y3, Y5, Y6
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y0, Y3
+	VMOVUPS      vm_f3f800000<>+0(SB), Y4
+	VBLENDVPS    Y3, Y4, Y6, Y3
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VDIVPS       Y6, Y3, Y3
+	VMULPS       Y3, Y0, Y3
+	VMOVUPS      Y2, (AX)
+	VMOVUPS      Y3, 32(AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop2
 
 loop2_end:
 	ADDQ $0x10, DX
@@ -1841,52 +1663,46 @@ loop2_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS   (CX), Y0
-	VORPS     vm_signMask<>+0(SB), Y0, Y2
-	VMOVUPS   vm_expLo<>+0(SB), Y3
-	VMAXPS    Y2, Y3, Y2
-	VMOVUPS   vm_expHi<>+0(SB), Y3
-	VMINPS    Y2, Y3, Y2
-	VMULPS    vm_log2e<>+0(SB), Y2, Y3
-	VROUNDPS  $0x08, Y3, Y3
-	VMULPS    vm_ln2Hi<>+0(SB), Y3, Y4
-	VSUBPS    Y4, Y2, Y2
-	VMULPS    vm_ln2Lo<>+0(SB), Y3, Y4
-	VSUBPS    Y4, Y2, Y2
-	VMULPS    vm_expP0<>+0(SB), Y2, Y5
-	VADDPS    vm_expP1<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP2<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP3<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP4<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP5<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y2, Y4
-	VMULPS    Y4, Y5, Y5
-	VADDPS    Y2, Y5, Y5
-	VADDPS    vm_f3f800000<>+0(SB), Y5, Y5
-	VCVTPS2DQ Y3, Y3
-	VPSRAD    $0x01, Y3, Y2
-	VPSUBD    Y2, Y3, Y3
-	VPADDD    vm_i127<>+0(SB), Y2, Y2
-	VPADDD    vm_i127<>+0(SB), Y3, Y3
-	VPSLLD    $0x17, Y2, Y2
-	VPSLLD    $0x17, Y3, Y3
-	VMULPS    Y2, Y5, Y5
-	VMULPS    Y3, Y5, Y5
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y0, Y2
-	VMOVUPS   vm_f3f800000<>+0(SB), Y3
-	VBLENDVPS Y2, Y3, Y5, Y2
-	VADDPS    vm_f3f800000<>+0(SB), Y5, Y5
-	VDIVPS    Y5, Y2, Y2
-	VMULPS    Y2, Y0, Y2
-	VMOVUPS   Y2, (AX)
-	ADDQ      $0x20, CX
-	ADDQ      $0x20, AX
-	SUBQ      $0x08, DX
-	JAE       loop1
+	VMOVUPS      (CX), Y0
+	VORPS        vm_signMask<>+0(SB), Y0, Y2
+	VMOVUPS      vm_expLo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      vm_expHi<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       vm_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VMULPS       vm_ln2Hi<>+0(SB), Y3, Y4
+	VSUBPS       Y4, Y2, Y2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y3, Y2
+	VMOVUPS      vm_expP0<>+0(SB), Y5
+	VFMADD213PS  vm_expP1<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP2<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP3<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP4<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP5<>+0(SB), Y2, Y5
+	VMULPS       Y2, Y2, Y4
+	VFMADD213PS  Y2, Y4, Y5
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y0, Y2
+	VMOVUPS      vm_f3f800000<>+0(SB), Y3
+	VBLENDVPS    Y2, Y3, Y5, Y2
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VDIVPS       Y5, Y2, Y2
+	VMULPS       Y2, Y0, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, DX
+	JAE          loop1
 
 loop1_end:
 	ADDQ    $0x08, DX
@@ -1895,261 +1711,207 @@ loop1_end:
 	RET
 
 // func geluAVX2(dst []float32, x []float32)
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, FMA3
 TEXT ·geluAVX2(SB), NOSPLIT, $0-48
 	// dst[i] = geluf(x[i]) (geluGeneric).
-	MOVQ      dst_base+0(FP), AX
-	MOVQ      x_base+24(FP), CX
-	MOVQ      x_len+32(FP), DX
-	LEAQ      -32(CX)(DX*4), BX
-	LEAQ      -32(AX)(DX*4), SI
-	VMOVUPS   (BX), Y0
-	VMULPS    vm_invSqrt2<>+0(SB), Y0, Y1
-	VANDPS    vm_absMask<>+0(SB), Y1, Y2
-	VMULPS    Y1, Y1, Y3
-	VMULPS    vm_erfS5<>+0(SB), Y3, Y4
-	VADDPS    vm_erfS4<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfS3<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfS2<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfS1<>+0(SB), Y4, Y4
-	VMULPS    Y3, Y4, Y4
-	VADDPS    vm_erfS0<>+0(SB), Y4, Y4
-	VMULPS    Y1, Y4, Y4
-	VADDPS    vm_f3f800000<>+0(SB), Y1, Y3
-	VADDPS    Y4, Y3, Y3
-	VMOVUPS   vm_erfMax<>+0(SB), Y4
-	VMINPS    Y2, Y4, Y4
-	VMULPS    vm_erfR8<>+0(SB), Y4, Y5
-	VADDPS    vm_erfR7<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR6<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR5<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR4<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR3<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR2<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR1<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfR0<>+0(SB), Y5, Y5
-	VXORPS    vm_signMask<>+0(SB), Y5, Y5
-	VMOVUPS   vm_expLo<>+0(SB), Y4
-	VMAXPS    Y5, Y4, Y4
-	VMOVUPS   vm_expHi<>+0(SB), Y5
-	VMINPS    Y4, Y5, Y4
-	VMULPS    vm_log2e<>+0(SB), Y4, Y5
-	VROUNDPS  $0x08, Y5, Y5
-	VMULPS    vm_ln2Hi<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y4, Y4
-	VMULPS    vm_ln2Lo<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y4, Y4
-	VMULPS    vm_expP0<>+0(SB), Y4, Y7
-	VADDPS    vm_expP1<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP2<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP3<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP4<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP5<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y4, Y6
-	VMULPS    Y6, Y7, Y7
-	VADDPS    Y4, Y7, Y7
-	VADDPS    vm_f3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ Y5, Y5
-	VPSRAD    $0x01, Y5, Y4
-	VPSUBD    Y4, Y5, Y5
-	VPADDD    vm_i127<>+0(SB), Y4, Y4
-	VPADDD    vm_i127<>+0(SB), Y5, Y5
-	VPSLLD    $0x17, Y4, Y4
-	VPSLLD    $0x17, Y5, Y5
-	VMULPS    Y4, Y7, Y7
-	VMULPS    Y5, Y7, Y7
-	VMOVUPS   vm_f40000000<>+0(SB), Y4
-	VSUBPS    Y7, Y4, Y4
-	VCMPPS    $0x12, vm_erfMax<>+0(SB), Y2, Y5
-	VPAND     Y5, Y7, Y7
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y1, Y1
-	VBLENDVPS Y1, Y4, Y7, Y1
-	VCMPPS    $0x11, vm_erfSplit<>+0(SB), Y2, Y2
-	VBLENDVPS Y2, Y3, Y1, Y1
-	VMULPS    vm_f3f000000<>+0(SB), Y0, Y0
-	VMULPS    Y1, Y0, Y0
-	SUBQ      $0x10, DX
-	JB        loop2_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VMULPS       vm_invSqrt2<>+0(SB), Y0, Y1
+	VANDPS       vm_absMask<>+0(SB), Y1, Y2
+	VMULPS       Y1, Y1, Y3
+	VMOVUPS      vm_erfS5<>+0(SB), Y4
+	VFMADD213PS  vm_erfS4<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS3<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS2<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS1<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS0<>+0(SB), Y3, Y4
+	VADDPS       vm_f3f800000<>+0(SB), Y1, Y3
+	VFMADD231PS  Y1, Y4, Y3
+	VMOVUPS      vm_erfMax<>+0(SB), Y4
+	VMINPS       Y2, Y4, Y4
+	VMOVUPS      vm_erfR8<>+0(SB), Y5
+	VFMADD213PS  vm_erfR7<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR6<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR5<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR4<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR3<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR2<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR1<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR0<>+0(SB), Y4, Y5
+	VXORPS       vm_signMask<>+0(SB), Y5, Y5
+	VMOVUPS      vm_expLo<>+0(SB), Y4
+	VMAXPS       Y5, Y4, Y4
+	VMOVUPS      vm_expHi<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       vm_log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VMULPS       vm_ln2Hi<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y4, Y4
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y5, Y4
+	VMOVUPS      vm_expP0<>+0(SB), Y7
+	VFMADD213PS  vm_expP1<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP2<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP3<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP4<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP5<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y6
+	VFMADD213PS  Y4, Y6, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y4
+	VPSUBD       Y4, Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y4, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VMOVUPS      vm_f40000000<>+0(SB), Y4
+	VSUBPS       Y7, Y4, Y4
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y2, Y5
+	VPAND        Y5, Y7, Y7
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y1, Y1
+	VBLENDVPS    Y1, Y4, Y7, Y1
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y2, Y2
+	VBLENDVPS    Y2, Y3, Y1, Y1
+	VMULPS       vm_f3f000000<>+0(SB), Y0, Y0
+	VMULPS       Y1, Y0, Y0
+	SUBQ         $0x10, DX
+	JB           loop2_end
 
 loop2:
-	VMOVUPS   (CX), Y1
-	VMULPS    vm_invSqrt2<>+0(SB), Y1, Y2
-	VANDPS    vm_absMask<>+0(SB), Y2, Y3
-	VMULPS    Y2, Y2, Y4
-	VMULPS    vm_erfS5<>+0(SB), Y4, Y5
-	VADDPS    vm_erfS4<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfS3<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfS2<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfS1<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfS0<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_f3f800000<>+0(SB), Y2, Y4
-	VADDPS    Y5, Y4, Y4
-	VMOVUPS   vm_erfMax<>+0(SB), Y5
-	VMINPS    Y3, Y5, Y5
-	VMULPS    vm_erfR8<>+0(SB), Y5, Y6
-	VADDPS    vm_erfR7<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR6<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR5<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR4<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR3<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR2<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR1<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR0<>+0(SB), Y6, Y6
-	VXORPS    vm_signMask<>+0(SB), Y6, Y6
-	VMOVUPS   vm_expLo<>+0(SB), Y5
-	VMAXPS    Y6, Y5, Y5
-	VMOVUPS   vm_expHi<>+0(SB), Y6
-	VMINPS    Y5, Y6, Y5
-	VMULPS    vm_log2e<>+0(SB), Y5, Y6
-	VROUNDPS  $0x08, Y6, Y6
-	VMULPS    vm_ln2Hi<>+0(SB), Y6, Y7
-	VSUBPS    Y7, Y5, Y5
-	VMULPS    vm_ln2Lo<>+0(SB), Y6, Y7
-	VSUBPS    Y7, Y5, Y5
-	VMULPS    vm_expP0<>+0(SB), Y5, Y8
-	VADDPS    vm_expP1<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y8, Y8
-	VADDPS    vm_expP2<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y8, Y8
-	VADDPS    vm_expP3<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y8, Y8
-	VADDPS    vm_expP4<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y8, Y8
-	VADDPS    vm_expP5<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y5, Y7
-	VMULPS    Y7, Y8, Y8
-	VADDPS    Y5, Y8, Y8
-	VADDPS    vm_f3f800000<>+0(SB), Y8, Y8
-	VCVTPS2DQ Y6, Y6
-	VPSRAD    $0x01, Y6, Y5
-	VPSUBD    Y5, Y6, Y6
-	VPADDD    vm_i127<>+0(SB), Y5, Y5
-	VPADDD    vm_i127<>+0(SB), Y6, Y6
-	VPSLLD    $0x17, Y5, Y5
-	VPSLLD    $0x17, Y6, Y6
-	VMULPS    Y5, Y8, Y8
-	VMULPS    Y6, Y8, Y8
-	VMOVUPS   vm_f40000000<>+0(SB), Y5
-	VSUBPS    Y8, Y5, Y5
-	VCMPPS    $0x12, vm_erfMax<>+0(SB), Y3, Y6
-	VPAND     Y6, Y8, Y8
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y2, Y2
-	VBLENDVPS Y2, Y5, Y8, Y2
-	VCMPPS    $0x11, vm_erfSplit<>+0(SB), Y3, Y3
-	VBLENDVPS Y3, Y4, Y2, Y2
-	VMULPS    vm_f3f000000<>+0(SB), Y1, Y1
-	VMULPS    Y2, Y1, Y1
-	VMOVUPS   32(CX), Y2
-	VMULPS    vm_invSqrt2<>+0(SB), Y2, Y3
-	VANDPS    vm_absMask<>+0(SB), Y3, Y4
-	VMULPS    Y3, Y3, Y5
-	VMULPS    vm_erfS5<>+0(SB), Y5, Y6
-	VADDPS    vm_erfS4<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfS3<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfS2<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfS1<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfS0<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_f3f800000<>+0(SB), Y3, Y5
-	VADDPS    Y6, Y5, Y5
-	VMOVUPS   vm_erfMax<>+0(SB), Y6
-	VMINPS    Y4, Y6, Y6
-	VMULPS    vm_erfR8<>+0(SB), Y6, Y7
-	VADDPS    vm_erfR7<>+0(SB), Y7, Y7
-	VMULPS    Y6, Y7, Y7
-	VADDPS    vm_erfR6<>+0(SB), Y7, Y7
-	VMULPS    Y6, Y7, Y7
-	VADDPS    vm_erfR5<>+0(SB), Y7, Y7
-	VMULPS    Y6, Y7, Y7
-	VADDPS    vm_erfR4<>+0(SB), Y7, Y7
-	VMULPS    Y6, Y7, Y7
-	VADDPS    vm_erfR3<>+0(SB), Y7, Y7
-	VMULPS    Y6, Y7, Y7
-	VADDPS    vm_erfR2<>+0(SB), Y7, Y7
-	VMULPS    Y6, Y7, Y7
-	VADDPS    vm_erfR1<>+0(SB), Y7, Y7
-	VMULPS    Y6, Y7, Y7
-	VADDPS    vm_erfR0<>+0(SB), Y7, Y7
-	VXORPS    vm_signMask<>+0(SB), Y7, Y7
-	VMOVUPS   vm_expLo<>+0(SB), Y6
-	VMAXPS    Y7, Y6, Y6
-	VMOVUPS   vm_expHi<>+0(SB), Y7
-	VMINPS    Y6, Y7, Y6
-	VMULPS    vm_log2e<>+0(SB), Y6, Y7
-	VROUNDPS  $0x08, Y7, Y7
-	VMULPS    vm_ln2Hi<>+0(SB), Y7, Y8
-	VSUBPS    Y8, Y6, Y6
-	VMULPS    vm_ln2Lo<>+0(SB), Y7, Y8
-	VSUBPS    Y8, Y6, Y6
-	VMULPS    vm_expP0<>+0(SB), Y6, Y9
-	VADDPS    vm_expP1<>+0(SB), Y9, Y9
-	VMULPS    Y6, Y9, Y9
-	VADDPS    vm_expP2<>+0(SB), Y9, Y9
-	VMULPS    Y6, Y9, Y9
-	VADDPS    vm_expP3<>+0(SB), Y9, Y9
-	VMULPS    Y6, Y9, Y9
-	VADDPS    vm_expP4<>+0(SB), Y9, Y9
-	VMULPS    Y6, Y9, Y9
-	VADDPS    vm_expP5<>+0(SB), Y9, Y9
-	VMULPS    Y6, Y6, Y8
-	VMULPS    Y8, Y9, Y9
-	VADDPS    Y6, Y9, Y9
-	VADDPS    vm_f3f800000<>+0(SB), Y9, Y9
-	VCVTPS2DQ Y7, Y7
-	VPSRAD    $0x01, Y7, Y6
-	VPSUBD    Y6, Y7, Y7
-	VPADDD    vm_i127<>+0(SB), Y6, Y6
-	VPADDD    vm_i127<>+0(SB), Y7, Y7
-	VPSLLD    $0x17, Y6, Y6
-	VPSLLD    $0x17, Y7, Y7
-	VMULPS    Y6, Y9, Y9
-	VMULPS    Y7, Y9, Y9
-	VMOVUPS   vm_f40000000<>+0(SB), Y6
-	VSUBPS    Y9, Y6, Y6
-	VCMPPS    $0x12, vm_erfMax<>+0(SB), Y4, Y7
-	VPAND     Y7, Y9, Y9
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y3, Y3
-	VBLENDVPS Y3, Y6, Y9, Y3
-	VCMPPS    $0x11, vm_erfSplit<>+0(SB), Y4, Y4
-	VBLENDVPS Y4, Y5, Y3, Y3
-	VMULPS    vm_f3f000000<>+0(SB), Y2, Y2
-	VMULPS    Y3, Y2, Y2
-	VMOVUPS   Y1, (AX)
-	VMOVUPS   Y2, 32(AX)
-	ADDQ      $0x40, CX
-	ADDQ      $0x40, AX
-	SUBQ      $0x10, DX
-	JAE       loop2
+	VMOVUPS      (CX), Y1
+	VMULPS       vm_invSqrt2<>+0(SB), Y1, Y2
+	VANDPS       vm_absMask<>+0(SB), Y2, Y3
+	VMULPS       Y2, Y2, Y4
+	VMOVUPS      vm_erfS5<>+0(SB), Y5
+	VFMADD213PS  vm_erfS4<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS3<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS2<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS1<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS0<>+0(SB), Y4, Y5
+	VADDPS       vm_f3f800000<>+0(SB), Y2, Y4
+	VFMADD231PS  Y2, Y5, Y4
+	VMOVUPS      vm_erfMax<>+0(SB), Y5
+	VMINPS       Y3, Y5, Y5
+	VMOVUPS      vm_erfR8<>+0(SB), Y6
+	VFMADD213PS  vm_erfR7<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR6<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR5<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR4<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR3<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR2<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR1<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR0<>+0(SB), Y5, Y6
+	VXORPS       vm_signMask<>+0(SB), Y6, Y6
+	VMOVUPS      vm_expLo<>+0(SB), Y5
+	VMAXPS       Y6, Y5, Y5
+	VMOVUPS      vm_expHi<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       vm_log2e<>+0(SB), Y5, Y6
+	VROUNDPS     $0x08, Y6, Y6
+	VMULPS       vm_ln2Hi<>+0(SB), Y6, Y7
+	VSUBPS       Y7, Y5, Y5
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y6, Y5
+	VMOVUPS      vm_expP0<>+0(SB), Y8
+	VFMADD213PS  vm_expP1<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expP2<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expP3<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expP4<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expP5<>+0(SB), Y5, Y8
+	VMULPS       Y5, Y5, Y7
+	VFMADD213PS  Y5, Y7, Y8
+	VADDPS       vm_f3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y8, Y8
+	VMULPS       Y6, Y8, Y8
+	VMOVUPS      vm_f40000000<>+0(SB), Y5
+	VSUBPS       Y8, Y5, Y5
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y3, Y6
+	VPAND        Y6, Y8, Y8
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y2, Y2
+	VBLENDVPS    Y2, Y5, Y8, Y2
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y3, Y3
+	VBLENDVPS    Y3, Y4, Y2, Y2
+	VMULPS       vm_f3f000000<>+0(SB), Y1, Y1
+	VMULPS       Y2, Y1, Y1
+	VMOVUPS      32(CX), Y2
+	VMULPS       vm_invSqrt2<>+0(SB), Y2, Y3
+	VANDPS       vm_absMask<>+0(SB), Y3, Y4
+	VMULPS       Y3, Y3, Y5
+	VMOVUPS      vm_erfS5<>+0(SB), Y6
+	VFMADD213PS  vm_erfS4<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfS3<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfS2<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfS1<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfS0<>+0(SB), Y5, Y6
+	VADDPS       vm_f3f800000<>+0(SB), Y3, Y5
+	VFMADD231PS  Y3, Y6, Y5
+	VMOVUPS      vm_erfMax<>+0(SB), Y6
+	VMINPS       Y4, Y6, Y6
+	VMOVUPS      vm_erfR8<>+0(SB), Y7
+	VFMADD213PS  vm_erfR7<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR6<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR5<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR4<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR3<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR2<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR1<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR0<>+0(SB), Y6, Y7
+	VXORPS       vm_signMask<>+0(SB), Y7, Y7
+	VMOVUPS      vm_expLo<>+0(SB), Y6
+	VMAXPS       Y7, Y6, Y6
+	VMOVUPS      vm_expHi<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       vm_log2e<>+0(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VMULPS       vm_ln2Hi<>+0(SB), Y7, Y8
+	VSUBPS       Y8, Y6, Y6
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y7, Y6
+	VMOVUPS      vm_expP0<>+0(SB), Y9
+	VFMADD213PS  vm_expP1<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_expP2<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_expP3<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_expP4<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_expP5<>+0(SB), Y6, Y9
+	VMULPS       Y6, Y6, Y8
+	VFMADD213PS  Y6, Y8, Y9
+	VADDPS       vm_f3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y6
+	VPSUBD       Y6, Y7, Y7
+	VPADDD       vm_i127<>+0(SB), Y6, Y6
+	VPADDD       vm_i127<>+0(SB), Y7, Y7
+	VPSLLD       $0x17, Y6, Y6
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y6, Y9, Y9
+	VMULPS       Y7, Y9, Y9
+	VMOVUPS      vm_f40000000<>+0(SB), Y6
+	VSUBPS       Y9, Y6, Y6
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y4, Y7
+	VPAND        Y7, Y9, Y9
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y3, Y3
+	VBLENDVPS    Y3, Y6, Y9, Y3
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y4, Y4
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	VMULPS       vm_f3f000000<>+0(SB), Y2, Y2
+	VMULPS       Y3, Y2, Y2
+	VMOVUPS      Y1, (AX)
+	VMOVUPS      Y2, 32(AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop2
 
 loop2_end:
 	ADDQ $0x10, DX
@@ -2157,90 +1919,72 @@ loop2_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS   (CX), Y1
-	VMULPS    vm_invSqrt2<>+0(SB), Y1, Y2
-	VANDPS    vm_absMask<>+0(SB), Y2, Y3
-	VMULPS    Y2, Y2, Y4
-	VMULPS    vm_erfS5<>+0(SB), Y4, Y5
-	VADDPS    vm_erfS4<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfS3<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfS2<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfS1<>+0(SB), Y5, Y5
-	VMULPS    Y4, Y5, Y5
-	VADDPS    vm_erfS0<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_f3f800000<>+0(SB), Y2, Y4
-	VADDPS    Y5, Y4, Y4
-	VMOVUPS   vm_erfMax<>+0(SB), Y5
-	VMINPS    Y3, Y5, Y5
-	VMULPS    vm_erfR8<>+0(SB), Y5, Y6
-	VADDPS    vm_erfR7<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR6<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR5<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR4<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR3<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR2<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR1<>+0(SB), Y6, Y6
-	VMULPS    Y5, Y6, Y6
-	VADDPS    vm_erfR0<>+0(SB), Y6, Y6
-	VXORPS    vm_signMask<>+0(SB), Y6, Y6
-	VMOVUPS   vm_expLo<>+0(SB), Y5
-	VMAXPS    Y6, Y5, Y5
-	VMOVUPS   vm_expHi<>+0(SB), Y6
-	VMINPS    Y5, Y6, Y5
-	VMULPS    vm_log2e<>+0(SB), Y5, Y6
-	VROUNDPS  $0x08, Y6, Y6
-	VMULPS    vm_ln2Hi<>+0(SB), Y6, Y7
-	VSUBPS    Y7, Y5, Y5
-	VMULPS    vm_ln2Lo<>+0(SB), Y6, Y7
-	VSUBPS    Y7, Y5, Y5
-	VMULPS    vm_expP0<>+0(SB), Y5, Y8
-	VADDPS    vm_expP1<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y8, Y8
-	VADDPS    vm_expP2<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y8, Y8
-	VADDPS    vm_expP3<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y8, Y8
-	VADDPS    vm_expP4<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y8, Y8
-	VADDPS    vm_expP5<>+0(SB), Y8, Y8
-	VMULPS    Y5, Y5, Y7
-	VMULPS    Y7, Y8, Y8
-	VADDPS    Y5, Y8, Y8
-	VADDPS    vm_f3f800000<>+0(SB), Y8, Y8
-	VCVTPS2DQ Y6, Y6
-	VPSRAD    $0x01, Y6, Y5
-	VPSUBD    Y5, Y6, Y6
-	VPADDD    vm_i127<>+0(SB), Y5, Y5
-	VPADDD    vm_i127<>+0(SB), Y6, Y6
-	VPSLLD    $0x17, Y5, Y5
-	VPSLLD    $0x17, Y6, Y6
-	VMULPS    Y5, Y8, Y8
-	VMULPS    Y6, Y8, Y8
-	VMOVUPS   vm_f40000000<>+0(SB), Y5
-	VSUBPS    Y8, Y5, Y5
-	VCMPPS    $0x12, vm_erfMax<>+0(SB), Y3, Y6
-	VPAND     Y6, Y8, Y8
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y2, Y2
-	VBLENDVPS Y2, Y5, Y8, Y2
-	VCMPPS    $0x11, vm_erfSplit<>+0(SB), Y3, Y3
-	VBLENDVPS Y3, Y4, Y2, Y2
-	VMULPS    vm_f3f000000<>+0(SB), Y1, Y1
-	VMULPS    Y2, Y1, Y1
-	VMOVUPS   Y1, (AX)
-	ADDQ      $0x20, CX
-	ADDQ      $0x20, AX
-	SUBQ      $0x08, DX
-	JAE       loop1
+	VMOVUPS      (CX), Y1
+	VMULPS       vm_invSqrt2<>+0(SB), Y1, Y2
+	VANDPS       vm_absMask<>+0(SB), Y2, Y3
+	VMULPS       Y2, Y2, Y4
+	VMOVUPS      vm_erfS5<>+0(SB), Y5
+	VFMADD213PS  vm_erfS4<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS3<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS2<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS1<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS0<>+0(SB), Y4, Y5
+	VADDPS       vm_f3f800000<>+0(SB), Y2, Y4
+	VFMADD231PS  Y2, Y5, Y4
+	VMOVUPS      vm_erfMax<>+0(SB), Y5
+	VMINPS       Y3, Y5, Y5
+	VMOVUPS      vm_erfR8<>+0(SB), Y6
+	VFMADD213PS  vm_erfR7<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR6<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR5<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR4<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR3<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR2<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR1<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR0<>+0(SB), Y5, Y6
+	VXORPS       vm_signMask<>+0(SB), Y6, Y6
+	VMOVUPS      vm_expLo<>+0(SB), Y5
+	VMAXPS       Y6, Y5, Y5
+	VMOVUPS      vm_expHi<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       vm_log2e<>+0(SB), Y5, Y6
+	VROUNDPS     $0x08, Y6, Y6
+	VMULPS       vm_ln2Hi<>+0(SB), Y6, Y7
+	VSUBPS       Y7, Y5, Y5
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y6, Y5
+	VMOVUPS      vm_expP0<>+0(SB), Y8
+	VFMADD213PS  vm_expP1<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expP2<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expP3<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expP4<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expP5<>+0(SB), Y5, Y8
+	VMULPS       Y5, Y5, Y7
+	VFMADD213PS  Y5, Y7, Y8
+	VADDPS       vm_f3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y8, Y8
+	VMULPS       Y6, Y8, Y8
+	VMOVUPS      vm_f40000000<>+0(SB), Y5
+	VSUBPS       Y8, Y5, Y5
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y3, Y6
+	VPAND        Y6, Y8, Y8
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y2, Y2
+	VBLENDVPS    Y2, Y5, Y8, Y2
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y3, Y3
+	VBLENDVPS    Y3, Y4, Y2, Y2
+	VMULPS       vm_f3f000000<>+0(SB), Y1, Y1
+	VMULPS       Y2, Y1, Y1
+	VMOVUPS      Y1, (AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, DX
+	JAE          loop1
 
 loop1_end:
 	ADDQ    $0x08, DX
@@ -2285,159 +2029,141 @@ DATA vm_f3f000000<>+60(SB)/4, $0x3f000000
 GLOBL vm_f3f000000<>(SB), RODATA|NOPTR, $64
 
 // func geluTanhAVX2(dst []float32, x []float32)
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, FMA3
 TEXT ·geluTanhAVX2(SB), NOSPLIT, $0-48
 	// dst[i] = geluTanhf(x[i]) (geluTanhGeneric).
-	MOVQ      dst_base+0(FP), AX
-	MOVQ      x_base+24(FP), CX
-	MOVQ      x_len+32(FP), DX
-	LEAQ      -32(CX)(DX*4), BX
-	LEAQ      -32(AX)(DX*4), SI
-	VMOVUPS   (BX), Y0
-	VMULPS    Y0, Y0, Y1
-	VMULPS    vm_geluTanhC2<>+0(SB), Y1, Y1
-	VADDPS    vm_geluTanhC1<>+0(SB), Y1, Y1
-	VMULPS    Y1, Y0, Y1
-	VORPS     vm_signMask<>+0(SB), Y1, Y2
-	VMOVUPS   vm_expLo<>+0(SB), Y3
-	VMAXPS    Y2, Y3, Y2
-	VMOVUPS   vm_expHi<>+0(SB), Y3
-	VMINPS    Y2, Y3, Y2
-	VMULPS    vm_log2e<>+0(SB), Y2, Y3
-	VROUNDPS  $0x08, Y3, Y3
-	VMULPS    vm_ln2Hi<>+0(SB), Y3, Y4
-	VSUBPS    Y4, Y2, Y2
-	VMULPS    vm_ln2Lo<>+0(SB), Y3, Y4
-	VSUBPS    Y4, Y2, Y2
-	VMULPS    vm_expP0<>+0(SB), Y2, Y5
-	VADDPS    vm_expP1<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP2<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP3<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP4<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y5, Y5
-	VADDPS    vm_expP5<>+0(SB), Y5, Y5
-	VMULPS    Y2, Y2, Y4
-	VMULPS    Y4, Y5, Y5
-	VADDPS    Y2, Y5, Y5
-	VADDPS    vm_f3f800000<>+0(SB), Y5, Y5
-	VCVTPS2DQ Y3, Y3
-	VPSRAD    $0x01, Y3, Y2
-	VPSUBD    Y2, Y3, Y3
-	VPADDD    vm_i127<>+0(SB), Y2, Y2
-	VPADDD    vm_i127<>+0(SB), Y3, Y3
-	VPSLLD    $0x17, Y2, Y2
-	VPSLLD    $0x17, Y3, Y3
-	VMULPS    Y2, Y5, Y5
-	VMULPS    Y3, Y5, Y5
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y1, Y1
-	VMOVUPS   vm_f3f800000<>+0(SB), Y2
-	VBLENDVPS Y1, Y2, Y5, Y1
-	VADDPS    vm_f3f800000<>+0(SB), Y5, Y5
-	VDIVPS    Y5, Y1, Y1
-	VMULPS    Y1, Y0, Y1
-	SUBQ      $0x10, DX
-	JB        loop2_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VMULPS       Y0, Y0, Y1
+	VMOVUPS      vm_geluTanhC1<>+0(SB), Y2
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Y2, Y1
+	VMULPS       Y1, Y0, Y1
+	VORPS        vm_signMask<>+0(SB), Y1, Y2
+	VMOVUPS      vm_expLo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      vm_expHi<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       vm_log2e<>+0(SB), Y2, Y3
+	VROUNDPS     $0x08, Y3, Y3
+	VMULPS       vm_ln2Hi<>+0(SB), Y3, Y4
+	VSUBPS       Y4, Y2, Y2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y3, Y2
+	VMOVUPS      vm_expP0<>+0(SB), Y5
+	VFMADD213PS  vm_expP1<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP2<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP3<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP4<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP5<>+0(SB), Y2, Y5
+	VMULPS       Y2, Y2, Y4
+	VFMADD213PS  Y2, Y4, Y5
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y1, Y1
+	VMOVUPS      vm_f3f800000<>+0(SB), Y2
+	VBLENDVPS    Y1, Y2, Y5, Y1
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VDIVPS       Y5, Y1, Y1
+	VMULPS       Y1, Y0, Y1
+	SUBQ         $0x10, DX
+	JB           loop2_end
 
 loop2:
-	VMOVUPS   (CX), Y0
-	VMULPS    Y0, Y0, Y2
-	VMULPS    vm_geluTanhC2<>+0(SB), Y2, Y2
-	VADDPS    vm_geluTanhC1<>+0(SB), Y2, Y2
-	VMULPS    Y2, Y0, Y2
-	VORPS     vm_signMask<>+0(SB), Y2, Y3
-	VMOVUPS   vm_expLo<>+0(SB), Y4
-	VMAXPS    Y3, Y4, Y3
-	VMOVUPS   vm_expHi<>+0(SB), Y4
-	VMINPS    Y3, Y4, Y3
-	VMULPS    vm_log2e<>+0(SB), Y3, Y4
-	VROUNDPS  $0x08, Y4, Y4
-	VMULPS    vm_ln2Hi<>+0(SB), Y4, Y5
-	VSUBPS    Y5, Y3, Y3
-	VMULPS    vm_ln2Lo<>+0(SB), Y4, Y5
-	VSUBPS    Y5, Y3, Y3
-	VMULPS    vm_expP0<>+0(SB), Y3, Y6
-	VADDPS    vm_expP1<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP2<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP3<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP4<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP5<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y3, Y5
-	VMULPS    Y5, Y6, Y6
-	VADDPS    Y3, Y6, Y6
-	VADDPS    vm_f3f800000<>+0(SB), Y6, Y6
-	VCVTPS2DQ Y4, Y4
-	VPSRAD    $0x01, Y4, Y3
-	VPSUBD    Y3, Y4, Y4
-	VPADDD    vm_i127<>+0(SB), Y3, Y3
-	VPADDD    vm_i127<>+0(SB), Y4, Y4
-	VPSLLD    $0x17, Y3, Y3
-	VPSLLD    $0x17, Y4, Y4
-	VMULPS    Y3, Y6, Y6
-	VMULPS    Y4, Y6, Y6
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y2, Y2
-	VMOVUPS   vm_f3f800000<>+0(SB), Y3
-	VBLENDVPS Y2, Y3, Y6, Y2
-	VADDPS    vm_f3f800000<>+0(SB), Y6, Y6
-	VDIVPS    Y6, Y2, Y2
-	VMULPS    Y2, Y0, Y2
-	VMOVUPS   32(CX), Y0
-	VMULPS    Y0, Y0, Y3
-	VMULPS    vm_geluTanhC2<>+0(SB), Y3, Y3
-	VADDPS    vm_geluTanhC1<>+0(SB), Y3, Y3
-	VMULPS    Y3, Y0, Y3
-	VORPS     vm_signMask<>+0(SB), Y3, Y4
-	VMOVUPS   vm_expLo<>+0(SB), Y5
-	VMAXPS    Y4, Y5, Y4
-	VMOVUPS   vm_expHi<>+0(SB), Y5
-	VMINPS    Y4, Y5, Y4
-	VMULPS    vm_log2e<>+0(SB), Y4, Y5
-	VROUNDPS  $0x08, Y5, Y5
-	VMULPS    vm_ln2Hi<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y4, Y4
-	VMULPS    vm_ln2Lo<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y4, Y4
-	VMULPS    vm_expP0<>+0(SB), Y4, Y7
-	VADDPS    vm_expP1<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP2<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP3<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP4<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP5<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y4, Y6
-	VMULPS    Y6, Y7, Y7
-	VADDPS    Y4, Y7, Y7
-	VADDPS    vm_f3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ Y5, Y5
-	VPSRAD    $0x01, Y5, Y4
-	VPSUBD    Y4, Y5, Y5
-	VPADDD    vm_i127<>+0(SB), Y4, Y4
-	VPADDD    vm_i127<>+0(SB), Y5, Y5
-	VPSLLD    $0x17, Y4, Y4
-	VPSLLD    $0x17, Y5, Y5
-	VMULPS    Y4, Y7, Y7
-	VMULPS    Y5, Y7, Y7
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y3, Y3
-	VMOVUPS   vm_f3f800000<>+0(SB), Y4
-	VBLENDVPS Y3, Y4, Y7, Y3
-	VADDPS    vm_f3f800000<>+0(SB), Y7, Y7
-	VDIVPS    Y7, Y3, Y3
-	VMULPS    Y3, Y0, Y3
-	VMOVUPS   Y2, (AX)
-	VMOVUPS   Y3, 32(AX)
-	ADDQ      $0x40, CX
-	ADDQ      $0x40, AX
-	SUBQ      $0x10, DX
-	JAE       loop2
+	VMOVUPS      (CX), Y0
+	VMULPS       Y0, Y0, Y2
+	VMOVUPS      vm_geluTanhC1<>+0(SB), Y3
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Y3, Y2
+	VMULPS       Y2, Y0, Y2
+	VORPS        vm_signMask<>+0(SB), Y2, Y3
+	VMOVUPS      vm_expLo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      vm_expHi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VMULPS       vm_ln2Hi<>+0(SB), Y4, Y5
+	VSUBPS       Y5, Y3, Y3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y4, Y3
+	VMOVUPS      vm_expP0<>+0(SB), Y6
+	VFMADD213PS  vm_expP1<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP2<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP3<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP4<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP5<>+0(SB), Y3, Y6
+	VMULPS       Y3, Y3, Y5
+	VFMADD213PS  Y3, Y5, Y6
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y2, Y2
+	VMOVUPS      vm_f3f800000<>+0(SB), Y3
+	VBLENDVPS    Y2, Y3, Y6, Y2
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VDIVPS       Y6, Y2, Y2
+	VMULPS       Y2, Y0, Y2
+	VMOVUPS      32(CX), Y0
+	VMULPS       Y0, Y0, Y3
+	VMOVUPS      vm_geluTanhC1<>+0(SB), Y4
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Y4, Y3
+	VMULPS       Y3, Y0, Y3
+	VORPS        vm_signMask<>+0(SB), Y3, Y4
+	VMOVUPS      vm_expLo<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      vm_expHi<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       vm_log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VMULPS       vm_ln2Hi<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y4, Y4
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y5, Y4
+	VMOVUPS      vm_expP0<>+0(SB), Y7
+	VFMADD213PS  vm_expP1<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP2<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP3<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP4<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP5<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y6
+	VFMADD213PS  Y4, Y6, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y4
+	VPSUBD       Y4, Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y4, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y3, Y3
+	VMOVUPS      vm_f3f800000<>+0(SB), Y4
+	VBLENDVPS    Y3, Y4, Y7, Y3
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VDIVPS       Y7, Y3, Y3
+	VMULPS       Y3, Y0, Y3
+	VMOVUPS      Y2, (AX)
+	VMOVUPS      Y3, 32(AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop2
 
 loop2_end:
 	ADDQ $0x10, DX
@@ -2445,56 +2171,50 @@ loop2_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS   (CX), Y0
-	VMULPS    Y0, Y0, Y2
-	VMULPS    vm_geluTanhC2<>+0(SB), Y2, Y2
-	VADDPS    vm_geluTanhC1<>+0(SB), Y2, Y2
-	VMULPS    Y2, Y0, Y2
-	VORPS     vm_signMask<>+0(SB), Y2, Y3
-	VMOVUPS   vm_expLo<>+0(SB), Y4
-	VMAXPS    Y3, Y4, Y3
-	VMOVUPS   vm_expHi<>+0(SB), Y4
-	VMINPS    Y3, Y4, Y3
-	VMULPS    vm_log2e<>+0(SB), Y3, Y4
-	VROUNDPS  $0x08, Y4, Y4
-	VMULPS    vm_ln2Hi<>+0(SB), Y4, Y5
-	VSUBPS    Y5, Y3, Y3
-	VMULPS    vm_ln2Lo<>+0(SB), Y4, Y5
-	VSUBPS    Y5, Y3, Y3
-	VMULPS    vm_expP0<>+0(SB), Y3, Y6
-	VADDPS    vm_expP1<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP2<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP3<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP4<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y6, Y6
-	VADDPS    vm_expP5<>+0(SB), Y6, Y6
-	VMULPS    Y3, Y3, Y5
-	VMULPS    Y5, Y6, Y6
-	VADDPS    Y3, Y6, Y6
-	VADDPS    vm_f3f800000<>+0(SB), Y6, Y6
-	VCVTPS2DQ Y4, Y4
-	VPSRAD    $0x01, Y4, Y3
-	VPSUBD    Y3, Y4, Y4
-	VPADDD    vm_i127<>+0(SB), Y3, Y3
-	VPADDD    vm_i127<>+0(SB), Y4, Y4
-	VPSLLD    $0x17, Y3, Y3
-	VPSLLD    $0x17, Y4, Y4
-	VMULPS    Y3, Y6, Y6
-	VMULPS    Y4, Y6, Y6
-	VCMPPS    $0x1d, vm_f00000000<>+0(SB), Y2, Y2
-	VMOVUPS   vm_f3f800000<>+0(SB), Y3
-	VBLENDVPS Y2, Y3, Y6, Y2
-	VADDPS    vm_f3f800000<>+0(SB), Y6, Y6
-	VDIVPS    Y6, Y2, Y2
-	VMULPS    Y2, Y0, Y2
-	VMOVUPS   Y2, (AX)
-	ADDQ      $0x20, CX
-	ADDQ      $0x20, AX
-	SUBQ      $0x08, DX
-	JAE       loop1
+	VMOVUPS      (CX), Y0
+	VMULPS       Y0, Y0, Y2
+	VMOVUPS      vm_geluTanhC1<>+0(SB), Y3
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Y3, Y2
+	VMULPS       Y2, Y0, Y2
+	VORPS        vm_signMask<>+0(SB), Y2, Y3
+	VMOVUPS      vm_expLo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      vm_expHi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y4
+	VROUNDPS     $0x08, Y4, Y4
+	VMULPS       vm_ln2Hi<>+0(SB), Y4, Y5
+	VSUBPS       Y5, Y3, Y3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y4, Y3
+	VMOVUPS      vm_expP0<>+0(SB), Y6
+	VFMADD213PS  vm_expP1<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP2<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP3<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP4<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP5<>+0(SB), Y3, Y6
+	VMULPS       Y3, Y3, Y5
+	VFMADD213PS  Y3, Y5, Y6
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y2, Y2
+	VMOVUPS      vm_f3f800000<>+0(SB), Y3
+	VBLENDVPS    Y2, Y3, Y6, Y2
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VDIVPS       Y6, Y2, Y2
+	VMULPS       Y2, Y0, Y2
+	VMOVUPS      Y2, (AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, AX
+	SUBQ         $0x08, DX
+	JAE          loop1
 
 loop1_end:
 	ADDQ    $0x08, DX
@@ -3153,7 +2873,7 @@ sqdev_end:
 	RET
 
 // func expSumAVX2(acc *[16]float32, dst []float32, x []float32, scale float32, shift float32)
-// Requires: AVX, AVX2
+// Requires: AVX, AVX2, FMA3
 TEXT ·expSumAVX2(SB), NOSPLIT, $0-64
 	// dst[i] = expf(scale·x[i] - shift); acc[i%16] += dst[i] (expSumGeneric), for a multiple of 16 elements.
 	MOVQ         acc+0(FP), AX
@@ -3168,84 +2888,72 @@ TEXT ·expSumAVX2(SB), NOSPLIT, $0-64
 	JZ           expsum_end
 
 expsum:
-	VMULPS    (DX), Y2, Y4
-	VSUBPS    Y3, Y4, Y4
-	VMOVUPS   vm_expLo<>+0(SB), Y5
-	VMAXPS    Y4, Y5, Y4
-	VMOVUPS   vm_expHi<>+0(SB), Y5
-	VMINPS    Y4, Y5, Y4
-	VMULPS    vm_log2e<>+0(SB), Y4, Y5
-	VROUNDPS  $0x08, Y5, Y5
-	VMULPS    vm_ln2Hi<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y4, Y4
-	VMULPS    vm_ln2Lo<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y4, Y4
-	VMULPS    vm_expP0<>+0(SB), Y4, Y7
-	VADDPS    vm_expP1<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP2<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP3<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP4<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP5<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y4, Y6
-	VMULPS    Y6, Y7, Y7
-	VADDPS    Y4, Y7, Y7
-	VADDPS    vm_f3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ Y5, Y5
-	VPSRAD    $0x01, Y5, Y4
-	VPSUBD    Y4, Y5, Y5
-	VPADDD    vm_i127<>+0(SB), Y4, Y4
-	VPADDD    vm_i127<>+0(SB), Y5, Y5
-	VPSLLD    $0x17, Y4, Y4
-	VPSLLD    $0x17, Y5, Y5
-	VMULPS    Y4, Y7, Y7
-	VMULPS    Y5, Y7, Y7
-	VMOVUPS   Y7, (CX)
-	VADDPS    Y7, Y0, Y0
-	VMULPS    32(DX), Y2, Y4
-	VSUBPS    Y3, Y4, Y4
-	VMOVUPS   vm_expLo<>+0(SB), Y5
-	VMAXPS    Y4, Y5, Y4
-	VMOVUPS   vm_expHi<>+0(SB), Y5
-	VMINPS    Y4, Y5, Y4
-	VMULPS    vm_log2e<>+0(SB), Y4, Y5
-	VROUNDPS  $0x08, Y5, Y5
-	VMULPS    vm_ln2Hi<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y4, Y4
-	VMULPS    vm_ln2Lo<>+0(SB), Y5, Y6
-	VSUBPS    Y6, Y4, Y4
-	VMULPS    vm_expP0<>+0(SB), Y4, Y7
-	VADDPS    vm_expP1<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP2<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP3<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP4<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y7, Y7
-	VADDPS    vm_expP5<>+0(SB), Y7, Y7
-	VMULPS    Y4, Y4, Y6
-	VMULPS    Y6, Y7, Y7
-	VADDPS    Y4, Y7, Y7
-	VADDPS    vm_f3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ Y5, Y5
-	VPSRAD    $0x01, Y5, Y4
-	VPSUBD    Y4, Y5, Y5
-	VPADDD    vm_i127<>+0(SB), Y4, Y4
-	VPADDD    vm_i127<>+0(SB), Y5, Y5
-	VPSLLD    $0x17, Y4, Y4
-	VPSLLD    $0x17, Y5, Y5
-	VMULPS    Y4, Y7, Y7
-	VMULPS    Y5, Y7, Y7
-	VMOVUPS   Y7, 32(CX)
-	VADDPS    Y7, Y1, Y1
-	ADDQ      $0x00000040, CX
-	ADDQ      $0x00000040, DX
-	DECQ      BX
-	JNZ       expsum
+	VMULPS       (DX), Y2, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      vm_expLo<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      vm_expHi<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       vm_log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VMULPS       vm_ln2Hi<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y4, Y4
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y5, Y4
+	VMOVUPS      vm_expP0<>+0(SB), Y7
+	VFMADD213PS  vm_expP1<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP2<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP3<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP4<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP5<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y6
+	VFMADD213PS  Y4, Y6, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y4
+	VPSUBD       Y4, Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y4, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VMOVUPS      Y7, (CX)
+	VADDPS       Y7, Y0, Y0
+	VMULPS       32(DX), Y2, Y4
+	VSUBPS       Y3, Y4, Y4
+	VMOVUPS      vm_expLo<>+0(SB), Y5
+	VMAXPS       Y4, Y5, Y4
+	VMOVUPS      vm_expHi<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       vm_log2e<>+0(SB), Y4, Y5
+	VROUNDPS     $0x08, Y5, Y5
+	VMULPS       vm_ln2Hi<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y4, Y4
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y5, Y4
+	VMOVUPS      vm_expP0<>+0(SB), Y7
+	VFMADD213PS  vm_expP1<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP2<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP3<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP4<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP5<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y6
+	VFMADD213PS  Y4, Y6, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y4
+	VPSUBD       Y4, Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y4, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VMOVUPS      Y7, 32(CX)
+	VADDPS       Y7, Y1, Y1
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x00000040, DX
+	DECQ         BX
+	JNZ          expsum
 
 expsum_end:
 	VMOVUPS Y0, (AX)
@@ -3334,196 +3042,166 @@ loop1_end:
 	RET
 
 // func expAVX512(dst []float32, x []float32)
-// Requires: AVX, AVX2, AVX512F, AVX512VL
+// Requires: AVX, AVX2, AVX512F, AVX512VL, FMA3
 TEXT ·expAVX512(SB), NOSPLIT, $0-48
 	// dst[i] = expf(x[i]) (expGeneric).
-	MOVQ        dst_base+0(FP), AX
-	MOVQ        x_base+24(FP), CX
-	MOVQ        x_len+32(FP), DX
-	LEAQ        -32(CX)(DX*4), BX
-	LEAQ        -32(AX)(DX*4), SI
-	VMOVUPS     (BX), Y0
-	VMOVUPS     vm_expLo<>+0(SB), Y1
-	VMAXPS      Y0, Y1, Y0
-	VMOVUPS     vm_expHi<>+0(SB), Y1
-	VMINPS      Y0, Y1, Y0
-	VMULPS      vm_log2e<>+0(SB), Y0, Y1
-	VRNDSCALEPS $0x08, Y1, Y1
-	VMULPS      vm_ln2Hi<>+0(SB), Y1, Y2
-	VSUBPS      Y2, Y0, Y0
-	VMULPS      vm_ln2Lo<>+0(SB), Y1, Y2
-	VSUBPS      Y2, Y0, Y0
-	VMULPS      vm_expP0<>+0(SB), Y0, Y3
-	VADDPS      vm_expP1<>+0(SB), Y3, Y3
-	VMULPS      Y0, Y3, Y3
-	VADDPS      vm_expP2<>+0(SB), Y3, Y3
-	VMULPS      Y0, Y3, Y3
-	VADDPS      vm_expP3<>+0(SB), Y3, Y3
-	VMULPS      Y0, Y3, Y3
-	VADDPS      vm_expP4<>+0(SB), Y3, Y3
-	VMULPS      Y0, Y3, Y3
-	VADDPS      vm_expP5<>+0(SB), Y3, Y3
-	VMULPS      Y0, Y0, Y2
-	VMULPS      Y2, Y3, Y3
-	VADDPS      Y0, Y3, Y3
-	VADDPS      vm_f3f800000<>+0(SB), Y3, Y3
-	VCVTPS2DQ   Y1, Y1
-	VPSRAD      $0x01, Y1, Y0
-	VPSUBD      Y0, Y1, Y1
-	VPADDD      vm_i127<>+0(SB), Y0, Y0
-	VPADDD      vm_i127<>+0(SB), Y1, Y1
-	VPSLLD      $0x17, Y0, Y0
-	VPSLLD      $0x17, Y1, Y1
-	VMULPS      Y0, Y3, Y3
-	VMULPS      Y1, Y3, Y3
-	SUBQ        $0x40, DX
-	JB          loop4_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VMOVUPS      vm_expLo<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMOVUPS      vm_expHi<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y0
+	VMULPS       vm_log2e<>+0(SB), Y0, Y1
+	VRNDSCALEPS  $0x08, Y1, Y1
+	VMULPS       vm_ln2Hi<>+0(SB), Y1, Y2
+	VSUBPS       Y2, Y0, Y0
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y1, Y0
+	VMOVUPS      vm_expP0<>+0(SB), Y3
+	VFMADD213PS  vm_expP1<>+0(SB), Y0, Y3
+	VFMADD213PS  vm_expP2<>+0(SB), Y0, Y3
+	VFMADD213PS  vm_expP3<>+0(SB), Y0, Y3
+	VFMADD213PS  vm_expP4<>+0(SB), Y0, Y3
+	VFMADD213PS  vm_expP5<>+0(SB), Y0, Y3
+	VMULPS       Y0, Y0, Y2
+	VFMADD213PS  Y0, Y2, Y3
+	VADDPS       vm_f3f800000<>+0(SB), Y3, Y3
+	VCVTPS2DQ    Y1, Y1
+	VPSRAD       $0x01, Y1, Y0
+	VPSUBD       Y0, Y1, Y1
+	VPADDD       vm_i127<>+0(SB), Y0, Y0
+	VPADDD       vm_i127<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y0, Y0
+	VPSLLD       $0x17, Y1, Y1
+	VMULPS       Y0, Y3, Y3
+	VMULPS       Y1, Y3, Y3
+	SUBQ         $0x40, DX
+	JB           loop4_end
 
 loop4:
-	VMOVUPS     (CX), Z0
-	VMOVUPS     vm_expLo<>+0(SB), Z1
-	VMAXPS      Z0, Z1, Z0
-	VMOVUPS     vm_expHi<>+0(SB), Z1
-	VMINPS      Z0, Z1, Z0
-	VMULPS      vm_log2e<>+0(SB), Z0, Z1
-	VRNDSCALEPS $0x08, Z1, Z1
-	VMULPS      vm_ln2Hi<>+0(SB), Z1, Z2
-	VSUBPS      Z2, Z0, Z0
-	VMULPS      vm_ln2Lo<>+0(SB), Z1, Z2
-	VSUBPS      Z2, Z0, Z0
-	VMULPS      vm_expP0<>+0(SB), Z0, Z4
-	VADDPS      vm_expP1<>+0(SB), Z4, Z4
-	VMULPS      Z0, Z4, Z4
-	VADDPS      vm_expP2<>+0(SB), Z4, Z4
-	VMULPS      Z0, Z4, Z4
-	VADDPS      vm_expP3<>+0(SB), Z4, Z4
-	VMULPS      Z0, Z4, Z4
-	VADDPS      vm_expP4<>+0(SB), Z4, Z4
-	VMULPS      Z0, Z4, Z4
-	VADDPS      vm_expP5<>+0(SB), Z4, Z4
-	VMULPS      Z0, Z0, Z2
-	VMULPS      Z2, Z4, Z4
-	VADDPS      Z0, Z4, Z4
-	VADDPS      vm_f3f800000<>+0(SB), Z4, Z4
-	VCVTPS2DQ   Z1, Z1
-	VPSRAD      $0x01, Z1, Z0
-	VPSUBD      Z0, Z1, Z1
-	VPADDD      vm_i127<>+0(SB), Z0, Z0
-	VPADDD      vm_i127<>+0(SB), Z1, Z1
-	VPSLLD      $0x17, Z0, Z0
-	VPSLLD      $0x17, Z1, Z1
-	VMULPS      Z0, Z4, Z4
-	VMULPS      Z1, Z4, Z4
-	VMOVUPS     64(CX), Z0
-	VMOVUPS     vm_expLo<>+0(SB), Z1
-	VMAXPS      Z0, Z1, Z0
-	VMOVUPS     vm_expHi<>+0(SB), Z1
-	VMINPS      Z0, Z1, Z0
-	VMULPS      vm_log2e<>+0(SB), Z0, Z1
-	VRNDSCALEPS $0x08, Z1, Z1
-	VMULPS      vm_ln2Hi<>+0(SB), Z1, Z2
-	VSUBPS      Z2, Z0, Z0
-	VMULPS      vm_ln2Lo<>+0(SB), Z1, Z2
-	VSUBPS      Z2, Z0, Z0
-	VMULPS      vm_expP0<>+0(SB), Z0, Z5
-	VADDPS      vm_expP1<>+0(SB), Z5, Z5
-	VMULPS      Z0, Z5, Z5
-	VADDPS      vm_expP2<>+0(SB), Z5, Z5
-	VMULPS      Z0, Z5, Z5
-	VADDPS      vm_expP3<>+0(SB), Z5, Z5
-	VMULPS      Z0, Z5, Z5
-	VADDPS      vm_expP4<>+0(SB), Z5, Z5
-	VMULPS      Z0, Z5, Z5
-	VADDPS      vm_expP5<>+0(SB), Z5, Z5
-	VMULPS      Z0, Z0, Z2
-	VMULPS      Z2, Z5, Z5
-	VADDPS      Z0, Z5, Z5
-	VADDPS      vm_f3f800000<>+0(SB), Z5, Z5
-	VCVTPS2DQ   Z1, Z1
-	VPSRAD      $0x01, Z1, Z0
-	VPSUBD      Z0, Z1, Z1
-	VPADDD      vm_i127<>+0(SB), Z0, Z0
-	VPADDD      vm_i127<>+0(SB), Z1, Z1
-	VPSLLD      $0x17, Z0, Z0
-	VPSLLD      $0x17, Z1, Z1
-	VMULPS      Z0, Z5, Z5
-	VMULPS      Z1, Z5, Z5
-	VMOVUPS     128(CX), Z0
-	VMOVUPS     vm_expLo<>+0(SB), Z1
-	VMAXPS      Z0, Z1, Z0
-	VMOVUPS     vm_expHi<>+0(SB), Z1
-	VMINPS      Z0, Z1, Z0
-	VMULPS      vm_log2e<>+0(SB), Z0, Z1
-	VRNDSCALEPS $0x08, Z1, Z1
-	VMULPS      vm_ln2Hi<>+0(SB), Z1, Z2
-	VSUBPS      Z2, Z0, Z0
-	VMULPS      vm_ln2Lo<>+0(SB), Z1, Z2
-	VSUBPS      Z2, Z0, Z0
-	VMULPS      vm_expP0<>+0(SB), Z0, Z6
-	VADDPS      vm_expP1<>+0(SB), Z6, Z6
-	VMULPS      Z0, Z6, Z6
-	VADDPS      vm_expP2<>+0(SB), Z6, Z6
-	VMULPS      Z0, Z6, Z6
-	VADDPS      vm_expP3<>+0(SB), Z6, Z6
-	VMULPS      Z0, Z6, Z6
-	VADDPS      vm_expP4<>+0(SB), Z6, Z6
-	VMULPS      Z0, Z6, Z6
-	VADDPS      vm_expP5<>+0(SB), Z6, Z6
-	VMULPS      Z0, Z0, Z2
-	VMULPS      Z2, Z6, Z6
-	VADDPS      Z0, Z6, Z6
-	VADDPS      vm_f3f800000<>+0(SB), Z6, Z6
-	VCVTPS2DQ   Z1, Z1
-	VPSRAD      $0x01, Z1, Z0
-	VPSUBD      Z0, Z1, Z1
-	VPADDD      vm_i127<>+0(SB), Z0, Z0
-	VPADDD      vm_i127<>+0(SB), Z1, Z1
-	VPSLLD      $0x17, Z0, Z0
-	VPSLLD      $0x17, Z1, Z1
-	VMULPS      Z0, Z6, Z6
-	VMULPS      Z1, Z6, Z6
-	VMOVUPS     192(CX), Z0
-	VMOVUPS     vm_expLo<>+0(SB), Z1
-	VMAXPS      Z0, Z1, Z0
-	VMOVUPS     vm_expHi<>+0(SB), Z1
-	VMINPS      Z0, Z1, Z0
-	VMULPS      vm_log2e<>+0(SB), Z0, Z1
-	VRNDSCALEPS $0x08, Z1, Z1
-	VMULPS      vm_ln2Hi<>+0(SB), Z1, Z2
-	VSUBPS      Z2, Z0, Z0
-	VMULPS      vm_ln2Lo<>+0(SB), Z1, Z2
-	VSUBPS      Z2, Z0, Z0
-	VMULPS      vm_expP0<>+0(SB), Z0, Z7
-	VADDPS      vm_expP1<>+0(SB), Z7, Z7
-	VMULPS      Z0, Z7, Z7
-	VADDPS      vm_expP2<>+0(SB), Z7, Z7
-	VMULPS      Z0, Z7, Z7
-	VADDPS      vm_expP3<>+0(SB), Z7, Z7
-	VMULPS      Z0, Z7, Z7
-	VADDPS      vm_expP4<>+0(SB), Z7, Z7
-	VMULPS      Z0, Z7, Z7
-	VADDPS      vm_expP5<>+0(SB), Z7, Z7
-	VMULPS      Z0, Z0, Z2
-	VMULPS      Z2, Z7, Z7
-	VADDPS      Z0, Z7, Z7
-	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ   Z1, Z1
-	VPSRAD      $0x01, Z1, Z0
-	VPSUBD      Z0, Z1, Z1
-	VPADDD      vm_i127<>+0(SB), Z0, Z0
-	VPADDD      vm_i127<>+0(SB), Z1, Z1
-	VPSLLD      $0x17, Z0, Z0
-	VPSLLD      $0x17, Z1, Z1
-	VMULPS      Z0, Z7, Z7
-	VMULPS      Z1, Z7, Z7
-	VMOVUPS     Z4, (AX)
-	VMOVUPS     Z5, 64(AX)
-	VMOVUPS     Z6, 128(AX)
-	VMOVUPS     Z7, 192(AX)
-	ADDQ        $0x00000100, CX
-	ADDQ        $0x00000100, AX
-	SUBQ        $0x40, DX
-	JAE         loop4
+	VMOVUPS      (CX), Z0
+	VMOVUPS      vm_expLo<>+0(SB), Z1
+	VMAXPS       Z0, Z1, Z0
+	VMOVUPS      vm_expHi<>+0(SB), Z1
+	VMINPS       Z0, Z1, Z0
+	VMULPS       vm_log2e<>+0(SB), Z0, Z1
+	VRNDSCALEPS  $0x08, Z1, Z1
+	VMULPS       vm_ln2Hi<>+0(SB), Z1, Z2
+	VSUBPS       Z2, Z0, Z0
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z1, Z0
+	VMOVUPS      vm_expP0<>+0(SB), Z4
+	VFMADD213PS  vm_expP1<>+0(SB), Z0, Z4
+	VFMADD213PS  vm_expP2<>+0(SB), Z0, Z4
+	VFMADD213PS  vm_expP3<>+0(SB), Z0, Z4
+	VFMADD213PS  vm_expP4<>+0(SB), Z0, Z4
+	VFMADD213PS  vm_expP5<>+0(SB), Z0, Z4
+	VMULPS       Z0, Z0, Z2
+	VFMADD213PS  Z0, Z2, Z4
+	VADDPS       vm_f3f800000<>+0(SB), Z4, Z4
+	VCVTPS2DQ    Z1, Z1
+	VPSRAD       $0x01, Z1, Z0
+	VPSUBD       Z0, Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z0, Z0
+	VPADDD       vm_i127<>+0(SB), Z1, Z1
+	VPSLLD       $0x17, Z0, Z0
+	VPSLLD       $0x17, Z1, Z1
+	VMULPS       Z0, Z4, Z4
+	VMULPS       Z1, Z4, Z4
+	VMOVUPS      64(CX), Z0
+	VMOVUPS      vm_expLo<>+0(SB), Z1
+	VMAXPS       Z0, Z1, Z0
+	VMOVUPS      vm_expHi<>+0(SB), Z1
+	VMINPS       Z0, Z1, Z0
+	VMULPS       vm_log2e<>+0(SB), Z0, Z1
+	VRNDSCALEPS  $0x08, Z1, Z1
+	VMULPS       vm_ln2Hi<>+0(SB), Z1, Z2
+	VSUBPS       Z2, Z0, Z0
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z1, Z0
+	VMOVUPS      vm_expP0<>+0(SB), Z5
+	VFMADD213PS  vm_expP1<>+0(SB), Z0, Z5
+	VFMADD213PS  vm_expP2<>+0(SB), Z0, Z5
+	VFMADD213PS  vm_expP3<>+0(SB), Z0, Z5
+	VFMADD213PS  vm_expP4<>+0(SB), Z0, Z5
+	VFMADD213PS  vm_expP5<>+0(SB), Z0, Z5
+	VMULPS       Z0, Z0, Z2
+	VFMADD213PS  Z0, Z2, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
+	VCVTPS2DQ    Z1, Z1
+	VPSRAD       $0x01, Z1, Z0
+	VPSUBD       Z0, Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z0, Z0
+	VPADDD       vm_i127<>+0(SB), Z1, Z1
+	VPSLLD       $0x17, Z0, Z0
+	VPSLLD       $0x17, Z1, Z1
+	VMULPS       Z0, Z5, Z5
+	VMULPS       Z1, Z5, Z5
+	VMOVUPS      128(CX), Z0
+	VMOVUPS      vm_expLo<>+0(SB), Z1
+	VMAXPS       Z0, Z1, Z0
+	VMOVUPS      vm_expHi<>+0(SB), Z1
+	VMINPS       Z0, Z1, Z0
+	VMULPS       vm_log2e<>+0(SB), Z0, Z1
+	VRNDSCALEPS  $0x08, Z1, Z1
+	VMULPS       vm_ln2Hi<>+0(SB), Z1, Z2
+	VSUBPS       Z2, Z0, Z0
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z1, Z0
+	VMOVUPS      vm_expP0<>+0(SB), Z6
+	VFMADD213PS  vm_expP1<>+0(SB), Z0, Z6
+	VFMADD213PS  vm_expP2<>+0(SB), Z0, Z6
+	VFMADD213PS  vm_expP3<>+0(SB), Z0, Z6
+	VFMADD213PS  vm_expP4<>+0(SB), Z0, Z6
+	VFMADD213PS  vm_expP5<>+0(SB), Z0, Z6
+	VMULPS       Z0, Z0, Z2
+	VFMADD213PS  Z0, Z2, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
+	VCVTPS2DQ    Z1, Z1
+	VPSRAD       $0x01, Z1, Z0
+	VPSUBD       Z0, Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z0, Z0
+	VPADDD       vm_i127<>+0(SB), Z1, Z1
+	VPSLLD       $0x17, Z0, Z0
+	VPSLLD       $0x17, Z1, Z1
+	VMULPS       Z0, Z6, Z6
+	VMULPS       Z1, Z6, Z6
+	VMOVUPS      192(CX), Z0
+	VMOVUPS      vm_expLo<>+0(SB), Z1
+	VMAXPS       Z0, Z1, Z0
+	VMOVUPS      vm_expHi<>+0(SB), Z1
+	VMINPS       Z0, Z1, Z0
+	VMULPS       vm_log2e<>+0(SB), Z0, Z1
+	VRNDSCALEPS  $0x08, Z1, Z1
+	VMULPS       vm_ln2Hi<>+0(SB), Z1, Z2
+	VSUBPS       Z2, Z0, Z0
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z1, Z0
+	VMOVUPS      vm_expP0<>+0(SB), Z7
+	VFMADD213PS  vm_expP1<>+0(SB), Z0, Z7
+	VFMADD213PS  vm_expP2<>+0(SB), Z0, Z7
+	VFMADD213PS  vm_expP3<>+0(SB), Z0, Z7
+	VFMADD213PS  vm_expP4<>+0(SB), Z0, Z7
+	VFMADD213PS  vm_expP5<>+0(SB), Z0, Z7
+	VMULPS       Z0, Z0, Z2
+	VFMADD213PS  Z0, Z2, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VCVTPS2DQ    Z1, Z1
+	VPSRAD       $0x01, Z1, Z0
+	VPSUBD       Z0, Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z0, Z0
+	VPADDD       vm_i127<>+0(SB), Z1, Z1
+	VPSLLD       $0x17, Z0, Z0
+	VPSLLD       $0x17, Z1, Z1
+	VMULPS       Z0, Z7, Z7
+	VMULPS       Z1, Z7, Z7
+	VMOVUPS      Z4, (AX)
+	VMOVUPS      Z5, 64(AX)
+	VMOVUPS      Z6, 128(AX)
+	VMOVUPS      Z7, 192(AX)
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000100, AX
+	SUBQ         $0x40, DX
+	JAE          loop4
 
 loop4_end:
 	ADDQ $0x40, DX
@@ -3531,85 +3209,73 @@ loop4_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS     (CX), Z0
-	VMOVUPS     vm_expLo<>+0(SB), Z1
-	VMAXPS      Z0, Z1, Z0
-	VMOVUPS     vm_expHi<>+0(SB), Z1
-	VMINPS      Z0, Z1, Z0
-	VMULPS      vm_log2e<>+0(SB), Z0, Z1
-	VRNDSCALEPS $0x08, Z1, Z1
-	VMULPS      vm_ln2Hi<>+0(SB), Z1, Z2
-	VSUBPS      Z2, Z0, Z0
-	VMULPS      vm_ln2Lo<>+0(SB), Z1, Z2
-	VSUBPS      Z2, Z0, Z0
-	VMULPS      vm_expP0<>+0(SB), Z0, Z4
-	VADDPS      vm_expP1<>+0(SB), Z4, Z4
-	VMULPS      Z0, Z4, Z4
-	VADDPS      vm_expP2<>+0(SB), Z4, Z4
-	VMULPS      Z0, Z4, Z4
-	VADDPS      vm_expP3<>+0(SB), Z4, Z4
-	VMULPS      Z0, Z4, Z4
-	VADDPS      vm_expP4<>+0(SB), Z4, Z4
-	VMULPS      Z0, Z4, Z4
-	VADDPS      vm_expP5<>+0(SB), Z4, Z4
-	VMULPS      Z0, Z0, Z2
-	VMULPS      Z2, Z4, Z4
-	VADDPS      Z0, Z4, Z4
-	VADDPS      vm_f3f800000<>+0(SB), Z4, Z4
-	VCVTPS2DQ   Z1, Z1
-	VPSRAD      $0x01, Z1, Z0
-	VPSUBD      Z0, Z1, Z1
-	VPADDD      vm_i127<>+0(SB), Z0, Z0
-	VPADDD      vm_i127<>+0(SB), Z1, Z1
-	VPSLLD      $0x17, Z0, Z0
-	VPSLLD      $0x17, Z1, Z1
-	VMULPS      Z0, Z4, Z4
-	VMULPS      Z1, Z4, Z4
-	VMOVUPS     Z4, (AX)
-	ADDQ        $0x40, CX
-	ADDQ        $0x40, AX
-	SUBQ        $0x10, DX
-	JAE         loop1
+	VMOVUPS      (CX), Z0
+	VMOVUPS      vm_expLo<>+0(SB), Z1
+	VMAXPS       Z0, Z1, Z0
+	VMOVUPS      vm_expHi<>+0(SB), Z1
+	VMINPS       Z0, Z1, Z0
+	VMULPS       vm_log2e<>+0(SB), Z0, Z1
+	VRNDSCALEPS  $0x08, Z1, Z1
+	VMULPS       vm_ln2Hi<>+0(SB), Z1, Z2
+	VSUBPS       Z2, Z0, Z0
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z1, Z0
+	VMOVUPS      vm_expP0<>+0(SB), Z4
+	VFMADD213PS  vm_expP1<>+0(SB), Z0, Z4
+	VFMADD213PS  vm_expP2<>+0(SB), Z0, Z4
+	VFMADD213PS  vm_expP3<>+0(SB), Z0, Z4
+	VFMADD213PS  vm_expP4<>+0(SB), Z0, Z4
+	VFMADD213PS  vm_expP5<>+0(SB), Z0, Z4
+	VMULPS       Z0, Z0, Z2
+	VFMADD213PS  Z0, Z2, Z4
+	VADDPS       vm_f3f800000<>+0(SB), Z4, Z4
+	VCVTPS2DQ    Z1, Z1
+	VPSRAD       $0x01, Z1, Z0
+	VPSUBD       Z0, Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z0, Z0
+	VPADDD       vm_i127<>+0(SB), Z1, Z1
+	VPSLLD       $0x17, Z0, Z0
+	VPSLLD       $0x17, Z1, Z1
+	VMULPS       Z0, Z4, Z4
+	VMULPS       Z1, Z4, Z4
+	VMOVUPS      Z4, (AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop1
 
 loop1_end:
-	ADDQ        $0x10, DX
-	CMPQ        DX, $0x08
-	JB          done
-	VMOVUPS     (CX), Y0
-	VMOVUPS     vm_expLo<>+0(SB), Y1
-	VMAXPS      Y0, Y1, Y0
-	VMOVUPS     vm_expHi<>+0(SB), Y1
-	VMINPS      Y0, Y1, Y0
-	VMULPS      vm_log2e<>+0(SB), Y0, Y1
-	VRNDSCALEPS $0x08, Y1, Y1
-	VMULPS      vm_ln2Hi<>+0(SB), Y1, Y2
-	VSUBPS      Y2, Y0, Y0
-	VMULPS      vm_ln2Lo<>+0(SB), Y1, Y2
-	VSUBPS      Y2, Y0, Y0
-	VMULPS      vm_expP0<>+0(SB), Y0, Y4
-	VADDPS      vm_expP1<>+0(SB), Y4, Y4
-	VMULPS      Y0, Y4, Y4
-	VADDPS      vm_expP2<>+0(SB), Y4, Y4
-	VMULPS      Y0, Y4, Y4
-	VADDPS      vm_expP3<>+0(SB), Y4, Y4
-	VMULPS      Y0, Y4, Y4
-	VADDPS      vm_expP4<>+0(SB), Y4, Y4
-	VMULPS      Y0, Y4, Y4
-	VADDPS      vm_expP5<>+0(SB), Y4, Y4
-	VMULPS      Y0, Y0, Y2
-	VMULPS      Y2, Y4, Y4
-	VADDPS      Y0, Y4, Y4
-	VADDPS      vm_f3f800000<>+0(SB), Y4, Y4
-	VCVTPS2DQ   Y1, Y1
-	VPSRAD      $0x01, Y1, Y0
-	VPSUBD      Y0, Y1, Y1
-	VPADDD      vm_i127<>+0(SB), Y0, Y0
-	VPADDD      vm_i127<>+0(SB), Y1, Y1
-	VPSLLD      $0x17, Y0, Y0
-	VPSLLD      $0x17, Y1, Y1
-	VMULPS      Y0, Y4, Y4
-	VMULPS      Y1, Y4, Y4
-	VMOVUPS     Y4, (AX)
+	ADDQ         $0x10, DX
+	CMPQ         DX, $0x08
+	JB           done
+	VMOVUPS      (CX), Y0
+	VMOVUPS      vm_expLo<>+0(SB), Y1
+	VMAXPS       Y0, Y1, Y0
+	VMOVUPS      vm_expHi<>+0(SB), Y1
+	VMINPS       Y0, Y1, Y0
+	VMULPS       vm_log2e<>+0(SB), Y0, Y1
+	VRNDSCALEPS  $0x08, Y1, Y1
+	VMULPS       vm_ln2Hi<>+0(SB), Y1, Y2
+	VSUBPS       Y2, Y0, Y0
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y1, Y0
+	VMOVUPS      vm_expP0<>+0(SB), Y4
+	VFMADD213PS  vm_expP1<>+0(SB), Y0, Y4
+	VFMADD213PS  vm_expP2<>+0(SB), Y0, Y4
+	VFMADD213PS  vm_expP3<>+0(SB), Y0, Y4
+	VFMADD213PS  vm_expP4<>+0(SB), Y0, Y4
+	VFMADD213PS  vm_expP5<>+0(SB), Y0, Y4
+	VMULPS       Y0, Y0, Y2
+	VFMADD213PS  Y0, Y2, Y4
+	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y1, Y1
+	VPSRAD       $0x01, Y1, Y0
+	VPSUBD       Y0, Y1, Y1
+	VPADDD       vm_i127<>+0(SB), Y0, Y0
+	VPADDD       vm_i127<>+0(SB), Y1, Y1
+	VPSLLD       $0x17, Y0, Y0
+	VPSLLD       $0x17, Y1, Y1
+	VMULPS       Y0, Y4, Y4
+	VMULPS       Y1, Y4, Y4
+	VMOVUPS      Y4, (AX)
 
 done:
 	VMOVUPS Y3, (SI)
@@ -3617,396 +3283,306 @@ done:
 	RET
 
 // func erfAVX512(dst []float32, x []float32)
-// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, FMA3
 TEXT ·erfAVX512(SB), NOSPLIT, $0-48
 	// dst[i] = erff(x[i]) (erfGeneric).
-	MOVQ        dst_base+0(FP), AX
-	MOVQ        x_base+24(FP), CX
-	MOVQ        x_len+32(FP), DX
-	LEAQ        -32(CX)(DX*4), BX
-	LEAQ        -32(AX)(DX*4), SI
-	VMOVUPS     (BX), Y0
-	VANDPS      vm_absMask<>+0(SB), Y0, Y1
-	VMULPS      Y0, Y0, Y2
-	VMULPS      vm_erfS5<>+0(SB), Y2, Y3
-	VADDPS      vm_erfS4<>+0(SB), Y3, Y3
-	VMULPS      Y2, Y3, Y3
-	VADDPS      vm_erfS3<>+0(SB), Y3, Y3
-	VMULPS      Y2, Y3, Y3
-	VADDPS      vm_erfS2<>+0(SB), Y3, Y3
-	VMULPS      Y2, Y3, Y3
-	VADDPS      vm_erfS1<>+0(SB), Y3, Y3
-	VMULPS      Y2, Y3, Y3
-	VADDPS      vm_erfS0<>+0(SB), Y3, Y3
-	VMULPS      Y0, Y3, Y2
-	VADDPS      Y0, Y2, Y2
-	VMOVUPS     vm_erfMax<>+0(SB), Y3
-	VMINPS      Y1, Y3, Y3
-	VMULPS      vm_erfR8<>+0(SB), Y3, Y4
-	VADDPS      vm_erfR7<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfR6<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfR5<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfR4<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfR3<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfR2<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfR1<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfR0<>+0(SB), Y4, Y4
-	VXORPS      vm_signMask<>+0(SB), Y4, Y4
-	VMOVUPS     vm_expLo<>+0(SB), Y3
-	VMAXPS      Y4, Y3, Y3
-	VMOVUPS     vm_expHi<>+0(SB), Y4
-	VMINPS      Y3, Y4, Y3
-	VMULPS      vm_log2e<>+0(SB), Y3, Y4
-	VRNDSCALEPS $0x08, Y4, Y4
-	VMULPS      vm_ln2Hi<>+0(SB), Y4, Y5
-	VSUBPS      Y5, Y3, Y3
-	VMULPS      vm_ln2Lo<>+0(SB), Y4, Y5
-	VSUBPS      Y5, Y3, Y3
-	VMULPS      vm_expP0<>+0(SB), Y3, Y6
-	VADDPS      vm_expP1<>+0(SB), Y6, Y6
-	VMULPS      Y3, Y6, Y6
-	VADDPS      vm_expP2<>+0(SB), Y6, Y6
-	VMULPS      Y3, Y6, Y6
-	VADDPS      vm_expP3<>+0(SB), Y6, Y6
-	VMULPS      Y3, Y6, Y6
-	VADDPS      vm_expP4<>+0(SB), Y6, Y6
-	VMULPS      Y3, Y6, Y6
-	VADDPS      vm_expP5<>+0(SB), Y6, Y6
-	VMULPS      Y3, Y3, Y5
-	VMULPS      Y5, Y6, Y6
-	VADDPS      Y3, Y6, Y6
-	VADDPS      vm_f3f800000<>+0(SB), Y6, Y6
-	VCVTPS2DQ   Y4, Y4
-	VPSRAD      $0x01, Y4, Y3
-	VPSUBD      Y3, Y4, Y4
-	VPADDD      vm_i127<>+0(SB), Y3, Y3
-	VPADDD      vm_i127<>+0(SB), Y4, Y4
-	VPSLLD      $0x17, Y3, Y3
-	VPSLLD      $0x17, Y4, Y4
-	VMULPS      Y3, Y6, Y6
-	VMULPS      Y4, Y6, Y6
-	VMOVUPS     vm_f3f800000<>+0(SB), Y3
-	VSUBPS      Y6, Y3, Y3
-	VANDPS      vm_signMask<>+0(SB), Y0, Y0
-	VORPS       Y0, Y3, Y3
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Y1, K1
-	VMOVAPS     Y3, Y0
-	VMOVAPS     Y2, K1, Y0
-	SUBQ        $0x40, DX
-	JB          loop4_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VANDPS       vm_absMask<>+0(SB), Y0, Y1
+	VMULPS       Y0, Y0, Y2
+	VMOVUPS      vm_erfS5<>+0(SB), Y3
+	VFMADD213PS  vm_erfS4<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfS3<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfS2<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfS1<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_erfS0<>+0(SB), Y2, Y3
+	VFMADD213PS  Y0, Y0, Y3
+	VMOVUPS      vm_erfMax<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y2
+	VMOVUPS      vm_erfR8<>+0(SB), Y4
+	VFMADD213PS  vm_erfR7<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR6<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR5<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR4<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR3<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR2<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR1<>+0(SB), Y2, Y4
+	VFMADD213PS  vm_erfR0<>+0(SB), Y2, Y4
+	VXORPS       vm_signMask<>+0(SB), Y4, Y4
+	VMOVUPS      vm_expLo<>+0(SB), Y2
+	VMAXPS       Y4, Y2, Y2
+	VMOVUPS      vm_expHi<>+0(SB), Y4
+	VMINPS       Y2, Y4, Y2
+	VMULPS       vm_log2e<>+0(SB), Y2, Y4
+	VRNDSCALEPS  $0x08, Y4, Y4
+	VMULPS       vm_ln2Hi<>+0(SB), Y4, Y5
+	VSUBPS       Y5, Y2, Y2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y4, Y2
+	VMOVUPS      vm_expP0<>+0(SB), Y6
+	VFMADD213PS  vm_expP1<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP2<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP3<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP4<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP5<>+0(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y6
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y2
+	VPSUBD       Y2, Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y2, Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VMOVUPS      vm_f3f800000<>+0(SB), Y2
+	VSUBPS       Y6, Y2, Y2
+	VANDPS       vm_signMask<>+0(SB), Y0, Y0
+	VORPS        Y0, Y2, Y2
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y1, K1
+	VMOVAPS      Y2, Y0
+	VMOVAPS      Y3, K1, Y0
+	SUBQ         $0x40, DX
+	JB           loop4_end
 
 loop4:
-	VMOVUPS     (CX), Z1
-	VANDPS      vm_absMask<>+0(SB), Z1, Z2
-	VMULPS      Z1, Z1, Z3
-	VMULPS      vm_erfS5<>+0(SB), Z3, Z4
-	VADDPS      vm_erfS4<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_erfS3<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_erfS2<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_erfS1<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_erfS0<>+0(SB), Z4, Z4
-	VMULPS      Z1, Z4, Z3
-	VADDPS      Z1, Z3, Z3
-	VMOVUPS     vm_erfMax<>+0(SB), Z4
-	VMINPS      Z2, Z4, Z4
-	VMULPS      vm_erfR8<>+0(SB), Z4, Z5
-	VADDPS      vm_erfR7<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR6<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR5<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR4<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR3<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR2<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR1<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR0<>+0(SB), Z5, Z5
-	VXORPS      vm_signMask<>+0(SB), Z5, Z5
-	VMOVUPS     vm_expLo<>+0(SB), Z4
-	VMAXPS      Z5, Z4, Z4
-	VMOVUPS     vm_expHi<>+0(SB), Z5
-	VMINPS      Z4, Z5, Z4
-	VMULPS      vm_log2e<>+0(SB), Z4, Z5
-	VRNDSCALEPS $0x08, Z5, Z5
-	VMULPS      vm_ln2Hi<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z4, Z4
-	VMULPS      vm_ln2Lo<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z4, Z4
-	VMULPS      vm_expP0<>+0(SB), Z4, Z7
-	VADDPS      vm_expP1<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP2<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP3<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP4<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP5<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z4, Z6
-	VMULPS      Z6, Z7, Z7
-	VADDPS      Z4, Z7, Z7
-	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ   Z5, Z5
-	VPSRAD      $0x01, Z5, Z4
-	VPSUBD      Z4, Z5, Z5
-	VPADDD      vm_i127<>+0(SB), Z4, Z4
-	VPADDD      vm_i127<>+0(SB), Z5, Z5
-	VPSLLD      $0x17, Z4, Z4
-	VPSLLD      $0x17, Z5, Z5
-	VMULPS      Z4, Z7, Z7
-	VMULPS      Z5, Z7, Z7
-	VMOVUPS     vm_f3f800000<>+0(SB), Z4
-	VSUBPS      Z7, Z4, Z4
-	VANDPS      vm_signMask<>+0(SB), Z1, Z1
-	VORPS       Z1, Z4, Z4
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z2, K1
-	VMOVAPS     Z4, Z1
-	VMOVAPS     Z3, K1, Z1
-	VMOVUPS     64(CX), Z2
-	VANDPS      vm_absMask<>+0(SB), Z2, Z3
-	VMULPS      Z2, Z2, Z4
-	VMULPS      vm_erfS5<>+0(SB), Z4, Z5
-	VADDPS      vm_erfS4<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfS3<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfS2<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfS1<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfS0<>+0(SB), Z5, Z5
-	VMULPS      Z2, Z5, Z4
-	VADDPS      Z2, Z4, Z4
-	VMOVUPS     vm_erfMax<>+0(SB), Z5
-	VMINPS      Z3, Z5, Z5
-	VMULPS      vm_erfR8<>+0(SB), Z5, Z6
-	VADDPS      vm_erfR7<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR6<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR5<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR4<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR3<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR2<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR1<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR0<>+0(SB), Z6, Z6
-	VXORPS      vm_signMask<>+0(SB), Z6, Z6
-	VMOVUPS     vm_expLo<>+0(SB), Z5
-	VMAXPS      Z6, Z5, Z5
-	VMOVUPS     vm_expHi<>+0(SB), Z6
-	VMINPS      Z5, Z6, Z5
-	VMULPS      vm_log2e<>+0(SB), Z5, Z6
-	VRNDSCALEPS $0x08, Z6, Z6
-	VMULPS      vm_ln2Hi<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z5, Z5
-	VMULPS      vm_ln2Lo<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z5, Z5
-	VMULPS      vm_expP0<>+0(SB), Z5, Z8
-	VADDPS      vm_expP1<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP2<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP3<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP4<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP5<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z5, Z7
-	VMULPS      Z7, Z8, Z8
-	VADDPS      Z5, Z8, Z8
-	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
-	VCVTPS2DQ   Z6, Z6
-	VPSRAD      $0x01, Z6, Z5
-	VPSUBD      Z5, Z6, Z6
-	VPADDD      vm_i127<>+0(SB), Z5, Z5
-	VPADDD      vm_i127<>+0(SB), Z6, Z6
-	VPSLLD      $0x17, Z5, Z5
-	VPSLLD      $0x17, Z6, Z6
-	VMULPS      Z5, Z8, Z8
-	VMULPS      Z6, Z8, Z8
-	VMOVUPS     vm_f3f800000<>+0(SB), Z5
-	VSUBPS      Z8, Z5, Z5
-	VANDPS      vm_signMask<>+0(SB), Z2, Z2
-	VORPS       Z2, Z5, Z5
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z3, K1
-	VMOVAPS     Z5, Z2
-	VMOVAPS     Z4, K1, Z2
-	VMOVUPS     128(CX), Z3
-	VANDPS      vm_absMask<>+0(SB), Z3, Z4
-	VMULPS      Z3, Z3, Z5
-	VMULPS      vm_erfS5<>+0(SB), Z5, Z6
-	VADDPS      vm_erfS4<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfS3<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfS2<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfS1<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfS0<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z5
-	VADDPS      Z3, Z5, Z5
-	VMOVUPS     vm_erfMax<>+0(SB), Z6
-	VMINPS      Z4, Z6, Z6
-	VMULPS      vm_erfR8<>+0(SB), Z6, Z7
-	VADDPS      vm_erfR7<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR6<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR5<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR4<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR3<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR2<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR1<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR0<>+0(SB), Z7, Z7
-	VXORPS      vm_signMask<>+0(SB), Z7, Z7
-	VMOVUPS     vm_expLo<>+0(SB), Z6
-	VMAXPS      Z7, Z6, Z6
-	VMOVUPS     vm_expHi<>+0(SB), Z7
-	VMINPS      Z6, Z7, Z6
-	VMULPS      vm_log2e<>+0(SB), Z6, Z7
-	VRNDSCALEPS $0x08, Z7, Z7
-	VMULPS      vm_ln2Hi<>+0(SB), Z7, Z8
-	VSUBPS      Z8, Z6, Z6
-	VMULPS      vm_ln2Lo<>+0(SB), Z7, Z8
-	VSUBPS      Z8, Z6, Z6
-	VMULPS      vm_expP0<>+0(SB), Z6, Z9
-	VADDPS      vm_expP1<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z9, Z9
-	VADDPS      vm_expP2<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z9, Z9
-	VADDPS      vm_expP3<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z9, Z9
-	VADDPS      vm_expP4<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z9, Z9
-	VADDPS      vm_expP5<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z6, Z8
-	VMULPS      Z8, Z9, Z9
-	VADDPS      Z6, Z9, Z9
-	VADDPS      vm_f3f800000<>+0(SB), Z9, Z9
-	VCVTPS2DQ   Z7, Z7
-	VPSRAD      $0x01, Z7, Z6
-	VPSUBD      Z6, Z7, Z7
-	VPADDD      vm_i127<>+0(SB), Z6, Z6
-	VPADDD      vm_i127<>+0(SB), Z7, Z7
-	VPSLLD      $0x17, Z6, Z6
-	VPSLLD      $0x17, Z7, Z7
-	VMULPS      Z6, Z9, Z9
-	VMULPS      Z7, Z9, Z9
-	VMOVUPS     vm_f3f800000<>+0(SB), Z6
-	VSUBPS      Z9, Z6, Z6
-	VANDPS      vm_signMask<>+0(SB), Z3, Z3
-	VORPS       Z3, Z6, Z6
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z4, K1
-	VMOVAPS     Z6, Z3
-	VMOVAPS     Z5, K1, Z3
-	VMOVUPS     192(CX), Z4
-	VANDPS      vm_absMask<>+0(SB), Z4, Z5
-	VMULPS      Z4, Z4, Z6
-	VMULPS      vm_erfS5<>+0(SB), Z6, Z7
-	VADDPS      vm_erfS4<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfS3<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfS2<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfS1<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfS0<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z6
-	VADDPS      Z4, Z6, Z6
-	VMOVUPS     vm_erfMax<>+0(SB), Z7
-	VMINPS      Z5, Z7, Z7
-	VMULPS      vm_erfR8<>+0(SB), Z7, Z8
-	VADDPS      vm_erfR7<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR6<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR5<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR4<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR3<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR2<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR1<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR0<>+0(SB), Z8, Z8
-	VXORPS      vm_signMask<>+0(SB), Z8, Z8
-	VMOVUPS     vm_expLo<>+0(SB), Z7
-	VMAXPS      Z8, Z7, Z7
-	VMOVUPS     vm_expHi<>+0(SB), Z8
-	VMINPS      Z7, Z8, Z7
-	VMULPS      vm_log2e<>+0(SB), Z7, Z8
-	VRNDSCALEPS $0x08, Z8, Z8
-	VMULPS      vm_ln2Hi<>+0(SB), Z8, Z9
-	VSUBPS      Z9, Z7, Z7
-	VMULPS      vm_ln2Lo<>+0(SB), Z8, Z9
-	VSUBPS      Z9, Z7, Z7
-	VMULPS      vm_expP0<>+0(SB), Z7, Z10
-	VADDPS      vm_expP1<>+0(SB), Z10, Z10
-	VMULPS      Z7, Z10, Z10
-	VADDPS      vm_expP2<>+0(SB), Z10, Z10
-	VMULPS      Z7, Z10, Z10
-	VADDPS      vm_expP3<>+0(SB), Z10, Z10
-	VMULPS      Z7, Z10, Z10
-	VADDPS      vm_expP4<>+0(SB), Z10, Z10
-	VMULPS      Z7, Z10, Z10
-	VADDPS      vm_expP5<>+0(SB), Z10, Z10
-	VMULPS      Z7, Z7, Z9
-	VMULPS      Z9, Z10, Z10
-	VADDPS      Z7, Z10, Z10
-	VADDPS      vm_f3f800000<>+0(SB), Z10, Z10
-	VCVTPS2DQ   Z8, Z8
-	VPSRAD      $0x01, Z8, Z7
-	VPSUBD      Z7, Z8, Z8
-	VPADDD      vm_i127<>+0(SB), Z7, Z7
-	VPADDD      vm_i127<>+0(SB), Z8, Z8
-	VPSLLD      $0x17, Z7, Z7
-	VPSLLD      $0x17, Z8, Z8
-	VMULPS      Z7, Z10, Z10
-	VMULPS      Z8, Z10, Z10
-	VMOVUPS     vm_f3f800000<>+0(SB), Z7
-	VSUBPS      Z10, Z7, Z7
-	VANDPS      vm_signMask<>+0(SB), Z4, Z4
-	VORPS       Z4, Z7, Z7
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z5, K1
-	VMOVAPS     Z7, Z4
-	VMOVAPS     Z6, K1, Z4
-	VMOVUPS     Z1, (AX)
-	VMOVUPS     Z2, 64(AX)
-	VMOVUPS     Z3, 128(AX)
-	VMOVUPS     Z4, 192(AX)
-	ADDQ        $0x00000100, CX
-	ADDQ        $0x00000100, AX
-	SUBQ        $0x40, DX
-	JAE         loop4
+	VMOVUPS      (CX), Z1
+	VANDPS       vm_absMask<>+0(SB), Z1, Z2
+	VMULPS       Z1, Z1, Z3
+	VMOVUPS      vm_erfS5<>+0(SB), Z4
+	VFMADD213PS  vm_erfS4<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfS3<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfS2<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfS1<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfS0<>+0(SB), Z3, Z4
+	VFMADD213PS  Z1, Z1, Z4
+	VMOVUPS      vm_erfMax<>+0(SB), Z3
+	VMINPS       Z2, Z3, Z3
+	VMOVUPS      vm_erfR8<>+0(SB), Z5
+	VFMADD213PS  vm_erfR7<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR6<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR5<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR4<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR3<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR2<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR1<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR0<>+0(SB), Z3, Z5
+	VXORPS       vm_signMask<>+0(SB), Z5, Z5
+	VMOVUPS      vm_expLo<>+0(SB), Z3
+	VMAXPS       Z5, Z3, Z3
+	VMOVUPS      vm_expHi<>+0(SB), Z5
+	VMINPS       Z3, Z5, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z5
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z6
+	VSUBPS       Z6, Z3, Z3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z3
+	VMOVUPS      vm_expP0<>+0(SB), Z7
+	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z7
+	VMULPS       Z3, Z3, Z6
+	VFMADD213PS  Z3, Z6, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z5, Z3
+	VPSUBD       Z3, Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z5, Z5
+	VMULPS       Z3, Z7, Z7
+	VMULPS       Z5, Z7, Z7
+	VMOVUPS      vm_f3f800000<>+0(SB), Z3
+	VSUBPS       Z7, Z3, Z3
+	VANDPS       vm_signMask<>+0(SB), Z1, Z1
+	VORPS        Z1, Z3, Z3
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z2, K1
+	VMOVAPS      Z3, Z1
+	VMOVAPS      Z4, K1, Z1
+	VMOVUPS      64(CX), Z2
+	VANDPS       vm_absMask<>+0(SB), Z2, Z3
+	VMULPS       Z2, Z2, Z4
+	VMOVUPS      vm_erfS5<>+0(SB), Z5
+	VFMADD213PS  vm_erfS4<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS3<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS2<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS1<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS0<>+0(SB), Z4, Z5
+	VFMADD213PS  Z2, Z2, Z5
+	VMOVUPS      vm_erfMax<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z4
+	VMOVUPS      vm_erfR8<>+0(SB), Z6
+	VFMADD213PS  vm_erfR7<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_erfR6<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_erfR5<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_erfR4<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_erfR3<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_erfR2<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_erfR1<>+0(SB), Z4, Z6
+	VFMADD213PS  vm_erfR0<>+0(SB), Z4, Z6
+	VXORPS       vm_signMask<>+0(SB), Z6, Z6
+	VMOVUPS      vm_expLo<>+0(SB), Z4
+	VMAXPS       Z6, Z4, Z4
+	VMOVUPS      vm_expHi<>+0(SB), Z6
+	VMINPS       Z4, Z6, Z4
+	VMULPS       vm_log2e<>+0(SB), Z4, Z6
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
+	VSUBPS       Z7, Z4, Z4
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z4
+	VMOVUPS      vm_expP0<>+0(SB), Z8
+	VFMADD213PS  vm_expP1<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_expP2<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_expP3<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_expP4<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_expP5<>+0(SB), Z4, Z8
+	VMULPS       Z4, Z4, Z7
+	VFMADD213PS  Z4, Z7, Z8
+	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z6, Z4
+	VPSUBD       Z4, Z6, Z6
+	VPADDD       vm_i127<>+0(SB), Z4, Z4
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z6, Z6
+	VMULPS       Z4, Z8, Z8
+	VMULPS       Z6, Z8, Z8
+	VMOVUPS      vm_f3f800000<>+0(SB), Z4
+	VSUBPS       Z8, Z4, Z4
+	VANDPS       vm_signMask<>+0(SB), Z2, Z2
+	VORPS        Z2, Z4, Z4
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z3, K1
+	VMOVAPS      Z4, Z2
+	VMOVAPS      Z5, K1, Z2
+	VMOVUPS      128(CX), Z3
+	VANDPS       vm_absMask<>+0(SB), Z3, Z4
+	VMULPS       Z3, Z3, Z5
+	VMOVUPS      vm_erfS5<>+0(SB), Z6
+	VFMADD213PS  vm_erfS4<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfS3<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfS2<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfS1<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfS0<>+0(SB), Z5, Z6
+	VFMADD213PS  Z3, Z3, Z6
+	VMOVUPS      vm_erfMax<>+0(SB), Z5
+	VMINPS       Z4, Z5, Z5
+	VMOVUPS      vm_erfR8<>+0(SB), Z7
+	VFMADD213PS  vm_erfR7<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_erfR6<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_erfR5<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_erfR4<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_erfR3<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_erfR2<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_erfR1<>+0(SB), Z5, Z7
+	VFMADD213PS  vm_erfR0<>+0(SB), Z5, Z7
+	VXORPS       vm_signMask<>+0(SB), Z7, Z7
+	VMOVUPS      vm_expLo<>+0(SB), Z5
+	VMAXPS       Z7, Z5, Z5
+	VMOVUPS      vm_expHi<>+0(SB), Z7
+	VMINPS       Z5, Z7, Z5
+	VMULPS       vm_log2e<>+0(SB), Z5, Z7
+	VRNDSCALEPS  $0x08, Z7, Z7
+	VMULPS       vm_ln2Hi<>+0(SB), Z7, Z8
+	VSUBPS       Z8, Z5, Z5
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z7, Z5
+	VMOVUPS      vm_expP0<>+0(SB), Z9
+	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z9
+	VMULPS       Z5, Z5, Z8
+	VFMADD213PS  Z5, Z8, Z9
+	VADDPS       vm_f3f800000<>+0(SB), Z9, Z9
+	VCVTPS2DQ    Z7, Z7
+	VPSRAD       $0x01, Z7, Z5
+	VPSUBD       Z5, Z7, Z7
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z7, Z7
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z7, Z7
+	VMULPS       Z5, Z9, Z9
+	VMULPS       Z7, Z9, Z9
+	VMOVUPS      vm_f3f800000<>+0(SB), Z5
+	VSUBPS       Z9, Z5, Z5
+	VANDPS       vm_signMask<>+0(SB), Z3, Z3
+	VORPS        Z3, Z5, Z5
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z4, K1
+	VMOVAPS      Z5, Z3
+	VMOVAPS      Z6, K1, Z3
+	VMOVUPS      192(CX), Z4
+	VANDPS       vm_absMask<>+0(SB), Z4, Z5
+	VMULPS       Z4, Z4, Z6
+	VMOVUPS      vm_erfS5<>+0(SB), Z7
+	VFMADD213PS  vm_erfS4<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS3<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS2<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS1<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS0<>+0(SB), Z6, Z7
+	VFMADD213PS  Z4, Z4, Z7
+	VMOVUPS      vm_erfMax<>+0(SB), Z6
+	VMINPS       Z5, Z6, Z6
+	VMOVUPS      vm_erfR8<>+0(SB), Z8
+	VFMADD213PS  vm_erfR7<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_erfR6<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_erfR5<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_erfR4<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_erfR3<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_erfR2<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_erfR1<>+0(SB), Z6, Z8
+	VFMADD213PS  vm_erfR0<>+0(SB), Z6, Z8
+	VXORPS       vm_signMask<>+0(SB), Z8, Z8
+	VMOVUPS      vm_expLo<>+0(SB), Z6
+	VMAXPS       Z8, Z6, Z6
+	VMOVUPS      vm_expHi<>+0(SB), Z8
+	VMINPS       Z6, Z8, Z6
+	VMULPS       vm_log2e<>+0(SB), Z6, Z8
+	VRNDSCALEPS  $0x08, Z8, Z8
+	VMULPS       vm_ln2Hi<>+0(SB), Z8, Z9
+	VSUBPS       Z9, Z6, Z6
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z8, Z6
+	VMOVUPS      vm_expP0<>+0(SB), Z10
+	VFMADD213PS  vm_expP1<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expP2<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expP3<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expP4<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expP5<>+0(SB), Z6, Z10
+	VMULPS       Z6, Z6, Z9
+	VFMADD213PS  Z6, Z9, Z10
+	VADDPS       vm_f3f800000<>+0(SB), Z10, Z10
+	VCVTPS2DQ    Z8, Z8
+	VPSRAD       $0x01, Z8, Z6
+	VPSUBD       Z6, Z8, Z8
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
+	VPADDD       vm_i127<>+0(SB), Z8, Z8
+	VPSLLD       $0x17, Z6, Z6
+	VPSLLD       $0x17, Z8, Z8
+	VMULPS       Z6, Z10, Z10
+	VMULPS       Z8, Z10, Z10
+	VMOVUPS      vm_f3f800000<>+0(SB), Z6
+	VSUBPS       Z10, Z6, Z6
+	VANDPS       vm_signMask<>+0(SB), Z4, Z4
+	VORPS        Z4, Z6, Z6
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z5, K1
+	VMOVAPS      Z6, Z4
+	VMOVAPS      Z7, K1, Z4
+	VMOVUPS      Z1, (AX)
+	VMOVUPS      Z2, 64(AX)
+	VMOVUPS      Z3, 128(AX)
+	VMOVUPS      Z4, 192(AX)
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000100, AX
+	SUBQ         $0x40, DX
+	JAE          loop4
 
 loop4_end:
 	ADDQ $0x40, DX
@@ -4014,165 +3590,129 @@ loop4_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS     (CX), Z1
-	VANDPS      vm_absMask<>+0(SB), Z1, Z2
-	VMULPS      Z1, Z1, Z3
-	VMULPS      vm_erfS5<>+0(SB), Z3, Z4
-	VADDPS      vm_erfS4<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_erfS3<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_erfS2<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_erfS1<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_erfS0<>+0(SB), Z4, Z4
-	VMULPS      Z1, Z4, Z3
-	VADDPS      Z1, Z3, Z3
-	VMOVUPS     vm_erfMax<>+0(SB), Z4
-	VMINPS      Z2, Z4, Z4
-	VMULPS      vm_erfR8<>+0(SB), Z4, Z5
-	VADDPS      vm_erfR7<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR6<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR5<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR4<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR3<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR2<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR1<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfR0<>+0(SB), Z5, Z5
-	VXORPS      vm_signMask<>+0(SB), Z5, Z5
-	VMOVUPS     vm_expLo<>+0(SB), Z4
-	VMAXPS      Z5, Z4, Z4
-	VMOVUPS     vm_expHi<>+0(SB), Z5
-	VMINPS      Z4, Z5, Z4
-	VMULPS      vm_log2e<>+0(SB), Z4, Z5
-	VRNDSCALEPS $0x08, Z5, Z5
-	VMULPS      vm_ln2Hi<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z4, Z4
-	VMULPS      vm_ln2Lo<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z4, Z4
-	VMULPS      vm_expP0<>+0(SB), Z4, Z7
-	VADDPS      vm_expP1<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP2<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP3<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP4<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP5<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z4, Z6
-	VMULPS      Z6, Z7, Z7
-	VADDPS      Z4, Z7, Z7
-	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ   Z5, Z5
-	VPSRAD      $0x01, Z5, Z4
-	VPSUBD      Z4, Z5, Z5
-	VPADDD      vm_i127<>+0(SB), Z4, Z4
-	VPADDD      vm_i127<>+0(SB), Z5, Z5
-	VPSLLD      $0x17, Z4, Z4
-	VPSLLD      $0x17, Z5, Z5
-	VMULPS      Z4, Z7, Z7
-	VMULPS      Z5, Z7, Z7
-	VMOVUPS     vm_f3f800000<>+0(SB), Z4
-	VSUBPS      Z7, Z4, Z4
-	VANDPS      vm_signMask<>+0(SB), Z1, Z1
-	VORPS       Z1, Z4, Z4
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z2, K1
-	VMOVAPS     Z4, Z1
-	VMOVAPS     Z3, K1, Z1
-	VMOVUPS     Z1, (AX)
-	ADDQ        $0x40, CX
-	ADDQ        $0x40, AX
-	SUBQ        $0x10, DX
-	JAE         loop1
+	VMOVUPS      (CX), Z1
+	VANDPS       vm_absMask<>+0(SB), Z1, Z2
+	VMULPS       Z1, Z1, Z3
+	VMOVUPS      vm_erfS5<>+0(SB), Z4
+	VFMADD213PS  vm_erfS4<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfS3<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfS2<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfS1<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfS0<>+0(SB), Z3, Z4
+	VFMADD213PS  Z1, Z1, Z4
+	VMOVUPS      vm_erfMax<>+0(SB), Z3
+	VMINPS       Z2, Z3, Z3
+	VMOVUPS      vm_erfR8<>+0(SB), Z5
+	VFMADD213PS  vm_erfR7<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR6<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR5<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR4<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR3<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR2<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR1<>+0(SB), Z3, Z5
+	VFMADD213PS  vm_erfR0<>+0(SB), Z3, Z5
+	VXORPS       vm_signMask<>+0(SB), Z5, Z5
+	VMOVUPS      vm_expLo<>+0(SB), Z3
+	VMAXPS       Z5, Z3, Z3
+	VMOVUPS      vm_expHi<>+0(SB), Z5
+	VMINPS       Z3, Z5, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z5
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z6
+	VSUBPS       Z6, Z3, Z3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z3
+	VMOVUPS      vm_expP0<>+0(SB), Z7
+	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z7
+	VMULPS       Z3, Z3, Z6
+	VFMADD213PS  Z3, Z6, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z5, Z3
+	VPSUBD       Z3, Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z5, Z5
+	VMULPS       Z3, Z7, Z7
+	VMULPS       Z5, Z7, Z7
+	VMOVUPS      vm_f3f800000<>+0(SB), Z3
+	VSUBPS       Z7, Z3, Z3
+	VANDPS       vm_signMask<>+0(SB), Z1, Z1
+	VORPS        Z1, Z3, Z3
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z2, K1
+	VMOVAPS      Z3, Z1
+	VMOVAPS      Z4, K1, Z1
+	VMOVUPS      Z1, (AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop1
 
 loop1_end:
-	ADDQ        $0x10, DX
-	CMPQ        DX, $0x08
-	JB          done
-	VMOVUPS     (CX), Y1
-	VANDPS      vm_absMask<>+0(SB), Y1, Y2
-	VMULPS      Y1, Y1, Y3
-	VMULPS      vm_erfS5<>+0(SB), Y3, Y4
-	VADDPS      vm_erfS4<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfS3<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfS2<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfS1<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfS0<>+0(SB), Y4, Y4
-	VMULPS      Y1, Y4, Y3
-	VADDPS      Y1, Y3, Y3
-	VMOVUPS     vm_erfMax<>+0(SB), Y4
-	VMINPS      Y2, Y4, Y4
-	VMULPS      vm_erfR8<>+0(SB), Y4, Y5
-	VADDPS      vm_erfR7<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR6<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR5<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR4<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR3<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR2<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR1<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR0<>+0(SB), Y5, Y5
-	VXORPS      vm_signMask<>+0(SB), Y5, Y5
-	VMOVUPS     vm_expLo<>+0(SB), Y4
-	VMAXPS      Y5, Y4, Y4
-	VMOVUPS     vm_expHi<>+0(SB), Y5
-	VMINPS      Y4, Y5, Y4
-	VMULPS      vm_log2e<>+0(SB), Y4, Y5
-	VRNDSCALEPS $0x08, Y5, Y5
-	VMULPS      vm_ln2Hi<>+0(SB), Y5, Y6
-	VSUBPS      Y6, Y4, Y4
-	VMULPS      vm_ln2Lo<>+0(SB), Y5, Y6
-	VSUBPS      Y6, Y4, Y4
-	VMULPS      vm_expP0<>+0(SB), Y4, Y7
-	VADDPS      vm_expP1<>+0(SB), Y7, Y7
-	VMULPS      Y4, Y7, Y7
-	VADDPS      vm_expP2<>+0(SB), Y7, Y7
-	VMULPS      Y4, Y7, Y7
-	VADDPS      vm_expP3<>+0(SB), Y7, Y7
-	VMULPS      Y4, Y7, Y7
-	VADDPS      vm_expP4<>+0(SB), Y7, Y7
-	VMULPS      Y4, Y7, Y7
-	VADDPS      vm_expP5<>+0(SB), Y7, Y7
-	VMULPS      Y4, Y4, Y6
-	VMULPS      Y6, Y7, Y7
-	VADDPS      Y4, Y7, Y7
-	VADDPS      vm_f3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ   Y5, Y5
-	VPSRAD      $0x01, Y5, Y4
-	VPSUBD      Y4, Y5, Y5
-	VPADDD      vm_i127<>+0(SB), Y4, Y4
-	VPADDD      vm_i127<>+0(SB), Y5, Y5
-	VPSLLD      $0x17, Y4, Y4
-	VPSLLD      $0x17, Y5, Y5
-	VMULPS      Y4, Y7, Y7
-	VMULPS      Y5, Y7, Y7
-	VMOVUPS     vm_f3f800000<>+0(SB), Y4
-	VSUBPS      Y7, Y4, Y4
-	VANDPS      vm_signMask<>+0(SB), Y1, Y1
-	VORPS       Y1, Y4, Y4
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Y2, K1
-	VMOVAPS     Y4, Y1
-	VMOVAPS     Y3, K1, Y1
-	VMOVUPS     Y1, (AX)
+	ADDQ         $0x10, DX
+	CMPQ         DX, $0x08
+	JB           done
+	VMOVUPS      (CX), Y1
+	VANDPS       vm_absMask<>+0(SB), Y1, Y2
+	VMULPS       Y1, Y1, Y3
+	VMOVUPS      vm_erfS5<>+0(SB), Y4
+	VFMADD213PS  vm_erfS4<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS3<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS2<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS1<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS0<>+0(SB), Y3, Y4
+	VFMADD213PS  Y1, Y1, Y4
+	VMOVUPS      vm_erfMax<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y3
+	VMOVUPS      vm_erfR8<>+0(SB), Y5
+	VFMADD213PS  vm_erfR7<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR6<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR5<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR4<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR3<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR2<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR1<>+0(SB), Y3, Y5
+	VFMADD213PS  vm_erfR0<>+0(SB), Y3, Y5
+	VXORPS       vm_signMask<>+0(SB), Y5, Y5
+	VMOVUPS      vm_expLo<>+0(SB), Y3
+	VMAXPS       Y5, Y3, Y3
+	VMOVUPS      vm_expHi<>+0(SB), Y5
+	VMINPS       Y3, Y5, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y5
+	VRNDSCALEPS  $0x08, Y5, Y5
+	VMULPS       vm_ln2Hi<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y3, Y3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y5, Y3
+	VMOVUPS      vm_expP0<>+0(SB), Y7
+	VFMADD213PS  vm_expP1<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP2<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP3<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP4<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP5<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y3
+	VPSUBD       Y3, Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y3, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VMOVUPS      vm_f3f800000<>+0(SB), Y3
+	VSUBPS       Y7, Y3, Y3
+	VANDPS       vm_signMask<>+0(SB), Y1, Y1
+	VORPS        Y1, Y3, Y3
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y2, K1
+	VMOVAPS      Y3, Y1
+	VMOVAPS      Y4, K1, Y1
+	VMOVUPS      Y1, (AX)
 
 done:
 	VMOVUPS Y0, (SI)
@@ -4180,316 +3720,266 @@ done:
 	RET
 
 // func tanhAVX512(dst []float32, x []float32)
-// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, FMA3
 TEXT ·tanhAVX512(SB), NOSPLIT, $0-48
 	// dst[i] = tanhf(x[i]) (tanhGeneric).
-	MOVQ        dst_base+0(FP), AX
-	MOVQ        x_base+24(FP), CX
-	MOVQ        x_len+32(FP), DX
-	LEAQ        -32(CX)(DX*4), BX
-	LEAQ        -32(AX)(DX*4), SI
-	VMOVUPS     (BX), Y0
-	VANDPS      vm_absMask<>+0(SB), Y0, Y1
-	VMULPS      Y1, Y1, Y2
-	VMULPS      vm_tanhQ4<>+0(SB), Y2, Y3
-	VADDPS      vm_tanhQ3<>+0(SB), Y3, Y3
-	VMULPS      Y2, Y3, Y3
-	VADDPS      vm_tanhQ2<>+0(SB), Y3, Y3
-	VMULPS      Y2, Y3, Y3
-	VADDPS      vm_tanhQ1<>+0(SB), Y3, Y3
-	VMULPS      Y2, Y3, Y3
-	VADDPS      vm_tanhQ0<>+0(SB), Y3, Y3
-	VMULPS      Y2, Y3, Y3
-	VMULPS      Y1, Y3, Y3
-	VADDPS      Y1, Y3, Y3
-	VADDPS      Y1, Y1, Y2
-	VMOVUPS     vm_expLo<>+0(SB), Y4
-	VMAXPS      Y2, Y4, Y2
-	VMOVUPS     vm_expHi<>+0(SB), Y4
-	VMINPS      Y2, Y4, Y2
-	VMULPS      vm_log2e<>+0(SB), Y2, Y4
-	VRNDSCALEPS $0x08, Y4, Y4
-	VMULPS      vm_ln2Hi<>+0(SB), Y4, Y5
-	VSUBPS      Y5, Y2, Y2
-	VMULPS      vm_ln2Lo<>+0(SB), Y4, Y5
-	VSUBPS      Y5, Y2, Y2
-	VMULPS      vm_expP0<>+0(SB), Y2, Y6
-	VADDPS      vm_expP1<>+0(SB), Y6, Y6
-	VMULPS      Y2, Y6, Y6
-	VADDPS      vm_expP2<>+0(SB), Y6, Y6
-	VMULPS      Y2, Y6, Y6
-	VADDPS      vm_expP3<>+0(SB), Y6, Y6
-	VMULPS      Y2, Y6, Y6
-	VADDPS      vm_expP4<>+0(SB), Y6, Y6
-	VMULPS      Y2, Y6, Y6
-	VADDPS      vm_expP5<>+0(SB), Y6, Y6
-	VMULPS      Y2, Y2, Y5
-	VMULPS      Y5, Y6, Y6
-	VADDPS      Y2, Y6, Y6
-	VADDPS      vm_f3f800000<>+0(SB), Y6, Y6
-	VCVTPS2DQ   Y4, Y4
-	VPSRAD      $0x01, Y4, Y2
-	VPSUBD      Y2, Y4, Y4
-	VPADDD      vm_i127<>+0(SB), Y2, Y2
-	VPADDD      vm_i127<>+0(SB), Y4, Y4
-	VPSLLD      $0x17, Y2, Y2
-	VPSLLD      $0x17, Y4, Y4
-	VMULPS      Y2, Y6, Y6
-	VMULPS      Y4, Y6, Y6
-	VADDPS      vm_f3f800000<>+0(SB), Y6, Y6
-	VMOVUPS     vm_f40000000<>+0(SB), Y2
-	VDIVPS      Y6, Y2, Y2
-	VMOVUPS     vm_f3f800000<>+0(SB), Y4
-	VSUBPS      Y2, Y4, Y4
-	VCMPPS      $0x11, vm_tanhSplit<>+0(SB), Y1, K1
-	VMOVAPS     Y4, Y1
-	VMOVAPS     Y3, K1, Y1
-	VANDPS      vm_signMask<>+0(SB), Y0, Y0
-	VORPS       Y0, Y1, Y1
-	SUBQ        $0x40, DX
-	JB          loop4_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VANDPS       vm_absMask<>+0(SB), Y0, Y1
+	VMULPS       Y1, Y1, Y2
+	VMOVUPS      vm_tanhQ4<>+0(SB), Y3
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Y2, Y3
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Y2, Y3
+	VMULPS       Y2, Y3, Y3
+	VFMADD213PS  Y1, Y1, Y3
+	VADDPS       Y1, Y1, Y2
+	VMOVUPS      vm_expLo<>+0(SB), Y4
+	VMAXPS       Y2, Y4, Y2
+	VMOVUPS      vm_expHi<>+0(SB), Y4
+	VMINPS       Y2, Y4, Y2
+	VMULPS       vm_log2e<>+0(SB), Y2, Y4
+	VRNDSCALEPS  $0x08, Y4, Y4
+	VMULPS       vm_ln2Hi<>+0(SB), Y4, Y5
+	VSUBPS       Y5, Y2, Y2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y4, Y2
+	VMOVUPS      vm_expP0<>+0(SB), Y6
+	VFMADD213PS  vm_expP1<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP2<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP3<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP4<>+0(SB), Y2, Y6
+	VFMADD213PS  vm_expP5<>+0(SB), Y2, Y6
+	VMULPS       Y2, Y2, Y5
+	VFMADD213PS  Y2, Y5, Y6
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y2
+	VPSUBD       Y2, Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y2, Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VMOVUPS      vm_f40000000<>+0(SB), Y2
+	VDIVPS       Y6, Y2, Y2
+	VMOVUPS      vm_f3f800000<>+0(SB), Y4
+	VSUBPS       Y2, Y4, Y4
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Y1, K1
+	VMOVAPS      Y4, Y1
+	VMOVAPS      Y3, K1, Y1
+	VANDPS       vm_signMask<>+0(SB), Y0, Y0
+	VORPS        Y0, Y1, Y1
+	SUBQ         $0x40, DX
+	JB           loop4_end
 
 loop4:
-	VMOVUPS     (CX), Z0
-	VANDPS      vm_absMask<>+0(SB), Z0, Z2
-	VMULPS      Z2, Z2, Z3
-	VMULPS      vm_tanhQ4<>+0(SB), Z3, Z4
-	VADDPS      vm_tanhQ3<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_tanhQ2<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_tanhQ1<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_tanhQ0<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VMULPS      Z2, Z4, Z4
-	VADDPS      Z2, Z4, Z4
-	VADDPS      Z2, Z2, Z3
-	VMOVUPS     vm_expLo<>+0(SB), Z5
-	VMAXPS      Z3, Z5, Z3
-	VMOVUPS     vm_expHi<>+0(SB), Z5
-	VMINPS      Z3, Z5, Z3
-	VMULPS      vm_log2e<>+0(SB), Z3, Z5
-	VRNDSCALEPS $0x08, Z5, Z5
-	VMULPS      vm_ln2Hi<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z3, Z3
-	VMULPS      vm_ln2Lo<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z3, Z3
-	VMULPS      vm_expP0<>+0(SB), Z3, Z7
-	VADDPS      vm_expP1<>+0(SB), Z7, Z7
-	VMULPS      Z3, Z7, Z7
-	VADDPS      vm_expP2<>+0(SB), Z7, Z7
-	VMULPS      Z3, Z7, Z7
-	VADDPS      vm_expP3<>+0(SB), Z7, Z7
-	VMULPS      Z3, Z7, Z7
-	VADDPS      vm_expP4<>+0(SB), Z7, Z7
-	VMULPS      Z3, Z7, Z7
-	VADDPS      vm_expP5<>+0(SB), Z7, Z7
-	VMULPS      Z3, Z3, Z6
-	VMULPS      Z6, Z7, Z7
-	VADDPS      Z3, Z7, Z7
-	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ   Z5, Z5
-	VPSRAD      $0x01, Z5, Z3
-	VPSUBD      Z3, Z5, Z5
-	VPADDD      vm_i127<>+0(SB), Z3, Z3
-	VPADDD      vm_i127<>+0(SB), Z5, Z5
-	VPSLLD      $0x17, Z3, Z3
-	VPSLLD      $0x17, Z5, Z5
-	VMULPS      Z3, Z7, Z7
-	VMULPS      Z5, Z7, Z7
-	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
-	VMOVUPS     vm_f40000000<>+0(SB), Z3
-	VDIVPS      Z7, Z3, Z3
-	VMOVUPS     vm_f3f800000<>+0(SB), Z5
-	VSUBPS      Z3, Z5, Z5
-	VCMPPS      $0x11, vm_tanhSplit<>+0(SB), Z2, K1
-	VMOVAPS     Z5, Z2
-	VMOVAPS     Z4, K1, Z2
-	VANDPS      vm_signMask<>+0(SB), Z0, Z0
-	VORPS       Z0, Z2, Z2
-	VMOVUPS     64(CX), Z0
-	VANDPS      vm_absMask<>+0(SB), Z0, Z3
-	VMULPS      Z3, Z3, Z4
-	VMULPS      vm_tanhQ4<>+0(SB), Z4, Z5
-	VADDPS      vm_tanhQ3<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_tanhQ2<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_tanhQ1<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_tanhQ0<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VMULPS      Z3, Z5, Z5
-	VADDPS      Z3, Z5, Z5
-	VADDPS      Z3, Z3, Z4
-	VMOVUPS     vm_expLo<>+0(SB), Z6
-	VMAXPS      Z4, Z6, Z4
-	VMOVUPS     vm_expHi<>+0(SB), Z6
-	VMINPS      Z4, Z6, Z4
-	VMULPS      vm_log2e<>+0(SB), Z4, Z6
-	VRNDSCALEPS $0x08, Z6, Z6
-	VMULPS      vm_ln2Hi<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z4, Z4
-	VMULPS      vm_ln2Lo<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z4, Z4
-	VMULPS      vm_expP0<>+0(SB), Z4, Z8
-	VADDPS      vm_expP1<>+0(SB), Z8, Z8
-	VMULPS      Z4, Z8, Z8
-	VADDPS      vm_expP2<>+0(SB), Z8, Z8
-	VMULPS      Z4, Z8, Z8
-	VADDPS      vm_expP3<>+0(SB), Z8, Z8
-	VMULPS      Z4, Z8, Z8
-	VADDPS      vm_expP4<>+0(SB), Z8, Z8
-	VMULPS      Z4, Z8, Z8
-	VADDPS      vm_expP5<>+0(SB), Z8, Z8
-	VMULPS      Z4, Z4, Z7
-	VMULPS      Z7, Z8, Z8
-	VADDPS      Z4, Z8, Z8
-	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
-	VCVTPS2DQ   Z6, Z6
-	VPSRAD      $0x01, Z6, Z4
-	VPSUBD      Z4, Z6, Z6
-	VPADDD      vm_i127<>+0(SB), Z4, Z4
-	VPADDD      vm_i127<>+0(SB), Z6, Z6
-	VPSLLD      $0x17, Z4, Z4
-	VPSLLD      $0x17, Z6, Z6
-	VMULPS      Z4, Z8, Z8
-	VMULPS      Z6, Z8, Z8
-	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
-	VMOVUPS     vm_f40000000<>+0(SB), Z4
-	VDIVPS      Z8, Z4, Z4
-	VMOVUPS     vm_f3f800000<>+0(SB), Z6
-	VSUBPS      Z4, Z6, Z6
-	VCMPPS      $0x11, vm_tanhSplit<>+0(SB), Z3, K1
-	VMOVAPS     Z6, Z3
-	VMOVAPS     Z5, K1, Z3
-	VANDPS      vm_signMask<>+0(SB), Z0, Z0
-	VORPS       Z0, Z3, Z3
-	VMOVUPS     128(CX), Z0
-	VANDPS      vm_absMask<>+0(SB), Z0, Z4
-	VMULPS      Z4, Z4, Z5
-	VMULPS      vm_tanhQ4<>+0(SB), Z5, Z6
-	VADDPS      vm_tanhQ3<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_tanhQ2<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_tanhQ1<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_tanhQ0<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VMULPS      Z4, Z6, Z6
-	VADDPS      Z4, Z6, Z6
-	VADDPS      Z4, Z4, Z5
-	VMOVUPS     vm_expLo<>+0(SB), Z7
-	VMAXPS      Z5, Z7, Z5
-	VMOVUPS     vm_expHi<>+0(SB), Z7
-	VMINPS      Z5, Z7, Z5
-	VMULPS      vm_log2e<>+0(SB), Z5, Z7
-	VRNDSCALEPS $0x08, Z7, Z7
-	VMULPS      vm_ln2Hi<>+0(SB), Z7, Z8
-	VSUBPS      Z8, Z5, Z5
-	VMULPS      vm_ln2Lo<>+0(SB), Z7, Z8
-	VSUBPS      Z8, Z5, Z5
-	VMULPS      vm_expP0<>+0(SB), Z5, Z9
-	VADDPS      vm_expP1<>+0(SB), Z9, Z9
-	VMULPS      Z5, Z9, Z9
-	VADDPS      vm_expP2<>+0(SB), Z9, Z9
-	VMULPS      Z5, Z9, Z9
-	VADDPS      vm_expP3<>+0(SB), Z9, Z9
-	VMULPS      Z5, Z9, Z9
-	VADDPS      vm_expP4<>+0(SB), Z9, Z9
-	VMULPS      Z5, Z9, Z9
-	VADDPS      vm_expP5<>+0(SB), Z9, Z9
-	VMULPS      Z5, Z5, Z8
-	VMULPS      Z8, Z9, Z9
-	VADDPS      Z5, Z9, Z9
-	VADDPS      vm_f3f800000<>+0(SB), Z9, Z9
-	VCVTPS2DQ   Z7, Z7
-	VPSRAD      $0x01, Z7, Z5
-	VPSUBD      Z5, Z7, Z7
-	VPADDD      vm_i127<>+0(SB), Z5, Z5
-	VPADDD      vm_i127<>+0(SB), Z7, Z7
-	VPSLLD      $0x17, Z5, Z5
-	VPSLLD      $0x17, Z7, Z7
-	VMULPS      Z5, Z9, Z9
-	VMULPS      Z7, Z9, Z9
-	VADDPS      vm_f3f800000<>+0(SB), Z9, Z9
-	VMOVUPS     vm_f40000000<>+0(SB), Z5
-	VDIVPS      Z9, Z5, Z5
-	VMOVUPS     vm_f3f800000<>+0(SB), Z7
-	VSUBPS      Z5, Z7, Z7
-	VCMPPS      $0x11, vm_tanhSplit<>+0(SB), Z4, K1
-	VMOVAPS     Z7, Z4
-	VMOVAPS     Z6, K1, Z4
-	VANDPS      vm_signMask<>+0(SB), Z0, Z0
-	VORPS       Z0, Z4, Z4
-	VMOVUPS     192(CX), Z0
-	VANDPS      vm_absMask<>+0(SB), Z0, Z5
-	VMULPS      Z5, Z5, Z6
-	VMULPS      vm_tanhQ4<>+0(SB), Z6, Z7
-	VADDPS      vm_tanhQ3<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_tanhQ2<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_tanhQ1<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_tanhQ0<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VMULPS      Z5, Z7, Z7
-	VADDPS      Z5, Z7, Z7
-	VADDPS      Z5, Z5, Z6
-	VMOVUPS     vm_expLo<>+0(SB), Z8
-	VMAXPS      Z6, Z8, Z6
-	VMOVUPS     vm_expHi<>+0(SB), Z8
-	VMINPS      Z6, Z8, Z6
-	VMULPS      vm_log2e<>+0(SB), Z6, Z8
-	VRNDSCALEPS $0x08, Z8, Z8
-	VMULPS      vm_ln2Hi<>+0(SB), Z8, Z9
-	VSUBPS      Z9, Z6, Z6
-	VMULPS      vm_ln2Lo<>+0(SB), Z8, Z9
-	VSUBPS      Z9, Z6, Z6
-	VMULPS      vm_expP0<>+0(SB), Z6, Z10
-	VADDPS      vm_expP1<>+0(SB), Z10, Z10
-	VMULPS      Z6, Z10, Z10
-	VADDPS      vm_expP2<>+0(SB), Z10, Z10
-	VMULPS      Z6, Z10, Z10
-	VADDPS      vm_expP3<>+0(SB), Z10, Z10
-	VMULPS      Z6, Z10, Z10
-	VADDPS      vm_expP4<>+0(SB), Z10, Z10
-	VMULPS      Z6, Z10, Z10
-	VADDPS      vm_expP5<>+0(SB), Z10, Z10
-	VMULPS      Z6, Z6, Z9
-	VMULPS      Z9, Z10, Z10
-	VADDPS      Z6, Z10, Z10
-	VADDPS      vm_f3f800000<>+0(SB), Z10, Z10
-	VCVTPS2DQ   Z8, Z8
-	VPSRAD      $0x01, Z8, Z6
-	VPSUBD      Z6, Z8, Z8
-	VPADDD      vm_i127<>+0(SB), Z6, Z6
-	VPADDD      vm_i127<>+0(SB), Z8, Z8
-	VPSLLD      $0x17, Z6, Z6
-	VPSLLD      $0x17, Z8, Z8
-	VMULPS      Z6, Z10, Z10
-	VMULPS      Z8, Z10, Z10
-	VADDPS      vm_f3f800000<>+0(SB), Z10, Z10
-	VMOVUPS     vm_f40000000<>+0(SB), Z6
-	VDIVPS      Z10, Z6, Z6
-	VMOVUPS     vm_f3f800000<>+0(SB), Z8
-	VSUBPS      Z6, Z8, Z8
-	VCMPPS      $0x11, vm_tanhSplit<>+0(SB), Z5, K1
-	VMOVAPS     Z8, Z5
-	VMOVAPS     Z7, K1, Z5
-	VANDPS      vm_signMask<>+0(SB), Z0, Z0
-	VORPS       Z0, Z5, Z5
-	VMOVUPS     Z2, (AX)
-	VMOVUPS     Z3, 64(AX)
-	VMOVUPS     Z4, 128(AX)
-	VMOVUPS     Z5, 192(AX)
-	ADDQ        $0x00000100, CX
-	ADDQ        $0x00000100, AX
-	SUBQ        $0x40, DX
-	JAE         loop4
+	VMOVUPS      (CX), Z0
+	VANDPS       vm_absMask<>+0(SB), Z0, Z2
+	VMULPS       Z2, Z2, Z3
+	VMOVUPS      vm_tanhQ4<>+0(SB), Z4
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Z3, Z4
+	VMULPS       Z3, Z4, Z4
+	VFMADD213PS  Z2, Z2, Z4
+	VADDPS       Z2, Z2, Z3
+	VMOVUPS      vm_expLo<>+0(SB), Z5
+	VMAXPS       Z3, Z5, Z3
+	VMOVUPS      vm_expHi<>+0(SB), Z5
+	VMINPS       Z3, Z5, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z5
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z6
+	VSUBPS       Z6, Z3, Z3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z3
+	VMOVUPS      vm_expP0<>+0(SB), Z7
+	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z7
+	VMULPS       Z3, Z3, Z6
+	VFMADD213PS  Z3, Z6, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z5, Z3
+	VPSUBD       Z3, Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z5, Z5
+	VMULPS       Z3, Z7, Z7
+	VMULPS       Z5, Z7, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VMOVUPS      vm_f40000000<>+0(SB), Z3
+	VDIVPS       Z7, Z3, Z3
+	VMOVUPS      vm_f3f800000<>+0(SB), Z5
+	VSUBPS       Z3, Z5, Z5
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Z2, K1
+	VMOVAPS      Z5, Z2
+	VMOVAPS      Z4, K1, Z2
+	VANDPS       vm_signMask<>+0(SB), Z0, Z0
+	VORPS        Z0, Z2, Z2
+	VMOVUPS      64(CX), Z0
+	VANDPS       vm_absMask<>+0(SB), Z0, Z3
+	VMULPS       Z3, Z3, Z4
+	VMOVUPS      vm_tanhQ4<>+0(SB), Z5
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Z4, Z5
+	VMULPS       Z4, Z5, Z5
+	VFMADD213PS  Z3, Z3, Z5
+	VADDPS       Z3, Z3, Z4
+	VMOVUPS      vm_expLo<>+0(SB), Z6
+	VMAXPS       Z4, Z6, Z4
+	VMOVUPS      vm_expHi<>+0(SB), Z6
+	VMINPS       Z4, Z6, Z4
+	VMULPS       vm_log2e<>+0(SB), Z4, Z6
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
+	VSUBPS       Z7, Z4, Z4
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z4
+	VMOVUPS      vm_expP0<>+0(SB), Z8
+	VFMADD213PS  vm_expP1<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_expP2<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_expP3<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_expP4<>+0(SB), Z4, Z8
+	VFMADD213PS  vm_expP5<>+0(SB), Z4, Z8
+	VMULPS       Z4, Z4, Z7
+	VFMADD213PS  Z4, Z7, Z8
+	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z6, Z4
+	VPSUBD       Z4, Z6, Z6
+	VPADDD       vm_i127<>+0(SB), Z4, Z4
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z6, Z6
+	VMULPS       Z4, Z8, Z8
+	VMULPS       Z6, Z8, Z8
+	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
+	VMOVUPS      vm_f40000000<>+0(SB), Z4
+	VDIVPS       Z8, Z4, Z4
+	VMOVUPS      vm_f3f800000<>+0(SB), Z6
+	VSUBPS       Z4, Z6, Z6
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Z3, K1
+	VMOVAPS      Z6, Z3
+	VMOVAPS      Z5, K1, Z3
+	VANDPS       vm_signMask<>+0(SB), Z0, Z0
+	VORPS        Z0, Z3, Z3
+	VMOVUPS      128(CX), Z0
+	VANDPS       vm_absMask<>+0(SB), Z0, Z4
+	VMULPS       Z4, Z4, Z5
+	VMOVUPS      vm_tanhQ4<>+0(SB), Z6
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Z5, Z6
+	VMULPS       Z5, Z6, Z6
+	VFMADD213PS  Z4, Z4, Z6
+	VADDPS       Z4, Z4, Z5
+	VMOVUPS      vm_expLo<>+0(SB), Z7
+	VMAXPS       Z5, Z7, Z5
+	VMOVUPS      vm_expHi<>+0(SB), Z7
+	VMINPS       Z5, Z7, Z5
+	VMULPS       vm_log2e<>+0(SB), Z5, Z7
+	VRNDSCALEPS  $0x08, Z7, Z7
+	VMULPS       vm_ln2Hi<>+0(SB), Z7, Z8
+	VSUBPS       Z8, Z5, Z5
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z7, Z5
+	VMOVUPS      vm_expP0<>+0(SB), Z9
+	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z9
+	VMULPS       Z5, Z5, Z8
+	VFMADD213PS  Z5, Z8, Z9
+	VADDPS       vm_f3f800000<>+0(SB), Z9, Z9
+	VCVTPS2DQ    Z7, Z7
+	VPSRAD       $0x01, Z7, Z5
+	VPSUBD       Z5, Z7, Z7
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z7, Z7
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z7, Z7
+	VMULPS       Z5, Z9, Z9
+	VMULPS       Z7, Z9, Z9
+	VADDPS       vm_f3f800000<>+0(SB), Z9, Z9
+	VMOVUPS      vm_f40000000<>+0(SB), Z5
+	VDIVPS       Z9, Z5, Z5
+	VMOVUPS      vm_f3f800000<>+0(SB), Z7
+	VSUBPS       Z5, Z7, Z7
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Z4, K1
+	VMOVAPS      Z7, Z4
+	VMOVAPS      Z6, K1, Z4
+	VANDPS       vm_signMask<>+0(SB), Z0, Z0
+	VORPS        Z0, Z4, Z4
+	VMOVUPS      192(CX), Z0
+	VANDPS       vm_absMask<>+0(SB), Z0, Z5
+	VMULPS       Z5, Z5, Z6
+	VMOVUPS      vm_tanhQ4<>+0(SB), Z7
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Z6, Z7
+	VMULPS       Z6, Z7, Z7
+	VFMADD213PS  Z5, Z5, Z7
+	VADDPS       Z5, Z5, Z6
+	VMOVUPS      vm_expLo<>+0(SB), Z8
+	VMAXPS       Z6, Z8, Z6
+	VMOVUPS      vm_expHi<>+0(SB), Z8
+	VMINPS       Z6, Z8, Z6
+	VMULPS       vm_log2e<>+0(SB), Z6, Z8
+	VRNDSCALEPS  $0x08, Z8, Z8
+	VMULPS       vm_ln2Hi<>+0(SB), Z8, Z9
+	VSUBPS       Z9, Z6, Z6
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z8, Z6
+	VMOVUPS      vm_expP0<>+0(SB), Z10
+	VFMADD213PS  vm_expP1<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expP2<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expP3<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expP4<>+0(SB), Z6, Z10
+	VFMADD213PS  vm_expP5<>+0(SB), Z6, Z10
+	VMULPS       Z6, Z6, Z9
+	VFMADD213PS  Z6, Z9, Z10
+	VADDPS       vm_f3f800000<>+0(SB), Z10, Z10
+	VCVTPS2DQ    Z8, Z8
+	VPSRAD       $0x01, Z8, Z6
+	VPSUBD       Z6, Z8, Z8
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
+	VPADDD       vm_i127<>+0(SB), Z8, Z8
+	VPSLLD       $0x17, Z6, Z6
+	VPSLLD       $0x17, Z8, Z8
+	VMULPS       Z6, Z10, Z10
+	VMULPS       Z8, Z10, Z10
+	VADDPS       vm_f3f800000<>+0(SB), Z10, Z10
+	VMOVUPS      vm_f40000000<>+0(SB), Z6
+	VDIVPS       Z10, Z6, Z6
+	VMOVUPS      vm_f3f800000<>+0(SB), Z8
+	VSUBPS       Z6, Z8, Z8
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Z5, K1
+	VMOVAPS      Z8, Z5
+	VMOVAPS      Z7, K1, Z5
+	VANDPS       vm_signMask<>+0(SB), Z0, Z0
+	VORPS        Z0, Z5, Z5
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, 64(AX)
+	VMOVUPS      Z4, 128(AX)
+	VMOVUPS      Z5, 192(AX)
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000100, AX
+	SUBQ         $0x40, DX
+	JAE          loop4
 
 loop4_end:
 	ADDQ $0x40, DX
@@ -4497,133 +3987,113 @@ loop4_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS     (CX), Z0
-	VANDPS      vm_absMask<>+0(SB), Z0, Z2
-	VMULPS      Z2, Z2, Z3
-	VMULPS      vm_tanhQ4<>+0(SB), Z3, Z4
-	VADDPS      vm_tanhQ3<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_tanhQ2<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_tanhQ1<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VADDPS      vm_tanhQ0<>+0(SB), Z4, Z4
-	VMULPS      Z3, Z4, Z4
-	VMULPS      Z2, Z4, Z4
-	VADDPS      Z2, Z4, Z4
-	VADDPS      Z2, Z2, Z3
-	VMOVUPS     vm_expLo<>+0(SB), Z5
-	VMAXPS      Z3, Z5, Z3
-	VMOVUPS     vm_expHi<>+0(SB), Z5
-	VMINPS      Z3, Z5, Z3
-	VMULPS      vm_log2e<>+0(SB), Z3, Z5
-	VRNDSCALEPS $0x08, Z5, Z5
-	VMULPS      vm_ln2Hi<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z3, Z3
-	VMULPS      vm_ln2Lo<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z3, Z3
-	VMULPS      vm_expP0<>+0(SB), Z3, Z7
-	VADDPS      vm_expP1<>+0(SB), Z7, Z7
-	VMULPS      Z3, Z7, Z7
-	VADDPS      vm_expP2<>+0(SB), Z7, Z7
-	VMULPS      Z3, Z7, Z7
-	VADDPS      vm_expP3<>+0(SB), Z7, Z7
-	VMULPS      Z3, Z7, Z7
-	VADDPS      vm_expP4<>+0(SB), Z7, Z7
-	VMULPS      Z3, Z7, Z7
-	VADDPS      vm_expP5<>+0(SB), Z7, Z7
-	VMULPS      Z3, Z3, Z6
-	VMULPS      Z6, Z7, Z7
-	VADDPS      Z3, Z7, Z7
-	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ   Z5, Z5
-	VPSRAD      $0x01, Z5, Z3
-	VPSUBD      Z3, Z5, Z5
-	VPADDD      vm_i127<>+0(SB), Z3, Z3
-	VPADDD      vm_i127<>+0(SB), Z5, Z5
-	VPSLLD      $0x17, Z3, Z3
-	VPSLLD      $0x17, Z5, Z5
-	VMULPS      Z3, Z7, Z7
-	VMULPS      Z5, Z7, Z7
-	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
-	VMOVUPS     vm_f40000000<>+0(SB), Z3
-	VDIVPS      Z7, Z3, Z3
-	VMOVUPS     vm_f3f800000<>+0(SB), Z5
-	VSUBPS      Z3, Z5, Z5
-	VCMPPS      $0x11, vm_tanhSplit<>+0(SB), Z2, K1
-	VMOVAPS     Z5, Z2
-	VMOVAPS     Z4, K1, Z2
-	VANDPS      vm_signMask<>+0(SB), Z0, Z0
-	VORPS       Z0, Z2, Z2
-	VMOVUPS     Z2, (AX)
-	ADDQ        $0x40, CX
-	ADDQ        $0x40, AX
-	SUBQ        $0x10, DX
-	JAE         loop1
+	VMOVUPS      (CX), Z0
+	VANDPS       vm_absMask<>+0(SB), Z0, Z2
+	VMULPS       Z2, Z2, Z3
+	VMOVUPS      vm_tanhQ4<>+0(SB), Z4
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Z3, Z4
+	VMULPS       Z3, Z4, Z4
+	VFMADD213PS  Z2, Z2, Z4
+	VADDPS       Z2, Z2, Z3
+	VMOVUPS      vm_expLo<>+0(SB), Z5
+	VMAXPS       Z3, Z5, Z3
+	VMOVUPS      vm_expHi<>+0(SB), Z5
+	VMINPS       Z3, Z5, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z5
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z6
+	VSUBPS       Z6, Z3, Z3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z3
+	VMOVUPS      vm_expP0<>+0(SB), Z7
+	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z7
+	VMULPS       Z3, Z3, Z6
+	VFMADD213PS  Z3, Z6, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z5, Z3
+	VPSUBD       Z3, Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z5, Z5
+	VMULPS       Z3, Z7, Z7
+	VMULPS       Z5, Z7, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VMOVUPS      vm_f40000000<>+0(SB), Z3
+	VDIVPS       Z7, Z3, Z3
+	VMOVUPS      vm_f3f800000<>+0(SB), Z5
+	VSUBPS       Z3, Z5, Z5
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Z2, K1
+	VMOVAPS      Z5, Z2
+	VMOVAPS      Z4, K1, Z2
+	VANDPS       vm_signMask<>+0(SB), Z0, Z0
+	VORPS        Z0, Z2, Z2
+	VMOVUPS      Z2, (AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop1
 
 loop1_end:
-	ADDQ        $0x10, DX
-	CMPQ        DX, $0x08
-	JB          done
-	VMOVUPS     (CX), Y0
-	VANDPS      vm_absMask<>+0(SB), Y0, Y2
-	VMULPS      Y2, Y2, Y3
-	VMULPS      vm_tanhQ4<>+0(SB), Y3, Y4
-	VADDPS      vm_tanhQ3<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_tanhQ2<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_tanhQ1<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_tanhQ0<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VMULPS      Y2, Y4, Y4
-	VADDPS      Y2, Y4, Y4
-	VADDPS      Y2, Y2, Y3
-	VMOVUPS     vm_expLo<>+0(SB), Y5
-	VMAXPS      Y3, Y5, Y3
-	VMOVUPS     vm_expHi<>+0(SB), Y5
-	VMINPS      Y3, Y5, Y3
-	VMULPS      vm_log2e<>+0(SB), Y3, Y5
-	VRNDSCALEPS $0x08, Y5, Y5
-	VMULPS      vm_ln2Hi<>+0(SB), Y5, Y6
-	VSUBPS      Y6, Y3, Y3
-	VMULPS      vm_ln2Lo<>+0(SB), Y5, Y6
-	VSUBPS      Y6, Y3, Y3
-	VMULPS      vm_expP0<>+0(SB), Y3, Y7
-	VADDPS      vm_expP1<>+0(SB), Y7, Y7
-	VMULPS      Y3, Y7, Y7
-	VADDPS      vm_expP2<>+0(SB), Y7, Y7
-	VMULPS      Y3, Y7, Y7
-	VADDPS      vm_expP3<>+0(SB), Y7, Y7
-	VMULPS      Y3, Y7, Y7
-	VADDPS      vm_expP4<>+0(SB), Y7, Y7
-	VMULPS      Y3, Y7, Y7
-	VADDPS      vm_expP5<>+0(SB), Y7, Y7
-	VMULPS      Y3, Y3, Y6
-	VMULPS      Y6, Y7, Y7
-	VADDPS      Y3, Y7, Y7
-	VADDPS      vm_f3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ   Y5, Y5
-	VPSRAD      $0x01, Y5, Y3
-	VPSUBD      Y3, Y5, Y5
-	VPADDD      vm_i127<>+0(SB), Y3, Y3
-	VPADDD      vm_i127<>+0(SB), Y5, Y5
-	VPSLLD      $0x17, Y3, Y3
-	VPSLLD      $0x17, Y5, Y5
-	VMULPS      Y3, Y7, Y7
-	VMULPS      Y5, Y7, Y7
-	VADDPS      vm_f3f800000<>+0(SB), Y7, Y7
-	VMOVUPS     vm_f40000000<>+0(SB), Y3
-	VDIVPS      Y7, Y3, Y3
-	VMOVUPS     vm_f3f800000<>+0(SB), Y5
-	VSUBPS      Y3, Y5, Y5
-	VCMPPS      $0x11, vm_tanhSplit<>+0(SB), Y2, K1
-	VMOVAPS     Y5, Y2
-	VMOVAPS     Y4, K1, Y2
-	VANDPS      vm_signMask<>+0(SB), Y0, Y0
-	VORPS       Y0, Y2, Y2
-	VMOVUPS     Y2, (AX)
+	ADDQ         $0x10, DX
+	CMPQ         DX, $0x08
+	JB           done
+	VMOVUPS      (CX), Y0
+	VANDPS       vm_absMask<>+0(SB), Y0, Y2
+	VMULPS       Y2, Y2, Y3
+	VMOVUPS      vm_tanhQ4<>+0(SB), Y4
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Y3, Y4
+	VMULPS       Y3, Y4, Y4
+	VFMADD213PS  Y2, Y2, Y4
+	VADDPS       Y2, Y2, Y3
+	VMOVUPS      vm_expLo<>+0(SB), Y5
+	VMAXPS       Y3, Y5, Y3
+	VMOVUPS      vm_expHi<>+0(SB), Y5
+	VMINPS       Y3, Y5, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y5
+	VRNDSCALEPS  $0x08, Y5, Y5
+	VMULPS       vm_ln2Hi<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y3, Y3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y5, Y3
+	VMOVUPS      vm_expP0<>+0(SB), Y7
+	VFMADD213PS  vm_expP1<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP2<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP3<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP4<>+0(SB), Y3, Y7
+	VFMADD213PS  vm_expP5<>+0(SB), Y3, Y7
+	VMULPS       Y3, Y3, Y6
+	VFMADD213PS  Y3, Y6, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y3
+	VPSUBD       Y3, Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y3, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VMOVUPS      vm_f40000000<>+0(SB), Y3
+	VDIVPS       Y7, Y3, Y3
+	VMOVUPS      vm_f3f800000<>+0(SB), Y5
+	VSUBPS       Y3, Y5, Y5
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Y2, K1
+	VMOVAPS      Y5, Y2
+	VMOVAPS      Y4, K1, Y2
+	VANDPS       vm_signMask<>+0(SB), Y0, Y0
+	VORPS        Y0, Y2, Y2
+	VMOVUPS      Y2, (AX)
 
 done:
 	VMOVUPS Y1, (SI)
@@ -4631,231 +4101,201 @@ done:
 	RET
 
 // func sigmoidAVX512(dst []float32, x []float32)
-// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, FMA3
 TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-48
 	// dst[i] = sigmoidf(x[i]) (sigmoidGeneric).
-	MOVQ        dst_base+0(FP), AX
-	MOVQ        x_base+24(FP), CX
-	MOVQ        x_len+32(FP), DX
-	LEAQ        -32(CX)(DX*4), BX
-	LEAQ        -32(AX)(DX*4), SI
-	VMOVUPS     (BX), Y0
-	VORPS       vm_signMask<>+0(SB), Y0, Y1
-	VMOVUPS     vm_expLo<>+0(SB), Y2
-	VMAXPS      Y1, Y2, Y1
-	VMOVUPS     vm_expHi<>+0(SB), Y2
-	VMINPS      Y1, Y2, Y1
-	VMULPS      vm_log2e<>+0(SB), Y1, Y2
-	VRNDSCALEPS $0x08, Y2, Y2
-	VMULPS      vm_ln2Hi<>+0(SB), Y2, Y3
-	VSUBPS      Y3, Y1, Y1
-	VMULPS      vm_ln2Lo<>+0(SB), Y2, Y3
-	VSUBPS      Y3, Y1, Y1
-	VMULPS      vm_expP0<>+0(SB), Y1, Y4
-	VADDPS      vm_expP1<>+0(SB), Y4, Y4
-	VMULPS      Y1, Y4, Y4
-	VADDPS      vm_expP2<>+0(SB), Y4, Y4
-	VMULPS      Y1, Y4, Y4
-	VADDPS      vm_expP3<>+0(SB), Y4, Y4
-	VMULPS      Y1, Y4, Y4
-	VADDPS      vm_expP4<>+0(SB), Y4, Y4
-	VMULPS      Y1, Y4, Y4
-	VADDPS      vm_expP5<>+0(SB), Y4, Y4
-	VMULPS      Y1, Y1, Y3
-	VMULPS      Y3, Y4, Y4
-	VADDPS      Y1, Y4, Y4
-	VADDPS      vm_f3f800000<>+0(SB), Y4, Y4
-	VCVTPS2DQ   Y2, Y2
-	VPSRAD      $0x01, Y2, Y1
-	VPSUBD      Y1, Y2, Y2
-	VPADDD      vm_i127<>+0(SB), Y1, Y1
-	VPADDD      vm_i127<>+0(SB), Y2, Y2
-	VPSLLD      $0x17, Y1, Y1
-	VPSLLD      $0x17, Y2, Y2
-	VMULPS      Y1, Y4, Y4
-	VMULPS      Y2, Y4, Y4
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Y0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Y0
-	VMOVAPS     Y4, Y1
-	VMOVAPS     Y0, K1, Y1
-	VADDPS      vm_f3f800000<>+0(SB), Y4, Y4
-	VDIVPS      Y4, Y1, Y1
-	SUBQ        $0x40, DX
-	JB          loop4_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VORPS        vm_signMask<>+0(SB), Y0, Y1
+	VMOVUPS      vm_expLo<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMOVUPS      vm_expHi<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMULPS       vm_log2e<>+0(SB), Y1, Y2
+	VRNDSCALEPS  $0x08, Y2, Y2
+	VMULPS       vm_ln2Hi<>+0(SB), Y2, Y3
+	VSUBPS       Y3, Y1, Y1
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y2, Y1
+	VMOVUPS      vm_expP0<>+0(SB), Y4
+	VFMADD213PS  vm_expP1<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP2<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP3<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP4<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP5<>+0(SB), Y1, Y4
+	VMULPS       Y1, Y1, Y3
+	VFMADD213PS  Y1, Y3, Y4
+	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y2, Y2
+	VPSRAD       $0x01, Y2, Y1
+	VPSUBD       Y1, Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y1, Y1
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y1, Y1
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y1, Y4, Y4
+	VMULPS       Y2, Y4, Y4
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Y0
+	VMOVAPS      Y4, Y1
+	VMOVAPS      Y0, K1, Y1
+	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
+	VDIVPS       Y4, Y1, Y1
+	SUBQ         $0x40, DX
+	JB           loop4_end
 
 loop4:
-	VMOVUPS     (CX), Z0
-	VORPS       vm_signMask<>+0(SB), Z0, Z2
-	VMOVUPS     vm_expLo<>+0(SB), Z3
-	VMAXPS      Z2, Z3, Z2
-	VMOVUPS     vm_expHi<>+0(SB), Z3
-	VMINPS      Z2, Z3, Z2
-	VMULPS      vm_log2e<>+0(SB), Z2, Z3
-	VRNDSCALEPS $0x08, Z3, Z3
-	VMULPS      vm_ln2Hi<>+0(SB), Z3, Z4
-	VSUBPS      Z4, Z2, Z2
-	VMULPS      vm_ln2Lo<>+0(SB), Z3, Z4
-	VSUBPS      Z4, Z2, Z2
-	VMULPS      vm_expP0<>+0(SB), Z2, Z5
-	VADDPS      vm_expP1<>+0(SB), Z5, Z5
-	VMULPS      Z2, Z5, Z5
-	VADDPS      vm_expP2<>+0(SB), Z5, Z5
-	VMULPS      Z2, Z5, Z5
-	VADDPS      vm_expP3<>+0(SB), Z5, Z5
-	VMULPS      Z2, Z5, Z5
-	VADDPS      vm_expP4<>+0(SB), Z5, Z5
-	VMULPS      Z2, Z5, Z5
-	VADDPS      vm_expP5<>+0(SB), Z5, Z5
-	VMULPS      Z2, Z2, Z4
-	VMULPS      Z4, Z5, Z5
-	VADDPS      Z2, Z5, Z5
-	VADDPS      vm_f3f800000<>+0(SB), Z5, Z5
-	VCVTPS2DQ   Z3, Z3
-	VPSRAD      $0x01, Z3, Z2
-	VPSUBD      Z2, Z3, Z3
-	VPADDD      vm_i127<>+0(SB), Z2, Z2
-	VPADDD      vm_i127<>+0(SB), Z3, Z3
-	VPSLLD      $0x17, Z2, Z2
-	VPSLLD      $0x17, Z3, Z3
-	VMULPS      Z2, Z5, Z5
-	VMULPS      Z3, Z5, Z5
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z0
-	VMOVAPS     Z5, Z2
-	VMOVAPS     Z0, K1, Z2
-	VADDPS      vm_f3f800000<>+0(SB), Z5, Z5
-	VDIVPS      Z5, Z2, Z2
-	VMOVUPS     64(CX), Z0
-	VORPS       vm_signMask<>+0(SB), Z0, Z3
-	VMOVUPS     vm_expLo<>+0(SB), Z4
-	VMAXPS      Z3, Z4, Z3
-	VMOVUPS     vm_expHi<>+0(SB), Z4
-	VMINPS      Z3, Z4, Z3
-	VMULPS      vm_log2e<>+0(SB), Z3, Z4
-	VRNDSCALEPS $0x08, Z4, Z4
-	VMULPS      vm_ln2Hi<>+0(SB), Z4, Z5
-	VSUBPS      Z5, Z3, Z3
-	VMULPS      vm_ln2Lo<>+0(SB), Z4, Z5
-	VSUBPS      Z5, Z3, Z3
-	VMULPS      vm_expP0<>+0(SB), Z3, Z6
-	VADDPS      vm_expP1<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP2<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP3<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP4<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP5<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z3, Z5
-	VMULPS      Z5, Z6, Z6
-	VADDPS      Z3, Z6, Z6
-	VADDPS      vm_f3f800000<>+0(SB), Z6, Z6
-	VCVTPS2DQ   Z4, Z4
-	VPSRAD      $0x01, Z4, Z3
-	VPSUBD      Z3, Z4, Z4
-	VPADDD      vm_i127<>+0(SB), Z3, Z3
-	VPADDD      vm_i127<>+0(SB), Z4, Z4
-	VPSLLD      $0x17, Z3, Z3
-	VPSLLD      $0x17, Z4, Z4
-	VMULPS      Z3, Z6, Z6
-	VMULPS      Z4, Z6, Z6
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z0
-	VMOVAPS     Z6, Z3
-	VMOVAPS     Z0, K1, Z3
-	VADDPS      vm_f3f800000<>+0(SB), Z6, Z6
-	VDIVPS      Z6, Z3, Z3
-	VMOVUPS     128(CX), Z0
-	VORPS       vm_signMask<>+0(SB), Z0, Z4
-	VMOVUPS     vm_expLo<>+0(SB), Z5
-	VMAXPS      Z4, Z5, Z4
-	VMOVUPS     vm_expHi<>+0(SB), Z5
-	VMINPS      Z4, Z5, Z4
-	VMULPS      vm_log2e<>+0(SB), Z4, Z5
-	VRNDSCALEPS $0x08, Z5, Z5
-	VMULPS      vm_ln2Hi<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z4, Z4
-	VMULPS      vm_ln2Lo<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z4, Z4
-	VMULPS      vm_expP0<>+0(SB), Z4, Z7
-	VADDPS      vm_expP1<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP2<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP3<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP4<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP5<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z4, Z6
-	VMULPS      Z6, Z7, Z7
-	VADDPS      Z4, Z7, Z7
-	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ   Z5, Z5
-	VPSRAD      $0x01, Z5, Z4
-	VPSUBD      Z4, Z5, Z5
-	VPADDD      vm_i127<>+0(SB), Z4, Z4
-	VPADDD      vm_i127<>+0(SB), Z5, Z5
-	VPSLLD      $0x17, Z4, Z4
-	VPSLLD      $0x17, Z5, Z5
-	VMULPS      Z4, Z7, Z7
-	VMULPS      Z5, Z7, Z7
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z0
-	VMOVAPS     Z7, Z4
-	VMOVAPS     Z0, K1, Z4
-	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
-	VDIVPS      Z7, Z4, Z4
-	VMOVUPS     192(CX), Z0
-	VORPS       vm_signMask<>+0(SB), Z0, Z5
-	VMOVUPS     vm_expLo<>+0(SB), Z6
-	VMAXPS      Z5, Z6, Z5
-	VMOVUPS     vm_expHi<>+0(SB), Z6
-	VMINPS      Z5, Z6, Z5
-	VMULPS      vm_log2e<>+0(SB), Z5, Z6
-	VRNDSCALEPS $0x08, Z6, Z6
-	VMULPS      vm_ln2Hi<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z5, Z5
-	VMULPS      vm_ln2Lo<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z5, Z5
-	VMULPS      vm_expP0<>+0(SB), Z5, Z8
-	VADDPS      vm_expP1<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP2<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP3<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP4<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP5<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z5, Z7
-	VMULPS      Z7, Z8, Z8
-	VADDPS      Z5, Z8, Z8
-	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
-	VCVTPS2DQ   Z6, Z6
-	VPSRAD      $0x01, Z6, Z5
-	VPSUBD      Z5, Z6, Z6
-	VPADDD      vm_i127<>+0(SB), Z5, Z5
-	VPADDD      vm_i127<>+0(SB), Z6, Z6
-	VPSLLD      $0x17, Z5, Z5
-	VPSLLD      $0x17, Z6, Z6
-	VMULPS      Z5, Z8, Z8
-	VMULPS      Z6, Z8, Z8
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z0
-	VMOVAPS     Z8, Z5
-	VMOVAPS     Z0, K1, Z5
-	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
-	VDIVPS      Z8, Z5, Z5
-	VMOVUPS     Z2, (AX)
-	VMOVUPS     Z3, 64(AX)
-	VMOVUPS     Z4, 128(AX)
-	VMOVUPS     Z5, 192(AX)
-	ADDQ        $0x00000100, CX
-	ADDQ        $0x00000100, AX
-	SUBQ        $0x40, DX
-	JAE         loop4
+	VMOVUPS      (CX), Z0
+	VORPS        vm_signMask<>+0(SB), Z0, Z2
+	VMOVUPS      vm_expLo<>+0(SB), Z3
+	VMAXPS       Z2, Z3, Z2
+	VMOVUPS      vm_expHi<>+0(SB), Z3
+	VMINPS       Z2, Z3, Z2
+	VMULPS       vm_log2e<>+0(SB), Z2, Z3
+	VRNDSCALEPS  $0x08, Z3, Z3
+	VMULPS       vm_ln2Hi<>+0(SB), Z3, Z4
+	VSUBPS       Z4, Z2, Z2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z3, Z2
+	VMOVUPS      vm_expP0<>+0(SB), Z5
+	VFMADD213PS  vm_expP1<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expP2<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expP3<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expP4<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expP5<>+0(SB), Z2, Z5
+	VMULPS       Z2, Z2, Z4
+	VFMADD213PS  Z2, Z4, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
+	VCVTPS2DQ    Z3, Z3
+	VPSRAD       $0x01, Z3, Z2
+	VPSUBD       Z2, Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z2, Z2
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z2, Z2
+	VPSLLD       $0x17, Z3, Z3
+	VMULPS       Z2, Z5, Z5
+	VMULPS       Z3, Z5, Z5
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z0
+	VMOVAPS      Z5, Z2
+	VMOVAPS      Z0, K1, Z2
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
+	VDIVPS       Z5, Z2, Z2
+	VMOVUPS      64(CX), Z0
+	VORPS        vm_signMask<>+0(SB), Z0, Z3
+	VMOVUPS      vm_expLo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMOVUPS      vm_expHi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VMULPS       vm_ln2Hi<>+0(SB), Z4, Z5
+	VSUBPS       Z5, Z3, Z3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z4, Z3
+	VMOVUPS      vm_expP0<>+0(SB), Z6
+	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z6
+	VMULPS       Z3, Z3, Z5
+	VFMADD213PS  Z3, Z5, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z3
+	VPSUBD       Z3, Z4, Z4
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z4, Z4
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z4, Z4
+	VMULPS       Z3, Z6, Z6
+	VMULPS       Z4, Z6, Z6
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z0
+	VMOVAPS      Z6, Z3
+	VMOVAPS      Z0, K1, Z3
+	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
+	VDIVPS       Z6, Z3, Z3
+	VMOVUPS      128(CX), Z0
+	VORPS        vm_signMask<>+0(SB), Z0, Z4
+	VMOVUPS      vm_expLo<>+0(SB), Z5
+	VMAXPS       Z4, Z5, Z4
+	VMOVUPS      vm_expHi<>+0(SB), Z5
+	VMINPS       Z4, Z5, Z4
+	VMULPS       vm_log2e<>+0(SB), Z4, Z5
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z6
+	VSUBPS       Z6, Z4, Z4
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z4
+	VMOVUPS      vm_expP0<>+0(SB), Z7
+	VFMADD213PS  vm_expP1<>+0(SB), Z4, Z7
+	VFMADD213PS  vm_expP2<>+0(SB), Z4, Z7
+	VFMADD213PS  vm_expP3<>+0(SB), Z4, Z7
+	VFMADD213PS  vm_expP4<>+0(SB), Z4, Z7
+	VFMADD213PS  vm_expP5<>+0(SB), Z4, Z7
+	VMULPS       Z4, Z4, Z6
+	VFMADD213PS  Z4, Z6, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z5, Z4
+	VPSUBD       Z4, Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z4, Z4
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z5, Z5
+	VMULPS       Z4, Z7, Z7
+	VMULPS       Z5, Z7, Z7
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z0
+	VMOVAPS      Z7, Z4
+	VMOVAPS      Z0, K1, Z4
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VDIVPS       Z7, Z4, Z4
+	VMOVUPS      192(CX), Z0
+	VORPS        vm_signMask<>+0(SB), Z0, Z5
+	VMOVUPS      vm_expLo<>+0(SB), Z6
+	VMAXPS       Z5, Z6, Z5
+	VMOVUPS      vm_expHi<>+0(SB), Z6
+	VMINPS       Z5, Z6, Z5
+	VMULPS       vm_log2e<>+0(SB), Z5, Z6
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
+	VSUBPS       Z7, Z5, Z5
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z5
+	VMOVUPS      vm_expP0<>+0(SB), Z8
+	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z8
+	VMULPS       Z5, Z5, Z7
+	VFMADD213PS  Z5, Z7, Z8
+	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z6, Z5
+	VPSUBD       Z5, Z6, Z6
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z6, Z6
+	VMULPS       Z5, Z8, Z8
+	VMULPS       Z6, Z8, Z8
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z0
+	VMOVAPS      Z8, Z5
+	VMOVAPS      Z0, K1, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
+	VDIVPS       Z8, Z5, Z5
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z3, 64(AX)
+	VMOVUPS      Z4, 128(AX)
+	VMOVUPS      Z5, 192(AX)
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000100, AX
+	SUBQ         $0x40, DX
+	JAE          loop4
 
 loop4_end:
 	ADDQ $0x40, DX
@@ -4863,99 +4303,87 @@ loop4_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS     (CX), Z0
-	VORPS       vm_signMask<>+0(SB), Z0, Z2
-	VMOVUPS     vm_expLo<>+0(SB), Z3
-	VMAXPS      Z2, Z3, Z2
-	VMOVUPS     vm_expHi<>+0(SB), Z3
-	VMINPS      Z2, Z3, Z2
-	VMULPS      vm_log2e<>+0(SB), Z2, Z3
-	VRNDSCALEPS $0x08, Z3, Z3
-	VMULPS      vm_ln2Hi<>+0(SB), Z3, Z4
-	VSUBPS      Z4, Z2, Z2
-	VMULPS      vm_ln2Lo<>+0(SB), Z3, Z4
-	VSUBPS      Z4, Z2, Z2
-	VMULPS      vm_expP0<>+0(SB), Z2, Z5
-	VADDPS      vm_expP1<>+0(SB), Z5, Z5
-	VMULPS      Z2, Z5, Z5
-	VADDPS      vm_expP2<>+0(SB), Z5, Z5
-	VMULPS      Z2, Z5, Z5
-	VADDPS      vm_expP3<>+0(SB), Z5, Z5
-	VMULPS      Z2, Z5, Z5
-	VADDPS      vm_expP4<>+0(SB), Z5, Z5
-	VMULPS      Z2, Z5, Z5
-	VADDPS      vm_expP5<>+0(SB), Z5, Z5
-	VMULPS      Z2, Z2, Z4
-	VMULPS      Z4, Z5, Z5
-	VADDPS      Z2, Z5, Z5
-	VADDPS      vm_f3f800000<>+0(SB), Z5, Z5
-	VCVTPS2DQ   Z3, Z3
-	VPSRAD      $0x01, Z3, Z2
-	VPSUBD      Z2, Z3, Z3
-	VPADDD      vm_i127<>+0(SB), Z2, Z2
-	VPADDD      vm_i127<>+0(SB), Z3, Z3
-	VPSLLD      $0x17, Z2, Z2
-	VPSLLD      $0x17, Z3, Z3
-	VMULPS      Z2, Z5, Z5
-	VMULPS      Z3, Z5, Z5
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z0
-	VMOVAPS     Z5, Z2
-	VMOVAPS     Z0, K1, Z2
-	VADDPS      vm_f3f800000<>+0(SB), Z5, Z5
-	VDIVPS      Z5, Z2, Z2
-	VMOVUPS     Z2, (AX)
-	ADDQ        $0x40, CX
-	ADDQ        $0x40, AX
-	SUBQ        $0x10, DX
-	JAE         loop1
+	VMOVUPS      (CX), Z0
+	VORPS        vm_signMask<>+0(SB), Z0, Z2
+	VMOVUPS      vm_expLo<>+0(SB), Z3
+	VMAXPS       Z2, Z3, Z2
+	VMOVUPS      vm_expHi<>+0(SB), Z3
+	VMINPS       Z2, Z3, Z2
+	VMULPS       vm_log2e<>+0(SB), Z2, Z3
+	VRNDSCALEPS  $0x08, Z3, Z3
+	VMULPS       vm_ln2Hi<>+0(SB), Z3, Z4
+	VSUBPS       Z4, Z2, Z2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z3, Z2
+	VMOVUPS      vm_expP0<>+0(SB), Z5
+	VFMADD213PS  vm_expP1<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expP2<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expP3<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expP4<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expP5<>+0(SB), Z2, Z5
+	VMULPS       Z2, Z2, Z4
+	VFMADD213PS  Z2, Z4, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
+	VCVTPS2DQ    Z3, Z3
+	VPSRAD       $0x01, Z3, Z2
+	VPSUBD       Z2, Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z2, Z2
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z2, Z2
+	VPSLLD       $0x17, Z3, Z3
+	VMULPS       Z2, Z5, Z5
+	VMULPS       Z3, Z5, Z5
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z0
+	VMOVAPS      Z5, Z2
+	VMOVAPS      Z0, K1, Z2
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
+	VDIVPS       Z5, Z2, Z2
+	VMOVUPS      Z2, (AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop1
 
 loop1_end:
-	ADDQ        $0x10, DX
-	CMPQ        DX, $0x08
-	JB          done
-	VMOVUPS     (CX), Y0
-	VORPS       vm_signMask<>+0(SB), Y0, Y2
-	VMOVUPS     vm_expLo<>+0(SB), Y3
-	VMAXPS      Y2, Y3, Y2
-	VMOVUPS     vm_expHi<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      vm_log2e<>+0(SB), Y2, Y3
-	VRNDSCALEPS $0x08, Y3, Y3
-	VMULPS      vm_ln2Hi<>+0(SB), Y3, Y4
-	VSUBPS      Y4, Y2, Y2
-	VMULPS      vm_ln2Lo<>+0(SB), Y3, Y4
-	VSUBPS      Y4, Y2, Y2
-	VMULPS      vm_expP0<>+0(SB), Y2, Y5
-	VADDPS      vm_expP1<>+0(SB), Y5, Y5
-	VMULPS      Y2, Y5, Y5
-	VADDPS      vm_expP2<>+0(SB), Y5, Y5
-	VMULPS      Y2, Y5, Y5
-	VADDPS      vm_expP3<>+0(SB), Y5, Y5
-	VMULPS      Y2, Y5, Y5
-	VADDPS      vm_expP4<>+0(SB), Y5, Y5
-	VMULPS      Y2, Y5, Y5
-	VADDPS      vm_expP5<>+0(SB), Y5, Y5
-	VMULPS      Y2, Y2, Y4
-	VMULPS      Y4, Y5, Y5
-	VADDPS      Y2, Y5, Y5
-	VADDPS      vm_f3f800000<>+0(SB), Y5, Y5
-	VCVTPS2DQ   Y3, Y3
-	VPSRAD      $0x01, Y3, Y2
-	VPSUBD      Y2, Y3, Y3
-	VPADDD      vm_i127<>+0(SB), Y2, Y2
-	VPADDD      vm_i127<>+0(SB), Y3, Y3
-	VPSLLD      $0x17, Y2, Y2
-	VPSLLD      $0x17, Y3, Y3
-	VMULPS      Y2, Y5, Y5
-	VMULPS      Y3, Y5, Y5
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Y0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Y0
-	VMOVAPS     Y5, Y2
-	VMOVAPS     Y0, K1, Y2
-	VADDPS      vm_f3f800000<>+0(SB), Y5, Y5
-	VDIVPS      Y5, Y2, Y2
-	VMOVUPS     Y2, (AX)
+	ADDQ         $0x10, DX
+	CMPQ         DX, $0x08
+	JB           done
+	VMOVUPS      (CX), Y0
+	VORPS        vm_signMask<>+0(SB), Y0, Y2
+	VMOVUPS      vm_expLo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      vm_expHi<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       vm_log2e<>+0(SB), Y2, Y3
+	VRNDSCALEPS  $0x08, Y3, Y3
+	VMULPS       vm_ln2Hi<>+0(SB), Y3, Y4
+	VSUBPS       Y4, Y2, Y2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y3, Y2
+	VMOVUPS      vm_expP0<>+0(SB), Y5
+	VFMADD213PS  vm_expP1<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP2<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP3<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP4<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP5<>+0(SB), Y2, Y5
+	VMULPS       Y2, Y2, Y4
+	VFMADD213PS  Y2, Y4, Y5
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Y0
+	VMOVAPS      Y5, Y2
+	VMOVAPS      Y0, K1, Y2
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VDIVPS       Y5, Y2, Y2
+	VMOVUPS      Y2, (AX)
 
 done:
 	VMOVUPS Y1, (SI)
@@ -4963,236 +4391,206 @@ done:
 	RET
 
 // func siluAVX512(dst []float32, x []float32)
-// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, FMA3
 TEXT ·siluAVX512(SB), NOSPLIT, $0-48
 	// dst[i] = siluf(x[i]) (siluGeneric).
-	MOVQ        dst_base+0(FP), AX
-	MOVQ        x_base+24(FP), CX
-	MOVQ        x_len+32(FP), DX
-	LEAQ        -32(CX)(DX*4), BX
-	LEAQ        -32(AX)(DX*4), SI
-	VMOVUPS     (BX), Y0
-	VORPS       vm_signMask<>+0(SB), Y0, Y1
-	VMOVUPS     vm_expLo<>+0(SB), Y2
-	VMAXPS      Y1, Y2, Y1
-	VMOVUPS     vm_expHi<>+0(SB), Y2
-	VMINPS      Y1, Y2, Y1
-	VMULPS      vm_log2e<>+0(SB), Y1, Y2
-	VRNDSCALEPS $0x08, Y2, Y2
-	VMULPS      vm_ln2Hi<>+0(SB), Y2, Y3
-	VSUBPS      Y3, Y1, Y1
-	VMULPS      vm_ln2Lo<>+0(SB), Y2, Y3
-	VSUBPS      Y3, Y1, Y1
-	VMULPS      vm_expP0<>+0(SB), Y1, Y4
-	VADDPS      vm_expP1<>+0(SB), Y4, Y4
-	VMULPS      Y1, Y4, Y4
-	VADDPS      vm_expP2<>+0(SB), Y4, Y4
-	VMULPS      Y1, Y4, Y4
-	VADDPS      vm_expP3<>+0(SB), Y4, Y4
-	VMULPS      Y1, Y4, Y4
-	VADDPS      vm_expP4<>+0(SB), Y4, Y4
-	VMULPS      Y1, Y4, Y4
-	VADDPS      vm_expP5<>+0(SB), Y4, Y4
-	VMULPS      Y1, Y1, Y3
-	VMULPS      Y3, Y4, Y4
-	VADDPS      Y1, Y4, Y4
-	VADDPS      vm_f3f800000<>+0(SB), Y4, Y4
-	VCVTPS2DQ   Y2, Y2
-	VPSRAD      $0x01, Y2, Y1
-	VPSUBD      Y1, Y2, Y2
-	VPADDD      vm_i127<>+0(SB), Y1, Y1
-	VPADDD      vm_i127<>+0(SB), Y2, Y2
-	VPSLLD      $0x17, Y1, Y1
-	VPSLLD      $0x17, Y2, Y2
-	VMULPS      Y1, Y4, Y4
-	VMULPS      Y2, Y4, Y4
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Y0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Y1
-	VMOVAPS     Y4, Y2
-	VMOVAPS     Y1, K1, Y2
-	VADDPS      vm_f3f800000<>+0(SB), Y4, Y4
-	VDIVPS      Y4, Y2, Y2
-	VMULPS      Y2, Y0, Y2
-	SUBQ        $0x40, DX
-	JB          loop4_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VORPS        vm_signMask<>+0(SB), Y0, Y1
+	VMOVUPS      vm_expLo<>+0(SB), Y2
+	VMAXPS       Y1, Y2, Y1
+	VMOVUPS      vm_expHi<>+0(SB), Y2
+	VMINPS       Y1, Y2, Y1
+	VMULPS       vm_log2e<>+0(SB), Y1, Y2
+	VRNDSCALEPS  $0x08, Y2, Y2
+	VMULPS       vm_ln2Hi<>+0(SB), Y2, Y3
+	VSUBPS       Y3, Y1, Y1
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y2, Y1
+	VMOVUPS      vm_expP0<>+0(SB), Y4
+	VFMADD213PS  vm_expP1<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP2<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP3<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP4<>+0(SB), Y1, Y4
+	VFMADD213PS  vm_expP5<>+0(SB), Y1, Y4
+	VMULPS       Y1, Y1, Y3
+	VFMADD213PS  Y1, Y3, Y4
+	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
+	VCVTPS2DQ    Y2, Y2
+	VPSRAD       $0x01, Y2, Y1
+	VPSUBD       Y1, Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y1, Y1
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPSLLD       $0x17, Y1, Y1
+	VPSLLD       $0x17, Y2, Y2
+	VMULPS       Y1, Y4, Y4
+	VMULPS       Y2, Y4, Y4
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Y1
+	VMOVAPS      Y4, Y2
+	VMOVAPS      Y1, K1, Y2
+	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
+	VDIVPS       Y4, Y2, Y2
+	VMULPS       Y2, Y0, Y2
+	SUBQ         $0x40, DX
+	JB           loop4_end
 
 loop4:
-	VMOVUPS     (CX), Z0
-	VORPS       vm_signMask<>+0(SB), Z0, Z1
-	VMOVUPS     vm_expLo<>+0(SB), Z3
-	VMAXPS      Z1, Z3, Z1
-	VMOVUPS     vm_expHi<>+0(SB), Z3
-	VMINPS      Z1, Z3, Z1
-	VMULPS      vm_log2e<>+0(SB), Z1, Z3
-	VRNDSCALEPS $0x08, Z3, Z3
-	VMULPS      vm_ln2Hi<>+0(SB), Z3, Z4
-	VSUBPS      Z4, Z1, Z1
-	VMULPS      vm_ln2Lo<>+0(SB), Z3, Z4
-	VSUBPS      Z4, Z1, Z1
-	VMULPS      vm_expP0<>+0(SB), Z1, Z5
-	VADDPS      vm_expP1<>+0(SB), Z5, Z5
-	VMULPS      Z1, Z5, Z5
-	VADDPS      vm_expP2<>+0(SB), Z5, Z5
-	VMULPS      Z1, Z5, Z5
-	VADDPS      vm_expP3<>+0(SB), Z5, Z5
-	VMULPS      Z1, Z5, Z5
-	VADDPS      vm_expP4<>+0(SB), Z5, Z5
-	VMULPS      Z1, Z5, Z5
-	VADDPS      vm_expP5<>+0(SB), Z5, Z5
-	VMULPS      Z1, Z1, Z4
-	VMULPS      Z4, Z5, Z5
-	VADDPS      Z1, Z5, Z5
-	VADDPS      vm_f3f800000<>+0(SB), Z5, Z5
-	VCVTPS2DQ   Z3, Z3
-	VPSRAD      $0x01, Z3, Z1
-	VPSUBD      Z1, Z3, Z3
-	VPADDD      vm_i127<>+0(SB), Z1, Z1
-	VPADDD      vm_i127<>+0(SB), Z3, Z3
-	VPSLLD      $0x17, Z1, Z1
-	VPSLLD      $0x17, Z3, Z3
-	VMULPS      Z1, Z5, Z5
-	VMULPS      Z3, Z5, Z5
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z1
-	VMOVAPS     Z5, Z3
-	VMOVAPS     Z1, K1, Z3
-	VADDPS      vm_f3f800000<>+0(SB), Z5, Z5
-	VDIVPS      Z5, Z3, Z3
-	VMULPS      Z3, Z0, Z3
-	VMOVUPS     64(CX), Z0
-	VORPS       vm_signMask<>+0(SB), Z0, Z1
-	VMOVUPS     vm_expLo<>+0(SB), Z4
-	VMAXPS      Z1, Z4, Z1
-	VMOVUPS     vm_expHi<>+0(SB), Z4
-	VMINPS      Z1, Z4, Z1
-	VMULPS      vm_log2e<>+0(SB), Z1, Z4
-	VRNDSCALEPS $0x08, Z4, Z4
-	VMULPS      vm_ln2Hi<>+0(SB), Z4, Z5
-	VSUBPS      Z5, Z1, Z1
-	VMULPS      vm_ln2Lo<>+0(SB), Z4, Z5
-	VSUBPS      Z5, Z1, Z1
-	VMULPS      vm_expP0<>+0(SB), Z1, Z6
-	VADDPS      vm_expP1<>+0(SB), Z6, Z6
-	VMULPS      Z1, Z6, Z6
-	VADDPS      vm_expP2<>+0(SB), Z6, Z6
-	VMULPS      Z1, Z6, Z6
-	VADDPS      vm_expP3<>+0(SB), Z6, Z6
-	VMULPS      Z1, Z6, Z6
-	VADDPS      vm_expP4<>+0(SB), Z6, Z6
-	VMULPS      Z1, Z6, Z6
-	VADDPS      vm_expP5<>+0(SB), Z6, Z6
-	VMULPS      Z1, Z1, Z5
-	VMULPS      Z5, Z6, Z6
-	VADDPS      Z1, Z6, Z6
-	VADDPS      vm_f3f800000<>+0(SB), Z6, Z6
-	VCVTPS2DQ   Z4, Z4
-	VPSRAD      $0x01, Z4, Z1
-	VPSUBD      Z1, Z4, Z4
-	VPADDD      vm_i127<>+0(SB), Z1, Z1
-	VPADDD      vm_i127<>+0(SB), Z4, Z4
-	VPSLLD      $0x17, Z1, Z1
-	VPSLLD      $0x17, Z4, Z4
-	VMULPS      Z1, Z6, Z6
-	VMULPS      Z4, Z6, Z6
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z1
-	VMOVAPS     Z6, Z4
-	VMOVAPS     Z1, K1, Z4
-	VADDPS      vm_f3f800000<>+0(SB), Z6, Z6
-	VDIVPS      Z6, Z4, Z4
-	VMULPS      Z4, Z0, Z4
-	VMOVUPS     128(CX), Z0
-	VORPS       vm_signMask<>+0(SB), Z0, Z1
-	VMOVUPS     vm_expLo<>+0(SB), Z5
-	VMAXPS      Z1, Z5, Z1
-	VMOVUPS     vm_expHi<>+0(SB), Z5
-	VMINPS      Z1, Z5, Z1
-	VMULPS      vm_log2e<>+0(SB), Z1, Z5
-	VRNDSCALEPS $0x08, Z5, Z5
-	VMULPS      vm_ln2Hi<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z1, Z1
-	VMULPS      vm_ln2Lo<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z1, Z1
-	VMULPS      vm_expP0<>+0(SB), Z1, Z7
-	VADDPS      vm_expP1<>+0(SB), Z7, Z7
-	VMULPS      Z1, Z7, Z7
-	VADDPS      vm_expP2<>+0(SB), Z7, Z7
-	VMULPS      Z1, Z7, Z7
-	VADDPS      vm_expP3<>+0(SB), Z7, Z7
-	VMULPS      Z1, Z7, Z7
-	VADDPS      vm_expP4<>+0(SB), Z7, Z7
-	VMULPS      Z1, Z7, Z7
-	VADDPS      vm_expP5<>+0(SB), Z7, Z7
-	VMULPS      Z1, Z1, Z6
-	VMULPS      Z6, Z7, Z7
-	VADDPS      Z1, Z7, Z7
-	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ   Z5, Z5
-	VPSRAD      $0x01, Z5, Z1
-	VPSUBD      Z1, Z5, Z5
-	VPADDD      vm_i127<>+0(SB), Z1, Z1
-	VPADDD      vm_i127<>+0(SB), Z5, Z5
-	VPSLLD      $0x17, Z1, Z1
-	VPSLLD      $0x17, Z5, Z5
-	VMULPS      Z1, Z7, Z7
-	VMULPS      Z5, Z7, Z7
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z1
-	VMOVAPS     Z7, Z5
-	VMOVAPS     Z1, K1, Z5
-	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
-	VDIVPS      Z7, Z5, Z5
-	VMULPS      Z5, Z0, Z5
-	VMOVUPS     192(CX), Z0
-	VORPS       vm_signMask<>+0(SB), Z0, Z1
-	VMOVUPS     vm_expLo<>+0(SB), Z6
-	VMAXPS      Z1, Z6, Z1
-	VMOVUPS     vm_expHi<>+0(SB), Z6
-	VMINPS      Z1, Z6, Z1
-	VMULPS      vm_log2e<>+0(SB), Z1, Z6
-	VRNDSCALEPS $0x08, Z6, Z6
-	VMULPS      vm_ln2Hi<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z1, Z1
-	VMULPS      vm_ln2Lo<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z1, Z1
-	VMULPS      vm_expP0<>+0(SB), Z1, Z8
-	VADDPS      vm_expP1<>+0(SB), Z8, Z8
-	VMULPS      Z1, Z8, Z8
-	VADDPS      vm_expP2<>+0(SB), Z8, Z8
-	VMULPS      Z1, Z8, Z8
-	VADDPS      vm_expP3<>+0(SB), Z8, Z8
-	VMULPS      Z1, Z8, Z8
-	VADDPS      vm_expP4<>+0(SB), Z8, Z8
-	VMULPS      Z1, Z8, Z8
-	VADDPS      vm_expP5<>+0(SB), Z8, Z8
-	VMULPS      Z1, Z1, Z7
-	VMULPS      Z7, Z8, Z8
-	VADDPS      Z1, Z8, Z8
-	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
-	VCVTPS2DQ   Z6, Z6
-	VPSRAD      $0x01, Z6, Z1
-	VPSUBD      Z1, Z6, Z6
-	VPADDD      vm_i127<>+0(SB), Z1, Z1
-	VPADDD      vm_i127<>+0(SB), Z6, Z6
-	VPSLLD      $0x17, Z1, Z1
-	VPSLLD      $0x17, Z6, Z6
-	VMULPS      Z1, Z8, Z8
-	VMULPS      Z6, Z8, Z8
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z1
-	VMOVAPS     Z8, Z6
-	VMOVAPS     Z1, K1, Z6
-	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
-	VDIVPS      Z8, Z6, Z6
-	VMULPS      Z6, Z0, Z6
-	VMOVUPS     Z3, (AX)
-	VMOVUPS     Z4, 64(AX)
-	VMOVUPS     Z5, 128(AX)
-	VMOVUPS     Z6, 192(AX)
-	ADDQ        $0x00000100, CX
-	ADDQ        $0x00000100, AX
-	SUBQ        $0x40, DX
-	JAE         loop4
+	VMOVUPS      (CX), Z0
+	VORPS        vm_signMask<>+0(SB), Z0, Z1
+	VMOVUPS      vm_expLo<>+0(SB), Z3
+	VMAXPS       Z1, Z3, Z1
+	VMOVUPS      vm_expHi<>+0(SB), Z3
+	VMINPS       Z1, Z3, Z1
+	VMULPS       vm_log2e<>+0(SB), Z1, Z3
+	VRNDSCALEPS  $0x08, Z3, Z3
+	VMULPS       vm_ln2Hi<>+0(SB), Z3, Z4
+	VSUBPS       Z4, Z1, Z1
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z3, Z1
+	VMOVUPS      vm_expP0<>+0(SB), Z5
+	VFMADD213PS  vm_expP1<>+0(SB), Z1, Z5
+	VFMADD213PS  vm_expP2<>+0(SB), Z1, Z5
+	VFMADD213PS  vm_expP3<>+0(SB), Z1, Z5
+	VFMADD213PS  vm_expP4<>+0(SB), Z1, Z5
+	VFMADD213PS  vm_expP5<>+0(SB), Z1, Z5
+	VMULPS       Z1, Z1, Z4
+	VFMADD213PS  Z1, Z4, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
+	VCVTPS2DQ    Z3, Z3
+	VPSRAD       $0x01, Z3, Z1
+	VPSUBD       Z1, Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z1, Z1
+	VPSLLD       $0x17, Z3, Z3
+	VMULPS       Z1, Z5, Z5
+	VMULPS       Z3, Z5, Z5
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z1
+	VMOVAPS      Z5, Z3
+	VMOVAPS      Z1, K1, Z3
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
+	VDIVPS       Z5, Z3, Z3
+	VMULPS       Z3, Z0, Z3
+	VMOVUPS      64(CX), Z0
+	VORPS        vm_signMask<>+0(SB), Z0, Z1
+	VMOVUPS      vm_expLo<>+0(SB), Z4
+	VMAXPS       Z1, Z4, Z1
+	VMOVUPS      vm_expHi<>+0(SB), Z4
+	VMINPS       Z1, Z4, Z1
+	VMULPS       vm_log2e<>+0(SB), Z1, Z4
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VMULPS       vm_ln2Hi<>+0(SB), Z4, Z5
+	VSUBPS       Z5, Z1, Z1
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z4, Z1
+	VMOVUPS      vm_expP0<>+0(SB), Z6
+	VFMADD213PS  vm_expP1<>+0(SB), Z1, Z6
+	VFMADD213PS  vm_expP2<>+0(SB), Z1, Z6
+	VFMADD213PS  vm_expP3<>+0(SB), Z1, Z6
+	VFMADD213PS  vm_expP4<>+0(SB), Z1, Z6
+	VFMADD213PS  vm_expP5<>+0(SB), Z1, Z6
+	VMULPS       Z1, Z1, Z5
+	VFMADD213PS  Z1, Z5, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z1
+	VPSUBD       Z1, Z4, Z4
+	VPADDD       vm_i127<>+0(SB), Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z4, Z4
+	VPSLLD       $0x17, Z1, Z1
+	VPSLLD       $0x17, Z4, Z4
+	VMULPS       Z1, Z6, Z6
+	VMULPS       Z4, Z6, Z6
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z1
+	VMOVAPS      Z6, Z4
+	VMOVAPS      Z1, K1, Z4
+	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
+	VDIVPS       Z6, Z4, Z4
+	VMULPS       Z4, Z0, Z4
+	VMOVUPS      128(CX), Z0
+	VORPS        vm_signMask<>+0(SB), Z0, Z1
+	VMOVUPS      vm_expLo<>+0(SB), Z5
+	VMAXPS       Z1, Z5, Z1
+	VMOVUPS      vm_expHi<>+0(SB), Z5
+	VMINPS       Z1, Z5, Z1
+	VMULPS       vm_log2e<>+0(SB), Z1, Z5
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z6
+	VSUBPS       Z6, Z1, Z1
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z1
+	VMOVUPS      vm_expP0<>+0(SB), Z7
+	VFMADD213PS  vm_expP1<>+0(SB), Z1, Z7
+	VFMADD213PS  vm_expP2<>+0(SB), Z1, Z7
+	VFMADD213PS  vm_expP3<>+0(SB), Z1, Z7
+	VFMADD213PS  vm_expP4<>+0(SB), Z1, Z7
+	VFMADD213PS  vm_expP5<>+0(SB), Z1, Z7
+	VMULPS       Z1, Z1, Z6
+	VFMADD213PS  Z1, Z6, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z5, Z1
+	VPSUBD       Z1, Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPSLLD       $0x17, Z1, Z1
+	VPSLLD       $0x17, Z5, Z5
+	VMULPS       Z1, Z7, Z7
+	VMULPS       Z5, Z7, Z7
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z1
+	VMOVAPS      Z7, Z5
+	VMOVAPS      Z1, K1, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VDIVPS       Z7, Z5, Z5
+	VMULPS       Z5, Z0, Z5
+	VMOVUPS      192(CX), Z0
+	VORPS        vm_signMask<>+0(SB), Z0, Z1
+	VMOVUPS      vm_expLo<>+0(SB), Z6
+	VMAXPS       Z1, Z6, Z1
+	VMOVUPS      vm_expHi<>+0(SB), Z6
+	VMINPS       Z1, Z6, Z1
+	VMULPS       vm_log2e<>+0(SB), Z1, Z6
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
+	VSUBPS       Z7, Z1, Z1
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z1
+	VMOVUPS      vm_expP0<>+0(SB), Z8
+	VFMADD213PS  vm_expP1<>+0(SB), Z1, Z8
+	VFMADD213PS  vm_expP2<>+0(SB), Z1, Z8
+	VFMADD213PS  vm_expP3<>+0(SB), Z1, Z8
+	VFMADD213PS  vm_expP4<>+0(SB), Z1, Z8
+	VFMADD213PS  vm_expP5<>+0(SB), Z1, Z8
+	VMULPS       Z1, Z1, Z7
+	VFMADD213PS  Z1, Z7, Z8
+	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z6, Z1
+	VPSUBD       Z1, Z6, Z6
+	VPADDD       vm_i127<>+0(SB), Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
+	VPSLLD       $0x17, Z1, Z1
+	VPSLLD       $0x17, Z6, Z6
+	VMULPS       Z1, Z8, Z8
+	VMULPS       Z6, Z8, Z8
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z1
+	VMOVAPS      Z8, Z6
+	VMOVAPS      Z1, K1, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
+	VDIVPS       Z8, Z6, Z6
+	VMULPS       Z6, Z0, Z6
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z4, 64(AX)
+	VMOVUPS      Z5, 128(AX)
+	VMOVUPS      Z6, 192(AX)
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000100, AX
+	SUBQ         $0x40, DX
+	JAE          loop4
 
 loop4_end:
 	ADDQ $0x40, DX
@@ -5200,101 +4598,89 @@ loop4_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS     (CX), Z0
-	VORPS       vm_signMask<>+0(SB), Z0, Z1
-	VMOVUPS     vm_expLo<>+0(SB), Z3
-	VMAXPS      Z1, Z3, Z1
-	VMOVUPS     vm_expHi<>+0(SB), Z3
-	VMINPS      Z1, Z3, Z1
-	VMULPS      vm_log2e<>+0(SB), Z1, Z3
-	VRNDSCALEPS $0x08, Z3, Z3
-	VMULPS      vm_ln2Hi<>+0(SB), Z3, Z4
-	VSUBPS      Z4, Z1, Z1
-	VMULPS      vm_ln2Lo<>+0(SB), Z3, Z4
-	VSUBPS      Z4, Z1, Z1
-	VMULPS      vm_expP0<>+0(SB), Z1, Z5
-	VADDPS      vm_expP1<>+0(SB), Z5, Z5
-	VMULPS      Z1, Z5, Z5
-	VADDPS      vm_expP2<>+0(SB), Z5, Z5
-	VMULPS      Z1, Z5, Z5
-	VADDPS      vm_expP3<>+0(SB), Z5, Z5
-	VMULPS      Z1, Z5, Z5
-	VADDPS      vm_expP4<>+0(SB), Z5, Z5
-	VMULPS      Z1, Z5, Z5
-	VADDPS      vm_expP5<>+0(SB), Z5, Z5
-	VMULPS      Z1, Z1, Z4
-	VMULPS      Z4, Z5, Z5
-	VADDPS      Z1, Z5, Z5
-	VADDPS      vm_f3f800000<>+0(SB), Z5, Z5
-	VCVTPS2DQ   Z3, Z3
-	VPSRAD      $0x01, Z3, Z1
-	VPSUBD      Z1, Z3, Z3
-	VPADDD      vm_i127<>+0(SB), Z1, Z1
-	VPADDD      vm_i127<>+0(SB), Z3, Z3
-	VPSLLD      $0x17, Z1, Z1
-	VPSLLD      $0x17, Z3, Z3
-	VMULPS      Z1, Z5, Z5
-	VMULPS      Z3, Z5, Z5
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z1
-	VMOVAPS     Z5, Z3
-	VMOVAPS     Z1, K1, Z3
-	VADDPS      vm_f3f800000<>+0(SB), Z5, Z5
-	VDIVPS      Z5, Z3, Z3
-	VMULPS      Z3, Z0, Z3
-	VMOVUPS     Z3, (AX)
-	ADDQ        $0x40, CX
-	ADDQ        $0x40, AX
-	SUBQ        $0x10, DX
-	JAE         loop1
+	VMOVUPS      (CX), Z0
+	VORPS        vm_signMask<>+0(SB), Z0, Z1
+	VMOVUPS      vm_expLo<>+0(SB), Z3
+	VMAXPS       Z1, Z3, Z1
+	VMOVUPS      vm_expHi<>+0(SB), Z3
+	VMINPS       Z1, Z3, Z1
+	VMULPS       vm_log2e<>+0(SB), Z1, Z3
+	VRNDSCALEPS  $0x08, Z3, Z3
+	VMULPS       vm_ln2Hi<>+0(SB), Z3, Z4
+	VSUBPS       Z4, Z1, Z1
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z3, Z1
+	VMOVUPS      vm_expP0<>+0(SB), Z5
+	VFMADD213PS  vm_expP1<>+0(SB), Z1, Z5
+	VFMADD213PS  vm_expP2<>+0(SB), Z1, Z5
+	VFMADD213PS  vm_expP3<>+0(SB), Z1, Z5
+	VFMADD213PS  vm_expP4<>+0(SB), Z1, Z5
+	VFMADD213PS  vm_expP5<>+0(SB), Z1, Z5
+	VMULPS       Z1, Z1, Z4
+	VFMADD213PS  Z1, Z4, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
+	VCVTPS2DQ    Z3, Z3
+	VPSRAD       $0x01, Z3, Z1
+	VPSUBD       Z1, Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPSLLD       $0x17, Z1, Z1
+	VPSLLD       $0x17, Z3, Z3
+	VMULPS       Z1, Z5, Z5
+	VMULPS       Z3, Z5, Z5
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z1
+	VMOVAPS      Z5, Z3
+	VMOVAPS      Z1, K1, Z3
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
+	VDIVPS       Z5, Z3, Z3
+	VMULPS       Z3, Z0, Z3
+	VMOVUPS      Z3, (AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop1
 
 loop1_end:
-	ADDQ        $0x10, DX
-	CMPQ        DX, $0x08
-	JB          done
-	VMOVUPS     (CX), Y0
-	VORPS       vm_signMask<>+0(SB), Y0, Y1
-	VMOVUPS     vm_expLo<>+0(SB), Y3
-	VMAXPS      Y1, Y3, Y1
-	VMOVUPS     vm_expHi<>+0(SB), Y3
-	VMINPS      Y1, Y3, Y1
-	VMULPS      vm_log2e<>+0(SB), Y1, Y3
-	VRNDSCALEPS $0x08, Y3, Y3
-	VMULPS      vm_ln2Hi<>+0(SB), Y3, Y4
-	VSUBPS      Y4, Y1, Y1
-	VMULPS      vm_ln2Lo<>+0(SB), Y3, Y4
-	VSUBPS      Y4, Y1, Y1
-	VMULPS      vm_expP0<>+0(SB), Y1, Y5
-	VADDPS      vm_expP1<>+0(SB), Y5, Y5
-	VMULPS      Y1, Y5, Y5
-	VADDPS      vm_expP2<>+0(SB), Y5, Y5
-	VMULPS      Y1, Y5, Y5
-	VADDPS      vm_expP3<>+0(SB), Y5, Y5
-	VMULPS      Y1, Y5, Y5
-	VADDPS      vm_expP4<>+0(SB), Y5, Y5
-	VMULPS      Y1, Y5, Y5
-	VADDPS      vm_expP5<>+0(SB), Y5, Y5
-	VMULPS      Y1, Y1, Y4
-	VMULPS      Y4, Y5, Y5
-	VADDPS      Y1, Y5, Y5
-	VADDPS      vm_f3f800000<>+0(SB), Y5, Y5
-	VCVTPS2DQ   Y3, Y3
-	VPSRAD      $0x01, Y3, Y1
-	VPSUBD      Y1, Y3, Y3
-	VPADDD      vm_i127<>+0(SB), Y1, Y1
-	VPADDD      vm_i127<>+0(SB), Y3, Y3
-	VPSLLD      $0x17, Y1, Y1
-	VPSLLD      $0x17, Y3, Y3
-	VMULPS      Y1, Y5, Y5
-	VMULPS      Y3, Y5, Y5
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Y0, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Y1
-	VMOVAPS     Y5, Y3
-	VMOVAPS     Y1, K1, Y3
-	VADDPS      vm_f3f800000<>+0(SB), Y5, Y5
-	VDIVPS      Y5, Y3, Y3
-	VMULPS      Y3, Y0, Y3
-	VMOVUPS     Y3, (AX)
+	ADDQ         $0x10, DX
+	CMPQ         DX, $0x08
+	JB           done
+	VMOVUPS      (CX), Y0
+	VORPS        vm_signMask<>+0(SB), Y0, Y1
+	VMOVUPS      vm_expLo<>+0(SB), Y3
+	VMAXPS       Y1, Y3, Y1
+	VMOVUPS      vm_expHi<>+0(SB), Y3
+	VMINPS       Y1, Y3, Y1
+	VMULPS       vm_log2e<>+0(SB), Y1, Y3
+	VRNDSCALEPS  $0x08, Y3, Y3
+	VMULPS       vm_ln2Hi<>+0(SB), Y3, Y4
+	VSUBPS       Y4, Y1, Y1
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y3, Y1
+	VMOVUPS      vm_expP0<>+0(SB), Y5
+	VFMADD213PS  vm_expP1<>+0(SB), Y1, Y5
+	VFMADD213PS  vm_expP2<>+0(SB), Y1, Y5
+	VFMADD213PS  vm_expP3<>+0(SB), Y1, Y5
+	VFMADD213PS  vm_expP4<>+0(SB), Y1, Y5
+	VFMADD213PS  vm_expP5<>+0(SB), Y1, Y5
+	VMULPS       Y1, Y1, Y4
+	VFMADD213PS  Y1, Y4, Y5
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y1
+	VPSUBD       Y1, Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y1, Y1
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y1, Y1
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y1, Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y0, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Y1
+	VMOVAPS      Y5, Y3
+	VMOVAPS      Y1, K1, Y3
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VDIVPS       Y5, Y3, Y3
+	VMULPS       Y3, Y0, Y3
+	VMOVUPS      Y3, (AX)
 
 done:
 	VMOVUPS Y2, (SI)
@@ -5302,431 +4688,341 @@ done:
 	RET
 
 // func geluAVX512(dst []float32, x []float32)
-// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, FMA3
 TEXT ·geluAVX512(SB), NOSPLIT, $0-48
 	// dst[i] = geluf(x[i]) (geluGeneric).
-	MOVQ        dst_base+0(FP), AX
-	MOVQ        x_base+24(FP), CX
-	MOVQ        x_len+32(FP), DX
-	LEAQ        -32(CX)(DX*4), BX
-	LEAQ        -32(AX)(DX*4), SI
-	VMOVUPS     (BX), Y0
-	VMULPS      vm_invSqrt2<>+0(SB), Y0, Y1
-	VANDPS      vm_absMask<>+0(SB), Y1, Y2
-	VMULPS      Y1, Y1, Y3
-	VMULPS      vm_erfS5<>+0(SB), Y3, Y4
-	VADDPS      vm_erfS4<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfS3<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfS2<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfS1<>+0(SB), Y4, Y4
-	VMULPS      Y3, Y4, Y4
-	VADDPS      vm_erfS0<>+0(SB), Y4, Y4
-	VMULPS      Y1, Y4, Y4
-	VADDPS      vm_f3f800000<>+0(SB), Y1, Y3
-	VADDPS      Y4, Y3, Y3
-	VMOVUPS     vm_erfMax<>+0(SB), Y4
-	VMINPS      Y2, Y4, Y4
-	VMULPS      vm_erfR8<>+0(SB), Y4, Y5
-	VADDPS      vm_erfR7<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR6<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR5<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR4<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR3<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR2<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR1<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfR0<>+0(SB), Y5, Y5
-	VXORPS      vm_signMask<>+0(SB), Y5, Y5
-	VMOVUPS     vm_expLo<>+0(SB), Y4
-	VMAXPS      Y5, Y4, Y4
-	VMOVUPS     vm_expHi<>+0(SB), Y5
-	VMINPS      Y4, Y5, Y4
-	VMULPS      vm_log2e<>+0(SB), Y4, Y5
-	VRNDSCALEPS $0x08, Y5, Y5
-	VMULPS      vm_ln2Hi<>+0(SB), Y5, Y6
-	VSUBPS      Y6, Y4, Y4
-	VMULPS      vm_ln2Lo<>+0(SB), Y5, Y6
-	VSUBPS      Y6, Y4, Y4
-	VMULPS      vm_expP0<>+0(SB), Y4, Y7
-	VADDPS      vm_expP1<>+0(SB), Y7, Y7
-	VMULPS      Y4, Y7, Y7
-	VADDPS      vm_expP2<>+0(SB), Y7, Y7
-	VMULPS      Y4, Y7, Y7
-	VADDPS      vm_expP3<>+0(SB), Y7, Y7
-	VMULPS      Y4, Y7, Y7
-	VADDPS      vm_expP4<>+0(SB), Y7, Y7
-	VMULPS      Y4, Y7, Y7
-	VADDPS      vm_expP5<>+0(SB), Y7, Y7
-	VMULPS      Y4, Y4, Y6
-	VMULPS      Y6, Y7, Y7
-	VADDPS      Y4, Y7, Y7
-	VADDPS      vm_f3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ   Y5, Y5
-	VPSRAD      $0x01, Y5, Y4
-	VPSUBD      Y4, Y5, Y5
-	VPADDD      vm_i127<>+0(SB), Y4, Y4
-	VPADDD      vm_i127<>+0(SB), Y5, Y5
-	VPSLLD      $0x17, Y4, Y4
-	VPSLLD      $0x17, Y5, Y5
-	VMULPS      Y4, Y7, Y7
-	VMULPS      Y5, Y7, Y7
-	VMOVUPS     vm_f40000000<>+0(SB), Y4
-	VSUBPS      Y7, Y4, Y4
-	VCMPPS      $0x12, vm_erfMax<>+0(SB), Y2, K1
-	VMOVDQA32.Z Y7, K1, Y7
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Y1, K1
-	VMOVAPS     Y7, Y1
-	VMOVAPS     Y4, K1, Y1
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Y2, K1
-	VMOVAPS     Y1, Y1
-	VMOVAPS     Y3, K1, Y1
-	VMULPS      vm_f3f000000<>+0(SB), Y0, Y0
-	VMULPS      Y1, Y0, Y0
-	SUBQ        $0x40, DX
-	JB          loop4_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VMULPS       vm_invSqrt2<>+0(SB), Y0, Y1
+	VANDPS       vm_absMask<>+0(SB), Y1, Y2
+	VMULPS       Y1, Y1, Y3
+	VMOVUPS      vm_erfS5<>+0(SB), Y4
+	VFMADD213PS  vm_erfS4<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS3<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS2<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS1<>+0(SB), Y3, Y4
+	VFMADD213PS  vm_erfS0<>+0(SB), Y3, Y4
+	VADDPS       vm_f3f800000<>+0(SB), Y1, Y3
+	VFMADD231PS  Y1, Y4, Y3
+	VMOVUPS      vm_erfMax<>+0(SB), Y4
+	VMINPS       Y2, Y4, Y4
+	VMOVUPS      vm_erfR8<>+0(SB), Y5
+	VFMADD213PS  vm_erfR7<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR6<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR5<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR4<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR3<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR2<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR1<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfR0<>+0(SB), Y4, Y5
+	VXORPS       vm_signMask<>+0(SB), Y5, Y5
+	VMOVUPS      vm_expLo<>+0(SB), Y4
+	VMAXPS       Y5, Y4, Y4
+	VMOVUPS      vm_expHi<>+0(SB), Y5
+	VMINPS       Y4, Y5, Y4
+	VMULPS       vm_log2e<>+0(SB), Y4, Y5
+	VRNDSCALEPS  $0x08, Y5, Y5
+	VMULPS       vm_ln2Hi<>+0(SB), Y5, Y6
+	VSUBPS       Y6, Y4, Y4
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y5, Y4
+	VMOVUPS      vm_expP0<>+0(SB), Y7
+	VFMADD213PS  vm_expP1<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP2<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP3<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP4<>+0(SB), Y4, Y7
+	VFMADD213PS  vm_expP5<>+0(SB), Y4, Y7
+	VMULPS       Y4, Y4, Y6
+	VFMADD213PS  Y4, Y6, Y7
+	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
+	VCVTPS2DQ    Y5, Y5
+	VPSRAD       $0x01, Y5, Y4
+	VPSUBD       Y4, Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPSLLD       $0x17, Y4, Y4
+	VPSLLD       $0x17, Y5, Y5
+	VMULPS       Y4, Y7, Y7
+	VMULPS       Y5, Y7, Y7
+	VMOVUPS      vm_f40000000<>+0(SB), Y4
+	VSUBPS       Y7, Y4, Y4
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y2, K1
+	VMOVDQA32.Z  Y7, K1, Y7
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y1, K1
+	VMOVAPS      Y7, Y1
+	VMOVAPS      Y4, K1, Y1
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y2, K1
+	VMOVAPS      Y1, Y1
+	VMOVAPS      Y3, K1, Y1
+	VMULPS       vm_f3f000000<>+0(SB), Y0, Y0
+	VMULPS       Y1, Y0, Y0
+	SUBQ         $0x40, DX
+	JB           loop4_end
 
 loop4:
-	VMOVUPS     (CX), Z1
-	VMULPS      vm_invSqrt2<>+0(SB), Z1, Z2
-	VANDPS      vm_absMask<>+0(SB), Z2, Z3
-	VMULPS      Z2, Z2, Z4
-	VMULPS      vm_erfS5<>+0(SB), Z4, Z5
-	VADDPS      vm_erfS4<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfS3<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfS2<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfS1<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfS0<>+0(SB), Z5, Z5
-	VMULPS      Z2, Z5, Z5
-	VADDPS      vm_f3f800000<>+0(SB), Z2, Z4
-	VADDPS      Z5, Z4, Z4
-	VMOVUPS     vm_erfMax<>+0(SB), Z5
-	VMINPS      Z3, Z5, Z5
-	VMULPS      vm_erfR8<>+0(SB), Z5, Z6
-	VADDPS      vm_erfR7<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR6<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR5<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR4<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR3<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR2<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR1<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR0<>+0(SB), Z6, Z6
-	VXORPS      vm_signMask<>+0(SB), Z6, Z6
-	VMOVUPS     vm_expLo<>+0(SB), Z5
-	VMAXPS      Z6, Z5, Z5
-	VMOVUPS     vm_expHi<>+0(SB), Z6
-	VMINPS      Z5, Z6, Z5
-	VMULPS      vm_log2e<>+0(SB), Z5, Z6
-	VRNDSCALEPS $0x08, Z6, Z6
-	VMULPS      vm_ln2Hi<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z5, Z5
-	VMULPS      vm_ln2Lo<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z5, Z5
-	VMULPS      vm_expP0<>+0(SB), Z5, Z8
-	VADDPS      vm_expP1<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP2<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP3<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP4<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP5<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z5, Z7
-	VMULPS      Z7, Z8, Z8
-	VADDPS      Z5, Z8, Z8
-	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
-	VCVTPS2DQ   Z6, Z6
-	VPSRAD      $0x01, Z6, Z5
-	VPSUBD      Z5, Z6, Z6
-	VPADDD      vm_i127<>+0(SB), Z5, Z5
-	VPADDD      vm_i127<>+0(SB), Z6, Z6
-	VPSLLD      $0x17, Z5, Z5
-	VPSLLD      $0x17, Z6, Z6
-	VMULPS      Z5, Z8, Z8
-	VMULPS      Z6, Z8, Z8
-	VMOVUPS     vm_f40000000<>+0(SB), Z5
-	VSUBPS      Z8, Z5, Z5
-	VCMPPS      $0x12, vm_erfMax<>+0(SB), Z3, K1
-	VMOVDQA32.Z Z8, K1, Z8
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z2, K1
-	VMOVAPS     Z8, Z2
-	VMOVAPS     Z5, K1, Z2
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z3, K1
-	VMOVAPS     Z2, Z2
-	VMOVAPS     Z4, K1, Z2
-	VMULPS      vm_f3f000000<>+0(SB), Z1, Z1
-	VMULPS      Z2, Z1, Z1
-	VMOVUPS     64(CX), Z2
-	VMULPS      vm_invSqrt2<>+0(SB), Z2, Z3
-	VANDPS      vm_absMask<>+0(SB), Z3, Z4
-	VMULPS      Z3, Z3, Z5
-	VMULPS      vm_erfS5<>+0(SB), Z5, Z6
-	VADDPS      vm_erfS4<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfS3<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfS2<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfS1<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfS0<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_f3f800000<>+0(SB), Z3, Z5
-	VADDPS      Z6, Z5, Z5
-	VMOVUPS     vm_erfMax<>+0(SB), Z6
-	VMINPS      Z4, Z6, Z6
-	VMULPS      vm_erfR8<>+0(SB), Z6, Z7
-	VADDPS      vm_erfR7<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR6<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR5<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR4<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR3<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR2<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR1<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfR0<>+0(SB), Z7, Z7
-	VXORPS      vm_signMask<>+0(SB), Z7, Z7
-	VMOVUPS     vm_expLo<>+0(SB), Z6
-	VMAXPS      Z7, Z6, Z6
-	VMOVUPS     vm_expHi<>+0(SB), Z7
-	VMINPS      Z6, Z7, Z6
-	VMULPS      vm_log2e<>+0(SB), Z6, Z7
-	VRNDSCALEPS $0x08, Z7, Z7
-	VMULPS      vm_ln2Hi<>+0(SB), Z7, Z8
-	VSUBPS      Z8, Z6, Z6
-	VMULPS      vm_ln2Lo<>+0(SB), Z7, Z8
-	VSUBPS      Z8, Z6, Z6
-	VMULPS      vm_expP0<>+0(SB), Z6, Z9
-	VADDPS      vm_expP1<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z9, Z9
-	VADDPS      vm_expP2<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z9, Z9
-	VADDPS      vm_expP3<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z9, Z9
-	VADDPS      vm_expP4<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z9, Z9
-	VADDPS      vm_expP5<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z6, Z8
-	VMULPS      Z8, Z9, Z9
-	VADDPS      Z6, Z9, Z9
-	VADDPS      vm_f3f800000<>+0(SB), Z9, Z9
-	VCVTPS2DQ   Z7, Z7
-	VPSRAD      $0x01, Z7, Z6
-	VPSUBD      Z6, Z7, Z7
-	VPADDD      vm_i127<>+0(SB), Z6, Z6
-	VPADDD      vm_i127<>+0(SB), Z7, Z7
-	VPSLLD      $0x17, Z6, Z6
-	VPSLLD      $0x17, Z7, Z7
-	VMULPS      Z6, Z9, Z9
-	VMULPS      Z7, Z9, Z9
-	VMOVUPS     vm_f40000000<>+0(SB), Z6
-	VSUBPS      Z9, Z6, Z6
-	VCMPPS      $0x12, vm_erfMax<>+0(SB), Z4, K1
-	VMOVDQA32.Z Z9, K1, Z9
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z3, K1
-	VMOVAPS     Z9, Z3
-	VMOVAPS     Z6, K1, Z3
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z4, K1
-	VMOVAPS     Z3, Z3
-	VMOVAPS     Z5, K1, Z3
-	VMULPS      vm_f3f000000<>+0(SB), Z2, Z2
-	VMULPS      Z3, Z2, Z2
-	VMOVUPS     128(CX), Z3
-	VMULPS      vm_invSqrt2<>+0(SB), Z3, Z4
-	VANDPS      vm_absMask<>+0(SB), Z4, Z5
-	VMULPS      Z4, Z4, Z6
-	VMULPS      vm_erfS5<>+0(SB), Z6, Z7
-	VADDPS      vm_erfS4<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfS3<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfS2<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfS1<>+0(SB), Z7, Z7
-	VMULPS      Z6, Z7, Z7
-	VADDPS      vm_erfS0<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_f3f800000<>+0(SB), Z4, Z6
-	VADDPS      Z7, Z6, Z6
-	VMOVUPS     vm_erfMax<>+0(SB), Z7
-	VMINPS      Z5, Z7, Z7
-	VMULPS      vm_erfR8<>+0(SB), Z7, Z8
-	VADDPS      vm_erfR7<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR6<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR5<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR4<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR3<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR2<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR1<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfR0<>+0(SB), Z8, Z8
-	VXORPS      vm_signMask<>+0(SB), Z8, Z8
-	VMOVUPS     vm_expLo<>+0(SB), Z7
-	VMAXPS      Z8, Z7, Z7
-	VMOVUPS     vm_expHi<>+0(SB), Z8
-	VMINPS      Z7, Z8, Z7
-	VMULPS      vm_log2e<>+0(SB), Z7, Z8
-	VRNDSCALEPS $0x08, Z8, Z8
-	VMULPS      vm_ln2Hi<>+0(SB), Z8, Z9
-	VSUBPS      Z9, Z7, Z7
-	VMULPS      vm_ln2Lo<>+0(SB), Z8, Z9
-	VSUBPS      Z9, Z7, Z7
-	VMULPS      vm_expP0<>+0(SB), Z7, Z10
-	VADDPS      vm_expP1<>+0(SB), Z10, Z10
-	VMULPS      Z7, Z10, Z10
-	VADDPS      vm_expP2<>+0(SB), Z10, Z10
-	VMULPS      Z7, Z10, Z10
-	VADDPS      vm_expP3<>+0(SB), Z10, Z10
-	VMULPS      Z7, Z10, Z10
-	VADDPS      vm_expP4<>+0(SB), Z10, Z10
-	VMULPS      Z7, Z10, Z10
-	VADDPS      vm_expP5<>+0(SB), Z10, Z10
-	VMULPS      Z7, Z7, Z9
-	VMULPS      Z9, Z10, Z10
-	VADDPS      Z7, Z10, Z10
-	VADDPS      vm_f3f800000<>+0(SB), Z10, Z10
-	VCVTPS2DQ   Z8, Z8
-	VPSRAD      $0x01, Z8, Z7
-	VPSUBD      Z7, Z8, Z8
-	VPADDD      vm_i127<>+0(SB), Z7, Z7
-	VPADDD      vm_i127<>+0(SB), Z8, Z8
-	VPSLLD      $0x17, Z7, Z7
-	VPSLLD      $0x17, Z8, Z8
-	VMULPS      Z7, Z10, Z10
-	VMULPS      Z8, Z10, Z10
-	VMOVUPS     vm_f40000000<>+0(SB), Z7
-	VSUBPS      Z10, Z7, Z7
-	VCMPPS      $0x12, vm_erfMax<>+0(SB), Z5, K1
-	VMOVDQA32.Z Z10, K1, Z10
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z4, K1
-	VMOVAPS     Z10, Z4
-	VMOVAPS     Z7, K1, Z4
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z5, K1
-	VMOVAPS     Z4, Z4
-	VMOVAPS     Z6, K1, Z4
-	VMULPS      vm_f3f000000<>+0(SB), Z3, Z3
-	VMULPS      Z4, Z3, Z3
-	VMOVUPS     192(CX), Z4
-	VMULPS      vm_invSqrt2<>+0(SB), Z4, Z5
-	VANDPS      vm_absMask<>+0(SB), Z5, Z6
-	VMULPS      Z5, Z5, Z7
-	VMULPS      vm_erfS5<>+0(SB), Z7, Z8
-	VADDPS      vm_erfS4<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfS3<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfS2<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfS1<>+0(SB), Z8, Z8
-	VMULPS      Z7, Z8, Z8
-	VADDPS      vm_erfS0<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_f3f800000<>+0(SB), Z5, Z7
-	VADDPS      Z8, Z7, Z7
-	VMOVUPS     vm_erfMax<>+0(SB), Z8
-	VMINPS      Z6, Z8, Z8
-	VMULPS      vm_erfR8<>+0(SB), Z8, Z9
-	VADDPS      vm_erfR7<>+0(SB), Z9, Z9
-	VMULPS      Z8, Z9, Z9
-	VADDPS      vm_erfR6<>+0(SB), Z9, Z9
-	VMULPS      Z8, Z9, Z9
-	VADDPS      vm_erfR5<>+0(SB), Z9, Z9
-	VMULPS      Z8, Z9, Z9
-	VADDPS      vm_erfR4<>+0(SB), Z9, Z9
-	VMULPS      Z8, Z9, Z9
-	VADDPS      vm_erfR3<>+0(SB), Z9, Z9
-	VMULPS      Z8, Z9, Z9
-	VADDPS      vm_erfR2<>+0(SB), Z9, Z9
-	VMULPS      Z8, Z9, Z9
-	VADDPS      vm_erfR1<>+0(SB), Z9, Z9
-	VMULPS      Z8, Z9, Z9
-	VADDPS      vm_erfR0<>+0(SB), Z9, Z9
-	VXORPS      vm_signMask<>+0(SB), Z9, Z9
-	VMOVUPS     vm_expLo<>+0(SB), Z8
-	VMAXPS      Z9, Z8, Z8
-	VMOVUPS     vm_expHi<>+0(SB), Z9
-	VMINPS      Z8, Z9, Z8
-	VMULPS      vm_log2e<>+0(SB), Z8, Z9
-	VRNDSCALEPS $0x08, Z9, Z9
-	VMULPS      vm_ln2Hi<>+0(SB), Z9, Z10
-	VSUBPS      Z10, Z8, Z8
-	VMULPS      vm_ln2Lo<>+0(SB), Z9, Z10
-	VSUBPS      Z10, Z8, Z8
-	VMULPS      vm_expP0<>+0(SB), Z8, Z11
-	VADDPS      vm_expP1<>+0(SB), Z11, Z11
-	VMULPS      Z8, Z11, Z11
-	VADDPS      vm_expP2<>+0(SB), Z11, Z11
-	VMULPS      Z8, Z11, Z11
-	VADDPS      vm_expP3<>+0(SB), Z11, Z11
-	VMULPS      Z8, Z11, Z11
-	VADDPS      vm_expP4<>+0(SB), Z11, Z11
-	VMULPS      Z8, Z11, Z11
-	VADDPS      vm_expP5<>+0(SB), Z11, Z11
-	VMULPS      Z8, Z8, Z10
-	VMULPS      Z10, Z11, Z11
-	VADDPS      Z8, Z11, Z11
-	VADDPS      vm_f3f800000<>+0(SB), Z11, Z11
-	VCVTPS2DQ   Z9, Z9
-	VPSRAD      $0x01, Z9, Z8
-	VPSUBD      Z8, Z9, Z9
-	VPADDD      vm_i127<>+0(SB), Z8, Z8
-	VPADDD      vm_i127<>+0(SB), Z9, Z9
-	VPSLLD      $0x17, Z8, Z8
-	VPSLLD      $0x17, Z9, Z9
-	VMULPS      Z8, Z11, Z11
-	VMULPS      Z9, Z11, Z11
-	VMOVUPS     vm_f40000000<>+0(SB), Z8
-	VSUBPS      Z11, Z8, Z8
-	VCMPPS      $0x12, vm_erfMax<>+0(SB), Z6, K1
-	VMOVDQA32.Z Z11, K1, Z11
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z5, K1
-	VMOVAPS     Z11, Z5
-	VMOVAPS     Z8, K1, Z5
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z6, K1
-	VMOVAPS     Z5, Z5
-	VMOVAPS     Z7, K1, Z5
-	VMULPS      vm_f3f000000<>+0(SB), Z4, Z4
-	VMULPS      Z5, Z4, Z4
-	VMOVUPS     Z1, (AX)
-	VMOVUPS     Z2, 64(AX)
-	VMOVUPS     Z3, 128(AX)
-	VMOVUPS     Z4, 192(AX)
-	ADDQ        $0x00000100, CX
-	ADDQ        $0x00000100, AX
-	SUBQ        $0x40, DX
-	JAE         loop4
+	VMOVUPS      (CX), Z1
+	VMULPS       vm_invSqrt2<>+0(SB), Z1, Z2
+	VANDPS       vm_absMask<>+0(SB), Z2, Z3
+	VMULPS       Z2, Z2, Z4
+	VMOVUPS      vm_erfS5<>+0(SB), Z5
+	VFMADD213PS  vm_erfS4<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS3<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS2<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS1<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS0<>+0(SB), Z4, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z2, Z4
+	VFMADD231PS  Z2, Z5, Z4
+	VMOVUPS      vm_erfMax<>+0(SB), Z5
+	VMINPS       Z3, Z5, Z5
+	VMOVUPS      vm_erfR8<>+0(SB), Z6
+	VFMADD213PS  vm_erfR7<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR6<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR5<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR4<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR3<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR2<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR1<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR0<>+0(SB), Z5, Z6
+	VXORPS       vm_signMask<>+0(SB), Z6, Z6
+	VMOVUPS      vm_expLo<>+0(SB), Z5
+	VMAXPS       Z6, Z5, Z5
+	VMOVUPS      vm_expHi<>+0(SB), Z6
+	VMINPS       Z5, Z6, Z5
+	VMULPS       vm_log2e<>+0(SB), Z5, Z6
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
+	VSUBPS       Z7, Z5, Z5
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z5
+	VMOVUPS      vm_expP0<>+0(SB), Z8
+	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z8
+	VMULPS       Z5, Z5, Z7
+	VFMADD213PS  Z5, Z7, Z8
+	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z6, Z5
+	VPSUBD       Z5, Z6, Z6
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z6, Z6
+	VMULPS       Z5, Z8, Z8
+	VMULPS       Z6, Z8, Z8
+	VMOVUPS      vm_f40000000<>+0(SB), Z5
+	VSUBPS       Z8, Z5, Z5
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z3, K1
+	VMOVDQA32.Z  Z8, K1, Z8
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z2, K1
+	VMOVAPS      Z8, Z2
+	VMOVAPS      Z5, K1, Z2
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z3, K1
+	VMOVAPS      Z2, Z2
+	VMOVAPS      Z4, K1, Z2
+	VMULPS       vm_f3f000000<>+0(SB), Z1, Z1
+	VMULPS       Z2, Z1, Z1
+	VMOVUPS      64(CX), Z2
+	VMULPS       vm_invSqrt2<>+0(SB), Z2, Z3
+	VANDPS       vm_absMask<>+0(SB), Z3, Z4
+	VMULPS       Z3, Z3, Z5
+	VMOVUPS      vm_erfS5<>+0(SB), Z6
+	VFMADD213PS  vm_erfS4<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfS3<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfS2<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfS1<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfS0<>+0(SB), Z5, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z3, Z5
+	VFMADD231PS  Z3, Z6, Z5
+	VMOVUPS      vm_erfMax<>+0(SB), Z6
+	VMINPS       Z4, Z6, Z6
+	VMOVUPS      vm_erfR8<>+0(SB), Z7
+	VFMADD213PS  vm_erfR7<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfR6<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfR5<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfR4<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfR3<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfR2<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfR1<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfR0<>+0(SB), Z6, Z7
+	VXORPS       vm_signMask<>+0(SB), Z7, Z7
+	VMOVUPS      vm_expLo<>+0(SB), Z6
+	VMAXPS       Z7, Z6, Z6
+	VMOVUPS      vm_expHi<>+0(SB), Z7
+	VMINPS       Z6, Z7, Z6
+	VMULPS       vm_log2e<>+0(SB), Z6, Z7
+	VRNDSCALEPS  $0x08, Z7, Z7
+	VMULPS       vm_ln2Hi<>+0(SB), Z7, Z8
+	VSUBPS       Z8, Z6, Z6
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z7, Z6
+	VMOVUPS      vm_expP0<>+0(SB), Z9
+	VFMADD213PS  vm_expP1<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_expP2<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_expP3<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_expP4<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_expP5<>+0(SB), Z6, Z9
+	VMULPS       Z6, Z6, Z8
+	VFMADD213PS  Z6, Z8, Z9
+	VADDPS       vm_f3f800000<>+0(SB), Z9, Z9
+	VCVTPS2DQ    Z7, Z7
+	VPSRAD       $0x01, Z7, Z6
+	VPSUBD       Z6, Z7, Z7
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
+	VPADDD       vm_i127<>+0(SB), Z7, Z7
+	VPSLLD       $0x17, Z6, Z6
+	VPSLLD       $0x17, Z7, Z7
+	VMULPS       Z6, Z9, Z9
+	VMULPS       Z7, Z9, Z9
+	VMOVUPS      vm_f40000000<>+0(SB), Z6
+	VSUBPS       Z9, Z6, Z6
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z4, K1
+	VMOVDQA32.Z  Z9, K1, Z9
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z3, K1
+	VMOVAPS      Z9, Z3
+	VMOVAPS      Z6, K1, Z3
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z4, K1
+	VMOVAPS      Z3, Z3
+	VMOVAPS      Z5, K1, Z3
+	VMULPS       vm_f3f000000<>+0(SB), Z2, Z2
+	VMULPS       Z3, Z2, Z2
+	VMOVUPS      128(CX), Z3
+	VMULPS       vm_invSqrt2<>+0(SB), Z3, Z4
+	VANDPS       vm_absMask<>+0(SB), Z4, Z5
+	VMULPS       Z4, Z4, Z6
+	VMOVUPS      vm_erfS5<>+0(SB), Z7
+	VFMADD213PS  vm_erfS4<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS3<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS2<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS1<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS0<>+0(SB), Z6, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z4, Z6
+	VFMADD231PS  Z4, Z7, Z6
+	VMOVUPS      vm_erfMax<>+0(SB), Z7
+	VMINPS       Z5, Z7, Z7
+	VMOVUPS      vm_erfR8<>+0(SB), Z8
+	VFMADD213PS  vm_erfR7<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_erfR6<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_erfR5<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_erfR4<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_erfR3<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_erfR2<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_erfR1<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_erfR0<>+0(SB), Z7, Z8
+	VXORPS       vm_signMask<>+0(SB), Z8, Z8
+	VMOVUPS      vm_expLo<>+0(SB), Z7
+	VMAXPS       Z8, Z7, Z7
+	VMOVUPS      vm_expHi<>+0(SB), Z8
+	VMINPS       Z7, Z8, Z7
+	VMULPS       vm_log2e<>+0(SB), Z7, Z8
+	VRNDSCALEPS  $0x08, Z8, Z8
+	VMULPS       vm_ln2Hi<>+0(SB), Z8, Z9
+	VSUBPS       Z9, Z7, Z7
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z8, Z7
+	VMOVUPS      vm_expP0<>+0(SB), Z10
+	VFMADD213PS  vm_expP1<>+0(SB), Z7, Z10
+	VFMADD213PS  vm_expP2<>+0(SB), Z7, Z10
+	VFMADD213PS  vm_expP3<>+0(SB), Z7, Z10
+	VFMADD213PS  vm_expP4<>+0(SB), Z7, Z10
+	VFMADD213PS  vm_expP5<>+0(SB), Z7, Z10
+	VMULPS       Z7, Z7, Z9
+	VFMADD213PS  Z7, Z9, Z10
+	VADDPS       vm_f3f800000<>+0(SB), Z10, Z10
+	VCVTPS2DQ    Z8, Z8
+	VPSRAD       $0x01, Z8, Z7
+	VPSUBD       Z7, Z8, Z8
+	VPADDD       vm_i127<>+0(SB), Z7, Z7
+	VPADDD       vm_i127<>+0(SB), Z8, Z8
+	VPSLLD       $0x17, Z7, Z7
+	VPSLLD       $0x17, Z8, Z8
+	VMULPS       Z7, Z10, Z10
+	VMULPS       Z8, Z10, Z10
+	VMOVUPS      vm_f40000000<>+0(SB), Z7
+	VSUBPS       Z10, Z7, Z7
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z5, K1
+	VMOVDQA32.Z  Z10, K1, Z10
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z4, K1
+	VMOVAPS      Z10, Z4
+	VMOVAPS      Z7, K1, Z4
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z5, K1
+	VMOVAPS      Z4, Z4
+	VMOVAPS      Z6, K1, Z4
+	VMULPS       vm_f3f000000<>+0(SB), Z3, Z3
+	VMULPS       Z4, Z3, Z3
+	VMOVUPS      192(CX), Z4
+	VMULPS       vm_invSqrt2<>+0(SB), Z4, Z5
+	VANDPS       vm_absMask<>+0(SB), Z5, Z6
+	VMULPS       Z5, Z5, Z7
+	VMOVUPS      vm_erfS5<>+0(SB), Z8
+	VFMADD213PS  vm_erfS4<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_erfS3<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_erfS2<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_erfS1<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_erfS0<>+0(SB), Z7, Z8
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z7
+	VFMADD231PS  Z5, Z8, Z7
+	VMOVUPS      vm_erfMax<>+0(SB), Z8
+	VMINPS       Z6, Z8, Z8
+	VMOVUPS      vm_erfR8<>+0(SB), Z9
+	VFMADD213PS  vm_erfR7<>+0(SB), Z8, Z9
+	VFMADD213PS  vm_erfR6<>+0(SB), Z8, Z9
+	VFMADD213PS  vm_erfR5<>+0(SB), Z8, Z9
+	VFMADD213PS  vm_erfR4<>+0(SB), Z8, Z9
+	VFMADD213PS  vm_erfR3<>+0(SB), Z8, Z9
+	VFMADD213PS  vm_erfR2<>+0(SB), Z8, Z9
+	VFMADD213PS  vm_erfR1<>+0(SB), Z8, Z9
+	VFMADD213PS  vm_erfR0<>+0(SB), Z8, Z9
+	VXORPS       vm_signMask<>+0(SB), Z9, Z9
+	VMOVUPS      vm_expLo<>+0(SB), Z8
+	VMAXPS       Z9, Z8, Z8
+	VMOVUPS      vm_expHi<>+0(SB), Z9
+	VMINPS       Z8, Z9, Z8
+	VMULPS       vm_log2e<>+0(SB), Z8, Z9
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VMULPS       vm_ln2Hi<>+0(SB), Z9, Z10
+	VSUBPS       Z10, Z8, Z8
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z9, Z8
+	VMOVUPS      vm_expP0<>+0(SB), Z11
+	VFMADD213PS  vm_expP1<>+0(SB), Z8, Z11
+	VFMADD213PS  vm_expP2<>+0(SB), Z8, Z11
+	VFMADD213PS  vm_expP3<>+0(SB), Z8, Z11
+	VFMADD213PS  vm_expP4<>+0(SB), Z8, Z11
+	VFMADD213PS  vm_expP5<>+0(SB), Z8, Z11
+	VMULPS       Z8, Z8, Z10
+	VFMADD213PS  Z8, Z10, Z11
+	VADDPS       vm_f3f800000<>+0(SB), Z11, Z11
+	VCVTPS2DQ    Z9, Z9
+	VPSRAD       $0x01, Z9, Z8
+	VPSUBD       Z8, Z9, Z9
+	VPADDD       vm_i127<>+0(SB), Z8, Z8
+	VPADDD       vm_i127<>+0(SB), Z9, Z9
+	VPSLLD       $0x17, Z8, Z8
+	VPSLLD       $0x17, Z9, Z9
+	VMULPS       Z8, Z11, Z11
+	VMULPS       Z9, Z11, Z11
+	VMOVUPS      vm_f40000000<>+0(SB), Z8
+	VSUBPS       Z11, Z8, Z8
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z6, K1
+	VMOVDQA32.Z  Z11, K1, Z11
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z5, K1
+	VMOVAPS      Z11, Z5
+	VMOVAPS      Z8, K1, Z5
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z6, K1
+	VMOVAPS      Z5, Z5
+	VMOVAPS      Z7, K1, Z5
+	VMULPS       vm_f3f000000<>+0(SB), Z4, Z4
+	VMULPS       Z5, Z4, Z4
+	VMOVUPS      Z1, (AX)
+	VMOVUPS      Z2, 64(AX)
+	VMOVUPS      Z3, 128(AX)
+	VMOVUPS      Z4, 192(AX)
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000100, AX
+	SUBQ         $0x40, DX
+	JAE          loop4
 
 loop4_end:
 	ADDQ $0x40, DX
@@ -5734,179 +5030,143 @@ loop4_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS     (CX), Z1
-	VMULPS      vm_invSqrt2<>+0(SB), Z1, Z2
-	VANDPS      vm_absMask<>+0(SB), Z2, Z3
-	VMULPS      Z2, Z2, Z4
-	VMULPS      vm_erfS5<>+0(SB), Z4, Z5
-	VADDPS      vm_erfS4<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfS3<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfS2<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfS1<>+0(SB), Z5, Z5
-	VMULPS      Z4, Z5, Z5
-	VADDPS      vm_erfS0<>+0(SB), Z5, Z5
-	VMULPS      Z2, Z5, Z5
-	VADDPS      vm_f3f800000<>+0(SB), Z2, Z4
-	VADDPS      Z5, Z4, Z4
-	VMOVUPS     vm_erfMax<>+0(SB), Z5
-	VMINPS      Z3, Z5, Z5
-	VMULPS      vm_erfR8<>+0(SB), Z5, Z6
-	VADDPS      vm_erfR7<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR6<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR5<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR4<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR3<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR2<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR1<>+0(SB), Z6, Z6
-	VMULPS      Z5, Z6, Z6
-	VADDPS      vm_erfR0<>+0(SB), Z6, Z6
-	VXORPS      vm_signMask<>+0(SB), Z6, Z6
-	VMOVUPS     vm_expLo<>+0(SB), Z5
-	VMAXPS      Z6, Z5, Z5
-	VMOVUPS     vm_expHi<>+0(SB), Z6
-	VMINPS      Z5, Z6, Z5
-	VMULPS      vm_log2e<>+0(SB), Z5, Z6
-	VRNDSCALEPS $0x08, Z6, Z6
-	VMULPS      vm_ln2Hi<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z5, Z5
-	VMULPS      vm_ln2Lo<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z5, Z5
-	VMULPS      vm_expP0<>+0(SB), Z5, Z8
-	VADDPS      vm_expP1<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP2<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP3<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP4<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP5<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z5, Z7
-	VMULPS      Z7, Z8, Z8
-	VADDPS      Z5, Z8, Z8
-	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
-	VCVTPS2DQ   Z6, Z6
-	VPSRAD      $0x01, Z6, Z5
-	VPSUBD      Z5, Z6, Z6
-	VPADDD      vm_i127<>+0(SB), Z5, Z5
-	VPADDD      vm_i127<>+0(SB), Z6, Z6
-	VPSLLD      $0x17, Z5, Z5
-	VPSLLD      $0x17, Z6, Z6
-	VMULPS      Z5, Z8, Z8
-	VMULPS      Z6, Z8, Z8
-	VMOVUPS     vm_f40000000<>+0(SB), Z5
-	VSUBPS      Z8, Z5, Z5
-	VCMPPS      $0x12, vm_erfMax<>+0(SB), Z3, K1
-	VMOVDQA32.Z Z8, K1, Z8
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z2, K1
-	VMOVAPS     Z8, Z2
-	VMOVAPS     Z5, K1, Z2
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Z3, K1
-	VMOVAPS     Z2, Z2
-	VMOVAPS     Z4, K1, Z2
-	VMULPS      vm_f3f000000<>+0(SB), Z1, Z1
-	VMULPS      Z2, Z1, Z1
-	VMOVUPS     Z1, (AX)
-	ADDQ        $0x40, CX
-	ADDQ        $0x40, AX
-	SUBQ        $0x10, DX
-	JAE         loop1
+	VMOVUPS      (CX), Z1
+	VMULPS       vm_invSqrt2<>+0(SB), Z1, Z2
+	VANDPS       vm_absMask<>+0(SB), Z2, Z3
+	VMULPS       Z2, Z2, Z4
+	VMOVUPS      vm_erfS5<>+0(SB), Z5
+	VFMADD213PS  vm_erfS4<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS3<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS2<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS1<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS0<>+0(SB), Z4, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z2, Z4
+	VFMADD231PS  Z2, Z5, Z4
+	VMOVUPS      vm_erfMax<>+0(SB), Z5
+	VMINPS       Z3, Z5, Z5
+	VMOVUPS      vm_erfR8<>+0(SB), Z6
+	VFMADD213PS  vm_erfR7<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR6<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR5<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR4<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR3<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR2<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR1<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfR0<>+0(SB), Z5, Z6
+	VXORPS       vm_signMask<>+0(SB), Z6, Z6
+	VMOVUPS      vm_expLo<>+0(SB), Z5
+	VMAXPS       Z6, Z5, Z5
+	VMOVUPS      vm_expHi<>+0(SB), Z6
+	VMINPS       Z5, Z6, Z5
+	VMULPS       vm_log2e<>+0(SB), Z5, Z6
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
+	VSUBPS       Z7, Z5, Z5
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z5
+	VMOVUPS      vm_expP0<>+0(SB), Z8
+	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z8
+	VMULPS       Z5, Z5, Z7
+	VFMADD213PS  Z5, Z7, Z8
+	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z6, Z5
+	VPSUBD       Z5, Z6, Z6
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z6, Z6
+	VMULPS       Z5, Z8, Z8
+	VMULPS       Z6, Z8, Z8
+	VMOVUPS      vm_f40000000<>+0(SB), Z5
+	VSUBPS       Z8, Z5, Z5
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z3, K1
+	VMOVDQA32.Z  Z8, K1, Z8
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z2, K1
+	VMOVAPS      Z8, Z2
+	VMOVAPS      Z5, K1, Z2
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z3, K1
+	VMOVAPS      Z2, Z2
+	VMOVAPS      Z4, K1, Z2
+	VMULPS       vm_f3f000000<>+0(SB), Z1, Z1
+	VMULPS       Z2, Z1, Z1
+	VMOVUPS      Z1, (AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop1
 
 loop1_end:
-	ADDQ        $0x10, DX
-	CMPQ        DX, $0x08
-	JB          done
-	VMOVUPS     (CX), Y1
-	VMULPS      vm_invSqrt2<>+0(SB), Y1, Y2
-	VANDPS      vm_absMask<>+0(SB), Y2, Y3
-	VMULPS      Y2, Y2, Y4
-	VMULPS      vm_erfS5<>+0(SB), Y4, Y5
-	VADDPS      vm_erfS4<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfS3<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfS2<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfS1<>+0(SB), Y5, Y5
-	VMULPS      Y4, Y5, Y5
-	VADDPS      vm_erfS0<>+0(SB), Y5, Y5
-	VMULPS      Y2, Y5, Y5
-	VADDPS      vm_f3f800000<>+0(SB), Y2, Y4
-	VADDPS      Y5, Y4, Y4
-	VMOVUPS     vm_erfMax<>+0(SB), Y5
-	VMINPS      Y3, Y5, Y5
-	VMULPS      vm_erfR8<>+0(SB), Y5, Y6
-	VADDPS      vm_erfR7<>+0(SB), Y6, Y6
-	VMULPS      Y5, Y6, Y6
-	VADDPS      vm_erfR6<>+0(SB), Y6, Y6
-	VMULPS      Y5, Y6, Y6
-	VADDPS      vm_erfR5<>+0(SB), Y6, Y6
-	VMULPS      Y5, Y6, Y6
-	VADDPS      vm_erfR4<>+0(SB), Y6, Y6
-	VMULPS      Y5, Y6, Y6
-	VADDPS      vm_erfR3<>+0(SB), Y6, Y6
-	VMULPS      Y5, Y6, Y6
-	VADDPS      vm_erfR2<>+0(SB), Y6, Y6
-	VMULPS      Y5, Y6, Y6
-	VADDPS      vm_erfR1<>+0(SB), Y6, Y6
-	VMULPS      Y5, Y6, Y6
-	VADDPS      vm_erfR0<>+0(SB), Y6, Y6
-	VXORPS      vm_signMask<>+0(SB), Y6, Y6
-	VMOVUPS     vm_expLo<>+0(SB), Y5
-	VMAXPS      Y6, Y5, Y5
-	VMOVUPS     vm_expHi<>+0(SB), Y6
-	VMINPS      Y5, Y6, Y5
-	VMULPS      vm_log2e<>+0(SB), Y5, Y6
-	VRNDSCALEPS $0x08, Y6, Y6
-	VMULPS      vm_ln2Hi<>+0(SB), Y6, Y7
-	VSUBPS      Y7, Y5, Y5
-	VMULPS      vm_ln2Lo<>+0(SB), Y6, Y7
-	VSUBPS      Y7, Y5, Y5
-	VMULPS      vm_expP0<>+0(SB), Y5, Y8
-	VADDPS      vm_expP1<>+0(SB), Y8, Y8
-	VMULPS      Y5, Y8, Y8
-	VADDPS      vm_expP2<>+0(SB), Y8, Y8
-	VMULPS      Y5, Y8, Y8
-	VADDPS      vm_expP3<>+0(SB), Y8, Y8
-	VMULPS      Y5, Y8, Y8
-	VADDPS      vm_expP4<>+0(SB), Y8, Y8
-	VMULPS      Y5, Y8, Y8
-	VADDPS      vm_expP5<>+0(SB), Y8, Y8
-	VMULPS      Y5, Y5, Y7
-	VMULPS      Y7, Y8, Y8
-	VADDPS      Y5, Y8, Y8
-	VADDPS      vm_f3f800000<>+0(SB), Y8, Y8
-	VCVTPS2DQ   Y6, Y6
-	VPSRAD      $0x01, Y6, Y5
-	VPSUBD      Y5, Y6, Y6
-	VPADDD      vm_i127<>+0(SB), Y5, Y5
-	VPADDD      vm_i127<>+0(SB), Y6, Y6
-	VPSLLD      $0x17, Y5, Y5
-	VPSLLD      $0x17, Y6, Y6
-	VMULPS      Y5, Y8, Y8
-	VMULPS      Y6, Y8, Y8
-	VMOVUPS     vm_f40000000<>+0(SB), Y5
-	VSUBPS      Y8, Y5, Y5
-	VCMPPS      $0x12, vm_erfMax<>+0(SB), Y3, K1
-	VMOVDQA32.Z Y8, K1, Y8
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Y2, K1
-	VMOVAPS     Y8, Y2
-	VMOVAPS     Y5, K1, Y2
-	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Y3, K1
-	VMOVAPS     Y2, Y2
-	VMOVAPS     Y4, K1, Y2
-	VMULPS      vm_f3f000000<>+0(SB), Y1, Y1
-	VMULPS      Y2, Y1, Y1
-	VMOVUPS     Y1, (AX)
+	ADDQ         $0x10, DX
+	CMPQ         DX, $0x08
+	JB           done
+	VMOVUPS      (CX), Y1
+	VMULPS       vm_invSqrt2<>+0(SB), Y1, Y2
+	VANDPS       vm_absMask<>+0(SB), Y2, Y3
+	VMULPS       Y2, Y2, Y4
+	VMOVUPS      vm_erfS5<>+0(SB), Y5
+	VFMADD213PS  vm_erfS4<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS3<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS2<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS1<>+0(SB), Y4, Y5
+	VFMADD213PS  vm_erfS0<>+0(SB), Y4, Y5
+	VADDPS       vm_f3f800000<>+0(SB), Y2, Y4
+	VFMADD231PS  Y2, Y5, Y4
+	VMOVUPS      vm_erfMax<>+0(SB), Y5
+	VMINPS       Y3, Y5, Y5
+	VMOVUPS      vm_erfR8<>+0(SB), Y6
+	VFMADD213PS  vm_erfR7<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR6<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR5<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR4<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR3<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR2<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR1<>+0(SB), Y5, Y6
+	VFMADD213PS  vm_erfR0<>+0(SB), Y5, Y6
+	VXORPS       vm_signMask<>+0(SB), Y6, Y6
+	VMOVUPS      vm_expLo<>+0(SB), Y5
+	VMAXPS       Y6, Y5, Y5
+	VMOVUPS      vm_expHi<>+0(SB), Y6
+	VMINPS       Y5, Y6, Y5
+	VMULPS       vm_log2e<>+0(SB), Y5, Y6
+	VRNDSCALEPS  $0x08, Y6, Y6
+	VMULPS       vm_ln2Hi<>+0(SB), Y6, Y7
+	VSUBPS       Y7, Y5, Y5
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y6, Y5
+	VMOVUPS      vm_expP0<>+0(SB), Y8
+	VFMADD213PS  vm_expP1<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expP2<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expP3<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expP4<>+0(SB), Y5, Y8
+	VFMADD213PS  vm_expP5<>+0(SB), Y5, Y8
+	VMULPS       Y5, Y5, Y7
+	VFMADD213PS  Y5, Y7, Y8
+	VADDPS       vm_f3f800000<>+0(SB), Y8, Y8
+	VCVTPS2DQ    Y6, Y6
+	VPSRAD       $0x01, Y6, Y5
+	VPSUBD       Y5, Y6, Y6
+	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y6, Y6
+	VPSLLD       $0x17, Y5, Y5
+	VPSLLD       $0x17, Y6, Y6
+	VMULPS       Y5, Y8, Y8
+	VMULPS       Y6, Y8, Y8
+	VMOVUPS      vm_f40000000<>+0(SB), Y5
+	VSUBPS       Y8, Y5, Y5
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y3, K1
+	VMOVDQA32.Z  Y8, K1, Y8
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y2, K1
+	VMOVAPS      Y8, Y2
+	VMOVAPS      Y5, K1, Y2
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y3, K1
+	VMOVAPS      Y2, Y2
+	VMOVAPS      Y4, K1, Y2
+	VMULPS       vm_f3f000000<>+0(SB), Y1, Y1
+	VMULPS       Y2, Y1, Y1
+	VMOVUPS      Y1, (AX)
 
 done:
 	VMOVUPS Y0, (SI)
@@ -5914,256 +5174,226 @@ done:
 	RET
 
 // func geluTanhAVX512(dst []float32, x []float32)
-// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, FMA3
 TEXT ·geluTanhAVX512(SB), NOSPLIT, $0-48
 	// dst[i] = geluTanhf(x[i]) (geluTanhGeneric).
-	MOVQ        dst_base+0(FP), AX
-	MOVQ        x_base+24(FP), CX
-	MOVQ        x_len+32(FP), DX
-	LEAQ        -32(CX)(DX*4), BX
-	LEAQ        -32(AX)(DX*4), SI
-	VMOVUPS     (BX), Y0
-	VMULPS      Y0, Y0, Y1
-	VMULPS      vm_geluTanhC2<>+0(SB), Y1, Y1
-	VADDPS      vm_geluTanhC1<>+0(SB), Y1, Y1
-	VMULPS      Y1, Y0, Y1
-	VORPS       vm_signMask<>+0(SB), Y1, Y2
-	VMOVUPS     vm_expLo<>+0(SB), Y3
-	VMAXPS      Y2, Y3, Y2
-	VMOVUPS     vm_expHi<>+0(SB), Y3
-	VMINPS      Y2, Y3, Y2
-	VMULPS      vm_log2e<>+0(SB), Y2, Y3
-	VRNDSCALEPS $0x08, Y3, Y3
-	VMULPS      vm_ln2Hi<>+0(SB), Y3, Y4
-	VSUBPS      Y4, Y2, Y2
-	VMULPS      vm_ln2Lo<>+0(SB), Y3, Y4
-	VSUBPS      Y4, Y2, Y2
-	VMULPS      vm_expP0<>+0(SB), Y2, Y5
-	VADDPS      vm_expP1<>+0(SB), Y5, Y5
-	VMULPS      Y2, Y5, Y5
-	VADDPS      vm_expP2<>+0(SB), Y5, Y5
-	VMULPS      Y2, Y5, Y5
-	VADDPS      vm_expP3<>+0(SB), Y5, Y5
-	VMULPS      Y2, Y5, Y5
-	VADDPS      vm_expP4<>+0(SB), Y5, Y5
-	VMULPS      Y2, Y5, Y5
-	VADDPS      vm_expP5<>+0(SB), Y5, Y5
-	VMULPS      Y2, Y2, Y4
-	VMULPS      Y4, Y5, Y5
-	VADDPS      Y2, Y5, Y5
-	VADDPS      vm_f3f800000<>+0(SB), Y5, Y5
-	VCVTPS2DQ   Y3, Y3
-	VPSRAD      $0x01, Y3, Y2
-	VPSUBD      Y2, Y3, Y3
-	VPADDD      vm_i127<>+0(SB), Y2, Y2
-	VPADDD      vm_i127<>+0(SB), Y3, Y3
-	VPSLLD      $0x17, Y2, Y2
-	VPSLLD      $0x17, Y3, Y3
-	VMULPS      Y2, Y5, Y5
-	VMULPS      Y3, Y5, Y5
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Y1, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Y1
-	VMOVAPS     Y5, Y2
-	VMOVAPS     Y1, K1, Y2
-	VADDPS      vm_f3f800000<>+0(SB), Y5, Y5
-	VDIVPS      Y5, Y2, Y2
-	VMULPS      Y2, Y0, Y2
-	SUBQ        $0x40, DX
-	JB          loop4_end
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -32(AX)(DX*4), SI
+	VMOVUPS      (BX), Y0
+	VMULPS       Y0, Y0, Y1
+	VMOVUPS      vm_geluTanhC1<>+0(SB), Y2
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Y2, Y1
+	VMULPS       Y1, Y0, Y1
+	VORPS        vm_signMask<>+0(SB), Y1, Y2
+	VMOVUPS      vm_expLo<>+0(SB), Y3
+	VMAXPS       Y2, Y3, Y2
+	VMOVUPS      vm_expHi<>+0(SB), Y3
+	VMINPS       Y2, Y3, Y2
+	VMULPS       vm_log2e<>+0(SB), Y2, Y3
+	VRNDSCALEPS  $0x08, Y3, Y3
+	VMULPS       vm_ln2Hi<>+0(SB), Y3, Y4
+	VSUBPS       Y4, Y2, Y2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y3, Y2
+	VMOVUPS      vm_expP0<>+0(SB), Y5
+	VFMADD213PS  vm_expP1<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP2<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP3<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP4<>+0(SB), Y2, Y5
+	VFMADD213PS  vm_expP5<>+0(SB), Y2, Y5
+	VMULPS       Y2, Y2, Y4
+	VFMADD213PS  Y2, Y4, Y5
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VCVTPS2DQ    Y3, Y3
+	VPSRAD       $0x01, Y3, Y2
+	VPSUBD       Y2, Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y2, Y2
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPSLLD       $0x17, Y2, Y2
+	VPSLLD       $0x17, Y3, Y3
+	VMULPS       Y2, Y5, Y5
+	VMULPS       Y3, Y5, Y5
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y1, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Y1
+	VMOVAPS      Y5, Y2
+	VMOVAPS      Y1, K1, Y2
+	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
+	VDIVPS       Y5, Y2, Y2
+	VMULPS       Y2, Y0, Y2
+	SUBQ         $0x40, DX
+	JB           loop4_end
 
 loop4:
-	VMOVUPS     (CX), Z0
-	VMULPS      Z0, Z0, Z1
-	VMULPS      vm_geluTanhC2<>+0(SB), Z1, Z1
-	VADDPS      vm_geluTanhC1<>+0(SB), Z1, Z1
-	VMULPS      Z1, Z0, Z1
-	VORPS       vm_signMask<>+0(SB), Z1, Z3
-	VMOVUPS     vm_expLo<>+0(SB), Z4
-	VMAXPS      Z3, Z4, Z3
-	VMOVUPS     vm_expHi<>+0(SB), Z4
-	VMINPS      Z3, Z4, Z3
-	VMULPS      vm_log2e<>+0(SB), Z3, Z4
-	VRNDSCALEPS $0x08, Z4, Z4
-	VMULPS      vm_ln2Hi<>+0(SB), Z4, Z5
-	VSUBPS      Z5, Z3, Z3
-	VMULPS      vm_ln2Lo<>+0(SB), Z4, Z5
-	VSUBPS      Z5, Z3, Z3
-	VMULPS      vm_expP0<>+0(SB), Z3, Z6
-	VADDPS      vm_expP1<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP2<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP3<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP4<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP5<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z3, Z5
-	VMULPS      Z5, Z6, Z6
-	VADDPS      Z3, Z6, Z6
-	VADDPS      vm_f3f800000<>+0(SB), Z6, Z6
-	VCVTPS2DQ   Z4, Z4
-	VPSRAD      $0x01, Z4, Z3
-	VPSUBD      Z3, Z4, Z4
-	VPADDD      vm_i127<>+0(SB), Z3, Z3
-	VPADDD      vm_i127<>+0(SB), Z4, Z4
-	VPSLLD      $0x17, Z3, Z3
-	VPSLLD      $0x17, Z4, Z4
-	VMULPS      Z3, Z6, Z6
-	VMULPS      Z4, Z6, Z6
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z1, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z1
-	VMOVAPS     Z6, Z3
-	VMOVAPS     Z1, K1, Z3
-	VADDPS      vm_f3f800000<>+0(SB), Z6, Z6
-	VDIVPS      Z6, Z3, Z3
-	VMULPS      Z3, Z0, Z3
-	VMOVUPS     64(CX), Z0
-	VMULPS      Z0, Z0, Z1
-	VMULPS      vm_geluTanhC2<>+0(SB), Z1, Z1
-	VADDPS      vm_geluTanhC1<>+0(SB), Z1, Z1
-	VMULPS      Z1, Z0, Z1
-	VORPS       vm_signMask<>+0(SB), Z1, Z4
-	VMOVUPS     vm_expLo<>+0(SB), Z5
-	VMAXPS      Z4, Z5, Z4
-	VMOVUPS     vm_expHi<>+0(SB), Z5
-	VMINPS      Z4, Z5, Z4
-	VMULPS      vm_log2e<>+0(SB), Z4, Z5
-	VRNDSCALEPS $0x08, Z5, Z5
-	VMULPS      vm_ln2Hi<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z4, Z4
-	VMULPS      vm_ln2Lo<>+0(SB), Z5, Z6
-	VSUBPS      Z6, Z4, Z4
-	VMULPS      vm_expP0<>+0(SB), Z4, Z7
-	VADDPS      vm_expP1<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP2<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP3<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP4<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z7, Z7
-	VADDPS      vm_expP5<>+0(SB), Z7, Z7
-	VMULPS      Z4, Z4, Z6
-	VMULPS      Z6, Z7, Z7
-	VADDPS      Z4, Z7, Z7
-	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ   Z5, Z5
-	VPSRAD      $0x01, Z5, Z4
-	VPSUBD      Z4, Z5, Z5
-	VPADDD      vm_i127<>+0(SB), Z4, Z4
-	VPADDD      vm_i127<>+0(SB), Z5, Z5
-	VPSLLD      $0x17, Z4, Z4
-	VPSLLD      $0x17, Z5, Z5
-	VMULPS      Z4, Z7, Z7
-	VMULPS      Z5, Z7, Z7
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z1, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z1
-	VMOVAPS     Z7, Z4
-	VMOVAPS     Z1, K1, Z4
-	VADDPS      vm_f3f800000<>+0(SB), Z7, Z7
-	VDIVPS      Z7, Z4, Z4
-	VMULPS      Z4, Z0, Z4
-	VMOVUPS     128(CX), Z0
-	VMULPS      Z0, Z0, Z1
-	VMULPS      vm_geluTanhC2<>+0(SB), Z1, Z1
-	VADDPS      vm_geluTanhC1<>+0(SB), Z1, Z1
-	VMULPS      Z1, Z0, Z1
-	VORPS       vm_signMask<>+0(SB), Z1, Z5
-	VMOVUPS     vm_expLo<>+0(SB), Z6
-	VMAXPS      Z5, Z6, Z5
-	VMOVUPS     vm_expHi<>+0(SB), Z6
-	VMINPS      Z5, Z6, Z5
-	VMULPS      vm_log2e<>+0(SB), Z5, Z6
-	VRNDSCALEPS $0x08, Z6, Z6
-	VMULPS      vm_ln2Hi<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z5, Z5
-	VMULPS      vm_ln2Lo<>+0(SB), Z6, Z7
-	VSUBPS      Z7, Z5, Z5
-	VMULPS      vm_expP0<>+0(SB), Z5, Z8
-	VADDPS      vm_expP1<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP2<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP3<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP4<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z8, Z8
-	VADDPS      vm_expP5<>+0(SB), Z8, Z8
-	VMULPS      Z5, Z5, Z7
-	VMULPS      Z7, Z8, Z8
-	VADDPS      Z5, Z8, Z8
-	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
-	VCVTPS2DQ   Z6, Z6
-	VPSRAD      $0x01, Z6, Z5
-	VPSUBD      Z5, Z6, Z6
-	VPADDD      vm_i127<>+0(SB), Z5, Z5
-	VPADDD      vm_i127<>+0(SB), Z6, Z6
-	VPSLLD      $0x17, Z5, Z5
-	VPSLLD      $0x17, Z6, Z6
-	VMULPS      Z5, Z8, Z8
-	VMULPS      Z6, Z8, Z8
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z1, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z1
-	VMOVAPS     Z8, Z5
-	VMOVAPS     Z1, K1, Z5
-	VADDPS      vm_f3f800000<>+0(SB), Z8, Z8
-	VDIVPS      Z8, Z5, Z5
-	VMULPS      Z5, Z0, Z5
-	VMOVUPS     192(CX), Z0
-	VMULPS      Z0, Z0, Z1
-	VMULPS      vm_geluTanhC2<>+0(SB), Z1, Z1
-	VADDPS      vm_geluTanhC1<>+0(SB), Z1, Z1
-	VMULPS      Z1, Z0, Z1
-	VORPS       vm_signMask<>+0(SB), Z1, Z6
-	VMOVUPS     vm_expLo<>+0(SB), Z7
-	VMAXPS      Z6, Z7, Z6
-	VMOVUPS     vm_expHi<>+0(SB), Z7
-	VMINPS      Z6, Z7, Z6
-	VMULPS      vm_log2e<>+0(SB), Z6, Z7
-	VRNDSCALEPS $0x08, Z7, Z7
-	VMULPS      vm_ln2Hi<>+0(SB), Z7, Z8
-	VSUBPS      Z8, Z6, Z6
-	VMULPS      vm_ln2Lo<>+0(SB), Z7, Z8
-	VSUBPS      Z8, Z6, Z6
-	VMULPS      vm_expP0<>+0(SB), Z6, Z9
-	VADDPS      vm_expP1<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z9, Z9
-	VADDPS      vm_expP2<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z9, Z9
-	VADDPS      vm_expP3<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z9, Z9
-	VADDPS      vm_expP4<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z9, Z9
-	VADDPS      vm_expP5<>+0(SB), Z9, Z9
-	VMULPS      Z6, Z6, Z8
-	VMULPS      Z8, Z9, Z9
-	VADDPS      Z6, Z9, Z9
-	VADDPS      vm_f3f800000<>+0(SB), Z9, Z9
-	VCVTPS2DQ   Z7, Z7
-	VPSRAD      $0x01, Z7, Z6
-	VPSUBD      Z6, Z7, Z7
-	VPADDD      vm_i127<>+0(SB), Z6, Z6
-	VPADDD      vm_i127<>+0(SB), Z7, Z7
-	VPSLLD      $0x17, Z6, Z6
-	VPSLLD      $0x17, Z7, Z7
-	VMULPS      Z6, Z9, Z9
-	VMULPS      Z7, Z9, Z9
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z1, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z1
-	VMOVAPS     Z9, Z6
-	VMOVAPS     Z1, K1, Z6
-	VADDPS      vm_f3f800000<>+0(SB), Z9, Z9
-	VDIVPS      Z9, Z6, Z6
-	VMULPS      Z6, Z0, Z6
-	VMOVUPS     Z3, (AX)
-	VMOVUPS     Z4, 64(AX)
-	VMOVUPS     Z5, 128(AX)
-	VMOVUPS     Z6, 192(AX)
-	ADDQ        $0x00000100, CX
-	ADDQ        $0x00000100, AX
-	SUBQ        $0x40, DX
-	JAE         loop4
+	VMOVUPS      (CX), Z0
+	VMULPS       Z0, Z0, Z1
+	VMOVUPS      vm_geluTanhC1<>+0(SB), Z3
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Z3, Z1
+	VMULPS       Z1, Z0, Z1
+	VORPS        vm_signMask<>+0(SB), Z1, Z3
+	VMOVUPS      vm_expLo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMOVUPS      vm_expHi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VMULPS       vm_ln2Hi<>+0(SB), Z4, Z5
+	VSUBPS       Z5, Z3, Z3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z4, Z3
+	VMOVUPS      vm_expP0<>+0(SB), Z6
+	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z6
+	VMULPS       Z3, Z3, Z5
+	VFMADD213PS  Z3, Z5, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z3
+	VPSUBD       Z3, Z4, Z4
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z4, Z4
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z4, Z4
+	VMULPS       Z3, Z6, Z6
+	VMULPS       Z4, Z6, Z6
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z1, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z1
+	VMOVAPS      Z6, Z3
+	VMOVAPS      Z1, K1, Z3
+	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
+	VDIVPS       Z6, Z3, Z3
+	VMULPS       Z3, Z0, Z3
+	VMOVUPS      64(CX), Z0
+	VMULPS       Z0, Z0, Z1
+	VMOVUPS      vm_geluTanhC1<>+0(SB), Z4
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Z4, Z1
+	VMULPS       Z1, Z0, Z1
+	VORPS        vm_signMask<>+0(SB), Z1, Z4
+	VMOVUPS      vm_expLo<>+0(SB), Z5
+	VMAXPS       Z4, Z5, Z4
+	VMOVUPS      vm_expHi<>+0(SB), Z5
+	VMINPS       Z4, Z5, Z4
+	VMULPS       vm_log2e<>+0(SB), Z4, Z5
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z6
+	VSUBPS       Z6, Z4, Z4
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z4
+	VMOVUPS      vm_expP0<>+0(SB), Z7
+	VFMADD213PS  vm_expP1<>+0(SB), Z4, Z7
+	VFMADD213PS  vm_expP2<>+0(SB), Z4, Z7
+	VFMADD213PS  vm_expP3<>+0(SB), Z4, Z7
+	VFMADD213PS  vm_expP4<>+0(SB), Z4, Z7
+	VFMADD213PS  vm_expP5<>+0(SB), Z4, Z7
+	VMULPS       Z4, Z4, Z6
+	VFMADD213PS  Z4, Z6, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z5, Z4
+	VPSUBD       Z4, Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z4, Z4
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z5, Z5
+	VMULPS       Z4, Z7, Z7
+	VMULPS       Z5, Z7, Z7
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z1, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z1
+	VMOVAPS      Z7, Z4
+	VMOVAPS      Z1, K1, Z4
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VDIVPS       Z7, Z4, Z4
+	VMULPS       Z4, Z0, Z4
+	VMOVUPS      128(CX), Z0
+	VMULPS       Z0, Z0, Z1
+	VMOVUPS      vm_geluTanhC1<>+0(SB), Z5
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Z5, Z1
+	VMULPS       Z1, Z0, Z1
+	VORPS        vm_signMask<>+0(SB), Z1, Z5
+	VMOVUPS      vm_expLo<>+0(SB), Z6
+	VMAXPS       Z5, Z6, Z5
+	VMOVUPS      vm_expHi<>+0(SB), Z6
+	VMINPS       Z5, Z6, Z5
+	VMULPS       vm_log2e<>+0(SB), Z5, Z6
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
+	VSUBPS       Z7, Z5, Z5
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z5
+	VMOVUPS      vm_expP0<>+0(SB), Z8
+	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z8
+	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z8
+	VMULPS       Z5, Z5, Z7
+	VFMADD213PS  Z5, Z7, Z8
+	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z6, Z5
+	VPSUBD       Z5, Z6, Z6
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z6, Z6
+	VMULPS       Z5, Z8, Z8
+	VMULPS       Z6, Z8, Z8
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z1, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z1
+	VMOVAPS      Z8, Z5
+	VMOVAPS      Z1, K1, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
+	VDIVPS       Z8, Z5, Z5
+	VMULPS       Z5, Z0, Z5
+	VMOVUPS      192(CX), Z0
+	VMULPS       Z0, Z0, Z1
+	VMOVUPS      vm_geluTanhC1<>+0(SB), Z6
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Z6, Z1
+	VMULPS       Z1, Z0, Z1
+	VORPS        vm_signMask<>+0(SB), Z1, Z6
+	VMOVUPS      vm_expLo<>+0(SB), Z7
+	VMAXPS       Z6, Z7, Z6
+	VMOVUPS      vm_expHi<>+0(SB), Z7
+	VMINPS       Z6, Z7, Z6
+	VMULPS       vm_log2e<>+0(SB), Z6, Z7
+	VRNDSCALEPS  $0x08, Z7, Z7
+	VMULPS       vm_ln2Hi<>+0(SB), Z7, Z8
+	VSUBPS       Z8, Z6, Z6
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z7, Z6
+	VMOVUPS      vm_expP0<>+0(SB), Z9
+	VFMADD213PS  vm_expP1<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_expP2<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_expP3<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_expP4<>+0(SB), Z6, Z9
+	VFMADD213PS  vm_expP5<>+0(SB), Z6, Z9
+	VMULPS       Z6, Z6, Z8
+	VFMADD213PS  Z6, Z8, Z9
+	VADDPS       vm_f3f800000<>+0(SB), Z9, Z9
+	VCVTPS2DQ    Z7, Z7
+	VPSRAD       $0x01, Z7, Z6
+	VPSUBD       Z6, Z7, Z7
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
+	VPADDD       vm_i127<>+0(SB), Z7, Z7
+	VPSLLD       $0x17, Z6, Z6
+	VPSLLD       $0x17, Z7, Z7
+	VMULPS       Z6, Z9, Z9
+	VMULPS       Z7, Z9, Z9
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z1, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z1
+	VMOVAPS      Z9, Z6
+	VMOVAPS      Z1, K1, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z9, Z9
+	VDIVPS       Z9, Z6, Z6
+	VMULPS       Z6, Z0, Z6
+	VMOVUPS      Z3, (AX)
+	VMOVUPS      Z4, 64(AX)
+	VMOVUPS      Z5, 128(AX)
+	VMOVUPS      Z6, 192(AX)
+	ADDQ         $0x00000100, CX
+	ADDQ         $0x00000100, AX
+	SUBQ         $0x40, DX
+	JAE          loop4
 
 loop4_end:
 	ADDQ $0x40, DX
@@ -6171,109 +5401,97 @@ loop4_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS     (CX), Z0
-	VMULPS      Z0, Z0, Z1
-	VMULPS      vm_geluTanhC2<>+0(SB), Z1, Z1
-	VADDPS      vm_geluTanhC1<>+0(SB), Z1, Z1
-	VMULPS      Z1, Z0, Z1
-	VORPS       vm_signMask<>+0(SB), Z1, Z3
-	VMOVUPS     vm_expLo<>+0(SB), Z4
-	VMAXPS      Z3, Z4, Z3
-	VMOVUPS     vm_expHi<>+0(SB), Z4
-	VMINPS      Z3, Z4, Z3
-	VMULPS      vm_log2e<>+0(SB), Z3, Z4
-	VRNDSCALEPS $0x08, Z4, Z4
-	VMULPS      vm_ln2Hi<>+0(SB), Z4, Z5
-	VSUBPS      Z5, Z3, Z3
-	VMULPS      vm_ln2Lo<>+0(SB), Z4, Z5
-	VSUBPS      Z5, Z3, Z3
-	VMULPS      vm_expP0<>+0(SB), Z3, Z6
-	VADDPS      vm_expP1<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP2<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP3<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP4<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP5<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z3, Z5
-	VMULPS      Z5, Z6, Z6
-	VADDPS      Z3, Z6, Z6
-	VADDPS      vm_f3f800000<>+0(SB), Z6, Z6
-	VCVTPS2DQ   Z4, Z4
-	VPSRAD      $0x01, Z4, Z3
-	VPSUBD      Z3, Z4, Z4
-	VPADDD      vm_i127<>+0(SB), Z3, Z3
-	VPADDD      vm_i127<>+0(SB), Z4, Z4
-	VPSLLD      $0x17, Z3, Z3
-	VPSLLD      $0x17, Z4, Z4
-	VMULPS      Z3, Z6, Z6
-	VMULPS      Z4, Z6, Z6
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Z1, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Z1
-	VMOVAPS     Z6, Z3
-	VMOVAPS     Z1, K1, Z3
-	VADDPS      vm_f3f800000<>+0(SB), Z6, Z6
-	VDIVPS      Z6, Z3, Z3
-	VMULPS      Z3, Z0, Z3
-	VMOVUPS     Z3, (AX)
-	ADDQ        $0x40, CX
-	ADDQ        $0x40, AX
-	SUBQ        $0x10, DX
-	JAE         loop1
+	VMOVUPS      (CX), Z0
+	VMULPS       Z0, Z0, Z1
+	VMOVUPS      vm_geluTanhC1<>+0(SB), Z3
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Z3, Z1
+	VMULPS       Z1, Z0, Z1
+	VORPS        vm_signMask<>+0(SB), Z1, Z3
+	VMOVUPS      vm_expLo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMOVUPS      vm_expHi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VMULPS       vm_ln2Hi<>+0(SB), Z4, Z5
+	VSUBPS       Z5, Z3, Z3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z4, Z3
+	VMOVUPS      vm_expP0<>+0(SB), Z6
+	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z6
+	VMULPS       Z3, Z3, Z5
+	VFMADD213PS  Z3, Z5, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z3
+	VPSUBD       Z3, Z4, Z4
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z4, Z4
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z4, Z4
+	VMULPS       Z3, Z6, Z6
+	VMULPS       Z4, Z6, Z6
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z1, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z1
+	VMOVAPS      Z6, Z3
+	VMOVAPS      Z1, K1, Z3
+	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
+	VDIVPS       Z6, Z3, Z3
+	VMULPS       Z3, Z0, Z3
+	VMOVUPS      Z3, (AX)
+	ADDQ         $0x40, CX
+	ADDQ         $0x40, AX
+	SUBQ         $0x10, DX
+	JAE          loop1
 
 loop1_end:
-	ADDQ        $0x10, DX
-	CMPQ        DX, $0x08
-	JB          done
-	VMOVUPS     (CX), Y0
-	VMULPS      Y0, Y0, Y1
-	VMULPS      vm_geluTanhC2<>+0(SB), Y1, Y1
-	VADDPS      vm_geluTanhC1<>+0(SB), Y1, Y1
-	VMULPS      Y1, Y0, Y1
-	VORPS       vm_signMask<>+0(SB), Y1, Y3
-	VMOVUPS     vm_expLo<>+0(SB), Y4
-	VMAXPS      Y3, Y4, Y3
-	VMOVUPS     vm_expHi<>+0(SB), Y4
-	VMINPS      Y3, Y4, Y3
-	VMULPS      vm_log2e<>+0(SB), Y3, Y4
-	VRNDSCALEPS $0x08, Y4, Y4
-	VMULPS      vm_ln2Hi<>+0(SB), Y4, Y5
-	VSUBPS      Y5, Y3, Y3
-	VMULPS      vm_ln2Lo<>+0(SB), Y4, Y5
-	VSUBPS      Y5, Y3, Y3
-	VMULPS      vm_expP0<>+0(SB), Y3, Y6
-	VADDPS      vm_expP1<>+0(SB), Y6, Y6
-	VMULPS      Y3, Y6, Y6
-	VADDPS      vm_expP2<>+0(SB), Y6, Y6
-	VMULPS      Y3, Y6, Y6
-	VADDPS      vm_expP3<>+0(SB), Y6, Y6
-	VMULPS      Y3, Y6, Y6
-	VADDPS      vm_expP4<>+0(SB), Y6, Y6
-	VMULPS      Y3, Y6, Y6
-	VADDPS      vm_expP5<>+0(SB), Y6, Y6
-	VMULPS      Y3, Y3, Y5
-	VMULPS      Y5, Y6, Y6
-	VADDPS      Y3, Y6, Y6
-	VADDPS      vm_f3f800000<>+0(SB), Y6, Y6
-	VCVTPS2DQ   Y4, Y4
-	VPSRAD      $0x01, Y4, Y3
-	VPSUBD      Y3, Y4, Y4
-	VPADDD      vm_i127<>+0(SB), Y3, Y3
-	VPADDD      vm_i127<>+0(SB), Y4, Y4
-	VPSLLD      $0x17, Y3, Y3
-	VPSLLD      $0x17, Y4, Y4
-	VMULPS      Y3, Y6, Y6
-	VMULPS      Y4, Y6, Y6
-	VCMPPS      $0x1d, vm_f00000000<>+0(SB), Y1, K1
-	VMOVUPS     vm_f3f800000<>+0(SB), Y1
-	VMOVAPS     Y6, Y3
-	VMOVAPS     Y1, K1, Y3
-	VADDPS      vm_f3f800000<>+0(SB), Y6, Y6
-	VDIVPS      Y6, Y3, Y3
-	VMULPS      Y3, Y0, Y3
-	VMOVUPS     Y3, (AX)
+	ADDQ         $0x10, DX
+	CMPQ         DX, $0x08
+	JB           done
+	VMOVUPS      (CX), Y0
+	VMULPS       Y0, Y0, Y1
+	VMOVUPS      vm_geluTanhC1<>+0(SB), Y3
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Y3, Y1
+	VMULPS       Y1, Y0, Y1
+	VORPS        vm_signMask<>+0(SB), Y1, Y3
+	VMOVUPS      vm_expLo<>+0(SB), Y4
+	VMAXPS       Y3, Y4, Y3
+	VMOVUPS      vm_expHi<>+0(SB), Y4
+	VMINPS       Y3, Y4, Y3
+	VMULPS       vm_log2e<>+0(SB), Y3, Y4
+	VRNDSCALEPS  $0x08, Y4, Y4
+	VMULPS       vm_ln2Hi<>+0(SB), Y4, Y5
+	VSUBPS       Y5, Y3, Y3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y4, Y3
+	VMOVUPS      vm_expP0<>+0(SB), Y6
+	VFMADD213PS  vm_expP1<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP2<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP3<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP4<>+0(SB), Y3, Y6
+	VFMADD213PS  vm_expP5<>+0(SB), Y3, Y6
+	VMULPS       Y3, Y3, Y5
+	VFMADD213PS  Y3, Y5, Y6
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VCVTPS2DQ    Y4, Y4
+	VPSRAD       $0x01, Y4, Y3
+	VPSUBD       Y3, Y4, Y4
+	VPADDD       vm_i127<>+0(SB), Y3, Y3
+	VPADDD       vm_i127<>+0(SB), Y4, Y4
+	VPSLLD       $0x17, Y3, Y3
+	VPSLLD       $0x17, Y4, Y4
+	VMULPS       Y3, Y6, Y6
+	VMULPS       Y4, Y6, Y6
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y1, K1
+	VMOVUPS      vm_f3f800000<>+0(SB), Y1
+	VMOVAPS      Y6, Y3
+	VMOVAPS      Y1, K1, Y3
+	VADDPS       vm_f3f800000<>+0(SB), Y6, Y6
+	VDIVPS       Y6, Y3, Y3
+	VMULPS       Y3, Y0, Y3
+	VMOVUPS      Y3, (AX)
 
 done:
 	VMOVUPS Y2, (SI)
@@ -6964,47 +6182,41 @@ TEXT ·expSumAVX512(SB), NOSPLIT, $0-64
 	JZ           expsum_end
 
 expsum:
-	VMULPS      (DX), Z1, Z3
-	VSUBPS      Z2, Z3, Z3
-	VMOVUPS     vm_expLo<>+0(SB), Z4
-	VMAXPS      Z3, Z4, Z3
-	VMOVUPS     vm_expHi<>+0(SB), Z4
-	VMINPS      Z3, Z4, Z3
-	VMULPS      vm_log2e<>+0(SB), Z3, Z4
-	VRNDSCALEPS $0x08, Z4, Z4
-	VMULPS      vm_ln2Hi<>+0(SB), Z4, Z5
-	VSUBPS      Z5, Z3, Z3
-	VMULPS      vm_ln2Lo<>+0(SB), Z4, Z5
-	VSUBPS      Z5, Z3, Z3
-	VMULPS      vm_expP0<>+0(SB), Z3, Z6
-	VADDPS      vm_expP1<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP2<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP3<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP4<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z6, Z6
-	VADDPS      vm_expP5<>+0(SB), Z6, Z6
-	VMULPS      Z3, Z3, Z5
-	VMULPS      Z5, Z6, Z6
-	VADDPS      Z3, Z6, Z6
-	VADDPS      vm_f3f800000<>+0(SB), Z6, Z6
-	VCVTPS2DQ   Z4, Z4
-	VPSRAD      $0x01, Z4, Z3
-	VPSUBD      Z3, Z4, Z4
-	VPADDD      vm_i127<>+0(SB), Z3, Z3
-	VPADDD      vm_i127<>+0(SB), Z4, Z4
-	VPSLLD      $0x17, Z3, Z3
-	VPSLLD      $0x17, Z4, Z4
-	VMULPS      Z3, Z6, Z6
-	VMULPS      Z4, Z6, Z6
-	VMOVUPS     Z6, (CX)
-	VADDPS      Z6, Z0, Z0
-	ADDQ        $0x00000040, CX
-	ADDQ        $0x00000040, DX
-	DECQ        BX
-	JNZ         expsum
+	VMULPS       (DX), Z1, Z3
+	VSUBPS       Z2, Z3, Z3
+	VMOVUPS      vm_expLo<>+0(SB), Z4
+	VMAXPS       Z3, Z4, Z3
+	VMOVUPS      vm_expHi<>+0(SB), Z4
+	VMINPS       Z3, Z4, Z3
+	VMULPS       vm_log2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VMULPS       vm_ln2Hi<>+0(SB), Z4, Z5
+	VSUBPS       Z5, Z3, Z3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z4, Z3
+	VMOVUPS      vm_expP0<>+0(SB), Z6
+	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z6
+	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z6
+	VMULPS       Z3, Z3, Z5
+	VFMADD213PS  Z3, Z5, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
+	VCVTPS2DQ    Z4, Z4
+	VPSRAD       $0x01, Z4, Z3
+	VPSUBD       Z3, Z4, Z4
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z4, Z4
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z4, Z4
+	VMULPS       Z3, Z6, Z6
+	VMULPS       Z4, Z6, Z6
+	VMOVUPS      Z6, (CX)
+	VADDPS       Z6, Z0, Z0
+	ADDQ         $0x00000040, CX
+	ADDQ         $0x00000040, DX
+	DECQ         BX
+	JNZ          expsum
 
 expsum_end:
 	VMOVUPS Z0, (AX)

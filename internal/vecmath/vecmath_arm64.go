@@ -9,8 +9,8 @@ import (
 )
 
 // The NEON kernels (vecmath_arm64.s, written by hand): each is the generic
-// kernel of the same name, operation for operation (FMUL then FADD where
-// Go rounds the product, never FMLA), bit for bit. The element-wise ones
+// kernel of the same name, operation for operation (FMLA where Go calls
+// fma32, FMUL then FADD where it rounds the product), bit for bit. The element-wise ones
 // take a multiple of 4 elements (Go does the rest); the reductions a
 // multiple of 16, with lane i%16 in V20..V23. The constants come from
 // neonConsts, built from the Go constants, so that the assembly cannot use

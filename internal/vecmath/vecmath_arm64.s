@@ -18,6 +18,11 @@
 #define FRINTN4S(n, d)   WORD $(0x4e218800 | ((n)<<5) | (d))             // frintn vd.4s, vn.4s (to nearest, ties to even)
 #define FCVTZS4S(n, d)   WORD $(0x4ea1b800 | ((n)<<5) | (d))             // fcvtzs vd.4s, vn.4s
 #define SSHR4S1(n, d)    WORD $(0x4f3f0400 | ((n)<<5) | (d))             // sshr   vd.4s, vn.4s, #1
+// FMLA, FMLS and MOV have Go mnemonics (VFMLA, VFMLS, VMOV), which take
+// register names; the macros take numbers like the ones above.
+#define FMLA4S(m, n, d)  WORD $(0x4e20cc00 | ((m)<<16) | ((n)<<5) | (d)) // fmla   vd.4s, vn.4s, vm.4s (d += n·m, fused)
+#define FMLS4S(m, n, d)  WORD $(0x4ea0cc00 | ((m)<<16) | ((n)<<5) | (d)) // fmls   vd.4s, vn.4s, vm.4s (d -= n·m, fused)
+#define MOV16B(n, d)     WORD $(0x4ea01c00 | ((n)<<16) | ((n)<<5) | (d)) // mov    vd.16b, vn.16b (orr)
 
 // The constants of neonTable (vecmath_arm64.go), 16 bytes each, from R3.
 #define C_EXPLO     (16*0)
@@ -63,12 +68,12 @@
 #define C_C1        (16*40)
 #define C_C2        (16*41)
 
-// HORNER(c, x, p) sets Vp = Vp·Vx + constant c (V8 scratch): one step of
-// the polynomials, a multiply then an add, as the Go code rounds them.
+// HORNER(c, x, p) sets Vp = Vp·Vx + constant c, one fused multiply-add
+// (fma32 in the Go code), V8 scratch: one step of the polynomials.
 #define HORNER(c, x, p) \
-	FMUL4S(x, p, p);  /* Vp = Vp·Vx */ \
 	FMOVQ c(R3), F8;  /* V8 = c */ \
-	FADD4S(8, p, p)   /* Vp = Vp + c */
+	FMLA4S(x, p, 8);  /* V8 = c + Vp·Vx */ \
+	MOV16B(8, p)      /* Vp = V8 */
 
 // EXP sets V4 = expf(V4) (generic.go), V5..V8 scratch.
 #define EXP \
@@ -83,8 +88,7 @@
 	FMUL4S(8, 5, 6);        /* V6 = n·ln2Hi */ \
 	FSUB4S(6, 4, 4);        /* V4 = r = x - n·ln2Hi */ \
 	FMOVQ C_LN2LO(R3), F8;  /* V8 = ln2Lo */ \
-	FMUL4S(8, 5, 6);        /* V6 = n·ln2Lo */ \
-	FSUB4S(6, 4, 4);        /* V4 = r = r - n·ln2Lo */ \
+	FMLS4S(8, 5, 4);        /* V4 = r = r - n·ln2Lo, fused */ \
 	FMOVQ C_P0(R3), F6;     /* V6 = p = P0 */ \
 	HORNER(C_P1, 4, 6);     /* p = p·r + P1 */ \
 	HORNER(C_P2, 4, 6);     /* p = p·r + P2 */ \
@@ -92,10 +96,9 @@
 	HORNER(C_P4, 4, 6);     /* p = p·r + P4 */ \
 	HORNER(C_P5, 4, 6);     /* p = p·r + P5 */ \
 	FMUL4S(4, 4, 7);        /* V7 = r·r */ \
-	FMUL4S(7, 6, 6);        /* V6 = p·r² */ \
-	FADD4S(4, 6, 6);        /* V6 = p·r² + r */ \
+	FMLA4S(7, 6, 4);        /* V4 = r + p·r², fused */ \
 	FMOVQ C_ONE(R3), F8;    /* V8 = 1 */ \
-	FADD4S(8, 6, 6);        /* V6 = y = p·r² + r + 1 */ \
+	FADD4S(8, 4, 4);        /* V4 = y = p·r² + r + 1 */ \
 	FCVTZS4S(5, 5);         /* V5 = k = int32(n) */ \
 	SSHR4S1(5, 7);          /* V7 = k1 = k >> 1 */ \
 	VSUB V7.S4, V5.S4, V5.S4; /* V5 = k2 = k - k1 */ \
@@ -104,8 +107,8 @@
 	VADD V8.S4, V5.S4, V5.S4; /* V5 = k2 + 127 */ \
 	VSHL $23, V7.S4, V7.S4; /* V7 = 2^k1 */ \
 	VSHL $23, V5.S4, V5.S4; /* V5 = 2^k2 */ \
-	FMUL4S(7, 6, 6);        /* V6 = y·2^k1 */ \
-	FMUL4S(5, 6, 4)         /* V4 = y·2^k1·2^k2 */
+	FMUL4S(7, 4, 4);        /* V4 = y·2^k1 */ \
+	FMUL4S(5, 4, 4)         /* V4 = y·2^k1·2^k2 */
 
 // ERFCBIG sets V4 = erfcBig(V2) = e^-R(min(a, erfMax)), V5..V8 scratch.
 #define ERFCBIG \
@@ -187,8 +190,8 @@ erfloop:
 	FABS4S(0, 2)                  // V2 = a = |x|
 	FMUL4S(0, 0, 3)               // V3 = u = x·x
 	ERFSMALL                      // V9 = S(u)
-	FMUL4S(9, 0, 9)               // V9 = x·S(u)
-	FADD4S(9, 0, 10)              // V10 = small = x + x·S(u)
+	MOV16B(0, 10)                 // V10 = x
+	FMLA4S(9, 0, 10)              // V10 = small = x + x·S(u), fused
 	ERFCBIG                       // V4 = erfc(a)
 	FMOVQ C_ONE(R3), F5           // V5 = 1
 	FSUB4S(4, 5, 5)               // V5 = 1 - erfc(a)
@@ -224,8 +227,8 @@ tanhloop:
 	HORNER(C_Q1, 2, 3)            // p = p·u + Q1
 	HORNER(C_Q0, 2, 3)            // p = p·u + Q0
 	FMUL4S(2, 3, 3)               // V3 = u·p
-	FMUL4S(1, 3, 3)               // V3 = a·(u·p)
-	FADD4S(1, 3, 3)               // V3 = small = a + a·(u·p)
+	MOV16B(1, 9)                  // V9 = a
+	FMLA4S(3, 1, 9)               // V9 = small = a + a·(u·p), fused
 	FADD4S(1, 1, 4)               // V4 = a + a
 	EXP                           // V4 = e^2a
 	FMOVQ C_ONE(R3), F5           // V5 = 1
@@ -235,7 +238,7 @@ tanhloop:
 	FSUB4S(6, 5, 5)               // V5 = big = 1 - 2/(e^2a + 1)
 	FMOVQ C_TANHSPLIT(R3), F7     // V7 = tanhSplit
 	FCMGT4S(1, 7, 7)              // V7 = a < tanhSplit
-	VBSL V5.B16, V3.B16, V7.B16   // V7 = a < tanhSplit ? small : big
+	VBSL V5.B16, V9.B16, V7.B16   // V7 = a < tanhSplit ? small : big
 	FMOVQ C_SIGN(R3), F8          // V8 = sign bit
 	VAND V8.B16, V0.B16, V8.B16   // V8 = sign of x
 	VORR V8.B16, V7.B16, V7.B16   // V7 = tanh with the sign of x
@@ -301,10 +304,9 @@ geluloop:
 	FABS4S(1, 2)                  // V2 = a = |t|
 	FMUL4S(1, 1, 3)               // V3 = u = t·t
 	ERFSMALL                      // V9 = S(u)
-	FMUL4S(1, 9, 9)               // V9 = t·S(u)
 	FMOVQ C_ONE(R3), F10          // V10 = 1
 	FADD4S(10, 1, 10)             // V10 = 1 + t
-	FADD4S(9, 10, 10)             // V10 = small = (1 + t) + t·S(u)
+	FMLA4S(9, 1, 10)              // V10 = small = (1 + t) + t·S(u), fused
 	ERFCBIG                       // V4 = e = erfc(a)
 	FMOVQ C_TWO(R3), F11          // V11 = 2
 	FSUB4S(4, 11, 11)             // V11 = 2 - e
@@ -339,11 +341,10 @@ TEXT ·geluTanhNEON(SB), NOSPLIT, $0-56
 gtloop:
 	VLD1.P 16(SRC), [V9.S4]       // V9 = x
 	FMUL4S(9, 9, 0)               // V0 = x·x
-	FMOVQ C_C2(R3), F1            // V1 = geluTanhC2
-	FMUL4S(1, 0, 0)               // V0 = C2·x²
 	FMOVQ C_C1(R3), F1            // V1 = geluTanhC1
-	FADD4S(1, 0, 0)               // V0 = C1 + C2·x²
-	FMUL4S(9, 0, 0)               // V0 = z = x·(C1 + C2·x²)
+	FMOVQ C_C2(R3), F2            // V2 = geluTanhC2
+	FMLA4S(2, 0, 1)               // V1 = C1 + x²·C2, fused
+	FMUL4S(1, 9, 0)               // V0 = z = x·(C1 + C2·x²)
 	SIGMOID                       // V4 = sigmoid(z)
 	FMUL4S(4, 9, 4)               // V4 = x·sigmoid(z)
 	VST1.P [V4.S4], 16(DST)       // dst[i..i+3] = V4

@@ -14,7 +14,7 @@ import (
 // Options configures a Session.
 type Options struct {
 	// Threads bounds the goroutines an op may use at once (through
-	// Ctx.Parallel); 0 means runtime.GOMAXPROCS(0).
+	// Ctx.Parallel, and the GEMM); 0 means runtime.GOMAXPROCS(0).
 	Threads int
 	// MaxMemory bounds the bytes of the values a run holds at once: the
 	// buffers ops allocate through Ctx (activations and outputs, not the
@@ -26,6 +26,9 @@ type Options struct {
 	// error that wraps ErrMemoryLimit and names the node, instead of
 	// exhausting the machine's memory.
 	MaxMemory int64
+	// Optimization selects the rewrites applied before running (the
+	// zero value, OptimizeAll: every pass; OptimizeNone: node by node).
+	Optimization Optimization
 }
 
 // The default bound of Options.MaxMemory: what a model can amplify its
@@ -71,12 +74,20 @@ type step struct {
 }
 
 // NewSession prepares g to run (calling g.Infer if it has not been) and
-// returns a session for it. It returns the errors of Infer.
+// returns a session for it: for a copy of g rewritten by the passes that
+// o.Optimization selects (g itself is not changed further; the session
+// does not refer to it, and the weights a pass replaces — a packed
+// convolution's — are g's alone). It returns the errors of Infer and of
+// the passes.
 func NewSession(g *Graph, o Options) (*Session, error) {
 	if g.infos == nil {
 		if err := g.Infer(); err != nil {
 			return nil, err
 		}
+	}
+	g, err := optimized(g, o.Optimization)
+	if err != nil {
+		return nil, err
 	}
 	s := &Session{g: g, threads: o.Threads, slotOf: map[string]int{}, consts: map[int]*Tensor{}, maxMemory: o.MaxMemory}
 	if s.threads <= 0 {
@@ -148,7 +159,8 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 	return s, nil
 }
 
-// Graph returns the session's graph.
+// Graph returns the graph the session runs: the optimised copy (with
+// FusedConv and FusedGemm nodes, in FusedDomain) unless OptimizeNone.
 func (s *Session) Graph() *Graph { return s.g }
 
 // Run computes the graph outputs for the given inputs (by graph input

@@ -18,8 +18,15 @@
 // on the number of goroutines: each element of C is computed by exactly one
 // of them, in the same order.
 //
-// Large products are split across GOMAXPROCS goroutines; small ones run on
-// the caller's goroutine.
+// Sgemm is the BLAS-style entry point. Gemm takes the same product as
+// Params, with what layers of a network need besides: operands packed
+// once in advance (PackA, PackB: a layer's weights), B packed on demand
+// by the caller (a convolution's im2col, written straight into the panel
+// layout, never stored whole), an Epilogue applied to each tile of C as
+// soon as its sums are complete (bias per row or column, a residual, an
+// activation), and an explicit bound on the goroutines (Params.Threads;
+// Sgemm uses GOMAXPROCS). Large products are split across goroutines,
+// small ones run on the caller's.
 package gemm
 
 import (
@@ -42,40 +49,97 @@ const (
 // which a product is not split: waking a parked core costs tens of
 // microseconds, and on two idle cores a 256³ product (2^24) still ran
 // faster on one.
-const parallelWork = 1 << 24
+var parallelWork = float64(1 << 24) // a variable for the tests
 
 // Sgemm computes C = op(A)·op(B), or C += op(A)·op(B) when accumulate is
 // true, on row-major float32 matrices. op(A) is m×k: A itself (m×k, row
 // stride lda) when transA is false, or the transpose of A (k×m, row stride
 // lda) when transA is true. Likewise op(B) is k×n, B (k×n) or B transposed
 // (B is n×k). C is m×n with row stride ldc. With k == 0 and accumulate
-// false, C is zeroed.
+// false, C is zeroed. Large products are split across GOMAXPROCS
+// goroutines (Gemm takes an explicit bound).
 //
 // Sgemm is an internal routine: its callers check shapes, and it panics (as
 // a BLAS does) when a dimension is negative, a leading dimension is too
 // small or a slice is too short for the matrix it holds.
 func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, ldb int, c []float32, ldc int, accumulate bool) {
-	checkMatrix("A", transA, m, k, a, lda)
-	checkMatrix("B", transB, k, n, b, ldb)
-	checkMatrix("C", false, m, n, c, ldc)
+	Gemm(&Params{M: m, N: n, K: k, A: a, LdA: lda, TransA: transA, B: b, LdB: ldb, TransB: transB, C: c, LdC: ldc, Accumulate: accumulate})
+}
+
+// Params describes one product for Gemm: C = op(A)·op(B) (plus C when
+// Accumulate), then the Epilogue, with op(A) m×k, op(B) k×n and C m×n.
+//
+// A is given either as a matrix (A, LdA, TransA, as for Sgemm) or packed
+// in advance (PackedA, from PackA). B is a matrix (B, LdB, TransB), packed
+// in advance (PackedB, from PackB), or packed on demand by the caller
+// (PackB: the implicit GEMM of a convolution, whose B is an im2col matrix
+// that is never stored whole).
+type Params struct {
+	M, N, K int
+
+	A       []float32
+	LdA     int
+	TransA  bool
+	PackedA *Packed
+
+	B       []float32
+	LdB     int
+	TransB  bool
+	PackedB *Packed
+	// PackB, when not nil, writes rows [k0, k0+kn) and columns [j0,
+	// j0+jn) of op(B) into dst in the panel layout of the micro-kernel:
+	// panels of nr columns (the last one zero-padded to nr), each kn rows
+	// of nr values, so that element (k0+p, j0+q·nr+r) goes to
+	// dst[q·kn·nr + p·nr + r]. Gemm calls it from several goroutines at
+	// once (on disjoint column ranges) when it splits the product.
+	PackB func(dst []float32, nr, k0, kn, j0, jn int)
+
+	C          []float32
+	LdC        int
+	Accumulate bool
+	// Epilogue, when not nil, finishes every element of C once its sum
+	// is complete, while the tile is still in cache.
+	Epilogue *Epilogue
+	// Threads bounds the goroutines the product may use (the caller's
+	// included); 0 means runtime.GOMAXPROCS(0). Results do not depend on
+	// it.
+	Threads int
+}
+
+// Gemm computes the product p describes. Each element of C is summed over
+// k in ascending order by exactly one goroutine, so the result depends
+// neither on Threads nor on whether an operand was packed in advance:
+// Gemm with packed operands gives Sgemm's bits, provided they were packed
+// under the kernel family Sgemm runs (a packed operand fixes the family
+// of its product; two packed operands of different families panic).
+//
+// Like Sgemm it panics on inconsistent dimensions, leading dimensions or
+// slice lengths, and when A or B is given in none or more than one form.
+func Gemm(p *Params) {
+	g := newJob(p)
+	m, n := p.M, p.N
 	if m == 0 || n == 0 {
 		return
 	}
-	if k == 0 {
-		if !accumulate {
-			for i := range m {
-				clear(c[i*ldc : i*ldc+n])
+	if p.K == 0 {
+		for i := range m {
+			row := p.C[i*p.LdC : i*p.LdC+n]
+			if !p.Accumulate {
+				clear(row)
+			}
+			if p.Epilogue != nil {
+				p.Epilogue.apply(row, i, 0)
 			}
 		}
 		return
 	}
-	g := &gemmJob{
-		kern: selectKernel(), transA: transA, transB: transB,
-		m: m, n: n, k: k, a: a, lda: lda, b: b, ldb: ldb, c: c, ldc: ldc,
+	threads := p.Threads
+	if threads <= 0 {
+		threads = runtime.GOMAXPROCS(0)
 	}
-	w := int(min(float64(runtime.GOMAXPROCS(0)), float64(m)*float64(n)*float64(k)/parallelWork))
+	w := int(min(float64(threads), float64(m)*float64(n)*float64(p.K)/parallelWork))
 	if w <= 1 {
-		g.run(accumulate)
+		g.run(0, m, 0, n)
 		return
 	}
 	// Split C into w blocks of whole tiles, along n when it is the longer
@@ -84,35 +148,20 @@ func Sgemm(transA, transB bool, m, n, k int, a []float32, lda int, b []float32, 
 	// same k order, so the split does not change a bit.
 	var wg sync.WaitGroup
 	for t := range w {
-		sub := *g
+		i0, i1, j0, j1 := 0, m, 0, n
 		if n >= m {
-			j0, j1 := split(n, g.kern.nr, w, t)
-			if j0 == j1 {
-				continue
-			}
-			sub.n, sub.c = j1-j0, c[j0:]
-			if transB {
-				sub.b = b[j0*ldb:]
-			} else {
-				sub.b = b[j0:]
-			}
+			j0, j1 = split(n, g.kern.nr, w, t)
 		} else {
-			i0, i1 := split(m, g.kern.mr, w, t)
-			if i0 == i1 {
-				continue
-			}
-			sub.m, sub.c = i1-i0, c[i0*ldc:]
-			if transA {
-				sub.a = a[i0:]
-			} else {
-				sub.a = a[i0*lda:]
-			}
+			i0, i1 = split(m, g.kern.mr, w, t)
+		}
+		if i0 == i1 || j0 == j1 {
+			continue
 		}
 		if t == w-1 {
-			sub.run(accumulate)
+			g.run(i0, i1, j0, j1)
 			break
 		}
-		wg.Go(func() { sub.run(accumulate) })
+		wg.Go(func() { g.run(i0, i1, j0, j1) })
 	}
 	wg.Wait()
 }
@@ -149,12 +198,51 @@ type kernel struct {
 	mc     int // rows of A per block, a multiple of mr
 }
 
+// gemmJob is a checked Params with the kernel that runs it.
 type gemmJob struct {
-	kern           kernel
-	transA, transB bool
-	m, n, k        int
-	a, b, c        []float32
-	lda, ldb, ldc  int
+	*Params
+	kern kernel
+}
+
+// newJob checks p and picks the kernel: the family of a packed operand,
+// else the selected one.
+func newJob(p *Params) *gemmJob {
+	g := &gemmJob{Params: p, kern: selectKernel()}
+	switch {
+	case p.PackedA != nil && p.PackedB != nil && p.PackedA.kern != p.PackedB.kern:
+		panic(fmt.Sprintf("gemm: A is packed for %v, B for %v", p.PackedA.kern.impl, p.PackedB.kern.impl))
+	case p.PackedA != nil:
+		g.kern = p.PackedA.kern
+	case p.PackedB != nil:
+		g.kern = p.PackedB.kern
+	}
+	if p.M < 0 || p.N < 0 || p.K < 0 {
+		panic(fmt.Sprintf("gemm: product of %d×%d and %d×%d", p.M, p.K, p.K, p.N))
+	}
+	if p.PackedA != nil {
+		if p.A != nil || p.PackedA.side != sideA || p.PackedA.rows != p.M || p.PackedA.cols != p.K {
+			panic(fmt.Sprintf("gemm: A is packed as %v, the product wants A %d×%d (and no plain A)", p.PackedA, p.M, p.K))
+		}
+	} else {
+		checkMatrix("A", p.TransA, p.M, p.K, p.A, p.LdA)
+	}
+	switch {
+	case p.PackedB != nil:
+		if p.B != nil || p.PackB != nil || p.PackedB.side != sideB || p.PackedB.rows != p.K || p.PackedB.cols != p.N {
+			panic(fmt.Sprintf("gemm: B is packed as %v, the product wants B %d×%d (and no other B)", p.PackedB, p.K, p.N))
+		}
+	case p.PackB != nil:
+		if p.B != nil {
+			panic("gemm: B given both as a matrix and as a packing function")
+		}
+	default:
+		checkMatrix("B", p.TransB, p.K, p.N, p.B, p.LdB)
+	}
+	checkMatrix("C", false, p.M, p.N, p.C, p.LdC)
+	if p.Epilogue != nil {
+		p.Epilogue.check(p.M, p.N)
+	}
+	return g
 }
 
 // Packing buffers for A and B, reused across calls.
@@ -171,32 +259,60 @@ func getBuf(pool *sync.Pool, n int) *[]float32 {
 
 func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
-func (g *gemmJob) run(accumulate bool) {
+// run computes rows [i0, i1) and columns [j0, j1) of C, i0 a multiple of
+// mr and j0 of nr (so that packed operands split at panel boundaries).
+func (g *gemmJob) run(i0, i1, j0, j1 int) {
 	kern := g.kern
-	kmax := min(kc, g.k)
-	bp := getBuf(&bPool, kmax*roundUp(min(nc, g.n), kern.nr))
-	ap := getBuf(&aPool, kmax*min(kern.mc, roundUp(g.m, kern.mr)))
-	defer bPool.Put(bp)
-	defer aPool.Put(ap)
-	for jc := 0; jc < g.n; jc += nc {
-		ncb := min(nc, g.n-jc)
-		for pc := 0; pc < g.k; pc += kc {
-			kcb := min(kc, g.k-pc)
-			acc := accumulate || pc > 0
-			pack(*bp, g.b, g.ldb, g.transB, jc, pc, ncb, kcb, kern.nr)
-			for ic := 0; ic < g.m; ic += kern.mc {
-				mcb := min(kern.mc, g.m-ic)
-				pack(*ap, g.a, g.lda, !g.transA, ic, pc, mcb, kcb, kern.mr)
-				g.macro(*ap, *bp, ic, jc, mcb, ncb, kcb, acc)
+	kmax := min(kc, g.K)
+	var bp, ap *[]float32
+	if g.PackedB == nil {
+		bp = getBuf(&bPool, kmax*roundUp(min(nc, j1-j0), kern.nr))
+		defer bPool.Put(bp)
+	}
+	if g.PackedA == nil {
+		ap = getBuf(&aPool, kmax*min(kern.mc, roundUp(i1-i0, kern.mr)))
+		defer aPool.Put(ap)
+	}
+	for jc := j0; jc < j1; jc += nc {
+		ncb := min(nc, j1-jc)
+		for pc := 0; pc < g.K; pc += kc {
+			kcb := min(kc, g.K-pc)
+			var bblk []float32
+			switch {
+			case g.PackedB != nil:
+				bblk = g.PackedB.block(pc, jc, ncb)
+			case g.PackB != nil:
+				bblk = (*bp)[:kcb*roundUp(ncb, kern.nr)]
+				g.PackB(bblk, kern.nr, pc, kcb, jc, ncb)
+			default:
+				bblk = *bp
+				pack(bblk, g.B, g.LdB, g.TransB, jc, pc, ncb, kcb, kern.nr)
+			}
+			for ic := i0; ic < i1; ic += kern.mc {
+				mcb := min(kern.mc, i1-ic)
+				var ablk []float32
+				if g.PackedA != nil {
+					ablk = g.PackedA.block(pc, ic, mcb)
+				} else {
+					ablk = *ap
+					pack(ablk, g.A, g.LdA, !g.TransA, ic, pc, mcb, kcb, kern.mr)
+				}
+				g.macro(ablk, bblk, ic, jc, mcb, ncb, kcb, g.Accumulate || pc > 0, pc+kcb == g.K)
 			}
 		}
 	}
 }
 
 // macro runs the micro-kernel over the packed mcb×kcb block of A and the
-// packed kcb×ncb block of B, writing C[ic:, jc:].
-func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc bool) {
+// packed kcb×ncb block of B, writing C[ic:, jc:], and applies the
+// epilogue to each tile when last (its sums are complete).
+func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last bool) {
 	mr, nr := g.kern.mr, g.kern.nr
+	ldc, c := g.LdC, g.C
+	ep := g.Epilogue
+	if !last {
+		ep = nil
+	}
 	var edge [maxTile]float32
 	for j := 0; j < ncb; j += nr {
 		jp := j / nr
@@ -205,22 +321,27 @@ func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc bool) {
 		for i := 0; i < mcb; i += mr {
 			mv := min(mr, mcb-i)
 			apan := ap[(i/mr)*kcb*mr : (i/mr+1)*kcb*mr]
-			off := (ic+i)*g.ldc + jc + j
+			off := (ic+i)*ldc + jc + j
 			if mv == mr && nv == nr {
-				microKernel(g.kern.impl, kcb, apan, bpan, g.c[off:off+(mr-1)*g.ldc+nr], g.ldc, acc)
-				continue
-			}
-			t := edge[:mr*nr]
-			microKernel(g.kern.impl, kcb, apan, bpan, t, nr, false)
-			for r := range mv {
-				crow := g.c[off+r*g.ldc : off+r*g.ldc+nv]
-				trow := t[r*nr : r*nr+nv]
-				if acc {
-					for q, v := range trow {
-						crow[q] += v
+				microKernel(g.kern.impl, kcb, apan, bpan, c[off:off+(mr-1)*ldc+nr], ldc, acc)
+			} else {
+				t := edge[:mr*nr]
+				microKernel(g.kern.impl, kcb, apan, bpan, t, nr, false)
+				for r := range mv {
+					crow := c[off+r*ldc : off+r*ldc+nv]
+					trow := t[r*nr : r*nr+nv]
+					if acc {
+						for q, v := range trow {
+							crow[q] += v
+						}
+					} else {
+						copy(crow, trow)
 					}
-				} else {
-					copy(crow, trow)
+				}
+			}
+			if ep != nil {
+				for r := range mv {
+					ep.apply(c[off+r*ldc:off+r*ldc+nv], ic+i+r, jc+j)
 				}
 			}
 		}

@@ -1,0 +1,81 @@
+package graph_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/tensorquant/tensorquant/graph"
+	"github.com/tensorquant/tensorquant/internal/testkit/models"
+	"github.com/tensorquant/tensorquant/onnx"
+)
+
+// BenchmarkModels runs the reference models of `make models` (opset 17) at
+// batch 1 and 8 on one thread and on every thread; b.N counts runs, and
+// items/s is reported.
+func BenchmarkModels(b *testing.B) {
+	man := models.Open(b)
+	for _, name := range []string{"resnet18", "mobilenet_v2", "fashion_cnn", "encoder"} {
+		mo, err := man.Model(name)
+		if err != nil {
+			b.Fatal(err)
+		}
+		path, err := mo.Path(17)
+		if err != nil {
+			b.Fatal(err)
+		}
+		m, err := onnx.ReadFile(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		for _, threads := range []int{1, 2} {
+			for _, batch := range []int{1, 8} {
+				b.Run(fmt.Sprintf("%s/b%d/t%d", name, batch, threads), func(b *testing.B) {
+					g, err := graph.Import(m)
+					if err != nil {
+						b.Fatal(err)
+					}
+					s, err := graph.NewSession(g, graph.Options{Threads: threads})
+					if err != nil {
+						b.Fatal(err)
+					}
+					feeds := map[string]*graph.Tensor{}
+					rng := rand.New(rand.NewPCG(7, uint64(batch)))
+					for _, in := range g.Inputs {
+						shape := []int{batch}
+						for _, d := range in.Shape[1:] {
+							shape = append(shape, d.Size)
+						}
+						x, _ := graph.New(onnx.Float, shape...)
+						for i := range x.F32 {
+							x.F32[i] = float32(rng.NormFloat64())
+						}
+						feeds[in.Name] = x
+					}
+					if _, err := s.Run(feeds); err != nil {
+						b.Fatal(err)
+					}
+					cpu0 := cpuTime()
+					for b.Loop() {
+						if _, err := s.Run(feeds); err != nil {
+							b.Fatal(err)
+						}
+					}
+					b.ReportMetric(float64(batch)*float64(b.N)/b.Elapsed().Seconds(), "items/s")
+					b.ReportMetric((cpuTime()-cpu0).Seconds()*1e3/float64(b.N), "cpu-ms/op")
+				})
+			}
+		}
+	}
+}
+
+// cpuTime returns the process's user and system CPU time.
+func cpuTime() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+}

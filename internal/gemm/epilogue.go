@@ -1,0 +1,77 @@
+package gemm
+
+import "fmt"
+
+// Epilogue is what Gemm does to each element of C once its sum is
+// complete, tile by tile while the tile is in cache: a fused layer's bias,
+// residual and activation. In order, for element (i, j):
+//
+//	c = sum (+ the old C when accumulating)
+//	c += RowBias[i]          (when RowBias is not nil), or
+//	c += ColBias[j]          (when ColBias is not nil)
+//	c += Add[i·LdAdd + j]    (when Add is not nil)
+//	c = Act(c)               (when Act is not nil)
+//
+// each operation rounded to float32, so that the result equals the
+// unfused sequence (the GEMM, then an element-wise bias add, residual add
+// and activation) bit for bit. Add must not overlap C: C holds the sums
+// before the epilogue reads Add.
+type Epilogue struct {
+	RowBias, ColBias []float32
+	Add              []float32
+	LdAdd            int
+	// Act is applied in place (Act(x, x)) to runs of consecutive
+	// elements of a row of C; it must compute each element from that
+	// element alone, as the float32 kernel of an element-wise op does.
+	Act func(dst, src []float32)
+}
+
+// check panics unless the epilogue's operands fit an m×n product.
+func (e *Epilogue) check(m, n int) {
+	if e.RowBias != nil && e.ColBias != nil {
+		panic("gemm: epilogue with both a row and a column bias")
+	}
+	if e.RowBias != nil && len(e.RowBias) < m {
+		panic(fmt.Sprintf("gemm: epilogue row bias has %d values for %d rows", len(e.RowBias), m))
+	}
+	if e.ColBias != nil && len(e.ColBias) < n {
+		panic(fmt.Sprintf("gemm: epilogue column bias has %d values for %d columns", len(e.ColBias), n))
+	}
+	if e.Add != nil {
+		checkMatrix("epilogue Add", false, m, n, e.Add, e.LdAdd)
+	}
+}
+
+// Apply finishes seg, the elements of row i of C from column j on, in
+// place as Gemm does. It is exported for callers that finish part of a
+// product themselves (a convolution that scatters the columns of C).
+func (e *Epilogue) Apply(seg []float32, i, j int) { e.apply(seg, i, j) }
+
+func (e *Epilogue) apply(seg []float32, i, j int) {
+	if e.RowBias != nil {
+		addScalar(seg, e.RowBias[i])
+	} else if e.ColBias != nil {
+		addVec(seg, e.ColBias[j:j+len(seg)])
+	}
+	if e.Add != nil {
+		addVec(seg, e.Add[i*e.LdAdd+j:][:len(seg)])
+	}
+	if e.Act != nil {
+		e.Act(seg, seg)
+	}
+}
+
+// addScalar adds v to every element of d.
+func addScalar(d []float32, v float32) {
+	for i := range d {
+		d[i] += v
+	}
+}
+
+// addVec adds x to d element by element (len(x) >= len(d)).
+func addVec(d, x []float32) {
+	x = x[:len(d)]
+	for i := range d {
+		d[i] += x[i]
+	}
+}

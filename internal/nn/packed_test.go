@@ -1,0 +1,141 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
+)
+
+// packedCases are convCases and the convolutions the fused paths
+// distinguish: 1×1 with unit strides (x itself as the GEMM's B), 1×1
+// strided, ResNet-like 3×3 and 7×7 stems over several panels of columns.
+func packedCases() []convCase {
+	c := func(n, inC, outC int, in, kernel, stride, pad []int) convCase {
+		ones := make([]int, len(in))
+		for i := range ones {
+			ones[i] = 1
+		}
+		return convCase{n: n, inC: inC, outC: outC, groups: 1, in: in, kernel: kernel, stride: stride, pad: pad, padEnd: pad,
+			dil: ones, outPad: make([]int, len(in)), bias: true}
+	}
+	return append(convCases(),
+		c(3, 16, 24, []int{7, 9}, []int{1, 1}, []int{1, 1}, []int{0, 0}),
+		c(2, 8, 12, []int{13, 11}, []int{1, 1}, []int{2, 2}, []int{0, 0}),
+		c(2, 5, 70, []int{14, 15}, []int{3, 3}, []int{1, 1}, []int{1, 1}),
+		c(1, 3, 9, []int{33, 31}, []int{7, 7}, []int{2, 2}, []int{3, 3}),
+		c(2, 260, 9, []int{5, 6}, []int{1, 1}, []int{1, 1}, []int{0, 0}),
+	)
+}
+
+// TestForwardPackedMatchesForward checks the fused forward with prepared
+// weights against Forward followed by the residual add and the
+// activation, bit for bit, on every kernel family, whole batches and
+// single samples, one to three goroutines.
+func TestForwardPackedMatchesForward(t *testing.T) {
+	relu := func(d, x []float32) {
+		for i, v := range x[:len(d)] {
+			d[i] = max(v, 0)
+		}
+	}
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		for i, k := range packedCases() {
+			t.Run(fmt.Sprint(i), func(t *testing.T) {
+				rng := rand.New(rand.NewPCG(uint64(i), 17))
+				c, _ := k.conv()
+				kn := prodOf(k.kernel)
+				x, w := randSlice(rng, k.n*k.inC*prodOf(k.in)), randSlice(rng, k.outC*k.inC/k.groups*kn)
+				var bias []float32
+				if k.bias {
+					bias = randSlice(rng, k.outC)
+				}
+				outN := c.SmallN()
+				if k.transposed {
+					outN = c.BigN()
+				}
+				size := k.n * k.outC * outN
+				add := randSlice(rng, size)
+				want := make([]float32, size)
+				cols, tmp := c.Scratch(k.n)
+				c.Forward(want, x, w, bias, make([]float32, cols), make([]float32, tmp), 0, k.n)
+				plain := append([]float32{}, want...)
+				for j := range want {
+					want[j] = max(want[j]+add[j], 0)
+				}
+				cw := PackConvWeights(k.inC, k.outC, k.groups, kn, k.transposed, w)
+				for _, threads := range []int{1, 2, 3} {
+					got := make([]float32, size)
+					for j := range got {
+						got[j] = float32(math.NaN())
+					}
+					c.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, 0, k.n, threads)
+					sameBits(t, fmt.Sprintf("threads %d", threads), got, want)
+				}
+				// Without a finish, sample by sample: Forward's bits.
+				got := make([]float32, size)
+				for s := range k.n {
+					c.ForwardPacked(got, x, cw, &Fused{Bias: bias}, s, s+1, 1)
+				}
+				sameBits(t, "one sample at a time", got, plain)
+			})
+		}
+	})
+}
+
+func sameBits(t *testing.T, what string, got, want []float32) {
+	t.Helper()
+	for j := range want {
+		if math.Float32bits(got[j]) != math.Float32bits(want[j]) {
+			t.Fatalf("%s: element %d = %v, want %v", what, j, got[j], want[j])
+		}
+	}
+}
+
+// TestPackColumns compares the implicit im2col's panels with the column
+// matrix of Im2col, for blocks of rows and columns at every offset and
+// panel widths of every kernel family, into a buffer of NaN.
+func TestPackColumns(t *testing.T) {
+	for i, k := range packedCases() {
+		c, _ := k.conv()
+		if c.Transposed || c.Depthwise() {
+			continue
+		}
+		rng := rand.New(rand.NewPCG(uint64(i), 19))
+		cg := k.inC / k.groups
+		x := randSlice(rng, cg*c.BigN())
+		K, P := cg*c.KernelN(), c.SmallN()
+		cols := make([]float32, K*P)
+		c.Im2col(cols, x, cg, 0, cg, 0, 1)
+		spans := c.spans()
+		for _, nr := range []int{4, 8, 16, 32} {
+			for range 20 {
+				k0, j0 := rng.IntN(K), rng.IntN(P)
+				kn, jn := 1+rng.IntN(K-k0), 1+rng.IntN(P-j0)
+				panels := (jn + nr - 1) / nr
+				dst := make([]float32, panels*kn*nr+1)
+				for j := range dst {
+					dst[j] = float32(math.NaN())
+				}
+				c.packColumns(dst, x, spans, nr, k0, kn, j0, jn)
+				for q := range panels {
+					for p := range kn {
+						for r := range nr {
+							want := float32(0)
+							if q*nr+r < jn {
+								want = cols[(k0+p)*P+j0+q*nr+r]
+							}
+							if got := dst[q*kn*nr+p*nr+r]; math.Float32bits(got) != math.Float32bits(want) {
+								t.Fatalf("case %d nr %d rows %d+%d cols %d+%d: panel %d row %d col %d = %v, want %v", i, nr, k0, kn, j0, jn, q, p, r, got, want)
+							}
+						}
+					}
+				}
+				if !math.IsNaN(float64(dst[len(dst)-1])) {
+					t.Fatalf("case %d: written past the panels", i)
+				}
+			}
+		}
+	}
+}

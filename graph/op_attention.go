@@ -68,21 +68,33 @@ func (o *attentionOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		clear(out.F32)
 		return []*Tensor{out}, nil
 	}
-	ld := n * d
-	ctx.Parallel(n, 1, func(lo, hi int) {
+	// One part of the heads per goroutine, each with its scores.
+	parts := min(ctx.Threads(), n)
+	ctx.Parallel(parts, 1, func(plo, phi int) {
 		buf := o.scores(s * s)
 		defer o.scratch.Put(buf)
-		scores := *buf
-		for h := lo; h < hi; h++ {
-			gemm.Sgemm(false, true, s, s, d, q.F32[h*d:], ld, k.F32[h*d:], ld, scores, s, false)
-			for r := range s {
-				row := scores[r*s : (r+1)*s]
-				vecmath.Softmax(row, row, o.scale)
-			}
-			gemm.Sgemm(false, false, s, d, s, scores, s, v.F32[h*d:], ld, out.F32[h*d:], ld, false)
+		for part := plo; part < phi; part++ {
+			o.heads(q, k, v, out, part*n/parts, (part+1)*n/parts, *buf)
 		}
 	})
 	return []*Tensor{out}, nil
+}
+
+// heads computes heads [lo, hi) into out with scores as scratch, on the
+// calling goroutine.
+func (o *attentionOp) heads(q, k, v, out *Tensor, lo, hi int, scores []float32) {
+	s, n, d := q.Shape[0], q.Shape[1], q.Shape[2]
+	ld := n * d
+	for h := lo; h < hi; h++ {
+		gemm.Gemm(&gemm.Params{M: s, N: s, K: d, A: q.F32[h*d:], LdA: ld, B: k.F32[h*d:], LdB: ld, TransB: true,
+			C: scores, LdC: s, Threads: 1})
+		for r := range s {
+			row := scores[r*s : (r+1)*s]
+			vecmath.Softmax(row, row, o.scale)
+		}
+		gemm.Gemm(&gemm.Params{M: s, N: d, K: s, A: scores, LdA: s, B: v.F32[h*d:], LdB: ld,
+			C: out.F32[h*d:], LdC: ld, Threads: 1})
+	}
 }
 
 // scores returns a scratch buffer of n float32.

@@ -13,7 +13,7 @@ import (
 // nn.MultiheadAttention exports it: inputs q, k, v [S, N, d], Transposes to
 // [N, S, d] (K to [N, d, S]), Q divided by div, MatMul, Softmax, MatMul,
 // Transpose back to [S, N, d] (output y).
-func attentionChain(t *testing.T, s, n, d int, div float32) *onnx.Model {
+func attentionChain(t testing.TB, s, n, d int, div float32) *onnx.Model {
 	t.Helper()
 	c, err := TensorToONNX("div", f32(scalar, div))
 	if err != nil {
@@ -100,4 +100,41 @@ func TestAttentionOpErrors(t *testing.T) {
 	if _, err := op.Infer([]*Info{InfoOf(x), InfoOf(x), info(onnx.Float, Sizes(3, 1, 4))}); err == nil {
 		t.Error("V of another shape accepted")
 	}
+}
+
+// BenchmarkAttention runs the attention core of the reference encoder at
+// batch 8 (S 128, N = 8·4 heads, d 64) on one thread: attentionOp against
+// the exported chain it replaces, node by node.
+func BenchmarkAttention(b *testing.B) {
+	const s, n, d = 128, 32, 64
+	rng := rand.New(rand.NewPCG(8, 8))
+	q, k, v := randF32(rng, s, n, d), randF32(rng, s, n, d), randF32(rng, s, n, d)
+	b.Run("fused", func(b *testing.B) {
+		op, ctx := &attentionOp{scale: 1.0 / 8}, newCtx(nil, 1)
+		b.SetBytes(4 * s * n * d)
+		for b.Loop() {
+			out, err := op.Run(ctx, []*Tensor{q, k, v})
+			if err != nil {
+				b.Fatal(err)
+			}
+			ctx.arena.put(out[0])
+		}
+	})
+	b.Run("chain", func(b *testing.B) {
+		g, err := Import(attentionChain(b, s, n, d, 8))
+		if err != nil {
+			b.Fatal(err)
+		}
+		sess, err := NewSession(g, Options{Threads: 1, Optimization: OptimizeNone})
+		if err != nil {
+			b.Fatal(err)
+		}
+		feeds := map[string]*Tensor{"q": q, "k": k, "v": v}
+		b.SetBytes(4 * s * n * d)
+		for b.Loop() {
+			if _, err := sess.Run(feeds); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

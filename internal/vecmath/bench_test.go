@@ -14,7 +14,7 @@ import (
 var benchIn, benchOut = kerneltest.Float32s(kerneltest.MaxN, 3), make([]float32, kerneltest.MaxN)
 
 func benchUnary(b *testing.B, k func(dst, x []float32), f func(float64) float64) {
-	kerneltest.RunSizes(b, implName(), kerneltest.Sizes,
+	kerneltest.RunSizes(b, family, kerneltest.Sizes,
 		func(n int) { k(benchOut[:n], benchIn[:n]) },
 		func(n int) {
 			for i, v := range benchIn[:n] {
@@ -34,7 +34,7 @@ func BenchmarkGelu(b *testing.B) {
 }
 
 func BenchmarkAdd(b *testing.B) {
-	kerneltest.RunSizes(b, implName(), kerneltest.Sizes,
+	kerneltest.RunSizes(b, family, kerneltest.Sizes,
 		func(n int) { Add(benchOut[:n], benchIn[:n], benchOut[:n]) },
 		func(n int) {
 			for i, v := range benchIn[:n] {
@@ -45,7 +45,7 @@ func BenchmarkAdd(b *testing.B) {
 
 // BenchmarkSoftmax runs rows of 128 (attention scores) over n elements.
 func BenchmarkSoftmax(b *testing.B) {
-	kerneltest.RunSizes(b, implName(), kerneltest.Sizes[:2],
+	kerneltest.RunSizes(b, family, kerneltest.Sizes[:2],
 		func(n int) {
 			for r := 0; r < n; r += 128 {
 				Softmax(benchOut[r:r+128], benchIn[r:r+128], 0.125)
@@ -61,7 +61,7 @@ func BenchmarkSoftmax(b *testing.B) {
 // BenchmarkLayerNorm runs rows of 256 (encoder tokens) over n elements.
 func BenchmarkLayerNorm(b *testing.B) {
 	w, bias := benchIn[:256], benchIn[256:512]
-	kerneltest.RunSizes(b, implName(), kerneltest.Sizes[:2],
+	kerneltest.RunSizes(b, family, kerneltest.Sizes[:2],
 		func(n int) {
 			for r := 0; r < n; r += 256 {
 				LayerNorm(benchOut[r:r+256], benchIn[r:r+256], w, bias, 1e-5)

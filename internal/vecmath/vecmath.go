@@ -211,12 +211,12 @@ func DivScalar(dst, a []float32, s float32) { scalar(&divScalarK, divScalarGener
 // ScalarDiv sets dst[i] = s/a[i], like AddScalar.
 func ScalarDiv(dst, a []float32, s float32) { scalar(&scalarDivK, scalarDivGeneric, dst, a, s) }
 
-// implName names the kernel family the exported functions run for
-// cpufeat.Selected: the family itself where it has assembly, else
-// "generic".
-func implName() string {
+// family is the kernel family the exported functions run on n elements
+// (every length alike): cpufeat.Selected where it has assembly, else
+// Generic.
+func family(int) cpufeat.Impl {
 	if expK[cpufeat.Selected] != nil {
-		return cpufeat.Selected.String()
+		return cpufeat.Selected
 	}
-	return "generic"
+	return cpufeat.Generic
 }

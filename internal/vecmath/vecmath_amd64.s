@@ -11,6 +11,8 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -41,8 +43,10 @@ TEXT ·expAVX2(SB), NOSPLIT, $0-48
 	VPSLLD       $0x17, Y1, Y1
 	VMULPS       Y0, Y3, Y3
 	VMULPS       Y1, Y3, Y3
-	SUBQ         $0x10, DX
-	JB           loop2_end
+
+body:
+	SUBQ $0x10, DX
+	JB   loop2_end
 
 loop2:
 	VMOVUPS      (CX), Y0
@@ -150,7 +154,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y3, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -395,6 +403,8 @@ TEXT ·erfAVX2(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -452,8 +462,10 @@ TEXT ·erfAVX2(SB), NOSPLIT, $0-48
 	VORPS        Y0, Y2, Y2
 	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y1, Y0
 	VBLENDVPS    Y0, Y3, Y2, Y0
-	SUBQ         $0x10, DX
-	JB           loop2_end
+
+body:
+	SUBQ $0x10, DX
+	JB   loop2_end
 
 loop2:
 	VMOVUPS      (CX), Y1
@@ -642,7 +654,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y0, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -995,6 +1011,8 @@ TEXT ·tanhAVX2(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -1044,8 +1062,10 @@ TEXT ·tanhAVX2(SB), NOSPLIT, $0-48
 	VBLENDVPS    Y1, Y3, Y4, Y1
 	VANDPS       vm_signMask<>+0(SB), Y0, Y0
 	VORPS        Y0, Y1, Y1
-	SUBQ         $0x10, DX
-	JB           loop2_end
+
+body:
+	SUBQ $0x10, DX
+	JB   loop2_end
 
 loop2:
 	VMOVUPS      (CX), Y0
@@ -1210,7 +1230,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -1347,6 +1371,8 @@ TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -1383,8 +1409,10 @@ TEXT ·sigmoidAVX2(SB), NOSPLIT, $0-48
 	VBLENDVPS    Y0, Y1, Y4, Y0
 	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
 	VDIVPS       Y4, Y0, Y0
-	SUBQ         $0x10, DX
-	JB           loop2_end
+
+body:
+	SUBQ $0x10, DX
+	JB   loop2_end
 
 loop2:
 	VMOVUPS      (CX), Y1
@@ -1510,7 +1538,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y0, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -1539,6 +1571,8 @@ TEXT ·siluAVX2(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -1576,8 +1610,10 @@ TEXT ·siluAVX2(SB), NOSPLIT, $0-48
 	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
 	VDIVPS       Y4, Y1, Y1
 	VMULPS       Y1, Y0, Y1
-	SUBQ         $0x10, DX
-	JB           loop2_end
+
+body:
+	SUBQ $0x10, DX
+	JB   loop2_end
 
 loop2:
 	VMOVUPS      (CX), Y0
@@ -1706,7 +1742,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -1717,6 +1757,8 @@ TEXT ·geluAVX2(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -1780,8 +1822,10 @@ TEXT ·geluAVX2(SB), NOSPLIT, $0-48
 	VBLENDVPS    Y2, Y3, Y1, Y1
 	VMULPS       vm_f3f000000<>+0(SB), Y0, Y0
 	VMULPS       Y1, Y0, Y0
-	SUBQ         $0x10, DX
-	JB           loop2_end
+
+body:
+	SUBQ $0x10, DX
+	JB   loop2_end
 
 loop2:
 	VMOVUPS      (CX), Y1
@@ -1988,7 +2032,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y0, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -2035,6 +2083,8 @@ TEXT ·geluTanhAVX2(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -2076,8 +2126,10 @@ TEXT ·geluTanhAVX2(SB), NOSPLIT, $0-48
 	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
 	VDIVPS       Y5, Y1, Y1
 	VMULPS       Y1, Y0, Y1
-	SUBQ         $0x10, DX
-	JB           loop2_end
+
+body:
+	SUBQ $0x10, DX
+	JB   loop2_end
 
 loop2:
 	VMOVUPS      (CX), Y0
@@ -2218,7 +2270,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -2266,13 +2322,17 @@ TEXT ·addAVX2(SB), NOSPLIT, $0-72
 	MOVQ    a_base+24(FP), CX
 	MOVQ    b_base+48(FP), DX
 	MOVQ    a_len+32(FP), BX
+	TESTQ   $0x00000007, BX
+	JZ      body
 	LEAQ    -32(CX)(BX*4), SI
 	LEAQ    -32(DX)(BX*4), DI
 	LEAQ    -32(AX)(BX*4), R8
 	VMOVUPS (SI), Y0
 	VADDPS  (DI), Y0, Y0
-	SUBQ    $0x20, BX
-	JB      loop4_end
+
+body:
+	SUBQ $0x20, BX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Y1
@@ -2310,7 +2370,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, BX
+	TESTQ   BX, BX
+	JZ      ret
 	VMOVUPS Y0, (R8)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -2322,12 +2386,16 @@ TEXT ·addScalarAVX2(SB), NOSPLIT, $0-52
 	MOVQ         a_base+24(FP), CX
 	MOVQ         a_len+32(FP), DX
 	VBROADCASTSS s+48(FP), Y0
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y1
 	VADDPS       Y0, Y1, Y1
-	SUBQ         $0x20, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Y2
@@ -2363,7 +2431,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -2375,13 +2447,17 @@ TEXT ·subAVX2(SB), NOSPLIT, $0-72
 	MOVQ    a_base+24(FP), CX
 	MOVQ    b_base+48(FP), DX
 	MOVQ    a_len+32(FP), BX
+	TESTQ   $0x00000007, BX
+	JZ      body
 	LEAQ    -32(CX)(BX*4), SI
 	LEAQ    -32(DX)(BX*4), DI
 	LEAQ    -32(AX)(BX*4), R8
 	VMOVUPS (SI), Y0
 	VSUBPS  (DI), Y0, Y0
-	SUBQ    $0x20, BX
-	JB      loop4_end
+
+body:
+	SUBQ $0x20, BX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Y1
@@ -2419,7 +2495,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, BX
+	TESTQ   BX, BX
+	JZ      ret
 	VMOVUPS Y0, (R8)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -2431,12 +2511,16 @@ TEXT ·subScalarAVX2(SB), NOSPLIT, $0-52
 	MOVQ         a_base+24(FP), CX
 	MOVQ         a_len+32(FP), DX
 	VBROADCASTSS s+48(FP), Y0
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y1
 	VSUBPS       Y0, Y1, Y1
-	SUBQ         $0x20, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Y2
@@ -2472,7 +2556,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -2484,11 +2572,15 @@ TEXT ·scalarSubAVX2(SB), NOSPLIT, $0-52
 	MOVQ         a_base+24(FP), CX
 	MOVQ         a_len+32(FP), DX
 	VBROADCASTSS s+48(FP), Y0
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VSUBPS       (BX), Y0, Y1
-	SUBQ         $0x20, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
 
 loop4:
 	VSUBPS  (CX), Y0, Y2
@@ -2519,7 +2611,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -2531,13 +2627,17 @@ TEXT ·mulAVX2(SB), NOSPLIT, $0-72
 	MOVQ    a_base+24(FP), CX
 	MOVQ    b_base+48(FP), DX
 	MOVQ    a_len+32(FP), BX
+	TESTQ   $0x00000007, BX
+	JZ      body
 	LEAQ    -32(CX)(BX*4), SI
 	LEAQ    -32(DX)(BX*4), DI
 	LEAQ    -32(AX)(BX*4), R8
 	VMOVUPS (SI), Y0
 	VMULPS  (DI), Y0, Y0
-	SUBQ    $0x20, BX
-	JB      loop4_end
+
+body:
+	SUBQ $0x20, BX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Y1
@@ -2575,7 +2675,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, BX
+	TESTQ   BX, BX
+	JZ      ret
 	VMOVUPS Y0, (R8)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -2587,12 +2691,16 @@ TEXT ·mulScalarAVX2(SB), NOSPLIT, $0-52
 	MOVQ         a_base+24(FP), CX
 	MOVQ         a_len+32(FP), DX
 	VBROADCASTSS s+48(FP), Y0
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y1
 	VMULPS       Y0, Y1, Y1
-	SUBQ         $0x20, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Y2
@@ -2628,7 +2736,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -2640,13 +2752,17 @@ TEXT ·divAVX2(SB), NOSPLIT, $0-72
 	MOVQ    a_base+24(FP), CX
 	MOVQ    b_base+48(FP), DX
 	MOVQ    a_len+32(FP), BX
+	TESTQ   $0x00000007, BX
+	JZ      body
 	LEAQ    -32(CX)(BX*4), SI
 	LEAQ    -32(DX)(BX*4), DI
 	LEAQ    -32(AX)(BX*4), R8
 	VMOVUPS (SI), Y0
 	VDIVPS  (DI), Y0, Y0
-	SUBQ    $0x20, BX
-	JB      loop4_end
+
+body:
+	SUBQ $0x20, BX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Y1
@@ -2684,7 +2800,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, BX
+	TESTQ   BX, BX
+	JZ      ret
 	VMOVUPS Y0, (R8)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -2696,12 +2816,16 @@ TEXT ·divScalarAVX2(SB), NOSPLIT, $0-52
 	MOVQ         a_base+24(FP), CX
 	MOVQ         a_len+32(FP), DX
 	VBROADCASTSS s+48(FP), Y0
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y1
 	VDIVPS       Y0, Y1, Y1
-	SUBQ         $0x20, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Y2
@@ -2737,7 +2861,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -2749,11 +2877,15 @@ TEXT ·scalarDivAVX2(SB), NOSPLIT, $0-52
 	MOVQ         a_base+24(FP), CX
 	MOVQ         a_len+32(FP), DX
 	VBROADCASTSS s+48(FP), Y0
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VDIVPS       (BX), Y0, Y1
-	SUBQ         $0x20, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
 
 loop4:
 	VDIVPS  (CX), Y0, Y2
@@ -2784,7 +2916,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -2972,6 +3108,8 @@ TEXT ·normAVX2(SB), NOSPLIT, $0-104
 	MOVQ         b_base+72(FP), SI
 	VBROADCASTSS m+96(FP), Y0
 	VBROADCASTSS s+100(FP), Y1
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), DI
 	LEAQ         -32(BX)(DX*4), R8
 	LEAQ         -32(SI)(DX*4), R9
@@ -2981,8 +3119,10 @@ TEXT ·normAVX2(SB), NOSPLIT, $0-104
 	VMULPS       Y1, Y2, Y2
 	VMULPS       (R8), Y2, Y2
 	VADDPS       (R9), Y2, Y2
-	SUBQ         $0x20, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Y3
@@ -3037,7 +3177,11 @@ loop1:
 
 loop1_end:
 	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y2, (R10)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -3048,6 +3192,8 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -3078,8 +3224,10 @@ TEXT ·expAVX512(SB), NOSPLIT, $0-48
 	VPSLLD       $0x17, Y1, Y1
 	VMULPS       Y0, Y3, Y3
 	VMULPS       Y1, Y3, Y3
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS      (CX), Z0
@@ -3276,9 +3424,14 @@ loop1_end:
 	VMULPS       Y0, Y4, Y4
 	VMULPS       Y1, Y4, Y4
 	VMOVUPS      Y4, (AX)
+	SUBQ         $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y3, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -3289,6 +3442,8 @@ TEXT ·erfAVX512(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -3347,8 +3502,10 @@ TEXT ·erfAVX512(SB), NOSPLIT, $0-48
 	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y1, K1
 	VMOVAPS      Y2, Y0
 	VMOVAPS      Y3, K1, Y0
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS      (CX), Z1
@@ -3713,9 +3870,14 @@ loop1_end:
 	VMOVAPS      Y3, Y1
 	VMOVAPS      Y4, K1, Y1
 	VMOVUPS      Y1, (AX)
+	SUBQ         $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y0, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -3726,6 +3888,8 @@ TEXT ·tanhAVX512(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -3776,8 +3940,10 @@ TEXT ·tanhAVX512(SB), NOSPLIT, $0-48
 	VMOVAPS      Y3, K1, Y1
 	VANDPS       vm_signMask<>+0(SB), Y0, Y0
 	VORPS        Y0, Y1, Y1
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS      (CX), Z0
@@ -4094,9 +4260,14 @@ loop1_end:
 	VANDPS       vm_signMask<>+0(SB), Y0, Y0
 	VORPS        Y0, Y2, Y2
 	VMOVUPS      Y2, (AX)
+	SUBQ         $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -4107,6 +4278,8 @@ TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -4144,8 +4317,10 @@ TEXT ·sigmoidAVX512(SB), NOSPLIT, $0-48
 	VMOVAPS      Y0, K1, Y1
 	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
 	VDIVPS       Y4, Y1, Y1
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS      (CX), Z0
@@ -4384,9 +4559,14 @@ loop1_end:
 	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
 	VDIVPS       Y5, Y2, Y2
 	VMOVUPS      Y2, (AX)
+	SUBQ         $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -4397,6 +4577,8 @@ TEXT ·siluAVX512(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -4435,8 +4617,10 @@ TEXT ·siluAVX512(SB), NOSPLIT, $0-48
 	VADDPS       vm_f3f800000<>+0(SB), Y4, Y4
 	VDIVPS       Y4, Y2, Y2
 	VMULPS       Y2, Y0, Y2
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS      (CX), Z0
@@ -4681,9 +4865,14 @@ loop1_end:
 	VDIVPS       Y5, Y3, Y3
 	VMULPS       Y3, Y0, Y3
 	VMOVUPS      Y3, (AX)
+	SUBQ         $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y2, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -4694,6 +4883,8 @@ TEXT ·geluAVX512(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -4759,8 +4950,10 @@ TEXT ·geluAVX512(SB), NOSPLIT, $0-48
 	VMOVAPS      Y3, K1, Y1
 	VMULPS       vm_f3f000000<>+0(SB), Y0, Y0
 	VMULPS       Y1, Y0, Y0
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS      (CX), Z1
@@ -5167,9 +5360,14 @@ loop1_end:
 	VMULPS       vm_f3f000000<>+0(SB), Y1, Y1
 	VMULPS       Y2, Y1, Y1
 	VMOVUPS      Y1, (AX)
+	SUBQ         $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y0, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -5180,6 +5378,8 @@ TEXT ·geluTanhAVX512(SB), NOSPLIT, $0-48
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         x_base+24(FP), CX
 	MOVQ         x_len+32(FP), DX
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y0
@@ -5222,8 +5422,10 @@ TEXT ·geluTanhAVX512(SB), NOSPLIT, $0-48
 	VADDPS       vm_f3f800000<>+0(SB), Y5, Y5
 	VDIVPS       Y5, Y2, Y2
 	VMULPS       Y2, Y0, Y2
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS      (CX), Z0
@@ -5492,9 +5694,14 @@ loop1_end:
 	VDIVPS       Y6, Y3, Y3
 	VMULPS       Y3, Y0, Y3
 	VMOVUPS      Y3, (AX)
+	SUBQ         $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y2, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -5506,13 +5713,17 @@ TEXT ·addAVX512(SB), NOSPLIT, $0-72
 	MOVQ    a_base+24(FP), CX
 	MOVQ    b_base+48(FP), DX
 	MOVQ    a_len+32(FP), BX
+	TESTQ   $0x00000007, BX
+	JZ      body
 	LEAQ    -32(CX)(BX*4), SI
 	LEAQ    -32(DX)(BX*4), DI
 	LEAQ    -32(AX)(BX*4), R8
 	VMOVUPS (SI), Y0
 	VADDPS  (DI), Y0, Y0
-	SUBQ    $0x40, BX
-	JB      loop4_end
+
+body:
+	SUBQ $0x40, BX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Z1
@@ -5555,9 +5766,14 @@ loop1_end:
 	VMOVUPS (CX), Y1
 	VADDPS  (DX), Y1, Y1
 	VMOVUPS Y1, (AX)
+	SUBQ    $0x08, BX
 
 done:
+	TESTQ   BX, BX
+	JZ      ret
 	VMOVUPS Y0, (R8)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -5569,12 +5785,16 @@ TEXT ·addScalarAVX512(SB), NOSPLIT, $0-52
 	MOVQ         a_base+24(FP), CX
 	MOVQ         a_len+32(FP), DX
 	VBROADCASTSS s+48(FP), Z0
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y1
 	VADDPS       Y0, Y1, Y1
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Z2
@@ -5615,9 +5835,14 @@ loop1_end:
 	VMOVUPS (CX), Y2
 	VADDPS  Y0, Y2, Y2
 	VMOVUPS Y2, (AX)
+	SUBQ    $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -5629,13 +5854,17 @@ TEXT ·subAVX512(SB), NOSPLIT, $0-72
 	MOVQ    a_base+24(FP), CX
 	MOVQ    b_base+48(FP), DX
 	MOVQ    a_len+32(FP), BX
+	TESTQ   $0x00000007, BX
+	JZ      body
 	LEAQ    -32(CX)(BX*4), SI
 	LEAQ    -32(DX)(BX*4), DI
 	LEAQ    -32(AX)(BX*4), R8
 	VMOVUPS (SI), Y0
 	VSUBPS  (DI), Y0, Y0
-	SUBQ    $0x40, BX
-	JB      loop4_end
+
+body:
+	SUBQ $0x40, BX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Z1
@@ -5678,9 +5907,14 @@ loop1_end:
 	VMOVUPS (CX), Y1
 	VSUBPS  (DX), Y1, Y1
 	VMOVUPS Y1, (AX)
+	SUBQ    $0x08, BX
 
 done:
+	TESTQ   BX, BX
+	JZ      ret
 	VMOVUPS Y0, (R8)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -5692,12 +5926,16 @@ TEXT ·subScalarAVX512(SB), NOSPLIT, $0-52
 	MOVQ         a_base+24(FP), CX
 	MOVQ         a_len+32(FP), DX
 	VBROADCASTSS s+48(FP), Z0
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y1
 	VSUBPS       Y0, Y1, Y1
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Z2
@@ -5738,9 +5976,14 @@ loop1_end:
 	VMOVUPS (CX), Y2
 	VSUBPS  Y0, Y2, Y2
 	VMOVUPS Y2, (AX)
+	SUBQ    $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -5752,11 +5995,15 @@ TEXT ·scalarSubAVX512(SB), NOSPLIT, $0-52
 	MOVQ         a_base+24(FP), CX
 	MOVQ         a_len+32(FP), DX
 	VBROADCASTSS s+48(FP), Z0
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VSUBPS       (BX), Y0, Y1
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VSUBPS  (CX), Z0, Z2
@@ -5791,9 +6038,14 @@ loop1_end:
 	JB      done
 	VSUBPS  (CX), Y0, Y0
 	VMOVUPS Y0, (AX)
+	SUBQ    $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -5805,13 +6057,17 @@ TEXT ·mulAVX512(SB), NOSPLIT, $0-72
 	MOVQ    a_base+24(FP), CX
 	MOVQ    b_base+48(FP), DX
 	MOVQ    a_len+32(FP), BX
+	TESTQ   $0x00000007, BX
+	JZ      body
 	LEAQ    -32(CX)(BX*4), SI
 	LEAQ    -32(DX)(BX*4), DI
 	LEAQ    -32(AX)(BX*4), R8
 	VMOVUPS (SI), Y0
 	VMULPS  (DI), Y0, Y0
-	SUBQ    $0x40, BX
-	JB      loop4_end
+
+body:
+	SUBQ $0x40, BX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Z1
@@ -5854,9 +6110,14 @@ loop1_end:
 	VMOVUPS (CX), Y1
 	VMULPS  (DX), Y1, Y1
 	VMOVUPS Y1, (AX)
+	SUBQ    $0x08, BX
 
 done:
+	TESTQ   BX, BX
+	JZ      ret
 	VMOVUPS Y0, (R8)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -5868,12 +6129,16 @@ TEXT ·mulScalarAVX512(SB), NOSPLIT, $0-52
 	MOVQ         a_base+24(FP), CX
 	MOVQ         a_len+32(FP), DX
 	VBROADCASTSS s+48(FP), Z0
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y1
 	VMULPS       Y0, Y1, Y1
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Z2
@@ -5914,9 +6179,14 @@ loop1_end:
 	VMOVUPS (CX), Y2
 	VMULPS  Y0, Y2, Y2
 	VMOVUPS Y2, (AX)
+	SUBQ    $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -5928,13 +6198,17 @@ TEXT ·divAVX512(SB), NOSPLIT, $0-72
 	MOVQ    a_base+24(FP), CX
 	MOVQ    b_base+48(FP), DX
 	MOVQ    a_len+32(FP), BX
+	TESTQ   $0x00000007, BX
+	JZ      body
 	LEAQ    -32(CX)(BX*4), SI
 	LEAQ    -32(DX)(BX*4), DI
 	LEAQ    -32(AX)(BX*4), R8
 	VMOVUPS (SI), Y0
 	VDIVPS  (DI), Y0, Y0
-	SUBQ    $0x40, BX
-	JB      loop4_end
+
+body:
+	SUBQ $0x40, BX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Z1
@@ -5977,9 +6251,14 @@ loop1_end:
 	VMOVUPS (CX), Y1
 	VDIVPS  (DX), Y1, Y1
 	VMOVUPS Y1, (AX)
+	SUBQ    $0x08, BX
 
 done:
+	TESTQ   BX, BX
+	JZ      ret
 	VMOVUPS Y0, (R8)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -5991,12 +6270,16 @@ TEXT ·divScalarAVX512(SB), NOSPLIT, $0-52
 	MOVQ         a_base+24(FP), CX
 	MOVQ         a_len+32(FP), DX
 	VBROADCASTSS s+48(FP), Z0
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VMOVUPS      (BX), Y1
 	VDIVPS       Y0, Y1, Y1
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Z2
@@ -6037,9 +6320,14 @@ loop1_end:
 	VMOVUPS (CX), Y2
 	VDIVPS  Y0, Y2, Y2
 	VMOVUPS Y2, (AX)
+	SUBQ    $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -6051,11 +6339,15 @@ TEXT ·scalarDivAVX512(SB), NOSPLIT, $0-52
 	MOVQ         a_base+24(FP), CX
 	MOVQ         a_len+32(FP), DX
 	VBROADCASTSS s+48(FP), Z0
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -32(AX)(DX*4), SI
 	VDIVPS       (BX), Y0, Y1
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VDIVPS  (CX), Z0, Z2
@@ -6090,9 +6382,14 @@ loop1_end:
 	JB      done
 	VDIVPS  (CX), Y0, Y0
 	VMOVUPS Y0, (AX)
+	SUBQ    $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y1, (SI)
+
+ret:
 	VZEROUPPER
 	RET
 
@@ -6234,6 +6531,8 @@ TEXT ·normAVX512(SB), NOSPLIT, $0-104
 	MOVQ         b_base+72(FP), SI
 	VBROADCASTSS m+96(FP), Z0
 	VBROADCASTSS s+100(FP), Z1
+	TESTQ        $0x00000007, DX
+	JZ           body
 	LEAQ         -32(CX)(DX*4), DI
 	LEAQ         -32(BX)(DX*4), R8
 	LEAQ         -32(SI)(DX*4), R9
@@ -6243,8 +6542,10 @@ TEXT ·normAVX512(SB), NOSPLIT, $0-104
 	VMULPS       Y1, Y2, Y2
 	VMULPS       (R8), Y2, Y2
 	VADDPS       (R9), Y2, Y2
-	SUBQ         $0x40, DX
-	JB           loop4_end
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
 
 loop4:
 	VMOVUPS (CX), Z3
@@ -6307,8 +6608,13 @@ loop1_end:
 	VMULPS  (BX), Y3, Y3
 	VADDPS  (SI), Y3, Y3
 	VMOVUPS Y3, (AX)
+	SUBQ    $0x08, DX
 
 done:
+	TESTQ   DX, DX
+	JZ      ret
 	VMOVUPS Y2, (R10)
+
+ret:
 	VZEROUPPER
 	RET

@@ -140,6 +140,9 @@ func Sum(x []float32) float32 {
 // attention). The exponentials are summed as Sum does, and multiplied by
 // the reciprocal of the sum. dst must be at least as long as x, and may be
 // x. A NaN or +Inf element, or a row of -Inf, makes every output NaN.
+// Error: relative, at most 2.5·2^-23·(1 + max|scale·x|) (the rounding of
+// scale·x carried into the exponentials), measured on rows of up to 512
+// elements (TestRowAccuracy: 1.8).
 func Softmax(dst, x []float32, scale float32) {
 	dst = dst[:len(x)]
 	shift := float32(scale * Max(x))
@@ -153,7 +156,10 @@ func Softmax(dst, x []float32, scale float32) {
 // b[i], with mean = Sum(x)/n, the variance Σ(x[i] - mean)²/n (summed as Sum
 // does) and invStd = 1/sqrt(variance + eps), all in float32; it returns
 // mean and invStd. w and b must be as long as x; b may be nil (no bias). dst
-// must be at least as long as x, and may be x.
+// must be at least as long as x, and may be x. Error: at most
+// 2.5·2^-23·((|x[i]| + Σ|x|/n)·invStd·|w[i]| + |b[i]|) (the rounding of the
+// sums, carried by x[i] - mean), measured on rows of up to 512 elements
+// (TestRowAccuracy: 2.4).
 func LayerNorm(dst, x, w, b []float32, eps float32) (mean, invStd float32) {
 	dst, w = dst[:len(x)], w[:len(x)]
 	n := float32(len(x))

@@ -387,7 +387,13 @@ func TestQuantizeEval(t *testing.T) {
 	}
 	lp := filepath.Join(dir, "labels.npy")
 	writeNPY(t, lp, labels, len(labels))
-	stdout, stderr, code := tq(t, dir, "quantize", "-calib", calib, "-eval", calib, "-labels", lp, "-json", "-quiet", model)
+	// The command runs in dir, outside the repository: point it at the
+	// repository's tools/onnxcheck.
+	onnxcheck, err := filepath.Abs(filepath.Join("..", "..", "tools", "onnxcheck"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, stderr, code, _ := tqMeasuredEnv(t, dir, []string{"TENSORQUANT_ONNXCHECK=" + onnxcheck}, "quantize", "-calib", calib, "-eval", calib, "-labels", lp, "-json", "-quiet", model)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}

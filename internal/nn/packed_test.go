@@ -65,18 +65,16 @@ func TestForwardPackedMatchesForward(t *testing.T) {
 					want[j] = max(want[j]+add[j], 0)
 				}
 				cw := PackConvWeights(k.inC, k.outC, k.groups, kn, k.transposed, w)
+				plan := c.Plan()
 				for _, threads := range []int{1, 2, 3} {
-					got := make([]float32, size)
-					for j := range got {
-						got[j] = float32(math.NaN())
-					}
-					c.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, 0, k.n, threads)
+					got := nanSlice(size)
+					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, 0, k.n, threads, nanSlice(plan.Scratch(k.n, threads)))
 					sameBits(t, fmt.Sprintf("threads %d", threads), got, want)
 				}
 				// Without a finish, sample by sample: Forward's bits.
 				got := make([]float32, size)
 				for s := range k.n {
-					c.ForwardPacked(got, x, cw, &Fused{Bias: bias}, s, s+1, 1)
+					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias}, s, s+1, 1, nanSlice(plan.Scratch(1, 1)))
 				}
 				sameBits(t, "one sample at a time", got, plain)
 			})
@@ -138,4 +136,14 @@ func TestPackColumns(t *testing.T) {
 			}
 		}
 	}
+}
+
+// nanSlice returns n NaNs: scratch and outputs that show an element read
+// before it is written, or not written.
+func nanSlice(n int) []float32 {
+	b := make([]float32, n)
+	for i := range b {
+		b[i] = float32(math.NaN())
+	}
+	return b
 }

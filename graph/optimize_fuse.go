@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"github.com/tensorquant/tensorquant/internal/gemm"
 	"github.com/tensorquant/tensorquant/internal/nn"
@@ -418,6 +419,36 @@ type fusedConvOp struct {
 	bias     []float32
 	residual bool // input 1 is added
 	act      func(dst, src []float32)
+	// plan caches the convolution prepared for the last input shape.
+	plan atomic.Pointer[shapePlan]
+}
+
+// shapePlan is a convolution prepared for one input shape.
+type shapePlan struct {
+	in, out []int
+	plan    *nn.ConvPlan
+}
+
+// planFor returns the output shape and the prepared convolution for
+// input shape x, from the cache when x is the last shape seen.
+func (o *fusedConvOp) planFor(x []int) (*shapePlan, error) {
+	if p := o.plan.Load(); p != nil && slices.Equal(p.in, x) {
+		return p, nil
+	}
+	shape, k, ok, err := o.conv.shapes(Sizes(x...), o.wShape, o.bShape)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("input %v: no kernel size", x)
+	}
+	out := ints(shape)
+	if err := checkValueShape(out); err != nil {
+		return nil, err
+	}
+	p := &shapePlan{in: slices.Clone(x), out: out, plan: k.Plan()}
+	o.plan.Store(p)
+	return p, nil
 }
 
 func (o *fusedConvOp) Infer(in []*Info) ([]*Info, error) {
@@ -451,15 +482,8 @@ func (o *fusedConvOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if x.DType != onnx.Float {
 		return nil, fmt.Errorf("input is %v, only FLOAT is supported", x.DType)
 	}
-	shape, k, ok, err := o.conv.shapes(Sizes(x.Shape...), o.wShape, o.bShape)
+	p, err := o.planFor(x.Shape)
 	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("input %v: no kernel size", x)
-	}
-	out := ints(shape)
-	if err := checkValueShape(out); err != nil {
 		return nil, err
 	}
 	f := &nn.Fused{Bias: o.bias, Act: o.act}
@@ -468,16 +492,22 @@ func (o *fusedConvOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 			return nil, err
 		}
 		z := in[1]
-		if z.DType != onnx.Float || !slices.Equal(z.Shape, out) {
-			return nil, fmt.Errorf("the residual is %v, the convolution's output %v", z, out)
+		if z.DType != onnx.Float || !slices.Equal(z.Shape, p.out) {
+			return nil, fmt.Errorf("the residual is %v, the convolution's output %v", z, p.out)
 		}
 		f.Add = z.F32
 	}
-	y, err := ctx.Alloc(onnx.Float, out...)
+	y, err := ctx.Alloc(onnx.Float, p.out...)
 	if err != nil {
 		return nil, err
 	}
-	k.ForwardPacked(y.F32, x.F32, o.weights, f, 0, x.Shape[0], ctx.Threads())
+	N, threads := x.Shape[0], ctx.Threads()
+	scratch, err := ctx.scratch(p.plan.Scratch(N, threads))
+	if err != nil {
+		return nil, err
+	}
+	defer ctx.release(scratch)
+	p.plan.ForwardPacked(y.F32, x.F32, o.weights, f, 0, N, threads, scratch)
 	return []*Tensor{y}, nil
 }
 

@@ -41,7 +41,7 @@ func commands() []command {
 		{"export", "write the demo's quantized model (or a checkpoint of it) as ONNX", runExport},
 		{"run", "run an ONNX model on .npy inputs and write its outputs, or benchmark it", runRun},
 		{"info", "describe an ONNX model: inputs, outputs, opsets, ops, parameters, support", runInfo},
-		{"bench", "kernel throughput on this machine: every implementation vs pure Go vs copy()", runBench},
+		{"bench", "kernel throughput: every implementation vs pure Go vs copy(); bench models: ours vs ONNX Runtime vs PyTorch", runBench},
 		{"version", "print the module and Go versions and the kernels in use", runVersion},
 	}
 }

@@ -8,6 +8,7 @@ import (
 
 	"github.com/tensorquant/tensorquant/internal/gemm"
 	"github.com/tensorquant/tensorquant/internal/nn"
+	"github.com/tensorquant/tensorquant/internal/vec"
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
@@ -144,7 +145,7 @@ func (r *Rewriter) producer(value string) *Node {
 // replaces, so that the fused op computes the same bits.
 type activation struct {
 	name  string
-	f     func(dst, src []float32)
+	act   vec.Act
 	nodes []*Node // the nodes that compute it
 	out   string  // its output
 }
@@ -167,12 +168,17 @@ func activationAfter(r *Rewriter, value string) *activation {
 	}
 	a := &activation{name: n.OpType, nodes: []*Node{n}, out: n.Outputs[0]}
 	switch {
-	case onnxOp(n, "Relu") || onnxOp(n, "LeakyRelu") || onnxOp(n, "Sigmoid") || onnxOp(n, "HardSigmoid") || onnxOp(n, "HardSwish"):
+	case onnxOp(n, "Relu"):
+		if _, ok := n.Op.(*unaryOp); !ok {
+			return nil
+		}
+		a.act = vec.Act{Kind: vec.Relu}
+	case onnxOp(n, "LeakyRelu") || onnxOp(n, "Sigmoid") || onnxOp(n, "HardSigmoid") || onnxOp(n, "HardSwish"):
 		u, ok := n.Op.(*unaryOp)
 		if !ok || u.f32 == nil {
 			return nil
 		}
-		a.f = u.f32
+		a.act = vec.Act{Kind: vec.Func, Func: u.f32}
 	case onnxOp(n, "Clip"):
 		c, ok := n.Op.(*clipOp)
 		if !ok {
@@ -192,7 +198,7 @@ func activationAfter(r *Rewriter, value string) *activation {
 			}
 			*bound = t.F32[0]
 		}
-		a.f = func(d, x []float32) { clipK(d, x, lo, hi) }
+		a.act = vec.Act{Kind: vec.Clip, Lo: lo, Hi: hi}
 	default:
 		return nil
 	}
@@ -219,7 +225,7 @@ func silu(r *Rewriter, value string, readers []*Node) *activation {
 	if b, ok := mul.Op.(*binaryOp); !ok || b.aligned {
 		return nil
 	}
-	return &activation{name: "SiLU", f: siluK(u.f32), nodes: []*Node{sig, mul}, out: mul.Outputs[0]}
+	return &activation{name: "SiLU", act: vec.Act{Kind: vec.Func, Func: siluK(u.f32)}, nodes: []*Node{sig, mul}, out: mul.Outputs[0]}
 }
 
 // siluK returns x·sigmoid(x) with the Sigmoid kernel sig and float32
@@ -323,7 +329,7 @@ func fuseConv(r *Rewriter) error {
 		if a := activationAfter(r, out); a != nil {
 			chain = append(chain, a.nodes...)
 			out = a.out
-			f.act = a.f
+			f.act = a.act
 			names = append(names, a.name)
 		}
 		r.Replace(chain, &Node{Name: n.Name, OpType: "FusedConv", Domain: FusedDomain, Inputs: inputs, Outputs: []string{out},
@@ -398,7 +404,7 @@ func fuseGemm(r *Rewriter) error {
 		if a := activationAfter(r, out); a != nil {
 			chain = append(chain, a.nodes...)
 			out = a.out
-			f.act = a.f
+			f.act = a.act
 			names = append(names, a.name)
 		}
 		r.Replace(chain, &Node{Name: n.Name, OpType: "FusedGemm", Domain: FusedDomain, Inputs: []string{n.Inputs[0]}, Outputs: []string{out},
@@ -418,7 +424,7 @@ type fusedConvOp struct {
 	weights  *nn.ConvWeights
 	bias     []float32
 	residual bool // input 1 is added
-	act      func(dst, src []float32)
+	act      vec.Act
 	// plan caches the convolution prepared for the last input shape.
 	plan atomic.Pointer[shapePlan]
 }
@@ -518,7 +524,7 @@ type fusedGemmOp struct {
 	k, n int
 	b    *gemm.Packed
 	bias []float32
-	act  func(dst, src []float32)
+	act  vec.Act
 }
 
 func (o *fusedGemmOp) Infer(in []*Info) ([]*Info, error) {
@@ -555,7 +561,7 @@ func (o *fusedGemmOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		}
 		p.Accumulate = true
 	}
-	if o.act != nil {
+	if o.act.Kind != vec.None {
 		p.Epilogue = &gemm.Epilogue{Act: o.act}
 	}
 	gemm.Gemm(p)

@@ -1,6 +1,10 @@
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/tensorquant/tensorquant/internal/vec"
+)
 
 // Epilogue is what Gemm does to each element of C once its sum is
 // complete, tile by tile while the tile is in cache: a fused layer's bias,
@@ -10,7 +14,7 @@ import "fmt"
 //	c += RowBias[i]          (when RowBias is not nil), or
 //	c += ColBias[j]          (when ColBias is not nil)
 //	c += Add[i·LdAdd + j]    (when Add is not nil)
-//	c = Act(c)               (when Act is not nil)
+//	c = Act(c)               (vec.Act: none, Relu, Clip, or a kernel)
 //
 // each operation rounded to float32, so that the result equals the
 // unfused sequence (the GEMM, then an element-wise bias add, residual add
@@ -20,10 +24,10 @@ type Epilogue struct {
 	RowBias, ColBias []float32
 	Add              []float32
 	LdAdd            int
-	// Act is applied in place (Act(x, x)) to runs of consecutive
-	// elements of a row of C; it must compute each element from that
-	// element alone, as the float32 kernel of an element-wise op does.
-	Act func(dst, src []float32)
+	// Act is applied in place to runs of consecutive elements of a row
+	// of C; a Func kernel must compute each element from that element
+	// alone, as the float32 kernel of an element-wise op does.
+	Act vec.Act
 }
 
 // check panics unless the epilogue's operands fit an m×n product.
@@ -48,30 +52,19 @@ func (e *Epilogue) check(m, n int) {
 func (e *Epilogue) Apply(seg []float32, i, j int) { e.apply(seg, i, j) }
 
 func (e *Epilogue) apply(seg []float32, i, j int) {
-	if e.RowBias != nil {
-		addScalar(seg, e.RowBias[i])
-	} else if e.ColBias != nil {
-		addVec(seg, e.ColBias[j:j+len(seg)])
-	}
+	var add []float32
 	if e.Add != nil {
-		addVec(seg, e.Add[i*e.LdAdd+j:][:len(seg)])
+		add = e.Add[i*e.LdAdd+j:][:len(seg)]
 	}
-	if e.Act != nil {
-		e.Act(seg, seg)
+	if e.ColBias != nil {
+		cb := e.ColBias[j : j+len(seg)]
+		for q := range seg {
+			seg[q] += cb[q]
+		}
 	}
-}
-
-// addScalar adds v to every element of d.
-func addScalar(d []float32, v float32) {
-	for i := range d {
-		d[i] += v
+	var b float32
+	if e.RowBias != nil {
+		b = e.RowBias[i]
 	}
-}
-
-// addVec adds x to d element by element (len(x) >= len(d)).
-func addVec(d, x []float32) {
-	x = x[:len(d)]
-	for i := range d {
-		d[i] += x[i]
-	}
+	vec.Finish(seg, b, e.RowBias != nil, add, &e.Act)
 }

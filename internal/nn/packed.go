@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/tensorquant/tensorquant/internal/gemm"
+	"github.com/tensorquant/tensorquant/internal/vec"
 )
 
 // ConvWeights are a convolution's weights prepared once for
@@ -53,7 +54,7 @@ func (cw *ConvWeights) Len() int {
 // output equals theirs bit for bit.
 type Fused struct {
 	Bias, Add []float32
-	Act       func(dst, src []float32)
+	Act       vec.Act
 }
 
 // ConvPlan is a convolution prepared for ForwardPacked at one input size:
@@ -278,7 +279,7 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 		out := (n*c.OutC + gi*rows) * P
 		p := &gemm.Params{M: rows, N: pl.n, K: K, PackedA: w.packed[gi], Threads: threads}
 		var ep *gemm.Epilogue
-		if f.Bias != nil || f.Add != nil || f.Act != nil {
+		if f.Bias != nil || f.Add != nil || f.Act.Kind != vec.None {
 			ep = &gemm.Epilogue{Act: f.Act}
 			if f.Bias != nil {
 				ep.RowBias = f.Bias[gi*rows : (gi+1)*rows]
@@ -400,19 +401,14 @@ func (c *Conv) forwardTransposedFused(y, x, w []float32, f *Fused, n0, n1, threa
 // finishPlanes applies f's Add and Act (the bias is already in) to planes
 // [p0, p1) of y, P elements each.
 func (f *Fused) finishPlanes(y []float32, p0, p1, P int) {
-	if f.Add == nil && f.Act == nil {
+	if f.Add == nil && f.Act.Kind == vec.None {
 		return
 	}
-	seg := y[p0*P : p1*P]
+	var add []float32
 	if f.Add != nil {
-		add := f.Add[p0*P : p1*P]
-		for i := range seg {
-			seg[i] += add[i]
-		}
+		add = f.Add[p0*P : p1*P]
 	}
-	if f.Act != nil {
-		f.Act(seg, seg)
-	}
+	vec.Finish(y[p0*P:p1*P], 0, false, add, &f.Act)
 }
 
 // parallel calls fn on consecutive ranges [lo, hi) covering [0, n), on up

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/vec"
 )
 
 // packedCases are convCases and the convolutions the fused paths
@@ -35,11 +36,7 @@ func packedCases() []convCase {
 // activation, bit for bit, on every kernel family, whole batches and
 // single samples, one to three goroutines.
 func TestForwardPackedMatchesForward(t *testing.T) {
-	relu := func(d, x []float32) {
-		for i, v := range x[:len(d)] {
-			d[i] = max(v, 0)
-		}
-	}
+	relu := vec.Act{Kind: vec.Relu}
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for i, k := range packedCases() {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {

@@ -57,7 +57,7 @@ race:
 # arm64 under qemu user emulation: NEON kernels and the generic fallback.
 arm64: tools-qemu
 	GOARCH=arm64 $(GO) test -count=1 -short -exec qemu-aarch64-static $(PKGS)
-	GOARCH=arm64 $(GO) test -count=1 -short -exec 'qemu-aarch64-static -cpu cortex-a53' ./fakequant ./reduce ./histogram ./calibrators ./internal/gemm ./internal/vec ./internal/cpufeat ./fuzz
+	GOARCH=arm64 $(GO) test -count=1 -short -exec 'qemu-aarch64-static -cpu cortex-a53' ./fakequant ./reduce ./histogram ./calibrators ./internal/gemm ./internal/vec ./internal/nn ./internal/cpufeat ./fuzz
 
 tools-qemu:
 	@command -v qemu-aarch64-static >/dev/null 2>&1 || scripts/apt-install qemu-user-static

@@ -1,0 +1,149 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/mmcloughlin/avo/attr"
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+func init() {
+	outputs = append(outputs, struct {
+		path, pkg string
+		gen       func(c *build.Context)
+	}{"internal/nn/window_amd64.s", "internal/nn", windowKernels})
+}
+
+// windowShapes are the (taps, stride) of the window kernels: the
+// depthwise convolutions of MobileNet and EfficientNet (3×3 and 5×5,
+// strides 1 and 2), the max pooling of ResNet (3×3, stride 2) and of small
+// CNNs (2×2, stride 2; 3×3, stride 1).
+var (
+	dwShapes  = [][2]int{{3, 1}, {3, 2}, {5, 1}, {5, 2}}
+	maxShapes = [][2]int{{2, 2}, {3, 1}, {3, 2}}
+)
+
+// windowKernels describes internal/nn/window_amd64.s: for each shape, the
+// kernel of one input row of a sliding window, windowGeneric's dwRow (the
+// depthwise convolution's taps: out[i] += w[c]·row[i·s+c], each product
+// rounded, taps in order) and maxRow (max pooling's taps: out[i] takes
+// row[i·s+c] when it is greater or NaN), on len(out) outputs, a multiple
+// of 8. A stride-2 kernel reads one element past the last tap of the last
+// window (its vectors load pairs of elements).
+func windowKernels(c *build.Context) {
+	// evens: the VPERMT2PS indices of the even elements of two 16-lane
+	// vectors.
+	evens := c.StaticGlobal("evens")
+	c.DataAttributes(attr.RODATA | attr.NOPTR)
+	for i := range 16 {
+		c.AddDatum(4*i, operand.U32(2*i))
+	}
+	for _, s := range isas(c) {
+		for _, sh := range dwShapes {
+			windowKernel(s, evens, "dwRow", sh[0], sh[1])
+		}
+		for _, sh := range maxShapes {
+			windowKernel(s, evens, "maxRow", sh[0], sh[1])
+		}
+	}
+}
+
+// windowKernel emits name+"K"+taps+"S"+stride+isa.
+func windowKernel(s isa, evens operand.Mem, name string, taps, stride int) {
+	dw := name == "dwRow"
+	spec := "out[i] = max-with-NaN(out[i], row[i·%d+c]) for c < %d in order (maxRowGeneric)."
+	if dw {
+		spec = "out[i] += float32(w[c]·row[i·%d+c]) for c < %d in order (dwRowGeneric)."
+	}
+	s.Implement(fmt.Sprintf("%sK%dS%d%s", name, taps, stride, s.name))
+	s.Attributes(attr.NOSPLIT)
+	s.Comment(fmt.Sprintf(spec, stride, taps))
+	out, row, n := s.slice("out", 4), s.slice("row", 4), s.length("out")
+	var w []reg.VecVirtual
+	if dw {
+		wp := s.GP64()
+		s.Load(s.Param("w").Base(), wp)
+		for c := range taps {
+			v := s.vec()
+			s.VBROADCASTSS(operand.Mem{Base: wp, Disp: 4 * c}, v)
+			w = append(w, v)
+		}
+	}
+	var idx reg.VecVirtual
+	if stride == 2 && s.avx512 {
+		idx = s.ZMM()
+		s.VMOVDQU32(evens, idx)
+	}
+	// block handles t.lanes outputs from the current position.
+	block := func(t isa) {
+		acc := t.vec()
+		s.VMOVUPS(out.at(0), acc)
+		for c := range taps {
+			x := t.taps(row, c, stride, idx)
+			if dw {
+				p := t.vec()
+				s.VMULPS(x, t.v(w[c]), p)
+				s.VADDPS(p, acc, acc)
+			} else {
+				t.takeGreaterOrNaN(x, acc)
+			}
+		}
+		s.VMOVUPS(acc, out.at(0))
+		s.ADDQ(imm(4*t.lanes), out.p)
+		s.ADDQ(imm(4*t.lanes*stride), row.p)
+	}
+	s.counted(n, s.lanes, "loop", func() { block(s) })
+	if s.avx512 {
+		h := s.half()
+		s.CMPQ(n, imm(h.lanes))
+		s.JB(operand.LabelRef("done"))
+		block(h)
+		s.Label("done")
+	}
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// taps returns the vector of row[i·stride + c] for the s.lanes outputs i
+// from the current position.
+func (s isa) taps(row stream, c, stride int, idx reg.VecVirtual) reg.Register {
+	x := s.vec()
+	if stride == 1 {
+		s.VMOVUPS(row.at(c), x)
+		return x
+	}
+	// Stride 2: the even elements of the 2·lanes elements from c.
+	switch {
+	case s.lanes == 16:
+		s.VMOVUPS(row.at(c), x)
+		s.VPERMT2PS(row.at(c+16), idx, x)
+	default:
+		// [a0 a2 b0 b2 | a4 a6 b4 b6], then the 64-bit quarters in the
+		// order 0 2 1 3.
+		s.VMOVUPS(row.at(c), x)
+		s.VSHUFPS(imm(0x88), row.at(c+8), x, x)
+		s.VPERMPD(imm(0xd8), x, x)
+	}
+	return x
+}
+
+// takeGreaterOrNaN sets the lanes of acc where x > acc, or x is NaN, to
+// x: the update of a max pooling that lets the last NaN win and keeps the
+// first of equal values.
+func (s isa) takeGreaterOrNaN(x, acc reg.Register) {
+	if s.avx512 {
+		gt, un := s.K(), s.K()
+		s.VCMPPS(imm(0x1e), acc, x, gt) // x > acc, ordered
+		s.VCMPPS(imm(0x03), x, x, un)   // x is NaN
+		s.KORW(gt, un, gt)
+		s.VMOVUPS(x, gt, acc)
+		return
+	}
+	gt, un := s.vec(), s.vec()
+	s.VCMPPS(imm(0x1e), acc, x, gt)
+	s.VCMPPS(imm(0x03), x, x, un)
+	s.VORPS(un, gt, gt)
+	s.VBLENDVPS(gt, x, acc, acc)
+}

@@ -1,0 +1,11 @@
+//go:build (!amd64 && !arm64) || !gc || purego
+
+package nn
+
+import "github.com/tensorquant/tensorquant/internal/cpufeat"
+
+func dwRow(out, row, w []float32, s, d int) { dwRowGeneric(out, row, w, s, d) }
+
+func maxRow[T Number](out, row []T, k, s, d int) { maxRowGeneric(out, row, k, s, d) }
+
+func windowImpl() string { return cpufeat.Generic.String() }

@@ -1,0 +1,128 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
+)
+
+func TestWindowDispatch(t *testing.T) { kerneltest.CheckDispatch(t, windowImpl) }
+
+var windowSpecials = []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)),
+	math.Float32frombits(1), -math.Float32frombits(0x7fffff), math.MaxFloat32, -math.MaxFloat32, 1, -1}
+
+// windowCase is one row kernel: a depthwise row (w not nil) or a max
+// pooling row of k taps, stride s, dilation d.
+type windowCase struct {
+	k, s, d int
+	dw      bool
+}
+
+func (c windowCase) String() string {
+	kind := "max"
+	if c.dw {
+		kind = "dw"
+	}
+	return fmt.Sprintf("%s/k%d/s%d/d%d", kind, c.k, c.s, c.d)
+}
+
+// TestWindowKernels runs every row kernel (and shapes without assembly)
+// on every output count 0..300 at offsets 0..15 of the row and of out
+// (two of them under -short), out between guard words, the row exactly as
+// long as the windows read (so that the stride-2 kernels' extra element
+// is out of reach) or longer, on every kernel family: the bits of the
+// generic code, specials included.
+func TestWindowKernels(t *testing.T) {
+	cases := []windowCase{{3, 1, 1, true}, {3, 2, 1, true}, {5, 1, 1, true}, {5, 2, 1, true}, {3, 1, 2, true}, {4, 2, 1, true},
+		{2, 2, 1, false}, {3, 1, 1, false}, {3, 2, 1, false}, {2, 1, 1, false}, {3, 2, 2, false}}
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		impl := cpufeat.Selected
+		rng := rand.New(rand.NewPCG(5, 6))
+		for _, c := range cases {
+			w := randSlice(rng, c.k)
+			for n := 0; n <= 300; n++ {
+				for off := range 16 {
+					if testing.Short() && off != n%16 && off != 3 {
+						continue
+					}
+					need := 0
+					if n > 0 {
+						need = (n-1)*c.s + (c.k-1)*c.d + 1
+					}
+					extra := off % 2 // every other offset: one element of slack
+					buf := make([]float32, off+need+extra)
+					for i := range buf {
+						buf[i] = float32(rng.NormFloat64())
+						if rng.IntN(6) == 0 {
+							buf[i] = windowSpecials[rng.IntN(len(windowSpecials))]
+						}
+					}
+					row := buf[off : off+need : off+need+extra]
+					init := randSlice(rng, n)
+					const guard = -7.5
+					outBuf := make([]float32, n+32)
+					for i := range outBuf {
+						outBuf[i] = guard
+					}
+					out := outBuf[off : off+n]
+					copy(out, init)
+					want := append([]float32{}, init...)
+					restore := cpufeat.Use(cpufeat.Generic)
+					if c.dw {
+						dwRowGeneric(want, row, w, c.s, c.d)
+					} else {
+						maxRowGeneric(want, row, c.k, c.s, c.d)
+					}
+					restore()
+					_ = impl
+					if c.dw {
+						dwRow(out, row, w, c.s, c.d)
+					} else {
+						maxRow(out, row, c.k, c.s, c.d)
+					}
+					for i, v := range outBuf {
+						j := i - off
+						if j < 0 || j >= n {
+							if v != guard {
+								t.Fatalf("%v n=%d off=%d: guard %d overwritten", c, n, off, i)
+							}
+							continue
+						}
+						if math.Float32bits(v) != math.Float32bits(want[j]) {
+							t.Fatalf("%v n=%d off=%d: output %d is %v, want %v", c, n, off, j, v, want[j])
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkWindowRow runs the row kernels on rows of MobileNetV2 and
+// ResNet-18 widths, against the generic code.
+func BenchmarkWindowRow(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, c := range []windowCase{{3, 1, 1, true}, {3, 2, 1, true}, {3, 2, 1, false}, {2, 2, 1, false}} {
+		for _, n := range []int{56, 112} {
+			row := randSlice(rng, n*c.s+c.k+1)
+			out, w := randSlice(rng, n), randSlice(rng, c.k)
+			for _, impl := range cpufeat.Available() {
+				b.Run(fmt.Sprintf("%v/n=%d/impl=%v", c, n, impl), func(b *testing.B) {
+					defer cpufeat.Use(impl)()
+					b.SetBytes(int64(4 * n))
+					for b.Loop() {
+						if c.dw {
+							dwRow(out, row, w, c.s, c.d)
+						} else {
+							maxRow(out, row, c.k, c.s, c.d)
+						}
+					}
+				})
+			}
+		}
+	}
+}

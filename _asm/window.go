@@ -25,7 +25,8 @@ var (
 	maxShapes = [][2]int{{2, 2}, {3, 1}, {3, 2}}
 )
 
-// windowKernels describes internal/nn/window_amd64.s: for each shape, the
+// windowKernels describes internal/nn/window_amd64.s: gatherRows (see
+// gatherRowsKernel) and, for each shape, the
 // kernel of one input row of a sliding window, windowGeneric's dwRow (the
 // depthwise convolution's taps: out[i] += w[c]·row[i·s+c], each product
 // rounded, taps in order) and maxRow (max pooling's taps: out[i] takes
@@ -47,6 +48,7 @@ func windowKernels(c *build.Context) {
 		for _, sh := range maxShapes {
 			windowKernel(s, evens, "maxRow", sh[0], sh[1])
 		}
+		gatherRowsKernel(s)
 	}
 }
 
@@ -146,4 +148,33 @@ func (s isa) takeGreaterOrNaN(x, acc reg.Register) {
 	s.VCMPPS(imm(0x03), x, x, un)
 	s.VORPS(un, gt, gt)
 	s.VBLENDVPS(gt, x, acc, acc)
+}
+
+// gatherRowsKernel emits gatherRows for s's panel width (32 floats for
+// AVX-512, 16 for AVX2): dst[p·w : (p+1)·w] = src[offs[p]+j : offs[p]+j+w]
+// for every p, the rows of a GEMM panel of B in the phase layout of
+// internal/nn (packPhases), two vectors per row.
+func gatherRowsKernel(s isa) {
+	w := 2 * s.lanes
+	s.Implement(fmt.Sprintf("gatherRows%s", s.name))
+	s.Attributes(attr.NOSPLIT)
+	s.Comment(fmt.Sprintf("dst[p·%d : (p+1)·%d] = src[offs[p]+j : offs[p]+j+%d] for p < len(offs) (gatherRowsGeneric).", w, w, w))
+	dst, src := s.slice("dst", 4), s.slice("src", 4)
+	offs, n := s.slice("offs", 8), s.length("offs")
+	j := s.GP64()
+	s.Load(s.Param("j"), j)
+	s.LEAQ(operand.Mem{Base: src.p, Index: j, Scale: 4}, src.p)
+	s.counted(n, 1, "loop", func() {
+		o := s.GP64()
+		s.MOVQ(offs.at(0), o)
+		a, b := s.vec(), s.vec()
+		s.VMOVUPS(operand.Mem{Base: src.p, Index: o, Scale: 4}, a)
+		s.VMOVUPS(operand.Mem{Base: src.p, Index: o, Scale: 4, Disp: 4 * s.lanes}, b)
+		s.VMOVUPS(a, dst.at(0))
+		s.VMOVUPS(b, dst.at(s.lanes))
+		s.ADDQ(imm(8), offs.p)
+		s.ADDQ(imm(4*w), dst.p)
+	})
+	s.VZEROUPPER()
+	s.RET()
 }

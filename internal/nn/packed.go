@@ -248,12 +248,14 @@ func packPhases(dst, buf []float32, offs []int, nr, k0, kn, j0, jn int) {
 		pan := dst[q*kn*nr : (q+1)*kn*nr]
 		j := j0 + q*nr
 		w := min(nr, jn-q*nr)
+		if w == nr {
+			gatherRows(pan, buf, offs, j, nr)
+			continue
+		}
 		for p, o := range offs {
 			d := pan[p*nr : (p+1)*nr]
 			copy(d[:w], buf[o+j:o+j+w])
-			if w < nr {
-				clear(d[w:])
-			}
+			clear(d[w:])
 		}
 	}
 }

@@ -53,6 +53,28 @@ func maxRowK3S1AVX512(out, row []float32)
 //go:noescape
 func maxRowK3S2AVX512(out, row []float32)
 
+// gatherRowsAVX2 is gatherRowsGeneric for w = 16, gatherRowsAVX512 for
+// w = 32 (two vectors per row).
+//
+//go:noescape
+func gatherRowsAVX2(dst, src []float32, offs []int, j int)
+
+//go:noescape
+func gatherRowsAVX512(dst, src []float32, offs []int, j int)
+
+// gatherRows is gatherRowsGeneric on the kernel family of cpufeat.Selected
+// where w is its panel width.
+func gatherRows(dst, src []float32, offs []int, j, w int) {
+	switch {
+	case w == 32 && cpufeat.Selected == cpufeat.AVX512:
+		gatherRowsAVX512(dst[:len(offs)*32], src, offs, j)
+	case w == 16 && cpufeat.Selected == cpufeat.AVX2:
+		gatherRowsAVX2(dst[:len(offs)*16], src, offs, j)
+	default:
+		gatherRowsGeneric(dst, src, offs, j, w)
+	}
+}
+
 // dwRow is dwRowGeneric on the kernel family of cpufeat.Selected where it
 // has a kernel for the shape; the outputs the kernel does not take go to
 // the generic code.

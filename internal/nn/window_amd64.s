@@ -317,6 +317,35 @@ loop_end:
 	VZEROUPPER
 	RET
 
+// func gatherRowsAVX2(dst []float32, src []float32, offs []int, j int)
+// Requires: AVX
+TEXT ·gatherRowsAVX2(SB), NOSPLIT, $0-80
+	// dst[p·16 : (p+1)·16] = src[offs[p]+j : offs[p]+j+16] for p < len(offs) (gatherRowsGeneric).
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ offs_base+48(FP), DX
+	MOVQ offs_len+56(FP), BX
+	MOVQ j+72(FP), SI
+	LEAQ (CX)(SI*4), CX
+	SUBQ $0x01, BX
+	JB   loop_end
+
+loop:
+	MOVQ    (DX), SI
+	VMOVUPS (CX)(SI*4), Y0
+	VMOVUPS 32(CX)(SI*4), Y1
+	VMOVUPS Y0, (AX)
+	VMOVUPS Y1, 32(AX)
+	ADDQ    $0x08, DX
+	ADDQ    $0x40, AX
+	SUBQ    $0x01, BX
+	JAE     loop
+
+loop_end:
+	ADDQ $0x01, BX
+	VZEROUPPER
+	RET
+
 // func dwRowK3S1AVX512(out []float32, row []float32, w []float32)
 // Requires: AVX, AVX512F
 TEXT ·dwRowK3S1AVX512(SB), NOSPLIT, $0-72
@@ -770,5 +799,34 @@ loop_end:
 	ADDQ    $0x40, CX
 
 done:
+	VZEROUPPER
+	RET
+
+// func gatherRowsAVX512(dst []float32, src []float32, offs []int, j int)
+// Requires: AVX, AVX512F
+TEXT ·gatherRowsAVX512(SB), NOSPLIT, $0-80
+	// dst[p·32 : (p+1)·32] = src[offs[p]+j : offs[p]+j+32] for p < len(offs) (gatherRowsGeneric).
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ offs_base+48(FP), DX
+	MOVQ offs_len+56(FP), BX
+	MOVQ j+72(FP), SI
+	LEAQ (CX)(SI*4), CX
+	SUBQ $0x01, BX
+	JB   loop_end
+
+loop:
+	MOVQ    (DX), SI
+	VMOVUPS (CX)(SI*4), Z0
+	VMOVUPS 64(CX)(SI*4), Z1
+	VMOVUPS Z0, (AX)
+	VMOVUPS Z1, 64(AX)
+	ADDQ    $0x08, DX
+	ADDQ    $0x80, AX
+	SUBQ    $0x01, BX
+	JAE     loop
+
+loop_end:
+	ADDQ $0x01, BX
 	VZEROUPPER
 	RET

@@ -29,6 +29,20 @@ func maxRowK3S1NEON(out, row []float32)
 //go:noescape
 func maxRowK3S2NEON(out, row []float32)
 
+// gatherRowsNEON is gatherRowsGeneric for w = 8.
+//
+//go:noescape
+func gatherRowsNEON(dst, src []float32, offs []int, j int)
+
+// gatherRows is gatherRowsGeneric, on NEON for its panel width.
+func gatherRows(dst, src []float32, offs []int, j, w int) {
+	if w == 8 && cpufeat.Selected == cpufeat.NEON {
+		gatherRowsNEON(dst[:len(offs)*8], src, offs, j)
+		return
+	}
+	gatherRowsGeneric(dst, src, offs, j, w)
+}
+
 // dwRow is dwRowGeneric with the NEON kernel where it has one.
 func dwRow(out, row, w []float32, s, d int) {
 	k := len(w)

@@ -296,3 +296,26 @@ loop:
 
 done:
 	RET
+
+// func gatherRowsNEON(dst, src []float32, offs []int, j int)
+// dst[p·8 : (p+1)·8] = src[offs[p]+j : offs[p]+j+8] for p < len(offs)
+// (gatherRowsGeneric with the NEON panel width, 8).
+TEXT ·gatherRowsNEON(SB), NOSPLIT, $0-80
+	MOVD dst_base+0(FP), R0   // R0 = &dst[p·8]
+	MOVD src_base+24(FP), R1
+	MOVD offs_base+48(FP), R2 // R2 = &offs[p]
+	MOVD offs_len+56(FP), R3
+	MOVD j+72(FP), R4
+	ADD  R4<<2, R1, R1        // R1 = &src[j]
+	CBZ  R3, gdone
+
+gloop:
+	MOVD.P 8(R2), R5          // R5 = offs[p]
+	ADD  R5<<2, R1, R6        // R6 = &src[offs[p]+j]
+	VLD1 (R6), [V0.S4, V1.S4]
+	VST1.P [V0.S4, V1.S4], 32(R0)
+	SUBS $1, R3, R3
+	BNE  gloop
+
+gdone:
+	RET

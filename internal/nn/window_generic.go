@@ -68,3 +68,12 @@ func windowAsmLen(n, k, s, c int) int {
 	}
 	return n
 }
+
+// gatherRowsGeneric copies, for each p, the w elements of src from
+// offs[p]+j into dst[p·w : (p+1)·w]: the rows of one panel of a
+// convolution's B in the GEMM's layout (packPhases), w its width.
+func gatherRowsGeneric(dst, src []float32, offs []int, j, w int) {
+	for p, o := range offs {
+		copy(dst[p*w:(p+1)*w], src[o+j:o+j+w])
+	}
+}

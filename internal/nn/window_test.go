@@ -126,3 +126,43 @@ func BenchmarkWindowRow(b *testing.B) {
 		}
 	}
 }
+
+// TestGatherRows copies 0..300 rows of every panel width (8, 16 and 32
+// have kernels) from random offsets, the last one at the end of src, into
+// a destination between guard words, on every kernel family.
+func TestGatherRows(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		src := randSlice(rng, 1000)
+		for _, w := range []int{4, 8, 16, 32} {
+			for n := 0; n <= 300; n++ {
+				j := rng.IntN(20)
+				offs := make([]int, n)
+				for p := range offs {
+					offs[p] = rng.IntN(len(src) - w - j + 1)
+				}
+				if n > 0 {
+					offs[n-1] = len(src) - w - j
+				}
+				const guard = -3.5
+				dst := make([]float32, n*w+16)
+				for i := range dst {
+					dst[i] = guard
+				}
+				gatherRows(dst[:n*w], src, offs, j, w)
+				for p, o := range offs {
+					for c := range w {
+						if dst[p*w+c] != src[o+j+c] {
+							t.Fatalf("w=%d n=%d: row %d element %d is %v, want %v", w, n, p, c, dst[p*w+c], src[o+j+c])
+						}
+					}
+				}
+				for i := n * w; i < len(dst); i++ {
+					if dst[i] != guard {
+						t.Fatalf("w=%d n=%d: guard %d overwritten", w, n, i)
+					}
+				}
+			}
+		}
+	})
+}

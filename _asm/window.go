@@ -49,6 +49,11 @@ func windowKernels(c *build.Context) {
 			windowKernel(s, evens, "maxRow", sh[0], sh[1])
 		}
 		gatherRowsKernel(s)
+		if s.avx512 {
+			for _, sh := range dwShapes {
+				dwPlaneKernel(s, evens, sh[0], sh[1])
+			}
+		}
 	}
 }
 
@@ -175,6 +180,159 @@ func gatherRowsKernel(s isa) {
 		s.ADDQ(imm(8), offs.p)
 		s.ADDQ(imm(4*w), dst.p)
 	})
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// dwPlaneKernel emits dwPlaneK<k>S<stride>AVX512: a whole plane of a
+// depthwise convolution with a k×k kernel, stride and dilation 1 or 2 /
+// 1, in 16 output columns at a time: each output starts from the bias
+// and adds, kernel row by kernel row (the rows inside the input only) and
+// tap by tap, the rounded product of the weight and the input element,
+// the taps in the padding left out by masks (masked loads do not touch
+// them, masked adds leave the lanes as they are): DepthwisePlanes's
+// arithmetic, bit for bit.
+func dwPlaneKernel(s isa, evens operand.Mem, k, stride int) {
+	s.Implement(fmt.Sprintf("dwPlaneK%dS%dAVX512", k, stride))
+	s.Comment(fmt.Sprintf("One plane of a %d×%d depthwise convolution of stride %d (DepthwisePlanes).", k, k, stride))
+	out, in := s.slice("out", 4), s.slice("in", 4)
+	wp := s.GP64()
+	s.Load(s.Param("w").Base(), wp)
+	ld := func(name string) reg.GPVirtual {
+		r := s.GP64()
+		s.Load(s.Param(name), r)
+		return r
+	}
+	acc0 := s.broadcast(s.param("bias"))
+	var idx reg.VecVirtual
+	if stride == 2 {
+		idx = s.ZMM()
+		s.VMOVDQU32(evens, idx)
+	}
+	// Lane masks of the taps of the current chunk, by kernel column; for
+	// stride 2 the masks of the 32 input elements the lanes' pairs load.
+	lanes := s.AllocLocal(4 * k)
+	pairs := s.AllocLocal(4 * k)
+	oh := s.GP64()
+	s.XORQ(oh, oh)
+	s.Label("rows")
+	ho := ld("ho")
+	s.CMPQ(oh, ho)
+	s.JGE(operand.LabelRef("done"))
+	ow0 := s.GP64()
+	s.XORQ(ow0, ow0)
+	s.Label("chunks")
+	wo := ld("wo")
+	s.CMPQ(ow0, wo)
+	s.JGE(operand.LabelRef("next_row"))
+	// The chunk's lanes: min(16, wo - ow0).
+	all, t := s.GP32(), s.GP32()
+	s.MOVL(imm(0xffff), t)
+	s.SUBQ(ow0, wo)
+	s.BZHIL(wo.As32(), t, all)
+	padL := ld("padL")
+	width := ld("wd")
+	for kc := range k {
+		// Lanes j with 0 <= (ow0+j)·stride + kc - padL < wd:
+		// jlo = ceil((padL - kc)/stride) - ow0, jhi = ceil((wd + padL - kc)/stride) - ow0.
+		lo, hi := s.GP64(), s.GP64()
+		s.MOVQ(padL, lo)
+		s.SUBQ(imm(kc), lo)
+		s.MOVQ(lo, hi)
+		s.ADDQ(width, hi)
+		if stride == 2 {
+			s.INCQ(lo)
+			s.SARQ(imm(1), lo)
+			s.INCQ(hi)
+			s.SARQ(imm(1), hi)
+		}
+		s.SUBQ(ow0, lo)
+		s.SUBQ(ow0, hi)
+		zero := s.GP64()
+		s.XORQ(zero, zero)
+		s.CMPQ(lo, zero)
+		s.CMOVQLT(zero, lo)
+		s.CMPQ(hi, zero)
+		s.CMOVQLT(zero, hi)
+		ones, m := s.GP32(), s.GP32()
+		s.MOVL(imm(0xffff), ones)
+		s.BZHIL(hi.As32(), ones, m)
+		below := s.GP32()
+		s.BZHIL(lo.As32(), ones, below)
+		s.ANDNL(m, below, m) // m = ^below & m
+		s.ANDL(all, m)
+		s.MOVL(m, lanes.Offset(4*kc))
+		if stride == 2 {
+			even, p := s.GP32(), s.GP32()
+			s.MOVL(operand.U32(0x55555555), even)
+			s.PDEPL(even, m, p)
+			s.MOVL(p, pairs.Offset(4*kc))
+		}
+	}
+	acc := s.ZMM()
+	s.VMOVAPS(acc0, acc)
+	// colBase = ow0·stride - padL: the input column of lane 0, tap 0.
+	colBase := s.GP64()
+	s.MOVQ(ow0, colBase)
+	if stride == 2 {
+		s.SHLQ(imm(1), colBase)
+	}
+	s.SUBQ(padL, colBase)
+	for kr := range k {
+		// Input row oh·stride - padT + kr, if inside [0, h).
+		ih := s.GP64()
+		s.MOVQ(oh, ih)
+		if stride == 2 {
+			s.SHLQ(imm(1), ih)
+		}
+		s.SUBQ(ld("padT"), ih)
+		s.ADDQ(imm(kr), ih)
+		skip := fmt.Sprintf("skip%d", kr)
+		s.CMPQ(ih, imm(0))
+		s.JL(operand.LabelRef(skip))
+		s.CMPQ(ih, ld("h"))
+		s.JGE(operand.LabelRef(skip))
+		// rowp = &in[ih·wd + colBase]
+		rowp := s.GP64()
+		s.MOVQ(ih, rowp)
+		s.IMULQ(width, rowp)
+		s.ADDQ(colBase, rowp)
+		s.LEAQ(operand.Mem{Base: in.p, Index: rowp, Scale: 4}, rowp)
+		for kc := range k {
+			km := s.K()
+			x := s.ZMM()
+			if stride == 1 {
+				s.KMOVW(lanes.Offset(4*kc), km)
+				s.VMOVUPS_Z(operand.Mem{Base: rowp, Disp: 4 * kc}, km, x)
+			} else {
+				lo, hi := s.K(), s.K()
+				s.KMOVD(pairs.Offset(4*kc), lo)
+				s.KSHIFTRD(imm(16), lo, hi)
+				hv := s.ZMM()
+				s.VMOVUPS_Z(operand.Mem{Base: rowp, Disp: 4 * kc}, lo, x)
+				s.VMOVUPS_Z(operand.Mem{Base: rowp, Disp: 4*kc + 64}, hi, hv)
+				s.VPERMT2PS(hv, idx, x)
+				s.KMOVW(lanes.Offset(4*kc), km)
+			}
+			s.VMULPS_BCST(operand.Mem{Base: wp, Disp: 4 * (kr*k + kc)}, x, x)
+			s.VADDPS(x, acc, km, acc)
+		}
+		s.Label(skip)
+	}
+	// out[oh·wo + ow0 ...] = acc, the chunk's lanes.
+	dst := s.GP64()
+	s.MOVQ(oh, dst)
+	s.IMULQ(ld("wo"), dst)
+	s.ADDQ(ow0, dst)
+	km := s.K()
+	s.KMOVW(all, km)
+	s.VMOVUPS(acc, km, operand.Mem{Base: out.p, Index: dst, Scale: 4})
+	s.ADDQ(imm(16), ow0)
+	s.JMP(operand.LabelRef("chunks"))
+	s.Label("next_row")
+	s.INCQ(oh)
+	s.JMP(operand.LabelRef("rows"))
+	s.Label("done")
 	s.VZEROUPPER()
 	s.RET()
 }

@@ -21,7 +21,7 @@ func FuzzWindowKernels(f *testing.F) {
 		w := kk + int(width)%61
 		x := floats(data)
 		h := len(x) / (2 * w) // two channels
-		if h < kk {
+		if h < kk || len(x) < 2*kk*kk+2 {
 			return
 		}
 		ho, wo := (h+2*pp-kk)/ss+1, (w+2*pp-kk)/ss+1

@@ -133,6 +133,9 @@ func (c *Conv) DepthwisePlanes(y, x, w, bias []float32, p0, p1 int) {
 		if bias != nil {
 			b = bias[o]
 		}
+		if dwPlane(y[p*P:(p+1)*P], plane, wo, b, &c.Geom) {
+			continue
+		}
 		var out []float32
 		c.forRows(&td, &th, func(r int) {
 			out = y[p*P+r*s2 : p*P+(r+1)*s2]

@@ -53,6 +53,50 @@ func maxRowK3S1AVX512(out, row []float32)
 //go:noescape
 func maxRowK3S2AVX512(out, row []float32)
 
+// dwPlaneK3S1AVX512 and the others compute DepthwisePlanes for one 2-D
+// plane of a k×k depthwise convolution of the stride (dilation 1): in
+// (h×wd) to out (ho×wo), padding padT rows above and padL columns to the
+// left; w holds the k·k weights, bias the start of every sum.
+//
+//go:noescape
+func dwPlaneK3S1AVX512(out, in, w []float32, bias float32, h, wd, ho, wo, padT, padL int)
+
+//go:noescape
+func dwPlaneK3S2AVX512(out, in, w []float32, bias float32, h, wd, ho, wo, padT, padL int)
+
+//go:noescape
+func dwPlaneK5S1AVX512(out, in, w []float32, bias float32, h, wd, ho, wo, padT, padL int)
+
+//go:noescape
+func dwPlaneK5S2AVX512(out, in, w []float32, bias float32, h, wd, ho, wo, padT, padL int)
+
+// dwPlane computes one plane of the depthwise convolution g (2-D, square
+// kernel of 3 or 5, equal strides of 1 or 2, dilation 1) with the
+// AVX-512 plane kernel, and reports whether it could (else the caller
+// computes it).
+func dwPlane(out, in, w []float32, bias float32, g *Geom) bool {
+	k, s := g.Kernel[2], g.Stride[2]
+	if cpufeat.Selected != cpufeat.AVX512 || g.Small[0] != 1 || g.Kernel[1] != k || g.Stride[1] != s ||
+		g.Dilation[1] != 1 || g.Dilation[2] != 1 || k != 3 && k != 5 || s != 1 && s != 2 {
+		return false
+	}
+	h, wd, ho, wo := g.Big[1], g.Big[2], g.Small[1], g.Small[2]
+	out = out[:ho*wo]
+	in = in[:h*wd]
+	w = w[:k*k]
+	switch k<<2 | s {
+	case 3<<2 | 1:
+		dwPlaneK3S1AVX512(out, in, w, bias, h, wd, ho, wo, g.Pad[1], g.Pad[2])
+	case 3<<2 | 2:
+		dwPlaneK3S2AVX512(out, in, w, bias, h, wd, ho, wo, g.Pad[1], g.Pad[2])
+	case 5<<2 | 1:
+		dwPlaneK5S1AVX512(out, in, w, bias, h, wd, ho, wo, g.Pad[1], g.Pad[2])
+	default:
+		dwPlaneK5S2AVX512(out, in, w, bias, h, wd, ho, wo, g.Pad[1], g.Pad[2])
+	}
+	return true
+}
+
 // gatherRowsAVX2 is gatherRowsGeneric for w = 16, gatherRowsAVX512 for
 // w = 32 (two vectors per row).
 //

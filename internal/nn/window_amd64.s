@@ -830,3 +830,1155 @@ loop_end:
 	ADDQ $0x01, BX
 	VZEROUPPER
 	RET
+
+// func dwPlaneK3S1AVX512(out []float32, in []float32, w []float32, bias float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX512F, BMI, BMI2, CMOV
+TEXT ·dwPlaneK3S1AVX512(SB), $24-128
+	// One plane of a 3×3 depthwise convolution of stride 1 (DepthwisePlanes).
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	MOVQ         w_base+48(FP), DX
+	VBROADCASTSS bias+72(FP), Z0
+	XORQ         BX, BX
+
+rows:
+	MOVQ ho+96(FP), SI
+	CMPQ BX, SI
+	JGE  done
+	XORQ SI, SI
+
+chunks:
+	MOVQ        wo+104(FP), DI
+	CMPQ        SI, DI
+	JGE         next_row
+	MOVL        $0x0000ffff, R8
+	SUBQ        SI, DI
+	BZHIL       DI, R8, DI
+	MOVQ        padL+120(FP), R8
+	MOVQ        wd+88(FP), R9
+	MOVQ        R8, R10
+	SUBQ        $0x00, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, (SP)
+	MOVQ        R8, R10
+	SUBQ        $0x01, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, 4(SP)
+	MOVQ        R8, R10
+	SUBQ        $0x02, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, 8(SP)
+	VMOVAPS     Z0, Z1
+	MOVQ        SI, R10
+	SUBQ        R8, R10
+	MOVQ        BX, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x00, R8
+	CMPQ        R8, $0x00
+	JL          skip0
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip0
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVW       (SP), K1
+	VMOVUPS.Z   (R8), K1, Z2
+	VMULPS.BCST (DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       4(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z2
+	VMULPS.BCST 4(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       8(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z2
+	VMULPS.BCST 8(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+
+skip0:
+	MOVQ        BX, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x01, R8
+	CMPQ        R8, $0x00
+	JL          skip1
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip1
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVW       (SP), K1
+	VMOVUPS.Z   (R8), K1, Z2
+	VMULPS.BCST 12(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       4(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z2
+	VMULPS.BCST 16(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       8(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z2
+	VMULPS.BCST 20(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+
+skip1:
+	MOVQ        BX, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x02, R8
+	CMPQ        R8, $0x00
+	JL          skip2
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip2
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVW       (SP), K1
+	VMOVUPS.Z   (R8), K1, Z2
+	VMULPS.BCST 24(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       4(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z2
+	VMULPS.BCST 28(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       8(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z2
+	VMULPS.BCST 32(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+
+skip2:
+	MOVQ    BX, R8
+	MOVQ    wo+104(FP), R9
+	IMULQ   R9, R8
+	ADDQ    SI, R8
+	KMOVW   DI, K1
+	VMOVUPS Z1, K1, (AX)(R8*4)
+	ADDQ    $0x10, SI
+	JMP     chunks
+
+next_row:
+	INCQ BX
+	JMP  rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwPlaneK3S2AVX512(out []float32, in []float32, w []float32, bias float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX512BW, AVX512F, BMI, BMI2, CMOV
+TEXT ·dwPlaneK3S2AVX512(SB), $24-128
+	// One plane of a 3×3 depthwise convolution of stride 2 (DepthwisePlanes).
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	MOVQ         w_base+48(FP), DX
+	VBROADCASTSS bias+72(FP), Z0
+	VMOVDQU32    evens<>+0(SB), Z1
+	XORQ         BX, BX
+
+rows:
+	MOVQ ho+96(FP), SI
+	CMPQ BX, SI
+	JGE  done
+	XORQ SI, SI
+
+chunks:
+	MOVQ        wo+104(FP), DI
+	CMPQ        SI, DI
+	JGE         next_row
+	MOVL        $0x0000ffff, R8
+	SUBQ        SI, DI
+	BZHIL       DI, R8, DI
+	MOVQ        padL+120(FP), R8
+	MOVQ        wd+88(FP), R9
+	MOVQ        R8, R10
+	SUBQ        $0x00, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	INCQ        R10
+	SARQ        $0x01, R10
+	INCQ        R11
+	SARQ        $0x01, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, (SP)
+	MOVL        $0x55555555, R10
+	PDEPL       R10, R11, R10
+	MOVL        R10, 12(SP)
+	MOVQ        R8, R10
+	SUBQ        $0x01, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	INCQ        R10
+	SARQ        $0x01, R10
+	INCQ        R11
+	SARQ        $0x01, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, 4(SP)
+	MOVL        $0x55555555, R10
+	PDEPL       R10, R11, R10
+	MOVL        R10, 16(SP)
+	MOVQ        R8, R10
+	SUBQ        $0x02, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	INCQ        R10
+	SARQ        $0x01, R10
+	INCQ        R11
+	SARQ        $0x01, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, 8(SP)
+	MOVL        $0x55555555, R10
+	PDEPL       R10, R11, R10
+	MOVL        R10, 20(SP)
+	VMOVAPS     Z0, Z2
+	MOVQ        SI, R10
+	SHLQ        $0x01, R10
+	SUBQ        R8, R10
+	MOVQ        BX, R8
+	SHLQ        $0x01, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x00, R8
+	CMPQ        R8, $0x00
+	JL          skip0
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip0
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVD       12(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   (R8), K1, Z3
+	VMOVUPS.Z   64(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       (SP), K1
+	VMULPS.BCST (DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       16(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   4(R8), K1, Z3
+	VMOVUPS.Z   68(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       4(SP), K1
+	VMULPS.BCST 4(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       20(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   8(R8), K1, Z3
+	VMOVUPS.Z   72(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       8(SP), K1
+	VMULPS.BCST 8(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+
+skip0:
+	MOVQ        BX, R8
+	SHLQ        $0x01, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x01, R8
+	CMPQ        R8, $0x00
+	JL          skip1
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip1
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVD       12(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   (R8), K1, Z3
+	VMOVUPS.Z   64(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       (SP), K1
+	VMULPS.BCST 12(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       16(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   4(R8), K1, Z3
+	VMOVUPS.Z   68(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       4(SP), K1
+	VMULPS.BCST 16(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       20(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   8(R8), K1, Z3
+	VMOVUPS.Z   72(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       8(SP), K1
+	VMULPS.BCST 20(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+
+skip1:
+	MOVQ        BX, R8
+	SHLQ        $0x01, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x02, R8
+	CMPQ        R8, $0x00
+	JL          skip2
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip2
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVD       12(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   (R8), K1, Z3
+	VMOVUPS.Z   64(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       (SP), K1
+	VMULPS.BCST 24(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       16(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   4(R8), K1, Z3
+	VMOVUPS.Z   68(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       4(SP), K1
+	VMULPS.BCST 28(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       20(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   8(R8), K1, Z3
+	VMOVUPS.Z   72(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       8(SP), K1
+	VMULPS.BCST 32(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+
+skip2:
+	MOVQ    BX, R8
+	MOVQ    wo+104(FP), R9
+	IMULQ   R9, R8
+	ADDQ    SI, R8
+	KMOVW   DI, K1
+	VMOVUPS Z2, K1, (AX)(R8*4)
+	ADDQ    $0x10, SI
+	JMP     chunks
+
+next_row:
+	INCQ BX
+	JMP  rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwPlaneK5S1AVX512(out []float32, in []float32, w []float32, bias float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX512F, BMI, BMI2, CMOV
+TEXT ·dwPlaneK5S1AVX512(SB), $40-128
+	// One plane of a 5×5 depthwise convolution of stride 1 (DepthwisePlanes).
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	MOVQ         w_base+48(FP), DX
+	VBROADCASTSS bias+72(FP), Z0
+	XORQ         BX, BX
+
+rows:
+	MOVQ ho+96(FP), SI
+	CMPQ BX, SI
+	JGE  done
+	XORQ SI, SI
+
+chunks:
+	MOVQ        wo+104(FP), DI
+	CMPQ        SI, DI
+	JGE         next_row
+	MOVL        $0x0000ffff, R8
+	SUBQ        SI, DI
+	BZHIL       DI, R8, DI
+	MOVQ        padL+120(FP), R8
+	MOVQ        wd+88(FP), R9
+	MOVQ        R8, R10
+	SUBQ        $0x00, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, (SP)
+	MOVQ        R8, R10
+	SUBQ        $0x01, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, 4(SP)
+	MOVQ        R8, R10
+	SUBQ        $0x02, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, 8(SP)
+	MOVQ        R8, R10
+	SUBQ        $0x03, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, 12(SP)
+	MOVQ        R8, R10
+	SUBQ        $0x04, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, 16(SP)
+	VMOVAPS     Z0, Z1
+	MOVQ        SI, R10
+	SUBQ        R8, R10
+	MOVQ        BX, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x00, R8
+	CMPQ        R8, $0x00
+	JL          skip0
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip0
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVW       (SP), K1
+	VMOVUPS.Z   (R8), K1, Z2
+	VMULPS.BCST (DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       4(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z2
+	VMULPS.BCST 4(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       8(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z2
+	VMULPS.BCST 8(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       12(SP), K1
+	VMOVUPS.Z   12(R8), K1, Z2
+	VMULPS.BCST 12(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       16(SP), K1
+	VMOVUPS.Z   16(R8), K1, Z2
+	VMULPS.BCST 16(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+
+skip0:
+	MOVQ        BX, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x01, R8
+	CMPQ        R8, $0x00
+	JL          skip1
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip1
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVW       (SP), K1
+	VMOVUPS.Z   (R8), K1, Z2
+	VMULPS.BCST 20(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       4(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z2
+	VMULPS.BCST 24(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       8(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z2
+	VMULPS.BCST 28(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       12(SP), K1
+	VMOVUPS.Z   12(R8), K1, Z2
+	VMULPS.BCST 32(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       16(SP), K1
+	VMOVUPS.Z   16(R8), K1, Z2
+	VMULPS.BCST 36(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+
+skip1:
+	MOVQ        BX, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x02, R8
+	CMPQ        R8, $0x00
+	JL          skip2
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip2
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVW       (SP), K1
+	VMOVUPS.Z   (R8), K1, Z2
+	VMULPS.BCST 40(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       4(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z2
+	VMULPS.BCST 44(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       8(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z2
+	VMULPS.BCST 48(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       12(SP), K1
+	VMOVUPS.Z   12(R8), K1, Z2
+	VMULPS.BCST 52(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       16(SP), K1
+	VMOVUPS.Z   16(R8), K1, Z2
+	VMULPS.BCST 56(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+
+skip2:
+	MOVQ        BX, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x03, R8
+	CMPQ        R8, $0x00
+	JL          skip3
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip3
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVW       (SP), K1
+	VMOVUPS.Z   (R8), K1, Z2
+	VMULPS.BCST 60(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       4(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z2
+	VMULPS.BCST 64(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       8(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z2
+	VMULPS.BCST 68(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       12(SP), K1
+	VMOVUPS.Z   12(R8), K1, Z2
+	VMULPS.BCST 72(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       16(SP), K1
+	VMOVUPS.Z   16(R8), K1, Z2
+	VMULPS.BCST 76(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+
+skip3:
+	MOVQ        BX, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x04, R8
+	CMPQ        R8, $0x00
+	JL          skip4
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip4
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVW       (SP), K1
+	VMOVUPS.Z   (R8), K1, Z2
+	VMULPS.BCST 80(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       4(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z2
+	VMULPS.BCST 84(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       8(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z2
+	VMULPS.BCST 88(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       12(SP), K1
+	VMOVUPS.Z   12(R8), K1, Z2
+	VMULPS.BCST 92(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+	KMOVW       16(SP), K1
+	VMOVUPS.Z   16(R8), K1, Z2
+	VMULPS.BCST 96(DX), Z2, Z2
+	VADDPS      Z2, Z1, K1, Z1
+
+skip4:
+	MOVQ    BX, R8
+	MOVQ    wo+104(FP), R9
+	IMULQ   R9, R8
+	ADDQ    SI, R8
+	KMOVW   DI, K1
+	VMOVUPS Z1, K1, (AX)(R8*4)
+	ADDQ    $0x10, SI
+	JMP     chunks
+
+next_row:
+	INCQ BX
+	JMP  rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwPlaneK5S2AVX512(out []float32, in []float32, w []float32, bias float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX512BW, AVX512F, BMI, BMI2, CMOV
+TEXT ·dwPlaneK5S2AVX512(SB), $40-128
+	// One plane of a 5×5 depthwise convolution of stride 2 (DepthwisePlanes).
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	MOVQ         w_base+48(FP), DX
+	VBROADCASTSS bias+72(FP), Z0
+	VMOVDQU32    evens<>+0(SB), Z1
+	XORQ         BX, BX
+
+rows:
+	MOVQ ho+96(FP), SI
+	CMPQ BX, SI
+	JGE  done
+	XORQ SI, SI
+
+chunks:
+	MOVQ        wo+104(FP), DI
+	CMPQ        SI, DI
+	JGE         next_row
+	MOVL        $0x0000ffff, R8
+	SUBQ        SI, DI
+	BZHIL       DI, R8, DI
+	MOVQ        padL+120(FP), R8
+	MOVQ        wd+88(FP), R9
+	MOVQ        R8, R10
+	SUBQ        $0x00, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	INCQ        R10
+	SARQ        $0x01, R10
+	INCQ        R11
+	SARQ        $0x01, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, (SP)
+	MOVL        $0x55555555, R10
+	PDEPL       R10, R11, R10
+	MOVL        R10, 20(SP)
+	MOVQ        R8, R10
+	SUBQ        $0x01, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	INCQ        R10
+	SARQ        $0x01, R10
+	INCQ        R11
+	SARQ        $0x01, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, 4(SP)
+	MOVL        $0x55555555, R10
+	PDEPL       R10, R11, R10
+	MOVL        R10, 24(SP)
+	MOVQ        R8, R10
+	SUBQ        $0x02, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	INCQ        R10
+	SARQ        $0x01, R10
+	INCQ        R11
+	SARQ        $0x01, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, 8(SP)
+	MOVL        $0x55555555, R10
+	PDEPL       R10, R11, R10
+	MOVL        R10, 28(SP)
+	MOVQ        R8, R10
+	SUBQ        $0x03, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	INCQ        R10
+	SARQ        $0x01, R10
+	INCQ        R11
+	SARQ        $0x01, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, 12(SP)
+	MOVL        $0x55555555, R10
+	PDEPL       R10, R11, R10
+	MOVL        R10, 32(SP)
+	MOVQ        R8, R10
+	SUBQ        $0x04, R10
+	MOVQ        R10, R11
+	ADDQ        R9, R11
+	INCQ        R10
+	SARQ        $0x01, R10
+	INCQ        R11
+	SARQ        $0x01, R11
+	SUBQ        SI, R10
+	SUBQ        SI, R11
+	XORQ        R12, R12
+	CMPQ        R10, R12
+	CMOVQLT     R12, R10
+	CMPQ        R11, R12
+	CMOVQLT     R12, R11
+	MOVL        $0x0000ffff, R12
+	BZHIL       R11, R12, R11
+	BZHIL       R10, R12, R10
+	ANDNL       R11, R10, R11
+	ANDL        DI, R11
+	MOVL        R11, 16(SP)
+	MOVL        $0x55555555, R10
+	PDEPL       R10, R11, R10
+	MOVL        R10, 36(SP)
+	VMOVAPS     Z0, Z2
+	MOVQ        SI, R10
+	SHLQ        $0x01, R10
+	SUBQ        R8, R10
+	MOVQ        BX, R8
+	SHLQ        $0x01, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x00, R8
+	CMPQ        R8, $0x00
+	JL          skip0
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip0
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVD       20(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   (R8), K1, Z3
+	VMOVUPS.Z   64(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       (SP), K1
+	VMULPS.BCST (DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       24(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   4(R8), K1, Z3
+	VMOVUPS.Z   68(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       4(SP), K1
+	VMULPS.BCST 4(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       28(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   8(R8), K1, Z3
+	VMOVUPS.Z   72(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       8(SP), K1
+	VMULPS.BCST 8(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       32(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   12(R8), K1, Z3
+	VMOVUPS.Z   76(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       12(SP), K1
+	VMULPS.BCST 12(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       36(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   16(R8), K1, Z3
+	VMOVUPS.Z   80(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       16(SP), K1
+	VMULPS.BCST 16(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+
+skip0:
+	MOVQ        BX, R8
+	SHLQ        $0x01, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x01, R8
+	CMPQ        R8, $0x00
+	JL          skip1
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip1
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVD       20(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   (R8), K1, Z3
+	VMOVUPS.Z   64(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       (SP), K1
+	VMULPS.BCST 20(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       24(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   4(R8), K1, Z3
+	VMOVUPS.Z   68(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       4(SP), K1
+	VMULPS.BCST 24(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       28(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   8(R8), K1, Z3
+	VMOVUPS.Z   72(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       8(SP), K1
+	VMULPS.BCST 28(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       32(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   12(R8), K1, Z3
+	VMOVUPS.Z   76(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       12(SP), K1
+	VMULPS.BCST 32(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       36(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   16(R8), K1, Z3
+	VMOVUPS.Z   80(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       16(SP), K1
+	VMULPS.BCST 36(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+
+skip1:
+	MOVQ        BX, R8
+	SHLQ        $0x01, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x02, R8
+	CMPQ        R8, $0x00
+	JL          skip2
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip2
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVD       20(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   (R8), K1, Z3
+	VMOVUPS.Z   64(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       (SP), K1
+	VMULPS.BCST 40(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       24(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   4(R8), K1, Z3
+	VMOVUPS.Z   68(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       4(SP), K1
+	VMULPS.BCST 44(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       28(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   8(R8), K1, Z3
+	VMOVUPS.Z   72(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       8(SP), K1
+	VMULPS.BCST 48(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       32(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   12(R8), K1, Z3
+	VMOVUPS.Z   76(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       12(SP), K1
+	VMULPS.BCST 52(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       36(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   16(R8), K1, Z3
+	VMOVUPS.Z   80(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       16(SP), K1
+	VMULPS.BCST 56(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+
+skip2:
+	MOVQ        BX, R8
+	SHLQ        $0x01, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x03, R8
+	CMPQ        R8, $0x00
+	JL          skip3
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip3
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVD       20(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   (R8), K1, Z3
+	VMOVUPS.Z   64(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       (SP), K1
+	VMULPS.BCST 60(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       24(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   4(R8), K1, Z3
+	VMOVUPS.Z   68(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       4(SP), K1
+	VMULPS.BCST 64(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       28(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   8(R8), K1, Z3
+	VMOVUPS.Z   72(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       8(SP), K1
+	VMULPS.BCST 68(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       32(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   12(R8), K1, Z3
+	VMOVUPS.Z   76(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       12(SP), K1
+	VMULPS.BCST 72(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       36(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   16(R8), K1, Z3
+	VMOVUPS.Z   80(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       16(SP), K1
+	VMULPS.BCST 76(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+
+skip3:
+	MOVQ        BX, R8
+	SHLQ        $0x01, R8
+	MOVQ        padT+112(FP), R11
+	SUBQ        R11, R8
+	ADDQ        $0x04, R8
+	CMPQ        R8, $0x00
+	JL          skip4
+	MOVQ        h+80(FP), R11
+	CMPQ        R8, R11
+	JGE         skip4
+	IMULQ       R9, R8
+	ADDQ        R10, R8
+	LEAQ        (CX)(R8*4), R8
+	KMOVD       20(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   (R8), K1, Z3
+	VMOVUPS.Z   64(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       (SP), K1
+	VMULPS.BCST 80(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       24(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   4(R8), K1, Z3
+	VMOVUPS.Z   68(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       4(SP), K1
+	VMULPS.BCST 84(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       28(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   8(R8), K1, Z3
+	VMOVUPS.Z   72(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       8(SP), K1
+	VMULPS.BCST 88(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       32(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   12(R8), K1, Z3
+	VMOVUPS.Z   76(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       12(SP), K1
+	VMULPS.BCST 92(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       36(SP), K1
+	KSHIFTRD    $0x10, K1, K2
+	VMOVUPS.Z   16(R8), K1, Z3
+	VMOVUPS.Z   80(R8), K2, Z4
+	VPERMT2PS   Z4, Z1, Z3
+	KMOVW       16(SP), K1
+	VMULPS.BCST 96(DX), Z3, Z3
+	VADDPS      Z3, Z2, K1, Z2
+
+skip4:
+	MOVQ    BX, R8
+	MOVQ    wo+104(FP), R9
+	IMULQ   R9, R8
+	ADDQ    SI, R8
+	KMOVW   DI, K1
+	VMOVUPS Z2, K1, (AX)(R8*4)
+	ADDQ    $0x10, SI
+	JMP     chunks
+
+next_row:
+	INCQ BX
+	JMP  rows
+
+done:
+	VZEROUPPER
+	RET

@@ -95,3 +95,6 @@ func windowImpl() string {
 	}
 	return cpufeat.Generic.String()
 }
+
+// dwPlane has no NEON kernel: the rows go through dwRow.
+func dwPlane(_, _, _ []float32, _ float32, _ *Geom) bool { return false }

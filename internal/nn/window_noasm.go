@@ -11,3 +11,5 @@ func maxRow[T Number](out, row []T, k, s, d int) { maxRowGeneric(out, row, k, s,
 func windowImpl() string { return cpufeat.Generic.String() }
 
 func gatherRows(dst, src []float32, offs []int, j, w int) { gatherRowsGeneric(dst, src, offs, j, w) }
+
+func dwPlane(_, _, _ []float32, _ float32, _ *Geom) bool { return false }

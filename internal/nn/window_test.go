@@ -166,3 +166,60 @@ func TestGatherRows(t *testing.T) {
 		}
 	})
 }
+
+// TestDepthwisePlaneKernel compares DepthwisePlanes on every kernel family
+// with the generic code, bit for bit, on the shapes of the plane kernels
+// (3×3 and 5×5, strides 1 and 2, every padding, planes from 1×1 to
+// 37×37 around the vector widths) and some they do not take (dilation 2,
+// unequal strides), with specials in the input and a bias of -0.
+func TestDepthwisePlaneKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	type shape struct{ k, s, pt, pl, pb, pr, h, w, d, s2 int }
+	var shapes []shape
+	for _, k := range []int{3, 5} {
+		for _, s := range []int{1, 2} {
+			for p := range k {
+				for _, hw := range [][2]int{{1, 1}, {3, 17}, {7, 7}, {14, 14}, {16, 33}, {37, 5}, {2, 40}} {
+					if testing.Short() && p > 1 && hw[0] > 7 {
+						continue
+					}
+					shapes = append(shapes, shape{k, s, p, p, (p + 1) % k, p % 2, hw[0], hw[1], 1, s})
+				}
+			}
+		}
+	}
+	shapes = append(shapes, shape{3, 1, 1, 1, 1, 1, 9, 9, 2, 1}, shape{3, 2, 1, 1, 1, 1, 9, 9, 1, 1})
+	for _, sh := range shapes {
+		ho := (sh.h+sh.pt+sh.pb-sh.d*(sh.k-1)-1)/sh.s + 1
+		wo := (sh.w+sh.pl+sh.pr-sh.d*(sh.k-1)-1)/sh.s2 + 1
+		if ho < 1 || wo < 1 {
+			continue
+		}
+		c := Conv{Geom: NewGeom([]int{sh.h, sh.w}, []int{ho, wo}, []int{sh.k, sh.k}, []int{sh.s, sh.s2}, []int{sh.pt, sh.pl}, []int{sh.pb, sh.pr}, []int{sh.d, sh.d}),
+			InC: 3, OutC: 3, Groups: 3}
+		x := randSlice(rng, 3*sh.h*sh.w)
+		for i := range x {
+			if rng.IntN(10) == 0 {
+				x[i] = windowSpecials[rng.IntN(len(windowSpecials))]
+			}
+		}
+		w := randSlice(rng, 3*sh.k*sh.k)
+		bias := []float32{float32(math.Copysign(0, -1)), 1.5, -2}
+		restore := cpufeat.Use(cpufeat.Generic)
+		want := make([]float32, 3*ho*wo)
+		c.DepthwisePlanes(want, x, w, bias, 0, 3)
+		restore()
+		kerneltest.ForEachImpl(t, func(t *testing.T) {
+			got := make([]float32, len(want))
+			for i := range got {
+				got[i] = float32(math.NaN())
+			}
+			c.DepthwisePlanes(got, x, w, bias, 0, 3)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+					t.Fatalf("%+v: output %d is %v, want %v", sh, i, got[i], want[i])
+				}
+			}
+		})
+	}
+}

@@ -2,6 +2,7 @@ package main
 
 import (
 	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
 )
 
@@ -14,11 +15,16 @@ func init() {
 
 // vecKernels describes internal/vec/vec_amd64.s: finish and finishAdd,
 // finishGeneric for slices of at least 8 elements (loop) and bounds that
-// are not NaN.
+// are not NaN; and on AVX-512 finishTile and finishTileAdd, the same on
+// the rows of a tile.
 func vecKernels(c *build.Context) {
 	for _, s := range isas(c) {
 		finishKernel(s, false)
 		finishKernel(s, true)
+		if s.avx512 {
+			finishTileKernel(s, false)
+			finishTileKernel(s, true)
+		}
 	}
 }
 
@@ -54,4 +60,76 @@ func finishKernel(s isa, withAdd bool) {
 			s.or(s.v(sfix), r, r)
 			return r
 		}})
+}
+
+// finishTileKernel: finishGeneric on a tile of rows×cols elements of a
+// matrix (row stride ldc), row r with the bias bias[r·biasStride] (a
+// stride of 0 repeats bias[0]) and, with add, the elements of add from
+// r·ldAdd: 16 columns at a time, the last ones masked (AVX-512 only).
+func finishTileKernel(s isa, withAdd bool) {
+	name := "finishTile"
+	if withAdd {
+		name = "finishTileAdd"
+	}
+	s.text(name, "finishGeneric on the rows of a tile (FinishTile).")
+	c := s.slice("c", 4)
+	ld := func(n string) reg.GPVirtual {
+		r := s.GP64()
+		s.Load(s.Param(n), r)
+		return r
+	}
+	bias := s.GP64()
+	s.Load(s.Param("bias").Base(), bias)
+	var add reg.GPVirtual
+	if withAdd {
+		add = s.GP64()
+		s.Load(s.Param("add").Base(), add)
+	}
+	lo, hi := s.broadcast(s.param("lo")), s.broadcast(s.param("hi"))
+	zfix, sfix := s.broadcast(s.param("zfix")), s.broadcast(s.param("sfix"))
+	rows := ld("rows")
+	s.TESTQ(rows, rows)
+	s.JZ(operand.LabelRef("done"))
+	s.Label("row")
+	b := s.vec()
+	s.VBROADCASTSS(operand.Mem{Base: bias}, b)
+	col := s.GP64()
+	s.XORQ(col, col)
+	s.Label("chunk")
+	left := ld("cols")
+	s.SUBQ(col, left)
+	s.JLE(operand.LabelRef("next"))
+	ones, m32 := s.GP32(), s.GP32()
+	s.MOVL(imm(0xffff), ones)
+	s.BZHIL(left.As32(), ones, m32)
+	m := s.K()
+	s.KMOVW(m32, m)
+	v := s.vec()
+	s.VMOVUPS_Z(operand.Mem{Base: c.p, Index: col, Scale: 4}, m, v)
+	s.VADDPS(b, v, v)
+	if withAdd {
+		a := s.vec()
+		s.VMOVUPS_Z(operand.Mem{Base: add, Index: col, Scale: 4}, m, a)
+		s.VADDPS(a, v, v)
+	}
+	s.clamp(v, lo, hi)
+	s.VADDPS(zfix, v, v)
+	s.or(sfix, v, v)
+	s.VMOVUPS(v, m, operand.Mem{Base: c.p, Index: col, Scale: 4})
+	s.ADDQ(imm(16), col)
+	s.JMP(operand.LabelRef("chunk"))
+	s.Label("next")
+	ldc := ld("ldc")
+	s.LEAQ(operand.Mem{Base: c.p, Index: ldc, Scale: 4}, c.p)
+	if withAdd {
+		lda := ld("ldAdd")
+		s.LEAQ(operand.Mem{Base: add, Index: lda, Scale: 4}, add)
+	}
+	bs := ld("biasStride")
+	s.LEAQ(operand.Mem{Base: bias, Index: bs, Scale: 4}, bias)
+	s.DECQ(rows)
+	s.JNZ(operand.LabelRef("row"))
+	s.Label("done")
+	s.VZEROUPPER()
+	s.RET()
 }

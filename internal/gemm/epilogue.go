@@ -51,6 +51,25 @@ func (e *Epilogue) check(m, n int) {
 // product themselves (a convolution that scatters the columns of C).
 func (e *Epilogue) Apply(seg []float32, i, j int) { e.apply(seg, i, j) }
 
+// applyTile finishes the rows×cols tile of C at c (row stride ldc) whose
+// first element is (i, j), as apply does row by row.
+func (e *Epilogue) applyTile(c []float32, ldc, rows, cols, i, j int) {
+	if e.ColBias != nil {
+		for r := range rows {
+			e.apply(c[r*ldc:r*ldc+cols], i+r, j)
+		}
+		return
+	}
+	var bias, add []float32
+	if e.RowBias != nil {
+		bias = e.RowBias[i : i+rows]
+	}
+	if e.Add != nil {
+		add = e.Add[i*e.LdAdd+j:]
+	}
+	vec.FinishTile(c, ldc, rows, cols, bias, add, e.LdAdd, &e.Act)
+}
+
 func (e *Epilogue) apply(seg []float32, i, j int) {
 	var add []float32
 	if e.Add != nil {

@@ -340,9 +340,7 @@ func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last b
 				}
 			}
 			if ep != nil {
-				for r := range mv {
-					ep.apply(c[off+r*ldc:off+r*ldc+nv], ic+i+r, jc+j)
-				}
+				ep.applyTile(c[off:], ldc, mv, nv, ic+i, jc+j)
 			}
 		}
 	}

@@ -294,7 +294,8 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 		case pl.spans != nil:
 			p.PackB = func(dst []float32, nr, k0, kn, j0, jn int) { c.packColumns(dst, xg, pl.spans, nr, k0, kn, j0, jn) }
 		case pl.intoY:
-			p.B, p.LdB = xg, P
+			// B is x itself: its rows are the input planes (offs).
+			p.PackB = func(dst []float32, nr, k0, kn, j0, jn int) { packPhases(dst, xg, pl.offs, nr, k0, kn, j0, jn) }
 		default:
 			buf := xg
 			if !pl.direct {

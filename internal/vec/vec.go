@@ -52,22 +52,65 @@ func Finish(seg []float32, bias float32, hasBias bool, add []float32, a *Act) {
 	if !hasBias {
 		bias = negZero // x + -0 is x, for every x
 	}
-	lo, hi := float32(math.Inf(-1)), inf
-	switch a.Kind {
-	case Relu:
-		lo = 0
-	case Clip:
-		lo, hi = a.Lo, a.Hi
-	}
+	lo, hi := bounds(a)
 	finish(seg, seg, add, bias, lo, hi)
 	if a.Kind == Func {
 		a.Func(seg, seg)
 	}
 }
 
+// FinishTile is Finish on the rows of a matrix: for r < rows, the cols
+// elements of c from r·ldc, with the bias rowBias[r] (rowBias nil: none)
+// and the elements of add from r·ldAdd (add nil: none); the slices hold
+// what the rows need. A GEMM applies it to each finished tile.
+func FinishTile(c []float32, ldc, rows, cols int, rowBias, add []float32, ldAdd int, a *Act) {
+	if rows <= 0 || cols <= 0 {
+		return
+	}
+	bias, stride := rowBias, 1
+	if rowBias == nil {
+		bias, stride = noBias[:], 0
+	}
+	lo, hi := bounds(a)
+	if lo == lo && hi == hi && a.Kind != Func && finishTileAsm(c[:(rows-1)*ldc+cols], ldc, rows, cols, bias[:(rows-1)*stride+1], stride, tileOf(add, rows, cols, ldAdd), ldAdd, lo, hi) {
+		return
+	}
+	for r := range rows {
+		var ar []float32
+		if add != nil {
+			ar = add[r*ldAdd : r*ldAdd+cols]
+		}
+		var b float32
+		if rowBias != nil {
+			b = rowBias[r]
+		}
+		Finish(c[r*ldc:r*ldc+cols], b, rowBias != nil, ar, a)
+	}
+}
+
+// tileOf returns add cut to a rows×cols tile of row stride ld, or nil.
+func tileOf(add []float32, rows, cols, ld int) []float32 {
+	if add == nil {
+		return nil
+	}
+	return add[:(rows-1)*ld+cols]
+}
+
+// bounds returns the clamp of an activation: -Inf, +Inf for none.
+func bounds(a *Act) (lo, hi float32) {
+	switch a.Kind {
+	case Relu:
+		return 0, inf
+	case Clip:
+		return a.Lo, a.Hi
+	}
+	return float32(math.Inf(-1)), inf
+}
+
 var (
 	inf     = float32(math.Inf(1))
 	negZero = float32(math.Copysign(0, -1))
+	noBias  = [1]float32{negZero} // x + -0 is x
 )
 
 // minLen is the shortest slice the assembly kernels take: one 8-lane

@@ -7,3 +7,7 @@ import "github.com/tensorquant/tensorquant/internal/cpufeat"
 func hasAsm(cpufeat.Impl) bool { return false }
 
 func finishAsm(_, _, _ []float32, _, _, _ float32) bool { return false }
+
+func finishTileAsm(_ []float32, _, _, _ int, _ []float32, _ int, _ []float32, _ int, _, _ float32) bool {
+	return false
+}

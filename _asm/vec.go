@@ -15,15 +15,15 @@ func init() {
 
 // vecKernels describes internal/vec/vec_amd64.s: finish and finishAdd,
 // finishGeneric for slices of at least 8 elements (loop) and bounds that
-// are not NaN; and on AVX-512 finishTile and finishTileAdd, the same on
-// the rows of a tile.
+// are not NaN; and on AVX-512 finishRows and finishRowsAdd, the same on
+// the rows of a matrix.
 func vecKernels(c *build.Context) {
 	for _, s := range isas(c) {
 		finishKernel(s, false)
 		finishKernel(s, true)
 		if s.avx512 {
-			finishTileKernel(s, false)
-			finishTileKernel(s, true)
+			finishRowsKernel(s, false)
+			finishRowsKernel(s, true)
 		}
 	}
 }
@@ -62,17 +62,17 @@ func finishKernel(s isa, withAdd bool) {
 		}})
 }
 
-// finishTileKernel: finishGeneric on a tile of rows×cols elements of a
-// matrix (row stride ldc), row r with the bias bias[r·biasStride] (a
-// stride of 0 repeats bias[0]) and, with add, the elements of add from
-// r·ldAdd: 16 columns at a time, the last ones masked (AVX-512 only).
-func finishTileKernel(s isa, withAdd bool) {
-	name := "finishTile"
+// finishRowsKernel: finishGeneric on rows×cols elements, row r from
+// src[r·lds] into dst[r·ldd] with the bias bias[r·biasStride] (a stride
+// of 0 repeats bias[0]) and, with add, the elements of add from r·ldAdd:
+// 16 columns at a time, the last ones masked (AVX-512 only).
+func finishRowsKernel(s isa, withAdd bool) {
+	name := "finishRows"
 	if withAdd {
-		name = "finishTileAdd"
+		name = "finishRowsAdd"
 	}
-	s.text(name, "finishGeneric on the rows of a tile (FinishTile).")
-	c := s.slice("c", 4)
+	s.text(name, "finishGeneric on rows of a matrix (FinishRows).")
+	dst, src := s.slice("dst", 4), s.slice("src", 4)
 	ld := func(n string) reg.GPVirtual {
 		r := s.GP64()
 		s.Load(s.Param(n), r)
@@ -105,7 +105,7 @@ func finishTileKernel(s isa, withAdd bool) {
 	m := s.K()
 	s.KMOVW(m32, m)
 	v := s.vec()
-	s.VMOVUPS_Z(operand.Mem{Base: c.p, Index: col, Scale: 4}, m, v)
+	s.VMOVUPS_Z(operand.Mem{Base: src.p, Index: col, Scale: 4}, m, v)
 	s.VADDPS(b, v, v)
 	if withAdd {
 		a := s.vec()
@@ -115,12 +115,14 @@ func finishTileKernel(s isa, withAdd bool) {
 	s.clamp(v, lo, hi)
 	s.VADDPS(zfix, v, v)
 	s.or(sfix, v, v)
-	s.VMOVUPS(v, m, operand.Mem{Base: c.p, Index: col, Scale: 4})
+	s.VMOVUPS(v, m, operand.Mem{Base: dst.p, Index: col, Scale: 4})
 	s.ADDQ(imm(16), col)
 	s.JMP(operand.LabelRef("chunk"))
 	s.Label("next")
-	ldc := ld("ldc")
-	s.LEAQ(operand.Mem{Base: c.p, Index: ldc, Scale: 4}, c.p)
+	ldd := ld("ldd")
+	s.LEAQ(operand.Mem{Base: dst.p, Index: ldd, Scale: 4}, dst.p)
+	lds := ld("lds")
+	s.LEAQ(operand.Mem{Base: src.p, Index: lds, Scale: 4}, src.p)
 	if withAdd {
 		lda := ld("ldAdd")
 		s.LEAQ(operand.Mem{Base: add, Index: lda, Scale: 4}, add)

@@ -53,6 +53,9 @@ func windowKernels(c *build.Context) {
 			for _, sh := range dwShapes {
 				dwPlaneKernel(s, evens, sh[0], sh[1])
 			}
+			for _, sh := range maxShapes {
+				maxPlaneKernel(s, evens, sh[0], sh[1])
+			}
 		}
 	}
 }
@@ -192,18 +195,32 @@ func gatherRowsKernel(s isa) {
 // the taps in the padding left out by masks (masked loads do not touch
 // them, masked adds leave the lanes as they are): DepthwisePlanes's
 // arithmetic, bit for bit.
-func dwPlaneKernel(s isa, evens operand.Mem, k, stride int) {
-	s.Implement(fmt.Sprintf("dwPlaneK%dS%dAVX512", k, stride))
-	s.Comment(fmt.Sprintf("One plane of a %d×%d depthwise convolution of stride %d (DepthwisePlanes).", k, k, stride))
+func dwPlaneKernel(s isa, evens operand.Mem, k, stride int) { planeKernel(s, evens, true, k, stride) }
+
+// maxPlaneKernel emits maxPlaneK<k>S<stride>AVX512: a whole plane of a
+// k×k max pooling, dwPlaneKernel's walk with MaxPool's update (a tap
+// replaces the maximum where it is greater or NaN) from -Inf.
+func maxPlaneKernel(s isa, evens operand.Mem, k, stride int) { planeKernel(s, evens, false, k, stride) }
+
+func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
+	if dw {
+		s.Implement(fmt.Sprintf("dwPlaneK%dS%dAVX512", k, stride))
+		s.Comment(fmt.Sprintf("One plane of a %d×%d depthwise convolution of stride %d (DepthwisePlanes).", k, k, stride))
+	} else {
+		s.Implement(fmt.Sprintf("maxPlaneK%dS%dAVX512", k, stride))
+		s.Comment(fmt.Sprintf("One plane of a %d×%d max pooling of stride %d (MaxPool).", k, k, stride))
+	}
 	out, in := s.slice("out", 4), s.slice("in", 4)
 	wp := s.GP64()
-	s.Load(s.Param("w").Base(), wp)
+	if dw {
+		s.Load(s.Param("w").Base(), wp)
+	}
 	ld := func(name string) reg.GPVirtual {
 		r := s.GP64()
 		s.Load(s.Param(name), r)
 		return r
 	}
-	acc0 := s.broadcast(s.param("bias"))
+	acc0 := s.broadcast(s.param("start"))
 	var idx reg.VecVirtual
 	if stride == 2 {
 		idx = s.ZMM()
@@ -314,8 +331,17 @@ func dwPlaneKernel(s isa, evens operand.Mem, k, stride int) {
 				s.VPERMT2PS(hv, idx, x)
 				s.KMOVW(lanes.Offset(4*kc), km)
 			}
-			s.VMULPS_BCST(operand.Mem{Base: wp, Disp: 4 * (kr*k + kc)}, x, x)
-			s.VADDPS(x, acc, km, acc)
+			if dw {
+				s.VMULPS_BCST(operand.Mem{Base: wp, Disp: 4 * (kr*k + kc)}, x, x)
+				s.VADDPS(x, acc, km, acc)
+			} else {
+				// acc{km & (x > acc | x is NaN)} = x
+				gt, un := s.K(), s.K()
+				s.VCMPPS(imm(0x1e), acc, x, km, gt)
+				s.VCMPPS(imm(0x03), x, x, km, un)
+				s.KORW(gt, un, gt)
+				s.VMOVUPS(x, gt, acc)
+			}
 		}
 		s.Label(skip)
 	}

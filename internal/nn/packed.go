@@ -316,13 +316,15 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 		ho, wo := c.Small[1], c.Small[2]
 		parallel(threads, rows, max(1, 4096/P), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
-				for oh := range ho {
-					seg := y[out+i*P+oh*wo : out+i*P+(oh+1)*wo]
-					copy(seg, cs[i*pl.n+oh*pl.wq:])
-					if ep != nil {
-						ep.Apply(seg, i, oh*wo)
-					}
+				// Channel i: ho rows of wo outputs from rows of wq.
+				var bias, add []float32
+				if f.Bias != nil {
+					bias = f.Bias[gi*rows+i : gi*rows+i+1]
 				}
+				if f.Add != nil {
+					add = f.Add[out+i*P : out+(i+1)*P]
+				}
+				vec.FinishRows(y[out+i*P:out+(i+1)*P], wo, cs[i*pl.n:], pl.wq, ho, wo, bias, 0, add, wo, &f.Act)
 			}
 		})
 	}

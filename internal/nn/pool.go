@@ -68,6 +68,9 @@ func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
 	// would visit them (the same NaN and the same zero win).
 	for p := p0; p < p1; p++ {
 		plane := x[p*B : (p+1)*B]
+		if argmax == nil && maxPlane(y[p*P:(p+1)*P], plane, g) {
+			continue
+		}
 		var out []T
 		var am []int32
 		g.forRows(&td, &th, func(r int) {

@@ -831,14 +831,14 @@ loop_end:
 	VZEROUPPER
 	RET
 
-// func dwPlaneK3S1AVX512(out []float32, in []float32, w []float32, bias float32, h int, wd int, ho int, wo int, padT int, padL int)
+// func dwPlaneK3S1AVX512(out []float32, in []float32, w []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
 // Requires: AVX, AVX512F, BMI, BMI2, CMOV
 TEXT ·dwPlaneK3S1AVX512(SB), $24-128
 	// One plane of a 3×3 depthwise convolution of stride 1 (DepthwisePlanes).
 	MOVQ         out_base+0(FP), AX
 	MOVQ         in_base+24(FP), CX
 	MOVQ         w_base+48(FP), DX
-	VBROADCASTSS bias+72(FP), Z0
+	VBROADCASTSS start+72(FP), Z0
 	XORQ         BX, BX
 
 rows:
@@ -1005,14 +1005,14 @@ done:
 	VZEROUPPER
 	RET
 
-// func dwPlaneK3S2AVX512(out []float32, in []float32, w []float32, bias float32, h int, wd int, ho int, wo int, padT int, padL int)
+// func dwPlaneK3S2AVX512(out []float32, in []float32, w []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
 // Requires: AVX, AVX512BW, AVX512F, BMI, BMI2, CMOV
 TEXT ·dwPlaneK3S2AVX512(SB), $24-128
 	// One plane of a 3×3 depthwise convolution of stride 2 (DepthwisePlanes).
 	MOVQ         out_base+0(FP), AX
 	MOVQ         in_base+24(FP), CX
 	MOVQ         w_base+48(FP), DX
-	VBROADCASTSS bias+72(FP), Z0
+	VBROADCASTSS start+72(FP), Z0
 	VMOVDQU32    evens<>+0(SB), Z1
 	XORQ         BX, BX
 
@@ -1241,14 +1241,14 @@ done:
 	VZEROUPPER
 	RET
 
-// func dwPlaneK5S1AVX512(out []float32, in []float32, w []float32, bias float32, h int, wd int, ho int, wo int, padT int, padL int)
+// func dwPlaneK5S1AVX512(out []float32, in []float32, w []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
 // Requires: AVX, AVX512F, BMI, BMI2, CMOV
 TEXT ·dwPlaneK5S1AVX512(SB), $40-128
 	// One plane of a 5×5 depthwise convolution of stride 1 (DepthwisePlanes).
 	MOVQ         out_base+0(FP), AX
 	MOVQ         in_base+24(FP), CX
 	MOVQ         w_base+48(FP), DX
-	VBROADCASTSS bias+72(FP), Z0
+	VBROADCASTSS start+72(FP), Z0
 	XORQ         BX, BX
 
 rows:
@@ -1541,14 +1541,14 @@ done:
 	VZEROUPPER
 	RET
 
-// func dwPlaneK5S2AVX512(out []float32, in []float32, w []float32, bias float32, h int, wd int, ho int, wo int, padT int, padL int)
+// func dwPlaneK5S2AVX512(out []float32, in []float32, w []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
 // Requires: AVX, AVX512BW, AVX512F, BMI, BMI2, CMOV
 TEXT ·dwPlaneK5S2AVX512(SB), $40-128
 	// One plane of a 5×5 depthwise convolution of stride 2 (DepthwisePlanes).
 	MOVQ         out_base+0(FP), AX
 	MOVQ         in_base+24(FP), CX
 	MOVQ         w_base+48(FP), DX
-	VBROADCASTSS bias+72(FP), Z0
+	VBROADCASTSS start+72(FP), Z0
 	VMOVDQU32    evens<>+0(SB), Z1
 	XORQ         BX, BX
 
@@ -1977,6 +1977,614 @@ skip4:
 
 next_row:
 	INCQ BX
+	JMP  rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxPlaneK2S2AVX512(out []float32, in []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX512BW, AVX512F, BMI, BMI2, CMOV
+TEXT ·maxPlaneK2S2AVX512(SB), $16-104
+	// One plane of a 2×2 max pooling of stride 2 (MaxPool).
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	VBROADCASTSS start+48(FP), Z0
+	VMOVDQU32    evens<>+0(SB), Z1
+	XORQ         DX, DX
+
+rows:
+	MOVQ ho+72(FP), BX
+	CMPQ DX, BX
+	JGE  done
+	XORQ BX, BX
+
+chunks:
+	MOVQ      wo+80(FP), SI
+	CMPQ      BX, SI
+	JGE       next_row
+	MOVL      $0x0000ffff, DI
+	SUBQ      BX, SI
+	BZHIL     SI, DI, SI
+	MOVQ      padL+96(FP), DI
+	MOVQ      wd+64(FP), R8
+	MOVQ      DI, R9
+	SUBQ      $0x00, R9
+	MOVQ      R9, R10
+	ADDQ      R8, R10
+	INCQ      R9
+	SARQ      $0x01, R9
+	INCQ      R10
+	SARQ      $0x01, R10
+	SUBQ      BX, R9
+	SUBQ      BX, R10
+	XORQ      R11, R11
+	CMPQ      R9, R11
+	CMOVQLT   R11, R9
+	CMPQ      R10, R11
+	CMOVQLT   R11, R10
+	MOVL      $0x0000ffff, R11
+	BZHIL     R10, R11, R10
+	BZHIL     R9, R11, R9
+	ANDNL     R10, R9, R10
+	ANDL      SI, R10
+	MOVL      R10, (SP)
+	MOVL      $0x55555555, R9
+	PDEPL     R9, R10, R9
+	MOVL      R9, 8(SP)
+	MOVQ      DI, R9
+	SUBQ      $0x01, R9
+	MOVQ      R9, R10
+	ADDQ      R8, R10
+	INCQ      R9
+	SARQ      $0x01, R9
+	INCQ      R10
+	SARQ      $0x01, R10
+	SUBQ      BX, R9
+	SUBQ      BX, R10
+	XORQ      R11, R11
+	CMPQ      R9, R11
+	CMOVQLT   R11, R9
+	CMPQ      R10, R11
+	CMOVQLT   R11, R10
+	MOVL      $0x0000ffff, R11
+	BZHIL     R10, R11, R10
+	BZHIL     R9, R11, R9
+	ANDNL     R10, R9, R10
+	ANDL      SI, R10
+	MOVL      R10, 4(SP)
+	MOVL      $0x55555555, R9
+	PDEPL     R9, R10, R9
+	MOVL      R9, 12(SP)
+	VMOVAPS   Z0, Z2
+	MOVQ      BX, R9
+	SHLQ      $0x01, R9
+	SUBQ      DI, R9
+	MOVQ      DX, DI
+	SHLQ      $0x01, DI
+	MOVQ      padT+88(FP), R10
+	SUBQ      R10, DI
+	ADDQ      $0x00, DI
+	CMPQ      DI, $0x00
+	JL        skip0
+	MOVQ      h+56(FP), R10
+	CMPQ      DI, R10
+	JGE       skip0
+	IMULQ     R8, DI
+	ADDQ      R9, DI
+	LEAQ      (CX)(DI*4), DI
+	KMOVD     8(SP), K1
+	KSHIFTRD  $0x10, K1, K2
+	VMOVUPS.Z (DI), K1, Z3
+	VMOVUPS.Z 64(DI), K2, Z4
+	VPERMT2PS Z4, Z1, Z3
+	KMOVW     (SP), K1
+	VCMPPS    $0x1e, Z2, Z3, K1, K2
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z3, K2, Z2
+	KMOVD     12(SP), K1
+	KSHIFTRD  $0x10, K1, K2
+	VMOVUPS.Z 4(DI), K1, Z3
+	VMOVUPS.Z 68(DI), K2, Z4
+	VPERMT2PS Z4, Z1, Z3
+	KMOVW     4(SP), K1
+	VCMPPS    $0x1e, Z2, Z3, K1, K2
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z3, K2, Z2
+
+skip0:
+	MOVQ      DX, DI
+	SHLQ      $0x01, DI
+	MOVQ      padT+88(FP), R10
+	SUBQ      R10, DI
+	ADDQ      $0x01, DI
+	CMPQ      DI, $0x00
+	JL        skip1
+	MOVQ      h+56(FP), R10
+	CMPQ      DI, R10
+	JGE       skip1
+	IMULQ     R8, DI
+	ADDQ      R9, DI
+	LEAQ      (CX)(DI*4), DI
+	KMOVD     8(SP), K1
+	KSHIFTRD  $0x10, K1, K2
+	VMOVUPS.Z (DI), K1, Z3
+	VMOVUPS.Z 64(DI), K2, Z4
+	VPERMT2PS Z4, Z1, Z3
+	KMOVW     (SP), K1
+	VCMPPS    $0x1e, Z2, Z3, K1, K2
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z3, K2, Z2
+	KMOVD     12(SP), K1
+	KSHIFTRD  $0x10, K1, K2
+	VMOVUPS.Z 4(DI), K1, Z3
+	VMOVUPS.Z 68(DI), K2, Z4
+	VPERMT2PS Z4, Z1, Z3
+	KMOVW     4(SP), K1
+	VCMPPS    $0x1e, Z2, Z3, K1, K2
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z3, K2, Z2
+
+skip1:
+	MOVQ    DX, DI
+	MOVQ    wo+80(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   SI, K1
+	VMOVUPS Z2, K1, (AX)(DI*4)
+	ADDQ    $0x10, BX
+	JMP     chunks
+
+next_row:
+	INCQ DX
+	JMP  rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxPlaneK3S1AVX512(out []float32, in []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX512F, BMI, BMI2, CMOV
+TEXT ·maxPlaneK3S1AVX512(SB), $24-104
+	// One plane of a 3×3 max pooling of stride 1 (MaxPool).
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	VBROADCASTSS start+48(FP), Z0
+	XORQ         DX, DX
+
+rows:
+	MOVQ ho+72(FP), BX
+	CMPQ DX, BX
+	JGE  done
+	XORQ BX, BX
+
+chunks:
+	MOVQ      wo+80(FP), SI
+	CMPQ      BX, SI
+	JGE       next_row
+	MOVL      $0x0000ffff, DI
+	SUBQ      BX, SI
+	BZHIL     SI, DI, SI
+	MOVQ      padL+96(FP), DI
+	MOVQ      wd+64(FP), R8
+	MOVQ      DI, R9
+	SUBQ      $0x00, R9
+	MOVQ      R9, R10
+	ADDQ      R8, R10
+	SUBQ      BX, R9
+	SUBQ      BX, R10
+	XORQ      R11, R11
+	CMPQ      R9, R11
+	CMOVQLT   R11, R9
+	CMPQ      R10, R11
+	CMOVQLT   R11, R10
+	MOVL      $0x0000ffff, R11
+	BZHIL     R10, R11, R10
+	BZHIL     R9, R11, R9
+	ANDNL     R10, R9, R10
+	ANDL      SI, R10
+	MOVL      R10, (SP)
+	MOVQ      DI, R9
+	SUBQ      $0x01, R9
+	MOVQ      R9, R10
+	ADDQ      R8, R10
+	SUBQ      BX, R9
+	SUBQ      BX, R10
+	XORQ      R11, R11
+	CMPQ      R9, R11
+	CMOVQLT   R11, R9
+	CMPQ      R10, R11
+	CMOVQLT   R11, R10
+	MOVL      $0x0000ffff, R11
+	BZHIL     R10, R11, R10
+	BZHIL     R9, R11, R9
+	ANDNL     R10, R9, R10
+	ANDL      SI, R10
+	MOVL      R10, 4(SP)
+	MOVQ      DI, R9
+	SUBQ      $0x02, R9
+	MOVQ      R9, R10
+	ADDQ      R8, R10
+	SUBQ      BX, R9
+	SUBQ      BX, R10
+	XORQ      R11, R11
+	CMPQ      R9, R11
+	CMOVQLT   R11, R9
+	CMPQ      R10, R11
+	CMOVQLT   R11, R10
+	MOVL      $0x0000ffff, R11
+	BZHIL     R10, R11, R10
+	BZHIL     R9, R11, R9
+	ANDNL     R10, R9, R10
+	ANDL      SI, R10
+	MOVL      R10, 8(SP)
+	VMOVAPS   Z0, Z1
+	MOVQ      BX, R9
+	SUBQ      DI, R9
+	MOVQ      DX, DI
+	MOVQ      padT+88(FP), R10
+	SUBQ      R10, DI
+	ADDQ      $0x00, DI
+	CMPQ      DI, $0x00
+	JL        skip0
+	MOVQ      h+56(FP), R10
+	CMPQ      DI, R10
+	JGE       skip0
+	IMULQ     R8, DI
+	ADDQ      R9, DI
+	LEAQ      (CX)(DI*4), DI
+	KMOVW     (SP), K1
+	VMOVUPS.Z (DI), K1, Z2
+	VCMPPS    $0x1e, Z1, Z2, K1, K2
+	VCMPPS    $0x03, Z2, Z2, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z2, K2, Z1
+	KMOVW     4(SP), K1
+	VMOVUPS.Z 4(DI), K1, Z2
+	VCMPPS    $0x1e, Z1, Z2, K1, K2
+	VCMPPS    $0x03, Z2, Z2, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z2, K2, Z1
+	KMOVW     8(SP), K1
+	VMOVUPS.Z 8(DI), K1, Z2
+	VCMPPS    $0x1e, Z1, Z2, K1, K2
+	VCMPPS    $0x03, Z2, Z2, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z2, K2, Z1
+
+skip0:
+	MOVQ      DX, DI
+	MOVQ      padT+88(FP), R10
+	SUBQ      R10, DI
+	ADDQ      $0x01, DI
+	CMPQ      DI, $0x00
+	JL        skip1
+	MOVQ      h+56(FP), R10
+	CMPQ      DI, R10
+	JGE       skip1
+	IMULQ     R8, DI
+	ADDQ      R9, DI
+	LEAQ      (CX)(DI*4), DI
+	KMOVW     (SP), K1
+	VMOVUPS.Z (DI), K1, Z2
+	VCMPPS    $0x1e, Z1, Z2, K1, K2
+	VCMPPS    $0x03, Z2, Z2, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z2, K2, Z1
+	KMOVW     4(SP), K1
+	VMOVUPS.Z 4(DI), K1, Z2
+	VCMPPS    $0x1e, Z1, Z2, K1, K2
+	VCMPPS    $0x03, Z2, Z2, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z2, K2, Z1
+	KMOVW     8(SP), K1
+	VMOVUPS.Z 8(DI), K1, Z2
+	VCMPPS    $0x1e, Z1, Z2, K1, K2
+	VCMPPS    $0x03, Z2, Z2, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z2, K2, Z1
+
+skip1:
+	MOVQ      DX, DI
+	MOVQ      padT+88(FP), R10
+	SUBQ      R10, DI
+	ADDQ      $0x02, DI
+	CMPQ      DI, $0x00
+	JL        skip2
+	MOVQ      h+56(FP), R10
+	CMPQ      DI, R10
+	JGE       skip2
+	IMULQ     R8, DI
+	ADDQ      R9, DI
+	LEAQ      (CX)(DI*4), DI
+	KMOVW     (SP), K1
+	VMOVUPS.Z (DI), K1, Z2
+	VCMPPS    $0x1e, Z1, Z2, K1, K2
+	VCMPPS    $0x03, Z2, Z2, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z2, K2, Z1
+	KMOVW     4(SP), K1
+	VMOVUPS.Z 4(DI), K1, Z2
+	VCMPPS    $0x1e, Z1, Z2, K1, K2
+	VCMPPS    $0x03, Z2, Z2, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z2, K2, Z1
+	KMOVW     8(SP), K1
+	VMOVUPS.Z 8(DI), K1, Z2
+	VCMPPS    $0x1e, Z1, Z2, K1, K2
+	VCMPPS    $0x03, Z2, Z2, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z2, K2, Z1
+
+skip2:
+	MOVQ    DX, DI
+	MOVQ    wo+80(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   SI, K1
+	VMOVUPS Z1, K1, (AX)(DI*4)
+	ADDQ    $0x10, BX
+	JMP     chunks
+
+next_row:
+	INCQ DX
+	JMP  rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxPlaneK3S2AVX512(out []float32, in []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX512BW, AVX512F, BMI, BMI2, CMOV
+TEXT ·maxPlaneK3S2AVX512(SB), $24-104
+	// One plane of a 3×3 max pooling of stride 2 (MaxPool).
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	VBROADCASTSS start+48(FP), Z0
+	VMOVDQU32    evens<>+0(SB), Z1
+	XORQ         DX, DX
+
+rows:
+	MOVQ ho+72(FP), BX
+	CMPQ DX, BX
+	JGE  done
+	XORQ BX, BX
+
+chunks:
+	MOVQ      wo+80(FP), SI
+	CMPQ      BX, SI
+	JGE       next_row
+	MOVL      $0x0000ffff, DI
+	SUBQ      BX, SI
+	BZHIL     SI, DI, SI
+	MOVQ      padL+96(FP), DI
+	MOVQ      wd+64(FP), R8
+	MOVQ      DI, R9
+	SUBQ      $0x00, R9
+	MOVQ      R9, R10
+	ADDQ      R8, R10
+	INCQ      R9
+	SARQ      $0x01, R9
+	INCQ      R10
+	SARQ      $0x01, R10
+	SUBQ      BX, R9
+	SUBQ      BX, R10
+	XORQ      R11, R11
+	CMPQ      R9, R11
+	CMOVQLT   R11, R9
+	CMPQ      R10, R11
+	CMOVQLT   R11, R10
+	MOVL      $0x0000ffff, R11
+	BZHIL     R10, R11, R10
+	BZHIL     R9, R11, R9
+	ANDNL     R10, R9, R10
+	ANDL      SI, R10
+	MOVL      R10, (SP)
+	MOVL      $0x55555555, R9
+	PDEPL     R9, R10, R9
+	MOVL      R9, 12(SP)
+	MOVQ      DI, R9
+	SUBQ      $0x01, R9
+	MOVQ      R9, R10
+	ADDQ      R8, R10
+	INCQ      R9
+	SARQ      $0x01, R9
+	INCQ      R10
+	SARQ      $0x01, R10
+	SUBQ      BX, R9
+	SUBQ      BX, R10
+	XORQ      R11, R11
+	CMPQ      R9, R11
+	CMOVQLT   R11, R9
+	CMPQ      R10, R11
+	CMOVQLT   R11, R10
+	MOVL      $0x0000ffff, R11
+	BZHIL     R10, R11, R10
+	BZHIL     R9, R11, R9
+	ANDNL     R10, R9, R10
+	ANDL      SI, R10
+	MOVL      R10, 4(SP)
+	MOVL      $0x55555555, R9
+	PDEPL     R9, R10, R9
+	MOVL      R9, 16(SP)
+	MOVQ      DI, R9
+	SUBQ      $0x02, R9
+	MOVQ      R9, R10
+	ADDQ      R8, R10
+	INCQ      R9
+	SARQ      $0x01, R9
+	INCQ      R10
+	SARQ      $0x01, R10
+	SUBQ      BX, R9
+	SUBQ      BX, R10
+	XORQ      R11, R11
+	CMPQ      R9, R11
+	CMOVQLT   R11, R9
+	CMPQ      R10, R11
+	CMOVQLT   R11, R10
+	MOVL      $0x0000ffff, R11
+	BZHIL     R10, R11, R10
+	BZHIL     R9, R11, R9
+	ANDNL     R10, R9, R10
+	ANDL      SI, R10
+	MOVL      R10, 8(SP)
+	MOVL      $0x55555555, R9
+	PDEPL     R9, R10, R9
+	MOVL      R9, 20(SP)
+	VMOVAPS   Z0, Z2
+	MOVQ      BX, R9
+	SHLQ      $0x01, R9
+	SUBQ      DI, R9
+	MOVQ      DX, DI
+	SHLQ      $0x01, DI
+	MOVQ      padT+88(FP), R10
+	SUBQ      R10, DI
+	ADDQ      $0x00, DI
+	CMPQ      DI, $0x00
+	JL        skip0
+	MOVQ      h+56(FP), R10
+	CMPQ      DI, R10
+	JGE       skip0
+	IMULQ     R8, DI
+	ADDQ      R9, DI
+	LEAQ      (CX)(DI*4), DI
+	KMOVD     12(SP), K1
+	KSHIFTRD  $0x10, K1, K2
+	VMOVUPS.Z (DI), K1, Z3
+	VMOVUPS.Z 64(DI), K2, Z4
+	VPERMT2PS Z4, Z1, Z3
+	KMOVW     (SP), K1
+	VCMPPS    $0x1e, Z2, Z3, K1, K2
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z3, K2, Z2
+	KMOVD     16(SP), K1
+	KSHIFTRD  $0x10, K1, K2
+	VMOVUPS.Z 4(DI), K1, Z3
+	VMOVUPS.Z 68(DI), K2, Z4
+	VPERMT2PS Z4, Z1, Z3
+	KMOVW     4(SP), K1
+	VCMPPS    $0x1e, Z2, Z3, K1, K2
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z3, K2, Z2
+	KMOVD     20(SP), K1
+	KSHIFTRD  $0x10, K1, K2
+	VMOVUPS.Z 8(DI), K1, Z3
+	VMOVUPS.Z 72(DI), K2, Z4
+	VPERMT2PS Z4, Z1, Z3
+	KMOVW     8(SP), K1
+	VCMPPS    $0x1e, Z2, Z3, K1, K2
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z3, K2, Z2
+
+skip0:
+	MOVQ      DX, DI
+	SHLQ      $0x01, DI
+	MOVQ      padT+88(FP), R10
+	SUBQ      R10, DI
+	ADDQ      $0x01, DI
+	CMPQ      DI, $0x00
+	JL        skip1
+	MOVQ      h+56(FP), R10
+	CMPQ      DI, R10
+	JGE       skip1
+	IMULQ     R8, DI
+	ADDQ      R9, DI
+	LEAQ      (CX)(DI*4), DI
+	KMOVD     12(SP), K1
+	KSHIFTRD  $0x10, K1, K2
+	VMOVUPS.Z (DI), K1, Z3
+	VMOVUPS.Z 64(DI), K2, Z4
+	VPERMT2PS Z4, Z1, Z3
+	KMOVW     (SP), K1
+	VCMPPS    $0x1e, Z2, Z3, K1, K2
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z3, K2, Z2
+	KMOVD     16(SP), K1
+	KSHIFTRD  $0x10, K1, K2
+	VMOVUPS.Z 4(DI), K1, Z3
+	VMOVUPS.Z 68(DI), K2, Z4
+	VPERMT2PS Z4, Z1, Z3
+	KMOVW     4(SP), K1
+	VCMPPS    $0x1e, Z2, Z3, K1, K2
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z3, K2, Z2
+	KMOVD     20(SP), K1
+	KSHIFTRD  $0x10, K1, K2
+	VMOVUPS.Z 8(DI), K1, Z3
+	VMOVUPS.Z 72(DI), K2, Z4
+	VPERMT2PS Z4, Z1, Z3
+	KMOVW     8(SP), K1
+	VCMPPS    $0x1e, Z2, Z3, K1, K2
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z3, K2, Z2
+
+skip1:
+	MOVQ      DX, DI
+	SHLQ      $0x01, DI
+	MOVQ      padT+88(FP), R10
+	SUBQ      R10, DI
+	ADDQ      $0x02, DI
+	CMPQ      DI, $0x00
+	JL        skip2
+	MOVQ      h+56(FP), R10
+	CMPQ      DI, R10
+	JGE       skip2
+	IMULQ     R8, DI
+	ADDQ      R9, DI
+	LEAQ      (CX)(DI*4), DI
+	KMOVD     12(SP), K1
+	KSHIFTRD  $0x10, K1, K2
+	VMOVUPS.Z (DI), K1, Z3
+	VMOVUPS.Z 64(DI), K2, Z4
+	VPERMT2PS Z4, Z1, Z3
+	KMOVW     (SP), K1
+	VCMPPS    $0x1e, Z2, Z3, K1, K2
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z3, K2, Z2
+	KMOVD     16(SP), K1
+	KSHIFTRD  $0x10, K1, K2
+	VMOVUPS.Z 4(DI), K1, Z3
+	VMOVUPS.Z 68(DI), K2, Z4
+	VPERMT2PS Z4, Z1, Z3
+	KMOVW     4(SP), K1
+	VCMPPS    $0x1e, Z2, Z3, K1, K2
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z3, K2, Z2
+	KMOVD     20(SP), K1
+	KSHIFTRD  $0x10, K1, K2
+	VMOVUPS.Z 8(DI), K1, Z3
+	VMOVUPS.Z 72(DI), K2, Z4
+	VPERMT2PS Z4, Z1, Z3
+	KMOVW     8(SP), K1
+	VCMPPS    $0x1e, Z2, Z3, K1, K2
+	VCMPPS    $0x03, Z3, Z3, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z3, K2, Z2
+
+skip2:
+	MOVQ    DX, DI
+	MOVQ    wo+80(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   SI, K1
+	VMOVUPS Z2, K1, (AX)(DI*4)
+	ADDQ    $0x10, BX
+	JMP     chunks
+
+next_row:
+	INCQ DX
 	JMP  rows
 
 done:

@@ -98,3 +98,5 @@ func windowImpl() string {
 
 // dwPlane has no NEON kernel: the rows go through dwRow.
 func dwPlane(_, _, _ []float32, _ float32, _ *Geom) bool { return false }
+
+func maxPlane[T Number](_, _ []T, _ *Geom) bool { return false }

@@ -13,3 +13,5 @@ func windowImpl() string { return cpufeat.Generic.String() }
 func gatherRows(dst, src []float32, offs []int, j, w int) { gatherRowsGeneric(dst, src, offs, j, w) }
 
 func dwPlane(_, _, _ []float32, _ float32, _ *Geom) bool { return false }
+
+func maxPlane[T Number](_, _ []T, _ *Geom) bool { return false }

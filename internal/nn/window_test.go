@@ -223,3 +223,52 @@ func TestDepthwisePlaneKernel(t *testing.T) {
 		})
 	}
 }
+
+// TestMaxPlaneKernel compares MaxPool (float32, without argmax) on every
+// kernel family with the generic code, bit for bit (the same NaN wins),
+// on the shapes of the plane kernels and others, every padding (end
+// padding up to the kernel, as ceil_mode makes), NaN and signed zeros in
+// the input.
+func TestMaxPlaneKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	negz := float32(math.Copysign(0, -1))
+	for _, k := range []int{2, 3, 4} {
+		for _, s := range []int{1, 2} {
+			for p := range k {
+				for _, hw := range [][2]int{{1, 1}, {2, 17}, {7, 7}, {14, 14}, {16, 33}, {28, 28}, {37, 5}} {
+					pe := (p + 1) % k
+					ho := (hw[0]+p+pe-k)/s + 1
+					wo := (hw[1]+p+pe-k)/s + 1
+					if ho < 1 || wo < 1 {
+						continue
+					}
+					g := NewGeom([]int{hw[0], hw[1]}, []int{ho, wo}, []int{k, k}, []int{s, s}, []int{p, p}, []int{pe, pe}, []int{1, 1})
+					x := randSlice(rng, 2*hw[0]*hw[1])
+					for i := range x {
+						switch rng.IntN(12) {
+						case 0:
+							x[i] = float32(math.NaN())
+						case 1:
+							x[i] = negz
+						case 2:
+							x[i] = 0
+						}
+					}
+					restore := cpufeat.Use(cpufeat.Generic)
+					want := make([]float32, 2*ho*wo)
+					MaxPool(want, nil, x, &g, 0, 2)
+					restore()
+					kerneltest.ForEachImpl(t, func(t *testing.T) {
+						got := make([]float32, len(want))
+						MaxPool(got, nil, x, &g, 0, 2)
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("k%d s%d pad %d+%d %v: output %d is %v, want %v", k, s, p, pe, hw, i, got[i], want[i])
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}

@@ -225,3 +225,74 @@ func TestFinishTile(t *testing.T) {
 		}
 	})
 }
+
+// TestFinishRows runs FinishRows from a matrix of row stride 19 into one
+// of row stride 13 (a convolution's padded rows into its output), the
+// bias repeated (stride 0) or per row, on every kernel family, against
+// copy and Finish row by row on the generic code; the elements between
+// the rows of dst keep their guard.
+func TestFinishRows(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	const lds, ldd, ldAdd = 19, 13, 17
+	src := make([]float32, 12*lds)
+	addM := make([]float32, 12*ldAdd)
+	for i := range src {
+		src[i] = float32(rng.NormFloat64() * 3)
+		if rng.IntN(9) == 0 {
+			src[i] = specials[rng.IntN(len(specials))]
+		}
+	}
+	for i := range addM {
+		addM[i] = float32(rng.NormFloat64() * 3)
+	}
+	bias := []float32{1.5, negz, -0.25, 3, 2, 1, 0, -1, 4, 5, 6, 7}
+	const guard = -99.5
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		for rows := range 12 {
+			for cols := 0; cols <= ldd; cols++ {
+				for _, a := range []Act{{}, {Kind: Relu}, {Kind: Clip, Lo: -1, Hi: 1}} {
+					for mode := range 6 {
+						var b []float32
+						stride := 1
+						switch mode % 3 {
+						case 1:
+							b = bias
+						case 2:
+							b, stride = bias[1:], 0
+						}
+						var ad []float32
+						if mode >= 3 {
+							ad = addM
+						}
+						got := make([]float32, 12*ldd)
+						want := make([]float32, 12*ldd)
+						for i := range got {
+							got[i], want[i] = guard, guard
+						}
+						FinishRows(got, ldd, src, lds, rows, cols, b, stride, ad, ldAdd, &a)
+						restore := cpufeat.Use(cpufeat.Generic)
+						for r := range rows {
+							d := want[r*ldd : r*ldd+cols]
+							copy(d, src[r*lds:])
+							var ar []float32
+							if ad != nil {
+								ar = ad[r*ldAdd:]
+							}
+							var bv float32
+							if b != nil {
+								bv = b[r*stride]
+							}
+							Finish(d, bv, b != nil, ar, &a)
+						}
+						restore()
+						for i := range want {
+							if !same(got[i], want[i]) {
+								t.Fatalf("rows %d cols %d mode %d act %+v: element %d is %v, want %v", rows, cols, mode, a, i, got[i], want[i])
+							}
+						}
+					}
+				}
+			}
+		}
+	})
+}

@@ -59,20 +59,33 @@ func Finish(seg []float32, bias float32, hasBias bool, add []float32, a *Act) {
 	}
 }
 
-// FinishTile is Finish on the rows of a matrix: for r < rows, the cols
-// elements of c from r·ldc, with the bias rowBias[r] (rowBias nil: none)
-// and the elements of add from r·ldAdd (add nil: none); the slices hold
-// what the rows need. A GEMM applies it to each finished tile.
+// FinishTile is Finish on the rows of a matrix in place: for r < rows,
+// the cols elements of c from r·ldc, with the bias rowBias[r] (rowBias
+// nil: none) and the elements of add from r·ldAdd (add nil: none); the
+// slices hold what the rows need. A GEMM applies it to each finished
+// tile.
 func FinishTile(c []float32, ldc, rows, cols int, rowBias, add []float32, ldAdd int, a *Act) {
+	FinishRows(c, ldc, c, ldc, rows, cols, rowBias, 1, add, ldAdd, a)
+}
+
+// FinishRows is Finish from one matrix into another: for r < rows,
+// dst[r·ldd + j] = act(src[r·lds + j] + bias[r·biasStride] + add[r·ldAdd
+// + j]) for j < cols, the bias left out when bias is nil (biasStride 0
+// repeats bias[0] on every row) and add when it is nil. dst may be src
+// (with the same stride). A convolution whose GEMM computes rows longer
+// than the output's (padding columns) finishes them into the output so.
+func FinishRows(dst []float32, ldd int, src []float32, lds, rows, cols int, bias []float32, biasStride int, add []float32, ldAdd int, a *Act) {
 	if rows <= 0 || cols <= 0 {
 		return
 	}
-	bias, stride := rowBias, 1
-	if rowBias == nil {
-		bias, stride = noBias[:], 0
+	hasBias := bias != nil
+	if !hasBias {
+		bias, biasStride = noBias[:], 0
 	}
 	lo, hi := bounds(a)
-	if lo == lo && hi == hi && a.Kind != Func && finishTileAsm(c[:(rows-1)*ldc+cols], ldc, rows, cols, bias[:(rows-1)*stride+1], stride, tileOf(add, rows, cols, ldAdd), ldAdd, lo, hi) {
+	if lo == lo && hi == hi && a.Kind != Func &&
+		finishRowsAsm(dst[:(rows-1)*ldd+cols], ldd, src[:(rows-1)*lds+cols], lds, rows, cols, bias[:(rows-1)*biasStride+1], biasStride,
+			tileOf(add, rows, cols, ldAdd), ldAdd, lo, hi) {
 		return
 	}
 	for r := range rows {
@@ -80,11 +93,11 @@ func FinishTile(c []float32, ldc, rows, cols int, rowBias, add []float32, ldAdd 
 		if add != nil {
 			ar = add[r*ldAdd : r*ldAdd+cols]
 		}
-		var b float32
-		if rowBias != nil {
-			b = rowBias[r]
+		d := dst[r*ldd : r*ldd+cols]
+		if &d[0] != &src[r*lds] {
+			copy(d, src[r*lds:r*lds+cols])
 		}
-		Finish(c[r*ldc:r*ldc+cols], b, rowBias != nil, ar, a)
+		Finish(d, bias[r*biasStride], hasBias, ar, a)
 	}
 }
 

@@ -23,27 +23,27 @@ func finishAddAVX2(dst, x, add []float32, bias, lo, hi, zfix float32, sfix uint3
 //go:noescape
 func finishAddAVX512(dst, x, add []float32, bias, lo, hi, zfix float32, sfix uint32)
 
-// finishTileAVX512 and finishTileAddAVX512 are finishGeneric on the
-// rows×cols tile of c (row stride ldc), row r with bias[r·biasStride]
+// finishRowsAVX512 and finishRowsAddAVX512 are finishGeneric on rows×cols
+// elements: row r from src[r·lds] into dst[r·ldd], with bias[r·biasStride]
 // and (with add) the row of add from r·ldAdd, 16 columns at a time.
 //
 //go:noescape
-func finishTileAVX512(c []float32, ldc, rows, cols int, bias []float32, biasStride int, lo, hi, zfix float32, sfix uint32)
+func finishRowsAVX512(dst []float32, ldd int, src []float32, lds, rows, cols int, bias []float32, biasStride int, lo, hi, zfix float32, sfix uint32)
 
 //go:noescape
-func finishTileAddAVX512(c []float32, ldc, rows, cols int, bias []float32, biasStride int, add []float32, ldAdd int, lo, hi, zfix float32, sfix uint32)
+func finishRowsAddAVX512(dst []float32, ldd int, src []float32, lds, rows, cols int, bias []float32, biasStride int, add []float32, ldAdd int, lo, hi, zfix float32, sfix uint32)
 
-// finishTileAsm runs the tile kernel when AVX-512 is selected and reports
+// finishRowsAsm runs the rows kernel when AVX-512 is selected and reports
 // whether it did.
-func finishTileAsm(c []float32, ldc, rows, cols int, bias []float32, biasStride int, add []float32, ldAdd int, lo, hi float32) bool {
+func finishRowsAsm(dst []float32, ldd int, src []float32, lds, rows, cols int, bias []float32, biasStride int, add []float32, ldAdd int, lo, hi float32) bool {
 	if cpufeat.Selected != cpufeat.AVX512 {
 		return false
 	}
 	zfix, sfix := zeroFixes(lo, hi)
 	if add != nil {
-		finishTileAddAVX512(c, ldc, rows, cols, bias, biasStride, add, ldAdd, lo, hi, zfix, sfix)
+		finishRowsAddAVX512(dst, ldd, src, lds, rows, cols, bias, biasStride, add, ldAdd, lo, hi, zfix, sfix)
 	} else {
-		finishTileAVX512(c, ldc, rows, cols, bias, biasStride, lo, hi, zfix, sfix)
+		finishRowsAVX512(dst, ldd, src, lds, rows, cols, bias, biasStride, lo, hi, zfix, sfix)
 	}
 	return true
 }

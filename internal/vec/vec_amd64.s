@@ -379,83 +379,34 @@ ret:
 	VZEROUPPER
 	RET
 
-// func finishTileAVX512(c []float32, ldc int, rows int, cols int, bias []float32, biasStride int, lo float32, hi float32, zfix float32, sfix uint32)
+// func finishRowsAVX512(dst []float32, ldd int, src []float32, lds int, rows int, cols int, bias []float32, biasStride int, lo float32, hi float32, zfix float32, sfix uint32)
 // Requires: AVX, AVX512F, BMI2
-TEXT ·finishTileAVX512(SB), NOSPLIT, $0-96
-	// finishGeneric on the rows of a tile (FinishTile).
-	MOVQ         c_base+0(FP), AX
-	MOVQ         bias_base+48(FP), CX
-	VBROADCASTSS lo+80(FP), Z0
-	VBROADCASTSS hi+84(FP), Z1
-	VBROADCASTSS zfix+88(FP), Z2
-	VBROADCASTSS sfix+92(FP), Z3
-	MOVQ         rows+32(FP), DX
-	TESTQ        DX, DX
-	JZ           done
-
-row:
-	VBROADCASTSS (CX), Z4
-	XORQ         BX, BX
-
-chunk:
-	MOVQ      cols+40(FP), SI
-	SUBQ      BX, SI
-	JLE       next
-	MOVL      $0x0000ffff, DI
-	BZHIL     SI, DI, SI
-	KMOVW     SI, K1
-	VMOVUPS.Z (AX)(BX*4), K1, Z5
-	VADDPS    Z4, Z5, Z5
-	VMAXPS    Z5, Z0, Z5
-	VMINPS    Z5, Z1, Z5
-	VADDPS    Z2, Z5, Z5
-	VPORD     Z3, Z5, Z5
-	VMOVUPS   Z5, K1, (AX)(BX*4)
-	ADDQ      $0x10, BX
-	JMP       chunk
-
-next:
-	MOVQ ldc+24(FP), BX
-	LEAQ (AX)(BX*4), AX
-	MOVQ biasStride+72(FP), BX
-	LEAQ (CX)(BX*4), CX
-	DECQ DX
-	JNZ  row
-
-done:
-	VZEROUPPER
-	RET
-
-// func finishTileAddAVX512(c []float32, ldc int, rows int, cols int, bias []float32, biasStride int, add []float32, ldAdd int, lo float32, hi float32, zfix float32, sfix uint32)
-// Requires: AVX, AVX512F, BMI2
-TEXT ·finishTileAddAVX512(SB), NOSPLIT, $0-128
-	// finishGeneric on the rows of a tile (FinishTile).
-	MOVQ         c_base+0(FP), AX
-	MOVQ         bias_base+48(FP), CX
-	MOVQ         add_base+80(FP), DX
+TEXT ·finishRowsAVX512(SB), NOSPLIT, $0-128
+	// finishGeneric on rows of a matrix (FinishRows).
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+32(FP), CX
+	MOVQ         bias_base+80(FP), DX
 	VBROADCASTSS lo+112(FP), Z0
 	VBROADCASTSS hi+116(FP), Z1
 	VBROADCASTSS zfix+120(FP), Z2
 	VBROADCASTSS sfix+124(FP), Z3
-	MOVQ         rows+32(FP), BX
+	MOVQ         rows+64(FP), BX
 	TESTQ        BX, BX
 	JZ           done
 
 row:
-	VBROADCASTSS (CX), Z4
+	VBROADCASTSS (DX), Z4
 	XORQ         SI, SI
 
 chunk:
-	MOVQ      cols+40(FP), DI
+	MOVQ      cols+72(FP), DI
 	SUBQ      SI, DI
 	JLE       next
 	MOVL      $0x0000ffff, R8
 	BZHIL     DI, R8, DI
 	KMOVW     DI, K1
-	VMOVUPS.Z (AX)(SI*4), K1, Z5
+	VMOVUPS.Z (CX)(SI*4), K1, Z5
 	VADDPS    Z4, Z5, Z5
-	VMOVUPS.Z (DX)(SI*4), K1, Z6
-	VADDPS    Z6, Z5, Z5
 	VMAXPS    Z5, Z0, Z5
 	VMINPS    Z5, Z1, Z5
 	VADDPS    Z2, Z5, Z5
@@ -465,13 +416,68 @@ chunk:
 	JMP       chunk
 
 next:
-	MOVQ ldc+24(FP), SI
+	MOVQ ldd+24(FP), SI
 	LEAQ (AX)(SI*4), AX
-	MOVQ ldAdd+104(FP), SI
-	LEAQ (DX)(SI*4), DX
-	MOVQ biasStride+72(FP), SI
+	MOVQ lds+56(FP), SI
 	LEAQ (CX)(SI*4), CX
+	MOVQ biasStride+104(FP), SI
+	LEAQ (DX)(SI*4), DX
 	DECQ BX
+	JNZ  row
+
+done:
+	VZEROUPPER
+	RET
+
+// func finishRowsAddAVX512(dst []float32, ldd int, src []float32, lds int, rows int, cols int, bias []float32, biasStride int, add []float32, ldAdd int, lo float32, hi float32, zfix float32, sfix uint32)
+// Requires: AVX, AVX512F, BMI2
+TEXT ·finishRowsAddAVX512(SB), NOSPLIT, $0-160
+	// finishGeneric on rows of a matrix (FinishRows).
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+32(FP), CX
+	MOVQ         bias_base+80(FP), DX
+	MOVQ         add_base+112(FP), BX
+	VBROADCASTSS lo+144(FP), Z0
+	VBROADCASTSS hi+148(FP), Z1
+	VBROADCASTSS zfix+152(FP), Z2
+	VBROADCASTSS sfix+156(FP), Z3
+	MOVQ         rows+64(FP), SI
+	TESTQ        SI, SI
+	JZ           done
+
+row:
+	VBROADCASTSS (DX), Z4
+	XORQ         DI, DI
+
+chunk:
+	MOVQ      cols+72(FP), R8
+	SUBQ      DI, R8
+	JLE       next
+	MOVL      $0x0000ffff, R9
+	BZHIL     R8, R9, R8
+	KMOVW     R8, K1
+	VMOVUPS.Z (CX)(DI*4), K1, Z5
+	VADDPS    Z4, Z5, Z5
+	VMOVUPS.Z (BX)(DI*4), K1, Z6
+	VADDPS    Z6, Z5, Z5
+	VMAXPS    Z5, Z0, Z5
+	VMINPS    Z5, Z1, Z5
+	VADDPS    Z2, Z5, Z5
+	VPORD     Z3, Z5, Z5
+	VMOVUPS   Z5, K1, (AX)(DI*4)
+	ADDQ      $0x10, DI
+	JMP       chunk
+
+next:
+	MOVQ ldd+24(FP), DI
+	LEAQ (AX)(DI*4), AX
+	MOVQ lds+56(FP), DI
+	LEAQ (CX)(DI*4), CX
+	MOVQ ldAdd+136(FP), DI
+	LEAQ (BX)(DI*4), BX
+	MOVQ biasStride+104(FP), DI
+	LEAQ (DX)(DI*4), DX
+	DECQ SI
 	JNZ  row
 
 done:

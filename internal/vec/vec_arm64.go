@@ -32,6 +32,6 @@ func finishAsm(d, x, add []float32, bias, lo, hi float32) bool {
 	return true
 }
 
-func finishTileAsm(_ []float32, _, _, _ int, _ []float32, _ int, _ []float32, _ int, _, _ float32) bool {
+func finishRowsAsm(_ []float32, _ int, _ []float32, _, _, _ int, _ []float32, _ int, _ []float32, _ int, _, _ float32) bool {
 	return false
 }

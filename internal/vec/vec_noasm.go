@@ -8,6 +8,6 @@ func hasAsm(cpufeat.Impl) bool { return false }
 
 func finishAsm(_, _, _ []float32, _, _, _ float32) bool { return false }
 
-func finishTileAsm(_ []float32, _, _, _ int, _ []float32, _ int, _ []float32, _ int, _, _ float32) bool {
+func finishRowsAsm(_ []float32, _ int, _ []float32, _, _, _ int, _ []float32, _ int, _ []float32, _ int, _, _ float32) bool {
 	return false
 }

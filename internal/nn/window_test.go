@@ -92,7 +92,10 @@ func TestWindowKernels(t *testing.T) {
 							}
 							continue
 						}
-						if math.Float32bits(v) != math.Float32bits(want[j]) {
+						// Bit for bit, but a NaN's payload: which of two NaN
+						// operands an addition returns depends on the order
+						// the compiler gives its operands (-race changes it).
+						if math.Float32bits(v) != math.Float32bits(want[j]) && !(c.dw && v != v && want[j] != want[j]) {
 							t.Fatalf("%v n=%d off=%d: output %d is %v, want %v", c, n, off, j, v, want[j])
 						}
 					}

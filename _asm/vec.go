@@ -6,11 +6,15 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
-func init() {
+func init() { addOutput("internal/vec/vec_amd64.s", "internal/vec", vecKernels) }
+
+// addOutput adds a generated file to main.go's outputs: the kernels of
+// the graph executor (vec.go, window.go) register theirs so.
+func addOutput(path, pkg string, gen func(c *build.Context)) {
 	outputs = append(outputs, struct {
 		path, pkg string
 		gen       func(c *build.Context)
-	}{"internal/vec/vec_amd64.s", "internal/vec", vecKernels})
+	}{path, pkg, gen})
 }
 
 // vecKernels describes internal/vec/vec_amd64.s: finish and finishAdd,

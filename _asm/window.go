@@ -9,12 +9,7 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
-func init() {
-	outputs = append(outputs, struct {
-		path, pkg string
-		gen       func(c *build.Context)
-	}{"internal/nn/window_amd64.s", "internal/nn", windowKernels})
-}
+func init() { addOutput("internal/nn/window_amd64.s", "internal/nn", windowKernels) }
 
 // windowShapes are the (taps, stride) of the window kernels: the
 // depthwise convolutions of MobileNet and EfficientNet (3×3 and 5×5,

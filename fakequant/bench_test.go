@@ -4,6 +4,7 @@ import (
 	"math"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
@@ -26,7 +27,7 @@ func naiveFakeQuant(dst, src []float32, amax float32, f Format) {
 
 func BenchmarkFakeQuant(b *testing.B) {
 	src, dst := kerneltest.Float32s(kerneltest.MaxN, benchAmax), kerneltest.Float32s(kerneltest.MaxN, 1)
-	kerneltest.Run(b, Implementation,
+	kerneltest.Run(b, func(n int) cpufeat.Impl { return family(kFakeQuant, n) },
 		func(n int) { FakeQuant(dst[:n], src[:n], benchAmax, Int8) },
 		func(n int) { naiveFakeQuant(dst[:n], src[:n], benchAmax, Int8) })
 }
@@ -43,7 +44,7 @@ func BenchmarkFakeQuantPerChannel(b *testing.B) {
 	for i := range amax {
 		amax[i] = 1.1*benchAmax + float32(math.Abs(float64(amax[i])))
 	}
-	kerneltest.Run(b, Implementation,
+	kerneltest.Run(b, func(n int) cpufeat.Impl { return family(kFakeQuant, n/64) },
 		func(n int) {
 			if err := FakeQuantPerChannel(dst[:n], src[:n], amax, n/c, Int8); err != nil {
 				b.Fatal(err)
@@ -61,7 +62,7 @@ func BenchmarkQuantInt8(b *testing.B) {
 	for i := range dst {
 		dst[i] = int8(i) // fault every page in before timing
 	}
-	kerneltest.Run(b, Implementation,
+	kerneltest.Run(b, func(n int) cpufeat.Impl { return family(kQuantInt8, n) },
 		func(n int) { QuantInt8(dst[:n], src[:n], benchAmax, Int8) },
 		func(n int) {
 			scale := 127 / float64(benchAmax)
@@ -77,7 +78,7 @@ func BenchmarkDequant(b *testing.B) {
 		src[i] = int8(max(-128, min(127, x)))
 	}
 	const scale = 127 / benchAmax
-	kerneltest.Run(b, Implementation,
+	kerneltest.Run(b, func(n int) cpufeat.Impl { return family(kDequant, n) },
 		func(n int) { Dequant(dst[:n], src[:n], scale) },
 		func(n int) {
 			for i, q := range src[:n] {
@@ -88,7 +89,7 @@ func BenchmarkDequant(b *testing.B) {
 
 func BenchmarkSTE(b *testing.B) {
 	x, dy, dst := kerneltest.Float32s(kerneltest.MaxN, benchAmax), kerneltest.Float32s(kerneltest.MaxN, 1), kerneltest.Float32s(kerneltest.MaxN, 1)
-	kerneltest.Run(b, Implementation,
+	kerneltest.Run(b, func(n int) cpufeat.Impl { return family(kSTE, n) },
 		func(n int) { STE(dst[:n], x[:n], dy[:n], benchAmax) },
 		func(n int) {
 			for i, v := range x[:n] {

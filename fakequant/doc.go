@@ -78,7 +78,7 @@
 // Each slice kernel has a pure-Go version, the specification, compiled on
 // every architecture, and assembly versions for amd64 (AVX2, AVX-512) and
 // arm64 (NEON) that are tested to give the same bits (any NaN matches any
-// NaN). The family is chosen once at start-up from golang.org/x/sys/cpu;
-// Implementation names it. Build with -tags purego for the Go code alone.
+// NaN). The family is chosen once at start-up from golang.org/x/sys/cpu
+// (some kernels also by length); Implementation names it. Build with -tags purego for the Go code alone.
 // All functions are safe for concurrent use on disjoint outputs.
 package fakequant

@@ -3,7 +3,6 @@ package fakequant
 import (
 	"fmt"
 
-	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -110,9 +109,4 @@ func fp8TensorRuns(x, amax *tensor.Tensor, scaleOf func(float32) float32,
 		out.Data[i] = one(x.Data[i], scale[a])
 	})
 	return out, nil
-}
-
-// scaledE4M3 runs the kernel family in cpufeat.Selected.
-func scaledE4M3(dst, src []float32, scale float32) {
-	scaledE4M3With(cpufeat.Selected, dst, src, scale)
 }

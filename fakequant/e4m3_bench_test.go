@@ -15,7 +15,7 @@ import (
 func BenchmarkScaledE4M3(b *testing.B) {
 	const amax = 0.8
 	src, dst := kerneltest.Float32s(lowpMaxN, amax), kerneltest.Float32s(lowpMaxN, 1)
-	kerneltest.RunSizes(b, fp8ImplName(cpufeat.Best), lowpSizes, func(n int) {
+	kerneltest.RunSizes(b, func(n int) cpufeat.Impl { return family(kScaledE4M3, n) }, lowpSizes, func(n int) {
 		if err := ScaledE4M3(dst[:n], src[:n], amax); err != nil {
 			b.Fatal(err)
 		}

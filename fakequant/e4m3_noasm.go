@@ -2,8 +2,4 @@
 
 package fakequant
 
-import "github.com/tensorquant/tensorquant/internal/cpufeat"
-
-func scaledE4M3With(_ cpufeat.Impl, dst, src []float32, scale float32) {
-	scaledE4M3Generic(dst, src, scale)
-}
+func scaledE4M3(dst, src []float32, scale float32) { scaledE4M3Generic(dst, src, scale) }

@@ -8,8 +8,10 @@ import (
 )
 
 // Implementation returns the name of the kernel family this machine runs:
-// "avx512", "avx2", "neon" or "generic".
-func Implementation() string { return implName() }
+// "avx512", "avx2", "neon" or "generic". On a CPU that executes AVX-512 as
+// two 256-bit halves (Zen 4), STE runs its AVX2 code on slices of 8 Mi
+// elements and more, where it was the faster (BENCHMARKS.md).
+func Implementation() string { return family(kFakeQuant, 0).String() }
 
 // Errors that the checked functions wrap; test for them with errors.Is.
 var (

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"math"
 
-	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -373,20 +372,4 @@ func checkScale(s float32, index int) error {
 		at = fmt.Sprintf(" at index %d", index)
 	}
 	return fmt.Errorf("fakequant: scale %v%s is not finite and positive", s, at)
-}
-
-// The dispatchers run the kernel family in cpufeat.Selected; the ...With
-// forms take the family as an argument so that tests can run several
-// families at once.
-
-func encodeFP8(dst []uint8, src []float32, scale float32, p *fp8Params, saturate bool) {
-	encodeFP8With(cpufeat.Selected, dst, src, scale, p, saturate)
-}
-
-func decodeFP8(dst []float32, src []uint8, scale float32, p *fp8Params) {
-	decodeFP8With(cpufeat.Selected, dst, src, scale, p)
-}
-
-func fakeQuantFP8(dst, src []float32, scale float32, p *fp8Params) {
-	fakeQuantFP8With(cpufeat.Selected, dst, src, scale, p)
 }

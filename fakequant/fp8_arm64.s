@@ -2,11 +2,12 @@
 
 #include "textflag.h"
 
-// FP8 kernels for NEON. Each handles len(src) rounded down to a multiple
-// of 4, 4 elements per iteration, and reads and writes nothing beyond; Go
-// finishes the tail with the generic kernel. FPCR is Go's default
-// (round to nearest even, no flush to zero), so FDIV, FADD, FSUB and FMUL
-// give the bits of the Go code, subnormals included.
+// FP8 kernels for NEON. Each handles all len(src) elements, at least 4:
+// 4 per iteration, and where len is not a multiple of 4 the last 4 again
+// for the rest, computed before anything is stored and stored last, over
+// the overlap with the same values. FPCR is Go's default (round to nearest even, no flush to zero),
+// so FDIV, FADD, FSUB and FMUL give the bits of the Go code, subnormals
+// included.
 
 // The Go assembler has no mnemonics for these vector instructions; the
 // encodings were checked with llvm-mc (and decode back in go tool objdump).
@@ -44,163 +45,214 @@
 #define V_SHIFT    576 // shift
 #define V_NEGSHIFT 608 // -shift
 
-#define DST R0 // &dst[i]
-#define SRC R1 // &src[i]
-#define CNT R2 // blocks of 4 left
-#define K   R3 // &fp8Vec
-#define ROW R4 // address of one fp8Vec row
-#define ARG R5 // a float32 argument on its way into a vector
+#define DST  R0 // &dst[i]
+#define SRC  R1 // &src[i]
+#define CNT  R2 // blocks of 4 left
+#define K    R3 // &fp8Vec
+#define ROW  R4 // address of one fp8Vec row
+#define ARG  R5 // a float32 argument on its way into a vector
+#define ESRC R6 // the last 4 elements of src
+#define EDST R7 // the last 4 elements of dst
+#define TAIL R8 // len % 4: the last 4 elements are done again unless 0
 
 // LOADROW(off, v) sets Vv to the first 4 lanes of the fp8Vec row at off.
 #define LOADROW(off, v) \
-	ADD  $off, K, ROW; /* ROW = &row */ \
-	VLD1 (ROW), [v.S4] // v = the constant in 4 lanes
+	ADD  $off, K, ROW; \
+	VLD1 (ROW), [v.S4]
 
-// ---------------------------------------------------------------------------
+// LAST4(shift) points ESRC and EDST at the last 4 elements of src and dst,
+// whose elements are 4 bytes (shift 2) or 1 byte (0); CNT holds len(src).
+#define LAST4(srcshift, dstshift) \
+	ADD CNT<<srcshift, SRC, ESRC; \
+	SUB $(4<<srcshift), ESRC, ESRC; \
+	ADD CNT<<dstshift, DST, EDST; \
+	SUB $(4<<dstshift), EDST, EDST
+
+// FQ4 computes V3 = roundFP8(V0 / scale) * scale, with V1, V4 and V5
+// scratch: the normal-range rounding in integers, the subnormal one by
+// adding and subtracting magic, NaN kept.
+#define FQ4 \
+	FDIV4S(16, 0, 0); \
+	VAND V17.B16, V0.B16, V1.B16; /* a = |v| */ \
+	VEOR V1.B16, V0.B16, V0.B16;  /* the sign bit of v */ \
+	USHL4S(18, 1, 3); \
+	VAND V19.B16, V3.B16, V3.B16; /* the lowest kept bit */ \
+	VADD V20.S4, V3.S4, V3.S4; \
+	VADD V1.S4, V3.S4, V3.S4; \
+	VAND V21.B16, V3.B16, V3.B16; \
+	UMIN4S(22, 3, 3);             /* saturate: above max (and Inf) is max */ \
+	FADD4S(23, 1, 4);             /* a + magic rounds to the subnormal step */ \
+	FSUB4S(23, 4, 4); \
+	CMHI4S(1, 24, 5);             /* a < smallest normal */ \
+	BIT16B(5, 4, 3); \
+	CMHI4S(25, 1, 5);             /* a > Inf: NaN */ \
+	BIT16B(5, 1, 3); \
+	VORR V0.B16, V3.B16, V3.B16; \
+	FMUL4S(16, 3, 3)
+
+// ENC4 computes the 4 codes of V0 / scale into the low bytes of V3, with
+// V1, V4 and V5 scratch.
+#define ENC4 \
+	FDIV4S(16, 0, 0); \
+	VAND  V17.B16, V0.B16, V1.B16; /* a = |v| */ \
+	VUSHR $24, V0.S4, V0.S4; \
+	VAND  V26.B16, V0.B16, V0.B16; /* the sign of the code */ \
+	USHL4S(18, 1, 3); \
+	VAND  V19.B16, V3.B16, V3.B16; /* the lowest kept bit */ \
+	VADD  V20.S4, V3.S4, V3.S4; \
+	VADD  V1.S4, V3.S4, V3.S4; \
+	VSUB  V21.S4, V3.S4, V3.S4;    /* rebias the exponent */ \
+	USHL4S(18, 3, 3); \
+	FADD4S(23, 1, 4);              /* a + magic: the subnormal code ... */ \
+	VSUB  V23.S4, V4.S4, V4.S4;    /* ... in the low bits */ \
+	CMHI4S(1, 24, 5);              /* a < smallest normal */ \
+	BIT16B(5, 4, 3); \
+	CMHI4S(22, 1, 5);              /* a overflows (or is Inf or NaN) */ \
+	BIT16B(5, 28, 3); \
+	CMHI4S(25, 1, 5);              /* a > Inf: NaN */ \
+	BIT16B(5, 27, 3); \
+	VORR  V0.B16, V3.B16, V3.B16; \
+	XTN4H(3, 3); \
+	XTN8B(3, 3)
+
+// DEC4 computes the values of the 4 codes in the low bytes of V0, times
+// scale, into V3, with V1 and V5 scratch.
+#define DEC4 \
+	UXTL8H(0, 0); \
+	UXTL4S(0, 0); \
+	VAND  V17.B16, V0.B16, V1.B16; /* m = code & 0x7F */ \
+	VEOR  V1.B16, V0.B16, V0.B16; \
+	VSHL  $24, V0.S4, V0.S4;       /* the sign bit */ \
+	USHL4S(18, 1, 3);              /* m << shift: exponent and mantissa in place */ \
+	FMUL4S(19, 3, 3); \
+	CMHI4S(20, 1, 5);              /* NaN code */ \
+	BIT16B(5, 22, 3); \
+	VCMEQ V21.S4, V1.S4, V5.S4;    /* Inf code */ \
+	BIT16B(5, 23, 3); \
+	VORR  V0.B16, V3.B16, V3.B16; \
+	FMUL4S(16, 3, 3)
+
 // func fakeQuantFP8NEON(dst, src []float32, scale float32, k *fp8Vec)
 // dst[i] = roundFP8(src[i] / scale) * scale (fakeQuantFP8Generic).
 TEXT ·fakeQuantFP8NEON(SB), NOSPLIT, $0-64
-	MOVD  dst_base+0(FP), DST  // DST = &dst[0]
-	MOVD  src_base+24(FP), SRC // SRC = &src[0]
-	MOVD  src_len+32(FP), CNT  // CNT = len(src)
-	MOVD  k+56(FP), K          // K = &fp8Vec
-	MOVWU scale+48(FP), ARG    // ARG = bits of scale
-	VDUP  ARG, V16.S4          // V16 = scale
-	LOADROW(V_ABS, V17)        // V17 = 0x7FFFFFFF
-	LOADROW(V_NEGSHIFT, V18)   // V18 = -shift
-	LOADROW(V_ONE, V19)        // V19 = 1
-	LOADROW(V_RBIAS, V20)      // V20 = round bias
-	LOADROW(V_HIMASK, V21)     // V21 = kept-bits mask
-	LOADROW(V_MAX, V22)        // V22 = max
-	LOADROW(V_MAGIC, V23)      // V23 = magic
-	LOADROW(V_MINNORM, V24)    // V24 = smallest normal
-	LOADROW(V_INF, V25)        // V25 = Inf
-	LSR   $2, CNT, CNT         // CNT = len / 4
-	CBZ   CNT, fq_done         // nothing to do
+	MOVD  dst_base+0(FP), DST
+	MOVD  src_base+24(FP), SRC
+	MOVD  src_len+32(FP), CNT
+	MOVD  k+56(FP), K
+	MOVWU scale+48(FP), ARG
+	VDUP  ARG, V16.S4
+	LOADROW(V_ABS, V17)
+	LOADROW(V_NEGSHIFT, V18)
+	LOADROW(V_ONE, V19)
+	LOADROW(V_RBIAS, V20)
+	LOADROW(V_HIMASK, V21)
+	LOADROW(V_MAX, V22)
+	LOADROW(V_MAGIC, V23)
+	LOADROW(V_MINNORM, V24)
+	LOADROW(V_INF, V25)
+	AND   $3, CNT, TAIL
+	CBZ   TAIL, fq_body
+	LAST4(2, 2)
+	VLD1  (ESRC), [V0.S4]
+	FQ4
+	VMOV  V3.B16, V29.B16
+
+fq_body:
+	LSR   $2, CNT, CNT
 
 fq_loop:
-	VLD1.P 16(SRC), [V0.S4]            // V0 = x
-	FDIV4S(16, 0, 0)                   // v = x / scale
-	VAND   V17.B16, V0.B16, V1.B16     // a = |v|
-	VEOR   V1.B16, V0.B16, V0.B16      // V0 = sign bit of v
-	USHL4S(18, 1, 3)                   // a >> shift
-	VAND   V19.B16, V3.B16, V3.B16     // the lowest kept bit
-	VADD   V20.S4, V3.S4, V3.S4        // + round bias
-	VADD   V1.S4, V3.S4, V3.S4         // + a: rounded half to even above the kept bits
-	VAND   V21.B16, V3.B16, V3.B16     // drop the low bits: the normal-range rounding
-	UMIN4S(22, 3, 3)                   // saturate: anything above max (and Inf) is max
-	FADD4S(23, 1, 4)                   // a + magic rounds to the subnormal step
-	FSUB4S(23, 4, 4)                   // - magic (exact): the subnormal-range rounding
-	CMHI4S(1, 24, 5)                   // V5 = a < smallest normal
-	BIT16B(5, 4, 3)                    // take the subnormal rounding there
-	CMHI4S(25, 1, 5)                   // V5 = a > Inf: NaN
-	BIT16B(5, 1, 3)                    // keep the NaN
-	VORR   V0.B16, V3.B16, V3.B16      // put the sign back
-	FMUL4S(16, 3, 3)                   // * scale
-	VST1.P [V3.S4], 16(DST)            // dst[i:i+4] = V3
-	SUBS   $1, CNT, CNT                // CNT--
-	BNE    fq_loop                     // more blocks of 4
+	VLD1.P 16(SRC), [V0.S4]
+	FQ4
+	VST1.P [V3.S4], 16(DST)
+	SUBS   $1, CNT, CNT
+	BNE    fq_loop
+	CBZ    TAIL, fq_ret
+	VST1   [V29.S4], (EDST)
 
-fq_done:
+fq_ret:
 	RET
 
-// ---------------------------------------------------------------------------
 // func encodeFP8NEON(dst []uint8, src []float32, scale float32, big *[8]uint32, k *fp8Vec)
 // dst[i] = the code of src[i] / scale, with the overflow code in *big
 // (encodeFP8Generic).
 TEXT ·encodeFP8NEON(SB), NOSPLIT, $0-72
-	MOVD  dst_base+0(FP), DST  // DST = &dst[0]
-	MOVD  src_base+24(FP), SRC // SRC = &src[0]
-	MOVD  src_len+32(FP), CNT  // CNT = len(src)
-	MOVD  big+56(FP), ROW      // ROW = &overflow code row
-	VLD1  (ROW), [V28.S4]      // V28 = overflow code
-	MOVD  k+64(FP), K          // K = &fp8Vec
-	MOVWU scale+48(FP), ARG    // ARG = bits of scale
-	VDUP  ARG, V16.S4          // V16 = scale
-	LOADROW(V_ABS, V17)        // V17 = 0x7FFFFFFF
-	LOADROW(V_NEGSHIFT, V18)   // V18 = -shift
-	LOADROW(V_ONE, V19)        // V19 = 1
-	LOADROW(V_RBIAS, V20)      // V20 = round bias
-	LOADROW(V_EXPADJ, V21)     // V21 = exponent rebias
-	LOADROW(V_SAT, V22)        // V22 = largest |x| kept finite
-	LOADROW(V_MAGIC, V23)      // V23 = magic
-	LOADROW(V_MINNORM, V24)    // V24 = smallest normal
-	LOADROW(V_INF, V25)        // V25 = Inf
-	LOADROW(V_SIGN, V26)       // V26 = 0x80
-	LOADROW(V_NANCODE, V27)    // V27 = 0x7F
-	LSR   $2, CNT, CNT         // CNT = len / 4
-	CBZ   CNT, enc_done        // nothing to do
+	MOVD  dst_base+0(FP), DST
+	MOVD  src_base+24(FP), SRC
+	MOVD  src_len+32(FP), CNT
+	MOVD  big+56(FP), ROW
+	VLD1  (ROW), [V28.S4]
+	MOVD  k+64(FP), K
+	MOVWU scale+48(FP), ARG
+	VDUP  ARG, V16.S4
+	LOADROW(V_ABS, V17)
+	LOADROW(V_NEGSHIFT, V18)
+	LOADROW(V_ONE, V19)
+	LOADROW(V_RBIAS, V20)
+	LOADROW(V_EXPADJ, V21)
+	LOADROW(V_SAT, V22)
+	LOADROW(V_MAGIC, V23)
+	LOADROW(V_MINNORM, V24)
+	LOADROW(V_INF, V25)
+	LOADROW(V_SIGN, V26)
+	LOADROW(V_NANCODE, V27)
+	AND   $3, CNT, TAIL
+	CBZ   TAIL, enc_body
+	LAST4(2, 0)
+	VLD1  (ESRC), [V0.S4]
+	ENC4
+	VMOV  V3.B16, V29.B16
+
+enc_body:
+	LSR   $2, CNT, CNT
 
 enc_loop:
-	VLD1.P 16(SRC), [V0.S4]            // V0 = x
-	FDIV4S(16, 0, 0)                   // v = x / scale
-	VAND   V17.B16, V0.B16, V1.B16     // a = |v|
-	VUSHR  $24, V0.S4, V0.S4           // v >> 24
-	VAND   V26.B16, V0.B16, V0.B16     // V0 = sign of the code (0x80 or 0)
-	USHL4S(18, 1, 3)                   // a >> shift
-	VAND   V19.B16, V3.B16, V3.B16     // the lowest kept bit
-	VADD   V20.S4, V3.S4, V3.S4        // + round bias
-	VADD   V1.S4, V3.S4, V3.S4         // + a: rounded half to even above the kept bits
-	VSUB   V21.S4, V3.S4, V3.S4        // rebias the exponent
-	USHL4S(18, 3, 3)                   // V3 = normal-range code
-	FADD4S(23, 1, 4)                   // a + magic rounds to the subnormal step
-	VSUB   V23.S4, V4.S4, V4.S4        // V4 = bits - magic bits: subnormal-range code
-	CMHI4S(1, 24, 5)                   // V5 = a < smallest normal
-	BIT16B(5, 4, 3)                    // take the subnormal code there
-	CMHI4S(22, 1, 5)                   // V5 = a overflows (or is Inf or NaN)
-	BIT16B(5, 28, 3)                   // overflow code there
-	CMHI4S(25, 1, 5)                   // V5 = a > Inf: NaN
-	BIT16B(5, 27, 3)                   // NaN code there
-	VORR   V0.B16, V3.B16, V3.B16      // sign
-	XTN4H(3, 3)                        // codes as halfwords
-	XTN8B(3, 3)                        // codes as bytes
-	VST1.P V3.S[0], 4(DST)             // dst[i:i+4] = the codes
-	SUBS   $1, CNT, CNT                // CNT--
-	BNE    enc_loop                    // more blocks of 4
+	VLD1.P 16(SRC), [V0.S4]
+	ENC4
+	VST1.P V3.S[0], 4(DST)
+	SUBS   $1, CNT, CNT
+	BNE    enc_loop
+	CBZ    TAIL, enc_ret
+	VST1   V29.S[0], (EDST)
 
-enc_done:
+enc_ret:
 	RET
 
-// ---------------------------------------------------------------------------
 // func decodeFP8NEON(dst []float32, src []uint8, scale float32, k *fp8Vec)
 // dst[i] = value(src[i]) * scale (decodeFP8Generic): the code's exponent
 // and mantissa placed in a float32 (a float32 subnormal for an FP8
 // subnormal) times 2^(127-bias), with NaN and Inf codes inserted.
 TEXT ·decodeFP8NEON(SB), NOSPLIT, $0-64
-	MOVD  dst_base+0(FP), DST  // DST = &dst[0]
-	MOVD  src_base+24(FP), SRC // SRC = &src[0]
-	MOVD  src_len+32(FP), CNT  // CNT = len(src)
-	MOVD  k+56(FP), K          // K = &fp8Vec
-	MOVWU scale+48(FP), ARG    // ARG = bits of scale
-	VDUP  ARG, V16.S4          // V16 = scale
-	LOADROW(V_NANCODE, V17)    // V17 = 0x7F
-	LOADROW(V_SHIFT, V18)      // V18 = shift
-	LOADROW(V_DECMUL, V19)     // V19 = 2^(127-bias)
-	LOADROW(V_NANABOVE, V20)   // V20 = |code| above it is NaN
-	LOADROW(V_INFCODE, V21)    // V21 = |code| of Inf
-	LOADROW(V_QNAN, V22)       // V22 = quiet NaN
-	LOADROW(V_INF, V23)        // V23 = Inf
-	LSR   $2, CNT, CNT         // CNT = len / 4
-	CBZ   CNT, dec_done        // nothing to do
+	MOVD  dst_base+0(FP), DST
+	MOVD  src_base+24(FP), SRC
+	MOVD  src_len+32(FP), CNT
+	MOVD  k+56(FP), K
+	MOVWU scale+48(FP), ARG
+	VDUP  ARG, V16.S4
+	LOADROW(V_NANCODE, V17)
+	LOADROW(V_SHIFT, V18)
+	LOADROW(V_DECMUL, V19)
+	LOADROW(V_NANABOVE, V20)
+	LOADROW(V_INFCODE, V21)
+	LOADROW(V_QNAN, V22)
+	LOADROW(V_INF, V23)
+	AND   $3, CNT, TAIL
+	CBZ   TAIL, dec_body
+	LAST4(0, 2)
+	VLD1  (ESRC), V0.S[0]
+	DEC4
+	VMOV  V3.B16, V29.B16
+
+dec_body:
+	LSR   $2, CNT, CNT
 
 dec_loop:
-	VLD1.P 4(SRC), V0.S[0]             // V0 bytes 0..3 = 4 codes
-	UXTL8H(0, 0)                       // as halfwords
-	UXTL4S(0, 0)                       // as words
-	VAND   V17.B16, V0.B16, V1.B16     // m = code & 0x7F
-	VEOR   V1.B16, V0.B16, V0.B16      // code & 0x80
-	VSHL   $24, V0.S4, V0.S4           // V0 = the sign bit
-	USHL4S(18, 1, 3)                   // m << shift: exponent and mantissa in place
-	FMUL4S(19, 3, 3)                   // * 2^(127-bias): the value
-	CMHI4S(20, 1, 5)                   // V5 = NaN code
-	BIT16B(5, 22, 3)                   // NaN there
-	VCMEQ  V21.S4, V1.S4, V5.S4        // V5 = Inf code
-	BIT16B(5, 23, 3)                   // Inf there
-	VORR   V0.B16, V3.B16, V3.B16      // sign
-	FMUL4S(16, 3, 3)                   // * scale
-	VST1.P [V3.S4], 16(DST)            // dst[i:i+4] = V3
-	SUBS   $1, CNT, CNT                // CNT--
-	BNE    dec_loop                    // more blocks of 4
+	VLD1.P 4(SRC), V0.S[0]
+	DEC4
+	VST1.P [V3.S4], 16(DST)
+	SUBS   $1, CNT, CNT
+	BNE    dec_loop
+	CBZ    TAIL, dec_ret
+	VST1   [V29.S4], (EDST)
 
-dec_done:
+dec_ret:
 	RET

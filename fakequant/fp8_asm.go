@@ -69,6 +69,16 @@ func newFP8Vec(p *fp8Params) *fp8Vec {
 	return v
 }
 
+// fp8Big returns the row of k = fp8VecOf(p) that holds the code of an
+// overflow: the code of max with saturation, else NaN (E4M3FN) or Inf
+// (E5M2).
+func fp8Big(p *fp8Params, saturate bool) *[8]uint32 {
+	if saturate {
+		return &fp8VecOf(p)[vMaxCode]
+	}
+	return &fp8VecOf(p)[vOvfCode]
+}
+
 func fp8VecOf(p *fp8Params) *fp8Vec {
 	if p == &fp8E5M2 {
 		return fp8VecE5M2

@@ -30,21 +30,12 @@ func TestFP8Exhaustive(t *testing.T) {
 	}
 	const chunk = 1 << 16
 	const chunks = 1 << 31 / chunk
-	// One family per distinct FP8 kernel (TestFP8Dispatch).
-	var impls []cpufeat.Impl
-	seen := map[string]bool{}
-	for _, impl := range cpufeat.Available() {
-		if name := fp8ImplName(impl); !seen[name] {
-			seen[name] = true
-			impls = append(impls, impl)
-		}
-	}
+	// Every family has FP8 kernels of its own (TestDispatchUsesBestFamily).
+	impls := cpufeat.Available()
 	var (
-		next   atomic.Int64
 		failed atomic.Bool
 		mu     sync.Mutex
 		errs   []string
-		wg     sync.WaitGroup
 	)
 	report := func(format string, args ...any) {
 		mu.Lock()
@@ -54,70 +45,92 @@ func TestFP8Exhaustive(t *testing.T) {
 		mu.Unlock()
 		failed.Store(true)
 	}
-	for range runtime.NumCPU() {
-		wg.Go(func() {
-			src := make([]float32, 2*chunk)
-			want := make([]uint8, 2*chunk)
-			wantNoSat := make([]uint8, 2*chunk)
-			wantRound := make([]float32, 2*chunk)
-			got := make([]uint8, 2*chunk)
-			gotF := make([]float32, 2*chunk)
-			for !failed.Load() {
-				k := next.Add(1) - 1
-				if k >= chunks {
-					return
+	// A batch of one chunk per worker: the workers compute the references
+	// of their chunks, then run the kernels of each family in turn on them
+	// (the family is switched between the phases, with no kernel running).
+	type format struct{ want, wantNoSat []uint8 }
+	type job struct {
+		src       []float32
+		formats   []format
+		wantRound []float32
+		got       []uint8
+		gotF      []float32
+	}
+	jobs := make([]job, runtime.NumCPU())
+	for w := range jobs {
+		j := &jobs[w]
+		j.src, j.wantRound, j.got, j.gotF = make([]float32, 2*chunk), make([]float32, 2*len(refFP8s)*chunk), make([]uint8, 2*chunk), make([]float32, 2*chunk)
+		for range refFP8s {
+			j.formats = append(j.formats, format{make([]uint8, 2*chunk), make([]uint8, 2*chunk)})
+		}
+	}
+	parallel := func(n int, f func(j *job, k int)) {
+		var wg sync.WaitGroup
+		for w := range n {
+			wg.Go(func() { f(&jobs[w], w) })
+		}
+		wg.Wait()
+	}
+	for start := 0; start < chunks && !failed.Load(); start += len(jobs) {
+		n := min(len(jobs), chunks-start)
+		parallel(n, func(j *job, w int) {
+			base := uint32(start+w) * chunk
+			for i := range uint32(chunk) {
+				j.src[i] = math.Float32frombits(base + i)
+				j.src[chunk+i] = math.Float32frombits(signBit | (base + i))
+			}
+			for ri, r := range refFP8s {
+				want, wantNoSat := j.formats[ri].want, j.formats[ri].wantNoSat
+				for i := range chunk {
+					x := j.src[i]
+					if x != x {
+						want[i], wantNoSat[i] = 0x7F, 0x7F
+						want[chunk+i], wantNoSat[chunk+i] = 0xFF, 0xFF
+					} else {
+						v := r.round(x)
+						want[i] = r.code(v, false, true)
+						wantNoSat[i] = want[i]
+						if v > r.max {
+							wantNoSat[i] = r.code(v, false, false)
+						}
+						want[chunk+i], wantNoSat[chunk+i] = want[i]|0x80, wantNoSat[i]|0x80
+					}
 				}
-				base := uint32(k) * chunk
-				for i := range uint32(chunk) {
-					src[i] = math.Float32frombits(base + i)
-					src[chunk+i] = math.Float32frombits(signBit | (base + i))
-				}
-				for _, r := range refFP8s {
-					for i := range chunk {
-						x := src[i]
-						if x != x {
-							want[i], wantNoSat[i] = 0x7F, 0x7F
-							want[chunk+i], wantNoSat[chunk+i] = 0xFF, 0xFF
-						} else {
-							v := r.round(x)
-							want[i] = r.code(v, false, true)
-							wantNoSat[i] = want[i]
-							if v > r.max {
-								wantNoSat[i] = r.code(v, false, false)
-							}
-							want[chunk+i], wantNoSat[chunk+i] = want[i]|0x80, wantNoSat[i]|0x80
-						}
-					}
-					vals := ref32[r.f]
-					for i, c := range want {
-						wantRound[i] = vals[c]
-					}
-					p := fp8ParamsOf(r.f)
-					for _, impl := range impls {
-						encodeFP8With(impl, got, src, 1, p, true)
-						if i := firstDiff(got, want); i >= 0 {
-							report("%v %s saturate: x=%#08x got %#02x want %#02x", impl, r.name, math.Float32bits(src[i]), got[i], want[i])
-						}
-						encodeFP8With(impl, got, src, 1, p, false)
-						if i := firstDiff(got, wantNoSat); i >= 0 {
-							report("%v %s no saturation: x=%#08x got %#02x want %#02x", impl, r.name, math.Float32bits(src[i]), got[i], wantNoSat[i])
-						}
-						fakeQuantFP8With(impl, gotF, src, 1, p)
-						if bytes.Equal(f32Bytes(gotF), f32Bytes(wantRound)) {
-							continue
-						}
-						for i := range gotF { // NaN payloads may differ
-							if !conformance.SameFloat32(gotF[i], wantRound[i]) {
-								report("%v %s fake quant scale 1: x=%#08x got %#08x want %#08x", impl, r.name, math.Float32bits(src[i]), math.Float32bits(gotF[i]), math.Float32bits(wantRound[i]))
-								break
-							}
-						}
-					}
+				vals, wantRound := ref32[r.f], j.wantRound[2*ri*chunk:2*(ri+1)*chunk]
+				for i, c := range want {
+					wantRound[i] = vals[c]
 				}
 			}
 		})
+		for _, impl := range impls {
+			restore := cpufeat.Use(impl)
+			parallel(n, func(j *job, _ int) {
+				for ri, r := range refFP8s {
+					p, want, wantNoSat := fp8ParamsOf(r.f), j.formats[ri].want, j.formats[ri].wantNoSat
+					wantRound := j.wantRound[2*ri*chunk : 2*(ri+1)*chunk]
+					encodeFP8(j.got, j.src, 1, p, true)
+					if i := firstDiff(j.got, want); i >= 0 {
+						report("%v %s saturate: x=%#08x got %#02x want %#02x", impl, r.name, math.Float32bits(j.src[i]), j.got[i], want[i])
+					}
+					encodeFP8(j.got, j.src, 1, p, false)
+					if i := firstDiff(j.got, wantNoSat); i >= 0 {
+						report("%v %s no saturation: x=%#08x got %#02x want %#02x", impl, r.name, math.Float32bits(j.src[i]), j.got[i], wantNoSat[i])
+					}
+					fakeQuantFP8(j.gotF, j.src, 1, p)
+					if bytes.Equal(f32Bytes(j.gotF), f32Bytes(wantRound)) {
+						continue
+					}
+					for i := range j.gotF { // NaN payloads may differ
+						if !conformance.SameFloat32(j.gotF[i], wantRound[i]) {
+							report("%v %s fake quant scale 1: x=%#08x got %#08x want %#08x", impl, r.name, math.Float32bits(j.src[i]), math.Float32bits(j.gotF[i]), math.Float32bits(wantRound[i]))
+							break
+						}
+					}
+				}
+			})
+			restore()
+		}
 	}
-	wg.Wait()
 	for _, e := range errs {
 		t.Error(e)
 	}

@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 	"github.com/tensorquant/tensorquant/tensor"
@@ -592,14 +591,4 @@ func TestFP8KernelsEveryBinade(t *testing.T) {
 			}
 		}
 	})
-}
-
-// TestFP8Dispatch: every family this machine runs has FP8 kernels of its
-// own (the exhaustive test runs one family per distinct kernel).
-func TestFP8Dispatch(t *testing.T) {
-	for _, impl := range cpufeat.Available() {
-		if got := fp8ImplName(impl); got != impl.String() {
-			t.Errorf("family %v runs the %s FP8 kernels", impl, got)
-		}
-	}
 }

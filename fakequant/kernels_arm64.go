@@ -4,12 +4,12 @@ package fakequant
 
 import "github.com/tensorquant/tensorquant/internal/cpufeat"
 
-// The NEON kernels are the generic ones in assembly, bit for bit (NaN
-// outputs may carry other NaN bits). Each handles all of its input,
-// 16 elements per iteration, then 4, then 1 (a single lane run through the
-// same vector instructions), and reads and writes nothing past len(src) (or
-// len(x)). The dispatchers reslice dst and the scale slices to that length
-// first, so a short slice panics in Go before any assembly runs.
+// The NEON kernels of kernels_arm64.s are the generic ones in assembly,
+// bit for bit (NaN outputs may carry other NaN bits). Each handles all
+// len(src) (or len(x)) elements, at least 4 (minLen): 16 per iteration,
+// then 4, then, where len is not a multiple of 4, the last 4 elements
+// again, computed before anything is stored, for the rest. The other
+// slices are at least as long.
 
 // fakeQuantNEON is fakeQuantGeneric: FMUL, FRINTN, torch's clamp built from
 // FCMGT and BIT (so NaN propagates and -0.0 survives a bound of 0), FDIV.
@@ -39,61 +39,68 @@ func dequantInt8NEON(dst []float32, src []int8, so float32)
 //go:noescape
 func steNEON(dst, x, dy []float32, amax float32)
 
-// The dispatchers send each kernel to the family in cpufeat.Selected.
+// minLen is the shortest slice the kernels take: one 4-lane vector.
+const minLen = 4
+
+// The dispatchers: the kernel of the family, or the generic code for
+// slices shorter than minLen.
 
 func fakeQuant(dst, src []float32, sq, so, lo, hi float32) {
-	switch cpufeat.Selected {
-	case cpufeat.NEON:
-		fakeQuantNEON(dst[:len(src)], src, sq, so, lo, hi)
-	default:
-		fakeQuantGeneric(dst, src, sq, so, lo, hi)
+	dst = dst[:len(src)]
+	if len(src) >= minLen {
+		switch family(kFakeQuant, len(src)) {
+		case cpufeat.NEON:
+			fakeQuantNEON(dst, src, sq, so, lo, hi)
+			return
+		}
 	}
+	fakeQuantGeneric(dst, src, sq, so, lo, hi)
 }
 
 func fakeQuantVec(dst, src, sq, so []float32, lo, hi float32) {
-	switch cpufeat.Selected {
-	case cpufeat.NEON:
-		n := len(src)
-		fakeQuantVecNEON(dst[:n], src, sq[:n], so[:n], lo, hi)
-	default:
-		fakeQuantVecGeneric(dst, src, sq, so, lo, hi)
+	dst, sq, so = dst[:len(src)], sq[:len(src)], so[:len(src)]
+	if len(src) >= minLen {
+		switch family(kFakeQuantVec, len(src)) {
+		case cpufeat.NEON:
+			fakeQuantVecNEON(dst, src, sq, so, lo, hi)
+			return
+		}
 	}
+	fakeQuantVecGeneric(dst, src, sq, so, lo, hi)
 }
 
 func quantInt8(dst []int8, src []float32, sq, lo, hi float32) {
-	switch cpufeat.Selected {
-	case cpufeat.NEON:
-		quantInt8NEON(dst[:len(src)], src, sq, lo, hi)
-	default:
-		quantInt8Generic(dst, src, sq, lo, hi)
+	dst = dst[:len(src)]
+	if len(src) >= minLen {
+		switch family(kQuantInt8, len(src)) {
+		case cpufeat.NEON:
+			quantInt8NEON(dst, src, sq, lo, hi)
+			return
+		}
 	}
+	quantInt8Generic(dst, src, sq, lo, hi)
 }
 
 func dequantInt8(dst []float32, src []int8, so float32) {
-	switch cpufeat.Selected {
-	case cpufeat.NEON:
-		dequantInt8NEON(dst[:len(src)], src, so)
-	default:
-		dequantInt8Generic(dst, src, so)
+	dst = dst[:len(src)]
+	if len(src) >= minLen {
+		switch family(kDequant, len(src)) {
+		case cpufeat.NEON:
+			dequantInt8NEON(dst, src, so)
+			return
+		}
 	}
+	dequantInt8Generic(dst, src, so)
 }
 
 func ste(dst, x, dy []float32, amax float32) {
-	switch cpufeat.Selected {
-	case cpufeat.NEON:
-		n := len(x)
-		steNEON(dst[:n], x, dy[:n], amax)
-	default:
-		steGeneric(dst, x, dy, amax)
+	dst, dy = dst[:len(x)], dy[:len(x)]
+	if len(x) >= minLen {
+		switch family(kSTE, len(x)) {
+		case cpufeat.NEON:
+			steNEON(dst, x, dy, amax)
+			return
+		}
 	}
-}
-
-// implName names the family the dispatchers really use for cpufeat.Selected.
-func implName() string {
-	switch cpufeat.Selected {
-	case cpufeat.NEON:
-		return "neon"
-	default:
-		return "generic"
-	}
+	steGeneric(dst, x, dy, amax)
 }

@@ -17,5 +17,3 @@ func quantInt8(dst []int8, src []float32, sq, lo, hi float32) {
 func dequantInt8(dst []float32, src []int8, so float32) { dequantInt8Generic(dst, src, so) }
 
 func ste(dst, x, dy []float32, amax float32) { steGeneric(dst, x, dy, amax) }
-
-func implName() string { return "generic" }

@@ -41,7 +41,7 @@ func BenchmarkFakeQuantFP8(b *testing.B) {
 		const amax = 0.8
 		src, dst := kerneltest.Float32s(lowpMaxN, amax), kerneltest.Float32s(lowpMaxN, 1)
 		b.Run("fmt="+r.name, func(b *testing.B) {
-			kerneltest.RunSizes(b, fp8ImplName(cpufeat.Best), lowpSizes, func(n int) {
+			kerneltest.RunSizes(b, func(n int) cpufeat.Impl { return family(kFakeQuantFP8, n) }, lowpSizes, func(n int) {
 				if err := FakeQuantFP8(dst[:n], src[:n], amax, r.f); err != nil {
 					b.Fatal(err)
 				}
@@ -62,7 +62,7 @@ func BenchmarkEncodeFP8(b *testing.B) {
 			dst[i] = uint8(i) // fault every page in before timing
 		}
 		b.Run("fmt="+r.name, func(b *testing.B) {
-			kerneltest.RunSizes(b, fp8ImplName(cpufeat.Best), lowpSizes, func(n int) {
+			kerneltest.RunSizes(b, func(n int) cpufeat.Impl { return family(kEncodeFP8, n) }, lowpSizes, func(n int) {
 				if err := EncodeFP8(dst[:n], src[:n], r.f, true); err != nil {
 					b.Fatal(err)
 				}
@@ -82,7 +82,7 @@ func BenchmarkDecodeFP8(b *testing.B) {
 			src[i] = r.encode(x, true)
 		}
 		b.Run("fmt="+r.name, func(b *testing.B) {
-			kerneltest.RunSizes(b, fp8ImplName(cpufeat.Best), lowpSizes, func(n int) {
+			kerneltest.RunSizes(b, func(n int) cpufeat.Impl { return family(kDecodeFP8, n) }, lowpSizes, func(n int) {
 				if err := DecodeFP8(dst[:n], src[:n], r.f); err != nil {
 					b.Fatal(err)
 				}
@@ -108,7 +108,7 @@ func BenchmarkFakeQuantBlock(b *testing.B) {
 			b.Fatal(err)
 		}
 		b.Run(fmt.Sprintf("block=%d", bs), func(b *testing.B) {
-			kerneltest.RunSizes(b, Implementation(), lowpSizes, func(n int) {
+			kerneltest.RunSizes(b, func(int) cpufeat.Impl { return family(kFakeQuant, bs) }, lowpSizes, func(n int) {
 				if err := FakeQuantBlock(dst[:n], src[:n], amax[:n/bs], rowLen, bs, f); err != nil {
 					b.Fatal(err)
 				}
@@ -145,7 +145,7 @@ func BenchmarkQuantInt4Pack(b *testing.B) {
 			codes[i], packed[i/2] = int8(i), byte(i)
 		}
 		b.Run(fmt.Sprintf("block=%d", bs), func(b *testing.B) {
-			kerneltest.RunSizes(b, "generic", lowpSizes, func(n int) {
+			kerneltest.RunSizes(b, func(int) cpufeat.Impl { return cpufeat.Generic }, lowpSizes, func(n int) {
 				if err := QuantizeInt4Block(codes[:n], src[:n], scale[:n/bs], rowLen, bs, false); err != nil {
 					b.Fatal(err)
 				}

@@ -25,9 +25,16 @@ func same(a, b float32) bool {
 	return (a != a && b != b) || math.Float32bits(a) == math.Float32bits(b)
 }
 
-// format maps fuzz bytes onto every format the kernels accept.
+// format maps fuzz bytes onto every format the kernels accept (Validate):
+// 1 to MaxNumBits bits unsigned, 2 to MaxNumBits signed.
 func format(numBits, flags uint8) fakequant.Format {
-	return fakequant.Format{NumBits: int(numBits) % (fakequant.MaxNumBits + 1), Unsigned: flags&1 != 0, NarrowRange: flags&2 != 0}
+	f := fakequant.Format{Unsigned: flags&1 != 0, NarrowRange: flags&2 != 0}
+	lowest := 2
+	if f.Unsigned {
+		lowest = 1
+	}
+	f.NumBits = lowest + int(numBits)%(fakequant.MaxNumBits-lowest+1)
+	return f
 }
 
 // eachImpl runs f under every non-generic kernel family this CPU supports,
@@ -54,7 +61,7 @@ func seeds(f *testing.F) {
 func FuzzFakeQuant(f *testing.F) {
 	seeds(f)
 	f.Fuzz(func(t *testing.T, data []byte, amaxBits uint32, numBits, flags uint8) {
-		src, amax, fm := floats(data), math.Float32frombits(amaxBits), format(numBits, flags)
+		src, amax, fm := floats(data), math.Float32frombits(amaxBits&^(1<<31)), format(numBits, flags) // any non-negative amax, NaN and Inf included
 		eachImpl(t, func() []float32 {
 			dst := make([]float32, len(src))
 			fakequant.FakeQuant(dst, src, amax, fm)
@@ -81,7 +88,7 @@ func FuzzFakeQuantPerChannel(f *testing.F) {
 		src = src[:len(src)/(c*inner)*(c*inner)]
 		amax := make([]float32, c)
 		for i := range amax {
-			amax[i] = math.Float32frombits(amaxBits >> (i * 3))
+			amax[i] = math.Float32frombits(amaxBits >> (i * 3) &^ (1 << 31))
 		}
 		eachImpl(t, func() []float32 {
 			dst := make([]float32, len(src))

@@ -134,4 +134,4 @@ func abs32(v float32) float32 {
 
 // Implementation returns the name of the kernel family HistcAbs and Collect
 // run on this machine: "avx512", "avx2", "neon" or "generic".
-func Implementation() string { return implName() }
+func Implementation() string { return family(0).String() }

@@ -6,5 +6,3 @@ func histcKernel(sub []uint32, x []float32, p *histcParams) (all bool) {
 	histcGeneric(sub, x, p)
 	return false
 }
-
-func implName() string { return "generic" }

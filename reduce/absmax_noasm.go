@@ -3,5 +3,3 @@
 package reduce
 
 func absMax(x []float32) float32 { return absMaxGeneric(x) }
-
-func implName() string { return "generic" }

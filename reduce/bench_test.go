@@ -7,11 +7,12 @@ import (
 )
 
 // BenchmarkAbsMax is the kernel benchmark `make bench` runs (see
-// internal/testkit/kerneltest and BENCHMARKS.md); naive is naiveAbsMax from the tests.
+// internal/testkit/kerneltest and BENCHMARKS.md); naive is naiveAbsMax from
+// the tests.
 func BenchmarkAbsMax(b *testing.B) {
 	x := kerneltest.Float32s(kerneltest.MaxN, 1)
 	var sink float32
-	kerneltest.Run(b, Implementation,
+	kerneltest.Run(b, family,
 		func(n int) { sink += AbsMax(x[:n]) },
 		func(n int) { sink += naiveAbsMax(x[:n]) })
 	if sink != sink {

@@ -8,8 +8,10 @@ import (
 )
 
 // Implementation returns the name of the kernel family AbsMax runs on this
-// machine: "avx512", "avx2", "neon" or "generic".
-func Implementation() string { return implName() }
+// machine: "avx512", "avx2", "neon" or "generic". On a CPU that executes
+// AVX-512 as two 256-bit halves (Zen 4), slices of 8 Mi elements and more
+// run the AVX2 kernel (BENCHMARKS.md).
+func Implementation() string { return family(0).String() }
 
 // quietNaN is the one NaN every reduction returns, whatever NaN it met, so
 // that all implementations agree bit for bit.

@@ -14,3 +14,5 @@ func Supported(i Impl) bool {
 	}
 	return false
 }
+
+func avx2OutOfCache() bool { return false }

@@ -25,9 +25,12 @@ func TestBestIsWidestAvailable(t *testing.T) {
 	}
 }
 
-// TestRequired fails when KERNELS_REQUIRE (for example "avx2,avx512") names a
-// family this machine should run but that was not detected, so a broken
-// detection cannot hide behind the generic fallback in CI.
+// TestRequired fails when KERNELS_REQUIRE (for example "avx2,avx512"; make
+// test sets it from /proc/cpuinfo with scripts/kernels-require) names a
+// family this machine should run but that was not detected, or when the
+// family selected at start-up is narrower than the widest one named, so
+// that a broken detection cannot hide behind a narrower family or the
+// generic fallback in CI.
 func TestRequired(t *testing.T) {
 	req := os.Getenv("KERNELS_REQUIRE")
 	if req == "" {
@@ -37,9 +40,64 @@ func TestRequired(t *testing.T) {
 	for _, i := range Available() {
 		names = append(names, i.String())
 	}
+	widest := Generic
 	for _, r := range strings.Split(req, ",") {
-		if !slices.Contains(names, strings.TrimSpace(r)) {
+		r = strings.TrimSpace(r)
+		i := slices.IndexFunc([]Impl{Generic, AVX2, AVX512, NEON}, func(i Impl) bool { return i.String() == r })
+		if i < 0 {
+			t.Errorf("KERNELS_REQUIRE names %q, which is no kernel family", r)
+			continue
+		}
+		if !slices.Contains(names, r) {
 			t.Errorf("KERNELS_REQUIRE names %q but only %v are available", r, names)
 		}
+		widest = max(widest, Impl(i))
 	}
+	if Best < widest {
+		t.Errorf("%v is selected; KERNELS_REQUIRE names %v", Best, widest)
+	}
+}
+
+// TestForSwitchesOnlyAVX512ByDefault: For hands AVX2 to lengths from
+// avx2From on only when AVX-512 is the start-up choice on a CPU where
+// SizeSwitch holds, and never once a family is forced with Use.
+func TestForSwitchesOnlyAVX512ByDefault(t *testing.T) {
+	defer func(s bool) { sizeSwitch = s }(sizeSwitch)
+	for _, c := range []struct {
+		sel              Impl
+		sized, cpuSwitch bool
+		n, from          int
+		want             Impl
+	}{
+		{AVX512, true, true, 99, 100, AVX512},
+		{AVX512, true, true, 100, 100, AVX2},
+		{AVX512, true, true, 1 << 30, 100, AVX2},
+		{AVX512, true, true, 1 << 30, 0, AVX512},
+		{AVX512, true, false, 1 << 30, 100, AVX512},
+		{AVX512, false, true, 1 << 30, 100, AVX512},
+		{AVX2, true, true, 1 << 30, 100, AVX2},
+		{NEON, true, true, 1 << 30, 100, NEON},
+		{Generic, true, true, 1 << 30, 100, Generic},
+	} {
+		sizeSwitch = c.cpuSwitch
+		restore := set(c.sel, c.sized)
+		got := For(c.n, c.from)
+		restore()
+		if got != c.want {
+			t.Errorf("Selected %v (by size %v, CPU switch %v): For(%d, %d) = %v, want %v", c.sel, c.sized, c.cpuSwitch, c.n, c.from, got, c.want)
+		}
+	}
+	if Selected != Best || !bySize {
+		t.Fatalf("restore left Selected %v, bySize %v", Selected, bySize)
+	}
+	restore := Use(Generic)
+	if bySize {
+		t.Error("Use left the switch by size on")
+	}
+	inner := Default()
+	if Selected != Best || !bySize {
+		t.Errorf("Default: Selected %v, bySize %v", Selected, bySize)
+	}
+	inner()
+	restore()
 }

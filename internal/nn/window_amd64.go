@@ -239,11 +239,12 @@ func maxRow[T Number](out, row []T, k, s, d int) {
 	maxRowGeneric(out[n:], row[n*s:], k, s, d)
 }
 
-// windowImpl names the family the window kernels run for cpufeat.Selected.
-func windowImpl() string {
+// windowFamily is the family the window kernels run (on rows of any
+// length): cpufeat.Selected where it has kernels.
+func windowFamily(int) cpufeat.Impl {
 	switch cpufeat.Selected {
 	case cpufeat.AVX512, cpufeat.AVX2:
-		return cpufeat.Selected.String()
+		return cpufeat.Selected
 	}
-	return cpufeat.Generic.String()
+	return cpufeat.Generic
 }

@@ -88,12 +88,13 @@ func maxRow[T Number](out, row []T, k, s, d int) {
 	maxRowGeneric(out[n:], row[n*s:], k, s, d)
 }
 
-// windowImpl names the family the window kernels run for cpufeat.Selected.
-func windowImpl() string {
+// windowFamily is the family the window kernels run (on rows of any
+// length): cpufeat.Selected where it has kernels.
+func windowFamily(int) cpufeat.Impl {
 	if cpufeat.Selected == cpufeat.NEON {
-		return "neon"
+		return cpufeat.NEON
 	}
-	return cpufeat.Generic.String()
+	return cpufeat.Generic
 }
 
 // dwPlane has no NEON kernel: the rows go through dwRow.

@@ -8,7 +8,7 @@ func dwRow(out, row, w []float32, s, d int) { dwRowGeneric(out, row, w, s, d) }
 
 func maxRow[T Number](out, row []T, k, s, d int) { maxRowGeneric(out, row, k, s, d) }
 
-func windowImpl() string { return cpufeat.Generic.String() }
+func windowFamily(int) cpufeat.Impl { return cpufeat.Generic }
 
 func gatherRows(dst, src []float32, offs []int, j, w int) { gatherRowsGeneric(dst, src, offs, j, w) }
 

@@ -10,7 +10,9 @@ import (
 	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
-func TestWindowDispatch(t *testing.T) { kerneltest.CheckDispatch(t, windowImpl) }
+func TestWindowDispatch(t *testing.T) {
+	kerneltest.CheckDispatch(t, kerneltest.Dispatch{Kernel: "window rows", Family: windowFamily})
+}
 
 var windowSpecials = []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)),
 	math.Float32frombits(1), -math.Float32frombits(0x7fffff), math.MaxFloat32, -math.MaxFloat32, 1, -1}

@@ -10,7 +10,9 @@ import (
 	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
-func TestDispatchUsesBestFamily(t *testing.T) { kerneltest.CheckDispatch(t, implName) }
+func TestDispatchUsesBestFamily(t *testing.T) {
+	kerneltest.CheckDispatch(t, kerneltest.Dispatch{Kernel: "finish", Family: family})
+}
 
 // specials are the values where vector and scalar min/max part ways.
 var specials = []float32{0, negz, 1, -1, 6, 6.5, inf, -inf, nan, -nan, math.MaxFloat32, -math.MaxFloat32,

@@ -157,10 +157,11 @@ func zeroFixes(lo, hi float32) (zfix float32, sfix uint32) {
 	return zfix, sfix
 }
 
-// implName names the family finish runs for cpufeat.Selected.
-func implName() string {
+// family is the family finish runs (at any length): cpufeat.Selected
+// where it has kernels.
+func family(int) cpufeat.Impl {
 	if s := cpufeat.Selected; hasAsm(s) {
-		return s.String()
+		return s
 	}
-	return cpufeat.Generic.String()
+	return cpufeat.Generic
 }

@@ -34,42 +34,48 @@ var copyBufs [2][]float32
 
 // Run benchmarks one kernel at every size in Sizes. kernel(n) must run the
 // package's dispatching entry point on the first n elements of its inputs,
-// naive(n) the naive loop on the same. implementation is the package's
-// Implementation function: the family it names under the default dispatch
-// gets the "selected" metric.
-func Run(b *testing.B, implementation func() string, kernel, naive func(n int)) {
-	RunSizes(b, implementation(), Sizes, kernel, naive)
+// naive(n) the naive loop on the same. family is the package's dispatch
+// choice for the kernel: the family it returns for n under the start-up
+// choice (cpufeat.Default) gets the "selected" metric at that size.
+func Run(b *testing.B, family func(n int) cpufeat.Impl, kernel, naive func(n int)) {
+	RunSizes(b, family, Sizes, kernel, naive)
 }
 
-// RunSizes is Run at the given sizes, with the family that runs by default
-// named by selected: one sub-benchmark per family this CPU supports
-// (switched with cpufeat.Use), then impl=naive and impl=copy (Go's copy()
-// of n float32), each with b.SetBytes(4*n).
-func RunSizes(b *testing.B, selected string, sizes []int, kernel, naive func(n int)) {
+// RunSizes is Run at the given sizes: one sub-benchmark per family this
+// CPU supports (switched with cpufeat.Use), then impl=naive and impl=copy
+// (Go's copy() of n float32), each with b.SetBytes(4*n).
+func RunSizes(b *testing.B, family func(n int) cpufeat.Impl, sizes []int, kernel, naive func(n int)) {
+	restore := cpufeat.Default()
+	selected := map[int]cpufeat.Impl{}
+	for _, n := range sizes {
+		selected[n] = family(n)
+	}
+	restore()
 	for _, impl := range cpufeat.Available() {
 		b.Run("impl="+impl.String(), func(b *testing.B) {
 			restore := cpufeat.Use(impl)
 			defer restore()
-			run(b, sizes, impl.String() == selected, kernel)
+			run(b, sizes, func(n int) bool { return selected[n] == impl }, kernel)
 		})
 	}
-	b.Run("impl=naive", func(b *testing.B) { run(b, sizes, false, naive) })
+	never := func(int) bool { return false }
+	b.Run("impl=naive", func(b *testing.B) { run(b, sizes, never, naive) })
 	if n := slices.Max(sizes); len(copyBufs[0]) < n {
 		copyBufs = [2][]float32{Float32s(n, 1), Float32s(n, 1)}
 	}
 	b.Run("impl=copy", func(b *testing.B) {
-		run(b, sizes, false, func(n int) { copy(copyBufs[1][:n], copyBufs[0][:n]) })
+		run(b, sizes, never, func(n int) { copy(copyBufs[1][:n], copyBufs[0][:n]) })
 	})
 }
 
-func run(b *testing.B, sizes []int, selected bool, f func(n int)) {
+func run(b *testing.B, sizes []int, selected func(n int) bool, f func(n int)) {
 	for _, n := range sizes {
 		b.Run(fmt.Sprintf("n=%d", n), func(b *testing.B) {
 			b.SetBytes(int64(4 * n))
 			for b.Loop() {
 				f(n)
 			}
-			if selected {
+			if selected(n) {
 				b.ReportMetric(1, "selected")
 			}
 		})

@@ -7,36 +7,60 @@ import (
 )
 
 // preference is the order in which dispatch must pick a family: AVX-512
-// wherever it is supported (on amd64 it was the faster family for every
-// kernel and size measured, see BENCHMARKS.md), then AVX2, then NEON.
+// wherever it is supported, then AVX2, then NEON (BENCHMARKS.md).
 var preference = []cpufeat.Impl{cpufeat.AVX512, cpufeat.AVX2, cpufeat.NEON}
 
-// CheckDispatch fails t unless implName, a package's report of the family
-// its dispatch really runs, names the most preferred family this CPU
-// supports (per cpufeat.Supported) when cpufeat.Selected is cpufeat.Best,
-// and names each available family when that one is selected with
-// cpufeat.Use. Call it only where the package has assembly.
-func CheckDispatch(t *testing.T, implName func() string) {
+// Dispatch is one kernel's dispatch as its package's test expects it.
+type Dispatch struct {
+	Kernel string
+	// Family is the package's dispatch choice: the family the kernel runs
+	// on n elements.
+	Family func(n int) cpufeat.Impl
+	// AVX2From is the length from which a CPU with AVX-512 must run the
+	// kernel's AVX2 code (0: never).
+	AVX2From int
+}
+
+// CheckDispatch fails t unless, under the start-up choice
+// (cpufeat.Default), each kernel runs the most preferred family this CPU
+// supports (per cpufeat.Supported), or AVX2 from d.AVX2From elements on
+// where that family is AVX-512 and cpufeat.SizeSwitch holds; and unless,
+// under cpufeat.Use, it runs the forced family at every length. Call it
+// only where the package has assembly, so that a broken dispatch cannot
+// hide behind the generic fallback that passes every other test.
+func CheckDispatch(t *testing.T, ds ...Dispatch) {
 	t.Helper()
-	want := cpufeat.Generic
+	best := cpufeat.Generic
 	for _, p := range preference {
 		if cpufeat.Supported(p) {
-			want = p
+			best = p
 			break
 		}
 	}
-	restore := cpufeat.Use(cpufeat.Best)
-	got := implName()
-	restore()
-	if got != want.String() {
-		t.Errorf("dispatch runs %q with cpufeat.Best = %v; this CPU supports %q", got, cpufeat.Best, want)
-	}
-	for _, impl := range cpufeat.Available() {
-		restore := cpufeat.Use(impl)
-		got := implName()
+	for _, d := range ds {
+		lengths := []int{0, 1, 4 << 10, 1 << 30}
+		if d.AVX2From > 0 {
+			lengths = append(lengths, d.AVX2From-1, d.AVX2From)
+		}
+		restore := cpufeat.Default()
+		for _, n := range lengths {
+			want := best
+			if best == cpufeat.AVX512 && cpufeat.SizeSwitch() && d.AVX2From > 0 && n >= d.AVX2From {
+				want = cpufeat.AVX2
+			}
+			if got := d.Family(n); got != want {
+				t.Errorf("%s on %d elements runs %v; this CPU supports %v, which should run", d.Kernel, n, got, want)
+			}
+		}
 		restore()
-		if got != impl.String() {
-			t.Errorf("under cpufeat.Use(%v) dispatch runs %q", impl, got)
+		for _, impl := range cpufeat.Available() {
+			restore := cpufeat.Use(impl)
+			for _, n := range lengths {
+				if got := d.Family(n); got != impl {
+					t.Errorf("%s on %d elements under cpufeat.Use(%v) runs %v", d.Kernel, n, impl, got)
+				}
+			}
+			restore()
 		}
 	}
 }

@@ -197,6 +197,11 @@ func dwPlaneKernel(s isa, evens operand.Mem, k, stride int) { planeKernel(s, eve
 // replaces the maximum where it is greater or NaN) from -Inf.
 func maxPlaneKernel(s isa, evens operand.Mem, k, stride int) { planeKernel(s, evens, false, k, stride) }
 
+// planeRows is how many output rows planeKernel computes at once: their
+// sums are independent chains, which the adds of one row (a chain of k·k
+// dependent adds) leave the FP pipes idle without.
+const planeRows = 3
+
 func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
 	if dw {
 		s.Implement(fmt.Sprintf("dwPlaneK%dS%dAVX512", k, stride))
@@ -205,6 +210,7 @@ func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
 		s.Implement(fmt.Sprintf("maxPlaneK%dS%dAVX512", k, stride))
 		s.Comment(fmt.Sprintf("One plane of a %d×%d max pooling of stride %d (MaxPool).", k, k, stride))
 	}
+	s.Comment(fmt.Sprintf("Chunks of 16 output columns (their masks computed once), each down the rows %d at a time.", planeRows))
 	out, in := s.slice("out", 4), s.slice("in", 4)
 	wp := s.GP64()
 	if dw {
@@ -222,26 +228,24 @@ func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
 		s.VMOVDQU32(evens, idx)
 	}
 	// Lane masks of the taps of the current chunk, by kernel column; for
-	// stride 2 the masks of the 32 input elements the lanes' pairs load.
+	// stride 2 the masks of the 32 input elements the lanes' pairs load;
+	// the chunk's lanes and its first input column.
+	colLoc := s.AllocLocal(8)
+	allLoc := s.AllocLocal(8)
 	lanes := s.AllocLocal(4 * k)
 	pairs := s.AllocLocal(4 * k)
-	oh := s.GP64()
-	s.XORQ(oh, oh)
-	s.Label("rows")
-	ho := ld("ho")
-	s.CMPQ(oh, ho)
-	s.JGE(operand.LabelRef("done"))
 	ow0 := s.GP64()
 	s.XORQ(ow0, ow0)
 	s.Label("chunks")
 	wo := ld("wo")
 	s.CMPQ(ow0, wo)
-	s.JGE(operand.LabelRef("next_row"))
+	s.JGE(operand.LabelRef("done"))
 	// The chunk's lanes: min(16, wo - ow0).
 	all, t := s.GP32(), s.GP32()
 	s.MOVL(imm(0xffff), t)
 	s.SUBQ(ow0, wo)
 	s.BZHIL(wo.As32(), t, all)
+	s.MOVL(all, allLoc)
 	padL := ld("padL")
 	width := ld("wd")
 	for kc := range k {
@@ -281,8 +285,6 @@ func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
 			s.MOVL(p, pairs.Offset(4*kc))
 		}
 	}
-	acc := s.ZMM()
-	s.VMOVAPS(acc0, acc)
 	// colBase = ow0·stride - padL: the input column of lane 0, tap 0.
 	colBase := s.GP64()
 	s.MOVQ(ow0, colBase)
@@ -290,70 +292,205 @@ func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
 		s.SHLQ(imm(1), colBase)
 	}
 	s.SUBQ(padL, colBase)
-	for kr := range k {
-		// Input row oh·stride - padT + kr, if inside [0, h).
-		ih := s.GP64()
-		s.MOVQ(oh, ih)
-		if stride == 2 {
-			s.SHLQ(imm(1), ih)
-		}
-		s.SUBQ(ld("padT"), ih)
-		s.ADDQ(imm(kr), ih)
-		skip := fmt.Sprintf("skip%d", kr)
-		s.CMPQ(ih, imm(0))
-		s.JL(operand.LabelRef(skip))
-		s.CMPQ(ih, ld("h"))
-		s.JGE(operand.LabelRef(skip))
-		// rowp = &in[ih·wd + colBase]
-		rowp := s.GP64()
-		s.MOVQ(ih, rowp)
-		s.IMULQ(width, rowp)
-		s.ADDQ(colBase, rowp)
-		s.LEAQ(operand.Mem{Base: in.p, Index: rowp, Scale: 4}, rowp)
-		for kc := range k {
-			km := s.K()
-			x := s.ZMM()
-			if stride == 1 {
-				s.KMOVW(lanes.Offset(4*kc), km)
-				s.VMOVUPS_Z(operand.Mem{Base: rowp, Disp: 4 * kc}, km, x)
-			} else {
-				lo, hi := s.K(), s.K()
-				s.KMOVD(pairs.Offset(4*kc), lo)
-				s.KSHIFTRD(imm(16), lo, hi)
-				hv := s.ZMM()
-				s.VMOVUPS_Z(operand.Mem{Base: rowp, Disp: 4 * kc}, lo, x)
-				s.VMOVUPS_Z(operand.Mem{Base: rowp, Disp: 4*kc + 64}, hi, hv)
-				s.VPERMT2PS(hv, idx, x)
-				s.KMOVW(lanes.Offset(4*kc), km)
-			}
-			if dw {
-				s.VMULPS_BCST(operand.Mem{Base: wp, Disp: 4 * (kr*k + kc)}, x, x)
-				s.VADDPS(x, acc, km, acc)
-			} else {
-				// acc{km & (x > acc | x is NaN)} = x
-				gt, un := s.K(), s.K()
-				s.VCMPPS(imm(0x1e), acc, x, km, gt)
-				s.VCMPPS(imm(0x03), x, x, km, un)
-				s.KORW(gt, un, gt)
-				s.VMOVUPS(x, gt, acc)
-			}
-		}
-		s.Label(skip)
+	s.MOVQ(colBase, colLoc)
+	oh := s.GP64()
+	s.XORQ(oh, oh)
+	s.Label("rows")
+	s.CMPQ(oh, ld("ho"))
+	s.JGE(operand.LabelRef("next_chunk"))
+	// A group whose k input rows all lie inside the input (most of them)
+	// takes the path without row masks.
+	first := s.GP64()
+	s.MOVQ(oh, first)
+	if stride == 2 {
+		s.SHLQ(imm(1), first)
 	}
-	// out[oh·wo + ow0 ...] = acc, the chunk's lanes.
-	dst := s.GP64()
-	s.MOVQ(oh, dst)
-	s.IMULQ(ld("wo"), dst)
-	s.ADDQ(ow0, dst)
-	km := s.K()
-	s.KMOVW(all, km)
-	s.VMOVUPS(acc, km, operand.Mem{Base: out.p, Index: dst, Scale: 4})
+	s.SUBQ(ld("padT"), first)
+	s.JL(operand.LabelRef("edge_rows"))
+	s.ADDQ(imm((planeRows-1)*stride+k), first)
+	s.CMPQ(first, ld("h"))
+	s.JG(operand.LabelRef("edge_rows"))
+	acc := planeRowsBody(s, dw, k, stride, in, wp, oh, acc0, idx, lanes, pairs, colLoc, true)
+	s.JMP(operand.LabelRef("store"))
+	s.Label("edge_rows")
+	for r, a := range planeRowsBody(s, dw, k, stride, in, wp, oh, acc0, idx, lanes, pairs, colLoc, false) {
+		s.VMOVAPS(a, acc[r])
+	}
+	s.Label("store")
+	// out[(oh+r)·wo + ow0 ...] = acc[r], the chunk's lanes, for the rows
+	// before ho.
+	for r := range planeRows {
+		skip := fmt.Sprintf("stored%d", r)
+		if r > 0 {
+			s.ADDQ(imm(1), oh)
+			s.CMPQ(oh, ld("ho"))
+			s.JGE(operand.LabelRef(skip))
+		}
+		dst := s.GP64()
+		s.MOVQ(oh, dst)
+		s.IMULQ(ld("wo"), dst)
+		s.ADDQ(ow0, dst)
+		km := s.K()
+		s.KMOVW(allLoc, km)
+		s.VMOVUPS(acc[r], km, operand.Mem{Base: out.p, Index: dst, Scale: 4})
+		if r > 0 {
+			s.Label(skip)
+		}
+	}
+	// oh moved on by planeRows-1 (whether or not the rows were stored):
+	// on to the next group's first row.
+	s.ADDQ(imm(1), oh)
+	s.JMP(operand.LabelRef("rows"))
+	s.Label("next_chunk")
 	s.ADDQ(imm(16), ow0)
 	s.JMP(operand.LabelRef("chunks"))
-	s.Label("next_row")
-	s.INCQ(oh)
-	s.JMP(operand.LabelRef("rows"))
 	s.Label("done")
 	s.VZEROUPPER()
 	s.RET()
+}
+
+// planeRowsBody emits the taps of planeRows output rows from oh of the
+// chunk (its lane masks in lanes and pairs, its first input column in
+// colLoc) and returns their accumulators. inside: every input row the
+// group reads is inside the input (no row masks; the masks of a tap are
+// loaded once for the rows).
+func planeRowsBody(s isa, dw bool, k, stride int, in stream, wp, oh reg.GPVirtual, acc0, idx reg.VecVirtual, lanes, pairs, colLoc operand.Mem, inside bool) []reg.VecVirtual {
+	ld := func(name string) reg.GPVirtual {
+		r := s.GP64()
+		s.Load(s.Param(name), r)
+		return r
+	}
+	acc := make([]reg.VecVirtual, planeRows)
+	for r := range acc {
+		acc[r] = s.ZMM()
+		s.VMOVAPS(acc0, acc[r])
+	}
+	if inside {
+		// rowp[r] = &in[((oh+r)·stride - padT)·wd + colBase], moved on by
+		// a row (step = 4·wd bytes) after each kernel row.
+		step := ld("wd")
+		rowp := make([]reg.GPVirtual, planeRows)
+		for r := range planeRows {
+			p := s.GP64()
+			s.MOVQ(oh, p)
+			if r > 0 {
+				s.ADDQ(imm(r), p)
+			}
+			if stride == 2 {
+				s.SHLQ(imm(1), p)
+			}
+			s.SUBQ(ld("padT"), p)
+			s.IMULQ(step, p)
+			s.ADDQ(colLoc, p)
+			s.LEAQ(operand.Mem{Base: in.p, Index: p, Scale: 4}, p)
+			rowp[r] = p
+		}
+		s.SHLQ(imm(2), step)
+		for kr := range k {
+			if kr > 0 {
+				for _, p := range rowp {
+					s.ADDQ(step, p)
+				}
+			}
+			for kc := range k {
+				km := s.K()
+				s.KMOVW(lanes.Offset(4*kc), km)
+				var lo, hi reg.Register
+				if stride == 2 {
+					lo, hi = s.K(), s.K()
+					s.KMOVD(pairs.Offset(4*kc), lo)
+					s.KSHIFTRD(imm(16), lo, hi)
+				}
+				for r := range planeRows {
+					x := planeTap(s, rowp[r], kc, stride, km, lo, hi, idx)
+					planeUpdate(s, dw, x, acc[r], km, wp, kr*k+kc)
+				}
+			}
+		}
+		return acc
+	}
+	for kr := range k {
+		// Row r reads input row (oh+r)·stride - padT + kr where it is
+		// inside [0, h) (valid[r] all ones); elsewhere its loads and
+		// updates are masked off (row 0 keeps the address in range). The
+		// rows past ho are computed and not stored.
+		rowp := make([]reg.GPVirtual, planeRows)
+		valid := make([]reg.GPVirtual, planeRows)
+		for r := range planeRows {
+			ih := s.GP64()
+			s.MOVQ(oh, ih)
+			if r > 0 {
+				s.ADDQ(imm(r), ih)
+			}
+			if stride == 2 {
+				s.SHLQ(imm(1), ih)
+			}
+			s.SUBQ(ld("padT"), ih)
+			s.ADDQ(imm(kr), ih)
+			v, ones, zero := s.GP64(), s.GP64(), s.GP64()
+			s.XORQ(v, v)
+			s.XORQ(zero, zero)
+			s.MOVQ(operand.I32(-1), ones)
+			s.CMPQ(ih, ld("h"))
+			s.CMOVQCS(ones, v)  // ih < h, unsigned: inside
+			s.CMOVQCC(zero, ih) // outside: row 0
+			// rowp = &in[ih·wd + colBase]
+			s.IMULQ(ld("wd"), ih)
+			s.ADDQ(colLoc, ih)
+			s.LEAQ(operand.Mem{Base: in.p, Index: ih, Scale: 4}, ih)
+			rowp[r], valid[r] = ih, v
+		}
+		for kc := range k {
+			for r := range planeRows {
+				km := s.K()
+				m := s.GP32()
+				s.MOVL(lanes.Offset(4*kc), m)
+				s.ANDL(valid[r].As32(), m)
+				s.KMOVW(m, km)
+				var lo, hi reg.Register
+				if stride == 2 {
+					p := s.GP32()
+					s.MOVL(pairs.Offset(4*kc), p)
+					s.ANDL(valid[r].As32(), p)
+					lo, hi = s.K(), s.K()
+					s.KMOVD(p, lo)
+					s.KSHIFTRD(imm(16), lo, hi)
+				}
+				x := planeTap(s, rowp[r], kc, stride, km, lo, hi, idx)
+				planeUpdate(s, dw, x, acc[r], km, wp, kr*k+kc)
+			}
+		}
+	}
+	return acc
+}
+
+// planeTap loads the tap kc of the 16 lanes from rowp: masked by km
+// (stride 1), or the even elements of 32 loaded by lo and hi (stride 2).
+func planeTap(s isa, rowp reg.Register, kc, stride int, km, lo, hi reg.Register, idx reg.VecVirtual) reg.VecVirtual {
+	x := s.ZMM()
+	if stride == 1 {
+		s.VMOVUPS_Z(operand.Mem{Base: rowp, Disp: 4 * kc}, km, x)
+		return x
+	}
+	hv := s.ZMM()
+	s.VMOVUPS_Z(operand.Mem{Base: rowp, Disp: 4 * kc}, lo, x)
+	s.VMOVUPS_Z(operand.Mem{Base: rowp, Disp: 4*kc + 64}, hi, hv)
+	s.VPERMT2PS(hv, idx, x)
+	return x
+}
+
+// planeUpdate adds the rounded product of x and weight wi to acc in the
+// lanes of km (dw), or replaces acc by x in the lanes of km where x is
+// greater or NaN (max pooling).
+func planeUpdate(s isa, dw bool, x, acc reg.VecVirtual, km reg.Register, wp reg.GPVirtual, wi int) {
+	if dw {
+		s.VMULPS_BCST(operand.Mem{Base: wp, Disp: 4 * wi}, x, x)
+		s.VADDPS(x, acc, km, acc)
+		return
+	}
+	gt, un := s.K(), s.K()
+	s.VCMPPS(imm(0x1e), acc, x, km, gt)
+	s.VCMPPS(imm(0x03), x, x, km, un)
+	s.KORW(gt, un, gt)
+	s.VMOVUPS(x, gt, acc)
 }

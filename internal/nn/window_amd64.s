@@ -833,173 +833,564 @@ loop_end:
 
 // func dwPlaneK3S1AVX512(out []float32, in []float32, w []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
 // Requires: AVX, AVX512F, BMI, BMI2, CMOV
-TEXT ·dwPlaneK3S1AVX512(SB), $24-128
+TEXT ·dwPlaneK3S1AVX512(SB), $40-128
 	// One plane of a 3×3 depthwise convolution of stride 1 (DepthwisePlanes).
+	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
 	MOVQ         out_base+0(FP), AX
 	MOVQ         in_base+24(FP), CX
 	MOVQ         w_base+48(FP), DX
 	VBROADCASTSS start+72(FP), Z0
 	XORQ         BX, BX
 
-rows:
-	MOVQ ho+96(FP), SI
-	CMPQ BX, SI
-	JGE  done
-	XORQ SI, SI
-
 chunks:
-	MOVQ        wo+104(FP), DI
+	MOVQ    wo+104(FP), SI
+	CMPQ    BX, SI
+	JGE     done
+	MOVL    $0x0000ffff, DI
+	SUBQ    BX, SI
+	BZHIL   SI, DI, SI
+	MOVL    SI, 8(SP)
+	MOVQ    padL+120(FP), DI
+	MOVQ    wd+88(FP), R8
+	MOVQ    DI, R9
+	SUBQ    $0x00, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R11, R11
+	CMPQ    R9, R11
+	CMOVQLT R11, R9
+	CMPQ    R10, R11
+	CMOVQLT R11, R10
+	MOVL    $0x0000ffff, R11
+	BZHIL   R10, R11, R10
+	BZHIL   R9, R11, R9
+	ANDNL   R10, R9, R10
+	ANDL    SI, R10
+	MOVL    R10, 16(SP)
+	MOVQ    DI, R9
+	SUBQ    $0x01, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R11, R11
+	CMPQ    R9, R11
+	CMOVQLT R11, R9
+	CMPQ    R10, R11
+	CMOVQLT R11, R10
+	MOVL    $0x0000ffff, R11
+	BZHIL   R10, R11, R10
+	BZHIL   R9, R11, R9
+	ANDNL   R10, R9, R10
+	ANDL    SI, R10
+	MOVL    R10, 20(SP)
+	MOVQ    DI, R9
+	SUBQ    $0x02, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R8, R8
+	CMPQ    R9, R8
+	CMOVQLT R8, R9
+	CMPQ    R10, R8
+	CMOVQLT R8, R10
+	MOVL    $0x0000ffff, R8
+	BZHIL   R10, R8, R10
+	BZHIL   R9, R8, R8
+	ANDNL   R10, R8, R10
+	ANDL    SI, R10
+	MOVL    R10, 24(SP)
+	MOVQ    BX, SI
+	SUBQ    DI, SI
+	MOVQ    SI, (SP)
+	XORQ    SI, SI
+
+rows:
+	MOVQ        ho+96(FP), DI
 	CMPQ        SI, DI
-	JGE         next_row
-	MOVL        $0x0000ffff, R8
-	SUBQ        SI, DI
-	BZHIL       DI, R8, DI
-	MOVQ        padL+120(FP), R8
-	MOVQ        wd+88(FP), R9
-	MOVQ        R8, R10
-	SUBQ        $0x00, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, (SP)
-	MOVQ        R8, R10
-	SUBQ        $0x01, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, 4(SP)
-	MOVQ        R8, R10
-	SUBQ        $0x02, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, 8(SP)
+	JGE         next_chunk
+	MOVQ        SI, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	JL          edge_rows
+	ADDQ        $0x05, DI
+	MOVQ        h+80(FP), R8
+	CMPQ        DI, R8
+	JG          edge_rows
 	VMOVAPS     Z0, Z1
+	VMOVAPS     Z0, Z2
+	VMOVAPS     Z0, Z3
+	MOVQ        wd+88(FP), DI
+	MOVQ        SI, R8
+	MOVQ        padT+112(FP), R9
+	SUBQ        R9, R8
+	IMULQ       DI, R8
+	ADDQ        (SP), R8
+	LEAQ        (CX)(R8*4), R8
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	IMULQ       DI, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
 	MOVQ        SI, R10
-	SUBQ        R8, R10
-	MOVQ        BX, R8
+	ADDQ        $0x02, R10
 	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x00, R8
-	CMPQ        R8, $0x00
-	JL          skip0
+	SUBQ        R11, R10
+	IMULQ       DI, R10
+	ADDQ        (SP), R10
+	LEAQ        (CX)(R10*4), R10
+	SHLQ        $0x02, DI
+	KMOVW       16(SP), K1
+	VMOVUPS.Z   (R8), K1, Z4
+	VMULPS.BCST (DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST (DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   (R10), K1, Z4
+	VMULPS.BCST (DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       20(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z4
+	VMULPS.BCST 4(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 4(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   4(R10), K1, Z4
+	VMULPS.BCST 4(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       24(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z4
+	VMULPS.BCST 8(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 8(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   8(R10), K1, Z4
+	VMULPS.BCST 8(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	ADDQ        DI, R8
+	ADDQ        DI, R9
+	ADDQ        DI, R10
+	KMOVW       16(SP), K1
+	VMOVUPS.Z   (R8), K1, Z4
+	VMULPS.BCST 12(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST 12(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   (R10), K1, Z4
+	VMULPS.BCST 12(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       20(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z4
+	VMULPS.BCST 16(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 16(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   4(R10), K1, Z4
+	VMULPS.BCST 16(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       24(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z4
+	VMULPS.BCST 20(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 20(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   8(R10), K1, Z4
+	VMULPS.BCST 20(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	ADDQ        DI, R8
+	ADDQ        DI, R9
+	ADDQ        DI, R10
+	KMOVW       16(SP), K1
+	VMOVUPS.Z   (R8), K1, Z4
+	VMULPS.BCST 24(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST 24(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   (R10), K1, Z4
+	VMULPS.BCST 24(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       20(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z4
+	VMULPS.BCST 28(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 28(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   4(R10), K1, Z4
+	VMULPS.BCST 28(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       24(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z4
+	VMULPS.BCST 32(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 32(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   8(R10), K1, Z4
+	VMULPS.BCST 32(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	JMP         store
+
+edge_rows:
+	VMOVAPS     Z0, Z1
+	VMOVAPS     Z0, Z2
+	VMOVAPS     Z0, Z3
+	MOVQ        SI, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x00, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
 	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip0
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVW       (SP), K1
-	VMOVUPS.Z   (R8), K1, Z2
-	VMULPS.BCST (DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       4(SP), K1
-	VMOVUPS.Z   4(R8), K1, Z2
-	VMULPS.BCST 4(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       8(SP), K1
-	VMOVUPS.Z   8(R8), K1, Z2
-	VMULPS.BCST 8(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-
-skip0:
-	MOVQ        BX, R8
-	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x01, R8
-	CMPQ        R8, $0x00
-	JL          skip1
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x00, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x00, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z4
+	VMULPS.BCST (DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST (DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R11), K1, Z4
+	VMULPS.BCST (DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(DI), K1, Z4
+	VMULPS.BCST 4(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 4(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R11), K1, Z4
+	VMULPS.BCST 4(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(DI), K1, Z4
+	VMULPS.BCST 8(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        24(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 8(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        24(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   8(R11), K1, Z4
+	VMULPS.BCST 8(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVQ        SI, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x01, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
 	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip1
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVW       (SP), K1
-	VMOVUPS.Z   (R8), K1, Z2
-	VMULPS.BCST 12(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       4(SP), K1
-	VMOVUPS.Z   4(R8), K1, Z2
-	VMULPS.BCST 16(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       8(SP), K1
-	VMOVUPS.Z   8(R8), K1, Z2
-	VMULPS.BCST 20(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-
-skip1:
-	MOVQ        BX, R8
-	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x02, R8
-	CMPQ        R8, $0x00
-	JL          skip2
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x01, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x01, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z4
+	VMULPS.BCST 12(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST 12(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R11), K1, Z4
+	VMULPS.BCST 12(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(DI), K1, Z4
+	VMULPS.BCST 16(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 16(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R11), K1, Z4
+	VMULPS.BCST 16(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(DI), K1, Z4
+	VMULPS.BCST 20(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        24(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 20(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        24(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   8(R11), K1, Z4
+	VMULPS.BCST 20(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVQ        SI, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x02, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
 	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip2
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVW       (SP), K1
-	VMOVUPS.Z   (R8), K1, Z2
-	VMULPS.BCST 24(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       4(SP), K1
-	VMOVUPS.Z   4(R8), K1, Z2
-	VMULPS.BCST 28(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       8(SP), K1
-	VMOVUPS.Z   8(R8), K1, Z2
-	VMULPS.BCST 32(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x02, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x02, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z4
+	VMULPS.BCST 24(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST 24(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R11), K1, Z4
+	VMULPS.BCST 24(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(DI), K1, Z4
+	VMULPS.BCST 28(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 28(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R11), K1, Z4
+	VMULPS.BCST 28(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(DI), K1, Z4
+	VMULPS.BCST 32(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        24(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 32(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        24(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   8(R11), K1, Z4
+	VMULPS.BCST 32(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	VMOVAPS     Z1, Z1
+	VMOVAPS     Z2, Z2
+	VMOVAPS     Z3, Z3
 
-skip2:
-	MOVQ    BX, R8
-	MOVQ    wo+104(FP), R9
-	IMULQ   R9, R8
-	ADDQ    SI, R8
-	KMOVW   DI, K1
-	VMOVUPS Z1, K1, (AX)(R8*4)
-	ADDQ    $0x10, SI
-	JMP     chunks
+store:
+	MOVQ    SI, DI
+	MOVQ    wo+104(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   8(SP), K1
+	VMOVUPS Z1, K1, (AX)(DI*4)
+	ADDQ    $0x01, SI
+	MOVQ    ho+96(FP), DI
+	CMPQ    SI, DI
+	JGE     stored1
+	MOVQ    SI, DI
+	MOVQ    wo+104(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   8(SP), K1
+	VMOVUPS Z2, K1, (AX)(DI*4)
 
-next_row:
-	INCQ BX
+stored1:
+	ADDQ    $0x01, SI
+	MOVQ    ho+96(FP), DI
+	CMPQ    SI, DI
+	JGE     stored2
+	MOVQ    SI, DI
+	MOVQ    wo+104(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   8(SP), K1
+	VMOVUPS Z3, K1, (AX)(DI*4)
+
+stored2:
+	ADDQ $0x01, SI
 	JMP  rows
+
+next_chunk:
+	ADDQ $0x10, BX
+	JMP  chunks
 
 done:
 	VZEROUPPER
@@ -1007,8 +1398,9 @@ done:
 
 // func dwPlaneK3S2AVX512(out []float32, in []float32, w []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
 // Requires: AVX, AVX512BW, AVX512F, BMI, BMI2, CMOV
-TEXT ·dwPlaneK3S2AVX512(SB), $24-128
+TEXT ·dwPlaneK3S2AVX512(SB), $40-128
 	// One plane of a 3×3 depthwise convolution of stride 2 (DepthwisePlanes).
+	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
 	MOVQ         out_base+0(FP), AX
 	MOVQ         in_base+24(FP), CX
 	MOVQ         w_base+48(FP), DX
@@ -1016,226 +1408,824 @@ TEXT ·dwPlaneK3S2AVX512(SB), $24-128
 	VMOVDQU32    evens<>+0(SB), Z1
 	XORQ         BX, BX
 
-rows:
-	MOVQ ho+96(FP), SI
-	CMPQ BX, SI
-	JGE  done
-	XORQ SI, SI
-
 chunks:
-	MOVQ        wo+104(FP), DI
+	MOVQ    wo+104(FP), SI
+	CMPQ    BX, SI
+	JGE     done
+	MOVL    $0x0000ffff, DI
+	SUBQ    BX, SI
+	BZHIL   SI, DI, SI
+	MOVL    SI, 8(SP)
+	MOVQ    padL+120(FP), DI
+	MOVQ    wd+88(FP), R8
+	MOVQ    DI, R9
+	SUBQ    $0x00, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	INCQ    R9
+	SARQ    $0x01, R9
+	INCQ    R10
+	SARQ    $0x01, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R11, R11
+	CMPQ    R9, R11
+	CMOVQLT R11, R9
+	CMPQ    R10, R11
+	CMOVQLT R11, R10
+	MOVL    $0x0000ffff, R11
+	BZHIL   R10, R11, R10
+	BZHIL   R9, R11, R9
+	ANDNL   R10, R9, R10
+	ANDL    SI, R10
+	MOVL    R10, 16(SP)
+	MOVL    $0x55555555, R9
+	PDEPL   R9, R10, R9
+	MOVL    R9, 28(SP)
+	MOVQ    DI, R9
+	SUBQ    $0x01, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	INCQ    R9
+	SARQ    $0x01, R9
+	INCQ    R10
+	SARQ    $0x01, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R11, R11
+	CMPQ    R9, R11
+	CMOVQLT R11, R9
+	CMPQ    R10, R11
+	CMOVQLT R11, R10
+	MOVL    $0x0000ffff, R11
+	BZHIL   R10, R11, R10
+	BZHIL   R9, R11, R9
+	ANDNL   R10, R9, R10
+	ANDL    SI, R10
+	MOVL    R10, 20(SP)
+	MOVL    $0x55555555, R9
+	PDEPL   R9, R10, R9
+	MOVL    R9, 32(SP)
+	MOVQ    DI, R9
+	SUBQ    $0x02, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	INCQ    R9
+	SARQ    $0x01, R9
+	INCQ    R10
+	SARQ    $0x01, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R8, R8
+	CMPQ    R9, R8
+	CMOVQLT R8, R9
+	CMPQ    R10, R8
+	CMOVQLT R8, R10
+	MOVL    $0x0000ffff, R8
+	BZHIL   R10, R8, R10
+	BZHIL   R9, R8, R8
+	ANDNL   R10, R8, R10
+	ANDL    SI, R10
+	MOVL    R10, 24(SP)
+	MOVL    $0x55555555, SI
+	PDEPL   SI, R10, SI
+	MOVL    SI, 36(SP)
+	MOVQ    BX, SI
+	SHLQ    $0x01, SI
+	SUBQ    DI, SI
+	MOVQ    SI, (SP)
+	XORQ    SI, SI
+
+rows:
+	MOVQ        ho+96(FP), DI
 	CMPQ        SI, DI
-	JGE         next_row
-	MOVL        $0x0000ffff, R8
-	SUBQ        SI, DI
-	BZHIL       DI, R8, DI
-	MOVQ        padL+120(FP), R8
-	MOVQ        wd+88(FP), R9
-	MOVQ        R8, R10
-	SUBQ        $0x00, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	INCQ        R10
-	SARQ        $0x01, R10
-	INCQ        R11
-	SARQ        $0x01, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, (SP)
-	MOVL        $0x55555555, R10
-	PDEPL       R10, R11, R10
-	MOVL        R10, 12(SP)
-	MOVQ        R8, R10
-	SUBQ        $0x01, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	INCQ        R10
-	SARQ        $0x01, R10
-	INCQ        R11
-	SARQ        $0x01, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, 4(SP)
-	MOVL        $0x55555555, R10
-	PDEPL       R10, R11, R10
-	MOVL        R10, 16(SP)
-	MOVQ        R8, R10
-	SUBQ        $0x02, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	INCQ        R10
-	SARQ        $0x01, R10
-	INCQ        R11
-	SARQ        $0x01, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, 8(SP)
-	MOVL        $0x55555555, R10
-	PDEPL       R10, R11, R10
-	MOVL        R10, 20(SP)
+	JGE         next_chunk
+	MOVQ        SI, DI
+	SHLQ        $0x01, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	JL          edge_rows
+	ADDQ        $0x07, DI
+	MOVQ        h+80(FP), R8
+	CMPQ        DI, R8
+	JG          edge_rows
 	VMOVAPS     Z0, Z2
+	VMOVAPS     Z0, Z3
+	VMOVAPS     Z0, Z4
+	MOVQ        wd+88(FP), DI
+	MOVQ        SI, R8
+	SHLQ        $0x01, R8
+	MOVQ        padT+112(FP), R9
+	SUBQ        R9, R8
+	IMULQ       DI, R8
+	ADDQ        (SP), R8
+	LEAQ        (CX)(R8*4), R8
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	SHLQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	IMULQ       DI, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
 	MOVQ        SI, R10
+	ADDQ        $0x02, R10
 	SHLQ        $0x01, R10
-	SUBQ        R8, R10
-	MOVQ        BX, R8
-	SHLQ        $0x01, R8
 	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x00, R8
-	CMPQ        R8, $0x00
-	JL          skip0
+	SUBQ        R11, R10
+	IMULQ       DI, R10
+	ADDQ        (SP), R10
+	LEAQ        (CX)(R10*4), R10
+	SHLQ        $0x02, DI
+	KMOVW       16(SP), K1
+	KMOVD       28(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R8), K2, Z5
+	VMOVUPS.Z   64(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST (DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST (DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   (R10), K2, Z5
+	VMOVUPS.Z   64(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST (DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       20(SP), K1
+	KMOVD       32(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R8), K2, Z5
+	VMOVUPS.Z   68(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 4(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 4(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   4(R10), K2, Z5
+	VMOVUPS.Z   68(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 4(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       24(SP), K1
+	KMOVD       36(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R8), K2, Z5
+	VMOVUPS.Z   72(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 8(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 8(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   8(R10), K2, Z5
+	VMOVUPS.Z   72(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 8(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	ADDQ        DI, R8
+	ADDQ        DI, R9
+	ADDQ        DI, R10
+	KMOVW       16(SP), K1
+	KMOVD       28(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R8), K2, Z5
+	VMOVUPS.Z   64(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 12(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 12(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   (R10), K2, Z5
+	VMOVUPS.Z   64(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 12(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       20(SP), K1
+	KMOVD       32(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R8), K2, Z5
+	VMOVUPS.Z   68(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 16(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 16(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   4(R10), K2, Z5
+	VMOVUPS.Z   68(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 16(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       24(SP), K1
+	KMOVD       36(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R8), K2, Z5
+	VMOVUPS.Z   72(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 20(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 20(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   8(R10), K2, Z5
+	VMOVUPS.Z   72(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 20(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	ADDQ        DI, R8
+	ADDQ        DI, R9
+	ADDQ        DI, R10
+	KMOVW       16(SP), K1
+	KMOVD       28(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R8), K2, Z5
+	VMOVUPS.Z   64(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 24(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 24(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   (R10), K2, Z5
+	VMOVUPS.Z   64(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 24(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       20(SP), K1
+	KMOVD       32(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R8), K2, Z5
+	VMOVUPS.Z   68(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 28(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 28(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   4(R10), K2, Z5
+	VMOVUPS.Z   68(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 28(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       24(SP), K1
+	KMOVD       36(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R8), K2, Z5
+	VMOVUPS.Z   72(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 32(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 32(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   8(R10), K2, Z5
+	VMOVUPS.Z   72(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 32(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	JMP         store
+
+edge_rows:
+	VMOVAPS     Z0, Z2
+	VMOVAPS     Z0, Z3
+	VMOVAPS     Z0, Z4
+	MOVQ        SI, DI
+	SHLQ        $0x01, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x00, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
 	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip0
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVD       12(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   (R8), K1, Z3
-	VMOVUPS.Z   64(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       (SP), K1
-	VMULPS.BCST (DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       16(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   4(R8), K1, Z3
-	VMOVUPS.Z   68(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       4(SP), K1
-	VMULPS.BCST 4(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       20(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   8(R8), K1, Z3
-	VMOVUPS.Z   72(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       8(SP), K1
-	VMULPS.BCST 8(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-
-skip0:
-	MOVQ        BX, R8
-	SHLQ        $0x01, R8
-	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x01, R8
-	CMPQ        R8, $0x00
-	JL          skip1
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	SHLQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x00, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	SHLQ        $0x01, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x00, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        28(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (DI), K2, Z5
+	VMOVUPS.Z   64(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST (DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        28(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST (DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        28(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R11), K2, Z5
+	VMOVUPS.Z   64(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST (DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        32(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(DI), K2, Z5
+	VMOVUPS.Z   68(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 4(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        32(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 4(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        32(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R11), K2, Z5
+	VMOVUPS.Z   68(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 4(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(DI), K2, Z5
+	VMOVUPS.Z   72(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 8(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        24(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	MOVL        36(SP), DI
+	ANDL        R10, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 8(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        24(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	MOVL        36(SP), DI
+	ANDL        R12, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R11), K2, Z5
+	VMOVUPS.Z   72(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 8(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVQ        SI, DI
+	SHLQ        $0x01, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x01, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
 	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip1
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVD       12(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   (R8), K1, Z3
-	VMOVUPS.Z   64(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       (SP), K1
-	VMULPS.BCST 12(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       16(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   4(R8), K1, Z3
-	VMOVUPS.Z   68(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       4(SP), K1
-	VMULPS.BCST 16(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       20(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   8(R8), K1, Z3
-	VMOVUPS.Z   72(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       8(SP), K1
-	VMULPS.BCST 20(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-
-skip1:
-	MOVQ        BX, R8
-	SHLQ        $0x01, R8
-	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x02, R8
-	CMPQ        R8, $0x00
-	JL          skip2
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	SHLQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x01, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	SHLQ        $0x01, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x01, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        28(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (DI), K2, Z5
+	VMOVUPS.Z   64(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 12(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        28(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 12(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        28(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R11), K2, Z5
+	VMOVUPS.Z   64(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 12(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        32(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(DI), K2, Z5
+	VMOVUPS.Z   68(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 16(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        32(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 16(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        32(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R11), K2, Z5
+	VMOVUPS.Z   68(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 16(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(DI), K2, Z5
+	VMOVUPS.Z   72(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 20(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        24(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	MOVL        36(SP), DI
+	ANDL        R10, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 20(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        24(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	MOVL        36(SP), DI
+	ANDL        R12, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R11), K2, Z5
+	VMOVUPS.Z   72(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 20(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVQ        SI, DI
+	SHLQ        $0x01, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x02, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
 	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip2
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVD       12(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   (R8), K1, Z3
-	VMOVUPS.Z   64(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       (SP), K1
-	VMULPS.BCST 24(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       16(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   4(R8), K1, Z3
-	VMOVUPS.Z   68(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       4(SP), K1
-	VMULPS.BCST 28(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       20(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   8(R8), K1, Z3
-	VMOVUPS.Z   72(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       8(SP), K1
-	VMULPS.BCST 32(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	SHLQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x02, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	SHLQ        $0x01, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x02, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        28(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (DI), K2, Z5
+	VMOVUPS.Z   64(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 24(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        28(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 24(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        28(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R11), K2, Z5
+	VMOVUPS.Z   64(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 24(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        32(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(DI), K2, Z5
+	VMOVUPS.Z   68(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 28(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        32(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 28(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        32(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R11), K2, Z5
+	VMOVUPS.Z   68(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 28(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(DI), K2, Z5
+	VMOVUPS.Z   72(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 32(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        24(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	MOVL        36(SP), DI
+	ANDL        R10, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 32(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        24(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	MOVL        36(SP), DI
+	ANDL        R12, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R11), K2, Z5
+	VMOVUPS.Z   72(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 32(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	VMOVAPS     Z2, Z2
+	VMOVAPS     Z3, Z3
+	VMOVAPS     Z4, Z4
 
-skip2:
-	MOVQ    BX, R8
-	MOVQ    wo+104(FP), R9
-	IMULQ   R9, R8
-	ADDQ    SI, R8
-	KMOVW   DI, K1
-	VMOVUPS Z2, K1, (AX)(R8*4)
-	ADDQ    $0x10, SI
-	JMP     chunks
+store:
+	MOVQ    SI, DI
+	MOVQ    wo+104(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   8(SP), K1
+	VMOVUPS Z2, K1, (AX)(DI*4)
+	ADDQ    $0x01, SI
+	MOVQ    ho+96(FP), DI
+	CMPQ    SI, DI
+	JGE     stored1
+	MOVQ    SI, DI
+	MOVQ    wo+104(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   8(SP), K1
+	VMOVUPS Z3, K1, (AX)(DI*4)
 
-next_row:
-	INCQ BX
+stored1:
+	ADDQ    $0x01, SI
+	MOVQ    ho+96(FP), DI
+	CMPQ    SI, DI
+	JGE     stored2
+	MOVQ    SI, DI
+	MOVQ    wo+104(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   8(SP), K1
+	VMOVUPS Z4, K1, (AX)(DI*4)
+
+stored2:
+	ADDQ $0x01, SI
 	JMP  rows
+
+next_chunk:
+	ADDQ $0x10, BX
+	JMP  chunks
 
 done:
 	VZEROUPPER
@@ -1243,299 +2233,1146 @@ done:
 
 // func dwPlaneK5S1AVX512(out []float32, in []float32, w []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
 // Requires: AVX, AVX512F, BMI, BMI2, CMOV
-TEXT ·dwPlaneK5S1AVX512(SB), $40-128
+TEXT ·dwPlaneK5S1AVX512(SB), $56-128
 	// One plane of a 5×5 depthwise convolution of stride 1 (DepthwisePlanes).
+	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
 	MOVQ         out_base+0(FP), AX
 	MOVQ         in_base+24(FP), CX
 	MOVQ         w_base+48(FP), DX
 	VBROADCASTSS start+72(FP), Z0
 	XORQ         BX, BX
 
-rows:
-	MOVQ ho+96(FP), SI
-	CMPQ BX, SI
-	JGE  done
-	XORQ SI, SI
-
 chunks:
-	MOVQ        wo+104(FP), DI
+	MOVQ    wo+104(FP), SI
+	CMPQ    BX, SI
+	JGE     done
+	MOVL    $0x0000ffff, DI
+	SUBQ    BX, SI
+	BZHIL   SI, DI, SI
+	MOVL    SI, 8(SP)
+	MOVQ    padL+120(FP), DI
+	MOVQ    wd+88(FP), R8
+	MOVQ    DI, R9
+	SUBQ    $0x00, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R11, R11
+	CMPQ    R9, R11
+	CMOVQLT R11, R9
+	CMPQ    R10, R11
+	CMOVQLT R11, R10
+	MOVL    $0x0000ffff, R11
+	BZHIL   R10, R11, R10
+	BZHIL   R9, R11, R9
+	ANDNL   R10, R9, R10
+	ANDL    SI, R10
+	MOVL    R10, 16(SP)
+	MOVQ    DI, R9
+	SUBQ    $0x01, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R11, R11
+	CMPQ    R9, R11
+	CMOVQLT R11, R9
+	CMPQ    R10, R11
+	CMOVQLT R11, R10
+	MOVL    $0x0000ffff, R11
+	BZHIL   R10, R11, R10
+	BZHIL   R9, R11, R9
+	ANDNL   R10, R9, R10
+	ANDL    SI, R10
+	MOVL    R10, 20(SP)
+	MOVQ    DI, R9
+	SUBQ    $0x02, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R11, R11
+	CMPQ    R9, R11
+	CMOVQLT R11, R9
+	CMPQ    R10, R11
+	CMOVQLT R11, R10
+	MOVL    $0x0000ffff, R11
+	BZHIL   R10, R11, R10
+	BZHIL   R9, R11, R9
+	ANDNL   R10, R9, R10
+	ANDL    SI, R10
+	MOVL    R10, 24(SP)
+	MOVQ    DI, R9
+	SUBQ    $0x03, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R11, R11
+	CMPQ    R9, R11
+	CMOVQLT R11, R9
+	CMPQ    R10, R11
+	CMOVQLT R11, R10
+	MOVL    $0x0000ffff, R11
+	BZHIL   R10, R11, R10
+	BZHIL   R9, R11, R9
+	ANDNL   R10, R9, R10
+	ANDL    SI, R10
+	MOVL    R10, 28(SP)
+	MOVQ    DI, R9
+	SUBQ    $0x04, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R8, R8
+	CMPQ    R9, R8
+	CMOVQLT R8, R9
+	CMPQ    R10, R8
+	CMOVQLT R8, R10
+	MOVL    $0x0000ffff, R8
+	BZHIL   R10, R8, R10
+	BZHIL   R9, R8, R8
+	ANDNL   R10, R8, R10
+	ANDL    SI, R10
+	MOVL    R10, 32(SP)
+	MOVQ    BX, SI
+	SUBQ    DI, SI
+	MOVQ    SI, (SP)
+	XORQ    SI, SI
+
+rows:
+	MOVQ        ho+96(FP), DI
 	CMPQ        SI, DI
-	JGE         next_row
-	MOVL        $0x0000ffff, R8
-	SUBQ        SI, DI
-	BZHIL       DI, R8, DI
-	MOVQ        padL+120(FP), R8
-	MOVQ        wd+88(FP), R9
-	MOVQ        R8, R10
-	SUBQ        $0x00, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, (SP)
-	MOVQ        R8, R10
-	SUBQ        $0x01, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, 4(SP)
-	MOVQ        R8, R10
-	SUBQ        $0x02, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, 8(SP)
-	MOVQ        R8, R10
-	SUBQ        $0x03, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, 12(SP)
-	MOVQ        R8, R10
-	SUBQ        $0x04, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, 16(SP)
+	JGE         next_chunk
+	MOVQ        SI, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	JL          edge_rows
+	ADDQ        $0x07, DI
+	MOVQ        h+80(FP), R8
+	CMPQ        DI, R8
+	JG          edge_rows
 	VMOVAPS     Z0, Z1
+	VMOVAPS     Z0, Z2
+	VMOVAPS     Z0, Z3
+	MOVQ        wd+88(FP), DI
+	MOVQ        SI, R8
+	MOVQ        padT+112(FP), R9
+	SUBQ        R9, R8
+	IMULQ       DI, R8
+	ADDQ        (SP), R8
+	LEAQ        (CX)(R8*4), R8
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	IMULQ       DI, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
 	MOVQ        SI, R10
-	SUBQ        R8, R10
-	MOVQ        BX, R8
+	ADDQ        $0x02, R10
 	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x00, R8
-	CMPQ        R8, $0x00
-	JL          skip0
-	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip0
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVW       (SP), K1
-	VMOVUPS.Z   (R8), K1, Z2
-	VMULPS.BCST (DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       4(SP), K1
-	VMOVUPS.Z   4(R8), K1, Z2
-	VMULPS.BCST 4(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       8(SP), K1
-	VMOVUPS.Z   8(R8), K1, Z2
-	VMULPS.BCST 8(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       12(SP), K1
-	VMOVUPS.Z   12(R8), K1, Z2
-	VMULPS.BCST 12(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
+	SUBQ        R11, R10
+	IMULQ       DI, R10
+	ADDQ        (SP), R10
+	LEAQ        (CX)(R10*4), R10
+	SHLQ        $0x02, DI
 	KMOVW       16(SP), K1
-	VMOVUPS.Z   16(R8), K1, Z2
-	VMULPS.BCST 16(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-
-skip0:
-	MOVQ        BX, R8
-	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x01, R8
-	CMPQ        R8, $0x00
-	JL          skip1
-	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip1
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVW       (SP), K1
-	VMOVUPS.Z   (R8), K1, Z2
-	VMULPS.BCST 20(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       4(SP), K1
-	VMOVUPS.Z   4(R8), K1, Z2
-	VMULPS.BCST 24(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       8(SP), K1
-	VMOVUPS.Z   8(R8), K1, Z2
-	VMULPS.BCST 28(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       12(SP), K1
-	VMOVUPS.Z   12(R8), K1, Z2
-	VMULPS.BCST 32(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
+	VMOVUPS.Z   (R8), K1, Z4
+	VMULPS.BCST (DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST (DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   (R10), K1, Z4
+	VMULPS.BCST (DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       20(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z4
+	VMULPS.BCST 4(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 4(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   4(R10), K1, Z4
+	VMULPS.BCST 4(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       24(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z4
+	VMULPS.BCST 8(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 8(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   8(R10), K1, Z4
+	VMULPS.BCST 8(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       28(SP), K1
+	VMOVUPS.Z   12(R8), K1, Z4
+	VMULPS.BCST 12(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   12(R9), K1, Z4
+	VMULPS.BCST 12(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   12(R10), K1, Z4
+	VMULPS.BCST 12(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       32(SP), K1
+	VMOVUPS.Z   16(R8), K1, Z4
+	VMULPS.BCST 16(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   16(R9), K1, Z4
+	VMULPS.BCST 16(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   16(R10), K1, Z4
+	VMULPS.BCST 16(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	ADDQ        DI, R8
+	ADDQ        DI, R9
+	ADDQ        DI, R10
 	KMOVW       16(SP), K1
-	VMOVUPS.Z   16(R8), K1, Z2
-	VMULPS.BCST 36(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-
-skip1:
-	MOVQ        BX, R8
-	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x02, R8
-	CMPQ        R8, $0x00
-	JL          skip2
-	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip2
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVW       (SP), K1
-	VMOVUPS.Z   (R8), K1, Z2
-	VMULPS.BCST 40(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       4(SP), K1
-	VMOVUPS.Z   4(R8), K1, Z2
-	VMULPS.BCST 44(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       8(SP), K1
-	VMOVUPS.Z   8(R8), K1, Z2
-	VMULPS.BCST 48(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       12(SP), K1
-	VMOVUPS.Z   12(R8), K1, Z2
-	VMULPS.BCST 52(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
+	VMOVUPS.Z   (R8), K1, Z4
+	VMULPS.BCST 20(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST 20(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   (R10), K1, Z4
+	VMULPS.BCST 20(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       20(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z4
+	VMULPS.BCST 24(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 24(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   4(R10), K1, Z4
+	VMULPS.BCST 24(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       24(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z4
+	VMULPS.BCST 28(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 28(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   8(R10), K1, Z4
+	VMULPS.BCST 28(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       28(SP), K1
+	VMOVUPS.Z   12(R8), K1, Z4
+	VMULPS.BCST 32(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   12(R9), K1, Z4
+	VMULPS.BCST 32(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   12(R10), K1, Z4
+	VMULPS.BCST 32(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       32(SP), K1
+	VMOVUPS.Z   16(R8), K1, Z4
+	VMULPS.BCST 36(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   16(R9), K1, Z4
+	VMULPS.BCST 36(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   16(R10), K1, Z4
+	VMULPS.BCST 36(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	ADDQ        DI, R8
+	ADDQ        DI, R9
+	ADDQ        DI, R10
 	KMOVW       16(SP), K1
-	VMOVUPS.Z   16(R8), K1, Z2
-	VMULPS.BCST 56(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-
-skip2:
-	MOVQ        BX, R8
-	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x03, R8
-	CMPQ        R8, $0x00
-	JL          skip3
-	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip3
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVW       (SP), K1
-	VMOVUPS.Z   (R8), K1, Z2
-	VMULPS.BCST 60(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       4(SP), K1
-	VMOVUPS.Z   4(R8), K1, Z2
-	VMULPS.BCST 64(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       8(SP), K1
-	VMOVUPS.Z   8(R8), K1, Z2
-	VMULPS.BCST 68(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       12(SP), K1
-	VMOVUPS.Z   12(R8), K1, Z2
-	VMULPS.BCST 72(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
+	VMOVUPS.Z   (R8), K1, Z4
+	VMULPS.BCST 40(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST 40(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   (R10), K1, Z4
+	VMULPS.BCST 40(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       20(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z4
+	VMULPS.BCST 44(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 44(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   4(R10), K1, Z4
+	VMULPS.BCST 44(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       24(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z4
+	VMULPS.BCST 48(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 48(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   8(R10), K1, Z4
+	VMULPS.BCST 48(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       28(SP), K1
+	VMOVUPS.Z   12(R8), K1, Z4
+	VMULPS.BCST 52(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   12(R9), K1, Z4
+	VMULPS.BCST 52(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   12(R10), K1, Z4
+	VMULPS.BCST 52(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       32(SP), K1
+	VMOVUPS.Z   16(R8), K1, Z4
+	VMULPS.BCST 56(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   16(R9), K1, Z4
+	VMULPS.BCST 56(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   16(R10), K1, Z4
+	VMULPS.BCST 56(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	ADDQ        DI, R8
+	ADDQ        DI, R9
+	ADDQ        DI, R10
 	KMOVW       16(SP), K1
-	VMOVUPS.Z   16(R8), K1, Z2
-	VMULPS.BCST 76(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-
-skip3:
-	MOVQ        BX, R8
-	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x04, R8
-	CMPQ        R8, $0x00
-	JL          skip4
-	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip4
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVW       (SP), K1
-	VMOVUPS.Z   (R8), K1, Z2
-	VMULPS.BCST 80(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       4(SP), K1
-	VMOVUPS.Z   4(R8), K1, Z2
-	VMULPS.BCST 84(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       8(SP), K1
-	VMOVUPS.Z   8(R8), K1, Z2
-	VMULPS.BCST 88(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
-	KMOVW       12(SP), K1
-	VMOVUPS.Z   12(R8), K1, Z2
-	VMULPS.BCST 92(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
+	VMOVUPS.Z   (R8), K1, Z4
+	VMULPS.BCST 60(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST 60(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   (R10), K1, Z4
+	VMULPS.BCST 60(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       20(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z4
+	VMULPS.BCST 64(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 64(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   4(R10), K1, Z4
+	VMULPS.BCST 64(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       24(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z4
+	VMULPS.BCST 68(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 68(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   8(R10), K1, Z4
+	VMULPS.BCST 68(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       28(SP), K1
+	VMOVUPS.Z   12(R8), K1, Z4
+	VMULPS.BCST 72(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   12(R9), K1, Z4
+	VMULPS.BCST 72(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   12(R10), K1, Z4
+	VMULPS.BCST 72(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       32(SP), K1
+	VMOVUPS.Z   16(R8), K1, Z4
+	VMULPS.BCST 76(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   16(R9), K1, Z4
+	VMULPS.BCST 76(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   16(R10), K1, Z4
+	VMULPS.BCST 76(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	ADDQ        DI, R8
+	ADDQ        DI, R9
+	ADDQ        DI, R10
 	KMOVW       16(SP), K1
-	VMOVUPS.Z   16(R8), K1, Z2
-	VMULPS.BCST 96(DX), Z2, Z2
-	VADDPS      Z2, Z1, K1, Z1
+	VMOVUPS.Z   (R8), K1, Z4
+	VMULPS.BCST 80(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST 80(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   (R10), K1, Z4
+	VMULPS.BCST 80(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       20(SP), K1
+	VMOVUPS.Z   4(R8), K1, Z4
+	VMULPS.BCST 84(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 84(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   4(R10), K1, Z4
+	VMULPS.BCST 84(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       24(SP), K1
+	VMOVUPS.Z   8(R8), K1, Z4
+	VMULPS.BCST 88(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 88(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   8(R10), K1, Z4
+	VMULPS.BCST 88(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       28(SP), K1
+	VMOVUPS.Z   12(R8), K1, Z4
+	VMULPS.BCST 92(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   12(R9), K1, Z4
+	VMULPS.BCST 92(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   12(R10), K1, Z4
+	VMULPS.BCST 92(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	KMOVW       32(SP), K1
+	VMOVUPS.Z   16(R8), K1, Z4
+	VMULPS.BCST 96(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	VMOVUPS.Z   16(R9), K1, Z4
+	VMULPS.BCST 96(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	VMOVUPS.Z   16(R10), K1, Z4
+	VMULPS.BCST 96(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	JMP         store
 
-skip4:
-	MOVQ    BX, R8
-	MOVQ    wo+104(FP), R9
-	IMULQ   R9, R8
-	ADDQ    SI, R8
-	KMOVW   DI, K1
-	VMOVUPS Z1, K1, (AX)(R8*4)
-	ADDQ    $0x10, SI
-	JMP     chunks
+edge_rows:
+	VMOVAPS     Z0, Z1
+	VMOVAPS     Z0, Z2
+	VMOVAPS     Z0, Z3
+	MOVQ        SI, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x00, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
+	MOVQ        h+80(FP), R11
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x00, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x00, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z4
+	VMULPS.BCST (DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST (DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R11), K1, Z4
+	VMULPS.BCST (DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(DI), K1, Z4
+	VMULPS.BCST 4(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 4(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R11), K1, Z4
+	VMULPS.BCST 4(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(DI), K1, Z4
+	VMULPS.BCST 8(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        24(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 8(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        24(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(R11), K1, Z4
+	VMULPS.BCST 8(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        28(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(DI), K1, Z4
+	VMULPS.BCST 12(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        28(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(R9), K1, Z4
+	VMULPS.BCST 12(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        28(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(R11), K1, Z4
+	VMULPS.BCST 12(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        32(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   16(DI), K1, Z4
+	VMULPS.BCST 16(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        32(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   16(R9), K1, Z4
+	VMULPS.BCST 16(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        32(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   16(R11), K1, Z4
+	VMULPS.BCST 16(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVQ        SI, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x01, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
+	MOVQ        h+80(FP), R11
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x01, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x01, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z4
+	VMULPS.BCST 20(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST 20(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R11), K1, Z4
+	VMULPS.BCST 20(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(DI), K1, Z4
+	VMULPS.BCST 24(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 24(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R11), K1, Z4
+	VMULPS.BCST 24(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(DI), K1, Z4
+	VMULPS.BCST 28(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        24(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 28(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        24(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(R11), K1, Z4
+	VMULPS.BCST 28(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        28(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(DI), K1, Z4
+	VMULPS.BCST 32(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        28(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(R9), K1, Z4
+	VMULPS.BCST 32(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        28(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(R11), K1, Z4
+	VMULPS.BCST 32(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        32(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   16(DI), K1, Z4
+	VMULPS.BCST 36(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        32(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   16(R9), K1, Z4
+	VMULPS.BCST 36(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        32(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   16(R11), K1, Z4
+	VMULPS.BCST 36(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVQ        SI, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x02, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
+	MOVQ        h+80(FP), R11
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x02, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x02, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z4
+	VMULPS.BCST 40(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST 40(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R11), K1, Z4
+	VMULPS.BCST 40(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(DI), K1, Z4
+	VMULPS.BCST 44(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 44(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R11), K1, Z4
+	VMULPS.BCST 44(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(DI), K1, Z4
+	VMULPS.BCST 48(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        24(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 48(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        24(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(R11), K1, Z4
+	VMULPS.BCST 48(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        28(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(DI), K1, Z4
+	VMULPS.BCST 52(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        28(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(R9), K1, Z4
+	VMULPS.BCST 52(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        28(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(R11), K1, Z4
+	VMULPS.BCST 52(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        32(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   16(DI), K1, Z4
+	VMULPS.BCST 56(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        32(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   16(R9), K1, Z4
+	VMULPS.BCST 56(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        32(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   16(R11), K1, Z4
+	VMULPS.BCST 56(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVQ        SI, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x03, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
+	MOVQ        h+80(FP), R11
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x03, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x03, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z4
+	VMULPS.BCST 60(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST 60(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R11), K1, Z4
+	VMULPS.BCST 60(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(DI), K1, Z4
+	VMULPS.BCST 64(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 64(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R11), K1, Z4
+	VMULPS.BCST 64(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(DI), K1, Z4
+	VMULPS.BCST 68(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        24(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 68(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        24(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(R11), K1, Z4
+	VMULPS.BCST 68(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        28(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(DI), K1, Z4
+	VMULPS.BCST 72(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        28(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(R9), K1, Z4
+	VMULPS.BCST 72(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        28(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(R11), K1, Z4
+	VMULPS.BCST 72(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        32(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   16(DI), K1, Z4
+	VMULPS.BCST 76(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        32(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   16(R9), K1, Z4
+	VMULPS.BCST 76(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        32(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   16(R11), K1, Z4
+	VMULPS.BCST 76(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVQ        SI, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x04, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
+	MOVQ        h+80(FP), R11
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x04, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x04, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (DI), K1, Z4
+	VMULPS.BCST 80(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R9), K1, Z4
+	VMULPS.BCST 80(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   (R11), K1, Z4
+	VMULPS.BCST 80(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(DI), K1, Z4
+	VMULPS.BCST 84(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R9), K1, Z4
+	VMULPS.BCST 84(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   4(R11), K1, Z4
+	VMULPS.BCST 84(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(DI), K1, Z4
+	VMULPS.BCST 88(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        24(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(R9), K1, Z4
+	VMULPS.BCST 88(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        24(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   8(R11), K1, Z4
+	VMULPS.BCST 88(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        28(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(DI), K1, Z4
+	VMULPS.BCST 92(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        28(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(R9), K1, Z4
+	VMULPS.BCST 92(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        28(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   12(R11), K1, Z4
+	VMULPS.BCST 92(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	MOVL        32(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	VMOVUPS.Z   16(DI), K1, Z4
+	VMULPS.BCST 96(DX), Z4, Z4
+	VADDPS      Z4, Z1, K1, Z1
+	MOVL        32(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   16(R9), K1, Z4
+	VMULPS.BCST 96(DX), Z4, Z4
+	VADDPS      Z4, Z2, K1, Z2
+	MOVL        32(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	VMOVUPS.Z   16(R11), K1, Z4
+	VMULPS.BCST 96(DX), Z4, Z4
+	VADDPS      Z4, Z3, K1, Z3
+	VMOVAPS     Z1, Z1
+	VMOVAPS     Z2, Z2
+	VMOVAPS     Z3, Z3
 
-next_row:
-	INCQ BX
+store:
+	MOVQ    SI, DI
+	MOVQ    wo+104(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   8(SP), K1
+	VMOVUPS Z1, K1, (AX)(DI*4)
+	ADDQ    $0x01, SI
+	MOVQ    ho+96(FP), DI
+	CMPQ    SI, DI
+	JGE     stored1
+	MOVQ    SI, DI
+	MOVQ    wo+104(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   8(SP), K1
+	VMOVUPS Z2, K1, (AX)(DI*4)
+
+stored1:
+	ADDQ    $0x01, SI
+	MOVQ    ho+96(FP), DI
+	CMPQ    SI, DI
+	JGE     stored2
+	MOVQ    SI, DI
+	MOVQ    wo+104(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   8(SP), K1
+	VMOVUPS Z3, K1, (AX)(DI*4)
+
+stored2:
+	ADDQ $0x01, SI
 	JMP  rows
+
+next_chunk:
+	ADDQ $0x10, BX
+	JMP  chunks
 
 done:
 	VZEROUPPER
@@ -1543,8 +3380,9 @@ done:
 
 // func dwPlaneK5S2AVX512(out []float32, in []float32, w []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
 // Requires: AVX, AVX512BW, AVX512F, BMI, BMI2, CMOV
-TEXT ·dwPlaneK5S2AVX512(SB), $40-128
+TEXT ·dwPlaneK5S2AVX512(SB), $56-128
 	// One plane of a 5×5 depthwise convolution of stride 2 (DepthwisePlanes).
+	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
 	MOVQ         out_base+0(FP), AX
 	MOVQ         in_base+24(FP), CX
 	MOVQ         w_base+48(FP), DX
@@ -1552,432 +3390,1842 @@ TEXT ·dwPlaneK5S2AVX512(SB), $40-128
 	VMOVDQU32    evens<>+0(SB), Z1
 	XORQ         BX, BX
 
-rows:
-	MOVQ ho+96(FP), SI
-	CMPQ BX, SI
-	JGE  done
-	XORQ SI, SI
-
 chunks:
-	MOVQ        wo+104(FP), DI
+	MOVQ    wo+104(FP), SI
+	CMPQ    BX, SI
+	JGE     done
+	MOVL    $0x0000ffff, DI
+	SUBQ    BX, SI
+	BZHIL   SI, DI, SI
+	MOVL    SI, 8(SP)
+	MOVQ    padL+120(FP), DI
+	MOVQ    wd+88(FP), R8
+	MOVQ    DI, R9
+	SUBQ    $0x00, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	INCQ    R9
+	SARQ    $0x01, R9
+	INCQ    R10
+	SARQ    $0x01, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R11, R11
+	CMPQ    R9, R11
+	CMOVQLT R11, R9
+	CMPQ    R10, R11
+	CMOVQLT R11, R10
+	MOVL    $0x0000ffff, R11
+	BZHIL   R10, R11, R10
+	BZHIL   R9, R11, R9
+	ANDNL   R10, R9, R10
+	ANDL    SI, R10
+	MOVL    R10, 16(SP)
+	MOVL    $0x55555555, R9
+	PDEPL   R9, R10, R9
+	MOVL    R9, 36(SP)
+	MOVQ    DI, R9
+	SUBQ    $0x01, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	INCQ    R9
+	SARQ    $0x01, R9
+	INCQ    R10
+	SARQ    $0x01, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R11, R11
+	CMPQ    R9, R11
+	CMOVQLT R11, R9
+	CMPQ    R10, R11
+	CMOVQLT R11, R10
+	MOVL    $0x0000ffff, R11
+	BZHIL   R10, R11, R10
+	BZHIL   R9, R11, R9
+	ANDNL   R10, R9, R10
+	ANDL    SI, R10
+	MOVL    R10, 20(SP)
+	MOVL    $0x55555555, R9
+	PDEPL   R9, R10, R9
+	MOVL    R9, 40(SP)
+	MOVQ    DI, R9
+	SUBQ    $0x02, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	INCQ    R9
+	SARQ    $0x01, R9
+	INCQ    R10
+	SARQ    $0x01, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R11, R11
+	CMPQ    R9, R11
+	CMOVQLT R11, R9
+	CMPQ    R10, R11
+	CMOVQLT R11, R10
+	MOVL    $0x0000ffff, R11
+	BZHIL   R10, R11, R10
+	BZHIL   R9, R11, R9
+	ANDNL   R10, R9, R10
+	ANDL    SI, R10
+	MOVL    R10, 24(SP)
+	MOVL    $0x55555555, R9
+	PDEPL   R9, R10, R9
+	MOVL    R9, 44(SP)
+	MOVQ    DI, R9
+	SUBQ    $0x03, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	INCQ    R9
+	SARQ    $0x01, R9
+	INCQ    R10
+	SARQ    $0x01, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R11, R11
+	CMPQ    R9, R11
+	CMOVQLT R11, R9
+	CMPQ    R10, R11
+	CMOVQLT R11, R10
+	MOVL    $0x0000ffff, R11
+	BZHIL   R10, R11, R10
+	BZHIL   R9, R11, R9
+	ANDNL   R10, R9, R10
+	ANDL    SI, R10
+	MOVL    R10, 28(SP)
+	MOVL    $0x55555555, R9
+	PDEPL   R9, R10, R9
+	MOVL    R9, 48(SP)
+	MOVQ    DI, R9
+	SUBQ    $0x04, R9
+	MOVQ    R9, R10
+	ADDQ    R8, R10
+	INCQ    R9
+	SARQ    $0x01, R9
+	INCQ    R10
+	SARQ    $0x01, R10
+	SUBQ    BX, R9
+	SUBQ    BX, R10
+	XORQ    R8, R8
+	CMPQ    R9, R8
+	CMOVQLT R8, R9
+	CMPQ    R10, R8
+	CMOVQLT R8, R10
+	MOVL    $0x0000ffff, R8
+	BZHIL   R10, R8, R10
+	BZHIL   R9, R8, R8
+	ANDNL   R10, R8, R10
+	ANDL    SI, R10
+	MOVL    R10, 32(SP)
+	MOVL    $0x55555555, SI
+	PDEPL   SI, R10, SI
+	MOVL    SI, 52(SP)
+	MOVQ    BX, SI
+	SHLQ    $0x01, SI
+	SUBQ    DI, SI
+	MOVQ    SI, (SP)
+	XORQ    SI, SI
+
+rows:
+	MOVQ        ho+96(FP), DI
 	CMPQ        SI, DI
-	JGE         next_row
-	MOVL        $0x0000ffff, R8
-	SUBQ        SI, DI
-	BZHIL       DI, R8, DI
-	MOVQ        padL+120(FP), R8
-	MOVQ        wd+88(FP), R9
-	MOVQ        R8, R10
-	SUBQ        $0x00, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	INCQ        R10
-	SARQ        $0x01, R10
-	INCQ        R11
-	SARQ        $0x01, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, (SP)
-	MOVL        $0x55555555, R10
-	PDEPL       R10, R11, R10
-	MOVL        R10, 20(SP)
-	MOVQ        R8, R10
-	SUBQ        $0x01, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	INCQ        R10
-	SARQ        $0x01, R10
-	INCQ        R11
-	SARQ        $0x01, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, 4(SP)
-	MOVL        $0x55555555, R10
-	PDEPL       R10, R11, R10
-	MOVL        R10, 24(SP)
-	MOVQ        R8, R10
-	SUBQ        $0x02, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	INCQ        R10
-	SARQ        $0x01, R10
-	INCQ        R11
-	SARQ        $0x01, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, 8(SP)
-	MOVL        $0x55555555, R10
-	PDEPL       R10, R11, R10
-	MOVL        R10, 28(SP)
-	MOVQ        R8, R10
-	SUBQ        $0x03, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	INCQ        R10
-	SARQ        $0x01, R10
-	INCQ        R11
-	SARQ        $0x01, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, 12(SP)
-	MOVL        $0x55555555, R10
-	PDEPL       R10, R11, R10
-	MOVL        R10, 32(SP)
-	MOVQ        R8, R10
-	SUBQ        $0x04, R10
-	MOVQ        R10, R11
-	ADDQ        R9, R11
-	INCQ        R10
-	SARQ        $0x01, R10
-	INCQ        R11
-	SARQ        $0x01, R11
-	SUBQ        SI, R10
-	SUBQ        SI, R11
-	XORQ        R12, R12
-	CMPQ        R10, R12
-	CMOVQLT     R12, R10
-	CMPQ        R11, R12
-	CMOVQLT     R12, R11
-	MOVL        $0x0000ffff, R12
-	BZHIL       R11, R12, R11
-	BZHIL       R10, R12, R10
-	ANDNL       R11, R10, R11
-	ANDL        DI, R11
-	MOVL        R11, 16(SP)
-	MOVL        $0x55555555, R10
-	PDEPL       R10, R11, R10
-	MOVL        R10, 36(SP)
+	JGE         next_chunk
+	MOVQ        SI, DI
+	SHLQ        $0x01, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	JL          edge_rows
+	ADDQ        $0x09, DI
+	MOVQ        h+80(FP), R8
+	CMPQ        DI, R8
+	JG          edge_rows
 	VMOVAPS     Z0, Z2
+	VMOVAPS     Z0, Z3
+	VMOVAPS     Z0, Z4
+	MOVQ        wd+88(FP), DI
+	MOVQ        SI, R8
+	SHLQ        $0x01, R8
+	MOVQ        padT+112(FP), R9
+	SUBQ        R9, R8
+	IMULQ       DI, R8
+	ADDQ        (SP), R8
+	LEAQ        (CX)(R8*4), R8
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	SHLQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	IMULQ       DI, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
 	MOVQ        SI, R10
+	ADDQ        $0x02, R10
 	SHLQ        $0x01, R10
-	SUBQ        R8, R10
-	MOVQ        BX, R8
-	SHLQ        $0x01, R8
 	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x00, R8
-	CMPQ        R8, $0x00
-	JL          skip0
-	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip0
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVD       20(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   (R8), K1, Z3
-	VMOVUPS.Z   64(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       (SP), K1
-	VMULPS.BCST (DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       24(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   4(R8), K1, Z3
-	VMOVUPS.Z   68(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       4(SP), K1
-	VMULPS.BCST 4(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       28(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   8(R8), K1, Z3
-	VMOVUPS.Z   72(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       8(SP), K1
-	VMULPS.BCST 8(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       32(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   12(R8), K1, Z3
-	VMOVUPS.Z   76(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       12(SP), K1
-	VMULPS.BCST 12(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       36(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   16(R8), K1, Z3
-	VMOVUPS.Z   80(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
+	SUBQ        R11, R10
+	IMULQ       DI, R10
+	ADDQ        (SP), R10
+	LEAQ        (CX)(R10*4), R10
+	SHLQ        $0x02, DI
 	KMOVW       16(SP), K1
-	VMULPS.BCST 16(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-
-skip0:
-	MOVQ        BX, R8
-	SHLQ        $0x01, R8
-	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x01, R8
-	CMPQ        R8, $0x00
-	JL          skip1
-	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip1
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVD       20(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   (R8), K1, Z3
-	VMOVUPS.Z   64(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       (SP), K1
-	VMULPS.BCST 20(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       24(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   4(R8), K1, Z3
-	VMOVUPS.Z   68(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       4(SP), K1
-	VMULPS.BCST 24(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       28(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   8(R8), K1, Z3
-	VMOVUPS.Z   72(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       8(SP), K1
-	VMULPS.BCST 28(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       32(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   12(R8), K1, Z3
-	VMOVUPS.Z   76(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       12(SP), K1
-	VMULPS.BCST 32(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       36(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   16(R8), K1, Z3
-	VMOVUPS.Z   80(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
+	KMOVD       36(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R8), K2, Z5
+	VMOVUPS.Z   64(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST (DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST (DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   (R10), K2, Z5
+	VMOVUPS.Z   64(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST (DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       20(SP), K1
+	KMOVD       40(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R8), K2, Z5
+	VMOVUPS.Z   68(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 4(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 4(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   4(R10), K2, Z5
+	VMOVUPS.Z   68(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 4(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       24(SP), K1
+	KMOVD       44(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R8), K2, Z5
+	VMOVUPS.Z   72(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 8(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 8(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   8(R10), K2, Z5
+	VMOVUPS.Z   72(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 8(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       28(SP), K1
+	KMOVD       48(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R8), K2, Z5
+	VMOVUPS.Z   76(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 12(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   12(R9), K2, Z5
+	VMOVUPS.Z   76(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 12(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   12(R10), K2, Z5
+	VMOVUPS.Z   76(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 12(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       32(SP), K1
+	KMOVD       52(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R8), K2, Z5
+	VMOVUPS.Z   80(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 16(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   16(R9), K2, Z5
+	VMOVUPS.Z   80(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 16(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   16(R10), K2, Z5
+	VMOVUPS.Z   80(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 16(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	ADDQ        DI, R8
+	ADDQ        DI, R9
+	ADDQ        DI, R10
 	KMOVW       16(SP), K1
-	VMULPS.BCST 36(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-
-skip1:
-	MOVQ        BX, R8
-	SHLQ        $0x01, R8
-	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x02, R8
-	CMPQ        R8, $0x00
-	JL          skip2
-	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip2
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVD       20(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   (R8), K1, Z3
-	VMOVUPS.Z   64(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       (SP), K1
-	VMULPS.BCST 40(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       24(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   4(R8), K1, Z3
-	VMOVUPS.Z   68(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       4(SP), K1
-	VMULPS.BCST 44(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       28(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   8(R8), K1, Z3
-	VMOVUPS.Z   72(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       8(SP), K1
-	VMULPS.BCST 48(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       32(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   12(R8), K1, Z3
-	VMOVUPS.Z   76(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       12(SP), K1
-	VMULPS.BCST 52(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       36(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   16(R8), K1, Z3
-	VMOVUPS.Z   80(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
+	KMOVD       36(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R8), K2, Z5
+	VMOVUPS.Z   64(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 20(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 20(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   (R10), K2, Z5
+	VMOVUPS.Z   64(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 20(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       20(SP), K1
+	KMOVD       40(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R8), K2, Z5
+	VMOVUPS.Z   68(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 24(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 24(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   4(R10), K2, Z5
+	VMOVUPS.Z   68(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 24(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       24(SP), K1
+	KMOVD       44(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R8), K2, Z5
+	VMOVUPS.Z   72(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 28(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 28(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   8(R10), K2, Z5
+	VMOVUPS.Z   72(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 28(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       28(SP), K1
+	KMOVD       48(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R8), K2, Z5
+	VMOVUPS.Z   76(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 32(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   12(R9), K2, Z5
+	VMOVUPS.Z   76(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 32(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   12(R10), K2, Z5
+	VMOVUPS.Z   76(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 32(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       32(SP), K1
+	KMOVD       52(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R8), K2, Z5
+	VMOVUPS.Z   80(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 36(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   16(R9), K2, Z5
+	VMOVUPS.Z   80(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 36(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   16(R10), K2, Z5
+	VMOVUPS.Z   80(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 36(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	ADDQ        DI, R8
+	ADDQ        DI, R9
+	ADDQ        DI, R10
 	KMOVW       16(SP), K1
-	VMULPS.BCST 56(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-
-skip2:
-	MOVQ        BX, R8
-	SHLQ        $0x01, R8
-	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x03, R8
-	CMPQ        R8, $0x00
-	JL          skip3
-	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip3
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVD       20(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   (R8), K1, Z3
-	VMOVUPS.Z   64(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       (SP), K1
-	VMULPS.BCST 60(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       24(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   4(R8), K1, Z3
-	VMOVUPS.Z   68(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       4(SP), K1
-	VMULPS.BCST 64(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       28(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   8(R8), K1, Z3
-	VMOVUPS.Z   72(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       8(SP), K1
-	VMULPS.BCST 68(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       32(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   12(R8), K1, Z3
-	VMOVUPS.Z   76(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       12(SP), K1
-	VMULPS.BCST 72(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       36(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   16(R8), K1, Z3
-	VMOVUPS.Z   80(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
+	KMOVD       36(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R8), K2, Z5
+	VMOVUPS.Z   64(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 40(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 40(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   (R10), K2, Z5
+	VMOVUPS.Z   64(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 40(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       20(SP), K1
+	KMOVD       40(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R8), K2, Z5
+	VMOVUPS.Z   68(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 44(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 44(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   4(R10), K2, Z5
+	VMOVUPS.Z   68(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 44(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       24(SP), K1
+	KMOVD       44(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R8), K2, Z5
+	VMOVUPS.Z   72(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 48(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 48(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   8(R10), K2, Z5
+	VMOVUPS.Z   72(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 48(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       28(SP), K1
+	KMOVD       48(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R8), K2, Z5
+	VMOVUPS.Z   76(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 52(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   12(R9), K2, Z5
+	VMOVUPS.Z   76(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 52(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   12(R10), K2, Z5
+	VMOVUPS.Z   76(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 52(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       32(SP), K1
+	KMOVD       52(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R8), K2, Z5
+	VMOVUPS.Z   80(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 56(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   16(R9), K2, Z5
+	VMOVUPS.Z   80(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 56(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   16(R10), K2, Z5
+	VMOVUPS.Z   80(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 56(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	ADDQ        DI, R8
+	ADDQ        DI, R9
+	ADDQ        DI, R10
 	KMOVW       16(SP), K1
-	VMULPS.BCST 76(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-
-skip3:
-	MOVQ        BX, R8
-	SHLQ        $0x01, R8
-	MOVQ        padT+112(FP), R11
-	SUBQ        R11, R8
-	ADDQ        $0x04, R8
-	CMPQ        R8, $0x00
-	JL          skip4
-	MOVQ        h+80(FP), R11
-	CMPQ        R8, R11
-	JGE         skip4
-	IMULQ       R9, R8
-	ADDQ        R10, R8
-	LEAQ        (CX)(R8*4), R8
-	KMOVD       20(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   (R8), K1, Z3
-	VMOVUPS.Z   64(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       (SP), K1
-	VMULPS.BCST 80(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       24(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   4(R8), K1, Z3
-	VMOVUPS.Z   68(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       4(SP), K1
-	VMULPS.BCST 84(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       28(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   8(R8), K1, Z3
-	VMOVUPS.Z   72(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       8(SP), K1
-	VMULPS.BCST 88(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       32(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   12(R8), K1, Z3
-	VMOVUPS.Z   76(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
-	KMOVW       12(SP), K1
-	VMULPS.BCST 92(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
-	KMOVD       36(SP), K1
-	KSHIFTRD    $0x10, K1, K2
-	VMOVUPS.Z   16(R8), K1, Z3
-	VMOVUPS.Z   80(R8), K2, Z4
-	VPERMT2PS   Z4, Z1, Z3
+	KMOVD       36(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R8), K2, Z5
+	VMOVUPS.Z   64(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 60(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 60(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   (R10), K2, Z5
+	VMOVUPS.Z   64(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 60(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       20(SP), K1
+	KMOVD       40(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R8), K2, Z5
+	VMOVUPS.Z   68(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 64(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 64(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   4(R10), K2, Z5
+	VMOVUPS.Z   68(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 64(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       24(SP), K1
+	KMOVD       44(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R8), K2, Z5
+	VMOVUPS.Z   72(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 68(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 68(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   8(R10), K2, Z5
+	VMOVUPS.Z   72(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 68(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       28(SP), K1
+	KMOVD       48(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R8), K2, Z5
+	VMOVUPS.Z   76(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 72(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   12(R9), K2, Z5
+	VMOVUPS.Z   76(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 72(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   12(R10), K2, Z5
+	VMOVUPS.Z   76(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 72(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       32(SP), K1
+	KMOVD       52(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R8), K2, Z5
+	VMOVUPS.Z   80(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 76(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   16(R9), K2, Z5
+	VMOVUPS.Z   80(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 76(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   16(R10), K2, Z5
+	VMOVUPS.Z   80(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 76(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	ADDQ        DI, R8
+	ADDQ        DI, R9
+	ADDQ        DI, R10
 	KMOVW       16(SP), K1
-	VMULPS.BCST 96(DX), Z3, Z3
-	VADDPS      Z3, Z2, K1, Z2
+	KMOVD       36(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R8), K2, Z5
+	VMOVUPS.Z   64(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 80(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 80(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   (R10), K2, Z5
+	VMOVUPS.Z   64(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 80(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       20(SP), K1
+	KMOVD       40(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R8), K2, Z5
+	VMOVUPS.Z   68(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 84(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 84(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   4(R10), K2, Z5
+	VMOVUPS.Z   68(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 84(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       24(SP), K1
+	KMOVD       44(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R8), K2, Z5
+	VMOVUPS.Z   72(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 88(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 88(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   8(R10), K2, Z5
+	VMOVUPS.Z   72(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 88(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       28(SP), K1
+	KMOVD       48(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R8), K2, Z5
+	VMOVUPS.Z   76(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 92(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   12(R9), K2, Z5
+	VMOVUPS.Z   76(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 92(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   12(R10), K2, Z5
+	VMOVUPS.Z   76(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 92(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	KMOVW       32(SP), K1
+	KMOVD       52(SP), K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R8), K2, Z5
+	VMOVUPS.Z   80(R8), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 96(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	VMOVUPS.Z   16(R9), K2, Z5
+	VMOVUPS.Z   80(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 96(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	VMOVUPS.Z   16(R10), K2, Z5
+	VMOVUPS.Z   80(R10), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 96(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	JMP         store
 
-skip4:
-	MOVQ    BX, R8
-	MOVQ    wo+104(FP), R9
-	IMULQ   R9, R8
-	ADDQ    SI, R8
-	KMOVW   DI, K1
-	VMOVUPS Z2, K1, (AX)(R8*4)
-	ADDQ    $0x10, SI
-	JMP     chunks
+edge_rows:
+	VMOVAPS     Z0, Z2
+	VMOVAPS     Z0, Z3
+	VMOVAPS     Z0, Z4
+	MOVQ        SI, DI
+	SHLQ        $0x01, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x00, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
+	MOVQ        h+80(FP), R11
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	SHLQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x00, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	SHLQ        $0x01, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x00, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (DI), K2, Z5
+	VMOVUPS.Z   64(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST (DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST (DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R11), K2, Z5
+	VMOVUPS.Z   64(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST (DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(DI), K2, Z5
+	VMOVUPS.Z   68(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 4(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 4(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R11), K2, Z5
+	VMOVUPS.Z   68(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 4(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(DI), K2, Z5
+	VMOVUPS.Z   72(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 8(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        24(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 8(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        24(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R11), K2, Z5
+	VMOVUPS.Z   72(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 8(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        28(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(DI), K2, Z5
+	VMOVUPS.Z   76(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 12(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        28(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R9), K2, Z5
+	VMOVUPS.Z   76(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 12(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        28(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R11), K2, Z5
+	VMOVUPS.Z   76(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 12(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        32(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        52(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(DI), K2, Z5
+	VMOVUPS.Z   80(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 16(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        32(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	MOVL        52(SP), DI
+	ANDL        R10, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R9), K2, Z5
+	VMOVUPS.Z   80(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 16(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        32(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	MOVL        52(SP), DI
+	ANDL        R12, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R11), K2, Z5
+	VMOVUPS.Z   80(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 16(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVQ        SI, DI
+	SHLQ        $0x01, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x01, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
+	MOVQ        h+80(FP), R11
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	SHLQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x01, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	SHLQ        $0x01, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x01, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (DI), K2, Z5
+	VMOVUPS.Z   64(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 20(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 20(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R11), K2, Z5
+	VMOVUPS.Z   64(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 20(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(DI), K2, Z5
+	VMOVUPS.Z   68(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 24(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 24(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R11), K2, Z5
+	VMOVUPS.Z   68(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 24(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(DI), K2, Z5
+	VMOVUPS.Z   72(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 28(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        24(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 28(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        24(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R11), K2, Z5
+	VMOVUPS.Z   72(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 28(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        28(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(DI), K2, Z5
+	VMOVUPS.Z   76(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 32(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        28(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R9), K2, Z5
+	VMOVUPS.Z   76(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 32(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        28(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R11), K2, Z5
+	VMOVUPS.Z   76(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 32(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        32(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        52(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(DI), K2, Z5
+	VMOVUPS.Z   80(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 36(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        32(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	MOVL        52(SP), DI
+	ANDL        R10, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R9), K2, Z5
+	VMOVUPS.Z   80(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 36(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        32(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	MOVL        52(SP), DI
+	ANDL        R12, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R11), K2, Z5
+	VMOVUPS.Z   80(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 36(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVQ        SI, DI
+	SHLQ        $0x01, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x02, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
+	MOVQ        h+80(FP), R11
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	SHLQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x02, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	SHLQ        $0x01, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x02, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (DI), K2, Z5
+	VMOVUPS.Z   64(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 40(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 40(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R11), K2, Z5
+	VMOVUPS.Z   64(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 40(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(DI), K2, Z5
+	VMOVUPS.Z   68(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 44(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 44(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R11), K2, Z5
+	VMOVUPS.Z   68(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 44(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(DI), K2, Z5
+	VMOVUPS.Z   72(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 48(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        24(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 48(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        24(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R11), K2, Z5
+	VMOVUPS.Z   72(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 48(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        28(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(DI), K2, Z5
+	VMOVUPS.Z   76(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 52(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        28(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R9), K2, Z5
+	VMOVUPS.Z   76(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 52(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        28(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R11), K2, Z5
+	VMOVUPS.Z   76(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 52(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        32(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        52(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(DI), K2, Z5
+	VMOVUPS.Z   80(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 56(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        32(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	MOVL        52(SP), DI
+	ANDL        R10, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R9), K2, Z5
+	VMOVUPS.Z   80(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 56(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        32(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	MOVL        52(SP), DI
+	ANDL        R12, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R11), K2, Z5
+	VMOVUPS.Z   80(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 56(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVQ        SI, DI
+	SHLQ        $0x01, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x03, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
+	MOVQ        h+80(FP), R11
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	SHLQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x03, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	SHLQ        $0x01, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x03, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (DI), K2, Z5
+	VMOVUPS.Z   64(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 60(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 60(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R11), K2, Z5
+	VMOVUPS.Z   64(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 60(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(DI), K2, Z5
+	VMOVUPS.Z   68(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 64(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 64(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R11), K2, Z5
+	VMOVUPS.Z   68(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 64(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(DI), K2, Z5
+	VMOVUPS.Z   72(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 68(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        24(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 68(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        24(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R11), K2, Z5
+	VMOVUPS.Z   72(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 68(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        28(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(DI), K2, Z5
+	VMOVUPS.Z   76(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 72(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        28(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R9), K2, Z5
+	VMOVUPS.Z   76(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 72(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        28(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R11), K2, Z5
+	VMOVUPS.Z   76(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 72(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        32(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        52(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(DI), K2, Z5
+	VMOVUPS.Z   80(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 76(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        32(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	MOVL        52(SP), DI
+	ANDL        R10, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R9), K2, Z5
+	VMOVUPS.Z   80(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 76(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        32(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	MOVL        52(SP), DI
+	ANDL        R12, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R11), K2, Z5
+	VMOVUPS.Z   80(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 76(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVQ        SI, DI
+	SHLQ        $0x01, DI
+	MOVQ        padT+112(FP), R8
+	SUBQ        R8, DI
+	ADDQ        $0x04, DI
+	XORQ        R8, R8
+	XORQ        R10, R10
+	MOVQ        $-1, R9
+	MOVQ        h+80(FP), R11
+	CMPQ        DI, R11
+	CMOVQCS     R9, R8
+	CMOVQCC     R10, DI
+	MOVQ        wd+88(FP), R9
+	IMULQ       R9, DI
+	ADDQ        (SP), DI
+	LEAQ        (CX)(DI*4), DI
+	MOVQ        SI, R9
+	ADDQ        $0x01, R9
+	SHLQ        $0x01, R9
+	MOVQ        padT+112(FP), R10
+	SUBQ        R10, R9
+	ADDQ        $0x04, R9
+	XORQ        R10, R10
+	XORQ        R12, R12
+	MOVQ        $-1, R11
+	MOVQ        h+80(FP), R13
+	CMPQ        R9, R13
+	CMOVQCS     R11, R10
+	CMOVQCC     R12, R9
+	MOVQ        wd+88(FP), R11
+	IMULQ       R11, R9
+	ADDQ        (SP), R9
+	LEAQ        (CX)(R9*4), R9
+	MOVQ        SI, R11
+	ADDQ        $0x02, R11
+	SHLQ        $0x01, R11
+	MOVQ        padT+112(FP), R12
+	SUBQ        R12, R11
+	ADDQ        $0x04, R11
+	XORQ        R12, R12
+	XORQ        R14, R14
+	MOVQ        $-1, R13
+	MOVQ        h+80(FP), R15
+	CMPQ        R11, R15
+	CMOVQCS     R13, R12
+	CMOVQCC     R14, R11
+	MOVQ        wd+88(FP), R13
+	IMULQ       R13, R11
+	ADDQ        (SP), R11
+	LEAQ        (CX)(R11*4), R11
+	MOVL        16(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (DI), K2, Z5
+	VMOVUPS.Z   64(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 80(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        16(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R9), K2, Z5
+	VMOVUPS.Z   64(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 80(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        16(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        36(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   (R11), K2, Z5
+	VMOVUPS.Z   64(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 80(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        20(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(DI), K2, Z5
+	VMOVUPS.Z   68(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 84(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        20(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R9), K2, Z5
+	VMOVUPS.Z   68(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 84(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        20(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        40(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   4(R11), K2, Z5
+	VMOVUPS.Z   68(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 84(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        24(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(DI), K2, Z5
+	VMOVUPS.Z   72(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 88(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        24(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R9), K2, Z5
+	VMOVUPS.Z   72(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 88(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        24(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        44(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   8(R11), K2, Z5
+	VMOVUPS.Z   72(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 88(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        28(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(DI), K2, Z5
+	VMOVUPS.Z   76(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 92(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        28(SP), R13
+	ANDL        R10, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R10, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R9), K2, Z5
+	VMOVUPS.Z   76(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 92(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        28(SP), R13
+	ANDL        R12, R13
+	KMOVW       R13, K1
+	MOVL        48(SP), R13
+	ANDL        R12, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   12(R11), K2, Z5
+	VMOVUPS.Z   76(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 92(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	MOVL        32(SP), R13
+	ANDL        R8, R13
+	KMOVW       R13, K1
+	MOVL        52(SP), R13
+	ANDL        R8, R13
+	KMOVD       R13, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(DI), K2, Z5
+	VMOVUPS.Z   80(DI), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 96(DX), Z5, Z5
+	VADDPS      Z5, Z2, K1, Z2
+	MOVL        32(SP), DI
+	ANDL        R10, DI
+	KMOVW       DI, K1
+	MOVL        52(SP), DI
+	ANDL        R10, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R9), K2, Z5
+	VMOVUPS.Z   80(R9), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 96(DX), Z5, Z5
+	VADDPS      Z5, Z3, K1, Z3
+	MOVL        32(SP), DI
+	ANDL        R12, DI
+	KMOVW       DI, K1
+	MOVL        52(SP), DI
+	ANDL        R12, DI
+	KMOVD       DI, K2
+	KSHIFTRD    $0x10, K2, K3
+	VMOVUPS.Z   16(R11), K2, Z5
+	VMOVUPS.Z   80(R11), K3, Z6
+	VPERMT2PS   Z6, Z1, Z5
+	VMULPS.BCST 96(DX), Z5, Z5
+	VADDPS      Z5, Z4, K1, Z4
+	VMOVAPS     Z2, Z2
+	VMOVAPS     Z3, Z3
+	VMOVAPS     Z4, Z4
 
-next_row:
-	INCQ BX
+store:
+	MOVQ    SI, DI
+	MOVQ    wo+104(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   8(SP), K1
+	VMOVUPS Z2, K1, (AX)(DI*4)
+	ADDQ    $0x01, SI
+	MOVQ    ho+96(FP), DI
+	CMPQ    SI, DI
+	JGE     stored1
+	MOVQ    SI, DI
+	MOVQ    wo+104(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   8(SP), K1
+	VMOVUPS Z3, K1, (AX)(DI*4)
+
+stored1:
+	ADDQ    $0x01, SI
+	MOVQ    ho+96(FP), DI
+	CMPQ    SI, DI
+	JGE     stored2
+	MOVQ    SI, DI
+	MOVQ    wo+104(FP), R8
+	IMULQ   R8, DI
+	ADDQ    BX, DI
+	KMOVW   8(SP), K1
+	VMOVUPS Z4, K1, (AX)(DI*4)
+
+stored2:
+	ADDQ $0x01, SI
 	JMP  rows
+
+next_chunk:
+	ADDQ $0x10, BX
+	JMP  chunks
 
 done:
 	VZEROUPPER
@@ -1985,163 +5233,534 @@ done:
 
 // func maxPlaneK2S2AVX512(out []float32, in []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
 // Requires: AVX, AVX512BW, AVX512F, BMI, BMI2, CMOV
-TEXT ·maxPlaneK2S2AVX512(SB), $16-104
+TEXT ·maxPlaneK2S2AVX512(SB), $32-104
 	// One plane of a 2×2 max pooling of stride 2 (MaxPool).
+	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
 	MOVQ         out_base+0(FP), AX
 	MOVQ         in_base+24(FP), CX
 	VBROADCASTSS start+48(FP), Z0
 	VMOVDQU32    evens<>+0(SB), Z1
 	XORQ         DX, DX
 
-rows:
-	MOVQ ho+72(FP), BX
-	CMPQ DX, BX
-	JGE  done
-	XORQ BX, BX
-
 chunks:
-	MOVQ      wo+80(FP), SI
+	MOVQ    wo+80(FP), BX
+	CMPQ    DX, BX
+	JGE     done
+	MOVL    $0x0000ffff, SI
+	SUBQ    DX, BX
+	BZHIL   BX, SI, BX
+	MOVL    BX, 8(SP)
+	MOVQ    padL+96(FP), SI
+	MOVQ    wd+64(FP), DI
+	MOVQ    SI, R8
+	SUBQ    $0x00, R8
+	MOVQ    R8, R9
+	ADDQ    DI, R9
+	INCQ    R8
+	SARQ    $0x01, R8
+	INCQ    R9
+	SARQ    $0x01, R9
+	SUBQ    DX, R8
+	SUBQ    DX, R9
+	XORQ    R10, R10
+	CMPQ    R8, R10
+	CMOVQLT R10, R8
+	CMPQ    R9, R10
+	CMOVQLT R10, R9
+	MOVL    $0x0000ffff, R10
+	BZHIL   R9, R10, R9
+	BZHIL   R8, R10, R8
+	ANDNL   R9, R8, R9
+	ANDL    BX, R9
+	MOVL    R9, 16(SP)
+	MOVL    $0x55555555, R8
+	PDEPL   R8, R9, R8
+	MOVL    R8, 24(SP)
+	MOVQ    SI, R8
+	SUBQ    $0x01, R8
+	MOVQ    R8, R9
+	ADDQ    DI, R9
+	INCQ    R8
+	SARQ    $0x01, R8
+	INCQ    R9
+	SARQ    $0x01, R9
+	SUBQ    DX, R8
+	SUBQ    DX, R9
+	XORQ    DI, DI
+	CMPQ    R8, DI
+	CMOVQLT DI, R8
+	CMPQ    R9, DI
+	CMOVQLT DI, R9
+	MOVL    $0x0000ffff, DI
+	BZHIL   R9, DI, R9
+	BZHIL   R8, DI, DI
+	ANDNL   R9, DI, R9
+	ANDL    BX, R9
+	MOVL    R9, 20(SP)
+	MOVL    $0x55555555, BX
+	PDEPL   BX, R9, BX
+	MOVL    BX, 28(SP)
+	MOVQ    DX, BX
+	SHLQ    $0x01, BX
+	SUBQ    SI, BX
+	MOVQ    BX, (SP)
+	XORQ    BX, BX
+
+rows:
+	MOVQ      ho+72(FP), SI
 	CMPQ      BX, SI
-	JGE       next_row
-	MOVL      $0x0000ffff, DI
-	SUBQ      BX, SI
-	BZHIL     SI, DI, SI
-	MOVQ      padL+96(FP), DI
-	MOVQ      wd+64(FP), R8
-	MOVQ      DI, R9
-	SUBQ      $0x00, R9
-	MOVQ      R9, R10
-	ADDQ      R8, R10
-	INCQ      R9
-	SARQ      $0x01, R9
-	INCQ      R10
-	SARQ      $0x01, R10
-	SUBQ      BX, R9
-	SUBQ      BX, R10
-	XORQ      R11, R11
-	CMPQ      R9, R11
-	CMOVQLT   R11, R9
-	CMPQ      R10, R11
-	CMOVQLT   R11, R10
-	MOVL      $0x0000ffff, R11
-	BZHIL     R10, R11, R10
-	BZHIL     R9, R11, R9
-	ANDNL     R10, R9, R10
-	ANDL      SI, R10
-	MOVL      R10, (SP)
-	MOVL      $0x55555555, R9
-	PDEPL     R9, R10, R9
-	MOVL      R9, 8(SP)
-	MOVQ      DI, R9
-	SUBQ      $0x01, R9
-	MOVQ      R9, R10
-	ADDQ      R8, R10
-	INCQ      R9
-	SARQ      $0x01, R9
-	INCQ      R10
-	SARQ      $0x01, R10
-	SUBQ      BX, R9
-	SUBQ      BX, R10
-	XORQ      R11, R11
-	CMPQ      R9, R11
-	CMOVQLT   R11, R9
-	CMPQ      R10, R11
-	CMOVQLT   R11, R10
-	MOVL      $0x0000ffff, R11
-	BZHIL     R10, R11, R10
-	BZHIL     R9, R11, R9
-	ANDNL     R10, R9, R10
-	ANDL      SI, R10
-	MOVL      R10, 4(SP)
-	MOVL      $0x55555555, R9
-	PDEPL     R9, R10, R9
-	MOVL      R9, 12(SP)
+	JGE       next_chunk
+	MOVQ      BX, SI
+	SHLQ      $0x01, SI
+	MOVQ      padT+88(FP), DI
+	SUBQ      DI, SI
+	JL        edge_rows
+	ADDQ      $0x06, SI
+	MOVQ      h+56(FP), DI
+	CMPQ      SI, DI
+	JG        edge_rows
 	VMOVAPS   Z0, Z2
+	VMOVAPS   Z0, Z3
+	VMOVAPS   Z0, Z4
+	MOVQ      wd+64(FP), SI
+	MOVQ      BX, DI
+	SHLQ      $0x01, DI
+	MOVQ      padT+88(FP), R8
+	SUBQ      R8, DI
+	IMULQ     SI, DI
+	ADDQ      (SP), DI
+	LEAQ      (CX)(DI*4), DI
+	MOVQ      BX, R8
+	ADDQ      $0x01, R8
+	SHLQ      $0x01, R8
+	MOVQ      padT+88(FP), R9
+	SUBQ      R9, R8
+	IMULQ     SI, R8
+	ADDQ      (SP), R8
+	LEAQ      (CX)(R8*4), R8
 	MOVQ      BX, R9
+	ADDQ      $0x02, R9
 	SHLQ      $0x01, R9
-	SUBQ      DI, R9
-	MOVQ      DX, DI
-	SHLQ      $0x01, DI
 	MOVQ      padT+88(FP), R10
-	SUBQ      R10, DI
-	ADDQ      $0x00, DI
-	CMPQ      DI, $0x00
-	JL        skip0
+	SUBQ      R10, R9
+	IMULQ     SI, R9
+	ADDQ      (SP), R9
+	LEAQ      (CX)(R9*4), R9
+	SHLQ      $0x02, SI
+	KMOVW     16(SP), K1
+	KMOVD     24(SP), K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (DI), K2, Z5
+	VMOVUPS.Z 64(DI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z2
+	VMOVUPS.Z (R8), K2, Z5
+	VMOVUPS.Z 64(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z3
+	VMOVUPS.Z (R9), K2, Z5
+	VMOVUPS.Z 64(R9), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	KMOVW     20(SP), K1
+	KMOVD     28(SP), K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(DI), K2, Z5
+	VMOVUPS.Z 68(DI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z2
+	VMOVUPS.Z 4(R8), K2, Z5
+	VMOVUPS.Z 68(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z3
+	VMOVUPS.Z 4(R9), K2, Z5
+	VMOVUPS.Z 68(R9), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	ADDQ      SI, DI
+	ADDQ      SI, R8
+	ADDQ      SI, R9
+	KMOVW     16(SP), K1
+	KMOVD     24(SP), K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (DI), K2, Z5
+	VMOVUPS.Z 64(DI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z2
+	VMOVUPS.Z (R8), K2, Z5
+	VMOVUPS.Z 64(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z3
+	VMOVUPS.Z (R9), K2, Z5
+	VMOVUPS.Z 64(R9), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	KMOVW     20(SP), K1
+	KMOVD     28(SP), K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(DI), K2, Z5
+	VMOVUPS.Z 68(DI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z2
+	VMOVUPS.Z 4(R8), K2, Z5
+	VMOVUPS.Z 68(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z3
+	VMOVUPS.Z 4(R9), K2, Z5
+	VMOVUPS.Z 68(R9), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	JMP       store
+
+edge_rows:
+	VMOVAPS   Z0, Z2
+	VMOVAPS   Z0, Z3
+	VMOVAPS   Z0, Z4
+	MOVQ      BX, SI
+	SHLQ      $0x01, SI
+	MOVQ      padT+88(FP), DI
+	SUBQ      DI, SI
+	ADDQ      $0x00, SI
+	XORQ      DI, DI
+	XORQ      R9, R9
+	MOVQ      $-1, R8
 	MOVQ      h+56(FP), R10
-	CMPQ      DI, R10
-	JGE       skip0
-	IMULQ     R8, DI
-	ADDQ      R9, DI
-	LEAQ      (CX)(DI*4), DI
-	KMOVD     8(SP), K1
-	KSHIFTRD  $0x10, K1, K2
-	VMOVUPS.Z (DI), K1, Z3
-	VMOVUPS.Z 64(DI), K2, Z4
-	VPERMT2PS Z4, Z1, Z3
-	KMOVW     (SP), K1
-	VCMPPS    $0x1e, Z2, Z3, K1, K2
-	VCMPPS    $0x03, Z3, Z3, K1, K1
+	CMPQ      SI, R10
+	CMOVQCS   R8, DI
+	CMOVQCC   R9, SI
+	MOVQ      wd+64(FP), R8
+	IMULQ     R8, SI
+	ADDQ      (SP), SI
+	LEAQ      (CX)(SI*4), SI
+	MOVQ      BX, R8
+	ADDQ      $0x01, R8
+	SHLQ      $0x01, R8
+	MOVQ      padT+88(FP), R9
+	SUBQ      R9, R8
+	ADDQ      $0x00, R8
+	XORQ      R9, R9
+	XORQ      R11, R11
+	MOVQ      $-1, R10
+	MOVQ      h+56(FP), R12
+	CMPQ      R8, R12
+	CMOVQCS   R10, R9
+	CMOVQCC   R11, R8
+	MOVQ      wd+64(FP), R10
+	IMULQ     R10, R8
+	ADDQ      (SP), R8
+	LEAQ      (CX)(R8*4), R8
+	MOVQ      BX, R10
+	ADDQ      $0x02, R10
+	SHLQ      $0x01, R10
+	MOVQ      padT+88(FP), R11
+	SUBQ      R11, R10
+	ADDQ      $0x00, R10
+	XORQ      R11, R11
+	XORQ      R13, R13
+	MOVQ      $-1, R12
+	MOVQ      h+56(FP), R14
+	CMPQ      R10, R14
+	CMOVQCS   R12, R11
+	CMOVQCC   R13, R10
+	MOVQ      wd+64(FP), R12
+	IMULQ     R12, R10
+	ADDQ      (SP), R10
+	LEAQ      (CX)(R10*4), R10
+	MOVL      16(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	MOVL      24(SP), R12
+	ANDL      DI, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (SI), K2, Z5
+	VMOVUPS.Z 64(SI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z3, K2, Z2
-	KMOVD     12(SP), K1
-	KSHIFTRD  $0x10, K1, K2
-	VMOVUPS.Z 4(DI), K1, Z3
-	VMOVUPS.Z 68(DI), K2, Z4
-	VPERMT2PS Z4, Z1, Z3
-	KMOVW     4(SP), K1
-	VCMPPS    $0x1e, Z2, Z3, K1, K2
-	VCMPPS    $0x03, Z3, Z3, K1, K1
+	VMOVUPS   Z5, K2, Z2
+	MOVL      16(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	MOVL      24(SP), R12
+	ANDL      R9, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (R8), K2, Z5
+	VMOVUPS.Z 64(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z3, K2, Z2
-
-skip0:
-	MOVQ      DX, DI
-	SHLQ      $0x01, DI
-	MOVQ      padT+88(FP), R10
-	SUBQ      R10, DI
-	ADDQ      $0x01, DI
-	CMPQ      DI, $0x00
-	JL        skip1
+	VMOVUPS   Z5, K2, Z3
+	MOVL      16(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	MOVL      24(SP), R12
+	ANDL      R11, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (R10), K2, Z5
+	VMOVUPS.Z 64(R10), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	MOVL      20(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	MOVL      28(SP), R12
+	ANDL      DI, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(SI), K2, Z5
+	VMOVUPS.Z 68(SI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z2
+	MOVL      20(SP), SI
+	ANDL      R9, SI
+	KMOVW     SI, K1
+	MOVL      28(SP), SI
+	ANDL      R9, SI
+	KMOVD     SI, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(R8), K2, Z5
+	VMOVUPS.Z 68(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z3
+	MOVL      20(SP), SI
+	ANDL      R11, SI
+	KMOVW     SI, K1
+	MOVL      28(SP), SI
+	ANDL      R11, SI
+	KMOVD     SI, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(R10), K2, Z5
+	VMOVUPS.Z 68(R10), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	MOVQ      BX, SI
+	SHLQ      $0x01, SI
+	MOVQ      padT+88(FP), DI
+	SUBQ      DI, SI
+	ADDQ      $0x01, SI
+	XORQ      DI, DI
+	XORQ      R9, R9
+	MOVQ      $-1, R8
 	MOVQ      h+56(FP), R10
-	CMPQ      DI, R10
-	JGE       skip1
-	IMULQ     R8, DI
-	ADDQ      R9, DI
-	LEAQ      (CX)(DI*4), DI
-	KMOVD     8(SP), K1
-	KSHIFTRD  $0x10, K1, K2
-	VMOVUPS.Z (DI), K1, Z3
-	VMOVUPS.Z 64(DI), K2, Z4
-	VPERMT2PS Z4, Z1, Z3
-	KMOVW     (SP), K1
-	VCMPPS    $0x1e, Z2, Z3, K1, K2
-	VCMPPS    $0x03, Z3, Z3, K1, K1
+	CMPQ      SI, R10
+	CMOVQCS   R8, DI
+	CMOVQCC   R9, SI
+	MOVQ      wd+64(FP), R8
+	IMULQ     R8, SI
+	ADDQ      (SP), SI
+	LEAQ      (CX)(SI*4), SI
+	MOVQ      BX, R8
+	ADDQ      $0x01, R8
+	SHLQ      $0x01, R8
+	MOVQ      padT+88(FP), R9
+	SUBQ      R9, R8
+	ADDQ      $0x01, R8
+	XORQ      R9, R9
+	XORQ      R11, R11
+	MOVQ      $-1, R10
+	MOVQ      h+56(FP), R12
+	CMPQ      R8, R12
+	CMOVQCS   R10, R9
+	CMOVQCC   R11, R8
+	MOVQ      wd+64(FP), R10
+	IMULQ     R10, R8
+	ADDQ      (SP), R8
+	LEAQ      (CX)(R8*4), R8
+	MOVQ      BX, R10
+	ADDQ      $0x02, R10
+	SHLQ      $0x01, R10
+	MOVQ      padT+88(FP), R11
+	SUBQ      R11, R10
+	ADDQ      $0x01, R10
+	XORQ      R11, R11
+	XORQ      R13, R13
+	MOVQ      $-1, R12
+	MOVQ      h+56(FP), R14
+	CMPQ      R10, R14
+	CMOVQCS   R12, R11
+	CMOVQCC   R13, R10
+	MOVQ      wd+64(FP), R12
+	IMULQ     R12, R10
+	ADDQ      (SP), R10
+	LEAQ      (CX)(R10*4), R10
+	MOVL      16(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	MOVL      24(SP), R12
+	ANDL      DI, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (SI), K2, Z5
+	VMOVUPS.Z 64(SI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z3, K2, Z2
-	KMOVD     12(SP), K1
-	KSHIFTRD  $0x10, K1, K2
-	VMOVUPS.Z 4(DI), K1, Z3
-	VMOVUPS.Z 68(DI), K2, Z4
-	VPERMT2PS Z4, Z1, Z3
-	KMOVW     4(SP), K1
-	VCMPPS    $0x1e, Z2, Z3, K1, K2
-	VCMPPS    $0x03, Z3, Z3, K1, K1
+	VMOVUPS   Z5, K2, Z2
+	MOVL      16(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	MOVL      24(SP), R12
+	ANDL      R9, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (R8), K2, Z5
+	VMOVUPS.Z 64(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z3, K2, Z2
+	VMOVUPS   Z5, K2, Z3
+	MOVL      16(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	MOVL      24(SP), R12
+	ANDL      R11, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (R10), K2, Z5
+	VMOVUPS.Z 64(R10), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	MOVL      20(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	MOVL      28(SP), R12
+	ANDL      DI, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(SI), K2, Z5
+	VMOVUPS.Z 68(SI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z2
+	MOVL      20(SP), SI
+	ANDL      R9, SI
+	KMOVW     SI, K1
+	MOVL      28(SP), SI
+	ANDL      R9, SI
+	KMOVD     SI, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(R8), K2, Z5
+	VMOVUPS.Z 68(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z3
+	MOVL      20(SP), SI
+	ANDL      R11, SI
+	KMOVW     SI, K1
+	MOVL      28(SP), SI
+	ANDL      R11, SI
+	KMOVD     SI, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(R10), K2, Z5
+	VMOVUPS.Z 68(R10), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	VMOVAPS   Z2, Z2
+	VMOVAPS   Z3, Z3
+	VMOVAPS   Z4, Z4
 
-skip1:
-	MOVQ    DX, DI
-	MOVQ    wo+80(FP), R8
-	IMULQ   R8, DI
-	ADDQ    BX, DI
-	KMOVW   SI, K1
-	VMOVUPS Z2, K1, (AX)(DI*4)
-	ADDQ    $0x10, BX
-	JMP     chunks
+store:
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	KMOVW   8(SP), K1
+	VMOVUPS Z2, K1, (AX)(SI*4)
+	ADDQ    $0x01, BX
+	MOVQ    ho+72(FP), SI
+	CMPQ    BX, SI
+	JGE     stored1
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	KMOVW   8(SP), K1
+	VMOVUPS Z3, K1, (AX)(SI*4)
 
-next_row:
-	INCQ DX
+stored1:
+	ADDQ    $0x01, BX
+	MOVQ    ho+72(FP), SI
+	CMPQ    BX, SI
+	JGE     stored2
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	KMOVW   8(SP), K1
+	VMOVUPS Z4, K1, (AX)(SI*4)
+
+stored2:
+	ADDQ $0x01, BX
 	JMP  rows
+
+next_chunk:
+	ADDQ $0x10, DX
+	JMP  chunks
 
 done:
 	VZEROUPPER
@@ -2149,190 +5768,671 @@ done:
 
 // func maxPlaneK3S1AVX512(out []float32, in []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
 // Requires: AVX, AVX512F, BMI, BMI2, CMOV
-TEXT ·maxPlaneK3S1AVX512(SB), $24-104
+TEXT ·maxPlaneK3S1AVX512(SB), $40-104
 	// One plane of a 3×3 max pooling of stride 1 (MaxPool).
+	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
 	MOVQ         out_base+0(FP), AX
 	MOVQ         in_base+24(FP), CX
 	VBROADCASTSS start+48(FP), Z0
 	XORQ         DX, DX
 
-rows:
-	MOVQ ho+72(FP), BX
-	CMPQ DX, BX
-	JGE  done
-	XORQ BX, BX
-
 chunks:
-	MOVQ      wo+80(FP), SI
+	MOVQ    wo+80(FP), BX
+	CMPQ    DX, BX
+	JGE     done
+	MOVL    $0x0000ffff, SI
+	SUBQ    DX, BX
+	BZHIL   BX, SI, BX
+	MOVL    BX, 8(SP)
+	MOVQ    padL+96(FP), SI
+	MOVQ    wd+64(FP), DI
+	MOVQ    SI, R8
+	SUBQ    $0x00, R8
+	MOVQ    R8, R9
+	ADDQ    DI, R9
+	SUBQ    DX, R8
+	SUBQ    DX, R9
+	XORQ    R10, R10
+	CMPQ    R8, R10
+	CMOVQLT R10, R8
+	CMPQ    R9, R10
+	CMOVQLT R10, R9
+	MOVL    $0x0000ffff, R10
+	BZHIL   R9, R10, R9
+	BZHIL   R8, R10, R8
+	ANDNL   R9, R8, R9
+	ANDL    BX, R9
+	MOVL    R9, 16(SP)
+	MOVQ    SI, R8
+	SUBQ    $0x01, R8
+	MOVQ    R8, R9
+	ADDQ    DI, R9
+	SUBQ    DX, R8
+	SUBQ    DX, R9
+	XORQ    R10, R10
+	CMPQ    R8, R10
+	CMOVQLT R10, R8
+	CMPQ    R9, R10
+	CMOVQLT R10, R9
+	MOVL    $0x0000ffff, R10
+	BZHIL   R9, R10, R9
+	BZHIL   R8, R10, R8
+	ANDNL   R9, R8, R9
+	ANDL    BX, R9
+	MOVL    R9, 20(SP)
+	MOVQ    SI, R8
+	SUBQ    $0x02, R8
+	MOVQ    R8, R9
+	ADDQ    DI, R9
+	SUBQ    DX, R8
+	SUBQ    DX, R9
+	XORQ    DI, DI
+	CMPQ    R8, DI
+	CMOVQLT DI, R8
+	CMPQ    R9, DI
+	CMOVQLT DI, R9
+	MOVL    $0x0000ffff, DI
+	BZHIL   R9, DI, R9
+	BZHIL   R8, DI, DI
+	ANDNL   R9, DI, R9
+	ANDL    BX, R9
+	MOVL    R9, 24(SP)
+	MOVQ    DX, BX
+	SUBQ    SI, BX
+	MOVQ    BX, (SP)
+	XORQ    BX, BX
+
+rows:
+	MOVQ      ho+72(FP), SI
 	CMPQ      BX, SI
-	JGE       next_row
-	MOVL      $0x0000ffff, DI
-	SUBQ      BX, SI
-	BZHIL     SI, DI, SI
-	MOVQ      padL+96(FP), DI
-	MOVQ      wd+64(FP), R8
-	MOVQ      DI, R9
-	SUBQ      $0x00, R9
-	MOVQ      R9, R10
-	ADDQ      R8, R10
-	SUBQ      BX, R9
-	SUBQ      BX, R10
-	XORQ      R11, R11
-	CMPQ      R9, R11
-	CMOVQLT   R11, R9
-	CMPQ      R10, R11
-	CMOVQLT   R11, R10
-	MOVL      $0x0000ffff, R11
-	BZHIL     R10, R11, R10
-	BZHIL     R9, R11, R9
-	ANDNL     R10, R9, R10
-	ANDL      SI, R10
-	MOVL      R10, (SP)
-	MOVQ      DI, R9
-	SUBQ      $0x01, R9
-	MOVQ      R9, R10
-	ADDQ      R8, R10
-	SUBQ      BX, R9
-	SUBQ      BX, R10
-	XORQ      R11, R11
-	CMPQ      R9, R11
-	CMOVQLT   R11, R9
-	CMPQ      R10, R11
-	CMOVQLT   R11, R10
-	MOVL      $0x0000ffff, R11
-	BZHIL     R10, R11, R10
-	BZHIL     R9, R11, R9
-	ANDNL     R10, R9, R10
-	ANDL      SI, R10
-	MOVL      R10, 4(SP)
-	MOVQ      DI, R9
-	SUBQ      $0x02, R9
-	MOVQ      R9, R10
-	ADDQ      R8, R10
-	SUBQ      BX, R9
-	SUBQ      BX, R10
-	XORQ      R11, R11
-	CMPQ      R9, R11
-	CMOVQLT   R11, R9
-	CMPQ      R10, R11
-	CMOVQLT   R11, R10
-	MOVL      $0x0000ffff, R11
-	BZHIL     R10, R11, R10
-	BZHIL     R9, R11, R9
-	ANDNL     R10, R9, R10
-	ANDL      SI, R10
-	MOVL      R10, 8(SP)
+	JGE       next_chunk
+	MOVQ      BX, SI
+	MOVQ      padT+88(FP), DI
+	SUBQ      DI, SI
+	JL        edge_rows
+	ADDQ      $0x05, SI
+	MOVQ      h+56(FP), DI
+	CMPQ      SI, DI
+	JG        edge_rows
 	VMOVAPS   Z0, Z1
+	VMOVAPS   Z0, Z2
+	VMOVAPS   Z0, Z3
+	MOVQ      wd+64(FP), SI
+	MOVQ      BX, DI
+	MOVQ      padT+88(FP), R8
+	SUBQ      R8, DI
+	IMULQ     SI, DI
+	ADDQ      (SP), DI
+	LEAQ      (CX)(DI*4), DI
+	MOVQ      BX, R8
+	ADDQ      $0x01, R8
+	MOVQ      padT+88(FP), R9
+	SUBQ      R9, R8
+	IMULQ     SI, R8
+	ADDQ      (SP), R8
+	LEAQ      (CX)(R8*4), R8
 	MOVQ      BX, R9
-	SUBQ      DI, R9
-	MOVQ      DX, DI
+	ADDQ      $0x02, R9
 	MOVQ      padT+88(FP), R10
-	SUBQ      R10, DI
-	ADDQ      $0x00, DI
-	CMPQ      DI, $0x00
-	JL        skip0
+	SUBQ      R10, R9
+	IMULQ     SI, R9
+	ADDQ      (SP), R9
+	LEAQ      (CX)(R9*4), R9
+	SHLQ      $0x02, SI
+	KMOVW     16(SP), K1
+	VMOVUPS.Z (DI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z1
+	VMOVUPS.Z (R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z2
+	VMOVUPS.Z (R9), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	KMOVW     20(SP), K1
+	VMOVUPS.Z 4(DI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z1
+	VMOVUPS.Z 4(R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z2
+	VMOVUPS.Z 4(R9), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	KMOVW     24(SP), K1
+	VMOVUPS.Z 8(DI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z1
+	VMOVUPS.Z 8(R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z2
+	VMOVUPS.Z 8(R9), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	ADDQ      SI, DI
+	ADDQ      SI, R8
+	ADDQ      SI, R9
+	KMOVW     16(SP), K1
+	VMOVUPS.Z (DI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z1
+	VMOVUPS.Z (R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z2
+	VMOVUPS.Z (R9), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	KMOVW     20(SP), K1
+	VMOVUPS.Z 4(DI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z1
+	VMOVUPS.Z 4(R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z2
+	VMOVUPS.Z 4(R9), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	KMOVW     24(SP), K1
+	VMOVUPS.Z 8(DI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z1
+	VMOVUPS.Z 8(R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z2
+	VMOVUPS.Z 8(R9), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	ADDQ      SI, DI
+	ADDQ      SI, R8
+	ADDQ      SI, R9
+	KMOVW     16(SP), K1
+	VMOVUPS.Z (DI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z1
+	VMOVUPS.Z (R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z2
+	VMOVUPS.Z (R9), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	KMOVW     20(SP), K1
+	VMOVUPS.Z 4(DI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z1
+	VMOVUPS.Z 4(R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z2
+	VMOVUPS.Z 4(R9), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	KMOVW     24(SP), K1
+	VMOVUPS.Z 8(DI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z1
+	VMOVUPS.Z 8(R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K3
+	KORW      K2, K3, K2
+	VMOVUPS   Z4, K2, Z2
+	VMOVUPS.Z 8(R9), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	JMP       store
+
+edge_rows:
+	VMOVAPS   Z0, Z1
+	VMOVAPS   Z0, Z2
+	VMOVAPS   Z0, Z3
+	MOVQ      BX, SI
+	MOVQ      padT+88(FP), DI
+	SUBQ      DI, SI
+	ADDQ      $0x00, SI
+	XORQ      DI, DI
+	XORQ      R9, R9
+	MOVQ      $-1, R8
 	MOVQ      h+56(FP), R10
-	CMPQ      DI, R10
-	JGE       skip0
-	IMULQ     R8, DI
-	ADDQ      R9, DI
-	LEAQ      (CX)(DI*4), DI
-	KMOVW     (SP), K1
-	VMOVUPS.Z (DI), K1, Z2
-	VCMPPS    $0x1e, Z1, Z2, K1, K2
-	VCMPPS    $0x03, Z2, Z2, K1, K1
+	CMPQ      SI, R10
+	CMOVQCS   R8, DI
+	CMOVQCC   R9, SI
+	MOVQ      wd+64(FP), R8
+	IMULQ     R8, SI
+	ADDQ      (SP), SI
+	LEAQ      (CX)(SI*4), SI
+	MOVQ      BX, R8
+	ADDQ      $0x01, R8
+	MOVQ      padT+88(FP), R9
+	SUBQ      R9, R8
+	ADDQ      $0x00, R8
+	XORQ      R9, R9
+	XORQ      R11, R11
+	MOVQ      $-1, R10
+	MOVQ      h+56(FP), R12
+	CMPQ      R8, R12
+	CMOVQCS   R10, R9
+	CMOVQCC   R11, R8
+	MOVQ      wd+64(FP), R10
+	IMULQ     R10, R8
+	ADDQ      (SP), R8
+	LEAQ      (CX)(R8*4), R8
+	MOVQ      BX, R10
+	ADDQ      $0x02, R10
+	MOVQ      padT+88(FP), R11
+	SUBQ      R11, R10
+	ADDQ      $0x00, R10
+	XORQ      R11, R11
+	XORQ      R13, R13
+	MOVQ      $-1, R12
+	MOVQ      h+56(FP), R14
+	CMPQ      R10, R14
+	CMOVQCS   R12, R11
+	CMOVQCC   R13, R10
+	MOVQ      wd+64(FP), R12
+	IMULQ     R12, R10
+	ADDQ      (SP), R10
+	LEAQ      (CX)(R10*4), R10
+	MOVL      16(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z (SI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z2, K2, Z1
-	KMOVW     4(SP), K1
-	VMOVUPS.Z 4(DI), K1, Z2
-	VCMPPS    $0x1e, Z1, Z2, K1, K2
-	VCMPPS    $0x03, Z2, Z2, K1, K1
+	VMOVUPS   Z4, K2, Z1
+	MOVL      16(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z (R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z2, K2, Z1
-	KMOVW     8(SP), K1
-	VMOVUPS.Z 8(DI), K1, Z2
-	VCMPPS    $0x1e, Z1, Z2, K1, K2
-	VCMPPS    $0x03, Z2, Z2, K1, K1
+	VMOVUPS   Z4, K2, Z2
+	MOVL      16(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z (R10), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z2, K2, Z1
-
-skip0:
-	MOVQ      DX, DI
-	MOVQ      padT+88(FP), R10
-	SUBQ      R10, DI
-	ADDQ      $0x01, DI
-	CMPQ      DI, $0x00
-	JL        skip1
+	VMOVUPS   Z4, K2, Z3
+	MOVL      20(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z 4(SI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z1
+	MOVL      20(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z 4(R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z2
+	MOVL      20(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z 4(R10), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	MOVL      24(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z 8(SI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z1
+	MOVL      24(SP), SI
+	ANDL      R9, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z 8(R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z2
+	MOVL      24(SP), SI
+	ANDL      R11, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z 8(R10), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	MOVQ      BX, SI
+	MOVQ      padT+88(FP), DI
+	SUBQ      DI, SI
+	ADDQ      $0x01, SI
+	XORQ      DI, DI
+	XORQ      R9, R9
+	MOVQ      $-1, R8
 	MOVQ      h+56(FP), R10
-	CMPQ      DI, R10
-	JGE       skip1
-	IMULQ     R8, DI
-	ADDQ      R9, DI
-	LEAQ      (CX)(DI*4), DI
-	KMOVW     (SP), K1
-	VMOVUPS.Z (DI), K1, Z2
-	VCMPPS    $0x1e, Z1, Z2, K1, K2
-	VCMPPS    $0x03, Z2, Z2, K1, K1
+	CMPQ      SI, R10
+	CMOVQCS   R8, DI
+	CMOVQCC   R9, SI
+	MOVQ      wd+64(FP), R8
+	IMULQ     R8, SI
+	ADDQ      (SP), SI
+	LEAQ      (CX)(SI*4), SI
+	MOVQ      BX, R8
+	ADDQ      $0x01, R8
+	MOVQ      padT+88(FP), R9
+	SUBQ      R9, R8
+	ADDQ      $0x01, R8
+	XORQ      R9, R9
+	XORQ      R11, R11
+	MOVQ      $-1, R10
+	MOVQ      h+56(FP), R12
+	CMPQ      R8, R12
+	CMOVQCS   R10, R9
+	CMOVQCC   R11, R8
+	MOVQ      wd+64(FP), R10
+	IMULQ     R10, R8
+	ADDQ      (SP), R8
+	LEAQ      (CX)(R8*4), R8
+	MOVQ      BX, R10
+	ADDQ      $0x02, R10
+	MOVQ      padT+88(FP), R11
+	SUBQ      R11, R10
+	ADDQ      $0x01, R10
+	XORQ      R11, R11
+	XORQ      R13, R13
+	MOVQ      $-1, R12
+	MOVQ      h+56(FP), R14
+	CMPQ      R10, R14
+	CMOVQCS   R12, R11
+	CMOVQCC   R13, R10
+	MOVQ      wd+64(FP), R12
+	IMULQ     R12, R10
+	ADDQ      (SP), R10
+	LEAQ      (CX)(R10*4), R10
+	MOVL      16(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z (SI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z2, K2, Z1
-	KMOVW     4(SP), K1
-	VMOVUPS.Z 4(DI), K1, Z2
-	VCMPPS    $0x1e, Z1, Z2, K1, K2
-	VCMPPS    $0x03, Z2, Z2, K1, K1
+	VMOVUPS   Z4, K2, Z1
+	MOVL      16(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z (R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z2, K2, Z1
-	KMOVW     8(SP), K1
-	VMOVUPS.Z 8(DI), K1, Z2
-	VCMPPS    $0x1e, Z1, Z2, K1, K2
-	VCMPPS    $0x03, Z2, Z2, K1, K1
+	VMOVUPS   Z4, K2, Z2
+	MOVL      16(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z (R10), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z2, K2, Z1
-
-skip1:
-	MOVQ      DX, DI
-	MOVQ      padT+88(FP), R10
-	SUBQ      R10, DI
-	ADDQ      $0x02, DI
-	CMPQ      DI, $0x00
-	JL        skip2
+	VMOVUPS   Z4, K2, Z3
+	MOVL      20(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z 4(SI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z1
+	MOVL      20(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z 4(R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z2
+	MOVL      20(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z 4(R10), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	MOVL      24(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z 8(SI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z1
+	MOVL      24(SP), SI
+	ANDL      R9, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z 8(R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z2
+	MOVL      24(SP), SI
+	ANDL      R11, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z 8(R10), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	MOVQ      BX, SI
+	MOVQ      padT+88(FP), DI
+	SUBQ      DI, SI
+	ADDQ      $0x02, SI
+	XORQ      DI, DI
+	XORQ      R9, R9
+	MOVQ      $-1, R8
 	MOVQ      h+56(FP), R10
-	CMPQ      DI, R10
-	JGE       skip2
-	IMULQ     R8, DI
-	ADDQ      R9, DI
-	LEAQ      (CX)(DI*4), DI
-	KMOVW     (SP), K1
-	VMOVUPS.Z (DI), K1, Z2
-	VCMPPS    $0x1e, Z1, Z2, K1, K2
-	VCMPPS    $0x03, Z2, Z2, K1, K1
+	CMPQ      SI, R10
+	CMOVQCS   R8, DI
+	CMOVQCC   R9, SI
+	MOVQ      wd+64(FP), R8
+	IMULQ     R8, SI
+	ADDQ      (SP), SI
+	LEAQ      (CX)(SI*4), SI
+	MOVQ      BX, R8
+	ADDQ      $0x01, R8
+	MOVQ      padT+88(FP), R9
+	SUBQ      R9, R8
+	ADDQ      $0x02, R8
+	XORQ      R9, R9
+	XORQ      R11, R11
+	MOVQ      $-1, R10
+	MOVQ      h+56(FP), R12
+	CMPQ      R8, R12
+	CMOVQCS   R10, R9
+	CMOVQCC   R11, R8
+	MOVQ      wd+64(FP), R10
+	IMULQ     R10, R8
+	ADDQ      (SP), R8
+	LEAQ      (CX)(R8*4), R8
+	MOVQ      BX, R10
+	ADDQ      $0x02, R10
+	MOVQ      padT+88(FP), R11
+	SUBQ      R11, R10
+	ADDQ      $0x02, R10
+	XORQ      R11, R11
+	XORQ      R13, R13
+	MOVQ      $-1, R12
+	MOVQ      h+56(FP), R14
+	CMPQ      R10, R14
+	CMOVQCS   R12, R11
+	CMOVQCC   R13, R10
+	MOVQ      wd+64(FP), R12
+	IMULQ     R12, R10
+	ADDQ      (SP), R10
+	LEAQ      (CX)(R10*4), R10
+	MOVL      16(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z (SI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z2, K2, Z1
-	KMOVW     4(SP), K1
-	VMOVUPS.Z 4(DI), K1, Z2
-	VCMPPS    $0x1e, Z1, Z2, K1, K2
-	VCMPPS    $0x03, Z2, Z2, K1, K1
+	VMOVUPS   Z4, K2, Z1
+	MOVL      16(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z (R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z2, K2, Z1
-	KMOVW     8(SP), K1
-	VMOVUPS.Z 8(DI), K1, Z2
-	VCMPPS    $0x1e, Z1, Z2, K1, K2
-	VCMPPS    $0x03, Z2, Z2, K1, K1
+	VMOVUPS   Z4, K2, Z2
+	MOVL      16(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z (R10), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z2, K2, Z1
+	VMOVUPS   Z4, K2, Z3
+	MOVL      20(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z 4(SI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z1
+	MOVL      20(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z 4(R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z2
+	MOVL      20(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z 4(R10), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	MOVL      24(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	VMOVUPS.Z 8(SI), K1, Z4
+	VCMPPS    $0x1e, Z1, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z1
+	MOVL      24(SP), SI
+	ANDL      R9, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z 8(R8), K1, Z4
+	VCMPPS    $0x1e, Z2, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z2
+	MOVL      24(SP), SI
+	ANDL      R11, SI
+	KMOVW     SI, K1
+	VMOVUPS.Z 8(R10), K1, Z4
+	VCMPPS    $0x1e, Z3, Z4, K1, K2
+	VCMPPS    $0x03, Z4, Z4, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z4, K2, Z3
+	VMOVAPS   Z1, Z1
+	VMOVAPS   Z2, Z2
+	VMOVAPS   Z3, Z3
 
-skip2:
-	MOVQ    DX, DI
-	MOVQ    wo+80(FP), R8
-	IMULQ   R8, DI
-	ADDQ    BX, DI
-	KMOVW   SI, K1
-	VMOVUPS Z1, K1, (AX)(DI*4)
-	ADDQ    $0x10, BX
-	JMP     chunks
+store:
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	KMOVW   8(SP), K1
+	VMOVUPS Z1, K1, (AX)(SI*4)
+	ADDQ    $0x01, BX
+	MOVQ    ho+72(FP), SI
+	CMPQ    BX, SI
+	JGE     stored1
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	KMOVW   8(SP), K1
+	VMOVUPS Z2, K1, (AX)(SI*4)
 
-next_row:
-	INCQ DX
+stored1:
+	ADDQ    $0x01, BX
+	MOVQ    ho+72(FP), SI
+	CMPQ    BX, SI
+	JGE     stored2
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	KMOVW   8(SP), K1
+	VMOVUPS Z3, K1, (AX)(SI*4)
+
+stored2:
+	ADDQ $0x01, BX
 	JMP  rows
+
+next_chunk:
+	ADDQ $0x10, DX
+	JMP  chunks
 
 done:
 	VZEROUPPER
@@ -2340,252 +6440,941 @@ done:
 
 // func maxPlaneK3S2AVX512(out []float32, in []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
 // Requires: AVX, AVX512BW, AVX512F, BMI, BMI2, CMOV
-TEXT ·maxPlaneK3S2AVX512(SB), $24-104
+TEXT ·maxPlaneK3S2AVX512(SB), $40-104
 	// One plane of a 3×3 max pooling of stride 2 (MaxPool).
+	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
 	MOVQ         out_base+0(FP), AX
 	MOVQ         in_base+24(FP), CX
 	VBROADCASTSS start+48(FP), Z0
 	VMOVDQU32    evens<>+0(SB), Z1
 	XORQ         DX, DX
 
-rows:
-	MOVQ ho+72(FP), BX
-	CMPQ DX, BX
-	JGE  done
-	XORQ BX, BX
-
 chunks:
-	MOVQ      wo+80(FP), SI
+	MOVQ    wo+80(FP), BX
+	CMPQ    DX, BX
+	JGE     done
+	MOVL    $0x0000ffff, SI
+	SUBQ    DX, BX
+	BZHIL   BX, SI, BX
+	MOVL    BX, 8(SP)
+	MOVQ    padL+96(FP), SI
+	MOVQ    wd+64(FP), DI
+	MOVQ    SI, R8
+	SUBQ    $0x00, R8
+	MOVQ    R8, R9
+	ADDQ    DI, R9
+	INCQ    R8
+	SARQ    $0x01, R8
+	INCQ    R9
+	SARQ    $0x01, R9
+	SUBQ    DX, R8
+	SUBQ    DX, R9
+	XORQ    R10, R10
+	CMPQ    R8, R10
+	CMOVQLT R10, R8
+	CMPQ    R9, R10
+	CMOVQLT R10, R9
+	MOVL    $0x0000ffff, R10
+	BZHIL   R9, R10, R9
+	BZHIL   R8, R10, R8
+	ANDNL   R9, R8, R9
+	ANDL    BX, R9
+	MOVL    R9, 16(SP)
+	MOVL    $0x55555555, R8
+	PDEPL   R8, R9, R8
+	MOVL    R8, 28(SP)
+	MOVQ    SI, R8
+	SUBQ    $0x01, R8
+	MOVQ    R8, R9
+	ADDQ    DI, R9
+	INCQ    R8
+	SARQ    $0x01, R8
+	INCQ    R9
+	SARQ    $0x01, R9
+	SUBQ    DX, R8
+	SUBQ    DX, R9
+	XORQ    R10, R10
+	CMPQ    R8, R10
+	CMOVQLT R10, R8
+	CMPQ    R9, R10
+	CMOVQLT R10, R9
+	MOVL    $0x0000ffff, R10
+	BZHIL   R9, R10, R9
+	BZHIL   R8, R10, R8
+	ANDNL   R9, R8, R9
+	ANDL    BX, R9
+	MOVL    R9, 20(SP)
+	MOVL    $0x55555555, R8
+	PDEPL   R8, R9, R8
+	MOVL    R8, 32(SP)
+	MOVQ    SI, R8
+	SUBQ    $0x02, R8
+	MOVQ    R8, R9
+	ADDQ    DI, R9
+	INCQ    R8
+	SARQ    $0x01, R8
+	INCQ    R9
+	SARQ    $0x01, R9
+	SUBQ    DX, R8
+	SUBQ    DX, R9
+	XORQ    DI, DI
+	CMPQ    R8, DI
+	CMOVQLT DI, R8
+	CMPQ    R9, DI
+	CMOVQLT DI, R9
+	MOVL    $0x0000ffff, DI
+	BZHIL   R9, DI, R9
+	BZHIL   R8, DI, DI
+	ANDNL   R9, DI, R9
+	ANDL    BX, R9
+	MOVL    R9, 24(SP)
+	MOVL    $0x55555555, BX
+	PDEPL   BX, R9, BX
+	MOVL    BX, 36(SP)
+	MOVQ    DX, BX
+	SHLQ    $0x01, BX
+	SUBQ    SI, BX
+	MOVQ    BX, (SP)
+	XORQ    BX, BX
+
+rows:
+	MOVQ      ho+72(FP), SI
 	CMPQ      BX, SI
-	JGE       next_row
-	MOVL      $0x0000ffff, DI
-	SUBQ      BX, SI
-	BZHIL     SI, DI, SI
-	MOVQ      padL+96(FP), DI
-	MOVQ      wd+64(FP), R8
-	MOVQ      DI, R9
-	SUBQ      $0x00, R9
-	MOVQ      R9, R10
-	ADDQ      R8, R10
-	INCQ      R9
-	SARQ      $0x01, R9
-	INCQ      R10
-	SARQ      $0x01, R10
-	SUBQ      BX, R9
-	SUBQ      BX, R10
-	XORQ      R11, R11
-	CMPQ      R9, R11
-	CMOVQLT   R11, R9
-	CMPQ      R10, R11
-	CMOVQLT   R11, R10
-	MOVL      $0x0000ffff, R11
-	BZHIL     R10, R11, R10
-	BZHIL     R9, R11, R9
-	ANDNL     R10, R9, R10
-	ANDL      SI, R10
-	MOVL      R10, (SP)
-	MOVL      $0x55555555, R9
-	PDEPL     R9, R10, R9
-	MOVL      R9, 12(SP)
-	MOVQ      DI, R9
-	SUBQ      $0x01, R9
-	MOVQ      R9, R10
-	ADDQ      R8, R10
-	INCQ      R9
-	SARQ      $0x01, R9
-	INCQ      R10
-	SARQ      $0x01, R10
-	SUBQ      BX, R9
-	SUBQ      BX, R10
-	XORQ      R11, R11
-	CMPQ      R9, R11
-	CMOVQLT   R11, R9
-	CMPQ      R10, R11
-	CMOVQLT   R11, R10
-	MOVL      $0x0000ffff, R11
-	BZHIL     R10, R11, R10
-	BZHIL     R9, R11, R9
-	ANDNL     R10, R9, R10
-	ANDL      SI, R10
-	MOVL      R10, 4(SP)
-	MOVL      $0x55555555, R9
-	PDEPL     R9, R10, R9
-	MOVL      R9, 16(SP)
-	MOVQ      DI, R9
-	SUBQ      $0x02, R9
-	MOVQ      R9, R10
-	ADDQ      R8, R10
-	INCQ      R9
-	SARQ      $0x01, R9
-	INCQ      R10
-	SARQ      $0x01, R10
-	SUBQ      BX, R9
-	SUBQ      BX, R10
-	XORQ      R11, R11
-	CMPQ      R9, R11
-	CMOVQLT   R11, R9
-	CMPQ      R10, R11
-	CMOVQLT   R11, R10
-	MOVL      $0x0000ffff, R11
-	BZHIL     R10, R11, R10
-	BZHIL     R9, R11, R9
-	ANDNL     R10, R9, R10
-	ANDL      SI, R10
-	MOVL      R10, 8(SP)
-	MOVL      $0x55555555, R9
-	PDEPL     R9, R10, R9
-	MOVL      R9, 20(SP)
+	JGE       next_chunk
+	MOVQ      BX, SI
+	SHLQ      $0x01, SI
+	MOVQ      padT+88(FP), DI
+	SUBQ      DI, SI
+	JL        edge_rows
+	ADDQ      $0x07, SI
+	MOVQ      h+56(FP), DI
+	CMPQ      SI, DI
+	JG        edge_rows
 	VMOVAPS   Z0, Z2
+	VMOVAPS   Z0, Z3
+	VMOVAPS   Z0, Z4
+	MOVQ      wd+64(FP), SI
+	MOVQ      BX, DI
+	SHLQ      $0x01, DI
+	MOVQ      padT+88(FP), R8
+	SUBQ      R8, DI
+	IMULQ     SI, DI
+	ADDQ      (SP), DI
+	LEAQ      (CX)(DI*4), DI
+	MOVQ      BX, R8
+	ADDQ      $0x01, R8
+	SHLQ      $0x01, R8
+	MOVQ      padT+88(FP), R9
+	SUBQ      R9, R8
+	IMULQ     SI, R8
+	ADDQ      (SP), R8
+	LEAQ      (CX)(R8*4), R8
 	MOVQ      BX, R9
+	ADDQ      $0x02, R9
 	SHLQ      $0x01, R9
-	SUBQ      DI, R9
-	MOVQ      DX, DI
-	SHLQ      $0x01, DI
 	MOVQ      padT+88(FP), R10
-	SUBQ      R10, DI
-	ADDQ      $0x00, DI
-	CMPQ      DI, $0x00
-	JL        skip0
+	SUBQ      R10, R9
+	IMULQ     SI, R9
+	ADDQ      (SP), R9
+	LEAQ      (CX)(R9*4), R9
+	SHLQ      $0x02, SI
+	KMOVW     16(SP), K1
+	KMOVD     28(SP), K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (DI), K2, Z5
+	VMOVUPS.Z 64(DI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z2
+	VMOVUPS.Z (R8), K2, Z5
+	VMOVUPS.Z 64(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z3
+	VMOVUPS.Z (R9), K2, Z5
+	VMOVUPS.Z 64(R9), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	KMOVW     20(SP), K1
+	KMOVD     32(SP), K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(DI), K2, Z5
+	VMOVUPS.Z 68(DI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z2
+	VMOVUPS.Z 4(R8), K2, Z5
+	VMOVUPS.Z 68(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z3
+	VMOVUPS.Z 4(R9), K2, Z5
+	VMOVUPS.Z 68(R9), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	KMOVW     24(SP), K1
+	KMOVD     36(SP), K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 8(DI), K2, Z5
+	VMOVUPS.Z 72(DI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z2
+	VMOVUPS.Z 8(R8), K2, Z5
+	VMOVUPS.Z 72(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z3
+	VMOVUPS.Z 8(R9), K2, Z5
+	VMOVUPS.Z 72(R9), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	ADDQ      SI, DI
+	ADDQ      SI, R8
+	ADDQ      SI, R9
+	KMOVW     16(SP), K1
+	KMOVD     28(SP), K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (DI), K2, Z5
+	VMOVUPS.Z 64(DI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z2
+	VMOVUPS.Z (R8), K2, Z5
+	VMOVUPS.Z 64(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z3
+	VMOVUPS.Z (R9), K2, Z5
+	VMOVUPS.Z 64(R9), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	KMOVW     20(SP), K1
+	KMOVD     32(SP), K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(DI), K2, Z5
+	VMOVUPS.Z 68(DI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z2
+	VMOVUPS.Z 4(R8), K2, Z5
+	VMOVUPS.Z 68(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z3
+	VMOVUPS.Z 4(R9), K2, Z5
+	VMOVUPS.Z 68(R9), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	KMOVW     24(SP), K1
+	KMOVD     36(SP), K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 8(DI), K2, Z5
+	VMOVUPS.Z 72(DI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z2
+	VMOVUPS.Z 8(R8), K2, Z5
+	VMOVUPS.Z 72(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z3
+	VMOVUPS.Z 8(R9), K2, Z5
+	VMOVUPS.Z 72(R9), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	ADDQ      SI, DI
+	ADDQ      SI, R8
+	ADDQ      SI, R9
+	KMOVW     16(SP), K1
+	KMOVD     28(SP), K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (DI), K2, Z5
+	VMOVUPS.Z 64(DI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z2
+	VMOVUPS.Z (R8), K2, Z5
+	VMOVUPS.Z 64(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z3
+	VMOVUPS.Z (R9), K2, Z5
+	VMOVUPS.Z 64(R9), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	KMOVW     20(SP), K1
+	KMOVD     32(SP), K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(DI), K2, Z5
+	VMOVUPS.Z 68(DI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z2
+	VMOVUPS.Z 4(R8), K2, Z5
+	VMOVUPS.Z 68(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z3
+	VMOVUPS.Z 4(R9), K2, Z5
+	VMOVUPS.Z 68(R9), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	KMOVW     24(SP), K1
+	KMOVD     36(SP), K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 8(DI), K2, Z5
+	VMOVUPS.Z 72(DI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z2
+	VMOVUPS.Z 8(R8), K2, Z5
+	VMOVUPS.Z 72(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K4
+	VCMPPS    $0x03, Z5, Z5, K1, K5
+	KORW      K4, K5, K4
+	VMOVUPS   Z5, K4, Z3
+	VMOVUPS.Z 8(R9), K2, Z5
+	VMOVUPS.Z 72(R9), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	JMP       store
+
+edge_rows:
+	VMOVAPS   Z0, Z2
+	VMOVAPS   Z0, Z3
+	VMOVAPS   Z0, Z4
+	MOVQ      BX, SI
+	SHLQ      $0x01, SI
+	MOVQ      padT+88(FP), DI
+	SUBQ      DI, SI
+	ADDQ      $0x00, SI
+	XORQ      DI, DI
+	XORQ      R9, R9
+	MOVQ      $-1, R8
 	MOVQ      h+56(FP), R10
-	CMPQ      DI, R10
-	JGE       skip0
-	IMULQ     R8, DI
-	ADDQ      R9, DI
-	LEAQ      (CX)(DI*4), DI
-	KMOVD     12(SP), K1
-	KSHIFTRD  $0x10, K1, K2
-	VMOVUPS.Z (DI), K1, Z3
-	VMOVUPS.Z 64(DI), K2, Z4
-	VPERMT2PS Z4, Z1, Z3
-	KMOVW     (SP), K1
-	VCMPPS    $0x1e, Z2, Z3, K1, K2
-	VCMPPS    $0x03, Z3, Z3, K1, K1
+	CMPQ      SI, R10
+	CMOVQCS   R8, DI
+	CMOVQCC   R9, SI
+	MOVQ      wd+64(FP), R8
+	IMULQ     R8, SI
+	ADDQ      (SP), SI
+	LEAQ      (CX)(SI*4), SI
+	MOVQ      BX, R8
+	ADDQ      $0x01, R8
+	SHLQ      $0x01, R8
+	MOVQ      padT+88(FP), R9
+	SUBQ      R9, R8
+	ADDQ      $0x00, R8
+	XORQ      R9, R9
+	XORQ      R11, R11
+	MOVQ      $-1, R10
+	MOVQ      h+56(FP), R12
+	CMPQ      R8, R12
+	CMOVQCS   R10, R9
+	CMOVQCC   R11, R8
+	MOVQ      wd+64(FP), R10
+	IMULQ     R10, R8
+	ADDQ      (SP), R8
+	LEAQ      (CX)(R8*4), R8
+	MOVQ      BX, R10
+	ADDQ      $0x02, R10
+	SHLQ      $0x01, R10
+	MOVQ      padT+88(FP), R11
+	SUBQ      R11, R10
+	ADDQ      $0x00, R10
+	XORQ      R11, R11
+	XORQ      R13, R13
+	MOVQ      $-1, R12
+	MOVQ      h+56(FP), R14
+	CMPQ      R10, R14
+	CMOVQCS   R12, R11
+	CMOVQCC   R13, R10
+	MOVQ      wd+64(FP), R12
+	IMULQ     R12, R10
+	ADDQ      (SP), R10
+	LEAQ      (CX)(R10*4), R10
+	MOVL      16(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	MOVL      28(SP), R12
+	ANDL      DI, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (SI), K2, Z5
+	VMOVUPS.Z 64(SI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z3, K2, Z2
-	KMOVD     16(SP), K1
-	KSHIFTRD  $0x10, K1, K2
-	VMOVUPS.Z 4(DI), K1, Z3
-	VMOVUPS.Z 68(DI), K2, Z4
-	VPERMT2PS Z4, Z1, Z3
-	KMOVW     4(SP), K1
-	VCMPPS    $0x1e, Z2, Z3, K1, K2
-	VCMPPS    $0x03, Z3, Z3, K1, K1
+	VMOVUPS   Z5, K2, Z2
+	MOVL      16(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	MOVL      28(SP), R12
+	ANDL      R9, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (R8), K2, Z5
+	VMOVUPS.Z 64(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z3, K2, Z2
-	KMOVD     20(SP), K1
-	KSHIFTRD  $0x10, K1, K2
-	VMOVUPS.Z 8(DI), K1, Z3
-	VMOVUPS.Z 72(DI), K2, Z4
-	VPERMT2PS Z4, Z1, Z3
-	KMOVW     8(SP), K1
-	VCMPPS    $0x1e, Z2, Z3, K1, K2
-	VCMPPS    $0x03, Z3, Z3, K1, K1
+	VMOVUPS   Z5, K2, Z3
+	MOVL      16(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	MOVL      28(SP), R12
+	ANDL      R11, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (R10), K2, Z5
+	VMOVUPS.Z 64(R10), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z3, K2, Z2
-
-skip0:
-	MOVQ      DX, DI
-	SHLQ      $0x01, DI
-	MOVQ      padT+88(FP), R10
-	SUBQ      R10, DI
-	ADDQ      $0x01, DI
-	CMPQ      DI, $0x00
-	JL        skip1
+	VMOVUPS   Z5, K2, Z4
+	MOVL      20(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	MOVL      32(SP), R12
+	ANDL      DI, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(SI), K2, Z5
+	VMOVUPS.Z 68(SI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z2
+	MOVL      20(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	MOVL      32(SP), R12
+	ANDL      R9, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(R8), K2, Z5
+	VMOVUPS.Z 68(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z3
+	MOVL      20(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	MOVL      32(SP), R12
+	ANDL      R11, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(R10), K2, Z5
+	VMOVUPS.Z 68(R10), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	MOVL      24(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	MOVL      36(SP), R12
+	ANDL      DI, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 8(SI), K2, Z5
+	VMOVUPS.Z 72(SI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z2
+	MOVL      24(SP), SI
+	ANDL      R9, SI
+	KMOVW     SI, K1
+	MOVL      36(SP), SI
+	ANDL      R9, SI
+	KMOVD     SI, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 8(R8), K2, Z5
+	VMOVUPS.Z 72(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z3
+	MOVL      24(SP), SI
+	ANDL      R11, SI
+	KMOVW     SI, K1
+	MOVL      36(SP), SI
+	ANDL      R11, SI
+	KMOVD     SI, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 8(R10), K2, Z5
+	VMOVUPS.Z 72(R10), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	MOVQ      BX, SI
+	SHLQ      $0x01, SI
+	MOVQ      padT+88(FP), DI
+	SUBQ      DI, SI
+	ADDQ      $0x01, SI
+	XORQ      DI, DI
+	XORQ      R9, R9
+	MOVQ      $-1, R8
 	MOVQ      h+56(FP), R10
-	CMPQ      DI, R10
-	JGE       skip1
-	IMULQ     R8, DI
-	ADDQ      R9, DI
-	LEAQ      (CX)(DI*4), DI
-	KMOVD     12(SP), K1
-	KSHIFTRD  $0x10, K1, K2
-	VMOVUPS.Z (DI), K1, Z3
-	VMOVUPS.Z 64(DI), K2, Z4
-	VPERMT2PS Z4, Z1, Z3
-	KMOVW     (SP), K1
-	VCMPPS    $0x1e, Z2, Z3, K1, K2
-	VCMPPS    $0x03, Z3, Z3, K1, K1
+	CMPQ      SI, R10
+	CMOVQCS   R8, DI
+	CMOVQCC   R9, SI
+	MOVQ      wd+64(FP), R8
+	IMULQ     R8, SI
+	ADDQ      (SP), SI
+	LEAQ      (CX)(SI*4), SI
+	MOVQ      BX, R8
+	ADDQ      $0x01, R8
+	SHLQ      $0x01, R8
+	MOVQ      padT+88(FP), R9
+	SUBQ      R9, R8
+	ADDQ      $0x01, R8
+	XORQ      R9, R9
+	XORQ      R11, R11
+	MOVQ      $-1, R10
+	MOVQ      h+56(FP), R12
+	CMPQ      R8, R12
+	CMOVQCS   R10, R9
+	CMOVQCC   R11, R8
+	MOVQ      wd+64(FP), R10
+	IMULQ     R10, R8
+	ADDQ      (SP), R8
+	LEAQ      (CX)(R8*4), R8
+	MOVQ      BX, R10
+	ADDQ      $0x02, R10
+	SHLQ      $0x01, R10
+	MOVQ      padT+88(FP), R11
+	SUBQ      R11, R10
+	ADDQ      $0x01, R10
+	XORQ      R11, R11
+	XORQ      R13, R13
+	MOVQ      $-1, R12
+	MOVQ      h+56(FP), R14
+	CMPQ      R10, R14
+	CMOVQCS   R12, R11
+	CMOVQCC   R13, R10
+	MOVQ      wd+64(FP), R12
+	IMULQ     R12, R10
+	ADDQ      (SP), R10
+	LEAQ      (CX)(R10*4), R10
+	MOVL      16(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	MOVL      28(SP), R12
+	ANDL      DI, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (SI), K2, Z5
+	VMOVUPS.Z 64(SI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z3, K2, Z2
-	KMOVD     16(SP), K1
-	KSHIFTRD  $0x10, K1, K2
-	VMOVUPS.Z 4(DI), K1, Z3
-	VMOVUPS.Z 68(DI), K2, Z4
-	VPERMT2PS Z4, Z1, Z3
-	KMOVW     4(SP), K1
-	VCMPPS    $0x1e, Z2, Z3, K1, K2
-	VCMPPS    $0x03, Z3, Z3, K1, K1
+	VMOVUPS   Z5, K2, Z2
+	MOVL      16(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	MOVL      28(SP), R12
+	ANDL      R9, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (R8), K2, Z5
+	VMOVUPS.Z 64(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z3, K2, Z2
-	KMOVD     20(SP), K1
-	KSHIFTRD  $0x10, K1, K2
-	VMOVUPS.Z 8(DI), K1, Z3
-	VMOVUPS.Z 72(DI), K2, Z4
-	VPERMT2PS Z4, Z1, Z3
-	KMOVW     8(SP), K1
-	VCMPPS    $0x1e, Z2, Z3, K1, K2
-	VCMPPS    $0x03, Z3, Z3, K1, K1
+	VMOVUPS   Z5, K2, Z3
+	MOVL      16(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	MOVL      28(SP), R12
+	ANDL      R11, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (R10), K2, Z5
+	VMOVUPS.Z 64(R10), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z3, K2, Z2
-
-skip1:
-	MOVQ      DX, DI
-	SHLQ      $0x01, DI
-	MOVQ      padT+88(FP), R10
-	SUBQ      R10, DI
-	ADDQ      $0x02, DI
-	CMPQ      DI, $0x00
-	JL        skip2
+	VMOVUPS   Z5, K2, Z4
+	MOVL      20(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	MOVL      32(SP), R12
+	ANDL      DI, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(SI), K2, Z5
+	VMOVUPS.Z 68(SI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z2
+	MOVL      20(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	MOVL      32(SP), R12
+	ANDL      R9, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(R8), K2, Z5
+	VMOVUPS.Z 68(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z3
+	MOVL      20(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	MOVL      32(SP), R12
+	ANDL      R11, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(R10), K2, Z5
+	VMOVUPS.Z 68(R10), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	MOVL      24(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	MOVL      36(SP), R12
+	ANDL      DI, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 8(SI), K2, Z5
+	VMOVUPS.Z 72(SI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z2
+	MOVL      24(SP), SI
+	ANDL      R9, SI
+	KMOVW     SI, K1
+	MOVL      36(SP), SI
+	ANDL      R9, SI
+	KMOVD     SI, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 8(R8), K2, Z5
+	VMOVUPS.Z 72(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z3
+	MOVL      24(SP), SI
+	ANDL      R11, SI
+	KMOVW     SI, K1
+	MOVL      36(SP), SI
+	ANDL      R11, SI
+	KMOVD     SI, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 8(R10), K2, Z5
+	VMOVUPS.Z 72(R10), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	MOVQ      BX, SI
+	SHLQ      $0x01, SI
+	MOVQ      padT+88(FP), DI
+	SUBQ      DI, SI
+	ADDQ      $0x02, SI
+	XORQ      DI, DI
+	XORQ      R9, R9
+	MOVQ      $-1, R8
 	MOVQ      h+56(FP), R10
-	CMPQ      DI, R10
-	JGE       skip2
-	IMULQ     R8, DI
-	ADDQ      R9, DI
-	LEAQ      (CX)(DI*4), DI
-	KMOVD     12(SP), K1
-	KSHIFTRD  $0x10, K1, K2
-	VMOVUPS.Z (DI), K1, Z3
-	VMOVUPS.Z 64(DI), K2, Z4
-	VPERMT2PS Z4, Z1, Z3
-	KMOVW     (SP), K1
-	VCMPPS    $0x1e, Z2, Z3, K1, K2
-	VCMPPS    $0x03, Z3, Z3, K1, K1
+	CMPQ      SI, R10
+	CMOVQCS   R8, DI
+	CMOVQCC   R9, SI
+	MOVQ      wd+64(FP), R8
+	IMULQ     R8, SI
+	ADDQ      (SP), SI
+	LEAQ      (CX)(SI*4), SI
+	MOVQ      BX, R8
+	ADDQ      $0x01, R8
+	SHLQ      $0x01, R8
+	MOVQ      padT+88(FP), R9
+	SUBQ      R9, R8
+	ADDQ      $0x02, R8
+	XORQ      R9, R9
+	XORQ      R11, R11
+	MOVQ      $-1, R10
+	MOVQ      h+56(FP), R12
+	CMPQ      R8, R12
+	CMOVQCS   R10, R9
+	CMOVQCC   R11, R8
+	MOVQ      wd+64(FP), R10
+	IMULQ     R10, R8
+	ADDQ      (SP), R8
+	LEAQ      (CX)(R8*4), R8
+	MOVQ      BX, R10
+	ADDQ      $0x02, R10
+	SHLQ      $0x01, R10
+	MOVQ      padT+88(FP), R11
+	SUBQ      R11, R10
+	ADDQ      $0x02, R10
+	XORQ      R11, R11
+	XORQ      R13, R13
+	MOVQ      $-1, R12
+	MOVQ      h+56(FP), R14
+	CMPQ      R10, R14
+	CMOVQCS   R12, R11
+	CMOVQCC   R13, R10
+	MOVQ      wd+64(FP), R12
+	IMULQ     R12, R10
+	ADDQ      (SP), R10
+	LEAQ      (CX)(R10*4), R10
+	MOVL      16(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	MOVL      28(SP), R12
+	ANDL      DI, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (SI), K2, Z5
+	VMOVUPS.Z 64(SI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z3, K2, Z2
-	KMOVD     16(SP), K1
-	KSHIFTRD  $0x10, K1, K2
-	VMOVUPS.Z 4(DI), K1, Z3
-	VMOVUPS.Z 68(DI), K2, Z4
-	VPERMT2PS Z4, Z1, Z3
-	KMOVW     4(SP), K1
-	VCMPPS    $0x1e, Z2, Z3, K1, K2
-	VCMPPS    $0x03, Z3, Z3, K1, K1
+	VMOVUPS   Z5, K2, Z2
+	MOVL      16(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	MOVL      28(SP), R12
+	ANDL      R9, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (R8), K2, Z5
+	VMOVUPS.Z 64(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z3, K2, Z2
-	KMOVD     20(SP), K1
-	KSHIFTRD  $0x10, K1, K2
-	VMOVUPS.Z 8(DI), K1, Z3
-	VMOVUPS.Z 72(DI), K2, Z4
-	VPERMT2PS Z4, Z1, Z3
-	KMOVW     8(SP), K1
-	VCMPPS    $0x1e, Z2, Z3, K1, K2
-	VCMPPS    $0x03, Z3, Z3, K1, K1
+	VMOVUPS   Z5, K2, Z3
+	MOVL      16(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	MOVL      28(SP), R12
+	ANDL      R11, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z (R10), K2, Z5
+	VMOVUPS.Z 64(R10), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
 	KORW      K2, K1, K2
-	VMOVUPS   Z3, K2, Z2
+	VMOVUPS   Z5, K2, Z4
+	MOVL      20(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	MOVL      32(SP), R12
+	ANDL      DI, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(SI), K2, Z5
+	VMOVUPS.Z 68(SI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z2
+	MOVL      20(SP), R12
+	ANDL      R9, R12
+	KMOVW     R12, K1
+	MOVL      32(SP), R12
+	ANDL      R9, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(R8), K2, Z5
+	VMOVUPS.Z 68(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z3
+	MOVL      20(SP), R12
+	ANDL      R11, R12
+	KMOVW     R12, K1
+	MOVL      32(SP), R12
+	ANDL      R11, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 4(R10), K2, Z5
+	VMOVUPS.Z 68(R10), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	MOVL      24(SP), R12
+	ANDL      DI, R12
+	KMOVW     R12, K1
+	MOVL      36(SP), R12
+	ANDL      DI, R12
+	KMOVD     R12, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 8(SI), K2, Z5
+	VMOVUPS.Z 72(SI), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z2, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z2
+	MOVL      24(SP), SI
+	ANDL      R9, SI
+	KMOVW     SI, K1
+	MOVL      36(SP), SI
+	ANDL      R9, SI
+	KMOVD     SI, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 8(R8), K2, Z5
+	VMOVUPS.Z 72(R8), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z3, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z3
+	MOVL      24(SP), SI
+	ANDL      R11, SI
+	KMOVW     SI, K1
+	MOVL      36(SP), SI
+	ANDL      R11, SI
+	KMOVD     SI, K2
+	KSHIFTRD  $0x10, K2, K3
+	VMOVUPS.Z 8(R10), K2, Z5
+	VMOVUPS.Z 72(R10), K3, Z6
+	VPERMT2PS Z6, Z1, Z5
+	VCMPPS    $0x1e, Z4, Z5, K1, K2
+	VCMPPS    $0x03, Z5, Z5, K1, K1
+	KORW      K2, K1, K2
+	VMOVUPS   Z5, K2, Z4
+	VMOVAPS   Z2, Z2
+	VMOVAPS   Z3, Z3
+	VMOVAPS   Z4, Z4
 
-skip2:
-	MOVQ    DX, DI
-	MOVQ    wo+80(FP), R8
-	IMULQ   R8, DI
-	ADDQ    BX, DI
-	KMOVW   SI, K1
-	VMOVUPS Z2, K1, (AX)(DI*4)
-	ADDQ    $0x10, BX
-	JMP     chunks
+store:
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	KMOVW   8(SP), K1
+	VMOVUPS Z2, K1, (AX)(SI*4)
+	ADDQ    $0x01, BX
+	MOVQ    ho+72(FP), SI
+	CMPQ    BX, SI
+	JGE     stored1
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	KMOVW   8(SP), K1
+	VMOVUPS Z3, K1, (AX)(SI*4)
 
-next_row:
-	INCQ DX
+stored1:
+	ADDQ    $0x01, BX
+	MOVQ    ho+72(FP), SI
+	CMPQ    BX, SI
+	JGE     stored2
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	KMOVW   8(SP), K1
+	VMOVUPS Z4, K1, (AX)(SI*4)
+
+stored2:
+	ADDQ $0x01, BX
 	JMP  rows
+
+next_chunk:
+	ADDQ $0x10, DX
+	JMP  chunks
 
 done:
 	VZEROUPPER

@@ -3,6 +3,7 @@ package gemm
 import (
 	"fmt"
 
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/internal/vec"
 )
 
@@ -86,4 +87,44 @@ func (e *Epilogue) apply(seg []float32, i, j int) {
 		b = e.RowBias[i]
 	}
 	vec.Finish(seg, b, e.RowBias != nil, add, &e.Act)
+}
+
+// tileFinish is an epilogue that the micro-kernel of a whole tile can
+// apply itself before it stores the tile (microKernelFinish): a bias per
+// row or none, and a clamp (vec.Act.Clamp); no column bias, residual or
+// Func kernel.
+type tileFinish struct {
+	impl         cpufeat.Impl
+	rowBias      []float32
+	lo, hi, zfix float32
+	sfix         uint32
+}
+
+// noRowBias is the bias of a tile without one: -0 adds nothing.
+var noRowBias = [8]float32{vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero}
+
+// fuseFinish returns ep as a tileFinish for kern, and whether kern's
+// family has a micro-kernel that applies it (hasFinishKernel).
+func fuseFinish(kern kernel, ep *Epilogue) (tileFinish, bool) {
+	if ep == nil || ep.ColBias != nil || ep.Add != nil || !hasFinishKernel(kern.impl) || kern.mr > len(noRowBias) {
+		return tileFinish{}, false
+	}
+	lo, hi, zfix, sfix, ok := ep.Act.Clamp()
+	return tileFinish{kern.impl, ep.RowBias, lo, hi, zfix, sfix}, ok
+}
+
+// biasOf returns the biases of the mr rows of C from i.
+func (f *tileFinish) biasOf(i, mr int) []float32 {
+	if f.rowBias == nil {
+		return noRowBias[:mr]
+	}
+	return f.rowBias[i : i+mr]
+}
+
+// finishTileGeneric is the specification of the micro-kernels with a
+// fused epilogue: the micro-kernel of kern's family, then the epilogue on
+// the whole tile, whose first element is (i, j) of C.
+func finishTileGeneric(kern kernel, ep *Epilogue, k int, a, b, c []float32, ldc int, acc bool, i, j int) {
+	microKernel(kern.impl, k, a, b, c, ldc, acc)
+	ep.applyTile(c, ldc, kern.mr, kern.nr, i, j)
 }

@@ -27,6 +27,21 @@ type Act struct {
 // Apply applies the activation to x in place.
 func (a *Act) Apply(x []float32) { Finish(x, 0, false, nil, a) }
 
+// Clamp returns a as the clamp that assembly kernels fusing it apply
+// after the bias (min(max(x, lo), hi), then zfix added and sfix or-ed in:
+// see zeroFixes), and whether a has that form (not Func, bounds not NaN).
+func (a *Act) Clamp() (lo, hi, zfix float32, sfix uint32, ok bool) {
+	lo, hi = bounds(a)
+	if a.Kind == Func || lo != lo || hi != hi {
+		return 0, 0, 0, 0, false
+	}
+	zfix, sfix = zeroFixes(lo, hi)
+	return lo, hi, zfix, sfix, true
+}
+
+// NegZero is -0, the bias that adds nothing (x + -0 is x for every x).
+var NegZero = negZero
+
 // ReluTo writes max(x[i], 0) to d[i] (x at least as long as d; d may be
 // x).
 func ReluTo(d, x []float32) {

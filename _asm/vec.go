@@ -103,9 +103,7 @@ func finishRowsKernel(s isa, withAdd bool) {
 	left := ld("cols")
 	s.SUBQ(col, left)
 	s.JLE(operand.LabelRef("next"))
-	ones, m32 := s.GP32(), s.GP32()
-	s.MOVL(imm(0xffff), ones)
-	s.BZHIL(left.As32(), ones, m32)
+	m32 := s.lowLanes(left)
 	m := s.K()
 	s.KMOVW(m32, m)
 	v := s.vec()
@@ -138,4 +136,19 @@ func finishRowsKernel(s isa, withAdd bool) {
 	s.Label("done")
 	s.VZEROUPPER()
 	s.RET()
+}
+
+// lowLanes returns, in a new register, the mask of the first min(n, 16)
+// lanes for n >= 0. n is capped first: BZHI reads only the low byte of
+// its index (n = 256 would give no lanes).
+func (s isa) lowLanes(n reg.GPVirtual) reg.GPVirtual {
+	c, sixteen := s.GP64(), s.GP64()
+	s.MOVQ(n, c)
+	s.MOVQ(operand.I32(16), sixteen)
+	s.CMPQ(c, sixteen)
+	s.CMOVQGT(sixteen, c)
+	ones, m := s.GP32(), s.GP32()
+	s.MOVL(imm(0xffff), ones)
+	s.BZHIL(c.As32(), ones, m)
+	return m
 }

@@ -241,10 +241,8 @@ func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
 	s.CMPQ(ow0, wo)
 	s.JGE(operand.LabelRef("done"))
 	// The chunk's lanes: min(16, wo - ow0).
-	all, t := s.GP32(), s.GP32()
-	s.MOVL(imm(0xffff), t)
 	s.SUBQ(ow0, wo)
-	s.BZHIL(wo.As32(), t, all)
+	all := s.lowLanes(wo)
 	s.MOVL(all, allLoc)
 	padL := ld("padL")
 	width := ld("wd")
@@ -270,11 +268,7 @@ func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
 		s.CMOVQLT(zero, lo)
 		s.CMPQ(hi, zero)
 		s.CMOVQLT(zero, hi)
-		ones, m := s.GP32(), s.GP32()
-		s.MOVL(imm(0xffff), ones)
-		s.BZHIL(hi.As32(), ones, m)
-		below := s.GP32()
-		s.BZHIL(lo.As32(), ones, below)
+		m, below := s.lowLanes(hi), s.lowLanes(lo)
 		s.ANDNL(m, below, m) // m = ^below & m
 		s.ANDL(all, m)
 		s.MOVL(m, lanes.Offset(4*kc))
@@ -300,12 +294,8 @@ func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
 	s.JGE(operand.LabelRef("next_chunk"))
 	// A group whose k input rows all lie inside the input (most of them)
 	// takes the path without row masks.
-	first := s.GP64()
-	s.MOVQ(oh, first)
-	if stride == 2 {
-		s.SHLQ(imm(1), first)
-	}
-	s.SUBQ(ld("padT"), first)
+	first := inputRow(s, oh, 0, stride, 0)
+	s.CMPQ(first, imm(0))
 	s.JL(operand.LabelRef("edge_rows"))
 	s.ADDQ(imm((planeRows-1)*stride+k), first)
 	s.CMPQ(first, ld("h"))
@@ -371,15 +361,7 @@ func planeRowsBody(s isa, dw bool, k, stride int, in stream, wp, oh reg.GPVirtua
 		step := ld("wd")
 		rowp := make([]reg.GPVirtual, planeRows)
 		for r := range planeRows {
-			p := s.GP64()
-			s.MOVQ(oh, p)
-			if r > 0 {
-				s.ADDQ(imm(r), p)
-			}
-			if stride == 2 {
-				s.SHLQ(imm(1), p)
-			}
-			s.SUBQ(ld("padT"), p)
+			p := inputRow(s, oh, r, stride, 0)
 			s.IMULQ(step, p)
 			s.ADDQ(colLoc, p)
 			s.LEAQ(operand.Mem{Base: in.p, Index: p, Scale: 4}, p)
@@ -417,16 +399,7 @@ func planeRowsBody(s isa, dw bool, k, stride int, in stream, wp, oh reg.GPVirtua
 		rowp := make([]reg.GPVirtual, planeRows)
 		valid := make([]reg.GPVirtual, planeRows)
 		for r := range planeRows {
-			ih := s.GP64()
-			s.MOVQ(oh, ih)
-			if r > 0 {
-				s.ADDQ(imm(r), ih)
-			}
-			if stride == 2 {
-				s.SHLQ(imm(1), ih)
-			}
-			s.SUBQ(ld("padT"), ih)
-			s.ADDQ(imm(kr), ih)
+			ih := inputRow(s, oh, r, stride, kr)
 			v, ones, zero := s.GP64(), s.GP64(), s.GP64()
 			s.XORQ(v, v)
 			s.XORQ(zero, zero)
@@ -493,4 +466,24 @@ func planeUpdate(s isa, dw bool, x, acc reg.VecVirtual, km reg.Register, wp reg.
 	s.VCMPPS(imm(0x03), x, x, km, un)
 	s.KORW(gt, un, gt)
 	s.VMOVUPS(x, gt, acc)
+}
+
+// inputRow returns, in a new register, (oh+r)·stride - padT + kr: the
+// input row that kernel row kr of output row oh+r reads.
+func inputRow(s isa, oh reg.GPVirtual, r, stride, kr int) reg.GPVirtual {
+	ih := s.GP64()
+	s.MOVQ(oh, ih)
+	if r > 0 {
+		s.ADDQ(imm(r), ih)
+	}
+	if stride == 2 {
+		s.SHLQ(imm(1), ih)
+	}
+	padT := s.GP64()
+	s.Load(s.Param("padT"), padT)
+	s.SUBQ(padT, ih)
+	if kr > 0 {
+		s.ADDQ(imm(kr), ih)
+	}
+	return ih
 }

@@ -846,8 +846,11 @@ chunks:
 	MOVQ    wo+104(FP), SI
 	CMPQ    BX, SI
 	JGE     done
-	MOVL    $0x0000ffff, DI
 	SUBQ    BX, SI
+	MOVQ    $+16, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	MOVL    $0x0000ffff, DI
 	BZHIL   SI, DI, SI
 	MOVL    SI, 8(SP)
 	MOVQ    padL+120(FP), DI
@@ -863,8 +866,15 @@ chunks:
 	CMOVQLT R11, R9
 	CMPQ    R10, R11
 	CMOVQLT R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
 	MOVL    $0x0000ffff, R11
 	BZHIL   R10, R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R9, R11
+	CMOVQGT R11, R9
+	MOVL    $0x0000ffff, R11
 	BZHIL   R9, R11, R9
 	ANDNL   R10, R9, R10
 	ANDL    SI, R10
@@ -880,8 +890,15 @@ chunks:
 	CMOVQLT R11, R9
 	CMPQ    R10, R11
 	CMOVQLT R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
 	MOVL    $0x0000ffff, R11
 	BZHIL   R10, R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R9, R11
+	CMOVQGT R11, R9
+	MOVL    $0x0000ffff, R11
 	BZHIL   R9, R11, R9
 	ANDNL   R10, R9, R10
 	ANDL    SI, R10
@@ -897,12 +914,20 @@ chunks:
 	CMOVQLT R8, R9
 	CMPQ    R10, R8
 	CMOVQLT R8, R10
-	MOVL    $0x0000ffff, R8
-	BZHIL   R10, R8, R10
-	BZHIL   R9, R8, R8
-	ANDNL   R10, R8, R10
-	ANDL    SI, R10
-	MOVL    R10, 24(SP)
+	MOVQ    R10, R8
+	MOVQ    $+16, R10
+	CMPQ    R8, R10
+	CMOVQGT R10, R8
+	MOVL    $0x0000ffff, R10
+	BZHIL   R8, R10, R8
+	MOVQ    $+16, R10
+	CMPQ    R9, R10
+	CMOVQGT R10, R9
+	MOVL    $0x0000ffff, R10
+	BZHIL   R9, R10, R9
+	ANDNL   R8, R9, R8
+	ANDL    SI, R8
+	MOVL    R8, 24(SP)
 	MOVQ    BX, SI
 	SUBQ    DI, SI
 	MOVQ    SI, (SP)
@@ -915,6 +940,7 @@ rows:
 	MOVQ        SI, DI
 	MOVQ        padT+112(FP), R8
 	SUBQ        R8, DI
+	CMPQ        DI, $0x00
 	JL          edge_rows
 	ADDQ        $0x05, DI
 	MOVQ        h+80(FP), R8
@@ -1050,7 +1076,6 @@ edge_rows:
 	MOVQ        SI, DI
 	MOVQ        padT+112(FP), R8
 	SUBQ        R8, DI
-	ADDQ        $0x00, DI
 	XORQ        R8, R8
 	XORQ        R10, R10
 	MOVQ        $-1, R9
@@ -1066,7 +1091,6 @@ edge_rows:
 	ADDQ        $0x01, R9
 	MOVQ        padT+112(FP), R10
 	SUBQ        R10, R9
-	ADDQ        $0x00, R9
 	XORQ        R10, R10
 	XORQ        R12, R12
 	MOVQ        $-1, R11
@@ -1082,7 +1106,6 @@ edge_rows:
 	ADDQ        $0x02, R11
 	MOVQ        padT+112(FP), R12
 	SUBQ        R12, R11
-	ADDQ        $0x00, R11
 	XORQ        R12, R12
 	XORQ        R14, R14
 	MOVQ        $-1, R13
@@ -1412,8 +1435,11 @@ chunks:
 	MOVQ    wo+104(FP), SI
 	CMPQ    BX, SI
 	JGE     done
-	MOVL    $0x0000ffff, DI
 	SUBQ    BX, SI
+	MOVQ    $+16, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	MOVL    $0x0000ffff, DI
 	BZHIL   SI, DI, SI
 	MOVL    SI, 8(SP)
 	MOVQ    padL+120(FP), DI
@@ -1433,8 +1459,15 @@ chunks:
 	CMOVQLT R11, R9
 	CMPQ    R10, R11
 	CMOVQLT R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
 	MOVL    $0x0000ffff, R11
 	BZHIL   R10, R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R9, R11
+	CMOVQGT R11, R9
+	MOVL    $0x0000ffff, R11
 	BZHIL   R9, R11, R9
 	ANDNL   R10, R9, R10
 	ANDL    SI, R10
@@ -1457,8 +1490,15 @@ chunks:
 	CMOVQLT R11, R9
 	CMPQ    R10, R11
 	CMOVQLT R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
 	MOVL    $0x0000ffff, R11
 	BZHIL   R10, R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R9, R11
+	CMOVQGT R11, R9
+	MOVL    $0x0000ffff, R11
 	BZHIL   R9, R11, R9
 	ANDNL   R10, R9, R10
 	ANDL    SI, R10
@@ -1481,14 +1521,22 @@ chunks:
 	CMOVQLT R8, R9
 	CMPQ    R10, R8
 	CMOVQLT R8, R10
-	MOVL    $0x0000ffff, R8
-	BZHIL   R10, R8, R10
-	BZHIL   R9, R8, R8
-	ANDNL   R10, R8, R10
-	ANDL    SI, R10
-	MOVL    R10, 24(SP)
+	MOVQ    R10, R8
+	MOVQ    $+16, R10
+	CMPQ    R8, R10
+	CMOVQGT R10, R8
+	MOVL    $0x0000ffff, R10
+	BZHIL   R8, R10, R8
+	MOVQ    $+16, R10
+	CMPQ    R9, R10
+	CMOVQGT R10, R9
+	MOVL    $0x0000ffff, R10
+	BZHIL   R9, R10, R9
+	ANDNL   R8, R9, R8
+	ANDL    SI, R8
+	MOVL    R8, 24(SP)
 	MOVL    $0x55555555, SI
-	PDEPL   SI, R10, SI
+	PDEPL   SI, R8, SI
 	MOVL    SI, 36(SP)
 	MOVQ    BX, SI
 	SHLQ    $0x01, SI
@@ -1504,6 +1552,7 @@ rows:
 	SHLQ        $0x01, DI
 	MOVQ        padT+112(FP), R8
 	SUBQ        R8, DI
+	CMPQ        DI, $0x00
 	JL          edge_rows
 	ADDQ        $0x07, DI
 	MOVQ        h+80(FP), R8
@@ -1715,7 +1764,6 @@ edge_rows:
 	SHLQ        $0x01, DI
 	MOVQ        padT+112(FP), R8
 	SUBQ        R8, DI
-	ADDQ        $0x00, DI
 	XORQ        R8, R8
 	XORQ        R10, R10
 	MOVQ        $-1, R9
@@ -1732,7 +1780,6 @@ edge_rows:
 	SHLQ        $0x01, R9
 	MOVQ        padT+112(FP), R10
 	SUBQ        R10, R9
-	ADDQ        $0x00, R9
 	XORQ        R10, R10
 	XORQ        R12, R12
 	MOVQ        $-1, R11
@@ -1749,7 +1796,6 @@ edge_rows:
 	SHLQ        $0x01, R11
 	MOVQ        padT+112(FP), R12
 	SUBQ        R12, R11
-	ADDQ        $0x00, R11
 	XORQ        R12, R12
 	XORQ        R14, R14
 	MOVQ        $-1, R13
@@ -2246,8 +2292,11 @@ chunks:
 	MOVQ    wo+104(FP), SI
 	CMPQ    BX, SI
 	JGE     done
-	MOVL    $0x0000ffff, DI
 	SUBQ    BX, SI
+	MOVQ    $+16, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	MOVL    $0x0000ffff, DI
 	BZHIL   SI, DI, SI
 	MOVL    SI, 8(SP)
 	MOVQ    padL+120(FP), DI
@@ -2263,8 +2312,15 @@ chunks:
 	CMOVQLT R11, R9
 	CMPQ    R10, R11
 	CMOVQLT R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
 	MOVL    $0x0000ffff, R11
 	BZHIL   R10, R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R9, R11
+	CMOVQGT R11, R9
+	MOVL    $0x0000ffff, R11
 	BZHIL   R9, R11, R9
 	ANDNL   R10, R9, R10
 	ANDL    SI, R10
@@ -2280,8 +2336,15 @@ chunks:
 	CMOVQLT R11, R9
 	CMPQ    R10, R11
 	CMOVQLT R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
 	MOVL    $0x0000ffff, R11
 	BZHIL   R10, R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R9, R11
+	CMOVQGT R11, R9
+	MOVL    $0x0000ffff, R11
 	BZHIL   R9, R11, R9
 	ANDNL   R10, R9, R10
 	ANDL    SI, R10
@@ -2297,8 +2360,15 @@ chunks:
 	CMOVQLT R11, R9
 	CMPQ    R10, R11
 	CMOVQLT R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
 	MOVL    $0x0000ffff, R11
 	BZHIL   R10, R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R9, R11
+	CMOVQGT R11, R9
+	MOVL    $0x0000ffff, R11
 	BZHIL   R9, R11, R9
 	ANDNL   R10, R9, R10
 	ANDL    SI, R10
@@ -2314,8 +2384,15 @@ chunks:
 	CMOVQLT R11, R9
 	CMPQ    R10, R11
 	CMOVQLT R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
 	MOVL    $0x0000ffff, R11
 	BZHIL   R10, R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R9, R11
+	CMOVQGT R11, R9
+	MOVL    $0x0000ffff, R11
 	BZHIL   R9, R11, R9
 	ANDNL   R10, R9, R10
 	ANDL    SI, R10
@@ -2331,12 +2408,20 @@ chunks:
 	CMOVQLT R8, R9
 	CMPQ    R10, R8
 	CMOVQLT R8, R10
-	MOVL    $0x0000ffff, R8
-	BZHIL   R10, R8, R10
-	BZHIL   R9, R8, R8
-	ANDNL   R10, R8, R10
-	ANDL    SI, R10
-	MOVL    R10, 32(SP)
+	MOVQ    R10, R8
+	MOVQ    $+16, R10
+	CMPQ    R8, R10
+	CMOVQGT R10, R8
+	MOVL    $0x0000ffff, R10
+	BZHIL   R8, R10, R8
+	MOVQ    $+16, R10
+	CMPQ    R9, R10
+	CMOVQGT R10, R9
+	MOVL    $0x0000ffff, R10
+	BZHIL   R9, R10, R9
+	ANDNL   R8, R9, R8
+	ANDL    SI, R8
+	MOVL    R8, 32(SP)
 	MOVQ    BX, SI
 	SUBQ    DI, SI
 	MOVQ    SI, (SP)
@@ -2349,6 +2434,7 @@ rows:
 	MOVQ        SI, DI
 	MOVQ        padT+112(FP), R8
 	SUBQ        R8, DI
+	CMPQ        DI, $0x00
 	JL          edge_rows
 	ADDQ        $0x07, DI
 	MOVQ        h+80(FP), R8
@@ -2650,7 +2736,6 @@ edge_rows:
 	MOVQ        SI, DI
 	MOVQ        padT+112(FP), R8
 	SUBQ        R8, DI
-	ADDQ        $0x00, DI
 	XORQ        R8, R8
 	XORQ        R10, R10
 	MOVQ        $-1, R9
@@ -2666,7 +2751,6 @@ edge_rows:
 	ADDQ        $0x01, R9
 	MOVQ        padT+112(FP), R10
 	SUBQ        R10, R9
-	ADDQ        $0x00, R9
 	XORQ        R10, R10
 	XORQ        R12, R12
 	MOVQ        $-1, R11
@@ -2682,7 +2766,6 @@ edge_rows:
 	ADDQ        $0x02, R11
 	MOVQ        padT+112(FP), R12
 	SUBQ        R12, R11
-	ADDQ        $0x00, R11
 	XORQ        R12, R12
 	XORQ        R14, R14
 	MOVQ        $-1, R13
@@ -3394,8 +3477,11 @@ chunks:
 	MOVQ    wo+104(FP), SI
 	CMPQ    BX, SI
 	JGE     done
-	MOVL    $0x0000ffff, DI
 	SUBQ    BX, SI
+	MOVQ    $+16, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	MOVL    $0x0000ffff, DI
 	BZHIL   SI, DI, SI
 	MOVL    SI, 8(SP)
 	MOVQ    padL+120(FP), DI
@@ -3415,8 +3501,15 @@ chunks:
 	CMOVQLT R11, R9
 	CMPQ    R10, R11
 	CMOVQLT R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
 	MOVL    $0x0000ffff, R11
 	BZHIL   R10, R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R9, R11
+	CMOVQGT R11, R9
+	MOVL    $0x0000ffff, R11
 	BZHIL   R9, R11, R9
 	ANDNL   R10, R9, R10
 	ANDL    SI, R10
@@ -3439,8 +3532,15 @@ chunks:
 	CMOVQLT R11, R9
 	CMPQ    R10, R11
 	CMOVQLT R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
 	MOVL    $0x0000ffff, R11
 	BZHIL   R10, R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R9, R11
+	CMOVQGT R11, R9
+	MOVL    $0x0000ffff, R11
 	BZHIL   R9, R11, R9
 	ANDNL   R10, R9, R10
 	ANDL    SI, R10
@@ -3463,8 +3563,15 @@ chunks:
 	CMOVQLT R11, R9
 	CMPQ    R10, R11
 	CMOVQLT R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
 	MOVL    $0x0000ffff, R11
 	BZHIL   R10, R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R9, R11
+	CMOVQGT R11, R9
+	MOVL    $0x0000ffff, R11
 	BZHIL   R9, R11, R9
 	ANDNL   R10, R9, R10
 	ANDL    SI, R10
@@ -3487,8 +3594,15 @@ chunks:
 	CMOVQLT R11, R9
 	CMPQ    R10, R11
 	CMOVQLT R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R10, R11
+	CMOVQGT R11, R10
 	MOVL    $0x0000ffff, R11
 	BZHIL   R10, R11, R10
+	MOVQ    $+16, R11
+	CMPQ    R9, R11
+	CMOVQGT R11, R9
+	MOVL    $0x0000ffff, R11
 	BZHIL   R9, R11, R9
 	ANDNL   R10, R9, R10
 	ANDL    SI, R10
@@ -3511,14 +3625,22 @@ chunks:
 	CMOVQLT R8, R9
 	CMPQ    R10, R8
 	CMOVQLT R8, R10
-	MOVL    $0x0000ffff, R8
-	BZHIL   R10, R8, R10
-	BZHIL   R9, R8, R8
-	ANDNL   R10, R8, R10
-	ANDL    SI, R10
-	MOVL    R10, 32(SP)
+	MOVQ    R10, R8
+	MOVQ    $+16, R10
+	CMPQ    R8, R10
+	CMOVQGT R10, R8
+	MOVL    $0x0000ffff, R10
+	BZHIL   R8, R10, R8
+	MOVQ    $+16, R10
+	CMPQ    R9, R10
+	CMOVQGT R10, R9
+	MOVL    $0x0000ffff, R10
+	BZHIL   R9, R10, R9
+	ANDNL   R8, R9, R8
+	ANDL    SI, R8
+	MOVL    R8, 32(SP)
 	MOVL    $0x55555555, SI
-	PDEPL   SI, R10, SI
+	PDEPL   SI, R8, SI
 	MOVL    SI, 52(SP)
 	MOVQ    BX, SI
 	SHLQ    $0x01, SI
@@ -3534,6 +3656,7 @@ rows:
 	SHLQ        $0x01, DI
 	MOVQ        padT+112(FP), R8
 	SUBQ        R8, DI
+	CMPQ        DI, $0x00
 	JL          edge_rows
 	ADDQ        $0x09, DI
 	MOVQ        h+80(FP), R8
@@ -4039,7 +4162,6 @@ edge_rows:
 	SHLQ        $0x01, DI
 	MOVQ        padT+112(FP), R8
 	SUBQ        R8, DI
-	ADDQ        $0x00, DI
 	XORQ        R8, R8
 	XORQ        R10, R10
 	MOVQ        $-1, R9
@@ -4056,7 +4178,6 @@ edge_rows:
 	SHLQ        $0x01, R9
 	MOVQ        padT+112(FP), R10
 	SUBQ        R10, R9
-	ADDQ        $0x00, R9
 	XORQ        R10, R10
 	XORQ        R12, R12
 	MOVQ        $-1, R11
@@ -4073,7 +4194,6 @@ edge_rows:
 	SHLQ        $0x01, R11
 	MOVQ        padT+112(FP), R12
 	SUBQ        R12, R11
-	ADDQ        $0x00, R11
 	XORQ        R12, R12
 	XORQ        R14, R14
 	MOVQ        $-1, R13
@@ -5246,8 +5366,11 @@ chunks:
 	MOVQ    wo+80(FP), BX
 	CMPQ    DX, BX
 	JGE     done
-	MOVL    $0x0000ffff, SI
 	SUBQ    DX, BX
+	MOVQ    $+16, SI
+	CMPQ    BX, SI
+	CMOVQGT SI, BX
+	MOVL    $0x0000ffff, SI
 	BZHIL   BX, SI, BX
 	MOVL    BX, 8(SP)
 	MOVQ    padL+96(FP), SI
@@ -5267,8 +5390,15 @@ chunks:
 	CMOVQLT R10, R8
 	CMPQ    R9, R10
 	CMOVQLT R10, R9
+	MOVQ    $+16, R10
+	CMPQ    R9, R10
+	CMOVQGT R10, R9
 	MOVL    $0x0000ffff, R10
 	BZHIL   R9, R10, R9
+	MOVQ    $+16, R10
+	CMPQ    R8, R10
+	CMOVQGT R10, R8
+	MOVL    $0x0000ffff, R10
 	BZHIL   R8, R10, R8
 	ANDNL   R9, R8, R9
 	ANDL    BX, R9
@@ -5291,14 +5421,22 @@ chunks:
 	CMOVQLT DI, R8
 	CMPQ    R9, DI
 	CMOVQLT DI, R9
-	MOVL    $0x0000ffff, DI
-	BZHIL   R9, DI, R9
-	BZHIL   R8, DI, DI
-	ANDNL   R9, DI, R9
-	ANDL    BX, R9
-	MOVL    R9, 20(SP)
+	MOVQ    R9, DI
+	MOVQ    $+16, R9
+	CMPQ    DI, R9
+	CMOVQGT R9, DI
+	MOVL    $0x0000ffff, R9
+	BZHIL   DI, R9, DI
+	MOVQ    $+16, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVL    $0x0000ffff, R9
+	BZHIL   R8, R9, R8
+	ANDNL   DI, R8, DI
+	ANDL    BX, DI
+	MOVL    DI, 20(SP)
 	MOVL    $0x55555555, BX
-	PDEPL   BX, R9, BX
+	PDEPL   BX, DI, BX
 	MOVL    BX, 28(SP)
 	MOVQ    DX, BX
 	SHLQ    $0x01, BX
@@ -5314,6 +5452,7 @@ rows:
 	SHLQ      $0x01, SI
 	MOVQ      padT+88(FP), DI
 	SUBQ      DI, SI
+	CMPQ      SI, $0x00
 	JL        edge_rows
 	ADDQ      $0x06, SI
 	MOVQ      h+56(FP), DI
@@ -5456,7 +5595,6 @@ edge_rows:
 	SHLQ      $0x01, SI
 	MOVQ      padT+88(FP), DI
 	SUBQ      DI, SI
-	ADDQ      $0x00, SI
 	XORQ      DI, DI
 	XORQ      R9, R9
 	MOVQ      $-1, R8
@@ -5473,7 +5611,6 @@ edge_rows:
 	SHLQ      $0x01, R8
 	MOVQ      padT+88(FP), R9
 	SUBQ      R9, R8
-	ADDQ      $0x00, R8
 	XORQ      R9, R9
 	XORQ      R11, R11
 	MOVQ      $-1, R10
@@ -5490,7 +5627,6 @@ edge_rows:
 	SHLQ      $0x01, R10
 	MOVQ      padT+88(FP), R11
 	SUBQ      R11, R10
-	ADDQ      $0x00, R10
 	XORQ      R11, R11
 	XORQ      R13, R13
 	MOVQ      $-1, R12
@@ -5780,8 +5916,11 @@ chunks:
 	MOVQ    wo+80(FP), BX
 	CMPQ    DX, BX
 	JGE     done
-	MOVL    $0x0000ffff, SI
 	SUBQ    DX, BX
+	MOVQ    $+16, SI
+	CMPQ    BX, SI
+	CMOVQGT SI, BX
+	MOVL    $0x0000ffff, SI
 	BZHIL   BX, SI, BX
 	MOVL    BX, 8(SP)
 	MOVQ    padL+96(FP), SI
@@ -5797,8 +5936,15 @@ chunks:
 	CMOVQLT R10, R8
 	CMPQ    R9, R10
 	CMOVQLT R10, R9
+	MOVQ    $+16, R10
+	CMPQ    R9, R10
+	CMOVQGT R10, R9
 	MOVL    $0x0000ffff, R10
 	BZHIL   R9, R10, R9
+	MOVQ    $+16, R10
+	CMPQ    R8, R10
+	CMOVQGT R10, R8
+	MOVL    $0x0000ffff, R10
 	BZHIL   R8, R10, R8
 	ANDNL   R9, R8, R9
 	ANDL    BX, R9
@@ -5814,8 +5960,15 @@ chunks:
 	CMOVQLT R10, R8
 	CMPQ    R9, R10
 	CMOVQLT R10, R9
+	MOVQ    $+16, R10
+	CMPQ    R9, R10
+	CMOVQGT R10, R9
 	MOVL    $0x0000ffff, R10
 	BZHIL   R9, R10, R9
+	MOVQ    $+16, R10
+	CMPQ    R8, R10
+	CMOVQGT R10, R8
+	MOVL    $0x0000ffff, R10
 	BZHIL   R8, R10, R8
 	ANDNL   R9, R8, R9
 	ANDL    BX, R9
@@ -5831,12 +5984,20 @@ chunks:
 	CMOVQLT DI, R8
 	CMPQ    R9, DI
 	CMOVQLT DI, R9
-	MOVL    $0x0000ffff, DI
-	BZHIL   R9, DI, R9
-	BZHIL   R8, DI, DI
-	ANDNL   R9, DI, R9
-	ANDL    BX, R9
-	MOVL    R9, 24(SP)
+	MOVQ    R9, DI
+	MOVQ    $+16, R9
+	CMPQ    DI, R9
+	CMOVQGT R9, DI
+	MOVL    $0x0000ffff, R9
+	BZHIL   DI, R9, DI
+	MOVQ    $+16, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVL    $0x0000ffff, R9
+	BZHIL   R8, R9, R8
+	ANDNL   DI, R8, DI
+	ANDL    BX, DI
+	MOVL    DI, 24(SP)
 	MOVQ    DX, BX
 	SUBQ    SI, BX
 	MOVQ    BX, (SP)
@@ -5849,6 +6010,7 @@ rows:
 	MOVQ      BX, SI
 	MOVQ      padT+88(FP), DI
 	SUBQ      DI, SI
+	CMPQ      SI, $0x00
 	JL        edge_rows
 	ADDQ      $0x05, SI
 	MOVQ      h+56(FP), DI
@@ -6038,7 +6200,6 @@ edge_rows:
 	MOVQ      BX, SI
 	MOVQ      padT+88(FP), DI
 	SUBQ      DI, SI
-	ADDQ      $0x00, SI
 	XORQ      DI, DI
 	XORQ      R9, R9
 	MOVQ      $-1, R8
@@ -6054,7 +6215,6 @@ edge_rows:
 	ADDQ      $0x01, R8
 	MOVQ      padT+88(FP), R9
 	SUBQ      R9, R8
-	ADDQ      $0x00, R8
 	XORQ      R9, R9
 	XORQ      R11, R11
 	MOVQ      $-1, R10
@@ -6070,7 +6230,6 @@ edge_rows:
 	ADDQ      $0x02, R10
 	MOVQ      padT+88(FP), R11
 	SUBQ      R11, R10
-	ADDQ      $0x00, R10
 	XORQ      R11, R11
 	XORQ      R13, R13
 	MOVQ      $-1, R12
@@ -6453,8 +6612,11 @@ chunks:
 	MOVQ    wo+80(FP), BX
 	CMPQ    DX, BX
 	JGE     done
-	MOVL    $0x0000ffff, SI
 	SUBQ    DX, BX
+	MOVQ    $+16, SI
+	CMPQ    BX, SI
+	CMOVQGT SI, BX
+	MOVL    $0x0000ffff, SI
 	BZHIL   BX, SI, BX
 	MOVL    BX, 8(SP)
 	MOVQ    padL+96(FP), SI
@@ -6474,8 +6636,15 @@ chunks:
 	CMOVQLT R10, R8
 	CMPQ    R9, R10
 	CMOVQLT R10, R9
+	MOVQ    $+16, R10
+	CMPQ    R9, R10
+	CMOVQGT R10, R9
 	MOVL    $0x0000ffff, R10
 	BZHIL   R9, R10, R9
+	MOVQ    $+16, R10
+	CMPQ    R8, R10
+	CMOVQGT R10, R8
+	MOVL    $0x0000ffff, R10
 	BZHIL   R8, R10, R8
 	ANDNL   R9, R8, R9
 	ANDL    BX, R9
@@ -6498,8 +6667,15 @@ chunks:
 	CMOVQLT R10, R8
 	CMPQ    R9, R10
 	CMOVQLT R10, R9
+	MOVQ    $+16, R10
+	CMPQ    R9, R10
+	CMOVQGT R10, R9
 	MOVL    $0x0000ffff, R10
 	BZHIL   R9, R10, R9
+	MOVQ    $+16, R10
+	CMPQ    R8, R10
+	CMOVQGT R10, R8
+	MOVL    $0x0000ffff, R10
 	BZHIL   R8, R10, R8
 	ANDNL   R9, R8, R9
 	ANDL    BX, R9
@@ -6522,14 +6698,22 @@ chunks:
 	CMOVQLT DI, R8
 	CMPQ    R9, DI
 	CMOVQLT DI, R9
-	MOVL    $0x0000ffff, DI
-	BZHIL   R9, DI, R9
-	BZHIL   R8, DI, DI
-	ANDNL   R9, DI, R9
-	ANDL    BX, R9
-	MOVL    R9, 24(SP)
+	MOVQ    R9, DI
+	MOVQ    $+16, R9
+	CMPQ    DI, R9
+	CMOVQGT R9, DI
+	MOVL    $0x0000ffff, R9
+	BZHIL   DI, R9, DI
+	MOVQ    $+16, R9
+	CMPQ    R8, R9
+	CMOVQGT R9, R8
+	MOVL    $0x0000ffff, R9
+	BZHIL   R8, R9, R8
+	ANDNL   DI, R8, DI
+	ANDL    BX, DI
+	MOVL    DI, 24(SP)
 	MOVL    $0x55555555, BX
-	PDEPL   BX, R9, BX
+	PDEPL   BX, DI, BX
 	MOVL    BX, 36(SP)
 	MOVQ    DX, BX
 	SHLQ    $0x01, BX
@@ -6545,6 +6729,7 @@ rows:
 	SHLQ      $0x01, SI
 	MOVQ      padT+88(FP), DI
 	SUBQ      DI, SI
+	CMPQ      SI, $0x00
 	JL        edge_rows
 	ADDQ      $0x07, SI
 	MOVQ      h+56(FP), DI
@@ -6810,7 +6995,6 @@ edge_rows:
 	SHLQ      $0x01, SI
 	MOVQ      padT+88(FP), DI
 	SUBQ      DI, SI
-	ADDQ      $0x00, SI
 	XORQ      DI, DI
 	XORQ      R9, R9
 	MOVQ      $-1, R8
@@ -6827,7 +7011,6 @@ edge_rows:
 	SHLQ      $0x01, R8
 	MOVQ      padT+88(FP), R9
 	SUBQ      R9, R8
-	ADDQ      $0x00, R8
 	XORQ      R9, R9
 	XORQ      R11, R11
 	MOVQ      $-1, R10
@@ -6844,7 +7027,6 @@ edge_rows:
 	SHLQ      $0x01, R10
 	MOVQ      padT+88(FP), R11
 	SUBQ      R11, R10
-	ADDQ      $0x00, R10
 	XORQ      R11, R11
 	XORQ      R13, R13
 	MOVQ      $-1, R12

@@ -184,7 +184,7 @@ func TestDepthwisePlaneKernel(t *testing.T) {
 	for _, k := range []int{3, 5} {
 		for _, s := range []int{1, 2} {
 			for p := range k {
-				for _, hw := range [][2]int{{1, 1}, {3, 17}, {7, 7}, {14, 14}, {16, 33}, {37, 5}, {2, 40}} {
+				for _, hw := range [][2]int{{1, 1}, {3, 17}, {7, 7}, {14, 14}, {16, 33}, {37, 5}, {2, 40}, {2, 300}} {
 					if testing.Short() && p > 1 && hw[0] > 7 {
 						continue
 					}
@@ -240,7 +240,7 @@ func TestMaxPlaneKernel(t *testing.T) {
 	for _, k := range []int{2, 3, 4} {
 		for _, s := range []int{1, 2} {
 			for p := range k {
-				for _, hw := range [][2]int{{1, 1}, {2, 17}, {7, 7}, {14, 14}, {16, 33}, {28, 28}, {37, 5}} {
+				for _, hw := range [][2]int{{1, 1}, {2, 17}, {7, 7}, {14, 14}, {16, 33}, {28, 28}, {37, 5}, {2, 300}} {
 					pe := (p + 1) % k
 					ho := (hw[0]+p+pe-k)/s + 1
 					wo := (hw[1]+p+pe-k)/s + 1

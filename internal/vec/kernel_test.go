@@ -298,3 +298,28 @@ func TestFinishRows(t *testing.T) {
 		}
 	})
 }
+
+// TestFinishRowsWide finishes rows of 256 columns and more, where the
+// count of columns left has a low byte under 16 (BZHI reads only the low
+// byte of its index: such a chunk lost its lanes before the count was
+// capped at 16).
+func TestFinishRowsWide(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		for _, cols := range []int{256, 260, 272, 300, 520} {
+			src := make([]float32, 2*cols)
+			for i := range src {
+				src[i] = float32(rng.NormFloat64())
+			}
+			bias := []float32{0.5, -1}
+			a := Act{Kind: Relu}
+			got := make([]float32, len(src))
+			FinishRows(got, cols, src, cols, 2, cols, bias, 1, nil, 0, &a)
+			for i, x := range src {
+				if want := max(x+bias[i/cols], 0); !same(got[i], want) {
+					t.Fatalf("cols %d: element %d is %v, want %v", cols, i, got[i], want)
+				}
+			}
+		}
+	})
+}

@@ -380,7 +380,7 @@ ret:
 	RET
 
 // func finishRowsAVX512(dst []float32, ldd int, src []float32, lds int, rows int, cols int, bias []float32, biasStride int, lo float32, hi float32, zfix float32, sfix uint32)
-// Requires: AVX, AVX512F, BMI2
+// Requires: AVX, AVX512F, BMI2, CMOV
 TEXT ·finishRowsAVX512(SB), NOSPLIT, $0-128
 	// finishGeneric on rows of a matrix (FinishRows).
 	MOVQ         dst_base+0(FP), AX
@@ -402,6 +402,9 @@ chunk:
 	MOVQ      cols+72(FP), DI
 	SUBQ      SI, DI
 	JLE       next
+	MOVQ      $+16, R8
+	CMPQ      DI, R8
+	CMOVQGT   R8, DI
 	MOVL      $0x0000ffff, R8
 	BZHIL     DI, R8, DI
 	KMOVW     DI, K1
@@ -430,7 +433,7 @@ done:
 	RET
 
 // func finishRowsAddAVX512(dst []float32, ldd int, src []float32, lds int, rows int, cols int, bias []float32, biasStride int, add []float32, ldAdd int, lo float32, hi float32, zfix float32, sfix uint32)
-// Requires: AVX, AVX512F, BMI2
+// Requires: AVX, AVX512F, BMI2, CMOV
 TEXT ·finishRowsAddAVX512(SB), NOSPLIT, $0-160
 	// finishGeneric on rows of a matrix (FinishRows).
 	MOVQ         dst_base+0(FP), AX
@@ -453,6 +456,9 @@ chunk:
 	MOVQ      cols+72(FP), R8
 	SUBQ      DI, R8
 	JLE       next
+	MOVQ      $+16, R9
+	CMPQ      R8, R9
+	CMOVQGT   R9, R8
 	MOVL      $0x0000ffff, R9
 	BZHIL     R8, R9, R8
 	KMOVW     R8, K1

@@ -43,7 +43,8 @@ func TestBenchModels(t *testing.T) {
 		t.Fatalf("%d rows, want 4 (1 model × 2 batches × 2 thread counts)", len(res.Rows))
 	}
 	for _, r := range res.Rows {
-		if r.Model != "fashion_cnn" || len(r.Ours) != 1 || r.OursMed <= 0 || (ort != "") != (r.ORTMed > 0) || r.TorchMed != 0 {
+		if r.Model != "fashion_cnn" || len(r.Ours) != 1 || r.OursMed <= 0 || (ort != "") != (r.ORTMed > 0) || r.TorchMed != 0 ||
+			r.OursBest < r.OursMed || r.ORTBest < r.ORTMed || r.TorchBest != 0 {
 			t.Errorf("row %+v", r)
 		}
 	}
@@ -83,7 +84,7 @@ func TestBenchModelsTable(t *testing.T) {
 	if code != 0 {
 		t.Fatal(e)
 	}
-	for _, want := range []string{"tiny               2       1", "tiny               2       2", "n/a", "scaling tiny", "load average"} {
+	for _, want := range []string{"tiny               2       1", "tiny               2       2", "n/a", "scaling tiny", "load average", "fastest single run"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

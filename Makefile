@@ -73,11 +73,11 @@ unit:
 	KERNELS_REQUIRE=$(KERNELS_REQUIRE) $(GO) test -count=1 $(PKGS)
 
 purego:
-	$(GO) test -count=1 -tags purego $(PKGS)
+	$(GO) test -count=1 -timeout 30m -tags purego $(PKGS)
 
 # The fallback families of the kernel packages on this machine: AVX-512
 # switched off (AVX2 runs), AVX2 switched off (the generic code).
-KERNEL_PKGS := ./reduce ./fakequant ./histogram ./internal/gemm ./internal/vec ./internal/nn ./internal/cpufeat ./calibrators ./fuzz
+KERNEL_PKGS := ./reduce ./fakequant ./histogram ./internal/gemm ./internal/qgemm ./internal/vec ./internal/nn ./internal/cpufeat ./calibrators ./fuzz
 
 fallbacks:
 	GODEBUG=cpu.avx512f=off $(GO) test -count=1 -short $(KERNEL_PKGS)
@@ -89,7 +89,7 @@ race:
 # arm64 under qemu user emulation: NEON kernels and the generic fallback.
 # NEON is baseline on arm64: both emulated CPUs must run it.
 arm64: tools-qemu
-	KERNELS_REQUIRE=neon GOARCH=arm64 $(GO) test -count=1 -short -exec qemu-aarch64-static $(PKGS)
+	KERNELS_REQUIRE=neon GOARCH=arm64 $(GO) test -count=1 -timeout 30m -short -exec qemu-aarch64-static $(PKGS)
 	KERNELS_REQUIRE=neon GOARCH=arm64 $(GO) test -count=1 -short -exec 'qemu-aarch64-static -cpu cortex-a53' $(KERNEL_PKGS)
 
 tools-qemu:

@@ -51,6 +51,7 @@ var outputs = []struct {
 	{"fakequant/e4m3_amd64.s", "fakequant", e4m3Kernels},
 	{"histogram/histc_amd64.s", "histogram", histcKernels},
 	{"internal/gemm/kernel_amd64.s", "internal/gemm", gemmKernels},
+	{"internal/qgemm/kernel_amd64.s", "internal/qgemm", qgemmKernels},
 }
 
 // command is how the files name their generator: the Makefile target

@@ -2,7 +2,8 @@
 // that pin every assembly kernel to its pure-Go specification on arbitrary
 // float32 bit patterns, amax values and formats, and targets that feed
 // hostile bytes to the decoders (calibrator state, ONNX). It sits beside the
-// pipeline and imports only public APIs (plus the kernel selector).
+// pipeline and imports only public APIs (plus the kernel selector and the
+// integer products of internal/qgemm).
 //
 // Run one with, for example:
 //

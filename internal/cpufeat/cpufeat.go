@@ -3,7 +3,9 @@
 // of the kernel packages (reduce, fakequant, histogram, internal/gemm) has
 // one dispatch function, a switch over the family For (or Selected) returns
 // with direct calls; their tests and the fuzz targets walk Available and
-// switch families with Use.
+// switch families with Use. internal/qgemm refines Selected with the
+// extensions (AVX512VNNI, ASIMDDP) into its own families, fixed when its
+// weights are packed (qgemm.Families and qgemm.Use for its tests).
 //
 // Under the purego build tag, or on an architecture without assembly, only
 // Generic exists. GODEBUG=cpu.avx512f=off, cpu.avx2=off and cpu.asimd=off

@@ -9,3 +9,9 @@ func TestPuregoIsGeneric(t *testing.T) {
 		t.Fatalf("purego build: Best = %v, Available = %v", Best, Available())
 	}
 }
+
+func TestPuregoHasNoExtensions(t *testing.T) {
+	if AVX512VNNI || ASIMDDP {
+		t.Fatalf("purego build: AVX512VNNI = %v, ASIMDDP = %v", AVX512VNNI, ASIMDDP)
+	}
+}

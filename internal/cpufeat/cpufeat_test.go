@@ -25,7 +25,8 @@ func TestBestIsWidestAvailable(t *testing.T) {
 	}
 }
 
-// TestRequired fails when KERNELS_REQUIRE (for example "avx2,avx512"; make
+// TestRequired fails when KERNELS_REQUIRE (for example "avx2,avx512" or
+// "avx2,avx512,avx512vnni"; make
 // test sets it from /proc/cpuinfo with scripts/kernels-require) names a
 // family this machine should run but that was not detected, or when the
 // family selected at start-up is narrower than the widest one named, so
@@ -40,9 +41,19 @@ func TestRequired(t *testing.T) {
 	for _, i := range Available() {
 		names = append(names, i.String())
 	}
+	// The extensions of internal/qgemm's integer families: a required one
+	// must be detected (qgemm's TestSelectedFamily then checks that its
+	// family is the one selected).
+	extensions := map[string]bool{"avx512vnni": AVX512VNNI, "asimddp": ASIMDDP}
 	widest := Generic
 	for _, r := range strings.Split(req, ",") {
 		r = strings.TrimSpace(r)
+		if has, ok := extensions[r]; ok {
+			if !has {
+				t.Errorf("KERNELS_REQUIRE names the extension %q, which was not detected", r)
+			}
+			continue
+		}
 		i := slices.IndexFunc([]Impl{Generic, AVX2, AVX512, NEON}, func(i Impl) bool { return i.String() == r })
 		if i < 0 {
 			t.Errorf("KERNELS_REQUIRE names %q, which is no kernel family", r)

@@ -1,0 +1,612 @@
+package main
+
+import (
+	"fmt"
+
+	"github.com/mmcloughlin/avo/attr"
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/ir"
+	"github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+// qgemmKernels describes internal/qgemm/kernel_amd64.s: the integer
+// micro-kernels (dotGeneric for the geometries of famAVX512VNNI, famAVX512
+// and famAVX2, one kernel per number of rows), the epilogues and the
+// depthwise kernel. See the package documentation of internal/qgemm for
+// the operand scheme and why no instruction here saturates.
+func qgemmKernels(c *build.Context) {
+	const mr = 6 // every amd64 family's tile height (geometries in family.go)
+	vnni := isa{c, "VNNI", true, 16}
+	for rows := 1; rows <= mr; rows++ {
+		dotVNNI(vnni, rows)
+	}
+	for _, s := range isas(c) {
+		for rows := 1; rows <= mr; rows++ {
+			dotMadd(s, rows)
+		}
+	}
+	for _, s := range isas(c) {
+		epiInt32(s)
+		epiQuant(s)
+		epiFloat(s)
+		depthwise(s)
+	}
+	transpose(c)
+	transpose32(c)
+}
+
+// vpdpbusd emits VPDPBUSD w, a, acc (Intel: vpdpbusd acc, a, w): acc +=
+// the four products of the unsigned bytes of a and the signed bytes of w
+// in each 32-bit lane, wrapping. avo has no form of it; Go's assembler
+// encodes it (EVEX, AVX512-VNNI).
+func vpdpbusd(c *build.Context, w, a, acc operand.Op) {
+	c.Instruction(&ir.Instruction{
+		Opcode:   "VPDPBUSD",
+		Operands: []operand.Op{w, a, acc},
+		Inputs:   []operand.Op{w, a, acc},
+		Outputs:  []operand.Op{acc},
+		ISA:      []string{"AVX512_VNNI"},
+	})
+}
+
+// dotArgs loads a micro-kernel's arguments: taps and c4, and the bases of
+// ind, w and c.
+func dotArgs(s isa) (taps, c4, ind, w, c reg.GPVirtual) {
+	taps, c4 = s.GP64(), s.GP64()
+	s.Load(s.Param("taps"), taps)
+	s.Load(s.Param("c4"), c4)
+	ind, w, c = s.GP64(), s.GP64(), s.GP64()
+	s.Load(s.Param("ind").Base(), ind)
+	s.Load(s.Param("w").Base(), w)
+	s.Load(s.Param("c").Base(), c)
+	return
+}
+
+// dotLoops emits the loops of a micro-kernel with rows rows and mr
+// pointers per tap: for each tap, the rows' pointers, then for each quad
+// quad(ptrs, k) with k the byte offset of the quad in every row (each
+// row's 4 bytes at ptrs[r]+k); quad advances w itself.
+func dotLoops(s isa, rows, mr int, taps, c4, ind reg.GPVirtual, quad func(ptrs []reg.GPVirtual, k reg.GPVirtual)) {
+	s.TESTQ(taps, taps)
+	s.JEQ(operand.LabelRef("store"))
+	s.Label("tap")
+	ptrs := make([]reg.GPVirtual, rows)
+	for r := range ptrs {
+		ptrs[r] = s.GP64()
+		s.MOVQ(operand.Mem{Base: ind, Disp: 8 * r}, ptrs[r])
+	}
+	s.ADDQ(imm(8*mr), ind)
+	k, end := s.GP64(), s.GP64()
+	s.XORQ(k, k)
+	s.MOVQ(c4, end)
+	s.SHLQ(imm(2), end) // the bytes of a tap
+	s.TESTQ(end, end)
+	s.JEQ(operand.LabelRef("next"))
+	s.Label("quad")
+	quad(ptrs, k)
+	s.ADDQ(imm(4), k)
+	s.CMPQ(k, end)
+	s.JNE(operand.LabelRef("quad"))
+	s.Label("next")
+	s.DECQ(taps)
+	s.JNZ(operand.LabelRef("tap"))
+	s.Label("store")
+}
+
+// dotVNNI: the rows×64 tile of famAVX512VNNI. Per quad: the 64 columns'
+// bytes in four ZMM registers, then for each row its 4 bytes broadcast and
+// one VPDPBUSD per register; the row's sums stay in its 4 accumulators for
+// the whole depth.
+func dotVNNI(s isa, rows int) {
+	s.Implement(fmt.Sprintf("dotR%dVNNI", rows))
+	s.Attributes(attr.NOSPLIT)
+	s.Comment(fmt.Sprintf("Rows 0-%d of the 6×64 tile: row r in 4 accumulators of 16 columns.", rows-1))
+	taps, c4, ind, w, c := dotArgs(s)
+	acc := make([][4]reg.VecVirtual, rows)
+	for r := range acc {
+		for v := range acc[r] {
+			acc[r][v] = s.ZMM()
+			s.VPXORD(acc[r][v], acc[r][v], acc[r][v])
+		}
+	}
+	dotLoops(s, rows, 6, taps, c4, ind, func(ptrs []reg.GPVirtual, k reg.GPVirtual) {
+		var wv [4]reg.VecVirtual
+		for v := range wv {
+			wv[v] = s.ZMM()
+			s.VMOVDQU64(operand.Mem{Base: w, Disp: 64 * v}, wv[v])
+		}
+		for r, p := range ptrs {
+			a := s.ZMM()
+			s.VPBROADCASTD(operand.Mem{Base: p, Index: k, Scale: 1}, a)
+			for v := range wv {
+				vpdpbusd(s.Context, wv[v], a, acc[r][v])
+			}
+		}
+		s.ADDQ(imm(256), w)
+	})
+	for r := range acc {
+		for v := range acc[r] {
+			s.VMOVDQU64(acc[r][v], operand.Mem{Base: c, Disp: 256*r + 64*v})
+		}
+	}
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// dotMadd: the rows×nr tile of famAVX2 (nr = 8) or famAVX512 (nr = 32),
+// exact with VPMADDWD. The rows hold their activations as 16-bit values
+// (geometry wide). Per quad: the columns' bytes sign-extended to 16 bits,
+// 4 columns × 4 bytes per YMM register (8 × 4 per ZMM); each row's 4
+// values broadcast, so that every pair of 16-bit lanes holds 2 values of
+// the quad; VPMADDWD gives the two half sums of each column in adjacent
+// 32-bit lanes, added to the accumulators. The stores add the halves.
+func dotMadd(s isa, rows int) {
+	nv := 2 // registers per row
+	if s.avx512 {
+		nv = 4
+	}
+	nr := nv * s.lanes / 2
+	s.Implement(fmt.Sprintf("dotR%d%s", rows, s.name))
+	s.Attributes(attr.NOSPLIT)
+	s.Comment(fmt.Sprintf("Rows 0-%d of the 6×%d tile: row r in %d accumulators of %d columns × 2 half sums.", rows-1, nr, nv, s.lanes/2))
+	taps, c4, ind, w, c := dotArgs(s)
+	acc := make([][]reg.VecVirtual, rows)
+	for r := range acc {
+		acc[r] = make([]reg.VecVirtual, nv)
+		for v := range acc[r] {
+			acc[r][v] = s.vec()
+			s.xor(acc[r][v], acc[r][v], acc[r][v])
+		}
+	}
+	wbytes := 2 * s.lanes // the bytes of one register's columns
+	dotLoops(s, rows, 6, taps, c4, ind, func(ptrs []reg.GPVirtual, k reg.GPVirtual) {
+		wv := make([]reg.VecVirtual, nv)
+		for v := range wv {
+			wv[v] = s.vec()
+			s.VPMOVSXBW(operand.Mem{Base: w, Disp: wbytes * v}, wv[v])
+		}
+		for r, p := range ptrs {
+			// The row's quad, 4 activations widened to 16 bits (the
+			// sources widen them), in every 64 bits of a.
+			a := s.vec()
+			s.VPBROADCASTQ(operand.Mem{Base: p, Index: k, Scale: 2}, a)
+			for v := range wv {
+				t := s.vec()
+				s.VPMADDWD(wv[v], a, t)
+				s.VPADDD(t, acc[r][v], acc[r][v])
+			}
+		}
+		s.ADDQ(imm(nv*wbytes), w)
+	})
+	for r := range acc {
+		if s.avx512 {
+			// Pairs of registers (16 columns): each lane plus its neighbour,
+			// the even lanes of both narrowed into one register.
+			for v := 0; v < nv; v += 2 {
+				a, b := acc[r][v], acc[r][v+1]
+				for _, x := range []reg.VecVirtual{a, b} {
+					t := s.ZMM()
+					s.VPSHUFD(imm(0xb1), x, t)
+					s.VPADDD(t, x, x)
+				}
+				s.VPMOVQD(a, a.AsY())
+				s.VPMOVQD(b, b.AsY())
+				s.VINSERTI64X4(imm(1), b.AsY(), a, a)
+				s.VMOVDQU32(a, operand.Mem{Base: c, Disp: 4 * (nr*r + 8*v)})
+			}
+			continue
+		}
+		// [c0 c1 c4 c5 | c2 c3 c6 c7] from the half sums, then in order.
+		s.VPHADDD(acc[r][1], acc[r][0], acc[r][0])
+		s.VPERMQ(imm(0xd8), acc[r][0], acc[r][0])
+		s.VMOVDQU(acc[r][0], operand.Mem{Base: c, Disp: 4 * nr * r})
+	}
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// The epilogues turn a tile of P (rows × n, row stride ldp) into rows of
+// the output (row stride ldo): n = len(colTerm) >= 8 columns, each row
+// with its ρ (rho[r]). Per row, the column loop covers n &^ 7 with full
+// vectors (and for AVX-512 one 8-lane step), then the last 8 columns
+// again, over the same values (out is never an input).
+
+// epilogue is one kind of epilogue: the element size of its output, the
+// inputs it reads beyond p, colTerm and zp (their parameter names), and
+// how it computes and stores one vector from the corrected int32 values.
+type epilogue struct {
+	name    string
+	doc     []string
+	outSize int
+	extra   []string
+	setup   func(s isa) // loads constants before the rows loop
+	// vector finishes r (P corrected) for the lanes at column j of the
+	// extra streams, and stores it at column j of out (at gives the
+	// address of column j of a stream).
+	vector func(s isa, r reg.VecVirtual, extra []stream, out stream, at func(stream) operand.Mem)
+}
+
+// epiTile emits the epilogue kernel e for s. The column index j is
+// shared by every stream: element j of a row of P, of the per-column
+// inputs and of a row of out.
+func epiTile(s isa, e epilogue) {
+	s.text(e.name, e.doc...)
+	rows, ldp, ldo := s.GP64(), s.GP64(), s.GP64()
+	s.Load(s.Param("rows"), rows)
+	s.Load(s.Param("ldp"), ldp)
+	s.Load(s.Param("ldo"), ldo)
+	s.SHLQ(imm(2), ldp)
+	if e.outSize == 4 {
+		s.SHLQ(imm(2), ldo)
+	}
+	p, rho, out := s.slice("p", 4), s.GP64(), stream{s.GP64(), e.outSize}
+	s.Load(s.Param("rho").Base(), rho)
+	s.Load(s.Param("out").Base(), out.p)
+	n := s.length("colTerm")
+	ct, zp := s.slice("colTerm", 4), s.slice("zp", 4)
+	var extra []stream
+	for _, name := range e.extra {
+		extra = append(extra, s.slice(name, 4))
+	}
+	if e.setup != nil {
+		e.setup(s)
+	}
+	// lim = n − lanes: the last column a full vector may start at
+	// (negative when there is none).
+	lim := n
+	s.SUBQ(imm(s.lanes), lim)
+	j := s.GP64()
+	at := func(st stream) operand.Mem { return operand.Mem{Base: st.p, Index: j, Scale: uint8(st.size)} }
+	s.Label("row")
+	rv := s.vec()
+	s.VPBROADCASTD(operand.Mem{Base: rho}, rv)
+	step := func(t isa) {
+		r, m := t.vec(), t.vec()
+		if t.lanes == 16 {
+			s.VMOVDQU32(at(p), r)
+		} else {
+			s.VMOVDQU(at(p), r)
+		}
+		s.VPADDD(at(ct), r, r)
+		s.VPMULLD(at(zp), t.v(rv), m)
+		s.VPSUBD(m, r, r)
+		e.vector(t, r, extra, out, at)
+	}
+	s.XORQ(j, j)
+	s.CMPQ(j, lim)
+	s.JG(operand.LabelRef("cols_end"))
+	s.Label("cols")
+	step(s)
+	s.ADDQ(imm(s.lanes), j)
+	s.CMPQ(j, lim)
+	s.JLE(operand.LabelRef("cols"))
+	s.Label("cols_end")
+	t := s
+	tmp := s.GP64()
+	if s.avx512 { // an 8-lane step while at least 8 columns are left
+		t = s.half()
+		s.LEAQ(operand.Mem{Base: lim, Disp: 8}, tmp)
+		s.CMPQ(j, tmp)
+		s.JG(operand.LabelRef("last"))
+		step(t)
+		s.ADDQ(imm(8), j)
+	}
+	s.Label("last") // the last 8 columns again, unless j = n
+	s.LEAQ(operand.Mem{Base: lim, Disp: s.lanes}, tmp)
+	s.CMPQ(j, tmp)
+	s.JGE(operand.LabelRef("next"))
+	s.LEAQ(operand.Mem{Base: lim, Disp: s.lanes - 8}, j)
+	step(t)
+	s.Label("next")
+	s.ADDQ(ldp, p.p)
+	s.ADDQ(ldo, out.p)
+	s.ADDQ(imm(4), rho)
+	s.DECQ(rows)
+	s.JNZ(operand.LabelRef("row"))
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// storeVec stores the int32 or float32 lanes of r at m.
+func storeVec(s isa, r reg.Register, m operand.Mem) {
+	if s.lanes == 16 {
+		s.VMOVDQU32(r, m)
+	} else {
+		s.VMOVDQU(r, m)
+	}
+}
+
+// epiInt32: out = P + colTerm − zp·ρ.
+func epiInt32(s isa) {
+	epiTile(s, epilogue{name: "epiInt32", outSize: 4,
+		doc: []string{"out[r][j] = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiInt32Generic)."},
+		vector: func(s isa, r reg.VecVirtual, _ []stream, out stream, at func(stream) operand.Mem) {
+			storeVec(s, r, at(out))
+		}})
+}
+
+// epiQuant: the low byte of clamp(roundHalfEven(float32(C)·scale), lo,
+// hi) + zp, C as epiInt32 computes it. The clamp comes before the
+// conversion (the bounds are integers, so it is the same), so every value
+// converted is small: VCVTPS2DQ rounds half to even under Go's MXCSR, with
+// embedded rounding (RN_SAE) on 512-bit registers. The low byte of the
+// int32 result is the int8 or uint8 code (its value lies in the output
+// type's range).
+func epiQuant(s isa) {
+	var lo, hi, zp, mask reg.VecVirtual
+	epiTile(s, epilogue{name: "epiQuant", outSize: 1, extra: []string{"scale"},
+		doc: []string{"out[r][j] = byte(clamp(roundHalfEven(float32(C)*scale[j]), lo, hi) + zp),",
+			"C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiQuantGeneric)."},
+		setup: func(s isa) {
+			q := s.GP64()
+			s.Load(s.Param("q"), q)
+			lo, hi, zp = s.vec(), s.vec(), s.vec()
+			s.VBROADCASTSS(operand.Mem{Base: q}, lo)
+			s.VBROADCASTSS(operand.Mem{Base: q, Disp: 4}, hi)
+			s.VPBROADCASTD(operand.Mem{Base: q, Disp: 8}, zp)
+			if !s.avx512 { // 0x00ff in every 16-bit lane
+				mask = s.YMM()
+				s.VPCMPEQW(mask, mask, mask)
+				s.VPSRLW(imm(8), mask, mask)
+			}
+		},
+		vector: func(s isa, r reg.VecVirtual, in []stream, out stream, at func(stream) operand.Mem) {
+			s.VCVTDQ2PS(r, r)
+			s.VMULPS(at(in[0]), r, r)
+			s.VMAXPS(s.v(lo), r, r)
+			s.VMINPS(s.v(hi), r, r)
+			if s.lanes == 16 {
+				s.VCVTPS2DQ_RN_SAE(r, r)
+			} else {
+				s.VCVTPS2DQ(r, r)
+			}
+			s.VPADDD(s.v(zp), r, r)
+			if s.avx512 {
+				s.VPMOVDB(r, at(out))
+				return
+			}
+			// 8 lanes: to 16 bits (exact, |value| <= 255), their low
+			// bytes, packed without saturation.
+			h := s.XMM()
+			s.VEXTRACTI128(imm(1), r, h)
+			s.VPACKSSDW(h, r.AsX(), r.AsX())
+			s.VPAND(mask.AsX(), r.AsX(), r.AsX())
+			s.VPACKUSWB(r.AsX(), r.AsX(), r.AsX())
+			s.VMOVQ(r.AsX(), at(out))
+		}})
+}
+
+// epiFloat: float32(float32(C)·scale) + bias, C as epiInt32 computes it;
+// the multiply and the add are separate roundings.
+func epiFloat(s isa) {
+	epiTile(s, epilogue{name: "epiFloat", outSize: 4, extra: []string{"scale", "bias"},
+		doc: []string{"out[r][j] = float32(float32(C)*scale[j]) + bias[j],",
+			"C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiFloatGeneric)."},
+		vector: func(s isa, r reg.VecVirtual, in []stream, out stream, at func(stream) operand.Mem) {
+			s.VCVTDQ2PS(r, r)
+			s.VMULPS(at(in[0]), r, r)
+			s.VADDPS(at(in[1]), r, r)
+			storeVec(s, r, at(out))
+		}})
+}
+
+// depthwise: for npix output pixels i and c >= 8 channels,
+// p[i·c + ch] = Σ_t x_t[i·step + ch]·w[t·c + ch], x_t the uint8 bytes at
+// ind[t], in 32-bit lanes (|x| and |w| are at most 255, their products fit
+// with room). Blocks of a register's channels, then for AVX-512 one of 8,
+// then the last 8 channels again (the same sums, stored over the same
+// values); for each block, each pixel, each tap.
+func depthwise(s isa) {
+	s.text("dw", "p[i*c+ch] = sum over t of x_t[i*step+ch] * w[t*c+ch], x_t the uint8 bytes at ind[t] (dwGeneric).")
+	c := s.GP64()
+	s.Load(s.Param("c"), c)
+	ind, w, p := s.GP64(), s.GP64(), s.GP64()
+	s.Load(s.Param("ind").Base(), ind)
+	s.Load(s.Param("w").Base(), w)
+	s.Load(s.Param("p").Base(), p)
+	ch := s.GP64()
+	s.XORQ(ch, ch)
+	block := func(t isa, label string) {
+		pp, off, pix := s.GP64(), s.GP64(), s.GP64()
+		s.LEAQ(operand.Mem{Base: p, Index: ch, Scale: 4}, pp)
+		s.XORQ(off, off)
+		s.Load(s.Param("npix"), pix)
+		s.Label(label + "_pixel")
+		acc := t.vec()
+		t.xor(acc, acc, acc)
+		tp, wp, cnt := s.GP64(), s.GP64(), s.GP64()
+		s.MOVQ(ind, tp)
+		s.LEAQ(operand.Mem{Base: w, Index: ch, Scale: 2}, wp)
+		s.Load(s.Param("taps"), cnt)
+		s.TESTQ(cnt, cnt)
+		s.JEQ(operand.LabelRef(label + "_store"))
+		s.Label(label + "_tap")
+		x := s.GP64()
+		s.MOVQ(operand.Mem{Base: tp}, x)
+		s.ADDQ(off, x)
+		v, wv := t.vec(), t.vec()
+		s.VPMOVZXBD(operand.Mem{Base: x, Index: ch, Scale: 1}, v)
+		s.VPMOVSXWD(operand.Mem{Base: wp}, wv)
+		s.VPMULLD(wv, v, v)
+		s.VPADDD(v, acc, acc)
+		s.ADDQ(imm(8), tp)
+		s.LEAQ(operand.Mem{Base: wp, Index: c, Scale: 2}, wp)
+		s.DECQ(cnt)
+		s.JNZ(operand.LabelRef(label + "_tap"))
+		s.Label(label + "_store")
+		storeVec(t, acc, operand.Mem{Base: pp})
+		s.LEAQ(operand.Mem{Base: pp, Index: c, Scale: 4}, pp)
+		s.ADDQ(s.param("step"), off)
+		s.DECQ(pix)
+		s.JNZ(operand.LabelRef(label + "_pixel"))
+	}
+	left := s.GP64() // channels from ch on
+	s.MOVQ(c, left)
+	s.counted(left, s.lanes, "blocks", func() {
+		block(s, fmt.Sprintf("b%d", s.lanes))
+		s.ADDQ(imm(s.lanes), ch)
+	})
+	h := s
+	if s.avx512 {
+		h = s.half()
+		s.CMPQ(left, imm(8))
+		s.JB(operand.LabelRef("last"))
+		block(h, "b8")
+		s.ADDQ(imm(8), ch)
+		s.SUBQ(imm(8), left)
+	}
+	s.Label("last")
+	s.TESTQ(left, left)
+	s.JEQ(operand.LabelRef("done"))
+	s.LEAQ(operand.Mem{Base: c, Disp: -8}, ch)
+	block(h, "blast")
+	s.Label("done")
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// transposeBlocks emits a transposition of 8×8 blocks of es-byte values,
+// dst[j·ldd + i] = src[i·lds + j] for i < 8·rows8 and j < 8·cols8, named
+// name: the arguments, then setup(ldd, lds) (in elements on entry; it may
+// scale them or load more), then for each block block(r, dp): r holds the
+// block's first source row and lds steps to the next; block stores the 8
+// transposed rows from dp on, stepping by ldd, and leaves r at the last.
+func transposeBlocks(c *build.Context, name, doc string, es int, setup func(s isa, ldd, lds reg.GPVirtual), block func(s isa, r, dp, ldd, lds reg.GPVirtual)) {
+	s := isa{c, "AVX2", false, 8}
+	s.text(name, doc)
+	dst, src := s.slice("dst", es), s.slice("src", es)
+	ldd, lds, rows, cols := s.GP64(), s.GP64(), s.GP64(), s.GP64()
+	s.Load(s.Param("ldd"), ldd)
+	s.Load(s.Param("lds"), lds)
+	s.Load(s.Param("rows8"), rows)
+	s.Load(s.Param("cols8"), cols)
+	setup(s, ldd, lds)
+	s.TESTQ(rows, rows)
+	s.JEQ(operand.LabelRef("done"))
+	s.TESTQ(cols, cols)
+	s.JEQ(operand.LabelRef("done"))
+	s.Label("rowblock")
+	sp, dp, n := s.GP64(), s.GP64(), s.GP64()
+	s.MOVQ(src.p, sp)
+	s.MOVQ(dst.p, dp)
+	s.MOVQ(cols, n)
+	s.Label("block")
+	r := s.GP64()
+	s.MOVQ(sp, r)
+	block(s, r, dp, ldd, lds)
+	s.ADDQ(imm(8*es), sp)
+	s.LEAQ(operand.Mem{Base: r, Index: ldd, Scale: 1}, dp) // 8 rows of dst on
+	s.DECQ(n)
+	s.JNZ(operand.LabelRef("block"))
+	s.LEAQ(operand.Mem{Base: src.p, Index: lds, Scale: 8}, src.p)
+	s.ADDQ(imm(8*es), dst.p)
+	s.DECQ(rows)
+	s.JNZ(operand.LabelRef("rowblock"))
+	s.Label("done")
+	if es > 1 {
+		s.VZEROUPPER()
+	}
+	s.RET()
+}
+
+// rows8 emits op(k, r) for the 8 rows k of a block, stepping r by ld
+// between them.
+func rows8(s isa, r, ld reg.GPVirtual, op func(k int)) {
+	for k := range 8 {
+		op(k)
+		if k < 7 {
+			s.ADDQ(ld, r)
+		}
+	}
+}
+
+// transpose: the 8×8 blocks of bytes, each XORed with flip: for each
+// block, its 8 rows of 8 bytes (with the flip), three rounds of unpacks
+// (bytes, words, dwords), and 8 stores of 8 bytes. VEX-encoded 128-bit
+// instructions, for every amd64 family.
+func transpose(c *build.Context) {
+	var fv reg.VecVirtual
+	setup := func(s isa, _, _ reg.GPVirtual) {
+		f := s.GP32()
+		fv = s.XMM()
+		s.Load(s.Param("flip"), f)
+		s.VMOVD(f, fv)
+		s.VPBROADCASTB(fv, fv)
+	}
+	transposeBlocks(c, "transpose", "dst[j*ldd+i] = src[i*lds+j] ^ flip for i < 8*rows8, j < 8*cols8 (transposeBytes).", 1, setup, func(s isa, r, dp, ldd, lds reg.GPVirtual) {
+		var a [8]reg.VecVirtual
+		rows8(s, r, lds, func(k int) {
+			a[k] = s.XMM()
+			s.VMOVQ(operand.Mem{Base: r}, a[k])
+			s.VPXOR(fv, a[k], a[k])
+		})
+		// Bytes of row pairs, then words of pair pairs, then dwords:
+		// column j of the block ends as the 8 bytes at 8·(j%2) of v[j/2].
+		var t, u, v [4]reg.VecVirtual
+		for k := range t {
+			t[k] = s.XMM()
+			s.VPUNPCKLBW(a[2*k+1], a[2*k], t[k])
+		}
+		for k := range 2 {
+			u[2*k], u[2*k+1] = s.XMM(), s.XMM()
+			s.VPUNPCKLWD(t[2*k+1], t[2*k], u[2*k])
+			s.VPUNPCKHWD(t[2*k+1], t[2*k], u[2*k+1])
+		}
+		for k := range 2 {
+			v[2*k], v[2*k+1] = s.XMM(), s.XMM()
+			s.VPUNPCKLDQ(u[k+2], u[k], v[2*k])
+			s.VPUNPCKHDQ(u[k+2], u[k], v[2*k+1])
+		}
+		s.MOVQ(dp, r)
+		rows8(s, r, ldd, func(j int) {
+			if j%2 == 0 {
+				s.VMOVQ(v[j/2], operand.Mem{Base: r})
+			} else {
+				s.VMOVHPS(v[j/2], operand.Mem{Base: r})
+			}
+		})
+	})
+}
+
+// transpose32: the 8×8 blocks of 32-bit values (int32 or float32 bits):
+// for each block, its 8 rows in YMM registers, unpacks of dwords, then
+// qwords, then the 128-bit halves exchanged (VPERM2I128), and 8 stores.
+func transpose32(c *build.Context) {
+	setup := func(s isa, ldd, lds reg.GPVirtual) {
+		s.SHLQ(imm(2), ldd)
+		s.SHLQ(imm(2), lds)
+	}
+	transposeBlocks(c, "transpose32", "dst[j*ldd+i] = src[i*lds+j] for i < 8*rows8, j < 8*cols8, 32-bit values (transposeBits32).", 4, setup, func(s isa, r, dp, ldd, lds reg.GPVirtual) {
+		var a [8]reg.VecVirtual
+		rows8(s, r, lds, func(k int) {
+			a[k] = s.YMM()
+			s.VMOVDQU(operand.Mem{Base: r}, a[k])
+		})
+		var t, u [8]reg.VecVirtual
+		for k := 0; k < 8; k += 2 {
+			t[k], t[k+1] = s.YMM(), s.YMM()
+			s.VPUNPCKLDQ(a[k+1], a[k], t[k])
+			s.VPUNPCKHDQ(a[k+1], a[k], t[k+1])
+		}
+		for k := 0; k < 8; k += 4 {
+			for h := range 2 {
+				u[k+2*h], u[k+2*h+1] = s.YMM(), s.YMM()
+				s.VPUNPCKLQDQ(t[k+h+2], t[k+h], u[k+2*h])
+				s.VPUNPCKHQDQ(t[k+h+2], t[k+h], u[k+2*h+1])
+			}
+		}
+		// u[j] (j < 4) holds column j of rows 0-3 in its low 128 bits and
+		// column j+4 in its high ones; u[4+j] the same for rows 4-7.
+		s.MOVQ(dp, r)
+		rows8(s, r, ldd, func(j int) {
+			v := s.YMM()
+			imm8 := 0x20 // low halves: columns 0-3
+			if j >= 4 {
+				imm8 = 0x31 // high halves: columns 4-7
+			}
+			s.VPERM2I128(imm(imm8), u[4+j%4], u[j%4], v)
+			s.VMOVDQU(v, operand.Mem{Base: r})
+		})
+	})
+}

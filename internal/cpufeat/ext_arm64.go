@@ -1,0 +1,9 @@
+//go:build gc && !purego
+
+package cpufeat
+
+import "golang.org/x/sys/cpu"
+
+func hasAVX512VNNI() bool { return false }
+
+func hasASIMDDP() bool { return Supported(NEON) && cpu.ARM64.HasASIMDDP }

@@ -1,0 +1,178 @@
+package qgemm
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+	"unsafe"
+
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/gemm"
+	"github.com/tensorquant/tensorquant/internal/nn"
+)
+
+// The benchmarks compare the integer products with the float32 ones of
+// internal/gemm and internal/nn on the shapes of issue 14, one
+// sub-benchmark per implementation: impl=fp32-<cpufeat family> and
+// impl=int8-<qgemm family>, for every family this machine runs except the
+// generic ones. Both sides run the path a graph runs: weights packed once
+// outside the loop (gemm.PackB, nn.PackConvWeights and ForwardPacked for
+// float; PackMatrix and PackConv for int8), one thread (threads = 1), the
+// int8 products with their requantized uint8 output. Run them with -cpu 1,
+// interleaved (-count 5 or more), and compare the ratios within one run
+// (see BENCHMARKS.md). Each reports GOP/s: 2 operations per multiply-add.
+
+// matShapes are M×K×N: BERT-base's feed-forward and attention projections
+// for 128 tokens, and one token's.
+var matShapes = []struct{ m, k, n int }{{128, 768, 3072}, {128, 768, 768}, {1, 768, 3072}}
+
+// convShapesBench are 3×3 convolutions with padding 1: ResNet's 64
+// channels at 56×56 and 256 at 14×14, MobileNet-v2's depthwise 192 at
+// 56×56.
+var convShapesBench = []struct {
+	name          string
+	c, hw, groups int
+}{{"3x3-64ch@56", 64, 56, 1}, {"3x3-256ch@14", 256, 14, 1}, {"dw3x3-192ch@56", 192, 56, 192}}
+
+// benchFamilies are the float and integer families compared: every
+// assembly family this machine runs.
+func benchFamilies() (fp []cpufeat.Impl, q []family) {
+	fp = cpufeat.Available()[1:]
+	q = families()[1:]
+	return fp, q
+}
+
+func gops(b *testing.B, macs float64) {
+	b.ReportMetric(2*macs*float64(b.N)/b.Elapsed().Seconds()/1e9, "GOP/s")
+}
+
+func BenchmarkMatMul(b *testing.B) {
+	fps, qs := benchFamilies()
+	for _, s := range matShapes {
+		rng := rand.New(rand.NewPCG(1, 2))
+		af := make([]float32, s.m*s.k)
+		bf := make([]float32, s.k*s.n)
+		cf := make([]float32, s.m*s.n)
+		a8 := make([]uint8, s.m*s.k)
+		w8 := make([]int8, s.k*s.n)
+		y8 := make([]uint8, s.m*s.n)
+		for i := range af {
+			af[i] = float32(rng.NormFloat64())
+			a8[i] = uint8(rng.IntN(256))
+		}
+		for i := range bf {
+			bf[i] = float32(rng.NormFloat64())
+			w8[i] = int8(rng.IntN(256) - 128)
+		}
+		macs := float64(s.m) * float64(s.k) * float64(s.n)
+		shape := fmt.Sprintf("%dx%dx%d", s.m, s.k, s.n)
+		for _, f := range fps {
+			b.Run(shape+"/impl=fp32-"+f.String(), func(b *testing.B) {
+				defer cpufeat.Use(f)()
+				p := &gemm.Params{M: s.m, N: s.n, K: s.k, A: af, LdA: s.k, PackedB: gemm.PackB(false, s.k, s.n, bf, s.n), C: cf, LdC: s.n, Threads: 1}
+				for b.Loop() {
+					gemm.Gemm(p)
+				}
+				gops(b, macs)
+			})
+		}
+		for _, f := range qs {
+			b.Run(shape+"/impl=int8-"+f.String(), func(b *testing.B) {
+				defer useFamily(f)()
+				w, err := PackMatrix(w8, s.k, s.n, s.n, false, []int8{0})
+				if err != nil {
+					b.Fatal(err)
+				}
+				a := Matrix[uint8]{Data: a8, Rows: s.m, Stride: s.k, ZeroPoint: 3}
+				q := Requant{Scale: []float32{1.0 / 4096}, ZeroPoint: 128, Min: 0, Max: 255}
+				for b.Loop() {
+					if err := MatMulQuant(1, a, w, nil, q, y8, s.n); err != nil {
+						b.Fatal(err)
+					}
+				}
+				gops(b, macs)
+			})
+		}
+	}
+}
+
+func BenchmarkConv(b *testing.B) {
+	fps, qs := benchFamilies()
+	for _, s := range convShapesBench {
+		rng := rand.New(rand.NewPCG(3, 4))
+		hw := []int{s.hw, s.hw}
+		conv := nn.Conv{Geom: nn.NewGeom(hw, hw, []int{3, 3}, []int{1, 1}, []int{1, 1}, nil, []int{1, 1}), InC: s.c, OutC: s.c, Groups: s.groups}
+		wf := make([]float32, s.c*s.c/s.groups*9)
+		for i := range wf {
+			wf[i] = float32(rng.NormFloat64())
+		}
+		x := make([]float32, s.c*s.hw*s.hw)
+		y := make([]float32, len(x))
+		x8 := make([]uint8, len(x))
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+			x8[i] = uint8(rng.IntN(256))
+		}
+		shape := Conv{Batch: 1, InC: s.c, InH: s.hw, InW: s.hw, OutC: s.c, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: s.groups}
+		w8 := make([]int8, s.c*s.c/s.groups*9)
+		for i := range w8 {
+			w8[i] = int8(rng.IntN(256) - 128)
+		}
+		y8 := make([]uint8, s.c*s.hw*s.hw)
+		macs := float64(s.hw*s.hw) * float64(s.c) * float64(s.c/s.groups*9)
+		for _, f := range fps {
+			b.Run(s.name+"/impl=fp32-"+f.String(), func(b *testing.B) {
+				defer cpufeat.Use(f)()
+				cw := nn.PackConvWeights(s.c, s.c, s.groups, 9, false, wf)
+				plan := conv.Plan()
+				scratch := make([]float32, plan.Scratch(1, 1))
+				for b.Loop() {
+					plan.ForwardPacked(y, x, cw, nil, 0, 1, 1, scratch)
+				}
+				gops(b, macs)
+			})
+		}
+		for _, f := range qs {
+			for _, l := range []Layout{NCHW, NHWC} {
+				b.Run(fmt.Sprintf("%s/impl=int8-%s-%s", s.name, f, []string{"nchw", "nhwc"}[l]), func(b *testing.B) {
+					defer useFamily(f)()
+					cw, err := PackConv(shape, w8, []int8{0})
+					if err != nil {
+						b.Fatal(err)
+					}
+					q := Requant{Scale: []float32{1.0 / 4096}, ZeroPoint: 128, Min: 0, Max: 255}
+					for b.Loop() {
+						if err := ConvQuant(1, cw, l, x8, 3, nil, q, y8); err != nil {
+							b.Fatal(err)
+						}
+					}
+					gops(b, macs)
+				})
+			}
+		}
+	}
+}
+
+// BenchmarkMicroKernel runs each family's micro-kernel alone on one
+// panel of depth 768 (6 KiB to 48 KiB of weights, in L1 or L2) with rows
+// that stay in L1: the ceiling of the products.
+func BenchmarkMicroKernel(b *testing.B) {
+	for _, f := range families() {
+		b.Run("impl="+f.String(), func(b *testing.B) {
+			g := geometries[f]
+			const c4 = 192
+			row := 4 * c4 * g.es()
+			rows := make([]byte, g.mr*row)
+			ind := make([]unsafe.Pointer, g.mr)
+			for r := range ind {
+				ind[r] = unsafe.Pointer(&rows[r*row])
+			}
+			w := make([]int8, c4*g.nr*4)
+			c := make([]int32, g.mr*g.nr)
+			for b.Loop() {
+				dot(f, g.mr, 1, c4, ind, w, c)
+			}
+			gops(b, float64(g.mr*g.nr*4*c4))
+		})
+	}
+}

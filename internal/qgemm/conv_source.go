@@ -1,0 +1,61 @@
+package qgemm
+
+import "unsafe"
+
+// convSource is the rows of a convolution's implicit im2col matrix for
+// one group: row r is output pixel r (batch, then height, then width), and
+// its tap t points at the group's channels of the input pixel that tap
+// reads in the padded input.
+type convSource struct {
+	in      *padded
+	ohw, ow int
+	sh, sw  int
+	chan0   int
+	tapPix  []int   // pixel offset of each tap from the window's origin
+	pixSum  []int32 // Σ κ over the group's channels, per padded pixel (when the weights have zero points)
+}
+
+func newConvSource(in *padded, c Conv, g int, w *Weights) *convSource {
+	cg := c.InC / c.Groups
+	s := &convSource{in: in, ohw: c.OutH() * c.OutW(), ow: c.OutW(), sh: c.StrideH, sw: c.StrideW, chan0: g * cg}
+	for i := range c.KH {
+		for j := range c.KW {
+			s.tapPix = append(s.tapPix, i*c.DilationH*in.wp+j*c.DilationW)
+		}
+	}
+	if w.zp != nil {
+		s.pixSum = make([]int32, in.pixels)
+		es := in.geo.es()
+		for p := range s.pixSum {
+			s.pixSum[p] = in.geo.sum(in.x[(p*in.c+s.chan0)*es:], cg)
+		}
+	}
+	return s
+}
+
+// origin returns the padded pixel at the top left of row r's window.
+func (s *convSource) origin(r int) int {
+	n, rem := r/s.ohw, r%s.ohw
+	y, x := rem/s.ow, rem%s.ow
+	return (n*s.in.hp+y*s.sh)*s.in.wp + x*s.sw
+}
+
+func (s *convSource) fill(ind []unsafe.Pointer, r0, rows, mr int) {
+	for r := range mr {
+		o := s.origin(r0 + min(r, rows-1))
+		for t, d := range s.tapPix {
+			ind[t*mr+r] = unsafe.Pointer(&s.in.x[((o+d)*s.in.c+s.chan0)*s.in.es])
+		}
+	}
+}
+
+func (s *convSource) sums(rho []int32, r0, rows int) {
+	for r := range rows {
+		o := s.origin(r0 + r)
+		var sum int32
+		for _, d := range s.tapPix {
+			sum += s.pixSum[o+d]
+		}
+		rho[r] = sum
+	}
+}

@@ -1,0 +1,93 @@
+package qgemm
+
+import (
+	"sync"
+	"unsafe"
+)
+
+// depthwise is the weights of a depthwise convolution (one input and one
+// output channel per group), which runs a direct kernel: each output is a
+// dot product of taps values, vectorized over the channels of a pixel.
+type depthwise struct {
+	fam  family
+	taps int
+	c    int
+	// w holds β − zβ of channel ch, tap t at t·c + ch (in [−255, 255]).
+	w []int16
+	// wsum holds Σ_t w of each channel: with the padding materialized,
+	// every tap reads a value, and Σ (κ − zκ)·w = Σ κ·w − zκ·wsum.
+	wsum []int32
+}
+
+func packDepthwise[T Int8](c Conv, w []T, zeroPoint []T) *depthwise {
+	taps := c.KH * c.KW
+	d := &depthwise{fam: selected(), taps: taps, c: c.OutC, w: make([]int16, taps*c.OutC), wsum: make([]int32, c.OutC)}
+	flip := flipOf[T]()
+	for ch := range c.OutC {
+		z := zeroPoint[0]
+		if len(zeroPoint) > 1 {
+			z = zeroPoint[ch]
+		}
+		zb := int16(int8(uint8(z) ^ flip))
+		for t := range taps {
+			d.w[t*c.OutC+ch] = int16(int8(uint8(w[ch*taps+t])^flip)) - zb
+			d.wsum[ch] += int32(d.w[t*c.OutC+ch])
+		}
+	}
+	return d
+}
+
+// setDepthwise sets the per-channel terms of a depthwise convolution's
+// epilogue for activations of kernel zero point zk: its kernel computes
+// Σ κ·w, and C = that − zk·wsum + bias.
+func (e *epilogue) setDepthwise(d *depthwise, zk int32, bias []int32, scales []float32) {
+	e.colTerm = make([]int32, d.c)
+	for ch := range e.colTerm {
+		e.colTerm[ch] = -zk * d.wsum[ch]
+		if bias != nil {
+			e.colTerm[ch] += bias[ch]
+		}
+	}
+	e.zp = nil
+	e.scale = scales
+}
+
+// run computes the depthwise convolution of in into e's output, split
+// over whole output pixels among up to threads goroutines.
+func (d *depthwise) run(threads int, fam family, in *padded, e *epilogue, c Conv, pixels int) {
+	work := float64(pixels) * float64(d.c) * float64(d.taps)
+	t := int(min(float64(threads), float64(pixels), work*4/parallelWork))
+	t = max(t, 1)
+	src := &convSource{in: in, ohw: c.OutH() * c.OutW(), ow: c.OutW(), sh: c.StrideH, sw: c.StrideW}
+	for i := range c.KH {
+		for j := range c.KW {
+			src.tapPix = append(src.tapPix, i*c.DilationH*in.wp+j*c.DilationW)
+		}
+	}
+	step := c.StrideW * in.c // bytes from one output pixel's input to the next's
+	var wg sync.WaitGroup
+	for i := range t {
+		lo, hi := i*pixels/t, (i+1)*pixels/t
+		if i == t-1 {
+			d.block(fam, src, step, e, lo, hi)
+			break
+		}
+		wg.Go(func() { d.block(fam, src, step, e, lo, hi) })
+	}
+	wg.Wait()
+}
+
+// block computes the output pixels [lo, hi), in runs of at most maxRun
+// consecutive pixels of one output row.
+func (d *depthwise) block(fam family, src *convSource, step int, e *epilogue, lo, hi int) {
+	ind := make([]unsafe.Pointer, d.taps)
+	p := make([]int32, maxRun*d.c)
+	for r := lo; r < hi; {
+		n := min(hi-r, maxRun, src.ow-r%src.ow) // to the end of the row
+		src.fill(ind, r, 1, 1)
+		dwRun(fam, d.taps, d.c, n, step, ind, d.w, p)
+		e.tile(fam, p, d.c, n, r, 0, d.c, nil)
+		r += n
+	}
+	clear(ind)
+}

@@ -1,0 +1,233 @@
+package qgemm
+
+import (
+	"fmt"
+	"math"
+	"unsafe"
+)
+
+// Requant is the requantization of a product to int8 or uint8 (ONNX
+// QLinearMatMul and QLinearConv): output n of a row is
+//
+//	clamp(roundHalfEven(float32(C)·Scale[n]) + ZeroPoint, Min, Max)
+//
+// with C the int32 result (bias included). Scale has one element per
+// output column (per output channel) or one for all; it is the caller's
+// a_scale·w_scale[n]/y_scale. Min and Max are the bounds of the output type
+// (0 and 255, or −128 and 127), or tighter ones that fuse a following Relu
+// or Clip.
+type Requant struct {
+	Scale     []float32
+	ZeroPoint int32
+	Min, Max  int32
+}
+
+// Dequant is the float output of a product (a product followed by
+// DequantizeLinear, or with a float bias): output n of a row is
+// float32(float32(C)·Scale[n]) + Bias[n], with Scale the caller's
+// a_scale·w_scale[n]. Scale has one element per output column or one for
+// all; Bias has one per column, or none.
+type Dequant struct {
+	Scale []float32
+	Bias  []float32
+}
+
+// outKind is what an epilogue writes.
+type outKind uint8
+
+const (
+	outInt32 outKind = iota
+	outQuant
+	outFloat
+)
+
+// quantParams are the constants of a quantized epilogue, in the form the
+// kernels use them: the clamp bounds less the zero point, as floats (the
+// float value is clamped before it is rounded, as ONNX Runtime does; both
+// bounds are integers, so clamping before or after rounding is the same).
+type quantParams struct {
+	lo, hi float32
+	zp     int32
+}
+
+// epilogue turns tiles of P into the output: C = P + colTerm[n] −
+// zp[n]·ρ[m], then the output of kind.
+type epilogue struct {
+	kind    outKind
+	colTerm []int32   // −zκ·(colsum − K·zβ) + bias, per column
+	zp      []int32   // zβ, or nil
+	scale   []float32 // per column (outQuant, outFloat)
+	bias    []float32 // per column (outFloat)
+	q       quantParams
+	// The output: row m, column n at m·ld + off + n.
+	i32     []int32
+	u8      []byte
+	f32     []float32
+	ld, off int
+}
+
+// setColumns sets the per-column terms for weights w, activations with
+// kernel zero point zk, an int32 bias (nil, or one per column) and the
+// scales (one, or one per column; none for outInt32).
+func (e *epilogue) setColumns(w *Weights, zk int32, bias []int32, scale []float32) error {
+	n := w.n
+	if bias != nil && len(bias) != n {
+		return shapeErr("weights have %d columns but the bias has %d values", n, len(bias))
+	}
+	e.colTerm = make([]int32, n)
+	k := int32(w.k)
+	for j := range n {
+		var z int32
+		if w.zp != nil {
+			z = w.zp[j]
+		}
+		t := -zk * (w.colSum[j] - k*z)
+		if bias != nil {
+			t += bias[j]
+		}
+		e.colTerm[j] = t
+	}
+	e.zp = w.zp
+	if e.kind == outInt32 {
+		return nil
+	}
+	s, err := perColumn("scale", scale, n)
+	if err != nil {
+		return err
+	}
+	for j, v := range s {
+		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+			return fmt.Errorf("qgemm: scale %v (column %d) is not finite", v, j)
+		}
+	}
+	e.scale = s
+	return nil
+}
+
+// perColumn returns v as one value per column: v itself when it has n
+// values, n copies of its value when it has one.
+func perColumn(name string, v []float32, n int) ([]float32, error) {
+	switch len(v) {
+	case n:
+		return v, nil
+	case 1:
+		out := make([]float32, n)
+		for i := range out {
+			out[i] = v[0]
+		}
+		return out, nil
+	}
+	return nil, shapeErr("%d columns but %d %s values (want 1 or %d)", n, len(v), name, n)
+}
+
+// setQuant sets the output constants of q for output type Y.
+func (e *epilogue) setQuant(q Requant, lo, hi int32) error {
+	if q.ZeroPoint < lo || q.ZeroPoint > hi {
+		return fmt.Errorf("qgemm: output zero point %d is outside [%d, %d]", q.ZeroPoint, lo, hi)
+	}
+	if q.Min < lo || q.Max > hi || q.Min > q.Max {
+		return fmt.Errorf("qgemm: output bounds [%d, %d] are not within [%d, %d]", q.Min, q.Max, lo, hi)
+	}
+	e.q = quantParams{lo: float32(q.Min - q.ZeroPoint), hi: float32(q.Max - q.ZeroPoint), zp: q.ZeroPoint}
+	return nil
+}
+
+// rangeOf returns the range of T.
+func rangeOf[T Int8]() (lo, hi int32) {
+	if flipOf[T]() != 0 {
+		return 0, 255
+	}
+	return -128, 127
+}
+
+// bytesOf returns the bytes of an int8 or uint8 slice.
+func bytesOf[T Int8](s []T) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// tile writes the output of the rows×nv tile p (row stride ldp) whose top
+// left output is (m0, n0); rho holds ρ of its rows (when e.zp is set).
+func (e *epilogue) tile(f family, p []int32, ldp, rows, m0, n0, nv int, rho []int32) {
+	t := tileOut{rows: rows, ldp: ldp, ldo: e.ld, p: p, colTerm: e.colTerm[n0 : n0+nv]}
+	if e.zp != nil {
+		t.zp, t.rho = e.zp[n0:n0+nv], rho[:rows]
+	}
+	o := m0*e.ld + e.off + n0
+	switch e.kind {
+	case outInt32:
+		epiInt32(f, &t, e.i32[o:])
+	case outQuant:
+		epiQuant(f, &t, e.scale[n0:n0+nv], &e.q, e.u8[o:])
+	case outFloat:
+		epiFloat(f, &t, e.scale[n0:n0+nv], e.bias[n0:n0+nv], e.f32[o:])
+	}
+}
+
+// tileOut is a tile of P on its way to the output: rows rows of n =
+// len(colTerm) columns, row r at p[r·ldp:], written at r·ldo of the output
+// slice that goes with it, with ρ = rho[r] when zp is not empty.
+type tileOut struct {
+	rows, ldp, ldo int
+	p, colTerm, zp []int32
+	rho            []int32
+}
+
+func (t *tileOut) n() int { return len(t.colTerm) }
+
+// row returns row r's P and ρ.
+func (t *tileOut) row(r int) ([]int32, int32) {
+	var rho int32
+	if len(t.zp) > 0 {
+		rho = t.rho[r]
+	}
+	return t.p[r*t.ldp : r*t.ldp+t.n()], rho
+}
+
+func (t *tileOut) rowsInt32(out []int32) {
+	n := t.n()
+	for r := range t.rows {
+		p, rho := t.row(r)
+		epiInt32Generic(p, t.colTerm, t.zp, rho, out[r*t.ldo:r*t.ldo+n])
+	}
+}
+
+func (t *tileOut) rowsQuant(scale []float32, q *quantParams, out []byte) {
+	n := t.n()
+	for r := range t.rows {
+		p, rho := t.row(r)
+		epiQuantGeneric(p, t.colTerm, t.zp, rho, scale, q, out[r*t.ldo:r*t.ldo+n])
+	}
+}
+
+func (t *tileOut) rowsFloat(scale, bias []float32, out []float32) {
+	n := t.n()
+	for r := range t.rows {
+		p, rho := t.row(r)
+		epiFloatGeneric(p, t.colTerm, t.zp, rho, scale, bias, out[r*t.ldo:r*t.ldo+n])
+	}
+}
+
+// maxRun is the most rows a tile has (a run of depthwise pixels).
+const maxRun = 64
+
+// zeroRho is ρ for tiles whose weights have no zero points.
+var zeroRho [maxRun]int32
+
+// asmTile is a tile as the assembly epilogues take it: zp never empty
+// (without zero points colTerm stands in for it, with ρ = 0), P and rho
+// cut to the tile, and the length of output it covers.
+type asmTile struct {
+	rows, ldp, ldo      int
+	p, colTerm, zp, rho []int32
+	outLen              int
+}
+
+func (t *tileOut) asm() asmTile {
+	n := t.n()
+	a := asmTile{rows: t.rows, ldp: t.ldp, ldo: t.ldo, colTerm: t.colTerm, zp: t.zp, rho: t.rho,
+		p: t.p[:(t.rows-1)*t.ldp+n], outLen: (t.rows-1)*t.ldo + n}
+	if len(a.zp) == 0 {
+		a.zp, a.rho = a.colTerm, zeroRho[:t.rows]
+	}
+	return a
+}

@@ -1,0 +1,166 @@
+package qgemm
+
+import "github.com/tensorquant/tensorquant/internal/cpufeat"
+
+// family is one set of micro-kernels: a cpufeat family, refined by the
+// extensions it has.
+type family uint8
+
+const (
+	famGeneric    family = iota // pure Go, the specification
+	famAVX2                     // VPMADDWD on YMM
+	famAVX512                   // VPMADDWD on ZMM (AVX512BW)
+	famAVX512VNNI               // VPDPBUSD on ZMM
+	famNEON                     // SMULL/SADALP (ARMv8.0)
+	famNEONDot                  // SDOT (ARMv8.2 dot product)
+	numFamilies
+)
+
+func (f family) String() string {
+	return [...]string{"generic", "avx2", "avx512", "avx512vnni", "neon", "neondot", "unknown"}[min(f, numFamilies)]
+}
+
+// geometry is a family's tile: mr rows (activation rows, through
+// pointers) by nr columns (weight columns, packed); whether its kernels
+// read the activation bytes as int8 (else as uint8); and whether they read
+// them widened to 16 bits (uint8 values zero-extended, which the VPMADDWD
+// kernels multiply without a conversion per row).
+type geometry struct {
+	mr, nr int
+	signed bool
+	wide   bool
+}
+
+// es is the size in bytes of one activation element the kernels read.
+func (g geometry) es() int {
+	if g.wide {
+		return 2
+	}
+	return 1
+}
+
+// elem returns activation element i of b, as the kernels read it.
+func (g geometry) elem(b []byte, i int) int32 {
+	if g.wide {
+		return int32(b[2*i]) | int32(b[2*i+1])<<8
+	}
+	return kappa(b[i], g.signed)
+}
+
+// sum returns the sum of the first n activation elements of b.
+func (g geometry) sum(b []byte, n int) int32 {
+	var s int32
+	for i := range n {
+		s += g.elem(b, i)
+	}
+	return s
+}
+
+var geometries = [numFamilies]geometry{
+	famGeneric:    {mr: 4, nr: 8},
+	famAVX2:       {mr: 6, nr: 8, wide: true},
+	famAVX512:     {mr: 6, nr: 32, wide: true},
+	famAVX512VNNI: {mr: 6, nr: 64},
+	famNEON:       {mr: 4, nr: 8, signed: true},
+	famNEONDot:    {mr: 8, nr: 8, signed: true},
+}
+
+// maxMR and maxNR bound every family's tile (scratch sizes).
+const (
+	maxMR = 8
+	maxNR = 64
+)
+
+// override, when a test sets it (useFamily), replaces the selected family.
+var override *family
+
+// useFamily makes packing use family f until the returned function runs.
+func useFamily(f family) (restore func()) {
+	prev := override
+	override = &f
+	return func() { override = prev }
+}
+
+// selected is the family the entry points use: the one of
+// cpufeat.Selected, with its extensions.
+func selected() family {
+	if override != nil {
+		return *override
+	}
+	switch cpufeat.Selected {
+	case cpufeat.AVX512:
+		if cpufeat.AVX512VNNI {
+			return famAVX512VNNI
+		}
+		return famAVX512
+	case cpufeat.AVX2:
+		return famAVX2
+	case cpufeat.NEON:
+		if cpufeat.ASIMDDP {
+			return famNEONDot
+		}
+		return famNEON
+	}
+	return famGeneric
+}
+
+// supported reports whether this CPU and build can run family f.
+func supported(f family) bool {
+	switch f {
+	case famGeneric:
+		return true
+	case famAVX2:
+		return hasAsm && cpufeat.Supported(cpufeat.AVX2)
+	case famAVX512:
+		return hasAsm && cpufeat.Supported(cpufeat.AVX512)
+	case famAVX512VNNI:
+		return hasAsm && cpufeat.Supported(cpufeat.AVX512) && cpufeat.AVX512VNNI
+	case famNEON:
+		return hasAsm && cpufeat.Supported(cpufeat.NEON)
+	case famNEONDot:
+		return hasAsm && cpufeat.Supported(cpufeat.NEON) && cpufeat.ASIMDDP
+	}
+	return false
+}
+
+// families returns every family this CPU and build can run, generic first.
+func families() []family {
+	var out []family
+	for f := range numFamilies {
+		if supported(f) {
+			out = append(out, f)
+		}
+	}
+	return out
+}
+
+// Implementation returns the name of the kernel family that products and
+// convolutions packed now use: "generic", "avx2", "avx512" (VPMADDWD on
+// 512-bit registers), "avx512vnni", "neon" (SMULL/SADALP) or "neondot".
+func Implementation() string { return selected().String() }
+
+// Families returns the names of the kernel families this CPU and build can
+// run, "generic" (the specification) first: on amd64 with AVX512-VNNI
+// both 512-bit families (VPDPBUSD and VPMADDWD), on arm64 with the dot
+// product both NEON ones, which cpufeat's families alone do not reach.
+func Families() []string {
+	var out []string
+	for _, f := range families() {
+		out = append(out, f.String())
+	}
+	return out
+}
+
+// Use makes products and convolutions packed from now on use the kernel
+// family named name (one of Families) and returns a function that restores
+// the previous choice. It is meant for tests, benchmarks and fuzz targets,
+// and must not be called while other goroutines pack. It panics if this
+// CPU and build cannot run the family, rather than let the assembly fault.
+func Use(name string) (restore func()) {
+	for _, f := range families() {
+		if f.String() == name {
+			return useFamily(f)
+		}
+	}
+	panic("qgemm: kernel family " + name + " is not supported here")
+}

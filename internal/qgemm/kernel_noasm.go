@@ -1,0 +1,32 @@
+//go:build (!amd64 && !arm64) || !gc || purego
+
+package qgemm
+
+import "unsafe"
+
+// hasAsm reports whether this build has assembly kernels.
+const hasAsm = false
+
+func dot(f family, _, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
+	dotGeneric(geometries[f], taps, c4, ind, w, c)
+}
+
+func epiInt32(_ family, t *tileOut, out []int32) { t.rowsInt32(out) }
+
+func epiQuant(_ family, t *tileOut, scale []float32, q *quantParams, out []byte) {
+	t.rowsQuant(scale, q, out)
+}
+
+func epiFloat(_ family, t *tileOut, scale, bias []float32, out []float32) {
+	t.rowsFloat(scale, bias, out)
+}
+
+func dwRun(f family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32) {
+	dwGeneric(geometries[f].signed, taps, c, npix, step, ind, w, p)
+}
+
+// transposeBlocks leaves transposeBytes to the Go code.
+func transposeBlocks(_ []byte, _ int, _ []byte, _, _, _ int, _ byte) bool { return false }
+
+// transposeBlocks32 leaves transposeBits32 to the Go code.
+func transposeBlocks32(_ []uint32, _ int, _ []uint32, _, _, _ int) bool { return false }

@@ -3,7 +3,6 @@ package gemm
 import (
 	"fmt"
 
-	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/internal/vec"
 )
 
@@ -94,7 +93,6 @@ func (e *Epilogue) apply(seg []float32, i, j int) {
 // row or none, and a clamp (vec.Act.Clamp); no column bias, residual or
 // Func kernel.
 type tileFinish struct {
-	impl         cpufeat.Impl
 	rowBias      []float32
 	lo, hi, zfix float32
 	sfix         uint32
@@ -110,7 +108,7 @@ func fuseFinish(kern kernel, ep *Epilogue) (tileFinish, bool) {
 		return tileFinish{}, false
 	}
 	lo, hi, zfix, sfix, ok := ep.Act.Clamp()
-	return tileFinish{kern.impl, ep.RowBias, lo, hi, zfix, sfix}, ok
+	return tileFinish{ep.RowBias, lo, hi, zfix, sfix}, ok
 }
 
 // biasOf returns the biases of the mr rows of C from i.

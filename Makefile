@@ -178,3 +178,17 @@ tools-openblas:
 
 bench-baselines: models tools-openblas
 	/usr/bin/python3 scripts/bench-baselines.py $(MODELS_DIR)
+
+# Fine-tuning step throughput against PyTorch 1.13 QAT on the same model and
+# cores (BENCHMARKS.md, "Fine-tuning"): run it on a quiet machine.
+# Accuracy recovery of tensorquant finetune with the original's recipe on
+# the Fashion-MNIST CNN's QDQ models (FASHION_DIR/fashion_cnn.*.qdq.onnx, as
+# tensorquant quantize writes them for the README's table).
+.PHONY: bench-finetune finetune-fashion
+
+bench-finetune: models tools-openblas
+	/usr/bin/python3 scripts/bench-finetune.py $(MODELS_DIR)
+
+finetune-fashion: fashion
+	$(GO) build -o $(FASHION_DIR)/tensorquant ./cmd/tensorquant
+	/usr/bin/python3 scripts/finetune-fashion.py $(FASHION_DIR)/tensorquant $(FASHION_DIR)

@@ -30,11 +30,35 @@
 // ops a bounded number of goroutines (Options.Threads, Ctx.Parallel) and
 // a run a bounded amount of memory (Options.MaxMemory).
 //
+// A Trainer fine-tunes a graph's parameters (NewTrainer; quantization-
+// aware when the graph has QuantizeLinear/DequantizeLinear pairs): it runs
+// a copy of the graph, unprepared (ImportRaw, ImportFileRaw, FromLayers:
+// folding would turn the weights' pairs into constants), with the
+// parameters as inputs, keeps what the backward needs, and differentiates
+// it in reverse order through the ops' Backward (Differentiable, in the
+// op_*_grad.go files beside the ops); a pair has the original toolkit's
+// straight-through gradient. The optimizers and schedules are package
+// layers', on the loop layers.Fit runs (Trainer.Fit). Every float op of
+// a classifier or encoder has a backward; those without one (Min, Max,
+// ReduceMax, Tile, Pad other than constant, InstanceNormalization,
+// Resize, Upsample) make NewTrainer name each node a gradient would have
+// to flow through.
+//
 // The convolution, pooling and normalisation ops compute with
 // internal/nn, the arithmetic the layers package's layers use too, and
 // QuantizeLinear/DequantizeLinear with fakequant's ONNX Runtime-exact Q/DQ
 // kernels: a QDQ model exported from layers runs here bit for bit as its
 // export-mode forward (and ONNX Runtime) computes it.
+//
+// Quantized models run in integer arithmetic: NewSession's int8 pass
+// (unless Options.Float) turns every DequantizeLinear → Conv, Gemm or
+// MatMul (→ bias, Relu or Clip) (→ QuantizeLinear) with constant weight
+// codes into one integer node on internal/qgemm — int32 sums, the
+// requantization of ONNX QLinearConv and QLinearMatMul, the weights packed
+// once, the activations int8 between such nodes — and leaves the rest of
+// the graph in float; Session.Int8Nodes says which layers run in int8 and
+// why the others do not. The ONNX ops QLinearConv, QLinearMatMul,
+// ConvInteger and MatMulInteger run on the same kernels.
 //
 // Place in the pipeline: graph sits beside layers, on the kernels they
 // share, and below onnx/export (which writes a Graph back as ONNX); the

@@ -112,8 +112,8 @@ func TestFromLayersErrors(t *testing.T) {
 
 // TestFromLayersQDQModels runs the quantized models of
 // TestExportedQDQModels converted directly (no ONNX file between): every
-// output bit equals the layers model's export-mode forward, with both
-// weight styles.
+// output bit equals the layers model's export-mode forward on the float
+// path, with both weight styles.
 func TestFromLayersQDQModels(t *testing.T) {
 	rng := rand.New(rand.NewPCG(15, 16))
 	for _, qm := range qdqModels(t) {
@@ -130,7 +130,7 @@ func TestFromLayersQDQModels(t *testing.T) {
 			if err != nil {
 				t.Fatalf("%s: %v", qm.name, err)
 			}
-			s, err := graph.NewSession(g, graph.Options{Threads: 2})
+			s, err := graph.NewSession(g, graph.Options{Threads: 2, Float: true})
 			if err != nil {
 				t.Fatalf("%s: %v", qm.name, err)
 			}

@@ -60,6 +60,7 @@ type Graph struct {
 	ValueInfo []ValueSpec
 
 	infos map[string]*Info
+	int8  []Int8Node // what the int8 pass did (Session.Int8Nodes)
 }
 
 // nodeErr prefixes an error with the node's name and op type.
@@ -201,6 +202,7 @@ func (g *Graph) Infer() error {
 						out[i] = InfoOf(res[i])
 					}
 				}
+				noteDequantized(n, in, vals, out)
 			}
 		}
 		for i, o := range n.Outputs {

@@ -44,7 +44,7 @@ func (e *UnsupportedError) Error() string {
 // A tensor that keeps its data in an external file (onnx.Tensor.External)
 // is refused: ImportFile reads those, relative to the model's file.
 func Import(m *onnx.Model) (*Graph, error) {
-	return importFrom(m, "")
+	return prepared(importFrom(m, ""))
 }
 
 // ImportFile reads the ONNX model in path and imports it (Import). The
@@ -62,10 +62,44 @@ func ImportFile(path string) (*Graph, error) {
 	if err != nil {
 		return nil, err
 	}
+	return prepared(importFrom(m, filepath.Dir(path)))
+}
+
+// ImportRaw converts a decoded ONNX model into a Graph as Import does,
+// every node's op built and checked, but does not prepare it: the graph is
+// the model's, node for node, with nothing folded (Infer, which NewSession
+// and NewTrainer call on their own copy or on the graph, does that). It
+// is the form to train (NewTrainer: constant folding would turn a
+// weight's QuantizeLinear/DequantizeLinear pair into a constant) and to
+// edit and write back (onnx/export.Graph) with the model's structure.
+//
+// It returns the errors of Import other than Infer's.
+func ImportRaw(m *onnx.Model) (*Graph, error) {
+	return importFrom(m, "")
+}
+
+// ImportFileRaw is ImportFile without Infer: see ImportRaw. It returns the
+// errors of onnx.ReadFile, onnx.ReadExternalData and ImportRaw.
+func ImportFileRaw(path string) (*Graph, error) {
+	m, err := onnx.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
 	return importFrom(m, filepath.Dir(path))
 }
 
-// importFrom is Import, reading external data from dir ("": refused).
+// prepared calls Infer on an imported graph.
+func prepared(g *Graph, err error) (*Graph, error) {
+	if err != nil {
+		return nil, err
+	}
+	if err := g.Infer(); err != nil {
+		return nil, err
+	}
+	return g, nil
+}
+
+// importFrom is ImportRaw, reading external data from dir ("": refused).
 // It may replace external attribute tensors of m with loaded ones.
 func importFrom(m *onnx.Model, dir string) (*Graph, error) {
 	if m == nil || m.Graph == nil {
@@ -155,9 +189,6 @@ func importFrom(m *onnx.Model, dir string) (*Graph, error) {
 		if c, ok := node.Op.(Valuer); ok && len(node.Outputs) == 1 {
 			consts[node.Outputs[0]] = c.Value()
 		}
-	}
-	if err := g.Infer(); err != nil {
-		return nil, err
 	}
 	return g, nil
 }

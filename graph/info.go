@@ -76,6 +76,8 @@ type Info struct {
 	// dimension stays symbolic, so that a Reshape fed by such a subgraph
 	// still has a known output shape. Nil when nothing is known.
 	Elems []Elem
+
+	dq *dequantized // a constant folded from DequantizeLinear: its codes (int8_pass.go)
 }
 
 // Elem is what is known of one element of an integer value computed from

@@ -2,7 +2,6 @@ package graph_test
 
 import (
 	"fmt"
-	"math/rand/v2"
 	"syscall"
 	"testing"
 	"time"
@@ -41,19 +40,7 @@ func BenchmarkModels(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					feeds := map[string]*graph.Tensor{}
-					rng := rand.New(rand.NewPCG(7, uint64(batch)))
-					for _, in := range g.Inputs {
-						shape := []int{batch}
-						for _, d := range in.Shape[1:] {
-							shape = append(shape, d.Size)
-						}
-						x, _ := graph.New(onnx.Float, shape...)
-						for i := range x.F32 {
-							x.F32[i] = float32(rng.NormFloat64())
-						}
-						feeds[in.Name] = x
-					}
+					feeds := randomFeeds(g, batch)
 					if _, err := s.Run(feeds); err != nil {
 						b.Fatal(err)
 					}

@@ -20,6 +20,53 @@ func TestReferenceModelsMatchORT(t *testing.T) {
 	if testing.Short() {
 		t.Skip("loads ~300 MB of models")
 	}
+	eachReferenceModel(t, func(t *testing.T, mo *models.Model, opset int, path string) {
+		m, err := onnx.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		g, err := graph.Import(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := graph.NewSession(g, graph.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, batch := range mo.Batches {
+			in, err := mo.ReadInputs(batch)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want, err := mo.ReadOutputs(batch, models.ORT(opset, true))
+			if err != nil {
+				t.Fatal(err)
+			}
+			feeds := map[string]*graph.Tensor{}
+			for name, x := range in {
+				feeds[name] = graph.Float(x)
+			}
+			got, err := s.Run(feeds)
+			if err != nil {
+				t.Fatalf("batch %d: %v", batch, err)
+			}
+			for name, w := range want {
+				y, err := got[name].AsFloat()
+				if err != nil {
+					t.Fatalf("batch %d output %s: %v", batch, name, err)
+				}
+				if err := models.Close(y, w, 1e-4, 1e-5); err != nil {
+					t.Errorf("batch %d output %s: %v", batch, name, err)
+				}
+			}
+		}
+	})
+}
+
+// eachReferenceModel runs f as a subtest for every reference model of
+// `make models` (models.Open) at each of its opsets, with the path of
+// the file.
+func eachReferenceModel(t *testing.T, f func(t *testing.T, mo *models.Model, opset int, path string)) {
 	man := models.Open(t)
 	for _, mo := range man.Models {
 		for _, opset := range mo.Opsets {
@@ -28,45 +75,7 @@ func TestReferenceModelsMatchORT(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				m, err := onnx.ReadFile(path)
-				if err != nil {
-					t.Fatal(err)
-				}
-				g, err := graph.Import(m)
-				if err != nil {
-					t.Fatal(err)
-				}
-				s, err := graph.NewSession(g, graph.Options{})
-				if err != nil {
-					t.Fatal(err)
-				}
-				for _, batch := range mo.Batches {
-					in, err := mo.ReadInputs(batch)
-					if err != nil {
-						t.Fatal(err)
-					}
-					want, err := mo.ReadOutputs(batch, models.ORT(opset, true))
-					if err != nil {
-						t.Fatal(err)
-					}
-					feeds := map[string]*graph.Tensor{}
-					for name, x := range in {
-						feeds[name] = graph.Float(x)
-					}
-					got, err := s.Run(feeds)
-					if err != nil {
-						t.Fatalf("batch %d: %v", batch, err)
-					}
-					for name, w := range want {
-						y, err := got[name].AsFloat()
-						if err != nil {
-							t.Fatalf("batch %d output %s: %v", batch, name, err)
-						}
-						if err := models.Close(y, w, 1e-4, 1e-5); err != nil {
-							t.Errorf("batch %d output %s: %v", batch, name, err)
-						}
-					}
-				}
+				f(t, mo, opset, path)
 			})
 		}
 	}

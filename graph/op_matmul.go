@@ -70,6 +70,40 @@ func (matMulOp) Infer(in []*Info) ([]*Info, error) {
 	return []*Info{info(onnx.Float, shape)}, nil
 }
 
+// matmulOperands returns the sizes of a product of operands of shapes as
+// and bs (checked by matmulDims): [..., m, k] × [..., k, n], a 1-D first
+// operand a row and a 1-D second one a column, and their batch shapes.
+func matmulOperands(as, bs []int) (m, k, n int, ab, bb []int) {
+	if len(as) == 1 {
+		as = []int{1, as[0]}
+	}
+	if len(bs) == 1 {
+		bs = []int{bs[0], 1}
+	}
+	return as[len(as)-2], as[len(as)-1], bs[len(bs)-1], as[:len(as)-2], bs[:len(bs)-2]
+}
+
+// matmulBatches lists, for a broadcast plan of the batch shapes of a
+// product's operands, every output batch with the batches of a and b it
+// multiplies: {output, a, b}. Each row of the plan's output is a run of
+// batches.
+func matmulBatches(p *bcast) [][3]int {
+	batches := make([][3]int, 0, p.n)
+	p.rows(newCtx(nil, 1), func(o, n int, offs []int) {
+		for j := range n {
+			ia, ib := offs[0], offs[1]
+			if p.inner[0] {
+				ia += j
+			}
+			if p.inner[1] {
+				ib += j
+			}
+			batches = append(batches, [3]int{o + j, ia, ib})
+		}
+	})
+	return batches
+}
+
 func (matMulOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err := need(in, 2); err != nil {
 		return nil, err
@@ -86,15 +120,7 @@ func (matMulOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	as, bs := a.Shape, b.Shape
-	if len(as) == 1 {
-		as = []int{1, as[0]}
-	}
-	if len(bs) == 1 {
-		bs = []int{bs[0], 1}
-	}
-	m, k, n := as[len(as)-2], as[len(as)-1], bs[len(bs)-1]
-	ab, bb := as[:len(as)-2], bs[:len(bs)-2]
+	m, k, n, ab, bb := matmulOperands(a.Shape, b.Shape)
 	if prod(bb) == 1 {
 		// One right operand for every batch: the batches of a are rows
 		// of one product (a Linear layer on [batch, seq, d]).
@@ -105,22 +131,9 @@ func (matMulOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	// Each row of the plan's output is a run of batches; the products of
-	// one matrix each are spread over goroutines when they are small
-	// (large ones use the GEMM's own).
-	batches := make([][3]int, 0, p.n)
-	p.rows(newCtx(nil, 1), func(o, n int, offs []int) {
-		for j := range n {
-			ia, ib := offs[0], offs[1]
-			if p.inner[0] {
-				ia += j
-			}
-			if p.inner[1] {
-				ib += j
-			}
-			batches = append(batches, [3]int{o + j, ia, ib})
-		}
-	})
+	// The products of one matrix each are spread over goroutines when
+	// they are small (large ones use the GEMM's own).
+	batches := matmulBatches(p)
 	grain := max(1, (1<<20)/max(m*n*k, 1))
 	ctx.Parallel(len(batches), grain, func(lo, hi int) {
 		for _, t := range batches[lo:hi] {

@@ -538,11 +538,9 @@ func (o *sliceOp) Infer(in []*Info) ([]*Info, error) {
 	return []*Info{out}, nil
 }
 
-func (o *sliceOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-	if err := need(in, 1); err != nil {
-		return nil, err
-	}
-	x := in[0]
+// planAt returns the slice of a run's input in[0], from the attributes
+// or from the starts, ends, axes and steps inputs.
+func (o *sliceOp) planAt(in []*Tensor) ([]sliceAxis, error) {
 	starts, ends, axes, steps := o.starts, o.ends, o.axes, []int(nil)
 	if !o.attr {
 		if err := need(in, 3); err != nil {
@@ -560,7 +558,15 @@ func (o *sliceOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		}
 		starts, ends, axes, steps = vals[0], vals[1], vals[2], vals[3]
 	}
-	p, err := slicePlan(Sizes(x.Shape...), starts, ends, axes, steps)
+	return slicePlan(Sizes(in[0].Shape...), starts, ends, axes, steps)
+}
+
+func (o *sliceOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	if err := need(in, 1); err != nil {
+		return nil, err
+	}
+	x := in[0]
+	p, err := o.planAt(in)
 	if err != nil {
 		return nil, err
 	}
@@ -931,39 +937,64 @@ func (o *padOp) Infer(in []*Info) ([]*Info, error) {
 	return []*Info{info(x.DType, shape)}, nil
 }
 
-func (o *padOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+// padsAt returns the pads of node inputs in (from the attribute before
+// opset 11) as given and for every axis of in[0] (before, after), and the
+// constant value, a scalar of in[0]'s type; or an error for pads or axes
+// that are not INT64 lists that fit in[0] or a constant value of another
+// type or size.
+func (o *padOp) padsAt(in []*Tensor) (pads, before, after []int, value *Tensor, err error) {
 	if err := need(in, 1); err != nil {
-		return nil, err
+		return nil, nil, nil, nil, err
 	}
 	x := in[0]
-	pads := o.pads
+	pads = o.pads
 	var axes []int
-	value := &Tensor{DType: onnx.Float, Shape: []int{}, F32: []float32{o.value}}
+	value = &Tensor{DType: onnx.Float, Shape: []int{}, F32: []float32{o.value}}
 	if !o.attr {
 		if err := need(in, 2); err != nil {
-			return nil, err
+			return nil, nil, nil, nil, err
 		}
-		var err error
 		if pads, err = intsInput(in[1], "pads"); err != nil {
-			return nil, err
+			return nil, nil, nil, nil, err
 		}
 		if a := opt(in, 3); a != nil {
 			if axes, err = intsInput(a, "axes"); err != nil {
-				return nil, err
+				return nil, nil, nil, nil, err
 			}
 		}
 		value = opt(in, 2)
 		if value != nil && (value.DType != x.DType || value.Len() != 1) {
-			return nil, fmt.Errorf("constant_value must be a scalar %v, is %v", x.DType, value)
+			return nil, nil, nil, nil, fmt.Errorf("constant_value must be a scalar %v, is %v", x.DType, value)
 		}
 	}
 	if value == nil || value.DType != x.DType {
 		value, _ = New(x.DType, 1)
 	}
-	before, after, err := padsFor(pads, axes, len(x.Shape))
+	before, after, err = padsFor(pads, axes, len(x.Shape))
+	return pads, before, after, value, err
+}
+
+// padKept returns the part of an input of shape xShape that a constant
+// Pad keeps (negative pads crop it), its region in the input and its
+// region in the output of shape shape.
+func padKept(xShape, shape, before, after []int) (part []int, src, dst region) {
+	src, dst = contiguous(xShape), contiguous(shape)
+	part = make([]int, len(shape))
+	for i, d := range xShape {
+		lo, hi := max(0, -before[i]), d-max(0, -after[i])
+		part[i] = max(0, hi-lo)
+		src.off += lo * src.strides[i]
+		dst.off += max(0, before[i]) * dst.strides[i]
+	}
+	return part, src, dst
+}
+
+func (o *padOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	pads, before, after, value, err := o.padsAt(in)
 	if err != nil {
 		return nil, err
 	}
+	x := in[0]
 	shape := make([]int, len(x.Shape))
 	for i, d := range x.Shape {
 		shape[i] = d + before[i] + after[i]
@@ -982,17 +1013,8 @@ func (o *padOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	if o.mode == "constant" {
-		dst := contiguous(shape)
-		stridedCopy(ctx, out, dst, value, region{strides: make([]int, len(shape))}, shape)
-		// The part of the input that remains, and where it goes.
-		src := contiguous(x.Shape)
-		part := make([]int, len(shape))
-		for i, d := range x.Shape {
-			lo, hi := max(0, -before[i]), d-max(0, -after[i])
-			part[i] = max(0, hi-lo)
-			src.off += lo * src.strides[i]
-			dst.off += max(0, before[i]) * dst.strides[i]
-		}
+		stridedCopy(ctx, out, contiguous(shape), value, region{strides: make([]int, len(shape))}, shape)
+		part, src, dst := padKept(x.Shape, shape, before, after)
 		stridedCopy(ctx, out, dst, x, src, part)
 		return []*Tensor{out}, nil
 	}

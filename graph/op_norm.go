@@ -107,15 +107,20 @@ func (o *normOp) Infer(in []*Info) ([]*Info, error) {
 	return []*Info{info(onnx.Float, in[0].Shape)}, nil
 }
 
-func (o *normOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+// checkRun is check on the tensors of a run.
+func (o *normOp) checkRun(in []*Tensor) error {
 	if err := need(in, len(in)); err != nil {
-		return nil, err
+		return err
 	}
 	infos := make([]*Info, len(in))
 	for i, t := range in {
 		infos[i] = InfoOf(t)
 	}
-	if err := o.check(infos[0], infos[1:]); err != nil {
+	return o.check(infos[0], infos[1:])
+}
+
+func (o *normOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	if err := o.checkRun(in); err != nil {
 		return nil, err
 	}
 	x := in[0]

@@ -225,11 +225,10 @@ func (o *qdqOp) Infer(in []*Info) ([]*Info, error) {
 	return []*Info{info(t, in[0].Shape)}, nil
 }
 
-func (o *qdqOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
-	if err := need(in, 2); err != nil {
-		return nil, err
-	}
-	x, scale, zp := in[0], in[1], opt(in, 2)
+// prepare checks the inputs x, scale and zp (nil: absent) of a run and
+// returns the output type, the layout and the zero points as int32 (of
+// the codes' type).
+func (o *qdqOp) prepare(x, scale, zp *Tensor) (onnx.DataType, qLayout, []int32, error) {
 	var zi *Info
 	var zs []Dim
 	if zp != nil {
@@ -237,17 +236,26 @@ func (o *qdqOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	t, err := o.types(InfoOf(x), InfoOf(scale), zi)
 	if err != nil {
-		return nil, err
+		return 0, qLayout{}, nil, err
 	}
 	l, _, err := o.layout(Sizes(x.Shape...), Sizes(scale.Shape...), zs, zp != nil)
 	if err != nil {
-		return nil, err
+		return 0, qLayout{}, nil, err
 	}
 	codeType := t
 	if o.dequant {
 		codeType = x.DType
 	}
 	zps, err := zeroPoints(zp, len(scale.F32), codeType)
+	return t, l, zps, err
+}
+
+func (o *qdqOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	if err := need(in, 2); err != nil {
+		return nil, err
+	}
+	x, scale, zp := in[0], in[1], opt(in, 2)
+	t, l, zps, err := o.prepare(x, scale, zp)
 	if err != nil {
 		return nil, err
 	}

@@ -151,6 +151,17 @@ func (o *reduceOp) Infer(in []*Info) ([]*Info, error) {
 	return []*Info{info(x.DType, o.outDims(x.Shape, red))}, nil
 }
 
+// reducedAt returns which axes of x a run reduces, given the axes input
+// (nil: absent).
+func (o *reduceOp) reducedAt(x, axes *Tensor) ([]bool, error) {
+	a, err := axesInput(axes)
+	if err != nil {
+		return nil, err
+	}
+	red, _, err := o.reduced(len(x.Shape), a)
+	return red, err
+}
+
 func (o *reduceOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err := need(in, 1); err != nil {
 		return nil, err
@@ -159,11 +170,7 @@ func (o *reduceOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err := oneOf(x.DType, o.types...); err != nil {
 		return nil, err
 	}
-	axes, err := axesInput(opt(in, 1))
-	if err != nil {
-		return nil, err
-	}
-	red, _, err := o.reduced(len(x.Shape), axes)
+	red, err := o.reducedAt(x, opt(in, 1))
 	if err != nil {
 		return nil, err
 	}

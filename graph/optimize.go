@@ -55,6 +55,9 @@ type Pass struct {
 	// Exact reports that the pass changes no output bit, so that
 	// OptimizeExact runs it.
 	Exact bool
+	// Integer reports that the pass runs quantized layers in integer
+	// arithmetic, which Options.Float turns off.
+	Integer bool
 	// Apply rewrites the graph; an error aborts NewSession.
 	Apply func(r *Rewriter) error
 }
@@ -105,9 +108,10 @@ func Passes() []Pass {
 }
 
 // optimized returns a copy of the prepared graph g rewritten by the passes
-// of level, prepared again; g itself is not changed (the copy shares its
-// nodes and constants until a pass replaces them).
-func optimized(g *Graph, level Optimization) (*Graph, error) {
+// of level (without the Integer ones when float), prepared again; g
+// itself is not changed (the copy shares its nodes and constants until a
+// pass replaces them).
+func optimized(g *Graph, level Optimization, float bool) (*Graph, error) {
 	if level == OptimizeNone {
 		return g, nil
 	}
@@ -120,9 +124,10 @@ func optimized(g *Graph, level Optimization) (*Graph, error) {
 	c.Inputs = slices.Clone(g.Inputs)
 	c.Outputs = slices.Clone(g.Outputs)
 	c.infos = maps.Clone(g.infos)
+	c.int8 = nil
 	r := newRewriter(&c)
 	for _, p := range Passes() {
-		if level == OptimizeExact && !p.Exact {
+		if level == OptimizeExact && !p.Exact || float && p.Integer {
 			continue
 		}
 		if err := p.Apply(r); err != nil {

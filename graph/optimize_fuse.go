@@ -25,8 +25,8 @@ func init() {
 }
 
 // FusedDomain is the domain of the op types the passes create
-// ("FusedConv", "FusedGemm"): they exist only in optimised graphs, never
-// in a file.
+// ("FusedConv", "FusedGemm", and the int8 pass's "QConv", "QMatMul"):
+// they exist only in optimised graphs, never in a file.
 const FusedDomain = "tensorquant.fused"
 
 // onnxOp reports whether n is op type opType of the ONNX domain.
@@ -180,23 +180,9 @@ func activationAfter(r *Rewriter, value string) *activation {
 		}
 		a.act = vec.Act{Kind: vec.Func, Func: u.f32}
 	case onnxOp(n, "Clip"):
-		c, ok := n.Op.(*clipOp)
+		lo, hi, ok := constClipBounds(r, n)
 		if !ok {
 			return nil
-		}
-		lo, hi := float32(math.Inf(-1)), float32(math.Inf(1))
-		if c.attrs {
-			lo, hi = c.min, c.max
-		}
-		for i, bound := range []*float32{&lo, &hi} {
-			if len(n.Inputs) <= i+1 || n.Inputs[i+1] == "" {
-				continue
-			}
-			t := constFloat(r, n.Inputs[i+1])
-			if t == nil || t.Len() != 1 {
-				return nil
-			}
-			*bound = t.F32[0]
 		}
 		a.act = vec.Act{Kind: vec.Clip, Lo: lo, Hi: hi}
 	default:

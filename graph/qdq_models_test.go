@@ -33,14 +33,15 @@ func must[T any](v T, err error) T {
 	return v
 }
 
-// runGraph imports m and runs it on x (its one input) with two goroutines.
+// runGraph imports m and runs it on x (its one input) with two
+// goroutines, on the float path (Q/DQ as fake quantization).
 func runGraph(t *testing.T, m *onnx.Model, x *tensor.Tensor) *graph.Tensor {
 	t.Helper()
 	g, err := graph.Import(m)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := graph.NewSession(g, graph.Options{Threads: 2})
+	s, err := graph.NewSession(g, graph.Options{Threads: 2, Float: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -301,5 +302,43 @@ func TestPTQModels(t *testing.T) {
 			o := out[m.Graph.Output[0].Name]
 			checkORT(t, name, got, &tensor.Tensor{Shape: o.Dims, Data: o.F32})
 		})
+	}
+}
+
+// TestPTQModelsInt8 runs the onnx_ptq models on the integer path: their
+// quantized layers have float outputs (pytorch_quantization quantizes
+// inputs only), which the integer nodes compute as exact int32 sums
+// scaled once, where ONNX Runtime (which fuses only a DequantizeLinear →
+// layer → QuantizeLinear chain into integer kernels) convolves the
+// dequantized floats: the outputs agree within float rounding, 1e-5 of
+// the largest.
+func TestPTQModelsInt8(t *testing.T) {
+	dir := filepath.Join(must(conformance.Root()), "testdata", "conformance", "onnx_ptq")
+	for _, name := range []string{"cnn", "mlp_attn"} {
+		path := filepath.Join(dir, name+".pq_qdq.onnx")
+		m := must(onnx.ReadFile(path))
+		x := must(npy.ReadFile(filepath.Join(dir, name+".x.npy")))
+		g := must(graph.Import(m))
+		s := must(graph.NewSession(g, graph.Options{Threads: 2}))
+		for _, n := range s.Int8Nodes() {
+			if !n.Int8 {
+				t.Errorf("%s: %s runs in float: %s", name, n.Node, n.Reason)
+			}
+		}
+		out := must(s.Run(map[string]*graph.Tensor{g.Inputs[0].Name: graph.Float(x)}))
+		got := out[g.Outputs[0].Name]
+		o := exttool.RunORT(t, path, "all", map[string]exttool.Input{m.Graph.Input[0].Name: {Dims: x.Shape, Type: "float32", F32: x.Data}})[m.Graph.Output[0].Name]
+		tol := 0.0
+		for _, v := range o.F32 {
+			tol = max(tol, 1e-5*math.Abs(float64(v)))
+		}
+		worst := 0.0
+		for i, v := range got.F32 {
+			worst = max(worst, math.Abs(float64(v-o.F32[i])))
+		}
+		t.Logf("%s: largest difference from ONNX Runtime (all) %g (tolerance %g)", name, worst, tol)
+		if !(worst <= tol) || !slices.Equal(got.Shape, o.Dims) {
+			t.Errorf("%s: outputs differ from ONNX Runtime's by up to %g (tolerance %g; shape %v, want %v)", name, worst, tol, got.Shape, o.Dims)
+		}
 	}
 }

@@ -29,6 +29,11 @@ type Options struct {
 	// Optimization selects the rewrites applied before running (the
 	// zero value, OptimizeAll: every pass; OptimizeNone: node by node).
 	Optimization Optimization
+	// Float runs quantized (QDQ) layers in float, QuantizeLinear and
+	// DequantizeLinear as fake quantization, as ONNX Runtime runs them
+	// node by node. By default (OptimizeAll) the int8 pass runs them in
+	// integer arithmetic (see Session.Int8Nodes).
+	Float bool
 }
 
 // The default bound of Options.MaxMemory: what a model can amplify its
@@ -90,7 +95,7 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 			return nil, err
 		}
 	}
-	g, err := optimized(g, o.Optimization)
+	g, err := optimized(g, o.Optimization, o.Float)
 	if err != nil {
 		return nil, err
 	}
@@ -98,17 +103,7 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 	if s.threads <= 0 {
 		s.threads = runtime.GOMAXPROCS(0)
 	}
-	slot := func(name string) int {
-		if name == "" {
-			return -1
-		}
-		if i, ok := s.slotOf[name]; ok {
-			return i
-		}
-		s.slotOf[name] = s.slots
-		s.slots++
-		return s.slots - 1
-	}
+	slot := func(name string) int { return slotOf(s.slotOf, &s.slots, name) }
 	pinned := map[int]bool{} // never released: inputs, constants, outputs
 	for _, in := range g.Inputs {
 		i := slot(in.Name)
@@ -164,8 +159,23 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 	return s, nil
 }
 
+// slotOf returns the slot of value name in slots (-1 for ""), giving it
+// the next one, *n, when it has none.
+func slotOf(slots map[string]int, n *int, name string) int {
+	if name == "" {
+		return -1
+	}
+	if i, ok := slots[name]; ok {
+		return i
+	}
+	slots[name] = *n
+	*n++
+	return *n - 1
+}
+
 // Graph returns the graph the session runs: the optimised copy (with
-// FusedConv and FusedGemm nodes, in FusedDomain) unless OptimizeNone.
+// FusedConv, FusedGemm, QConv and QMatMul nodes, in FusedDomain) unless
+// OptimizeNone.
 func (s *Session) Graph() *Graph { return s.g }
 
 // Run computes the graph outputs for the given inputs (by graph input

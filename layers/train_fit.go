@@ -17,6 +17,12 @@ type FitConfig struct {
 	// Schedule, when not nil, sets the optimizer's learning rate at the
 	// start of every epoch.
 	Schedule Schedule
+	// BatchSchedule, when not nil, sets the optimizer's learning rate
+	// before every batch instead: Rate(b) for the b-th batch of the whole
+	// run (0-based, counted across epochs), so that a CosineAnnealing
+	// whose Epochs is the number of batches anneals within a run of one
+	// or two epochs.
+	BatchSchedule Schedule
 	// Seed seeds the shuffling of the samples before every epoch: the
 	// same seed (and model, data and optimizer) gives the same result.
 	Seed uint64
@@ -45,18 +51,63 @@ func Fit(model Layer, x *tensor.Tensor, labels []int, cfg FitConfig) ([]float64,
 	if err != nil {
 		return nil, err
 	}
-	switch {
-	case cfg.Epochs < 0:
-		return nil, fmt.Errorf("layers: fit: epochs %d is negative", cfg.Epochs)
-	case cfg.BatchSize < 1:
-		return nil, fmt.Errorf("layers: fit: batch size %d, want at least 1", cfg.BatchSize)
-	case cfg.Optimizer == nil:
-		return nil, fmt.Errorf("layers: fit: no optimizer")
-	}
-	if n == 0 {
-		return nil, fmt.Errorf("layers: fit: no samples")
+	if err := cfg.check(n); err != nil {
+		return nil, err
 	}
 	if err := SetTraining(model, true); err != nil {
+		return nil, err
+	}
+	return FitLoop(n, cfg, func(idx []int) (float64, error) {
+		bx, by := gather(x, labels, per, idx)
+		if err := ZeroGrad(model); err != nil {
+			return 0, err
+		}
+		out, err := model.Forward(bx)
+		if err != nil {
+			return 0, err
+		}
+		loss, dout, err := CrossEntropy(out, by)
+		if err != nil {
+			return 0, fmt.Errorf("layers: fit: model output: %w", err)
+		}
+		if _, err := model.Backward(dout); err != nil {
+			return 0, err
+		}
+		return loss, nil
+	})
+}
+
+// check returns Fit's error for a configuration it cannot run on n
+// samples.
+func (cfg *FitConfig) check(n int) error {
+	switch {
+	case cfg.Epochs < 0:
+		return fmt.Errorf("layers: fit: epochs %d is negative", cfg.Epochs)
+	case cfg.BatchSize < 1:
+		return fmt.Errorf("layers: fit: batch size %d, want at least 1", cfg.BatchSize)
+	case cfg.Optimizer == nil:
+		return fmt.Errorf("layers: fit: no optimizer")
+	case n < 1:
+		return fmt.Errorf("layers: fit: no samples")
+	}
+	return nil
+}
+
+// FitLoop is Fit's schedule for any model that computes its own
+// gradients (a graph.Trainer, or Fit's layers): for cfg.Epochs epochs it
+// sets the optimizer's learning rate (cfg.Schedule; cfg.BatchSchedule
+// before every batch), shuffles the n
+// sample indices (seeded by cfg.Seed), and for each batch of
+// cfg.BatchSize of them (the last one shorter) calls step, which sets
+// the gradients of the optimizer's parameters for those samples and
+// returns the batch's mean loss, then cfg.Optimizer.Step; it reports
+// every batch to cfg.Progress. The same n, configuration and step give
+// Fit's sequence of batches and updates exactly. It returns the mean loss
+// of every epoch, and an error for negative epochs, a batch size < 1, no
+// optimizer, no samples, and the first error of step or of the
+// optimizer (with the losses of the epochs before).
+func FitLoop(n int, cfg FitConfig, step func(idx []int) (float64, error)) ([]float64, error) {
+	if err := cfg.check(n); err != nil {
 		return nil, err
 	}
 	rng := rand.New(rand.NewPCG(cfg.Seed, 0x66697421))
@@ -73,20 +124,11 @@ func Fit(model Layer, x *tensor.Tensor, labels []int, cfg FitConfig) ([]float64,
 		rng.Shuffle(n, func(i, j int) { order[i], order[j] = order[j], order[i] })
 		var sum float64
 		for b := range batches {
-			idx := order[b*cfg.BatchSize : min(n, (b+1)*cfg.BatchSize)]
-			bx, by := gather(x, labels, per, idx)
-			if err := ZeroGrad(model); err != nil {
-				return losses, err
+			if cfg.BatchSchedule != nil {
+				cfg.Optimizer.SetLR(cfg.BatchSchedule.Rate(epoch*batches + b))
 			}
-			out, err := model.Forward(bx)
+			loss, err := step(order[b*cfg.BatchSize : min(n, (b+1)*cfg.BatchSize)])
 			if err != nil {
-				return losses, err
-			}
-			loss, dout, err := CrossEntropy(out, by)
-			if err != nil {
-				return losses, fmt.Errorf("layers: fit: model output: %w", err)
-			}
-			if _, err := model.Backward(dout); err != nil {
 				return losses, err
 			}
 			if err := cfg.Optimizer.Step(); err != nil {

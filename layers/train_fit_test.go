@@ -1,6 +1,7 @@
 package layers
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -151,5 +152,44 @@ func TestFitErrors(t *testing.T) {
 	pred := must(Predict(model, x, 3))
 	if len(pred) != 4 {
 		t.Errorf("Predict gave %d classes for 4 samples", len(pred))
+	}
+}
+
+// TestFitLoopBatchSchedule: FitLoop calls step with every sample once per
+// epoch in batches of BatchSize (the last shorter), and a BatchSchedule
+// sets the learning rate of each batch of the run in order.
+func TestFitLoopBatchSchedule(t *testing.T) {
+	w := tensor.New(1)
+	opt, err := NewSGD([]Param{{Name: "w", Value: w, Grad: tensor.New(1)}}, SGDConfig{LR: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sched := CosineAnnealing{Base: 1, Min: 0.01, Epochs: 6}
+	var rates []float64
+	var sizes []int
+	seen := map[int]int{}
+	losses, err := FitLoop(10, FitConfig{Epochs: 2, BatchSize: 4, Optimizer: opt, BatchSchedule: sched, Seed: 3,
+		Progress: func(p Progress) { rates = append(rates, p.LearningRate) }}, func(idx []int) (float64, error) {
+		sizes = append(sizes, len(idx))
+		for _, i := range idx {
+			seen[i]++
+		}
+		return float64(len(idx)), nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for b, r := range rates {
+		if r != sched.Rate(b) {
+			t.Errorf("batch %d: learning rate %v, want %v", b, r, sched.Rate(b))
+		}
+	}
+	if len(rates) != 6 || fmt.Sprint(sizes) != "[4 4 2 4 4 2]" || len(seen) != 10 || fmt.Sprint(losses) != "[3.3333333333333335 3.3333333333333335]" {
+		t.Errorf("rates %v, batch sizes %v, samples %v, losses %v", rates, sizes, seen, losses)
+	}
+	for i, c := range seen {
+		if c != 2 {
+			t.Errorf("sample %d seen %d times in 2 epochs", i, c)
+		}
 	}
 }

@@ -28,6 +28,21 @@ type modelInfo struct {
 	Unsupported  []unsupportedOp  `json:"unsupported"`
 	Imports      bool             `json:"imports"`
 	ImportError  string           `json:"import_error,omitempty"`
+	// Int8 says, for each quantized Conv, Gemm and MatMul (one that
+	// reads a DequantizeLinear), whether tensorquant run computes it in
+	// int8 arithmetic, and why not.
+	Int8      []int8Layer `json:"int8"`
+	Int8Error string      `json:"int8_error,omitempty"`
+}
+
+// int8Layer is one quantized layer of info's int8 list.
+type int8Layer struct {
+	Node   string   `json:"node"`
+	Op     string   `json:"op"`
+	Int8   bool     `json:"int8"`
+	Output string   `json:"output,omitempty"` // int8, uint8 or float
+	Fused  []string `json:"fused,omitempty"`  // ops computed with it
+	Reason string   `json:"reason,omitempty"` // why it runs in float
 }
 
 // valueInfo is a graph input or output: its shape holds sizes (numbers),
@@ -59,7 +74,10 @@ func runInfo(args []string, stdout, _ io.Writer) error {
 			"dimensions by name, ? when unknown; output shapes as inference finds them when\n"+
 			"the model imports), its opsets, the number of nodes of each op type, the\n"+
 			"parameter count (the elements of every initializer), every op type tensorquant\n"+
-			"does not support with the first node that uses it, and whether the model imports.", stdout)
+			"does not support with the first node that uses it, whether the model imports,\n"+
+			"and, for a QDQ model, which quantized Conv, Gemm and MatMul layers tensorquant\n"+
+			"run computes in int8 arithmetic (with the ops fused after them and the type of\n"+
+			"their output) and why the others run in float.", stdout)
 	asJSON := fs.Bool("json", false, "print the description as JSON")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -93,7 +111,7 @@ func describe(path string, m *onnx.Model) (*modelInfo, error) {
 	}
 	info := &modelInfo{Path: path, IRVersion: m.IRVersion, Producer: strings.TrimSpace(m.ProducerName + " " + m.ProducerVersion),
 		Opsets: map[string]int64{}, Nodes: len(m.Graph.Node), Initializers: len(m.Graph.Initializer),
-		Inputs: []valueInfo{}, Outputs: []valueInfo{}, Ops: []opCount{}, Unsupported: []unsupportedOp{}}
+		Inputs: []valueInfo{}, Outputs: []valueInfo{}, Ops: []opCount{}, Unsupported: []unsupportedOp{}, Int8: []int8Layer{}}
 	for _, o := range m.OpsetImport {
 		d := o.Domain
 		if d == "" {
@@ -152,6 +170,14 @@ func describe(path string, m *onnx.Model) (*modelInfo, error) {
 	info.Imports = true
 	for i, o := range g.Outputs {
 		info.Outputs[i] = valueInfo{o.Name, o.DType.String(), dims(o.Shape)}
+	}
+	s, err := graph.NewSession(g, graph.Options{Threads: 1})
+	if err != nil {
+		info.Int8Error = err.Error()
+		return info, nil
+	}
+	for _, n := range s.Int8Nodes() {
+		info.Int8 = append(info.Int8, int8Layer{Node: n.Node, Op: n.OpType, Int8: n.Int8, Output: n.Output, Fused: n.Fused, Reason: n.Reason})
 	}
 	return info, nil
 }
@@ -245,9 +271,45 @@ func printInfo(w io.Writer, info *modelInfo) {
 			fmt.Fprintf(w, "  %s (first node %q)\n", u.Op, u.Node)
 		}
 	}
-	if info.Imports {
-		fmt.Fprintln(w, "imports:     yes")
-	} else {
+	if !info.Imports {
 		fmt.Fprintf(w, "imports:     no: %s\n", oneLine(errors.New(info.ImportError)))
+		return
+	}
+	fmt.Fprintln(w, "imports:     yes")
+	printInt8(w, info)
+}
+
+// printInt8 prints which quantized layers run in int8.
+func printInt8(w io.Writer, info *modelInfo) {
+	switch {
+	case info.Int8Error != "":
+		fmt.Fprintf(w, "int8:        unknown: %s\n", oneLine(errors.New(info.Int8Error)))
+		return
+	case len(info.Int8) == 0:
+		fmt.Fprintln(w, "int8:        no quantized Conv, Gemm or MatMul layers")
+		return
+	}
+	n, width := 0, 0
+	for _, l := range info.Int8 {
+		if l.Int8 {
+			n++
+		}
+		width = max(width, len(l.Node))
+	}
+	others := ""
+	if n < len(info.Int8) {
+		others = " (the others run in float)"
+	}
+	fmt.Fprintf(w, "int8:        %d of %d quantized layers%s\n", n, len(info.Int8), others)
+	for _, l := range info.Int8 {
+		if !l.Int8 {
+			fmt.Fprintf(w, "  %-*s  %-6s  float: %s\n", width, l.Node, l.Op, l.Reason)
+			continue
+		}
+		fused := ""
+		if len(l.Fused) > 0 {
+			fused = " (with " + strings.Join(l.Fused, ", ") + ")"
+		}
+		fmt.Fprintf(w, "  %-*s  %-6s  int8 → %s%s\n", width, l.Node, l.Op, l.Output, fused)
 	}
 }

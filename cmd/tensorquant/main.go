@@ -1,7 +1,8 @@
 // Command tensorquant is the command-line front end of the tensorquant
 // quantization toolkit: the seed's whole workflow on an embedded data set
 // (demo), calibration of users' own data (calibrate, merge), ONNX export
-// (export), running and describing ONNX models (run, info), the kernel
+// (export), quantization-aware fine-tuning of ONNX models (finetune),
+// running and describing ONNX models (run, info), the kernel
 // throughput table (bench) and version information.
 //
 // Usage:
@@ -39,6 +40,7 @@ func commands() []command {
 		{"calibrate", "calibrate the amax of a .npy (or raw float32) file with every method", runCalibrate},
 		{"merge", "join calibrator states from several shards and print the amax", runMerge},
 		{"export", "write the demo's quantized model (or a checkpoint of it) as ONNX", runExport},
+		{"finetune", "fine-tune an ONNX model (quantization-aware for a QDQ model) and write it back", runFinetune},
 		{"run", "run an ONNX model on .npy inputs and write its outputs, or benchmark it", runRun},
 		{"info", "describe an ONNX model: inputs, outputs, opsets, ops, parameters, support", runInfo},
 		{"bench", "kernel throughput: every implementation vs pure Go vs copy(); bench models: ours vs ONNX Runtime vs PyTorch", runBench},
@@ -104,6 +106,22 @@ func newFlags(name, synopsis, example string, stdout io.Writer) *flagSet {
 	fs.SetOutput(io.Discard)
 	fs.Usage = func() {}
 	return &flagSet{FlagSet: fs, synopsis: synopsis, example: example, stdout: stdout}
+}
+
+// parseModel parses the args of a command that reads one model file
+// after its flags, whose -threads value is threads: it returns an error
+// for other arguments than one file, or a negative -threads.
+func (f *flagSet) parseModel(args []string, threads *int) error {
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	if f.NArg() != 1 {
+		return fmt.Errorf("want one model file after the flags, got %d (try -h)", f.NArg())
+	}
+	if *threads < 0 {
+		return fmt.Errorf("-threads %d is negative", *threads)
+	}
+	return nil
 }
 
 // parse parses args; on -h it prints the help and returns flag.ErrHelp.

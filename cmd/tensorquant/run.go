@@ -9,7 +9,9 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -45,22 +47,23 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 			"  tensorquant run -i x.npy -bench 100 -threads 1 model.onnx\n"+
 			"runs the model once to warm up, then 100 times, and prints the median latency\n"+
 			"and the throughput: inputs (the first input's first dimension) per second at the\n"+
-			"median latency.", stdout)
+			"median latency.\n\n"+
+			"A QDQ model (QuantizeLinear/DequantizeLinear around its layers) runs its\n"+
+			"quantized Conv, Gemm and MatMul layers in int8 arithmetic (int32 sums,\n"+
+			"requantized as ONNX QLinearConv does); -float runs the same file in float,\n"+
+			"Q/DQ as fake quantization, as ONNX Runtime runs it node by node. tensorquant\n"+
+			"info lists which layers run in int8.", stdout)
 	var inputs inputFlags
 	fs.Var(&inputs, "i", "graph input `NAME=FILE.npy` (repeat for each input; FILE.npy alone for a model with one input)")
 	outDir := fs.String("o", "", "write each graph output as `DIR`/<output name>.npy (created if missing; optional with -bench)")
 	threads := fs.Int("threads", 0, "bound the cores used to `N` (0: all)")
 	bench := fs.Int("bench", 0, "after a warm-up run, run the model `N` times and print the median latency and the throughput")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
-	if err := fs.parse(args); err != nil {
+	float := fs.Bool("float", false, "run quantized (QDQ) layers in float, Q/DQ as fake quantization, instead of int8 arithmetic")
+	if err := fs.parseModel(args, threads); err != nil {
 		return err
 	}
-	if fs.NArg() != 1 {
-		return fmt.Errorf("want one model file after the flags, got %d (try -h)", fs.NArg())
-	}
 	switch {
-	case *threads < 0:
-		return fmt.Errorf("-threads %d is negative", *threads)
 	case *bench < 0:
 		return fmt.Errorf("-bench %d is negative", *bench)
 	case *outDir == "" && *bench == 0:
@@ -78,10 +81,14 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s, err := graph.NewSession(g, graph.Options{Threads: *threads})
+	s, err := graph.NewSession(g, graph.Options{Threads: *threads, Float: *float})
 	if err != nil {
 		return err
 	}
+	// The session's graph has the same inputs and outputs, and holds
+	// only the constants it runs with (int8 layers: their packed codes):
+	// the imported graph's float copies of the weights can go.
+	g = s.Graph()
 	out, err := s.Run(feeds)
 	if err != nil {
 		return err
@@ -98,7 +105,54 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if *quiet {
 		w = nil
 	}
-	return benchmark(s, feeds, batchOf(g, feeds), nthreads, *bench, w, stdout)
+	if err := benchmark(s, feeds, batchOf(g, feeds), nthreads, *bench, w, stdout); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "arithmetic: %s\n", arithmetic(s, *float))
+	rss, ok := residentBytes()
+	runtime.KeepAlive(s) // its weights are what the figure is about
+	if ok {
+		fmt.Fprintf(stdout, "memory: %.1f MiB resident (after a garbage collection)\n", float64(rss)/(1<<20))
+	}
+	return nil
+}
+
+// residentBytes returns the process's resident memory after a garbage
+// collection, where /proc/self/statm tells it (Linux).
+func residentBytes() (int64, bool) {
+	runtime.GC()
+	debug.FreeOSMemory()
+	b, err := os.ReadFile("/proc/self/statm")
+	if err != nil {
+		return 0, false
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 2 {
+		return 0, false
+	}
+	pages, err := strconv.ParseInt(f[1], 10, 64)
+	if err != nil {
+		return 0, false
+	}
+	return pages * int64(os.Getpagesize()), true
+}
+
+// arithmetic describes how a session runs the model's quantized layers.
+func arithmetic(s *graph.Session, float bool) string {
+	if float {
+		return "float (-float: quantized layers as fake quantization)"
+	}
+	nodes := s.Int8Nodes()
+	if len(nodes) == 0 {
+		return "float (no quantized Conv, Gemm or MatMul layers)"
+	}
+	n := 0
+	for _, q := range nodes {
+		if q.Int8 {
+			n++
+		}
+	}
+	return fmt.Sprintf("int8 in %d of %d quantized layers (tensorquant info lists them)", n, len(nodes))
 }
 
 // readFeeds reads the -i files, one per graph input, converted to the

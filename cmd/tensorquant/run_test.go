@@ -185,8 +185,9 @@ func TestRunDTypes(t *testing.T) {
 	}
 }
 
-// TestRunBench: -bench prints the runs, the median latency and the
-// throughput; -o is then optional.
+// TestRunBench: -bench prints the runs, the median latency, the
+// throughput, the arithmetic and (on Linux) the resident memory; -o is
+// then optional.
 func TestRunBench(t *testing.T) {
 	dir := t.TempDir()
 	writeModel(t, filepath.Join(dir, "m.onnx"), linearModel(t))
@@ -196,9 +197,11 @@ func TestRunBench(t *testing.T) {
 		t.Fatalf("exit %d: %s", code, errOut)
 	}
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if len(lines) != 3 || lines[0] != "runs: 7 (after 1 warm-up run), batch 8, 1 threads" ||
+	if len(lines) < 4 || len(lines) > 5 || lines[0] != "runs: 7 (after 1 warm-up run), batch 8, 1 threads" ||
 		!strings.HasPrefix(lines[1], "latency: median ") || !strings.Contains(lines[1], " ms, min ") ||
-		!strings.HasPrefix(lines[2], "throughput: ") || !strings.Contains(lines[2], " inputs/s at the median (") {
+		!strings.HasPrefix(lines[2], "throughput: ") || !strings.Contains(lines[2], " inputs/s at the median (") ||
+		lines[3] != "arithmetic: float (no quantized Conv, Gemm or MatMul layers)" ||
+		len(lines) == 5 && (!strings.HasPrefix(lines[4], "memory: ") || !strings.HasSuffix(lines[4], " MiB resident (after a garbage collection)")) {
 		t.Errorf("bench printed\n%s", out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "y.npy")); !os.IsNotExist(err) {
@@ -297,6 +300,7 @@ nodes:       4
   Shape   1
 unsupported: none
 imports:     yes
+int8:        no quantized Conv, Gemm or MatMul layers
 `
 	if out != want {
 		t.Errorf("info printed\n%s\nwant\n%s", out, want)

@@ -174,7 +174,8 @@ func (t *taps) interior(k int) (lo, hi int) {
 }
 
 // Backward computes the gradients of a forward pass over n samples: it
-// writes the input gradient dx (every element), and adds the weight
+// writes the input gradient dx (every element; nil: not computed, when
+// only the weights' gradients are wanted), and adds the weight
 // gradient to dw and, when db is not nil, the bias gradient (per channel
 // sums of dy, accumulated in float64) to db. x and w are the forward
 // pass's input and weight, dy the output gradient; cols and tmp are
@@ -193,8 +194,10 @@ func (c *Conv) Backward(dx, dw, db, dy, x, w, cols, tmp []float32, n int) {
 				gatherChannels(tmp, dy, c.OutC, gi*rows, rows, s, nc, P)
 				c.Im2col(cols, x, c.InC, gi*cg, cg, s, nc)
 				gemm.Sgemm(false, true, rows, K, L, tmp, L, cols, L, dw[gi*rows*K:], K, true)
-				gemm.Sgemm(true, false, K, L, rows, w[gi*rows*K:], K, tmp, L, cols, L, false)
-				c.Col2im(dx, cols, c.InC, gi*cg, cg, s, nc)
+				if dx != nil {
+					gemm.Sgemm(true, false, K, L, rows, w[gi*rows*K:], K, tmp, L, cols, L, false)
+					c.Col2im(dx, cols, c.InC, gi*cg, cg, s, nc)
+				}
 			}
 		}
 		if db != nil {
@@ -211,8 +214,10 @@ func (c *Conv) Backward(dx, dw, db, dy, x, w, cols, tmp []float32, n int) {
 			c.Im2col(cols, dy, c.OutC, gi*cg, cg, s, nc)
 			gatherChannels(tmp, x, c.InC, gi*rows, rows, s, nc, P)
 			gemm.Sgemm(false, true, rows, K, L, tmp, L, cols, L, dw[gi*rows*K:], K, true)
-			gemm.Sgemm(false, false, rows, L, K, w[gi*rows*K:], K, cols, L, tmp, L, false)
-			scatterChannels(dx, tmp, c.InC, gi*rows, rows, s, nc, P, nil)
+			if dx != nil {
+				gemm.Sgemm(false, false, rows, L, K, w[gi*rows*K:], K, cols, L, tmp, L, false)
+				scatterChannels(dx, tmp, c.InC, gi*rows, rows, s, nc, P, nil)
+			}
 		}
 	}
 	if db != nil {

@@ -151,8 +151,8 @@ const grainElems = 1 << 15
 // GEMM's columns are then the output positions in rows of wq, of which
 // the first Wo are outputs and the others (the padding's) are computed and
 // dropped: n columns in all. The phase buffer is x itself for unit strides
-// without padding (direct); the GEMM writes y itself when moreover wq is
-// the output width (a 1×1 convolution).
+// without padding that the windows read (direct); the GEMM writes y itself
+// when moreover wq is the output width (a 1×1 convolution).
 //
 // A three-dimensional convolution packs B from its geometry's spans
 // instead (spans not nil).
@@ -175,7 +175,9 @@ func (c *Conv) planColumns() *columns {
 	// The padded input as far as the windows read it.
 	hp, wp := (ho-1)*s1+(k1-1)*d1+1, (wo-1)*s2+(k2-1)*d2+1
 	pl := &columns{hq: (hp + s1 - 1) / s1, wq: (wp + s2 - 1) / s2}
-	pl.direct = s1 == 1 && s2 == 1 && c.Pad[1] == 0 && c.Pad[2] == 0
+	// Direct only where the windows stay inside x: no padding at the
+	// start, none read at the end either.
+	pl.direct = s1 == 1 && s2 == 1 && c.Pad[1] == 0 && c.Pad[2] == 0 && hp <= c.Big[1] && wp <= c.Big[2]
 	if pl.direct {
 		pl.hq, pl.wq = c.Big[1], c.Big[2]
 	}

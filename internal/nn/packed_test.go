@@ -28,7 +28,17 @@ func packedCases() []convCase {
 		c(2, 5, 70, []int{14, 15}, []int{3, 3}, []int{1, 1}, []int{1, 1}),
 		c(1, 3, 9, []int{33, 31}, []int{7, 7}, []int{2, 2}, []int{3, 3}),
 		c(2, 260, 9, []int{5, 6}, []int{1, 1}, []int{1, 1}, []int{0, 0}),
+		endPadded(c(1, 2, 3, []int{3}, []int{2}, []int{1}, []int{0}), []int{1}),
+		endPadded(c(2, 3, 4, []int{5, 4}, []int{3, 3}, []int{1, 1}, []int{0, 0}), []int{2, 1}),
 	)
+}
+
+// endPadded is k with padding at the end of each axis only: unit strides
+// and no start padding, whose windows still read past x (x cannot be the
+// GEMM's B as it stands; it read past x, or panicked, before).
+func endPadded(k convCase, padEnd []int) convCase {
+	k.padEnd = padEnd
+	return k
 }
 
 // TestForwardPackedMatchesForward checks the fused forward with prepared

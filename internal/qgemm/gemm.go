@@ -88,7 +88,12 @@ func matmul[T Int8](threads int, a Matrix[T], w *Weights, bias []int32, scale []
 	if err := e.setColumns(w, zk, bias, scale); err != nil {
 		return err
 	}
-	src := newMatrixSource(bytesOf(a.Data), a.Rows, a.Stride, w, flip)
+	x, ld := bytesOf(a.Data), a.Stride
+	if w.k == 0 {
+		// Empty rows: checkMatrix asked for no element, so none is read.
+		x, ld = nil, 0
+	}
+	src := newMatrixSource(x, a.Rows, ld, w, flip)
 	run(threads, w, src, e, a.Rows)
 	return nil
 }

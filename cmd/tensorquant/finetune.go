@@ -1,0 +1,196 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/tensorquant/tensorquant/graph"
+	"github.com/tensorquant/tensorquant/internal/cli/progress"
+	"github.com/tensorquant/tensorquant/layers"
+	"github.com/tensorquant/tensorquant/onnx"
+	"github.com/tensorquant/tensorquant/onnx/export"
+)
+
+// runFinetune fine-tunes an ONNX model (quantization-aware when it is a
+// QDQ model) on a data set and writes it back as ONNX.
+func runFinetune(args []string, stdout, stderr io.Writer) error {
+	fs := newFlags("finetune", "-data X.npy -labels Y.npy -o OUT.onnx [flags] MODEL.qdq.onnx",
+		"tensorquant finetune -data train_x.npy -labels train_y.npy -epochs 2 -lr 1e-4 -o model.ft.onnx model.qdq.onnx\n\n"+
+			"Quantization-aware fine-tuning with the original toolkit's recipe: about 10% of the\n"+
+			"model's original training schedule (-epochs) at 1% of its learning rate (-lr),\n"+
+			"annealed along a cosine to 1% of that over the run, batch by batch. The weights\n"+
+			"and biases of Conv, ConvTranspose, Gemm and MatMul, the scale and bias of\n"+
+			"BatchNormalization and LayerNormalization and the biases added after a MatMul\n"+
+			"train (weights stored as integer codes train as floats and are quantized again);\n"+
+			"the scales of every QuantizeLinear/DequantizeLinear pair stay fixed and their\n"+
+			"gradient is the original's straight-through one. BatchNormalization keeps its\n"+
+			"running statistics. The output is the model with the trained weights, node for\n"+
+			"node, which ONNX Runtime runs.\n\n"+
+			"-data holds the inputs, samples along the first axis: a .npy file, a .npz archive\n"+
+			"with one array per input name, a directory of those, an IDX file (MNIST family,\n"+
+			"plain or gzip), or raw float32 with -shape; -preprocess SCALE,SHIFT computes\n"+
+			"x*SCALE+SHIFT first (per channel with colon-separated lists: 0.017:0.018:0.017,-2.1:-2.0:-1.8).\n"+
+			"-labels holds the targets: class labels (.npy of integers or IDX) for a\n"+
+			"classifier (cross-entropy on the output [N, C]), or float values of the\n"+
+			"output's shape (.npy; mean squared error), for example an encoder's float\n"+
+			"outputs written by tensorquant run.", stdout)
+	data := fs.String("data", "", "the training inputs `FILE` (.npy, .npz, directory, IDX, or raw float32 with -shape)")
+	labelsPath := fs.String("labels", "", "the training targets `FILE`: class labels (.npy integers or IDX), or output values (.npy floats)")
+	out := fs.String("o", "", "write the fine-tuned model to `OUT.onnx`")
+	epochs := fs.Int("epochs", 1, "epochs over the data (the recipe: about 10% of the original training's)")
+	lr := fs.Float64("lr", 1e-4, "learning rate at the start (the recipe: 1% of the original training's); annealed to 1% of it")
+	batch := fs.Int("batch", 32, "samples per step")
+	optName := fs.String("optimizer", "sgd", "sgd (momentum -momentum) or adam")
+	momentum := fs.Float64("momentum", 0.9, "SGD momentum")
+	decay := fs.Float64("weight-decay", 0, "L2 weight decay")
+	seed := fs.Uint64("seed", 1, "seed of the sample shuffling")
+	threads := fs.Int("threads", 0, "bound the cores used to `N` (0: all)")
+	shape := fs.String("shape", "", "`DIMS` of a raw little-endian float32 -data file, e.g. 60000,1,28,28")
+	pre := fs.String("preprocess", "", "compute x*SCALE+SHIFT on the inputs first: `SCALE,SHIFT`, each a number or a colon-separated list per channel")
+	outName := fs.String("output", "", "the graph output the loss is computed on (default: the first)")
+	maxMem := fs.Int64("max-memory", 0, "bound the `BYTES` one step holds (its activations and gradients; 0: max(1 GiB, 64 × the weights and the batch), -1: none)")
+	jsonOut := fs.Bool("json", false, "print the summary as JSON")
+	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	if err := fs.parseModel(args, threads); err != nil {
+		return err
+	}
+	switch {
+	case *data == "":
+		return errors.New("no training data: give -data FILE")
+	case *labelsPath == "":
+		return errors.New("no targets: give -labels FILE")
+	case *out == "":
+		return errors.New("no output file: give -o OUT.onnx")
+	case *epochs < 1:
+		return fmt.Errorf("-epochs %d: want at least 1", *epochs)
+	case !(*lr > 0) || *lr > 1e6:
+		return fmt.Errorf("-lr %v: want a positive learning rate", *lr)
+	case *batch < 1:
+		return fmt.Errorf("-batch %d: want at least 1", *batch)
+	case *optName != "sgd" && *optName != "adam":
+		return fmt.Errorf("-optimizer %q: want sgd or adam", *optName)
+	}
+	// Before the training run, not after it: the directory the output
+	// goes to must exist.
+	if st, err := os.Stat(filepath.Dir(*out)); err != nil || !st.IsDir() {
+		return fmt.Errorf("-o %s: %s is not a directory", *out, filepath.Dir(*out))
+	}
+	aff, err := parseAffine(*pre)
+	if err != nil {
+		return err
+	}
+	var rawShape []int
+	if *shape != "" {
+		if rawShape, err = parseShape(*shape); err != nil {
+			return err
+		}
+	}
+	if *threads > 0 {
+		runtime.GOMAXPROCS(*threads)
+	}
+	g, err := graph.ImportFileRaw(fs.Arg(0))
+	if err != nil {
+		return err
+	}
+	tr, err := graph.NewTrainer(g, graph.TrainOptions{Threads: *threads, Output: *outName, MaxMemory: *maxMem})
+	if err != nil {
+		return err
+	}
+	inputs, err := readSamples(*data, rawShape, tr.Inputs())
+	if err != nil {
+		return err
+	}
+	for _, x := range inputs {
+		if err := aff.apply(x); err != nil {
+			return err
+		}
+	}
+	target, err := readTargets(*labelsPath)
+	if err != nil {
+		return err
+	}
+	n := inputs[tr.Inputs()[0].Name].Shape[0]
+	if len(target.Shape) == 0 || target.Shape[0] != n {
+		return fmt.Errorf("%s: %v targets for %d samples", *labelsPath, target.Shape, n)
+	}
+	params := tr.Params()
+	var opt layers.Optimizer
+	if *optName == "adam" {
+		c := layers.DefaultAdam(*lr)
+		c.WeightDecay = *decay
+		opt, err = layers.NewAdam(params, c)
+	} else {
+		opt, err = layers.NewSGD(params, layers.SGDConfig{LR: *lr, Momentum: *momentum, WeightDecay: *decay})
+	}
+	if err != nil {
+		return err
+	}
+	steps := (n + *batch - 1) / *batch
+	var w io.Writer = stderr
+	if *quiet {
+		w = nil
+	}
+	bar := progress.New(w, "finetune", *epochs*steps)
+	start := time.Now()
+	losses, err := tr.Fit(inputs, target, layers.FitConfig{Epochs: *epochs, BatchSize: *batch, Optimizer: opt, Seed: *seed,
+		BatchSchedule: layers.NewCosineAnnealing(*lr, *epochs*steps),
+		Progress: func(p layers.Progress) {
+			bar.Update(p.Epoch*p.Batches+p.Batch, fmt.Sprintf("epoch %d/%d loss %.4f", p.Epoch+1, p.Epochs, p.EpochLoss))
+		}})
+	if err != nil {
+		return err
+	}
+	elapsed := time.Since(start)
+	bar.Done(fmt.Sprintf("loss %.4f", losses[len(losses)-1]))
+	trained, err := tr.Trained()
+	if err != nil {
+		return err
+	}
+	m, err := export.Graph(trained)
+	if err != nil {
+		return err
+	}
+	if err := onnx.WriteFile(*out, m); err != nil {
+		return err
+	}
+	summary := struct {
+		Model      string    `json:"model"`
+		Output     string    `json:"output"`
+		Samples    int       `json:"samples"`
+		Epochs     int       `json:"epochs"`
+		Batch      int       `json:"batch"`
+		Optimizer  string    `json:"optimizer"`
+		LR         float64   `json:"lr"`
+		Params     []string  `json:"params"`
+		EpochLoss  []float64 `json:"epoch_loss"`
+		Seconds    float64   `json:"seconds"`
+		PerSecond  float64   `json:"samples_per_second"`
+		Parameters int       `json:"parameter_values"`
+	}{Model: fs.Arg(0), Output: *out, Samples: n, Epochs: *epochs, Batch: *batch, Optimizer: *optName, LR: *lr,
+		EpochLoss: losses, Seconds: elapsed.Seconds(), PerSecond: float64(n**epochs) / elapsed.Seconds()}
+	for _, p := range params {
+		summary.Params = append(summary.Params, p.Name)
+		summary.Parameters += len(p.Value.Data)
+	}
+	if *jsonOut {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", " ")
+		return enc.Encode(summary)
+	}
+	fmt.Fprintf(stdout, "fine-tuned %d parameters (%d values) on %d samples: %d epoch(s) of %d steps, batch %d, %s lr %g (cosine to %g)\n",
+		len(params), summary.Parameters, n, *epochs, steps, *batch, *optName, *lr, *lr/100)
+	loss := make([]string, len(losses))
+	for i, l := range losses {
+		loss[i] = fmt.Sprintf("%.4f", l)
+	}
+	fmt.Fprintf(stdout, "epoch loss: %s\n", strings.Join(loss, " "))
+	fmt.Fprintf(stdout, "%.1f samples/s (%.2fs); wrote %s\n", summary.PerSecond, summary.Seconds, *out)
+	return nil
+}

@@ -1,0 +1,278 @@
+package graph_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/graph"
+	"github.com/tensorquant/tensorquant/onnx"
+)
+
+// qdqLayer describes one random quantized layer: DequantizeLinear(x) and
+// DequantizeLinear(W) into a Conv (1-D or 2-D, grouped, depthwise,
+// strided, dilated, padded) or a Gemm or MatMul, with an optional bias,
+// Relu or Clip, then QuantizeLinear.
+type qdqLayer struct {
+	op                  string // Conv, Gemm, MatMul
+	xType, wType, yType onnx.DataType
+	perChannel          bool
+	bias                bool
+	act                 string // "", Relu, Clip
+}
+
+// randCodes returns n random code bytes.
+func randCodes(rng *rand.Rand, n int) []uint8 {
+	out := make([]uint8, n)
+	for i := range out {
+		out[i] = uint8(rng.IntN(256))
+	}
+	return out
+}
+
+// codeTensor returns a tensor of type t (INT8 or UINT8) of the given
+// shape with random codes.
+func codeTensor(rng *rand.Rand, name string, t onnx.DataType, dims ...int64) onnx.Tensor {
+	n := int64(1)
+	for _, d := range dims {
+		n *= d
+	}
+	b := randCodes(rng, int(n))
+	if t == onnx.Int8 {
+		v := make([]int8, n)
+		for i, c := range b {
+			v[i] = int8(c)
+		}
+		return must(onnx.NewTensor(name, dims, v))
+	}
+	return must(onnx.NewTensor(name, dims, b))
+}
+
+// zeroPoint returns a zero-point tensor of type t with values vals.
+func zeroPoint(name string, t onnx.DataType, dims []int64, vals []int) onnx.Tensor {
+	if t == onnx.Int8 {
+		v := make([]int8, len(vals))
+		for i, x := range vals {
+			v[i] = int8(x)
+		}
+		return must(onnx.NewTensor(name, dims, v))
+	}
+	v := make([]uint8, len(vals))
+	for i, x := range vals {
+		v[i] = uint8(x)
+	}
+	return must(onnx.NewTensor(name, dims, v))
+}
+
+// TestInt8PassRandomLayers builds random quantized layers (every
+// combination the pass handles: int8 and uint8 activations, weights and
+// outputs with zero points, per-tensor and per-channel weight scales,
+// biases, Relu and Clip, dense, grouped, depthwise, strided, dilated and
+// padded 1-D and 2-D convolutions, Gemm with transB, 3-D MatMul) and
+// runs each on the integer path and on the float path: every layer runs
+// in int8, and its output codes differ from the float path's (Q/DQ as
+// fake quantization, float sums) by at most one code — the float sums'
+// rounding and the bias rounded to int32 move a value across at most one
+// rounding boundary.
+func TestInt8PassRandomLayers(t *testing.T) {
+	rng := rand.New(rand.NewPCG(41, 42))
+	trials := 300
+	if testing.Short() {
+		trials = 60
+	}
+	types := []onnx.DataType{onnx.Int8, onnx.Uint8}
+	exact, total := 0, 0
+	for trial := range trials {
+		l := qdqLayer{op: []string{"Conv", "Conv", "Gemm", "MatMul"}[rng.IntN(4)], xType: types[rng.IntN(2)], wType: types[rng.IntN(2)],
+			yType: types[rng.IntN(2)], perChannel: rng.IntN(2) == 0, bias: rng.IntN(2) == 0, act: []string{"", "Relu", "Clip"}[rng.IntN(3)]}
+		m, x := randomLayer(rng, l)
+		name := fmt.Sprintf("trial %d %+v", trial, l)
+		var outs [2]*graph.Tensor
+		for k, float := range []bool{false, true} {
+			g, err := graph.Import(m)
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			s, err := graph.NewSession(g, graph.Options{Threads: 1 + rng.IntN(2), Float: float})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			if nodes := s.Int8Nodes(); !float && (len(nodes) != 1 || !nodes[0].Int8) {
+				t.Fatalf("%s: int8 nodes %+v", name, nodes)
+			}
+			out, err := s.Run(map[string]*graph.Tensor{"x": x})
+			if err != nil {
+				t.Fatalf("%s: %v", name, err)
+			}
+			outs[k] = out["y"]
+		}
+		a, b := outs[0], outs[1]
+		for i := range a.Shape {
+			if a.Shape[i] != b.Shape[i] {
+				t.Fatalf("%s: shapes %v and %v", name, a.Shape, b.Shape)
+			}
+		}
+		for i := range b.Len() {
+			ca, cb := codeAt(a, i), codeAt(b, i)
+			if d := ca - cb; d < -1 || d > 1 {
+				t.Fatalf("%s: output %d is %d on the integer path, %d on the float path", name, i, ca, cb)
+			}
+			if ca == cb {
+				exact++
+			}
+			total++
+		}
+	}
+	t.Logf("%d of %d output codes equal the float path's", exact, total)
+	if exact < total*95/100 {
+		t.Errorf("only %d of %d output codes equal the float path's", exact, total)
+	}
+}
+
+// codeAt returns code i of an INT8 or UINT8 tensor.
+func codeAt(t *graph.Tensor, i int) int {
+	if t.DType == onnx.Int8 {
+		return int(t.I8[i])
+	}
+	return int(t.U8[i])
+}
+
+// randomLayer returns the model of layer l with random shapes and
+// parameters, and an input.
+func randomLayer(rng *rand.Rand, l qdqLayer) (*onnx.Model, *graph.Tensor) {
+	var xDims, wDims []int64
+	var attrs []onnx.Attribute
+	var axis int64
+	outC := int64(1 + rng.IntN(12))
+	switch l.op {
+	case "Conv":
+		groups := int64([]int{1, 2, 0}[rng.IntN(3)])
+		inC := int64(1 + rng.IntN(8))
+		if groups == 0 { // depthwise
+			groups, outC = inC, inC*int64(1+rng.IntN(2))
+		} else {
+			inC, outC = inC*groups, outC*groups
+		}
+		dims := 1 + rng.IntN(2)
+		xDims = []int64{int64(1 + rng.IntN(2)), inC}
+		wDims = []int64{outC, inC / groups}
+		var kernel, strides, dil, pads []int64
+		for range dims {
+			k, d := int64(1+rng.IntN(3)), int64(1+rng.IntN(2))
+			kernel, strides, dil = append(kernel, k), append(strides, int64(1+rng.IntN(2))), append(dil, d)
+			xDims = append(xDims, (k-1)*d+1+int64(rng.IntN(6)))
+			wDims = append(wDims, k)
+		}
+		for range 2 * dims {
+			pads = append(pads, int64(rng.IntN(2)))
+		}
+		for i := range dims {
+			pads[i] = min(pads[i], (kernel[i]-1)*dil[i])
+			pads[dims+i] = min(pads[dims+i], (kernel[i]-1)*dil[i])
+		}
+		attrs = []onnx.Attribute{onnx.IntAttr("group", groups), onnx.IntsAttr("strides", strides...), onnx.IntsAttr("dilations", dil...), onnx.IntsAttr("pads", pads...)}
+	case "Gemm":
+		k := int64(1 + rng.IntN(40))
+		xDims, wDims = []int64{int64(1 + rng.IntN(5)), k}, []int64{k, outC}
+		axis = 1
+		if rng.IntN(2) == 0 {
+			wDims, axis = []int64{outC, k}, 0
+			attrs = append(attrs, onnx.IntAttr("transB", 1))
+		}
+	default:
+		k := int64(1 + rng.IntN(40))
+		xDims, wDims, axis = []int64{int64(1 + rng.IntN(3)), int64(1 + rng.IntN(5)), k}, []int64{k, outC}, 1
+	}
+	nch := int64(1)
+	if l.perChannel {
+		nch = outC
+	}
+	scales := make([]float32, nch)
+	zw := make([]int, nch)
+	for i := range scales {
+		scales[i] = float32(0.002 + 0.01*rng.Float64())
+		if l.wType == onnx.Uint8 {
+			zw[i] = 100 + rng.IntN(56)
+		}
+	}
+	chanDims := []int64{nch}
+	if !l.perChannel {
+		chanDims = nil
+	}
+	zx, zy := 0, 0
+	if l.xType == onnx.Uint8 {
+		zx = 90 + rng.IntN(70)
+	} else {
+		zx = rng.IntN(41) - 20
+	}
+	if l.yType == onnx.Uint8 {
+		zy = 60 + rng.IntN(100)
+	} else {
+		zy = rng.IntN(41) - 20
+	}
+	inits := []onnx.Tensor{
+		must(onnx.NewTensor("sx", nil, []float32{float32(0.01 + 0.05*rng.Float64())})),
+		zeroPoint("zx", l.xType, nil, []int{zx}),
+		codeTensor(rng, "wq", l.wType, wDims...),
+		must(onnx.NewTensor("sw", chanDims, scales)),
+		zeroPoint("zw", l.wType, chanDims, zw),
+		must(onnx.NewTensor("sy", nil, []float32{float32(0.02 + 0.1*rng.Float64())})),
+		zeroPoint("zy", l.yType, nil, []int{zy}),
+	}
+	nodes := []onnx.Node{
+		onnx.NewNode("DequantizeLinear", "dqx", []string{"x", "sx", "zx"}, []string{"xf"}),
+		onnx.NewNode("DequantizeLinear", "dqw", []string{"wq", "sw", "zw"}, []string{"wf"}, onnx.IntAttr("axis", axis)),
+	}
+	in := []string{"xf", "wf"}
+	if l.bias && l.op != "MatMul" {
+		b := make([]float32, outC)
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		inits = append(inits, must(onnx.NewTensor("b", []int64{outC}, b)))
+		in = append(in, "b")
+	}
+	nodes = append(nodes, onnx.NewNode(l.op, "layer", in, []string{"p"}, attrs...))
+	last := "p"
+	if l.bias && l.op == "MatMul" {
+		b := make([]float32, outC)
+		for i := range b {
+			b[i] = float32(rng.NormFloat64())
+		}
+		inits = append(inits, must(onnx.NewTensor("b", []int64{outC}, b)))
+		nodes = append(nodes, onnx.NewNode("Add", "add", []string{last, "b"}, []string{"pb"}))
+		last = "pb"
+	}
+	switch l.act {
+	case "Relu":
+		nodes = append(nodes, onnx.NewNode("Relu", "relu", []string{last}, []string{"a"}))
+		last = "a"
+	case "Clip":
+		inits = append(inits, must(onnx.NewTensor("lo", nil, []float32{-0.5})), must(onnx.NewTensor("hi", nil, []float32{1.5})))
+		nodes = append(nodes, onnx.NewNode("Clip", "clip", []string{last, "lo", "hi"}, []string{"a"}))
+		last = "a"
+	}
+	nodes = append(nodes, onnx.NewNode("QuantizeLinear", "q", []string{last, "sy", "zy"}, []string{"y"}))
+	dims := make([]onnx.Dimension, len(xDims))
+	for i, d := range xDims {
+		dims[i] = onnx.DimValue(d)
+	}
+	m := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 17}}, Graph: &onnx.Graph{
+		Input: []onnx.ValueInfo{onnx.TensorValueInfo("x", l.xType, dims...)}, Output: []onnx.ValueInfo{{Name: "y"}},
+		Initializer: inits, Node: nodes,
+	}}
+	shape := make([]int, len(xDims))
+	for i, d := range xDims {
+		shape[i] = int(d)
+	}
+	x := must(graph.New(l.xType, shape...))
+	for i := range x.Len() {
+		c := randCodes(rng, 1)[0]
+		if l.xType == onnx.Int8 {
+			x.I8[i] = int8(c)
+		} else {
+			x.U8[i] = c
+		}
+	}
+	return m, x
+}

@@ -168,6 +168,22 @@ FASHION_DIR ?= testdata/fashion
 fashion: tools-torch tools-onnx tools-testdata
 	/usr/bin/python3 scripts/train-fashion.py $(FASHION_DIR)
 
+# The README's Fashion-MNIST quantization table: the trained CNN quantized
+# by tensorquant quantize with every calibration method, INT8 and INT4
+# weights, evaluated on the 10,000 test images by our Session and by ONNX
+# Runtime on the written files (scripts/fashion-table.py).
+.PHONY: fashion-table bench-calibration
+
+fashion-table: fashion
+	$(GO) build -o $(FASHION_DIR)/tensorquant ./cmd/tensorquant
+	/usr/bin/python3 scripts/fashion-table.py $(FASHION_DIR)/tensorquant $(FASHION_DIR)
+
+# Calibration end to end against PyTorch 1.13 doing what the original does
+# per batch (BENCHMARKS.md, "Quantizing a model"); run it on a quiet machine.
+bench-calibration: models tools-torch
+	$(GO) build -o $(MODELS_DIR)/tensorquant ./cmd/tensorquant
+	/usr/bin/python3 scripts/bench-calibration.py $(MODELS_DIR)/tensorquant $(MODELS_DIR)
+
 # ONNX Runtime and PyTorch throughput on the reference models (BENCHMARKS.md,
 # "Baselines"): run it on a quiet machine. PyTorch is timed with OpenBLAS
 # (the BLAS Debian's libtorch recommends; without it, torch.nn.Linear and

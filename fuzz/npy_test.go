@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math"
 	"math/bits"
 	"os"
@@ -99,6 +100,7 @@ func FuzzNPY(f *testing.F) {
 			if err != nil || b.DType != a.DType || !slices.Equal(b.Shape, a.Shape) {
 				t.Fatalf("re-read: %v %v", b, err)
 			}
+			checkStream(t, file, a, fortran)
 		}
 
 		x, err := npy.Read(bytes.NewReader(file))
@@ -124,6 +126,48 @@ func FuzzNPY(f *testing.F) {
 		}
 		checkSameFloats(t, y.Data, x.Data)
 	})
+}
+
+// checkStream reads file with npy.NewStream in about four pieces (when it
+// can: arrays of at least one dimension, in C order or of one dimension)
+// and checks that the rows make up a, as ReadArray read it.
+func checkStream(t *testing.T, file []byte, a *npy.Array, fortran bool) {
+	t.Helper()
+	s, err := npy.NewStream(bytes.NewReader(file), int64(len(file)))
+	if len(a.Shape) == 0 || fortran && len(a.Shape) > 1 {
+		if err == nil {
+			t.Fatalf("shape %v fortran=%v: streamed", a.Shape, fortran)
+		}
+		return
+	}
+	if err != nil {
+		t.Fatalf("shape %v: NewStream: %v", a.Shape, err)
+	}
+	var got []byte
+	rows := 0
+	for {
+		r, err := s.Next(max(1, a.Shape[0]/4))
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			t.Fatalf("shape %v: Next: %v", a.Shape, err)
+		}
+		var buf bytes.Buffer
+		if err := npy.WriteArray(&buf, r); err != nil {
+			t.Fatal(err)
+		}
+		all := buf.Bytes()
+		got = append(got, all[len(all)-r.Numel()*int(r.DType.Size()):]...)
+		rows += r.Shape[0]
+	}
+	var buf bytes.Buffer
+	if err := npy.WriteArray(&buf, a); err != nil {
+		t.Fatal(err)
+	}
+	if want := buf.Bytes()[buf.Len()-len(got):]; rows != a.Shape[0] || !bytes.Equal(got, want) {
+		t.Fatalf("shape %v: streamed %d rows that differ from ReadArray's", a.Shape, rows)
+	}
 }
 
 func checkShape(t *testing.T, shape []int, dims []uint64) {

@@ -28,7 +28,10 @@
 // executes the nodes in order with a memory plan (each value's buffer is
 // recycled after its last reader, or overwritten in place by it) and gives
 // ops a bounded number of goroutines (Options.Threads, Ctx.Parallel) and
-// a run a bounded amount of memory (Options.MaxMemory).
+// a run a bounded amount of memory (Options.MaxMemory). RunObserved shows
+// chosen values to a function as soon as they are computed, before their
+// buffers are recycled: calibration watches a float graph's activations
+// that way without changing the graph.
 //
 // A Trainer fine-tunes a graph's parameters (NewTrainer; quantization-
 // aware when the graph has QuantizeLinear/DequantizeLinear pairs): it runs

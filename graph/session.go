@@ -61,6 +61,7 @@ type Session struct {
 	steps   []step
 	slots   int             // number of value slots
 	slotOf  map[string]int  // value name -> slot
+	names   []string        // slot -> value name
 	consts  map[int]*Tensor // slot -> constant value
 	inputs  []int           // slot of each graph input
 	outputs []int           // slot of each graph output
@@ -103,7 +104,13 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 	if s.threads <= 0 {
 		s.threads = runtime.GOMAXPROCS(0)
 	}
-	slot := func(name string) int { return slotOf(s.slotOf, &s.slots, name) }
+	slot := func(name string) int {
+		i := slotOf(s.slotOf, &s.slots, name)
+		if i == len(s.names) { // a new value
+			s.names = append(s.names, name)
+		}
+		return i
+	}
 	pinned := map[int]bool{} // never released: inputs, constants, outputs
 	for _, in := range g.Inputs {
 		i := slot(in.Name)
@@ -183,6 +190,49 @@ func (s *Session) Graph() *Graph { return s.g }
 // unknown or mis-typed input, an input whose shape contradicts a known
 // dimension of the graph's, and the first error of a node (naming it).
 func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
+	return s.run(inputs, nil, nil)
+}
+
+// RunObserved is Run that also shows the values named in watch to
+// observe, each once, as soon as it is known: the graph inputs and
+// constants before the first node runs, a node's outputs right after the
+// node has run, in the order of the nodes — before the memory plan
+// recycles or overwrites their buffers, so that observing costs no
+// memory. It is how calibration sees the float activations of a graph it
+// does not change.
+//
+// The tensor is valid only during the call: observe must neither modify
+// nor keep it (copy what it needs). Calls come from the goroutine that
+// called RunObserved. An error of observe ends the run; RunObserved
+// returns it, prefixed with the value's name. Other errors are Run's, and
+// an error for a watched name that is no value of the session's graph
+// (after constant folding: a folded value that no node reads is gone).
+func (s *Session) RunObserved(inputs map[string]*Tensor, watch []string, observe func(name string, t *Tensor) error) (map[string]*Tensor, error) {
+	watched := make([]bool, s.slots)
+	for _, name := range watch {
+		i, ok := s.slotOf[name]
+		if !ok {
+			return nil, fmt.Errorf("graph: run: watched value %q is not a value of the graph", name)
+		}
+		watched[i] = true
+	}
+	return s.run(inputs, watched, observe)
+}
+
+// run is Run, calling observe for the slots that watched marks (see
+// RunObserved).
+func (s *Session) run(inputs map[string]*Tensor, watched []bool, observe func(name string, t *Tensor) error) (map[string]*Tensor, error) {
+	show := func(slots []int, vals []*Tensor) error {
+		for _, v := range slots {
+			if v >= 0 && watched != nil && watched[v] {
+				watched[v] = false // once, even if a slot is listed twice
+				if err := observe(s.names[v], vals[v]); err != nil {
+					return fmt.Errorf("graph: run: observing %q: %w", s.names[v], err)
+				}
+			}
+		}
+		return nil
+	}
 	vals := make([]*Tensor, s.slots)
 	for i, v := range s.consts {
 		vals[i] = v
@@ -205,6 +255,17 @@ func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
 		}
 		vals[s.inputs[k]] = t
 		inBytes += t.bytes()
+	}
+	if watched != nil {
+		var known []int
+		for i, v := range vals {
+			if v != nil {
+				known = append(known, i)
+			}
+		}
+		if err := show(known, vals); err != nil {
+			return nil, err
+		}
 	}
 	a := s.getArena()
 	defer s.putArena(a)
@@ -234,6 +295,9 @@ func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
 			if v >= 0 {
 				vals[v] = out[j]
 			}
+		}
+		if err := show(st.out, vals); err != nil {
+			return nil, err
 		}
 		for _, v := range st.release {
 			if t := vals[v]; t != nil && !aliases(t, out) {

@@ -2,7 +2,9 @@
 // data sets (MNIST, Fashion-MNIST, Kuzushiji-MNIST, EMNIST): a magic number
 // giving the element type and the number of dimensions, the dimensions as
 // big-endian uint32, then the elements, big-endian, row-major. The
-// distributed files are gzip-compressed; Read detects that itself.
+// distributed files are gzip-compressed; Read detects that itself. A
+// Stream (NewStream, OpenStream) reads a file a few rows at a time, for
+// data sets read batch by batch.
 //
 //	tensor -> ... -> calibrators -> layers -> onnx        (the pipeline)
 //	idx, npy: data files in, beside the pipeline (they import tensor only)

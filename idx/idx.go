@@ -202,15 +202,52 @@ func New(t Type, shape []int, values []float64) (*Array, error) {
 // element count overflows, data shorter than the shape needs or followed
 // by more bytes, and for a corrupt gzip stream.
 func Read(r io.Reader) (*Array, error) {
+	s, err := NewStream(r)
+	if err != nil {
+		return nil, err
+	}
+	defer s.Close()
+	if s.Shape[0] == 0 {
+		return &Array{Type: s.Type, Shape: s.Shape, raw: []byte{}}, s.end()
+	}
+	a, err := s.Next(s.Shape[0])
+	if err != nil {
+		return nil, err
+	}
+	a.Shape = s.Shape
+	return a, nil
+}
+
+// Stream reads an IDX file along its first axis, a few rows (images,
+// labels) at a time, so that a data set is read batch by batch; its
+// memory is what Next returns. It is not safe for concurrent use.
+type Stream struct {
+	// Type and Shape are the whole file's.
+	Type  Type
+	Shape []int
+
+	br   *bufio.Reader
+	zr   *gzip.Reader
+	c    io.Closer
+	row  int // bytes per row
+	read int // rows read
+}
+
+// NewStream reads the header of an IDX file from r (gzip-compressed or
+// not) and returns a Stream over its rows. It returns Read's errors for
+// the header.
+func NewStream(r io.Reader) (*Stream, error) {
 	br := bufio.NewReader(r)
+	s := &Stream{}
 	if p, err := br.Peek(2); err == nil && p[0] == 0x1f && p[1] == 0x8b {
 		zr, err := gzip.NewReader(br)
 		if err != nil {
 			return nil, fmt.Errorf("%w: gzip: %v", ErrFormat, err)
 		}
-		defer zr.Close()
+		s.zr = zr
 		br = bufio.NewReader(zr)
 	}
+	s.br = br
 	var magic [4]byte
 	if _, err := io.ReadFull(br, magic[:]); err != nil {
 		return nil, fmt.Errorf("%w: shorter than the 4-byte magic number", ErrFormat)
@@ -218,8 +255,8 @@ func Read(r io.Reader) (*Array, error) {
 	if magic[0] != 0 || magic[1] != 0 {
 		return nil, fmt.Errorf("%w: magic number % x does not start with two zero bytes", ErrFormat, magic)
 	}
-	t := Type(magic[2])
-	size := t.Size()
+	s.Type = Type(magic[2])
+	size := s.Type.Size()
 	if size == 0 {
 		return nil, fmt.Errorf("%w: unknown element type %#02x", ErrFormat, magic[2])
 	}
@@ -231,37 +268,99 @@ func Read(r io.Reader) (*Array, error) {
 	if _, err := io.ReadFull(br, dims); err != nil {
 		return nil, fmt.Errorf("%w: the header of %d dimensions is cut short", ErrFormat, ndim)
 	}
-	shape := make([]int, ndim)
-	n := 1
-	for i := range shape {
+	s.Shape = make([]int, ndim)
+	n, row := 1, 1 // elements, and elements per row
+	for i := range s.Shape {
 		d := binary.BigEndian.Uint32(dims[4*i:])
-		shape[i] = int(d)
-		if uint64(d) > math.MaxInt || (d != 0 && n > math.MaxInt/size/int(d)) {
-			return nil, fmt.Errorf("%w: shape %v has too many elements", ErrFormat, shape[:i+1])
+		s.Shape[i] = int(d)
+		if uint64(d) > math.MaxInt || (d != 0 && max(n, row) > math.MaxInt/size/int(d)) {
+			return nil, fmt.Errorf("%w: shape %v has too many elements", ErrFormat, s.Shape[:i+1])
 		}
 		n *= int(d)
+		if i > 0 {
+			row *= int(d)
+		}
+	}
+	s.row = row * size
+	return s, nil
+}
+
+// Rows returns the number of rows not read yet.
+func (s *Stream) Rows() int { return s.Shape[0] - s.read }
+
+// Next reads the next n rows (fewer at the end) as an Array of shape
+// [rows, Shape[1:]...]. It returns io.EOF when no row is left, and an
+// error wrapping ErrFormat for data that ends early, goes on after the
+// last row, or a corrupt gzip stream.
+func (s *Stream) Next(n int) (*Array, error) {
+	m := min(n, s.Rows())
+	if m <= 0 {
+		if n > 0 {
+			return nil, io.EOF
+		}
+		return nil, fmt.Errorf("idx: reading %d rows", n)
 	}
 	// Read in chunks, so that memory grows with the data that arrives,
 	// not with what the header claims.
-	need := n * size
+	need := m * s.row
 	raw := make([]byte, 0, min(need, 1<<20))
 	buf := make([]byte, min(need, 1<<16))
 	for len(raw) < need {
-		got, err := io.ReadFull(br, buf[:min(need-len(raw), len(buf))])
+		got, err := io.ReadFull(s.br, buf[:min(need-len(raw), len(buf))])
 		raw = append(raw, buf[:got]...)
 		if err == io.EOF || err == io.ErrUnexpectedEOF {
-			return nil, fmt.Errorf("%w: shape %v of %v needs %d bytes of data, the file holds %d", ErrFormat, shape, t, need, len(raw))
+			return nil, fmt.Errorf("%w: shape %v of %v needs %d bytes of data, the file holds %d", ErrFormat, s.Shape, s.Type, s.Shape[0]*s.row, s.read*s.row+len(raw))
 		} else if err != nil {
 			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
 		}
 	}
-	if _, err := br.ReadByte(); err != io.EOF {
-		if err != nil {
-			return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	s.read += m
+	if s.Rows() == 0 {
+		if err := s.end(); err != nil {
+			return nil, err
 		}
-		return nil, fmt.Errorf("%w: data continues after the %d elements of shape %v", ErrFormat, n, shape)
 	}
-	return &Array{Type: t, Shape: shape, raw: raw}, nil
+	return &Array{Type: s.Type, Shape: append([]int{m}, s.Shape[1:]...), raw: raw}, nil
+}
+
+// end checks that nothing follows the last row.
+func (s *Stream) end() error {
+	if _, err := s.br.ReadByte(); err != io.EOF {
+		if err != nil {
+			return fmt.Errorf("%w: %v", ErrFormat, err)
+		}
+		return fmt.Errorf("%w: data continues after the %d elements of shape %v", ErrFormat, s.Shape[0]*s.row/s.Type.Size(), s.Shape)
+	}
+	return nil
+}
+
+// Close releases the gzip reader and, for a stream of OpenStream, the
+// file.
+func (s *Stream) Close() error {
+	if s.zr != nil {
+		s.zr.Close()
+	}
+	if s.c != nil {
+		return s.c.Close()
+	}
+	return nil
+}
+
+// OpenStream opens the IDX file at path (gzip-compressed or not) for
+// reading by rows; errors are those of NewStream, prefixed with the path,
+// or of opening the file.
+func OpenStream(path string) (*Stream, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, fmt.Errorf("idx: %w", err)
+	}
+	s, err := NewStream(f)
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	s.c = f
+	return s, nil
 }
 
 // ReadFile reads the IDX file at path (gzip-compressed or not); errors are

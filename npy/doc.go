@@ -13,7 +13,10 @@
 // archive of named arrays, stored (np.savez) or deflated
 // (np.savez_compressed). Read, Write, ReadFile and WriteFile are the
 // float32 conveniences that move a tensor.Tensor, and ReadRawFile reads a
-// file of bare float32 values.
+// file of bare float32 values. A Stream reads an array along its first
+// axis a few rows at a time (a .npy file: OpenStream; a .npz member:
+// OpenNPZ and NPZ.Stream; raw float32: OpenRawStream), so that a data set
+// is read batch by batch in constant memory.
 //
 // Every reader is written for untrusted input: a malformed file gives an
 // error wrapping ErrFormat that says what is wrong, never a panic; sizes

@@ -86,6 +86,20 @@ func readArray(r io.Reader, size int64, floatsOnly bool) (*Array, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: shape %v of %v needs %d bytes of data, the file holds %d", ErrFormat, h.shape, h.dtype, nbytes, len(data))
 	}
+	if err := h.decode(data, 0); err != nil {
+		return nil, err
+	}
+	if h.fortran && len(h.shape) > 1 {
+		data = fromFortran(data, h.shape, esize)
+	}
+	return &Array{Shape: h.shape, DType: h.dtype, data: data}, nil
+}
+
+// decode turns elements of h's dtype as the file holds them into
+// little-endian ones (in place) and checks bools; first is the flat index
+// of data's first element, for the error.
+func (h *header) decode(data []byte, first int) error {
+	esize := h.dtype.Size()
 	if h.bigEndian && esize > 1 {
 		for i := 0; i < len(data); i += esize {
 			slices.Reverse(data[i : i+esize])
@@ -93,13 +107,10 @@ func readArray(r io.Reader, size int64, floatsOnly bool) (*Array, error) {
 	}
 	if h.dtype == Bool {
 		if i := slices.IndexFunc(data, func(b byte) bool { return b > 1 }); i >= 0 {
-			return nil, fmt.Errorf("%w: bool element %d is %d, not 0 or 1", ErrFormat, i, data[i])
+			return fmt.Errorf("%w: bool element %d is %d, not 0 or 1", ErrFormat, first+i, data[i])
 		}
 	}
-	if h.fortran && len(h.shape) > 1 {
-		data = fromFortran(data, h.shape, esize)
-	}
-	return &Array{Shape: h.shape, DType: h.dtype, data: data}, nil
+	return nil
 }
 
 // readN reads exactly n bytes from r. It grows its buffer as the bytes

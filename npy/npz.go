@@ -39,6 +39,24 @@ const maxDeflateRatio = 1032
 //
 // Errors wrap ErrFormat, except those of r; they name the member.
 func ReadNPZ(r io.ReaderAt, size int64) (map[string]*Array, error) {
+	members, err := npzMembers(r, size)
+	if err != nil {
+		return nil, err
+	}
+	arrays := make(map[string]*Array, len(members))
+	for name, f := range members {
+		a, err := readMember(f)
+		if err != nil {
+			return nil, fmt.Errorf("member %q: %w", f.Name, err)
+		}
+		arrays[name] = a
+	}
+	return arrays, nil
+}
+
+// npzMembers checks the members of a .npz archive of size bytes (see
+// ReadNPZ) and returns them by array name.
+func npzMembers(r io.ReaderAt, size int64) (map[string]*zip.File, error) {
 	zr, err := zip.NewReader(r, size)
 	if err != nil && !errors.Is(err, zip.ErrInsecurePath) { // names are checked below
 		return nil, fmt.Errorf("%w: not a .npz archive: %v", ErrFormat, err)
@@ -48,16 +66,16 @@ func ReadNPZ(r io.ReaderAt, size int64) (map[string]*Array, error) {
 		from, to int64
 	}
 	spans := make([]span, 0, len(zr.File))
-	seen := make(map[string]bool, len(zr.File))
+	members := make(map[string]*zip.File, len(zr.File))
 	for _, f := range zr.File {
 		name, ok := strings.CutSuffix(f.Name, ".npy")
 		if !ok || ValidName(name) != nil {
 			return nil, fmt.Errorf("%w: member %q is not NAME.npy with a valid NAME", ErrFormat, f.Name)
 		}
-		if seen[name] {
+		if members[name] != nil {
 			return nil, fmt.Errorf("%w: member %q appears twice", ErrFormat, f.Name)
 		}
-		seen[name] = true
+		members[name] = f
 		if f.Flags&1 != 0 {
 			return nil, fmt.Errorf("%w: member %q is encrypted", ErrFormat, f.Name)
 		}
@@ -88,15 +106,7 @@ func ReadNPZ(r io.ReaderAt, size int64) (map[string]*Array, error) {
 			return nil, fmt.Errorf("%w: members %q and %q overlap", ErrFormat, spans[i-1].name, spans[i].name)
 		}
 	}
-	arrays := make(map[string]*Array, len(zr.File))
-	for _, f := range zr.File {
-		a, err := readMember(f)
-		if err != nil {
-			return nil, fmt.Errorf("member %q: %w", f.Name, err)
-		}
-		arrays[strings.TrimSuffix(f.Name, ".npy")] = a
-	}
-	return arrays, nil
+	return members, nil
 }
 
 // readMember reads the .npy array of one member, which must inflate to
@@ -112,14 +122,19 @@ func readMember(f *zip.File) (*Array, error) {
 	if err != nil {
 		return nil, err
 	}
-	// The end of the member: archive/zip verifies size and CRC-32 here.
+	return a, memberEnd(rc)
+}
+
+// memberEnd checks that an opened member ends after its array:
+// archive/zip verifies its size and CRC-32 when it reports the end.
+func memberEnd(rc io.Reader) error {
 	if n, err := rc.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		if err == nil || err == io.EOF {
 			err = errors.New("data continues after the array")
 		}
-		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+		return fmt.Errorf("%w: %v", ErrFormat, err)
 	}
-	return a, nil
+	return nil
 }
 
 // ReadNPZFile reads the arrays of the .npz archive in path (see ReadNPZ).

@@ -439,7 +439,7 @@ func measureMemory(dir, name string, opset int) (*modelMemory, error) {
 		return nil, err
 	}
 	g = nil
-	m.LoadPeakRSS = peakRSS()
+	m.LoadPeakRSS = selfPeakRSS()
 	runtime.GC()
 	debug.FreeOSMemory()
 	if resetPeakRSS() {
@@ -448,7 +448,7 @@ func measureMemory(dir, name string, opset int) (*modelMemory, error) {
 				return nil, err
 			}
 		}
-		m.PeakRSS = peakRSS()
+		m.PeakRSS = selfPeakRSS()
 	}
 	runtime.KeepAlive(s)
 	m.Budget = m.Weights + 2*m.MaxActivation + 50<<20
@@ -483,9 +483,9 @@ func resetPeakRSS() bool {
 	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }
 
-// peakRSS returns the process's peak resident memory (VmHWM) in bytes, 0
+// selfPeakRSS returns the process's peak resident memory (VmHWM) in bytes, 0
 // if unknown.
-func peakRSS() int64 {
+func selfPeakRSS() int64 {
 	b, err := os.ReadFile("/proc/self/status")
 	if err != nil {
 		return 0

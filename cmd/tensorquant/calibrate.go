@@ -6,16 +6,21 @@ import (
 	"fmt"
 	"io"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/tensorquant/tensorquant/calibrators"
 	"github.com/tensorquant/tensorquant/fakequant"
+	"github.com/tensorquant/tensorquant/graph"
 	"github.com/tensorquant/tensorquant/histogram"
 	"github.com/tensorquant/tensorquant/internal/checked"
 	"github.com/tensorquant/tensorquant/internal/cli/progress"
 	"github.com/tensorquant/tensorquant/internal/cli/report"
+	"github.com/tensorquant/tensorquant/internal/tqfile"
 	"github.com/tensorquant/tensorquant/npy"
+	"github.com/tensorquant/tensorquant/quantize"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -270,17 +275,27 @@ func parseShape(s string) ([]int, error) {
 	return shape, nil
 }
 
-func runMerge(args []string, stdout, _ io.Writer) error {
+func runMerge(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("merge", "[flags] STATE...",
 		"tensorquant merge -o all.tqcal -report all.html seed.tqcal shard1.tqcal shard2.tqcal\n\n"+
 			"The states come from tensorquant calibrate -save; shards merge exactly when each was\n"+
-			"calibrated with -fork from the same seed state (see tensorquant calibrate -h).", stdout)
+			"calibrated with -fork from the same seed state (see tensorquant calibrate -h).\n\n"+
+			"With -model, the states are a model's calibration shards (tensorquant quantize -shard I/N -save),\n"+
+			"and merge writes the quantized model, as tensorquant quantize would from one run over all the data:\n"+
+			"  tensorquant merge -model model.onnx -method entropy -o model.qdq.onnx s0.tqq s1.tqq s2.tqq s3.tqq", stdout)
 	var (
-		amax amaxFlags
-		out  outputFlags
+		amax  amaxFlags
+		out   outputFlags
+		m     modelFlags
+		model = fs.String("model", "", "merge the quantization states of `MODEL.onnx` (tensorquant quantize -shard -save) and write the quantized model to -o")
 	)
 	amax.register(fs)
-	out.register(fs, "o", "save the merged calibrator state to `FILE`")
+	out.register(fs, "o", "save the merged calibrator state to `FILE` (with -model: write the quantized model there, default MODEL.qdq.onnx)")
+	fs.StringVar(&m.method, "method", "max", "with -model: activation calibration `METHOD`: max, entropy, percentile or mse")
+	fs.Var(&m.eval, "eval", "with -model: evaluate top-1 on `NAME=FILE` (as quantize -calib; repeat per input) with -labels")
+	fs.StringVar(&m.labels, "labels", "", "with -model: class labels of the -eval samples (.npy of integers or IDX)")
+	fs.BoolVar(&m.quiet, "quiet", false, "no progress on stderr")
+	m.data.register(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -291,9 +306,63 @@ func runMerge(args []string, stdout, _ io.Writer) error {
 	if err := amax.check(); err != nil {
 		return err
 	}
+	if *model != "" {
+		m.percentile, m.out, m.report, m.json = amax.percentile, out.save, out.report, out.json
+		if err := m.check(); err != nil {
+			return err
+		}
+		return mergeModel(*model, files, &m, stdout, stderr)
+	}
+	if m.method != "max" || len(m.eval) > 0 {
+		return errors.New("-method and -eval are for merging a model's states: give -model MODEL.onnx")
+	}
 	merged, err := calibrators.MergeFiles(files...)
 	if err != nil {
+		if _, qerr := tqfile.QuantizationState.ReadFile(files[0]); qerr == nil {
+			return fmt.Errorf("%s is a model's quantization state (tensorquant quantize -save): give -model MODEL.onnx", files[0])
+		}
 		return err
 	}
 	return out.finish(merged, &amax, "merged calibration report", files, stdout)
+}
+
+// mergeModel merges a model's quantization states (every shard, once)
+// and writes the quantized model.
+func mergeModel(model string, files []string, m *modelFlags, stdout, stderr io.Writer) error {
+	if m.out == "" {
+		m.out = qdqPath(model)
+	}
+	if err := m.prepare(m.out); err != nil {
+		return err
+	}
+	g, err := graph.ImportFile(model)
+	if err != nil {
+		return err
+	}
+	var parts []*quantize.Calibration
+	for _, f := range files {
+		c, err := quantize.ReadFile(g, f)
+		if err != nil {
+			return err
+		}
+		parts = append(parts, c)
+	}
+	start := time.Now()
+	c, err := quantize.Merge(parts...)
+	if err != nil {
+		return err
+	}
+	if !c.Complete() {
+		have, n := c.Shards()
+		var missing []string
+		for i := range n {
+			if !slices.Contains(have, i) {
+				missing = append(missing, fmt.Sprintf("%d/%d", i, n))
+			}
+		}
+		return fmt.Errorf("shards %s missing: merge every shard of the data", strings.Join(missing, ", "))
+	}
+	res := &result{Model: model, Samples: c.Samples(), BatchSize: c.BatchSize(), Batches: c.Batches(),
+		Seconds: map[string]float64{"calibration": 0, "merge": time.Since(start).Seconds()}}
+	return m.finish(c, res, stdout, stderr)
 }

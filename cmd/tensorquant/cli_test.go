@@ -60,11 +60,21 @@ func tq(t *testing.T, dir string, args ...string) (string, string, int) {
 // endless input) is killed and fails the test.
 func tqMeasured(t *testing.T, dir string, args ...string) (string, string, int, int64) {
 	t.Helper()
+	return tqMeasuredEnv(t, dir, nil, args...)
+}
+
+// tqMeasuredEnv is tqMeasured with env (NAME=VALUE) added to the
+// command's environment.
+func tqMeasuredEnv(t *testing.T, dir string, env []string, args ...string) (string, string, int, int64) {
+	t.Helper()
 	argv := append(append(append([]string{}, tqPrefix...), tqBinary), args...)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, argv[0], argv[1:]...)
 	cmd.Dir = dir
+	if env != nil {
+		cmd.Env = append(os.Environ(), env...)
+	}
 	var out, errb bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &errb
 	err := cmd.Run()

@@ -1,9 +1,10 @@
 // Command tensorquant is the command-line front end of the tensorquant
 // quantization toolkit: the seed's whole workflow on an embedded data set
-// (demo), calibration of users' own data (calibrate, merge), ONNX export
-// (export), quantization-aware fine-tuning of ONNX models (finetune),
-// running and describing ONNX models (run, info), the kernel
-// throughput table (bench) and version information.
+// (demo), post-training quantization of ONNX models (quantize, merge),
+// quantization-aware fine-tuning of ONNX models (finetune), calibration of
+// users' own data (calibrate, merge), ONNX export (export), running and
+// describing ONNX models (run, info), the kernel throughput table (bench)
+// and version information.
 //
 // Usage:
 //
@@ -38,7 +39,8 @@ func commands() []command {
 	return []command{
 		{"demo", "the seed's whole workflow on the embedded digits data set", runDemo},
 		{"calibrate", "calibrate the amax of a .npy (or raw float32) file with every method", runCalibrate},
-		{"merge", "join calibrator states from several shards and print the amax", runMerge},
+		{"quantize", "quantize an ONNX model: calibrate on data files, write the QDQ model (post-training quantization)", runQuantize},
+		{"merge", "join calibrator states from several shards (-model: a model's shards into its QDQ model)", runMerge},
 		{"export", "write the demo's quantized model (or a checkpoint of it) as ONNX", runExport},
 		{"finetune", "fine-tune an ONNX model (quantization-aware for a QDQ model) and write it back", runFinetune},
 		{"run", "run an ONNX model on .npy inputs and write its outputs, or benchmark it", runRun},

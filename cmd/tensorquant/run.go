@@ -20,6 +20,7 @@ import (
 	"github.com/tensorquant/tensorquant/internal/cli/progress"
 	"github.com/tensorquant/tensorquant/npy"
 	"github.com/tensorquant/tensorquant/onnx"
+	"github.com/tensorquant/tensorquant/quantize"
 )
 
 // inputFlags collects the -i flags of run.
@@ -185,7 +186,7 @@ func readFeeds(g *graph.Graph, inputs []string) (map[string]*graph.Tensor, error
 		if err != nil {
 			return nil, err
 		}
-		t, err := tensorOf(a, spec.DType)
+		t, err := quantize.FromArray(a, spec.DType)
 		if err != nil {
 			return nil, fmt.Errorf("%s: input %q: %w", file, spec.Name, err)
 		}
@@ -200,44 +201,6 @@ func inputNames(g *graph.Graph) string {
 		names[i] = fmt.Sprintf("%q", s.Name)
 	}
 	return "(" + strings.Join(names, ", ") + ")"
-}
-
-// tensorOf converts a .npy array to a graph tensor of element type dt,
-// as npy.Values converts (integers to floats, floats refused as
-// integers, values that do not fit refused).
-func tensorOf(a *npy.Array, dt onnx.DataType) (*graph.Tensor, error) {
-	t := &graph.Tensor{DType: dt, Shape: a.Shape}
-	var err error
-	switch dt {
-	case onnx.Float:
-		t.F32, err = npy.Values[float32](a)
-	case onnx.Double:
-		t.F64, err = npy.Values[float64](a)
-	case onnx.Int64:
-		t.I64, err = npy.Values[int64](a)
-	case onnx.Int32:
-		t.I32, err = npy.Values[int32](a)
-	case onnx.Int8:
-		t.I8, err = npy.Values[int8](a)
-	case onnx.Uint8:
-		t.U8, err = npy.Values[uint8](a)
-	case onnx.Bool:
-		var b []bool
-		if b, err = npy.Values[bool](a); err == nil {
-			t.U8 = make([]uint8, len(b))
-			for i, v := range b {
-				if v {
-					t.U8[i] = 1
-				}
-			}
-		}
-	default:
-		return nil, fmt.Errorf("the model wants %v, which a .npy file does not hold", dt)
-	}
-	if err != nil {
-		return nil, err
-	}
-	return t, nil
 }
 
 // arrayOf converts a graph output to a .npy array of its own element

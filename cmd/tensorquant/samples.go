@@ -12,6 +12,7 @@ import (
 	"github.com/tensorquant/tensorquant/idx"
 	"github.com/tensorquant/tensorquant/npy"
 	"github.com/tensorquant/tensorquant/onnx"
+	"github.com/tensorquant/tensorquant/quantize"
 )
 
 // Data sets in the forms users have them, for the graph inputs of a
@@ -102,7 +103,7 @@ func readSampleFile(path string, rawShape []int, inputs []graph.ValueSpec) (map[
 			if !ok {
 				return nil, fmt.Errorf("%s: no array %q for the model's input of that name", path, spec.Name)
 			}
-			if out[spec.Name], err = tensorOf(a, spec.DType); err != nil {
+			if out[spec.Name], err = quantize.FromArray(a, spec.DType); err != nil {
 				return nil, fmt.Errorf("%s: %q: %w", path, spec.Name, err)
 			}
 		}
@@ -115,7 +116,7 @@ func readSampleFile(path string, rawShape []int, inputs []graph.ValueSpec) (map[
 		if len(inputs) != 1 {
 			return single(nil)
 		}
-		t, err := tensorOf(a, inputs[0].DType)
+		t, err := quantize.FromArray(a, inputs[0].DType)
 		if err != nil {
 			return nil, fmt.Errorf("%s: %w", path, err)
 		}
@@ -300,7 +301,7 @@ func readTargets(path string) (*graph.Tensor, error) {
 		if a.DType == npy.Float32 || a.DType == npy.Float64 {
 			dt = onnx.Float
 		}
-		return tensorOf(a, dt)
+		return quantize.FromArray(a, dt)
 	}
 	a, err := idx.ReadFile(path)
 	if err != nil {

@@ -1,8 +1,8 @@
 // Package tqfile is the one framing of every binary file tensorquant
 // writes: checkpoints (layers), calibrator states and calibration sets
-// (calibrators). A file is
+// (calibrators), quantization states (quantize). A file is
 //
-//	magic     8 bytes     one per format (Checkpoint, CalibratorState, CalibrationSet)
+//	magic     8 bytes     one per format (Checkpoint, CalibratorState, CalibrationSet, QuantizationState)
 //	version   1 byte      the format's version
 //	length    uint64      number of body bytes (little-endian)
 //	body      length bytes: sections
@@ -61,9 +61,14 @@ var (
 	// (calibrators.Set).
 	CalibrationSet = Format{"TQCALSET", 2, "tensorquant calibration set",
 		"run tensorquant calibrate -save (or -fork) again on the data", ""}
+	// QuantizationState is a model's activation calibration (one
+	// calibration set per quantized tensor) for one shard of the data or
+	// several merged (quantize.Calibration; tensorquant quantize -save).
+	QuantizationState = Format{"TQQUANTS", 1, "tensorquant quantization state",
+		"run tensorquant quantize -save again on the data", ""}
 )
 
-var formats = []*Format{&Checkpoint, &CalibratorState, &CalibrationSet}
+var formats = []*Format{&Checkpoint, &CalibratorState, &CalibrationSet, &QuantizationState}
 
 const (
 	magicSize = 8

@@ -15,7 +15,7 @@ import (
 // 2·mr fused multiply-adds. Then it adds the tile to C (when acc) and
 // stores it. sgemmFinishAVX512 then finishes the tile as vec.FinishTile
 // does with a bias per row and no residual (Gemm's epilogue on a whole
-// tile, without a second pass over it).
+// tile, without a second pass over it). transpose8 packs A.
 func gemmKernels(c *build.Context) {
 	for _, s := range isas(c) {
 		sgemm(s, false)
@@ -23,6 +23,81 @@ func gemmKernels(c *build.Context) {
 			sgemm(s, true)
 		}
 	}
+	transpose8(isas(c)[0])
+}
+
+// transpose8 describes transpose8AVX2, which packs A for both families
+// (transposeGeneric is the specification): per block of 8 columns it loads
+// 8 rows of 8 values, transposes them in registers (unpack, shuffle, swap
+// of 128-bit halves) and stores the 8 columns, each 8 consecutive values
+// of the panel.
+func transpose8(s isa) {
+	s.text("transpose8", "dst[p·ldd + r] = src[r·lds + p] for r < 8 and p < n (a multiple of 8).")
+	dst, src := s.slice("dst", 4), s.slice("src", 4)
+	ldd, lds, n := s.GP64(), s.GP64(), s.GP64()
+	s.Load(s.Param("ldd"), ldd)
+	s.Load(s.Param("lds"), lds)
+	s.Load(s.Param("n"), n)
+	s.SHLQ(imm(2), ldd) // in bytes
+	s.SHLQ(imm(2), lds)
+	ldd3, lds3, dst4, src4 := s.GP64(), s.GP64(), s.GP64(), s.GP64()
+	s.LEAQ(operand.Mem{Base: ldd, Index: ldd, Scale: 2}, ldd3)
+	s.LEAQ(operand.Mem{Base: lds, Index: lds, Scale: 2}, lds3)
+	s.LEAQ(operand.Mem{Base: dst.p, Index: ldd, Scale: 4}, dst4)
+	s.LEAQ(operand.Mem{Base: src.p, Index: lds, Scale: 4}, src4)
+	step := s.GP64() // 8·ldd: the next block of the panel
+	s.MOVQ(ldd, step)
+	s.SHLQ(imm(3), step)
+	s.SHRQ(imm(3), n)
+	s.JEQ(operand.LabelRef("done"))
+	// Row r, or column r of the block, is at base + stride·scale.
+	at := func(r int, p, p4, ld, ld3 reg.Register) operand.Mem {
+		base := p
+		if r >= 4 {
+			base, r = p4, r-4
+		}
+		switch r {
+		case 0:
+			return operand.Mem{Base: base}
+		case 3:
+			return operand.Mem{Base: base, Index: ld3, Scale: 1}
+		}
+		return operand.Mem{Base: base, Index: ld, Scale: uint8(r)}
+	}
+	s.Label("loop")
+	var rows, t, u [8]reg.VecVirtual
+	for r := range rows {
+		rows[r] = s.vec()
+		s.VMOVUPS(at(r, src.p, src4, lds, lds3), rows[r])
+	}
+	for i := 0; i < 8; i += 2 {
+		t[i], t[i+1] = s.vec(), s.vec()
+		s.VUNPCKLPS(rows[i+1], rows[i], t[i])   // r0 s0 r1 s1 | r4 s4 r5 s5
+		s.VUNPCKHPS(rows[i+1], rows[i], t[i+1]) // r2 s2 r3 s3 | r6 s6 r7 s7
+	}
+	for i := 0; i < 8; i += 4 {
+		for j := range 2 {
+			u[i+2*j], u[i+2*j+1] = s.vec(), s.vec()
+			s.VSHUFPS(imm(0x44), t[i+2+j], t[i+j], u[i+2*j])   // elements 0 1 of four rows
+			s.VSHUFPS(imm(0xee), t[i+2+j], t[i+j], u[i+2*j+1]) // elements 2 3
+		}
+	}
+	for c := range 4 {
+		lo, hi := s.vec(), s.vec()
+		s.VPERM2F128(imm(0x20), u[4+c], u[c], lo) // column c: rows 0-3, then 4-7
+		s.VPERM2F128(imm(0x31), u[4+c], u[c], hi) // column c+4
+		s.VMOVUPS(lo, at(c, dst.p, dst4, ldd, ldd3))
+		s.VMOVUPS(hi, at(c+4, dst.p, dst4, ldd, ldd3))
+	}
+	s.ADDQ(imm(32), src.p)
+	s.ADDQ(imm(32), src4)
+	s.ADDQ(step, dst.p)
+	s.ADDQ(step, dst4)
+	s.DECQ(n)
+	s.JNZ(operand.LabelRef("loop"))
+	s.Label("done")
+	s.VZEROUPPER()
+	s.RET()
 }
 
 func sgemm(s isa, finish bool) {

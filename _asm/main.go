@@ -52,6 +52,7 @@ var outputs = []struct {
 	{"histogram/histc_amd64.s", "histogram", histcKernels},
 	{"internal/gemm/kernel_amd64.s", "internal/gemm", gemmKernels},
 	{"internal/qgemm/kernel_amd64.s", "internal/qgemm", qgemmKernels},
+	{"internal/vecmath/vecmath_amd64.s", "internal/vecmath", vecmathKernels},
 }
 
 // command is how the files name their generator: the Makefile target

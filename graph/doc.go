@@ -51,7 +51,11 @@
 // internal/nn, the arithmetic the layers package's layers use too, and
 // QuantizeLinear/DequantizeLinear with fakequant's ONNX Runtime-exact Q/DQ
 // kernels: a QDQ model exported from layers runs here bit for bit as its
-// export-mode forward (and ONNX Runtime) computes it.
+// export-mode forward (and ONNX Runtime) computes it. On FLOAT, the
+// exponential, erf, tanh, sigmoid and Gelu ops, the rows of Softmax and
+// LayerNormalization and the arithmetic of Add, Sub, Mul and Div run on
+// internal/vecmath's vector kernels (float32 polynomials within a few ulps
+// of the exact functions, as ONNX Runtime's MLAS computes them).
 //
 // Quantized models run in integer arithmetic: NewSession's int8 pass
 // (unless Options.Float) turns every DequantizeLinear → Conv, Gemm or

@@ -2,6 +2,8 @@ package graph
 
 import (
 	"errors"
+	"math"
+	"math/rand/v2"
 	"slices"
 	"strings"
 	"testing"
@@ -76,5 +78,51 @@ func TestRunObserved(t *testing.T) {
 	}
 	if _, err := s.RunObserved(map[string]*Tensor{"x": x}, []string{"nope"}, nil); err == nil || !strings.Contains(err.Error(), `"nope" is not a value`) {
 		t.Errorf("unknown watched name: %v", err)
+	}
+}
+
+// TestKeepSurvivesFusion: Conv+Relu fuse into one node, so the Conv's
+// output is no value of the optimised graph and RunObserved refuses to
+// watch it; named in Options.Keep, it stays (the Conv is fused without the
+// Relu) and shows the value the node-by-node run computes, bit for bit.
+func TestKeepSurvivesFusion(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := randF32(rng, 1, 4, 6, 5)
+	m := &optModel{opset: 17, inputs: map[string]*Tensor{"x": x},
+		consts: map[string]*Tensor{"w": randF32(rng, 8, 4, 3, 3), "b": randF32(rng, 8)},
+		nodes: []onnx.Node{
+			onnx.NewNode("Conv", "conv", []string{"x", "w", "b"}, []string{"c"}, convAttrs()...),
+			onnx.NewNode("Relu", "relu", []string{"c"}, []string{"y"}),
+		},
+		outputs: []string{"y"}}
+	watch := func(o Options) ([]float32, []string, error) {
+		g := importModel(t, m.model(t))
+		s, err := NewSession(g, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var c []float32
+		_, err = s.RunObserved(map[string]*Tensor{"x": x.Clone()}, []string{"c"}, func(_ string, v *Tensor) error {
+			c = slices.Clone(v.F32)
+			return nil
+		})
+		return c, nodeTypes(s.Graph()), err
+	}
+	if _, types, err := watch(Options{}); err == nil || !strings.Contains(err.Error(), `"c" is not a value`) {
+		t.Fatalf("without Keep (nodes %v): %v, want c refused", types, err)
+	}
+	want, _, err := watch(Options{Optimization: OptimizeNone})
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, types, err := watch(Options{Keep: []string{"c"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(types, []string{"FusedConv()", "Relu"}) {
+		t.Errorf("nodes with Keep: %v, want the Conv fused alone and the Relu", types)
+	}
+	if !slices.EqualFunc(got, want, func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }) {
+		t.Errorf("kept c = %v, want %v", got, want)
 	}
 }

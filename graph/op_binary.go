@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/tensorquant/tensorquant/internal/vecmath"
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
@@ -22,15 +23,15 @@ func init() {
 			return o, o.legacy(d)
 		})
 	}
-	arith("Add", &kernels3{addK[float32], addK[float64], addK[int64], addK[int32], addK[int8], addK[uint8]},
+	arith("Add", &kernels3{vecK(vecmath.Add, vecmath.AddScalar, vecmath.AddScalar), addK[float64], addK[int64], addK[int32], addK[int8], addK[uint8]},
 		func(a, b int) (int, bool) { return a + b, true }, 0, true)
-	arith("Sub", &kernels3{subK[float32], subK[float64], subK[int64], subK[int32], subK[int8], subK[uint8]},
+	arith("Sub", &kernels3{vecK(vecmath.Sub, vecmath.SubScalar, vecmath.ScalarSub), subK[float64], subK[int64], subK[int32], subK[int8], subK[uint8]},
 		func(a, b int) (int, bool) { return a - b, true }, 0, false)
-	arith("Mul", &kernels3{mulK[float32], mulK[float64], mulK[int64], mulK[int32], mulK[int8], mulK[uint8]},
+	arith("Mul", &kernels3{vecK(vecmath.Mul, vecmath.MulScalar, vecmath.MulScalar), mulK[float64], mulK[int64], mulK[int32], mulK[int8], mulK[uint8]},
 		func(a, b int) (int, bool) { return a * b, true }, 1, true)
 	symbolic["Mul"] = func(x, y Dim) (Dim, error) { return dimsProduct([]Dim{x, y}), nil }
 	symbolic["Div"] = func(x, y Dim) (Dim, error) { return quotient([]Dim{x}, []Dim{y}) }
-	arith("Div", &kernels3{divK[float32], divK[float64], divK[int64], divK[int32], divK[int8], divK[uint8]},
+	arith("Div", &kernels3{vecK(vecmath.Div, vecmath.DivScalar, vecmath.ScalarDiv), divK[float64], divK[int64], divK[int32], divK[int8], divK[uint8]},
 		func(a, b int) (int, bool) {
 			if b == 0 {
 				return 0, false
@@ -336,6 +337,23 @@ func rowsOf[D, A, B any](ctx *Ctx, p *bcast, d []D, a []A, b []B, k func(d []D, 
 	p.rows(ctx, func(o, n int, offs []int) {
 		k(d[o:o+n], arg(p, a, 0, offs[0], n), arg(p, b, 1, offs[1], n))
 	})
+}
+
+// vecK makes the FLOAT kernel of an arithmetic op from internal/vecmath's:
+// vv for two runs, vs for a run and a repeated b (a[i] op s), sv for a
+// repeated a (s op b[i]; vs again for an op that commutes, whose results
+// are the same bits either way).
+func vecK(vv func(d, a, b []float32), vs, sv func(d, a []float32, s float32)) func(d, a, b []float32) {
+	return func(d, a, b []float32) {
+		switch {
+		case len(a) < len(d):
+			sv(d, b[:len(d)], a[0])
+		case len(b) < len(d):
+			vs(d, a[:len(d)], b[0])
+		default:
+			vv(d, a[:len(d)], b[:len(d)])
+		}
+	}
 }
 
 // The arithmetic kernels. Each has three loops: a repeated, b repeated,

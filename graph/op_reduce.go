@@ -5,11 +5,15 @@ import (
 	"math"
 	"slices"
 
+	"github.com/tensorquant/tensorquant/internal/vecmath"
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
 // Reductions and normalisations: ReduceMean, ReduceSum, ReduceMax,
-// Softmax and LayerNormalization. Float sums accumulate in float64.
+// Softmax and LayerNormalization. Float sums accumulate in float64, but
+// for the FLOAT rows of Softmax (over the last axis) and
+// LayerNormalization, which are internal/vecmath's row kernels (float32,
+// summed in 16 lanes).
 
 func init() {
 	reduce := func(name string, kind reduceKind, types []onnx.DataType, inputSince int) {
@@ -368,10 +372,16 @@ func (o *softmaxOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch x.DType {
-	case onnx.Float:
+	switch {
+	case x.DType == onnx.Float && inner == 1:
+		ctx.Parallel(outer, max(1, grainElems/max(n, 1)), func(lo, hi int) {
+			for o := lo; o < hi; o++ {
+				vecmath.Softmax(out.F32[o*n:(o+1)*n], x.F32[o*n:(o+1)*n], 1)
+			}
+		})
+	case x.DType == onnx.Float:
 		softmaxRun(ctx, out.F32, x.F32, outer, n, inner)
-	case onnx.Double:
+	case x.DType == onnx.Double:
 		softmaxRun(ctx, out.F64, x.F64, outer, n, inner)
 	default:
 		return nil, fmt.Errorf("element type %v is not supported", x.DType)
@@ -597,7 +607,18 @@ func (o *layerNormOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	switch x.DType {
 	case onnx.Float:
-		layerNormRun(ctx, y.F32, x.F32, dataF32(params[0]), dataF32(params[1]), rows, n, float64(o.eps), mean, inv)
+		w, b := dataF32(params[0]), dataF32(params[1])
+		ctx.Parallel(rows, max(1, grainElems/max(n, 1)), func(lo, hi int) {
+			for r := lo; r < hi; r++ {
+				m, is := vecmath.LayerNorm(y.F32[r*n:(r+1)*n], x.F32[r*n:(r+1)*n], w, b, o.eps)
+				if mean != nil {
+					mean[r] = m
+				}
+				if inv != nil {
+					inv[r] = is
+				}
+			}
+		})
 	case onnx.Double:
 		layerNormRun(ctx, y.F64, x.F64, dataF64(params[0]), dataF64(params[1]), rows, n, float64(o.eps), mean, inv)
 	default:

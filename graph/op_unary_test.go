@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/internal/vecmath"
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
@@ -46,16 +47,19 @@ func TestUnaryValues(t *testing.T) {
 		got := runNode(t, c.opset, node(c.op, in(1), y, c.attrs...), x)[0]
 		check(t, c.op, got, c.want)
 	}
-	// Float math in float64, rounded once.
-	ref := map[string]func(float64) float64{
-		"Sqrt": math.Sqrt, "Exp": math.Exp, "Log": math.Log, "Tanh": math.Tanh, "Erf": math.Erf,
-		"Sigmoid": func(v float64) float64 { return 1 / (1 + math.Exp(-v)) },
-	}
+	// Float math in float64, rounded once, and internal/vecmath's kernels
+	// (TestVecmathAccuracy compares them with the float64 functions).
+	ref := map[string]func(float64) float64{"Sqrt": math.Sqrt, "Log": math.Log}
 	for op, f := range ref {
 		want := f32(s(7))
 		for _, v := range x.F32 {
 			want.F32 = append(want.F32, float32(f(float64(v))))
 		}
+		check(t, op, runNode(t, 13, node(op, in(1), y), x)[0], want)
+	}
+	for op, k := range map[string]func(d, x []float32){"Exp": vecmath.Exp, "Tanh": vecmath.Tanh, "Erf": vecmath.Erf, "Sigmoid": vecmath.Sigmoid} {
+		want := f32(s(7), make([]float32, 7)...)
+		k(want.F32, x.F32)
 		check(t, op, runNode(t, 13, node(op, in(1), y), x)[0], want)
 	}
 	// Published values: sigmoid(0) = 1/2, erf(1), gelu(1) both ways.
@@ -76,13 +80,12 @@ func TestUnaryValues(t *testing.T) {
 	wantErr(t, 16, node("LeakyRelu", in(1), y, onnx.IntAttr("alpha", 1)), "attribute alpha is INT, want FLOAT", f32(s(1), 1))
 }
 
-// TestUnaryParallel runs a large tensor through several goroutines.
+// TestUnaryParallel runs a large tensor through several goroutines: the
+// same bits as one call of the kernel.
 func TestUnaryParallel(t *testing.T) {
 	x := randF32(rand.New(rand.NewPCG(3, 4)), 3, 50000)
-	want := f32(x.Shape)
-	for _, v := range x.F32 {
-		want.F32 = append(want.F32, float32(math.Tanh(float64(v))))
-	}
+	want := f32(x.Shape, make([]float32, x.Len())...)
+	vecmath.Tanh(want.F32, x.F32)
 	check(t, "Tanh", runNode(t, 13, node("Tanh", in(1), y), x)[0], want)
 }
 

@@ -108,10 +108,11 @@ func Passes() []Pass {
 }
 
 // optimized returns a copy of the prepared graph g rewritten by the passes
-// of level (without the Integer ones when float), prepared again; g
-// itself is not changed (the copy shares its nodes and constants until a
-// pass replaces them).
-func optimized(g *Graph, level Optimization, float bool) (*Graph, error) {
+// of level (without the Integer ones when float) and keeping the values
+// named in keep as it keeps graph outputs, prepared again; g itself is not
+// changed (the copy shares its nodes and constants until a pass replaces
+// them).
+func optimized(g *Graph, level Optimization, float bool, keep []string) (*Graph, error) {
 	if level == OptimizeNone {
 		return g, nil
 	}
@@ -126,6 +127,9 @@ func optimized(g *Graph, level Optimization, float bool) (*Graph, error) {
 	c.infos = maps.Clone(g.infos)
 	c.int8 = nil
 	r := newRewriter(&c)
+	for _, v := range keep {
+		r.outputs[v] = true
+	}
 	for _, p := range Passes() {
 		if level == OptimizeExact && !p.Exact || float && p.Integer {
 			continue
@@ -159,7 +163,7 @@ type Rewriter struct {
 	nodes   []*Node // in order; nil where a node was removed
 	index   map[*Node]int
 	readers map[string][]*Node
-	outputs map[string]bool
+	outputs map[string]bool // graph outputs and Options.Keep
 	names   map[string]bool // every value name in use
 }
 
@@ -236,7 +240,8 @@ func (r *Rewriter) isInput(value string) bool {
 // Readers returns the nodes that read value.
 func (r *Rewriter) Readers(value string) []*Node { return slices.Clone(r.readers[value]) }
 
-// IsOutput reports whether value is a graph output.
+// IsOutput reports whether value is a graph output (or a value the
+// session keeps, Options.Keep): a pass must leave it computed.
 func (r *Rewriter) IsOutput(value string) bool { return r.outputs[value] }
 
 // SoleReader returns the one node that reads value when nothing else

@@ -9,6 +9,7 @@ import (
 	"github.com/tensorquant/tensorquant/internal/gemm"
 	"github.com/tensorquant/tensorquant/internal/nn"
 	"github.com/tensorquant/tensorquant/internal/vec"
+	"github.com/tensorquant/tensorquant/internal/vecmath"
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
@@ -192,7 +193,9 @@ func activationAfter(r *Rewriter, value string) *activation {
 }
 
 // silu recognises Mul(x, Sigmoid(x)) (either operand order) on value x
-// read by exactly the two nodes readers.
+// read by exactly the two nodes readers. Its kernel is vecmath.SiLU: the
+// Sigmoid op's kernel (vecmath.Sigmoid) then a float32 product in each
+// lane, the bits of the two ops, in one pass without a buffer.
 func silu(r *Rewriter, value string, readers []*Node) *activation {
 	sig, mul := readers[0], readers[1]
 	if onnxOp(sig, "Mul") {
@@ -211,28 +214,7 @@ func silu(r *Rewriter, value string, readers []*Node) *activation {
 	if b, ok := mul.Op.(*binaryOp); !ok || b.aligned {
 		return nil
 	}
-	return &activation{name: "SiLU", act: vec.Act{Kind: vec.Func, Func: siluK(u.f32)}, nodes: []*Node{sig, mul}, out: mul.Outputs[0]}
-}
-
-// siluK returns x·sigmoid(x) with the Sigmoid kernel sig and float32
-// products, as the Sigmoid and Mul ops compute it (d may be x). The chunk
-// of x is kept in buf, which sig never sees: a buffer passed to a kernel
-// of unknown code escapes, and allocating it on every call (a fused
-// convolution calls this per row) cost EfficientNet-B0 120,000
-// allocations a run.
-func siluK(sig func(d, x []float32)) func(d, x []float32) {
-	return func(d, x []float32) {
-		var buf [64]float32
-		x = x[:len(d)]
-		for i := 0; i < len(d); i += len(buf) {
-			xs := buf[:copy(buf[:], x[i:])]
-			ds := d[i : i+len(xs)]
-			sig(ds, x[i:i+len(xs)])
-			for j, v := range xs {
-				ds[j] = v * ds[j]
-			}
-		}
-	}
+	return &activation{name: "SiLU", act: vec.Act{Kind: vec.Func, Func: vecmath.SiLU}, nodes: []*Node{sig, mul}, out: mul.Outputs[0]}
 }
 
 // residualAdd returns the Add that alone reads value and adds to it a

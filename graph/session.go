@@ -34,6 +34,12 @@ type Options struct {
 	// node by node. By default (OptimizeAll) the int8 pass runs them in
 	// integer arithmetic (see Session.Int8Nodes).
 	Float bool
+	// Keep names values the optimizer must leave in the graph, as it
+	// leaves graph outputs: no pass fuses one away, so that
+	// RunObserved can watch it (calibration watches the activations it
+	// quantizes). A name that is no value of the graph is ignored here
+	// and refused by RunObserved.
+	Keep []string
 }
 
 // The default bound of Options.MaxMemory: what a model can amplify its
@@ -96,7 +102,7 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 			return nil, err
 		}
 	}
-	g, err := optimized(g, o.Optimization, o.Float)
+	g, err := optimized(g, o.Optimization, o.Float, o.Keep)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +212,8 @@ func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
 // called RunObserved. An error of observe ends the run; RunObserved
 // returns it, prefixed with the value's name. Other errors are Run's, and
 // an error for a watched name that is no value of the session's graph
-// (after constant folding: a folded value that no node reads is gone).
+// (after constant folding: a folded value that no node reads is gone; and
+// after the optimizer: name the values to watch in Options.Keep).
 func (s *Session) RunObserved(inputs map[string]*Tensor, watch []string, observe func(name string, t *Tensor) error) (map[string]*Tensor, error) {
 	watched := make([]bool, s.slots)
 	for _, name := range watch {

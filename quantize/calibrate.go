@@ -217,10 +217,6 @@ func (t *turnstile) failed() error {
 func (p *Plan) collect(sets []*calibrators.Set, data Data, batches [][2]int, batchSize, workers int, progress func(done, total int)) error {
 	workers = max(1, min(workers, len(batches)))
 	threads := max(1, runtime.GOMAXPROCS(0)/workers)
-	s, err := graph.NewSession(p.g, graph.Options{Threads: threads})
-	if err != nil {
-		return err
-	}
 	groupsOf := map[string][]int{}
 	var watch []string
 	for g, grp := range p.Groups {
@@ -228,6 +224,10 @@ func (p *Plan) collect(sets []*calibrators.Set, data Data, batches [][2]int, bat
 			watch = append(watch, grp.Value)
 		}
 		groupsOf[grp.Value] = append(groupsOf[grp.Value], g)
+	}
+	s, err := graph.NewSession(p.g, graph.Options{Threads: threads, Keep: watch})
+	if err != nil {
+		return err
 	}
 	ts := newTurnstile(len(p.Groups))
 	type job struct {

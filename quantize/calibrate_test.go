@@ -48,7 +48,7 @@ func sequential(t *testing.T, p *Plan, x *tensor.Tensor, batch int) []*calibrato
 		sets[i] = s
 		watch = append(watch, grp.Value)
 	}
-	s, err := graph.NewSession(p.Graph(), graph.Options{})
+	s, err := graph.NewSession(p.Graph(), graph.Options{Keep: watch})
 	if err != nil {
 		t.Fatal(err)
 	}

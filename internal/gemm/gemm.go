@@ -351,6 +351,21 @@ func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last b
 	}
 }
 
+// transposeGeneric sets dst[p·ldd + r] = src[r·lds + p] for r < 8 and
+// p < n: 8 rows of src become the first 8 values of n rows of dst.
+func transposeGeneric(dst []float32, ldd int, src []float32, lds int, n int) {
+	if n == 0 {
+		return
+	}
+	s0 := src[:n]
+	s1, s2, s3 := src[lds:][:n], src[2*lds:][:n], src[3*lds:][:n]
+	s4, s5, s6, s7 := src[4*lds:][:n], src[5*lds:][:n], src[6*lds:][:n], src[7*lds:][:n]
+	for p, v0 := range s0 {
+		d := dst[p*ldd : p*ldd+8 : p*ldd+8]
+		d[0], d[1], d[2], d[3], d[4], d[5], d[6], d[7] = v0, s1[p], s2[p], s3[p], s4[p], s5[p], s6[p], s7[p]
+	}
+}
+
 // pack copies a block of lines×kcb values into panels of w lines: panel q
 // holds, for each of the kcb depth steps in turn, the w values of lines
 // q·w … q·w+w-1, zero past the last line. The lines are the rows of op(A)
@@ -375,13 +390,21 @@ func pack(dst, x []float32, ld int, lineMajor bool, line0, depth0, lines, kcb, w
 
 // interleave writes pan[p·w + r] = x[(row0+r)·ld + col0 + p] for r < v and
 // p < kcb, and 0 for v <= r < w: v rows of x, each read in order, become
-// the columns of a kcb×w panel. Four rows go at a time.
+// the columns of a kcb×w panel. Eight rows go at a time through
+// transposeBlocks (the blocks of 8 columns) and transposeGeneric (the
+// rest), then four at a time.
 func interleave(pan, x []float32, ld, row0, col0, v, w, kcb int) {
 	pan = pan[:kcb*w]
 	if v < w {
 		clear(pan)
 	}
 	r := 0
+	for ; r+8 <= v; r += 8 {
+		src := x[(row0+r)*ld+col0:]
+		if n := transposeBlocks(pan[r:], w, src, ld, kcb); n < kcb {
+			transposeGeneric(pan[n*w+r:], w, src[n:], ld, kcb-n)
+		}
+	}
 	for ; r+4 <= v; r += 4 {
 		s0 := x[(row0+r)*ld+col0:][:kcb]
 		s1 := x[(row0+r+1)*ld+col0:][:len(s0)]

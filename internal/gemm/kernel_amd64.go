@@ -61,3 +61,26 @@ func microKernelFinish(kern kernel, ep *Epilogue, f *tileFinish, k int, a, b, c 
 	}
 	sgemmFinishAVX512(k, a, b, c, ldc, acc, f.biasOf(i, kern.mr), f.lo, f.hi, f.zfix, f.sfix)
 }
+
+// transpose8AVX2 is transposeGeneric on n columns, a multiple of 8; both
+// families run it (packing is bound by memory, not by the vector width).
+//
+//go:noescape
+func transpose8AVX2(dst []float32, ldd int, src []float32, lds int, n int)
+
+// transposeBlocks runs transpose8AVX2 on the whole blocks of 8 of n
+// columns under the AVX2 and AVX-512 families and returns how many
+// columns it did (0 under the generic one).
+func transposeBlocks(dst []float32, ldd int, src []float32, lds int, n int) int {
+	if cpufeat.Selected != cpufeat.AVX2 && cpufeat.Selected != cpufeat.AVX512 {
+		return 0
+	}
+	n &^= 7
+	if n > 0 {
+		// The kernel does not check bounds: the last element it reads and
+		// the last it writes.
+		_, _ = src[7*lds+n-1], dst[(n-1)*ldd+7]
+		transpose8AVX2(dst, ldd, src, lds, n)
+	}
+	return n
+}

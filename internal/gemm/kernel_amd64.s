@@ -491,3 +491,75 @@ write:
 	VMOVUPS      Z15, 64(BX)
 	VZEROUPPER
 	RET
+
+// func transpose8AVX2(dst []float32, ldd int, src []float32, lds int, n int)
+// Requires: AVX
+TEXT ·transpose8AVX2(SB), NOSPLIT, $0-72
+	// dst[p·ldd + r] = src[r·lds + p] for r < 8 and p < n (a multiple of 8).
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+32(FP), CX
+	MOVQ ldd+24(FP), DX
+	MOVQ lds+56(FP), BX
+	MOVQ n+64(FP), SI
+	SHLQ $0x02, DX
+	SHLQ $0x02, BX
+	LEAQ (DX)(DX*2), DI
+	LEAQ (BX)(BX*2), R8
+	LEAQ (AX)(DX*4), R9
+	LEAQ (CX)(BX*4), R10
+	MOVQ DX, R11
+	SHLQ $0x03, R11
+	SHRQ $0x03, SI
+	JEQ  done
+
+loop:
+	VMOVUPS    (CX), Y0
+	VMOVUPS    (CX)(BX*1), Y1
+	VMOVUPS    (CX)(BX*2), Y2
+	VMOVUPS    (CX)(R8*1), Y3
+	VMOVUPS    (R10), Y4
+	VMOVUPS    (R10)(BX*1), Y5
+	VMOVUPS    (R10)(BX*2), Y6
+	VMOVUPS    (R10)(R8*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VMOVUPS    Y6, (AX)
+	VMOVUPS    Y2, (R9)
+	VPERM2F128 $0x20, Y3, Y1, Y2
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VMOVUPS    Y2, (AX)(DX*1)
+	VMOVUPS    Y1, (R9)(DX*1)
+	VPERM2F128 $0x20, Y5, Y8, Y1
+	VPERM2F128 $0x31, Y5, Y8, Y2
+	VMOVUPS    Y1, (AX)(DX*2)
+	VMOVUPS    Y2, (R9)(DX*2)
+	VPERM2F128 $0x20, Y4, Y0, Y1
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y1, (AX)(DI*1)
+	VMOVUPS    Y0, (R9)(DI*1)
+	ADDQ       $0x20, CX
+	ADDQ       $0x20, R10
+	ADDQ       R11, AX
+	ADDQ       R11, R9
+	DECQ       SI
+	JNZ        loop
+
+done:
+	VZEROUPPER
+	RET

@@ -155,7 +155,7 @@ type Activations struct {
 // Fingerprint runs g over x in batches of batch and returns the
 // fingerprints of the watched values, as the vectors have them.
 func Fingerprint(g *graph.Graph, x *tensor.Tensor, batch int, values []string) (*Activations, error) {
-	s, err := graph.NewSession(g, graph.Options{})
+	s, err := graph.NewSession(g, graph.Options{Keep: values})
 	if err != nil {
 		return nil, err
 	}

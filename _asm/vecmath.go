@@ -1,0 +1,465 @@
+package main
+
+import (
+	"go/constant"
+	"go/types"
+	"log"
+	"math"
+
+	"github.com/mmcloughlin/avo/attr"
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+	"golang.org/x/tools/go/packages"
+)
+
+// vecmathKernels describes internal/vecmath/vecmath_amd64.s: the generic
+// kernels of generic.go there, operation for operation (VFMADD where Go
+// calls fma32, a multiply then an add where it rounds the product), with
+// the constants the Go code declares. The element-wise kernels follow loop's convention (slices
+// of at least 8 elements, covered whole); the reductions take a multiple of
+// 16 elements and keep element i in lane i%16 of their accumulator (one
+// ZMM register, or two YMM registers for AVX2).
+func vecmathKernels(c *build.Context) {
+	k := vmConsts{c: c, vals: floatConstants("internal/vecmath"), mems: map[string]operand.Mem{}}
+	for _, s := range isas(c) {
+		for _, u := range []struct {
+			name string
+			f    func(k *vmConsts, s isa, x reg.Register) reg.Register
+		}{
+			{"exp", (*vmConsts).exp},
+			{"erf", (*vmConsts).erf},
+			{"tanh", (*vmConsts).tanh},
+			{"sigmoid", (*vmConsts).sigmoid},
+			{"silu", (*vmConsts).silu},
+			{"gelu", (*vmConsts).gelu},
+			{"geluTanh", (*vmConsts).geluTanh},
+		} {
+			k.unary(s, u.name, u.f)
+		}
+		for _, b := range []struct {
+			name string
+			op   func(s isa, b operand.Op, a, dst reg.Register)
+		}{
+			{"add", func(s isa, b operand.Op, a, dst reg.Register) { s.VADDPS(b, a, dst) }},
+			{"sub", func(s isa, b operand.Op, a, dst reg.Register) { s.VSUBPS(b, a, dst) }},
+			{"mul", func(s isa, b operand.Op, a, dst reg.Register) { s.VMULPS(b, a, dst) }},
+			{"div", func(s isa, b operand.Op, a, dst reg.Register) { s.VDIVPS(b, a, dst) }},
+		} {
+			binaryKernel(s, b.name, b.op)
+			scalarKernel(s, b.name+"Scalar", b.op, false)
+			if b.name == "sub" || b.name == "div" {
+				scalarKernel(s, "scalar"+string(b.name[0]-32)+b.name[1:], b.op, true)
+			}
+		}
+		k.reductions(s)
+	}
+}
+
+// floatConstants returns the float constants of package pkg (below
+// module) as float32 bits, so that the assembly uses the values the Go
+// code declares.
+func floatConstants(pkg string) map[string]uint32 {
+	ps, err := packages.Load(&packages.Config{Mode: packages.NeedTypes | packages.NeedSyntax | packages.NeedTypesInfo}, module+"/"+pkg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if packages.PrintErrors(ps) > 0 {
+		log.Fatalf("loading %s failed", pkg)
+	}
+	out := map[string]uint32{}
+	scope := ps[0].Types.Scope()
+	for _, name := range scope.Names() {
+		if c, ok := scope.Lookup(name).(*types.Const); ok && (c.Val().Kind() == constant.Float || c.Val().Kind() == constant.Int) {
+			v, _ := constant.Float32Val(c.Val())
+			out[name] = math.Float32bits(v)
+		}
+	}
+	return out
+}
+
+// vmConsts hands out the kernels' constants: 64-byte blocks of one
+// float32 value (or bit pattern), usable as the memory operand of a YMM
+// or ZMM instruction.
+type vmConsts struct {
+	c    *build.Context
+	vals map[string]uint32
+	mems map[string]operand.Mem
+}
+
+// bits returns the block of the 32-bit pattern v, named name.
+func (k *vmConsts) bits(name string, v uint32) operand.Mem {
+	if m, ok := k.mems[name]; ok {
+		return m
+	}
+	m := k.c.StaticGlobal("vm_" + name)
+	k.c.DataAttributes(attr.RODATA | attr.NOPTR)
+	for i := range 16 {
+		k.c.AddDatum(4*i, operand.U32(v))
+	}
+	k.mems[name] = m
+	return m
+}
+
+// f returns the block of the Go constant name (a float32).
+func (k *vmConsts) f(name string) operand.Mem {
+	v, ok := k.vals[name]
+	if !ok {
+		log.Fatalf("vecmath has no constant %s", name)
+	}
+	return k.bits(name, v)
+}
+
+// num returns the block of the float32 value v.
+func (k *vmConsts) num(v float32) operand.Mem {
+	b := math.Float32bits(v)
+	return k.bits("f"+hex(b), b)
+}
+
+func hex(b uint32) string {
+	const digits = "0123456789abcdef"
+	out := make([]byte, 8)
+	for i := range out {
+		out[7-i] = digits[b>>(4*i)&15]
+	}
+	return string(out)
+}
+
+// load returns a new register holding the block m.
+func (k *vmConsts) load(s isa, m operand.Mem) reg.Register {
+	r := s.vec()
+	s.VMOVUPS(m, r)
+	return r
+}
+
+// cmp returns the mask of the lanes where a pred b (a register, b a
+// register or block): an opmask for AVX-512, all-ones lanes for AVX2.
+// The predicates are ordered: false where either is NaN, as Go's
+// comparisons are.
+func (k *vmConsts) cmp(s isa, pred int, a reg.Register, b operand.Op) reg.Register {
+	m := s.mask()
+	s.VCMPPS(operand.U8(pred), b, a, m)
+	return m
+}
+
+// Ordered comparison predicates of VCMPPS.
+const (
+	cmpLT = 0x11 // LT_OQ
+	cmpLE = 0x12 // LE_OQ
+	cmpGE = 0x1d // GE_OQ
+)
+
+// blend returns m ? t : f in a new register.
+func (k *vmConsts) blend(s isa, m, t, f reg.Register) reg.Register {
+	d := s.vec()
+	if s.avx512 {
+		s.VMOVAPS(f, d)
+		s.VMOVAPS(t, m, d)
+	} else {
+		s.VBLENDVPS(m, t, f, d)
+	}
+	return d
+}
+
+// poly evaluates Horner's c[len-1]·x + c[len-2] ... + c[0] with one fused
+// multiply-add per step (fma32 in the Go code).
+func (k *vmConsts) poly(s isa, x reg.Register, cs ...string) reg.Register {
+	p := k.load(s, k.f(cs[len(cs)-1]))
+	for i := len(cs) - 2; i >= 0; i-- {
+		s.VFMADD213PS(k.f(cs[i]), x, p) // p = x·p + c
+	}
+	return p
+}
+
+// absOf returns |x| (sign bit cleared).
+func (k *vmConsts) absOf(s isa, x reg.Register) reg.Register {
+	a := s.vec()
+	s.VANDPS(k.bits("absMask", 0x7fffffff), x, a)
+	return a
+}
+
+// signOf returns the sign bit of x.
+func (k *vmConsts) signOf(s isa, x reg.Register) reg.Register {
+	g := s.vec()
+	s.VANDPS(k.bits("signMask", 0x80000000), x, g)
+	return g
+}
+
+// exp is expf: e^x.
+func (k *vmConsts) exp(s isa, x reg.Register) reg.Register {
+	// Intel's vmaxps x, lo, x is (lo > x) ? lo : x: a NaN x is kept.
+	v := s.vec()
+	s.VMAXPS(x, k.load(s, k.f("expLo")), v)
+	s.VMINPS(v, k.load(s, k.f("expHi")), v)
+	n := s.vec()
+	s.VMULPS(k.f("log2e"), v, n)
+	s.round(n)
+	t := s.vec()
+	r := s.vec()
+	s.VMULPS(k.f("ln2Hi"), n, t)
+	s.VSUBPS(t, v, r)
+	s.VFNMADD231PS(k.f("ln2Lo"), n, r) // r = r - n·ln2Lo, fused
+	p := k.poly(s, r, "expP5", "expP4", "expP3", "expP2", "expP1", "expP0")
+	s.VMULPS(r, r, t)
+	s.VFMADD213PS(r, t, p) // p = r²·p + r
+	s.VADDPS(k.num(1), p, p)
+	// n is an integer in [-150, 128]: 2^(n>>1) and 2^(n-n>>1) as floats.
+	k1, k2 := s.vec(), s.vec()
+	s.VCVTPS2DQ(n, k2)
+	s.VPSRAD(operand.U8(1), k2, k1)
+	s.VPSUBD(k1, k2, k2)
+	bias := k.bits("i127", 127)
+	s.VPADDD(bias, k1, k1)
+	s.VPADDD(bias, k2, k2)
+	s.VPSLLD(operand.U8(23), k1, k1)
+	s.VPSLLD(operand.U8(23), k2, k2)
+	s.VMULPS(k1, p, p)
+	s.VMULPS(k2, p, p)
+	return p
+}
+
+// erfcBig is erfcBig: e^-R(min(a, erfMax)) for a >= erfSplit.
+func (k *vmConsts) erfcBig(s isa, a reg.Register) reg.Register {
+	ac := s.vec()
+	s.VMINPS(a, k.load(s, k.f("erfMax")), ac)
+	p := k.poly(s, ac, "erfR0", "erfR1", "erfR2", "erfR3", "erfR4", "erfR5", "erfR6", "erfR7", "erfR8")
+	s.VXORPS(k.bits("signMask", 0x80000000), p, p)
+	return k.exp(s, p)
+}
+
+// erf is erff.
+func (k *vmConsts) erf(s isa, x reg.Register) reg.Register {
+	a := k.absOf(s, x)
+	u := s.vec()
+	s.VMULPS(x, x, u)
+	small := k.poly(s, u, "erfS0", "erfS1", "erfS2", "erfS3", "erfS4", "erfS5")
+	s.VFMADD213PS(x, x, small) // small = x·S + x
+	e := k.erfcBig(s, a)
+	big := k.load(s, k.num(1))
+	s.VSUBPS(e, big, big)
+	s.VORPS(k.signOf(s, x), big, big)
+	return k.blend(s, k.cmp(s, cmpLT, a, k.f("erfSplit")), small, big)
+}
+
+// tanh is tanhf.
+func (k *vmConsts) tanh(s isa, x reg.Register) reg.Register {
+	a := k.absOf(s, x)
+	u := s.vec()
+	s.VMULPS(a, a, u)
+	p := k.poly(s, u, "tanhQ0", "tanhQ1", "tanhQ2", "tanhQ3", "tanhQ4")
+	s.VMULPS(u, p, p)
+	s.VFMADD213PS(a, a, p) // p = a·(u·p) + a
+	a2 := s.vec()
+	s.VADDPS(a, a, a2)
+	e := k.exp(s, a2)
+	s.VADDPS(k.num(1), e, e)
+	q := k.load(s, k.num(2))
+	s.VDIVPS(e, q, q)
+	big := k.load(s, k.num(1))
+	s.VSUBPS(q, big, big)
+	y := k.blend(s, k.cmp(s, cmpLT, a, k.f("tanhSplit")), p, big)
+	s.VORPS(k.signOf(s, x), y, y)
+	return y
+}
+
+// sigmoid is sigmoidf.
+func (k *vmConsts) sigmoid(s isa, x reg.Register) reg.Register {
+	na := s.vec()
+	s.VORPS(k.bits("signMask", 0x80000000), x, na)
+	e := k.exp(s, na)
+	num := k.blend(s, k.cmp(s, cmpGE, x, k.num(0)), k.load(s, k.num(1)), e)
+	s.VADDPS(k.num(1), e, e)
+	s.VDIVPS(e, num, num)
+	return num
+}
+
+// silu is siluf.
+func (k *vmConsts) silu(s isa, x reg.Register) reg.Register {
+	y := k.sigmoid(s, x)
+	s.VMULPS(y, x, y)
+	return y
+}
+
+// gelu is geluf.
+func (k *vmConsts) gelu(s isa, x reg.Register) reg.Register {
+	t := s.vec()
+	s.VMULPS(k.f("invSqrt2"), x, t)
+	a := k.absOf(s, t)
+	u := s.vec()
+	s.VMULPS(t, t, u)
+	p := k.poly(s, u, "erfS0", "erfS1", "erfS2", "erfS3", "erfS4", "erfS5")
+	small := s.vec()
+	s.VADDPS(k.num(1), t, small)
+	s.VFMADD231PS(t, p, small) // small = S·t + (1 + t)
+	e := k.erfcBig(s, a)
+	pos := k.load(s, k.num(2))
+	s.VSUBPS(e, pos, pos)
+	s.keep(k.cmp(s, cmpLE, a, k.f("erfMax")), e)
+	big := k.blend(s, k.cmp(s, cmpGE, t, k.num(0)), pos, e)
+	q := k.blend(s, k.cmp(s, cmpLT, a, k.f("erfSplit")), small, big)
+	h := s.vec()
+	s.VMULPS(k.num(0.5), x, h)
+	s.VMULPS(q, h, h)
+	return h
+}
+
+// geluTanh is geluTanhf.
+func (k *vmConsts) geluTanh(s isa, x reg.Register) reg.Register {
+	w := s.vec()
+	s.VMULPS(x, x, w)
+	s.VFMADD132PS(k.f("geluTanhC2"), k.load(s, k.f("geluTanhC1")), w) // w = x²·C2 + C1
+	s.VMULPS(w, x, w)
+	y := k.sigmoid(s, w)
+	s.VMULPS(y, x, y)
+	return y
+}
+
+// unary emits name+s.name(dst, x []float32): dst[i] = f(x[i]).
+func (k *vmConsts) unary(s isa, name string, f func(k *vmConsts, s isa, x reg.Register) reg.Register) {
+	s.text(name, "dst[i] = "+name+"f(x[i]) ("+name+"Generic).")
+	dst, x, n := s.slice("dst", 4), s.slice("x", 4), s.length("x")
+	// The functions are chains of dependent operations: the vectors in
+	// flight hide their latency (AVX2 has registers for 2).
+	unroll := 2
+	if s.avx512 {
+		unroll = 4
+	}
+	s.loop(elementwise{n: n, in: []stream{x}, out: dst, store: storeFloats, unroll: unroll,
+		vector: func(s isa, in []stream, i int) reg.Register {
+			v := s.vec()
+			s.VMOVUPS(in[0].at(i), v)
+			return f(k, s, v)
+		}})
+}
+
+// binaryKernel emits name+s.name(dst, a, b []float32): dst[i] = a[i] op b[i].
+func binaryKernel(s isa, name string, op func(s isa, b operand.Op, a, dst reg.Register)) {
+	s.text(name, "dst[i] = a[i] op b[i] ("+name+"Generic).")
+	dst, a, b, n := s.slice("dst", 4), s.slice("a", 4), s.slice("b", 4), s.length("a")
+	s.loop(elementwise{n: n, in: []stream{a, b}, out: dst, store: storeFloats,
+		vector: func(s isa, in []stream, i int) reg.Register {
+			v := s.vec()
+			s.VMOVUPS(in[0].at(i), v)
+			op(s, in[1].at(i), v, v)
+			return v
+		}})
+}
+
+// scalarKernel emits name+s.name(dst, a []float32, s float32): dst[i] =
+// a[i] op s, or s op a[i] when swapped.
+func scalarKernel(s isa, name string, op func(s isa, b operand.Op, a, dst reg.Register), swapped bool) {
+	s.text(name, "dst[i] = a[i] op s, or s op a[i] ("+name+"Generic).")
+	dst, a, n := s.slice("dst", 4), s.slice("a", 4), s.length("a")
+	c := s.broadcast(s.param("s"))
+	s.loop(elementwise{n: n, in: []stream{a}, out: dst, store: storeFloats,
+		vector: func(s isa, in []stream, i int) reg.Register {
+			v := s.vec()
+			if swapped {
+				op(s, in[0].at(i), s.v(c).(reg.Register), v)
+			} else {
+				s.VMOVUPS(in[0].at(i), v)
+				op(s, s.v(c), v, v)
+			}
+			return v
+		}})
+}
+
+// reductions emits the lane reductions: max, sum, sqDev, expSum, and the
+// normalisation norm (element-wise, after them in LayerNorm).
+func (k *vmConsts) reductions(s isa) {
+	type acc struct {
+		p   reg.Register
+		r   []reg.Register // 16 lanes: one ZMM or two YMM
+		per int            // lanes per register
+	}
+	begin := func() acc {
+		a := acc{p: s.GP64(), per: s.lanes}
+		s.Load(s.Param("acc"), a.p)
+		for i := 0; i < 16; i += s.lanes {
+			r := s.vec()
+			s.VMOVUPS(operand.Mem{Base: a.p, Disp: 4 * i}, r)
+			a.r = append(a.r, r)
+		}
+		return a
+	}
+	end := func(a acc) {
+		for j, r := range a.r {
+			s.VMOVUPS(r, operand.Mem{Base: a.p, Disp: 4 * j * a.per})
+		}
+		s.VZEROUPPER()
+		s.RET()
+	}
+	// each runs body on the 16 elements of every block, register by
+	// register (j: the register, i: its first element).
+	each := func(n reg.Register, streams []stream, label string, body func(j, i int)) {
+		s.SHRQ(operand.U8(4), n)
+		s.JZ(operand.LabelRef(label + "_end"))
+		s.Label(label)
+		for i := 0; i < 16; i += s.lanes {
+			body(i/s.lanes, i)
+		}
+		for _, st := range streams {
+			s.ADDQ(operand.U32(64), st.p)
+		}
+		s.DECQ(n)
+		s.JNZ(operand.LabelRef(label))
+		s.Label(label + "_end")
+	}
+
+	s.text("max", "acc[i%16] = x[i] where x[i] > acc[i%16] (maxGeneric), for a multiple of 16 elements.")
+	a, x, n := begin(), s.slice("x", 4), s.length("x")
+	each(n, []stream{x}, "max", func(j, i int) {
+		v := s.vec()
+		s.VMOVUPS(x.at(i), v)
+		// Intel's vmaxps acc, v, acc is (v > acc) ? v : acc.
+		s.VMAXPS(a.r[j], v, a.r[j])
+	})
+	end(a)
+
+	s.text("sum", "acc[i%16] += x[i] (sumGeneric), for a multiple of 16 elements.")
+	a, x, n = begin(), s.slice("x", 4), s.length("x")
+	each(n, []stream{x}, "sum", func(j, i int) {
+		s.VADDPS(x.at(i), a.r[j], a.r[j])
+	})
+	end(a)
+
+	s.text("sqDev", "acc[i%16] += (x[i] - m)² (sqDevGeneric), for a multiple of 16 elements.")
+	a, x, n = begin(), s.slice("x", 4), s.length("x")
+	m := s.broadcast(s.param("m"))
+	each(n, []stream{x}, "sqdev", func(j, i int) {
+		d := s.vec()
+		s.VMOVUPS(x.at(i), d)
+		s.VSUBPS(m, d, d)
+		s.VMULPS(d, d, d)
+		s.VADDPS(d, a.r[j], a.r[j])
+	})
+	end(a)
+
+	s.text("expSum", "dst[i] = expf(scale·x[i] - shift); acc[i%16] += dst[i] (expSumGeneric), for a multiple of 16 elements.")
+	a, dst, x, n := begin(), s.slice("dst", 4), s.slice("x", 4), s.length("x")
+	scale, shift := s.broadcast(s.param("scale")), s.broadcast(s.param("shift"))
+	each(n, []stream{dst, x}, "expsum", func(j, i int) {
+		t := s.vec()
+		s.VMULPS(x.at(i), scale, t)
+		s.VSUBPS(shift, t, t)
+		e := k.exp(s, t)
+		s.VMOVUPS(e, dst.at(i))
+		s.VADDPS(e, a.r[j], a.r[j])
+	})
+	end(a)
+
+	s.text("norm", "dst[i] = ((x[i] - m)·s)·w[i] + b[i] (normGeneric).")
+	dst, x, n = s.slice("dst", 4), s.slice("x", 4), s.length("x")
+	w, b := s.slice("w", 4), s.slice("b", 4)
+	mean, inv := s.broadcast(s.param("m")), s.broadcast(s.param("s"))
+	s.loop(elementwise{n: n, in: []stream{x, w, b}, out: dst, store: storeFloats,
+		vector: func(s isa, in []stream, i int) reg.Register {
+			y := s.vec()
+			s.VMOVUPS(in[0].at(i), y)
+			s.VSUBPS(s.v(mean), y, y)
+			s.VMULPS(s.v(inv), y, y)
+			s.VMULPS(in[1].at(i), y, y)
+			s.VADDPS(in[2].at(i), y, y)
+			return y
+		}})
+}

@@ -1,0 +1,12 @@
+//go:build (!amd64 && !arm64) || !gc || purego
+
+package vecmath
+
+// Without assembly the tables stay empty and every slice runs the generic
+// code; coverLen is never consulted, and the reductions do nothing.
+func coverLen(int) int { return 0 }
+
+func maxBlocks(*[lanes]float32, []float32) int                                 { return 0 }
+func sumBlocks(*[lanes]float32, []float32) int                                 { return 0 }
+func sqDevBlocks(*[lanes]float32, []float32, float32) int                      { return 0 }
+func expSumBlocks(*[lanes]float32, []float32, []float32, float32, float32) int { return 0 }

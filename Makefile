@@ -77,7 +77,7 @@ purego:
 
 # The fallback families of the kernel packages on this machine: AVX-512
 # switched off (AVX2 runs), AVX2 switched off (the generic code).
-KERNEL_PKGS := ./reduce ./fakequant ./histogram ./internal/gemm ./internal/qgemm ./internal/vecmath ./internal/cpufeat ./calibrators ./fuzz
+KERNEL_PKGS := ./reduce ./fakequant ./histogram ./internal/gemm ./internal/qgemm ./internal/vec ./internal/vecmath ./internal/nn ./internal/cpufeat ./calibrators ./fuzz
 
 fallbacks:
 	GODEBUG=cpu.avx512f=off $(GO) test -count=1 -short $(KERNEL_PKGS)

@@ -13,10 +13,15 @@ import (
 // in registers for the k loop: per step it loads one packed row of B (two
 // vectors), broadcasts the mr packed values of A one at a time and issues
 // 2·mr fused multiply-adds. Then it adds the tile to C (when acc) and
-// stores it.
+// stores it. sgemmFinishAVX512 then finishes the tile as vec.FinishTile
+// does with a bias per row and no residual (Gemm's epilogue on a whole
+// tile, without a second pass over it). transpose8 packs A.
 func gemmKernels(c *build.Context) {
 	for _, s := range isas(c) {
-		sgemm(s)
+		sgemm(s, false)
+		if s.avx512 {
+			sgemm(s, true)
+		}
 	}
 	transpose8(isas(c)[0])
 }
@@ -95,13 +100,17 @@ func transpose8(s isa) {
 	s.RET()
 }
 
-func sgemm(s isa) {
+func sgemm(s isa, finish bool) {
 	mr := 6 // AVX2: 12 accumulators, 2 rows of B and a broadcast fill 15 registers
 	if s.avx512 {
 		mr = 8
 	}
 	nr := 2 * s.lanes
-	s.text("sgemm", fmt.Sprintf("%d×%d tile: row i in accumulators 2i (columns 0-%d) and 2i+1 (%d-%d).",
+	name := "sgemm"
+	if finish {
+		name = "sgemmFinish"
+	}
+	s.text(name, fmt.Sprintf("%d×%d tile: row i in accumulators 2i (columns 0-%d) and 2i+1 (%d-%d).",
 		mr, nr, s.lanes-1, s.lanes, nr-1))
 	k := s.GP64()
 	s.Load(s.Param("k"), k)
@@ -159,6 +168,24 @@ func sgemm(s isa) {
 		}
 	}
 	s.Label("write")
+	if finish {
+		// min(max(c + bias[i], lo), hi), then the zero fixes: finishRows's
+		// operations in its operand order.
+		bias := s.GP64()
+		s.Load(s.Param("bias").Base(), bias)
+		lo, hi := s.broadcast(s.param("lo")), s.broadcast(s.param("hi"))
+		zfix, sfix := s.broadcast(s.param("zfix")), s.broadcast(s.param("sfix"))
+		for i := range mr {
+			b := s.vec()
+			s.VBROADCASTSS(operand.Mem{Base: bias, Disp: 4 * i}, b)
+			for _, r := range acc[2*i : 2*i+2] {
+				s.VADDPS(b, r, r)
+				s.clamp(r, lo, hi)
+				s.VADDPS(zfix, r, r)
+				s.or(sfix, r, r)
+			}
+		}
+	}
 	for i := range mr {
 		s.VMOVUPS(acc[2*i], c.at(0))
 		s.VMOVUPS(acc[2*i+1], c.at(s.lanes))

@@ -396,6 +396,9 @@ func (o *convOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	return []*Tensor{y}, nil
 }
 
-// releaseScratch gives a buffer an op allocated for its own use back to
-// the run's pool.
-func releaseScratch(ctx *Ctx, t *Tensor) { ctx.arena.put(t) }
+// releaseScratch gives a buffer an op allocated (with Alloc) for its own
+// use back to the run's pool, and no longer counts it as in use.
+func releaseScratch(ctx *Ctx, t *Tensor) {
+	ctx.live.Add(-t.bytes())
+	ctx.arena.put(t)
+}

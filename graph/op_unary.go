@@ -5,6 +5,7 @@ import (
 	"math"
 	"slices"
 
+	"github.com/tensorquant/tensorquant/internal/vec"
 	"github.com/tensorquant/tensorquant/internal/vecmath"
 	"github.com/tensorquant/tensorquant/onnx"
 )
@@ -40,7 +41,7 @@ func init() {
 			return k, nil
 		})
 	}
-	signed("Relu", &unaryOp{f32: reluK[float32], f64: reluK[float64], i64: reluK[int64], i32: reluK[int32], i8: reluK[int8]})
+	signed("Relu", &unaryOp{f32: vec.ReluTo, f64: reluK[float64], i64: reluK[int64], i32: reluK[int32], i8: reluK[int8]})
 	signed("Neg", &unaryOp{f32: negK[float32], f64: negK[float64], i64: negK[int64], i32: negK[int32], i8: negK[int8]})
 	signed("Abs", &unaryOp{f32: mapK[float32](math.Abs), f64: mapK[float64](math.Abs), i64: absK[int64], i32: absK[int32], i8: absK[int8], u8: absK[uint8]})
 	signed("Not", &unaryOp{bool: true, u8: notK})
@@ -350,7 +351,7 @@ func (o *clipOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		if o.attrs {
 			lo, hi = o.min, o.max
 		}
-		mapChunks(ctx, out.F32, x.F32, func(d, x []float32) { clipK(d, x, lo, hi) })
+		mapChunks(ctx, out.F32, x.F32, func(d, x []float32) { vec.ClipTo(d, x, lo, hi) })
 	case onnx.Double:
 		lo, hi := clipBounds(bounds, func(t *Tensor) []float64 { return t.F64 }, math.Inf(-1), math.Inf(1))
 		if o.attrs {

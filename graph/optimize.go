@@ -142,6 +142,14 @@ func optimized(g *Graph, level Optimization, float bool, keep []string) (*Graph,
 	if err := c.Infer(); err != nil {
 		return nil, fmt.Errorf("graph: the optimised graph: %w", err)
 	}
+	// The constants no node reads any more (weights a fused op holds
+	// packed) are not kept, not even by inference: their memory is the
+	// original graph's alone.
+	for name, info := range c.infos {
+		if _, used := c.Initializers[name]; info.Const != nil && !used && !r.IsOutput(name) {
+			delete(c.infos, name)
+		}
+	}
 	return &c, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"slices"
 
 	"github.com/tensorquant/tensorquant/internal/gemm"
+	"github.com/tensorquant/tensorquant/internal/vec"
 	"github.com/tensorquant/tensorquant/internal/vecmath"
 	"github.com/tensorquant/tensorquant/onnx"
 )
@@ -156,7 +157,7 @@ func geluAfter(r *Rewriter, value string) *activation {
 	if !ok || u.f32 == nil {
 		return nil
 	}
-	return &activation{name: "Gelu", f: u.f32, nodes: []*Node{n}, out: n.Outputs[0]}
+	return &activation{name: "Gelu", act: vec.Act{Kind: vec.Func, Func: u.f32}, nodes: []*Node{n}, out: n.Outputs[0]}
 }
 
 // fuseMatMul replaces a MatMul whose B is a constant matrix [K, N] (and A
@@ -203,7 +204,7 @@ func fuseMatMul(r *Rewriter) error {
 			act = geluAfter(r, out)
 		}
 		if act != nil {
-			f.act = act.f
+			f.act = act.act
 			chain, out = append(chain, act.nodes...), act.out
 			epilogue = append(epilogue, act.name)
 		}
@@ -250,7 +251,7 @@ type fusedMatMulOp struct {
 	b        *gemm.Packed
 	bias     []float32
 	residual bool
-	act      func(dst, src []float32)
+	act      vec.Act
 }
 
 func (o *fusedMatMulOp) Infer(in []*Info) ([]*Info, error) {
@@ -300,7 +301,7 @@ func (o *fusedMatMulOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	rows := prod(shape[:r-1])
 	gemm.Gemm(&gemm.Params{M: rows, N: o.n, K: o.k, A: a.F32, LdA: max(o.k, 1), PackedB: o.b,
 		C: y.F32, LdC: max(o.n, 1), Threads: ctx.Threads()})
-	if o.bias == nil && z == nil && o.act == nil {
+	if o.bias == nil && z == nil && o.act.Kind == vec.None {
 		return []*Tensor{y}, nil
 	}
 	// The bias, residual and activation go over whole rows, in vecmath's
@@ -315,8 +316,12 @@ func (o *fusedMatMulOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 			if z != nil {
 				vecmath.Add(row, row, z[i*o.n:(i+1)*o.n])
 			}
-			if o.act != nil {
-				o.act(row, row)
+			switch o.act.Kind {
+			case vec.None:
+			case vec.Func:
+				o.act.Func(row, row) // Apply would first add -0 to the row
+			default:
+				o.act.Apply(row)
 			}
 		}
 	})

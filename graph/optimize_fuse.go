@@ -4,9 +4,12 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync/atomic"
 
 	"github.com/tensorquant/tensorquant/internal/gemm"
 	"github.com/tensorquant/tensorquant/internal/nn"
+	"github.com/tensorquant/tensorquant/internal/vec"
+	"github.com/tensorquant/tensorquant/internal/vecmath"
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
@@ -143,7 +146,7 @@ func (r *Rewriter) producer(value string) *Node {
 // replaces, so that the fused op computes the same bits.
 type activation struct {
 	name  string
-	f     func(dst, src []float32)
+	act   vec.Act
 	nodes []*Node // the nodes that compute it
 	out   string  // its output
 }
@@ -166,18 +169,23 @@ func activationAfter(r *Rewriter, value string) *activation {
 	}
 	a := &activation{name: n.OpType, nodes: []*Node{n}, out: n.Outputs[0]}
 	switch {
-	case onnxOp(n, "Relu") || onnxOp(n, "LeakyRelu") || onnxOp(n, "Sigmoid") || onnxOp(n, "HardSigmoid") || onnxOp(n, "HardSwish"):
+	case onnxOp(n, "Relu"):
+		if _, ok := n.Op.(*unaryOp); !ok {
+			return nil
+		}
+		a.act = vec.Act{Kind: vec.Relu}
+	case onnxOp(n, "LeakyRelu") || onnxOp(n, "Sigmoid") || onnxOp(n, "HardSigmoid") || onnxOp(n, "HardSwish"):
 		u, ok := n.Op.(*unaryOp)
 		if !ok || u.f32 == nil {
 			return nil
 		}
-		a.f = u.f32
+		a.act = vec.Act{Kind: vec.Func, Func: u.f32}
 	case onnxOp(n, "Clip"):
 		lo, hi, ok := constClipBounds(r, n)
 		if !ok {
 			return nil
 		}
-		a.f = func(d, x []float32) { clipK(d, x, lo, hi) }
+		a.act = vec.Act{Kind: vec.Clip, Lo: lo, Hi: hi}
 	default:
 		return nil
 	}
@@ -185,7 +193,9 @@ func activationAfter(r *Rewriter, value string) *activation {
 }
 
 // silu recognises Mul(x, Sigmoid(x)) (either operand order) on value x
-// read by exactly the two nodes readers.
+// read by exactly the two nodes readers. Its kernel is vecmath.SiLU: the
+// Sigmoid op's kernel (vecmath.Sigmoid) then a float32 product in each
+// lane, the bits of the two ops, in one pass without a buffer.
 func silu(r *Rewriter, value string, readers []*Node) *activation {
 	sig, mul := readers[0], readers[1]
 	if onnxOp(sig, "Mul") {
@@ -204,25 +214,7 @@ func silu(r *Rewriter, value string, readers []*Node) *activation {
 	if b, ok := mul.Op.(*binaryOp); !ok || b.aligned {
 		return nil
 	}
-	return &activation{name: "SiLU", f: siluK(u.f32), nodes: []*Node{sig, mul}, out: mul.Outputs[0]}
-}
-
-// siluK returns x·sigmoid(x) with the Sigmoid kernel sig and float32
-// products, as the Sigmoid and Mul ops compute it.
-func siluK(sig func(d, x []float32)) func(d, x []float32) {
-	return func(d, x []float32) {
-		var buf [64]float32
-		x = x[:len(d)]
-		for i := 0; i < len(d); i += len(buf) {
-			s := buf[:min(len(buf), len(d)-i)]
-			xs := x[i : i+len(s)]
-			sig(s, xs)
-			ds := d[i : i+len(s)]
-			for j, v := range xs {
-				ds[j] = v * s[j]
-			}
-		}
-	}
+	return &activation{name: "SiLU", act: vec.Act{Kind: vec.Func, Func: vecmath.SiLU}, nodes: []*Node{sig, mul}, out: mul.Outputs[0]}
 }
 
 // residualAdd returns the Add that alone reads value and adds to it a
@@ -308,7 +300,7 @@ func fuseConv(r *Rewriter) error {
 		if a := activationAfter(r, out); a != nil {
 			chain = append(chain, a.nodes...)
 			out = a.out
-			f.act = a.f
+			f.act = a.act
 			names = append(names, a.name)
 		}
 		r.Replace(chain, &Node{Name: n.Name, OpType: "FusedConv", Domain: FusedDomain, Inputs: inputs, Outputs: []string{out},
@@ -383,7 +375,7 @@ func fuseGemm(r *Rewriter) error {
 		if a := activationAfter(r, out); a != nil {
 			chain = append(chain, a.nodes...)
 			out = a.out
-			f.act = a.f
+			f.act = a.act
 			names = append(names, a.name)
 		}
 		r.Replace(chain, &Node{Name: n.Name, OpType: "FusedGemm", Domain: FusedDomain, Inputs: []string{n.Inputs[0]}, Outputs: []string{out},
@@ -403,7 +395,37 @@ type fusedConvOp struct {
 	weights  *nn.ConvWeights
 	bias     []float32
 	residual bool // input 1 is added
-	act      func(dst, src []float32)
+	act      vec.Act
+	// plan caches the convolution prepared for the last input shape.
+	plan atomic.Pointer[shapePlan]
+}
+
+// shapePlan is a convolution prepared for one input shape.
+type shapePlan struct {
+	in, out []int
+	plan    *nn.ConvPlan
+}
+
+// planFor returns the output shape and the prepared convolution for
+// input shape x, from the cache when x is the last shape seen.
+func (o *fusedConvOp) planFor(x []int) (*shapePlan, error) {
+	if p := o.plan.Load(); p != nil && slices.Equal(p.in, x) {
+		return p, nil
+	}
+	shape, k, ok, err := o.conv.shapes(Sizes(x...), o.wShape, o.bShape)
+	if err != nil {
+		return nil, err
+	}
+	if !ok {
+		return nil, fmt.Errorf("input %v: no kernel size", x)
+	}
+	out := ints(shape)
+	if err := checkValueShape(out); err != nil {
+		return nil, err
+	}
+	p := &shapePlan{in: slices.Clone(x), out: out, plan: k.Plan()}
+	o.plan.Store(p)
+	return p, nil
 }
 
 func (o *fusedConvOp) Infer(in []*Info) ([]*Info, error) {
@@ -437,15 +459,8 @@ func (o *fusedConvOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if x.DType != onnx.Float {
 		return nil, fmt.Errorf("input is %v, only FLOAT is supported", x.DType)
 	}
-	shape, k, ok, err := o.conv.shapes(Sizes(x.Shape...), o.wShape, o.bShape)
+	p, err := o.planFor(x.Shape)
 	if err != nil {
-		return nil, err
-	}
-	if !ok {
-		return nil, fmt.Errorf("input %v: no kernel size", x)
-	}
-	out := ints(shape)
-	if err := checkValueShape(out); err != nil {
 		return nil, err
 	}
 	f := &nn.Fused{Bias: o.bias, Act: o.act}
@@ -454,16 +469,22 @@ func (o *fusedConvOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 			return nil, err
 		}
 		z := in[1]
-		if z.DType != onnx.Float || !slices.Equal(z.Shape, out) {
-			return nil, fmt.Errorf("the residual is %v, the convolution's output %v", z, out)
+		if z.DType != onnx.Float || !slices.Equal(z.Shape, p.out) {
+			return nil, fmt.Errorf("the residual is %v, the convolution's output %v", z, p.out)
 		}
 		f.Add = z.F32
 	}
-	y, err := ctx.Alloc(onnx.Float, out...)
+	y, err := ctx.Alloc(onnx.Float, p.out...)
 	if err != nil {
 		return nil, err
 	}
-	k.ForwardPacked(y.F32, x.F32, o.weights, f, 0, x.Shape[0], ctx.Threads())
+	N, threads := x.Shape[0], ctx.Threads()
+	scratch, err := ctx.scratch(p.plan.Scratch(N, threads))
+	if err != nil {
+		return nil, err
+	}
+	defer ctx.release(scratch)
+	p.plan.ForwardPacked(y.F32, x.F32, o.weights, f, 0, N, threads, scratch)
 	return []*Tensor{y}, nil
 }
 
@@ -474,7 +495,7 @@ type fusedGemmOp struct {
 	k, n int
 	b    *gemm.Packed
 	bias []float32
-	act  func(dst, src []float32)
+	act  vec.Act
 }
 
 func (o *fusedGemmOp) Infer(in []*Info) ([]*Info, error) {
@@ -511,7 +532,7 @@ func (o *fusedGemmOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		}
 		p.Accumulate = true
 	}
-	if o.act != nil {
+	if o.act.Kind != vec.None {
 		p.Epilogue = &gemm.Epilogue{Act: o.act}
 	}
 	gemm.Gemm(p)

@@ -71,8 +71,13 @@ type Session struct {
 	consts  map[int]*Tensor // slot -> constant value
 	inputs  []int           // slot of each graph input
 	outputs []int           // slot of each graph output
-	arenas  sync.Pool
+	// idle holds the arenas of finished runs for the next ones (one per
+	// run in flight at most): kept across garbage collections, unlike a
+	// sync.Pool's, so that a steady stream of runs allocates nothing.
+	mu   sync.Mutex
+	idle []*arena
 
+	maxIn      int   // the most inputs of a node
 	maxMemory  int64 // Options.MaxMemory
 	constBytes int64 // bytes of the constants
 }
@@ -134,6 +139,7 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 	last := map[int]int{}
 	for k, n := range g.Nodes {
 		st := step{n: n, in: make([]int, len(n.Inputs)), out: make([]int, len(n.Outputs))}
+		s.maxIn = max(s.maxIn, len(n.Inputs))
 		for j, name := range n.Inputs {
 			st.in[j] = slot(name)
 			if st.in[j] >= 0 {
@@ -163,7 +169,6 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 			}
 		}
 	}
-	s.arenas.New = func() any { return &arena{} }
 	return s, nil
 }
 
@@ -269,16 +274,18 @@ func (s *Session) run(inputs map[string]*Tensor, watched []bool, observe func(na
 			return nil, err
 		}
 	}
-	a := s.arenas.Get().(*arena)
-	defer s.arenas.Put(a)
+	a := s.getArena()
+	defer s.putArena(a)
 	ctx := newCtx(a, s.threads)
 	ctx.limit = s.maxMemory
 	if ctx.limit == 0 {
 		ctx.limit = max(MinMemoryLimit, MemoryFactor*(s.constBytes+inBytes))
 	}
+	inBuf := make([]*Tensor, s.maxIn)
 	for _, st := range s.steps {
-		in := make([]*Tensor, len(st.in))
+		in := inBuf[:len(st.in)]
 		for j, v := range st.in {
+			in[j] = nil
 			if v >= 0 {
 				in[j] = vals[v]
 			}
@@ -312,6 +319,25 @@ func (s *Session) run(inputs map[string]*Tensor, watched []bool, observe func(na
 		res[o.Name] = vals[s.outputs[k]]
 	}
 	return res, nil
+}
+
+// getArena returns an idle arena, or a new one.
+func (s *Session) getArena() *arena {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if n := len(s.idle); n > 0 {
+		a := s.idle[n-1]
+		s.idle = s.idle[:n-1]
+		return a
+	}
+	return &arena{}
+}
+
+// putArena keeps a finished run's arena for the next run.
+func (s *Session) putArena(a *arena) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.idle = append(s.idle, a)
 }
 
 func (s *Session) isInput(name string) bool {
@@ -442,6 +468,23 @@ func (c *Ctx) fits(t onnx.DataType, shape ...int) error {
 	}
 	c.live.Add(-int64(n) * int64(elemBytes(t)))
 	return nil
+}
+
+// scratch returns a float32 buffer of n elements (contents unspecified)
+// for an op's own use during its Run, counted against the memory bound
+// until release gives it back.
+func (c *Ctx) scratch(n int) ([]float32, error) {
+	x := &Tensor{DType: onnx.Float, Shape: []int{n}}
+	if err := c.reserve(x, n); err != nil {
+		return nil, err
+	}
+	return c.arena.f32.get(n), nil
+}
+
+// release gives back a buffer from scratch.
+func (c *Ctx) release(b []float32) {
+	c.live.Add(-4 * int64(len(b)))
+	c.arena.f32.put(b)
 }
 
 // Zeros is Alloc with every element zero.

@@ -3,7 +3,7 @@
 
 Usage: /usr/bin/python3 scripts/bench-baselines.py [--models resnet18,mobilenet_v2,encoder,fashion_cnn]
            [--batches 1,8] [--threads 1,2] [--repeat 3] [--seconds 2] [--opset 17]
-           [--max-load 1.5] [--json FILE] MODELS_DIR
+           [--engines ort,torch] [--max-load 1.5] [--json FILE] MODELS_DIR
 
 MODELS_DIR is the fixture directory of `make models` (it takes <model>/op<opset>.onnx from
 there). For every model, batch size and thread count, in each of --repeat interleaved
@@ -16,6 +16,8 @@ rounds, it times:
                  --warmup=5 --threads=T --opt=all (intra-op threads T, inter-op 1,
                  graph optimisation "all"), on the same seeded standard-normal input, median
 
+(--engines torch or ort: that engine alone; tensorquant bench models times PyTorch
+this way, interleaved with its own runs and ONNX Runtime's)
 and prints items/s = batch / median latency (images/s; sequences/s for the encoder, whose
 input is (batch, 128, 256)): the median over the rounds, the spread (min-max) of the
 rounds, and "best" = batch / the fastest single run of all rounds (which sees through
@@ -93,6 +95,7 @@ def main():
     ap.add_argument("--seconds", type=float, default=2.0)
     ap.add_argument("--opset", type=int, default=17)
     ap.add_argument("--max-load", type=float, default=1.5)
+    ap.add_argument("--engines", default="ort,torch", help="comma-separated engines to time: ort, torch")
     ap.add_argument("--json")
     args = ap.parse_args()
 
@@ -104,6 +107,9 @@ def main():
     def log(msg):
         print(msg, file=sys.stderr, flush=True)
 
+    engines = set(args.engines.split(","))
+    if not engines or not engines <= {"ort", "torch"}:
+        sys.exit("bench-baselines: --engines %r: want ort, torch or both" % args.engines)
     names = args.models.split(",")
     batches = [int(b) for b in args.batches.split(",")]
     threads = [int(t) for t in args.threads.split(",")]
@@ -131,15 +137,18 @@ def main():
         loads.append(wait_for_quiet(args.max_load, log))
         for c in configs:
             key = (c["model"], c["batch"], c["threads"])
-            ms, ms_min, n = time_torch(torch, c["module"], c["x"], c["threads"], args.seconds)
-            results[key + ("torch",)].append(c["batch"] / (ms / 1e3))
-            best[key + ("torch",)] = max(best[key + ("torch",)], c["batch"] / (ms_min / 1e3))
-            ort_ms, ort_min = time_ort(c["onnx"], c["npy"], c["threads"], n)
-            results[key + ("ort",)].append(c["batch"] / (ort_ms / 1e3))
-            best[key + ("ort",)] = max(best[key + ("ort",)], c["batch"] / (ort_min / 1e3))
+            n = 10
+            if "torch" in engines:
+                ms, ms_min, n = time_torch(torch, c["module"], c["x"], c["threads"], args.seconds)
+                results[key + ("torch",)].append(c["batch"] / (ms / 1e3))
+                best[key + ("torch",)] = max(best[key + ("torch",)], c["batch"] / (ms_min / 1e3))
+            if "ort" in engines:
+                ort_ms, ort_min = time_ort(c["onnx"], c["npy"], c["threads"], n)
+                results[key + ("ort",)].append(c["batch"] / (ort_ms / 1e3))
+                best[key + ("ort",)] = max(best[key + ("ort",)], c["batch"] / (ort_min / 1e3))
             log("round %d %-12s b%-2d t%d  torch %9.1f/s  ort %9.1f/s  (n=%d, load %.2f)"
-                % (r + 1, c["model"], c["batch"], c["threads"], results[key + ("torch",)][-1],
-                   results[key + ("ort",)][-1], n, load1()))
+                % (r + 1, c["model"], c["batch"], c["threads"], (results[key + ("torch",)] or [0])[-1],
+                   (results[key + ("ort",)] or [0])[-1], n, load1()))
         loads.append(load1())
     elapsed = time.time() - start
     torch.ones(64, 64) @ torch.ones(64, 64)
@@ -151,10 +160,11 @@ def main():
     for c in configs:
         key = (c["model"], c["batch"], c["threads"])
         o, p = results[key + ("ort",)], results[key + ("torch",)]
-        om, pm = statistics.median(o), statistics.median(p)
+        nan = float("nan")
+        om, pm = (statistics.median(o) if o else nan), (statistics.median(p) if p else nan)
         print("%-12s %5d %7d  %9.0f (%7.0f - %7.0f) %7.0f  %9.0f (%7.0f - %7.0f) %7.0f  %9.2f"
-              % (c["model"], c["batch"], c["threads"], om, min(o), max(o), best[key + ("ort",)],
-                 pm, min(p), max(p), best[key + ("torch",)], om / pm))
+              % (c["model"], c["batch"], c["threads"], om, min(o or [nan]), max(o or [nan]), best[key + ("ort",)],
+                 pm, min(p or [nan]), max(p or [nan]), best[key + ("torch",)], om / pm))
         rows.append({"model": c["model"], "batch": c["batch"], "threads": c["threads"],
                      "ort_items_per_s": o, "torch_items_per_s": p,
                      "ort_best_items_per_s": best[key + ("ort",)], "torch_best_items_per_s": best[key + ("torch",)]})

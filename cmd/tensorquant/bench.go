@@ -146,7 +146,10 @@ func printBenchTable(w io.Writer, rows []benchRow) {
 }
 
 func runBench(args []string, stdout, stderr io.Writer) error {
-	fs := newFlags("bench", "[flags]", "tensorquant bench -kernels FakeQuant,QuantInt8 -sizes 65536,16777216", stdout)
+	if len(args) > 0 && args[0] == "models" {
+		return runBenchModels(args[1:], stdout, stderr)
+	}
+	fs := newFlags("bench", "[flags] | bench models [flags] (tensorquant bench models -h)", "tensorquant bench -kernels FakeQuant,QuantInt8 -sizes 65536,16777216", stdout)
 	var names []string
 	for _, k := range benchKernels() {
 		names = append(names, k.name)

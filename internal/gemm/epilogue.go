@@ -1,6 +1,10 @@
 package gemm
 
-import "fmt"
+import (
+	"fmt"
+
+	"github.com/tensorquant/tensorquant/internal/vec"
+)
 
 // Epilogue is what Gemm does to each element of C once its sum is
 // complete, tile by tile while the tile is in cache: a fused layer's bias,
@@ -10,7 +14,7 @@ import "fmt"
 //	c += RowBias[i]          (when RowBias is not nil), or
 //	c += ColBias[j]          (when ColBias is not nil)
 //	c += Add[i·LdAdd + j]    (when Add is not nil)
-//	c = Act(c)               (when Act is not nil)
+//	c = Act(c)               (vec.Act: none, Relu, Clip, or a kernel)
 //
 // each operation rounded to float32, so that the result equals the
 // unfused sequence (the GEMM, then an element-wise bias add, residual add
@@ -20,10 +24,10 @@ type Epilogue struct {
 	RowBias, ColBias []float32
 	Add              []float32
 	LdAdd            int
-	// Act is applied in place (Act(x, x)) to runs of consecutive
-	// elements of a row of C; it must compute each element from that
-	// element alone, as the float32 kernel of an element-wise op does.
-	Act func(dst, src []float32)
+	// Act is applied in place to runs of consecutive elements of a row
+	// of C; a Func kernel must compute each element from that element
+	// alone, as the float32 kernel of an element-wise op does.
+	Act vec.Act
 }
 
 // check panics unless the epilogue's operands fit an m×n product.
@@ -47,31 +51,78 @@ func (e *Epilogue) check(m, n int) {
 // product themselves (a convolution that scatters the columns of C).
 func (e *Epilogue) Apply(seg []float32, i, j int) { e.apply(seg, i, j) }
 
-func (e *Epilogue) apply(seg []float32, i, j int) {
+// applyTile finishes the rows×cols tile of C at c (row stride ldc) whose
+// first element is (i, j), as apply does row by row.
+func (e *Epilogue) applyTile(c []float32, ldc, rows, cols, i, j int) {
+	if e.ColBias != nil {
+		for r := range rows {
+			e.apply(c[r*ldc:r*ldc+cols], i+r, j)
+		}
+		return
+	}
+	var bias, add []float32
 	if e.RowBias != nil {
-		addScalar(seg, e.RowBias[i])
-	} else if e.ColBias != nil {
-		addVec(seg, e.ColBias[j:j+len(seg)])
+		bias = e.RowBias[i : i+rows]
 	}
 	if e.Add != nil {
-		addVec(seg, e.Add[i*e.LdAdd+j:][:len(seg)])
+		add = e.Add[i*e.LdAdd+j:]
 	}
-	if e.Act != nil {
-		e.Act(seg, seg)
-	}
+	vec.FinishTile(c, ldc, rows, cols, bias, add, e.LdAdd, &e.Act)
 }
 
-// addScalar adds v to every element of d.
-func addScalar(d []float32, v float32) {
-	for i := range d {
-		d[i] += v
+func (e *Epilogue) apply(seg []float32, i, j int) {
+	var add []float32
+	if e.Add != nil {
+		add = e.Add[i*e.LdAdd+j:][:len(seg)]
 	}
+	if e.ColBias != nil {
+		cb := e.ColBias[j : j+len(seg)]
+		for q := range seg {
+			seg[q] += cb[q]
+		}
+	}
+	var b float32
+	if e.RowBias != nil {
+		b = e.RowBias[i]
+	}
+	vec.Finish(seg, b, e.RowBias != nil, add, &e.Act)
 }
 
-// addVec adds x to d element by element (len(x) >= len(d)).
-func addVec(d, x []float32) {
-	x = x[:len(d)]
-	for i := range d {
-		d[i] += x[i]
+// tileFinish is an epilogue that the micro-kernel of a whole tile can
+// apply itself before it stores the tile (microKernelFinish): a bias per
+// row or none, and a clamp (vec.Act.Clamp); no column bias, residual or
+// Func kernel.
+type tileFinish struct {
+	rowBias      []float32
+	lo, hi, zfix float32
+	sfix         uint32
+}
+
+// noRowBias is the bias of a tile without one: -0 adds nothing.
+var noRowBias = [8]float32{vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero}
+
+// fuseFinish returns ep as a tileFinish for kern, and whether kern's
+// family has a micro-kernel that applies it (hasFinishKernel).
+func fuseFinish(kern kernel, ep *Epilogue) (tileFinish, bool) {
+	if ep == nil || ep.ColBias != nil || ep.Add != nil || !hasFinishKernel(kern.impl) || kern.mr > len(noRowBias) {
+		return tileFinish{}, false
 	}
+	lo, hi, zfix, sfix, ok := ep.Act.Clamp()
+	return tileFinish{ep.RowBias, lo, hi, zfix, sfix}, ok
+}
+
+// biasOf returns the biases of the mr rows of C from i.
+func (f *tileFinish) biasOf(i, mr int) []float32 {
+	if f.rowBias == nil {
+		return noRowBias[:mr]
+	}
+	return f.rowBias[i : i+mr]
+}
+
+// finishTileGeneric is the specification of the micro-kernels with a
+// fused epilogue: the micro-kernel of kern's family, then the epilogue on
+// the whole tile, whose first element is (i, j) of C.
+func finishTileGeneric(kern kernel, ep *Epilogue, k int, a, b, c []float32, ldc int, acc bool, i, j int) {
+	microKernel(kern.impl, k, a, b, c, ldc, acc)
+	ep.applyTile(c, ldc, kern.mr, kern.nr, i, j)
 }

@@ -314,6 +314,7 @@ func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last b
 		ep = nil
 	}
 	var edge [maxTile]float32
+	fin, fused := fuseFinish(g.kern, ep)
 	for j := 0; j < ncb; j += nr {
 		jp := j / nr
 		nv := min(nr, ncb-j)
@@ -323,6 +324,10 @@ func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last b
 			apan := ap[(i/mr)*kcb*mr : (i/mr+1)*kcb*mr]
 			off := (ic+i)*ldc + jc + j
 			if mv == mr && nv == nr {
+				if fused {
+					microKernelFinish(g.kern, ep, &fin, kcb, apan, bpan, c[off:off+(mr-1)*ldc+nr], ldc, acc, ic+i, jc+j)
+					continue
+				}
 				microKernel(g.kern.impl, kcb, apan, bpan, c[off:off+(mr-1)*ldc+nr], ldc, acc)
 			} else {
 				t := edge[:mr*nr]
@@ -340,9 +345,7 @@ func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last b
 				}
 			}
 			if ep != nil {
-				for r := range mv {
-					ep.apply(c[off+r*ldc:off+r*ldc+nv], ic+i+r, jc+j)
-				}
+				ep.applyTile(c[off:], ldc, mv, nv, ic+i, jc+j)
 			}
 		}
 	}

@@ -256,6 +256,242 @@ write:
 	VZEROUPPER
 	RET
 
+// func sgemmFinishAVX512(k int, a []float32, b []float32, c []float32, ldc int, acc bool, bias []float32, lo float32, hi float32, zfix float32, sfix uint32)
+// Requires: AVX, AVX512F, MMX+
+TEXT ·sgemmFinishAVX512(SB), NOSPLIT, $0-136
+	// 8×32 tile: row i in accumulators 2i (columns 0-15) and 2i+1 (16-31).
+	MOVQ k+0(FP), AX
+	MOVQ a_base+8(FP), CX
+	MOVQ b_base+32(FP), DX
+	MOVQ c_base+56(FP), BX
+	MOVQ ldc+80(FP), SI
+	SHLQ $0x02, SI
+
+	// Prefetch the C tile while the k loop runs.
+	MOVQ       BX, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	PREFETCHT0 64(DI)
+	VPXORD     Z0, Z0, Z0
+	VPXORD     Z1, Z1, Z1
+	VPXORD     Z2, Z2, Z2
+	VPXORD     Z3, Z3, Z3
+	VPXORD     Z4, Z4, Z4
+	VPXORD     Z5, Z5, Z5
+	VPXORD     Z6, Z6, Z6
+	VPXORD     Z7, Z7, Z7
+	VPXORD     Z8, Z8, Z8
+	VPXORD     Z9, Z9, Z9
+	VPXORD     Z10, Z10, Z10
+	VPXORD     Z11, Z11, Z11
+	VPXORD     Z12, Z12, Z12
+	VPXORD     Z13, Z13, Z13
+	VPXORD     Z14, Z14, Z14
+	VPXORD     Z15, Z15, Z15
+	TESTQ      AX, AX
+	JEQ        store
+
+loop:
+	VMOVUPS      (DX), Z16
+	VMOVUPS      64(DX), Z17
+	VBROADCASTSS (CX), Z18
+	VFMADD231PS  Z16, Z18, Z0
+	VFMADD231PS  Z17, Z18, Z1
+	VBROADCASTSS 4(CX), Z18
+	VFMADD231PS  Z16, Z18, Z2
+	VFMADD231PS  Z17, Z18, Z3
+	VBROADCASTSS 8(CX), Z18
+	VFMADD231PS  Z16, Z18, Z4
+	VFMADD231PS  Z17, Z18, Z5
+	VBROADCASTSS 12(CX), Z18
+	VFMADD231PS  Z16, Z18, Z6
+	VFMADD231PS  Z17, Z18, Z7
+	VBROADCASTSS 16(CX), Z18
+	VFMADD231PS  Z16, Z18, Z8
+	VFMADD231PS  Z17, Z18, Z9
+	VBROADCASTSS 20(CX), Z18
+	VFMADD231PS  Z16, Z18, Z10
+	VFMADD231PS  Z17, Z18, Z11
+	VBROADCASTSS 24(CX), Z18
+	VFMADD231PS  Z16, Z18, Z12
+	VFMADD231PS  Z17, Z18, Z13
+	VBROADCASTSS 28(CX), Z18
+	VFMADD231PS  Z16, Z18, Z14
+	VFMADD231PS  Z17, Z18, Z15
+	ADDQ         $0x20, CX
+	ADDQ         $0x80, DX
+	DECQ         AX
+	JNZ          loop
+
+store:
+	MOVBLZX acc+88(FP), AX
+	TESTL   AX, AX
+	JEQ     write
+	MOVQ    BX, AX
+	VADDPS  (AX), Z0, Z0
+	VADDPS  64(AX), Z1, Z1
+	ADDQ    SI, AX
+	VADDPS  (AX), Z2, Z2
+	VADDPS  64(AX), Z3, Z3
+	ADDQ    SI, AX
+	VADDPS  (AX), Z4, Z4
+	VADDPS  64(AX), Z5, Z5
+	ADDQ    SI, AX
+	VADDPS  (AX), Z6, Z6
+	VADDPS  64(AX), Z7, Z7
+	ADDQ    SI, AX
+	VADDPS  (AX), Z8, Z8
+	VADDPS  64(AX), Z9, Z9
+	ADDQ    SI, AX
+	VADDPS  (AX), Z10, Z10
+	VADDPS  64(AX), Z11, Z11
+	ADDQ    SI, AX
+	VADDPS  (AX), Z12, Z12
+	VADDPS  64(AX), Z13, Z13
+	ADDQ    SI, AX
+	VADDPS  (AX), Z14, Z14
+	VADDPS  64(AX), Z15, Z15
+
+write:
+	MOVQ         bias_base+96(FP), AX
+	VBROADCASTSS lo+120(FP), Z16
+	VBROADCASTSS hi+124(FP), Z17
+	VBROADCASTSS zfix+128(FP), Z18
+	VBROADCASTSS sfix+132(FP), Z19
+	VBROADCASTSS (AX), Z20
+	VADDPS       Z20, Z0, Z0
+	VMAXPS       Z0, Z16, Z0
+	VMINPS       Z0, Z17, Z0
+	VADDPS       Z18, Z0, Z0
+	VPORD        Z19, Z0, Z0
+	VADDPS       Z20, Z1, Z1
+	VMAXPS       Z1, Z16, Z1
+	VMINPS       Z1, Z17, Z1
+	VADDPS       Z18, Z1, Z1
+	VPORD        Z19, Z1, Z1
+	VBROADCASTSS 4(AX), Z20
+	VADDPS       Z20, Z2, Z2
+	VMAXPS       Z2, Z16, Z2
+	VMINPS       Z2, Z17, Z2
+	VADDPS       Z18, Z2, Z2
+	VPORD        Z19, Z2, Z2
+	VADDPS       Z20, Z3, Z3
+	VMAXPS       Z3, Z16, Z3
+	VMINPS       Z3, Z17, Z3
+	VADDPS       Z18, Z3, Z3
+	VPORD        Z19, Z3, Z3
+	VBROADCASTSS 8(AX), Z20
+	VADDPS       Z20, Z4, Z4
+	VMAXPS       Z4, Z16, Z4
+	VMINPS       Z4, Z17, Z4
+	VADDPS       Z18, Z4, Z4
+	VPORD        Z19, Z4, Z4
+	VADDPS       Z20, Z5, Z5
+	VMAXPS       Z5, Z16, Z5
+	VMINPS       Z5, Z17, Z5
+	VADDPS       Z18, Z5, Z5
+	VPORD        Z19, Z5, Z5
+	VBROADCASTSS 12(AX), Z20
+	VADDPS       Z20, Z6, Z6
+	VMAXPS       Z6, Z16, Z6
+	VMINPS       Z6, Z17, Z6
+	VADDPS       Z18, Z6, Z6
+	VPORD        Z19, Z6, Z6
+	VADDPS       Z20, Z7, Z7
+	VMAXPS       Z7, Z16, Z7
+	VMINPS       Z7, Z17, Z7
+	VADDPS       Z18, Z7, Z7
+	VPORD        Z19, Z7, Z7
+	VBROADCASTSS 16(AX), Z20
+	VADDPS       Z20, Z8, Z8
+	VMAXPS       Z8, Z16, Z8
+	VMINPS       Z8, Z17, Z8
+	VADDPS       Z18, Z8, Z8
+	VPORD        Z19, Z8, Z8
+	VADDPS       Z20, Z9, Z9
+	VMAXPS       Z9, Z16, Z9
+	VMINPS       Z9, Z17, Z9
+	VADDPS       Z18, Z9, Z9
+	VPORD        Z19, Z9, Z9
+	VBROADCASTSS 20(AX), Z20
+	VADDPS       Z20, Z10, Z10
+	VMAXPS       Z10, Z16, Z10
+	VMINPS       Z10, Z17, Z10
+	VADDPS       Z18, Z10, Z10
+	VPORD        Z19, Z10, Z10
+	VADDPS       Z20, Z11, Z11
+	VMAXPS       Z11, Z16, Z11
+	VMINPS       Z11, Z17, Z11
+	VADDPS       Z18, Z11, Z11
+	VPORD        Z19, Z11, Z11
+	VBROADCASTSS 24(AX), Z20
+	VADDPS       Z20, Z12, Z12
+	VMAXPS       Z12, Z16, Z12
+	VMINPS       Z12, Z17, Z12
+	VADDPS       Z18, Z12, Z12
+	VPORD        Z19, Z12, Z12
+	VADDPS       Z20, Z13, Z13
+	VMAXPS       Z13, Z16, Z13
+	VMINPS       Z13, Z17, Z13
+	VADDPS       Z18, Z13, Z13
+	VPORD        Z19, Z13, Z13
+	VBROADCASTSS 28(AX), Z20
+	VADDPS       Z20, Z14, Z14
+	VMAXPS       Z14, Z16, Z14
+	VMINPS       Z14, Z17, Z14
+	VADDPS       Z18, Z14, Z14
+	VPORD        Z19, Z14, Z14
+	VADDPS       Z20, Z15, Z15
+	VMAXPS       Z15, Z16, Z15
+	VMINPS       Z15, Z17, Z15
+	VADDPS       Z18, Z15, Z15
+	VPORD        Z19, Z15, Z15
+	VMOVUPS      Z0, (BX)
+	VMOVUPS      Z1, 64(BX)
+	ADDQ         SI, BX
+	VMOVUPS      Z2, (BX)
+	VMOVUPS      Z3, 64(BX)
+	ADDQ         SI, BX
+	VMOVUPS      Z4, (BX)
+	VMOVUPS      Z5, 64(BX)
+	ADDQ         SI, BX
+	VMOVUPS      Z6, (BX)
+	VMOVUPS      Z7, 64(BX)
+	ADDQ         SI, BX
+	VMOVUPS      Z8, (BX)
+	VMOVUPS      Z9, 64(BX)
+	ADDQ         SI, BX
+	VMOVUPS      Z10, (BX)
+	VMOVUPS      Z11, 64(BX)
+	ADDQ         SI, BX
+	VMOVUPS      Z12, (BX)
+	VMOVUPS      Z13, 64(BX)
+	ADDQ         SI, BX
+	VMOVUPS      Z14, (BX)
+	VMOVUPS      Z15, 64(BX)
+	VZEROUPPER
+	RET
+
 // func transpose8AVX2(dst []float32, ldd int, src []float32, lds int, n int)
 // Requires: AVX
 TEXT ·transpose8AVX2(SB), NOSPLIT, $0-72

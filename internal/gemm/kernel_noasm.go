@@ -12,4 +12,15 @@ func microKernel(_ cpufeat.Impl, k int, a, b, c []float32, ldc int, acc bool) {
 	kernelGeneric(k, a, b, c, ldc, acc)
 }
 
+// hasFinishKernel: no family here has a micro-kernel with a fused
+// epilogue; Gemm applies it after the micro-kernel.
+func hasFinishKernel(cpufeat.Impl) bool { return false }
+
+// microKernelFinish is finishTileGeneric (no family here fuses the
+// epilogue).
+func microKernelFinish(kern kernel, ep *Epilogue, _ *tileFinish, k int, a, b, c []float32, ldc int, acc bool, i, j int) {
+	finishTileGeneric(kern, ep, k, a, b, c, ldc, acc, i, j)
+}
+
+// transposeBlocks: the generic code packs.
 func transposeBlocks([]float32, int, []float32, int, int) int { return 0 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/vec"
 )
 
 // sameBits fails t unless got and want are equal bit for bit.
@@ -119,11 +120,6 @@ func TestGemmPackedOperands(t *testing.T) {
 // operations element by element: a row or column bias, a residual and an
 // activation, bit for bit, with k = 0 too.
 func TestGemmEpilogue(t *testing.T) {
-	relu := func(d, x []float32) {
-		for i, v := range x[:len(d)] {
-			d[i] = max(v, 0)
-		}
-	}
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(13, 14))
 		for i, d := range append([][3]int{{5, 6, 0}}, gemmShapes...) {
@@ -133,7 +129,7 @@ func TestGemmEpilogue(t *testing.T) {
 				}
 				acc, perCol, withAdd := mode&1 != 0, mode&2 != 0, mode&4 != 0
 				p := newProblem(rng, false, mode&1 != 0, acc, d[0], d[1], d[2])
-				e := &Epilogue{Act: relu}
+				e := &Epilogue{Act: vec.Act{Kind: vec.Relu}}
 				bias := make([]float32, max(p.m, p.n))
 				for i := range bias {
 					bias[i] = float32(rng.NormFloat64())

@@ -133,6 +133,9 @@ func (c *Conv) DepthwisePlanes(y, x, w, bias []float32, p0, p1 int) {
 		if bias != nil {
 			b = bias[o]
 		}
+		if dwPlane(y[p*P:(p+1)*P], plane, wo, b, &c.Geom) {
+			continue
+		}
 		var out []float32
 		c.forRows(&td, &th, func(r int) {
 			out = y[p*P+r*s2 : p*P+(r+1)*s2]
@@ -141,7 +144,7 @@ func (c *Conv) DepthwisePlanes(y, x, w, bias []float32, p0, p1 int) {
 			row, wr := plane[off:off+b2], wo[kr*kw:(kr+1)*kw]
 			for ow := 0; ow < s2; ow++ {
 				if ow == in0 {
-					dotInterior(out[in0:in1], row[tw.start[in0]:], wr, sw, dw)
+					dwRow(out[in0:in1], row[tw.start[in0]:], wr, sw, dw)
 					ow = in1 - 1
 					continue
 				}
@@ -168,29 +171,6 @@ func (t *taps) interior(k int) (lo, hi int) {
 		}
 	}
 	return lo, hi
-}
-
-// dotInterior adds to out[i] the products of the k weights w with the
-// taps of window i, which start at row[i·s] and are d apart, in order,
-// each product rounded before it is added.
-func dotInterior(out, row, w []float32, s, d int) {
-	if len(w) == 3 && d == 1 {
-		w0, w1, w2 := w[0], w[1], w[2]
-		for i, acc := range out {
-			r := row[i*s : i*s+3 : i*s+3]
-			acc += float32(w0 * r[0])
-			acc += float32(w1 * r[1])
-			acc += float32(w2 * r[2])
-			out[i] = acc
-		}
-		return
-	}
-	for i, acc := range out {
-		for c, wv := range w {
-			acc += float32(wv * row[i*s+c*d])
-		}
-		out[i] = acc
-	}
 }
 
 // Backward computes the gradients of a forward pass over n samples: it

@@ -4,6 +4,7 @@ import (
 	"sync"
 
 	"github.com/tensorquant/tensorquant/internal/gemm"
+	"github.com/tensorquant/tensorquant/internal/vec"
 )
 
 // ConvWeights are a convolution's weights prepared once for
@@ -53,26 +54,67 @@ func (cw *ConvWeights) Len() int {
 // output equals theirs bit for bit.
 type Fused struct {
 	Bias, Add []float32
-	Act       func(dst, src []float32)
+	Act       vec.Act
+}
+
+// ConvPlan is a convolution prepared for ForwardPacked at one input size:
+// its geometry and how its GEMM reads the columns (see columns). Make one
+// per input shape with Conv.Plan and reuse it; it is read-only and safe
+// for concurrent use.
+type ConvPlan struct {
+	Conv
+	cols *columns // nil for a depthwise or transposed convolution
+}
+
+// Plan prepares c for ForwardPacked.
+func (c Conv) Plan() *ConvPlan {
+	p := &ConvPlan{Conv: c}
+	if !c.Transposed && !c.Depthwise() {
+		p.cols = p.planColumns()
+	}
+	return p
+}
+
+// parts returns the goroutines ForwardPacked splits n samples into, and
+// the threads each part's GEMM uses.
+func parts(n, threads int) (parts, per int) {
+	parts = max(1, min(threads, n))
+	return parts, max(1, threads/parts)
+}
+
+// Scratch returns the length of the scratch buffer ForwardPacked takes
+// for n samples on threads goroutines.
+func (p *ConvPlan) Scratch(n, threads int) int {
+	np, _ := parts(n, max(threads, 1))
+	switch {
+	case p.Transposed:
+		cols, tmp := p.Conv.Scratch(max(1, (n+np-1)/np))
+		return np * (cols + tmp)
+	case p.cols == nil:
+		return 0
+	}
+	return np * p.cols.scratchLen(p.OutC/p.Groups)
 }
 
 // ForwardPacked writes samples [n0, n1) of y, the convolution of x with
 // the prepared weights w, finished by f (nil: bias-free, nothing else),
-// on up to threads goroutines (the caller's included). For a convolution
-// computed by the GEMM each sample's product takes the im2col columns
-// straight from x in the GEMM's panel layout (an implicit GEMM: no column
-// matrix is stored), or, for a 1×1 convolution with unit strides and no
-// padding, x itself; the result equals Forward's (and the bias is added
-// after the sums, as there). The depthwise kernel starts from the bias,
-// as Forward's does. The results do not depend on threads.
-func (c *Conv) ForwardPacked(y, x []float32, w *ConvWeights, f *Fused, n0, n1, threads int) {
+// on up to threads goroutines (the caller's included), with scratch of at
+// least Scratch(n1-n0, threads) elements. For a convolution computed by
+// the GEMM each sample's product reads its im2col columns from x (or from
+// x padded and split into phases, see columns) straight into the GEMM's
+// panel layout: an implicit GEMM, no column matrix is stored. The result
+// equals Forward's (and the bias is added after the sums, as there); the
+// depthwise kernel starts from the bias, as Forward's does. The results
+// do not depend on threads.
+func (p *ConvPlan) ForwardPacked(y, x []float32, w *ConvWeights, f *Fused, n0, n1, threads int, scratch []float32) {
 	if f == nil {
 		f = &Fused{}
 	}
 	threads = max(threads, 1)
+	c := &p.Conv
 	switch {
 	case w.transposed:
-		c.forwardTransposedFused(y, x, w.w, f, n0, n1, threads)
+		c.forwardTransposedFused(y, x, w.w, f, n0, n1, threads, scratch)
 		return
 	case w.packed == nil:
 		P := c.SmallN()
@@ -84,15 +126,12 @@ func (c *Conv) ForwardPacked(y, x []float32, w *ConvWeights, f *Fused, n0, n1, t
 	}
 	// Samples go to goroutines when there are enough of them; otherwise
 	// each sample's GEMM uses the goroutines itself.
-	var spans []span
-	if !c.unitWindow() {
-		spans = c.spans()
-	}
-	parts := min(threads, n1-n0)
-	per := max(1, threads/max(parts, 1))
-	parallel(parts, n1-n0, 1, func(lo, hi int) {
+	np, per := parts(n1-n0, threads)
+	each := p.cols.scratchLen(c.OutC / c.Groups)
+	eachPart(np, n1-n0, func(part, lo, hi int) {
+		sc := scratch[part*each : (part+1)*each]
 		for n := n0 + lo; n < n0+hi; n++ {
-			c.gemmSample(y, x, w, f, spans, n, per)
+			c.gemmSample(y, x, w, f, p.cols, sc, n, per)
 		}
 	})
 }
@@ -101,9 +140,140 @@ func (c *Conv) ForwardPacked(y, x []float32, w *ConvWeights, f *Fused, n0, n1, t
 // across goroutines does not pay.
 const grainElems = 1 << 15
 
-// gemmSample computes sample n of y by the GEMM, group by group, with
-// the taps' spans (nil for a unit window, whose columns are x itself).
-func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, spans []span, n, threads int) {
+// columns is how a convolution's GEMM reads its im2col matrix B, whose
+// row k is input channel k / KernelN and tap k mod KernelN.
+//
+// For a convolution of one or two spatial dimensions, the input is padded
+// and split into stride×stride phase planes of hq×wq elements (phase (a,
+// b) holds the padded input's rows a, a+s1, a+2·s1 ... and columns b,
+// b+s2 ...), in which the window positions of every tap are consecutive:
+// row k of B is the run of the phase buffer that starts at offs[k]. The
+// GEMM's columns are then the output positions in rows of wq, of which
+// the first Wo are outputs and the others (the padding's) are computed and
+// dropped: n columns in all. The phase buffer is x itself for unit strides
+// without padding that the windows read (direct); the GEMM writes y itself
+// when moreover wq is the output width (a 1×1 convolution).
+//
+// A three-dimensional convolution packs B from its geometry's spans
+// instead (spans not nil).
+type columns struct {
+	direct, intoY bool
+	hq, wq, n     int
+	offs          []int
+	phaseLen      int // elements of one group's phase buffer
+	spans         []span
+}
+
+// planColumns returns how the GEMM reads the columns.
+func (c *Conv) planColumns() *columns {
+	if c.Small[0] != 1 || c.Big[0] != 1 {
+		return &columns{spans: c.spans(), n: c.SmallN()}
+	}
+	s1, s2, d1, d2 := c.Stride[1], c.Stride[2], c.Dilation[1], c.Dilation[2]
+	k1, k2 := c.Kernel[1], c.Kernel[2]
+	ho, wo := c.Small[1], c.Small[2]
+	// The padded input as far as the windows read it.
+	hp, wp := (ho-1)*s1+(k1-1)*d1+1, (wo-1)*s2+(k2-1)*d2+1
+	pl := &columns{hq: (hp + s1 - 1) / s1, wq: (wp + s2 - 1) / s2}
+	// Direct only where the windows stay inside x: no padding at the
+	// start, none read at the end either.
+	pl.direct = s1 == 1 && s2 == 1 && c.Pad[1] == 0 && c.Pad[2] == 0 && hp <= c.Big[1] && wp <= c.Big[2]
+	if pl.direct {
+		pl.hq, pl.wq = c.Big[1], c.Big[2]
+	}
+	pl.intoY = pl.direct && pl.wq == wo
+	pl.n = (ho-1)*pl.wq + wo
+	plane := pl.hq * pl.wq
+	cg := c.InC / c.Groups
+	for ci := range cg {
+		for a := range k1 {
+			for b := range k2 {
+				r, q := a*d1, b*d2
+				phase := ci*s1*s2 + r%s1*s2 + q%s2
+				pl.offs = append(pl.offs, phase*plane+r/s1*pl.wq+q/s2)
+			}
+		}
+	}
+	if !pl.direct {
+		pl.phaseLen = cg * s1 * s2 * plane
+	}
+	return pl
+}
+
+// fillPhases writes the phase planes of the cg channels of xg (planes of
+// BigN elements) into dst (the layout of columns).
+func (c *Conv) fillPhases(dst, xg []float32, pl *columns, cg int) {
+	s1, s2 := c.Stride[1], c.Stride[2]
+	p1, p2 := c.Pad[1], c.Pad[2]
+	b1, b2 := c.Big[1], c.Big[2]
+	hq, wq := pl.hq, pl.wq
+	B := c.BigN()
+	for ci := range cg {
+		src := xg[ci*B : (ci+1)*B]
+		for a := range s1 {
+			for b := range s2 {
+				ph := dst[((ci*s1+a)*s2+b)*hq*wq:][:hq*wq]
+				// Column j of the phase reads input column j·s2 + b - p2.
+				jlo := min(max(0, (p2-b+s2-1)/s2), wq)
+				jhi := min(max(jlo, (b2+p2-b+s2-1)/s2), wq)
+				for i := range hq {
+					row := ph[i*wq : (i+1)*wq]
+					ih := i*s1 + a - p1
+					if ih < 0 || ih >= b1 {
+						clear(row)
+						continue
+					}
+					in := src[ih*b2 : (ih+1)*b2]
+					clear(row[:jlo])
+					clear(row[jhi:])
+					first := jlo*s2 + b - p2
+					if s2 == 1 {
+						copy(row[jlo:jhi], in[first:first+jhi-jlo])
+						continue
+					}
+					part := row[jlo:jhi]
+					for j := range part {
+						part[j] = in[first+j*s2]
+					}
+				}
+			}
+		}
+	}
+}
+
+// packPhases writes rows [k0, k0+kn) and columns [j0, j0+jn) of B, the
+// runs of buf at offs, into dst in the GEMM's panel layout
+// (gemm.Params.PackB).
+func packPhases(dst, buf []float32, offs []int, nr, k0, kn, j0, jn int) {
+	offs = offs[k0 : k0+kn]
+	for q := 0; q*nr < jn; q++ {
+		pan := dst[q*kn*nr : (q+1)*kn*nr]
+		j := j0 + q*nr
+		w := min(nr, jn-q*nr)
+		if w == nr {
+			gatherRows(pan, buf, offs, j, nr)
+			continue
+		}
+		for p, o := range offs {
+			d := pan[p*nr : (p+1)*nr]
+			copy(d[:w], buf[o+j:o+j+w])
+			clear(d[w:])
+		}
+	}
+}
+
+// scratchLen returns the scratch one sample's GEMM takes: the phase
+// buffer and, when the GEMM does not write y itself, C (rows×n).
+func (pl *columns) scratchLen(rows int) int {
+	if pl.spans != nil || pl.intoY {
+		return pl.phaseLen
+	}
+	return pl.phaseLen + rows*pl.n
+}
+
+// gemmSample computes sample n of y by the GEMM, group by group, reading
+// the columns as pl says.
+func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns, sc []float32, n, threads int) {
 	K, P, rows := c.dims()
 	G := c.Groups
 	cg := c.InC / G
@@ -111,35 +281,55 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, spans []span
 	for gi := range G {
 		xg := x[(n*c.InC+gi*cg)*B : (n*c.InC+(gi+1)*cg)*B]
 		out := (n*c.OutC + gi*rows) * P
-		p := &gemm.Params{M: rows, N: P, K: K, PackedA: w.packed[gi], C: y[out : out+rows*P], LdC: P, Threads: threads}
-		if spans == nil {
-			p.B, p.LdB = xg, P
-		} else {
-			p.PackB = func(dst []float32, nr, k0, kn, j0, jn int) { c.packColumns(dst, xg, spans, nr, k0, kn, j0, jn) }
-		}
-		if f.Bias != nil || f.Add != nil || f.Act != nil {
-			ep := &gemm.Epilogue{Act: f.Act}
+		p := &gemm.Params{M: rows, N: pl.n, K: K, PackedA: w.packed[gi], Threads: threads}
+		var ep *gemm.Epilogue
+		if f.Bias != nil || f.Add != nil || f.Act.Kind != vec.None {
+			ep = &gemm.Epilogue{Act: f.Act}
 			if f.Bias != nil {
 				ep.RowBias = f.Bias[gi*rows : (gi+1)*rows]
 			}
 			if f.Add != nil {
 				ep.Add, ep.LdAdd = f.Add[out:out+rows*P], P
 			}
-			p.Epilogue = ep
 		}
+		switch {
+		case pl.spans != nil:
+			p.PackB = func(dst []float32, nr, k0, kn, j0, jn int) { c.packColumns(dst, xg, pl.spans, nr, k0, kn, j0, jn) }
+		case pl.intoY:
+			// B is x itself: its rows are the input planes (offs).
+			p.PackB = func(dst []float32, nr, k0, kn, j0, jn int) { packPhases(dst, xg, pl.offs, nr, k0, kn, j0, jn) }
+		default:
+			buf := xg
+			if !pl.direct {
+				buf = sc[:pl.phaseLen]
+				c.fillPhases(buf, xg, pl, cg)
+			}
+			p.PackB = func(dst []float32, nr, k0, kn, j0, jn int) { packPhases(dst, buf, pl.offs, nr, k0, kn, j0, jn) }
+		}
+		if pl.spans != nil || pl.intoY {
+			p.C, p.LdC, p.Epilogue = y[out:out+rows*P], P, ep
+			gemm.Gemm(p)
+			continue
+		}
+		// C has the phase width: its output columns go to y, finished.
+		cs := sc[pl.phaseLen : pl.phaseLen+rows*pl.n]
+		p.C, p.LdC = cs, pl.n
 		gemm.Gemm(p)
+		ho, wo := c.Small[1], c.Small[2]
+		parallel(threads, rows, max(1, 4096/P), func(lo, hi int) {
+			for i := lo; i < hi; i++ {
+				// Channel i: ho rows of wo outputs from rows of wq.
+				var bias, add []float32
+				if f.Bias != nil {
+					bias = f.Bias[gi*rows+i : gi*rows+i+1]
+				}
+				if f.Add != nil {
+					add = f.Add[out+i*P : out+(i+1)*P]
+				}
+				vec.FinishRows(y[out+i*P:out+(i+1)*P], wo, cs[i*pl.n:], pl.wq, ho, wo, bias, 0, add, wo, &f.Act)
+			}
+		})
 	}
-}
-
-// unitWindow reports whether the im2col matrix of a sample is its input
-// itself: a 1×1 kernel with unit strides and no padding.
-func (c *Conv) unitWindow() bool {
-	for i := range 3 {
-		if c.Kernel[i] != 1 || c.Stride[i] != 1 || c.Pad[i] != 0 || c.Big[i] != c.Small[i] {
-			return false
-		}
-	}
-	return true
 }
 
 // packColumns writes rows [k0, k0+kn) and columns [j0, j0+jn) of the
@@ -204,12 +394,12 @@ func (g *Geom) packRow(d, plane []float32, sp *span, od, oh, ow int) {
 }
 
 // forwardTransposedFused is the transposed convolution of Forward,
-// finished by f plane by plane.
-func (c *Conv) forwardTransposedFused(y, x, w []float32, f *Fused, n0, n1, threads int) {
-	parts := min(threads, n1-n0)
-	cols, tmp := c.Scratch(max(1, (n1-n0+parts-1)/parts))
-	parallel(parts, n1-n0, 1, func(lo, hi int) {
-		s := make([]float32, cols+tmp)
+// finished by f plane by plane, with the scratch of ConvPlan.Scratch.
+func (c *Conv) forwardTransposedFused(y, x, w []float32, f *Fused, n0, n1, threads int, scratch []float32) {
+	np, _ := parts(n1-n0, threads)
+	cols, tmp := c.Scratch(max(1, (n1-n0+np-1)/np))
+	eachPart(np, n1-n0, func(part, lo, hi int) {
+		s := scratch[part*(cols+tmp) : (part+1)*(cols+tmp)]
 		c.Forward(y, x, w, f.Bias, s[:cols], s[cols:], n0+lo, n0+hi)
 		f.finishPlanes(y, (n0+lo)*c.OutC, (n0+hi)*c.OutC, c.BigN())
 	})
@@ -218,36 +408,36 @@ func (c *Conv) forwardTransposedFused(y, x, w []float32, f *Fused, n0, n1, threa
 // finishPlanes applies f's Add and Act (the bias is already in) to planes
 // [p0, p1) of y, P elements each.
 func (f *Fused) finishPlanes(y []float32, p0, p1, P int) {
-	if f.Add == nil && f.Act == nil {
+	if f.Add == nil && f.Act.Kind == vec.None {
 		return
 	}
-	seg := y[p0*P : p1*P]
+	var add []float32
 	if f.Add != nil {
-		add := f.Add[p0*P : p1*P]
-		for i := range seg {
-			seg[i] += add[i]
-		}
+		add = f.Add[p0*P : p1*P]
 	}
-	if f.Act != nil {
-		f.Act(seg, seg)
-	}
+	vec.Finish(y[p0*P:p1*P], 0, false, add, &f.Act)
 }
 
 // parallel calls fn on consecutive ranges [lo, hi) covering [0, n), on up
 // to threads goroutines (the caller's included), each at least grain
 // long; with one part it calls fn(0, n) on the caller's goroutine.
 func parallel(threads, n, grain int, fn func(lo, hi int)) {
-	parts := min(threads, (n+grain-1)/max(grain, 1))
+	eachPart(min(threads, (n+grain-1)/max(grain, 1)), n, func(_, lo, hi int) { fn(lo, hi) })
+}
+
+// eachPart calls fn(part, lo, hi) for parts consecutive ranges covering
+// [0, n), part 0 on the caller's goroutine and the others each on its own.
+func eachPart(parts, n int, fn func(part, lo, hi int)) {
 	if parts <= 1 {
 		if n > 0 {
-			fn(0, n)
+			fn(0, 0, n)
 		}
 		return
 	}
 	var wg sync.WaitGroup
 	for p := 1; p < parts; p++ {
-		wg.Go(func() { fn(n*p/parts, n*(p+1)/parts) })
+		wg.Go(func() { fn(p, n*p/parts, n*(p+1)/parts) })
 	}
-	fn(0, n/parts)
+	fn(0, 0, n/parts)
 	wg.Wait()
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
+	"github.com/tensorquant/tensorquant/internal/vec"
 )
 
 // packedCases are convCases and the convolutions the fused paths
@@ -27,7 +28,17 @@ func packedCases() []convCase {
 		c(2, 5, 70, []int{14, 15}, []int{3, 3}, []int{1, 1}, []int{1, 1}),
 		c(1, 3, 9, []int{33, 31}, []int{7, 7}, []int{2, 2}, []int{3, 3}),
 		c(2, 260, 9, []int{5, 6}, []int{1, 1}, []int{1, 1}, []int{0, 0}),
+		endPadded(c(1, 2, 3, []int{3}, []int{2}, []int{1}, []int{0}), []int{1}),
+		endPadded(c(2, 3, 4, []int{5, 4}, []int{3, 3}, []int{1, 1}, []int{0, 0}), []int{2, 1}),
 	)
+}
+
+// endPadded is k with padding at the end of each axis only: unit strides
+// and no start padding, whose windows still read past x (x cannot be the
+// GEMM's B as it stands; it read past x, or panicked, before).
+func endPadded(k convCase, padEnd []int) convCase {
+	k.padEnd = padEnd
+	return k
 }
 
 // TestForwardPackedMatchesForward checks the fused forward with prepared
@@ -35,11 +46,7 @@ func packedCases() []convCase {
 // activation, bit for bit, on every kernel family, whole batches and
 // single samples, one to three goroutines.
 func TestForwardPackedMatchesForward(t *testing.T) {
-	relu := func(d, x []float32) {
-		for i, v := range x[:len(d)] {
-			d[i] = max(v, 0)
-		}
-	}
+	relu := vec.Act{Kind: vec.Relu}
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		for i, k := range packedCases() {
 			t.Run(fmt.Sprint(i), func(t *testing.T) {
@@ -65,18 +72,16 @@ func TestForwardPackedMatchesForward(t *testing.T) {
 					want[j] = max(want[j]+add[j], 0)
 				}
 				cw := PackConvWeights(k.inC, k.outC, k.groups, kn, k.transposed, w)
+				plan := c.Plan()
 				for _, threads := range []int{1, 2, 3} {
-					got := make([]float32, size)
-					for j := range got {
-						got[j] = float32(math.NaN())
-					}
-					c.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, 0, k.n, threads)
+					got := nanSlice(size)
+					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, 0, k.n, threads, nanSlice(plan.Scratch(k.n, threads)))
 					sameBits(t, fmt.Sprintf("threads %d", threads), got, want)
 				}
 				// Without a finish, sample by sample: Forward's bits.
 				got := make([]float32, size)
 				for s := range k.n {
-					c.ForwardPacked(got, x, cw, &Fused{Bias: bias}, s, s+1, 1)
+					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias}, s, s+1, 1, nanSlice(plan.Scratch(1, 1)))
 				}
 				sameBits(t, "one sample at a time", got, plain)
 			})
@@ -138,4 +143,14 @@ func TestPackColumns(t *testing.T) {
 			}
 		}
 	}
+}
+
+// nanSlice returns n NaNs: scratch and outputs that show an element read
+// before it is written, or not written.
+func nanSlice(n int) []float32 {
+	b := make([]float32, n)
+	for i := range b {
+		b[i] = float32(math.NaN())
+	}
+	return b
 }

@@ -68,6 +68,9 @@ func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
 	// would visit them (the same NaN and the same zero win).
 	for p := p0; p < p1; p++ {
 		plane := x[p*B : (p+1)*B]
+		if argmax == nil && maxPlane(y[p*P:(p+1)*P], plane, g) {
+			continue
+		}
 		var out []T
 		var am []int32
 		g.forRows(&td, &th, func(r int) {
@@ -86,7 +89,7 @@ func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
 			}
 			for ow := 0; ow < s2; ow++ {
 				if ow == in0 {
-					maxInterior(out[in0:in1], row[tw.start[in0]:], k, s, dw)
+					maxRow(out[in0:in1], row[tw.start[in0]:], k, s, dw)
 					ow = in1 - 1
 					continue
 				}
@@ -138,35 +141,6 @@ func maxRowArg[T Number](out []T, am []int32, row []T, off int, tw *taps, dw int
 			}
 		}
 		out[ow], am[ow] = m, mi
-	}
-}
-
-// maxInterior updates out[i] with the k taps of window i, which start at
-// row[i·s] and are dw apart, all inside row.
-func maxInterior[T Number](out, row []T, k, s, dw int) {
-	if k == 3 && dw == 1 {
-		for i, m := range out {
-			r := row[i*s : i*s+3 : i*s+3]
-			if v := r[0]; v > m || v != v {
-				m = v
-			}
-			if v := r[1]; v > m || v != v {
-				m = v
-			}
-			if v := r[2]; v > m || v != v {
-				m = v
-			}
-			out[i] = m
-		}
-		return
-	}
-	for i, m := range out {
-		for c := range k {
-			if v := row[i*s+c*dw]; v > m || v != v {
-				m = v
-			}
-		}
-		out[i] = m
 	}
 }
 

@@ -124,8 +124,10 @@ func BenchmarkConv(b *testing.B) {
 			b.Run(s.name+"/impl=fp32-"+f.String(), func(b *testing.B) {
 				defer cpufeat.Use(f)()
 				cw := nn.PackConvWeights(s.c, s.c, s.groups, 9, false, wf)
+				plan := conv.Plan()
+				scratch := make([]float32, plan.Scratch(1, 1))
 				for b.Loop() {
-					conv.ForwardPacked(y, x, cw, nil, 0, 1, 1)
+					plan.ForwardPacked(y, x, cw, nil, 0, 1, 1, scratch)
 				}
 				gops(b, macs)
 			})

@@ -1,0 +1,154 @@
+package main
+
+import (
+	"github.com/mmcloughlin/avo/build"
+	"github.com/mmcloughlin/avo/operand"
+	"github.com/mmcloughlin/avo/reg"
+)
+
+func init() { addOutput("internal/vec/vec_amd64.s", "internal/vec", vecKernels) }
+
+// addOutput adds a generated file to main.go's outputs: the kernels of
+// the graph executor (vec.go, window.go) register theirs so.
+func addOutput(path, pkg string, gen func(c *build.Context)) {
+	outputs = append(outputs, struct {
+		path, pkg string
+		gen       func(c *build.Context)
+	}{path, pkg, gen})
+}
+
+// vecKernels describes internal/vec/vec_amd64.s: finish and finishAdd,
+// finishGeneric for slices of at least 8 elements (loop) and bounds that
+// are not NaN; and on AVX-512 finishRows and finishRowsAdd, the same on
+// the rows of a matrix.
+func vecKernels(c *build.Context) {
+	for _, s := range isas(c) {
+		finishKernel(s, false)
+		finishKernel(s, true)
+		if s.avx512 {
+			finishRowsKernel(s, false)
+			finishRowsKernel(s, true)
+		}
+	}
+}
+
+// finishKernel: dst[i] = min(max(x[i] + bias (+ add[i]), lo), hi) with Go's
+// min and max. The clamp (see clamp) keeps a NaN x and returns x for two
+// equal bounds, which is Go's result except for signed zeros: x = -0
+// against lo = +0 gives -0 where Go's max gives +0, hence zfix (+0 when lo
+// is +0, else -0) added after the max; x = +0 against hi = -0 gives +0
+// where Go's min gives -0, hence sfix (the sign bit when hi is -0, else 0)
+// or-ed after the min. A bias of -0 adds nothing.
+func finishKernel(s isa, withAdd bool) {
+	name, spec := "finish", "dst[i] = min(max(x[i] + bias, lo), hi) (finishGeneric without add)."
+	if withAdd {
+		name, spec = "finishAdd", "dst[i] = min(max(x[i] + bias + add[i], lo), hi) (finishGeneric)."
+	}
+	s.text(name, spec)
+	dst, x, n := s.slice("dst", 4), s.slice("x", 4), s.length("x")
+	in := []stream{x}
+	if withAdd {
+		in = append(in, s.slice("add", 4))
+	}
+	bias, lo, hi := s.broadcast(s.param("bias")), s.broadcast(s.param("lo")), s.broadcast(s.param("hi"))
+	zfix, sfix := s.broadcast(s.param("zfix")), s.broadcast(s.param("sfix"))
+	s.loop(elementwise{n: n, in: in, out: dst, store: storeFloats,
+		vector: func(s isa, in []stream, i int) reg.Register {
+			r := s.vec()
+			s.VADDPS(in[0].at(i), s.v(bias), r)
+			if withAdd {
+				s.VADDPS(in[1].at(i), r, r)
+			}
+			s.clamp(r, lo, hi)
+			s.VADDPS(s.v(zfix), r, r)
+			s.or(s.v(sfix), r, r)
+			return r
+		}})
+}
+
+// finishRowsKernel: finishGeneric on rows×cols elements, row r from
+// src[r·lds] into dst[r·ldd] with the bias bias[r·biasStride] (a stride
+// of 0 repeats bias[0]) and, with add, the elements of add from r·ldAdd:
+// 16 columns at a time, the last ones masked (AVX-512 only).
+func finishRowsKernel(s isa, withAdd bool) {
+	name := "finishRows"
+	if withAdd {
+		name = "finishRowsAdd"
+	}
+	s.text(name, "finishGeneric on rows of a matrix (FinishRows).")
+	dst, src := s.slice("dst", 4), s.slice("src", 4)
+	ld := func(n string) reg.GPVirtual {
+		r := s.GP64()
+		s.Load(s.Param(n), r)
+		return r
+	}
+	bias := s.GP64()
+	s.Load(s.Param("bias").Base(), bias)
+	var add reg.GPVirtual
+	if withAdd {
+		add = s.GP64()
+		s.Load(s.Param("add").Base(), add)
+	}
+	lo, hi := s.broadcast(s.param("lo")), s.broadcast(s.param("hi"))
+	zfix, sfix := s.broadcast(s.param("zfix")), s.broadcast(s.param("sfix"))
+	rows := ld("rows")
+	s.TESTQ(rows, rows)
+	s.JZ(operand.LabelRef("done"))
+	s.Label("row")
+	b := s.vec()
+	s.VBROADCASTSS(operand.Mem{Base: bias}, b)
+	col := s.GP64()
+	s.XORQ(col, col)
+	s.Label("chunk")
+	left := ld("cols")
+	s.SUBQ(col, left)
+	s.JLE(operand.LabelRef("next"))
+	m32 := s.lowLanes(left)
+	m := s.K()
+	s.KMOVW(m32, m)
+	v := s.vec()
+	s.VMOVUPS_Z(operand.Mem{Base: src.p, Index: col, Scale: 4}, m, v)
+	s.VADDPS(b, v, v)
+	if withAdd {
+		a := s.vec()
+		s.VMOVUPS_Z(operand.Mem{Base: add, Index: col, Scale: 4}, m, a)
+		s.VADDPS(a, v, v)
+	}
+	s.clamp(v, lo, hi)
+	s.VADDPS(zfix, v, v)
+	s.or(sfix, v, v)
+	s.VMOVUPS(v, m, operand.Mem{Base: dst.p, Index: col, Scale: 4})
+	s.ADDQ(imm(16), col)
+	s.JMP(operand.LabelRef("chunk"))
+	s.Label("next")
+	ldd := ld("ldd")
+	s.LEAQ(operand.Mem{Base: dst.p, Index: ldd, Scale: 4}, dst.p)
+	lds := ld("lds")
+	s.LEAQ(operand.Mem{Base: src.p, Index: lds, Scale: 4}, src.p)
+	if withAdd {
+		lda := ld("ldAdd")
+		s.LEAQ(operand.Mem{Base: add, Index: lda, Scale: 4}, add)
+	}
+	bs := ld("biasStride")
+	s.LEAQ(operand.Mem{Base: bias, Index: bs, Scale: 4}, bias)
+	s.DECQ(rows)
+	s.JNZ(operand.LabelRef("row"))
+	s.Label("done")
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// lowLanes returns, in a new register, the mask of the first min(n, 16)
+// lanes for n >= 0. n is capped first: BZHI reads only the low byte of
+// its index (n = 256 would give no lanes).
+func (s isa) lowLanes(n reg.GPVirtual) reg.GPVirtual {
+	c, sixteen := s.GP64(), s.GP64()
+	s.MOVQ(n, c)
+	s.MOVQ(operand.I32(16), sixteen)
+	s.CMPQ(c, sixteen)
+	s.CMOVQGT(sixteen, c)
+	ones, m := s.GP32(), s.GP32()
+	s.MOVL(imm(0xffff), ones)
+	s.BZHIL(c.As32(), ones, m)
+	return m
+}

@@ -1,0 +1,48 @@
+package fuzz
+
+import (
+	"testing"
+
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/nn"
+)
+
+// FuzzWindowKernels checks every kernel family of the sliding-window rows
+// (depthwise convolution and max pooling, through nn.Conv.DepthwisePlanes
+// and nn.MaxPool) against the generic code on arbitrary float32 bit
+// patterns and geometries: 2, 3 or 5 taps, stride 1 to 3, padding,
+// widths around the vector sizes.
+func FuzzWindowKernels(f *testing.F) {
+	f.Add([]byte("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnop"), uint8(3), uint8(2), uint8(1), uint8(37))
+	f.Add(make([]byte, 4*200), uint8(5), uint8(1), uint8(2), uint8(20))
+	f.Fuzz(func(t *testing.T, data []byte, k, s, pad, width uint8) {
+		kk := []int{2, 3, 5}[int(k)%3]
+		ss, pp := 1+int(s)%3, int(pad)%kk
+		w := kk + int(width)%61
+		x := floats(data)
+		h := len(x) / (2 * w) // two channels
+		if h < kk || len(x) < 2*kk*kk+2 {
+			return
+		}
+		ho, wo := (h+2*pp-kk)/ss+1, (w+2*pp-kk)/ss+1
+		g := nn.NewGeom([]int{h, w}, []int{ho, wo}, []int{kk, kk}, []int{ss, ss}, []int{pp, pp}, nil, []int{1, 1})
+		c := nn.Conv{Geom: g, InC: 2, OutC: 2, Groups: 2}
+		wts, bias := x[:2*kk*kk], x[2*kk*kk:2*kk*kk+2]
+		in := x[:2*h*w]
+		eachImpl(t, func() [2][]float32 {
+			dw := make([]float32, 2*ho*wo)
+			c.DepthwisePlanes(dw, in, wts, bias, 0, 2)
+			mp := make([]float32, 2*ho*wo)
+			nn.MaxPool(mp, nil, in, &g, 0, 2)
+			return [2][]float32{dw, mp}
+		}, func(impl cpufeat.Impl, got, want [2][]float32) {
+			for j, name := range []string{"depthwise", "max pooling"} {
+				for i := range want[j] {
+					if !same(got[j][i], want[j][i]) {
+						t.Fatalf("%v %s k%d s%d pad %d %dx%d: output %d is %v, want %v", impl, name, kk, ss, pp, h, w, i, got[j][i], want[j][i])
+					}
+				}
+			}
+		})
+	})
+}

@@ -1,0 +1,103 @@
+//go:build gc && !purego
+
+package nn
+
+import "github.com/tensorquant/tensorquant/internal/cpufeat"
+
+// The NEON kernels of window_arm64.s compute dwRowGeneric (with d = 1)
+// and maxRowGeneric (float32, d = 1) for the shapes K (taps) × S (stride)
+// below on len(out) outputs, a multiple of 4.
+
+//go:noescape
+func dwRowK3S1NEON(out, row, w []float32)
+
+//go:noescape
+func dwRowK3S2NEON(out, row, w []float32)
+
+//go:noescape
+func dwRowK5S1NEON(out, row, w []float32)
+
+//go:noescape
+func dwRowK5S2NEON(out, row, w []float32)
+
+//go:noescape
+func maxRowK2S2NEON(out, row []float32)
+
+//go:noescape
+func maxRowK3S1NEON(out, row []float32)
+
+//go:noescape
+func maxRowK3S2NEON(out, row []float32)
+
+// gatherRowsNEON is gatherRowsGeneric for w = 8.
+//
+//go:noescape
+func gatherRowsNEON(dst, src []float32, offs []int, j int)
+
+// gatherRows is gatherRowsGeneric, on NEON for its panel width.
+func gatherRows(dst, src []float32, offs []int, j, w int) {
+	if w == 8 && cpufeat.Selected == cpufeat.NEON {
+		gatherRowsNEON(dst[:len(offs)*8], src, offs, j)
+		return
+	}
+	gatherRowsGeneric(dst, src, offs, j, w)
+}
+
+// dwRow is dwRowGeneric with the NEON kernel where it has one.
+func dwRow(out, row, w []float32, s, d int) {
+	k := len(w)
+	n := 0
+	if cpufeat.Selected == cpufeat.NEON && d == 1 && (k == 3 || k == 5) && s <= 2 {
+		n = windowAsmLen(len(out), k, s, cap(row))
+	}
+	if n > 0 {
+		o, r := out[:n], row[:cap(row)]
+		switch k<<2 | s {
+		case 3<<2 | 1:
+			dwRowK3S1NEON(o, r, w)
+		case 3<<2 | 2:
+			dwRowK3S2NEON(o, r, w)
+		case 5<<2 | 1:
+			dwRowK5S1NEON(o, r, w)
+		default:
+			dwRowK5S2NEON(o, r, w)
+		}
+	}
+	dwRowGeneric(out[n:], row[n*s:], w, s, d)
+}
+
+// maxRow is maxRowGeneric with the NEON kernel for float32 rows of the
+// shapes it has one for.
+func maxRow[T Number](out, row []T, k, s, d int) {
+	n := 0
+	o32, ok := any(out).([]float32)
+	if ok && cpufeat.Selected == cpufeat.NEON && d == 1 && (k == 2 && s == 2 || k == 3 && s <= 2) {
+		n = windowAsmLen(len(out), k, s, cap(row))
+	}
+	if n > 0 {
+		o, r := o32[:n], any(row).([]float32)[:cap(row)]
+		switch k<<2 | s {
+		case 2<<2 | 2:
+			maxRowK2S2NEON(o, r)
+		case 3<<2 | 1:
+			maxRowK3S1NEON(o, r)
+		default:
+			maxRowK3S2NEON(o, r)
+		}
+	}
+	maxRowGeneric(out[n:], row[n*s:], k, s, d)
+}
+
+// windowFamily is the family the window kernels run (on rows of any
+// length): cpufeat.Selected where it has kernels.
+func windowFamily(int) cpufeat.Impl {
+	if cpufeat.Selected == cpufeat.NEON {
+		return cpufeat.NEON
+	}
+	return cpufeat.Generic
+}
+
+// dwPlane has no NEON kernel: the rows go through dwRow.
+func dwPlane(_, _, _ []float32, _ float32, _ *Geom) bool { return false }
+
+func maxPlane[T Number](_, _ []T, _ *Geom) bool { return false }

@@ -1,0 +1,79 @@
+package nn
+
+// The kernels of one input row of a sliding window, for the interior
+// windows (every tap inside the row): the specification of the assembly
+// of window_amd64.s and window_arm64.s.
+
+// dwRowGeneric adds to out[i] the products of the k weights w with the
+// taps of window i, which start at row[i·s] and are d apart, in order,
+// each product rounded before it is added: one kernel row of a depthwise
+// convolution.
+func dwRowGeneric(out, row, w []float32, s, d int) {
+	if len(w) == 3 && d == 1 {
+		w0, w1, w2 := w[0], w[1], w[2]
+		for i, acc := range out {
+			r := row[i*s : i*s+3 : i*s+3]
+			acc += float32(w0 * r[0])
+			acc += float32(w1 * r[1])
+			acc += float32(w2 * r[2])
+			out[i] = acc
+		}
+		return
+	}
+	for i, acc := range out {
+		for c, wv := range w {
+			acc += float32(wv * row[i*s+c*d])
+		}
+		out[i] = acc
+	}
+}
+
+// maxRowGeneric updates out[i] with the k taps of window i, which start at
+// row[i·s] and are d apart: a tap replaces the maximum when it is greater,
+// or NaN (so the last NaN wins, and the first of equal values stays).
+func maxRowGeneric[T Number](out, row []T, k, s, d int) {
+	if k == 3 && d == 1 {
+		for i, m := range out {
+			r := row[i*s : i*s+3 : i*s+3]
+			if v := r[0]; v > m || v != v {
+				m = v
+			}
+			if v := r[1]; v > m || v != v {
+				m = v
+			}
+			if v := r[2]; v > m || v != v {
+				m = v
+			}
+			out[i] = m
+		}
+		return
+	}
+	for i, m := range out {
+		for c := range k {
+			if v := row[i*s+c*d]; v > m || v != v {
+				m = v
+			}
+		}
+		out[i] = m
+	}
+}
+
+// windowAsmLen returns how many of n outputs (a multiple of 8) a window
+// kernel of k taps and stride s may compute from a row of capacity c: a
+// stride-2 kernel reads one element past the last tap.
+func windowAsmLen(n, k, s, c int) int {
+	n &^= 7
+	for n > 0 && (n-1)*s+k-1+(s-1) >= c {
+		n -= 8
+	}
+	return n
+}
+
+// gatherRowsGeneric copies, for each p, the w elements of src from
+// offs[p]+j into dst[p·w : (p+1)·w]: the rows of one panel of a
+// convolution's B in the GEMM's layout (packPhases), w its width.
+func gatherRowsGeneric(dst, src []float32, offs []int, j, w int) {
+	for p, o := range offs {
+		copy(dst[p*w:(p+1)*w], src[o+j:o+j+w])
+	}
+}

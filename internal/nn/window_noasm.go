@@ -1,0 +1,17 @@
+//go:build (!amd64 && !arm64) || !gc || purego
+
+package nn
+
+import "github.com/tensorquant/tensorquant/internal/cpufeat"
+
+func dwRow(out, row, w []float32, s, d int) { dwRowGeneric(out, row, w, s, d) }
+
+func maxRow[T Number](out, row []T, k, s, d int) { maxRowGeneric(out, row, k, s, d) }
+
+func windowFamily(int) cpufeat.Impl { return cpufeat.Generic }
+
+func gatherRows(dst, src []float32, offs []int, j, w int) { gatherRowsGeneric(dst, src, offs, j, w) }
+
+func dwPlane(_, _, _ []float32, _ float32, _ *Geom) bool { return false }
+
+func maxPlane[T Number](_, _ []T, _ *Geom) bool { return false }

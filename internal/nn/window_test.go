@@ -1,0 +1,279 @@
+package nn
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
+)
+
+func TestWindowDispatch(t *testing.T) {
+	kerneltest.CheckDispatch(t, kerneltest.Dispatch{Kernel: "window rows", Family: windowFamily})
+}
+
+var windowSpecials = []float32{0, float32(math.Copysign(0, -1)), float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)),
+	math.Float32frombits(1), -math.Float32frombits(0x7fffff), math.MaxFloat32, -math.MaxFloat32, 1, -1}
+
+// windowCase is one row kernel: a depthwise row (w not nil) or a max
+// pooling row of k taps, stride s, dilation d.
+type windowCase struct {
+	k, s, d int
+	dw      bool
+}
+
+func (c windowCase) String() string {
+	kind := "max"
+	if c.dw {
+		kind = "dw"
+	}
+	return fmt.Sprintf("%s/k%d/s%d/d%d", kind, c.k, c.s, c.d)
+}
+
+// TestWindowKernels runs every row kernel (and shapes without assembly)
+// on every output count 0..300 at offsets 0..15 of the row and of out
+// (two of them under -short), out between guard words, the row exactly as
+// long as the windows read (so that the stride-2 kernels' extra element
+// is out of reach) or longer, on every kernel family: the bits of the
+// generic code, specials included.
+func TestWindowKernels(t *testing.T) {
+	cases := []windowCase{{3, 1, 1, true}, {3, 2, 1, true}, {5, 1, 1, true}, {5, 2, 1, true}, {3, 1, 2, true}, {4, 2, 1, true},
+		{2, 2, 1, false}, {3, 1, 1, false}, {3, 2, 1, false}, {2, 1, 1, false}, {3, 2, 2, false}}
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		impl := cpufeat.Selected
+		rng := rand.New(rand.NewPCG(5, 6))
+		for _, c := range cases {
+			w := randSlice(rng, c.k)
+			for n := 0; n <= 300; n++ {
+				for off := range 16 {
+					if testing.Short() && off != n%16 && off != 3 {
+						continue
+					}
+					need := 0
+					if n > 0 {
+						need = (n-1)*c.s + (c.k-1)*c.d + 1
+					}
+					extra := off % 2 // every other offset: one element of slack
+					buf := make([]float32, off+need+extra)
+					for i := range buf {
+						buf[i] = float32(rng.NormFloat64())
+						if rng.IntN(6) == 0 {
+							buf[i] = windowSpecials[rng.IntN(len(windowSpecials))]
+						}
+					}
+					row := buf[off : off+need : off+need+extra]
+					init := randSlice(rng, n)
+					const guard = -7.5
+					outBuf := make([]float32, n+32)
+					for i := range outBuf {
+						outBuf[i] = guard
+					}
+					out := outBuf[off : off+n]
+					copy(out, init)
+					want := append([]float32{}, init...)
+					restore := cpufeat.Use(cpufeat.Generic)
+					if c.dw {
+						dwRowGeneric(want, row, w, c.s, c.d)
+					} else {
+						maxRowGeneric(want, row, c.k, c.s, c.d)
+					}
+					restore()
+					_ = impl
+					if c.dw {
+						dwRow(out, row, w, c.s, c.d)
+					} else {
+						maxRow(out, row, c.k, c.s, c.d)
+					}
+					for i, v := range outBuf {
+						j := i - off
+						if j < 0 || j >= n {
+							if v != guard {
+								t.Fatalf("%v n=%d off=%d: guard %d overwritten", c, n, off, i)
+							}
+							continue
+						}
+						// Bit for bit, but a NaN's payload: which of two NaN
+						// operands an addition returns depends on the order
+						// the compiler gives its operands (-race changes it).
+						if math.Float32bits(v) != math.Float32bits(want[j]) && !(c.dw && v != v && want[j] != want[j]) {
+							t.Fatalf("%v n=%d off=%d: output %d is %v, want %v", c, n, off, j, v, want[j])
+						}
+					}
+				}
+			}
+		}
+	})
+}
+
+// BenchmarkWindowRow runs the row kernels on rows of MobileNetV2 and
+// ResNet-18 widths, against the generic code.
+func BenchmarkWindowRow(b *testing.B) {
+	rng := rand.New(rand.NewPCG(1, 1))
+	for _, c := range []windowCase{{3, 1, 1, true}, {3, 2, 1, true}, {3, 2, 1, false}, {2, 2, 1, false}} {
+		for _, n := range []int{56, 112} {
+			row := randSlice(rng, n*c.s+c.k+1)
+			out, w := randSlice(rng, n), randSlice(rng, c.k)
+			for _, impl := range cpufeat.Available() {
+				b.Run(fmt.Sprintf("%v/n=%d/impl=%v", c, n, impl), func(b *testing.B) {
+					defer cpufeat.Use(impl)()
+					b.SetBytes(int64(4 * n))
+					for b.Loop() {
+						if c.dw {
+							dwRow(out, row, w, c.s, c.d)
+						} else {
+							maxRow(out, row, c.k, c.s, c.d)
+						}
+					}
+				})
+			}
+		}
+	}
+}
+
+// TestGatherRows copies 0..300 rows of every panel width (8, 16 and 32
+// have kernels) from random offsets, the last one at the end of src, into
+// a destination between guard words, on every kernel family.
+func TestGatherRows(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		src := randSlice(rng, 1000)
+		for _, w := range []int{4, 8, 16, 32} {
+			for n := 0; n <= 300; n++ {
+				j := rng.IntN(20)
+				offs := make([]int, n)
+				for p := range offs {
+					offs[p] = rng.IntN(len(src) - w - j + 1)
+				}
+				if n > 0 {
+					offs[n-1] = len(src) - w - j
+				}
+				const guard = -3.5
+				dst := make([]float32, n*w+16)
+				for i := range dst {
+					dst[i] = guard
+				}
+				gatherRows(dst[:n*w], src, offs, j, w)
+				for p, o := range offs {
+					for c := range w {
+						if dst[p*w+c] != src[o+j+c] {
+							t.Fatalf("w=%d n=%d: row %d element %d is %v, want %v", w, n, p, c, dst[p*w+c], src[o+j+c])
+						}
+					}
+				}
+				for i := n * w; i < len(dst); i++ {
+					if dst[i] != guard {
+						t.Fatalf("w=%d n=%d: guard %d overwritten", w, n, i)
+					}
+				}
+			}
+		}
+	})
+}
+
+// TestDepthwisePlaneKernel compares DepthwisePlanes on every kernel family
+// with the generic code, bit for bit, on the shapes of the plane kernels
+// (3×3 and 5×5, strides 1 and 2, every padding, planes from 1×1 to
+// 37×37 around the vector widths) and some they do not take (dilation 2,
+// unequal strides), with specials in the input and a bias of -0.
+func TestDepthwisePlaneKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	type shape struct{ k, s, pt, pl, pb, pr, h, w, d, s2 int }
+	var shapes []shape
+	for _, k := range []int{3, 5} {
+		for _, s := range []int{1, 2} {
+			for p := range k {
+				for _, hw := range [][2]int{{1, 1}, {3, 17}, {7, 7}, {14, 14}, {16, 33}, {37, 5}, {2, 40}, {2, 300}} {
+					if testing.Short() && p > 1 && hw[0] > 7 {
+						continue
+					}
+					shapes = append(shapes, shape{k, s, p, p, (p + 1) % k, p % 2, hw[0], hw[1], 1, s})
+				}
+			}
+		}
+	}
+	shapes = append(shapes, shape{3, 1, 1, 1, 1, 1, 9, 9, 2, 1}, shape{3, 2, 1, 1, 1, 1, 9, 9, 1, 1})
+	for _, sh := range shapes {
+		ho := (sh.h+sh.pt+sh.pb-sh.d*(sh.k-1)-1)/sh.s + 1
+		wo := (sh.w+sh.pl+sh.pr-sh.d*(sh.k-1)-1)/sh.s2 + 1
+		if ho < 1 || wo < 1 {
+			continue
+		}
+		c := Conv{Geom: NewGeom([]int{sh.h, sh.w}, []int{ho, wo}, []int{sh.k, sh.k}, []int{sh.s, sh.s2}, []int{sh.pt, sh.pl}, []int{sh.pb, sh.pr}, []int{sh.d, sh.d}),
+			InC: 3, OutC: 3, Groups: 3}
+		x := randSlice(rng, 3*sh.h*sh.w)
+		for i := range x {
+			if rng.IntN(10) == 0 {
+				x[i] = windowSpecials[rng.IntN(len(windowSpecials))]
+			}
+		}
+		w := randSlice(rng, 3*sh.k*sh.k)
+		bias := []float32{float32(math.Copysign(0, -1)), 1.5, -2}
+		restore := cpufeat.Use(cpufeat.Generic)
+		want := make([]float32, 3*ho*wo)
+		c.DepthwisePlanes(want, x, w, bias, 0, 3)
+		restore()
+		kerneltest.ForEachImpl(t, func(t *testing.T) {
+			got := make([]float32, len(want))
+			for i := range got {
+				got[i] = float32(math.NaN())
+			}
+			c.DepthwisePlanes(got, x, w, bias, 0, 3)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+					t.Fatalf("%+v: output %d is %v, want %v", sh, i, got[i], want[i])
+				}
+			}
+		})
+	}
+}
+
+// TestMaxPlaneKernel compares MaxPool (float32, without argmax) on every
+// kernel family with the generic code, bit for bit (the same NaN wins),
+// on the shapes of the plane kernels and others, every padding (end
+// padding up to the kernel, as ceil_mode makes), NaN and signed zeros in
+// the input.
+func TestMaxPlaneKernel(t *testing.T) {
+	rng := rand.New(rand.NewPCG(15, 16))
+	negz := float32(math.Copysign(0, -1))
+	for _, k := range []int{2, 3, 4} {
+		for _, s := range []int{1, 2} {
+			for p := range k {
+				for _, hw := range [][2]int{{1, 1}, {2, 17}, {7, 7}, {14, 14}, {16, 33}, {28, 28}, {37, 5}, {2, 300}} {
+					pe := (p + 1) % k
+					ho := (hw[0]+p+pe-k)/s + 1
+					wo := (hw[1]+p+pe-k)/s + 1
+					if ho < 1 || wo < 1 {
+						continue
+					}
+					g := NewGeom([]int{hw[0], hw[1]}, []int{ho, wo}, []int{k, k}, []int{s, s}, []int{p, p}, []int{pe, pe}, []int{1, 1})
+					x := randSlice(rng, 2*hw[0]*hw[1])
+					for i := range x {
+						switch rng.IntN(12) {
+						case 0:
+							x[i] = float32(math.NaN())
+						case 1:
+							x[i] = negz
+						case 2:
+							x[i] = 0
+						}
+					}
+					restore := cpufeat.Use(cpufeat.Generic)
+					want := make([]float32, 2*ho*wo)
+					MaxPool(want, nil, x, &g, 0, 2)
+					restore()
+					kerneltest.ForEachImpl(t, func(t *testing.T) {
+						got := make([]float32, len(want))
+						MaxPool(got, nil, x, &g, 0, 2)
+						for i := range want {
+							if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+								t.Fatalf("k%d s%d pad %d+%d %v: output %d is %v, want %v", k, s, p, pe, hw, i, got[i], want[i])
+							}
+						}
+					})
+				}
+			}
+		}
+	}
+}

@@ -8,14 +8,17 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
+	"github.com/tensorquant/tensorquant/calibrators"
 	"github.com/tensorquant/tensorquant/graph"
 	"github.com/tensorquant/tensorquant/internal/cli/progress"
 	"github.com/tensorquant/tensorquant/layers"
 	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/onnx/export"
+	"github.com/tensorquant/tensorquant/quantize"
 )
 
 // runFinetune fine-tunes an ONNX model (quantization-aware when it is a
@@ -40,7 +43,12 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 			"-labels holds the targets: class labels (.npy of integers or IDX) for a\n"+
 			"classifier (cross-entropy on the output [N, C]), or float values of the\n"+
 			"output's shape (.npy; mean squared error), for example an encoder's float\n"+
-			"outputs written by tensorquant run.", stdout)
+			"outputs written by tensorquant run.\n\n"+
+			"A float model is fine-tuned as it is, or, with -method, quantized first as\n"+
+			"tensorquant quantize quantizes it (the same placement and -format flags; calibrated\n"+
+			"on -calib, default the -data files, in batches of -calib-batch) and then fine-tuned\n"+
+			"quantization-aware: the original toolkit's workflow, calibrate and then fine-tune.\n"+
+			"  tensorquant finetune -method percentile -data train_x.npy -labels train_y.npy -o model.ft.onnx model.onnx", stdout)
 	data := fs.String("data", "", "the training inputs `FILE` (.npy, .npz, directory, IDX, or raw float32 with -shape)")
 	labelsPath := fs.String("labels", "", "the training targets `FILE`: class labels (.npy integers or IDX), or output values (.npy floats)")
 	out := fs.String("o", "", "write the fine-tuned model to `OUT.onnx`")
@@ -58,8 +66,30 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	maxMem := fs.Int64("max-memory", 0, "bound the `BYTES` one step holds (its activations and gradients; 0: max(1 GiB, 64 × the weights and the batch), -1: none)")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
+	var (
+		m          modelFlags // -method and -percentile
+		place      placeFlags
+		calib      listFlag
+		calibBatch = fs.Int("calib-batch", quantize.DefaultBatchSize, "with -method: samples per calibration batch, in file order (quantize's -batch)")
+		workers    = fs.Int("workers", 0, "with -method: batches calibrated at once (0: one per core); the result does not depend on it")
+	)
+	fs.StringVar(&m.method, "method", "", "quantize the float model first, calibrating its activations with `METHOD`: max, entropy, percentile or mse")
+	m.registerPercentile(fs)
+	place.register(fs)
+	fs.Var(&calib, "calib", "with -method: calibration data `FILE` as quantize -calib takes it (default: the -data file)")
 	if err := fs.parseModel(args, threads); err != nil {
 		return err
+	}
+	if m.method != "" {
+		if err := m.check(); err != nil {
+			return err
+		}
+	} else {
+		for _, name := range append(slices.Clone(placeFlagNames), "percentile", "calib", "calib-batch", "workers") {
+			if isSet(fs, name) {
+				return fmt.Errorf("-%s is for quantizing a float model first: give -method", name)
+			}
+		}
 	}
 	switch {
 	case *data == "":
@@ -76,6 +106,13 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		return fmt.Errorf("-batch %d: want at least 1", *batch)
 	case *optName != "sgd" && *optName != "adam":
 		return fmt.Errorf("-optimizer %q: want sgd or adam", *optName)
+	case *calibBatch < 1:
+		return fmt.Errorf("-calib-batch %d: want at least 1", *calibBatch)
+	case *workers < 0:
+		return fmt.Errorf("-workers %d is negative", *workers)
+	}
+	if err := place.check(fs); err != nil {
+		return err
 	}
 	// Before the training run, not after it: the directory the output
 	// goes to must exist.
@@ -95,7 +132,29 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if *threads > 0 {
 		runtime.GOMAXPROCS(*threads)
 	}
-	g, err := graph.ImportFileRaw(fs.Arg(0))
+	var w io.Writer = stderr
+	if *quiet {
+		w = nil
+	}
+	var (
+		g   *graph.Graph
+		ptq *quantize.Calibration
+	)
+	if m.method == "" {
+		g, err = graph.ImportFileRaw(fs.Arg(0))
+	} else {
+		if len(calib) == 0 {
+			calib = listFlag{*data}
+		}
+		fo := quantize.FileOptions{}
+		if rawShape != nil {
+			fo.Shape = rawShape[1:]
+		}
+		if aff != nil {
+			fo.Scale, fo.Shift = aff.scale, aff.shift
+		}
+		g, ptq, err = quantizeFirst(fs.Arg(0), &m, &place, calib, fo, quantize.CalibrateOptions{BatchSize: *calibBatch, Workers: *workers}, w)
+	}
 	if err != nil {
 		return err
 	}
@@ -133,10 +192,6 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	steps := (n + *batch - 1) / *batch
-	var w io.Writer = stderr
-	if *quiet {
-		w = nil
-	}
 	bar := progress.New(w, "finetune", *epochs*steps)
 	start := time.Now()
 	losses, err := tr.Fit(inputs, target, layers.FitConfig{Epochs: *epochs, BatchSize: *batch, Optimizer: opt, Seed: *seed,
@@ -153,11 +208,11 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	m, err := export.Graph(trained)
+	om, err := export.Graph(trained)
 	if err != nil {
 		return err
 	}
-	if err := onnx.WriteFile(*out, m); err != nil {
+	if err := onnx.WriteFile(*out, om); err != nil {
 		return err
 	}
 	summary := struct {
@@ -173,8 +228,14 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		Seconds    float64   `json:"seconds"`
 		PerSecond  float64   `json:"samples_per_second"`
 		Parameters int       `json:"parameter_values"`
+		Method     string    `json:"method,omitempty"`
+		Quantizers int       `json:"quantizers,omitempty"`
+		Calibrated int       `json:"calibration_samples,omitempty"`
 	}{Model: fs.Arg(0), Output: *out, Samples: n, Epochs: *epochs, Batch: *batch, Optimizer: *optName, LR: *lr,
-		EpochLoss: losses, Seconds: elapsed.Seconds(), PerSecond: float64(n**epochs) / elapsed.Seconds()}
+		EpochLoss: losses, Seconds: elapsed.Seconds(), PerSecond: float64(n**epochs) / elapsed.Seconds(), Method: m.method}
+	if ptq != nil {
+		summary.Quantizers, summary.Calibrated = len(ptq.Plan().Sites), ptq.Samples()
+	}
 	for _, p := range params {
 		summary.Params = append(summary.Params, p.Name)
 		summary.Parameters += len(p.Value.Data)
@@ -183,6 +244,10 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		enc := json.NewEncoder(stdout)
 		enc.SetIndent("", " ")
 		return enc.Encode(summary)
+	}
+	if ptq != nil {
+		fmt.Fprintf(stdout, "quantized %s first: %d quantizers, %s, calibrated with %s on %d samples\n", fs.Arg(0), summary.Quantizers,
+			place.options.Format, m.method, summary.Calibrated)
 	}
 	fmt.Fprintf(stdout, "fine-tuned %d parameters (%d values) on %d samples: %d epoch(s) of %d steps, batch %d, %s lr %g (cosine to %g)\n",
 		len(params), summary.Parameters, n, *epochs, steps, *batch, *optName, *lr, *lr/100)
@@ -193,4 +258,50 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	fmt.Fprintf(stdout, "epoch loss: %s\n", strings.Join(loss, " "))
 	fmt.Fprintf(stdout, "%.1f samples/s (%.2fs); wrote %s\n", summary.PerSecond, summary.Seconds, *out)
 	return nil
+}
+
+// quantizeFirst quantizes the float model in path as tensorquant quantize
+// does with the same flags (placement, calibration on the data files
+// specs, the amax of m's method) and returns the quantized model as
+// graph.ImportFileRaw would read it from the file quantize writes, with
+// its calibration. Progress goes to w (nil: none).
+func quantizeFirst(path string, m *modelFlags, place *placeFlags, specs []string, fo quantize.FileOptions, co quantize.CalibrateOptions,
+	w io.Writer) (*graph.Graph, *quantize.Calibration, error) {
+	g, err := graph.ImportFile(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	plan, err := place.place(g, m.method)
+	if err != nil {
+		return nil, nil, err
+	}
+	data, err := quantize.OpenFiles(g, specs, fo)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer data.Close()
+	bar := progress.New(w, "calibrate", (data.Len()+co.BatchSize-1)/co.BatchSize)
+	co.Progress = func(done, _ int) { bar.Update(done, "") }
+	c, err := plan.Calibrate(data, co)
+	if err != nil {
+		return nil, nil, err
+	}
+	bar.Done(fmt.Sprintf("%d samples", data.Len()))
+	amax, err := c.Amax(calibrators.Method(m.method), calibrators.AmaxOptions{Percentile: &m.percentile})
+	if err != nil {
+		return nil, nil, err
+	}
+	q, err := plan.Apply(amax)
+	if err != nil {
+		return nil, nil, err
+	}
+	om, err := export.Graph(q)
+	if err != nil {
+		return nil, nil, err
+	}
+	raw, err := graph.ImportRaw(om)
+	if err != nil {
+		return nil, nil, err
+	}
+	return raw, c, nil
 }

@@ -36,9 +36,10 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 			"gradient is the original's straight-through one. BatchNormalization keeps its\n"+
 			"running statistics. The output is the model with the trained weights, node for\n"+
 			"node, which ONNX Runtime runs.\n\n"+
-			"-data holds the inputs, samples along the first axis: a .npy file, a .npz archive\n"+
-			"with one array per input name, a directory of those, an IDX file (MNIST family,\n"+
-			"plain or gzip), or raw float32 with -shape; -preprocess SCALE,SHIFT computes\n"+
+			"-data holds the inputs, samples along the first axis, as quantize -calib reads them: a\n"+
+			".npy file, a .npz archive with one array per input name, a directory of those, an IDX\n"+
+			"file (MNIST family, plain or gzip), or raw float32 with -shape, once per input as\n"+
+			"NAME=FILE for a model of several; -preprocess SCALE,SHIFT computes\n"+
 			"x*SCALE+SHIFT first (per channel with colon-separated lists: 0.017:0.018:0.017,-2.1:-2.0:-1.8).\n"+
 			"-labels holds the targets: class labels (.npy of integers or IDX) for a\n"+
 			"classifier (cross-entropy on the output [N, C]), or float values of the\n"+
@@ -49,7 +50,8 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 			"on -calib, default the -data files, in batches of -calib-batch) and then fine-tuned\n"+
 			"quantization-aware: the original toolkit's workflow, calibrate and then fine-tune.\n"+
 			"  tensorquant finetune -method percentile -data train_x.npy -labels train_y.npy -o model.ft.onnx model.onnx", stdout)
-	data := fs.String("data", "", "the training inputs `FILE` (.npy, .npz, directory, IDX, or raw float32 with -shape)")
+	var data listFlag
+	fs.Var(&data, "data", "the training inputs `FILE` (.npy, .npz, directory, IDX, or raw float32 with -shape), or NAME=FILE per model input")
 	labelsPath := fs.String("labels", "", "the training targets `FILE`: class labels (.npy integers or IDX), or output values (.npy floats)")
 	out := fs.String("o", "", "write the fine-tuned model to `OUT.onnx`")
 	epochs := fs.Int("epochs", 1, "epochs over the data (the recipe: about 10% of the original training's)")
@@ -60,7 +62,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	decay := fs.Float64("weight-decay", 0, "L2 weight decay")
 	seed := fs.Uint64("seed", 1, "seed of the sample shuffling")
 	threads := fs.Int("threads", 0, "bound the cores used to `N` (0: all)")
-	shape := fs.String("shape", "", "`DIMS` of a raw little-endian float32 -data file, e.g. 60000,1,28,28")
+	shape := fs.String("shape", "", "`DIMS` of the raw little-endian float32 -data, samples first, e.g. 60000,1,28,28")
 	pre := fs.String("preprocess", "", "compute x*SCALE+SHIFT on the inputs first: `SCALE,SHIFT`, each a number or a colon-separated list per channel")
 	outName := fs.String("output", "", "the graph output the loss is computed on (default: the first)")
 	maxMem := fs.Int64("max-memory", 0, "bound the `BYTES` one step holds (its activations and gradients; 0: max(1 GiB, 64 × the weights and the batch), -1: none)")
@@ -92,7 +94,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		}
 	}
 	switch {
-	case *data == "":
+	case len(data) == 0:
 		return errors.New("no training data: give -data FILE")
 	case *labelsPath == "":
 		return errors.New("no targets: give -labels FILE")
@@ -119,15 +121,9 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if st, err := os.Stat(filepath.Dir(*out)); err != nil || !st.IsDir() {
 		return fmt.Errorf("-o %s: %s is not a directory", *out, filepath.Dir(*out))
 	}
-	aff, err := parseAffine(*pre)
+	fo, rawSamples, err := finetuneFileOptions(*shape, *pre)
 	if err != nil {
 		return err
-	}
-	var rawShape []int
-	if *shape != "" {
-		if rawShape, err = parseShape(*shape); err != nil {
-			return err
-		}
 	}
 	if *threads > 0 {
 		runtime.GOMAXPROCS(*threads)
@@ -144,14 +140,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 		g, err = graph.ImportFileRaw(fs.Arg(0))
 	} else {
 		if len(calib) == 0 {
-			calib = listFlag{*data}
-		}
-		fo := quantize.FileOptions{}
-		if rawShape != nil {
-			fo.Shape = rawShape[1:]
-		}
-		if aff != nil {
-			fo.Scale, fo.Shift = aff.scale, aff.shift
+			calib = data
 		}
 		g, ptq, err = quantizeFirst(fs.Arg(0), &m, &place, calib, fo, quantize.CalibrateOptions{BatchSize: *calibBatch, Workers: *workers}, w)
 	}
@@ -162,14 +151,9 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	inputs, err := readSamples(*data, rawShape, tr.Inputs())
+	inputs, err := readAll(&graph.Graph{Inputs: tr.Inputs()}, data, fo, rawSamples)
 	if err != nil {
 		return err
-	}
-	for _, x := range inputs {
-		if err := aff.apply(x); err != nil {
-			return err
-		}
 	}
 	target, err := readTargets(*labelsPath)
 	if err != nil {
@@ -304,4 +288,50 @@ func quantizeFirst(path string, m *modelFlags, place *placeFlags, specs []string
 		return nil, nil, err
 	}
 	return raw, c, nil
+}
+
+// finetuneFileOptions reads finetune's -shape (the DIMS of a whole raw
+// float32 file, samples first) and -preprocess (SCALE,SHIFT, each a
+// number or a colon-separated list per channel) into the options of
+// quantize.OpenFiles; samples is the number of samples -shape gives (0:
+// none).
+func finetuneFileOptions(shape, pre string) (o quantize.FileOptions, samples int, err error) {
+	if shape != "" {
+		s, err := parseShape(shape)
+		if err != nil {
+			return o, 0, err
+		}
+		samples, o.Shape = s[0], s[1:]
+	}
+	if pre != "" {
+		scale, shift, ok := strings.Cut(pre, ",")
+		if !ok || strings.Contains(shift, ",") {
+			return o, 0, fmt.Errorf("-preprocess %q: want SCALE,SHIFT (each a number or a colon-separated list per channel)", pre)
+		}
+		if o.Scale, err = parseFloats(strings.ReplaceAll(scale, ":", ",")); err != nil {
+			return o, 0, fmt.Errorf("-preprocess %q: %w", pre, err)
+		}
+		if o.Shift, err = parseFloats(strings.ReplaceAll(shift, ":", ",")); err != nil {
+			return o, 0, fmt.Errorf("-preprocess %q: %w", pre, err)
+		}
+	}
+	return o, samples, nil
+}
+
+// readAll reads every sample of the inputs of g from the data files specs
+// (quantize.OpenFiles) into memory; samples > 0 is the number -shape
+// gives.
+func readAll(g *graph.Graph, specs []string, o quantize.FileOptions, samples int) (map[string]*graph.Tensor, error) {
+	data, err := quantize.OpenFiles(g, specs, o)
+	if err != nil {
+		return nil, err
+	}
+	defer data.Close()
+	switch n := data.Len(); {
+	case samples > 0 && n != samples:
+		return nil, fmt.Errorf("-shape: %d samples in %s, not %d", n, strings.Join(specs, " "), samples)
+	case n == 0:
+		return nil, fmt.Errorf("no samples in %s", strings.Join(specs, " "))
+	}
+	return data.Read(0, data.Len())
 }

@@ -404,6 +404,7 @@ func TestFinetuneDataForms(t *testing.T) {
 		data []string
 	}{
 		{"npz", []string{"-data", "x.npz"}},
+		{"named", []string{"-data", "input=" + xPath}},
 		{"dir", []string{"-data", "parts"}},
 		{"raw", []string{"-data", "x.raw", "-shape", fmt.Sprintf("%d,3,%d,%d", n, x.Shape[2], x.Shape[3])}},
 		{"preprocess", []string{"-data", "scaled.npy", "-preprocess", "2:4:0.5,0"}},
@@ -485,14 +486,18 @@ func crossEntropy(t *testing.T, model string, x *tensor.Tensor, labels []int64) 
 }
 
 // TestFinetuneFloatErrors: quantize's flags on finetune without -method,
-// or with values quantize refuses, give one line on stderr and exit
+// or with values quantize refuses, and a -shape that does not fit the raw
+// -data file give one line on stderr and exit
 // status 2, before any training.
 func TestFinetuneFloatErrors(t *testing.T) {
 	dir := t.TempDir()
 	src := filepath.Join(must(conformance.Root()), "testdata", "conformance", "onnx_ptq")
 	model, qdq, x := filepath.Join(src, "cnn.float.onnx"), filepath.Join(src, "cnn.pq_qdq.onnx"), filepath.Join(src, "cnn.x.npy")
 	writeNPY(t, filepath.Join(dir, "y.npy"), []int64{0, 1, 2, 3, 4, 5, 6, 7}, 8)
-	base := []string{"-data", x, "-labels", "y.npy", "-o", "o.onnx"}
+	if err := os.WriteFile(filepath.Join(dir, "x.raw"), make([]byte, 8*3*32*32*4), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"-labels", "y.npy", "-o", "o.onnx"}
 	for _, tc := range []struct {
 		args []string
 		want string
@@ -508,8 +513,14 @@ func TestFinetuneFloatErrors(t *testing.T) {
 		{[]string{"-method", "entropy", "-format", "fp8", model}, "-method entropy with -format fp8"},
 		{[]string{"-method", "max", qdq}, "quantize: the graph is already quantized: node"},
 		{[]string{"-method", "max", "-calib", "y.npy", model}, `y.npy`},
+		{[]string{"-shape", "9,3,32,32", "-data", "x.raw", model}, "-shape: 8 samples in x.raw, not 9"},
+		{[]string{"-shape", "8,3,32,31", "-data", "x.raw", model}, "x.raw: 98304 bytes are not a whole number of float32 samples of shape [3 32 31]"},
 	} {
-		_, errOut, code := tq(t, dir, append(append([]string{"finetune"}, base...), tc.args...)...)
+		args := append([]string{"finetune"}, base...)
+		if !slices.Contains(tc.args, "-data") {
+			args = append(args, "-data", x)
+		}
+		_, errOut, code := tq(t, dir, append(args, tc.args...)...)
 		if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) || !strings.HasPrefix(errOut, "tensorquant finetune: ") {
 			t.Errorf("%q: exit %d, stderr %q, want %q", tc.args, code, errOut, tc.want)
 		}

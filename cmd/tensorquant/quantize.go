@@ -764,32 +764,62 @@ func onnxcheckDir() (string, string) {
 	return "", "tools/onnxcheck with onnxruntime-node not found here or above (set TENSORQUANT_ONNXCHECK)"
 }
 
-// readLabels reads class labels: a .npy array of integers or an IDX file.
-func readLabels(path string) ([]int, error) {
+// readLabelArray reads a file of labels or targets: a .npy array, or an
+// IDX file of integers (as int64).
+func readLabelArray(path string) (*npy.Array, error) {
 	a, err := npy.ReadArrayFile(path)
-	if err == nil {
-		v, err := npy.Values[int64](a)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		out := make([]int, len(v))
-		for i, x := range v {
-			out[i] = int(x)
-		}
-		return out, nil
-	}
-	if !errors.Is(err, npy.ErrFormat) {
-		return nil, err
+	if err == nil || !errors.Is(err, npy.ErrFormat) {
+		return a, err
 	}
 	ia, err := idx.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: neither a .npy nor an IDX file of labels: %w", path, err)
 	}
-	out, err := ia.Ints()
+	ints, err := ia.Ints()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	v := make([]int64, len(ints))
+	for i, x := range ints {
+		v[i] = int64(x)
+	}
+	return npy.New(v, ia.Shape...)
+}
+
+// readLabels reads class labels: a .npy array of integers or an IDX file.
+func readLabels(path string) ([]int, error) {
+	a, err := readLabelArray(path)
+	if err != nil {
+		return nil, err
+	}
+	v, err := npy.Values[int64](a)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x)
+	}
 	return out, nil
+}
+
+// readTargets reads training targets: class labels (a .npy array of
+// integers, or an IDX file) as INT64, or values (a .npy array of floats,
+// for the mean squared error) as FLOAT.
+func readTargets(path string) (*graph.Tensor, error) {
+	a, err := readLabelArray(path)
+	if err != nil {
+		return nil, err
+	}
+	dt := onnx.Int64
+	if a.DType == npy.Float32 || a.DType == npy.Float64 {
+		dt = onnx.Float
+	}
+	t, err := quantize.FromArray(a, dt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
 }
 
 // top1 runs g over the data in batches of evalBatch, a batch per core at

@@ -22,7 +22,8 @@ import (
 )
 
 // runFinetune fine-tunes an ONNX model (quantization-aware when it is a
-// QDQ model) on a data set and writes it back as ONNX.
+// QDQ model, or a float model that -method quantizes first) on a data set
+// and writes it back as ONNX.
 func runFinetune(args []string, stdout, stderr io.Writer) error {
 	fs := newFlags("finetune", "-data X.npy -labels Y.npy -o OUT.onnx [flags] MODEL.qdq.onnx",
 		"tensorquant finetune -data train_x.npy -labels train_y.npy -epochs 2 -lr 1e-4 -o model.ft.onnx model.qdq.onnx\n\n"+

@@ -171,12 +171,14 @@ fashion: tools-torch tools-onnx tools-testdata
 # The README's Fashion-MNIST quantization table: the trained CNN quantized
 # by tensorquant quantize with every calibration method, INT8 and INT4
 # weights, evaluated on the 10,000 test images by our Session and by ONNX
-# Runtime on the written files (scripts/fashion-table.py).
+# Runtime on the written files, then each QDQ model fine-tuned by
+# tensorquant finetune with the original's recipe (scripts/fashion-table.py;
+# FASHION_TABLE_FLAGS=--no-finetune for PTQ only).
 .PHONY: fashion-table bench-calibration
 
 fashion-table: fashion
 	$(GO) build -o $(FASHION_DIR)/tensorquant ./cmd/tensorquant
-	/usr/bin/python3 scripts/fashion-table.py $(FASHION_DIR)/tensorquant $(FASHION_DIR)
+	/usr/bin/python3 scripts/fashion-table.py $(FASHION_TABLE_FLAGS) $(FASHION_DIR)/tensorquant $(FASHION_DIR)
 
 # Calibration end to end against PyTorch 1.13 doing what the original does
 # per batch (BENCHMARKS.md, "Quantizing a model"); run it on a quiet machine.
@@ -196,15 +198,10 @@ bench-baselines: models tools-openblas
 	/usr/bin/python3 scripts/bench-baselines.py $(MODELS_DIR)
 
 # Fine-tuning step throughput against PyTorch 1.13 QAT on the same model and
-# cores (BENCHMARKS.md, "Fine-tuning"): run it on a quiet machine.
-# Accuracy recovery of tensorquant finetune with the original's recipe on
-# the Fashion-MNIST CNN's QDQ models (FASHION_DIR/fashion_cnn.*.qdq.onnx, as
-# tensorquant quantize writes them for the README's table).
-.PHONY: bench-finetune finetune-fashion
+# cores (BENCHMARKS.md, "Fine-tuning"): run it on a quiet machine. (The
+# accuracy recovery of tensorquant finetune on Fashion-MNIST is part of
+# make fashion-table.)
+.PHONY: bench-finetune
 
 bench-finetune: models tools-openblas
 	/usr/bin/python3 scripts/bench-finetune.py $(MODELS_DIR)
-
-finetune-fashion: fashion
-	$(GO) build -o $(FASHION_DIR)/tensorquant ./cmd/tensorquant
-	/usr/bin/python3 scripts/finetune-fashion.py $(FASHION_DIR)/tensorquant $(FASHION_DIR)

@@ -363,10 +363,14 @@ func fitShape(in graph.ValueSpec, shape []int) error {
 	if len(in.Shape) == 0 {
 		return fmt.Errorf("input %q is a scalar: it has no sample axis", in.Name)
 	}
-	if _, ok := sampleShape(in, shape); !ok {
-		return fmt.Errorf("samples of shape %v do not fit the input %q %s", shape[1:], in.Name, graph.ShapeString(in.Shape))
+	if _, ok := sampleShape(in, shape); ok {
+		return nil
 	}
-	return nil
+	if st, ok := (&graph.Info{Shape: in.Shape[1:]}).Static(); ok {
+		return fmt.Errorf("input %q: samples of %d values (%v) for an input of %d per sample %s: the shapes do not fit",
+			in.Name, elements(shape[1:]), shape, elements(st), graph.ShapeString(in.Shape))
+	}
+	return fmt.Errorf("input %q: samples of shape %v do not fit the input %s", in.Name, shape[1:], graph.ShapeString(in.Shape))
 }
 
 // sampleShape returns the shape a sample of an array of the given shape

@@ -22,6 +22,7 @@ import (
 	"github.com/tensorquant/tensorquant/npy"
 	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/onnx/export"
+	"github.com/tensorquant/tensorquant/tensor"
 )
 
 // finetuneSummary is finetune -json's output.
@@ -403,6 +404,7 @@ func TestFinetuneDataForms(t *testing.T) {
 		data []string
 	}{
 		{"npz", []string{"-data", "x.npz"}},
+		{"named", []string{"-data", "input=" + xPath}},
 		{"dir", []string{"-data", "parts"}},
 		{"raw", []string{"-data", "x.raw", "-shape", fmt.Sprintf("%d,3,%d,%d", n, x.Shape[2], x.Shape[3])}},
 		{"preprocess", []string{"-data", "scaled.npy", "-preprocess", "2:4:0.5,0"}},
@@ -410,5 +412,120 @@ func TestFinetuneDataForms(t *testing.T) {
 		if got := train(tc.name+".onnx", tc.data...); !bytes.Equal(got, want) {
 			t.Errorf("%s: the fine-tuned model differs from the .npy run's", tc.name)
 		}
+	}
+}
+
+// TestFinetuneFloat fine-tunes a float model with -method: finetune
+// quantizes it first exactly as quantize does with the same flags (its
+// output is, byte for byte, what finetune writes from quantize's QDQ
+// file), and the fine-tuned model differs from that PTQ model and has a
+// lower loss on the training data.
+func TestFinetuneFloat(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(must(conformance.Root()), "testdata", "conformance", "onnx_ptq")
+	model, xPath, small := filepath.Join(src, "cnn.float.onnx"), filepath.Join(src, "cnn.calib.npy"), filepath.Join(src, "cnn.x.npy")
+	x := must(npy.ReadFile(xPath))
+	labels := make([]int64, x.Shape[0])
+	for i := range labels {
+		labels[i] = int64(i * 7 % 10)
+	}
+	writeNPY(t, filepath.Join(dir, "y.npy"), labels, len(labels))
+	train := []string{"-data", xPath, "-labels", "y.npy", "-epochs", "2", "-batch", "16", "-lr", "0.01", "-threads", "1"}
+	for i, tc := range []struct{ quantize, finetune []string }{
+		{[]string{"-method", "max"}, []string{"-method", "max"}},
+		{[]string{"-method", "percentile", "-percentile", "99.9", "-per-tensor-weights", "-batch", "4", "-calib", small},
+			[]string{"-method", "percentile", "-percentile", "99.9", "-per-tensor-weights", "-calib-batch", "4", "-calib", small}},
+	} {
+		ptq, viaFile, ft := fmt.Sprintf("ptq%d.onnx", i), fmt.Sprintf("file%d.onnx", i), fmt.Sprintf("ft%d.onnx", i)
+		q := tc.quantize
+		if !slices.Contains(q, "-calib") {
+			q = append(q, "-calib", xPath)
+		}
+		if _, e, code := tq(t, dir, append(append([]string{"quantize", "-quiet", "-o", ptq}, q...), model)...); code != 0 {
+			t.Fatalf("quantize %q: exit %d: %s", q, code, e)
+		}
+		runFinetuneJSON(t, dir, append(append(train, "-o", viaFile), ptq)...)
+		s := runFinetuneJSON(t, dir, append(append(append(train, "-o", ft), tc.finetune...), model)...)
+		if s.Samples != 128 || len(s.Params) != 10 {
+			t.Errorf("%q: summary %+v", tc.finetune, s)
+		}
+		got := must(os.ReadFile(filepath.Join(dir, ft)))
+		if !bytes.Equal(got, must(os.ReadFile(filepath.Join(dir, viaFile)))) {
+			t.Errorf("%q: finetune of the float model differs from finetune of quantize %q's output", tc.finetune, tc.quantize)
+		}
+		if bytes.Equal(got, must(os.ReadFile(filepath.Join(dir, ptq)))) {
+			t.Errorf("%q: the fine-tuned model is the PTQ model", tc.finetune)
+		}
+		before, after := crossEntropy(t, filepath.Join(dir, ptq), x, labels), crossEntropy(t, filepath.Join(dir, ft), x, labels)
+		if !(after < before) {
+			t.Errorf("%q: loss on the training data %v after fine-tuning, %v before", tc.finetune, after, before)
+		}
+	}
+}
+
+// crossEntropy returns the mean cross-entropy of model's outputs on x
+// (our forward, in float) against labels.
+func crossEntropy(t *testing.T, model string, x *tensor.Tensor, labels []int64) float64 {
+	t.Helper()
+	g := must(graph.ImportFile(model))
+	s := must(graph.NewSession(g, graph.Options{Float: true}))
+	out := must(s.Run(map[string]*graph.Tensor{g.Inputs[0].Name: graph.Float(x)}))
+	y := out[g.Outputs[0].Name]
+	c := y.Shape[1]
+	var sum float64
+	for i, l := range labels {
+		row := y.F32[i*c : (i+1)*c]
+		m := float64(slices.Max(row))
+		var z float64
+		for _, v := range row {
+			z += math.Exp(float64(v) - m)
+		}
+		sum += m + math.Log(z) - float64(row[l])
+	}
+	return sum / float64(len(labels))
+}
+
+// TestFinetuneFloatErrors: quantize's flags on finetune without -method,
+// or with values quantize refuses, and a -shape that does not fit the raw
+// -data file give one line on stderr and exit
+// status 2, before any training.
+func TestFinetuneFloatErrors(t *testing.T) {
+	dir := t.TempDir()
+	src := filepath.Join(must(conformance.Root()), "testdata", "conformance", "onnx_ptq")
+	model, qdq, x := filepath.Join(src, "cnn.float.onnx"), filepath.Join(src, "cnn.pq_qdq.onnx"), filepath.Join(src, "cnn.x.npy")
+	writeNPY(t, filepath.Join(dir, "y.npy"), []int64{0, 1, 2, 3, 4, 5, 6, 7}, 8)
+	if err := os.WriteFile(filepath.Join(dir, "x.raw"), make([]byte, 8*3*32*32*4), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	base := []string{"-labels", "y.npy", "-o", "o.onnx"}
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"-format", "fp8", model}, "-format is for quantizing a float model first: give -method"},
+		{[]string{"-per-tensor-weights", model}, "-per-tensor-weights is for quantizing a float model first: give -method"},
+		{[]string{"-calib", x, model}, "-calib is for quantizing a float model first: give -method"},
+		{[]string{"-method", "minmax", model}, `-method "minmax": want max, entropy, percentile or mse`},
+		{[]string{"-method", "percentile", "-percentile", "0", model}, "-percentile 0 out of range (0, 100]"},
+		{[]string{"-method", "max", "-calib-batch", "0", model}, "-calib-batch 0: want at least 1"},
+		{[]string{"-method", "max", "-block", "16", model}, "-block 16 is for -format int4 (weights in blocks), not int8"},
+		{[]string{"-method", "max", "-exclude", "(", model}, `-exclude "(": error parsing regexp`},
+		{[]string{"-method", "entropy", "-format", "fp8", model}, "-method entropy with -format fp8"},
+		{[]string{"-method", "max", qdq}, "quantize: the graph is already quantized: node"},
+		{[]string{"-method", "max", "-calib", "y.npy", model}, `y.npy`},
+		{[]string{"-shape", "9,3,32,32", "-data", "x.raw", model}, "-shape: 8 samples in x.raw, not 9"},
+		{[]string{"-shape", "8,3,32,31", "-data", "x.raw", model}, "x.raw: 98304 bytes are not a whole number of float32 samples of shape [3 32 31]"},
+	} {
+		args := append([]string{"finetune"}, base...)
+		if !slices.Contains(tc.args, "-data") {
+			args = append(args, "-data", x)
+		}
+		_, errOut, code := tq(t, dir, append(args, tc.args...)...)
+		if code != 2 || strings.Count(errOut, "\n") != 1 || !strings.Contains(errOut, tc.want) || !strings.HasPrefix(errOut, "tensorquant finetune: ") {
+			t.Errorf("%q: exit %d, stderr %q, want %q", tc.args, code, errOut, tc.want)
+		}
+	}
+	if _, err := os.Stat(filepath.Join(dir, "o.onnx")); err == nil {
+		t.Error("a failed run wrote o.onnx")
 	}
 }

@@ -209,26 +209,18 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 			"  tensorquant quantize -calib data/ -shard 0/4 -save s0.tqq model.onnx    (and 1/4, 2/4, 3/4)\n"+
 			"  tensorquant merge -model model.onnx -method entropy -o model.qdq.onnx s0.tqq s1.tqq s2.tqq s3.tqq", stdout)
 	var (
-		m            modelFlags
-		calib        listFlag
-		batch        = fs.Int("batch", quantize.DefaultBatchSize, "samples per calibration batch, in file order (part of the result)")
-		format       = fs.String("format", "int8", "`FORMAT` of the quantized model: int8 (opset 13), fp8 (E4M3, opset 19) or int4 (weights; opset 21)")
-		block        = fs.Int("block", 32, "int4: weight block size along the reduction axis (0: per channel)")
-		exclude      = fs.String("exclude", "", "leave float the nodes whose name matches `REGEX` (RE2, unanchored)")
-		opTypes      = fs.String("op-types", "", "comma-separated op types to quantize (default "+strings.Join(quantize.DefaultOpTypes, ",")+")")
-		exclTypes    = fs.String("exclude-op-types", "", "comma-separated op types to leave float")
-		residual     = fs.Bool("residual-add", false, "quantize the inputs of residual Adds (the shortcut of a Conv's Add), as TensorRT recommends")
-		actMatMul    = fs.Bool("activation-matmul", false, "quantize both inputs of MatMuls of two computed values (attention)")
-		perTensor    = fs.Bool("per-tensor-weights", false, "one amax per weight instead of one per output channel")
-		unsignedReLU = fs.Bool("unsigned-relu", false, "quantize activations that come from a Relu as UINT8")
-		weightMethod = fs.String("weight-method", "max", "per-channel weight calibration: max, percentile or mse")
-		shard        = fs.String("shard", "", "calibrate slice `I/N` (I from 0) of the batches only and save the state (-save) for tensorquant merge")
-		save         = fs.String("save", "", "save the calibration state to `STATE` (for tensorquant merge)")
-		workers      = fs.Int("workers", 0, "batches calibrated at once (0: one per core); the result does not depend on it")
+		m       modelFlags
+		calib   listFlag
+		place   placeFlags
+		batch   = fs.Int("batch", quantize.DefaultBatchSize, "samples per calibration batch, in file order (part of the result)")
+		shard   = fs.String("shard", "", "calibrate slice `I/N` (I from 0) of the batches only and save the state (-save) for tensorquant merge")
+		save    = fs.String("save", "", "save the calibration state to `STATE` (for tensorquant merge)")
+		workers = fs.Int("workers", 0, "batches calibrated at once (0: one per core); the result does not depend on it")
 	)
 	fs.Var(&calib, "calib", "calibration data `FILE` (.npy, .npz, directory, raw, IDX), or NAME=FILE per model input")
 	m.register(fs, "write the quantized model to `OUT.onnx` (default MODEL.qdq.onnx)")
 	m.registerPercentile(fs)
+	place.register(fs)
 	if err := fs.parse(args); err != nil {
 		return err
 	}
@@ -250,16 +242,8 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	case *shard != "" && (m.out != "" || m.report != "" || len(m.eval) > 0 || m.method != "max"):
 		return errors.New("-shard only calibrates and saves its state; tensorquant merge -model takes -method and writes the model, the report and the evaluation")
 	}
-	o := quantize.Options{NodesToExclude: *exclude, QuantizeResidualAdd: *residual, QuantizeActivationMatMul: *actMatMul,
-		PerTensorWeights: *perTensor, UnsignedAfterReLU: *unsignedReLU, Format: quantize.Format(*format),
-		WeightMethod: calibrators.Method(*weightMethod), OpTypesToQuantize: splitList(*opTypes), OpTypesToExclude: splitList(*exclTypes)}
-	if o.Format == quantize.Int4 {
-		o.BlockSize = *block
-	} else if isSet(fs, "block") {
-		return fmt.Errorf("-block %d is for -format int4 (weights in blocks), not %s", *block, o.Format)
-	}
-	if _, err := regexp.Compile(*exclude); err != nil {
-		return fmt.Errorf("-exclude %q: %w", *exclude, err)
+	if err := place.check(fs); err != nil {
+		return err
 	}
 	var shardI, shardN int
 	if *shard != "" {
@@ -281,12 +265,9 @@ func runQuantize(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	plan, err := quantize.Place(g, o)
+	plan, err := place.place(g, m.method)
 	if err != nil {
 		return err
-	}
-	if o.Format == quantize.FP8 && calibrators.Method(m.method) == calibrators.MethodEntropy {
-		return errors.New("-method entropy with -format fp8: the entropy search is defined on integer levels (use max, percentile or mse)")
 	}
 	if m.out == "" && shardN == 0 {
 		m.out = qdqPath(modelPath)
@@ -344,6 +325,65 @@ func lowGCPercent() {
 	if os.Getenv("GOGC") == "" {
 		debug.SetGCPercent(calibrationGCPercent)
 	}
+}
+
+// placeFlags are the flags that place the quantizers of a float model
+// and choose their format, shared by quantize and finetune (which
+// quantizes a float model first).
+type placeFlags struct {
+	format, exclude, opTypes, exclTypes, weightMethod string
+	block                                             int
+	residual, actMatMul, perTensor, unsignedReLU      bool
+	options                                           quantize.Options // set by check
+}
+
+// placeFlagNames are the flags placeFlags registers.
+var placeFlagNames = []string{"format", "block", "exclude", "op-types", "exclude-op-types", "residual-add", "activation-matmul",
+	"per-tensor-weights", "unsigned-relu", "weight-method"}
+
+func (p *placeFlags) register(fs *flagSet) {
+	fs.StringVar(&p.format, "format", "int8", "`FORMAT` of the quantized model: int8 (opset 13), fp8 (E4M3, opset 19) or int4 (weights; opset 21)")
+	fs.IntVar(&p.block, "block", 32, "int4: weight block size along the reduction axis (0: per channel)")
+	fs.StringVar(&p.exclude, "exclude", "", "leave float the nodes whose name matches `REGEX` (RE2, unanchored)")
+	fs.StringVar(&p.opTypes, "op-types", "", "comma-separated op types to quantize (default "+strings.Join(quantize.DefaultOpTypes, ",")+")")
+	fs.StringVar(&p.exclTypes, "exclude-op-types", "", "comma-separated op types to leave float")
+	fs.BoolVar(&p.residual, "residual-add", false, "quantize the inputs of residual Adds (the shortcut of a Conv's Add), as TensorRT recommends")
+	fs.BoolVar(&p.actMatMul, "activation-matmul", false, "quantize both inputs of MatMuls of two computed values (attention)")
+	fs.BoolVar(&p.perTensor, "per-tensor-weights", false, "one amax per weight instead of one per output channel")
+	fs.BoolVar(&p.unsignedReLU, "unsigned-relu", false, "quantize activations that come from a Relu as UINT8")
+	fs.StringVar(&p.weightMethod, "weight-method", "max", "per-channel weight calibration: max, percentile or mse")
+}
+
+// check reads the flags into quantize.Options; it returns an error for
+// -block without -format int4 and for an -exclude that does not compile.
+func (p *placeFlags) check(fs *flagSet) error {
+	o := quantize.Options{NodesToExclude: p.exclude, QuantizeResidualAdd: p.residual, QuantizeActivationMatMul: p.actMatMul,
+		PerTensorWeights: p.perTensor, UnsignedAfterReLU: p.unsignedReLU, Format: quantize.Format(p.format),
+		WeightMethod: calibrators.Method(p.weightMethod), OpTypesToQuantize: splitList(p.opTypes), OpTypesToExclude: splitList(p.exclTypes)}
+	if o.Format == quantize.Int4 {
+		o.BlockSize = p.block
+	} else if isSet(fs, "block") {
+		return fmt.Errorf("-block %d is for -format int4 (weights in blocks), not %s", p.block, o.Format)
+	}
+	if _, err := regexp.Compile(p.exclude); err != nil {
+		return fmt.Errorf("-exclude %q: %w", p.exclude, err)
+	}
+	p.options = o
+	return nil
+}
+
+// place places the quantizers of the float graph g (quantize.Place) for
+// activations calibrated with method; it returns Place's errors and one
+// for a method the format cannot use.
+func (p *placeFlags) place(g *graph.Graph, method string) (*quantize.Plan, error) {
+	plan, err := quantize.Place(g, p.options)
+	if err != nil {
+		return nil, err
+	}
+	if p.options.Format == quantize.FP8 && calibrators.Method(method) == calibrators.MethodEntropy {
+		return nil, errors.New("-method entropy with -format fp8: the entropy search is defined on integer levels (use max, percentile or mse)")
+	}
+	return plan, nil
 }
 
 // isSet reports whether the flag name was given.
@@ -724,32 +764,62 @@ func onnxcheckDir() (string, string) {
 	return "", "tools/onnxcheck with onnxruntime-node not found here or above (set TENSORQUANT_ONNXCHECK)"
 }
 
-// readLabels reads class labels: a .npy array of integers or an IDX file.
-func readLabels(path string) ([]int, error) {
+// readLabelArray reads a file of labels or targets: a .npy array, or an
+// IDX file of integers (as int64).
+func readLabelArray(path string) (*npy.Array, error) {
 	a, err := npy.ReadArrayFile(path)
-	if err == nil {
-		v, err := npy.Values[int64](a)
-		if err != nil {
-			return nil, fmt.Errorf("%s: %w", path, err)
-		}
-		out := make([]int, len(v))
-		for i, x := range v {
-			out[i] = int(x)
-		}
-		return out, nil
-	}
-	if !errors.Is(err, npy.ErrFormat) {
-		return nil, err
+	if err == nil || !errors.Is(err, npy.ErrFormat) {
+		return a, err
 	}
 	ia, err := idx.ReadFile(path)
 	if err != nil {
 		return nil, fmt.Errorf("%s: neither a .npy nor an IDX file of labels: %w", path, err)
 	}
-	out, err := ia.Ints()
+	ints, err := ia.Ints()
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", path, err)
 	}
+	v := make([]int64, len(ints))
+	for i, x := range ints {
+		v[i] = int64(x)
+	}
+	return npy.New(v, ia.Shape...)
+}
+
+// readLabels reads class labels: a .npy array of integers or an IDX file.
+func readLabels(path string) ([]int, error) {
+	a, err := readLabelArray(path)
+	if err != nil {
+		return nil, err
+	}
+	v, err := npy.Values[int64](a)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	out := make([]int, len(v))
+	for i, x := range v {
+		out[i] = int(x)
+	}
 	return out, nil
+}
+
+// readTargets reads training targets: class labels (a .npy array of
+// integers, or an IDX file) as INT64, or values (a .npy array of floats,
+// for the mean squared error) as FLOAT.
+func readTargets(path string) (*graph.Tensor, error) {
+	a, err := readLabelArray(path)
+	if err != nil {
+		return nil, err
+	}
+	dt := onnx.Int64
+	if a.DType == npy.Float32 || a.DType == npy.Float64 {
+		dt = onnx.Float
+	}
+	t, err := quantize.FromArray(a, dt)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return t, nil
 }
 
 // top1 runs g over the data in batches of evalBatch, a batch per core at

@@ -39,9 +39,10 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 			"node, which ONNX Runtime runs.\n\n"+
 			"-data holds the inputs, samples along the first axis, as quantize -calib reads them: a\n"+
 			".npy file, a .npz archive with one array per input name, a directory of those, an IDX\n"+
-			"file (MNIST family, plain or gzip), or raw float32 with -shape, once per input as\n"+
-			"NAME=FILE for a model of several; -preprocess SCALE,SHIFT computes\n"+
-			"x*SCALE+SHIFT first (per channel with colon-separated lists: 0.017:0.018:0.017,-2.1:-2.0:-1.8).\n"+
+			"file (MNIST family, plain or gzip), or raw float32 with -shape (one sample's dims), once\n"+
+			"per input as NAME=FILE for a model of several; -preprocess SCALE:SHIFT computes\n"+
+			"x*SCALE+SHIFT first (per channel with comma-separated lists: 0.017,0.018,0.017:-2.1,-2.0,-1.8),\n"+
+			"as quantize does.\n"+
 			"-labels holds the targets: class labels (.npy of integers or IDX) for a\n"+
 			"classifier (cross-entropy on the output [N, C]), or float values of the\n"+
 			"output's shape (.npy; mean squared error), for example an encoder's float\n"+
@@ -63,8 +64,8 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	decay := fs.Float64("weight-decay", 0, "L2 weight decay")
 	seed := fs.Uint64("seed", 1, "seed of the sample shuffling")
 	threads := fs.Int("threads", 0, "bound the cores used to `N` (0: all)")
-	shape := fs.String("shape", "", "`DIMS` of the raw little-endian float32 -data, samples first, e.g. 60000,1,28,28")
-	pre := fs.String("preprocess", "", "compute x*SCALE+SHIFT on the inputs first: `SCALE,SHIFT`, each a number or a colon-separated list per channel")
+	var df dataFlags
+	df.register(fs)
 	outName := fs.String("output", "", "the graph output the loss is computed on (default: the first)")
 	maxMem := fs.Int64("max-memory", 0, "bound the `BYTES` one step holds (its activations and gradients; 0: max(1 GiB, 64 × the weights and the batch), -1: none)")
 	jsonOut := fs.Bool("json", false, "print the summary as JSON")
@@ -122,7 +123,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if st, err := os.Stat(filepath.Dir(*out)); err != nil || !st.IsDir() {
 		return fmt.Errorf("-o %s: %s is not a directory", *out, filepath.Dir(*out))
 	}
-	fo, rawSamples, err := finetuneFileOptions(*shape, *pre)
+	fo, err := df.options()
 	if err != nil {
 		return err
 	}
@@ -152,7 +153,7 @@ func runFinetune(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	inputs, err := readAll(&graph.Graph{Inputs: tr.Inputs()}, data, fo, rawSamples)
+	inputs, err := readAll(&graph.Graph{Inputs: tr.Inputs()}, data, fo)
 	if err != nil {
 		return err
 	}
@@ -291,47 +292,15 @@ func quantizeFirst(path string, m *modelFlags, place *placeFlags, specs []string
 	return raw, c, nil
 }
 
-// finetuneFileOptions reads finetune's -shape (the DIMS of a whole raw
-// float32 file, samples first) and -preprocess (SCALE,SHIFT, each a
-// number or a colon-separated list per channel) into the options of
-// quantize.OpenFiles; samples is the number of samples -shape gives (0:
-// none).
-func finetuneFileOptions(shape, pre string) (o quantize.FileOptions, samples int, err error) {
-	if shape != "" {
-		s, err := parseShape(shape)
-		if err != nil {
-			return o, 0, err
-		}
-		samples, o.Shape = s[0], s[1:]
-	}
-	if pre != "" {
-		scale, shift, ok := strings.Cut(pre, ",")
-		if !ok || strings.Contains(shift, ",") {
-			return o, 0, fmt.Errorf("-preprocess %q: want SCALE,SHIFT (each a number or a colon-separated list per channel)", pre)
-		}
-		if o.Scale, err = parseFloats(strings.ReplaceAll(scale, ":", ",")); err != nil {
-			return o, 0, fmt.Errorf("-preprocess %q: %w", pre, err)
-		}
-		if o.Shift, err = parseFloats(strings.ReplaceAll(shift, ":", ",")); err != nil {
-			return o, 0, fmt.Errorf("-preprocess %q: %w", pre, err)
-		}
-	}
-	return o, samples, nil
-}
-
 // readAll reads every sample of the inputs of g from the data files specs
-// (quantize.OpenFiles) into memory; samples > 0 is the number -shape
-// gives.
-func readAll(g *graph.Graph, specs []string, o quantize.FileOptions, samples int) (map[string]*graph.Tensor, error) {
+// (quantize.OpenFiles) into memory.
+func readAll(g *graph.Graph, specs []string, o quantize.FileOptions) (map[string]*graph.Tensor, error) {
 	data, err := quantize.OpenFiles(g, specs, o)
 	if err != nil {
 		return nil, err
 	}
 	defer data.Close()
-	switch n := data.Len(); {
-	case samples > 0 && n != samples:
-		return nil, fmt.Errorf("-shape: %d samples in %s, not %d", n, strings.Join(specs, " "), samples)
-	case n == 0:
+	if data.Len() == 0 {
 		return nil, fmt.Errorf("no samples in %s", strings.Join(specs, " "))
 	}
 	return data.Read(0, data.Len())

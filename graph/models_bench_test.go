@@ -19,7 +19,7 @@ import (
 // other processes on a shared machine) and the CPU time per run.
 func BenchmarkModels(b *testing.B) {
 	man := models.Open(b)
-	for _, name := range []string{"resnet18", "mobilenet_v2", "fashion_cnn", "encoder", "encoder_prenorm"} {
+	for _, name := range []string{"resnet18", "mobilenet_v2", "mobilenet_v3_small", "efficientnet_b0", "fashion_cnn", "encoder", "encoder_prenorm"} {
 		mo, err := man.Model(name)
 		if err != nil {
 			b.Fatal(err)

@@ -35,6 +35,7 @@ import (
 	"sync"
 
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/vec"
 )
 
 // Blocking parameters, chosen for 32-48 KiB L1 and 1-2 MiB L2 data caches:
@@ -202,6 +203,13 @@ type kernel struct {
 type gemmJob struct {
 	*Params
 	kern kernel
+	// tileEp is the epilogue applied to each tile: the Epilogue, or, when
+	// its activation is a Func kernel, the Epilogue without it, and post
+	// is that kernel, run once over each row of a finished block (one
+	// call on up to nc elements, not one per row of each micro-tile; the
+	// tile's bias and clamp stay fusable into the micro-kernel).
+	tileEp *Epilogue
+	post   func(dst, src []float32)
 }
 
 // newJob checks p and picks the kernel: the family of a packed operand,
@@ -241,6 +249,12 @@ func newJob(p *Params) *gemmJob {
 	checkMatrix("C", false, p.M, p.N, p.C, p.LdC)
 	if p.Epilogue != nil {
 		p.Epilogue.check(p.M, p.N)
+	}
+	g.tileEp = p.Epilogue
+	if e := p.Epilogue; e != nil && e.Act.Kind == vec.Func {
+		tile := *e
+		tile.Act = vec.Act{}
+		g.tileEp, g.post = &tile, e.Act.Func
 	}
 	return g
 }
@@ -305,14 +319,16 @@ func (g *gemmJob) run(i0, i1, j0, j1 int) {
 
 // macro runs the micro-kernel over the packed mcb×kcb block of A and the
 // packed kcb×ncb block of B, writing C[ic:, jc:], and applies the
-// epilogue to each tile when last (its sums are complete).
+// epilogue when last (its sums are complete): tileEp to each tile, then
+// post to each row of the block.
 func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last bool) {
 	mr, nr := g.kern.mr, g.kern.nr
 	ldc, c := g.LdC, g.C
-	ep := g.Epilogue
+	ep := g.tileEp
 	if !last {
 		ep = nil
 	}
+
 	var edge [maxTile]float32
 	fin, fused := fuseFinish(g.kern, ep)
 	for j := 0; j < ncb; j += nr {
@@ -347,6 +363,12 @@ func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last b
 			if ep != nil {
 				ep.applyTile(c[off:], ldc, mv, nv, ic+i, jc+j)
 			}
+		}
+	}
+	if ep != nil && g.post != nil {
+		for r := range mcb {
+			row := c[(ic+r)*ldc+jc:][:ncb]
+			g.post(row, row)
 		}
 	}
 }

@@ -116,20 +116,32 @@ func TestGemmPackedOperands(t *testing.T) {
 	})
 }
 
+// affine is a Func activation that tells one application from two or
+// none: 2x + 1.
+func affine(dst, src []float32) {
+	for i, v := range src {
+		dst[i] = 2*v + 1
+	}
+}
+
 // TestGemmEpilogue checks the epilogue against Sgemm followed by the same
 // operations element by element: a row or column bias, a residual and an
-// activation, bit for bit, with k = 0 too.
+// activation (Relu, or a Func kernel, applied once to every element of C
+// and to nothing else), bit for bit, with k = 0 too.
 func TestGemmEpilogue(t *testing.T) {
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(13, 14))
 		for i, d := range append([][3]int{{5, 6, 0}}, gemmShapes...) {
-			for mode := range 8 {
-				if testing.Short() && mode != i%8 && mode != (i+5)%8 {
+			for mode := range 16 {
+				if testing.Short() && mode != i%16 && mode != (i+5)%16 && mode != (i+11)%16 {
 					continue
 				}
-				acc, perCol, withAdd := mode&1 != 0, mode&2 != 0, mode&4 != 0
+				acc, perCol, withAdd, fn := mode&1 != 0, mode&2 != 0, mode&4 != 0, mode&8 != 0
 				p := newProblem(rng, false, mode&1 != 0, acc, d[0], d[1], d[2])
 				e := &Epilogue{Act: vec.Act{Kind: vec.Relu}}
+				if fn {
+					e.Act = vec.Act{Kind: vec.Func, Func: affine}
+				}
 				bias := make([]float32, max(p.m, p.n))
 				for i := range bias {
 					bias[i] = float32(rng.NormFloat64())
@@ -158,7 +170,11 @@ func TestGemmEpilogue(t *testing.T) {
 						if withAdd {
 							*v += e.Add[i*e.LdAdd+j]
 						}
-						*v = max(*v, 0)
+						if fn {
+							affine(want[i*p.ldc+j:][:1], want[i*p.ldc+j:][:1])
+						} else {
+							*v = max(*v, 0)
+						}
 					}
 				}
 				c := append([]float32{}, p.c...)

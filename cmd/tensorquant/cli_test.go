@@ -22,8 +22,8 @@ import (
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
-// tqBinary is the tensorquant command built once for the tests that run it
-// as a user would; tqPrefix runs it under an emulator when the tests
+// tqBinary is the tensorquant command built once (with the tests' build
+// tags) for the tests that run it as a user would; tqPrefix runs it under an emulator when the tests
 // themselves run under one (GOARCH=arm64 -exec qemu-aarch64-static).
 var (
 	tqBinary string
@@ -36,7 +36,7 @@ func TestMain(m *testing.M) {
 		panic(err)
 	}
 	tqBinary = filepath.Join(dir, "tensorquant")
-	if out, err := exec.Command("go", "build", "-o", tqBinary, ".").CombinedOutput(); err != nil {
+	if out, err := exec.Command("go", "build", "-tags", buildTags, "-o", tqBinary, ".").CombinedOutput(); err != nil {
 		os.Stderr.Write(out)
 		panic(err)
 	}

@@ -8,6 +8,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
+	"github.com/tensorquant/tensorquant/internal/testkit/onnxbackend"
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
@@ -72,12 +73,12 @@ func TestIntOpsNeverPanic(t *testing.T) {
 // node by one with its weights packed once, whose outputs are the
 // expected ones and those of the op (Options.Float) bit for bit.
 func TestPrepackedQLinear(t *testing.T) {
-	if _, err := os.Stat(backendDir); err != nil {
+	if _, err := os.Stat(onnxbackend.Dir()); err != nil {
 		exttool.Missing(t, "the ONNX backend suite (Debian's libonnx-testdata) is not installed: %v", err)
 		return
 	}
 	for _, name := range []string{"test_qlinearconv", "test_qlinearmatmul_2D"} {
-		dir := filepath.Join(backendDir, "node", name)
+		dir := filepath.Join(onnxbackend.Dir(), "node", name)
 		m, err := onnx.ReadFile(filepath.Join(dir, "model.onnx"))
 		if err != nil {
 			t.Fatal(err)
@@ -86,27 +87,25 @@ func TestPrepackedQLinear(t *testing.T) {
 		var x *Tensor
 		inputs := m.Graph.Input
 		for i, vi := range inputs {
-			v, err := readTensorPB(filepath.Join(set, fmt.Sprintf("input_%d.pb", i)))
+			v, err := onnx.ReadTensorFile(filepath.Join(set, fmt.Sprintf("input_%d.pb", i)))
 			if err != nil {
 				t.Fatal(err)
 			}
 			if i == 0 {
-				x = v
+				if x, err = TensorFromONNX(v); err != nil {
+					t.Fatal(err)
+				}
 				continue
 			}
-			ot, err := TensorToONNX(vi.Name, v)
-			if err != nil {
-				t.Fatal(err)
-			}
-			m.Graph.Initializer = append(m.Graph.Initializer, ot)
+			v.Name = vi.Name
+			m.Graph.Initializer = append(m.Graph.Initializer, *v)
 		}
 		m.Graph.Input = inputs[:1]
-		want, err := readTensorPB(filepath.Join(set, "output_0.pb"))
+		want, err := onnx.ReadTensorFile(filepath.Join(set, "output_0.pb"))
 		if err != nil {
 			t.Fatal(err)
 		}
-		var outs [2]*Tensor
-		for k, float := range []bool{false, true} {
+		for _, float := range []bool{false, true} {
 			g, err := Import(m)
 			if err != nil {
 				t.Fatal(err)
@@ -122,8 +121,11 @@ func TestPrepackedQLinear(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			outs[k] = out[m.Graph.Output[0].Name]
-			if err := allClose(outs[k], want, 0, 0); err != nil {
+			got, err := TensorToONNX("", out[m.Graph.Output[0].Name])
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := onnxbackend.Compare(&got, want, 0, 0); err != nil {
 				t.Errorf("%s, float %v: %v", name, float, err)
 			}
 		}

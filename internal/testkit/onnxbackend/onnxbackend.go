@@ -31,6 +31,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -261,10 +262,18 @@ type Report struct {
 // expected one (count, element type, shape or values beyond the case's
 // tolerance); the first failing data set stops the case.
 func Run(cases []Case, exec Executor) *Report {
-	r := &Report{ByOp: map[string]*Counts{}}
+	r := &Report{}
 	for i := range cases {
-		res := runCase(&cases[i], exec)
-		r.Results = append(r.Results, res)
+		r.Results = append(r.Results, runCase(&cases[i], exec))
+	}
+	r.count()
+	return r
+}
+
+// count sets r's totals and counts per op type from its results.
+func (r *Report) count() {
+	r.Totals, r.ByOp = Counts{}, map[string]*Counts{}
+	for _, res := range r.Results {
 		r.Totals.add(res.Status)
 		for _, op := range res.OpTypes {
 			if r.ByOp[op] == nil {
@@ -273,7 +282,48 @@ func Run(cases []Case, exec Executor) *Report {
 			r.ByOp[op].add(res.Status)
 		}
 	}
-	return r
+}
+
+// Known lists an executor's known failures: the name of a case (its
+// directory, e.g. "test_cast_FLOAT_to_FLOAT16", in whichever kind) and
+// why it cannot pass.
+type Known map[string]string
+
+// Expect applies known to r: a Failed result whose case is in known
+// becomes Skipped, its Detail "known failure: " followed by the reason
+// and the failure, and the totals and counts per op type are recounted.
+// It returns an error, sorted by name, for each entry of known whose case
+// did not fail: one that passed (the entry must go), one that the harness
+// skipped or the executor declined, and one that is not in r.
+func (r *Report) Expect(known Known) []error {
+	outcome := map[string]Status{}
+	for i := range r.Results {
+		res := &r.Results[i]
+		reason, ok := known[res.Case.Name]
+		if !ok {
+			continue
+		}
+		// A name in several kinds: one that did not fail decides, a pass first.
+		if st, seen := outcome[res.Case.Name]; !seen || st == Failed || res.Status == Passed {
+			outcome[res.Case.Name] = res.Status
+		}
+		if res.Status == Failed {
+			res.Status, res.Detail = Skipped, "known failure: "+reason+" ("+res.Detail+")"
+		}
+	}
+	r.count()
+	var errs []error
+	for _, name := range slices.Sorted(maps.Keys(known)) {
+		switch st, seen := outcome[name]; {
+		case !seen:
+			errs = append(errs, fmt.Errorf("%s is a known failure (%s) but no such case ran: remove it", name, known[name]))
+		case st == Passed:
+			errs = append(errs, fmt.Errorf("%s is a known failure (%s) but passes: remove it", name, known[name]))
+		case st != Failed:
+			errs = append(errs, fmt.Errorf("%s is a known failure (%s) but is %v: remove it", name, known[name], st))
+		}
+	}
+	return errs
 }
 
 func runCase(c *Case, exec Executor) (res Result) {
@@ -536,12 +586,17 @@ func (r *Report) WriteTable(w io.Writer) error {
 	return err
 }
 
-// Check runs every case as a subtest named kind/name: a Failed case fails
-// it, an Unsupported or Skipped case skips it with the reason. At the end
-// it logs the table of WriteTable and returns the report.
-func Check(t *testing.T, cases []Case, exec Executor) *Report {
+// Check runs every case with exec and applies known (Report.Expect; nil
+// for none): each error of Expect fails t. Then every case is a subtest
+// named kind/name: a Failed case fails it, an Unsupported or Skipped case
+// (a known failure among them) skips it with the reason. At the end it
+// logs the table of WriteTable and returns the report.
+func Check(t *testing.T, cases []Case, exec Executor, known Known) *Report {
 	t.Helper()
 	r := Run(cases, exec)
+	for _, err := range r.Expect(known) {
+		t.Error(err)
+	}
 	for _, res := range r.Results {
 		t.Run(res.Case.Kind+"/"+res.Case.Name, func(t *testing.T) {
 			switch res.Status {

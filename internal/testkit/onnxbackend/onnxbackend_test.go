@@ -129,6 +129,49 @@ func TestRunMiniSuite(t *testing.T) {
 	}
 }
 
+// Expect turns a known failure into a skip with its reason, and reports
+// every entry whose case did not fail: passed, skipped by the harness,
+// declined by the executor, absent.
+func TestExpect(t *testing.T) {
+	cases, err := List(filepath.Join("testdata", "data"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := Run(cases, fake(relu))
+	errs := r.Expect(Known{
+		"test_relu_far":          "far",
+		"test_relu_ok":           "ok",
+		"test_identity_sequence": "sequence",
+		"test_add_relu":          "add",
+		"test_nope":              "nope",
+	})
+	var got []string
+	for _, err := range errs {
+		got = append(got, err.Error())
+	}
+	want := []string{
+		"test_add_relu is a known failure (add) but is unsupported: remove it",
+		"test_identity_sequence is a known failure (sequence) but is skipped: remove it",
+		"test_nope is a known failure (nope) but no such case ran: remove it",
+		"test_relu_ok is a known failure (ok) but passes: remove it",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("errors:\n%q\nwant\n%q", got, want)
+	}
+	if res := r.Results[2]; res.Status != Skipped || !strings.HasPrefix(res.Detail, "known failure: far (test_data_set_0: output 0") {
+		t.Errorf("test_relu_far: %v %s", res.Status, res.Detail)
+	}
+	if r.Totals != (Counts{Passed: 3, Unsupported: 1, Skipped: 2}) {
+		t.Errorf("totals %+v", r.Totals)
+	}
+	if c := r.ByOp["Relu"]; c == nil || *c != (Counts{Passed: 2, Unsupported: 1, Skipped: 1}) {
+		t.Errorf("Relu counts %+v", c)
+	}
+	if errs := Run(cases, fake(relu)).Expect(nil); errs != nil {
+		t.Errorf("no known failures: %v", errs)
+	}
+}
+
 // Broken executors must fail: a wrong value, a wrong element type, a wrong
 // shape, a missing output, an error, a panic.
 func TestRunBrokenExecutors(t *testing.T) {

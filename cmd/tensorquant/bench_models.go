@@ -63,6 +63,8 @@ type modelMemory struct {
 // benchModelsResult is what bench models -json prints.
 type benchModelsResult struct {
 	Rows      []*modelConfig `json:"rows"`
+	Int8      []*int8Config  `json:"int8_rows,omitempty"`
+	Quantized []*int8Model   `json:"quantized,omitempty"`
 	Memory    *modelMemory   `json:"memory,omitempty"`
 	LoadAvg   []float64      `json:"load_average"`
 	Rounds    int            `json:"rounds"`
@@ -91,7 +93,15 @@ func runBenchModels(args []string, stdout, stderr io.Writer) error {
 			"batch / the fastest single run's latency over all rounds, the run least\n"+
 			"disturbed by other processes on a loaded machine. The memory line is the\n"+
 			"peak resident memory during batch-1 runs of the first model on one thread,\n"+
-			"against the weights + twice the largest activation + 50 MB.", stdout)
+			"against the weights + twice the largest activation + 50 MB.\n\n"+
+			"With -int8 (the default), each model is also quantized at run time as\n"+
+			"tensorquant quantize does by default (quantize.Place, Calibrate on 8 seeded\n"+
+			"N(0, 1) samples in batches of 4, amax \"max\", Apply) and written as a QDQ\n"+
+			"file; in each cell and round, right after the float engines, our session on\n"+
+			"it on the integer path (int8) and on the float path (qdq-float, Q/DQ as fake\n"+
+			"quantization), then ONNX Runtime on the same file. The int8 tables give\n"+
+			"int8/fp32 (ours) and int8/ORT against ONNX Runtime's faster path (its fp32\n"+
+			"model or the QDQ file, named in the last column).", stdout)
 	dir := fs.String("dir", "", "the fixture `DIR` of make models (default $TQ_MODELS_DIR, else testdata/models)")
 	modelsFlag := fs.String("models", strings.Join(defaultModels, ","), "comma-separated models (those absent from -dir are skipped)")
 	batchesFlag := fs.String("batches", "1,8", "comma-separated batch sizes")
@@ -102,6 +112,7 @@ func runBenchModels(args []string, stdout, stderr io.Writer) error {
 	ortScript := fs.String("ort", filepath.Join("tools", "onnxcheck", "ort-npy.js"), "ONNX Runtime's bench `script` (empty: do not run ONNX Runtime)")
 	torchScript := fs.String("torch", filepath.Join("scripts", "bench-baselines.py"), "PyTorch's bench `script`, run with /usr/bin/python3 (empty: do not run PyTorch)")
 	mem := fs.Bool("mem", true, "measure the peak memory of batch-1 runs of the first model")
+	withInt8 := fs.Bool("int8", true, "also quantize each model and time it on our integer and float paths and in ONNX Runtime (the int8 tables)")
 	asJSON := fs.Bool("json", false, "print the result as JSON")
 	if err := fs.parse(args); err != nil {
 		return err
@@ -170,6 +181,14 @@ func runBenchModels(args []string, stdout, stderr io.Writer) error {
 	}
 	for _, name := range names {
 		path := filepath.Join(*dir, name, fmt.Sprintf("op%d.onnx", *opset))
+		var qm *int8Model
+		if *withInt8 {
+			if qm, err = quantizeForBench(name, path, filepath.Join(tmp, name+".qdq.onnx")); err != nil {
+				return fmt.Errorf("%s: quantizing: %w", path, err)
+			}
+			res.Quantized = append(res.Quantized, qm)
+			fmt.Fprintf(stderr, "quantized %s in %.1fs: %s\n", name, qm.Seconds, qm.Arithmetic)
+		}
 		for _, t := range threads {
 			g, err := graph.ImportFile(path)
 			if err != nil {
@@ -181,7 +200,7 @@ func runBenchModels(args []string, stdout, stderr io.Writer) error {
 			}
 			for _, b := range batches {
 				c := &modelConfig{Model: name, Batch: b, Threads: t, session: s, onnxPath: path}
-				if c.feeds, err = benchInputs(s.Graph(), b); err != nil {
+				if c.feeds, err = benchInputs(s.Graph(), b, 7); err != nil {
 					return fmt.Errorf("%s: %w", path, err)
 				}
 				c.npyPath = filepath.Join(tmp, fmt.Sprintf("%s-b%d.npy", name, b))
@@ -195,6 +214,13 @@ func runBenchModels(args []string, stdout, stderr io.Writer) error {
 					}
 				}
 				res.Rows = append(res.Rows, c)
+				if qm != nil {
+					q, err := newInt8Config(qm, c)
+					if err != nil {
+						return err
+					}
+					res.Int8 = append(res.Int8, q)
+				}
 			}
 		}
 	}
@@ -215,6 +241,13 @@ func runBenchModels(args []string, stdout, stderr io.Writer) error {
 				c.ORT, c.ORTBest = append(c.ORT, ips), max(c.ORTBest, best)
 			}
 			fmt.Fprintf(stderr, "round %d/%d %-12s b%-3d t%-2d ours %10.1f/s  ort %10.1f/s\n", r+1, *rounds, c.Model, c.Batch, c.Threads, c.Ours[r], last(c.ORT))
+			if q := int8Of(res.Int8, c); q != nil {
+				if err := q.time(*per, ort, *ortScript); err != nil {
+					return err
+				}
+				fmt.Fprintf(stderr, "round %d/%d %-12s b%-3d t%-2d int8 %10.1f/s  qdq-float %10.1f/s  ort qdq %10.1f/s\n", r+1, *rounds, c.Model, c.Batch, c.Threads,
+					q.Int8[r], q.QDQFloat[r], last(q.ORTQDQ))
+			}
 		}
 		if torch {
 			if err := timeTorch(*torchScript, *dir, *opset, names, batches, threads, *per, res.Rows, tmp); err != nil {
@@ -225,6 +258,9 @@ func runBenchModels(args []string, stdout, stderr io.Writer) error {
 	res.LoadAvg = append(res.LoadAvg, loadAverage())
 	for _, c := range res.Rows {
 		c.OursMed, c.ORTMed, c.TorchMed = median(c.Ours), median(c.ORT), median(c.Torch)
+	}
+	for _, q := range res.Int8 {
+		q.summarize()
 	}
 	if *asJSON {
 		return json.NewEncoder(stdout).Encode(res)
@@ -246,9 +282,9 @@ func positiveInts(flag, s string, hi int) ([]int, error) {
 	return out, nil
 }
 
-// benchInputs returns a seeded standard-normal input of the graph's one
-// input shape with the first dimension set to batch.
-func benchInputs(g *graph.Graph, batch int) (map[string]*graph.Tensor, error) {
+// benchInputs returns a standard-normal input (seeded by seed and batch)
+// of the graph's one input shape with the first dimension set to batch.
+func benchInputs(g *graph.Graph, batch int, seed uint64) (map[string]*graph.Tensor, error) {
 	if len(g.Inputs) != 1 {
 		return nil, fmt.Errorf("the model has %d inputs; bench models runs models of one input", len(g.Inputs))
 	}
@@ -267,7 +303,7 @@ func benchInputs(g *graph.Graph, batch int) (map[string]*graph.Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	rng := rand.New(rand.NewPCG(7, uint64(batch)))
+	rng := rand.New(rand.NewPCG(seed, uint64(batch)))
 	for i := range x.F32 {
 		x.F32[i] = float32(rng.NormFloat64())
 	}
@@ -423,7 +459,7 @@ func measureMemory(dir, name string, opset int) (*modelMemory, error) {
 	for _, t := range g.Initializers {
 		m.Weights += tensorBytes(t)
 	}
-	feeds, err := benchInputs(g, 1)
+	feeds, err := benchInputs(g, 1, 7)
 	if err != nil {
 		return nil, err
 	}
@@ -533,6 +569,7 @@ func printModelTable(w io.Writer, res *benchModelsResult) {
 				ratio(top.OursMed, c.OursMed), ratio(top.ORTMed, c.ORTMed), ratio(top.TorchMed, c.TorchMed))
 		}
 	}
+	printInt8Table(w, res)
 	if m := res.Memory; m != nil {
 		peak := "n/a (the high-water mark cannot be reset here)"
 		if m.PeakRSS > 0 {

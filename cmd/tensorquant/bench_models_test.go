@@ -48,6 +48,27 @@ func TestBenchModels(t *testing.T) {
 			t.Errorf("row %+v", r)
 		}
 	}
+	// -int8 is on by default: the CNN quantized once, a cell per float row.
+	if len(res.Quantized) != 1 || res.Quantized[0].Model != "fashion_cnn" || res.Quantized[0].Quantizers == 0 ||
+		!strings.HasPrefix(res.Quantized[0].Arithmetic, "int8 in ") {
+		t.Errorf("quantized %+v", res.Quantized)
+	}
+	if len(res.Int8) != len(res.Rows) {
+		t.Fatalf("%d int8 cells, want one per float row (%d)", len(res.Int8), len(res.Rows))
+	}
+	for i, q := range res.Int8 {
+		r := res.Rows[i]
+		if q.Model != r.Model || q.Batch != r.Batch || q.Threads != r.Threads || len(q.Int8) != 1 || len(q.QDQFloat) != 1 ||
+			q.Int8Med <= 0 || q.QDQFloatMed <= 0 || (ort != "") != (q.ORTQDQMed > 0) || q.Int8Best < q.Int8Med {
+			t.Errorf("int8 cell %+v for row %+v", q, r)
+		}
+		if want := q.Int8Med / r.OursMed; q.Int8VsFP32 != want {
+			t.Errorf("int8/fp32 %v, want %v", q.Int8VsFP32, want)
+		}
+		if ort != "" && (q.Int8VsORT != q.Int8Med/max(r.ORTMed, q.ORTQDQMed) || (q.ORTFaster == "qdq") != (q.ORTQDQMed > r.ORTMed)) {
+			t.Errorf("int8/ORT %v against %q (ORT fp32 %v, QDQ %v)", q.Int8VsORT, q.ORTFaster, r.ORTMed, q.ORTQDQMed)
+		}
+	}
 	m := res.Memory
 	if m == nil || m.Model != "fashion_cnn" {
 		t.Fatalf("memory %+v", m)
@@ -84,7 +105,8 @@ func TestBenchModelsTable(t *testing.T) {
 	if code != 0 {
 		t.Fatal(e)
 	}
-	for _, want := range []string{"tiny               2       1", "tiny               2       2", "n/a", "scaling tiny", "load average", "fastest single run"} {
+	for _, want := range []string{"tiny               2       1", "tiny               2       2", "n/a", "scaling tiny", "load average", "fastest single run",
+		"int8 items/s (batch / median latency)", "ours int8", "quantized tiny: "} {
 		if !strings.Contains(out, want) {
 			t.Errorf("table lacks %q:\n%s", want, out)
 		}

@@ -268,12 +268,28 @@ func quantizeFirst(path string, m *modelFlags, place *placeFlags, specs []string
 	defer data.Close()
 	bar := progress.New(w, "calibrate", (data.Len()+co.BatchSize-1)/co.BatchSize)
 	co.Progress = func(done, _ int) { bar.Update(done, "") }
-	c, err := plan.Calibrate(data, co)
+	om, c, err := calibrateApply(plan, data, co, calibrators.Method(m.method), calibrators.AmaxOptions{Percentile: &m.percentile})
 	if err != nil {
 		return nil, nil, err
 	}
 	bar.Done(fmt.Sprintf("%d samples", data.Len()))
-	amax, err := c.Amax(calibrators.Method(m.method), calibrators.AmaxOptions{Percentile: &m.percentile})
+	raw, err := graph.ImportRaw(om)
+	if err != nil {
+		return nil, nil, err
+	}
+	return raw, c, nil
+}
+
+// calibrateApply calibrates plan's activations on data with co, computes
+// every quantizer's amax with method and o, and returns the QDQ model
+// (plan.Apply written by export.Graph) with the calibration. It returns
+// the errors of those steps.
+func calibrateApply(plan *quantize.Plan, data quantize.Data, co quantize.CalibrateOptions, method calibrators.Method, o calibrators.AmaxOptions) (*onnx.Model, *quantize.Calibration, error) {
+	c, err := plan.Calibrate(data, co)
+	if err != nil {
+		return nil, nil, err
+	}
+	amax, err := c.Amax(method, o)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -285,11 +301,7 @@ func quantizeFirst(path string, m *modelFlags, place *placeFlags, specs []string
 	if err != nil {
 		return nil, nil, err
 	}
-	raw, err := graph.ImportRaw(om)
-	if err != nil {
-		return nil, nil, err
-	}
-	return raw, c, nil
+	return om, c, nil
 }
 
 // readAll reads every sample of the inputs of g from the data files specs

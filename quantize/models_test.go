@@ -17,7 +17,7 @@ import (
 // BatchNormalization; opset 13) with the original's placement,
 // calibrated on its seeded inputs at batch 4 in batches of 2 with
 // entropy, and runs the written QDQ file in ONNX Runtime op by op. Its
-// outputs are our Session's up to a third of what quantization itself
+// outputs are our Session's up to half of what quantization itself
 // moves them (the largest |quantized - float|): our float ops between the
 // quantizers add in another order than ONNX Runtime's in places (the
 // convolutions of resnet18 from the second stage, depthwise convolutions,
@@ -25,8 +25,10 @@ import (
 // quantizer now and then (one code of 127), and the cascade grows with the
 // depth: resnet18 2·10^-4 of the effect, the Fashion CNN bit for bit,
 // mobilenet_v2 0.14, efficientnet_b0 0.24 (one code of one element at its
-// 5th quantizer, up to 4 codes by the 35th). A misplaced or mis-scaled
-// quantizer moves the outputs by about the effect itself. Under -short:
+// 5th quantizer, up to 4 codes by the 35th) with the assembly kernels, 0.40
+// and 0.27 with the purego ones, whose sums are in yet another order. A
+// misplaced or mis-scaled quantizer moves the outputs by about the effect
+// itself. Under -short:
 // resnet18 and the Fashion CNN.
 func TestReferenceModels(t *testing.T) {
 	man := models.Open(t)
@@ -113,8 +115,8 @@ func TestReferenceModels(t *testing.T) {
 				}
 				n, worst := compare(got, want)
 				_, effect := compare(got, float[o.Name].F32)
-				if worst > effect/3 {
-					t.Errorf("%s: %d of %d outputs differ from ONNX Runtime's, the largest by %g, more than a third of quantization's effect %g", o.Name, n, len(want), worst, effect)
+				if worst > effect/2 {
+					t.Errorf("%s: %d of %d outputs differ from ONNX Runtime's, the largest by %g, more than half of quantization's effect %g", o.Name, n, len(want), worst, effect)
 				}
 				t.Logf("%d quantizers (%d tensors), %d left float; output %s: %d of %d differ from ONNX Runtime's, by at most %g (%.2g of quantization's effect %g)",
 					len(p.Sites), len(p.Groups), len(p.Unquantized), o.Name, n, len(want), worst, worst/effect, effect)

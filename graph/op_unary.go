@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"slices"
+	"sync"
 
 	"github.com/tensorquant/tensorquant/internal/vec"
 	"github.com/tensorquant/tensorquant/internal/vecmath"
@@ -71,7 +72,7 @@ func init() {
 			return nil, err
 		}
 		return &unaryOp{
-			f32: func(d, x []float32) { hardSigmoidK(d, x, alpha, beta, false) },
+			f32: func(d, x []float32) { hardSigmoid32(d, x, alpha, beta, false) },
 			f64: func(d, x []float64) { hardSigmoidK(d, x, float64(alpha), float64(beta), false) },
 		}, nil
 	})
@@ -80,7 +81,7 @@ func init() {
 			return nil, err
 		}
 		return &unaryOp{
-			f32: func(d, x []float32) { hardSigmoidK(d, x, 1.0/6, 0.5, true) },
+			f32: func(d, x []float32) { hardSigmoid32(d, x, 1.0/6, 0.5, true) },
 			f64: func(d, x []float64) { hardSigmoidK(d, x, 1.0/6, 0.5, true) },
 		}, nil
 	})
@@ -260,6 +261,40 @@ func leakyReluK64(d, x []float64, alpha float64) {
 		b, w := math.Float64bits(v), math.Float64bits(v*alpha)
 		neg := uint64(int64(b) >> 63)
 		d[i] = math.Float64frombits(b ^ (b^w)&neg)
+	}
+}
+
+// clip01 is the clamp of HardSigmoid: to [0, 1], NaN kept, -0 made +0
+// (as max(0, min(1, y)) does).
+var clip01 = vec.Act{Kind: vec.Clip, Lo: 0, Hi: 1}
+
+// hardSwishBufs holds the blocks of HardSwish's factor: the kernels are
+// called through tables, so a block on the stack would escape anyway.
+var hardSwishBufs = sync.Pool{New: func() any { return new([512]float32) }}
+
+// hardSigmoid32 is hardSigmoidK on float32 with the vector kernels, bit
+// for bit: alpha·x (vecmath.MulScalar), + beta and the clamp (vec.Finish;
+// min(max(y, 0), 1) equals max(0, min(1, y)) for every y, NaN and -0
+// included), times x (vecmath.Mul) for HardSwish, a block at a time so
+// that d may be x.
+func hardSigmoid32(d, x []float32, alpha, beta float32, swish bool) {
+	x = x[:len(d)]
+	var buf *[512]float32
+	if swish {
+		buf = hardSwishBufs.Get().(*[512]float32)
+		defer hardSwishBufs.Put(buf)
+	}
+	for i := 0; i < len(x); i += 512 {
+		xs := x[i:min(i+512, len(x))]
+		h := d[i : i+len(xs)]
+		if swish {
+			h = buf[:len(xs)]
+		}
+		vecmath.MulScalar(h, xs, alpha)
+		vec.Finish(h, beta, true, nil, &clip01)
+		if swish {
+			vecmath.Mul(d[i:i+len(xs)], h, xs)
+		}
 	}
 }
 

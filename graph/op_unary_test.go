@@ -5,6 +5,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 	"github.com/tensorquant/tensorquant/internal/vecmath"
 	"github.com/tensorquant/tensorquant/onnx"
 )
@@ -140,4 +141,39 @@ func TestCast(t *testing.T) {
 	wantErr(t, 13, cast(onnx.Float16), "cast to FLOAT16 is not supported", x)
 	wantErr(t, 13, node("Cast", in(1), y), "attribute to is required", x)
 	wantErr(t, 13, node("Cast", in(1), y, onnx.IntAttr("to", 1), onnx.IntAttr("saturate", 1)), "unsupported attribute(s) saturate", x)
+}
+
+// hardSigmoid32, the float32 kernel of HardSigmoid and HardSwish, equals
+// hardSigmoidK (the scalar definition) bit for bit on every kernel family,
+// at every length up to two blocks and a tail, in place too, on values
+// that cross both clamps, NaN, infinities and signed zeros.
+func TestHardSigmoidVector(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(41, 42))
+		specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)), -3, 3, 2.5, -2.5}
+		for _, n := range []int{0, 1, 7, 8, 15, 16, 17, 63, 64, 65, 511, 512, 513, 1100} {
+			x := make([]float32, n)
+			for i := range x {
+				if i%5 == 0 {
+					x[i] = specials[rng.IntN(len(specials))]
+				} else {
+					x[i] = float32(rng.NormFloat64() * 4)
+				}
+			}
+			for _, p := range [][3]float32{{1.0 / 6, 0.5, 1}, {0.2, 0.5, 0}, {0.5, 0, 0}, {-0.3, float32(math.Copysign(0, -1)), 0}} {
+				alpha, beta, swish := p[0], p[1], p[2] == 1
+				want := make([]float32, n)
+				hardSigmoidK(want, x, alpha, beta, swish)
+				got := make([]float32, n)
+				hardSigmoid32(got, x, alpha, beta, swish)
+				inPlace := append([]float32{}, x...)
+				hardSigmoid32(inPlace, inPlace, alpha, beta, swish)
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) || math.Float32bits(inPlace[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("n %d alpha %v beta %v swish %v: element %d of %v is %v (in place %v), want %v", n, alpha, beta, swish, i, x[i], got[i], inPlace[i], want[i])
+					}
+				}
+			}
+		}
+	})
 }

@@ -320,7 +320,8 @@ func (g *gemmJob) run(i0, i1, j0, j1 int) {
 // macro runs the micro-kernel over the packed mcb×kcb block of A and the
 // packed kcb×ncb block of B, writing C[ic:, jc:], and applies the
 // epilogue when last (its sums are complete): tileEp to each tile, then
-// post to each row of the block.
+// post to each row of the block (to the whole block at once when its rows
+// are contiguous).
 func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last bool) {
 	mr, nr := g.kern.mr, g.kern.nr
 	ldc, c := g.LdC, g.C
@@ -365,7 +366,14 @@ func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last b
 			}
 		}
 	}
-	if ep != nil && g.post != nil {
+	switch {
+	case ep == nil || g.post == nil:
+	case ncb == ldc:
+		// The block's rows are contiguous (a matrix-vector product's
+		// column, a narrow C): one run.
+		blk := c[ic*ldc:][:mcb*ldc]
+		g.post(blk, blk)
+	default:
 		for r := range mcb {
 			row := c[(ic+r)*ldc+jc:][:ncb]
 			g.post(row, row)

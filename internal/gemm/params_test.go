@@ -124,10 +124,20 @@ func affine(dst, src []float32) {
 	}
 }
 
+// tightC lays C out with no gap between its rows (ldc = n).
+func (p *problem) tightC() {
+	c := make([]float32, p.m*p.n)
+	for i := range p.m {
+		copy(c[i*p.n:][:p.n], p.c[i*p.ldc:])
+	}
+	p.c, p.ldc = c, max(1, p.n)
+}
+
 // TestGemmEpilogue checks the epilogue against Sgemm followed by the same
 // operations element by element: a row or column bias, a residual and an
 // activation (Relu, or a Func kernel, applied once to every element of C
-// and to nothing else), bit for bit, with k = 0 too.
+// and to nothing else, with and without gaps between the rows of C), bit
+// for bit, with k = 0 too.
 func TestGemmEpilogue(t *testing.T) {
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		rng := rand.New(rand.NewPCG(13, 14))
@@ -138,9 +148,11 @@ func TestGemmEpilogue(t *testing.T) {
 				}
 				acc, perCol, withAdd, fn := mode&1 != 0, mode&2 != 0, mode&4 != 0, mode&8 != 0
 				p := newProblem(rng, false, mode&1 != 0, acc, d[0], d[1], d[2])
-				e := &Epilogue{Act: vec.Act{Kind: vec.Relu}}
-				if fn {
-					e.Act = vec.Act{Kind: vec.Func, Func: affine}
+				e := &Epilogue{Act: vec.Act{Kind: vec.Func, Func: affine}}
+				if !fn {
+					e.Act = vec.Act{Kind: vec.Relu}
+				} else if i%2 == 0 {
+					p.tightC() // rows of C back to back: Func runs on whole blocks
 				}
 				bias := make([]float32, max(p.m, p.n))
 				for i := range bias {

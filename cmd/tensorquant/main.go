@@ -45,7 +45,7 @@ func commands() []command {
 		{"finetune", "fine-tune an ONNX model (quantization-aware for a QDQ model) and write it back", runFinetune},
 		{"run", "run an ONNX model on .npy inputs and write its outputs, or benchmark it", runRun},
 		{"info", "describe an ONNX model: inputs, outputs, opsets, ops, parameters, support", runInfo},
-		{"bench", "kernel throughput: every implementation vs pure Go vs copy(); bench models: ours vs ONNX Runtime vs PyTorch", runBench},
+		{"bench", "kernel throughput: every implementation vs pure Go vs copy(); bench models: ours vs ONNX Runtime vs PyTorch, fp32 and int8", runBench},
 		{"version", "print the module and Go versions and the kernels in use", runVersion},
 	}
 }

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/graph"
@@ -10,8 +11,9 @@ import (
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
-// BenchmarkInt8Models runs resnet18, mobilenet_v2 and the encoder on one
-// thread at batch 1 and 8, three ways: the float model (fp32), its QDQ
+// BenchmarkInt8Models runs resnet18, mobilenet_v2, the encoder,
+// mobilenet_v3_small, efficientnet_b0 and the Fashion CNN on one thread
+// at batch 1 and 8, three ways: the float model (fp32), its QDQ
 // model (internal/testkit/ptqtest) on the integer path (int8) and on the
 // float path (qdq-float: Q/DQ as fake quantization). Run it with -count
 // to interleave the three, and compare ratios within one run (cpu-ms/op
@@ -20,7 +22,7 @@ import (
 func BenchmarkInt8Models(b *testing.B) {
 	man := models.Open(b)
 	dir := b.TempDir()
-	for _, name := range int8Models {
+	for _, name := range append(slices.Clip(int8Models), "mobilenet_v3_small", "efficientnet_b0", "fashion_cnn") {
 		mo, _, qdq := quantizedModel(b, man, name, dir, false)
 		fp32, err := mo.Path(17)
 		if err != nil {

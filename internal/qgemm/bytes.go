@@ -132,6 +132,23 @@ func getBytes(n int) *[]byte {
 
 func putBytes(p *[]byte) { bufPool.Put(p) }
 
+// wordPool holds the 32-bit buffers of transposed outputs (int32 sums,
+// floats).
+var wordPool sync.Pool // of *[]uint32
+
+// getWords returns a buffer of n 32-bit words (not cleared) from the
+// pool; putWords returns it.
+func getWords(n int) *[]uint32 {
+	if p, ok := wordPool.Get().(*[]uint32); ok && cap(*p) >= n {
+		*p = (*p)[:n]
+		return p
+	}
+	b := make([]uint32, n)
+	return &b
+}
+
+func putWords(p *[]uint32) { wordPool.Put(p) }
+
 // transposeBits32 sets dst[j·ldd + i] = src[i·lds + j] for i < rows, j <
 // cols: 32-bit values (int32, or float32 bits), 8×8 blocks in assembly
 // where there is some.
@@ -154,4 +171,9 @@ func transposeBits32(dst []uint32, ldd int, src []uint32, lds, rows, cols int) {
 // bits32 returns the 32-bit patterns of an int32 or float32 slice.
 func bits32[T int32 | float32](s []T) []uint32 {
 	return unsafe.Slice((*uint32)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+}
+
+// fromBits32 is bits32's inverse: the words of w as int32 or float32.
+func fromBits32[T int32 | float32](w []uint32) []T {
+	return unsafe.Slice((*T)(unsafe.Pointer(unsafe.SliceData(w))), len(w))
 }

@@ -274,22 +274,21 @@ func (cw *ConvWeights) family() family {
 // channels, into the output as batch × channels × pixels.
 func (e *epilogue) viaNHWC(batch, pixels, channels int) (finish func()) {
 	n := pixels * channels
-	switch e.kind {
-	case outInt32:
-		y := e.i32
-		e.i32 = make([]int32, len(y))
-		return func() {
-			for b := range batch {
-				transposeBits32(bits32(y[b*n:(b+1)*n]), pixels, bits32(e.i32[b*n:]), channels, pixels, channels)
-			}
+	if e.kind == outInt32 || e.kind == outFloat {
+		var y []uint32
+		buf := getWords(batch * n)
+		if e.kind == outInt32 {
+			y = bits32(e.i32)
+			e.i32 = fromBits32[int32](*buf)
+		} else {
+			y = bits32(e.f32)
+			e.f32 = fromBits32[float32](*buf)
 		}
-	case outFloat:
-		y := e.f32
-		e.f32 = make([]float32, len(y))
 		return func() {
 			for b := range batch {
-				transposeBits32(bits32(y[b*n:(b+1)*n]), pixels, bits32(e.f32[b*n:]), channels, pixels, channels)
+				transposeBits32(y[b*n:(b+1)*n], pixels, (*buf)[b*n:], channels, pixels, channels)
 			}
+			putWords(buf)
 		}
 	}
 	y, buf := e.u8, getBytes(len(e.u8))

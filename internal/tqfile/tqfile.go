@@ -225,7 +225,16 @@ func (d *Decoder) Bytes(n int) []byte {
 // Byte returns the next byte.
 func (d *Decoder) Byte() byte { return d.Bytes(1)[0] }
 
-// Uvarint reads a uvarint of at most limit.
+// ErrNonMinimal is the error for a varint written with more bytes than
+// its value needs (a trailing group of zeros): the encoder never writes
+// one, so accepting it would give two files for one content.
+var ErrNonMinimal = errors.New("varint not in its shortest form")
+
+// minimal reports whether the n-byte varint at the start of b is in its
+// shortest form: one byte, or a last byte that is not zero.
+func minimal(b []byte, n int) bool { return n == 1 || b[n-1] != 0 }
+
+// Uvarint reads a uvarint of at most limit, in its shortest form.
 func (d *Decoder) Uvarint(limit uint64) uint64 {
 	if *d.err != nil {
 		return 0
@@ -233,6 +242,10 @@ func (d *Decoder) Uvarint(limit uint64) uint64 {
 	v, n := binary.Uvarint(d.b)
 	if n <= 0 {
 		d.Fail(ErrTruncated)
+		return 0
+	}
+	if !minimal(d.b, n) {
+		d.Fail(ErrNonMinimal)
 		return 0
 	}
 	d.b = d.b[n:]
@@ -246,7 +259,7 @@ func (d *Decoder) Uvarint(limit uint64) uint64 {
 // Int reads a uvarint of at most limit, which must fit an int32.
 func (d *Decoder) Int(limit int) int { return int(d.Uvarint(uint64(min(limit, math.MaxInt32)))) }
 
-// Varint reads a zig-zag varint that fits an int32.
+// Varint reads a zig-zag varint that fits an int32, in its shortest form.
 func (d *Decoder) Varint() int {
 	if *d.err != nil {
 		return 0
@@ -254,6 +267,10 @@ func (d *Decoder) Varint() int {
 	v, n := binary.Varint(d.b)
 	if n <= 0 {
 		d.Fail(ErrTruncated)
+		return 0
+	}
+	if !minimal(d.b, n) {
+		d.Fail(ErrNonMinimal)
 		return 0
 	}
 	d.b = d.b[n:]

@@ -345,7 +345,20 @@ func (r *reader) fields(x *fieldInfo, field func() bool) error {
 
 // decodeElem decodes the current field as one more element of a repeated
 // message field and returns the extended list (which count sized).
+//
+// An element past what count saw is one where count stopped, a malformed
+// field: it is decoded into a scratch element first (appended only if it
+// decodes after all), so that the error does not cost growing a list of
+// every element before it.
 func decodeElem[T any](r *reader, list []T, name, typeName string, decode func(*T, *reader) error) []T {
+	if len(list) == cap(list) {
+		var e T
+		r.message(name, len(list), typeName, func(sub *reader) error { return decode(&e, sub) })
+		if r.err != nil {
+			return list
+		}
+		return append(list, e)
+	}
 	list = append(list, *new(T))
 	e := &list[len(list)-1]
 	r.message(name, len(list)-1, typeName, func(sub *reader) error { return decode(e, sub) })

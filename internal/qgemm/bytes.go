@@ -115,39 +115,21 @@ func transpose8x8(w *[8]uint64) {
 	}
 }
 
-// bufPool holds byte buffers for the padded inputs and transposed
-// outputs.
-var bufPool sync.Pool // of *[]byte
-
-// getBytes returns a buffer of n bytes (not cleared) from the pool;
-// putBytes returns it.
-func getBytes(n int) *[]byte {
-	if p, ok := bufPool.Get().(*[]byte); ok && cap(*p) >= n {
-		*p = (*p)[:n]
-		return p
-	}
-	b := make([]byte, n)
-	return &b
-}
-
-func putBytes(p *[]byte) { bufPool.Put(p) }
-
-// wordPool holds the 32-bit buffers of transposed outputs (int32 sums,
+// bytePool holds the byte buffers of the padded inputs and transposed
+// outputs, wordPool the 32-bit buffers of transposed outputs (int32 sums,
 // floats).
-var wordPool sync.Pool // of *[]uint32
+var bytePool, wordPool sync.Pool // of *[]byte, *[]uint32
 
-// getWords returns a buffer of n 32-bit words (not cleared) from the
-// pool; putWords returns it.
-func getWords(n int) *[]uint32 {
-	if p, ok := wordPool.Get().(*[]uint32); ok && cap(*p) >= n {
+// getBuf returns a buffer of n elements (not cleared) from pool, which
+// holds *[]T; pool.Put returns it.
+func getBuf[T byte | uint32](pool *sync.Pool, n int) *[]T {
+	if p, ok := pool.Get().(*[]T); ok && cap(*p) >= n {
 		*p = (*p)[:n]
 		return p
 	}
-	b := make([]uint32, n)
+	b := make([]T, n)
 	return &b
 }
-
-func putWords(p *[]uint32) { wordPool.Put(p) }
 
 // transposeBits32 sets dst[j·ldd + i] = src[i·lds + j] for i < rows, j <
 // cols: 32-bit values (int32, or float32 bits), 8×8 blocks in assembly

@@ -276,7 +276,7 @@ func (e *epilogue) viaNHWC(batch, pixels, channels int) (finish func()) {
 	n := pixels * channels
 	if e.kind == outInt32 || e.kind == outFloat {
 		var y []uint32
-		buf := getWords(batch * n)
+		buf := getBuf[uint32](&wordPool, batch*n)
 		if e.kind == outInt32 {
 			y = bits32(e.i32)
 			e.i32 = fromBits32[int32](*buf)
@@ -288,16 +288,16 @@ func (e *epilogue) viaNHWC(batch, pixels, channels int) (finish func()) {
 			for b := range batch {
 				transposeBits32(y[b*n:(b+1)*n], pixels, (*buf)[b*n:], channels, pixels, channels)
 			}
-			putWords(buf)
+			wordPool.Put(buf)
 		}
 	}
-	y, buf := e.u8, getBytes(len(e.u8))
+	y, buf := e.u8, getBuf[byte](&bytePool, len(e.u8))
 	e.u8 = *buf
 	return func() {
 		for b := range batch {
 			transposeBytes(y[b*n:(b+1)*n], pixels, e.u8[b*n:], channels, pixels, channels, 0)
 		}
-		putBytes(buf)
+		bytePool.Put(buf)
 	}
 }
 
@@ -325,7 +325,7 @@ func newPadded(c Conv, l Layout, x []byte, zero, flip byte, g geometry, dw bool)
 		p.geo.wide = false
 	}
 	p.pixels = c.Batch * p.hp * p.wp
-	p.buf = getBytes(p.pixels*p.c + 4)
+	p.buf = getBuf[byte](&bytePool, p.pixels*p.c+4)
 	p.x = *p.buf
 	pad := zero ^ flip
 	rowBytes := p.wp * p.c
@@ -349,13 +349,13 @@ func newPadded(c Conv, l Layout, x []byte, zero, flip byte, g geometry, dw bool)
 	}
 	fillBytes(p.x[len(p.x)-4:], 0)
 	if p.geo.wide {
-		wide := getBytes(2 * len(p.x))
+		wide := getBuf[byte](&bytePool, 2*len(p.x))
 		widenCopy(*wide, p.x, 0)
-		putBytes(p.buf)
+		bytePool.Put(p.buf)
 		p.buf, p.x, p.es = wide, *wide, 2
 	}
 	return p
 }
 
 // release returns the buffer to the pool.
-func (p *padded) release() { putBytes(p.buf) }
+func (p *padded) release() { bytePool.Put(p.buf) }

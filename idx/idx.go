@@ -12,6 +12,7 @@ import (
 	"os"
 
 	"github.com/tensorquant/tensorquant/internal/atomicfile"
+	"github.com/tensorquant/tensorquant/internal/checked"
 	"github.com/tensorquant/tensorquant/tensor"
 )
 
@@ -269,19 +270,16 @@ func NewStream(r io.Reader) (*Stream, error) {
 		return nil, fmt.Errorf("%w: the header of %d dimensions is cut short", ErrFormat, ndim)
 	}
 	s.Shape = make([]int, ndim)
-	n, row := 1, 1 // elements, and elements per row
 	for i := range s.Shape {
-		d := binary.BigEndian.Uint32(dims[4*i:])
-		s.Shape[i] = int(d)
-		if uint64(d) > math.MaxInt || (d != 0 && max(n, row) > math.MaxInt/size/int(d)) {
-			return nil, fmt.Errorf("%w: shape %v has too many elements", ErrFormat, s.Shape[:i+1])
-		}
-		n *= int(d)
-		if i > 0 {
-			row *= int(d)
-		}
+		s.Shape[i] = int(binary.BigEndian.Uint32(dims[4*i:]))
 	}
-	s.row = row * size
+	// The same rule as every other shape check (and Write's): the non-zero
+	// dimensions must multiply to an int even when another one is zero.
+	if _, err := checked.Product(s.Shape, size); err != nil {
+		return nil, fmt.Errorf("%w: %v", ErrFormat, err)
+	}
+	row, _ := checked.Product(s.Shape[1:], size)
+	s.row = row
 	return s, nil
 }
 

@@ -151,7 +151,8 @@ func FuzzQGemm(f *testing.F) {
 }
 
 // FuzzQConv pins every kernel family's convolutions (grouped, depthwise,
-// strided, dilated, padded, both layouts) to the generic ones.
+// strided, dilated, padded, every pair of input and output layouts) to
+// the generic ones.
 func FuzzQConv(f *testing.F) {
 	f.Add([]byte{0, 255, 128, 127, 1, 2, 3}, uint16(0x1234), uint16(0x5678), uint8(3), uint8(0))
 	f.Add([]byte("depthwise"), uint16(0xffff), uint16(0x0001), uint8(0), uint8(0xc1))
@@ -169,7 +170,7 @@ func FuzzQConv(f *testing.F) {
 		}
 		c.PadTop, c.PadLeft = int(s2>>9)%c.KH, int(s2>>10)%c.KW
 		c.PadBottom, c.PadRight = int(s2>>11)%c.KH, int(s1>>3)%c.KW
-		layout := qgemm.Layout(flags >> 1 % 2)
+		lin, lout := qgemm.Layout(flags>>1%2), qgemm.Layout(flags>>2%2)
 		run := func() qgemmOut {
 			cw, err := qgemm.PackConv(c, cycle[int8](data, c.OutC*c.InC/c.Groups*c.KH*c.KW, 5), cycle[int8](data, c.OutC, 1))
 			if err != nil {
@@ -178,17 +179,17 @@ func FuzzQConv(f *testing.F) {
 			x := cycle[uint8](data, c.Batch*c.InC*c.InH*c.InW, 0)
 			var out qgemmOut
 			out.c = make([]int32, c.Batch*c.OutC*c.OutH()*c.OutW())
-			if out.err = qgemm.ConvInt32(1, cw, layout, x, zx, nil, out.c); out.err != nil {
+			if out.err = qgemm.ConvInt32(1, cw, lin, lout, x, zx, nil, out.c); out.err != nil {
 				return out
 			}
 			out.y = make([]byte, len(out.c))
 			q := qgemm.Requant{Scale: []float32{1.0 / 512}, ZeroPoint: 128, Min: 0, Max: 255}
-			out.err = qgemm.ConvQuant(1, cw, layout, x, zx, nil, q, out.y)
+			out.err = qgemm.ConvQuant(1, cw, lin, lout, x, zx, nil, q, out.y)
 			return out
 		}
 		eachFamily(run, func(fam string, got, want qgemmOut) {
 			if !equalOut(got, want) {
-				t.Fatalf("%s differs from generic (%+v, layout %d): %+v, want %+v", fam, c, layout, got, want)
+				t.Fatalf("%s differs from generic (%+v, layouts %d→%d): %+v, want %+v", fam, c, lin, lout, got, want)
 			}
 		})
 	})

@@ -180,13 +180,13 @@ func (q *qConv) run(ctx *Ctx, x *Tensor, zx int32) (*Tensor, error) {
 func convInto[X qgemm.Int8](threads int, w *qgemm.ConvWeights, x []X, zx X, o *qOut, y *Tensor) error {
 	switch {
 	case o.kind == qInt32:
-		return qgemm.ConvInt32(threads, w, qgemm.NCHW, x, zx, o.bias, y.I32)
+		return qgemm.ConvInt32(threads, w, qgemm.NCHW, qgemm.NCHW, x, zx, o.bias, y.I32)
 	case o.kind == qFloat:
-		return qgemm.ConvFloat(threads, w, qgemm.NCHW, x, zx, o.deq, y.F32)
+		return qgemm.ConvFloat(threads, w, qgemm.NCHW, qgemm.NCHW, x, zx, o.deq, y.F32)
 	case o.dtype == onnx.Int8:
-		return qgemm.ConvQuant(threads, w, qgemm.NCHW, x, zx, o.bias, o.req, y.I8)
+		return qgemm.ConvQuant(threads, w, qgemm.NCHW, qgemm.NCHW, x, zx, o.bias, o.req, y.I8)
 	}
-	return qgemm.ConvQuant(threads, w, qgemm.NCHW, x, zx, o.bias, o.req, y.U8)
+	return qgemm.ConvQuant(threads, w, qgemm.NCHW, qgemm.NCHW, x, zx, o.bias, o.req, y.U8)
 }
 
 // packConv packs the code weights w (shape wShape) with zero points zp

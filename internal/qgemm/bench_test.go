@@ -142,7 +142,7 @@ func BenchmarkConv(b *testing.B) {
 					}
 					q := Requant{Scale: []float32{1.0 / 4096}, ZeroPoint: 128, Min: 0, Max: 255}
 					for b.Loop() {
-						if err := ConvQuant(1, cw, l, x8, 3, nil, q, y8); err != nil {
+						if err := ConvQuant(1, cw, l, l, x8, 3, nil, q, y8); err != nil {
 							b.Fatal(err)
 						}
 					}

@@ -153,29 +153,30 @@ func PackConv[T Int8](c Conv, w []T, zeroPoint []T) (*ConvWeights, error) {
 
 // ConvInt32 computes the convolution of x (zero point zx) with cw into y,
 // C + bias[channel] in int32 (ONNX ConvInteger, with a bias), on up to
-// threads goroutines. x and y are in layout l; bias is nil or has OutC
-// values. It returns an error when threads < 1 or a slice has the wrong
-// length for the shape (wrapping ErrShape).
-func ConvInt32[X Int8](threads int, cw *ConvWeights, l Layout, x []X, zx X, bias []int32, y []int32) error {
-	return conv(threads, cw, l, x, zx, bias, nil, len(y), &epilogue{kind: outInt32, i32: y})
+// threads goroutines. x is in layout in, y in layout out; bias is nil or
+// has OutC values. It returns an error when threads < 1, a layout is
+// unknown or a slice has the wrong length for the shape (wrapping
+// ErrShape).
+func ConvInt32[X Int8](threads int, cw *ConvWeights, in, out Layout, x []X, zx X, bias []int32, y []int32) error {
+	return conv(threads, cw, in, out, x, zx, bias, nil, len(y), &epilogue{kind: outInt32, i32: y})
 }
 
 // ConvQuant is ConvInt32 followed by the requantization q into y of type
 // Y (ONNX QLinearConv). It also returns an error when a scale is not
 // finite or q's zero point or bounds are outside Y's range.
-func ConvQuant[X, Y Int8](threads int, cw *ConvWeights, l Layout, x []X, zx X, bias []int32, q Requant, y []Y) error {
+func ConvQuant[X, Y Int8](threads int, cw *ConvWeights, in, out Layout, x []X, zx X, bias []int32, q Requant, y []Y) error {
 	e := &epilogue{kind: outQuant, u8: bytesOf(y)}
 	lo, hi := rangeOf[Y]()
 	if err := e.setQuant(q, lo, hi); err != nil {
 		return err
 	}
-	return conv(threads, cw, l, x, zx, bias, q.Scale, len(y), e)
+	return conv(threads, cw, in, out, x, zx, bias, q.Scale, len(y), e)
 }
 
 // ConvFloat is ConvInt32 (without an int32 bias) followed by the float
 // output d. It also returns an error when a scale is not finite or d.Bias
 // has neither 0 nor OutC values.
-func ConvFloat[X Int8](threads int, cw *ConvWeights, l Layout, x []X, zx X, d Dequant, y []float32) error {
+func ConvFloat[X Int8](threads int, cw *ConvWeights, in, out Layout, x []X, zx X, d Dequant, y []float32) error {
 	if cw == nil {
 		return errors.New("qgemm: nil convolution weights")
 	}
@@ -184,19 +185,21 @@ func ConvFloat[X Int8](threads int, cw *ConvWeights, l Layout, x []X, zx X, d De
 	if e.bias, err = floatBias(d.Bias, cw.shape.OutC, "convolution has %d output channels"); err != nil {
 		return err
 	}
-	return conv(threads, cw, l, x, zx, nil, d.Scale, len(y), e)
+	return conv(threads, cw, in, out, x, zx, nil, d.Scale, len(y), e)
 }
 
 // conv runs the convolution into e, whose output (of ylen values) is set.
-func conv[X Int8](threads int, cw *ConvWeights, l Layout, x []X, zx X, bias []int32, scale []float32, ylen int, e *epilogue) error {
+func conv[X Int8](threads int, cw *ConvWeights, in, out Layout, x []X, zx X, bias []int32, scale []float32, ylen int, e *epilogue) error {
 	if cw == nil {
 		return errors.New("qgemm: nil convolution weights")
 	}
 	if threads < 1 {
 		return fmt.Errorf("qgemm: %d threads", threads)
 	}
-	if l != NCHW && l != NHWC {
-		return fmt.Errorf("qgemm: unknown layout %d", l)
+	for _, l := range [2]Layout{in, out} {
+		if l != NCHW && l != NHWC {
+			return fmt.Errorf("qgemm: unknown layout %d", l)
+		}
 	}
 	c := cw.shape
 	oh, ow := c.OutH(), c.OutW()
@@ -220,20 +223,20 @@ func conv[X Int8](threads int, cw *ConvWeights, l Layout, x []X, zx X, bias []in
 	geo := geometries[fam]
 	flip := actFlip[X](geo)
 	zk := kappa(uint8(zx)^flip, geo.signed)
-	in := newPadded(c, l, bytesOf(x), uint8(zx), flip, geo, cw.dw != nil)
-	defer in.release()
+	px := newPadded(c, in, bytesOf(x), uint8(zx), flip, geo, cw.dw != nil)
+	defer px.release()
 
 	// The kernels write NHWC: into y itself, or into a buffer transposed
 	// into y at the end.
 	pixels := c.Batch * oh * ow
 	e.ld = c.OutC
 	finish := func() {}
-	if l == NCHW {
+	if out == NCHW {
 		finish = e.viaNHWC(c.Batch, oh*ow, c.OutC)
 	}
 	if cw.dw != nil {
 		e.setDepthwise(cw.dw, zk, bias, scales)
-		cw.dw.run(threads, fam, in, e, c, pixels)
+		cw.dw.run(threads, fam, px, e, c, pixels)
 	} else {
 		ocg := c.OutC / c.Groups
 		for g, w := range cw.groups {
@@ -253,7 +256,7 @@ func conv[X Int8](threads int, cw *ConvWeights, l Layout, x []X, zx X, bias []in
 			if err := ge.setColumns(w, zk, gb, gs); err != nil {
 				return err
 			}
-			src := newConvSource(in, c, g, w)
+			src := newConvSource(px, c, g, w)
 			run(threads, w, src, &ge, pixels)
 		}
 	}

@@ -93,9 +93,10 @@ func newConvProblem[X, W Int8](rng *rand.Rand, c Conv, perChannel, bias bool) *c
 	return p
 }
 
-// checkConv runs p through the three outputs in layout l under the
-// current family and compares them with the definition.
-func checkConv[X, W, Y Int8](t *testing.T, rng *rand.Rand, p *convProblem, l Layout, threads int) {
+// checkConv runs p through the three outputs, its input in layout in and
+// its output in layout out, under the current family and compares them
+// with the definition.
+func checkConv[X, W, Y Int8](t *testing.T, rng *rand.Rand, p *convProblem, in, out Layout, threads int) {
 	t.Helper()
 	c := p.c
 	cw, err := PackConv(c, convert[W](p.w), convert[W](p.zw))
@@ -105,23 +106,25 @@ func checkConv[X, W, Y Int8](t *testing.T, rng *rand.Rand, p *convProblem, l Lay
 	hw, ohw := c.InH*c.InW, c.OutH()*c.OutW()
 	x := p.x
 	want := p.ref()
-	if l == NHWC {
+	if in == NHWC {
 		x = toNHWC(x, c.Batch, c.InC, hw)
+	}
+	if out == NHWC {
 		want = toNHWC(want, c.Batch, c.OutC, ohw)
 	}
 	chanOf := func(i int) int {
-		if l == NHWC {
+		if out == NHWC {
 			return i % c.OutC
 		}
 		return i / ohw % c.OutC
 	}
 	xs := offset(convert[X](x), rng.IntN(16))
 	name := func() string {
-		return fmt.Sprintf("%s layout %d %+v zx=%d zw=%v bias=%v", cw.family(), l, c, p.zx, p.zw, p.bias != nil)
+		return fmt.Sprintf("%s layouts %d→%d %+v zx=%d zw=%v bias=%v", cw.family(), in, out, c, p.zx, p.zw, p.bias != nil)
 	}
 
 	y32 := make([]int32, len(want))
-	if err := ConvInt32(threads, cw, l, xs, X(p.zx), p.bias, y32); err != nil {
+	if err := ConvInt32(threads, cw, in, out, xs, X(p.zx), p.bias, y32); err != nil {
 		t.Fatalf("%s: %v", name(), err)
 	}
 	for i, v := range y32 {
@@ -146,7 +149,7 @@ func checkConv[X, W, Y Int8](t *testing.T, rng *rand.Rand, p *convProblem, l Lay
 	}
 	q := Requant{Scale: scale, ZeroPoint: randomIn(rng, lo, hi), Min: lo, Max: hi}
 	yq := make([]Y, len(want))
-	if err := ConvQuant(threads, cw, l, xs, X(p.zx), p.bias, q, yq); err != nil {
+	if err := ConvQuant(threads, cw, in, out, xs, X(p.zx), p.bias, q, yq); err != nil {
 		t.Fatalf("%s: %v", name(), err)
 	}
 	for i, v := range yq {
@@ -164,7 +167,7 @@ func checkConv[X, W, Y Int8](t *testing.T, rng *rand.Rand, p *convProblem, l Lay
 		fb[i] = float32(rng.NormFloat64())
 	}
 	yf := make([]float32, len(want))
-	if err := ConvFloat(threads, cw, l, xs, X(p.zx), Dequant{Scale: scale, Bias: fb}, yf); err != nil {
+	if err := ConvFloat(threads, cw, in, out, xs, X(p.zx), Dequant{Scale: scale, Bias: fb}, yf); err != nil {
 		t.Fatalf("%s: %v", name(), err)
 	}
 	for i, v := range yf {
@@ -175,16 +178,16 @@ func checkConv[X, W, Y Int8](t *testing.T, rng *rand.Rand, p *convProblem, l Lay
 	}
 }
 
-func eachConvType(f func(run func(t *testing.T, rng *rand.Rand, c Conv, l Layout, perChannel, bias bool, threads int))) {
+func eachConvType(f func(run func(t *testing.T, rng *rand.Rand, c Conv, in, out Layout, perChannel, bias bool, threads int))) {
 	f(checkConvTyped[uint8, int8, uint8])
 	f(checkConvTyped[int8, int8, int8])
 	f(checkConvTyped[uint8, uint8, uint8])
 	f(checkConvTyped[int8, uint8, uint8])
 }
 
-func checkConvTyped[X, W, Y Int8](t *testing.T, rng *rand.Rand, c Conv, l Layout, perChannel, bias bool, threads int) {
+func checkConvTyped[X, W, Y Int8](t *testing.T, rng *rand.Rand, c Conv, in, out Layout, perChannel, bias bool, threads int) {
 	t.Helper()
-	checkConv[X, W, Y](t, rng, newConvProblem[X, W](rng, c, perChannel, bias), l, threads)
+	checkConv[X, W, Y](t, rng, newConvProblem[X, W](rng, c, perChannel, bias), in, out, threads)
 }
 
 // convShapes are convolutions with every feature: 1×1 and 3×3, strides,
@@ -205,15 +208,17 @@ var convShapes = []Conv{
 }
 
 // TestConv runs every shape of convShapes with each type combination, in
-// both layouts, per-tensor and per-channel zero points, with and without
+// the four pairs of input and output layouts, per-tensor and per-channel zero points, with and without
 // a bias, against the definition.
 func TestConv(t *testing.T) {
 	forEachFamily(t, func(t *testing.T, fam family) {
 		rng := rand.New(rand.NewPCG(2, uint64(fam)))
-		eachConvType(func(check func(t *testing.T, rng *rand.Rand, c Conv, l Layout, perChannel, bias bool, threads int)) {
+		eachConvType(func(check func(t *testing.T, rng *rand.Rand, c Conv, in, out Layout, perChannel, bias bool, threads int)) {
 			for i, c := range convShapes {
-				for _, l := range []Layout{NCHW, NHWC} {
-					check(t, rng, c, l, i%2 == 0, i%3 != 0, 1+i%3)
+				for _, in := range []Layout{NCHW, NHWC} {
+					for _, out := range []Layout{NCHW, NHWC} {
+						check(t, rng, c, in, out, i%2 == 0, i%3 != 0, 1+i%3)
+					}
 				}
 			}
 		})

@@ -106,9 +106,9 @@
 // but the copy. The kernel family's micro-kernel computes an mr×nr tile of
 // P over the whole depth; the epilogue turns the tile into the output while
 // it is in L1. The convolutions work in NHWC: an NCHW input is transposed
-// into the copy and the output transposed back (8×8 byte blocks in
-// assembly), so that consecutive integer convolutions that keep NHWC save
-// both. Depthwise convolutions run along rows of output pixels, vectorized
+// into the copy and an NCHW output transposed back (8×8 byte blocks in
+// assembly); the input and output layouts are chosen separately, so that
+// consecutive integer convolutions that keep NHWC between them save both. Depthwise convolutions run along rows of output pixels, vectorized
 // over the channels.
 //
 // The work is split like internal/gemm's: into row or column blocks of

@@ -107,17 +107,17 @@ func TestErrors(t *testing.T) {
 			_, err := PackConv(c, make([]int8, 36000), []int8{0})
 			return err
 		}},
-		{"conv nil", "nil convolution", false, func() error { return ConvQuant(1, nil, NCHW, x, 0, nil, q, yc) }},
-		{"conv threads", "-1 threads", false, func() error { return ConvQuant(-1, cw, NCHW, x, 0, nil, q, yc) }},
-		{"conv layout", "layout 7", false, func() error { return ConvQuant(1, cw, Layout(7), x, 0, nil, q, yc) }},
-		{"conv input", "input has 17", true, func() error { return ConvQuant(1, cw, NCHW, x[:17], 0, nil, q, yc) }},
-		{"conv output", "output has 19", true, func() error { return ConvInt32(1, cw, NHWC, x, 0, nil, make([]int32, 19)) }},
-		{"conv bias", "bias has 1", true, func() error { return ConvQuant(1, cw, NCHW, x, 0, []int32{1}, q, yc) }},
+		{"conv nil", "nil convolution", false, func() error { return ConvQuant(1, nil, NCHW, NCHW, x, 0, nil, q, yc) }},
+		{"conv threads", "-1 threads", false, func() error { return ConvQuant(-1, cw, NCHW, NCHW, x, 0, nil, q, yc) }},
+		{"conv layout", "layout 7", false, func() error { return ConvQuant(1, cw, Layout(7), Layout(7), x, 0, nil, q, yc) }},
+		{"conv input", "input has 17", true, func() error { return ConvQuant(1, cw, NCHW, NCHW, x[:17], 0, nil, q, yc) }},
+		{"conv output", "output has 19", true, func() error { return ConvInt32(1, cw, NHWC, NHWC, x, 0, nil, make([]int32, 19)) }},
+		{"conv bias", "bias has 1", true, func() error { return ConvQuant(1, cw, NCHW, NCHW, x, 0, []int32{1}, q, yc) }},
 		{"conv scales", "3 scale values", true, func() error {
-			return ConvFloat(1, cw, NCHW, x, 0, Dequant{Scale: []float32{1, 2, 3}}, make([]float32, 18))
+			return ConvFloat(1, cw, NCHW, NCHW, x, 0, Dequant{Scale: []float32{1, 2, 3}}, make([]float32, 18))
 		}},
 		{"conv float bias", "bias has 3", true, func() error {
-			return ConvFloat(1, cw, NCHW, x, 0, Dequant{Scale: []float32{1}, Bias: []float32{1, 2, 3}}, make([]float32, 18))
+			return ConvFloat(1, cw, NCHW, NCHW, x, 0, Dequant{Scale: []float32{1}, Bias: []float32{1, 2, 3}}, make([]float32, 18))
 		}},
 	} {
 		err := c.f()

@@ -54,7 +54,7 @@ func ExampleConvQuant() {
 	}
 	y := make([]uint8, 2*16)
 	q := qgemm.Requant{Scale: []float32{1}, ZeroPoint: 0, Min: 0, Max: 255}
-	if err := qgemm.ConvQuant(1, cw, qgemm.NCHW, x, 0, nil, q, y); err != nil {
+	if err := qgemm.ConvQuant(1, cw, qgemm.NCHW, qgemm.NCHW, x, 0, nil, q, y); err != nil {
 		panic(err)
 	}
 	fmt.Println(y[:16])

@@ -367,7 +367,7 @@ func TestThreads(t *testing.T) {
 		for _, c := range convShapes {
 			p := newConvProblem[uint8, int8](rng, c, true, true)
 			for threads := 1; threads <= 5; threads++ {
-				checkConv[uint8, int8, uint8](t, rng, p, NHWC, threads)
+				checkConv[uint8, int8, uint8](t, rng, p, NHWC, NHWC, threads)
 			}
 		}
 	})

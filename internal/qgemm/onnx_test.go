@@ -113,7 +113,7 @@ func TestONNXNodeQLinearConv(t *testing.T) {
 		scale := values[float32](t, in[1])[0] * values[float32](t, in[4])[0] / values[float32](t, in[6])[0]
 		y := make([]uint8, c.Batch*c.OutC*c.OutH()*c.OutW())
 		q := Requant{Scale: []float32{scale}, ZeroPoint: int32(values[uint8](t, in[7])[0]), Min: 0, Max: 255}
-		if err := ConvQuant(1, cw, NCHW, values[uint8](t, in[0]), values[uint8](t, in[2])[0], nil, q, y); err != nil {
+		if err := ConvQuant(1, cw, NCHW, NCHW, values[uint8](t, in[0]), values[uint8](t, in[2])[0], nil, q, y); err != nil {
 			t.Fatal(err)
 		}
 		if want := values[uint8](t, out); !slices.Equal(y, want) {
@@ -142,7 +142,7 @@ func testConvInteger(t *testing.T, name string) {
 			t.Fatal(err)
 		}
 		y := make([]int32, c.Batch*c.OutC*c.OutH()*c.OutW())
-		if err := ConvInt32(1, cw, NCHW, values[uint8](t, in[0]), values[uint8](t, in[2])[0], nil, y); err != nil {
+		if err := ConvInt32(1, cw, NCHW, NCHW, values[uint8](t, in[0]), values[uint8](t, in[2])[0], nil, y); err != nil {
 			t.Fatal(err)
 		}
 		if want := values[int32](t, out); !slices.Equal(y, want) {

@@ -77,7 +77,7 @@ func TestORTAgreement(t *testing.T) {
 				t.Fatal(err)
 			}
 			y := make([]uint8, c.Batch*c.OutC*c.OutH()*c.OutW())
-			if err := ConvQuant(1, cw, NCHW, x, xz, bias, Requant{Scale: scale, ZeroPoint: yz, Min: 0, Max: 255}, y); err != nil {
+			if err := ConvQuant(1, cw, NCHW, NCHW, x, xz, bias, Requant{Scale: scale, ZeroPoint: yz, Min: 0, Max: 255}, y); err != nil {
 				t.Fatal(err)
 			}
 			compareORT(t, "QLinearConv", c, y, got)

@@ -43,10 +43,10 @@ func TestForShape(t *testing.T) {
 		}
 		n := d.Batch * d.OutC * d.OutH() * d.OutW()
 		got, want := make([]int32, n), make([]int32, n)
-		if err := ConvInt32(1, re, NCHW, x, 7, nil, got); err != nil {
+		if err := ConvInt32(1, re, NCHW, NCHW, x, 7, nil, got); err != nil {
 			t.Fatal(err)
 		}
-		if err := ConvInt32(1, fresh, NCHW, x, 7, nil, want); err != nil {
+		if err := ConvInt32(1, fresh, NCHW, NCHW, x, 7, nil, want); err != nil {
 			t.Fatal(err)
 		}
 		if !slices.Equal(got, want) {

@@ -199,8 +199,10 @@ func (c *Histogram) decode(r *tqfile.Decoder) error {
 	if err := finish(r); err != nil {
 		return err
 	}
-	if numBits < 1 {
-		return stateError(fmt.Errorf("num_bits %d", numBits))
+	// The formats NewHistogram accepts: a signed 1-bit format has no
+	// level but 0, and its entropy and mse amax would be undefined.
+	if err := (fakequant.Format{NumBits: numBits, Unsigned: flags&1 != 0}).Validate(); err != nil {
+		return stateError(err)
 	}
 	h, err := histogram.Restore(s)
 	if err != nil {

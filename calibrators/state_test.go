@@ -128,6 +128,9 @@ func TestStateHostile(t *testing.T) {
 		{append(frameState('H', nil)[:8], 3), "calibrators: tensorquant calibrator state of format version 3, written by a newer tensorquant: this one reads version 2"},
 		{frameState('H', []byte{0x40}), "calibrators: saved state: unknown histogram flags 0x40"},
 		{frameState('H', []byte{0}), "calibrators: saved state: truncated"},
+		// A signed 1-bit format, which NewHistogram refuses (FuzzCalibratorState
+		// found that its mse amax panicked).
+		{frameState('H', []byte{0, 1, 0x80, 0x10, 0x80, 0x10}), "calibrators: saved state: fakequant: signed quantization needs num_bits >= 2, got 1 (its only level would be 0)"},
 		// A length that claims more elements than the bytes left: an
 		// error, not an allocation.
 		{frameState('H', []byte{8, 8, 0x80, 0x10, 0x80, 0x10, 0xff, 0xff, 0xff, 0xff, 0x0f}), "calibrators: saved state: value 4294967295 above 5"},

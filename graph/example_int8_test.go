@@ -41,6 +41,6 @@ func ExampleSession_Int8Nodes() {
 		fmt.Println("float", float, "->", out["y"].I8, s.Int8Nodes())
 	}
 	// Output:
-	// float false -> [22 20 0] [{matmul MatMul true int8 [Relu QuantizeLinear] }]
+	// float false -> [22 20 0] [{matmul MatMul true int8 [Relu QuantizeLinear]  }]
 	// float true -> [22 20 0] []
 }

@@ -148,15 +148,22 @@ func (q *qConv) geometry(x []int) (qgemm.Conv, []int, error) {
 	return c, out, nil
 }
 
-// run computes the convolution of x (codes, zero point zx) on ctx's
-// goroutines.
-func (q *qConv) run(ctx *Ctx, x *Tensor, zx int32) (*Tensor, error) {
+// run computes the convolution of x (codes, zero point zx, in layout
+// in) into a tensor in layout out on ctx's goroutines.
+func (q *qConv) run(ctx *Ctx, x *Tensor, zx int32, in, out qgemm.Layout) (*Tensor, error) {
 	if !isCode(x.DType) {
 		return nil, fmt.Errorf("input is %v, want INT8 or UINT8", x.DType)
 	}
-	c, shape, err := q.geometry(x.Shape)
+	xs := x.Shape
+	if in == qgemm.NHWC {
+		xs = channelsFirst(xs)
+	}
+	c, shape, err := q.geometry(xs)
 	if err != nil {
 		return nil, err
+	}
+	if out == qgemm.NHWC {
+		shape = channelsLast(shape)
 	}
 	if err := checkValueShape(shape); err != nil {
 		return nil, err
@@ -169,24 +176,42 @@ func (q *qConv) run(ctx *Ctx, x *Tensor, zx int32) (*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
+	l := [2]qgemm.Layout{in, out}
 	if x.DType == onnx.Int8 {
-		err = convInto(ctx.Threads(), w, x.I8, int8(zx), &q.out, y)
+		err = convInto(ctx.Threads(), w, l, x.I8, int8(zx), &q.out, y)
 	} else {
-		err = convInto(ctx.Threads(), w, x.U8, uint8(zx), &q.out, y)
+		err = convInto(ctx.Threads(), w, l, x.U8, uint8(zx), &q.out, y)
 	}
 	return y, err
 }
 
-func convInto[X qgemm.Int8](threads int, w *qgemm.ConvWeights, x []X, zx X, o *qOut, y *Tensor) error {
+func convInto[X qgemm.Int8](threads int, w *qgemm.ConvWeights, l [2]qgemm.Layout, x []X, zx X, o *qOut, y *Tensor) error {
 	switch {
 	case o.kind == qInt32:
-		return qgemm.ConvInt32(threads, w, qgemm.NCHW, qgemm.NCHW, x, zx, o.bias, y.I32)
+		return qgemm.ConvInt32(threads, w, l[0], l[1], x, zx, o.bias, y.I32)
 	case o.kind == qFloat:
-		return qgemm.ConvFloat(threads, w, qgemm.NCHW, qgemm.NCHW, x, zx, o.deq, y.F32)
+		return qgemm.ConvFloat(threads, w, l[0], l[1], x, zx, o.deq, y.F32)
 	case o.dtype == onnx.Int8:
-		return qgemm.ConvQuant(threads, w, qgemm.NCHW, qgemm.NCHW, x, zx, o.bias, o.req, y.I8)
+		return qgemm.ConvQuant(threads, w, l[0], l[1], x, zx, o.bias, o.req, y.I8)
 	}
-	return qgemm.ConvQuant(threads, w, qgemm.NCHW, qgemm.NCHW, x, zx, o.bias, o.req, y.U8)
+	return qgemm.ConvQuant(threads, w, l[0], l[1], x, zx, o.bias, o.req, y.U8)
+}
+
+// channelsLast returns the shape of an [N, C, spatial...] tensor stored
+// as [N, spatial..., C] (NHWC), and channelsFirst the reverse; shapes of
+// fewer than 3 dimensions are returned as they are.
+func channelsLast[D any](s []D) []D {
+	if len(s) < 3 {
+		return s
+	}
+	return append(append([]D{s[0]}, s[2:]...), s[1])
+}
+
+func channelsFirst[D any](s []D) []D {
+	if len(s) < 3 {
+		return s
+	}
+	return append([]D{s[0], s[len(s)-1]}, s[1:len(s)-1]...)
 }
 
 // packConv packs the code weights w (shape wShape) with zero points zp
@@ -288,7 +313,7 @@ func (o *intConvOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if q.w, err = packConv(c, w, zw); err != nil {
 		return nil, err
 	}
-	y, err := q.run(ctx, x, zx)
+	y, err := q.run(ctx, x, zx, qgemm.NCHW, qgemm.NCHW)
 	if err != nil {
 		return nil, err
 	}

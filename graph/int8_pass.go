@@ -103,6 +103,12 @@ type Int8Node struct {
 	// QuantizeLinear).
 	Fused  []string
 	Reason string // why it runs in float; empty when Int8
+	// Layout is, for an integer convolution, the order of its input and
+	// its output codes: "NCHW→NCHW", or NHWC (the kernels' order) on a
+	// side where the codes pass between integer convolutions alone, which
+	// saves transposing them ("NCHW→NHWC", "NHWC→NHWC", "NHWC→NCHW").
+	// Empty for products.
+	Layout string
 }
 
 // Int8Nodes returns, in graph order, how the int8 pass treated each
@@ -128,14 +134,52 @@ func int8Pass(r *Rewriter) error {
 			continue // not a quantized layer
 		}
 		note := Int8Node{Node: n.Name, OpType: n.OpType}
-		if err := int8Replace(r, n, dqx, &note); err != nil {
+		if node, err := int8Replace(r, n, dqx, &note); err != nil {
 			note.Reason = err.Error()
 		} else {
 			note.Int8 = true
+			if o, ok := node.Op.(*fusedQConvOp); ok {
+				o.note = len(r.g.int8)
+			}
 		}
 		r.g.int8 = append(r.g.int8, note)
 	}
+	keepNHWC(r)
 	return nil
+}
+
+// keepNHWC makes the codes that an integer convolution writes for other
+// integer convolutions alone stay NHWC, the order the kernels work in:
+// the writer skips its transposition to NCHW and each reader its
+// transposition back. A value that the graph outputs or Options.Keep
+// names stays NCHW.
+func keepNHWC(r *Rewriter) {
+	for _, n := range r.Nodes() {
+		w, ok := n.Op.(*fusedQConvOp)
+		if !ok || w.q.out.kind != qQuant || len(n.Outputs) != 1 || r.IsOutput(n.Outputs[0]) {
+			continue
+		}
+		readers := r.Readers(n.Outputs[0])
+		var ops []*fusedQConvOp
+		for _, m := range readers {
+			if o, ok := m.Op.(*fusedQConvOp); ok && len(m.Inputs) == 1 {
+				ops = append(ops, o)
+			}
+		}
+		if len(ops) == 0 || len(ops) != len(readers) {
+			continue
+		}
+		w.out = qgemm.NHWC
+		for _, o := range ops {
+			o.in = qgemm.NHWC
+		}
+	}
+	names := map[qgemm.Layout]string{qgemm.NCHW: "NCHW", qgemm.NHWC: "NHWC"}
+	for _, n := range r.Nodes() {
+		if o, ok := n.Op.(*fusedQConvOp); ok && o.note >= 0 {
+			r.g.int8[o.note].Layout = names[o.in] + "→" + names[o.out]
+		}
+	}
 }
 
 // qInput is the quantized activation input of a layer.
@@ -346,11 +390,11 @@ func (e *qEpilogue) output(x qInput, w qWeights, n int) (qOut, error) {
 }
 
 // int8Replace replaces layer n, whose input dqx dequantizes, by an
-// integer node, or returns why it cannot.
-func int8Replace(r *Rewriter, n, dqx *Node, note *Int8Node) error {
+// integer node and returns it, or returns why it cannot.
+func int8Replace(r *Rewriter, n, dqx *Node, note *Int8Node) (*Node, error) {
 	x, err := activationCodes(r, dqx)
 	if err != nil {
-		return err
+		return nil, err
 	}
 	var node *Node
 	var e qEpilogue
@@ -361,7 +405,7 @@ func int8Replace(r *Rewriter, n, dqx *Node, note *Int8Node) error {
 		node, e, err = int8MatMul(r, n, x)
 	}
 	if err != nil {
-		return err
+		return nil, err
 	}
 	chain := append([]*Node{n}, e.chain...)
 	if r.SoleReader(dqx.Outputs[0]) == n {
@@ -375,7 +419,7 @@ func int8Replace(r *Rewriter, n, dqx *Node, note *Int8Node) error {
 	if e.q != nil {
 		note.Output = map[onnx.DataType]string{onnx.Int8: "int8", onnx.Uint8: "uint8"}[e.yType]
 	}
-	return nil
+	return node, nil
 }
 
 // int8Conv builds the integer node of the quantized Conv n.
@@ -418,7 +462,7 @@ func int8Conv(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 	if q.out, err = e.output(x, w, m); err != nil {
 		return nil, e, err
 	}
-	return &Node{OpType: "QConv", Op: &fusedQConvOp{q: q, xType: x.dtype, zx: x.zp}}, e, nil
+	return &Node{OpType: "QConv", Op: &fusedQConvOp{q: q, xType: x.dtype, zx: x.zp, note: -1}}, e, nil
 }
 
 // pack packs the weights w (zero points zp) of q for inputs xi. They are
@@ -474,7 +518,7 @@ func prepackQLinear(r *Rewriter, n *Node) bool {
 		if err != nil || len(xi.Shape) != len(w.Shape) || q.pack(xi, w, zw) != nil {
 			return false
 		}
-		op = &fusedQConvOp{q: q, xType: xi.DType, zx: zx}
+		op = &fusedQConvOp{q: q, xType: xi.DType, zx: zx, note: -1}
 	case intMatMulOp:
 		if len(w.Shape) != 2 || xi.Rank() < 2 {
 			return false
@@ -569,11 +613,15 @@ func int8MatMul(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 }
 
 // fusedQConvOp is the int8 pass's convolution: codes in, codes or floats
-// out, the weights packed once.
+// out, the weights packed once. Its input, its output or both may be
+// NHWC ([N, H, W, C]) rather than ONNX's NCHW: keepNHWC sets that where
+// codes pass from one integer convolution to others.
 type fusedQConvOp struct {
-	q     *qConv
-	xType onnx.DataType
-	zx    int32
+	q       *qConv
+	xType   onnx.DataType
+	zx      int32
+	in, out qgemm.Layout
+	note    int // its entry in Graph.int8, or -1 (a QLinearConv's)
 }
 
 func (o *fusedQConvOp) Infer(in []*Info) ([]*Info, error) {
@@ -583,9 +631,16 @@ func (o *fusedQConvOp) Infer(in []*Info) ([]*Info, error) {
 	if in[0].DType != o.xType {
 		return nil, fmt.Errorf("input is %v, want %v", in[0].DType, o.xType)
 	}
-	out, _, _, err := o.q.conv.shapes(in[0].Shape, Sizes(o.q.wShape...), nil)
+	x := in[0].Shape
+	if o.in == qgemm.NHWC {
+		x = channelsFirst(x)
+	}
+	out, _, _, err := o.q.conv.shapes(x, Sizes(o.q.wShape...), nil)
 	if err != nil {
 		return nil, err
+	}
+	if o.out == qgemm.NHWC {
+		out = channelsLast(out)
 	}
 	return []*Info{info(o.q.out.dtype, out)}, nil
 }
@@ -597,7 +652,7 @@ func (o *fusedQConvOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if in[0].DType != o.xType {
 		return nil, fmt.Errorf("input is %v, want %v", in[0].DType, o.xType)
 	}
-	y, err := o.q.run(ctx, in[0], o.zx)
+	y, err := o.q.run(ctx, in[0], o.zx, o.in, o.out)
 	if err != nil {
 		return nil, err
 	}

@@ -276,3 +276,80 @@ func randomLayer(rng *rand.Rand, l qdqLayer) (*onnx.Model, *graph.Tensor) {
 	}
 	return m, x
 }
+
+// TestInt8PassNHWC builds integer convolutions whose codes pass between
+// them — one feeding two, a depthwise one feeding another and a float
+// Relu, graph outputs — and checks where the codes stay NHWC
+// (Int8Node.Layout) and that the outputs equal, code for code, those of
+// the same session with every intermediate value kept (Options.Keep:
+// NCHW throughout).
+func TestInt8PassNHWC(t *testing.T) {
+	rng := rand.New(rand.NewPCG(7, 8))
+	inits := []onnx.Tensor{
+		must(onnx.NewTensor("s", nil, []float32{0.05})),
+		zeroPoint("z", onnx.Uint8, nil, []int{128}),
+		must(onnx.NewTensor("sw", nil, []float32{0.01})),
+		zeroPoint("zw", onnx.Int8, nil, []int{0}),
+	}
+	var nodes []onnx.Node
+	// conv adds DequantizeLinear(in) → Conv → QuantizeLinear(out) with
+	// random int8 weights of shape w.
+	conv := func(name, in, out string, w []int64, attrs ...onnx.Attribute) {
+		inits = append(inits, codeTensor(rng, name+".w", onnx.Int8, w...))
+		nodes = append(nodes,
+			onnx.NewNode("DequantizeLinear", name+".dqx", []string{in, "s", "z"}, []string{name + ".x"}),
+			onnx.NewNode("DequantizeLinear", name+".dqw", []string{name + ".w", "sw", "zw"}, []string{name + ".wf"}),
+			onnx.NewNode("Conv", name, []string{name + ".x", name + ".wf"}, []string{name + ".y"}, attrs...),
+			onnx.NewNode("QuantizeLinear", name+".q", []string{name + ".y", "s", "z"}, []string{out}))
+	}
+	pad1 := onnx.IntsAttr("pads", 1, 1, 1, 1)
+	conv("c1", "x", "y1", []int64{16, 8, 3, 3}, pad1)
+	conv("c2", "y1", "y2", []int64{16, 1, 3, 3}, pad1, onnx.IntAttr("group", 16), onnx.IntsAttr("strides", 2, 2))
+	conv("c3", "y2", "y", []int64{6, 16, 1, 1})
+	conv("c4", "y1", "y4", []int64{5, 16, 1, 1})
+	nodes = append(nodes,
+		onnx.NewNode("DequantizeLinear", "dq2", []string{"y2", "s", "z"}, []string{"y2f"}),
+		onnx.NewNode("Relu", "relu", []string{"y2f"}, []string{"r"}))
+	m := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 17}}, Graph: &onnx.Graph{
+		Input:  []onnx.ValueInfo{onnx.TensorValueInfo("x", onnx.Uint8, onnx.DimParam("N"), onnx.DimValue(8), onnx.DimValue(9), onnx.DimValue(10))},
+		Output: []onnx.ValueInfo{{Name: "y"}, {Name: "y4"}, {Name: "r"}}, Initializer: inits, Node: nodes,
+	}}
+	x := must(graph.New(onnx.Uint8, 2, 8, 9, 10))
+	copy(x.U8, randCodes(rng, x.Len()))
+	run := func(keep []string) (map[string]*graph.Tensor, []graph.Int8Node) {
+		g, err := graph.Import(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := graph.NewSession(g, graph.Options{Threads: 2, Keep: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Run(map[string]*graph.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out, s.Int8Nodes()
+	}
+	got, nodesGot := run(nil)
+	want, nodesWant := run([]string{"y1", "y2"})
+	layouts := func(ns []graph.Int8Node) string {
+		var s string
+		for _, n := range ns {
+			s += fmt.Sprintf("%s:%s ", n.Node, n.Layout)
+		}
+		return s
+	}
+	if l, w := layouts(nodesGot), "c1:NCHW→NHWC c2:NHWC→NCHW c3:NCHW→NCHW c4:NHWC→NCHW "; l != w {
+		t.Errorf("layouts %s, want %s", l, w)
+	}
+	if l, w := layouts(nodesWant), "c1:NCHW→NCHW c2:NCHW→NCHW c3:NCHW→NCHW c4:NCHW→NCHW "; l != w {
+		t.Errorf("layouts with y1 and y2 kept: %s, want %s", l, w)
+	}
+	for _, name := range []string{"y", "y4", "r"} {
+		a, b := got[name], want[name]
+		if fmt.Sprint(a.Shape) != fmt.Sprint(b.Shape) || fmt.Sprint(a.U8, a.F32) != fmt.Sprint(b.U8, b.F32) {
+			t.Errorf("%s: %v, want %v", name, a, b)
+		}
+	}
+}

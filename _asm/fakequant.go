@@ -42,6 +42,7 @@ func fakequantKernels(c *build.Context) {
 		fakeQuant(s)
 		fakeQuantVec(s)
 		quantInt8(s, k)
+		quantLinear(s, k)
 		dequantInt8(s)
 		ste(s, k)
 	}
@@ -120,11 +121,7 @@ func quantInt8(s isa, k fqConsts) {
 	dst, src, n := s.slice("dst", 1), s.slice("src", 4), s.length("src")
 	sq := s.broadcast(s.param("sq"))
 	lo, hi := s.broadcast(s.param("lo")), s.broadcast(s.param("hi"))
-	var perm reg.VecVirtual
-	if !s.avx512 {
-		perm = s.YMM()
-		s.VMOVDQU(k.lanePerm, perm)
-	}
+	perm := s.lanePerm(k)
 	s.loop(elementwise{n: n, in: []stream{src}, out: dst,
 		vector: func(s isa, in []stream, i int) reg.Register {
 			r := s.vec()
@@ -137,32 +134,79 @@ func quantInt8(s isa, k fqConsts) {
 			}
 			return r
 		},
-		store: func(s isa, rs []reg.Register, out stream, i int, _ bool) {
-			switch {
-			case s.avx512:
-				for j, r := range rs {
-					s.VPMOVDB(r, out.at(i+j*s.lanes))
-				}
-			case len(rs) == 4:
-				// Codes a, b, c, d of 8 elements each: their low bytes to
-				// dword j of each 128-bit lane, merged, then the lanes'
-				// dwords put in order.
-				for j, r := range rs {
-					s.VPSHUFB(k.lowBytes.Offset(32*j), r, r)
-				}
-				s.VPOR(rs[1], rs[0], rs[0])
-				s.VPOR(rs[3], rs[2], rs[2])
-				s.VPOR(rs[2], rs[0], rs[0])
-				s.VPERMD(rs[0], perm, rs[0])
-				s.VMOVDQU(rs[0], out.at(i))
-			default:
-				r := rs[0].(reg.VecVirtual)
-				x := s.XMM()
-				s.VPSHUFB(k.lowBytes, r, r)
-				s.VEXTRACTI128(imm(1), r, x)
-				s.VPUNPCKLDQ(x, r.AsX(), r.AsX())
-				s.VMOVQ(r.AsX(), out.at(i))
+		store: lowBytes(k, perm)})
+}
+
+// lanePerm loads k.lanePerm for the AVX2 lowBytes store (nil on AVX-512).
+func (s isa) lanePerm(k fqConsts) reg.VecVirtual {
+	if s.avx512 {
+		return nil
+	}
+	perm := s.YMM()
+	s.VMOVDQU(k.lanePerm, perm)
+	return perm
+}
+
+// lowBytes returns the store of kernels whose results are int32 codes and
+// whose output is their low bytes, narrowed by truncation.
+func lowBytes(k fqConsts, perm reg.VecVirtual) func(s isa, rs []reg.Register, out stream, i int, _ bool) {
+	return func(s isa, rs []reg.Register, out stream, i int, _ bool) {
+		switch {
+		case s.avx512:
+			for j, r := range rs {
+				s.VPMOVDB(r, out.at(i+j*s.lanes))
 			}
+		case len(rs) == 4:
+			// Codes a, b, c, d of 8 elements each: their low bytes to
+			// dword j of each 128-bit lane, merged, then the lanes'
+			// dwords put in order.
+			for j, r := range rs {
+				s.VPSHUFB(k.lowBytes.Offset(32*j), r, r)
+			}
+			s.VPOR(rs[1], rs[0], rs[0])
+			s.VPOR(rs[3], rs[2], rs[2])
+			s.VPOR(rs[2], rs[0], rs[0])
+			s.VPERMD(rs[0], perm, rs[0])
+			s.VMOVDQU(rs[0], out.at(i))
+		default:
+			r := rs[0].(reg.VecVirtual)
+			x := s.XMM()
+			s.VPSHUFB(k.lowBytes, r, r)
+			s.VEXTRACTI128(imm(1), r, x)
+			s.VPUNPCKLDQ(x, r.AsX(), r.AsX())
+			s.VMOVQ(r.AsX(), out.at(i))
+		}
+	}
+}
+
+// quantLinear: dst[i] = the low byte of clamp(src[i]/scale, lo, hi),
+// NaN giving lo, rounded half to even, plus zp (quantLinearGeneric:
+// ONNX Runtime's QuantizeLinear into int8 or uint8 codes). The division
+// is IEEE's, like Go's; VMAXPS returns its second source (Intel order)
+// when either is NaN, so with the bound there a NaN quotient becomes lo;
+// the conversion rounds half to even as quantInt8's does; the codes are
+// within [-128, 255], so their low bytes are the int8 or uint8 codes.
+func quantLinear(s isa, k fqConsts) {
+	s.text("quantLinear", "dst[i] = byte(roundHalfToEven(clamp(src[i]/scale, lo, hi)) + zp), NaN giving lo", "(quantLinearGeneric).")
+	dst, src, n := s.slice("dst", 1), s.slice("src", 4), s.length("src")
+	scale := s.broadcast(s.param("scale"))
+	lo, hi := s.broadcast(s.param("lo")), s.broadcast(s.param("hi"))
+	zp := s.broadcast(s.param("zp"))
+	perm := s.lanePerm(k)
+	s.loop(elementwise{n: n, in: []stream{src}, out: dst, store: lowBytes(k, perm),
+		vector: func(s isa, in []stream, i int) reg.Register {
+			r := s.vec()
+			s.VMOVUPS(in[0].at(i), r)
+			s.VDIVPS(s.v(scale), r, r)
+			s.VMAXPS(s.v(lo), r, r)
+			s.VMINPS(r, s.v(hi), r)
+			if s.lanes == 16 {
+				s.VCVTPS2DQ_RN_SAE(r, r)
+			} else {
+				s.VCVTPS2DQ(r, r)
+			}
+			s.VPADDD(s.v(zp), r, r)
+			return r
 		}})
 }
 

@@ -72,6 +72,23 @@ func BenchmarkQuantInt8(b *testing.B) {
 		})
 }
 
+// BenchmarkQuantizeLinearCodes: ONNX Runtime's per-tensor QuantizeLinear
+// into uint8 codes, the kernel against the scalar QuantizeLinear.
+func BenchmarkQuantizeLinearCodes(b *testing.B) {
+	src, dst := kerneltest.Float32s(kerneltest.MaxN, benchAmax), make([]uint8, kerneltest.MaxN)
+	for i := range dst {
+		dst[i] = uint8(i) // fault every page in before timing
+	}
+	scale := float32(benchAmax / 127)
+	kerneltest.Run(b, func(n int) cpufeat.Impl { return family(kQuantLinear, n) },
+		func(n int) { _ = QuantizeLinearCodes(dst[:n], src[:n], scale, 128, 0, 255) },
+		func(n int) {
+			for i, x := range src[:n] {
+				dst[i] = uint8(QuantizeLinear(x, scale, 128, 0, 255))
+			}
+		})
+}
+
 func BenchmarkDequant(b *testing.B) {
 	src, dst := make([]int8, kerneltest.MaxN), kerneltest.Float32s(kerneltest.MaxN, 1)
 	for i, x := range kerneltest.Float32s(kerneltest.MaxN, 127) {

@@ -12,6 +12,7 @@ const (
 	kFakeQuant kernel = iota
 	kFakeQuantVec
 	kQuantInt8
+	kQuantLinear
 	kDequant
 	kSTE
 	kFakeQuantFP8

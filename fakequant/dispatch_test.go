@@ -23,6 +23,7 @@ func TestDispatchUsesBestFamily(t *testing.T) {
 		{"FakeQuant", kFakeQuant, 0},
 		{"FakeQuantVec", kFakeQuantVec, 0},
 		{"QuantInt8", kQuantInt8, 0},
+		{"QuantLinear", kQuantLinear, 0},
 		{"Dequant", kDequant, 0},
 		{"STE", kSTE, 8 << 20},
 		{"FakeQuantFP8", kFakeQuantFP8, 0},

@@ -32,6 +32,12 @@ func quantInt8AVX2(dst []int8, src []float32, sq, lo, hi float32)
 func quantInt8AVX512(dst []int8, src []float32, sq, lo, hi float32)
 
 //go:noescape
+func quantLinearAVX2(dst []byte, src []float32, scale, lo, hi float32, zp int32)
+
+//go:noescape
+func quantLinearAVX512(dst []byte, src []float32, scale, lo, hi float32, zp int32)
+
+//go:noescape
 func dequantInt8AVX2(dst []float32, src []int8, so float32)
 
 //go:noescape
@@ -92,6 +98,21 @@ func quantInt8(dst []int8, src []float32, sq, lo, hi float32) {
 		}
 	}
 	quantInt8Generic(dst, src, sq, lo, hi)
+}
+
+func quantLinear(dst []byte, src []float32, scale, lo, hi float32, zp int32) {
+	dst = dst[:len(src)]
+	if len(src) >= minLen {
+		switch family(kQuantLinear, len(src)) {
+		case cpufeat.AVX512:
+			quantLinearAVX512(dst, src, scale, lo, hi, zp)
+			return
+		case cpufeat.AVX2:
+			quantLinearAVX2(dst, src, scale, lo, hi, zp)
+			return
+		}
+	}
+	quantLinearGeneric(dst, src, scale, lo, hi, zp)
 }
 
 func dequantInt8(dst []float32, src []int8, so float32) {

@@ -495,6 +495,107 @@ ret:
 	VZEROUPPER
 	RET
 
+// func quantLinearAVX2(dst []byte, src []float32, scale float32, lo float32, hi float32, zp int32)
+// Requires: AVX, AVX2
+TEXT ·quantLinearAVX2(SB), NOSPLIT, $0-64
+	// dst[i] = byte(roundHalfToEven(clamp(src[i]/scale, lo, hi)) + zp), NaN giving lo
+	// (quantLinearGeneric).
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+24(FP), CX
+	MOVQ         src_len+32(FP), DX
+	VBROADCASTSS scale+48(FP), Y0
+	VBROADCASTSS lo+52(FP), Y1
+	VBROADCASTSS hi+56(FP), Y2
+	VBROADCASTSS zp+60(FP), Y3
+	VMOVDQU      lanePerm<>+0(SB), Y4
+	TESTQ        $0x00000007, DX
+	JZ           body
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -8(AX)(DX*1), SI
+	VMOVUPS      (BX), Y5
+	VDIVPS       Y0, Y5, Y5
+	VMAXPS       Y1, Y5, Y5
+	VMINPS       Y5, Y2, Y5
+	VCVTPS2DQ    Y5, Y5
+	VPADDD       Y3, Y5, Y5
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
+
+loop4:
+	VMOVUPS   (CX), Y6
+	VDIVPS    Y0, Y6, Y6
+	VMAXPS    Y1, Y6, Y6
+	VMINPS    Y6, Y2, Y6
+	VCVTPS2DQ Y6, Y6
+	VPADDD    Y3, Y6, Y6
+	VMOVUPS   32(CX), Y7
+	VDIVPS    Y0, Y7, Y7
+	VMAXPS    Y1, Y7, Y7
+	VMINPS    Y7, Y2, Y7
+	VCVTPS2DQ Y7, Y7
+	VPADDD    Y3, Y7, Y7
+	VMOVUPS   64(CX), Y8
+	VDIVPS    Y0, Y8, Y8
+	VMAXPS    Y1, Y8, Y8
+	VMINPS    Y8, Y2, Y8
+	VCVTPS2DQ Y8, Y8
+	VPADDD    Y3, Y8, Y8
+	VMOVUPS   96(CX), Y9
+	VDIVPS    Y0, Y9, Y9
+	VMAXPS    Y1, Y9, Y9
+	VMINPS    Y9, Y2, Y9
+	VCVTPS2DQ Y9, Y9
+	VPADDD    Y3, Y9, Y9
+	VPSHUFB   lowBytes<>+0(SB), Y6, Y6
+	VPSHUFB   lowBytes<>+32(SB), Y7, Y7
+	VPSHUFB   lowBytes<>+64(SB), Y8, Y8
+	VPSHUFB   lowBytes<>+96(SB), Y9, Y9
+	VPOR      Y7, Y6, Y6
+	VPOR      Y9, Y8, Y8
+	VPOR      Y8, Y6, Y6
+	VPERMD    Y6, Y4, Y6
+	VMOVDQU   Y6, (AX)
+	ADDQ      $0x80, CX
+	ADDQ      $0x20, AX
+	SUBQ      $0x20, DX
+	JAE       loop4
+
+loop4_end:
+	ADDQ $0x20, DX
+	SUBQ $0x08, DX
+	JB   loop1_end
+
+loop1:
+	VMOVUPS      (CX), Y4
+	VDIVPS       Y0, Y4, Y4
+	VMAXPS       Y1, Y4, Y4
+	VMINPS       Y4, Y2, Y4
+	VCVTPS2DQ    Y4, Y4
+	VPADDD       Y3, Y4, Y4
+	VPSHUFB      lowBytes<>+0(SB), Y4, Y4
+	VEXTRACTI128 $0x01, Y4, X6
+	VPUNPCKLDQ   X6, X4, X4
+	VMOVQ        X4, (AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x08, AX
+	SUBQ         $0x08, DX
+	JAE          loop1
+
+loop1_end:
+	ADDQ         $0x08, DX
+	TESTQ        DX, DX
+	JZ           ret
+	VPSHUFB      lowBytes<>+0(SB), Y5, Y5
+	VEXTRACTI128 $0x01, Y5, X0
+	VPUNPCKLDQ   X0, X5, X5
+	VMOVQ        X5, (SI)
+
+ret:
+	VZEROUPPER
+	RET
+
 // func dequantInt8AVX2(dst []float32, src []int8, so float32)
 // Requires: AVX, AVX2, MMX+
 TEXT ·dequantInt8AVX2(SB), NOSPLIT, $0-52
@@ -1272,6 +1373,107 @@ done:
 	TESTQ   DX, DX
 	JZ      ret
 	VPMOVDB Y3, (SI)
+
+ret:
+	VZEROUPPER
+	RET
+
+// func quantLinearAVX512(dst []byte, src []float32, scale float32, lo float32, hi float32, zp int32)
+// Requires: AVX, AVX2, AVX512F, AVX512VL
+TEXT ·quantLinearAVX512(SB), NOSPLIT, $0-64
+	// dst[i] = byte(roundHalfToEven(clamp(src[i]/scale, lo, hi)) + zp), NaN giving lo
+	// (quantLinearGeneric).
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+24(FP), CX
+	MOVQ         src_len+32(FP), DX
+	VBROADCASTSS scale+48(FP), Z0
+	VBROADCASTSS lo+52(FP), Z1
+	VBROADCASTSS hi+56(FP), Z2
+	VBROADCASTSS zp+60(FP), Z3
+	TESTQ        $0x00000007, DX
+	JZ           body
+	LEAQ         -32(CX)(DX*4), BX
+	LEAQ         -8(AX)(DX*1), SI
+	VMOVUPS      (BX), Y4
+	VDIVPS       Y0, Y4, Y4
+	VMAXPS       Y1, Y4, Y4
+	VMINPS       Y4, Y2, Y4
+	VCVTPS2DQ    Y4, Y4
+	VPADDD       Y3, Y4, Y4
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
+
+loop4:
+	VMOVUPS          (CX), Z5
+	VDIVPS           Z0, Z5, Z5
+	VMAXPS           Z1, Z5, Z5
+	VMINPS           Z5, Z2, Z5
+	VCVTPS2DQ.RN_SAE Z5, Z5
+	VPADDD           Z3, Z5, Z5
+	VMOVUPS          64(CX), Z6
+	VDIVPS           Z0, Z6, Z6
+	VMAXPS           Z1, Z6, Z6
+	VMINPS           Z6, Z2, Z6
+	VCVTPS2DQ.RN_SAE Z6, Z6
+	VPADDD           Z3, Z6, Z6
+	VMOVUPS          128(CX), Z7
+	VDIVPS           Z0, Z7, Z7
+	VMAXPS           Z1, Z7, Z7
+	VMINPS           Z7, Z2, Z7
+	VCVTPS2DQ.RN_SAE Z7, Z7
+	VPADDD           Z3, Z7, Z7
+	VMOVUPS          192(CX), Z8
+	VDIVPS           Z0, Z8, Z8
+	VMAXPS           Z1, Z8, Z8
+	VMINPS           Z8, Z2, Z8
+	VCVTPS2DQ.RN_SAE Z8, Z8
+	VPADDD           Z3, Z8, Z8
+	VPMOVDB          Z5, (AX)
+	VPMOVDB          Z6, 16(AX)
+	VPMOVDB          Z7, 32(AX)
+	VPMOVDB          Z8, 48(AX)
+	ADDQ             $0x00000100, CX
+	ADDQ             $0x40, AX
+	SUBQ             $0x40, DX
+	JAE              loop4
+
+loop4_end:
+	ADDQ $0x40, DX
+	SUBQ $0x10, DX
+	JB   loop1_end
+
+loop1:
+	VMOVUPS          (CX), Z5
+	VDIVPS           Z0, Z5, Z5
+	VMAXPS           Z1, Z5, Z5
+	VMINPS           Z5, Z2, Z5
+	VCVTPS2DQ.RN_SAE Z5, Z5
+	VPADDD           Z3, Z5, Z5
+	VPMOVDB          Z5, (AX)
+	ADDQ             $0x40, CX
+	ADDQ             $0x10, AX
+	SUBQ             $0x10, DX
+	JAE              loop1
+
+loop1_end:
+	ADDQ      $0x10, DX
+	CMPQ      DX, $0x08
+	JB        done
+	VMOVUPS   (CX), Y5
+	VDIVPS    Y0, Y5, Y5
+	VMAXPS    Y1, Y5, Y5
+	VMINPS    Y5, Y2, Y5
+	VCVTPS2DQ Y5, Y5
+	VPADDD    Y3, Y5, Y5
+	VPMOVDB   Y5, (AX)
+	SUBQ      $0x08, DX
+
+done:
+	TESTQ   DX, DX
+	JZ      ret
+	VPMOVDB Y4, (SI)
 
 ret:
 	VZEROUPPER

@@ -51,6 +51,24 @@ func quantInt8Generic(dst []int8, src []float32, sq, lo, hi float32) {
 	}
 }
 
+// quantLinearGeneric: dst[i] = the low byte of QuantizeLinear(src[i],
+// scale, zp, lo+zp, hi+zp): the quotient src[i]/scale, NaN giving lo,
+// clamped to [lo, hi], rounded half to even, plus zp. lo and hi are
+// integers; an int8 or uint8 code is its int32 value's low byte.
+func quantLinearGeneric(dst []byte, src []float32, scale, lo, hi float32, zp int32) {
+	dst = dst[:len(src)]
+	for i, x := range src {
+		v := x / scale
+		if !(v >= lo) {
+			v = lo
+		}
+		if v > hi {
+			v = hi
+		}
+		dst[i] = byte(int32(math.RoundToEven(float64(v))) + zp)
+	}
+}
+
 // dequantInt8Generic: dst[i] = float32(src[i]) / so.
 func dequantInt8Generic(dst []float32, src []int8, so float32) {
 	dst = dst[:len(src)]

@@ -14,6 +14,10 @@ func quantInt8(dst []int8, src []float32, sq, lo, hi float32) {
 	quantInt8Generic(dst, src, sq, lo, hi)
 }
 
+func quantLinear(dst []byte, src []float32, scale, lo, hi float32, zp int32) {
+	quantLinearGeneric(dst, src, scale, lo, hi, zp)
+}
+
 func dequantInt8(dst []float32, src []int8, so float32) { dequantInt8Generic(dst, src, so) }
 
 func ste(dst, x, dy []float32, amax float32) { steGeneric(dst, x, dy, amax) }

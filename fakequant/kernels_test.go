@@ -333,3 +333,41 @@ func TestFakeQuantPerChannelLayouts(t *testing.T) {
 		}
 	}
 }
+
+// TestQuantLinearKernelMatchesGeneric runs quantLinear on every length to
+// 300 at 16 offsets, for int8, uint8 and 4-bit ranges with zero points at
+// their ends and in between, and scales from tiny to huge, zero,
+// negative, NaN and infinite: the same bytes as quantLinearGeneric, and
+// nothing written outside dst.
+func TestQuantLinearKernelMatchesGeneric(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(24, 25))
+		src := interesting(r, 300+16, 100, Format{NumBits: 8})
+		for i := range src {
+			if i%7 == 0 {
+				src[i] = float32(math.Round(r.NormFloat64()*200)) + 0.5 // ties
+			}
+		}
+		for _, scale := range []float32{1, 0.37, 1e-30, 3e38, 0, -0.5, nan, inf} {
+			for _, b := range [][3]int32{{-128, 127, 0}, {-128, 127, -128}, {-128, 127, 127}, {0, 255, 0}, {0, 255, 128}, {0, 255, 255}, {-8, 7, 3}, {0, 15, 15}} {
+				lo, hi, zp := float32(b[0]-b[2]), float32(b[1]-b[2]), b[2]
+				want := make([]byte, len(src))
+				for n := 0; n <= 300; n++ {
+					for off := 0; off < 16; off++ {
+						quantLinearGeneric(want[:n], src[off:off+n], scale, lo, hi, zp)
+						dst, check := guarded(n, (off*5)%16, byte(0x5a))
+						quantLinear(dst, src[off:off+n], scale, lo, hi, zp)
+						for i := range dst {
+							if dst[i] != want[i] {
+								t.Fatalf("scale=%v %v n=%d off=%d: [%d] = %d want %d (x=%v)", scale, b, n, off, i, dst[i], want[i], src[off+i])
+							}
+						}
+						if err := check(); err != nil {
+							t.Fatalf("scale=%v %v n=%d off=%d: %v", scale, b, n, off, err)
+						}
+					}
+				}
+			}
+		}
+	})
+}

@@ -3,6 +3,7 @@ package fakequant
 import (
 	"fmt"
 	"math"
+	"unsafe"
 )
 
 // This file holds the ONNX Runtime–equivalent Q/DQ kernels: fake
@@ -55,6 +56,35 @@ func QuantizeLinear(x, scale float32, zeroPoint, qmin, qmax int32) int32 {
 		v = hi
 	}
 	return int32(math.RoundToEven(float64(v))) + zeroPoint
+}
+
+// QuantizeLinearCodes writes QuantizeLinear(src[i], scale, zeroPoint,
+// qmin, qmax) into dst[i] as int8 or uint8 codes: ONNX Runtime's
+// per-tensor QuantizeLinear, bit for bit, in the SIMD kernels (AVX2,
+// AVX-512; the generic loop elsewhere). [qmin, qmax] must lie within T's
+// range ([-128, 127] or [0, 255]; narrower for 4-bit codes held in
+// bytes). Any float32 scale is accepted, as ONNX Runtime accepts it.
+//
+// It returns an error, and writes nothing, if dst is shorter than src, if
+// qmin > qmax or the range exceeds T's, or if zeroPoint is outside [qmin,
+// qmax].
+func QuantizeLinearCodes[T int8 | uint8](dst []T, src []float32, scale float32, zeroPoint, qmin, qmax int32) error {
+	if len(dst) < len(src) {
+		return fmt.Errorf("fakequant: QuantizeLinear dst of %d elements for %d inputs", len(dst), len(src))
+	}
+	tmin, tmax := int32(0), int32(255)
+	if ^T(0) < 0 { // int8
+		tmin, tmax = -128, 127
+	}
+	if qmin < tmin || qmax > tmax || qmin > qmax {
+		return fmt.Errorf("fakequant: QuantizeLinear code range [%d, %d] is empty or outside [%d, %d]", qmin, qmax, tmin, tmax)
+	}
+	if zeroPoint < qmin || zeroPoint > qmax {
+		return fmt.Errorf("fakequant: Q/DQ zero point %d outside the code range [%d, %d]", zeroPoint, qmin, qmax)
+	}
+	b := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(dst))), len(src))
+	quantLinear(b, src, scale, float32(qmin-zeroPoint), float32(qmax-zeroPoint), zeroPoint)
+	return nil
 }
 
 // DequantizeLinear returns ONNX Runtime's DequantizeLinear of one code:

@@ -552,3 +552,60 @@ func BenchmarkFakeQuantQDQ(b *testing.B) {
 		}
 	}
 }
+
+// TestQuantizeLinearCodes: QuantizeLinearCodes equals QuantizeLinear, element by
+// element, on every code type's range, zero points at both ends, scales
+// from tiny to huge, and values that are ties, NaN, infinities, signed
+// zeros and far out of range; and it refuses bad arguments, writing
+// nothing.
+func TestQuantizeLinearCodes(t *testing.T) {
+	rng := rand.New(rand.NewPCG(51, 52))
+	x := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), 0, float32(math.Copysign(0, -1)),
+		0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 126.5, 127.5, -127.5, -128.5, 254.5, 255.5, 1e30, -1e30, math.MaxFloat32, math.SmallestNonzeroFloat32}
+	for range 4000 {
+		x = append(x, float32(rng.NormFloat64()*100), float32(math.Round(rng.NormFloat64()*200))+0.5)
+	}
+	for _, sc := range []float32{1, 0.5, 0.013, 3.7e-5, 1e-30, 1e30, float32(math.Inf(1)), math.SmallestNonzeroFloat32} {
+		for _, r := range [][3]int32{{-128, 127, 0}, {-128, 127, -128}, {-128, 127, 127}, {0, 255, 0}, {0, 255, 128}, {0, 255, 255}} {
+			qmin, qmax, z := r[0], r[1], r[2]
+			got8, gotU8 := make([]int8, len(x)), make([]uint8, len(x))
+			var err error
+			if qmin < 0 {
+				err = QuantizeLinearCodes(got8, x, sc, z, qmin, qmax)
+			} else {
+				err = QuantizeLinearCodes(gotU8, x, sc, z, qmin, qmax)
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range x {
+				want := QuantizeLinear(v, sc, z, qmin, qmax)
+				got := int32(got8[i])
+				if qmin >= 0 {
+					got = int32(gotU8[i])
+				}
+				if got != want {
+					t.Fatalf("scale %v zero point %d [%d, %d]: %v quantized to %d, want %d", sc, z, qmin, qmax, v, got, want)
+				}
+			}
+		}
+	}
+	dst := []int8{9, 9}
+	for _, c := range []struct {
+		err  error
+		want string
+	}{
+		{QuantizeLinearCodes(dst[:1], x[:2], 1, 0, -128, 127), "fakequant: QuantizeLinear dst of 1 elements for 2 inputs"},
+		{QuantizeLinearCodes(dst, x[:2], 1, 0, -129, 127), "fakequant: QuantizeLinear code range [-129, 127] is empty or outside [-128, 127]"},
+		{QuantizeLinearCodes([]uint8{9, 9}, x[:2], 1, 0, 0, 256), "fakequant: QuantizeLinear code range [0, 256] is empty or outside [0, 255]"},
+		{QuantizeLinearCodes(dst, x[:2], 1, 0, 5, 4), "fakequant: QuantizeLinear code range [5, 4] is empty or outside [-128, 127]"},
+		{QuantizeLinearCodes(dst, x[:2], 1, 8, -8, 7), "fakequant: Q/DQ zero point 8 outside the code range [-8, 7]"},
+	} {
+		if c.err == nil || c.err.Error() != c.want {
+			t.Errorf("error %v, want %s", c.err, c.want)
+		}
+	}
+	if dst[0] != 9 || dst[1] != 9 {
+		t.Errorf("a refused call wrote %v", dst)
+	}
+}

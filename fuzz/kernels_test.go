@@ -184,3 +184,49 @@ func FuzzAbsMax(f *testing.F) {
 		})
 	})
 }
+
+// FuzzQuantizeLinearCodes pins every kernel family's QuantizeLinear into
+// int8 or uint8 codes (any scale, NaN, infinities and negative ones
+// included; any zero point and code range of the type) to the generic
+// loop and to the scalar fakequant.QuantizeLinear.
+func FuzzQuantizeLinearCodes(f *testing.F) {
+	seeds(f)
+	f.Fuzz(func(t *testing.T, data []byte, scaleBits uint32, zp, flags uint8) {
+		src, scale := floats(data), math.Float32frombits(scaleBits)
+		qmin, qmax, z := int32(0), int32(255), int32(zp)
+		if flags&1 != 0 { // int8
+			qmin, qmax, z = -128, 127, int32(int8(zp))
+		}
+		if flags&2 != 0 { // a 4-bit range held in bytes
+			qmin, qmax = qmin/16, qmax/16
+			z = min(max(z, qmin), qmax)
+		}
+		eachImpl(t, func() []int32 {
+			out := make([]int32, len(src))
+			if flags&1 != 0 {
+				dst := make([]int8, len(src))
+				if err := fakequant.QuantizeLinearCodes(dst, src, scale, z, qmin, qmax); err != nil {
+					t.Fatal(err)
+				}
+				for i, v := range dst {
+					out[i] = int32(v)
+				}
+				return out
+			}
+			dst := make([]uint8, len(src))
+			if err := fakequant.QuantizeLinearCodes(dst, src, scale, z, qmin, qmax); err != nil {
+				t.Fatal(err)
+			}
+			for i, v := range dst {
+				out[i] = int32(v)
+			}
+			return out
+		}, func(impl cpufeat.Impl, got, want []int32) {
+			for i, x := range src {
+				if s := fakequant.QuantizeLinear(x, scale, z, qmin, qmax); got[i] != want[i] || want[i] != s {
+					t.Fatalf("%v scale=%v zp=%d [%d, %d] x[%d]=%v: got %d, generic %d, QuantizeLinear %d", impl, scale, z, qmin, qmax, i, x, got[i], want[i], s)
+				}
+			}
+		})
+	})
+}

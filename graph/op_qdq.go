@@ -364,39 +364,15 @@ func (l *qLayout) runs(ctx *Ctx, f func(at, n, s, step int)) {
 }
 
 // quantRun quantizes src to integer codes in [qmin, qmax] with scale and
-// zero point k·step of sc and zp for element k.
+// zero point k·step of sc and zp for element k: per tensor (step 0) in
+// fakequant's SIMD kernel, which refuses only a zero point outside the
+// range, which the scalar definition handles.
 func quantRun[T int8 | uint8](dst []T, src, sc []float32, zp []int32, step int, qmin, qmax int32) {
-	if step == 0 {
-		quantTensor(dst, src, sc[0], zp[0], qmin, qmax)
+	if step == 0 && fakequant.QuantizeLinearCodes(dst, src, sc[0], zp[0], qmin, qmax) == nil {
 		return
 	}
 	for i, v := range src {
-		dst[i] = T(fakequant.QuantizeLinear(v, sc[i], zp[i], qmin, qmax))
-	}
-}
-
-// roundMagic is 1.5·2^23: a float32 v with |v| < 2^22 plus roundMagic
-// lies in [2^23, 2^24), where the float32 spacing is 1, so the sum is v
-// rounded to an integer, half to even (roundMagic is even), and
-// subtracting it again is exact.
-const roundMagic = 12582912
-
-// quantTensor is quantRun with one scale s and zero point z:
-// fakequant.QuantizeLinear element by element, bit for bit (the clamped
-// quotient is within 2·MaxQDQCode < 2^22 of zero, where roundMagic
-// rounds as math.RoundToEven does), without its float64 rounding.
-func quantTensor[T int8 | uint8](dst []T, src []float32, s float32, z, qmin, qmax int32) {
-	lo, hi := float32(qmin-z), float32(qmax-z)
-	dst = dst[:len(src)]
-	for i, v := range src {
-		q := v / s
-		if !(q >= lo) { // below the range, or NaN
-			q = lo
-		}
-		if q > hi {
-			q = hi
-		}
-		dst[i] = T(int32(float32(q+roundMagic)-roundMagic) + z)
+		dst[i] = T(fakequant.QuantizeLinear(v, sc[i*step], zp[i*step], qmin, qmax))
 	}
 }
 

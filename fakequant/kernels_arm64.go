@@ -28,6 +28,13 @@ func fakeQuantVecNEON(dst, src, sq, so []float32, lo, hi float32)
 //go:noescape
 func quantInt8NEON(dst []int8, src []float32, sq, lo, hi float32)
 
+// quantLinearNEON is quantLinearGeneric: FDIV, FMAXNM against lo (NaN
+// gives lo), FMIN against hi, FCVTNS (half to even), the zero point added,
+// and two truncating narrowings to the low bytes.
+//
+//go:noescape
+func quantLinearNEON(dst []byte, src []float32, scale, lo, hi float32, zp int32)
+
 // dequantInt8NEON is dequantInt8Generic: sign-extend to int32, SCVTF, FDIV.
 //
 //go:noescape
@@ -82,6 +89,14 @@ func quantInt8(dst []int8, src []float32, sq, lo, hi float32) {
 }
 
 func quantLinear(dst []byte, src []float32, scale, lo, hi float32, zp int32) {
+	dst = dst[:len(src)]
+	if len(src) >= minLen {
+		switch family(kQuantLinear, len(src)) {
+		case cpufeat.NEON:
+			quantLinearNEON(dst, src, scale, lo, hi, zp)
+			return
+		}
+	}
 	quantLinearGeneric(dst, src, scale, lo, hi, zp)
 }
 

@@ -28,6 +28,13 @@
 #define SXTL2_8H(n, d)    WORD $(0x4f08a400 | ((n)<<5) | (d))             // sxtl2  vd.8h, vn.16b (sshll2 #0)
 #define SXTL4S(n, d)      WORD $(0x0f10a400 | ((n)<<5) | (d))             // sxtl   vd.4s, vn.4h  (sshll #0)
 #define SXTL2_4S(n, d)    WORD $(0x4f10a400 | ((n)<<5) | (d))             // sxtl2  vd.4s, vn.8h  (sshll2 #0)
+#define FMAXNM4S(m, n, d) WORD $(0x4e20c400 | ((m)<<16) | ((n)<<5) | (d)) // fmaxnm vd.4s, vn.4s, vm.4s
+#define FMIN4S(m, n, d)   WORD $(0x4ea0f400 | ((m)<<16) | ((n)<<5) | (d)) // fmin   vd.4s, vn.4s, vm.4s
+#define FCVTNS4S(n, d)    WORD $(0x4e21a800 | ((n)<<5) | (d))             // fcvtns vd.4s, vn.4s
+#define XTN4H(n, d)       WORD $(0x0e612800 | ((n)<<5) | (d))             // xtn    vd.4h, vn.4s
+#define XTN2_8H(n, d)     WORD $(0x4e612800 | ((n)<<5) | (d))             // xtn2   vd.8h, vn.4s
+#define XTN8B(n, d)       WORD $(0x0e212800 | ((n)<<5) | (d))             // xtn    vd.8b, vn.8h
+#define XTN2_16B(n, d)    WORD $(0x4e212800 | ((n)<<5) | (d))             // xtn2   vd.16b, vn.8h
 
 #define DST R0 // next element of dst
 #define SRC R1 // next element of src (x for steNEON)
@@ -84,6 +91,42 @@
 	BIT16B(4, lo, 0);  \
 	FCMGT4S(hi, 0, 4); \
 	BIT16B(4, hi, 0)
+
+// LINEAR4(s, lo, hi, zp) sets V0..V3 = int32(roundHalfToEven(min(maxnm(
+// V0..V3/Vs, Vlo), Vhi))) + Vzp, quantLinearGeneric up to the narrowing:
+// the quotient of FDIV is a quiet NaN when NaN, and FMAXNM returns the
+// number when the other operand is a quiet NaN, so NaN gives lo; the
+// bounds are integers, so the sign of a zero does not matter; FCVTNS
+// rounds to nearest, ties to even.
+#define LINEAR4(s, lo, hi, zp) \
+	FDIV4S(s, 0, 0);    \
+	FDIV4S(s, 1, 1);    \
+	FDIV4S(s, 2, 2);    \
+	FDIV4S(s, 3, 3);    \
+	FMAXNM4S(lo, 0, 0); \
+	FMAXNM4S(lo, 1, 1); \
+	FMAXNM4S(lo, 2, 2); \
+	FMAXNM4S(lo, 3, 3); \
+	FMIN4S(hi, 0, 0);   \
+	FMIN4S(hi, 1, 1);   \
+	FMIN4S(hi, 2, 2);   \
+	FMIN4S(hi, 3, 3);   \
+	FCVTNS4S(0, 0);     \
+	FCVTNS4S(1, 1);     \
+	FCVTNS4S(2, 2);     \
+	FCVTNS4S(3, 3);     \
+	VADD zp.S4, V0.S4, V0.S4; \
+	VADD zp.S4, V1.S4, V1.S4; \
+	VADD zp.S4, V2.S4, V2.S4; \
+	VADD zp.S4, V3.S4, V3.S4
+
+// LINEAR1(s, lo, hi, zp) is LINEAR4 for V0 alone.
+#define LINEAR1(s, lo, hi, zp) \
+	FDIV4S(s, 0, 0);    \
+	FMAXNM4S(lo, 0, 0); \
+	FMIN4S(hi, 0, 0);   \
+	FCVTNS4S(0, 0);     \
+	VADD zp.S4, V0.S4, V0.S4
 
 // STAGES splits N into CNT blocks of 16 and N blocks of 4.
 #define STAGES \
@@ -289,6 +332,67 @@ qdone:
 	VST1 V26.S[0], (EDST)
 
 qret:
+	RET
+
+// func quantLinearNEON(dst []byte, src []float32, scale, lo, hi float32, zp int32)
+// dst[i] = byte(int32(roundHalfToEven(clamp(src[i]/scale, lo, hi))) + zp),
+// NaN giving lo (LINEAR4), for integer lo and hi: two truncating
+// narrowings keep the low byte of each int32.
+TEXT ·quantLinearNEON(SB), NOSPLIT, $0-64
+	MOVD  dst_base+0(FP), DST
+	MOVD  src_base+24(FP), SRC
+	MOVD  src_len+32(FP), N
+	MOVWU scale+48(FP), ARG
+	VDUP  ARG, V16.S4
+	MOVWU lo+52(FP), ARG
+	VDUP  ARG, V18.S4
+	MOVWU hi+56(FP), ARG
+	VDUP  ARG, V19.S4
+	MOVWU zp+60(FP), ARG
+	VDUP  ARG, V20.S4
+	AND   $3, N, TAIL
+	CBZ   TAIL, qlbody
+	LAST4(SRC, 2, ESRC)
+	LAST4(DST, 0, EDST)
+	VLD1  (ESRC), [V0.S4]
+	LINEAR1(16, 18, 19, V20)
+	XTN4H(0, 8)
+	XTN8B(8, 26)
+
+qlbody:
+	STAGES
+	CBZ   CNT, ql4
+
+ql16:
+	VLD1.P 64(SRC), [V0.S4, V1.S4, V2.S4, V3.S4]
+	LINEAR4(16, 18, 19, V20)
+	XTN4H(0, 8)
+	XTN2_8H(1, 8)
+	XTN4H(2, 9)
+	XTN2_8H(3, 9)
+	XTN8B(8, 10)
+	XTN2_16B(9, 10)
+	VST1.P [V10.B16], 16(DST)
+	SUBS   $1, CNT, CNT
+	BNE    ql16
+
+ql4:
+	CBZ N, qldone
+
+ql4loop:
+	VLD1.P 16(SRC), [V0.S4]
+	LINEAR1(16, 18, 19, V20)
+	XTN4H(0, 8)
+	XTN8B(8, 10)
+	VST1.P V10.S[0], 4(DST)
+	SUBS   $1, N, N
+	BNE    ql4loop
+
+qldone:
+	CBZ  TAIL, qlret
+	VST1 V26.S[0], (EDST)
+
+qlret:
 	RET
 
 // func dequantInt8NEON(dst []float32, src []int8, so float32)

@@ -61,7 +61,7 @@ func QuantizeLinear(x, scale float32, zeroPoint, qmin, qmax int32) int32 {
 // QuantizeLinearCodes writes QuantizeLinear(src[i], scale, zeroPoint,
 // qmin, qmax) into dst[i] as int8 or uint8 codes: ONNX Runtime's
 // per-tensor QuantizeLinear, bit for bit, in the SIMD kernels (AVX2,
-// AVX-512; the generic loop elsewhere). [qmin, qmax] must lie within T's
+// AVX-512, NEON; the generic loop elsewhere). [qmin, qmax] must lie within T's
 // range ([-128, 127] or [0, 255]; narrower for 4-bit codes held in
 // bytes). Any float32 scale is accepted, as ONNX Runtime accepts it.
 //

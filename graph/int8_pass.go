@@ -104,10 +104,11 @@ type Int8Node struct {
 	Fused  []string
 	Reason string // why it runs in float; empty when Int8
 	// Layout is, for an integer convolution, the order of its input and
-	// its output codes: "NCHW→NCHW", or NHWC (the kernels' order) on a
-	// side where the codes pass between integer convolutions alone, which
-	// saves transposing them ("NCHW→NHWC", "NHWC→NHWC", "NHWC→NCHW").
-	// Empty for products.
+	// its output: "NCHW→NCHW", or NHWC (the kernels' order) on a side
+	// whose values reach other integer convolutions through elementwise
+	// ops alone, which saves transposing them (the nhwc pass,
+	// int8_layout.go): "NCHW→NHWC", "NHWC→NHWC", "NHWC→NCHW". Empty for
+	// products.
 	Layout string
 }
 
@@ -144,42 +145,7 @@ func int8Pass(r *Rewriter) error {
 		}
 		r.g.int8 = append(r.g.int8, note)
 	}
-	keepNHWC(r)
 	return nil
-}
-
-// keepNHWC makes the codes that an integer convolution writes for other
-// integer convolutions alone stay NHWC, the order the kernels work in:
-// the writer skips its transposition to NCHW and each reader its
-// transposition back. A value that the graph outputs or Options.Keep
-// names stays NCHW.
-func keepNHWC(r *Rewriter) {
-	for _, n := range r.Nodes() {
-		w, ok := n.Op.(*fusedQConvOp)
-		if !ok || w.q.out.kind != qQuant || len(n.Outputs) != 1 || r.IsOutput(n.Outputs[0]) {
-			continue
-		}
-		readers := r.Readers(n.Outputs[0])
-		var ops []*fusedQConvOp
-		for _, m := range readers {
-			if o, ok := m.Op.(*fusedQConvOp); ok && len(m.Inputs) == 1 {
-				ops = append(ops, o)
-			}
-		}
-		if len(ops) == 0 || len(ops) != len(readers) {
-			continue
-		}
-		w.out = qgemm.NHWC
-		for _, o := range ops {
-			o.in = qgemm.NHWC
-		}
-	}
-	names := map[qgemm.Layout]string{qgemm.NCHW: "NCHW", qgemm.NHWC: "NHWC"}
-	for _, n := range r.Nodes() {
-		if o, ok := n.Op.(*fusedQConvOp); ok && o.note >= 0 {
-			r.g.int8[o.note].Layout = names[o.in] + "→" + names[o.out]
-		}
-	}
 }
 
 // qInput is the quantized activation input of a layer.
@@ -614,8 +580,8 @@ func int8MatMul(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 
 // fusedQConvOp is the int8 pass's convolution: codes in, codes or floats
 // out, the weights packed once. Its input, its output or both may be
-// NHWC ([N, H, W, C]) rather than ONNX's NCHW: keepNHWC sets that where
-// codes pass from one integer convolution to others.
+// NHWC ([N, H, W, C]) rather than ONNX's NCHW: the nhwc pass
+// (int8_layout.go) sets that where it saves transposing the values.
 type fusedQConvOp struct {
 	q       *qConv
 	xType   onnx.DataType

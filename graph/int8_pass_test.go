@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -350,6 +351,99 @@ func TestInt8PassNHWC(t *testing.T) {
 		a, b := got[name], want[name]
 		if fmt.Sprint(a.Shape) != fmt.Sprint(b.Shape) || fmt.Sprint(a.U8, a.F32) != fmt.Sprint(b.U8, b.F32) {
 			t.Errorf("%s: %v, want %v", name, a, b)
+		}
+	}
+}
+
+// TestNHWCPassBlocks builds the blocks of mobilenet and efficientnet in
+// QDQ form — integer convolutions with float outputs, a SiLU between, a
+// squeeze-and-excitation block (GlobalAveragePool, a 1×1 convolution,
+// Sigmoid, the channel scaling), a per-channel constant scale and a
+// residual Add — and checks that the nhwc pass keeps them NHWC where it
+// may and that every output equals, bit for bit, the session's with
+// every intermediate value kept (NCHW throughout).
+func TestNHWCPassBlocks(t *testing.T) {
+	rng := rand.New(rand.NewPCG(9, 10))
+	inits := []onnx.Tensor{
+		must(onnx.NewTensor("s", nil, []float32{0.05})),
+		zeroPoint("z", onnx.Uint8, nil, []int{128}),
+		must(onnx.NewTensor("sw", nil, []float32{0.01})),
+		zeroPoint("zw", onnx.Int8, nil, []int{0}),
+	}
+	chScale := make([]float32, 12)
+	for i := range chScale {
+		chScale[i] = float32(rng.NormFloat64())
+	}
+	inits = append(inits, must(onnx.NewTensor("k", []int64{12, 1, 1}, chScale)))
+	var nodes []onnx.Node
+	node := func(op, name string, in []string, attrs ...onnx.Attribute) string {
+		nodes = append(nodes, onnx.NewNode(op, name, in, []string{name}, attrs...))
+		return name
+	}
+	// conv quantizes in, then convolves it with random int8 weights of
+	// shape w: the float output.
+	conv := func(name, in string, w []int64, attrs ...onnx.Attribute) string {
+		inits = append(inits, codeTensor(rng, name+".w", onnx.Int8, w...))
+		q := node("QuantizeLinear", name+".q", []string{in, "s", "z"})
+		x := node("DequantizeLinear", name+".dqx", []string{q, "s", "z"})
+		wf := node("DequantizeLinear", name+".dqw", []string{name + ".w", "sw", "zw"})
+		return node("Conv", name, []string{x, wf}, attrs...)
+	}
+	pad1 := onnx.IntsAttr("pads", 1, 1, 1, 1)
+	xf := node("DequantizeLinear", "dq", []string{"x", "s", "z"})
+	c1 := conv("c1", xf, []int64{12, 8, 3, 3}, pad1)
+	silu := node("Mul", "silu", []string{c1, node("Sigmoid", "sig", []string{c1})})
+	c2 := conv("c2", silu, []int64{12, 1, 3, 3}, pad1, onnx.IntAttr("group", 12))
+	se := conv("c3", node("GlobalAveragePool", "gap", []string{c2}), []int64{12, 12, 1, 1})
+	scaled := node("Mul", "excite", []string{c2, node("Sigmoid", "gate", []string{se})})
+	sum := node("Add", "residual", []string{scaled, node("Mul", "skip", []string{silu, "k"})})
+	c4 := conv("c4", sum, []int64{6, 12, 1, 1})
+	node("GlobalAveragePool", "y", []string{node("Relu", "relu", []string{c4})})
+	m := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 17}}, Graph: &onnx.Graph{
+		Input:  []onnx.ValueInfo{onnx.TensorValueInfo("x", onnx.Uint8, onnx.DimParam("N"), onnx.DimValue(8), onnx.DimValue(9), onnx.DimValue(10))},
+		Output: []onnx.ValueInfo{{Name: "y"}}, Initializer: inits, Node: nodes,
+	}}
+	x := must(graph.New(onnx.Uint8, 3, 8, 9, 10))
+	copy(x.U8, randCodes(rng, x.Len()))
+	var keep []string
+	for _, n := range nodes {
+		if n.Name != "y" {
+			keep = append(keep, n.Output...)
+		}
+	}
+	run := func(keep []string) (*graph.Tensor, string) {
+		g, err := graph.Import(m)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s, err := graph.NewSession(g, graph.Options{Threads: 2, Keep: keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		out, err := s.Run(map[string]*graph.Tensor{"x": x})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var l string
+		for _, n := range s.Int8Nodes() {
+			l += fmt.Sprintf("%s:%s ", n.Node, n.Layout)
+		}
+		return out["y"], l
+	}
+	got, layouts := run(nil)
+	want, kept := run(keep)
+	if w := "c1:NCHW→NHWC c2:NHWC→NHWC c3:NCHW→NHWC c4:NHWC→NHWC "; layouts != w {
+		t.Errorf("layouts %s, want %s", layouts, w)
+	}
+	if w := "c1:NCHW→NCHW c2:NCHW→NCHW c3:NCHW→NCHW c4:NCHW→NCHW "; kept != w {
+		t.Errorf("layouts with every value kept: %s, want %s", kept, w)
+	}
+	if fmt.Sprint(got.Shape) != fmt.Sprint(want.Shape) || len(got.F32) != len(want.F32) {
+		t.Fatalf("y is %v, want %v", got, want)
+	}
+	for i, v := range want.F32 {
+		if math.Float32bits(got.F32[i]) != math.Float32bits(v) {
+			t.Fatalf("y[%d] = %v, want %v", i, got.F32[i], v)
 		}
 	}
 }

@@ -14,7 +14,7 @@ import (
 // that saves transposing them: an integer convolution reads and writes
 // NCHW through a transposition of its whole input or output, and between
 // two of them there are often only elementwise ops — a Relu, the SiLU or
-// HardSwish of the float graph, the QuantizeLinear and DequantizeLinear
+// HardSwish of the float graph (SiLU fused by fuse-silu), the QuantizeLinear and DequantizeLinear
 // of the next layer, a residual Add, the channel scaling of a
 // squeeze-and-excitation block — which compute the same values in either
 // order.
@@ -155,11 +155,17 @@ func nhwcRole(r *Rewriter, n *Node) (layoutRole, []int) {
 	if o, ok := n.Op.(*fusedQConvOp); ok && len(n.Inputs) == 1 && len(n.Outputs) == 1 && len(o.q.wShape) >= 3 {
 		return roleQConv, nil
 	}
-	if n.Domain != "" || len(n.Outputs) != 1 {
+	if len(n.Outputs) != 1 {
 		return rolePinned, nil
 	}
 	out := r.Info(n.Outputs[0])
 	if out == nil || out.Rank() < 3 {
+		return rolePinned, nil
+	}
+	if n.Domain == FusedDomain && n.OpType == "SiLU" && len(n.Inputs) == 1 { // fuse-silu's
+		return roleJoin, nil
+	}
+	if n.Domain != "" {
 		return rolePinned, nil
 	}
 	switch {

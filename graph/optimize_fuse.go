@@ -23,6 +23,7 @@ func init() {
 	RegisterPass(Pass{Name: "fold-batchnorm", Stage: StageFold, Apply: foldBatchNorm})
 	RegisterPass(Pass{Name: "fuse-conv", Stage: StageFuse, Exact: true, Apply: fuseConv})
 	RegisterPass(Pass{Name: "fuse-gemm", Stage: StageFuse, Exact: true, Apply: fuseGemm})
+	RegisterPass(Pass{Name: "fuse-silu", Stage: StageFuse + 50, Exact: true, Apply: fuseSiLU})
 }
 
 // FusedDomain is the domain of the op types the passes create
@@ -215,6 +216,32 @@ func silu(r *Rewriter, value string, readers []*Node) *activation {
 		return nil
 	}
 	return &activation{name: "SiLU", act: vec.Act{Kind: vec.Func, Func: vecmath.SiLU}, nodes: []*Node{sig, mul}, out: mul.Outputs[0]}
+}
+
+// fuseSiLU replaces each x·Sigmoid(x) that no convolution or product took
+// into its epilogue (one after an integer convolution, or after an op
+// with no epilogue) by one SiLU node: vecmath.SiLU, the bits of the
+// Sigmoid and the Mul in one pass over the values instead of two, and no
+// buffer between them.
+func fuseSiLU(r *Rewriter) error {
+	for _, n := range r.Nodes() {
+		if !r.Alive(n) || !onnxOp(n, "Sigmoid") || len(n.Inputs) != 1 || len(n.Outputs) != 1 || r.IsOutput(n.Outputs[0]) {
+			continue
+		}
+		x := n.Inputs[0]
+		if in := r.Info(x); in == nil || in.DType != onnx.Float {
+			continue
+		}
+		readers := r.Readers(x)
+		if len(readers) != 2 {
+			continue
+		}
+		if a := silu(r, x, readers); a != nil {
+			r.Replace(a.nodes, &Node{Name: a.nodes[1].Name, Domain: FusedDomain, OpType: "SiLU",
+				Inputs: []string{x}, Outputs: []string{a.out}, Op: &unaryOp{f32: vecmath.SiLU}})
+		}
+	}
+	return nil
 }
 
 // residualAdd returns the Add that alone reads value and adds to it a

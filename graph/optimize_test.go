@@ -180,6 +180,17 @@ func TestPassesFuse(t *testing.T) {
 			delete(m.consts, "w")
 			m.nodes = []onnx.Node{conv, act("Relu")}
 		}, []string{"Conv", "Relu"}},
+		{"SiLU after a Conv with computed weight", func(m *optModel) {
+			m.inputs["w"] = w
+			delete(m.consts, "w")
+			m.nodes = []onnx.Node{conv, onnx.NewNode("Sigmoid", "sig", []string{"c"}, []string{"s"}), onnx.NewNode("Mul", "mul", []string{"s", "c"}, y)}
+		}, []string{"Conv", "SiLU"}},
+		{"SiLU whose Sigmoid is an output", func(m *optModel) {
+			m.inputs["w"] = w
+			delete(m.consts, "w")
+			m.nodes = []onnx.Node{conv, onnx.NewNode("Sigmoid", "sig", []string{"c"}, []string{"s"}), onnx.NewNode("Mul", "mul", []string{"c", "s"}, y)}
+			m.outputs = []string{"y", "s"}
+		}, []string{"Conv", "Sigmoid", "Mul"}},
 		{"Identity and Dropout", func(m *optModel) {
 			m.nodes = []onnx.Node{onnx.NewNode("Identity", "id", []string{"x"}, []string{"i"}),
 				onnx.NewNode("Conv", "conv", []string{"i", "w", "b"}, []string{"c0"}, convAttrs()...),

@@ -308,10 +308,11 @@ func (e *epilogue) viaNHWC(batch, pixels, channels int) (finish func()) {
 // elements the kernels read (bytes flipped to their signedness, widened
 // to 16 bits for the wide ones), with the padding materialized as the
 // zero point's, and 4 elements of slack at the end (a pointer's last quad
-// may reach 3 elements past its channels).
+// may reach 3 elements past its channels). An NHWC input that needs none
+// of that is used as it is.
 type padded struct {
 	x      []byte
-	buf    *[]byte // x's buffer, from the pool
+	buf    *[]byte // x's buffer, from the pool (nil when x is the input)
 	hp, wp int
 	c      int
 	pixels int      // hp·wp·batch
@@ -328,6 +329,12 @@ func newPadded(c Conv, l Layout, x []byte, zero, flip byte, g geometry, dw bool)
 		p.geo.wide = false
 	}
 	p.pixels = c.Batch * p.hp * p.wp
+	if l == NHWC && flip == 0 && !p.geo.wide && !dw && c.PadTop+c.PadBottom+c.PadLeft+c.PadRight == 0 && (c.InC/c.Groups)%4 == 0 {
+		// x is already what the kernels read, and no quad of a group's
+		// channels reaches past the last pixel: no copy.
+		p.x = x
+		return p
+	}
 	p.buf = getBuf[byte](&bytePool, p.pixels*p.c+4)
 	p.x = *p.buf
 	pad := zero ^ flip
@@ -361,4 +368,8 @@ func newPadded(c Conv, l Layout, x []byte, zero, flip byte, g geometry, dw bool)
 }
 
 // release returns the buffer to the pool.
-func (p *padded) release() { bytePool.Put(p.buf) }
+func (p *padded) release() {
+	if p.buf != nil {
+		bytePool.Put(p.buf)
+	}
+}

@@ -41,10 +41,26 @@ func (s *convSource) origin(r int) int {
 }
 
 func (s *convSource) fill(ind []unsafe.Pointer, r0, rows, mr int) {
+	// The windows' origins step along the output rows: one division for
+	// the first, then increments (a division per row cost more than the
+	// pointers of a 1×1 convolution's products).
+	n, rem := r0/s.ohw, r0%s.ohw
+	y, x := rem/s.ow, rem%s.ow
+	base, step := unsafe.Pointer(unsafe.SliceData(s.in.x)), s.in.c*s.in.es
+	_ = s.in.x[(s.origin(r0+rows-1)+s.tapPix[len(s.tapPix)-1]+1)*step-1] // the last pointer's pixel is in x
+	var o int
 	for r := range mr {
-		o := s.origin(r0 + min(r, rows-1))
+		if r < rows {
+			o = (n*s.in.hp+y*s.sh)*s.in.wp + x*s.sw
+			if x++; x == s.ow {
+				x = 0
+				if y++; y*s.ow == s.ohw {
+					y, n = 0, n+1
+				}
+			}
+		}
 		for t, d := range s.tapPix {
-			ind[t*mr+r] = unsafe.Pointer(&s.in.x[((o+d)*s.in.c+s.chan0)*s.in.es])
+			ind[t*mr+r] = unsafe.Add(base, (o+d)*step+s.chan0*s.in.es)
 		}
 	}
 }

@@ -80,8 +80,18 @@ func (d *depthwise) run(threads int, fam family, in *padded, e *epilogue, c Conv
 // block computes the output pixels [lo, hi), in runs of at most maxRun
 // consecutive pixels of one output row.
 func (d *depthwise) block(fam family, src *convSource, step int, e *epilogue, lo, hi int) {
-	ind := make([]unsafe.Pointer, d.taps)
-	p := make([]int32, maxRun*d.c)
+	s, _ := scratchPool.Get().(*scratch)
+	if s == nil {
+		s = new(scratch)
+	}
+	defer scratchPool.Put(s)
+	if cap(s.ind) < d.taps {
+		s.ind = make([]unsafe.Pointer, d.taps)
+	}
+	if cap(s.sums) < maxRun*d.c {
+		s.sums = make([]int32, maxRun*d.c)
+	}
+	ind, p := s.ind[:d.taps], s.sums[:maxRun*d.c]
 	for r := lo; r < hi; {
 		n := min(hi-r, maxRun, src.ow-r%src.ow) // to the end of the row
 		src.fill(ind, r, 1, 1)

@@ -243,11 +243,13 @@ func run(threads int, w *Weights, src rowSource, e *epilogue, m int) {
 }
 
 // scratch is one goroutine's buffers: the pointers of a block's rows,
-// their ρ, and a tile.
+// their ρ, and a tile; for a depthwise convolution, the pointers of its
+// taps and the sums of a run of pixels.
 type scratch struct {
 	ind  []unsafe.Pointer
 	rho  []int32
 	tile [maxMR * maxNR]int32
+	sums []int32
 }
 
 var scratchPool sync.Pool // of *scratch

@@ -64,8 +64,12 @@
 // requantization of ONNX QLinearConv and QLinearMatMul, the weights packed
 // once, the activations int8 between such nodes — and leaves the rest of
 // the graph in float; Session.Int8Nodes says which layers run in int8 and
-// why the others do not. The ONNX ops QLinearConv, QLinearMatMul,
-// ConvInteger and MatMulInteger run on the same kernels.
+// why the others do not. The nhwc pass then keeps the values between
+// integer convolutions in NHWC, the kernels' order, through the
+// elementwise ops, residual Adds, squeeze-and-excitation scalings and
+// global average pools between them, so that they are not transposed
+// twice per layer (Int8Node.Layout). The ONNX ops QLinearConv,
+// QLinearMatMul, ConvInteger and MatMulInteger run on the same kernels.
 //
 // Place in the pipeline: graph sits beside layers, on the kernels they
 // share, and below onnx/export (which writes a Graph back as ONNX); the

@@ -317,34 +317,12 @@ func TestInt8PassNHWC(t *testing.T) {
 	}}
 	x := must(graph.New(onnx.Uint8, 2, 8, 9, 10))
 	copy(x.U8, randCodes(rng, x.Len()))
-	run := func(keep []string) (map[string]*graph.Tensor, []graph.Int8Node) {
-		g, err := graph.Import(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := graph.NewSession(g, graph.Options{Threads: 2, Keep: keep})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := s.Run(map[string]*graph.Tensor{"x": x})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return out, s.Int8Nodes()
-	}
-	got, nodesGot := run(nil)
-	want, nodesWant := run([]string{"y1", "y2"})
-	layouts := func(ns []graph.Int8Node) string {
-		var s string
-		for _, n := range ns {
-			s += fmt.Sprintf("%s:%s ", n.Node, n.Layout)
-		}
-		return s
-	}
-	if l, w := layouts(nodesGot), "c1:NCHW→NHWC c2:NHWC→NCHW c3:NCHW→NCHW c4:NHWC→NCHW "; l != w {
+	got, layouts := runLayouts(t, m, x, nil)
+	want, kept := runLayouts(t, m, x, []string{"y1", "y2"})
+	if l, w := layouts, "c1:NCHW→NHWC c2:NHWC→NCHW c3:NCHW→NCHW c4:NHWC→NCHW "; l != w {
 		t.Errorf("layouts %s, want %s", l, w)
 	}
-	if l, w := layouts(nodesWant), "c1:NCHW→NCHW c2:NCHW→NCHW c3:NCHW→NCHW c4:NCHW→NCHW "; l != w {
+	if l, w := kept, "c1:NCHW→NCHW c2:NCHW→NCHW c3:NCHW→NCHW c4:NCHW→NCHW "; l != w {
 		t.Errorf("layouts with y1 and y2 kept: %s, want %s", l, w)
 	}
 	for _, name := range []string{"y", "y4", "r"} {
@@ -411,27 +389,9 @@ func TestNHWCPassBlocks(t *testing.T) {
 			keep = append(keep, n.Output...)
 		}
 	}
-	run := func(keep []string) (*graph.Tensor, string) {
-		g, err := graph.Import(m)
-		if err != nil {
-			t.Fatal(err)
-		}
-		s, err := graph.NewSession(g, graph.Options{Threads: 2, Keep: keep})
-		if err != nil {
-			t.Fatal(err)
-		}
-		out, err := s.Run(map[string]*graph.Tensor{"x": x})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var l string
-		for _, n := range s.Int8Nodes() {
-			l += fmt.Sprintf("%s:%s ", n.Node, n.Layout)
-		}
-		return out["y"], l
-	}
-	got, layouts := run(nil)
-	want, kept := run(keep)
+	outs, layouts := runLayouts(t, m, x, nil)
+	wants, kept := runLayouts(t, m, x, keep)
+	got, want := outs["y"], wants["y"]
 	if w := "c1:NCHW→NHWC c2:NHWC→NHWC c3:NCHW→NHWC c4:NHWC→NHWC "; layouts != w {
 		t.Errorf("layouts %s, want %s", layouts, w)
 	}
@@ -446,4 +406,28 @@ func TestNHWCPassBlocks(t *testing.T) {
 			t.Fatalf("y[%d] = %v, want %v", i, got.F32[i], v)
 		}
 	}
+}
+
+// runLayouts runs m on x with two threads, keeping the values keep, and
+// returns its outputs and the layouts of its integer convolutions
+// ("name:layout ", in graph order).
+func runLayouts(t *testing.T, m *onnx.Model, x *graph.Tensor, keep []string) (map[string]*graph.Tensor, string) {
+	t.Helper()
+	g, err := graph.Import(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := graph.NewSession(g, graph.Options{Threads: 2, Keep: keep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out, err := s.Run(map[string]*graph.Tensor{"x": x})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var l string
+	for _, n := range s.Int8Nodes() {
+		l += fmt.Sprintf("%s:%s ", n.Node, n.Layout)
+	}
+	return out, l
 }

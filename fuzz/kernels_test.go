@@ -202,25 +202,10 @@ func FuzzQuantizeLinearCodes(f *testing.F) {
 			z = min(max(z, qmin), qmax)
 		}
 		eachImpl(t, func() []int32 {
-			out := make([]int32, len(src))
 			if flags&1 != 0 {
-				dst := make([]int8, len(src))
-				if err := fakequant.QuantizeLinearCodes(dst, src, scale, z, qmin, qmax); err != nil {
-					t.Fatal(err)
-				}
-				for i, v := range dst {
-					out[i] = int32(v)
-				}
-				return out
+				return quantizeLinearCodes[int8](t, src, scale, z, qmin, qmax)
 			}
-			dst := make([]uint8, len(src))
-			if err := fakequant.QuantizeLinearCodes(dst, src, scale, z, qmin, qmax); err != nil {
-				t.Fatal(err)
-			}
-			for i, v := range dst {
-				out[i] = int32(v)
-			}
-			return out
+			return quantizeLinearCodes[uint8](t, src, scale, z, qmin, qmax)
 		}, func(impl cpufeat.Impl, got, want []int32) {
 			for i, x := range src {
 				if s := fakequant.QuantizeLinear(x, scale, z, qmin, qmax); got[i] != want[i] || want[i] != s {
@@ -229,4 +214,18 @@ func FuzzQuantizeLinearCodes(f *testing.F) {
 			}
 		})
 	})
+}
+
+// quantizeLinearCodes returns fakequant.QuantizeLinearCodes of src as
+// codes of type T, widened.
+func quantizeLinearCodes[T int8 | uint8](t *testing.T, src []float32, scale float32, z, qmin, qmax int32) []int32 {
+	dst := make([]T, len(src))
+	if err := fakequant.QuantizeLinearCodes(dst, src, scale, z, qmin, qmax); err != nil {
+		t.Fatal(err)
+	}
+	out := make([]int32, len(src))
+	for i, v := range dst {
+		out[i] = int32(v)
+	}
+	return out
 }

@@ -1,12 +1,14 @@
 package qgemm
 
 import (
+	"crypto/subtle"
 	"encoding/binary"
 	"sync"
 	"unsafe"
 )
 
-// Byte moves for the activations: eight bytes at a time in plain Go.
+// Byte moves for the activations: eight bytes at a time in plain Go, but
+// for the sign flip of whole rows, which crypto/subtle vectorizes.
 
 // fillBytes sets every byte of b to v.
 func fillBytes(b []byte, v byte) {
@@ -19,11 +21,28 @@ func fillBytes(b []byte, v byte) {
 	}
 }
 
+// signFlips is a run of 0x80 bytes, the flip between int8 and uint8
+// codes, for crypto/subtle.XORBytes (vectorized in the standard library).
+var signFlips = func() *[4096]byte {
+	var b [4096]byte
+	for i := range b {
+		b[i] = 0x80
+	}
+	return &b
+}()
+
 // xorCopy sets dst[i] = src[i] ^ flip for i < len(src).
 func xorCopy(dst, src []byte, flip byte) {
 	dst = dst[:len(src)]
-	if flip == 0 {
+	switch flip {
+	case 0:
 		copy(dst, src)
+		return
+	case 0x80:
+		for len(src) > 0 {
+			n := subtle.XORBytes(dst, src, signFlips[:min(len(src), len(signFlips))])
+			dst, src = dst[n:], src[n:]
+		}
 		return
 	}
 	f := uint64(flip) * 0x0101010101010101

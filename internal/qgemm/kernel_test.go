@@ -402,3 +402,30 @@ func TestTransposeBits32(t *testing.T) {
 		}
 	})
 }
+
+// TestXorCopy: xorCopy flips every byte of every length around the
+// 4 KiB runs of signFlips, for the sign flip, no flip and another byte,
+// and writes nothing past len(src).
+func TestXorCopy(t *testing.T) {
+	src := make([]byte, 9000)
+	for i := range src {
+		src[i] = byte(i*131 + 7)
+	}
+	for _, flip := range []byte{0x80, 0, 0x5a} {
+		for _, n := range []int{0, 1, 7, 8, 9, 4095, 4096, 4097, 8192, 8999} {
+			dst := make([]byte, n+3)
+			for i := range dst {
+				dst[i] = 0xee
+			}
+			xorCopy(dst, src[:n], flip)
+			for i := range n {
+				if dst[i] != src[i]^flip {
+					t.Fatalf("flip %#x n=%d: dst[%d] = %#x, want %#x", flip, n, i, dst[i], src[i]^flip)
+				}
+			}
+			if dst[n] != 0xee || dst[n+2] != 0xee {
+				t.Fatalf("flip %#x n=%d: wrote past the end", flip, n)
+			}
+		}
+	}
+}

@@ -392,13 +392,18 @@ func epiFloat(s isa) {
 }
 
 // depthwise: for npix output pixels i and c >= 8 channels,
-// p[i·c + ch] = Σ_t x_t[i·step + ch]·w[t·c + ch], x_t the uint8 bytes at
-// ind[t], in 32-bit lanes (|x| and |w| are at most 255, their products fit
-// with room). Blocks of a register's channels, then for AVX-512 one of 8,
-// then the last 8 channels again (the same sums, stored over the same
-// values); for each block, each pixel, each tap.
+// p[i·c + ch] = Σ_t x_t[i·step + ch]·w_t[ch], x_t the uint8 bytes at
+// ind[t], the weights in pairs of taps: w[j·c + ch] holds w_2j[ch] in its
+// low 16 bits and w_2j+1[ch] (0 past the last tap) in its high ones. For
+// each pair, the two taps' bytes widened into the low and high halves of
+// 32-bit lanes and VPMADDWD against the pair: x_2j·w_2j + x_2j+1·w_2j+1,
+// exact in int32 (|x|, |w| <= 255), one multiply where VPMULLD took two
+// µops per tap. An odd last tap reads its bytes alone (a zero high half).
+// Blocks of a register's channels, then for AVX-512 one of 8, then the
+// last 8 channels again (the same sums, stored over the same values); for
+// each block, each pixel, each pair.
 func depthwise(s isa) {
-	s.text("dw", "p[i*c+ch] = sum over t of x_t[i*step+ch] * w[t*c+ch], x_t the uint8 bytes at ind[t] (dwGeneric).")
+	s.text("dw", "p[i*c+ch] = sum over t of x_t[i*step+ch] * w_t[ch], x_t the uint8 bytes at ind[t],", "the weights in pairs of taps (dwGeneric, pairTaps).")
 	c := s.GP64()
 	s.Load(s.Param("c"), c)
 	ind, w, p := s.GP64(), s.GP64(), s.GP64()
@@ -417,23 +422,39 @@ func depthwise(s isa) {
 		t.xor(acc, acc, acc)
 		tp, wp, cnt := s.GP64(), s.GP64(), s.GP64()
 		s.MOVQ(ind, tp)
-		s.LEAQ(operand.Mem{Base: w, Index: ch, Scale: 2}, wp)
+		s.LEAQ(operand.Mem{Base: w, Index: ch, Scale: 4}, wp)
 		s.Load(s.Param("taps"), cnt)
-		s.TESTQ(cnt, cnt)
+		s.SHRQ(imm(1), cnt)
+		s.JEQ(operand.LabelRef(label + "_odd"))
+		s.Label(label + "_pair")
+		x0, x1 := s.GP64(), s.GP64()
+		s.MOVQ(operand.Mem{Base: tp}, x0)
+		s.MOVQ(operand.Mem{Base: tp, Disp: 8}, x1)
+		s.ADDQ(off, x0)
+		s.ADDQ(off, x1)
+		v0, v1 := t.vec(), t.vec()
+		s.VPMOVZXBD(operand.Mem{Base: x0, Index: ch, Scale: 1}, v0)
+		s.VPMOVZXBD(operand.Mem{Base: x1, Index: ch, Scale: 1}, v1)
+		s.VPSLLD(imm(16), v1, v1)
+		t.or(v1, v0, v0)
+		s.VPMADDWD(operand.Mem{Base: wp}, v0, v0)
+		s.VPADDD(v0, acc, acc)
+		s.ADDQ(imm(16), tp)
+		s.LEAQ(operand.Mem{Base: wp, Index: c, Scale: 4}, wp)
+		s.DECQ(cnt)
+		s.JNZ(operand.LabelRef(label + "_pair"))
+		s.Label(label + "_odd")
+		odd := s.GP64()
+		s.Load(s.Param("taps"), odd)
+		s.ANDQ(imm(1), odd)
 		s.JEQ(operand.LabelRef(label + "_store"))
-		s.Label(label + "_tap")
 		x := s.GP64()
 		s.MOVQ(operand.Mem{Base: tp}, x)
 		s.ADDQ(off, x)
-		v, wv := t.vec(), t.vec()
+		v := t.vec()
 		s.VPMOVZXBD(operand.Mem{Base: x, Index: ch, Scale: 1}, v)
-		s.VPMOVSXWD(operand.Mem{Base: wp}, wv)
-		s.VPMULLD(wv, v, v)
+		s.VPMADDWD(operand.Mem{Base: wp}, v, v)
 		s.VPADDD(v, acc, acc)
-		s.ADDQ(imm(8), tp)
-		s.LEAQ(operand.Mem{Base: wp, Index: c, Scale: 2}, wp)
-		s.DECQ(cnt)
-		s.JNZ(operand.LabelRef(label + "_tap"))
 		s.Label(label + "_store")
 		storeVec(t, acc, operand.Mem{Base: pp})
 		s.LEAQ(operand.Mem{Base: pp, Index: c, Scale: 4}, pp)

@@ -14,6 +14,9 @@ type depthwise struct {
 	c    int
 	// w holds β − zβ of channel ch, tap t at t·c + ch (in [−255, 255]).
 	w []int16
+	// pairs holds w two taps at a time, as the amd64 kernels read it
+	// (pairTaps).
+	pairs []int32
 	// wsum holds Σ_t w of each channel: with the padding materialized,
 	// every tap reads a value, and Σ (κ − zκ)·w = Σ κ·w − zκ·wsum.
 	wsum []int32
@@ -34,7 +37,26 @@ func packDepthwise[T Int8](c Conv, w []T, zeroPoint []T) *depthwise {
 			d.wsum[ch] += int32(d.w[t*c.OutC+ch])
 		}
 	}
+	d.pairs = pairTaps(d.w, taps, c.OutC)
 	return d
+}
+
+// pairTaps returns the weights w (tap t, channel ch at t·c + ch) two taps
+// at a time: pair j, channel ch at j·c + ch holds w_2j[ch] in its low 16
+// bits and w_2j+1[ch] in its high ones (0 past the last tap), the operand
+// of a VPMADDWD against the two taps' activations.
+func pairTaps(w []int16, taps, c int) []int32 {
+	pairs := make([]int32, (taps+1)/2*c)
+	for t := 0; t < taps; t += 2 {
+		for ch := range c {
+			lo, hi := uint16(w[t*c+ch]), uint16(0)
+			if t+1 < taps {
+				hi = uint16(w[(t+1)*c+ch])
+			}
+			pairs[t/2*c+ch] = int32(uint32(lo) | uint32(hi)<<16)
+		}
+	}
+	return pairs
 }
 
 // setDepthwise sets the per-channel terms of a depthwise convolution's
@@ -95,7 +117,7 @@ func (d *depthwise) block(fam family, src *convSource, step int, e *epilogue, lo
 	for r := lo; r < hi; {
 		n := min(hi-r, maxRun, src.ow-r%src.ow) // to the end of the row
 		src.fill(ind, r, 1, 1)
-		dwRun(fam, d.taps, d.c, n, step, ind, d.w, p)
+		dwRun(fam, d.taps, d.c, n, step, ind, d.w, d.pairs, p)
 		e.tile(fam, p, d.c, n, r, 0, d.c, nil)
 		r += n
 	}

@@ -106,13 +106,14 @@ func epiFloatAVX2(rows, ldp, ldo int, p, colTerm, zp, rho []int32, scale, bias [
 func epiFloatAVX512(rows, ldp, ldo int, p, colTerm, zp, rho []int32, scale, bias []float32, out []float32)
 
 // dwAVX2 and dwAVX512 are dwGeneric for uint8 activation bytes and
-// c >= 8: VPMOVZXBD, VPMOVSXWD, VPMULLD, VPADDD.
+// c >= 8, with the weights in pairs of taps (pairTaps): per pair,
+// VPMOVZXBD twice, VPSLLD, VPOR, VPMADDWD, VPADDD.
 //
 //go:noescape
-func dwAVX2(taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32)
+func dwAVX2(taps, c, npix, step int, ind []unsafe.Pointer, w []int32, p []int32)
 
 //go:noescape
-func dwAVX512(taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32)
+func dwAVX512(taps, c, npix, step int, ind []unsafe.Pointer, w []int32, p []int32)
 
 // transposeAVX2 is transposeBytes on rows8×cols8 whole blocks of 8×8
 // bytes, with 128-bit VEX instructions (every amd64 family runs it).
@@ -228,16 +229,16 @@ func epiFloat(f family, t *tileOut, scale, bias []float32, out []float32) {
 	}
 }
 
-func dwRun(f family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32) {
+func dwRun(f family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, pairs []int32, p []int32) {
 	if f == famGeneric || c < 8 {
 		dwGeneric(geometries[f].signed, taps, c, npix, step, ind, w, p)
 		return
 	}
-	ind, w, p = ind[:taps], w[:taps*c], p[:npix*c]
+	ind, pairs, p = ind[:taps], pairs[:(taps+1)/2*c], p[:npix*c]
 	if wide(f) {
-		dwAVX512(taps, c, npix, step, ind, w, p)
+		dwAVX512(taps, c, npix, step, ind, pairs, p)
 	} else {
-		dwAVX2(taps, c, npix, step, ind, w, p)
+		dwAVX2(taps, c, npix, step, ind, pairs, p)
 	}
 }
 

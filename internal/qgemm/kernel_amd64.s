@@ -2026,10 +2026,11 @@ next:
 	VZEROUPPER
 	RET
 
-// func dwAVX2(taps int, c int, npix int, step int, ind []unsafe.Pointer, w []int16, p []int32)
+// func dwAVX2(taps int, c int, npix int, step int, ind []unsafe.Pointer, w []int32, p []int32)
 // Requires: AVX, AVX2
 TEXT ·dwAVX2(SB), NOSPLIT, $0-104
-	// p[i*c+ch] = sum over t of x_t[i*step+ch] * w[t*c+ch], x_t the uint8 bytes at ind[t] (dwGeneric).
+	// p[i*c+ch] = sum over t of x_t[i*step+ch] * w_t[ch], x_t the uint8 bytes at ind[t],
+	// the weights in pairs of taps (dwGeneric, pairTaps).
 	MOVQ c+8(FP), AX
 	MOVQ ind_base+32(FP), CX
 	MOVQ w_base+56(FP), DX
@@ -2047,22 +2048,36 @@ blocks:
 b8_pixel:
 	VPXOR Y0, Y0, Y0
 	MOVQ  CX, R11
-	LEAQ  (DX)(SI*2), R12
+	LEAQ  (DX)(SI*4), R12
 	MOVQ  taps+0(FP), R13
-	TESTQ R13, R13
-	JEQ   b8_store
+	SHRQ  $0x01, R13
+	JEQ   b8_odd
 
-b8_tap:
+b8_pair:
 	MOVQ      (R11), R14
+	MOVQ      8(R11), R15
 	ADDQ      R9, R14
+	ADDQ      R9, R15
 	VPMOVZXBD (R14)(SI*1), Y1
-	VPMOVSXWD (R12), Y2
-	VPMULLD   Y2, Y1, Y1
+	VPMOVZXBD (R15)(SI*1), Y2
+	VPSLLD    $0x10, Y2, Y2
+	VPOR      Y2, Y1, Y1
+	VPMADDWD  (R12), Y1, Y1
 	VPADDD    Y1, Y0, Y0
-	ADDQ      $0x08, R11
-	LEAQ      (R12)(AX*2), R12
+	ADDQ      $0x10, R11
+	LEAQ      (R12)(AX*4), R12
 	DECQ      R13
-	JNZ       b8_tap
+	JNZ       b8_pair
+
+b8_odd:
+	MOVQ      taps+0(FP), R13
+	ANDQ      $0x01, R13
+	JEQ       b8_store
+	MOVQ      (R11), R11
+	ADDQ      R9, R11
+	VPMOVZXBD (R11)(SI*1), Y1
+	VPMADDWD  (R12), Y1, Y1
+	VPADDD    Y1, Y0, Y0
 
 b8_store:
 	VMOVDQU Y0, (R8)
@@ -2086,22 +2101,36 @@ blocks_end:
 blast_pixel:
 	VPXOR Y0, Y0, Y0
 	MOVQ  CX, R9
-	LEAQ  (DX)(SI*2), R10
+	LEAQ  (DX)(SI*4), R10
 	MOVQ  taps+0(FP), R11
-	TESTQ R11, R11
-	JEQ   blast_store
+	SHRQ  $0x01, R11
+	JEQ   blast_odd
 
-blast_tap:
+blast_pair:
 	MOVQ      (R9), R12
+	MOVQ      8(R9), R13
 	ADDQ      DI, R12
+	ADDQ      DI, R13
 	VPMOVZXBD (R12)(SI*1), Y1
-	VPMOVSXWD (R10), Y2
-	VPMULLD   Y2, Y1, Y1
+	VPMOVZXBD (R13)(SI*1), Y2
+	VPSLLD    $0x10, Y2, Y2
+	VPOR      Y2, Y1, Y1
+	VPMADDWD  (R10), Y1, Y1
 	VPADDD    Y1, Y0, Y0
-	ADDQ      $0x08, R9
-	LEAQ      (R10)(AX*2), R10
+	ADDQ      $0x10, R9
+	LEAQ      (R10)(AX*4), R10
 	DECQ      R11
-	JNZ       blast_tap
+	JNZ       blast_pair
+
+blast_odd:
+	MOVQ      taps+0(FP), R11
+	ANDQ      $0x01, R11
+	JEQ       blast_store
+	MOVQ      (R9), R9
+	ADDQ      DI, R9
+	VPMOVZXBD (R9)(SI*1), Y1
+	VPMADDWD  (R10), Y1, Y1
+	VPADDD    Y1, Y0, Y0
 
 blast_store:
 	VMOVDQU Y0, (BX)
@@ -2341,10 +2370,11 @@ next:
 	VZEROUPPER
 	RET
 
-// func dwAVX512(taps int, c int, npix int, step int, ind []unsafe.Pointer, w []int16, p []int32)
-// Requires: AVX, AVX2, AVX512F, AVX512VL
+// func dwAVX512(taps int, c int, npix int, step int, ind []unsafe.Pointer, w []int32, p []int32)
+// Requires: AVX, AVX2, AVX512BW, AVX512F, AVX512VL
 TEXT ·dwAVX512(SB), NOSPLIT, $0-104
-	// p[i*c+ch] = sum over t of x_t[i*step+ch] * w[t*c+ch], x_t the uint8 bytes at ind[t] (dwGeneric).
+	// p[i*c+ch] = sum over t of x_t[i*step+ch] * w_t[ch], x_t the uint8 bytes at ind[t],
+	// the weights in pairs of taps (dwGeneric, pairTaps).
 	MOVQ c+8(FP), AX
 	MOVQ ind_base+32(FP), CX
 	MOVQ w_base+56(FP), DX
@@ -2362,22 +2392,36 @@ blocks:
 b16_pixel:
 	VPXORD Z0, Z0, Z0
 	MOVQ   CX, R11
-	LEAQ   (DX)(SI*2), R12
+	LEAQ   (DX)(SI*4), R12
 	MOVQ   taps+0(FP), R13
-	TESTQ  R13, R13
-	JEQ    b16_store
+	SHRQ   $0x01, R13
+	JEQ    b16_odd
 
-b16_tap:
+b16_pair:
 	MOVQ      (R11), R14
+	MOVQ      8(R11), R15
 	ADDQ      R9, R14
+	ADDQ      R9, R15
 	VPMOVZXBD (R14)(SI*1), Z1
-	VPMOVSXWD (R12), Z2
-	VPMULLD   Z2, Z1, Z1
+	VPMOVZXBD (R15)(SI*1), Z2
+	VPSLLD    $0x10, Z2, Z2
+	VPORD     Z2, Z1, Z1
+	VPMADDWD  (R12), Z1, Z1
 	VPADDD    Z1, Z0, Z0
-	ADDQ      $0x08, R11
-	LEAQ      (R12)(AX*2), R12
+	ADDQ      $0x10, R11
+	LEAQ      (R12)(AX*4), R12
 	DECQ      R13
-	JNZ       b16_tap
+	JNZ       b16_pair
+
+b16_odd:
+	MOVQ      taps+0(FP), R13
+	ANDQ      $0x01, R13
+	JEQ       b16_store
+	MOVQ      (R11), R11
+	ADDQ      R9, R11
+	VPMOVZXBD (R11)(SI*1), Z1
+	VPMADDWD  (R12), Z1, Z1
+	VPADDD    Z1, Z0, Z0
 
 b16_store:
 	VMOVDQU32 Z0, (R8)
@@ -2400,22 +2444,36 @@ blocks_end:
 b8_pixel:
 	VPXORD Y3, Y3, Y3
 	MOVQ   CX, R11
-	LEAQ   (DX)(SI*2), R12
+	LEAQ   (DX)(SI*4), R12
 	MOVQ   taps+0(FP), R13
-	TESTQ  R13, R13
-	JEQ    b8_store
+	SHRQ   $0x01, R13
+	JEQ    b8_odd
 
-b8_tap:
+b8_pair:
 	MOVQ      (R11), R14
+	MOVQ      8(R11), R15
 	ADDQ      R9, R14
+	ADDQ      R9, R15
 	VPMOVZXBD (R14)(SI*1), Y0
-	VPMOVSXWD (R12), Y1
-	VPMULLD   Y1, Y0, Y0
+	VPMOVZXBD (R15)(SI*1), Y1
+	VPSLLD    $0x10, Y1, Y1
+	VPORD     Y1, Y0, Y0
+	VPMADDWD  (R12), Y0, Y0
 	VPADDD    Y0, Y3, Y3
-	ADDQ      $0x08, R11
-	LEAQ      (R12)(AX*2), R12
+	ADDQ      $0x10, R11
+	LEAQ      (R12)(AX*4), R12
 	DECQ      R13
-	JNZ       b8_tap
+	JNZ       b8_pair
+
+b8_odd:
+	MOVQ      taps+0(FP), R13
+	ANDQ      $0x01, R13
+	JEQ       b8_store
+	MOVQ      (R11), R11
+	ADDQ      R9, R11
+	VPMOVZXBD (R11)(SI*1), Y0
+	VPMADDWD  (R12), Y0, Y0
+	VPADDD    Y0, Y3, Y3
 
 b8_store:
 	VMOVDQU Y3, (R8)
@@ -2437,22 +2495,36 @@ last:
 blast_pixel:
 	VPXORD Y4, Y4, Y4
 	MOVQ   CX, R9
-	LEAQ   (DX)(SI*2), R10
+	LEAQ   (DX)(SI*4), R10
 	MOVQ   taps+0(FP), R11
-	TESTQ  R11, R11
-	JEQ    blast_store
+	SHRQ   $0x01, R11
+	JEQ    blast_odd
 
-blast_tap:
+blast_pair:
 	MOVQ      (R9), R12
+	MOVQ      8(R9), R13
 	ADDQ      DI, R12
+	ADDQ      DI, R13
 	VPMOVZXBD (R12)(SI*1), Y0
-	VPMOVSXWD (R10), Y1
-	VPMULLD   Y1, Y0, Y0
+	VPMOVZXBD (R13)(SI*1), Y1
+	VPSLLD    $0x10, Y1, Y1
+	VPORD     Y1, Y0, Y0
+	VPMADDWD  (R10), Y0, Y0
 	VPADDD    Y0, Y4, Y4
-	ADDQ      $0x08, R9
-	LEAQ      (R10)(AX*2), R10
+	ADDQ      $0x10, R9
+	LEAQ      (R10)(AX*4), R10
 	DECQ      R11
-	JNZ       blast_tap
+	JNZ       blast_pair
+
+blast_odd:
+	MOVQ      taps+0(FP), R11
+	ANDQ      $0x01, R11
+	JEQ       blast_store
+	MOVQ      (R9), R9
+	ADDQ      DI, R9
+	VPMOVZXBD (R9)(SI*1), Y0
+	VPMADDWD  (R10), Y0, Y0
+	VPADDD    Y0, Y4, Y4
 
 blast_store:
 	VMOVDQU Y4, (BX)

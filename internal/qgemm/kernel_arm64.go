@@ -96,7 +96,7 @@ func epiFloat(f family, t *tileOut, scale, bias []float32, out []float32) {
 	}
 }
 
-func dwRun(f family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32) {
+func dwRun(f family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, _ []int32, p []int32) {
 	if (f == famNEON || f == famNEONDot) && c >= 8 {
 		dwNEON(taps, c, npix, step, ind[:taps], w[:taps*c], p[:npix*c])
 		return

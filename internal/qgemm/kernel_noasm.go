@@ -21,7 +21,7 @@ func epiFloat(_ family, t *tileOut, scale, bias []float32, out []float32) {
 	t.rowsFloat(scale, bias, out)
 }
 
-func dwRun(f family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32) {
+func dwRun(f family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, _ []int32, p []int32) {
 	dwGeneric(geometries[f].signed, taps, c, npix, step, ind, w, p)
 }
 

@@ -206,7 +206,7 @@ func TestDepthwiseKernel(t *testing.T) {
 				want[i], got[i] = guard, guard
 			}
 			dwGeneric(g.signed, taps, c, npix, step, ind, w, want)
-			dwRun(f, taps, c, npix, step, ind, w, got)
+			dwRun(f, taps, c, npix, step, ind, w, pairTaps(w, taps, c), got)
 			if !slices.Equal(got, want) {
 				t.Fatalf("c %d, taps %d, %d pixels: %v, want %v", c, taps, npix, got, want)
 			}

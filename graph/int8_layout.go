@@ -105,6 +105,13 @@ func nhwcPass(r *Rewriter) error {
 		case roleGAP:
 			mark(n.Outputs[0], bad) // [N, C, 1, ...]: NCHW
 		}
+		// A join's per-channel operands stay NCHW, whatever its output
+		// (the join takes them as [..., 1, C] when its output is NHWC).
+		if roles[k] == roleJoin {
+			for _, i := range per[k] {
+				mark(n.Inputs[i], bad)
+			}
+		}
 		// Graph inputs, constants, outputs and kept values stay NCHW.
 		for i, v := range n.Inputs {
 			if v != "" && grouped(k, i) && (r.isInput(v) || r.Const(v) != nil || r.IsOutput(v)) {

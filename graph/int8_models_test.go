@@ -201,6 +201,7 @@ func steps(got, want []float32, step float32) (float64, int) {
 // them where the model has them), a per-channel input quantizer and a
 // 3-D convolution stay in float and say why.
 func TestExportedQDQModelsInt8(t *testing.T) {
+	defer graph.ForceInt8()()
 	rng := rand.New(rand.NewPCG(5, 6))
 	want := map[string][]string{
 		"cnn2d": {"/1/Conv float: its input's scale is not one constant (per-tensor activations only)",

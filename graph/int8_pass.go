@@ -388,6 +388,17 @@ func int8Replace(r *Rewriter, n, dqx *Node, note *Int8Node) (*Node, error) {
 	return node, nil
 }
 
+// minInt8Depth is the depth (input channels per group × taps) below which
+// a convolution of fewer than 4 channels per group, but for a depthwise
+// one, stays in float: the kernels read 4 channels at a time through one
+// pointer per tap, so with fewer most of each product is padding and the
+// pointers cost more than the sums (the Fashion CNN's first convolution,
+// 1 channel and 3×3 taps, made its int8 run 0.7× its fp32; in float,
+// 1.4×). A stem of 3 channels and 7×7 taps (resnet18's) stays in int8.
+// A variable for the tests, which run small layers in int8
+// (export_test.go).
+var minInt8Depth = 32
+
 // int8Conv builds the integer node of the quantized Conv n.
 func int8Conv(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 	var e qEpilogue
@@ -404,6 +415,9 @@ func int8Conv(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 		return nil, e, fmt.Errorf("its weight %v is not of a 1-D or 2-D convolution", w.codes)
 	}
 	m := ws[0]
+	if cg, taps := ws[1], prod(ws[2:]); cg < 4 && cg*taps < minInt8Depth && ws[0] != conv.group { // not depthwise
+		return nil, e, fmt.Errorf("its %d input channel(s) per group and %d taps are too few for the integer kernels (float is faster)", cg, taps)
+	}
 	if len(w.scale) != 1 && len(w.scale) != m || len(w.zp) != 1 && len(w.zp) != m {
 		return nil, e, fmt.Errorf("its weight has %d scales and %d zero points for %d channels", len(w.scale), len(w.zp), m)
 	}

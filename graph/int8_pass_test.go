@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/graph"
@@ -74,8 +76,10 @@ func zeroPoint(name string, t onnx.DataType, dims []int64, vals []int) onnx.Tens
 // in int8, and its output codes differ from the float path's (Q/DQ as
 // fake quantization, float sums) by at most one code — the float sums'
 // rounding and the bias rounded to int32 move a value across at most one
-// rounding boundary.
+// rounding boundary. Small convolutions that would stay in float run in
+// int8 here too (graph.ForceInt8).
 func TestInt8PassRandomLayers(t *testing.T) {
+	defer graph.ForceInt8()()
 	rng := rand.New(rand.NewPCG(41, 42))
 	trials := 300
 	if testing.Short() {
@@ -337,10 +341,48 @@ func TestInt8PassNHWC(t *testing.T) {
 // QDQ form — integer convolutions with float outputs, a SiLU between, a
 // squeeze-and-excitation block (GlobalAveragePool, a 1×1 convolution,
 // Sigmoid, the channel scaling), a per-channel constant scale and a
-// residual Add — and checks that the nhwc pass keeps them NHWC where it
-// may and that every output equals, bit for bit, the session's with
-// every intermediate value kept (NCHW throughout).
+// residual Add — once with a depthwise convolution in int8 and once in
+// float (a layer the int8 pass leaves in float, which pins its values to
+// NCHW while the squeeze-and-excitation convolution beside it runs in
+// int8), and checks that the nhwc pass keeps them NHWC where it may and
+// that every output equals, bit for bit, the session's with every
+// intermediate value kept (NCHW throughout).
 func TestNHWCPassBlocks(t *testing.T) {
+	for _, tc := range []struct {
+		name    string
+		floatDW bool
+		want    string
+	}{
+		{"int8", false, "c1:NCHW→NHWC c2:NHWC→NHWC c3:NCHW→NCHW c4:NHWC→NHWC "},
+		{"float depthwise", true, "c1:NCHW→NCHW c3:NCHW→NCHW c4:NCHW→NHWC "},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m, x, keep := seBlocks(tc.floatDW)
+			outs, layouts := runLayouts(t, m, x, nil)
+			wants, kept := runLayouts(t, m, x, keep)
+			got, want := outs["y"], wants["y"]
+			if layouts != tc.want {
+				t.Errorf("layouts %s, want %s", layouts, tc.want)
+			}
+			if strings.Contains(kept, "NHWC") {
+				t.Errorf("layouts with every value kept: %s, want NCHW throughout", kept)
+			}
+			if fmt.Sprint(got.Shape) != fmt.Sprint(want.Shape) || len(got.F32) != len(want.F32) {
+				t.Fatalf("y is %v, want %v", got, want)
+			}
+			for i, v := range want.F32 {
+				if math.Float32bits(got.F32[i]) != math.Float32bits(v) {
+					t.Fatalf("y[%d] = %v, want %v", i, got.F32[i], v)
+				}
+			}
+		})
+	}
+}
+
+// seBlocks returns TestNHWCPassBlocks's model (its depthwise convolution
+// c2 with float weights when floatDW), an input, and the values to keep
+// for an NCHW run.
+func seBlocks(floatDW bool) (*onnx.Model, *graph.Tensor, []string) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	inits := []onnx.Tensor{
 		must(onnx.NewTensor("s", nil, []float32{0.05})),
@@ -371,7 +413,17 @@ func TestNHWCPassBlocks(t *testing.T) {
 	xf := node("DequantizeLinear", "dq", []string{"x", "s", "z"})
 	c1 := conv("c1", xf, []int64{12, 8, 3, 3}, pad1)
 	silu := node("Mul", "silu", []string{c1, node("Sigmoid", "sig", []string{c1})})
-	c2 := conv("c2", silu, []int64{12, 1, 3, 3}, pad1, onnx.IntAttr("group", 12))
+	var c2 string
+	if floatDW {
+		w := make([]float32, 12*9)
+		for i := range w {
+			w[i] = float32(rng.NormFloat64() * 0.1)
+		}
+		inits = append(inits, must(onnx.NewTensor("c2.wf", []int64{12, 1, 3, 3}, w)))
+		c2 = node("Conv", "c2", []string{silu, "c2.wf"}, pad1, onnx.IntAttr("group", 12))
+	} else {
+		c2 = conv("c2", silu, []int64{12, 1, 3, 3}, pad1, onnx.IntAttr("group", 12))
+	}
 	se := conv("c3", node("GlobalAveragePool", "gap", []string{c2}), []int64{12, 12, 1, 1})
 	scaled := node("Mul", "excite", []string{c2, node("Sigmoid", "gate", []string{se})})
 	sum := node("Add", "residual", []string{scaled, node("Mul", "skip", []string{silu, "k"})})
@@ -389,23 +441,7 @@ func TestNHWCPassBlocks(t *testing.T) {
 			keep = append(keep, n.Output...)
 		}
 	}
-	outs, layouts := runLayouts(t, m, x, nil)
-	wants, kept := runLayouts(t, m, x, keep)
-	got, want := outs["y"], wants["y"]
-	if w := "c1:NCHW→NHWC c2:NHWC→NHWC c3:NCHW→NHWC c4:NHWC→NHWC "; layouts != w {
-		t.Errorf("layouts %s, want %s", layouts, w)
-	}
-	if w := "c1:NCHW→NCHW c2:NCHW→NCHW c3:NCHW→NCHW c4:NCHW→NCHW "; kept != w {
-		t.Errorf("layouts with every value kept: %s, want %s", kept, w)
-	}
-	if fmt.Sprint(got.Shape) != fmt.Sprint(want.Shape) || len(got.F32) != len(want.F32) {
-		t.Fatalf("y is %v, want %v", got, want)
-	}
-	for i, v := range want.F32 {
-		if math.Float32bits(got.F32[i]) != math.Float32bits(v) {
-			t.Fatalf("y[%d] = %v, want %v", i, got.F32[i], v)
-		}
-	}
+	return m, x, keep
 }
 
 // runLayouts runs m on x with two threads, keeping the values keep, and
@@ -430,4 +466,56 @@ func runLayouts(t *testing.T, m *onnx.Model, x *graph.Tensor, keep []string) (ma
 		l += fmt.Sprintf("%s:%s ", n.Node, n.Layout)
 	}
 	return out, l
+}
+
+// TestInt8PassSmallConv: a convolution of 1 input channel and 3×3 taps
+// stays in float (Int8Node.Reason says why) and computes what the float
+// path computes, bit for bit; a depthwise one (1 channel per group too)
+// and one of 4 channels run in int8.
+func TestInt8PassSmallConv(t *testing.T) {
+	rng := rand.New(rand.NewPCG(11, 12))
+	for _, tc := range []struct {
+		name        string
+		inC, groups int64
+		int8        bool
+	}{{"1 channel", 1, 1, false}, {"depthwise", 4, 4, true}, {"4 channels", 4, 1, true}} {
+		inits := []onnx.Tensor{
+			must(onnx.NewTensor("s", nil, []float32{0.05})), zeroPoint("z", onnx.Uint8, nil, []int{128}),
+			must(onnx.NewTensor("sw", nil, []float32{0.01})), zeroPoint("zw", onnx.Int8, nil, []int{0}),
+			codeTensor(rng, "w", onnx.Int8, 4, tc.inC/tc.groups, 3, 3),
+		}
+		m := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 17}}, Graph: &onnx.Graph{
+			Input:  []onnx.ValueInfo{onnx.TensorValueInfo("x", onnx.Uint8, onnx.DimValue(2), onnx.DimValue(tc.inC), onnx.DimValue(7), onnx.DimValue(6))},
+			Output: []onnx.ValueInfo{{Name: "y"}}, Initializer: inits,
+			Node: []onnx.Node{
+				onnx.NewNode("DequantizeLinear", "dqx", []string{"x", "s", "z"}, []string{"xf"}),
+				onnx.NewNode("DequantizeLinear", "dqw", []string{"w", "sw", "zw"}, []string{"wf"}),
+				onnx.NewNode("Conv", "conv", []string{"xf", "wf"}, []string{"y"}, onnx.IntAttr("group", tc.groups), onnx.IntsAttr("pads", 1, 1, 1, 1)),
+			},
+		}}
+		x := must(graph.New(onnx.Uint8, 2, int(tc.inC), 7, 6))
+		copy(x.U8, randCodes(rng, x.Len()))
+		var outs [2]*graph.Tensor
+		for k, float := range []bool{false, true} {
+			g, err := graph.Import(m)
+			if err != nil {
+				t.Fatal(err)
+			}
+			s, err := graph.NewSession(g, graph.Options{Float: float})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if n := s.Int8Nodes(); !float && (len(n) != 1 || n[0].Int8 != tc.int8 || !tc.int8 && !strings.Contains(n[0].Reason, "1 input channel(s) per group and 9 taps are too few")) {
+				t.Errorf("%s: int8 nodes %+v", tc.name, n)
+			}
+			out, err := s.Run(map[string]*graph.Tensor{"x": x})
+			if err != nil {
+				t.Fatal(err)
+			}
+			outs[k] = out["y"]
+		}
+		if equal := slices.EqualFunc(outs[0].F32, outs[1].F32, func(a, b float32) bool { return math.Float32bits(a) == math.Float32bits(b) }); equal == tc.int8 {
+			t.Errorf("%s: the outputs of the int8 and float paths are equal: %v (want %v: only the float path's own arithmetic equals it bit for bit)", tc.name, equal, !tc.int8)
+		}
+	}
 }

@@ -313,6 +313,7 @@ func TestPTQModels(t *testing.T) {
 // dequantized floats: the outputs agree within float rounding, 1e-5 of
 // the largest.
 func TestPTQModelsInt8(t *testing.T) {
+	defer graph.ForceInt8()()
 	dir := filepath.Join(must(conformance.Root()), "testdata", "conformance", "onnx_ptq")
 	for _, name := range []string{"cnn", "mlp_attn"} {
 		path := filepath.Join(dir, name+".pq_qdq.onnx")

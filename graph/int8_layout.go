@@ -141,8 +141,12 @@ func nhwcPass(r *Rewriter) error {
 			}
 		case roleJoin:
 			if nhwc(n.Outputs[0]) && len(per[k]) > 0 {
+				// One per-channel operand (the other is full-size): its
+				// channel is at out's axis 1, right-aligned.
+				i := per[k][0]
+				axis := r.Info(n.Inputs[i]).Rank() - (r.Info(n.Outputs[0]).Rank() - 1)
 				c := *n
-				c.Domain, c.OpType, c.Op = FusedDomain, n.OpType+"NHWC", &nhwcJoinOp{op: n.Op, per: per[k]}
+				c.Domain, c.OpType, c.Op = FusedDomain, n.OpType+"NHWC", &nhwcJoinOp{op: n.Op, arg: i, axis: axis}
 				r.Replace([]*Node{n}, &c)
 			}
 		}
@@ -247,47 +251,34 @@ func perChannelOf(s, out []Dim) bool {
 }
 
 // nhwcJoinOp is an elementwise op of two inputs whose full-size operand
-// and output are NHWC: it gives the op its per-channel operands (indices
-// per) as [..., 1, C], the same elements with the channel axis last.
+// and output are NHWC: it gives the op its per-channel operand (input
+// arg) with its channel axis moved last, [..., 1, C], the same elements
+// in the same order.
 type nhwcJoinOp struct {
-	op  Op
-	per []int
+	op        Op
+	arg, axis int
 }
 
 func (o *nhwcJoinOp) Infer(in []*Info) ([]*Info, error) {
-	in = slices.Clone(in)
-	for _, i := range o.per {
-		if i >= len(in) || in[i] == nil {
-			return nil, fmt.Errorf("operand %d is missing", i)
-		}
-		c := *in[i]
-		c.Shape = channelLast(c.Shape, func(d Dim) bool { return d == Dim{Size: 1} })
-		in[i] = &c
+	if o.arg >= len(in) || in[o.arg] == nil || in[o.arg].Rank() <= o.axis {
+		return nil, fmt.Errorf("operand %d is not per channel along axis %d", o.arg, o.axis)
 	}
+	in = slices.Clone(in)
+	c := *in[o.arg]
+	c.Shape = moveLast(c.Shape, o.axis)
+	in[o.arg] = &c
 	return o.op.Infer(in)
 }
 
 func (o *nhwcJoinOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
+	if o.arg >= len(in) || in[o.arg] == nil || len(in[o.arg].Shape) <= o.axis {
+		return nil, fmt.Errorf("operand %d is not per channel along axis %d", o.arg, o.axis)
+	}
 	in = slices.Clone(in)
-	for _, i := range o.per {
-		if i >= len(in) || in[i] == nil {
-			return nil, fmt.Errorf("operand %d is missing", i)
-		}
-		c := *in[i]
-		c.Shape = channelLast(c.Shape, func(d int) bool { return d == 1 })
-		in[i] = &c
-	}
+	c := *in[o.arg]
+	c.Shape = moveLast(c.Shape, o.axis)
+	in[o.arg] = &c
 	return o.op.Run(ctx, in)
-}
-
-// channelLast moves the last dimension of s that is not 1 (a
-// per-channel operand's channel) last: the elements keep their order.
-func channelLast[D any](s []D, isOne func(D) bool) []D {
-	c := len(s) - 1
-	for c > 0 && isOne(s[c]) {
-		c--
-	}
-	return append(slices.Delete(slices.Clone(s), c, c+1), s[c])
 }
 
 // globalPoolNHWCOp is GlobalAveragePool on an NHWC input [N, spatial...,

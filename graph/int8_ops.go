@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/tensorquant/tensorquant/internal/qgemm"
 	"github.com/tensorquant/tensorquant/onnx"
@@ -204,7 +205,12 @@ func channelsLast[D any](s []D) []D {
 	if len(s) < 3 {
 		return s
 	}
-	return append(append([]D{s[0]}, s[2:]...), s[1])
+	return moveLast(s, 1)
+}
+
+// moveLast returns a copy of s with dimension axis moved last.
+func moveLast[D any](s []D, axis int) []D {
+	return append(slices.Delete(slices.Clone(s), axis, axis+1), s[axis])
 }
 
 func channelsFirst[D any](s []D) []D {

@@ -415,7 +415,7 @@ func int8Conv(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 		return nil, e, fmt.Errorf("its weight %v is not of a 1-D or 2-D convolution", w.codes)
 	}
 	m := ws[0]
-	if cg, taps := ws[1], prod(ws[2:]); cg < 4 && cg*taps < minInt8Depth && ws[0] != conv.group { // not depthwise
+	if cg, taps := ws[1], prod(ws[2:]); cg < 4 && cg*taps < minInt8Depth && m != conv.group { // not depthwise
 		return nil, e, fmt.Errorf("its %d input channel(s) per group and %d taps are too few for the integer kernels (float is faster)", cg, taps)
 	}
 	if len(w.scale) != 1 && len(w.scale) != m || len(w.zp) != 1 && len(w.zp) != m {

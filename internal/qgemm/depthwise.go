@@ -102,10 +102,7 @@ func (d *depthwise) run(threads int, fam family, in *padded, e *epilogue, c Conv
 // block computes the output pixels [lo, hi), in runs of at most maxRun
 // consecutive pixels of one output row.
 func (d *depthwise) block(fam family, src *convSource, step int, e *epilogue, lo, hi int) {
-	s, _ := scratchPool.Get().(*scratch)
-	if s == nil {
-		s = new(scratch)
-	}
+	s := getScratch()
 	defer scratchPool.Put(s)
 	if cap(s.ind) < d.taps {
 		s.ind = make([]unsafe.Pointer, d.taps)

@@ -254,6 +254,15 @@ type scratch struct {
 
 var scratchPool sync.Pool // of *scratch
 
+// getScratch returns a goroutine's scratch from the pool; scratchPool.Put
+// returns it.
+func getScratch() *scratch {
+	if s, ok := scratchPool.Get().(*scratch); ok {
+		return s
+	}
+	return new(scratch)
+}
+
 // runBlock computes the rows [i0, i1) of the output for the panels
 // [p0, p1) of w.
 func runBlock(w *Weights, src rowSource, e *epilogue, i0, i1, p0, p1 int) {
@@ -261,10 +270,7 @@ func runBlock(w *Weights, src rowSource, e *epilogue, i0, i1, p0, p1 int) {
 	rowBytes := max(4*w.taps*w.c4*w.geo.es(), 1)
 	mc := max(mr, blockBytes/rowBytes/mr*mr)
 	mc = min(mc, (i1-i0+mr-1)/mr*mr)
-	s, _ := scratchPool.Get().(*scratch)
-	if s == nil {
-		s = new(scratch)
-	}
+	s := getScratch()
 	defer scratchPool.Put(s)
 	per := w.taps * mr // pointers per tile
 	if need := mc / mr * per; cap(s.ind) < need {

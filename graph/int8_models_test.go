@@ -203,7 +203,7 @@ func TestExportedQDQModelsInt8(t *testing.T) {
 	want := map[string][]string{
 		"cnn2d": {"/1/Conv float: its input's scale is not one constant (per-tensor activations only)",
 			"/4/body/body.0/Conv int8 → float", "/4/body/body.3/Conv int8 → float", "/6/Conv int8 → int8 [QuantizeLinear]",
-			"/13/Gemm int8 → float", "/16/Gemm int8 → float"},
+			"/13/Gemm int8 → float [Relu]", "/16/Gemm int8 → float"},
 		"cnn1d": {"/0/Conv int8 → float", "/8/Gemm int8 → float"},
 		"cnn3d": {"/0/Conv float: its weight INT8[4 2 3 2 3] is not of a 1-D or 2-D convolution", "/7/Gemm int8 → float"},
 		"tokens": {"/0/MatMul int8 → int8 [Add Relu QuantizeLinear]", "/2/MatMul int8 → int8 [Add Relu QuantizeLinear]",

@@ -28,9 +28,10 @@ func init() {
 type qKind uint8
 
 const (
-	qInt32 qKind = iota // the int32 sums (ConvInteger, MatMulInteger)
-	qQuant              // requantized INT8 or UINT8 codes (QLinear ops)
-	qFloat              // dequantized floats (a product followed by DequantizeLinear or a float consumer)
+	qInt32      qKind = iota // the int32 sums (ConvInteger, MatMulInteger)
+	qQuant                   // requantized INT8 or UINT8 codes (QLinear ops)
+	qFloat                   // dequantized floats (a product followed by DequantizeLinear or a float consumer)
+	qFloatQuant              // qFloat's values (their activation applied) quantized per tensor: INT8 or UINT8 codes
 )
 
 // qOut is the output of an integer product: its kind, its element type
@@ -40,7 +41,8 @@ type qOut struct {
 	dtype onnx.DataType
 	bias  []int32 // nil, or one per output channel (qInt32, qQuant)
 	req   qgemm.Requant
-	deq   qgemm.Dequant
+	deq   qgemm.Dequant  // qFloat, qFloatQuant
+	quant qgemm.Quantize // qFloatQuant
 }
 
 // isCode reports whether t is an element type of the integer products'
@@ -192,6 +194,10 @@ func convInto[X qgemm.Int8](threads int, w *qgemm.ConvWeights, l [2]qgemm.Layout
 		return qgemm.ConvInt32(threads, w, l[0], l[1], x, zx, o.bias, y.I32)
 	case o.kind == qFloat:
 		return qgemm.ConvFloat(threads, w, l[0], l[1], x, zx, o.deq, y.F32)
+	case o.kind == qFloatQuant && o.dtype == onnx.Int8:
+		return qgemm.ConvFloatQuant(threads, w, l[0], l[1], x, zx, o.deq, o.quant, y.I8)
+	case o.kind == qFloatQuant:
+		return qgemm.ConvFloatQuant(threads, w, l[0], l[1], x, zx, o.deq, o.quant, y.U8)
 	case o.dtype == onnx.Int8:
 		return qgemm.ConvQuant(threads, w, l[0], l[1], x, zx, o.bias, o.req, y.I8)
 	}
@@ -439,6 +445,10 @@ func matInto[X qgemm.Int8](threads int, w *qgemm.Weights, a qgemm.Matrix[X], o *
 		return qgemm.MatMulInt32(threads, a, w, o.bias, y.I32[off:], n)
 	case o.kind == qFloat:
 		return qgemm.MatMulFloat(threads, a, w, o.deq, y.F32[off:], n)
+	case o.kind == qFloatQuant && o.dtype == onnx.Int8:
+		return qgemm.MatMulFloatQuant(threads, a, w, o.deq, o.quant, y.I8[off:], n)
+	case o.kind == qFloatQuant:
+		return qgemm.MatMulFloatQuant(threads, a, w, o.deq, o.quant, y.U8[off:], n)
 	case o.dtype == onnx.Int8:
 		return qgemm.MatMulQuant(threads, a, w, o.bias, o.req, y.I8[off:], n)
 	}

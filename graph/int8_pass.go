@@ -139,7 +139,10 @@ func int8Pass(r *Rewriter) error {
 			note.Reason = err.Error()
 		} else {
 			note.Int8 = true
-			if o, ok := node.Op.(*fusedQConvOp); ok {
+			switch o := node.Op.(type) {
+			case *fusedQConvOp:
+				o.note = len(r.g.int8)
+			case *fusedQMatMulOp:
 				o.note = len(r.g.int8)
 			}
 		}
@@ -259,26 +262,35 @@ func epilogueAfter(r *Rewriter, out string, n, biasRank int) qEpilogue {
 			e.chain, e.out, e.fused = append(e.chain, a), a.Outputs[0], append(e.fused, a.OpType)
 		}
 	}
-	if q := next(); onnxOp(q, "QuantizeLinear") && len(q.Outputs) == 1 {
-		o, ok := q.Op.(*qdqOp)
-		s := r.Const(q.Inputs[1])
-		yi := r.Info(q.Outputs[0])
-		if ok && o.block == 0 && s != nil && s.DType == onnx.Float && s.Len() == 1 && yi != nil && isCode(yi.DType) && s.F32[0] > 0 && !math.IsInf(float64(s.F32[0]), 0) {
-			var zy int32
-			zok := true
-			if len(q.Inputs) > 2 && q.Inputs[2] != "" {
-				z := r.Const(q.Inputs[2])
-				if zok = z != nil && z.Len() == 1 && z.DType == yi.DType; zok {
-					zy = codes(z)[0]
-				}
-			}
-			if zok {
-				e.q, e.ys, e.zy, e.yType = q, s.F32[0], zy, yi.DType
-				e.chain, e.out, e.fused = append(e.chain, q), q.Outputs[0], append(e.fused, "QuantizeLinear")
-			}
-		}
+	if q, ys, zy, yType := quantizeAfter(r, e.out); q != nil {
+		e.q, e.ys, e.zy, e.yType = q, ys, zy, yType
+		e.chain, e.out, e.fused = append(e.chain, q), q.Outputs[0], append(e.fused, "QuantizeLinear")
 	}
 	return e
+}
+
+// quantizeAfter returns the QuantizeLinear that alone reads value, per
+// tensor, with a constant positive finite scale ys and zero point zy, to
+// INT8 or UINT8 codes (yType); or nil.
+func quantizeAfter(r *Rewriter, value string) (q *Node, ys float32, zy int32, yType onnx.DataType) {
+	q = r.SoleReader(value)
+	if !onnxOp(q, "QuantizeLinear") || len(q.Outputs) != 1 || len(q.Inputs) < 2 {
+		return nil, 0, 0, 0
+	}
+	o, ok := q.Op.(*qdqOp)
+	s := r.Const(q.Inputs[1])
+	yi := r.Info(q.Outputs[0])
+	if !ok || o.block != 0 || s == nil || s.DType != onnx.Float || s.Len() != 1 || yi == nil || !isCode(yi.DType) || !(s.F32[0] > 0) || math.IsInf(float64(s.F32[0]), 0) {
+		return nil, 0, 0, 0
+	}
+	if len(q.Inputs) > 2 && q.Inputs[2] != "" {
+		z := r.Const(q.Inputs[2])
+		if z == nil || z.Len() != 1 || z.DType != yi.DType {
+			return nil, 0, 0, 0
+		}
+		zy = codes(z)[0]
+	}
+	return q, s.F32[0], zy, yi.DType
 }
 
 // quantizedOrBias returns e when it ends with a QuantizeLinear, else
@@ -511,7 +523,7 @@ func prepackQLinear(r *Rewriter, n *Node) bool {
 		if q.w, err = packMatrix(w, 0, w.Shape[0], w.Shape[1], false, zw); err != nil {
 			return false
 		}
-		op = &fusedQMatMulOp{q: q, xType: xi.DType, zx: zx}
+		op = &fusedQMatMulOp{q: q, xType: xi.DType, zx: zx, note: -1}
 	default:
 		return false
 	}
@@ -589,7 +601,7 @@ func int8MatMul(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 	if q.out, err = e.output(x, w, cols); err != nil {
 		return nil, e, err
 	}
-	return &Node{OpType: "QMatMul", Op: &fusedQMatMulOp{q: q, xType: x.dtype, zx: x.zp}}, e, nil
+	return &Node{OpType: "QMatMul", Op: &fusedQMatMulOp{q: q, xType: x.dtype, zx: x.zp, note: -1}}, e, nil
 }
 
 // fusedQConvOp is the int8 pass's convolution: codes in, codes or floats
@@ -645,6 +657,7 @@ type fusedQMatMulOp struct {
 	q     *qMatMul
 	xType onnx.DataType
 	zx    int32
+	note  int // its entry in Graph.int8, or -1 (a QLinearMatMul's)
 }
 
 func (o *fusedQMatMulOp) Infer(in []*Info) ([]*Info, error) {

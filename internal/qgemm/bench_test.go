@@ -6,9 +6,11 @@ import (
 	"testing"
 	"unsafe"
 
+	"github.com/tensorquant/tensorquant/fakequant"
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/internal/gemm"
 	"github.com/tensorquant/tensorquant/internal/nn"
+	"github.com/tensorquant/tensorquant/internal/vecmath"
 )
 
 // The benchmarks compare the integer products with the float32 ones of
@@ -174,5 +176,67 @@ func BenchmarkMicroKernel(b *testing.B) {
 			}
 			gops(b, float64(g.mr*g.nr*4*c4))
 		})
+	}
+}
+
+// BenchmarkConvFloatQuant compares the two ways to a convolution's codes
+// through a float activation (an EfficientNet layer: SiLU, then the next
+// layer's QuantizeLinear), NHWC, batch 8, on this machine's best family:
+// "separate" is ConvFloat, then vecmath.SiLU and
+// fakequant.QuantizeLinearCodes over the whole output; "fused" is
+// ConvFloatQuant with the SiLU as Dequant.Act.
+func BenchmarkConvFloatQuant(b *testing.B) {
+	for _, s := range []struct {
+		name                 string
+		inC, outC, k, groups int
+		hw                   int
+	}{
+		{"1x1-24to144@56", 24, 144, 1, 1, 56},
+		{"1x1-40to240@28", 40, 240, 1, 1, 28},
+		{"dw3x3-144ch@56", 144, 144, 3, 144, 56},
+	} {
+		rng := rand.New(rand.NewPCG(5, 6))
+		shape := Conv{Batch: 8, InC: s.inC, InH: s.hw, InW: s.hw, OutC: s.outC, KH: s.k, KW: s.k, Groups: s.groups}
+		if s.k == 3 {
+			shape.PadTop, shape.PadLeft, shape.PadBottom, shape.PadRight = 1, 1, 1, 1
+		}
+		w8 := make([]int8, s.outC*s.inC/s.groups*s.k*s.k)
+		for i := range w8 {
+			w8[i] = int8(rng.IntN(256) - 128)
+		}
+		x8 := make([]uint8, 8*s.inC*s.hw*s.hw)
+		for i := range x8 {
+			x8[i] = uint8(rng.IntN(256))
+		}
+		cw, err := PackConv(shape, w8, []int8{0})
+		if err != nil {
+			b.Fatal(err)
+		}
+		n := 8 * s.outC * s.hw * s.hw
+		yf, y8 := make([]float32, n), make([]uint8, n)
+		d := Dequant{Scale: []float32{1.0 / 4096}}
+		q := Quantize{Scale: 0.05, ZeroPoint: 128}
+		for _, threads := range []int{1, 2} {
+			b.Run(fmt.Sprintf("%s/threads=%d/separate", s.name, threads), func(b *testing.B) {
+				for b.Loop() {
+					if err := ConvFloat(threads, cw, NHWC, NHWC, x8, 3, d, yf); err != nil {
+						b.Fatal(err)
+					}
+					vecmath.SiLU(yf, yf)
+					if err := fakequant.QuantizeLinearCodes(y8, yf, q.Scale, q.ZeroPoint, 0, 255); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+			b.Run(fmt.Sprintf("%s/threads=%d/fused", s.name, threads), func(b *testing.B) {
+				d := d
+				d.Act = func(x []float32) { vecmath.SiLU(x, x) }
+				for b.Loop() {
+					if err := ConvFloatQuant(threads, cw, NHWC, NHWC, x8, 3, d, q, y8); err != nil {
+						b.Fatal(err)
+					}
+				}
+			})
+		}
 	}
 }

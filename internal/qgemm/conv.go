@@ -181,8 +181,26 @@ func ConvFloat[X Int8](threads int, cw *ConvWeights, in, out Layout, x []X, zx X
 		return errors.New("qgemm: nil convolution weights")
 	}
 	e := &epilogue{kind: outFloat, f32: y}
-	var err error
-	if e.bias, err = floatBias(d.Bias, cw.shape.OutC, "convolution has %d output channels"); err != nil {
+	if err := e.setFloat(d, cw.shape.OutC, "convolution has %d output channels"); err != nil {
+		return err
+	}
+	return conv(threads, cw, in, out, x, zx, nil, d.Scale, len(y), e)
+}
+
+// ConvFloatQuant is ConvFloat (with d.Act) followed by the QuantizeLinear
+// q, into y of type Y (int8 or uint8): the codes of a convolution, its
+// activation and the next layer's quantization, without writing the
+// float values. It also returns an error when q's zero point is outside
+// Y's range.
+func ConvFloatQuant[X, Y Int8](threads int, cw *ConvWeights, in, out Layout, x []X, zx X, d Dequant, q Quantize, y []Y) error {
+	if cw == nil {
+		return errors.New("qgemm: nil convolution weights")
+	}
+	e := &epilogue{kind: outFloatQuant, u8: bytesOf(y)}
+	if err := e.setFloat(d, cw.shape.OutC, "convolution has %d output channels"); err != nil {
+		return err
+	}
+	if err := setCodes[Y](e, q); err != nil {
 		return err
 	}
 	return conv(threads, cw, in, out, x, zx, nil, d.Scale, len(y), e)

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/tensorquant/tensorquant/fakequant"
 )
 
 // convProblem is a convolution in plain integers, NCHW.
@@ -174,6 +176,27 @@ func checkConv[X, W, Y Int8](t *testing.T, rng *rand.Rand, p *convProblem, in, o
 		wf := float32(float32(int32(want[i]))*sc(i)) + fb[chanOf(i)]
 		if math.Float32bits(v) != math.Float32bits(wf) {
 			t.Fatalf("%s: float output %d = %v, want %v", name(), i, v, wf)
+		}
+	}
+
+	// The same with an activation, then the codes of a QuantizeLinear.
+	d := Dequant{Scale: scale, Bias: fb, Act: testAct}
+	ya := make([]float32, len(want))
+	if err := ConvFloat(threads, cw, in, out, xs, X(p.zx), d, ya); err != nil {
+		t.Fatalf("%s: %v", name(), err)
+	}
+	for i, v := range ya {
+		if wf := testActOf(yf[i]); math.Float32bits(v) != math.Float32bits(wf) {
+			t.Fatalf("%s: float output %d with the activation = %v, want %v", name(), i, v, wf)
+		}
+	}
+	fq := Quantize{Scale: float32(math.Ldexp(1+rng.Float64(), -rng.IntN(8))), ZeroPoint: randomIn(rng, lo, hi)}
+	if err := ConvFloatQuant(threads, cw, in, out, xs, X(p.zx), d, fq, yq); err != nil {
+		t.Fatalf("%s: %v", name(), err)
+	}
+	for i, v := range yq {
+		if wq := fakequant.QuantizeLinear(ya[i], fq.Scale, fq.ZeroPoint, lo, hi); int32(v) != wq {
+			t.Fatalf("%s: codes of float output %d (%v) = %d, want %d", name(), i, ya[i], v, wq)
 		}
 	}
 }

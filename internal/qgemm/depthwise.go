@@ -115,7 +115,7 @@ func (d *depthwise) block(fam family, src *convSource, step int, e *epilogue, lo
 		n := min(hi-r, maxRun, src.ow-r%src.ow) // to the end of the row
 		src.fill(ind, r, 1, 1)
 		dwRun(fam, d.taps, d.c, n, step, ind, d.w, d.pairs, p)
-		e.tile(fam, p, d.c, n, r, 0, d.c, nil)
+		e.tile(fam, p, d.c, n, r, 0, d.c, nil, s)
 		r += n
 	}
 	clear(ind)

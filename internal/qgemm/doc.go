@@ -24,7 +24,13 @@
 //     one step where float32 rounding crosses a tie;
 //   - the float value float32(float32(C)·scale[n]) + bias[n]
 //     (MatMulFloat, ConvFloat: the product followed by DequantizeLinear, or
-//     a float bias: two roundings, never fused).
+//     a float bias: two roundings, never fused), with the caller's
+//     elementwise activation (Dequant.Act) applied to it;
+//   - that float value, activated, then quantized by a per-tensor
+//     QuantizeLinear (MatMulFloatQuant, ConvFloatQuant:
+//     fakequant.QuantizeLinearCodes), as int8 or uint8 codes: a layer
+//     whose activation is not a clamp (SiLU, HardSwish, Gelu) and the next
+//     layer's input quantizer, without writing the floats.
 //
 // The convolutions are 2-D (1-D with H = 1), grouped or not, with strides,
 // dilations and asymmetric padding; the padding has the activations' zero

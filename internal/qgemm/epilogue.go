@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math"
 	"unsafe"
+
+	"github.com/tensorquant/tensorquant/fakequant"
 )
 
 // Requant is the requantization of a product to int8 or uint8 (ONNX
@@ -30,6 +32,20 @@ type Requant struct {
 type Dequant struct {
 	Scale []float32
 	Bias  []float32
+	// Act, when not nil, is applied in place to the float outputs after
+	// the bias: an elementwise function (each output from itself alone,
+	// as a Relu or a SiLU), which the epilogues call on runs of outputs of
+	// any length while they are in cache, instead of a pass over the
+	// whole output after it.
+	Act func(x []float32)
+}
+
+// Quantize is a QuantizeLinear per tensor of a float output (ConvFloatQuant,
+// MatMulFloatQuant): ONNX Runtime's saturate(roundHalfEven(x/Scale) +
+// ZeroPoint), by fakequant.QuantizeLinearCodes.
+type Quantize struct {
+	Scale     float32
+	ZeroPoint int32
 }
 
 // outKind is what an epilogue writes.
@@ -39,6 +55,7 @@ const (
 	outInt32 outKind = iota
 	outQuant
 	outFloat
+	outFloatQuant // outFloat's values, then QuantizeLinear: codes
 )
 
 // quantParams are the constants of a quantized epilogue, in the form the
@@ -54,10 +71,12 @@ type quantParams struct {
 // zp[n]·ρ[m], then the output of kind.
 type epilogue struct {
 	kind    outKind
-	colTerm []int32   // −zκ·(colsum − K·zβ) + bias, per column
-	zp      []int32   // zβ, or nil
-	scale   []float32 // per column (outQuant, outFloat)
-	bias    []float32 // per column (outFloat)
+	colTerm []int32                 // −zκ·(colsum − K·zβ) + bias, per column
+	zp      []int32                 // zβ, or nil
+	scale   []float32               // per column (outQuant, outFloat)
+	bias    []float32               // per column (outFloat, outFloatQuant)
+	act     func([]float32)         // nil, or applied to float values (outFloat, outFloatQuant)
+	codes   func([]byte, []float32) // outFloatQuant: the QuantizeLinear
 	q       quantParams
 	// The output: row m, column n at m·ld + off + n.
 	i32     []int32
@@ -120,6 +139,41 @@ func perColumn(name string, v []float32, n int) ([]float32, error) {
 	return nil, shapeErr("%d columns but %d %s values (want 1 or %d)", n, len(v), name, n)
 }
 
+// setFloat sets the float bias and the activation of d for n columns;
+// what describes n in the error.
+func (e *epilogue) setFloat(d Dequant, n int, what string) error {
+	var err error
+	e.bias, err = floatBias(d.Bias, n, what)
+	e.act = d.Act
+	return err
+}
+
+// setCodes sets the QuantizeLinear q to codes of type Y of an
+// outFloatQuant epilogue.
+func setCodes[Y Int8](e *epilogue, q Quantize) error {
+	lo, hi := rangeOf[Y]()
+	if q.ZeroPoint < lo || q.ZeroPoint > hi {
+		return fmt.Errorf("qgemm: output zero point %d is outside [%d, %d]", q.ZeroPoint, lo, hi)
+	}
+	// With the zero point in range, QuantizeLinearCodes cannot fail (dst
+	// is as long as src).
+	if flipOf[Y]() != 0 { // uint8
+		e.codes = func(dst []byte, src []float32) {
+			_ = fakequant.QuantizeLinearCodes(dst, src, q.Scale, q.ZeroPoint, lo, hi)
+		}
+	} else {
+		e.codes = func(dst []byte, src []float32) {
+			_ = fakequant.QuantizeLinearCodes(int8s(dst), src, q.Scale, q.ZeroPoint, lo, hi)
+		}
+	}
+	return nil
+}
+
+// int8s returns bytes as int8s.
+func int8s(b []byte) []int8 {
+	return unsafe.Slice((*int8)(unsafe.Pointer(unsafe.SliceData(b))), len(b))
+}
+
 // setQuant sets the output constants of q for output type Y.
 func (e *epilogue) setQuant(q Requant, lo, hi int32) error {
 	if q.ZeroPoint < lo || q.ZeroPoint > hi {
@@ -147,7 +201,8 @@ func bytesOf[T Int8](s []T) []byte {
 
 // tile writes the output of the rows×nv tile p (row stride ldp) whose top
 // left output is (m0, n0); rho holds ρ of its rows (when e.zp is set).
-func (e *epilogue) tile(f family, p []int32, ldp, rows, m0, n0, nv int, rho []int32) {
+// s is the goroutine's scratch (outFloatQuant's float values).
+func (e *epilogue) tile(f family, p []int32, ldp, rows, m0, n0, nv int, rho []int32, s *scratch) {
 	t := tileOut{rows: rows, ldp: ldp, ldo: e.ld, p: p, colTerm: e.colTerm[n0 : n0+nv]}
 	if e.zp != nil {
 		t.zp, t.rho = e.zp[n0:n0+nv], rho[:rows]
@@ -159,7 +214,94 @@ func (e *epilogue) tile(f family, p []int32, ldp, rows, m0, n0, nv int, rho []in
 	case outQuant:
 		epiQuant(f, &t, e.scale[n0:n0+nv], &e.q, e.u8[o:])
 	case outFloat:
-		epiFloat(f, &t, e.scale[n0:n0+nv], e.bias[n0:n0+nv], e.f32[o:])
+		out := e.f32[o:]
+		epiFloat(f, &t, e.scale[n0:n0+nv], e.bias[n0:n0+nv], out)
+		if e.act != nil {
+			applyRows(e.act, out, rows, nv, e.ld)
+		}
+	case outFloatQuant:
+		e.floatQuant(f, &t, n0, e.u8[o:], s)
+	}
+}
+
+// floatQuantRun is the most float values outFloatQuant holds at once:
+// a tile's, or a run of depthwise pixels' rows up to 16 KB.
+const floatQuantRun = 4096
+
+// floatQuant writes the outFloatQuant output of tile t (columns from n0)
+// to out: the float values of a few rows at a time into s's buffer, the
+// activation on them, and their codes.
+func (e *epilogue) floatQuant(f family, t *tileOut, n0 int, out []byte, s *scratch) {
+	nv := t.n()
+	step := max(1, floatQuantRun/nv)
+	if cap(s.f32) < step*nv {
+		s.f32, s.u8 = make([]float32, step*nv), make([]byte, step*nv)
+	}
+	for r0 := 0; r0 < t.rows; r0 += step {
+		rows := min(step, t.rows-r0)
+		part := *t
+		part.rows, part.ldo, part.p = rows, nv, t.p[r0*t.ldp:]
+		if len(t.zp) > 0 {
+			part.rho = t.rho[r0:]
+		}
+		buf := s.f32[:rows*nv]
+		epiFloat(f, &part, e.scale[n0:n0+nv], e.bias[n0:n0+nv], buf)
+		if e.act != nil {
+			e.act(buf)
+		}
+		if e.ld == nv {
+			e.codes(out[r0*nv:(r0+rows)*nv], buf)
+			continue
+		}
+		// One call for the rows (the kernels' set-up costs as much as a
+		// short row), then each row to its place.
+		codes := s.u8[:rows*nv]
+		e.codes(codes, buf)
+		for r := range rows {
+			o := (r0 + r) * e.ld
+			copy(out[o:o+nv], codes[r*nv:(r+1)*nv])
+		}
+	}
+}
+
+// finishFloats is the most float values a row block of a product with an
+// activation or codes through floats holds (64 KB).
+const finishFloats = 16 << 10
+
+// finishBlock finishes rows [m0, m0+rows) and columns [c0, c1) of a
+// product whose tiles are done: the activation on the floats of an
+// outFloat output, or, for outFloatQuant, on the floats the tiles wrote to
+// s.f32 (row r at r·(c1−c0)), then their codes.
+func (e *epilogue) finishBlock(s *scratch, m0, rows, c0, c1 int) {
+	n := c1 - c0
+	o := m0*e.ld + e.off + c0
+	if e.kind == outFloat {
+		applyRows(e.act, e.f32[o:], rows, n, e.ld)
+		return
+	}
+	buf := s.f32[:rows*n]
+	if e.act != nil {
+		e.act(buf)
+	}
+	if e.ld == n {
+		e.codes(e.u8[o:o+rows*n], buf)
+		return
+	}
+	codes := s.u8[:rows*n]
+	e.codes(codes, buf)
+	for r := range rows {
+		copy(e.u8[o+r*e.ld:o+r*e.ld+n], codes[r*n:(r+1)*n])
+	}
+}
+
+// applyRows applies act to rows rows of n values, row r at x[r·ld:].
+func applyRows(act func([]float32), x []float32, rows, n, ld int) {
+	if ld == n {
+		act(x[:rows*n])
+		return
+	}
+	for r := range rows {
+		act(x[r*ld : r*ld+n])
 	}
 }
 

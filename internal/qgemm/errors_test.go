@@ -63,6 +63,12 @@ func TestErrors(t *testing.T) {
 		{"bounds", "[5, 4]", false, func() error {
 			return MatMulQuant(1, a, w, nil, Requant{Scale: []float32{1}, ZeroPoint: 4, Min: 5, Max: 4}, y, 3)
 		}},
+		{"codes zero point range", "zero point 128", false, func() error {
+			return MatMulFloatQuant(1, a, w, Dequant{Scale: []float32{1}}, Quantize{Scale: 1, ZeroPoint: 128}, make([]int8, 6), 3)
+		}},
+		{"codes nil weights", "nil weights", false, func() error {
+			return MatMulFloatQuant(1, a, nil, Dequant{Scale: []float32{1}}, Quantize{Scale: 1}, y, 3)
+		}},
 		{"float bias", "bias has 2", true, func() error {
 			return MatMulFloat(1, a, w, Dequant{Scale: []float32{1}, Bias: []float32{1, 2}}, make([]float32, 6), 3)
 		}},
@@ -118,6 +124,9 @@ func TestErrors(t *testing.T) {
 		}},
 		{"conv float bias", "bias has 3", true, func() error {
 			return ConvFloat(1, cw, NCHW, NCHW, x, 0, Dequant{Scale: []float32{1}, Bias: []float32{1, 2, 3}}, make([]float32, 18))
+		}},
+		{"conv codes zero point range", "zero point -1", false, func() error {
+			return ConvFloatQuant(1, cw, NCHW, NCHW, x, 0, Dequant{Scale: []float32{1}}, Quantize{Scale: 1, ZeroPoint: -1}, make([]uint8, 18))
 		}},
 	} {
 		err := c.f()

@@ -48,8 +48,26 @@ func MatMulFloat[T Int8](threads int, a Matrix[T], w *Weights, d Dequant, y []fl
 		return errors.New("qgemm: nil weights")
 	}
 	e := &epilogue{kind: outFloat, f32: y, ld: ldy}
-	var err error
-	if e.bias, err = floatBias(d.Bias, w.n, "weights have %d columns"); err != nil {
+	if err := e.setFloat(d, w.n, "weights have %d columns"); err != nil {
+		return err
+	}
+	return matmul(threads, a, w, nil, d.Scale, e, len(y))
+}
+
+// MatMulFloatQuant is MatMulFloat (with d.Act) followed by the
+// QuantizeLinear q, into y of type Y (int8 or uint8) with row stride ldy:
+// the codes of a product, its activation and the next layer's
+// quantization, without writing the float values. It also returns an
+// error when q's zero point is outside Y's range.
+func MatMulFloatQuant[T, Y Int8](threads int, a Matrix[T], w *Weights, d Dequant, q Quantize, y []Y, ldy int) error {
+	if w == nil {
+		return errors.New("qgemm: nil weights")
+	}
+	e := &epilogue{kind: outFloatQuant, u8: bytesOf(y), ld: ldy}
+	if err := e.setFloat(d, w.n, "weights have %d columns"); err != nil {
+		return err
+	}
+	if err := setCodes[Y](e, q); err != nil {
 		return err
 	}
 	return matmul(threads, a, w, nil, d.Scale, e, len(y))
@@ -250,6 +268,8 @@ type scratch struct {
 	rho  []int32
 	tile [maxMR * maxNR]int32
 	sums []int32
+	f32  []float32 // float values on their way to codes (outFloatQuant)
+	u8   []byte    // and their codes
 }
 
 var scratchPool sync.Pool // of *scratch
@@ -269,9 +289,28 @@ func runBlock(w *Weights, src rowSource, e *epilogue, i0, i1, p0, p1 int) {
 	mr, nr := w.geo.mr, w.geo.nr
 	rowBytes := max(4*w.taps*w.c4*w.geo.es(), 1)
 	mc := max(mr, blockBytes/rowBytes/mr*mr)
+	// An activation or codes through floats are applied to a whole row
+	// block once its panels are done (long runs: the kernels' set-up
+	// costs as much as a tile's row), the block's floats kept in L2.
+	c0, c1 := p0*nr, min(p1*nr, w.n) // the block's columns
+	finish := e.kind == outFloatQuant || e.kind == outFloat && e.act != nil
+	if finish {
+		mc = min(mc, max(mr, finishFloats/(c1-c0)/mr*mr))
+	}
 	mc = min(mc, (i1-i0+mr-1)/mr*mr)
 	s := getScratch()
 	defer scratchPool.Put(s)
+	te, dm := e, 0 // the tiles' epilogue, and its first row less the output's
+	if e.kind == outFloatQuant {
+		if cap(s.f32) < mc*(c1-c0) {
+			s.f32, s.u8 = make([]float32, mc*(c1-c0)), make([]byte, mc*(c1-c0))
+		}
+		te = &epilogue{kind: outFloat, colTerm: e.colTerm, zp: e.zp, scale: e.scale, bias: e.bias, f32: s.f32, ld: c1 - c0, off: -c0}
+	} else if finish {
+		c := *e
+		c.act = nil // finishBlock applies it
+		te = &c
+	}
 	per := w.taps * mr // pointers per tile
 	if need := mc / mr * per; cap(s.ind) < need {
 		s.ind = make([]unsafe.Pointer, need)
@@ -284,6 +323,9 @@ func runBlock(w *Weights, src rowSource, e *epilogue, i0, i1, p0, p1 int) {
 	panelLen := quads * nr * 4
 	for ib := i0; ib < i1; ib += mc {
 		ie := min(ib+mc, i1)
+		if e.kind == outFloatQuant {
+			dm = ib
+		}
 		for t, i := 0, ib; i < ie; t, i = t+1, i+mr {
 			src.fill(ind[t*per:(t+1)*per], i, min(mr, ie-i), mr)
 		}
@@ -297,8 +339,11 @@ func runBlock(w *Weights, src rowSource, e *epilogue, i0, i1, p0, p1 int) {
 			for t, i := 0, ib; i < ie; t, i = t+1, i+mr {
 				rows := min(mr, ie-i)
 				dot(w.fam, rows, w.taps, w.c4, ind[t*per:(t+1)*per], wp, s.tile[:])
-				e.tile(w.fam, s.tile[:], nr, rows, i, n0, nv, rho[i-ib:])
+				te.tile(w.fam, s.tile[:], nr, rows, i-dm, n0, nv, rho[i-ib:], s)
 			}
+		}
+		if finish {
+			e.finishBlock(s, ib, ie-ib, c0, c1)
 		}
 	}
 	// The pointers must not keep the activations alive from the pool.

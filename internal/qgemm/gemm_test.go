@@ -4,7 +4,10 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
+
+	"github.com/tensorquant/tensorquant/fakequant"
 )
 
 // cases counts the comparisons with the specification that passed: a
@@ -224,6 +227,41 @@ func checkProblem[A, W, Y Int8](t *testing.T, rng *rand.Rand, p *problem, thread
 		}
 		return ""
 	})
+
+	// The same with an activation, then the codes of a QuantizeLinear.
+	ref := slices.Clone(f)
+	d := Dequant{Scale: scale, Bias: fb, Act: testAct}
+	if err := MatMulFloat(threads, a, w, d, f, ld); err != nil {
+		t.Fatalf("%s: %v", name(), err)
+	}
+	checkMatrixOut(t, name(), f, p.m, p.n, ld, guard, func(r, j int, v float32) string {
+		if wf := testActOf(ref[r*ld+j]); math.Float32bits(v) != math.Float32bits(wf) {
+			return fmt.Sprintf("float Y with the activation = %v, want %v", v, wf)
+		}
+		return ""
+	})
+	fq := Quantize{Scale: float32(math.Ldexp(1+rng.Float64(), -rng.IntN(8))), ZeroPoint: randomIn(rng, lo, hi)}
+	y = filled(p.m*ld+3, Y(0x5B))
+	if err := MatMulFloatQuant(threads, a, w, d, fq, y, ld); err != nil {
+		t.Fatalf("%s: %v", name(), err)
+	}
+	checkMatrixOut(t, name(), y, p.m, p.n, ld, 0x5B, func(r, j int, v Y) string {
+		if wq := fakequant.QuantizeLinear(f[r*ld+j], fq.Scale, fq.ZeroPoint, lo, hi); int32(v) != wq {
+			return fmt.Sprintf("codes of the float Y %v = %d, want %d (scale %g, zp %d)", f[r*ld+j], v, wq, fq.Scale, fq.ZeroPoint)
+		}
+		return ""
+	})
+}
+
+// testActOf is the elementwise activation of the tests (nonlinear, of
+// either sign): x² − x/4.
+func testActOf(x float32) float32 { return x*x - x/4 }
+
+// testAct applies testActOf in place.
+func testAct(x []float32) {
+	for i, v := range x {
+		x[i] = testActOf(v)
+	}
 }
 
 // filled returns n copies of v.

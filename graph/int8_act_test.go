@@ -1,0 +1,114 @@
+package graph_test
+
+import (
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/graph"
+	"github.com/tensorquant/tensorquant/onnx"
+)
+
+// TestInt8ActPass: the int8-act pass gives integer convolutions and
+// products the activation after their float output (SiLU, HardSwish,
+// LeakyRelu, Gelu found by fuse-gelu) and the QuantizeLinear after it,
+// and the outputs are the bits of the same session with those values
+// kept (which leaves the activations and QuantizeLinears as nodes of
+// their own).
+func TestInt8ActPass(t *testing.T) {
+	rng := rand.New(rand.NewPCG(13, 14))
+	inits := []onnx.Tensor{
+		must(onnx.NewTensor("s", nil, []float32{0.05})),
+		zeroPoint("z", onnx.Uint8, nil, []int{128}),
+		must(onnx.NewTensor("s8", nil, []float32{0.03})),
+		zeroPoint("z8", onnx.Int8, nil, []int{3}),
+		must(onnx.NewTensor("sw", nil, []float32{0.01})),
+		zeroPoint("zw", onnx.Int8, nil, []int{0}),
+		must(onnx.NewTensor("sqrt2", nil, []float32{float32(math.Sqrt2)})),
+		must(onnx.NewTensor("one", nil, []float32{1})),
+		must(onnx.NewTensor("half", nil, []float32{0.5})),
+	}
+	var nodes []onnx.Node
+	node := func(op, name string, in []string, attrs ...onnx.Attribute) string {
+		nodes = append(nodes, onnx.NewNode(op, name, in, []string{name}, attrs...))
+		return name
+	}
+	// layer dequantizes codes in (scale s, zero point z), then convolves
+	// or multiplies them with random int8 weights of shape w.
+	layer := func(op, name, in, s, z string, w []int64, attrs ...onnx.Attribute) string {
+		inits = append(inits, codeTensor(rng, name+".w", onnx.Int8, w...))
+		x := node("DequantizeLinear", name+".dqx", []string{in, s, z})
+		wf := node("DequantizeLinear", name+".dqw", []string{name + ".w", "sw", "zw"})
+		return node(op, name, []string{x, wf}, attrs...)
+	}
+	pad1 := onnx.IntsAttr("pads", 1, 1, 1, 1)
+	c1 := layer("Conv", "c1", "x", "s", "z", []int64{16, 8, 3, 3}, pad1)
+	silu := node("Mul", "silu", []string{node("Sigmoid", "sig", []string{c1}), c1})
+	q1 := node("QuantizeLinear", "q1", []string{silu, "s8", "z8"})
+	c2 := layer("Conv", "c2", q1, "s8", "z8", []int64{16, 1, 3, 3}, pad1, onnx.IntAttr("group", 16))
+	q2 := node("QuantizeLinear", "q2", []string{node("HardSwish", "hswish", []string{c2}), "s", "z"})
+	c3 := layer("Conv", "c3", q2, "s", "z", []int64{6, 16, 1, 1})
+	node("LeakyRelu", "y", []string{c3}, onnx.FloatAttr("alpha", 0.1))
+
+	bias := make([]float32, 32)
+	for i := range bias {
+		bias[i] = float32(rng.NormFloat64())
+	}
+	inits = append(inits, must(onnx.NewTensor("b", []int64{32}, bias)))
+	m1 := node("Add", "m1.bias", []string{layer("MatMul", "m1", "x2", "s", "z", []int64{24, 32}), "b"})
+	erf := node("Add", "erf1", []string{node("Erf", "erf", []string{node("Div", "div", []string{m1, "sqrt2"})}), "one"})
+	gelu := node("Mul", "gelu", []string{node("Mul", "xe", []string{m1, erf}), "half"})
+	q3 := node("QuantizeLinear", "q3", []string{gelu, "s", "z"})
+	layer("MatMul", "y2", q3, "s", "z", []int64{32, 8})
+
+	m := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 17}}, Graph: &onnx.Graph{
+		Input: []onnx.ValueInfo{
+			onnx.TensorValueInfo("x", onnx.Uint8, onnx.DimParam("N"), onnx.DimValue(8), onnx.DimValue(9), onnx.DimValue(10)),
+			onnx.TensorValueInfo("x2", onnx.Uint8, onnx.DimParam("N"), onnx.DimValue(5), onnx.DimValue(24)),
+		},
+		Output: []onnx.ValueInfo{{Name: "y"}, {Name: "y2"}}, Initializer: inits, Node: nodes,
+	}}
+	in := map[string]*graph.Tensor{"x": must(graph.New(onnx.Uint8, 2, 8, 9, 10)), "x2": must(graph.New(onnx.Uint8, 3, 5, 24))}
+	for _, x := range in {
+		copy(x.U8, randCodes(rng, x.Len()))
+	}
+	run := func(keep []string) (map[string]*graph.Tensor, []string) {
+		s := must(graph.NewSession(must(graph.Import(m)), graph.Options{Threads: 2, Keep: keep}))
+		out, err := s.Run(in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var d []string
+		for _, n := range s.Int8Nodes() {
+			d = append(d, fmt.Sprintf("%s %v→%s %v", n.Node, n.Int8, n.Output, n.Fused))
+		}
+		return out, d
+	}
+	got, fused := run(nil)
+	want, unfused := run([]string{c1, c2, c3, m1})
+	if w := []string{
+		"c1 true→int8 [SiLU QuantizeLinear]",
+		"c2 true→uint8 [HardSwish QuantizeLinear]",
+		"c3 true→float [LeakyRelu]",
+		"m1 true→uint8 [Add Gelu QuantizeLinear]",
+		"y2 true→float []",
+	}; !slices.Equal(fused, w) {
+		t.Errorf("int8 nodes\n%q\nwant\n%q", fused, w)
+	}
+	if w := []string{"c1 true→float []", "c2 true→float []", "c3 true→float []", "m1 true→float [Add]", "y2 true→float []"}; !slices.Equal(unfused, w) {
+		t.Errorf("int8 nodes with their outputs kept\n%q\nwant\n%q", unfused, w)
+	}
+	for _, name := range []string{"y", "y2"} {
+		g, w := got[name], want[name]
+		if fmt.Sprint(g.Shape) != fmt.Sprint(w.Shape) || len(g.F32) != len(w.F32) {
+			t.Fatalf("%s is %v, want %v", name, g, w)
+		}
+		for i, v := range w.F32 {
+			if math.Float32bits(g.F32[i]) != math.Float32bits(v) {
+				t.Fatalf("%s[%d] = %v, want %v", name, i, g.F32[i], v)
+			}
+		}
+	}
+}

@@ -27,7 +27,8 @@ import (
 // which are given to them as [.., 1, C]), per-tensor QuantizeLinear and
 // DequantizeLinear, and GlobalAveragePool (which reads NHWC and writes its
 // [N, C, 1, ...] output, the same bytes in either order, with the same
-// float32 sums in the same order). Graph inputs and outputs, the values of
+// float32 sums in the same order; or the int8-pool pass's
+// QGlobalAveragePool, its codes summed in int32). Graph inputs and outputs, the values of
 // Options.Keep and constants stay NCHW. The outputs are the same bits as
 // without the pass.
 
@@ -136,7 +137,13 @@ func nhwcPass(r *Rewriter) error {
 		case roleGAP:
 			if nhwc(n.Inputs[0]) {
 				c := *n
-				c.Domain, c.OpType, c.Op = FusedDomain, "GlobalAveragePoolNHWC", globalPoolNHWCOp{}
+				if q, ok := n.Op.(*qGlobalPoolOp); ok {
+					op := *q
+					op.nhwc = true
+					c.OpType, c.Op = "QGlobalAveragePoolNHWC", &op
+				} else {
+					c.Domain, c.OpType, c.Op = FusedDomain, "GlobalAveragePoolNHWC", globalPoolNHWCOp{}
+				}
 				r.Replace([]*Node{n}, &c)
 			}
 		case roleJoin:
@@ -175,6 +182,9 @@ func nhwcRole(r *Rewriter, n *Node) (layoutRole, []int) {
 	}
 	if n.Domain == FusedDomain && n.OpType == "SiLU" && len(n.Inputs) == 1 { // fuse-silu's
 		return roleJoin, nil
+	}
+	if _, ok := n.Op.(*qGlobalPoolOp); ok && len(n.Inputs) == 1 { // int8-pool's
+		return roleGAP, nil
 	}
 	if n.Domain != "" {
 		return rolePinned, nil

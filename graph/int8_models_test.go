@@ -87,16 +87,21 @@ func runQDQ(t *testing.T, file string, in map[string]*graph.Tensor, o graph.Opti
 	return out, s
 }
 
-// TestInt8ReferenceModels quantizes resnet18, mobilenet_v2 and the
-// transformer encoder (internal/testkit/ptqtest: int8 activations per
-// tensor, weights per channel, every output quantized) and runs the QDQ
-// files at each test batch (resnet18 also with uint8 activations and
-// zero points, as ONNX Runtime's quantizer makes them by default).
+// TestInt8ReferenceModels quantizes resnet18, mobilenet_v2, the
+// transformer encoder and mobilenet_v3_small (internal/testkit/ptqtest:
+// int8 activations per tensor, weights per channel, every output
+// quantized) and runs the QDQ files at each test batch (resnet18 also
+// with uint8 activations and zero points, as ONNX Runtime's quantizer
+// makes them by default).
 //
 // On the integer path, every output element is within 2 quantization
 // steps of ONNX Runtime with full optimisation (its fused integer
-// kernels) — except on mobilenet_v2, where a step of difference in an
-// early layer grows through 52 quantized convolutions: there ONNX
+// kernels) — except on the MobileNets, where a step of difference in an
+// early layer grows through 52 quantized convolutions (and, in
+// mobilenet_v3_small, through the channel scaling of its squeeze-and-
+// excitation blocks: ONNX Runtime's two modes differ by 14-17 steps, and
+// we by 0-12 from its full optimisation, as before the QuantizeLinear,
+// activations and pooling went into integer nodes): there ONNX
 // Runtime's own two modes (full optimisation and node by node) disagree
 // by up to 31 steps on the same file, and the bound is that
 // disagreement: the integer path is no further from ONNX Runtime's
@@ -127,7 +132,7 @@ func TestInt8ReferenceModels(t *testing.T) {
 	for _, name := range int8Models {
 		variants = append(variants, variant{name, false})
 	}
-	variants = append(variants, variant{"resnet18", true})
+	variants = append(variants, variant{"resnet18", true}, variant{"mobilenet_v3_small", false})
 	for _, v := range variants {
 		name := v.name
 		mo, qm, file := quantizedModel(t, man, name, dir, v.unsigned)
@@ -158,7 +163,7 @@ func TestInt8ReferenceModels(t *testing.T) {
 					worst, at := steps(got[o].F32, want.F32, step)
 					ort, _ := steps(want.F32, none[o].F32, step)
 					bound := 2.0
-					if name == "mobilenet_v2" {
+					if name == "mobilenet_v2" || name == "mobilenet_v3_small" {
 						bound = max(bound, ort)
 					}
 					t.Logf("%s: from ONNX Runtime (all): %v steps; ONNX Runtime's two modes: %v steps", o, worst, ort)

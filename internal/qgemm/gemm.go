@@ -213,10 +213,13 @@ func (s *matrixSource) sums(rho []int32, r0, rows int) {
 }
 
 // parallelWork is the number of multiply-adds per goroutine below which a
-// product is not split (internal/gemm splits from 2^24 float
-// multiply-adds; the integer kernels do about four times as many per
-// second). Tests lower it to split small products.
-var parallelWork = float64(1 << 26)
+// product is not split: about 40 µs of the VNNI kernels, against a few
+// µs to start and join a goroutine. (It was 2^26, four times
+// internal/gemm's 2^24 float threshold since the integer kernels are about
+// four times as fast; that left most layers of the MobileNets and
+// EfficientNet at batch 8 on one goroutine, and their int8 runs no faster
+// on two threads than on one.) Tests lower it to split small products.
+var parallelWork = float64(1 << 22)
 
 // blockBytes bounds the activation bytes a block of rows reads (the rows
 // stay in L2 while the block runs down every panel of the weights).

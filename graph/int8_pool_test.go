@@ -1,0 +1,117 @@
+package graph_test
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/fakequant"
+	"github.com/tensorquant/tensorquant/graph"
+	"github.com/tensorquant/tensorquant/onnx"
+)
+
+// TestInt8PoolPass: DequantizeLinear → GlobalAveragePool →
+// QuantizeLinear runs as one QGlobalAveragePool on the codes, ONNX
+// Runtime's QLinearGlobalAveragePool: checked against that definition on
+// the codes of the convolution before it (a graph output, so NCHW), bit
+// for bit the same with those codes NHWC (not an output: the nhwc pass),
+// and within one step of the float graph. INT8 and UINT8 codes, channel counts with and
+// without a tail of fewer than 8, and more pixels than one run of the
+// 16-bit lane sums.
+func TestInt8PoolPass(t *testing.T) {
+	for _, tc := range []struct {
+		codes    onnx.DataType
+		channels int64
+		h, w     int64
+	}{
+		{onnx.Uint8, 16, 20, 17},
+		{onnx.Int8, 13, 9, 30},
+		{onnx.Int8, 24, 3, 5},
+	} {
+		t.Run(fmt.Sprintf("%v/%dch/%dx%d", tc.codes, tc.channels, tc.h, tc.w), func(t *testing.T) {
+			rng := rand.New(rand.NewPCG(15, uint64(tc.channels)))
+			zc := []int{-3}
+			if tc.codes == onnx.Uint8 {
+				zc = []int{131}
+			}
+			inits := []onnx.Tensor{
+				must(onnx.NewTensor("s", nil, []float32{0.05})),
+				zeroPoint("z", onnx.Uint8, nil, []int{128}),
+				must(onnx.NewTensor("sc", nil, []float32{0.043})),
+				zeroPoint("zc", tc.codes, nil, zc),
+				must(onnx.NewTensor("sp", nil, []float32{0.011})),
+				zeroPoint("zp", onnx.Int8, nil, []int{5}),
+				must(onnx.NewTensor("sw", nil, []float32{0.01})),
+				zeroPoint("zw", onnx.Int8, nil, []int{0}),
+				codeTensor(rng, "w", onnx.Int8, tc.channels, 8, 3, 3),
+			}
+			nodes := []onnx.Node{
+				onnx.NewNode("DequantizeLinear", "dqx", []string{"x", "s", "z"}, []string{"xf"}),
+				onnx.NewNode("DequantizeLinear", "dqw", []string{"w", "sw", "zw"}, []string{"wf"}),
+				onnx.NewNode("Conv", "conv", []string{"xf", "wf"}, []string{"c"}, onnx.IntsAttr("pads", 1, 1, 1, 1)),
+				onnx.NewNode("QuantizeLinear", "qc", []string{"c", "sc", "zc"}, []string{"cq"}),
+				onnx.NewNode("DequantizeLinear", "dqc", []string{"cq", "sc", "zc"}, []string{"cf"}),
+				onnx.NewNode("GlobalAveragePool", "gap", []string{"cf"}, []string{"g"}),
+				onnx.NewNode("QuantizeLinear", "qg", []string{"g", "sp", "zp"}, []string{"y"}),
+			}
+			model := func(outputs ...string) *onnx.Model {
+				m := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 17}}, Graph: &onnx.Graph{
+					Input:       []onnx.ValueInfo{onnx.TensorValueInfo("x", onnx.Uint8, onnx.DimParam("N"), onnx.DimValue(8), onnx.DimValue(tc.h), onnx.DimValue(tc.w))},
+					Initializer: inits, Node: nodes,
+				}}
+				for _, o := range outputs {
+					m.Graph.Output = append(m.Graph.Output, onnx.ValueInfo{Name: o})
+				}
+				return m
+			}
+			x := must(graph.New(onnx.Uint8, 3, 8, int(tc.h), int(tc.w)))
+			copy(x.U8, randCodes(rng, x.Len()))
+			run := func(m *onnx.Model, o graph.Options) (map[string]*graph.Tensor, *graph.Session) {
+				s := must(graph.NewSession(must(graph.Import(m)), o))
+				out, err := s.Run(map[string]*graph.Tensor{"x": x})
+				if err != nil {
+					t.Fatal(err)
+				}
+				return out, s
+			}
+			kept, k := run(model("y", "cq"), graph.Options{Threads: 2})
+			nhwc, s := run(model("y"), graph.Options{Threads: 2})
+			float, _ := run(model("y"), graph.Options{Threads: 2, Float: true})
+			if l := k.Int8Nodes()[0].Layout; l != "NCHW→NCHW" {
+				t.Errorf("the convolution's layout with its codes an output is %s, want NCHW→NCHW", l)
+			}
+			if l := s.Int8Nodes()[0].Layout; l != "NCHW→NHWC" {
+				t.Errorf("the convolution's layout is %s, want NCHW→NHWC", l)
+			}
+
+			// QLinearGlobalAveragePool on the codes.
+			cq, y := kept["cq"], kept["y"]
+			pix := int(tc.h * tc.w)
+			scale := float32(0.043) / (float32(0.011) * float32(pix))
+			for i := range y.Len() {
+				var sum int32
+				for p := range pix {
+					sum += code(cq, i*pix+p) - int32(zc[0])
+				}
+				want := fakequant.QuantizeLinear(float32(sum)*scale, 1, 5, -128, 127)
+				if got := code(y, i); got != want {
+					t.Fatalf("y[%d] = %d, want %d (sum %d)", i, got, want, sum)
+				}
+				if got := code(nhwc["y"], i); got != want {
+					t.Fatalf("y[%d] with the codes NHWC = %d, want %d", i, got, want)
+				}
+				if d := code(float["y"], i) - want; d < -1 || d > 1 {
+					t.Errorf("y[%d] of the float graph = %d, want %d ± 1", i, want+d, want)
+				}
+			}
+		})
+	}
+}
+
+// code returns element i of a tensor of INT8 or UINT8 codes.
+func code(t *graph.Tensor, i int) int32 {
+	if t.DType == onnx.Int8 {
+		return int32(t.I8[i])
+	}
+	return int32(t.U8[i])
+}

@@ -3,7 +3,6 @@ package graph_test
 import (
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"slices"
 	"testing"
 
@@ -13,8 +12,8 @@ import (
 )
 
 // BenchmarkInt8Models runs resnet18, mobilenet_v2, the encoder,
-// mobilenet_v3_small, efficientnet_b0 and the Fashion CNN on GOMAXPROCS
-// threads (-cpu 1,2: one thread, then two) at batch 1 and 8, three ways: the float model (fp32), its QDQ
+// mobilenet_v3_small, efficientnet_b0 and the Fashion CNN on one thread
+// at batch 1 and 8, three ways: the float model (fp32), its QDQ
 // model (internal/testkit/ptqtest) on the integer path (int8) and on the
 // float path (qdq-float: Q/DQ as fake quantization). Run it with -count
 // to interleave the three, and compare ratios within one run (cpu-ms/op
@@ -39,7 +38,7 @@ func BenchmarkInt8Models(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					s, err := graph.NewSession(g, graph.Options{Threads: runtime.GOMAXPROCS(0), Float: v.float})
+					s, err := graph.NewSession(g, graph.Options{Threads: 1, Float: v.float})
 					if err != nil {
 						b.Fatal(err)
 					}

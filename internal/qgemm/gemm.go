@@ -113,6 +113,9 @@ func matmul[T Int8](threads int, a Matrix[T], w *Weights, bias []int32, scale []
 	}
 	src := newMatrixSource(x, a.Rows, ld, w, flip)
 	run(threads, w, src, e, a.Rows)
+	if src.buf != nil {
+		bytePool.Put(src.buf)
+	}
 	return nil
 }
 
@@ -153,6 +156,7 @@ type matrixSource struct {
 	stride int
 	tail   int
 	pad    []byte
+	buf    *[]byte // base, from bytePool (nil: base is the caller's)
 	k, c4  int
 	geo    geometry
 	empty  [4]byte // what the pointers address when there is nothing to read
@@ -166,14 +170,17 @@ func newMatrixSource(x []byte, rows, ld int, w *Weights, flip uint8) *matrixSour
 	s := &matrixSource{base: x, stride: ld, tail: rows, k: w.k, c4: w.c4, geo: w.geo}
 	rowBytes := 4 * w.c4 * w.geo.es()
 	if flip != 0 || w.geo.wide {
-		s.base = make([]byte, rows*rowBytes)
+		s.buf = getBuf[byte](&bytePool, rows*rowBytes)
+		s.base = *s.buf
 		s.stride = rowBytes
 		for r := range rows {
+			row := s.base[r*rowBytes : (r+1)*rowBytes]
 			if w.geo.wide {
-				widenCopy(s.base[r*rowBytes:], x[r*ld:r*ld+w.k], flip)
+				widenCopy(row, x[r*ld:r*ld+w.k], flip)
 			} else {
-				xorCopy(s.base[r*rowBytes:], x[r*ld:r*ld+w.k], flip)
+				xorCopy(row, x[r*ld:r*ld+w.k], flip)
 			}
+			clear(row[w.k*w.geo.es():]) // the pooled buffer's old bytes
 		}
 		return s
 	}

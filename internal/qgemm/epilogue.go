@@ -224,13 +224,14 @@ func (e *epilogue) tile(f family, p []int32, ldp, rows, m0, n0, nv int, rho []in
 	}
 }
 
-// floatQuantRun is the most float values outFloatQuant holds at once:
-// a tile's, or a run of depthwise pixels' rows up to 16 KB.
+// floatQuantRun is the most float values a depthwise outFloatQuant tile
+// holds at once: a run of pixels' rows up to 16 KB.
 const floatQuantRun = 4096
 
-// floatQuant writes the outFloatQuant output of tile t (columns from n0)
-// to out: the float values of a few rows at a time into s's buffer, the
-// activation on them, and their codes.
+// floatQuant writes the outFloatQuant output of the depthwise tile t
+// (columns from n0) to out: the float values of a few rows at a time into
+// s's buffer, then their activation and codes. (The products' tiles
+// write their floats to a row block's buffer, finishBlock.)
 func (e *epilogue) floatQuant(f family, t *tileOut, n0 int, out []byte, s *scratch) {
 	nv := t.n()
 	step := max(1, floatQuantRun/nv)
@@ -246,21 +247,7 @@ func (e *epilogue) floatQuant(f family, t *tileOut, n0 int, out []byte, s *scrat
 		}
 		buf := s.f32[:rows*nv]
 		epiFloat(f, &part, e.scale[n0:n0+nv], e.bias[n0:n0+nv], buf)
-		if e.act != nil {
-			e.act(buf)
-		}
-		if e.ld == nv {
-			e.codes(out[r0*nv:(r0+rows)*nv], buf)
-			continue
-		}
-		// One call for the rows (the kernels' set-up costs as much as a
-		// short row), then each row to its place.
-		codes := s.u8[:rows*nv]
-		e.codes(codes, buf)
-		for r := range rows {
-			o := (r0 + r) * e.ld
-			copy(out[o:o+nv], codes[r*nv:(r+1)*nv])
-		}
+		e.toCodes(s, buf, out[r0*e.ld:], rows, nv)
 	}
 }
 
@@ -279,18 +266,25 @@ func (e *epilogue) finishBlock(s *scratch, m0, rows, c0, c1 int) {
 		applyRows(e.act, e.f32[o:], rows, n, e.ld)
 		return
 	}
-	buf := s.f32[:rows*n]
+	e.toCodes(s, s.f32[:rows*n], e.u8[o:], rows, n)
+}
+
+// toCodes applies the activation to buf, rows rows of n floats, and
+// writes their codes to out, row r at r·e.ld: in one call of each kernel
+// (their set-up costs as much as a short row), through s.u8 when the
+// rows are not contiguous in out.
+func (e *epilogue) toCodes(s *scratch, buf []float32, out []byte, rows, n int) {
 	if e.act != nil {
 		e.act(buf)
 	}
 	if e.ld == n {
-		e.codes(e.u8[o:o+rows*n], buf)
+		e.codes(out[:rows*n], buf)
 		return
 	}
 	codes := s.u8[:rows*n]
 	e.codes(codes, buf)
 	for r := range rows {
-		copy(e.u8[o+r*e.ld:o+r*e.ld+n], codes[r*n:(r+1)*n])
+		copy(out[r*e.ld:r*e.ld+n], codes[r*n:(r+1)*n])
 	}
 }
 

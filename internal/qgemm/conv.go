@@ -107,6 +107,9 @@ type ConvWeights struct {
 // Shape returns the convolution shape the weights were packed for.
 func (cw *ConvWeights) Shape() Conv { return cw.shape }
 
+// SignedActivations is Weights.SignedActivations for a convolution.
+func (cw *ConvWeights) SignedActivations() bool { return geometries[cw.family()].signed }
+
 // PackConv packs the weights of convolution c: w in ONNX order [OutC,
 // InC/Groups, KH, KW], with zeroPoint of 1 element (per tensor) or OutC
 // (per output channel). It returns an error wrapping ErrShape when the shape

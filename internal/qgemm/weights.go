@@ -51,6 +51,14 @@ func (w *Weights) K() int { return w.k }
 // N returns the number of columns of B (output channels).
 func (w *Weights) N() int { return w.n }
 
+// SignedActivations reports whether the kernels w was packed for read
+// int8 activations (arm64) rather than uint8 ones (amd64, generic):
+// activations of the other type are copied with their top bit flipped
+// on every product, so a caller that can choose the codes' type (a
+// zero point shifted by 128 gives the same values) should choose this
+// one.
+func (w *Weights) SignedActivations() bool { return w.geo.signed }
+
 // PackMatrix packs the K×N weight matrix B for the products of this
 // package. B[k][n] is b[k·ld+n], or b[n·ld+k] when transposed is true (B
 // stored N×K, as ONNX Gemm's transB and convolution weights store it).

@@ -100,15 +100,5 @@ func TestInt8ActPass(t *testing.T) {
 	if w := []string{"c1 true→float []", "c2 true→float []", "c3 true→float []", "m1 true→float [Add]", "y2 true→float []"}; !slices.Equal(unfused, w) {
 		t.Errorf("int8 nodes with their outputs kept\n%q\nwant\n%q", unfused, w)
 	}
-	for _, name := range []string{"y", "y2"} {
-		g, w := got[name], want[name]
-		if fmt.Sprint(g.Shape) != fmt.Sprint(w.Shape) || len(g.F32) != len(w.F32) {
-			t.Fatalf("%s is %v, want %v", name, g, w)
-		}
-		for i, v := range w.F32 {
-			if math.Float32bits(g.F32[i]) != math.Float32bits(v) {
-				t.Fatalf("%s[%d] = %v, want %v", name, i, g.F32[i], v)
-			}
-		}
-	}
+	sameOutputs(t, got, want, "y", "y2")
 }

@@ -2,7 +2,6 @@ package graph_test
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -59,17 +58,7 @@ func TestInt8CodesPass(t *testing.T) {
 			copy(x.U8, randCodes(rng, x.Len()))
 			got, _ := runLayouts(t, m, x, nil)
 			want, _ := runLayouts(t, m, x, []string{a, b, q})
-			for _, name := range []string{"y", "y2"} {
-				g, w := got[name], want[name]
-				if fmt.Sprint(g.Shape) != fmt.Sprint(w.Shape) {
-					t.Fatalf("%s is %v, want %v", name, g, w)
-				}
-				for i, v := range w.F32 {
-					if math.Float32bits(g.F32[i]) != math.Float32bits(v) {
-						t.Fatalf("%s[%d] = %v, want %v", name, i, g.F32[i], v)
-					}
-				}
-			}
+			sameOutputs(t, got, want, "y", "y2")
 		})
 	}
 }

@@ -360,21 +360,13 @@ func TestNHWCPassBlocks(t *testing.T) {
 			m, x, keep := seBlocks(tc.floatDW)
 			outs, layouts := runLayouts(t, m, x, nil)
 			wants, kept := runLayouts(t, m, x, keep)
-			got, want := outs["y"], wants["y"]
 			if layouts != tc.want {
 				t.Errorf("layouts %s, want %s", layouts, tc.want)
 			}
 			if strings.Contains(kept, "NHWC") {
 				t.Errorf("layouts with every value kept: %s, want NCHW throughout", kept)
 			}
-			if fmt.Sprint(got.Shape) != fmt.Sprint(want.Shape) || len(got.F32) != len(want.F32) {
-				t.Fatalf("y is %v, want %v", got, want)
-			}
-			for i, v := range want.F32 {
-				if math.Float32bits(got.F32[i]) != math.Float32bits(v) {
-					t.Fatalf("y[%d] = %v, want %v", i, got.F32[i], v)
-				}
-			}
+			sameOutputs(t, outs, wants, "y")
 		})
 	}
 }
@@ -442,6 +434,23 @@ func seBlocks(floatDW bool) (*onnx.Model, *graph.Tensor, []string) {
 		}
 	}
 	return m, x, keep
+}
+
+// sameOutputs fails t unless the float outputs names of got and want
+// have the same shapes and bits.
+func sameOutputs(t *testing.T, got, want map[string]*graph.Tensor, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		g, w := got[name], want[name]
+		if g == nil || w == nil || fmt.Sprint(g.Shape) != fmt.Sprint(w.Shape) || len(g.F32) != len(w.F32) {
+			t.Fatalf("%s is %v, want %v", name, g, w)
+		}
+		for i, v := range w.F32 {
+			if math.Float32bits(g.F32[i]) != math.Float32bits(v) {
+				t.Fatalf("%s[%d] = %v, want %v", name, i, g.F32[i], v)
+			}
+		}
+	}
 }
 
 // runLayouts runs m on x with two threads, keeping the values keep, and

@@ -2,7 +2,6 @@ package graph_test
 
 import (
 	"fmt"
-	"math"
 	"math/rand/v2"
 	"testing"
 
@@ -63,15 +62,7 @@ func TestInt8ScalePass(t *testing.T) {
 			if w := "c1:NCHW→NHWC c2:NCHW→NCHW y:NHWC→NCHW "; layouts != w {
 				t.Errorf("layouts %s, want %s", layouts, w)
 			}
-			g, w := got["y"], want["y"]
-			if fmt.Sprint(g.Shape) != fmt.Sprint(w.Shape) {
-				t.Fatalf("y is %v, want %v", g, w)
-			}
-			for i, v := range w.F32 {
-				if math.Float32bits(g.F32[i]) != math.Float32bits(v) {
-					t.Fatalf("y[%d] = %v, want %v", i, g.F32[i], v)
-				}
-			}
+			sameOutputs(t, got, want, "y")
 		})
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/qgemm"
+	"github.com/tensorquant/tensorquant/internal/vecmath"
 )
 
 // cycle returns n values of T taken from b in turn (zeros when b is empty).
@@ -43,11 +44,12 @@ type qgemmOut struct {
 	c   []int32
 	y   []byte
 	f   []uint32
+	fq  []byte // codes through floats and an activation (ConvFloatQuant)
 }
 
 // equalOut reports whether two outputs agree bit for bit.
 func equalOut(a, b qgemmOut) bool {
-	return fmt.Sprint(a.err) == fmt.Sprint(b.err) && slices.Equal(a.c, b.c) && slices.Equal(a.y, b.y) && slices.Equal(a.f, b.f)
+	return fmt.Sprint(a.err) == fmt.Sprint(b.err) && slices.Equal(a.c, b.c) && slices.Equal(a.y, b.y) && slices.Equal(a.f, b.f) && slices.Equal(a.fq, b.fq)
 }
 
 func floatBits(f []float32) []uint32 {
@@ -184,7 +186,12 @@ func FuzzQConv(f *testing.F) {
 			}
 			out.y = make([]byte, len(out.c))
 			q := qgemm.Requant{Scale: []float32{1.0 / 512}, ZeroPoint: 128, Min: 0, Max: 255}
-			out.err = qgemm.ConvQuant(1, cw, lin, lout, x, zx, nil, q, out.y)
+			if out.err = qgemm.ConvQuant(1, cw, lin, lout, x, zx, nil, q, out.y); out.err != nil {
+				return out
+			}
+			out.fq = make([]byte, len(out.c))
+			d := qgemm.Dequant{Scale: []float32{1.0 / 512}, Act: func(x []float32) { vecmath.SiLU(x, x) }}
+			out.err = qgemm.ConvFloatQuant(1, cw, lin, lout, x, zx, d, qgemm.Quantize{Scale: 1.0 / 64, ZeroPoint: 128}, out.fq)
 			return out
 		}
 		eachFamily(run, func(fam string, got, want qgemmOut) {

@@ -68,8 +68,17 @@
 // integer convolutions in NHWC, the kernels' order, through the
 // elementwise ops, residual Adds, squeeze-and-excitation scalings and
 // global average pools between them, so that they are not transposed
-// twice per layer (Int8Node.Layout). The ONNX ops QLinearConv,
-// QLinearMatMul, ConvInteger and MatMulInteger run on the same kernels.
+// twice per layer (Int8Node.Layout). Smaller passes take the float ops
+// between integer layers out of the float path: the activation after an
+// integer node and the next layer's QuantizeLinear go into its epilogue
+// (int8-act: codes out, the floats never written), DequantizeLinear →
+// GlobalAveragePool → QuantizeLinear runs on the codes (int8-pool, ONNX
+// Runtime's QLinearGlobalAveragePool), an NHWC squeeze-and-excitation
+// scaling writes the next layer's codes (int8-scale), and the codes
+// between integer nodes take the byte type the kernels read (int8-codes:
+// uint8 on amd64, int8 on arm64, zero points shifted by 128, the same
+// values). The ONNX ops QLinearConv, QLinearMatMul, ConvInteger and
+// MatMulInteger run on the same kernels.
 //
 // Place in the pipeline: graph sits beside layers, on the kernels they
 // share, and below onnx/export (which writes a Graph back as ONNX); the

@@ -19,57 +19,33 @@ import (
 // their own).
 func TestInt8ActPass(t *testing.T) {
 	rng := rand.New(rand.NewPCG(13, 14))
-	inits := []onnx.Tensor{
-		must(onnx.NewTensor("s", nil, []float32{0.05})),
-		zeroPoint("z", onnx.Uint8, nil, []int{128}),
+	b := newQDQBuilder(rng,
 		must(onnx.NewTensor("s8", nil, []float32{0.03})),
 		zeroPoint("z8", onnx.Int8, nil, []int{3}),
-		must(onnx.NewTensor("sw", nil, []float32{0.01})),
-		zeroPoint("zw", onnx.Int8, nil, []int{0}),
 		must(onnx.NewTensor("sqrt2", nil, []float32{float32(math.Sqrt2)})),
 		must(onnx.NewTensor("one", nil, []float32{1})),
 		must(onnx.NewTensor("half", nil, []float32{0.5})),
-	}
-	var nodes []onnx.Node
-	node := func(op, name string, in []string, attrs ...onnx.Attribute) string {
-		nodes = append(nodes, onnx.NewNode(op, name, in, []string{name}, attrs...))
-		return name
-	}
-	// layer dequantizes codes in (scale s, zero point z), then convolves
-	// or multiplies them with random int8 weights of shape w.
-	layer := func(op, name, in, s, z string, w []int64, attrs ...onnx.Attribute) string {
-		inits = append(inits, codeTensor(rng, name+".w", onnx.Int8, w...))
-		x := node("DequantizeLinear", name+".dqx", []string{in, s, z})
-		wf := node("DequantizeLinear", name+".dqw", []string{name + ".w", "sw", "zw"})
-		return node(op, name, []string{x, wf}, attrs...)
-	}
+	)
 	pad1 := onnx.IntsAttr("pads", 1, 1, 1, 1)
-	c1 := layer("Conv", "c1", "x", "s", "z", []int64{16, 8, 3, 3}, pad1)
-	silu := node("Mul", "silu", []string{node("Sigmoid", "sig", []string{c1}), c1})
-	q1 := node("QuantizeLinear", "q1", []string{silu, "s8", "z8"})
-	c2 := layer("Conv", "c2", q1, "s8", "z8", []int64{16, 1, 3, 3}, pad1, onnx.IntAttr("group", 16))
-	q2 := node("QuantizeLinear", "q2", []string{node("HardSwish", "hswish", []string{c2}), "s", "z"})
-	c3 := layer("Conv", "c3", q2, "s", "z", []int64{6, 16, 1, 1})
-	node("LeakyRelu", "y", []string{c3}, onnx.FloatAttr("alpha", 0.1))
+	c1 := b.layer("Conv", "c1", "x", "s", "z", []int64{16, 8, 3, 3}, pad1)
+	silu := b.node("Mul", "silu", []string{b.node("Sigmoid", "sig", []string{c1}), c1})
+	q1 := b.node("QuantizeLinear", "q1", []string{silu, "s8", "z8"})
+	c2 := b.layer("Conv", "c2", q1, "s8", "z8", []int64{16, 1, 3, 3}, pad1, onnx.IntAttr("group", 16))
+	q2 := b.node("QuantizeLinear", "q2", []string{b.node("HardSwish", "hswish", []string{c2}), "s", "z"})
+	c3 := b.layer("Conv", "c3", q2, "s", "z", []int64{6, 16, 1, 1})
+	b.node("LeakyRelu", "y", []string{c3}, onnx.FloatAttr("alpha", 0.1))
 
 	bias := make([]float32, 32)
 	for i := range bias {
 		bias[i] = float32(rng.NormFloat64())
 	}
-	inits = append(inits, must(onnx.NewTensor("b", []int64{32}, bias)))
-	m1 := node("Add", "m1.bias", []string{layer("MatMul", "m1", "x2", "s", "z", []int64{24, 32}), "b"})
-	erf := node("Add", "erf1", []string{node("Erf", "erf", []string{node("Div", "div", []string{m1, "sqrt2"})}), "one"})
-	gelu := node("Mul", "gelu", []string{node("Mul", "xe", []string{m1, erf}), "half"})
-	q3 := node("QuantizeLinear", "q3", []string{gelu, "s", "z"})
-	layer("MatMul", "y2", q3, "s", "z", []int64{32, 8})
-
-	m := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 17}}, Graph: &onnx.Graph{
-		Input: []onnx.ValueInfo{
-			onnx.TensorValueInfo("x", onnx.Uint8, onnx.DimParam("N"), onnx.DimValue(8), onnx.DimValue(9), onnx.DimValue(10)),
-			onnx.TensorValueInfo("x2", onnx.Uint8, onnx.DimParam("N"), onnx.DimValue(5), onnx.DimValue(24)),
-		},
-		Output: []onnx.ValueInfo{{Name: "y"}, {Name: "y2"}}, Initializer: inits, Node: nodes,
-	}}
+	b.inits = append(b.inits, must(onnx.NewTensor("b", []int64{32}, bias)))
+	m1 := b.node("Add", "m1.bias", []string{b.layer("MatMul", "m1", "x2", "s", "z", []int64{24, 32}), "b"})
+	erf := b.node("Add", "erf1", []string{b.node("Erf", "erf", []string{b.node("Div", "div", []string{m1, "sqrt2"})}), "one"})
+	gelu := b.node("Mul", "gelu", []string{b.node("Mul", "xe", []string{m1, erf}), "half"})
+	q3 := b.node("QuantizeLinear", "q3", []string{gelu, "s", "z"})
+	b.layer("MatMul", "y2", q3, "s", "z", []int64{32, 8})
+	m := b.model(map[string][]int64{"x": {8, 9, 10}, "x2": {5, 24}}, "y", "y2")
 	in := map[string]*graph.Tensor{"x": must(graph.New(onnx.Uint8, 2, 8, 9, 10)), "x2": must(graph.New(onnx.Uint8, 3, 5, 24))}
 	for _, x := range in {
 		copy(x.U8, randCodes(rng, x.Len()))

@@ -2,6 +2,7 @@ package graph_test
 
 import (
 	"fmt"
+	"maps"
 	"math"
 	"math/rand/v2"
 	"slices"
@@ -376,64 +377,103 @@ func TestNHWCPassBlocks(t *testing.T) {
 // for an NCHW run.
 func seBlocks(floatDW bool) (*onnx.Model, *graph.Tensor, []string) {
 	rng := rand.New(rand.NewPCG(9, 10))
-	inits := []onnx.Tensor{
-		must(onnx.NewTensor("s", nil, []float32{0.05})),
-		zeroPoint("z", onnx.Uint8, nil, []int{128}),
-		must(onnx.NewTensor("sw", nil, []float32{0.01})),
-		zeroPoint("zw", onnx.Int8, nil, []int{0}),
-	}
 	chScale := make([]float32, 12)
 	for i := range chScale {
 		chScale[i] = float32(rng.NormFloat64())
 	}
-	inits = append(inits, must(onnx.NewTensor("k", []int64{12, 1, 1}, chScale)))
-	var nodes []onnx.Node
-	node := func(op, name string, in []string, attrs ...onnx.Attribute) string {
-		nodes = append(nodes, onnx.NewNode(op, name, in, []string{name}, attrs...))
-		return name
-	}
-	// conv quantizes in, then convolves it with random int8 weights of
-	// shape w: the float output.
-	conv := func(name, in string, w []int64, attrs ...onnx.Attribute) string {
-		inits = append(inits, codeTensor(rng, name+".w", onnx.Int8, w...))
-		q := node("QuantizeLinear", name+".q", []string{in, "s", "z"})
-		x := node("DequantizeLinear", name+".dqx", []string{q, "s", "z"})
-		wf := node("DequantizeLinear", name+".dqw", []string{name + ".w", "sw", "zw"})
-		return node("Conv", name, []string{x, wf}, attrs...)
-	}
+	b := newQDQBuilder(rng, must(onnx.NewTensor("k", []int64{12, 1, 1}, chScale)))
 	pad1 := onnx.IntsAttr("pads", 1, 1, 1, 1)
-	xf := node("DequantizeLinear", "dq", []string{"x", "s", "z"})
-	c1 := conv("c1", xf, []int64{12, 8, 3, 3}, pad1)
-	silu := node("Mul", "silu", []string{c1, node("Sigmoid", "sig", []string{c1})})
+	xf := b.node("DequantizeLinear", "dq", []string{"x", "s", "z"})
+	c1 := b.quantized("Conv", "c1", xf, []int64{12, 8, 3, 3}, pad1)
+	silu := b.node("Mul", "silu", []string{c1, b.node("Sigmoid", "sig", []string{c1})})
 	var c2 string
 	if floatDW {
 		w := make([]float32, 12*9)
 		for i := range w {
 			w[i] = float32(rng.NormFloat64() * 0.1)
 		}
-		inits = append(inits, must(onnx.NewTensor("c2.wf", []int64{12, 1, 3, 3}, w)))
-		c2 = node("Conv", "c2", []string{silu, "c2.wf"}, pad1, onnx.IntAttr("group", 12))
+		b.inits = append(b.inits, must(onnx.NewTensor("c2.wf", []int64{12, 1, 3, 3}, w)))
+		c2 = b.node("Conv", "c2", []string{silu, "c2.wf"}, pad1, onnx.IntAttr("group", 12))
 	} else {
-		c2 = conv("c2", silu, []int64{12, 1, 3, 3}, pad1, onnx.IntAttr("group", 12))
+		c2 = b.quantized("Conv", "c2", silu, []int64{12, 1, 3, 3}, pad1, onnx.IntAttr("group", 12))
 	}
-	se := conv("c3", node("GlobalAveragePool", "gap", []string{c2}), []int64{12, 12, 1, 1})
-	scaled := node("Mul", "excite", []string{c2, node("Sigmoid", "gate", []string{se})})
-	sum := node("Add", "residual", []string{scaled, node("Mul", "skip", []string{silu, "k"})})
-	c4 := conv("c4", sum, []int64{6, 12, 1, 1})
-	node("GlobalAveragePool", "y", []string{node("Relu", "relu", []string{c4})})
-	m := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 17}}, Graph: &onnx.Graph{
-		Input:  []onnx.ValueInfo{onnx.TensorValueInfo("x", onnx.Uint8, onnx.DimParam("N"), onnx.DimValue(8), onnx.DimValue(9), onnx.DimValue(10))},
-		Output: []onnx.ValueInfo{{Name: "y"}}, Initializer: inits, Node: nodes,
-	}}
+	se := b.quantized("Conv", "c3", b.node("GlobalAveragePool", "gap", []string{c2}), []int64{12, 12, 1, 1})
+	scaled := b.node("Mul", "excite", []string{c2, b.node("Sigmoid", "gate", []string{se})})
+	sum := b.node("Add", "residual", []string{scaled, b.node("Mul", "skip", []string{silu, "k"})})
+	c4 := b.quantized("Conv", "c4", sum, []int64{6, 12, 1, 1})
+	b.node("GlobalAveragePool", "y", []string{b.node("Relu", "relu", []string{c4})})
 	x := must(graph.New(onnx.Uint8, 3, 8, 9, 10))
 	copy(x.U8, randCodes(rng, x.Len()))
+	return b.model(map[string][]int64{"x": {8, 9, 10}}, "y"), x, b.values("y")
+}
+
+// qdqBuilder builds the test models of quantized layers: activations of
+// scale s and zero point z (UINT8 128), weights of scale sw and zero
+// point zw (INT8 0), random INT8 weight codes, graph inputs of UINT8
+// codes with a batch dimension N.
+type qdqBuilder struct {
+	rng   *rand.Rand
+	inits []onnx.Tensor
+	nodes []onnx.Node
+}
+
+func newQDQBuilder(rng *rand.Rand, inits ...onnx.Tensor) *qdqBuilder {
+	return &qdqBuilder{rng: rng, inits: append([]onnx.Tensor{
+		must(onnx.NewTensor("s", nil, []float32{0.05})),
+		zeroPoint("z", onnx.Uint8, nil, []int{128}),
+		must(onnx.NewTensor("sw", nil, []float32{0.01})),
+		zeroPoint("zw", onnx.Int8, nil, []int{0}),
+	}, inits...)}
+}
+
+// node adds op with inputs in and one output named name, and returns
+// the name.
+func (b *qdqBuilder) node(op, name string, in []string, attrs ...onnx.Attribute) string {
+	b.nodes = append(b.nodes, onnx.NewNode(op, name, in, []string{name}, attrs...))
+	return name
+}
+
+// layer adds DequantizeLinear(in, s, z) and op (Conv, MatMul) of it by
+// random weights of shape w, and returns op's float output, name.
+func (b *qdqBuilder) layer(op, name, in, s, z string, w []int64, attrs ...onnx.Attribute) string {
+	b.inits = append(b.inits, codeTensor(b.rng, name+".w", onnx.Int8, w...))
+	x := b.node("DequantizeLinear", name+".dqx", []string{in, s, z})
+	return b.node(op, name, []string{x, b.node("DequantizeLinear", name+".dqw", []string{name + ".w", "sw", "zw"})}, attrs...)
+}
+
+// quantized adds the original's input quantizer, QuantizeLinear(in, s,
+// z), and its layer.
+func (b *qdqBuilder) quantized(op, name, in string, w []int64, attrs ...onnx.Attribute) string {
+	return b.layer(op, name, b.node("QuantizeLinear", name+".q", []string{in, "s", "z"}), "s", "z", w, attrs...)
+}
+
+// model returns the model of the inputs ("name", then its dimensions
+// after N) and outputs.
+func (b *qdqBuilder) model(inputs map[string][]int64, outputs ...string) *onnx.Model {
+	m := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 17}}, Graph: &onnx.Graph{Initializer: b.inits, Node: b.nodes}}
+	for _, name := range slices.Sorted(maps.Keys(inputs)) {
+		dims := []onnx.Dimension{onnx.DimParam("N")}
+		for _, d := range inputs[name] {
+			dims = append(dims, onnx.DimValue(d))
+		}
+		m.Graph.Input = append(m.Graph.Input, onnx.TensorValueInfo(name, onnx.Uint8, dims...))
+	}
+	for _, o := range outputs {
+		m.Graph.Output = append(m.Graph.Output, onnx.ValueInfo{Name: o})
+	}
+	return m
+}
+
+// values returns the outputs of every node but the graph outputs: what
+// Options.Keep keeps for a run with each op on its own, NCHW.
+func (b *qdqBuilder) values(outputs ...string) []string {
 	var keep []string
-	for _, n := range nodes {
-		if n.Name != "y" {
+	for _, n := range b.nodes {
+		if !slices.Contains(outputs, n.Name) {
 			keep = append(keep, n.Output...)
 		}
 	}
-	return m, x, keep
+	return keep
 }
 
 // sameOutputs fails t unless the float outputs names of got and want

@@ -34,35 +34,17 @@ func TestInt8PoolPass(t *testing.T) {
 			if tc.codes == onnx.Uint8 {
 				zc = []int{131}
 			}
-			inits := []onnx.Tensor{
-				must(onnx.NewTensor("s", nil, []float32{0.05})),
-				zeroPoint("z", onnx.Uint8, nil, []int{128}),
+			b := newQDQBuilder(rng,
 				must(onnx.NewTensor("sc", nil, []float32{0.043})),
 				zeroPoint("zc", tc.codes, nil, zc),
 				must(onnx.NewTensor("sp", nil, []float32{0.011})),
 				zeroPoint("zp", onnx.Int8, nil, []int{5}),
-				must(onnx.NewTensor("sw", nil, []float32{0.01})),
-				zeroPoint("zw", onnx.Int8, nil, []int{0}),
-				codeTensor(rng, "w", onnx.Int8, tc.channels, 8, 3, 3),
-			}
-			nodes := []onnx.Node{
-				onnx.NewNode("DequantizeLinear", "dqx", []string{"x", "s", "z"}, []string{"xf"}),
-				onnx.NewNode("DequantizeLinear", "dqw", []string{"w", "sw", "zw"}, []string{"wf"}),
-				onnx.NewNode("Conv", "conv", []string{"xf", "wf"}, []string{"c"}, onnx.IntsAttr("pads", 1, 1, 1, 1)),
-				onnx.NewNode("QuantizeLinear", "qc", []string{"c", "sc", "zc"}, []string{"cq"}),
-				onnx.NewNode("DequantizeLinear", "dqc", []string{"cq", "sc", "zc"}, []string{"cf"}),
-				onnx.NewNode("GlobalAveragePool", "gap", []string{"cf"}, []string{"g"}),
-				onnx.NewNode("QuantizeLinear", "qg", []string{"g", "sp", "zp"}, []string{"y"}),
-			}
+			)
+			codes := b.node("QuantizeLinear", "cq", []string{b.layer("Conv", "c", "x", "s", "z", []int64{tc.channels, 8, 3, 3}, onnx.IntsAttr("pads", 1, 1, 1, 1)), "sc", "zc"})
+			g := b.node("GlobalAveragePool", "g", []string{b.node("DequantizeLinear", "cf", []string{codes, "sc", "zc"})})
+			b.node("QuantizeLinear", "y", []string{g, "sp", "zp"})
 			model := func(outputs ...string) *onnx.Model {
-				m := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 17}}, Graph: &onnx.Graph{
-					Input:       []onnx.ValueInfo{onnx.TensorValueInfo("x", onnx.Uint8, onnx.DimParam("N"), onnx.DimValue(8), onnx.DimValue(tc.h), onnx.DimValue(tc.w))},
-					Initializer: inits, Node: nodes,
-				}}
-				for _, o := range outputs {
-					m.Graph.Output = append(m.Graph.Output, onnx.ValueInfo{Name: o})
-				}
-				return m
+				return b.model(map[string][]int64{"x": {8, tc.h, tc.w}}, outputs...)
 			}
 			x := must(graph.New(onnx.Uint8, 3, 8, int(tc.h), int(tc.w)))
 			copy(x.U8, randCodes(rng, x.Len()))

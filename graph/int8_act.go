@@ -80,7 +80,7 @@ func int8ActPass(r *Rewriter) error {
 			in := &r.g.int8[note]
 			in.Fused = append(in.Fused, fused...)
 			if q != nil {
-				in.Output = map[onnx.DataType]string{onnx.Int8: "int8", onnx.Uint8: "uint8"}[yType]
+				in.Output = codeName(yType)
 			}
 		}
 	}

@@ -28,9 +28,9 @@ import (
 // DequantizeLinear, and GlobalAveragePool (which reads NHWC and writes its
 // [N, C, 1, ...] output, the same bytes in either order, with the same
 // float32 sums in the same order; or the int8-pool pass's
-// QGlobalAveragePool, its codes summed in int32). Graph inputs and outputs, the values of
-// Options.Keep and constants stay NCHW. The outputs are the same bits as
-// without the pass.
+// QGlobalAveragePool, its codes summed in int32). Graph inputs and
+// outputs, the values of Options.Keep and constants stay NCHW. The
+// outputs are the same bits as without the pass.
 
 func init() {
 	RegisterPass(Pass{Name: "nhwc", Stage: StageFuse + 100, Integer: true, Apply: nhwcPass})

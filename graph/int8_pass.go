@@ -395,9 +395,17 @@ func int8Replace(r *Rewriter, n, dqx *Node, note *Int8Node) (*Node, error) {
 	note.Fused = e.fused
 	note.Output = "float"
 	if e.q != nil {
-		note.Output = map[onnx.DataType]string{onnx.Int8: "int8", onnx.Uint8: "uint8"}[e.yType]
+		note.Output = codeName(e.yType)
 	}
 	return node, nil
+}
+
+// codeName is Int8Node.Output's name of code type t (INT8 or UINT8).
+func codeName(t onnx.DataType) string {
+	if t == onnx.Int8 {
+		return "int8"
+	}
+	return "uint8"
 }
 
 // minInt8Depth is the depth (input channels per group × taps) below which

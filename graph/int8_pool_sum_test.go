@@ -8,13 +8,17 @@ import (
 
 // TestCodeSums compares byteSum and channelSums, the lane sums of
 // QGlobalAveragePool, with plain loops: random bytes and bytes all 255
-// or all 0 after the sign flip (the largest lane sums), lengths around
-// the lane runs, channels with and without a tail.
+// or all 0 after the sign flip (the largest lane sums), 0 to 17 pixels
+// and lengths around the lane runs, channels with and without a tail.
 func TestCodeSums(t *testing.T) {
 	rng := rand.New(rand.NewPCG(17, 18))
 	for _, fill := range []string{"random", "max", "min"} {
 		for _, sign := range []byte{0, 0x80} {
-			for _, pixels := range []int{1, 7, swarRun - 1, swarRun, swarRun + 1, 3*swarRun + 5} {
+			pixels := []int{swarRun - 1, swarRun, swarRun + 1, 3*swarRun + 5}
+			for n := range 18 {
+				pixels = append(pixels, n)
+			}
+			for _, pixels := range pixels {
 				for _, c := range []int{1, 8, 13, 24} {
 					b := make([]byte, pixels*c)
 					for i := range b {

@@ -3,6 +3,7 @@ package graph
 import (
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/tensorquant/tensorquant/fakequant"
 	"github.com/tensorquant/tensorquant/internal/vecmath"
@@ -66,6 +67,10 @@ type scaleQuantOp struct {
 // time.
 const scaleQuantRun = 4096
 
+// scaleQuantBufs holds the buffers of scaleQuantOp's goroutines (the
+// scales repeated for a block of pixels, and the block's products).
+var scaleQuantBufs sync.Pool // of *[]float32
+
 func (o *scaleQuantOp) Infer(in []*Info) ([]*Info, error) {
 	if err := need(in, 2); err != nil {
 		return nil, err
@@ -105,7 +110,13 @@ func (o *scaleQuantOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, fmt.Errorf("zero point %d is outside [%d, %d]", o.zy, lo, hi)
 	}
 	ctx.Parallel(n*blocks, 1, func(u0, u1 int) {
-		rep, tmp := make([]float32, k*c), make([]float32, k*c)
+		buf, _ := scaleQuantBufs.Get().(*[]float32)
+		if buf == nil || cap(*buf) < 2*k*c {
+			b := make([]float32, 2*k*c)
+			buf = &b
+		}
+		defer scaleQuantBufs.Put(buf)
+		rep, tmp := (*buf)[:k*c], (*buf)[k*c:2*k*c]
 		img := -1
 		for u := u0; u < u1; u++ {
 			b, p0 := u/blocks, u%blocks*k

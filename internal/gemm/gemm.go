@@ -275,12 +275,24 @@ func roundUp(n, m int) int { return (n + m - 1) / m * m }
 
 // run computes rows [i0, i1) and columns [j0, j1) of C, i0 a multiple of
 // mr and j0 of nr (so that packed operands split at panel boundaries).
+//
+// When the rows are one block of A and B is packed here, B is packed a
+// few panels at a time, each right before the micro-kernel runs over it:
+// the panels are still in L1 and L2 when they are read, where a whole
+// kc×nc block would have gone out to L3 in between (a convolution's
+// weights against its im2col columns: M is the output channels, often
+// at most mc).
 func (g *gemmJob) run(i0, i1, j0, j1 int) {
 	kern := g.kern
 	kmax := min(kc, g.K)
+	oneBlock := i1-i0 <= kern.mc && g.PackedB == nil
+	bcols := min(nc, j1-j0)
+	if oneBlock {
+		bcols = min(bcols, chunkPanels*kern.nr)
+	}
 	var bp, ap *[]float32
 	if g.PackedB == nil {
-		bp = getBuf(&bPool, kmax*roundUp(min(nc, j1-j0), kern.nr))
+		bp = getBuf(&bPool, kmax*roundUp(bcols, kern.nr))
 		defer bPool.Put(bp)
 	}
 	if g.PackedA == nil {
@@ -291,37 +303,65 @@ func (g *gemmJob) run(i0, i1, j0, j1 int) {
 		ncb := min(nc, j1-jc)
 		for pc := 0; pc < g.K; pc += kc {
 			kcb := min(kc, g.K-pc)
-			var bblk []float32
-			switch {
-			case g.PackedB != nil:
-				bblk = g.PackedB.block(pc, jc, ncb)
-			case g.PackB != nil:
-				bblk = (*bp)[:kcb*roundUp(ncb, kern.nr)]
-				g.PackB(bblk, kern.nr, pc, kcb, jc, ncb)
-			default:
-				bblk = *bp
-				pack(bblk, g.B, g.LdB, g.TransB, jc, pc, ncb, kcb, kern.nr)
+			acc, last := g.Accumulate || pc > 0, pc+kcb == g.K
+			if oneBlock {
+				ablk := g.blockA(ap, i0, pc, i1-i0, kcb)
+				for jb := jc; jb < jc+ncb; jb += bcols {
+					w := min(bcols, jc+ncb-jb)
+					g.macro(ablk, g.blockB(bp, jb, pc, w, kcb), i0, jb, i1-i0, w, kcb, acc, last)
+				}
+				if last {
+					g.finishBlock(i0, i1, jc, ncb)
+				}
+				continue
 			}
+			bblk := g.blockB(bp, jc, pc, ncb, kcb)
 			for ic := i0; ic < i1; ic += kern.mc {
 				mcb := min(kern.mc, i1-ic)
-				var ablk []float32
-				if g.PackedA != nil {
-					ablk = g.PackedA.block(pc, ic, mcb)
-				} else {
-					ablk = *ap
-					pack(ablk, g.A, g.LdA, !g.TransA, ic, pc, mcb, kcb, kern.mr)
+				g.macro(g.blockA(ap, ic, pc, mcb, kcb), bblk, ic, jc, mcb, ncb, kcb, acc, last)
+				if last {
+					g.finishBlock(ic, ic+mcb, jc, ncb)
 				}
-				g.macro(ablk, bblk, ic, jc, mcb, ncb, kcb, g.Accumulate || pc > 0, pc+kcb == g.K)
 			}
 		}
 	}
 }
 
+// chunkPanels is how many panels of B run packs at a time when the rows
+// are one block of A.
+const chunkPanels = 4
+
+// blockB returns the packed panels of rows [pc, pc+kcb) and columns [jc,
+// jc+w) of op(B): a block of PackedB, or those panels packed into *bp.
+func (g *gemmJob) blockB(bp *[]float32, jc, pc, w, kcb int) []float32 {
+	nr := g.kern.nr
+	switch {
+	case g.PackedB != nil:
+		return g.PackedB.block(pc, jc, w)
+	case g.PackB != nil:
+		blk := (*bp)[:kcb*roundUp(w, nr)]
+		g.PackB(blk, nr, pc, kcb, jc, w)
+		return blk
+	}
+	blk := *bp
+	pack(blk, g.B, g.LdB, g.TransB, jc, pc, w, kcb, nr)
+	return blk
+}
+
+// blockA returns the packed panels of rows [ic, ic+mcb) and columns [pc,
+// pc+kcb) of op(A): a block of PackedA, or those panels packed into *ap.
+func (g *gemmJob) blockA(ap *[]float32, ic, pc, mcb, kcb int) []float32 {
+	if g.PackedA != nil {
+		return g.PackedA.block(pc, ic, mcb)
+	}
+	blk := *ap
+	pack(blk, g.A, g.LdA, !g.TransA, ic, pc, mcb, kcb, g.kern.mr)
+	return blk
+}
+
 // macro runs the micro-kernel over the packed mcb×kcb block of A and the
-// packed kcb×ncb block of B, writing C[ic:, jc:], and applies the
-// epilogue when last (its sums are complete): tileEp to each tile, then
-// post to each row of the block (to the whole block at once when its rows
-// are contiguous).
+// packed kcb×ncb block of B, writing C[ic:, jc:], and applies tileEp to
+// each tile when last (its sums are complete).
 func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last bool) {
 	mr, nr := g.kern.mr, g.kern.nr
 	ldc, c := g.LdC, g.C
@@ -366,18 +406,27 @@ func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last b
 			}
 		}
 	}
-	switch {
-	case ep == nil || g.post == nil:
-	case ncb == ldc:
+}
+
+// finishBlock applies post (the epilogue's Func activation) to rows [i0,
+// i1) and columns [jc, jc+ncb) of C, whose sums and tile epilogue are
+// complete: once per row (once for the whole block when its rows are
+// contiguous).
+func (g *gemmJob) finishBlock(i0, i1, jc, ncb int) {
+	if g.post == nil {
+		return
+	}
+	ldc, c := g.LdC, g.C
+	if ncb == ldc {
 		// The block's rows are contiguous (a matrix-vector product's
 		// column, a narrow C): one run.
-		blk := c[ic*ldc:][:mcb*ldc]
+		blk := c[i0*ldc:][:(i1-i0)*ldc]
 		g.post(blk, blk)
-	default:
-		for r := range mcb {
-			row := c[(ic+r)*ldc+jc:][:ncb]
-			g.post(row, row)
-		}
+		return
+	}
+	for r := i0; r < i1; r++ {
+		row := c[r*ldc+jc:][:ncb]
+		g.post(row, row)
 	}
 }
 

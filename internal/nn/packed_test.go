@@ -154,3 +154,33 @@ func nanSlice(n int) []float32 {
 	}
 	return b
 }
+
+// BenchmarkForwardPacked runs the fused convolution (prepared weights,
+// implicit im2col, bias and ReLU) on the distinct convolutions of
+// ResNet-18 at 224×224, one sample on one goroutine, as a model's Conv
+// node does; GFLOP/s counts 2 flops per multiply-add.
+func BenchmarkForwardPacked(b *testing.B) {
+	c := func(inC, outC, k, s, hw int) convCase {
+		return convCase{n: 1, inC: inC, outC: outC, groups: 1, in: []int{hw, hw}, kernel: []int{k, k},
+			stride: []int{s, s}, pad: []int{k / 2, k / 2}, padEnd: []int{k / 2, k / 2}, dil: []int{1, 1}, bias: true}
+	}
+	for _, k := range []convCase{c(3, 64, 7, 2, 224), c(64, 64, 3, 1, 56), c(64, 128, 3, 2, 56), c(64, 128, 1, 2, 56),
+		c(128, 128, 3, 1, 28), c(256, 256, 3, 1, 14), c(512, 512, 3, 1, 7)} {
+		b.Run(fmt.Sprintf("%dx%d_k%d_s%d_%d", k.inC, k.outC, k.kernel[0], k.stride[0], k.in[0]), func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(1, 2))
+			conv, out := k.conv()
+			kn := prodOf(k.kernel)
+			x, w, bias := randSlice(rng, k.inC*prodOf(k.in)), randSlice(rng, k.outC*k.inC*kn), randSlice(rng, k.outC)
+			y := make([]float32, k.outC*prodOf(out))
+			cw := PackConvWeights(k.inC, k.outC, 1, kn, false, w)
+			plan := conv.Plan()
+			sc := make([]float32, plan.Scratch(1, 1))
+			f := &Fused{Bias: bias, Act: vec.Act{Kind: vec.Relu}}
+			for b.Loop() {
+				plan.ForwardPacked(y, x, cw, f, 0, 1, 1, sc)
+			}
+			flops := 2 * float64(len(y)*k.inC*kn)
+			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+		})
+	}
+}

@@ -271,15 +271,16 @@ func run(threads int, w *Weights, src rowSource, e *epilogue, m int) {
 }
 
 // scratch is one goroutine's buffers: the pointers of a block's rows,
-// their ρ, and a tile; for a depthwise convolution, the pointers of its
-// taps and the sums of a run of pixels.
+// their ρ, and the tiles of a group of rows; for a depthwise
+// convolution, the pointers of its taps and the sums of a run of pixels.
 type scratch struct {
-	ind  []unsafe.Pointer
-	rho  []int32
-	tile [maxMR * maxNR]int32
-	sums []int32
-	f32  []float32 // float values on their way to codes (outFloatQuant)
-	u8   []byte    // and their codes
+	ind []unsafe.Pointer
+	rho []int32
+	// tiles holds the products of up to maxRun rows (row stride nr).
+	tiles [maxRun * maxNR]int32
+	sums  []int32
+	f32   []float32 // float values on their way to codes (outFloatQuant)
+	u8    []byte    // and their codes
 }
 
 var scratchPool sync.Pool // of *scratch
@@ -329,6 +330,7 @@ func runBlock(w *Weights, src rowSource, e *epilogue, i0, i1, p0, p1 int) {
 		s.rho = make([]int32, mc)
 	}
 	ind, rho := s.ind[:mc/mr*per], s.rho[:mc]
+	epiRows := maxRun / mr * mr
 	quads := w.taps * w.c4
 	panelLen := quads * nr * 4
 	for ib := i0; ib < i1; ib += mc {
@@ -346,10 +348,16 @@ func runBlock(w *Weights, src rowSource, e *epilogue, i0, i1, p0, p1 int) {
 			wp := w.panel[p*panelLen : (p+1)*panelLen]
 			n0 := p * nr
 			nv := min(nr, w.n-n0)
-			for t, i := 0, ib; i < ie; t, i = t+1, i+mr {
-				rows := min(mr, ie-i)
-				dot(w.fam, rows, w.taps, w.c4, ind[t*per:(t+1)*per], wp, s.tile[:])
-				te.tile(w.fam, s.tile[:], nr, rows, i-dm, n0, nv, rho[i-ib:], s)
+			// The tiles of up to maxRun rows (ρ's bound) go through the
+			// epilogue in one call: per tile, its set-up cost as much
+			// as the work.
+			for g := ib; g < ie; g += epiRows {
+				ge := min(g+epiRows, ie)
+				for i := g; i < ge; i += mr {
+					t := (i - ib) / mr
+					dot(w.fam, min(mr, ge-i), w.taps, w.c4, ind[t*per:(t+1)*per], wp, s.tiles[(i-g)*nr:])
+				}
+				te.tile(w.fam, s.tiles[:], nr, ge-g, g-dm, n0, nv, rho[g-ib:], s)
 			}
 		}
 		if finish {

@@ -326,6 +326,11 @@ func TestMatMulRagged(t *testing.T) {
 			for i := 0; i <= 70; i++ {
 				check(t, rng, 1+rng.IntN(2*g.mr+1), 1+rng.IntN(2*g.nr+1), i, i%2 == 0, i%3 == 2, 1)
 			}
+			// Around the groups of rows that go through the epilogue at
+			// once (maxRun): whole groups, a row short of or past them.
+			for i, m := range []int{maxRun - 1, maxRun, maxRun + 1, 2*maxRun + g.mr + 1, 3 * maxRun} {
+				check(t, rng, m, 1+rng.IntN(2*g.nr+1), 1+rng.IntN(40), i%2 == 0, i%3 == 0, 1)
+			}
 		})
 	})
 }

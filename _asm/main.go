@@ -80,6 +80,7 @@ func main() {
 		if err != nil {
 			log.Fatalf("%s: %v", o.path, err)
 		}
+		interleaveChains(f)
 		if err := pass.Compile.Execute(f); err != nil {
 			log.Fatalf("%s: %v", o.path, err)
 		}

@@ -226,6 +226,11 @@ type elementwise struct {
 	// unroll is the number of vectors per iteration of the main loop
 	// (default unroll).
 	unroll int
+	// interleave, when above 1, emits the instructions of each group of
+	// that many unrolled vectors in turn (see interleaveChains) instead
+	// of one vector's after the other: for long dependent chains, which
+	// the core's scheduler cannot look far enough ahead to overlap.
+	interleave int
 }
 
 // storeFloats is the store of kernels whose output is float32.
@@ -341,8 +346,15 @@ func (s isa) blocks(k elementwise, m int, label string, nt bool) {
 	step := m * s.lanes
 	s.counted(k.n, step, label, func() {
 		rs := make([]reg.Register, m)
+		group := min(max(k.interleave, 1), m)
 		for j := range rs {
+			if group > 1 {
+				s.Comment(chainMark)
+			}
 			rs[j] = k.vector(s, k.in, j*s.lanes)
+			if group > 1 && (j+1)%group == 0 || j == m-1 && group > 1 {
+				s.Comment(chainsEnd)
+			}
 		}
 		k.store(s, rs, k.out, 0, nt)
 		for _, st := range append(k.in, k.out) {

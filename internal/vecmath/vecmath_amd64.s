@@ -3231,121 +3231,121 @@ body:
 
 loop4:
 	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z2
 	VMOVUPS      vm_expLo<>+0(SB), Z1
+	VMOVUPS      vm_expLo<>+0(SB), Z4
 	VMAXPS       Z0, Z1, Z0
+	VMAXPS       Z2, Z4, Z2
 	VMOVUPS      vm_expHi<>+0(SB), Z1
+	VMOVUPS      vm_expHi<>+0(SB), Z4
 	VMINPS       Z0, Z1, Z0
+	VMINPS       Z2, Z4, Z2
 	VMULPS       vm_log2e<>+0(SB), Z0, Z1
+	VMULPS       vm_log2e<>+0(SB), Z2, Z5
 	VRNDSCALEPS  $0x08, Z1, Z1
-	VMULPS       vm_ln2Hi<>+0(SB), Z1, Z2
-	VSUBPS       Z2, Z0, Z0
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VMULPS       vm_ln2Hi<>+0(SB), Z1, Z4
+	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z6
+	VSUBPS       Z4, Z0, Z0
+	VSUBPS       Z6, Z2, Z7
 	VFNMADD231PS vm_ln2Lo<>+0(SB), Z1, Z0
-	VMOVUPS      vm_expP0<>+0(SB), Z4
-	VFMADD213PS  vm_expP1<>+0(SB), Z0, Z4
-	VFMADD213PS  vm_expP2<>+0(SB), Z0, Z4
-	VFMADD213PS  vm_expP3<>+0(SB), Z0, Z4
-	VFMADD213PS  vm_expP4<>+0(SB), Z0, Z4
-	VFMADD213PS  vm_expP5<>+0(SB), Z0, Z4
-	VMULPS       Z0, Z0, Z2
-	VFMADD213PS  Z0, Z2, Z4
-	VADDPS       vm_f3f800000<>+0(SB), Z4, Z4
-	VCVTPS2DQ    Z1, Z1
-	VPSRAD       $0x01, Z1, Z0
-	VPSUBD       Z0, Z1, Z1
-	VPADDD       vm_i127<>+0(SB), Z0, Z0
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z7
+	VMOVUPS      vm_expP0<>+0(SB), Z2
+	VMOVUPS      vm_expP0<>+0(SB), Z8
+	VFMADD213PS  vm_expP1<>+0(SB), Z0, Z2
+	VFMADD213PS  vm_expP1<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_expP2<>+0(SB), Z0, Z2
+	VFMADD213PS  vm_expP2<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_expP3<>+0(SB), Z0, Z2
+	VFMADD213PS  vm_expP3<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_expP4<>+0(SB), Z0, Z2
+	VFMADD213PS  vm_expP4<>+0(SB), Z7, Z8
+	VFMADD213PS  vm_expP5<>+0(SB), Z0, Z2
+	VFMADD213PS  vm_expP5<>+0(SB), Z7, Z8
+	VMULPS       Z0, Z0, Z4
+	VMULPS       Z7, Z7, Z6
+	VFMADD213PS  Z0, Z4, Z2
+	VFMADD213PS  Z7, Z6, Z8
+	VADDPS       vm_f3f800000<>+0(SB), Z2, Z2
+	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
+	VCVTPS2DQ    Z1, Z0
+	VCVTPS2DQ    Z5, Z5
+	VPSRAD       $0x01, Z0, Z1
+	VPSRAD       $0x01, Z5, Z4
+	VPSUBD       Z1, Z0, Z0
+	VPSUBD       Z4, Z5, Z5
 	VPADDD       vm_i127<>+0(SB), Z1, Z1
-	VPSLLD       $0x17, Z0, Z0
-	VPSLLD       $0x17, Z1, Z1
-	VMULPS       Z0, Z4, Z4
-	VMULPS       Z1, Z4, Z4
-	VMOVUPS      64(CX), Z0
-	VMOVUPS      vm_expLo<>+0(SB), Z1
-	VMAXPS       Z0, Z1, Z0
-	VMOVUPS      vm_expHi<>+0(SB), Z1
-	VMINPS       Z0, Z1, Z0
-	VMULPS       vm_log2e<>+0(SB), Z0, Z1
-	VRNDSCALEPS  $0x08, Z1, Z1
-	VMULPS       vm_ln2Hi<>+0(SB), Z1, Z2
-	VSUBPS       Z2, Z0, Z0
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z1, Z0
-	VMOVUPS      vm_expP0<>+0(SB), Z5
-	VFMADD213PS  vm_expP1<>+0(SB), Z0, Z5
-	VFMADD213PS  vm_expP2<>+0(SB), Z0, Z5
-	VFMADD213PS  vm_expP3<>+0(SB), Z0, Z5
-	VFMADD213PS  vm_expP4<>+0(SB), Z0, Z5
-	VFMADD213PS  vm_expP5<>+0(SB), Z0, Z5
-	VMULPS       Z0, Z0, Z2
-	VFMADD213PS  Z0, Z2, Z5
-	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
-	VCVTPS2DQ    Z1, Z1
-	VPSRAD       $0x01, Z1, Z0
-	VPSUBD       Z0, Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z4, Z4
 	VPADDD       vm_i127<>+0(SB), Z0, Z0
-	VPADDD       vm_i127<>+0(SB), Z1, Z1
-	VPSLLD       $0x17, Z0, Z0
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
 	VPSLLD       $0x17, Z1, Z1
-	VMULPS       Z0, Z5, Z5
-	VMULPS       Z1, Z5, Z5
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z0, Z0
+	VPSLLD       $0x17, Z5, Z5
+	VMULPS       Z1, Z2, Z2
+	VMULPS       Z4, Z8, Z8
+	VMULPS       Z0, Z2, Z2
+	VMULPS       Z5, Z8, Z8
 	VMOVUPS      128(CX), Z0
+	VMOVUPS      192(CX), Z4
 	VMOVUPS      vm_expLo<>+0(SB), Z1
+	VMOVUPS      vm_expLo<>+0(SB), Z5
 	VMAXPS       Z0, Z1, Z0
+	VMAXPS       Z4, Z5, Z4
 	VMOVUPS      vm_expHi<>+0(SB), Z1
+	VMOVUPS      vm_expHi<>+0(SB), Z5
 	VMINPS       Z0, Z1, Z0
+	VMINPS       Z4, Z5, Z4
 	VMULPS       vm_log2e<>+0(SB), Z0, Z1
+	VMULPS       vm_log2e<>+0(SB), Z4, Z6
 	VRNDSCALEPS  $0x08, Z1, Z1
-	VMULPS       vm_ln2Hi<>+0(SB), Z1, Z2
-	VSUBPS       Z2, Z0, Z0
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VMULPS       vm_ln2Hi<>+0(SB), Z1, Z5
+	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
+	VSUBPS       Z5, Z0, Z0
+	VSUBPS       Z7, Z4, Z9
 	VFNMADD231PS vm_ln2Lo<>+0(SB), Z1, Z0
-	VMOVUPS      vm_expP0<>+0(SB), Z6
-	VFMADD213PS  vm_expP1<>+0(SB), Z0, Z6
-	VFMADD213PS  vm_expP2<>+0(SB), Z0, Z6
-	VFMADD213PS  vm_expP3<>+0(SB), Z0, Z6
-	VFMADD213PS  vm_expP4<>+0(SB), Z0, Z6
-	VFMADD213PS  vm_expP5<>+0(SB), Z0, Z6
-	VMULPS       Z0, Z0, Z2
-	VFMADD213PS  Z0, Z2, Z6
-	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
-	VCVTPS2DQ    Z1, Z1
-	VPSRAD       $0x01, Z1, Z0
-	VPSUBD       Z0, Z1, Z1
-	VPADDD       vm_i127<>+0(SB), Z0, Z0
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z9
+	VMOVUPS      vm_expP0<>+0(SB), Z4
+	VMOVUPS      vm_expP0<>+0(SB), Z10
+	VFMADD213PS  vm_expP1<>+0(SB), Z0, Z4
+	VFMADD213PS  vm_expP1<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_expP2<>+0(SB), Z0, Z4
+	VFMADD213PS  vm_expP2<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_expP3<>+0(SB), Z0, Z4
+	VFMADD213PS  vm_expP3<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_expP4<>+0(SB), Z0, Z4
+	VFMADD213PS  vm_expP4<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_expP5<>+0(SB), Z0, Z4
+	VFMADD213PS  vm_expP5<>+0(SB), Z9, Z10
+	VMULPS       Z0, Z0, Z5
+	VMULPS       Z9, Z9, Z7
+	VFMADD213PS  Z0, Z5, Z4
+	VFMADD213PS  Z9, Z7, Z10
+	VADDPS       vm_f3f800000<>+0(SB), Z4, Z4
+	VADDPS       vm_f3f800000<>+0(SB), Z10, Z10
+	VCVTPS2DQ    Z1, Z0
+	VCVTPS2DQ    Z6, Z6
+	VPSRAD       $0x01, Z0, Z1
+	VPSRAD       $0x01, Z6, Z5
+	VPSUBD       Z1, Z0, Z0
+	VPSUBD       Z5, Z6, Z6
 	VPADDD       vm_i127<>+0(SB), Z1, Z1
-	VPSLLD       $0x17, Z0, Z0
-	VPSLLD       $0x17, Z1, Z1
-	VMULPS       Z0, Z6, Z6
-	VMULPS       Z1, Z6, Z6
-	VMOVUPS      192(CX), Z0
-	VMOVUPS      vm_expLo<>+0(SB), Z1
-	VMAXPS       Z0, Z1, Z0
-	VMOVUPS      vm_expHi<>+0(SB), Z1
-	VMINPS       Z0, Z1, Z0
-	VMULPS       vm_log2e<>+0(SB), Z0, Z1
-	VRNDSCALEPS  $0x08, Z1, Z1
-	VMULPS       vm_ln2Hi<>+0(SB), Z1, Z2
-	VSUBPS       Z2, Z0, Z0
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z1, Z0
-	VMOVUPS      vm_expP0<>+0(SB), Z7
-	VFMADD213PS  vm_expP1<>+0(SB), Z0, Z7
-	VFMADD213PS  vm_expP2<>+0(SB), Z0, Z7
-	VFMADD213PS  vm_expP3<>+0(SB), Z0, Z7
-	VFMADD213PS  vm_expP4<>+0(SB), Z0, Z7
-	VFMADD213PS  vm_expP5<>+0(SB), Z0, Z7
-	VMULPS       Z0, Z0, Z2
-	VFMADD213PS  Z0, Z2, Z7
-	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ    Z1, Z1
-	VPSRAD       $0x01, Z1, Z0
-	VPSUBD       Z0, Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
 	VPADDD       vm_i127<>+0(SB), Z0, Z0
-	VPADDD       vm_i127<>+0(SB), Z1, Z1
-	VPSLLD       $0x17, Z0, Z0
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
 	VPSLLD       $0x17, Z1, Z1
-	VMULPS       Z0, Z7, Z7
-	VMULPS       Z1, Z7, Z7
-	VMOVUPS      Z4, (AX)
-	VMOVUPS      Z5, 64(AX)
-	VMOVUPS      Z6, 128(AX)
-	VMOVUPS      Z7, 192(AX)
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z0, Z0
+	VPSLLD       $0x17, Z6, Z6
+	VMULPS       Z1, Z4, Z4
+	VMULPS       Z5, Z10, Z10
+	VMULPS       Z0, Z4, Z4
+	VMULPS       Z6, Z10, Z10
+	VMOVUPS      Z2, (AX)
+	VMOVUPS      Z8, 64(AX)
+	VMOVUPS      Z4, 128(AX)
+	VMOVUPS      Z10, 192(AX)
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000100, AX
 	SUBQ         $0x40, DX
@@ -3509,229 +3509,229 @@ body:
 
 loop4:
 	VMOVUPS      (CX), Z1
+	VMOVUPS      64(CX), Z5
 	VANDPS       vm_absMask<>+0(SB), Z1, Z2
+	VANDPS       vm_absMask<>+0(SB), Z5, Z6
 	VMULPS       Z1, Z1, Z3
+	VMULPS       Z5, Z5, Z7
 	VMOVUPS      vm_erfS5<>+0(SB), Z4
+	VMOVUPS      vm_erfS5<>+0(SB), Z8
 	VFMADD213PS  vm_erfS4<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfS4<>+0(SB), Z7, Z8
 	VFMADD213PS  vm_erfS3<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfS3<>+0(SB), Z7, Z8
 	VFMADD213PS  vm_erfS2<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfS2<>+0(SB), Z7, Z8
 	VFMADD213PS  vm_erfS1<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfS1<>+0(SB), Z7, Z8
 	VFMADD213PS  vm_erfS0<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_erfS0<>+0(SB), Z7, Z8
 	VFMADD213PS  Z1, Z1, Z4
+	VFMADD213PS  Z5, Z5, Z8
 	VMOVUPS      vm_erfMax<>+0(SB), Z3
+	VMOVUPS      vm_erfMax<>+0(SB), Z7
 	VMINPS       Z2, Z3, Z3
-	VMOVUPS      vm_erfR8<>+0(SB), Z5
-	VFMADD213PS  vm_erfR7<>+0(SB), Z3, Z5
-	VFMADD213PS  vm_erfR6<>+0(SB), Z3, Z5
-	VFMADD213PS  vm_erfR5<>+0(SB), Z3, Z5
-	VFMADD213PS  vm_erfR4<>+0(SB), Z3, Z5
-	VFMADD213PS  vm_erfR3<>+0(SB), Z3, Z5
-	VFMADD213PS  vm_erfR2<>+0(SB), Z3, Z5
-	VFMADD213PS  vm_erfR1<>+0(SB), Z3, Z5
-	VFMADD213PS  vm_erfR0<>+0(SB), Z3, Z5
-	VXORPS       vm_signMask<>+0(SB), Z5, Z5
-	VMOVUPS      vm_expLo<>+0(SB), Z3
-	VMAXPS       Z5, Z3, Z3
-	VMOVUPS      vm_expHi<>+0(SB), Z5
-	VMINPS       Z3, Z5, Z3
-	VMULPS       vm_log2e<>+0(SB), Z3, Z5
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z6
-	VSUBPS       Z6, Z3, Z3
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z3
-	VMOVUPS      vm_expP0<>+0(SB), Z7
-	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z7
-	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z7
-	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z7
-	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z7
-	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z7
-	VMULPS       Z3, Z3, Z6
-	VFMADD213PS  Z3, Z6, Z7
-	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z5, Z3
-	VPSUBD       Z3, Z5, Z5
-	VPADDD       vm_i127<>+0(SB), Z3, Z3
-	VPADDD       vm_i127<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z3, Z3
-	VPSLLD       $0x17, Z5, Z5
-	VMULPS       Z3, Z7, Z7
-	VMULPS       Z5, Z7, Z7
-	VMOVUPS      vm_f3f800000<>+0(SB), Z3
-	VSUBPS       Z7, Z3, Z3
-	VANDPS       vm_signMask<>+0(SB), Z1, Z1
-	VORPS        Z1, Z3, Z3
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z2, K1
-	VMOVAPS      Z3, Z1
-	VMOVAPS      Z4, K1, Z1
-	VMOVUPS      64(CX), Z2
-	VANDPS       vm_absMask<>+0(SB), Z2, Z3
-	VMULPS       Z2, Z2, Z4
-	VMOVUPS      vm_erfS5<>+0(SB), Z5
-	VFMADD213PS  vm_erfS4<>+0(SB), Z4, Z5
-	VFMADD213PS  vm_erfS3<>+0(SB), Z4, Z5
-	VFMADD213PS  vm_erfS2<>+0(SB), Z4, Z5
-	VFMADD213PS  vm_erfS1<>+0(SB), Z4, Z5
-	VFMADD213PS  vm_erfS0<>+0(SB), Z4, Z5
-	VFMADD213PS  Z2, Z2, Z5
-	VMOVUPS      vm_erfMax<>+0(SB), Z4
-	VMINPS       Z3, Z4, Z4
-	VMOVUPS      vm_erfR8<>+0(SB), Z6
-	VFMADD213PS  vm_erfR7<>+0(SB), Z4, Z6
-	VFMADD213PS  vm_erfR6<>+0(SB), Z4, Z6
-	VFMADD213PS  vm_erfR5<>+0(SB), Z4, Z6
-	VFMADD213PS  vm_erfR4<>+0(SB), Z4, Z6
-	VFMADD213PS  vm_erfR3<>+0(SB), Z4, Z6
-	VFMADD213PS  vm_erfR2<>+0(SB), Z4, Z6
-	VFMADD213PS  vm_erfR1<>+0(SB), Z4, Z6
-	VFMADD213PS  vm_erfR0<>+0(SB), Z4, Z6
-	VXORPS       vm_signMask<>+0(SB), Z6, Z6
-	VMOVUPS      vm_expLo<>+0(SB), Z4
-	VMAXPS       Z6, Z4, Z4
-	VMOVUPS      vm_expHi<>+0(SB), Z6
-	VMINPS       Z4, Z6, Z4
-	VMULPS       vm_log2e<>+0(SB), Z4, Z6
-	VRNDSCALEPS  $0x08, Z6, Z6
-	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
-	VSUBPS       Z7, Z4, Z4
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z4
-	VMOVUPS      vm_expP0<>+0(SB), Z8
-	VFMADD213PS  vm_expP1<>+0(SB), Z4, Z8
-	VFMADD213PS  vm_expP2<>+0(SB), Z4, Z8
-	VFMADD213PS  vm_expP3<>+0(SB), Z4, Z8
-	VFMADD213PS  vm_expP4<>+0(SB), Z4, Z8
-	VFMADD213PS  vm_expP5<>+0(SB), Z4, Z8
-	VMULPS       Z4, Z4, Z7
-	VFMADD213PS  Z4, Z7, Z8
-	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z6, Z4
-	VPSUBD       Z4, Z6, Z6
-	VPADDD       vm_i127<>+0(SB), Z4, Z4
-	VPADDD       vm_i127<>+0(SB), Z6, Z6
-	VPSLLD       $0x17, Z4, Z4
-	VPSLLD       $0x17, Z6, Z6
-	VMULPS       Z4, Z8, Z8
-	VMULPS       Z6, Z8, Z8
-	VMOVUPS      vm_f3f800000<>+0(SB), Z4
-	VSUBPS       Z8, Z4, Z4
-	VANDPS       vm_signMask<>+0(SB), Z2, Z2
-	VORPS        Z2, Z4, Z4
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z3, K1
-	VMOVAPS      Z4, Z2
-	VMOVAPS      Z5, K1, Z2
-	VMOVUPS      128(CX), Z3
-	VANDPS       vm_absMask<>+0(SB), Z3, Z4
-	VMULPS       Z3, Z3, Z5
-	VMOVUPS      vm_erfS5<>+0(SB), Z6
-	VFMADD213PS  vm_erfS4<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfS3<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfS2<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfS1<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfS0<>+0(SB), Z5, Z6
-	VFMADD213PS  Z3, Z3, Z6
-	VMOVUPS      vm_erfMax<>+0(SB), Z5
-	VMINPS       Z4, Z5, Z5
+	VMINPS       Z6, Z7, Z9
 	VMOVUPS      vm_erfR8<>+0(SB), Z7
-	VFMADD213PS  vm_erfR7<>+0(SB), Z5, Z7
-	VFMADD213PS  vm_erfR6<>+0(SB), Z5, Z7
-	VFMADD213PS  vm_erfR5<>+0(SB), Z5, Z7
-	VFMADD213PS  vm_erfR4<>+0(SB), Z5, Z7
-	VFMADD213PS  vm_erfR3<>+0(SB), Z5, Z7
-	VFMADD213PS  vm_erfR2<>+0(SB), Z5, Z7
-	VFMADD213PS  vm_erfR1<>+0(SB), Z5, Z7
-	VFMADD213PS  vm_erfR0<>+0(SB), Z5, Z7
+	VMOVUPS      vm_erfR8<>+0(SB), Z10
+	VFMADD213PS  vm_erfR7<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_erfR7<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfR6<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_erfR6<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfR5<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_erfR5<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfR4<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_erfR4<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfR3<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_erfR3<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfR2<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_erfR2<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfR1<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_erfR1<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfR0<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_erfR0<>+0(SB), Z9, Z10
 	VXORPS       vm_signMask<>+0(SB), Z7, Z7
-	VMOVUPS      vm_expLo<>+0(SB), Z5
-	VMAXPS       Z7, Z5, Z5
+	VXORPS       vm_signMask<>+0(SB), Z10, Z10
+	VMOVUPS      vm_expLo<>+0(SB), Z3
+	VMOVUPS      vm_expLo<>+0(SB), Z9
+	VMAXPS       Z7, Z3, Z3
+	VMAXPS       Z10, Z9, Z9
 	VMOVUPS      vm_expHi<>+0(SB), Z7
-	VMINPS       Z5, Z7, Z5
-	VMULPS       vm_log2e<>+0(SB), Z5, Z7
+	VMOVUPS      vm_expHi<>+0(SB), Z10
+	VMINPS       Z3, Z7, Z3
+	VMINPS       Z9, Z10, Z9
+	VMULPS       vm_log2e<>+0(SB), Z3, Z7
+	VMULPS       vm_log2e<>+0(SB), Z9, Z11
 	VRNDSCALEPS  $0x08, Z7, Z7
-	VMULPS       vm_ln2Hi<>+0(SB), Z7, Z8
-	VSUBPS       Z8, Z5, Z5
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z7, Z5
+	VRNDSCALEPS  $0x08, Z11, Z11
+	VMULPS       vm_ln2Hi<>+0(SB), Z7, Z10
+	VMULPS       vm_ln2Hi<>+0(SB), Z11, Z12
+	VSUBPS       Z10, Z3, Z3
+	VSUBPS       Z12, Z9, Z13
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z7, Z3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z11, Z13
 	VMOVUPS      vm_expP0<>+0(SB), Z9
-	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z9
-	VMULPS       Z5, Z5, Z8
-	VFMADD213PS  Z5, Z8, Z9
+	VMOVUPS      vm_expP0<>+0(SB), Z14
+	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z9
+	VFMADD213PS  vm_expP1<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z9
+	VFMADD213PS  vm_expP2<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z9
+	VFMADD213PS  vm_expP3<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z9
+	VFMADD213PS  vm_expP4<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z9
+	VFMADD213PS  vm_expP5<>+0(SB), Z13, Z14
+	VMULPS       Z3, Z3, Z10
+	VMULPS       Z13, Z13, Z12
+	VFMADD213PS  Z3, Z10, Z9
+	VFMADD213PS  Z13, Z12, Z14
 	VADDPS       vm_f3f800000<>+0(SB), Z9, Z9
-	VCVTPS2DQ    Z7, Z7
-	VPSRAD       $0x01, Z7, Z5
-	VPSUBD       Z5, Z7, Z7
-	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z14, Z14
+	VCVTPS2DQ    Z7, Z3
+	VCVTPS2DQ    Z11, Z11
+	VPSRAD       $0x01, Z3, Z7
+	VPSRAD       $0x01, Z11, Z10
+	VPSUBD       Z7, Z3, Z3
+	VPSUBD       Z10, Z11, Z11
 	VPADDD       vm_i127<>+0(SB), Z7, Z7
-	VPSLLD       $0x17, Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z10, Z10
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z11, Z11
 	VPSLLD       $0x17, Z7, Z7
-	VMULPS       Z5, Z9, Z9
+	VPSLLD       $0x17, Z10, Z10
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z11, Z11
 	VMULPS       Z7, Z9, Z9
+	VMULPS       Z10, Z14, Z14
+	VMULPS       Z3, Z9, Z9
+	VMULPS       Z11, Z14, Z14
+	VMOVUPS      vm_f3f800000<>+0(SB), Z3
+	VMOVUPS      vm_f3f800000<>+0(SB), Z7
+	VSUBPS       Z9, Z3, Z3
+	VSUBPS       Z14, Z7, Z7
+	VANDPS       vm_signMask<>+0(SB), Z1, Z1
+	VANDPS       vm_signMask<>+0(SB), Z5, Z5
+	VORPS        Z1, Z3, Z3
+	VORPS        Z5, Z7, Z7
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z2, K1
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z6, K2
+	VMOVAPS      Z3, Z1
+	VMOVAPS      Z7, Z2
+	VMOVAPS      Z4, K1, Z1
+	VMOVAPS      Z8, K2, Z2
+	VMOVUPS      128(CX), Z3
+	VMOVUPS      192(CX), Z7
+	VANDPS       vm_absMask<>+0(SB), Z3, Z4
+	VANDPS       vm_absMask<>+0(SB), Z7, Z8
+	VMULPS       Z3, Z3, Z5
+	VMULPS       Z7, Z7, Z9
+	VMOVUPS      vm_erfS5<>+0(SB), Z6
+	VMOVUPS      vm_erfS5<>+0(SB), Z10
+	VFMADD213PS  vm_erfS4<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfS4<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfS3<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfS3<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfS2<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfS2<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfS1<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfS1<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfS0<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_erfS0<>+0(SB), Z9, Z10
+	VFMADD213PS  Z3, Z3, Z6
+	VFMADD213PS  Z7, Z7, Z10
+	VMOVUPS      vm_erfMax<>+0(SB), Z5
+	VMOVUPS      vm_erfMax<>+0(SB), Z9
+	VMINPS       Z4, Z5, Z5
+	VMINPS       Z8, Z9, Z11
+	VMOVUPS      vm_erfR8<>+0(SB), Z9
+	VMOVUPS      vm_erfR8<>+0(SB), Z12
+	VFMADD213PS  vm_erfR7<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_erfR7<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR6<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_erfR6<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR5<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_erfR5<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR4<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_erfR4<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR3<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_erfR3<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR2<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_erfR2<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR1<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_erfR1<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR0<>+0(SB), Z5, Z9
+	VFMADD213PS  vm_erfR0<>+0(SB), Z11, Z12
+	VXORPS       vm_signMask<>+0(SB), Z9, Z9
+	VXORPS       vm_signMask<>+0(SB), Z12, Z12
+	VMOVUPS      vm_expLo<>+0(SB), Z5
+	VMOVUPS      vm_expLo<>+0(SB), Z11
+	VMAXPS       Z9, Z5, Z5
+	VMAXPS       Z12, Z11, Z11
+	VMOVUPS      vm_expHi<>+0(SB), Z9
+	VMOVUPS      vm_expHi<>+0(SB), Z12
+	VMINPS       Z5, Z9, Z5
+	VMINPS       Z11, Z12, Z11
+	VMULPS       vm_log2e<>+0(SB), Z5, Z9
+	VMULPS       vm_log2e<>+0(SB), Z11, Z13
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VRNDSCALEPS  $0x08, Z13, Z13
+	VMULPS       vm_ln2Hi<>+0(SB), Z9, Z12
+	VMULPS       vm_ln2Hi<>+0(SB), Z13, Z14
+	VSUBPS       Z12, Z5, Z5
+	VSUBPS       Z14, Z11, Z15
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z9, Z5
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z13, Z15
+	VMOVUPS      vm_expP0<>+0(SB), Z11
+	VMOVUPS      vm_expP0<>+0(SB), Z16
+	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP1<>+0(SB), Z15, Z16
+	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP2<>+0(SB), Z15, Z16
+	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP3<>+0(SB), Z15, Z16
+	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP4<>+0(SB), Z15, Z16
+	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP5<>+0(SB), Z15, Z16
+	VMULPS       Z5, Z5, Z12
+	VMULPS       Z15, Z15, Z14
+	VFMADD213PS  Z5, Z12, Z11
+	VFMADD213PS  Z15, Z14, Z16
+	VADDPS       vm_f3f800000<>+0(SB), Z11, Z11
+	VADDPS       vm_f3f800000<>+0(SB), Z16, Z16
+	VCVTPS2DQ    Z9, Z5
+	VCVTPS2DQ    Z13, Z13
+	VPSRAD       $0x01, Z5, Z9
+	VPSRAD       $0x01, Z13, Z12
+	VPSUBD       Z9, Z5, Z5
+	VPSUBD       Z12, Z13, Z13
+	VPADDD       vm_i127<>+0(SB), Z9, Z9
+	VPADDD       vm_i127<>+0(SB), Z12, Z12
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z13, Z13
+	VPSLLD       $0x17, Z9, Z9
+	VPSLLD       $0x17, Z12, Z12
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z13, Z13
+	VMULPS       Z9, Z11, Z11
+	VMULPS       Z12, Z16, Z16
+	VMULPS       Z5, Z11, Z11
+	VMULPS       Z13, Z16, Z16
 	VMOVUPS      vm_f3f800000<>+0(SB), Z5
-	VSUBPS       Z9, Z5, Z5
+	VMOVUPS      vm_f3f800000<>+0(SB), Z9
+	VSUBPS       Z11, Z5, Z5
+	VSUBPS       Z16, Z9, Z9
 	VANDPS       vm_signMask<>+0(SB), Z3, Z3
+	VANDPS       vm_signMask<>+0(SB), Z7, Z7
 	VORPS        Z3, Z5, Z5
+	VORPS        Z7, Z9, Z9
 	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z4, K1
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z8, K2
 	VMOVAPS      Z5, Z3
+	VMOVAPS      Z9, Z4
 	VMOVAPS      Z6, K1, Z3
-	VMOVUPS      192(CX), Z4
-	VANDPS       vm_absMask<>+0(SB), Z4, Z5
-	VMULPS       Z4, Z4, Z6
-	VMOVUPS      vm_erfS5<>+0(SB), Z7
-	VFMADD213PS  vm_erfS4<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfS3<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfS2<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfS1<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfS0<>+0(SB), Z6, Z7
-	VFMADD213PS  Z4, Z4, Z7
-	VMOVUPS      vm_erfMax<>+0(SB), Z6
-	VMINPS       Z5, Z6, Z6
-	VMOVUPS      vm_erfR8<>+0(SB), Z8
-	VFMADD213PS  vm_erfR7<>+0(SB), Z6, Z8
-	VFMADD213PS  vm_erfR6<>+0(SB), Z6, Z8
-	VFMADD213PS  vm_erfR5<>+0(SB), Z6, Z8
-	VFMADD213PS  vm_erfR4<>+0(SB), Z6, Z8
-	VFMADD213PS  vm_erfR3<>+0(SB), Z6, Z8
-	VFMADD213PS  vm_erfR2<>+0(SB), Z6, Z8
-	VFMADD213PS  vm_erfR1<>+0(SB), Z6, Z8
-	VFMADD213PS  vm_erfR0<>+0(SB), Z6, Z8
-	VXORPS       vm_signMask<>+0(SB), Z8, Z8
-	VMOVUPS      vm_expLo<>+0(SB), Z6
-	VMAXPS       Z8, Z6, Z6
-	VMOVUPS      vm_expHi<>+0(SB), Z8
-	VMINPS       Z6, Z8, Z6
-	VMULPS       vm_log2e<>+0(SB), Z6, Z8
-	VRNDSCALEPS  $0x08, Z8, Z8
-	VMULPS       vm_ln2Hi<>+0(SB), Z8, Z9
-	VSUBPS       Z9, Z6, Z6
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z8, Z6
-	VMOVUPS      vm_expP0<>+0(SB), Z10
-	VFMADD213PS  vm_expP1<>+0(SB), Z6, Z10
-	VFMADD213PS  vm_expP2<>+0(SB), Z6, Z10
-	VFMADD213PS  vm_expP3<>+0(SB), Z6, Z10
-	VFMADD213PS  vm_expP4<>+0(SB), Z6, Z10
-	VFMADD213PS  vm_expP5<>+0(SB), Z6, Z10
-	VMULPS       Z6, Z6, Z9
-	VFMADD213PS  Z6, Z9, Z10
-	VADDPS       vm_f3f800000<>+0(SB), Z10, Z10
-	VCVTPS2DQ    Z8, Z8
-	VPSRAD       $0x01, Z8, Z6
-	VPSUBD       Z6, Z8, Z8
-	VPADDD       vm_i127<>+0(SB), Z6, Z6
-	VPADDD       vm_i127<>+0(SB), Z8, Z8
-	VPSLLD       $0x17, Z6, Z6
-	VPSLLD       $0x17, Z8, Z8
-	VMULPS       Z6, Z10, Z10
-	VMULPS       Z8, Z10, Z10
-	VMOVUPS      vm_f3f800000<>+0(SB), Z6
-	VSUBPS       Z10, Z6, Z6
-	VANDPS       vm_signMask<>+0(SB), Z4, Z4
-	VORPS        Z4, Z6, Z6
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z5, K1
-	VMOVAPS      Z6, Z4
-	VMOVAPS      Z7, K1, Z4
+	VMOVAPS      Z10, K2, Z4
 	VMOVUPS      Z1, (AX)
 	VMOVUPS      Z2, 64(AX)
 	VMOVUPS      Z3, 128(AX)
@@ -3947,197 +3947,197 @@ body:
 
 loop4:
 	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z5
 	VANDPS       vm_absMask<>+0(SB), Z0, Z2
+	VANDPS       vm_absMask<>+0(SB), Z5, Z6
 	VMULPS       Z2, Z2, Z3
+	VMULPS       Z6, Z6, Z7
 	VMOVUPS      vm_tanhQ4<>+0(SB), Z4
+	VMOVUPS      vm_tanhQ4<>+0(SB), Z8
 	VFMADD213PS  vm_tanhQ3<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Z7, Z8
 	VFMADD213PS  vm_tanhQ2<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Z7, Z8
 	VFMADD213PS  vm_tanhQ1<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Z7, Z8
 	VFMADD213PS  vm_tanhQ0<>+0(SB), Z3, Z4
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Z7, Z8
 	VMULPS       Z3, Z4, Z4
+	VMULPS       Z7, Z8, Z8
 	VFMADD213PS  Z2, Z2, Z4
+	VFMADD213PS  Z6, Z6, Z8
 	VADDPS       Z2, Z2, Z3
-	VMOVUPS      vm_expLo<>+0(SB), Z5
-	VMAXPS       Z3, Z5, Z3
-	VMOVUPS      vm_expHi<>+0(SB), Z5
-	VMINPS       Z3, Z5, Z3
-	VMULPS       vm_log2e<>+0(SB), Z3, Z5
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z6
-	VSUBPS       Z6, Z3, Z3
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z3
-	VMOVUPS      vm_expP0<>+0(SB), Z7
-	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z7
-	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z7
-	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z7
-	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z7
-	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z7
-	VMULPS       Z3, Z3, Z6
-	VFMADD213PS  Z3, Z6, Z7
-	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z5, Z3
-	VPSUBD       Z3, Z5, Z5
-	VPADDD       vm_i127<>+0(SB), Z3, Z3
-	VPADDD       vm_i127<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z3, Z3
-	VPSLLD       $0x17, Z5, Z5
-	VMULPS       Z3, Z7, Z7
-	VMULPS       Z5, Z7, Z7
-	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
-	VMOVUPS      vm_f40000000<>+0(SB), Z3
-	VDIVPS       Z7, Z3, Z3
-	VMOVUPS      vm_f3f800000<>+0(SB), Z5
-	VSUBPS       Z3, Z5, Z5
-	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Z2, K1
-	VMOVAPS      Z5, Z2
-	VMOVAPS      Z4, K1, Z2
-	VANDPS       vm_signMask<>+0(SB), Z0, Z0
-	VORPS        Z0, Z2, Z2
-	VMOVUPS      64(CX), Z0
-	VANDPS       vm_absMask<>+0(SB), Z0, Z3
-	VMULPS       Z3, Z3, Z4
-	VMOVUPS      vm_tanhQ4<>+0(SB), Z5
-	VFMADD213PS  vm_tanhQ3<>+0(SB), Z4, Z5
-	VFMADD213PS  vm_tanhQ2<>+0(SB), Z4, Z5
-	VFMADD213PS  vm_tanhQ1<>+0(SB), Z4, Z5
-	VFMADD213PS  vm_tanhQ0<>+0(SB), Z4, Z5
-	VMULPS       Z4, Z5, Z5
-	VFMADD213PS  Z3, Z3, Z5
-	VADDPS       Z3, Z3, Z4
-	VMOVUPS      vm_expLo<>+0(SB), Z6
-	VMAXPS       Z4, Z6, Z4
-	VMOVUPS      vm_expHi<>+0(SB), Z6
-	VMINPS       Z4, Z6, Z4
-	VMULPS       vm_log2e<>+0(SB), Z4, Z6
-	VRNDSCALEPS  $0x08, Z6, Z6
-	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
-	VSUBPS       Z7, Z4, Z4
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z4
-	VMOVUPS      vm_expP0<>+0(SB), Z8
-	VFMADD213PS  vm_expP1<>+0(SB), Z4, Z8
-	VFMADD213PS  vm_expP2<>+0(SB), Z4, Z8
-	VFMADD213PS  vm_expP3<>+0(SB), Z4, Z8
-	VFMADD213PS  vm_expP4<>+0(SB), Z4, Z8
-	VFMADD213PS  vm_expP5<>+0(SB), Z4, Z8
-	VMULPS       Z4, Z4, Z7
-	VFMADD213PS  Z4, Z7, Z8
-	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z6, Z4
-	VPSUBD       Z4, Z6, Z6
-	VPADDD       vm_i127<>+0(SB), Z4, Z4
-	VPADDD       vm_i127<>+0(SB), Z6, Z6
-	VPSLLD       $0x17, Z4, Z4
-	VPSLLD       $0x17, Z6, Z6
-	VMULPS       Z4, Z8, Z8
-	VMULPS       Z6, Z8, Z8
-	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
-	VMOVUPS      vm_f40000000<>+0(SB), Z4
-	VDIVPS       Z8, Z4, Z4
-	VMOVUPS      vm_f3f800000<>+0(SB), Z6
-	VSUBPS       Z4, Z6, Z6
-	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Z3, K1
-	VMOVAPS      Z6, Z3
-	VMOVAPS      Z5, K1, Z3
-	VANDPS       vm_signMask<>+0(SB), Z0, Z0
-	VORPS        Z0, Z3, Z3
-	VMOVUPS      128(CX), Z0
-	VANDPS       vm_absMask<>+0(SB), Z0, Z4
-	VMULPS       Z4, Z4, Z5
-	VMOVUPS      vm_tanhQ4<>+0(SB), Z6
-	VFMADD213PS  vm_tanhQ3<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_tanhQ2<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_tanhQ1<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_tanhQ0<>+0(SB), Z5, Z6
-	VMULPS       Z5, Z6, Z6
-	VFMADD213PS  Z4, Z4, Z6
-	VADDPS       Z4, Z4, Z5
+	VADDPS       Z6, Z6, Z9
 	VMOVUPS      vm_expLo<>+0(SB), Z7
-	VMAXPS       Z5, Z7, Z5
+	VMOVUPS      vm_expLo<>+0(SB), Z10
+	VMAXPS       Z3, Z7, Z3
+	VMAXPS       Z9, Z10, Z9
 	VMOVUPS      vm_expHi<>+0(SB), Z7
-	VMINPS       Z5, Z7, Z5
-	VMULPS       vm_log2e<>+0(SB), Z5, Z7
+	VMOVUPS      vm_expHi<>+0(SB), Z10
+	VMINPS       Z3, Z7, Z3
+	VMINPS       Z9, Z10, Z9
+	VMULPS       vm_log2e<>+0(SB), Z3, Z7
+	VMULPS       vm_log2e<>+0(SB), Z9, Z11
 	VRNDSCALEPS  $0x08, Z7, Z7
-	VMULPS       vm_ln2Hi<>+0(SB), Z7, Z8
-	VSUBPS       Z8, Z5, Z5
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z7, Z5
+	VRNDSCALEPS  $0x08, Z11, Z11
+	VMULPS       vm_ln2Hi<>+0(SB), Z7, Z10
+	VMULPS       vm_ln2Hi<>+0(SB), Z11, Z12
+	VSUBPS       Z10, Z3, Z3
+	VSUBPS       Z12, Z9, Z13
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z7, Z3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z11, Z13
 	VMOVUPS      vm_expP0<>+0(SB), Z9
-	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z9
-	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z9
-	VMULPS       Z5, Z5, Z8
-	VFMADD213PS  Z5, Z8, Z9
+	VMOVUPS      vm_expP0<>+0(SB), Z14
+	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z9
+	VFMADD213PS  vm_expP1<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z9
+	VFMADD213PS  vm_expP2<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z9
+	VFMADD213PS  vm_expP3<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z9
+	VFMADD213PS  vm_expP4<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z9
+	VFMADD213PS  vm_expP5<>+0(SB), Z13, Z14
+	VMULPS       Z3, Z3, Z10
+	VMULPS       Z13, Z13, Z12
+	VFMADD213PS  Z3, Z10, Z9
+	VFMADD213PS  Z13, Z12, Z14
 	VADDPS       vm_f3f800000<>+0(SB), Z9, Z9
-	VCVTPS2DQ    Z7, Z7
-	VPSRAD       $0x01, Z7, Z5
-	VPSUBD       Z5, Z7, Z7
-	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z14, Z14
+	VCVTPS2DQ    Z7, Z3
+	VCVTPS2DQ    Z11, Z11
+	VPSRAD       $0x01, Z3, Z7
+	VPSRAD       $0x01, Z11, Z10
+	VPSUBD       Z7, Z3, Z3
+	VPSUBD       Z10, Z11, Z11
 	VPADDD       vm_i127<>+0(SB), Z7, Z7
-	VPSLLD       $0x17, Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z10, Z10
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z11, Z11
 	VPSLLD       $0x17, Z7, Z7
-	VMULPS       Z5, Z9, Z9
+	VPSLLD       $0x17, Z10, Z10
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z11, Z11
 	VMULPS       Z7, Z9, Z9
+	VMULPS       Z10, Z14, Z14
+	VMULPS       Z3, Z9, Z9
+	VMULPS       Z11, Z14, Z14
 	VADDPS       vm_f3f800000<>+0(SB), Z9, Z9
+	VADDPS       vm_f3f800000<>+0(SB), Z14, Z14
+	VMOVUPS      vm_f40000000<>+0(SB), Z3
+	VMOVUPS      vm_f40000000<>+0(SB), Z7
+	VDIVPS       Z9, Z3, Z3
+	VDIVPS       Z14, Z7, Z7
+	VMOVUPS      vm_f3f800000<>+0(SB), Z9
+	VMOVUPS      vm_f3f800000<>+0(SB), Z10
+	VSUBPS       Z3, Z9, Z9
+	VSUBPS       Z7, Z10, Z10
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Z2, K1
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Z6, K2
+	VMOVAPS      Z9, Z2
+	VMOVAPS      Z10, Z3
+	VMOVAPS      Z4, K1, Z2
+	VMOVAPS      Z8, K2, Z3
+	VANDPS       vm_signMask<>+0(SB), Z0, Z0
+	VANDPS       vm_signMask<>+0(SB), Z5, Z4
+	VORPS        Z0, Z2, Z2
+	VORPS        Z4, Z3, Z3
+	VMOVUPS      128(CX), Z0
+	VMOVUPS      192(CX), Z7
+	VANDPS       vm_absMask<>+0(SB), Z0, Z4
+	VANDPS       vm_absMask<>+0(SB), Z7, Z8
+	VMULPS       Z4, Z4, Z5
+	VMULPS       Z8, Z8, Z9
+	VMOVUPS      vm_tanhQ4<>+0(SB), Z6
+	VMOVUPS      vm_tanhQ4<>+0(SB), Z10
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_tanhQ3<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_tanhQ2<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_tanhQ1<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Z5, Z6
+	VFMADD213PS  vm_tanhQ0<>+0(SB), Z9, Z10
+	VMULPS       Z5, Z6, Z6
+	VMULPS       Z9, Z10, Z10
+	VFMADD213PS  Z4, Z4, Z6
+	VFMADD213PS  Z8, Z8, Z10
+	VADDPS       Z4, Z4, Z5
+	VADDPS       Z8, Z8, Z11
+	VMOVUPS      vm_expLo<>+0(SB), Z9
+	VMOVUPS      vm_expLo<>+0(SB), Z12
+	VMAXPS       Z5, Z9, Z5
+	VMAXPS       Z11, Z12, Z11
+	VMOVUPS      vm_expHi<>+0(SB), Z9
+	VMOVUPS      vm_expHi<>+0(SB), Z12
+	VMINPS       Z5, Z9, Z5
+	VMINPS       Z11, Z12, Z11
+	VMULPS       vm_log2e<>+0(SB), Z5, Z9
+	VMULPS       vm_log2e<>+0(SB), Z11, Z13
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VRNDSCALEPS  $0x08, Z13, Z13
+	VMULPS       vm_ln2Hi<>+0(SB), Z9, Z12
+	VMULPS       vm_ln2Hi<>+0(SB), Z13, Z14
+	VSUBPS       Z12, Z5, Z5
+	VSUBPS       Z14, Z11, Z15
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z9, Z5
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z13, Z15
+	VMOVUPS      vm_expP0<>+0(SB), Z11
+	VMOVUPS      vm_expP0<>+0(SB), Z16
+	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP1<>+0(SB), Z15, Z16
+	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP2<>+0(SB), Z15, Z16
+	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP3<>+0(SB), Z15, Z16
+	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP4<>+0(SB), Z15, Z16
+	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP5<>+0(SB), Z15, Z16
+	VMULPS       Z5, Z5, Z12
+	VMULPS       Z15, Z15, Z14
+	VFMADD213PS  Z5, Z12, Z11
+	VFMADD213PS  Z15, Z14, Z16
+	VADDPS       vm_f3f800000<>+0(SB), Z11, Z11
+	VADDPS       vm_f3f800000<>+0(SB), Z16, Z16
+	VCVTPS2DQ    Z9, Z5
+	VCVTPS2DQ    Z13, Z13
+	VPSRAD       $0x01, Z5, Z9
+	VPSRAD       $0x01, Z13, Z12
+	VPSUBD       Z9, Z5, Z5
+	VPSUBD       Z12, Z13, Z13
+	VPADDD       vm_i127<>+0(SB), Z9, Z9
+	VPADDD       vm_i127<>+0(SB), Z12, Z12
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z13, Z13
+	VPSLLD       $0x17, Z9, Z9
+	VPSLLD       $0x17, Z12, Z12
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z13, Z13
+	VMULPS       Z9, Z11, Z11
+	VMULPS       Z12, Z16, Z16
+	VMULPS       Z5, Z11, Z11
+	VMULPS       Z13, Z16, Z16
+	VADDPS       vm_f3f800000<>+0(SB), Z11, Z11
+	VADDPS       vm_f3f800000<>+0(SB), Z16, Z16
 	VMOVUPS      vm_f40000000<>+0(SB), Z5
-	VDIVPS       Z9, Z5, Z5
-	VMOVUPS      vm_f3f800000<>+0(SB), Z7
-	VSUBPS       Z5, Z7, Z7
+	VMOVUPS      vm_f40000000<>+0(SB), Z9
+	VDIVPS       Z11, Z5, Z5
+	VDIVPS       Z16, Z9, Z9
+	VMOVUPS      vm_f3f800000<>+0(SB), Z11
+	VMOVUPS      vm_f3f800000<>+0(SB), Z12
+	VSUBPS       Z5, Z11, Z11
+	VSUBPS       Z9, Z12, Z12
 	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Z4, K1
-	VMOVAPS      Z7, Z4
+	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Z8, K2
+	VMOVAPS      Z11, Z4
+	VMOVAPS      Z12, Z5
 	VMOVAPS      Z6, K1, Z4
+	VMOVAPS      Z10, K2, Z5
 	VANDPS       vm_signMask<>+0(SB), Z0, Z0
+	VANDPS       vm_signMask<>+0(SB), Z7, Z6
 	VORPS        Z0, Z4, Z4
-	VMOVUPS      192(CX), Z0
-	VANDPS       vm_absMask<>+0(SB), Z0, Z5
-	VMULPS       Z5, Z5, Z6
-	VMOVUPS      vm_tanhQ4<>+0(SB), Z7
-	VFMADD213PS  vm_tanhQ3<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_tanhQ2<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_tanhQ1<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_tanhQ0<>+0(SB), Z6, Z7
-	VMULPS       Z6, Z7, Z7
-	VFMADD213PS  Z5, Z5, Z7
-	VADDPS       Z5, Z5, Z6
-	VMOVUPS      vm_expLo<>+0(SB), Z8
-	VMAXPS       Z6, Z8, Z6
-	VMOVUPS      vm_expHi<>+0(SB), Z8
-	VMINPS       Z6, Z8, Z6
-	VMULPS       vm_log2e<>+0(SB), Z6, Z8
-	VRNDSCALEPS  $0x08, Z8, Z8
-	VMULPS       vm_ln2Hi<>+0(SB), Z8, Z9
-	VSUBPS       Z9, Z6, Z6
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z8, Z6
-	VMOVUPS      vm_expP0<>+0(SB), Z10
-	VFMADD213PS  vm_expP1<>+0(SB), Z6, Z10
-	VFMADD213PS  vm_expP2<>+0(SB), Z6, Z10
-	VFMADD213PS  vm_expP3<>+0(SB), Z6, Z10
-	VFMADD213PS  vm_expP4<>+0(SB), Z6, Z10
-	VFMADD213PS  vm_expP5<>+0(SB), Z6, Z10
-	VMULPS       Z6, Z6, Z9
-	VFMADD213PS  Z6, Z9, Z10
-	VADDPS       vm_f3f800000<>+0(SB), Z10, Z10
-	VCVTPS2DQ    Z8, Z8
-	VPSRAD       $0x01, Z8, Z6
-	VPSUBD       Z6, Z8, Z8
-	VPADDD       vm_i127<>+0(SB), Z6, Z6
-	VPADDD       vm_i127<>+0(SB), Z8, Z8
-	VPSLLD       $0x17, Z6, Z6
-	VPSLLD       $0x17, Z8, Z8
-	VMULPS       Z6, Z10, Z10
-	VMULPS       Z8, Z10, Z10
-	VADDPS       vm_f3f800000<>+0(SB), Z10, Z10
-	VMOVUPS      vm_f40000000<>+0(SB), Z6
-	VDIVPS       Z10, Z6, Z6
-	VMOVUPS      vm_f3f800000<>+0(SB), Z8
-	VSUBPS       Z6, Z8, Z8
-	VCMPPS       $0x11, vm_tanhSplit<>+0(SB), Z5, K1
-	VMOVAPS      Z8, Z5
-	VMOVAPS      Z7, K1, Z5
-	VANDPS       vm_signMask<>+0(SB), Z0, Z0
-	VORPS        Z0, Z5, Z5
+	VORPS        Z6, Z5, Z5
 	VMOVUPS      Z2, (AX)
 	VMOVUPS      Z3, 64(AX)
 	VMOVUPS      Z4, 128(AX)
@@ -4324,149 +4324,149 @@ body:
 
 loop4:
 	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z4
 	VORPS        vm_signMask<>+0(SB), Z0, Z2
+	VORPS        vm_signMask<>+0(SB), Z4, Z5
 	VMOVUPS      vm_expLo<>+0(SB), Z3
-	VMAXPS       Z2, Z3, Z2
-	VMOVUPS      vm_expHi<>+0(SB), Z3
-	VMINPS       Z2, Z3, Z2
-	VMULPS       vm_log2e<>+0(SB), Z2, Z3
-	VRNDSCALEPS  $0x08, Z3, Z3
-	VMULPS       vm_ln2Hi<>+0(SB), Z3, Z4
-	VSUBPS       Z4, Z2, Z2
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z3, Z2
-	VMOVUPS      vm_expP0<>+0(SB), Z5
-	VFMADD213PS  vm_expP1<>+0(SB), Z2, Z5
-	VFMADD213PS  vm_expP2<>+0(SB), Z2, Z5
-	VFMADD213PS  vm_expP3<>+0(SB), Z2, Z5
-	VFMADD213PS  vm_expP4<>+0(SB), Z2, Z5
-	VFMADD213PS  vm_expP5<>+0(SB), Z2, Z5
-	VMULPS       Z2, Z2, Z4
-	VFMADD213PS  Z2, Z4, Z5
-	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
-	VCVTPS2DQ    Z3, Z3
-	VPSRAD       $0x01, Z3, Z2
-	VPSUBD       Z2, Z3, Z3
-	VPADDD       vm_i127<>+0(SB), Z2, Z2
-	VPADDD       vm_i127<>+0(SB), Z3, Z3
-	VPSLLD       $0x17, Z2, Z2
-	VPSLLD       $0x17, Z3, Z3
-	VMULPS       Z2, Z5, Z5
-	VMULPS       Z3, Z5, Z5
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS      vm_f3f800000<>+0(SB), Z0
-	VMOVAPS      Z5, Z2
-	VMOVAPS      Z0, K1, Z2
-	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
-	VDIVPS       Z5, Z2, Z2
-	VMOVUPS      64(CX), Z0
-	VORPS        vm_signMask<>+0(SB), Z0, Z3
-	VMOVUPS      vm_expLo<>+0(SB), Z4
-	VMAXPS       Z3, Z4, Z3
-	VMOVUPS      vm_expHi<>+0(SB), Z4
-	VMINPS       Z3, Z4, Z3
-	VMULPS       vm_log2e<>+0(SB), Z3, Z4
-	VRNDSCALEPS  $0x08, Z4, Z4
-	VMULPS       vm_ln2Hi<>+0(SB), Z4, Z5
-	VSUBPS       Z5, Z3, Z3
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z4, Z3
-	VMOVUPS      vm_expP0<>+0(SB), Z6
-	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z6
-	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z6
-	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z6
-	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z6
-	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z6
-	VMULPS       Z3, Z3, Z5
-	VFMADD213PS  Z3, Z5, Z6
-	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
-	VCVTPS2DQ    Z4, Z4
-	VPSRAD       $0x01, Z4, Z3
-	VPSUBD       Z3, Z4, Z4
-	VPADDD       vm_i127<>+0(SB), Z3, Z3
-	VPADDD       vm_i127<>+0(SB), Z4, Z4
-	VPSLLD       $0x17, Z3, Z3
-	VPSLLD       $0x17, Z4, Z4
-	VMULPS       Z3, Z6, Z6
-	VMULPS       Z4, Z6, Z6
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS      vm_f3f800000<>+0(SB), Z0
-	VMOVAPS      Z6, Z3
-	VMOVAPS      Z0, K1, Z3
-	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
-	VDIVPS       Z6, Z3, Z3
-	VMOVUPS      128(CX), Z0
-	VORPS        vm_signMask<>+0(SB), Z0, Z4
-	VMOVUPS      vm_expLo<>+0(SB), Z5
-	VMAXPS       Z4, Z5, Z4
-	VMOVUPS      vm_expHi<>+0(SB), Z5
-	VMINPS       Z4, Z5, Z4
-	VMULPS       vm_log2e<>+0(SB), Z4, Z5
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z6
-	VSUBPS       Z6, Z4, Z4
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z4
-	VMOVUPS      vm_expP0<>+0(SB), Z7
-	VFMADD213PS  vm_expP1<>+0(SB), Z4, Z7
-	VFMADD213PS  vm_expP2<>+0(SB), Z4, Z7
-	VFMADD213PS  vm_expP3<>+0(SB), Z4, Z7
-	VFMADD213PS  vm_expP4<>+0(SB), Z4, Z7
-	VFMADD213PS  vm_expP5<>+0(SB), Z4, Z7
-	VMULPS       Z4, Z4, Z6
-	VFMADD213PS  Z4, Z6, Z7
-	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z5, Z4
-	VPSUBD       Z4, Z5, Z5
-	VPADDD       vm_i127<>+0(SB), Z4, Z4
-	VPADDD       vm_i127<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VMULPS       Z4, Z7, Z7
-	VMULPS       Z5, Z7, Z7
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS      vm_f3f800000<>+0(SB), Z0
-	VMOVAPS      Z7, Z4
-	VMOVAPS      Z0, K1, Z4
-	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
-	VDIVPS       Z7, Z4, Z4
-	VMOVUPS      192(CX), Z0
-	VORPS        vm_signMask<>+0(SB), Z0, Z5
 	VMOVUPS      vm_expLo<>+0(SB), Z6
+	VMAXPS       Z2, Z3, Z2
 	VMAXPS       Z5, Z6, Z5
+	VMOVUPS      vm_expHi<>+0(SB), Z3
 	VMOVUPS      vm_expHi<>+0(SB), Z6
+	VMINPS       Z2, Z3, Z2
 	VMINPS       Z5, Z6, Z5
-	VMULPS       vm_log2e<>+0(SB), Z5, Z6
-	VRNDSCALEPS  $0x08, Z6, Z6
-	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
-	VSUBPS       Z7, Z5, Z5
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z5
-	VMOVUPS      vm_expP0<>+0(SB), Z8
-	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z8
-	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z8
-	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z8
-	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z8
-	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z8
-	VMULPS       Z5, Z5, Z7
-	VFMADD213PS  Z5, Z7, Z8
-	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z6, Z5
-	VPSUBD       Z5, Z6, Z6
-	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VMULPS       vm_log2e<>+0(SB), Z2, Z3
+	VMULPS       vm_log2e<>+0(SB), Z5, Z7
+	VRNDSCALEPS  $0x08, Z3, Z3
+	VRNDSCALEPS  $0x08, Z7, Z7
+	VMULPS       vm_ln2Hi<>+0(SB), Z3, Z6
+	VMULPS       vm_ln2Hi<>+0(SB), Z7, Z8
+	VSUBPS       Z6, Z2, Z2
+	VSUBPS       Z8, Z5, Z9
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z3, Z2
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z7, Z9
+	VMOVUPS      vm_expP0<>+0(SB), Z5
+	VMOVUPS      vm_expP0<>+0(SB), Z10
+	VFMADD213PS  vm_expP1<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expP1<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_expP2<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expP2<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_expP3<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expP3<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_expP4<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expP4<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_expP5<>+0(SB), Z2, Z5
+	VFMADD213PS  vm_expP5<>+0(SB), Z9, Z10
+	VMULPS       Z2, Z2, Z6
+	VMULPS       Z9, Z9, Z8
+	VFMADD213PS  Z2, Z6, Z5
+	VFMADD213PS  Z9, Z8, Z10
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z10, Z10
+	VCVTPS2DQ    Z3, Z2
+	VCVTPS2DQ    Z7, Z7
+	VPSRAD       $0x01, Z2, Z3
+	VPSRAD       $0x01, Z7, Z6
+	VPSUBD       Z3, Z2, Z2
+	VPSUBD       Z6, Z7, Z7
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
 	VPADDD       vm_i127<>+0(SB), Z6, Z6
-	VPSLLD       $0x17, Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z2, Z2
+	VPADDD       vm_i127<>+0(SB), Z7, Z7
+	VPSLLD       $0x17, Z3, Z3
 	VPSLLD       $0x17, Z6, Z6
-	VMULPS       Z5, Z8, Z8
-	VMULPS       Z6, Z8, Z8
+	VPSLLD       $0x17, Z2, Z2
+	VPSLLD       $0x17, Z7, Z7
+	VMULPS       Z3, Z5, Z5
+	VMULPS       Z6, Z10, Z10
+	VMULPS       Z2, Z5, Z5
+	VMULPS       Z7, Z10, Z10
 	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z4, K2
 	VMOVUPS      vm_f3f800000<>+0(SB), Z0
-	VMOVAPS      Z8, Z5
-	VMOVAPS      Z0, K1, Z5
-	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
-	VDIVPS       Z8, Z5, Z5
+	VMOVUPS      vm_f3f800000<>+0(SB), Z3
+	VMOVAPS      Z5, Z2
+	VMOVAPS      Z10, Z4
+	VMOVAPS      Z0, K1, Z2
+	VMOVAPS      Z3, K2, Z4
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z10, Z10
+	VDIVPS       Z5, Z2, Z2
+	VDIVPS       Z10, Z4, Z4
+	VMOVUPS      128(CX), Z0
+	VMOVUPS      192(CX), Z6
+	VORPS        vm_signMask<>+0(SB), Z0, Z3
+	VORPS        vm_signMask<>+0(SB), Z6, Z7
+	VMOVUPS      vm_expLo<>+0(SB), Z5
+	VMOVUPS      vm_expLo<>+0(SB), Z8
+	VMAXPS       Z3, Z5, Z3
+	VMAXPS       Z7, Z8, Z7
+	VMOVUPS      vm_expHi<>+0(SB), Z5
+	VMOVUPS      vm_expHi<>+0(SB), Z8
+	VMINPS       Z3, Z5, Z3
+	VMINPS       Z7, Z8, Z7
+	VMULPS       vm_log2e<>+0(SB), Z3, Z5
+	VMULPS       vm_log2e<>+0(SB), Z7, Z9
+	VRNDSCALEPS  $0x08, Z5, Z5
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z8
+	VMULPS       vm_ln2Hi<>+0(SB), Z9, Z10
+	VSUBPS       Z8, Z3, Z3
+	VSUBPS       Z10, Z7, Z11
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z9, Z11
+	VMOVUPS      vm_expP0<>+0(SB), Z7
+	VMOVUPS      vm_expP0<>+0(SB), Z12
+	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP1<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP2<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP3<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP4<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP5<>+0(SB), Z11, Z12
+	VMULPS       Z3, Z3, Z8
+	VMULPS       Z11, Z11, Z10
+	VFMADD213PS  Z3, Z8, Z7
+	VFMADD213PS  Z11, Z10, Z12
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z12, Z12
+	VCVTPS2DQ    Z5, Z3
+	VCVTPS2DQ    Z9, Z9
+	VPSRAD       $0x01, Z3, Z5
+	VPSRAD       $0x01, Z9, Z8
+	VPSUBD       Z5, Z3, Z3
+	VPSUBD       Z8, Z9, Z9
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z8, Z8
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z9, Z9
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z8, Z8
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z9, Z9
+	VMULPS       Z5, Z7, Z7
+	VMULPS       Z8, Z12, Z12
+	VMULPS       Z3, Z7, Z7
+	VMULPS       Z9, Z12, Z12
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z6, K2
+	VMOVUPS      vm_f3f800000<>+0(SB), Z0
+	VMOVUPS      vm_f3f800000<>+0(SB), Z5
+	VMOVAPS      Z7, Z3
+	VMOVAPS      Z12, Z6
+	VMOVAPS      Z0, K1, Z3
+	VMOVAPS      Z5, K2, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z12, Z12
+	VDIVPS       Z7, Z3, Z3
+	VDIVPS       Z12, Z6, Z6
 	VMOVUPS      Z2, (AX)
-	VMOVUPS      Z3, 64(AX)
-	VMOVUPS      Z4, 128(AX)
-	VMOVUPS      Z5, 192(AX)
+	VMOVUPS      Z4, 64(AX)
+	VMOVUPS      Z3, 128(AX)
+	VMOVUPS      Z6, 192(AX)
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000100, AX
 	SUBQ         $0x40, DX
@@ -4624,153 +4624,153 @@ body:
 
 loop4:
 	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z4
 	VORPS        vm_signMask<>+0(SB), Z0, Z1
+	VORPS        vm_signMask<>+0(SB), Z4, Z5
 	VMOVUPS      vm_expLo<>+0(SB), Z3
-	VMAXPS       Z1, Z3, Z1
-	VMOVUPS      vm_expHi<>+0(SB), Z3
-	VMINPS       Z1, Z3, Z1
-	VMULPS       vm_log2e<>+0(SB), Z1, Z3
-	VRNDSCALEPS  $0x08, Z3, Z3
-	VMULPS       vm_ln2Hi<>+0(SB), Z3, Z4
-	VSUBPS       Z4, Z1, Z1
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z3, Z1
-	VMOVUPS      vm_expP0<>+0(SB), Z5
-	VFMADD213PS  vm_expP1<>+0(SB), Z1, Z5
-	VFMADD213PS  vm_expP2<>+0(SB), Z1, Z5
-	VFMADD213PS  vm_expP3<>+0(SB), Z1, Z5
-	VFMADD213PS  vm_expP4<>+0(SB), Z1, Z5
-	VFMADD213PS  vm_expP5<>+0(SB), Z1, Z5
-	VMULPS       Z1, Z1, Z4
-	VFMADD213PS  Z1, Z4, Z5
-	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
-	VCVTPS2DQ    Z3, Z3
-	VPSRAD       $0x01, Z3, Z1
-	VPSUBD       Z1, Z3, Z3
-	VPADDD       vm_i127<>+0(SB), Z1, Z1
-	VPADDD       vm_i127<>+0(SB), Z3, Z3
-	VPSLLD       $0x17, Z1, Z1
-	VPSLLD       $0x17, Z3, Z3
-	VMULPS       Z1, Z5, Z5
-	VMULPS       Z3, Z5, Z5
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS      vm_f3f800000<>+0(SB), Z1
-	VMOVAPS      Z5, Z3
-	VMOVAPS      Z1, K1, Z3
-	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
-	VDIVPS       Z5, Z3, Z3
-	VMULPS       Z3, Z0, Z3
-	VMOVUPS      64(CX), Z0
-	VORPS        vm_signMask<>+0(SB), Z0, Z1
-	VMOVUPS      vm_expLo<>+0(SB), Z4
-	VMAXPS       Z1, Z4, Z1
-	VMOVUPS      vm_expHi<>+0(SB), Z4
-	VMINPS       Z1, Z4, Z1
-	VMULPS       vm_log2e<>+0(SB), Z1, Z4
-	VRNDSCALEPS  $0x08, Z4, Z4
-	VMULPS       vm_ln2Hi<>+0(SB), Z4, Z5
-	VSUBPS       Z5, Z1, Z1
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z4, Z1
-	VMOVUPS      vm_expP0<>+0(SB), Z6
-	VFMADD213PS  vm_expP1<>+0(SB), Z1, Z6
-	VFMADD213PS  vm_expP2<>+0(SB), Z1, Z6
-	VFMADD213PS  vm_expP3<>+0(SB), Z1, Z6
-	VFMADD213PS  vm_expP4<>+0(SB), Z1, Z6
-	VFMADD213PS  vm_expP5<>+0(SB), Z1, Z6
-	VMULPS       Z1, Z1, Z5
-	VFMADD213PS  Z1, Z5, Z6
-	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
-	VCVTPS2DQ    Z4, Z4
-	VPSRAD       $0x01, Z4, Z1
-	VPSUBD       Z1, Z4, Z4
-	VPADDD       vm_i127<>+0(SB), Z1, Z1
-	VPADDD       vm_i127<>+0(SB), Z4, Z4
-	VPSLLD       $0x17, Z1, Z1
-	VPSLLD       $0x17, Z4, Z4
-	VMULPS       Z1, Z6, Z6
-	VMULPS       Z4, Z6, Z6
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS      vm_f3f800000<>+0(SB), Z1
-	VMOVAPS      Z6, Z4
-	VMOVAPS      Z1, K1, Z4
-	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
-	VDIVPS       Z6, Z4, Z4
-	VMULPS       Z4, Z0, Z4
-	VMOVUPS      128(CX), Z0
-	VORPS        vm_signMask<>+0(SB), Z0, Z1
-	VMOVUPS      vm_expLo<>+0(SB), Z5
-	VMAXPS       Z1, Z5, Z1
-	VMOVUPS      vm_expHi<>+0(SB), Z5
-	VMINPS       Z1, Z5, Z1
-	VMULPS       vm_log2e<>+0(SB), Z1, Z5
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z6
-	VSUBPS       Z6, Z1, Z1
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z1
-	VMOVUPS      vm_expP0<>+0(SB), Z7
-	VFMADD213PS  vm_expP1<>+0(SB), Z1, Z7
-	VFMADD213PS  vm_expP2<>+0(SB), Z1, Z7
-	VFMADD213PS  vm_expP3<>+0(SB), Z1, Z7
-	VFMADD213PS  vm_expP4<>+0(SB), Z1, Z7
-	VFMADD213PS  vm_expP5<>+0(SB), Z1, Z7
-	VMULPS       Z1, Z1, Z6
-	VFMADD213PS  Z1, Z6, Z7
-	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z5, Z1
-	VPSUBD       Z1, Z5, Z5
-	VPADDD       vm_i127<>+0(SB), Z1, Z1
-	VPADDD       vm_i127<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z1, Z1
-	VPSLLD       $0x17, Z5, Z5
-	VMULPS       Z1, Z7, Z7
-	VMULPS       Z5, Z7, Z7
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
-	VMOVUPS      vm_f3f800000<>+0(SB), Z1
-	VMOVAPS      Z7, Z5
-	VMOVAPS      Z1, K1, Z5
-	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
-	VDIVPS       Z7, Z5, Z5
-	VMULPS       Z5, Z0, Z5
-	VMOVUPS      192(CX), Z0
-	VORPS        vm_signMask<>+0(SB), Z0, Z1
 	VMOVUPS      vm_expLo<>+0(SB), Z6
-	VMAXPS       Z1, Z6, Z1
+	VMAXPS       Z1, Z3, Z1
+	VMAXPS       Z5, Z6, Z5
+	VMOVUPS      vm_expHi<>+0(SB), Z3
 	VMOVUPS      vm_expHi<>+0(SB), Z6
-	VMINPS       Z1, Z6, Z1
-	VMULPS       vm_log2e<>+0(SB), Z1, Z6
-	VRNDSCALEPS  $0x08, Z6, Z6
-	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
-	VSUBPS       Z7, Z1, Z1
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z1
-	VMOVUPS      vm_expP0<>+0(SB), Z8
-	VFMADD213PS  vm_expP1<>+0(SB), Z1, Z8
-	VFMADD213PS  vm_expP2<>+0(SB), Z1, Z8
-	VFMADD213PS  vm_expP3<>+0(SB), Z1, Z8
-	VFMADD213PS  vm_expP4<>+0(SB), Z1, Z8
-	VFMADD213PS  vm_expP5<>+0(SB), Z1, Z8
-	VMULPS       Z1, Z1, Z7
-	VFMADD213PS  Z1, Z7, Z8
-	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z6, Z1
-	VPSUBD       Z1, Z6, Z6
-	VPADDD       vm_i127<>+0(SB), Z1, Z1
+	VMINPS       Z1, Z3, Z1
+	VMINPS       Z5, Z6, Z5
+	VMULPS       vm_log2e<>+0(SB), Z1, Z3
+	VMULPS       vm_log2e<>+0(SB), Z5, Z7
+	VRNDSCALEPS  $0x08, Z3, Z3
+	VRNDSCALEPS  $0x08, Z7, Z7
+	VMULPS       vm_ln2Hi<>+0(SB), Z3, Z6
+	VMULPS       vm_ln2Hi<>+0(SB), Z7, Z8
+	VSUBPS       Z6, Z1, Z1
+	VSUBPS       Z8, Z5, Z9
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z3, Z1
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z7, Z9
+	VMOVUPS      vm_expP0<>+0(SB), Z5
+	VMOVUPS      vm_expP0<>+0(SB), Z10
+	VFMADD213PS  vm_expP1<>+0(SB), Z1, Z5
+	VFMADD213PS  vm_expP1<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_expP2<>+0(SB), Z1, Z5
+	VFMADD213PS  vm_expP2<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_expP3<>+0(SB), Z1, Z5
+	VFMADD213PS  vm_expP3<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_expP4<>+0(SB), Z1, Z5
+	VFMADD213PS  vm_expP4<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_expP5<>+0(SB), Z1, Z5
+	VFMADD213PS  vm_expP5<>+0(SB), Z9, Z10
+	VMULPS       Z1, Z1, Z6
+	VMULPS       Z9, Z9, Z8
+	VFMADD213PS  Z1, Z6, Z5
+	VFMADD213PS  Z9, Z8, Z10
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z10, Z10
+	VCVTPS2DQ    Z3, Z1
+	VCVTPS2DQ    Z7, Z7
+	VPSRAD       $0x01, Z1, Z3
+	VPSRAD       $0x01, Z7, Z6
+	VPSUBD       Z3, Z1, Z1
+	VPSUBD       Z6, Z7, Z7
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
 	VPADDD       vm_i127<>+0(SB), Z6, Z6
-	VPSLLD       $0x17, Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z7, Z7
+	VPSLLD       $0x17, Z3, Z3
 	VPSLLD       $0x17, Z6, Z6
-	VMULPS       Z1, Z8, Z8
-	VMULPS       Z6, Z8, Z8
+	VPSLLD       $0x17, Z1, Z1
+	VPSLLD       $0x17, Z7, Z7
+	VMULPS       Z3, Z5, Z5
+	VMULPS       Z6, Z10, Z10
+	VMULPS       Z1, Z5, Z5
+	VMULPS       Z7, Z10, Z10
 	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z4, K2
 	VMOVUPS      vm_f3f800000<>+0(SB), Z1
-	VMOVAPS      Z8, Z6
-	VMOVAPS      Z1, K1, Z6
-	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
-	VDIVPS       Z8, Z6, Z6
-	VMULPS       Z6, Z0, Z6
+	VMOVUPS      vm_f3f800000<>+0(SB), Z6
+	VMOVAPS      Z5, Z3
+	VMOVAPS      Z10, Z7
+	VMOVAPS      Z1, K1, Z3
+	VMOVAPS      Z6, K2, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z5, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z10, Z10
+	VDIVPS       Z5, Z3, Z3
+	VDIVPS       Z10, Z7, Z7
+	VMULPS       Z3, Z0, Z3
+	VMULPS       Z7, Z4, Z7
+	VMOVUPS      128(CX), Z0
+	VMOVUPS      192(CX), Z5
+	VORPS        vm_signMask<>+0(SB), Z0, Z1
+	VORPS        vm_signMask<>+0(SB), Z5, Z6
+	VMOVUPS      vm_expLo<>+0(SB), Z4
+	VMOVUPS      vm_expLo<>+0(SB), Z8
+	VMAXPS       Z1, Z4, Z1
+	VMAXPS       Z6, Z8, Z6
+	VMOVUPS      vm_expHi<>+0(SB), Z4
+	VMOVUPS      vm_expHi<>+0(SB), Z8
+	VMINPS       Z1, Z4, Z1
+	VMINPS       Z6, Z8, Z6
+	VMULPS       vm_log2e<>+0(SB), Z1, Z4
+	VMULPS       vm_log2e<>+0(SB), Z6, Z9
+	VRNDSCALEPS  $0x08, Z4, Z4
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VMULPS       vm_ln2Hi<>+0(SB), Z4, Z8
+	VMULPS       vm_ln2Hi<>+0(SB), Z9, Z10
+	VSUBPS       Z8, Z1, Z1
+	VSUBPS       Z10, Z6, Z11
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z4, Z1
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z9, Z11
+	VMOVUPS      vm_expP0<>+0(SB), Z6
+	VMOVUPS      vm_expP0<>+0(SB), Z12
+	VFMADD213PS  vm_expP1<>+0(SB), Z1, Z6
+	VFMADD213PS  vm_expP1<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_expP2<>+0(SB), Z1, Z6
+	VFMADD213PS  vm_expP2<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_expP3<>+0(SB), Z1, Z6
+	VFMADD213PS  vm_expP3<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_expP4<>+0(SB), Z1, Z6
+	VFMADD213PS  vm_expP4<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_expP5<>+0(SB), Z1, Z6
+	VFMADD213PS  vm_expP5<>+0(SB), Z11, Z12
+	VMULPS       Z1, Z1, Z8
+	VMULPS       Z11, Z11, Z10
+	VFMADD213PS  Z1, Z8, Z6
+	VFMADD213PS  Z11, Z10, Z12
+	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z12, Z12
+	VCVTPS2DQ    Z4, Z1
+	VCVTPS2DQ    Z9, Z9
+	VPSRAD       $0x01, Z1, Z4
+	VPSRAD       $0x01, Z9, Z8
+	VPSUBD       Z4, Z1, Z1
+	VPSUBD       Z8, Z9, Z9
+	VPADDD       vm_i127<>+0(SB), Z4, Z4
+	VPADDD       vm_i127<>+0(SB), Z8, Z8
+	VPADDD       vm_i127<>+0(SB), Z1, Z1
+	VPADDD       vm_i127<>+0(SB), Z9, Z9
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z8, Z8
+	VPSLLD       $0x17, Z1, Z1
+	VPSLLD       $0x17, Z9, Z9
+	VMULPS       Z4, Z6, Z6
+	VMULPS       Z8, Z12, Z12
+	VMULPS       Z1, Z6, Z6
+	VMULPS       Z9, Z12, Z12
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z0, K1
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z5, K2
+	VMOVUPS      vm_f3f800000<>+0(SB), Z1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z8
+	VMOVAPS      Z6, Z4
+	VMOVAPS      Z12, Z9
+	VMOVAPS      Z1, K1, Z4
+	VMOVAPS      Z8, K2, Z9
+	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z12, Z12
+	VDIVPS       Z6, Z4, Z4
+	VDIVPS       Z12, Z9, Z9
+	VMULPS       Z4, Z0, Z4
+	VMULPS       Z9, Z5, Z9
 	VMOVUPS      Z3, (AX)
-	VMOVUPS      Z4, 64(AX)
-	VMOVUPS      Z5, 128(AX)
-	VMOVUPS      Z6, 192(AX)
+	VMOVUPS      Z7, 64(AX)
+	VMOVUPS      Z4, 128(AX)
+	VMOVUPS      Z9, 192(AX)
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000100, AX
 	SUBQ         $0x40, DX
@@ -4957,261 +4957,261 @@ body:
 
 loop4:
 	VMOVUPS      (CX), Z1
+	VMOVUPS      64(CX), Z6
 	VMULPS       vm_invSqrt2<>+0(SB), Z1, Z2
+	VMULPS       vm_invSqrt2<>+0(SB), Z6, Z7
 	VANDPS       vm_absMask<>+0(SB), Z2, Z3
+	VANDPS       vm_absMask<>+0(SB), Z7, Z8
 	VMULPS       Z2, Z2, Z4
-	VMOVUPS      vm_erfS5<>+0(SB), Z5
-	VFMADD213PS  vm_erfS4<>+0(SB), Z4, Z5
-	VFMADD213PS  vm_erfS3<>+0(SB), Z4, Z5
-	VFMADD213PS  vm_erfS2<>+0(SB), Z4, Z5
-	VFMADD213PS  vm_erfS1<>+0(SB), Z4, Z5
-	VFMADD213PS  vm_erfS0<>+0(SB), Z4, Z5
-	VADDPS       vm_f3f800000<>+0(SB), Z2, Z4
-	VFMADD231PS  Z2, Z5, Z4
-	VMOVUPS      vm_erfMax<>+0(SB), Z5
-	VMINPS       Z3, Z5, Z5
-	VMOVUPS      vm_erfR8<>+0(SB), Z6
-	VFMADD213PS  vm_erfR7<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfR6<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfR5<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfR4<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfR3<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfR2<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfR1<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfR0<>+0(SB), Z5, Z6
-	VXORPS       vm_signMask<>+0(SB), Z6, Z6
-	VMOVUPS      vm_expLo<>+0(SB), Z5
-	VMAXPS       Z6, Z5, Z5
-	VMOVUPS      vm_expHi<>+0(SB), Z6
-	VMINPS       Z5, Z6, Z5
-	VMULPS       vm_log2e<>+0(SB), Z5, Z6
-	VRNDSCALEPS  $0x08, Z6, Z6
-	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
-	VSUBPS       Z7, Z5, Z5
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z5
-	VMOVUPS      vm_expP0<>+0(SB), Z8
-	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z8
-	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z8
-	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z8
-	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z8
-	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z8
-	VMULPS       Z5, Z5, Z7
-	VFMADD213PS  Z5, Z7, Z8
-	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z6, Z5
-	VPSUBD       Z5, Z6, Z6
-	VPADDD       vm_i127<>+0(SB), Z5, Z5
-	VPADDD       vm_i127<>+0(SB), Z6, Z6
-	VPSLLD       $0x17, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VMULPS       Z5, Z8, Z8
-	VMULPS       Z6, Z8, Z8
-	VMOVUPS      vm_f40000000<>+0(SB), Z5
-	VSUBPS       Z8, Z5, Z5
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z3, K1
-	VMOVDQA32.Z  Z8, K1, Z8
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z2, K1
-	VMOVAPS      Z8, Z2
-	VMOVAPS      Z5, K1, Z2
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z3, K1
-	VMOVAPS      Z2, Z2
-	VMOVAPS      Z4, K1, Z2
-	VMULPS       vm_f3f000000<>+0(SB), Z1, Z1
-	VMULPS       Z2, Z1, Z1
-	VMOVUPS      64(CX), Z2
-	VMULPS       vm_invSqrt2<>+0(SB), Z2, Z3
-	VANDPS       vm_absMask<>+0(SB), Z3, Z4
-	VMULPS       Z3, Z3, Z5
-	VMOVUPS      vm_erfS5<>+0(SB), Z6
-	VFMADD213PS  vm_erfS4<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfS3<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfS2<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfS1<>+0(SB), Z5, Z6
-	VFMADD213PS  vm_erfS0<>+0(SB), Z5, Z6
-	VADDPS       vm_f3f800000<>+0(SB), Z3, Z5
-	VFMADD231PS  Z3, Z6, Z5
-	VMOVUPS      vm_erfMax<>+0(SB), Z6
-	VMINPS       Z4, Z6, Z6
-	VMOVUPS      vm_erfR8<>+0(SB), Z7
-	VFMADD213PS  vm_erfR7<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfR6<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfR5<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfR4<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfR3<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfR2<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfR1<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfR0<>+0(SB), Z6, Z7
-	VXORPS       vm_signMask<>+0(SB), Z7, Z7
-	VMOVUPS      vm_expLo<>+0(SB), Z6
-	VMAXPS       Z7, Z6, Z6
-	VMOVUPS      vm_expHi<>+0(SB), Z7
-	VMINPS       Z6, Z7, Z6
-	VMULPS       vm_log2e<>+0(SB), Z6, Z7
-	VRNDSCALEPS  $0x08, Z7, Z7
-	VMULPS       vm_ln2Hi<>+0(SB), Z7, Z8
-	VSUBPS       Z8, Z6, Z6
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z7, Z6
-	VMOVUPS      vm_expP0<>+0(SB), Z9
-	VFMADD213PS  vm_expP1<>+0(SB), Z6, Z9
-	VFMADD213PS  vm_expP2<>+0(SB), Z6, Z9
-	VFMADD213PS  vm_expP3<>+0(SB), Z6, Z9
-	VFMADD213PS  vm_expP4<>+0(SB), Z6, Z9
-	VFMADD213PS  vm_expP5<>+0(SB), Z6, Z9
-	VMULPS       Z6, Z6, Z8
-	VFMADD213PS  Z6, Z8, Z9
-	VADDPS       vm_f3f800000<>+0(SB), Z9, Z9
-	VCVTPS2DQ    Z7, Z7
-	VPSRAD       $0x01, Z7, Z6
-	VPSUBD       Z6, Z7, Z7
-	VPADDD       vm_i127<>+0(SB), Z6, Z6
-	VPADDD       vm_i127<>+0(SB), Z7, Z7
-	VPSLLD       $0x17, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VMULPS       Z6, Z9, Z9
-	VMULPS       Z7, Z9, Z9
-	VMOVUPS      vm_f40000000<>+0(SB), Z6
-	VSUBPS       Z9, Z6, Z6
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z4, K1
-	VMOVDQA32.Z  Z9, K1, Z9
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z3, K1
-	VMOVAPS      Z9, Z3
-	VMOVAPS      Z6, K1, Z3
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z4, K1
-	VMOVAPS      Z3, Z3
-	VMOVAPS      Z5, K1, Z3
-	VMULPS       vm_f3f000000<>+0(SB), Z2, Z2
-	VMULPS       Z3, Z2, Z2
-	VMOVUPS      128(CX), Z3
-	VMULPS       vm_invSqrt2<>+0(SB), Z3, Z4
-	VANDPS       vm_absMask<>+0(SB), Z4, Z5
-	VMULPS       Z4, Z4, Z6
-	VMOVUPS      vm_erfS5<>+0(SB), Z7
-	VFMADD213PS  vm_erfS4<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfS3<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfS2<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfS1<>+0(SB), Z6, Z7
-	VFMADD213PS  vm_erfS0<>+0(SB), Z6, Z7
-	VADDPS       vm_f3f800000<>+0(SB), Z4, Z6
-	VFMADD231PS  Z4, Z7, Z6
-	VMOVUPS      vm_erfMax<>+0(SB), Z7
-	VMINPS       Z5, Z7, Z7
-	VMOVUPS      vm_erfR8<>+0(SB), Z8
-	VFMADD213PS  vm_erfR7<>+0(SB), Z7, Z8
-	VFMADD213PS  vm_erfR6<>+0(SB), Z7, Z8
-	VFMADD213PS  vm_erfR5<>+0(SB), Z7, Z8
-	VFMADD213PS  vm_erfR4<>+0(SB), Z7, Z8
-	VFMADD213PS  vm_erfR3<>+0(SB), Z7, Z8
-	VFMADD213PS  vm_erfR2<>+0(SB), Z7, Z8
-	VFMADD213PS  vm_erfR1<>+0(SB), Z7, Z8
-	VFMADD213PS  vm_erfR0<>+0(SB), Z7, Z8
-	VXORPS       vm_signMask<>+0(SB), Z8, Z8
-	VMOVUPS      vm_expLo<>+0(SB), Z7
-	VMAXPS       Z8, Z7, Z7
-	VMOVUPS      vm_expHi<>+0(SB), Z8
-	VMINPS       Z7, Z8, Z7
-	VMULPS       vm_log2e<>+0(SB), Z7, Z8
-	VRNDSCALEPS  $0x08, Z8, Z8
-	VMULPS       vm_ln2Hi<>+0(SB), Z8, Z9
-	VSUBPS       Z9, Z7, Z7
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z8, Z7
-	VMOVUPS      vm_expP0<>+0(SB), Z10
-	VFMADD213PS  vm_expP1<>+0(SB), Z7, Z10
-	VFMADD213PS  vm_expP2<>+0(SB), Z7, Z10
-	VFMADD213PS  vm_expP3<>+0(SB), Z7, Z10
-	VFMADD213PS  vm_expP4<>+0(SB), Z7, Z10
-	VFMADD213PS  vm_expP5<>+0(SB), Z7, Z10
 	VMULPS       Z7, Z7, Z9
-	VFMADD213PS  Z7, Z9, Z10
-	VADDPS       vm_f3f800000<>+0(SB), Z10, Z10
-	VCVTPS2DQ    Z8, Z8
-	VPSRAD       $0x01, Z8, Z7
-	VPSUBD       Z7, Z8, Z8
-	VPADDD       vm_i127<>+0(SB), Z7, Z7
-	VPADDD       vm_i127<>+0(SB), Z8, Z8
-	VPSLLD       $0x17, Z7, Z7
-	VPSLLD       $0x17, Z8, Z8
-	VMULPS       Z7, Z10, Z10
-	VMULPS       Z8, Z10, Z10
-	VMOVUPS      vm_f40000000<>+0(SB), Z7
-	VSUBPS       Z10, Z7, Z7
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z5, K1
-	VMOVDQA32.Z  Z10, K1, Z10
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z4, K1
-	VMOVAPS      Z10, Z4
-	VMOVAPS      Z7, K1, Z4
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z5, K1
-	VMOVAPS      Z4, Z4
-	VMOVAPS      Z6, K1, Z4
-	VMULPS       vm_f3f000000<>+0(SB), Z3, Z3
-	VMULPS       Z4, Z3, Z3
-	VMOVUPS      192(CX), Z4
-	VMULPS       vm_invSqrt2<>+0(SB), Z4, Z5
-	VANDPS       vm_absMask<>+0(SB), Z5, Z6
-	VMULPS       Z5, Z5, Z7
-	VMOVUPS      vm_erfS5<>+0(SB), Z8
-	VFMADD213PS  vm_erfS4<>+0(SB), Z7, Z8
-	VFMADD213PS  vm_erfS3<>+0(SB), Z7, Z8
-	VFMADD213PS  vm_erfS2<>+0(SB), Z7, Z8
-	VFMADD213PS  vm_erfS1<>+0(SB), Z7, Z8
-	VFMADD213PS  vm_erfS0<>+0(SB), Z7, Z8
-	VADDPS       vm_f3f800000<>+0(SB), Z5, Z7
-	VFMADD231PS  Z5, Z8, Z7
-	VMOVUPS      vm_erfMax<>+0(SB), Z8
-	VMINPS       Z6, Z8, Z8
-	VMOVUPS      vm_erfR8<>+0(SB), Z9
-	VFMADD213PS  vm_erfR7<>+0(SB), Z8, Z9
-	VFMADD213PS  vm_erfR6<>+0(SB), Z8, Z9
-	VFMADD213PS  vm_erfR5<>+0(SB), Z8, Z9
-	VFMADD213PS  vm_erfR4<>+0(SB), Z8, Z9
-	VFMADD213PS  vm_erfR3<>+0(SB), Z8, Z9
-	VFMADD213PS  vm_erfR2<>+0(SB), Z8, Z9
-	VFMADD213PS  vm_erfR1<>+0(SB), Z8, Z9
-	VFMADD213PS  vm_erfR0<>+0(SB), Z8, Z9
-	VXORPS       vm_signMask<>+0(SB), Z9, Z9
-	VMOVUPS      vm_expLo<>+0(SB), Z8
-	VMAXPS       Z9, Z8, Z8
-	VMOVUPS      vm_expHi<>+0(SB), Z9
-	VMINPS       Z8, Z9, Z8
-	VMULPS       vm_log2e<>+0(SB), Z8, Z9
-	VRNDSCALEPS  $0x08, Z9, Z9
-	VMULPS       vm_ln2Hi<>+0(SB), Z9, Z10
-	VSUBPS       Z10, Z8, Z8
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z9, Z8
+	VMOVUPS      vm_erfS5<>+0(SB), Z5
+	VMOVUPS      vm_erfS5<>+0(SB), Z10
+	VFMADD213PS  vm_erfS4<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS4<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfS3<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS3<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfS2<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS2<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfS1<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS1<>+0(SB), Z9, Z10
+	VFMADD213PS  vm_erfS0<>+0(SB), Z4, Z5
+	VFMADD213PS  vm_erfS0<>+0(SB), Z9, Z10
+	VADDPS       vm_f3f800000<>+0(SB), Z2, Z4
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z9
+	VFMADD231PS  Z2, Z5, Z4
+	VFMADD231PS  Z7, Z10, Z9
+	VMOVUPS      vm_erfMax<>+0(SB), Z5
+	VMOVUPS      vm_erfMax<>+0(SB), Z10
+	VMINPS       Z3, Z5, Z5
+	VMINPS       Z8, Z10, Z11
+	VMOVUPS      vm_erfR8<>+0(SB), Z10
+	VMOVUPS      vm_erfR8<>+0(SB), Z12
+	VFMADD213PS  vm_erfR7<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR7<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR6<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR6<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR5<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR5<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR4<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR4<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR3<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR3<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR2<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR2<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR1<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR1<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfR0<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR0<>+0(SB), Z11, Z12
+	VXORPS       vm_signMask<>+0(SB), Z10, Z10
+	VXORPS       vm_signMask<>+0(SB), Z12, Z12
+	VMOVUPS      vm_expLo<>+0(SB), Z5
+	VMOVUPS      vm_expLo<>+0(SB), Z11
+	VMAXPS       Z10, Z5, Z5
+	VMAXPS       Z12, Z11, Z11
+	VMOVUPS      vm_expHi<>+0(SB), Z10
+	VMOVUPS      vm_expHi<>+0(SB), Z12
+	VMINPS       Z5, Z10, Z5
+	VMINPS       Z11, Z12, Z11
+	VMULPS       vm_log2e<>+0(SB), Z5, Z10
+	VMULPS       vm_log2e<>+0(SB), Z11, Z13
+	VRNDSCALEPS  $0x08, Z10, Z10
+	VRNDSCALEPS  $0x08, Z13, Z13
+	VMULPS       vm_ln2Hi<>+0(SB), Z10, Z12
+	VMULPS       vm_ln2Hi<>+0(SB), Z13, Z14
+	VSUBPS       Z12, Z5, Z5
+	VSUBPS       Z14, Z11, Z15
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z10, Z5
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z13, Z15
 	VMOVUPS      vm_expP0<>+0(SB), Z11
-	VFMADD213PS  vm_expP1<>+0(SB), Z8, Z11
-	VFMADD213PS  vm_expP2<>+0(SB), Z8, Z11
-	VFMADD213PS  vm_expP3<>+0(SB), Z8, Z11
-	VFMADD213PS  vm_expP4<>+0(SB), Z8, Z11
-	VFMADD213PS  vm_expP5<>+0(SB), Z8, Z11
-	VMULPS       Z8, Z8, Z10
-	VFMADD213PS  Z8, Z10, Z11
+	VMOVUPS      vm_expP0<>+0(SB), Z16
+	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP1<>+0(SB), Z15, Z16
+	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP2<>+0(SB), Z15, Z16
+	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP3<>+0(SB), Z15, Z16
+	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP4<>+0(SB), Z15, Z16
+	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z11
+	VFMADD213PS  vm_expP5<>+0(SB), Z15, Z16
+	VMULPS       Z5, Z5, Z12
+	VMULPS       Z15, Z15, Z14
+	VFMADD213PS  Z5, Z12, Z11
+	VFMADD213PS  Z15, Z14, Z16
 	VADDPS       vm_f3f800000<>+0(SB), Z11, Z11
-	VCVTPS2DQ    Z9, Z9
-	VPSRAD       $0x01, Z9, Z8
-	VPSUBD       Z8, Z9, Z9
-	VPADDD       vm_i127<>+0(SB), Z8, Z8
-	VPADDD       vm_i127<>+0(SB), Z9, Z9
-	VPSLLD       $0x17, Z8, Z8
-	VPSLLD       $0x17, Z9, Z9
-	VMULPS       Z8, Z11, Z11
-	VMULPS       Z9, Z11, Z11
-	VMOVUPS      vm_f40000000<>+0(SB), Z8
-	VSUBPS       Z11, Z8, Z8
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z6, K1
+	VADDPS       vm_f3f800000<>+0(SB), Z16, Z16
+	VCVTPS2DQ    Z10, Z5
+	VCVTPS2DQ    Z13, Z13
+	VPSRAD       $0x01, Z5, Z10
+	VPSRAD       $0x01, Z13, Z12
+	VPSUBD       Z10, Z5, Z5
+	VPSUBD       Z12, Z13, Z13
+	VPADDD       vm_i127<>+0(SB), Z10, Z10
+	VPADDD       vm_i127<>+0(SB), Z12, Z12
+	VPADDD       vm_i127<>+0(SB), Z5, Z5
+	VPADDD       vm_i127<>+0(SB), Z13, Z13
+	VPSLLD       $0x17, Z10, Z10
+	VPSLLD       $0x17, Z12, Z12
+	VPSLLD       $0x17, Z5, Z5
+	VPSLLD       $0x17, Z13, Z13
+	VMULPS       Z10, Z11, Z11
+	VMULPS       Z12, Z16, Z16
+	VMULPS       Z5, Z11, Z11
+	VMULPS       Z13, Z16, Z16
+	VMOVUPS      vm_f40000000<>+0(SB), Z5
+	VMOVUPS      vm_f40000000<>+0(SB), Z10
+	VSUBPS       Z11, Z5, Z5
+	VSUBPS       Z16, Z10, Z10
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z3, K1
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z8, K2
 	VMOVDQA32.Z  Z11, K1, Z11
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z5, K1
-	VMOVAPS      Z11, Z5
-	VMOVAPS      Z8, K1, Z5
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z6, K1
-	VMOVAPS      Z5, Z5
-	VMOVAPS      Z7, K1, Z5
-	VMULPS       vm_f3f000000<>+0(SB), Z4, Z4
-	VMULPS       Z5, Z4, Z4
+	VMOVDQA32.Z  Z16, K2, Z16
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z2, K1
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z7, K2
+	VMOVAPS      Z11, Z2
+	VMOVAPS      Z16, Z7
+	VMOVAPS      Z5, K1, Z2
+	VMOVAPS      Z10, K2, Z7
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z3, K1
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z8, K2
+	VMOVAPS      Z2, Z2
+	VMOVAPS      Z7, Z3
+	VMOVAPS      Z4, K1, Z2
+	VMOVAPS      Z9, K2, Z3
+	VMULPS       vm_f3f000000<>+0(SB), Z1, Z1
+	VMULPS       vm_f3f000000<>+0(SB), Z6, Z4
+	VMULPS       Z2, Z1, Z1
+	VMULPS       Z3, Z4, Z4
+	VMOVUPS      128(CX), Z2
+	VMOVUPS      192(CX), Z8
+	VMULPS       vm_invSqrt2<>+0(SB), Z2, Z3
+	VMULPS       vm_invSqrt2<>+0(SB), Z8, Z9
+	VANDPS       vm_absMask<>+0(SB), Z3, Z5
+	VANDPS       vm_absMask<>+0(SB), Z9, Z10
+	VMULPS       Z3, Z3, Z6
+	VMULPS       Z9, Z9, Z11
+	VMOVUPS      vm_erfS5<>+0(SB), Z7
+	VMOVUPS      vm_erfS5<>+0(SB), Z12
+	VFMADD213PS  vm_erfS4<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS4<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfS3<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS3<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfS2<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS2<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfS1<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS1<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_erfS0<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS0<>+0(SB), Z11, Z12
+	VADDPS       vm_f3f800000<>+0(SB), Z3, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z9, Z11
+	VFMADD231PS  Z3, Z7, Z6
+	VFMADD231PS  Z9, Z12, Z11
+	VMOVUPS      vm_erfMax<>+0(SB), Z7
+	VMOVUPS      vm_erfMax<>+0(SB), Z12
+	VMINPS       Z5, Z7, Z7
+	VMINPS       Z10, Z12, Z13
+	VMOVUPS      vm_erfR8<>+0(SB), Z12
+	VMOVUPS      vm_erfR8<>+0(SB), Z14
+	VFMADD213PS  vm_erfR7<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR7<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_erfR6<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR6<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_erfR5<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR5<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_erfR4<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR4<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_erfR3<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR3<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_erfR2<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR2<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_erfR1<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR1<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_erfR0<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR0<>+0(SB), Z13, Z14
+	VXORPS       vm_signMask<>+0(SB), Z12, Z12
+	VXORPS       vm_signMask<>+0(SB), Z14, Z14
+	VMOVUPS      vm_expLo<>+0(SB), Z7
+	VMOVUPS      vm_expLo<>+0(SB), Z13
+	VMAXPS       Z12, Z7, Z7
+	VMAXPS       Z14, Z13, Z13
+	VMOVUPS      vm_expHi<>+0(SB), Z12
+	VMOVUPS      vm_expHi<>+0(SB), Z14
+	VMINPS       Z7, Z12, Z7
+	VMINPS       Z13, Z14, Z13
+	VMULPS       vm_log2e<>+0(SB), Z7, Z12
+	VMULPS       vm_log2e<>+0(SB), Z13, Z15
+	VRNDSCALEPS  $0x08, Z12, Z12
+	VRNDSCALEPS  $0x08, Z15, Z15
+	VMULPS       vm_ln2Hi<>+0(SB), Z12, Z14
+	VMULPS       vm_ln2Hi<>+0(SB), Z15, Z16
+	VSUBPS       Z14, Z7, Z7
+	VSUBPS       Z16, Z13, Z17
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z12, Z7
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z15, Z17
+	VMOVUPS      vm_expP0<>+0(SB), Z13
+	VMOVUPS      vm_expP0<>+0(SB), Z18
+	VFMADD213PS  vm_expP1<>+0(SB), Z7, Z13
+	VFMADD213PS  vm_expP1<>+0(SB), Z17, Z18
+	VFMADD213PS  vm_expP2<>+0(SB), Z7, Z13
+	VFMADD213PS  vm_expP2<>+0(SB), Z17, Z18
+	VFMADD213PS  vm_expP3<>+0(SB), Z7, Z13
+	VFMADD213PS  vm_expP3<>+0(SB), Z17, Z18
+	VFMADD213PS  vm_expP4<>+0(SB), Z7, Z13
+	VFMADD213PS  vm_expP4<>+0(SB), Z17, Z18
+	VFMADD213PS  vm_expP5<>+0(SB), Z7, Z13
+	VFMADD213PS  vm_expP5<>+0(SB), Z17, Z18
+	VMULPS       Z7, Z7, Z14
+	VMULPS       Z17, Z17, Z16
+	VFMADD213PS  Z7, Z14, Z13
+	VFMADD213PS  Z17, Z16, Z18
+	VADDPS       vm_f3f800000<>+0(SB), Z13, Z13
+	VADDPS       vm_f3f800000<>+0(SB), Z18, Z18
+	VCVTPS2DQ    Z12, Z7
+	VCVTPS2DQ    Z15, Z15
+	VPSRAD       $0x01, Z7, Z12
+	VPSRAD       $0x01, Z15, Z14
+	VPSUBD       Z12, Z7, Z7
+	VPSUBD       Z14, Z15, Z15
+	VPADDD       vm_i127<>+0(SB), Z12, Z12
+	VPADDD       vm_i127<>+0(SB), Z14, Z14
+	VPADDD       vm_i127<>+0(SB), Z7, Z7
+	VPADDD       vm_i127<>+0(SB), Z15, Z15
+	VPSLLD       $0x17, Z12, Z12
+	VPSLLD       $0x17, Z14, Z14
+	VPSLLD       $0x17, Z7, Z7
+	VPSLLD       $0x17, Z15, Z15
+	VMULPS       Z12, Z13, Z13
+	VMULPS       Z14, Z18, Z18
+	VMULPS       Z7, Z13, Z13
+	VMULPS       Z15, Z18, Z18
+	VMOVUPS      vm_f40000000<>+0(SB), Z7
+	VMOVUPS      vm_f40000000<>+0(SB), Z12
+	VSUBPS       Z13, Z7, Z7
+	VSUBPS       Z18, Z12, Z12
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z5, K1
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z10, K2
+	VMOVDQA32.Z  Z13, K1, Z13
+	VMOVDQA32.Z  Z18, K2, Z18
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z3, K1
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z9, K2
+	VMOVAPS      Z13, Z3
+	VMOVAPS      Z18, Z9
+	VMOVAPS      Z7, K1, Z3
+	VMOVAPS      Z12, K2, Z9
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z5, K1
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z10, K2
+	VMOVAPS      Z3, Z3
+	VMOVAPS      Z9, Z5
+	VMOVAPS      Z6, K1, Z3
+	VMOVAPS      Z11, K2, Z5
+	VMULPS       vm_f3f000000<>+0(SB), Z2, Z2
+	VMULPS       vm_f3f000000<>+0(SB), Z8, Z6
+	VMULPS       Z3, Z2, Z2
+	VMULPS       Z5, Z6, Z6
 	VMOVUPS      Z1, (AX)
-	VMOVUPS      Z2, 64(AX)
-	VMOVUPS      Z3, 128(AX)
-	VMOVUPS      Z4, 192(AX)
+	VMOVUPS      Z4, 64(AX)
+	VMOVUPS      Z2, 128(AX)
+	VMOVUPS      Z6, 192(AX)
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000100, AX
 	SUBQ         $0x40, DX
@@ -5429,169 +5429,169 @@ body:
 
 loop4:
 	VMOVUPS      (CX), Z0
+	VMOVUPS      64(CX), Z4
 	VMULPS       Z0, Z0, Z1
+	VMULPS       Z4, Z4, Z5
 	VMOVUPS      vm_geluTanhC1<>+0(SB), Z3
-	VFMADD132PS  vm_geluTanhC2<>+0(SB), Z3, Z1
-	VMULPS       Z1, Z0, Z1
-	VORPS        vm_signMask<>+0(SB), Z1, Z3
-	VMOVUPS      vm_expLo<>+0(SB), Z4
-	VMAXPS       Z3, Z4, Z3
-	VMOVUPS      vm_expHi<>+0(SB), Z4
-	VMINPS       Z3, Z4, Z3
-	VMULPS       vm_log2e<>+0(SB), Z3, Z4
-	VRNDSCALEPS  $0x08, Z4, Z4
-	VMULPS       vm_ln2Hi<>+0(SB), Z4, Z5
-	VSUBPS       Z5, Z3, Z3
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z4, Z3
-	VMOVUPS      vm_expP0<>+0(SB), Z6
-	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z6
-	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z6
-	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z6
-	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z6
-	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z6
-	VMULPS       Z3, Z3, Z5
-	VFMADD213PS  Z3, Z5, Z6
-	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
-	VCVTPS2DQ    Z4, Z4
-	VPSRAD       $0x01, Z4, Z3
-	VPSUBD       Z3, Z4, Z4
-	VPADDD       vm_i127<>+0(SB), Z3, Z3
-	VPADDD       vm_i127<>+0(SB), Z4, Z4
-	VPSLLD       $0x17, Z3, Z3
-	VPSLLD       $0x17, Z4, Z4
-	VMULPS       Z3, Z6, Z6
-	VMULPS       Z4, Z6, Z6
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z1, K1
-	VMOVUPS      vm_f3f800000<>+0(SB), Z1
-	VMOVAPS      Z6, Z3
-	VMOVAPS      Z1, K1, Z3
-	VADDPS       vm_f3f800000<>+0(SB), Z6, Z6
-	VDIVPS       Z6, Z3, Z3
-	VMULPS       Z3, Z0, Z3
-	VMOVUPS      64(CX), Z0
-	VMULPS       Z0, Z0, Z1
-	VMOVUPS      vm_geluTanhC1<>+0(SB), Z4
-	VFMADD132PS  vm_geluTanhC2<>+0(SB), Z4, Z1
-	VMULPS       Z1, Z0, Z1
-	VORPS        vm_signMask<>+0(SB), Z1, Z4
-	VMOVUPS      vm_expLo<>+0(SB), Z5
-	VMAXPS       Z4, Z5, Z4
-	VMOVUPS      vm_expHi<>+0(SB), Z5
-	VMINPS       Z4, Z5, Z4
-	VMULPS       vm_log2e<>+0(SB), Z4, Z5
-	VRNDSCALEPS  $0x08, Z5, Z5
-	VMULPS       vm_ln2Hi<>+0(SB), Z5, Z6
-	VSUBPS       Z6, Z4, Z4
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z5, Z4
-	VMOVUPS      vm_expP0<>+0(SB), Z7
-	VFMADD213PS  vm_expP1<>+0(SB), Z4, Z7
-	VFMADD213PS  vm_expP2<>+0(SB), Z4, Z7
-	VFMADD213PS  vm_expP3<>+0(SB), Z4, Z7
-	VFMADD213PS  vm_expP4<>+0(SB), Z4, Z7
-	VFMADD213PS  vm_expP5<>+0(SB), Z4, Z7
-	VMULPS       Z4, Z4, Z6
-	VFMADD213PS  Z4, Z6, Z7
-	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
-	VCVTPS2DQ    Z5, Z5
-	VPSRAD       $0x01, Z5, Z4
-	VPSUBD       Z4, Z5, Z5
-	VPADDD       vm_i127<>+0(SB), Z4, Z4
-	VPADDD       vm_i127<>+0(SB), Z5, Z5
-	VPSLLD       $0x17, Z4, Z4
-	VPSLLD       $0x17, Z5, Z5
-	VMULPS       Z4, Z7, Z7
-	VMULPS       Z5, Z7, Z7
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z1, K1
-	VMOVUPS      vm_f3f800000<>+0(SB), Z1
-	VMOVAPS      Z7, Z4
-	VMOVAPS      Z1, K1, Z4
-	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
-	VDIVPS       Z7, Z4, Z4
-	VMULPS       Z4, Z0, Z4
-	VMOVUPS      128(CX), Z0
-	VMULPS       Z0, Z0, Z1
-	VMOVUPS      vm_geluTanhC1<>+0(SB), Z5
-	VFMADD132PS  vm_geluTanhC2<>+0(SB), Z5, Z1
-	VMULPS       Z1, Z0, Z1
-	VORPS        vm_signMask<>+0(SB), Z1, Z5
-	VMOVUPS      vm_expLo<>+0(SB), Z6
-	VMAXPS       Z5, Z6, Z5
-	VMOVUPS      vm_expHi<>+0(SB), Z6
-	VMINPS       Z5, Z6, Z5
-	VMULPS       vm_log2e<>+0(SB), Z5, Z6
-	VRNDSCALEPS  $0x08, Z6, Z6
-	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z7
-	VSUBPS       Z7, Z5, Z5
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z5
-	VMOVUPS      vm_expP0<>+0(SB), Z8
-	VFMADD213PS  vm_expP1<>+0(SB), Z5, Z8
-	VFMADD213PS  vm_expP2<>+0(SB), Z5, Z8
-	VFMADD213PS  vm_expP3<>+0(SB), Z5, Z8
-	VFMADD213PS  vm_expP4<>+0(SB), Z5, Z8
-	VFMADD213PS  vm_expP5<>+0(SB), Z5, Z8
-	VMULPS       Z5, Z5, Z7
-	VFMADD213PS  Z5, Z7, Z8
-	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
-	VCVTPS2DQ    Z6, Z6
-	VPSRAD       $0x01, Z6, Z5
-	VPSUBD       Z5, Z6, Z6
-	VPADDD       vm_i127<>+0(SB), Z5, Z5
-	VPADDD       vm_i127<>+0(SB), Z6, Z6
-	VPSLLD       $0x17, Z5, Z5
-	VPSLLD       $0x17, Z6, Z6
-	VMULPS       Z5, Z8, Z8
-	VMULPS       Z6, Z8, Z8
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z1, K1
-	VMOVUPS      vm_f3f800000<>+0(SB), Z1
-	VMOVAPS      Z8, Z5
-	VMOVAPS      Z1, K1, Z5
-	VADDPS       vm_f3f800000<>+0(SB), Z8, Z8
-	VDIVPS       Z8, Z5, Z5
-	VMULPS       Z5, Z0, Z5
-	VMOVUPS      192(CX), Z0
-	VMULPS       Z0, Z0, Z1
 	VMOVUPS      vm_geluTanhC1<>+0(SB), Z6
-	VFMADD132PS  vm_geluTanhC2<>+0(SB), Z6, Z1
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Z3, Z1
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Z6, Z5
 	VMULPS       Z1, Z0, Z1
-	VORPS        vm_signMask<>+0(SB), Z1, Z6
-	VMOVUPS      vm_expLo<>+0(SB), Z7
-	VMAXPS       Z6, Z7, Z6
-	VMOVUPS      vm_expHi<>+0(SB), Z7
-	VMINPS       Z6, Z7, Z6
-	VMULPS       vm_log2e<>+0(SB), Z6, Z7
-	VRNDSCALEPS  $0x08, Z7, Z7
-	VMULPS       vm_ln2Hi<>+0(SB), Z7, Z8
-	VSUBPS       Z8, Z6, Z6
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z7, Z6
-	VMOVUPS      vm_expP0<>+0(SB), Z9
-	VFMADD213PS  vm_expP1<>+0(SB), Z6, Z9
-	VFMADD213PS  vm_expP2<>+0(SB), Z6, Z9
-	VFMADD213PS  vm_expP3<>+0(SB), Z6, Z9
-	VFMADD213PS  vm_expP4<>+0(SB), Z6, Z9
-	VFMADD213PS  vm_expP5<>+0(SB), Z6, Z9
-	VMULPS       Z6, Z6, Z8
-	VFMADD213PS  Z6, Z8, Z9
-	VADDPS       vm_f3f800000<>+0(SB), Z9, Z9
-	VCVTPS2DQ    Z7, Z7
-	VPSRAD       $0x01, Z7, Z6
-	VPSUBD       Z6, Z7, Z7
+	VMULPS       Z5, Z4, Z5
+	VORPS        vm_signMask<>+0(SB), Z1, Z3
+	VORPS        vm_signMask<>+0(SB), Z5, Z7
+	VMOVUPS      vm_expLo<>+0(SB), Z6
+	VMOVUPS      vm_expLo<>+0(SB), Z8
+	VMAXPS       Z3, Z6, Z3
+	VMAXPS       Z7, Z8, Z7
+	VMOVUPS      vm_expHi<>+0(SB), Z6
+	VMOVUPS      vm_expHi<>+0(SB), Z8
+	VMINPS       Z3, Z6, Z3
+	VMINPS       Z7, Z8, Z7
+	VMULPS       vm_log2e<>+0(SB), Z3, Z6
+	VMULPS       vm_log2e<>+0(SB), Z7, Z9
+	VRNDSCALEPS  $0x08, Z6, Z6
+	VRNDSCALEPS  $0x08, Z9, Z9
+	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z8
+	VMULPS       vm_ln2Hi<>+0(SB), Z9, Z10
+	VSUBPS       Z8, Z3, Z3
+	VSUBPS       Z10, Z7, Z11
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z3
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z9, Z11
+	VMOVUPS      vm_expP0<>+0(SB), Z7
+	VMOVUPS      vm_expP0<>+0(SB), Z12
+	VFMADD213PS  vm_expP1<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP1<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_expP2<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP2<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_expP3<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP3<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_expP4<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP4<>+0(SB), Z11, Z12
+	VFMADD213PS  vm_expP5<>+0(SB), Z3, Z7
+	VFMADD213PS  vm_expP5<>+0(SB), Z11, Z12
+	VMULPS       Z3, Z3, Z8
+	VMULPS       Z11, Z11, Z10
+	VFMADD213PS  Z3, Z8, Z7
+	VFMADD213PS  Z11, Z10, Z12
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z12, Z12
+	VCVTPS2DQ    Z6, Z3
+	VCVTPS2DQ    Z9, Z9
+	VPSRAD       $0x01, Z3, Z6
+	VPSRAD       $0x01, Z9, Z8
+	VPSUBD       Z6, Z3, Z3
+	VPSUBD       Z8, Z9, Z9
 	VPADDD       vm_i127<>+0(SB), Z6, Z6
-	VPADDD       vm_i127<>+0(SB), Z7, Z7
+	VPADDD       vm_i127<>+0(SB), Z8, Z8
+	VPADDD       vm_i127<>+0(SB), Z3, Z3
+	VPADDD       vm_i127<>+0(SB), Z9, Z9
 	VPSLLD       $0x17, Z6, Z6
-	VPSLLD       $0x17, Z7, Z7
-	VMULPS       Z6, Z9, Z9
-	VMULPS       Z7, Z9, Z9
+	VPSLLD       $0x17, Z8, Z8
+	VPSLLD       $0x17, Z3, Z3
+	VPSLLD       $0x17, Z9, Z9
+	VMULPS       Z6, Z7, Z7
+	VMULPS       Z8, Z12, Z12
+	VMULPS       Z3, Z7, Z7
+	VMULPS       Z9, Z12, Z12
 	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z1, K1
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z5, K2
 	VMOVUPS      vm_f3f800000<>+0(SB), Z1
-	VMOVAPS      Z9, Z6
-	VMOVAPS      Z1, K1, Z6
+	VMOVUPS      vm_f3f800000<>+0(SB), Z5
+	VMOVAPS      Z7, Z3
+	VMOVAPS      Z12, Z6
+	VMOVAPS      Z1, K1, Z3
+	VMOVAPS      Z5, K2, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z7, Z7
+	VADDPS       vm_f3f800000<>+0(SB), Z12, Z12
+	VDIVPS       Z7, Z3, Z3
+	VDIVPS       Z12, Z6, Z6
+	VMULPS       Z3, Z0, Z3
+	VMULPS       Z6, Z4, Z6
+	VMOVUPS      128(CX), Z0
+	VMOVUPS      192(CX), Z5
+	VMULPS       Z0, Z0, Z1
+	VMULPS       Z5, Z5, Z7
+	VMOVUPS      vm_geluTanhC1<>+0(SB), Z4
+	VMOVUPS      vm_geluTanhC1<>+0(SB), Z8
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Z4, Z1
+	VFMADD132PS  vm_geluTanhC2<>+0(SB), Z8, Z7
+	VMULPS       Z1, Z0, Z1
+	VMULPS       Z7, Z5, Z7
+	VORPS        vm_signMask<>+0(SB), Z1, Z4
+	VORPS        vm_signMask<>+0(SB), Z7, Z9
+	VMOVUPS      vm_expLo<>+0(SB), Z8
+	VMOVUPS      vm_expLo<>+0(SB), Z10
+	VMAXPS       Z4, Z8, Z4
+	VMAXPS       Z9, Z10, Z9
+	VMOVUPS      vm_expHi<>+0(SB), Z8
+	VMOVUPS      vm_expHi<>+0(SB), Z10
+	VMINPS       Z4, Z8, Z4
+	VMINPS       Z9, Z10, Z9
+	VMULPS       vm_log2e<>+0(SB), Z4, Z8
+	VMULPS       vm_log2e<>+0(SB), Z9, Z11
+	VRNDSCALEPS  $0x08, Z8, Z8
+	VRNDSCALEPS  $0x08, Z11, Z11
+	VMULPS       vm_ln2Hi<>+0(SB), Z8, Z10
+	VMULPS       vm_ln2Hi<>+0(SB), Z11, Z12
+	VSUBPS       Z10, Z4, Z4
+	VSUBPS       Z12, Z9, Z13
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z8, Z4
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z11, Z13
+	VMOVUPS      vm_expP0<>+0(SB), Z9
+	VMOVUPS      vm_expP0<>+0(SB), Z14
+	VFMADD213PS  vm_expP1<>+0(SB), Z4, Z9
+	VFMADD213PS  vm_expP1<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_expP2<>+0(SB), Z4, Z9
+	VFMADD213PS  vm_expP2<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_expP3<>+0(SB), Z4, Z9
+	VFMADD213PS  vm_expP3<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_expP4<>+0(SB), Z4, Z9
+	VFMADD213PS  vm_expP4<>+0(SB), Z13, Z14
+	VFMADD213PS  vm_expP5<>+0(SB), Z4, Z9
+	VFMADD213PS  vm_expP5<>+0(SB), Z13, Z14
+	VMULPS       Z4, Z4, Z10
+	VMULPS       Z13, Z13, Z12
+	VFMADD213PS  Z4, Z10, Z9
+	VFMADD213PS  Z13, Z12, Z14
 	VADDPS       vm_f3f800000<>+0(SB), Z9, Z9
-	VDIVPS       Z9, Z6, Z6
-	VMULPS       Z6, Z0, Z6
+	VADDPS       vm_f3f800000<>+0(SB), Z14, Z14
+	VCVTPS2DQ    Z8, Z4
+	VCVTPS2DQ    Z11, Z11
+	VPSRAD       $0x01, Z4, Z8
+	VPSRAD       $0x01, Z11, Z10
+	VPSUBD       Z8, Z4, Z4
+	VPSUBD       Z10, Z11, Z11
+	VPADDD       vm_i127<>+0(SB), Z8, Z8
+	VPADDD       vm_i127<>+0(SB), Z10, Z10
+	VPADDD       vm_i127<>+0(SB), Z4, Z4
+	VPADDD       vm_i127<>+0(SB), Z11, Z11
+	VPSLLD       $0x17, Z8, Z8
+	VPSLLD       $0x17, Z10, Z10
+	VPSLLD       $0x17, Z4, Z4
+	VPSLLD       $0x17, Z11, Z11
+	VMULPS       Z8, Z9, Z9
+	VMULPS       Z10, Z14, Z14
+	VMULPS       Z4, Z9, Z9
+	VMULPS       Z11, Z14, Z14
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z1, K1
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z7, K2
+	VMOVUPS      vm_f3f800000<>+0(SB), Z1
+	VMOVUPS      vm_f3f800000<>+0(SB), Z7
+	VMOVAPS      Z9, Z4
+	VMOVAPS      Z14, Z8
+	VMOVAPS      Z1, K1, Z4
+	VMOVAPS      Z7, K2, Z8
+	VADDPS       vm_f3f800000<>+0(SB), Z9, Z9
+	VADDPS       vm_f3f800000<>+0(SB), Z14, Z14
+	VDIVPS       Z9, Z4, Z4
+	VDIVPS       Z14, Z8, Z8
+	VMULPS       Z4, Z0, Z4
+	VMULPS       Z8, Z5, Z8
 	VMOVUPS      Z3, (AX)
-	VMOVUPS      Z4, 64(AX)
-	VMOVUPS      Z5, 128(AX)
-	VMOVUPS      Z6, 192(AX)
+	VMOVUPS      Z6, 64(AX)
+	VMOVUPS      Z4, 128(AX)
+	VMOVUPS      Z8, 192(AX)
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000100, AX
 	SUBQ         $0x40, DX

@@ -132,6 +132,10 @@ func (g *Geom) forRows(td, th *taps, begin func(r int), tap func(off, kr int), e
 // taps of every window in one input row (which starts at plane index
 // off).
 func maxRowArg[T Number](out []T, am []int32, row []T, off int, tw *taps, dw int) {
+	if o, ok := any(out).([]float32); ok {
+		maxRowArgF32(o, am, any(row).([]float32), off, tw, dw)
+		return
+	}
 	for ow, m := range out {
 		mi := am[ow]
 		for c := tw.lo[ow]; c < tw.hi[ow]; c++ {
@@ -142,6 +146,37 @@ func maxRowArg[T Number](out []T, am []int32, row []T, off int, tw *taps, dw int
 		}
 		out[ow], am[ow] = m, mi
 	}
+}
+
+// maxRowArgF32 is maxRowArg on float32 without a branch on the data
+// (which of a ReLU's outputs is larger is a coin toss for the branch
+// predictor): each tap's comparison becomes a mask that selects the
+// value's bits and index.
+func maxRowArgF32(out []float32, am []int32, row []float32, off int, tw *taps, dw int) {
+	am = am[:len(out)]
+	for ow, m := range out {
+		mb, mi := math.Float32bits(m), am[ow]
+		lo, hi, st := tw.lo[ow], tw.hi[ow], tw.start[ow]
+		for c := lo; c < hi; c++ {
+			i := st + c*dw
+			v := row[i]
+			// take is all ones where v > m or v is NaN (a NaN wins,
+			// the last one), as maxRowArg's comparison.
+			take := -(b2i(v > math.Float32frombits(mb)) | b2i(v != v))
+			mb ^= (mb ^ math.Float32bits(v)) & uint32(take)
+			mi ^= (mi ^ int32(off+i)) & take
+		}
+		out[ow], am[ow] = math.Float32frombits(mb), mi
+	}
+}
+
+// b2i is 1 for true, 0 for false (a SETcc, not a branch).
+func b2i(b bool) int32 {
+	var i int32
+	if b {
+		i = 1
+	}
+	return i
 }
 
 // MaxPoolBackward writes dx, the gradient of a max pooling whose output

@@ -375,24 +375,21 @@ func (o *convOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		})
 		return []*Tensor{y}, nil
 	}
-	// Samples split into parts, one per goroutine, each with its own
-	// scratch; the results do not depend on the split.
-	parts := min(ctx.Threads(), N)
-	cols, tmp := k.Scratch((N + parts - 1) / max(parts, 1))
-	if satMul(parts, cols+tmp) > maxValueElems/2 {
-		return nil, fmt.Errorf("input %v and weight %v: the im2col matrix of one sample has %d elements, too many", x, w, cols)
+	// The fused op's packed path with the weights packed for this run
+	// (they may change between runs: a trainer's parameters): an
+	// implicit im2col, and Forward's bits.
+	plan, threads := k.Plan(), ctx.Threads()
+	n := plan.Scratch(N, threads)
+	if n > maxValueElems/2 {
+		return nil, fmt.Errorf("input %v and weight %v: the convolution needs %d elements of scratch, too many", x, w, n)
 	}
-	scratch, err := ctx.Alloc(onnx.Float, parts*(cols+tmp))
+	scratch, err := ctx.scratch(n)
 	if err != nil {
 		return nil, err
 	}
-	defer releaseScratch(ctx, scratch)
-	ctx.Parallel(parts, 1, func(lo, hi int) {
-		for p := lo; p < hi; p++ {
-			s := scratch.F32[p*(cols+tmp) : (p+1)*(cols+tmp)]
-			k.Forward(y.F32, x.F32, w.F32, bias, s[:cols], s[cols:], N*p/parts, N*(p+1)/parts)
-		}
-	})
+	defer ctx.release(scratch)
+	cw := nn.PackConvWeights(k.InC, k.OutC, k.Groups, k.KernelN(), k.Transposed, w.F32)
+	plan.ForwardPacked(y.F32, x.F32, cw, &nn.Fused{Bias: bias}, 0, N, threads, scratch)
 	return []*Tensor{y}, nil
 }
 

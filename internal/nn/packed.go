@@ -216,16 +216,18 @@ func (c *Conv) fillPhases(dst, xg []float32, pl *columns, cg int) {
 				// Column j of the phase reads input column j·s2 + b - p2.
 				jlo := min(max(0, (p2-b+s2-1)/s2), wq)
 				jhi := min(max(jlo, (b2+p2-b+s2-1)/s2), wq)
+				if jlo > 0 || jhi < wq || a < p1 || (hq-1)*s1+a-p1 >= b1 {
+					// Padding: one clear of the plane, not one or two
+					// short ones per row (a 28×28 plane's rows).
+					clear(ph)
+				}
 				for i := range hq {
-					row := ph[i*wq : (i+1)*wq]
 					ih := i*s1 + a - p1
 					if ih < 0 || ih >= b1 {
-						clear(row)
 						continue
 					}
+					row := ph[i*wq : (i+1)*wq]
 					in := src[ih*b2 : (ih+1)*b2]
-					clear(row[:jlo])
-					clear(row[jhi:])
 					first := jlo*s2 + b - p2
 					if s2 == 1 {
 						copy(row[jlo:jhi], in[first:first+jhi-jlo])

@@ -73,11 +73,30 @@ func PackMatrix[T Int8](b []T, k, n, ld int, transposed bool, zeroPoint []T) (*W
 	if err := checkMatrix("weights", len(b), rows, cols, ld); err != nil {
 		return nil, err
 	}
-	at := func(kk, j int) T { return b[kk*ld+j] }
 	if transposed {
-		at = func(kk, j int) T { return b[j*ld+kk] }
+		return pack(1, k, n, zeroPoint, func(kk, j int) T { return b[j*ld+kk] })
 	}
-	return pack(1, k, n, zeroPoint, at)
+	w, err := newWeights(1, k, n, zeroPoint)
+	if err != nil {
+		return nil, err
+	}
+	// Row by row, without a call per element (pack's at): the B of a
+	// product of two activations is packed on every run.
+	flip, nr, quads := flipOf[T](), w.geo.nr, w.c4
+	for j0 := 0; j0 < n; j0 += nr {
+		cols := min(nr, n-j0)
+		for q := range quads {
+			dst := w.panel[(j0/nr*quads+q)*nr*4:][:nr*4]
+			for i := range min(4, k-4*q) {
+				for jj, v := range b[(4*q+i)*ld+j0:][:cols] {
+					x := int8(uint8(v) ^ flip)
+					dst[jj*4+i] = x
+					w.colSum[j0+jj] += int32(x)
+				}
+			}
+		}
+	}
+	return w, nil
 }
 
 // checkMatrix checks that a slice of length have holds a rows×cols matrix
@@ -97,6 +116,31 @@ func checkMatrix(name string, have, rows, cols, ld int) error {
 // pack packs the weights whose element (t·c + i, j) is at(t·c + i, j), for
 // k = taps·c rows and n columns, for the selected family.
 func pack[T Int8](taps, k, n int, zeroPoint []T, at func(k, j int) T) (*Weights, error) {
+	w, err := newWeights(taps, k, n, zeroPoint)
+	if err != nil {
+		return nil, err
+	}
+	flip, nr, quads := flipOf[T](), w.geo.nr, w.taps*w.c4
+	for j := range n {
+		p, jj := j/nr, j%nr
+		var sum int32
+		for t := range taps {
+			for i := range w.c {
+				v := int8(uint8(at(t*w.c+i, j)) ^ flip)
+				q := t*w.c4 + i/4
+				w.panel[((p*quads+q)*nr+jj)*4+i%4] = v
+				sum += int32(v)
+			}
+		}
+		w.colSum[j] = sum
+	}
+	return w, nil
+}
+
+// newWeights checks the shape of weights of k = taps·c rows and n
+// columns and returns them empty (zero panels and sums) with their zero
+// points, for the selected family.
+func newWeights[T Int8](taps, k, n int, zeroPoint []T) (*Weights, error) {
 	if k < 0 || n < 0 {
 		return nil, shapeErr("weights are %d×%d", k, n)
 	}
@@ -131,17 +175,6 @@ func pack[T Int8](taps, k, n int, zeroPoint []T, at func(k, j int) T) (*Weights,
 		}
 		zp[j] = int32(int8(uint8(z) ^ flip))
 		anyZP = anyZP || zp[j] != 0
-		p, jj := j/nr, j%nr
-		var sum int32
-		for t := range taps {
-			for i := range c {
-				v := int8(uint8(at(t*c+i, j)) ^ flip)
-				q := t*w.c4 + i/4
-				w.panel[((p*quads+q)*nr+jj)*4+i%4] = v
-				sum += int32(v)
-			}
-		}
-		w.colSum[j] = sum
 	}
 	if anyZP {
 		w.zp = zp

@@ -62,8 +62,11 @@
 // MatMul (→ bias, Relu or Clip) (→ QuantizeLinear) with constant weight
 // codes into one integer node on internal/qgemm — int32 sums, the
 // requantization of ONNX QLinearConv and QLinearMatMul, the weights packed
-// once, the activations int8 between such nodes — and leaves the rest of
-// the graph in float; Session.Int8Nodes says which layers run in int8 and
+// once, the activations int8 between such nodes — and a MatMul of two
+// dequantized activations (attention's, as ONNX Runtime's quantizer and
+// quantize's ActivationMatMul option place them) into one whose second
+// operand is packed on every run; it leaves the rest of the graph in
+// float; Session.Int8Nodes says which layers run in int8 and
 // why the others do not. The nhwc pass then keeps the values between
 // integer convolutions in NHWC, the kernels' order, through the
 // elementwise ops, residual Adds, squeeze-and-excitation scalings and

@@ -390,6 +390,12 @@ func int8Replace(r *Rewriter, n, dqx *Node, note *Int8Node) (*Node, error) {
 		chain = append([]*Node{dqx}, chain...)
 	}
 	node.Name, node.Domain, node.Inputs, node.Outputs = n.Name, FusedDomain, []string{x.codes}, []string{e.out}
+	if o, ok := node.Op.(*dynQMatMulOp); ok {
+		node.Inputs = append(node.Inputs, o.b)
+		if dqb := r.producer(n.Inputs[1]); dqb != dqx && r.SoleReader(dqb.Outputs[0]) == n {
+			chain = append([]*Node{dqb}, chain...)
+		}
+	}
 	node.Attrs = fusedAttrs(n.Attrs, e.fused, n.OpType)
 	r.Replace(chain, node)
 	note.Fused = e.fused
@@ -563,6 +569,9 @@ func int8MatMul(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error) {
 		}
 	}
 	wi := r.Info(n.Inputs[1])
+	if n.OpType == "MatMul" && (wi == nil || wi.dq == nil) && onnxOp(r.producer(n.Inputs[1]), "DequantizeLinear") {
+		return int8MatMulDynamic(r, n, x)
+	}
 	if wi == nil || wi.dq == nil || len(wi.dq.codes.Shape) != 2 {
 		return nil, e, fmt.Errorf("its weight is not a matrix dequantized from constant codes")
 	}

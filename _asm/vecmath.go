@@ -53,6 +53,9 @@ func vecmathKernels(c *build.Context) {
 			}
 		}
 		k.reductions(s)
+		if s.avx512 {
+			k.softmaxRow(s)
+		}
 	}
 }
 
@@ -466,4 +469,83 @@ func (k *vmConsts) reductions(s isa) {
 			s.VADDPS(in[2].at(i), y, y)
 			return y
 		}})
+}
+
+// softmaxRow emits softmaxRowAVX512(dst, x []float32, scale float32):
+// Softmax of a row of a positive multiple of 16 elements in one call,
+// the operations of max, maxFold16, expSum, fold16 and mulScalar in their
+// order (a softmax row of attention is 128 elements: the calls and Go's
+// folds around the kernels cost as much as the exponentials).
+func (k *vmConsts) softmaxRow(s isa) {
+	s.text("softmaxRow", "Softmax(dst, x, scale) for len(x) a positive multiple of 16 (softmaxGeneric).")
+	dst, x, n := s.slice("dst", 4), s.slice("x", 4), s.length("x")
+	scale := s.broadcast(s.param("scale"))
+	s.SHRQ(operand.U8(4), n)
+	blocks := func(label string, body func(xp, dp reg.Register)) {
+		xp, dp, c := s.GP64(), s.GP64(), s.GP64()
+		s.MOVQ(x.p, xp)
+		s.MOVQ(dst.p, dp)
+		s.MOVQ(n, c)
+		s.Label(label)
+		body(xp, dp)
+		s.ADDQ(operand.U32(64), xp)
+		s.ADDQ(operand.U32(64), dp)
+		s.DECQ(c)
+		s.JNZ(operand.LabelRef(label))
+	}
+	// fold combines lane j with lane j+w for w = 8, 4, 2, 1 (fold16's
+	// order) and returns lane 0 in an XMM register.
+	fold := func(v reg.VecVirtual, op func(b, a, d reg.Register), ops func(b, a, d reg.Register)) reg.VecVirtual {
+		h, y := s.YMM(), s.YMM()
+		s.VEXTRACTF64X4(operand.U8(1), v, h)
+		op(h, v.AsY(), y)
+		q, x4 := s.XMM(), s.XMM()
+		s.VEXTRACTF128(operand.U8(1), y, q)
+		op(q, y.AsX(), x4)
+		t := s.XMM()
+		s.VMOVHLPS(x4, x4, t)
+		op(t, x4, x4)
+		s.VMOVSHDUP(x4, t)
+		ops(t, x4, x4)
+		return x4
+	}
+	// The maximum: lanes from -Inf, vmaxps keeping the lane unless the
+	// element is greater (maxGeneric), folded (a max of ±0 may keep
+	// either zero, where Go's max keeps +0: the shift is then ±0, which
+	// changes no scale·x - shift).
+	m := s.vec()
+	s.VMOVUPS(k.bits("negInf", 0xff800000), m)
+	blocks("max", func(xp, _ reg.Register) {
+		v := s.vec()
+		s.VMOVUPS(operand.Mem{Base: xp}, v)
+		s.VMAXPS(m, v, m)
+	})
+	mx := fold(m, func(b, a, d reg.Register) { s.VMAXPS(b, a, d) }, func(b, a, d reg.Register) { s.VMAXSS(b, a, d) })
+	s.VMULSS(scale.AsX(), mx, mx) // shift = scale·max
+	shift := s.vec()
+	s.VBROADCASTSS(mx, shift)
+	// The exponentials, stored and summed per lane (expSum).
+	sum := s.vec()
+	s.VXORPS(sum, sum, sum)
+	blocks("exp", func(xp, dp reg.Register) {
+		t := s.vec()
+		s.VMULPS(operand.Mem{Base: xp}, scale, t)
+		s.VSUBPS(shift, t, t)
+		e := k.exp(s, t)
+		s.VMOVUPS(e, operand.Mem{Base: dp})
+		s.VADDPS(e, sum, sum)
+	})
+	total := fold(sum, func(b, a, d reg.Register) { s.VADDPS(b, a, d) }, func(b, a, d reg.Register) { s.VADDSS(b, a, d) })
+	// dst times 1/sum (mulScalar).
+	r := s.XMM()
+	s.VMOVSS(k.num(1), r)
+	s.VDIVSS(total, r, r)
+	inv := s.vec()
+	s.VBROADCASTSS(r, inv)
+	blocks("scale", func(_, dp reg.Register) {
+		s.VMULPS(operand.Mem{Base: dp}, inv, sum)
+		s.VMOVUPS(sum, operand.Mem{Base: dp})
+	})
+	s.VZEROUPPER()
+	s.RET()
 }

@@ -145,6 +145,9 @@ func Sum(x []float32) float32 {
 // elements (TestRowAccuracy: 1.8).
 func Softmax(dst, x []float32, scale float32) {
 	dst = dst[:len(x)]
+	if softmaxRow(dst, x, scale) {
+		return
+	}
 	shift := float32(scale * Max(x))
 	var acc [lanes]float32
 	n := expSumBlocks(&acc, dst, x, scale, shift)

@@ -233,3 +233,20 @@ func expSumBlocks(acc *[lanes]float32, dst, x []float32, scale, shift float32) i
 	}
 	return n
 }
+
+// softmaxRowAVX512 is Softmax for len(x) a positive multiple of 16 in
+// one call (softmaxRow in _asm/vecmath.go).
+//
+//go:noescape
+func softmaxRowAVX512(dst, x []float32, scale float32)
+
+// softmaxRow runs Softmax of x into dst (as long as x) in one kernel call
+// when the selected family has one for the row's length, and reports
+// whether it did.
+func softmaxRow(dst, x []float32, scale float32) bool {
+	if cpufeat.Selected != cpufeat.AVX512 || len(x) < lanes || len(x)%lanes != 0 {
+		return false
+	}
+	softmaxRowAVX512(dst[:len(x)], x, scale)
+	return true
+}

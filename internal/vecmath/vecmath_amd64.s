@@ -6618,3 +6618,116 @@ done:
 ret:
 	VZEROUPPER
 	RET
+
+// func softmaxRowAVX512(dst []float32, x []float32, scale float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·softmaxRowAVX512(SB), NOSPLIT, $0-52
+	// Softmax(dst, x, scale) for len(x) a positive multiple of 16 (softmaxGeneric).
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         x_base+24(FP), CX
+	MOVQ         x_len+32(FP), DX
+	VBROADCASTSS scale+48(FP), Z0
+	SHRQ         $0x04, DX
+	VMOVUPS      vm_negInf<>+0(SB), Z1
+	MOVQ         CX, BX
+	MOVQ         AX, SI
+	MOVQ         DX, DI
+
+max:
+	VMOVUPS       (BX), Z2
+	VMAXPS        Z1, Z2, Z1
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000040, SI
+	DECQ          DI
+	JNZ           max
+	VEXTRACTF64X4 $0x01, Z1, Y2
+	VMAXPS        Y2, Y1, Y1
+	VEXTRACTF128  $0x01, Y1, X2
+	VMAXPS        X2, X1, X1
+	VMOVHLPS      X1, X1, X2
+	VMAXPS        X2, X1, X1
+	VMOVSHDUP     X1, X2
+	VMAXSS        X2, X1, X1
+	VMULSS        X0, X1, X1
+	VBROADCASTSS  X1, Z1
+	VXORPS        Z2, Z2, Z2
+	MOVQ          CX, BX
+	MOVQ          AX, SI
+	MOVQ          DX, DI
+
+exp:
+	VMULPS        (BX), Z0, Z3
+	VSUBPS        Z1, Z3, Z3
+	VMOVUPS       vm_expLo<>+0(SB), Z4
+	VMAXPS        Z3, Z4, Z3
+	VMOVUPS       vm_expHi<>+0(SB), Z4
+	VMINPS        Z3, Z4, Z3
+	VMULPS        vm_log2e<>+0(SB), Z3, Z4
+	VRNDSCALEPS   $0x08, Z4, Z4
+	VMULPS        vm_ln2Hi<>+0(SB), Z4, Z5
+	VSUBPS        Z5, Z3, Z3
+	VFNMADD231PS  vm_ln2Lo<>+0(SB), Z4, Z3
+	VMOVUPS       vm_expP0<>+0(SB), Z6
+	VFMADD213PS   vm_expP1<>+0(SB), Z3, Z6
+	VFMADD213PS   vm_expP2<>+0(SB), Z3, Z6
+	VFMADD213PS   vm_expP3<>+0(SB), Z3, Z6
+	VFMADD213PS   vm_expP4<>+0(SB), Z3, Z6
+	VFMADD213PS   vm_expP5<>+0(SB), Z3, Z6
+	VMULPS        Z3, Z3, Z5
+	VFMADD213PS   Z3, Z5, Z6
+	VADDPS        vm_f3f800000<>+0(SB), Z6, Z6
+	VCVTPS2DQ     Z4, Z4
+	VPSRAD        $0x01, Z4, Z3
+	VPSUBD        Z3, Z4, Z4
+	VPADDD        vm_i127<>+0(SB), Z3, Z3
+	VPADDD        vm_i127<>+0(SB), Z4, Z4
+	VPSLLD        $0x17, Z3, Z3
+	VPSLLD        $0x17, Z4, Z4
+	VMULPS        Z3, Z6, Z6
+	VMULPS        Z4, Z6, Z6
+	VMOVUPS       Z6, (SI)
+	VADDPS        Z6, Z2, Z2
+	ADDQ          $0x00000040, BX
+	ADDQ          $0x00000040, SI
+	DECQ          DI
+	JNZ           exp
+	VEXTRACTF64X4 $0x01, Z2, Y0
+	VADDPS        Y0, Y2, Y0
+	VEXTRACTF128  $0x01, Y0, X1
+	VADDPS        X1, X0, X0
+	VMOVHLPS      X0, X0, X1
+	VADDPS        X1, X0, X0
+	VMOVSHDUP     X0, X1
+	VADDSS        X1, X0, X0
+	VMOVSS        vm_f3f800000<>+0(SB), X1
+	VDIVSS        X0, X1, X1
+	VBROADCASTSS  X1, Z0
+	MOVQ          AX, AX
+
+scale:
+	VMULPS  (AX), Z0, Z2
+	VMOVUPS Z2, (AX)
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, AX
+	DECQ    DX
+	JNZ     scale
+	VZEROUPPER
+	RET
+
+DATA vm_negInf<>+0(SB)/4, $0xff800000
+DATA vm_negInf<>+4(SB)/4, $0xff800000
+DATA vm_negInf<>+8(SB)/4, $0xff800000
+DATA vm_negInf<>+12(SB)/4, $0xff800000
+DATA vm_negInf<>+16(SB)/4, $0xff800000
+DATA vm_negInf<>+20(SB)/4, $0xff800000
+DATA vm_negInf<>+24(SB)/4, $0xff800000
+DATA vm_negInf<>+28(SB)/4, $0xff800000
+DATA vm_negInf<>+32(SB)/4, $0xff800000
+DATA vm_negInf<>+36(SB)/4, $0xff800000
+DATA vm_negInf<>+40(SB)/4, $0xff800000
+DATA vm_negInf<>+44(SB)/4, $0xff800000
+DATA vm_negInf<>+48(SB)/4, $0xff800000
+DATA vm_negInf<>+52(SB)/4, $0xff800000
+DATA vm_negInf<>+56(SB)/4, $0xff800000
+DATA vm_negInf<>+60(SB)/4, $0xff800000
+GLOBL vm_negInf<>(SB), RODATA|NOPTR, $64

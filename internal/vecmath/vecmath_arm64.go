@@ -156,3 +156,6 @@ func expSumBlocks(acc *[lanes]float32, dst, x []float32, scale, shift float32) i
 	expSumNEON(acc, dst[:n], x[:n], scale, shift, neonConsts)
 	return n
 }
+
+// softmaxRow reports false: NEON runs Softmax kernel by kernel.
+func softmaxRow(_, _ []float32, _ float32) bool { return false }

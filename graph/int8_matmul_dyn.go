@@ -1,10 +1,6 @@
 package graph
 
-import (
-	"cmp"
-	"fmt"
-	"sync"
-)
+import "fmt"
 
 // int8MatMulDynamic builds the integer node of MatMul n whose second
 // input is dequantized from computed codes too (attention's Q·Kᵀ and P·V
@@ -36,8 +32,8 @@ func int8MatMulDynamic(r *Rewriter, n *Node, x qInput) (*Node, qEpilogue, error)
 // dynQMatMulOp is the int8 pass's MatMul of two quantized activations
 // (int8MatMulDynamic): the codes of A [..., M, K] and B [..., K, N] with
 // MatMul's broadcasting of batch dimensions, each batch's B packed as it
-// runs, and the product dequantized (or requantized) by one scale. The
-// batches go to goroutines (each product is small: a head of attention).
+// runs (codeMatMul), and the product dequantized (or requantized) by one
+// scale.
 type dynQMatMulOp struct {
 	b      string // B's codes, the node's second input
 	za, zb int32
@@ -62,52 +58,13 @@ func (o *dynQMatMulOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err := need(in, 2); err != nil {
 		return nil, err
 	}
-	a, b := in[0], in[1]
-	if !isCode(a.DType) || !isCode(b.DType) || len(a.Shape) < 2 || len(b.Shape) < 2 {
-		return nil, fmt.Errorf("operands are %v and %v, want INT8 or UINT8 matrices", a, b)
-	}
-	shape, err := matmulDims(Sizes(a.Shape...), Sizes(b.Shape...))
+	p, err := newCodeMatMul(in[0], in[1])
 	if err != nil {
 		return nil, err
 	}
-	out := ints(shape)
-	if err := checkValueShape(out); err != nil {
-		return nil, err
-	}
-	m, k, n, ab, bb := matmulOperands(a.Shape, b.Shape)
-	if k == 0 {
-		return nil, fmt.Errorf("operands %v and %v have an empty inner dimension", a, b)
-	}
-	y, err := ctx.Alloc(o.out.dtype, out...)
+	y, err := p.run(ctx, in[0], in[1], o.za, []int32{o.zb}, o.out)
 	if err != nil {
 		return nil, err
-	}
-	ob := ints(mustBroadcast(ab, bb))
-	batches := prod(ob)
-	// Each goroutine takes whole batches; fewer batches than threads
-	// share the rest within each product.
-	per := max(1, ctx.Threads()/max(batches, 1))
-	zb := []int32{o.zb}
-	var first error
-	var mu sync.Mutex
-	ctx.Parallel(batches, 1, func(lo, hi int) {
-		for i := lo; i < hi; i++ {
-			ia, ib := batchIndex(i, ob, ab), batchIndex(i, ob, bb)
-			q := &qMatMul{out: o.out}
-			var err error
-			if q.w, err = packMatrix(b, ib*k*n, k, n, false, zb); err == nil {
-				err = q.into(per, a, ia*m*k, m, o.za, y, i*m*n)
-			}
-			if err != nil {
-				mu.Lock()
-				first = cmp.Or(first, err)
-				mu.Unlock()
-				return
-			}
-		}
-	})
-	if first != nil {
-		return nil, first
 	}
 	return []*Tensor{y}, nil
 }

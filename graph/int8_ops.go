@@ -1,8 +1,10 @@
 package graph
 
 import (
+	"cmp"
 	"fmt"
 	"slices"
+	"sync"
 
 	"github.com/tensorquant/tensorquant/internal/qgemm"
 	"github.com/tensorquant/tensorquant/onnx"
@@ -518,6 +520,34 @@ func (o intMatMulOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	a, b := in[0], in[bi]
+	p, err := newCodeMatMul(a, b)
+	if err != nil {
+		return nil, err
+	}
+	out := qOut{kind: qInt32, dtype: onnx.Int32}
+	za, zb, err := readZeroPoints(in, o.linear, a, b, p.n, &out, "a", "b")
+	if err != nil {
+		return nil, err
+	}
+	y, err := p.run(ctx, a, b, za, zb, out)
+	if err != nil {
+		return nil, err
+	}
+	return []*Tensor{y}, nil
+}
+
+// codeMatMul is a MatMul of code tensors A [..., M, K] and B [..., K, N]
+// whose B is packed as it runs (QLinearMatMul, MatMulInteger, the int8
+// pass's QMatMulDynamic), with MatMul's broadcasting of batch dimensions.
+type codeMatMul struct {
+	out     []int // the output's shape
+	m, k, n int
+	ab, bb  []int // the batch dimensions of A and B
+}
+
+// newCodeMatMul checks the operands a and b: codes of shapes MatMul
+// takes, with a nonempty inner dimension.
+func newCodeMatMul(a, b *Tensor) (*codeMatMul, error) {
 	if !isCode(a.DType) || !isCode(b.DType) {
 		return nil, fmt.Errorf("operands are %v and %v, want INT8 or UINT8", a.DType, b.DType)
 	}
@@ -525,35 +555,52 @@ func (o intMatMulOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := ints(shape)
-	if err := checkValueShape(out); err != nil {
+	p := &codeMatMul{out: ints(shape)}
+	if err := checkValueShape(p.out); err != nil {
 		return nil, err
 	}
-	m, k, n, ab, bb := matmulOperands(a.Shape, b.Shape)
-	if k == 0 {
+	p.m, p.k, p.n, p.ab, p.bb = matmulOperands(a.Shape, b.Shape)
+	if p.k == 0 {
 		return nil, fmt.Errorf("operands %v and %v have an empty inner dimension", a, b)
 	}
-	q := &qMatMul{out: qOut{kind: qInt32, dtype: onnx.Int32}}
-	za, zb, err := readZeroPoints(in, o.linear, a, b, n, &q.out, "a", "b")
+	return p, nil
+}
+
+// run computes the product into a new tensor of out's type: one product
+// per output batch (a's and b's batches by broadcasting), that batch of b
+// packed with zero points zb, a's zero point za. The batches go to
+// goroutines (each product is often small: a head of attention); fewer
+// batches than threads share the rest within each product.
+func (p *codeMatMul) run(ctx *Ctx, a, b *Tensor, za int32, zb []int32, out qOut) (*Tensor, error) {
+	y, err := ctx.Alloc(out.dtype, p.out...)
 	if err != nil {
 		return nil, err
 	}
-	y, err := ctx.Alloc(q.out.dtype, out...)
-	if err != nil {
-		return nil, err
-	}
-	// One product per output batch: a's and b's batches by broadcasting.
-	ob := ints(mustBroadcast(ab, bb))
-	for i := range prod(ob) {
-		ia, ib := batchIndex(i, ob, ab), batchIndex(i, ob, bb)
-		if q.w, err = packMatrix(b, ib*k*n, k, n, false, zb); err != nil {
-			return nil, err
+	ob := ints(mustBroadcast(p.ab, p.bb))
+	batches := prod(ob)
+	per := max(1, ctx.Threads()/max(batches, 1))
+	var first error
+	var mu sync.Mutex
+	ctx.Parallel(batches, 1, func(lo, hi int) {
+		for i := lo; i < hi; i++ {
+			ia, ib := batchIndex(i, ob, p.ab), batchIndex(i, ob, p.bb)
+			q := &qMatMul{out: out}
+			var err error
+			if q.w, err = packMatrix(b, ib*p.k*p.n, p.k, p.n, false, zb); err == nil {
+				err = q.into(per, a, ia*p.m*p.k, p.m, za, y, i*p.m*p.n)
+			}
+			if err != nil {
+				mu.Lock()
+				first = cmp.Or(first, err)
+				mu.Unlock()
+				return
+			}
 		}
-		if err := q.into(ctx.Threads(), a, ia*m*k, m, za, y, i*m*n); err != nil {
-			return nil, err
-		}
+	})
+	if first != nil {
+		return nil, first
 	}
-	return []*Tensor{y}, nil
+	return y, nil
 }
 
 // mustBroadcast returns the broadcast of two batch shapes that Infer (or

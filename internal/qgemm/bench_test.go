@@ -195,23 +195,11 @@ func BenchmarkConvFloatQuant(b *testing.B) {
 		{"1x1-40to240@28", 40, 240, 1, 1, 28},
 		{"dw3x3-144ch@56", 144, 144, 3, 144, 56},
 	} {
-		rng := rand.New(rand.NewPCG(5, 6))
 		shape := Conv{Batch: 8, InC: s.inC, InH: s.hw, InW: s.hw, OutC: s.outC, KH: s.k, KW: s.k, Groups: s.groups}
 		if s.k == 3 {
 			shape.PadTop, shape.PadLeft, shape.PadBottom, shape.PadRight = 1, 1, 1, 1
 		}
-		w8 := make([]int8, s.outC*s.inC/s.groups*s.k*s.k)
-		for i := range w8 {
-			w8[i] = int8(rng.IntN(256) - 128)
-		}
-		x8 := make([]uint8, 8*s.inC*s.hw*s.hw)
-		for i := range x8 {
-			x8[i] = uint8(rng.IntN(256))
-		}
-		cw, err := PackConv(shape, w8, []int8{0})
-		if err != nil {
-			b.Fatal(err)
-		}
+		cw, x8 := benchConvOperands(b, rand.New(rand.NewPCG(5, 6)), shape)
 		n := 8 * s.outC * s.hw * s.hw
 		yf, y8 := make([]float32, n), make([]uint8, n)
 		d := Dequant{Scale: []float32{1.0 / 4096}}
@@ -247,20 +235,8 @@ func BenchmarkConvFloatQuant(b *testing.B) {
 // much as their dot products.
 func BenchmarkConvQuant(b *testing.B) {
 	for _, s := range []struct{ inC, outC, hw int }{{16, 96, 112}, {24, 144, 56}, {144, 24, 56}, {192, 32, 28}, {576, 96, 14}} {
-		rng := rand.New(rand.NewPCG(7, 8))
 		shape := Conv{Batch: 8, InC: s.inC, InH: s.hw, InW: s.hw, OutC: s.outC, KH: 1, KW: 1, Groups: 1}
-		w8 := make([]int8, s.outC*s.inC)
-		for i := range w8 {
-			w8[i] = int8(rng.IntN(255) - 127)
-		}
-		x8 := make([]uint8, 8*s.inC*s.hw*s.hw)
-		for i := range x8 {
-			x8[i] = uint8(rng.IntN(256))
-		}
-		cw, err := PackConv(shape, w8, []int8{0})
-		if err != nil {
-			b.Fatal(err)
-		}
+		cw, x8 := benchConvOperands(b, rand.New(rand.NewPCG(7, 8)), shape)
 		y8 := make([]uint8, 8*s.outC*s.hw*s.hw)
 		q := Requant{Scale: []float32{1.0 / 2048}, ZeroPoint: 128, Min: 0, Max: 255}
 		b.Run(fmt.Sprintf("1x1-%dto%d@%d", s.inC, s.outC, s.hw), func(b *testing.B) {
@@ -272,4 +248,22 @@ func BenchmarkConvQuant(b *testing.B) {
 			b.ReportMetric(float64(len(y8))*float64(b.N)/b.Elapsed().Seconds()/1e9, "Goutputs/s")
 		})
 	}
+}
+
+// benchConvOperands returns random int8 weights of the convolution
+// shape, packed (zero point 0), and random uint8 activations for it.
+func benchConvOperands(b *testing.B, rng *rand.Rand, shape Conv) (*ConvWeights, []uint8) {
+	w8 := make([]int8, shape.OutC*shape.InC/shape.Groups*shape.KH*shape.KW)
+	for i := range w8 {
+		w8[i] = int8(rng.IntN(256) - 128)
+	}
+	x8 := make([]uint8, shape.Batch*shape.InC*shape.InH*shape.InW)
+	for i := range x8 {
+		x8[i] = uint8(rng.IntN(256))
+	}
+	cw, err := PackConv(shape, w8, []int8{0})
+	if err != nil {
+		b.Fatal(err)
+	}
+	return cw, x8
 }

@@ -28,7 +28,13 @@
 // executes the nodes in order with a memory plan (each value's buffer is
 // recycled after its last reader, or overwritten in place by it) and gives
 // ops a bounded number of goroutines (Options.Threads, Ctx.Parallel) and
-// a run a bounded amount of memory (Options.MaxMemory). RunObserved shows
+// a run a bounded amount of memory (Options.MaxMemory). When the graph
+// computes each item of a batch from that item alone (split.go follows
+// the batch through the nodes: image classifiers, and encoders whose
+// attention moves the batch among the heads), Run splits a batch into
+// parts that run at once, each on its share of the threads, and joins
+// the outputs: small models keep every core busy where their small ops
+// alone do not, with the same bits. RunObserved shows
 // chosen values to a function as soon as they are computed, before their
 // buffers are recycled: calibration watches a float graph's activations
 // that way without changing the graph.

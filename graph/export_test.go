@@ -8,3 +8,7 @@ func ForceInt8() (restore func()) {
 	minInt8Depth = 0
 	return func() { minInt8Depth = old }
 }
+
+// SplitsBatch reports whether s may split a run's batch into parts that
+// run at once (split.go).
+func (s *Session) SplitsBatch() bool { return s.batch != "" }

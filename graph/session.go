@@ -77,9 +77,10 @@ type Session struct {
 	mu   sync.Mutex
 	idle []*arena
 
-	maxIn      int   // the most inputs of a node
-	maxMemory  int64 // Options.MaxMemory
-	constBytes int64 // bytes of the constants
+	maxIn      int    // the most inputs of a node
+	batch      string // the graph's batch dimension, when a run may be split (split.go)
+	maxMemory  int64  // Options.MaxMemory
+	constBytes int64  // bytes of the constants
 }
 
 // step is one node with its values as slots.
@@ -151,6 +152,9 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 		}
 		s.steps = append(s.steps, st)
 	}
+	if p, ok := batchParam(g); ok {
+		s.batch = p
+	}
 	for k := range s.steps {
 		st := &s.steps[k]
 		st.reusable = make([]bool, len(st.in))
@@ -195,8 +199,16 @@ func (s *Session) Graph() *Graph { return s.g }
 // name) and returns them by output name. It returns an error for a missing,
 // unknown or mis-typed input, an input whose shape contradicts a known
 // dimension of the graph's, and the first error of a node (naming it).
+//
+// With more than one thread, a run of a batch of several items on a graph
+// that computes each item from its own alone (most image classifiers)
+// splits the batch into parts that run at once, each on its share of the
+// threads; the outputs are the same.
 func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
-	return s.run(inputs, nil, nil)
+	if n, parts := s.splitParts(inputs); parts > 1 {
+		return s.splitRun(inputs, n, parts)
+	}
+	return s.run(inputs, nil, nil, s.threads, nil, 0)
 }
 
 // RunObserved is Run that also shows the values named in watch to
@@ -223,12 +235,15 @@ func (s *Session) RunObserved(inputs map[string]*Tensor, watch []string, observe
 		}
 		watched[i] = true
 	}
-	return s.run(inputs, watched, observe)
+	return s.run(inputs, watched, observe, s.threads, nil, 0)
 }
 
-// run is Run, calling observe for the slots that watched marks (see
-// RunObserved).
-func (s *Session) run(inputs map[string]*Tensor, watched []bool, observe func(name string, t *Tensor) error) (map[string]*Tensor, error) {
+// run is Run, whole, on the given number of threads, calling observe for
+// the slots that watched marks (see RunObserved). It counts the bytes in
+// use in live (a new counter if nil: parts of one split run share one)
+// against limit (if 0, the session's bound for these inputs).
+func (s *Session) run(inputs map[string]*Tensor, watched []bool, observe func(name string, t *Tensor) error,
+	threads int, live *atomic.Int64, limit int64) (map[string]*Tensor, error) {
 	show := func(slots []int, vals []*Tensor) error {
 		for _, v := range slots {
 			if v >= 0 && watched != nil && watched[v] {
@@ -276,10 +291,13 @@ func (s *Session) run(inputs map[string]*Tensor, watched []bool, observe func(na
 	}
 	a := s.getArena()
 	defer s.putArena(a)
-	ctx := newCtx(a, s.threads)
-	ctx.limit = s.maxMemory
-	if ctx.limit == 0 {
-		ctx.limit = max(MinMemoryLimit, MemoryFactor*(s.constBytes+inBytes))
+	ctx := newCtx(a, threads)
+	if live != nil {
+		ctx.live = live
+	}
+	ctx.limit = limit
+	if limit == 0 {
+		ctx.limit = s.limit(inBytes)
 	}
 	inBuf := make([]*Tensor, s.maxIn)
 	for _, st := range s.steps {
@@ -319,6 +337,14 @@ func (s *Session) run(inputs map[string]*Tensor, watched []bool, observe func(na
 		res[o.Name] = vals[s.outputs[k]]
 	}
 	return res, nil
+}
+
+// limit returns the memory bound of a run whose inputs take inBytes.
+func (s *Session) limit(inBytes int64) int64 {
+	if s.maxMemory != 0 {
+		return s.maxMemory
+	}
+	return max(MinMemoryLimit, MemoryFactor*(s.constBytes+inBytes))
 }
 
 // getArena returns an idle arena, or a new one.
@@ -403,15 +429,15 @@ type Ctx struct {
 	arena    *arena
 	threads  int
 	reusable []bool
-	limit    int64        // bound of live; negative: none
-	live     atomic.Int64 // bytes allocated and not yet released
+	limit    int64         // bound of live; negative: none
+	live     *atomic.Int64 // bytes allocated and not yet released
 }
 
 func newCtx(a *arena, threads int) *Ctx {
 	if a == nil {
 		a = &arena{}
 	}
-	return &Ctx{arena: a, threads: threads, limit: -1}
+	return &Ctx{arena: a, threads: threads, limit: -1, live: new(atomic.Int64)}
 }
 
 // Alloc returns a tensor of element type t and the given shape whose

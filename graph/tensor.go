@@ -2,6 +2,7 @@ package graph
 
 import (
 	"fmt"
+	"slices"
 
 	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
@@ -165,6 +166,34 @@ func (x *Tensor) Validate() error {
 		return fmt.Errorf("graph: %v tensor of shape %v holds %d elements, want %d", x.DType, x.Shape, l, n)
 	}
 	return nil
+}
+
+// Rows returns items [lo, hi) of x along its first dimension as a tensor
+// that shares x's data. It returns an error for a scalar or a range
+// outside [0, x.Shape[0]].
+func (x *Tensor) Rows(lo, hi int) (*Tensor, error) {
+	if len(x.Shape) == 0 || lo < 0 || hi > x.Shape[0] || lo > hi {
+		return nil, fmt.Errorf("graph: rows [%d, %d) of a tensor of shape %v", lo, hi, x.Shape)
+	}
+	per := prod(x.Shape[1:])
+	v := &Tensor{DType: x.DType, Shape: slices.Clone(x.Shape)}
+	v.Shape[0] = hi - lo
+	a, b := lo*per, hi*per
+	switch x.DType {
+	case onnx.Float:
+		v.F32 = x.F32[a:b]
+	case onnx.Double:
+		v.F64 = x.F64[a:b]
+	case onnx.Int64:
+		v.I64 = x.I64[a:b]
+	case onnx.Int32, onnx.Int16, onnx.Uint16:
+		v.I32 = x.I32[a:b]
+	case onnx.Int8, onnx.Int4:
+		v.I8 = x.I8[a:b]
+	default:
+		v.U8 = x.U8[a:b]
+	}
+	return v, nil
 }
 
 // Clone returns a deep copy of x.

@@ -5,7 +5,6 @@ import (
 	"slices"
 
 	"github.com/tensorquant/tensorquant/graph"
-	"github.com/tensorquant/tensorquant/onnx"
 )
 
 // Data is a calibration (or evaluation) data set: for every graph input,
@@ -64,34 +63,13 @@ func (d *tensors) Read(lo, hi int) (map[string]*graph.Tensor, error) {
 	}
 	out := make(map[string]*graph.Tensor, len(d.m))
 	for name, t := range d.m {
-		out[name] = rows(t, lo, hi)
+		r, err := t.Rows(lo, hi)
+		if err != nil {
+			return nil, err
+		}
+		out[name] = r
 	}
 	return out, nil
-}
-
-// rows returns rows [lo, hi) of t's first axis, sharing t's data.
-func rows(t *graph.Tensor, lo, hi int) *graph.Tensor {
-	per := 1
-	for _, d := range t.Shape[1:] {
-		per *= d
-	}
-	r := &graph.Tensor{DType: t.DType, Shape: append([]int{hi - lo}, t.Shape[1:]...)}
-	a, b := lo*per, hi*per
-	switch t.DType {
-	case onnx.Float:
-		r.F32 = t.F32[a:b]
-	case onnx.Double:
-		r.F64 = t.F64[a:b]
-	case onnx.Int64:
-		r.I64 = t.I64[a:b]
-	case onnx.Int32, onnx.Int16, onnx.Uint16:
-		r.I32 = t.I32[a:b]
-	case onnx.Int8, onnx.Int4:
-		r.I8 = t.I8[a:b]
-	default:
-		r.U8 = t.U8[a:b]
-	}
-	return r
 }
 
 // batchRanges returns the sample ranges of the batches of n samples of

@@ -202,11 +202,11 @@ func (s *Session) Graph() *Graph { return s.g }
 //
 // With more than one thread, a run of a batch of several items on a graph
 // that computes each item from its own alone (most image classifiers)
-// splits the batch into parts that run at once, each on its share of the
-// threads; the outputs are the same.
+// splits the batch into chunks that run at once, each on its share of
+// the threads; the outputs are the same.
 func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
-	if n, parts := s.splitParts(inputs); parts > 1 {
-		return s.splitRun(inputs, n, parts)
+	if n, workers := s.splitParts(inputs); workers > 1 {
+		return s.splitRun(inputs, n, workers)
 	}
 	return s.run(inputs, nil, nil, s.threads, nil, 0)
 }
@@ -240,7 +240,7 @@ func (s *Session) RunObserved(inputs map[string]*Tensor, watch []string, observe
 
 // run is Run, whole, on the given number of threads, calling observe for
 // the slots that watched marks (see RunObserved). It counts the bytes in
-// use in live (a new counter if nil: parts of one split run share one)
+// use in live (a new counter if nil: the chunks of a split run share one)
 // against limit (if 0, the session's bound for these inputs).
 func (s *Session) run(inputs map[string]*Tensor, watched []bool, observe func(name string, t *Tensor) error,
 	threads int, live *atomic.Int64, limit int64) (map[string]*Tensor, error) {

@@ -7,8 +7,8 @@ import (
 	"sync/atomic"
 )
 
-// A run of a batch can be split into parts that run at once, each on its
-// share of the session's threads, when the graph computes every item of
+// A run of a batch can be split into chunks of items that run at once,
+// each on its share of the session's threads, when the graph computes every item of
 // the batch from that item alone: a small model (the Fashion CNN, a
 // MobileNetV3, a transformer encoder at batch 8) keeps two cores busy
 // this way, where each of its small ops alone does not. batchParam finds
@@ -26,8 +26,8 @@ import (
 // Split, Slice and Gather along other axes, matrix products with it among
 // the rows or the leading dimensions. Values computed from the inputs'
 // shapes (Shape and its arithmetic) may only shape a tensor (a Reshape's
-// target), which each part then computes from its own. Graph inputs and
-// outputs hold the batch as their outermost digit, so that the parts are
+// target), which each chunk then computes from its own. Graph inputs and
+// outputs hold the batch as their outermost digit, so that the chunks are
 // their consecutive items. The rules are conservative: an op they do not
 // list, or a shape they cannot follow, makes the graph run whole.
 
@@ -626,11 +626,14 @@ func attrAxis(n *Node, name string, def, rank int) (int, bool) {
 }
 
 // splitRun runs a batch of n items (n >= 2, the first dimension of every
-// input) as parts of about n/parts items each, at once, and joins their
-// outputs along the first axis. The parts share the run's memory bound;
-// a split run that meets it runs again whole, as if it had not been
-// split (two parts' peaks may coincide where one run's do not).
-func (s *Session) splitRun(inputs map[string]*Tensor, n, parts int) (map[string]*Tensor, error) {
+// input) in chunks of consecutive items on workers goroutines at once,
+// and joins the chunks' outputs along the first axis. The chunks are
+// fixed by n alone (so are the results); a worker takes the next one
+// when it is done with its own, so that a worker that starts late (a
+// core waking up) leaves its share to the others. The chunks share the
+// run's memory bound; a split run that meets it runs again whole (two
+// chunks' peaks may coincide where one run's do not).
+func (s *Session) splitRun(inputs map[string]*Tensor, n, workers int) (map[string]*Tensor, error) {
 	var inBytes int64
 	for _, spec := range s.g.Inputs {
 		t := inputs[spec.Name]
@@ -641,32 +644,40 @@ func (s *Session) splitRun(inputs map[string]*Tensor, n, parts int) (map[string]
 	}
 	var live atomic.Int64
 	limit := s.limit(inBytes)
-	res := make([]map[string]*Tensor, parts)
-	errs := make([]error, parts)
+	chunks := min(n, chunksPerWorker*workers)
+	res := make([]map[string]*Tensor, chunks)
+	errs := make([]error, chunks)
+	var next atomic.Int64
+	var failed atomic.Bool
+	work := func(threads int) {
+		for {
+			k := int(next.Add(1) - 1)
+			if k >= chunks || failed.Load() {
+				return
+			}
+			lo, hi := n*k/chunks, n*(k+1)/chunks
+			feeds := make(map[string]*Tensor, len(inputs))
+			for name, t := range inputs {
+				feeds[name], _ = t.Rows(lo, hi) // lo <= hi <= n, checked
+			}
+			if res[k], errs[k] = s.run(feeds, nil, nil, threads, &live, limit); errs[k] != nil {
+				failed.Store(true)
+			}
+		}
+	}
 	var wg sync.WaitGroup
-	for p := range parts {
-		lo, hi := n*p/parts, n*(p+1)/parts
-		feeds := make(map[string]*Tensor, len(inputs))
-		for name, t := range inputs {
-			feeds[name], _ = t.Rows(lo, hi) // lo <= hi <= n, checked
-		}
-		threads := s.threads / parts
-		if p < s.threads%parts {
+	for w := 1; w < workers; w++ {
+		threads := s.threads / workers
+		if w < s.threads%workers {
 			threads++
-		}
-		run := func() {
-			res[p], errs[p] = s.run(feeds, nil, nil, threads, &live, limit)
-		}
-		if p == parts-1 {
-			run()
-			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			run()
+			work(threads)
 		}()
 	}
+	work(s.threads / workers)
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		if errors.Is(err, ErrMemoryLimit) {
@@ -680,20 +691,24 @@ func (s *Session) splitRun(inputs map[string]*Tensor, n, parts int) (map[string]
 	}
 	out := make(map[string]*Tensor, len(s.g.Outputs))
 	for _, o := range s.g.Outputs {
-		all := make([]*Tensor, parts)
-		for p := range parts {
-			all[p] = res[p][o.Name]
+		all := make([]*Tensor, chunks)
+		for k := range chunks {
+			all[k] = res[k][o.Name]
 		}
 		out[o.Name] = joinRows(all)
 	}
 	return out, nil
 }
 
+// chunksPerWorker is how many chunks a split run makes per worker (at
+// most one per item).
+const chunksPerWorker = 4
+
 // splitParts returns the first dimension of the inputs and the number of
-// parts to run them in: 1 when the session runs whole (a graph that is
+// workers to run them on: 1 when the session runs whole (a graph that is
 // not sample-wise, one thread, one item, or inputs whose first dimensions
 // differ: Run then reports what is wrong with them).
-func (s *Session) splitParts(inputs map[string]*Tensor) (n, parts int) {
+func (s *Session) splitParts(inputs map[string]*Tensor) (n, workers int) {
 	if s.batch == "" || s.threads < 2 || len(inputs) != len(s.g.Inputs) {
 		return 0, 1
 	}

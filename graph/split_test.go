@@ -156,8 +156,8 @@ func TestSplitBatch(t *testing.T) {
 			for i := range x.I64 {
 				x.I64[i] = rng.Int64N(10)
 			}
-			if n, parts := s.splitParts(map[string]*Tensor{"x": x}); c.split && (n != 5 || parts != 3) {
-				t.Fatalf("splitParts = %d items in %d parts, want 5 in 3", n, parts)
+			if n, workers := s.splitParts(map[string]*Tensor{"x": x}); c.split && (n != 5 || workers != 3) {
+				t.Fatalf("splitParts = %d items on %d workers, want 5 on 3", n, workers)
 			}
 			want, err := whole.Run(map[string]*Tensor{"x": x})
 			if err != nil {

@@ -152,7 +152,14 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 		}
 		s.steps = append(s.steps, st)
 	}
-	if p, ok := batchParam(g); ok {
+	var ins, outs []string
+	for _, in := range g.Inputs {
+		ins = append(ins, in.Name)
+	}
+	for _, o := range g.Outputs {
+		outs = append(outs, o.Name)
+	}
+	if p, ok := batchParam(g, ins, outs); ok {
 		s.batch = p
 	}
 	for k := range s.steps {

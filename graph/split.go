@@ -45,31 +45,37 @@ type batchScan struct {
 }
 
 // batchParam returns the symbolic dimension that is the first of every
-// graph input, and true if g computes each item of that batch from that
-// item alone, every graph output holding the batch first. g must have
-// been inferred.
-func batchParam(g *Graph) (string, bool) {
-	if len(g.Inputs) == 0 || len(g.Inputs[0].Shape) == 0 {
-		return "", false
-	}
-	sc := &batchScan{g: g, param: g.Inputs[0].Shape[0].Param, at: map[string]batchAt{}, shaped: map[string]bool{}}
-	if sc.param == "" || g.Inputs[0].Shape[0].Known() {
-		return "", false
-	}
+// graph input named in inputs (the others, a trainer's parameters, are
+// static), and true if g computes each item of that batch from that item
+// alone, each graph output named in outputs holding the batch first. g
+// must have been inferred.
+func batchParam(g *Graph, inputs, outputs []string) (string, bool) {
+	sc := &batchScan{g: g, at: map[string]batchAt{}, shaped: map[string]bool{}}
 	for _, in := range g.Inputs {
+		if !slices.Contains(inputs, in.Name) {
+			continue
+		}
+		if len(in.Shape) == 0 || in.Shape[0].Known() || in.Shape[0].Param == "" ||
+			sc.param != "" && in.Shape[0].Param != sc.param {
+			return "", false
+		}
+		sc.param = in.Shape[0].Param
 		if axis, c, ok := sc.locate(in.Shape); !ok || axis != 0 || c != 1 {
 			return "", false
 		}
 		sc.at[in.Name] = batchAt{0, 1}
+	}
+	if sc.param == "" {
+		return "", false
 	}
 	for _, n := range g.Nodes {
 		if !sc.node(n) {
 			return "", false
 		}
 	}
-	for _, o := range g.Outputs {
-		at, ok := sc.at[o.Name]
-		if !ok || at.axis != 0 || sc.factor(g.infos[o.Name].Shape[0]) != at.n {
+	for _, o := range outputs {
+		at, ok := sc.at[o]
+		if !ok || at.axis != 0 || sc.factor(g.infos[o].Shape[0]) != at.n {
 			return "", false
 		}
 	}
@@ -251,7 +257,7 @@ func init() {
 	} {
 		batchRules[op] = elementwiseRule
 	}
-	for _, op := range []string{"QuantizeLinear", "DequantizeLinear"} {
+	for _, op := range []string{"QuantizeLinear", "DequantizeLinear", "QuantizeLinear+DequantizeLinear"} {
 		batchRules[op] = quantizeRule
 	}
 	for _, op := range []string{
@@ -277,6 +283,7 @@ func init() {
 	for _, op := range []string{"MatMul", "FusedMatMul", "FusedGemm", "QMatMul", "QMatMulDynamic", "MatMulInteger", "QLinearMatMul"} {
 		batchRules[op] = matMulRule
 	}
+	batchRules["Gemm"] = gemmRule
 	batchRules["Transpose"] = transposeRule
 	batchRules["Gather"] = gatherRule
 	batchRules["Slice"] = sliceRule
@@ -601,6 +608,19 @@ func matMulRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Info) 
 	return res, true
 }
 
+// gemmRule: Gemm's A batched along its rows (not transposed), B static,
+// and C broadcast along them.
+func gemmRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Info) (batchAt, bool) {
+	transA, err := NewAttrs(n.Attrs).Int("transA", 0)
+	if err != nil || transA != 0 || at[0] == nil || len(in) < 2 || at[1] != nil {
+		return batchAt{}, false
+	}
+	if len(in) > 2 && in[2] != nil && (at[2] != nil || len(in[2].Shape) == 2 && in[2].Shape[0].Size != 1) {
+		return batchAt{}, false
+	}
+	return *at[0], true
+}
+
 // attentionRule: the fused attention's Q, K and V are [S, N, d] with the
 // batch among the N heads.
 func attentionRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Info) (batchAt, bool) {
@@ -631,8 +651,9 @@ func attrAxis(n *Node, name string, def, rank int) (int, bool) {
 // fixed by n alone (so are the results); a worker takes the next one
 // when it is done with its own, so that a worker that starts late (a
 // core waking up) leaves its share to the others. The chunks share the
-// run's memory bound; a split run that meets it runs again whole (two
-// chunks' peaks may coincide where one run's do not).
+// run's memory bound. A split run that fails runs again whole, so that
+// its error is the one a whole run gives (about the batch, not a chunk;
+// and two chunks' peaks may coincide where one run's do not).
 func (s *Session) splitRun(inputs map[string]*Tensor, n, workers int) (map[string]*Tensor, error) {
 	var inBytes int64
 	for _, spec := range s.g.Inputs {
@@ -679,15 +700,10 @@ func (s *Session) splitRun(inputs map[string]*Tensor, n, workers int) (map[strin
 	}
 	work(s.threads / workers)
 	wg.Wait()
-	if err := errors.Join(errs...); err != nil {
-		if errors.Is(err, ErrMemoryLimit) {
-			return s.run(inputs, nil, nil, s.threads, nil, limit)
-		}
-		for _, err := range errs {
-			if err != nil {
-				return nil, err
-			}
-		}
+	if errors.Join(errs...) != nil {
+		// Again whole, for the whole batch's error (or a run that fits
+		// the memory bound whole where the chunks' peaks coincided).
+		return s.run(inputs, nil, nil, s.threads, nil, limit)
 	}
 	out := make(map[string]*Tensor, len(s.g.Outputs))
 	for _, o := range s.g.Outputs {

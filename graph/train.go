@@ -1,6 +1,7 @@
 package graph
 
 import (
+	"errors"
 	"fmt"
 	"maps"
 	"math"
@@ -8,6 +9,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"unsafe"
 
 	"github.com/tensorquant/tensorquant/layers"
@@ -17,9 +20,13 @@ import (
 
 // TrainOptions configures NewTrainer.
 type TrainOptions struct {
-	// Threads bounds the goroutines an op may use at once; 0 means
-	// runtime.GOMAXPROCS(0). With 1, the numbers do not depend on the
-	// machine's cores (see the Conv backward).
+	// Threads bounds the goroutines a step uses at once; 0 means
+	// runtime.GOMAXPROCS(0). When the graph computes each item of a batch
+	// from that item alone (split.go), a step splits its batch into
+	// Threads chunks of consecutive items (fewer for a smaller batch)
+	// that run at once, and adds their gradients in order; otherwise its
+	// ops share the threads. The numbers depend on Threads, not on the
+	// machine's cores.
 	Threads int
 	// Output names the graph output the loss is computed on; "" means
 	// the first.
@@ -67,7 +74,9 @@ type Trainer struct {
 	slotOf  map[string]int
 	consts  map[int]*Tensor
 	paramOf map[int]*trainParam // by slot
-	arena   *arena
+	arenas  []*arena            // one per chunk of a step
+	batch   string              // the batch dimension, when a step may split it (split.go)
+	spare   [][]*Tensor         // the parameters' gradients of chunks 1, 2, ...
 
 	maxMemory  int64 // TrainOptions.MaxMemory
 	constBytes int64 // bytes of the constants and parameters
@@ -75,6 +84,7 @@ type Trainer struct {
 
 // trainParam is one trained value.
 type trainParam struct {
+	index       int // in Trainer.params
 	src         *paramSource
 	slot        int
 	value, grad *Tensor // FLOAT, the value's shape
@@ -115,7 +125,7 @@ func NewTrainer(g *Graph, o TrainOptions) (*Trainer, error) {
 	if len(src) == 0 {
 		return nil, fmt.Errorf("graph: train: the graph has no parameters to train")
 	}
-	t := &Trainer{raw: g, threads: o.Threads, arena: &arena{}, maxMemory: o.MaxMemory}
+	t := &Trainer{raw: g, threads: o.Threads, maxMemory: o.MaxMemory}
 	if t.threads <= 0 {
 		t.threads = runtime.GOMAXPROCS(0)
 	}
@@ -138,6 +148,13 @@ func NewTrainer(g *Graph, o TrainOptions) (*Trainer, error) {
 	}
 	if err := t.plan(out); err != nil {
 		return nil, err
+	}
+	var ins []string
+	for _, in := range t.Inputs() {
+		ins = append(ins, in.Name)
+	}
+	if p, ok := batchParam(t.g, ins, []string{out}); ok {
+		t.batch = p
 	}
 	return t, nil
 }
@@ -248,6 +265,7 @@ func (t *Trainer) build(src []*paramSource) error {
 			return fmt.Errorf("graph: train: parameter %q is %v, not FLOAT", s.name, p.value.DType)
 		}
 		p.grad = &Tensor{DType: onnx.Float, Shape: slices.Clone(p.value.Shape), F32: make([]float32, p.value.Len())}
+		p.index = len(t.params)
 		tg.Inputs = append(tg.Inputs, ValueSpec{Name: s.name, DType: onnx.Float, Shape: Sizes(p.value.Shape...)})
 		t.params = append(t.params, p)
 	}
@@ -463,7 +481,120 @@ func (t *Trainer) Inputs() []ValueSpec {
 // missing, unknown or mis-shaped input (as Session.Run does), a target
 // that does not fit the output, a step beyond TrainOptions.MaxMemory
 // (wrapping ErrMemoryLimit), and the first error of a node (naming it).
+//
+// With several threads, a batch of a graph that computes each item alone
+// runs as chunks at once (TrainOptions.Threads): each chunk's loss is
+// its items' mean, weighted by its share of the batch, so the loss and
+// gradients are the whole batch's mean up to rounding.
 func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, error) {
+	specs := t.Inputs()
+	for name := range inputs {
+		if !slices.ContainsFunc(specs, func(s ValueSpec) bool { return s.Name == name }) {
+			return 0, fmt.Errorf("graph: train: %q is not an input of the graph", name)
+		}
+	}
+	var inBytes int64
+	n := -1
+	for _, spec := range specs {
+		x, ok := inputs[spec.Name]
+		if !ok || x == nil {
+			return 0, fmt.Errorf("graph: train: input %q is missing", spec.Name)
+		}
+		if err := checkInput(spec, x); err != nil {
+			return 0, err
+		}
+		inBytes += x.bytes()
+		if len(x.Shape) == 0 || n >= 0 && x.Shape[0] != n {
+			n = 0 // no split
+		} else if n < 0 {
+			n = x.Shape[0]
+		}
+	}
+	limit := t.maxMemory
+	if limit == 0 {
+		limit = max(MinMemoryLimit, MemoryFactor*(t.constBytes+inBytes))
+	}
+	live := new(atomic.Int64)
+	chunks := 1
+	if t.batch != "" && target != nil && len(target.Shape) > 0 && target.Shape[0] == n {
+		chunks = max(1, min(t.threads, n))
+	}
+	for len(t.arenas) < chunks {
+		t.arenas = append(t.arenas, &arena{})
+	}
+	for len(t.spare) < chunks-1 {
+		g := make([]*Tensor, len(t.params))
+		for i, p := range t.params {
+			g[i] = &Tensor{DType: onnx.Float, Shape: slices.Clone(p.grad.Shape), F32: make([]float32, p.grad.Len())}
+		}
+		t.spare = append(t.spare, g)
+	}
+	grads := func(k int) []*Tensor {
+		if k > 0 {
+			return t.spare[k-1]
+		}
+		g := make([]*Tensor, len(t.params))
+		for i, p := range t.params {
+			g[i] = p.grad
+		}
+		return g
+	}
+	if chunks == 1 {
+		return t.step(inputs, target, 1, chunkEnv{t.arenas[0], t.threads, live, limit, grads(0)})
+	}
+	losses := make([]float64, chunks)
+	errs := make([]error, chunks)
+	var wg sync.WaitGroup
+	for k := range chunks {
+		lo, hi := n*k/chunks, n*(k+1)/chunks
+		in := make(map[string]*Tensor, len(inputs))
+		for name, x := range inputs {
+			in[name], _ = x.Rows(lo, hi) // lo <= hi <= n, checked
+		}
+		tk, _ := target.Rows(lo, hi)
+		threads := t.threads / chunks
+		if k < t.threads%chunks {
+			threads++
+		}
+		env := chunkEnv{t.arenas[k], threads, live, limit, grads(k)}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			losses[k], errs[k] = t.step(in, tk, float64(hi-lo)/float64(n), env)
+		}()
+	}
+	wg.Wait()
+	if errors.Join(errs...) != nil {
+		// Again whole, for the whole batch's error (or a step that fits
+		// the memory bound whole where the chunks' peaks coincided).
+		return t.step(inputs, target, 1, chunkEnv{t.arenas[0], t.threads, new(atomic.Int64), limit, grads(0)})
+	}
+	loss := 0.0
+	for k := range chunks {
+		loss += losses[k]
+	}
+	for _, g := range t.spare[:chunks-1] {
+		for i, p := range t.params {
+			addInto(p.grad, g[i])
+		}
+	}
+	return loss, nil
+}
+
+// chunkEnv is what one chunk of a step runs with: its arena and threads,
+// the step's memory count and bound, and the parameters' gradients it
+// sets (by trainParam.index).
+type chunkEnv struct {
+	arena   *arena
+	threads int
+	live    *atomic.Int64
+	limit   int64
+	grads   []*Tensor
+}
+
+// step is Grad on one chunk of a batch (inputs checked), with the loss
+// and its gradient weighted by share.
+func (t *Trainer) step(inputs map[string]*Tensor, target *Tensor, share float64, env chunkEnv) (float64, error) {
 	vals := make([]*Tensor, t.slots)
 	for i, v := range t.consts {
 		vals[i] = v
@@ -476,30 +607,12 @@ func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, erro
 		vals[p.slot] = p.value
 		pinned[dataPtr(p.value)] = true
 	}
-	specs := t.Inputs()
-	for name := range inputs {
-		if !slices.ContainsFunc(specs, func(s ValueSpec) bool { return s.Name == name }) {
-			return 0, fmt.Errorf("graph: train: %q is not an input of the graph", name)
-		}
-	}
-	var inBytes int64
-	for _, spec := range specs {
-		x, ok := inputs[spec.Name]
-		if !ok || x == nil {
-			return 0, fmt.Errorf("graph: train: input %q is missing", spec.Name)
-		}
-		if err := checkInput(spec, x); err != nil {
-			return 0, err
-		}
-		vals[t.slotOf[spec.Name]] = x
+	for name, x := range inputs {
+		vals[t.slotOf[name]] = x
 		pinned[dataPtr(x)] = true
-		inBytes += x.bytes()
 	}
-	ctx := newCtx(t.arena, t.threads)
-	ctx.limit = t.maxMemory
-	if ctx.limit == 0 {
-		ctx.limit = max(MinMemoryLimit, MemoryFactor*(t.constBytes+inBytes))
-	}
+	ctx := newCtx(env.arena, env.threads)
+	ctx.live, ctx.limit = env.live, env.limit
 	// Everything a run allocated goes back to the pool at the end.
 	var owned []*Tensor
 	defer func() {
@@ -513,7 +626,7 @@ func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, erro
 				continue
 			}
 			seen[p] = true
-			t.arena.put(v)
+			env.arena.put(v)
 		}
 	}()
 	for _, st := range t.steps {
@@ -546,8 +659,14 @@ func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, erro
 	if err != nil {
 		return 0, err
 	}
-	for _, p := range t.params {
-		clear(p.grad.F32)
+	if share != 1 {
+		loss *= share
+		for i := range dy.F32 {
+			dy.F32[i] *= float32(share)
+		}
+	}
+	for _, g := range env.grads {
+		clear(g.F32)
 	}
 	grads := make([]*Tensor, t.slots)
 	grads[t.loss] = dy
@@ -587,7 +706,7 @@ func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, erro
 		if len(dIn) != len(st.in) {
 			return 0, nodeErr(st.n, fmt.Errorf("backward returned %d gradients for %d inputs", len(dIn), len(st.in)))
 		}
-		if err := t.accumulate(ctx, st, in, dIn, dOut, grads); err != nil {
+		if err := t.accumulate(ctx, st, in, dIn, dOut, grads, env.grads); err != nil {
 			return 0, nodeErr(st.n, err)
 		}
 	}
@@ -600,11 +719,11 @@ func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, erro
 }
 
 // accumulate adds the input gradients of one node's backward to grads
-// (and a parameter's to its gradient), taking ownership of each buffer
+// (and a parameter's to its gradient in pgrads), taking ownership of each buffer
 // once: a gradient that shares a buffer already taken is copied, one
 // added into an existing sum is released, as are the output gradients
 // the backward did not pass on.
-func (t *Trainer) accumulate(ctx *Ctx, st trainStep, in, dIn, dOut []*Tensor, grads []*Tensor) error {
+func (t *Trainer) accumulate(ctx *Ctx, st trainStep, in, dIn, dOut []*Tensor, grads, pgrads []*Tensor) error {
 	taken := map[unsafe.Pointer]bool{}
 	isOut := map[unsafe.Pointer]bool{}
 	for _, g := range dOut {
@@ -629,7 +748,7 @@ func (t *Trainer) accumulate(ctx *Ctx, st trainStep, in, dIn, dOut []*Tensor, gr
 			if g.DType != onnx.Float {
 				return fmt.Errorf("backward: the gradient of parameter %q is %v", p.src.name, g.DType)
 			}
-			addInto(p.grad, g)
+			addInto(pgrads[p.index], g)
 			release(g)
 			continue
 		}

@@ -124,7 +124,7 @@ func benchModel(b *testing.B, name string, batch, size int) (*graph.Graph, *grap
 	if size > 0 {
 		shape[len(shape)-1], shape[len(shape)-2] = size, size
 	}
-	in.Shape = graph.Sizes(shape...)
+	in.Shape = append([]graph.Dim{in.Shape[0]}, graph.Sizes(shape[1:]...)...) // the batch stays symbolic
 	g.Outputs[0].Shape = nil
 	rng := rand.New(rand.NewPCG(1, 2))
 	x := &graph.Tensor{DType: onnx.Float, Shape: shape, F32: make([]float32, prodInts(shape))}

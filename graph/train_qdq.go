@@ -119,7 +119,8 @@ func fuseQDQ(nodes []*Node, opsets map[string]int, outputs []ValueSpec) ([]*Node
 			return nil, nodeErr(n, fmt.Errorf("not a QuantizeLinear/DequantizeLinear pair"))
 		}
 		out = append(out, &Node{Name: n.Name, OpType: "QuantizeLinear+DequantizeLinear", Domain: n.Domain,
-			Inputs: slices.Clone(q.Inputs), Outputs: slices.Clone(n.Outputs), Op: &fakeQuantOp{q: qo, dq: do}})
+			Inputs: slices.Clone(q.Inputs), Outputs: slices.Clone(n.Outputs), Attrs: slices.Clone(q.Attrs),
+			Op: &fakeQuantOp{q: qo, dq: do}})
 	}
 	return out, nil
 }

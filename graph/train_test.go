@@ -259,3 +259,59 @@ func TestTrainerErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTrainerSplitBatch: a trainer on three threads splits a batch of 16
+// into chunks of 5, 5 and 6 items that run at once; the loss and the
+// gradients are the one-thread trainer's (the whole batch at once) up to
+// rounding, and the same bit for bit from one call to the next.
+func TestTrainerSplitBatch(t *testing.T) {
+	rng := rand.New(rand.NewPCG(3, 4))
+	x := qdqtest.Randn(rng, 16, 1, 8, 8)
+	target := &graph.Tensor{DType: onnx.Int64, Shape: []int{16}, I64: make([]int64, 16)}
+	for i := range target.I64 {
+		target.I64[i] = rng.Int64N(3)
+	}
+	feeds := map[string]*graph.Tensor{"input": graph.Float(x)}
+	g := must(graph.FromLayers(trainCNN(t, 9, x), graph.LayersOptions{InputShape: []int{1, 8, 8}}))
+	grads := func(threads int) (float64, [][]float32) {
+		tr := must(graph.NewTrainer(g, graph.TrainOptions{Threads: threads}))
+		if !tr.SplitsBatch() {
+			t.Fatal("the CNN's batch does not split")
+		}
+		loss := must(tr.Grad(feeds, target))
+		var out [][]float32
+		for _, p := range tr.Params() {
+			out = append(out, slices.Clone(p.Grad.Data))
+		}
+		if again := must(tr.Grad(feeds, target)); again != loss {
+			t.Errorf("threads %d: loss %v, then %v", threads, loss, again)
+		}
+		for i, p := range tr.Params() {
+			if !slices.Equal(p.Grad.Data, out[i]) {
+				t.Errorf("threads %d: %s's gradient changed from one call to the next", threads, p.Name)
+			}
+		}
+		return loss, out
+	}
+	wantLoss, want := grads(1)
+	gotLoss, got := grads(3)
+	if math.Abs(gotLoss-wantLoss) > 1e-6*math.Abs(wantLoss) {
+		t.Errorf("loss %v in chunks, %v whole", gotLoss, wantLoss)
+	}
+	for i := range want {
+		var scale, diff float64
+		for j, w := range want[i] {
+			scale = max(scale, math.Abs(float64(w)))
+			diff = max(diff, math.Abs(float64(got[i][j]-w)))
+		}
+		if diff > 1e-5*scale {
+			t.Errorf("parameter %d: gradient in chunks off by %g (largest %g)", i, diff, scale)
+		}
+	}
+	// A target that does not fit the batch is refused, as on one thread.
+	tr := must(graph.NewTrainer(g, graph.TrainOptions{Threads: 3}))
+	short := &graph.Tensor{DType: onnx.Int64, Shape: []int{15}, I64: make([]int64, 15)}
+	if _, err := tr.Grad(feeds, short); err == nil {
+		t.Error("15 labels for 16 inputs: no error")
+	}
+}

@@ -9,10 +9,6 @@ func ForceInt8() (restore func()) {
 	return func() { minInt8Depth = old }
 }
 
-// SplitsBatch reports whether s may split a run's batch into parts that
-// run at once (split.go).
-func (s *Session) SplitsBatch() bool { return s.batch != "" }
-
 // SplitsBatch reports whether t may split a step's batch into chunks that
 // run at once (split.go).
 func (t *Trainer) SplitsBatch() bool { return t.batch != "" }

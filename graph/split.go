@@ -720,6 +720,12 @@ func (s *Session) splitRun(inputs map[string]*Tensor, n, workers int) (map[strin
 // most one per item).
 const chunksPerWorker = 4
 
+// SplitsBatch reports whether the graph computes each item of a batch
+// from that item alone, as far as the rules of split.go can tell: then,
+// with several threads, Run splits a batch of several items into chunks
+// of items that run at once.
+func (s *Session) SplitsBatch() bool { return s.batch != "" }
+
 // splitParts returns the first dimension of the inputs and the number of
 // workers to run them on: 1 when the session runs whole (a graph that is
 // not sample-wise, one thread, one item, or inputs whose first dimensions

@@ -33,6 +33,9 @@ type modelInfo struct {
 	// int8 arithmetic, and why not.
 	Int8      []int8Layer `json:"int8"`
 	Int8Error string      `json:"int8_error,omitempty"`
+	// SplitsBatch says whether the model computes each item of a batch
+	// alone, so that tensorquant run splits a batch across the threads.
+	SplitsBatch bool `json:"splits_batch"`
 }
 
 // int8Layer is one quantized layer of info's int8 list.
@@ -179,6 +182,7 @@ func describe(path string, m *onnx.Model) (*modelInfo, error) {
 	for _, n := range s.Int8Nodes() {
 		info.Int8 = append(info.Int8, int8Layer{Node: n.Node, Op: n.OpType, Int8: n.Int8, Output: n.Output, Fused: n.Fused, Reason: n.Reason})
 	}
+	info.SplitsBatch = s.SplitsBatch()
 	return info, nil
 }
 
@@ -276,6 +280,13 @@ func printInfo(w io.Writer, info *modelInfo) {
 		return
 	}
 	fmt.Fprintln(w, "imports:     yes")
+	if info.Int8Error == "" {
+		if info.SplitsBatch {
+			fmt.Fprintln(w, "batch:       each item computed alone: a batch runs in chunks on every thread")
+		} else {
+			fmt.Fprintln(w, "batch:       runs whole (its ops share the threads)")
+		}
+	}
 	printInt8(w, info)
 }
 

@@ -300,10 +300,19 @@ nodes:       4
   Shape   1
 unsupported: none
 imports:     yes
+batch:       runs whole (its ops share the threads)
 int8:        no quantized Conv, Gemm or MatMul layers
 `
 	if out != want {
 		t.Errorf("info printed\n%s\nwant\n%s", out, want)
+	}
+	// Without the output of the input's shape (the same for every item
+	// only in a whole run), each item is computed alone.
+	sm := linearModel(t)
+	sm.Graph.Node, sm.Graph.Output = sm.Graph.Node[:3], sm.Graph.Output[:1]
+	writeModel(t, filepath.Join(dir, "s.onnx"), sm)
+	if out, _, _ := tq(t, dir, "info", "s.onnx"); !strings.Contains(out, "\nbatch:       each item computed alone: a batch runs in chunks on every thread\n") {
+		t.Errorf("info of a sample-wise model:\n%s", out)
 	}
 	out, _, code = tq(t, dir, "info", "-json", "u.onnx")
 	if code != 0 {

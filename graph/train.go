@@ -74,6 +74,7 @@ type Trainer struct {
 	slotOf  map[string]int
 	consts  map[int]*Tensor
 	paramOf map[int]*trainParam // by slot
+	static  []bool              // by slot: values computed from parameters and constants alone
 	arenas  []*arena            // one per chunk of a step
 	batch   string              // the batch dimension, when a step may split it (split.go)
 	spare   [][]*Tensor         // the parameters' gradients of chunks 1, 2, ...
@@ -98,6 +99,7 @@ type trainStep struct {
 	n       *Node
 	in, out []int
 	view    bool           // the op returns views of its input: it may be given them
+	static  bool           // it reads only parameters and constants
 	grad    Differentiable // nil: no gradient flows through the node
 	needs   []bool         // inputs whose gradient the backward computes
 }
@@ -445,6 +447,31 @@ func (t *Trainer) plan(lossName string) error {
 	if !active[lossName] {
 		return fmt.Errorf("graph: train: output %q does not depend on any parameter", lossName)
 	}
+	// What depends on the inputs; the rest (parameters, constants and
+	// what is computed from them alone) is static.
+	t.static = make([]bool, t.slots)
+	for i := range t.static {
+		t.static[i] = true
+	}
+	for _, in := range g.Inputs {
+		if i := t.slotOf[in.Name]; t.paramOf[i] == nil {
+			t.static[i] = false
+		}
+	}
+	for k := range t.steps {
+		st := &t.steps[k]
+		st.static = true
+		for _, v := range st.in {
+			if v >= 0 && !t.static[v] {
+				st.static = false
+			}
+		}
+		for _, v := range st.out {
+			if v >= 0 {
+				t.static[v] = st.static
+			}
+		}
+	}
 	return nil
 }
 
@@ -519,7 +546,7 @@ func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, erro
 	if t.batch != "" && target != nil && len(target.Shape) > 0 && target.Shape[0] == n {
 		chunks = max(1, min(t.threads, n))
 	}
-	for len(t.arenas) < chunks {
+	for len(t.arenas) <= chunks { // and one for the shared nodes
 		t.arenas = append(t.arenas, &arena{})
 	}
 	for len(t.spare) < chunks-1 {
@@ -539,10 +566,22 @@ func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, erro
 		}
 		return g
 	}
+	whole := func() (float64, error) {
+		loss, _, err := t.step(inputs, target, 1, chunkEnv{t.arenas[0], t.threads, new(atomic.Int64), limit, grads(0)}, nil)
+		return loss, err
+	}
 	if chunks == 1 {
-		return t.step(inputs, target, 1, chunkEnv{t.arenas[0], t.threads, live, limit, grads(0)})
+		return whole()
+	}
+	// The nodes that read only parameters and constants (a weight's
+	// fake quantization) run once, for every chunk.
+	shared := t.newPass(chunkEnv{t.arenas[chunks], t.threads, live, limit, nil}, nil, nil)
+	defer shared.release()
+	if err := shared.forward(func(st trainStep) bool { return st.static }); err != nil {
+		return whole()
 	}
 	losses := make([]float64, chunks)
+	sg := make([][]*Tensor, chunks)
 	errs := make([]error, chunks)
 	var wg sync.WaitGroup
 	for k := range chunks {
@@ -560,14 +599,14 @@ func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, erro
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			losses[k], errs[k] = t.step(in, tk, float64(hi-lo)/float64(n), env)
+			losses[k], sg[k], errs[k] = t.step(in, tk, float64(hi-lo)/float64(n), env, shared)
 		}()
 	}
 	wg.Wait()
 	if errors.Join(errs...) != nil {
 		// Again whole, for the whole batch's error (or a step that fits
 		// the memory bound whole where the chunks' peaks coincided).
-		return t.step(inputs, target, 1, chunkEnv{t.arenas[0], t.threads, new(atomic.Int64), limit, grads(0)})
+		return whole()
 	}
 	loss := 0.0
 	for k := range chunks {
@@ -577,6 +616,22 @@ func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, erro
 		for i, p := range t.params {
 			addInto(p.grad, g[i])
 		}
+	}
+	// The chunks' gradients of the shared values, added in chunk order,
+	// go back through the shared nodes once.
+	for _, g := range sg[1:] {
+		for v, x := range g {
+			switch {
+			case x == nil:
+			case sg[0][v] == nil:
+				sg[0][v] = x
+			default:
+				addInto(sg[0][v], x)
+			}
+		}
+	}
+	if err := shared.backward(sg[0], grads(0), func(st trainStep) bool { return st.static }); err != nil {
+		return whole()
 	}
 	return loss, nil
 }
@@ -593,71 +648,20 @@ type chunkEnv struct {
 }
 
 // step is Grad on one chunk of a batch (inputs checked), with the loss
-// and its gradient weighted by share.
-func (t *Trainer) step(inputs map[string]*Tensor, target *Tensor, share float64, env chunkEnv) (float64, error) {
-	vals := make([]*Tensor, t.slots)
-	for i, v := range t.consts {
-		vals[i] = v
+// and its gradient weighted by share. With shared (a split step), the
+// nodes that read only parameters and constants are not run again: their
+// values are shared's, and the gradients that reach them are returned
+// (by slot, copies) for Grad to add up and take through them once.
+func (t *Trainer) step(inputs map[string]*Tensor, target *Tensor, share float64, env chunkEnv, shared *pass) (float64, []*Tensor, error) {
+	p := t.newPass(env, inputs, shared)
+	defer p.release()
+	mine := func(st trainStep) bool { return shared == nil || !st.static }
+	if err := p.forward(mine); err != nil {
+		return 0, nil, err
 	}
-	pinned := map[unsafe.Pointer]bool{}
-	for _, v := range t.consts {
-		pinned[dataPtr(v)] = true
-	}
-	for _, p := range t.params {
-		vals[p.slot] = p.value
-		pinned[dataPtr(p.value)] = true
-	}
-	for name, x := range inputs {
-		vals[t.slotOf[name]] = x
-		pinned[dataPtr(x)] = true
-	}
-	ctx := newCtx(env.arena, env.threads)
-	ctx.live, ctx.limit = env.live, env.limit
-	// Everything a run allocated goes back to the pool at the end.
-	var owned []*Tensor
-	defer func() {
-		seen := map[unsafe.Pointer]bool{}
-		for _, v := range owned {
-			if v == nil {
-				continue
-			}
-			p := dataPtr(v)
-			if p == nil || pinned[p] || seen[p] {
-				continue
-			}
-			seen[p] = true
-			env.arena.put(v)
-		}
-	}()
-	for _, st := range t.steps {
-		in := make([]*Tensor, len(st.in))
-		for j, v := range st.in {
-			if v >= 0 {
-				in[j] = vals[v]
-			}
-		}
-		ctx.reusable = nil
-		if st.view {
-			ctx.reusable = []bool{true}
-		}
-		out, err := st.n.Op.Run(ctx, in)
-		if err != nil {
-			return 0, nodeErr(st.n, err)
-		}
-		if len(out) != len(st.out) {
-			return 0, nodeErr(st.n, fmt.Errorf("the op returned %d outputs, the node has %d", len(out), len(st.out)))
-		}
-		for j, v := range st.out {
-			if v >= 0 {
-				vals[v] = out[j]
-			}
-		}
-		owned = append(owned, out...)
-	}
-	y := vals[t.loss]
-	loss, dy, err := Loss(y, target)
+	loss, dy, err := Loss(p.vals[t.loss], target)
 	if err != nil {
-		return 0, err
+		return 0, nil, err
 	}
 	if share != 1 {
 		loss *= share
@@ -670,9 +674,128 @@ func (t *Trainer) step(inputs map[string]*Tensor, target *Tensor, share float64,
 	}
 	grads := make([]*Tensor, t.slots)
 	grads[t.loss] = dy
+	if err := p.backward(grads, env.grads, mine); err != nil {
+		return 0, nil, err
+	}
+	var out []*Tensor
+	if shared != nil {
+		out = make([]*Tensor, t.slots)
+		for v, g := range grads {
+			if g != nil && shared.vals[v] != nil && t.static[v] {
+				out[v] = g.Clone()
+			}
+		}
+	}
+	for _, g := range grads {
+		if g != nil {
+			p.owned = append(p.owned, g)
+		}
+	}
+	return loss, out, nil
+}
+
+// pass is the values of one forward and backward pass through the
+// training graph (a chunk's, or the nodes that read only parameters once
+// for all chunks), the buffers it allocated, and the ones it must not
+// give back to its arena.
+type pass struct {
+	t      *Trainer
+	ctx    *Ctx
+	arena  *arena
+	vals   []*Tensor
+	pinned map[unsafe.Pointer]bool
+	owned  []*Tensor
+}
+
+// newPass returns a pass with the constants, the parameters, the inputs
+// and, with shared, the values of shared's nodes.
+func (t *Trainer) newPass(env chunkEnv, inputs map[string]*Tensor, shared *pass) *pass {
+	p := &pass{t: t, arena: env.arena, vals: make([]*Tensor, t.slots), pinned: map[unsafe.Pointer]bool{}}
+	for i, v := range t.consts {
+		p.vals[i] = v
+		p.pinned[dataPtr(v)] = true
+	}
+	for _, tp := range t.params {
+		p.vals[tp.slot] = tp.value
+		p.pinned[dataPtr(tp.value)] = true
+	}
+	for name, x := range inputs {
+		p.vals[t.slotOf[name]] = x
+		p.pinned[dataPtr(x)] = true
+	}
+	if shared != nil {
+		for v, x := range shared.vals {
+			if x != nil && p.vals[v] == nil {
+				p.vals[v] = x
+				p.pinned[dataPtr(x)] = true
+			}
+		}
+	}
+	p.ctx = newCtx(env.arena, env.threads)
+	p.ctx.live, p.ctx.limit = env.live, env.limit
+	return p
+}
+
+// release gives back to the arena everything the pass allocated.
+func (p *pass) release() {
+	seen := map[unsafe.Pointer]bool{}
+	for _, v := range p.owned {
+		if v == nil {
+			continue
+		}
+		ptr := dataPtr(v)
+		if ptr == nil || p.pinned[ptr] || seen[ptr] {
+			continue
+		}
+		seen[ptr] = true
+		p.arena.put(v)
+	}
+	p.owned = nil
+}
+
+// forward runs the nodes that run says, in order.
+func (p *pass) forward(run func(trainStep) bool) error {
+	ctx, vals := p.ctx, p.vals
+	for _, st := range p.t.steps {
+		if !run(st) {
+			continue
+		}
+		in := make([]*Tensor, len(st.in))
+		for j, v := range st.in {
+			if v >= 0 {
+				in[j] = vals[v]
+			}
+		}
+		ctx.reusable = nil
+		if st.view {
+			ctx.reusable = []bool{true}
+		}
+		out, err := st.n.Op.Run(ctx, in)
+		if err != nil {
+			return nodeErr(st.n, err)
+		}
+		if len(out) != len(st.out) {
+			return nodeErr(st.n, fmt.Errorf("the op returned %d outputs, the node has %d", len(out), len(st.out)))
+		}
+		for j, v := range st.out {
+			if v >= 0 {
+				vals[v] = out[j]
+			}
+		}
+		p.owned = append(p.owned, out...)
+	}
+	return nil
+}
+
+// backward takes grads, the gradients of values by slot, back through
+// the nodes that run says, in reverse order, adding the parameters' into
+// pgrads (by trainParam.index); the gradients of values whose node does
+// not run stay in grads.
+func (p *pass) backward(grads, pgrads []*Tensor, run func(trainStep) bool) error {
+	t, ctx, vals := p.t, p.ctx, p.vals
 	for k := len(t.steps) - 1; k >= 0; k-- {
 		st := t.steps[k]
-		if st.grad == nil {
+		if st.grad == nil || !run(st) {
 			continue
 		}
 		dOut := make([]*Tensor, len(st.out))
@@ -701,21 +824,16 @@ func (t *Trainer) step(inputs map[string]*Tensor, target *Tensor, share float64,
 		ctx.reusable = nil
 		dIn, err := st.grad.Backward(ctx, in, out, dOut, st.needs)
 		if err != nil {
-			return 0, nodeErr(st.n, fmt.Errorf("backward: %w", err))
+			return nodeErr(st.n, fmt.Errorf("backward: %w", err))
 		}
 		if len(dIn) != len(st.in) {
-			return 0, nodeErr(st.n, fmt.Errorf("backward returned %d gradients for %d inputs", len(dIn), len(st.in)))
+			return nodeErr(st.n, fmt.Errorf("backward returned %d gradients for %d inputs", len(dIn), len(st.in)))
 		}
-		if err := t.accumulate(ctx, st, in, dIn, dOut, grads, env.grads); err != nil {
-			return 0, nodeErr(st.n, err)
-		}
-	}
-	for _, g := range grads {
-		if g != nil {
-			owned = append(owned, g)
+		if err := t.accumulate(ctx, st, in, dIn, dOut, grads, pgrads); err != nil {
+			return nodeErr(st.n, err)
 		}
 	}
-	return loss, nil
+	return nil
 }
 
 // accumulate adds the input gradients of one node's backward to grads

@@ -688,17 +688,13 @@ func (s *Session) splitRun(inputs map[string]*Tensor, n, workers int) (map[strin
 	}
 	var wg sync.WaitGroup
 	for w := 1; w < workers; w++ {
-		threads := s.threads / workers
-		if w < s.threads%workers {
-			threads++
-		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			work(threads)
+			work(threadShare(s.threads, workers, w))
 		}()
 	}
-	work(s.threads / workers)
+	work(threadShare(s.threads, workers, 0))
 	wg.Wait()
 	if errors.Join(errs...) != nil {
 		// Again whole, for the whole batch's error (or a run that fits
@@ -714,6 +710,15 @@ func (s *Session) splitRun(inputs map[string]*Tensor, n, workers int) (map[strin
 		out[o.Name] = joinRows(all)
 	}
 	return out, nil
+}
+
+// threadShare returns the threads of part k of parts that share threads:
+// as many each, the first ones one more for the rest.
+func threadShare(threads, parts, k int) int {
+	if k < threads%parts {
+		return threads/parts + 1
+	}
+	return threads / parts
 }
 
 // chunksPerWorker is how many chunks a split run makes per worker (at

@@ -591,11 +591,7 @@ func (t *Trainer) Grad(inputs map[string]*Tensor, target *Tensor) (float64, erro
 			in[name], _ = x.Rows(lo, hi) // lo <= hi <= n, checked
 		}
 		tk, _ := target.Rows(lo, hi)
-		threads := t.threads / chunks
-		if k < t.threads%chunks {
-			threads++
-		}
-		env := chunkEnv{t.arenas[k], threads, live, limit, grads(k)}
+		env := chunkEnv{t.arenas[k], threadShare(t.threads, chunks, k), live, limit, grads(k)}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

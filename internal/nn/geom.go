@@ -1,5 +1,10 @@
 package nn
 
+import "github.com/tensorquant/tensorquant/internal/vec"
+
+// noAct is no activation.
+var noAct vec.Act
+
 // Geom is the geometry of a sliding window over up to three spatial
 // dimensions, in 3-D form: a 1-D or 2-D geometry has leading dimensions of
 // size 1 with kernel 1, stride 1, dilation 1 and no padding. Big is the
@@ -181,10 +186,9 @@ func (g *Geom) scatterPlane(in, plane []float32, sp *span) {
 			dst := plane[(id*b1+ih)*b2 : (id*b1+ih+1)*b2]
 			src := in[(od*s1+oh)*s2 : (od*s1+oh+1)*s2]
 			if sw == 1 {
-				d := dst[wlo+woff : whi+woff]
-				for i, v := range src[wlo:whi] {
-					d[i] += v
-				}
+				// d[i] += src[i] in a vector kernel (+ -0 first changes
+				// nothing).
+				vec.Finish(dst[wlo+woff:whi+woff], 0, false, src[wlo:whi], &noAct)
 				continue
 			}
 			for ow := wlo; ow < whi; ow++ {

@@ -66,9 +66,15 @@ func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
 	// taking, kernel row by kernel row, the maximum of the taps of that
 	// input row: every window's taps in scan order, as a loop per window
 	// would visit them (the same NaN and the same zero win).
+	k2s2 := g.Small[0] == 1 && g.Kernel == [3]int{1, 2, 2} && g.Stride == [3]int{1, 2, 2} &&
+		g.Pad == [3]int{} && g.Dilation == [3]int{1, 1, 1} && 2*g.Small[1] <= g.Big[1] && 2*g.Small[2] <= g.Big[2]
 	for p := p0; p < p1; p++ {
 		plane := x[p*B : (p+1)*B]
 		if argmax == nil && maxPlane(y[p*P:(p+1)*P], plane, g) {
+			continue
+		}
+		if yf, ok := any(y).([]float32); ok && argmax != nil && k2s2 {
+			maxPlaneK2S2Arg(yf[p*P:(p+1)*P], argmax[p*P:(p+1)*P], any(plane).([]float32), g.Small[1], g.Small[2], g.Big[2])
 			continue
 		}
 		var out []T
@@ -167,6 +173,30 @@ func maxRowArgF32(out []float32, am []int32, row []float32, off int, tw *taps, d
 			mi ^= (mi ^ int32(off+i)) & take
 		}
 		out[ow], am[ow] = math.Float32frombits(mb), mi
+	}
+}
+
+// maxPlaneK2S2Arg is MaxPool with the argmax on one float32 plane of 2×2
+// windows of stride 2 without padding (a CNN's commonest pooling; the
+// last row and column of an odd plane are read by no window): the taps
+// of maxRowArgF32 in the same order, unrolled.
+func maxPlaneK2S2Arg(y []float32, am []int32, x []float32, s1, s2, b2 int) {
+	low := math.Float32bits(float32(math.Inf(-1)))
+	for oh := range s1 {
+		r0 := 2 * oh * b2
+		top, bottom := x[r0:r0+2*s2], x[r0+b2:r0+b2+2*s2]
+		out, idx := y[oh*s2:(oh+1)*s2], am[oh*s2:(oh+1)*s2]
+		for ow := range out {
+			mb, mi := low, int32(-1)
+			c := 2 * ow
+			at := [4]int{r0 + c, r0 + c + 1, r0 + b2 + c, r0 + b2 + c + 1}
+			for k, v := range [4]float32{top[c], top[c+1], bottom[c], bottom[c+1]} {
+				take := -(b2i(v > math.Float32frombits(mb)) | b2i(v != v))
+				mb ^= (mb ^ math.Float32bits(v)) & uint32(take)
+				mi ^= (mi ^ int32(at[k])) & take
+			}
+			out[ow], idx[ow] = math.Float32frombits(mb), mi
+		}
 	}
 }
 

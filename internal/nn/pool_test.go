@@ -20,6 +20,8 @@ func poolGeoms() []Geom {
 		NewGeom([]int{4, 5, 6}, []int{2, 3, 3}, []int{2, 3, 2}, []int{2, 1, 2}, []int{0, 1, 0}, []int{1, 0, 1}, []int{1, 1, 2}),
 		NewGeom([]int{3, 3}, []int{3, 3}, []int{5, 5}, []int{1, 1}, []int{2, 2}, nil, []int{1, 1}), // kernel larger than the input
 		NewGeom([]int{4, 4}, []int{1, 1}, []int{4, 4}, []int{1, 1}, []int{0, 0}, nil, []int{1, 1}), // global
+		NewGeom([]int{8, 9}, []int{4, 4}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1}), // 2×2 stride 2, an odd width
+		NewGeom([]int{7, 6}, []int{3, 3}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1}), // an odd height
 	}
 }
 

@@ -208,9 +208,11 @@ func (s *Session) Graph() *Graph { return s.g }
 // dimension of the graph's, and the first error of a node (naming it).
 //
 // With more than one thread, a run of a batch of several items on a graph
-// that computes each item from its own alone (most image classifiers)
-// splits the batch into chunks that run at once, each on its share of
-// the threads; the outputs are the same.
+// that computes each item from its own alone (SplitsBatch: most image
+// classifiers and encoders) splits the batch into chunks that run at
+// once, each on its share of the threads; the outputs are the whole
+// run's (bit for bit on every reference model: the kernels compute an
+// item the same way in any batch). RunObserved runs whole.
 func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
 	if n, workers := s.splitParts(inputs); workers > 1 {
 		return s.splitRun(inputs, n, workers)

@@ -75,7 +75,7 @@ type Trainer struct {
 	consts  map[int]*Tensor
 	paramOf map[int]*trainParam // by slot
 	static  []bool              // by slot: values computed from parameters and constants alone
-	arenas  []*arena            // one per chunk of a step
+	arenas  []*arena            // one per chunk of a step, and one for the nodes they share
 	batch   string              // the batch dimension, when a step may split it (split.go)
 	spare   [][]*Tensor         // the parameters' gradients of chunks 1, 2, ...
 

@@ -253,7 +253,7 @@ func init() {
 		"And", "Or", "Xor", "Not", "Min", "Max", "Sum", "Mean", "Mod",
 		"Relu", "LeakyRelu", "Elu", "Selu", "Sigmoid", "HardSigmoid", "HardSwish", "Tanh", "Gelu", "Erf", "Exp",
 		"Log", "Sqrt", "Neg", "Abs", "Reciprocal", "Clip", "Floor", "Ceil", "Round", "Sign", "Softplus",
-		"Cast", "Identity", "Dropout", "SiLU", "Expand", "Tile",
+		"Cast", "Identity", "Dropout", "SiLU", "Expand", "Tile", "PRelu",
 	} {
 		batchRules[op] = elementwiseRule
 	}
@@ -262,7 +262,7 @@ func init() {
 	}
 	for _, op := range []string{
 		"Conv", "ConvTranspose", "MaxPool", "AveragePool", "GlobalAveragePool", "GlobalMaxPool",
-		"BatchNormalization", "InstanceNormalization", "LRN", "Resize", "DepthToSpace", "SpaceToDepth", "PRelu",
+		"BatchNormalization", "InstanceNormalization", "LRN", "Resize", "DepthToSpace", "SpaceToDepth",
 		"FusedConv", "QConv", "QGlobalAveragePool",
 	} {
 		batchRules[op] = firstAxisRule
@@ -290,8 +290,7 @@ func init() {
 	batchRules["Attention"] = attentionRule
 	// The int8 pass's NHWC forms keep the batch first, as NCHW does.
 	for _, op := range []string{"Add", "Sub", "Mul", "Div", "Relu", "Clip", "Sigmoid", "HardSigmoid", "HardSwish", "SiLU",
-		"Tanh", "LeakyRelu", "QuantizeLinear", "DequantizeLinear", "Concat", "MulQuantizeLinear", "GlobalAveragePool",
-		"QGlobalAveragePool"} {
+		"Tanh", "LeakyRelu", "QuantizeLinear", "DequantizeLinear", "Concat", "GlobalAveragePool", "QGlobalAveragePool"} {
 		batchRules[op+"NHWC"] = firstOf(batchRules[op])
 	}
 	batchRules["MulQuantizeLinearNHWC"] = firstOf(elementwiseRule)
@@ -343,7 +342,7 @@ func elementwiseRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*I
 // along another axis than the batch's.
 func quantizeRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Info) (batchAt, bool) {
 	res, ok := elementwiseRule(sc, n, in, at, out)
-	if !ok || at[0] == nil || len(in) < 2 || in[1] == nil || at[1] != nil {
+	if !ok || !alone(at) || len(in) < 2 || in[1] == nil {
 		return batchAt{}, false
 	}
 	if len(in[1].Shape) == 0 || len(in[1].Shape) == 1 && in[1].Shape[0].Size == 1 {
@@ -381,7 +380,7 @@ func reshapeRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Info)
 	}
 	stride := at[0].n * inner(in[0].Shape, at[0].axis)
 	t := inner(out[0].Shape, axis)
-	if stride%t != 0 || c%(stride/t) != 0 {
+	if stride <= 0 || t <= 0 || stride%t != 0 || c%(stride/t) != 0 { // items of no elements: not split
 		return batchAt{}, false
 	}
 	return batchAt{axis, stride / t}, true
@@ -407,13 +406,8 @@ func transposeRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Inf
 // work on the dimensions from axis on (Softmax before opset 13; after, on
 // axis alone): the batch before them.
 func normalizeRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Info) (batchAt, bool) {
-	if at[0] == nil {
+	if !alone(at) {
 		return batchAt{}, false
-	}
-	for _, a := range at[1:] {
-		if a != nil {
-			return batchAt{}, false
-		}
 	}
 	axis, ok := attrAxis(n, "axis", -1, len(in[0].Shape))
 	return *at[0], ok && at[0].axis < axis
@@ -422,13 +416,15 @@ func normalizeRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Inf
 // axisRule: Concat, Split, ArgMax and ArgMin along another axis than the
 // batch's (ArgMax's keepdims=0 drops its axis).
 func axisRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Info) (batchAt, bool) {
+	if at[0] == nil {
+		return batchAt{}, false
+	}
 	for i, a := range at {
 		if in[i] != nil && (a == nil || *a != *at[0]) {
 			return batchAt{}, false
 		}
 	}
-	def := 0
-	axis, ok := attrAxis(n, "axis", def, len(in[0].Shape))
+	axis, ok := attrAxis(n, "axis", 0, len(in[0].Shape))
 	if !ok || axis == at[0].axis {
 		return batchAt{}, false
 	}
@@ -489,13 +485,8 @@ func reduceRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Info) 
 
 // sliceRule: known axes that leave out the batch's.
 func sliceRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Info) (batchAt, bool) {
-	if at[0] == nil {
+	if !alone(at) {
 		return batchAt{}, false
-	}
-	for _, a := range at[1:] {
-		if a != nil {
-			return batchAt{}, false
-		}
 	}
 	rank := len(in[0].Shape)
 	var axes []int
@@ -612,10 +603,10 @@ func matMulRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Info) 
 // and C broadcast along them.
 func gemmRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Info) (batchAt, bool) {
 	transA, err := NewAttrs(n.Attrs).Int("transA", 0)
-	if err != nil || transA != 0 || at[0] == nil || len(in) < 2 || at[1] != nil {
+	if err != nil || transA != 0 || !alone(at) || len(in) < 2 {
 		return batchAt{}, false
 	}
-	if len(in) > 2 && in[2] != nil && (at[2] != nil || len(in[2].Shape) == 2 && in[2].Shape[0].Size != 1) {
+	if len(in) > 2 && in[2] != nil && len(in[2].Shape) == 2 && in[2].Shape[0].Size != 1 {
 		return batchAt{}, false
 	}
 	return *at[0], true
@@ -630,6 +621,19 @@ func attentionRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Inf
 		}
 	}
 	return *at[0], true
+}
+
+// alone reports whether input 0 is batched and no other input is.
+func alone(at []*batchAt) bool {
+	if len(at) == 0 || at[0] == nil {
+		return false
+	}
+	for _, a := range at[1:] {
+		if a != nil {
+			return false
+		}
+	}
+	return true
 }
 
 // attrAxis returns n's axis attribute (def when absent) made non-negative

@@ -123,6 +123,13 @@ func splitCases(t *testing.T) []splitCase {
 				node("Gather", "g", []string{"x", "i"}, []string{"g"}, axis(0)),
 				node("Add", "a", []string{"g", "g"}, []string{"y"}),
 			}},
+		// Items of no elements (an empty slice, then a reshape): no
+		// weight for the batch's digit, left whole.
+		{name: "empty items", x: []int{3}, init: map[string]*Tensor{"z": ints(0), "one": ints(1)},
+			nodes: []onnx.Node{
+				node("Slice", "sl", []string{"x", "z", "z", "one"}, []string{"e"}),
+				node("Unsqueeze", "u", []string{"e", "one"}, []string{"y"}),
+			}},
 		{name: "an op the rules do not list", x: []int{3}, init: map[string]*Tensor{"p": ints(0, 1, 0, 1)},
 			nodes: []onnx.Node{node("Pad", "pad", []string{"x", "p"}, []string{"y"})}},
 	}

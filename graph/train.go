@@ -677,7 +677,7 @@ func (t *Trainer) step(inputs map[string]*Tensor, target *Tensor, share float64,
 	if shared != nil {
 		out = make([]*Tensor, t.slots)
 		for v, g := range grads {
-			if g != nil && shared.vals[v] != nil && t.static[v] {
+			if g != nil && t.static[v] {
 				out[v] = g.Clone()
 			}
 		}

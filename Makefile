@@ -99,11 +99,15 @@ tools-qemu:
 tools-chromium:
 	@command -v chromium >/dev/null 2>&1 || scripts/apt-install chromium
 
-# A short native run of every fuzz target (fuzzing cannot run under -exec).
+# A short native run of every fuzz target (fuzzing cannot run under -exec):
+# those of ./fuzz, and those of the packages whose kernels are unexported.
+FUZZ_PKGS := ./fuzz ./internal/nn
 fuzz:
-	@for t in $$($(GO) test -list '^Fuzz' ./fuzz | grep '^Fuzz'); do \
-		echo "fuzz $$t ($(FUZZTIME))"; \
-		$(GO) test ./fuzz -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x >/tmp/tensorquant-fuzz.log 2>&1 || { cat /tmp/tensorquant-fuzz.log; exit 1; }; \
+	@for p in $(FUZZ_PKGS); do \
+		for t in $$($(GO) test -list '^Fuzz' $$p | grep '^Fuzz'); do \
+			echo "fuzz $$p $$t ($(FUZZTIME))"; \
+			$(GO) test $$p -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 200x >/tmp/tensorquant-fuzz.log 2>&1 || { cat /tmp/tensorquant-fuzz.log; exit 1; }; \
+		done; \
 	done
 
 # Single-core kernel benchmarks (every kernel family this CPU runs, the naive

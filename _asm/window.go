@@ -36,7 +36,21 @@ func windowKernels(c *build.Context) {
 	for i := range 16 {
 		c.AddDatum(4*i, operand.U32(2*i))
 	}
+	// zipLo, zipHi: the VPERMT2PS indices that interleave the first and
+	// the second halves of two 16-lane vectors.
+	var zip [2]operand.Mem
+	for h, name := range []string{"zipLo", "zipHi"} {
+		zip[h] = c.StaticGlobal(name)
+		c.DataAttributes(attr.RODATA | attr.NOPTR)
+		for i := range 16 {
+			c.AddDatum(4*i, operand.U32(8*h+i/2+16*(i%2)))
+		}
+	}
 	for _, s := range isas(c) {
+		evensKernel(s, evens)
+		zipKernel(s, zip)
+		winoInKernel(s)
+		winoOutKernel(s, zip)
 		for _, sh := range dwShapes {
 			windowKernel(s, evens, "dwRow", sh[0], sh[1])
 		}
@@ -151,6 +165,101 @@ func (s isa) takeGreaterOrNaN(x, acc reg.Register) {
 	s.VCMPPS(imm(0x03), x, x, un)
 	s.VORPS(un, gt, gt)
 	s.VBLENDVPS(gt, x, acc, acc)
+}
+
+// evensKernel emits evens+isa: dst[i] = src[2i] for i < len(dst), a
+// multiple of 8 (evensGeneric; src has 2·len(dst) elements: the vectors
+// load pairs).
+func evensKernel(s isa, evens operand.Mem) {
+	s.Implement("evens" + s.name)
+	s.Attributes(attr.NOSPLIT)
+	s.Comment("dst[i] = src[2i] for i < len(dst), a multiple of 8 (evensGeneric).")
+	dst, src, n := s.slice("dst", 4), s.slice("src", 4), s.length("dst")
+	var idx reg.VecVirtual
+	if s.avx512 {
+		idx = s.ZMM()
+		s.VMOVDQU32(evens, idx)
+	}
+	block := func(t isa) {
+		x := t.taps(src, 0, 2, idx)
+		s.VMOVUPS(x, dst.at(0))
+		s.ADDQ(imm(4*t.lanes), dst.p)
+		s.ADDQ(imm(8*t.lanes), src.p)
+	}
+	fullThenHalf(s, n, block)
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// zipIndices loads the VPERMT2PS indices of zipStore (AVX-512; nil
+// registers for AVX2).
+func (s isa) zipIndices(zip [2]operand.Mem) (lo, hi reg.VecVirtual) {
+	if s.avx512 {
+		lo, hi = s.ZMM(), s.ZMM()
+		s.VMOVDQU32(zip[0], lo)
+		s.VMOVDQU32(zip[1], hi)
+	}
+	return lo, hi
+}
+
+// zipStore stores x and y interleaved (x0 y0 x1 y1 ...) to first (the
+// first s.lanes elements) and second (the others); it overwrites x and y.
+func (s isa) zipStore(x, y, lo, hi reg.VecVirtual, first, second operand.Mem) {
+	if s.lanes == 16 {
+		// lo: x0 y0 ... x7 y7; hi: x8 y8 ... x15 y15.
+		p, q := s.vec(), s.vec()
+		s.VMOVDQA32(lo, p)
+		s.VPERMI2PS(y, x, p)
+		s.VMOVDQA32(hi, q)
+		s.VPERMI2PS(y, x, q)
+		s.VMOVUPS(p, first)
+		s.VMOVUPS(q, second)
+		return
+	}
+	// Per 128-bit lane: [x0 y0 x1 y1 | x4 y4 x5 y5] and [x2 y2 x3 y3 |
+	// x6 y6 x7 y7]; then their low and high lanes.
+	l, h := s.vec(), s.vec()
+	s.VUNPCKLPS(y, x, l)
+	s.VUNPCKHPS(y, x, h)
+	s.VPERM2F128(imm(0x20), h, l, x)
+	s.VPERM2F128(imm(0x31), h, l, y)
+	s.VMOVUPS(x, first)
+	s.VMOVUPS(y, second)
+}
+
+// fullThenHalf emits blocks of s.lanes while n has them, then, for
+// AVX-512, one block of 8 lanes (YMM) when the rest of n has them.
+func fullThenHalf(s isa, n reg.Register, block func(isa)) {
+	s.counted(n, s.lanes, "loop", func() { block(s) })
+	if !s.avx512 {
+		return
+	}
+	s.CMPQ(n, imm(8))
+	s.JB(operand.LabelRef("half_done"))
+	block(s.half())
+	s.Label("half_done")
+}
+
+// zipKernel emits zip+isa: dst[2i] = a[i] and dst[2i+1] = b[i] for i <
+// len(a), a multiple of 8 (zipGeneric).
+func zipKernel(s isa, zip [2]operand.Mem) {
+	s.Implement("zip" + s.name)
+	s.Attributes(attr.NOSPLIT)
+	s.Comment("dst[2i] = a[i], dst[2i+1] = b[i] for i < len(a), a multiple of 8 (zipGeneric).")
+	dst, a, b, n := s.slice("dst", 4), s.slice("a", 4), s.slice("b", 4), s.length("a")
+	lo, hi := s.zipIndices(zip)
+	block := func(t isa) {
+		x, y := t.vec(), t.vec()
+		s.VMOVUPS(a.at(0), x)
+		s.VMOVUPS(b.at(0), y)
+		t.zipStore(x, y, lo, hi, dst.at(0), dst.at(t.lanes))
+		s.ADDQ(imm(8*t.lanes), dst.p)
+		s.ADDQ(imm(4*t.lanes), a.p)
+		s.ADDQ(imm(4*t.lanes), b.p)
+	}
+	fullThenHalf(s, n, block)
+	s.VZEROUPPER()
+	s.RET()
 }
 
 // gatherRowsKernel emits gatherRows for s's panel width (32 floats for
@@ -486,4 +595,185 @@ func inputRow(s isa, oh reg.GPVirtual, r, stride, kr int) reg.GPVirtual {
 		s.ADDQ(imm(kr), ih)
 	}
 	return ih
+}
+
+// planes addresses 16 planes of float32 at a stride of ld elements:
+// plane 4i+j at q[i] + j·ld·4 bytes (r1 = ld·4, r3 = 3·ld·4).
+type planes struct {
+	q      [4]reg.GPVirtual
+	r1, r3 reg.GPVirtual
+}
+
+// newPlanes loads the base of the slice argument name and the stride
+// argument ld.
+func newPlanes(s isa, name, ld string) planes {
+	var p planes
+	p.r1, p.r3 = s.GP64(), s.GP64()
+	s.Load(s.Param(ld), p.r1)
+	s.SHLQ(imm(2), p.r1)
+	s.LEAQ(operand.Mem{Base: p.r1, Index: p.r1, Scale: 2}, p.r3)
+	for i := range p.q {
+		p.q[i] = s.GP64()
+	}
+	s.Load(s.Param(name).Base(), p.q[0])
+	for i := 1; i < 4; i++ {
+		s.LEAQ(operand.Mem{Base: p.q[i-1], Index: p.r1, Scale: 4}, p.q[i])
+	}
+	return p
+}
+
+// at returns the address of plane xi at the current position.
+func (p planes) at(xi int) operand.Mem {
+	q := p.q[xi/4]
+	switch xi % 4 {
+	case 1:
+		return operand.Mem{Base: q, Index: p.r1, Scale: 1}
+	case 2:
+		return operand.Mem{Base: q, Index: p.r1, Scale: 2}
+	case 3:
+		return operand.Mem{Base: q, Index: p.r3, Scale: 1}
+	}
+	return operand.Mem{Base: q}
+}
+
+// advance moves every plane on by bytes.
+func (s isa) advance(p planes, bytes int) {
+	for _, q := range p.q {
+		s.ADDQ(imm(bytes), q)
+	}
+}
+
+// winoInKernel emits winoIn+isa: the input transform Bᵀ d B of
+// Winograd's F(2×2, 3×3) (internal/nn winograd.go) at n positions
+// (rounded up to a multiple of 8), from the even-column (e) and odd-column
+// (o) phases of the even (e0, o0) and odd (e1, o1) input rows, whose
+// rows are l long, to the 16 planes of v (stride ld): for each position t
+// and j, u_j(a, r) is the row transform of parity a at t + r·l
+// (u0 = e[t]-e[t+1], u1 = o[t]+e[t+1], u2 = e[t+1]-o[t], u3 = o[t]-o[t+1]),
+// and v[(4i+j)·ld + t] the column transform: u_j(0,0)-u_j(0,1),
+// u_j(1,0)+u_j(0,1), u_j(0,1)-u_j(1,0), u_j(1,0)-u_j(1,1). The operations
+// and their order are winogradInput's.
+func winoInKernel(s isa) {
+	s.Implement("winoIn" + s.name)
+	s.Attributes(attr.NOSPLIT)
+	s.Comment("The input transform of F(2×2, 3×3) at n positions, rounded up to a multiple of 8 (winogradInput).")
+	v := newPlanes(s, "v", "ld")
+	n := s.GP64()
+	s.Load(s.Param("n"), n)
+	var ph [4]reg.GPVirtual // e0, o0, e1, o1
+	for i, name := range []string{"e0", "o0", "e1", "o1"} {
+		ph[i] = s.GP64()
+		s.Load(s.Param(name).Base(), ph[i])
+	}
+	lb := s.GP64()
+	s.Load(s.Param("l"), lb)
+	s.SHLQ(imm(2), lb)
+	block := func(t isa) {
+		// mem returns the address of phase p at the position + r rows
+		// + c columns.
+		mem := func(p, r, c int) operand.Mem {
+			m := operand.Mem{Base: ph[p], Disp: 4 * c}
+			if r == 1 {
+				m.Index, m.Scale = lb, 1
+			}
+			return m
+		}
+		for j := range 4 {
+			var u [2][2]reg.VecVirtual // [parity][row]
+			for a := range 2 {
+				e, o := 2*a, 2*a+1
+				for r := range 2 {
+					x := t.vec()
+					switch j {
+					case 0:
+						s.VMOVUPS(mem(e, r, 0), x)
+						s.VSUBPS(mem(e, r, 1), x, x)
+					case 1:
+						s.VMOVUPS(mem(o, r, 0), x)
+						s.VADDPS(mem(e, r, 1), x, x)
+					case 2:
+						s.VMOVUPS(mem(e, r, 1), x)
+						s.VSUBPS(mem(o, r, 0), x, x)
+					case 3:
+						s.VMOVUPS(mem(o, r, 0), x)
+						s.VSUBPS(mem(o, r, 1), x, x)
+					}
+					u[a][r] = x
+				}
+			}
+			w := t.vec()
+			s.VSUBPS(u[0][1], u[0][0], w)
+			s.VMOVUPS(w, v.at(j))
+			s.VADDPS(u[0][1], u[1][0], w)
+			s.VMOVUPS(w, v.at(4+j))
+			s.VSUBPS(u[1][0], u[0][1], w)
+			s.VMOVUPS(w, v.at(8+j))
+			s.VSUBPS(u[1][1], u[1][0], w)
+			s.VMOVUPS(w, v.at(12+j))
+		}
+		for _, p := range ph {
+			s.ADDQ(imm(4*t.lanes), p)
+		}
+		s.advance(v, 4*t.lanes)
+	}
+	roundedBlocks(s, n, block)
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// winoOutKernel emits winoOut+isa: the output transform Aᵀ M A of
+// Winograd's F(2×2, 3×3) at n positions t (rounded up to a multiple of
+// 8), from the 16 planes of m (stride ld) to the 2 rows of o (stride
+// ldo), interleaved: o[a·ldo + 2t + b] = o_ab, with s_aj = (m_0j + m_1j)
+// + m_2j for a = 0, (m_1j - m_2j) - m_3j for a = 1, and o_a0 = (s_a0 +
+// s_a1) + s_a2, o_a1 = (s_a1 - s_a2) - s_a3. The operations and their
+// order are winogradOutput's.
+func winoOutKernel(s isa, zip [2]operand.Mem) {
+	s.Implement("winoOut" + s.name)
+	s.Attributes(attr.NOSPLIT)
+	s.Comment("The output transform of F(2×2, 3×3) at n positions, rounded up to a multiple of 8 (winogradOutput).")
+	lo, hi := s.zipIndices(zip)
+	o0, ldo := s.slice("o", 4), s.GP64()
+	s.Load(s.Param("ldo"), ldo)
+	o1 := s.GP64()
+	s.LEAQ(operand.Mem{Base: o0.p, Index: ldo, Scale: 4}, o1)
+	m := newPlanes(s, "m", "ld")
+	n := s.GP64()
+	s.Load(s.Param("n"), n)
+	block := func(t isa) {
+		var sv [2][4]reg.VecVirtual
+		for j := range 4 {
+			a, b := t.vec(), t.vec()
+			s.VMOVUPS(m.at(j), a)
+			s.VADDPS(m.at(4+j), a, a)
+			s.VADDPS(m.at(8+j), a, a)
+			s.VMOVUPS(m.at(4+j), b)
+			s.VSUBPS(m.at(8+j), b, b)
+			s.VSUBPS(m.at(12+j), b, b)
+			sv[0][j], sv[1][j] = a, b
+		}
+		for a, row := range []reg.Register{o0.p, o1} {
+			x, y := t.vec(), t.vec()
+			s.VADDPS(sv[a][1], sv[a][0], x)
+			s.VADDPS(sv[a][2], x, x)
+			s.VSUBPS(sv[a][2], sv[a][1], y)
+			s.VSUBPS(sv[a][3], y, y)
+			t.zipStore(x, y, lo, hi, operand.Mem{Base: row}, operand.Mem{Base: row, Disp: 4 * t.lanes})
+		}
+		s.ADDQ(imm(8*t.lanes), o0.p)
+		s.ADDQ(imm(8*t.lanes), o1)
+		s.advance(m, 4*t.lanes)
+	}
+	roundedBlocks(s, n, block)
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// roundedBlocks emits blocks of s.lanes positions while n has them, then
+// (AVX-512) one of 8 when n > 0 is left, or (AVX2) none: n positions
+// rounded up to a multiple of 8.
+func roundedBlocks(s isa, n reg.Register, block func(isa)) {
+	s.ADDQ(imm(7), n)
+	s.ANDQ(imm(-8), n)
+	fullThenHalf(s, n, block)
 }

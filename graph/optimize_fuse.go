@@ -21,7 +21,8 @@ import (
 func init() {
 	RegisterPass(Pass{Name: "remove-identity", Stage: StageCleanup, Exact: true, Apply: removeIdentity})
 	RegisterPass(Pass{Name: "fold-batchnorm", Stage: StageFold, Apply: foldBatchNorm})
-	RegisterPass(Pass{Name: "fuse-conv", Stage: StageFuse, Exact: true, Apply: fuseConv})
+	RegisterPass(Pass{Name: "fuse-conv-winograd", Stage: StageFuse - 1, Apply: func(r *Rewriter) error { return fuseConv(r, true) }})
+	RegisterPass(Pass{Name: "fuse-conv", Stage: StageFuse, Exact: true, Apply: func(r *Rewriter) error { return fuseConv(r, false) }})
 	RegisterPass(Pass{Name: "fuse-gemm", Stage: StageFuse, Exact: true, Apply: fuseGemm})
 	RegisterPass(Pass{Name: "fuse-silu", Stage: StageFuse + 50, Exact: true, Apply: fuseSiLU})
 }
@@ -273,8 +274,14 @@ func residualAdd(r *Rewriter, value string) (*Node, string) {
 // fuseConv replaces every Conv and ConvTranspose with a constant FLOAT
 // weight (and bias) by a FusedConv that holds the weights packed, with the
 // residual Add that alone reads its output (when the other addend has the
-// same shape) and the activation after that.
-func fuseConv(r *Rewriter) error {
+// same shape) and the activation after that. With winograd it replaces
+// only the convolutions that nn.Conv.Winograd admits at their input's
+// shape (3×3, stride 1, enough channels and tiles: Winograd's F(2×2,
+// 3×3) is faster there than im2col, and rounds differently), and not
+// those whose input a DequantizeLinear computes: a fake-quantized
+// convolution keeps the node-by-node bits that a later QuantizeLinear
+// would turn from an ulp into a step.
+func fuseConv(r *Rewriter, winograd bool) error {
 	for _, n := range r.Nodes() {
 		if !onnxOp(n, "Conv") && !onnxOp(n, "ConvTranspose") {
 			continue
@@ -299,8 +306,14 @@ func fuseConv(r *Rewriter) error {
 		if bias != nil {
 			bs = Sizes(bias.Shape...)
 		}
-		if _, _, _, err := conv.shapes(r.Info(n.Inputs[0]).Shape, Sizes(w.Shape...), bs); err != nil {
+		_, k, known, err := conv.shapes(r.Info(n.Inputs[0]).Shape, Sizes(w.Shape...), bs)
+		if err != nil {
 			continue
+		}
+		if winograd {
+			if p := r.producer(n.Inputs[0]); !known || !k.Winograd() || p != nil && onnxOp(p, "DequantizeLinear") {
+				continue
+			}
 		}
 		f := &fusedConvOp{conv: conv, wShape: Sizes(w.Shape...), bShape: bs}
 		if bias != nil {
@@ -312,7 +325,13 @@ func fuseConv(r *Rewriter) error {
 		if conv.transposed {
 			inC, outC = w.Shape[0], w.Shape[1]*g
 		}
-		f.weights = nn.PackConvWeights(inC, outC, g, kn, conv.transposed, w.F32)
+		attrs := n.Attrs
+		if winograd {
+			f.weights = nn.PackWinogradWeights(inC, outC, w.F32)
+			attrs = append(slices.Clone(attrs), onnx.Attribute{Name: "algorithm", Type: onnx.AttrString, S: []byte("winograd_f2x2_3x3")})
+		} else {
+			f.weights = nn.PackConvWeights(inC, outC, g, kn, conv.transposed, w.F32)
+		}
 		chain := []*Node{n}
 		out := n.Outputs[0]
 		inputs := []string{n.Inputs[0]}
@@ -331,7 +350,7 @@ func fuseConv(r *Rewriter) error {
 			names = append(names, a.name)
 		}
 		r.Replace(chain, &Node{Name: n.Name, OpType: "FusedConv", Domain: FusedDomain, Inputs: inputs, Outputs: []string{out},
-			Attrs: fusedAttrs(n.Attrs, names, n.OpType), Op: f})
+			Attrs: fusedAttrs(attrs, names, n.OpType), Op: f})
 	}
 	return nil
 }

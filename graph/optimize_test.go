@@ -371,7 +371,8 @@ func TestRegisterPass(t *testing.T) {
 	if !slices.IsSorted(stages) || len(stages) < 4 {
 		t.Errorf("pass stages %v", stages)
 	}
-	for _, p := range []Pass{{Name: "fuse-conv", Apply: fuseConv}, {Name: "", Apply: fuseConv}, {Name: "x"}} {
+	apply := func(r *Rewriter) error { return fuseConv(r, false) }
+	for _, p := range []Pass{{Name: "fuse-conv", Apply: apply}, {Name: "", Apply: apply}, {Name: "x"}} {
 		func() {
 			defer func() {
 				if recover() == nil {

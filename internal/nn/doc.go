@@ -16,4 +16,13 @@
 // panic when a slice is too short for the geometry it is given. Every
 // function works on a range of samples or planes, so that a caller can
 // split the work across goroutines; results never depend on that split.
+//
+// A convolution runs by im2col and the GEMM (Conv.Forward, the layers'
+// path and the specification), by an implicit im2col that packs the
+// GEMM's panels straight from the input (ConvPlan.ForwardPacked with
+// PackConvWeights: Forward's bits; samples with few output positions
+// share a GEMM), by Winograd's F(2×2, 3×3) for the 3×3 stride-1
+// convolutions where Conv.Winograd says it is faster (ForwardPacked with
+// PackWinogradWeights: 2.25× fewer multiplications, within a few ulps of
+// the sums), or, depthwise, directly.
 package nn

@@ -16,6 +16,7 @@ type ConvWeights struct {
 	transposed                 bool
 	packed                     []*gemm.Packed // per group; nil when w is used
 	w                          []float32
+	wino                       []*gemm.Packed // PackWinogradWeights': G g Gᵀ at each ξ
 }
 
 // PackConvWeights prepares the weights w of a convolution (or, when
@@ -40,7 +41,7 @@ func PackConvWeights(inC, outC, groups, kernelN int, transposed bool, w []float3
 // Len returns the number of float32 values the prepared weights hold.
 func (cw *ConvWeights) Len() int {
 	n := len(cw.w)
-	for _, p := range cw.packed {
+	for _, p := range append(cw.packed, cw.wino...) {
 		n += p.Len()
 	}
 	return n
@@ -63,14 +64,23 @@ type Fused struct {
 // for concurrent use.
 type ConvPlan struct {
 	Conv
-	cols *columns // nil for a depthwise or transposed convolution
+	cols  *columns  // nil for a depthwise or transposed convolution
+	wino  *winograd // nil unless c fits Winograd's F(2×2, 3×3)
+	group int       // samples per GEMM of the im2col path
 }
 
 // Plan prepares c for ForwardPacked.
 func (c Conv) Plan() *ConvPlan {
 	p := &ConvPlan{Conv: c}
+	p.group = 1
 	if !c.Transposed && !c.Depthwise() {
 		p.cols = p.planColumns()
+		if p.cols.spans == nil && c.Groups == 1 && p.cols.n < minGemmCols {
+			p.group = (minGemmCols + p.cols.n - 1) / max(p.cols.n, 1)
+		}
+	}
+	if c.winogradFits() {
+		p.wino = p.planWinograd()
 	}
 	return p
 }
@@ -83,17 +93,22 @@ func parts(n, threads int) (parts, per int) {
 }
 
 // Scratch returns the length of the scratch buffer ForwardPacked takes
-// for n samples on threads goroutines.
+// for n samples on threads goroutines (with weights from
+// PackWinogradWeights or PackConvWeights: either).
 func (p *ConvPlan) Scratch(n, threads int) int {
 	np, _ := parts(n, max(threads, 1))
 	switch {
+	case p.wino != nil:
+		// Either path: the weights say which.
+		nw, _ := parts(len(p.wino.blocks(0, n)), max(threads, 1))
+		return max(nw*p.wino.scratchLen(p.InC, p.OutC), np*p.scratchLen())
 	case p.Transposed:
 		cols, tmp := p.Conv.Scratch(max(1, (n+np-1)/np))
 		return np * (cols + tmp)
 	case p.cols == nil:
 		return 0
 	}
-	return np * p.cols.scratchLen(p.OutC/p.Groups)
+	return np * p.scratchLen()
 }
 
 // ForwardPacked writes samples [n0, n1) of y, the convolution of x with
@@ -104,8 +119,11 @@ func (p *ConvPlan) Scratch(n, threads int) int {
 // x padded and split into phases, see columns) straight into the GEMM's
 // panel layout: an implicit GEMM, no column matrix is stored. The result
 // equals Forward's (and the bias is added after the sums, as there); the
-// depthwise kernel starts from the bias, as Forward's does. The results
-// do not depend on threads.
+// depthwise kernel starts from the bias, as Forward's does. With weights
+// from PackWinogradWeights the convolution is Winograd's F(2×2, 3×3)
+// instead (see winograd.go; within a few ulps of the sums' scale, not
+// Forward's bits). The results depend neither on threads nor on how the
+// samples are split between calls.
 func (p *ConvPlan) ForwardPacked(y, x []float32, w *ConvWeights, f *Fused, n0, n1, threads int, scratch []float32) {
 	if f == nil {
 		f = &Fused{}
@@ -116,6 +134,12 @@ func (p *ConvPlan) ForwardPacked(y, x []float32, w *ConvWeights, f *Fused, n0, n
 	case w.transposed:
 		c.forwardTransposedFused(y, x, w.w, f, n0, n1, threads, scratch)
 		return
+	case w.wino != nil:
+		if p.wino == nil {
+			panic("nn: Winograd weights for a convolution that is not Winograd's")
+		}
+		p.forwardWinograd(y, x, w, f, n0, n1, threads, scratch)
+		return
 	case w.packed == nil:
 		P := c.SmallN()
 		parallel(threads, (n1-n0)*c.OutC, max(1, grainElems/max(P*c.KernelN(), 1)), func(lo, hi int) {
@@ -125,15 +149,37 @@ func (p *ConvPlan) ForwardPacked(y, x []float32, w *ConvWeights, f *Fused, n0, n
 		return
 	}
 	// Samples go to goroutines when there are enough of them; otherwise
-	// each sample's GEMM uses the goroutines itself.
+	// each sample's GEMM uses the goroutines itself. Samples of few
+	// output positions share one GEMM, several at a time.
 	np, per := parts(n1-n0, threads)
-	each := p.cols.scratchLen(c.OutC / c.Groups)
+	each := p.scratchLen()
 	eachPart(np, n1-n0, func(part, lo, hi int) {
 		sc := scratch[part*each : (part+1)*each]
-		for n := n0 + lo; n < n0+hi; n++ {
-			c.gemmSample(y, x, w, f, p.cols, sc, n, per)
+		for n := n0 + lo; n < n0+hi; {
+			k := min(p.group, n0+hi-n)
+			if k > 1 {
+				c.gemmSamples(y, x, w, f, p.cols, sc, n, n+k, per)
+			} else {
+				c.gemmSample(y, x, w, f, p.cols, sc, n, per)
+			}
+			n += k
 		}
 	})
+}
+
+// minGemmCols is the number of GEMM columns below which a convolution's
+// samples share one GEMM (ResNet-18's last layers have 49 positions per
+// sample: a GEMM of 49 columns computes 64, in panels of 32).
+const minGemmCols = 192
+
+// scratchLen returns the scratch one goroutine of ForwardPacked takes
+// on the im2col path: a sample's, or a group's of p.group samples.
+func (p *ConvPlan) scratchLen() int {
+	rows := p.OutC / p.Groups
+	if p.group > 1 {
+		return p.group * (p.cols.phaseLen + rows*p.cols.n)
+	}
+	return p.cols.scratchLen(rows)
 }
 
 // grainElems is the work (multiply-adds) below which splitting planes
@@ -229,8 +275,12 @@ func (c *Conv) fillPhases(dst, xg []float32, pl *columns, cg int) {
 					row := ph[i*wq : (i+1)*wq]
 					in := src[ih*b2 : (ih+1)*b2]
 					first := jlo*s2 + b - p2
-					if s2 == 1 {
+					switch s2 {
+					case 1:
 						copy(row[jlo:jhi], in[first:first+jhi-jlo])
+						continue
+					case 2:
+						evens(row[jlo:jhi], in[first:])
 						continue
 					}
 					part := row[jlo:jhi]
@@ -331,6 +381,70 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 				vec.FinishRows(y[out+i*P:out+(i+1)*P], wo, cs[i*pl.n:], pl.wq, ho, wo, bias, 0, add, wo, &f.Act)
 			}
 		})
+	}
+}
+
+// gemmSamples computes samples [s0, s1) of y (one group) by one GEMM
+// whose columns are each sample's in turn (see columns), reading the
+// samples' inputs as pl says; sc holds the samples' phase buffers and C.
+// Each column is its own sum: the result is gemmSample's.
+func (c *Conv) gemmSamples(y, x []float32, w *ConvWeights, f *Fused, pl *columns, sc []float32, s0, s1, threads int) {
+	K, P, rows := c.dims()
+	k := s1 - s0
+	B := c.BigN()
+	// The samples' B matrices: x itself (direct), or their phases.
+	buf, stride := x[s0*c.InC*B:s1*c.InC*B], c.InC*B
+	if !pl.direct {
+		buf, stride = sc[:k*pl.phaseLen], pl.phaseLen
+		for s := range k {
+			c.fillPhases(buf[s*stride:(s+1)*stride], x[(s0+s)*c.InC*B:(s0+s+1)*c.InC*B], pl, c.InC)
+		}
+	}
+	n := k * pl.n
+	cs := sc[k*pl.phaseLen:][:rows*n]
+	gemm.Gemm(&gemm.Params{M: rows, N: n, K: K, PackedA: w.packed[0], C: cs, LdC: n, Threads: threads,
+		PackB: func(dst []float32, nr, k0, kn, j0, jn int) { packSamples(dst, buf, stride, pl, nr, k0, kn, j0, jn) }})
+	ho, wo := c.Small[1], c.Small[2]
+	parallel(threads, k*rows, max(1, 4096/P), func(lo, hi int) {
+		for q := lo; q < hi; q++ {
+			s, i := q/rows, q%rows
+			out := ((s0+s)*c.OutC + i) * P
+			var bias, add []float32
+			if f.Bias != nil {
+				bias = f.Bias[i : i+1]
+			}
+			if f.Add != nil {
+				add = f.Add[out : out+P]
+			}
+			vec.FinishRows(y[out:out+P], wo, cs[i*n+s*pl.n:], pl.wq, ho, wo, bias, 0, add, wo, &f.Act)
+		}
+	})
+}
+
+// packSamples is packPhases for the columns of several samples in turn:
+// column j is column j mod pl.n of sample j / pl.n, whose B has its rows
+// at buf[sample·stride + offs[k]:]. A panel within one sample is gathered
+// as packPhases does; one across samples is copied run by run.
+func packSamples(dst, buf []float32, stride int, pl *columns, nr, k0, kn, j0, jn int) {
+	offs := pl.offs[k0 : k0+kn]
+	for q := 0; q*nr < jn; q++ {
+		pan := dst[q*kn*nr : (q+1)*kn*nr]
+		j := j0 + q*nr
+		w := min(nr, jn-q*nr)
+		s, col := j/pl.n, j%pl.n
+		if w == nr && col+nr <= pl.n {
+			gatherRows(pan, buf[s*stride:], offs, col, nr)
+			continue
+		}
+		for p, o := range offs {
+			d := pan[p*nr : (p+1)*nr]
+			for r, s, col := 0, s, col; r < w; s, col = s+1, 0 {
+				m := min(w-r, pl.n-col)
+				copy(d[r:r+m], buf[s*stride+o+col:])
+				r += m
+			}
+			clear(d[w:])
+		}
 	}
 }
 

@@ -158,29 +158,46 @@ func nanSlice(n int) []float32 {
 // BenchmarkForwardPacked runs the fused convolution (prepared weights,
 // implicit im2col, bias and ReLU) on the distinct convolutions of
 // ResNet-18 at 224×224, one sample on one goroutine, as a model's Conv
-// node does; GFLOP/s counts 2 flops per multiply-add.
+// node does; the 3×3 stride-1 ones also at batch 8 and by Winograd's
+// F(2×2, 3×3) (path=winograd) beside im2col. GFLOP/s counts 2 flops per
+// multiply-add of the direct convolution.
 func BenchmarkForwardPacked(b *testing.B) {
-	c := func(inC, outC, k, s, hw int) convCase {
-		return convCase{n: 1, inC: inC, outC: outC, groups: 1, in: []int{hw, hw}, kernel: []int{k, k},
+	c := func(n, inC, outC, k, s, hw int) convCase {
+		return convCase{n: n, inC: inC, outC: outC, groups: 1, in: []int{hw, hw}, kernel: []int{k, k},
 			stride: []int{s, s}, pad: []int{k / 2, k / 2}, padEnd: []int{k / 2, k / 2}, dil: []int{1, 1}, bias: true}
 	}
-	for _, k := range []convCase{c(3, 64, 7, 2, 224), c(64, 64, 3, 1, 56), c(64, 128, 3, 2, 56), c(64, 128, 1, 2, 56),
-		c(128, 128, 3, 1, 28), c(256, 256, 3, 1, 14), c(512, 512, 3, 1, 7)} {
-		b.Run(fmt.Sprintf("%dx%d_k%d_s%d_%d", k.inC, k.outC, k.kernel[0], k.stride[0], k.in[0]), func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(1, 2))
-			conv, out := k.conv()
-			kn := prodOf(k.kernel)
-			x, w, bias := randSlice(rng, k.inC*prodOf(k.in)), randSlice(rng, k.outC*k.inC*kn), randSlice(rng, k.outC)
-			y := make([]float32, k.outC*prodOf(out))
-			cw := PackConvWeights(k.inC, k.outC, 1, kn, false, w)
-			plan := conv.Plan()
-			sc := make([]float32, plan.Scratch(1, 1))
-			f := &Fused{Bias: bias, Act: vec.Act{Kind: vec.Relu}}
-			for b.Loop() {
-				plan.ForwardPacked(y, x, cw, f, 0, 1, 1, sc)
-			}
-			flops := 2 * float64(len(y)*k.inC*kn)
-			b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
-		})
+	var cases []convCase
+	for _, n := range []int{1, 8} {
+		cases = append(cases, c(n, 3, 64, 7, 2, 224), c(n, 64, 64, 3, 1, 56), c(n, 64, 128, 3, 2, 56), c(n, 64, 128, 1, 2, 56),
+			c(n, 128, 128, 3, 1, 28), c(n, 256, 256, 3, 1, 14), c(n, 512, 512, 3, 1, 7))
+	}
+	for _, k := range cases {
+		conv, out := k.conv()
+		paths := []string{"im2col"}
+		if conv.Winograd() {
+			paths = append(paths, "winograd")
+		} else if k.n > 1 {
+			continue
+		}
+		for _, path := range paths {
+			b.Run(fmt.Sprintf("n%d/%dx%d_k%d_s%d_%d/path=%s", k.n, k.inC, k.outC, k.kernel[0], k.stride[0], k.in[0], path), func(b *testing.B) {
+				rng := rand.New(rand.NewPCG(1, 2))
+				kn := prodOf(k.kernel)
+				x, w, bias := randSlice(rng, k.n*k.inC*prodOf(k.in)), randSlice(rng, k.outC*k.inC*kn), randSlice(rng, k.outC)
+				y := make([]float32, k.n*k.outC*prodOf(out))
+				cw := PackConvWeights(k.inC, k.outC, 1, kn, false, w)
+				if path == "winograd" {
+					cw = PackWinogradWeights(k.inC, k.outC, w)
+				}
+				plan := conv.Plan()
+				sc := make([]float32, plan.Scratch(k.n, 1))
+				f := &Fused{Bias: bias, Act: vec.Act{Kind: vec.Relu}}
+				for b.Loop() {
+					plan.ForwardPacked(y, x, cw, f, 0, k.n, 1, sc)
+				}
+				flops := 2 * float64(len(y)*k.inC*kn)
+				b.ReportMetric(flops*float64(b.N)/b.Elapsed().Seconds()/1e9, "GFLOP/s")
+			})
+		}
 	}
 }

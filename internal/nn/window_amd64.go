@@ -149,6 +149,112 @@ func gatherRowsAVX2(dst, src []float32, offs []int, j int)
 //go:noescape
 func gatherRowsAVX512(dst, src []float32, offs []int, j int)
 
+// evensAVX2 and evensAVX512 are evensGeneric on len(dst) a multiple of
+// 8, src of 2·len(dst) elements.
+//
+//go:noescape
+func evensAVX2(dst, src []float32)
+
+//go:noescape
+func evensAVX512(dst, src []float32)
+
+// zipAVX2 and zipAVX512 are zipGeneric on len(a) a multiple of 8.
+//
+//go:noescape
+func zipAVX2(dst, a, b []float32)
+
+//go:noescape
+func zipAVX512(dst, a, b []float32)
+
+// winoInAVX2 and winoInAVX512 are winogradInput's transform at n
+// positions rounded up to a multiple of 8: v has 16 planes of
+// roundUp8(n) at a stride of ld, e0, o0, e1, o1 roundUp8(n)+l+1
+// elements; winoOutAVX2 and winoOutAVX512 winogradOutput's, o 2 rows
+// (stride ldo) of 2·roundUp8(n) and m 16 planes (stride ld) of
+// roundUp8(n).
+//
+//go:noescape
+func winoInAVX2(v []float32, ld, n int, e0, o0, e1, o1 []float32, l int)
+
+//go:noescape
+func winoInAVX512(v []float32, ld, n int, e0, o0, e1, o1 []float32, l int)
+
+//go:noescape
+func winoOutAVX2(o []float32, ldo int, m []float32, ld, n int)
+
+//go:noescape
+func winoOutAVX512(o []float32, ldo int, m []float32, ld, n int)
+
+// winoIn runs winogradInput's transform at n positions on the kernel of
+// cpufeat.Selected (see winoInAVX512) and reports whether it has one.
+func winoIn(v []float32, ld, n int, e0, o0, e1, o1 []float32, l int) bool {
+	r := (n + 7) &^ 7
+	if n == 0 {
+		return true
+	}
+	_, _ = v[15*ld+r-1], v[:r] // the kernel's reach
+	for _, p := range [][]float32{e0, o0, e1, o1} {
+		_ = p[r+l]
+	}
+	switch cpufeat.Selected {
+	case cpufeat.AVX512:
+		winoInAVX512(v, ld, n, e0, o0, e1, o1, l)
+	case cpufeat.AVX2:
+		winoInAVX2(v, ld, n, e0, o0, e1, o1, l)
+	default:
+		return false
+	}
+	return true
+}
+
+// winoOut runs winogradOutput's transform at n positions on the kernel of
+// cpufeat.Selected (see winoOutAVX512) and reports whether it has one.
+func winoOut(o []float32, ldo int, m []float32, ld, n int) bool {
+	r := (n + 7) &^ 7
+	if n == 0 {
+		return true
+	}
+	_, _ = o[ldo+2*r-1], m[15*ld+r-1]
+	switch cpufeat.Selected {
+	case cpufeat.AVX512:
+		winoOutAVX512(o, ldo, m, ld, n)
+	case cpufeat.AVX2:
+		winoOutAVX2(o, ldo, m, ld, n)
+	default:
+		return false
+	}
+	return true
+}
+
+// evens is evensGeneric, on the vectors of cpufeat.Selected as far as
+// src holds their pairs of loads.
+func evens(dst, src []float32) {
+	n := 0
+	switch cpufeat.Selected {
+	case cpufeat.AVX512:
+		n = min(len(dst), len(src)/2) &^ 7
+		evensAVX512(dst[:n], src[:2*n])
+	case cpufeat.AVX2:
+		n = min(len(dst), len(src)/2) &^ 7
+		evensAVX2(dst[:n], src[:2*n])
+	}
+	evensGeneric(dst[n:], src[2*n:])
+}
+
+// zip is zipGeneric, on the vectors of cpufeat.Selected.
+func zip(dst, a, b []float32) {
+	n := 0
+	switch cpufeat.Selected {
+	case cpufeat.AVX512:
+		n = len(a) &^ 7
+		zipAVX512(dst[:2*n], a[:n], b[:n])
+	case cpufeat.AVX2:
+		n = len(a) &^ 7
+		zipAVX2(dst[:2*n], a[:n], b[:n])
+	}
+	zipGeneric(dst[2*n:], a[n:], b[n:])
+}
+
 // gatherRows is gatherRowsGeneric on the kernel family of cpufeat.Selected
 // where w is its panel width.
 func gatherRows(dst, src []float32, offs []int, j, w int) {

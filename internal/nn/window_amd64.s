@@ -22,6 +22,281 @@ DATA evens<>+56(SB)/4, $0x0000001c
 DATA evens<>+60(SB)/4, $0x0000001e
 GLOBL evens<>(SB), RODATA|NOPTR, $64
 
+DATA zipLo<>+0(SB)/4, $0x00000000
+DATA zipLo<>+4(SB)/4, $0x00000010
+DATA zipLo<>+8(SB)/4, $0x00000001
+DATA zipLo<>+12(SB)/4, $0x00000011
+DATA zipLo<>+16(SB)/4, $0x00000002
+DATA zipLo<>+20(SB)/4, $0x00000012
+DATA zipLo<>+24(SB)/4, $0x00000003
+DATA zipLo<>+28(SB)/4, $0x00000013
+DATA zipLo<>+32(SB)/4, $0x00000004
+DATA zipLo<>+36(SB)/4, $0x00000014
+DATA zipLo<>+40(SB)/4, $0x00000005
+DATA zipLo<>+44(SB)/4, $0x00000015
+DATA zipLo<>+48(SB)/4, $0x00000006
+DATA zipLo<>+52(SB)/4, $0x00000016
+DATA zipLo<>+56(SB)/4, $0x00000007
+DATA zipLo<>+60(SB)/4, $0x00000017
+GLOBL zipLo<>(SB), RODATA|NOPTR, $64
+
+DATA zipHi<>+0(SB)/4, $0x00000008
+DATA zipHi<>+4(SB)/4, $0x00000018
+DATA zipHi<>+8(SB)/4, $0x00000009
+DATA zipHi<>+12(SB)/4, $0x00000019
+DATA zipHi<>+16(SB)/4, $0x0000000a
+DATA zipHi<>+20(SB)/4, $0x0000001a
+DATA zipHi<>+24(SB)/4, $0x0000000b
+DATA zipHi<>+28(SB)/4, $0x0000001b
+DATA zipHi<>+32(SB)/4, $0x0000000c
+DATA zipHi<>+36(SB)/4, $0x0000001c
+DATA zipHi<>+40(SB)/4, $0x0000000d
+DATA zipHi<>+44(SB)/4, $0x0000001d
+DATA zipHi<>+48(SB)/4, $0x0000000e
+DATA zipHi<>+52(SB)/4, $0x0000001e
+DATA zipHi<>+56(SB)/4, $0x0000000f
+DATA zipHi<>+60(SB)/4, $0x0000001f
+GLOBL zipHi<>(SB), RODATA|NOPTR, $64
+
+// func evensAVX2(dst []float32, src []float32)
+// Requires: AVX, AVX2
+TEXT ·evensAVX2(SB), NOSPLIT, $0-48
+	// dst[i] = src[2i] for i < len(dst), a multiple of 8 (evensGeneric).
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ dst_len+8(FP), DX
+	SUBQ $0x08, DX
+	JB   loop_end
+
+loop:
+	VMOVUPS (CX), Y0
+	VSHUFPS $0x88, 32(CX), Y0, Y0
+	VPERMPD $0xd8, Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x40, CX
+	SUBQ    $0x08, DX
+	JAE     loop
+
+loop_end:
+	ADDQ $0x08, DX
+	VZEROUPPER
+	RET
+
+// func zipAVX2(dst []float32, a []float32, b []float32)
+// Requires: AVX
+TEXT ·zipAVX2(SB), NOSPLIT, $0-72
+	// dst[2i] = a[i], dst[2i+1] = b[i] for i < len(a), a multiple of 8 (zipGeneric).
+	MOVQ dst_base+0(FP), AX
+	MOVQ a_base+24(FP), CX
+	MOVQ b_base+48(FP), DX
+	MOVQ a_len+32(FP), BX
+	SUBQ $0x08, BX
+	JB   loop_end
+
+loop:
+	VMOVUPS    (CX), Y0
+	VMOVUPS    (DX), Y1
+	VUNPCKLPS  Y1, Y0, Y2
+	VUNPCKHPS  Y1, Y0, Y1
+	VPERM2F128 $0x20, Y1, Y2, Y0
+	VPERM2F128 $0x31, Y1, Y2, Y1
+	VMOVUPS    Y0, (AX)
+	VMOVUPS    Y1, 32(AX)
+	ADDQ       $0x40, AX
+	ADDQ       $0x20, CX
+	ADDQ       $0x20, DX
+	SUBQ       $0x08, BX
+	JAE        loop
+
+loop_end:
+	ADDQ $0x08, BX
+	VZEROUPPER
+	RET
+
+// func winoInAVX2(v []float32, ld int, n int, e0 []float32, o0 []float32, e1 []float32, o1 []float32, l int)
+// Requires: AVX
+TEXT ·winoInAVX2(SB), NOSPLIT, $0-144
+	// The input transform of F(2×2, 3×3) at n positions, rounded up to a multiple of 8 (winogradInput).
+	MOVQ ld+24(FP), AX
+	SHLQ $0x02, AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ v_base+0(FP), DX
+	LEAQ (DX)(AX*4), BX
+	LEAQ (BX)(AX*4), SI
+	LEAQ (SI)(AX*4), DI
+	MOVQ n+32(FP), R8
+	MOVQ e0_base+40(FP), R9
+	MOVQ o0_base+64(FP), R10
+	MOVQ e1_base+88(FP), R11
+	MOVQ o1_base+112(FP), R12
+	MOVQ l+136(FP), R13
+	SHLQ $0x02, R13
+	ADDQ $0x07, R8
+	ANDQ $0xfffffff8, R8
+	SUBQ $0x08, R8
+	JB   loop_end
+
+loop:
+	VMOVUPS (R9), Y0
+	VSUBPS  4(R9), Y0, Y0
+	VMOVUPS (R9)(R13*1), Y1
+	VSUBPS  4(R9)(R13*1), Y1, Y1
+	VMOVUPS (R11), Y2
+	VSUBPS  4(R11), Y2, Y2
+	VMOVUPS (R11)(R13*1), Y3
+	VSUBPS  4(R11)(R13*1), Y3, Y3
+	VSUBPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DX)
+	VADDPS  Y1, Y2, Y0
+	VMOVUPS Y0, (BX)
+	VSUBPS  Y2, Y1, Y0
+	VMOVUPS Y0, (SI)
+	VSUBPS  Y3, Y2, Y0
+	VMOVUPS Y0, (DI)
+	VMOVUPS (R10), Y0
+	VADDPS  4(R9), Y0, Y0
+	VMOVUPS (R10)(R13*1), Y1
+	VADDPS  4(R9)(R13*1), Y1, Y1
+	VMOVUPS (R12), Y2
+	VADDPS  4(R11), Y2, Y2
+	VMOVUPS (R12)(R13*1), Y3
+	VADDPS  4(R11)(R13*1), Y3, Y3
+	VSUBPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DX)(AX*1)
+	VADDPS  Y1, Y2, Y0
+	VMOVUPS Y0, (BX)(AX*1)
+	VSUBPS  Y2, Y1, Y0
+	VMOVUPS Y0, (SI)(AX*1)
+	VSUBPS  Y3, Y2, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS 4(R9), Y0
+	VSUBPS  (R10), Y0, Y0
+	VMOVUPS 4(R9)(R13*1), Y1
+	VSUBPS  (R10)(R13*1), Y1, Y1
+	VMOVUPS 4(R11), Y2
+	VSUBPS  (R12), Y2, Y2
+	VMOVUPS 4(R11)(R13*1), Y3
+	VSUBPS  (R12)(R13*1), Y3, Y3
+	VSUBPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DX)(AX*2)
+	VADDPS  Y1, Y2, Y0
+	VMOVUPS Y0, (BX)(AX*2)
+	VSUBPS  Y2, Y1, Y0
+	VMOVUPS Y0, (SI)(AX*2)
+	VSUBPS  Y3, Y2, Y0
+	VMOVUPS Y0, (DI)(AX*2)
+	VMOVUPS (R10), Y0
+	VSUBPS  4(R10), Y0, Y0
+	VMOVUPS (R10)(R13*1), Y1
+	VSUBPS  4(R10)(R13*1), Y1, Y1
+	VMOVUPS (R12), Y2
+	VSUBPS  4(R12), Y2, Y2
+	VMOVUPS (R12)(R13*1), Y3
+	VSUBPS  4(R12)(R13*1), Y3, Y3
+	VSUBPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DX)(CX*1)
+	VADDPS  Y1, Y2, Y0
+	VMOVUPS Y0, (BX)(CX*1)
+	VSUBPS  Y2, Y1, Y0
+	VMOVUPS Y0, (SI)(CX*1)
+	VSUBPS  Y3, Y2, Y0
+	VMOVUPS Y0, (DI)(CX*1)
+	ADDQ    $0x20, R9
+	ADDQ    $0x20, R10
+	ADDQ    $0x20, R11
+	ADDQ    $0x20, R12
+	ADDQ    $0x20, DX
+	ADDQ    $0x20, BX
+	ADDQ    $0x20, SI
+	ADDQ    $0x20, DI
+	SUBQ    $0x08, R8
+	JAE     loop
+
+loop_end:
+	ADDQ $0x08, R8
+	VZEROUPPER
+	RET
+
+// func winoOutAVX2(o []float32, ldo int, m []float32, ld int, n int)
+// Requires: AVX
+TEXT ·winoOutAVX2(SB), NOSPLIT, $0-72
+	// The output transform of F(2×2, 3×3) at n positions, rounded up to a multiple of 8 (winogradOutput).
+	MOVQ o_base+0(FP), AX
+	MOVQ ldo+24(FP), CX
+	LEAQ (AX)(CX*4), CX
+	MOVQ ld+56(FP), DX
+	SHLQ $0x02, DX
+	LEAQ (DX)(DX*2), BX
+	MOVQ m_base+32(FP), SI
+	LEAQ (SI)(DX*4), DI
+	LEAQ (DI)(DX*4), R8
+	LEAQ (R8)(DX*4), R9
+	MOVQ n+64(FP), R10
+	ADDQ $0x07, R10
+	ANDQ $0xfffffff8, R10
+	SUBQ $0x08, R10
+	JB   loop_end
+
+loop:
+	VMOVUPS    (SI), Y0
+	VADDPS     (DI), Y0, Y0
+	VADDPS     (R8), Y0, Y0
+	VMOVUPS    (DI), Y1
+	VSUBPS     (R8), Y1, Y1
+	VSUBPS     (R9), Y1, Y1
+	VMOVUPS    (SI)(DX*1), Y2
+	VADDPS     (DI)(DX*1), Y2, Y2
+	VADDPS     (R8)(DX*1), Y2, Y2
+	VMOVUPS    (DI)(DX*1), Y3
+	VSUBPS     (R8)(DX*1), Y3, Y3
+	VSUBPS     (R9)(DX*1), Y3, Y3
+	VMOVUPS    (SI)(DX*2), Y4
+	VADDPS     (DI)(DX*2), Y4, Y4
+	VADDPS     (R8)(DX*2), Y4, Y4
+	VMOVUPS    (DI)(DX*2), Y5
+	VSUBPS     (R8)(DX*2), Y5, Y5
+	VSUBPS     (R9)(DX*2), Y5, Y5
+	VMOVUPS    (SI)(BX*1), Y6
+	VADDPS     (DI)(BX*1), Y6, Y6
+	VADDPS     (R8)(BX*1), Y6, Y6
+	VMOVUPS    (DI)(BX*1), Y7
+	VSUBPS     (R8)(BX*1), Y7, Y7
+	VSUBPS     (R9)(BX*1), Y7, Y7
+	VADDPS     Y2, Y0, Y0
+	VADDPS     Y4, Y0, Y0
+	VSUBPS     Y4, Y2, Y2
+	VSUBPS     Y6, Y2, Y2
+	VUNPCKLPS  Y2, Y0, Y4
+	VUNPCKHPS  Y2, Y0, Y2
+	VPERM2F128 $0x20, Y2, Y4, Y0
+	VPERM2F128 $0x31, Y2, Y4, Y2
+	VMOVUPS    Y0, (AX)
+	VMOVUPS    Y2, 32(AX)
+	VADDPS     Y3, Y1, Y0
+	VADDPS     Y5, Y0, Y0
+	VSUBPS     Y5, Y3, Y1
+	VSUBPS     Y7, Y1, Y1
+	VUNPCKLPS  Y1, Y0, Y2
+	VUNPCKHPS  Y1, Y0, Y1
+	VPERM2F128 $0x20, Y1, Y2, Y0
+	VPERM2F128 $0x31, Y1, Y2, Y1
+	VMOVUPS    Y0, (CX)
+	VMOVUPS    Y1, 32(CX)
+	ADDQ       $0x40, AX
+	ADDQ       $0x40, CX
+	ADDQ       $0x20, SI
+	ADDQ       $0x20, DI
+	ADDQ       $0x20, R8
+	ADDQ       $0x20, R9
+	SUBQ       $0x08, R10
+	JAE        loop
+
+loop_end:
+	ADDQ $0x08, R10
+	VZEROUPPER
+	RET
+
 // func dwRowK3S1AVX2(out []float32, row []float32, w []float32)
 // Requires: AVX
 TEXT ·dwRowK3S1AVX2(SB), NOSPLIT, $0-72
@@ -343,6 +618,404 @@ loop:
 
 loop_end:
 	ADDQ $0x01, BX
+	VZEROUPPER
+	RET
+
+// func evensAVX512(dst []float32, src []float32)
+// Requires: AVX, AVX2, AVX512F
+TEXT ·evensAVX512(SB), NOSPLIT, $0-48
+	// dst[i] = src[2i] for i < len(dst), a multiple of 8 (evensGeneric).
+	MOVQ      dst_base+0(FP), AX
+	MOVQ      src_base+24(FP), CX
+	MOVQ      dst_len+8(FP), DX
+	VMOVDQU32 evens<>+0(SB), Z0
+	SUBQ      $0x10, DX
+	JB        loop_end
+
+loop:
+	VMOVUPS   (CX), Z1
+	VPERMT2PS 64(CX), Z0, Z1
+	VMOVUPS   Z1, (AX)
+	ADDQ      $0x40, AX
+	ADDQ      $0x80, CX
+	SUBQ      $0x10, DX
+	JAE       loop
+
+loop_end:
+	ADDQ    $0x10, DX
+	CMPQ    DX, $0x08
+	JB      half_done
+	VMOVUPS (CX), Y0
+	VSHUFPS $0x88, 32(CX), Y0, Y0
+	VPERMPD $0xd8, Y0, Y0
+	VMOVUPS Y0, (AX)
+	ADDQ    $0x20, AX
+	ADDQ    $0x40, CX
+
+half_done:
+	VZEROUPPER
+	RET
+
+// func zipAVX512(dst []float32, a []float32, b []float32)
+// Requires: AVX, AVX512F
+TEXT ·zipAVX512(SB), NOSPLIT, $0-72
+	// dst[2i] = a[i], dst[2i+1] = b[i] for i < len(a), a multiple of 8 (zipGeneric).
+	MOVQ      dst_base+0(FP), AX
+	MOVQ      a_base+24(FP), CX
+	MOVQ      b_base+48(FP), DX
+	MOVQ      a_len+32(FP), BX
+	VMOVDQU32 zipLo<>+0(SB), Z0
+	VMOVDQU32 zipHi<>+0(SB), Z1
+	SUBQ      $0x10, BX
+	JB        loop_end
+
+loop:
+	VMOVUPS   (CX), Z2
+	VMOVUPS   (DX), Z3
+	VMOVDQA32 Z0, Z4
+	VPERMI2PS Z3, Z2, Z4
+	VMOVDQA32 Z1, Z5
+	VPERMI2PS Z3, Z2, Z5
+	VMOVUPS   Z4, (AX)
+	VMOVUPS   Z5, 64(AX)
+	ADDQ      $0x80, AX
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, DX
+	SUBQ      $0x10, BX
+	JAE       loop
+
+loop_end:
+	ADDQ       $0x10, BX
+	CMPQ       BX, $0x08
+	JB         half_done
+	VMOVUPS    (CX), Y0
+	VMOVUPS    (DX), Y1
+	VUNPCKLPS  Y1, Y0, Y2
+	VUNPCKHPS  Y1, Y0, Y1
+	VPERM2F128 $0x20, Y1, Y2, Y0
+	VPERM2F128 $0x31, Y1, Y2, Y1
+	VMOVUPS    Y0, (AX)
+	VMOVUPS    Y1, 32(AX)
+	ADDQ       $0x40, AX
+	ADDQ       $0x20, CX
+	ADDQ       $0x20, DX
+
+half_done:
+	VZEROUPPER
+	RET
+
+// func winoInAVX512(v []float32, ld int, n int, e0 []float32, o0 []float32, e1 []float32, o1 []float32, l int)
+// Requires: AVX, AVX512F
+TEXT ·winoInAVX512(SB), NOSPLIT, $0-144
+	// The input transform of F(2×2, 3×3) at n positions, rounded up to a multiple of 8 (winogradInput).
+	MOVQ ld+24(FP), AX
+	SHLQ $0x02, AX
+	LEAQ (AX)(AX*2), CX
+	MOVQ v_base+0(FP), DX
+	LEAQ (DX)(AX*4), BX
+	LEAQ (BX)(AX*4), SI
+	LEAQ (SI)(AX*4), DI
+	MOVQ n+32(FP), R8
+	MOVQ e0_base+40(FP), R9
+	MOVQ o0_base+64(FP), R10
+	MOVQ e1_base+88(FP), R11
+	MOVQ o1_base+112(FP), R12
+	MOVQ l+136(FP), R13
+	SHLQ $0x02, R13
+	ADDQ $0x07, R8
+	ANDQ $0xfffffff8, R8
+	SUBQ $0x10, R8
+	JB   loop_end
+
+loop:
+	VMOVUPS (R9), Z0
+	VSUBPS  4(R9), Z0, Z0
+	VMOVUPS (R9)(R13*1), Z1
+	VSUBPS  4(R9)(R13*1), Z1, Z1
+	VMOVUPS (R11), Z2
+	VSUBPS  4(R11), Z2, Z2
+	VMOVUPS (R11)(R13*1), Z3
+	VSUBPS  4(R11)(R13*1), Z3, Z3
+	VSUBPS  Z1, Z0, Z0
+	VMOVUPS Z0, (DX)
+	VADDPS  Z1, Z2, Z0
+	VMOVUPS Z0, (BX)
+	VSUBPS  Z2, Z1, Z0
+	VMOVUPS Z0, (SI)
+	VSUBPS  Z3, Z2, Z0
+	VMOVUPS Z0, (DI)
+	VMOVUPS (R10), Z0
+	VADDPS  4(R9), Z0, Z0
+	VMOVUPS (R10)(R13*1), Z1
+	VADDPS  4(R9)(R13*1), Z1, Z1
+	VMOVUPS (R12), Z2
+	VADDPS  4(R11), Z2, Z2
+	VMOVUPS (R12)(R13*1), Z3
+	VADDPS  4(R11)(R13*1), Z3, Z3
+	VSUBPS  Z1, Z0, Z0
+	VMOVUPS Z0, (DX)(AX*1)
+	VADDPS  Z1, Z2, Z0
+	VMOVUPS Z0, (BX)(AX*1)
+	VSUBPS  Z2, Z1, Z0
+	VMOVUPS Z0, (SI)(AX*1)
+	VSUBPS  Z3, Z2, Z0
+	VMOVUPS Z0, (DI)(AX*1)
+	VMOVUPS 4(R9), Z0
+	VSUBPS  (R10), Z0, Z0
+	VMOVUPS 4(R9)(R13*1), Z1
+	VSUBPS  (R10)(R13*1), Z1, Z1
+	VMOVUPS 4(R11), Z2
+	VSUBPS  (R12), Z2, Z2
+	VMOVUPS 4(R11)(R13*1), Z3
+	VSUBPS  (R12)(R13*1), Z3, Z3
+	VSUBPS  Z1, Z0, Z0
+	VMOVUPS Z0, (DX)(AX*2)
+	VADDPS  Z1, Z2, Z0
+	VMOVUPS Z0, (BX)(AX*2)
+	VSUBPS  Z2, Z1, Z0
+	VMOVUPS Z0, (SI)(AX*2)
+	VSUBPS  Z3, Z2, Z0
+	VMOVUPS Z0, (DI)(AX*2)
+	VMOVUPS (R10), Z0
+	VSUBPS  4(R10), Z0, Z0
+	VMOVUPS (R10)(R13*1), Z1
+	VSUBPS  4(R10)(R13*1), Z1, Z1
+	VMOVUPS (R12), Z2
+	VSUBPS  4(R12), Z2, Z2
+	VMOVUPS (R12)(R13*1), Z3
+	VSUBPS  4(R12)(R13*1), Z3, Z3
+	VSUBPS  Z1, Z0, Z0
+	VMOVUPS Z0, (DX)(CX*1)
+	VADDPS  Z1, Z2, Z0
+	VMOVUPS Z0, (BX)(CX*1)
+	VSUBPS  Z2, Z1, Z0
+	VMOVUPS Z0, (SI)(CX*1)
+	VSUBPS  Z3, Z2, Z0
+	VMOVUPS Z0, (DI)(CX*1)
+	ADDQ    $0x40, R9
+	ADDQ    $0x40, R10
+	ADDQ    $0x40, R11
+	ADDQ    $0x40, R12
+	ADDQ    $0x40, DX
+	ADDQ    $0x40, BX
+	ADDQ    $0x40, SI
+	ADDQ    $0x40, DI
+	SUBQ    $0x10, R8
+	JAE     loop
+
+loop_end:
+	ADDQ    $0x10, R8
+	CMPQ    R8, $0x08
+	JB      half_done
+	VMOVUPS (R9), Y0
+	VSUBPS  4(R9), Y0, Y0
+	VMOVUPS (R9)(R13*1), Y1
+	VSUBPS  4(R9)(R13*1), Y1, Y1
+	VMOVUPS (R11), Y2
+	VSUBPS  4(R11), Y2, Y2
+	VMOVUPS (R11)(R13*1), Y3
+	VSUBPS  4(R11)(R13*1), Y3, Y3
+	VSUBPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DX)
+	VADDPS  Y1, Y2, Y0
+	VMOVUPS Y0, (BX)
+	VSUBPS  Y2, Y1, Y0
+	VMOVUPS Y0, (SI)
+	VSUBPS  Y3, Y2, Y0
+	VMOVUPS Y0, (DI)
+	VMOVUPS (R10), Y0
+	VADDPS  4(R9), Y0, Y0
+	VMOVUPS (R10)(R13*1), Y1
+	VADDPS  4(R9)(R13*1), Y1, Y1
+	VMOVUPS (R12), Y2
+	VADDPS  4(R11), Y2, Y2
+	VMOVUPS (R12)(R13*1), Y3
+	VADDPS  4(R11)(R13*1), Y3, Y3
+	VSUBPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DX)(AX*1)
+	VADDPS  Y1, Y2, Y0
+	VMOVUPS Y0, (BX)(AX*1)
+	VSUBPS  Y2, Y1, Y0
+	VMOVUPS Y0, (SI)(AX*1)
+	VSUBPS  Y3, Y2, Y0
+	VMOVUPS Y0, (DI)(AX*1)
+	VMOVUPS 4(R9), Y0
+	VSUBPS  (R10), Y0, Y0
+	VMOVUPS 4(R9)(R13*1), Y1
+	VSUBPS  (R10)(R13*1), Y1, Y1
+	VMOVUPS 4(R11), Y2
+	VSUBPS  (R12), Y2, Y2
+	VMOVUPS 4(R11)(R13*1), Y3
+	VSUBPS  (R12)(R13*1), Y3, Y3
+	VSUBPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DX)(AX*2)
+	VADDPS  Y1, Y2, Y0
+	VMOVUPS Y0, (BX)(AX*2)
+	VSUBPS  Y2, Y1, Y0
+	VMOVUPS Y0, (SI)(AX*2)
+	VSUBPS  Y3, Y2, Y0
+	VMOVUPS Y0, (DI)(AX*2)
+	VMOVUPS (R10), Y0
+	VSUBPS  4(R10), Y0, Y0
+	VMOVUPS (R10)(R13*1), Y1
+	VSUBPS  4(R10)(R13*1), Y1, Y1
+	VMOVUPS (R12), Y2
+	VSUBPS  4(R12), Y2, Y2
+	VMOVUPS (R12)(R13*1), Y3
+	VSUBPS  4(R12)(R13*1), Y3, Y3
+	VSUBPS  Y1, Y0, Y0
+	VMOVUPS Y0, (DX)(CX*1)
+	VADDPS  Y1, Y2, Y0
+	VMOVUPS Y0, (BX)(CX*1)
+	VSUBPS  Y2, Y1, Y0
+	VMOVUPS Y0, (SI)(CX*1)
+	VSUBPS  Y3, Y2, Y0
+	VMOVUPS Y0, (DI)(CX*1)
+	ADDQ    $0x20, R9
+	ADDQ    $0x20, R10
+	ADDQ    $0x20, R11
+	ADDQ    $0x20, R12
+	ADDQ    $0x20, DX
+	ADDQ    $0x20, BX
+	ADDQ    $0x20, SI
+	ADDQ    $0x20, DI
+
+half_done:
+	VZEROUPPER
+	RET
+
+// func winoOutAVX512(o []float32, ldo int, m []float32, ld int, n int)
+// Requires: AVX, AVX512F
+TEXT ·winoOutAVX512(SB), NOSPLIT, $0-72
+	// The output transform of F(2×2, 3×3) at n positions, rounded up to a multiple of 8 (winogradOutput).
+	VMOVDQU32 zipLo<>+0(SB), Z0
+	VMOVDQU32 zipHi<>+0(SB), Z1
+	MOVQ      o_base+0(FP), AX
+	MOVQ      ldo+24(FP), CX
+	LEAQ      (AX)(CX*4), CX
+	MOVQ      ld+56(FP), DX
+	SHLQ      $0x02, DX
+	LEAQ      (DX)(DX*2), BX
+	MOVQ      m_base+32(FP), SI
+	LEAQ      (SI)(DX*4), DI
+	LEAQ      (DI)(DX*4), R8
+	LEAQ      (R8)(DX*4), R9
+	MOVQ      n+64(FP), R10
+	ADDQ      $0x07, R10
+	ANDQ      $0xfffffff8, R10
+	SUBQ      $0x10, R10
+	JB        loop_end
+
+loop:
+	VMOVUPS   (SI), Z2
+	VADDPS    (DI), Z2, Z2
+	VADDPS    (R8), Z2, Z2
+	VMOVUPS   (DI), Z3
+	VSUBPS    (R8), Z3, Z3
+	VSUBPS    (R9), Z3, Z3
+	VMOVUPS   (SI)(DX*1), Z4
+	VADDPS    (DI)(DX*1), Z4, Z4
+	VADDPS    (R8)(DX*1), Z4, Z4
+	VMOVUPS   (DI)(DX*1), Z5
+	VSUBPS    (R8)(DX*1), Z5, Z5
+	VSUBPS    (R9)(DX*1), Z5, Z5
+	VMOVUPS   (SI)(DX*2), Z6
+	VADDPS    (DI)(DX*2), Z6, Z6
+	VADDPS    (R8)(DX*2), Z6, Z6
+	VMOVUPS   (DI)(DX*2), Z7
+	VSUBPS    (R8)(DX*2), Z7, Z7
+	VSUBPS    (R9)(DX*2), Z7, Z7
+	VMOVUPS   (SI)(BX*1), Z8
+	VADDPS    (DI)(BX*1), Z8, Z8
+	VADDPS    (R8)(BX*1), Z8, Z8
+	VMOVUPS   (DI)(BX*1), Z9
+	VSUBPS    (R8)(BX*1), Z9, Z9
+	VSUBPS    (R9)(BX*1), Z9, Z9
+	VADDPS    Z4, Z2, Z2
+	VADDPS    Z6, Z2, Z2
+	VSUBPS    Z6, Z4, Z4
+	VSUBPS    Z8, Z4, Z4
+	VMOVDQA32 Z0, Z6
+	VPERMI2PS Z4, Z2, Z6
+	VMOVDQA32 Z1, Z8
+	VPERMI2PS Z4, Z2, Z8
+	VMOVUPS   Z6, (AX)
+	VMOVUPS   Z8, 64(AX)
+	VADDPS    Z5, Z3, Z2
+	VADDPS    Z7, Z2, Z2
+	VSUBPS    Z7, Z5, Z3
+	VSUBPS    Z9, Z3, Z3
+	VMOVDQA32 Z0, Z4
+	VPERMI2PS Z3, Z2, Z4
+	VMOVDQA32 Z1, Z5
+	VPERMI2PS Z3, Z2, Z5
+	VMOVUPS   Z4, (CX)
+	VMOVUPS   Z5, 64(CX)
+	ADDQ      $0x80, AX
+	ADDQ      $0x80, CX
+	ADDQ      $0x40, SI
+	ADDQ      $0x40, DI
+	ADDQ      $0x40, R8
+	ADDQ      $0x40, R9
+	SUBQ      $0x10, R10
+	JAE       loop
+
+loop_end:
+	ADDQ       $0x10, R10
+	CMPQ       R10, $0x08
+	JB         half_done
+	VMOVUPS    (SI), Y0
+	VADDPS     (DI), Y0, Y0
+	VADDPS     (R8), Y0, Y0
+	VMOVUPS    (DI), Y1
+	VSUBPS     (R8), Y1, Y1
+	VSUBPS     (R9), Y1, Y1
+	VMOVUPS    (SI)(DX*1), Y2
+	VADDPS     (DI)(DX*1), Y2, Y2
+	VADDPS     (R8)(DX*1), Y2, Y2
+	VMOVUPS    (DI)(DX*1), Y3
+	VSUBPS     (R8)(DX*1), Y3, Y3
+	VSUBPS     (R9)(DX*1), Y3, Y3
+	VMOVUPS    (SI)(DX*2), Y4
+	VADDPS     (DI)(DX*2), Y4, Y4
+	VADDPS     (R8)(DX*2), Y4, Y4
+	VMOVUPS    (DI)(DX*2), Y5
+	VSUBPS     (R8)(DX*2), Y5, Y5
+	VSUBPS     (R9)(DX*2), Y5, Y5
+	VMOVUPS    (SI)(BX*1), Y6
+	VADDPS     (DI)(BX*1), Y6, Y6
+	VADDPS     (R8)(BX*1), Y6, Y6
+	VMOVUPS    (DI)(BX*1), Y7
+	VSUBPS     (R8)(BX*1), Y7, Y7
+	VSUBPS     (R9)(BX*1), Y7, Y7
+	VADDPS     Y2, Y0, Y0
+	VADDPS     Y4, Y0, Y0
+	VSUBPS     Y4, Y2, Y2
+	VSUBPS     Y6, Y2, Y2
+	VUNPCKLPS  Y2, Y0, Y4
+	VUNPCKHPS  Y2, Y0, Y2
+	VPERM2F128 $0x20, Y2, Y4, Y0
+	VPERM2F128 $0x31, Y2, Y4, Y2
+	VMOVUPS    Y0, (AX)
+	VMOVUPS    Y2, 32(AX)
+	VADDPS     Y3, Y1, Y0
+	VADDPS     Y5, Y0, Y0
+	VSUBPS     Y5, Y3, Y1
+	VSUBPS     Y7, Y1, Y1
+	VUNPCKLPS  Y1, Y0, Y2
+	VUNPCKHPS  Y1, Y0, Y1
+	VPERM2F128 $0x20, Y1, Y2, Y0
+	VPERM2F128 $0x31, Y1, Y2, Y1
+	VMOVUPS    Y0, (CX)
+	VMOVUPS    Y1, 32(CX)
+	ADDQ       $0x40, AX
+	ADDQ       $0x40, CX
+	ADDQ       $0x20, SI
+	ADDQ       $0x20, DI
+	ADDQ       $0x20, R8
+	ADDQ       $0x20, R9
+
+half_done:
 	VZEROUPPER
 	RET
 

@@ -34,6 +34,43 @@ func maxRowK3S2NEON(out, row []float32)
 //go:noescape
 func gatherRowsNEON(dst, src []float32, offs []int, j int)
 
+// evensNEON is evensGeneric on len(dst) a multiple of 4, src of
+// 2·len(dst) elements; zipNEON is zipGeneric on len(a) a multiple of 4.
+//
+//go:noescape
+func evensNEON(dst, src []float32)
+
+//go:noescape
+func zipNEON(dst, a, b []float32)
+
+// evens is evensGeneric, on NEON as far as src holds its pairs of loads.
+func evens(dst, src []float32) {
+	n := 0
+	if cpufeat.Selected == cpufeat.NEON {
+		n = min(len(dst), len(src)/2) &^ 3
+		evensNEON(dst[:n], src[:2*n])
+	}
+	evensGeneric(dst[n:], src[2*n:])
+}
+
+// zip is zipGeneric, on NEON.
+func zip(dst, a, b []float32) {
+	n := 0
+	if cpufeat.Selected == cpufeat.NEON {
+		n = len(a) &^ 3
+		zipNEON(dst[:2*n], a[:n], b[:n])
+	}
+	zipGeneric(dst[2*n:], a[n:], b[n:])
+}
+
+// winoIn and winoOut have no NEON kernels: winogradInput and
+// winogradOutput run on vecmath's.
+func winoIn([]float32, int, int, []float32, []float32, []float32, []float32, int) bool {
+	return false
+}
+
+func winoOut([]float32, int, []float32, int, int) bool { return false }
+
 // gatherRows is gatherRowsGeneric, on NEON for its panel width.
 func gatherRows(dst, src []float32, offs []int, j, w int) {
 	if w == 8 && cpufeat.Selected == cpufeat.NEON {

@@ -319,3 +319,41 @@ gloop:
 
 gdone:
 	RET
+
+// func evensNEON(dst, src []float32)
+// dst[i] = src[2i] for i < len(dst), a multiple of 4 (evensGeneric): LD2
+// splits 8 elements into the even and the odd ones.
+TEXT ·evensNEON(SB), NOSPLIT, $0-48
+	MOVD dst_base+0(FP), R0
+	MOVD dst_len+8(FP), R2
+	MOVD src_base+24(FP), R1
+	CBZ  R2, edone
+
+eloop:
+	VLD2.P 32(R1), [V0.S4, V1.S4]
+	VST1.P [V0.S4], 16(R0)
+	SUBS   $4, R2, R2
+	BNE    eloop
+
+edone:
+	RET
+
+// func zipNEON(dst, a, b []float32)
+// dst[2i] = a[i], dst[2i+1] = b[i] for i < len(a), a multiple of 4
+// (zipGeneric): ST2 interleaves two vectors.
+TEXT ·zipNEON(SB), NOSPLIT, $0-72
+	MOVD dst_base+0(FP), R0
+	MOVD a_base+24(FP), R1
+	MOVD a_len+32(FP), R3
+	MOVD b_base+48(FP), R2
+	CBZ  R3, zdone
+
+zloop:
+	VLD1.P 16(R1), [V0.S4]
+	VLD1.P 16(R2), [V1.S4]
+	VST2.P [V0.S4, V1.S4], 32(R0)
+	SUBS   $4, R3, R3
+	BNE    zloop
+
+zdone:
+	RET

@@ -77,3 +77,25 @@ func gatherRowsGeneric(dst, src []float32, offs []int, j, w int) {
 		copy(dst[p*w:(p+1)*w], src[o+j:o+j+w])
 	}
 }
+
+// evensGeneric writes dst[i] = src[2i] for i < len(dst): a row of the
+// even columns of src (a phase of a stride-2 split). src has at least
+// 2·len(dst)-1 elements.
+func evensGeneric(dst, src []float32) {
+	if len(dst) == 0 {
+		return
+	}
+	src = src[:2*len(dst)-1]
+	for i := range dst {
+		dst[i] = src[2*i]
+	}
+}
+
+// zipGeneric writes dst[2i] = a[i] and dst[2i+1] = b[i] for i < len(a):
+// two rows interleaved (b and dst at least as long as a and 2·len(a)).
+func zipGeneric(dst, a, b []float32) {
+	b, dst = b[:len(a)], dst[:2*len(a)]
+	for i, v := range a {
+		dst[2*i], dst[2*i+1] = v, b[i]
+	}
+}

@@ -12,6 +12,16 @@ func windowFamily(int) cpufeat.Impl { return cpufeat.Generic }
 
 func gatherRows(dst, src []float32, offs []int, j, w int) { gatherRowsGeneric(dst, src, offs, j, w) }
 
+func evens(dst, src []float32) { evensGeneric(dst, src) }
+
+func zip(dst, a, b []float32) { zipGeneric(dst, a, b) }
+
 func dwPlane(_, _, _ []float32, _ float32, _ *Geom) bool { return false }
 
 func maxPlane[T Number](_, _ []T, _ *Geom) bool { return false }
+
+func winoIn([]float32, int, int, []float32, []float32, []float32, []float32, int) bool {
+	return false
+}
+
+func winoOut([]float32, int, []float32, int, int) bool { return false }

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"encoding/binary"
 	"fmt"
 	"math"
 	"math/rand/v2"
@@ -276,4 +277,88 @@ func TestMaxPlaneKernel(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestEvensZip checks evens and zip on every kernel family, at every
+// length and source offset around the vector sizes, against their
+// definitions, with guards after the outputs.
+func TestEvensZip(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(9, 10))
+		src := randSlice(rng, 200)
+		const guard = -3.5
+		for n := 0; n <= 70; n++ {
+			for off := range 3 {
+				dst := make([]float32, n+8)
+				for i := range dst {
+					dst[i] = guard
+				}
+				evens(dst[:n], src[off:off+max(2*n-1, 0)])
+				for i := range dst {
+					want := float32(guard)
+					if i < n {
+						want = src[off+2*i]
+					}
+					if dst[i] != want {
+						t.Fatalf("evens n=%d off=%d: element %d is %v, want %v", n, off, i, dst[i], want)
+					}
+				}
+				z := make([]float32, 2*n+8)
+				for i := range z {
+					z[i] = guard
+				}
+				zip(z, src[off:off+n], src[100+off:])
+				for i := range z {
+					want := float32(guard)
+					if i < 2*n {
+						want = src[off+i/2+(i%2)*100]
+					}
+					if z[i] != want {
+						t.Fatalf("zip n=%d off=%d: element %d is %v, want %v", n, off, i, z[i], want)
+					}
+				}
+			}
+		}
+	})
+}
+
+// FuzzEvensZip checks evens and zip on every kernel family against the
+// generic code, bit for bit, on arbitrary float32 bit patterns (NaN
+// payloads and signed zeros included) and lengths.
+func FuzzEvensZip(f *testing.F) {
+	f.Add([]byte("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnop"), uint8(3))
+	f.Add(make([]byte, 4*200), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, skip uint8) {
+		x := make([]float32, len(data)/4)
+		for i := range x {
+			x[i] = math.Float32frombits(binary.LittleEndian.Uint32(data[4*i:]))
+		}
+		if int(skip)%4 > len(x) {
+			return
+		}
+		x = x[int(skip)%4:]
+		n := (len(x) + 1) / 2
+		run := func() [2][]float32 {
+			e := make([]float32, n)
+			evens(e, x)
+			z := make([]float32, 2*(len(x)/2))
+			zip(z, x[:len(x)/2], x[len(x)/2:])
+			return [2][]float32{e, z}
+		}
+		restore := cpufeat.Use(cpufeat.Generic)
+		want := run()
+		restore()
+		for _, impl := range cpufeat.Available()[1:] {
+			restore := cpufeat.Use(impl)
+			got := run()
+			restore()
+			for j, name := range []string{"evens", "zip"} {
+				for i := range want[j] {
+					if math.Float32bits(got[j][i]) != math.Float32bits(want[j][i]) {
+						t.Fatalf("%v %s of %d: element %d is %#x, want %#x", impl, name, len(x), i, math.Float32bits(got[j][i]), math.Float32bits(want[j][i]))
+					}
+				}
+			}
+		}
+	})
 }

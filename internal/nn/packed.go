@@ -101,14 +101,14 @@ func (p *ConvPlan) Scratch(n, threads int) int {
 	case p.wino != nil:
 		// Either path: the weights say which.
 		nw, _ := parts(len(p.wino.blocks(0, n)), max(threads, 1))
-		return max(nw*p.wino.scratchLen(p.InC, p.OutC), np*p.scratchLen())
+		return max(nw*p.wino.scratchLen(p.InC, p.OutC), np*p.scratchLen((n+np-1)/np))
 	case p.Transposed:
 		cols, tmp := p.Conv.Scratch(max(1, (n+np-1)/np))
 		return np * (cols + tmp)
 	case p.cols == nil:
 		return 0
 	}
-	return np * p.scratchLen()
+	return np * p.scratchLen((n+np-1)/np)
 }
 
 // ForwardPacked writes samples [n0, n1) of y, the convolution of x with
@@ -152,7 +152,7 @@ func (p *ConvPlan) ForwardPacked(y, x []float32, w *ConvWeights, f *Fused, n0, n
 	// each sample's GEMM uses the goroutines itself. Samples of few
 	// output positions share one GEMM, several at a time.
 	np, per := parts(n1-n0, threads)
-	each := p.scratchLen()
+	each := p.scratchLen((n1 - n0 + np - 1) / np)
 	eachPart(np, n1-n0, func(part, lo, hi int) {
 		sc := scratch[part*each : (part+1)*each]
 		for n := n0 + lo; n < n0+hi; {
@@ -173,11 +173,12 @@ func (p *ConvPlan) ForwardPacked(y, x []float32, w *ConvWeights, f *Fused, n0, n
 const minGemmCols = 192
 
 // scratchLen returns the scratch one goroutine of ForwardPacked takes
-// on the im2col path: a sample's, or a group's of p.group samples.
-func (p *ConvPlan) scratchLen() int {
+// on the im2col path for n samples: a sample's, or a group's of up to
+// p.group samples.
+func (p *ConvPlan) scratchLen(n int) int {
 	rows := p.OutC / p.Groups
-	if p.group > 1 {
-		return p.group * (p.cols.phaseLen + rows*p.cols.n)
+	if k := min(p.group, n); k > 1 {
+		return k * (p.cols.phaseLen + rows*p.cols.n)
 	}
 	return p.cols.scratchLen(rows)
 }
@@ -378,7 +379,7 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 				if f.Add != nil {
 					add = f.Add[out+i*P : out+(i+1)*P]
 				}
-				vec.FinishRows(y[out+i*P:out+(i+1)*P], wo, cs[i*pl.n:], pl.wq, ho, wo, bias, 0, add, wo, &f.Act)
+				finishPlane(y[out+i*P:out+(i+1)*P], cs[i*pl.n:], pl.wq, ho, wo, bias, add, &f.Act)
 			}
 		})
 	}
@@ -416,9 +417,29 @@ func (c *Conv) gemmSamples(y, x []float32, w *ConvWeights, f *Fused, pl *columns
 			if f.Add != nil {
 				add = f.Add[out : out+P]
 			}
-			vec.FinishRows(y[out:out+P], wo, cs[i*n+s*pl.n:], pl.wq, ho, wo, bias, 0, add, wo, &f.Act)
+			finishPlane(y[out:out+P], cs[i*n+s*pl.n:], pl.wq, ho, wo, bias, add, &f.Act)
 		}
 	})
+}
+
+// finishPlane writes act(src + bias + add) to the ho×wo plane dst, whose
+// rows src holds at a stride of lds (bias nil or one value, add nil or a
+// plane), as vec.FinishRows does; a Func activation goes once over the
+// whole plane, whose kernels run vectors over long runs, not over rows
+// of 7.
+func finishPlane(dst, src []float32, lds, ho, wo int, bias, add []float32, act *vec.Act) {
+	rows, cols := ho, wo
+	if lds == wo {
+		rows, cols, lds = 1, ho*wo, ho*wo // one run
+	}
+	fin := act
+	if act.Kind == vec.Func {
+		fin = &vec.Act{}
+	}
+	vec.FinishRows(dst, cols, src, lds, rows, cols, bias, 0, add, cols, fin)
+	if act.Kind == vec.Func {
+		act.Func(dst[:ho*wo], dst[:ho*wo])
+	}
 }
 
 // packSamples is packPhases for the columns of several samples in turn:

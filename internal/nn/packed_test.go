@@ -68,8 +68,11 @@ func TestForwardPackedMatchesForward(t *testing.T) {
 				cols, tmp := c.Scratch(k.n)
 				c.Forward(want, x, w, bias, make([]float32, cols), make([]float32, tmp), 0, k.n)
 				plain := append([]float32{}, want...)
+				square := append([]float32{}, want...)
 				for j := range want {
 					want[j] = max(want[j]+add[j], 0)
+					v := square[j] + add[j]
+					square[j] = v * v
 				}
 				cw := PackConvWeights(k.inC, k.outC, k.groups, kn, k.transposed, w)
 				plan := c.Plan()
@@ -78,8 +81,12 @@ func TestForwardPackedMatchesForward(t *testing.T) {
 					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, 0, k.n, threads, nanSlice(plan.Scratch(k.n, threads)))
 					sameBits(t, fmt.Sprintf("threads %d", threads), got, want)
 				}
+				// An activation of any kernel (Func), applied to whole planes.
+				got := nanSlice(size)
+				plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: squareAct}, 0, k.n, 2, nanSlice(plan.Scratch(k.n, 2)))
+				sameBits(t, "Func activation", got, square)
 				// Without a finish, sample by sample: Forward's bits.
-				got := make([]float32, size)
+				got = make([]float32, size)
 				for s := range k.n {
 					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias}, s, s+1, 1, nanSlice(plan.Scratch(1, 1)))
 				}
@@ -88,6 +95,13 @@ func TestForwardPackedMatchesForward(t *testing.T) {
 		}
 	})
 }
+
+// squareAct is a Func activation: x².
+var squareAct = vec.Act{Kind: vec.Func, Func: func(d, s []float32) {
+	for i, v := range s[:len(d)] {
+		d[i] = v * v
+	}
+}}
 
 func sameBits(t *testing.T, what string, got, want []float32) {
 	t.Helper()

@@ -318,6 +318,10 @@ func winogradOutput(y, m []float32, ld int, t []float32, ldt, k, l, ty0, ho, wo 
 			zip(t[2*a*ldt:], o[2*a*ldt:][:k], o[(2*a+1)*ldt:])
 		}
 	}
+	fin := act
+	if act.Kind == vec.Func {
+		fin = &vec.Act{} // applied below to all the rows at once
+	}
 	for a := range 2 {
 		r0 := 2*ty0 + a
 		rows := min(k/l, (ho-r0+1)/2)
@@ -325,7 +329,11 @@ func winogradOutput(y, m []float32, ld int, t []float32, ldt, k, l, ty0, ho, wo 
 		if add != nil {
 			ar = add[r0*wo:]
 		}
-		vec.FinishRows(y[r0*wo:], 2*wo, t[2*a*ldt:], 2*l, rows, wo, bias, 0, ar, 2*wo, act)
+		vec.FinishRows(y[r0*wo:], 2*wo, t[2*a*ldt:], 2*l, rows, wo, bias, 0, ar, 2*wo, fin)
+	}
+	if act.Kind == vec.Func {
+		seg := y[2*ty0*wo : min(2*ty0+2*(k/l), ho)*wo]
+		act.Func(seg, seg)
 	}
 }
 

@@ -77,7 +77,16 @@ func TestWinograd(t *testing.T) {
 					}
 					sameBits(t, fmt.Sprintf("threads %d against 1", threads), got, first)
 				}
+				// A Func activation: applied to the finished sums, x².
+				pre := nanSlice(size)
+				plan.ForwardPacked(pre, x, cw, &Fused{Bias: bias, Add: add}, 0, k.n, 1, nanSlice(plan.Scratch(k.n, 1)))
+				for j, v := range pre {
+					pre[j] = v * v
+				}
 				got := nanSlice(size)
+				plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: squareAct}, 0, k.n, 2, nanSlice(plan.Scratch(k.n, 2)))
+				sameBits(t, "Func activation", got, pre)
+				got = nanSlice(size)
 				for s := range k.n {
 					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, s, s+1, 1, nanSlice(plan.Scratch(1, 1)))
 				}

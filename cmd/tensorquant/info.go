@@ -36,6 +36,10 @@ type modelInfo struct {
 	// SplitsBatch says whether the model computes each item of a batch
 	// alone, so that tensorquant run splits a batch across the threads.
 	SplitsBatch bool `json:"splits_batch"`
+	// Winograd names the convolutions tensorquant run computes by
+	// Winograd's F(2×2, 3×3) (float 3×3 stride-1 convolutions with
+	// enough channels; see internal/nn).
+	Winograd []string `json:"winograd"`
 }
 
 // int8Layer is one quantized layer of info's int8 list.
@@ -183,6 +187,14 @@ func describe(path string, m *onnx.Model) (*modelInfo, error) {
 		info.Int8 = append(info.Int8, int8Layer{Node: n.Node, Op: n.OpType, Int8: n.Int8, Output: n.Output, Fused: n.Fused, Reason: n.Reason})
 	}
 	info.SplitsBatch = s.SplitsBatch()
+	info.Winograd = []string{}
+	for _, n := range s.Graph().Nodes {
+		for _, a := range n.Attrs {
+			if a.Name == "algorithm" && string(a.S) == "winograd_f2x2_3x3" {
+				info.Winograd = append(info.Winograd, n.Name)
+			}
+		}
+	}
 	return info, nil
 }
 
@@ -285,6 +297,9 @@ func printInfo(w io.Writer, info *modelInfo) {
 			fmt.Fprintln(w, "batch:       each item computed alone: a batch runs in chunks on every thread")
 		} else {
 			fmt.Fprintln(w, "batch:       runs whole (its ops share the threads)")
+		}
+		if len(info.Winograd) > 0 {
+			fmt.Fprintf(w, "winograd:    %d convolution(s) by Winograd's F(2×2, 3×3): %s\n", len(info.Winograd), strings.Join(info.Winograd, ", "))
 		}
 	}
 	printInt8(w, info)

@@ -314,6 +314,27 @@ int8:        no quantized Conv, Gemm or MatMul layers
 	if out, _, _ := tq(t, dir, "info", "s.onnx"); !strings.Contains(out, "\nbatch:       each item computed alone: a batch runs in chunks on every thread\n") {
 		t.Errorf("info of a sample-wise model:\n%s", out)
 	}
+	// 3×3 convolutions of 64 channels at 28×28: the second by Winograd's
+	// F(2×2, 3×3), the first (stride 2) not.
+	w, err := onnx.NewTensor("w", []int64{64, 64, 3, 3}, make([]float32, 64*64*9))
+	if err != nil {
+		t.Fatal(err)
+	}
+	conv := func(name, in, out string, stride int64) onnx.Node {
+		n := onnx.NewNode("Conv", name, []string{in, "w"}, []string{out})
+		n.Attribute = []onnx.Attribute{onnx.IntsAttr("pads", 1, 1, 1, 1), onnx.IntsAttr("strides", stride, stride)}
+		return n
+	}
+	cm := &onnx.Model{IRVersion: 8, OpsetImport: []onnx.OperatorSetID{{Version: 17}}, Graph: &onnx.Graph{
+		Name: "convs", Initializer: []onnx.Tensor{w},
+		Node:   []onnx.Node{conv("down", "x", "h", 2), conv("same", "h", "y", 1)},
+		Input:  []onnx.ValueInfo{onnx.TensorValueInfo("x", onnx.Float, onnx.DimParam("N"), onnx.DimValue(64), onnx.DimValue(56), onnx.DimValue(56))},
+		Output: []onnx.ValueInfo{onnx.TensorValueInfo("y", onnx.Float, onnx.DimParam("N"), onnx.DimValue(64), onnx.DimValue(28), onnx.DimValue(28))},
+	}}
+	writeModel(t, filepath.Join(dir, "c.onnx"), cm)
+	if out, _, _ := tq(t, dir, "info", "c.onnx"); !strings.Contains(out, "\nwinograd:    1 convolution(s) by Winograd's F(2×2, 3×3): same\n") {
+		t.Errorf("info of a model with 3×3 convolutions:\n%s", out)
+	}
 	out, _, code = tq(t, dir, "info", "-json", "u.onnx")
 	if code != 0 {
 		t.Fatalf("exit %d", code)

@@ -18,13 +18,13 @@ import (
 const backendSuite = "/usr/share/libonnx-testdata/data"
 
 // Bounds of FuzzImport: an input of n bytes may make decoding, import and
-// two runs allocate at most importRatio*n + importSlack bytes in all
+// three runs allocate at most importRatio*n + importSlack bytes in all
 // (runtime.MemStats.TotalAlloc, garbage included), with a run's values
 // bounded by runMemory(n) (graph.Options.MaxMemory) and constant folding
 // by graph.MinFoldLimit (plus graph.FoldFactor times the weights, which
 // importRatio covers).
 const (
-	importRatio     = onnx.MaxDecodeRatio + 128
+	importRatio     = onnx.MaxDecodeRatio + 3*graph.MemoryFactor
 	importSlack     = graph.MinFoldLimit + 32<<20
 	maxFuzzElements = 1 << 14 // elements of one generated graph input
 )
@@ -35,13 +35,15 @@ func runMemory(n int) int64 { return int64(graph.MemoryFactor)*int64(n) + 1<<20 
 // (onnx.Unmarshal), graph.Import (op builders, shape inference, constant
 // folding) and, for a graph that imports, two runs of a Session on small
 // generated inputs (symbolic dimensions 2, at most maxFuzzElements
-// elements per input). It must never panic, nor allocate more than
-// importRatio bytes per input byte plus importSlack; a run that succeeds
-// must return outputs of the element type and known dimensions that
-// inference found (not those the model declares, which hold for its own
-// test inputs only), and the second run, which recycles the first run's buffers
-// (an op that leaves an allocated element unwritten reads old data
-// there), must give bit for bit the same outputs.
+// elements per input) and one of a two-thread Session. It must never
+// panic, nor allocate more than importRatio bytes per input byte plus
+// importSlack; a run that succeeds must return outputs of the element
+// type and known dimensions that inference found (not those the model
+// declares, which hold for its own test inputs only), the second run,
+// which recycles the first run's buffers (an op that leaves an allocated
+// element unwritten reads old data there), must give bit for bit the same
+// outputs, and so must the two-thread run (which splits a batch of 2 into
+// two chunks when the graph computes each item alone).
 //
 // Seeds: the conformance models, small models built here that ask for
 // huge values at load and at run time (ConstantOfShape, Expand, Range,
@@ -133,6 +135,19 @@ func checkImport(t *testing.T, data []byte) {
 	for _, spec := range g.Outputs {
 		if !sameBits(first[spec.Name], second[spec.Name]) {
 			t.Fatalf("output %q differs between two runs on the same inputs", spec.Name)
+		}
+	}
+	s2, err := graph.NewSession(g, graph.Options{Threads: 2, MaxMemory: runMemory(len(data))})
+	if err != nil {
+		t.Fatalf("NewSession with two threads: %v", err)
+	}
+	split, err := s2.Run(in)
+	if err != nil {
+		t.Fatalf("the two-thread run fails where the one-thread run succeeded (splits the batch: %v): %v", s2.SplitsBatch(), err)
+	}
+	for _, spec := range g.Outputs {
+		if !sameBits(first[spec.Name], split[spec.Name]) {
+			t.Fatalf("output %q differs between one and two threads (splits the batch: %v)", spec.Name, s2.SplitsBatch())
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package nn
 
 import (
+	"slices"
 	"sync"
 
 	"github.com/tensorquant/tensorquant/internal/gemm"
@@ -178,7 +179,11 @@ const minGemmCols = 192
 func (p *ConvPlan) scratchLen(n int) int {
 	rows := p.OutC / p.Groups
 	if k := min(p.group, n); k > 1 {
-		return k * (p.cols.phaseLen + rows*p.cols.n)
+		slack := phaseSlack
+		if p.cols.direct {
+			slack = 0
+		}
+		return k * (p.cols.phaseLen + slack + rows*samplesCols(p.cols.n))
 	}
 	return p.cols.scratchLen(rows)
 }
@@ -207,6 +212,7 @@ type columns struct {
 	direct, intoY bool
 	hq, wq, n     int
 	offs          []int
+	maxOff        int // the largest of offs
 	phaseLen      int // elements of one group's phase buffer
 	spans         []span
 }
@@ -244,6 +250,7 @@ func (c *Conv) planColumns() *columns {
 	if !pl.direct {
 		pl.phaseLen = cg * s1 * s2 * plane
 	}
+	pl.maxOff = slices.Max(pl.offs)
 	return pl
 }
 
@@ -396,15 +403,26 @@ func (c *Conv) gemmSamples(y, x []float32, w *ConvWeights, f *Fused, pl *columns
 	// The samples' B matrices: x itself (direct), or their phases.
 	buf, stride := x[s0*c.InC*B:s1*c.InC*B], c.InC*B
 	if !pl.direct {
-		buf, stride = sc[:k*pl.phaseLen], pl.phaseLen
+		stride = pl.phaseLen + phaseSlack
+		buf = sc[:k*stride]
 		for s := range k {
-			c.fillPhases(buf[s*stride:(s+1)*stride], x[(s0+s)*c.InC*B:(s0+s+1)*c.InC*B], pl, c.InC)
+			c.fillPhases(buf[s*stride:s*stride+pl.phaseLen], x[(s0+s)*c.InC*B:(s0+s+1)*c.InC*B], pl, c.InC)
+			// Junk columns read the slack: zeros, not stale scratch
+			// that may hold denormals (slow arithmetic).
+			clear(buf[s*stride+pl.phaseLen : (s+1)*stride])
 		}
 	}
-	n := k * pl.n
-	cs := sc[k*pl.phaseLen:][:rows*n]
+	cols := samplesCols(pl.n)
+	n := k * cols
+	used := 0 // the phase buffers' share of sc
+	if !pl.direct {
+		used = len(buf)
+	}
+	cs := sc[used:][:rows*n]
 	gemm.Gemm(&gemm.Params{M: rows, N: n, K: K, PackedA: w.packed[0], C: cs, LdC: n, Threads: threads,
-		PackB: func(dst []float32, nr, k0, kn, j0, jn int) { packSamples(dst, buf, stride, pl, nr, k0, kn, j0, jn) }})
+		PackB: func(dst []float32, nr, k0, kn, j0, jn int) {
+			packSamples(dst, buf, stride, cols, pl, nr, k0, kn, j0, jn)
+		}})
 	ho, wo := c.Small[1], c.Small[2]
 	parallel(threads, k*rows, max(1, 4096/P), func(lo, hi int) {
 		for q := lo; q < hi; q++ {
@@ -417,10 +435,21 @@ func (c *Conv) gemmSamples(y, x []float32, w *ConvWeights, f *Fused, pl *columns
 			if f.Add != nil {
 				add = f.Add[out : out+P]
 			}
-			finishPlane(y[out:out+P], cs[i*n+s*pl.n:], pl.wq, ho, wo, bias, add, &f.Act)
+			finishPlane(y[out:out+P], cs[i*n+s*cols:], pl.wq, ho, wo, bias, add, &f.Act)
 		}
 	})
 }
+
+// samplesCols is the GEMM columns of one sample in gemmSamples: its n
+// columns rounded up to 32, a multiple of every kernel family's panel
+// width, so that no panel holds two samples' columns.
+func samplesCols(n int) int { return (n + 31) &^ 31 }
+
+// phaseSlack is the elements after a sample's phase buffer that may be
+// read for columns whose results are dropped: a panel's junk columns in
+// gemmSamples (past the sample's n, up to 31), the fused Winograd input
+// transform's last vector (up to 8 past the last phase row).
+const phaseSlack = 32
 
 // finishPlane writes act(src + bias + add) to the ho×wo plane dst, whose
 // rows src holds at a stride of lds (bias nil or one value, add nil or a
@@ -443,26 +472,25 @@ func finishPlane(dst, src []float32, lds, ho, wo int, bias, add []float32, act *
 }
 
 // packSamples is packPhases for the columns of several samples in turn:
-// column j is column j mod pl.n of sample j / pl.n, whose B has its rows
-// at buf[sample·stride + offs[k]:]. A panel within one sample is gathered
-// as packPhases does; one across samples is copied run by run.
-func packSamples(dst, buf []float32, stride int, pl *columns, nr, k0, kn, j0, jn int) {
+// column j is column j mod cols of sample j / cols, whose B has its rows
+// at buf[sample·stride + offs[k]:] (columns past pl.n are junk). A panel
+// is gathered as packPhases does while its reads stay inside buf; the
+// last sample's junk columns are zeros.
+func packSamples(dst, buf []float32, stride, cols int, pl *columns, nr, k0, kn, j0, jn int) {
 	offs := pl.offs[k0 : k0+kn]
 	for q := 0; q*nr < jn; q++ {
 		pan := dst[q*kn*nr : (q+1)*kn*nr]
 		j := j0 + q*nr
-		w := min(nr, jn-q*nr)
-		s, col := j/pl.n, j%pl.n
-		if w == nr && col+nr <= pl.n {
+		s, col := j/cols, j%cols
+		if col+nr <= pl.n || s*stride+pl.maxOff+col+nr <= len(buf) {
 			gatherRows(pan, buf[s*stride:], offs, col, nr)
 			continue
 		}
+		w := max(0, pl.n-col)
 		for p, o := range offs {
 			d := pan[p*nr : (p+1)*nr]
-			for r, s, col := 0, s, col; r < w; s, col = s+1, 0 {
-				m := min(w-r, pl.n-col)
-				copy(d[r:r+m], buf[s*stride+o+col:])
-				r += m
+			if w > 0 {
+				copy(d[:w], buf[s*stride+o+col:])
 			}
 			clear(d[w:])
 		}

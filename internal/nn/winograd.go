@@ -155,10 +155,6 @@ func (c *Conv) planWinograd() *winograd {
 	return wg
 }
 
-// phaseSlack is the elements after a sample's phases that the fused input
-// transform may read (a vector of 8 past the last row of the last one).
-const phaseSlack = 16
-
 // scratchLen returns the scratch one worker takes: a sample's phases,
 // the row transform of one channel, a block's transformed inputs and
 // GEMM outputs, and the output transform of one channel.
@@ -230,6 +226,7 @@ func (c *Conv) winogradUnit(y, x []float32, w *ConvWeights, f *Fused, wg *winogr
 	for _, b := range u {
 		if b.n != last {
 			wg.split.fillPhases(ph, x[b.n*inC*B:(b.n+1)*inC*B], wg.phases, inC)
+			clear(ph[inC*4*plane:]) // read for dropped positions: no stale denormals
 			last = b.n
 		}
 		for ci := range inC {
@@ -241,7 +238,10 @@ func (c *Conv) winogradUnit(y, x []float32, w *ConvWeights, f *Fused, wg *winogr
 		// B's rows are V's rows of ξ: packed by the im2col path's
 		// row gather.
 		vx, offs := v[xi*inC*stride:(xi+1)*inC*stride], wg.offs
-		gemm.Gemm(&gemm.Params{M: outC, N: n, K: inC, PackedA: w.wino[xi], C: m[xi*outC*stride:], LdC: stride, Threads: threads,
+		// N rounded up to 8: the output transform's vectors read M
+		// there (dropped positions, computed from V's, not stale
+		// scratch that may hold denormals, whose arithmetic is slow).
+		gemm.Gemm(&gemm.Params{M: outC, N: (n + 7) &^ 7, K: inC, PackedA: w.wino[xi], C: m[xi*outC*stride:], LdC: stride, Threads: threads,
 			PackB: func(dst []float32, nr, k0, kn, j0, jn int) { packPhases(dst, vx, offs, nr, k0, kn, j0, jn) }})
 	}
 	col = 0
@@ -266,8 +266,8 @@ func (c *Conv) winogradUnit(y, x []float32, w *ConvWeights, f *Fused, wg *winogr
 // winogradInput writes Bᵀ d B of tile rows [ty0, ty1) of one channel,
 // whose 2×2 phases ph holds (4 planes of plane values, rows of l, and
 // phaseSlack more values after them), to the 16 planes dst[ξ·ld:] (ξ =
-// 4i + j), (ty1-ty0)·l values each (and up to 7 more junk ones with the
-// fused kernels); t is scratch of 8·(ty1-ty0+1)·l values.
+// 4i + j), (ty1-ty0)·l values each and junk (or zeros) up to a multiple
+// of 8; t is scratch of 8·(ty1-ty0+1)·l values.
 func winogradInput(dst []float32, ld int, ph, t []float32, plane, l, ty0, ty1 int) {
 	nb := ty1 - ty0
 	e0, o0, e1, o1 := ph[ty0*l:], ph[plane+ty0*l:], ph[2*plane+ty0*l:], ph[3*plane+ty0*l:]
@@ -299,6 +299,11 @@ func winogradInput(dst []float32, ld int, ph, t []float32, plane, l, ty0, ty1 in
 		vecmath.Add(dst[(1*4+j)*ld:][:k], uo[:k], ue[l:l+k])
 		vecmath.Sub(dst[(2*4+j)*ld:][:k], ue[l:l+k], uo[:k])
 		vecmath.Sub(dst[(3*4+j)*ld:][:k], uo[:k], uo[l:l+k])
+	}
+	// The GEMM reads up to a multiple of 8 positions, as the fused
+	// kernels write: zeros there.
+	for xi := range 16 {
+		clear(dst[xi*ld+k : xi*ld+(k+7)&^7])
 	}
 }
 

@@ -57,7 +57,12 @@
 // internal/nn, the arithmetic the layers package's layers use too, and
 // QuantizeLinear/DequantizeLinear with fakequant's ONNX Runtime-exact Q/DQ
 // kernels: a QDQ model exported from layers runs here bit for bit as its
-// export-mode forward (and ONNX Runtime) computes it. On FLOAT, the
+// export-mode forward (and ONNX Runtime) computes it. NewSession's
+// passes fuse a convolution with its bias, residual Add and activation;
+// OptimizeAll computes the float 3×3 stride-1 ones with enough channels
+// by Winograd's F(2×2, 3×3) (2.25× fewer multiplications, within a few
+// ulps of the sums; not those fed by DequantizeLinear, whose
+// fake-quantized outputs keep the node-by-node bits). On FLOAT, the
 // exponential, erf, tanh, sigmoid and Gelu ops, the rows of Softmax and
 // LayerNormalization and the arithmetic of Add, Sub, Mul and Div run on
 // internal/vecmath's vector kernels (float32 polynomials within a few ulps

@@ -80,9 +80,11 @@ func (c *Conv) Winograd() bool {
 	return min(c.InC, c.OutC) >= 64 && min(c.InC, c.OutC)*th*(tw+1) >= winogradMinWork
 }
 
-// winogradFits is WinogradFits for c.
+// winogradFits is WinogradFits for c, whose first spatial dimension
+// (that of a three-dimensional convolution) must be 1 on both sides.
 func (c *Conv) winogradFits() bool {
-	return c.Big[0] == 1 && c.Kernel[0] == 1 && WinogradFits(c.InC, c.OutC, c.Groups, c.Transposed, c.Kernel[1:], c.Stride[1:], c.Dilation[1:])
+	return c.Big[0] == 1 && c.Small[0] == 1 && c.Kernel[0] == 1 &&
+		WinogradFits(c.InC, c.OutC, c.Groups, c.Transposed, c.Kernel[1:], c.Stride[1:], c.Dilation[1:])
 }
 
 // winogradMinWork is the least channels × tile columns per sample of a

@@ -111,6 +111,14 @@ func TestWinogradFits(t *testing.T) {
 			t.Errorf("%d to %d channels at %d×%d: Winograd() = %v", k.inC, k.outC, k.hw, k.hw, got)
 		}
 	}
+	// A three-dimensional convolution of depth 1 with a 1×3×3 kernel
+	// fits, unless its depth is padded (3 outputs from 1).
+	for _, pad := range []int{0, 1} {
+		c := Conv{Geom: NewGeom([]int{1, 56, 56}, []int{1 + 2*pad, 56, 56}, []int{1, 3, 3}, []int{1, 1, 1}, []int{pad, 1, 1}, nil, []int{1, 1, 1}), InC: 64, OutC: 64, Groups: 1}
+		if got := c.winogradFits(); got != (pad == 0) {
+			t.Errorf("depth padded by %d: winogradFits() = %v", pad, got)
+		}
+	}
 	one := []int{1, 1}
 	for _, k := range []struct {
 		inC, outC, groups int

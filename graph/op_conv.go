@@ -379,7 +379,8 @@ func (o *convOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	// (they may change between runs: a trainer's parameters): an
 	// implicit im2col, and Forward's bits.
 	plan, threads := k.Plan(), ctx.Threads()
-	n := plan.Scratch(N, threads)
+	cw := nn.PackConvWeights(k.InC, k.OutC, k.Groups, k.KernelN(), k.Transposed, w.F32)
+	n := plan.Scratch(cw, N, threads)
 	if n > maxValueElems/2 {
 		return nil, fmt.Errorf("input %v and weight %v: the convolution needs %d elements of scratch, too many", x, w, n)
 	}
@@ -388,7 +389,6 @@ func (o *convOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	defer ctx.release(scratch)
-	cw := nn.PackConvWeights(k.InC, k.OutC, k.Groups, k.KernelN(), k.Transposed, w.F32)
 	plan.ForwardPacked(y.F32, x.F32, cw, &nn.Fused{Bias: bias}, 0, N, threads, scratch)
 	return []*Tensor{y}, nil
 }

@@ -328,7 +328,7 @@ func fuseConv(r *Rewriter, winograd bool) error {
 		attrs := n.Attrs
 		if winograd {
 			f.weights = nn.PackWinogradWeights(inC, outC, w.F32)
-			attrs = append(slices.Clone(attrs), onnx.Attribute{Name: "algorithm", Type: onnx.AttrString, S: []byte("winograd_f2x2_3x3")})
+			attrs = append(slices.Clone(attrs), onnx.Attribute{Name: "algorithm", Type: onnx.AttrString, S: []byte(winogradAlgorithm)})
 		} else {
 			f.weights = nn.PackConvWeights(inC, outC, g, kn, conv.transposed, w.F32)
 		}
@@ -430,6 +430,27 @@ func fuseGemm(r *Rewriter) error {
 	return nil
 }
 
+// winogradAlgorithm is the "algorithm" attribute of a FusedConv node that
+// runs by Winograd's F(2×2, 3×3).
+const winogradAlgorithm = "winograd_f2x2_3x3"
+
+// WinogradNodes returns, in graph order, the names of the convolutions
+// the session computes by Winograd's F(2×2, 3×3) (float 3×3 stride-1
+// convolutions with enough channels, under OptimizeAll; see
+// internal/nn): their outputs are within a few ulps of the node-by-node
+// run's, not its bits.
+func (s *Session) WinogradNodes() []string {
+	var names []string
+	for _, n := range s.g.Nodes {
+		for _, a := range n.Attrs {
+			if a.Name == "algorithm" && string(a.S) == winogradAlgorithm {
+				names = append(names, n.Name)
+			}
+		}
+	}
+	return names
+}
+
 // fusedConvOp is a Conv or ConvTranspose with a constant weight, packed
 // once, its bias, an optional residual input added after the bias and an
 // optional activation, computed in one pass (nn.Conv.ForwardPacked): the
@@ -525,7 +546,7 @@ func (o *fusedConvOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, err
 	}
 	N, threads := x.Shape[0], ctx.Threads()
-	scratch, err := ctx.scratch(p.plan.Scratch(N, threads))
+	scratch, err := ctx.scratch(p.plan.Scratch(o.weights, N, threads))
 	if err != nil {
 		return nil, err
 	}

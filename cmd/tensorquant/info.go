@@ -187,14 +187,7 @@ func describe(path string, m *onnx.Model) (*modelInfo, error) {
 		info.Int8 = append(info.Int8, int8Layer{Node: n.Node, Op: n.OpType, Int8: n.Int8, Output: n.Output, Fused: n.Fused, Reason: n.Reason})
 	}
 	info.SplitsBatch = s.SplitsBatch()
-	info.Winograd = []string{}
-	for _, n := range s.Graph().Nodes {
-		for _, a := range n.Attrs {
-			if a.Name == "algorithm" && string(a.S) == "winograd_f2x2_3x3" {
-				info.Winograd = append(info.Winograd, n.Name)
-			}
-		}
-	}
+	info.Winograd = append([]string{}, s.WinogradNodes()...)
 	return info, nil
 }
 

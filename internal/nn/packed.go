@@ -42,8 +42,10 @@ func PackConvWeights(inC, outC, groups, kernelN int, transposed bool, w []float3
 // Len returns the number of float32 values the prepared weights hold.
 func (cw *ConvWeights) Len() int {
 	n := len(cw.w)
-	for _, p := range append(cw.packed, cw.wino...) {
-		n += p.Len()
+	for _, ps := range [][]*gemm.Packed{cw.packed, cw.wino} {
+		for _, p := range ps {
+			n += p.Len()
+		}
 	}
 	return n
 }
@@ -94,15 +96,14 @@ func parts(n, threads int) (parts, per int) {
 }
 
 // Scratch returns the length of the scratch buffer ForwardPacked takes
-// for n samples on threads goroutines (with weights from
-// PackWinogradWeights or PackConvWeights: either).
-func (p *ConvPlan) Scratch(n, threads int) int {
+// for n samples on threads goroutines with the weights w (which say the
+// path: Winograd's with PackWinogradWeights', else im2col's).
+func (p *ConvPlan) Scratch(w *ConvWeights, n, threads int) int {
 	np, _ := parts(n, max(threads, 1))
 	switch {
-	case p.wino != nil:
-		// Either path: the weights say which.
+	case w.wino != nil && p.wino != nil:
 		nw, _ := parts(len(p.wino.blocks(0, n)), max(threads, 1))
-		return max(nw*p.wino.scratchLen(p.InC, p.OutC), np*p.scratchLen((n+np-1)/np))
+		return nw * p.wino.scratchLen(p.InC, p.OutC)
 	case p.Transposed:
 		cols, tmp := p.Conv.Scratch(max(1, (n+np-1)/np))
 		return np * (cols + tmp)
@@ -115,7 +116,7 @@ func (p *ConvPlan) Scratch(n, threads int) int {
 // ForwardPacked writes samples [n0, n1) of y, the convolution of x with
 // the prepared weights w, finished by f (nil: bias-free, nothing else),
 // on up to threads goroutines (the caller's included), with scratch of at
-// least Scratch(n1-n0, threads) elements. For a convolution computed by
+// least Scratch(w, n1-n0, threads) elements. For a convolution computed by
 // the GEMM each sample's product reads its im2col columns from x (or from
 // x padded and split into phases, see columns) straight into the GEMM's
 // panel layout: an implicit GEMM, no column matrix is stored. The result

@@ -78,17 +78,17 @@ func TestForwardPackedMatchesForward(t *testing.T) {
 				plan := c.Plan()
 				for _, threads := range []int{1, 2, 3} {
 					got := nanSlice(size)
-					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, 0, k.n, threads, nanSlice(plan.Scratch(k.n, threads)))
+					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, 0, k.n, threads, nanSlice(plan.Scratch(cw, k.n, threads)))
 					sameBits(t, fmt.Sprintf("threads %d", threads), got, want)
 				}
 				// An activation of any kernel (Func), applied to whole planes.
 				got := nanSlice(size)
-				plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: squareAct}, 0, k.n, 2, nanSlice(plan.Scratch(k.n, 2)))
+				plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: squareAct}, 0, k.n, 2, nanSlice(plan.Scratch(cw, k.n, 2)))
 				sameBits(t, "Func activation", got, square)
 				// Without a finish, sample by sample: Forward's bits.
 				got = make([]float32, size)
 				for s := range k.n {
-					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias}, s, s+1, 1, nanSlice(plan.Scratch(1, 1)))
+					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias}, s, s+1, 1, nanSlice(plan.Scratch(cw, 1, 1)))
 				}
 				sameBits(t, "one sample at a time", got, plain)
 			})
@@ -204,7 +204,7 @@ func BenchmarkForwardPacked(b *testing.B) {
 					cw = PackWinogradWeights(k.inC, k.outC, w)
 				}
 				plan := conv.Plan()
-				sc := make([]float32, plan.Scratch(k.n, 1))
+				sc := make([]float32, plan.Scratch(cw, k.n, 1))
 				f := &Fused{Bias: bias, Act: vec.Act{Kind: vec.Relu}}
 				for b.Loop() {
 					plan.ForwardPacked(y, x, cw, f, 0, k.n, 1, sc)

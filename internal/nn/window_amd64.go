@@ -192,7 +192,7 @@ func winoIn(v []float32, ld, n int, e0, o0, e1, o1 []float32, l int) bool {
 	if n == 0 {
 		return true
 	}
-	_, _ = v[15*ld+r-1], v[:r] // the kernel's reach
+	_ = v[15*ld+r-1] // the kernel's reach
 	for _, p := range [][]float32{e0, o0, e1, o1} {
 		_ = p[r+l]
 	}
@@ -229,28 +229,28 @@ func winoOut(o []float32, ldo int, m []float32, ld, n int) bool {
 // evens is evensGeneric, on the vectors of cpufeat.Selected as far as
 // src holds their pairs of loads.
 func evens(dst, src []float32) {
-	n := 0
+	n := min(len(dst), len(src)/2) &^ 7
 	switch cpufeat.Selected {
 	case cpufeat.AVX512:
-		n = min(len(dst), len(src)/2) &^ 7
 		evensAVX512(dst[:n], src[:2*n])
 	case cpufeat.AVX2:
-		n = min(len(dst), len(src)/2) &^ 7
 		evensAVX2(dst[:n], src[:2*n])
+	default:
+		n = 0
 	}
 	evensGeneric(dst[n:], src[2*n:])
 }
 
 // zip is zipGeneric, on the vectors of cpufeat.Selected.
 func zip(dst, a, b []float32) {
-	n := 0
+	n := len(a) &^ 7
 	switch cpufeat.Selected {
 	case cpufeat.AVX512:
-		n = len(a) &^ 7
 		zipAVX512(dst[:2*n], a[:n], b[:n])
 	case cpufeat.AVX2:
-		n = len(a) &^ 7
 		zipAVX2(dst[:2*n], a[:n], b[:n])
+	default:
+		n = 0
 	}
 	zipGeneric(dst[2*n:], a[n:], b[n:])
 }

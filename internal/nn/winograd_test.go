@@ -57,7 +57,8 @@ func TestWinograd(t *testing.T) {
 				plan := c.Plan()
 				ref := func(x, w []float32, f *Fused) []float32 {
 					y := make([]float32, size)
-					plan.ForwardPacked(y, x, PackConvWeights(k.inC, k.outC, 1, 9, false, w), f, 0, k.n, 1, make([]float32, plan.Scratch(k.n, 1)))
+					iw := PackConvWeights(k.inC, k.outC, 1, 9, false, w)
+					plan.ForwardPacked(y, x, iw, f, 0, k.n, 1, make([]float32, plan.Scratch(iw, k.n, 1)))
 					return y
 				}
 				want := ref(x, w, &Fused{Bias: bias, Add: add, Act: relu})
@@ -66,7 +67,7 @@ func TestWinograd(t *testing.T) {
 				var first []float32
 				for _, threads := range []int{1, 2, 3} {
 					got := nanSlice(size)
-					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, 0, k.n, threads, nanSlice(plan.Scratch(k.n, threads)))
+					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, 0, k.n, threads, nanSlice(plan.Scratch(cw, k.n, threads)))
 					for j := range want {
 						if d := math.Abs(float64(got[j] - want[j])); !(d <= 0x1p-19*float64(scale[j])) {
 							t.Fatalf("threads %d: element %d = %v, im2col's %v (|x|*|w| %v)", threads, j, got[j], want[j], scale[j])
@@ -79,16 +80,16 @@ func TestWinograd(t *testing.T) {
 				}
 				// A Func activation: applied to the finished sums, x².
 				pre := nanSlice(size)
-				plan.ForwardPacked(pre, x, cw, &Fused{Bias: bias, Add: add}, 0, k.n, 1, nanSlice(plan.Scratch(k.n, 1)))
+				plan.ForwardPacked(pre, x, cw, &Fused{Bias: bias, Add: add}, 0, k.n, 1, nanSlice(plan.Scratch(cw, k.n, 1)))
 				for j, v := range pre {
 					pre[j] = v * v
 				}
 				got := nanSlice(size)
-				plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: squareAct}, 0, k.n, 2, nanSlice(plan.Scratch(k.n, 2)))
+				plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: squareAct}, 0, k.n, 2, nanSlice(plan.Scratch(cw, k.n, 2)))
 				sameBits(t, "Func activation", got, pre)
 				got = nanSlice(size)
 				for s := range k.n {
-					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, s, s+1, 1, nanSlice(plan.Scratch(1, 1)))
+					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, s, s+1, 1, nanSlice(plan.Scratch(cw, 1, 1)))
 				}
 				sameBits(t, "one sample at a time", got, first)
 			})
@@ -208,13 +209,19 @@ func sameFloat(a, b float32) bool {
 	return math.Float32bits(a) == math.Float32bits(b) || a != a && b != b
 }
 
-// TestWinogradTransforms runs checkTransforms on random data for tile
-// grids around the vector sizes.
+// TestWinogradTransforms runs checkTransforms on random data, with NaN,
+// infinities, -0, denormals and exact ties of sums among it, for tile
+// grids of every width from 1 to 33 (positions per block from 2 to 170,
+// around the vector sizes).
 func TestWinogradTransforms(t *testing.T) {
 	rng := rand.New(rand.NewPCG(5, 6))
+	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 0x1p-140, 0.5, -0.5, 0x1p24, 1}
 	for th := 1; th <= 5; th++ {
-		for _, tw := range []int{1, 2, 3, 4, 7, 8, 15, 16, 17, 31} {
+		for tw := 1; tw <= 33; tw++ {
 			data := randSlice(rng, 4*(th+1)*(tw+1)+16*(th*(tw+1)+16))
+			for range len(data) / 16 {
+				data[rng.IntN(len(data))] = specials[rng.IntN(len(specials))]
+			}
 			for ty0 := range th {
 				checkTransforms(t, data, th, tw, ty0, ty0+1+rng.IntN(th-ty0))
 			}

@@ -127,7 +127,7 @@ func BenchmarkConv(b *testing.B) {
 				defer cpufeat.Use(f)()
 				cw := nn.PackConvWeights(s.c, s.c, s.groups, 9, false, wf)
 				plan := conv.Plan()
-				scratch := make([]float32, plan.Scratch(1, 1))
+				scratch := make([]float32, plan.Scratch(cw, 1, 1))
 				for b.Loop() {
 					plan.ForwardPacked(y, x, cw, nil, 0, 1, 1, scratch)
 				}

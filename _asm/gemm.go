@@ -13,15 +13,13 @@ import (
 // in registers for the k loop: per step it loads one packed row of B (two
 // vectors), broadcasts the mr packed values of A one at a time and issues
 // 2·mr fused multiply-adds. Then it adds the tile to C (when acc) and
-// stores it. sgemmFinishAVX512 then finishes the tile as vec.FinishTile
+// stores it. sgemmFinish then finishes the tile as vec.FinishTile
 // does with a bias per row and no residual (Gemm's epilogue on a whole
 // tile, without a second pass over it). transpose8 packs A.
 func gemmKernels(c *build.Context) {
 	for _, s := range isas(c) {
 		sgemm(s, false)
-		if s.avx512 {
-			sgemm(s, true)
-		}
+		sgemm(s, true)
 	}
 	transpose8(isas(c)[0])
 }
@@ -171,19 +169,23 @@ func sgemm(s isa, finish bool) {
 	if finish {
 		// min(max(c + bias[i], lo), hi), then the zero fixes: finishRows's
 		// operations in its operand order.
+		// The biases first, one broadcast at a time: AVX2's 12
+		// accumulators leave 4 registers, the four constants of the
+		// clamp.
 		bias := s.GP64()
 		s.Load(s.Param("bias").Base(), bias)
-		lo, hi := s.broadcast(s.param("lo")), s.broadcast(s.param("hi"))
-		zfix, sfix := s.broadcast(s.param("zfix")), s.broadcast(s.param("sfix"))
 		for i := range mr {
 			b := s.vec()
 			s.VBROADCASTSS(operand.Mem{Base: bias, Disp: 4 * i}, b)
-			for _, r := range acc[2*i : 2*i+2] {
-				s.VADDPS(b, r, r)
-				s.clamp(r, lo, hi)
-				s.VADDPS(zfix, r, r)
-				s.or(sfix, r, r)
-			}
+			s.VADDPS(b, acc[2*i], acc[2*i])
+			s.VADDPS(b, acc[2*i+1], acc[2*i+1])
+		}
+		lo, hi := s.broadcast(s.param("lo")), s.broadcast(s.param("hi"))
+		zfix, sfix := s.broadcast(s.param("zfix")), s.broadcast(s.param("sfix"))
+		for _, r := range acc {
+			s.clamp(r, lo, hi)
+			s.VADDPS(zfix, r, r)
+			s.or(sfix, r, r)
 		}
 	}
 	for i := range mr {

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
@@ -19,16 +20,25 @@ func addOutput(path, pkg string, gen func(c *build.Context)) {
 
 // vecKernels describes internal/vec/vec_amd64.s: finish and finishAdd,
 // finishGeneric for slices of at least 8 elements (loop) and bounds that
-// are not NaN; and on AVX-512 finishRows and finishRowsAdd, the same on
-// the rows of a matrix.
+// are not NaN; and finishRows and finishRowsAdd, the same on the rows of
+// a matrix.
 func vecKernels(c *build.Context) {
+	// tail8: eight all-ones lanes then eight zero ones; the 8 lanes from
+	// element 8-n are the AVX2 mask of the first n lanes.
+	tail8 := c.StaticGlobal("tail8")
+	c.DataAttributes(attr.RODATA | attr.NOPTR)
+	for i := range 16 {
+		v := uint32(0)
+		if i < 8 {
+			v = 0xffffffff
+		}
+		c.AddDatum(4*i, operand.U32(v))
+	}
 	for _, s := range isas(c) {
 		finishKernel(s, false)
 		finishKernel(s, true)
-		if s.avx512 {
-			finishRowsKernel(s, false)
-			finishRowsKernel(s, true)
-		}
+		finishRowsKernel(s, tail8, false)
+		finishRowsKernel(s, tail8, true)
 	}
 }
 
@@ -69,8 +79,10 @@ func finishKernel(s isa, withAdd bool) {
 // finishRowsKernel: finishGeneric on rows×cols elements, row r from
 // src[r·lds] into dst[r·ldd] with the bias bias[r·biasStride] (a stride
 // of 0 repeats bias[0]) and, with add, the elements of add from r·ldAdd:
-// 16 columns at a time, the last ones masked (AVX-512 only).
-func finishRowsKernel(s isa, withAdd bool) {
+// a vector of columns at a time, the last ones of a row masked (an
+// opmask on AVX-512; on AVX2 VMASKMOVPS with the mask of tail8, whose
+// masked-off lanes are neither read nor written).
+func finishRowsKernel(s isa, tail8 operand.Mem, withAdd bool) {
 	name := "finishRows"
 	if withAdd {
 		name = "finishRowsAdd"
@@ -99,27 +111,51 @@ func finishRowsKernel(s isa, withAdd bool) {
 	s.VBROADCASTSS(operand.Mem{Base: bias}, b)
 	col := s.GP64()
 	s.XORQ(col, col)
+	// finish computes the columns from col: loaded by load, stored by
+	// store.
+	finish := func(load func(m operand.Mem, v reg.VecVirtual), store func(v reg.VecVirtual, m operand.Mem)) {
+		v := s.vec()
+		load(operand.Mem{Base: src.p, Index: col, Scale: 4}, v)
+		s.VADDPS(b, v, v)
+		if withAdd {
+			a := s.vec()
+			load(operand.Mem{Base: add, Index: col, Scale: 4}, a)
+			s.VADDPS(a, v, v)
+		}
+		s.clamp(v, lo, hi)
+		s.VADDPS(zfix, v, v)
+		s.or(sfix, v, v)
+		store(v, operand.Mem{Base: dst.p, Index: col, Scale: 4})
+	}
 	s.Label("chunk")
 	left := ld("cols")
 	s.SUBQ(col, left)
 	s.JLE(operand.LabelRef("next"))
-	m32 := s.lowLanes(left)
-	m := s.K()
-	s.KMOVW(m32, m)
-	v := s.vec()
-	s.VMOVUPS_Z(operand.Mem{Base: src.p, Index: col, Scale: 4}, m, v)
-	s.VADDPS(b, v, v)
-	if withAdd {
-		a := s.vec()
-		s.VMOVUPS_Z(operand.Mem{Base: add, Index: col, Scale: 4}, m, a)
-		s.VADDPS(a, v, v)
+	if s.avx512 {
+		m32 := s.lowLanes(left)
+		m := s.K()
+		s.KMOVW(m32, m)
+		finish(func(a operand.Mem, v reg.VecVirtual) { s.VMOVUPS_Z(a, m, v) },
+			func(v reg.VecVirtual, a operand.Mem) { s.VMOVUPS(v, m, a) })
+		s.ADDQ(imm(16), col)
+		s.JMP(operand.LabelRef("chunk"))
+	} else {
+		s.CMPQ(left, imm(8))
+		s.JL(operand.LabelRef("tail"))
+		finish(func(a operand.Mem, v reg.VecVirtual) { s.VMOVUPS(a, v) },
+			func(v reg.VecVirtual, a operand.Mem) { s.VMOVUPS(v, a) })
+		s.ADDQ(imm(8), col)
+		s.JMP(operand.LabelRef("chunk"))
+		s.Label("tail")
+		// The mask of the first left lanes: tail8 from element 8-left.
+		t := s.GP64()
+		s.LEAQ(tail8, t)
+		s.NEGQ(left)
+		m := s.vec()
+		s.VMOVDQU(operand.Mem{Base: t, Index: left, Scale: 4, Disp: 32}, m)
+		finish(func(a operand.Mem, v reg.VecVirtual) { s.VMASKMOVPS(a, m, v) },
+			func(v reg.VecVirtual, a operand.Mem) { s.VMASKMOVPS(v, m, a) })
 	}
-	s.clamp(v, lo, hi)
-	s.VADDPS(zfix, v, v)
-	s.or(sfix, v, v)
-	s.VMOVUPS(v, m, operand.Mem{Base: dst.p, Index: col, Scale: 4})
-	s.ADDQ(imm(16), col)
-	s.JMP(operand.LabelRef("chunk"))
 	s.Label("next")
 	ldd := ld("ldd")
 	s.LEAQ(operand.Mem{Base: dst.p, Index: ldd, Scale: 4}, dst.p)

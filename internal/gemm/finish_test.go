@@ -14,7 +14,7 @@ import (
 var finishSpecials = []float32{0, float32(math.Copysign(0, -1)), float32(math.Inf(1)), float32(math.Inf(-1)),
 	float32(math.NaN()), 6, -1, 1e-45, -1e-45, 3.4e38}
 
-// TestMicroKernelFinish compares microKernelFinish (on AVX-512 the
+// TestMicroKernelFinish compares microKernelFinish (on AVX2 and AVX-512 the
 // micro-kernel with the epilogue fused) with finishTileGeneric, the
 // micro-kernel followed by the epilogue, bit for bit (NaN against NaN),
 // on every family: depths 0-40, accumulating or not, with and without

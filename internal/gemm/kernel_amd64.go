@@ -40,26 +40,33 @@ func microKernel(impl cpufeat.Impl, k int, a, b, c []float32, ldc int, acc bool)
 	}
 }
 
-// sgemmFinishAVX512 is sgemmAVX512 followed by vec.FinishTile of the tile
-// with the row biases bias[0:8] and the clamp [lo, hi] (zfix and sfix from
-// vec.Act.Clamp): kernelFinishGeneric.
+// sgemmFinishAVX2 and sgemmFinishAVX512 are sgemmAVX2 and sgemmAVX512
+// followed by vec.FinishTile of the tile with the row biases bias[0:mr]
+// and the clamp [lo, hi] (zfix and sfix from vec.Act.Clamp):
+// kernelFinishGeneric.
 //
+//go:noescape
+func sgemmFinishAVX2(k int, a, b, c []float32, ldc int, acc bool, bias []float32, lo, hi, zfix float32, sfix uint32)
+
 //go:noescape
 func sgemmFinishAVX512(k int, a, b, c []float32, ldc int, acc bool, bias []float32, lo, hi, zfix float32, sfix uint32)
 
 // hasFinishKernel reports whether impl has a micro-kernel with a fused
 // epilogue (microKernelFinish).
-func hasFinishKernel(impl cpufeat.Impl) bool { return impl == cpufeat.AVX512 }
+func hasFinishKernel(impl cpufeat.Impl) bool { return impl == cpufeat.AVX2 || impl == cpufeat.AVX512 }
 
 // microKernelFinish computes the tile of C at (i, j) as
-// finishTileGeneric does: on AVX-512 in one kernel that applies f before
-// it stores the tile.
+// finishTileGeneric does: on AVX2 and AVX-512 in one kernel that applies f
+// before it stores the tile.
 func microKernelFinish(kern kernel, ep *Epilogue, f *tileFinish, k int, a, b, c []float32, ldc int, acc bool, i, j int) {
-	if kern.impl != cpufeat.AVX512 {
+	switch kern.impl {
+	case cpufeat.AVX512:
+		sgemmFinishAVX512(k, a, b, c, ldc, acc, f.biasOf(i, kern.mr), f.lo, f.hi, f.zfix, f.sfix)
+	case cpufeat.AVX2:
+		sgemmFinishAVX2(k, a, b, c, ldc, acc, f.biasOf(i, kern.mr), f.lo, f.hi, f.zfix, f.sfix)
+	default:
 		finishTileGeneric(kern, ep, k, a, b, c, ldc, acc, i, j)
-		return
 	}
-	sgemmFinishAVX512(k, a, b, c, ldc, acc, f.biasOf(i, kern.mr), f.lo, f.hi, f.zfix, f.sfix)
 }
 
 // transpose8AVX2 is transposeGeneric on n columns, a multiple of 8; both

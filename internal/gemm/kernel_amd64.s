@@ -113,6 +113,186 @@ write:
 	VZEROUPPER
 	RET
 
+// func sgemmFinishAVX2(k int, a []float32, b []float32, c []float32, ldc int, acc bool, bias []float32, lo float32, hi float32, zfix float32, sfix uint32)
+// Requires: AVX, AVX2, FMA3, MMX+
+TEXT ·sgemmFinishAVX2(SB), NOSPLIT, $0-136
+	// 6×16 tile: row i in accumulators 2i (columns 0-7) and 2i+1 (8-15).
+	MOVQ k+0(FP), AX
+	MOVQ a_base+8(FP), CX
+	MOVQ b_base+32(FP), DX
+	MOVQ c_base+56(FP), BX
+	MOVQ ldc+80(FP), SI
+	SHLQ $0x02, SI
+
+	// Prefetch the C tile while the k loop runs.
+	MOVQ       BX, DI
+	PREFETCHT0 (DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	ADDQ       SI, DI
+	PREFETCHT0 (DI)
+	VPXOR      Y0, Y0, Y0
+	VPXOR      Y1, Y1, Y1
+	VPXOR      Y2, Y2, Y2
+	VPXOR      Y3, Y3, Y3
+	VPXOR      Y4, Y4, Y4
+	VPXOR      Y5, Y5, Y5
+	VPXOR      Y6, Y6, Y6
+	VPXOR      Y7, Y7, Y7
+	VPXOR      Y8, Y8, Y8
+	VPXOR      Y9, Y9, Y9
+	VPXOR      Y10, Y10, Y10
+	VPXOR      Y11, Y11, Y11
+	TESTQ      AX, AX
+	JEQ        store
+
+loop:
+	VMOVUPS      (DX), Y12
+	VMOVUPS      32(DX), Y13
+	VBROADCASTSS (CX), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(CX), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS 8(CX), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(CX), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS 16(CX), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(CX), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	ADDQ         $0x18, CX
+	ADDQ         $0x40, DX
+	DECQ         AX
+	JNZ          loop
+
+store:
+	MOVBLZX acc+88(FP), AX
+	TESTL   AX, AX
+	JEQ     write
+	MOVQ    BX, AX
+	VADDPS  (AX), Y0, Y0
+	VADDPS  32(AX), Y1, Y1
+	ADDQ    SI, AX
+	VADDPS  (AX), Y2, Y2
+	VADDPS  32(AX), Y3, Y3
+	ADDQ    SI, AX
+	VADDPS  (AX), Y4, Y4
+	VADDPS  32(AX), Y5, Y5
+	ADDQ    SI, AX
+	VADDPS  (AX), Y6, Y6
+	VADDPS  32(AX), Y7, Y7
+	ADDQ    SI, AX
+	VADDPS  (AX), Y8, Y8
+	VADDPS  32(AX), Y9, Y9
+	ADDQ    SI, AX
+	VADDPS  (AX), Y10, Y10
+	VADDPS  32(AX), Y11, Y11
+
+write:
+	MOVQ         bias_base+96(FP), AX
+	VBROADCASTSS (AX), Y12
+	VADDPS       Y12, Y0, Y0
+	VADDPS       Y12, Y1, Y1
+	VBROADCASTSS 4(AX), Y12
+	VADDPS       Y12, Y2, Y2
+	VADDPS       Y12, Y3, Y3
+	VBROADCASTSS 8(AX), Y12
+	VADDPS       Y12, Y4, Y4
+	VADDPS       Y12, Y5, Y5
+	VBROADCASTSS 12(AX), Y12
+	VADDPS       Y12, Y6, Y6
+	VADDPS       Y12, Y7, Y7
+	VBROADCASTSS 16(AX), Y12
+	VADDPS       Y12, Y8, Y8
+	VADDPS       Y12, Y9, Y9
+	VBROADCASTSS 20(AX), Y12
+	VADDPS       Y12, Y10, Y10
+	VADDPS       Y12, Y11, Y11
+	VBROADCASTSS lo+120(FP), Y12
+	VBROADCASTSS hi+124(FP), Y13
+	VBROADCASTSS zfix+128(FP), Y14
+	VBROADCASTSS sfix+132(FP), Y15
+	VMAXPS       Y0, Y12, Y0
+	VMINPS       Y0, Y13, Y0
+	VADDPS       Y14, Y0, Y0
+	VPOR         Y15, Y0, Y0
+	VMAXPS       Y1, Y12, Y1
+	VMINPS       Y1, Y13, Y1
+	VADDPS       Y14, Y1, Y1
+	VPOR         Y15, Y1, Y1
+	VMAXPS       Y2, Y12, Y2
+	VMINPS       Y2, Y13, Y2
+	VADDPS       Y14, Y2, Y2
+	VPOR         Y15, Y2, Y2
+	VMAXPS       Y3, Y12, Y3
+	VMINPS       Y3, Y13, Y3
+	VADDPS       Y14, Y3, Y3
+	VPOR         Y15, Y3, Y3
+	VMAXPS       Y4, Y12, Y4
+	VMINPS       Y4, Y13, Y4
+	VADDPS       Y14, Y4, Y4
+	VPOR         Y15, Y4, Y4
+	VMAXPS       Y5, Y12, Y5
+	VMINPS       Y5, Y13, Y5
+	VADDPS       Y14, Y5, Y5
+	VPOR         Y15, Y5, Y5
+	VMAXPS       Y6, Y12, Y6
+	VMINPS       Y6, Y13, Y6
+	VADDPS       Y14, Y6, Y6
+	VPOR         Y15, Y6, Y6
+	VMAXPS       Y7, Y12, Y7
+	VMINPS       Y7, Y13, Y7
+	VADDPS       Y14, Y7, Y7
+	VPOR         Y15, Y7, Y7
+	VMAXPS       Y8, Y12, Y8
+	VMINPS       Y8, Y13, Y8
+	VADDPS       Y14, Y8, Y8
+	VPOR         Y15, Y8, Y8
+	VMAXPS       Y9, Y12, Y9
+	VMINPS       Y9, Y13, Y9
+	VADDPS       Y14, Y9, Y9
+	VPOR         Y15, Y9, Y9
+	VMAXPS       Y10, Y12, Y10
+	VMINPS       Y10, Y13, Y10
+	VADDPS       Y14, Y10, Y10
+	VPOR         Y15, Y10, Y10
+	VMAXPS       Y11, Y12, Y11
+	VMINPS       Y11, Y13, Y11
+	VADDPS       Y14, Y11, Y11
+	VPOR         Y15, Y11, Y11
+	VMOVUPS      Y0, (BX)
+	VMOVUPS      Y1, 32(BX)
+	ADDQ         SI, BX
+	VMOVUPS      Y2, (BX)
+	VMOVUPS      Y3, 32(BX)
+	ADDQ         SI, BX
+	VMOVUPS      Y4, (BX)
+	VMOVUPS      Y5, 32(BX)
+	ADDQ         SI, BX
+	VMOVUPS      Y6, (BX)
+	VMOVUPS      Y7, 32(BX)
+	ADDQ         SI, BX
+	VMOVUPS      Y8, (BX)
+	VMOVUPS      Y9, 32(BX)
+	ADDQ         SI, BX
+	VMOVUPS      Y10, (BX)
+	VMOVUPS      Y11, 32(BX)
+	VZEROUPPER
+	RET
+
 // func sgemmAVX512(k int, a []float32, b []float32, c []float32, ldc int, acc bool)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·sgemmAVX512(SB), NOSPLIT, $0-89
@@ -374,94 +554,94 @@ store:
 
 write:
 	MOVQ         bias_base+96(FP), AX
+	VBROADCASTSS (AX), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	VBROADCASTSS 4(AX), Z16
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	VBROADCASTSS 8(AX), Z16
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	VBROADCASTSS 12(AX), Z16
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
+	VBROADCASTSS 16(AX), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	VBROADCASTSS 20(AX), Z16
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	VBROADCASTSS 24(AX), Z16
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	VBROADCASTSS 28(AX), Z16
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
 	VBROADCASTSS lo+120(FP), Z16
 	VBROADCASTSS hi+124(FP), Z17
 	VBROADCASTSS zfix+128(FP), Z18
 	VBROADCASTSS sfix+132(FP), Z19
-	VBROADCASTSS (AX), Z20
-	VADDPS       Z20, Z0, Z0
 	VMAXPS       Z0, Z16, Z0
 	VMINPS       Z0, Z17, Z0
 	VADDPS       Z18, Z0, Z0
 	VPORD        Z19, Z0, Z0
-	VADDPS       Z20, Z1, Z1
 	VMAXPS       Z1, Z16, Z1
 	VMINPS       Z1, Z17, Z1
 	VADDPS       Z18, Z1, Z1
 	VPORD        Z19, Z1, Z1
-	VBROADCASTSS 4(AX), Z20
-	VADDPS       Z20, Z2, Z2
 	VMAXPS       Z2, Z16, Z2
 	VMINPS       Z2, Z17, Z2
 	VADDPS       Z18, Z2, Z2
 	VPORD        Z19, Z2, Z2
-	VADDPS       Z20, Z3, Z3
 	VMAXPS       Z3, Z16, Z3
 	VMINPS       Z3, Z17, Z3
 	VADDPS       Z18, Z3, Z3
 	VPORD        Z19, Z3, Z3
-	VBROADCASTSS 8(AX), Z20
-	VADDPS       Z20, Z4, Z4
 	VMAXPS       Z4, Z16, Z4
 	VMINPS       Z4, Z17, Z4
 	VADDPS       Z18, Z4, Z4
 	VPORD        Z19, Z4, Z4
-	VADDPS       Z20, Z5, Z5
 	VMAXPS       Z5, Z16, Z5
 	VMINPS       Z5, Z17, Z5
 	VADDPS       Z18, Z5, Z5
 	VPORD        Z19, Z5, Z5
-	VBROADCASTSS 12(AX), Z20
-	VADDPS       Z20, Z6, Z6
 	VMAXPS       Z6, Z16, Z6
 	VMINPS       Z6, Z17, Z6
 	VADDPS       Z18, Z6, Z6
 	VPORD        Z19, Z6, Z6
-	VADDPS       Z20, Z7, Z7
 	VMAXPS       Z7, Z16, Z7
 	VMINPS       Z7, Z17, Z7
 	VADDPS       Z18, Z7, Z7
 	VPORD        Z19, Z7, Z7
-	VBROADCASTSS 16(AX), Z20
-	VADDPS       Z20, Z8, Z8
 	VMAXPS       Z8, Z16, Z8
 	VMINPS       Z8, Z17, Z8
 	VADDPS       Z18, Z8, Z8
 	VPORD        Z19, Z8, Z8
-	VADDPS       Z20, Z9, Z9
 	VMAXPS       Z9, Z16, Z9
 	VMINPS       Z9, Z17, Z9
 	VADDPS       Z18, Z9, Z9
 	VPORD        Z19, Z9, Z9
-	VBROADCASTSS 20(AX), Z20
-	VADDPS       Z20, Z10, Z10
 	VMAXPS       Z10, Z16, Z10
 	VMINPS       Z10, Z17, Z10
 	VADDPS       Z18, Z10, Z10
 	VPORD        Z19, Z10, Z10
-	VADDPS       Z20, Z11, Z11
 	VMAXPS       Z11, Z16, Z11
 	VMINPS       Z11, Z17, Z11
 	VADDPS       Z18, Z11, Z11
 	VPORD        Z19, Z11, Z11
-	VBROADCASTSS 24(AX), Z20
-	VADDPS       Z20, Z12, Z12
 	VMAXPS       Z12, Z16, Z12
 	VMINPS       Z12, Z17, Z12
 	VADDPS       Z18, Z12, Z12
 	VPORD        Z19, Z12, Z12
-	VADDPS       Z20, Z13, Z13
 	VMAXPS       Z13, Z16, Z13
 	VMINPS       Z13, Z17, Z13
 	VADDPS       Z18, Z13, Z13
 	VPORD        Z19, Z13, Z13
-	VBROADCASTSS 28(AX), Z20
-	VADDPS       Z20, Z14, Z14
 	VMAXPS       Z14, Z16, Z14
 	VMINPS       Z14, Z17, Z14
 	VADDPS       Z18, Z14, Z14
 	VPORD        Z19, Z14, Z14
-	VADDPS       Z20, Z15, Z15
 	VMAXPS       Z15, Z16, Z15
 	VMINPS       Z15, Z17, Z15
 	VADDPS       Z18, Z15, Z15

@@ -23,27 +23,38 @@ func finishAddAVX2(dst, x, add []float32, bias, lo, hi, zfix float32, sfix uint3
 //go:noescape
 func finishAddAVX512(dst, x, add []float32, bias, lo, hi, zfix float32, sfix uint32)
 
-// finishRowsAVX512 and finishRowsAddAVX512 are finishGeneric on rows×cols
-// elements: row r from src[r·lds] into dst[r·ldd], with bias[r·biasStride]
-// and (with add) the row of add from r·ldAdd, 16 columns at a time.
+// finishRowsAVX2, finishRowsAVX512 and the Add forms are finishGeneric on
+// rows×cols elements: row r from src[r·lds] into dst[r·ldd], with
+// bias[r·biasStride] and (with add) the row of add from r·ldAdd, a vector
+// of columns at a time, the last of a row masked.
 //
+//go:noescape
+func finishRowsAVX2(dst []float32, ldd int, src []float32, lds, rows, cols int, bias []float32, biasStride int, lo, hi, zfix float32, sfix uint32)
+
+//go:noescape
+func finishRowsAddAVX2(dst []float32, ldd int, src []float32, lds, rows, cols int, bias []float32, biasStride int, add []float32, ldAdd int, lo, hi, zfix float32, sfix uint32)
+
 //go:noescape
 func finishRowsAVX512(dst []float32, ldd int, src []float32, lds, rows, cols int, bias []float32, biasStride int, lo, hi, zfix float32, sfix uint32)
 
 //go:noescape
 func finishRowsAddAVX512(dst []float32, ldd int, src []float32, lds, rows, cols int, bias []float32, biasStride int, add []float32, ldAdd int, lo, hi, zfix float32, sfix uint32)
 
-// finishRowsAsm runs the rows kernel when AVX-512 is selected and reports
-// whether it did.
+// finishRowsAsm runs the rows kernel of cpufeat.Selected and reports
+// whether there is one.
 func finishRowsAsm(dst []float32, ldd int, src []float32, lds, rows, cols int, bias []float32, biasStride int, add []float32, ldAdd int, lo, hi float32) bool {
-	if cpufeat.Selected != cpufeat.AVX512 {
-		return false
-	}
 	zfix, sfix := zeroFixes(lo, hi)
-	if add != nil {
+	switch {
+	case cpufeat.Selected == cpufeat.AVX512 && add != nil:
 		finishRowsAddAVX512(dst, ldd, src, lds, rows, cols, bias, biasStride, add, ldAdd, lo, hi, zfix, sfix)
-	} else {
+	case cpufeat.Selected == cpufeat.AVX512:
 		finishRowsAVX512(dst, ldd, src, lds, rows, cols, bias, biasStride, lo, hi, zfix, sfix)
+	case cpufeat.Selected == cpufeat.AVX2 && add != nil:
+		finishRowsAddAVX2(dst, ldd, src, lds, rows, cols, bias, biasStride, add, ldAdd, lo, hi, zfix, sfix)
+	case cpufeat.Selected == cpufeat.AVX2:
+		finishRowsAVX2(dst, ldd, src, lds, rows, cols, bias, biasStride, lo, hi, zfix, sfix)
+	default:
+		return false
 	}
 	return true
 }

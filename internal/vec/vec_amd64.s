@@ -4,6 +4,24 @@
 
 #include "textflag.h"
 
+DATA tail8<>+0(SB)/4, $0xffffffff
+DATA tail8<>+4(SB)/4, $0xffffffff
+DATA tail8<>+8(SB)/4, $0xffffffff
+DATA tail8<>+12(SB)/4, $0xffffffff
+DATA tail8<>+16(SB)/4, $0xffffffff
+DATA tail8<>+20(SB)/4, $0xffffffff
+DATA tail8<>+24(SB)/4, $0xffffffff
+DATA tail8<>+28(SB)/4, $0xffffffff
+DATA tail8<>+32(SB)/4, $0x00000000
+DATA tail8<>+36(SB)/4, $0x00000000
+DATA tail8<>+40(SB)/4, $0x00000000
+DATA tail8<>+44(SB)/4, $0x00000000
+DATA tail8<>+48(SB)/4, $0x00000000
+DATA tail8<>+52(SB)/4, $0x00000000
+DATA tail8<>+56(SB)/4, $0x00000000
+DATA tail8<>+60(SB)/4, $0x00000000
+GLOBL tail8<>(SB), RODATA|NOPTR, $64
+
 // func finishAVX2(dst []float32, x []float32, bias float32, lo float32, hi float32, zfix float32, sfix uint32)
 // Requires: AVX, AVX2
 TEXT ·finishAVX2(SB), NOSPLIT, $0-68
@@ -177,6 +195,135 @@ loop1_end:
 	VMOVUPS Y5, (R8)
 
 ret:
+	VZEROUPPER
+	RET
+
+// func finishRowsAVX2(dst []float32, ldd int, src []float32, lds int, rows int, cols int, bias []float32, biasStride int, lo float32, hi float32, zfix float32, sfix uint32)
+// Requires: AVX, AVX2
+TEXT ·finishRowsAVX2(SB), NOSPLIT, $0-128
+	// finishGeneric on rows of a matrix (FinishRows).
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+32(FP), CX
+	MOVQ         bias_base+80(FP), DX
+	VBROADCASTSS lo+112(FP), Y0
+	VBROADCASTSS hi+116(FP), Y1
+	VBROADCASTSS zfix+120(FP), Y2
+	VBROADCASTSS sfix+124(FP), Y3
+	MOVQ         rows+64(FP), BX
+	TESTQ        BX, BX
+	JZ           done
+
+row:
+	VBROADCASTSS (DX), Y4
+	XORQ         SI, SI
+
+chunk:
+	MOVQ    cols+72(FP), DI
+	SUBQ    SI, DI
+	JLE     next
+	CMPQ    DI, $0x08
+	JL      tail
+	VMOVUPS (CX)(SI*4), Y5
+	VADDPS  Y4, Y5, Y5
+	VMAXPS  Y5, Y0, Y5
+	VMINPS  Y5, Y1, Y5
+	VADDPS  Y2, Y5, Y5
+	VPOR    Y3, Y5, Y5
+	VMOVUPS Y5, (AX)(SI*4)
+	ADDQ    $0x08, SI
+	JMP     chunk
+
+tail:
+	LEAQ       tail8<>+0(SB), R8
+	NEGQ       DI
+	VMOVDQU    32(R8)(DI*4), Y5
+	VMASKMOVPS (CX)(SI*4), Y5, Y6
+	VADDPS     Y4, Y6, Y6
+	VMAXPS     Y6, Y0, Y6
+	VMINPS     Y6, Y1, Y6
+	VADDPS     Y2, Y6, Y6
+	VPOR       Y3, Y6, Y6
+	VMASKMOVPS Y6, Y5, (AX)(SI*4)
+
+next:
+	MOVQ ldd+24(FP), SI
+	LEAQ (AX)(SI*4), AX
+	MOVQ lds+56(FP), SI
+	LEAQ (CX)(SI*4), CX
+	MOVQ biasStride+104(FP), SI
+	LEAQ (DX)(SI*4), DX
+	DECQ BX
+	JNZ  row
+
+done:
+	VZEROUPPER
+	RET
+
+// func finishRowsAddAVX2(dst []float32, ldd int, src []float32, lds int, rows int, cols int, bias []float32, biasStride int, add []float32, ldAdd int, lo float32, hi float32, zfix float32, sfix uint32)
+// Requires: AVX, AVX2
+TEXT ·finishRowsAddAVX2(SB), NOSPLIT, $0-160
+	// finishGeneric on rows of a matrix (FinishRows).
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+32(FP), CX
+	MOVQ         bias_base+80(FP), DX
+	MOVQ         add_base+112(FP), BX
+	VBROADCASTSS lo+144(FP), Y0
+	VBROADCASTSS hi+148(FP), Y1
+	VBROADCASTSS zfix+152(FP), Y2
+	VBROADCASTSS sfix+156(FP), Y3
+	MOVQ         rows+64(FP), SI
+	TESTQ        SI, SI
+	JZ           done
+
+row:
+	VBROADCASTSS (DX), Y4
+	XORQ         DI, DI
+
+chunk:
+	MOVQ    cols+72(FP), R8
+	SUBQ    DI, R8
+	JLE     next
+	CMPQ    R8, $0x08
+	JL      tail
+	VMOVUPS (CX)(DI*4), Y5
+	VADDPS  Y4, Y5, Y5
+	VMOVUPS (BX)(DI*4), Y6
+	VADDPS  Y6, Y5, Y5
+	VMAXPS  Y5, Y0, Y5
+	VMINPS  Y5, Y1, Y5
+	VADDPS  Y2, Y5, Y5
+	VPOR    Y3, Y5, Y5
+	VMOVUPS Y5, (AX)(DI*4)
+	ADDQ    $0x08, DI
+	JMP     chunk
+
+tail:
+	LEAQ       tail8<>+0(SB), R9
+	NEGQ       R8
+	VMOVDQU    32(R9)(R8*4), Y5
+	VMASKMOVPS (CX)(DI*4), Y5, Y6
+	VADDPS     Y4, Y6, Y6
+	VMASKMOVPS (BX)(DI*4), Y5, Y4
+	VADDPS     Y4, Y6, Y6
+	VMAXPS     Y6, Y0, Y6
+	VMINPS     Y6, Y1, Y6
+	VADDPS     Y2, Y6, Y6
+	VPOR       Y3, Y6, Y6
+	VMASKMOVPS Y6, Y5, (AX)(DI*4)
+
+next:
+	MOVQ ldd+24(FP), DI
+	LEAQ (AX)(DI*4), AX
+	MOVQ lds+56(FP), DI
+	LEAQ (CX)(DI*4), CX
+	MOVQ ldAdd+136(FP), DI
+	LEAQ (BX)(DI*4), BX
+	MOVQ biasStride+104(FP), DI
+	LEAQ (DX)(DI*4), DX
+	DECQ SI
+	JNZ  row
+
+done:
 	VZEROUPPER
 	RET
 

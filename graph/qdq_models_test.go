@@ -308,10 +308,12 @@ func TestPTQModels(t *testing.T) {
 // TestPTQModelsInt8 runs the onnx_ptq models on the integer path: their
 // quantized layers have float outputs (pytorch_quantization quantizes
 // inputs only), which the integer nodes compute as exact int32 sums
-// scaled once, where ONNX Runtime (which fuses only a DequantizeLinear →
-// layer → QuantizeLinear chain into integer kernels) convolves the
+// scaled once, where ONNX Runtime's node-by-node run convolves the
 // dequantized floats: the outputs agree within float rounding, 1e-5 of
-// the largest.
+// the largest. Its optimised run ("all") is only logged: on a CPU without
+// AVX-512 VNNI it runs these layers on integer kernels of its own that
+// depart from its node-by-node outputs by up to 0.012 (cnn) and 0.041
+// (mlp_attn) on an AVX2-only AMD EPYC, where ours stay within 3e-8.
 func TestPTQModelsInt8(t *testing.T) {
 	defer graph.ForceInt8()()
 	dir := filepath.Join(must(conformance.Root()), "testdata", "conformance", "onnx_ptq")
@@ -328,16 +330,19 @@ func TestPTQModelsInt8(t *testing.T) {
 		}
 		out := must(s.Run(map[string]*graph.Tensor{g.Inputs[0].Name: graph.Float(x)}))
 		got := out[g.Outputs[0].Name]
-		o := exttool.RunORT(t, path, "all", map[string]exttool.Input{m.Graph.Input[0].Name: {Dims: x.Shape, Type: "float32", F32: x.Data}})[m.Graph.Output[0].Name]
+		in := map[string]exttool.Input{m.Graph.Input[0].Name: {Dims: x.Shape, Type: "float32", F32: x.Data}}
+		o := exttool.RunORT(t, path, "disabled", in)[m.Graph.Output[0].Name]
+		all := exttool.RunORT(t, path, "all", in)[m.Graph.Output[0].Name]
 		tol := 0.0
 		for _, v := range o.F32 {
 			tol = max(tol, 1e-5*math.Abs(float64(v)))
 		}
-		worst := 0.0
+		worst, worstAll := 0.0, 0.0
 		for i, v := range got.F32 {
 			worst = max(worst, math.Abs(float64(v-o.F32[i])))
+			worstAll = max(worstAll, math.Abs(float64(v-all.F32[i])))
 		}
-		t.Logf("%s: largest difference from ONNX Runtime (all) %g (tolerance %g)", name, worst, tol)
+		t.Logf("%s: largest difference from ONNX Runtime node by node %g (tolerance %g), from its optimised run %g", name, worst, tol, worstAll)
 		if !(worst <= tol) || !slices.Equal(got.Shape, o.Dims) {
 			t.Errorf("%s: outputs differ from ONNX Runtime's by up to %g (tolerance %g; shape %v, want %v)", name, worst, tol, got.Shape, o.Dims)
 		}

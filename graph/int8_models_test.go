@@ -107,6 +107,14 @@ func runQDQ(t *testing.T, file string, in map[string]*graph.Tensor, o graph.Opti
 // disagreement: the integer path is no further from ONNX Runtime's
 // fused kernels than its node-by-node run is.
 //
+// On a CPU where ONNX Runtime's integer kernels saturate
+// (exttool.ORTIntegerExact false: amd64 without VNNI, where its own two
+// modes disagree by 49 steps on resnet18) the reference is its
+// node-by-node run instead, with the bounds measured against it on a VNNI
+// CPU: 3 steps (2 from its fused kernels plus the 1.34 by which its two
+// modes differ there), 31 on the MobileNets (their largest disagreement
+// there); the distance from its optimised run is logged.
+//
 // The float path (Options.Float) equals the node-by-node run of the graph
 // (OptimizeNone) bit for bit. (It is not bit-exact with ONNX Runtime's
 // node-by-node run on these models: the float convolutions and GEMM
@@ -155,20 +163,27 @@ func TestInt8ReferenceModels(t *testing.T) {
 				nodeByNode, _ := runQDQ(t, file, feeds, graph.Options{Threads: 1, Optimization: graph.OptimizeNone})
 				all := exttool.RunORT(t, file, "all", ortIn)
 				none := exttool.RunORT(t, file, "disabled", ortIn)
+				mobile := name == "mobilenet_v2" || name == "mobilenet_v3_small"
 				for o, step := range qm.Steps {
 					want := all[o]
 					if !slices.Equal(got[o].Shape, want.Dims) {
 						t.Fatalf("%s: shape %v, ONNX Runtime's %v", o, got[o].Shape, want.Dims)
 					}
-					worst, at := steps(got[o].F32, want.F32, step)
 					ort, _ := steps(want.F32, none[o].F32, step)
+					fromAll, _ := steps(got[o].F32, want.F32, step)
+					t.Logf("%s: from ONNX Runtime (all): %v steps; ONNX Runtime's two modes: %v steps", o, fromAll, ort)
 					bound := 2.0
-					if name == "mobilenet_v2" || name == "mobilenet_v3_small" {
+					switch {
+					case !exttool.ORTIntegerExact() && mobile:
+						want, bound = none[o], 31
+					case !exttool.ORTIntegerExact():
+						want, bound = none[o], 3
+					case mobile:
 						bound = max(bound, ort)
 					}
-					t.Logf("%s: from ONNX Runtime (all): %v steps; ONNX Runtime's two modes: %v steps", o, worst, ort)
+					worst, at := steps(got[o].F32, want.F32, step)
 					if worst > bound {
-						t.Errorf("%s: output %d is %v, ONNX Runtime's %v: %v steps of %g (bound %v)", o, at, got[o].F32[at], want.F32[at], worst, step, bound)
+						t.Errorf("%s: output %d is %v, ONNX Runtime's %v (%s): %v steps of %g (bound %v)", o, at, got[o].F32[at], want.F32[at], exttool.ORTIntegerOpt(), worst, step, bound)
 					}
 					fl, _ := steps(gotFloat[o].F32, none[o].F32, step)
 					t.Logf("%s: float path from ONNX Runtime (node by node): %v steps", o, fl)
@@ -250,7 +265,9 @@ func TestExportedQDQModelsInt8(t *testing.T) {
 // TestInt8FashionMNIST quantizes the Fashion-MNIST CNN of `make models`
 // (ptqtest, calibrated on 256 training images) and classifies the 10,000
 // test images (pixels / 255) on the integer path and in ONNX Runtime with
-// full optimisation: the top-1 classes agree on at least 99.5 % of them.
+// full optimisation (node by node where its integer kernels saturate:
+// exttool.ORTIntegerOpt): the top-1 classes agree on at least 99.5 % of
+// them.
 func TestInt8FashionMNIST(t *testing.T) {
 	if testing.Short() {
 		t.Skip("classifies 10,000 images here and in ONNX Runtime")
@@ -279,7 +296,8 @@ func TestInt8FashionMNIST(t *testing.T) {
 	}
 	got, s := runQDQ(t, file, map[string]*graph.Tensor{"input": test}, graph.Options{Threads: 2})
 	checkInt8(t, s)
-	want := exttool.RunORT(t, file, "all", map[string]exttool.Input{"input": {Dims: test.Shape, Type: "float32", F32: test.F32}})["output"]
+	opt := exttool.ORTIntegerOpt()
+	want := exttool.RunORT(t, file, opt, map[string]exttool.Input{"input": {Dims: test.Shape, Type: "float32", F32: test.F32}})["output"]
 	argmax := func(v []float32) int { return slices.Index(v, slices.Max(v)) }
 	agree := 0
 	for i := range 10000 {
@@ -287,9 +305,9 @@ func TestInt8FashionMNIST(t *testing.T) {
 			agree++
 		}
 	}
-	t.Logf("top-1 agreement with ONNX Runtime (all): %d of 10000", agree)
+	t.Logf("top-1 agreement with ONNX Runtime (%s): %d of 10000", opt, agree)
 	if agree < 9950 {
-		t.Errorf("top-1 agreement with ONNX Runtime (all): %d of 10000, want 99.5%% or more", agree)
+		t.Errorf("top-1 agreement with ONNX Runtime (%s): %d of 10000, want 99.5%% or more", opt, agree)
 	}
 }
 

@@ -15,8 +15,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"testing"
+
+	"golang.org/x/sys/cpu"
 
 	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 )
@@ -144,6 +147,28 @@ type Output struct {
 	Type string
 	F32  []float32
 	Ints []int64
+}
+
+// ORTIntegerExact reports whether ONNX Runtime's integer kernels sum
+// exactly on this CPU. On amd64 without AVX-512 VNNI or AVX-VNNI its MLAS
+// multiplies u8 by s8 with VPMADDUBSW, whose int16 sums of two products
+// saturate (ONNX Runtime's quantization guide says so, and suggests
+// reduce_range or U8U8): there its optimised run of a QDQ model departs
+// from its own node-by-node run by tens of output steps (49 on resnet18
+// on an AVX2-only AMD EPYC), and it is no reference for ours.
+func ORTIntegerExact() bool {
+	return runtime.GOARCH != "amd64" || cpu.X86.HasAVX512VNNI || cpu.X86.HasAVXVNNI
+}
+
+// ORTIntegerOpt returns the optimization level at which ONNX Runtime's
+// outputs of a quantized model are a reference on this CPU: "all" (its
+// fused integer kernels) where ORTIntegerExact, else "disabled" (node by
+// node: Q/DQ and the float layers between them).
+func ORTIntegerOpt() string {
+	if ORTIntegerExact() {
+		return "all"
+	}
+	return "disabled"
 }
 
 // RunORT runs model in ONNX Runtime with ort-run.js at graph optimization

@@ -20,14 +20,17 @@ var (
 	maxShapes = [][2]int{{2, 2}, {3, 1}, {3, 2}}
 )
 
-// windowKernels describes internal/nn/window_amd64.s: gatherRows (see
+// windowKernels describes internal/nn/window_amd64.s, each kernel for
+// AVX2 and for AVX-512: evens, zip and Winograd's transforms (evensKernel,
+// zipKernel, winoInKernel, winoOutKernel), gatherRows (see
 // gatherRowsKernel) and, for each shape, the
 // kernel of one input row of a sliding window, windowGeneric's dwRow (the
 // depthwise convolution's taps: out[i] += w[c]·row[i·s+c], each product
 // rounded, taps in order) and maxRow (max pooling's taps: out[i] takes
 // row[i·s+c] when it is greater or NaN), on len(out) outputs, a multiple
-// of 8. A stride-2 kernel reads one element past the last tap of the last
-// window (its vectors load pairs of elements).
+// of 8 (a stride-2 kernel reads one element past the last tap of the last
+// window: its vectors load pairs of elements), and the kernel of a whole
+// plane, padding included (dwPlaneKernel, maxPlaneKernel).
 func windowKernels(c *build.Context) {
 	// evens: the VPERMT2PS indices of the even elements of two 16-lane
 	// vectors.
@@ -46,6 +49,13 @@ func windowKernels(c *build.Context) {
 			c.AddDatum(4*i, operand.U32(8*h+i/2+16*(i%2)))
 		}
 	}
+	// laneBits: 1 << j in lane j of a YMM vector, from which the AVX2
+	// plane kernels make the lane masks of bit masks.
+	laneBits := c.StaticGlobal("laneBits")
+	c.DataAttributes(attr.RODATA | attr.NOPTR)
+	for j := range 8 {
+		c.AddDatum(4*j, operand.U32(1<<j))
+	}
 	for _, s := range isas(c) {
 		evensKernel(s, evens)
 		zipKernel(s, zip)
@@ -58,13 +68,11 @@ func windowKernels(c *build.Context) {
 			windowKernel(s, evens, "maxRow", sh[0], sh[1])
 		}
 		gatherRowsKernel(s)
-		if s.avx512 {
-			for _, sh := range dwShapes {
-				dwPlaneKernel(s, evens, sh[0], sh[1])
-			}
-			for _, sh := range maxShapes {
-				maxPlaneKernel(s, evens, sh[0], sh[1])
-			}
+		for _, sh := range dwShapes {
+			dwPlaneKernel(s, evens, laneBits, sh[0], sh[1])
+		}
+		for _, sh := range maxShapes {
+			maxPlaneKernel(s, evens, laneBits, sh[0], sh[1])
 		}
 	}
 }
@@ -291,35 +299,49 @@ func gatherRowsKernel(s isa) {
 	s.RET()
 }
 
-// dwPlaneKernel emits dwPlaneK<k>S<stride>AVX512: a whole plane of a
-// depthwise convolution with a k×k kernel, stride and dilation 1 or 2 /
-// 1, in 16 output columns at a time: each output starts from the bias
+// dwPlaneKernel emits dwPlaneK<k>S<stride>+isa: a whole plane of a
+// depthwise convolution with a k×k kernel, stride 1 or 2 and dilation 1,
+// in chunks of s.lanes output columns: each output starts from the bias
 // and adds, kernel row by kernel row (the rows inside the input only) and
 // tap by tap, the rounded product of the weight and the input element,
-// the taps in the padding left out by masks (masked loads do not touch
-// them, masked adds leave the lanes as they are): DepthwisePlanes's
+// the taps in the padding left out by lane masks (masked loads do not
+// touch them; the update leaves their lanes as they were: a masked add
+// for AVX-512, a blend of the sum for AVX2): DepthwisePlanes's
 // arithmetic, bit for bit.
-func dwPlaneKernel(s isa, evens operand.Mem, k, stride int) { planeKernel(s, evens, true, k, stride) }
+func dwPlaneKernel(s isa, evens, laneBits operand.Mem, k, stride int) {
+	planeKernel(s, evens, laneBits, true, k, stride)
+}
 
-// maxPlaneKernel emits maxPlaneK<k>S<stride>AVX512: a whole plane of a
-// k×k max pooling, dwPlaneKernel's walk with MaxPool's update (a tap
-// replaces the maximum where it is greater or NaN) from -Inf.
-func maxPlaneKernel(s isa, evens operand.Mem, k, stride int) { planeKernel(s, evens, false, k, stride) }
+// maxPlaneKernel emits maxPlaneK<k>S<stride>+isa: a whole plane of a k×k
+// max pooling, dwPlaneKernel's walk with MaxPool's update (a tap replaces
+// the maximum where it is greater or NaN) from -Inf.
+func maxPlaneKernel(s isa, evens, laneBits operand.Mem, k, stride int) {
+	planeKernel(s, evens, laneBits, false, k, stride)
+}
 
 // planeRows is how many output rows planeKernel computes at once: their
 // sums are independent chains, which the adds of one row (a chain of k·k
 // dependent adds) leave the FP pipes idle without.
 const planeRows = 3
 
-func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
+// planeKernel emits the kernel of dwPlaneKernel (dw) or of
+// maxPlaneKernel: the walk both share, for both isas. The output columns
+// go in chunks of s.lanes, whose lane masks (planeMasks) are computed
+// once per chunk; each chunk goes down the output rows planeRows at a
+// time, on a path without row masks where the group's input rows are all
+// inside the input (planeRowsBody). The isas differ in the masks, the
+// loads, the update and the store (planeMasks, planeTap, planeUpdate,
+// planeStore). evens holds the AVX-512 indices of the even elements of
+// two vectors, laneBits the AVX2 bits of the lanes (1 << lane).
+func planeKernel(s isa, evens, laneBits operand.Mem, dw bool, k, stride int) {
 	if dw {
-		s.Implement(fmt.Sprintf("dwPlaneK%dS%dAVX512", k, stride))
+		s.Implement(fmt.Sprintf("dwPlaneK%dS%d%s", k, stride, s.name))
 		s.Comment(fmt.Sprintf("One plane of a %d×%d depthwise convolution of stride %d (DepthwisePlanes).", k, k, stride))
 	} else {
-		s.Implement(fmt.Sprintf("maxPlaneK%dS%dAVX512", k, stride))
+		s.Implement(fmt.Sprintf("maxPlaneK%dS%d%s", k, stride, s.name))
 		s.Comment(fmt.Sprintf("One plane of a %d×%d max pooling of stride %d (MaxPool).", k, k, stride))
 	}
-	s.Comment(fmt.Sprintf("Chunks of 16 output columns (their masks computed once), each down the rows %d at a time.", planeRows))
+	s.Comment(fmt.Sprintf("Chunks of %d output columns (their masks computed once), each down the rows %d at a time.", s.lanes, planeRows))
 	out, in := s.slice("out", 4), s.slice("in", 4)
 	wp := s.GP64()
 	if dw {
@@ -332,27 +354,35 @@ func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
 	}
 	acc0 := s.broadcast(s.param("start"))
 	var idx reg.VecVirtual
-	if stride == 2 {
+	if stride == 2 && s.avx512 {
 		idx = s.ZMM()
 		s.VMOVDQU32(evens, idx)
 	}
-	// Lane masks of the taps of the current chunk, by kernel column; for
-	// stride 2 the masks of the 32 input elements the lanes' pairs load;
-	// the chunk's lanes and its first input column.
+	// The chunk's first input column (tap 0 of lane 0) and the masks.
 	colLoc := s.AllocLocal(8)
-	allLoc := s.AllocLocal(8)
-	lanes := s.AllocLocal(4 * k)
-	pairs := s.AllocLocal(4 * k)
+	pm := newPlaneMasks(s, k, laneBits)
+	// The weights: AVX-512 multiplies by a broadcast of w[i]; AVX2, which
+	// has no embedded broadcast, by a vector of w[i] in a local.
+	w := operand.Mem{Base: wp}
+	if dw && !s.avx512 {
+		w = s.AllocLocal(32 * k * k)
+		for i := range k * k {
+			s.VMOVUPS(s.broadcast(operand.Mem{Base: wp, Disp: 4 * i}), w.Offset(32*i))
+		}
+	}
 	ow0 := s.GP64()
 	s.XORQ(ow0, ow0)
 	s.Label("chunks")
 	wo := ld("wo")
 	s.CMPQ(ow0, wo)
 	s.JGE(operand.LabelRef("done"))
-	// The chunk's lanes: min(16, wo - ow0).
+	// The chunk's lanes: min(s.lanes, wo - ow0).
 	s.SUBQ(ow0, wo)
 	all := s.lowLanes(wo)
-	s.MOVL(all, allLoc)
+	if !s.avx512 {
+		s.ANDL(imm(0xff), all)
+	}
+	pm.setAll(s, all)
 	padL := ld("padL")
 	width := ld("wd")
 	for kc := range k {
@@ -380,13 +410,7 @@ func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
 		m, below := s.lowLanes(hi), s.lowLanes(lo)
 		s.ANDNL(m, below, m) // m = ^below & m
 		s.ANDL(all, m)
-		s.MOVL(m, lanes.Offset(4*kc))
-		if stride == 2 {
-			even, p := s.GP32(), s.GP32()
-			s.MOVL(operand.U32(0x55555555), even)
-			s.PDEPL(even, m, p)
-			s.MOVL(p, pairs.Offset(4*kc))
-		}
+		pm.setTap(s, kc, stride, m)
 	}
 	// colBase = ow0·stride - padL: the input column of lane 0, tap 0.
 	colBase := s.GP64()
@@ -409,10 +433,10 @@ func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
 	s.ADDQ(imm((planeRows-1)*stride+k), first)
 	s.CMPQ(first, ld("h"))
 	s.JG(operand.LabelRef("edge_rows"))
-	acc := planeRowsBody(s, dw, k, stride, in, wp, oh, acc0, idx, lanes, pairs, colLoc, true)
+	acc := planeRowsBody(s, dw, k, stride, in, w, oh, acc0, idx, pm, colLoc, true)
 	s.JMP(operand.LabelRef("store"))
 	s.Label("edge_rows")
-	for r, a := range planeRowsBody(s, dw, k, stride, in, wp, oh, acc0, idx, lanes, pairs, colLoc, false) {
+	for r, a := range planeRowsBody(s, dw, k, stride, in, w, oh, acc0, idx, pm, colLoc, false) {
 		s.VMOVAPS(a, acc[r])
 	}
 	s.Label("store")
@@ -429,9 +453,7 @@ func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
 		s.MOVQ(oh, dst)
 		s.IMULQ(ld("wo"), dst)
 		s.ADDQ(ow0, dst)
-		km := s.K()
-		s.KMOVW(allLoc, km)
-		s.VMOVUPS(acc[r], km, operand.Mem{Base: out.p, Index: dst, Scale: 4})
+		pm.store(s, acc[r], operand.Mem{Base: out.p, Index: dst, Scale: 4}, r)
 		if r > 0 {
 			s.Label(skip)
 		}
@@ -441,19 +463,165 @@ func planeKernel(s isa, evens operand.Mem, dw bool, k, stride int) {
 	s.ADDQ(imm(1), oh)
 	s.JMP(operand.LabelRef("rows"))
 	s.Label("next_chunk")
-	s.ADDQ(imm(16), ow0)
+	s.ADDQ(imm(s.lanes), ow0)
 	s.JMP(operand.LabelRef("chunks"))
 	s.Label("done")
 	s.VZEROUPPER()
 	s.RET()
 }
 
+// planeMasks are the stack locals of planeKernel's lane masks of the
+// current chunk: all, the bits of its lanes (min(s.lanes, wo - ow0) low
+// bits); lanes, by kernel column kc, the lanes whose tap kc is inside the
+// input columns; pairs (stride 2), by kc, the input elements the lanes'
+// pairs load (the even ones of lanes, whose odd neighbours are not
+// needed). AVX-512 keeps them as opmask bits (4 bytes each); AVX2 as
+// vectors of all-ones or zero lanes, 32 bytes each (two for the 16
+// elements of pairs), and all also as such a vector (allVec), from the
+// vector of lane bits laneBits.
+type planeMasks struct {
+	all, allVec, lanes, pairs, laneBits operand.Mem
+}
+
+// newPlaneMasks allocates the masks of the k taps of a chunk.
+func newPlaneMasks(s isa, k int, laneBits operand.Mem) planeMasks {
+	pm := planeMasks{all: s.AllocLocal(8), laneBits: laneBits}
+	if s.avx512 {
+		pm.lanes = s.AllocLocal(4 * k)
+		pm.pairs = s.AllocLocal(4 * k)
+		return pm
+	}
+	pm.allVec = s.AllocLocal(32)
+	pm.lanes = s.AllocLocal(32 * k)
+	pm.pairs = s.AllocLocal(64 * k)
+	return pm
+}
+
+// vector returns, for AVX2, the vector of the bits of m (lane j all ones
+// where bit j is set, else zero): m broadcast, each lane's bit isolated
+// and compared with it.
+func (pm planeMasks) vector(s isa, m reg.GPVirtual) reg.VecVirtual {
+	x, v := s.XMM(), s.YMM()
+	s.VMOVD(m, x)
+	s.VPBROADCASTD(x, v)
+	s.VPAND(pm.laneBits, v, v)
+	s.VPCMPEQD(pm.laneBits, v, v)
+	return v
+}
+
+// setAll stores the chunk's lanes, all.
+func (pm planeMasks) setAll(s isa, all reg.GPVirtual) {
+	s.MOVL(all, pm.all)
+	if !s.avx512 {
+		s.VMOVUPS(pm.vector(s, all), pm.allVec)
+	}
+}
+
+// setTap stores the masks of tap kc from m, the bits of its lanes.
+func (pm planeMasks) setTap(s isa, kc, stride int, m reg.GPVirtual) {
+	if s.avx512 {
+		s.MOVL(m, pm.lanes.Offset(4*kc))
+	} else {
+		s.VMOVUPS(pm.vector(s, m), pm.lanes.Offset(32*kc))
+	}
+	if stride == 1 {
+		return
+	}
+	// Lane j loads elements 2j and 2j+1: bit j to bit 2j.
+	even, p := s.GP32(), s.GP32()
+	s.MOVL(operand.U32(0x55555555), even)
+	s.PDEPL(even, m, p)
+	if s.avx512 {
+		s.MOVL(p, pm.pairs.Offset(4*kc))
+		return
+	}
+	s.VMOVUPS(pm.vector(s, p), pm.pairs.Offset(64*kc))
+	s.SHRL(imm(8), p)
+	s.VMOVUPS(pm.vector(s, p), pm.pairs.Offset(64*kc+32))
+}
+
+// tapMasks are the masks of one tap of planeRows: m selects the lanes that
+// take the tap; lo and hi (stride 2) the elements the first and the
+// second load of the pairs read.
+type tapMasks struct {
+	m, lo, hi reg.Register
+}
+
+// tap loads the masks of tap kc; valid, when not nil, is the row's
+// validity (all ones: the input row is inside; zero: no lane takes the
+// tap), a 64-bit register for AVX-512, a vector for AVX2, that they are
+// restricted to.
+func (pm planeMasks) tap(s isa, kc, stride int, valid reg.Register) tapMasks {
+	var t tapMasks
+	if s.avx512 {
+		km := s.K()
+		if valid == nil {
+			s.KMOVW(pm.lanes.Offset(4*kc), km)
+		} else {
+			m := s.GP32()
+			s.MOVL(pm.lanes.Offset(4*kc), m)
+			s.ANDL(valid.(reg.GP).As32(), m)
+			s.KMOVW(m, km)
+		}
+		t.m = km
+		if stride == 2 {
+			lo, hi := s.K(), s.K()
+			if valid == nil {
+				s.KMOVD(pm.pairs.Offset(4*kc), lo)
+			} else {
+				p := s.GP32()
+				s.MOVL(pm.pairs.Offset(4*kc), p)
+				s.ANDL(valid.(reg.GP).As32(), p)
+				s.KMOVD(p, lo)
+			}
+			s.KSHIFTRD(imm(16), lo, hi)
+			t.lo, t.hi = lo, hi
+		}
+		return t
+	}
+	load := func(at operand.Mem) reg.Register {
+		v := s.YMM()
+		if valid == nil {
+			s.VMOVUPS(at, v)
+		} else {
+			s.VPAND(at, valid, v)
+		}
+		return v
+	}
+	t.m = load(pm.lanes.Offset(32 * kc))
+	if stride == 2 {
+		t.lo, t.hi = load(pm.pairs.Offset(64*kc)), load(pm.pairs.Offset(64*kc+32))
+	}
+	return t
+}
+
+// store stores acc to dst in the chunk's lanes: a masked store, or for
+// AVX2 a whole vector when the chunk has all 8 lanes (labels numbered r).
+func (pm planeMasks) store(s isa, acc reg.VecVirtual, dst operand.Mem, r int) {
+	if s.avx512 {
+		km := s.K()
+		s.KMOVW(pm.all, km)
+		s.VMOVUPS(acc, km, dst)
+		return
+	}
+	partial, done := fmt.Sprintf("partial%d", r), fmt.Sprintf("full%d", r)
+	s.CMPL(pm.all, imm(0xff))
+	s.JNE(operand.LabelRef(partial))
+	s.VMOVUPS(acc, dst)
+	s.JMP(operand.LabelRef(done))
+	s.Label(partial)
+	m := s.YMM()
+	s.VMOVUPS(pm.allVec, m)
+	s.VMASKMOVPS(acc, m, dst)
+	s.Label(done)
+}
+
 // planeRowsBody emits the taps of planeRows output rows from oh of the
-// chunk (its lane masks in lanes and pairs, its first input column in
-// colLoc) and returns their accumulators. inside: every input row the
-// group reads is inside the input (no row masks; the masks of a tap are
-// loaded once for the rows).
-func planeRowsBody(s isa, dw bool, k, stride int, in stream, wp, oh reg.GPVirtual, acc0, idx reg.VecVirtual, lanes, pairs, colLoc operand.Mem, inside bool) []reg.VecVirtual {
+// chunk (its masks in pm, its first input column in colLoc) and returns
+// their accumulators; w addresses the weights (planeWeight). inside:
+// every input row the group reads is inside the input (no row masks; the
+// masks of a tap are loaded once for the rows).
+func planeRowsBody(s isa, dw bool, k, stride int, in stream, w operand.Mem, oh reg.GPVirtual, acc0, idx reg.VecVirtual, pm planeMasks, colLoc operand.Mem, inside bool) []reg.VecVirtual {
 	ld := func(name string) reg.GPVirtual {
 		r := s.GP64()
 		s.Load(s.Param(name), r)
@@ -461,7 +629,7 @@ func planeRowsBody(s isa, dw bool, k, stride int, in stream, wp, oh reg.GPVirtua
 	}
 	acc := make([]reg.VecVirtual, planeRows)
 	for r := range acc {
-		acc[r] = s.ZMM()
+		acc[r] = s.vec()
 		s.VMOVAPS(acc0, acc[r])
 	}
 	if inside {
@@ -484,17 +652,10 @@ func planeRowsBody(s isa, dw bool, k, stride int, in stream, wp, oh reg.GPVirtua
 				}
 			}
 			for kc := range k {
-				km := s.K()
-				s.KMOVW(lanes.Offset(4*kc), km)
-				var lo, hi reg.Register
-				if stride == 2 {
-					lo, hi = s.K(), s.K()
-					s.KMOVD(pairs.Offset(4*kc), lo)
-					s.KSHIFTRD(imm(16), lo, hi)
-				}
+				t := pm.tap(s, kc, stride, nil)
 				for r := range planeRows {
-					x := planeTap(s, rowp[r], kc, stride, km, lo, hi, idx)
-					planeUpdate(s, dw, x, acc[r], km, wp, kr*k+kc)
+					x := planeTap(s, rowp[r], kc, stride, t, idx)
+					planeUpdate(s, dw, x, acc[r], t.m, planeWeight(s, w, kr*k+kc))
 				}
 			}
 		}
@@ -506,7 +667,7 @@ func planeRowsBody(s isa, dw bool, k, stride int, in stream, wp, oh reg.GPVirtua
 		// updates are masked off (row 0 keeps the address in range). The
 		// rows past ho are computed and not stored.
 		rowp := make([]reg.GPVirtual, planeRows)
-		valid := make([]reg.GPVirtual, planeRows)
+		valid := make([]reg.Register, planeRows)
 		for r := range planeRows {
 			ih := inputRow(s, oh, r, stride, kr)
 			v, ones, zero := s.GP64(), s.GP64(), s.GP64()
@@ -521,60 +682,93 @@ func planeRowsBody(s isa, dw bool, k, stride int, in stream, wp, oh reg.GPVirtua
 			s.ADDQ(colLoc, ih)
 			s.LEAQ(operand.Mem{Base: in.p, Index: ih, Scale: 4}, ih)
 			rowp[r], valid[r] = ih, v
+			if !s.avx512 {
+				x, vv := s.XMM(), s.YMM()
+				s.VMOVD(v.As32(), x)
+				s.VPBROADCASTD(x, vv)
+				valid[r] = vv
+			}
 		}
 		for kc := range k {
 			for r := range planeRows {
-				km := s.K()
-				m := s.GP32()
-				s.MOVL(lanes.Offset(4*kc), m)
-				s.ANDL(valid[r].As32(), m)
-				s.KMOVW(m, km)
-				var lo, hi reg.Register
-				if stride == 2 {
-					p := s.GP32()
-					s.MOVL(pairs.Offset(4*kc), p)
-					s.ANDL(valid[r].As32(), p)
-					lo, hi = s.K(), s.K()
-					s.KMOVD(p, lo)
-					s.KSHIFTRD(imm(16), lo, hi)
-				}
-				x := planeTap(s, rowp[r], kc, stride, km, lo, hi, idx)
-				planeUpdate(s, dw, x, acc[r], km, wp, kr*k+kc)
+				t := pm.tap(s, kc, stride, valid[r])
+				x := planeTap(s, rowp[r], kc, stride, t, idx)
+				planeUpdate(s, dw, x, acc[r], t.m, planeWeight(s, w, kr*k+kc))
 			}
 		}
 	}
 	return acc
 }
 
-// planeTap loads the tap kc of the 16 lanes from rowp: masked by km
-// (stride 1), or the even elements of 32 loaded by lo and hi (stride 2).
-func planeTap(s isa, rowp reg.Register, kc, stride int, km, lo, hi reg.Register, idx reg.VecVirtual) reg.VecVirtual {
-	x := s.ZMM()
-	if stride == 1 {
-		s.VMOVUPS_Z(operand.Mem{Base: rowp, Disp: 4 * kc}, km, x)
+// planeWeight returns the address of weight i: w[i] (AVX-512, which
+// broadcasts it), or the vector of w[i] (AVX2).
+func planeWeight(s isa, w operand.Mem, i int) operand.Mem {
+	if s.avx512 {
+		return w.Offset(4 * i)
+	}
+	return w.Offset(32 * i)
+}
+
+// planeTap loads the tap kc of the s.lanes lanes from rowp: masked by t.m
+// (stride 1), or the even elements of 2·s.lanes loaded by t.lo and t.hi
+// (stride 2; idx holds the AVX-512 indices of the even elements).
+// Masked-off elements read as zero and are not accessed (no fault).
+func planeTap(s isa, rowp reg.Register, kc, stride int, t tapMasks, idx reg.VecVirtual) reg.VecVirtual {
+	x := s.vec()
+	at := operand.Mem{Base: rowp, Disp: 4 * kc}
+	if s.avx512 {
+		if stride == 1 {
+			s.VMOVUPS_Z(at, t.m, x)
+			return x
+		}
+		hv := s.ZMM()
+		s.VMOVUPS_Z(at, t.lo, x)
+		s.VMOVUPS_Z(at.Offset(64), t.hi, hv)
+		s.VPERMT2PS(hv, idx, x)
 		return x
 	}
-	hv := s.ZMM()
-	s.VMOVUPS_Z(operand.Mem{Base: rowp, Disp: 4 * kc}, lo, x)
-	s.VMOVUPS_Z(operand.Mem{Base: rowp, Disp: 4*kc + 64}, hi, hv)
-	s.VPERMT2PS(hv, idx, x)
+	if stride == 1 {
+		s.VMASKMOVPS(at, t.m, x)
+		return x
+	}
+	// [a0 a2 b0 b2 | a4 a6 b4 b6], then the 64-bit quarters in the order
+	// 0 2 1 3 (as taps does).
+	hv := s.YMM()
+	s.VMASKMOVPS(at, t.lo, x)
+	s.VMASKMOVPS(at.Offset(32), t.hi, hv)
+	s.VSHUFPS(imm(0x88), hv, x, x)
+	s.VPERMPD(imm(0xd8), x, x)
 	return x
 }
 
-// planeUpdate adds the rounded product of x and weight wi to acc in the
-// lanes of km (dw), or replaces acc by x in the lanes of km where x is
-// greater or NaN (max pooling).
-func planeUpdate(s isa, dw bool, x, acc reg.VecVirtual, km reg.Register, wp reg.GPVirtual, wi int) {
-	if dw {
-		s.VMULPS_BCST(operand.Mem{Base: wp, Disp: 4 * wi}, x, x)
-		s.VADDPS(x, acc, km, acc)
-		return
+// planeUpdate adds the rounded product of x and the weight at w to acc in
+// the lanes of m (dw), or replaces acc by x in the lanes of m where x is
+// greater or NaN (max pooling); the other lanes of acc stay as they were
+// (AVX2 blends the new value in: an add of a zero product would not leave
+// them, -0 + 0 being +0 and Inf·0 NaN). x is overwritten.
+func planeUpdate(s isa, dw bool, x, acc reg.VecVirtual, m reg.Register, w operand.Mem) {
+	switch {
+	case s.avx512 && dw:
+		s.VMULPS_BCST(w, x, x)
+		s.VADDPS(x, acc, m, acc)
+	case s.avx512:
+		gt, un := s.K(), s.K()
+		s.VCMPPS(imm(0x1e), acc, x, m, gt)
+		s.VCMPPS(imm(0x03), x, x, m, un)
+		s.KORW(gt, un, gt)
+		s.VMOVUPS(x, gt, acc)
+	case dw:
+		s.VMULPS(w, x, x)
+		s.VADDPS(x, acc, x)
+		s.VBLENDVPS(m, x, acc, acc)
+	default:
+		gt, un := s.YMM(), s.YMM()
+		s.VCMPPS(imm(0x1e), acc, x, gt)
+		s.VCMPPS(imm(0x03), x, x, un)
+		s.VORPS(un, gt, gt)
+		s.VANDPS(m, gt, gt)
+		s.VBLENDVPS(gt, x, acc, acc)
 	}
-	gt, un := s.K(), s.K()
-	s.VCMPPS(imm(0x1e), acc, x, km, gt)
-	s.VCMPPS(imm(0x03), x, x, km, un)
-	s.KORW(gt, un, gt)
-	s.VMOVUPS(x, gt, acc)
 }
 
 // inputRow returns, in a new register, (oh+r)·stride - padT + kr: the

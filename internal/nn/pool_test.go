@@ -291,3 +291,30 @@ func BenchmarkMaxPoolArgmax(b *testing.B) {
 		})
 	}
 }
+
+// BenchmarkMaxPool is max pooling without the argmax (inference), on ReLU
+// outputs: the Fashion-MNIST CNN's 2×2 pool of 16 planes of 28×28 and
+// ResNet-18's 3×3 stride-2 pool.
+func BenchmarkMaxPool(b *testing.B) {
+	for _, c := range []struct {
+		name   string
+		planes int
+		g      Geom
+	}{
+		{"k2s2_28x28x16", 16, NewGeom([]int{28, 28}, []int{14, 14}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1})},
+		{"k3s2p1_112x112x64", 64, NewGeom([]int{112, 112}, []int{56, 56}, []int{3, 3}, []int{2, 2}, []int{1, 1}, nil, []int{1, 1})},
+	} {
+		b.Run(c.name, func(b *testing.B) {
+			rng := rand.New(rand.NewPCG(3, 4))
+			x := make([]float32, c.planes*c.g.BigN())
+			for i := range x {
+				x[i] = max(0, float32(rng.NormFloat64()))
+			}
+			y := make([]float32, c.planes*c.g.SmallN())
+			for b.Loop() {
+				MaxPool(y, nil, x, &c.g, 0, c.planes)
+			}
+			b.SetBytes(int64(4 * len(x)))
+		})
+	}
+}

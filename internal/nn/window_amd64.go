@@ -57,11 +57,24 @@ func maxRowK3S1AVX512(out, row []float32)
 //go:noescape
 func maxRowK3S2AVX512(out, row []float32)
 
-// dwPlaneK3S1AVX512 and the others compute DepthwisePlanes for one 2-D
+// dwPlaneK3S1AVX2 and the others compute DepthwisePlanes for one 2-D
 // plane of a k×k depthwise convolution of the stride (dilation 1): in
 // (h×wd) to out (ho×wo), padding padT rows above and padL columns to the
-// left; w holds the k·k weights, start (the bias) begins every sum.
+// left; w holds the k·k weights, start (the bias) begins every sum. The
+// AVX2 kernels take 8 output columns at a time, the AVX-512 ones 16.
 //
+//go:noescape
+func dwPlaneK3S1AVX2(out, in, w []float32, start float32, h, wd, ho, wo, padT, padL int)
+
+//go:noescape
+func dwPlaneK3S2AVX2(out, in, w []float32, start float32, h, wd, ho, wo, padT, padL int)
+
+//go:noescape
+func dwPlaneK5S1AVX2(out, in, w []float32, start float32, h, wd, ho, wo, padT, padL int)
+
+//go:noescape
+func dwPlaneK5S2AVX2(out, in, w []float32, start float32, h, wd, ho, wo, padT, padL int)
+
 //go:noescape
 func dwPlaneK3S1AVX512(out, in, w []float32, start float32, h, wd, ho, wo, padT, padL int)
 
@@ -75,12 +88,13 @@ func dwPlaneK5S1AVX512(out, in, w []float32, start float32, h, wd, ho, wo, padT,
 func dwPlaneK5S2AVX512(out, in, w []float32, start float32, h, wd, ho, wo, padT, padL int)
 
 // dwPlane computes one plane of the depthwise convolution g (2-D, square
-// kernel of 3 or 5, equal strides of 1 or 2, dilation 1) with the
-// AVX-512 plane kernel, and reports whether it could (else the caller
-// computes it).
+// kernel of 3 or 5, equal strides of 1 or 2, dilation 1) with the plane
+// kernel of cpufeat.Selected (AVX-512 or AVX2), and reports whether it
+// could (else the caller computes it).
 func dwPlane(out, in, w []float32, bias float32, g *Geom) bool {
 	k, s := g.Kernel[2], g.Stride[2]
-	if cpufeat.Selected != cpufeat.AVX512 || g.Small[0] != 1 || g.Kernel[1] != k || g.Stride[1] != s ||
+	f := cpufeat.Selected
+	if f != cpufeat.AVX512 && f != cpufeat.AVX2 || g.Small[0] != 1 || g.Kernel[1] != k || g.Stride[1] != s ||
 		g.Dilation[1] != 1 || g.Dilation[2] != 1 || k != 3 && k != 5 || s != 1 && s != 2 {
 		return false
 	}
@@ -88,23 +102,46 @@ func dwPlane(out, in, w []float32, bias float32, g *Geom) bool {
 	out = out[:ho*wo]
 	in = in[:h*wd]
 	w = w[:k*k]
+	pt, pl := g.Pad[1], g.Pad[2]
+	if f == cpufeat.AVX2 {
+		switch k<<2 | s {
+		case 3<<2 | 1:
+			dwPlaneK3S1AVX2(out, in, w, bias, h, wd, ho, wo, pt, pl)
+		case 3<<2 | 2:
+			dwPlaneK3S2AVX2(out, in, w, bias, h, wd, ho, wo, pt, pl)
+		case 5<<2 | 1:
+			dwPlaneK5S1AVX2(out, in, w, bias, h, wd, ho, wo, pt, pl)
+		default:
+			dwPlaneK5S2AVX2(out, in, w, bias, h, wd, ho, wo, pt, pl)
+		}
+		return true
+	}
 	switch k<<2 | s {
 	case 3<<2 | 1:
-		dwPlaneK3S1AVX512(out, in, w, bias, h, wd, ho, wo, g.Pad[1], g.Pad[2])
+		dwPlaneK3S1AVX512(out, in, w, bias, h, wd, ho, wo, pt, pl)
 	case 3<<2 | 2:
-		dwPlaneK3S2AVX512(out, in, w, bias, h, wd, ho, wo, g.Pad[1], g.Pad[2])
+		dwPlaneK3S2AVX512(out, in, w, bias, h, wd, ho, wo, pt, pl)
 	case 5<<2 | 1:
-		dwPlaneK5S1AVX512(out, in, w, bias, h, wd, ho, wo, g.Pad[1], g.Pad[2])
+		dwPlaneK5S1AVX512(out, in, w, bias, h, wd, ho, wo, pt, pl)
 	default:
-		dwPlaneK5S2AVX512(out, in, w, bias, h, wd, ho, wo, g.Pad[1], g.Pad[2])
+		dwPlaneK5S2AVX512(out, in, w, bias, h, wd, ho, wo, pt, pl)
 	}
 	return true
 }
 
-// maxPlaneK2S2AVX512 and the others compute MaxPool (float32, no argmax)
+// maxPlaneK2S2AVX2 and the others compute MaxPool (float32, no argmax)
 // for one 2-D plane of a k×k max pooling of the stride (dilation 1), each
-// window from start (-Inf).
+// window from start (-Inf); the arguments are those of dwPlaneK3S1AVX2.
 //
+//go:noescape
+func maxPlaneK2S2AVX2(out, in []float32, start float32, h, wd, ho, wo, padT, padL int)
+
+//go:noescape
+func maxPlaneK3S1AVX2(out, in []float32, start float32, h, wd, ho, wo, padT, padL int)
+
+//go:noescape
+func maxPlaneK3S2AVX2(out, in []float32, start float32, h, wd, ho, wo, padT, padL int)
+
 //go:noescape
 func maxPlaneK2S2AVX512(out, in []float32, start float32, h, wd, ho, wo, padT, padL int)
 
@@ -115,27 +152,40 @@ func maxPlaneK3S1AVX512(out, in []float32, start float32, h, wd, ho, wo, padT, p
 func maxPlaneK3S2AVX512(out, in []float32, start float32, h, wd, ho, wo, padT, padL int)
 
 // maxPlane computes one plane of the max pooling g (2-D, square kernel of
-// 2 with stride 2 or of 3 with stride 1 or 2, dilation 1) with the AVX-512
-// plane kernel, and reports whether it could (else the caller computes
-// it); only float32 planes qualify.
+// 2 with stride 2 or of 3 with stride 1 or 2, dilation 1) with the plane
+// kernel of cpufeat.Selected (AVX-512 or AVX2), and reports whether it
+// could (else the caller computes it); only float32 planes qualify.
 func maxPlane[T Number](out, in []T, g *Geom) bool {
 	k, s := g.Kernel[2], g.Stride[2]
+	f := cpufeat.Selected
 	o32, ok := any(out).([]float32)
-	if !ok || cpufeat.Selected != cpufeat.AVX512 || g.Small[0] != 1 || g.Kernel[1] != k || g.Stride[1] != s ||
+	if !ok || f != cpufeat.AVX512 && f != cpufeat.AVX2 || g.Small[0] != 1 || g.Kernel[1] != k || g.Stride[1] != s ||
 		g.Dilation[1] != 1 || g.Dilation[2] != 1 || !(k == 2 && s == 2 || k == 3 && s <= 2) {
 		return false
 	}
 	i32 := any(in).([]float32)
 	h, wd, ho, wo := g.Big[1], g.Big[2], g.Small[1], g.Small[2]
 	o32, i32 = o32[:ho*wo], i32[:h*wd]
+	pt, pl := g.Pad[1], g.Pad[2]
 	low := float32(math.Inf(-1))
+	if f == cpufeat.AVX2 {
+		switch k<<2 | s {
+		case 2<<2 | 2:
+			maxPlaneK2S2AVX2(o32, i32, low, h, wd, ho, wo, pt, pl)
+		case 3<<2 | 1:
+			maxPlaneK3S1AVX2(o32, i32, low, h, wd, ho, wo, pt, pl)
+		default:
+			maxPlaneK3S2AVX2(o32, i32, low, h, wd, ho, wo, pt, pl)
+		}
+		return true
+	}
 	switch k<<2 | s {
 	case 2<<2 | 2:
-		maxPlaneK2S2AVX512(o32, i32, low, h, wd, ho, wo, g.Pad[1], g.Pad[2])
+		maxPlaneK2S2AVX512(o32, i32, low, h, wd, ho, wo, pt, pl)
 	case 3<<2 | 1:
-		maxPlaneK3S1AVX512(o32, i32, low, h, wd, ho, wo, g.Pad[1], g.Pad[2])
+		maxPlaneK3S1AVX512(o32, i32, low, h, wd, ho, wo, pt, pl)
 	default:
-		maxPlaneK3S2AVX512(o32, i32, low, h, wd, ho, wo, g.Pad[1], g.Pad[2])
+		maxPlaneK3S2AVX512(o32, i32, low, h, wd, ho, wo, pt, pl)
 	}
 	return true
 }
@@ -345,8 +395,9 @@ func maxRow[T Number](out, row []T, k, s, d int) {
 	maxRowGeneric(out[n:], row[n*s:], k, s, d)
 }
 
-// windowFamily is the family the window kernels run (on rows of any
-// length): cpufeat.Selected where it has kernels.
+// windowFamily is the family the window kernels run (the row kernels on
+// rows of any length, and the plane kernels): cpufeat.Selected where it
+// has kernels.
 func windowFamily(int) cpufeat.Impl {
 	switch cpufeat.Selected {
 	case cpufeat.AVX512, cpufeat.AVX2:

@@ -58,6 +58,16 @@ DATA zipHi<>+56(SB)/4, $0x0000000f
 DATA zipHi<>+60(SB)/4, $0x0000001f
 GLOBL zipHi<>(SB), RODATA|NOPTR, $64
 
+DATA laneBits<>+0(SB)/4, $0x00000001
+DATA laneBits<>+4(SB)/4, $0x00000002
+DATA laneBits<>+8(SB)/4, $0x00000004
+DATA laneBits<>+12(SB)/4, $0x00000008
+DATA laneBits<>+16(SB)/4, $0x00000010
+DATA laneBits<>+20(SB)/4, $0x00000020
+DATA laneBits<>+24(SB)/4, $0x00000040
+DATA laneBits<>+28(SB)/4, $0x00000080
+GLOBL laneBits<>(SB), RODATA|NOPTR, $32
+
 // func evensAVX2(dst []float32, src []float32)
 // Requires: AVX, AVX2
 TEXT ·evensAVX2(SB), NOSPLIT, $0-48
@@ -618,6 +628,7435 @@ loop:
 
 loop_end:
 	ADDQ $0x01, BX
+	VZEROUPPER
+	RET
+
+// func dwPlaneK3S1AVX2(out []float32, in []float32, w []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX2, BMI, BMI2, CMOV
+TEXT ·dwPlaneK3S1AVX2(SB), $624-128
+	// One plane of a 3×3 depthwise convolution of stride 1 (DepthwisePlanes).
+	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	MOVQ         w_base+48(FP), DX
+	VBROADCASTSS start+72(FP), Y0
+	VBROADCASTSS (DX), Y1
+	VMOVUPS      Y1, 336(SP)
+	VBROADCASTSS 4(DX), Y1
+	VMOVUPS      Y1, 368(SP)
+	VBROADCASTSS 8(DX), Y1
+	VMOVUPS      Y1, 400(SP)
+	VBROADCASTSS 12(DX), Y1
+	VMOVUPS      Y1, 432(SP)
+	VBROADCASTSS 16(DX), Y1
+	VMOVUPS      Y1, 464(SP)
+	VBROADCASTSS 20(DX), Y1
+	VMOVUPS      Y1, 496(SP)
+	VBROADCASTSS 24(DX), Y1
+	VMOVUPS      Y1, 528(SP)
+	VBROADCASTSS 28(DX), Y1
+	VMOVUPS      Y1, 560(SP)
+	VBROADCASTSS 32(DX), Y1
+	VMOVUPS      Y1, 592(SP)
+	XORQ         DX, DX
+
+chunks:
+	MOVQ         wo+104(FP), BX
+	CMPQ         DX, BX
+	JGE          done
+	SUBQ         DX, BX
+	MOVQ         $+16, SI
+	CMPQ         BX, SI
+	CMOVQGT      SI, BX
+	MOVL         $0x0000ffff, SI
+	BZHIL        BX, SI, BX
+	ANDL         $0xff, BX
+	MOVL         BX, 8(SP)
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 16(SP)
+	MOVQ         padL+120(FP), SI
+	MOVQ         wd+88(FP), DI
+	MOVQ         SI, R8
+	SUBQ         $0x00, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 48(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x01, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 80(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x02, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         DI, DI
+	CMPQ         R8, DI
+	CMOVQLT      DI, R8
+	CMPQ         R9, DI
+	CMOVQLT      DI, R9
+	MOVQ         R9, DI
+	MOVQ         $+16, R9
+	CMPQ         DI, R9
+	CMOVQGT      R9, DI
+	MOVL         $0x0000ffff, R9
+	BZHIL        DI, R9, DI
+	MOVQ         $+16, R9
+	CMPQ         R8, R9
+	CMOVQGT      R9, R8
+	MOVL         $0x0000ffff, R9
+	BZHIL        R8, R9, R8
+	ANDNL        DI, R8, DI
+	ANDL         BX, DI
+	VMOVD        DI, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 112(SP)
+	MOVQ         DX, BX
+	SUBQ         SI, BX
+	MOVQ         BX, (SP)
+	XORQ         BX, BX
+
+rows:
+	MOVQ       ho+96(FP), SI
+	CMPQ       BX, SI
+	JGE        next_chunk
+	MOVQ       BX, SI
+	MOVQ       padT+112(FP), DI
+	SUBQ       DI, SI
+	CMPQ       SI, $0x00
+	JL         edge_rows
+	ADDQ       $0x05, SI
+	MOVQ       h+80(FP), DI
+	CMPQ       SI, DI
+	JG         edge_rows
+	VMOVAPS    Y0, Y1
+	VMOVAPS    Y0, Y2
+	VMOVAPS    Y0, Y3
+	MOVQ       wd+88(FP), SI
+	MOVQ       BX, DI
+	MOVQ       padT+112(FP), R8
+	SUBQ       R8, DI
+	IMULQ      SI, DI
+	ADDQ       (SP), DI
+	LEAQ       (CX)(DI*4), DI
+	MOVQ       BX, R8
+	ADDQ       $0x01, R8
+	MOVQ       padT+112(FP), R9
+	SUBQ       R9, R8
+	IMULQ      SI, R8
+	ADDQ       (SP), R8
+	LEAQ       (CX)(R8*4), R8
+	MOVQ       BX, R9
+	ADDQ       $0x02, R9
+	MOVQ       padT+112(FP), R10
+	SUBQ       R10, R9
+	IMULQ      SI, R9
+	ADDQ       (SP), R9
+	LEAQ       (CX)(R9*4), R9
+	SHLQ       $0x02, SI
+	VMOVUPS    48(SP), Y4
+	VMASKMOVPS (DI), Y4, Y5
+	VMULPS     336(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS (R8), Y4, Y5
+	VMULPS     336(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS (R9), Y4, Y5
+	VMULPS     336(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMASKMOVPS 4(DI), Y4, Y5
+	VMULPS     368(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 4(R8), Y4, Y5
+	VMULPS     368(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 4(R9), Y4, Y5
+	VMULPS     368(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMASKMOVPS 8(DI), Y4, Y5
+	VMULPS     400(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 8(R8), Y4, Y5
+	VMULPS     400(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 8(R9), Y4, Y5
+	VMULPS     400(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMASKMOVPS (DI), Y4, Y5
+	VMULPS     432(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS (R8), Y4, Y5
+	VMULPS     432(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS (R9), Y4, Y5
+	VMULPS     432(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMASKMOVPS 4(DI), Y4, Y5
+	VMULPS     464(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 4(R8), Y4, Y5
+	VMULPS     464(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 4(R9), Y4, Y5
+	VMULPS     464(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMASKMOVPS 8(DI), Y4, Y5
+	VMULPS     496(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 8(R8), Y4, Y5
+	VMULPS     496(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 8(R9), Y4, Y5
+	VMULPS     496(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMASKMOVPS (DI), Y4, Y5
+	VMULPS     528(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS (R8), Y4, Y5
+	VMULPS     528(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS (R9), Y4, Y5
+	VMULPS     528(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMASKMOVPS 4(DI), Y4, Y5
+	VMULPS     560(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 4(R8), Y4, Y5
+	VMULPS     560(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 4(R9), Y4, Y5
+	VMULPS     560(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMASKMOVPS 8(DI), Y4, Y5
+	VMULPS     592(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 8(R8), Y4, Y5
+	VMULPS     592(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 8(R9), Y4, Y5
+	VMULPS     592(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	JMP        store
+
+edge_rows:
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VMOVAPS      Y0, Y3
+	MOVQ         BX, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VMASKMOVPS   (SI), Y7, Y8
+	VMULPS       336(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VMASKMOVPS   (DI), Y7, Y8
+	VMULPS       336(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VMASKMOVPS   (R8), Y7, Y8
+	VMULPS       336(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VMASKMOVPS   4(SI), Y7, Y8
+	VMULPS       368(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VMASKMOVPS   4(DI), Y7, Y8
+	VMULPS       368(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VMASKMOVPS   4(R8), Y7, Y8
+	VMULPS       368(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y4
+	VMASKMOVPS   8(SI), Y4, Y7
+	VMULPS       400(SP), Y7, Y7
+	VADDPS       Y7, Y1, Y7
+	VBLENDVPS    Y4, Y7, Y1, Y1
+	VPAND        112(SP), Y5, Y4
+	VMASKMOVPS   8(DI), Y4, Y5
+	VMULPS       400(SP), Y5, Y5
+	VADDPS       Y5, Y2, Y5
+	VBLENDVPS    Y4, Y5, Y2, Y2
+	VPAND        112(SP), Y6, Y4
+	VMASKMOVPS   8(R8), Y4, Y5
+	VMULPS       400(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	MOVQ         BX, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x01, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x01, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x01, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VMASKMOVPS   (SI), Y7, Y8
+	VMULPS       432(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VMASKMOVPS   (DI), Y7, Y8
+	VMULPS       432(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VMASKMOVPS   (R8), Y7, Y8
+	VMULPS       432(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VMASKMOVPS   4(SI), Y7, Y8
+	VMULPS       464(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VMASKMOVPS   4(DI), Y7, Y8
+	VMULPS       464(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VMASKMOVPS   4(R8), Y7, Y8
+	VMULPS       464(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y4
+	VMASKMOVPS   8(SI), Y4, Y7
+	VMULPS       496(SP), Y7, Y7
+	VADDPS       Y7, Y1, Y7
+	VBLENDVPS    Y4, Y7, Y1, Y1
+	VPAND        112(SP), Y5, Y4
+	VMASKMOVPS   8(DI), Y4, Y5
+	VMULPS       496(SP), Y5, Y5
+	VADDPS       Y5, Y2, Y5
+	VBLENDVPS    Y4, Y5, Y2, Y2
+	VPAND        112(SP), Y6, Y4
+	VMASKMOVPS   8(R8), Y4, Y5
+	VMULPS       496(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	MOVQ         BX, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x02, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x02, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x02, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VMASKMOVPS   (SI), Y7, Y8
+	VMULPS       528(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VMASKMOVPS   (DI), Y7, Y8
+	VMULPS       528(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VMASKMOVPS   (R8), Y7, Y8
+	VMULPS       528(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VMASKMOVPS   4(SI), Y7, Y8
+	VMULPS       560(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VMASKMOVPS   4(DI), Y7, Y8
+	VMULPS       560(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VMASKMOVPS   4(R8), Y7, Y8
+	VMULPS       560(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y4
+	VMASKMOVPS   8(SI), Y4, Y7
+	VMULPS       592(SP), Y7, Y7
+	VADDPS       Y7, Y1, Y7
+	VBLENDVPS    Y4, Y7, Y1, Y1
+	VPAND        112(SP), Y5, Y4
+	VMASKMOVPS   8(DI), Y4, Y5
+	VMULPS       592(SP), Y5, Y5
+	VADDPS       Y5, Y2, Y5
+	VBLENDVPS    Y4, Y5, Y2, Y2
+	VPAND        112(SP), Y6, Y4
+	VMASKMOVPS   8(R8), Y4, Y5
+	VMULPS       592(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	VMOVAPS      Y1, Y1
+	VMOVAPS      Y2, Y2
+	VMOVAPS      Y3, Y3
+
+store:
+	MOVQ    BX, SI
+	MOVQ    wo+104(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial0
+	VMOVUPS Y1, (AX)(SI*4)
+	JMP     full0
+
+partial0:
+	VMOVUPS    16(SP), Y4
+	VMASKMOVPS Y1, Y4, (AX)(SI*4)
+
+full0:
+	ADDQ    $0x01, BX
+	MOVQ    ho+96(FP), SI
+	CMPQ    BX, SI
+	JGE     stored1
+	MOVQ    BX, SI
+	MOVQ    wo+104(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial1
+	VMOVUPS Y2, (AX)(SI*4)
+	JMP     full1
+
+partial1:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y2, Y1, (AX)(SI*4)
+
+full1:
+stored1:
+	ADDQ    $0x01, BX
+	MOVQ    ho+96(FP), SI
+	CMPQ    BX, SI
+	JGE     stored2
+	MOVQ    BX, SI
+	MOVQ    wo+104(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial2
+	VMOVUPS Y3, (AX)(SI*4)
+	JMP     full2
+
+partial2:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y3, Y1, (AX)(SI*4)
+
+full2:
+stored2:
+	ADDQ $0x01, BX
+	JMP  rows
+
+next_chunk:
+	ADDQ $0x08, DX
+	JMP  chunks
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwPlaneK3S2AVX2(out []float32, in []float32, w []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX2, BMI, BMI2, CMOV
+TEXT ·dwPlaneK3S2AVX2(SB), $624-128
+	// One plane of a 3×3 depthwise convolution of stride 2 (DepthwisePlanes).
+	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	MOVQ         w_base+48(FP), DX
+	VBROADCASTSS start+72(FP), Y0
+	VBROADCASTSS (DX), Y1
+	VMOVUPS      Y1, 336(SP)
+	VBROADCASTSS 4(DX), Y1
+	VMOVUPS      Y1, 368(SP)
+	VBROADCASTSS 8(DX), Y1
+	VMOVUPS      Y1, 400(SP)
+	VBROADCASTSS 12(DX), Y1
+	VMOVUPS      Y1, 432(SP)
+	VBROADCASTSS 16(DX), Y1
+	VMOVUPS      Y1, 464(SP)
+	VBROADCASTSS 20(DX), Y1
+	VMOVUPS      Y1, 496(SP)
+	VBROADCASTSS 24(DX), Y1
+	VMOVUPS      Y1, 528(SP)
+	VBROADCASTSS 28(DX), Y1
+	VMOVUPS      Y1, 560(SP)
+	VBROADCASTSS 32(DX), Y1
+	VMOVUPS      Y1, 592(SP)
+	XORQ         DX, DX
+
+chunks:
+	MOVQ         wo+104(FP), BX
+	CMPQ         DX, BX
+	JGE          done
+	SUBQ         DX, BX
+	MOVQ         $+16, SI
+	CMPQ         BX, SI
+	CMOVQGT      SI, BX
+	MOVL         $0x0000ffff, SI
+	BZHIL        BX, SI, BX
+	ANDL         $0xff, BX
+	MOVL         BX, 8(SP)
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 16(SP)
+	MOVQ         padL+120(FP), SI
+	MOVQ         wd+88(FP), DI
+	MOVQ         SI, R8
+	SUBQ         $0x00, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	INCQ         R8
+	SARQ         $0x01, R8
+	INCQ         R9
+	SARQ         $0x01, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 48(SP)
+	MOVL         $0x55555555, R8
+	PDEPL        R8, R9, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 144(SP)
+	SHRL         $0x08, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 176(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x01, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	INCQ         R8
+	SARQ         $0x01, R8
+	INCQ         R9
+	SARQ         $0x01, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 80(SP)
+	MOVL         $0x55555555, R8
+	PDEPL        R8, R9, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 208(SP)
+	SHRL         $0x08, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 240(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x02, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	INCQ         R8
+	SARQ         $0x01, R8
+	INCQ         R9
+	SARQ         $0x01, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         DI, DI
+	CMPQ         R8, DI
+	CMOVQLT      DI, R8
+	CMPQ         R9, DI
+	CMOVQLT      DI, R9
+	MOVQ         R9, DI
+	MOVQ         $+16, R9
+	CMPQ         DI, R9
+	CMOVQGT      R9, DI
+	MOVL         $0x0000ffff, R9
+	BZHIL        DI, R9, DI
+	MOVQ         $+16, R9
+	CMPQ         R8, R9
+	CMOVQGT      R9, R8
+	MOVL         $0x0000ffff, R9
+	BZHIL        R8, R9, R8
+	ANDNL        DI, R8, DI
+	ANDL         BX, DI
+	VMOVD        DI, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 112(SP)
+	MOVL         $0x55555555, BX
+	PDEPL        BX, DI, BX
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 272(SP)
+	SHRL         $0x08, BX
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 304(SP)
+	MOVQ         DX, BX
+	SHLQ         $0x01, BX
+	SUBQ         SI, BX
+	MOVQ         BX, (SP)
+	XORQ         BX, BX
+
+rows:
+	MOVQ       ho+96(FP), SI
+	CMPQ       BX, SI
+	JGE        next_chunk
+	MOVQ       BX, SI
+	SHLQ       $0x01, SI
+	MOVQ       padT+112(FP), DI
+	SUBQ       DI, SI
+	CMPQ       SI, $0x00
+	JL         edge_rows
+	ADDQ       $0x07, SI
+	MOVQ       h+80(FP), DI
+	CMPQ       SI, DI
+	JG         edge_rows
+	VMOVAPS    Y0, Y1
+	VMOVAPS    Y0, Y2
+	VMOVAPS    Y0, Y3
+	MOVQ       wd+88(FP), SI
+	MOVQ       BX, DI
+	SHLQ       $0x01, DI
+	MOVQ       padT+112(FP), R8
+	SUBQ       R8, DI
+	IMULQ      SI, DI
+	ADDQ       (SP), DI
+	LEAQ       (CX)(DI*4), DI
+	MOVQ       BX, R8
+	ADDQ       $0x01, R8
+	SHLQ       $0x01, R8
+	MOVQ       padT+112(FP), R9
+	SUBQ       R9, R8
+	IMULQ      SI, R8
+	ADDQ       (SP), R8
+	LEAQ       (CX)(R8*4), R8
+	MOVQ       BX, R9
+	ADDQ       $0x02, R9
+	SHLQ       $0x01, R9
+	MOVQ       padT+112(FP), R10
+	SUBQ       R10, R9
+	IMULQ      SI, R9
+	ADDQ       (SP), R9
+	LEAQ       (CX)(R9*4), R9
+	SHLQ       $0x02, SI
+	VMOVUPS    48(SP), Y4
+	VMOVUPS    144(SP), Y5
+	VMOVUPS    176(SP), Y6
+	VMASKMOVPS (DI), Y5, Y7
+	VMASKMOVPS 32(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     336(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS (R8), Y5, Y7
+	VMASKMOVPS 32(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     336(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS (R9), Y5, Y5
+	VMASKMOVPS 32(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     336(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMOVUPS    208(SP), Y5
+	VMOVUPS    240(SP), Y6
+	VMASKMOVPS 4(DI), Y5, Y7
+	VMASKMOVPS 36(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     368(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 4(R8), Y5, Y7
+	VMASKMOVPS 36(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     368(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 4(R9), Y5, Y5
+	VMASKMOVPS 36(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     368(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMOVUPS    272(SP), Y5
+	VMOVUPS    304(SP), Y6
+	VMASKMOVPS 8(DI), Y5, Y7
+	VMASKMOVPS 40(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     400(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 8(R8), Y5, Y7
+	VMASKMOVPS 40(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     400(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 8(R9), Y5, Y5
+	VMASKMOVPS 40(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     400(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMOVUPS    144(SP), Y5
+	VMOVUPS    176(SP), Y6
+	VMASKMOVPS (DI), Y5, Y7
+	VMASKMOVPS 32(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     432(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS (R8), Y5, Y7
+	VMASKMOVPS 32(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     432(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS (R9), Y5, Y5
+	VMASKMOVPS 32(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     432(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMOVUPS    208(SP), Y5
+	VMOVUPS    240(SP), Y6
+	VMASKMOVPS 4(DI), Y5, Y7
+	VMASKMOVPS 36(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     464(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 4(R8), Y5, Y7
+	VMASKMOVPS 36(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     464(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 4(R9), Y5, Y5
+	VMASKMOVPS 36(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     464(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMOVUPS    272(SP), Y5
+	VMOVUPS    304(SP), Y6
+	VMASKMOVPS 8(DI), Y5, Y7
+	VMASKMOVPS 40(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     496(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 8(R8), Y5, Y7
+	VMASKMOVPS 40(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     496(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 8(R9), Y5, Y5
+	VMASKMOVPS 40(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     496(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMOVUPS    144(SP), Y5
+	VMOVUPS    176(SP), Y6
+	VMASKMOVPS (DI), Y5, Y7
+	VMASKMOVPS 32(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     528(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS (R8), Y5, Y7
+	VMASKMOVPS 32(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     528(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS (R9), Y5, Y5
+	VMASKMOVPS 32(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     528(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMOVUPS    208(SP), Y5
+	VMOVUPS    240(SP), Y6
+	VMASKMOVPS 4(DI), Y5, Y7
+	VMASKMOVPS 36(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     560(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 4(R8), Y5, Y7
+	VMASKMOVPS 36(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     560(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 4(R9), Y5, Y5
+	VMASKMOVPS 36(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     560(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMOVUPS    272(SP), Y5
+	VMOVUPS    304(SP), Y6
+	VMASKMOVPS 8(DI), Y5, Y7
+	VMASKMOVPS 40(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     592(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 8(R8), Y5, Y7
+	VMASKMOVPS 40(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     592(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 8(R9), Y5, Y5
+	VMASKMOVPS 40(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     592(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	JMP        store
+
+edge_rows:
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VMOVAPS      Y0, Y3
+	MOVQ         BX, SI
+	SHLQ         $0x01, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	SHLQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	SHLQ         $0x01, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VPAND        144(SP), Y4, Y8
+	VPAND        176(SP), Y4, Y9
+	VMASKMOVPS   (SI), Y8, Y8
+	VMASKMOVPS   32(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       336(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VPAND        144(SP), Y5, Y8
+	VPAND        176(SP), Y5, Y9
+	VMASKMOVPS   (DI), Y8, Y8
+	VMASKMOVPS   32(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       336(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VPAND        144(SP), Y6, Y8
+	VPAND        176(SP), Y6, Y9
+	VMASKMOVPS   (R8), Y8, Y8
+	VMASKMOVPS   32(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       336(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VPAND        208(SP), Y4, Y8
+	VPAND        240(SP), Y4, Y9
+	VMASKMOVPS   4(SI), Y8, Y8
+	VMASKMOVPS   36(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       368(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VPAND        208(SP), Y5, Y8
+	VPAND        240(SP), Y5, Y9
+	VMASKMOVPS   4(DI), Y8, Y8
+	VMASKMOVPS   36(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       368(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VPAND        208(SP), Y6, Y8
+	VPAND        240(SP), Y6, Y9
+	VMASKMOVPS   4(R8), Y8, Y8
+	VMASKMOVPS   36(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       368(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VPAND        272(SP), Y4, Y8
+	VPAND        304(SP), Y4, Y4
+	VMASKMOVPS   8(SI), Y8, Y8
+	VMASKMOVPS   40(SI), Y4, Y4
+	VSHUFPS      $0x88, Y4, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       400(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y4
+	VPAND        272(SP), Y5, Y7
+	VPAND        304(SP), Y5, Y5
+	VMASKMOVPS   8(DI), Y7, Y7
+	VMASKMOVPS   40(DI), Y5, Y5
+	VSHUFPS      $0x88, Y5, Y7, Y7
+	VPERMPD      $0xd8, Y7, Y7
+	VMULPS       400(SP), Y7, Y7
+	VADDPS       Y7, Y2, Y7
+	VBLENDVPS    Y4, Y7, Y2, Y2
+	VPAND        112(SP), Y6, Y4
+	VPAND        272(SP), Y6, Y5
+	VPAND        304(SP), Y6, Y6
+	VMASKMOVPS   8(R8), Y5, Y5
+	VMASKMOVPS   40(R8), Y6, Y6
+	VSHUFPS      $0x88, Y6, Y5, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VMULPS       400(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	MOVQ         BX, SI
+	SHLQ         $0x01, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x01, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	SHLQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x01, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	SHLQ         $0x01, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x01, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VPAND        144(SP), Y4, Y8
+	VPAND        176(SP), Y4, Y9
+	VMASKMOVPS   (SI), Y8, Y8
+	VMASKMOVPS   32(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       432(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VPAND        144(SP), Y5, Y8
+	VPAND        176(SP), Y5, Y9
+	VMASKMOVPS   (DI), Y8, Y8
+	VMASKMOVPS   32(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       432(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VPAND        144(SP), Y6, Y8
+	VPAND        176(SP), Y6, Y9
+	VMASKMOVPS   (R8), Y8, Y8
+	VMASKMOVPS   32(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       432(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VPAND        208(SP), Y4, Y8
+	VPAND        240(SP), Y4, Y9
+	VMASKMOVPS   4(SI), Y8, Y8
+	VMASKMOVPS   36(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       464(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VPAND        208(SP), Y5, Y8
+	VPAND        240(SP), Y5, Y9
+	VMASKMOVPS   4(DI), Y8, Y8
+	VMASKMOVPS   36(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       464(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VPAND        208(SP), Y6, Y8
+	VPAND        240(SP), Y6, Y9
+	VMASKMOVPS   4(R8), Y8, Y8
+	VMASKMOVPS   36(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       464(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VPAND        272(SP), Y4, Y8
+	VPAND        304(SP), Y4, Y4
+	VMASKMOVPS   8(SI), Y8, Y8
+	VMASKMOVPS   40(SI), Y4, Y4
+	VSHUFPS      $0x88, Y4, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       496(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y4
+	VPAND        272(SP), Y5, Y7
+	VPAND        304(SP), Y5, Y5
+	VMASKMOVPS   8(DI), Y7, Y7
+	VMASKMOVPS   40(DI), Y5, Y5
+	VSHUFPS      $0x88, Y5, Y7, Y7
+	VPERMPD      $0xd8, Y7, Y7
+	VMULPS       496(SP), Y7, Y7
+	VADDPS       Y7, Y2, Y7
+	VBLENDVPS    Y4, Y7, Y2, Y2
+	VPAND        112(SP), Y6, Y4
+	VPAND        272(SP), Y6, Y5
+	VPAND        304(SP), Y6, Y6
+	VMASKMOVPS   8(R8), Y5, Y5
+	VMASKMOVPS   40(R8), Y6, Y6
+	VSHUFPS      $0x88, Y6, Y5, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VMULPS       496(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	MOVQ         BX, SI
+	SHLQ         $0x01, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x02, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	SHLQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x02, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	SHLQ         $0x01, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x02, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VPAND        144(SP), Y4, Y8
+	VPAND        176(SP), Y4, Y9
+	VMASKMOVPS   (SI), Y8, Y8
+	VMASKMOVPS   32(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       528(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VPAND        144(SP), Y5, Y8
+	VPAND        176(SP), Y5, Y9
+	VMASKMOVPS   (DI), Y8, Y8
+	VMASKMOVPS   32(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       528(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VPAND        144(SP), Y6, Y8
+	VPAND        176(SP), Y6, Y9
+	VMASKMOVPS   (R8), Y8, Y8
+	VMASKMOVPS   32(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       528(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VPAND        208(SP), Y4, Y8
+	VPAND        240(SP), Y4, Y9
+	VMASKMOVPS   4(SI), Y8, Y8
+	VMASKMOVPS   36(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       560(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VPAND        208(SP), Y5, Y8
+	VPAND        240(SP), Y5, Y9
+	VMASKMOVPS   4(DI), Y8, Y8
+	VMASKMOVPS   36(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       560(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VPAND        208(SP), Y6, Y8
+	VPAND        240(SP), Y6, Y9
+	VMASKMOVPS   4(R8), Y8, Y8
+	VMASKMOVPS   36(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       560(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VPAND        272(SP), Y4, Y8
+	VPAND        304(SP), Y4, Y4
+	VMASKMOVPS   8(SI), Y8, Y8
+	VMASKMOVPS   40(SI), Y4, Y4
+	VSHUFPS      $0x88, Y4, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       592(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y4
+	VPAND        272(SP), Y5, Y7
+	VPAND        304(SP), Y5, Y5
+	VMASKMOVPS   8(DI), Y7, Y7
+	VMASKMOVPS   40(DI), Y5, Y5
+	VSHUFPS      $0x88, Y5, Y7, Y7
+	VPERMPD      $0xd8, Y7, Y7
+	VMULPS       592(SP), Y7, Y7
+	VADDPS       Y7, Y2, Y7
+	VBLENDVPS    Y4, Y7, Y2, Y2
+	VPAND        112(SP), Y6, Y4
+	VPAND        272(SP), Y6, Y5
+	VPAND        304(SP), Y6, Y6
+	VMASKMOVPS   8(R8), Y5, Y5
+	VMASKMOVPS   40(R8), Y6, Y6
+	VSHUFPS      $0x88, Y6, Y5, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VMULPS       592(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	VMOVAPS      Y1, Y1
+	VMOVAPS      Y2, Y2
+	VMOVAPS      Y3, Y3
+
+store:
+	MOVQ    BX, SI
+	MOVQ    wo+104(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial0
+	VMOVUPS Y1, (AX)(SI*4)
+	JMP     full0
+
+partial0:
+	VMOVUPS    16(SP), Y4
+	VMASKMOVPS Y1, Y4, (AX)(SI*4)
+
+full0:
+	ADDQ    $0x01, BX
+	MOVQ    ho+96(FP), SI
+	CMPQ    BX, SI
+	JGE     stored1
+	MOVQ    BX, SI
+	MOVQ    wo+104(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial1
+	VMOVUPS Y2, (AX)(SI*4)
+	JMP     full1
+
+partial1:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y2, Y1, (AX)(SI*4)
+
+full1:
+stored1:
+	ADDQ    $0x01, BX
+	MOVQ    ho+96(FP), SI
+	CMPQ    BX, SI
+	JGE     stored2
+	MOVQ    BX, SI
+	MOVQ    wo+104(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial2
+	VMOVUPS Y3, (AX)(SI*4)
+	JMP     full2
+
+partial2:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y3, Y1, (AX)(SI*4)
+
+full2:
+stored2:
+	ADDQ $0x01, BX
+	JMP  rows
+
+next_chunk:
+	ADDQ $0x08, DX
+	JMP  chunks
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwPlaneK5S1AVX2(out []float32, in []float32, w []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX2, BMI, BMI2, CMOV
+TEXT ·dwPlaneK5S1AVX2(SB), $1328-128
+	// One plane of a 5×5 depthwise convolution of stride 1 (DepthwisePlanes).
+	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	MOVQ         w_base+48(FP), DX
+	VBROADCASTSS start+72(FP), Y0
+	VBROADCASTSS (DX), Y1
+	VMOVUPS      Y1, 528(SP)
+	VBROADCASTSS 4(DX), Y1
+	VMOVUPS      Y1, 560(SP)
+	VBROADCASTSS 8(DX), Y1
+	VMOVUPS      Y1, 592(SP)
+	VBROADCASTSS 12(DX), Y1
+	VMOVUPS      Y1, 624(SP)
+	VBROADCASTSS 16(DX), Y1
+	VMOVUPS      Y1, 656(SP)
+	VBROADCASTSS 20(DX), Y1
+	VMOVUPS      Y1, 688(SP)
+	VBROADCASTSS 24(DX), Y1
+	VMOVUPS      Y1, 720(SP)
+	VBROADCASTSS 28(DX), Y1
+	VMOVUPS      Y1, 752(SP)
+	VBROADCASTSS 32(DX), Y1
+	VMOVUPS      Y1, 784(SP)
+	VBROADCASTSS 36(DX), Y1
+	VMOVUPS      Y1, 816(SP)
+	VBROADCASTSS 40(DX), Y1
+	VMOVUPS      Y1, 848(SP)
+	VBROADCASTSS 44(DX), Y1
+	VMOVUPS      Y1, 880(SP)
+	VBROADCASTSS 48(DX), Y1
+	VMOVUPS      Y1, 912(SP)
+	VBROADCASTSS 52(DX), Y1
+	VMOVUPS      Y1, 944(SP)
+	VBROADCASTSS 56(DX), Y1
+	VMOVUPS      Y1, 976(SP)
+	VBROADCASTSS 60(DX), Y1
+	VMOVUPS      Y1, 1008(SP)
+	VBROADCASTSS 64(DX), Y1
+	VMOVUPS      Y1, 1040(SP)
+	VBROADCASTSS 68(DX), Y1
+	VMOVUPS      Y1, 1072(SP)
+	VBROADCASTSS 72(DX), Y1
+	VMOVUPS      Y1, 1104(SP)
+	VBROADCASTSS 76(DX), Y1
+	VMOVUPS      Y1, 1136(SP)
+	VBROADCASTSS 80(DX), Y1
+	VMOVUPS      Y1, 1168(SP)
+	VBROADCASTSS 84(DX), Y1
+	VMOVUPS      Y1, 1200(SP)
+	VBROADCASTSS 88(DX), Y1
+	VMOVUPS      Y1, 1232(SP)
+	VBROADCASTSS 92(DX), Y1
+	VMOVUPS      Y1, 1264(SP)
+	VBROADCASTSS 96(DX), Y1
+	VMOVUPS      Y1, 1296(SP)
+	XORQ         DX, DX
+
+chunks:
+	MOVQ         wo+104(FP), BX
+	CMPQ         DX, BX
+	JGE          done
+	SUBQ         DX, BX
+	MOVQ         $+16, SI
+	CMPQ         BX, SI
+	CMOVQGT      SI, BX
+	MOVL         $0x0000ffff, SI
+	BZHIL        BX, SI, BX
+	ANDL         $0xff, BX
+	MOVL         BX, 8(SP)
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 16(SP)
+	MOVQ         padL+120(FP), SI
+	MOVQ         wd+88(FP), DI
+	MOVQ         SI, R8
+	SUBQ         $0x00, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 48(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x01, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 80(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x02, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 112(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x03, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 144(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x04, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         DI, DI
+	CMPQ         R8, DI
+	CMOVQLT      DI, R8
+	CMPQ         R9, DI
+	CMOVQLT      DI, R9
+	MOVQ         R9, DI
+	MOVQ         $+16, R9
+	CMPQ         DI, R9
+	CMOVQGT      R9, DI
+	MOVL         $0x0000ffff, R9
+	BZHIL        DI, R9, DI
+	MOVQ         $+16, R9
+	CMPQ         R8, R9
+	CMOVQGT      R9, R8
+	MOVL         $0x0000ffff, R9
+	BZHIL        R8, R9, R8
+	ANDNL        DI, R8, DI
+	ANDL         BX, DI
+	VMOVD        DI, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 176(SP)
+	MOVQ         DX, BX
+	SUBQ         SI, BX
+	MOVQ         BX, (SP)
+	XORQ         BX, BX
+
+rows:
+	MOVQ       ho+96(FP), SI
+	CMPQ       BX, SI
+	JGE        next_chunk
+	MOVQ       BX, SI
+	MOVQ       padT+112(FP), DI
+	SUBQ       DI, SI
+	CMPQ       SI, $0x00
+	JL         edge_rows
+	ADDQ       $0x07, SI
+	MOVQ       h+80(FP), DI
+	CMPQ       SI, DI
+	JG         edge_rows
+	VMOVAPS    Y0, Y1
+	VMOVAPS    Y0, Y2
+	VMOVAPS    Y0, Y3
+	MOVQ       wd+88(FP), SI
+	MOVQ       BX, DI
+	MOVQ       padT+112(FP), R8
+	SUBQ       R8, DI
+	IMULQ      SI, DI
+	ADDQ       (SP), DI
+	LEAQ       (CX)(DI*4), DI
+	MOVQ       BX, R8
+	ADDQ       $0x01, R8
+	MOVQ       padT+112(FP), R9
+	SUBQ       R9, R8
+	IMULQ      SI, R8
+	ADDQ       (SP), R8
+	LEAQ       (CX)(R8*4), R8
+	MOVQ       BX, R9
+	ADDQ       $0x02, R9
+	MOVQ       padT+112(FP), R10
+	SUBQ       R10, R9
+	IMULQ      SI, R9
+	ADDQ       (SP), R9
+	LEAQ       (CX)(R9*4), R9
+	SHLQ       $0x02, SI
+	VMOVUPS    48(SP), Y4
+	VMASKMOVPS (DI), Y4, Y5
+	VMULPS     528(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS (R8), Y4, Y5
+	VMULPS     528(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS (R9), Y4, Y5
+	VMULPS     528(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMASKMOVPS 4(DI), Y4, Y5
+	VMULPS     560(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 4(R8), Y4, Y5
+	VMULPS     560(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 4(R9), Y4, Y5
+	VMULPS     560(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMASKMOVPS 8(DI), Y4, Y5
+	VMULPS     592(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 8(R8), Y4, Y5
+	VMULPS     592(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 8(R9), Y4, Y5
+	VMULPS     592(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    144(SP), Y4
+	VMASKMOVPS 12(DI), Y4, Y5
+	VMULPS     624(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 12(R8), Y4, Y5
+	VMULPS     624(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 12(R9), Y4, Y5
+	VMULPS     624(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    176(SP), Y4
+	VMASKMOVPS 16(DI), Y4, Y5
+	VMULPS     656(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 16(R8), Y4, Y5
+	VMULPS     656(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 16(R9), Y4, Y5
+	VMULPS     656(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMASKMOVPS (DI), Y4, Y5
+	VMULPS     688(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS (R8), Y4, Y5
+	VMULPS     688(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS (R9), Y4, Y5
+	VMULPS     688(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMASKMOVPS 4(DI), Y4, Y5
+	VMULPS     720(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 4(R8), Y4, Y5
+	VMULPS     720(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 4(R9), Y4, Y5
+	VMULPS     720(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMASKMOVPS 8(DI), Y4, Y5
+	VMULPS     752(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 8(R8), Y4, Y5
+	VMULPS     752(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 8(R9), Y4, Y5
+	VMULPS     752(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    144(SP), Y4
+	VMASKMOVPS 12(DI), Y4, Y5
+	VMULPS     784(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 12(R8), Y4, Y5
+	VMULPS     784(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 12(R9), Y4, Y5
+	VMULPS     784(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    176(SP), Y4
+	VMASKMOVPS 16(DI), Y4, Y5
+	VMULPS     816(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 16(R8), Y4, Y5
+	VMULPS     816(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 16(R9), Y4, Y5
+	VMULPS     816(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMASKMOVPS (DI), Y4, Y5
+	VMULPS     848(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS (R8), Y4, Y5
+	VMULPS     848(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS (R9), Y4, Y5
+	VMULPS     848(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMASKMOVPS 4(DI), Y4, Y5
+	VMULPS     880(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 4(R8), Y4, Y5
+	VMULPS     880(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 4(R9), Y4, Y5
+	VMULPS     880(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMASKMOVPS 8(DI), Y4, Y5
+	VMULPS     912(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 8(R8), Y4, Y5
+	VMULPS     912(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 8(R9), Y4, Y5
+	VMULPS     912(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    144(SP), Y4
+	VMASKMOVPS 12(DI), Y4, Y5
+	VMULPS     944(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 12(R8), Y4, Y5
+	VMULPS     944(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 12(R9), Y4, Y5
+	VMULPS     944(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    176(SP), Y4
+	VMASKMOVPS 16(DI), Y4, Y5
+	VMULPS     976(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 16(R8), Y4, Y5
+	VMULPS     976(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 16(R9), Y4, Y5
+	VMULPS     976(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMASKMOVPS (DI), Y4, Y5
+	VMULPS     1008(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS (R8), Y4, Y5
+	VMULPS     1008(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS (R9), Y4, Y5
+	VMULPS     1008(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMASKMOVPS 4(DI), Y4, Y5
+	VMULPS     1040(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 4(R8), Y4, Y5
+	VMULPS     1040(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 4(R9), Y4, Y5
+	VMULPS     1040(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMASKMOVPS 8(DI), Y4, Y5
+	VMULPS     1072(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 8(R8), Y4, Y5
+	VMULPS     1072(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 8(R9), Y4, Y5
+	VMULPS     1072(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    144(SP), Y4
+	VMASKMOVPS 12(DI), Y4, Y5
+	VMULPS     1104(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 12(R8), Y4, Y5
+	VMULPS     1104(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 12(R9), Y4, Y5
+	VMULPS     1104(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    176(SP), Y4
+	VMASKMOVPS 16(DI), Y4, Y5
+	VMULPS     1136(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 16(R8), Y4, Y5
+	VMULPS     1136(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 16(R9), Y4, Y5
+	VMULPS     1136(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMASKMOVPS (DI), Y4, Y5
+	VMULPS     1168(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS (R8), Y4, Y5
+	VMULPS     1168(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS (R9), Y4, Y5
+	VMULPS     1168(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMASKMOVPS 4(DI), Y4, Y5
+	VMULPS     1200(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 4(R8), Y4, Y5
+	VMULPS     1200(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 4(R9), Y4, Y5
+	VMULPS     1200(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMASKMOVPS 8(DI), Y4, Y5
+	VMULPS     1232(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 8(R8), Y4, Y5
+	VMULPS     1232(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 8(R9), Y4, Y5
+	VMULPS     1232(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    144(SP), Y4
+	VMASKMOVPS 12(DI), Y4, Y5
+	VMULPS     1264(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 12(R8), Y4, Y5
+	VMULPS     1264(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 12(R9), Y4, Y5
+	VMULPS     1264(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    176(SP), Y4
+	VMASKMOVPS 16(DI), Y4, Y5
+	VMULPS     1296(SP), Y5, Y5
+	VADDPS     Y5, Y1, Y5
+	VBLENDVPS  Y4, Y5, Y1, Y1
+	VMASKMOVPS 16(R8), Y4, Y5
+	VMULPS     1296(SP), Y5, Y5
+	VADDPS     Y5, Y2, Y5
+	VBLENDVPS  Y4, Y5, Y2, Y2
+	VMASKMOVPS 16(R9), Y4, Y5
+	VMULPS     1296(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	JMP        store
+
+edge_rows:
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VMOVAPS      Y0, Y3
+	MOVQ         BX, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VMASKMOVPS   (SI), Y7, Y8
+	VMULPS       528(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VMASKMOVPS   (DI), Y7, Y8
+	VMULPS       528(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VMASKMOVPS   (R8), Y7, Y8
+	VMULPS       528(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VMASKMOVPS   4(SI), Y7, Y8
+	VMULPS       560(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VMASKMOVPS   4(DI), Y7, Y8
+	VMULPS       560(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VMASKMOVPS   4(R8), Y7, Y8
+	VMULPS       560(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VMASKMOVPS   8(SI), Y7, Y8
+	VMULPS       592(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y7
+	VMASKMOVPS   8(DI), Y7, Y8
+	VMULPS       592(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        112(SP), Y6, Y7
+	VMASKMOVPS   8(R8), Y7, Y8
+	VMULPS       592(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        144(SP), Y4, Y7
+	VMASKMOVPS   12(SI), Y7, Y8
+	VMULPS       624(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        144(SP), Y5, Y7
+	VMASKMOVPS   12(DI), Y7, Y8
+	VMULPS       624(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        144(SP), Y6, Y7
+	VMASKMOVPS   12(R8), Y7, Y8
+	VMULPS       624(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        176(SP), Y4, Y4
+	VMASKMOVPS   16(SI), Y4, Y7
+	VMULPS       656(SP), Y7, Y7
+	VADDPS       Y7, Y1, Y7
+	VBLENDVPS    Y4, Y7, Y1, Y1
+	VPAND        176(SP), Y5, Y4
+	VMASKMOVPS   16(DI), Y4, Y5
+	VMULPS       656(SP), Y5, Y5
+	VADDPS       Y5, Y2, Y5
+	VBLENDVPS    Y4, Y5, Y2, Y2
+	VPAND        176(SP), Y6, Y4
+	VMASKMOVPS   16(R8), Y4, Y5
+	VMULPS       656(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	MOVQ         BX, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x01, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x01, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x01, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VMASKMOVPS   (SI), Y7, Y8
+	VMULPS       688(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VMASKMOVPS   (DI), Y7, Y8
+	VMULPS       688(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VMASKMOVPS   (R8), Y7, Y8
+	VMULPS       688(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VMASKMOVPS   4(SI), Y7, Y8
+	VMULPS       720(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VMASKMOVPS   4(DI), Y7, Y8
+	VMULPS       720(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VMASKMOVPS   4(R8), Y7, Y8
+	VMULPS       720(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VMASKMOVPS   8(SI), Y7, Y8
+	VMULPS       752(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y7
+	VMASKMOVPS   8(DI), Y7, Y8
+	VMULPS       752(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        112(SP), Y6, Y7
+	VMASKMOVPS   8(R8), Y7, Y8
+	VMULPS       752(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        144(SP), Y4, Y7
+	VMASKMOVPS   12(SI), Y7, Y8
+	VMULPS       784(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        144(SP), Y5, Y7
+	VMASKMOVPS   12(DI), Y7, Y8
+	VMULPS       784(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        144(SP), Y6, Y7
+	VMASKMOVPS   12(R8), Y7, Y8
+	VMULPS       784(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        176(SP), Y4, Y4
+	VMASKMOVPS   16(SI), Y4, Y7
+	VMULPS       816(SP), Y7, Y7
+	VADDPS       Y7, Y1, Y7
+	VBLENDVPS    Y4, Y7, Y1, Y1
+	VPAND        176(SP), Y5, Y4
+	VMASKMOVPS   16(DI), Y4, Y5
+	VMULPS       816(SP), Y5, Y5
+	VADDPS       Y5, Y2, Y5
+	VBLENDVPS    Y4, Y5, Y2, Y2
+	VPAND        176(SP), Y6, Y4
+	VMASKMOVPS   16(R8), Y4, Y5
+	VMULPS       816(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	MOVQ         BX, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x02, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x02, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x02, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VMASKMOVPS   (SI), Y7, Y8
+	VMULPS       848(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VMASKMOVPS   (DI), Y7, Y8
+	VMULPS       848(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VMASKMOVPS   (R8), Y7, Y8
+	VMULPS       848(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VMASKMOVPS   4(SI), Y7, Y8
+	VMULPS       880(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VMASKMOVPS   4(DI), Y7, Y8
+	VMULPS       880(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VMASKMOVPS   4(R8), Y7, Y8
+	VMULPS       880(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VMASKMOVPS   8(SI), Y7, Y8
+	VMULPS       912(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y7
+	VMASKMOVPS   8(DI), Y7, Y8
+	VMULPS       912(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        112(SP), Y6, Y7
+	VMASKMOVPS   8(R8), Y7, Y8
+	VMULPS       912(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        144(SP), Y4, Y7
+	VMASKMOVPS   12(SI), Y7, Y8
+	VMULPS       944(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        144(SP), Y5, Y7
+	VMASKMOVPS   12(DI), Y7, Y8
+	VMULPS       944(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        144(SP), Y6, Y7
+	VMASKMOVPS   12(R8), Y7, Y8
+	VMULPS       944(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        176(SP), Y4, Y4
+	VMASKMOVPS   16(SI), Y4, Y7
+	VMULPS       976(SP), Y7, Y7
+	VADDPS       Y7, Y1, Y7
+	VBLENDVPS    Y4, Y7, Y1, Y1
+	VPAND        176(SP), Y5, Y4
+	VMASKMOVPS   16(DI), Y4, Y5
+	VMULPS       976(SP), Y5, Y5
+	VADDPS       Y5, Y2, Y5
+	VBLENDVPS    Y4, Y5, Y2, Y2
+	VPAND        176(SP), Y6, Y4
+	VMASKMOVPS   16(R8), Y4, Y5
+	VMULPS       976(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	MOVQ         BX, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x03, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x03, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x03, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VMASKMOVPS   (SI), Y7, Y8
+	VMULPS       1008(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VMASKMOVPS   (DI), Y7, Y8
+	VMULPS       1008(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VMASKMOVPS   (R8), Y7, Y8
+	VMULPS       1008(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VMASKMOVPS   4(SI), Y7, Y8
+	VMULPS       1040(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VMASKMOVPS   4(DI), Y7, Y8
+	VMULPS       1040(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VMASKMOVPS   4(R8), Y7, Y8
+	VMULPS       1040(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VMASKMOVPS   8(SI), Y7, Y8
+	VMULPS       1072(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y7
+	VMASKMOVPS   8(DI), Y7, Y8
+	VMULPS       1072(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        112(SP), Y6, Y7
+	VMASKMOVPS   8(R8), Y7, Y8
+	VMULPS       1072(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        144(SP), Y4, Y7
+	VMASKMOVPS   12(SI), Y7, Y8
+	VMULPS       1104(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        144(SP), Y5, Y7
+	VMASKMOVPS   12(DI), Y7, Y8
+	VMULPS       1104(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        144(SP), Y6, Y7
+	VMASKMOVPS   12(R8), Y7, Y8
+	VMULPS       1104(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        176(SP), Y4, Y4
+	VMASKMOVPS   16(SI), Y4, Y7
+	VMULPS       1136(SP), Y7, Y7
+	VADDPS       Y7, Y1, Y7
+	VBLENDVPS    Y4, Y7, Y1, Y1
+	VPAND        176(SP), Y5, Y4
+	VMASKMOVPS   16(DI), Y4, Y5
+	VMULPS       1136(SP), Y5, Y5
+	VADDPS       Y5, Y2, Y5
+	VBLENDVPS    Y4, Y5, Y2, Y2
+	VPAND        176(SP), Y6, Y4
+	VMASKMOVPS   16(R8), Y4, Y5
+	VMULPS       1136(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	MOVQ         BX, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x04, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x04, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x04, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VMASKMOVPS   (SI), Y7, Y8
+	VMULPS       1168(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VMASKMOVPS   (DI), Y7, Y8
+	VMULPS       1168(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VMASKMOVPS   (R8), Y7, Y8
+	VMULPS       1168(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VMASKMOVPS   4(SI), Y7, Y8
+	VMULPS       1200(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VMASKMOVPS   4(DI), Y7, Y8
+	VMULPS       1200(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VMASKMOVPS   4(R8), Y7, Y8
+	VMULPS       1200(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VMASKMOVPS   8(SI), Y7, Y8
+	VMULPS       1232(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y7
+	VMASKMOVPS   8(DI), Y7, Y8
+	VMULPS       1232(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        112(SP), Y6, Y7
+	VMASKMOVPS   8(R8), Y7, Y8
+	VMULPS       1232(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        144(SP), Y4, Y7
+	VMASKMOVPS   12(SI), Y7, Y8
+	VMULPS       1264(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        144(SP), Y5, Y7
+	VMASKMOVPS   12(DI), Y7, Y8
+	VMULPS       1264(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        144(SP), Y6, Y7
+	VMASKMOVPS   12(R8), Y7, Y8
+	VMULPS       1264(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        176(SP), Y4, Y4
+	VMASKMOVPS   16(SI), Y4, Y7
+	VMULPS       1296(SP), Y7, Y7
+	VADDPS       Y7, Y1, Y7
+	VBLENDVPS    Y4, Y7, Y1, Y1
+	VPAND        176(SP), Y5, Y4
+	VMASKMOVPS   16(DI), Y4, Y5
+	VMULPS       1296(SP), Y5, Y5
+	VADDPS       Y5, Y2, Y5
+	VBLENDVPS    Y4, Y5, Y2, Y2
+	VPAND        176(SP), Y6, Y4
+	VMASKMOVPS   16(R8), Y4, Y5
+	VMULPS       1296(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	VMOVAPS      Y1, Y1
+	VMOVAPS      Y2, Y2
+	VMOVAPS      Y3, Y3
+
+store:
+	MOVQ    BX, SI
+	MOVQ    wo+104(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial0
+	VMOVUPS Y1, (AX)(SI*4)
+	JMP     full0
+
+partial0:
+	VMOVUPS    16(SP), Y4
+	VMASKMOVPS Y1, Y4, (AX)(SI*4)
+
+full0:
+	ADDQ    $0x01, BX
+	MOVQ    ho+96(FP), SI
+	CMPQ    BX, SI
+	JGE     stored1
+	MOVQ    BX, SI
+	MOVQ    wo+104(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial1
+	VMOVUPS Y2, (AX)(SI*4)
+	JMP     full1
+
+partial1:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y2, Y1, (AX)(SI*4)
+
+full1:
+stored1:
+	ADDQ    $0x01, BX
+	MOVQ    ho+96(FP), SI
+	CMPQ    BX, SI
+	JGE     stored2
+	MOVQ    BX, SI
+	MOVQ    wo+104(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial2
+	VMOVUPS Y3, (AX)(SI*4)
+	JMP     full2
+
+partial2:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y3, Y1, (AX)(SI*4)
+
+full2:
+stored2:
+	ADDQ $0x01, BX
+	JMP  rows
+
+next_chunk:
+	ADDQ $0x08, DX
+	JMP  chunks
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwPlaneK5S2AVX2(out []float32, in []float32, w []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX2, BMI, BMI2, CMOV
+TEXT ·dwPlaneK5S2AVX2(SB), $1328-128
+	// One plane of a 5×5 depthwise convolution of stride 2 (DepthwisePlanes).
+	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	MOVQ         w_base+48(FP), DX
+	VBROADCASTSS start+72(FP), Y0
+	VBROADCASTSS (DX), Y1
+	VMOVUPS      Y1, 528(SP)
+	VBROADCASTSS 4(DX), Y1
+	VMOVUPS      Y1, 560(SP)
+	VBROADCASTSS 8(DX), Y1
+	VMOVUPS      Y1, 592(SP)
+	VBROADCASTSS 12(DX), Y1
+	VMOVUPS      Y1, 624(SP)
+	VBROADCASTSS 16(DX), Y1
+	VMOVUPS      Y1, 656(SP)
+	VBROADCASTSS 20(DX), Y1
+	VMOVUPS      Y1, 688(SP)
+	VBROADCASTSS 24(DX), Y1
+	VMOVUPS      Y1, 720(SP)
+	VBROADCASTSS 28(DX), Y1
+	VMOVUPS      Y1, 752(SP)
+	VBROADCASTSS 32(DX), Y1
+	VMOVUPS      Y1, 784(SP)
+	VBROADCASTSS 36(DX), Y1
+	VMOVUPS      Y1, 816(SP)
+	VBROADCASTSS 40(DX), Y1
+	VMOVUPS      Y1, 848(SP)
+	VBROADCASTSS 44(DX), Y1
+	VMOVUPS      Y1, 880(SP)
+	VBROADCASTSS 48(DX), Y1
+	VMOVUPS      Y1, 912(SP)
+	VBROADCASTSS 52(DX), Y1
+	VMOVUPS      Y1, 944(SP)
+	VBROADCASTSS 56(DX), Y1
+	VMOVUPS      Y1, 976(SP)
+	VBROADCASTSS 60(DX), Y1
+	VMOVUPS      Y1, 1008(SP)
+	VBROADCASTSS 64(DX), Y1
+	VMOVUPS      Y1, 1040(SP)
+	VBROADCASTSS 68(DX), Y1
+	VMOVUPS      Y1, 1072(SP)
+	VBROADCASTSS 72(DX), Y1
+	VMOVUPS      Y1, 1104(SP)
+	VBROADCASTSS 76(DX), Y1
+	VMOVUPS      Y1, 1136(SP)
+	VBROADCASTSS 80(DX), Y1
+	VMOVUPS      Y1, 1168(SP)
+	VBROADCASTSS 84(DX), Y1
+	VMOVUPS      Y1, 1200(SP)
+	VBROADCASTSS 88(DX), Y1
+	VMOVUPS      Y1, 1232(SP)
+	VBROADCASTSS 92(DX), Y1
+	VMOVUPS      Y1, 1264(SP)
+	VBROADCASTSS 96(DX), Y1
+	VMOVUPS      Y1, 1296(SP)
+	XORQ         DX, DX
+
+chunks:
+	MOVQ         wo+104(FP), BX
+	CMPQ         DX, BX
+	JGE          done
+	SUBQ         DX, BX
+	MOVQ         $+16, SI
+	CMPQ         BX, SI
+	CMOVQGT      SI, BX
+	MOVL         $0x0000ffff, SI
+	BZHIL        BX, SI, BX
+	ANDL         $0xff, BX
+	MOVL         BX, 8(SP)
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 16(SP)
+	MOVQ         padL+120(FP), SI
+	MOVQ         wd+88(FP), DI
+	MOVQ         SI, R8
+	SUBQ         $0x00, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	INCQ         R8
+	SARQ         $0x01, R8
+	INCQ         R9
+	SARQ         $0x01, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 48(SP)
+	MOVL         $0x55555555, R8
+	PDEPL        R8, R9, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 208(SP)
+	SHRL         $0x08, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 240(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x01, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	INCQ         R8
+	SARQ         $0x01, R8
+	INCQ         R9
+	SARQ         $0x01, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 80(SP)
+	MOVL         $0x55555555, R8
+	PDEPL        R8, R9, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 272(SP)
+	SHRL         $0x08, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 304(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x02, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	INCQ         R8
+	SARQ         $0x01, R8
+	INCQ         R9
+	SARQ         $0x01, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 112(SP)
+	MOVL         $0x55555555, R8
+	PDEPL        R8, R9, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 336(SP)
+	SHRL         $0x08, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 368(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x03, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	INCQ         R8
+	SARQ         $0x01, R8
+	INCQ         R9
+	SARQ         $0x01, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 144(SP)
+	MOVL         $0x55555555, R8
+	PDEPL        R8, R9, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 400(SP)
+	SHRL         $0x08, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 432(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x04, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	INCQ         R8
+	SARQ         $0x01, R8
+	INCQ         R9
+	SARQ         $0x01, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         DI, DI
+	CMPQ         R8, DI
+	CMOVQLT      DI, R8
+	CMPQ         R9, DI
+	CMOVQLT      DI, R9
+	MOVQ         R9, DI
+	MOVQ         $+16, R9
+	CMPQ         DI, R9
+	CMOVQGT      R9, DI
+	MOVL         $0x0000ffff, R9
+	BZHIL        DI, R9, DI
+	MOVQ         $+16, R9
+	CMPQ         R8, R9
+	CMOVQGT      R9, R8
+	MOVL         $0x0000ffff, R9
+	BZHIL        R8, R9, R8
+	ANDNL        DI, R8, DI
+	ANDL         BX, DI
+	VMOVD        DI, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 176(SP)
+	MOVL         $0x55555555, BX
+	PDEPL        BX, DI, BX
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 464(SP)
+	SHRL         $0x08, BX
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 496(SP)
+	MOVQ         DX, BX
+	SHLQ         $0x01, BX
+	SUBQ         SI, BX
+	MOVQ         BX, (SP)
+	XORQ         BX, BX
+
+rows:
+	MOVQ       ho+96(FP), SI
+	CMPQ       BX, SI
+	JGE        next_chunk
+	MOVQ       BX, SI
+	SHLQ       $0x01, SI
+	MOVQ       padT+112(FP), DI
+	SUBQ       DI, SI
+	CMPQ       SI, $0x00
+	JL         edge_rows
+	ADDQ       $0x09, SI
+	MOVQ       h+80(FP), DI
+	CMPQ       SI, DI
+	JG         edge_rows
+	VMOVAPS    Y0, Y1
+	VMOVAPS    Y0, Y2
+	VMOVAPS    Y0, Y3
+	MOVQ       wd+88(FP), SI
+	MOVQ       BX, DI
+	SHLQ       $0x01, DI
+	MOVQ       padT+112(FP), R8
+	SUBQ       R8, DI
+	IMULQ      SI, DI
+	ADDQ       (SP), DI
+	LEAQ       (CX)(DI*4), DI
+	MOVQ       BX, R8
+	ADDQ       $0x01, R8
+	SHLQ       $0x01, R8
+	MOVQ       padT+112(FP), R9
+	SUBQ       R9, R8
+	IMULQ      SI, R8
+	ADDQ       (SP), R8
+	LEAQ       (CX)(R8*4), R8
+	MOVQ       BX, R9
+	ADDQ       $0x02, R9
+	SHLQ       $0x01, R9
+	MOVQ       padT+112(FP), R10
+	SUBQ       R10, R9
+	IMULQ      SI, R9
+	ADDQ       (SP), R9
+	LEAQ       (CX)(R9*4), R9
+	SHLQ       $0x02, SI
+	VMOVUPS    48(SP), Y4
+	VMOVUPS    208(SP), Y5
+	VMOVUPS    240(SP), Y6
+	VMASKMOVPS (DI), Y5, Y7
+	VMASKMOVPS 32(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     528(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS (R8), Y5, Y7
+	VMASKMOVPS 32(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     528(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS (R9), Y5, Y5
+	VMASKMOVPS 32(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     528(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMOVUPS    272(SP), Y5
+	VMOVUPS    304(SP), Y6
+	VMASKMOVPS 4(DI), Y5, Y7
+	VMASKMOVPS 36(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     560(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 4(R8), Y5, Y7
+	VMASKMOVPS 36(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     560(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 4(R9), Y5, Y5
+	VMASKMOVPS 36(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     560(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMOVUPS    336(SP), Y5
+	VMOVUPS    368(SP), Y6
+	VMASKMOVPS 8(DI), Y5, Y7
+	VMASKMOVPS 40(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     592(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 8(R8), Y5, Y7
+	VMASKMOVPS 40(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     592(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 8(R9), Y5, Y5
+	VMASKMOVPS 40(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     592(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    144(SP), Y4
+	VMOVUPS    400(SP), Y5
+	VMOVUPS    432(SP), Y6
+	VMASKMOVPS 12(DI), Y5, Y7
+	VMASKMOVPS 44(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     624(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 12(R8), Y5, Y7
+	VMASKMOVPS 44(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     624(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 12(R9), Y5, Y5
+	VMASKMOVPS 44(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     624(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    176(SP), Y4
+	VMOVUPS    464(SP), Y5
+	VMOVUPS    496(SP), Y6
+	VMASKMOVPS 16(DI), Y5, Y7
+	VMASKMOVPS 48(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     656(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 16(R8), Y5, Y7
+	VMASKMOVPS 48(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     656(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 16(R9), Y5, Y5
+	VMASKMOVPS 48(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     656(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMOVUPS    208(SP), Y5
+	VMOVUPS    240(SP), Y6
+	VMASKMOVPS (DI), Y5, Y7
+	VMASKMOVPS 32(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     688(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS (R8), Y5, Y7
+	VMASKMOVPS 32(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     688(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS (R9), Y5, Y5
+	VMASKMOVPS 32(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     688(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMOVUPS    272(SP), Y5
+	VMOVUPS    304(SP), Y6
+	VMASKMOVPS 4(DI), Y5, Y7
+	VMASKMOVPS 36(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     720(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 4(R8), Y5, Y7
+	VMASKMOVPS 36(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     720(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 4(R9), Y5, Y5
+	VMASKMOVPS 36(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     720(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMOVUPS    336(SP), Y5
+	VMOVUPS    368(SP), Y6
+	VMASKMOVPS 8(DI), Y5, Y7
+	VMASKMOVPS 40(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     752(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 8(R8), Y5, Y7
+	VMASKMOVPS 40(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     752(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 8(R9), Y5, Y5
+	VMASKMOVPS 40(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     752(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    144(SP), Y4
+	VMOVUPS    400(SP), Y5
+	VMOVUPS    432(SP), Y6
+	VMASKMOVPS 12(DI), Y5, Y7
+	VMASKMOVPS 44(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     784(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 12(R8), Y5, Y7
+	VMASKMOVPS 44(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     784(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 12(R9), Y5, Y5
+	VMASKMOVPS 44(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     784(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    176(SP), Y4
+	VMOVUPS    464(SP), Y5
+	VMOVUPS    496(SP), Y6
+	VMASKMOVPS 16(DI), Y5, Y7
+	VMASKMOVPS 48(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     816(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 16(R8), Y5, Y7
+	VMASKMOVPS 48(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     816(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 16(R9), Y5, Y5
+	VMASKMOVPS 48(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     816(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMOVUPS    208(SP), Y5
+	VMOVUPS    240(SP), Y6
+	VMASKMOVPS (DI), Y5, Y7
+	VMASKMOVPS 32(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     848(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS (R8), Y5, Y7
+	VMASKMOVPS 32(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     848(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS (R9), Y5, Y5
+	VMASKMOVPS 32(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     848(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMOVUPS    272(SP), Y5
+	VMOVUPS    304(SP), Y6
+	VMASKMOVPS 4(DI), Y5, Y7
+	VMASKMOVPS 36(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     880(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 4(R8), Y5, Y7
+	VMASKMOVPS 36(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     880(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 4(R9), Y5, Y5
+	VMASKMOVPS 36(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     880(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMOVUPS    336(SP), Y5
+	VMOVUPS    368(SP), Y6
+	VMASKMOVPS 8(DI), Y5, Y7
+	VMASKMOVPS 40(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     912(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 8(R8), Y5, Y7
+	VMASKMOVPS 40(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     912(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 8(R9), Y5, Y5
+	VMASKMOVPS 40(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     912(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    144(SP), Y4
+	VMOVUPS    400(SP), Y5
+	VMOVUPS    432(SP), Y6
+	VMASKMOVPS 12(DI), Y5, Y7
+	VMASKMOVPS 44(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     944(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 12(R8), Y5, Y7
+	VMASKMOVPS 44(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     944(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 12(R9), Y5, Y5
+	VMASKMOVPS 44(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     944(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    176(SP), Y4
+	VMOVUPS    464(SP), Y5
+	VMOVUPS    496(SP), Y6
+	VMASKMOVPS 16(DI), Y5, Y7
+	VMASKMOVPS 48(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     976(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 16(R8), Y5, Y7
+	VMASKMOVPS 48(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     976(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 16(R9), Y5, Y5
+	VMASKMOVPS 48(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     976(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMOVUPS    208(SP), Y5
+	VMOVUPS    240(SP), Y6
+	VMASKMOVPS (DI), Y5, Y7
+	VMASKMOVPS 32(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1008(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS (R8), Y5, Y7
+	VMASKMOVPS 32(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1008(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS (R9), Y5, Y5
+	VMASKMOVPS 32(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     1008(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMOVUPS    272(SP), Y5
+	VMOVUPS    304(SP), Y6
+	VMASKMOVPS 4(DI), Y5, Y7
+	VMASKMOVPS 36(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1040(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 4(R8), Y5, Y7
+	VMASKMOVPS 36(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1040(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 4(R9), Y5, Y5
+	VMASKMOVPS 36(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     1040(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMOVUPS    336(SP), Y5
+	VMOVUPS    368(SP), Y6
+	VMASKMOVPS 8(DI), Y5, Y7
+	VMASKMOVPS 40(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1072(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 8(R8), Y5, Y7
+	VMASKMOVPS 40(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1072(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 8(R9), Y5, Y5
+	VMASKMOVPS 40(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     1072(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    144(SP), Y4
+	VMOVUPS    400(SP), Y5
+	VMOVUPS    432(SP), Y6
+	VMASKMOVPS 12(DI), Y5, Y7
+	VMASKMOVPS 44(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1104(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 12(R8), Y5, Y7
+	VMASKMOVPS 44(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1104(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 12(R9), Y5, Y5
+	VMASKMOVPS 44(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     1104(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    176(SP), Y4
+	VMOVUPS    464(SP), Y5
+	VMOVUPS    496(SP), Y6
+	VMASKMOVPS 16(DI), Y5, Y7
+	VMASKMOVPS 48(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1136(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 16(R8), Y5, Y7
+	VMASKMOVPS 48(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1136(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 16(R9), Y5, Y5
+	VMASKMOVPS 48(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     1136(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMOVUPS    208(SP), Y5
+	VMOVUPS    240(SP), Y6
+	VMASKMOVPS (DI), Y5, Y7
+	VMASKMOVPS 32(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1168(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS (R8), Y5, Y7
+	VMASKMOVPS 32(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1168(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS (R9), Y5, Y5
+	VMASKMOVPS 32(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     1168(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMOVUPS    272(SP), Y5
+	VMOVUPS    304(SP), Y6
+	VMASKMOVPS 4(DI), Y5, Y7
+	VMASKMOVPS 36(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1200(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 4(R8), Y5, Y7
+	VMASKMOVPS 36(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1200(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 4(R9), Y5, Y5
+	VMASKMOVPS 36(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     1200(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMOVUPS    336(SP), Y5
+	VMOVUPS    368(SP), Y6
+	VMASKMOVPS 8(DI), Y5, Y7
+	VMASKMOVPS 40(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1232(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 8(R8), Y5, Y7
+	VMASKMOVPS 40(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1232(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 8(R9), Y5, Y5
+	VMASKMOVPS 40(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     1232(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    144(SP), Y4
+	VMOVUPS    400(SP), Y5
+	VMOVUPS    432(SP), Y6
+	VMASKMOVPS 12(DI), Y5, Y7
+	VMASKMOVPS 44(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1264(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 12(R8), Y5, Y7
+	VMASKMOVPS 44(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1264(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 12(R9), Y5, Y5
+	VMASKMOVPS 44(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     1264(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	VMOVUPS    176(SP), Y4
+	VMOVUPS    464(SP), Y5
+	VMOVUPS    496(SP), Y6
+	VMASKMOVPS 16(DI), Y5, Y7
+	VMASKMOVPS 48(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1296(SP), Y7, Y7
+	VADDPS     Y7, Y1, Y7
+	VBLENDVPS  Y4, Y7, Y1, Y1
+	VMASKMOVPS 16(R8), Y5, Y7
+	VMASKMOVPS 48(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VMULPS     1296(SP), Y7, Y7
+	VADDPS     Y7, Y2, Y7
+	VBLENDVPS  Y4, Y7, Y2, Y2
+	VMASKMOVPS 16(R9), Y5, Y5
+	VMASKMOVPS 48(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VMULPS     1296(SP), Y5, Y5
+	VADDPS     Y5, Y3, Y5
+	VBLENDVPS  Y4, Y5, Y3, Y3
+	JMP        store
+
+edge_rows:
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VMOVAPS      Y0, Y3
+	MOVQ         BX, SI
+	SHLQ         $0x01, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	SHLQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	SHLQ         $0x01, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VPAND        208(SP), Y4, Y8
+	VPAND        240(SP), Y4, Y9
+	VMASKMOVPS   (SI), Y8, Y8
+	VMASKMOVPS   32(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       528(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VPAND        208(SP), Y5, Y8
+	VPAND        240(SP), Y5, Y9
+	VMASKMOVPS   (DI), Y8, Y8
+	VMASKMOVPS   32(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       528(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VPAND        208(SP), Y6, Y8
+	VPAND        240(SP), Y6, Y9
+	VMASKMOVPS   (R8), Y8, Y8
+	VMASKMOVPS   32(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       528(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VPAND        272(SP), Y4, Y8
+	VPAND        304(SP), Y4, Y9
+	VMASKMOVPS   4(SI), Y8, Y8
+	VMASKMOVPS   36(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       560(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VPAND        272(SP), Y5, Y8
+	VPAND        304(SP), Y5, Y9
+	VMASKMOVPS   4(DI), Y8, Y8
+	VMASKMOVPS   36(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       560(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VPAND        272(SP), Y6, Y8
+	VPAND        304(SP), Y6, Y9
+	VMASKMOVPS   4(R8), Y8, Y8
+	VMASKMOVPS   36(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       560(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VPAND        336(SP), Y4, Y8
+	VPAND        368(SP), Y4, Y9
+	VMASKMOVPS   8(SI), Y8, Y8
+	VMASKMOVPS   40(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       592(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y7
+	VPAND        336(SP), Y5, Y8
+	VPAND        368(SP), Y5, Y9
+	VMASKMOVPS   8(DI), Y8, Y8
+	VMASKMOVPS   40(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       592(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        112(SP), Y6, Y7
+	VPAND        336(SP), Y6, Y8
+	VPAND        368(SP), Y6, Y9
+	VMASKMOVPS   8(R8), Y8, Y8
+	VMASKMOVPS   40(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       592(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        144(SP), Y4, Y7
+	VPAND        400(SP), Y4, Y8
+	VPAND        432(SP), Y4, Y9
+	VMASKMOVPS   12(SI), Y8, Y8
+	VMASKMOVPS   44(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       624(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        144(SP), Y5, Y7
+	VPAND        400(SP), Y5, Y8
+	VPAND        432(SP), Y5, Y9
+	VMASKMOVPS   12(DI), Y8, Y8
+	VMASKMOVPS   44(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       624(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        144(SP), Y6, Y7
+	VPAND        400(SP), Y6, Y8
+	VPAND        432(SP), Y6, Y9
+	VMASKMOVPS   12(R8), Y8, Y8
+	VMASKMOVPS   44(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       624(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        176(SP), Y4, Y7
+	VPAND        464(SP), Y4, Y8
+	VPAND        496(SP), Y4, Y4
+	VMASKMOVPS   16(SI), Y8, Y8
+	VMASKMOVPS   48(SI), Y4, Y4
+	VSHUFPS      $0x88, Y4, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       656(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        176(SP), Y5, Y4
+	VPAND        464(SP), Y5, Y7
+	VPAND        496(SP), Y5, Y5
+	VMASKMOVPS   16(DI), Y7, Y7
+	VMASKMOVPS   48(DI), Y5, Y5
+	VSHUFPS      $0x88, Y5, Y7, Y7
+	VPERMPD      $0xd8, Y7, Y7
+	VMULPS       656(SP), Y7, Y7
+	VADDPS       Y7, Y2, Y7
+	VBLENDVPS    Y4, Y7, Y2, Y2
+	VPAND        176(SP), Y6, Y4
+	VPAND        464(SP), Y6, Y5
+	VPAND        496(SP), Y6, Y6
+	VMASKMOVPS   16(R8), Y5, Y5
+	VMASKMOVPS   48(R8), Y6, Y6
+	VSHUFPS      $0x88, Y6, Y5, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VMULPS       656(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	MOVQ         BX, SI
+	SHLQ         $0x01, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x01, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	SHLQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x01, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	SHLQ         $0x01, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x01, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VPAND        208(SP), Y4, Y8
+	VPAND        240(SP), Y4, Y9
+	VMASKMOVPS   (SI), Y8, Y8
+	VMASKMOVPS   32(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       688(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VPAND        208(SP), Y5, Y8
+	VPAND        240(SP), Y5, Y9
+	VMASKMOVPS   (DI), Y8, Y8
+	VMASKMOVPS   32(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       688(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VPAND        208(SP), Y6, Y8
+	VPAND        240(SP), Y6, Y9
+	VMASKMOVPS   (R8), Y8, Y8
+	VMASKMOVPS   32(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       688(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VPAND        272(SP), Y4, Y8
+	VPAND        304(SP), Y4, Y9
+	VMASKMOVPS   4(SI), Y8, Y8
+	VMASKMOVPS   36(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       720(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VPAND        272(SP), Y5, Y8
+	VPAND        304(SP), Y5, Y9
+	VMASKMOVPS   4(DI), Y8, Y8
+	VMASKMOVPS   36(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       720(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VPAND        272(SP), Y6, Y8
+	VPAND        304(SP), Y6, Y9
+	VMASKMOVPS   4(R8), Y8, Y8
+	VMASKMOVPS   36(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       720(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VPAND        336(SP), Y4, Y8
+	VPAND        368(SP), Y4, Y9
+	VMASKMOVPS   8(SI), Y8, Y8
+	VMASKMOVPS   40(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       752(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y7
+	VPAND        336(SP), Y5, Y8
+	VPAND        368(SP), Y5, Y9
+	VMASKMOVPS   8(DI), Y8, Y8
+	VMASKMOVPS   40(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       752(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        112(SP), Y6, Y7
+	VPAND        336(SP), Y6, Y8
+	VPAND        368(SP), Y6, Y9
+	VMASKMOVPS   8(R8), Y8, Y8
+	VMASKMOVPS   40(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       752(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        144(SP), Y4, Y7
+	VPAND        400(SP), Y4, Y8
+	VPAND        432(SP), Y4, Y9
+	VMASKMOVPS   12(SI), Y8, Y8
+	VMASKMOVPS   44(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       784(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        144(SP), Y5, Y7
+	VPAND        400(SP), Y5, Y8
+	VPAND        432(SP), Y5, Y9
+	VMASKMOVPS   12(DI), Y8, Y8
+	VMASKMOVPS   44(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       784(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        144(SP), Y6, Y7
+	VPAND        400(SP), Y6, Y8
+	VPAND        432(SP), Y6, Y9
+	VMASKMOVPS   12(R8), Y8, Y8
+	VMASKMOVPS   44(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       784(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        176(SP), Y4, Y7
+	VPAND        464(SP), Y4, Y8
+	VPAND        496(SP), Y4, Y4
+	VMASKMOVPS   16(SI), Y8, Y8
+	VMASKMOVPS   48(SI), Y4, Y4
+	VSHUFPS      $0x88, Y4, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       816(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        176(SP), Y5, Y4
+	VPAND        464(SP), Y5, Y7
+	VPAND        496(SP), Y5, Y5
+	VMASKMOVPS   16(DI), Y7, Y7
+	VMASKMOVPS   48(DI), Y5, Y5
+	VSHUFPS      $0x88, Y5, Y7, Y7
+	VPERMPD      $0xd8, Y7, Y7
+	VMULPS       816(SP), Y7, Y7
+	VADDPS       Y7, Y2, Y7
+	VBLENDVPS    Y4, Y7, Y2, Y2
+	VPAND        176(SP), Y6, Y4
+	VPAND        464(SP), Y6, Y5
+	VPAND        496(SP), Y6, Y6
+	VMASKMOVPS   16(R8), Y5, Y5
+	VMASKMOVPS   48(R8), Y6, Y6
+	VSHUFPS      $0x88, Y6, Y5, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VMULPS       816(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	MOVQ         BX, SI
+	SHLQ         $0x01, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x02, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	SHLQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x02, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	SHLQ         $0x01, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x02, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VPAND        208(SP), Y4, Y8
+	VPAND        240(SP), Y4, Y9
+	VMASKMOVPS   (SI), Y8, Y8
+	VMASKMOVPS   32(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       848(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VPAND        208(SP), Y5, Y8
+	VPAND        240(SP), Y5, Y9
+	VMASKMOVPS   (DI), Y8, Y8
+	VMASKMOVPS   32(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       848(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VPAND        208(SP), Y6, Y8
+	VPAND        240(SP), Y6, Y9
+	VMASKMOVPS   (R8), Y8, Y8
+	VMASKMOVPS   32(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       848(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VPAND        272(SP), Y4, Y8
+	VPAND        304(SP), Y4, Y9
+	VMASKMOVPS   4(SI), Y8, Y8
+	VMASKMOVPS   36(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       880(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VPAND        272(SP), Y5, Y8
+	VPAND        304(SP), Y5, Y9
+	VMASKMOVPS   4(DI), Y8, Y8
+	VMASKMOVPS   36(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       880(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VPAND        272(SP), Y6, Y8
+	VPAND        304(SP), Y6, Y9
+	VMASKMOVPS   4(R8), Y8, Y8
+	VMASKMOVPS   36(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       880(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VPAND        336(SP), Y4, Y8
+	VPAND        368(SP), Y4, Y9
+	VMASKMOVPS   8(SI), Y8, Y8
+	VMASKMOVPS   40(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       912(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y7
+	VPAND        336(SP), Y5, Y8
+	VPAND        368(SP), Y5, Y9
+	VMASKMOVPS   8(DI), Y8, Y8
+	VMASKMOVPS   40(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       912(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        112(SP), Y6, Y7
+	VPAND        336(SP), Y6, Y8
+	VPAND        368(SP), Y6, Y9
+	VMASKMOVPS   8(R8), Y8, Y8
+	VMASKMOVPS   40(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       912(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        144(SP), Y4, Y7
+	VPAND        400(SP), Y4, Y8
+	VPAND        432(SP), Y4, Y9
+	VMASKMOVPS   12(SI), Y8, Y8
+	VMASKMOVPS   44(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       944(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        144(SP), Y5, Y7
+	VPAND        400(SP), Y5, Y8
+	VPAND        432(SP), Y5, Y9
+	VMASKMOVPS   12(DI), Y8, Y8
+	VMASKMOVPS   44(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       944(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        144(SP), Y6, Y7
+	VPAND        400(SP), Y6, Y8
+	VPAND        432(SP), Y6, Y9
+	VMASKMOVPS   12(R8), Y8, Y8
+	VMASKMOVPS   44(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       944(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        176(SP), Y4, Y7
+	VPAND        464(SP), Y4, Y8
+	VPAND        496(SP), Y4, Y4
+	VMASKMOVPS   16(SI), Y8, Y8
+	VMASKMOVPS   48(SI), Y4, Y4
+	VSHUFPS      $0x88, Y4, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       976(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        176(SP), Y5, Y4
+	VPAND        464(SP), Y5, Y7
+	VPAND        496(SP), Y5, Y5
+	VMASKMOVPS   16(DI), Y7, Y7
+	VMASKMOVPS   48(DI), Y5, Y5
+	VSHUFPS      $0x88, Y5, Y7, Y7
+	VPERMPD      $0xd8, Y7, Y7
+	VMULPS       976(SP), Y7, Y7
+	VADDPS       Y7, Y2, Y7
+	VBLENDVPS    Y4, Y7, Y2, Y2
+	VPAND        176(SP), Y6, Y4
+	VPAND        464(SP), Y6, Y5
+	VPAND        496(SP), Y6, Y6
+	VMASKMOVPS   16(R8), Y5, Y5
+	VMASKMOVPS   48(R8), Y6, Y6
+	VSHUFPS      $0x88, Y6, Y5, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VMULPS       976(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	MOVQ         BX, SI
+	SHLQ         $0x01, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x03, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	SHLQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x03, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	SHLQ         $0x01, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x03, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VPAND        208(SP), Y4, Y8
+	VPAND        240(SP), Y4, Y9
+	VMASKMOVPS   (SI), Y8, Y8
+	VMASKMOVPS   32(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1008(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VPAND        208(SP), Y5, Y8
+	VPAND        240(SP), Y5, Y9
+	VMASKMOVPS   (DI), Y8, Y8
+	VMASKMOVPS   32(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1008(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VPAND        208(SP), Y6, Y8
+	VPAND        240(SP), Y6, Y9
+	VMASKMOVPS   (R8), Y8, Y8
+	VMASKMOVPS   32(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1008(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VPAND        272(SP), Y4, Y8
+	VPAND        304(SP), Y4, Y9
+	VMASKMOVPS   4(SI), Y8, Y8
+	VMASKMOVPS   36(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1040(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VPAND        272(SP), Y5, Y8
+	VPAND        304(SP), Y5, Y9
+	VMASKMOVPS   4(DI), Y8, Y8
+	VMASKMOVPS   36(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1040(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VPAND        272(SP), Y6, Y8
+	VPAND        304(SP), Y6, Y9
+	VMASKMOVPS   4(R8), Y8, Y8
+	VMASKMOVPS   36(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1040(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VPAND        336(SP), Y4, Y8
+	VPAND        368(SP), Y4, Y9
+	VMASKMOVPS   8(SI), Y8, Y8
+	VMASKMOVPS   40(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1072(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y7
+	VPAND        336(SP), Y5, Y8
+	VPAND        368(SP), Y5, Y9
+	VMASKMOVPS   8(DI), Y8, Y8
+	VMASKMOVPS   40(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1072(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        112(SP), Y6, Y7
+	VPAND        336(SP), Y6, Y8
+	VPAND        368(SP), Y6, Y9
+	VMASKMOVPS   8(R8), Y8, Y8
+	VMASKMOVPS   40(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1072(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        144(SP), Y4, Y7
+	VPAND        400(SP), Y4, Y8
+	VPAND        432(SP), Y4, Y9
+	VMASKMOVPS   12(SI), Y8, Y8
+	VMASKMOVPS   44(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1104(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        144(SP), Y5, Y7
+	VPAND        400(SP), Y5, Y8
+	VPAND        432(SP), Y5, Y9
+	VMASKMOVPS   12(DI), Y8, Y8
+	VMASKMOVPS   44(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1104(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        144(SP), Y6, Y7
+	VPAND        400(SP), Y6, Y8
+	VPAND        432(SP), Y6, Y9
+	VMASKMOVPS   12(R8), Y8, Y8
+	VMASKMOVPS   44(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1104(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        176(SP), Y4, Y7
+	VPAND        464(SP), Y4, Y8
+	VPAND        496(SP), Y4, Y4
+	VMASKMOVPS   16(SI), Y8, Y8
+	VMASKMOVPS   48(SI), Y4, Y4
+	VSHUFPS      $0x88, Y4, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1136(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        176(SP), Y5, Y4
+	VPAND        464(SP), Y5, Y7
+	VPAND        496(SP), Y5, Y5
+	VMASKMOVPS   16(DI), Y7, Y7
+	VMASKMOVPS   48(DI), Y5, Y5
+	VSHUFPS      $0x88, Y5, Y7, Y7
+	VPERMPD      $0xd8, Y7, Y7
+	VMULPS       1136(SP), Y7, Y7
+	VADDPS       Y7, Y2, Y7
+	VBLENDVPS    Y4, Y7, Y2, Y2
+	VPAND        176(SP), Y6, Y4
+	VPAND        464(SP), Y6, Y5
+	VPAND        496(SP), Y6, Y6
+	VMASKMOVPS   16(R8), Y5, Y5
+	VMASKMOVPS   48(R8), Y6, Y6
+	VSHUFPS      $0x88, Y6, Y5, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VMULPS       1136(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	MOVQ         BX, SI
+	SHLQ         $0x01, SI
+	MOVQ         padT+112(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x04, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+80(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+88(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	SHLQ         $0x01, DI
+	MOVQ         padT+112(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x04, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+80(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+88(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	SHLQ         $0x01, R8
+	MOVQ         padT+112(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x04, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+80(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+88(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VPAND        208(SP), Y4, Y8
+	VPAND        240(SP), Y4, Y9
+	VMASKMOVPS   (SI), Y8, Y8
+	VMASKMOVPS   32(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1168(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VPAND        208(SP), Y5, Y8
+	VPAND        240(SP), Y5, Y9
+	VMASKMOVPS   (DI), Y8, Y8
+	VMASKMOVPS   32(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1168(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VPAND        208(SP), Y6, Y8
+	VPAND        240(SP), Y6, Y9
+	VMASKMOVPS   (R8), Y8, Y8
+	VMASKMOVPS   32(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1168(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VPAND        272(SP), Y4, Y8
+	VPAND        304(SP), Y4, Y9
+	VMASKMOVPS   4(SI), Y8, Y8
+	VMASKMOVPS   36(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1200(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VPAND        272(SP), Y5, Y8
+	VPAND        304(SP), Y5, Y9
+	VMASKMOVPS   4(DI), Y8, Y8
+	VMASKMOVPS   36(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1200(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VPAND        272(SP), Y6, Y8
+	VPAND        304(SP), Y6, Y9
+	VMASKMOVPS   4(R8), Y8, Y8
+	VMASKMOVPS   36(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1200(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VPAND        336(SP), Y4, Y8
+	VPAND        368(SP), Y4, Y9
+	VMASKMOVPS   8(SI), Y8, Y8
+	VMASKMOVPS   40(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1232(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y7
+	VPAND        336(SP), Y5, Y8
+	VPAND        368(SP), Y5, Y9
+	VMASKMOVPS   8(DI), Y8, Y8
+	VMASKMOVPS   40(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1232(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        112(SP), Y6, Y7
+	VPAND        336(SP), Y6, Y8
+	VPAND        368(SP), Y6, Y9
+	VMASKMOVPS   8(R8), Y8, Y8
+	VMASKMOVPS   40(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1232(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        144(SP), Y4, Y7
+	VPAND        400(SP), Y4, Y8
+	VPAND        432(SP), Y4, Y9
+	VMASKMOVPS   12(SI), Y8, Y8
+	VMASKMOVPS   44(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1264(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        144(SP), Y5, Y7
+	VPAND        400(SP), Y5, Y8
+	VPAND        432(SP), Y5, Y9
+	VMASKMOVPS   12(DI), Y8, Y8
+	VMASKMOVPS   44(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1264(SP), Y8, Y8
+	VADDPS       Y8, Y2, Y8
+	VBLENDVPS    Y7, Y8, Y2, Y2
+	VPAND        144(SP), Y6, Y7
+	VPAND        400(SP), Y6, Y8
+	VPAND        432(SP), Y6, Y9
+	VMASKMOVPS   12(R8), Y8, Y8
+	VMASKMOVPS   44(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1264(SP), Y8, Y8
+	VADDPS       Y8, Y3, Y8
+	VBLENDVPS    Y7, Y8, Y3, Y3
+	VPAND        176(SP), Y4, Y7
+	VPAND        464(SP), Y4, Y8
+	VPAND        496(SP), Y4, Y4
+	VMASKMOVPS   16(SI), Y8, Y8
+	VMASKMOVPS   48(SI), Y4, Y4
+	VSHUFPS      $0x88, Y4, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VMULPS       1296(SP), Y8, Y8
+	VADDPS       Y8, Y1, Y8
+	VBLENDVPS    Y7, Y8, Y1, Y1
+	VPAND        176(SP), Y5, Y4
+	VPAND        464(SP), Y5, Y7
+	VPAND        496(SP), Y5, Y5
+	VMASKMOVPS   16(DI), Y7, Y7
+	VMASKMOVPS   48(DI), Y5, Y5
+	VSHUFPS      $0x88, Y5, Y7, Y7
+	VPERMPD      $0xd8, Y7, Y7
+	VMULPS       1296(SP), Y7, Y7
+	VADDPS       Y7, Y2, Y7
+	VBLENDVPS    Y4, Y7, Y2, Y2
+	VPAND        176(SP), Y6, Y4
+	VPAND        464(SP), Y6, Y5
+	VPAND        496(SP), Y6, Y6
+	VMASKMOVPS   16(R8), Y5, Y5
+	VMASKMOVPS   48(R8), Y6, Y6
+	VSHUFPS      $0x88, Y6, Y5, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VMULPS       1296(SP), Y5, Y5
+	VADDPS       Y5, Y3, Y5
+	VBLENDVPS    Y4, Y5, Y3, Y3
+	VMOVAPS      Y1, Y1
+	VMOVAPS      Y2, Y2
+	VMOVAPS      Y3, Y3
+
+store:
+	MOVQ    BX, SI
+	MOVQ    wo+104(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial0
+	VMOVUPS Y1, (AX)(SI*4)
+	JMP     full0
+
+partial0:
+	VMOVUPS    16(SP), Y4
+	VMASKMOVPS Y1, Y4, (AX)(SI*4)
+
+full0:
+	ADDQ    $0x01, BX
+	MOVQ    ho+96(FP), SI
+	CMPQ    BX, SI
+	JGE     stored1
+	MOVQ    BX, SI
+	MOVQ    wo+104(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial1
+	VMOVUPS Y2, (AX)(SI*4)
+	JMP     full1
+
+partial1:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y2, Y1, (AX)(SI*4)
+
+full1:
+stored1:
+	ADDQ    $0x01, BX
+	MOVQ    ho+96(FP), SI
+	CMPQ    BX, SI
+	JGE     stored2
+	MOVQ    BX, SI
+	MOVQ    wo+104(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial2
+	VMOVUPS Y3, (AX)(SI*4)
+	JMP     full2
+
+partial2:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y3, Y1, (AX)(SI*4)
+
+full2:
+stored2:
+	ADDQ $0x01, BX
+	JMP  rows
+
+next_chunk:
+	ADDQ $0x08, DX
+	JMP  chunks
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxPlaneK2S2AVX2(out []float32, in []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX2, BMI, BMI2, CMOV
+TEXT ·maxPlaneK2S2AVX2(SB), $240-104
+	// One plane of a 2×2 max pooling of stride 2 (MaxPool).
+	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	VBROADCASTSS start+48(FP), Y0
+	XORQ         DX, DX
+
+chunks:
+	MOVQ         wo+80(FP), BX
+	CMPQ         DX, BX
+	JGE          done
+	SUBQ         DX, BX
+	MOVQ         $+16, SI
+	CMPQ         BX, SI
+	CMOVQGT      SI, BX
+	MOVL         $0x0000ffff, SI
+	BZHIL        BX, SI, BX
+	ANDL         $0xff, BX
+	MOVL         BX, 8(SP)
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 16(SP)
+	MOVQ         padL+96(FP), SI
+	MOVQ         wd+64(FP), DI
+	MOVQ         SI, R8
+	SUBQ         $0x00, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	INCQ         R8
+	SARQ         $0x01, R8
+	INCQ         R9
+	SARQ         $0x01, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 48(SP)
+	MOVL         $0x55555555, R8
+	PDEPL        R8, R9, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 112(SP)
+	SHRL         $0x08, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 144(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x01, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	INCQ         R8
+	SARQ         $0x01, R8
+	INCQ         R9
+	SARQ         $0x01, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         DI, DI
+	CMPQ         R8, DI
+	CMOVQLT      DI, R8
+	CMPQ         R9, DI
+	CMOVQLT      DI, R9
+	MOVQ         R9, DI
+	MOVQ         $+16, R9
+	CMPQ         DI, R9
+	CMOVQGT      R9, DI
+	MOVL         $0x0000ffff, R9
+	BZHIL        DI, R9, DI
+	MOVQ         $+16, R9
+	CMPQ         R8, R9
+	CMOVQGT      R9, R8
+	MOVL         $0x0000ffff, R9
+	BZHIL        R8, R9, R8
+	ANDNL        DI, R8, DI
+	ANDL         BX, DI
+	VMOVD        DI, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 80(SP)
+	MOVL         $0x55555555, BX
+	PDEPL        BX, DI, BX
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 176(SP)
+	SHRL         $0x08, BX
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 208(SP)
+	MOVQ         DX, BX
+	SHLQ         $0x01, BX
+	SUBQ         SI, BX
+	MOVQ         BX, (SP)
+	XORQ         BX, BX
+
+rows:
+	MOVQ       ho+72(FP), SI
+	CMPQ       BX, SI
+	JGE        next_chunk
+	MOVQ       BX, SI
+	SHLQ       $0x01, SI
+	MOVQ       padT+88(FP), DI
+	SUBQ       DI, SI
+	CMPQ       SI, $0x00
+	JL         edge_rows
+	ADDQ       $0x06, SI
+	MOVQ       h+56(FP), DI
+	CMPQ       SI, DI
+	JG         edge_rows
+	VMOVAPS    Y0, Y1
+	VMOVAPS    Y0, Y2
+	VMOVAPS    Y0, Y3
+	MOVQ       wd+64(FP), SI
+	MOVQ       BX, DI
+	SHLQ       $0x01, DI
+	MOVQ       padT+88(FP), R8
+	SUBQ       R8, DI
+	IMULQ      SI, DI
+	ADDQ       (SP), DI
+	LEAQ       (CX)(DI*4), DI
+	MOVQ       BX, R8
+	ADDQ       $0x01, R8
+	SHLQ       $0x01, R8
+	MOVQ       padT+88(FP), R9
+	SUBQ       R9, R8
+	IMULQ      SI, R8
+	ADDQ       (SP), R8
+	LEAQ       (CX)(R8*4), R8
+	MOVQ       BX, R9
+	ADDQ       $0x02, R9
+	SHLQ       $0x01, R9
+	MOVQ       padT+88(FP), R10
+	SUBQ       R10, R9
+	IMULQ      SI, R9
+	ADDQ       (SP), R9
+	LEAQ       (CX)(R9*4), R9
+	SHLQ       $0x02, SI
+	VMOVUPS    48(SP), Y4
+	VMOVUPS    112(SP), Y5
+	VMOVUPS    144(SP), Y6
+	VMASKMOVPS (DI), Y5, Y7
+	VMASKMOVPS 32(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y1, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y1, Y1
+	VMASKMOVPS (R8), Y5, Y7
+	VMASKMOVPS 32(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y2, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y2, Y2
+	VMASKMOVPS (R9), Y5, Y5
+	VMASKMOVPS 32(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMOVUPS    176(SP), Y5
+	VMOVUPS    208(SP), Y6
+	VMASKMOVPS 4(DI), Y5, Y7
+	VMASKMOVPS 36(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y1, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y1, Y1
+	VMASKMOVPS 4(R8), Y5, Y7
+	VMASKMOVPS 36(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y2, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y2, Y2
+	VMASKMOVPS 4(R9), Y5, Y5
+	VMASKMOVPS 36(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMOVUPS    112(SP), Y5
+	VMOVUPS    144(SP), Y6
+	VMASKMOVPS (DI), Y5, Y7
+	VMASKMOVPS 32(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y1, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y1, Y1
+	VMASKMOVPS (R8), Y5, Y7
+	VMASKMOVPS 32(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y2, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y2, Y2
+	VMASKMOVPS (R9), Y5, Y5
+	VMASKMOVPS 32(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMOVUPS    176(SP), Y5
+	VMOVUPS    208(SP), Y6
+	VMASKMOVPS 4(DI), Y5, Y7
+	VMASKMOVPS 36(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y1, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y1, Y1
+	VMASKMOVPS 4(R8), Y5, Y7
+	VMASKMOVPS 36(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y2, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y2, Y2
+	VMASKMOVPS 4(R9), Y5, Y5
+	VMASKMOVPS 36(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	JMP        store
+
+edge_rows:
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VMOVAPS      Y0, Y3
+	MOVQ         BX, SI
+	SHLQ         $0x01, SI
+	MOVQ         padT+88(FP), DI
+	SUBQ         DI, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+56(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+64(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	SHLQ         $0x01, DI
+	MOVQ         padT+88(FP), R8
+	SUBQ         R8, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+56(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+64(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	SHLQ         $0x01, R8
+	MOVQ         padT+88(FP), R9
+	SUBQ         R9, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+56(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+64(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VPAND        112(SP), Y4, Y8
+	VPAND        144(SP), Y4, Y9
+	VMASKMOVPS   (SI), Y8, Y8
+	VMASKMOVPS   32(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VPAND        112(SP), Y5, Y8
+	VPAND        144(SP), Y5, Y9
+	VMASKMOVPS   (DI), Y8, Y8
+	VMASKMOVPS   32(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VPAND        112(SP), Y6, Y8
+	VPAND        144(SP), Y6, Y9
+	VMASKMOVPS   (R8), Y8, Y8
+	VMASKMOVPS   32(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VPAND        176(SP), Y4, Y8
+	VPAND        208(SP), Y4, Y4
+	VMASKMOVPS   4(SI), Y8, Y8
+	VMASKMOVPS   36(SI), Y4, Y4
+	VSHUFPS      $0x88, Y4, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y4
+	VCMPPS       $0x03, Y8, Y8, Y9
+	VORPS        Y9, Y4, Y4
+	VANDPS       Y7, Y4, Y4
+	VBLENDVPS    Y4, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y4
+	VPAND        176(SP), Y5, Y7
+	VPAND        208(SP), Y5, Y5
+	VMASKMOVPS   4(DI), Y7, Y7
+	VMASKMOVPS   36(DI), Y5, Y5
+	VSHUFPS      $0x88, Y5, Y7, Y7
+	VPERMPD      $0xd8, Y7, Y7
+	VCMPPS       $0x1e, Y2, Y7, Y5
+	VCMPPS       $0x03, Y7, Y7, Y8
+	VORPS        Y8, Y5, Y5
+	VANDPS       Y4, Y5, Y5
+	VBLENDVPS    Y5, Y7, Y2, Y2
+	VPAND        80(SP), Y6, Y4
+	VPAND        176(SP), Y6, Y5
+	VPAND        208(SP), Y6, Y6
+	VMASKMOVPS   4(R8), Y5, Y5
+	VMASKMOVPS   36(R8), Y6, Y6
+	VSHUFPS      $0x88, Y6, Y5, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VCMPPS       $0x1e, Y3, Y5, Y6
+	VCMPPS       $0x03, Y5, Y5, Y7
+	VORPS        Y7, Y6, Y6
+	VANDPS       Y4, Y6, Y6
+	VBLENDVPS    Y6, Y5, Y3, Y3
+	MOVQ         BX, SI
+	SHLQ         $0x01, SI
+	MOVQ         padT+88(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x01, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+56(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+64(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	SHLQ         $0x01, DI
+	MOVQ         padT+88(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x01, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+56(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+64(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	SHLQ         $0x01, R8
+	MOVQ         padT+88(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x01, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+56(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+64(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VPAND        112(SP), Y4, Y8
+	VPAND        144(SP), Y4, Y9
+	VMASKMOVPS   (SI), Y8, Y8
+	VMASKMOVPS   32(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VPAND        112(SP), Y5, Y8
+	VPAND        144(SP), Y5, Y9
+	VMASKMOVPS   (DI), Y8, Y8
+	VMASKMOVPS   32(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VPAND        112(SP), Y6, Y8
+	VPAND        144(SP), Y6, Y9
+	VMASKMOVPS   (R8), Y8, Y8
+	VMASKMOVPS   32(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VPAND        176(SP), Y4, Y8
+	VPAND        208(SP), Y4, Y4
+	VMASKMOVPS   4(SI), Y8, Y8
+	VMASKMOVPS   36(SI), Y4, Y4
+	VSHUFPS      $0x88, Y4, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y4
+	VCMPPS       $0x03, Y8, Y8, Y9
+	VORPS        Y9, Y4, Y4
+	VANDPS       Y7, Y4, Y4
+	VBLENDVPS    Y4, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y4
+	VPAND        176(SP), Y5, Y7
+	VPAND        208(SP), Y5, Y5
+	VMASKMOVPS   4(DI), Y7, Y7
+	VMASKMOVPS   36(DI), Y5, Y5
+	VSHUFPS      $0x88, Y5, Y7, Y7
+	VPERMPD      $0xd8, Y7, Y7
+	VCMPPS       $0x1e, Y2, Y7, Y5
+	VCMPPS       $0x03, Y7, Y7, Y8
+	VORPS        Y8, Y5, Y5
+	VANDPS       Y4, Y5, Y5
+	VBLENDVPS    Y5, Y7, Y2, Y2
+	VPAND        80(SP), Y6, Y4
+	VPAND        176(SP), Y6, Y5
+	VPAND        208(SP), Y6, Y6
+	VMASKMOVPS   4(R8), Y5, Y5
+	VMASKMOVPS   36(R8), Y6, Y6
+	VSHUFPS      $0x88, Y6, Y5, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VCMPPS       $0x1e, Y3, Y5, Y6
+	VCMPPS       $0x03, Y5, Y5, Y7
+	VORPS        Y7, Y6, Y6
+	VANDPS       Y4, Y6, Y6
+	VBLENDVPS    Y6, Y5, Y3, Y3
+	VMOVAPS      Y1, Y1
+	VMOVAPS      Y2, Y2
+	VMOVAPS      Y3, Y3
+
+store:
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial0
+	VMOVUPS Y1, (AX)(SI*4)
+	JMP     full0
+
+partial0:
+	VMOVUPS    16(SP), Y4
+	VMASKMOVPS Y1, Y4, (AX)(SI*4)
+
+full0:
+	ADDQ    $0x01, BX
+	MOVQ    ho+72(FP), SI
+	CMPQ    BX, SI
+	JGE     stored1
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial1
+	VMOVUPS Y2, (AX)(SI*4)
+	JMP     full1
+
+partial1:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y2, Y1, (AX)(SI*4)
+
+full1:
+stored1:
+	ADDQ    $0x01, BX
+	MOVQ    ho+72(FP), SI
+	CMPQ    BX, SI
+	JGE     stored2
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial2
+	VMOVUPS Y3, (AX)(SI*4)
+	JMP     full2
+
+partial2:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y3, Y1, (AX)(SI*4)
+
+full2:
+stored2:
+	ADDQ $0x01, BX
+	JMP  rows
+
+next_chunk:
+	ADDQ $0x08, DX
+	JMP  chunks
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxPlaneK3S1AVX2(out []float32, in []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX2, BMI, BMI2, CMOV
+TEXT ·maxPlaneK3S1AVX2(SB), $336-104
+	// One plane of a 3×3 max pooling of stride 1 (MaxPool).
+	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	VBROADCASTSS start+48(FP), Y0
+	XORQ         DX, DX
+
+chunks:
+	MOVQ         wo+80(FP), BX
+	CMPQ         DX, BX
+	JGE          done
+	SUBQ         DX, BX
+	MOVQ         $+16, SI
+	CMPQ         BX, SI
+	CMOVQGT      SI, BX
+	MOVL         $0x0000ffff, SI
+	BZHIL        BX, SI, BX
+	ANDL         $0xff, BX
+	MOVL         BX, 8(SP)
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 16(SP)
+	MOVQ         padL+96(FP), SI
+	MOVQ         wd+64(FP), DI
+	MOVQ         SI, R8
+	SUBQ         $0x00, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 48(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x01, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 80(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x02, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         DI, DI
+	CMPQ         R8, DI
+	CMOVQLT      DI, R8
+	CMPQ         R9, DI
+	CMOVQLT      DI, R9
+	MOVQ         R9, DI
+	MOVQ         $+16, R9
+	CMPQ         DI, R9
+	CMOVQGT      R9, DI
+	MOVL         $0x0000ffff, R9
+	BZHIL        DI, R9, DI
+	MOVQ         $+16, R9
+	CMPQ         R8, R9
+	CMOVQGT      R9, R8
+	MOVL         $0x0000ffff, R9
+	BZHIL        R8, R9, R8
+	ANDNL        DI, R8, DI
+	ANDL         BX, DI
+	VMOVD        DI, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 112(SP)
+	MOVQ         DX, BX
+	SUBQ         SI, BX
+	MOVQ         BX, (SP)
+	XORQ         BX, BX
+
+rows:
+	MOVQ       ho+72(FP), SI
+	CMPQ       BX, SI
+	JGE        next_chunk
+	MOVQ       BX, SI
+	MOVQ       padT+88(FP), DI
+	SUBQ       DI, SI
+	CMPQ       SI, $0x00
+	JL         edge_rows
+	ADDQ       $0x05, SI
+	MOVQ       h+56(FP), DI
+	CMPQ       SI, DI
+	JG         edge_rows
+	VMOVAPS    Y0, Y1
+	VMOVAPS    Y0, Y2
+	VMOVAPS    Y0, Y3
+	MOVQ       wd+64(FP), SI
+	MOVQ       BX, DI
+	MOVQ       padT+88(FP), R8
+	SUBQ       R8, DI
+	IMULQ      SI, DI
+	ADDQ       (SP), DI
+	LEAQ       (CX)(DI*4), DI
+	MOVQ       BX, R8
+	ADDQ       $0x01, R8
+	MOVQ       padT+88(FP), R9
+	SUBQ       R9, R8
+	IMULQ      SI, R8
+	ADDQ       (SP), R8
+	LEAQ       (CX)(R8*4), R8
+	MOVQ       BX, R9
+	ADDQ       $0x02, R9
+	MOVQ       padT+88(FP), R10
+	SUBQ       R10, R9
+	IMULQ      SI, R9
+	ADDQ       (SP), R9
+	LEAQ       (CX)(R9*4), R9
+	SHLQ       $0x02, SI
+	VMOVUPS    48(SP), Y4
+	VMASKMOVPS (DI), Y4, Y5
+	VCMPPS     $0x1e, Y1, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y1, Y1
+	VMASKMOVPS (R8), Y4, Y5
+	VCMPPS     $0x1e, Y2, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y2, Y2
+	VMASKMOVPS (R9), Y4, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMASKMOVPS 4(DI), Y4, Y5
+	VCMPPS     $0x1e, Y1, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y1, Y1
+	VMASKMOVPS 4(R8), Y4, Y5
+	VCMPPS     $0x1e, Y2, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y2, Y2
+	VMASKMOVPS 4(R9), Y4, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMASKMOVPS 8(DI), Y4, Y5
+	VCMPPS     $0x1e, Y1, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y1, Y1
+	VMASKMOVPS 8(R8), Y4, Y5
+	VCMPPS     $0x1e, Y2, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y2, Y2
+	VMASKMOVPS 8(R9), Y4, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMASKMOVPS (DI), Y4, Y5
+	VCMPPS     $0x1e, Y1, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y1, Y1
+	VMASKMOVPS (R8), Y4, Y5
+	VCMPPS     $0x1e, Y2, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y2, Y2
+	VMASKMOVPS (R9), Y4, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMASKMOVPS 4(DI), Y4, Y5
+	VCMPPS     $0x1e, Y1, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y1, Y1
+	VMASKMOVPS 4(R8), Y4, Y5
+	VCMPPS     $0x1e, Y2, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y2, Y2
+	VMASKMOVPS 4(R9), Y4, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMASKMOVPS 8(DI), Y4, Y5
+	VCMPPS     $0x1e, Y1, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y1, Y1
+	VMASKMOVPS 8(R8), Y4, Y5
+	VCMPPS     $0x1e, Y2, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y2, Y2
+	VMASKMOVPS 8(R9), Y4, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMASKMOVPS (DI), Y4, Y5
+	VCMPPS     $0x1e, Y1, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y1, Y1
+	VMASKMOVPS (R8), Y4, Y5
+	VCMPPS     $0x1e, Y2, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y2, Y2
+	VMASKMOVPS (R9), Y4, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMASKMOVPS 4(DI), Y4, Y5
+	VCMPPS     $0x1e, Y1, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y1, Y1
+	VMASKMOVPS 4(R8), Y4, Y5
+	VCMPPS     $0x1e, Y2, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y2, Y2
+	VMASKMOVPS 4(R9), Y4, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMASKMOVPS 8(DI), Y4, Y5
+	VCMPPS     $0x1e, Y1, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y1, Y1
+	VMASKMOVPS 8(R8), Y4, Y5
+	VCMPPS     $0x1e, Y2, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y2, Y2
+	VMASKMOVPS 8(R9), Y4, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	JMP        store
+
+edge_rows:
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VMOVAPS      Y0, Y3
+	MOVQ         BX, SI
+	MOVQ         padT+88(FP), DI
+	SUBQ         DI, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+56(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+64(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	MOVQ         padT+88(FP), R8
+	SUBQ         R8, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+56(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+64(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	MOVQ         padT+88(FP), R9
+	SUBQ         R9, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+56(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+64(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VMASKMOVPS   (SI), Y7, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VMASKMOVPS   (DI), Y7, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VMASKMOVPS   (R8), Y7, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VMASKMOVPS   4(SI), Y7, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VMASKMOVPS   4(DI), Y7, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VMASKMOVPS   4(R8), Y7, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y4
+	VMASKMOVPS   8(SI), Y4, Y7
+	VCMPPS       $0x1e, Y1, Y7, Y8
+	VCMPPS       $0x03, Y7, Y7, Y9
+	VORPS        Y9, Y8, Y8
+	VANDPS       Y4, Y8, Y8
+	VBLENDVPS    Y8, Y7, Y1, Y1
+	VPAND        112(SP), Y5, Y4
+	VMASKMOVPS   8(DI), Y4, Y5
+	VCMPPS       $0x1e, Y2, Y5, Y7
+	VCMPPS       $0x03, Y5, Y5, Y8
+	VORPS        Y8, Y7, Y7
+	VANDPS       Y4, Y7, Y7
+	VBLENDVPS    Y7, Y5, Y2, Y2
+	VPAND        112(SP), Y6, Y4
+	VMASKMOVPS   8(R8), Y4, Y5
+	VCMPPS       $0x1e, Y3, Y5, Y6
+	VCMPPS       $0x03, Y5, Y5, Y7
+	VORPS        Y7, Y6, Y6
+	VANDPS       Y4, Y6, Y6
+	VBLENDVPS    Y6, Y5, Y3, Y3
+	MOVQ         BX, SI
+	MOVQ         padT+88(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x01, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+56(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+64(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	MOVQ         padT+88(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x01, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+56(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+64(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	MOVQ         padT+88(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x01, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+56(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+64(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VMASKMOVPS   (SI), Y7, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VMASKMOVPS   (DI), Y7, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VMASKMOVPS   (R8), Y7, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VMASKMOVPS   4(SI), Y7, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VMASKMOVPS   4(DI), Y7, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VMASKMOVPS   4(R8), Y7, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y4
+	VMASKMOVPS   8(SI), Y4, Y7
+	VCMPPS       $0x1e, Y1, Y7, Y8
+	VCMPPS       $0x03, Y7, Y7, Y9
+	VORPS        Y9, Y8, Y8
+	VANDPS       Y4, Y8, Y8
+	VBLENDVPS    Y8, Y7, Y1, Y1
+	VPAND        112(SP), Y5, Y4
+	VMASKMOVPS   8(DI), Y4, Y5
+	VCMPPS       $0x1e, Y2, Y5, Y7
+	VCMPPS       $0x03, Y5, Y5, Y8
+	VORPS        Y8, Y7, Y7
+	VANDPS       Y4, Y7, Y7
+	VBLENDVPS    Y7, Y5, Y2, Y2
+	VPAND        112(SP), Y6, Y4
+	VMASKMOVPS   8(R8), Y4, Y5
+	VCMPPS       $0x1e, Y3, Y5, Y6
+	VCMPPS       $0x03, Y5, Y5, Y7
+	VORPS        Y7, Y6, Y6
+	VANDPS       Y4, Y6, Y6
+	VBLENDVPS    Y6, Y5, Y3, Y3
+	MOVQ         BX, SI
+	MOVQ         padT+88(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x02, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+56(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+64(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	MOVQ         padT+88(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x02, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+56(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+64(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	MOVQ         padT+88(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x02, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+56(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+64(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VMASKMOVPS   (SI), Y7, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VMASKMOVPS   (DI), Y7, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VMASKMOVPS   (R8), Y7, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VMASKMOVPS   4(SI), Y7, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VMASKMOVPS   4(DI), Y7, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VMASKMOVPS   4(R8), Y7, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y4
+	VMASKMOVPS   8(SI), Y4, Y7
+	VCMPPS       $0x1e, Y1, Y7, Y8
+	VCMPPS       $0x03, Y7, Y7, Y9
+	VORPS        Y9, Y8, Y8
+	VANDPS       Y4, Y8, Y8
+	VBLENDVPS    Y8, Y7, Y1, Y1
+	VPAND        112(SP), Y5, Y4
+	VMASKMOVPS   8(DI), Y4, Y5
+	VCMPPS       $0x1e, Y2, Y5, Y7
+	VCMPPS       $0x03, Y5, Y5, Y8
+	VORPS        Y8, Y7, Y7
+	VANDPS       Y4, Y7, Y7
+	VBLENDVPS    Y7, Y5, Y2, Y2
+	VPAND        112(SP), Y6, Y4
+	VMASKMOVPS   8(R8), Y4, Y5
+	VCMPPS       $0x1e, Y3, Y5, Y6
+	VCMPPS       $0x03, Y5, Y5, Y7
+	VORPS        Y7, Y6, Y6
+	VANDPS       Y4, Y6, Y6
+	VBLENDVPS    Y6, Y5, Y3, Y3
+	VMOVAPS      Y1, Y1
+	VMOVAPS      Y2, Y2
+	VMOVAPS      Y3, Y3
+
+store:
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial0
+	VMOVUPS Y1, (AX)(SI*4)
+	JMP     full0
+
+partial0:
+	VMOVUPS    16(SP), Y4
+	VMASKMOVPS Y1, Y4, (AX)(SI*4)
+
+full0:
+	ADDQ    $0x01, BX
+	MOVQ    ho+72(FP), SI
+	CMPQ    BX, SI
+	JGE     stored1
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial1
+	VMOVUPS Y2, (AX)(SI*4)
+	JMP     full1
+
+partial1:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y2, Y1, (AX)(SI*4)
+
+full1:
+stored1:
+	ADDQ    $0x01, BX
+	MOVQ    ho+72(FP), SI
+	CMPQ    BX, SI
+	JGE     stored2
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial2
+	VMOVUPS Y3, (AX)(SI*4)
+	JMP     full2
+
+partial2:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y3, Y1, (AX)(SI*4)
+
+full2:
+stored2:
+	ADDQ $0x01, BX
+	JMP  rows
+
+next_chunk:
+	ADDQ $0x08, DX
+	JMP  chunks
+
+done:
+	VZEROUPPER
+	RET
+
+// func maxPlaneK3S2AVX2(out []float32, in []float32, start float32, h int, wd int, ho int, wo int, padT int, padL int)
+// Requires: AVX, AVX2, BMI, BMI2, CMOV
+TEXT ·maxPlaneK3S2AVX2(SB), $336-104
+	// One plane of a 3×3 max pooling of stride 2 (MaxPool).
+	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
+	MOVQ         out_base+0(FP), AX
+	MOVQ         in_base+24(FP), CX
+	VBROADCASTSS start+48(FP), Y0
+	XORQ         DX, DX
+
+chunks:
+	MOVQ         wo+80(FP), BX
+	CMPQ         DX, BX
+	JGE          done
+	SUBQ         DX, BX
+	MOVQ         $+16, SI
+	CMPQ         BX, SI
+	CMOVQGT      SI, BX
+	MOVL         $0x0000ffff, SI
+	BZHIL        BX, SI, BX
+	ANDL         $0xff, BX
+	MOVL         BX, 8(SP)
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 16(SP)
+	MOVQ         padL+96(FP), SI
+	MOVQ         wd+64(FP), DI
+	MOVQ         SI, R8
+	SUBQ         $0x00, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	INCQ         R8
+	SARQ         $0x01, R8
+	INCQ         R9
+	SARQ         $0x01, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 48(SP)
+	MOVL         $0x55555555, R8
+	PDEPL        R8, R9, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 144(SP)
+	SHRL         $0x08, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 176(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x01, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	INCQ         R8
+	SARQ         $0x01, R8
+	INCQ         R9
+	SARQ         $0x01, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         R10, R10
+	CMPQ         R8, R10
+	CMOVQLT      R10, R8
+	CMPQ         R9, R10
+	CMOVQLT      R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R9, R10
+	CMOVQGT      R10, R9
+	MOVL         $0x0000ffff, R10
+	BZHIL        R9, R10, R9
+	MOVQ         $+16, R10
+	CMPQ         R8, R10
+	CMOVQGT      R10, R8
+	MOVL         $0x0000ffff, R10
+	BZHIL        R8, R10, R8
+	ANDNL        R9, R8, R9
+	ANDL         BX, R9
+	VMOVD        R9, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 80(SP)
+	MOVL         $0x55555555, R8
+	PDEPL        R8, R9, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 208(SP)
+	SHRL         $0x08, R8
+	VMOVD        R8, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 240(SP)
+	MOVQ         SI, R8
+	SUBQ         $0x02, R8
+	MOVQ         R8, R9
+	ADDQ         DI, R9
+	INCQ         R8
+	SARQ         $0x01, R8
+	INCQ         R9
+	SARQ         $0x01, R9
+	SUBQ         DX, R8
+	SUBQ         DX, R9
+	XORQ         DI, DI
+	CMPQ         R8, DI
+	CMOVQLT      DI, R8
+	CMPQ         R9, DI
+	CMOVQLT      DI, R9
+	MOVQ         R9, DI
+	MOVQ         $+16, R9
+	CMPQ         DI, R9
+	CMOVQGT      R9, DI
+	MOVL         $0x0000ffff, R9
+	BZHIL        DI, R9, DI
+	MOVQ         $+16, R9
+	CMPQ         R8, R9
+	CMOVQGT      R9, R8
+	MOVL         $0x0000ffff, R9
+	BZHIL        R8, R9, R8
+	ANDNL        DI, R8, DI
+	ANDL         BX, DI
+	VMOVD        DI, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 112(SP)
+	MOVL         $0x55555555, BX
+	PDEPL        BX, DI, BX
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 272(SP)
+	SHRL         $0x08, BX
+	VMOVD        BX, X1
+	VPBROADCASTD X1, Y1
+	VPAND        laneBits<>+0(SB), Y1, Y1
+	VPCMPEQD     laneBits<>+0(SB), Y1, Y1
+	VMOVUPS      Y1, 304(SP)
+	MOVQ         DX, BX
+	SHLQ         $0x01, BX
+	SUBQ         SI, BX
+	MOVQ         BX, (SP)
+	XORQ         BX, BX
+
+rows:
+	MOVQ       ho+72(FP), SI
+	CMPQ       BX, SI
+	JGE        next_chunk
+	MOVQ       BX, SI
+	SHLQ       $0x01, SI
+	MOVQ       padT+88(FP), DI
+	SUBQ       DI, SI
+	CMPQ       SI, $0x00
+	JL         edge_rows
+	ADDQ       $0x07, SI
+	MOVQ       h+56(FP), DI
+	CMPQ       SI, DI
+	JG         edge_rows
+	VMOVAPS    Y0, Y1
+	VMOVAPS    Y0, Y2
+	VMOVAPS    Y0, Y3
+	MOVQ       wd+64(FP), SI
+	MOVQ       BX, DI
+	SHLQ       $0x01, DI
+	MOVQ       padT+88(FP), R8
+	SUBQ       R8, DI
+	IMULQ      SI, DI
+	ADDQ       (SP), DI
+	LEAQ       (CX)(DI*4), DI
+	MOVQ       BX, R8
+	ADDQ       $0x01, R8
+	SHLQ       $0x01, R8
+	MOVQ       padT+88(FP), R9
+	SUBQ       R9, R8
+	IMULQ      SI, R8
+	ADDQ       (SP), R8
+	LEAQ       (CX)(R8*4), R8
+	MOVQ       BX, R9
+	ADDQ       $0x02, R9
+	SHLQ       $0x01, R9
+	MOVQ       padT+88(FP), R10
+	SUBQ       R10, R9
+	IMULQ      SI, R9
+	ADDQ       (SP), R9
+	LEAQ       (CX)(R9*4), R9
+	SHLQ       $0x02, SI
+	VMOVUPS    48(SP), Y4
+	VMOVUPS    144(SP), Y5
+	VMOVUPS    176(SP), Y6
+	VMASKMOVPS (DI), Y5, Y7
+	VMASKMOVPS 32(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y1, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y1, Y1
+	VMASKMOVPS (R8), Y5, Y7
+	VMASKMOVPS 32(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y2, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y2, Y2
+	VMASKMOVPS (R9), Y5, Y5
+	VMASKMOVPS 32(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMOVUPS    208(SP), Y5
+	VMOVUPS    240(SP), Y6
+	VMASKMOVPS 4(DI), Y5, Y7
+	VMASKMOVPS 36(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y1, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y1, Y1
+	VMASKMOVPS 4(R8), Y5, Y7
+	VMASKMOVPS 36(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y2, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y2, Y2
+	VMASKMOVPS 4(R9), Y5, Y5
+	VMASKMOVPS 36(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMOVUPS    272(SP), Y5
+	VMOVUPS    304(SP), Y6
+	VMASKMOVPS 8(DI), Y5, Y7
+	VMASKMOVPS 40(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y1, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y1, Y1
+	VMASKMOVPS 8(R8), Y5, Y7
+	VMASKMOVPS 40(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y2, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y2, Y2
+	VMASKMOVPS 8(R9), Y5, Y5
+	VMASKMOVPS 40(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMOVUPS    144(SP), Y5
+	VMOVUPS    176(SP), Y6
+	VMASKMOVPS (DI), Y5, Y7
+	VMASKMOVPS 32(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y1, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y1, Y1
+	VMASKMOVPS (R8), Y5, Y7
+	VMASKMOVPS 32(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y2, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y2, Y2
+	VMASKMOVPS (R9), Y5, Y5
+	VMASKMOVPS 32(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMOVUPS    208(SP), Y5
+	VMOVUPS    240(SP), Y6
+	VMASKMOVPS 4(DI), Y5, Y7
+	VMASKMOVPS 36(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y1, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y1, Y1
+	VMASKMOVPS 4(R8), Y5, Y7
+	VMASKMOVPS 36(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y2, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y2, Y2
+	VMASKMOVPS 4(R9), Y5, Y5
+	VMASKMOVPS 36(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMOVUPS    272(SP), Y5
+	VMOVUPS    304(SP), Y6
+	VMASKMOVPS 8(DI), Y5, Y7
+	VMASKMOVPS 40(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y1, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y1, Y1
+	VMASKMOVPS 8(R8), Y5, Y7
+	VMASKMOVPS 40(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y2, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y2, Y2
+	VMASKMOVPS 8(R9), Y5, Y5
+	VMASKMOVPS 40(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	ADDQ       SI, DI
+	ADDQ       SI, R8
+	ADDQ       SI, R9
+	VMOVUPS    48(SP), Y4
+	VMOVUPS    144(SP), Y5
+	VMOVUPS    176(SP), Y6
+	VMASKMOVPS (DI), Y5, Y7
+	VMASKMOVPS 32(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y1, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y1, Y1
+	VMASKMOVPS (R8), Y5, Y7
+	VMASKMOVPS 32(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y2, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y2, Y2
+	VMASKMOVPS (R9), Y5, Y5
+	VMASKMOVPS 32(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    80(SP), Y4
+	VMOVUPS    208(SP), Y5
+	VMOVUPS    240(SP), Y6
+	VMASKMOVPS 4(DI), Y5, Y7
+	VMASKMOVPS 36(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y1, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y1, Y1
+	VMASKMOVPS 4(R8), Y5, Y7
+	VMASKMOVPS 36(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y2, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y2, Y2
+	VMASKMOVPS 4(R9), Y5, Y5
+	VMASKMOVPS 36(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	VMOVUPS    112(SP), Y4
+	VMOVUPS    272(SP), Y5
+	VMOVUPS    304(SP), Y6
+	VMASKMOVPS 8(DI), Y5, Y7
+	VMASKMOVPS 40(DI), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y1, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y1, Y1
+	VMASKMOVPS 8(R8), Y5, Y7
+	VMASKMOVPS 40(R8), Y6, Y8
+	VSHUFPS    $0x88, Y8, Y7, Y7
+	VPERMPD    $0xd8, Y7, Y7
+	VCMPPS     $0x1e, Y2, Y7, Y8
+	VCMPPS     $0x03, Y7, Y7, Y9
+	VORPS      Y9, Y8, Y8
+	VANDPS     Y4, Y8, Y8
+	VBLENDVPS  Y8, Y7, Y2, Y2
+	VMASKMOVPS 8(R9), Y5, Y5
+	VMASKMOVPS 40(R9), Y6, Y6
+	VSHUFPS    $0x88, Y6, Y5, Y5
+	VPERMPD    $0xd8, Y5, Y5
+	VCMPPS     $0x1e, Y3, Y5, Y6
+	VCMPPS     $0x03, Y5, Y5, Y7
+	VORPS      Y7, Y6, Y6
+	VANDPS     Y4, Y6, Y6
+	VBLENDVPS  Y6, Y5, Y3, Y3
+	JMP        store
+
+edge_rows:
+	VMOVAPS      Y0, Y1
+	VMOVAPS      Y0, Y2
+	VMOVAPS      Y0, Y3
+	MOVQ         BX, SI
+	SHLQ         $0x01, SI
+	MOVQ         padT+88(FP), DI
+	SUBQ         DI, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+56(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+64(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	SHLQ         $0x01, DI
+	MOVQ         padT+88(FP), R8
+	SUBQ         R8, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+56(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+64(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	SHLQ         $0x01, R8
+	MOVQ         padT+88(FP), R9
+	SUBQ         R9, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+56(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+64(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VPAND        144(SP), Y4, Y8
+	VPAND        176(SP), Y4, Y9
+	VMASKMOVPS   (SI), Y8, Y8
+	VMASKMOVPS   32(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VPAND        144(SP), Y5, Y8
+	VPAND        176(SP), Y5, Y9
+	VMASKMOVPS   (DI), Y8, Y8
+	VMASKMOVPS   32(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VPAND        144(SP), Y6, Y8
+	VPAND        176(SP), Y6, Y9
+	VMASKMOVPS   (R8), Y8, Y8
+	VMASKMOVPS   32(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VPAND        208(SP), Y4, Y8
+	VPAND        240(SP), Y4, Y9
+	VMASKMOVPS   4(SI), Y8, Y8
+	VMASKMOVPS   36(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VPAND        208(SP), Y5, Y8
+	VPAND        240(SP), Y5, Y9
+	VMASKMOVPS   4(DI), Y8, Y8
+	VMASKMOVPS   36(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VPAND        208(SP), Y6, Y8
+	VPAND        240(SP), Y6, Y9
+	VMASKMOVPS   4(R8), Y8, Y8
+	VMASKMOVPS   36(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VPAND        272(SP), Y4, Y8
+	VPAND        304(SP), Y4, Y4
+	VMASKMOVPS   8(SI), Y8, Y8
+	VMASKMOVPS   40(SI), Y4, Y4
+	VSHUFPS      $0x88, Y4, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y4
+	VCMPPS       $0x03, Y8, Y8, Y9
+	VORPS        Y9, Y4, Y4
+	VANDPS       Y7, Y4, Y4
+	VBLENDVPS    Y4, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y4
+	VPAND        272(SP), Y5, Y7
+	VPAND        304(SP), Y5, Y5
+	VMASKMOVPS   8(DI), Y7, Y7
+	VMASKMOVPS   40(DI), Y5, Y5
+	VSHUFPS      $0x88, Y5, Y7, Y7
+	VPERMPD      $0xd8, Y7, Y7
+	VCMPPS       $0x1e, Y2, Y7, Y5
+	VCMPPS       $0x03, Y7, Y7, Y8
+	VORPS        Y8, Y5, Y5
+	VANDPS       Y4, Y5, Y5
+	VBLENDVPS    Y5, Y7, Y2, Y2
+	VPAND        112(SP), Y6, Y4
+	VPAND        272(SP), Y6, Y5
+	VPAND        304(SP), Y6, Y6
+	VMASKMOVPS   8(R8), Y5, Y5
+	VMASKMOVPS   40(R8), Y6, Y6
+	VSHUFPS      $0x88, Y6, Y5, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VCMPPS       $0x1e, Y3, Y5, Y6
+	VCMPPS       $0x03, Y5, Y5, Y7
+	VORPS        Y7, Y6, Y6
+	VANDPS       Y4, Y6, Y6
+	VBLENDVPS    Y6, Y5, Y3, Y3
+	MOVQ         BX, SI
+	SHLQ         $0x01, SI
+	MOVQ         padT+88(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x01, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+56(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+64(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	SHLQ         $0x01, DI
+	MOVQ         padT+88(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x01, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+56(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+64(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	SHLQ         $0x01, R8
+	MOVQ         padT+88(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x01, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+56(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+64(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VPAND        144(SP), Y4, Y8
+	VPAND        176(SP), Y4, Y9
+	VMASKMOVPS   (SI), Y8, Y8
+	VMASKMOVPS   32(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VPAND        144(SP), Y5, Y8
+	VPAND        176(SP), Y5, Y9
+	VMASKMOVPS   (DI), Y8, Y8
+	VMASKMOVPS   32(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VPAND        144(SP), Y6, Y8
+	VPAND        176(SP), Y6, Y9
+	VMASKMOVPS   (R8), Y8, Y8
+	VMASKMOVPS   32(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VPAND        208(SP), Y4, Y8
+	VPAND        240(SP), Y4, Y9
+	VMASKMOVPS   4(SI), Y8, Y8
+	VMASKMOVPS   36(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VPAND        208(SP), Y5, Y8
+	VPAND        240(SP), Y5, Y9
+	VMASKMOVPS   4(DI), Y8, Y8
+	VMASKMOVPS   36(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VPAND        208(SP), Y6, Y8
+	VPAND        240(SP), Y6, Y9
+	VMASKMOVPS   4(R8), Y8, Y8
+	VMASKMOVPS   36(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VPAND        272(SP), Y4, Y8
+	VPAND        304(SP), Y4, Y4
+	VMASKMOVPS   8(SI), Y8, Y8
+	VMASKMOVPS   40(SI), Y4, Y4
+	VSHUFPS      $0x88, Y4, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y4
+	VCMPPS       $0x03, Y8, Y8, Y9
+	VORPS        Y9, Y4, Y4
+	VANDPS       Y7, Y4, Y4
+	VBLENDVPS    Y4, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y4
+	VPAND        272(SP), Y5, Y7
+	VPAND        304(SP), Y5, Y5
+	VMASKMOVPS   8(DI), Y7, Y7
+	VMASKMOVPS   40(DI), Y5, Y5
+	VSHUFPS      $0x88, Y5, Y7, Y7
+	VPERMPD      $0xd8, Y7, Y7
+	VCMPPS       $0x1e, Y2, Y7, Y5
+	VCMPPS       $0x03, Y7, Y7, Y8
+	VORPS        Y8, Y5, Y5
+	VANDPS       Y4, Y5, Y5
+	VBLENDVPS    Y5, Y7, Y2, Y2
+	VPAND        112(SP), Y6, Y4
+	VPAND        272(SP), Y6, Y5
+	VPAND        304(SP), Y6, Y6
+	VMASKMOVPS   8(R8), Y5, Y5
+	VMASKMOVPS   40(R8), Y6, Y6
+	VSHUFPS      $0x88, Y6, Y5, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VCMPPS       $0x1e, Y3, Y5, Y6
+	VCMPPS       $0x03, Y5, Y5, Y7
+	VORPS        Y7, Y6, Y6
+	VANDPS       Y4, Y6, Y6
+	VBLENDVPS    Y6, Y5, Y3, Y3
+	MOVQ         BX, SI
+	SHLQ         $0x01, SI
+	MOVQ         padT+88(FP), DI
+	SUBQ         DI, SI
+	ADDQ         $0x02, SI
+	XORQ         DI, DI
+	XORQ         R9, R9
+	MOVQ         $-1, R8
+	MOVQ         h+56(FP), R10
+	CMPQ         SI, R10
+	CMOVQCS      R8, DI
+	CMOVQCC      R9, SI
+	MOVQ         wd+64(FP), R8
+	IMULQ        R8, SI
+	ADDQ         (SP), SI
+	LEAQ         (CX)(SI*4), SI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	MOVQ         BX, DI
+	ADDQ         $0x01, DI
+	SHLQ         $0x01, DI
+	MOVQ         padT+88(FP), R8
+	SUBQ         R8, DI
+	ADDQ         $0x02, DI
+	XORQ         R8, R8
+	XORQ         R10, R10
+	MOVQ         $-1, R9
+	MOVQ         h+56(FP), R11
+	CMPQ         DI, R11
+	CMOVQCS      R9, R8
+	CMOVQCC      R10, DI
+	MOVQ         wd+64(FP), R9
+	IMULQ        R9, DI
+	ADDQ         (SP), DI
+	LEAQ         (CX)(DI*4), DI
+	VMOVD        R8, X5
+	VPBROADCASTD X5, Y5
+	MOVQ         BX, R8
+	ADDQ         $0x02, R8
+	SHLQ         $0x01, R8
+	MOVQ         padT+88(FP), R9
+	SUBQ         R9, R8
+	ADDQ         $0x02, R8
+	XORQ         R9, R9
+	XORQ         R11, R11
+	MOVQ         $-1, R10
+	MOVQ         h+56(FP), R12
+	CMPQ         R8, R12
+	CMOVQCS      R10, R9
+	CMOVQCC      R11, R8
+	MOVQ         wd+64(FP), R10
+	IMULQ        R10, R8
+	ADDQ         (SP), R8
+	LEAQ         (CX)(R8*4), R8
+	VMOVD        R9, X6
+	VPBROADCASTD X6, Y6
+	VPAND        48(SP), Y4, Y7
+	VPAND        144(SP), Y4, Y8
+	VPAND        176(SP), Y4, Y9
+	VMASKMOVPS   (SI), Y8, Y8
+	VMASKMOVPS   32(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        48(SP), Y5, Y7
+	VPAND        144(SP), Y5, Y8
+	VPAND        176(SP), Y5, Y9
+	VMASKMOVPS   (DI), Y8, Y8
+	VMASKMOVPS   32(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        48(SP), Y6, Y7
+	VPAND        144(SP), Y6, Y8
+	VPAND        176(SP), Y6, Y9
+	VMASKMOVPS   (R8), Y8, Y8
+	VMASKMOVPS   32(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        80(SP), Y4, Y7
+	VPAND        208(SP), Y4, Y8
+	VPAND        240(SP), Y4, Y9
+	VMASKMOVPS   4(SI), Y8, Y8
+	VMASKMOVPS   36(SI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y1, Y1
+	VPAND        80(SP), Y5, Y7
+	VPAND        208(SP), Y5, Y8
+	VPAND        240(SP), Y5, Y9
+	VMASKMOVPS   4(DI), Y8, Y8
+	VMASKMOVPS   36(DI), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y2, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y2, Y2
+	VPAND        80(SP), Y6, Y7
+	VPAND        208(SP), Y6, Y8
+	VPAND        240(SP), Y6, Y9
+	VMASKMOVPS   4(R8), Y8, Y8
+	VMASKMOVPS   36(R8), Y9, Y9
+	VSHUFPS      $0x88, Y9, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y3, Y8, Y9
+	VCMPPS       $0x03, Y8, Y8, Y10
+	VORPS        Y10, Y9, Y9
+	VANDPS       Y7, Y9, Y9
+	VBLENDVPS    Y9, Y8, Y3, Y3
+	VPAND        112(SP), Y4, Y7
+	VPAND        272(SP), Y4, Y8
+	VPAND        304(SP), Y4, Y4
+	VMASKMOVPS   8(SI), Y8, Y8
+	VMASKMOVPS   40(SI), Y4, Y4
+	VSHUFPS      $0x88, Y4, Y8, Y8
+	VPERMPD      $0xd8, Y8, Y8
+	VCMPPS       $0x1e, Y1, Y8, Y4
+	VCMPPS       $0x03, Y8, Y8, Y9
+	VORPS        Y9, Y4, Y4
+	VANDPS       Y7, Y4, Y4
+	VBLENDVPS    Y4, Y8, Y1, Y1
+	VPAND        112(SP), Y5, Y4
+	VPAND        272(SP), Y5, Y7
+	VPAND        304(SP), Y5, Y5
+	VMASKMOVPS   8(DI), Y7, Y7
+	VMASKMOVPS   40(DI), Y5, Y5
+	VSHUFPS      $0x88, Y5, Y7, Y7
+	VPERMPD      $0xd8, Y7, Y7
+	VCMPPS       $0x1e, Y2, Y7, Y5
+	VCMPPS       $0x03, Y7, Y7, Y8
+	VORPS        Y8, Y5, Y5
+	VANDPS       Y4, Y5, Y5
+	VBLENDVPS    Y5, Y7, Y2, Y2
+	VPAND        112(SP), Y6, Y4
+	VPAND        272(SP), Y6, Y5
+	VPAND        304(SP), Y6, Y6
+	VMASKMOVPS   8(R8), Y5, Y5
+	VMASKMOVPS   40(R8), Y6, Y6
+	VSHUFPS      $0x88, Y6, Y5, Y5
+	VPERMPD      $0xd8, Y5, Y5
+	VCMPPS       $0x1e, Y3, Y5, Y6
+	VCMPPS       $0x03, Y5, Y5, Y7
+	VORPS        Y7, Y6, Y6
+	VANDPS       Y4, Y6, Y6
+	VBLENDVPS    Y6, Y5, Y3, Y3
+	VMOVAPS      Y1, Y1
+	VMOVAPS      Y2, Y2
+	VMOVAPS      Y3, Y3
+
+store:
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial0
+	VMOVUPS Y1, (AX)(SI*4)
+	JMP     full0
+
+partial0:
+	VMOVUPS    16(SP), Y4
+	VMASKMOVPS Y1, Y4, (AX)(SI*4)
+
+full0:
+	ADDQ    $0x01, BX
+	MOVQ    ho+72(FP), SI
+	CMPQ    BX, SI
+	JGE     stored1
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial1
+	VMOVUPS Y2, (AX)(SI*4)
+	JMP     full1
+
+partial1:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y2, Y1, (AX)(SI*4)
+
+full1:
+stored1:
+	ADDQ    $0x01, BX
+	MOVQ    ho+72(FP), SI
+	CMPQ    BX, SI
+	JGE     stored2
+	MOVQ    BX, SI
+	MOVQ    wo+80(FP), DI
+	IMULQ   DI, SI
+	ADDQ    DX, SI
+	CMPL    8(SP), $0xff
+	JNE     partial2
+	VMOVUPS Y3, (AX)(SI*4)
+	JMP     full2
+
+partial2:
+	VMOVUPS    16(SP), Y1
+	VMASKMOVPS Y3, Y1, (AX)(SI*4)
+
+full2:
+stored2:
+	ADDQ $0x01, BX
+	JMP  rows
+
+next_chunk:
+	ADDQ $0x08, DX
+	JMP  chunks
+
+done:
 	VZEROUPPER
 	RET
 

@@ -453,6 +453,10 @@ func planeKernel(s isa, evens, laneBits operand.Mem, dw bool, k, stride int) {
 		s.MOVQ(oh, dst)
 		s.IMULQ(ld("wo"), dst)
 		s.ADDQ(ow0, dst)
+		if stride == 2 && !s.avx512 {
+			// Lanes 0 1 4 5 2 3 6 7 (planeTap) back in order.
+			s.VPERMPD(imm(0xd8), acc[r], acc[r])
+		}
 		pm.store(s, acc[r], operand.Mem{Base: out.p, Index: dst, Scale: 4}, r)
 		if r > 0 {
 			s.Label(skip)
@@ -477,8 +481,9 @@ func planeKernel(s isa, evens, laneBits operand.Mem, dw bool, k, stride int) {
 // pairs load (the even ones of lanes, whose odd neighbours are not
 // needed). AVX-512 keeps them as opmask bits (4 bytes each); AVX2 as
 // vectors of all-ones or zero lanes, 32 bytes each (two for the 16
-// elements of pairs), and all also as such a vector (allVec), from the
-// vector of lane bits laneBits.
+// elements of pairs; the lanes of a stride-2 tap in the order of
+// planeTap's), and all also as such a vector (allVec), from the vector of
+// lane bits laneBits.
 type planeMasks struct {
 	all, allVec, lanes, pairs, laneBits operand.Mem
 }
@@ -519,10 +524,16 @@ func (pm planeMasks) setAll(s isa, all reg.GPVirtual) {
 
 // setTap stores the masks of tap kc from m, the bits of its lanes.
 func (pm planeMasks) setTap(s isa, kc, stride int, m reg.GPVirtual) {
-	if s.avx512 {
+	switch {
+	case s.avx512:
 		s.MOVL(m, pm.lanes.Offset(4*kc))
-	} else {
+	case stride == 1:
 		s.VMOVUPS(pm.vector(s, m), pm.lanes.Offset(32*kc))
+	default:
+		// In the order of planeTap's lanes: 0 1 4 5 2 3 6 7.
+		v := pm.vector(s, m)
+		s.VPERMPD(imm(0xd8), v, v)
+		s.VMOVUPS(v, pm.lanes.Offset(32*kc))
 	}
 	if stride == 1 {
 		return
@@ -711,8 +722,9 @@ func planeWeight(s isa, w operand.Mem, i int) operand.Mem {
 
 // planeTap loads the tap kc of the s.lanes lanes from rowp: masked by t.m
 // (stride 1), or the even elements of 2·s.lanes loaded by t.lo and t.hi
-// (stride 2; idx holds the AVX-512 indices of the even elements).
-// Masked-off elements read as zero and are not accessed (no fault).
+// (stride 2; idx holds the AVX-512 indices of the even elements; the AVX2
+// lanes come in the order 0 1 4 5 2 3 6 7). Masked-off elements read as
+// zero and are not accessed (no fault).
 func planeTap(s isa, rowp reg.Register, kc, stride int, t tapMasks, idx reg.VecVirtual) reg.VecVirtual {
 	x := s.vec()
 	at := operand.Mem{Base: rowp, Disp: 4 * kc}
@@ -731,13 +743,13 @@ func planeTap(s isa, rowp reg.Register, kc, stride int, t tapMasks, idx reg.VecV
 		s.VMASKMOVPS(at, t.m, x)
 		return x
 	}
-	// [a0 a2 b0 b2 | a4 a6 b4 b6], then the 64-bit quarters in the order
-	// 0 2 1 3 (as taps does).
+	// [a0 a2 b0 b2 | a4 a6 b4 b6]: the lanes 0 1 4 5 2 3 6 7, left in
+	// that order (the update is lane by lane; planeKernel puts them back
+	// in order before the store) rather than taps's VPERMPD on every tap.
 	hv := s.YMM()
 	s.VMASKMOVPS(at, t.lo, x)
 	s.VMASKMOVPS(at.Offset(32), t.hi, hv)
 	s.VSHUFPS(imm(0x88), hv, x, x)
-	s.VPERMPD(imm(0xd8), x, x)
 	return x
 }
 

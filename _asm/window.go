@@ -329,10 +329,10 @@ const planeRows = 3
 // go in chunks of s.lanes, whose lane masks (planeMasks) are computed
 // once per chunk; each chunk goes down the output rows planeRows at a
 // time, on a path without row masks where the group's input rows are all
-// inside the input (planeRowsBody). The isas differ in the masks, the
-// loads, the update and the store (planeMasks, planeTap, planeUpdate,
-// planeStore). evens holds the AVX-512 indices of the even elements of
-// two vectors, laneBits the AVX2 bits of the lanes (1 << lane).
+// inside the input (planeRowsBody). The isas differ in the masks and the
+// store (planeMasks), the loads (planeTap) and the update (planeUpdate).
+// evens holds the AVX-512 indices of the even elements of two vectors,
+// laneBits the AVX2 bits of the lanes (1 << lane).
 func planeKernel(s isa, evens, laneBits operand.Mem, dw bool, k, stride int) {
 	if dw {
 		s.Implement(fmt.Sprintf("dwPlaneK%dS%d%s", k, stride, s.name))
@@ -538,7 +538,8 @@ func (pm planeMasks) setTap(s isa, kc, stride int, m reg.GPVirtual) {
 	if stride == 1 {
 		return
 	}
-	// Lane j loads elements 2j and 2j+1: bit j to bit 2j.
+	// Lane j takes element 2j of the pairs (2j+1, which may lie past the
+	// input, is not loaded): bit j to bit 2j.
 	even, p := s.GP32(), s.GP32()
 	s.MOVL(operand.U32(0x55555555), even)
 	s.PDEPL(even, m, p)
@@ -551,9 +552,9 @@ func (pm planeMasks) setTap(s isa, kc, stride int, m reg.GPVirtual) {
 	s.VMOVUPS(pm.vector(s, p), pm.pairs.Offset(64*kc+32))
 }
 
-// tapMasks are the masks of one tap of planeRows: m selects the lanes that
-// take the tap; lo and hi (stride 2) the elements the first and the
-// second load of the pairs read.
+// tapMasks are the masks of one tap of a group of output rows: m selects
+// the lanes that take the tap; lo and hi (stride 2) the elements the
+// first and the second load of the pairs read.
 type tapMasks struct {
 	m, lo, hi reg.Register
 }

@@ -81,6 +81,11 @@ type Session struct {
 	batch      string // the graph's batch dimension, when a run may be split (split.go)
 	maxMemory  int64  // Options.MaxMemory
 	constBytes int64  // bytes of the constants
+
+	// itemBytes is the largest node output per item of a batch that a run
+	// has made so far (0 before the first run of a batch): it sizes the
+	// chunks of cacheChunks.
+	itemBytes atomic.Int64
 }
 
 // step is one node with its values as slots.
@@ -207,15 +212,23 @@ func (s *Session) Graph() *Graph { return s.g }
 // unknown or mis-typed input, an input whose shape contradicts a known
 // dimension of the graph's, and the first error of a node (naming it).
 //
-// With more than one thread, a run of a batch of several items on a graph
-// that computes each item from its own alone (SplitsBatch: most image
-// classifiers and encoders) splits the batch into chunks that run at
-// once, each on its share of the threads; the outputs are the whole
-// run's (bit for bit on every reference model: the kernels compute an
-// item the same way in any batch). RunObserved runs whole.
+// A run of a batch of several items on a graph that computes each item
+// from its own alone (SplitsBatch: most image classifiers and encoders)
+// splits the batch into chunks: with more than one thread, chunks that
+// run at once, each on its share of the threads; and chunks small enough
+// that no node makes more than 8 MB of output (the size of an item's
+// largest output is known from the session's first run of a batch), so
+// that a model of large activations keeps them in the cache. The outputs
+// are the whole run's (bit for bit on every reference model: the kernels
+// compute an item the same way in any batch). RunObserved runs whole.
 func (s *Session) Run(inputs map[string]*Tensor) (map[string]*Tensor, error) {
-	if n, workers := s.splitParts(inputs); workers > 1 {
-		return s.splitRun(inputs, n, workers)
+	n, workers := s.splitParts(inputs)
+	chunks := s.cacheChunks(n)
+	if workers > 1 {
+		chunks = max(chunks, min(n, chunksPerWorker*workers))
+	}
+	if chunks > 1 {
+		return s.splitRun(inputs, n, workers, chunks)
 	}
 	return s.run(inputs, nil, nil, s.threads, nil, 0)
 }
@@ -309,6 +322,7 @@ func (s *Session) run(inputs map[string]*Tensor, watched []bool, observe func(na
 		ctx.limit = s.limit(inBytes)
 	}
 	inBuf := make([]*Tensor, s.maxIn)
+	var peak int64
 	for _, st := range s.steps {
 		in := inBuf[:len(st.in)]
 		for j, v := range st.in {
@@ -333,12 +347,22 @@ func (s *Session) run(inputs map[string]*Tensor, watched []bool, observe func(na
 		if err := show(st.out, vals); err != nil {
 			return nil, err
 		}
+		for _, t := range out {
+			if t != nil {
+				peak = max(peak, t.bytes())
+			}
+		}
 		for _, v := range st.release {
 			if t := vals[v]; t != nil && !aliases(t, out) {
 				a.put(t)
 				ctx.live.Add(-t.bytes())
 			}
 			vals[v] = nil
+		}
+	}
+	if s.batch != "" && len(s.g.Inputs) > 0 {
+		if t := inputs[s.g.Inputs[0].Name]; len(t.Shape) > 0 && t.Shape[0] > 0 {
+			s.noteItemBytes(peak / int64(t.Shape[0]))
 		}
 	}
 	res := make(map[string]*Tensor, len(s.outputs))

@@ -236,3 +236,40 @@ func TestRows(t *testing.T) {
 		t.Error("rows of a scalar: no error")
 	}
 }
+
+// TestCacheChunks checks the chunks a one-thread run of a batch takes:
+// none before the session knows the size of an item's largest output
+// (from its first run: the "cnn" case's convolution, 3×5×5 float32), and
+// as many as keep each chunk's largest output within chunkBytes once the
+// items are large; the chunked run computes the whole run's outputs bit
+// for bit.
+func TestCacheChunks(t *testing.T) {
+	c := splitCases(t)[0]
+	g := must(Import(c.model(t)))
+	s := must(NewSession(g, Options{Threads: 1}))
+	x := must(New(onnx.Float, 5, 2, 5, 5))
+	rng := rand.New(rand.NewPCG(3, 4))
+	for i := range x.F32 {
+		x.F32[i] = float32(rng.NormFloat64())
+	}
+	if got := s.cacheChunks(5); got != 1 {
+		t.Fatalf("before a run: %d chunks, want 1", got)
+	}
+	want := must(s.Run(map[string]*Tensor{"x": x}))
+	if got := s.itemBytes.Load(); got != 3*5*5*4 {
+		t.Fatalf("largest output per item %d bytes, want %d", got, 3*5*5*4)
+	}
+	if got := s.cacheChunks(5); got != 1 {
+		t.Fatalf("items of 300 bytes: %d chunks, want 1", got)
+	}
+	s.itemBytes.Store(chunkBytes / 2)
+	for n, chunks := range map[int]int{1: 1, 2: 1, 5: 3, 8: 4} {
+		if got := s.cacheChunks(n); got != chunks {
+			t.Errorf("%d items of chunkBytes/2: %d chunks, want %d", n, got, chunks)
+		}
+	}
+	got := must(s.Run(map[string]*Tensor{"x": x}))
+	if !slices.Equal(got["y"].Shape, want["y"].Shape) || !slices.Equal(got["y"].F32, want["y"].F32) {
+		t.Errorf("chunked run %v %v, whole %v %v", got["y"].Shape, got["y"].F32, want["y"].Shape, want["y"].F32)
+	}
+}

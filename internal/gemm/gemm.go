@@ -47,10 +47,13 @@ const (
 )
 
 // parallelWork is the number of multiply-adds (m·n·k) per goroutine below
-// which a product is not split: waking a parked core costs tens of
-// microseconds, and on two idle cores a 256³ product (2^24) still ran
-// faster on one.
-var parallelWork = float64(1 << 24) // a variable for the tests
+// which a product is not split: waking a parked core costs microseconds.
+// On the 2-core AVX2-only EPYC of session 10 a lone 128³ product (2^21)
+// took as long on two goroutines as on one, a 96×3136×24 one (a
+// MobileNetV2 1×1 convolution) 1.15× less, 256³ 1.4× less; batch-1 runs
+// on two threads gained 23-28% (mobilenet_v2, efficientnet_b0) and 15%
+// (the encoder) from 2^24 to 2^21.
+var parallelWork = float64(1 << 21) // a variable for the tests
 
 // Sgemm computes C = op(A)·op(B), or C += op(A)·op(B) when accumulate is
 // true, on row-major float32 matrices. op(A) is m×k: A itself (m×k, row

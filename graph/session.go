@@ -216,7 +216,7 @@ func (s *Session) Graph() *Graph { return s.g }
 // from its own alone (SplitsBatch: most image classifiers and encoders)
 // splits the batch into chunks: with more than one thread, chunks that
 // run at once, each on its share of the threads; and chunks small enough
-// that no node makes more than 8 MB of output (the size of an item's
+// that no node makes more than 8 MiB of output (the size of an item's
 // largest output is known from the session's first run of a batch), so
 // that a model of large activations keeps them in the cache. The outputs
 // are the whole run's (bit for bit on every reference model: the kernels

@@ -652,9 +652,9 @@ func attrAxis(n *Node, name string, def, rank int) (int, bool) {
 // splitRun runs a batch of n items (n >= 2, the first dimension of every
 // input) in chunks (2 to n) of consecutive items on workers goroutines at
 // once, and joins the chunks' outputs along the first axis. The results
-// do not depend on the chunks (TestSplitBatchModels); a worker takes the next one
-// when it is done with its own, so that a worker that starts late (a
-// core waking up) leaves its share to the others. The chunks share the
+// do not depend on the chunks (TestSplitBatchModels); a worker takes the
+// next one when it is done with its own, so that a worker that starts
+// late (a core waking up) leaves its share to the others. The chunks share the
 // run's memory bound. A split run that fails runs again whole, so that
 // its error is the one a whole run gives (about the batch, not a chunk;
 // and two chunks' peaks may coincide where one run's do not).
@@ -741,9 +741,9 @@ func (s *Session) SplitsBatch() bool { return s.batch != "" }
 // chunkBytes is how much of the largest node output of a batch a chunk
 // of it may make (cacheChunks): a batch of MobileNetV2 at 224×224 (4.8 MB
 // of activations per image in its first layers) runs image by image, out
-// of its cores' last-level cache less; one thread, batch 8, on an
-// AVX2-only EPYC: 1.2× mobilenet_v2, 1.1× efficientnet_b0, resnet18 (3.2
-// MB) in chunks of two as fast as whole.
+// of its cores' last-level cache less often; one thread, batch 8, on an
+// AVX2-only EPYC: 1.1-1.2× mobilenet_v2 and efficientnet_b0, resnet18
+// (3.2 MB) in chunks of two as fast as whole.
 const chunkBytes = 8 << 20
 
 // cacheChunks returns how many chunks a batch of n items should run in so

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/tensorquant/tensorquant/graph"
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/npy"
 	"github.com/tensorquant/tensorquant/onnx"
 )
@@ -70,8 +71,20 @@ type benchModelsResult struct {
 	Rounds    int            `json:"rounds"`
 	Opset     int            `json:"opset"`
 	CPUs      int            `json:"cpus"`
+	Kernels   string         `json:"kernels"` // kernelFamily
 	ORTNote   string         `json:"ort_note,omitempty"`
 	TorchNote string         `json:"torch_note,omitempty"`
+}
+
+// kernelFamily names the kernel family our runs take on this CPU
+// (cpufeat.Selected), "+vnni" where the int8 kernels have AVX-512 VNNI:
+// a table measured on AVX2 alone is not one measured with AVX-512.
+func kernelFamily() string {
+	k := cpufeat.Selected.String()
+	if cpufeat.AVX512VNNI {
+		k += "+vnni"
+	}
+	return k
 }
 
 // defaultModels are the models of issue 12's speed table.
@@ -157,7 +170,7 @@ func runBenchModels(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	defer os.RemoveAll(tmp)
-	res := &benchModelsResult{Rounds: *rounds, Opset: *opset, CPUs: runtime.NumCPU()}
+	res := &benchModelsResult{Rounds: *rounds, Opset: *opset, CPUs: runtime.NumCPU(), Kernels: kernelFamily()}
 	ort := *ortScript != ""
 	if ort {
 		if _, err := exec.LookPath("node"); err != nil {
@@ -541,7 +554,7 @@ func selfPeakRSS() int64 {
 // printModelTable prints the table of items/s and ratios, the scaling
 // from one thread to the most, and the memory line.
 func printModelTable(w io.Writer, res *benchModelsResult) {
-	fmt.Fprintf(w, "items/s (batch / median latency), median of %d interleaved rounds; opset-%d files; %d CPUs\n", res.Rounds, res.Opset, res.CPUs)
+	fmt.Fprintf(w, "items/s (batch / median latency), median of %d interleaved rounds; opset-%d files; %d CPUs; %s kernels\n", res.Rounds, res.Opset, res.CPUs, res.Kernels)
 	fmt.Fprintf(w, "%-14s %5s %7s %11s %11s %11s %9s %10s\n", "model", "batch", "threads", "ours", "ORT", "PyTorch", "ours/ORT", "ours/torch")
 	for _, c := range res.Rows {
 		fmt.Fprintf(w, "%-14s %5d %7d %11s %11s %11s %9s %10s\n", c.Model, c.Batch, c.Threads,

@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
 	"github.com/tensorquant/tensorquant/internal/testkit/models"
 )
@@ -41,6 +42,9 @@ func TestBenchModels(t *testing.T) {
 	var res benchModelsResult
 	if err := json.Unmarshal([]byte(out), &res); err != nil {
 		t.Fatalf("%v\n%s", err, out)
+	}
+	if res.Kernels != kernelFamily() || !strings.HasPrefix(res.Kernels, cpufeat.Selected.String()) {
+		t.Errorf("kernels %q, this CPU runs %v", res.Kernels, cpufeat.Selected)
 	}
 	if len(res.Rows) != 4 {
 		t.Fatalf("%d rows, want 4 (1 model × 2 batches × 2 thread counts)", len(res.Rows))

@@ -566,26 +566,23 @@ type tapMasks struct {
 func (pm planeMasks) tap(s isa, kc, stride int, valid reg.Register) tapMasks {
 	var t tapMasks
 	if s.avx512 {
-		km := s.K()
-		if valid == nil {
-			s.KMOVW(pm.lanes.Offset(4*kc), km)
-		} else {
-			m := s.GP32()
-			s.MOVL(pm.lanes.Offset(4*kc), m)
-			s.ANDL(valid.(reg.GP).As32(), m)
-			s.KMOVW(m, km)
-		}
-		t.m = km
-		if stride == 2 {
-			lo, hi := s.K(), s.K()
+		// kload moves the mask bits at at (restricted to valid) into a
+		// mask register by kmov.
+		kload := func(at operand.Mem, kmov func(mk, mk1 operand.Op)) reg.Register {
+			km := s.K()
 			if valid == nil {
-				s.KMOVD(pm.pairs.Offset(4*kc), lo)
-			} else {
-				p := s.GP32()
-				s.MOVL(pm.pairs.Offset(4*kc), p)
-				s.ANDL(valid.(reg.GP).As32(), p)
-				s.KMOVD(p, lo)
+				kmov(at, km)
+				return km
 			}
+			m := s.GP32()
+			s.MOVL(at, m)
+			s.ANDL(valid.(reg.GP).As32(), m)
+			kmov(m, km)
+			return km
+		}
+		t.m = kload(pm.lanes.Offset(4*kc), s.KMOVW)
+		if stride == 2 {
+			lo, hi := kload(pm.pairs.Offset(4*kc), s.KMOVD), s.K()
 			s.KSHIFTRD(imm(16), lo, hi)
 			t.lo, t.hi = lo, hi
 		}

@@ -269,39 +269,26 @@ func TestNormalize(t *testing.T) {
 // reads, on ReLU outputs (half of them zero): the Fashion-MNIST CNN's
 // 2×2 pools at batch 32 and ResNet-18's 3×3 stride-2 pool.
 func BenchmarkMaxPoolArgmax(b *testing.B) {
-	for _, c := range []struct {
-		name   string
-		planes int
-		g      Geom
-	}{
-		{"k2s2_28x28x512", 512, NewGeom([]int{28, 28}, []int{14, 14}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1})},
-		{"k3s2p1_112x112x64", 64, NewGeom([]int{112, 112}, []int{56, 56}, []int{3, 3}, []int{2, 2}, []int{1, 1}, nil, []int{1, 1})},
-	} {
-		b.Run(c.name, func(b *testing.B) {
-			rng := rand.New(rand.NewPCG(3, 4))
-			x := make([]float32, c.planes*c.g.BigN())
-			for i := range x {
-				x[i] = max(0, float32(rng.NormFloat64()))
-			}
-			y, am := make([]float32, c.planes*c.g.SmallN()), make([]int32, c.planes*c.g.SmallN())
-			for b.Loop() {
-				MaxPool(y, am, x, &c.g, 0, c.planes)
-			}
-			b.SetBytes(int64(4 * len(x)))
-		})
-	}
+	benchMaxPool(b, 512, true)
 }
 
 // BenchmarkMaxPool is max pooling without the argmax (inference), on ReLU
 // outputs: the Fashion-MNIST CNN's 2×2 pool of 16 planes of 28×28 and
 // ResNet-18's 3×3 stride-2 pool.
 func BenchmarkMaxPool(b *testing.B) {
+	benchMaxPool(b, 16, false)
+}
+
+// benchMaxPool runs MaxPool on a 2×2 pool of planes28 planes of 28×28
+// and a 3×3 stride-2 pool of 64 planes of 112×112 (padding 1), with the
+// argmax or without.
+func benchMaxPool(b *testing.B, planes28 int, argmax bool) {
 	for _, c := range []struct {
 		name   string
 		planes int
 		g      Geom
 	}{
-		{"k2s2_28x28x16", 16, NewGeom([]int{28, 28}, []int{14, 14}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1})},
+		{fmt.Sprintf("k2s2_28x28x%d", planes28), planes28, NewGeom([]int{28, 28}, []int{14, 14}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1})},
 		{"k3s2p1_112x112x64", 64, NewGeom([]int{112, 112}, []int{56, 56}, []int{3, 3}, []int{2, 2}, []int{1, 1}, nil, []int{1, 1})},
 	} {
 		b.Run(c.name, func(b *testing.B) {
@@ -311,8 +298,12 @@ func BenchmarkMaxPool(b *testing.B) {
 				x[i] = max(0, float32(rng.NormFloat64()))
 			}
 			y := make([]float32, c.planes*c.g.SmallN())
+			var am []int32
+			if argmax {
+				am = make([]int32, len(y))
+			}
 			for b.Loop() {
-				MaxPool(y, nil, x, &c.g, 0, c.planes)
+				MaxPool(y, am, x, &c.g, 0, c.planes)
 			}
 			b.SetBytes(int64(4 * len(x)))
 		})

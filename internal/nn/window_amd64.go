@@ -102,31 +102,33 @@ func dwPlane(out, in, w []float32, bias float32, g *Geom) bool {
 	out = out[:ho*wo]
 	in = in[:h*wd]
 	w = w[:k*k]
-	pt, pl := g.Pad[1], g.Pad[2]
-	if f == cpufeat.AVX2 {
-		switch k<<2 | s {
-		case 3<<2 | 1:
-			dwPlaneK3S1AVX2(out, in, w, bias, h, wd, ho, wo, pt, pl)
-		case 3<<2 | 2:
-			dwPlaneK3S2AVX2(out, in, w, bias, h, wd, ho, wo, pt, pl)
-		case 5<<2 | 1:
-			dwPlaneK5S1AVX2(out, in, w, bias, h, wd, ho, wo, pt, pl)
-		default:
-			dwPlaneK5S2AVX2(out, in, w, bias, h, wd, ho, wo, pt, pl)
-		}
-		return true
-	}
-	switch k<<2 | s {
-	case 3<<2 | 1:
-		dwPlaneK3S1AVX512(out, in, w, bias, h, wd, ho, wo, pt, pl)
-	case 3<<2 | 2:
-		dwPlaneK3S2AVX512(out, in, w, bias, h, wd, ho, wo, pt, pl)
-	case 5<<2 | 1:
-		dwPlaneK5S1AVX512(out, in, w, bias, h, wd, ho, wo, pt, pl)
-	default:
-		dwPlaneK5S2AVX512(out, in, w, bias, h, wd, ho, wo, pt, pl)
-	}
+	dwPlanes[k<<2|s][familyIndex(f)](out, in, w, bias, h, wd, ho, wo, g.Pad[1], g.Pad[2])
 	return true
+}
+
+// dwPlanes and maxPlanes are the plane kernels by k<<2 | stride, AVX2's
+// then AVX-512's (familyIndex).
+var (
+	dwPlanes = map[int][2]func(out, in, w []float32, start float32, h, wd, ho, wo, padT, padL int){
+		3<<2 | 1: {dwPlaneK3S1AVX2, dwPlaneK3S1AVX512},
+		3<<2 | 2: {dwPlaneK3S2AVX2, dwPlaneK3S2AVX512},
+		5<<2 | 1: {dwPlaneK5S1AVX2, dwPlaneK5S1AVX512},
+		5<<2 | 2: {dwPlaneK5S2AVX2, dwPlaneK5S2AVX512},
+	}
+	maxPlanes = map[int][2]func(out, in []float32, start float32, h, wd, ho, wo, padT, padL int){
+		2<<2 | 2: {maxPlaneK2S2AVX2, maxPlaneK2S2AVX512},
+		3<<2 | 1: {maxPlaneK3S1AVX2, maxPlaneK3S1AVX512},
+		3<<2 | 2: {maxPlaneK3S2AVX2, maxPlaneK3S2AVX512},
+	}
+)
+
+// familyIndex is the index of family f (AVX2 or AVX-512) in dwPlanes and
+// maxPlanes.
+func familyIndex(f cpufeat.Impl) int {
+	if f == cpufeat.AVX512 {
+		return 1
+	}
+	return 0
 }
 
 // maxPlaneK2S2AVX2 and the others compute MaxPool (float32, no argmax)
@@ -166,27 +168,7 @@ func maxPlane[T Number](out, in []T, g *Geom) bool {
 	i32 := any(in).([]float32)
 	h, wd, ho, wo := g.Big[1], g.Big[2], g.Small[1], g.Small[2]
 	o32, i32 = o32[:ho*wo], i32[:h*wd]
-	pt, pl := g.Pad[1], g.Pad[2]
-	low := float32(math.Inf(-1))
-	if f == cpufeat.AVX2 {
-		switch k<<2 | s {
-		case 2<<2 | 2:
-			maxPlaneK2S2AVX2(o32, i32, low, h, wd, ho, wo, pt, pl)
-		case 3<<2 | 1:
-			maxPlaneK3S1AVX2(o32, i32, low, h, wd, ho, wo, pt, pl)
-		default:
-			maxPlaneK3S2AVX2(o32, i32, low, h, wd, ho, wo, pt, pl)
-		}
-		return true
-	}
-	switch k<<2 | s {
-	case 2<<2 | 2:
-		maxPlaneK2S2AVX512(o32, i32, low, h, wd, ho, wo, pt, pl)
-	case 3<<2 | 1:
-		maxPlaneK3S1AVX512(o32, i32, low, h, wd, ho, wo, pt, pl)
-	default:
-		maxPlaneK3S2AVX512(o32, i32, low, h, wd, ho, wo, pt, pl)
-	}
+	maxPlanes[k<<2|s][familyIndex(f)](o32, i32, float32(math.Inf(-1)), h, wd, ho, wo, g.Pad[1], g.Pad[2])
 	return true
 }
 

@@ -79,9 +79,10 @@ func finishKernel(s isa, withAdd bool) {
 // finishRowsKernel: finishGeneric on rows×cols elements, row r from
 // src[r·lds] into dst[r·ldd] with the bias bias[r·biasStride] (a stride
 // of 0 repeats bias[0]) and, with add, the elements of add from r·ldAdd:
-// a vector of columns at a time, the last ones of a row masked (an
-// opmask on AVX-512; on AVX2 VMASKMOVPS with the mask of tail8, whose
-// masked-off lanes are neither read nor written).
+// a vector of columns at a time, the last ones of a row masked on
+// AVX-512 (an opmask); on AVX2 the row's last 8 columns as one more
+// vector, or for a row of fewer than 8 VMASKMOVPS with the mask of tail8
+// (its masked-off lanes are neither read nor written).
 func finishRowsKernel(s isa, tail8 operand.Mem, withAdd bool) {
 	name := "finishRows"
 	if withAdd {
@@ -111,9 +112,8 @@ func finishRowsKernel(s isa, tail8 operand.Mem, withAdd bool) {
 	s.VBROADCASTSS(operand.Mem{Base: bias}, b)
 	col := s.GP64()
 	s.XORQ(col, col)
-	// finish computes the columns from col: loaded by load, stored by
-	// store.
-	finish := func(load func(m operand.Mem, v reg.VecVirtual), store func(v reg.VecVirtual, m operand.Mem)) {
+	// compute finishes the vector of columns from col, loaded by load.
+	compute := func(load func(m operand.Mem, v reg.VecVirtual)) reg.VecVirtual {
 		v := s.vec()
 		load(operand.Mem{Base: src.p, Index: col, Scale: 4}, v)
 		s.VADDPS(b, v, v)
@@ -125,36 +125,55 @@ func finishRowsKernel(s isa, tail8 operand.Mem, withAdd bool) {
 		s.clamp(v, lo, hi)
 		s.VADDPS(zfix, v, v)
 		s.or(sfix, v, v)
-		store(v, operand.Mem{Base: dst.p, Index: col, Scale: 4})
+		return v
 	}
-	s.Label("chunk")
-	left := ld("cols")
-	s.SUBQ(col, left)
-	s.JLE(operand.LabelRef("next"))
+	at := operand.Mem{Base: dst.p, Index: col, Scale: 4}
+	plain := func(a operand.Mem, v reg.VecVirtual) { s.VMOVUPS(a, v) }
 	if s.avx512 {
+		s.Label("chunk")
+		left := ld("cols")
+		s.SUBQ(col, left)
+		s.JLE(operand.LabelRef("next"))
 		m32 := s.lowLanes(left)
 		m := s.K()
 		s.KMOVW(m32, m)
-		finish(func(a operand.Mem, v reg.VecVirtual) { s.VMOVUPS_Z(a, m, v) },
-			func(v reg.VecVirtual, a operand.Mem) { s.VMOVUPS(v, m, a) })
+		s.VMOVUPS(compute(func(a operand.Mem, v reg.VecVirtual) { s.VMOVUPS_Z(a, m, v) }), m, at)
 		s.ADDQ(imm(16), col)
 		s.JMP(operand.LabelRef("chunk"))
 	} else {
-		s.CMPQ(left, imm(8))
-		s.JL(operand.LabelRef("tail"))
-		finish(func(a operand.Mem, v reg.VecVirtual) { s.VMOVUPS(a, v) },
-			func(v reg.VecVirtual, a operand.Mem) { s.VMOVUPS(v, a) })
-		s.ADDQ(imm(8), col)
+		// A row of 8 columns or more ends with the vector of its last 8
+		// (overlapping the one before), computed before any store of the
+		// row (dst may be src) and stored after them: AMD's VMASKMOVPS
+		// store takes tens of cycles.
+		cols := ld("cols")
+		s.CMPQ(cols, imm(8))
+		s.JL(operand.LabelRef("short"))
+		s.LEAQ(operand.Mem{Base: cols, Disp: -8}, col)
+		last := compute(plain)
+		s.XORQ(col, col)
+		s.Label("chunk")
+		end := s.GP64()
+		s.LEAQ(operand.Mem{Base: col, Disp: 8}, end)
+		s.CMPQ(end, cols)
+		s.JG(operand.LabelRef("last"))
+		s.VMOVUPS(compute(plain), at)
+		s.MOVQ(end, col)
 		s.JMP(operand.LabelRef("chunk"))
-		s.Label("tail")
-		// The mask of the first left lanes: tail8 from element 8-left.
+		s.Label("last")
+		s.CMPQ(col, cols)
+		s.JGE(operand.LabelRef("next"))
+		s.LEAQ(operand.Mem{Base: cols, Disp: -8}, col)
+		s.VMOVUPS(last, at)
+		s.JMP(operand.LabelRef("next"))
+		s.Label("short")
+		// Fewer than 8 columns: the mask of the first cols lanes, tail8
+		// from element 8-cols.
 		t := s.GP64()
 		s.LEAQ(tail8, t)
-		s.NEGQ(left)
+		s.NEGQ(cols)
 		m := s.vec()
-		s.VMOVDQU(operand.Mem{Base: t, Index: left, Scale: 4, Disp: 32}, m)
-		finish(func(a operand.Mem, v reg.VecVirtual) { s.VMASKMOVPS(a, m, v) },
-			func(v reg.VecVirtual, a operand.Mem) { s.VMASKMOVPS(v, m, a) })
+		s.VMOVDQU(operand.Mem{Base: t, Index: cols, Scale: 4, Disp: 32}, m)
+		s.VMASKMOVPS(compute(func(a operand.Mem, v reg.VecVirtual) { s.VMASKMOVPS(a, m, v) }), m, at)
 	}
 	s.Label("next")
 	ldd := ld("ldd")

@@ -376,6 +376,20 @@ func planeKernel(s isa, evens, laneBits operand.Mem, dw bool, k, stride int) {
 	wo := ld("wo")
 	s.CMPQ(ow0, wo)
 	s.JGE(operand.LabelRef("done"))
+	if !s.avx512 {
+		// A plane of 8 columns or more ends with the chunk of its last
+		// 8 (overlapping the one before, whose lanes it computes again
+		// to the same values): all its lanes stored by one VMOVUPS,
+		// where a partial chunk would take AMD's slow VMASKMOVPS store.
+		end := s.GP64()
+		s.LEAQ(operand.Mem{Base: ow0, Disp: s.lanes}, end)
+		s.CMPQ(end, wo)
+		s.JLE(operand.LabelRef("whole"))
+		s.CMPQ(wo, imm(s.lanes))
+		s.JL(operand.LabelRef("whole"))
+		s.LEAQ(operand.Mem{Base: wo, Disp: -s.lanes}, ow0)
+		s.Label("whole")
+	}
 	// The chunk's lanes: min(s.lanes, wo - ow0).
 	s.SUBQ(ow0, wo)
 	all := s.lowLanes(wo)

@@ -171,9 +171,11 @@ func nanSlice(n int) []float32 {
 
 // BenchmarkForwardPacked runs the fused convolution (prepared weights,
 // implicit im2col, bias and ReLU) on the distinct convolutions of
-// ResNet-18 at 224×224, one sample on one goroutine, as a model's Conv
-// node does; the 3×3 stride-1 ones also at batch 8 and by Winograd's
-// F(2×2, 3×3) (path=winograd) beside im2col. GFLOP/s counts 2 flops per
+// ResNet-18 at 224×224 and of the Fashion-MNIST CNN (1→16 at 28×28,
+// 16→32 at 14×14, 32→32 at 7×7), one sample on one goroutine, as a
+// model's Conv node does; ResNet-18's 3×3 stride-1 ones also at batch 8
+// and by Winograd's F(2×2, 3×3) (path=winograd) beside im2col, the
+// Fashion CNN's at batch 8 (its benchmark batch). GFLOP/s counts 2 flops per
 // multiply-add of the direct convolution.
 func BenchmarkForwardPacked(b *testing.B) {
 	c := func(n, inC, outC, k, s, hw int) convCase {
@@ -183,14 +185,14 @@ func BenchmarkForwardPacked(b *testing.B) {
 	var cases []convCase
 	for _, n := range []int{1, 8} {
 		cases = append(cases, c(n, 3, 64, 7, 2, 224), c(n, 64, 64, 3, 1, 56), c(n, 64, 128, 3, 2, 56), c(n, 64, 128, 1, 2, 56),
-			c(n, 128, 128, 3, 1, 28), c(n, 256, 256, 3, 1, 14), c(n, 512, 512, 3, 1, 7))
+			c(n, 128, 128, 3, 1, 28), c(n, 256, 256, 3, 1, 14), c(n, 512, 512, 3, 1, 7), c(n, 1, 16, 3, 1, 28), c(n, 16, 32, 3, 1, 14), c(n, 32, 32, 3, 1, 7))
 	}
 	for _, k := range cases {
 		conv, out := k.conv()
 		paths := []string{"im2col"}
 		if conv.Winograd() {
 			paths = append(paths, "winograd")
-		} else if k.n > 1 {
+		} else if k.n > 1 && k.inC > 32 { // not one of the Fashion CNN's
 			continue
 		}
 		for _, path := range paths {

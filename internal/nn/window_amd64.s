@@ -661,9 +661,17 @@ TEXT ·dwPlaneK3S1AVX2(SB), $624-128
 	XORQ         DX, DX
 
 chunks:
-	MOVQ         wo+104(FP), BX
-	CMPQ         DX, BX
-	JGE          done
+	MOVQ wo+104(FP), BX
+	CMPQ DX, BX
+	JGE  done
+	LEAQ 8(DX), SI
+	CMPQ SI, BX
+	JLE  whole
+	CMPQ BX, $0x08
+	JL   whole
+	LEAQ -8(BX), DX
+
+whole:
 	SUBQ         DX, BX
 	MOVQ         $+16, SI
 	CMPQ         BX, SI
@@ -1325,9 +1333,17 @@ TEXT ·dwPlaneK3S2AVX2(SB), $624-128
 	XORQ         DX, DX
 
 chunks:
-	MOVQ         wo+104(FP), BX
-	CMPQ         DX, BX
-	JGE          done
+	MOVQ wo+104(FP), BX
+	CMPQ DX, BX
+	JGE  done
+	LEAQ 8(DX), SI
+	CMPQ SI, BX
+	JLE  whole
+	CMPQ BX, $0x08
+	JL   whole
+	LEAQ -8(BX), DX
+
+whole:
 	SUBQ         DX, BX
 	MOVQ         $+16, SI
 	CMPQ         BX, SI
@@ -2272,9 +2288,17 @@ TEXT ·dwPlaneK5S1AVX2(SB), $1328-128
 	XORQ         DX, DX
 
 chunks:
-	MOVQ         wo+104(FP), BX
-	CMPQ         DX, BX
-	JGE          done
+	MOVQ wo+104(FP), BX
+	CMPQ DX, BX
+	JGE  done
+	LEAQ 8(DX), SI
+	CMPQ SI, BX
+	JLE  whole
+	CMPQ BX, $0x08
+	JL   whole
+	LEAQ -8(BX), DX
+
+whole:
 	SUBQ         DX, BX
 	MOVQ         $+16, SI
 	CMPQ         BX, SI
@@ -3584,9 +3608,17 @@ TEXT ·dwPlaneK5S2AVX2(SB), $1328-128
 	XORQ         DX, DX
 
 chunks:
-	MOVQ         wo+104(FP), BX
-	CMPQ         DX, BX
-	JGE          done
+	MOVQ wo+104(FP), BX
+	CMPQ DX, BX
+	JGE  done
+	LEAQ 8(DX), SI
+	CMPQ SI, BX
+	JLE  whole
+	CMPQ BX, $0x08
+	JL   whole
+	LEAQ -8(BX), DX
+
+whole:
 	SUBQ         DX, BX
 	MOVQ         $+16, SI
 	CMPQ         BX, SI
@@ -5458,9 +5490,17 @@ TEXT ·maxPlaneK2S2AVX2(SB), $240-104
 	XORQ         DX, DX
 
 chunks:
-	MOVQ         wo+80(FP), BX
-	CMPQ         DX, BX
-	JGE          done
+	MOVQ wo+80(FP), BX
+	CMPQ DX, BX
+	JGE  done
+	LEAQ 8(DX), SI
+	CMPQ SI, BX
+	JLE  whole
+	CMPQ BX, $0x08
+	JL   whole
+	LEAQ -8(BX), DX
+
+whole:
 	SUBQ         DX, BX
 	MOVQ         $+16, SI
 	CMPQ         BX, SI
@@ -6057,9 +6097,17 @@ TEXT ·maxPlaneK3S1AVX2(SB), $336-104
 	XORQ         DX, DX
 
 chunks:
-	MOVQ         wo+80(FP), BX
-	CMPQ         DX, BX
-	JGE          done
+	MOVQ wo+80(FP), BX
+	CMPQ DX, BX
+	JGE  done
+	LEAQ 8(DX), SI
+	CMPQ SI, BX
+	JLE  whole
+	CMPQ BX, $0x08
+	JL   whole
+	LEAQ -8(BX), DX
+
+whole:
 	SUBQ         DX, BX
 	MOVQ         $+16, SI
 	CMPQ         BX, SI
@@ -6810,9 +6858,17 @@ TEXT ·maxPlaneK3S2AVX2(SB), $336-104
 	XORQ         DX, DX
 
 chunks:
-	MOVQ         wo+80(FP), BX
-	CMPQ         DX, BX
-	JGE          done
+	MOVQ wo+80(FP), BX
+	CMPQ DX, BX
+	JGE  done
+	LEAQ 8(DX), SI
+	CMPQ SI, BX
+	JLE  whole
+	CMPQ BX, $0x08
+	JL   whole
+	LEAQ -8(BX), DX
+
+whole:
 	SUBQ         DX, BX
 	MOVQ         $+16, SI
 	CMPQ         BX, SI

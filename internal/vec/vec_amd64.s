@@ -216,24 +216,40 @@ TEXT ·finishRowsAVX2(SB), NOSPLIT, $0-128
 row:
 	VBROADCASTSS (DX), Y4
 	XORQ         SI, SI
+	MOVQ         cols+72(FP), DI
+	CMPQ         DI, $0x08
+	JL           short
+	LEAQ         -8(DI), SI
+	VMOVUPS      (CX)(SI*4), Y5
+	VADDPS       Y4, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VADDPS       Y2, Y5, Y5
+	VPOR         Y3, Y5, Y5
+	XORQ         SI, SI
 
 chunk:
-	MOVQ    cols+72(FP), DI
-	SUBQ    SI, DI
-	JLE     next
-	CMPQ    DI, $0x08
-	JL      tail
-	VMOVUPS (CX)(SI*4), Y5
-	VADDPS  Y4, Y5, Y5
-	VMAXPS  Y5, Y0, Y5
-	VMINPS  Y5, Y1, Y5
-	VADDPS  Y2, Y5, Y5
-	VPOR    Y3, Y5, Y5
-	VMOVUPS Y5, (AX)(SI*4)
-	ADDQ    $0x08, SI
+	LEAQ    8(SI), R8
+	CMPQ    R8, DI
+	JG      last
+	VMOVUPS (CX)(SI*4), Y6
+	VADDPS  Y4, Y6, Y6
+	VMAXPS  Y6, Y0, Y6
+	VMINPS  Y6, Y1, Y6
+	VADDPS  Y2, Y6, Y6
+	VPOR    Y3, Y6, Y6
+	VMOVUPS Y6, (AX)(SI*4)
+	MOVQ    R8, SI
 	JMP     chunk
 
-tail:
+last:
+	CMPQ    SI, DI
+	JGE     next
+	LEAQ    -8(DI), SI
+	VMOVUPS Y5, (AX)(SI*4)
+	JMP     next
+
+short:
 	LEAQ       tail8<>+0(SB), R8
 	NEGQ       DI
 	VMOVDQU    32(R8)(DI*4), Y5
@@ -278,26 +294,44 @@ TEXT ·finishRowsAddAVX2(SB), NOSPLIT, $0-160
 row:
 	VBROADCASTSS (DX), Y4
 	XORQ         DI, DI
+	MOVQ         cols+72(FP), R8
+	CMPQ         R8, $0x08
+	JL           short
+	LEAQ         -8(R8), DI
+	VMOVUPS      (CX)(DI*4), Y5
+	VADDPS       Y4, Y5, Y5
+	VMOVUPS      (BX)(DI*4), Y6
+	VADDPS       Y6, Y5, Y5
+	VMAXPS       Y5, Y0, Y5
+	VMINPS       Y5, Y1, Y5
+	VADDPS       Y2, Y5, Y5
+	VPOR         Y3, Y5, Y5
+	XORQ         DI, DI
 
 chunk:
-	MOVQ    cols+72(FP), R8
-	SUBQ    DI, R8
-	JLE     next
-	CMPQ    R8, $0x08
-	JL      tail
-	VMOVUPS (CX)(DI*4), Y5
-	VADDPS  Y4, Y5, Y5
-	VMOVUPS (BX)(DI*4), Y6
-	VADDPS  Y6, Y5, Y5
-	VMAXPS  Y5, Y0, Y5
-	VMINPS  Y5, Y1, Y5
-	VADDPS  Y2, Y5, Y5
-	VPOR    Y3, Y5, Y5
-	VMOVUPS Y5, (AX)(DI*4)
-	ADDQ    $0x08, DI
+	LEAQ    8(DI), R9
+	CMPQ    R9, R8
+	JG      last
+	VMOVUPS (CX)(DI*4), Y6
+	VADDPS  Y4, Y6, Y6
+	VMOVUPS (BX)(DI*4), Y7
+	VADDPS  Y7, Y6, Y6
+	VMAXPS  Y6, Y0, Y6
+	VMINPS  Y6, Y1, Y6
+	VADDPS  Y2, Y6, Y6
+	VPOR    Y3, Y6, Y6
+	VMOVUPS Y6, (AX)(DI*4)
+	MOVQ    R9, DI
 	JMP     chunk
 
-tail:
+last:
+	CMPQ    DI, R8
+	JGE     next
+	LEAQ    -8(R8), DI
+	VMOVUPS Y5, (AX)(DI*4)
+	JMP     next
+
+short:
 	LEAQ       tail8<>+0(SB), R9
 	NEGQ       R8
 	VMOVDQU    32(R9)(R8*4), Y5

@@ -15,13 +15,14 @@ import (
 // 2·mr fused multiply-adds. Then it adds the tile to C (when acc) and
 // stores it. sgemmFinish then finishes the tile as vec.FinishTile
 // does with a bias per row and no residual (Gemm's epilogue on a whole
-// tile, without a second pass over it). transpose8 packs A.
+// tile, without a second pass over it). transpose8 and transpose6 pack A.
 func gemmKernels(c *build.Context) {
 	for _, s := range isas(c) {
 		sgemm(s, false)
 		sgemm(s, true)
 	}
 	transpose8(isas(c)[0])
+	transpose6(isas(c)[0])
 }
 
 // transpose8 describes transpose8AVX2, which packs A for both families
@@ -63,11 +64,83 @@ func transpose8(s isa) {
 		return operand.Mem{Base: base, Index: ld, Scale: uint8(r)}
 	}
 	s.Label("loop")
-	var rows, t, u [8]reg.VecVirtual
+	var rows [8]reg.VecVirtual
 	for r := range rows {
 		rows[r] = s.vec()
 		s.VMOVUPS(at(r, src.p, src4, lds, lds3), rows[r])
 	}
+	for c, col := range transpose8x8(s, rows) {
+		s.VMOVUPS(col, at(c, dst.p, dst4, ldd, ldd3))
+	}
+	s.ADDQ(imm(32), src.p)
+	s.ADDQ(imm(32), src4)
+	s.ADDQ(step, dst.p)
+	s.ADDQ(step, dst4)
+	s.DECQ(n)
+	s.JNZ(operand.LabelRef("loop"))
+	s.Label("done")
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// transpose6 describes transpose6AVX2, which packs A into the AVX2
+// family's panels of 6 rows (interleave's four-row and one-row loops are
+// the specification): per block of 8 columns it loads the 6 rows,
+// transposes them as transpose8 does (rows 6 and 7 copies of row 5) and
+// stores the 8 columns of 6 values in order, each as a whole vector whose
+// last two lanes the next column's store overwrites; the block's last
+// column as 4 values and 2.
+func transpose6(s isa) {
+	s.text("transpose6", "dst[6p + r] = src[r·lds + p] for r < 6 and p < n (a multiple of 8).")
+	dst, src := s.slice("dst", 4), s.slice("src", 4)
+	lds, n := s.GP64(), s.GP64()
+	s.Load(s.Param("lds"), lds)
+	s.Load(s.Param("n"), n)
+	s.SHLQ(imm(2), lds) // in bytes
+	src3 := s.GP64()
+	s.LEAQ(operand.Mem{Base: lds, Index: lds, Scale: 2}, src3)
+	s.ADDQ(src.p, src3)
+	s.SHRQ(imm(3), n)
+	s.JEQ(operand.LabelRef("done"))
+	s.Label("loop")
+	var rows [8]reg.VecVirtual
+	for r := range 6 {
+		rows[r] = s.vec()
+		base := src.p
+		if r >= 3 {
+			base = src3
+		}
+		switch r % 3 {
+		case 0:
+			s.VMOVUPS(operand.Mem{Base: base}, rows[r])
+		default:
+			s.VMOVUPS(operand.Mem{Base: base, Index: lds, Scale: uint8(r % 3)}, rows[r])
+		}
+	}
+	rows[6], rows[7] = rows[5], rows[5]
+	cols := transpose8x8(s, rows)
+	for c := range 7 {
+		s.VMOVUPS(cols[c], operand.Mem{Base: dst.p, Disp: 24 * c})
+	}
+	s.VMOVUPS(cols[7].AsX(), operand.Mem{Base: dst.p, Disp: 24 * 7})
+	hi := s.XMM()
+	s.VEXTRACTF128(imm(1), cols[7], hi)
+	s.VMOVLPS(hi, operand.Mem{Base: dst.p, Disp: 24*7 + 16})
+	s.ADDQ(imm(32), src.p)
+	s.ADDQ(imm(32), src3)
+	s.ADDQ(imm(24*8), dst.p)
+	s.DECQ(n)
+	s.JNZ(operand.LabelRef("loop"))
+	s.Label("done")
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// transpose8x8 transposes the 8×8 block of rows (8 values each) in
+// registers and returns its 8 columns: unpacks of row pairs, shuffles of
+// element pairs, swaps of 128-bit halves.
+func transpose8x8(s isa, rows [8]reg.VecVirtual) [8]reg.VecVirtual {
+	var t, u, cols [8]reg.VecVirtual
 	for i := 0; i < 8; i += 2 {
 		t[i], t[i+1] = s.vec(), s.vec()
 		s.VUNPCKLPS(rows[i+1], rows[i], t[i])   // r0 s0 r1 s1 | r4 s4 r5 s5
@@ -81,21 +154,11 @@ func transpose8(s isa) {
 		}
 	}
 	for c := range 4 {
-		lo, hi := s.vec(), s.vec()
-		s.VPERM2F128(imm(0x20), u[4+c], u[c], lo) // column c: rows 0-3, then 4-7
-		s.VPERM2F128(imm(0x31), u[4+c], u[c], hi) // column c+4
-		s.VMOVUPS(lo, at(c, dst.p, dst4, ldd, ldd3))
-		s.VMOVUPS(hi, at(c+4, dst.p, dst4, ldd, ldd3))
+		cols[c], cols[c+4] = s.vec(), s.vec()
+		s.VPERM2F128(imm(0x20), u[4+c], u[c], cols[c])   // column c: rows 0-3, then 4-7
+		s.VPERM2F128(imm(0x31), u[4+c], u[c], cols[c+4]) // column c+4
 	}
-	s.ADDQ(imm(32), src.p)
-	s.ADDQ(imm(32), src4)
-	s.ADDQ(step, dst.p)
-	s.ADDQ(step, dst4)
-	s.DECQ(n)
-	s.JNZ(operand.LabelRef("loop"))
-	s.Label("done")
-	s.VZEROUPPER()
-	s.RET()
+	return cols
 }
 
 func sgemm(s isa, finish bool) {

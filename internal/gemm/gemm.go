@@ -472,13 +472,20 @@ func pack(dst, x []float32, ld int, lineMajor bool, line0, depth0, lines, kcb, w
 
 // interleave writes pan[p·w + r] = x[(row0+r)·ld + col0 + p] for r < v and
 // p < kcb, and 0 for v <= r < w: v rows of x, each read in order, become
-// the columns of a kcb×w panel. Eight rows go at a time through
-// transposeBlocks (the blocks of 8 columns) and transposeGeneric (the
-// rest), then four at a time.
+// the columns of a kcb×w panel. Six rows into a panel of 6 go through
+// transpose6Blocks first (the blocks of 8 columns); eight rows go at a
+// time through transposeBlocks (the blocks of 8 columns) and
+// transposeGeneric (the rest), then four at a time, then one.
 func interleave(pan, x []float32, ld, row0, col0, v, w, kcb int) {
 	pan = pan[:kcb*w]
 	if v < w {
 		clear(pan)
+	}
+	if v == 6 && w == 6 {
+		// The AVX2 family's panels of A: whole blocks of 8 columns by
+		// transpose6Blocks, the rest below.
+		n := transpose6Blocks(pan, x[row0*ld+col0:], ld, kcb)
+		pan, col0, kcb = pan[n*w:], col0+n, kcb-n
 	}
 	r := 0
 	for ; r+8 <= v; r += 8 {

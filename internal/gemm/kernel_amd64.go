@@ -75,6 +75,29 @@ func microKernelFinish(kern kernel, ep *Epilogue, f *tileFinish, k int, a, b, c 
 //go:noescape
 func transpose8AVX2(dst []float32, ldd int, src []float32, lds int, n int)
 
+// transpose6AVX2 is interleave on 6 rows into a panel of 6 (w = v = 6)
+// for n columns, a multiple of 8: the AVX2 family's panels of A.
+//
+//go:noescape
+func transpose6AVX2(dst, src []float32, lds int, n int)
+
+// transpose6Blocks runs transpose6AVX2 on the whole blocks of 8 of n
+// columns under the AVX2 and AVX-512 families and returns how many
+// columns it did (0 under the generic one).
+func transpose6Blocks(dst, src []float32, lds int, n int) int {
+	if cpufeat.Selected != cpufeat.AVX2 && cpufeat.Selected != cpufeat.AVX512 {
+		return 0
+	}
+	n &^= 7
+	if n > 0 {
+		// The kernel does not check bounds: the last element it reads and
+		// the last it writes.
+		_, _ = src[5*lds+n-1], dst[6*n-1]
+		transpose6AVX2(dst, src, lds, n)
+	}
+	return n
+}
+
 // transposeBlocks runs transpose8AVX2 on the whole blocks of 8 of n
 // columns under the AVX2 and AVX-512 families and returns how many
 // columns it did (0 under the generic one).

@@ -719,19 +719,19 @@ loop:
 	VSHUFPS    $0xee, Y6, Y4, Y4
 	VPERM2F128 $0x20, Y2, Y7, Y6
 	VPERM2F128 $0x31, Y2, Y7, Y2
-	VMOVUPS    Y6, (AX)
-	VMOVUPS    Y2, (R9)
-	VPERM2F128 $0x20, Y3, Y1, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
 	VPERM2F128 $0x31, Y3, Y1, Y1
-	VMOVUPS    Y2, (AX)(DX*1)
-	VMOVUPS    Y1, (R9)(DX*1)
-	VPERM2F128 $0x20, Y5, Y8, Y1
-	VPERM2F128 $0x31, Y5, Y8, Y2
-	VMOVUPS    Y1, (AX)(DX*2)
-	VMOVUPS    Y2, (R9)(DX*2)
-	VPERM2F128 $0x20, Y4, Y0, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
 	VPERM2F128 $0x31, Y4, Y0, Y0
-	VMOVUPS    Y1, (AX)(DI*1)
+	VMOVUPS    Y6, (AX)
+	VMOVUPS    Y7, (AX)(DX*1)
+	VMOVUPS    Y3, (AX)(DX*2)
+	VMOVUPS    Y8, (AX)(DI*1)
+	VMOVUPS    Y2, (R9)
+	VMOVUPS    Y1, (R9)(DX*1)
+	VMOVUPS    Y5, (R9)(DX*2)
 	VMOVUPS    Y0, (R9)(DI*1)
 	ADDQ       $0x20, CX
 	ADDQ       $0x20, R10
@@ -739,6 +739,71 @@ loop:
 	ADDQ       R11, R9
 	DECQ       SI
 	JNZ        loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func transpose6AVX2(dst []float32, src []float32, lds int, n int)
+// Requires: AVX
+TEXT ·transpose6AVX2(SB), NOSPLIT, $0-64
+	// dst[6p + r] = src[r·lds + p] for r < 6 and p < n (a multiple of 8).
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ lds+48(FP), DX
+	MOVQ n+56(FP), BX
+	SHLQ $0x02, DX
+	LEAQ (DX)(DX*2), SI
+	ADDQ CX, SI
+	SHRQ $0x03, BX
+	JEQ  done
+
+loop:
+	VMOVUPS      (CX), Y0
+	VMOVUPS      (CX)(DX*1), Y1
+	VMOVUPS      (CX)(DX*2), Y2
+	VMOVUPS      (SI), Y3
+	VMOVUPS      (SI)(DX*1), Y4
+	VMOVUPS      (SI)(DX*2), Y5
+	VUNPCKLPS    Y1, Y0, Y6
+	VUNPCKHPS    Y1, Y0, Y0
+	VUNPCKLPS    Y3, Y2, Y1
+	VUNPCKHPS    Y3, Y2, Y2
+	VUNPCKLPS    Y5, Y4, Y3
+	VUNPCKHPS    Y5, Y4, Y4
+	VUNPCKLPS    Y5, Y5, Y7
+	VUNPCKHPS    Y5, Y5, Y5
+	VSHUFPS      $0x44, Y1, Y6, Y8
+	VSHUFPS      $0xee, Y1, Y6, Y1
+	VSHUFPS      $0x44, Y2, Y0, Y6
+	VSHUFPS      $0xee, Y2, Y0, Y0
+	VSHUFPS      $0x44, Y7, Y3, Y2
+	VSHUFPS      $0xee, Y7, Y3, Y3
+	VSHUFPS      $0x44, Y5, Y4, Y7
+	VSHUFPS      $0xee, Y5, Y4, Y4
+	VPERM2F128   $0x20, Y2, Y8, Y5
+	VPERM2F128   $0x31, Y2, Y8, Y2
+	VPERM2F128   $0x20, Y3, Y1, Y8
+	VPERM2F128   $0x31, Y3, Y1, Y1
+	VPERM2F128   $0x20, Y7, Y6, Y3
+	VPERM2F128   $0x31, Y7, Y6, Y6
+	VPERM2F128   $0x20, Y4, Y0, Y7
+	VPERM2F128   $0x31, Y4, Y0, Y0
+	VMOVUPS      Y5, (AX)
+	VMOVUPS      Y8, 24(AX)
+	VMOVUPS      Y3, 48(AX)
+	VMOVUPS      Y7, 72(AX)
+	VMOVUPS      Y2, 96(AX)
+	VMOVUPS      Y1, 120(AX)
+	VMOVUPS      Y6, 144(AX)
+	VMOVUPS      X0, 168(AX)
+	VEXTRACTF128 $0x01, Y0, X0
+	VMOVLPS      X0, 184(AX)
+	ADDQ         $0x20, CX
+	ADDQ         $0x20, SI
+	ADDQ         $0xc0, AX
+	DECQ         BX
+	JNZ          loop
 
 done:
 	VZEROUPPER

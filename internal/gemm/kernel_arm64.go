@@ -38,3 +38,6 @@ func microKernelFinish(kern kernel, ep *Epilogue, _ *tileFinish, k int, a, b, c 
 
 // transposeBlocks: NEON packs with the generic code.
 func transposeBlocks([]float32, int, []float32, int, int) int { return 0 }
+
+// transpose6Blocks: the generic code packs.
+func transpose6Blocks([]float32, []float32, int, int) int { return 0 }

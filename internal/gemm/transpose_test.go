@@ -45,3 +45,39 @@ func TestTranspose(t *testing.T) {
 		}
 	})
 }
+
+// TestInterleave6 packs 6 rows of kcb columns (0..300, the source at
+// offsets 0..7 and row strides kcb..kcb+4) into a panel of 6 on every
+// kernel family (transpose6Blocks and the loops after it), from arbitrary
+// bit patterns, and fails unless every value lands where interleave's
+// definition puts it, bit for bit, and nothing after the panel is
+// written.
+func TestInterleave6(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		r := rand.New(rand.NewPCG(6, 6))
+		const guard = 0x7fc0dead // a NaN with a payload no input has
+		for kcb := 0; kcb <= 300; kcb++ {
+			for off := range 8 {
+				ld := kcb + off%5
+				x := make([]float32, (off+6)*ld+off)
+				for i := range x {
+					x[i] = math.Float32frombits(r.Uint32())
+				}
+				pan := make([]float32, 6*kcb+8)
+				for i := range pan {
+					pan[i] = math.Float32frombits(guard)
+				}
+				interleave(pan, x, ld, off, off, 6, 6, kcb)
+				for i, v := range pan {
+					want := uint32(guard)
+					if i < 6*kcb {
+						want = math.Float32bits(x[(off+i%6)*ld+off+i/6])
+					}
+					if math.Float32bits(v) != want {
+						t.Fatalf("kcb=%d off=%d: pan[%d] = %#x, want %#x", kcb, off, i, math.Float32bits(v), want)
+					}
+				}
+			}
+		}
+	})
+}

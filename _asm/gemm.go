@@ -161,6 +161,10 @@ func transpose8x8(s isa, rows [8]reg.VecVirtual) [8]reg.VecVirtual {
 	return cols
 }
 
+// sgemm emits sgemm (finish: sgemmFinish) for s: tiles tiles of C one
+// below the other, each a full mr×nr tile of the same packed panel of B
+// and of the next packed panel of A (the panels of A are consecutive),
+// so that a column of tiles costs one call.
 func sgemm(s isa, finish bool) {
 	mr := 6 // AVX2: 12 accumulators, 2 rows of B and a broadcast fill 15 registers
 	if s.avx512 {
@@ -171,15 +175,28 @@ func sgemm(s isa, finish bool) {
 	if finish {
 		name = "sgemmFinish"
 	}
-	s.text(name, fmt.Sprintf("%d×%d tile: row i in accumulators 2i (columns 0-%d) and 2i+1 (%d-%d).",
+	s.text(name, fmt.Sprintf("tiles %d×%d tiles down C: row i in accumulators 2i (columns 0-%d) and 2i+1 (%d-%d).",
 		mr, nr, s.lanes-1, s.lanes, nr-1))
-	k := s.GP64()
-	s.Load(s.Param("k"), k)
+	k0, tiles := s.GP64(), s.GP64()
+	s.Load(s.Param("k"), k0)
+	s.Load(s.Param("tiles"), tiles)
 	a, b, c := s.slice("a", 4), s.slice("b", 4), s.slice("c", 4)
+	b0 := s.GP64()
+	s.MOVQ(b.p, b0)
 	ldc := s.GP64()
 	s.Load(s.Param("ldc"), ldc)
 	s.SHLQ(imm(2), ldc) // in bytes
+	var bias, biasStep reg.GPVirtual
+	if finish {
+		bias, biasStep = s.GP64(), s.GP64()
+		s.Load(s.Param("bias").Base(), bias)
+		s.Load(s.Param("biasStep"), biasStep)
+		s.SHLQ(imm(2), biasStep) // in bytes
+	}
+	s.TESTQ(tiles, tiles)
+	s.JEQ(operand.LabelRef("done"))
 
+	s.Label("tile")
 	s.Comment("Prefetch the C tile while the k loop runs.")
 	p := s.GP64()
 	s.MOVQ(c.p, p)
@@ -196,18 +213,23 @@ func sgemm(s isa, finish bool) {
 		acc[i] = s.vec()
 		s.xor(acc[i], acc[i], acc[i])
 	}
+	// The k loop reads this tile's panel of A (which it leaves a.p past,
+	// at the next tile's) and the panel of B from its start.
+	k := s.GP64()
+	s.MOVQ(k0, k)
+	s.MOVQ(b0, b.p)
 	s.TESTQ(k, k)
 	s.JEQ(operand.LabelRef("store"))
 
 	s.Label("loop")
-	b0, b1 := s.vec(), s.vec()
-	s.VMOVUPS(b.at(0), b0)
-	s.VMOVUPS(b.at(s.lanes), b1)
+	bv0, bv1 := s.vec(), s.vec()
+	s.VMOVUPS(b.at(0), bv0)
+	s.VMOVUPS(b.at(s.lanes), bv1)
 	for i := range mr {
 		ai := s.vec()
 		s.VBROADCASTSS(a.at(i), ai)
-		s.VFMADD231PS(b0, ai, acc[2*i])
-		s.VFMADD231PS(b1, ai, acc[2*i+1])
+		s.VFMADD231PS(bv0, ai, acc[2*i])
+		s.VFMADD231PS(bv1, ai, acc[2*i+1])
 	}
 	s.ADDQ(imm(4*mr), a.p)
 	s.ADDQ(imm(4*nr), b.p)
@@ -235,14 +257,13 @@ func sgemm(s isa, finish bool) {
 		// The biases first, one broadcast at a time: AVX2's 12
 		// accumulators leave 4 registers, the four constants of the
 		// clamp.
-		bias := s.GP64()
-		s.Load(s.Param("bias").Base(), bias)
 		for i := range mr {
-			b := s.vec()
-			s.VBROADCASTSS(operand.Mem{Base: bias, Disp: 4 * i}, b)
-			s.VADDPS(b, acc[2*i], acc[2*i])
-			s.VADDPS(b, acc[2*i+1], acc[2*i+1])
+			bv := s.vec()
+			s.VBROADCASTSS(operand.Mem{Base: bias, Disp: 4 * i}, bv)
+			s.VADDPS(bv, acc[2*i], acc[2*i])
+			s.VADDPS(bv, acc[2*i+1], acc[2*i+1])
 		}
+		s.ADDQ(biasStep, bias)
 		lo, hi := s.broadcast(s.param("lo")), s.broadcast(s.param("hi"))
 		zfix, sfix := s.broadcast(s.param("zfix")), s.broadcast(s.param("sfix"))
 		for _, r := range acc {
@@ -251,13 +272,15 @@ func sgemm(s isa, finish bool) {
 			s.or(sfix, r, r)
 		}
 	}
+	// The tile's rows, c.p left at the next tile's first.
 	for i := range mr {
 		s.VMOVUPS(acc[2*i], c.at(0))
 		s.VMOVUPS(acc[2*i+1], c.at(s.lanes))
-		if i < mr-1 {
-			s.ADDQ(ldc, c.p)
-		}
+		s.ADDQ(ldc, c.p)
 	}
+	s.DECQ(tiles)
+	s.JNZ(operand.LabelRef("tile"))
+	s.Label("done")
 	s.VZEROUPPER()
 	s.RET()
 }

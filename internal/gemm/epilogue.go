@@ -111,18 +111,33 @@ func fuseFinish(kern kernel, ep *Epilogue) (tileFinish, bool) {
 	return tileFinish{ep.RowBias, lo, hi, zfix, sfix}, ok
 }
 
-// biasOf returns the biases of the mr rows of C from i.
-func (f *tileFinish) biasOf(i, mr int) []float32 {
+// biasOf returns the biases of tiles tiles of mr rows of C from i, and
+// the step in the biases from one tile to the next: noRowBias and 0
+// without a bias.
+func (f *tileFinish) biasOf(i, mr, tiles int) ([]float32, int) {
 	if f.rowBias == nil {
-		return noRowBias[:mr]
+		return noRowBias[:mr], 0
 	}
-	return f.rowBias[i : i+mr]
+	return f.rowBias[i : i+tiles*mr], mr
 }
 
 // finishTileGeneric is the specification of the micro-kernels with a
-// fused epilogue: the micro-kernel of kern's family, then the epilogue on
-// the whole tile, whose first element is (i, j) of C.
-func finishTileGeneric(kern kernel, ep *Epilogue, k int, a, b, c []float32, ldc int, acc bool, i, j int) {
-	microKernel(kern.impl, k, a, b, c, ldc, acc)
-	ep.applyTile(c, ldc, kern.mr, kern.nr, i, j)
+// fused epilogue: for each of tiles whole tiles one below the other, the
+// micro-kernel of kern's family, then the epilogue on the whole tile,
+// whose first element is (i+t·mr, j) of C.
+func finishTileGeneric(kern kernel, ep *Epilogue, k int, a, b, c []float32, ldc int, acc bool, i, j, tiles int) {
+	mr, nr := kern.mr, kern.nr
+	for t := range tiles {
+		ct := c[t*mr*ldc:]
+		microKernel(kern.impl, k, a[t*k*mr:(t+1)*k*mr], b, ct, ldc, acc)
+		ep.applyTile(ct, ldc, mr, nr, i+t*mr, j)
+	}
+}
+
+// tilesGeneric is microKernelTiles one tile at a time.
+func tilesGeneric(kern kernel, k int, a, b, c []float32, ldc int, acc bool, tiles int) {
+	mr := kern.mr
+	for t := range tiles {
+		microKernel(kern.impl, k, a[t*k*mr:(t+1)*k*mr], b, c[t*mr*ldc:], ldc, acc)
+	}
 }

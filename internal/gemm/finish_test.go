@@ -17,9 +17,10 @@ var finishSpecials = []float32{0, float32(math.Copysign(0, -1)), float32(math.In
 // TestMicroKernelFinish compares microKernelFinish (on AVX2 and AVX-512 the
 // micro-kernel with the epilogue fused) with finishTileGeneric, the
 // micro-kernel followed by the epilogue, bit for bit (NaN against NaN),
-// on every family: depths 0-40, accumulating or not, with and without
-// row biases, every clamp activation (bounds ±0, ±Inf), specials in A, B,
-// C and the biases, and guard values around the tile that must stay.
+// on every family: runs of 1 to 3 tiles, depths 0-40, accumulating or
+// not, with and without row biases, every clamp activation (bounds ±0,
+// ±Inf), specials in A, B, C and the biases, and guard values around the
+// tiles that must stay.
 func TestMicroKernelFinish(t *testing.T) {
 	acts := []vec.Act{{}, {Kind: vec.Relu}, {Kind: vec.Clip, Lo: 0, Hi: 6},
 		{Kind: vec.Clip, Lo: float32(math.Copysign(0, -1)), Hi: 0}, {Kind: vec.Clip, Lo: -1, Hi: float32(math.Copysign(0, -1))},
@@ -42,8 +43,9 @@ func TestMicroKernelFinish(t *testing.T) {
 			for _, acc := range []bool{false, true} {
 				for _, withBias := range []bool{false, true} {
 					for ai, act := range acts {
+						tiles := 1 + (k+ai)%3
 						ep := &Epilogue{Act: act}
-						rows := kern.mr + 3
+						rows := tiles*kern.mr + 3
 						if withBias {
 							ep.RowBias = draw(rows)
 						}
@@ -51,18 +53,18 @@ func TestMicroKernelFinish(t *testing.T) {
 						if hasFinishKernel(kern.impl) != ok {
 							t.Fatalf("fuseFinish of %+v: %v on %v", act, ok, kern.impl)
 						}
-						a, b := draw(k*kern.mr), draw(k*kern.nr)
+						a, b := draw(tiles*k*kern.mr), draw(k*kern.nr)
 						ldc := kern.nr + guard
-						c0 := draw(guard + (kern.mr+1)*ldc)
+						c0 := draw(guard + (tiles*kern.mr+1)*ldc)
 						want, got := append([]float32(nil), c0...), append([]float32(nil), c0...)
 						const i, j = 2, 1
-						finishTileGeneric(kern, ep, k, a, b, want[guard:], ldc, acc, i, j)
-						microKernelFinish(kern, ep, &fin, k, a, b, got[guard:], ldc, acc, i, j)
+						finishTileGeneric(kern, ep, k, a, b, want[guard:], ldc, acc, i, j, tiles)
+						microKernelFinish(kern, ep, &fin, k, a, b, got[guard:], ldc, acc, i, j, tiles)
 						for q := range want {
 							w, g := want[q], got[q]
 							if math.Float32bits(w) != math.Float32bits(g) && !(w != w && g != g) {
-								t.Fatalf("k=%d acc=%v bias=%v act %d: element %d is %v (%#x), want %v (%#x)",
-									k, acc, withBias, ai, q, g, math.Float32bits(g), w, math.Float32bits(w))
+								t.Fatalf("k=%d tiles=%d acc=%v bias=%v act %d: element %d is %v (%#x), want %v (%#x)",
+									k, tiles, acc, withBias, ai, q, g, math.Float32bits(g), w, math.Float32bits(w))
 							}
 						}
 					}

@@ -379,29 +379,42 @@ func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last b
 		jp := j / nr
 		nv := min(nr, ncb-j)
 		bpan := bp[jp*kcb*nr : (jp+1)*kcb*nr]
-		for i := 0; i < mcb; i += mr {
+		i := 0
+		if nv == nr {
+			// The whole tiles of the panel in one call.
+			if tiles := mcb / mr; tiles > 0 {
+				apan := ap[:tiles*kcb*mr]
+				off := ic*ldc + jc + j
+				ct := c[off : off+(tiles*mr-1)*ldc+nr]
+				if fused {
+					microKernelFinish(g.kern, ep, &fin, kcb, apan, bpan, ct, ldc, acc, ic, jc+j, tiles)
+				} else {
+					microKernelTiles(g.kern, kcb, apan, bpan, ct, ldc, acc, tiles)
+					if ep != nil {
+						for t := range tiles {
+							ep.applyTile(c[off+t*mr*ldc:], ldc, mr, nr, ic+t*mr, jc+j)
+						}
+					}
+				}
+				i = tiles * mr
+			}
+		}
+		for ; i < mcb; i += mr {
 			mv := min(mr, mcb-i)
 			apan := ap[(i/mr)*kcb*mr : (i/mr+1)*kcb*mr]
 			off := (ic+i)*ldc + jc + j
-			if mv == mr && nv == nr {
-				if fused {
-					microKernelFinish(g.kern, ep, &fin, kcb, apan, bpan, c[off:off+(mr-1)*ldc+nr], ldc, acc, ic+i, jc+j)
-					continue
-				}
-				microKernel(g.kern.impl, kcb, apan, bpan, c[off:off+(mr-1)*ldc+nr], ldc, acc)
-			} else {
-				t := edge[:mr*nr]
-				microKernel(g.kern.impl, kcb, apan, bpan, t, nr, false)
-				for r := range mv {
-					crow := c[off+r*ldc : off+r*ldc+nv]
-					trow := t[r*nr : r*nr+nv]
-					if acc {
-						for q, v := range trow {
-							crow[q] += v
-						}
-					} else {
-						copy(crow, trow)
+			// A partial tile: computed whole into edge, its part copied.
+			t := edge[:mr*nr]
+			microKernel(g.kern.impl, kcb, apan, bpan, t, nr, false)
+			for r := range mv {
+				crow := c[off+r*ldc : off+r*ldc+nv]
+				trow := t[r*nr : r*nr+nv]
+				if acc {
+					for q, v := range trow {
+						crow[q] += v
 					}
+				} else {
+					copy(crow, trow)
 				}
 			}
 			if ep != nil {

@@ -4,30 +4,35 @@
 
 #include "textflag.h"
 
-// func sgemmAVX2(k int, a []float32, b []float32, c []float32, ldc int, acc bool)
+// func sgemmAVX2(k int, a []float32, b []float32, c []float32, ldc int, acc bool, tiles int)
 // Requires: AVX, AVX2, FMA3, MMX+
-TEXT ·sgemmAVX2(SB), NOSPLIT, $0-89
-	// 6×16 tile: row i in accumulators 2i (columns 0-7) and 2i+1 (8-15).
-	MOVQ k+0(FP), AX
-	MOVQ a_base+8(FP), CX
-	MOVQ b_base+32(FP), DX
-	MOVQ c_base+56(FP), BX
-	MOVQ ldc+80(FP), SI
-	SHLQ $0x02, SI
+TEXT ·sgemmAVX2(SB), NOSPLIT, $0-104
+	// tiles 6×16 tiles down C: row i in accumulators 2i (columns 0-7) and 2i+1 (8-15).
+	MOVQ  k+0(FP), AX
+	MOVQ  tiles+96(FP), CX
+	MOVQ  a_base+8(FP), DX
+	MOVQ  b_base+32(FP), BX
+	MOVQ  c_base+56(FP), SI
+	MOVQ  BX, DI
+	MOVQ  ldc+80(FP), R8
+	SHLQ  $0x02, R8
+	TESTQ CX, CX
+	JEQ   done
 
+tile:
 	// Prefetch the C tile while the k loop runs.
-	MOVQ       BX, DI
-	PREFETCHT0 (DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
 	VPXOR      Y0, Y0, Y0
 	VPXOR      Y1, Y1, Y1
 	VPXOR      Y2, Y2, Y2
@@ -40,103 +45,118 @@ TEXT ·sgemmAVX2(SB), NOSPLIT, $0-89
 	VPXOR      Y9, Y9, Y9
 	VPXOR      Y10, Y10, Y10
 	VPXOR      Y11, Y11, Y11
-	TESTQ      AX, AX
+	MOVQ       AX, R9
+	MOVQ       DI, BX
+	TESTQ      R9, R9
 	JEQ        store
 
 loop:
-	VMOVUPS      (DX), Y12
-	VMOVUPS      32(DX), Y13
-	VBROADCASTSS (CX), Y14
+	VMOVUPS      (BX), Y12
+	VMOVUPS      32(BX), Y13
+	VBROADCASTSS (DX), Y14
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
-	VBROADCASTSS 4(CX), Y14
+	VBROADCASTSS 4(DX), Y14
 	VFMADD231PS  Y12, Y14, Y2
 	VFMADD231PS  Y13, Y14, Y3
-	VBROADCASTSS 8(CX), Y14
+	VBROADCASTSS 8(DX), Y14
 	VFMADD231PS  Y12, Y14, Y4
 	VFMADD231PS  Y13, Y14, Y5
-	VBROADCASTSS 12(CX), Y14
+	VBROADCASTSS 12(DX), Y14
 	VFMADD231PS  Y12, Y14, Y6
 	VFMADD231PS  Y13, Y14, Y7
-	VBROADCASTSS 16(CX), Y14
+	VBROADCASTSS 16(DX), Y14
 	VFMADD231PS  Y12, Y14, Y8
 	VFMADD231PS  Y13, Y14, Y9
-	VBROADCASTSS 20(CX), Y14
+	VBROADCASTSS 20(DX), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
-	ADDQ         $0x18, CX
-	ADDQ         $0x40, DX
-	DECQ         AX
+	ADDQ         $0x18, DX
+	ADDQ         $0x40, BX
+	DECQ         R9
 	JNZ          loop
 
 store:
-	MOVBLZX acc+88(FP), AX
-	TESTL   AX, AX
+	MOVBLZX acc+88(FP), BX
+	TESTL   BX, BX
 	JEQ     write
-	MOVQ    BX, AX
-	VADDPS  (AX), Y0, Y0
-	VADDPS  32(AX), Y1, Y1
-	ADDQ    SI, AX
-	VADDPS  (AX), Y2, Y2
-	VADDPS  32(AX), Y3, Y3
-	ADDQ    SI, AX
-	VADDPS  (AX), Y4, Y4
-	VADDPS  32(AX), Y5, Y5
-	ADDQ    SI, AX
-	VADDPS  (AX), Y6, Y6
-	VADDPS  32(AX), Y7, Y7
-	ADDQ    SI, AX
-	VADDPS  (AX), Y8, Y8
-	VADDPS  32(AX), Y9, Y9
-	ADDQ    SI, AX
-	VADDPS  (AX), Y10, Y10
-	VADDPS  32(AX), Y11, Y11
+	MOVQ    SI, BX
+	VADDPS  (BX), Y0, Y0
+	VADDPS  32(BX), Y1, Y1
+	ADDQ    R8, BX
+	VADDPS  (BX), Y2, Y2
+	VADDPS  32(BX), Y3, Y3
+	ADDQ    R8, BX
+	VADDPS  (BX), Y4, Y4
+	VADDPS  32(BX), Y5, Y5
+	ADDQ    R8, BX
+	VADDPS  (BX), Y6, Y6
+	VADDPS  32(BX), Y7, Y7
+	ADDQ    R8, BX
+	VADDPS  (BX), Y8, Y8
+	VADDPS  32(BX), Y9, Y9
+	ADDQ    R8, BX
+	VADDPS  (BX), Y10, Y10
+	VADDPS  32(BX), Y11, Y11
 
 write:
-	VMOVUPS Y0, (BX)
-	VMOVUPS Y1, 32(BX)
-	ADDQ    SI, BX
-	VMOVUPS Y2, (BX)
-	VMOVUPS Y3, 32(BX)
-	ADDQ    SI, BX
-	VMOVUPS Y4, (BX)
-	VMOVUPS Y5, 32(BX)
-	ADDQ    SI, BX
-	VMOVUPS Y6, (BX)
-	VMOVUPS Y7, 32(BX)
-	ADDQ    SI, BX
-	VMOVUPS Y8, (BX)
-	VMOVUPS Y9, 32(BX)
-	ADDQ    SI, BX
-	VMOVUPS Y10, (BX)
-	VMOVUPS Y11, 32(BX)
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, 32(SI)
+	ADDQ    R8, SI
+	VMOVUPS Y2, (SI)
+	VMOVUPS Y3, 32(SI)
+	ADDQ    R8, SI
+	VMOVUPS Y4, (SI)
+	VMOVUPS Y5, 32(SI)
+	ADDQ    R8, SI
+	VMOVUPS Y6, (SI)
+	VMOVUPS Y7, 32(SI)
+	ADDQ    R8, SI
+	VMOVUPS Y8, (SI)
+	VMOVUPS Y9, 32(SI)
+	ADDQ    R8, SI
+	VMOVUPS Y10, (SI)
+	VMOVUPS Y11, 32(SI)
+	ADDQ    R8, SI
+	DECQ    CX
+	JNZ     tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func sgemmFinishAVX2(k int, a []float32, b []float32, c []float32, ldc int, acc bool, bias []float32, lo float32, hi float32, zfix float32, sfix uint32)
+// func sgemmFinishAVX2(k int, a []float32, b []float32, c []float32, ldc int, acc bool, tiles int, bias []float32, biasStep int, lo float32, hi float32, zfix float32, sfix uint32)
 // Requires: AVX, AVX2, FMA3, MMX+
-TEXT ·sgemmFinishAVX2(SB), NOSPLIT, $0-136
-	// 6×16 tile: row i in accumulators 2i (columns 0-7) and 2i+1 (8-15).
-	MOVQ k+0(FP), AX
-	MOVQ a_base+8(FP), CX
-	MOVQ b_base+32(FP), DX
-	MOVQ c_base+56(FP), BX
-	MOVQ ldc+80(FP), SI
-	SHLQ $0x02, SI
+TEXT ·sgemmFinishAVX2(SB), NOSPLIT, $0-152
+	// tiles 6×16 tiles down C: row i in accumulators 2i (columns 0-7) and 2i+1 (8-15).
+	MOVQ  k+0(FP), AX
+	MOVQ  tiles+96(FP), CX
+	MOVQ  a_base+8(FP), DX
+	MOVQ  b_base+32(FP), BX
+	MOVQ  c_base+56(FP), SI
+	MOVQ  BX, DI
+	MOVQ  ldc+80(FP), R8
+	SHLQ  $0x02, R8
+	MOVQ  bias_base+104(FP), R9
+	MOVQ  biasStep+128(FP), R10
+	SHLQ  $0x02, R10
+	TESTQ CX, CX
+	JEQ   done
 
+tile:
 	// Prefetch the C tile while the k loop runs.
-	MOVQ       BX, DI
-	PREFETCHT0 (DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
 	VPXOR      Y0, Y0, Y0
 	VPXOR      Y1, Y1, Y1
 	VPXOR      Y2, Y2, Y2
@@ -149,82 +169,84 @@ TEXT ·sgemmFinishAVX2(SB), NOSPLIT, $0-136
 	VPXOR      Y9, Y9, Y9
 	VPXOR      Y10, Y10, Y10
 	VPXOR      Y11, Y11, Y11
-	TESTQ      AX, AX
+	MOVQ       AX, R11
+	MOVQ       DI, BX
+	TESTQ      R11, R11
 	JEQ        store
 
 loop:
-	VMOVUPS      (DX), Y12
-	VMOVUPS      32(DX), Y13
-	VBROADCASTSS (CX), Y14
+	VMOVUPS      (BX), Y12
+	VMOVUPS      32(BX), Y13
+	VBROADCASTSS (DX), Y14
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
-	VBROADCASTSS 4(CX), Y14
+	VBROADCASTSS 4(DX), Y14
 	VFMADD231PS  Y12, Y14, Y2
 	VFMADD231PS  Y13, Y14, Y3
-	VBROADCASTSS 8(CX), Y14
+	VBROADCASTSS 8(DX), Y14
 	VFMADD231PS  Y12, Y14, Y4
 	VFMADD231PS  Y13, Y14, Y5
-	VBROADCASTSS 12(CX), Y14
+	VBROADCASTSS 12(DX), Y14
 	VFMADD231PS  Y12, Y14, Y6
 	VFMADD231PS  Y13, Y14, Y7
-	VBROADCASTSS 16(CX), Y14
+	VBROADCASTSS 16(DX), Y14
 	VFMADD231PS  Y12, Y14, Y8
 	VFMADD231PS  Y13, Y14, Y9
-	VBROADCASTSS 20(CX), Y14
+	VBROADCASTSS 20(DX), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
-	ADDQ         $0x18, CX
-	ADDQ         $0x40, DX
-	DECQ         AX
+	ADDQ         $0x18, DX
+	ADDQ         $0x40, BX
+	DECQ         R11
 	JNZ          loop
 
 store:
-	MOVBLZX acc+88(FP), AX
-	TESTL   AX, AX
+	MOVBLZX acc+88(FP), BX
+	TESTL   BX, BX
 	JEQ     write
-	MOVQ    BX, AX
-	VADDPS  (AX), Y0, Y0
-	VADDPS  32(AX), Y1, Y1
-	ADDQ    SI, AX
-	VADDPS  (AX), Y2, Y2
-	VADDPS  32(AX), Y3, Y3
-	ADDQ    SI, AX
-	VADDPS  (AX), Y4, Y4
-	VADDPS  32(AX), Y5, Y5
-	ADDQ    SI, AX
-	VADDPS  (AX), Y6, Y6
-	VADDPS  32(AX), Y7, Y7
-	ADDQ    SI, AX
-	VADDPS  (AX), Y8, Y8
-	VADDPS  32(AX), Y9, Y9
-	ADDQ    SI, AX
-	VADDPS  (AX), Y10, Y10
-	VADDPS  32(AX), Y11, Y11
+	MOVQ    SI, BX
+	VADDPS  (BX), Y0, Y0
+	VADDPS  32(BX), Y1, Y1
+	ADDQ    R8, BX
+	VADDPS  (BX), Y2, Y2
+	VADDPS  32(BX), Y3, Y3
+	ADDQ    R8, BX
+	VADDPS  (BX), Y4, Y4
+	VADDPS  32(BX), Y5, Y5
+	ADDQ    R8, BX
+	VADDPS  (BX), Y6, Y6
+	VADDPS  32(BX), Y7, Y7
+	ADDQ    R8, BX
+	VADDPS  (BX), Y8, Y8
+	VADDPS  32(BX), Y9, Y9
+	ADDQ    R8, BX
+	VADDPS  (BX), Y10, Y10
+	VADDPS  32(BX), Y11, Y11
 
 write:
-	MOVQ         bias_base+96(FP), AX
-	VBROADCASTSS (AX), Y12
+	VBROADCASTSS (R9), Y12
 	VADDPS       Y12, Y0, Y0
 	VADDPS       Y12, Y1, Y1
-	VBROADCASTSS 4(AX), Y12
+	VBROADCASTSS 4(R9), Y12
 	VADDPS       Y12, Y2, Y2
 	VADDPS       Y12, Y3, Y3
-	VBROADCASTSS 8(AX), Y12
+	VBROADCASTSS 8(R9), Y12
 	VADDPS       Y12, Y4, Y4
 	VADDPS       Y12, Y5, Y5
-	VBROADCASTSS 12(AX), Y12
+	VBROADCASTSS 12(R9), Y12
 	VADDPS       Y12, Y6, Y6
 	VADDPS       Y12, Y7, Y7
-	VBROADCASTSS 16(AX), Y12
+	VBROADCASTSS 16(R9), Y12
 	VADDPS       Y12, Y8, Y8
 	VADDPS       Y12, Y9, Y9
-	VBROADCASTSS 20(AX), Y12
+	VBROADCASTSS 20(R9), Y12
 	VADDPS       Y12, Y10, Y10
 	VADDPS       Y12, Y11, Y11
-	VBROADCASTSS lo+120(FP), Y12
-	VBROADCASTSS hi+124(FP), Y13
-	VBROADCASTSS zfix+128(FP), Y14
-	VBROADCASTSS sfix+132(FP), Y15
+	ADDQ         R10, R9
+	VBROADCASTSS lo+136(FP), Y12
+	VBROADCASTSS hi+140(FP), Y13
+	VBROADCASTSS zfix+144(FP), Y14
+	VBROADCASTSS sfix+148(FP), Y15
 	VMAXPS       Y0, Y12, Y0
 	VMINPS       Y0, Y13, Y0
 	VADDPS       Y14, Y0, Y0
@@ -273,62 +295,72 @@ write:
 	VMINPS       Y11, Y13, Y11
 	VADDPS       Y14, Y11, Y11
 	VPOR         Y15, Y11, Y11
-	VMOVUPS      Y0, (BX)
-	VMOVUPS      Y1, 32(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Y2, (BX)
-	VMOVUPS      Y3, 32(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Y4, (BX)
-	VMOVUPS      Y5, 32(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Y6, (BX)
-	VMOVUPS      Y7, 32(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Y8, (BX)
-	VMOVUPS      Y9, 32(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Y10, (BX)
-	VMOVUPS      Y11, 32(BX)
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	ADDQ         R8, SI
+	VMOVUPS      Y2, (SI)
+	VMOVUPS      Y3, 32(SI)
+	ADDQ         R8, SI
+	VMOVUPS      Y4, (SI)
+	VMOVUPS      Y5, 32(SI)
+	ADDQ         R8, SI
+	VMOVUPS      Y6, (SI)
+	VMOVUPS      Y7, 32(SI)
+	ADDQ         R8, SI
+	VMOVUPS      Y8, (SI)
+	VMOVUPS      Y9, 32(SI)
+	ADDQ         R8, SI
+	VMOVUPS      Y10, (SI)
+	VMOVUPS      Y11, 32(SI)
+	ADDQ         R8, SI
+	DECQ         CX
+	JNZ          tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512(k int, a []float32, b []float32, c []float32, ldc int, acc bool)
+// func sgemmAVX512(k int, a []float32, b []float32, c []float32, ldc int, acc bool, tiles int)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·sgemmAVX512(SB), NOSPLIT, $0-89
-	// 8×32 tile: row i in accumulators 2i (columns 0-15) and 2i+1 (16-31).
-	MOVQ k+0(FP), AX
-	MOVQ a_base+8(FP), CX
-	MOVQ b_base+32(FP), DX
-	MOVQ c_base+56(FP), BX
-	MOVQ ldc+80(FP), SI
-	SHLQ $0x02, SI
+TEXT ·sgemmAVX512(SB), NOSPLIT, $0-104
+	// tiles 8×32 tiles down C: row i in accumulators 2i (columns 0-15) and 2i+1 (16-31).
+	MOVQ  k+0(FP), AX
+	MOVQ  tiles+96(FP), CX
+	MOVQ  a_base+8(FP), DX
+	MOVQ  b_base+32(FP), BX
+	MOVQ  c_base+56(FP), SI
+	MOVQ  BX, DI
+	MOVQ  ldc+80(FP), R8
+	SHLQ  $0x02, R8
+	TESTQ CX, CX
+	JEQ   done
 
+tile:
 	// Prefetch the C tile while the k loop runs.
-	MOVQ       BX, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
 	VPXORD     Z0, Z0, Z0
 	VPXORD     Z1, Z1, Z1
 	VPXORD     Z2, Z2, Z2
@@ -345,133 +377,148 @@ TEXT ·sgemmAVX512(SB), NOSPLIT, $0-89
 	VPXORD     Z13, Z13, Z13
 	VPXORD     Z14, Z14, Z14
 	VPXORD     Z15, Z15, Z15
-	TESTQ      AX, AX
+	MOVQ       AX, R9
+	MOVQ       DI, BX
+	TESTQ      R9, R9
 	JEQ        store
 
 loop:
-	VMOVUPS      (DX), Z16
-	VMOVUPS      64(DX), Z17
-	VBROADCASTSS (CX), Z18
+	VMOVUPS      (BX), Z16
+	VMOVUPS      64(BX), Z17
+	VBROADCASTSS (DX), Z18
 	VFMADD231PS  Z16, Z18, Z0
 	VFMADD231PS  Z17, Z18, Z1
-	VBROADCASTSS 4(CX), Z18
+	VBROADCASTSS 4(DX), Z18
 	VFMADD231PS  Z16, Z18, Z2
 	VFMADD231PS  Z17, Z18, Z3
-	VBROADCASTSS 8(CX), Z18
+	VBROADCASTSS 8(DX), Z18
 	VFMADD231PS  Z16, Z18, Z4
 	VFMADD231PS  Z17, Z18, Z5
-	VBROADCASTSS 12(CX), Z18
+	VBROADCASTSS 12(DX), Z18
 	VFMADD231PS  Z16, Z18, Z6
 	VFMADD231PS  Z17, Z18, Z7
-	VBROADCASTSS 16(CX), Z18
+	VBROADCASTSS 16(DX), Z18
 	VFMADD231PS  Z16, Z18, Z8
 	VFMADD231PS  Z17, Z18, Z9
-	VBROADCASTSS 20(CX), Z18
+	VBROADCASTSS 20(DX), Z18
 	VFMADD231PS  Z16, Z18, Z10
 	VFMADD231PS  Z17, Z18, Z11
-	VBROADCASTSS 24(CX), Z18
+	VBROADCASTSS 24(DX), Z18
 	VFMADD231PS  Z16, Z18, Z12
 	VFMADD231PS  Z17, Z18, Z13
-	VBROADCASTSS 28(CX), Z18
+	VBROADCASTSS 28(DX), Z18
 	VFMADD231PS  Z16, Z18, Z14
 	VFMADD231PS  Z17, Z18, Z15
-	ADDQ         $0x20, CX
-	ADDQ         $0x80, DX
-	DECQ         AX
+	ADDQ         $0x20, DX
+	ADDQ         $0x80, BX
+	DECQ         R9
 	JNZ          loop
 
 store:
-	MOVBLZX acc+88(FP), AX
-	TESTL   AX, AX
+	MOVBLZX acc+88(FP), BX
+	TESTL   BX, BX
 	JEQ     write
-	MOVQ    BX, AX
-	VADDPS  (AX), Z0, Z0
-	VADDPS  64(AX), Z1, Z1
-	ADDQ    SI, AX
-	VADDPS  (AX), Z2, Z2
-	VADDPS  64(AX), Z3, Z3
-	ADDQ    SI, AX
-	VADDPS  (AX), Z4, Z4
-	VADDPS  64(AX), Z5, Z5
-	ADDQ    SI, AX
-	VADDPS  (AX), Z6, Z6
-	VADDPS  64(AX), Z7, Z7
-	ADDQ    SI, AX
-	VADDPS  (AX), Z8, Z8
-	VADDPS  64(AX), Z9, Z9
-	ADDQ    SI, AX
-	VADDPS  (AX), Z10, Z10
-	VADDPS  64(AX), Z11, Z11
-	ADDQ    SI, AX
-	VADDPS  (AX), Z12, Z12
-	VADDPS  64(AX), Z13, Z13
-	ADDQ    SI, AX
-	VADDPS  (AX), Z14, Z14
-	VADDPS  64(AX), Z15, Z15
+	MOVQ    SI, BX
+	VADDPS  (BX), Z0, Z0
+	VADDPS  64(BX), Z1, Z1
+	ADDQ    R8, BX
+	VADDPS  (BX), Z2, Z2
+	VADDPS  64(BX), Z3, Z3
+	ADDQ    R8, BX
+	VADDPS  (BX), Z4, Z4
+	VADDPS  64(BX), Z5, Z5
+	ADDQ    R8, BX
+	VADDPS  (BX), Z6, Z6
+	VADDPS  64(BX), Z7, Z7
+	ADDQ    R8, BX
+	VADDPS  (BX), Z8, Z8
+	VADDPS  64(BX), Z9, Z9
+	ADDQ    R8, BX
+	VADDPS  (BX), Z10, Z10
+	VADDPS  64(BX), Z11, Z11
+	ADDQ    R8, BX
+	VADDPS  (BX), Z12, Z12
+	VADDPS  64(BX), Z13, Z13
+	ADDQ    R8, BX
+	VADDPS  (BX), Z14, Z14
+	VADDPS  64(BX), Z15, Z15
 
 write:
-	VMOVUPS Z0, (BX)
-	VMOVUPS Z1, 64(BX)
-	ADDQ    SI, BX
-	VMOVUPS Z2, (BX)
-	VMOVUPS Z3, 64(BX)
-	ADDQ    SI, BX
-	VMOVUPS Z4, (BX)
-	VMOVUPS Z5, 64(BX)
-	ADDQ    SI, BX
-	VMOVUPS Z6, (BX)
-	VMOVUPS Z7, 64(BX)
-	ADDQ    SI, BX
-	VMOVUPS Z8, (BX)
-	VMOVUPS Z9, 64(BX)
-	ADDQ    SI, BX
-	VMOVUPS Z10, (BX)
-	VMOVUPS Z11, 64(BX)
-	ADDQ    SI, BX
-	VMOVUPS Z12, (BX)
-	VMOVUPS Z13, 64(BX)
-	ADDQ    SI, BX
-	VMOVUPS Z14, (BX)
-	VMOVUPS Z15, 64(BX)
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	ADDQ    R8, SI
+	VMOVUPS Z2, (SI)
+	VMOVUPS Z3, 64(SI)
+	ADDQ    R8, SI
+	VMOVUPS Z4, (SI)
+	VMOVUPS Z5, 64(SI)
+	ADDQ    R8, SI
+	VMOVUPS Z6, (SI)
+	VMOVUPS Z7, 64(SI)
+	ADDQ    R8, SI
+	VMOVUPS Z8, (SI)
+	VMOVUPS Z9, 64(SI)
+	ADDQ    R8, SI
+	VMOVUPS Z10, (SI)
+	VMOVUPS Z11, 64(SI)
+	ADDQ    R8, SI
+	VMOVUPS Z12, (SI)
+	VMOVUPS Z13, 64(SI)
+	ADDQ    R8, SI
+	VMOVUPS Z14, (SI)
+	VMOVUPS Z15, 64(SI)
+	ADDQ    R8, SI
+	DECQ    CX
+	JNZ     tile
+
+done:
 	VZEROUPPER
 	RET
 
-// func sgemmFinishAVX512(k int, a []float32, b []float32, c []float32, ldc int, acc bool, bias []float32, lo float32, hi float32, zfix float32, sfix uint32)
+// func sgemmFinishAVX512(k int, a []float32, b []float32, c []float32, ldc int, acc bool, tiles int, bias []float32, biasStep int, lo float32, hi float32, zfix float32, sfix uint32)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·sgemmFinishAVX512(SB), NOSPLIT, $0-136
-	// 8×32 tile: row i in accumulators 2i (columns 0-15) and 2i+1 (16-31).
-	MOVQ k+0(FP), AX
-	MOVQ a_base+8(FP), CX
-	MOVQ b_base+32(FP), DX
-	MOVQ c_base+56(FP), BX
-	MOVQ ldc+80(FP), SI
-	SHLQ $0x02, SI
+TEXT ·sgemmFinishAVX512(SB), NOSPLIT, $0-152
+	// tiles 8×32 tiles down C: row i in accumulators 2i (columns 0-15) and 2i+1 (16-31).
+	MOVQ  k+0(FP), AX
+	MOVQ  tiles+96(FP), CX
+	MOVQ  a_base+8(FP), DX
+	MOVQ  b_base+32(FP), BX
+	MOVQ  c_base+56(FP), SI
+	MOVQ  BX, DI
+	MOVQ  ldc+80(FP), R8
+	SHLQ  $0x02, R8
+	MOVQ  bias_base+104(FP), R9
+	MOVQ  biasStep+128(FP), R10
+	SHLQ  $0x02, R10
+	TESTQ CX, CX
+	JEQ   done
 
+tile:
 	// Prefetch the C tile while the k loop runs.
-	MOVQ       BX, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
-	ADDQ       SI, DI
-	PREFETCHT0 (DI)
-	PREFETCHT0 64(DI)
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
 	VPXORD     Z0, Z0, Z0
 	VPXORD     Z1, Z1, Z1
 	VPXORD     Z2, Z2, Z2
@@ -488,100 +535,102 @@ TEXT ·sgemmFinishAVX512(SB), NOSPLIT, $0-136
 	VPXORD     Z13, Z13, Z13
 	VPXORD     Z14, Z14, Z14
 	VPXORD     Z15, Z15, Z15
-	TESTQ      AX, AX
+	MOVQ       AX, R11
+	MOVQ       DI, BX
+	TESTQ      R11, R11
 	JEQ        store
 
 loop:
-	VMOVUPS      (DX), Z16
-	VMOVUPS      64(DX), Z17
-	VBROADCASTSS (CX), Z18
+	VMOVUPS      (BX), Z16
+	VMOVUPS      64(BX), Z17
+	VBROADCASTSS (DX), Z18
 	VFMADD231PS  Z16, Z18, Z0
 	VFMADD231PS  Z17, Z18, Z1
-	VBROADCASTSS 4(CX), Z18
+	VBROADCASTSS 4(DX), Z18
 	VFMADD231PS  Z16, Z18, Z2
 	VFMADD231PS  Z17, Z18, Z3
-	VBROADCASTSS 8(CX), Z18
+	VBROADCASTSS 8(DX), Z18
 	VFMADD231PS  Z16, Z18, Z4
 	VFMADD231PS  Z17, Z18, Z5
-	VBROADCASTSS 12(CX), Z18
+	VBROADCASTSS 12(DX), Z18
 	VFMADD231PS  Z16, Z18, Z6
 	VFMADD231PS  Z17, Z18, Z7
-	VBROADCASTSS 16(CX), Z18
+	VBROADCASTSS 16(DX), Z18
 	VFMADD231PS  Z16, Z18, Z8
 	VFMADD231PS  Z17, Z18, Z9
-	VBROADCASTSS 20(CX), Z18
+	VBROADCASTSS 20(DX), Z18
 	VFMADD231PS  Z16, Z18, Z10
 	VFMADD231PS  Z17, Z18, Z11
-	VBROADCASTSS 24(CX), Z18
+	VBROADCASTSS 24(DX), Z18
 	VFMADD231PS  Z16, Z18, Z12
 	VFMADD231PS  Z17, Z18, Z13
-	VBROADCASTSS 28(CX), Z18
+	VBROADCASTSS 28(DX), Z18
 	VFMADD231PS  Z16, Z18, Z14
 	VFMADD231PS  Z17, Z18, Z15
-	ADDQ         $0x20, CX
-	ADDQ         $0x80, DX
-	DECQ         AX
+	ADDQ         $0x20, DX
+	ADDQ         $0x80, BX
+	DECQ         R11
 	JNZ          loop
 
 store:
-	MOVBLZX acc+88(FP), AX
-	TESTL   AX, AX
+	MOVBLZX acc+88(FP), BX
+	TESTL   BX, BX
 	JEQ     write
-	MOVQ    BX, AX
-	VADDPS  (AX), Z0, Z0
-	VADDPS  64(AX), Z1, Z1
-	ADDQ    SI, AX
-	VADDPS  (AX), Z2, Z2
-	VADDPS  64(AX), Z3, Z3
-	ADDQ    SI, AX
-	VADDPS  (AX), Z4, Z4
-	VADDPS  64(AX), Z5, Z5
-	ADDQ    SI, AX
-	VADDPS  (AX), Z6, Z6
-	VADDPS  64(AX), Z7, Z7
-	ADDQ    SI, AX
-	VADDPS  (AX), Z8, Z8
-	VADDPS  64(AX), Z9, Z9
-	ADDQ    SI, AX
-	VADDPS  (AX), Z10, Z10
-	VADDPS  64(AX), Z11, Z11
-	ADDQ    SI, AX
-	VADDPS  (AX), Z12, Z12
-	VADDPS  64(AX), Z13, Z13
-	ADDQ    SI, AX
-	VADDPS  (AX), Z14, Z14
-	VADDPS  64(AX), Z15, Z15
+	MOVQ    SI, BX
+	VADDPS  (BX), Z0, Z0
+	VADDPS  64(BX), Z1, Z1
+	ADDQ    R8, BX
+	VADDPS  (BX), Z2, Z2
+	VADDPS  64(BX), Z3, Z3
+	ADDQ    R8, BX
+	VADDPS  (BX), Z4, Z4
+	VADDPS  64(BX), Z5, Z5
+	ADDQ    R8, BX
+	VADDPS  (BX), Z6, Z6
+	VADDPS  64(BX), Z7, Z7
+	ADDQ    R8, BX
+	VADDPS  (BX), Z8, Z8
+	VADDPS  64(BX), Z9, Z9
+	ADDQ    R8, BX
+	VADDPS  (BX), Z10, Z10
+	VADDPS  64(BX), Z11, Z11
+	ADDQ    R8, BX
+	VADDPS  (BX), Z12, Z12
+	VADDPS  64(BX), Z13, Z13
+	ADDQ    R8, BX
+	VADDPS  (BX), Z14, Z14
+	VADDPS  64(BX), Z15, Z15
 
 write:
-	MOVQ         bias_base+96(FP), AX
-	VBROADCASTSS (AX), Z16
+	VBROADCASTSS (R9), Z16
 	VADDPS       Z16, Z0, Z0
 	VADDPS       Z16, Z1, Z1
-	VBROADCASTSS 4(AX), Z16
+	VBROADCASTSS 4(R9), Z16
 	VADDPS       Z16, Z2, Z2
 	VADDPS       Z16, Z3, Z3
-	VBROADCASTSS 8(AX), Z16
+	VBROADCASTSS 8(R9), Z16
 	VADDPS       Z16, Z4, Z4
 	VADDPS       Z16, Z5, Z5
-	VBROADCASTSS 12(AX), Z16
+	VBROADCASTSS 12(R9), Z16
 	VADDPS       Z16, Z6, Z6
 	VADDPS       Z16, Z7, Z7
-	VBROADCASTSS 16(AX), Z16
+	VBROADCASTSS 16(R9), Z16
 	VADDPS       Z16, Z8, Z8
 	VADDPS       Z16, Z9, Z9
-	VBROADCASTSS 20(AX), Z16
+	VBROADCASTSS 20(R9), Z16
 	VADDPS       Z16, Z10, Z10
 	VADDPS       Z16, Z11, Z11
-	VBROADCASTSS 24(AX), Z16
+	VBROADCASTSS 24(R9), Z16
 	VADDPS       Z16, Z12, Z12
 	VADDPS       Z16, Z13, Z13
-	VBROADCASTSS 28(AX), Z16
+	VBROADCASTSS 28(R9), Z16
 	VADDPS       Z16, Z14, Z14
 	VADDPS       Z16, Z15, Z15
-	VBROADCASTSS lo+120(FP), Z16
-	VBROADCASTSS hi+124(FP), Z17
-	VBROADCASTSS zfix+128(FP), Z18
-	VBROADCASTSS sfix+132(FP), Z19
+	ADDQ         R10, R9
+	VBROADCASTSS lo+136(FP), Z16
+	VBROADCASTSS hi+140(FP), Z17
+	VBROADCASTSS zfix+144(FP), Z18
+	VBROADCASTSS sfix+148(FP), Z19
 	VMAXPS       Z0, Z16, Z0
 	VMINPS       Z0, Z17, Z0
 	VADDPS       Z18, Z0, Z0
@@ -646,29 +695,34 @@ write:
 	VMINPS       Z15, Z17, Z15
 	VADDPS       Z18, Z15, Z15
 	VPORD        Z19, Z15, Z15
-	VMOVUPS      Z0, (BX)
-	VMOVUPS      Z1, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z2, (BX)
-	VMOVUPS      Z3, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z4, (BX)
-	VMOVUPS      Z5, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z6, (BX)
-	VMOVUPS      Z7, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z8, (BX)
-	VMOVUPS      Z9, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z10, (BX)
-	VMOVUPS      Z11, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z12, (BX)
-	VMOVUPS      Z13, 64(BX)
-	ADDQ         SI, BX
-	VMOVUPS      Z14, (BX)
-	VMOVUPS      Z15, 64(BX)
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	ADDQ         R8, SI
+	VMOVUPS      Z2, (SI)
+	VMOVUPS      Z3, 64(SI)
+	ADDQ         R8, SI
+	VMOVUPS      Z4, (SI)
+	VMOVUPS      Z5, 64(SI)
+	ADDQ         R8, SI
+	VMOVUPS      Z6, (SI)
+	VMOVUPS      Z7, 64(SI)
+	ADDQ         R8, SI
+	VMOVUPS      Z8, (SI)
+	VMOVUPS      Z9, 64(SI)
+	ADDQ         R8, SI
+	VMOVUPS      Z10, (SI)
+	VMOVUPS      Z11, 64(SI)
+	ADDQ         R8, SI
+	VMOVUPS      Z12, (SI)
+	VMOVUPS      Z13, 64(SI)
+	ADDQ         R8, SI
+	VMOVUPS      Z14, (SI)
+	VMOVUPS      Z15, 64(SI)
+	ADDQ         R8, SI
+	DECQ         CX
+	JNZ          tile
+
+done:
 	VZEROUPPER
 	RET
 

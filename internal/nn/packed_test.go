@@ -171,12 +171,13 @@ func nanSlice(n int) []float32 {
 
 // BenchmarkForwardPacked runs the fused convolution (prepared weights,
 // implicit im2col, bias and ReLU) on the distinct convolutions of
-// ResNet-18 at 224×224 and of the Fashion-MNIST CNN (1→16 at 28×28,
-// 16→32 at 14×14, 32→32 at 7×7), one sample on one goroutine, as a
-// model's Conv node does; ResNet-18's 3×3 stride-1 ones also at batch 8
-// and by Winograd's F(2×2, 3×3) (path=winograd) beside im2col, the
-// Fashion CNN's at batch 8 (its benchmark batch). GFLOP/s counts 2 flops per
-// multiply-add of the direct convolution.
+// ResNet-18 at 224×224, of the Fashion-MNIST CNN (1→16 at 28×28, 16→32
+// at 14×14, 32→32 at 7×7) and six 1×1 convolutions of mobilenet_v2 (few
+// input channels on large planes, many on small ones), one sample on one
+// goroutine, as a model's Conv node does; ResNet-18's 3×3 stride-1 ones
+// also at batch 8 and by Winograd's F(2×2, 3×3) (path=winograd) beside
+// im2col, the Fashion CNN's at batch 8 (its benchmark batch). GFLOP/s
+// counts 2 flops per multiply-add of the direct convolution.
 func BenchmarkForwardPacked(b *testing.B) {
 	c := func(n, inC, outC, k, s, hw int) convCase {
 		return convCase{n: n, inC: inC, outC: outC, groups: 1, in: []int{hw, hw}, kernel: []int{k, k},
@@ -192,7 +193,7 @@ func BenchmarkForwardPacked(b *testing.B) {
 		paths := []string{"im2col"}
 		if conv.Winograd() {
 			paths = append(paths, "winograd")
-		} else if k.n > 1 && k.inC > 32 { // not one of the Fashion CNN's
+		} else if k.n > 1 && (k.kernel[0] != 3 || k.inC > 32) { // not one of the Fashion CNN's
 			continue
 		}
 		for _, path := range paths {

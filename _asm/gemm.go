@@ -161,10 +161,12 @@ func transpose8x8(s isa, rows [8]reg.VecVirtual) [8]reg.VecVirtual {
 	return cols
 }
 
-// sgemm emits sgemm (finish: sgemmFinish) for s: tiles tiles of C one
-// below the other, each a full mr×nr tile of the same packed panel of B
-// and of the next packed panel of A (the panels of A are consecutive),
-// so that a column of tiles costs one call.
+// sgemm emits sgemm (finish: sgemmFinish) for s: the tiles of rows rows
+// of C one below the other, of the same packed panel of B and each of
+// the next packed panel of A (the panels of A are consecutive), so that
+// a column of tiles costs one call. The last tile may have fewer than mr
+// rows (its panel of A zero-padded): the rows past rows are neither read
+// (C when acc, the biases) nor written.
 func sgemm(s isa, finish bool) {
 	mr := 6 // AVX2: 12 accumulators, 2 rows of B and a broadcast fill 15 registers
 	if s.avx512 {
@@ -175,26 +177,29 @@ func sgemm(s isa, finish bool) {
 	if finish {
 		name = "sgemmFinish"
 	}
-	s.text(name, fmt.Sprintf("tiles %d×%d tiles down C: row i in accumulators 2i (columns 0-%d) and 2i+1 (%d-%d).",
+	s.text(name, fmt.Sprintf("%d×%d tiles down rows rows of C: row i in accumulators 2i (columns 0-%d) and 2i+1 (%d-%d).",
 		mr, nr, s.lanes-1, s.lanes, nr-1))
-	k0, tiles := s.GP64(), s.GP64()
+	k0, left := s.GP64(), s.GP64()
 	s.Load(s.Param("k"), k0)
-	s.Load(s.Param("tiles"), tiles)
+	s.Load(s.Param("rows"), left)
 	a, b, c := s.slice("a", 4), s.slice("b", 4), s.slice("c", 4)
 	b0 := s.GP64()
 	s.MOVQ(b.p, b0)
 	ldc := s.GP64()
 	s.Load(s.Param("ldc"), ldc)
 	s.SHLQ(imm(2), ldc) // in bytes
-	var bias, biasStep reg.GPVirtual
+	var bias reg.GPVirtual
 	if finish {
-		bias, biasStep = s.GP64(), s.GP64()
+		bias = s.GP64()
 		s.Load(s.Param("bias").Base(), bias)
-		s.Load(s.Param("biasStep"), biasStep)
-		s.SHLQ(imm(2), biasStep) // in bytes
 	}
-	s.TESTQ(tiles, tiles)
-	s.JEQ(operand.LabelRef("done"))
+	s.TESTQ(left, left)
+	s.JLE(operand.LabelRef("done"))
+	// skip jumps to label when the tile has at most i rows (left <= i).
+	skip := func(i int, label string) {
+		s.CMPQ(left, imm(i))
+		s.JLE(operand.LabelRef(label))
+	}
 
 	s.Label("tile")
 	s.Comment("Prefetch the C tile while the k loop runs.")
@@ -236,21 +241,49 @@ func sgemm(s isa, finish bool) {
 	s.DECQ(k)
 	s.JNZ(operand.LabelRef("loop"))
 
+	// The tile's end: a whole tile's without row checks, a partial
+	// one's (the last tile only) with them.
 	s.Label("store")
+	s.CMPQ(left, imm(mr))
+	s.JL(operand.LabelRef("partial"))
+	sgemmStore(s, finish, mr, acc, c, ldc, bias, nil, "")
+	s.JMP(operand.LabelRef("next"))
+	s.Label("partial")
+	sgemmStore(s, finish, mr, acc, c, ldc, bias, skip, "_partial")
+	s.Label("next")
+	s.SUBQ(imm(mr), left)
+	s.JG(operand.LabelRef("tile"))
+	s.Label("done")
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// sgemmStore emits the end of sgemm's tile: C added to the accumulators
+// (when acc), the biases and the clamp (finish), the rows stored and c.p
+// moved on to the next tile's first row. With skip, row i is left out of
+// all three (its bias not read) when the tile has at most i rows (skip
+// jumps to the label it is given); sfx makes the labels unique.
+func sgemmStore(s isa, finish bool, mr int, acc []reg.VecVirtual, c stream, ldc, bias reg.GPVirtual, skip func(i int, label string), sfx string) {
+	check := func(i int, label string) {
+		if i > 0 && skip != nil {
+			skip(i, label+sfx)
+		}
+	}
 	flag := s.GP32()
 	s.Load(s.Param("acc"), flag)
 	s.TESTL(flag, flag)
-	s.JEQ(operand.LabelRef("write"))
+	s.JEQ(operand.LabelRef("write" + sfx))
 	row := s.GP64()
 	s.MOVQ(c.p, row)
 	for i := range mr {
+		check(i, "write")
 		s.VADDPS(operand.Mem{Base: row}, acc[2*i], acc[2*i])
 		s.VADDPS(operand.Mem{Base: row, Disp: 4 * s.lanes}, acc[2*i+1], acc[2*i+1])
 		if i < mr-1 {
 			s.ADDQ(ldc, row)
 		}
 	}
-	s.Label("write")
+	s.Label("write" + sfx)
 	if finish {
 		// min(max(c + bias[i], lo), hi), then the zero fixes: finishRows's
 		// operations in its operand order.
@@ -258,12 +291,14 @@ func sgemm(s isa, finish bool) {
 		// accumulators leave 4 registers, the four constants of the
 		// clamp.
 		for i := range mr {
+			check(i, "clamp")
 			bv := s.vec()
 			s.VBROADCASTSS(operand.Mem{Base: bias, Disp: 4 * i}, bv)
 			s.VADDPS(bv, acc[2*i], acc[2*i])
 			s.VADDPS(bv, acc[2*i+1], acc[2*i+1])
 		}
-		s.ADDQ(biasStep, bias)
+		s.Label("clamp" + sfx)
+		s.ADDQ(imm(4*mr), bias)
 		lo, hi := s.broadcast(s.param("lo")), s.broadcast(s.param("hi"))
 		zfix, sfix := s.broadcast(s.param("zfix")), s.broadcast(s.param("sfix"))
 		for _, r := range acc {
@@ -274,13 +309,12 @@ func sgemm(s isa, finish bool) {
 	}
 	// The tile's rows, c.p left at the next tile's first.
 	for i := range mr {
+		check(i, "stored")
 		s.VMOVUPS(acc[2*i], c.at(0))
 		s.VMOVUPS(acc[2*i+1], c.at(s.lanes))
 		s.ADDQ(ldc, c.p)
 	}
-	s.DECQ(tiles)
-	s.JNZ(operand.LabelRef("tile"))
-	s.Label("done")
-	s.VZEROUPPER()
-	s.RET()
+	if skip != nil {
+		s.Label("stored" + sfx)
+	}
 }

@@ -98,46 +98,73 @@ type tileFinish struct {
 	sfix         uint32
 }
 
-// noRowBias is the bias of a tile without one: -0 adds nothing.
-var noRowBias = [8]float32{vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero, vec.NegZero}
+// noRowBias is the bias of the rows of a block of A without one (at most
+// any family's mc rows): -0 adds nothing.
+var noRowBias = func() (b [256]float32) {
+	for i := range b {
+		b[i] = vec.NegZero
+	}
+	return b
+}()
 
 // fuseFinish returns ep as a tileFinish for kern, and whether kern's
 // family has a micro-kernel that applies it (hasFinishKernel).
 func fuseFinish(kern kernel, ep *Epilogue) (tileFinish, bool) {
-	if ep == nil || ep.ColBias != nil || ep.Add != nil || !hasFinishKernel(kern.impl) || kern.mr > len(noRowBias) {
+	if ep == nil || ep.ColBias != nil || ep.Add != nil || !hasFinishKernel(kern.impl) || kern.mc > len(noRowBias) {
 		return tileFinish{}, false
 	}
 	lo, hi, zfix, sfix, ok := ep.Act.Clamp()
 	return tileFinish{ep.RowBias, lo, hi, zfix, sfix}, ok
 }
 
-// biasOf returns the biases of tiles tiles of mr rows of C from i, and
-// the step in the biases from one tile to the next: noRowBias and 0
+// biasOf returns the biases of the rows [i, i+rows) of C: noRowBias
 // without a bias.
-func (f *tileFinish) biasOf(i, mr, tiles int) ([]float32, int) {
+func (f *tileFinish) biasOf(i, rows int) []float32 {
 	if f.rowBias == nil {
-		return noRowBias[:mr], 0
+		return noRowBias[:rows]
 	}
-	return f.rowBias[i : i+tiles*mr], mr
+	return f.rowBias[i : i+rows]
 }
 
 // finishTileGeneric is the specification of the micro-kernels with a
-// fused epilogue: for each of tiles whole tiles one below the other, the
-// micro-kernel of kern's family, then the epilogue on the whole tile,
-// whose first element is (i+t·mr, j) of C.
-func finishTileGeneric(kern kernel, ep *Epilogue, k int, a, b, c []float32, ldc int, acc bool, i, j, tiles int) {
+// fused epilogue: for each tile of rows rows one below the other, the
+// micro-kernel of kern's family (tilesGeneric), then the epilogue on
+// the tile's rows, the first element of the tile at row t·mr being
+// (i+t·mr, j) of C.
+func finishTileGeneric(kern kernel, ep *Epilogue, k int, a, b, c []float32, ldc int, acc bool, i, j, rows int) {
 	mr, nr := kern.mr, kern.nr
-	for t := range tiles {
+	for t := 0; t*mr < rows; t++ {
+		mv := min(mr, rows-t*mr)
 		ct := c[t*mr*ldc:]
-		microKernel(kern.impl, k, a[t*k*mr:(t+1)*k*mr], b, ct, ldc, acc)
-		ep.applyTile(ct, ldc, mr, nr, i+t*mr, j)
+		tilesGeneric(kern, k, a[t*k*mr:(t+1)*k*mr], b, ct, ldc, acc, mv)
+		ep.applyTile(ct, ldc, mv, nr, i+t*mr, j)
 	}
 }
 
-// tilesGeneric is microKernelTiles one tile at a time.
-func tilesGeneric(kern kernel, k int, a, b, c []float32, ldc int, acc bool, tiles int) {
-	mr := kern.mr
-	for t := range tiles {
-		microKernel(kern.impl, k, a[t*k*mr:(t+1)*k*mr], b, c[t*mr*ldc:], ldc, acc)
+// tilesGeneric is microKernelTiles one tile at a time: a whole tile by
+// microKernel, the last one's rows (when fewer than mr) computed whole
+// into a scratch tile and copied (added, when acc) into c.
+func tilesGeneric(kern kernel, k int, a, b, c []float32, ldc int, acc bool, rows int) {
+	mr, nr := kern.mr, kern.nr
+	for t := 0; t*mr < rows; t++ {
+		at, ct := a[t*k*mr:(t+1)*k*mr], c[t*mr*ldc:]
+		mv := rows - t*mr
+		if mv >= mr {
+			microKernel(kern.impl, k, at, b, ct, ldc, acc)
+			continue
+		}
+		var edge [maxTile]float32
+		tile := edge[:mr*nr]
+		microKernel(kern.impl, k, at, b, tile, nr, false)
+		for r := range mv {
+			crow, trow := ct[r*ldc:r*ldc+nr], tile[r*nr:r*nr+nr]
+			if acc {
+				for q, v := range trow {
+					crow[q] += v
+				}
+			} else {
+				copy(crow, trow)
+			}
+		}
 	}
 }

@@ -381,29 +381,27 @@ func (g *gemmJob) macro(ap, bp []float32, ic, jc, mcb, ncb, kcb int, acc, last b
 		bpan := bp[jp*kcb*nr : (jp+1)*kcb*nr]
 		i := 0
 		if nv == nr {
-			// The whole tiles of the panel in one call.
-			if tiles := mcb / mr; tiles > 0 {
-				apan := ap[:tiles*kcb*mr]
-				off := ic*ldc + jc + j
-				ct := c[off : off+(tiles*mr-1)*ldc+nr]
-				if fused {
-					microKernelFinish(g.kern, ep, &fin, kcb, apan, bpan, ct, ldc, acc, ic, jc+j, tiles)
-				} else {
-					microKernelTiles(g.kern, kcb, apan, bpan, ct, ldc, acc, tiles)
-					if ep != nil {
-						for t := range tiles {
-							ep.applyTile(c[off+t*mr*ldc:], ldc, mr, nr, ic+t*mr, jc+j)
-						}
+			// The panel's whole column of tiles in one call.
+			off := ic*ldc + jc + j
+			ct := c[off : off+(mcb-1)*ldc+nr]
+			if fused {
+				microKernelFinish(g.kern, ep, &fin, kcb, ap, bpan, ct, ldc, acc, ic, jc+j, mcb)
+			} else {
+				microKernelTiles(g.kern, kcb, ap, bpan, ct, ldc, acc, mcb)
+				if ep != nil {
+					for t := 0; t < mcb; t += mr {
+						ep.applyTile(c[off+t*ldc:], ldc, min(mr, mcb-t), nr, ic+t, jc+j)
 					}
 				}
-				i = tiles * mr
 			}
+			i = mcb
 		}
 		for ; i < mcb; i += mr {
 			mv := min(mr, mcb-i)
 			apan := ap[(i/mr)*kcb*mr : (i/mr+1)*kcb*mr]
 			off := (ic+i)*ldc + jc + j
-			// A partial tile: computed whole into edge, its part copied.
+			// A tile of a partial panel of B: computed whole into edge,
+			// its part copied.
 			t := edge[:mr*nr]
 			microKernel(g.kern.impl, kcb, apan, bpan, t, nr, false)
 			for r := range mv {

@@ -4,12 +4,12 @@
 
 #include "textflag.h"
 
-// func sgemmAVX2(k int, a []float32, b []float32, c []float32, ldc int, acc bool, tiles int)
+// func sgemmAVX2(k int, a []float32, b []float32, c []float32, ldc int, acc bool, rows int)
 // Requires: AVX, AVX2, FMA3, MMX+
 TEXT ·sgemmAVX2(SB), NOSPLIT, $0-104
-	// tiles 6×16 tiles down C: row i in accumulators 2i (columns 0-7) and 2i+1 (8-15).
+	// 6×16 tiles down rows rows of C: row i in accumulators 2i (columns 0-7) and 2i+1 (8-15).
 	MOVQ  k+0(FP), AX
-	MOVQ  tiles+96(FP), CX
+	MOVQ  rows+96(FP), CX
 	MOVQ  a_base+8(FP), DX
 	MOVQ  b_base+32(FP), BX
 	MOVQ  c_base+56(FP), SI
@@ -17,7 +17,7 @@ TEXT ·sgemmAVX2(SB), NOSPLIT, $0-104
 	MOVQ  ldc+80(FP), R8
 	SHLQ  $0x02, R8
 	TESTQ CX, CX
-	JEQ   done
+	JLE   done
 
 tile:
 	// Prefetch the C tile while the k loop runs.
@@ -77,6 +77,8 @@ loop:
 	JNZ          loop
 
 store:
+	CMPQ    CX, $0x06
+	JL      partial
 	MOVBLZX acc+88(FP), BX
 	TESTL   BX, BX
 	JEQ     write
@@ -118,19 +120,86 @@ write:
 	VMOVUPS Y10, (SI)
 	VMOVUPS Y11, 32(SI)
 	ADDQ    R8, SI
-	DECQ    CX
-	JNZ     tile
+	JMP     next
+
+partial:
+	MOVBLZX acc+88(FP), BX
+	TESTL   BX, BX
+	JEQ     write_partial
+	MOVQ    SI, BX
+	VADDPS  (BX), Y0, Y0
+	VADDPS  32(BX), Y1, Y1
+	ADDQ    R8, BX
+	CMPQ    CX, $0x01
+	JLE     write_partial
+	VADDPS  (BX), Y2, Y2
+	VADDPS  32(BX), Y3, Y3
+	ADDQ    R8, BX
+	CMPQ    CX, $0x02
+	JLE     write_partial
+	VADDPS  (BX), Y4, Y4
+	VADDPS  32(BX), Y5, Y5
+	ADDQ    R8, BX
+	CMPQ    CX, $0x03
+	JLE     write_partial
+	VADDPS  (BX), Y6, Y6
+	VADDPS  32(BX), Y7, Y7
+	ADDQ    R8, BX
+	CMPQ    CX, $0x04
+	JLE     write_partial
+	VADDPS  (BX), Y8, Y8
+	VADDPS  32(BX), Y9, Y9
+	ADDQ    R8, BX
+	CMPQ    CX, $0x05
+	JLE     write_partial
+	VADDPS  (BX), Y10, Y10
+	VADDPS  32(BX), Y11, Y11
+
+write_partial:
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, 32(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x01
+	JLE     stored_partial
+	VMOVUPS Y2, (SI)
+	VMOVUPS Y3, 32(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x02
+	JLE     stored_partial
+	VMOVUPS Y4, (SI)
+	VMOVUPS Y5, 32(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x03
+	JLE     stored_partial
+	VMOVUPS Y6, (SI)
+	VMOVUPS Y7, 32(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x04
+	JLE     stored_partial
+	VMOVUPS Y8, (SI)
+	VMOVUPS Y9, 32(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x05
+	JLE     stored_partial
+	VMOVUPS Y10, (SI)
+	VMOVUPS Y11, 32(SI)
+	ADDQ    R8, SI
+
+stored_partial:
+next:
+	SUBQ $0x06, CX
+	JG   tile
 
 done:
 	VZEROUPPER
 	RET
 
-// func sgemmFinishAVX2(k int, a []float32, b []float32, c []float32, ldc int, acc bool, tiles int, bias []float32, biasStep int, lo float32, hi float32, zfix float32, sfix uint32)
+// func sgemmFinishAVX2(k int, a []float32, b []float32, c []float32, ldc int, acc bool, rows int, bias []float32, lo float32, hi float32, zfix float32, sfix uint32)
 // Requires: AVX, AVX2, FMA3, MMX+
-TEXT ·sgemmFinishAVX2(SB), NOSPLIT, $0-152
-	// tiles 6×16 tiles down C: row i in accumulators 2i (columns 0-7) and 2i+1 (8-15).
+TEXT ·sgemmFinishAVX2(SB), NOSPLIT, $0-144
+	// 6×16 tiles down rows rows of C: row i in accumulators 2i (columns 0-7) and 2i+1 (8-15).
 	MOVQ  k+0(FP), AX
-	MOVQ  tiles+96(FP), CX
+	MOVQ  rows+96(FP), CX
 	MOVQ  a_base+8(FP), DX
 	MOVQ  b_base+32(FP), BX
 	MOVQ  c_base+56(FP), SI
@@ -138,10 +207,8 @@ TEXT ·sgemmFinishAVX2(SB), NOSPLIT, $0-152
 	MOVQ  ldc+80(FP), R8
 	SHLQ  $0x02, R8
 	MOVQ  bias_base+104(FP), R9
-	MOVQ  biasStep+128(FP), R10
-	SHLQ  $0x02, R10
 	TESTQ CX, CX
-	JEQ   done
+	JLE   done
 
 tile:
 	// Prefetch the C tile while the k loop runs.
@@ -169,9 +236,9 @@ tile:
 	VPXOR      Y9, Y9, Y9
 	VPXOR      Y10, Y10, Y10
 	VPXOR      Y11, Y11, Y11
-	MOVQ       AX, R11
+	MOVQ       AX, R10
 	MOVQ       DI, BX
-	TESTQ      R11, R11
+	TESTQ      R10, R10
 	JEQ        store
 
 loop:
@@ -197,10 +264,12 @@ loop:
 	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         $0x18, DX
 	ADDQ         $0x40, BX
-	DECQ         R11
+	DECQ         R10
 	JNZ          loop
 
 store:
+	CMPQ    CX, $0x06
+	JL      partial
 	MOVBLZX acc+88(FP), BX
 	TESTL   BX, BX
 	JEQ     write
@@ -242,11 +311,11 @@ write:
 	VBROADCASTSS 20(R9), Y12
 	VADDPS       Y12, Y10, Y10
 	VADDPS       Y12, Y11, Y11
-	ADDQ         R10, R9
-	VBROADCASTSS lo+136(FP), Y12
-	VBROADCASTSS hi+140(FP), Y13
-	VBROADCASTSS zfix+144(FP), Y14
-	VBROADCASTSS sfix+148(FP), Y15
+	ADDQ         $0x18, R9
+	VBROADCASTSS lo+128(FP), Y12
+	VBROADCASTSS hi+132(FP), Y13
+	VBROADCASTSS zfix+136(FP), Y14
+	VBROADCASTSS sfix+140(FP), Y15
 	VMAXPS       Y0, Y12, Y0
 	VMINPS       Y0, Y13, Y0
 	VADDPS       Y14, Y0, Y0
@@ -313,19 +382,169 @@ write:
 	VMOVUPS      Y10, (SI)
 	VMOVUPS      Y11, 32(SI)
 	ADDQ         R8, SI
-	DECQ         CX
-	JNZ          tile
+	JMP          next
+
+partial:
+	MOVBLZX acc+88(FP), BX
+	TESTL   BX, BX
+	JEQ     write_partial
+	MOVQ    SI, BX
+	VADDPS  (BX), Y0, Y0
+	VADDPS  32(BX), Y1, Y1
+	ADDQ    R8, BX
+	CMPQ    CX, $0x01
+	JLE     write_partial
+	VADDPS  (BX), Y2, Y2
+	VADDPS  32(BX), Y3, Y3
+	ADDQ    R8, BX
+	CMPQ    CX, $0x02
+	JLE     write_partial
+	VADDPS  (BX), Y4, Y4
+	VADDPS  32(BX), Y5, Y5
+	ADDQ    R8, BX
+	CMPQ    CX, $0x03
+	JLE     write_partial
+	VADDPS  (BX), Y6, Y6
+	VADDPS  32(BX), Y7, Y7
+	ADDQ    R8, BX
+	CMPQ    CX, $0x04
+	JLE     write_partial
+	VADDPS  (BX), Y8, Y8
+	VADDPS  32(BX), Y9, Y9
+	ADDQ    R8, BX
+	CMPQ    CX, $0x05
+	JLE     write_partial
+	VADDPS  (BX), Y10, Y10
+	VADDPS  32(BX), Y11, Y11
+
+write_partial:
+	VBROADCASTSS (R9), Y12
+	VADDPS       Y12, Y0, Y0
+	VADDPS       Y12, Y1, Y1
+	CMPQ         CX, $0x01
+	JLE          clamp_partial
+	VBROADCASTSS 4(R9), Y12
+	VADDPS       Y12, Y2, Y2
+	VADDPS       Y12, Y3, Y3
+	CMPQ         CX, $0x02
+	JLE          clamp_partial
+	VBROADCASTSS 8(R9), Y12
+	VADDPS       Y12, Y4, Y4
+	VADDPS       Y12, Y5, Y5
+	CMPQ         CX, $0x03
+	JLE          clamp_partial
+	VBROADCASTSS 12(R9), Y12
+	VADDPS       Y12, Y6, Y6
+	VADDPS       Y12, Y7, Y7
+	CMPQ         CX, $0x04
+	JLE          clamp_partial
+	VBROADCASTSS 16(R9), Y12
+	VADDPS       Y12, Y8, Y8
+	VADDPS       Y12, Y9, Y9
+	CMPQ         CX, $0x05
+	JLE          clamp_partial
+	VBROADCASTSS 20(R9), Y12
+	VADDPS       Y12, Y10, Y10
+	VADDPS       Y12, Y11, Y11
+
+clamp_partial:
+	ADDQ         $0x18, R9
+	VBROADCASTSS lo+128(FP), Y12
+	VBROADCASTSS hi+132(FP), Y13
+	VBROADCASTSS zfix+136(FP), Y14
+	VBROADCASTSS sfix+140(FP), Y15
+	VMAXPS       Y0, Y12, Y0
+	VMINPS       Y0, Y13, Y0
+	VADDPS       Y14, Y0, Y0
+	VPOR         Y15, Y0, Y0
+	VMAXPS       Y1, Y12, Y1
+	VMINPS       Y1, Y13, Y1
+	VADDPS       Y14, Y1, Y1
+	VPOR         Y15, Y1, Y1
+	VMAXPS       Y2, Y12, Y2
+	VMINPS       Y2, Y13, Y2
+	VADDPS       Y14, Y2, Y2
+	VPOR         Y15, Y2, Y2
+	VMAXPS       Y3, Y12, Y3
+	VMINPS       Y3, Y13, Y3
+	VADDPS       Y14, Y3, Y3
+	VPOR         Y15, Y3, Y3
+	VMAXPS       Y4, Y12, Y4
+	VMINPS       Y4, Y13, Y4
+	VADDPS       Y14, Y4, Y4
+	VPOR         Y15, Y4, Y4
+	VMAXPS       Y5, Y12, Y5
+	VMINPS       Y5, Y13, Y5
+	VADDPS       Y14, Y5, Y5
+	VPOR         Y15, Y5, Y5
+	VMAXPS       Y6, Y12, Y6
+	VMINPS       Y6, Y13, Y6
+	VADDPS       Y14, Y6, Y6
+	VPOR         Y15, Y6, Y6
+	VMAXPS       Y7, Y12, Y7
+	VMINPS       Y7, Y13, Y7
+	VADDPS       Y14, Y7, Y7
+	VPOR         Y15, Y7, Y7
+	VMAXPS       Y8, Y12, Y8
+	VMINPS       Y8, Y13, Y8
+	VADDPS       Y14, Y8, Y8
+	VPOR         Y15, Y8, Y8
+	VMAXPS       Y9, Y12, Y9
+	VMINPS       Y9, Y13, Y9
+	VADDPS       Y14, Y9, Y9
+	VPOR         Y15, Y9, Y9
+	VMAXPS       Y10, Y12, Y10
+	VMINPS       Y10, Y13, Y10
+	VADDPS       Y14, Y10, Y10
+	VPOR         Y15, Y10, Y10
+	VMAXPS       Y11, Y12, Y11
+	VMINPS       Y11, Y13, Y11
+	VADDPS       Y14, Y11, Y11
+	VPOR         Y15, Y11, Y11
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x01
+	JLE          stored_partial
+	VMOVUPS      Y2, (SI)
+	VMOVUPS      Y3, 32(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x02
+	JLE          stored_partial
+	VMOVUPS      Y4, (SI)
+	VMOVUPS      Y5, 32(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x03
+	JLE          stored_partial
+	VMOVUPS      Y6, (SI)
+	VMOVUPS      Y7, 32(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x04
+	JLE          stored_partial
+	VMOVUPS      Y8, (SI)
+	VMOVUPS      Y9, 32(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x05
+	JLE          stored_partial
+	VMOVUPS      Y10, (SI)
+	VMOVUPS      Y11, 32(SI)
+	ADDQ         R8, SI
+
+stored_partial:
+next:
+	SUBQ $0x06, CX
+	JG   tile
 
 done:
 	VZEROUPPER
 	RET
 
-// func sgemmAVX512(k int, a []float32, b []float32, c []float32, ldc int, acc bool, tiles int)
+// func sgemmAVX512(k int, a []float32, b []float32, c []float32, ldc int, acc bool, rows int)
 // Requires: AVX, AVX512F, MMX+
 TEXT ·sgemmAVX512(SB), NOSPLIT, $0-104
-	// tiles 8×32 tiles down C: row i in accumulators 2i (columns 0-15) and 2i+1 (16-31).
+	// 8×32 tiles down rows rows of C: row i in accumulators 2i (columns 0-15) and 2i+1 (16-31).
 	MOVQ  k+0(FP), AX
-	MOVQ  tiles+96(FP), CX
+	MOVQ  rows+96(FP), CX
 	MOVQ  a_base+8(FP), DX
 	MOVQ  b_base+32(FP), BX
 	MOVQ  c_base+56(FP), SI
@@ -333,7 +552,7 @@ TEXT ·sgemmAVX512(SB), NOSPLIT, $0-104
 	MOVQ  ldc+80(FP), R8
 	SHLQ  $0x02, R8
 	TESTQ CX, CX
-	JEQ   done
+	JLE   done
 
 tile:
 	// Prefetch the C tile while the k loop runs.
@@ -415,6 +634,8 @@ loop:
 	JNZ          loop
 
 store:
+	CMPQ    CX, $0x08
+	JL      partial
 	MOVBLZX acc+88(FP), BX
 	TESTL   BX, BX
 	JEQ     write
@@ -468,19 +689,106 @@ write:
 	VMOVUPS Z14, (SI)
 	VMOVUPS Z15, 64(SI)
 	ADDQ    R8, SI
-	DECQ    CX
-	JNZ     tile
+	JMP     next
+
+partial:
+	MOVBLZX acc+88(FP), BX
+	TESTL   BX, BX
+	JEQ     write_partial
+	MOVQ    SI, BX
+	VADDPS  (BX), Z0, Z0
+	VADDPS  64(BX), Z1, Z1
+	ADDQ    R8, BX
+	CMPQ    CX, $0x01
+	JLE     write_partial
+	VADDPS  (BX), Z2, Z2
+	VADDPS  64(BX), Z3, Z3
+	ADDQ    R8, BX
+	CMPQ    CX, $0x02
+	JLE     write_partial
+	VADDPS  (BX), Z4, Z4
+	VADDPS  64(BX), Z5, Z5
+	ADDQ    R8, BX
+	CMPQ    CX, $0x03
+	JLE     write_partial
+	VADDPS  (BX), Z6, Z6
+	VADDPS  64(BX), Z7, Z7
+	ADDQ    R8, BX
+	CMPQ    CX, $0x04
+	JLE     write_partial
+	VADDPS  (BX), Z8, Z8
+	VADDPS  64(BX), Z9, Z9
+	ADDQ    R8, BX
+	CMPQ    CX, $0x05
+	JLE     write_partial
+	VADDPS  (BX), Z10, Z10
+	VADDPS  64(BX), Z11, Z11
+	ADDQ    R8, BX
+	CMPQ    CX, $0x06
+	JLE     write_partial
+	VADDPS  (BX), Z12, Z12
+	VADDPS  64(BX), Z13, Z13
+	ADDQ    R8, BX
+	CMPQ    CX, $0x07
+	JLE     write_partial
+	VADDPS  (BX), Z14, Z14
+	VADDPS  64(BX), Z15, Z15
+
+write_partial:
+	VMOVUPS Z0, (SI)
+	VMOVUPS Z1, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x01
+	JLE     stored_partial
+	VMOVUPS Z2, (SI)
+	VMOVUPS Z3, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x02
+	JLE     stored_partial
+	VMOVUPS Z4, (SI)
+	VMOVUPS Z5, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x03
+	JLE     stored_partial
+	VMOVUPS Z6, (SI)
+	VMOVUPS Z7, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x04
+	JLE     stored_partial
+	VMOVUPS Z8, (SI)
+	VMOVUPS Z9, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x05
+	JLE     stored_partial
+	VMOVUPS Z10, (SI)
+	VMOVUPS Z11, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x06
+	JLE     stored_partial
+	VMOVUPS Z12, (SI)
+	VMOVUPS Z13, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x07
+	JLE     stored_partial
+	VMOVUPS Z14, (SI)
+	VMOVUPS Z15, 64(SI)
+	ADDQ    R8, SI
+
+stored_partial:
+next:
+	SUBQ $0x08, CX
+	JG   tile
 
 done:
 	VZEROUPPER
 	RET
 
-// func sgemmFinishAVX512(k int, a []float32, b []float32, c []float32, ldc int, acc bool, tiles int, bias []float32, biasStep int, lo float32, hi float32, zfix float32, sfix uint32)
+// func sgemmFinishAVX512(k int, a []float32, b []float32, c []float32, ldc int, acc bool, rows int, bias []float32, lo float32, hi float32, zfix float32, sfix uint32)
 // Requires: AVX, AVX512F, MMX+
-TEXT ·sgemmFinishAVX512(SB), NOSPLIT, $0-152
-	// tiles 8×32 tiles down C: row i in accumulators 2i (columns 0-15) and 2i+1 (16-31).
+TEXT ·sgemmFinishAVX512(SB), NOSPLIT, $0-144
+	// 8×32 tiles down rows rows of C: row i in accumulators 2i (columns 0-15) and 2i+1 (16-31).
 	MOVQ  k+0(FP), AX
-	MOVQ  tiles+96(FP), CX
+	MOVQ  rows+96(FP), CX
 	MOVQ  a_base+8(FP), DX
 	MOVQ  b_base+32(FP), BX
 	MOVQ  c_base+56(FP), SI
@@ -488,10 +796,8 @@ TEXT ·sgemmFinishAVX512(SB), NOSPLIT, $0-152
 	MOVQ  ldc+80(FP), R8
 	SHLQ  $0x02, R8
 	MOVQ  bias_base+104(FP), R9
-	MOVQ  biasStep+128(FP), R10
-	SHLQ  $0x02, R10
 	TESTQ CX, CX
-	JEQ   done
+	JLE   done
 
 tile:
 	// Prefetch the C tile while the k loop runs.
@@ -535,9 +841,9 @@ tile:
 	VPXORD     Z13, Z13, Z13
 	VPXORD     Z14, Z14, Z14
 	VPXORD     Z15, Z15, Z15
-	MOVQ       AX, R11
+	MOVQ       AX, R10
 	MOVQ       DI, BX
-	TESTQ      R11, R11
+	TESTQ      R10, R10
 	JEQ        store
 
 loop:
@@ -569,10 +875,12 @@ loop:
 	VFMADD231PS  Z17, Z18, Z15
 	ADDQ         $0x20, DX
 	ADDQ         $0x80, BX
-	DECQ         R11
+	DECQ         R10
 	JNZ          loop
 
 store:
+	CMPQ    CX, $0x08
+	JL      partial
 	MOVBLZX acc+88(FP), BX
 	TESTL   BX, BX
 	JEQ     write
@@ -626,11 +934,11 @@ write:
 	VBROADCASTSS 28(R9), Z16
 	VADDPS       Z16, Z14, Z14
 	VADDPS       Z16, Z15, Z15
-	ADDQ         R10, R9
-	VBROADCASTSS lo+136(FP), Z16
-	VBROADCASTSS hi+140(FP), Z17
-	VBROADCASTSS zfix+144(FP), Z18
-	VBROADCASTSS sfix+148(FP), Z19
+	ADDQ         $0x20, R9
+	VBROADCASTSS lo+128(FP), Z16
+	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS zfix+136(FP), Z18
+	VBROADCASTSS sfix+140(FP), Z19
 	VMAXPS       Z0, Z16, Z0
 	VMINPS       Z0, Z17, Z0
 	VADDPS       Z18, Z0, Z0
@@ -719,8 +1027,204 @@ write:
 	VMOVUPS      Z14, (SI)
 	VMOVUPS      Z15, 64(SI)
 	ADDQ         R8, SI
-	DECQ         CX
-	JNZ          tile
+	JMP          next
+
+partial:
+	MOVBLZX acc+88(FP), BX
+	TESTL   BX, BX
+	JEQ     write_partial
+	MOVQ    SI, BX
+	VADDPS  (BX), Z0, Z0
+	VADDPS  64(BX), Z1, Z1
+	ADDQ    R8, BX
+	CMPQ    CX, $0x01
+	JLE     write_partial
+	VADDPS  (BX), Z2, Z2
+	VADDPS  64(BX), Z3, Z3
+	ADDQ    R8, BX
+	CMPQ    CX, $0x02
+	JLE     write_partial
+	VADDPS  (BX), Z4, Z4
+	VADDPS  64(BX), Z5, Z5
+	ADDQ    R8, BX
+	CMPQ    CX, $0x03
+	JLE     write_partial
+	VADDPS  (BX), Z6, Z6
+	VADDPS  64(BX), Z7, Z7
+	ADDQ    R8, BX
+	CMPQ    CX, $0x04
+	JLE     write_partial
+	VADDPS  (BX), Z8, Z8
+	VADDPS  64(BX), Z9, Z9
+	ADDQ    R8, BX
+	CMPQ    CX, $0x05
+	JLE     write_partial
+	VADDPS  (BX), Z10, Z10
+	VADDPS  64(BX), Z11, Z11
+	ADDQ    R8, BX
+	CMPQ    CX, $0x06
+	JLE     write_partial
+	VADDPS  (BX), Z12, Z12
+	VADDPS  64(BX), Z13, Z13
+	ADDQ    R8, BX
+	CMPQ    CX, $0x07
+	JLE     write_partial
+	VADDPS  (BX), Z14, Z14
+	VADDPS  64(BX), Z15, Z15
+
+write_partial:
+	VBROADCASTSS (R9), Z16
+	VADDPS       Z16, Z0, Z0
+	VADDPS       Z16, Z1, Z1
+	CMPQ         CX, $0x01
+	JLE          clamp_partial
+	VBROADCASTSS 4(R9), Z16
+	VADDPS       Z16, Z2, Z2
+	VADDPS       Z16, Z3, Z3
+	CMPQ         CX, $0x02
+	JLE          clamp_partial
+	VBROADCASTSS 8(R9), Z16
+	VADDPS       Z16, Z4, Z4
+	VADDPS       Z16, Z5, Z5
+	CMPQ         CX, $0x03
+	JLE          clamp_partial
+	VBROADCASTSS 12(R9), Z16
+	VADDPS       Z16, Z6, Z6
+	VADDPS       Z16, Z7, Z7
+	CMPQ         CX, $0x04
+	JLE          clamp_partial
+	VBROADCASTSS 16(R9), Z16
+	VADDPS       Z16, Z8, Z8
+	VADDPS       Z16, Z9, Z9
+	CMPQ         CX, $0x05
+	JLE          clamp_partial
+	VBROADCASTSS 20(R9), Z16
+	VADDPS       Z16, Z10, Z10
+	VADDPS       Z16, Z11, Z11
+	CMPQ         CX, $0x06
+	JLE          clamp_partial
+	VBROADCASTSS 24(R9), Z16
+	VADDPS       Z16, Z12, Z12
+	VADDPS       Z16, Z13, Z13
+	CMPQ         CX, $0x07
+	JLE          clamp_partial
+	VBROADCASTSS 28(R9), Z16
+	VADDPS       Z16, Z14, Z14
+	VADDPS       Z16, Z15, Z15
+
+clamp_partial:
+	ADDQ         $0x20, R9
+	VBROADCASTSS lo+128(FP), Z16
+	VBROADCASTSS hi+132(FP), Z17
+	VBROADCASTSS zfix+136(FP), Z18
+	VBROADCASTSS sfix+140(FP), Z19
+	VMAXPS       Z0, Z16, Z0
+	VMINPS       Z0, Z17, Z0
+	VADDPS       Z18, Z0, Z0
+	VPORD        Z19, Z0, Z0
+	VMAXPS       Z1, Z16, Z1
+	VMINPS       Z1, Z17, Z1
+	VADDPS       Z18, Z1, Z1
+	VPORD        Z19, Z1, Z1
+	VMAXPS       Z2, Z16, Z2
+	VMINPS       Z2, Z17, Z2
+	VADDPS       Z18, Z2, Z2
+	VPORD        Z19, Z2, Z2
+	VMAXPS       Z3, Z16, Z3
+	VMINPS       Z3, Z17, Z3
+	VADDPS       Z18, Z3, Z3
+	VPORD        Z19, Z3, Z3
+	VMAXPS       Z4, Z16, Z4
+	VMINPS       Z4, Z17, Z4
+	VADDPS       Z18, Z4, Z4
+	VPORD        Z19, Z4, Z4
+	VMAXPS       Z5, Z16, Z5
+	VMINPS       Z5, Z17, Z5
+	VADDPS       Z18, Z5, Z5
+	VPORD        Z19, Z5, Z5
+	VMAXPS       Z6, Z16, Z6
+	VMINPS       Z6, Z17, Z6
+	VADDPS       Z18, Z6, Z6
+	VPORD        Z19, Z6, Z6
+	VMAXPS       Z7, Z16, Z7
+	VMINPS       Z7, Z17, Z7
+	VADDPS       Z18, Z7, Z7
+	VPORD        Z19, Z7, Z7
+	VMAXPS       Z8, Z16, Z8
+	VMINPS       Z8, Z17, Z8
+	VADDPS       Z18, Z8, Z8
+	VPORD        Z19, Z8, Z8
+	VMAXPS       Z9, Z16, Z9
+	VMINPS       Z9, Z17, Z9
+	VADDPS       Z18, Z9, Z9
+	VPORD        Z19, Z9, Z9
+	VMAXPS       Z10, Z16, Z10
+	VMINPS       Z10, Z17, Z10
+	VADDPS       Z18, Z10, Z10
+	VPORD        Z19, Z10, Z10
+	VMAXPS       Z11, Z16, Z11
+	VMINPS       Z11, Z17, Z11
+	VADDPS       Z18, Z11, Z11
+	VPORD        Z19, Z11, Z11
+	VMAXPS       Z12, Z16, Z12
+	VMINPS       Z12, Z17, Z12
+	VADDPS       Z18, Z12, Z12
+	VPORD        Z19, Z12, Z12
+	VMAXPS       Z13, Z16, Z13
+	VMINPS       Z13, Z17, Z13
+	VADDPS       Z18, Z13, Z13
+	VPORD        Z19, Z13, Z13
+	VMAXPS       Z14, Z16, Z14
+	VMINPS       Z14, Z17, Z14
+	VADDPS       Z18, Z14, Z14
+	VPORD        Z19, Z14, Z14
+	VMAXPS       Z15, Z16, Z15
+	VMINPS       Z15, Z17, Z15
+	VADDPS       Z18, Z15, Z15
+	VPORD        Z19, Z15, Z15
+	VMOVUPS      Z0, (SI)
+	VMOVUPS      Z1, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x01
+	JLE          stored_partial
+	VMOVUPS      Z2, (SI)
+	VMOVUPS      Z3, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x02
+	JLE          stored_partial
+	VMOVUPS      Z4, (SI)
+	VMOVUPS      Z5, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x03
+	JLE          stored_partial
+	VMOVUPS      Z6, (SI)
+	VMOVUPS      Z7, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x04
+	JLE          stored_partial
+	VMOVUPS      Z8, (SI)
+	VMOVUPS      Z9, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x05
+	JLE          stored_partial
+	VMOVUPS      Z10, (SI)
+	VMOVUPS      Z11, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x06
+	JLE          stored_partial
+	VMOVUPS      Z12, (SI)
+	VMOVUPS      Z13, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x07
+	JLE          stored_partial
+	VMOVUPS      Z14, (SI)
+	VMOVUPS      Z15, 64(SI)
+	ADDQ         R8, SI
+
+stored_partial:
+next:
+	SUBQ $0x08, CX
+	JG   tile
 
 done:
 	VZEROUPPER

@@ -32,14 +32,14 @@ func hasFinishKernel(cpufeat.Impl) bool { return false }
 
 // microKernelFinish is finishTileGeneric (no family here fuses the
 // epilogue).
-func microKernelFinish(kern kernel, ep *Epilogue, _ *tileFinish, k int, a, b, c []float32, ldc int, acc bool, i, j, tiles int) {
-	finishTileGeneric(kern, ep, k, a, b, c, ldc, acc, i, j, tiles)
+func microKernelFinish(kern kernel, ep *Epilogue, _ *tileFinish, k int, a, b, c []float32, ldc int, acc bool, i, j, rows int) {
+	finishTileGeneric(kern, ep, k, a, b, c, ldc, acc, i, j, rows)
 }
 
-// microKernelTiles is microKernel on tiles whole tiles one below the
-// other, one call each.
-func microKernelTiles(kern kernel, k int, a, b, c []float32, ldc int, acc bool, tiles int) {
-	tilesGeneric(kern, k, a, b, c, ldc, acc, tiles)
+// microKernelTiles is microKernel on the tiles of rows rows one below
+// the other, one call each (tilesGeneric).
+func microKernelTiles(kern kernel, k int, a, b, c []float32, ldc int, acc bool, rows int) {
+	tilesGeneric(kern, k, a, b, c, ldc, acc, rows)
 }
 
 // transposeBlocks: NEON packs with the generic code.

@@ -343,6 +343,27 @@ func planeKernel(s isa, evens, laneBits operand.Mem, dw bool, k, stride int) {
 	}
 	s.Comment(fmt.Sprintf("Chunks of %d output columns (their masks computed once), each down the rows %d at a time.", s.lanes, planeRows))
 	out, in := s.slice("out", 4), s.slice("in", 4)
+	// The chunks read the input in strips down the plane, a pattern the
+	// hardware prefetchers do not follow: one sequential pass first
+	// loads a value of each cache line of the plane (mobilenet_v2's
+	// 112×112 planes, 50 KB each, come from L3 or memory). Loads, not
+	// PREFETCHT0: on Zen 3 the prefetches took a third of the gain.
+	s.Comment("Touch the input plane, line by line.")
+	pf, end := s.GP64(), s.GP64()
+	s.MOVQ(in.p, pf)
+	s.Load(s.Param("h"), end)
+	wdr := s.GP64()
+	s.Load(s.Param("wd"), wdr)
+	s.IMULQ(wdr, end)
+	s.LEAQ(operand.Mem{Base: pf, Index: end, Scale: 4}, end)
+	touch := s.GP32()
+	s.Label("touch")
+	s.CMPQ(pf, end)
+	s.JAE(operand.LabelRef("touched"))
+	s.MOVL(operand.Mem{Base: pf}, touch)
+	s.ADDQ(imm(64), pf)
+	s.JMP(operand.LabelRef("touch"))
+	s.Label("touched")
 	wp := s.GP64()
 	if dw {
 		s.Load(s.Param("w").Base(), wp)

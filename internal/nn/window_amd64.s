@@ -636,8 +636,24 @@ loop_end:
 TEXT ·dwPlaneK3S1AVX2(SB), $624-128
 	// One plane of a 3×3 depthwise convolution of stride 1 (DepthwisePlanes).
 	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+80(FP), BX
+	MOVQ  wd+88(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	MOVQ         w_base+48(FP), DX
 	VBROADCASTSS start+72(FP), Y0
 	VBROADCASTSS (DX), Y1
@@ -1308,8 +1324,24 @@ done:
 TEXT ·dwPlaneK3S2AVX2(SB), $624-128
 	// One plane of a 3×3 depthwise convolution of stride 2 (DepthwisePlanes).
 	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+80(FP), BX
+	MOVQ  wd+88(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	MOVQ         w_base+48(FP), DX
 	VBROADCASTSS start+72(FP), Y0
 	VBROADCASTSS (DX), Y1
@@ -2231,8 +2263,24 @@ done:
 TEXT ·dwPlaneK5S1AVX2(SB), $1328-128
 	// One plane of a 5×5 depthwise convolution of stride 1 (DepthwisePlanes).
 	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+80(FP), BX
+	MOVQ  wd+88(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	MOVQ         w_base+48(FP), DX
 	VBROADCASTSS start+72(FP), Y0
 	VBROADCASTSS (DX), Y1
@@ -3551,8 +3599,24 @@ done:
 TEXT ·dwPlaneK5S2AVX2(SB), $1328-128
 	// One plane of a 5×5 depthwise convolution of stride 2 (DepthwisePlanes).
 	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+80(FP), BX
+	MOVQ  wd+88(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	MOVQ         w_base+48(FP), DX
 	VBROADCASTSS start+72(FP), Y0
 	VBROADCASTSS (DX), Y1
@@ -5484,8 +5548,24 @@ done:
 TEXT ·maxPlaneK2S2AVX2(SB), $240-104
 	// One plane of a 2×2 max pooling of stride 2 (MaxPool).
 	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+56(FP), BX
+	MOVQ  wd+64(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	VBROADCASTSS start+48(FP), Y0
 	XORQ         DX, DX
 
@@ -6091,8 +6171,24 @@ done:
 TEXT ·maxPlaneK3S1AVX2(SB), $336-104
 	// One plane of a 3×3 max pooling of stride 1 (MaxPool).
 	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+56(FP), BX
+	MOVQ  wd+64(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	VBROADCASTSS start+48(FP), Y0
 	XORQ         DX, DX
 
@@ -6852,8 +6948,24 @@ done:
 TEXT ·maxPlaneK3S2AVX2(SB), $336-104
 	// One plane of a 3×3 max pooling of stride 2 (MaxPool).
 	// Chunks of 8 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+56(FP), BX
+	MOVQ  wd+64(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	VBROADCASTSS start+48(FP), Y0
 	XORQ         DX, DX
 
@@ -8747,8 +8859,24 @@ loop_end:
 TEXT ·dwPlaneK3S1AVX512(SB), $40-128
 	// One plane of a 3×3 depthwise convolution of stride 1 (DepthwisePlanes).
 	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+80(FP), BX
+	MOVQ  wd+88(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	MOVQ         w_base+48(FP), DX
 	VBROADCASTSS start+72(FP), Z0
 	XORQ         BX, BX
@@ -9335,8 +9463,24 @@ done:
 TEXT ·dwPlaneK3S2AVX512(SB), $40-128
 	// One plane of a 3×3 depthwise convolution of stride 2 (DepthwisePlanes).
 	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+80(FP), BX
+	MOVQ  wd+88(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	MOVQ         w_base+48(FP), DX
 	VBROADCASTSS start+72(FP), Z0
 	VMOVDQU32    evens<>+0(SB), Z1
@@ -10193,8 +10337,24 @@ done:
 TEXT ·dwPlaneK5S1AVX512(SB), $56-128
 	// One plane of a 5×5 depthwise convolution of stride 1 (DepthwisePlanes).
 	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+80(FP), BX
+	MOVQ  wd+88(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	MOVQ         w_base+48(FP), DX
 	VBROADCASTSS start+72(FP), Z0
 	XORQ         BX, BX
@@ -11377,8 +11537,24 @@ done:
 TEXT ·dwPlaneK5S2AVX512(SB), $56-128
 	// One plane of a 5×5 depthwise convolution of stride 2 (DepthwisePlanes).
 	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+80(FP), BX
+	MOVQ  wd+88(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	MOVQ         w_base+48(FP), DX
 	VBROADCASTSS start+72(FP), Z0
 	VMOVDQU32    evens<>+0(SB), Z1
@@ -13267,8 +13443,24 @@ done:
 TEXT ·maxPlaneK2S2AVX512(SB), $32-104
 	// One plane of a 2×2 max pooling of stride 2 (MaxPool).
 	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+56(FP), BX
+	MOVQ  wd+64(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	VBROADCASTSS start+48(FP), Z0
 	VMOVDQU32    evens<>+0(SB), Z1
 	XORQ         DX, DX
@@ -13818,8 +14010,24 @@ done:
 TEXT ·maxPlaneK3S1AVX512(SB), $40-104
 	// One plane of a 3×3 max pooling of stride 1 (MaxPool).
 	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+56(FP), BX
+	MOVQ  wd+64(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	VBROADCASTSS start+48(FP), Z0
 	XORQ         DX, DX
 
@@ -14513,8 +14721,24 @@ done:
 TEXT ·maxPlaneK3S2AVX512(SB), $40-104
 	// One plane of a 3×3 max pooling of stride 2 (MaxPool).
 	// Chunks of 16 output columns (their masks computed once), each down the rows 3 at a time.
-	MOVQ         out_base+0(FP), AX
-	MOVQ         in_base+24(FP), CX
+	MOVQ out_base+0(FP), AX
+	MOVQ in_base+24(FP), CX
+
+	// Touch the input plane, line by line.
+	MOVQ  CX, DX
+	MOVQ  h+56(FP), BX
+	MOVQ  wd+64(FP), SI
+	IMULQ SI, BX
+	LEAQ  (DX)(BX*4), BX
+
+touch:
+	CMPQ DX, BX
+	JAE  touched
+	MOVL (DX), SI
+	ADDQ $0x40, DX
+	JMP  touch
+
+touched:
 	VBROADCASTSS start+48(FP), Z0
 	VMOVDQU32    evens<>+0(SB), Z1
 	XORQ         DX, DX

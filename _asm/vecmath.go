@@ -1,6 +1,7 @@
 package main
 
 import (
+	"fmt"
 	"go/constant"
 	"go/types"
 	"log"
@@ -85,9 +86,16 @@ func floatConstants(pkg string) map[string]uint32 {
 // float32 value (or bit pattern), usable as the memory operand of a YMM
 // or ZMM instruction.
 type vmConsts struct {
-	c    *build.Context
-	vals map[string]uint32
-	mems map[string]operand.Mem
+	c      *build.Context
+	vals   map[string]uint32
+	mems   map[string]operand.Mem
+	labels int // labels made by label
+}
+
+// label returns a label name not used before, from prefix.
+func (k *vmConsts) label(prefix string) string {
+	k.labels++
+	return fmt.Sprintf("%s%d", prefix, k.labels)
 }
 
 // bits returns the block of the 32-bit pattern v, named name.
@@ -283,7 +291,11 @@ func (k *vmConsts) silu(s isa, x reg.Register) reg.Register {
 	return y
 }
 
-// gelu is geluf.
+// gelu is geluf. On AVX2 a vector whose lanes are all below erfSplit
+// (most of a layer's activations, which cluster near 0) skips erfcBig
+// and its exponential, whose lanes the blend would not take: one branch
+// per vector on the lanes' comparison. (AVX-512's vectors run as
+// interleaved chains, which have no branches.)
 func (k *vmConsts) gelu(s isa, x reg.Register) reg.Register {
 	t := s.vec()
 	s.VMULPS(k.f("invSqrt2"), x, t)
@@ -294,15 +306,30 @@ func (k *vmConsts) gelu(s isa, x reg.Register) reg.Register {
 	small := s.vec()
 	s.VADDPS(k.num(1), t, small)
 	s.VFMADD231PS(t, p, small) // small = S·t + (1 + t)
+	h := s.vec()
+	s.VMULPS(k.num(0.5), x, h)
+	isSmall := k.cmp(s, cmpLT, a, k.f("erfSplit"))
+	var big, done string
+	if !s.avx512 {
+		big, done = k.label("gelu_big"), k.label("gelu_done")
+		lanes := s.GP32()
+		s.VMOVMSKPS(isSmall, lanes)
+		s.CMPL(lanes, operand.U32(0xff))
+		s.JNE(operand.LabelRef(big))
+		s.VMULPS(small, h, h)
+		s.JMP(operand.LabelRef(done))
+		s.Label(big)
+	}
 	e := k.erfcBig(s, a)
 	pos := k.load(s, k.num(2))
 	s.VSUBPS(e, pos, pos)
 	s.keep(k.cmp(s, cmpLE, a, k.f("erfMax")), e)
-	big := k.blend(s, k.cmp(s, cmpGE, t, k.num(0)), pos, e)
-	q := k.blend(s, k.cmp(s, cmpLT, a, k.f("erfSplit")), small, big)
-	h := s.vec()
-	s.VMULPS(k.num(0.5), x, h)
+	bigQ := k.blend(s, k.cmp(s, cmpGE, t, k.num(0)), pos, e)
+	q := k.blend(s, isSmall, small, bigQ)
 	s.VMULPS(q, h, h)
+	if !s.avx512 {
+		s.Label(done)
+	}
 	return h
 }
 

@@ -1754,94 +1754,36 @@ ret:
 // Requires: AVX, AVX2, FMA3
 TEXT ·geluAVX2(SB), NOSPLIT, $0-48
 	// dst[i] = geluf(x[i]) (geluGeneric).
-	MOVQ         dst_base+0(FP), AX
-	MOVQ         x_base+24(FP), CX
-	MOVQ         x_len+32(FP), DX
-	TESTQ        $0x00000007, DX
-	JZ           body
-	LEAQ         -32(CX)(DX*4), BX
-	LEAQ         -32(AX)(DX*4), SI
-	VMOVUPS      (BX), Y0
-	VMULPS       vm_invSqrt2<>+0(SB), Y0, Y1
-	VANDPS       vm_absMask<>+0(SB), Y1, Y2
-	VMULPS       Y1, Y1, Y3
-	VMOVUPS      vm_erfS5<>+0(SB), Y4
-	VFMADD213PS  vm_erfS4<>+0(SB), Y3, Y4
-	VFMADD213PS  vm_erfS3<>+0(SB), Y3, Y4
-	VFMADD213PS  vm_erfS2<>+0(SB), Y3, Y4
-	VFMADD213PS  vm_erfS1<>+0(SB), Y3, Y4
-	VFMADD213PS  vm_erfS0<>+0(SB), Y3, Y4
-	VADDPS       vm_f3f800000<>+0(SB), Y1, Y3
-	VFMADD231PS  Y1, Y4, Y3
-	VMOVUPS      vm_erfMax<>+0(SB), Y4
-	VMINPS       Y2, Y4, Y4
-	VMOVUPS      vm_erfR8<>+0(SB), Y5
-	VFMADD213PS  vm_erfR7<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfR6<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfR5<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfR4<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfR3<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfR2<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfR1<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfR0<>+0(SB), Y4, Y5
-	VXORPS       vm_signMask<>+0(SB), Y5, Y5
-	VMOVUPS      vm_expLo<>+0(SB), Y4
-	VMAXPS       Y5, Y4, Y4
-	VMOVUPS      vm_expHi<>+0(SB), Y5
-	VMINPS       Y4, Y5, Y4
-	VMULPS       vm_log2e<>+0(SB), Y4, Y5
-	VROUNDPS     $0x08, Y5, Y5
-	VMULPS       vm_ln2Hi<>+0(SB), Y5, Y6
-	VSUBPS       Y6, Y4, Y4
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Y5, Y4
-	VMOVUPS      vm_expP0<>+0(SB), Y7
-	VFMADD213PS  vm_expP1<>+0(SB), Y4, Y7
-	VFMADD213PS  vm_expP2<>+0(SB), Y4, Y7
-	VFMADD213PS  vm_expP3<>+0(SB), Y4, Y7
-	VFMADD213PS  vm_expP4<>+0(SB), Y4, Y7
-	VFMADD213PS  vm_expP5<>+0(SB), Y4, Y7
-	VMULPS       Y4, Y4, Y6
-	VFMADD213PS  Y4, Y6, Y7
-	VADDPS       vm_f3f800000<>+0(SB), Y7, Y7
-	VCVTPS2DQ    Y5, Y5
-	VPSRAD       $0x01, Y5, Y4
-	VPSUBD       Y4, Y5, Y5
-	VPADDD       vm_i127<>+0(SB), Y4, Y4
-	VPADDD       vm_i127<>+0(SB), Y5, Y5
-	VPSLLD       $0x17, Y4, Y4
-	VPSLLD       $0x17, Y5, Y5
-	VMULPS       Y4, Y7, Y7
-	VMULPS       Y5, Y7, Y7
-	VMOVUPS      vm_f40000000<>+0(SB), Y4
-	VSUBPS       Y7, Y4, Y4
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y2, Y5
-	VPAND        Y5, Y7, Y7
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y1, Y1
-	VBLENDVPS    Y1, Y4, Y7, Y1
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y2, Y2
-	VBLENDVPS    Y2, Y3, Y1, Y1
-	VMULPS       vm_f3f000000<>+0(SB), Y0, Y0
-	VMULPS       Y1, Y0, Y0
+	MOVQ        dst_base+0(FP), AX
+	MOVQ        x_base+24(FP), CX
+	MOVQ        x_len+32(FP), DX
+	TESTQ       $0x00000007, DX
+	JZ          body
+	LEAQ        -32(CX)(DX*4), BX
+	LEAQ        -32(AX)(DX*4), SI
+	VMOVUPS     (BX), Y0
+	VMULPS      vm_invSqrt2<>+0(SB), Y0, Y1
+	VANDPS      vm_absMask<>+0(SB), Y1, Y2
+	VMULPS      Y1, Y1, Y3
+	VMOVUPS     vm_erfS5<>+0(SB), Y4
+	VFMADD213PS vm_erfS4<>+0(SB), Y3, Y4
+	VFMADD213PS vm_erfS3<>+0(SB), Y3, Y4
+	VFMADD213PS vm_erfS2<>+0(SB), Y3, Y4
+	VFMADD213PS vm_erfS1<>+0(SB), Y3, Y4
+	VFMADD213PS vm_erfS0<>+0(SB), Y3, Y4
+	VADDPS      vm_f3f800000<>+0(SB), Y1, Y3
+	VFMADD231PS Y1, Y4, Y3
+	VMULPS      vm_f3f000000<>+0(SB), Y0, Y0
+	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Y2, Y4
+	VMOVMSKPS   Y4, BX
+	CMPL        BX, $0x000000ff
+	JNE         gelu_big1
+	VMULPS      Y3, Y0, Y0
+	JMP         gelu_done2
 
-body:
-	SUBQ $0x10, DX
-	JB   loop2_end
-
-loop2:
-	VMOVUPS      (CX), Y1
-	VMULPS       vm_invSqrt2<>+0(SB), Y1, Y2
-	VANDPS       vm_absMask<>+0(SB), Y2, Y3
-	VMULPS       Y2, Y2, Y4
-	VMOVUPS      vm_erfS5<>+0(SB), Y5
-	VFMADD213PS  vm_erfS4<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfS3<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfS2<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfS1<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfS0<>+0(SB), Y4, Y5
-	VADDPS       vm_f3f800000<>+0(SB), Y2, Y4
-	VFMADD231PS  Y2, Y5, Y4
+gelu_big1:
 	VMOVUPS      vm_erfMax<>+0(SB), Y5
-	VMINPS       Y3, Y5, Y5
+	VMINPS       Y2, Y5, Y5
 	VMOVUPS      vm_erfR8<>+0(SB), Y6
 	VFMADD213PS  vm_erfR7<>+0(SB), Y5, Y6
 	VFMADD213PS  vm_erfR6<>+0(SB), Y5, Y6
@@ -1881,28 +1823,42 @@ loop2:
 	VMULPS       Y6, Y8, Y8
 	VMOVUPS      vm_f40000000<>+0(SB), Y5
 	VSUBPS       Y8, Y5, Y5
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y3, Y6
-	VPAND        Y6, Y8, Y8
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y2, Y2
-	VBLENDVPS    Y2, Y5, Y8, Y2
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y3, Y3
-	VBLENDVPS    Y3, Y4, Y2, Y2
-	VMULPS       vm_f3f000000<>+0(SB), Y1, Y1
-	VMULPS       Y2, Y1, Y1
-	VMOVUPS      32(CX), Y2
-	VMULPS       vm_invSqrt2<>+0(SB), Y2, Y3
-	VANDPS       vm_absMask<>+0(SB), Y3, Y4
-	VMULPS       Y3, Y3, Y5
-	VMOVUPS      vm_erfS5<>+0(SB), Y6
-	VFMADD213PS  vm_erfS4<>+0(SB), Y5, Y6
-	VFMADD213PS  vm_erfS3<>+0(SB), Y5, Y6
-	VFMADD213PS  vm_erfS2<>+0(SB), Y5, Y6
-	VFMADD213PS  vm_erfS1<>+0(SB), Y5, Y6
-	VFMADD213PS  vm_erfS0<>+0(SB), Y5, Y6
-	VADDPS       vm_f3f800000<>+0(SB), Y3, Y5
-	VFMADD231PS  Y3, Y6, Y5
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y2, Y2
+	VPAND        Y2, Y8, Y8
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y1, Y1
+	VBLENDVPS    Y1, Y5, Y8, Y1
+	VBLENDVPS    Y4, Y3, Y1, Y1
+	VMULPS       Y1, Y0, Y0
+
+gelu_done2:
+body:
+	SUBQ $0x10, DX
+	JB   loop2_end
+
+loop2:
+	VMOVUPS     (CX), Y1
+	VMULPS      vm_invSqrt2<>+0(SB), Y1, Y2
+	VANDPS      vm_absMask<>+0(SB), Y2, Y3
+	VMULPS      Y2, Y2, Y4
+	VMOVUPS     vm_erfS5<>+0(SB), Y5
+	VFMADD213PS vm_erfS4<>+0(SB), Y4, Y5
+	VFMADD213PS vm_erfS3<>+0(SB), Y4, Y5
+	VFMADD213PS vm_erfS2<>+0(SB), Y4, Y5
+	VFMADD213PS vm_erfS1<>+0(SB), Y4, Y5
+	VFMADD213PS vm_erfS0<>+0(SB), Y4, Y5
+	VADDPS      vm_f3f800000<>+0(SB), Y2, Y4
+	VFMADD231PS Y2, Y5, Y4
+	VMULPS      vm_f3f000000<>+0(SB), Y1, Y1
+	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Y3, Y5
+	VMOVMSKPS   Y5, BX
+	CMPL        BX, $0x000000ff
+	JNE         gelu_big3
+	VMULPS      Y4, Y1, Y1
+	JMP         gelu_done4
+
+gelu_big3:
 	VMOVUPS      vm_erfMax<>+0(SB), Y6
-	VMINPS       Y4, Y6, Y6
+	VMINPS       Y3, Y6, Y6
 	VMOVUPS      vm_erfR8<>+0(SB), Y7
 	VFMADD213PS  vm_erfR7<>+0(SB), Y6, Y7
 	VFMADD213PS  vm_erfR6<>+0(SB), Y6, Y7
@@ -1942,20 +1898,90 @@ loop2:
 	VMULPS       Y7, Y9, Y9
 	VMOVUPS      vm_f40000000<>+0(SB), Y6
 	VSUBPS       Y9, Y6, Y6
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y4, Y7
-	VPAND        Y7, Y9, Y9
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y3, Y3
+	VPAND        Y3, Y9, Y9
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y2, Y2
+	VBLENDVPS    Y2, Y6, Y9, Y2
+	VBLENDVPS    Y5, Y4, Y2, Y2
+	VMULPS       Y2, Y1, Y1
+
+gelu_done4:
+	VMOVUPS     32(CX), Y2
+	VMULPS      vm_invSqrt2<>+0(SB), Y2, Y3
+	VANDPS      vm_absMask<>+0(SB), Y3, Y4
+	VMULPS      Y3, Y3, Y5
+	VMOVUPS     vm_erfS5<>+0(SB), Y6
+	VFMADD213PS vm_erfS4<>+0(SB), Y5, Y6
+	VFMADD213PS vm_erfS3<>+0(SB), Y5, Y6
+	VFMADD213PS vm_erfS2<>+0(SB), Y5, Y6
+	VFMADD213PS vm_erfS1<>+0(SB), Y5, Y6
+	VFMADD213PS vm_erfS0<>+0(SB), Y5, Y6
+	VADDPS      vm_f3f800000<>+0(SB), Y3, Y5
+	VFMADD231PS Y3, Y6, Y5
+	VMULPS      vm_f3f000000<>+0(SB), Y2, Y2
+	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Y4, Y6
+	VMOVMSKPS   Y6, BX
+	CMPL        BX, $0x000000ff
+	JNE         gelu_big5
+	VMULPS      Y5, Y2, Y2
+	JMP         gelu_done6
+
+gelu_big5:
+	VMOVUPS      vm_erfMax<>+0(SB), Y7
+	VMINPS       Y4, Y7, Y7
+	VMOVUPS      vm_erfR8<>+0(SB), Y8
+	VFMADD213PS  vm_erfR7<>+0(SB), Y7, Y8
+	VFMADD213PS  vm_erfR6<>+0(SB), Y7, Y8
+	VFMADD213PS  vm_erfR5<>+0(SB), Y7, Y8
+	VFMADD213PS  vm_erfR4<>+0(SB), Y7, Y8
+	VFMADD213PS  vm_erfR3<>+0(SB), Y7, Y8
+	VFMADD213PS  vm_erfR2<>+0(SB), Y7, Y8
+	VFMADD213PS  vm_erfR1<>+0(SB), Y7, Y8
+	VFMADD213PS  vm_erfR0<>+0(SB), Y7, Y8
+	VXORPS       vm_signMask<>+0(SB), Y8, Y8
+	VMOVUPS      vm_expLo<>+0(SB), Y7
+	VMAXPS       Y8, Y7, Y7
+	VMOVUPS      vm_expHi<>+0(SB), Y8
+	VMINPS       Y7, Y8, Y7
+	VMULPS       vm_log2e<>+0(SB), Y7, Y8
+	VROUNDPS     $0x08, Y8, Y8
+	VMULPS       vm_ln2Hi<>+0(SB), Y8, Y9
+	VSUBPS       Y9, Y7, Y7
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y8, Y7
+	VMOVUPS      vm_expP0<>+0(SB), Y10
+	VFMADD213PS  vm_expP1<>+0(SB), Y7, Y10
+	VFMADD213PS  vm_expP2<>+0(SB), Y7, Y10
+	VFMADD213PS  vm_expP3<>+0(SB), Y7, Y10
+	VFMADD213PS  vm_expP4<>+0(SB), Y7, Y10
+	VFMADD213PS  vm_expP5<>+0(SB), Y7, Y10
+	VMULPS       Y7, Y7, Y9
+	VFMADD213PS  Y7, Y9, Y10
+	VADDPS       vm_f3f800000<>+0(SB), Y10, Y10
+	VCVTPS2DQ    Y8, Y8
+	VPSRAD       $0x01, Y8, Y7
+	VPSUBD       Y7, Y8, Y8
+	VPADDD       vm_i127<>+0(SB), Y7, Y7
+	VPADDD       vm_i127<>+0(SB), Y8, Y8
+	VPSLLD       $0x17, Y7, Y7
+	VPSLLD       $0x17, Y8, Y8
+	VMULPS       Y7, Y10, Y10
+	VMULPS       Y8, Y10, Y10
+	VMOVUPS      vm_f40000000<>+0(SB), Y7
+	VSUBPS       Y10, Y7, Y7
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y4, Y4
+	VPAND        Y4, Y10, Y10
 	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y3, Y3
-	VBLENDVPS    Y3, Y6, Y9, Y3
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y4, Y4
-	VBLENDVPS    Y4, Y5, Y3, Y3
-	VMULPS       vm_f3f000000<>+0(SB), Y2, Y2
+	VBLENDVPS    Y3, Y7, Y10, Y3
+	VBLENDVPS    Y6, Y5, Y3, Y3
 	VMULPS       Y3, Y2, Y2
-	VMOVUPS      Y1, (AX)
-	VMOVUPS      Y2, 32(AX)
-	ADDQ         $0x40, CX
-	ADDQ         $0x40, AX
-	SUBQ         $0x10, DX
-	JAE          loop2
+
+gelu_done6:
+	VMOVUPS Y1, (AX)
+	VMOVUPS Y2, 32(AX)
+	ADDQ    $0x40, CX
+	ADDQ    $0x40, AX
+	SUBQ    $0x10, DX
+	JAE     loop2
 
 loop2_end:
 	ADDQ $0x10, DX
@@ -1963,72 +1989,81 @@ loop2_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS      (CX), Y1
-	VMULPS       vm_invSqrt2<>+0(SB), Y1, Y2
-	VANDPS       vm_absMask<>+0(SB), Y2, Y3
-	VMULPS       Y2, Y2, Y4
-	VMOVUPS      vm_erfS5<>+0(SB), Y5
-	VFMADD213PS  vm_erfS4<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfS3<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfS2<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfS1<>+0(SB), Y4, Y5
-	VFMADD213PS  vm_erfS0<>+0(SB), Y4, Y5
-	VADDPS       vm_f3f800000<>+0(SB), Y2, Y4
-	VFMADD231PS  Y2, Y5, Y4
-	VMOVUPS      vm_erfMax<>+0(SB), Y5
-	VMINPS       Y3, Y5, Y5
-	VMOVUPS      vm_erfR8<>+0(SB), Y6
-	VFMADD213PS  vm_erfR7<>+0(SB), Y5, Y6
-	VFMADD213PS  vm_erfR6<>+0(SB), Y5, Y6
-	VFMADD213PS  vm_erfR5<>+0(SB), Y5, Y6
-	VFMADD213PS  vm_erfR4<>+0(SB), Y5, Y6
-	VFMADD213PS  vm_erfR3<>+0(SB), Y5, Y6
-	VFMADD213PS  vm_erfR2<>+0(SB), Y5, Y6
-	VFMADD213PS  vm_erfR1<>+0(SB), Y5, Y6
-	VFMADD213PS  vm_erfR0<>+0(SB), Y5, Y6
-	VXORPS       vm_signMask<>+0(SB), Y6, Y6
-	VMOVUPS      vm_expLo<>+0(SB), Y5
-	VMAXPS       Y6, Y5, Y5
-	VMOVUPS      vm_expHi<>+0(SB), Y6
-	VMINPS       Y5, Y6, Y5
-	VMULPS       vm_log2e<>+0(SB), Y5, Y6
-	VROUNDPS     $0x08, Y6, Y6
-	VMULPS       vm_ln2Hi<>+0(SB), Y6, Y7
-	VSUBPS       Y7, Y5, Y5
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Y6, Y5
-	VMOVUPS      vm_expP0<>+0(SB), Y8
-	VFMADD213PS  vm_expP1<>+0(SB), Y5, Y8
-	VFMADD213PS  vm_expP2<>+0(SB), Y5, Y8
-	VFMADD213PS  vm_expP3<>+0(SB), Y5, Y8
-	VFMADD213PS  vm_expP4<>+0(SB), Y5, Y8
-	VFMADD213PS  vm_expP5<>+0(SB), Y5, Y8
-	VMULPS       Y5, Y5, Y7
-	VFMADD213PS  Y5, Y7, Y8
-	VADDPS       vm_f3f800000<>+0(SB), Y8, Y8
-	VCVTPS2DQ    Y6, Y6
-	VPSRAD       $0x01, Y6, Y5
-	VPSUBD       Y5, Y6, Y6
-	VPADDD       vm_i127<>+0(SB), Y5, Y5
+	VMOVUPS     (CX), Y1
+	VMULPS      vm_invSqrt2<>+0(SB), Y1, Y2
+	VANDPS      vm_absMask<>+0(SB), Y2, Y3
+	VMULPS      Y2, Y2, Y4
+	VMOVUPS     vm_erfS5<>+0(SB), Y5
+	VFMADD213PS vm_erfS4<>+0(SB), Y4, Y5
+	VFMADD213PS vm_erfS3<>+0(SB), Y4, Y5
+	VFMADD213PS vm_erfS2<>+0(SB), Y4, Y5
+	VFMADD213PS vm_erfS1<>+0(SB), Y4, Y5
+	VFMADD213PS vm_erfS0<>+0(SB), Y4, Y5
+	VADDPS      vm_f3f800000<>+0(SB), Y2, Y4
+	VFMADD231PS Y2, Y5, Y4
+	VMULPS      vm_f3f000000<>+0(SB), Y1, Y1
+	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Y3, Y5
+	VMOVMSKPS   Y5, BX
+	CMPL        BX, $0x000000ff
+	JNE         gelu_big7
+	VMULPS      Y4, Y1, Y1
+	JMP         gelu_done8
+
+gelu_big7:
+	VMOVUPS      vm_erfMax<>+0(SB), Y6
+	VMINPS       Y3, Y6, Y6
+	VMOVUPS      vm_erfR8<>+0(SB), Y7
+	VFMADD213PS  vm_erfR7<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR6<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR5<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR4<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR3<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR2<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR1<>+0(SB), Y6, Y7
+	VFMADD213PS  vm_erfR0<>+0(SB), Y6, Y7
+	VXORPS       vm_signMask<>+0(SB), Y7, Y7
+	VMOVUPS      vm_expLo<>+0(SB), Y6
+	VMAXPS       Y7, Y6, Y6
+	VMOVUPS      vm_expHi<>+0(SB), Y7
+	VMINPS       Y6, Y7, Y6
+	VMULPS       vm_log2e<>+0(SB), Y6, Y7
+	VROUNDPS     $0x08, Y7, Y7
+	VMULPS       vm_ln2Hi<>+0(SB), Y7, Y8
+	VSUBPS       Y8, Y6, Y6
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Y7, Y6
+	VMOVUPS      vm_expP0<>+0(SB), Y9
+	VFMADD213PS  vm_expP1<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_expP2<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_expP3<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_expP4<>+0(SB), Y6, Y9
+	VFMADD213PS  vm_expP5<>+0(SB), Y6, Y9
+	VMULPS       Y6, Y6, Y8
+	VFMADD213PS  Y6, Y8, Y9
+	VADDPS       vm_f3f800000<>+0(SB), Y9, Y9
+	VCVTPS2DQ    Y7, Y7
+	VPSRAD       $0x01, Y7, Y6
+	VPSUBD       Y6, Y7, Y7
 	VPADDD       vm_i127<>+0(SB), Y6, Y6
-	VPSLLD       $0x17, Y5, Y5
+	VPADDD       vm_i127<>+0(SB), Y7, Y7
 	VPSLLD       $0x17, Y6, Y6
-	VMULPS       Y5, Y8, Y8
-	VMULPS       Y6, Y8, Y8
-	VMOVUPS      vm_f40000000<>+0(SB), Y5
-	VSUBPS       Y8, Y5, Y5
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y3, Y6
-	VPAND        Y6, Y8, Y8
+	VPSLLD       $0x17, Y7, Y7
+	VMULPS       Y6, Y9, Y9
+	VMULPS       Y7, Y9, Y9
+	VMOVUPS      vm_f40000000<>+0(SB), Y6
+	VSUBPS       Y9, Y6, Y6
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y3, Y3
+	VPAND        Y3, Y9, Y9
 	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y2, Y2
-	VBLENDVPS    Y2, Y5, Y8, Y2
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y3, Y3
-	VBLENDVPS    Y3, Y4, Y2, Y2
-	VMULPS       vm_f3f000000<>+0(SB), Y1, Y1
+	VBLENDVPS    Y2, Y6, Y9, Y2
+	VBLENDVPS    Y5, Y4, Y2, Y2
 	VMULPS       Y2, Y1, Y1
-	VMOVUPS      Y1, (AX)
-	ADDQ         $0x20, CX
-	ADDQ         $0x20, AX
-	SUBQ         $0x08, DX
-	JAE          loop1
+
+gelu_done8:
+	VMOVUPS Y1, (AX)
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, AX
+	SUBQ    $0x08, DX
+	JAE     loop1
 
 loop1_end:
 	ADDQ    $0x08, DX
@@ -4899,6 +4934,8 @@ TEXT ·geluAVX512(SB), NOSPLIT, $0-48
 	VFMADD213PS  vm_erfS0<>+0(SB), Y3, Y4
 	VADDPS       vm_f3f800000<>+0(SB), Y1, Y3
 	VFMADD231PS  Y1, Y4, Y3
+	VMULPS       vm_f3f000000<>+0(SB), Y0, Y0
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y2, K1
 	VMOVUPS      vm_erfMax<>+0(SB), Y4
 	VMINPS       Y2, Y4, Y4
 	VMOVUPS      vm_erfR8<>+0(SB), Y5
@@ -4940,15 +4977,13 @@ TEXT ·geluAVX512(SB), NOSPLIT, $0-48
 	VMULPS       Y5, Y7, Y7
 	VMOVUPS      vm_f40000000<>+0(SB), Y4
 	VSUBPS       Y7, Y4, Y4
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y2, K1
-	VMOVDQA32.Z  Y7, K1, Y7
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y1, K1
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y2, K2
+	VMOVDQA32.Z  Y7, K2, Y7
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y1, K2
 	VMOVAPS      Y7, Y1
-	VMOVAPS      Y4, K1, Y1
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y2, K1
+	VMOVAPS      Y4, K2, Y1
 	VMOVAPS      Y1, Y1
 	VMOVAPS      Y3, K1, Y1
-	VMULPS       vm_f3f000000<>+0(SB), Y0, Y0
 	VMULPS       Y1, Y0, Y0
 
 body:
@@ -4980,47 +5015,51 @@ loop4:
 	VADDPS       vm_f3f800000<>+0(SB), Z7, Z9
 	VFMADD231PS  Z2, Z5, Z4
 	VFMADD231PS  Z7, Z10, Z9
+	VMULPS       vm_f3f000000<>+0(SB), Z1, Z1
+	VMULPS       vm_f3f000000<>+0(SB), Z6, Z10
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z3, K1
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z8, K3
 	VMOVUPS      vm_erfMax<>+0(SB), Z5
-	VMOVUPS      vm_erfMax<>+0(SB), Z10
+	VMOVUPS      vm_erfMax<>+0(SB), Z6
 	VMINPS       Z3, Z5, Z5
-	VMINPS       Z8, Z10, Z11
-	VMOVUPS      vm_erfR8<>+0(SB), Z10
+	VMINPS       Z8, Z6, Z11
+	VMOVUPS      vm_erfR8<>+0(SB), Z6
 	VMOVUPS      vm_erfR8<>+0(SB), Z12
-	VFMADD213PS  vm_erfR7<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR7<>+0(SB), Z5, Z6
 	VFMADD213PS  vm_erfR7<>+0(SB), Z11, Z12
-	VFMADD213PS  vm_erfR6<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR6<>+0(SB), Z5, Z6
 	VFMADD213PS  vm_erfR6<>+0(SB), Z11, Z12
-	VFMADD213PS  vm_erfR5<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR5<>+0(SB), Z5, Z6
 	VFMADD213PS  vm_erfR5<>+0(SB), Z11, Z12
-	VFMADD213PS  vm_erfR4<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR4<>+0(SB), Z5, Z6
 	VFMADD213PS  vm_erfR4<>+0(SB), Z11, Z12
-	VFMADD213PS  vm_erfR3<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR3<>+0(SB), Z5, Z6
 	VFMADD213PS  vm_erfR3<>+0(SB), Z11, Z12
-	VFMADD213PS  vm_erfR2<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR2<>+0(SB), Z5, Z6
 	VFMADD213PS  vm_erfR2<>+0(SB), Z11, Z12
-	VFMADD213PS  vm_erfR1<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR1<>+0(SB), Z5, Z6
 	VFMADD213PS  vm_erfR1<>+0(SB), Z11, Z12
-	VFMADD213PS  vm_erfR0<>+0(SB), Z5, Z10
+	VFMADD213PS  vm_erfR0<>+0(SB), Z5, Z6
 	VFMADD213PS  vm_erfR0<>+0(SB), Z11, Z12
-	VXORPS       vm_signMask<>+0(SB), Z10, Z10
+	VXORPS       vm_signMask<>+0(SB), Z6, Z6
 	VXORPS       vm_signMask<>+0(SB), Z12, Z12
 	VMOVUPS      vm_expLo<>+0(SB), Z5
 	VMOVUPS      vm_expLo<>+0(SB), Z11
-	VMAXPS       Z10, Z5, Z5
+	VMAXPS       Z6, Z5, Z5
 	VMAXPS       Z12, Z11, Z11
-	VMOVUPS      vm_expHi<>+0(SB), Z10
+	VMOVUPS      vm_expHi<>+0(SB), Z6
 	VMOVUPS      vm_expHi<>+0(SB), Z12
-	VMINPS       Z5, Z10, Z5
+	VMINPS       Z5, Z6, Z5
 	VMINPS       Z11, Z12, Z11
-	VMULPS       vm_log2e<>+0(SB), Z5, Z10
+	VMULPS       vm_log2e<>+0(SB), Z5, Z6
 	VMULPS       vm_log2e<>+0(SB), Z11, Z13
-	VRNDSCALEPS  $0x08, Z10, Z10
+	VRNDSCALEPS  $0x08, Z6, Z6
 	VRNDSCALEPS  $0x08, Z13, Z13
-	VMULPS       vm_ln2Hi<>+0(SB), Z10, Z12
+	VMULPS       vm_ln2Hi<>+0(SB), Z6, Z12
 	VMULPS       vm_ln2Hi<>+0(SB), Z13, Z14
 	VSUBPS       Z12, Z5, Z5
 	VSUBPS       Z14, Z11, Z15
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z10, Z5
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z6, Z5
 	VFNMADD231PS vm_ln2Lo<>+0(SB), Z13, Z15
 	VMOVUPS      vm_expP0<>+0(SB), Z11
 	VMOVUPS      vm_expP0<>+0(SB), Z16
@@ -5040,178 +5079,174 @@ loop4:
 	VFMADD213PS  Z15, Z14, Z16
 	VADDPS       vm_f3f800000<>+0(SB), Z11, Z11
 	VADDPS       vm_f3f800000<>+0(SB), Z16, Z16
-	VCVTPS2DQ    Z10, Z5
+	VCVTPS2DQ    Z6, Z5
 	VCVTPS2DQ    Z13, Z13
-	VPSRAD       $0x01, Z5, Z10
+	VPSRAD       $0x01, Z5, Z6
 	VPSRAD       $0x01, Z13, Z12
-	VPSUBD       Z10, Z5, Z5
+	VPSUBD       Z6, Z5, Z5
 	VPSUBD       Z12, Z13, Z13
-	VPADDD       vm_i127<>+0(SB), Z10, Z10
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
 	VPADDD       vm_i127<>+0(SB), Z12, Z12
 	VPADDD       vm_i127<>+0(SB), Z5, Z5
 	VPADDD       vm_i127<>+0(SB), Z13, Z13
-	VPSLLD       $0x17, Z10, Z10
+	VPSLLD       $0x17, Z6, Z6
 	VPSLLD       $0x17, Z12, Z12
 	VPSLLD       $0x17, Z5, Z5
 	VPSLLD       $0x17, Z13, Z13
-	VMULPS       Z10, Z11, Z11
+	VMULPS       Z6, Z11, Z11
 	VMULPS       Z12, Z16, Z16
 	VMULPS       Z5, Z11, Z11
 	VMULPS       Z13, Z16, Z16
 	VMOVUPS      vm_f40000000<>+0(SB), Z5
-	VMOVUPS      vm_f40000000<>+0(SB), Z10
+	VMOVUPS      vm_f40000000<>+0(SB), Z6
 	VSUBPS       Z11, Z5, Z5
-	VSUBPS       Z16, Z10, Z10
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z3, K1
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z8, K2
-	VMOVDQA32.Z  Z11, K1, Z11
-	VMOVDQA32.Z  Z16, K2, Z16
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z2, K1
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z7, K2
+	VSUBPS       Z16, Z6, Z6
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z3, K2
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z8, K4
+	VMOVDQA32.Z  Z11, K2, Z11
+	VMOVDQA32.Z  Z16, K4, Z16
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z2, K2
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z7, K4
 	VMOVAPS      Z11, Z2
-	VMOVAPS      Z16, Z7
-	VMOVAPS      Z5, K1, Z2
-	VMOVAPS      Z10, K2, Z7
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z3, K1
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z8, K2
+	VMOVAPS      Z16, Z3
+	VMOVAPS      Z5, K2, Z2
+	VMOVAPS      Z6, K4, Z3
 	VMOVAPS      Z2, Z2
-	VMOVAPS      Z7, Z3
+	VMOVAPS      Z3, Z3
 	VMOVAPS      Z4, K1, Z2
-	VMOVAPS      Z9, K2, Z3
-	VMULPS       vm_f3f000000<>+0(SB), Z1, Z1
-	VMULPS       vm_f3f000000<>+0(SB), Z6, Z4
+	VMOVAPS      Z9, K3, Z3
 	VMULPS       Z2, Z1, Z1
-	VMULPS       Z3, Z4, Z4
+	VMULPS       Z3, Z10, Z10
 	VMOVUPS      128(CX), Z2
-	VMOVUPS      192(CX), Z8
+	VMOVUPS      192(CX), Z7
 	VMULPS       vm_invSqrt2<>+0(SB), Z2, Z3
-	VMULPS       vm_invSqrt2<>+0(SB), Z8, Z9
-	VANDPS       vm_absMask<>+0(SB), Z3, Z5
-	VANDPS       vm_absMask<>+0(SB), Z9, Z10
-	VMULPS       Z3, Z3, Z6
-	VMULPS       Z9, Z9, Z11
-	VMOVUPS      vm_erfS5<>+0(SB), Z7
+	VMULPS       vm_invSqrt2<>+0(SB), Z7, Z8
+	VANDPS       vm_absMask<>+0(SB), Z3, Z4
+	VANDPS       vm_absMask<>+0(SB), Z8, Z9
+	VMULPS       Z3, Z3, Z5
+	VMULPS       Z8, Z8, Z11
+	VMOVUPS      vm_erfS5<>+0(SB), Z6
 	VMOVUPS      vm_erfS5<>+0(SB), Z12
-	VFMADD213PS  vm_erfS4<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS4<>+0(SB), Z5, Z6
 	VFMADD213PS  vm_erfS4<>+0(SB), Z11, Z12
-	VFMADD213PS  vm_erfS3<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS3<>+0(SB), Z5, Z6
 	VFMADD213PS  vm_erfS3<>+0(SB), Z11, Z12
-	VFMADD213PS  vm_erfS2<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS2<>+0(SB), Z5, Z6
 	VFMADD213PS  vm_erfS2<>+0(SB), Z11, Z12
-	VFMADD213PS  vm_erfS1<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS1<>+0(SB), Z5, Z6
 	VFMADD213PS  vm_erfS1<>+0(SB), Z11, Z12
-	VFMADD213PS  vm_erfS0<>+0(SB), Z6, Z7
+	VFMADD213PS  vm_erfS0<>+0(SB), Z5, Z6
 	VFMADD213PS  vm_erfS0<>+0(SB), Z11, Z12
-	VADDPS       vm_f3f800000<>+0(SB), Z3, Z6
-	VADDPS       vm_f3f800000<>+0(SB), Z9, Z11
-	VFMADD231PS  Z3, Z7, Z6
-	VFMADD231PS  Z9, Z12, Z11
+	VADDPS       vm_f3f800000<>+0(SB), Z3, Z5
+	VADDPS       vm_f3f800000<>+0(SB), Z8, Z11
+	VFMADD231PS  Z3, Z6, Z5
+	VFMADD231PS  Z8, Z12, Z11
+	VMULPS       vm_f3f000000<>+0(SB), Z2, Z2
+	VMULPS       vm_f3f000000<>+0(SB), Z7, Z12
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z4, K1
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z9, K3
+	VMOVUPS      vm_erfMax<>+0(SB), Z6
 	VMOVUPS      vm_erfMax<>+0(SB), Z7
-	VMOVUPS      vm_erfMax<>+0(SB), Z12
-	VMINPS       Z5, Z7, Z7
-	VMINPS       Z10, Z12, Z13
-	VMOVUPS      vm_erfR8<>+0(SB), Z12
+	VMINPS       Z4, Z6, Z6
+	VMINPS       Z9, Z7, Z13
+	VMOVUPS      vm_erfR8<>+0(SB), Z7
 	VMOVUPS      vm_erfR8<>+0(SB), Z14
-	VFMADD213PS  vm_erfR7<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR7<>+0(SB), Z6, Z7
 	VFMADD213PS  vm_erfR7<>+0(SB), Z13, Z14
-	VFMADD213PS  vm_erfR6<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR6<>+0(SB), Z6, Z7
 	VFMADD213PS  vm_erfR6<>+0(SB), Z13, Z14
-	VFMADD213PS  vm_erfR5<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR5<>+0(SB), Z6, Z7
 	VFMADD213PS  vm_erfR5<>+0(SB), Z13, Z14
-	VFMADD213PS  vm_erfR4<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR4<>+0(SB), Z6, Z7
 	VFMADD213PS  vm_erfR4<>+0(SB), Z13, Z14
-	VFMADD213PS  vm_erfR3<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR3<>+0(SB), Z6, Z7
 	VFMADD213PS  vm_erfR3<>+0(SB), Z13, Z14
-	VFMADD213PS  vm_erfR2<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR2<>+0(SB), Z6, Z7
 	VFMADD213PS  vm_erfR2<>+0(SB), Z13, Z14
-	VFMADD213PS  vm_erfR1<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR1<>+0(SB), Z6, Z7
 	VFMADD213PS  vm_erfR1<>+0(SB), Z13, Z14
-	VFMADD213PS  vm_erfR0<>+0(SB), Z7, Z12
+	VFMADD213PS  vm_erfR0<>+0(SB), Z6, Z7
 	VFMADD213PS  vm_erfR0<>+0(SB), Z13, Z14
-	VXORPS       vm_signMask<>+0(SB), Z12, Z12
+	VXORPS       vm_signMask<>+0(SB), Z7, Z7
 	VXORPS       vm_signMask<>+0(SB), Z14, Z14
-	VMOVUPS      vm_expLo<>+0(SB), Z7
+	VMOVUPS      vm_expLo<>+0(SB), Z6
 	VMOVUPS      vm_expLo<>+0(SB), Z13
-	VMAXPS       Z12, Z7, Z7
+	VMAXPS       Z7, Z6, Z6
 	VMAXPS       Z14, Z13, Z13
-	VMOVUPS      vm_expHi<>+0(SB), Z12
+	VMOVUPS      vm_expHi<>+0(SB), Z7
 	VMOVUPS      vm_expHi<>+0(SB), Z14
-	VMINPS       Z7, Z12, Z7
+	VMINPS       Z6, Z7, Z6
 	VMINPS       Z13, Z14, Z13
-	VMULPS       vm_log2e<>+0(SB), Z7, Z12
+	VMULPS       vm_log2e<>+0(SB), Z6, Z7
 	VMULPS       vm_log2e<>+0(SB), Z13, Z15
-	VRNDSCALEPS  $0x08, Z12, Z12
+	VRNDSCALEPS  $0x08, Z7, Z7
 	VRNDSCALEPS  $0x08, Z15, Z15
-	VMULPS       vm_ln2Hi<>+0(SB), Z12, Z14
+	VMULPS       vm_ln2Hi<>+0(SB), Z7, Z14
 	VMULPS       vm_ln2Hi<>+0(SB), Z15, Z16
-	VSUBPS       Z14, Z7, Z7
+	VSUBPS       Z14, Z6, Z6
 	VSUBPS       Z16, Z13, Z17
-	VFNMADD231PS vm_ln2Lo<>+0(SB), Z12, Z7
+	VFNMADD231PS vm_ln2Lo<>+0(SB), Z7, Z6
 	VFNMADD231PS vm_ln2Lo<>+0(SB), Z15, Z17
 	VMOVUPS      vm_expP0<>+0(SB), Z13
 	VMOVUPS      vm_expP0<>+0(SB), Z18
-	VFMADD213PS  vm_expP1<>+0(SB), Z7, Z13
+	VFMADD213PS  vm_expP1<>+0(SB), Z6, Z13
 	VFMADD213PS  vm_expP1<>+0(SB), Z17, Z18
-	VFMADD213PS  vm_expP2<>+0(SB), Z7, Z13
+	VFMADD213PS  vm_expP2<>+0(SB), Z6, Z13
 	VFMADD213PS  vm_expP2<>+0(SB), Z17, Z18
-	VFMADD213PS  vm_expP3<>+0(SB), Z7, Z13
+	VFMADD213PS  vm_expP3<>+0(SB), Z6, Z13
 	VFMADD213PS  vm_expP3<>+0(SB), Z17, Z18
-	VFMADD213PS  vm_expP4<>+0(SB), Z7, Z13
+	VFMADD213PS  vm_expP4<>+0(SB), Z6, Z13
 	VFMADD213PS  vm_expP4<>+0(SB), Z17, Z18
-	VFMADD213PS  vm_expP5<>+0(SB), Z7, Z13
+	VFMADD213PS  vm_expP5<>+0(SB), Z6, Z13
 	VFMADD213PS  vm_expP5<>+0(SB), Z17, Z18
-	VMULPS       Z7, Z7, Z14
+	VMULPS       Z6, Z6, Z14
 	VMULPS       Z17, Z17, Z16
-	VFMADD213PS  Z7, Z14, Z13
+	VFMADD213PS  Z6, Z14, Z13
 	VFMADD213PS  Z17, Z16, Z18
 	VADDPS       vm_f3f800000<>+0(SB), Z13, Z13
 	VADDPS       vm_f3f800000<>+0(SB), Z18, Z18
-	VCVTPS2DQ    Z12, Z7
+	VCVTPS2DQ    Z7, Z6
 	VCVTPS2DQ    Z15, Z15
-	VPSRAD       $0x01, Z7, Z12
+	VPSRAD       $0x01, Z6, Z7
 	VPSRAD       $0x01, Z15, Z14
-	VPSUBD       Z12, Z7, Z7
+	VPSUBD       Z7, Z6, Z6
 	VPSUBD       Z14, Z15, Z15
-	VPADDD       vm_i127<>+0(SB), Z12, Z12
-	VPADDD       vm_i127<>+0(SB), Z14, Z14
 	VPADDD       vm_i127<>+0(SB), Z7, Z7
+	VPADDD       vm_i127<>+0(SB), Z14, Z14
+	VPADDD       vm_i127<>+0(SB), Z6, Z6
 	VPADDD       vm_i127<>+0(SB), Z15, Z15
-	VPSLLD       $0x17, Z12, Z12
-	VPSLLD       $0x17, Z14, Z14
 	VPSLLD       $0x17, Z7, Z7
+	VPSLLD       $0x17, Z14, Z14
+	VPSLLD       $0x17, Z6, Z6
 	VPSLLD       $0x17, Z15, Z15
-	VMULPS       Z12, Z13, Z13
-	VMULPS       Z14, Z18, Z18
 	VMULPS       Z7, Z13, Z13
+	VMULPS       Z14, Z18, Z18
+	VMULPS       Z6, Z13, Z13
 	VMULPS       Z15, Z18, Z18
+	VMOVUPS      vm_f40000000<>+0(SB), Z6
 	VMOVUPS      vm_f40000000<>+0(SB), Z7
-	VMOVUPS      vm_f40000000<>+0(SB), Z12
-	VSUBPS       Z13, Z7, Z7
-	VSUBPS       Z18, Z12, Z12
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z5, K1
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z10, K2
-	VMOVDQA32.Z  Z13, K1, Z13
-	VMOVDQA32.Z  Z18, K2, Z18
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z3, K1
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z9, K2
+	VSUBPS       Z13, Z6, Z6
+	VSUBPS       Z18, Z7, Z7
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z4, K2
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z9, K4
+	VMOVDQA32.Z  Z13, K2, Z13
+	VMOVDQA32.Z  Z18, K4, Z18
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z3, K2
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z8, K4
 	VMOVAPS      Z13, Z3
-	VMOVAPS      Z18, Z9
-	VMOVAPS      Z7, K1, Z3
-	VMOVAPS      Z12, K2, Z9
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z5, K1
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z10, K2
+	VMOVAPS      Z18, Z4
+	VMOVAPS      Z6, K2, Z3
+	VMOVAPS      Z7, K4, Z4
 	VMOVAPS      Z3, Z3
-	VMOVAPS      Z9, Z5
-	VMOVAPS      Z6, K1, Z3
-	VMOVAPS      Z11, K2, Z5
-	VMULPS       vm_f3f000000<>+0(SB), Z2, Z2
-	VMULPS       vm_f3f000000<>+0(SB), Z8, Z6
+	VMOVAPS      Z4, Z4
+	VMOVAPS      Z5, K1, Z3
+	VMOVAPS      Z11, K3, Z4
 	VMULPS       Z3, Z2, Z2
-	VMULPS       Z5, Z6, Z6
+	VMULPS       Z4, Z12, Z12
 	VMOVUPS      Z1, (AX)
-	VMOVUPS      Z4, 64(AX)
+	VMOVUPS      Z10, 64(AX)
 	VMOVUPS      Z2, 128(AX)
-	VMOVUPS      Z6, 192(AX)
+	VMOVUPS      Z12, 192(AX)
 	ADDQ         $0x00000100, CX
 	ADDQ         $0x00000100, AX
 	SUBQ         $0x40, DX
@@ -5235,6 +5270,8 @@ loop1:
 	VFMADD213PS  vm_erfS0<>+0(SB), Z4, Z5
 	VADDPS       vm_f3f800000<>+0(SB), Z2, Z4
 	VFMADD231PS  Z2, Z5, Z4
+	VMULPS       vm_f3f000000<>+0(SB), Z1, Z1
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z3, K1
 	VMOVUPS      vm_erfMax<>+0(SB), Z5
 	VMINPS       Z3, Z5, Z5
 	VMOVUPS      vm_erfR8<>+0(SB), Z6
@@ -5276,15 +5313,13 @@ loop1:
 	VMULPS       Z6, Z8, Z8
 	VMOVUPS      vm_f40000000<>+0(SB), Z5
 	VSUBPS       Z8, Z5, Z5
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z3, K1
-	VMOVDQA32.Z  Z8, K1, Z8
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z2, K1
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Z3, K2
+	VMOVDQA32.Z  Z8, K2, Z8
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Z2, K2
 	VMOVAPS      Z8, Z2
-	VMOVAPS      Z5, K1, Z2
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Z3, K1
+	VMOVAPS      Z5, K2, Z2
 	VMOVAPS      Z2, Z2
 	VMOVAPS      Z4, K1, Z2
-	VMULPS       vm_f3f000000<>+0(SB), Z1, Z1
 	VMULPS       Z2, Z1, Z1
 	VMOVUPS      Z1, (AX)
 	ADDQ         $0x40, CX
@@ -5308,6 +5343,8 @@ loop1_end:
 	VFMADD213PS  vm_erfS0<>+0(SB), Y4, Y5
 	VADDPS       vm_f3f800000<>+0(SB), Y2, Y4
 	VFMADD231PS  Y2, Y5, Y4
+	VMULPS       vm_f3f000000<>+0(SB), Y1, Y1
+	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y3, K1
 	VMOVUPS      vm_erfMax<>+0(SB), Y5
 	VMINPS       Y3, Y5, Y5
 	VMOVUPS      vm_erfR8<>+0(SB), Y6
@@ -5349,15 +5386,13 @@ loop1_end:
 	VMULPS       Y6, Y8, Y8
 	VMOVUPS      vm_f40000000<>+0(SB), Y5
 	VSUBPS       Y8, Y5, Y5
-	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y3, K1
-	VMOVDQA32.Z  Y8, K1, Y8
-	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y2, K1
+	VCMPPS       $0x12, vm_erfMax<>+0(SB), Y3, K2
+	VMOVDQA32.Z  Y8, K2, Y8
+	VCMPPS       $0x1d, vm_f00000000<>+0(SB), Y2, K2
 	VMOVAPS      Y8, Y2
-	VMOVAPS      Y5, K1, Y2
-	VCMPPS       $0x11, vm_erfSplit<>+0(SB), Y3, K1
+	VMOVAPS      Y5, K2, Y2
 	VMOVAPS      Y2, Y2
 	VMOVAPS      Y4, K1, Y2
-	VMULPS       vm_f3f000000<>+0(SB), Y1, Y1
 	VMULPS       Y2, Y1, Y1
 	VMOVUPS      Y1, (AX)
 	SUBQ         $0x08, DX

@@ -90,25 +90,35 @@ func TestUnary(t *testing.T) {
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		r := rand.New(rand.NewPCG(1, 1))
 		for _, k := range unaryKernelsTested {
-			src := inputs(r, 4)
-			for n := 0; n <= maxLen; n++ {
-				for off := range maxOff {
-					x := src[off : off+n]
-					want := make([]float32, n)
-					for i, v := range x {
-						want[i] = k.spec(v)
-					}
-					dst, intact := guarded(t, n, (off*7)%maxOff)
-					k.kernel(dst, x)
-					intact()
-					checkSame(t, k.name, n, off, x, dst, want)
-					in := append([]float32(nil), x...)
-					k.kernel(in, in)
-					checkSame(t, k.name+" in place", n, off, x, in, want)
-				}
+			// Wide inputs, and inputs near 0 (whole vectors of them: the
+			// paths a kernel may take for a vector of small values only).
+			for _, scale := range []float64{4, 0.3} {
+				testUnary(t, k.name, k.kernel, k.spec, inputs(r, scale))
 			}
 		}
 	})
+}
+
+// testUnary checks kernel against spec on every length and offset of
+// src, into a guarded output and in place.
+func testUnary(t *testing.T, name string, kernel func(dst, x []float32), spec func(float32) float32, src []float32) {
+	t.Helper()
+	for n := 0; n <= maxLen; n++ {
+		for off := range maxOff {
+			x := src[off : off+n]
+			want := make([]float32, n)
+			for i, v := range x {
+				want[i] = spec(v)
+			}
+			dst, intact := guarded(t, n, (off*7)%maxOff)
+			kernel(dst, x)
+			intact()
+			checkSame(t, name, n, off, x, dst, want)
+			in := append([]float32(nil), x...)
+			kernel(in, in)
+			checkSame(t, name+" in place", n, off, x, in, want)
+		}
+	}
 }
 
 var binaryKernelsTested = []struct {

@@ -34,6 +34,48 @@ func qgemmKernels(c *build.Context) {
 	}
 	transpose(c)
 	transpose32(c)
+	widen(isas(c)[0])
+}
+
+// widen describes widenAVX2, widenCopy's blocks of 16 bytes: each loaded
+// with the flip XORed in (VPXOR), zero-extended to 16 words (VPMOVZXBW)
+// and stored; two blocks per iteration.
+func widen(s isa) {
+	s.text("widen", "dst[2i], dst[2i+1] = src[i] ^ flip, 0 for i < n, a multiple of 16 (widenCopy).")
+	dst, src := s.slice("dst", 1), s.slice("src", 1)
+	n, f := s.GP64(), s.GP32()
+	s.Load(s.Param("n"), n)
+	s.Load(s.Param("flip"), f)
+	fv := s.XMM()
+	s.VMOVD(f, fv)
+	s.VPBROADCASTB(fv, fv)
+	s.SHRQ(imm(4), n)
+	s.JZ(operand.LabelRef("done"))
+	s.TESTQ(operand.U32(1), n)
+	s.JZ(operand.LabelRef("pairs"))
+	// An odd block first, then pairs.
+	block := func(off int) {
+		x, y := s.XMM(), s.YMM()
+		s.VPXOR(operand.Mem{Base: src.p, Disp: 16 * off}, fv, x)
+		s.VPMOVZXBW(x, y)
+		s.VMOVDQU(y, operand.Mem{Base: dst.p, Disp: 32 * off})
+	}
+	block(0)
+	s.ADDQ(imm(16), src.p)
+	s.ADDQ(imm(32), dst.p)
+	s.Label("pairs")
+	s.SHRQ(imm(1), n)
+	s.JZ(operand.LabelRef("done"))
+	s.Label("loop")
+	block(0)
+	block(1)
+	s.ADDQ(imm(32), src.p)
+	s.ADDQ(imm(64), dst.p)
+	s.DECQ(n)
+	s.JNZ(operand.LabelRef("loop"))
+	s.Label("done")
+	s.VZEROUPPER()
+	s.RET()
 }
 
 // vpdpbusd emits VPDPBUSD w, a, acc (Intel: vpdpbusd acc, a, w): acc +=

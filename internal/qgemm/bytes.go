@@ -56,11 +56,12 @@ func xorCopy(dst, src []byte, flip byte) {
 }
 
 // widenCopy sets the little-endian uint16 dst[2i:2i+2] to src[i] ^ flip
-// for i < len(src).
+// for i < len(src): the blocks of 16 bytes in assembly (widenBlocks), the
+// rest 8 bytes at a time in a word.
 func widenCopy(dst, src []byte, flip byte) {
 	dst = dst[:2*len(src)]
 	f := uint64(flip) * 0x0101010101010101
-	i := 0
+	i := widenBlocks(dst, src, flip)
 	for ; i+8 <= len(src); i += 8 {
 		v := binary.LittleEndian.Uint64(src[i:]) ^ f
 		binary.LittleEndian.PutUint64(dst[2*i:], spread(uint32(v)))

@@ -115,6 +115,23 @@ func dwAVX2(taps, c, npix, step int, ind []unsafe.Pointer, w []int32, p []int32)
 //go:noescape
 func dwAVX512(taps, c, npix, step int, ind []unsafe.Pointer, w []int32, p []int32)
 
+// widenAVX2 is widenCopy on the first n bytes of src, n a multiple of
+// 16 (every amd64 family runs it).
+//
+//go:noescape
+func widenAVX2(dst, src []byte, n int, flip byte)
+
+// widenBlocks widens the whole blocks of 16 bytes of widenCopy and
+// returns how many bytes of src it did (0 under the generic family).
+func widenBlocks(dst, src []byte, flip byte) int {
+	n := len(src) &^ 15
+	if selected() == famGeneric || n == 0 {
+		return 0
+	}
+	widenAVX2(dst[:2*n], src[:n], n, flip)
+	return n
+}
+
 // transposeAVX2 is transposeBytes on rows8×cols8 whole blocks of 8×8
 // bytes, with 128-bit VEX instructions (every amd64 family runs it).
 //

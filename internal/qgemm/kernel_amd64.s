@@ -2716,3 +2716,43 @@ block:
 done:
 	VZEROUPPER
 	RET
+
+// func widenAVX2(dst []byte, src []byte, n int, flip byte)
+// Requires: AVX, AVX2
+TEXT ·widenAVX2(SB), NOSPLIT, $0-57
+	// dst[2i], dst[2i+1] = src[i] ^ flip, 0 for i < n, a multiple of 16 (widenCopy).
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+24(FP), CX
+	MOVQ         n+48(FP), DX
+	MOVBLZX      flip+56(FP), BX
+	VMOVD        BX, X0
+	VPBROADCASTB X0, X0
+	SHRQ         $0x04, DX
+	JZ           done
+	TESTQ        $0x00000001, DX
+	JZ           pairs
+	VPXOR        (CX), X0, X1
+	VPMOVZXBW    X1, Y1
+	VMOVDQU      Y1, (AX)
+	ADDQ         $0x10, CX
+	ADDQ         $0x20, AX
+
+pairs:
+	SHRQ $0x01, DX
+	JZ   done
+
+loop:
+	VPXOR     (CX), X0, X1
+	VPMOVZXBW X1, Y1
+	VMOVDQU   Y1, (AX)
+	VPXOR     16(CX), X0, X1
+	VPMOVZXBW X1, Y1
+	VMOVDQU   Y1, 32(AX)
+	ADDQ      $0x20, CX
+	ADDQ      $0x40, AX
+	DECQ      DX
+	JNZ       loop
+
+done:
+	VZEROUPPER
+	RET

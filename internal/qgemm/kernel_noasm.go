@@ -30,3 +30,6 @@ func transposeBlocks(_ []byte, _ int, _ []byte, _, _, _ int, _ byte) bool { retu
 
 // transposeBlocks32 leaves transposeBits32 to the Go code.
 func transposeBlocks32(_ []uint32, _ int, _ []uint32, _, _, _ int) bool { return false }
+
+// widenBlocks: the generic code widens.
+func widenBlocks(_, _ []byte, _ byte) int { return 0 }

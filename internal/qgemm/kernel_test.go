@@ -429,3 +429,34 @@ func TestXorCopy(t *testing.T) {
 		}
 	}
 }
+
+// TestWidenCopy: widenCopy widens every length 0-200 at source offsets
+// 0-3 on every family (widenAVX2's blocks of 16 and the Go code's tail),
+// for the sign flip, no flip and another byte, and writes nothing past
+// 2·len(src).
+func TestWidenCopy(t *testing.T) {
+	forEachFamily(t, func(t *testing.T, f family) {
+		rng := rand.New(rand.NewPCG(16, uint64(f)))
+		for _, flip := range []byte{0x80, 0, 0x5a} {
+			for n := 0; n <= 200; n++ {
+				for off := range 4 {
+					src := randomBytes(rng, off+n)[off:]
+					dst := make([]byte, 2*n+3)
+					for i := range dst {
+						dst[i] = 0xee
+					}
+					widenCopy(dst, src, flip)
+					for i := range n {
+						if dst[2*i] != src[i]^flip || dst[2*i+1] != 0 {
+							t.Fatalf("flip %#x n=%d off=%d: element %d is %#x %#x, want %#x 0", flip, n, off, i, dst[2*i], dst[2*i+1], src[i]^flip)
+						}
+					}
+					if dst[2*n] != 0xee || dst[2*n+2] != 0xee {
+						t.Fatalf("flip %#x n=%d off=%d: wrote past the end", flip, n, off)
+					}
+					cases++
+				}
+			}
+		}
+	})
+}

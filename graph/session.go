@@ -7,6 +7,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/tensorquant/tensorquant/internal/par"
 	"github.com/tensorquant/tensorquant/onnx"
 	"github.com/tensorquant/tensorquant/tensor"
 )
@@ -570,8 +571,8 @@ func (c *Ctx) Reusable(i int) bool { return i < len(c.reusable) && c.reusable[i]
 func (c *Ctx) Threads() int { return c.threads }
 
 // Parallel calls fn on consecutive ranges [lo, hi) that cover [0, n), on
-// up to Threads goroutines, each range at least grain long (grain < 1 is
-// 1), and returns when all have returned. With one thread or a small n it
+// up to Threads goroutines (internal/par's workers), each range at least
+// grain long (grain < 1 is 1), and returns when all have returned. With one thread or a small n it
 // calls fn(0, n) on the calling goroutine.
 func (c *Ctx) Parallel(n, grain int, fn func(lo, hi int)) {
 	grain = max(grain, 1)
@@ -582,15 +583,5 @@ func (c *Ctx) Parallel(n, grain int, fn func(lo, hi int)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	for p := 1; p < parts; p++ {
-		lo, hi := n*p/parts, n*(p+1)/parts
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			fn(lo, hi)
-		}()
-	}
-	fn(0, n/parts)
-	wg.Wait()
+	par.Do(parts, func(p int) { fn(n*p/parts, n*(p+1)/parts) })
 }

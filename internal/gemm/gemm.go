@@ -35,6 +35,7 @@ import (
 	"sync"
 
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/par"
 	"github.com/tensorquant/tensorquant/internal/vec"
 )
 
@@ -147,27 +148,21 @@ func Gemm(p *Params) {
 		return
 	}
 	// Split C into w blocks of whole tiles, along n when it is the longer
-	// side, else along m; each goroutine packs and multiplies its own
-	// block. Every element is still computed by one goroutine with the
-	// same k order, so the split does not change a bit.
-	var wg sync.WaitGroup
-	for t := range w {
+	// side, else along m; each goroutine (internal/par's workers) packs
+	// and multiplies its own block. Every element is still computed by
+	// one goroutine with the same k order, so the split does not change a
+	// bit.
+	par.Do(w, func(t int) {
 		i0, i1, j0, j1 := 0, m, 0, n
 		if n >= m {
 			j0, j1 = split(n, g.kern.nr, w, t)
 		} else {
 			i0, i1 = split(m, g.kern.mr, w, t)
 		}
-		if i0 == i1 || j0 == j1 {
-			continue
-		}
-		if t == w-1 {
+		if i0 < i1 && j0 < j1 {
 			g.run(i0, i1, j0, j1)
-			break
 		}
-		wg.Go(func() { g.run(i0, i1, j0, j1) })
-	}
-	wg.Wait()
+	})
 }
 
 // split returns part t of w of [0, n), cut at multiples of unit.

@@ -2,9 +2,9 @@ package nn
 
 import (
 	"slices"
-	"sync"
 
 	"github.com/tensorquant/tensorquant/internal/gemm"
+	"github.com/tensorquant/tensorquant/internal/par"
 	"github.com/tensorquant/tensorquant/internal/vec"
 )
 
@@ -592,7 +592,8 @@ func parallel(threads, n, grain int, fn func(lo, hi int)) {
 }
 
 // eachPart calls fn(part, lo, hi) for parts consecutive ranges covering
-// [0, n), part 0 on the caller's goroutine and the others each on its own.
+// [0, n), part 0 on the caller's goroutine and the others on internal/par's
+// workers.
 func eachPart(parts, n int, fn func(part, lo, hi int)) {
 	if parts <= 1 {
 		if n > 0 {
@@ -600,10 +601,5 @@ func eachPart(parts, n int, fn func(part, lo, hi int)) {
 		}
 		return
 	}
-	var wg sync.WaitGroup
-	for p := 1; p < parts; p++ {
-		wg.Go(func() { fn(p, n*p/parts, n*(p+1)/parts) })
-	}
-	fn(0, 0, n/parts)
-	wg.Wait()
+	par.Do(parts, func(p int) { fn(p, n*p/parts, n*(p+1)/parts) })
 }

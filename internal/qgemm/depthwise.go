@@ -1,8 +1,9 @@
 package qgemm
 
 import (
-	"sync"
 	"unsafe"
+
+	"github.com/tensorquant/tensorquant/internal/par"
 )
 
 // depthwise is the weights of a depthwise convolution (one input and one
@@ -87,16 +88,7 @@ func (d *depthwise) run(threads int, fam family, in *padded, e *epilogue, c Conv
 		}
 	}
 	step := c.StrideW * in.c // bytes from one output pixel's input to the next's
-	var wg sync.WaitGroup
-	for i := range t {
-		lo, hi := i*pixels/t, (i+1)*pixels/t
-		if i == t-1 {
-			d.block(fam, src, step, e, lo, hi)
-			break
-		}
-		wg.Go(func() { d.block(fam, src, step, e, lo, hi) })
-	}
-	wg.Wait()
+	par.Do(t, func(i int) { d.block(fam, src, step, e, i*pixels/t, (i+1)*pixels/t) })
 }
 
 // block computes the output pixels [lo, hi), in runs of at most maxRun

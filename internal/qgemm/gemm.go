@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync"
 	"unsafe"
+
+	"github.com/tensorquant/tensorquant/internal/par"
 )
 
 // Matrix is the activation operand of a product: Rows rows of K elements
@@ -254,20 +256,14 @@ func run(threads int, w *Weights, src rowSource, e *epilogue, m int) {
 		runBlock(w, src, e, 0, m, 0, panels)
 		return
 	}
-	var wg sync.WaitGroup
-	for i := range t {
+	par.Do(t, func(i int) {
 		lo, hi := i*units/t, (i+1)*units/t
 		i0, i1, p0, p1 := 0, m, lo, hi
 		if !byPanels {
 			i0, i1, p0, p1 = lo*mr, min(m, hi*mr), 0, panels
 		}
-		if i == t-1 {
-			runBlock(w, src, e, i0, i1, p0, p1)
-			break
-		}
-		wg.Go(func() { runBlock(w, src, e, i0, i1, p0, p1) })
-	}
-	wg.Wait()
+		runBlock(w, src, e, i0, i1, p0, p1)
+	})
 }
 
 // scratch is one goroutine's buffers: the pointers of a block's rows,

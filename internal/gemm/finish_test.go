@@ -18,26 +18,16 @@ var finishSpecials = []float32{0, float32(math.Copysign(0, -1)), float32(math.In
 // micro-kernel with the epilogue fused) with finishTileGeneric, the
 // micro-kernel followed by the epilogue, bit for bit (NaN against NaN),
 // on every family: columns of 1 to 18 (24) rows, whole and partial
-// tiles, depths 0-40, accumulating or not, with and without row biases, every clamp activation (bounds ±0,
-// ±Inf), specials in A, B, C and the biases, and guard values around the
-// tiles that must stay.
+// tiles, depths 0-40, accumulating or not, with and without row biases,
+// every clamp activation (bounds ±0, ±Inf), specials in A, B, C and the
+// biases, and guard values around the tiles that must stay.
 func TestMicroKernelFinish(t *testing.T) {
 	acts := []vec.Act{{}, {Kind: vec.Relu}, {Kind: vec.Clip, Lo: 0, Hi: 6},
 		{Kind: vec.Clip, Lo: float32(math.Copysign(0, -1)), Hi: 0}, {Kind: vec.Clip, Lo: -1, Hi: float32(math.Copysign(0, -1))},
 		{Kind: vec.Clip, Lo: float32(math.Inf(-1)), Hi: float32(math.Inf(1))}, {Kind: vec.Clip, Lo: 2, Hi: -2}}
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		kern := selectKernel()
-		rng := rand.New(rand.NewPCG(3, 4))
-		draw := func(n int) []float32 {
-			x := make([]float32, n)
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-				if rng.IntN(16) == 0 {
-					x[i] = finishSpecials[rng.IntN(len(finishSpecials))]
-				}
-			}
-			return x
-		}
+		draw := drawer(rand.New(rand.NewPCG(3, 4)))
 		const guard = 5
 		for _, k := range []int{0, 1, 2, 3, 7, 16, 33, 40} {
 			for _, acc := range []bool{false, true} {
@@ -89,17 +79,7 @@ func boolInt(b bool) int {
 func TestMicroKernelTiles(t *testing.T) {
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
 		kern := selectKernel()
-		rng := rand.New(rand.NewPCG(5, 6))
-		draw := func(n int) []float32 {
-			x := make([]float32, n)
-			for i := range x {
-				x[i] = float32(rng.NormFloat64())
-				if rng.IntN(16) == 0 {
-					x[i] = finishSpecials[rng.IntN(len(finishSpecials))]
-				}
-			}
-			return x
-		}
+		draw := drawer(rand.New(rand.NewPCG(5, 6)))
 		const guard = 5
 		for _, k := range []int{0, 1, 2, 7, 16, 33} {
 			for _, acc := range []bool{false, true} {
@@ -121,4 +101,19 @@ func TestMicroKernelTiles(t *testing.T) {
 			}
 		}
 	})
+}
+
+// drawer returns a function that draws n values from rng: normal, one in
+// 16 a special (finishSpecials).
+func drawer(rng *rand.Rand) func(n int) []float32 {
+	return func(n int) []float32 {
+		x := make([]float32, n)
+		for i := range x {
+			x[i] = float32(rng.NormFloat64())
+			if rng.IntN(16) == 0 {
+				x[i] = finishSpecials[rng.IntN(len(finishSpecials))]
+			}
+		}
+		return x
+	}
 }

@@ -19,12 +19,14 @@ func qgemmKernels(c *build.Context) {
 	const mr = 6 // every amd64 family's tile height (geometries in family.go)
 	vnni := isa{c, "VNNI", true, 16}
 	for rows := 1; rows <= mr; rows++ {
-		dotVNNI(vnni, rows)
+		dotVNNI(vnni, rows, false)
 	}
+	dotVNNI(vnni, mr, true)
 	for _, s := range isas(c) {
 		for rows := 1; rows <= mr; rows++ {
-			dotMadd(s, rows)
+			dotMadd(s, rows, false)
 		}
+		dotMadd(s, mr, true)
 	}
 	for _, s := range isas(c) {
 		epiInt32(s)
@@ -105,6 +107,43 @@ func dotArgs(s isa) (taps, c4, ind, w, c reg.GPVirtual) {
 	return
 }
 
+// dotTiled emits the frame of a micro-kernel: body (the tile's sums and
+// stores) once, or when tiled for each of the tiles tiles one after the
+// other (dotT6…): the depth and the panel reloaded for each tile, the
+// pointers of the next tile's rows right after this tile's in ind (where
+// the taps loop leaves ind), its tile of c after this one's (tileBytes).
+func dotTiled(s isa, tiled bool, taps, w, c reg.GPVirtual, tileBytes int, body func()) {
+	if !tiled {
+		body()
+		s.VZEROUPPER()
+		s.RET()
+		return
+	}
+	tiles := s.GP64()
+	s.Load(s.Param("tiles"), tiles)
+	s.TESTQ(tiles, tiles)
+	s.JEQ(operand.LabelRef("done"))
+	s.Label("tile")
+	s.Load(s.Param("taps"), taps)
+	s.Load(s.Param("w").Base(), w)
+	body()
+	s.ADDQ(operand.U32(tileBytes), c)
+	s.DECQ(tiles)
+	s.JNZ(operand.LabelRef("tile"))
+	s.Label("done")
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// dotName is the name of a micro-kernel: dotR<rows><isa>, or dotT6<isa>
+// for the one of tiled whole tiles.
+func dotName(rows int, tiled bool, isaName string) string {
+	if tiled {
+		return fmt.Sprintf("dotT%d%s", rows, isaName)
+	}
+	return fmt.Sprintf("dotR%d%s", rows, isaName)
+}
+
 // dotLoops emits the loops of a micro-kernel with rows rows and mr
 // pointers per tap: for each tap, the rows' pointers, then for each quad
 // quad(ptrs, k) with k the byte offset of the quad in every row (each
@@ -139,41 +178,41 @@ func dotLoops(s isa, rows, mr int, taps, c4, ind reg.GPVirtual, quad func(ptrs [
 // dotVNNI: the rows×64 tile of famAVX512VNNI. Per quad: the 64 columns'
 // bytes in four ZMM registers, then for each row its 4 bytes broadcast and
 // one VPDPBUSD per register; the row's sums stay in its 4 accumulators for
-// the whole depth.
-func dotVNNI(s isa, rows int) {
-	s.Implement(fmt.Sprintf("dotR%dVNNI", rows))
+// the whole depth. Tiled: dotT6VNNI, tiles whole tiles per call.
+func dotVNNI(s isa, rows int, tiled bool) {
+	s.Implement(dotName(rows, tiled, "VNNI"))
 	s.Attributes(attr.NOSPLIT)
 	s.Comment(fmt.Sprintf("Rows 0-%d of the 6×64 tile: row r in 4 accumulators of 16 columns.", rows-1))
 	taps, c4, ind, w, c := dotArgs(s)
-	acc := make([][4]reg.VecVirtual, rows)
-	for r := range acc {
-		for v := range acc[r] {
-			acc[r][v] = s.ZMM()
-			s.VPXORD(acc[r][v], acc[r][v], acc[r][v])
-		}
-	}
-	dotLoops(s, rows, 6, taps, c4, ind, func(ptrs []reg.GPVirtual, k reg.GPVirtual) {
-		var wv [4]reg.VecVirtual
-		for v := range wv {
-			wv[v] = s.ZMM()
-			s.VMOVDQU64(operand.Mem{Base: w, Disp: 64 * v}, wv[v])
-		}
-		for r, p := range ptrs {
-			a := s.ZMM()
-			s.VPBROADCASTD(operand.Mem{Base: p, Index: k, Scale: 1}, a)
-			for v := range wv {
-				vpdpbusd(s.Context, wv[v], a, acc[r][v])
+	dotTiled(s, tiled, taps, w, c, 4*64*6, func() {
+		acc := make([][4]reg.VecVirtual, rows)
+		for r := range acc {
+			for v := range acc[r] {
+				acc[r][v] = s.ZMM()
+				s.VPXORD(acc[r][v], acc[r][v], acc[r][v])
 			}
 		}
-		s.ADDQ(imm(256), w)
-	})
-	for r := range acc {
-		for v := range acc[r] {
-			s.VMOVDQU64(acc[r][v], operand.Mem{Base: c, Disp: 256*r + 64*v})
+		dotLoops(s, rows, 6, taps, c4, ind, func(ptrs []reg.GPVirtual, k reg.GPVirtual) {
+			var wv [4]reg.VecVirtual
+			for v := range wv {
+				wv[v] = s.ZMM()
+				s.VMOVDQU64(operand.Mem{Base: w, Disp: 64 * v}, wv[v])
+			}
+			for r, p := range ptrs {
+				a := s.ZMM()
+				s.VPBROADCASTD(operand.Mem{Base: p, Index: k, Scale: 1}, a)
+				for v := range wv {
+					vpdpbusd(s.Context, wv[v], a, acc[r][v])
+				}
+			}
+			s.ADDQ(imm(256), w)
+		})
+		for r := range acc {
+			for v := range acc[r] {
+				s.VMOVDQU64(acc[r][v], operand.Mem{Base: c, Disp: 256*r + 64*v})
+			}
 		}
-	}
-	s.VZEROUPPER()
-	s.RET()
+	})
 }
 
 // dotMadd: the rows×nr tile of famAVX2 (nr = 8) or famAVX512 (nr = 32),
@@ -183,69 +222,70 @@ func dotVNNI(s isa, rows int) {
 // values broadcast, so that every pair of 16-bit lanes holds 2 values of
 // the quad; VPMADDWD gives the two half sums of each column in adjacent
 // 32-bit lanes, added to the accumulators. The stores add the halves.
-func dotMadd(s isa, rows int) {
+// Tiled: dotT6AVX2 and dotT6AVX512, tiles whole tiles per call.
+func dotMadd(s isa, rows int, tiled bool) {
 	nv := 2 // registers per row
 	if s.avx512 {
 		nv = 4
 	}
 	nr := nv * s.lanes / 2
-	s.Implement(fmt.Sprintf("dotR%d%s", rows, s.name))
+	s.Implement(dotName(rows, tiled, s.name))
 	s.Attributes(attr.NOSPLIT)
 	s.Comment(fmt.Sprintf("Rows 0-%d of the 6×%d tile: row r in %d accumulators of %d columns × 2 half sums.", rows-1, nr, nv, s.lanes/2))
 	taps, c4, ind, w, c := dotArgs(s)
-	acc := make([][]reg.VecVirtual, rows)
-	for r := range acc {
-		acc[r] = make([]reg.VecVirtual, nv)
-		for v := range acc[r] {
-			acc[r][v] = s.vec()
-			s.xor(acc[r][v], acc[r][v], acc[r][v])
+	dotTiled(s, tiled, taps, w, c, 4*nr*6, func() {
+		acc := make([][]reg.VecVirtual, rows)
+		for r := range acc {
+			acc[r] = make([]reg.VecVirtual, nv)
+			for v := range acc[r] {
+				acc[r][v] = s.vec()
+				s.xor(acc[r][v], acc[r][v], acc[r][v])
+			}
 		}
-	}
-	wbytes := 2 * s.lanes // the bytes of one register's columns
-	dotLoops(s, rows, 6, taps, c4, ind, func(ptrs []reg.GPVirtual, k reg.GPVirtual) {
-		wv := make([]reg.VecVirtual, nv)
-		for v := range wv {
-			wv[v] = s.vec()
-			s.VPMOVSXBW(operand.Mem{Base: w, Disp: wbytes * v}, wv[v])
-		}
-		for r, p := range ptrs {
-			// The row's quad, 4 activations widened to 16 bits (the
-			// sources widen them), in every 64 bits of a.
-			a := s.vec()
-			s.VPBROADCASTQ(operand.Mem{Base: p, Index: k, Scale: 2}, a)
+		wbytes := 2 * s.lanes // the bytes of one register's columns
+		dotLoops(s, rows, 6, taps, c4, ind, func(ptrs []reg.GPVirtual, k reg.GPVirtual) {
+			wv := make([]reg.VecVirtual, nv)
 			for v := range wv {
-				t := s.vec()
-				s.VPMADDWD(wv[v], a, t)
-				s.VPADDD(t, acc[r][v], acc[r][v])
+				wv[v] = s.vec()
+				s.VPMOVSXBW(operand.Mem{Base: w, Disp: wbytes * v}, wv[v])
 			}
-		}
-		s.ADDQ(imm(nv*wbytes), w)
-	})
-	for r := range acc {
-		if s.avx512 {
-			// Pairs of registers (16 columns): each lane plus its neighbour,
-			// the even lanes of both narrowed into one register.
-			for v := 0; v < nv; v += 2 {
-				a, b := acc[r][v], acc[r][v+1]
-				for _, x := range []reg.VecVirtual{a, b} {
-					t := s.ZMM()
-					s.VPSHUFD(imm(0xb1), x, t)
-					s.VPADDD(t, x, x)
+			for r, p := range ptrs {
+				// The row's quad, 4 activations widened to 16 bits (the
+				// sources widen them), in every 64 bits of a.
+				a := s.vec()
+				s.VPBROADCASTQ(operand.Mem{Base: p, Index: k, Scale: 2}, a)
+				for v := range wv {
+					t := s.vec()
+					s.VPMADDWD(wv[v], a, t)
+					s.VPADDD(t, acc[r][v], acc[r][v])
 				}
-				s.VPMOVQD(a, a.AsY())
-				s.VPMOVQD(b, b.AsY())
-				s.VINSERTI64X4(imm(1), b.AsY(), a, a)
-				s.VMOVDQU32(a, operand.Mem{Base: c, Disp: 4 * (nr*r + 8*v)})
 			}
-			continue
+			s.ADDQ(imm(nv*wbytes), w)
+		})
+		for r := range acc {
+			if s.avx512 {
+				// Pairs of registers (16 columns): each lane plus its neighbour,
+				// the even lanes of both narrowed into one register.
+				for v := 0; v < nv; v += 2 {
+					a, b := acc[r][v], acc[r][v+1]
+					for _, x := range []reg.VecVirtual{a, b} {
+						t := s.ZMM()
+						s.VPSHUFD(imm(0xb1), x, t)
+						s.VPADDD(t, x, x)
+					}
+					s.VPMOVQD(a, a.AsY())
+					s.VPMOVQD(b, b.AsY())
+					s.VINSERTI64X4(imm(1), b.AsY(), a, a)
+					s.VMOVDQU32(a, operand.Mem{Base: c, Disp: 4 * (nr*r + 8*v)})
+				}
+				continue
+			}
+			// [c0 c1 c4 c5 | c2 c3 c6 c7] from the half sums, then in order.
+			s.VPHADDD(acc[r][1], acc[r][0], acc[r][0])
+			s.VPERMQ(imm(0xd8), acc[r][0], acc[r][0])
+			s.VMOVDQU(acc[r][0], operand.Mem{Base: c, Disp: 4 * nr * r})
 		}
-		// [c0 c1 c4 c5 | c2 c3 c6 c7] from the half sums, then in order.
-		s.VPHADDD(acc[r][1], acc[r][0], acc[r][0])
-		s.VPERMQ(imm(0xd8), acc[r][0], acc[r][0])
-		s.VMOVDQU(acc[r][0], operand.Mem{Base: c, Disp: 4 * nr * r})
-	}
-	s.VZEROUPPER()
-	s.RET()
+	})
 }
 
 // The epilogues turn a tile of P (rows × n, row stride ldp) into rows of

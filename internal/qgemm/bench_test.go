@@ -26,7 +26,7 @@ import (
 
 // matShapes are M×K×N: BERT-base's feed-forward and attention projections
 // for 128 tokens, and one token's.
-var matShapes = []struct{ m, k, n int }{{128, 768, 3072}, {128, 768, 768}, {1, 768, 3072}}
+var matShapes = []struct{ m, k, n int }{{128, 768, 3072}, {128, 768, 768}, {1, 768, 3072}, {3136, 24, 144}, {3136, 144, 24}}
 
 // convShapesBench are 3×3 convolutions with padding 1: ResNet's 64
 // channels at 56×56 and 256 at 14×14, MobileNet-v2's depthwise 192 at

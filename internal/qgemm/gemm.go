@@ -349,9 +349,16 @@ func runBlock(w *Weights, src rowSource, e *epilogue, i0, i1, p0, p1 int) {
 			// as the work.
 			for g := ib; g < ie; g += epiRows {
 				ge := min(g+epiRows, ie)
-				for i := g; i < ge; i += mr {
+				// The whole tiles in one call (their set-up and the
+				// call cost as much as a tile of few quads), then the
+				// last rows.
+				t0, full := (g-ib)/mr, (ge-g)/mr
+				if full > 0 {
+					dotTiles(w.fam, full, w.taps, w.c4, ind[t0*per:(t0+full)*per], wp, s.tiles[:full*mr*nr])
+				}
+				if i := g + full*mr; i < ge {
 					t := (i - ib) / mr
-					dot(w.fam, min(mr, ge-i), w.taps, w.c4, ind[t*per:(t+1)*per], wp, s.tiles[(i-g)*nr:])
+					dot(w.fam, ge-i, w.taps, w.c4, ind[t*per:(t+1)*per], wp, s.tiles[(i-g)*nr:])
 				}
 				te.tile(w.fam, s.tiles[:], nr, ge-g, g-dm, n0, nv, rho[g-ib:], s)
 			}

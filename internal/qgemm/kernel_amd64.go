@@ -147,6 +147,37 @@ func transpose32AVX2(dst []uint32, ldd int, src []uint32, lds, rows8, cols8 int)
 // epiMin is the shortest row the assembly epilogues take.
 const epiMin = 8
 
+// dotT6VNNI, dotT6AVX512 and dotT6AVX2 are dotR6… on tiles whole tiles
+// one after the other: tile t's row pointers at ind[t·taps·6:], its sums at
+// c[t·6·nr:], all from the panel w (dotTiles).
+//
+//go:noescape
+func dotT6VNNI(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
+func dotT6AVX512(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
+func dotT6AVX2(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+// dotTiles computes tiles whole tiles of family f one after the other
+// (tile t: rows pointers ind[t·taps·mr:], sums c[t·mr·nr:]) from the panel
+// w: one call on the amd64 families, dot per tile on the generic one.
+func dotTiles(f family, tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
+	g := geometries[f]
+	ind, w, c = ind[:tiles*taps*g.mr], w[:taps*c4*g.nr*4], c[:tiles*g.mr*g.nr]
+	switch f {
+	case famAVX512VNNI:
+		dotT6VNNI(tiles, taps, c4, ind, w, c)
+	case famAVX512:
+		dotT6AVX512(tiles, taps, c4, ind, w, c)
+	case famAVX2:
+		dotT6AVX2(tiles, taps, c4, ind, w, c)
+	default:
+		dotEach(f, tiles, taps, c4, ind, w, c)
+	}
+}
+
 func dot(f family, rows, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
 	g := geometries[f]
 	ind, w, c = ind[:taps*g.mr], w[:taps*c4*g.nr*4], c[:g.mr*g.nr]

@@ -100,3 +100,11 @@ func dwGeneric(signed bool, taps, c, npix, step int, ind []unsafe.Pointer, w []i
 		}
 	}
 }
+
+// dotEach is dotTiles by one dot call per tile.
+func dotEach(f family, tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
+	g := geometries[f]
+	for t := range tiles {
+		dot(f, g.mr, taps, c4, ind[t*taps*g.mr:], w, c[t*g.mr*g.nr:])
+	}
+}

@@ -33,3 +33,10 @@ func transposeBlocks32(_ []uint32, _ int, _ []uint32, _, _, _ int) bool { return
 
 // widenBlocks: the generic code widens.
 func widenBlocks(_, _ []byte, _ byte) int { return 0 }
+
+// dotTiles computes tiles whole tiles one after the other (tile t: rows
+// pointers ind[t·taps·mr:], sums c[t·mr·nr:]) from the panel w, one dot
+// call per tile.
+func dotTiles(f family, tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
+	dotEach(f, tiles, taps, c4, ind, w, c)
+}

@@ -87,10 +87,14 @@ race:
 	$(GO) test -count=1 -race -short $(PKGS)
 
 # arm64 under qemu user emulation: NEON kernels and the generic fallback.
-# NEON is baseline on arm64: both emulated CPUs must run it.
+# NEON is baseline on arm64: both emulated CPUs must run it. TQ_EMULATED
+# makes the whole-model tests run their smallest model (models.Emulated).
+# The second CPU (ARMv8.0, no dot product) differs from the first only in
+# the integer GEMM's family (cpufeat.ASIMDDP), so it runs the packages
+# that select or fuzz it.
 arm64: tools-qemu
-	KERNELS_REQUIRE=neon GOARCH=arm64 $(GO) test -count=1 -timeout 30m -short -exec qemu-aarch64-static $(PKGS)
-	KERNELS_REQUIRE=neon GOARCH=arm64 $(GO) test -count=1 -short -exec 'qemu-aarch64-static -cpu cortex-a53' $(KERNEL_PKGS)
+	TQ_EMULATED=1 KERNELS_REQUIRE=neon GOARCH=arm64 $(GO) test -count=1 -timeout 30m -short -exec qemu-aarch64-static $(PKGS)
+	TQ_EMULATED=1 KERNELS_REQUIRE=neon GOARCH=arm64 $(GO) test -count=1 -short -exec 'qemu-aarch64-static -cpu cortex-a53' ./internal/cpufeat ./internal/qgemm ./fuzz
 
 tools-qemu:
 	@command -v qemu-aarch64-static >/dev/null 2>&1 || scripts/apt-install qemu-user-static

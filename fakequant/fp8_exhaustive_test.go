@@ -12,6 +12,7 @@ import (
 
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
 // TestFP8Exhaustive converts every one of the 2^32 float32 bit patterns to
@@ -24,9 +25,15 @@ import (
 //
 // The reference rounds each magnitude once per format and the kernels see
 // both signs, so each of the 2^31 magnitudes costs two reference roundings.
+//
+// Under the purego tag it skips: the generic family is one of those the
+// build with assembly checks (make unit), and the sweep takes two minutes.
 func TestFP8Exhaustive(t *testing.T) {
 	if testing.Short() {
 		t.Skip("exhaustive FP8 test skipped under -short")
+	}
+	if kerneltest.Purego {
+		t.Skip("purego: the generic family is checked by the build with assembly")
 	}
 	const chunk = 1 << 16
 	const chunks = 1 << 31 / chunk

@@ -28,12 +28,15 @@ import (
 // 5th quantizer, up to 4 codes by the 35th) with the assembly kernels, 0.40
 // and 0.27 with the purego ones, whose sums are in yet another order. A
 // misplaced or mis-scaled quantizer moves the outputs by about the effect
-// itself. Under -short:
-// resnet18 and the Fashion CNN.
+// itself. Under -short: resnet18 and the Fashion CNN; under an emulator
+// (models.Emulated): the Fashion CNN.
 func TestReferenceModels(t *testing.T) {
 	man := models.Open(t)
 	names := man.Names()
-	if testing.Short() {
+	switch {
+	case models.Emulated():
+		names = []string{"fashion_cnn"}
+	case testing.Short():
 		names = []string{"resnet18", "fashion_cnn"}
 	}
 	for _, name := range names {

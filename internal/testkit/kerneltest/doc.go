@@ -17,5 +17,9 @@
 //     its input, and the family that dispatch selects by default at that
 //     size reports the extra metric "1 selected".
 //
+//   - Purego says whether the tests were built with the purego tag, for
+//     the checks that the build with assembly already makes of the generic
+//     family (which every build has).
+//
 // Only _test.go files import it; nothing in the pipeline does.
 package kerneltest

@@ -112,6 +112,14 @@ func Dir() (string, error) {
 	return filepath.Join(root, "testdata", "models"), nil
 }
 
+// Emulated reports whether the tests run under an emulator: the
+// Makefile's arm64 target (qemu user emulation, 20-30 times slower than
+// the host) sets TQ_EMULATED=1. The whole-model tests then run their
+// smallest model only: what differs on the emulated architecture is its
+// kernels, which the kernel packages' tests check on every length and the
+// smallest model checks end to end; the larger models only add time.
+func Emulated() bool { return os.Getenv("TQ_EMULATED") == "1" }
+
 // Load reads and checks dir/manifest.json. It returns an error wrapping
 // fs.ErrNotExist when there is no manifest, and an error naming the
 // problem for a malformed one (bad JSON, a model without opsets, batches,

@@ -222,13 +222,15 @@ func (s *matrixSource) sums(rho []int32, r0, rows int) {
 }
 
 // parallelWork is the number of multiply-adds per goroutine below which a
-// product is not split: about 40 µs of the VNNI kernels, against a few
-// µs to start and join a goroutine. (It was 2^26, four times
-// internal/gemm's 2^24 float threshold since the integer kernels are about
-// four times as fast; that left most layers of the MobileNets and
-// EfficientNet at batch 8 on one goroutine, and their int8 runs no faster
-// on two threads than on one.) Tests lower it to split small products.
-var parallelWork = float64(1 << 22)
+// product is not split: about 5 µs of the VNNI kernels and 15-20 µs of
+// the AVX2 ones, against 1-3 µs to hand a part to internal/par's spinning
+// workers. (It was 2^26, then 2^22, which on AVX2 kept every layer of
+// mobilenet_v2 at batch 1 from its fourth block on (1×1 products of
+// 100-200 µs, depthwise ones of 40-140 µs) on one goroutine: per layer,
+// two threads ran 1.00-1.05× one; at 2^19 1.6-2.0×, and the model's sum
+// of layers 1.75-1.82× (1.23-1.31× at 2^22) when the VM's second core
+// was free. Tests lower it to split small products.
+var parallelWork = float64(1 << 19)
 
 // blockBytes bounds the activation bytes a block of rows reads (the rows
 // stay in L2 while the block runs down every panel of the weights).

@@ -166,7 +166,10 @@ func transpose8x8(s isa, rows [8]reg.VecVirtual) [8]reg.VecVirtual {
 // the next packed panel of A (the panels of A are consecutive), so that
 // a column of tiles costs one call. The last tile may have fewer than mr
 // rows (its panel of A zero-padded): the rows past rows are neither read
-// (C when acc, the biases) nor written.
+// (C when acc, the biases) nor written, and a last tile of at most mr-2
+// rows runs the k loop of the smallest even number of rows that holds
+// them (2 or 4; on AVX-512 also 6): the multiply-adds of the zero rows
+// were a ninth of a product of 16 or 32 rows on AVX2.
 func sgemm(s isa, finish bool) {
 	mr := 6 // AVX2: 12 accumulators, 2 rows of B and a broadcast fill 15 registers
 	if s.avx512 {
@@ -179,91 +182,128 @@ func sgemm(s isa, finish bool) {
 	}
 	s.text(name, fmt.Sprintf("%d×%d tiles down rows rows of C: row i in accumulators 2i (columns 0-%d) and 2i+1 (%d-%d).",
 		mr, nr, s.lanes-1, s.lanes, nr-1))
-	k0, left := s.GP64(), s.GP64()
-	s.Load(s.Param("k"), k0)
-	s.Load(s.Param("rows"), left)
-	a, b, c := s.slice("a", 4), s.slice("b", 4), s.slice("c", 4)
-	b0 := s.GP64()
-	s.MOVQ(b.p, b0)
-	ldc := s.GP64()
-	s.Load(s.Param("ldc"), ldc)
-	s.SHLQ(imm(2), ldc) // in bytes
-	var bias reg.GPVirtual
+	t := sgemmTile{s: s, finish: finish, mr: mr, k0: s.GP64(), left: s.GP64()}
+	s.Load(s.Param("k"), t.k0)
+	s.Load(s.Param("rows"), t.left)
+	t.a, t.b, t.c = s.slice("a", 4), s.slice("b", 4), s.slice("c", 4)
+	t.b0 = s.GP64()
+	s.MOVQ(t.b.p, t.b0)
+	t.ldc = s.GP64()
+	s.Load(s.Param("ldc"), t.ldc)
+	s.SHLQ(imm(2), t.ldc) // in bytes
 	if finish {
-		bias = s.GP64()
-		s.Load(s.Param("bias").Base(), bias)
+		t.bias = s.GP64()
+		s.Load(s.Param("bias").Base(), t.bias)
 	}
-	s.TESTQ(left, left)
+	s.TESTQ(t.left, t.left)
 	s.JLE(operand.LabelRef("done"))
-	// skip jumps to label when the tile has at most i rows (left <= i).
-	skip := func(i int, label string) {
-		s.CMPQ(left, imm(i))
-		s.JLE(operand.LabelRef(label))
-	}
 
 	s.Label("tile")
-	s.Comment("Prefetch the C tile while the k loop runs.")
-	p := s.GP64()
-	s.MOVQ(c.p, p)
-	for i := range mr {
-		for off := 0; off < 4*nr; off += 64 {
-			s.PREFETCHT0(operand.Mem{Base: p, Disp: off})
-		}
-		if i < mr-1 {
-			s.ADDQ(ldc, p)
-		}
-	}
-	acc := make([]reg.VecVirtual, 2*mr)
-	for i := range acc {
-		acc[i] = s.vec()
-		s.xor(acc[i], acc[i], acc[i])
-	}
-	// The k loop reads this tile's panel of A (which it leaves a.p past,
-	// at the next tile's) and the panel of B from its start.
-	k := s.GP64()
-	s.MOVQ(k0, k)
-	s.MOVQ(b0, b.p)
-	s.TESTQ(k, k)
-	s.JEQ(operand.LabelRef("store"))
-
-	s.Label("loop")
-	bv0, bv1 := s.vec(), s.vec()
-	s.VMOVUPS(b.at(0), bv0)
-	s.VMOVUPS(b.at(s.lanes), bv1)
-	for i := range mr {
-		ai := s.vec()
-		s.VBROADCASTSS(a.at(i), ai)
-		s.VFMADD231PS(bv0, ai, acc[2*i])
-		s.VFMADD231PS(bv1, ai, acc[2*i+1])
-	}
-	s.ADDQ(imm(4*mr), a.p)
-	s.ADDQ(imm(4*nr), b.p)
-	s.DECQ(k)
-	s.JNZ(operand.LabelRef("loop"))
-
+	s.CMPQ(t.left, imm(mr-2))
+	s.JLE(operand.LabelRef("short"))
+	acc := t.loop(mr, "")
 	// The tile's end: a whole tile's without row checks, a partial
-	// one's (the last tile only) with them.
-	s.Label("store")
-	s.CMPQ(left, imm(mr))
+	// one's (the last tile, of mr-1 rows) with them.
+	s.CMPQ(t.left, imm(mr))
 	s.JL(operand.LabelRef("partial"))
-	sgemmStore(s, finish, mr, acc, c, ldc, bias, nil, "")
+	sgemmStore(s, finish, mr, mr, acc, t.c, t.ldc, t.bias, nil, "")
 	s.JMP(operand.LabelRef("next"))
 	s.Label("partial")
-	sgemmStore(s, finish, mr, acc, c, ldc, bias, skip, "_partial")
+	sgemmStore(s, finish, mr, mr, acc, t.c, t.ldc, t.bias, t.skip, "_partial")
 	s.Label("next")
-	s.SUBQ(imm(mr), left)
+	s.SUBQ(imm(mr), t.left)
 	s.JG(operand.LabelRef("tile"))
+	s.JMP(operand.LabelRef("done"))
+
+	// The last tile, of at most mr-2 rows.
+	s.Label("short")
+	for r := 2; r < mr-2; r += 2 {
+		s.CMPQ(t.left, imm(r))
+		s.JLE(operand.LabelRef(fmt.Sprintf("short%d", r)))
+	}
+	for r := mr - 2; r >= 2; r -= 2 {
+		if r < mr-2 {
+			s.JMP(operand.LabelRef("done"))
+			s.Label(fmt.Sprintf("short%d", r))
+		}
+		sfx := fmt.Sprintf("_%d", r)
+		sgemmStore(s, finish, r, mr, t.loop(r, sfx), t.c, t.ldc, t.bias, t.skip, sfx)
+	}
 	s.Label("done")
 	s.VZEROUPPER()
 	s.RET()
 }
 
-// sgemmStore emits the end of sgemm's tile: C added to the accumulators
-// (when acc), the biases and the clamp (finish), the rows stored and c.p
-// moved on to the next tile's first row. With skip, row i is left out of
+// sgemmTile holds what the tile bodies of one sgemm kernel share: its
+// arguments' registers and the rows of its panels of A.
+type sgemmTile struct {
+	s             isa
+	finish        bool
+	mr            int
+	k0, left      reg.GPVirtual
+	a, b, c       stream
+	b0, ldc, bias reg.GPVirtual
+}
+
+// skip jumps to label when the tile has at most i rows (left <= i).
+func (t sgemmTile) skip(i int, label string) {
+	t.s.CMPQ(t.left, imm(i))
+	t.s.JLE(operand.LabelRef(label))
+}
+
+// loop emits the prefetch of a tile's r rows of C (r <= mr), its zeroed
+// accumulators and its k loop over the first r rows of the panel of A
+// (their values mr apart), which leaves a.p at the next panel; it returns
+// the accumulators (row i in 2i and 2i+1). sfx makes the labels unique.
+func (t sgemmTile) loop(r int, sfx string) []reg.VecVirtual {
+	s, nr := t.s, 2*t.s.lanes
+	s.Comment("Prefetch the C tile while the k loop runs.")
+	p := s.GP64()
+	s.MOVQ(t.c.p, p)
+	for i := range r {
+		for off := 0; off < 4*nr; off += 64 {
+			s.PREFETCHT0(operand.Mem{Base: p, Disp: off})
+		}
+		if i < r-1 {
+			s.ADDQ(t.ldc, p)
+		}
+	}
+	acc := make([]reg.VecVirtual, 2*r)
+	for i := range acc {
+		acc[i] = s.vec()
+		s.xor(acc[i], acc[i], acc[i])
+	}
+	k := s.GP64()
+	s.MOVQ(t.k0, k)
+	s.MOVQ(t.b0, t.b.p)
+	s.TESTQ(k, k)
+	s.JEQ(operand.LabelRef("store" + sfx))
+
+	s.Label("loop" + sfx)
+	bv0, bv1 := s.vec(), s.vec()
+	s.VMOVUPS(t.b.at(0), bv0)
+	s.VMOVUPS(t.b.at(s.lanes), bv1)
+	for i := range r {
+		ai := s.vec()
+		s.VBROADCASTSS(t.a.at(i), ai)
+		s.VFMADD231PS(bv0, ai, acc[2*i])
+		s.VFMADD231PS(bv1, ai, acc[2*i+1])
+	}
+	s.ADDQ(imm(4*t.mr), t.a.p)
+	s.ADDQ(imm(4*nr), t.b.p)
+	s.DECQ(k)
+	s.JNZ(operand.LabelRef("loop" + sfx))
+	s.Label("store" + sfx)
+	return acc
+}
+
+// sgemmStore emits the end of sgemm's tile of mr rows (of a kernel whose
+// tiles are step rows apart): C added to the accumulators (when acc), the
+// biases and the clamp (finish), the rows stored, c.p moved on to the
+// next tile's first row and bias by step. With skip, row i is left out of
 // all three (its bias not read) when the tile has at most i rows (skip
 // jumps to the label it is given); sfx makes the labels unique.
-func sgemmStore(s isa, finish bool, mr int, acc []reg.VecVirtual, c stream, ldc, bias reg.GPVirtual, skip func(i int, label string), sfx string) {
+func sgemmStore(s isa, finish bool, mr, step int, acc []reg.VecVirtual, c stream, ldc, bias reg.GPVirtual, skip func(i int, label string), sfx string) {
 	check := func(i int, label string) {
 		if i > 0 && skip != nil {
 			skip(i, label+sfx)
@@ -298,7 +338,7 @@ func sgemmStore(s isa, finish bool, mr int, acc []reg.VecVirtual, c stream, ldc,
 			s.VADDPS(bv, acc[2*i+1], acc[2*i+1])
 		}
 		s.Label("clamp" + sfx)
-		s.ADDQ(imm(4*mr), bias)
+		s.ADDQ(imm(4*step), bias)
 		lo, hi := s.broadcast(s.param("lo")), s.broadcast(s.param("hi"))
 		zfix, sfix := s.broadcast(s.param("zfix")), s.broadcast(s.param("sfix"))
 		for _, r := range acc {

@@ -20,6 +20,9 @@ TEXT ·sgemmAVX2(SB), NOSPLIT, $0-104
 	JLE   done
 
 tile:
+	CMPQ CX, $0x04
+	JLE  short
+
 	// Prefetch the C tile while the k loop runs.
 	MOVQ       SI, BX
 	PREFETCHT0 (BX)
@@ -189,7 +192,151 @@ stored_partial:
 next:
 	SUBQ $0x06, CX
 	JG   tile
+	JMP  done
 
+short:
+	CMPQ CX, $0x02
+	JLE  short2
+
+	// Prefetch the C tile while the k loop runs.
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	VPXOR      Y0, Y0, Y0
+	VPXOR      Y1, Y1, Y1
+	VPXOR      Y2, Y2, Y2
+	VPXOR      Y3, Y3, Y3
+	VPXOR      Y4, Y4, Y4
+	VPXOR      Y5, Y5, Y5
+	VPXOR      Y6, Y6, Y6
+	VPXOR      Y7, Y7, Y7
+	MOVQ       DI, BX
+	TESTQ      AX, AX
+	JEQ        store_4
+
+loop_4:
+	VMOVUPS      (BX), Y8
+	VMOVUPS      32(BX), Y9
+	VBROADCASTSS (DX), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS 4(DX), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS 8(DX), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS 12(DX), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+	ADDQ         $0x18, DX
+	ADDQ         $0x40, BX
+	DECQ         AX
+	JNZ          loop_4
+
+store_4:
+	MOVBLZX acc+88(FP), AX
+	TESTL   AX, AX
+	JEQ     write_4
+	MOVQ    SI, AX
+	VADDPS  (AX), Y0, Y0
+	VADDPS  32(AX), Y1, Y1
+	ADDQ    R8, AX
+	CMPQ    CX, $0x01
+	JLE     write_4
+	VADDPS  (AX), Y2, Y2
+	VADDPS  32(AX), Y3, Y3
+	ADDQ    R8, AX
+	CMPQ    CX, $0x02
+	JLE     write_4
+	VADDPS  (AX), Y4, Y4
+	VADDPS  32(AX), Y5, Y5
+	ADDQ    R8, AX
+	CMPQ    CX, $0x03
+	JLE     write_4
+	VADDPS  (AX), Y6, Y6
+	VADDPS  32(AX), Y7, Y7
+
+write_4:
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, 32(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x01
+	JLE     stored_4
+	VMOVUPS Y2, (SI)
+	VMOVUPS Y3, 32(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x02
+	JLE     stored_4
+	VMOVUPS Y4, (SI)
+	VMOVUPS Y5, 32(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x03
+	JLE     stored_4
+	VMOVUPS Y6, (SI)
+	VMOVUPS Y7, 32(SI)
+	ADDQ    R8, SI
+
+stored_4:
+	JMP done
+
+short2:
+	// Prefetch the C tile while the k loop runs.
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	VPXOR      Y0, Y0, Y0
+	VPXOR      Y1, Y1, Y1
+	VPXOR      Y2, Y2, Y2
+	VPXOR      Y3, Y3, Y3
+	MOVQ       DI, BX
+	TESTQ      AX, AX
+	JEQ        store_2
+
+loop_2:
+	VMOVUPS      (BX), Y4
+	VMOVUPS      32(BX), Y5
+	VBROADCASTSS (DX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 4(DX), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+	ADDQ         $0x18, DX
+	ADDQ         $0x40, BX
+	DECQ         AX
+	JNZ          loop_2
+
+store_2:
+	MOVBLZX acc+88(FP), AX
+	TESTL   AX, AX
+	JEQ     write_2
+	MOVQ    SI, AX
+	VADDPS  (AX), Y0, Y0
+	VADDPS  32(AX), Y1, Y1
+	ADDQ    R8, AX
+	CMPQ    CX, $0x01
+	JLE     write_2
+	VADDPS  (AX), Y2, Y2
+	VADDPS  32(AX), Y3, Y3
+
+write_2:
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, 32(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x01
+	JLE     stored_2
+	VMOVUPS Y2, (SI)
+	VMOVUPS Y3, 32(SI)
+	ADDQ    R8, SI
+
+stored_2:
 done:
 	VZEROUPPER
 	RET
@@ -211,6 +358,9 @@ TEXT ·sgemmFinishAVX2(SB), NOSPLIT, $0-144
 	JLE   done
 
 tile:
+	CMPQ CX, $0x04
+	JLE  short
+
 	// Prefetch the C tile while the k loop runs.
 	MOVQ       SI, BX
 	PREFETCHT0 (BX)
@@ -534,7 +684,239 @@ stored_partial:
 next:
 	SUBQ $0x06, CX
 	JG   tile
+	JMP  done
 
+short:
+	CMPQ CX, $0x02
+	JLE  short2
+
+	// Prefetch the C tile while the k loop runs.
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	VPXOR      Y0, Y0, Y0
+	VPXOR      Y1, Y1, Y1
+	VPXOR      Y2, Y2, Y2
+	VPXOR      Y3, Y3, Y3
+	VPXOR      Y4, Y4, Y4
+	VPXOR      Y5, Y5, Y5
+	VPXOR      Y6, Y6, Y6
+	VPXOR      Y7, Y7, Y7
+	MOVQ       DI, BX
+	TESTQ      AX, AX
+	JEQ        store_4
+
+loop_4:
+	VMOVUPS      (BX), Y8
+	VMOVUPS      32(BX), Y9
+	VBROADCASTSS (DX), Y10
+	VFMADD231PS  Y8, Y10, Y0
+	VFMADD231PS  Y9, Y10, Y1
+	VBROADCASTSS 4(DX), Y10
+	VFMADD231PS  Y8, Y10, Y2
+	VFMADD231PS  Y9, Y10, Y3
+	VBROADCASTSS 8(DX), Y10
+	VFMADD231PS  Y8, Y10, Y4
+	VFMADD231PS  Y9, Y10, Y5
+	VBROADCASTSS 12(DX), Y10
+	VFMADD231PS  Y8, Y10, Y6
+	VFMADD231PS  Y9, Y10, Y7
+	ADDQ         $0x18, DX
+	ADDQ         $0x40, BX
+	DECQ         AX
+	JNZ          loop_4
+
+store_4:
+	MOVBLZX acc+88(FP), AX
+	TESTL   AX, AX
+	JEQ     write_4
+	MOVQ    SI, AX
+	VADDPS  (AX), Y0, Y0
+	VADDPS  32(AX), Y1, Y1
+	ADDQ    R8, AX
+	CMPQ    CX, $0x01
+	JLE     write_4
+	VADDPS  (AX), Y2, Y2
+	VADDPS  32(AX), Y3, Y3
+	ADDQ    R8, AX
+	CMPQ    CX, $0x02
+	JLE     write_4
+	VADDPS  (AX), Y4, Y4
+	VADDPS  32(AX), Y5, Y5
+	ADDQ    R8, AX
+	CMPQ    CX, $0x03
+	JLE     write_4
+	VADDPS  (AX), Y6, Y6
+	VADDPS  32(AX), Y7, Y7
+
+write_4:
+	VBROADCASTSS (R9), Y8
+	VADDPS       Y8, Y0, Y0
+	VADDPS       Y8, Y1, Y1
+	CMPQ         CX, $0x01
+	JLE          clamp_4
+	VBROADCASTSS 4(R9), Y8
+	VADDPS       Y8, Y2, Y2
+	VADDPS       Y8, Y3, Y3
+	CMPQ         CX, $0x02
+	JLE          clamp_4
+	VBROADCASTSS 8(R9), Y8
+	VADDPS       Y8, Y4, Y4
+	VADDPS       Y8, Y5, Y5
+	CMPQ         CX, $0x03
+	JLE          clamp_4
+	VBROADCASTSS 12(R9), Y8
+	VADDPS       Y8, Y6, Y6
+	VADDPS       Y8, Y7, Y7
+
+clamp_4:
+	ADDQ         $0x18, R9
+	VBROADCASTSS lo+128(FP), Y8
+	VBROADCASTSS hi+132(FP), Y9
+	VBROADCASTSS zfix+136(FP), Y10
+	VBROADCASTSS sfix+140(FP), Y11
+	VMAXPS       Y0, Y8, Y0
+	VMINPS       Y0, Y9, Y0
+	VADDPS       Y10, Y0, Y0
+	VPOR         Y11, Y0, Y0
+	VMAXPS       Y1, Y8, Y1
+	VMINPS       Y1, Y9, Y1
+	VADDPS       Y10, Y1, Y1
+	VPOR         Y11, Y1, Y1
+	VMAXPS       Y2, Y8, Y2
+	VMINPS       Y2, Y9, Y2
+	VADDPS       Y10, Y2, Y2
+	VPOR         Y11, Y2, Y2
+	VMAXPS       Y3, Y8, Y3
+	VMINPS       Y3, Y9, Y3
+	VADDPS       Y10, Y3, Y3
+	VPOR         Y11, Y3, Y3
+	VMAXPS       Y4, Y8, Y4
+	VMINPS       Y4, Y9, Y4
+	VADDPS       Y10, Y4, Y4
+	VPOR         Y11, Y4, Y4
+	VMAXPS       Y5, Y8, Y5
+	VMINPS       Y5, Y9, Y5
+	VADDPS       Y10, Y5, Y5
+	VPOR         Y11, Y5, Y5
+	VMAXPS       Y6, Y8, Y6
+	VMINPS       Y6, Y9, Y6
+	VADDPS       Y10, Y6, Y6
+	VPOR         Y11, Y6, Y6
+	VMAXPS       Y7, Y8, Y7
+	VMINPS       Y7, Y9, Y7
+	VADDPS       Y10, Y7, Y7
+	VPOR         Y11, Y7, Y7
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x01
+	JLE          stored_4
+	VMOVUPS      Y2, (SI)
+	VMOVUPS      Y3, 32(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x02
+	JLE          stored_4
+	VMOVUPS      Y4, (SI)
+	VMOVUPS      Y5, 32(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x03
+	JLE          stored_4
+	VMOVUPS      Y6, (SI)
+	VMOVUPS      Y7, 32(SI)
+	ADDQ         R8, SI
+
+stored_4:
+	JMP done
+
+short2:
+	// Prefetch the C tile while the k loop runs.
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	VPXOR      Y0, Y0, Y0
+	VPXOR      Y1, Y1, Y1
+	VPXOR      Y2, Y2, Y2
+	VPXOR      Y3, Y3, Y3
+	MOVQ       DI, BX
+	TESTQ      AX, AX
+	JEQ        store_2
+
+loop_2:
+	VMOVUPS      (BX), Y4
+	VMOVUPS      32(BX), Y5
+	VBROADCASTSS (DX), Y6
+	VFMADD231PS  Y4, Y6, Y0
+	VFMADD231PS  Y5, Y6, Y1
+	VBROADCASTSS 4(DX), Y6
+	VFMADD231PS  Y4, Y6, Y2
+	VFMADD231PS  Y5, Y6, Y3
+	ADDQ         $0x18, DX
+	ADDQ         $0x40, BX
+	DECQ         AX
+	JNZ          loop_2
+
+store_2:
+	MOVBLZX acc+88(FP), AX
+	TESTL   AX, AX
+	JEQ     write_2
+	MOVQ    SI, AX
+	VADDPS  (AX), Y0, Y0
+	VADDPS  32(AX), Y1, Y1
+	ADDQ    R8, AX
+	CMPQ    CX, $0x01
+	JLE     write_2
+	VADDPS  (AX), Y2, Y2
+	VADDPS  32(AX), Y3, Y3
+
+write_2:
+	VBROADCASTSS (R9), Y4
+	VADDPS       Y4, Y0, Y0
+	VADDPS       Y4, Y1, Y1
+	CMPQ         CX, $0x01
+	JLE          clamp_2
+	VBROADCASTSS 4(R9), Y4
+	VADDPS       Y4, Y2, Y2
+	VADDPS       Y4, Y3, Y3
+
+clamp_2:
+	ADDQ         $0x18, R9
+	VBROADCASTSS lo+128(FP), Y4
+	VBROADCASTSS hi+132(FP), Y5
+	VBROADCASTSS zfix+136(FP), Y6
+	VBROADCASTSS sfix+140(FP), Y7
+	VMAXPS       Y0, Y4, Y0
+	VMINPS       Y0, Y5, Y0
+	VADDPS       Y6, Y0, Y0
+	VPOR         Y7, Y0, Y0
+	VMAXPS       Y1, Y4, Y1
+	VMINPS       Y1, Y5, Y1
+	VADDPS       Y6, Y1, Y1
+	VPOR         Y7, Y1, Y1
+	VMAXPS       Y2, Y4, Y2
+	VMINPS       Y2, Y5, Y2
+	VADDPS       Y6, Y2, Y2
+	VPOR         Y7, Y2, Y2
+	VMAXPS       Y3, Y4, Y3
+	VMINPS       Y3, Y5, Y3
+	VADDPS       Y6, Y3, Y3
+	VPOR         Y7, Y3, Y3
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, 32(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x01
+	JLE          stored_2
+	VMOVUPS      Y2, (SI)
+	VMOVUPS      Y3, 32(SI)
+	ADDQ         R8, SI
+
+stored_2:
 done:
 	VZEROUPPER
 	RET
@@ -555,6 +937,9 @@ TEXT ·sgemmAVX512(SB), NOSPLIT, $0-104
 	JLE   done
 
 tile:
+	CMPQ CX, $0x06
+	JLE  short
+
 	// Prefetch the C tile while the k loop runs.
 	MOVQ       SI, BX
 	PREFETCHT0 (BX)
@@ -778,7 +1163,287 @@ stored_partial:
 next:
 	SUBQ $0x08, CX
 	JG   tile
+	JMP  done
 
+short:
+	CMPQ CX, $0x02
+	JLE  short2
+	CMPQ CX, $0x04
+	JLE  short4
+
+	// Prefetch the C tile while the k loop runs.
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	VPXORD     Z19, Z19, Z19
+	VPXORD     Z20, Z20, Z20
+	VPXORD     Z21, Z21, Z21
+	VPXORD     Z22, Z22, Z22
+	VPXORD     Z23, Z23, Z23
+	VPXORD     Z24, Z24, Z24
+	VPXORD     Z25, Z25, Z25
+	VPXORD     Z26, Z26, Z26
+	VPXORD     Z27, Z27, Z27
+	VPXORD     Z28, Z28, Z28
+	VPXORD     Z29, Z29, Z29
+	VPXORD     Z30, Z30, Z30
+	MOVQ       DI, BX
+	TESTQ      AX, AX
+	JEQ        store_6
+
+loop_6:
+	VMOVUPS      (BX), Z0
+	VMOVUPS      64(BX), Z1
+	VBROADCASTSS (DX), Z2
+	VFMADD231PS  Z0, Z2, Z19
+	VFMADD231PS  Z1, Z2, Z20
+	VBROADCASTSS 4(DX), Z2
+	VFMADD231PS  Z0, Z2, Z21
+	VFMADD231PS  Z1, Z2, Z22
+	VBROADCASTSS 8(DX), Z2
+	VFMADD231PS  Z0, Z2, Z23
+	VFMADD231PS  Z1, Z2, Z24
+	VBROADCASTSS 12(DX), Z2
+	VFMADD231PS  Z0, Z2, Z25
+	VFMADD231PS  Z1, Z2, Z26
+	VBROADCASTSS 16(DX), Z2
+	VFMADD231PS  Z0, Z2, Z27
+	VFMADD231PS  Z1, Z2, Z28
+	VBROADCASTSS 20(DX), Z2
+	VFMADD231PS  Z0, Z2, Z29
+	VFMADD231PS  Z1, Z2, Z30
+	ADDQ         $0x20, DX
+	ADDQ         $0x80, BX
+	DECQ         AX
+	JNZ          loop_6
+
+store_6:
+	MOVBLZX acc+88(FP), AX
+	TESTL   AX, AX
+	JEQ     write_6
+	MOVQ    SI, AX
+	VADDPS  (AX), Z19, Z19
+	VADDPS  64(AX), Z20, Z20
+	ADDQ    R8, AX
+	CMPQ    CX, $0x01
+	JLE     write_6
+	VADDPS  (AX), Z21, Z21
+	VADDPS  64(AX), Z22, Z22
+	ADDQ    R8, AX
+	CMPQ    CX, $0x02
+	JLE     write_6
+	VADDPS  (AX), Z23, Z23
+	VADDPS  64(AX), Z24, Z24
+	ADDQ    R8, AX
+	CMPQ    CX, $0x03
+	JLE     write_6
+	VADDPS  (AX), Z25, Z25
+	VADDPS  64(AX), Z26, Z26
+	ADDQ    R8, AX
+	CMPQ    CX, $0x04
+	JLE     write_6
+	VADDPS  (AX), Z27, Z27
+	VADDPS  64(AX), Z28, Z28
+	ADDQ    R8, AX
+	CMPQ    CX, $0x05
+	JLE     write_6
+	VADDPS  (AX), Z29, Z29
+	VADDPS  64(AX), Z30, Z30
+
+write_6:
+	VMOVUPS Z19, (SI)
+	VMOVUPS Z20, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x01
+	JLE     stored_6
+	VMOVUPS Z21, (SI)
+	VMOVUPS Z22, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x02
+	JLE     stored_6
+	VMOVUPS Z23, (SI)
+	VMOVUPS Z24, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x03
+	JLE     stored_6
+	VMOVUPS Z25, (SI)
+	VMOVUPS Z26, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x04
+	JLE     stored_6
+	VMOVUPS Z27, (SI)
+	VMOVUPS Z28, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x05
+	JLE     stored_6
+	VMOVUPS Z29, (SI)
+	VMOVUPS Z30, 64(SI)
+	ADDQ    R8, SI
+
+stored_6:
+	JMP done
+
+short4:
+	// Prefetch the C tile while the k loop runs.
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	VPXORD     Z19, Z19, Z19
+	VPXORD     Z20, Z20, Z20
+	VPXORD     Z21, Z21, Z21
+	VPXORD     Z22, Z22, Z22
+	VPXORD     Z23, Z23, Z23
+	VPXORD     Z24, Z24, Z24
+	VPXORD     Z25, Z25, Z25
+	VPXORD     Z26, Z26, Z26
+	MOVQ       DI, BX
+	TESTQ      AX, AX
+	JEQ        store_4
+
+loop_4:
+	VMOVUPS      (BX), Z0
+	VMOVUPS      64(BX), Z1
+	VBROADCASTSS (DX), Z2
+	VFMADD231PS  Z0, Z2, Z19
+	VFMADD231PS  Z1, Z2, Z20
+	VBROADCASTSS 4(DX), Z2
+	VFMADD231PS  Z0, Z2, Z21
+	VFMADD231PS  Z1, Z2, Z22
+	VBROADCASTSS 8(DX), Z2
+	VFMADD231PS  Z0, Z2, Z23
+	VFMADD231PS  Z1, Z2, Z24
+	VBROADCASTSS 12(DX), Z2
+	VFMADD231PS  Z0, Z2, Z25
+	VFMADD231PS  Z1, Z2, Z26
+	ADDQ         $0x20, DX
+	ADDQ         $0x80, BX
+	DECQ         AX
+	JNZ          loop_4
+
+store_4:
+	MOVBLZX acc+88(FP), AX
+	TESTL   AX, AX
+	JEQ     write_4
+	MOVQ    SI, AX
+	VADDPS  (AX), Z19, Z19
+	VADDPS  64(AX), Z20, Z20
+	ADDQ    R8, AX
+	CMPQ    CX, $0x01
+	JLE     write_4
+	VADDPS  (AX), Z21, Z21
+	VADDPS  64(AX), Z22, Z22
+	ADDQ    R8, AX
+	CMPQ    CX, $0x02
+	JLE     write_4
+	VADDPS  (AX), Z23, Z23
+	VADDPS  64(AX), Z24, Z24
+	ADDQ    R8, AX
+	CMPQ    CX, $0x03
+	JLE     write_4
+	VADDPS  (AX), Z25, Z25
+	VADDPS  64(AX), Z26, Z26
+
+write_4:
+	VMOVUPS Z19, (SI)
+	VMOVUPS Z20, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x01
+	JLE     stored_4
+	VMOVUPS Z21, (SI)
+	VMOVUPS Z22, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x02
+	JLE     stored_4
+	VMOVUPS Z23, (SI)
+	VMOVUPS Z24, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x03
+	JLE     stored_4
+	VMOVUPS Z25, (SI)
+	VMOVUPS Z26, 64(SI)
+	ADDQ    R8, SI
+
+stored_4:
+	JMP done
+
+short2:
+	// Prefetch the C tile while the k loop runs.
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	VPXORD     Z19, Z19, Z19
+	VPXORD     Z20, Z20, Z20
+	VPXORD     Z21, Z21, Z21
+	VPXORD     Z22, Z22, Z22
+	MOVQ       DI, BX
+	TESTQ      AX, AX
+	JEQ        store_2
+
+loop_2:
+	VMOVUPS      (BX), Z0
+	VMOVUPS      64(BX), Z1
+	VBROADCASTSS (DX), Z2
+	VFMADD231PS  Z0, Z2, Z19
+	VFMADD231PS  Z1, Z2, Z20
+	VBROADCASTSS 4(DX), Z2
+	VFMADD231PS  Z0, Z2, Z21
+	VFMADD231PS  Z1, Z2, Z22
+	ADDQ         $0x20, DX
+	ADDQ         $0x80, BX
+	DECQ         AX
+	JNZ          loop_2
+
+store_2:
+	MOVBLZX acc+88(FP), AX
+	TESTL   AX, AX
+	JEQ     write_2
+	MOVQ    SI, AX
+	VADDPS  (AX), Z19, Z19
+	VADDPS  64(AX), Z20, Z20
+	ADDQ    R8, AX
+	CMPQ    CX, $0x01
+	JLE     write_2
+	VADDPS  (AX), Z21, Z21
+	VADDPS  64(AX), Z22, Z22
+
+write_2:
+	VMOVUPS Z19, (SI)
+	VMOVUPS Z20, 64(SI)
+	ADDQ    R8, SI
+	CMPQ    CX, $0x01
+	JLE     stored_2
+	VMOVUPS Z21, (SI)
+	VMOVUPS Z22, 64(SI)
+	ADDQ    R8, SI
+
+stored_2:
 done:
 	VZEROUPPER
 	RET
@@ -800,6 +1465,9 @@ TEXT ·sgemmFinishAVX512(SB), NOSPLIT, $0-144
 	JLE   done
 
 tile:
+	CMPQ CX, $0x06
+	JLE  short
+
 	// Prefetch the C tile while the k loop runs.
 	MOVQ       SI, BX
 	PREFETCHT0 (BX)
@@ -938,71 +1606,71 @@ write:
 	VBROADCASTSS lo+128(FP), Z16
 	VBROADCASTSS hi+132(FP), Z17
 	VBROADCASTSS zfix+136(FP), Z18
-	VBROADCASTSS sfix+140(FP), Z19
+	VBROADCASTSS sfix+140(FP), Z31
 	VMAXPS       Z0, Z16, Z0
 	VMINPS       Z0, Z17, Z0
 	VADDPS       Z18, Z0, Z0
-	VPORD        Z19, Z0, Z0
+	VPORD        Z31, Z0, Z0
 	VMAXPS       Z1, Z16, Z1
 	VMINPS       Z1, Z17, Z1
 	VADDPS       Z18, Z1, Z1
-	VPORD        Z19, Z1, Z1
+	VPORD        Z31, Z1, Z1
 	VMAXPS       Z2, Z16, Z2
 	VMINPS       Z2, Z17, Z2
 	VADDPS       Z18, Z2, Z2
-	VPORD        Z19, Z2, Z2
+	VPORD        Z31, Z2, Z2
 	VMAXPS       Z3, Z16, Z3
 	VMINPS       Z3, Z17, Z3
 	VADDPS       Z18, Z3, Z3
-	VPORD        Z19, Z3, Z3
+	VPORD        Z31, Z3, Z3
 	VMAXPS       Z4, Z16, Z4
 	VMINPS       Z4, Z17, Z4
 	VADDPS       Z18, Z4, Z4
-	VPORD        Z19, Z4, Z4
+	VPORD        Z31, Z4, Z4
 	VMAXPS       Z5, Z16, Z5
 	VMINPS       Z5, Z17, Z5
 	VADDPS       Z18, Z5, Z5
-	VPORD        Z19, Z5, Z5
+	VPORD        Z31, Z5, Z5
 	VMAXPS       Z6, Z16, Z6
 	VMINPS       Z6, Z17, Z6
 	VADDPS       Z18, Z6, Z6
-	VPORD        Z19, Z6, Z6
+	VPORD        Z31, Z6, Z6
 	VMAXPS       Z7, Z16, Z7
 	VMINPS       Z7, Z17, Z7
 	VADDPS       Z18, Z7, Z7
-	VPORD        Z19, Z7, Z7
+	VPORD        Z31, Z7, Z7
 	VMAXPS       Z8, Z16, Z8
 	VMINPS       Z8, Z17, Z8
 	VADDPS       Z18, Z8, Z8
-	VPORD        Z19, Z8, Z8
+	VPORD        Z31, Z8, Z8
 	VMAXPS       Z9, Z16, Z9
 	VMINPS       Z9, Z17, Z9
 	VADDPS       Z18, Z9, Z9
-	VPORD        Z19, Z9, Z9
+	VPORD        Z31, Z9, Z9
 	VMAXPS       Z10, Z16, Z10
 	VMINPS       Z10, Z17, Z10
 	VADDPS       Z18, Z10, Z10
-	VPORD        Z19, Z10, Z10
+	VPORD        Z31, Z10, Z10
 	VMAXPS       Z11, Z16, Z11
 	VMINPS       Z11, Z17, Z11
 	VADDPS       Z18, Z11, Z11
-	VPORD        Z19, Z11, Z11
+	VPORD        Z31, Z11, Z11
 	VMAXPS       Z12, Z16, Z12
 	VMINPS       Z12, Z17, Z12
 	VADDPS       Z18, Z12, Z12
-	VPORD        Z19, Z12, Z12
+	VPORD        Z31, Z12, Z12
 	VMAXPS       Z13, Z16, Z13
 	VMINPS       Z13, Z17, Z13
 	VADDPS       Z18, Z13, Z13
-	VPORD        Z19, Z13, Z13
+	VPORD        Z31, Z13, Z13
 	VMAXPS       Z14, Z16, Z14
 	VMINPS       Z14, Z17, Z14
 	VADDPS       Z18, Z14, Z14
-	VPORD        Z19, Z14, Z14
+	VPORD        Z31, Z14, Z14
 	VMAXPS       Z15, Z16, Z15
 	VMINPS       Z15, Z17, Z15
 	VADDPS       Z18, Z15, Z15
-	VPORD        Z19, Z15, Z15
+	VPORD        Z31, Z15, Z15
 	VMOVUPS      Z0, (SI)
 	VMOVUPS      Z1, 64(SI)
 	ADDQ         R8, SI
@@ -1117,71 +1785,71 @@ clamp_partial:
 	VBROADCASTSS lo+128(FP), Z16
 	VBROADCASTSS hi+132(FP), Z17
 	VBROADCASTSS zfix+136(FP), Z18
-	VBROADCASTSS sfix+140(FP), Z19
+	VBROADCASTSS sfix+140(FP), Z31
 	VMAXPS       Z0, Z16, Z0
 	VMINPS       Z0, Z17, Z0
 	VADDPS       Z18, Z0, Z0
-	VPORD        Z19, Z0, Z0
+	VPORD        Z31, Z0, Z0
 	VMAXPS       Z1, Z16, Z1
 	VMINPS       Z1, Z17, Z1
 	VADDPS       Z18, Z1, Z1
-	VPORD        Z19, Z1, Z1
+	VPORD        Z31, Z1, Z1
 	VMAXPS       Z2, Z16, Z2
 	VMINPS       Z2, Z17, Z2
 	VADDPS       Z18, Z2, Z2
-	VPORD        Z19, Z2, Z2
+	VPORD        Z31, Z2, Z2
 	VMAXPS       Z3, Z16, Z3
 	VMINPS       Z3, Z17, Z3
 	VADDPS       Z18, Z3, Z3
-	VPORD        Z19, Z3, Z3
+	VPORD        Z31, Z3, Z3
 	VMAXPS       Z4, Z16, Z4
 	VMINPS       Z4, Z17, Z4
 	VADDPS       Z18, Z4, Z4
-	VPORD        Z19, Z4, Z4
+	VPORD        Z31, Z4, Z4
 	VMAXPS       Z5, Z16, Z5
 	VMINPS       Z5, Z17, Z5
 	VADDPS       Z18, Z5, Z5
-	VPORD        Z19, Z5, Z5
+	VPORD        Z31, Z5, Z5
 	VMAXPS       Z6, Z16, Z6
 	VMINPS       Z6, Z17, Z6
 	VADDPS       Z18, Z6, Z6
-	VPORD        Z19, Z6, Z6
+	VPORD        Z31, Z6, Z6
 	VMAXPS       Z7, Z16, Z7
 	VMINPS       Z7, Z17, Z7
 	VADDPS       Z18, Z7, Z7
-	VPORD        Z19, Z7, Z7
+	VPORD        Z31, Z7, Z7
 	VMAXPS       Z8, Z16, Z8
 	VMINPS       Z8, Z17, Z8
 	VADDPS       Z18, Z8, Z8
-	VPORD        Z19, Z8, Z8
+	VPORD        Z31, Z8, Z8
 	VMAXPS       Z9, Z16, Z9
 	VMINPS       Z9, Z17, Z9
 	VADDPS       Z18, Z9, Z9
-	VPORD        Z19, Z9, Z9
+	VPORD        Z31, Z9, Z9
 	VMAXPS       Z10, Z16, Z10
 	VMINPS       Z10, Z17, Z10
 	VADDPS       Z18, Z10, Z10
-	VPORD        Z19, Z10, Z10
+	VPORD        Z31, Z10, Z10
 	VMAXPS       Z11, Z16, Z11
 	VMINPS       Z11, Z17, Z11
 	VADDPS       Z18, Z11, Z11
-	VPORD        Z19, Z11, Z11
+	VPORD        Z31, Z11, Z11
 	VMAXPS       Z12, Z16, Z12
 	VMINPS       Z12, Z17, Z12
 	VADDPS       Z18, Z12, Z12
-	VPORD        Z19, Z12, Z12
+	VPORD        Z31, Z12, Z12
 	VMAXPS       Z13, Z16, Z13
 	VMINPS       Z13, Z17, Z13
 	VADDPS       Z18, Z13, Z13
-	VPORD        Z19, Z13, Z13
+	VPORD        Z31, Z13, Z13
 	VMAXPS       Z14, Z16, Z14
 	VMINPS       Z14, Z17, Z14
 	VADDPS       Z18, Z14, Z14
-	VPORD        Z19, Z14, Z14
+	VPORD        Z31, Z14, Z14
 	VMAXPS       Z15, Z16, Z15
 	VMINPS       Z15, Z17, Z15
 	VADDPS       Z18, Z15, Z15
-	VPORD        Z19, Z15, Z15
+	VPORD        Z31, Z15, Z15
 	VMOVUPS      Z0, (SI)
 	VMOVUPS      Z1, 64(SI)
 	ADDQ         R8, SI
@@ -1225,7 +1893,458 @@ stored_partial:
 next:
 	SUBQ $0x08, CX
 	JG   tile
+	JMP  done
 
+short:
+	CMPQ CX, $0x02
+	JLE  short2
+	CMPQ CX, $0x04
+	JLE  short4
+
+	// Prefetch the C tile while the k loop runs.
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	VPXORD     Z19, Z19, Z19
+	VPXORD     Z20, Z20, Z20
+	VPXORD     Z21, Z21, Z21
+	VPXORD     Z22, Z22, Z22
+	VPXORD     Z23, Z23, Z23
+	VPXORD     Z24, Z24, Z24
+	VPXORD     Z25, Z25, Z25
+	VPXORD     Z26, Z26, Z26
+	VPXORD     Z27, Z27, Z27
+	VPXORD     Z28, Z28, Z28
+	VPXORD     Z29, Z29, Z29
+	VPXORD     Z30, Z30, Z30
+	MOVQ       DI, BX
+	TESTQ      AX, AX
+	JEQ        store_6
+
+loop_6:
+	VMOVUPS      (BX), Z0
+	VMOVUPS      64(BX), Z1
+	VBROADCASTSS (DX), Z2
+	VFMADD231PS  Z0, Z2, Z19
+	VFMADD231PS  Z1, Z2, Z20
+	VBROADCASTSS 4(DX), Z2
+	VFMADD231PS  Z0, Z2, Z21
+	VFMADD231PS  Z1, Z2, Z22
+	VBROADCASTSS 8(DX), Z2
+	VFMADD231PS  Z0, Z2, Z23
+	VFMADD231PS  Z1, Z2, Z24
+	VBROADCASTSS 12(DX), Z2
+	VFMADD231PS  Z0, Z2, Z25
+	VFMADD231PS  Z1, Z2, Z26
+	VBROADCASTSS 16(DX), Z2
+	VFMADD231PS  Z0, Z2, Z27
+	VFMADD231PS  Z1, Z2, Z28
+	VBROADCASTSS 20(DX), Z2
+	VFMADD231PS  Z0, Z2, Z29
+	VFMADD231PS  Z1, Z2, Z30
+	ADDQ         $0x20, DX
+	ADDQ         $0x80, BX
+	DECQ         AX
+	JNZ          loop_6
+
+store_6:
+	MOVBLZX acc+88(FP), AX
+	TESTL   AX, AX
+	JEQ     write_6
+	MOVQ    SI, AX
+	VADDPS  (AX), Z19, Z19
+	VADDPS  64(AX), Z20, Z20
+	ADDQ    R8, AX
+	CMPQ    CX, $0x01
+	JLE     write_6
+	VADDPS  (AX), Z21, Z21
+	VADDPS  64(AX), Z22, Z22
+	ADDQ    R8, AX
+	CMPQ    CX, $0x02
+	JLE     write_6
+	VADDPS  (AX), Z23, Z23
+	VADDPS  64(AX), Z24, Z24
+	ADDQ    R8, AX
+	CMPQ    CX, $0x03
+	JLE     write_6
+	VADDPS  (AX), Z25, Z25
+	VADDPS  64(AX), Z26, Z26
+	ADDQ    R8, AX
+	CMPQ    CX, $0x04
+	JLE     write_6
+	VADDPS  (AX), Z27, Z27
+	VADDPS  64(AX), Z28, Z28
+	ADDQ    R8, AX
+	CMPQ    CX, $0x05
+	JLE     write_6
+	VADDPS  (AX), Z29, Z29
+	VADDPS  64(AX), Z30, Z30
+
+write_6:
+	VBROADCASTSS (R9), Z0
+	VADDPS       Z0, Z19, Z19
+	VADDPS       Z0, Z20, Z20
+	CMPQ         CX, $0x01
+	JLE          clamp_6
+	VBROADCASTSS 4(R9), Z0
+	VADDPS       Z0, Z21, Z21
+	VADDPS       Z0, Z22, Z22
+	CMPQ         CX, $0x02
+	JLE          clamp_6
+	VBROADCASTSS 8(R9), Z0
+	VADDPS       Z0, Z23, Z23
+	VADDPS       Z0, Z24, Z24
+	CMPQ         CX, $0x03
+	JLE          clamp_6
+	VBROADCASTSS 12(R9), Z0
+	VADDPS       Z0, Z25, Z25
+	VADDPS       Z0, Z26, Z26
+	CMPQ         CX, $0x04
+	JLE          clamp_6
+	VBROADCASTSS 16(R9), Z0
+	VADDPS       Z0, Z27, Z27
+	VADDPS       Z0, Z28, Z28
+	CMPQ         CX, $0x05
+	JLE          clamp_6
+	VBROADCASTSS 20(R9), Z0
+	VADDPS       Z0, Z29, Z29
+	VADDPS       Z0, Z30, Z30
+
+clamp_6:
+	ADDQ         $0x20, R9
+	VBROADCASTSS lo+128(FP), Z0
+	VBROADCASTSS hi+132(FP), Z1
+	VBROADCASTSS zfix+136(FP), Z2
+	VBROADCASTSS sfix+140(FP), Z3
+	VMAXPS       Z19, Z0, Z19
+	VMINPS       Z19, Z1, Z19
+	VADDPS       Z2, Z19, Z19
+	VPORD        Z3, Z19, Z19
+	VMAXPS       Z20, Z0, Z20
+	VMINPS       Z20, Z1, Z20
+	VADDPS       Z2, Z20, Z20
+	VPORD        Z3, Z20, Z20
+	VMAXPS       Z21, Z0, Z21
+	VMINPS       Z21, Z1, Z21
+	VADDPS       Z2, Z21, Z21
+	VPORD        Z3, Z21, Z21
+	VMAXPS       Z22, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VADDPS       Z2, Z22, Z22
+	VPORD        Z3, Z22, Z22
+	VMAXPS       Z23, Z0, Z23
+	VMINPS       Z23, Z1, Z23
+	VADDPS       Z2, Z23, Z23
+	VPORD        Z3, Z23, Z23
+	VMAXPS       Z24, Z0, Z24
+	VMINPS       Z24, Z1, Z24
+	VADDPS       Z2, Z24, Z24
+	VPORD        Z3, Z24, Z24
+	VMAXPS       Z25, Z0, Z25
+	VMINPS       Z25, Z1, Z25
+	VADDPS       Z2, Z25, Z25
+	VPORD        Z3, Z25, Z25
+	VMAXPS       Z26, Z0, Z26
+	VMINPS       Z26, Z1, Z26
+	VADDPS       Z2, Z26, Z26
+	VPORD        Z3, Z26, Z26
+	VMAXPS       Z27, Z0, Z27
+	VMINPS       Z27, Z1, Z27
+	VADDPS       Z2, Z27, Z27
+	VPORD        Z3, Z27, Z27
+	VMAXPS       Z28, Z0, Z28
+	VMINPS       Z28, Z1, Z28
+	VADDPS       Z2, Z28, Z28
+	VPORD        Z3, Z28, Z28
+	VMAXPS       Z29, Z0, Z29
+	VMINPS       Z29, Z1, Z29
+	VADDPS       Z2, Z29, Z29
+	VPORD        Z3, Z29, Z29
+	VMAXPS       Z30, Z0, Z30
+	VMINPS       Z30, Z1, Z30
+	VADDPS       Z2, Z30, Z30
+	VPORD        Z3, Z30, Z30
+	VMOVUPS      Z19, (SI)
+	VMOVUPS      Z20, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x01
+	JLE          stored_6
+	VMOVUPS      Z21, (SI)
+	VMOVUPS      Z22, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x02
+	JLE          stored_6
+	VMOVUPS      Z23, (SI)
+	VMOVUPS      Z24, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x03
+	JLE          stored_6
+	VMOVUPS      Z25, (SI)
+	VMOVUPS      Z26, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x04
+	JLE          stored_6
+	VMOVUPS      Z27, (SI)
+	VMOVUPS      Z28, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x05
+	JLE          stored_6
+	VMOVUPS      Z29, (SI)
+	VMOVUPS      Z30, 64(SI)
+	ADDQ         R8, SI
+
+stored_6:
+	JMP done
+
+short4:
+	// Prefetch the C tile while the k loop runs.
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	VPXORD     Z19, Z19, Z19
+	VPXORD     Z20, Z20, Z20
+	VPXORD     Z21, Z21, Z21
+	VPXORD     Z22, Z22, Z22
+	VPXORD     Z23, Z23, Z23
+	VPXORD     Z24, Z24, Z24
+	VPXORD     Z25, Z25, Z25
+	VPXORD     Z26, Z26, Z26
+	MOVQ       DI, BX
+	TESTQ      AX, AX
+	JEQ        store_4
+
+loop_4:
+	VMOVUPS      (BX), Z0
+	VMOVUPS      64(BX), Z1
+	VBROADCASTSS (DX), Z2
+	VFMADD231PS  Z0, Z2, Z19
+	VFMADD231PS  Z1, Z2, Z20
+	VBROADCASTSS 4(DX), Z2
+	VFMADD231PS  Z0, Z2, Z21
+	VFMADD231PS  Z1, Z2, Z22
+	VBROADCASTSS 8(DX), Z2
+	VFMADD231PS  Z0, Z2, Z23
+	VFMADD231PS  Z1, Z2, Z24
+	VBROADCASTSS 12(DX), Z2
+	VFMADD231PS  Z0, Z2, Z25
+	VFMADD231PS  Z1, Z2, Z26
+	ADDQ         $0x20, DX
+	ADDQ         $0x80, BX
+	DECQ         AX
+	JNZ          loop_4
+
+store_4:
+	MOVBLZX acc+88(FP), AX
+	TESTL   AX, AX
+	JEQ     write_4
+	MOVQ    SI, AX
+	VADDPS  (AX), Z19, Z19
+	VADDPS  64(AX), Z20, Z20
+	ADDQ    R8, AX
+	CMPQ    CX, $0x01
+	JLE     write_4
+	VADDPS  (AX), Z21, Z21
+	VADDPS  64(AX), Z22, Z22
+	ADDQ    R8, AX
+	CMPQ    CX, $0x02
+	JLE     write_4
+	VADDPS  (AX), Z23, Z23
+	VADDPS  64(AX), Z24, Z24
+	ADDQ    R8, AX
+	CMPQ    CX, $0x03
+	JLE     write_4
+	VADDPS  (AX), Z25, Z25
+	VADDPS  64(AX), Z26, Z26
+
+write_4:
+	VBROADCASTSS (R9), Z0
+	VADDPS       Z0, Z19, Z19
+	VADDPS       Z0, Z20, Z20
+	CMPQ         CX, $0x01
+	JLE          clamp_4
+	VBROADCASTSS 4(R9), Z0
+	VADDPS       Z0, Z21, Z21
+	VADDPS       Z0, Z22, Z22
+	CMPQ         CX, $0x02
+	JLE          clamp_4
+	VBROADCASTSS 8(R9), Z0
+	VADDPS       Z0, Z23, Z23
+	VADDPS       Z0, Z24, Z24
+	CMPQ         CX, $0x03
+	JLE          clamp_4
+	VBROADCASTSS 12(R9), Z0
+	VADDPS       Z0, Z25, Z25
+	VADDPS       Z0, Z26, Z26
+
+clamp_4:
+	ADDQ         $0x20, R9
+	VBROADCASTSS lo+128(FP), Z0
+	VBROADCASTSS hi+132(FP), Z1
+	VBROADCASTSS zfix+136(FP), Z2
+	VBROADCASTSS sfix+140(FP), Z3
+	VMAXPS       Z19, Z0, Z19
+	VMINPS       Z19, Z1, Z19
+	VADDPS       Z2, Z19, Z19
+	VPORD        Z3, Z19, Z19
+	VMAXPS       Z20, Z0, Z20
+	VMINPS       Z20, Z1, Z20
+	VADDPS       Z2, Z20, Z20
+	VPORD        Z3, Z20, Z20
+	VMAXPS       Z21, Z0, Z21
+	VMINPS       Z21, Z1, Z21
+	VADDPS       Z2, Z21, Z21
+	VPORD        Z3, Z21, Z21
+	VMAXPS       Z22, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VADDPS       Z2, Z22, Z22
+	VPORD        Z3, Z22, Z22
+	VMAXPS       Z23, Z0, Z23
+	VMINPS       Z23, Z1, Z23
+	VADDPS       Z2, Z23, Z23
+	VPORD        Z3, Z23, Z23
+	VMAXPS       Z24, Z0, Z24
+	VMINPS       Z24, Z1, Z24
+	VADDPS       Z2, Z24, Z24
+	VPORD        Z3, Z24, Z24
+	VMAXPS       Z25, Z0, Z25
+	VMINPS       Z25, Z1, Z25
+	VADDPS       Z2, Z25, Z25
+	VPORD        Z3, Z25, Z25
+	VMAXPS       Z26, Z0, Z26
+	VMINPS       Z26, Z1, Z26
+	VADDPS       Z2, Z26, Z26
+	VPORD        Z3, Z26, Z26
+	VMOVUPS      Z19, (SI)
+	VMOVUPS      Z20, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x01
+	JLE          stored_4
+	VMOVUPS      Z21, (SI)
+	VMOVUPS      Z22, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x02
+	JLE          stored_4
+	VMOVUPS      Z23, (SI)
+	VMOVUPS      Z24, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x03
+	JLE          stored_4
+	VMOVUPS      Z25, (SI)
+	VMOVUPS      Z26, 64(SI)
+	ADDQ         R8, SI
+
+stored_4:
+	JMP done
+
+short2:
+	// Prefetch the C tile while the k loop runs.
+	MOVQ       SI, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	ADDQ       R8, BX
+	PREFETCHT0 (BX)
+	PREFETCHT0 64(BX)
+	VPXORD     Z19, Z19, Z19
+	VPXORD     Z20, Z20, Z20
+	VPXORD     Z21, Z21, Z21
+	VPXORD     Z22, Z22, Z22
+	MOVQ       DI, BX
+	TESTQ      AX, AX
+	JEQ        store_2
+
+loop_2:
+	VMOVUPS      (BX), Z0
+	VMOVUPS      64(BX), Z1
+	VBROADCASTSS (DX), Z2
+	VFMADD231PS  Z0, Z2, Z19
+	VFMADD231PS  Z1, Z2, Z20
+	VBROADCASTSS 4(DX), Z2
+	VFMADD231PS  Z0, Z2, Z21
+	VFMADD231PS  Z1, Z2, Z22
+	ADDQ         $0x20, DX
+	ADDQ         $0x80, BX
+	DECQ         AX
+	JNZ          loop_2
+
+store_2:
+	MOVBLZX acc+88(FP), AX
+	TESTL   AX, AX
+	JEQ     write_2
+	MOVQ    SI, AX
+	VADDPS  (AX), Z19, Z19
+	VADDPS  64(AX), Z20, Z20
+	ADDQ    R8, AX
+	CMPQ    CX, $0x01
+	JLE     write_2
+	VADDPS  (AX), Z21, Z21
+	VADDPS  64(AX), Z22, Z22
+
+write_2:
+	VBROADCASTSS (R9), Z0
+	VADDPS       Z0, Z19, Z19
+	VADDPS       Z0, Z20, Z20
+	CMPQ         CX, $0x01
+	JLE          clamp_2
+	VBROADCASTSS 4(R9), Z0
+	VADDPS       Z0, Z21, Z21
+	VADDPS       Z0, Z22, Z22
+
+clamp_2:
+	ADDQ         $0x20, R9
+	VBROADCASTSS lo+128(FP), Z0
+	VBROADCASTSS hi+132(FP), Z1
+	VBROADCASTSS zfix+136(FP), Z2
+	VBROADCASTSS sfix+140(FP), Z3
+	VMAXPS       Z19, Z0, Z19
+	VMINPS       Z19, Z1, Z19
+	VADDPS       Z2, Z19, Z19
+	VPORD        Z3, Z19, Z19
+	VMAXPS       Z20, Z0, Z20
+	VMINPS       Z20, Z1, Z20
+	VADDPS       Z2, Z20, Z20
+	VPORD        Z3, Z20, Z20
+	VMAXPS       Z21, Z0, Z21
+	VMINPS       Z21, Z1, Z21
+	VADDPS       Z2, Z21, Z21
+	VPORD        Z3, Z21, Z21
+	VMAXPS       Z22, Z0, Z22
+	VMINPS       Z22, Z1, Z22
+	VADDPS       Z2, Z22, Z22
+	VPORD        Z3, Z22, Z22
+	VMOVUPS      Z19, (SI)
+	VMOVUPS      Z20, 64(SI)
+	ADDQ         R8, SI
+	CMPQ         CX, $0x01
+	JLE          stored_2
+	VMOVUPS      Z21, (SI)
+	VMOVUPS      Z22, 64(SI)
+	ADDQ         R8, SI
+
+stored_2:
 done:
 	VZEROUPPER
 	RET

@@ -56,7 +56,17 @@ func windowKernels(c *build.Context) {
 	for j := range 8 {
 		c.AddDatum(4*j, operand.U32(1<<j))
 	}
+	// argLanes: the offsets 2j of the outputs j that maxArgRowK2S2AVX2's
+	// lanes hold after its VSHUFPS (outputs 0 1 4 5 | 2 3 6 7).
+	argLanes := c.StaticGlobal("argLanes")
+	c.DataAttributes(attr.RODATA | attr.NOPTR)
+	for i, j := range []int{0, 1, 4, 5, 2, 3, 6, 7} {
+		c.AddDatum(4*i, operand.U32(2*j))
+	}
 	for _, s := range isas(c) {
+		if !s.avx512 {
+			maxArgK2S2Kernel(s, argLanes)
+		}
 		evensKernel(s, evens)
 		zipKernel(s, zip)
 		winoInKernel(s)
@@ -294,6 +304,83 @@ func gatherRowsKernel(s isa) {
 		s.VMOVUPS(b, dst.at(s.lanes))
 		s.ADDQ(imm(8), offs.p)
 		s.ADDQ(imm(4*w), dst.p)
+	})
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// maxArgK2S2Kernel emits maxArgRowK2S2AVX2 (both x86 families run it):
+// maxPlaneK2S2Arg's row of len(out) outputs, a multiple of 8, from the
+// rows top and bottom of the plane. Per 8 outputs: the 16 values of each
+// row split by VSHUFPS into the windows' left and right taps (outputs 0 1
+// 4 5 | 2 3 6 7 in the lanes, argLanes), then from -Inf and index -1 the
+// four taps in scan order, each replacing the maximum and its index where
+// it is greater or NaN (VCMPPS GT and UNORD, VBLENDVPS), then VPERMPD back
+// in order. A tap's plane index is base + 2j (+1 right, +b2 bottom).
+func maxArgK2S2Kernel(s isa, argLanes operand.Mem) {
+	s.Implement("maxArgRowK2S2AVX2")
+	s.Attributes(attr.NOSPLIT)
+	s.Comment("out[j], am[j] = the maximum and its index of the 2×2 window j (maxPlaneK2S2Arg's row).")
+	out, am := s.slice("out", 4), s.slice("am", 4)
+	top, bottom := s.slice("top", 4), s.slice("bottom", 4)
+	n := s.length("out")
+	// broadcast puts the 32 bits of x (an immediate or a parameter) in
+	// every lane.
+	broadcast := func(x operand.Op) reg.VecVirtual {
+		g, v := s.GP32(), s.YMM()
+		s.MOVL(x, g)
+		s.VMOVD(g, v.AsX())
+		s.VPBROADCASTD(v.AsX(), v)
+		return v
+	}
+	idx := broadcast(s.param("base"))
+	s.VPADDD(argLanes, idx, idx)
+	b2 := broadcast(s.param("b2"))
+	one, sixteen := broadcast(operand.U32(1)), broadcast(operand.U32(16))
+	ninf := broadcast(operand.U32(0xff800000))
+	s.counted(n, 8, "loop", func() {
+		var taps [4]reg.VecVirtual
+		for r, row := range []stream{top, bottom} {
+			a, b := s.YMM(), s.YMM()
+			s.VMOVUPS(row.at(0), a)
+			s.VMOVUPS(row.at(8), b)
+			taps[2*r], taps[2*r+1] = s.YMM(), s.YMM()
+			s.VSHUFPS(imm(0x88), b, a, taps[2*r])
+			s.VSHUFPS(imm(0xdd), b, a, taps[2*r+1])
+		}
+		m, mi := s.YMM(), s.YMM()
+		s.VMOVAPS(ninf, m)
+		s.VPCMPEQD(mi, mi, mi) // -1
+		for k, t := range taps {
+			ti := idx
+			if k > 0 {
+				ti = s.YMM()
+				switch k {
+				case 1:
+					s.VPADDD(one, idx, ti)
+				case 2:
+					s.VPADDD(b2, idx, ti)
+				case 3:
+					s.VPADDD(b2, idx, ti)
+					s.VPADDD(one, ti, ti)
+				}
+			}
+			gt, un := s.YMM(), s.YMM()
+			s.VCMPPS(imm(0x1e), m, t, gt)
+			s.VCMPPS(imm(0x03), t, t, un)
+			s.VORPS(un, gt, gt)
+			s.VBLENDVPS(gt, t, m, m)
+			s.VBLENDVPS(gt, ti, mi, mi)
+		}
+		s.VPERMPD(imm(0xd8), m, m)
+		s.VPERMPD(imm(0xd8), mi, mi)
+		s.VMOVUPS(m, out.at(0))
+		s.VMOVDQU(mi, am.at(0))
+		s.VPADDD(sixteen, idx, idx)
+		s.ADDQ(imm(32), out.p)
+		s.ADDQ(imm(32), am.p)
+		s.ADDQ(imm(64), top.p)
+		s.ADDQ(imm(64), bottom.p)
 	})
 	s.VZEROUPPER()
 	s.RET()

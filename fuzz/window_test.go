@@ -8,8 +8,8 @@ import (
 )
 
 // FuzzWindowKernels checks every kernel family of the sliding-window rows
-// (depthwise convolution and max pooling, through nn.Conv.DepthwisePlanes
-// and nn.MaxPool) against the generic code on arbitrary float32 bit
+// (depthwise convolution and max pooling with and without its argmax,
+// through nn.Conv.DepthwisePlanes and nn.MaxPool) against the generic code on arbitrary float32 bit
 // patterns and geometries: 2, 3 or 5 taps, stride 1 to 3, padding,
 // widths around the vector sizes.
 func FuzzWindowKernels(f *testing.F) {
@@ -29,14 +29,20 @@ func FuzzWindowKernels(f *testing.F) {
 		c := nn.Conv{Geom: g, InC: 2, OutC: 2, Groups: 2}
 		wts, bias := x[:2*kk*kk], x[2*kk*kk:2*kk*kk+2]
 		in := x[:2*h*w]
-		eachImpl(t, func() [2][]float32 {
+		eachImpl(t, func() [4][]float32 {
 			dw := make([]float32, 2*ho*wo)
 			c.DepthwisePlanes(dw, in, wts, bias, 0, 2)
-			mp := make([]float32, 2*ho*wo)
+			mp, mpa := make([]float32, 2*ho*wo), make([]float32, 2*ho*wo)
 			nn.MaxPool(mp, nil, in, &g, 0, 2)
-			return [2][]float32{dw, mp}
-		}, func(impl cpufeat.Impl, got, want [2][]float32) {
-			for j, name := range []string{"depthwise", "max pooling"} {
+			am := make([]int32, 2*ho*wo)
+			nn.MaxPool(mpa, am, in, &g, 0, 2)
+			ami := make([]float32, len(am))
+			for i, a := range am {
+				ami[i] = float32(a)
+			}
+			return [4][]float32{dw, mp, mpa, ami}
+		}, func(impl cpufeat.Impl, got, want [4][]float32) {
+			for j, name := range []string{"depthwise", "max pooling", "max pooling with argmax", "argmax"} {
 				for i := range want[j] {
 					if !same(got[j][i], want[j][i]) {
 						t.Fatalf("%v %s k%d s%d pad %d %dx%d: output %d is %v, want %v", impl, name, kk, ss, pp, h, w, i, got[j][i], want[j][i])

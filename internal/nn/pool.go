@@ -186,7 +186,7 @@ func maxPlaneK2S2Arg(y []float32, am []int32, x []float32, s1, s2, b2 int) {
 		r0 := 2 * oh * b2
 		top, bottom := x[r0:r0+2*s2], x[r0+b2:r0+b2+2*s2]
 		out, idx := y[oh*s2:(oh+1)*s2], am[oh*s2:(oh+1)*s2]
-		for ow := range out {
+		for ow := maxArgRowK2S2(out, idx, top, bottom, r0, b2); ow < len(out); ow++ {
 			mb, mi := low, int32(-1)
 			c := 2 * ow
 			at := [4]int{r0 + c, r0 + c + 1, r0 + b2 + c, r0 + b2 + c + 1}

@@ -22,6 +22,12 @@ func poolGeoms() []Geom {
 		NewGeom([]int{4, 4}, []int{1, 1}, []int{4, 4}, []int{1, 1}, []int{0, 0}, nil, []int{1, 1}), // global
 		NewGeom([]int{8, 9}, []int{4, 4}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1}), // 2×2 stride 2, an odd width
 		NewGeom([]int{7, 6}, []int{3, 3}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1}), // an odd height
+		// 2×2 stride 2 with 19 and 16 outputs a row (the AVX2 rows of 8 and
+		// their tail), without and with specials.
+		NewGeom([]int{6, 38}, []int{3, 19}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1}),
+		NewGeom([]int{6, 38}, []int{3, 19}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1}),
+		NewGeom([]int{5, 33}, []int{2, 16}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1}),
+		NewGeom([]int{5, 33}, []int{2, 16}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1}),
 	}
 }
 

@@ -172,6 +172,35 @@ func maxPlane[T Number](out, in []T, g *Geom) bool {
 	return true
 }
 
+// maxArgRowK2S2AVX2 computes, for j < len(out) (a multiple of 8), out[j]
+// and am[j] as maxPlaneK2S2Arg does for the 2×2 window whose taps are
+// top[2j], top[2j+1], bottom[2j], bottom[2j+1] at the plane indices
+// base+2j, base+2j+1, base+b2+2j, base+b2+2j+1. Both x86 families run it.
+//
+//go:noescape
+func maxArgRowK2S2AVX2(out []float32, am []int32, top, bottom []float32, base, b2 int32)
+
+// maxArgRowK2S2 runs maxArgRowK2S2AVX2 on a row of maxPlaneK2S2Arg of 8
+// outputs or more, the last 8 again when their number is not a multiple
+// of 8 (they come out the same), and returns how many outputs it
+// computed: all, or 0 for a shorter row or under the generic family.
+func maxArgRowK2S2(out []float32, am []int32, top, bottom []float32, base, b2 int) int {
+	m := len(out)
+	if m < 8 || cpufeat.Selected != cpufeat.AVX2 && cpufeat.Selected != cpufeat.AVX512 {
+		return 0
+	}
+	// The kernel does not check bounds: the last elements it reads and
+	// writes.
+	_, _, _, _ = am[m-1], top[2*m-1], bottom[2*m-1], out[m-1]
+	n := m &^ 7
+	maxArgRowK2S2AVX2(out[:n], am[:n], top, bottom, int32(base), int32(b2))
+	if n < m {
+		j := m - 8
+		maxArgRowK2S2AVX2(out[j:m], am[j:m], top[2*j:], bottom[2*j:], int32(base+2*j), int32(b2))
+	}
+	return m
+}
+
 // gatherRowsAVX2 is gatherRowsGeneric for w = 16, gatherRowsAVX512 for
 // w = 32 (two vectors per row).
 //

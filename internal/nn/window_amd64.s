@@ -68,6 +68,96 @@ DATA laneBits<>+24(SB)/4, $0x00000040
 DATA laneBits<>+28(SB)/4, $0x00000080
 GLOBL laneBits<>(SB), RODATA|NOPTR, $32
 
+DATA argLanes<>+0(SB)/4, $0x00000000
+DATA argLanes<>+4(SB)/4, $0x00000002
+DATA argLanes<>+8(SB)/4, $0x00000008
+DATA argLanes<>+12(SB)/4, $0x0000000a
+DATA argLanes<>+16(SB)/4, $0x00000004
+DATA argLanes<>+20(SB)/4, $0x00000006
+DATA argLanes<>+24(SB)/4, $0x0000000c
+DATA argLanes<>+28(SB)/4, $0x0000000e
+GLOBL argLanes<>(SB), RODATA|NOPTR, $32
+
+// func maxArgRowK2S2AVX2(out []float32, am []int32, top []float32, bottom []float32, base int32, b2 int32)
+// Requires: AVX, AVX2
+TEXT ·maxArgRowK2S2AVX2(SB), NOSPLIT, $0-104
+	// out[j], am[j] = the maximum and its index of the 2×2 window j (maxPlaneK2S2Arg's row).
+	MOVQ         out_base+0(FP), AX
+	MOVQ         am_base+24(FP), CX
+	MOVQ         top_base+48(FP), DX
+	MOVQ         bottom_base+72(FP), BX
+	MOVQ         out_len+8(FP), SI
+	MOVL         base+96(FP), DI
+	VMOVD        DI, X0
+	VPBROADCASTD X0, Y0
+	VPADDD       argLanes<>+0(SB), Y0, Y0
+	MOVL         b2+100(FP), DI
+	VMOVD        DI, X1
+	VPBROADCASTD X1, Y1
+	MOVL         $0x00000001, DI
+	VMOVD        DI, X2
+	VPBROADCASTD X2, Y2
+	MOVL         $0x00000010, DI
+	VMOVD        DI, X3
+	VPBROADCASTD X3, Y3
+	MOVL         $0xff800000, DI
+	VMOVD        DI, X4
+	VPBROADCASTD X4, Y4
+	SUBQ         $0x08, SI
+	JB           loop_end
+
+loop:
+	VMOVUPS   (DX), Y5
+	VMOVUPS   32(DX), Y6
+	VSHUFPS   $0x88, Y6, Y5, Y7
+	VSHUFPS   $0xdd, Y6, Y5, Y5
+	VMOVUPS   (BX), Y6
+	VMOVUPS   32(BX), Y8
+	VSHUFPS   $0x88, Y8, Y6, Y9
+	VSHUFPS   $0xdd, Y8, Y6, Y6
+	VMOVAPS   Y4, Y8
+	VPCMPEQD  Y10, Y10, Y10
+	VCMPPS    $0x1e, Y8, Y7, Y11
+	VCMPPS    $0x03, Y7, Y7, Y12
+	VORPS     Y12, Y11, Y11
+	VBLENDVPS Y11, Y7, Y8, Y8
+	VBLENDVPS Y11, Y0, Y10, Y10
+	VPADDD    Y2, Y0, Y7
+	VCMPPS    $0x1e, Y8, Y5, Y11
+	VCMPPS    $0x03, Y5, Y5, Y12
+	VORPS     Y12, Y11, Y11
+	VBLENDVPS Y11, Y5, Y8, Y8
+	VBLENDVPS Y11, Y7, Y10, Y10
+	VPADDD    Y1, Y0, Y5
+	VCMPPS    $0x1e, Y8, Y9, Y7
+	VCMPPS    $0x03, Y9, Y9, Y11
+	VORPS     Y11, Y7, Y7
+	VBLENDVPS Y7, Y9, Y8, Y8
+	VBLENDVPS Y7, Y5, Y10, Y10
+	VPADDD    Y1, Y0, Y5
+	VPADDD    Y2, Y5, Y5
+	VCMPPS    $0x1e, Y8, Y6, Y7
+	VCMPPS    $0x03, Y6, Y6, Y9
+	VORPS     Y9, Y7, Y7
+	VBLENDVPS Y7, Y6, Y8, Y8
+	VBLENDVPS Y7, Y5, Y10, Y10
+	VPERMPD   $0xd8, Y8, Y8
+	VPERMPD   $0xd8, Y10, Y10
+	VMOVUPS   Y8, (AX)
+	VMOVDQU   Y10, (CX)
+	VPADDD    Y3, Y0, Y0
+	ADDQ      $0x20, AX
+	ADDQ      $0x20, CX
+	ADDQ      $0x40, DX
+	ADDQ      $0x40, BX
+	SUBQ      $0x08, SI
+	JAE       loop
+
+loop_end:
+	ADDQ $0x08, SI
+	VZEROUPPER
+	RET
+
 // func evensAVX2(dst []float32, src []float32)
 // Requires: AVX, AVX2
 TEXT ·evensAVX2(SB), NOSPLIT, $0-48

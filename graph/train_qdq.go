@@ -49,12 +49,44 @@ func (o *fakeQuantOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	r, sc := qRange(t), scale.F32
 	l.runs(ctx, func(at, n, s, step int) {
 		dst, src := y.F32[at:at+n], x.F32[at:at+n]
+		if step == 0 {
+			switch t {
+			case onnx.Int8:
+				if qdqRun[int8](dst, src, sc[s], zps[s], r[0], r[1]) {
+					return
+				}
+			case onnx.Uint8:
+				if qdqRun[uint8](dst, src, sc[s], zps[s], r[0], r[1]) {
+					return
+				}
+			}
+		}
 		for i, v := range src {
 			j := s + i*step
 			dst[i] = fakequant.DequantizeLinear(fakequant.QuantizeLinear(v, sc[j], zps[j], r[0], r[1]), zps[j], sc[j])
 		}
 	})
 	return []*Tensor{y}, nil
+}
+
+// qdqRun writes the Q → DQ pair of src (one scale and zero point) into
+// dst through fakequant.QuantizeLinearCodes, the vector kernels of the
+// scalar QuantizeLinear (the same codes), in chunks of codes on the
+// stack, and reports whether it could (false, having written nothing, for
+// a range the codes' type does not hold).
+func qdqRun[T int8 | uint8](dst, src []float32, scale float32, zp, lo, hi int32) bool {
+	var codes [512]T
+	for i := 0; i < len(src); i += len(codes) {
+		s := src[i:min(i+len(codes), len(src))]
+		if fakequant.QuantizeLinearCodes(codes[:len(s)], s, scale, zp, lo, hi) != nil {
+			return false
+		}
+		d := dst[i : i+len(s)]
+		for j, q := range codes[:len(s)] {
+			d[j] = fakequant.DequantizeLinear(int32(q), zp, scale)
+		}
+	}
+	return true
 }
 
 // Backward is the pair's straight-through gradient (QuantizeLinear's

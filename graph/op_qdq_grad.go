@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/tensorquant/tensorquant/fakequant"
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
@@ -118,6 +119,12 @@ func (o *qdqOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Te
 	}
 	l.runs(ctx, func(at, n, s, step int) {
 		d, g, xs := dx.F32[at:at+n], dy.F32[at:at+n], x.F32[at:at+n]
+		if step == 0 && lo[s] == -hi[s] && hi[s] >= 0 {
+			// A symmetric range: |x| <= hi, the vector kernels of STE (a
+			// NaN x gives 0, as the comparisons below do).
+			fakequant.STE(d, xs, g, hi[s])
+			return
+		}
 		for i, v := range xs {
 			j := s + i*step
 			if v >= lo[j] && v <= hi[j] {

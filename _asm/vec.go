@@ -39,7 +39,33 @@ func vecKernels(c *build.Context) {
 		finishKernel(s, true)
 		finishRowsKernel(s, tail8, false)
 		finishRowsKernel(s, tail8, true)
+		reluGradKernel(s)
 	}
+}
+
+// reluGradKernel: dst[i] = dy[i] where x[i] > 0, else +0. The ordered
+// compare 0 < x is false for ±0 and a NaN x, which give +0 as in Go.
+func reluGradKernel(s isa) {
+	s.text("reluGrad", "dst[i] = dy[i] where x[i] > 0, else +0 (reluGradGeneric).")
+	dst, x, n := s.slice("dst", 4), s.slice("x", 4), s.length("x")
+	dy := s.slice("dy", 4)
+	zero := s.vec()
+	s.xor(zero, zero, zero)
+	s.loop(elementwise{n: n, in: []stream{x, dy}, out: dst, store: storeFloats, nt: true,
+		vector: func(s isa, in []stream, i int) reg.Register {
+			r := s.vec()
+			if !s.avx512 {
+				s.VCMPPS(imm(0x11), in[0].at(i), zero, r) // 0 < x (LT_OQ): all ones or zeros
+				s.VANDPS(in[1].at(i), r, r)
+				return r
+			}
+			// dy loaded unmasked, then masked (as ste does).
+			m := s.K()
+			s.VCMPPS(imm(0x11), in[0].at(i), s.v(zero), m)
+			s.VMOVUPS(in[1].at(i), r)
+			s.VMOVAPS_Z(r, m, r)
+			return r
+		}})
 }
 
 // finishKernel: dst[i] = min(max(x[i] + bias (+ add[i]), lo), hi) with Go's

@@ -10,7 +10,7 @@ import (
 
 // FuzzVecFinish checks every kernel family of vec.Finish and
 // vec.FinishTile (a fused layer's bias, residual and activation, on a run
-// and on the rows of a tile) against the generic code on arbitrary float32
+// and on the rows of a tile) and of vec.ReluGrad against the generic code on arbitrary float32
 // bit patterns, bias and Clip bounds: in place, with and without the
 // residual, every activation.
 func FuzzVecFinish(f *testing.F) {
@@ -38,11 +38,13 @@ func FuzzVecFinish(f *testing.F) {
 			vec.Finish(seg, bias, hasBias, add, &a)
 			tile := append([]float32{}, x...)
 			vec.FinishTile(tile, cols, rows, cols, rowBias, add, cols, &a)
-			return append(seg, tile...)
+			grad := make([]float32, len(x))
+			vec.ReluGrad(grad, all[len(all)/2:], x)
+			return append(append(seg, tile...), grad...)
 		}, func(impl cpufeat.Impl, got, want []float32) {
 			for i := range want {
 				if !same(got[i], want[i]) {
-					t.Fatalf("%v %+v bias %v (%v) add %v, tile of %d columns: element %d of run and tile: got %v want %v", impl, a, bias, hasBias, withAdd, cols, i, got[i], want[i])
+					t.Fatalf("%v %+v bias %v (%v) add %v, tile of %d columns: element %d of run, tile and ReLU gradient: got %v want %v", impl, a, bias, hasBias, withAdd, cols, i, got[i], want[i])
 				}
 			}
 		})

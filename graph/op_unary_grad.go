@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 
+	"github.com/tensorquant/tensorquant/internal/vec"
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
@@ -180,27 +181,13 @@ func (u insideGrad) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([
 	if x.DType == onnx.Double {
 		ctx.Parallel(x.Len(), grainElems, func(lo, hi int) { insideK(dx.F64[lo:hi], dy.F64[lo:hi], x.F64[lo:hi], u.lo, u.hi) })
 	} else if u.lo == 0 && math.IsInf(u.hi, 1) {
-		ctx.Parallel(x.Len(), grainElems, func(lo, hi int) { reluGradK(dx.F32[lo:hi], dy.F32[lo:hi], x.F32[lo:hi]) })
+		ctx.Parallel(x.Len(), grainElems, func(lo, hi int) { vec.ReluGrad(dx.F32[lo:hi], dy.F32[lo:hi], x.F32[lo:hi]) })
 	} else {
 		l, h := float32(u.lo), float32(u.hi)
 		ctx.Parallel(x.Len(), grainElems, func(lo, hi int) { insideK(dx.F32[lo:hi], dy.F32[lo:hi], x.F32[lo:hi], l, h) })
 	}
 	dIn[0] = dx
 	return dIn, nil
-}
-
-// reluGradK sets d[i] = dy[i] where x[i] > 0, else +0, without a branch:
-// x > 0 (+Inf included, NaN not) is 0 < bits(x) <= bits(+Inf) as an
-// integer, and the gradient's bits are masked.
-func reluGradK(d, dy, x []float32) {
-	dy, x = dy[:len(d)], x[:len(d)]
-	for i, v := range x {
-		var m uint32
-		if math.Float32bits(v)-1 < 0x7f800000 {
-			m = ^uint32(0)
-		}
-		d[i] = math.Float32frombits(math.Float32bits(dy[i]) & m)
-	}
 }
 
 // insideK sets d[i] = dy[i] where lo < x[i] < hi, else 0.

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
@@ -318,6 +319,68 @@ func TestFinishRowsWide(t *testing.T) {
 			for i, x := range src {
 				if want := max(x+bias[i/cols], 0); !same(got[i], want) {
 					t.Fatalf("cols %d: element %d is %v, want %v", cols, i, got[i], want)
+				}
+			}
+		}
+	})
+}
+
+// TestReluGrad runs ReluGrad on every length 0..100 at offsets 0..3, in
+// place over dy and over x too, on every kernel family, against the
+// element-wise definition (dy where x > 0, else +0: ±0, -Inf and NaN x
+// give +0, +Inf passes), with guard words after the output.
+func TestReluGrad(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(5, 6))
+		const maxN, pad = 100, 8
+		x, dy := make([]float32, maxN+pad), make([]float32, maxN+pad)
+		for i := range x {
+			x[i], dy[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+			if rng.IntN(4) == 0 {
+				x[i] = specials[rng.IntN(len(specials))]
+			}
+			if rng.IntN(8) == 0 {
+				dy[i] = specials[rng.IntN(len(specials))]
+			}
+		}
+		want := func(i int) float32 {
+			if x[i] > 0 {
+				return dy[i]
+			}
+			return 0
+		}
+		for n := range maxN + 1 {
+			for off := range 4 {
+				if off+n > maxN {
+					continue
+				}
+				d := make([]float32, n+pad)
+				for i := range d {
+					d[i] = 42
+				}
+				ReluGrad(d[:n], dy[off:], x[off:])
+				for i := range n {
+					if math.Float32bits(d[i]) != math.Float32bits(want(off+i)) {
+						t.Fatalf("n %d off %d: d[%d] = %v for x %v dy %v, want %v", n, off, i, d[i], x[off+i], dy[off+i], want(off+i))
+					}
+				}
+				for i := n; i < len(d); i++ {
+					if d[i] != 42 {
+						t.Fatalf("n %d off %d: guard %d overwritten", n, off, i-n)
+					}
+				}
+				for _, over := range []string{"dy", "x"} {
+					a, b := slices.Clone(dy[off:off+n]), slices.Clone(x[off:off+n])
+					dst := a
+					if over == "x" {
+						dst = b
+					}
+					ReluGrad(dst, a, b)
+					for i := range n {
+						if math.Float32bits(dst[i]) != math.Float32bits(want(off+i)) {
+							t.Fatalf("n %d off %d in place over %s: element %d = %v, want %v", n, off, over, i, dst[i], want(off+i))
+						}
+					}
 				}
 			}
 		}

@@ -49,6 +49,17 @@ func ReluTo(d, x []float32) {
 	finish(d, x, nil, negZero, 0, inf)
 }
 
+// ReluGrad writes ReLU's gradient: d[i] = dy[i] where x[i] > 0 (+Inf
+// included), else +0 (for ±0 and a NaN x too). dy and x are at least as
+// long as d; d may be either.
+func ReluGrad(d, dy, x []float32) {
+	dy, x = dy[:len(d)], x[:len(d)]
+	if len(d) >= minLen && reluGradAsm(d, dy, x) {
+		return
+	}
+	reluGradGeneric(d, dy, x)
+}
+
 // ClipTo writes min(max(x[i], lo), hi) to d[i] (x at least as long as d;
 // d may be x).
 func ClipTo(d, x []float32, lo, hi float32) {

@@ -59,6 +59,30 @@ func finishRowsAsm(dst []float32, ldd int, src []float32, lds, rows, cols int, b
 	return true
 }
 
+// reluGradAVX2 and reluGradAVX512 are reluGradGeneric on len(x) >= 8
+// elements (dst and dy at least as long; the last 8 again where len(x)
+// is not a multiple of 8).
+//
+//go:noescape
+func reluGradAVX2(dst, x, dy []float32)
+
+//go:noescape
+func reluGradAVX512(dst, x, dy []float32)
+
+// reluGradAsm runs the kernel of cpufeat.Selected and reports whether
+// there is one.
+func reluGradAsm(d, dy, x []float32) bool {
+	switch cpufeat.Selected {
+	case cpufeat.AVX512:
+		reluGradAVX512(d, x, dy)
+	case cpufeat.AVX2:
+		reluGradAVX2(d, x, dy)
+	default:
+		return false
+	}
+	return true
+}
+
 func hasAsm(i cpufeat.Impl) bool { return i == cpufeat.AVX2 || i == cpufeat.AVX512 }
 
 // finishAsm runs the kernel of cpufeat.Selected and reports whether there

@@ -361,6 +361,141 @@ done:
 	VZEROUPPER
 	RET
 
+// func reluGradAVX2(dst []float32, x []float32, dy []float32)
+// Requires: AVX, AVX2, MMX+
+TEXT ·reluGradAVX2(SB), NOSPLIT, $0-72
+	// dst[i] = dy[i] where x[i] > 0, else +0 (reluGradGeneric).
+	MOVQ   dst_base+0(FP), AX
+	MOVQ   x_base+24(FP), CX
+	MOVQ   x_len+32(FP), DX
+	MOVQ   dy_base+48(FP), BX
+	VPXOR  Y0, Y0, Y0
+	CMPQ   DX, $0x00200000
+	JAE    stream
+	TESTQ  $0x00000007, DX
+	JZ     body
+	LEAQ   -32(CX)(DX*4), SI
+	LEAQ   -32(BX)(DX*4), DI
+	LEAQ   -32(AX)(DX*4), R8
+	VCMPPS $0x11, (SI), Y0, Y1
+	VANDPS (DI), Y1, Y1
+
+body:
+	SUBQ $0x20, DX
+	JB   loop4_end
+
+loop4:
+	VCMPPS  $0x11, (CX), Y0, Y2
+	VANDPS  (BX), Y2, Y2
+	VCMPPS  $0x11, 32(CX), Y0, Y3
+	VANDPS  32(BX), Y3, Y3
+	VCMPPS  $0x11, 64(CX), Y0, Y4
+	VANDPS  64(BX), Y4, Y4
+	VCMPPS  $0x11, 96(CX), Y0, Y5
+	VANDPS  96(BX), Y5, Y5
+	VMOVUPS Y2, (AX)
+	VMOVUPS Y3, 32(AX)
+	VMOVUPS Y4, 64(AX)
+	VMOVUPS Y5, 96(AX)
+	ADDQ    $0x80, CX
+	ADDQ    $0x80, BX
+	ADDQ    $0x80, AX
+	SUBQ    $0x20, DX
+	JAE     loop4
+
+loop4_end:
+	ADDQ $0x20, DX
+	SUBQ $0x08, DX
+	JB   loop1_end
+
+loop1:
+	VCMPPS  $0x11, (CX), Y0, Y2
+	VANDPS  (BX), Y2, Y2
+	VMOVUPS Y2, (AX)
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, BX
+	ADDQ    $0x20, AX
+	SUBQ    $0x08, DX
+	JAE     loop1
+
+loop1_end:
+	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
+	VMOVUPS Y1, (R8)
+
+ret:
+	VZEROUPPER
+	RET
+
+stream:
+	// Non-temporal stores from the first 64-byte boundary of dst on; the
+	// results of the first 16 elements, computed before anything is stored
+	// and stored last like those of the last 8, cover the elements before it.
+	VCMPPS $0x11, (CX), Y0, Y1
+	VANDPS (BX), Y1, Y1
+	VCMPPS $0x11, 32(CX), Y0, Y2
+	VANDPS 32(BX), Y2, Y2
+	LEAQ   -32(CX)(DX*4), SI
+	LEAQ   -32(BX)(DX*4), DI
+	LEAQ   -32(AX)(DX*4), R8
+	VCMPPS $0x11, (SI), Y0, Y3
+	VANDPS (DI), Y3, Y3
+	MOVQ   AX, SI
+	MOVQ   AX, DI
+	NEGQ   DI
+	ANDQ   $0x3f, DI
+	SHRQ   $0x02, DI
+	LEAQ   (CX)(DI*4), CX
+	LEAQ   (BX)(DI*4), BX
+	LEAQ   (AX)(DI*4), AX
+	SUBQ   DI, DX
+	SUBQ   $0x20, DX
+	JB     stream4_end
+
+stream4:
+	VCMPPS   $0x11, (CX), Y0, Y4
+	VANDPS   (BX), Y4, Y4
+	VCMPPS   $0x11, 32(CX), Y0, Y5
+	VANDPS   32(BX), Y5, Y5
+	VCMPPS   $0x11, 64(CX), Y0, Y6
+	VANDPS   64(BX), Y6, Y6
+	VCMPPS   $0x11, 96(CX), Y0, Y7
+	VANDPS   96(BX), Y7, Y7
+	VMOVNTPS Y4, (AX)
+	VMOVNTPS Y5, 32(AX)
+	VMOVNTPS Y6, 64(AX)
+	VMOVNTPS Y7, 96(AX)
+	ADDQ     $0x80, CX
+	ADDQ     $0x80, BX
+	ADDQ     $0x80, AX
+	SUBQ     $0x20, DX
+	JAE      stream4
+
+stream4_end:
+	ADDQ $0x20, DX
+	SFENCE
+	SUBQ $0x08, DX
+	JB   stream_loop1_end
+
+stream_loop1:
+	VCMPPS  $0x11, (CX), Y0, Y4
+	VANDPS  (BX), Y4, Y4
+	VMOVUPS Y4, (AX)
+	ADDQ    $0x20, CX
+	ADDQ    $0x20, BX
+	ADDQ    $0x20, AX
+	SUBQ    $0x08, DX
+	JAE     stream_loop1
+
+stream_loop1_end:
+	ADDQ    $0x08, DX
+	VMOVUPS Y3, (R8)
+	VMOVUPS Y1, (SI)
+	VMOVUPS Y2, 32(SI)
+	VZEROUPPER
+	RET
+
 // func finishAVX512(dst []float32, x []float32, bias float32, lo float32, hi float32, zfix float32, sfix uint32)
 // Requires: AVX, AVX512F, AVX512VL
 TEXT ·finishAVX512(SB), NOSPLIT, $0-68
@@ -668,5 +803,168 @@ next:
 	JNZ  row
 
 done:
+	VZEROUPPER
+	RET
+
+// func reluGradAVX512(dst []float32, x []float32, dy []float32)
+// Requires: AVX, AVX512F, AVX512VL, MMX+
+TEXT ·reluGradAVX512(SB), NOSPLIT, $0-72
+	// dst[i] = dy[i] where x[i] > 0, else +0 (reluGradGeneric).
+	MOVQ      dst_base+0(FP), AX
+	MOVQ      x_base+24(FP), CX
+	MOVQ      x_len+32(FP), DX
+	MOVQ      dy_base+48(FP), BX
+	VPXORD    Z0, Z0, Z0
+	CMPQ      DX, $0x00200000
+	JAE       stream
+	TESTQ     $0x00000007, DX
+	JZ        body
+	LEAQ      -32(CX)(DX*4), SI
+	LEAQ      -32(BX)(DX*4), DI
+	LEAQ      -32(AX)(DX*4), R8
+	VCMPPS    $0x11, (SI), Y0, K1
+	VMOVUPS   (DI), Y1
+	VMOVAPS.Z Y1, K1, Y1
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
+
+loop4:
+	VCMPPS    $0x11, (CX), Z0, K1
+	VMOVUPS   (BX), Z2
+	VMOVAPS.Z Z2, K1, Z2
+	VCMPPS    $0x11, 64(CX), Z0, K1
+	VMOVUPS   64(BX), Z3
+	VMOVAPS.Z Z3, K1, Z3
+	VCMPPS    $0x11, 128(CX), Z0, K1
+	VMOVUPS   128(BX), Z4
+	VMOVAPS.Z Z4, K1, Z4
+	VCMPPS    $0x11, 192(CX), Z0, K1
+	VMOVUPS   192(BX), Z5
+	VMOVAPS.Z Z5, K1, Z5
+	VMOVUPS   Z2, (AX)
+	VMOVUPS   Z3, 64(AX)
+	VMOVUPS   Z4, 128(AX)
+	VMOVUPS   Z5, 192(AX)
+	ADDQ      $0x00000100, CX
+	ADDQ      $0x00000100, BX
+	ADDQ      $0x00000100, AX
+	SUBQ      $0x40, DX
+	JAE       loop4
+
+loop4_end:
+	ADDQ $0x40, DX
+	SUBQ $0x10, DX
+	JB   loop1_end
+
+loop1:
+	VCMPPS    $0x11, (CX), Z0, K1
+	VMOVUPS   (BX), Z2
+	VMOVAPS.Z Z2, K1, Z2
+	VMOVUPS   Z2, (AX)
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, BX
+	ADDQ      $0x40, AX
+	SUBQ      $0x10, DX
+	JAE       loop1
+
+loop1_end:
+	ADDQ      $0x10, DX
+	CMPQ      DX, $0x08
+	JB        done
+	VCMPPS    $0x11, (CX), Y0, K1
+	VMOVUPS   (BX), Y0
+	VMOVAPS.Z Y0, K1, Y0
+	VMOVUPS   Y0, (AX)
+	SUBQ      $0x08, DX
+
+done:
+	TESTQ   DX, DX
+	JZ      ret
+	VMOVUPS Y1, (R8)
+
+ret:
+	VZEROUPPER
+	RET
+
+stream:
+	// Non-temporal stores from the first 64-byte boundary of dst on; the
+	// results of the first 16 elements, computed before anything is stored
+	// and stored last like those of the last 8, cover the elements before it.
+	VCMPPS    $0x11, (CX), Z0, K1
+	VMOVUPS   (BX), Z1
+	VMOVAPS.Z Z1, K1, Z1
+	LEAQ      -32(CX)(DX*4), SI
+	LEAQ      -32(BX)(DX*4), DI
+	LEAQ      -32(AX)(DX*4), R8
+	VCMPPS    $0x11, (SI), Y0, K1
+	VMOVUPS   (DI), Y2
+	VMOVAPS.Z Y2, K1, Y2
+	MOVQ      AX, SI
+	MOVQ      AX, DI
+	NEGQ      DI
+	ANDQ      $0x3f, DI
+	SHRQ      $0x02, DI
+	LEAQ      (CX)(DI*4), CX
+	LEAQ      (BX)(DI*4), BX
+	LEAQ      (AX)(DI*4), AX
+	SUBQ      DI, DX
+	SUBQ      $0x40, DX
+	JB        stream4_end
+
+stream4:
+	VCMPPS    $0x11, (CX), Z0, K1
+	VMOVUPS   (BX), Z3
+	VMOVAPS.Z Z3, K1, Z3
+	VCMPPS    $0x11, 64(CX), Z0, K1
+	VMOVUPS   64(BX), Z4
+	VMOVAPS.Z Z4, K1, Z4
+	VCMPPS    $0x11, 128(CX), Z0, K1
+	VMOVUPS   128(BX), Z5
+	VMOVAPS.Z Z5, K1, Z5
+	VCMPPS    $0x11, 192(CX), Z0, K1
+	VMOVUPS   192(BX), Z6
+	VMOVAPS.Z Z6, K1, Z6
+	VMOVNTPS  Z3, (AX)
+	VMOVNTPS  Z4, 64(AX)
+	VMOVNTPS  Z5, 128(AX)
+	VMOVNTPS  Z6, 192(AX)
+	ADDQ      $0x00000100, CX
+	ADDQ      $0x00000100, BX
+	ADDQ      $0x00000100, AX
+	SUBQ      $0x40, DX
+	JAE       stream4
+
+stream4_end:
+	ADDQ $0x40, DX
+	SFENCE
+	SUBQ $0x10, DX
+	JB   stream_loop1_end
+
+stream_loop1:
+	VCMPPS    $0x11, (CX), Z0, K1
+	VMOVUPS   (BX), Z3
+	VMOVAPS.Z Z3, K1, Z3
+	VMOVUPS   Z3, (AX)
+	ADDQ      $0x40, CX
+	ADDQ      $0x40, BX
+	ADDQ      $0x40, AX
+	SUBQ      $0x10, DX
+	JAE       stream_loop1
+
+stream_loop1_end:
+	ADDQ      $0x10, DX
+	CMPQ      DX, $0x08
+	JB        stream_done
+	VCMPPS    $0x11, (CX), Y0, K1
+	VMOVUPS   (BX), Y0
+	VMOVAPS.Z Y0, K1, Y0
+	VMOVUPS   Y0, (AX)
+	SUBQ      $0x08, DX
+
+stream_done:
+	VMOVUPS Y2, (R8)
+	VMOVUPS Z1, (SI)
 	VZEROUPPER
 	RET

@@ -12,6 +12,9 @@ import "github.com/tensorquant/tensorquant/internal/cpufeat"
 //go:noescape
 func finishNEON(dst, x, add []float32, bias, lo, hi float32)
 
+// reluGradAsm has no kernel here: ReluGrad runs reluGradGeneric.
+func reluGradAsm(_, _, _ []float32) bool { return false }
+
 func hasAsm(i cpufeat.Impl) bool { return i == cpufeat.NEON }
 
 // finishAsm runs the NEON kernel when it is selected and reports whether

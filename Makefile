@@ -91,9 +91,15 @@ race:
 # makes the whole-model tests run their smallest model (models.Emulated).
 # The second CPU (ARMv8.0, no dot product) differs from the first only in
 # the integer GEMM's family (cpufeat.ASIMDDP), so it runs the packages
-# that select or fuzz it.
+# that select or fuzz it. The command's tests run its binary under the
+# emulator for every command they try (270 s in all): of those, the
+# emulated run keeps the ones whose arithmetic is the kernels' (the
+# reference models, the demo, the FP8 and INT4 formats); the rest of the
+# command's logic is the host's.
+ARM64_CLI_TESTS := ^(TestRunOnFixtures|TestInfoOnFixtures|TestDemoSeedExample|TestQuantizeFormats)$$
 arm64: tools-qemu
-	TQ_EMULATED=1 KERNELS_REQUIRE=neon GOARCH=arm64 $(GO) test -count=1 -timeout 30m -short -exec qemu-aarch64-static $(PKGS)
+	TQ_EMULATED=1 KERNELS_REQUIRE=neon GOARCH=arm64 $(GO) test -count=1 -timeout 30m -short -exec qemu-aarch64-static $$($(GO) list $(PKGS) | grep -v '/cmd/tensorquant$$')
+	TQ_EMULATED=1 KERNELS_REQUIRE=neon GOARCH=arm64 $(GO) test -count=1 -short -exec qemu-aarch64-static -run '$(ARM64_CLI_TESTS)' ./cmd/tensorquant
 	TQ_EMULATED=1 KERNELS_REQUIRE=neon GOARCH=arm64 $(GO) test -count=1 -short -exec 'qemu-aarch64-static -cpu cortex-a53' ./internal/cpufeat ./internal/qgemm ./fuzz
 
 tools-qemu:

@@ -5,6 +5,8 @@ import (
 	"math"
 	"math/rand/v2"
 	"testing"
+
+	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
 // poolGeoms are pooling geometries: 1-D to 3-D, strides, dilations,
@@ -314,4 +316,38 @@ func benchMaxPool(b *testing.B, planes28 int, argmax bool) {
 			b.SetBytes(int64(4 * len(x)))
 		})
 	}
+}
+
+// TestMaxPlaneK2S2ArgLengths runs maxPlaneK2S2Arg (the training graph's
+// 2×2 stride-2 max pooling with its argmax) on rows of 0 to 40 outputs,
+// on every kernel family, against the definition: from -Inf and index -1,
+// the window's four taps in scan order, each taken where it is greater
+// or NaN. The planes have an odd extra column and row that no window
+// reads, and mix NaN, ±Inf, ±0 and ties.
+func TestMaxPlaneK2S2ArgLengths(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(7, 8))
+		for s2 := range 41 {
+			const s1 = 2
+			b2 := 2*s2 + 1
+			x := randSlice(rng, (2*s1+1)*b2)
+			specials(rng, x)
+			y, am := make([]float32, s1*s2), make([]int32, s1*s2)
+			maxPlaneK2S2Arg(y, am, x, s1, s2, b2)
+			for oh := range s1 {
+				for ow := range s2 {
+					best, bi := float32(math.Inf(-1)), int32(-1)
+					for _, i := range []int{2*oh*b2 + 2*ow, 2*oh*b2 + 2*ow + 1, (2*oh+1)*b2 + 2*ow, (2*oh+1)*b2 + 2*ow + 1} {
+						if v := x[i]; v > best || v != v {
+							best, bi = v, int32(i)
+						}
+					}
+					j := oh*s2 + ow
+					if math.Float32bits(y[j]) != math.Float32bits(best) || am[j] != bi {
+						t.Fatalf("%d outputs a row: output (%d, %d) is %v at %d, want %v at %d", s2, oh, ow, y[j], am[j], best, bi)
+					}
+				}
+			}
+		}
+	})
 }

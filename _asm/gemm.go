@@ -49,28 +49,14 @@ func transpose8(s isa) {
 	s.SHLQ(imm(3), step)
 	s.SHRQ(imm(3), n)
 	s.JEQ(operand.LabelRef("done"))
-	// Row r, or column r of the block, is at base + stride·scale.
-	at := func(r int, p, p4, ld, ld3 reg.Register) operand.Mem {
-		base := p
-		if r >= 4 {
-			base, r = p4, r-4
-		}
-		switch r {
-		case 0:
-			return operand.Mem{Base: base}
-		case 3:
-			return operand.Mem{Base: base, Index: ld3, Scale: 1}
-		}
-		return operand.Mem{Base: base, Index: ld, Scale: uint8(r)}
-	}
 	s.Label("loop")
 	var rows [8]reg.VecVirtual
 	for r := range rows {
 		rows[r] = s.vec()
-		s.VMOVUPS(at(r, src.p, src4, lds, lds3), rows[r])
+		s.VMOVUPS(strided(r, src.p, src4, lds, lds3), rows[r])
 	}
 	for c, col := range transpose8x8(s, rows) {
-		s.VMOVUPS(col, at(c, dst.p, dst4, ldd, ldd3))
+		s.VMOVUPS(col, strided(c, dst.p, dst4, ldd, ldd3))
 	}
 	s.ADDQ(imm(32), src.p)
 	s.ADDQ(imm(32), src4)

@@ -11,31 +11,39 @@ import (
 // (depthwise convolution and max pooling with and without its argmax,
 // through nn.Conv.DepthwisePlanes and nn.MaxPool) against the generic code on arbitrary float32 bit
 // patterns and geometries: 2, 3 or 5 taps, stride 1 to 3, padding,
-// widths around the vector sizes.
+// widths around the vector sizes, 9 channels (a block of 8 for the
+// interleaved depthwise kernels, and one plane).
 func FuzzWindowKernels(f *testing.F) {
 	f.Add([]byte("0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnopqrstuvwxyz0123456789abcdefghijklmnop"), uint8(3), uint8(2), uint8(1), uint8(37))
 	f.Add(make([]byte, 4*200), uint8(5), uint8(1), uint8(2), uint8(20))
+	seed := make([]byte, 4*9*16*19)
+	for i := range seed {
+		seed[i] = byte(i*7 + i/13)
+	}
+	f.Add(seed, uint8(1), uint8(0), uint8(1), uint8(16))
+	f.Add(seed, uint8(2), uint8(1), uint8(2), uint8(9))
 	f.Fuzz(func(t *testing.T, data []byte, k, s, pad, width uint8) {
 		kk := []int{2, 3, 5}[int(k)%3]
 		ss, pp := 1+int(s)%3, int(pad)%kk
 		w := kk + int(width)%61
 		x := floats(data)
-		h := len(x) / (2 * w) // two channels
-		if h < kk || len(x) < 2*kk*kk+2 {
+		const C = 9
+		h := len(x) / (C * w)
+		if h < kk || len(x) < C*kk*kk+C {
 			return
 		}
 		ho, wo := (h+2*pp-kk)/ss+1, (w+2*pp-kk)/ss+1
 		g := nn.NewGeom([]int{h, w}, []int{ho, wo}, []int{kk, kk}, []int{ss, ss}, []int{pp, pp}, nil, []int{1, 1})
-		c := nn.Conv{Geom: g, InC: 2, OutC: 2, Groups: 2}
-		wts, bias := x[:2*kk*kk], x[2*kk*kk:2*kk*kk+2]
-		in := x[:2*h*w]
+		c := nn.Conv{Geom: g, InC: C, OutC: C, Groups: C}
+		wts, bias := x[:C*kk*kk], x[C*kk*kk:C*kk*kk+C]
+		in := x[:C*h*w]
 		eachImpl(t, func() [4][]float32 {
-			dw := make([]float32, 2*ho*wo)
-			c.DepthwisePlanes(dw, in, wts, bias, 0, 2)
-			mp, mpa := make([]float32, 2*ho*wo), make([]float32, 2*ho*wo)
-			nn.MaxPool(mp, nil, in, &g, 0, 2)
-			am := make([]int32, 2*ho*wo)
-			nn.MaxPool(mpa, am, in, &g, 0, 2)
+			dw := make([]float32, C*ho*wo)
+			c.DepthwisePlanes(dw, in, wts, bias, 0, C)
+			mp, mpa := make([]float32, C*ho*wo), make([]float32, C*ho*wo)
+			nn.MaxPool(mp, nil, in, &g, 0, C)
+			am := make([]int32, C*ho*wo)
+			nn.MaxPool(mpa, am, in, &g, 0, C)
 			ami := make([]float32, len(am))
 			for i, a := range am {
 				ami[i] = float32(a)

@@ -369,9 +369,10 @@ func (o *convOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	N := x.Shape[0]
 	if k.Depthwise() {
-		P := k.SmallN()
-		ctx.Parallel(N*k.OutC, max(1, grainElems/max(P*k.KernelN(), 1)), func(lo, hi int) {
-			k.DepthwisePlanes(y.F32, x.F32, w.F32, bias, lo, hi)
+		P, n, b := k.SmallN(), N*k.OutC, nn.DepthwiseBlock
+		// Parts of whole blocks of nn.DepthwiseBlock planes.
+		ctx.Parallel((n+b-1)/b, max(1, grainElems/max(b*P*k.KernelN(), 1)), func(lo, hi int) {
+			k.DepthwisePlanes(y.F32, x.F32, w.F32, bias, lo*b, min(n, hi*b))
 		})
 		return []*Tensor{y}, nil
 	}

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"testing"
 
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
 )
 
@@ -304,8 +305,9 @@ func TestDepthwiseMatchesGEMM(t *testing.T) {
 	}
 }
 
-// BenchmarkDepthwise compares the direct depthwise kernel with im2col and
-// the GEMM on MobileNetV2's depthwise shapes (batch 1, one thread).
+// BenchmarkDepthwise compares the direct depthwise kernels (those of the
+// selected family, and the generic code) with im2col and the GEMM on
+// MobileNetV2's depthwise shapes (batch 1, one thread).
 func BenchmarkDepthwise(b *testing.B) {
 	for _, sh := range []struct {
 		c, hw, stride int
@@ -320,6 +322,13 @@ func BenchmarkDepthwise(b *testing.B) {
 		cols, tmp := make([]float32, cn), make([]float32, tn)
 		name := fmt.Sprintf("c%d_%dx%d_s%d", sh.c, sh.hw, sh.hw, sh.stride)
 		b.Run(name+"/direct", func(b *testing.B) {
+			b.SetBytes(int64(4 * len(y)))
+			for b.Loop() {
+				c.Forward(y, x, w, bias, nil, nil, 0, 1)
+			}
+		})
+		b.Run(name+"/generic", func(b *testing.B) {
+			defer cpufeat.Use(cpufeat.Generic)()
 			b.SetBytes(int64(4 * len(y)))
 			for b.Loop() {
 				c.Forward(y, x, w, bias, nil, nil, 0, 1)

@@ -143,10 +143,12 @@ func (p *ConvPlan) ForwardPacked(y, x []float32, w *ConvWeights, f *Fused, n0, n
 		p.forwardWinograd(y, x, w, f, n0, n1, threads, scratch)
 		return
 	case w.packed == nil:
-		P := c.SmallN()
-		parallel(threads, (n1-n0)*c.OutC, max(1, grainElems/max(P*c.KernelN(), 1)), func(lo, hi int) {
-			c.DepthwisePlanes(y, x, w.w, f.Bias, n0*c.OutC+lo, n0*c.OutC+hi)
-			f.finishPlanes(y, n0*c.OutC+lo, n0*c.OutC+hi, P)
+		P, n := c.SmallN(), (n1-n0)*c.OutC
+		// Parts of whole blocks of DepthwiseBlock planes.
+		parallel(threads, (n+DepthwiseBlock-1)/DepthwiseBlock, max(1, grainElems/max(DepthwiseBlock*P*c.KernelN(), 1)), func(lo, hi int) {
+			lo, hi = n0*c.OutC+lo*DepthwiseBlock, n0*c.OutC+min(n, hi*DepthwiseBlock)
+			c.DepthwisePlanes(y, x, w.w, f.Bias, lo, hi)
+			f.finishPlanes(y, lo, hi, P)
 		})
 		return
 	}

@@ -4,6 +4,7 @@ package nn
 
 import (
 	"math"
+	"sync"
 
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
 )
@@ -415,4 +416,149 @@ func windowFamily(int) cpufeat.Impl {
 		return cpufeat.Selected
 	}
 	return cpufeat.Generic
+}
+
+// interleave8AVX2 sets dst[8p + r] = src[r·lds + p] for r < 8 and p < n
+// (a multiple of 8): 8 planes to 8 interleaved channels.
+//
+//go:noescape
+func interleave8AVX2(dst, src []float32, lds, n int)
+
+// scatter8AVX2 sets dst[r·ldd + p] = src[8p + r] for r < 8 and p < n (a
+// multiple of 8): interleave8AVX2's inverse.
+//
+//go:noescape
+func scatter8AVX2(dst []float32, ldd int, src []float32, n int)
+
+// dwBlockK3S1AVX2 and the others compute DepthwisePlanes for 8 channels
+// interleaved (in: h×wd pixels of 8 values, out: ho×wo), k×k kernel of the
+// stride (dilation 1), padding padT rows above and padL columns to the
+// left; w holds the k·k taps' 8 weights (tap t of channel j at 8t + j),
+// bias the 8 channels' biases; the output columns [lo, hi) are those
+// whose k taps are all inside the input columns.
+//
+//go:noescape
+func dwBlockK3S1AVX2(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int)
+
+//go:noescape
+func dwBlockK3S2AVX2(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int)
+
+//go:noescape
+func dwBlockK5S1AVX2(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int)
+
+//go:noescape
+func dwBlockK5S2AVX2(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int)
+
+// dwBlocks are the interleaved kernels by k<<2 | stride.
+var dwBlocks = map[int]func(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int){
+	3<<2 | 1: dwBlockK3S1AVX2,
+	3<<2 | 2: dwBlockK3S2AVX2,
+	5<<2 | 1: dwBlockK5S1AVX2,
+	5<<2 | 2: dwBlockK5S2AVX2,
+}
+
+// dwBlockBytes bounds the interleaved input rows a strip of a block reads
+// (dwBlock): they stay in the first-level cache while the kernel reads
+// each k times.
+const dwBlockBytes = 12 << 10
+
+// dwScratch holds the interleaved input and output of a strip.
+var dwScratch = sync.Pool{New: func() any { return new([]float32) }}
+
+// dwBlock computes planes p to p+7 of DepthwisePlanes (8 consecutive
+// channels of one sample) with the interleaved kernels of the AVX2
+// family, and reports whether it could: c a 2-D depthwise convolution
+// whose channels each have one input channel, its kernel square of 3 or
+// 5, equal strides of 1 or 2, dilation 1. In strips of output rows whose
+// input fits dwBlockBytes, the 8 planes' input rows are interleaved
+// (interleave8AVX2), convolved (dwBlockK3S1AVX2 …) and the output rows
+// scattered back (scatter8AVX2). The AVX-512 family keeps its plane
+// kernels (16 lanes of one plane), which were not measured against
+// these.
+func dwBlock(y, x, w, bias []float32, c *Conv, p int) bool {
+	g := &c.Geom
+	k, st := g.Kernel[2], g.Stride[2]
+	if cpufeat.Selected != cpufeat.AVX2 || c.InC != c.OutC || g.Small[0] != 1 || g.Kernel[1] != k ||
+		g.Stride[1] != st || g.Dilation[1] != 1 || g.Dilation[2] != 1 || k != 3 && k != 5 || st != 1 && st != 2 ||
+		p%c.OutC+8 > c.OutC {
+		return false
+	}
+	h, wd, ho, wo, padT, padL := g.Big[1], g.Big[2], g.Small[1], g.Small[2], g.Pad[1], g.Pad[2]
+	B, P, K := h*wd, ho*wo, k*k
+	o := p % c.OutC
+	var w8 [25 * 8]float32
+	var b8 [8]float32
+	for j := range 8 {
+		for t, v := range w[(o+j)*K : (o+j+1)*K] {
+			w8[8*t+j] = v
+		}
+		if bias != nil {
+			b8[j] = bias[o+j]
+		}
+	}
+	rows := max(1, (dwBlockBytes/(32*wd)-k)/st+1)
+	bufp := dwScratch.Get().(*[]float32)
+	defer dwScratch.Put(bufp)
+	inN := ((rows-1)*st + k) * wd * 8
+	if need := inN + rows*wo*8; len(*bufp) < need {
+		*bufp = make([]float32, need)
+	}
+	in, out := (*bufp)[:inN], (*bufp)[inN:]
+	planes := x[p*B : (p+8)*B]
+	yp := y[p*P : (p+8)*P]
+	kernel := dwBlocks[k<<2|st]
+	// The output columns whose taps are all inside: from ceil(padL/st)
+	// to the last with (ow·st - padL) + k <= wd.
+	lo, hi := min(wo, (padL+st-1)/st), 0
+	if wd-k+padL >= 0 {
+		hi = min(wo, (wd-k+padL)/st+1)
+	}
+	hi = max(lo, hi)
+	// [have0, have1): the input rows in the buffer, from its start.
+	have0, have1 := 0, 0
+	for oh0 := 0; oh0 < ho; oh0 += rows {
+		oh1 := min(ho, oh0+rows)
+		r0, r1 := max(0, oh0*st-padT), min(h, (oh1-1)*st-padT+k)
+		r1 = max(r0, r1)
+		// The rows the strip before interleaved move to the front.
+		from := r0
+		if r0 >= have0 && r0 < have1 {
+			copy(in, in[(r0-have0)*wd*8:(have1-have0)*wd*8])
+			from = have1
+		}
+		interleave8(in[(from-r0)*wd*8:(r1-r0)*wd*8], planes[from*wd:], B, (r1-from)*wd)
+		have0, have1 = r0, r1
+		m := (oh1 - oh0) * wo
+		kernel(out[:8*m], in[:(r1-r0)*wd*8], w8[:8*K], b8[:], r1-r0, wd, oh1-oh0, wo, padT+r0-oh0*st, padL, lo, hi)
+		scatter8(yp[oh0*wo:], P, out[:8*m], m)
+	}
+	return true
+}
+
+// interleave8 sets dst[8q + j] = src[j·lds + q] for j < 8 and q < n.
+func interleave8(dst, src []float32, lds, n int) {
+	if b := n &^ 7; b > 0 {
+		// The kernel does not check bounds: the last element it reads and
+		// the last it writes.
+		_, _ = src[7*lds+b-1], dst[8*b-1]
+		interleave8AVX2(dst, src, lds, b)
+	}
+	for q := n &^ 7; q < n; q++ {
+		for j := range 8 {
+			dst[8*q+j] = src[j*lds+q]
+		}
+	}
+}
+
+// scatter8 sets dst[j·ldd + q] = src[8q + j] for j < 8 and q < n.
+func scatter8(dst []float32, ldd int, src []float32, n int) {
+	if b := n &^ 7; b > 0 {
+		_, _ = dst[7*ldd+b-1], src[8*b-1]
+		scatter8AVX2(dst, ldd, src, b)
+	}
+	for q := n &^ 7; q < n; q++ {
+		for j := range 8 {
+			dst[j*ldd+q] = src[8*q+j]
+		}
+	}
 }

@@ -174,10 +174,14 @@ func TestGatherRows(t *testing.T) {
 }
 
 // TestDepthwisePlaneKernel compares DepthwisePlanes on every kernel family
-// with the generic code, bit for bit, on the shapes of the plane kernels
-// (3×3 and 5×5, strides 1 and 2, every padding, planes from 1×1 to
-// 37×37 around the vector widths) and some they do not take (dilation 2,
-// unequal strides), with specials in the input and a bias of -0.
+// with the generic code, bit for bit, on the shapes of the plane and
+// interleaved kernels (3×3 and 5×5, strides 1 and 2, every padding,
+// planes from 1×1 to 37×37 around the vector widths) and some they do not
+// take (dilation 2, unequal strides), with specials in the input, the
+// weights and the biases (-0 among them): 2 samples of 19 channels, all
+// the planes (blocks of 8 channels from channel 0 and 8, and 3 planes
+// alone) and from plane 5 to 33 (blocks from channels 5 and 13 of the
+// first sample, 0 and 8 of the second, crossing no sample).
 func TestDepthwisePlaneKernel(t *testing.T) {
 	rng := rand.New(rand.NewPCG(9, 10))
 	type shape struct{ k, s, pt, pl, pb, pr, h, w, d, s2 int }
@@ -201,32 +205,46 @@ func TestDepthwisePlaneKernel(t *testing.T) {
 		if ho < 1 || wo < 1 {
 			continue
 		}
+		const C, N = 19, 2
 		c := Conv{Geom: NewGeom([]int{sh.h, sh.w}, []int{ho, wo}, []int{sh.k, sh.k}, []int{sh.s, sh.s2}, []int{sh.pt, sh.pl}, []int{sh.pb, sh.pr}, []int{sh.d, sh.d}),
-			InC: 3, OutC: 3, Groups: 3}
-		x := randSlice(rng, 3*sh.h*sh.w)
+			InC: C, OutC: C, Groups: C}
+		x := randSlice(rng, N*C*sh.h*sh.w)
 		for i := range x {
 			if rng.IntN(10) == 0 {
 				x[i] = windowSpecials[rng.IntN(len(windowSpecials))]
 			}
 		}
-		w := randSlice(rng, 3*sh.k*sh.k)
-		bias := []float32{float32(math.Copysign(0, -1)), 1.5, -2}
-		restore := cpufeat.Use(cpufeat.Generic)
-		want := make([]float32, 3*ho*wo)
-		c.DepthwisePlanes(want, x, w, bias, 0, 3)
-		restore()
-		kerneltest.ForEachImpl(t, func(t *testing.T) {
-			got := make([]float32, len(want))
-			for i := range got {
-				got[i] = float32(math.NaN())
+		w, bias := randSlice(rng, C*sh.k*sh.k), randSlice(rng, C)
+		for i := range w {
+			if rng.IntN(50) == 0 {
+				w[i] = windowSpecials[rng.IntN(len(windowSpecials))]
 			}
-			c.DepthwisePlanes(got, x, w, bias, 0, 3)
-			for i := range want {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
-					t.Fatalf("%+v: output %d is %v, want %v", sh, i, got[i], want[i])
+		}
+		bias[0], bias[9] = float32(math.Copysign(0, -1)), float32(math.Inf(-1))
+		for _, pr := range [][2]int{{0, N * C}, {5, 33}} {
+			restore := cpufeat.Use(cpufeat.Generic)
+			// NaN where a kernel should write: a value left unwritten is
+			// NaN, and so are the planes outside the range in both.
+			unwritten := func() []float32 {
+				v := make([]float32, N*C*ho*wo)
+				for i := range v {
+					v[i] = float32(math.NaN())
 				}
+				return v
 			}
-		})
+			want := unwritten()
+			c.DepthwisePlanes(want, x, w, bias, pr[0], pr[1])
+			restore()
+			kerneltest.ForEachImpl(t, func(t *testing.T) {
+				got := unwritten()
+				c.DepthwisePlanes(got, x, w, bias, pr[0], pr[1])
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+						t.Fatalf("%+v, planes %v: output %d (plane %d) is %v, want %v", sh, pr, i, i/(ho*wo), got[i], want[i])
+					}
+				}
+			})
+		}
 	}
 }
 

@@ -169,15 +169,24 @@ type block struct{ n, ty0, ty1 int }
 
 // blocks cuts tile rows of samples [n0, n1) into blocks of at most
 // wg.rows tile rows, and groups consecutive whole samples into one
-// block's GEMMs while they fit (units: the groups).
-func (wg *winograd) blocks(n0, n1 int) [][]block {
+// block's GEMMs while they fit (units: the groups). When that would make
+// fewer units than threads (a batch of one sample whose tile rows fit one
+// block: ResNet-18's 28×28 and 14×14 layers), the blocks are cut to
+// about the tile rows over threads, so that each goroutine transforms and
+// multiplies its share (one unit's GEMMs of a few million multiply-adds
+// are not split, and its transforms run on one goroutine).
+func (wg *winograd) blocks(n0, n1, threads int) [][]block {
+	per := wg.rows
+	if total := (n1 - n0) * wg.th; threads > 1 && total < threads*per {
+		per = max(1, (total+threads-1)/threads)
+	}
 	var units [][]block
 	var cur []block
 	rows := 0
 	for n := n0; n < n1; n++ {
-		for ty := 0; ty < wg.th; ty += wg.rows {
-			b := block{n, ty, min(ty+wg.rows, wg.th)}
-			if rows+b.ty1-b.ty0 > wg.rows {
+		for ty := 0; ty < wg.th; ty += per {
+			b := block{n, ty, min(ty+per, wg.th)}
+			if rows+b.ty1-b.ty0 > per {
 				units, cur, rows = append(units, cur), nil, 0
 			}
 			cur = append(cur, b)
@@ -194,9 +203,11 @@ func (wg *winograd) blocks(n0, n1 int) [][]block {
 // Winograd's F(2×2, 3×3), with weights from PackWinogradWeights.
 func (p *ConvPlan) forwardWinograd(y, x []float32, w *ConvWeights, f *Fused, n0, n1, threads int, scratch []float32) {
 	c, wg := &p.Conv, p.wino
-	units := wg.blocks(n0, n1)
-	np, per := parts(len(units), threads)
+	units := wg.blocks(n0, n1, threads)
 	each := wg.scratchLen(c.InC, c.OutC)
+	// No more parts than the scratch holds (Scratch counted the units of
+	// a whole batch).
+	np, per := parts(len(units), min(threads, max(1, len(scratch)/each)))
 	eachPart(np, len(units), func(part, lo, hi int) {
 		sc := scratch[part*each : (part+1)*each]
 		last := -1 // the sample whose phases sc holds

@@ -311,7 +311,7 @@ func TestDepthwiseMatchesGEMM(t *testing.T) {
 func BenchmarkDepthwise(b *testing.B) {
 	for _, sh := range []struct {
 		c, hw, stride int
-	}{{96, 112, 2}, {144, 56, 1}, {192, 28, 1}, {576, 14, 1}, {960, 7, 1}} {
+	}{{32, 112, 1}, {96, 112, 2}, {144, 56, 1}, {192, 28, 1}, {576, 14, 1}, {960, 7, 1}} {
 		out := (sh.hw+2-3)/sh.stride + 1
 		c := Conv{Geom: NewGeom([]int{sh.hw, sh.hw}, []int{out, out}, []int{3, 3}, []int{sh.stride, sh.stride}, []int{1, 1}, nil, []int{1, 1}),
 			InC: sh.c, OutC: sh.c, Groups: sh.c}

@@ -24,5 +24,6 @@
 // share a GEMM), by Winograd's F(2×2, 3×3) for the 3×3 stride-1
 // convolutions where Conv.Winograd says it is faster (ForwardPacked with
 // PackWinogradWeights: 2.25× fewer multiplications, within a few ulps of
-// the sums), or, depthwise, directly.
+// the sums), or, depthwise, directly (on AVX2 eight channels at a time,
+// interleaved in strips of a pooled scratch buffer: DepthwiseBlock).
 package nn

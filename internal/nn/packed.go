@@ -102,7 +102,10 @@ func (p *ConvPlan) Scratch(w *ConvWeights, n, threads int) int {
 	np, _ := parts(n, max(threads, 1))
 	switch {
 	case w.wino != nil && p.wino != nil:
-		nw, _ := parts(len(p.wino.blocks(0, n, max(threads, 1))), max(threads, 1))
+		// A part per goroutine, at most one per tile row: a run of some
+		// of the n samples may cut its blocks finer than the whole
+		// batch's (see blocks).
+		nw, _ := parts(n*p.wino.th, max(threads, 1))
 		return nw * p.wino.scratchLen(p.InC, p.OutC)
 	case p.Transposed:
 		cols, tmp := p.Conv.Scratch(max(1, (n+np-1)/np))

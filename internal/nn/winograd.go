@@ -205,9 +205,7 @@ func (p *ConvPlan) forwardWinograd(y, x []float32, w *ConvWeights, f *Fused, n0,
 	c, wg := &p.Conv, p.wino
 	units := wg.blocks(n0, n1, threads)
 	each := wg.scratchLen(c.InC, c.OutC)
-	// No more parts than the scratch holds (Scratch counted the units of
-	// a whole batch).
-	np, per := parts(len(units), min(threads, max(1, len(scratch)/each)))
+	np, per := parts(len(units), threads)
 	eachPart(np, len(units), func(part, lo, hi int) {
 		sc := scratch[part*each : (part+1)*each]
 		last := -1 // the sample whose phases sc holds

@@ -28,6 +28,7 @@ func winogradCases() []convCase {
 		c(2, 32, 35, []int{5, 6}, []int{0, 0}, []int{0, 0}),
 		c(1, 40, 32, []int{1, 1}, p1, p1),
 		c(2, 32, 32, []int{3, 3}, []int{0, 0}, []int{0, 0}),
+		c(4, 32, 32, []int{3, 3}, []int{0, 0}, []int{0, 0}),
 		c(2, 48, 32, []int{9, 4}, []int{0, 1}, []int{2, 0}),
 		c(1, 32, 64, []int{57, 31}, p1, p1),
 		c(7, 64, 32, []int{6, 5}, p1, p1),
@@ -38,8 +39,8 @@ func winogradCases() []convCase {
 // (ForwardPacked with PackConvWeights), finished by a bias, a residual
 // and ReLU: within 2⁻¹⁹ of the convolution of |x| with |w| (the scale of
 // the sums' rounding), on every kernel family, one to three goroutines;
-// and a batch equals its samples run one at a time, bit for bit (the
-// blocks group samples differently).
+// and a batch equals its samples run one at a time, and in two runs on
+// three goroutines, bit for bit (the blocks group samples differently).
 func TestWinograd(t *testing.T) {
 	relu := vec.Act{Kind: vec.Relu}
 	kerneltest.ForEachImpl(t, func(t *testing.T) {
@@ -92,6 +93,15 @@ func TestWinograd(t *testing.T) {
 					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, s, s+1, 1, nanSlice(plan.Scratch(cw, 1, 1)))
 				}
 				sameBits(t, "one sample at a time", got, first)
+				// And in two runs (all samples but the last, then the last)
+				// on three goroutines with the whole batch's scratch: a run
+				// of fewer samples may cut its blocks finer than the batch.
+				got = nanSlice(size)
+				sc := nanSlice(plan.Scratch(cw, k.n, 3))
+				for _, r := range [][2]int{{0, k.n - 1}, {k.n - 1, k.n}} {
+					plan.ForwardPacked(got, x, cw, &Fused{Bias: bias, Add: add, Act: relu}, r[0], r[1], 3, sc)
+				}
+				sameBits(t, "two runs on three goroutines", got, first)
 			})
 		}
 	})

@@ -37,6 +37,173 @@ func qgemmKernels(c *build.Context) {
 	transpose(c)
 	transpose32(c)
 	widen(isas(c)[0])
+	for _, k := range []int{3, 5} {
+		dwRows(isas(c)[0], k)
+	}
+}
+
+// dwRowsPixels is the output pixels dwRows computes at once: their
+// accumulators share each weight vector.
+const dwRowsPixels = 4
+
+// dwRows describes dwK<k>AVX2, the depthwise kernel of a k×k window of
+// dilation 1 on uint8 activations: the taps of a kernel row are
+// consecutive pixels, c bytes apart, so a tap's address is a pixel's plus
+// a multiple of c (no pointer per tap), and the taps go in pairs within a
+// row — for a pair, the two taps' 8 bytes interleaved (VMOVQ, VPUNPCKLBW)
+// and zero-extended to words (VPMOVZXBW), one VPMADDWD against the pair's
+// weights; the row's last tap alone (VPMOVZXBD, its weight's high word
+// 0). Per block of 8 channels (the last one overlapping the one before
+// when c is not a multiple of 8), dwRowsPixels output pixels at a time
+// (one at a time for the rest), each with its accumulator; for k = 3 the
+// six weight vectors stay in registers.
+func dwRows(s isa, k int) {
+	slots := (k + 1) / 2
+	s.text(fmt.Sprintf("dwK%d", k), fmt.Sprintf("dwGeneric for a %d×%d window of dilation 1 at x, rows ld bytes apart, the weights of dwRowWeights.", k, k))
+	c, step, ld := s.GP64(), s.GP64(), s.GP64()
+	s.Load(s.Param("c"), c)
+	s.Load(s.Param("step"), step)
+	s.Load(s.Param("ld"), ld)
+	c4 := s.GP64()
+	s.MOVQ(c, c4)
+	s.SHLQ(imm(2), c4)
+	ch := s.GP64()
+	s.XORQ(ch, ch)
+	wp := s.GP64()
+	s.Load(s.Param("w").Base(), wp)
+	c3 := c // tap 3's offset, 3c (k = 5)
+	if k == 5 {
+		c3 = s.GP64()
+		s.LEAQ(operand.Mem{Base: c, Index: c, Scale: 2}, c3)
+	}
+	s.Label("block")
+	// The block's weight vectors: row r, slot j at (r·slots + j)·32 bytes
+	// from wp (dwRowWeights).
+	inRegs := k == 3
+	var wregs []reg.VecVirtual
+	if inRegs {
+		for i := range k * slots {
+			v := s.YMM()
+			s.VMOVDQU(operand.Mem{Base: wp, Disp: 32 * i}, v)
+			wregs = append(wregs, v)
+		}
+	}
+	w := func(r, j int) operand.Op {
+		if inRegs {
+			return wregs[r*slots+j]
+		}
+		return operand.Mem{Base: wp, Disp: 32 * (r*slots + j)}
+	}
+	// xr: the input of the next pixels' tap (0, 0) at channel ch; pp: their
+	// sums.
+	xr, pp, left := s.GP64(), s.GP64(), s.GP64()
+	s.Load(s.Param("x").Base(), xr)
+	s.ADDQ(ch, xr)
+	s.Load(s.Param("p").Base(), pp)
+	s.LEAQ(operand.Mem{Base: pp, Index: ch, Scale: 4}, pp)
+	s.Load(s.Param("npix"), left)
+	// pixels emits the taps of n pixels whose tap (0, 0) pointers are
+	// ptrs, into accs.
+	pixels := func(ptrs []reg.GPVirtual, accs []reg.VecVirtual) {
+		for _, a := range accs {
+			s.VPXOR(a, a, a)
+		}
+		for r := range k {
+			for q, pq := range ptrs {
+				for j := range slots {
+					t := 2 * j // the slot's first tap in the row
+					v := s.YMM()
+					if t+1 < k {
+						x := s.XMM()
+						s.VMOVQ(tapMem(pq, c, c3, t), x)
+						s.VPUNPCKLBW(tapMem(pq, c, c3, t+1), x, x)
+						s.VPMOVZXBW(x, v)
+					} else {
+						s.VPMOVZXBD(tapMem(pq, c, c3, t), v)
+					}
+					s.VPMADDWD(w(r, j), v, v)
+					s.VPADDD(v, accs[q], accs[q])
+				}
+			}
+			if r+1 < k {
+				for _, pq := range ptrs {
+					s.ADDQ(ld, pq)
+				}
+			}
+		}
+	}
+	s.CMPQ(left, imm(dwRowsPixels))
+	s.JB(operand.LabelRef("single"))
+	s.Label("group")
+	{
+		ptrs := make([]reg.GPVirtual, dwRowsPixels)
+		accs := make([]reg.VecVirtual, dwRowsPixels)
+		for q := range ptrs {
+			ptrs[q], accs[q] = s.GP64(), s.YMM()
+			if q == 0 {
+				s.MOVQ(xr, ptrs[q])
+			} else {
+				s.LEAQ(operand.Mem{Base: ptrs[q-1], Index: step, Scale: 1}, ptrs[q])
+			}
+		}
+		pixels(ptrs, accs)
+		o := s.GP64()
+		s.MOVQ(pp, o)
+		for q, a := range accs {
+			s.VMOVDQU(a, operand.Mem{Base: o})
+			if q+1 < len(accs) {
+				s.ADDQ(c4, o)
+			}
+		}
+		s.LEAQ(operand.Mem{Base: o, Index: c4, Scale: 1}, pp)
+		s.LEAQ(operand.Mem{Base: ptrs[dwRowsPixels-1], Index: step, Scale: 1}, xr)
+		// ptrs[last] moved k-1 rows down: back up.
+		back := s.GP64()
+		s.MOVQ(ld, back)
+		s.IMUL3Q(imm(k-1), back, back)
+		s.SUBQ(back, xr)
+	}
+	s.SUBQ(imm(dwRowsPixels), left)
+	s.CMPQ(left, imm(dwRowsPixels))
+	s.JAE(operand.LabelRef("group"))
+	s.Label("single")
+	s.TESTQ(left, left)
+	s.JEQ(operand.LabelRef("next"))
+	{
+		p0, a := s.GP64(), s.YMM()
+		s.MOVQ(xr, p0)
+		pixels([]reg.GPVirtual{p0}, []reg.VecVirtual{a})
+		s.VMOVDQU(a, operand.Mem{Base: pp})
+		s.ADDQ(c4, pp)
+		s.ADDQ(step, xr)
+	}
+	s.DECQ(left)
+	s.JMP(operand.LabelRef("single"))
+	s.Label("next")
+	// The next block of 8 channels; when fewer than 8 are left, the last
+	// 8 (overlapping the block before: the same sums again).
+	s.ADDQ(imm(32*k*slots), wp)
+	s.ADDQ(imm(8), ch)
+	s.CMPQ(ch, c)
+	s.JAE(operand.LabelRef("done"))
+	last := s.GP64()
+	s.LEAQ(operand.Mem{Base: ch, Disp: 8}, last)
+	s.CMPQ(last, c)
+	s.JBE(operand.LabelRef("block"))
+	s.LEAQ(operand.Mem{Base: c, Disp: -8}, ch)
+	s.JMP(operand.LabelRef("block"))
+	s.Label("done")
+	s.VZEROUPPER()
+	s.RET()
+}
+
+// tapMem is the address of the bytes of tap t of a kernel row whose first
+// tap is at p: t pixels of c bytes on (c3 holds 3c).
+func tapMem(p, c, c3 reg.GPVirtual, t int) operand.Mem {
+	if t == 4 {
+		return operand.Mem{Base: p, Index: c, Scale: 4}
+	}
+	return strided(t, p, nil, c, c3)
 }
 
 // widen describes widenAVX2, widenCopy's blocks of 16 bytes: each loaded

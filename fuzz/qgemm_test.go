@@ -158,11 +158,17 @@ func FuzzQGemm(f *testing.F) {
 func FuzzQConv(f *testing.F) {
 	f.Add([]byte{0, 255, 128, 127, 1, 2, 3}, uint16(0x1234), uint16(0x5678), uint8(3), uint8(0))
 	f.Add([]byte("depthwise"), uint16(0xffff), uint16(0x0001), uint8(0), uint8(0xc1))
+	// Depthwise 3×3 and 5×5 windows of dilation 1 on 12 and 16 channels,
+	// strides 1 and 2: the AVX2 family's row kernels.
+	f.Add([]byte{9, 200, 31, 77, 255, 0, 128}, uint16(8197), uint16(5642), uint8(7), uint8(0x41))
+	f.Add([]byte{1, 2, 254, 129, 64}, uint16(8195), uint16(5772), uint8(250), uint8(0x07))
+	f.Add([]byte{100, 3, 255, 255, 0, 17}, uint16(16387), uint16(6409), uint8(128), uint8(0x43))
+	f.Add([]byte{77, 0, 255, 1}, uint16(16387), uint16(6279), uint8(0), uint8(0x05))
 	f.Fuzz(func(t *testing.T, data []byte, s1, s2 uint16, zx, flags uint8) {
 		groups := 1 + int(s2>>12)%4
 		c := qgemm.Conv{
 			Batch: 1 + int(flags>>6)%2, InC: groups * (1 + int(s1)%9), InH: 1 + int(s1>>4)%9, InW: 1 + int(s1>>8)%11,
-			KH: 1 + int(s1>>12)%3, KW: 1 + int(s2)%3, StrideH: 1 + int(s2>>2)%2, StrideW: 1 + int(s2>>3)%3,
+			KH: 1 + int(s1>>12)%5, KW: 1 + int(s2)%5, StrideH: 1 + int(s2>>2)%2, StrideW: 1 + int(s2>>3)%3,
 			DilationH: 1 + int(s2>>5)%2, DilationW: 1 + int(s2>>6)%2, Groups: groups,
 		}
 		c.OutC = groups * (1 + int(s2>>7)%9)

@@ -21,6 +21,11 @@ type depthwise struct {
 	// wsum holds Σ_t w of each channel: with the padding materialized,
 	// every tap reads a value, and Σ (κ − zκ)·w = Σ κ·w − zκ·wsum.
 	wsum []int32
+	// k and rows, for a square window of 3 or 5 and dilation 1 and at
+	// least 8 channels: its side, and w as dwRowWeights packs it for the
+	// kernels that walk the window's rows (dwRows).
+	k    int
+	rows []int32
 }
 
 func packDepthwise[T Int8](c Conv, w []T, zeroPoint []T) *depthwise {
@@ -39,7 +44,41 @@ func packDepthwise[T Int8](c Conv, w []T, zeroPoint []T) *depthwise {
 		}
 	}
 	d.pairs = pairTaps(d.w, taps, c.OutC)
+	if c.KH == c.KW && (c.KH == 3 || c.KH == 5) && c.DilationH == 1 && c.DilationW == 1 && c.OutC >= 8 {
+		d.k = c.KH
+		d.rows = dwRowWeights(d.w, d.k, c.OutC)
+	}
 	return d
+}
+
+// dwRowWeights returns the weights w (tap t, channel ch at t·c + ch) of a
+// k×k window, c ≥ 8, as the row kernels (dwRows) read them: per block of
+// 8 channels (block b: channels min(8b, c−8) on, the last overlapping the
+// one before when c is not a multiple of 8), per kernel row r, per slot j
+// of the row, the 8 channels' weights of taps 2j (low 16 bits) and 2j+1
+// (high 16 bits; 0 past the row's last tap): slot j of row r of block b
+// holds channel ch0 + l at ((b·k + r)·slots + j)·8 + l, slots =
+// (k+1)/2.
+func dwRowWeights(w []int16, k, c int) []int32 {
+	slots := (k + 1) / 2
+	blocks := (c + 7) / 8
+	out := make([]int32, blocks*k*slots*8)
+	for b := range blocks {
+		ch0 := min(8*b, c-8)
+		for r := range k {
+			for j := range slots {
+				t := r*k + 2*j
+				for l := range 8 {
+					lo, hi := uint16(w[t*c+ch0+l]), uint16(0)
+					if 2*j+1 < k {
+						hi = uint16(w[(t+1)*c+ch0+l])
+					}
+					out[((b*k+r)*slots+j)*8+l] = int32(uint32(lo) | uint32(hi)<<16)
+				}
+			}
+		}
+	}
+	return out
 }
 
 // pairTaps returns the weights w (tap t, channel ch at t·c + ch) two taps
@@ -103,10 +142,13 @@ func (d *depthwise) block(fam family, src *convSource, step int, e *epilogue, lo
 		s.sums = make([]int32, maxRun*d.c)
 	}
 	ind, p := s.ind[:d.taps], s.sums[:maxRun*d.c]
+	ld := src.in.wp * src.in.c // bytes from one padded row to the next
 	for r := lo; r < hi; {
 		n := min(hi-r, maxRun, src.ow-r%src.ow) // to the end of the row
-		src.fill(ind, r, 1, 1)
-		dwRun(fam, d.taps, d.c, n, step, ind, d.w, d.pairs, p)
+		if !dwRows(fam, d.k, d.c, n, step, ld, src.in.x[src.origin(r)*d.c:], d.rows, p) {
+			src.fill(ind, r, 1, 1)
+			dwRun(fam, d.taps, d.c, n, step, ind, d.w, d.pairs, p)
+		}
 		e.tile(fam, p, d.c, n, r, 0, d.c, nil, s)
 		r += n
 	}

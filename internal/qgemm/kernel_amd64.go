@@ -115,6 +115,36 @@ func dwAVX2(taps, c, npix, step int, ind []unsafe.Pointer, w []int32, p []int32)
 //go:noescape
 func dwAVX512(taps, c, npix, step int, ind []unsafe.Pointer, w []int32, p []int32)
 
+// dwK3AVX2 and dwK5AVX2 are dwGeneric for uint8 activation bytes, c >=
+// 8 and a k×k window of dilation 1: tap (i, j) of output pixel n at
+// x + n·step + i·ld + j·c, the weights as dwRowWeights packs them.
+//
+//go:noescape
+func dwK3AVX2(c, npix, step, ld int, x []byte, w []int32, p []int32)
+
+//go:noescape
+func dwK5AVX2(c, npix, step, ld int, x []byte, w []int32, p []int32)
+
+// dwRows runs dwK3AVX2 or dwK5AVX2 for family f and reports whether it
+// did: f is the AVX2 family and w holds weights for k (else dwRun's
+// kernels do the work). x starts at the first pixel's tap (0, 0).
+func dwRows(f family, k, c, npix, step, ld int, x []byte, w []int32, p []int32) bool {
+	if f != famAVX2 || w == nil || c < 8 {
+		return false
+	}
+	// The kernels do not check bounds: the last pixel's last tap.
+	_, p = x[(npix-1)*step+(k-1)*(ld+c)+c-1], p[:npix*c]
+	switch k {
+	case 3:
+		dwK3AVX2(c, npix, step, ld, x, w[:(c+7)/8*3*2*8], p)
+	case 5:
+		dwK5AVX2(c, npix, step, ld, x, w[:(c+7)/8*5*3*8], p)
+	default:
+		return false
+	}
+	return true
+}
+
 // widenAVX2 is widenCopy on the first n bytes of src, n a multiple of
 // 16 (every amd64 family runs it).
 //

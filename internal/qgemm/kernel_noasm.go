@@ -25,6 +25,9 @@ func dwRun(f family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, _
 	dwGeneric(geometries[f].signed, taps, c, npix, step, ind, w, p)
 }
 
+// dwRows has no kernel here: dwRun does the work.
+func dwRows(family, int, int, int, int, int, []byte, []int32, []int32) bool { return false }
+
 // transposeBlocks leaves transposeBytes to the Go code.
 func transposeBlocks(_ []byte, _ int, _ []byte, _, _, _ int, _ byte) bool { return false }
 

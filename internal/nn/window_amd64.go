@@ -103,33 +103,67 @@ func dwPlane(out, in, w []float32, bias float32, g *Geom) bool {
 	out = out[:ho*wo]
 	in = in[:h*wd]
 	w = w[:k*k]
-	dwPlanes[k<<2|s][familyIndex(f)](out, in, w, bias, h, wd, ho, wo, g.Pad[1], g.Pad[2])
+	dwPlaneRun(f, k, s, out, in, w, bias, h, wd, ho, wo, g.Pad[1], g.Pad[2])
 	return true
 }
 
-// dwPlanes and maxPlanes are the plane kernels by k<<2 | stride, AVX2's
-// then AVX-512's (familyIndex).
-var (
-	dwPlanes = map[int][2]func(out, in, w []float32, start float32, h, wd, ho, wo, padT, padL int){
-		3<<2 | 1: {dwPlaneK3S1AVX2, dwPlaneK3S1AVX512},
-		3<<2 | 2: {dwPlaneK3S2AVX2, dwPlaneK3S2AVX512},
-		5<<2 | 1: {dwPlaneK5S1AVX2, dwPlaneK5S1AVX512},
-		5<<2 | 2: {dwPlaneK5S2AVX2, dwPlaneK5S2AVX512},
+// dwPlaneRun calls the plane kernel of a k×k window (3 or 5) of the
+// stride (1 or 2) of family f (AVX-512, else AVX2). Static calls, as
+// dwBlockRun's: a table of functions costs a lookup per plane.
+func dwPlaneRun(f cpufeat.Impl, k, s int, out, in, w []float32, start float32, h, wd, ho, wo, padT, padL int) {
+	wide := f == cpufeat.AVX512
+	switch k<<2 | s {
+	case 3<<2 | 1:
+		if wide {
+			dwPlaneK3S1AVX512(out, in, w, start, h, wd, ho, wo, padT, padL)
+		} else {
+			dwPlaneK3S1AVX2(out, in, w, start, h, wd, ho, wo, padT, padL)
+		}
+	case 3<<2 | 2:
+		if wide {
+			dwPlaneK3S2AVX512(out, in, w, start, h, wd, ho, wo, padT, padL)
+		} else {
+			dwPlaneK3S2AVX2(out, in, w, start, h, wd, ho, wo, padT, padL)
+		}
+	case 5<<2 | 1:
+		if wide {
+			dwPlaneK5S1AVX512(out, in, w, start, h, wd, ho, wo, padT, padL)
+		} else {
+			dwPlaneK5S1AVX2(out, in, w, start, h, wd, ho, wo, padT, padL)
+		}
+	case 5<<2 | 2:
+		if wide {
+			dwPlaneK5S2AVX512(out, in, w, start, h, wd, ho, wo, padT, padL)
+		} else {
+			dwPlaneK5S2AVX2(out, in, w, start, h, wd, ho, wo, padT, padL)
+		}
 	}
-	maxPlanes = map[int][2]func(out, in []float32, start float32, h, wd, ho, wo, padT, padL int){
-		2<<2 | 2: {maxPlaneK2S2AVX2, maxPlaneK2S2AVX512},
-		3<<2 | 1: {maxPlaneK3S1AVX2, maxPlaneK3S1AVX512},
-		3<<2 | 2: {maxPlaneK3S2AVX2, maxPlaneK3S2AVX512},
-	}
-)
+}
 
-// familyIndex is the index of family f (AVX2 or AVX-512) in dwPlanes and
-// maxPlanes.
-func familyIndex(f cpufeat.Impl) int {
-	if f == cpufeat.AVX512 {
-		return 1
+// maxPlaneRun calls the max pooling plane kernel of a k×k window of the
+// stride (2 and 2, 3 and 1, 3 and 2) of family f, as dwPlaneRun does.
+func maxPlaneRun(f cpufeat.Impl, k, s int, out, in []float32, start float32, h, wd, ho, wo, padT, padL int) {
+	wide := f == cpufeat.AVX512
+	switch k<<2 | s {
+	case 2<<2 | 2:
+		if wide {
+			maxPlaneK2S2AVX512(out, in, start, h, wd, ho, wo, padT, padL)
+		} else {
+			maxPlaneK2S2AVX2(out, in, start, h, wd, ho, wo, padT, padL)
+		}
+	case 3<<2 | 1:
+		if wide {
+			maxPlaneK3S1AVX512(out, in, start, h, wd, ho, wo, padT, padL)
+		} else {
+			maxPlaneK3S1AVX2(out, in, start, h, wd, ho, wo, padT, padL)
+		}
+	case 3<<2 | 2:
+		if wide {
+			maxPlaneK3S2AVX512(out, in, start, h, wd, ho, wo, padT, padL)
+		} else {
+			maxPlaneK3S2AVX2(out, in, start, h, wd, ho, wo, padT, padL)
+		}
 	}
-	return 0
 }
 
 // maxPlaneK2S2AVX2 and the others compute MaxPool (float32, no argmax)
@@ -169,7 +203,7 @@ func maxPlane[T Number](out, in []T, g *Geom) bool {
 	i32 := any(in).([]float32)
 	h, wd, ho, wo := g.Big[1], g.Big[2], g.Small[1], g.Small[2]
 	o32, i32 = o32[:ho*wo], i32[:h*wd]
-	maxPlanes[k<<2|s][familyIndex(f)](o32, i32, float32(math.Inf(-1)), h, wd, ho, wo, g.Pad[1], g.Pad[2])
+	maxPlaneRun(f, k, s, o32, i32, float32(math.Inf(-1)), h, wd, ho, wo, g.Pad[1], g.Pad[2])
 	return true
 }
 
@@ -449,12 +483,22 @@ func dwBlockK5S1AVX2(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, 
 //go:noescape
 func dwBlockK5S2AVX2(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int)
 
-// dwBlocks are the interleaved kernels by k<<2 | stride.
-var dwBlocks = map[int]func(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int){
-	3<<2 | 1: dwBlockK3S1AVX2,
-	3<<2 | 2: dwBlockK3S2AVX2,
-	5<<2 | 1: dwBlockK5S1AVX2,
-	5<<2 | 2: dwBlockK5S2AVX2,
+// dwBlockRun calls the interleaved kernel of a k×k window (3 or 5) of
+// the stride (1 or 2). The calls are static, not through a table of
+// functions: a call through a function value makes its slices' arrays
+// (dwBlock's weights and biases) escape to the heap, an allocation per
+// block of 8 channels.
+func dwBlockRun(k, st int, out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int) {
+	switch k<<2 | st {
+	case 3<<2 | 1:
+		dwBlockK3S1AVX2(out, in, w, bias, h, wd, ho, wo, padT, padL, lo, hi)
+	case 3<<2 | 2:
+		dwBlockK3S2AVX2(out, in, w, bias, h, wd, ho, wo, padT, padL, lo, hi)
+	case 5<<2 | 1:
+		dwBlockK5S1AVX2(out, in, w, bias, h, wd, ho, wo, padT, padL, lo, hi)
+	case 5<<2 | 2:
+		dwBlockK5S2AVX2(out, in, w, bias, h, wd, ho, wo, padT, padL, lo, hi)
+	}
 }
 
 // dwBlockBytes bounds the interleaved input rows a strip of a block reads
@@ -506,7 +550,6 @@ func dwBlock(y, x, w, bias []float32, c *Conv, p int) bool {
 	in, out := (*bufp)[:inN], (*bufp)[inN:]
 	planes := x[p*B : (p+8)*B]
 	yp := y[p*P : (p+8)*P]
-	kernel := dwBlocks[k<<2|st]
 	// The output columns whose taps are all inside: from ceil(padL/st)
 	// to the last with (ow·st - padL) + k <= wd.
 	lo, hi := min(wo, (padL+st-1)/st), 0
@@ -529,7 +572,7 @@ func dwBlock(y, x, w, bias []float32, c *Conv, p int) bool {
 		interleave8(in[(from-r0)*wd*8:(r1-r0)*wd*8], planes[from*wd:], B, (r1-from)*wd)
 		have0, have1 = r0, r1
 		m := (oh1 - oh0) * wo
-		kernel(out[:8*m], in[:(r1-r0)*wd*8], w8[:8*K], b8[:], r1-r0, wd, oh1-oh0, wo, padT+r0-oh0*st, padL, lo, hi)
+		dwBlockRun(k, st, out[:8*m], in[:(r1-r0)*wd*8], w8[:8*K], b8[:], r1-r0, wd, oh1-oh0, wo, padT+r0-oh0*st, padL, lo, hi)
 		scatter8(yp[oh0*wo:], P, out[:8*m], m)
 	}
 	return true

@@ -532,13 +532,9 @@ func dwBlock(y, x, w, bias []float32, c *Conv, p int) bool {
 	o := p % c.OutC
 	var w8 [25 * 8]float32
 	var b8 [8]float32
-	for j := range 8 {
-		for t, v := range w[(o+j)*K : (o+j+1)*K] {
-			w8[8*t+j] = v
-		}
-		if bias != nil {
-			b8[j] = bias[o+j]
-		}
+	interleave8(w8[:8*K], w[o*K:(o+8)*K], K, K) // tap t of channel o+j at 8t + j
+	if bias != nil {
+		copy(b8[:], bias[o:o+8])
 	}
 	rows := max(1, (dwBlockBytes/(32*wd)-k)/st+1)
 	bufp := dwScratch.Get().(*[]float32)

@@ -16,7 +16,7 @@ import (
 
 // vecmathKernels describes internal/vecmath/vecmath_amd64.s: the generic
 // kernels of generic.go there, operation for operation (VFMADD where Go
-// calls fma32, a multiply then an add where it rounds the product), with
+// calls FMA32, a multiply then an add where it rounds the product), with
 // the constants the Go code declares. The element-wise kernels follow loop's convention (slices
 // of at least 8 elements, covered whole); the reductions take a multiple of
 // 16 elements and keep element i in lane i%16 of their accumulator (one
@@ -173,7 +173,7 @@ func (k *vmConsts) blend(s isa, m, t, f reg.Register) reg.Register {
 }
 
 // poly evaluates Horner's c[len-1]·x + c[len-2] ... + c[0] with one fused
-// multiply-add per step (fma32 in the Go code).
+// multiply-add per step (FMA32 in the Go code).
 func (k *vmConsts) poly(s isa, x reg.Register, cs ...string) reg.Register {
 	p := k.load(s, k.f(cs[len(cs)-1]))
 	for i := len(cs) - 2; i >= 0; i-- {

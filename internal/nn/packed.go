@@ -16,6 +16,7 @@ type ConvWeights struct {
 	inC, outC, groups, kernelN int
 	transposed                 bool
 	packed                     []*gemm.Packed // per group; nil when w is used
+	tiles                      [][]float32    // per group, for tileProduct (packTiles); nil: none
 	w                          []float32
 	wino                       []*gemm.Packed // PackWinogradWeights': G g Gᵀ at each ξ
 }
@@ -35,6 +36,9 @@ func PackConvWeights(inC, outC, groups, kernelN int, transposed bool, w []float3
 	rows, K := outC/groups, inC/groups*kernelN
 	for g := range groups {
 		cw.packed = append(cw.packed, gemm.PackA(false, rows, K, w[g*rows*K:], max(K, 1)))
+		if t := packTiles(rows, K, w[g*rows*K:(g+1)*rows*K]); t != nil {
+			cw.tiles = append(cw.tiles, t)
+		}
 	}
 	return cw
 }
@@ -42,6 +46,9 @@ func PackConvWeights(inC, outC, groups, kernelN int, transposed bool, w []float3
 // Len returns the number of float32 values the prepared weights hold.
 func (cw *ConvWeights) Len() int {
 	n := len(cw.w)
+	for _, t := range cw.tiles {
+		n += len(t)
+	}
 	for _, ps := range [][]*gemm.Packed{cw.packed, cw.wino} {
 		for _, p := range ps {
 			n += p.Len()
@@ -334,8 +341,13 @@ func (pl *columns) scratchLen(rows int) int {
 	if pl.spans != nil || pl.intoY {
 		return pl.phaseLen
 	}
-	return pl.phaseLen + rows*pl.n
+	return pl.phaseLen + 8 + rows*tileCols(pl.n)
 }
+
+// tileCols is the columns of C a sample's product has: its n columns, or
+// n rounded up to 8 when tileProduct computes it (8 positions at a time;
+// the 8 elements after the phase buffer are its slack).
+func tileCols(n int) int { return (n + 7) &^ 7 }
 
 // gemmSample computes sample n of y by the GEMM, group by group, reading
 // the columns as pl says.
@@ -367,8 +379,9 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 		default:
 			buf := xg
 			if !pl.direct {
-				buf = sc[:pl.phaseLen]
-				c.fillPhases(buf, xg, pl, cg)
+				buf = sc[:pl.phaseLen+8]
+				c.fillPhases(buf[:pl.phaseLen], xg, pl, cg)
+				clear(buf[pl.phaseLen:]) // tileProduct's junk columns read zeros
 			}
 			p.PackB = func(dst []float32, nr, k0, kn, j0, jn int) { packPhases(dst, buf, pl.offs, nr, k0, kn, j0, jn) }
 		}
@@ -378,9 +391,17 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 			continue
 		}
 		// C has the phase width: its output columns go to y, finished.
-		cs := sc[pl.phaseLen : pl.phaseLen+rows*pl.n]
-		p.C, p.LdC = cs, pl.n
-		gemm.Gemm(p)
+		ld := pl.n
+		var wt []float32
+		if !pl.direct && w.tiles != nil {
+			ld, wt = tileCols(pl.n), w.tiles[gi]
+		}
+		cs := sc[pl.phaseLen+8:][:rows*ld]
+		if !tileProduct(cs, ld, ld, sc[:pl.phaseLen+8], wt, pl, K, rows, threads) {
+			ld = pl.n
+			p.C, p.LdC = cs[:rows*ld], ld
+			gemm.Gemm(p)
+		}
 		ho, wo := c.Small[1], c.Small[2]
 		parallel(threads, rows, max(1, 4096/P), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
@@ -392,7 +413,7 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 				if f.Add != nil {
 					add = f.Add[out+i*P : out+(i+1)*P]
 				}
-				finishPlane(y[out+i*P:out+(i+1)*P], cs[i*pl.n:], pl.wq, ho, wo, bias, add, &f.Act)
+				finishPlane(y[out+i*P:out+(i+1)*P], cs[i*ld:], pl.wq, ho, wo, bias, add, &f.Act)
 			}
 		})
 	}
@@ -425,10 +446,17 @@ func (c *Conv) gemmSamples(y, x []float32, w *ConvWeights, f *Fused, pl *columns
 		used = len(buf)
 	}
 	cs := sc[used:][:rows*n]
-	gemm.Gemm(&gemm.Params{M: rows, N: n, K: K, PackedA: w.packed[0], C: cs, LdC: n, Threads: threads,
-		PackB: func(dst []float32, nr, k0, kn, j0, jn int) {
-			packSamples(dst, buf, stride, cols, pl, nr, k0, kn, j0, jn)
-		}})
+	tiled := !pl.direct && w.tiles != nil
+	for s := 0; s < k && tiled; s++ {
+		// A sample's columns read its phase buffer and its slack (zeros).
+		tiled = tileProduct(cs[s*cols:], n, cols, buf[s*stride:(s+1)*stride], w.tiles[0], pl, K, rows, threads)
+	}
+	if !tiled {
+		gemm.Gemm(&gemm.Params{M: rows, N: n, K: K, PackedA: w.packed[0], C: cs, LdC: n, Threads: threads,
+			PackB: func(dst []float32, nr, k0, kn, j0, jn int) {
+				packSamples(dst, buf, stride, cols, pl, nr, k0, kn, j0, jn)
+			}})
+	}
 	ho, wo := c.Small[1], c.Small[2]
 	parallel(threads, k*rows, max(1, 4096/P), func(lo, hi int) {
 		for q := lo; q < hi; q++ {

@@ -30,6 +30,14 @@ func packedCases() []convCase {
 		c(2, 260, 9, []int{5, 6}, []int{1, 1}, []int{1, 1}, []int{0, 0}),
 		endPadded(c(1, 2, 3, []int{3}, []int{2}, []int{1}, []int{0}), []int{1}),
 		endPadded(c(2, 3, 4, []int{5, 4}, []int{3, 3}, []int{1, 1}, []int{0, 0}), []int{2, 1}),
+		// Few output channels (tileProduct): a Fashion-MNIST CNN's layers,
+		// 32 input channels at 7×7 (288 steps: two blocks of the depth;
+		// samples that share a product) and 16 at 14×14 (one product per
+		// sample), mobilenet_v2's first layer (3 channels, stride 2).
+		c(3, 32, 32, []int{7, 7}, []int{3, 3}, []int{1, 1}, []int{1, 1}),
+		c(2, 16, 32, []int{14, 14}, []int{3, 3}, []int{1, 1}, []int{1, 1}),
+		c(1, 3, 32, []int{23, 21}, []int{3, 3}, []int{2, 2}, []int{1, 1}),
+		c(2, 1, 16, []int{28, 28}, []int{3, 3}, []int{1, 1}, []int{1, 1}),
 	)
 }
 

@@ -501,6 +501,30 @@ func dwBlockRun(k, st int, out, in, w, bias []float32, h, wd, ho, wo, padT, padL
 	}
 }
 
+// convTileAVX2 is convTilesGeneric for the AVX2 family (which both x86
+// families run): tiles tiles of 8 positions, 8 channels.
+//
+//go:noescape
+func convTileAVX2(k int, offs []int, x, w, c []float32, ldc, tiles int, acc bool)
+
+// convTiles computes convTilesGeneric (maxOff the largest of offs) by its
+// kernel and reports whether it could: the AVX2 family selected.
+func convTiles(offs []int, maxOff int, x, w, c []float32, ldc, tiles int, acc bool) bool {
+	if cpufeat.Selected != cpufeat.AVX2 {
+		return false
+	}
+	if tiles == 0 {
+		return true
+	}
+	k := len(offs)
+	// The kernel does not check bounds: the last input it reads (the
+	// largest offset's 8 positions of the last tile), the last weight,
+	// the last output.
+	_, _, _ = x[maxOff+8*tiles-1], w[:8*k], c[7*ldc+8*tiles-1]
+	convTileAVX2(k, offs, x, w, c, ldc, tiles, acc)
+	return true
+}
+
 // dwBlockBytes bounds the interleaved input rows a strip of a block reads
 // (dwBlock): they stay in the first-level cache while the kernel reads
 // each k times.

@@ -1,5 +1,7 @@
 package nn
 
+import "github.com/tensorquant/tensorquant/internal/vecmath"
+
 // The kernels of one input row of a sliding window, for the interior
 // windows (every tap inside the row): the specification of the assembly
 // of window_amd64.s and window_arm64.s.
@@ -97,5 +99,32 @@ func zipGeneric(dst, a, b []float32) {
 	b, dst = b[:len(a)], dst[:2*len(a)]
 	for i, v := range a {
 		dst[2*i], dst[2*i+1] = v, b[i]
+	}
+}
+
+// convTilesGeneric is the specification of the kernel of convolutions of
+// few output channels (ConvWeights.tiles): for tiles tiles t of 8
+// positions r and the 8 channels j of the weight block w (step kk of
+// channel j at 8kk + j),
+//
+//	c[j·ldc + 8t + r] = Σ_kk x[offs[kk] + 8t + r] · w[8kk + j]
+//
+// summed in ascending kk with each product fused into the sum (as the
+// GEMM's assembly kernels do), then, when acc, added to what c holds: the
+// GEMM's element C[j][8t + r] of the same k block, bit for bit.
+func convTilesGeneric(offs []int, x, w, c []float32, ldc, tiles int, acc bool) {
+	for t := range tiles {
+		for j := range 8 {
+			for r := range 8 {
+				var sum float32
+				for kk, off := range offs {
+					sum = vecmath.FMA32(x[off+8*t+r], w[8*kk+j], sum)
+				}
+				if acc {
+					sum += c[j*ldc+8*t+r]
+				}
+				c[j*ldc+8*t+r] = sum
+			}
+		}
 	}
 }

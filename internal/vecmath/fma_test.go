@@ -27,7 +27,7 @@ func exactFMA(a, b, c float32) float32 {
 	return f
 }
 
-// TestFMA32 checks fma32 against the exact a·b + c rounded once: random
+// TestFMA32 checks FMA32 against the exact a·b + c rounded once: random
 // operands of every magnitude, sums that land halfway between two floats
 // with a tiny remainder either way (where rounding twice goes wrong),
 // subnormal results, overflow, and the special values.
@@ -35,8 +35,8 @@ func TestFMA32(t *testing.T) {
 	r := rand.New(rand.NewPCG(7, 7))
 	check := func(a, b, c float32) {
 		t.Helper()
-		if got, want := fma32(a, b, c), exactFMA(a, b, c); !same(got, want) {
-			t.Fatalf("fma32(%v, %v, %v) = %v (%#x), want %v (%#x)", a, b, c, got, math.Float32bits(got), want, math.Float32bits(want))
+		if got, want := FMA32(a, b, c), exactFMA(a, b, c); !same(got, want) {
+			t.Fatalf("FMA32(%v, %v, %v) = %v (%#x), want %v (%#x)", a, b, c, got, math.Float32bits(got), want, math.Float32bits(want))
 		}
 	}
 	for range 200000 {

@@ -4,7 +4,7 @@ import "math"
 
 // The generic code is the specification of the assembly: every kernel
 // family returns the same bits for every input (any NaN matching any NaN).
-// The polynomials are evaluated with fused multiply-adds, fma32 here and
+// The polynomials are evaluated with fused multiply-adds, FMA32 here and
 // VFMADD, FMLA in the assembly; every other product that is then added is
 // rounded first, written float32(a*b) + c: Go may fuse a*b + c into one
 // FMA on arm64 (and with GOAMD64=v3), also through a variable or a
@@ -12,13 +12,14 @@ import "math"
 // multiply and add there. Products that leave a function or land in a
 // variable are therefore converted too.
 
-// fma32 returns a·b + c rounded once to float32, as a float32 FMA
-// instruction computes it. float32(math.FMA(a, b, c)) would round twice
+// FMA32 returns a·b + c rounded once to float32, as a float32 FMA
+// instruction computes it (the generic specification of kernels that fuse
+// their multiply-adds). float32(math.FMA(a, b, c)) would round twice
 // (to float64, then to float32) and differ in rare cases; here the sum is
 // rounded to odd in float64 (an inexact result with an even last bit moves
 // one step towards the exact value), which 53 bits make exact for the
 // final rounding to 24 (Boldo and Melquiond's emulation of FMA).
-func fma32(a, b, c float32) float32 {
+func FMA32(a, b, c float32) float32 {
 	p := float64(a) * float64(b) // exact: 48 bits
 	s := p + float64(c)
 	// The rounding error of the sum, exactly (Knuth's TwoSum).
@@ -69,13 +70,13 @@ func expf(x float32) float32 {
 	x = min(max(x, expLo), expHi)
 	n := float32(math.RoundToEven(float64(x * log2e)))
 	r := x - float32(n*ln2Hi)
-	r = fma32(-n, ln2Lo, r)
-	p := fma32(expP0, r, expP1)
-	p = fma32(p, r, expP2)
-	p = fma32(p, r, expP3)
-	p = fma32(p, r, expP4)
-	p = fma32(p, r, expP5)
-	y := fma32(p, float32(r*r), r) + 1
+	r = FMA32(-n, ln2Lo, r)
+	p := FMA32(expP0, r, expP1)
+	p = FMA32(p, r, expP2)
+	p = FMA32(p, r, expP3)
+	p = FMA32(p, r, expP4)
+	p = FMA32(p, r, expP5)
+	y := FMA32(p, float32(r*r), r) + 1
 	// n is an integer in [-150, 128] (garbage for a NaN x, whose y is
 	// NaN): the two factors are normal floats.
 	k := int32(n)
@@ -110,25 +111,25 @@ const (
 
 // erfSmall is S(u), the polynomial of erf below erfSplit (u = x²).
 func erfSmall(u float32) float32 {
-	p := fma32(erfS5, u, erfS4)
-	p = fma32(p, u, erfS3)
-	p = fma32(p, u, erfS2)
-	p = fma32(p, u, erfS1)
-	return fma32(p, u, erfS0)
+	p := FMA32(erfS5, u, erfS4)
+	p = FMA32(p, u, erfS3)
+	p = FMA32(p, u, erfS2)
+	p = FMA32(p, u, erfS1)
+	return FMA32(p, u, erfS0)
 }
 
 // erfcBig is erfc(a) = e^-R(a) for a >= erfSplit, a clamped to erfMax (NaN
 // stays NaN).
 func erfcBig(a float32) float32 {
 	a = min(a, erfMax)
-	p := fma32(erfR8, a, erfR7)
-	p = fma32(p, a, erfR6)
-	p = fma32(p, a, erfR5)
-	p = fma32(p, a, erfR4)
-	p = fma32(p, a, erfR3)
-	p = fma32(p, a, erfR2)
-	p = fma32(p, a, erfR1)
-	p = fma32(p, a, erfR0)
+	p := FMA32(erfR8, a, erfR7)
+	p = FMA32(p, a, erfR6)
+	p = FMA32(p, a, erfR5)
+	p = FMA32(p, a, erfR4)
+	p = FMA32(p, a, erfR3)
+	p = FMA32(p, a, erfR2)
+	p = FMA32(p, a, erfR1)
+	p = FMA32(p, a, erfR0)
 	return expf(-p)
 }
 
@@ -146,7 +147,7 @@ func withSign(y, x float32) float32 {
 func erff(x float32) float32 {
 	a := abs(x)
 	if a < erfSplit {
-		return fma32(x, erfSmall(float32(x*x)), x)
+		return FMA32(x, erfSmall(float32(x*x)), x)
 	}
 	return withSign(1-erfcBig(a), x)
 }
@@ -168,11 +169,11 @@ func tanhf(x float32) float32 {
 	var y float32
 	if a < tanhSplit {
 		u := float32(a * a)
-		p := fma32(tanhQ4, u, tanhQ3)
-		p = fma32(p, u, tanhQ2)
-		p = fma32(p, u, tanhQ1)
-		p = fma32(p, u, tanhQ0)
-		y = fma32(a, float32(u*p), a)
+		p := FMA32(tanhQ4, u, tanhQ3)
+		p = FMA32(p, u, tanhQ2)
+		p = FMA32(p, u, tanhQ1)
+		p = FMA32(p, u, tanhQ0)
+		y = FMA32(a, float32(u*p), a)
 	} else {
 		y = 1 - 2/(expf(a+a)+1)
 	}
@@ -212,7 +213,7 @@ func geluf(x float32) float32 {
 	var q float32
 	switch {
 	case a < erfSplit:
-		q = fma32(t, erfSmall(float32(t*t)), 1+t)
+		q = FMA32(t, erfSmall(float32(t*t)), 1+t)
 	case t >= 0:
 		q = 2 - erfcBig(a)
 	case a <= erfMax:
@@ -224,7 +225,7 @@ func geluf(x float32) float32 {
 // geluTanhf is x/2·(1 + tanh(√(2/π)·(x + 0.044715·x³))), computed as
 // x·sigmoid(2·√(2/π)·(x + 0.044715·x³)), the same function.
 func geluTanhf(x float32) float32 {
-	z := float32(x * fma32(geluTanhC2, float32(x*x), geluTanhC1))
+	z := float32(x * FMA32(geluTanhC2, float32(x*x), geluTanhC1))
 	return float32(x * sigmoidf(z))
 }
 

@@ -1,0 +1,111 @@
+package nn
+
+import (
+	"math"
+	"math/rand/v2"
+	"testing"
+
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
+)
+
+// TestConvTiles runs the kernel of convolutions of few output channels
+// (convTiles) against convTilesGeneric, bit for bit: depths 0 to 300,
+// 1 to 5 tiles, offsets in any order, with and without acc, specials
+// (NaN, ±Inf, -0, subnormals) among the inputs and weights, guards around
+// the outputs.
+func TestConvTiles(t *testing.T) {
+	for _, f := range cpufeat.Available() {
+		defer cpufeat.Use(f)()
+		rng := rand.New(rand.NewPCG(11, uint64(f)))
+		ran := 0
+		for k := 0; k <= 300; k += 1 + k/16 {
+			tiles := 1 + rng.IntN(5)
+			offs := make([]int, k)
+			maxOff := 0
+			for i := range offs {
+				offs[i] = rng.IntN(200)
+				maxOff = max(maxOff, offs[i])
+			}
+			x := specialFloats(rng, maxOff+8*tiles)
+			w := specialFloats(rng, 8*k)
+			ldc := 8*tiles + rng.IntN(5)
+			acc := rng.IntN(2) == 0
+			want := specialFloats(rng, 7*ldc+8*tiles+3)
+			got := append([]float32(nil), want...)
+			convTilesGeneric(offs, x, w, want, ldc, tiles, acc)
+			if !convTiles(offs, maxOff, x, w, got, ldc, tiles, acc) {
+				continue
+			}
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+					t.Fatalf("%v: k %d, %d tiles, ldc %d, acc %v: element %d = %v, want %v", f, k, tiles, ldc, acc, i, got[i], want[i])
+				}
+			}
+			ran++
+		}
+		if f == cpufeat.AVX2 && ran == 0 {
+			t.Fatal("the AVX2 kernel never ran")
+		}
+	}
+}
+
+// specialFloats returns n normal random values with a few specials.
+func specialFloats(rng *rand.Rand, n int) []float32 {
+	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 1e-40, -3e-39}
+	v := make([]float32, n)
+	for i := range v {
+		if rng.IntN(200) == 0 {
+			v[i] = specials[rng.IntN(len(specials))]
+		} else {
+			v[i] = float32(rng.NormFloat64())
+		}
+	}
+	return v
+}
+
+// FuzzConvTiles pins the kernel of convolutions of few output channels
+// to convTilesGeneric on arbitrary offsets, depths, tile counts and
+// values (the data's bytes as float32 bits: every special).
+func FuzzConvTiles(f *testing.F) {
+	f.Add([]byte{0, 0, 128, 63, 0, 0, 192, 127, 1, 0, 0, 128}, uint16(9), uint8(2), false)
+	f.Add([]byte("few channels, many steps"), uint16(300), uint8(1), true)
+	f.Fuzz(func(t *testing.T, data []byte, k16 uint16, tiles8 uint8, acc bool) {
+		if len(data) == 0 {
+			return
+		}
+		k, tiles := int(k16%320), 1+int(tiles8%4)
+		byteAt := func(i int) byte { return data[i%len(data)] }
+		floatAt := func(i int) float32 {
+			return math.Float32frombits(uint32(byteAt(4*i)) | uint32(byteAt(4*i+1))<<8 | uint32(byteAt(4*i+2))<<16 | uint32(byteAt(4*i+3))<<24)
+		}
+		offs := make([]int, k)
+		maxOff := 0
+		for i := range offs {
+			offs[i] = int(byteAt(i+7)) % 64
+			maxOff = max(maxOff, offs[i])
+		}
+		x := make([]float32, maxOff+8*tiles)
+		for i := range x {
+			x[i] = floatAt(i)
+		}
+		w := make([]float32, 8*k)
+		for i := range w {
+			w[i] = floatAt(i + 3)
+		}
+		ldc := 8 * tiles
+		want := make([]float32, 8*ldc)
+		for i := range want {
+			want[i] = floatAt(i + 5)
+		}
+		got := append([]float32(nil), want...)
+		convTilesGeneric(offs, x, w, want, ldc, tiles, acc)
+		if !convTiles(offs, maxOff, x, w, got, ldc, tiles, acc) {
+			t.Skip("no kernel")
+		}
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
+				t.Fatalf("k %d, %d tiles, acc %v: element %d = %v, want %v", k, tiles, acc, i, got[i], want[i])
+			}
+		}
+	})
+}

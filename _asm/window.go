@@ -67,7 +67,7 @@ func windowKernels(c *build.Context) {
 		if !s.avx512 {
 			maxArgK2S2Kernel(s, argLanes)
 			dwBlockKernels(s)
-			convTileKernel(s)
+			convTile6Kernel(s)
 		}
 		evensKernel(s, evens)
 		zipKernel(s, zip)

@@ -8,15 +8,15 @@ import (
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
 )
 
-// TestConvTiles runs the kernel of convolutions of few output channels
-// (convTiles) against convTilesGeneric, bit for bit: depths 0 to 300,
+// TestConvTiles6 runs the kernel of convolutions of few output channels
+// (convTiles6) against convTiles6Generic, bit for bit: depths 0 to 300,
 // 1 to 5 tiles, offsets in any order, with and without acc, specials
-// (NaN, ±Inf, -0, subnormals) among the inputs and weights, guards around
-// the outputs.
-func TestConvTiles(t *testing.T) {
+// (NaN, ±Inf, -0, subnormals) among the inputs, weights and prior sums,
+// guards after the outputs.
+func TestConvTiles6(t *testing.T) {
 	for _, f := range cpufeat.Available() {
 		defer cpufeat.Use(f)()
-		rng := rand.New(rand.NewPCG(11, uint64(f)))
+		rng := rand.New(rand.NewPCG(12, uint64(f)))
 		ran := 0
 		for k := 0; k <= 300; k += 1 + k/16 {
 			tiles := 1 + rng.IntN(5)
@@ -26,19 +26,21 @@ func TestConvTiles(t *testing.T) {
 				offs[i] = rng.IntN(200)
 				maxOff = max(maxOff, offs[i])
 			}
-			x := specialFloats(rng, maxOff+8*tiles)
-			w := specialFloats(rng, 8*k)
-			ldc := 8*tiles + rng.IntN(5)
+			x := specialFloats(rng, maxOff+6*tiles)
+			w := specialFloats(rng, 16*k)
 			acc := rng.IntN(2) == 0
-			want := specialFloats(rng, 7*ldc+8*tiles+3)
-			got := append([]float32(nil), want...)
-			convTilesGeneric(offs, x, w, want, ldc, tiles, acc)
-			if !convTiles(offs, maxOff, x, w, got, ldc, tiles, acc) {
+			want0, want1 := specialFloats(rng, 48*tiles+3), specialFloats(rng, 48*tiles+3)
+			got0, got1 := append([]float32(nil), want0...), append([]float32(nil), want1...)
+			convTiles6Generic(offs, x, w, want0, want1, tiles, acc)
+			if !convTiles6(offs, maxOff, x, w, got0, got1, tiles, acc) {
 				continue
 			}
-			for i := range want {
-				if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
-					t.Fatalf("%v: k %d, %d tiles, ldc %d, acc %v: element %d = %v, want %v", f, k, tiles, ldc, acc, i, got[i], want[i])
+			for i := range want0 {
+				for h, pair := range [][2][]float32{{got0, want0}, {got1, want1}} {
+					g, w := pair[0][i], pair[1][i]
+					if math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) {
+						t.Fatalf("%v: k %d, %d tiles, acc %v: t%d[%d] = %v, want %v", f, k, tiles, acc, h, i, g, w)
+					}
 				}
 			}
 			ran++
@@ -63,10 +65,10 @@ func specialFloats(rng *rand.Rand, n int) []float32 {
 	return v
 }
 
-// FuzzConvTiles pins the kernel of convolutions of few output channels
-// to convTilesGeneric on arbitrary offsets, depths, tile counts and
+// FuzzConvTiles6 pins the kernel of convolutions of few output channels
+// to convTiles6Generic on arbitrary offsets, depths, tile counts and
 // values (the data's bytes as float32 bits: every special).
-func FuzzConvTiles(f *testing.F) {
+func FuzzConvTiles6(f *testing.F) {
 	f.Add([]byte{0, 0, 128, 63, 0, 0, 192, 127, 1, 0, 0, 128}, uint16(9), uint8(2), false)
 	f.Add([]byte("few channels, many steps"), uint16(300), uint8(1), true)
 	f.Fuzz(func(t *testing.T, data []byte, k16 uint16, tiles8 uint8, acc bool) {
@@ -84,27 +86,31 @@ func FuzzConvTiles(f *testing.F) {
 			offs[i] = int(byteAt(i+7)) % 64
 			maxOff = max(maxOff, offs[i])
 		}
-		x := make([]float32, maxOff+8*tiles)
+		x := make([]float32, maxOff+6*tiles)
 		for i := range x {
 			x[i] = floatAt(i)
 		}
-		w := make([]float32, 8*k)
+		w := make([]float32, 16*k)
 		for i := range w {
 			w[i] = floatAt(i + 3)
 		}
-		ldc := 8 * tiles
-		want := make([]float32, 8*ldc)
-		for i := range want {
-			want[i] = floatAt(i + 5)
+		var want [2][]float32
+		for h := range want {
+			want[h] = make([]float32, 48*tiles)
+			for i := range want[h] {
+				want[h][i] = floatAt(i + 5 + h)
+			}
 		}
-		got := append([]float32(nil), want...)
-		convTilesGeneric(offs, x, w, want, ldc, tiles, acc)
-		if !convTiles(offs, maxOff, x, w, got, ldc, tiles, acc) {
+		got := [2][]float32{append([]float32(nil), want[0]...), append([]float32(nil), want[1]...)}
+		convTiles6Generic(offs, x, w, want[0], want[1], tiles, acc)
+		if !convTiles6(offs, maxOff, x, w, got[0], got[1], tiles, acc) {
 			t.Skip("no kernel")
 		}
-		for i := range want {
-			if math.Float32bits(got[i]) != math.Float32bits(want[i]) && !(got[i] != got[i] && want[i] != want[i]) {
-				t.Fatalf("k %d, %d tiles, acc %v: element %d = %v, want %v", k, tiles, acc, i, got[i], want[i])
+		for h := range want {
+			for i, wv := range want[h] {
+				if g := got[h][i]; math.Float32bits(g) != math.Float32bits(wv) && !(g != g && wv != wv) {
+					t.Fatalf("k %d, %d tiles, acc %v: t%d[%d] = %v, want %v", k, tiles, acc, h, i, g, wv)
+				}
 			}
 		}
 	})

@@ -341,13 +341,8 @@ func (pl *columns) scratchLen(rows int) int {
 	if pl.spans != nil || pl.intoY {
 		return pl.phaseLen
 	}
-	return pl.phaseLen + 8 + rows*tileCols(pl.n)
+	return pl.phaseLen + 8 + rows*pl.n
 }
-
-// tileCols is the columns of C a sample's product has: its n columns, or
-// n rounded up to 8 when tileProduct computes it (8 positions at a time;
-// the 8 elements after the phase buffer are its slack).
-func tileCols(n int) int { return (n + 7) &^ 7 }
 
 // gemmSample computes sample n of y by the GEMM, group by group, reading
 // the columns as pl says.
@@ -391,15 +386,13 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 			continue
 		}
 		// C has the phase width: its output columns go to y, finished.
-		ld := pl.n
 		var wt []float32
 		if !pl.direct && w.tiles != nil {
-			ld, wt = tileCols(pl.n), w.tiles[gi]
+			wt = w.tiles[gi]
 		}
-		cs := sc[pl.phaseLen+8:][:rows*ld]
-		if !tileProduct(cs, ld, ld, sc[:pl.phaseLen+8], wt, pl, K, rows, threads) {
-			ld = pl.n
-			p.C, p.LdC = cs[:rows*ld], ld
+		cs := sc[pl.phaseLen+8:][:rows*pl.n]
+		if !tileProduct(cs, pl.n, pl.n, sc[:pl.phaseLen+8], wt, pl, K, rows, threads) {
+			p.C, p.LdC = cs, pl.n
 			gemm.Gemm(p)
 		}
 		ho, wo := c.Small[1], c.Small[2]
@@ -413,7 +406,7 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 				if f.Add != nil {
 					add = f.Add[out+i*P : out+(i+1)*P]
 				}
-				finishPlane(y[out+i*P:out+(i+1)*P], cs[i*ld:], pl.wq, ho, wo, bias, add, &f.Act)
+				finishPlane(y[out+i*P:out+(i+1)*P], cs[i*pl.n:], pl.wq, ho, wo, bias, add, &f.Act)
 			}
 		})
 	}
@@ -449,7 +442,7 @@ func (c *Conv) gemmSamples(y, x []float32, w *ConvWeights, f *Fused, pl *columns
 	tiled := !pl.direct && w.tiles != nil
 	for s := 0; s < k && tiled; s++ {
 		// A sample's columns read its phase buffer and its slack (zeros).
-		tiled = tileProduct(cs[s*cols:], n, cols, buf[s*stride:(s+1)*stride], w.tiles[0], pl, K, rows, threads)
+		tiled = tileProduct(cs[s*cols:], n, pl.n, buf[s*stride:(s+1)*stride], w.tiles[0], pl, K, rows, threads)
 	}
 	if !tiled {
 		gemm.Gemm(&gemm.Params{M: rows, N: n, K: K, PackedA: w.packed[0], C: cs, LdC: n, Threads: threads,

@@ -501,27 +501,23 @@ func dwBlockRun(k, st int, out, in, w, bias []float32, h, wd, ho, wo, padT, padL
 	}
 }
 
-// convTileAVX2 is convTilesGeneric for the AVX2 family (which both x86
-// families run): tiles tiles of 8 positions, 8 channels.
+// convTile6AVX2 is convTiles6Generic for the AVX2 family: tiles tiles of
+// 6 positions, 16 channels.
 //
 //go:noescape
-func convTileAVX2(k int, offs []int, x, w, c []float32, ldc, tiles int, acc bool)
+func convTile6AVX2(k int, offs []int, x, w, t0, t1 []float32, tiles int, acc bool)
 
-// convTiles computes convTilesGeneric (maxOff the largest of offs) by its
-// kernel and reports whether it could: the AVX2 family selected.
-func convTiles(offs []int, maxOff int, x, w, c []float32, ldc, tiles int, acc bool) bool {
+// convTiles6 computes convTiles6Generic (maxOff the largest of offs) by
+// its kernel and reports whether it could: the AVX2 family selected.
+func convTiles6(offs []int, maxOff int, x, w, t0, t1 []float32, tiles int, acc bool) bool {
 	if cpufeat.Selected != cpufeat.AVX2 {
 		return false
 	}
 	if tiles == 0 {
 		return true
 	}
-	k := len(offs)
-	// The kernel does not check bounds: the last input it reads (the
-	// largest offset's 8 positions of the last tile), the last weight,
-	// the last output.
-	_, _, _ = x[maxOff+8*tiles-1], w[:8*k], c[7*ldc+8*tiles-1]
-	convTileAVX2(k, offs, x, w, c, ldc, tiles, acc)
+	_, _, _, _ = x[maxOff+6*tiles-1], w[:16*len(offs)], t0[48*tiles-1], t1[48*tiles-1]
+	convTile6AVX2(len(offs), offs, x, w, t0, t1, tiles, acc)
 	return true
 }
 

@@ -2868,17 +2868,15 @@ done:
 	VZEROUPPER
 	RET
 
-// func convTileAVX2(k int, offs []int, x []float32, w []float32, c []float32, ldc int, tiles int, acc bool)
+// func convTile6AVX2(k int, offs []int, x []float32, w []float32, t0 []float32, t1 []float32, tiles int, acc bool)
 // Requires: AVX, FMA3
-TEXT ·convTileAVX2(SB), NOSPLIT, $0-121
-	// c[j*ldc + r] = sum over kk of x[offs[kk] + r]*w[8kk + j] (+ c when acc), 8 positions r per tile (convTilesGeneric).
-	MOVQ  ldc+104(FP), DI
-	SHLQ  $0x02, DI
-	LEAQ  (DI)(DI*2), R8
+TEXT ·convTile6AVX2(SB), NOSPLIT, $0-137
+	// t0[8(6i+r) + j], t1[...] = sum over kk of x[offs[kk] + 6i + r]*w[16kk + j] (j < 8, 8 + j) (+ t when acc), tile i, 6 positions r (convTiles6Generic).
 	MOVQ  x_base+32(FP), DX
-	MOVQ  c_base+80(FP), SI
-	MOVQ  tiles+112(FP), R9
-	TESTQ R9, R9
+	MOVQ  t0_base+80(FP), SI
+	MOVQ  t1_base+104(FP), DI
+	MOVQ  tiles+128(FP), R8
+	TESTQ R8, R8
 	JEQ   done
 
 tile:
@@ -2890,6 +2888,10 @@ tile:
 	VXORPS Y5, Y5, Y5
 	VXORPS Y6, Y6, Y6
 	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
 	MOVQ   k+0(FP), AX
 	MOVQ   offs_base+8(FP), CX
 	MOVQ   w_base+56(FP), BX
@@ -2897,79 +2899,66 @@ tile:
 	JEQ    store
 
 step:
-	MOVQ         (CX), R10
-	VMOVUPS      (BX), Y8
-	VBROADCASTSS (DX)(R10*4), Y9
-	VFMADD231PS  Y8, Y9, Y0
-	VBROADCASTSS 4(DX)(R10*4), Y9
-	VFMADD231PS  Y8, Y9, Y1
-	VBROADCASTSS 8(DX)(R10*4), Y9
-	VFMADD231PS  Y8, Y9, Y2
-	VBROADCASTSS 12(DX)(R10*4), Y9
-	VFMADD231PS  Y8, Y9, Y3
-	VBROADCASTSS 16(DX)(R10*4), Y9
-	VFMADD231PS  Y8, Y9, Y4
-	VBROADCASTSS 20(DX)(R10*4), Y9
-	VFMADD231PS  Y8, Y9, Y5
-	VBROADCASTSS 24(DX)(R10*4), Y9
-	VFMADD231PS  Y8, Y9, Y6
-	VBROADCASTSS 28(DX)(R10*4), Y9
-	VFMADD231PS  Y8, Y9, Y7
+	MOVQ         (CX), R9
+	VMOVUPS      (BX), Y12
+	VMOVUPS      32(BX), Y13
+	VBROADCASTSS (DX)(R9*4), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS 4(DX)(R9*4), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS 8(DX)(R9*4), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS 12(DX)(R9*4), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS 16(DX)(R9*4), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS 20(DX)(R9*4), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         $0x08, CX
-	ADDQ         $0x20, BX
+	ADDQ         $0x40, BX
 	DECQ         AX
 	JNZ          step
 
 store:
-	VUNPCKLPS  Y1, Y0, Y8
-	VUNPCKHPS  Y1, Y0, Y0
-	VUNPCKLPS  Y3, Y2, Y1
-	VUNPCKHPS  Y3, Y2, Y2
-	VUNPCKLPS  Y5, Y4, Y3
-	VUNPCKHPS  Y5, Y4, Y4
-	VUNPCKLPS  Y7, Y6, Y5
-	VUNPCKHPS  Y7, Y6, Y6
-	VSHUFPS    $0x44, Y1, Y8, Y7
-	VSHUFPS    $0xee, Y1, Y8, Y1
-	VSHUFPS    $0x44, Y2, Y0, Y8
-	VSHUFPS    $0xee, Y2, Y0, Y0
-	VSHUFPS    $0x44, Y5, Y3, Y2
-	VSHUFPS    $0xee, Y5, Y3, Y3
-	VSHUFPS    $0x44, Y6, Y4, Y5
-	VSHUFPS    $0xee, Y6, Y4, Y4
-	VPERM2F128 $0x20, Y2, Y7, Y6
-	VPERM2F128 $0x31, Y2, Y7, Y2
-	VPERM2F128 $0x20, Y3, Y1, Y7
-	VPERM2F128 $0x31, Y3, Y1, Y1
-	VPERM2F128 $0x20, Y5, Y8, Y3
-	VPERM2F128 $0x31, Y5, Y8, Y5
-	VPERM2F128 $0x20, Y4, Y0, Y8
-	VPERM2F128 $0x31, Y4, Y0, Y0
-	LEAQ       (SI)(DI*4), AX
-	MOVB       acc+120(FP), CL
-	TESTB      CL, CL
-	JEQ        write
-	VADDPS     (SI), Y6, Y6
-	VADDPS     (SI)(DI*1), Y7, Y7
-	VADDPS     (SI)(DI*2), Y3, Y3
-	VADDPS     (SI)(R8*1), Y8, Y8
-	VADDPS     (AX), Y2, Y2
-	VADDPS     (AX)(DI*1), Y1, Y1
-	VADDPS     (AX)(DI*2), Y5, Y5
-	VADDPS     (AX)(R8*1), Y0, Y0
+	MOVB   acc+136(FP), AL
+	TESTB  AL, AL
+	JEQ    write
+	VADDPS (SI), Y0, Y0
+	VADDPS (DI), Y1, Y1
+	VADDPS 32(SI), Y2, Y2
+	VADDPS 32(DI), Y3, Y3
+	VADDPS 64(SI), Y4, Y4
+	VADDPS 64(DI), Y5, Y5
+	VADDPS 96(SI), Y6, Y6
+	VADDPS 96(DI), Y7, Y7
+	VADDPS 128(SI), Y8, Y8
+	VADDPS 128(DI), Y9, Y9
+	VADDPS 160(SI), Y10, Y10
+	VADDPS 160(DI), Y11, Y11
 
 write:
-	VMOVUPS Y6, (SI)
-	VMOVUPS Y7, (SI)(DI*1)
-	VMOVUPS Y3, (SI)(DI*2)
-	VMOVUPS Y8, (SI)(R8*1)
-	VMOVUPS Y2, (AX)
-	VMOVUPS Y1, (AX)(DI*1)
-	VMOVUPS Y5, (AX)(DI*2)
-	VMOVUPS Y0, (AX)(R8*1)
-	ADDQ    $0x20, DX
-	ADDQ    $0x20, SI
-	DECQ    R9
+	VMOVUPS Y0, (SI)
+	VMOVUPS Y1, (DI)
+	VMOVUPS Y2, 32(SI)
+	VMOVUPS Y3, 32(DI)
+	VMOVUPS Y4, 64(SI)
+	VMOVUPS Y5, 64(DI)
+	VMOVUPS Y6, 96(SI)
+	VMOVUPS Y7, 96(DI)
+	VMOVUPS Y8, 128(SI)
+	VMOVUPS Y9, 128(DI)
+	VMOVUPS Y10, 160(SI)
+	VMOVUPS Y11, 160(DI)
+	ADDQ    $0x18, DX
+	ADDQ    $0xc0, SI
+	ADDQ    $0xc0, DI
+	DECQ    R8
 	JNZ     tile
 
 done:

@@ -145,5 +145,16 @@ func maxArgRowK2S2([]float32, []int32, []float32, []float32, int, int) int { ret
 
 func maxPlane[T Number](_, _ []T, _ *Geom) bool { return false }
 
-// convTiles has no kernel on arm64: the GEMM computes the convolution.
-func convTiles([]int, int, []float32, []float32, []float32, int, int, bool) bool { return false }
+// convTiles6 has no kernel on arm64: the GEMM computes the convolution.
+func convTiles6([]int, int, []float32, []float32, []float32, []float32, int, bool) bool { return false }
+
+// scatter8 sets dst[j·ldd + q] = src[8q + j] for j < 8 and q < n (the
+// amd64 version's definition; tileProduct, its caller, stops before it
+// here, where convTiles6 has no kernel).
+func scatter8(dst []float32, ldd int, src []float32, n int) {
+	for q := range n {
+		for j := range 8 {
+			dst[j*ldd+q] = src[8*q+j]
+		}
+	}
+}

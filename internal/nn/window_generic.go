@@ -102,29 +102,33 @@ func zipGeneric(dst, a, b []float32) {
 	}
 }
 
-// convTilesGeneric is the specification of the kernel of convolutions of
-// few output channels (ConvWeights.tiles): for tiles tiles t of 8
-// positions r and the 8 channels j of the weight block w (step kk of
-// channel j at 8kk + j),
+// convTiles6Generic is the specification of the kernel of convolutions
+// of few output channels (tileProduct), 16 output channels and tiles of 6
+// positions at a time, written position by position: for tile i,
+// position r, channel j < 8 of the weight block w (step kk of channel j
+// at 16kk + j),
 //
-//	c[j·ldc + 8t + r] = Σ_kk x[offs[kk] + 8t + r] · w[8kk + j]
+//	t0[8(6i + r) + j] = Σ_kk x[offs[kk] + 6i + r] · w[16kk + j]
+//	t1[8(6i + r) + j] = Σ_kk x[offs[kk] + 6i + r] · w[16kk + 8 + j]
 //
-// summed in ascending kk with each product fused into the sum (as the
-// GEMM's assembly kernels do), then, when acc, added to what c holds: the
-// GEMM's element C[j][8t + r] of the same k block, bit for bit.
-func convTilesGeneric(offs []int, x, w, c []float32, ldc, tiles int, acc bool) {
-	for t := range tiles {
-		for j := range 8 {
-			for r := range 8 {
-				var sum float32
-				for kk, off := range offs {
-					sum = vecmath.FMA32(x[off+8*t+r], w[8*kk+j], sum)
-				}
-				if acc {
-					sum += c[j*ldc+8*t+r]
-				}
-				c[j*ldc+8*t+r] = sum
+// in ascending kk, each product fused into the sum (as the GEMM's
+// assembly kernels do), then added to what t holds when acc: the GEMM's
+// element of the same block of the depth, bit for bit.
+func convTiles6Generic(offs []int, x, w, t0, t1 []float32, tiles int, acc bool) {
+	for p := range 6 * tiles {
+		for j := range 16 {
+			var sum float32
+			for kk, off := range offs {
+				sum = vecmath.FMA32(x[off+p], w[16*kk+j], sum)
 			}
+			t := t0
+			if j >= 8 {
+				t = t1
+			}
+			if acc {
+				sum += t[8*p+j%8]
+			}
+			t[8*p+j%8] = sum
 		}
 	}
 }

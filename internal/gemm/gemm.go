@@ -43,7 +43,7 @@ import (
 // a kc×nr panel of B (16-48 KiB) stays in L1 while the micro-kernel runs
 // down an mc×kc block of A (~200 KiB, in L2).
 const (
-	kc = 256
+	kc = DepthBlock
 	nc = 3072 // a multiple of every family's nr
 )
 
@@ -256,6 +256,14 @@ func newJob(p *Params) *gemmJob {
 	}
 	return g
 }
+
+// DepthBlock is the block of the depth (K) the GEMM sums at a time: each
+// block's products are summed from zero (each product fused into the sum,
+// in ascending order, by the assembly kernels) and the block's sum added
+// to C, so that a kernel computing the same elements another way gets
+// the same bits only by summing the same blocks (internal/nn's
+// convolutions of few channels do).
+const DepthBlock = 256
 
 // Packing buffers for A and B, reused across calls.
 var aPool, bPool sync.Pool // of *[]float32

@@ -38,6 +38,7 @@ func packedCases() []convCase {
 		c(2, 16, 32, []int{14, 14}, []int{3, 3}, []int{1, 1}, []int{1, 1}),
 		c(1, 3, 32, []int{23, 21}, []int{3, 3}, []int{2, 2}, []int{1, 1}),
 		c(2, 1, 16, []int{28, 28}, []int{3, 3}, []int{1, 1}, []int{1, 1}),
+		c(1, 64, 48, []int{9, 10}, []int{3, 3}, []int{1, 1}, []int{1, 1}), // 576 steps: three blocks
 	)
 }
 

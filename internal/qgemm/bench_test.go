@@ -267,3 +267,54 @@ func benchConvOperands(b *testing.B, rng *rand.Rand, shape Conv) (*ConvWeights, 
 	}
 	return cw, x8
 }
+
+// BenchmarkDepthwise runs mobilenet_v2's 3×3 depthwise layers (NHWC,
+// uint8 in and out, one thread) on each family's kernel for any window
+// (kernel=taps: a pointer per tap, pairs of taps) and, where it has one,
+// on its row kernel (kernel=rows: dwK3AVX2).
+func BenchmarkDepthwise(b *testing.B) {
+	_, qs := benchFamilies()
+	for _, s := range []struct{ c, hw, stride int }{{32, 112, 1}, {96, 112, 2}, {144, 56, 1}, {144, 56, 2}, {192, 28, 1}, {192, 28, 2}, {384, 14, 1}, {576, 14, 1}, {576, 14, 2}, {960, 7, 1}} {
+		rng := rand.New(rand.NewPCG(3, 4))
+		shape := Conv{Batch: 1, InC: s.c, InH: s.hw, InW: s.hw, OutC: s.c, KH: 3, KW: 3, StrideH: s.stride, StrideW: s.stride,
+			PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1, Groups: s.c}
+		w8 := make([]int8, s.c*9)
+		for i := range w8 {
+			w8[i] = int8(rng.IntN(256) - 128)
+		}
+		x8 := make([]uint8, s.c*s.hw*s.hw)
+		for i := range x8 {
+			x8[i] = uint8(rng.IntN(256))
+		}
+		y8 := make([]uint8, s.c*shape.OutH()*shape.OutW())
+		macs := float64(len(y8)) * 9
+		for _, f := range qs {
+			for _, rows := range []bool{false, true} {
+				name := fmt.Sprintf("%dch@%d/s%d/impl=%s/kernel=taps", s.c, s.hw, s.stride, f)
+				if rows {
+					name = name[:len(name)-4] + "rows"
+				}
+				b.Run(name, func(b *testing.B) {
+					defer useFamily(f)()
+					cw, err := PackConv(shape, w8, []int8{0})
+					if err != nil {
+						b.Fatal(err)
+					}
+					if rows && cw.dw.rows == nil || rows && f != famAVX2 {
+						b.Skip("no row kernel")
+					}
+					if !rows {
+						cw.dw.rows = nil
+					}
+					q := Requant{Scale: []float32{1.0 / 4096}, ZeroPoint: 128, Min: 0, Max: 255}
+					for b.Loop() {
+						if err := ConvQuant(1, cw, NHWC, NHWC, x8, 3, nil, q, y8); err != nil {
+							b.Fatal(err)
+						}
+					}
+					gops(b, macs)
+				})
+			}
+		}
+	}
+}

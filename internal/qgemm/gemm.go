@@ -229,8 +229,12 @@ func (s *matrixSource) sums(rho []int32, r0, rows int) {
 // 100-200 µs, depthwise ones of 40-140 µs) on one goroutine: per layer,
 // two threads ran 1.00-1.05× one; at 2^19 1.6-2.0×, and the model's sum
 // of layers 1.75-1.82× (1.23-1.31× at 2^22) when the VM's second core
-// was free. Tests lower it to split small products.
-var parallelWork = float64(1 << 19)
+// was free. At 2^19 the Fashion CNN's convolutions at batch 1 (0.9 M
+// multiply-adds and less) stayed on one goroutine, and its int8 run on
+// two threads fell behind its float one (whose few-channel convolutions
+// split finer); at 2^18 that int8 run went 13.1-13.4k → 14.2-14.9k
+// items/s (float: 16.0-16.4k). Tests lower it to split small products.
+var parallelWork = float64(1 << 18)
 
 // blockBytes bounds the activation bytes a block of rows reads (the rows
 // stay in L2 while the block runs down every panel of the weights).

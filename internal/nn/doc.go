@@ -21,7 +21,9 @@
 // path and the specification), by an implicit im2col that packs the
 // GEMM's panels straight from the input (ConvPlan.ForwardPacked with
 // PackConvWeights: Forward's bits; samples with few output positions
-// share a GEMM), by Winograd's F(2×2, 3×3) for the 3×3 stride-1
+// share a GEMM; on AVX2, 16 to 64 output channels per group skip the
+// packing, 6 positions × 16 channels per step read through the columns'
+// offsets, still Forward's bits: convtile.go), by Winograd's F(2×2, 3×3) for the 3×3 stride-1
 // convolutions where Conv.Winograd says it is faster (ForwardPacked with
 // PackWinogradWeights: 2.25× fewer multiplications, within a few ulps of
 // the sums), or, depthwise, directly (on AVX2 eight channels at a time,

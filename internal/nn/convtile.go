@@ -43,6 +43,10 @@ func packTiles(rows, K int, w []float32) []float32 {
 	return t
 }
 
+// tileRun is the tiles of 6 positions a unit of tileProduct's work
+// computes into its buffer.
+const tileRun = 16
+
 // tileProduct writes the first cols columns of cs (rows of stride ldc) =
 // the group's weights wt (packTiles) times the columns of pl read from
 // buf (up to 5 past pl.n's last: the slack after the phase buffer), on
@@ -50,29 +54,23 @@ func packTiles(rows, K int, w []float32) []float32 {
 // computes it): per unit of work, a block of 16 channels and a run of
 // tiles of 6 positions, convTiles6 into a buffer position by position,
 // then scatter8 to the channels' rows.
-// tileRun is the tiles of 6 positions a unit of tileProduct's work
-// computes into its buffer.
-const tileRun = 16
-
 func tileProduct(cs []float32, ldc, cols int, buf, wt []float32, pl *columns, K, rows, threads int) bool {
-	if wt == nil {
+	// Without tiles, or without the kernel (another family selected since
+	// the weights were packed), the GEMM computes it.
+	if wt == nil || !convTiles6(nil, 0, nil, nil, nil, nil, 0, false) {
 		return false
 	}
 	tiles := (cols + 5) / 6
 	runs := (tiles + tileRun - 1) / tileRun
-	ok := true
 	parallel(threads, rows/16*runs, max(1, 1<<16/(96*K*tileRun)), func(lo, hi int) {
 		var t [2][6 * 8 * tileRun]float32
-		for u := lo; u < hi && ok; u++ {
+		for u := lo; u < hi; u++ {
 			b, i0 := u/runs, u%runs*tileRun
 			n := min(tileRun, tiles-i0)
 			for k0 := 0; k0 < K; k0 += gemm.DepthBlock {
 				k1 := min(K, k0+gemm.DepthBlock)
 				offs := pl.offs[k0:k1]
-				if !convTiles6(offs, slices.Max(offs), buf[6*i0:], wt[(b*K+k0)*16:(b*K+k1)*16], t[0][:], t[1][:], n, k0 > 0) {
-					ok = false
-					return
-				}
+				convTiles6(offs, slices.Max(offs), buf[6*i0:], wt[(b*K+k0)*16:(b*K+k1)*16], t[0][:], t[1][:], n, k0 > 0)
 			}
 			p0 := 6 * i0
 			m := min(6*n, cols-p0)
@@ -81,5 +79,5 @@ func tileProduct(cs []float32, ldc, cols int, buf, wt []float32, pl *columns, K,
 			}
 		}
 	})
-	return ok
+	return true
 }

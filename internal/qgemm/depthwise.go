@@ -21,9 +21,9 @@ type depthwise struct {
 	// wsum holds Σ_t w of each channel: with the padding materialized,
 	// every tap reads a value, and Σ (κ − zκ)·w = Σ κ·w − zκ·wsum.
 	wsum []int32
-	// k and rows, for a square window of 3 or 5 and dilation 1 and at
-	// least 8 channels: its side, and w as dwRowWeights packs it for the
-	// kernels that walk the window's rows (dwRows).
+	// k and rows, on the AVX2 family for a square window of 3 or 5 and
+	// dilation 1 and at least 8 channels: its side, and w as dwRowWeights
+	// packs it for the kernels that walk the window's rows (dwRows).
 	k    int
 	rows []int32
 }
@@ -44,7 +44,7 @@ func packDepthwise[T Int8](c Conv, w []T, zeroPoint []T) *depthwise {
 		}
 	}
 	d.pairs = pairTaps(d.w, taps, c.OutC)
-	if c.KH == c.KW && (c.KH == 3 || c.KH == 5) && c.DilationH == 1 && c.DilationW == 1 && c.OutC >= 8 {
+	if d.fam == famAVX2 && c.KH == c.KW && (c.KH == 3 || c.KH == 5) && c.DilationH == 1 && c.DilationW == 1 && c.OutC >= 8 {
 		d.k = c.KH
 		d.rows = dwRowWeights(d.w, d.k, c.OutC)
 	}

@@ -119,7 +119,7 @@
 // the channels; on AVX2, 3×3 and 5×5 windows of dilation 1 have kernels of
 // their own (dwK3AVX2, dwK5AVX2) that address a tap from its pixel's
 // pointer, pair the taps of a kernel row for VPMADDWD and compute 4
-// pixels at a time (1.2-1.5× the generic-window kernel on mobilenet_v2's
+// pixels at a time (1.15-1.42× the generic-window kernel on mobilenet_v2's
 // layers).
 //
 // The work is split like internal/gemm's: into row or column blocks of

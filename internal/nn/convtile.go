@@ -1,8 +1,6 @@
 package nn
 
 import (
-	"slices"
-
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
 	"github.com/tensorquant/tensorquant/internal/gemm"
 )
@@ -69,8 +67,8 @@ func tileProduct(cs []float32, ldc, cols int, buf, wt []float32, pl *columns, K,
 			n := min(tileRun, tiles-i0)
 			for k0 := 0; k0 < K; k0 += gemm.DepthBlock {
 				k1 := min(K, k0+gemm.DepthBlock)
-				offs := pl.offs[k0:k1]
-				convTiles6(offs, slices.Max(offs), buf[6*i0:], wt[(b*K+k0)*16:(b*K+k1)*16], t[0][:], t[1][:], n, k0 > 0)
+				// pl.maxOff bounds every block's offsets.
+				convTiles6(pl.offs[k0:k1], pl.maxOff, buf[6*i0:], wt[(b*K+k0)*16:(b*K+k1)*16], t[0][:], t[1][:], n, k0 > 0)
 			}
 			p0 := 6 * i0
 			m := min(6*n, cols-p0)

@@ -3,66 +3,84 @@ package nn
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
 )
 
 // TestConvTiles6 runs the kernel of convolutions of few output channels
-// (convTiles6) against convTiles6Generic, bit for bit: depths 0 to 300,
-// 1 to 5 tiles, offsets in any order, with and without acc, specials
-// (NaN, ±Inf, -0, subnormals) among the inputs, weights and prior sums,
-// guards after the outputs.
+// (convTiles6) against convTiles6Generic, bit for bit: every depth from
+// 0 to 40, then up to 300, 0 to 4 tiles, offsets in any order, with and
+// without acc, windowSpecials (NaN, ±Inf, ±0, subnormals, ±MaxFloat32)
+// among the inputs, weights and prior sums, fused multiply-adds whose
+// exact sums are ties, guards after the outputs.
 func TestConvTiles6(t *testing.T) {
 	for _, f := range cpufeat.Available() {
 		defer cpufeat.Use(f)()
 		rng := rand.New(rand.NewPCG(12, uint64(f)))
 		ran := 0
-		for k := 0; k <= 300; k += 1 + k/16 {
-			tiles := 1 + rng.IntN(5)
-			offs := make([]int, k)
+		check := func(offs []int, x, w, prior []float32, tiles int, acc bool) {
+			t.Helper()
 			maxOff := 0
-			for i := range offs {
-				offs[i] = rng.IntN(200)
-				maxOff = max(maxOff, offs[i])
+			if len(offs) > 0 {
+				maxOff = slices.Max(offs)
 			}
-			x := specialFloats(rng, maxOff+6*tiles)
-			w := specialFloats(rng, 16*k)
-			acc := rng.IntN(2) == 0
-			want0, want1 := specialFloats(rng, 48*tiles+3), specialFloats(rng, 48*tiles+3)
-			got0, got1 := append([]float32(nil), want0...), append([]float32(nil), want1...)
-			convTiles6Generic(offs, x, w, want0, want1, tiles, acc)
-			if !convTiles6(offs, maxOff, x, w, got0, got1, tiles, acc) {
-				continue
+			want := [2][]float32{slices.Clone(prior), slices.Clone(prior)}
+			got := [2][]float32{slices.Clone(prior), slices.Clone(prior)}
+			convTiles6Generic(offs, x, w, want[0], want[1], tiles, acc)
+			if !convTiles6(offs, maxOff, x, w, got[0], got[1], tiles, acc) {
+				return
 			}
-			for i := range want0 {
-				for h, pair := range [][2][]float32{{got0, want0}, {got1, want1}} {
-					g, w := pair[0][i], pair[1][i]
-					if math.Float32bits(g) != math.Float32bits(w) && !(g != g && w != w) {
-						t.Fatalf("%v: k %d, %d tiles, acc %v: t%d[%d] = %v, want %v", f, k, tiles, acc, h, i, g, w)
+			for h := range want {
+				for i, wv := range want[h] {
+					if g := got[h][i]; math.Float32bits(g) != math.Float32bits(wv) && !(g != g && wv != wv) {
+						t.Fatalf("%v: k %d, %d tiles, acc %v: t%d[%d] = %v, want %v", f, len(offs), tiles, acc, h, i, g, wv)
 					}
 				}
 			}
 			ran++
 		}
+		// A few specials in normal random values (more would make every
+		// sum NaN).
+		sprinkled := func(n int) []float32 {
+			v := randSlice(rng, n)
+			for range min(n, 3) {
+				v[rng.IntN(n)] = windowSpecials[rng.IntN(len(windowSpecials))]
+			}
+			return v
+		}
+		for k := 0; k <= 300; k += 1 + max(0, k-40)/16 {
+			tiles := k % 5
+			offs := make([]int, k)
+			for i := range offs {
+				offs[i] = rng.IntN(200)
+			}
+			maxOff := 0
+			if k > 0 {
+				maxOff = slices.Max(offs)
+			}
+			check(offs, sprinkled(maxOff+6*tiles+1), sprinkled(16*k), sprinkled(48*tiles+3), tiles, rng.IntN(2) == 0)
+		}
+		// Ties: 1·(1 + 2⁻²³) + 2⁻²⁴·w₁ is halfway between two floats for
+		// w₁ = 1 and 3 (to even: 1 + 2⁻²² both times), and the added
+		// prior sum of acc rounds too.
+		x := []float32{1, 1, 1, 1, 1, 1, 0x1p-24, 0x1p-24, 0x1p-24, 0x1p-24, 0x1p-24, 0x1p-24}
+		w := make([]float32, 32)
+		for j := range 16 {
+			w[j], w[16+j] = 1+0x1p-23, float32(1+2*(j%2))
+		}
+		prior := make([]float32, 48)
+		for i := range prior {
+			prior[i] = 0x1p-23 * float32(i%3)
+		}
+		for _, acc := range []bool{false, true} {
+			check([]int{0, 6}, x, w, prior, 1, acc)
+		}
 		if f == cpufeat.AVX2 && ran == 0 {
 			t.Fatal("the AVX2 kernel never ran")
 		}
 	}
-}
-
-// specialFloats returns n normal random values with a few specials.
-func specialFloats(rng *rand.Rand, n int) []float32 {
-	specials := []float32{float32(math.NaN()), float32(math.Inf(1)), float32(math.Inf(-1)), float32(math.Copysign(0, -1)), 1e-40, -3e-39}
-	v := make([]float32, n)
-	for i := range v {
-		if rng.IntN(200) == 0 {
-			v[i] = specials[rng.IntN(len(specials))]
-		} else {
-			v[i] = float32(rng.NormFloat64())
-		}
-	}
-	return v
 }
 
 // FuzzConvTiles6 pins the kernel of convolutions of few output channels

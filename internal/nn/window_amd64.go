@@ -103,67 +103,36 @@ func dwPlane(out, in, w []float32, bias float32, g *Geom) bool {
 	out = out[:ho*wo]
 	in = in[:h*wd]
 	w = w[:k*k]
-	dwPlaneRun(f, k, s, out, in, w, bias, h, wd, ho, wo, g.Pad[1], g.Pad[2])
+	dwPlanes[k<<2|s][familyIndex(f)](out, in, w, bias, h, wd, ho, wo, g.Pad[1], g.Pad[2])
 	return true
 }
 
-// dwPlaneRun calls the plane kernel of a k×k window (3 or 5) of the
-// stride (1 or 2) of family f (AVX-512, else AVX2). Static calls, as
-// dwBlockRun's: a table of functions costs a lookup per plane.
-func dwPlaneRun(f cpufeat.Impl, k, s int, out, in, w []float32, start float32, h, wd, ho, wo, padT, padL int) {
-	wide := f == cpufeat.AVX512
-	switch k<<2 | s {
-	case 3<<2 | 1:
-		if wide {
-			dwPlaneK3S1AVX512(out, in, w, start, h, wd, ho, wo, padT, padL)
-		} else {
-			dwPlaneK3S1AVX2(out, in, w, start, h, wd, ho, wo, padT, padL)
-		}
-	case 3<<2 | 2:
-		if wide {
-			dwPlaneK3S2AVX512(out, in, w, start, h, wd, ho, wo, padT, padL)
-		} else {
-			dwPlaneK3S2AVX2(out, in, w, start, h, wd, ho, wo, padT, padL)
-		}
-	case 5<<2 | 1:
-		if wide {
-			dwPlaneK5S1AVX512(out, in, w, start, h, wd, ho, wo, padT, padL)
-		} else {
-			dwPlaneK5S1AVX2(out, in, w, start, h, wd, ho, wo, padT, padL)
-		}
-	case 5<<2 | 2:
-		if wide {
-			dwPlaneK5S2AVX512(out, in, w, start, h, wd, ho, wo, padT, padL)
-		} else {
-			dwPlaneK5S2AVX2(out, in, w, start, h, wd, ho, wo, padT, padL)
-		}
+// dwPlanes and maxPlanes are the plane kernels by k<<2 | stride, AVX2's
+// then AVX-512's (familyIndex): arrays, not maps, so that finding a
+// plane's kernel costs an index, not a map lookup per plane. (dwBlockRun
+// calls its kernels statically instead: through a function value, its
+// caller's local weight arrays would escape to the heap.)
+var (
+	dwPlanes = [6 << 2][2]func(out, in, w []float32, start float32, h, wd, ho, wo, padT, padL int){
+		3<<2 | 1: {dwPlaneK3S1AVX2, dwPlaneK3S1AVX512},
+		3<<2 | 2: {dwPlaneK3S2AVX2, dwPlaneK3S2AVX512},
+		5<<2 | 1: {dwPlaneK5S1AVX2, dwPlaneK5S1AVX512},
+		5<<2 | 2: {dwPlaneK5S2AVX2, dwPlaneK5S2AVX512},
 	}
-}
+	maxPlanes = [4 << 2][2]func(out, in []float32, start float32, h, wd, ho, wo, padT, padL int){
+		2<<2 | 2: {maxPlaneK2S2AVX2, maxPlaneK2S2AVX512},
+		3<<2 | 1: {maxPlaneK3S1AVX2, maxPlaneK3S1AVX512},
+		3<<2 | 2: {maxPlaneK3S2AVX2, maxPlaneK3S2AVX512},
+	}
+)
 
-// maxPlaneRun calls the max pooling plane kernel of a k×k window of the
-// stride (2 and 2, 3 and 1, 3 and 2) of family f, as dwPlaneRun does.
-func maxPlaneRun(f cpufeat.Impl, k, s int, out, in []float32, start float32, h, wd, ho, wo, padT, padL int) {
-	wide := f == cpufeat.AVX512
-	switch k<<2 | s {
-	case 2<<2 | 2:
-		if wide {
-			maxPlaneK2S2AVX512(out, in, start, h, wd, ho, wo, padT, padL)
-		} else {
-			maxPlaneK2S2AVX2(out, in, start, h, wd, ho, wo, padT, padL)
-		}
-	case 3<<2 | 1:
-		if wide {
-			maxPlaneK3S1AVX512(out, in, start, h, wd, ho, wo, padT, padL)
-		} else {
-			maxPlaneK3S1AVX2(out, in, start, h, wd, ho, wo, padT, padL)
-		}
-	case 3<<2 | 2:
-		if wide {
-			maxPlaneK3S2AVX512(out, in, start, h, wd, ho, wo, padT, padL)
-		} else {
-			maxPlaneK3S2AVX2(out, in, start, h, wd, ho, wo, padT, padL)
-		}
+// familyIndex is the index of family f (AVX2 or AVX-512) in dwPlanes and
+// maxPlanes.
+func familyIndex(f cpufeat.Impl) int {
+	if f == cpufeat.AVX512 {
+		return 1
 	}
+	return 0
 }
 
 // maxPlaneK2S2AVX2 and the others compute MaxPool (float32, no argmax)
@@ -203,7 +172,7 @@ func maxPlane[T Number](out, in []T, g *Geom) bool {
 	i32 := any(in).([]float32)
 	h, wd, ho, wo := g.Big[1], g.Big[2], g.Small[1], g.Small[2]
 	o32, i32 = o32[:ho*wo], i32[:h*wd]
-	maxPlaneRun(f, k, s, o32, i32, float32(math.Inf(-1)), h, wd, ho, wo, g.Pad[1], g.Pad[2])
+	maxPlanes[k<<2|s][familyIndex(f)](o32, i32, float32(math.Inf(-1)), h, wd, ho, wo, g.Pad[1], g.Pad[2])
 	return true
 }
 
@@ -507,8 +476,9 @@ func dwBlockRun(k, st int, out, in, w, bias []float32, h, wd, ho, wo, padT, padL
 //go:noescape
 func convTile6AVX2(k int, offs []int, x, w, t0, t1 []float32, tiles int, acc bool)
 
-// convTiles6 computes convTiles6Generic (maxOff the largest of offs) by
-// its kernel and reports whether it could: the AVX2 family selected.
+// convTiles6 computes convTiles6Generic (maxOff at least the largest of
+// offs: the bounds checked) by its kernel and reports whether it could:
+// the AVX2 family selected.
 func convTiles6(offs []int, maxOff int, x, w, t0, t1 []float32, tiles int, acc bool) bool {
 	if cpufeat.Selected != cpufeat.AVX2 {
 		return false

@@ -132,6 +132,9 @@ func dwRows(f family, k, c, npix, step, ld int, x []byte, w []int32, p []int32) 
 	if f != famAVX2 || w == nil || c < 8 {
 		return false
 	}
+	if npix == 0 {
+		return true
+	}
 	// The kernels do not check bounds: the last pixel's last tap.
 	_, p = x[(npix-1)*step+(k-1)*(ld+c)+c-1], p[:npix*c]
 	switch k {

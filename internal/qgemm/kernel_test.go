@@ -262,42 +262,48 @@ func TestDepthwiseKernel(t *testing.T) {
 
 // TestDepthwiseRows runs the row kernels of 3×3 and 5×5 windows (dwRows)
 // against dwGeneric on 8 to 40 channels (blocks of 8 and an overlapping
-// last one), 1 to 9 pixels (groups of dwRowsPixels and single ones),
-// strides of 1 and 2 and rows of any length, with guards past the sums.
+// last one), each with 0 to 9 pixels (groups of dwRowsPixels and single
+// ones), strides of 1 and 2, rows of any length, the bytes' and the
+// weights' extremes among them, with guards past the sums.
 func TestDepthwiseRows(t *testing.T) {
 	forEachFamily(t, func(t *testing.T, f family) {
 		rng := rand.New(rand.NewPCG(10, uint64(f)))
 		ran := 0
 		for _, k := range []int{3, 5} {
 			for c := 8; c <= 40; c++ {
-				npix, st := 1+rng.IntN(9), 1+c%2
-				step := st * c
-				ld := ((npix-1)*st+k+rng.IntN(3))*c + rng.IntN(4)
-				x := randomBytes(rng, (npix-1)*step+(k-1)*(ld+c)+c)
-				w := make([]int16, k*k*c)
-				for i := range w {
-					w[i] = int16(rng.IntN(511) - 255)
-				}
-				ind := make([]unsafe.Pointer, k*k)
-				for i := range k {
-					for j := range k {
-						ind[i*k+j] = unsafe.Pointer(&x[i*ld+j*c])
+				for npix := range 10 {
+					st := 1 + (c+npix)%2
+					step := st * c
+					ld := (max(npix-1, 0)*st+k+rng.IntN(3))*c + rng.IntN(4)
+					x := randomBytes(rng, max(npix-1, 0)*step+(k-1)*(ld+c)+c)
+					w := make([]int16, k*k*c)
+					for i := range w {
+						w[i] = int16(rng.IntN(511) - 255)
+						if rng.IntN(8) == 0 { // the extremes of β − zβ
+							w[i] = []int16{-255, 255}[rng.IntN(2)]
+						}
 					}
+					ind := make([]unsafe.Pointer, k*k)
+					for i := range k {
+						for j := range k {
+							ind[i*k+j] = unsafe.Pointer(&x[i*ld+j*c])
+						}
+					}
+					want := make([]int32, npix*c+5)
+					for i := range want {
+						want[i] = guard
+					}
+					got := slices.Clone(want)
+					dwGeneric(false, k*k, c, npix, step, ind, w, want)
+					if !dwRows(f, k, c, npix, step, ld, x, dwRowWeights(w, k, c), got) {
+						continue
+					}
+					if !slices.Equal(got, want) {
+						t.Fatalf("%d×%d, c %d, %d pixels, step %d, ld %d: %v, want %v", k, k, c, npix, step, ld, got, want)
+					}
+					cases++
+					ran++
 				}
-				want := make([]int32, npix*c+5)
-				for i := range want {
-					want[i] = guard
-				}
-				got := slices.Clone(want)
-				dwGeneric(false, k*k, c, npix, step, ind, w, want)
-				if !dwRows(f, k, c, npix, step, ld, x, dwRowWeights(w, k, c), got) {
-					continue
-				}
-				if !slices.Equal(got, want) {
-					t.Fatalf("%d×%d, c %d, %d pixels, step %d, ld %d: %v, want %v", k, k, c, npix, step, ld, got, want)
-				}
-				cases++
-				ran++
 			}
 		}
 		if f == famAVX2 && ran == 0 {

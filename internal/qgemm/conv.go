@@ -361,21 +361,35 @@ func newPadded(c Conv, l Layout, x []byte, zero, flip byte, g geometry, dw bool)
 	pad := zero ^ flip
 	rowBytes := p.wp * p.c
 	hw := c.InH * c.InW
+	// An NCHW image whose rows are not a multiple of 8 pixels wide is
+	// transposed whole into nhwc (the transposition's 8×8 blocks then run
+	// across its rows), and its rows copied from there.
+	var nhwc *[]byte
+	if l == NCHW && c.InW%8 != 0 && hw >= 8 {
+		nhwc = getBuf[byte](&bytePool, hw*c.InC)
+		defer bytePool.Put(nhwc)
+	}
 	for n := range c.Batch {
 		img := p.x[n*p.hp*rowBytes : (n+1)*p.hp*rowBytes]
 		fillBytes(img[:c.PadTop*rowBytes], pad)
 		fillBytes(img[(c.PadTop+c.InH)*rowBytes:], pad)
+		src, f := x[n*hw*c.InC:], flip
+		if nhwc != nil {
+			// Channel ch of pixel i at x[(n·C + ch)·H·W + i].
+			transposeBytes(*nhwc, p.c, src, hw, c.InC, hw, flip)
+			src, f = *nhwc, 0
+		}
 		for h := range c.InH {
 			row := img[(h+c.PadTop)*rowBytes : (h+c.PadTop+1)*rowBytes]
 			fillBytes(row[:c.PadLeft*p.c], pad)
 			fillBytes(row[(c.PadLeft+c.InW)*p.c:], pad)
 			in := row[c.PadLeft*p.c : (c.PadLeft+c.InW)*p.c]
-			if l == NHWC {
-				xorCopy(in, x[(n*c.InH+h)*c.InW*c.InC:][:c.InW*c.InC], flip)
+			if l == NHWC || nhwc != nil {
+				xorCopy(in, src[h*c.InW*c.InC:][:c.InW*c.InC], f)
 				continue
 			}
 			// NCHW: channel ch of pixel w at x[(n·C + ch)·H·W + h·W + w].
-			transposeBytes(in, p.c, x[n*c.InC*hw+h*c.InW:], hw, c.InC, c.InW, flip)
+			transposeBytes(in, p.c, src[h*c.InW:], hw, c.InC, c.InW, flip)
 		}
 	}
 	fillBytes(p.x[len(p.x)-4:], 0)

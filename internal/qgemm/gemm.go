@@ -222,7 +222,7 @@ func (s *matrixSource) sums(rho []int32, r0, rows int) {
 }
 
 // parallelWork is the number of multiply-adds per goroutine below which a
-// product is not split: about 5 µs of the VNNI kernels and 15-20 µs of
+// product is not split: about 2.5 µs of the VNNI kernels and 8-10 µs of
 // the AVX2 ones, against 1-3 µs to hand a part to internal/par's spinning
 // workers. (It was 2^26, then 2^22, which on AVX2 kept every layer of
 // mobilenet_v2 at batch 1 from its fourth block on (1×1 products of
@@ -233,8 +233,11 @@ func (s *matrixSource) sums(rho []int32, r0, rows int) {
 // multiply-adds and less) stayed on one goroutine, and its int8 run on
 // two threads fell behind its float one (whose few-channel convolutions
 // split finer); at 2^18 that int8 run went 13.1-13.4k → 14.2-14.9k
-// items/s (float: 16.0-16.4k). Tests lower it to split small products.
-var parallelWork = float64(1 << 18)
+// items/s (float: 16.0-16.4k), and at 2^17, which splits its 7×7
+// convolutions (451k multiply-adds, 19-24 µs on one goroutine), 15.7k →
+// 17.0k (resnet18, mobilenet_v2 and the encoder unchanged on two
+// threads). Tests lower it to split small products.
+var parallelWork = float64(1 << 17)
 
 // blockBytes bounds the activation bytes a block of rows reads (the rows
 // stay in L2 while the block runs down every panel of the weights).

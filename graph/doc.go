@@ -91,8 +91,11 @@
 // scaling writes the next layer's codes (int8-scale), and the codes
 // between integer nodes take the byte type the kernels read (int8-codes:
 // uint8 on amd64, int8 on arm64, zero points shifted by 128, the same
-// values). The ONNX ops QLinearConv, QLinearMatMul, ConvInteger and
-// MatMulInteger run on the same kernels.
+// values). A QuantizeLinear → DequantizeLinear pair left in float (around
+// the layers that stay float, and every pair with Options.Float) runs as
+// one node without the codes in between (fuse-qdq, the same bits). The
+// ONNX ops QLinearConv, QLinearMatMul, ConvInteger and MatMulInteger run
+// on the same kernels.
 //
 // Place in the pipeline: graph sits beside layers, on the kernels they
 // share, and below onnx/export (which writes a Graph back as ONNX); the

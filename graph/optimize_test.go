@@ -383,3 +383,77 @@ func TestRegisterPass(t *testing.T) {
 		}()
 	}
 }
+
+// TestFuseQDQ checks that the optimised graph runs a QuantizeLinear →
+// DequantizeLinear pair as one node with the pair's bits, and leaves the
+// pairs it cannot fuse.
+func TestFuseQDQ(t *testing.T) {
+	rng := rand.New(rand.NewPCG(23, 24))
+	x := randF32(rng, 2, 3, 5, 7)
+	for i := range 8 {
+		x.F32[i*3] = float32(i) * 0.25 // ties of the rounding at scale 0.5
+	}
+	q := func(inputs ...string) onnx.Node {
+		return onnx.NewNode("QuantizeLinear", "q", append([]string{"x"}, inputs...), []string{"c"})
+	}
+	dq := func(inputs ...string) onnx.Node {
+		return onnx.NewNode("DequantizeLinear", "dq", append([]string{"c"}, inputs...), y)
+	}
+	const fused = "QuantizeLinear+DequantizeLinear"
+	for _, tc := range []struct {
+		name  string
+		build func(m *optModel)
+		want  []string
+	}{
+		{"int8 per tensor", func(m *optModel) {
+			m.consts["s"], m.consts["z"] = f32(scalar, 0.5), i8(scalar, -3)
+			m.nodes = []onnx.Node{q("s", "z"), dq("s", "z")}
+		}, []string{fused}},
+		{"uint8 without zero point", func(m *optModel) {
+			m.consts["s"] = f32(scalar, 0.02)
+			m.nodes = []onnx.Node{q("s"), dq("s")}
+		}, []string{fused}},
+		{"int8 per axis", func(m *optModel) {
+			m.consts["s"], m.consts["z"] = f32(s(3), 0.01, 0.5, 0.03), i8(s(3), 0, 4, -128)
+			m.nodes = []onnx.Node{q("s", "z"), dq("s", "z")}
+		}, []string{fused}},
+		{"FP8", func(m *optModel) {
+			m.opset = 19
+			m.consts["s"] = f32(scalar, 0.125)
+			m.consts["z"] = &Tensor{DType: onnx.Float8E4M3FN, Shape: scalar, U8: []uint8{0}}
+			m.nodes = []onnx.Node{q("s", "z"), dq("s", "z")}
+		}, []string{fused}},
+		{"codes an output", func(m *optModel) {
+			m.consts["s"], m.consts["z"] = f32(scalar, 0.5), i8(scalar, 0)
+			m.nodes, m.outputs = []onnx.Node{q("s", "z"), dq("s", "z")}, []string{"y", "c"}
+		}, []string{"QuantizeLinear", "DequantizeLinear"}},
+		{"another scale", func(m *optModel) {
+			m.consts["s"], m.consts["s2"], m.consts["z"] = f32(scalar, 0.5), f32(scalar, 0.25), i8(scalar, 0)
+			m.nodes = []onnx.Node{q("s", "z"), dq("s2", "z")}
+		}, []string{"QuantizeLinear", "DequantizeLinear"}},
+		{"another axis", func(m *optModel) {
+			m.consts["s"], m.consts["z"] = f32(s(3), 0.01, 0.5, 0.03), i8(s(3), 0, 4, -128)
+			d := dq("s", "z")
+			d.Attribute = []onnx.Attribute{onnx.IntAttr("axis", -3)}
+			m.nodes = []onnx.Node{q("s", "z"), d}
+		}, []string{"QuantizeLinear", "DequantizeLinear"}},
+		{"codes read twice", func(m *optModel) {
+			m.consts["s"], m.consts["z"] = f32(scalar, 0.5), i8(scalar, 0)
+			m.nodes = []onnx.Node{q("s", "z"), dq("s", "z"), onnx.NewNode("DequantizeLinear", "dq2", []string{"c", "s", "z"}, []string{"y2"})}
+			m.outputs = []string{"y", "y2"}
+		}, []string{"QuantizeLinear", "DequantizeLinear", "DequantizeLinear"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			m := &optModel{opset: 13, inputs: map[string]*Tensor{"x": x}, consts: map[string]*Tensor{}, outputs: []string{"y"}}
+			tc.build(m)
+			want, _ := m.run(t, OptimizeNone)
+			got, types := m.run(t, OptimizeAll)
+			if !slices.Equal(types, tc.want) {
+				t.Errorf("optimised nodes %v, want %v", types, tc.want)
+			}
+			for i := range want {
+				check(t, m.outputs[i], got[i], want[i])
+			}
+		})
+	}
+}

@@ -8,8 +8,13 @@ import (
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
-// The training graph runs a QuantizeLinear → DequantizeLinear pair as one
-// op, fakeQuantOp: the same numbers (each element quantized and
+func init() {
+	RegisterPass(Pass{Name: "fuse-qdq", Stage: StageFuse + 300, Exact: true, Apply: fuseQDQPass})
+}
+
+// The training graph, and the optimised inference graph (pass
+// "fuse-qdq"), run a QuantizeLinear → DequantizeLinear pair as one op,
+// fakeQuantOp: the same numbers (each element quantized and
 // dequantized by the same scalar functions), in one pass without the
 // codes in between, and the pair's straight-through gradient.
 
@@ -118,14 +123,10 @@ func fuseQDQ(nodes []*Node, opsets map[string]int, outputs []ValueSpec) ([]*Node
 			continue
 		}
 		r := readers[q.Outputs[0]]
-		if len(r) != 1 || r[0].OpType != "DequantizeLinear" || normDomain(r[0].Domain) != "" {
+		if len(r) != 1 || !qdqPair(q, r[0]) {
 			continue
 		}
-		dq := r[0]
-		if dq.Inputs[0] != q.Outputs[0] || !slices.Equal(dq.Inputs[1:], q.Inputs[1:]) || !sameQDQAttrs(q, dq) {
-			continue
-		}
-		fused[dq], dropped[q] = q, true
+		fused[r[0]], dropped[q] = q, true
 	}
 	var out []*Node
 	for _, n := range nodes {
@@ -155,6 +156,41 @@ func fuseQDQ(nodes []*Node, opsets map[string]int, outputs []ValueSpec) ([]*Node
 			Op: &fakeQuantOp{q: qo, dq: do}})
 	}
 	return out, nil
+}
+
+// qdqPair reports whether dq is a DequantizeLinear of the codes of the
+// QuantizeLinear q (its only output) with the same scale, zero point,
+// axis and block_size: the pair a fakeQuantOp computes.
+func qdqPair(q, dq *Node) bool {
+	return onnxOp(q, "QuantizeLinear") && onnxOp(dq, "DequantizeLinear") && len(q.Outputs) == 1 && len(dq.Inputs) > 0 &&
+		dq.Inputs[0] == q.Outputs[0] && slices.Equal(dq.Inputs[1:], q.Inputs[1:]) && sameQDQAttrs(q, dq)
+}
+
+// fuseQDQPass replaces every QuantizeLinear whose codes only a
+// DequantizeLinear of the same parameters reads (qdqPair; the codes
+// neither a graph output nor kept) by one fakeQuantOp node named and
+// writing as the DequantizeLinear: the same values in one pass, without
+// the codes' tensor. In an int8 session the pairs left are those around
+// the layers that run in float; with Options.Float, every activation's.
+func fuseQDQPass(r *Rewriter) error {
+	for _, q := range r.Nodes() {
+		if !onnxOp(q, "QuantizeLinear") || len(q.Outputs) != 1 {
+			continue
+		}
+		dq := r.SoleReader(q.Outputs[0])
+		if !qdqPair(q, dq) {
+			continue
+		}
+		qo, ok1 := q.Op.(*qdqOp)
+		do, ok2 := dq.Op.(*qdqOp)
+		if !ok1 || !ok2 {
+			continue
+		}
+		r.Replace([]*Node{q, dq}, &Node{Name: dq.Name, OpType: "QuantizeLinear+DequantizeLinear", Domain: FusedDomain,
+			Inputs: slices.Clone(q.Inputs), Outputs: slices.Clone(dq.Outputs), Attrs: slices.Clone(q.Attrs),
+			Op: &fakeQuantOp{q: qo, dq: do}})
+	}
+	return nil
 }
 
 // sameQDQAttrs reports whether the pair's axis and block_size agree (the

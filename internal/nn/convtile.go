@@ -45,20 +45,21 @@ func packTiles(rows, K int, w []float32) []float32 {
 // computes into its buffer.
 const tileRun = 16
 
-// tileProduct writes the first cols columns of cs (rows of stride ldc) =
-// the group's weights wt (packTiles) times the columns of pl read from
-// buf (up to 5 past pl.n's last: the slack after the phase buffer), on
-// up to threads goroutines, and reports whether it could (else the GEMM
-// computes it): per unit of work, a block of 16 channels and a run of
-// tiles of 6 positions, convTiles6 into a buffer position by position,
-// then scatter8 to the channels' rows.
-func tileProduct(cs []float32, ldc, cols int, buf, wt []float32, pl *columns, K, rows, threads int) bool {
+// tileProduct writes the output positions of the group's product into cs
+// (channel i's at cs[i·ldc:], in order, without the padding's columns
+// that the GEMM computes): the weights wt (packTiles) times the columns
+// of pl read from the phase buffer buf at pl.pos, on up to threads
+// goroutines, and reports whether it could (else the GEMM computes it):
+// per unit of work, a block of 16 channels and a run of tiles of 6
+// positions, convTiles6 into a buffer position by position, then
+// scatter8 to the channels' rows.
+func tileProduct(cs []float32, ldc int, buf, wt []float32, pl *columns, K, rows, threads int) bool {
 	// Without tiles, or without the kernel (another family selected since
 	// the weights were packed), the GEMM computes it.
-	if wt == nil || !convTiles6(nil, 0, nil, nil, nil, nil, 0, false) {
+	if wt == nil || pl.pos == nil || !convTiles6(nil, 0, nil, nil, 0, nil, nil, nil, 0, false) {
 		return false
 	}
-	tiles := (cols + 5) / 6
+	tiles := len(pl.pos) / 6
 	runs := (tiles + tileRun - 1) / tileRun
 	parallel(threads, rows/16*runs, max(1, 1<<16/(96*K*tileRun)), func(lo, hi int) {
 		var t [2][6 * 8 * tileRun]float32
@@ -67,11 +68,11 @@ func tileProduct(cs []float32, ldc, cols int, buf, wt []float32, pl *columns, K,
 			n := min(tileRun, tiles-i0)
 			for k0 := 0; k0 < K; k0 += gemm.DepthBlock {
 				k1 := min(K, k0+gemm.DepthBlock)
-				// pl.maxOff bounds every block's offsets.
-				convTiles6(pl.offs[k0:k1], pl.maxOff, buf[6*i0:], wt[(b*K+k0)*16:(b*K+k1)*16], t[0][:], t[1][:], n, k0 > 0)
+				// pl.maxOff and pl.maxPos bound every block's reads.
+				convTiles6(pl.offs[k0:k1], pl.maxOff, buf, pl.pos[6*i0:], pl.maxPos, wt[(b*K+k0)*16:(b*K+k1)*16], t[0][:], t[1][:], n, k0 > 0)
 			}
 			p0 := 6 * i0
-			m := min(6*n, cols-p0)
+			m := min(6*n, pl.npos-p0)
 			for h := range 2 {
 				scatter8(cs[(16*b+8*h)*ldc+p0:], ldc, t[h][:8*m], m)
 			}

@@ -11,7 +11,8 @@ import (
 
 // TestConvTiles6 runs the kernel of convolutions of few output channels
 // (convTiles6) against convTiles6Generic, bit for bit: every depth from
-// 0 to 40, then up to 300, 0 to 4 tiles, offsets in any order, with and
+// 0 to 40, then up to 300, 0 to 4 tiles, offsets and positions in any
+// order (a position repeated, as the last tile's copies), with and
 // without acc, windowSpecials (NaN, ±Inf, ±0, subnormals, ±MaxFloat32)
 // among the inputs, weights and prior sums, fused multiply-adds whose
 // exact sums are ties, guards after the outputs.
@@ -20,16 +21,19 @@ func TestConvTiles6(t *testing.T) {
 		defer cpufeat.Use(f)()
 		rng := rand.New(rand.NewPCG(12, uint64(f)))
 		ran := 0
-		check := func(offs []int, x, w, prior []float32, tiles int, acc bool) {
+		check := func(offs []int, x []float32, pos []int, w, prior []float32, tiles int, acc bool) {
 			t.Helper()
-			maxOff := 0
+			maxOff, maxPos := 0, 0
 			if len(offs) > 0 {
 				maxOff = slices.Max(offs)
 			}
+			if tiles > 0 {
+				maxPos = slices.Max(pos[:6*tiles])
+			}
 			want := [2][]float32{slices.Clone(prior), slices.Clone(prior)}
 			got := [2][]float32{slices.Clone(prior), slices.Clone(prior)}
-			convTiles6Generic(offs, x, w, want[0], want[1], tiles, acc)
-			if !convTiles6(offs, maxOff, x, w, got[0], got[1], tiles, acc) {
+			convTiles6Generic(offs, x, pos, w, want[0], want[1], tiles, acc)
+			if !convTiles6(offs, maxOff, x, pos, maxPos, w, got[0], got[1], tiles, acc) {
 				return
 			}
 			for h := range want {
@@ -60,7 +64,14 @@ func TestConvTiles6(t *testing.T) {
 			if k > 0 {
 				maxOff = slices.Max(offs)
 			}
-			check(offs, sprinkled(maxOff+6*tiles+1), sprinkled(16*k), sprinkled(48*tiles+3), tiles, rng.IntN(2) == 0)
+			pos := make([]int, 6*tiles)
+			for i := range pos {
+				pos[i] = rng.IntN(40)
+				if i > 0 && rng.IntN(4) == 0 {
+					pos[i] = pos[i-1]
+				}
+			}
+			check(offs, sprinkled(maxOff+41), pos, sprinkled(16*k), sprinkled(48*tiles+3), tiles, rng.IntN(2) == 0)
 		}
 		// Ties: 1·(1 + 2⁻²³) + 2⁻²⁴·w₁ is halfway between two floats for
 		// w₁ = 1 and 3 (to even: 1 + 2⁻²² both times), and the added
@@ -75,7 +86,7 @@ func TestConvTiles6(t *testing.T) {
 			prior[i] = 0x1p-23 * float32(i%3)
 		}
 		for _, acc := range []bool{false, true} {
-			check([]int{0, 6}, x, w, prior, 1, acc)
+			check([]int{0, 6}, x, []int{0, 1, 2, 3, 4, 5}, w, prior, 1, acc)
 		}
 		if f == cpufeat.AVX2 && ran == 0 {
 			t.Fatal("the AVX2 kernel never ran")
@@ -84,8 +95,8 @@ func TestConvTiles6(t *testing.T) {
 }
 
 // FuzzConvTiles6 pins the kernel of convolutions of few output channels
-// to convTiles6Generic on arbitrary offsets, depths, tile counts and
-// values (the data's bytes as float32 bits: every special).
+// to convTiles6Generic on arbitrary offsets, positions, depths, tile
+// counts and values (the data's bytes as float32 bits: every special).
 func FuzzConvTiles6(f *testing.F) {
 	f.Add([]byte{0, 0, 128, 63, 0, 0, 192, 127, 1, 0, 0, 128}, uint16(9), uint8(2), false)
 	f.Add([]byte("few channels, many steps"), uint16(300), uint8(1), true)
@@ -104,7 +115,13 @@ func FuzzConvTiles6(f *testing.F) {
 			offs[i] = int(byteAt(i+7)) % 64
 			maxOff = max(maxOff, offs[i])
 		}
-		x := make([]float32, maxOff+6*tiles)
+		pos := make([]int, 6*tiles)
+		maxPos := 0
+		for i := range pos {
+			pos[i] = int(byteAt(i+11)) % 48
+			maxPos = max(maxPos, pos[i])
+		}
+		x := make([]float32, maxOff+maxPos+1)
 		for i := range x {
 			x[i] = floatAt(i)
 		}
@@ -120,8 +137,8 @@ func FuzzConvTiles6(f *testing.F) {
 			}
 		}
 		got := [2][]float32{append([]float32(nil), want[0]...), append([]float32(nil), want[1]...)}
-		convTiles6Generic(offs, x, w, want[0], want[1], tiles, acc)
-		if !convTiles6(offs, maxOff, x, w, got[0], got[1], tiles, acc) {
+		convTiles6Generic(offs, x, pos, w, want[0], want[1], tiles, acc)
+		if !convTiles6(offs, maxOff, x, pos, maxPos, w, got[0], got[1], tiles, acc) {
 			t.Skip("no kernel")
 		}
 		for h := range want {

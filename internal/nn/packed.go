@@ -228,6 +228,14 @@ type columns struct {
 	maxOff        int // the largest of offs
 	phaseLen      int // elements of one group's phase buffer
 	spans         []span
+	// pos holds the place in the phase buffer of each output position,
+	// (i, j) at i·wq + j, then copies of the last up to a multiple of 6
+	// (tileProduct's tiles, which compute no padding column); nil where
+	// tileProduct does not run (the output channels per group not a
+	// multiple of 16 up to tileRows, or no phase buffer).
+	pos    []int
+	npos   int // the output positions (ho·wo)
+	maxPos int // the largest of pos
 }
 
 // planColumns returns how the GEMM reads the columns.
@@ -264,6 +272,15 @@ func (c *Conv) planColumns() *columns {
 		pl.phaseLen = cg * s1 * s2 * plane
 	}
 	pl.maxOff = slices.Max(pl.offs)
+	if rows := c.OutC / c.Groups; !pl.direct && rows%16 == 0 && rows <= tileRows {
+		P := ho * wo
+		pl.npos, pl.pos = P, make([]int, (P+5)/6*6)
+		for p := range pl.pos {
+			q := min(p, P-1)
+			pl.pos[p] = q/wo*pl.wq + q%wo
+		}
+		pl.maxPos = pl.pos[len(pl.pos)-1]
+	}
 	return pl
 }
 
@@ -341,7 +358,7 @@ func (pl *columns) scratchLen(rows int) int {
 	if pl.spans != nil || pl.intoY {
 		return pl.phaseLen
 	}
-	return pl.phaseLen + 8 + rows*pl.n
+	return pl.phaseLen + rows*pl.n
 }
 
 // gemmSample computes sample n of y by the GEMM, group by group, reading
@@ -374,9 +391,8 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 		default:
 			buf := xg
 			if !pl.direct {
-				buf = sc[:pl.phaseLen+8]
-				c.fillPhases(buf[:pl.phaseLen], xg, pl, cg)
-				clear(buf[pl.phaseLen:]) // tileProduct's junk columns read zeros
+				buf = sc[:pl.phaseLen]
+				c.fillPhases(buf, xg, pl, cg)
 			}
 			p.PackB = func(dst []float32, nr, k0, kn, j0, jn int) { packPhases(dst, buf, pl.offs, nr, k0, kn, j0, jn) }
 		}
@@ -385,17 +401,20 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 			gemm.Gemm(p)
 			continue
 		}
-		// C has the phase width: its output columns go to y, finished.
+		// C has the output positions (tileProduct) or the phase width
+		// (the GEMM): its output columns go to y, finished.
+		ho, wo := c.Small[1], c.Small[2]
 		var wt []float32
 		if !pl.direct && w.tiles != nil {
 			wt = w.tiles[gi]
 		}
-		cs := sc[pl.phaseLen+8:][:rows*pl.n]
-		if !tileProduct(cs, pl.n, pl.n, sc[:pl.phaseLen+8], wt, pl, K, rows, threads) {
-			p.C, p.LdC = cs, pl.n
+		cs := sc[pl.phaseLen:]
+		ldc, lds := P, wo
+		if !tileProduct(cs[:rows*P], P, sc[:pl.phaseLen], wt, pl, K, rows, threads) {
+			ldc, lds = pl.n, pl.wq
+			p.C, p.LdC = cs[:rows*pl.n], pl.n
 			gemm.Gemm(p)
 		}
-		ho, wo := c.Small[1], c.Small[2]
 		parallel(threads, rows, max(1, 4096/P), func(lo, hi int) {
 			for i := lo; i < hi; i++ {
 				// Channel i: ho rows of wo outputs from rows of wq.
@@ -406,7 +425,7 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 				if f.Add != nil {
 					add = f.Add[out+i*P : out+(i+1)*P]
 				}
-				finishPlane(y[out+i*P:out+(i+1)*P], cs[i*pl.n:], pl.wq, ho, wo, bias, add, &f.Act)
+				finishPlane(y[out+i*P:out+(i+1)*P], cs[i*ldc:], lds, ho, wo, bias, add, &f.Act)
 			}
 		})
 	}
@@ -432,25 +451,29 @@ func (c *Conv) gemmSamples(y, x []float32, w *ConvWeights, f *Fused, pl *columns
 			clear(buf[s*stride+pl.phaseLen : (s+1)*stride])
 		}
 	}
-	cols := samplesCols(pl.n)
-	n := k * cols
 	used := 0 // the phase buffers' share of sc
 	if !pl.direct {
 		used = len(buf)
 	}
-	cs := sc[used:][:rows*n]
+	// C holds the samples side by side: their output positions
+	// (tileProduct), or their columns in rows of the phase width (the
+	// GEMM).
+	ho, wo := c.Small[1], c.Small[2]
+	cols, lds := P, wo
+	n := k * cols
+	cs := sc[used:]
 	tiled := !pl.direct && w.tiles != nil
 	for s := 0; s < k && tiled; s++ {
-		// A sample's columns read its phase buffer and its slack (zeros).
-		tiled = tileProduct(cs[s*cols:], n, pl.n, buf[s*stride:(s+1)*stride], w.tiles[0], pl, K, rows, threads)
+		tiled = tileProduct(cs[s*cols:rows*n], n, buf[s*stride:(s+1)*stride], w.tiles[0], pl, K, rows, threads)
 	}
 	if !tiled {
-		gemm.Gemm(&gemm.Params{M: rows, N: n, K: K, PackedA: w.packed[0], C: cs, LdC: n, Threads: threads,
+		cols, lds = samplesCols(pl.n), pl.wq
+		n = k * cols
+		gemm.Gemm(&gemm.Params{M: rows, N: n, K: K, PackedA: w.packed[0], C: cs[:rows*n], LdC: n, Threads: threads,
 			PackB: func(dst []float32, nr, k0, kn, j0, jn int) {
 				packSamples(dst, buf, stride, cols, pl, nr, k0, kn, j0, jn)
 			}})
 	}
-	ho, wo := c.Small[1], c.Small[2]
 	parallel(threads, k*rows, max(1, 4096/P), func(lo, hi int) {
 		for q := lo; q < hi; q++ {
 			s, i := q/rows, q%rows
@@ -462,7 +485,7 @@ func (c *Conv) gemmSamples(y, x []float32, w *ConvWeights, f *Fused, pl *columns
 			if f.Add != nil {
 				add = f.Add[out : out+P]
 			}
-			finishPlane(y[out:out+P], cs[i*n+s*cols:], pl.wq, ho, wo, bias, add, &f.Act)
+			finishPlane(y[out:out+P], cs[i*n+s*cols:], lds, ho, wo, bias, add, &f.Act)
 		}
 	})
 }

@@ -474,20 +474,20 @@ func dwBlockRun(k, st int, out, in, w, bias []float32, h, wd, ho, wo, padT, padL
 // 6 positions, 16 channels.
 //
 //go:noescape
-func convTile6AVX2(k int, offs []int, x, w, t0, t1 []float32, tiles int, acc bool)
+func convTile6AVX2(k int, offs []int, x []float32, pos []int, w, t0, t1 []float32, tiles int, acc bool)
 
 // convTiles6 computes convTiles6Generic (maxOff at least the largest of
-// offs: the bounds checked) by its kernel and reports whether it could:
-// the AVX2 family selected.
-func convTiles6(offs []int, maxOff int, x, w, t0, t1 []float32, tiles int, acc bool) bool {
+// offs, and maxPos of pos[:6·tiles]: the bounds checked) by its kernel
+// and reports whether it could: the AVX2 family selected.
+func convTiles6(offs []int, maxOff int, x []float32, pos []int, maxPos int, w, t0, t1 []float32, tiles int, acc bool) bool {
 	if cpufeat.Selected != cpufeat.AVX2 {
 		return false
 	}
 	if tiles == 0 {
 		return true
 	}
-	_, _, _, _ = x[maxOff+6*tiles-1], w[:16*len(offs)], t0[48*tiles-1], t1[48*tiles-1]
-	convTile6AVX2(len(offs), offs, x, w, t0, t1, tiles, acc)
+	_, _, _, _, _ = x[maxOff+maxPos], pos[6*tiles-1], w[:16*len(offs)], t0[48*tiles-1], t1[48*tiles-1]
+	convTile6AVX2(len(offs), offs, x, pos, w, t0, t1, tiles, acc)
 	return true
 }
 

@@ -2868,15 +2868,14 @@ done:
 	VZEROUPPER
 	RET
 
-// func convTile6AVX2(k int, offs []int, x []float32, w []float32, t0 []float32, t1 []float32, tiles int, acc bool)
+// func convTile6AVX2(k int, offs []int, x []float32, pos []int, w []float32, t0 []float32, t1 []float32, tiles int, acc bool)
 // Requires: AVX, FMA3
-TEXT ·convTile6AVX2(SB), NOSPLIT, $0-137
-	// t0[8(6i+r) + j], t1[...] = sum over kk of x[offs[kk] + 6i + r]*w[16kk + j] (j < 8, 8 + j) (+ t when acc), tile i, 6 positions r (convTiles6Generic).
-	MOVQ  x_base+32(FP), DX
-	MOVQ  t0_base+80(FP), SI
-	MOVQ  t1_base+104(FP), DI
-	MOVQ  tiles+128(FP), R8
-	TESTQ R8, R8
+TEXT ·convTile6AVX2(SB), NOSPLIT, $0-161
+	// t0[8(6i+r) + j], t1[...] = sum over kk of x[offs[kk] + pos[6i+r]]*w[16kk + j] (j < 8, 8 + j) (+ t when acc), tile i, 6 positions r (convTiles6Generic).
+	MOVQ  pos_base+56(FP), DX
+	MOVQ  t0_base+104(FP), SI
+	MOVQ  tiles+152(FP), DI
+	TESTQ DI, DI
 	JEQ   done
 
 tile:
@@ -2892,32 +2891,45 @@ tile:
 	VXORPS Y9, Y9, Y9
 	VXORPS Y10, Y10, Y10
 	VXORPS Y11, Y11, Y11
+	MOVQ   x_base+32(FP), AX
+	MOVQ   (DX), R8
+	LEAQ   (AX)(R8*4), R8
+	MOVQ   8(DX), R9
+	LEAQ   (AX)(R9*4), R9
+	MOVQ   16(DX), R10
+	LEAQ   (AX)(R10*4), R10
+	MOVQ   24(DX), R11
+	LEAQ   (AX)(R11*4), R11
+	MOVQ   32(DX), R12
+	LEAQ   (AX)(R12*4), R12
+	MOVQ   40(DX), R13
+	LEAQ   (AX)(R13*4), R13
 	MOVQ   k+0(FP), AX
 	MOVQ   offs_base+8(FP), CX
-	MOVQ   w_base+56(FP), BX
+	MOVQ   w_base+80(FP), BX
 	TESTQ  AX, AX
 	JEQ    store
 
 step:
-	MOVQ         (CX), R9
+	MOVQ         (CX), R14
 	VMOVUPS      (BX), Y12
 	VMOVUPS      32(BX), Y13
-	VBROADCASTSS (DX)(R9*4), Y14
+	VBROADCASTSS (R8)(R14*4), Y14
 	VFMADD231PS  Y12, Y14, Y0
 	VFMADD231PS  Y13, Y14, Y1
-	VBROADCASTSS 4(DX)(R9*4), Y14
+	VBROADCASTSS (R9)(R14*4), Y14
 	VFMADD231PS  Y12, Y14, Y2
 	VFMADD231PS  Y13, Y14, Y3
-	VBROADCASTSS 8(DX)(R9*4), Y14
+	VBROADCASTSS (R10)(R14*4), Y14
 	VFMADD231PS  Y12, Y14, Y4
 	VFMADD231PS  Y13, Y14, Y5
-	VBROADCASTSS 12(DX)(R9*4), Y14
+	VBROADCASTSS (R11)(R14*4), Y14
 	VFMADD231PS  Y12, Y14, Y6
 	VFMADD231PS  Y13, Y14, Y7
-	VBROADCASTSS 16(DX)(R9*4), Y14
+	VBROADCASTSS (R12)(R14*4), Y14
 	VFMADD231PS  Y12, Y14, Y8
 	VFMADD231PS  Y13, Y14, Y9
-	VBROADCASTSS 20(DX)(R9*4), Y14
+	VBROADCASTSS (R13)(R14*4), Y14
 	VFMADD231PS  Y12, Y14, Y10
 	VFMADD231PS  Y13, Y14, Y11
 	ADDQ         $0x08, CX
@@ -2926,39 +2938,41 @@ step:
 	JNZ          step
 
 store:
-	MOVB   acc+136(FP), AL
-	TESTB  AL, AL
+	MOVQ   t1_base+128(FP), AX
+	MOVQ   t0_base+104(FP), CX
+	SUBQ   CX, AX
+	MOVB   acc+160(FP), CL
+	TESTB  CL, CL
 	JEQ    write
 	VADDPS (SI), Y0, Y0
-	VADDPS (DI), Y1, Y1
+	VADDPS (SI)(AX*1), Y1, Y1
 	VADDPS 32(SI), Y2, Y2
-	VADDPS 32(DI), Y3, Y3
+	VADDPS 32(SI)(AX*1), Y3, Y3
 	VADDPS 64(SI), Y4, Y4
-	VADDPS 64(DI), Y5, Y5
+	VADDPS 64(SI)(AX*1), Y5, Y5
 	VADDPS 96(SI), Y6, Y6
-	VADDPS 96(DI), Y7, Y7
+	VADDPS 96(SI)(AX*1), Y7, Y7
 	VADDPS 128(SI), Y8, Y8
-	VADDPS 128(DI), Y9, Y9
+	VADDPS 128(SI)(AX*1), Y9, Y9
 	VADDPS 160(SI), Y10, Y10
-	VADDPS 160(DI), Y11, Y11
+	VADDPS 160(SI)(AX*1), Y11, Y11
 
 write:
 	VMOVUPS Y0, (SI)
-	VMOVUPS Y1, (DI)
+	VMOVUPS Y1, (SI)(AX*1)
 	VMOVUPS Y2, 32(SI)
-	VMOVUPS Y3, 32(DI)
+	VMOVUPS Y3, 32(SI)(AX*1)
 	VMOVUPS Y4, 64(SI)
-	VMOVUPS Y5, 64(DI)
+	VMOVUPS Y5, 64(SI)(AX*1)
 	VMOVUPS Y6, 96(SI)
-	VMOVUPS Y7, 96(DI)
+	VMOVUPS Y7, 96(SI)(AX*1)
 	VMOVUPS Y8, 128(SI)
-	VMOVUPS Y9, 128(DI)
+	VMOVUPS Y9, 128(SI)(AX*1)
 	VMOVUPS Y10, 160(SI)
-	VMOVUPS Y11, 160(DI)
-	ADDQ    $0x18, DX
+	VMOVUPS Y11, 160(SI)(AX*1)
+	ADDQ    $0x30, DX
 	ADDQ    $0xc0, SI
-	ADDQ    $0xc0, DI
-	DECQ    R8
+	DECQ    DI
 	JNZ     tile
 
 done:

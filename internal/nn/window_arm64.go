@@ -146,7 +146,9 @@ func maxArgRowK2S2([]float32, []int32, []float32, []float32, int, int) int { ret
 func maxPlane[T Number](_, _ []T, _ *Geom) bool { return false }
 
 // convTiles6 has no kernel on arm64: the GEMM computes the convolution.
-func convTiles6([]int, int, []float32, []float32, []float32, []float32, int, bool) bool { return false }
+func convTiles6([]int, int, []float32, []int, int, []float32, []float32, []float32, int, bool) bool {
+	return false
+}
 
 // scatter8 sets dst[j·ldd + q] = src[8q + j] for j < 8 and q < n (the
 // amd64 version's definition; tileProduct, its caller, stops before it

@@ -32,7 +32,9 @@ func winoIn([]float32, int, int, []float32, []float32, []float32, []float32, int
 func winoOut([]float32, int, []float32, int, int) bool { return false }
 
 // convTiles6 has no kernel without assembly: the GEMM computes the convolution.
-func convTiles6([]int, int, []float32, []float32, []float32, []float32, int, bool) bool { return false }
+func convTiles6([]int, int, []float32, []int, int, []float32, []float32, []float32, int, bool) bool {
+	return false
+}
 
 // scatter8 sets dst[j·ldd + q] = src[8q + j] for j < 8 and q < n (the
 // amd64 version's definition; tileProduct, its caller, stops before it

@@ -4,13 +4,15 @@ import "unsafe"
 
 // convSource is the rows of a convolution's implicit im2col matrix for
 // one group: row r is output pixel r (batch, then height, then width), and
-// its tap t points at the group's channels of the input pixel that tap
-// reads in the padded input.
+// its pointer t points at the group's channels of the input pixel that
+// tap t reads in the padded input, or, for weights packed with a pointer
+// per kernel row (PackConv), at the first pixel of kernel row t.
 type convSource struct {
 	in      *padded
 	ohw, ow int
 	sh, sw  int
 	chan0   int
+	ptrPix  []int   // pixel offset of each pointer from the window's origin
 	tapPix  []int   // pixel offset of each tap from the window's origin
 	pixSum  []int32 // Σ κ over the group's channels, per padded pixel (when the weights have zero points)
 }
@@ -18,11 +20,7 @@ type convSource struct {
 func newConvSource(in *padded, c Conv, g int, w *Weights) *convSource {
 	cg := c.InC / c.Groups
 	s := &convSource{in: in, ohw: c.OutH() * c.OutW(), ow: c.OutW(), sh: c.StrideH, sw: c.StrideW, chan0: g * cg}
-	for i := range c.KH {
-		for j := range c.KW {
-			s.tapPix = append(s.tapPix, i*c.DilationH*in.wp+j*c.DilationW)
-		}
-	}
+	s.setTaps(c, w.taps != c.KH*c.KW)
 	if w.zp != nil {
 		s.pixSum = make([]int32, in.pixels)
 		es := in.geo.es()
@@ -31,6 +29,23 @@ func newConvSource(in *padded, c Conv, g int, w *Weights) *convSource {
 		}
 	}
 	return s
+}
+
+// setTaps sets the taps' offsets, and the pointers': the taps', or
+// with perRow the kernel rows' first taps'.
+func (s *convSource) setTaps(c Conv, perRow bool) {
+	for i := range c.KH {
+		for j := range c.KW {
+			s.tapPix = append(s.tapPix, i*c.DilationH*s.in.wp+j*c.DilationW)
+		}
+	}
+	s.ptrPix = s.tapPix
+	if perRow {
+		s.ptrPix = nil
+		for i := range c.KH {
+			s.ptrPix = append(s.ptrPix, i*c.DilationH*s.in.wp)
+		}
+	}
 }
 
 // origin returns the padded pixel at the top left of row r's window.
@@ -47,7 +62,7 @@ func (s *convSource) fill(ind []unsafe.Pointer, r0, rows, mr int) {
 	n, rem := r0/s.ohw, r0%s.ohw
 	y, x := rem/s.ow, rem%s.ow
 	base, step := unsafe.Pointer(unsafe.SliceData(s.in.x)), s.in.c*s.in.es
-	_ = s.in.x[(s.origin(r0+rows-1)+s.tapPix[len(s.tapPix)-1]+1)*step-1] // the last pointer's pixel is in x
+	_ = s.in.x[(s.origin(r0+rows-1)+s.tapPix[len(s.tapPix)-1]+1)*step-1] // the last tap's pixel is in x
 	var o int
 	for r := range mr {
 		if r < rows {
@@ -59,7 +74,7 @@ func (s *convSource) fill(ind []unsafe.Pointer, r0, rows, mr int) {
 				}
 			}
 		}
-		for t, d := range s.tapPix {
+		for t, d := range s.ptrPix {
 			ind[t*mr+r] = unsafe.Add(base, (o+d)*step+s.chan0*s.in.es)
 		}
 	}

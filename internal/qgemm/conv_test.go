@@ -215,7 +215,8 @@ func checkConvTyped[X, W, Y Int8](t *testing.T, rng *rand.Rand, c Conv, in, out 
 
 // convShapes are convolutions with every feature: 1×1 and 3×3, strides,
 // dilations, asymmetric padding, groups, depthwise, channels that are not
-// multiples of 4, a 1-D one, batches.
+// multiples of 4 and ones read a kernel row at a time, a 1-D one,
+// batches.
 var convShapes = []Conv{
 	{Batch: 1, InC: 3, InH: 7, InW: 6, OutC: 5, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
 	{Batch: 2, InC: 8, InH: 5, InW: 5, OutC: 16, KH: 1, KW: 1},
@@ -228,6 +229,9 @@ var convShapes = []Conv{
 	{Batch: 1, InC: 4, InH: 1, InW: 20, OutC: 70, KH: 1, KW: 5, PadLeft: 2, PadRight: 1},
 	{Batch: 1, InC: 3, InH: 4, InW: 4, OutC: 12, KH: 1, KW: 1, Groups: 3},
 	{Batch: 1, InC: 33, InH: 9, InW: 9, OutC: 65, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+	// Whole quads of channels without groups: a pointer per kernel row.
+	{Batch: 2, InC: 16, InH: 7, InW: 7, OutC: 24, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+	{Batch: 1, InC: 8, InH: 10, InW: 9, OutC: 12, KH: 3, KW: 4, DilationH: 2, StrideW: 2, PadTop: 2, PadLeft: 1, PadBottom: 1, PadRight: 2},
 }
 
 // TestConv runs every shape of convShapes with each type combination, in

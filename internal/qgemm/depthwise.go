@@ -121,11 +121,7 @@ func (d *depthwise) run(threads int, fam family, in *padded, e *epilogue, c Conv
 	t := int(min(float64(threads), float64(pixels), work*4/parallelWork))
 	t = max(t, 1)
 	src := &convSource{in: in, ohw: c.OutH() * c.OutW(), ow: c.OutW(), sh: c.StrideH, sw: c.StrideW}
-	for i := range c.KH {
-		for j := range c.KW {
-			src.tapPix = append(src.tapPix, i*c.DilationH*in.wp+j*c.DilationW)
-		}
-	}
+	src.setTaps(c, false)
 	step := c.StrideW * in.c // bytes from one output pixel's input to the next's
 	par.Do(t, func(i int) { d.block(fam, src, step, e, i*pixels/t, (i+1)*pixels/t) })
 }

@@ -292,6 +292,10 @@ func (c *Conv) fillPhases(dst, xg []float32, pl *columns, cg int) {
 	b1, b2 := c.Big[1], c.Big[2]
 	hq, wq := pl.hq, pl.wq
 	B := c.BigN()
+	if s1 == 1 && s2 == 1 {
+		padPlanes(dst, xg, cg, b1, b2, hq, wq, p1, p2)
+		return
+	}
 	for ci := range cg {
 		src := xg[ci*B : (ci+1)*B]
 		for a := range s1 {
@@ -328,6 +332,48 @@ func (c *Conv) fillPhases(dst, xg []float32, pl *columns, cg int) {
 				}
 			}
 		}
+	}
+}
+
+// padPlanes writes the planes of h×w values of src, padded (top rows and
+// left columns of zeros before them, zeros after them), into the planes
+// of hq×wq values of dst: a convolution's phase buffer for unit strides.
+// Each row is written once (zeros where it reads no input), rather than
+// every plane cleared and its rows copied in (a plane of 9×9 values, rows
+// of 7, cost as much to clear as to fill).
+func padPlanes(dst, src []float32, planes, h, w, hq, wq, top, left int) {
+	i0 := min(top, hq)
+	i1 := min(max(i0, top+h), hq)
+	j0 := min(left, wq)
+	j1 := min(max(j0, left+w), wq)
+	for ci := range planes {
+		ph := dst[ci*hq*wq : (ci+1)*hq*wq]
+		in := src[ci*h*w : (ci+1)*h*w]
+		clear(ph[:i0*wq])
+		for i := i0; i < i1; i++ {
+			row := ph[i*wq : (i+1)*wq]
+			if wq > 16 {
+				clear(row[:j0])
+				copy(row[j0:j1], in[(i-top)*w:])
+				clear(row[j1:])
+				continue
+			}
+			// Short rows by hand: a call to the runtime's copy or clear
+			// per part cost more than the part (rows of 7 values: 19
+			// → 5 ns a row).
+			for j := 0; j < j0; j++ {
+				row[j] = 0
+			}
+			r, x := row[j0:j1], in[(i-top)*w:]
+			x = x[:len(r)]
+			for j := 0; j < len(r); j++ {
+				r[j] = x[j]
+			}
+			for j := j1; j < wq; j++ {
+				row[j] = 0
+			}
+		}
+		clear(ph[i1*wq:])
 	}
 }
 
@@ -416,17 +462,7 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 			gemm.Gemm(p)
 		}
 		parallel(threads, rows, max(1, 4096/P), func(lo, hi int) {
-			for i := lo; i < hi; i++ {
-				// Channel i: ho rows of wo outputs from rows of wq.
-				var bias, add []float32
-				if f.Bias != nil {
-					bias = f.Bias[gi*rows+i : gi*rows+i+1]
-				}
-				if f.Add != nil {
-					add = f.Add[out+i*P : out+(i+1)*P]
-				}
-				finishPlane(y[out+i*P:out+(i+1)*P], cs[i*ldc:], lds, ho, wo, bias, add, &f.Act)
-			}
+			f.finishChannels(y[out:], cs, ldc, lds, ho, wo, gi*rows, out, lo, hi)
 		})
 	}
 }
@@ -475,17 +511,13 @@ func (c *Conv) gemmSamples(y, x []float32, w *ConvWeights, f *Fused, pl *columns
 			}})
 	}
 	parallel(threads, k*rows, max(1, 4096/P), func(lo, hi int) {
-		for q := lo; q < hi; q++ {
+		// Sample by sample, the channels of [lo, hi) in it.
+		for q := lo; q < hi; {
 			s, i := q/rows, q%rows
-			out := ((s0+s)*c.OutC + i) * P
-			var bias, add []float32
-			if f.Bias != nil {
-				bias = f.Bias[i : i+1]
-			}
-			if f.Add != nil {
-				add = f.Add[out : out+P]
-			}
-			finishPlane(y[out:out+P], cs[i*n+s*cols:], lds, ho, wo, bias, add, &f.Act)
+			e := min(hi-q, rows-i) + i
+			out := (s0 + s) * c.OutC * P
+			f.finishChannels(y[out:], cs[s*cols:], n, lds, ho, wo, 0, out, i, e)
+			q += e - i
 		}
 	})
 }
@@ -500,6 +532,46 @@ func samplesCols(n int) int { return (n + 31) &^ 31 }
 // gemmSamples (past the sample's n, up to 31), the fused Winograd input
 // transform's last vector (up to 8 past the last phase row).
 const phaseSlack = 32
+
+// finishChannels finishes channels [lo, hi) of an output whose planes of
+// ho×wo values start at y (channel i at y[i·ho·wo:]) from the rows of C
+// (channel i's from cs[i·ldc:], rows of wo outputs at a stride of lds),
+// with f's bias from index b0 + i and its Add from index a0 + i·ho·wo:
+// planes whose rows have no gaps between them (lds = wo) in one
+// vec.FinishRows (one call for the channels; over planes of 49 values,
+// one per plane cost as much as the work), others plane by plane.
+func (f *Fused) finishChannels(y, cs []float32, ldc, lds, ho, wo, b0, a0, lo, hi int) {
+	P := ho * wo
+	var bias, add []float32
+	if f.Bias != nil {
+		bias = f.Bias[b0+lo : b0+hi]
+	}
+	if f.Add != nil {
+		add = f.Add[a0+lo*P : a0+hi*P]
+	}
+	if lds != wo {
+		for i := range hi - lo {
+			var b, a []float32
+			if bias != nil {
+				b = bias[i : i+1]
+			}
+			if add != nil {
+				a = add[i*P : (i+1)*P]
+			}
+			finishPlane(y[(lo+i)*P:(lo+i+1)*P], cs[(lo+i)*ldc:], lds, ho, wo, b, a, &f.Act)
+		}
+		return
+	}
+	fin := &f.Act
+	if fin.Kind == vec.Func {
+		fin = &vec.Act{}
+	}
+	dst := y[lo*P : hi*P]
+	vec.FinishRows(dst, P, cs[lo*ldc:], ldc, hi-lo, P, bias, 1, add, P, fin)
+	if f.Act.Kind == vec.Func {
+		f.Act.Func(dst, dst)
+	}
+}
 
 // finishPlane writes act(src + bias + add) to the ho×wo plane dst, whose
 // rows src holds at a stride of lds (bias nil or one value, add nil or a

@@ -68,6 +68,9 @@ func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
 	// would visit them (the same NaN and the same zero win).
 	k2s2 := g.Small[0] == 1 && g.Kernel == [3]int{1, 2, 2} && g.Stride == [3]int{1, 2, 2} &&
 		g.Pad == [3]int{} && g.Dilation == [3]int{1, 1, 1} && 2*g.Small[1] <= g.Big[1] && 2*g.Small[2] <= g.Big[2]
+	if argmax == nil && p1-p0 > 1 && maxStacked(y[p0*P:p1*P], x[p0*B:p1*B], g, p1-p0) {
+		return
+	}
 	for p := p0; p < p1; p++ {
 		plane := x[p*B : (p+1)*B]
 		if argmax == nil && maxPlane(y[p*P:(p+1)*P], plane, g) {
@@ -403,4 +406,21 @@ func adaptiveWindows(in, out [3]int, f func(o int, rows []int, w0, w1 int, n flo
 			}
 		}
 	}
+}
+
+// maxStacked computes the max pooling of planes planes of g at once, as
+// one plane planes times as tall, by maxPlane, and reports whether it
+// could: when the windows of a plane's output rows tile its input rows
+// exactly (no rows of padding, ho·s = h, each window inside its plane),
+// the tall plane's windows are the planes' own. One kernel call instead
+// of one per plane (planes of 14×14 values cost as much per call as in
+// work).
+func maxStacked[T Number](y, x []T, g *Geom, planes int) bool {
+	h, ho, k, s := g.Big[1], g.Small[1], g.Kernel[1], g.Stride[1]
+	if g.Small[0] != 1 || g.Pad[1] != 0 || g.PadEnd[1] != 0 || g.Dilation[1] != 1 || ho*s != h || (ho-1)*s+k > h {
+		return false
+	}
+	tall := *g
+	tall.Big[1], tall.Small[1] = planes*h, planes*ho
+	return maxPlane(y, x, &tall)
 }

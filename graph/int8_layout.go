@@ -176,15 +176,15 @@ func nhwcRole(r *Rewriter, n *Node) (layoutRole, []int) {
 	if len(n.Outputs) != 1 {
 		return rolePinned, nil
 	}
+	if _, ok := n.Op.(*qGlobalPoolOp); ok && len(n.Inputs) == 1 { // int8-pool's (its output flattened or not)
+		return roleGAP, nil
+	}
 	out := r.Info(n.Outputs[0])
 	if out == nil || out.Rank() < 3 {
 		return rolePinned, nil
 	}
 	if n.Domain == FusedDomain && n.OpType == "SiLU" && len(n.Inputs) == 1 { // fuse-silu's
 		return roleJoin, nil
-	}
-	if _, ok := n.Op.(*qGlobalPoolOp); ok && len(n.Inputs) == 1 { // int8-pool's
-		return roleGAP, nil
 	}
 	if n.Domain != "" {
 		return rolePinned, nil

@@ -16,7 +16,10 @@ import (
 // (per tensor, constant parameters: the original's input quantizer of an
 // average pooling, before the next layer's, as in the squeeze-and-
 // excitation blocks of MobileNetV3 and EfficientNet) as one QGlobalAveragePool node on
-// the codes, ONNX Runtime's QLinearGlobalAveragePool: each channel's
+// the codes, ONNX Runtime's QLinearGlobalAveragePool (also with a
+// Flatten from axis 1 between the pooling and the QuantizeLinear, as a
+// classifier's head has it: the node then writes the flattened codes,
+// [N, C]): each channel's
 // codes summed in int32, then
 //
 //	y = saturate(roundHalfEven(float32(Σ x − N·zx) · s) + zy),  s = x_scale / (y_scale · float32(N))
@@ -51,28 +54,44 @@ func int8PoolPass(r *Rewriter) error {
 			continue
 		}
 		q, ys, zy, yType := quantizeAfter(r, n.Outputs[0])
+		chain := []*Node{n}
+		flat := false
+		if f := r.SoleReader(n.Outputs[0]); q == nil && flattensChannels(f, xi.Rank()) {
+			q, ys, zy, yType = quantizeAfter(r, f.Outputs[0])
+			chain, flat = append(chain, f), true
+		}
 		if q == nil {
 			continue
 		}
-		chain := []*Node{n, q}
+		chain = append(chain, q)
 		if r.SoleReader(dq.Outputs[0]) == n {
 			chain = append([]*Node{dq}, chain...)
 		}
 		r.Replace(chain, &Node{Name: n.Name, Domain: FusedDomain, OpType: "QGlobalAveragePool",
 			Inputs: []string{x.codes}, Outputs: q.Outputs,
-			Op: &qGlobalPoolOp{xType: x.dtype, yType: yType, zx: x.zp, zy: zy, xs: x.scale, ys: ys}})
+			Op: &qGlobalPoolOp{xType: x.dtype, yType: yType, zx: x.zp, zy: zy, xs: x.scale, ys: ys, flat: flat}})
 	}
 	return nil
 }
 
+// flattensChannels reports whether f is a Flatten from axis 1 of a
+// pooled value of the given rank ([N, C, 1, ...] to [N, C]).
+func flattensChannels(f *Node, rank int) bool {
+	if !onnxOp(f, "Flatten") || len(f.Outputs) != 1 {
+		return false
+	}
+	o, ok := f.Op.(*flattenOp)
+	return ok && (o.axis == 1 || o.axis == 1-rank)
+}
+
 // qGlobalPoolOp is QLinearGlobalAveragePool: codes [N, C, spatial...]
 // (or, once the nhwc pass sets nhwc, [N, spatial..., C]) in, codes [N, C,
-// 1, ...] out.
+// 1, ...] out ([N, C] when flat).
 type qGlobalPoolOp struct {
 	xType, yType onnx.DataType
 	zx, zy       int32
 	xs, ys       float32
-	nhwc         bool
+	nhwc, flat   bool
 }
 
 // shape returns the batch, channels and pixels per channel of input x.
@@ -103,7 +122,9 @@ func (o *qGlobalPoolOp) Infer(in []*Info) ([]*Info, error) {
 	n, c, _ := o.shape(x.Shape)
 	out := []Dim{n, c}
 	for range x.Rank() - 2 {
-		out = append(out, Dim{Size: 1})
+		if !o.flat {
+			out = append(out, Dim{Size: 1})
+		}
 	}
 	return []*Info{info(o.yType, out)}, nil
 }
@@ -117,9 +138,11 @@ func (o *qGlobalPoolOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		return nil, fmt.Errorf("input %v: want %v of rank 3 or more", x, o.xType)
 	}
 	n, c, pix := o.shape(Sizes(x.Shape...))
-	out := append([]int{n.Size, c.Size}, make([]int, len(x.Shape)-2)...)
-	for i := range out[2:] {
-		out[2+i] = 1
+	out := []int{n.Size, c.Size}
+	for range len(x.Shape) - 2 {
+		if !o.flat {
+			out = append(out, 1)
+		}
 	}
 	y, err := ctx.Alloc(o.yType, out...)
 	if err != nil {

@@ -3,6 +3,7 @@ package graph_test
 import (
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/fakequant"
@@ -17,18 +18,22 @@ import (
 // for bit the same with those codes NHWC (not an output: the nhwc pass),
 // and within one step of the float graph. INT8 and UINT8 codes, channel counts with and
 // without a tail of fewer than 8, and more pixels than one run of the
-// 16-bit lane sums.
+// 16-bit lane sums; a Flatten between the pooling and the QuantizeLinear
+// (axis 1 or -3: the node writes [N, C], no Flatten left).
 func TestInt8PoolPass(t *testing.T) {
 	for _, tc := range []struct {
 		codes    onnx.DataType
 		channels int64
 		h, w     int64
+		flatten  int64 // the axis of a Flatten after the pooling; 0: none
 	}{
-		{onnx.Uint8, 16, 20, 17},
-		{onnx.Int8, 13, 9, 30},
-		{onnx.Int8, 24, 3, 5},
+		{onnx.Uint8, 16, 20, 17, 0},
+		{onnx.Int8, 13, 9, 30, 0},
+		{onnx.Int8, 24, 3, 5, 0},
+		{onnx.Int8, 24, 3, 5, 1},
+		{onnx.Uint8, 13, 9, 30, -3},
 	} {
-		t.Run(fmt.Sprintf("%v/%dch/%dx%d", tc.codes, tc.channels, tc.h, tc.w), func(t *testing.T) {
+		t.Run(fmt.Sprintf("%v/%dch/%dx%d/flatten%d", tc.codes, tc.channels, tc.h, tc.w, tc.flatten), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(15, uint64(tc.channels)))
 			zc := []int{-3}
 			if tc.codes == onnx.Uint8 {
@@ -42,6 +47,9 @@ func TestInt8PoolPass(t *testing.T) {
 			)
 			codes := b.node("QuantizeLinear", "cq", []string{b.layer("Conv", "c", "x", "s", "z", []int64{tc.channels, 8, 3, 3}, onnx.IntsAttr("pads", 1, 1, 1, 1)), "sc", "zc"})
 			g := b.node("GlobalAveragePool", "g", []string{b.node("DequantizeLinear", "cf", []string{codes, "sc", "zc"})})
+			if tc.flatten != 0 {
+				g = b.node("Flatten", "f", []string{g}, onnx.IntAttr("axis", tc.flatten))
+			}
 			b.node("QuantizeLinear", "y", []string{g, "sp", "zp"})
 			model := func(outputs ...string) *onnx.Model {
 				return b.model(map[string][]int64{"x": {8, tc.h, tc.w}}, outputs...)
@@ -64,6 +72,16 @@ func TestInt8PoolPass(t *testing.T) {
 			}
 			if l := s.Int8Nodes()[0].Layout; l != "NCHW→NHWC" {
 				t.Errorf("the convolution's layout is %s, want NCHW→NHWC", l)
+			}
+			if last := s.Graph().Nodes[len(s.Graph().Nodes)-1].OpType; last != "QGlobalAveragePoolNHWC" {
+				t.Errorf("the pooling runs as %s, want QGlobalAveragePoolNHWC", last)
+			}
+			want := []int{3, int(tc.channels), 1, 1}
+			if tc.flatten != 0 {
+				want = want[:2]
+			}
+			if !slices.Equal(kept["y"].Shape, want) || !slices.Equal(nhwc["y"].Shape, want) {
+				t.Errorf("y has shape %v (and %v with the codes NHWC), want %v", kept["y"].Shape, nhwc["y"].Shape, want)
 			}
 
 			// QLinearGlobalAveragePool on the codes.

@@ -57,20 +57,19 @@ func (g *Geom) tapsOf(i int) taps {
 // input plane of the maximum (the first in scan order among equal ones),
 // or -1 for a window that reads only padding.
 func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
-	td, th, tw := g.tapsOf(0), g.tapsOf(1), g.tapsOf(2)
-	B, P, s2, b2 := g.BigN(), g.SmallN(), g.Small[2], g.Big[2]
-	k, s, dw := g.Kernel[2], g.Stride[2], g.Dilation[2]
-	in0, in1 := tw.interior(k)
-	low := lowest[T]()
-	// Output row by output row, each starting at the lowest value and
-	// taking, kernel row by kernel row, the maximum of the taps of that
-	// input row: every window's taps in scan order, as a loop per window
-	// would visit them (the same NaN and the same zero win).
-	k2s2 := g.Small[0] == 1 && g.Kernel == [3]int{1, 2, 2} && g.Stride == [3]int{1, 2, 2} &&
-		g.Pad == [3]int{} && g.Dilation == [3]int{1, 1, 1} && 2*g.Small[1] <= g.Big[1] && 2*g.Small[2] <= g.Big[2]
+	B, P := g.BigN(), g.SmallN()
 	if argmax == nil && p1-p0 > 1 && maxStacked(y[p0*P:p1*P], x[p0*B:p1*B], g, p1-p0) {
 		return
 	}
+	s2, b2 := g.Small[2], g.Big[2]
+	k, s, dw := g.Kernel[2], g.Stride[2], g.Dilation[2]
+	k2s2 := g.Small[0] == 1 && g.Kernel == [3]int{1, 2, 2} && g.Stride == [3]int{1, 2, 2} &&
+		g.Pad == [3]int{} && g.Dilation == [3]int{1, 1, 1} && 2*g.Small[1] <= g.Big[1] && 2*g.Small[2] <= g.Big[2]
+	// The windows' taps, for the planes no kernel computes (made once,
+	// then; the kernels need none).
+	var td, th, tw taps
+	var in0, in1 int
+	low := lowest[T]()
 	for p := p0; p < p1; p++ {
 		plane := x[p*B : (p+1)*B]
 		if argmax == nil && maxPlane(y[p*P:(p+1)*P], plane, g) {
@@ -80,6 +79,14 @@ func MaxPool[T Number](y []T, argmax []int32, x []T, g *Geom, p0, p1 int) {
 			maxPlaneK2S2Arg(yf[p*P:(p+1)*P], argmax[p*P:(p+1)*P], any(plane).([]float32), g.Small[1], g.Small[2], g.Big[2])
 			continue
 		}
+		if tw.start == nil {
+			td, th, tw = g.tapsOf(0), g.tapsOf(1), g.tapsOf(2)
+			in0, in1 = tw.interior(k)
+		}
+		// Output row by output row, each starting at the lowest value and
+		// taking, kernel row by kernel row, the maximum of the taps of
+		// that input row: every window's taps in scan order, as a loop per
+		// window would visit them (the same NaN and the same zero win).
 		var out []T
 		var am []int32
 		g.forRows(&td, &th, func(r int) {

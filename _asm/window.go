@@ -66,6 +66,7 @@ func windowKernels(c *build.Context) {
 	for _, s := range isas(c) {
 		if !s.avx512 {
 			maxArgK2S2Kernel(s, argLanes)
+			maxK2S2Kernel(s)
 			dwBlockKernels(s)
 			convTile6Kernel(s)
 		}

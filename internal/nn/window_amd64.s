@@ -158,6 +158,129 @@ loop_end:
 	VZEROUPPER
 	RET
 
+// func maxK2S2AVX2(out []float32, in []float32, rows int, wo int, wd int)
+// Requires: AVX, AVX2
+TEXT ·maxK2S2AVX2(SB), NOSPLIT, $0-72
+	// out[i·wo + j] = max-with-NaN of in[2i·wd + 2j], in[2i·wd + 2j+1], in[(2i+1)·wd + 2j], in[(2i+1)·wd + 2j+1] in that order, i < rows, j < wo, wo ≥ 4 (maxK2S2Generic).
+	MOVQ  out_base+0(FP), AX
+	MOVQ  in_base+24(FP), CX
+	MOVQ  rows+48(FP), DX
+	MOVQ  wo+56(FP), BX
+	MOVQ  wd+64(FP), SI
+	SHLQ  $0x02, SI
+	TESTQ DX, DX
+	JEQ   done
+
+row:
+	LEAQ (CX)(SI*1), DI
+	XORQ R8, R8
+	CMPQ BX, $0x08
+	JL   four
+
+eight:
+	LEAQ      8(R8), R9
+	CMPQ      R9, BX
+	JG        last8
+	VMOVUPS   (CX)(R8*8), Y0
+	VSHUFPS   $0x88, 32(CX)(R8*8), Y0, Y1
+	VSHUFPS   $0xdd, 32(CX)(R8*8), Y0, Y0
+	VMOVUPS   (DI)(R8*8), Y2
+	VSHUFPS   $0x88, 32(DI)(R8*8), Y2, Y3
+	VSHUFPS   $0xdd, 32(DI)(R8*8), Y2, Y2
+	VCMPPS    $0x1e, Y1, Y0, Y4
+	VCMPPS    $0x03, Y0, Y0, Y5
+	VORPS     Y5, Y4, Y4
+	VBLENDVPS Y4, Y0, Y1, Y1
+	VCMPPS    $0x1e, Y1, Y3, Y0
+	VCMPPS    $0x03, Y3, Y3, Y4
+	VORPS     Y4, Y0, Y0
+	VBLENDVPS Y0, Y3, Y1, Y1
+	VCMPPS    $0x1e, Y1, Y2, Y0
+	VCMPPS    $0x03, Y2, Y2, Y3
+	VORPS     Y3, Y0, Y0
+	VBLENDVPS Y0, Y2, Y1, Y1
+	VPERMPD   $0xd8, Y1, Y1
+	VMOVUPS   Y1, (AX)(R8*4)
+	MOVQ      R9, R8
+	JMP       eight
+
+last8:
+	CMPQ      R8, BX
+	JGE       next
+	LEAQ      -8(BX), R8
+	VMOVUPS   (CX)(R8*8), Y0
+	VSHUFPS   $0x88, 32(CX)(R8*8), Y0, Y1
+	VSHUFPS   $0xdd, 32(CX)(R8*8), Y0, Y0
+	VMOVUPS   (DI)(R8*8), Y2
+	VSHUFPS   $0x88, 32(DI)(R8*8), Y2, Y3
+	VSHUFPS   $0xdd, 32(DI)(R8*8), Y2, Y2
+	VCMPPS    $0x1e, Y1, Y0, Y4
+	VCMPPS    $0x03, Y0, Y0, Y5
+	VORPS     Y5, Y4, Y4
+	VBLENDVPS Y4, Y0, Y1, Y1
+	VCMPPS    $0x1e, Y1, Y3, Y0
+	VCMPPS    $0x03, Y3, Y3, Y4
+	VORPS     Y4, Y0, Y0
+	VBLENDVPS Y0, Y3, Y1, Y1
+	VCMPPS    $0x1e, Y1, Y2, Y0
+	VCMPPS    $0x03, Y2, Y2, Y3
+	VORPS     Y3, Y0, Y0
+	VBLENDVPS Y0, Y2, Y1, Y1
+	VPERMPD   $0xd8, Y1, Y1
+	VMOVUPS   Y1, (AX)(R8*4)
+	JMP       next
+
+four:
+	VMOVUPS   (CX)(R8*8), X0
+	VSHUFPS   $0x88, 16(CX)(R8*8), X0, X1
+	VSHUFPS   $0xdd, 16(CX)(R8*8), X0, X0
+	VMOVUPS   (DI)(R8*8), X2
+	VSHUFPS   $0x88, 16(DI)(R8*8), X2, X3
+	VSHUFPS   $0xdd, 16(DI)(R8*8), X2, X2
+	VCMPPS    $0x1e, X1, X0, X4
+	VCMPPS    $0x03, X0, X0, X5
+	VORPS     X5, X4, X4
+	VBLENDVPS X4, X0, X1, X1
+	VCMPPS    $0x1e, X1, X3, X0
+	VCMPPS    $0x03, X3, X3, X4
+	VORPS     X4, X0, X0
+	VBLENDVPS X0, X3, X1, X1
+	VCMPPS    $0x1e, X1, X2, X0
+	VCMPPS    $0x03, X2, X2, X3
+	VORPS     X3, X0, X0
+	VBLENDVPS X0, X2, X1, X1
+	VMOVUPS   X1, (AX)(R8*4)
+	LEAQ      -4(BX), R8
+	VMOVUPS   (CX)(R8*8), X0
+	VSHUFPS   $0x88, 16(CX)(R8*8), X0, X1
+	VSHUFPS   $0xdd, 16(CX)(R8*8), X0, X0
+	VMOVUPS   (DI)(R8*8), X2
+	VSHUFPS   $0x88, 16(DI)(R8*8), X2, X3
+	VSHUFPS   $0xdd, 16(DI)(R8*8), X2, X2
+	VCMPPS    $0x1e, X1, X0, X4
+	VCMPPS    $0x03, X0, X0, X5
+	VORPS     X5, X4, X4
+	VBLENDVPS X4, X0, X1, X1
+	VCMPPS    $0x1e, X1, X3, X0
+	VCMPPS    $0x03, X3, X3, X4
+	VORPS     X4, X0, X0
+	VBLENDVPS X0, X3, X1, X1
+	VCMPPS    $0x1e, X1, X2, X0
+	VCMPPS    $0x03, X2, X2, X3
+	VORPS     X3, X0, X0
+	VBLENDVPS X0, X2, X1, X1
+	VMOVUPS   X1, (AX)(R8*4)
+
+next:
+	LEAQ (CX)(SI*2), CX
+	LEAQ (AX)(BX*4), AX
+	DECQ DX
+	JNZ  row
+
+done:
+	VZEROUPPER
+	RET
+
 // func interleave8AVX2(dst []float32, src []float32, lds int, n int)
 // Requires: AVX
 TEXT ·interleave8AVX2(SB), NOSPLIT, $0-64

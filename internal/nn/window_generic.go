@@ -132,3 +132,24 @@ func convTiles6Generic(offs []int, x []float32, pos []int, w, t0, t1 []float32, 
 		}
 	}
 }
+
+// maxK2S2Generic is the specification of the kernel of 2×2 max pooling of
+// stride 2 without padding: output (i, j) of rows × wo is the maximum of
+// the window at input rows 2i, 2i+1 and columns 2j, 2j+1 (rows of wd
+// values), the taps in scan order from the first, each taken where it is
+// greater or NaN (maxRowGeneric's rule: the last NaN wins, the first of
+// equal values stays).
+func maxK2S2Generic(out, in []float32, rows, wo, wd int) {
+	for i := range rows {
+		top, bot := in[2*i*wd:], in[(2*i+1)*wd:]
+		for j := range wo {
+			m := top[2*j]
+			for _, v := range [3]float32{top[2*j+1], bot[2*j], bot[2*j+1]} {
+				if v > m || v != v {
+					m = v
+				}
+			}
+			out[i*wo+j] = m
+		}
+	}
+}

@@ -386,3 +386,78 @@ func FuzzEvensZip(f *testing.F) {
 		}
 	})
 }
+
+// TestMaxK2S2 runs the kernel of 2×2 max pooling of stride 2 without
+// padding (maxK2S2) against maxK2S2Generic, bit for bit, on every kernel
+// family: output rows of 4 to 40 (whole vectors of 8, an overlapping
+// last one, the 4-lane path below 8), 0 to 3 rows, input rows wider than
+// the windows read, NaN (the last one wins), signed zeros (the first of
+// equal values stays) and infinities among the inputs, guards after the
+// outputs.
+func TestMaxK2S2(t *testing.T) {
+	negz := float32(math.Copysign(0, -1))
+	specials := []float32{float32(math.NaN()), math.Float32frombits(0x7fc01234), negz, 0, float32(math.Inf(1)), float32(math.Inf(-1))}
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(17, 18))
+		ran := false
+		for wo := 4; wo <= 40; wo++ {
+			for rows := range 4 {
+				wd := 2*wo + rng.IntN(3)
+				in := randSlice(rng, 2*rows*wd)
+				for i := range in {
+					if rng.IntN(6) == 0 {
+						in[i] = specials[rng.IntN(len(specials))]
+					}
+				}
+				const guard = -7.25
+				want, got := make([]float32, rows*wo+8), make([]float32, rows*wo+8)
+				for i := range want {
+					want[i], got[i] = guard, guard
+				}
+				maxK2S2Generic(want, in, rows, wo, wd)
+				if !maxK2S2(got, in, rows, wo, wd) {
+					continue
+				}
+				ran = true
+				for i := range want {
+					if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+						t.Fatalf("wo %d, %d rows, wd %d: output %d is %v, want %v", wo, rows, wd, i, got[i], want[i])
+					}
+				}
+			}
+		}
+		if !ran && (cpufeat.Selected == cpufeat.AVX2 || cpufeat.Selected == cpufeat.AVX512) {
+			t.Fatal("the kernel never ran")
+		}
+	})
+}
+
+// FuzzMaxK2S2 pins the kernel of 2×2 max pooling of stride 2 to
+// maxK2S2Generic on arbitrary widths, row counts and values (the data's
+// bytes as float32 bits: every NaN payload and special).
+func FuzzMaxK2S2(f *testing.F) {
+	f.Add([]byte{0, 0, 192, 127, 0, 0, 0, 128, 0, 0, 128, 255, 1, 0, 192, 127}, uint8(9), uint8(2), uint8(1))
+	f.Add([]byte("two by two, stride two"), uint8(4), uint8(3), uint8(0))
+	f.Fuzz(func(t *testing.T, data []byte, wo8, rows8, extra8 uint8) {
+		if len(data) == 0 {
+			return
+		}
+		wo, rows := 4+int(wo8%60), int(rows8%5)
+		wd := 2*wo + int(extra8%4)
+		in := make([]float32, 2*rows*wd)
+		for i := range in {
+			b := func(k int) uint32 { return uint32(data[(4*i+k)%len(data)]) }
+			in[i] = math.Float32frombits(b(0) | b(1)<<8 | b(2)<<16 | b(3)<<24)
+		}
+		want, got := make([]float32, rows*wo), make([]float32, rows*wo)
+		maxK2S2Generic(want, in, rows, wo, wd)
+		if !maxK2S2(got, in, rows, wo, wd) {
+			t.Skip("no kernel")
+		}
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("wo %d, %d rows, wd %d: output %d is %v, want %v", wo, rows, wd, i, got[i], want[i])
+			}
+		}
+	})
+}

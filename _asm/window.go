@@ -67,6 +67,7 @@ func windowKernels(c *build.Context) {
 		if !s.avx512 {
 			maxArgK2S2Kernel(s, argLanes)
 			maxK2S2Kernel(s)
+			padPlanesKernel(s)
 			dwBlockKernels(s)
 			convTile6Kernel(s)
 		}

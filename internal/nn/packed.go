@@ -337,11 +337,24 @@ func (c *Conv) fillPhases(dst, xg []float32, pl *columns, cg int) {
 
 // padPlanes writes the planes of h×w values of src, padded (top rows and
 // left columns of zeros before them, zeros after them), into the planes
-// of hq×wq values of dst: a convolution's phase buffer for unit strides.
-// Each row is written once (zeros where it reads no input), rather than
-// every plane cleared and its rows copied in (a plane of 9×9 values, rows
-// of 7, cost as much to clear as to fill).
+// of hq×wq values of dst: a convolution's phase buffer for unit strides,
+// by padPlanesAsm where there is a kernel, else padPlanesGeneric.
 func padPlanes(dst, src []float32, planes, h, w, hq, wq, top, left int) {
+	i0 := min(top, hq)
+	i1 := min(max(i0, top+h), hq)
+	j0 := min(left, wq)
+	j1 := min(max(j0, left+w), wq)
+	if i0 == top && padPlanesAsm(dst, src, planes, hq, wq, i0, i1, j0, j1-j0, w, h*w) {
+		return
+	}
+	padPlanesGeneric(dst, src, planes, h, w, hq, wq, top, left)
+}
+
+// padPlanesGeneric is padPlanes in Go, and its kernel's specification:
+// each row written once (zeros where it reads no input), rather than
+// every plane cleared and its rows copied in (a plane of 9×9 values,
+// rows of 7, cost as much to clear as to fill).
+func padPlanesGeneric(dst, src []float32, planes, h, w, hq, wq, top, left int) {
 	i0 := min(top, hq)
 	i1 := min(max(i0, top+h), hq)
 	j0 := min(left, wq)
@@ -360,7 +373,7 @@ func padPlanes(dst, src []float32, planes, h, w, hq, wq, top, left int) {
 			}
 			// Short rows by hand: a call to the runtime's copy or clear
 			// per part cost more than the part (rows of 7 values: 19
-			// → 5 ns a row).
+			// → 13 ns a row).
 			for j := 0; j < j0; j++ {
 				row[j] = 0
 			}

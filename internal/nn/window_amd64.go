@@ -616,3 +616,30 @@ func scatter8(dst []float32, ldd int, src []float32, n int) {
 		}
 	}
 }
+
+// padPlanesAVX2 is padPlanesGeneric for planes planes of hq×wq values
+// whose rows [i0, i1) hold n values from column j0, read from input rows
+// w values apart in planes hw apart (the first row of each plane's),
+// zeros elsewhere.
+//
+//go:noescape
+func padPlanesAVX2(dst, src []float32, planes, hq, wq, i0, i1, j0, n, w, hw int)
+
+// padPlanesAsm writes padPlanes's planes by its kernel (both x86
+// families: VEX instructions) and reports whether it could. 32 planes of
+// 7×7 into 9×9, 8 times: 26-34 µs by padPlanesGeneric, 6.3-6.6 µs by
+// the kernel.
+func padPlanesAsm(dst, src []float32, planes, hq, wq, i0, i1, j0, n, w, hw int) bool {
+	if f := cpufeat.Selected; f != cpufeat.AVX2 && f != cpufeat.AVX512 {
+		return false
+	}
+	if planes == 0 || hq*wq == 0 {
+		return true
+	}
+	_ = dst[planes*hq*wq-1] // the last value written
+	if i1 > i0 && n > 0 {
+		_ = src[(planes-1)*hw+(i1-i0-1)*w+n-1] // and read
+	}
+	padPlanesAVX2(dst, src, planes, hq, wq, i0, i1, j0, n, w, hw)
+	return true
+}

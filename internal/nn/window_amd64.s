@@ -281,6 +281,178 @@ done:
 	VZEROUPPER
 	RET
 
+// func padPlanesAVX2(dst []float32, src []float32, planes int, hq int, wq int, i0 int, i1 int, j0 int, n int, w int, hw int)
+// Requires: AVX
+TEXT ·padPlanesAVX2(SB), NOSPLIT, $0-120
+	// the phase planes of padPlanesGeneric: planes of hq×wq, data rows [i0, i1) with n values from column j0, zeros elsewhere.
+	MOVQ   dst_base+0(FP), AX
+	MOVQ   src_base+24(FP), CX
+	MOVQ   planes+48(FP), DX
+	TESTQ  DX, DX
+	JEQ    done
+	VXORPS Y0, Y0, Y0
+
+plane:
+	MOVQ  wq+64(FP), BX
+	MOVQ  i0+72(FP), SI
+	MOVQ  SI, DI
+	IMULQ BX, DI
+	XORQ  BX, BX
+	CMPQ  DI, $0x08
+	JL    four1
+	LEAQ  -8(DI), R8
+
+eight1:
+	VMOVUPS Y0, (AX)(BX*4)
+	ADDQ    $0x08, BX
+	CMPQ    BX, R8
+	JL      eight1
+	VMOVUPS Y0, (AX)(R8*4)
+	JMP     end1
+
+four1:
+	CMPQ    DI, $0x04
+	JL      one1
+	LEAQ    -4(DI), R8
+	VMOVUPS X0, (AX)(BX*4)
+	VMOVUPS X0, (AX)(R8*4)
+	JMP     end1
+
+one1:
+	CMPQ BX, DI
+	JGE  end1
+	MOVL $0x00000000, (AX)(BX*4)
+	INCQ BX
+	JMP  one1
+
+end1:
+	MOVQ i1+80(FP), BX
+	LEAQ (AX)(DI*4), AX
+	MOVQ CX, DI
+	SUBQ SI, BX
+	JLE  bottom
+
+row:
+	MOVQ wq+64(FP), SI
+	XORQ R8, R8
+	CMPQ SI, $0x08
+	JL   four2
+	LEAQ -8(SI), SI
+
+eight2:
+	VMOVUPS Y0, (AX)(R8*4)
+	ADDQ    $0x08, R8
+	CMPQ    R8, SI
+	JL      eight2
+	VMOVUPS Y0, (AX)(SI*4)
+	JMP     end2
+
+four2:
+	CMPQ    SI, $0x04
+	JL      one2
+	LEAQ    -4(SI), SI
+	VMOVUPS X0, (AX)(R8*4)
+	VMOVUPS X0, (AX)(SI*4)
+	JMP     end2
+
+one2:
+	CMPQ R8, SI
+	JGE  end2
+	MOVL $0x00000000, (AX)(R8*4)
+	INCQ R8
+	JMP  one2
+
+end2:
+	MOVQ j0+88(FP), SI
+	LEAQ (AX)(SI*4), SI
+	MOVQ n+96(FP), R8
+	XORQ R9, R9
+	CMPQ R8, $0x08
+	JL   four3
+	LEAQ -8(R8), R8
+
+eight3:
+	VMOVUPS (DI)(R9*4), Y1
+	VMOVUPS Y1, (SI)(R9*4)
+	ADDQ    $0x08, R9
+	CMPQ    R9, R8
+	JL      eight3
+	VMOVUPS (DI)(R8*4), Y1
+	VMOVUPS Y1, (SI)(R8*4)
+	JMP     end3
+
+four3:
+	CMPQ    R8, $0x04
+	JL      one3
+	LEAQ    -4(R8), R8
+	VMOVUPS (DI)(R9*4), X1
+	VMOVUPS X1, (SI)(R9*4)
+	VMOVUPS (DI)(R8*4), X1
+	VMOVUPS X1, (SI)(R8*4)
+	JMP     end3
+
+one3:
+	CMPQ R9, R8
+	JGE  end3
+	MOVL (DI)(R9*4), R10
+	MOVL R10, (SI)(R9*4)
+	INCQ R9
+	JMP  one3
+
+end3:
+	MOVQ wq+64(FP), SI
+	LEAQ (AX)(SI*4), AX
+	MOVQ w+104(FP), SI
+	LEAQ (DI)(SI*4), DI
+	DECQ BX
+	JNZ  row
+
+bottom:
+	MOVQ  hq+56(FP), BX
+	MOVQ  i1+80(FP), SI
+	SUBQ  SI, BX
+	MOVQ  wq+64(FP), SI
+	IMULQ SI, BX
+	MOVQ  AX, DI
+	XORQ  SI, SI
+	CMPQ  BX, $0x08
+	JL    four4
+	LEAQ  -8(BX), R8
+
+eight4:
+	VMOVUPS Y0, (DI)(SI*4)
+	ADDQ    $0x08, SI
+	CMPQ    SI, R8
+	JL      eight4
+	VMOVUPS Y0, (DI)(R8*4)
+	JMP     end4
+
+four4:
+	CMPQ    BX, $0x04
+	JL      one4
+	LEAQ    -4(BX), R8
+	VMOVUPS X0, (DI)(SI*4)
+	VMOVUPS X0, (DI)(R8*4)
+	JMP     end4
+
+one4:
+	CMPQ SI, BX
+	JGE  end4
+	MOVL $0x00000000, (DI)(SI*4)
+	INCQ SI
+	JMP  one4
+
+end4:
+	LEAQ (AX)(BX*4), AX
+	MOVQ hw+112(FP), BX
+	LEAQ (CX)(BX*4), CX
+	DECQ DX
+	JNZ  plane
+
+done:
+	VZEROUPPER
+	RET
+
 // func interleave8AVX2(dst []float32, src []float32, lds int, n int)
 // Requires: AVX
 TEXT ·interleave8AVX2(SB), NOSPLIT, $0-64

@@ -163,3 +163,6 @@ func scatter8(dst []float32, ldd int, src []float32, n int) {
 
 // maxK2S2 has no kernel here: maxPlane's callers compute the pooling.
 func maxK2S2(_, _ []float32, _, _, _ int) bool { return false }
+
+// padPlanesAsm has no kernel here: padPlanes runs padPlanesGeneric.
+func padPlanesAsm(_, _ []float32, _, _, _, _, _, _, _, _, _ int) bool { return false }

@@ -461,3 +461,65 @@ func FuzzMaxK2S2(f *testing.F) {
 		}
 	})
 }
+
+// TestPadPlanes runs padPlanes on every kernel family against
+// padPlanesGeneric, bit for bit, on planes of 1 to 30 values wide and 1
+// to 6 tall, 0 to 2 rows and columns of padding before them, phase planes
+// that end before the input does or after it, 1 to 3 planes, the
+// destination full of stale values, guards after it.
+func TestPadPlanes(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		rng := rand.New(rand.NewPCG(19, 20))
+		for range 600 {
+			planes, h, w := 1+rng.IntN(3), 1+rng.IntN(6), 1+rng.IntN(30)
+			top, left := rng.IntN(3), rng.IntN(3)
+			hq, wq := max(top, h+top+rng.IntN(4)-1), max(1, w+left+rng.IntN(4)-1)
+			src := randSlice(rng, planes*h*w)
+			const guard = -9.5
+			want, got := make([]float32, planes*hq*wq+8), make([]float32, planes*hq*wq+8)
+			for i := range want {
+				want[i], got[i] = guard, guard
+				if i < planes*hq*wq {
+					want[i], got[i] = 3, 3 // stale values to overwrite
+				}
+			}
+			padPlanesGeneric(want, src, planes, h, w, hq, wq, top, left)
+			padPlanes(got, src, planes, h, w, hq, wq, top, left)
+			for i := range want {
+				if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+					t.Fatalf("%d planes %d×%d into %d×%d, padding %d, %d: value %d is %v, want %v", planes, h, w, hq, wq, top, left, i, got[i], want[i])
+				}
+			}
+		}
+	})
+}
+
+// FuzzPadPlanes pins padPlanes's kernel to padPlanesGeneric on arbitrary
+// plane shapes, paddings and values.
+func FuzzPadPlanes(f *testing.F) {
+	f.Add([]byte{1, 2, 3, 4, 5, 6, 7, 8}, uint8(7), uint8(7), uint8(1), uint8(1), uint8(2), uint8(2))
+	f.Add([]byte("phase planes"), uint8(3), uint8(30), uint8(0), uint8(2), uint8(0), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, h8, w8, top8, left8, dh8, dw8 uint8) {
+		if len(data) == 0 {
+			return
+		}
+		h, w, top, left := 1+int(h8%12), 1+int(w8%40), int(top8%3), int(left8%3)
+		hq, wq := max(top, top+h+int(dh8%5)-2), max(1, left+w+int(dw8%5)-2)
+		planes := 1 + len(data)%3
+		src := make([]float32, planes*h*w)
+		for i := range src {
+			src[i] = float32(data[i%len(data)]) - 128
+		}
+		want, got := make([]float32, planes*hq*wq), make([]float32, planes*hq*wq)
+		for i := range want {
+			want[i], got[i] = 7, 7
+		}
+		padPlanesGeneric(want, src, planes, h, w, hq, wq, top, left)
+		padPlanes(got, src, planes, h, w, hq, wq, top, left)
+		for i := range want {
+			if math.Float32bits(got[i]) != math.Float32bits(want[i]) {
+				t.Fatalf("%d planes %d×%d into %d×%d, padding %d, %d: value %d is %v, want %v", planes, h, w, hq, wq, top, left, i, got[i], want[i])
+			}
+		}
+	})
+}

@@ -22,10 +22,16 @@
 // GEMM's panels straight from the input (ConvPlan.ForwardPacked with
 // PackConvWeights: Forward's bits; samples with few output positions
 // share a GEMM; on AVX2, 16 to 64 output channels per group skip the
-// packing, 6 positions × 16 channels per step read through the columns'
-// offsets, still Forward's bits: convtile.go), by Winograd's F(2×2, 3×3) for the 3×3 stride-1
+// packing, 6 output positions × 16 channels per step read through the
+// columns' offsets from each position's place in the phase buffer (the
+// padding's columns not computed), still Forward's bits: convtile.go; a
+// unit-stride phase buffer is written by a kernel, padPlanes), by
+// Winograd's F(2×2, 3×3) for the 3×3 stride-1
 // convolutions where Conv.Winograd says it is faster (ForwardPacked with
 // PackWinogradWeights: 2.25× fewer multiplications, within a few ulps of
 // the sums), or, depthwise, directly (on AVX2 eight channels at a time,
 // interleaved in strips of a pooled scratch buffer: DepthwiseBlock).
+// Max pooling without argmax runs plane kernels on AVX2 and AVX-512, and
+// 2×2 windows of stride 2 that stay inside the plane a kernel of their
+// own (maxK2S2AVX2), the planes of a call as one tall plane.
 package nn

@@ -121,10 +121,8 @@ func (o *qGlobalPoolOp) Infer(in []*Info) ([]*Info, error) {
 	}
 	n, c, _ := o.shape(x.Shape)
 	out := []Dim{n, c}
-	for range x.Rank() - 2 {
-		if !o.flat {
-			out = append(out, Dim{Size: 1})
-		}
+	for i := 2; i < x.Rank() && !o.flat; i++ {
+		out = append(out, Dim{Size: 1})
 	}
 	return []*Info{info(o.yType, out)}, nil
 }
@@ -139,10 +137,8 @@ func (o *qGlobalPoolOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	n, c, pix := o.shape(Sizes(x.Shape...))
 	out := []int{n.Size, c.Size}
-	for range len(x.Shape) - 2 {
-		if !o.flat {
-			out = append(out, 1)
-		}
+	for i := 2; i < len(x.Shape) && !o.flat; i++ {
+		out = append(out, 1)
 	}
 	y, err := ctx.Alloc(o.yType, out...)
 	if err != nil {

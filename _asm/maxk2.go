@@ -44,11 +44,7 @@ func maxK2S2Kernel(s isa) {
 		m, tr := taps(top)
 		bl, br := taps(bot)
 		for _, x := range []reg.VecVirtual{tr, bl, br} {
-			gt, un := vec(), vec()
-			s.VCMPPS(imm(0x1e), m, x, gt) // x > m, ordered
-			s.VCMPPS(imm(0x03), x, x, un) // x is NaN
-			s.VORPS(un, gt, gt)
-			s.VBLENDVPS(gt, x, m, m)
+			s.takeGreaterOrNaN(x, m)
 		}
 		if ymm {
 			s.VPERMPD(imm(0xd8), m, m)

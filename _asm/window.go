@@ -182,7 +182,11 @@ func (s isa) takeGreaterOrNaN(x, acc reg.Register) {
 		s.VMOVUPS(x, gt, acc)
 		return
 	}
-	gt, un := s.vec(), s.vec()
+	vec := s.vec // temporaries of x's width: an XMM x (maxK2S2's rows of 4) takes XMM ones
+	if x.Size() == 16 {
+		vec = s.XMM
+	}
+	gt, un := vec(), vec()
 	s.VCMPPS(imm(0x1e), acc, x, gt)
 	s.VCMPPS(imm(0x03), x, x, un)
 	s.VORPS(un, gt, gt)

@@ -79,6 +79,21 @@ func (m *optModel) run(t *testing.T, level Optimization) ([]*Tensor, []string) {
 	return out, nodeTypes(s.Graph())
 }
 
+// checkOptimized runs the model node by node and optimised, and fails t
+// unless the optimised graph's node types (nodeTypes) are want and its
+// outputs the node-by-node ones bit for bit.
+func (m *optModel) checkOptimized(t *testing.T, want []string) {
+	t.Helper()
+	none, _ := m.run(t, OptimizeNone)
+	got, types := m.run(t, OptimizeAll)
+	if !slices.Equal(types, want) {
+		t.Errorf("optimised nodes %v, want %v", types, want)
+	}
+	for i := range none {
+		check(t, m.outputs[i], got[i], none[i])
+	}
+}
+
 // nodeTypes lists a graph's op types, a fused op with its epilogue
 // ("FusedConv(Add,Relu)").
 func nodeTypes(g *Graph) []string {
@@ -206,14 +221,7 @@ func TestPassesFuse(t *testing.T) {
 			m := base()
 			m.outputs = []string{"y"}
 			tc.build(m)
-			want, _ := m.run(t, OptimizeNone)
-			got, types := m.run(t, OptimizeAll)
-			if !slices.Equal(types, tc.want) {
-				t.Errorf("optimised nodes %v, want %v", types, tc.want)
-			}
-			for i := range want {
-				check(t, m.outputs[i], got[i], want[i])
-			}
+			m.checkOptimized(t, tc.want)
 		})
 	}
 }
@@ -257,12 +265,7 @@ func TestFuseGemm(t *testing.T) {
 			if tc.relu {
 				m.nodes = append(m.nodes, onnx.NewNode("Relu", "relu", []string{"g"}, y))
 			}
-			want, _ := m.run(t, OptimizeNone)
-			got, types := m.run(t, OptimizeAll)
-			if !slices.Equal(types, tc.want) {
-				t.Errorf("optimised nodes %v, want %v", types, tc.want)
-			}
-			check(t, "y", got[0], want[0])
+			m.checkOptimized(t, tc.want)
 		})
 	}
 }
@@ -446,14 +449,7 @@ func TestFuseQDQ(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			m := &optModel{opset: 13, inputs: map[string]*Tensor{"x": x}, consts: map[string]*Tensor{}, outputs: []string{"y"}}
 			tc.build(m)
-			want, _ := m.run(t, OptimizeNone)
-			got, types := m.run(t, OptimizeAll)
-			if !slices.Equal(types, tc.want) {
-				t.Errorf("optimised nodes %v, want %v", types, tc.want)
-			}
-			for i := range want {
-				check(t, m.outputs[i], got[i], want[i])
-			}
+			m.checkOptimized(t, tc.want)
 		})
 	}
 }

@@ -379,19 +379,30 @@ func (o *convOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	// The fused op's packed path with the weights packed for this run
 	// (they may change between runs: a trainer's parameters): an
 	// implicit im2col, and Forward's bits.
-	plan, threads := k.Plan(), ctx.Threads()
 	cw := nn.PackConvWeights(k.InC, k.OutC, k.Groups, k.KernelN(), k.Transposed, w.F32)
+	if err := forwardPacked(ctx, &k, cw, y.F32, x.F32, N, &nn.Fused{Bias: bias}); err != nil {
+		return nil, fmt.Errorf("input %v and weight %v: %w", x, w, err)
+	}
+	return []*Tensor{y}, nil
+}
+
+// forwardPacked writes y, the convolution k of the N samples of x with
+// the prepared weights cw finished by f, by nn's packed path on the
+// context's threads with scratch from its pool. It returns an error when
+// the scratch would be too large or exceeds the run's memory bound.
+func forwardPacked(ctx *Ctx, k *nn.Conv, cw *nn.ConvWeights, y, x []float32, N int, f *nn.Fused) error {
+	plan, threads := k.Plan(), ctx.Threads()
 	n := plan.Scratch(cw, N, threads)
 	if n > maxValueElems/2 {
-		return nil, fmt.Errorf("input %v and weight %v: the convolution needs %d elements of scratch, too many", x, w, n)
+		return fmt.Errorf("the convolution needs %d elements of scratch, too many", n)
 	}
 	scratch, err := ctx.scratch(n)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	defer ctx.release(scratch)
-	plan.ForwardPacked(y.F32, x.F32, cw, &nn.Fused{Bias: bias}, 0, N, threads, scratch)
-	return []*Tensor{y}, nil
+	plan.ForwardPacked(y, x, cw, f, 0, N, threads, scratch)
+	return nil
 }
 
 // releaseScratch gives a buffer an op allocated (with Alloc) for its own

@@ -3,16 +3,21 @@ package graph
 import (
 	"fmt"
 
+	"github.com/tensorquant/tensorquant/internal/nn"
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
-// Backward returns the gradients of Conv and ConvTranspose with
-// internal/nn's backward, the one layers.Conv uses: the input's, the
-// weight's and the bias's (summed in float64 per plane). The samples are
-// split into one part per goroutine, each with its own weight and bias
-// sums, added in part order at the end: with one thread the numbers are
-// layers.Conv's, bit for bit; with more, the weight gradient is summed
-// in another order (within float32 rounding of it).
+// Backward returns the gradients of Conv and ConvTranspose: the input's,
+// the weight's and the bias's (summed in float64 per plane). The weight's
+// and the bias's come from internal/nn's backward, the one layers.Conv
+// uses, with the samples split into one part per goroutine, each with its
+// own sums, added in part order at the end: with one thread they are
+// layers.Conv's, bit for bit; with more, the weight gradient is summed in
+// another order (within float32 rounding of it). The input's is nn's
+// too, except for a convolution of stride 1 (nn.Conv.DataGrad), whose
+// input gradient is the forward pass of a convolution with the weights
+// flipped, on the forward's packed kernels and every thread: as
+// layers.Conv computes it, bit for bit.
 func (o *convOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*Tensor, error) {
 	if err := gradArgs(in, out, dOut, 2); err != nil {
 		return nil, err
@@ -50,6 +55,12 @@ func (o *convOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*T
 			return nil, err
 		}
 	}
+	dk, byConv := k.DataGrad()
+	if dx != nil && byConv {
+		if err := dataGrad(ctx, &k, &dk, dx.F32, dy.F32, w.F32, N); err != nil {
+			return nil, fmt.Errorf("input %v and weight %v: the input's gradient: %w", x, w, err)
+		}
+	}
 	wn, cn := w.Len(), 0
 	if b != nil {
 		cn = b.Len()
@@ -73,7 +84,7 @@ func (o *convOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*T
 			}
 			n0, n1 := N*p/parts, N*(p+1)/parts
 			var d []float32
-			if dx != nil {
+			if dx != nil && !byConv {
 				d = dx.F32[n0*xn : n1*xn]
 			}
 			k.Backward(d, dw, db, dy.F32[n0*yn:n1*yn], x.F32[n0*xn:n1*xn], w.F32, s[:cols], s[cols:cols+tmp], n1-n0)
@@ -102,4 +113,21 @@ func (o *convOp) Backward(ctx *Ctx, in, out, dOut []*Tensor, needs []bool) ([]*T
 	}
 	dIn[0] = dx
 	return dIn, nil
+}
+
+// dataGrad writes dx, the input gradient of the N samples of the
+// convolution k from its output gradient dy, as the forward pass of d (k's
+// DataGrad) with k's weights w flipped: the forward's kernels on every
+// thread instead of the backward's GEMM and col2im, and layers.Conv's
+// bits (not Winograd's, which would gain only on channels and planes
+// larger than training runs). It returns forwardPacked's errors.
+func dataGrad(ctx *Ctx, k, d *nn.Conv, dx, dy, w []float32, N int) error {
+	wf, err := ctx.scratch(len(w))
+	if err != nil {
+		return err
+	}
+	defer ctx.release(wf)
+	k.FlipWeights(wf, w)
+	cw := nn.PackConvWeights(d.InC, d.OutC, d.Groups, d.KernelN(), false, wf)
+	return forwardPacked(ctx, d, cw, dx, dy, N, nil)
 }

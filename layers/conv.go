@@ -617,7 +617,19 @@ func (c *Conv) BackwardWeight(dy, dw *tensor.Tensor) (*tensor.Tensor, error) {
 	dx := tensor.New(fw.x.Shape...)
 	N := fw.x.Shape[0]
 	c.scratch(fw.conv.Scratch(N))
-	fw.conv.Backward(dx.Data, dw.Data, db, dy.Data, fw.x.Data, fw.w.Data, c.cols, c.tmp, N)
+	d, byConv := fw.conv.DataGrad()
+	if !byConv {
+		fw.conv.Backward(dx.Data, dw.Data, db, dy.Data, fw.x.Data, fw.w.Data, c.cols, c.tmp, N)
+		return dx, nil
+	}
+	// Stride 1: the input's gradient is the forward pass of the
+	// convolution with the weights flipped (nn.Conv.DataGrad), cheaper
+	// than the backward's GEMM and col2im.
+	wf := make([]float32, len(fw.w.Data))
+	fw.conv.FlipWeights(wf, fw.w.Data)
+	c.scratch(d.Scratch(N))
+	d.Forward(dx.Data, dy.Data, wf, nil, c.cols, c.tmp, 0, N)
+	fw.conv.Backward(nil, dw.Data, db, dy.Data, fw.x.Data, fw.w.Data, c.cols, c.tmp, N)
 	return dx, nil
 }
 

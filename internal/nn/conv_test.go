@@ -277,6 +277,82 @@ func TestConvBackwardAdjoint(t *testing.T) {
 	}
 }
 
+// TestConvDataGrad checks DataGrad and FlipWeights: for every case of
+// stride 1 (and a few more: padding at the kernel's extent, none, a 1×1
+// kernel, a channel multiplier), the forward pass of DataGrad's
+// convolution with the flipped weights, by Forward and by ForwardPacked,
+// is the input gradient by its definition (the transposed convolution of
+// dy with the same weights, in float64) within float32 rounding, and
+// within that of Backward's. The other cases (and groups of more than
+// maxDataGradRows output channels) have no DataGrad.
+func TestConvDataGrad(t *testing.T) {
+	c1 := func(n, inC, outC, groups int, in, kernel, pad, padEnd, dil []int) convCase {
+		ones := make([]int, len(in))
+		for i := range ones {
+			ones[i] = 1
+		}
+		return convCase{n: n, inC: inC, outC: outC, groups: groups, in: in, kernel: kernel, stride: ones, pad: pad, padEnd: padEnd, dil: dil,
+			outPad: make([]int, len(in))}
+	}
+	cases := append(convCases(),
+		c1(2, 3, 4, 1, []int{6, 7}, []int{3, 3}, []int{2, 0}, []int{0, 2}, []int{1, 1}),
+		c1(2, 4, 6, 2, []int{5, 6}, []int{3, 2}, []int{0, 0}, []int{0, 0}, []int{2, 1}),
+		c1(3, 16, 8, 1, []int{7, 7}, []int{1, 1}, []int{0, 0}, []int{0, 0}, []int{1, 1}),
+		c1(2, 4, 8, 4, []int{6, 5}, []int{3, 3}, []int{1, 1}, []int{1, 1}, []int{1, 1}),
+		c1(1, 2, 3, 1, []int{3, 4, 5}, []int{2, 2, 3}, []int{1, 0, 2}, []int{0, 1, 1}, []int{1, 1, 1}),
+		c1(2, 32, 16, 1, []int{8, 8}, []int{3, 3}, []int{1, 1}, []int{1, 1}, []int{1, 1}),
+		c1(1, 66, 32, 1, []int{5, 5}, []int{3, 3}, []int{1, 1}, []int{1, 1}, []int{1, 1}),
+		c1(1, 4, 33, 1, []int{5, 5}, []int{3, 3}, []int{1, 1}, []int{1, 1}, []int{1, 1}),
+	)
+	tested := 0
+	for i, k := range cases {
+		c, out := k.conv()
+		d, ok := c.DataGrad()
+		stride1 := !k.transposed && k.outC/k.groups <= maxDataGradRows
+		for j := range k.in {
+			e := (k.kernel[j] - 1) * k.dil[j]
+			stride1 = stride1 && k.stride[j] == 1 && k.pad[j] <= e && k.padEnd[j] <= e
+		}
+		if ok != stride1 {
+			t.Fatalf("case %d: DataGrad reports %v, want %v", i, ok, stride1)
+		}
+		if !ok {
+			continue
+		}
+		tested++
+		rng := rand.New(rand.NewPCG(uint64(i), 11))
+		wn := k.outC * k.inC / k.groups * prodOf(k.kernel)
+		x, w := randSlice(rng, k.n*k.inC*prodOf(k.in)), randSlice(rng, wn)
+		dy := randSlice(rng, k.n*k.outC*prodOf(out))
+		// The input gradient by its definition: the transposed convolution
+		// of dy with w (same layout, same relation between positions).
+		kt := k
+		kt.inC, kt.outC, kt.in, kt.transposed = k.outC, k.inC, out, true
+		want, mag := naiveConv(&kt, dy, w, nil, k.in)
+		wf := make([]float32, wn)
+		c.FlipWeights(wf, w)
+		cols, tmp := d.Scratch(k.n)
+		byForward := make([]float32, len(want))
+		d.Forward(byForward, dy, wf, nil, make([]float32, cols), make([]float32, tmp), 0, k.n)
+		byPacked := make([]float32, len(want))
+		cw := PackConvWeights(d.InC, d.OutC, d.Groups, d.KernelN(), false, wf)
+		d.Plan().ForwardPacked(byPacked, dy, cw, nil, 0, k.n, 2, make([]float32, d.Plan().Scratch(cw, k.n, 2)))
+		cols, tmp = c.Scratch(k.n)
+		byBackward := make([]float32, len(want))
+		c.Backward(byBackward, make([]float32, wn), nil, dy, x, w, make([]float32, cols), make([]float32, tmp), k.n)
+		for name, got := range map[string][]float32{"Forward": byForward, "ForwardPacked": byPacked, "Backward": byBackward} {
+			for j, v := range got {
+				if e := math.Abs(float64(v) - want[j]); !(e <= 1e-5*mag[j]+1e-30) {
+					t.Fatalf("case %d, %s: element %d is %v, want %v (bound %g)", i, name, j, v, want[j], 1e-5*mag[j])
+				}
+			}
+		}
+	}
+	if tested < 8 {
+		t.Fatalf("%d cases with a DataGrad, want at least 8", tested)
+	}
+}
+
 // TestDepthwiseMatchesGEMM compares the direct depthwise kernel with the
 // im2col path on the same convolutions: within float32 rounding (the
 // products are the same, the GEMM may fuse them with the sum).

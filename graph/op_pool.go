@@ -185,44 +185,54 @@ func (o *poolOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 		default:
 			nn.MaxPool(y.U8, argmax, x.U8, &g, lo, hi)
 		}
+		if idx != nil {
+			o.indices(idx.I64[lo*P:hi*P], argmax[lo*P:hi*P], x.Shape[2:], lo, P)
+		}
 	})
 	if idx == nil {
 		return []*Tensor{y}, nil
 	}
-	o.indices(idx.I64, argmax, x.Shape[2:], P)
 	return []*Tensor{y, idx}, nil
 }
 
 // indices converts argmax, each maximum's index in its input plane (row
-// major), into ONNX MaxPool's Indices: the index in the whole input, the
-// plane's part row major and the position in the plane row major
-// (storage_order 0) or column major (1). A window of padding only has
-// index -1.
-func (o *poolOp) indices(dst []int64, argmax []int32, spatial []int, P int) {
+// major) for the output planes from p0 on (P elements each), into ONNX
+// MaxPool's Indices: the index in the whole input, the plane's part row
+// major and the position in the plane row major (storage_order 0) or
+// column major (1). A window of padding only has index -1.
+func (o *poolOp) indices(dst []int64, argmax []int32, spatial []int, p0, P int) {
 	B := prod(spatial)
+	if o.storageOrder == 0 {
+		for i := 0; i < len(argmax); i += P {
+			base := int64((p0 + i/P) * B)
+			for j, a := range argmax[i : i+P] {
+				if a < 0 {
+					dst[i+j] = -1
+				} else {
+					dst[i+j] = base + int64(a)
+				}
+			}
+		}
+		return
+	}
 	coords := make([]int, len(spatial))
 	for i, a := range argmax {
 		if a < 0 {
 			dst[i] = -1
 			continue
 		}
-		pos := int(a)
-		if o.storageOrder == 1 {
-			// Row-major coordinates, re-linearised with the first
-			// dimension fastest.
-			cm, stride := 0, 1
-			r := pos
-			for j := len(spatial) - 1; j >= 0; j-- {
-				coords[j] = r % spatial[j]
-				r /= spatial[j]
-			}
-			for j, c := range coords {
-				cm += c * stride
-				stride *= spatial[j]
-			}
-			pos = cm
+		// Row-major coordinates, re-linearised with the first dimension
+		// fastest.
+		cm, stride, r := 0, 1, int(a)
+		for j := len(spatial) - 1; j >= 0; j-- {
+			coords[j] = r % spatial[j]
+			r /= spatial[j]
 		}
-		dst[i] = int64(i/P*B + pos)
+		for j, c := range coords {
+			cm += c * stride
+			stride *= spatial[j]
+		}
+		dst[i] = int64((p0+i/P)*B + cm)
 	}
 }
 

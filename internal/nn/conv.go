@@ -304,16 +304,26 @@ func addChannelBias(y, bias []float32, P int) {
 }
 
 // sumChannels adds, for each channel c, the sum of channel c of dy (a
-// tensor [N, C, P]) to db[c], accumulating in float64.
+// tensor [N, C, P]) to db[c], accumulating in float64: each plane in four
+// running sums (elements 4j, 4j+1, 4j+2, 4j+3; the last P mod 4 in the
+// first), added as (s0+s1)+(s2+s3), then the planes in order.
 func sumChannels(db, dy []float32, P int) {
 	C := len(db)
 	sums := make([]float64, C)
 	for i := 0; i+P <= len(dy); i += P {
-		var s float64
-		for _, v := range dy[i : i+P] {
-			s += float64(v)
+		plane := dy[i : i+P]
+		var s0, s1, s2, s3 float64
+		j := 0
+		for ; j+4 <= len(plane); j += 4 {
+			s0 += float64(plane[j])
+			s1 += float64(plane[j+1])
+			s2 += float64(plane[j+2])
+			s3 += float64(plane[j+3])
 		}
-		sums[(i/P)%C] += s
+		for _, v := range plane[j:] {
+			s0 += float64(v)
+		}
+		sums[(i/P)%C] += (s0 + s1) + (s2 + s3)
 	}
 	for c, s := range sums {
 		db[c] += float32(s)

@@ -2,6 +2,9 @@ package layers
 
 import (
 	"math"
+	"math/rand/v2"
+	"runtime"
+	"slices"
 	"strings"
 	"testing"
 
@@ -294,6 +297,54 @@ func TestPoolRandomConfigs(t *testing.T) {
 		}
 		if _, err := l.Backward(randTensor(rng, y.Shape...)); err != nil {
 			t.Fatalf("%s: Backward: %v", l, err)
+		}
+	}
+}
+
+// TestSGDParts runs SGD on a parameter large enough to be updated in
+// parts (on two goroutines) and on a small one, three steps of each kind
+// (plain, momentum with dampening and weight decay, Nesterov), against
+// the formula SGD documents element by element in float64: bit for bit.
+func TestSGDParts(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(2))
+	rng := rand.New(rand.NewPCG(4, 4))
+	for _, cfg := range []SGDConfig{
+		{LR: 0.1, WeightDecay: 0.01},
+		{LR: 0.05, Momentum: 0.9, Dampening: 0.1, WeightDecay: 1e-3},
+		{LR: 0.05, Momentum: 0.8, Nesterov: true, WeightDecay: 1e-4},
+	} {
+		for _, n := range []int{7, 2*sgdPart + 5} {
+			w, g := make([]float32, n), make([]float32, n)
+			for i := range w {
+				w[i], g[i] = float32(rng.NormFloat64()), float32(rng.NormFloat64())
+			}
+			want, buf := slices.Clone(w), make([]float64, n)
+			p := []Param{{Name: "w", Value: tensorOf(w, n), Grad: tensorOf(g, n)}}
+			sgd := must(NewSGD(p, cfg))
+			for step := range 3 {
+				must(0, sgd.Step())
+				for j := range want {
+					d := float64(g[j]) + cfg.WeightDecay*float64(want[j])
+					if cfg.Momentum != 0 {
+						b := d
+						if step > 0 {
+							b = cfg.Momentum*buf[j] + (1-cfg.Dampening)*d
+						}
+						buf[j] = float64(float32(b))
+						if cfg.Nesterov {
+							d += cfg.Momentum * b
+						} else {
+							d = b
+						}
+					}
+					want[j] = float32(float64(want[j]) - cfg.LR*d)
+				}
+				for j, v := range p[0].Value.Data {
+					if math.Float32bits(v) != math.Float32bits(want[j]) {
+						t.Fatalf("%+v, %d elements, step %d: element %d is %v, want %v", cfg, n, step, j, v, want[j])
+					}
+				}
+			}
 		}
 	}
 }

@@ -3,6 +3,9 @@ package layers
 import (
 	"fmt"
 	"math"
+	"runtime"
+
+	"github.com/tensorquant/tensorquant/internal/par"
 )
 
 // Optimizer updates parameters from their accumulated gradients.
@@ -72,11 +75,12 @@ func (o *SGD) SetLR(lr float64) { o.cfg.LR = lr }
 
 // Step applies one SGD update to every parameter. It returns an error,
 // and changes nothing, if a parameter changed size since the last step.
+// Parameters of many elements are updated in parts on up to GOMAXPROCS
+// goroutines; every element's arithmetic is the same whatever the split.
 func (o *SGD) Step() error {
 	if err := checkParams(o.params); err != nil {
 		return err
 	}
-	c := o.cfg
 	for i, p := range o.params {
 		if o.buf[i] != nil && len(o.buf[i]) != len(p.Value.Data) {
 			return fmt.Errorf("layers: parameter %q changed size from %d to %d", p.Name, len(o.buf[i]), len(p.Value.Data))
@@ -84,28 +88,61 @@ func (o *SGD) Step() error {
 	}
 	for i, p := range o.params {
 		first := false
-		if c.Momentum != 0 && o.buf[i] == nil {
+		if o.cfg.Momentum != 0 && o.buf[i] == nil {
 			o.buf[i], first = make([]float32, len(p.Value.Data)), true
 		}
-		buf := o.buf[i]
-		for j, w := range p.Value.Data {
-			g := float64(p.Grad.Data[j]) + c.WeightDecay*float64(w)
-			if c.Momentum != 0 {
-				b := g
-				if !first {
-					b = c.Momentum*float64(buf[j]) + (1-c.Dampening)*g
-				}
-				buf[j] = float32(b)
-				if c.Nesterov {
-					g += c.Momentum * b
-				} else {
-					g = b
-				}
+		w, g, buf := p.Value.Data, p.Grad.Data, o.buf[i]
+		n := len(w)
+		parts := max(1, min(runtime.GOMAXPROCS(0), n/sgdPart))
+		par.Do(parts, func(k int) {
+			lo, hi := n*k/parts, n*(k+1)/parts
+			var b []float32
+			if buf != nil {
+				b = buf[lo:hi]
 			}
-			p.Value.Data[j] = float32(float64(w) - c.LR*g)
-		}
+			o.cfg.update(w[lo:hi], g[lo:hi], b, first)
+		})
 	}
 	return nil
+}
+
+// sgdPart is the fewest elements of a part of Step's work.
+const sgdPart = 1 << 16
+
+// update is one SGD step of the parameter w with gradient g and momentum
+// buffer buf (nil without momentum; first: its first step), element by
+// element in float64 as SGD documents, one loop per case.
+func (c *SGDConfig) update(w, g, buf []float32, first bool) {
+	g = g[:len(w)]
+	switch {
+	case c.Momentum == 0:
+		for j, v := range w {
+			d := float64(g[j]) + c.WeightDecay*float64(v)
+			w[j] = float32(float64(v) - c.LR*d)
+		}
+	case first || c.Nesterov:
+		for j, v := range w {
+			d := float64(g[j]) + c.WeightDecay*float64(v)
+			b := d
+			if !first {
+				b = c.Momentum*float64(buf[j]) + (1-c.Dampening)*d
+			}
+			buf[j] = float32(b)
+			if c.Nesterov {
+				d += c.Momentum * b
+			} else {
+				d = b
+			}
+			w[j] = float32(float64(v) - c.LR*d)
+		}
+	default:
+		m, damp := c.Momentum, 1-c.Dampening
+		for j, v := range w {
+			b := m*float64(buf[j]) + damp*(float64(g[j])+c.WeightDecay*float64(v))
+			buf[j] = float32(b)
+			w[j] = float32(float64(v) - c.LR*b)
+		}
+	}
 }
 
 // AdamConfig holds the hyper-parameters of Adam, with PyTorch's meaning;

@@ -5,29 +5,35 @@ import (
 	"github.com/mmcloughlin/avo/reg"
 )
 
-// convTile6Kernel emits convTile6AVX2, the kernel of a convolution of few
-// output channels computed position by position (internal/nn
-// tileProduct): for each of tiles tiles of 6 output positions (position
-// r of tile i at pos[6i + r] of x: the output positions' places in the
-// phase buffer, so that the padding's columns are not computed), the 16
-// output channels of the weight block w, the sums Σ_kk x[offs[kk] +
-// pos[6i + r]]·w[16kk + j] with the products fused into them in
+// convTile6Kernel emits convTile6AVX2 and convTile6AVX512, the kernels
+// of a convolution of few output channels computed position by position
+// (internal/nn tileProduct): for each of tiles tiles of 6 output
+// positions (position r of tile i at pos[6i + r] of x: the output
+// positions' places in the phase buffer, so that the padding's columns
+// are not computed), the output channels of the weight block w (16 for
+// AVX2, 32 for AVX-512: two vectors), the sums Σ_kk x[offs[kk] +
+// pos[6i + r]]·w[lanes·kk + j] with the products fused into them in
 // ascending kk (VFMADD231PS), plus what t holds when acc (added after the
 // sum, as the GEMM kernels add a block of the depth to C): the GEMM's
 // arithmetic for each element, without packing the columns. Per tile,
-// the 6 positions' addresses in registers; per step kk, one vector of
-// each half of the weights and the 6 positions' inputs broadcast from
-// them (one addressing mode: a position's address, offs[kk] scaled by
-// 4): 12 accumulators, the GEMM kernel's (enough chains of fused
-// multiply-adds to keep both FMA pipes busy; 8 were measured 10-20%
-// slower). The sums go out position by position: t0 gets each position's
-// channels 0-7, t1 its channels 8-15 (scatter8 moves them to the
-// channels' rows).
+// the 6 positions' addresses in registers; per step kk, the two vectors
+// of weights and the 6 positions' inputs broadcast from them (one
+// addressing mode: a position's address, offs[kk] scaled by 4): 12
+// accumulators, the GEMM kernel's (enough chains of fused multiply-adds
+// to keep both FMA pipes busy; 8 were measured 10-20% slower with AVX2).
+// The sums go out position by position, 8 channels to a buffer: AVX2's
+// channels 0-7 to t0, 8-15 to t1; AVX-512's channels 8h to 8h+7 to the
+// buffer of t at h·stride, a vector's upper half by VEXTRACTF64X4
+// (scatter8 moves them to the channels' rows).
 func convTile6Kernel(s isa) {
-	s.text("convTile6", "t0[8(6i+r) + j], t1[...] = sum over kk of x[offs[kk] + pos[6i+r]]*w[16kk + j] (j < 8, 8 + j) (+ t when acc), tile i, 6 positions r (convTiles6Generic).")
+	s.text("convTile6", "t[h][8(6i+r) + j] = sum over kk of x[offs[kk] + pos[6i+r]]*w[lanes*kk + 8h + j] (+ t when acc), tile i, 6 positions r (convTilesGeneric).")
 	k, offs, pos, w, t0, tiles := s.GP64(), s.GP64(), s.GP64(), s.GP64(), s.GP64(), s.GP64()
 	s.Load(s.Param("pos").Base(), pos)
-	s.Load(s.Param("t0").Base(), t0)
+	tName := "t0"
+	if s.avx512 {
+		tName = "t"
+	}
+	s.Load(s.Param(tName).Base(), t0)
 	s.Load(s.Param("tiles"), tiles)
 	s.TESTQ(tiles, tiles)
 	s.JEQ(operand.LabelRef("done"))
@@ -35,7 +41,7 @@ func convTile6Kernel(s isa) {
 	var acc [6][2]reg.VecVirtual
 	for r := range acc {
 		for v := range 2 {
-			acc[r][v] = s.YMM()
+			acc[r][v] = s.vec()
 			s.VXORPS(acc[r][v], acc[r][v], acc[r][v])
 		}
 	}
@@ -53,39 +59,76 @@ func convTile6Kernel(s isa) {
 	s.TESTQ(k, k)
 	s.JEQ(operand.LabelRef("store"))
 	s.Label("step")
-	off, w0, w1 := s.GP64(), s.YMM(), s.YMM()
+	off, w0, w1 := s.GP64(), s.vec(), s.vec()
 	s.MOVQ(operand.Mem{Base: offs}, off)
 	s.VMOVUPS(operand.Mem{Base: w}, w0)
-	s.VMOVUPS(operand.Mem{Base: w, Disp: 32}, w1)
+	s.VMOVUPS(operand.Mem{Base: w, Disp: 4 * s.lanes}, w1)
 	for r := range acc {
-		a := s.YMM()
+		a := s.vec()
 		s.VBROADCASTSS(operand.Mem{Base: at[r], Index: off, Scale: 4}, a)
 		s.VFMADD231PS(w0, a, acc[r][0])
 		s.VFMADD231PS(w1, a, acc[r][1])
 	}
 	s.ADDQ(imm(8), offs)
-	s.ADDQ(imm(64), w)
+	s.ADDQ(imm(8*s.lanes), w)
 	s.DECQ(k)
 	s.JNZ(operand.LabelRef("step"))
 	s.Label("store")
-	// t1 is t0 moved by the distance between the two buffers.
+	// The buffers of 8 channels: half h of accumulator v of a position
+	// goes to buffer 2v + h (AVX2: the whole vector to buffer v), each
+	// buffer a fixed distance d·(its number) from t0's.
 	d, base0 := s.GP64(), s.GP64()
-	s.Load(s.Param("t1").Base(), d)
-	s.Load(s.Param("t0").Base(), base0)
-	s.SUBQ(base0, d)
-	t1 := operand.Mem{Base: t0, Index: d, Scale: 1}
+	if s.avx512 {
+		s.Load(s.Param("stride"), d)
+		s.SHLQ(operand.U8(2), d)
+	} else {
+		s.Load(s.Param("t1").Base(), d)
+		s.Load(s.Param("t0").Base(), base0)
+		s.SUBQ(base0, d)
+	}
+	buffer := func(b, r int) operand.Mem {
+		m := operand.Mem{Base: t0, Disp: 32 * r}
+		switch b {
+		case 0:
+			return m
+		case 1:
+			m.Index, m.Scale = d, 1
+		case 2:
+			m.Index, m.Scale = d, 2
+		default:
+			m.Index, m.Scale = base0, 1
+		}
+		return m
+	}
+	if s.avx512 {
+		s.LEAQ(operand.Mem{Base: d, Index: d, Scale: 2}, base0) // 3·d
+	}
 	accFlag := s.GP8()
 	s.Load(s.Param("acc"), accFlag)
 	s.TESTB(accFlag, accFlag)
 	s.JEQ(operand.LabelRef("write"))
 	for r := range acc {
-		s.VADDPS(operand.Mem{Base: t0, Disp: 32 * r}, acc[r][0], acc[r][0])
-		s.VADDPS(t1.Offset(32*r), acc[r][1], acc[r][1])
+		for v := range 2 {
+			if !s.avx512 {
+				s.VADDPS(buffer(v, r), acc[r][v], acc[r][v])
+				continue
+			}
+			prior := s.ZMM()
+			s.VMOVUPS(buffer(2*v, r), prior.AsY())
+			s.VINSERTF64X4(operand.U8(1), buffer(2*v+1, r), prior, prior)
+			s.VADDPS(prior, acc[r][v], acc[r][v])
+		}
 	}
 	s.Label("write")
 	for r := range acc {
-		s.VMOVUPS(acc[r][0], operand.Mem{Base: t0, Disp: 32 * r})
-		s.VMOVUPS(acc[r][1], t1.Offset(32*r))
+		for v := range 2 {
+			if !s.avx512 {
+				s.VMOVUPS(acc[r][v], buffer(v, r))
+				continue
+			}
+			s.VMOVUPS(acc[r][v].AsY(), buffer(2*v, r))
+			s.VEXTRACTF64X4(operand.U8(1), acc[r][v], buffer(2*v+1, r))
+		}
 	}
 	s.ADDQ(imm(48), pos)
 	s.ADDQ(imm(192), t0)

@@ -69,8 +69,8 @@ func windowKernels(c *build.Context) {
 			maxK2S2Kernel(s)
 			padPlanesKernel(s)
 			dwBlockKernels(s)
-			convTile6Kernel(s)
 		}
+		convTile6Kernel(s)
 		evensKernel(s, evens)
 		zipKernel(s, zip)
 		winoInKernel(s)

@@ -9,18 +9,25 @@ import (
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
 )
 
-// TestConvTiles6 runs the kernel of convolutions of few output channels
-// (convTiles6) against convTiles6Generic, bit for bit: every depth from
-// 0 to 40, then up to 300, 0 to 4 tiles, offsets and positions in any
-// order (a position repeated, as the last tile's copies), with and
-// without acc, windowSpecials (NaN, ±Inf, ±0, subnormals, ±MaxFloat32)
-// among the inputs, weights and prior sums, fused multiply-adds whose
-// exact sums are ties, guards after the outputs.
+// TestConvTiles6 runs the kernels of convolutions of few output channels
+// (convTiles6: 16 lanes with AVX2, 32 with AVX-512) against
+// convTilesGeneric, bit for bit: every depth from 0 to 40, then up to
+// 300, 0 to 4 tiles, offsets and positions in any order (a position
+// repeated, as the last tile's copies), with and without acc,
+// windowSpecials (NaN, ±Inf, ±0, subnormals, ±MaxFloat32) among the
+// inputs, weights and prior sums, fused multiply-adds whose exact sums
+// are ties, guards between and after the buffers.
 func TestConvTiles6(t *testing.T) {
 	for _, f := range cpufeat.Available() {
 		defer cpufeat.Use(f)()
+		lanes := tileLanes()
+		if lanes == 0 {
+			continue
+		}
 		rng := rand.New(rand.NewPCG(12, uint64(f)))
 		ran := 0
+		// check runs both on buffers of len(prior) elements each (prior
+		// in each).
 		check := func(offs []int, x []float32, pos []int, w, prior []float32, tiles int, acc bool) {
 			t.Helper()
 			maxOff, maxPos := 0, 0
@@ -30,17 +37,17 @@ func TestConvTiles6(t *testing.T) {
 			if tiles > 0 {
 				maxPos = slices.Max(pos[:6*tiles])
 			}
-			want := [2][]float32{slices.Clone(prior), slices.Clone(prior)}
-			got := [2][]float32{slices.Clone(prior), slices.Clone(prior)}
-			convTiles6Generic(offs, x, pos, w, want[0], want[1], tiles, acc)
-			if !convTiles6(offs, maxOff, x, pos, maxPos, w, got[0], got[1], tiles, acc) {
-				return
+			stride := len(prior)
+			want := make([]float32, lanes/8*stride)
+			for h := range lanes / 8 {
+				copy(want[h*stride:], prior)
 			}
-			for h := range want {
-				for i, wv := range want[h] {
-					if g := got[h][i]; math.Float32bits(g) != math.Float32bits(wv) && !(g != g && wv != wv) {
-						t.Fatalf("%v: k %d, %d tiles, acc %v: t%d[%d] = %v, want %v", f, len(offs), tiles, acc, h, i, g, wv)
-					}
+			got := slices.Clone(want)
+			convTilesGeneric(lanes, offs, x, pos, w, want, stride, tiles, acc)
+			convTiles6(offs, maxOff, x, pos, maxPos, w, got, stride, tiles, acc)
+			for i, wv := range want {
+				if g := got[i]; math.Float32bits(g) != math.Float32bits(wv) && !(g != g && wv != wv) {
+					t.Fatalf("%v: k %d, %d tiles, acc %v: t[%d] = %v (buffer %d), want %v", f, len(offs), tiles, acc, i, g, i/stride, wv)
 				}
 			}
 			ran++
@@ -71,15 +78,15 @@ func TestConvTiles6(t *testing.T) {
 					pos[i] = pos[i-1]
 				}
 			}
-			check(offs, sprinkled(maxOff+41), pos, sprinkled(16*k), sprinkled(48*tiles+3), tiles, rng.IntN(2) == 0)
+			check(offs, sprinkled(maxOff+41), pos, sprinkled(lanes*k), sprinkled(48*tiles+3), tiles, rng.IntN(2) == 0)
 		}
 		// Ties: 1·(1 + 2⁻²³) + 2⁻²⁴·w₁ is halfway between two floats for
 		// w₁ = 1 and 3 (to even: 1 + 2⁻²² both times), and the added
 		// prior sum of acc rounds too.
 		x := []float32{1, 1, 1, 1, 1, 1, 0x1p-24, 0x1p-24, 0x1p-24, 0x1p-24, 0x1p-24, 0x1p-24}
-		w := make([]float32, 32)
-		for j := range 16 {
-			w[j], w[16+j] = 1+0x1p-23, float32(1+2*(j%2))
+		w := make([]float32, 2*lanes)
+		for j := range lanes {
+			w[j], w[lanes+j] = 1+0x1p-23, float32(1+2*(j%2))
 		}
 		prior := make([]float32, 48)
 		for i := range prior {
@@ -88,15 +95,16 @@ func TestConvTiles6(t *testing.T) {
 		for _, acc := range []bool{false, true} {
 			check([]int{0, 6}, x, []int{0, 1, 2, 3, 4, 5}, w, prior, 1, acc)
 		}
-		if f == cpufeat.AVX2 && ran == 0 {
-			t.Fatal("the AVX2 kernel never ran")
+		if ran == 0 {
+			t.Fatalf("the %v kernel never ran", f)
 		}
 	}
 }
 
 // FuzzConvTiles6 pins the kernel of convolutions of few output channels
-// to convTiles6Generic on arbitrary offsets, positions, depths, tile
-// counts and values (the data's bytes as float32 bits: every special).
+// of every family this CPU has to convTilesGeneric on arbitrary offsets,
+// positions, depths, tile counts and values (the data's bytes as float32
+// bits: every special).
 func FuzzConvTiles6(f *testing.F) {
 	f.Add([]byte{0, 0, 128, 63, 0, 0, 192, 127, 1, 0, 0, 128}, uint16(9), uint8(2), false)
 	f.Add([]byte("few channels, many steps"), uint16(300), uint8(1), true)
@@ -125,28 +133,36 @@ func FuzzConvTiles6(f *testing.F) {
 		for i := range x {
 			x[i] = floatAt(i)
 		}
-		w := make([]float32, 16*k)
+		w := make([]float32, 32*k)
 		for i := range w {
 			w[i] = floatAt(i + 3)
 		}
-		var want [2][]float32
-		for h := range want {
-			want[h] = make([]float32, 48*tiles)
-			for i := range want[h] {
-				want[h][i] = floatAt(i + 5 + h)
+		stride := 48 * tiles
+		prior := make([]float32, 4*stride)
+		for i := range prior {
+			prior[i] = floatAt(i + 5)
+		}
+		ran := false
+		for _, fam := range cpufeat.Available() {
+			restore := cpufeat.Use(fam)
+			lanes := tileLanes()
+			if lanes == 0 {
+				restore()
+				continue
 			}
-		}
-		got := [2][]float32{append([]float32(nil), want[0]...), append([]float32(nil), want[1]...)}
-		convTiles6Generic(offs, x, pos, w, want[0], want[1], tiles, acc)
-		if !convTiles6(offs, maxOff, x, pos, maxPos, w, got[0], got[1], tiles, acc) {
-			t.Skip("no kernel")
-		}
-		for h := range want {
-			for i, wv := range want[h] {
-				if g := got[h][i]; math.Float32bits(g) != math.Float32bits(wv) && !(g != g && wv != wv) {
-					t.Fatalf("k %d, %d tiles, acc %v: t%d[%d] = %v, want %v", k, tiles, acc, h, i, g, wv)
+			want, got := slices.Clone(prior), slices.Clone(prior)
+			convTilesGeneric(lanes, offs, x, pos, w, want, stride, tiles, acc)
+			convTiles6(offs, maxOff, x, pos, maxPos, w, got, stride, tiles, acc)
+			restore()
+			ran = true
+			for i, wv := range want {
+				if g := got[i]; math.Float32bits(g) != math.Float32bits(wv) && !(g != g && wv != wv) {
+					t.Fatalf("%v: k %d, %d tiles, acc %v: t[%d] = %v, want %v", fam, k, tiles, acc, i, g, wv)
 				}
 			}
+		}
+		if !ran {
+			t.Skip("no kernel")
 		}
 	})
 }

@@ -22,9 +22,10 @@
 // GEMM's panels straight from the input (ConvPlan.ForwardPacked with
 // PackConvWeights: Forward's bits; samples with few output positions
 // share a GEMM; on AVX2, 16 to 64 output channels per group skip the
-// packing, 6 output positions × 16 channels per step read through the
-// columns' offsets from each position's place in the phase buffer (the
-// padding's columns not computed), still Forward's bits: convtile.go; a
+// packing, 6 output positions × 16 channels per step (on AVX-512, 32 or
+// 64 channels, × 32 per step) read through the columns' offsets from
+// each position's place in the phase buffer (the padding's columns not
+// computed), still Forward's bits: convtile.go; a
 // unit-stride phase buffer is written by a kernel, padPlanes), by
 // Winograd's F(2×2, 3×3) for the 3×3 stride-1
 // convolutions where Conv.Winograd says it is faster (ForwardPacked with

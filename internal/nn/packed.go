@@ -17,6 +17,7 @@ type ConvWeights struct {
 	transposed                 bool
 	packed                     []*gemm.Packed // per group; nil when w is used
 	tiles                      [][]float32    // per group, for tileProduct (packTiles); nil: none
+	tileLanes                  int            // the lanes tiles are packed for
 	w                          []float32
 	wino                       []*gemm.Packed // PackWinogradWeights': G g Gᵀ at each ξ
 }
@@ -36,8 +37,8 @@ func PackConvWeights(inC, outC, groups, kernelN int, transposed bool, w []float3
 	rows, K := outC/groups, inC/groups*kernelN
 	for g := range groups {
 		cw.packed = append(cw.packed, gemm.PackA(false, rows, K, w[g*rows*K:], max(K, 1)))
-		if t := packTiles(rows, K, w[g*rows*K:(g+1)*rows*K]); t != nil {
-			cw.tiles = append(cw.tiles, t)
+		if t, lanes := packTiles(rows, K, w[g*rows*K:(g+1)*rows*K]); t != nil {
+			cw.tiles, cw.tileLanes = append(cw.tiles, t), lanes
 		}
 	}
 	return cw
@@ -469,7 +470,7 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 		}
 		cs := sc[pl.phaseLen:]
 		ldc, lds := P, wo
-		if !tileProduct(cs[:rows*P], P, sc[:pl.phaseLen], wt, pl, K, rows, threads) {
+		if !tileProduct(cs[:rows*P], P, sc[:pl.phaseLen], wt, w.tileLanes, pl, K, rows, threads) {
 			ldc, lds = pl.n, pl.wq
 			p.C, p.LdC = cs[:rows*pl.n], pl.n
 			gemm.Gemm(p)
@@ -513,7 +514,7 @@ func (c *Conv) gemmSamples(y, x []float32, w *ConvWeights, f *Fused, pl *columns
 	cs := sc[used:]
 	tiled := !pl.direct && w.tiles != nil
 	for s := 0; s < k && tiled; s++ {
-		tiled = tileProduct(cs[s*cols:rows*n], n, buf[s*stride:(s+1)*stride], w.tiles[0], pl, K, rows, threads)
+		tiled = tileProduct(cs[s*cols:rows*n], n, buf[s*stride:(s+1)*stride], w.tiles[0], w.tileLanes, pl, K, rows, threads)
 	}
 	if !tiled {
 		cols, lds = samplesCols(pl.n), pl.wq

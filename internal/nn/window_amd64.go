@@ -495,25 +495,52 @@ func dwBlockRun(k, st int, out, in, w, bias []float32, h, wd, ho, wo, padT, padL
 	}
 }
 
-// convTile6AVX2 is convTiles6Generic for the AVX2 family: tiles tiles of
-// 6 positions, 16 channels.
+// convTile6AVX2 is convTilesGeneric for the AVX2 family: tiles tiles of
+// 6 positions, 16 channels (buffers t0 and t1).
 //
 //go:noescape
 func convTile6AVX2(k int, offs []int, x []float32, pos []int, w, t0, t1 []float32, tiles int, acc bool)
 
-// convTiles6 computes convTiles6Generic (maxOff at least the largest of
-// offs, and maxPos of pos[:6·tiles]: the bounds checked) by its kernel
-// and reports whether it could: the AVX2 family selected.
-func convTiles6(offs []int, maxOff int, x []float32, pos []int, maxPos int, w, t0, t1 []float32, tiles int, acc bool) bool {
-	if cpufeat.Selected != cpufeat.AVX2 {
-		return false
+// convTile6AVX512 is convTilesGeneric for the AVX-512 family: tiles tiles
+// of 6 positions, 32 channels (the 4 buffers of t at multiples of
+// stride).
+//
+//go:noescape
+func convTile6AVX512(k int, offs []int, x []float32, pos []int, w, t []float32, stride, tiles int, acc bool)
+
+// tileLanes returns the output channels of the kernel of convolutions of
+// few output channels of cpufeat.Selected (convTiles6): 16 for AVX2, 32
+// for AVX-512, 0 for none.
+func tileLanes() int {
+	switch cpufeat.Selected {
+	case cpufeat.AVX512:
+		return 32
+	case cpufeat.AVX2:
+		return 16
 	}
+	return 0
+}
+
+// convTiles6 computes convTilesGeneric with tileLanes() lanes (which must
+// not be 0) by its kernel; maxOff is at least the largest of offs, maxPos
+// of pos[:6·tiles]: the bounds checked.
+func convTiles6(offs []int, maxOff int, x []float32, pos []int, maxPos int, w, t []float32, stride, tiles int, acc bool) {
 	if tiles == 0 {
-		return true
+		return
 	}
-	_, _, _, _, _ = x[maxOff+maxPos], pos[6*tiles-1], w[:16*len(offs)], t0[48*tiles-1], t1[48*tiles-1]
-	convTile6AVX2(len(offs), offs, x, pos, w, t0, t1, tiles, acc)
-	return true
+	lanes := tileLanes()
+	_, _, _, _ = x[maxOff+maxPos], pos[6*tiles-1], w[:lanes*len(offs)], t[(lanes/8-1)*stride+48*tiles-1]
+	if stride < 48*tiles {
+		panic("nn: convTiles6's buffers overlap")
+	}
+	switch lanes {
+	case 32:
+		convTile6AVX512(len(offs), offs, x, pos, w, t, stride, tiles, acc)
+	case 16:
+		convTile6AVX2(len(offs), offs, x, pos, w, t[:stride], t[stride:], tiles, acc)
+	default:
+		panic("nn: convTiles6 without a kernel")
+	}
 }
 
 // dwBlockBytes bounds the interleaved input rows a strip of a block reads

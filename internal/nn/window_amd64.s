@@ -3166,7 +3166,7 @@ done:
 // func convTile6AVX2(k int, offs []int, x []float32, pos []int, w []float32, t0 []float32, t1 []float32, tiles int, acc bool)
 // Requires: AVX, FMA3
 TEXT ·convTile6AVX2(SB), NOSPLIT, $0-161
-	// t0[8(6i+r) + j], t1[...] = sum over kk of x[offs[kk] + pos[6i+r]]*w[16kk + j] (j < 8, 8 + j) (+ t when acc), tile i, 6 positions r (convTiles6Generic).
+	// t[h][8(6i+r) + j] = sum over kk of x[offs[kk] + pos[6i+r]]*w[lanes*kk + 8h + j] (+ t when acc), tile i, 6 positions r (convTilesGeneric).
 	MOVQ  pos_base+56(FP), DX
 	MOVQ  t0_base+104(FP), SI
 	MOVQ  tiles+152(FP), DI
@@ -11172,6 +11172,153 @@ stored2:
 next_chunk:
 	ADDQ $0x08, DX
 	JMP  chunks
+
+done:
+	VZEROUPPER
+	RET
+
+// func convTile6AVX512(k int, offs []int, x []float32, pos []int, w []float32, t []float32, stride int, tiles int, acc bool)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·convTile6AVX512(SB), NOSPLIT, $0-145
+	// t[h][8(6i+r) + j] = sum over kk of x[offs[kk] + pos[6i+r]]*w[lanes*kk + 8h + j] (+ t when acc), tile i, 6 positions r (convTilesGeneric).
+	MOVQ  pos_base+56(FP), DX
+	MOVQ  t_base+104(FP), SI
+	MOVQ  tiles+136(FP), DI
+	TESTQ DI, DI
+	JEQ   done
+
+tile:
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	MOVQ   x_base+32(FP), AX
+	MOVQ   (DX), R8
+	LEAQ   (AX)(R8*4), R8
+	MOVQ   8(DX), R9
+	LEAQ   (AX)(R9*4), R9
+	MOVQ   16(DX), R10
+	LEAQ   (AX)(R10*4), R10
+	MOVQ   24(DX), R11
+	LEAQ   (AX)(R11*4), R11
+	MOVQ   32(DX), R12
+	LEAQ   (AX)(R12*4), R12
+	MOVQ   40(DX), R13
+	LEAQ   (AX)(R13*4), R13
+	MOVQ   k+0(FP), AX
+	MOVQ   offs_base+8(FP), CX
+	MOVQ   w_base+80(FP), BX
+	TESTQ  AX, AX
+	JEQ    store
+
+step:
+	MOVQ         (CX), R14
+	VMOVUPS      (BX), Z12
+	VMOVUPS      64(BX), Z13
+	VBROADCASTSS (R8)(R14*4), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS (R9)(R14*4), Z14
+	VFMADD231PS  Z12, Z14, Z2
+	VFMADD231PS  Z13, Z14, Z3
+	VBROADCASTSS (R10)(R14*4), Z14
+	VFMADD231PS  Z12, Z14, Z4
+	VFMADD231PS  Z13, Z14, Z5
+	VBROADCASTSS (R11)(R14*4), Z14
+	VFMADD231PS  Z12, Z14, Z6
+	VFMADD231PS  Z13, Z14, Z7
+	VBROADCASTSS (R12)(R14*4), Z14
+	VFMADD231PS  Z12, Z14, Z8
+	VFMADD231PS  Z13, Z14, Z9
+	VBROADCASTSS (R13)(R14*4), Z14
+	VFMADD231PS  Z12, Z14, Z10
+	VFMADD231PS  Z13, Z14, Z11
+	ADDQ         $0x08, CX
+	ADDQ         $0x80, BX
+	DECQ         AX
+	JNZ          step
+
+store:
+	MOVQ         stride+128(FP), AX
+	SHLQ         $0x02, AX
+	LEAQ         (AX)(AX*2), CX
+	MOVB         acc+144(FP), BL
+	TESTB        BL, BL
+	JEQ          write
+	VMOVUPS      (SI), Y15
+	VINSERTF64X4 $0x01, (SI)(AX*1), Z15, Z15
+	VADDPS       Z15, Z0, Z0
+	VMOVUPS      (SI)(AX*2), Y16
+	VINSERTF64X4 $0x01, (SI)(CX*1), Z16, Z16
+	VADDPS       Z16, Z1, Z1
+	VMOVUPS      32(SI), Y17
+	VINSERTF64X4 $0x01, 32(SI)(AX*1), Z17, Z17
+	VADDPS       Z17, Z2, Z2
+	VMOVUPS      32(SI)(AX*2), Y18
+	VINSERTF64X4 $0x01, 32(SI)(CX*1), Z18, Z18
+	VADDPS       Z18, Z3, Z3
+	VMOVUPS      64(SI), Y19
+	VINSERTF64X4 $0x01, 64(SI)(AX*1), Z19, Z19
+	VADDPS       Z19, Z4, Z4
+	VMOVUPS      64(SI)(AX*2), Y20
+	VINSERTF64X4 $0x01, 64(SI)(CX*1), Z20, Z20
+	VADDPS       Z20, Z5, Z5
+	VMOVUPS      96(SI), Y21
+	VINSERTF64X4 $0x01, 96(SI)(AX*1), Z21, Z21
+	VADDPS       Z21, Z6, Z6
+	VMOVUPS      96(SI)(AX*2), Y22
+	VINSERTF64X4 $0x01, 96(SI)(CX*1), Z22, Z22
+	VADDPS       Z22, Z7, Z7
+	VMOVUPS      128(SI), Y23
+	VINSERTF64X4 $0x01, 128(SI)(AX*1), Z23, Z23
+	VADDPS       Z23, Z8, Z8
+	VMOVUPS      128(SI)(AX*2), Y24
+	VINSERTF64X4 $0x01, 128(SI)(CX*1), Z24, Z24
+	VADDPS       Z24, Z9, Z9
+	VMOVUPS      160(SI), Y25
+	VINSERTF64X4 $0x01, 160(SI)(AX*1), Z25, Z25
+	VADDPS       Z25, Z10, Z10
+	VMOVUPS      160(SI)(AX*2), Y26
+	VINSERTF64X4 $0x01, 160(SI)(CX*1), Z26, Z26
+	VADDPS       Z26, Z11, Z11
+
+write:
+	VMOVUPS       Y0, (SI)
+	VEXTRACTF64X4 $0x01, Z0, (SI)(AX*1)
+	VMOVUPS       Y1, (SI)(AX*2)
+	VEXTRACTF64X4 $0x01, Z1, (SI)(CX*1)
+	VMOVUPS       Y2, 32(SI)
+	VEXTRACTF64X4 $0x01, Z2, 32(SI)(AX*1)
+	VMOVUPS       Y3, 32(SI)(AX*2)
+	VEXTRACTF64X4 $0x01, Z3, 32(SI)(CX*1)
+	VMOVUPS       Y4, 64(SI)
+	VEXTRACTF64X4 $0x01, Z4, 64(SI)(AX*1)
+	VMOVUPS       Y5, 64(SI)(AX*2)
+	VEXTRACTF64X4 $0x01, Z5, 64(SI)(CX*1)
+	VMOVUPS       Y6, 96(SI)
+	VEXTRACTF64X4 $0x01, Z6, 96(SI)(AX*1)
+	VMOVUPS       Y7, 96(SI)(AX*2)
+	VEXTRACTF64X4 $0x01, Z7, 96(SI)(CX*1)
+	VMOVUPS       Y8, 128(SI)
+	VEXTRACTF64X4 $0x01, Z8, 128(SI)(AX*1)
+	VMOVUPS       Y9, 128(SI)(AX*2)
+	VEXTRACTF64X4 $0x01, Z9, 128(SI)(CX*1)
+	VMOVUPS       Y10, 160(SI)
+	VEXTRACTF64X4 $0x01, Z10, 160(SI)(AX*1)
+	VMOVUPS       Y11, 160(SI)(AX*2)
+	VEXTRACTF64X4 $0x01, Z11, 160(SI)(CX*1)
+	ADDQ          $0x30, DX
+	ADDQ          $0xc0, SI
+	DECQ          DI
+	JNZ           tile
 
 done:
 	VZEROUPPER

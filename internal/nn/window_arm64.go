@@ -145,14 +145,16 @@ func maxArgRowK2S2([]float32, []int32, []float32, []float32, int, int) int { ret
 
 func maxPlane[T Number](_, _ []T, _ *Geom) bool { return false }
 
-// convTiles6 has no kernel on arm64: the GEMM computes the convolution.
-func convTiles6([]int, int, []float32, []int, int, []float32, []float32, []float32, int, bool) bool {
-	return false
-}
+// tileLanes is 0: no kernel of convolutions of few output channels
+// here, the GEMM computes them.
+func tileLanes() int { return 0 }
+
+// convTiles6 has no kernel here (tileLanes).
+func convTiles6([]int, int, []float32, []int, int, []float32, []float32, int, int, bool) {}
 
 // scatter8 sets dst[j·ldd + q] = src[8q + j] for j < 8 and q < n (the
 // amd64 version's definition; tileProduct, its caller, stops before it
-// here, where convTiles6 has no kernel).
+// here, where tileLanes is 0).
 func scatter8(dst []float32, ldd int, src []float32, n int) {
 	for q := range n {
 		for j := range 8 {

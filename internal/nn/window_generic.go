@@ -102,33 +102,30 @@ func zipGeneric(dst, a, b []float32) {
 	}
 }
 
-// convTiles6Generic is the specification of the kernel of convolutions
-// of few output channels (tileProduct), 16 output channels and tiles of 6
-// positions at a time, written position by position: for tile i,
-// position r (at pos[6i + r] of x), channel j < 8 of the weight block w
-// (step kk of channel j at 16kk + j),
+// convTilesGeneric is the specification of the kernels of convolutions
+// of few output channels (tileProduct): lanes output channels (16 for
+// AVX2's kernel, 32 for AVX-512's) and tiles of 6 positions at a time,
+// written position by position: for tile i, position r (at pos[6i + r]
+// of x), channel j < lanes of the weight block w (step kk of channel j at
+// lanes·kk + j), in buffer h = j/8 of t (at h·stride),
 //
-//	t0[8(6i + r) + j] = Σ_kk x[offs[kk] + pos[6i + r]] · w[16kk + j]
-//	t1[8(6i + r) + j] = Σ_kk x[offs[kk] + pos[6i + r]] · w[16kk + 8 + j]
+//	t[h·stride + 8(6i + r) + j%8] = Σ_kk x[offs[kk] + pos[6i + r]] · w[lanes·kk + j]
 //
 // in ascending kk, each product fused into the sum (as the GEMM's
 // assembly kernels do), then added to what t holds when acc: the GEMM's
 // element of the same block of the depth, bit for bit.
-func convTiles6Generic(offs []int, x []float32, pos []int, w, t0, t1 []float32, tiles int, acc bool) {
+func convTilesGeneric(lanes int, offs []int, x []float32, pos []int, w, t []float32, stride, tiles int, acc bool) {
 	for p, at := range pos[:6*tiles] {
-		for j := range 16 {
+		for j := range lanes {
 			var sum float32
 			for kk, off := range offs {
-				sum = vecmath.FMA32(x[off+at], w[16*kk+j], sum)
+				sum = vecmath.FMA32(x[off+at], w[lanes*kk+j], sum)
 			}
-			t := t0
-			if j >= 8 {
-				t = t1
-			}
+			i := j/8*stride + 8*p + j%8
 			if acc {
-				sum += t[8*p+j%8]
+				sum += t[i]
 			}
-			t[8*p+j%8] = sum
+			t[i] = sum
 		}
 	}
 }

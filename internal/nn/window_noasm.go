@@ -31,14 +31,16 @@ func winoIn([]float32, int, int, []float32, []float32, []float32, []float32, int
 
 func winoOut([]float32, int, []float32, int, int) bool { return false }
 
-// convTiles6 has no kernel without assembly: the GEMM computes the convolution.
-func convTiles6([]int, int, []float32, []int, int, []float32, []float32, []float32, int, bool) bool {
-	return false
-}
+// tileLanes is 0: no kernel of convolutions of few output channels
+// here, the GEMM computes them.
+func tileLanes() int { return 0 }
+
+// convTiles6 has no kernel here (tileLanes).
+func convTiles6([]int, int, []float32, []int, int, []float32, []float32, int, int, bool) {}
 
 // scatter8 sets dst[j·ldd + q] = src[8q + j] for j < 8 and q < n (the
 // amd64 version's definition; tileProduct, its caller, stops before it
-// here, where convTiles6 has no kernel).
+// here, where tileLanes is 0).
 func scatter8(dst []float32, ldd int, src []float32, n int) {
 	for q := range n {
 		for j := range 8 {

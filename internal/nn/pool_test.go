@@ -288,7 +288,8 @@ func BenchmarkMaxPool(b *testing.B) {
 }
 
 // benchMaxPool runs MaxPool on a 2×2 pool of planes28 planes of 28×28
-// and a 3×3 stride-2 pool of 64 planes of 112×112 (padding 1), with the
+// and of twice as many of 14×14 (the Fashion-MNIST CNN's pools), and a
+// 3×3 stride-2 pool of 64 planes of 112×112 (padding 1), with the
 // argmax or without.
 func benchMaxPool(b *testing.B, planes28 int, argmax bool) {
 	for _, c := range []struct {
@@ -297,6 +298,7 @@ func benchMaxPool(b *testing.B, planes28 int, argmax bool) {
 		g      Geom
 	}{
 		{fmt.Sprintf("k2s2_28x28x%d", planes28), planes28, NewGeom([]int{28, 28}, []int{14, 14}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1})},
+		{fmt.Sprintf("k2s2_14x14x%d", 2*planes28), 2 * planes28, NewGeom([]int{14, 14}, []int{7, 7}, []int{2, 2}, []int{2, 2}, []int{0, 0}, nil, []int{1, 1})},
 		{"k3s2p1_112x112x64", 64, NewGeom([]int{112, 112}, []int{56, 56}, []int{3, 3}, []int{2, 2}, []int{1, 1}, nil, []int{1, 1})},
 	} {
 		b.Run(c.name, func(b *testing.B) {

@@ -209,14 +209,27 @@ func maxK2S2(out, in []float32, rows, wo, wd int) bool {
 //go:noescape
 func maxArgRowK2S2AVX2(out []float32, am []int32, top, bottom []float32, base, b2 int32)
 
-// maxArgRowK2S2 runs maxArgRowK2S2AVX2 on a row of maxPlaneK2S2Arg of 8
-// outputs or more, the last 8 again when their number is not a multiple
-// of 8 (they come out the same), and returns how many outputs it
-// computed: all, or 0 for a shorter row or under the generic family.
+// maxArgRowK2S2 runs maxArgRowK2S2AVX2 on a row of maxPlaneK2S2Arg, the
+// last 8 outputs again when their number is not a multiple of 8 (they
+// come out the same), a row of fewer than 8 through copies of 8 (the
+// lanes past the row computed and dropped; the indices come from base
+// and b2, not from where the taps are), and returns how many outputs it
+// computed: all, or 0 under the generic family.
 func maxArgRowK2S2(out []float32, am []int32, top, bottom []float32, base, b2 int) int {
 	m := len(out)
-	if m < 8 || cpufeat.Selected != cpufeat.AVX2 && cpufeat.Selected != cpufeat.AVX512 {
+	if m == 0 || cpufeat.Selected != cpufeat.AVX2 && cpufeat.Selected != cpufeat.AVX512 {
 		return 0
+	}
+	if m < 8 {
+		var t, b [16]float32
+		var o [8]float32
+		var a [8]int32
+		copy(t[:], top[:2*m])
+		copy(b[:], bottom[:2*m])
+		maxArgRowK2S2AVX2(o[:], a[:], t[:], b[:], int32(base), int32(b2))
+		copy(out, o[:m])
+		copy(am[:m], a[:m])
+		return m
 	}
 	// The kernel does not check bounds: the last elements it reads and
 	// writes.

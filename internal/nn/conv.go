@@ -237,15 +237,15 @@ func (c *Conv) Backward(dx, dw, db, dy, x, w, cols, tmp []float32, n int) {
 	}
 }
 
-// DataGrad returns the convolution whose forward pass, with the weights
 // maxDataGradRows bounds the output channels per group of a convolution
 // whose input gradient DataGrad computes. col2im costs per input channel,
 // tap and position, the backward's GEMM that much times the output
 // channels per group: at 16 and 32 (the Fashion-MNIST CNN, 32 samples)
-// and for depthwise convolutions the forward pass took 0.4-0.65× the
-// time of the GEMM and col2im, at 64 to 512 (ResNet-18's) 0.8-2.8×.
+// the forward pass took 0.45-0.65× the time of the GEMM and col2im (a
+// depthwise one 0.06×), at 64 to 512 (ResNet-18's) 0.8-2.8×.
 const maxDataGradRows = 32
 
+// DataGrad returns the convolution whose forward pass, with the weights
 // FlipWeights writes, computes Backward's input gradient from the output
 // gradient, and true; false when c has none (a transposed convolution, or
 // one with a stride other than 1 or with a padding larger than the

@@ -2,10 +2,10 @@ package nn
 
 import "github.com/tensorquant/tensorquant/internal/gemm"
 
-// Convolutions of 16, 32, 48 or 64 output channels per group (a
-// network's first layers, small CNNs) read their im2col columns straight
-// from the phase buffer (see columns) instead of the GEMM's packed
-// panels: convTiles6 computes 6 positions × 16 output channels (AVX2) or
+// Convolutions of 16, 32, 48 or 64 output channels per group (32 or 64
+// on AVX-512; a network's first layers, small CNNs) read their im2col
+// columns straight from the phase buffer (see columns) instead of the
+// GEMM's packed panels: convTiles6 computes 6 positions × 16 output channels (AVX2) or
 // × 32 (AVX-512) at a time, each position's input broadcast from the
 // phase buffer, each output channel's weights one lane of a vector. The
 // GEMM would spend its packing of the columns on few rows of weights,

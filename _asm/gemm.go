@@ -220,6 +220,13 @@ func sgemm(s isa, finish bool) {
 	s.RET()
 }
 
+// aPrefetch is how far ahead of the k loop's reads A's panel is
+// prefetched, in bytes. A batch-1 convolution's weights are read once,
+// from memory: ResNet-18's 512-channel 3×3 convolution at 7×7 (9.4 MB of
+// weights), run with eight weight sets in turn as a model reads them,
+// took 2.73 ms without, 2.45 with 1024, 2.27 with 2048, 2.15 with 4096.
+const aPrefetch = 4096
+
 // sgemmTile holds what the tile bodies of one sgemm kernel share: its
 // arguments' registers and the rows of its panels of A.
 type sgemmTile struct {
@@ -265,22 +272,42 @@ func (t sgemmTile) loop(r int, sfx string) []reg.VecVirtual {
 	s.TESTQ(k, k)
 	s.JEQ(operand.LabelRef("store" + sfx))
 
-	s.Label("loop" + sfx)
-	bv0, bv1 := s.vec(), s.vec()
-	s.VMOVUPS(t.b.at(0), bv0)
-	s.VMOVUPS(t.b.at(s.lanes), bv1)
-	for i := range r {
-		ai := s.vec()
-		s.VBROADCASTSS(t.a.at(i), ai)
-		s.VFMADD231PS(bv0, ai, acc[2*i])
-		s.VFMADD231PS(bv1, ai, acc[2*i+1])
-	}
+	// Two steps of k per iteration (an odd one first), and one prefetch
+	// of A's panel aPrefetch bytes ahead (a line of A holds at least two
+	// steps).
+	s.TESTQ(operand.U32(1), k)
+	s.JEQ(operand.LabelRef("loop" + sfx))
+	t.step(r, acc, 0)
 	s.ADDQ(imm(4*t.mr), t.a.p)
 	s.ADDQ(imm(4*nr), t.b.p)
 	s.DECQ(k)
+	s.JEQ(operand.LabelRef("store" + sfx))
+	s.Label("loop" + sfx)
+	s.PREFETCHT0(operand.Mem{Base: t.a.p, Disp: aPrefetch})
+	t.step(r, acc, 0)
+	t.step(r, acc, 1)
+	s.ADDQ(imm(2*4*t.mr), t.a.p)
+	s.ADDQ(imm(2*4*nr), t.b.p)
+	s.SUBQ(imm(2), k)
 	s.JNZ(operand.LabelRef("loop" + sfx))
 	s.Label("store" + sfx)
 	return acc
+}
+
+// step emits step j of an iteration of the k loop: the products of the
+// two vectors of row j of B's panel with the first r values of column j
+// of A's panel, added to acc.
+func (t sgemmTile) step(r int, acc []reg.VecVirtual, j int) {
+	s, nr := t.s, 2*t.s.lanes
+	bv0, bv1 := s.vec(), s.vec()
+	s.VMOVUPS(t.b.at(j*nr), bv0)
+	s.VMOVUPS(t.b.at(j*nr+s.lanes), bv1)
+	for i := range r {
+		ai := s.vec()
+		s.VBROADCASTSS(t.a.at(j*t.mr+i), ai)
+		s.VFMADD231PS(bv0, ai, acc[2*i])
+		s.VFMADD231PS(bv1, ai, acc[2*i+1])
+	}
 }
 
 // sgemmStore emits the end of sgemm's tile of mr rows (of a kernel whose

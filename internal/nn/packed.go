@@ -228,7 +228,11 @@ type columns struct {
 	offs          []int
 	maxOff        int // the largest of offs
 	phaseLen      int // elements of one group's phase buffer
-	spans         []span
+	// unread marks the phases (a·s2 + b for phase (a, b)) no tap of the
+	// kernel reads, which fillPhases does not fill: three of a 1×1
+	// stride-2 convolution's four; nil when every phase is read.
+	unread []bool
+	spans  []span
 	// pos holds the place in the phase buffer of each output position,
 	// (i, j) at i·wq + j, then copies of the last up to a multiple of 6
 	// (tileProduct's tiles, which compute no padding column); nil where
@@ -260,10 +264,12 @@ func (c *Conv) planColumns() *columns {
 	pl.n = (ho-1)*pl.wq + wo
 	plane := pl.hq * pl.wq
 	cg := c.InC / c.Groups
+	read := make([]bool, s1*s2)
 	for ci := range cg {
 		for a := range k1 {
 			for b := range k2 {
 				r, q := a*d1, b*d2
+				read[r%s1*s2+q%s2] = true
 				phase := ci*s1*s2 + r%s1*s2 + q%s2
 				pl.offs = append(pl.offs, phase*plane+r/s1*pl.wq+q/s2)
 			}
@@ -271,6 +277,12 @@ func (c *Conv) planColumns() *columns {
 	}
 	if !pl.direct {
 		pl.phaseLen = cg * s1 * s2 * plane
+		if slices.Contains(read, false) {
+			pl.unread = make([]bool, len(read))
+			for i, r := range read {
+				pl.unread[i] = !r
+			}
+		}
 	}
 	pl.maxOff = slices.Max(pl.offs)
 	if rows := c.OutC / c.Groups; !pl.direct && rows%16 == 0 && rows <= tileRows {
@@ -302,6 +314,13 @@ func (c *Conv) fillPhases(dst, xg []float32, pl *columns, cg int) {
 		for a := range s1 {
 			for b := range s2 {
 				ph := dst[((ci*s1+a)*s2+b)*hq*wq:][:hq*wq]
+				if pl.unread != nil && pl.unread[a*s2+b] {
+					// Only junk columns read into it, from the plane
+					// before (up to phaseSlack values): zeros, not stale
+					// scratch that may hold denormals.
+					clear(ph[:min(len(ph), phaseSlack)])
+					continue
+				}
 				// Column j of the phase reads input column j·s2 + b - p2.
 				jlo := min(max(0, (p2-b+s2-1)/s2), wq)
 				jhi := min(max(jlo, (b2+p2-b+s2-1)/s2), wq)

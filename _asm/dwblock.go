@@ -16,10 +16,16 @@ import (
 // skips for the whole vector, so the edges need no lane masks or blends,
 // and the pixels of a row are independent chains of adds (the plane
 // kernels' lanes are consecutive pixels of one channel, whose taps differ
-// at the edges). AVX2 only: both x86 families run them.
+// at the edges). AVX2's take 8 channels, AVX-512's 16 (interleave16 and
+// scatter16 move them with AVX2's 8×8 transposes).
 func dwBlockKernels(s isa) {
-	interleave8Kernel(s)
-	scatter8Kernel(s)
+	if s.avx512 {
+		interleave16Kernel(s)
+		scatter16Kernel(s)
+	} else {
+		interleave8Kernel(s)
+		scatter8Kernel(s)
+	}
 	for _, sh := range dwShapes {
 		dwBlockKernel(s, sh[0], sh[1])
 	}
@@ -30,21 +36,39 @@ func dwBlockKernels(s isa) {
 // 8 values and transposed in registers (transpose8x8).
 func interleave8Kernel(s isa) {
 	s.text("interleave8", "dst[8p + r] = src[r·lds + p] for r < 8 and p < n (a multiple of 8).")
-	transpose8Rows(s, "src", "lds", false)
+	transposeRows(s, 8, "src", "lds", false)
 }
 
 // scatter8Kernel emits scatter8AVX2, interleave8's inverse: dst[r·ldd + p]
 // = src[8p + r] for r < 8 and p < n (a multiple of 8).
 func scatter8Kernel(s isa) {
 	s.text("scatter8", "dst[r·ldd + p] = src[8p + r] for r < 8 and p < n (a multiple of 8).")
-	transpose8Rows(s, "dst", "ldd", true)
+	transposeRows(s, 8, "dst", "ldd", true)
 }
 
-// transpose8Rows emits the loop of interleave8 (scatter false: the rows
-// are the slice rows, at a stride of the argument ld, read; the blocks
-// written in order) or of scatter8 (the blocks read in order, the rows
-// written), a block of 8×8 values each time.
-func transpose8Rows(s isa, rows, ld string, scatter bool) {
+// interleave16Kernel emits interleave16AVX512: dst[16p + r] = src[r·lds +
+// p] for r < 16 and p < n (a multiple of 8).
+func interleave16Kernel(s isa) {
+	s.text("interleave16", "dst[16p + r] = src[r·lds + p] for r < 16 and p < n (a multiple of 8).")
+	transposeRows(s, 16, "src", "lds", false)
+}
+
+// scatter16Kernel emits scatter16AVX512, interleave16's inverse:
+// dst[r·ldd + p] = src[16p + r] for r < 16 and p < n (a multiple of 8).
+func scatter16Kernel(s isa) {
+	s.text("scatter16", "dst[r·ldd + p] = src[16p + r] for r < 16 and p < n (a multiple of 8).")
+	transposeRows(s, 16, "dst", "ldd", true)
+}
+
+// transposeRows emits the loop of interleave8 or interleave16 (scatter
+// false: the lanes rows are the slice rows, at a stride of the argument
+// ld, read; the pixels of lanes values written in order) or of scatter8
+// or scatter16 (the pixels read in order, the rows written), a block of 8
+// pixels each time: rows 0-7, and 8-15 for 16 lanes, in 8×8 transposes
+// on YMM registers into (out of) the halves of the pixels.
+func transposeRows(s isa, lanes int, rows, ld string, scatter bool) {
+	h := s.half()
+	pixel := 4 * lanes
 	dst, src := s.slice("dst", 4), s.slice("src", 4)
 	strd, n := s.GP64(), s.GP64()
 	s.Load(s.Param(ld), strd)
@@ -54,31 +78,43 @@ func transpose8Rows(s isa, rows, ld string, scatter bool) {
 	if scatter {
 		row, blocks = dst.p, src.p
 	}
-	strd3, row4 := s.GP64(), s.GP64()
+	strd3 := s.GP64()
 	s.LEAQ(operand.Mem{Base: strd, Index: strd, Scale: 2}, strd3)
-	s.LEAQ(operand.Mem{Base: row, Index: strd, Scale: 4}, row4)
+	bases := make([]reg.GPVirtual, lanes/4) // rows 0, 4, 8 ...
+	for q := range bases {
+		bases[q] = s.GP64()
+		if q == 0 {
+			s.MOVQ(row, bases[q])
+		} else {
+			s.LEAQ(operand.Mem{Base: bases[q-1], Index: strd, Scale: 4}, bases[q])
+		}
+	}
 	s.SHRQ(imm(3), n)
 	s.JEQ(operand.LabelRef("done"))
 	s.Label("loop")
-	var in [8]reg.VecVirtual
-	for r := range in {
-		in[r] = s.vec()
-		if scatter {
-			s.VMOVUPS(operand.Mem{Base: blocks, Disp: 32 * r}, in[r])
-		} else {
-			s.VMOVUPS(strided(r, row, row4, strd, strd3), in[r])
+	for half := range lanes / 8 {
+		p, p4 := bases[2*half], bases[2*half+1]
+		var in [8]reg.VecVirtual
+		for r := range in {
+			in[r] = h.vec()
+			if scatter {
+				s.VMOVUPS(operand.Mem{Base: blocks, Disp: pixel*r + 32*half}, in[r])
+			} else {
+				s.VMOVUPS(strided(r, p, p4, strd, strd3), in[r])
+			}
+		}
+		for c, col := range transpose8x8(h, in) {
+			if scatter {
+				s.VMOVUPS(col, strided(c, p, p4, strd, strd3))
+			} else {
+				s.VMOVUPS(col, operand.Mem{Base: blocks, Disp: pixel*c + 32*half})
+			}
 		}
 	}
-	for c, col := range transpose8x8(s, in) {
-		if scatter {
-			s.VMOVUPS(col, strided(c, row, row4, strd, strd3))
-		} else {
-			s.VMOVUPS(col, operand.Mem{Base: blocks, Disp: 32 * c})
-		}
+	for _, b := range bases {
+		s.ADDQ(imm(32), b)
 	}
-	s.ADDQ(imm(32), row)
-	s.ADDQ(imm(32), row4)
-	s.ADDQ(imm(256), blocks)
+	s.ADDQ(imm(8*pixel), blocks)
 	s.DECQ(n)
 	s.JNZ(operand.LabelRef("loop"))
 	s.Label("done")
@@ -102,11 +138,11 @@ func strided(r int, p, p4, ld, ld3 reg.Register) operand.Mem {
 	return operand.Mem{Base: base, Index: ld, Scale: uint8(r)}
 }
 
-// dwBlockKernel emits dwBlockK<k>S<stride>AVX2: a k×k depthwise
-// convolution of the stride (dilation 1) of 8 interleaved channels, in
-// (h×wd pixels of 8 values) to out (ho×wo pixels), padding padT rows above
-// and padL columns to the left; w holds the k·k taps' 8 weights, bias the
-// 8 biases. Each output starts from its bias and adds, kernel row by
+// dwBlockKernel emits dwBlockK<k>S<stride> of s's family: a k×k
+// depthwise convolution of the stride (dilation 1) of s.lanes interleaved
+// channels (8 for AVX2, 16 for AVX-512), in (h×wd pixels of s.lanes
+// values) to out (ho×wo pixels), padding padT rows above and padL columns
+// to the left; w holds the k·k taps' s.lanes weights, bias the biases. Each output starts from its bias and adds, kernel row by
 // kernel row (those inside the input) and column by column (those
 // inside), the rounded product of the weight and the input:
 // DepthwisePlanes's arithmetic for each channel, bit for bit. Output row
@@ -117,13 +153,13 @@ func strided(r int, p, p4, ld, ld3 reg.Register) operand.Mem {
 // time over the columns inside.
 func dwBlockKernel(s isa, k, stride int) {
 	s.text(fmt.Sprintf("dwBlockK%dS%d", k, stride),
-		fmt.Sprintf("A %d×%d depthwise convolution of stride %d on 8 interleaved channels (DepthwisePlanes).", k, k, stride))
+		fmt.Sprintf("A %d×%d depthwise convolution of stride %d on %d interleaved channels (DepthwisePlanes).", k, k, stride, s.lanes))
 	ld := func(name string) reg.GPVirtual {
 		r := s.GP64()
 		s.Load(s.Param(name), r)
 		return r
 	}
-	bias := s.YMM()
+	bias := s.vec()
 	{
 		bp := s.GP64()
 		s.Load(s.Param("bias").Base(), bp)
@@ -160,14 +196,14 @@ func dwBlockKernel(s isa, k, stride int) {
 		s.CMOVQGT(kk, hi)
 		s.MOVQ(hi, krhiL)
 		s.IMULQ(ld("wd"), ihb)
-		s.SHLQ(imm(5), ihb)
+		s.SHLQ(imm(s.pixelShift()), ihb)
 		in := s.GP64()
 		s.Load(s.Param("in").Base(), in)
 		s.ADDQ(in, ihb)
 		s.MOVQ(ihb, rowInL)
 		o := ld("wo")
 		s.IMULQ(oh, o)
-		s.SHLQ(imm(5), o)
+		s.SHLQ(imm(s.pixelShift()), o)
 		out := s.GP64()
 		s.Load(s.Param("out").Base(), out)
 		s.ADDQ(out, o)
@@ -226,7 +262,7 @@ func dwBlockKernel(s isa, k, stride int) {
 func dwBlockDst(s isa, ow reg.GPVirtual, outRow operand.Mem) reg.GPVirtual {
 	d := s.GP64()
 	s.MOVQ(ow, d)
-	s.SHLQ(imm(5), d)
+	s.SHLQ(imm(s.pixelShift()), d)
 	s.ADDQ(outRow, d)
 	return d
 }
@@ -238,55 +274,56 @@ func dwBlockDst(s isa, ow reg.GPVirtual, outRow operand.Mem) reg.GPVirtual {
 func dwBlockRun(s isa, k, stride, p int, label string, bias reg.VecVirtual, ow reg.GPVirtual, krloL, krhiL, rowInL, outRowL operand.Mem) {
 	acc := make([]reg.VecVirtual, p)
 	for i := range acc {
-		acc[i] = s.YMM()
+		acc[i] = s.vec()
 		s.VMOVAPS(bias, acc[i])
 	}
 	iwb := dwBlockColumn(s, stride, ow)
-	kr, pin, wr, wd32 := dwBlockTaps(s, k, iwb, krloL, rowInL)
+	kr, pin, wr, wdb := dwBlockTaps(s, k, iwb, krloL, rowInL)
 	s.Label(label)
 	s.CMPQ(kr, krhiL)
 	s.JGE(operand.LabelRef(label + "_end"))
 	for kc := range k {
-		wv := s.YMM()
-		s.VMOVUPS(operand.Mem{Base: wr, Disp: 32 * kc}, wv)
+		wv := s.vec()
+		s.VMOVUPS(operand.Mem{Base: wr, Disp: s.pixel() * kc}, wv)
 		for i := range p {
-			x := s.YMM()
-			s.VMULPS(operand.Mem{Base: pin, Disp: 32 * (i*stride + kc)}, wv, x)
+			x := s.vec()
+			s.VMULPS(operand.Mem{Base: pin, Disp: s.pixel() * (i*stride + kc)}, wv, x)
 			s.VADDPS(x, acc[i], acc[i])
 		}
 	}
-	s.ADDQ(wd32, pin)
-	s.ADDQ(imm(32*k), wr)
+	s.ADDQ(wdb, pin)
+	s.ADDQ(imm(s.pixel()*k), wr)
 	s.INCQ(kr)
 	s.JMP(operand.LabelRef(label))
 	s.Label(label + "_end")
 	dst := dwBlockDst(s, ow, outRowL)
 	for i, a := range acc {
-		s.VMOVUPS(a, operand.Mem{Base: dst, Disp: 32 * i})
+		s.VMOVUPS(a, operand.Mem{Base: dst, Disp: s.pixel() * i})
 	}
 }
 
 // dwBlockTaps returns, in new registers, the first kernel row inside the
 // input kr (krlo), the address of its tap 0 for the pixel whose tap 0 is
-// at input column iwb (pin = rowIn + (kr·wd + iwb)·32), that of its
-// weights (wr = w + kr·k·32), and the size of an input row (wd·32).
-func dwBlockTaps(s isa, k int, iwb reg.GPVirtual, krloL, rowInL operand.Mem) (kr, pin, wr, wd32 reg.GPVirtual) {
-	kr, pin, wr, wd32 = s.GP64(), s.GP64(), s.GP64(), s.GP64()
+// at input column iwb (pin = rowIn + (kr·wd + iwb)·pb, pb the bytes of a
+// pixel), that of its weights (wr = w + kr·k·pb), and the size of an
+// input row (wdb = wd·pb).
+func dwBlockTaps(s isa, k int, iwb reg.GPVirtual, krloL, rowInL operand.Mem) (kr, pin, wr, wdb reg.GPVirtual) {
+	kr, pin, wr, wdb = s.GP64(), s.GP64(), s.GP64(), s.GP64()
 	s.MOVQ(krloL, kr)
-	s.Load(s.Param("wd"), wd32)
-	s.SHLQ(imm(5), wd32)
+	s.Load(s.Param("wd"), wdb)
+	s.SHLQ(imm(s.pixelShift()), wdb)
 	s.MOVQ(kr, pin)
-	s.IMULQ(wd32, pin)
+	s.IMULQ(wdb, pin)
 	s.ADDQ(rowInL, pin)
 	t := s.GP64()
 	s.MOVQ(iwb, t)
-	s.SHLQ(imm(5), t)
+	s.SHLQ(imm(s.pixelShift()), t)
 	s.ADDQ(t, pin)
 	s.Load(s.Param("w").Base(), wr)
 	s.MOVQ(kr, t)
-	s.IMUL3Q(operand.I32(32*k), t, t)
+	s.IMUL3Q(operand.I32(int32(s.pixel()*k)), t, t)
 	s.ADDQ(t, wr)
-	return kr, pin, wr, wd32
+	return kr, pin, wr, wdb
 }
 
 // dwBlockColumn returns, in a new register, ow·stride - padL: the input
@@ -313,9 +350,9 @@ func dwBlockPixels(s isa, k, stride int, label, end string, bias reg.VecVirtual,
 	s.CMPQ(ow, e)
 	s.JGE(operand.LabelRef(label + "_end"))
 	iwb := dwBlockColumn(s, stride, ow)
-	acc := s.YMM()
+	acc := s.vec()
 	s.VMOVAPS(bias, acc)
-	// c0 = kclo·32 and c1 = kchi·32: kclo = max(0, -iwb), kchi =
+	// c0 = kclo·pb and c1 = kchi·pb: kclo = max(0, -iwb), kchi =
 	// min(k, wd - iwb).
 	c0, c1, t := s.GP64(), s.GP64(), s.GP64()
 	s.XORQ(c0, c0)
@@ -323,14 +360,14 @@ func dwBlockPixels(s isa, k, stride int, label, end string, bias reg.VecVirtual,
 	s.NEGQ(t)
 	s.CMPQ(t, imm(0))
 	s.CMOVQGT(t, c0)
-	s.SHLQ(imm(5), c0)
+	s.SHLQ(imm(s.pixelShift()), c0)
 	s.Load(s.Param("wd"), c1)
 	s.SUBQ(iwb, c1)
 	s.MOVQ(operand.I32(k), t)
 	s.CMPQ(c1, t)
 	s.CMOVQGT(t, c1)
-	s.SHLQ(imm(5), c1)
-	kr, pin, wr, wd32 := dwBlockTaps(s, k, iwb, krloL, rowInL)
+	s.SHLQ(imm(s.pixelShift()), c1)
+	kr, pin, wr, wdb := dwBlockTaps(s, k, iwb, krloL, rowInL)
 	s.Label(label + "_rows")
 	s.CMPQ(kr, krhiL)
 	s.JGE(operand.LabelRef(label + "_store"))
@@ -339,15 +376,15 @@ func dwBlockPixels(s isa, k, stride int, label, end string, bias reg.VecVirtual,
 	s.Label(label + "_cols")
 	s.CMPQ(c, c1)
 	s.JGE(operand.LabelRef(label + "_cols_end"))
-	x := s.YMM()
+	x := s.vec()
 	s.VMOVUPS(operand.Mem{Base: pin, Index: c, Scale: 1}, x)
 	s.VMULPS(operand.Mem{Base: wr, Index: c, Scale: 1}, x, x)
 	s.VADDPS(x, acc, acc)
-	s.ADDQ(imm(32), c)
+	s.ADDQ(imm(s.pixel()), c)
 	s.JMP(operand.LabelRef(label + "_cols"))
 	s.Label(label + "_cols_end")
-	s.ADDQ(wd32, pin)
-	s.ADDQ(imm(32*k), wr)
+	s.ADDQ(wdb, pin)
+	s.ADDQ(imm(s.pixel()*k), wr)
 	s.INCQ(kr)
 	s.JMP(operand.LabelRef(label + "_rows"))
 	s.Label(label + "_store")

@@ -68,8 +68,8 @@ func windowKernels(c *build.Context) {
 			maxArgK2S2Kernel(s, argLanes)
 			maxK2S2Kernel(s)
 			padPlanesKernel(s)
-			dwBlockKernels(s)
 		}
+		dwBlockKernels(s)
 		convTile6Kernel(s)
 		evensKernel(s, evens)
 		zipKernel(s, zip)

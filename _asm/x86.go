@@ -385,3 +385,15 @@ func imm[T int | uint32](x T) operand.Constant {
 	}
 	return operand.U32(x)
 }
+
+// pixel returns the bytes of s's vector: a pixel of the interleaved
+// layouts (s.lanes channels of float32).
+func (s isa) pixel() int { return 4 * s.lanes }
+
+// pixelShift returns log2 of pixel().
+func (s isa) pixelShift() int {
+	if s.lanes == 16 {
+		return 6
+	}
+	return 5
+}

@@ -109,12 +109,12 @@ func (c *Conv) gemmForward(y, x, w, bias, cols, tmp []float32, n0, n1 int) {
 	}
 }
 
-// DepthwiseBlock is how many consecutive planes of one sample
-// DepthwisePlanes computes at once when it can (AVX2's interleaved
-// kernels take 8 channels in the lanes of a vector): when OutC is a
-// multiple of it, a range of planes split at its multiples leaves none to
-// the plane-by-plane path.
-const DepthwiseBlock = 8
+// DepthwiseBlock is a multiple of how many consecutive planes of one
+// sample DepthwisePlanes computes at once when it can (the interleaved
+// kernels take 8 channels in the lanes of a vector on AVX2, 16 on
+// AVX-512): when OutC is a multiple of it, a range of planes split at its
+// multiples leaves none to the plane-by-plane path.
+const DepthwiseBlock = 16
 
 // DepthwisePlanes writes planes [p0, p1) of y (plane p is channel p mod
 // OutC of sample p / OutC) of a depthwise convolution (Depthwise): output
@@ -124,8 +124,9 @@ const DepthwiseBlock = 8
 // each product rounded to float32 before it is added, on every
 // architecture). The work goes output row by output row and kernel row by
 // kernel row; the windows whose taps are all inside the input row take a
-// loop without range checks. Where the AVX2 family has interleaved
-// kernels (dwBlock), DepthwiseBlock channels of one sample go at once.
+// loop without range checks. Where the AVX2 and AVX-512 families have
+// interleaved kernels (dwBlock), 8 or 16 channels of one sample go at
+// once.
 func (c *Conv) DepthwisePlanes(y, x, w, bias []float32, p0, p1 int) {
 	B, P, K := c.BigN(), c.SmallN(), c.KernelN()
 	m := c.OutC / c.Groups
@@ -134,8 +135,8 @@ func (c *Conv) DepthwisePlanes(y, x, w, bias []float32, p0, p1 int) {
 	kw, sw, dw := c.Kernel[2], c.Stride[2], c.Dilation[2]
 	in0, in1 := tw.interior(kw)
 	for p := p0; p < p1; p++ {
-		if p+DepthwiseBlock <= p1 && dwBlock(y, x, w, bias, c, p) {
-			p += DepthwiseBlock - 1
+		if k := dwBlock(y, x, w, bias, c, p, p1); k > 0 {
+			p += k - 1
 			continue
 		}
 		n, o := p/c.OutC, p%c.OutC

@@ -31,7 +31,8 @@
 // convolutions where Conv.Winograd says it is faster (ForwardPacked with
 // PackWinogradWeights: 2.25× fewer multiplications, within a few ulps of
 // the sums), or, depthwise, directly (on AVX2 eight channels at a time,
-// interleaved in strips of a pooled scratch buffer: DepthwiseBlock).
+// on AVX-512 sixteen, interleaved in strips of a pooled scratch buffer:
+// DepthwiseBlock).
 // Max pooling without argmax runs plane kernels on AVX2 and AVX-512, and
 // 2×2 windows of stride 2 that stay inside the plane a kernel of their
 // own (maxK2S2AVX2), the planes of a call as one tall plane.

@@ -490,21 +490,29 @@ func dwBlockK5S1AVX2(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, 
 //go:noescape
 func dwBlockK5S2AVX2(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int)
 
-// dwBlockRun calls the interleaved kernel of a k×k window (3 or 5) of
-// the stride (1 or 2). The calls are static, not through a table of
-// functions: a call through a function value makes its slices' arrays
-// (dwBlock's weights and biases) escape to the heap, an allocation per
-// block of 8 channels.
-func dwBlockRun(k, st int, out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int) {
-	switch k<<2 | st {
-	case 3<<2 | 1:
+// dwBlockRun calls the interleaved kernel of lanes channels (8: AVX2's,
+// 16: AVX-512's) of a k×k window (3 or 5) of the stride (1 or 2). The
+// calls are static, not through a table of functions: a call through a
+// function value makes its slices' arrays (dwBlock's weights and biases)
+// escape to the heap, an allocation per block of channels.
+func dwBlockRun(lanes, k, st int, out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int) {
+	switch lanes<<4 | k<<2 | st {
+	case 8<<4 | 3<<2 | 1:
 		dwBlockK3S1AVX2(out, in, w, bias, h, wd, ho, wo, padT, padL, lo, hi)
-	case 3<<2 | 2:
+	case 8<<4 | 3<<2 | 2:
 		dwBlockK3S2AVX2(out, in, w, bias, h, wd, ho, wo, padT, padL, lo, hi)
-	case 5<<2 | 1:
+	case 8<<4 | 5<<2 | 1:
 		dwBlockK5S1AVX2(out, in, w, bias, h, wd, ho, wo, padT, padL, lo, hi)
-	case 5<<2 | 2:
+	case 8<<4 | 5<<2 | 2:
 		dwBlockK5S2AVX2(out, in, w, bias, h, wd, ho, wo, padT, padL, lo, hi)
+	case 16<<4 | 3<<2 | 1:
+		dwBlockK3S1AVX512(out, in, w, bias, h, wd, ho, wo, padT, padL, lo, hi)
+	case 16<<4 | 3<<2 | 2:
+		dwBlockK3S2AVX512(out, in, w, bias, h, wd, ho, wo, padT, padL, lo, hi)
+	case 16<<4 | 5<<2 | 1:
+		dwBlockK5S1AVX512(out, in, w, bias, h, wd, ho, wo, padT, padL, lo, hi)
+	case 16<<4 | 5<<2 | 2:
+		dwBlockK5S2AVX512(out, in, w, bias, h, wd, ho, wo, padT, padL, lo, hi)
 	}
 }
 
@@ -564,43 +572,58 @@ const dwBlockBytes = 12 << 10
 // dwScratch holds the interleaved input and output of a strip.
 var dwScratch = sync.Pool{New: func() any { return new([]float32) }}
 
-// dwBlock computes planes p to p+7 of DepthwisePlanes (8 consecutive
-// channels of one sample) with the interleaved kernels of the AVX2
-// family, and reports whether it could: c a 2-D depthwise convolution
-// whose channels each have one input channel, its kernel square of 3 or
-// 5, equal strides of 1 or 2, dilation 1. In strips of output rows whose
-// input fits dwBlockBytes, the 8 planes' input rows are interleaved
-// (interleave8AVX2), convolved (dwBlockK3S1AVX2 …) and the output rows
-// scattered back (scatter8AVX2). The AVX-512 family keeps its plane
-// kernels (16 lanes of one plane), which were not measured against
-// these.
-func dwBlock(y, x, w, bias []float32, c *Conv, p int) bool {
+// dwBlock computes planes p, p+1 ... of DepthwisePlanes (consecutive
+// channels of one sample, before p1) with the interleaved kernels and
+// returns how many (0: none; the caller computes plane p): 16 with
+// AVX-512's, 8 with AVX2's (on AVX-512 machines too, for the last 8 to 15
+// channels); c must be a 2-D depthwise convolution whose channels each
+// have one input channel, its kernel square of 3 or 5, equal strides of
+// 1 or 2, dilation 1. In strips of output rows whose input fits
+// dwBlockBytes, the planes' input rows are interleaved (interleave8,
+// interleave16), convolved (dwBlockK3S1AVX2 …) and the output rows
+// scattered back (scatter8, scatter16).
+func dwBlock(y, x, w, bias []float32, c *Conv, p, p1 int) int {
 	g := &c.Geom
 	k, st := g.Kernel[2], g.Stride[2]
-	if cpufeat.Selected != cpufeat.AVX2 || c.InC != c.OutC || g.Small[0] != 1 || g.Kernel[1] != k ||
-		g.Stride[1] != st || g.Dilation[1] != 1 || g.Dilation[2] != 1 || k != 3 && k != 5 || st != 1 && st != 2 ||
-		p%c.OutC+8 > c.OutC {
-		return false
+	f := cpufeat.Selected
+	if f != cpufeat.AVX2 && f != cpufeat.AVX512 || c.InC != c.OutC || g.Small[0] != 1 || g.Kernel[1] != k ||
+		g.Stride[1] != st || g.Dilation[1] != 1 || g.Dilation[2] != 1 || k != 3 && k != 5 || st != 1 && st != 2 {
+		return 0
+	}
+	o := p % c.OutC
+	if f == cpufeat.AVX512 && st == 1 && g.Small[2] >= 96 {
+		// Rows of at least 6 vectors: AVX-512's plane kernels lose few
+		// lanes, and measured a little faster (MobileNetV2's 32 channels
+		// at 112×112: 234-240 µs against 242-247).
+		return 0
+	}
+	lanes := 0
+	switch left := min(p1-p, c.OutC-o); {
+	case f == cpufeat.AVX512 && left >= 16:
+		lanes = 16
+	case left >= 8:
+		lanes = 8
+	default:
+		return 0
 	}
 	h, wd, ho, wo, padT, padL := g.Big[1], g.Big[2], g.Small[1], g.Small[2], g.Pad[1], g.Pad[2]
 	B, P, K := h*wd, ho*wo, k*k
-	o := p % c.OutC
-	var w8 [25 * 8]float32
-	var b8 [8]float32
-	interleave8(w8[:8*K], w[o*K:(o+8)*K], K, K) // tap t of channel o+j at 8t + j
+	var wl [25 * 16]float32
+	var bl [16]float32
+	interleave(lanes, wl[:lanes*K], w[o*K:(o+lanes)*K], K, K) // tap t of channel o+j at lanes·t + j
 	if bias != nil {
-		copy(b8[:], bias[o:o+8])
+		copy(bl[:lanes], bias[o:o+lanes])
 	}
-	rows := max(1, (dwBlockBytes/(32*wd)-k)/st+1)
+	rows := max(1, (dwBlockBytes/(4*lanes*wd)-k)/st+1)
 	bufp := dwScratch.Get().(*[]float32)
 	defer dwScratch.Put(bufp)
-	inN := ((rows-1)*st + k) * wd * 8
-	if need := inN + rows*wo*8; len(*bufp) < need {
+	inN := ((rows-1)*st + k) * wd * lanes
+	if need := inN + rows*wo*lanes; len(*bufp) < need {
 		*bufp = make([]float32, need)
 	}
 	in, out := (*bufp)[:inN], (*bufp)[inN:]
-	planes := x[p*B : (p+8)*B]
-	yp := y[p*P : (p+8)*P]
+	planes := x[p*B : (p+lanes)*B]
+	yp := y[p*P : (p+lanes)*P]
 	// The output columns whose taps are all inside: from ceil(padL/st)
 	// to the last with (ow·st - padL) + k <= wd.
 	lo, hi := min(wo, (padL+st-1)/st), 0
@@ -617,42 +640,55 @@ func dwBlock(y, x, w, bias []float32, c *Conv, p int) bool {
 		// The rows the strip before interleaved move to the front.
 		from := r0
 		if r0 >= have0 && r0 < have1 {
-			copy(in, in[(r0-have0)*wd*8:(have1-have0)*wd*8])
+			copy(in, in[(r0-have0)*wd*lanes:(have1-have0)*wd*lanes])
 			from = have1
 		}
-		interleave8(in[(from-r0)*wd*8:(r1-r0)*wd*8], planes[from*wd:], B, (r1-from)*wd)
+		interleave(lanes, in[(from-r0)*wd*lanes:(r1-r0)*wd*lanes], planes[from*wd:], B, (r1-from)*wd)
 		have0, have1 = r0, r1
 		m := (oh1 - oh0) * wo
-		dwBlockRun(k, st, out[:8*m], in[:(r1-r0)*wd*8], w8[:8*K], b8[:], r1-r0, wd, oh1-oh0, wo, padT+r0-oh0*st, padL, lo, hi)
-		scatter8(yp[oh0*wo:], P, out[:8*m], m)
+		dwBlockRun(lanes, k, st, out[:lanes*m], in[:(r1-r0)*wd*lanes], wl[:lanes*K], bl[:lanes], r1-r0, wd, oh1-oh0, wo, padT+r0-oh0*st, padL, lo, hi)
+		scatter(lanes, yp[oh0*wo:], P, out[:lanes*m], m)
 	}
-	return true
+	return lanes
 }
 
-// interleave8 sets dst[8q + j] = src[j·lds + q] for j < 8 and q < n.
-func interleave8(dst, src []float32, lds, n int) {
+// scatter8 is scatter with 8 lanes (the few-channel kernels' output).
+func scatter8(dst []float32, ldd int, src []float32, n int) { scatter(8, dst, ldd, src, n) }
+
+// interleave sets dst[lanes·q + j] = src[j·lds + q] for j < lanes (8 or
+// 16) and q < n.
+func interleave(lanes int, dst, src []float32, lds, n int) {
 	if b := n &^ 7; b > 0 {
-		// The kernel does not check bounds: the last element it reads and
-		// the last it writes.
-		_, _ = src[7*lds+b-1], dst[8*b-1]
-		interleave8AVX2(dst, src, lds, b)
+		// The kernels do not check bounds: the last element they read and
+		// the last they write.
+		_, _ = src[(lanes-1)*lds+b-1], dst[lanes*b-1]
+		if lanes == 16 {
+			interleave16AVX512(dst, src, lds, b)
+		} else {
+			interleave8AVX2(dst, src, lds, b)
+		}
 	}
 	for q := n &^ 7; q < n; q++ {
-		for j := range 8 {
-			dst[8*q+j] = src[j*lds+q]
+		for j := range lanes {
+			dst[lanes*q+j] = src[j*lds+q]
 		}
 	}
 }
 
-// scatter8 sets dst[j·ldd + q] = src[8q + j] for j < 8 and q < n.
-func scatter8(dst []float32, ldd int, src []float32, n int) {
+// scatter sets dst[j·ldd + q] = src[lanes·q + j] for j < lanes (8 or 16)
+// and q < n.
+func scatter(lanes int, dst []float32, ldd int, src []float32, n int) {
 	if b := n &^ 7; b > 0 {
-		_, _ = dst[7*ldd+b-1], src[8*b-1]
-		scatter8AVX2(dst, ldd, src, b)
+		_, _ = dst[(lanes-1)*ldd+b-1], src[lanes*b-1]
+		if lanes == 16 {
+			scatter16AVX512(dst, ldd, src, b)
+		} else {
+			scatter8AVX2(dst, ldd, src, b)
+		}
 	}
 	for q := n &^ 7; q < n; q++ {
-		for j := range 8 {
-			dst[j*ldd+q] = src[8*q+j]
+		for j := range lanes {
+			dst[j*ldd+q] = src[lanes*q+j]
 		}
 	}
 }
@@ -683,3 +719,21 @@ func padPlanesAsm(dst, src []float32, planes, hq, wq, i0, i1, j0, n, w, hw int) 
 	padPlanesAVX2(dst, src, planes, hq, wq, i0, i1, j0, n, w, hw)
 	return true
 }
+
+//go:noescape
+func interleave16AVX512(dst, src []float32, lds, n int)
+
+//go:noescape
+func scatter16AVX512(dst []float32, ldd int, src []float32, n int)
+
+//go:noescape
+func dwBlockK3S1AVX512(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int)
+
+//go:noescape
+func dwBlockK3S2AVX512(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int)
+
+//go:noescape
+func dwBlockK5S1AVX512(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int)
+
+//go:noescape
+func dwBlockK5S2AVX512(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int)

@@ -11177,6 +11177,2804 @@ done:
 	VZEROUPPER
 	RET
 
+// func interleave16AVX512(dst []float32, src []float32, lds int, n int)
+// Requires: AVX
+TEXT ·interleave16AVX512(SB), NOSPLIT, $0-64
+	// dst[16p + r] = src[r·lds + p] for r < 16 and p < n (a multiple of 8).
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+24(FP), CX
+	MOVQ lds+48(FP), DX
+	MOVQ n+56(FP), BX
+	SHLQ $0x02, DX
+	LEAQ (DX)(DX*2), SI
+	LEAQ (CX)(DX*4), DI
+	LEAQ (DI)(DX*4), R8
+	LEAQ (R8)(DX*4), R9
+	SHRQ $0x03, BX
+	JEQ  done
+
+loop:
+	VMOVUPS    (CX), Y0
+	VMOVUPS    (CX)(DX*1), Y1
+	VMOVUPS    (CX)(DX*2), Y2
+	VMOVUPS    (CX)(SI*1), Y3
+	VMOVUPS    (DI), Y4
+	VMOVUPS    (DI)(DX*1), Y5
+	VMOVUPS    (DI)(DX*2), Y6
+	VMOVUPS    (DI)(SI*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y6, (AX)
+	VMOVUPS    Y7, 64(AX)
+	VMOVUPS    Y3, 128(AX)
+	VMOVUPS    Y8, 192(AX)
+	VMOVUPS    Y2, 256(AX)
+	VMOVUPS    Y1, 320(AX)
+	VMOVUPS    Y5, 384(AX)
+	VMOVUPS    Y0, 448(AX)
+	VMOVUPS    (R8), Y0
+	VMOVUPS    (R8)(DX*1), Y1
+	VMOVUPS    (R8)(DX*2), Y2
+	VMOVUPS    (R8)(SI*1), Y3
+	VMOVUPS    (R9), Y4
+	VMOVUPS    (R9)(DX*1), Y5
+	VMOVUPS    (R9)(DX*2), Y6
+	VMOVUPS    (R9)(SI*1), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y6, 32(AX)
+	VMOVUPS    Y7, 96(AX)
+	VMOVUPS    Y3, 160(AX)
+	VMOVUPS    Y8, 224(AX)
+	VMOVUPS    Y2, 288(AX)
+	VMOVUPS    Y1, 352(AX)
+	VMOVUPS    Y5, 416(AX)
+	VMOVUPS    Y0, 480(AX)
+	ADDQ       $0x20, CX
+	ADDQ       $0x20, DI
+	ADDQ       $0x20, R8
+	ADDQ       $0x20, R9
+	ADDQ       $0x00000200, AX
+	DECQ       BX
+	JNZ        loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func scatter16AVX512(dst []float32, ldd int, src []float32, n int)
+// Requires: AVX
+TEXT ·scatter16AVX512(SB), NOSPLIT, $0-64
+	// dst[r·ldd + p] = src[16p + r] for r < 16 and p < n (a multiple of 8).
+	MOVQ dst_base+0(FP), AX
+	MOVQ src_base+32(FP), CX
+	MOVQ ldd+24(FP), DX
+	MOVQ n+56(FP), BX
+	SHLQ $0x02, DX
+	LEAQ (DX)(DX*2), SI
+	LEAQ (AX)(DX*4), DI
+	LEAQ (DI)(DX*4), R8
+	LEAQ (R8)(DX*4), R9
+	SHRQ $0x03, BX
+	JEQ  done
+
+loop:
+	VMOVUPS    (CX), Y0
+	VMOVUPS    64(CX), Y1
+	VMOVUPS    128(CX), Y2
+	VMOVUPS    192(CX), Y3
+	VMOVUPS    256(CX), Y4
+	VMOVUPS    320(CX), Y5
+	VMOVUPS    384(CX), Y6
+	VMOVUPS    448(CX), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y6, (AX)
+	VMOVUPS    Y7, (AX)(DX*1)
+	VMOVUPS    Y3, (AX)(DX*2)
+	VMOVUPS    Y8, (AX)(SI*1)
+	VMOVUPS    Y2, (DI)
+	VMOVUPS    Y1, (DI)(DX*1)
+	VMOVUPS    Y5, (DI)(DX*2)
+	VMOVUPS    Y0, (DI)(SI*1)
+	VMOVUPS    32(CX), Y0
+	VMOVUPS    96(CX), Y1
+	VMOVUPS    160(CX), Y2
+	VMOVUPS    224(CX), Y3
+	VMOVUPS    288(CX), Y4
+	VMOVUPS    352(CX), Y5
+	VMOVUPS    416(CX), Y6
+	VMOVUPS    480(CX), Y7
+	VUNPCKLPS  Y1, Y0, Y8
+	VUNPCKHPS  Y1, Y0, Y0
+	VUNPCKLPS  Y3, Y2, Y1
+	VUNPCKHPS  Y3, Y2, Y2
+	VUNPCKLPS  Y5, Y4, Y3
+	VUNPCKHPS  Y5, Y4, Y4
+	VUNPCKLPS  Y7, Y6, Y5
+	VUNPCKHPS  Y7, Y6, Y6
+	VSHUFPS    $0x44, Y1, Y8, Y7
+	VSHUFPS    $0xee, Y1, Y8, Y1
+	VSHUFPS    $0x44, Y2, Y0, Y8
+	VSHUFPS    $0xee, Y2, Y0, Y0
+	VSHUFPS    $0x44, Y5, Y3, Y2
+	VSHUFPS    $0xee, Y5, Y3, Y3
+	VSHUFPS    $0x44, Y6, Y4, Y5
+	VSHUFPS    $0xee, Y6, Y4, Y4
+	VPERM2F128 $0x20, Y2, Y7, Y6
+	VPERM2F128 $0x31, Y2, Y7, Y2
+	VPERM2F128 $0x20, Y3, Y1, Y7
+	VPERM2F128 $0x31, Y3, Y1, Y1
+	VPERM2F128 $0x20, Y5, Y8, Y3
+	VPERM2F128 $0x31, Y5, Y8, Y5
+	VPERM2F128 $0x20, Y4, Y0, Y8
+	VPERM2F128 $0x31, Y4, Y0, Y0
+	VMOVUPS    Y6, (R8)
+	VMOVUPS    Y7, (R8)(DX*1)
+	VMOVUPS    Y3, (R8)(DX*2)
+	VMOVUPS    Y8, (R8)(SI*1)
+	VMOVUPS    Y2, (R9)
+	VMOVUPS    Y1, (R9)(DX*1)
+	VMOVUPS    Y5, (R9)(DX*2)
+	VMOVUPS    Y0, (R9)(SI*1)
+	ADDQ       $0x20, AX
+	ADDQ       $0x20, DI
+	ADDQ       $0x20, R8
+	ADDQ       $0x20, R9
+	ADDQ       $0x00000200, CX
+	DECQ       BX
+	JNZ        loop
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwBlockK3S1AVX512(out []float32, in []float32, w []float32, bias []float32, h int, wd int, ho int, wo int, padT int, padL int, lo int, hi int)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·dwBlockK3S1AVX512(SB), NOSPLIT, $32-160
+	// A 3×3 depthwise convolution of stride 1 on 16 interleaved channels (DepthwisePlanes).
+	MOVQ    bias_base+72(FP), AX
+	VMOVUPS (AX), Z0
+	XORQ    AX, AX
+
+rows:
+	MOVQ    ho+112(FP), CX
+	CMPQ    AX, CX
+	JGE     done
+	MOVQ    AX, CX
+	MOVQ    padT+128(FP), DX
+	SUBQ    DX, CX
+	XORQ    SI, SI
+	MOVQ    CX, BX
+	NEGQ    BX
+	MOVQ    SI, DX
+	CMPQ    BX, SI
+	CMOVQGT BX, DX
+	MOVQ    DX, (SP)
+	MOVQ    h+96(FP), DX
+	SUBQ    CX, DX
+	MOVQ    $+3, BX
+	CMPQ    DX, BX
+	CMOVQGT BX, DX
+	MOVQ    DX, 8(SP)
+	MOVQ    wd+104(FP), DX
+	IMULQ   DX, CX
+	SHLQ    $0x06, CX
+	MOVQ    in_base+24(FP), DX
+	ADDQ    DX, CX
+	MOVQ    CX, 16(SP)
+	MOVQ    wo+120(FP), CX
+	IMULQ   AX, CX
+	SHLQ    $0x06, CX
+	MOVQ    out_base+0(FP), DX
+	ADDQ    DX, CX
+	MOVQ    CX, 24(SP)
+	XORQ    CX, CX
+
+left:
+	MOVQ    lo+144(FP), DX
+	CMPQ    CX, DX
+	JGE     left_end
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	VMOVAPS Z0, Z1
+	XORQ    BX, BX
+	MOVQ    DX, DI
+	NEGQ    DI
+	CMPQ    DI, $0x00
+	CMOVQGT DI, BX
+	SHLQ    $0x06, BX
+	MOVQ    wd+104(FP), SI
+	SUBQ    DX, SI
+	MOVQ    $+3, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	SHLQ    $0x06, SI
+	MOVQ    (SP), DI
+	MOVQ    wd+104(FP), R9
+	SHLQ    $0x06, R9
+	MOVQ    DI, R8
+	IMULQ   R9, R8
+	ADDQ    16(SP), R8
+	MOVQ    DX, R10
+	SHLQ    $0x06, R10
+	ADDQ    R10, R8
+	MOVQ    w_base+48(FP), DX
+	MOVQ    DI, R10
+	IMUL3Q  $+192, R10, R10
+	ADDQ    R10, DX
+
+left_rows:
+	CMPQ DI, 8(SP)
+	JGE  left_store
+	MOVQ BX, R10
+
+left_cols:
+	CMPQ    R10, SI
+	JGE     left_cols_end
+	VMOVUPS (R8)(R10*1), Z2
+	VMULPS  (DX)(R10*1), Z2, Z2
+	VADDPS  Z2, Z1, Z1
+	ADDQ    $0x40, R10
+	JMP     left_cols
+
+left_cols_end:
+	ADDQ R9, R8
+	ADDQ $0xc0, DX
+	INCQ DI
+	JMP  left_rows
+
+left_store:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	INCQ    CX
+	JMP     left
+
+left_end:
+	MOVQ hi+152(FP), DX
+	SUBQ CX, DX
+	CMPQ DX, $0x08
+	JL   narrow
+
+runs8:
+	LEAQ    8(CX), DX
+	MOVQ    hi+152(FP), BX
+	CMPQ    DX, BX
+	JG      last8
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z0, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z0, Z7
+	VMOVAPS Z0, Z8
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+192, R8, R8
+	ADDQ    R8, DX
+
+run8:
+	CMPQ    BX, 8(SP)
+	JGE     run8_end
+	VMOVUPS (DX), Z9
+	VMULPS  (SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  64(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  448(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 64(DX), Z9
+	VMULPS  64(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  512(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 128(DX), Z9
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  576(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	ADDQ    DI, SI
+	ADDQ    $0xc0, DX
+	INCQ    BX
+	JMP     run8
+
+run8_end:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	VMOVUPS Z2, 64(DX)
+	VMOVUPS Z3, 128(DX)
+	VMOVUPS Z4, 192(DX)
+	VMOVUPS Z5, 256(DX)
+	VMOVUPS Z6, 320(DX)
+	VMOVUPS Z7, 384(DX)
+	VMOVUPS Z8, 448(DX)
+	ADDQ    $0x08, CX
+	JMP     runs8
+
+last8:
+	MOVQ    hi+152(FP), DX
+	CMPQ    CX, DX
+	JGE     inner_done
+	MOVQ    hi+152(FP), CX
+	SUBQ    $0x08, CX
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z0, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z0, Z7
+	VMOVAPS Z0, Z8
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+192, R8, R8
+	ADDQ    R8, DX
+
+tail8:
+	CMPQ    BX, 8(SP)
+	JGE     tail8_end
+	VMOVUPS (DX), Z9
+	VMULPS  (SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  64(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  448(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 64(DX), Z9
+	VMULPS  64(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  512(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 128(DX), Z9
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  576(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	ADDQ    DI, SI
+	ADDQ    $0xc0, DX
+	INCQ    BX
+	JMP     tail8
+
+tail8_end:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	VMOVUPS Z2, 64(DX)
+	VMOVUPS Z3, 128(DX)
+	VMOVUPS Z4, 192(DX)
+	VMOVUPS Z5, 256(DX)
+	VMOVUPS Z6, 320(DX)
+	VMOVUPS Z7, 384(DX)
+	VMOVUPS Z8, 448(DX)
+	ADDQ    $0x08, CX
+	JMP     inner_done
+
+narrow:
+	CMPQ    DX, $0x04
+	JL      few
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+192, R8, R8
+	ADDQ    R8, DX
+
+run4:
+	CMPQ    BX, 8(SP)
+	JGE     run4_end
+	VMOVUPS (DX), Z5
+	VMULPS  (SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  64(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  192(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 64(DX), Z5
+	VMULPS  64(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  256(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 128(DX), Z5
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  320(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	ADDQ    DI, SI
+	ADDQ    $0xc0, DX
+	INCQ    BX
+	JMP     run4
+
+run4_end:
+	SHLQ    $0x06, CX
+	ADDQ    24(SP), CX
+	VMOVUPS Z1, (CX)
+	VMOVUPS Z2, 64(CX)
+	VMOVUPS Z3, 128(CX)
+	VMOVUPS Z4, 192(CX)
+	MOVQ    hi+152(FP), CX
+	SUBQ    $0x04, CX
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+192, R8, R8
+	ADDQ    R8, DX
+
+tail4:
+	CMPQ    BX, 8(SP)
+	JGE     tail4_end
+	VMOVUPS (DX), Z5
+	VMULPS  (SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  64(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  192(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 64(DX), Z5
+	VMULPS  64(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  256(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 128(DX), Z5
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  320(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	ADDQ    DI, SI
+	ADDQ    $0xc0, DX
+	INCQ    BX
+	JMP     tail4
+
+tail4_end:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	VMOVUPS Z2, 64(DX)
+	VMOVUPS Z3, 128(DX)
+	VMOVUPS Z4, 192(DX)
+	ADDQ    $0x04, CX
+	JMP     inner_done
+
+few:
+middle:
+	MOVQ    hi+152(FP), DX
+	CMPQ    CX, DX
+	JGE     middle_end
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	VMOVAPS Z0, Z1
+	XORQ    BX, BX
+	MOVQ    DX, DI
+	NEGQ    DI
+	CMPQ    DI, $0x00
+	CMOVQGT DI, BX
+	SHLQ    $0x06, BX
+	MOVQ    wd+104(FP), SI
+	SUBQ    DX, SI
+	MOVQ    $+3, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	SHLQ    $0x06, SI
+	MOVQ    (SP), DI
+	MOVQ    wd+104(FP), R9
+	SHLQ    $0x06, R9
+	MOVQ    DI, R8
+	IMULQ   R9, R8
+	ADDQ    16(SP), R8
+	MOVQ    DX, R10
+	SHLQ    $0x06, R10
+	ADDQ    R10, R8
+	MOVQ    w_base+48(FP), DX
+	MOVQ    DI, R10
+	IMUL3Q  $+192, R10, R10
+	ADDQ    R10, DX
+
+middle_rows:
+	CMPQ DI, 8(SP)
+	JGE  middle_store
+	MOVQ BX, R10
+
+middle_cols:
+	CMPQ    R10, SI
+	JGE     middle_cols_end
+	VMOVUPS (R8)(R10*1), Z2
+	VMULPS  (DX)(R10*1), Z2, Z2
+	VADDPS  Z2, Z1, Z1
+	ADDQ    $0x40, R10
+	JMP     middle_cols
+
+middle_cols_end:
+	ADDQ R9, R8
+	ADDQ $0xc0, DX
+	INCQ DI
+	JMP  middle_rows
+
+middle_store:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	INCQ    CX
+	JMP     middle
+
+middle_end:
+inner_done:
+right:
+	MOVQ    wo+120(FP), DX
+	CMPQ    CX, DX
+	JGE     right_end
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	VMOVAPS Z0, Z1
+	XORQ    BX, BX
+	MOVQ    DX, DI
+	NEGQ    DI
+	CMPQ    DI, $0x00
+	CMOVQGT DI, BX
+	SHLQ    $0x06, BX
+	MOVQ    wd+104(FP), SI
+	SUBQ    DX, SI
+	MOVQ    $+3, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	SHLQ    $0x06, SI
+	MOVQ    (SP), DI
+	MOVQ    wd+104(FP), R9
+	SHLQ    $0x06, R9
+	MOVQ    DI, R8
+	IMULQ   R9, R8
+	ADDQ    16(SP), R8
+	MOVQ    DX, R10
+	SHLQ    $0x06, R10
+	ADDQ    R10, R8
+	MOVQ    w_base+48(FP), DX
+	MOVQ    DI, R10
+	IMUL3Q  $+192, R10, R10
+	ADDQ    R10, DX
+
+right_rows:
+	CMPQ DI, 8(SP)
+	JGE  right_store
+	MOVQ BX, R10
+
+right_cols:
+	CMPQ    R10, SI
+	JGE     right_cols_end
+	VMOVUPS (R8)(R10*1), Z2
+	VMULPS  (DX)(R10*1), Z2, Z2
+	VADDPS  Z2, Z1, Z1
+	ADDQ    $0x40, R10
+	JMP     right_cols
+
+right_cols_end:
+	ADDQ R9, R8
+	ADDQ $0xc0, DX
+	INCQ DI
+	JMP  right_rows
+
+right_store:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	INCQ    CX
+	JMP     right
+
+right_end:
+	INCQ AX
+	JMP  rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwBlockK3S2AVX512(out []float32, in []float32, w []float32, bias []float32, h int, wd int, ho int, wo int, padT int, padL int, lo int, hi int)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·dwBlockK3S2AVX512(SB), NOSPLIT, $32-160
+	// A 3×3 depthwise convolution of stride 2 on 16 interleaved channels (DepthwisePlanes).
+	MOVQ    bias_base+72(FP), AX
+	VMOVUPS (AX), Z0
+	XORQ    AX, AX
+
+rows:
+	MOVQ    ho+112(FP), CX
+	CMPQ    AX, CX
+	JGE     done
+	MOVQ    AX, CX
+	SHLQ    $0x01, CX
+	MOVQ    padT+128(FP), DX
+	SUBQ    DX, CX
+	XORQ    SI, SI
+	MOVQ    CX, BX
+	NEGQ    BX
+	MOVQ    SI, DX
+	CMPQ    BX, SI
+	CMOVQGT BX, DX
+	MOVQ    DX, (SP)
+	MOVQ    h+96(FP), DX
+	SUBQ    CX, DX
+	MOVQ    $+3, BX
+	CMPQ    DX, BX
+	CMOVQGT BX, DX
+	MOVQ    DX, 8(SP)
+	MOVQ    wd+104(FP), DX
+	IMULQ   DX, CX
+	SHLQ    $0x06, CX
+	MOVQ    in_base+24(FP), DX
+	ADDQ    DX, CX
+	MOVQ    CX, 16(SP)
+	MOVQ    wo+120(FP), CX
+	IMULQ   AX, CX
+	SHLQ    $0x06, CX
+	MOVQ    out_base+0(FP), DX
+	ADDQ    DX, CX
+	MOVQ    CX, 24(SP)
+	XORQ    CX, CX
+
+left:
+	MOVQ    lo+144(FP), DX
+	CMPQ    CX, DX
+	JGE     left_end
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	VMOVAPS Z0, Z1
+	XORQ    BX, BX
+	MOVQ    DX, DI
+	NEGQ    DI
+	CMPQ    DI, $0x00
+	CMOVQGT DI, BX
+	SHLQ    $0x06, BX
+	MOVQ    wd+104(FP), SI
+	SUBQ    DX, SI
+	MOVQ    $+3, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	SHLQ    $0x06, SI
+	MOVQ    (SP), DI
+	MOVQ    wd+104(FP), R9
+	SHLQ    $0x06, R9
+	MOVQ    DI, R8
+	IMULQ   R9, R8
+	ADDQ    16(SP), R8
+	MOVQ    DX, R10
+	SHLQ    $0x06, R10
+	ADDQ    R10, R8
+	MOVQ    w_base+48(FP), DX
+	MOVQ    DI, R10
+	IMUL3Q  $+192, R10, R10
+	ADDQ    R10, DX
+
+left_rows:
+	CMPQ DI, 8(SP)
+	JGE  left_store
+	MOVQ BX, R10
+
+left_cols:
+	CMPQ    R10, SI
+	JGE     left_cols_end
+	VMOVUPS (R8)(R10*1), Z2
+	VMULPS  (DX)(R10*1), Z2, Z2
+	VADDPS  Z2, Z1, Z1
+	ADDQ    $0x40, R10
+	JMP     left_cols
+
+left_cols_end:
+	ADDQ R9, R8
+	ADDQ $0xc0, DX
+	INCQ DI
+	JMP  left_rows
+
+left_store:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	INCQ    CX
+	JMP     left
+
+left_end:
+	MOVQ hi+152(FP), DX
+	SUBQ CX, DX
+	CMPQ DX, $0x08
+	JL   narrow
+
+runs8:
+	LEAQ    8(CX), DX
+	MOVQ    hi+152(FP), BX
+	CMPQ    DX, BX
+	JG      last8
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z0, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z0, Z7
+	VMOVAPS Z0, Z8
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+192, R8, R8
+	ADDQ    R8, DX
+
+run8:
+	CMPQ    BX, 8(SP)
+	JGE     run8_end
+	VMOVUPS (DX), Z9
+	VMULPS  (SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  640(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  768(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  896(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 64(DX), Z9
+	VMULPS  64(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  576(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  704(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  832(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  960(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 128(DX), Z9
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  640(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  768(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  896(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  1024(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	ADDQ    DI, SI
+	ADDQ    $0xc0, DX
+	INCQ    BX
+	JMP     run8
+
+run8_end:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	VMOVUPS Z2, 64(DX)
+	VMOVUPS Z3, 128(DX)
+	VMOVUPS Z4, 192(DX)
+	VMOVUPS Z5, 256(DX)
+	VMOVUPS Z6, 320(DX)
+	VMOVUPS Z7, 384(DX)
+	VMOVUPS Z8, 448(DX)
+	ADDQ    $0x08, CX
+	JMP     runs8
+
+last8:
+	MOVQ    hi+152(FP), DX
+	CMPQ    CX, DX
+	JGE     inner_done
+	MOVQ    hi+152(FP), CX
+	SUBQ    $0x08, CX
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z0, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z0, Z7
+	VMOVAPS Z0, Z8
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+192, R8, R8
+	ADDQ    R8, DX
+
+tail8:
+	CMPQ    BX, 8(SP)
+	JGE     tail8_end
+	VMOVUPS (DX), Z9
+	VMULPS  (SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  640(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  768(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  896(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 64(DX), Z9
+	VMULPS  64(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  576(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  704(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  832(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  960(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 128(DX), Z9
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  640(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  768(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  896(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  1024(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	ADDQ    DI, SI
+	ADDQ    $0xc0, DX
+	INCQ    BX
+	JMP     tail8
+
+tail8_end:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	VMOVUPS Z2, 64(DX)
+	VMOVUPS Z3, 128(DX)
+	VMOVUPS Z4, 192(DX)
+	VMOVUPS Z5, 256(DX)
+	VMOVUPS Z6, 320(DX)
+	VMOVUPS Z7, 384(DX)
+	VMOVUPS Z8, 448(DX)
+	ADDQ    $0x08, CX
+	JMP     inner_done
+
+narrow:
+	CMPQ    DX, $0x04
+	JL      few
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+192, R8, R8
+	ADDQ    R8, DX
+
+run4:
+	CMPQ    BX, 8(SP)
+	JGE     run4_end
+	VMOVUPS (DX), Z5
+	VMULPS  (SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  384(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 64(DX), Z5
+	VMULPS  64(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  320(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  448(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 128(DX), Z5
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  384(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  512(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	ADDQ    DI, SI
+	ADDQ    $0xc0, DX
+	INCQ    BX
+	JMP     run4
+
+run4_end:
+	SHLQ    $0x06, CX
+	ADDQ    24(SP), CX
+	VMOVUPS Z1, (CX)
+	VMOVUPS Z2, 64(CX)
+	VMOVUPS Z3, 128(CX)
+	VMOVUPS Z4, 192(CX)
+	MOVQ    hi+152(FP), CX
+	SUBQ    $0x04, CX
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+192, R8, R8
+	ADDQ    R8, DX
+
+tail4:
+	CMPQ    BX, 8(SP)
+	JGE     tail4_end
+	VMOVUPS (DX), Z5
+	VMULPS  (SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  384(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 64(DX), Z5
+	VMULPS  64(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  320(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  448(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 128(DX), Z5
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  384(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  512(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	ADDQ    DI, SI
+	ADDQ    $0xc0, DX
+	INCQ    BX
+	JMP     tail4
+
+tail4_end:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	VMOVUPS Z2, 64(DX)
+	VMOVUPS Z3, 128(DX)
+	VMOVUPS Z4, 192(DX)
+	ADDQ    $0x04, CX
+	JMP     inner_done
+
+few:
+middle:
+	MOVQ    hi+152(FP), DX
+	CMPQ    CX, DX
+	JGE     middle_end
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	VMOVAPS Z0, Z1
+	XORQ    BX, BX
+	MOVQ    DX, DI
+	NEGQ    DI
+	CMPQ    DI, $0x00
+	CMOVQGT DI, BX
+	SHLQ    $0x06, BX
+	MOVQ    wd+104(FP), SI
+	SUBQ    DX, SI
+	MOVQ    $+3, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	SHLQ    $0x06, SI
+	MOVQ    (SP), DI
+	MOVQ    wd+104(FP), R9
+	SHLQ    $0x06, R9
+	MOVQ    DI, R8
+	IMULQ   R9, R8
+	ADDQ    16(SP), R8
+	MOVQ    DX, R10
+	SHLQ    $0x06, R10
+	ADDQ    R10, R8
+	MOVQ    w_base+48(FP), DX
+	MOVQ    DI, R10
+	IMUL3Q  $+192, R10, R10
+	ADDQ    R10, DX
+
+middle_rows:
+	CMPQ DI, 8(SP)
+	JGE  middle_store
+	MOVQ BX, R10
+
+middle_cols:
+	CMPQ    R10, SI
+	JGE     middle_cols_end
+	VMOVUPS (R8)(R10*1), Z2
+	VMULPS  (DX)(R10*1), Z2, Z2
+	VADDPS  Z2, Z1, Z1
+	ADDQ    $0x40, R10
+	JMP     middle_cols
+
+middle_cols_end:
+	ADDQ R9, R8
+	ADDQ $0xc0, DX
+	INCQ DI
+	JMP  middle_rows
+
+middle_store:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	INCQ    CX
+	JMP     middle
+
+middle_end:
+inner_done:
+right:
+	MOVQ    wo+120(FP), DX
+	CMPQ    CX, DX
+	JGE     right_end
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	VMOVAPS Z0, Z1
+	XORQ    BX, BX
+	MOVQ    DX, DI
+	NEGQ    DI
+	CMPQ    DI, $0x00
+	CMOVQGT DI, BX
+	SHLQ    $0x06, BX
+	MOVQ    wd+104(FP), SI
+	SUBQ    DX, SI
+	MOVQ    $+3, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	SHLQ    $0x06, SI
+	MOVQ    (SP), DI
+	MOVQ    wd+104(FP), R9
+	SHLQ    $0x06, R9
+	MOVQ    DI, R8
+	IMULQ   R9, R8
+	ADDQ    16(SP), R8
+	MOVQ    DX, R10
+	SHLQ    $0x06, R10
+	ADDQ    R10, R8
+	MOVQ    w_base+48(FP), DX
+	MOVQ    DI, R10
+	IMUL3Q  $+192, R10, R10
+	ADDQ    R10, DX
+
+right_rows:
+	CMPQ DI, 8(SP)
+	JGE  right_store
+	MOVQ BX, R10
+
+right_cols:
+	CMPQ    R10, SI
+	JGE     right_cols_end
+	VMOVUPS (R8)(R10*1), Z2
+	VMULPS  (DX)(R10*1), Z2, Z2
+	VADDPS  Z2, Z1, Z1
+	ADDQ    $0x40, R10
+	JMP     right_cols
+
+right_cols_end:
+	ADDQ R9, R8
+	ADDQ $0xc0, DX
+	INCQ DI
+	JMP  right_rows
+
+right_store:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	INCQ    CX
+	JMP     right
+
+right_end:
+	INCQ AX
+	JMP  rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwBlockK5S1AVX512(out []float32, in []float32, w []float32, bias []float32, h int, wd int, ho int, wo int, padT int, padL int, lo int, hi int)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·dwBlockK5S1AVX512(SB), NOSPLIT, $32-160
+	// A 5×5 depthwise convolution of stride 1 on 16 interleaved channels (DepthwisePlanes).
+	MOVQ    bias_base+72(FP), AX
+	VMOVUPS (AX), Z0
+	XORQ    AX, AX
+
+rows:
+	MOVQ    ho+112(FP), CX
+	CMPQ    AX, CX
+	JGE     done
+	MOVQ    AX, CX
+	MOVQ    padT+128(FP), DX
+	SUBQ    DX, CX
+	XORQ    SI, SI
+	MOVQ    CX, BX
+	NEGQ    BX
+	MOVQ    SI, DX
+	CMPQ    BX, SI
+	CMOVQGT BX, DX
+	MOVQ    DX, (SP)
+	MOVQ    h+96(FP), DX
+	SUBQ    CX, DX
+	MOVQ    $+5, BX
+	CMPQ    DX, BX
+	CMOVQGT BX, DX
+	MOVQ    DX, 8(SP)
+	MOVQ    wd+104(FP), DX
+	IMULQ   DX, CX
+	SHLQ    $0x06, CX
+	MOVQ    in_base+24(FP), DX
+	ADDQ    DX, CX
+	MOVQ    CX, 16(SP)
+	MOVQ    wo+120(FP), CX
+	IMULQ   AX, CX
+	SHLQ    $0x06, CX
+	MOVQ    out_base+0(FP), DX
+	ADDQ    DX, CX
+	MOVQ    CX, 24(SP)
+	XORQ    CX, CX
+
+left:
+	MOVQ    lo+144(FP), DX
+	CMPQ    CX, DX
+	JGE     left_end
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	VMOVAPS Z0, Z1
+	XORQ    BX, BX
+	MOVQ    DX, DI
+	NEGQ    DI
+	CMPQ    DI, $0x00
+	CMOVQGT DI, BX
+	SHLQ    $0x06, BX
+	MOVQ    wd+104(FP), SI
+	SUBQ    DX, SI
+	MOVQ    $+5, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	SHLQ    $0x06, SI
+	MOVQ    (SP), DI
+	MOVQ    wd+104(FP), R9
+	SHLQ    $0x06, R9
+	MOVQ    DI, R8
+	IMULQ   R9, R8
+	ADDQ    16(SP), R8
+	MOVQ    DX, R10
+	SHLQ    $0x06, R10
+	ADDQ    R10, R8
+	MOVQ    w_base+48(FP), DX
+	MOVQ    DI, R10
+	IMUL3Q  $+320, R10, R10
+	ADDQ    R10, DX
+
+left_rows:
+	CMPQ DI, 8(SP)
+	JGE  left_store
+	MOVQ BX, R10
+
+left_cols:
+	CMPQ    R10, SI
+	JGE     left_cols_end
+	VMOVUPS (R8)(R10*1), Z2
+	VMULPS  (DX)(R10*1), Z2, Z2
+	VADDPS  Z2, Z1, Z1
+	ADDQ    $0x40, R10
+	JMP     left_cols
+
+left_cols_end:
+	ADDQ R9, R8
+	ADDQ $0x00000140, DX
+	INCQ DI
+	JMP  left_rows
+
+left_store:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	INCQ    CX
+	JMP     left
+
+left_end:
+	MOVQ hi+152(FP), DX
+	SUBQ CX, DX
+	CMPQ DX, $0x08
+	JL   narrow
+
+runs8:
+	LEAQ    8(CX), DX
+	MOVQ    hi+152(FP), BX
+	CMPQ    DX, BX
+	JG      last8
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z0, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z0, Z7
+	VMOVAPS Z0, Z8
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+320, R8, R8
+	ADDQ    R8, DX
+
+run8:
+	CMPQ    BX, 8(SP)
+	JGE     run8_end
+	VMOVUPS (DX), Z9
+	VMULPS  (SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  64(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  448(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 64(DX), Z9
+	VMULPS  64(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  512(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 128(DX), Z9
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  576(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 192(DX), Z9
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  576(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  640(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 256(DX), Z9
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  576(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  640(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  704(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	ADDQ    DI, SI
+	ADDQ    $0x00000140, DX
+	INCQ    BX
+	JMP     run8
+
+run8_end:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	VMOVUPS Z2, 64(DX)
+	VMOVUPS Z3, 128(DX)
+	VMOVUPS Z4, 192(DX)
+	VMOVUPS Z5, 256(DX)
+	VMOVUPS Z6, 320(DX)
+	VMOVUPS Z7, 384(DX)
+	VMOVUPS Z8, 448(DX)
+	ADDQ    $0x08, CX
+	JMP     runs8
+
+last8:
+	MOVQ    hi+152(FP), DX
+	CMPQ    CX, DX
+	JGE     inner_done
+	MOVQ    hi+152(FP), CX
+	SUBQ    $0x08, CX
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z0, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z0, Z7
+	VMOVAPS Z0, Z8
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+320, R8, R8
+	ADDQ    R8, DX
+
+tail8:
+	CMPQ    BX, 8(SP)
+	JGE     tail8_end
+	VMOVUPS (DX), Z9
+	VMULPS  (SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  64(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  448(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 64(DX), Z9
+	VMULPS  64(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  512(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 128(DX), Z9
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  576(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 192(DX), Z9
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  576(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  640(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 256(DX), Z9
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  576(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  640(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  704(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	ADDQ    DI, SI
+	ADDQ    $0x00000140, DX
+	INCQ    BX
+	JMP     tail8
+
+tail8_end:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	VMOVUPS Z2, 64(DX)
+	VMOVUPS Z3, 128(DX)
+	VMOVUPS Z4, 192(DX)
+	VMOVUPS Z5, 256(DX)
+	VMOVUPS Z6, 320(DX)
+	VMOVUPS Z7, 384(DX)
+	VMOVUPS Z8, 448(DX)
+	ADDQ    $0x08, CX
+	JMP     inner_done
+
+narrow:
+	CMPQ    DX, $0x04
+	JL      few
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+320, R8, R8
+	ADDQ    R8, DX
+
+run4:
+	CMPQ    BX, 8(SP)
+	JGE     run4_end
+	VMOVUPS (DX), Z5
+	VMULPS  (SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  64(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  192(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 64(DX), Z5
+	VMULPS  64(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  256(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 128(DX), Z5
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  320(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 192(DX), Z5
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  320(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  384(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 256(DX), Z5
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  320(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  384(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  448(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	ADDQ    DI, SI
+	ADDQ    $0x00000140, DX
+	INCQ    BX
+	JMP     run4
+
+run4_end:
+	SHLQ    $0x06, CX
+	ADDQ    24(SP), CX
+	VMOVUPS Z1, (CX)
+	VMOVUPS Z2, 64(CX)
+	VMOVUPS Z3, 128(CX)
+	VMOVUPS Z4, 192(CX)
+	MOVQ    hi+152(FP), CX
+	SUBQ    $0x04, CX
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+320, R8, R8
+	ADDQ    R8, DX
+
+tail4:
+	CMPQ    BX, 8(SP)
+	JGE     tail4_end
+	VMOVUPS (DX), Z5
+	VMULPS  (SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  64(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  192(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 64(DX), Z5
+	VMULPS  64(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  256(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 128(DX), Z5
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  320(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 192(DX), Z5
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  320(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  384(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 256(DX), Z5
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  320(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  384(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  448(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	ADDQ    DI, SI
+	ADDQ    $0x00000140, DX
+	INCQ    BX
+	JMP     tail4
+
+tail4_end:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	VMOVUPS Z2, 64(DX)
+	VMOVUPS Z3, 128(DX)
+	VMOVUPS Z4, 192(DX)
+	ADDQ    $0x04, CX
+	JMP     inner_done
+
+few:
+middle:
+	MOVQ    hi+152(FP), DX
+	CMPQ    CX, DX
+	JGE     middle_end
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	VMOVAPS Z0, Z1
+	XORQ    BX, BX
+	MOVQ    DX, DI
+	NEGQ    DI
+	CMPQ    DI, $0x00
+	CMOVQGT DI, BX
+	SHLQ    $0x06, BX
+	MOVQ    wd+104(FP), SI
+	SUBQ    DX, SI
+	MOVQ    $+5, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	SHLQ    $0x06, SI
+	MOVQ    (SP), DI
+	MOVQ    wd+104(FP), R9
+	SHLQ    $0x06, R9
+	MOVQ    DI, R8
+	IMULQ   R9, R8
+	ADDQ    16(SP), R8
+	MOVQ    DX, R10
+	SHLQ    $0x06, R10
+	ADDQ    R10, R8
+	MOVQ    w_base+48(FP), DX
+	MOVQ    DI, R10
+	IMUL3Q  $+320, R10, R10
+	ADDQ    R10, DX
+
+middle_rows:
+	CMPQ DI, 8(SP)
+	JGE  middle_store
+	MOVQ BX, R10
+
+middle_cols:
+	CMPQ    R10, SI
+	JGE     middle_cols_end
+	VMOVUPS (R8)(R10*1), Z2
+	VMULPS  (DX)(R10*1), Z2, Z2
+	VADDPS  Z2, Z1, Z1
+	ADDQ    $0x40, R10
+	JMP     middle_cols
+
+middle_cols_end:
+	ADDQ R9, R8
+	ADDQ $0x00000140, DX
+	INCQ DI
+	JMP  middle_rows
+
+middle_store:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	INCQ    CX
+	JMP     middle
+
+middle_end:
+inner_done:
+right:
+	MOVQ    wo+120(FP), DX
+	CMPQ    CX, DX
+	JGE     right_end
+	MOVQ    CX, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	VMOVAPS Z0, Z1
+	XORQ    BX, BX
+	MOVQ    DX, DI
+	NEGQ    DI
+	CMPQ    DI, $0x00
+	CMOVQGT DI, BX
+	SHLQ    $0x06, BX
+	MOVQ    wd+104(FP), SI
+	SUBQ    DX, SI
+	MOVQ    $+5, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	SHLQ    $0x06, SI
+	MOVQ    (SP), DI
+	MOVQ    wd+104(FP), R9
+	SHLQ    $0x06, R9
+	MOVQ    DI, R8
+	IMULQ   R9, R8
+	ADDQ    16(SP), R8
+	MOVQ    DX, R10
+	SHLQ    $0x06, R10
+	ADDQ    R10, R8
+	MOVQ    w_base+48(FP), DX
+	MOVQ    DI, R10
+	IMUL3Q  $+320, R10, R10
+	ADDQ    R10, DX
+
+right_rows:
+	CMPQ DI, 8(SP)
+	JGE  right_store
+	MOVQ BX, R10
+
+right_cols:
+	CMPQ    R10, SI
+	JGE     right_cols_end
+	VMOVUPS (R8)(R10*1), Z2
+	VMULPS  (DX)(R10*1), Z2, Z2
+	VADDPS  Z2, Z1, Z1
+	ADDQ    $0x40, R10
+	JMP     right_cols
+
+right_cols_end:
+	ADDQ R9, R8
+	ADDQ $0x00000140, DX
+	INCQ DI
+	JMP  right_rows
+
+right_store:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	INCQ    CX
+	JMP     right
+
+right_end:
+	INCQ AX
+	JMP  rows
+
+done:
+	VZEROUPPER
+	RET
+
+// func dwBlockK5S2AVX512(out []float32, in []float32, w []float32, bias []float32, h int, wd int, ho int, wo int, padT int, padL int, lo int, hi int)
+// Requires: AVX, AVX512F, CMOV
+TEXT ·dwBlockK5S2AVX512(SB), NOSPLIT, $32-160
+	// A 5×5 depthwise convolution of stride 2 on 16 interleaved channels (DepthwisePlanes).
+	MOVQ    bias_base+72(FP), AX
+	VMOVUPS (AX), Z0
+	XORQ    AX, AX
+
+rows:
+	MOVQ    ho+112(FP), CX
+	CMPQ    AX, CX
+	JGE     done
+	MOVQ    AX, CX
+	SHLQ    $0x01, CX
+	MOVQ    padT+128(FP), DX
+	SUBQ    DX, CX
+	XORQ    SI, SI
+	MOVQ    CX, BX
+	NEGQ    BX
+	MOVQ    SI, DX
+	CMPQ    BX, SI
+	CMOVQGT BX, DX
+	MOVQ    DX, (SP)
+	MOVQ    h+96(FP), DX
+	SUBQ    CX, DX
+	MOVQ    $+5, BX
+	CMPQ    DX, BX
+	CMOVQGT BX, DX
+	MOVQ    DX, 8(SP)
+	MOVQ    wd+104(FP), DX
+	IMULQ   DX, CX
+	SHLQ    $0x06, CX
+	MOVQ    in_base+24(FP), DX
+	ADDQ    DX, CX
+	MOVQ    CX, 16(SP)
+	MOVQ    wo+120(FP), CX
+	IMULQ   AX, CX
+	SHLQ    $0x06, CX
+	MOVQ    out_base+0(FP), DX
+	ADDQ    DX, CX
+	MOVQ    CX, 24(SP)
+	XORQ    CX, CX
+
+left:
+	MOVQ    lo+144(FP), DX
+	CMPQ    CX, DX
+	JGE     left_end
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	VMOVAPS Z0, Z1
+	XORQ    BX, BX
+	MOVQ    DX, DI
+	NEGQ    DI
+	CMPQ    DI, $0x00
+	CMOVQGT DI, BX
+	SHLQ    $0x06, BX
+	MOVQ    wd+104(FP), SI
+	SUBQ    DX, SI
+	MOVQ    $+5, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	SHLQ    $0x06, SI
+	MOVQ    (SP), DI
+	MOVQ    wd+104(FP), R9
+	SHLQ    $0x06, R9
+	MOVQ    DI, R8
+	IMULQ   R9, R8
+	ADDQ    16(SP), R8
+	MOVQ    DX, R10
+	SHLQ    $0x06, R10
+	ADDQ    R10, R8
+	MOVQ    w_base+48(FP), DX
+	MOVQ    DI, R10
+	IMUL3Q  $+320, R10, R10
+	ADDQ    R10, DX
+
+left_rows:
+	CMPQ DI, 8(SP)
+	JGE  left_store
+	MOVQ BX, R10
+
+left_cols:
+	CMPQ    R10, SI
+	JGE     left_cols_end
+	VMOVUPS (R8)(R10*1), Z2
+	VMULPS  (DX)(R10*1), Z2, Z2
+	VADDPS  Z2, Z1, Z1
+	ADDQ    $0x40, R10
+	JMP     left_cols
+
+left_cols_end:
+	ADDQ R9, R8
+	ADDQ $0x00000140, DX
+	INCQ DI
+	JMP  left_rows
+
+left_store:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	INCQ    CX
+	JMP     left
+
+left_end:
+	MOVQ hi+152(FP), DX
+	SUBQ CX, DX
+	CMPQ DX, $0x08
+	JL   narrow
+
+runs8:
+	LEAQ    8(CX), DX
+	MOVQ    hi+152(FP), BX
+	CMPQ    DX, BX
+	JG      last8
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z0, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z0, Z7
+	VMOVAPS Z0, Z8
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+320, R8, R8
+	ADDQ    R8, DX
+
+run8:
+	CMPQ    BX, 8(SP)
+	JGE     run8_end
+	VMOVUPS (DX), Z9
+	VMULPS  (SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  640(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  768(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  896(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 64(DX), Z9
+	VMULPS  64(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  576(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  704(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  832(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  960(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 128(DX), Z9
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  640(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  768(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  896(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  1024(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 192(DX), Z9
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  576(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  704(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  832(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  960(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  1088(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 256(DX), Z9
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  640(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  768(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  896(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  1024(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  1152(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	ADDQ    DI, SI
+	ADDQ    $0x00000140, DX
+	INCQ    BX
+	JMP     run8
+
+run8_end:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	VMOVUPS Z2, 64(DX)
+	VMOVUPS Z3, 128(DX)
+	VMOVUPS Z4, 192(DX)
+	VMOVUPS Z5, 256(DX)
+	VMOVUPS Z6, 320(DX)
+	VMOVUPS Z7, 384(DX)
+	VMOVUPS Z8, 448(DX)
+	ADDQ    $0x08, CX
+	JMP     runs8
+
+last8:
+	MOVQ    hi+152(FP), DX
+	CMPQ    CX, DX
+	JGE     inner_done
+	MOVQ    hi+152(FP), CX
+	SUBQ    $0x08, CX
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	VMOVAPS Z0, Z5
+	VMOVAPS Z0, Z6
+	VMOVAPS Z0, Z7
+	VMOVAPS Z0, Z8
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+320, R8, R8
+	ADDQ    R8, DX
+
+tail8:
+	CMPQ    BX, 8(SP)
+	JGE     tail8_end
+	VMOVUPS (DX), Z9
+	VMULPS  (SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  640(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  768(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  896(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 64(DX), Z9
+	VMULPS  64(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  576(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  704(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  832(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  960(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 128(DX), Z9
+	VMULPS  128(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  640(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  768(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  896(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  1024(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 192(DX), Z9
+	VMULPS  192(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  320(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  448(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  576(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  704(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  832(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  960(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  1088(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	VMOVUPS 256(DX), Z9
+	VMULPS  256(SI), Z9, Z10
+	VADDPS  Z10, Z1, Z1
+	VMULPS  384(SI), Z9, Z10
+	VADDPS  Z10, Z2, Z2
+	VMULPS  512(SI), Z9, Z10
+	VADDPS  Z10, Z3, Z3
+	VMULPS  640(SI), Z9, Z10
+	VADDPS  Z10, Z4, Z4
+	VMULPS  768(SI), Z9, Z10
+	VADDPS  Z10, Z5, Z5
+	VMULPS  896(SI), Z9, Z10
+	VADDPS  Z10, Z6, Z6
+	VMULPS  1024(SI), Z9, Z10
+	VADDPS  Z10, Z7, Z7
+	VMULPS  1152(SI), Z9, Z9
+	VADDPS  Z9, Z8, Z8
+	ADDQ    DI, SI
+	ADDQ    $0x00000140, DX
+	INCQ    BX
+	JMP     tail8
+
+tail8_end:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	VMOVUPS Z2, 64(DX)
+	VMOVUPS Z3, 128(DX)
+	VMOVUPS Z4, 192(DX)
+	VMOVUPS Z5, 256(DX)
+	VMOVUPS Z6, 320(DX)
+	VMOVUPS Z7, 384(DX)
+	VMOVUPS Z8, 448(DX)
+	ADDQ    $0x08, CX
+	JMP     inner_done
+
+narrow:
+	CMPQ    DX, $0x04
+	JL      few
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+320, R8, R8
+	ADDQ    R8, DX
+
+run4:
+	CMPQ    BX, 8(SP)
+	JGE     run4_end
+	VMOVUPS (DX), Z5
+	VMULPS  (SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  384(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 64(DX), Z5
+	VMULPS  64(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  320(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  448(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 128(DX), Z5
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  384(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  512(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 192(DX), Z5
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  320(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  448(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  576(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 256(DX), Z5
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  384(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  512(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  640(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	ADDQ    DI, SI
+	ADDQ    $0x00000140, DX
+	INCQ    BX
+	JMP     run4
+
+run4_end:
+	SHLQ    $0x06, CX
+	ADDQ    24(SP), CX
+	VMOVUPS Z1, (CX)
+	VMOVUPS Z2, 64(CX)
+	VMOVUPS Z3, 128(CX)
+	VMOVUPS Z4, 192(CX)
+	MOVQ    hi+152(FP), CX
+	SUBQ    $0x04, CX
+	VMOVAPS Z0, Z1
+	VMOVAPS Z0, Z2
+	VMOVAPS Z0, Z3
+	VMOVAPS Z0, Z4
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	MOVQ    (SP), BX
+	MOVQ    wd+104(FP), DI
+	SHLQ    $0x06, DI
+	MOVQ    BX, SI
+	IMULQ   DI, SI
+	ADDQ    16(SP), SI
+	MOVQ    DX, R8
+	SHLQ    $0x06, R8
+	ADDQ    R8, SI
+	MOVQ    w_base+48(FP), DX
+	MOVQ    BX, R8
+	IMUL3Q  $+320, R8, R8
+	ADDQ    R8, DX
+
+tail4:
+	CMPQ    BX, 8(SP)
+	JGE     tail4_end
+	VMOVUPS (DX), Z5
+	VMULPS  (SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  384(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 64(DX), Z5
+	VMULPS  64(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  320(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  448(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 128(DX), Z5
+	VMULPS  128(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  384(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  512(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 192(DX), Z5
+	VMULPS  192(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  320(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  448(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  576(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	VMOVUPS 256(DX), Z5
+	VMULPS  256(SI), Z5, Z6
+	VADDPS  Z6, Z1, Z1
+	VMULPS  384(SI), Z5, Z6
+	VADDPS  Z6, Z2, Z2
+	VMULPS  512(SI), Z5, Z6
+	VADDPS  Z6, Z3, Z3
+	VMULPS  640(SI), Z5, Z5
+	VADDPS  Z5, Z4, Z4
+	ADDQ    DI, SI
+	ADDQ    $0x00000140, DX
+	INCQ    BX
+	JMP     tail4
+
+tail4_end:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	VMOVUPS Z2, 64(DX)
+	VMOVUPS Z3, 128(DX)
+	VMOVUPS Z4, 192(DX)
+	ADDQ    $0x04, CX
+	JMP     inner_done
+
+few:
+middle:
+	MOVQ    hi+152(FP), DX
+	CMPQ    CX, DX
+	JGE     middle_end
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	VMOVAPS Z0, Z1
+	XORQ    BX, BX
+	MOVQ    DX, DI
+	NEGQ    DI
+	CMPQ    DI, $0x00
+	CMOVQGT DI, BX
+	SHLQ    $0x06, BX
+	MOVQ    wd+104(FP), SI
+	SUBQ    DX, SI
+	MOVQ    $+5, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	SHLQ    $0x06, SI
+	MOVQ    (SP), DI
+	MOVQ    wd+104(FP), R9
+	SHLQ    $0x06, R9
+	MOVQ    DI, R8
+	IMULQ   R9, R8
+	ADDQ    16(SP), R8
+	MOVQ    DX, R10
+	SHLQ    $0x06, R10
+	ADDQ    R10, R8
+	MOVQ    w_base+48(FP), DX
+	MOVQ    DI, R10
+	IMUL3Q  $+320, R10, R10
+	ADDQ    R10, DX
+
+middle_rows:
+	CMPQ DI, 8(SP)
+	JGE  middle_store
+	MOVQ BX, R10
+
+middle_cols:
+	CMPQ    R10, SI
+	JGE     middle_cols_end
+	VMOVUPS (R8)(R10*1), Z2
+	VMULPS  (DX)(R10*1), Z2, Z2
+	VADDPS  Z2, Z1, Z1
+	ADDQ    $0x40, R10
+	JMP     middle_cols
+
+middle_cols_end:
+	ADDQ R9, R8
+	ADDQ $0x00000140, DX
+	INCQ DI
+	JMP  middle_rows
+
+middle_store:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	INCQ    CX
+	JMP     middle
+
+middle_end:
+inner_done:
+right:
+	MOVQ    wo+120(FP), DX
+	CMPQ    CX, DX
+	JGE     right_end
+	MOVQ    CX, DX
+	SHLQ    $0x01, DX
+	MOVQ    padL+136(FP), BX
+	SUBQ    BX, DX
+	VMOVAPS Z0, Z1
+	XORQ    BX, BX
+	MOVQ    DX, DI
+	NEGQ    DI
+	CMPQ    DI, $0x00
+	CMOVQGT DI, BX
+	SHLQ    $0x06, BX
+	MOVQ    wd+104(FP), SI
+	SUBQ    DX, SI
+	MOVQ    $+5, DI
+	CMPQ    SI, DI
+	CMOVQGT DI, SI
+	SHLQ    $0x06, SI
+	MOVQ    (SP), DI
+	MOVQ    wd+104(FP), R9
+	SHLQ    $0x06, R9
+	MOVQ    DI, R8
+	IMULQ   R9, R8
+	ADDQ    16(SP), R8
+	MOVQ    DX, R10
+	SHLQ    $0x06, R10
+	ADDQ    R10, R8
+	MOVQ    w_base+48(FP), DX
+	MOVQ    DI, R10
+	IMUL3Q  $+320, R10, R10
+	ADDQ    R10, DX
+
+right_rows:
+	CMPQ DI, 8(SP)
+	JGE  right_store
+	MOVQ BX, R10
+
+right_cols:
+	CMPQ    R10, SI
+	JGE     right_cols_end
+	VMOVUPS (R8)(R10*1), Z2
+	VMULPS  (DX)(R10*1), Z2, Z2
+	VADDPS  Z2, Z1, Z1
+	ADDQ    $0x40, R10
+	JMP     right_cols
+
+right_cols_end:
+	ADDQ R9, R8
+	ADDQ $0x00000140, DX
+	INCQ DI
+	JMP  right_rows
+
+right_store:
+	MOVQ    CX, DX
+	SHLQ    $0x06, DX
+	ADDQ    24(SP), DX
+	VMOVUPS Z1, (DX)
+	INCQ    CX
+	JMP     right
+
+right_end:
+	INCQ AX
+	JMP  rows
+
+done:
+	VZEROUPPER
+	RET
+
 // func convTile6AVX512(k int, offs []int, x []float32, pos []int, w []float32, t []float32, stride int, tiles int, acc bool)
 // Requires: AVX, AVX512DQ, AVX512F
 TEXT ·convTile6AVX512(SB), NOSPLIT, $0-145

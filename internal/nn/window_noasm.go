@@ -18,7 +18,7 @@ func zip(dst, a, b []float32) { zipGeneric(dst, a, b) }
 
 func dwPlane(_, _, _ []float32, _ float32, _ *Geom) bool { return false }
 
-func dwBlock(_, _, _, _ []float32, _ *Conv, _ int) bool { return false }
+func dwBlock(_, _, _, _ []float32, _ *Conv, _, _ int) int { return 0 }
 
 // maxArgRowK2S2 has no kernel here: maxPlaneK2S2Arg's loop does the row.
 func maxArgRowK2S2([]float32, []int32, []float32, []float32, int, int) int { return 0 }

@@ -24,9 +24,17 @@ import (
 // The sums go out position by position, 8 channels to a buffer: AVX2's
 // channels 0-7 to t0, 8-15 to t1; AVX-512's channels 8h to 8h+7 to the
 // buffer of t at h·stride, a vector's upper half by VEXTRACTF64X4
-// (scatter8 moves them to the channels' rows).
-func convTile6Kernel(s isa) {
-	s.text("convTile6", "t[h][8(6i+r) + j] = sum over kk of x[offs[kk] + pos[6i+r]]*w[lanes*kk + 8h + j] (+ t when acc), tile i, 6 positions r (convTilesGeneric).")
+// (scatter8 moves them to the channels' rows). With finish
+// (convTile6Finish), the sums of the last block of the depth are
+// finished before they go out, as vec.FinishRows finishes a channel's
+// row: min(max(sum + bias[j], lo), hi), then the zero fixes (the biases
+// of the block's channels in the lanes, the clamp's constants broadcast).
+func convTile6Kernel(s isa, finish bool) {
+	name, spec := "convTile6", "t[h][8(6i+r) + j] = sum over kk of x[offs[kk] + pos[6i+r]]*w[lanes*kk + 8h + j] (+ t when acc), tile i, 6 positions r (convTilesGeneric)."
+	if finish {
+		name, spec = "convTile6Finish", "convTile6, each sum finished: min(max(sum + bias[8h + j], lo), hi), then zfix added and sfix or-ed in."
+	}
+	s.text(name, spec)
 	k, offs, pos, w, t0, tiles := s.GP64(), s.GP64(), s.GP64(), s.GP64(), s.GP64(), s.GP64()
 	s.Load(s.Param("pos").Base(), pos)
 	tName := "t0"
@@ -120,6 +128,27 @@ func convTile6Kernel(s isa) {
 		}
 	}
 	s.Label("write")
+	if finish {
+		// The biases from memory (AVX2's 12 accumulators leave 4
+		// registers: the clamp's constants), then the clamp and the
+		// zero fixes: finishRows's operations in its operand order.
+		bias := s.GP64()
+		s.Load(s.Param("bias").Base(), bias)
+		for r := range acc {
+			for v := range 2 {
+				s.VADDPS(operand.Mem{Base: bias, Disp: 4 * s.lanes * v}, acc[r][v], acc[r][v])
+			}
+		}
+		lo, hi := s.broadcast(s.param("lo")), s.broadcast(s.param("hi"))
+		zfix, sfix := s.broadcast(s.param("zfix")), s.broadcast(s.param("sfix"))
+		for r := range acc {
+			for _, a := range acc[r] {
+				s.clamp(a, lo, hi)
+				s.VADDPS(zfix, a, a)
+				s.or(sfix, a, a)
+			}
+		}
+	}
 	for r := range acc {
 		for v := range 2 {
 			if !s.avx512 {

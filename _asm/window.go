@@ -70,7 +70,8 @@ func windowKernels(c *build.Context) {
 			padPlanesKernel(s)
 		}
 		dwBlockKernels(s)
-		convTile6Kernel(s)
+		convTile6Kernel(s, false)
+		convTile6Kernel(s, true)
 		evensKernel(s, evens)
 		zipKernel(s, zip)
 		winoInKernel(s)

@@ -1,6 +1,9 @@
 package nn
 
-import "github.com/tensorquant/tensorquant/internal/gemm"
+import (
+	"github.com/tensorquant/tensorquant/internal/gemm"
+	"github.com/tensorquant/tensorquant/internal/vec"
+)
 
 // Convolutions of 16, 32, 48 or 64 output channels per group (32 or 64
 // on AVX-512; a network's first layers, small CNNs) read their im2col
@@ -51,8 +54,11 @@ const tileRun = 16
 // threads goroutines, and reports whether it could (else the GEMM
 // computes it): per unit of work, a block of lanes channels and a run of
 // tiles of 6 positions, convTiles6 into buffers of 8 channels position
-// by position, then scatter8 to the channels' rows.
-func tileProduct(cs []float32, ldc int, buf, wt []float32, lanes int, pl *columns, K, rows, threads int) bool {
+// by position, then scatter8 to the channels' rows. With act (nil: the
+// sums as they are), each channel's row is finished as vec.FinishRows
+// finishes it with channel i's bias (bias nil: none) and act, which must
+// be a clamp (vec.Act.Clamp).
+func tileProduct(cs []float32, ldc int, buf, wt []float32, lanes int, pl *columns, K, rows, threads int, bias []float32, act *vec.Act) bool {
 	// Without tiles, or without their kernel (another family selected
 	// since the weights were packed), the GEMM computes it.
 	if wt == nil || pl.pos == nil || lanes == 0 || tileLanes() != lanes {
@@ -66,10 +72,21 @@ func tileProduct(cs []float32, ldc int, buf, wt []float32, lanes int, pl *column
 		for u := lo; u < hi; u++ {
 			b, i0 := u/runs, u%runs*tileRun
 			n := min(tileRun, tiles-i0)
+			var fin *tileFinish
+			if act != nil {
+				fin = &tileFinish{act: act}
+				if bias != nil {
+					fin.bias = bias[lanes*b : lanes*(b+1)]
+				}
+			}
 			for k0 := 0; k0 < K; k0 += gemm.DepthBlock {
 				k1 := min(K, k0+gemm.DepthBlock)
+				f := fin
+				if k1 < K {
+					f = nil
+				}
 				// pl.maxOff and pl.maxPos bound every block's reads.
-				convTiles6(pl.offs[k0:k1], pl.maxOff, buf, pl.pos[6*i0:], pl.maxPos, wt[(b*K+k0)*lanes:(b*K+k1)*lanes], t[:], stride, n, k0 > 0)
+				convTiles6(pl.offs[k0:k1], pl.maxOff, buf, pl.pos[6*i0:], pl.maxPos, wt[(b*K+k0)*lanes:(b*K+k1)*lanes], t[:], stride, n, k0 > 0, f)
 			}
 			p0 := 6 * i0
 			m := min(6*n, pl.npos-p0)

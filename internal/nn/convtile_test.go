@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/vec"
 )
 
 // TestConvTiles6 runs the kernels of convolutions of few output channels
@@ -16,7 +17,9 @@ import (
 // repeated, as the last tile's copies), with and without acc,
 // windowSpecials (NaN, ±Inf, ±0, subnormals, ±MaxFloat32) among the
 // inputs, weights and prior sums, fused multiply-adds whose exact sums
-// are ties, guards between and after the buffers.
+// are ties, guards between and after the buffers; and each finish
+// (tileFinish: biases with specials or none, ReLU, clamps whose bounds
+// are signed zeros, the identity).
 func TestConvTiles6(t *testing.T) {
 	for _, f := range cpufeat.Available() {
 		defer cpufeat.Use(f)()
@@ -28,7 +31,7 @@ func TestConvTiles6(t *testing.T) {
 		ran := 0
 		// check runs both on buffers of len(prior) elements each (prior
 		// in each).
-		check := func(offs []int, x []float32, pos []int, w, prior []float32, tiles int, acc bool) {
+		check := func(offs []int, x []float32, pos []int, w, prior []float32, tiles int, acc bool, fin *tileFinish) {
 			t.Helper()
 			maxOff, maxPos := 0, 0
 			if len(offs) > 0 {
@@ -43,11 +46,11 @@ func TestConvTiles6(t *testing.T) {
 				copy(want[h*stride:], prior)
 			}
 			got := slices.Clone(want)
-			convTilesGeneric(lanes, offs, x, pos, w, want, stride, tiles, acc)
-			convTiles6(offs, maxOff, x, pos, maxPos, w, got, stride, tiles, acc)
+			convTilesGeneric(lanes, offs, x, pos, w, want, stride, tiles, acc, fin)
+			convTiles6(offs, maxOff, x, pos, maxPos, w, got, stride, tiles, acc, fin)
 			for i, wv := range want {
 				if g := got[i]; math.Float32bits(g) != math.Float32bits(wv) && !(g != g && wv != wv) {
-					t.Fatalf("%v: k %d, %d tiles, acc %v: t[%d] = %v (buffer %d), want %v", f, len(offs), tiles, acc, i, g, i/stride, wv)
+					t.Fatalf("%v: k %d, %d tiles, acc %v, finish %v: t[%d] = %v (buffer %d), want %v", f, len(offs), tiles, acc, fin, i, g, i/stride, wv)
 				}
 			}
 			ran++
@@ -78,7 +81,8 @@ func TestConvTiles6(t *testing.T) {
 					pos[i] = pos[i-1]
 				}
 			}
-			check(offs, sprinkled(maxOff+41), pos, sprinkled(lanes*k), sprinkled(48*tiles+3), tiles, rng.IntN(2) == 0)
+			check(offs, sprinkled(maxOff+41), pos, sprinkled(lanes*k), sprinkled(48*tiles+3), tiles, rng.IntN(2) == 0,
+				tileFinishes(sprinkled(lanes))[k%6])
 		}
 		// Ties: 1·(1 + 2⁻²³) + 2⁻²⁴·w₁ is halfway between two floats for
 		// w₁ = 1 and 3 (to even: 1 + 2⁻²² both times), and the added
@@ -93,11 +97,28 @@ func TestConvTiles6(t *testing.T) {
 			prior[i] = 0x1p-23 * float32(i%3)
 		}
 		for _, acc := range []bool{false, true} {
-			check([]int{0, 6}, x, []int{0, 1, 2, 3, 4, 5}, w, prior, 1, acc)
+			for _, fin := range tileFinishes(prior[:lanes]) {
+				check([]int{0, 6}, x, []int{0, 1, 2, 3, 4, 5}, w, prior, 1, acc, fin)
+			}
 		}
 		if ran == 0 {
 			t.Fatalf("the %v kernel never ran", f)
 		}
+	}
+}
+
+// tileFinishes returns the finishes the tests of convTiles6 run: none,
+// ReLU after bias, a clamp without biases, the identity after bias, and
+// clamps whose bounds are signed zeros (the kernels' zero fixes).
+func tileFinishes(bias []float32) []*tileFinish {
+	negZero := float32(math.Copysign(0, -1))
+	return []*tileFinish{
+		nil,
+		{bias: bias, act: &vec.Act{Kind: vec.Relu}},
+		{act: &vec.Act{Kind: vec.Clip, Lo: -1, Hi: 6}},
+		{bias: bias, act: &vec.Act{Kind: vec.None}},
+		{bias: bias, act: &vec.Act{Kind: vec.Clip, Lo: 0, Hi: 0x1p-130}},
+		{act: &vec.Act{Kind: vec.Clip, Lo: -2, Hi: negZero}},
 	}
 }
 
@@ -106,9 +127,10 @@ func TestConvTiles6(t *testing.T) {
 // positions, depths, tile counts and values (the data's bytes as float32
 // bits: every special).
 func FuzzConvTiles6(f *testing.F) {
-	f.Add([]byte{0, 0, 128, 63, 0, 0, 192, 127, 1, 0, 0, 128}, uint16(9), uint8(2), false)
-	f.Add([]byte("few channels, many steps"), uint16(300), uint8(1), true)
-	f.Fuzz(func(t *testing.T, data []byte, k16 uint16, tiles8 uint8, acc bool) {
+	f.Add([]byte{0, 0, 128, 63, 0, 0, 192, 127, 1, 0, 0, 128}, uint16(9), uint8(2), false, uint8(0))
+	f.Add([]byte("few channels, many steps"), uint16(300), uint8(1), true, uint8(1))
+	f.Add([]byte("finished sums"), uint16(27), uint8(3), false, uint8(5))
+	f.Fuzz(func(t *testing.T, data []byte, k16 uint16, tiles8 uint8, acc bool, finish uint8) {
 		if len(data) == 0 {
 			return
 		}
@@ -142,6 +164,11 @@ func FuzzConvTiles6(f *testing.F) {
 		for i := range prior {
 			prior[i] = floatAt(i + 5)
 		}
+		bias := make([]float32, 32)
+		for i := range bias {
+			bias[i] = floatAt(i + 13)
+		}
+		fin := tileFinishes(bias)[finish%6]
 		ran := false
 		for _, fam := range cpufeat.Available() {
 			restore := cpufeat.Use(fam)
@@ -151,13 +178,13 @@ func FuzzConvTiles6(f *testing.F) {
 				continue
 			}
 			want, got := slices.Clone(prior), slices.Clone(prior)
-			convTilesGeneric(lanes, offs, x, pos, w, want, stride, tiles, acc)
-			convTiles6(offs, maxOff, x, pos, maxPos, w, got, stride, tiles, acc)
+			convTilesGeneric(lanes, offs, x, pos, w, want, stride, tiles, acc, fin)
+			convTiles6(offs, maxOff, x, pos, maxPos, w, got, stride, tiles, acc, fin)
 			restore()
 			ran = true
 			for i, wv := range want {
 				if g := got[i]; math.Float32bits(g) != math.Float32bits(wv) && !(g != g && wv != wv) {
-					t.Fatalf("%v: k %d, %d tiles, acc %v: t[%d] = %v, want %v", fam, k, tiles, acc, i, g, wv)
+					t.Fatalf("%v: k %d, %d tiles, acc %v, finish %v: t[%d] = %v, want %v", fam, k, tiles, acc, fin, i, g, wv)
 				}
 			}
 		}

@@ -487,9 +487,19 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 		if !pl.direct && w.tiles != nil {
 			wt = w.tiles[gi]
 		}
+		if act := f.tileAct(); act != nil {
+			var bias []float32
+			if f.Bias != nil {
+				bias = f.Bias[gi*rows : (gi+1)*rows]
+			}
+			// Finished by the kernel, straight into y.
+			if tileProduct(y[out:out+rows*P], P, sc[:pl.phaseLen], wt, w.tileLanes, pl, K, rows, threads, bias, act) {
+				continue
+			}
+		}
 		cs := sc[pl.phaseLen:]
 		ldc, lds := P, wo
-		if !tileProduct(cs[:rows*P], P, sc[:pl.phaseLen], wt, w.tileLanes, pl, K, rows, threads) {
+		if !tileProduct(cs[:rows*P], P, sc[:pl.phaseLen], wt, w.tileLanes, pl, K, rows, threads, nil, nil) {
 			ldc, lds = pl.n, pl.wq
 			p.C, p.LdC = cs[:rows*pl.n], pl.n
 			gemm.Gemm(p)
@@ -532,8 +542,18 @@ func (c *Conv) gemmSamples(y, x []float32, w *ConvWeights, f *Fused, pl *columns
 	n := k * cols
 	cs := sc[used:]
 	tiled := !pl.direct && w.tiles != nil
+	if act := f.tileAct(); tiled && act != nil {
+		// Finished by the kernel, straight into y (tileProduct runs
+		// for every sample or none).
+		for s := 0; s < k && tiled; s++ {
+			tiled = tileProduct(y[(s0+s)*c.OutC*P:][:rows*P], P, buf[s*stride:(s+1)*stride], w.tiles[0], w.tileLanes, pl, K, rows, threads, f.Bias, act)
+		}
+		if tiled {
+			return
+		}
+	}
 	for s := 0; s < k && tiled; s++ {
-		tiled = tileProduct(cs[s*cols:rows*n], n, buf[s*stride:(s+1)*stride], w.tiles[0], w.tileLanes, pl, K, rows, threads)
+		tiled = tileProduct(cs[s*cols:rows*n], n, buf[s*stride:(s+1)*stride], w.tiles[0], w.tileLanes, pl, K, rows, threads, nil, nil)
 	}
 	if !tiled {
 		cols, lds = samplesCols(pl.n), pl.wq
@@ -565,6 +585,15 @@ func samplesCols(n int) int { return (n + 31) &^ 31 }
 // gemmSamples (past the sample's n, up to 31), the fused Winograd input
 // transform's last vector (up to 8 past the last phase row).
 const phaseSlack = 32
+
+// tileAct returns the activation tileProduct's kernel can finish the
+// sums with (f's, when it has no Add and is a clamp), or nil.
+func (f *Fused) tileAct() *vec.Act {
+	if _, _, _, _, ok := f.Act.Clamp(); !ok || f.Add != nil {
+		return nil
+	}
+	return &f.Act
+}
 
 // finishChannels finishes channels [lo, hi) of an output whose planes of
 // ho×wo values start at y (channel i at y[i·ho·wo:]) from the rows of C

@@ -3274,6 +3274,182 @@ done:
 	VZEROUPPER
 	RET
 
+// func convTile6FinishAVX2(k int, offs []int, x []float32, pos []int, w []float32, t0 []float32, t1 []float32, tiles int, acc bool, bias []float32, lo float32, hi float32, zfix float32, sfix uint32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·convTile6FinishAVX2(SB), NOSPLIT, $0-208
+	// convTile6, each sum finished: min(max(sum + bias[8h + j], lo), hi), then zfix added and sfix or-ed in.
+	MOVQ  pos_base+56(FP), DX
+	MOVQ  t0_base+104(FP), SI
+	MOVQ  tiles+152(FP), DI
+	TESTQ DI, DI
+	JEQ   done
+
+tile:
+	VXORPS Y0, Y0, Y0
+	VXORPS Y1, Y1, Y1
+	VXORPS Y2, Y2, Y2
+	VXORPS Y3, Y3, Y3
+	VXORPS Y4, Y4, Y4
+	VXORPS Y5, Y5, Y5
+	VXORPS Y6, Y6, Y6
+	VXORPS Y7, Y7, Y7
+	VXORPS Y8, Y8, Y8
+	VXORPS Y9, Y9, Y9
+	VXORPS Y10, Y10, Y10
+	VXORPS Y11, Y11, Y11
+	MOVQ   x_base+32(FP), AX
+	MOVQ   (DX), R8
+	LEAQ   (AX)(R8*4), R8
+	MOVQ   8(DX), R9
+	LEAQ   (AX)(R9*4), R9
+	MOVQ   16(DX), R10
+	LEAQ   (AX)(R10*4), R10
+	MOVQ   24(DX), R11
+	LEAQ   (AX)(R11*4), R11
+	MOVQ   32(DX), R12
+	LEAQ   (AX)(R12*4), R12
+	MOVQ   40(DX), R13
+	LEAQ   (AX)(R13*4), R13
+	MOVQ   k+0(FP), AX
+	MOVQ   offs_base+8(FP), CX
+	MOVQ   w_base+80(FP), BX
+	TESTQ  AX, AX
+	JEQ    store
+
+step:
+	MOVQ         (CX), R14
+	VMOVUPS      (BX), Y12
+	VMOVUPS      32(BX), Y13
+	VBROADCASTSS (R8)(R14*4), Y14
+	VFMADD231PS  Y12, Y14, Y0
+	VFMADD231PS  Y13, Y14, Y1
+	VBROADCASTSS (R9)(R14*4), Y14
+	VFMADD231PS  Y12, Y14, Y2
+	VFMADD231PS  Y13, Y14, Y3
+	VBROADCASTSS (R10)(R14*4), Y14
+	VFMADD231PS  Y12, Y14, Y4
+	VFMADD231PS  Y13, Y14, Y5
+	VBROADCASTSS (R11)(R14*4), Y14
+	VFMADD231PS  Y12, Y14, Y6
+	VFMADD231PS  Y13, Y14, Y7
+	VBROADCASTSS (R12)(R14*4), Y14
+	VFMADD231PS  Y12, Y14, Y8
+	VFMADD231PS  Y13, Y14, Y9
+	VBROADCASTSS (R13)(R14*4), Y14
+	VFMADD231PS  Y12, Y14, Y10
+	VFMADD231PS  Y13, Y14, Y11
+	ADDQ         $0x08, CX
+	ADDQ         $0x40, BX
+	DECQ         AX
+	JNZ          step
+
+store:
+	MOVQ   t1_base+128(FP), AX
+	MOVQ   t0_base+104(FP), CX
+	SUBQ   CX, AX
+	MOVB   acc+160(FP), CL
+	TESTB  CL, CL
+	JEQ    write
+	VADDPS (SI), Y0, Y0
+	VADDPS (SI)(AX*1), Y1, Y1
+	VADDPS 32(SI), Y2, Y2
+	VADDPS 32(SI)(AX*1), Y3, Y3
+	VADDPS 64(SI), Y4, Y4
+	VADDPS 64(SI)(AX*1), Y5, Y5
+	VADDPS 96(SI), Y6, Y6
+	VADDPS 96(SI)(AX*1), Y7, Y7
+	VADDPS 128(SI), Y8, Y8
+	VADDPS 128(SI)(AX*1), Y9, Y9
+	VADDPS 160(SI), Y10, Y10
+	VADDPS 160(SI)(AX*1), Y11, Y11
+
+write:
+	MOVQ         bias_base+168(FP), CX
+	VADDPS       (CX), Y0, Y0
+	VADDPS       32(CX), Y1, Y1
+	VADDPS       (CX), Y2, Y2
+	VADDPS       32(CX), Y3, Y3
+	VADDPS       (CX), Y4, Y4
+	VADDPS       32(CX), Y5, Y5
+	VADDPS       (CX), Y6, Y6
+	VADDPS       32(CX), Y7, Y7
+	VADDPS       (CX), Y8, Y8
+	VADDPS       32(CX), Y9, Y9
+	VADDPS       (CX), Y10, Y10
+	VADDPS       32(CX), Y11, Y11
+	VBROADCASTSS lo+192(FP), Y12
+	VBROADCASTSS hi+196(FP), Y13
+	VBROADCASTSS zfix+200(FP), Y14
+	VBROADCASTSS sfix+204(FP), Y15
+	VMAXPS       Y0, Y12, Y0
+	VMINPS       Y0, Y13, Y0
+	VADDPS       Y14, Y0, Y0
+	VPOR         Y15, Y0, Y0
+	VMAXPS       Y1, Y12, Y1
+	VMINPS       Y1, Y13, Y1
+	VADDPS       Y14, Y1, Y1
+	VPOR         Y15, Y1, Y1
+	VMAXPS       Y2, Y12, Y2
+	VMINPS       Y2, Y13, Y2
+	VADDPS       Y14, Y2, Y2
+	VPOR         Y15, Y2, Y2
+	VMAXPS       Y3, Y12, Y3
+	VMINPS       Y3, Y13, Y3
+	VADDPS       Y14, Y3, Y3
+	VPOR         Y15, Y3, Y3
+	VMAXPS       Y4, Y12, Y4
+	VMINPS       Y4, Y13, Y4
+	VADDPS       Y14, Y4, Y4
+	VPOR         Y15, Y4, Y4
+	VMAXPS       Y5, Y12, Y5
+	VMINPS       Y5, Y13, Y5
+	VADDPS       Y14, Y5, Y5
+	VPOR         Y15, Y5, Y5
+	VMAXPS       Y6, Y12, Y6
+	VMINPS       Y6, Y13, Y6
+	VADDPS       Y14, Y6, Y6
+	VPOR         Y15, Y6, Y6
+	VMAXPS       Y7, Y12, Y7
+	VMINPS       Y7, Y13, Y7
+	VADDPS       Y14, Y7, Y7
+	VPOR         Y15, Y7, Y7
+	VMAXPS       Y8, Y12, Y8
+	VMINPS       Y8, Y13, Y8
+	VADDPS       Y14, Y8, Y8
+	VPOR         Y15, Y8, Y8
+	VMAXPS       Y9, Y12, Y9
+	VMINPS       Y9, Y13, Y9
+	VADDPS       Y14, Y9, Y9
+	VPOR         Y15, Y9, Y9
+	VMAXPS       Y10, Y12, Y10
+	VMINPS       Y10, Y13, Y10
+	VADDPS       Y14, Y10, Y10
+	VPOR         Y15, Y10, Y10
+	VMAXPS       Y11, Y12, Y11
+	VMINPS       Y11, Y13, Y11
+	VADDPS       Y14, Y11, Y11
+	VPOR         Y15, Y11, Y11
+	VMOVUPS      Y0, (SI)
+	VMOVUPS      Y1, (SI)(AX*1)
+	VMOVUPS      Y2, 32(SI)
+	VMOVUPS      Y3, 32(SI)(AX*1)
+	VMOVUPS      Y4, 64(SI)
+	VMOVUPS      Y5, 64(SI)(AX*1)
+	VMOVUPS      Y6, 96(SI)
+	VMOVUPS      Y7, 96(SI)(AX*1)
+	VMOVUPS      Y8, 128(SI)
+	VMOVUPS      Y9, 128(SI)(AX*1)
+	VMOVUPS      Y10, 160(SI)
+	VMOVUPS      Y11, 160(SI)(AX*1)
+	ADDQ         $0x30, DX
+	ADDQ         $0xc0, SI
+	DECQ         DI
+	JNZ          tile
+
+done:
+	VZEROUPPER
+	RET
+
 // func evensAVX2(dst []float32, src []float32)
 // Requires: AVX, AVX2
 TEXT ·evensAVX2(SB), NOSPLIT, $0-48
@@ -14089,6 +14265,218 @@ store:
 	VADDPS       Z26, Z11, Z11
 
 write:
+	VMOVUPS       Y0, (SI)
+	VEXTRACTF64X4 $0x01, Z0, (SI)(AX*1)
+	VMOVUPS       Y1, (SI)(AX*2)
+	VEXTRACTF64X4 $0x01, Z1, (SI)(CX*1)
+	VMOVUPS       Y2, 32(SI)
+	VEXTRACTF64X4 $0x01, Z2, 32(SI)(AX*1)
+	VMOVUPS       Y3, 32(SI)(AX*2)
+	VEXTRACTF64X4 $0x01, Z3, 32(SI)(CX*1)
+	VMOVUPS       Y4, 64(SI)
+	VEXTRACTF64X4 $0x01, Z4, 64(SI)(AX*1)
+	VMOVUPS       Y5, 64(SI)(AX*2)
+	VEXTRACTF64X4 $0x01, Z5, 64(SI)(CX*1)
+	VMOVUPS       Y6, 96(SI)
+	VEXTRACTF64X4 $0x01, Z6, 96(SI)(AX*1)
+	VMOVUPS       Y7, 96(SI)(AX*2)
+	VEXTRACTF64X4 $0x01, Z7, 96(SI)(CX*1)
+	VMOVUPS       Y8, 128(SI)
+	VEXTRACTF64X4 $0x01, Z8, 128(SI)(AX*1)
+	VMOVUPS       Y9, 128(SI)(AX*2)
+	VEXTRACTF64X4 $0x01, Z9, 128(SI)(CX*1)
+	VMOVUPS       Y10, 160(SI)
+	VEXTRACTF64X4 $0x01, Z10, 160(SI)(AX*1)
+	VMOVUPS       Y11, 160(SI)(AX*2)
+	VEXTRACTF64X4 $0x01, Z11, 160(SI)(CX*1)
+	ADDQ          $0x30, DX
+	ADDQ          $0xc0, SI
+	DECQ          DI
+	JNZ           tile
+
+done:
+	VZEROUPPER
+	RET
+
+// func convTile6FinishAVX512(k int, offs []int, x []float32, pos []int, w []float32, t []float32, stride int, tiles int, acc bool, bias []float32, lo float32, hi float32, zfix float32, sfix uint32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·convTile6FinishAVX512(SB), NOSPLIT, $0-192
+	// convTile6, each sum finished: min(max(sum + bias[8h + j], lo), hi), then zfix added and sfix or-ed in.
+	MOVQ  pos_base+56(FP), DX
+	MOVQ  t_base+104(FP), SI
+	MOVQ  tiles+136(FP), DI
+	TESTQ DI, DI
+	JEQ   done
+
+tile:
+	VXORPS Z0, Z0, Z0
+	VXORPS Z1, Z1, Z1
+	VXORPS Z2, Z2, Z2
+	VXORPS Z3, Z3, Z3
+	VXORPS Z4, Z4, Z4
+	VXORPS Z5, Z5, Z5
+	VXORPS Z6, Z6, Z6
+	VXORPS Z7, Z7, Z7
+	VXORPS Z8, Z8, Z8
+	VXORPS Z9, Z9, Z9
+	VXORPS Z10, Z10, Z10
+	VXORPS Z11, Z11, Z11
+	MOVQ   x_base+32(FP), AX
+	MOVQ   (DX), R8
+	LEAQ   (AX)(R8*4), R8
+	MOVQ   8(DX), R9
+	LEAQ   (AX)(R9*4), R9
+	MOVQ   16(DX), R10
+	LEAQ   (AX)(R10*4), R10
+	MOVQ   24(DX), R11
+	LEAQ   (AX)(R11*4), R11
+	MOVQ   32(DX), R12
+	LEAQ   (AX)(R12*4), R12
+	MOVQ   40(DX), R13
+	LEAQ   (AX)(R13*4), R13
+	MOVQ   k+0(FP), AX
+	MOVQ   offs_base+8(FP), CX
+	MOVQ   w_base+80(FP), BX
+	TESTQ  AX, AX
+	JEQ    store
+
+step:
+	MOVQ         (CX), R14
+	VMOVUPS      (BX), Z12
+	VMOVUPS      64(BX), Z13
+	VBROADCASTSS (R8)(R14*4), Z14
+	VFMADD231PS  Z12, Z14, Z0
+	VFMADD231PS  Z13, Z14, Z1
+	VBROADCASTSS (R9)(R14*4), Z14
+	VFMADD231PS  Z12, Z14, Z2
+	VFMADD231PS  Z13, Z14, Z3
+	VBROADCASTSS (R10)(R14*4), Z14
+	VFMADD231PS  Z12, Z14, Z4
+	VFMADD231PS  Z13, Z14, Z5
+	VBROADCASTSS (R11)(R14*4), Z14
+	VFMADD231PS  Z12, Z14, Z6
+	VFMADD231PS  Z13, Z14, Z7
+	VBROADCASTSS (R12)(R14*4), Z14
+	VFMADD231PS  Z12, Z14, Z8
+	VFMADD231PS  Z13, Z14, Z9
+	VBROADCASTSS (R13)(R14*4), Z14
+	VFMADD231PS  Z12, Z14, Z10
+	VFMADD231PS  Z13, Z14, Z11
+	ADDQ         $0x08, CX
+	ADDQ         $0x80, BX
+	DECQ         AX
+	JNZ          step
+
+store:
+	MOVQ         stride+128(FP), AX
+	SHLQ         $0x02, AX
+	LEAQ         (AX)(AX*2), CX
+	MOVB         acc+144(FP), BL
+	TESTB        BL, BL
+	JEQ          write
+	VMOVUPS      (SI), Y15
+	VINSERTF64X4 $0x01, (SI)(AX*1), Z15, Z15
+	VADDPS       Z15, Z0, Z0
+	VMOVUPS      (SI)(AX*2), Y16
+	VINSERTF64X4 $0x01, (SI)(CX*1), Z16, Z16
+	VADDPS       Z16, Z1, Z1
+	VMOVUPS      32(SI), Y17
+	VINSERTF64X4 $0x01, 32(SI)(AX*1), Z17, Z17
+	VADDPS       Z17, Z2, Z2
+	VMOVUPS      32(SI)(AX*2), Y18
+	VINSERTF64X4 $0x01, 32(SI)(CX*1), Z18, Z18
+	VADDPS       Z18, Z3, Z3
+	VMOVUPS      64(SI), Y19
+	VINSERTF64X4 $0x01, 64(SI)(AX*1), Z19, Z19
+	VADDPS       Z19, Z4, Z4
+	VMOVUPS      64(SI)(AX*2), Y20
+	VINSERTF64X4 $0x01, 64(SI)(CX*1), Z20, Z20
+	VADDPS       Z20, Z5, Z5
+	VMOVUPS      96(SI), Y21
+	VINSERTF64X4 $0x01, 96(SI)(AX*1), Z21, Z21
+	VADDPS       Z21, Z6, Z6
+	VMOVUPS      96(SI)(AX*2), Y22
+	VINSERTF64X4 $0x01, 96(SI)(CX*1), Z22, Z22
+	VADDPS       Z22, Z7, Z7
+	VMOVUPS      128(SI), Y23
+	VINSERTF64X4 $0x01, 128(SI)(AX*1), Z23, Z23
+	VADDPS       Z23, Z8, Z8
+	VMOVUPS      128(SI)(AX*2), Y24
+	VINSERTF64X4 $0x01, 128(SI)(CX*1), Z24, Z24
+	VADDPS       Z24, Z9, Z9
+	VMOVUPS      160(SI), Y25
+	VINSERTF64X4 $0x01, 160(SI)(AX*1), Z25, Z25
+	VADDPS       Z25, Z10, Z10
+	VMOVUPS      160(SI)(AX*2), Y26
+	VINSERTF64X4 $0x01, 160(SI)(CX*1), Z26, Z26
+	VADDPS       Z26, Z11, Z11
+
+write:
+	MOVQ          bias_base+152(FP), BX
+	VADDPS        (BX), Z0, Z0
+	VADDPS        64(BX), Z1, Z1
+	VADDPS        (BX), Z2, Z2
+	VADDPS        64(BX), Z3, Z3
+	VADDPS        (BX), Z4, Z4
+	VADDPS        64(BX), Z5, Z5
+	VADDPS        (BX), Z6, Z6
+	VADDPS        64(BX), Z7, Z7
+	VADDPS        (BX), Z8, Z8
+	VADDPS        64(BX), Z9, Z9
+	VADDPS        (BX), Z10, Z10
+	VADDPS        64(BX), Z11, Z11
+	VBROADCASTSS  lo+176(FP), Z12
+	VBROADCASTSS  hi+180(FP), Z13
+	VBROADCASTSS  zfix+184(FP), Z14
+	VBROADCASTSS  sfix+188(FP), Z27
+	VMAXPS        Z0, Z12, Z0
+	VMINPS        Z0, Z13, Z0
+	VADDPS        Z14, Z0, Z0
+	VPORD         Z27, Z0, Z0
+	VMAXPS        Z1, Z12, Z1
+	VMINPS        Z1, Z13, Z1
+	VADDPS        Z14, Z1, Z1
+	VPORD         Z27, Z1, Z1
+	VMAXPS        Z2, Z12, Z2
+	VMINPS        Z2, Z13, Z2
+	VADDPS        Z14, Z2, Z2
+	VPORD         Z27, Z2, Z2
+	VMAXPS        Z3, Z12, Z3
+	VMINPS        Z3, Z13, Z3
+	VADDPS        Z14, Z3, Z3
+	VPORD         Z27, Z3, Z3
+	VMAXPS        Z4, Z12, Z4
+	VMINPS        Z4, Z13, Z4
+	VADDPS        Z14, Z4, Z4
+	VPORD         Z27, Z4, Z4
+	VMAXPS        Z5, Z12, Z5
+	VMINPS        Z5, Z13, Z5
+	VADDPS        Z14, Z5, Z5
+	VPORD         Z27, Z5, Z5
+	VMAXPS        Z6, Z12, Z6
+	VMINPS        Z6, Z13, Z6
+	VADDPS        Z14, Z6, Z6
+	VPORD         Z27, Z6, Z6
+	VMAXPS        Z7, Z12, Z7
+	VMINPS        Z7, Z13, Z7
+	VADDPS        Z14, Z7, Z7
+	VPORD         Z27, Z7, Z7
+	VMAXPS        Z8, Z12, Z8
+	VMINPS        Z8, Z13, Z8
+	VADDPS        Z14, Z8, Z8
+	VPORD         Z27, Z8, Z8
+	VMAXPS        Z9, Z12, Z9
+	VMINPS        Z9, Z13, Z9
+	VADDPS        Z14, Z9, Z9
+	VPORD         Z27, Z9, Z9
+	VMAXPS        Z10, Z12, Z10
+	VMINPS        Z10, Z13, Z10
+	VADDPS        Z14, Z10, Z10
+	VPORD         Z27, Z10, Z10
+	VMAXPS        Z11, Z12, Z11
+	VMINPS        Z11, Z13, Z11
+	VADDPS        Z14, Z11, Z11
+	VPORD         Z27, Z11, Z11
 	VMOVUPS       Y0, (SI)
 	VEXTRACTF64X4 $0x01, Z0, (SI)(AX*1)
 	VMOVUPS       Y1, (SI)(AX*2)

@@ -1,6 +1,9 @@
 package nn
 
-import "github.com/tensorquant/tensorquant/internal/vecmath"
+import (
+	"github.com/tensorquant/tensorquant/internal/vec"
+	"github.com/tensorquant/tensorquant/internal/vecmath"
+)
 
 // The kernels of one input row of a sliding window, for the interior
 // windows (every tap inside the row): the specification of the assembly
@@ -113,8 +116,10 @@ func zipGeneric(dst, a, b []float32) {
 //
 // in ascending kk, each product fused into the sum (as the GEMM's
 // assembly kernels do), then added to what t holds when acc: the GEMM's
-// element of the same block of the depth, bit for bit.
-func convTilesGeneric(lanes int, offs []int, x []float32, pos []int, w, t []float32, stride, tiles int, acc bool) {
+// element of the same block of the depth, bit for bit. With fin (the last
+// block of the depth), each element is then finished as vec.Finish
+// finishes it with channel j's bias.
+func convTilesGeneric(lanes int, offs []int, x []float32, pos []int, w, t []float32, stride, tiles int, acc bool, fin *tileFinish) {
 	for p, at := range pos[:6*tiles] {
 		for j := range lanes {
 			var sum float32
@@ -126,8 +131,24 @@ func convTilesGeneric(lanes int, offs []int, x []float32, pos []int, w, t []floa
 				sum += t[i]
 			}
 			t[i] = sum
+			if fin != nil {
+				var b float32
+				if fin.bias != nil {
+					b = fin.bias[j]
+				}
+				vec.Finish(t[i:i+1], b, fin.bias != nil, nil, fin.act)
+			}
 		}
 	}
+}
+
+// tileFinish is what convTiles6 applies to the sums of the last block of
+// the depth: the bias of each of its lanes channels (nil: none) and an
+// activation of the clamp's form (vec.Act.Clamp), as vec.FinishRows
+// finishes a channel's row.
+type tileFinish struct {
+	bias []float32
+	act  *vec.Act
 }
 
 // maxK2S2Generic is the specification of the kernel of 2×2 max pooling of

@@ -36,7 +36,8 @@ func winoOut([]float32, int, []float32, int, int) bool { return false }
 func tileLanes() int { return 0 }
 
 // convTiles6 has no kernel here (tileLanes).
-func convTiles6([]int, int, []float32, []int, int, []float32, []float32, int, int, bool) {}
+func convTiles6([]int, int, []float32, []int, int, []float32, []float32, int, int, bool, *tileFinish) {
+}
 
 // scatter8 sets dst[j·ldd + q] = src[8q + j] for j < 8 and q < n (the
 // amd64 version's definition; tileProduct, its caller, stops before it

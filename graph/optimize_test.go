@@ -392,10 +392,18 @@ func TestRegisterPass(t *testing.T) {
 // pairs it cannot fuse.
 func TestFuseQDQ(t *testing.T) {
 	rng := rand.New(rand.NewPCG(23, 24))
-	x := randF32(rng, 2, 3, 5, 7)
+	// A small input, and one of more than dequantTableMin elements (whose
+	// codes' values are looked up in a table).
+	for _, x := range []*Tensor{randF32(rng, 2, 3, 5, 7), randF32(rng, 2, 3, 16, 17)} {
+		testFuseQDQ(t, x)
+	}
+}
+
+func testFuseQDQ(t *testing.T, x *Tensor) {
 	for i := range 8 {
 		x.F32[i*3] = float32(i) * 0.25 // ties of the rounding at scale 0.5
 	}
+	x.F32[1], x.F32[2] = float32(math.NaN()), float32(math.Copysign(0, -1))
 	q := func(inputs ...string) onnx.Node {
 		return onnx.NewNode("QuantizeLinear", "q", append([]string{"x"}, inputs...), []string{"c"})
 	}
@@ -446,7 +454,7 @@ func TestFuseQDQ(t *testing.T) {
 			m.outputs = []string{"y", "y2"}
 		}, []string{"QuantizeLinear", "DequantizeLinear", "DequantizeLinear"}},
 	} {
-		t.Run(tc.name, func(t *testing.T) {
+		t.Run(fmt.Sprintf("%s/%d", tc.name, x.Len()), func(t *testing.T) {
 			m := &optModel{opset: 13, inputs: map[string]*Tensor{"x": x}, consts: map[string]*Tensor{}, outputs: []string{"y"}}
 			tc.build(m)
 			m.checkOptimized(t, tc.want)

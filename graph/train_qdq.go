@@ -77,16 +77,30 @@ func (o *fakeQuantOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 // qdqRun writes the Q → DQ pair of src (one scale and zero point) into
 // dst through fakequant.QuantizeLinearCodes, the vector kernels of the
 // scalar QuantizeLinear (the same codes), in chunks of codes on the
-// stack, and reports whether it could (false, having written nothing, for
-// a range the codes' type does not hold).
+// stack, each code's value then looked up in a table of the 256 (as
+// dequantRun does from dequantTableMin codes on), and reports whether it
+// could (false, having written nothing, for a range the codes' type does
+// not hold).
 func qdqRun[T int8 | uint8](dst, src []float32, scale float32, zp, lo, hi int32) bool {
 	var codes [512]T
+	var table [256]float32
+	if len(src) >= dequantTableMin {
+		for b := range table {
+			table[b] = fakequant.DequantizeLinear(int32(T(b)), zp, scale)
+		}
+	}
 	for i := 0; i < len(src); i += len(codes) {
 		s := src[i:min(i+len(codes), len(src))]
 		if fakequant.QuantizeLinearCodes(codes[:len(s)], s, scale, zp, lo, hi) != nil {
 			return false
 		}
 		d := dst[i : i+len(s)]
+		if len(src) >= dequantTableMin {
+			for j, q := range codes[:len(s)] {
+				d[j] = table[uint8(q)]
+			}
+			continue
+		}
 		for j, q := range codes[:len(s)] {
 			d[j] = fakequant.DequantizeLinear(int32(q), zp, scale)
 		}

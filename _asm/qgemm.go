@@ -30,8 +30,10 @@ func qgemmKernels(c *build.Context) {
 	}
 	for _, s := range isas(c) {
 		epiInt32(s)
-		epiQuant(s)
-		epiFloat(s)
+		for _, sym := range []bool{false, true} {
+			epiQuant(s, sym)
+			epiFloat(s, sym)
+		}
 		depthwise(s)
 	}
 	transpose(c)
@@ -469,7 +471,10 @@ type epilogue struct {
 	doc     []string
 	outSize int
 	extra   []string
-	setup   func(s isa) // loads constants before the rows loop
+	// sym: the weights have no zero points, C = P + colTerm (zp and rho
+	// are not read; the kernel's name ends in Sym).
+	sym   bool
+	setup func(s isa) // loads constants before the rows loop
 	// vector finishes r (P corrected) for the lanes at column j of the
 	// extra streams, and stores it at column j of out (at gives the
 	// address of column j of a stream).
@@ -480,6 +485,10 @@ type epilogue struct {
 // shared by every stream: element j of a row of P, of the per-column
 // inputs and of a row of out.
 func epiTile(s isa, e epilogue) {
+	if e.sym {
+		e.name += "Sym"
+		e.doc = append(e.doc, "Sym: no zero points, C = p[r][j] + colTerm[j] (zp and rho not read).")
+	}
 	s.text(e.name, e.doc...)
 	rows, ldp, ldo := s.GP64(), s.GP64(), s.GP64()
 	s.Load(s.Param("rows"), rows)
@@ -508,18 +517,24 @@ func epiTile(s isa, e epilogue) {
 	j := s.GP64()
 	at := func(st stream) operand.Mem { return operand.Mem{Base: st.p, Index: j, Scale: uint8(st.size)} }
 	s.Label("row")
-	rv := s.vec()
-	s.VPBROADCASTD(operand.Mem{Base: rho}, rv)
+	var rv reg.VecVirtual
+	if !e.sym {
+		rv = s.vec()
+		s.VPBROADCASTD(operand.Mem{Base: rho}, rv)
+	}
 	step := func(t isa) {
-		r, m := t.vec(), t.vec()
+		r := t.vec()
 		if t.lanes == 16 {
 			s.VMOVDQU32(at(p), r)
 		} else {
 			s.VMOVDQU(at(p), r)
 		}
 		s.VPADDD(at(ct), r, r)
-		s.VPMULLD(at(zp), t.v(rv), m)
-		s.VPSUBD(m, r, r)
+		if !e.sym {
+			m := t.vec()
+			s.VPMULLD(at(zp), t.v(rv), m)
+			s.VPSUBD(m, r, r)
+		}
 		e.vector(t, r, extra, out, at)
 	}
 	s.XORQ(j, j)
@@ -582,9 +597,9 @@ func epiInt32(s isa) {
 // embedded rounding (RN_SAE) on 512-bit registers. The low byte of the
 // int32 result is the int8 or uint8 code (its value lies in the output
 // type's range).
-func epiQuant(s isa) {
+func epiQuant(s isa, sym bool) {
 	var lo, hi, zp, mask reg.VecVirtual
-	epiTile(s, epilogue{name: "epiQuant", outSize: 1, extra: []string{"scale"},
+	epiTile(s, epilogue{name: "epiQuant", outSize: 1, extra: []string{"scale"}, sym: sym,
 		doc: []string{"out[r][j] = byte(clamp(roundHalfEven(float32(C)*scale[j]), lo, hi) + zp),",
 			"C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiQuantGeneric)."},
 		setup: func(s isa) {
@@ -628,8 +643,8 @@ func epiQuant(s isa) {
 
 // epiFloat: float32(float32(C)·scale) + bias, C as epiInt32 computes it;
 // the multiply and the add are separate roundings.
-func epiFloat(s isa) {
-	epiTile(s, epilogue{name: "epiFloat", outSize: 4, extra: []string{"scale", "bias"},
+func epiFloat(s isa, sym bool) {
+	epiTile(s, epilogue{name: "epiFloat", outSize: 4, extra: []string{"scale", "bias"}, sym: sym,
 		doc: []string{"out[r][j] = float32(float32(C)*scale[j]) + bias[j],",
 			"C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiFloatGeneric)."},
 		vector: func(s isa, r reg.VecVirtual, in []stream, out stream, at func(stream) operand.Mem) {

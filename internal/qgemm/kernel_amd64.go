@@ -96,6 +96,26 @@ func epiQuantAVX2(rows, ldp, ldo int, p, colTerm, zp, rho []int32, scale []float
 //go:noescape
 func epiQuantAVX512(rows, ldp, ldo int, p, colTerm, zp, rho []int32, scale []float32, q *quantParams, out []byte)
 
+// epiQuantSymAVX2 and epiQuantSymAVX512 are epiQuantAVX2 and
+// epiQuantAVX512 for weights without zero points (the usual symmetric
+// int8 weights): C = P + colTerm, zp and rho not read (ρ would be
+// multiplied by zeros).
+//
+//go:noescape
+func epiQuantSymAVX2(rows, ldp, ldo int, p, colTerm, zp, rho []int32, scale []float32, q *quantParams, out []byte)
+
+//go:noescape
+func epiQuantSymAVX512(rows, ldp, ldo int, p, colTerm, zp, rho []int32, scale []float32, q *quantParams, out []byte)
+
+// epiFloatSymAVX2 and epiFloatSymAVX512 are epiFloatAVX2 and
+// epiFloatAVX512 for weights without zero points, as epiQuantSymAVX2 is.
+//
+//go:noescape
+func epiFloatSymAVX2(rows, ldp, ldo int, p, colTerm, zp, rho []int32, scale, bias []float32, out []float32)
+
+//go:noescape
+func epiFloatSymAVX512(rows, ldp, ldo int, p, colTerm, zp, rho []int32, scale, bias []float32, out []float32)
+
 // epiFloatAVX2 and epiFloatAVX512 are epiFloatGeneric on each row:
 // VCVTDQ2PS, VMULPS, then VADDPS (never fused).
 //
@@ -289,9 +309,14 @@ func epiQuant(f family, t *tileOut, scale []float32, q *quantParams, out []byte)
 	}
 	a := t.asm()
 	scale = scale[:len(a.colTerm)]
-	if wide(f) {
+	switch sym := len(t.zp) == 0; {
+	case wide(f) && sym:
+		epiQuantSymAVX512(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, scale, q, out[:a.outLen])
+	case wide(f):
 		epiQuantAVX512(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, scale, q, out[:a.outLen])
-	} else {
+	case sym:
+		epiQuantSymAVX2(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, scale, q, out[:a.outLen])
+	default:
 		epiQuantAVX2(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, scale, q, out[:a.outLen])
 	}
 }
@@ -303,9 +328,14 @@ func epiFloat(f family, t *tileOut, scale, bias []float32, out []float32) {
 	}
 	a := t.asm()
 	scale, bias = scale[:len(a.colTerm)], bias[:len(a.colTerm)]
-	if wide(f) {
+	switch sym := len(t.zp) == 0; {
+	case wide(f) && sym:
+		epiFloatSymAVX512(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, scale, bias, out[:a.outLen])
+	case wide(f):
 		epiFloatAVX512(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, scale, bias, out[:a.outLen])
-	} else {
+	case sym:
+		epiFloatSymAVX2(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, scale, bias, out[:a.outLen])
+	default:
 		epiFloatAVX2(a.rows, a.ldp, a.ldo, a.p, a.colTerm, a.zp, a.rho, scale, bias, out[:a.outLen])
 	}
 }

@@ -2504,6 +2504,140 @@ next:
 	VZEROUPPER
 	RET
 
+// func epiQuantSymAVX2(rows int, ldp int, ldo int, p []int32, colTerm []int32, zp []int32, rho []int32, scale []float32, q *quantParams, out []byte)
+// Requires: AVX, AVX2
+TEXT ·epiQuantSymAVX2(SB), NOSPLIT, $0-176
+	// out[r][j] = byte(clamp(roundHalfEven(float32(C)*scale[j]), lo, hi) + zp),
+	// C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiQuantGeneric).
+	// Sym: no zero points, C = p[r][j] + colTerm[j] (zp and rho not read).
+	MOVQ         rows+0(FP), AX
+	MOVQ         ldp+8(FP), CX
+	MOVQ         ldo+16(FP), DX
+	SHLQ         $0x02, CX
+	MOVQ         p_base+24(FP), BX
+	MOVQ         rho_base+96(FP), SI
+	MOVQ         out_base+152(FP), DI
+	MOVQ         colTerm_len+56(FP), R8
+	MOVQ         colTerm_base+48(FP), R9
+	MOVQ         zp_base+72(FP), R10
+	MOVQ         scale_base+120(FP), R10
+	MOVQ         q+144(FP), R11
+	VBROADCASTSS (R11), Y0
+	VBROADCASTSS 4(R11), Y1
+	VPBROADCASTD 8(R11), Y2
+	VPCMPEQW     Y3, Y3, Y3
+	VPSRLW       $0x08, Y3, Y3
+	SUBQ         $0x08, R8
+
+row:
+	XORQ R11, R11
+	CMPQ R11, R8
+	JG   cols_end
+
+cols:
+	VMOVDQU      (BX)(R11*4), Y4
+	VPADDD       (R9)(R11*4), Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       (R10)(R11*4), Y4, Y4
+	VMAXPS       Y0, Y4, Y4
+	VMINPS       Y1, Y4, Y4
+	VCVTPS2DQ    Y4, Y4
+	VPADDD       Y2, Y4, Y4
+	VEXTRACTI128 $0x01, Y4, X5
+	VPACKSSDW    X5, X4, X4
+	VPAND        X3, X4, X4
+	VPACKUSWB    X4, X4, X4
+	VMOVQ        X4, (DI)(R11*1)
+	ADDQ         $0x08, R11
+	CMPQ         R11, R8
+	JLE          cols
+
+cols_end:
+	LEAQ         8(R8), R12
+	CMPQ         R11, R12
+	JGE          next
+	LEAQ         (R8), R11
+	VMOVDQU      (BX)(R11*4), Y4
+	VPADDD       (R9)(R11*4), Y4, Y4
+	VCVTDQ2PS    Y4, Y4
+	VMULPS       (R10)(R11*4), Y4, Y4
+	VMAXPS       Y0, Y4, Y4
+	VMINPS       Y1, Y4, Y4
+	VCVTPS2DQ    Y4, Y4
+	VPADDD       Y2, Y4, Y4
+	VEXTRACTI128 $0x01, Y4, X5
+	VPACKSSDW    X5, X4, X4
+	VPAND        X3, X4, X4
+	VPACKUSWB    X4, X4, X4
+	VMOVQ        X4, (DI)(R11*1)
+
+next:
+	ADDQ CX, BX
+	ADDQ DX, DI
+	ADDQ $0x04, SI
+	DECQ AX
+	JNZ  row
+	VZEROUPPER
+	RET
+
+// func epiFloatSymAVX2(rows int, ldp int, ldo int, p []int32, colTerm []int32, zp []int32, rho []int32, scale []float32, bias []float32, out []float32)
+// Requires: AVX, AVX2
+TEXT ·epiFloatSymAVX2(SB), NOSPLIT, $0-192
+	// out[r][j] = float32(float32(C)*scale[j]) + bias[j],
+	// C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiFloatGeneric).
+	// Sym: no zero points, C = p[r][j] + colTerm[j] (zp and rho not read).
+	MOVQ rows+0(FP), AX
+	MOVQ ldp+8(FP), CX
+	MOVQ ldo+16(FP), DX
+	SHLQ $0x02, CX
+	SHLQ $0x02, DX
+	MOVQ p_base+24(FP), BX
+	MOVQ rho_base+96(FP), SI
+	MOVQ out_base+168(FP), DI
+	MOVQ colTerm_len+56(FP), R8
+	MOVQ colTerm_base+48(FP), R9
+	MOVQ zp_base+72(FP), R10
+	MOVQ scale_base+120(FP), R10
+	MOVQ bias_base+144(FP), R11
+	SUBQ $0x08, R8
+
+row:
+	XORQ R12, R12
+	CMPQ R12, R8
+	JG   cols_end
+
+cols:
+	VMOVDQU   (BX)(R12*4), Y0
+	VPADDD    (R9)(R12*4), Y0, Y0
+	VCVTDQ2PS Y0, Y0
+	VMULPS    (R10)(R12*4), Y0, Y0
+	VADDPS    (R11)(R12*4), Y0, Y0
+	VMOVDQU   Y0, (DI)(R12*4)
+	ADDQ      $0x08, R12
+	CMPQ      R12, R8
+	JLE       cols
+
+cols_end:
+	LEAQ      8(R8), R13
+	CMPQ      R12, R13
+	JGE       next
+	LEAQ      (R8), R12
+	VMOVDQU   (BX)(R12*4), Y0
+	VPADDD    (R9)(R12*4), Y0, Y0
+	VCVTDQ2PS Y0, Y0
+	VMULPS    (R10)(R12*4), Y0, Y0
+	VADDPS    (R11)(R12*4), Y0, Y0
+	VMOVDQU   Y0, (DI)(R12*4)
+
+next:
+	ADDQ CX, BX
+	ADDQ DX, DI
+	ADDQ $0x04, SI
+	DECQ AX
+	JNZ  row
+	VZEROUPPER
+	RET
+
 // func dwAVX2(taps int, c int, npix int, step int, ind []unsafe.Pointer, w []int32, p []int32)
 // Requires: AVX, AVX2
 TEXT ·dwAVX2(SB), NOSPLIT, $0-104
@@ -2838,6 +2972,157 @@ last:
 	VMULPS    (R11)(R13*4), Y1, Y1
 	VADDPS    (R12)(R13*4), Y1, Y1
 	VMOVDQU   Y1, (DI)(R13*4)
+
+next:
+	ADDQ CX, BX
+	ADDQ DX, DI
+	ADDQ $0x04, SI
+	DECQ AX
+	JNZ  row
+	VZEROUPPER
+	RET
+
+// func epiQuantSymAVX512(rows int, ldp int, ldo int, p []int32, colTerm []int32, zp []int32, rho []int32, scale []float32, q *quantParams, out []byte)
+// Requires: AVX, AVX2, AVX512F, AVX512VL
+TEXT ·epiQuantSymAVX512(SB), NOSPLIT, $0-176
+	// out[r][j] = byte(clamp(roundHalfEven(float32(C)*scale[j]), lo, hi) + zp),
+	// C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiQuantGeneric).
+	// Sym: no zero points, C = p[r][j] + colTerm[j] (zp and rho not read).
+	MOVQ         rows+0(FP), AX
+	MOVQ         ldp+8(FP), CX
+	MOVQ         ldo+16(FP), DX
+	SHLQ         $0x02, CX
+	MOVQ         p_base+24(FP), BX
+	MOVQ         rho_base+96(FP), SI
+	MOVQ         out_base+152(FP), DI
+	MOVQ         colTerm_len+56(FP), R8
+	MOVQ         colTerm_base+48(FP), R9
+	MOVQ         zp_base+72(FP), R10
+	MOVQ         scale_base+120(FP), R10
+	MOVQ         q+144(FP), R11
+	VBROADCASTSS (R11), Z0
+	VBROADCASTSS 4(R11), Z1
+	VPBROADCASTD 8(R11), Z2
+	SUBQ         $0x10, R8
+
+row:
+	XORQ R11, R11
+	CMPQ R11, R8
+	JG   cols_end
+
+cols:
+	VMOVDQU32        (BX)(R11*4), Z3
+	VPADDD           (R9)(R11*4), Z3, Z3
+	VCVTDQ2PS        Z3, Z3
+	VMULPS           (R10)(R11*4), Z3, Z3
+	VMAXPS           Z0, Z3, Z3
+	VMINPS           Z1, Z3, Z3
+	VCVTPS2DQ.RN_SAE Z3, Z3
+	VPADDD           Z2, Z3, Z3
+	VPMOVDB          Z3, (DI)(R11*1)
+	ADDQ             $0x10, R11
+	CMPQ             R11, R8
+	JLE              cols
+
+cols_end:
+	LEAQ      8(R8), R12
+	CMPQ      R11, R12
+	JG        last
+	VMOVDQU   (BX)(R11*4), Y3
+	VPADDD    (R9)(R11*4), Y3, Y3
+	VCVTDQ2PS Y3, Y3
+	VMULPS    (R10)(R11*4), Y3, Y3
+	VMAXPS    Y0, Y3, Y3
+	VMINPS    Y1, Y3, Y3
+	VCVTPS2DQ Y3, Y3
+	VPADDD    Y2, Y3, Y3
+	VPMOVDB   Y3, (DI)(R11*1)
+	ADDQ      $0x08, R11
+
+last:
+	LEAQ      16(R8), R12
+	CMPQ      R11, R12
+	JGE       next
+	LEAQ      8(R8), R11
+	VMOVDQU   (BX)(R11*4), Y3
+	VPADDD    (R9)(R11*4), Y3, Y3
+	VCVTDQ2PS Y3, Y3
+	VMULPS    (R10)(R11*4), Y3, Y3
+	VMAXPS    Y0, Y3, Y3
+	VMINPS    Y1, Y3, Y3
+	VCVTPS2DQ Y3, Y3
+	VPADDD    Y2, Y3, Y3
+	VPMOVDB   Y3, (DI)(R11*1)
+
+next:
+	ADDQ CX, BX
+	ADDQ DX, DI
+	ADDQ $0x04, SI
+	DECQ AX
+	JNZ  row
+	VZEROUPPER
+	RET
+
+// func epiFloatSymAVX512(rows int, ldp int, ldo int, p []int32, colTerm []int32, zp []int32, rho []int32, scale []float32, bias []float32, out []float32)
+// Requires: AVX, AVX2, AVX512F
+TEXT ·epiFloatSymAVX512(SB), NOSPLIT, $0-192
+	// out[r][j] = float32(float32(C)*scale[j]) + bias[j],
+	// C = p[r][j] + colTerm[j] - zp[j]*rho[r] (epiFloatGeneric).
+	// Sym: no zero points, C = p[r][j] + colTerm[j] (zp and rho not read).
+	MOVQ rows+0(FP), AX
+	MOVQ ldp+8(FP), CX
+	MOVQ ldo+16(FP), DX
+	SHLQ $0x02, CX
+	SHLQ $0x02, DX
+	MOVQ p_base+24(FP), BX
+	MOVQ rho_base+96(FP), SI
+	MOVQ out_base+168(FP), DI
+	MOVQ colTerm_len+56(FP), R8
+	MOVQ colTerm_base+48(FP), R9
+	MOVQ zp_base+72(FP), R10
+	MOVQ scale_base+120(FP), R10
+	MOVQ bias_base+144(FP), R11
+	SUBQ $0x10, R8
+
+row:
+	XORQ R12, R12
+	CMPQ R12, R8
+	JG   cols_end
+
+cols:
+	VMOVDQU32 (BX)(R12*4), Z0
+	VPADDD    (R9)(R12*4), Z0, Z0
+	VCVTDQ2PS Z0, Z0
+	VMULPS    (R10)(R12*4), Z0, Z0
+	VADDPS    (R11)(R12*4), Z0, Z0
+	VMOVDQU32 Z0, (DI)(R12*4)
+	ADDQ      $0x10, R12
+	CMPQ      R12, R8
+	JLE       cols
+
+cols_end:
+	LEAQ      8(R8), R13
+	CMPQ      R12, R13
+	JG        last
+	VMOVDQU   (BX)(R12*4), Y0
+	VPADDD    (R9)(R12*4), Y0, Y0
+	VCVTDQ2PS Y0, Y0
+	VMULPS    (R10)(R12*4), Y0, Y0
+	VADDPS    (R11)(R12*4), Y0, Y0
+	VMOVDQU   Y0, (DI)(R12*4)
+	ADDQ      $0x08, R12
+
+last:
+	LEAQ      16(R8), R13
+	CMPQ      R12, R13
+	JGE       next
+	LEAQ      8(R8), R12
+	VMOVDQU   (BX)(R12*4), Y0
+	VPADDD    (R9)(R12*4), Y0, Y0
+	VCVTDQ2PS Y0, Y0
+	VMULPS    (R10)(R12*4), Y0, Y0
+	VADDPS    (R11)(R12*4), Y0, Y0
+	VMOVDQU   Y0, (DI)(R12*4)
 
 next:
 	ADDQ CX, BX

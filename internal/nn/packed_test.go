@@ -181,8 +181,9 @@ func nanSlice(n int) []float32 {
 // BenchmarkForwardPacked runs the fused convolution (prepared weights,
 // implicit im2col, bias and ReLU) on the distinct convolutions of
 // ResNet-18 at 224×224, of the Fashion-MNIST CNN (1→16 at 28×28, 16→32
-// at 14×14, 32→32 at 7×7) and six 1×1 convolutions of mobilenet_v2 (few
-// input channels on large planes, many on small ones), one sample on one
+// at 14×14, 32→32 at 7×7), six 1×1 convolutions of mobilenet_v2 (few
+// input channels on large planes, many on small ones) and its first layer
+// (3→32, stride 2, at 224×224), one sample on one
 // goroutine, as a model's Conv node does; ResNet-18's 3×3 stride-1 ones
 // also at batch 8 and by Winograd's F(2×2, 3×3) (path=winograd) beside
 // im2col, the Fashion CNN's at batch 8 (its benchmark batch). GFLOP/s

@@ -297,6 +297,15 @@ func (c *Conv) planColumns() *columns {
 	return pl
 }
 
+// fillPhasesOn is fillPhases with the channels split on up to threads
+// goroutines.
+func (c *Conv) fillPhasesOn(threads int, dst, xg []float32, pl *columns, cg int) {
+	plane, B := pl.phaseLen/max(cg, 1), c.BigN()
+	parallel(threads, cg, max(1, grainElems/max(plane, 1)), func(lo, hi int) {
+		c.fillPhases(dst[lo*plane:hi*plane], xg[lo*B:hi*B], pl, hi-lo)
+	})
+}
+
 // fillPhases writes the phase planes of the cg channels of xg (planes of
 // BigN elements) into dst (the layout of columns).
 func (c *Conv) fillPhases(dst, xg []float32, pl *columns, cg int) {
@@ -471,7 +480,7 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 			buf := xg
 			if !pl.direct {
 				buf = sc[:pl.phaseLen]
-				c.fillPhases(buf, xg, pl, cg)
+				c.fillPhasesOn(threads, buf, xg, pl, cg)
 			}
 			p.PackB = func(dst []float32, nr, k0, kn, j0, jn int) { packPhases(dst, buf, pl.offs, nr, k0, kn, j0, jn) }
 		}

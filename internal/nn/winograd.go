@@ -206,11 +206,29 @@ func (p *ConvPlan) forwardWinograd(y, x []float32, w *ConvWeights, f *Fused, n0,
 	units := wg.blocks(n0, n1, threads)
 	each := wg.scratchLen(c.InC, c.OutC)
 	np, per := parts(len(units), threads)
+	var shared []float32
+	if n1-n0 == 1 && np > 1 {
+		// One sample's tile rows on several goroutines: its phases are
+		// split once, the channels on every goroutine, into part 0's
+		// buffer, which every part reads (each part split the whole
+		// sample itself: ResNet-18's 64 channels at 56×56 on two threads
+		// spent a fifth of their time so).
+		inC, B := c.InC, c.BigN()
+		plane := 4 * (wg.th + 1) * wg.l
+		shared = scratch[:inC*plane+phaseSlack]
+		parallel(threads, inC, max(1, grainElems/plane), func(lo, hi int) {
+			wg.split.fillPhases(shared[lo*plane:hi*plane], x[(n0*inC+lo)*B:(n0*inC+hi)*B], wg.phases, hi-lo)
+		})
+		clear(shared[inC*plane:]) // read for dropped positions: no stale denormals
+	}
 	eachPart(np, len(units), func(part, lo, hi int) {
 		sc := scratch[part*each : (part+1)*each]
-		last := -1 // the sample whose phases sc holds
+		last := -1 // the sample whose phases sc (or shared) holds
+		if shared != nil {
+			last = n0
+		}
 		for _, u := range units[lo:hi] {
-			last = c.winogradUnit(y, x, w, f, wg, u, last, sc, per)
+			last = c.winogradUnit(y, x, w, f, wg, u, last, sc, shared, per)
 		}
 	})
 }
@@ -218,11 +236,15 @@ func (p *ConvPlan) forwardWinograd(y, x []float32, w *ConvWeights, f *Fused, n0,
 // winogradUnit computes the tile rows of the blocks u (at most wg.rows
 // in all) into y, with the scratch sc whose phases hold sample last's
 // phase split (-1: none); it returns the sample whose phases sc holds
-// after it.
-func (c *Conv) winogradUnit(y, x []float32, w *ConvWeights, f *Fused, wg *winograd, u []block, last int, sc []float32, threads int) int {
+// after it. With shared (not nil), the phases are shared's, which holds
+// sample last's (the only one u has).
+func (c *Conv) winogradUnit(y, x []float32, w *ConvWeights, f *Fused, wg *winograd, u []block, last int, sc, shared []float32, threads int) int {
 	inC, outC, l := c.InC, c.OutC, wg.l
 	plane := (wg.th + 1) * l
 	ph, sc := sc[:inC*4*plane+phaseSlack], sc[inC*4*plane+phaseSlack:]
+	if shared != nil {
+		ph = shared
+	}
 	rowT, sc := sc[:8*(wg.rows+1)*l], sc[8*(wg.rows+1)*l:]
 	n := 0
 	for _, b := range u {

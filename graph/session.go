@@ -6,6 +6,7 @@ import (
 	"runtime"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/tensorquant/tensorquant/internal/par"
 	"github.com/tensorquant/tensorquant/onnx"
@@ -41,6 +42,10 @@ type Options struct {
 	// quantizes). A name that is no value of the graph is ignored here
 	// and refused by RunObserved.
 	Keep []string
+	// Profile records how long each node's op takes in every run
+	// (Session.Profile returns the totals), as ONNX Runtime's profiling
+	// does: two clock readings per node.
+	Profile bool
 }
 
 // The default bound of Options.MaxMemory: what a model can amplify its
@@ -87,6 +92,22 @@ type Session struct {
 	// has made so far (0 before the first run of a batch): it sizes the
 	// chunks of cacheChunks.
 	itemBytes atomic.Int64
+
+	// prof holds each step's op time (nanoseconds) and calls when
+	// Options.Profile is set: nil otherwise.
+	prof []stepTime
+}
+
+// stepTime is one step's profile: the time its op took, in nanoseconds,
+// and how many times it ran.
+type stepTime struct{ ns, calls atomic.Int64 }
+
+// NodeTime is one node's profile (Session.Profile): how many times its op
+// ran and how long it took in all.
+type NodeTime struct {
+	Name, OpType string
+	Calls        int64
+	Total        time.Duration
 }
 
 // step is one node with its values as slots.
@@ -114,6 +135,9 @@ func NewSession(g *Graph, o Options) (*Session, error) {
 		return nil, err
 	}
 	s := &Session{g: g, threads: o.Threads, slotOf: map[string]int{}, consts: map[int]*Tensor{}, maxMemory: o.MaxMemory}
+	if o.Profile {
+		s.prof = make([]stepTime, len(g.Nodes))
+	}
 	if s.threads <= 0 {
 		s.threads = runtime.GOMAXPROCS(0)
 	}
@@ -201,6 +225,32 @@ func slotOf(slots map[string]int, n *int, name string) int {
 	slots[name] = *n
 	*n++
 	return *n - 1
+}
+
+// Profile returns the time each node of the session's graph (Graph: the
+// optimised one, whose fused nodes have the names of the nodes they
+// replace) took in the runs since NewSession or ResetProfile, in the
+// graph's node order: nil unless Options.Profile was set. A batch run in
+// chunks at once (see Run) adds up the chunks' times, which can then
+// exceed the run's. It is safe to call during runs.
+func (s *Session) Profile() []NodeTime {
+	if s.prof == nil {
+		return nil
+	}
+	out := make([]NodeTime, len(s.steps))
+	for k, st := range s.steps {
+		out[k] = NodeTime{Name: st.n.Name, OpType: st.n.OpType, Calls: s.prof[k].calls.Load(), Total: time.Duration(s.prof[k].ns.Load())}
+	}
+	return out
+}
+
+// ResetProfile sets the times Profile returns back to zero (after a
+// warm-up run, say).
+func (s *Session) ResetProfile() {
+	for k := range s.prof {
+		s.prof[k].ns.Store(0)
+		s.prof[k].calls.Store(0)
+	}
 }
 
 // Graph returns the graph the session runs: the optimised copy (with
@@ -324,7 +374,7 @@ func (s *Session) run(inputs map[string]*Tensor, watched []bool, observe func(na
 	}
 	inBuf := make([]*Tensor, s.maxIn)
 	var peak int64
-	for _, st := range s.steps {
+	for k, st := range s.steps {
 		in := inBuf[:len(st.in)]
 		for j, v := range st.in {
 			in[j] = nil
@@ -333,7 +383,15 @@ func (s *Session) run(inputs map[string]*Tensor, watched []bool, observe func(na
 			}
 		}
 		ctx.reusable = st.reusable
+		var t0 time.Time
+		if s.prof != nil {
+			t0 = time.Now()
+		}
 		out, err := st.n.Op.Run(ctx, in)
+		if s.prof != nil {
+			s.prof[k].ns.Add(int64(time.Since(t0)))
+			s.prof[k].calls.Add(1)
+		}
 		if err != nil {
 			return nil, nodeErr(st.n, err)
 		}

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -48,7 +49,8 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 			"  tensorquant run -i x.npy -bench 100 -threads 1 model.onnx\n"+
 			"runs the model once to warm up, then 100 times, and prints the median latency\n"+
 			"and the throughput: inputs (the first input's first dimension) per second at the\n"+
-			"median latency.\n\n"+
+			"median latency; with -profile, then each node's share of the time (the nodes\n"+
+			"of the optimised graph, fused ones named as the first node they replace).\n\n"+
 			"A QDQ model (QuantizeLinear/DequantizeLinear around its layers) runs its\n"+
 			"quantized Conv, Gemm and MatMul layers in int8 arithmetic (int32 sums,\n"+
 			"requantized as ONNX QLinearConv does); -float runs the same file in float,\n"+
@@ -61,12 +63,15 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	bench := fs.Int("bench", 0, "after a warm-up run, run the model `N` times and print the median latency and the throughput")
 	quiet := fs.Bool("quiet", false, "no progress on stderr")
 	float := fs.Bool("float", false, "run quantized (QDQ) layers in float, Q/DQ as fake quantization, instead of int8 arithmetic")
+	profile := fs.Bool("profile", false, "with -bench, print the time of each node (mean per run, share of the sum) after the benchmark")
 	if err := fs.parseModel(args, threads); err != nil {
 		return err
 	}
 	switch {
 	case *bench < 0:
 		return fmt.Errorf("-bench %d is negative", *bench)
+	case *profile && *bench == 0:
+		return errors.New("-profile needs -bench N")
 	case *outDir == "" && *bench == 0:
 		return errors.New("no output directory: give -o DIR (or -bench N)")
 	}
@@ -82,7 +87,7 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	s, err := graph.NewSession(g, graph.Options{Threads: *threads, Float: *float})
+	s, err := graph.NewSession(g, graph.Options{Threads: *threads, Float: *float, Profile: *profile})
 	if err != nil {
 		return err
 	}
@@ -106,10 +111,14 @@ func runRun(args []string, stdout, stderr io.Writer) error {
 	if *quiet {
 		w = nil
 	}
+	s.ResetProfile() // the warm-up run's times out
 	if err := benchmark(s, feeds, batchOf(g, feeds), nthreads, *bench, w, stdout); err != nil {
 		return err
 	}
 	fmt.Fprintf(stdout, "arithmetic: %s\n", arithmetic(s, *float))
+	if *profile {
+		printProfile(stdout, s.Profile(), *bench)
+	}
 	rss, ok := residentBytes()
 	runtime.KeepAlive(s) // its weights are what the figure is about
 	if ok {
@@ -335,6 +344,26 @@ func benchmark(s *graph.Session, feeds map[string]*graph.Tensor, batch, threads,
 	fmt.Fprintf(stdout, "throughput: %.1f inputs/s at the median (%.1f runs/s over all %d)\n",
 		float64(batch)/median.Seconds(), float64(n)/total.Seconds(), n)
 	return nil
+}
+
+// printProfile prints the nodes of a profile of runs runs, the slowest
+// first: the mean time per run, its share of the nodes' sum, the op type
+// and the node's name.
+func printProfile(w io.Writer, p []graph.NodeTime, runs int) {
+	var sum time.Duration
+	for _, n := range p {
+		sum += n.Total
+	}
+	slices.SortStableFunc(p, func(a, b graph.NodeTime) int { return cmp.Compare(b.Total, a.Total) })
+	fmt.Fprintf(w, "profile: %d nodes, %s per run in all (mean of %d runs; chunks of a batch that ran at once added up)\n", len(p), ms(sum/time.Duration(runs)), runs)
+	fmt.Fprintf(w, "%12s %7s  %-20s %s\n", "ms/run", "share", "op", "node")
+	for _, n := range p {
+		share := 0.0
+		if sum > 0 {
+			share = 100 * float64(n.Total) / float64(sum)
+		}
+		fmt.Fprintf(w, "%12.3f %6.1f%%  %-20s %s\n", float64(n.Total)/float64(runs)/float64(time.Millisecond), share, n.OpType, n.Name)
+	}
 }
 
 // ms formats a duration in milliseconds with 3 decimals.

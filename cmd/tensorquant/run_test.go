@@ -2,6 +2,8 @@ package main
 
 import (
 	"encoding/json"
+	"fmt"
+	"math"
 	"os"
 	"path/filepath"
 	"slices"
@@ -209,6 +211,41 @@ func TestRunBench(t *testing.T) {
 	}
 }
 
+// TestRunProfile: -bench with -profile prints, after the benchmark's
+// lines, one line per node of the optimised graph, the slowest first, with
+// shares that add up to 100%.
+func TestRunProfile(t *testing.T) {
+	dir := t.TempDir()
+	writeModel(t, filepath.Join(dir, "m.onnx"), linearModel(t))
+	writeNPY(t, filepath.Join(dir, "x.npy"), make([]float32, 8*4), 8, 4)
+	out, errOut, code := tq(t, dir, "run", "-i", "x.npy", "-bench", "5", "-threads", "1", "-quiet", "-profile", "m.onnx")
+	if code != 0 || errOut != "" {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	_, prof, ok := strings.Cut(out, "profile: ")
+	if !ok {
+		t.Fatalf("no profile in\n%s", out)
+	}
+	lines := strings.Split(strings.TrimSpace(prof), "\n")
+	var nodes int
+	if _, err := fmt.Sscanf(lines[0], "%d nodes, ", &nodes); err != nil || nodes < 1 || !strings.Contains(lines[0], "(mean of 5 runs;") ||
+		len(lines) < 2+nodes || !strings.HasPrefix(strings.TrimSpace(lines[1]), "ms/run") {
+		t.Fatalf("profile printed\n%s", prof)
+	}
+	sum, last := 0.0, math.Inf(1)
+	for _, l := range lines[2 : 2+nodes] {
+		var msRun, share float64
+		var op, name string
+		if _, err := fmt.Sscanf(l, "%f %f%% %s %s", &msRun, &share, &op, &name); err != nil || msRun > last {
+			t.Fatalf("profile line %q (%v; the slowest first)", l, err)
+		}
+		sum, last = sum+share, msRun
+	}
+	if math.Abs(sum-100) > 0.1*float64(nodes) {
+		t.Errorf("the shares add up to %.1f%%", sum)
+	}
+}
+
 // TestRunErrors: failures are one line on stderr with exit status 2.
 func TestRunErrors(t *testing.T) {
 	dir := t.TempDir()
@@ -233,6 +270,7 @@ func TestRunErrors(t *testing.T) {
 		{[]string{"-i", "x.npy", "-o", "o"}, "tensorquant run: want one model file after the flags, got 0 (try -h)"},
 		{[]string{"-i", "x.npy", "-o", "o", "-threads", "-1", "m.onnx"}, "tensorquant run: -threads -1 is negative"},
 		{[]string{"-i", "x.npy", "-bench", "-2", "m.onnx"}, "tensorquant run: -bench -2 is negative"},
+		{[]string{"-i", "x.npy", "-o", "o", "-profile", "m.onnx"}, "tensorquant run: -profile needs -bench N"},
 		{[]string{"-i", "x.npy", "-o", "file", "m.onnx"}, "tensorquant run: mkdir file: not a directory"},
 		{[]string{"-i", "missing.npy", "-o", "o", "m.onnx"}, "tensorquant run: open missing.npy: no such file or directory"},
 	} {

@@ -620,10 +620,11 @@ var dwScratch = sync.Pool{New: func() any { return new([]float32) }}
 // AVX-512's, 8 with AVX2's (on AVX-512 machines too, for the last 8 to 15
 // channels); c must be a 2-D depthwise convolution whose channels each
 // have one input channel, its kernel square of 3 or 5, equal strides of
-// 1 or 2, dilation 1. In strips of output rows whose input fits
-// dwBlockBytes, the planes' input rows are interleaved (interleave8,
-// interleave16), convolved (dwBlockK3S1AVX2 …) and the output rows
-// scattered back (scatter8, scatter16).
+// 1 or 2, dilation 1. On AVX-512, stride-1 rows of 96 outputs or more are
+// left to the plane kernels (0 returned). In strips of output rows whose
+// input fits dwBlockBytes, the planes' input rows are interleaved
+// (interleave), convolved (dwBlockK3S1AVX2 …, dwBlockK3S1AVX512 …) and
+// the output rows scattered back (scatter).
 func dwBlock(y, x, w, bias []float32, c *Conv, p, p1 int) int {
 	g := &c.Geom
 	k, st := g.Kernel[2], g.Stride[2]
@@ -762,12 +763,21 @@ func padPlanesAsm(dst, src []float32, planes, hq, wq, i0, i1, j0, n, w, hw int) 
 	return true
 }
 
+// interleave16AVX512 sets dst[16p + r] = src[r·lds + p] for r < 16 and p
+// < n (a multiple of 8): 16 planes to 16 interleaved channels.
+//
 //go:noescape
 func interleave16AVX512(dst, src []float32, lds, n int)
 
+// scatter16AVX512 sets dst[r·ldd + p] = src[16p + r] for r < 16 and p < n
+// (a multiple of 8): interleave16AVX512's inverse.
+//
 //go:noescape
 func scatter16AVX512(dst []float32, ldd int, src []float32, n int)
 
+// dwBlockK3S1AVX512 and the others are dwBlockK3S1AVX2 and the others for
+// 16 interleaved channels (pixels of 16 values, w's taps and bias of 16).
+//
 //go:noescape
 func dwBlockK3S1AVX512(out, in, w, bias []float32, h, wd, ho, wo, padT, padL, lo, hi int)
 

@@ -228,7 +228,7 @@ func slotOf(slots map[string]int, n *int, name string) int {
 }
 
 // Profile returns the time each node of the session's graph (Graph: the
-// optimised one, whose fused nodes have the names of the nodes they
+// optimised one, whose fused nodes are named as the first node they
 // replace) took in the runs since NewSession or ResetProfile, in the
 // graph's node order: nil unless Options.Profile was set. A batch run in
 // chunks at once (see Run) adds up the chunks' times, which can then

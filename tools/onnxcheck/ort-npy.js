@@ -19,6 +19,10 @@
 //                    "max_ms", "batch", "items_per_s"} (batch = first dim of the first
 //                   input; items_per_s = batch / median); writes no outputs unless -o is given
 //   --warmup=W      untimed runs before --bench (default 5)
+//   --profile       with --bench, ONNX Runtime's profile of the timed runs, after the
+//                   bench line: one JSON line per node, the slowest first,
+//                   {"node", "op", "ms_per_run", "share"} (kernel time; fused nodes
+//                   are named by ORT, e.g. after their output)
 //   -o DIR          write outputs to DIR (created if missing)
 //
 // .npy dtypes read and written: <f4 <f8 <f2 <i1..<i8 |u1 <u2 <u4 <u8 |b1 (little-endian,
@@ -101,7 +105,7 @@ function writeNpy(file, t) {
   fs.renameSync(tmp, file);
 }
 
-const opts = { opt: 'all', threads: 1, bench: 0, warmup: 5, out: null };
+const opts = { opt: 'all', threads: 1, bench: 0, warmup: 5, out: null, profile: false };
 const positional = [];
 const argv = process.argv.slice(2);
 for (let i = 0; i < argv.length; i++) {
@@ -111,15 +115,18 @@ for (let i = 0; i < argv.length; i++) {
   else if ((m = a.match(/^--threads=([1-9]\d*)$/))) opts.threads = Number(m[1]);
   else if ((m = a.match(/^--bench=([1-9]\d*)$/))) opts.bench = Number(m[1]);
   else if ((m = a.match(/^--warmup=(\d+)$/))) opts.warmup = Number(m[1]);
+  else if (a === '--profile') opts.profile = true;
   else if (a === '-o') { if (i + 1 >= argv.length) die('-o needs a directory'); opts.out = argv[++i]; } else if (a === '-h' || a === '--help') {
-    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 27).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
+    process.stdout.write(fs.readFileSync(__filename, 'utf8').split('\n').slice(1, 30).map((l) => l.replace(/^\/\/ ?/, '')).join('\n') + '\n');
     process.exit(0);
   } else if (a.startsWith('-')) die(`unknown option ${a}`);
   else positional.push(a);
 }
 if (positional.length < 2 || (!opts.out && !opts.bench)) {
-  die('usage: node ort-npy.js [--opt=LEVEL] [--threads=N] [--bench=N [--warmup=W]] [-o OUTDIR] model.onnx NAME=FILE.npy [...]');
+  die('usage: node ort-npy.js [--opt=LEVEL] [--threads=N] [--bench=N [--warmup=W] [--profile]] [-o OUTDIR] model.onnx NAME=FILE.npy [...]');
 }
+if (opts.profile && !opts.bench) die('--profile needs --bench=N');
+const profPrefix = path.join(require('os').tmpdir(), `ort-npy-profile-${process.pid}`);
 const modelPath = positional[0];
 
 async function main() {
@@ -131,6 +138,8 @@ async function main() {
       intraOpNumThreads: opts.threads,
       interOpNumThreads: 1,
       logSeverityLevel: 3,
+      enableProfiling: opts.profile,
+      profileFilePrefix: profPrefix,
     });
   } catch (e) {
     die(`ONNX Runtime failed to load ${modelPath}: ${e.message || e}`);
@@ -169,6 +178,7 @@ async function main() {
       model: modelPath, threads: opts.threads, opt: opts.opt, runs: opts.bench, warmup: opts.warmup,
       median_ms: median, min_ms: ms[0], max_ms: ms[ms.length - 1], batch, items_per_s: batch / (median / 1e3),
     }) + '\n');
+    if (opts.profile) printProfile(session);
   } else await run();
 
   if (opts.out) {
@@ -177,6 +187,36 @@ async function main() {
       if (name.includes('/') || name === '.' || name === '..' || name === '') die(`output name ${JSON.stringify(name)} is not a file name`);
       writeNpy(path.join(opts.out, `${name}.npy`), results[name]);
     }
+  }
+}
+
+// printProfile ends ONNX Runtime's profiling, reads its file (then removes
+// it) and prints each node's kernel time over the timed runs (the model
+// runs after the warm-up ones), the slowest first.
+function printProfile(session) {
+  session.endProfiling();
+  const dir = path.dirname(profPrefix);
+  const files = fs.readdirSync(dir).filter((f) => f.startsWith(path.basename(profPrefix)) && f.endsWith('.json'));
+  if (files.length !== 1) die(`found ${files.length} profile files ${profPrefix}*.json, want 1`);
+  const file = path.join(dir, files[0]);
+  let events;
+  try { events = JSON.parse(fs.readFileSync(file, 'utf8')); } catch (e) { die(`cannot read ONNX Runtime's profile ${file}: ${e.message}`); }
+  fs.unlinkSync(file);
+  const runs = events.filter((e) => e.cat === 'Session' && e.name === 'model_run').sort((a, b) => a.ts - b.ts);
+  if (runs.length < opts.warmup + opts.bench) die(`ONNX Runtime's profile has ${runs.length} runs, want ${opts.warmup + opts.bench}`);
+  const from = runs[opts.warmup].ts;
+  const total = new Map();
+  const ops = new Map();
+  for (const e of events) {
+    if (e.cat !== 'Node' || !e.name.endsWith('_kernel_time') || e.ts < from) continue;
+    const name = e.name.slice(0, -'_kernel_time'.length);
+    total.set(name, (total.get(name) || 0) + e.dur);
+    ops.set(name, (e.args && e.args.op_name) || '');
+  }
+  let sum = 0;
+  for (const v of total.values()) sum += v;
+  for (const [name, us] of [...total.entries()].sort((a, b) => b[1] - a[1])) {
+    process.stdout.write(JSON.stringify({ node: name, op: ops.get(name), ms_per_run: us / opts.bench / 1e3, share: sum ? us / sum : 0 }) + '\n');
   }
 }
 

@@ -402,12 +402,7 @@ func dequantRun[T int8 | uint8 | int32](dst []float32, src []T, sc []float32, zp
 	if step == 0 {
 		s, z := sc[0], zp[0]
 		if _, wide := any(src).([]int32); !wide && len(src) >= dequantTableMin {
-			// Bytes have 256 values: their results, computed once each by
-			// the same function, then looked up.
-			var table [256]float32
-			for b := range table {
-				table[b] = fakequant.DequantizeLinear(int32(T(b)), z, s)
-			}
+			table := codeValues[T](z, s)
 			dst = dst[:len(src)]
 			for i, q := range src {
 				dst[i] = table[uint8(q)]
@@ -422,6 +417,16 @@ func dequantRun[T int8 | uint8 | int32](dst []float32, src []T, sc []float32, zp
 	for i, q := range src {
 		dst[i] = fakequant.DequantizeLinear(int32(q), zp[i], sc[i])
 	}
+}
+
+// codeValues returns DequantizeLinear of each of the 256 byte codes of T
+// (by its low byte, uint8(q)), computed once each by the same function:
+// from dequantTableMin codes on they are looked up.
+func codeValues[T int8 | uint8 | int32](zp int32, scale float32) (table [256]float32) {
+	for b := range table {
+		table[b] = fakequant.DequantizeLinear(int32(T(b)), zp, scale)
+	}
+	return table
 }
 
 // dequantTableMin is the run of byte codes from which dequantRun looks

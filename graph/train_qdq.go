@@ -85,9 +85,7 @@ func qdqRun[T int8 | uint8](dst, src []float32, scale float32, zp, lo, hi int32)
 	var codes [512]T
 	var table [256]float32
 	if len(src) >= dequantTableMin {
-		for b := range table {
-			table[b] = fakequant.DequantizeLinear(int32(T(b)), zp, scale)
-		}
+		table = codeValues[T](zp, scale)
 	}
 	for i := 0; i < len(src); i += len(codes) {
 		s := src[i:min(i+len(codes), len(src))]

@@ -300,9 +300,9 @@ func (c *Conv) planColumns() *columns {
 // fillPhasesOn is fillPhases with the channels split on up to threads
 // goroutines.
 func (c *Conv) fillPhasesOn(threads int, dst, xg []float32, pl *columns, cg int) {
-	plane, B := pl.phaseLen/max(cg, 1), c.BigN()
-	parallel(threads, cg, max(1, grainElems/max(plane, 1)), func(lo, hi int) {
-		c.fillPhases(dst[lo*plane:hi*plane], xg[lo*B:hi*B], pl, hi-lo)
+	per, B := c.Stride[1]*c.Stride[2]*pl.hq*pl.wq, c.BigN() // one channel's phases
+	parallel(threads, cg, max(1, grainElems/max(per, 1)), func(lo, hi int) {
+		c.fillPhases(dst[lo*per:hi*per], xg[lo*B:hi*B], pl, hi-lo)
 	})
 }
 
@@ -496,19 +496,22 @@ func (c *Conv) gemmSample(y, x []float32, w *ConvWeights, f *Fused, pl *columns,
 		if !pl.direct && w.tiles != nil {
 			wt = w.tiles[gi]
 		}
-		if act := f.tileAct(); act != nil {
-			var bias []float32
-			if f.Bias != nil {
-				bias = f.Bias[gi*rows : (gi+1)*rows]
-			}
-			// Finished by the kernel, straight into y.
-			if tileProduct(y[out:out+rows*P], P, sc[:pl.phaseLen], wt, w.tileLanes, pl, K, rows, threads, bias, act) {
+		cs := sc[pl.phaseLen:]
+		var bias []float32
+		if f.Bias != nil {
+			bias = f.Bias[gi*rows : (gi+1)*rows]
+		}
+		// With an activation the kernel finishes, tileProduct writes y.
+		act, tileOut := f.tileAct(), cs[:rows*P]
+		if act != nil {
+			tileOut = y[out : out+rows*P]
+		}
+		ldc, lds := P, wo
+		if tileProduct(tileOut, P, sc[:pl.phaseLen], wt, w.tileLanes, pl, K, rows, threads, bias, act) {
+			if act != nil {
 				continue
 			}
-		}
-		cs := sc[pl.phaseLen:]
-		ldc, lds := P, wo
-		if !tileProduct(cs[:rows*P], P, sc[:pl.phaseLen], wt, w.tileLanes, pl, K, rows, threads, nil, nil) {
+		} else {
 			ldc, lds = pl.n, pl.wq
 			p.C, p.LdC = cs[:rows*pl.n], pl.n
 			gemm.Gemm(p)
@@ -550,19 +553,18 @@ func (c *Conv) gemmSamples(y, x []float32, w *ConvWeights, f *Fused, pl *columns
 	cols, lds := P, wo
 	n := k * cols
 	cs := sc[used:]
-	tiled := !pl.direct && w.tiles != nil
-	if act := f.tileAct(); tiled && act != nil {
-		// Finished by the kernel, straight into y (tileProduct runs
-		// for every sample or none).
-		for s := 0; s < k && tiled; s++ {
-			tiled = tileProduct(y[(s0+s)*c.OutC*P:][:rows*P], P, buf[s*stride:(s+1)*stride], w.tiles[0], w.tileLanes, pl, K, rows, threads, f.Bias, act)
-		}
-		if tiled {
-			return
-		}
-	}
+	// tileProduct runs for every sample or none; with an activation the
+	// kernel finishes, it writes y.
+	tiled, act := !pl.direct && w.tiles != nil, f.tileAct()
 	for s := 0; s < k && tiled; s++ {
-		tiled = tileProduct(cs[s*cols:rows*n], n, buf[s*stride:(s+1)*stride], w.tiles[0], w.tileLanes, pl, K, rows, threads, nil, nil)
+		dst, ld := cs[s*cols:rows*n], n
+		if act != nil {
+			dst, ld = y[(s0+s)*c.OutC*P:][:rows*P], P
+		}
+		tiled = tileProduct(dst, ld, buf[s*stride:(s+1)*stride], w.tiles[0], w.tileLanes, pl, K, rows, threads, f.Bias, act)
+	}
+	if tiled && act != nil {
+		return
 	}
 	if !tiled {
 		cols, lds = samplesCols(pl.n), pl.wq

@@ -214,12 +214,10 @@ func (p *ConvPlan) forwardWinograd(y, x []float32, w *ConvWeights, f *Fused, n0,
 		// sample itself: ResNet-18's 64 channels at 56×56 on two threads
 		// spent a fifth of their time so).
 		inC, B := c.InC, c.BigN()
-		plane := 4 * (wg.th + 1) * wg.l
-		shared = scratch[:inC*plane+phaseSlack]
-		parallel(threads, inC, max(1, grainElems/plane), func(lo, hi int) {
-			wg.split.fillPhases(shared[lo*plane:hi*plane], x[(n0*inC+lo)*B:(n0*inC+hi)*B], wg.phases, hi-lo)
-		})
-		clear(shared[inC*plane:]) // read for dropped positions: no stale denormals
+		phases := inC * 4 * (wg.th + 1) * wg.l
+		shared = scratch[:phases+phaseSlack]
+		wg.split.fillPhasesOn(threads, shared[:phases], x[n0*inC*B:(n0+1)*inC*B], wg.phases, inC)
+		clear(shared[phases:]) // read for dropped positions: no stale denormals
 	}
 	eachPart(np, len(units), func(part, lo, hi int) {
 		sc := scratch[part*each : (part+1)*each]

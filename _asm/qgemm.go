@@ -2,6 +2,7 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 
 	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
@@ -11,17 +12,19 @@ import (
 )
 
 // qgemmKernels describes internal/qgemm/kernel_amd64.s: the integer
-// micro-kernels (dotGeneric for the geometries of famAVX512VNNI, famAVX512
-// and famAVX2, one kernel per number of rows), the epilogues and the
+// micro-kernels (dotGeneric for the geometries of famAVX512VNNI,
+// famAVX512VNNI32, famAVX512 and famAVX2, one kernel per number of rows), the epilogues and the
 // depthwise kernel. See the package documentation of internal/qgemm for
 // the operand scheme and why no instruction here saturates.
 func qgemmKernels(c *build.Context) {
 	const mr = 6 // every amd64 family's tile height (geometries in family.go)
 	vnni := isa{c, "VNNI", true, 16}
-	for rows := 1; rows <= mr; rows++ {
-		dotVNNI(vnni, rows, false)
+	for _, nr := range []int{64, 32} {
+		for rows := 1; rows <= mr; rows++ {
+			dotVNNI(vnni, rows, false, nr)
+		}
+		dotVNNI(vnni, mr, true, nr)
 	}
-	dotVNNI(vnni, mr, true)
 	for _, s := range isas(c) {
 		for rows := 1; rows <= mr; rows++ {
 			dotMadd(s, rows, false)
@@ -344,25 +347,33 @@ func dotLoops(s isa, rows, mr int, taps, c4, ind reg.GPVirtual, quad func(ptrs [
 	s.Label("store")
 }
 
-// dotVNNI: the rows×64 tile of famAVX512VNNI. Per quad: the 64 columns'
-// bytes in four ZMM registers, then for each row its 4 bytes broadcast and
-// one VPDPBUSD per register; the row's sums stay in its 4 accumulators for
-// the whole depth. Tiled: dotT6VNNI, tiles whole tiles per call.
-func dotVNNI(s isa, rows int, tiled bool) {
-	s.Implement(dotName(rows, tiled, "VNNI"))
+// dotVNNI: the rows×nr tile of famAVX512VNNI (nr = 64) or
+// famAVX512VNNI32 (nr = 32, kernels named …VNNI32). Per quad: the nr
+// columns' bytes in nr/16 ZMM registers, then for each row its 4 bytes
+// broadcast and one VPDPBUSD per register; the row's sums stay in its
+// nr/16 accumulators for the whole depth. Tiled: dotT6VNNI…, tiles whole
+// tiles per call.
+func dotVNNI(s isa, rows int, tiled bool, nr int) {
+	name := "VNNI"
+	if nr != 64 {
+		name += strconv.Itoa(nr)
+	}
+	nv := nr / 16
+	s.Implement(dotName(rows, tiled, name))
 	s.Attributes(attr.NOSPLIT)
-	s.Comment(fmt.Sprintf("Rows 0-%d of the 6×64 tile: row r in 4 accumulators of 16 columns.", rows-1))
+	s.Comment(fmt.Sprintf("Rows 0-%d of the 6×%d tile: row r in %d accumulators of 16 columns.", rows-1, nr, nv))
 	taps, c4, ind, w, c := dotArgs(s)
-	dotTiled(s, tiled, taps, w, c, 4*64*6, func() {
-		acc := make([][4]reg.VecVirtual, rows)
+	dotTiled(s, tiled, taps, w, c, 4*nr*6, func() {
+		acc := make([][]reg.VecVirtual, rows)
 		for r := range acc {
+			acc[r] = make([]reg.VecVirtual, nv)
 			for v := range acc[r] {
 				acc[r][v] = s.ZMM()
 				s.VPXORD(acc[r][v], acc[r][v], acc[r][v])
 			}
 		}
 		dotLoops(s, rows, 6, taps, c4, ind, func(ptrs []reg.GPVirtual, k reg.GPVirtual) {
-			var wv [4]reg.VecVirtual
+			wv := make([]reg.VecVirtual, nv)
 			for v := range wv {
 				wv[v] = s.ZMM()
 				s.VMOVDQU64(operand.Mem{Base: w, Disp: 64 * v}, wv[v])
@@ -374,11 +385,11 @@ func dotVNNI(s isa, rows int, tiled bool) {
 					vpdpbusd(s.Context, wv[v], a, acc[r][v])
 				}
 			}
-			s.ADDQ(imm(256), w)
+			s.ADDQ(imm(4*nr), w)
 		})
 		for r := range acc {
 			for v := range acc[r] {
-				s.VMOVDQU64(acc[r][v], operand.Mem{Base: c, Disp: 256*r + 64*v})
+				s.VMOVDQU64(acc[r][v], operand.Mem{Base: c, Disp: 4*nr*r + 64*v})
 			}
 		}
 	})

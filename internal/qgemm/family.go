@@ -7,17 +7,18 @@ import "github.com/tensorquant/tensorquant/internal/cpufeat"
 type family uint8
 
 const (
-	famGeneric    family = iota // pure Go, the specification
-	famAVX2                     // VPMADDWD on YMM
-	famAVX512                   // VPMADDWD on ZMM (AVX512BW)
-	famAVX512VNNI               // VPDPBUSD on ZMM
-	famNEON                     // SMULL/SADALP (ARMv8.0)
-	famNEONDot                  // SDOT (ARMv8.2 dot product)
+	famGeneric      family = iota // pure Go, the specification
+	famAVX2                       // VPMADDWD on YMM
+	famAVX512                     // VPMADDWD on ZMM (AVX512BW)
+	famAVX512VNNI                 // VPDPBUSD on ZMM
+	famAVX512VNNI32               // the same, in tiles of 32 columns (narrow weights)
+	famNEON                       // SMULL/SADALP (ARMv8.0)
+	famNEONDot                    // SDOT (ARMv8.2 dot product)
 	numFamilies
 )
 
 func (f family) String() string {
-	return [...]string{"generic", "avx2", "avx512", "avx512vnni", "neon", "neondot", "unknown"}[min(f, numFamilies)]
+	return [...]string{"generic", "avx2", "avx512", "avx512vnni", "avx512vnni32", "neon", "neondot", "unknown"}[min(f, numFamilies)]
 }
 
 // geometry is a family's tile: mr rows (activation rows, through
@@ -57,12 +58,13 @@ func (g geometry) sum(b []byte, n int) int32 {
 }
 
 var geometries = [numFamilies]geometry{
-	famGeneric:    {mr: 4, nr: 8},
-	famAVX2:       {mr: 6, nr: 8, wide: true},
-	famAVX512:     {mr: 6, nr: 32, wide: true},
-	famAVX512VNNI: {mr: 6, nr: 64},
-	famNEON:       {mr: 4, nr: 8, signed: true},
-	famNEONDot:    {mr: 8, nr: 8, signed: true},
+	famGeneric:      {mr: 4, nr: 8},
+	famAVX2:         {mr: 6, nr: 8, wide: true},
+	famAVX512:       {mr: 6, nr: 32, wide: true},
+	famAVX512VNNI:   {mr: 6, nr: 64},
+	famAVX512VNNI32: {mr: 6, nr: 32},
+	famNEON:         {mr: 4, nr: 8, signed: true},
+	famNEONDot:      {mr: 8, nr: 8, signed: true},
 }
 
 // maxMR and maxNR bound every family's tile (scratch sizes).
@@ -113,7 +115,7 @@ func supported(f family) bool {
 		return hasAsm && cpufeat.Supported(cpufeat.AVX2)
 	case famAVX512:
 		return hasAsm && cpufeat.Supported(cpufeat.AVX512)
-	case famAVX512VNNI:
+	case famAVX512VNNI, famAVX512VNNI32:
 		return hasAsm && cpufeat.Supported(cpufeat.AVX512) && cpufeat.AVX512VNNI
 	case famNEON:
 		return hasAsm && cpufeat.Supported(cpufeat.NEON)
@@ -136,7 +138,9 @@ func families() []family {
 
 // Implementation returns the name of the kernel family that products and
 // convolutions packed now use: "generic", "avx2", "avx512" (VPMADDWD on
-// 512-bit registers), "avx512vnni", "neon" (SMULL/SADALP) or "neondot".
+// 512-bit registers), "avx512vnni", "avx512vnni32" (its kernels on tiles
+// of 32 columns, which weights of few columns use), "neon" (SMULL/SADALP)
+// or "neondot".
 func Implementation() string { return selected().String() }
 
 // Families returns the names of the kernel families this CPU and build can

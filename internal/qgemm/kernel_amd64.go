@@ -32,6 +32,27 @@ func dotR5VNNI(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 //go:noescape
 func dotR6VNNI(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 
+// dotR1VNNI32 … dotR6VNNI32 are dotGeneric for famAVX512VNNI32's tile
+// (VPDPBUSD on ZMM: 6 rows × 32 columns), computing its first 1 … 6 rows (the others are left as they were).
+//
+//go:noescape
+func dotR1VNNI32(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
+func dotR2VNNI32(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
+func dotR3VNNI32(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
+func dotR4VNNI32(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
+func dotR5VNNI32(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
+func dotR6VNNI32(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
 // dotR1AVX512 … dotR6AVX512 are dotGeneric for famAVX512's tile
 // (VPMADDWD on ZMM: 6 rows × 32 columns), computing its first 1 … 6 rows (the others are left as they were).
 //
@@ -200,7 +221,7 @@ func transpose32AVX2(dst []uint32, ldd int, src []uint32, lds, rows8, cols8 int)
 // epiMin is the shortest row the assembly epilogues take.
 const epiMin = 8
 
-// dotT6VNNI, dotT6AVX512 and dotT6AVX2 are dotR6… on tiles whole tiles
+// dotT6VNNI, dotT6VNNI32, dotT6AVX512 and dotT6AVX2 are dotR6… on tiles whole tiles
 // one after the other: tile t's row pointers at ind[t·taps·6:], its sums at
 // c[t·6·nr:], all from the panel w (dotTiles).
 //
@@ -208,10 +229,29 @@ const epiMin = 8
 func dotT6VNNI(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 
 //go:noescape
+func dotT6VNNI32(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
 func dotT6AVX512(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 
 //go:noescape
 func dotT6AVX2(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+// dotTiled holds each amd64 family's kernel of whole tiles.
+var dotTiled = [numFamilies]func(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32){
+	famAVX512VNNI:   dotT6VNNI,
+	famAVX512VNNI32: dotT6VNNI32,
+	famAVX512:       dotT6AVX512,
+	famAVX2:         dotT6AVX2,
+}
+
+// dotRows holds each amd64 family's micro-kernels, by number of rows.
+var dotRows = [numFamilies][7]func(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32){
+	famAVX512VNNI:   {nil, dotR1VNNI, dotR2VNNI, dotR3VNNI, dotR4VNNI, dotR5VNNI, dotR6VNNI},
+	famAVX512VNNI32: {nil, dotR1VNNI32, dotR2VNNI32, dotR3VNNI32, dotR4VNNI32, dotR5VNNI32, dotR6VNNI32},
+	famAVX512:       {nil, dotR1AVX512, dotR2AVX512, dotR3AVX512, dotR4AVX512, dotR5AVX512, dotR6AVX512},
+	famAVX2:         {nil, dotR1AVX2, dotR2AVX2, dotR3AVX2, dotR4AVX2, dotR5AVX2, dotR6AVX2},
+}
 
 // dotTiles computes tiles whole tiles of family f one after the other
 // (tile t: rows pointers ind[t·taps·mr:], sums c[t·mr·nr:]) from the panel
@@ -219,75 +259,26 @@ func dotT6AVX2(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 func dotTiles(f family, tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
 	g := geometries[f]
 	ind, w, c = ind[:tiles*taps*g.mr], w[:taps*c4*g.nr*4], c[:tiles*g.mr*g.nr]
-	switch f {
-	case famAVX512VNNI:
-		dotT6VNNI(tiles, taps, c4, ind, w, c)
-	case famAVX512:
-		dotT6AVX512(tiles, taps, c4, ind, w, c)
-	case famAVX2:
-		dotT6AVX2(tiles, taps, c4, ind, w, c)
-	default:
-		dotEach(f, tiles, taps, c4, ind, w, c)
+	if k := dotTiled[f]; k != nil {
+		k(tiles, taps, c4, ind, w, c)
+		return
 	}
+	dotEach(f, tiles, taps, c4, ind, w, c)
 }
 
 func dot(f family, rows, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
 	g := geometries[f]
 	ind, w, c = ind[:taps*g.mr], w[:taps*c4*g.nr*4], c[:g.mr*g.nr]
-	switch f {
-	case famAVX512VNNI:
-		switch rows {
-		case 1:
-			dotR1VNNI(taps, c4, ind, w, c)
-		case 2:
-			dotR2VNNI(taps, c4, ind, w, c)
-		case 3:
-			dotR3VNNI(taps, c4, ind, w, c)
-		case 4:
-			dotR4VNNI(taps, c4, ind, w, c)
-		case 5:
-			dotR5VNNI(taps, c4, ind, w, c)
-		case 6:
-			dotR6VNNI(taps, c4, ind, w, c)
-		}
-	case famAVX512:
-		switch rows {
-		case 1:
-			dotR1AVX512(taps, c4, ind, w, c)
-		case 2:
-			dotR2AVX512(taps, c4, ind, w, c)
-		case 3:
-			dotR3AVX512(taps, c4, ind, w, c)
-		case 4:
-			dotR4AVX512(taps, c4, ind, w, c)
-		case 5:
-			dotR5AVX512(taps, c4, ind, w, c)
-		case 6:
-			dotR6AVX512(taps, c4, ind, w, c)
-		}
-	case famAVX2:
-		switch rows {
-		case 1:
-			dotR1AVX2(taps, c4, ind, w, c)
-		case 2:
-			dotR2AVX2(taps, c4, ind, w, c)
-		case 3:
-			dotR3AVX2(taps, c4, ind, w, c)
-		case 4:
-			dotR4AVX2(taps, c4, ind, w, c)
-		case 5:
-			dotR5AVX2(taps, c4, ind, w, c)
-		case 6:
-			dotR6AVX2(taps, c4, ind, w, c)
-		}
-	default:
-		dotGeneric(g, taps, c4, ind, w, c)
+	if k := dotRows[f][rows]; k != nil {
+		k(taps, c4, ind, w, c)
+		return
 	}
+	dotGeneric(g, taps, c4, ind, w, c)
 }
 
 // wide reports whether family f runs the AVX-512 epilogues (else, unless
 // it is famGeneric, the AVX2 ones).
-func wide(f family) bool { return f == famAVX512 || f == famAVX512VNNI }
+func wide(f family) bool { return f == famAVX512 || f == famAVX512VNNI || f == famAVX512VNNI32 }
 
 func epiInt32(f family, t *tileOut, out []int32) {
 	if f == famGeneric || t.n() < epiMin {

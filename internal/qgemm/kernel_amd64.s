@@ -660,6 +660,486 @@ done:
 	VZEROUPPER
 	RET
 
+// func dotR1VNNI32(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX512F, AVX512_VNNI
+TEXT ·dotR1VNNI32(SB), NOSPLIT, $0-88
+	// Rows 0-0 of the 6×32 tile: row r in 2 accumulators of 16 columns.
+	MOVQ   taps+0(FP), AX
+	MOVQ   c4+8(FP), CX
+	MOVQ   ind_base+16(FP), DX
+	MOVQ   w_base+40(FP), BX
+	MOVQ   c_base+64(FP), SI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	TESTQ  AX, AX
+	JEQ    store
+
+tap:
+	MOVQ  (DX), DI
+	ADDQ  $0x30, DX
+	XORQ  R8, R8
+	MOVQ  CX, R9
+	SHLQ  $0x02, R9
+	TESTQ R9, R9
+	JEQ   next
+
+quad:
+	VMOVDQU64    (BX), Z2
+	VMOVDQU64    64(BX), Z3
+	VPBROADCASTD (DI)(R8*1), Z4
+	VPDPBUSD     Z2, Z4, Z0
+	VPDPBUSD     Z3, Z4, Z1
+	ADDQ         $0x80, BX
+	ADDQ         $0x04, R8
+	CMPQ         R8, R9
+	JNE          quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU64 Z0, (SI)
+	VMOVDQU64 Z1, 64(SI)
+	VZEROUPPER
+	RET
+
+// func dotR2VNNI32(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX512F, AVX512_VNNI
+TEXT ·dotR2VNNI32(SB), NOSPLIT, $0-88
+	// Rows 0-1 of the 6×32 tile: row r in 2 accumulators of 16 columns.
+	MOVQ   taps+0(FP), AX
+	MOVQ   c4+8(FP), CX
+	MOVQ   ind_base+16(FP), DX
+	MOVQ   w_base+40(FP), BX
+	MOVQ   c_base+64(FP), SI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	TESTQ  AX, AX
+	JEQ    store
+
+tap:
+	MOVQ  (DX), DI
+	MOVQ  8(DX), R8
+	ADDQ  $0x30, DX
+	XORQ  R9, R9
+	MOVQ  CX, R10
+	SHLQ  $0x02, R10
+	TESTQ R10, R10
+	JEQ   next
+
+quad:
+	VMOVDQU64    (BX), Z4
+	VMOVDQU64    64(BX), Z5
+	VPBROADCASTD (DI)(R9*1), Z6
+	VPDPBUSD     Z4, Z6, Z0
+	VPDPBUSD     Z5, Z6, Z1
+	VPBROADCASTD (R8)(R9*1), Z6
+	VPDPBUSD     Z4, Z6, Z2
+	VPDPBUSD     Z5, Z6, Z3
+	ADDQ         $0x80, BX
+	ADDQ         $0x04, R9
+	CMPQ         R9, R10
+	JNE          quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU64 Z0, (SI)
+	VMOVDQU64 Z1, 64(SI)
+	VMOVDQU64 Z2, 128(SI)
+	VMOVDQU64 Z3, 192(SI)
+	VZEROUPPER
+	RET
+
+// func dotR3VNNI32(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX512F, AVX512_VNNI
+TEXT ·dotR3VNNI32(SB), NOSPLIT, $0-88
+	// Rows 0-2 of the 6×32 tile: row r in 2 accumulators of 16 columns.
+	MOVQ   taps+0(FP), AX
+	MOVQ   c4+8(FP), CX
+	MOVQ   ind_base+16(FP), DX
+	MOVQ   w_base+40(FP), BX
+	MOVQ   c_base+64(FP), SI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	TESTQ  AX, AX
+	JEQ    store
+
+tap:
+	MOVQ  (DX), DI
+	MOVQ  8(DX), R8
+	MOVQ  16(DX), R9
+	ADDQ  $0x30, DX
+	XORQ  R10, R10
+	MOVQ  CX, R11
+	SHLQ  $0x02, R11
+	TESTQ R11, R11
+	JEQ   next
+
+quad:
+	VMOVDQU64    (BX), Z6
+	VMOVDQU64    64(BX), Z7
+	VPBROADCASTD (DI)(R10*1), Z8
+	VPDPBUSD     Z6, Z8, Z0
+	VPDPBUSD     Z7, Z8, Z1
+	VPBROADCASTD (R8)(R10*1), Z8
+	VPDPBUSD     Z6, Z8, Z2
+	VPDPBUSD     Z7, Z8, Z3
+	VPBROADCASTD (R9)(R10*1), Z8
+	VPDPBUSD     Z6, Z8, Z4
+	VPDPBUSD     Z7, Z8, Z5
+	ADDQ         $0x80, BX
+	ADDQ         $0x04, R10
+	CMPQ         R10, R11
+	JNE          quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU64 Z0, (SI)
+	VMOVDQU64 Z1, 64(SI)
+	VMOVDQU64 Z2, 128(SI)
+	VMOVDQU64 Z3, 192(SI)
+	VMOVDQU64 Z4, 256(SI)
+	VMOVDQU64 Z5, 320(SI)
+	VZEROUPPER
+	RET
+
+// func dotR4VNNI32(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX512F, AVX512_VNNI
+TEXT ·dotR4VNNI32(SB), NOSPLIT, $0-88
+	// Rows 0-3 of the 6×32 tile: row r in 2 accumulators of 16 columns.
+	MOVQ   taps+0(FP), AX
+	MOVQ   c4+8(FP), CX
+	MOVQ   ind_base+16(FP), DX
+	MOVQ   w_base+40(FP), BX
+	MOVQ   c_base+64(FP), SI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	TESTQ  AX, AX
+	JEQ    store
+
+tap:
+	MOVQ  (DX), DI
+	MOVQ  8(DX), R8
+	MOVQ  16(DX), R9
+	MOVQ  24(DX), R10
+	ADDQ  $0x30, DX
+	XORQ  R11, R11
+	MOVQ  CX, R12
+	SHLQ  $0x02, R12
+	TESTQ R12, R12
+	JEQ   next
+
+quad:
+	VMOVDQU64    (BX), Z8
+	VMOVDQU64    64(BX), Z9
+	VPBROADCASTD (DI)(R11*1), Z10
+	VPDPBUSD     Z8, Z10, Z0
+	VPDPBUSD     Z9, Z10, Z1
+	VPBROADCASTD (R8)(R11*1), Z10
+	VPDPBUSD     Z8, Z10, Z2
+	VPDPBUSD     Z9, Z10, Z3
+	VPBROADCASTD (R9)(R11*1), Z10
+	VPDPBUSD     Z8, Z10, Z4
+	VPDPBUSD     Z9, Z10, Z5
+	VPBROADCASTD (R10)(R11*1), Z10
+	VPDPBUSD     Z8, Z10, Z6
+	VPDPBUSD     Z9, Z10, Z7
+	ADDQ         $0x80, BX
+	ADDQ         $0x04, R11
+	CMPQ         R11, R12
+	JNE          quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU64 Z0, (SI)
+	VMOVDQU64 Z1, 64(SI)
+	VMOVDQU64 Z2, 128(SI)
+	VMOVDQU64 Z3, 192(SI)
+	VMOVDQU64 Z4, 256(SI)
+	VMOVDQU64 Z5, 320(SI)
+	VMOVDQU64 Z6, 384(SI)
+	VMOVDQU64 Z7, 448(SI)
+	VZEROUPPER
+	RET
+
+// func dotR5VNNI32(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX512F, AVX512_VNNI
+TEXT ·dotR5VNNI32(SB), NOSPLIT, $0-88
+	// Rows 0-4 of the 6×32 tile: row r in 2 accumulators of 16 columns.
+	MOVQ   taps+0(FP), AX
+	MOVQ   c4+8(FP), CX
+	MOVQ   ind_base+16(FP), DX
+	MOVQ   w_base+40(FP), BX
+	MOVQ   c_base+64(FP), SI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	TESTQ  AX, AX
+	JEQ    store
+
+tap:
+	MOVQ  (DX), DI
+	MOVQ  8(DX), R8
+	MOVQ  16(DX), R9
+	MOVQ  24(DX), R10
+	MOVQ  32(DX), R11
+	ADDQ  $0x30, DX
+	XORQ  R12, R12
+	MOVQ  CX, R13
+	SHLQ  $0x02, R13
+	TESTQ R13, R13
+	JEQ   next
+
+quad:
+	VMOVDQU64    (BX), Z10
+	VMOVDQU64    64(BX), Z11
+	VPBROADCASTD (DI)(R12*1), Z12
+	VPDPBUSD     Z10, Z12, Z0
+	VPDPBUSD     Z11, Z12, Z1
+	VPBROADCASTD (R8)(R12*1), Z12
+	VPDPBUSD     Z10, Z12, Z2
+	VPDPBUSD     Z11, Z12, Z3
+	VPBROADCASTD (R9)(R12*1), Z12
+	VPDPBUSD     Z10, Z12, Z4
+	VPDPBUSD     Z11, Z12, Z5
+	VPBROADCASTD (R10)(R12*1), Z12
+	VPDPBUSD     Z10, Z12, Z6
+	VPDPBUSD     Z11, Z12, Z7
+	VPBROADCASTD (R11)(R12*1), Z12
+	VPDPBUSD     Z10, Z12, Z8
+	VPDPBUSD     Z11, Z12, Z9
+	ADDQ         $0x80, BX
+	ADDQ         $0x04, R12
+	CMPQ         R12, R13
+	JNE          quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU64 Z0, (SI)
+	VMOVDQU64 Z1, 64(SI)
+	VMOVDQU64 Z2, 128(SI)
+	VMOVDQU64 Z3, 192(SI)
+	VMOVDQU64 Z4, 256(SI)
+	VMOVDQU64 Z5, 320(SI)
+	VMOVDQU64 Z6, 384(SI)
+	VMOVDQU64 Z7, 448(SI)
+	VMOVDQU64 Z8, 512(SI)
+	VMOVDQU64 Z9, 576(SI)
+	VZEROUPPER
+	RET
+
+// func dotR6VNNI32(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX512F, AVX512_VNNI
+TEXT ·dotR6VNNI32(SB), NOSPLIT, $0-88
+	// Rows 0-5 of the 6×32 tile: row r in 2 accumulators of 16 columns.
+	MOVQ   taps+0(FP), AX
+	MOVQ   c4+8(FP), CX
+	MOVQ   ind_base+16(FP), DX
+	MOVQ   w_base+40(FP), BX
+	MOVQ   c_base+64(FP), SI
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	TESTQ  AX, AX
+	JEQ    store
+
+tap:
+	MOVQ  (DX), DI
+	MOVQ  8(DX), R8
+	MOVQ  16(DX), R9
+	MOVQ  24(DX), R10
+	MOVQ  32(DX), R11
+	MOVQ  40(DX), R12
+	ADDQ  $0x30, DX
+	XORQ  R13, R13
+	MOVQ  CX, R14
+	SHLQ  $0x02, R14
+	TESTQ R14, R14
+	JEQ   next
+
+quad:
+	VMOVDQU64    (BX), Z12
+	VMOVDQU64    64(BX), Z13
+	VPBROADCASTD (DI)(R13*1), Z14
+	VPDPBUSD     Z12, Z14, Z0
+	VPDPBUSD     Z13, Z14, Z1
+	VPBROADCASTD (R8)(R13*1), Z14
+	VPDPBUSD     Z12, Z14, Z2
+	VPDPBUSD     Z13, Z14, Z3
+	VPBROADCASTD (R9)(R13*1), Z14
+	VPDPBUSD     Z12, Z14, Z4
+	VPDPBUSD     Z13, Z14, Z5
+	VPBROADCASTD (R10)(R13*1), Z14
+	VPDPBUSD     Z12, Z14, Z6
+	VPDPBUSD     Z13, Z14, Z7
+	VPBROADCASTD (R11)(R13*1), Z14
+	VPDPBUSD     Z12, Z14, Z8
+	VPDPBUSD     Z13, Z14, Z9
+	VPBROADCASTD (R12)(R13*1), Z14
+	VPDPBUSD     Z12, Z14, Z10
+	VPDPBUSD     Z13, Z14, Z11
+	ADDQ         $0x80, BX
+	ADDQ         $0x04, R13
+	CMPQ         R13, R14
+	JNE          quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU64 Z0, (SI)
+	VMOVDQU64 Z1, 64(SI)
+	VMOVDQU64 Z2, 128(SI)
+	VMOVDQU64 Z3, 192(SI)
+	VMOVDQU64 Z4, 256(SI)
+	VMOVDQU64 Z5, 320(SI)
+	VMOVDQU64 Z6, 384(SI)
+	VMOVDQU64 Z7, 448(SI)
+	VMOVDQU64 Z8, 512(SI)
+	VMOVDQU64 Z9, 576(SI)
+	VMOVDQU64 Z10, 640(SI)
+	VMOVDQU64 Z11, 704(SI)
+	VZEROUPPER
+	RET
+
+// func dotT6VNNI32(tiles int, taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX512F, AVX512_VNNI
+TEXT ·dotT6VNNI32(SB), NOSPLIT, $0-96
+	// Rows 0-5 of the 6×32 tile: row r in 2 accumulators of 16 columns.
+	MOVQ  taps+8(FP), AX
+	MOVQ  c4+16(FP), CX
+	MOVQ  ind_base+24(FP), DX
+	MOVQ  w_base+48(FP), BX
+	MOVQ  c_base+72(FP), SI
+	MOVQ  tiles+0(FP), DI
+	TESTQ DI, DI
+	JEQ   done
+
+tile:
+	MOVQ   taps+8(FP), AX
+	MOVQ   w_base+48(FP), BX
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	VPXORD Z8, Z8, Z8
+	VPXORD Z9, Z9, Z9
+	VPXORD Z10, Z10, Z10
+	VPXORD Z11, Z11, Z11
+	TESTQ  AX, AX
+	JEQ    store
+
+tap:
+	MOVQ  (DX), R8
+	MOVQ  8(DX), R9
+	MOVQ  16(DX), R10
+	MOVQ  24(DX), R11
+	MOVQ  32(DX), R12
+	MOVQ  40(DX), R13
+	ADDQ  $0x30, DX
+	XORQ  R14, R14
+	MOVQ  CX, R15
+	SHLQ  $0x02, R15
+	TESTQ R15, R15
+	JEQ   next
+
+quad:
+	VMOVDQU64    (BX), Z12
+	VMOVDQU64    64(BX), Z13
+	VPBROADCASTD (R8)(R14*1), Z14
+	VPDPBUSD     Z12, Z14, Z0
+	VPDPBUSD     Z13, Z14, Z1
+	VPBROADCASTD (R9)(R14*1), Z14
+	VPDPBUSD     Z12, Z14, Z2
+	VPDPBUSD     Z13, Z14, Z3
+	VPBROADCASTD (R10)(R14*1), Z14
+	VPDPBUSD     Z12, Z14, Z4
+	VPDPBUSD     Z13, Z14, Z5
+	VPBROADCASTD (R11)(R14*1), Z14
+	VPDPBUSD     Z12, Z14, Z6
+	VPDPBUSD     Z13, Z14, Z7
+	VPBROADCASTD (R12)(R14*1), Z14
+	VPDPBUSD     Z12, Z14, Z8
+	VPDPBUSD     Z13, Z14, Z9
+	VPBROADCASTD (R13)(R14*1), Z14
+	VPDPBUSD     Z12, Z14, Z10
+	VPDPBUSD     Z13, Z14, Z11
+	ADDQ         $0x80, BX
+	ADDQ         $0x04, R14
+	CMPQ         R14, R15
+	JNE          quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU64 Z0, (SI)
+	VMOVDQU64 Z1, 64(SI)
+	VMOVDQU64 Z2, 128(SI)
+	VMOVDQU64 Z3, 192(SI)
+	VMOVDQU64 Z4, 256(SI)
+	VMOVDQU64 Z5, 320(SI)
+	VMOVDQU64 Z6, 384(SI)
+	VMOVDQU64 Z7, 448(SI)
+	VMOVDQU64 Z8, 512(SI)
+	VMOVDQU64 Z9, 576(SI)
+	VMOVDQU64 Z10, 640(SI)
+	VMOVDQU64 Z11, 704(SI)
+	ADDQ      $0x00000300, SI
+	DECQ      DI
+	JNZ       tile
+
+done:
+	VZEROUPPER
+	RET
+
 // func dotR1AVX2(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 // Requires: AVX, AVX2
 TEXT ·dotR1AVX2(SB), NOSPLIT, $0-88

@@ -154,7 +154,7 @@ func newWeights[T Int8](taps, k, n int, zeroPoint []T) (*Weights, error) {
 	if taps > 0 {
 		c = k / taps
 	}
-	fam := selected()
+	fam := columnsFamily(selected(), n)
 	geo := geometries[fam]
 	w := &Weights{k: k, n: n, taps: taps, c: c, c4: (c + 3) / 4, fam: fam, geo: geo}
 	flip := flipOf[T]() // ε: 0x80 for uint8 weights
@@ -180,6 +180,18 @@ func newWeights[T Int8](taps, k, n int, zeroPoint []T) (*Weights, error) {
 		w.zp = zp
 	}
 	return w, nil
+}
+
+// columnsFamily returns the family weights of n columns are packed for
+// when f is selected: famAVX512VNNI32 in place of famAVX512VNNI when its
+// tiles of 32 columns pad fewer columns (n mod 64 in 1..32: MobileNet's
+// 16, 24, 96 and 144 channels), which costs nothing else: both kernels
+// are bound by their VPDPBUSD, one per 16 columns of a row and quad.
+func columnsFamily(f family, n int) family {
+	if f == famAVX512VNNI && (n+31)/32*32 < (n+63)/64*64 {
+		return famAVX512VNNI32
+	}
+	return f
 }
 
 // flipOf returns the top-bit flip that maps T to int8: 0x80 for uint8

@@ -41,6 +41,7 @@ func qgemmKernels(c *build.Context) {
 	}
 	transpose(c)
 	transpose32(c)
+	quads(c)
 	widen(isas(c)[0])
 	for _, k := range []int{3, 5} {
 		dwRows(isas(c)[0], k)
@@ -905,4 +906,68 @@ func transpose32(c *build.Context) {
 			s.VMOVDQU(v, operand.Mem{Base: r})
 		})
 	})
+}
+
+// quads: transposeQuads's blocks of 16 pixels, rows (1-3) rows of 16
+// bytes (each XORed with flip) and the pad byte in the others, interleaved
+// by unpacks of bytes (rows 0 and 1, 2 and 3) then of words into four
+// stores of 4 pixels × 4 bytes. One loop per number of rows. VEX-encoded
+// 128-bit instructions, for every amd64 family.
+func quads(c *build.Context) {
+	s := isa{c, "AVX2", false, 8}
+	s.text("quads", "dst[4*j+i] = src[i*lds+j] ^ flip for i < rows (1-3), pad for rows <= i < 4, j < 16*n16 (transposeQuads).")
+	dst, src := s.slice("dst", 1), s.slice("src", 1)
+	lds, rows, n := s.GP64(), s.GP64(), s.GP64()
+	s.Load(s.Param("lds"), lds)
+	s.Load(s.Param("rows"), rows)
+	s.Load(s.Param("n16"), n)
+	bcast := func(name string) reg.VecVirtual {
+		b, v := s.GP32(), s.XMM()
+		s.Load(s.Param(name), b)
+		s.VMOVD(b, v)
+		s.VPBROADCASTB(v, v)
+		return v
+	}
+	fv, pv := bcast("flip"), bcast("pad")
+	s.TESTQ(n, n)
+	s.JEQ(operand.LabelRef("done"))
+	s.CMPQ(rows, imm(2))
+	s.JLT(operand.LabelRef("rows1"))
+	s.JEQ(operand.LabelRef("rows2"))
+	for r := 3; r >= 1; r-- {
+		s.Label(fmt.Sprintf("rows%d", r))
+		var a [4]reg.VecVirtual
+		for i := range a {
+			if i >= r {
+				a[i] = pv
+				continue
+			}
+			a[i] = s.XMM()
+			m := operand.Mem{Base: src.p}
+			if i > 0 {
+				m = operand.Mem{Base: src.p, Index: lds, Scale: uint8(i)}
+			}
+			s.VMOVDQU(m, a[i])
+			s.VPXOR(fv, a[i], a[i])
+		}
+		lo01, hi01, lo23, hi23 := s.XMM(), s.XMM(), s.XMM(), s.XMM()
+		s.VPUNPCKLBW(a[1], a[0], lo01)
+		s.VPUNPCKHBW(a[1], a[0], hi01)
+		s.VPUNPCKLBW(a[3], a[2], lo23)
+		s.VPUNPCKHBW(a[3], a[2], hi23)
+		for k, h := range [2][2]reg.VecVirtual{{lo01, lo23}, {hi01, hi23}} {
+			q0, q1 := s.XMM(), s.XMM()
+			s.VPUNPCKLWD(h[1], h[0], q0)
+			s.VPUNPCKHWD(h[1], h[0], q1)
+			s.VMOVDQU(q0, operand.Mem{Base: dst.p, Disp: 32 * k})
+			s.VMOVDQU(q1, operand.Mem{Base: dst.p, Disp: 32*k + 16})
+		}
+		s.ADDQ(imm(16), src.p)
+		s.ADDQ(imm(64), dst.p)
+		s.DECQ(n)
+		s.JNZ(operand.LabelRef(fmt.Sprintf("rows%d", r)))
+		s.JMP(operand.LabelRef("done"))
+	}
+	s.Label("done")
+	s.RET()
 }

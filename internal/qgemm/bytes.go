@@ -114,6 +114,38 @@ func transposeBytes(dst []byte, ldd int, src []byte, lds, rows, cols int, flip b
 	}
 }
 
+// transposeQuads sets the 4 bytes of pixel j of dst, dst[4j + i], to
+// src[i·lds + j] ^ flip for i < rows and to pad for rows ≤ i < 4, for
+// j < cols (rows ≤ 3): the NCHW rows of an image of fewer than 4
+// channels into pixels of 4 (quadChannels). The assembly (quadBlocks)
+// writes blocks of 16 pixels, this loop the others.
+func transposeQuads(dst, src []byte, lds, rows, cols int, flip, pad byte) {
+	dst = dst[:4*cols]
+	for j := quadBlocks(dst, src, lds, rows, cols, flip, pad); j < cols; j++ {
+		d := dst[4*j : 4*j+4 : 4*j+4]
+		for i := range d {
+			d[i] = pad
+			if i < rows {
+				d[i] = src[i*lds+j] ^ flip
+			}
+		}
+	}
+}
+
+// spreadPixels copies the pixels of c < 4 channels of src into dst's of
+// 4, flipping their bytes, the others set to pad (quadChannels, NHWC).
+func spreadPixels(dst, src []byte, c int, flip, pad byte) {
+	for j := range len(src) / c {
+		d := dst[4*j : 4*j+4 : 4*j+4]
+		for i := range d {
+			d[i] = pad
+			if i < c {
+				d[i] = src[j*c+i] ^ flip
+			}
+		}
+	}
+}
+
 // transpose8x8 transposes the 8×8 byte matrix whose row k is w[k] (byte j
 // of a word is its element j, little-endian): swaps of the off-diagonal
 // 4×4 blocks, then 2×2 blocks within them, then single bytes.

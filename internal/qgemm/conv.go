@@ -102,6 +102,9 @@ type ConvWeights struct {
 	shape  Conv
 	groups []*Weights // one product per group; nil for a depthwise convolution
 	dw     *depthwise
+	// inC is the channels of a pixel of the padded input: shape.InC, or 4
+	// for an ungrouped convolution of fewer (quadChannels).
+	inC int
 }
 
 // Shape returns the convolution shape the weights were packed for.
@@ -129,7 +132,7 @@ func PackConv[T Int8](c Conv, w []T, zeroPoint []T) (*ConvWeights, error) {
 	if len(zeroPoint) != 1 && len(zeroPoint) != c.OutC {
 		return nil, shapeErr("convolution has %d output channels but %d weight zero points", c.OutC, len(zeroPoint))
 	}
-	cw := &ConvWeights{shape: c}
+	cw := &ConvWeights{shape: c, inC: c.InC}
 	if cg == 1 && ocg == 1 {
 		if taps > MaxK {
 			return nil, shapeErr("kernel of %d taps exceeds %d, the largest whose int32 sums are exact", taps, MaxK)
@@ -146,18 +149,34 @@ func PackConv[T Int8](c Conv, w []T, zeroPoint []T) (*ConvWeights, error) {
 	// → 32 channels at 14×14 27 → 23 µs, 32 → 32 at 7×7 12.8 → 11.8 µs),
 	// not for many (64 → 64 at 56×56 1.77 → 1.97 ms, 256 at 14×14 1.69 →
 	// 1.81 ms: the kernel's longer runs of quads are slower).
+	//
+	// An ungrouped input of fewer than 4 channels (an image's 1 or 3) is
+	// copied with 4 (quadChannels), the extra ones holding the zero
+	// point and weighted 0, so that its kernel rows too are read through
+	// one pointer each: MobileNetV2's first layer (3 channels, 3×3,
+	// stride 2) TODO.
+	pc := cg // channels per pixel of the padded input
+	if quadChannels(c) {
+		pc = 4
+		cw.inC = 4
+	}
 	ptrs := taps
-	if c.Groups == 1 && c.DilationW == 1 && cg%4 == 0 && cg <= 32 {
+	if c.Groups == 1 && c.DilationW == 1 && pc%4 == 0 && pc <= 32 {
 		ptrs = c.KH
 	}
+	var zero T // the weight code of β = 0
+	zero ^= T(flipOf[T]())
 	for g := range c.Groups {
 		zp := zeroPoint
 		if len(zp) > 1 {
 			zp = zp[g*ocg : (g+1)*ocg]
 		}
-		// Row k = tap·cg + channel of the group's K×ocg matrix.
-		pw, err := pack(ptrs, taps*cg, ocg, zp, func(k, j int) T {
-			return w[((g*ocg+j)*cg+k%cg)*taps+k/cg]
+		// Row k = tap·pc + channel of the group's K×ocg matrix.
+		pw, err := pack(ptrs, taps*pc, ocg, zp, func(k, j int) T {
+			if k%pc >= cg {
+				return zero
+			}
+			return w[((g*ocg+j)*cg+k%pc)*taps+k/pc]
 		})
 		if err != nil {
 			return nil, err
@@ -166,6 +185,11 @@ func PackConv[T Int8](c Conv, w []T, zeroPoint []T) (*ConvWeights, error) {
 	}
 	return cw, nil
 }
+
+// quadChannels reports whether convolution c's input is copied with 4
+// channels a pixel instead of its InC: an ungrouped convolution of fewer
+// than 4 input channels.
+func quadChannels(c Conv) bool { return c.Groups == 1 && c.InC < 4 }
 
 // ConvInt32 computes the convolution of x (zero point zx) with cw into y,
 // C + bias[channel] in int32 (ONNX ConvInteger, with a bias), on up to
@@ -257,7 +281,7 @@ func conv[X Int8](threads int, cw *ConvWeights, in, out Layout, x []X, zx X, bia
 	geo := geometries[fam]
 	flip := actFlip[X](geo)
 	zk := kappa(uint8(zx)^flip, geo.signed)
-	px := newPadded(c, in, bytesOf(x), uint8(zx), flip, geo, cw.dw != nil)
+	px := newPadded(c, cw.inC, in, bytesOf(x), uint8(zx), flip, geo, cw.dw != nil)
 	defer px.release()
 
 	// The kernels write NHWC: into y itself, or into a buffer transposed
@@ -356,9 +380,11 @@ type padded struct {
 
 // newPadded returns the input x (layout l) as the kernels of geometry g
 // read it (with bytes for a depthwise convolution, whose kernels read
-// bytes whatever g says: dw).
-func newPadded(c Conv, l Layout, x []byte, zero, flip byte, g geometry, dw bool) *padded {
-	p := &padded{hp: c.InH + c.PadTop + c.PadBottom, wp: c.InW + c.PadLeft + c.PadRight, c: c.InC, geo: g, es: 1}
+// bytes whatever g says: dw), with pc channels a pixel: c.InC, or 4 when
+// quadChannels(c) (the extra channels hold the zero point, like the
+// padding).
+func newPadded(c Conv, pc int, l Layout, x []byte, zero, flip byte, g geometry, dw bool) *padded {
+	p := &padded{hp: c.InH + c.PadTop + c.PadBottom, wp: c.InW + c.PadLeft + c.PadRight, c: pc, geo: g, es: 1}
 	if dw {
 		p.geo.wide = false
 	}
@@ -378,7 +404,7 @@ func newPadded(c Conv, l Layout, x []byte, zero, flip byte, g geometry, dw bool)
 	// transposed whole into nhwc (the transposition's 8×8 blocks then run
 	// across its rows), and its rows copied from there.
 	var nhwc *[]byte
-	if l == NCHW && c.InW%8 != 0 && hw >= 8 {
+	if l == NCHW && c.InW%8 != 0 && hw >= 8 && pc == c.InC {
 		nhwc = getBuf[byte](&bytePool, hw*c.InC)
 		defer bytePool.Put(nhwc)
 	}
@@ -397,6 +423,14 @@ func newPadded(c Conv, l Layout, x []byte, zero, flip byte, g geometry, dw bool)
 			fillBytes(row[:c.PadLeft*p.c], pad)
 			fillBytes(row[(c.PadLeft+c.InW)*p.c:], pad)
 			in := row[c.PadLeft*p.c : (c.PadLeft+c.InW)*p.c]
+			if pc != c.InC {
+				if l == NHWC {
+					spreadPixels(in, src[h*c.InW*c.InC:][:c.InW*c.InC], c.InC, f, pad)
+				} else {
+					transposeQuads(in, src[h*c.InW:], hw, c.InC, c.InW, flip, pad)
+				}
+				continue
+			}
 			if l == NHWC || nhwc != nil {
 				xorCopy(in, src[h*c.InW*c.InC:][:c.InW*c.InC], f)
 				continue

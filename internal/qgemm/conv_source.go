@@ -12,13 +12,13 @@ type convSource struct {
 	ohw, ow int
 	sh, sw  int
 	chan0   int
-	ptrPix  []int   // pixel offset of each pointer from the window's origin
+	ptrOff  []int   // byte offset of each pointer from the window's origin
 	tapPix  []int   // pixel offset of each tap from the window's origin
 	pixSum  []int32 // Σ κ over the group's channels, per padded pixel (when the weights have zero points)
 }
 
 func newConvSource(in *padded, c Conv, g int, w *Weights) *convSource {
-	cg := c.InC / c.Groups
+	cg := in.c / c.Groups // with the zero point's channels (quadChannels)
 	s := &convSource{in: in, ohw: c.OutH() * c.OutW(), ow: c.OutW(), sh: c.StrideH, sw: c.StrideW, chan0: g * cg}
 	s.setTaps(c, w.taps != c.KH*c.KW)
 	if w.zp != nil {
@@ -39,12 +39,15 @@ func (s *convSource) setTaps(c Conv, perRow bool) {
 			s.tapPix = append(s.tapPix, i*c.DilationH*s.in.wp+j*c.DilationW)
 		}
 	}
-	s.ptrPix = s.tapPix
+	ptrPix := s.tapPix
 	if perRow {
-		s.ptrPix = nil
+		ptrPix = nil
 		for i := range c.KH {
-			s.ptrPix = append(s.ptrPix, i*c.DilationH*s.in.wp)
+			ptrPix = append(ptrPix, i*c.DilationH*s.in.wp)
 		}
+	}
+	for _, d := range ptrPix {
+		s.ptrOff = append(s.ptrOff, d*s.in.c*s.in.es)
 	}
 }
 
@@ -56,26 +59,41 @@ func (s *convSource) origin(r int) int {
 }
 
 func (s *convSource) fill(ind []unsafe.Pointer, r0, rows, mr int) {
-	// The windows' origins step along the output rows: one division for
-	// the first, then increments (a division per row cost more than the
-	// pointers of a 1×1 convolution's products).
-	n, rem := r0/s.ohw, r0%s.ohw
-	y, x := rem/s.ow, rem%s.ow
-	base, step := unsafe.Pointer(unsafe.SliceData(s.in.x)), s.in.c*s.in.es
+	// The windows' origins step along the output rows: divisions for the
+	// first, then increments (a division per row, or per tile, cost
+	// more than the pointers of a 1×1 convolution's products).
+	ow, oh := s.ow, s.ohw/s.ow
+	step := s.in.c * s.in.es
 	_ = s.in.x[(s.origin(r0+rows-1)+s.tapPix[len(s.tapPix)-1]+1)*step-1] // the last tap's pixel is in x
-	var o int
-	for r := range mr {
-		if r < rows {
-			o = (n*s.in.hp+y*s.sh)*s.in.wp + x*s.sw
-			if x++; x == s.ow {
-				x = 0
-				if y++; y*s.ow == s.ohw {
-					y, n = 0, n+1
+	n, rem := r0/s.ohw, r0%s.ohw
+	y, x := rem/ow, rem%ow
+	// row is the window origin of output pixel (n, y, 0), pixel x's is
+	// row + x·dx; next steps row to the next output row, next + wrap
+	// from an image's last output row to the next image's first.
+	dx, next := s.sw*step, s.sh*s.in.wp*step
+	wrap := (s.in.hp - oh*s.sh) * s.in.wp * step
+	row := unsafe.Add(unsafe.Pointer(unsafe.SliceData(s.in.x)), ((n*s.in.hp+y*s.sh)*s.in.wp)*step+s.chan0*s.in.es)
+	off := s.ptrOff
+	per := len(off) * mr
+	var p unsafe.Pointer
+	for t, i := 0, 0; i < rows; t++ {
+		tile := ind[t*per : (t+1)*per]
+		for r := range mr {
+			if i < rows {
+				if x == ow { // (not after the last row: row stays in x)
+					x, y = 0, y+1
+					if y < oh {
+						row = unsafe.Add(row, next)
+					} else {
+						y, row = 0, unsafe.Add(row, next+wrap)
+					}
 				}
+				p = unsafe.Add(row, x*dx)
+				x, i = x+1, i+1
 			}
-		}
-		for t, d := range s.ptrPix {
-			ind[t*mr+r] = unsafe.Add(base, (o+d)*step+s.chan0*s.in.es)
+			for k, d := range off {
+				tile[k*mr+r] = unsafe.Add(p, d)
+			}
 		}
 	}
 }

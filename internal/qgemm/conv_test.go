@@ -232,6 +232,12 @@ var convShapes = []Conv{
 	// Whole quads of channels without groups: a pointer per kernel row.
 	{Batch: 2, InC: 16, InH: 7, InW: 7, OutC: 24, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
 	{Batch: 1, InC: 8, InH: 10, InW: 9, OutC: 12, KH: 3, KW: 4, DilationH: 2, StrideW: 2, PadTop: 2, PadLeft: 1, PadBottom: 1, PadRight: 2},
+	// Fewer than 4 channels, copied as 4 (quadChannels): an image's
+	// stem (whole blocks of 8 pixels and the rest), 1 and 2 channels, a
+	// dilated row (a pointer per tap).
+	{Batch: 2, InC: 3, InH: 9, InW: 19, OutC: 33, KH: 3, KW: 3, StrideH: 2, StrideW: 2, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+	{Batch: 1, InC: 1, InH: 6, InW: 16, OutC: 8, KH: 3, KW: 3, PadTop: 1, PadLeft: 1, PadBottom: 1, PadRight: 1},
+	{Batch: 1, InC: 2, InH: 7, InW: 9, OutC: 6, KH: 2, KW: 3, DilationW: 2, PadLeft: 2, PadRight: 1},
 }
 
 // TestConv runs every shape of convShapes with each type combination, in

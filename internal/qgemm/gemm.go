@@ -141,10 +141,12 @@ func kappa(b uint8, signed bool) int32 {
 
 // rowSource gives the micro-kernels the activation rows.
 type rowSource interface {
-	// fill sets ind[t·mr + r] to the address of row r0+r's elements for
-	// tap t, for r < mr; the rows from rows on (past the end of the block)
-	// repeat row r0+rows−1. Each address has 4·c4 readable elements (of
-	// the geometry's size).
+	// fill sets the pointers of the rows [r0, r0+rows) in tiles of mr
+	// rows: for row r0 + t·mr + r, ind[(t·ptrs + p)·mr + r] is the address
+	// of its elements for pointer p (ptrs pointers a row); the last
+	// tile's rows from rows on (past the end of the block) repeat row
+	// r0+rows−1. Each address has 4·c4 readable elements (of the
+	// geometry's size).
 	fill(ind []unsafe.Pointer, r0, rows, mr int)
 	// sums sets rho[r] = ρ of row r0+r (Σ_k κ over its K values), r < rows.
 	sums(rho []int32, r0, rows int)
@@ -210,7 +212,8 @@ func (s *matrixSource) row(r int) []byte {
 }
 
 func (s *matrixSource) fill(ind []unsafe.Pointer, r0, rows, mr int) {
-	for r := range mr {
+	ind = ind[:(rows+mr-1)/mr*mr]
+	for r := range ind {
 		ind[r] = unsafe.Pointer(unsafe.SliceData(s.row(r0 + min(r, rows-1))))
 	}
 }
@@ -343,9 +346,7 @@ func runBlock(w *Weights, src rowSource, e *epilogue, i0, i1, p0, p1 int) {
 		if e.kind == outFloatQuant {
 			dm = ib
 		}
-		for t, i := 0, ib; i < ie; t, i = t+1, i+mr {
-			src.fill(ind[t*per:(t+1)*per], i, min(mr, ie-i), mr)
-		}
+		src.fill(ind, ib, ie-ib, mr)
 		if w.zp != nil {
 			src.sums(rho, ib, ie-ib)
 		}

@@ -365,3 +365,17 @@ func transposeBlocks32(dst []uint32, ldd int, src []uint32, lds, rows, cols int)
 	transpose32AVX2(dst[:(c8*8-1)*ldd+r8*8], ldd, src[:(r8*8-1)*lds+c8*8], lds, r8, c8)
 	return true
 }
+
+//go:noescape
+func quadsAVX2(dst, src []byte, lds, rows, n16 int, flip, pad byte)
+
+// quadBlocks writes the pixels of transposeQuads in blocks of 16 and
+// returns how many it wrote (the caller writes the rest in Go).
+func quadBlocks(dst, src []byte, lds, rows, cols int, flip, pad byte) int {
+	if selected() == famGeneric || rows < 1 || rows > 3 || cols < 16 {
+		return 0
+	}
+	n16 := cols / 16
+	quadsAVX2(dst[:64*n16], src[:(rows-1)*lds+16*n16], lds, rows, n16, flip, pad)
+	return 16 * n16
+}

@@ -3960,6 +3960,98 @@ done:
 	VZEROUPPER
 	RET
 
+// func quadsAVX2(dst []byte, src []byte, lds int, rows int, n16 int, flip byte, pad byte)
+// Requires: AVX, AVX2
+TEXT ·quadsAVX2(SB), NOSPLIT, $0-74
+	// dst[4*j+i] = src[i*lds+j] ^ flip for i < rows (1-3), pad for rows <= i < 4, j < 16*n16 (transposeQuads).
+	MOVQ         dst_base+0(FP), AX
+	MOVQ         src_base+24(FP), CX
+	MOVQ         lds+48(FP), DX
+	MOVQ         rows+56(FP), BX
+	MOVQ         n16+64(FP), SI
+	MOVBLZX      flip+72(FP), DI
+	VMOVD        DI, X0
+	VPBROADCASTB X0, X0
+	MOVBLZX      pad+73(FP), DI
+	VMOVD        DI, X1
+	VPBROADCASTB X1, X1
+	TESTQ        SI, SI
+	JEQ          done
+	CMPQ         BX, $0x02
+	JLT          rows1
+	JEQ          rows2
+
+rows3:
+	VMOVDQU    (CX), X2
+	VPXOR      X0, X2, X2
+	VMOVDQU    (CX)(DX*1), X3
+	VPXOR      X0, X3, X3
+	VMOVDQU    (CX)(DX*2), X4
+	VPXOR      X0, X4, X4
+	VPUNPCKLBW X3, X2, X5
+	VPUNPCKHBW X3, X2, X2
+	VPUNPCKLBW X1, X4, X3
+	VPUNPCKHBW X1, X4, X4
+	VPUNPCKLWD X3, X5, X6
+	VPUNPCKHWD X3, X5, X3
+	VMOVDQU    X6, (AX)
+	VMOVDQU    X3, 16(AX)
+	VPUNPCKLWD X4, X2, X3
+	VPUNPCKHWD X4, X2, X2
+	VMOVDQU    X3, 32(AX)
+	VMOVDQU    X2, 48(AX)
+	ADDQ       $0x10, CX
+	ADDQ       $0x40, AX
+	DECQ       SI
+	JNZ        rows3
+	JMP        done
+
+rows2:
+	VMOVDQU    (CX), X2
+	VPXOR      X0, X2, X2
+	VMOVDQU    (CX)(DX*1), X3
+	VPXOR      X0, X3, X3
+	VPUNPCKLBW X3, X2, X4
+	VPUNPCKHBW X3, X2, X2
+	VPUNPCKLBW X1, X1, X3
+	VPUNPCKHBW X1, X1, X5
+	VPUNPCKLWD X3, X4, X6
+	VPUNPCKHWD X3, X4, X3
+	VMOVDQU    X6, (AX)
+	VMOVDQU    X3, 16(AX)
+	VPUNPCKLWD X5, X2, X3
+	VPUNPCKHWD X5, X2, X2
+	VMOVDQU    X3, 32(AX)
+	VMOVDQU    X2, 48(AX)
+	ADDQ       $0x10, CX
+	ADDQ       $0x40, AX
+	DECQ       SI
+	JNZ        rows2
+	JMP        done
+
+rows1:
+	VMOVDQU    (CX), X2
+	VPXOR      X0, X2, X2
+	VPUNPCKLBW X1, X2, X3
+	VPUNPCKHBW X1, X2, X2
+	VPUNPCKLBW X1, X1, X4
+	VPUNPCKHBW X1, X1, X5
+	VPUNPCKLWD X4, X3, X6
+	VPUNPCKHWD X4, X3, X3
+	VMOVDQU    X6, (AX)
+	VMOVDQU    X3, 16(AX)
+	VPUNPCKLWD X5, X2, X3
+	VPUNPCKHWD X5, X2, X2
+	VMOVDQU    X3, 32(AX)
+	VMOVDQU    X2, 48(AX)
+	ADDQ       $0x10, CX
+	ADDQ       $0x40, AX
+	DECQ       SI
+	JNZ        rows1
+
+done:
+	RET
+
 // func widenAVX2(dst []byte, src []byte, n int, flip byte)
 // Requires: AVX, AVX2
 TEXT ·widenAVX2(SB), NOSPLIT, $0-57

@@ -122,3 +122,6 @@ func widenBlocks(_, _ []byte, _ byte) int { return 0 }
 func dotTiles(f family, tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
 	dotEach(f, tiles, taps, c4, ind, w, c)
 }
+
+// quadBlocks leaves transposeQuads to the Go code.
+func quadBlocks(_, _ []byte, _, _, _ int, _, _ byte) int { return 0 }

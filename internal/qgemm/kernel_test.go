@@ -337,6 +337,37 @@ func TestTransposeBytes(t *testing.T) {
 	})
 }
 
+// TestTransposeQuads checks the stem's copy into pixels of 4 channels
+// (quadChannels) against its definition, for 1-3 channels, rows of 0-70
+// pixels (blocks of 16 in assembly and the rest), both flips.
+func TestTransposeQuads(t *testing.T) {
+	forEachFamily(t, func(t *testing.T, f family) {
+		rng := rand.New(rand.NewPCG(9, uint64(f)))
+		for rows := 1; rows <= 3; rows++ {
+			for cols := 0; cols <= 70; cols++ {
+				lds := cols + rng.IntN(20)
+				flip, pad := []byte{0, 0x80}[rng.IntN(2)], byte(rng.IntN(256))
+				src := randomBytes(rng, rows*lds)
+				want := randomBytes(rng, 4*cols+8)
+				got := slices.Clone(want)
+				for j := range cols {
+					for i := range 4 {
+						want[4*j+i] = pad
+						if i < rows {
+							want[4*j+i] = src[i*lds+j] ^ flip
+						}
+					}
+				}
+				transposeQuads(got, src, lds, rows, cols, flip, pad)
+				if !slices.Equal(got, want) {
+					t.Fatalf("%d rows of %d (lds %d, flip %#x, pad %#x): %v, want %v", rows, cols, lds, flip, pad, got, want)
+				}
+				cases++
+			}
+		}
+	})
+}
+
 // TestWorstCaseOperands runs the extreme operands through every family:
 // all activations at one end of their range and every weight at one end
 // of its, against zero points at the other ends, at the largest depth

@@ -16,6 +16,7 @@ func TestForShape(t *testing.T) {
 		{Batch: 1, InC: 8, InH: 5, InW: 5, OutC: 6, KH: 3, KW: 3},
 		{Batch: 1, InC: 8, InH: 5, InW: 5, OutC: 4, KH: 3, KW: 1, Groups: 2},
 		{Batch: 1, InC: 8, InH: 5, InW: 5, OutC: 8, KH: 3, KW: 3, Groups: 8},
+		{Batch: 1, InC: 3, InH: 5, InW: 5, OutC: 5, KH: 3, KW: 3}, // quadChannels
 	}
 	for _, c := range base {
 		w := make([]int8, c.OutC*c.InC/c.normal().Groups*c.KH*c.KW)
@@ -52,6 +53,11 @@ func TestForShape(t *testing.T) {
 		if !slices.Equal(got, want) {
 			t.Errorf("%+v: the reshaped weights compute another convolution", d)
 		}
+		d.DilationW = 2
+		if _, err := packed.ForShape(d); !errors.Is(err, ErrShape) {
+			t.Errorf("ForShape with another horizontal dilation: %v, want ErrShape", err)
+		}
+		d.DilationW = 1
 		d.KW++
 		if _, err := packed.ForShape(d); !errors.Is(err, ErrShape) {
 			t.Errorf("ForShape with another kernel: %v, want ErrShape", err)

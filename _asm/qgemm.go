@@ -46,6 +46,7 @@ func qgemmKernels(c *build.Context) {
 	for _, k := range []int{3, 5} {
 		dwRows(isas(c)[0], k)
 	}
+	dwWords(c)
 }
 
 // dwRowsPixels is the output pixels dwRows computes at once: their
@@ -969,5 +970,125 @@ func quads(c *build.Context) {
 		s.JMP(operand.LabelRef("done"))
 	}
 	s.Label("done")
+	s.RET()
+}
+
+// vpdpwssd emits VPDPWSSD w, a, acc (Intel: vpdpwssd acc, a, w): acc +=
+// the two products of each 32-bit lane's signed 16-bit halves, wrapping.
+func vpdpwssd(c *build.Context, w, a, acc operand.Op) {
+	c.Instruction(&ir.Instruction{
+		Opcode:   "VPDPWSSD",
+		Operands: []operand.Op{w, a, acc},
+		Inputs:   []operand.Op{w, a, acc},
+		Outputs:  []operand.Op{acc},
+		ISA:      []string{"AVX512_VNNI"},
+	})
+}
+
+// dwWordsPixels is the output pixels dwWords computes at once.
+const dwWordsPixels = 4
+
+// dwWords describes dwWordsVNNI, the depthwise kernel of the VNNI
+// families on activations widened to 16 bits: for each block of 32
+// channels (the last one overlapping the one before when c is not a
+// multiple of 32), dwWordsPixels pixels at a time (one at a time for the
+// rest), each tap: its weights in two registers, then per pixel the 32
+// activations' words in one ZMM register and two VPDPWSSD, against the even channels' weights (in
+// the low halves of the lanes, 0 in the high ones) and the odd ones' (in
+// the high halves): lane i of one sum is channel 2i, of the other channel
+// 2i + 1, exact in int32 (|x| <= 255, |w| <= 255). VPERMI2D interleaves
+// the two into channel order for the stores.
+func dwWords(c *build.Context) {
+	zip := zipTables(c, "words")
+	s := isa{c, "VNNI", true, 16}
+	s.text("dwWords", "p[i*c+ch] = sum over t of x_t[i*step+2*ch] * w_t[ch], x_t the uint16 words at ind[t],", "the weights of dwWordWeights (dwWordsGeneric).")
+	c32 := s.GP64()
+	s.Load(s.Param("c"), c32)
+	ch, wb := s.GP64(), s.GP64()
+	s.XORQ(ch, ch)
+	s.Load(s.Param("w").Base(), wb)
+	step, step3 := s.GP64(), s.GP64()
+	s.Load(s.Param("step"), step)
+	s.LEAQ(operand.Mem{Base: step, Index: step, Scale: 2}, step3)
+	s.Label("block")
+	pp, off, pix := s.GP64(), s.GP64(), s.GP64()
+	s.Load(s.Param("p").Base(), pp)
+	s.LEAQ(operand.Mem{Base: pp, Index: ch, Scale: 4}, pp)
+	s.XORQ(off, off)
+	s.Load(s.Param("npix"), pix)
+	// pixels emits n (1 or dwWordsPixels) pixels from off on: each its two
+	// accumulators, so that the VPDPWSSD chains (latency 4-5) overlap.
+	pixels := func(n int, label string) {
+		even, odd := make([]reg.VecVirtual, n), make([]reg.VecVirtual, n)
+		for q := range n {
+			even[q], odd[q] = s.ZMM(), s.ZMM()
+			s.VPXORD(even[q], even[q], even[q])
+			s.VPXORD(odd[q], odd[q], odd[q])
+		}
+		tp, wt, cnt := s.GP64(), s.GP64(), s.GP64()
+		s.Load(s.Param("ind").Base(), tp)
+		s.MOVQ(wb, wt)
+		s.Load(s.Param("taps"), cnt)
+		s.Label(label)
+		x := s.GP64()
+		s.MOVQ(operand.Mem{Base: tp}, x)
+		s.ADDQ(off, x)
+		s.LEAQ(operand.Mem{Base: x, Index: ch, Scale: 2}, x)
+		we, wo := s.ZMM(), s.ZMM()
+		s.VMOVDQU32(operand.Mem{Base: wt}, we)
+		s.VMOVDQU32(operand.Mem{Base: wt, Disp: 64}, wo)
+		for q := range n {
+			m := []operand.Mem{{Base: x}, {Base: x, Index: step, Scale: 1}, {Base: x, Index: step, Scale: 2}, {Base: x, Index: step3, Scale: 1}}[q]
+			v := s.ZMM()
+			s.VMOVDQU32(m, v)
+			vpdpwssd(s.Context, we, v, even[q])
+			vpdpwssd(s.Context, wo, v, odd[q])
+		}
+		s.ADDQ(imm(8), tp)
+		s.ADDQ(imm(128), wt)
+		s.DECQ(cnt)
+		s.JNZ(operand.LabelRef(label))
+		for q := range n {
+			for h := range zip {
+				o := s.ZMM()
+				s.VMOVDQU32(zip[h], o)
+				s.VPERMI2D(odd[q], even[q], o)
+				s.VMOVDQU32(o, operand.Mem{Base: pp, Disp: 64 * h})
+			}
+			s.LEAQ(operand.Mem{Base: pp, Index: c32, Scale: 4}, pp)
+			s.ADDQ(step, off)
+		}
+	}
+	s.CMPQ(pix, imm(dwWordsPixels))
+	s.JB(operand.LabelRef("single"))
+	s.Label("group")
+	pixels(dwWordsPixels, "group_tap")
+	s.SUBQ(imm(dwWordsPixels), pix)
+	s.CMPQ(pix, imm(dwWordsPixels))
+	s.JAE(operand.LabelRef("group"))
+	s.Label("single")
+	s.TESTQ(pix, pix)
+	s.JEQ(operand.LabelRef("next"))
+	pixels(1, "single_tap")
+	s.DECQ(pix)
+	s.JMP(operand.LabelRef("single"))
+	s.Label("next")
+	// The next block of 32 channels; when fewer than 32 are left, the
+	// last 32 (overlapping the block before: the same sums again).
+	taps := s.GP64()
+	s.Load(s.Param("taps"), taps)
+	s.SHLQ(imm(7), taps)
+	s.ADDQ(taps, wb)
+	s.ADDQ(imm(32), ch)
+	s.CMPQ(ch, c32)
+	s.JAE(operand.LabelRef("done"))
+	last := s.GP64()
+	s.LEAQ(operand.Mem{Base: ch, Disp: 32}, last)
+	s.CMPQ(last, c32)
+	s.JBE(operand.LabelRef("block"))
+	s.LEAQ(operand.Mem{Base: c32, Disp: -32}, ch)
+	s.JMP(operand.LabelRef("block"))
+	s.Label("done")
+	s.VZEROUPPER()
 	s.RET()
 }

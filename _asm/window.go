@@ -39,16 +39,7 @@ func windowKernels(c *build.Context) {
 	for i := range 16 {
 		c.AddDatum(4*i, operand.U32(2*i))
 	}
-	// zipLo, zipHi: the VPERMT2PS indices that interleave the first and
-	// the second halves of two 16-lane vectors.
-	var zip [2]operand.Mem
-	for h, name := range []string{"zipLo", "zipHi"} {
-		zip[h] = c.StaticGlobal(name)
-		c.DataAttributes(attr.RODATA | attr.NOPTR)
-		for i := range 16 {
-			c.AddDatum(4*i, operand.U32(8*h+i/2+16*(i%2)))
-		}
-	}
+	zip := zipTables(c, "zip")
 	// laneBits: 1 << j in lane j of a YMM vector, from which the AVX2
 	// plane kernels make the lane masks of bit masks.
 	laneBits := c.StaticGlobal("laneBits")

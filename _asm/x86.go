@@ -397,3 +397,19 @@ func (s isa) pixelShift() int {
 	}
 	return 5
 }
+
+// zipTables defines prefix+"Lo" and prefix+"Hi", the VPERMT2PS/VPERMI2D
+// indices that interleave the first and the second halves of two
+// 16-lane vectors: lane i of Lo takes lane i/2 of the first vector (even
+// i) or of the second (odd i), Hi the same from lane 8 on.
+func zipTables(c *build.Context, prefix string) [2]operand.Mem {
+	var zip [2]operand.Mem
+	for h, name := range []string{prefix + "Lo", prefix + "Hi"} {
+		zip[h] = c.StaticGlobal(name)
+		c.DataAttributes(attr.RODATA | attr.NOPTR)
+		for i := range 16 {
+			c.AddDatum(4*i, operand.U32(8*h+i/2+16*(i%2)))
+		}
+	}
+	return zip
+}

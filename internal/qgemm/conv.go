@@ -281,7 +281,11 @@ func conv[X Int8](threads int, cw *ConvWeights, in, out Layout, x []X, zx X, bia
 	geo := geometries[fam]
 	flip := actFlip[X](geo)
 	zk := kappa(uint8(zx)^flip, geo.signed)
-	px := newPadded(c, cw.inC, in, bytesOf(x), uint8(zx), flip, geo, cw.dw != nil)
+	g := geo // how the kernels read the copy
+	if cw.dw != nil {
+		g.wide = cw.dw.words != nil // depthwise kernels read bytes, dwWordsVNNI words
+	}
+	px := newPadded(c, cw.inC, in, bytesOf(x), uint8(zx), flip, g)
 	defer px.release()
 
 	// The kernels write NHWC: into y itself, or into a buffer transposed
@@ -379,17 +383,12 @@ type padded struct {
 }
 
 // newPadded returns the input x (layout l) as the kernels of geometry g
-// read it (with bytes for a depthwise convolution, whose kernels read
-// bytes whatever g says: dw), with pc channels a pixel: c.InC, or 4 when
-// quadChannels(c) (the extra channels hold the zero point, like the
-// padding).
-func newPadded(c Conv, pc int, l Layout, x []byte, zero, flip byte, g geometry, dw bool) *padded {
+// read it, with pc channels a pixel: c.InC, or 4 when quadChannels(c)
+// (the extra channels hold the zero point, like the padding).
+func newPadded(c Conv, pc int, l Layout, x []byte, zero, flip byte, g geometry) *padded {
 	p := &padded{hp: c.InH + c.PadTop + c.PadBottom, wp: c.InW + c.PadLeft + c.PadRight, c: pc, geo: g, es: 1}
-	if dw {
-		p.geo.wide = false
-	}
 	p.pixels = c.Batch * p.hp * p.wp
-	if l == NHWC && flip == 0 && !p.geo.wide && !dw && c.PadTop+c.PadBottom+c.PadLeft+c.PadRight == 0 && (c.InC/c.Groups)%4 == 0 {
+	if l == NHWC && flip == 0 && !p.geo.wide && c.PadTop+c.PadBottom+c.PadLeft+c.PadRight == 0 && (c.InC/c.Groups)%4 == 0 {
 		// x is already what the kernels read, and no quad of a group's
 		// channels reaches past the last pixel: no copy.
 		p.x = x

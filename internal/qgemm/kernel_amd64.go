@@ -379,3 +379,25 @@ func quadBlocks(dst, src []byte, lds, rows, cols int, flip, pad byte) int {
 	quadsAVX2(dst[:64*n16], src[:(rows-1)*lds+16*n16], lds, rows, n16, flip, pad)
 	return 16 * n16
 }
+
+// dwWordsVNNI is dwWordsGeneric for c >= 32, the weights as dwWordWeights
+// packs them: per block of 32 channels, per tap, VPDPWSSD of the 32 16-bit
+// activations against the even channels' weights and the odd ones', the
+// two sums interleaved back into channel order (VPERMI2D).
+//
+//go:noescape
+func dwWordsVNNI(taps, c, npix, step int, ind []unsafe.Pointer, w []int32, p []int32)
+
+// dwWordsKernel reports whether family f has a depthwise kernel on 16-bit
+// activations: the VNNI families (VPDPWSSD).
+func dwWordsKernel(f family) bool { return f == famAVX512VNNI || f == famAVX512VNNI32 }
+
+// dwWords computes the depthwise sums of dwWordsGeneric with family f's
+// kernel (words: w as dwWordWeights packs it).
+func dwWords(f family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, words []int32, p []int32) {
+	if !dwWordsKernel(f) || c < 32 {
+		dwWordsGeneric(taps, c, npix, step, ind, w, p)
+		return
+	}
+	dwWordsVNNI(taps, c, npix, step, ind[:taps], words[:(c+31)/32*taps*32], p[:npix*c])
+}

@@ -4717,3 +4717,179 @@ next:
 done:
 	VZEROUPPER
 	RET
+
+DATA wordsLo<>+0(SB)/4, $0x00000000
+DATA wordsLo<>+4(SB)/4, $0x00000010
+DATA wordsLo<>+8(SB)/4, $0x00000001
+DATA wordsLo<>+12(SB)/4, $0x00000011
+DATA wordsLo<>+16(SB)/4, $0x00000002
+DATA wordsLo<>+20(SB)/4, $0x00000012
+DATA wordsLo<>+24(SB)/4, $0x00000003
+DATA wordsLo<>+28(SB)/4, $0x00000013
+DATA wordsLo<>+32(SB)/4, $0x00000004
+DATA wordsLo<>+36(SB)/4, $0x00000014
+DATA wordsLo<>+40(SB)/4, $0x00000005
+DATA wordsLo<>+44(SB)/4, $0x00000015
+DATA wordsLo<>+48(SB)/4, $0x00000006
+DATA wordsLo<>+52(SB)/4, $0x00000016
+DATA wordsLo<>+56(SB)/4, $0x00000007
+DATA wordsLo<>+60(SB)/4, $0x00000017
+GLOBL wordsLo<>(SB), RODATA|NOPTR, $64
+
+DATA wordsHi<>+0(SB)/4, $0x00000008
+DATA wordsHi<>+4(SB)/4, $0x00000018
+DATA wordsHi<>+8(SB)/4, $0x00000009
+DATA wordsHi<>+12(SB)/4, $0x00000019
+DATA wordsHi<>+16(SB)/4, $0x0000000a
+DATA wordsHi<>+20(SB)/4, $0x0000001a
+DATA wordsHi<>+24(SB)/4, $0x0000000b
+DATA wordsHi<>+28(SB)/4, $0x0000001b
+DATA wordsHi<>+32(SB)/4, $0x0000000c
+DATA wordsHi<>+36(SB)/4, $0x0000001c
+DATA wordsHi<>+40(SB)/4, $0x0000000d
+DATA wordsHi<>+44(SB)/4, $0x0000001d
+DATA wordsHi<>+48(SB)/4, $0x0000000e
+DATA wordsHi<>+52(SB)/4, $0x0000001e
+DATA wordsHi<>+56(SB)/4, $0x0000000f
+DATA wordsHi<>+60(SB)/4, $0x0000001f
+GLOBL wordsHi<>(SB), RODATA|NOPTR, $64
+
+// func dwWordsVNNI(taps int, c int, npix int, step int, ind []unsafe.Pointer, w []int32, p []int32)
+// Requires: AVX, AVX512F, AVX512_VNNI
+TEXT ·dwWordsVNNI(SB), NOSPLIT, $0-104
+	// p[i*c+ch] = sum over t of x_t[i*step+2*ch] * w_t[ch], x_t the uint16 words at ind[t],
+	// the weights of dwWordWeights (dwWordsGeneric).
+	MOVQ c+8(FP), AX
+	XORQ CX, CX
+	MOVQ w_base+56(FP), DX
+	MOVQ step+24(FP), BX
+	LEAQ (BX)(BX*2), SI
+
+block:
+	MOVQ p_base+80(FP), DI
+	LEAQ (DI)(CX*4), DI
+	XORQ R8, R8
+	MOVQ npix+16(FP), R9
+	CMPQ R9, $0x04
+	JB   single
+
+group:
+	VPXORD Z0, Z0, Z0
+	VPXORD Z1, Z1, Z1
+	VPXORD Z2, Z2, Z2
+	VPXORD Z3, Z3, Z3
+	VPXORD Z4, Z4, Z4
+	VPXORD Z5, Z5, Z5
+	VPXORD Z6, Z6, Z6
+	VPXORD Z7, Z7, Z7
+	MOVQ   ind_base+32(FP), R10
+	MOVQ   DX, R11
+	MOVQ   taps+0(FP), R12
+
+group_tap:
+	MOVQ      (R10), R13
+	ADDQ      R8, R13
+	LEAQ      (R13)(CX*2), R13
+	VMOVDQU32 (R11), Z8
+	VMOVDQU32 64(R11), Z9
+	VMOVDQU32 (R13), Z10
+	VPDPWSSD  Z8, Z10, Z0
+	VPDPWSSD  Z9, Z10, Z1
+	VMOVDQU32 (R13)(BX*1), Z10
+	VPDPWSSD  Z8, Z10, Z2
+	VPDPWSSD  Z9, Z10, Z3
+	VMOVDQU32 (R13)(BX*2), Z10
+	VPDPWSSD  Z8, Z10, Z4
+	VPDPWSSD  Z9, Z10, Z5
+	VMOVDQU32 (R13)(SI*1), Z10
+	VPDPWSSD  Z8, Z10, Z6
+	VPDPWSSD  Z9, Z10, Z7
+	ADDQ      $0x08, R10
+	ADDQ      $0x80, R11
+	DECQ      R12
+	JNZ       group_tap
+	VMOVDQU32 wordsLo<>+0(SB), Z8
+	VPERMI2D  Z1, Z0, Z8
+	VMOVDQU32 Z8, (DI)
+	VMOVDQU32 wordsHi<>+0(SB), Z8
+	VPERMI2D  Z1, Z0, Z8
+	VMOVDQU32 Z8, 64(DI)
+	LEAQ      (DI)(AX*4), DI
+	ADDQ      BX, R8
+	VMOVDQU32 wordsLo<>+0(SB), Z8
+	VPERMI2D  Z3, Z2, Z8
+	VMOVDQU32 Z8, (DI)
+	VMOVDQU32 wordsHi<>+0(SB), Z8
+	VPERMI2D  Z3, Z2, Z8
+	VMOVDQU32 Z8, 64(DI)
+	LEAQ      (DI)(AX*4), DI
+	ADDQ      BX, R8
+	VMOVDQU32 wordsLo<>+0(SB), Z8
+	VPERMI2D  Z5, Z4, Z8
+	VMOVDQU32 Z8, (DI)
+	VMOVDQU32 wordsHi<>+0(SB), Z8
+	VPERMI2D  Z5, Z4, Z8
+	VMOVDQU32 Z8, 64(DI)
+	LEAQ      (DI)(AX*4), DI
+	ADDQ      BX, R8
+	VMOVDQU32 wordsLo<>+0(SB), Z8
+	VPERMI2D  Z7, Z6, Z8
+	VMOVDQU32 Z8, (DI)
+	VMOVDQU32 wordsHi<>+0(SB), Z8
+	VPERMI2D  Z7, Z6, Z8
+	VMOVDQU32 Z8, 64(DI)
+	LEAQ      (DI)(AX*4), DI
+	ADDQ      BX, R8
+	SUBQ      $0x04, R9
+	CMPQ      R9, $0x04
+	JAE       group
+
+single:
+	TESTQ  R9, R9
+	JEQ    next
+	VPXORD Z11, Z11, Z11
+	VPXORD Z12, Z12, Z12
+	MOVQ   ind_base+32(FP), R10
+	MOVQ   DX, R11
+	MOVQ   taps+0(FP), R12
+
+single_tap:
+	MOVQ      (R10), R13
+	ADDQ      R8, R13
+	LEAQ      (R13)(CX*2), R13
+	VMOVDQU32 (R11), Z8
+	VMOVDQU32 64(R11), Z9
+	VMOVDQU32 (R13), Z10
+	VPDPWSSD  Z8, Z10, Z11
+	VPDPWSSD  Z9, Z10, Z12
+	ADDQ      $0x08, R10
+	ADDQ      $0x80, R11
+	DECQ      R12
+	JNZ       single_tap
+	VMOVDQU32 wordsLo<>+0(SB), Z8
+	VPERMI2D  Z12, Z11, Z8
+	VMOVDQU32 Z8, (DI)
+	VMOVDQU32 wordsHi<>+0(SB), Z8
+	VPERMI2D  Z12, Z11, Z8
+	VMOVDQU32 Z8, 64(DI)
+	LEAQ      (DI)(AX*4), DI
+	ADDQ      BX, R8
+	DECQ      R9
+	JMP       single
+
+next:
+	MOVQ taps+0(FP), DI
+	SHLQ $0x07, DI
+	ADDQ DI, DX
+	ADDQ $0x20, CX
+	CMPQ CX, AX
+	JAE  done
+	LEAQ 32(CX), DI
+	CMPQ DI, AX
+	JBE  block
+	LEAQ -32(AX), CX
+	JMP  block
+
+done:
+	VZEROUPPER
+	RET

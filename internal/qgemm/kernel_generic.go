@@ -101,6 +101,25 @@ func dwGeneric(signed bool, taps, c, npix, step int, ind []unsafe.Pointer, w []i
 	}
 }
 
+// dwWordsGeneric is the specification of the depthwise kernel on
+// activations widened to 16 bits (depthwise.words): dwGeneric with x_t's
+// element ch the little-endian uint16 at ind[t] + i·step + 2·ch (step in
+// bytes).
+func dwWordsGeneric(taps, c, npix, step int, ind []unsafe.Pointer, w []int16, p []int32) {
+	p = p[:npix*c]
+	clear(p)
+	for t := range taps {
+		wt := w[t*c : (t+1)*c]
+		for i := range npix {
+			x := unsafe.Slice((*uint16)(unsafe.Add(ind[t], i*step)), c)
+			pi := p[i*c : (i+1)*c]
+			for ch, v := range x {
+				pi[ch] += int32(v) * int32(wt[ch])
+			}
+		}
+	}
+}
+
 // dotEach is dotTiles by one dot call per tile.
 func dotEach(f family, tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32) {
 	g := geometries[f]

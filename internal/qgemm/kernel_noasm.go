@@ -46,3 +46,12 @@ func dotTiles(f family, tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c [
 
 // quadBlocks leaves transposeQuads to the Go code.
 func quadBlocks(_, _ []byte, _, _, _ int, _, _ byte) int { return 0 }
+
+// dwWordsKernel reports whether family f has a depthwise kernel on 16-bit
+// activations (none here).
+func dwWordsKernel(family) bool { return false }
+
+// dwWords is dwWordsGeneric (dwWordsKernel is false: never reached).
+func dwWords(_ family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, _ []int32, p []int32) {
+	dwWordsGeneric(taps, c, npix, step, ind, w, p)
+}

@@ -260,6 +260,57 @@ func TestDepthwiseKernel(t *testing.T) {
 	})
 }
 
+// TestDepthwiseWords runs the depthwise kernel on 16-bit activations
+// (dwWords: dwWordsVNNI on the VNNI families) against dwWordsGeneric on 0
+// to 300 channels (blocks of 32 and an overlapping last one; below 32 the
+// generic code), 1-9 taps and 1-5 pixels, activations 0-255 and weights
+// −255-255 with their extremes, guards past the sums.
+func TestDepthwiseWords(t *testing.T) {
+	forEachFamily(t, func(t *testing.T, f family) {
+		rng := rand.New(rand.NewPCG(11, uint64(f)))
+		for c := 0; c <= 300; c++ {
+			if testing.Short() && c > 70 && c%7 != 0 {
+				continue
+			}
+			taps, npix := 1+c%9, 1+c%5
+			step := 2*c + 2*rng.IntN(8)
+			ind := make([]unsafe.Pointer, taps)
+			for i := range ind {
+				b := make([]uint16, (npix-1)*step/2+c+16)
+				for j := range b {
+					b[j] = uint16(rng.IntN(256))
+					if rng.IntN(8) == 0 {
+						b[j] = 255
+					}
+				}
+				ind[i] = unsafe.Pointer(&b[rng.IntN(16)])
+			}
+			w := make([]int16, taps*c)
+			for i := range w {
+				w[i] = int16(rng.IntN(511) - 255)
+				if rng.IntN(8) == 0 {
+					w[i] = []int16{-255, 255}[rng.IntN(2)]
+				}
+			}
+			var words []int32
+			if c >= 32 {
+				words = dwWordWeights(w, taps, c)
+			}
+			want := make([]int32, npix*c+5)
+			got := make([]int32, npix*c+5)
+			for i := range want {
+				want[i], got[i] = guard, guard
+			}
+			dwWordsGeneric(taps, c, npix, step, ind, w, want)
+			dwWords(f, taps, c, npix, step, ind, w, words, got)
+			if !slices.Equal(got, want) {
+				t.Fatalf("c %d, taps %d, %d pixels: %v, want %v", c, taps, npix, got, want)
+			}
+			cases++
+		}
+	})
+}
+
 // TestDepthwiseRows runs the row kernels of 3×3 and 5×5 windows (dwRows)
 // against dwGeneric on 8 to 40 channels (blocks of 8 and an overlapping
 // last one), each with 0 to 9 pixels (groups of dwRowsPixels and single

@@ -285,6 +285,9 @@ func conv[X Int8](threads int, cw *ConvWeights, in, out Layout, x []X, zx X, bia
 	if cw.dw != nil {
 		g.wide = cw.dw.words != nil // depthwise kernels read bytes, dwWordsVNNI words
 	}
+	if image := (c.InH + c.PadTop + c.PadBottom) * (c.InW + c.PadLeft + c.PadRight) * cw.inC * g.es(); c.Batch > 1 && c.Batch*image > batchCopyBytes {
+		return convImages(threads, cw, in, out, x, zx, bias, scale, ylen, e)
+	}
 	px := newPadded(c, cw.inC, in, bytesOf(x), uint8(zx), flip, g)
 	defer px.release()
 
@@ -323,6 +326,38 @@ func conv[X Int8](threads int, cw *ConvWeights, in, out Layout, x []X, zx X, bia
 		}
 	}
 	finish()
+	return nil
+}
+
+// batchCopyBytes bounds the padded copy of a batch's input that a
+// convolution makes at once: a larger batch runs image by image (each
+// image's copy still in L2 when the kernels read it). At batch 8 on one
+// thread, MobileNetV2's depthwise 96 channels at 112×112 stride 2 took
+// 0.36 ms an image against 0.24 at batch 1 (its batch's copy 9.8 MB). A
+// variable for the tests.
+var batchCopyBytes = 1 << 20
+
+// convImages runs conv on each image of the batch in turn, into e's
+// output (the images are contiguous in both layouts).
+func convImages[X Int8](threads int, cw *ConvWeights, in, out Layout, x []X, zx X, bias []int32, scale []float32, ylen int, e *epilogue) error {
+	c := cw.shape
+	c.Batch = 1
+	one := &ConvWeights{shape: c, groups: cw.groups, dw: cw.dw, inC: cw.inC}
+	xs, ys := len(x)/cw.shape.Batch, ylen/cw.shape.Batch
+	for n := range cw.shape.Batch {
+		en := *e
+		switch {
+		case e.i32 != nil:
+			en.i32 = e.i32[n*ys : (n+1)*ys]
+		case e.u8 != nil:
+			en.u8 = e.u8[n*ys : (n+1)*ys]
+		case e.f32 != nil:
+			en.f32 = e.f32[n*ys : (n+1)*ys]
+		}
+		if err := conv(threads, one, in, out, x[n*xs:(n+1)*xs], zx, bias, scale, ys, &en); err != nil {
+			return err
+		}
+	}
 	return nil
 }
 

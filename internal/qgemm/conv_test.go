@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/fakequant"
@@ -255,5 +256,61 @@ func TestConv(t *testing.T) {
 				}
 			}
 		})
+	})
+}
+
+// TestConvImages checks that a batch run image by image (convImages, as
+// a batch whose padded copy exceeds batchCopyBytes runs) gives the bits
+// of the whole batch at once: int32 sums, requantized codes, and codes
+// through floats with an activation, in both output layouts.
+func TestConvImages(t *testing.T) {
+	forEachFamily(t, func(t *testing.T, fam family) {
+		rng := rand.New(rand.NewPCG(12, uint64(fam)))
+		for _, c := range convShapes {
+			c.Batch = 3
+			n := c.Batch * c.OutC * c.OutH() * c.OutW()
+			w := make([]int8, c.OutC*c.InC/c.normal().Groups*c.KH*c.KW)
+			for i := range w {
+				w[i] = int8(rng.IntN(256) - 128)
+			}
+			x := make([]uint8, c.Batch*c.InC*c.InH*c.InW)
+			for i := range x {
+				x[i] = uint8(rng.IntN(256))
+			}
+			cw, err := PackConv(c, w, []int8{int8(rng.IntN(7) - 3)})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, out := range []Layout{NCHW, NHWC} {
+				run := func() ([]int32, []uint8, []uint8) {
+					c32, q8, f8 := make([]int32, n), make([]uint8, n), make([]uint8, n)
+					if err := ConvInt32(2, cw, NCHW, out, x, 9, nil, c32); err != nil {
+						t.Fatal(err)
+					}
+					rq := Requant{Scale: []float32{1.0 / 700}, ZeroPoint: 100, Min: 0, Max: 255}
+					if err := ConvQuant(2, cw, NCHW, out, x, 9, nil, rq, q8); err != nil {
+						t.Fatal(err)
+					}
+					d := Dequant{Scale: []float32{1.0 / 300}, Act: func(v []float32) {
+						for i := range v {
+							v[i] = max(v[i], -1)
+						}
+					}}
+					if err := ConvFloatQuant(2, cw, NCHW, out, x, 9, d, Quantize{Scale: 1.0 / 16, ZeroPoint: 60}, f8); err != nil {
+						t.Fatal(err)
+					}
+					return c32, q8, f8
+				}
+				c32, q8, f8 := run()
+				old := batchCopyBytes
+				batchCopyBytes = 0
+				i32, iq8, if8 := run()
+				batchCopyBytes = old
+				if !slices.Equal(c32, i32) || !slices.Equal(q8, iq8) || !slices.Equal(f8, if8) {
+					t.Fatalf("%+v, output %v: image by image differs from the whole batch", c, out)
+				}
+				cases++
+			}
+		}
 	})
 }

@@ -154,7 +154,8 @@ func PackConv[T Int8](c Conv, w []T, zeroPoint []T) (*ConvWeights, error) {
 	// copied with 4 (quadChannels), the extra ones holding the zero
 	// point and weighted 0, so that its kernel rows too are read through
 	// one pointer each: MobileNetV2's first layer (3 channels, 3×3,
-	// stride 2) TODO.
+	// stride 2, batch 1) 455 → ~200 µs in int8, with the copy's
+	// interleaving in assembly (quadsAVX2).
 	pc := cg // channels per pixel of the padded input
 	if quadChannels(c) {
 		pc = 4

@@ -219,12 +219,9 @@ func tapMem(p, c, c3 reg.GPVirtual, t int) operand.Mem {
 func widen(s isa) {
 	s.text("widen", "dst[2i], dst[2i+1] = src[i] ^ flip, 0 for i < n, a multiple of 16 (widenCopy).")
 	dst, src := s.slice("dst", 1), s.slice("src", 1)
-	n, f := s.GP64(), s.GP32()
+	n := s.GP64()
 	s.Load(s.Param("n"), n)
-	s.Load(s.Param("flip"), f)
-	fv := s.XMM()
-	s.VMOVD(f, fv)
-	s.VPBROADCASTB(fv, fv)
+	fv := byteParam(s, "flip")
 	s.SHRQ(imm(4), n)
 	s.JZ(operand.LabelRef("done"))
 	s.TESTQ(operand.U32(1), n)
@@ -254,13 +251,24 @@ func widen(s isa) {
 	s.RET()
 }
 
-// vpdpbusd emits VPDPBUSD w, a, acc (Intel: vpdpbusd acc, a, w): acc +=
-// the four products of the unsigned bytes of a and the signed bytes of w
-// in each 32-bit lane, wrapping. avo has no form of it; Go's assembler
-// encodes it (EVEX, AVX512-VNNI).
-func vpdpbusd(c *build.Context, w, a, acc operand.Op) {
+// byteParam returns an XMM register holding the byte parameter name in
+// each of its 16 bytes.
+func byteParam(s isa, name string) reg.VecVirtual {
+	b, v := s.GP32(), s.XMM()
+	s.Load(s.Param(name), b)
+	s.VMOVD(b, v)
+	s.VPBROADCASTB(v, v)
+	return v
+}
+
+// vnni emits the AVX512-VNNI instruction op (VPDPBUSD or VPDPWSSD) w, a,
+// acc (Intel: op acc, a, w), which avo has no form of (Go's assembler
+// encodes them): acc += in each 32-bit lane the four products of a's
+// unsigned bytes and w's signed ones (VPDPBUSD), or the two of their
+// signed 16-bit halves (VPDPWSSD), wrapping.
+func vnni(c *build.Context, op string, w, a, acc operand.Op) {
 	c.Instruction(&ir.Instruction{
-		Opcode:   "VPDPBUSD",
+		Opcode:   op,
 		Operands: []operand.Op{w, a, acc},
 		Inputs:   []operand.Op{w, a, acc},
 		Outputs:  []operand.Op{acc},
@@ -384,7 +392,7 @@ func dotVNNI(s isa, rows int, tiled bool, nr int) {
 				a := s.ZMM()
 				s.VPBROADCASTD(operand.Mem{Base: p, Index: k, Scale: 1}, a)
 				for v := range wv {
-					vpdpbusd(s.Context, wv[v], a, acc[r][v])
+					vnni(s.Context, "VPDPBUSD", wv[v], a, acc[r][v])
 				}
 			}
 			s.ADDQ(imm(4*nr), w)
@@ -825,13 +833,7 @@ func rows8(s isa, r, ld reg.GPVirtual, op func(k int)) {
 // instructions, for every amd64 family.
 func transpose(c *build.Context) {
 	var fv reg.VecVirtual
-	setup := func(s isa, _, _ reg.GPVirtual) {
-		f := s.GP32()
-		fv = s.XMM()
-		s.Load(s.Param("flip"), f)
-		s.VMOVD(f, fv)
-		s.VPBROADCASTB(fv, fv)
-	}
+	setup := func(s isa, _, _ reg.GPVirtual) { fv = byteParam(s, "flip") }
 	transposeBlocks(c, "transpose", "dst[j*ldd+i] = src[i*lds+j] ^ flip for i < 8*rows8, j < 8*cols8 (transposeBytes).", 1, setup, func(s isa, r, dp, ldd, lds reg.GPVirtual) {
 		var a [8]reg.VecVirtual
 		rows8(s, r, lds, func(k int) {
@@ -922,14 +924,7 @@ func quads(c *build.Context) {
 	s.Load(s.Param("lds"), lds)
 	s.Load(s.Param("rows"), rows)
 	s.Load(s.Param("n16"), n)
-	bcast := func(name string) reg.VecVirtual {
-		b, v := s.GP32(), s.XMM()
-		s.Load(s.Param(name), b)
-		s.VMOVD(b, v)
-		s.VPBROADCASTB(v, v)
-		return v
-	}
-	fv, pv := bcast("flip"), bcast("pad")
+	fv, pv := byteParam(s, "flip"), byteParam(s, "pad")
 	s.TESTQ(n, n)
 	s.JEQ(operand.LabelRef("done"))
 	s.CMPQ(rows, imm(2))
@@ -971,18 +966,6 @@ func quads(c *build.Context) {
 	}
 	s.Label("done")
 	s.RET()
-}
-
-// vpdpwssd emits VPDPWSSD w, a, acc (Intel: vpdpwssd acc, a, w): acc +=
-// the two products of each 32-bit lane's signed 16-bit halves, wrapping.
-func vpdpwssd(c *build.Context, w, a, acc operand.Op) {
-	c.Instruction(&ir.Instruction{
-		Opcode:   "VPDPWSSD",
-		Operands: []operand.Op{w, a, acc},
-		Inputs:   []operand.Op{w, a, acc},
-		Outputs:  []operand.Op{acc},
-		ISA:      []string{"AVX512_VNNI"},
-	})
 }
 
 // dwWordsPixels is the output pixels dwWords computes at once.
@@ -1041,8 +1024,8 @@ func dwWords(c *build.Context) {
 			m := []operand.Mem{{Base: x}, {Base: x, Index: step, Scale: 1}, {Base: x, Index: step, Scale: 2}, {Base: x, Index: step3, Scale: 1}}[q]
 			v := s.ZMM()
 			s.VMOVDQU32(m, v)
-			vpdpwssd(s.Context, we, v, even[q])
-			vpdpwssd(s.Context, wo, v, odd[q])
+			vnni(s.Context, "VPDPWSSD", we, v, even[q])
+			vnni(s.Context, "VPDPWSSD", wo, v, odd[q])
 		}
 		s.ADDQ(imm(8), tp)
 		s.ADDQ(imm(128), wt)

@@ -176,13 +176,13 @@ func (d *depthwise) block(fam family, src *convSource, step int, e *epilogue, lo
 	ld := src.in.wp * src.in.c // bytes from one padded row to the next
 	for r := lo; r < hi; {
 		n := min(hi-r, maxRun, src.ow-r%src.ow) // to the end of the row
-		switch {
-		case d.words != nil:
+		if d.words != nil || !dwRows(fam, d.k, d.c, n, step, ld, src.in.x[src.origin(r)*d.c:], d.rows, p) {
 			src.fill(ind, r, 1, 1)
-			dwWords(fam, d.taps, d.c, n, step, ind, d.w, d.words, p)
-		case !dwRows(fam, d.k, d.c, n, step, ld, src.in.x[src.origin(r)*d.c:], d.rows, p):
-			src.fill(ind, r, 1, 1)
-			dwRun(fam, d.taps, d.c, n, step, ind, d.w, d.pairs, p)
+			if d.words != nil {
+				dwWords(fam, d.taps, d.c, n, step, ind, d.w, d.words, p)
+			} else {
+				dwRun(fam, d.taps, d.c, n, step, ind, d.w, d.pairs, p)
+			}
 		}
 		e.tile(fam, p, d.c, n, r, 0, d.c, nil, s)
 		r += n

@@ -130,7 +130,8 @@ func quadBlocks(_, _ []byte, _, _, _ int, _, _ byte) int { return 0 }
 // activations (none here).
 func dwWordsKernel(family) bool { return false }
 
-// dwWords is dwWordsGeneric (dwWordsKernel is false: never reached).
+// dwWords is dwWordsGeneric (no depthwise weights are packed for it here;
+// the tests call it).
 func dwWords(_ family, taps, c, npix, step int, ind []unsafe.Pointer, w []int16, _ []int32, p []int32) {
 	dwWordsGeneric(taps, c, npix, step, ind, w, p)
 }

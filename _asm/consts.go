@@ -13,15 +13,8 @@ import (
 // whose names start with prefix, so that the assembly uses the values the
 // Go code declares.
 func constants(pkg, prefix string) map[string]int {
-	ps, err := packages.Load(&packages.Config{Mode: packages.NeedTypes | packages.NeedSyntax | packages.NeedTypesInfo}, module+"/"+pkg)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if packages.PrintErrors(ps) > 0 {
-		log.Fatalf("loading %s failed", pkg)
-	}
 	out := map[string]int{}
-	scope := ps[0].Types.Scope()
+	scope := scopeOf(pkg)
 	for _, name := range scope.Names() {
 		c, ok := scope.Lookup(name).(*types.Const)
 		if !ok || !strings.HasPrefix(name, prefix) {
@@ -32,4 +25,16 @@ func constants(pkg, prefix string) map[string]int {
 		}
 	}
 	return out
+}
+
+// scopeOf returns the package scope of package pkg (below module).
+func scopeOf(pkg string) *types.Scope {
+	ps, err := packages.Load(&packages.Config{Mode: packages.NeedTypes | packages.NeedSyntax | packages.NeedTypesInfo}, module+"/"+pkg)
+	if err != nil {
+		log.Fatal(err)
+	}
+	if packages.PrintErrors(ps) > 0 {
+		log.Fatalf("loading %s failed", pkg)
+	}
+	return ps[0].Types.Scope()
 }

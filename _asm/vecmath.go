@@ -6,12 +6,13 @@ import (
 	"go/types"
 	"log"
 	"math"
+	"strconv"
+	"strings"
 
 	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
 	"github.com/mmcloughlin/avo/reg"
-	"golang.org/x/tools/go/packages"
 )
 
 // vecmathKernels describes internal/vecmath/vecmath_amd64.s: the generic
@@ -22,7 +23,8 @@ import (
 // 16 elements and keep element i in lane i%16 of their accumulator (one
 // ZMM register, or two YMM registers for AVX2).
 func vecmathKernels(c *build.Context) {
-	k := vmConsts{c: c, vals: floatConstants("internal/vecmath"), mems: map[string]operand.Mem{}}
+	vals, strs := floatConstants("internal/vecmath")
+	k := vmConsts{c: c, vals: vals, strs: strs, mems: map[string]operand.Mem{}}
 	for _, s := range isas(c) {
 		for _, u := range []struct {
 			name string
@@ -35,6 +37,7 @@ func vecmathKernels(c *build.Context) {
 			{"silu", (*vmConsts).silu},
 			{"gelu", (*vmConsts).gelu},
 			{"geluTanh", (*vmConsts).geluTanh},
+			{"geluFast", (*vmConsts).geluFast},
 		} {
 			k.unary(s, u.name, u.f)
 		}
@@ -61,25 +64,25 @@ func vecmathKernels(c *build.Context) {
 }
 
 // floatConstants returns the float constants of package pkg (below
-// module) as float32 bits, so that the assembly uses the values the Go
-// code declares.
-func floatConstants(pkg string) map[string]uint32 {
-	ps, err := packages.Load(&packages.Config{Mode: packages.NeedTypes | packages.NeedSyntax | packages.NeedTypesInfo}, module+"/"+pkg)
-	if err != nil {
-		log.Fatal(err)
-	}
-	if packages.PrintErrors(ps) > 0 {
-		log.Fatalf("loading %s failed", pkg)
-	}
-	out := map[string]uint32{}
-	scope := ps[0].Types.Scope()
+// module) as float32 bits, and its string constants, so that the assembly
+// uses the values the Go code declares.
+func floatConstants(pkg string) (map[string]uint32, map[string]string) {
+	out, strs := map[string]uint32{}, map[string]string{}
+	scope := scopeOf(pkg)
 	for _, name := range scope.Names() {
-		if c, ok := scope.Lookup(name).(*types.Const); ok && (c.Val().Kind() == constant.Float || c.Val().Kind() == constant.Int) {
+		c, ok := scope.Lookup(name).(*types.Const)
+		if !ok {
+			continue
+		}
+		switch c.Val().Kind() {
+		case constant.Float, constant.Int:
 			v, _ := constant.Float32Val(c.Val())
 			out[name] = math.Float32bits(v)
+		case constant.String:
+			strs[name] = constant.StringVal(c.Val())
 		}
 	}
-	return out
+	return out, strs
 }
 
 // vmConsts hands out the kernels' constants: 64-byte blocks of one
@@ -88,6 +91,7 @@ func floatConstants(pkg string) map[string]uint32 {
 type vmConsts struct {
 	c      *build.Context
 	vals   map[string]uint32
+	strs   map[string]string
 	mems   map[string]operand.Mem
 	labels int // labels made by label
 }
@@ -342,6 +346,59 @@ func (k *vmConsts) geluTanh(s isa, x reg.Register) reg.Register {
 	y := k.sigmoid(s, w)
 	s.VMULPS(y, x, y)
 	return y
+}
+
+// geluFast is geluFastf: max(x, 0) - p(r), p interval k's polynomial, k
+// = trunc(a) and r = a - k for a = min(|x|, geluFastMax). VPERMPS picks
+// each power's coefficients by k from its table (a NaN's index,
+// 0x80000000, picks interval 0, and the NaN travels through r).
+func (k *vmConsts) geluFast(s isa, x reg.Register) reg.Register {
+	a := k.absOf(s, x)
+	s.VMINPS(a, k.load(s, k.f("geluFastMax")), a) // (max < a) ? max : a: a NaN a is kept
+	i, r := s.vec(), s.vec()
+	s.VCVTTPS2DQ(a, i)
+	s.VCVTDQ2PS(i, r)
+	s.VSUBPS(r, a, r) // r = a - k, exact
+	p := s.vec()
+	s.VPERMPS(k.geluFastPower(7), i, p)
+	for j := 6; j >= 0; j-- {
+		c := s.vec()
+		s.VPERMPS(k.geluFastPower(j), i, c)
+		s.VFMADD213PS(c, r, p) // p = r·p + c
+	}
+	y := s.vec()
+	s.VMAXPS(k.num(0), x, y) // (x > 0) ? x : +0
+	s.VSUBPS(p, y, y)
+	return y
+}
+
+// geluFastPower returns the table of the coefficients of r^j of GeluFast's
+// intervals (geluFastCoeffs: line k holds interval k's, of r^0 to r^7),
+// 8 values and 8 zeros, the 64 bytes a ZMM operand reads.
+func (k *vmConsts) geluFastPower(j int) operand.Mem {
+	name := fmt.Sprintf("geluFast%d", j)
+	if m, ok := k.mems[name]; ok {
+		return m
+	}
+	f := strings.Fields(k.strs["geluFastCoeffs"])
+	if len(f) != 64 {
+		log.Fatalf("vecmath's geluFastCoeffs holds %d numbers, want 64", len(f))
+	}
+	m := k.c.StaticGlobal("vm_" + name)
+	k.c.DataAttributes(attr.RODATA | attr.NOPTR)
+	for i := range 16 {
+		var bits uint32
+		if i < 8 {
+			v, err := strconv.ParseFloat(f[8*i+j], 32)
+			if err != nil {
+				log.Fatalf("vecmath's geluFastCoeffs: %v", err)
+			}
+			bits = math.Float32bits(float32(v))
+		}
+		k.c.AddDatum(4*i, operand.U32(bits))
+	}
+	k.mems[name] = m
+	return m
 }
 
 // unary emits name+s.name(dst, x []float32): dst[i] = f(x[i]).

@@ -74,6 +74,7 @@ var accuracies = []accuracy{
 		rel: 4e-6, abs: 4.4e-8},
 	{name: "GeluTanh", kernel: GeluTanh, exact: geluTanh64, ulps: 3,
 		in: func(x float32) bool { return x >= -1 }, rel: 2e-5, abs: 0x1p-126},
+	{name: "GeluFast", kernel: GeluFast, exact: gelu64, ulps: 0.6, in: func(x float32) bool { return x >= 2 }, abs: 1e-7},
 }
 
 // TestAccuracy measures each function's error against the exact one in
@@ -161,6 +162,8 @@ func TestSpecials(t *testing.T) {
 			[]float32{0, negZero, inf, nan, nan, 10, negZero, negZero, 1e30}},
 		{"GeluTanh", GeluTanh, []float32{0, negZero, inf, -inf, nan, 1e30},
 			[]float32{0, negZero, inf, nan, nan, 1e30}},
+		{"GeluFast", GeluFast, []float32{0, negZero, inf, nan, 8, -1e30, 1e30},
+			[]float32{0, 0, inf, nan, 8, -4.0366338e-15, 1e30}},
 	} {
 		got := make([]float32, len(c.x))
 		c.kernel(got, c.x)

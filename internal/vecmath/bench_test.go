@@ -33,6 +33,10 @@ func BenchmarkGelu(b *testing.B) {
 	benchUnary(b, Gelu, func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) })
 }
 
+func BenchmarkGeluFast(b *testing.B) {
+	benchUnary(b, GeluFast, func(x float64) float64 { return 0.5 * x * (1 + math.Erf(x/math.Sqrt2)) })
+}
+
 func BenchmarkAdd(b *testing.B) {
 	kerneltest.RunSizes(b, family, kerneltest.Sizes,
 		func(n int) { Add(benchOut[:n], benchIn[:n], benchOut[:n]) },

@@ -34,6 +34,7 @@ func TestDispatch(t *testing.T) {
 		kerneltest.Dispatch{Kernel: "SiLU", Family: tableFamily(&siluK)},
 		kerneltest.Dispatch{Kernel: "Gelu", Family: tableFamily(&geluK)},
 		kerneltest.Dispatch{Kernel: "GeluTanh", Family: tableFamily(&geluTanhK)},
+		kerneltest.Dispatch{Kernel: "GeluFast", Family: tableFamily(&geluFastK)},
 		kerneltest.Dispatch{Kernel: "Add", Family: tableFamily(&addK)},
 		kerneltest.Dispatch{Kernel: "Sub", Family: tableFamily(&subK)},
 		kerneltest.Dispatch{Kernel: "Mul", Family: tableFamily(&mulK)},

@@ -1,6 +1,10 @@
 package vecmath
 
-import "math"
+import (
+	"math"
+	"strconv"
+	"strings"
+)
 
 // The generic code is the specification of the assembly: every kernel
 // family returns the same bits for every input (any NaN matching any NaN).
@@ -229,6 +233,62 @@ func geluTanhf(x float32) float32 {
 	return float32(x * sigmoidf(z))
 }
 
+// GeluFast's polynomials: gelu(x) = max(x, 0) - g(|x|) with g(a) =
+// a·Φ(-a) = a/2·erfc(a/√2), the part of the Gelu that a ReLU lacks, and
+// on each interval [k, k+1) of [0, 8) (k = 0..7) g(k + r) is a polynomial
+// of degree 7 in r (a near-minimax fit; absolute error 5e-8, the
+// constant of interval 0 exactly 0, so that gelu(0) = 0). Beyond 8, g <
+// 5e-15: |x| is clamped to geluFastMax, the largest float32 below 8.
+// Line k holds interval k's coefficients, of r⁰ to r⁷; _asm reads the
+// same text, so that the assembly's tables are these values.
+const (
+	geluFastMax    = 7.9999995 // 0x40ffffff
+	geluFastCoeffs = `
+	0 0.50000006 -0.398948073 9.58463133e-05 0.0658799261 0.00191609049 -0.0132113565 0.00292275078
+	0.158655271 -0.0833170265 -0.120952062 0.120709337 -0.0190175883 -0.0187894888 0.00960293598 -0.00139110116
+	0.0455002561 -0.0852309093 0.0539720543 0.000154408306 -0.018623421 0.0104012126 -0.00223230035 0.000108390741
+	0.00404969603 -0.0119458809 0.0155163994 -0.0111193908 0.00422075018 -0.000343279709 -0.000362449093 0.000110841916
+	0.00012668487 -0.000503636722 0.000936544151 -0.00106857345 0.000817672932 -0.000423004501 0.000136783696 -2.10378366e-05
+	1.43323439e-06 -7.14393627e-06 1.7033095e-05 -2.54886982e-05 2.59411245e-05 -1.77516613e-05 7.37911932e-06 -1.39637484e-06
+	5.9191021e-09 -3.54141676e-08 1.02115358e-07 -1.84561685e-07 2.23265289e-07 -1.76358185e-07 8.17970118e-08 -1.67540346e-08
+	8.95685782e-12 -6.2427459e-11 2.09544826e-10 -4.35845221e-10 5.93268268e-10 -5.1311827e-10 2.54142374e-10 -5.45173351e-11
+`
+)
+
+// geluFastTab[j][k] is the coefficient of r^j on interval k (the layout
+// of the assembly's tables: one vector of the 8 intervals per power).
+var geluFastTab = func() (t [8][8]float32) {
+	f := strings.Fields(geluFastCoeffs)
+	if len(f) != 64 {
+		panic("vecmath: geluFastCoeffs does not hold 64 numbers")
+	}
+	for i, s := range f {
+		v, err := strconv.ParseFloat(s, 32)
+		if err != nil {
+			panic("vecmath: geluFastCoeffs: " + err.Error())
+		}
+		t[i%8][i/8] = float32(v)
+	}
+	return t
+}()
+
+// geluFastf is max(x, 0) - g(min(|x|, geluFastMax)), g the polynomial of
+// the interval: k = trunc(a), r = a - k (exact), Horner's scheme in r
+// with FMA32. A NaN returns itself; the assembly's NaN travels through r.
+func geluFastf(x float32) float32 {
+	if x != x {
+		return x
+	}
+	a := min(abs(x), geluFastMax)
+	k := int32(a)
+	r := a - float32(k)
+	p := geluFastTab[7][k]
+	for j := 6; j >= 0; j-- {
+		p = FMA32(p, r, geluFastTab[j][k])
+	}
+	return max(x, 0) - p
+}
+
 // The generic kernels apply their function to every element (dst and x,
 // or a and b, have the same length; dst may be an input).
 
@@ -246,6 +306,7 @@ func sigmoidGeneric(dst, x []float32)  { each(dst, x, sigmoidf) }
 func siluGeneric(dst, x []float32)     { each(dst, x, siluf) }
 func geluGeneric(dst, x []float32)     { each(dst, x, geluf) }
 func geluTanhGeneric(dst, x []float32) { each(dst, x, geluTanhf) }
+func geluFastGeneric(dst, x []float32) { each(dst, x, geluFastf) }
 
 // The reductions accumulate into lanes: acc[i%16] for element i.
 

@@ -52,6 +52,12 @@ func geluAVX512(dst, x []float32)
 func geluTanhAVX2(dst, x []float32)
 
 //go:noescape
+func geluFastAVX2(dst, x []float32)
+
+//go:noescape
+func geluFastAVX512(dst, x []float32)
+
+//go:noescape
 func geluTanhAVX512(dst, x []float32)
 
 //go:noescape
@@ -154,9 +160,9 @@ func coverLen(n int) int {
 }
 
 func init() {
-	set := func(impl cpufeat.Impl, u [7]func(dst, x []float32), b [4]func(dst, a, b []float32),
+	set := func(impl cpufeat.Impl, u [8]func(dst, x []float32), b [4]func(dst, a, b []float32),
 		sc [6]func(dst, a []float32, s float32), nm func(dst, x, w, b []float32, m, s float32)) {
-		for i, t := range []*unaryKernels{&expK, &erfK, &tanhK, &sigmoidK, &siluK, &geluK, &geluTanhK} {
+		for i, t := range []*unaryKernels{&expK, &erfK, &tanhK, &sigmoidK, &siluK, &geluK, &geluTanhK, &geluFastK} {
 			t[impl] = u[i]
 		}
 		for i, t := range []*binaryKernels{&addK, &subK, &mulK, &divK} {
@@ -168,12 +174,12 @@ func init() {
 		normK[impl] = nm
 	}
 	set(cpufeat.AVX2,
-		[7]func(dst, x []float32){expAVX2, erfAVX2, tanhAVX2, sigmoidAVX2, siluAVX2, geluAVX2, geluTanhAVX2},
+		[8]func(dst, x []float32){expAVX2, erfAVX2, tanhAVX2, sigmoidAVX2, siluAVX2, geluAVX2, geluTanhAVX2, geluFastAVX2},
 		[4]func(dst, a, b []float32){addAVX2, subAVX2, mulAVX2, divAVX2},
 		[6]func(dst, a []float32, s float32){addScalarAVX2, subScalarAVX2, scalarSubAVX2, mulScalarAVX2, divScalarAVX2, scalarDivAVX2},
 		normAVX2)
 	set(cpufeat.AVX512,
-		[7]func(dst, x []float32){expAVX512, erfAVX512, tanhAVX512, sigmoidAVX512, siluAVX512, geluAVX512, geluTanhAVX512},
+		[8]func(dst, x []float32){expAVX512, erfAVX512, tanhAVX512, sigmoidAVX512, siluAVX512, geluAVX512, geluTanhAVX512, geluFastAVX512},
 		[4]func(dst, a, b []float32){addAVX512, subAVX512, mulAVX512, divAVX512},
 		[6]func(dst, a []float32, s float32){addScalarAVX512, subScalarAVX512, scalarSubAVX512, mulScalarAVX512, divScalarAVX512, scalarDivAVX512},
 		normAVX512)

@@ -2349,6 +2349,310 @@ DATA vm_geluTanhC1<>+56(SB)/4, $0x3fcc422a
 DATA vm_geluTanhC1<>+60(SB)/4, $0x3fcc422a
 GLOBL vm_geluTanhC1<>(SB), RODATA|NOPTR, $64
 
+// func geluFastAVX2(dst []float32, x []float32)
+// Requires: AVX, AVX2, FMA3
+TEXT ·geluFastAVX2(SB), NOSPLIT, $0-48
+	// dst[i] = geluFastf(x[i]) (geluFastGeneric).
+	MOVQ        dst_base+0(FP), AX
+	MOVQ        x_base+24(FP), CX
+	MOVQ        x_len+32(FP), DX
+	TESTQ       $0x00000007, DX
+	JZ          body
+	LEAQ        -32(CX)(DX*4), BX
+	LEAQ        -32(AX)(DX*4), SI
+	VMOVUPS     (BX), Y0
+	VANDPS      vm_absMask<>+0(SB), Y0, Y1
+	VMOVUPS     vm_geluFastMax<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VCVTTPS2DQ  Y1, Y2
+	VCVTDQ2PS   Y2, Y3
+	VSUBPS      Y3, Y1, Y3
+	VPERMPS     vm_geluFast7<>+0(SB), Y2, Y1
+	VPERMPS     vm_geluFast6<>+0(SB), Y2, Y4
+	VFMADD213PS Y4, Y3, Y1
+	VPERMPS     vm_geluFast5<>+0(SB), Y2, Y4
+	VFMADD213PS Y4, Y3, Y1
+	VPERMPS     vm_geluFast4<>+0(SB), Y2, Y4
+	VFMADD213PS Y4, Y3, Y1
+	VPERMPS     vm_geluFast3<>+0(SB), Y2, Y4
+	VFMADD213PS Y4, Y3, Y1
+	VPERMPS     vm_geluFast2<>+0(SB), Y2, Y4
+	VFMADD213PS Y4, Y3, Y1
+	VPERMPS     vm_geluFast1<>+0(SB), Y2, Y4
+	VFMADD213PS Y4, Y3, Y1
+	VPERMPS     vm_geluFast0<>+0(SB), Y2, Y2
+	VFMADD213PS Y2, Y3, Y1
+	VMAXPS      vm_f00000000<>+0(SB), Y0, Y0
+	VSUBPS      Y1, Y0, Y0
+
+body:
+	SUBQ $0x10, DX
+	JB   loop2_end
+
+loop2:
+	VMOVUPS     (CX), Y1
+	VANDPS      vm_absMask<>+0(SB), Y1, Y2
+	VMOVUPS     vm_geluFastMax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VCVTTPS2DQ  Y2, Y3
+	VCVTDQ2PS   Y3, Y4
+	VSUBPS      Y4, Y2, Y4
+	VPERMPS     vm_geluFast7<>+0(SB), Y3, Y2
+	VPERMPS     vm_geluFast6<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast5<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast4<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast3<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast2<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast1<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast0<>+0(SB), Y3, Y3
+	VFMADD213PS Y3, Y4, Y2
+	VMAXPS      vm_f00000000<>+0(SB), Y1, Y1
+	VSUBPS      Y2, Y1, Y1
+	VMOVUPS     32(CX), Y2
+	VANDPS      vm_absMask<>+0(SB), Y2, Y3
+	VMOVUPS     vm_geluFastMax<>+0(SB), Y4
+	VMINPS      Y3, Y4, Y3
+	VCVTTPS2DQ  Y3, Y4
+	VCVTDQ2PS   Y4, Y5
+	VSUBPS      Y5, Y3, Y5
+	VPERMPS     vm_geluFast7<>+0(SB), Y4, Y3
+	VPERMPS     vm_geluFast6<>+0(SB), Y4, Y6
+	VFMADD213PS Y6, Y5, Y3
+	VPERMPS     vm_geluFast5<>+0(SB), Y4, Y6
+	VFMADD213PS Y6, Y5, Y3
+	VPERMPS     vm_geluFast4<>+0(SB), Y4, Y6
+	VFMADD213PS Y6, Y5, Y3
+	VPERMPS     vm_geluFast3<>+0(SB), Y4, Y6
+	VFMADD213PS Y6, Y5, Y3
+	VPERMPS     vm_geluFast2<>+0(SB), Y4, Y6
+	VFMADD213PS Y6, Y5, Y3
+	VPERMPS     vm_geluFast1<>+0(SB), Y4, Y6
+	VFMADD213PS Y6, Y5, Y3
+	VPERMPS     vm_geluFast0<>+0(SB), Y4, Y4
+	VFMADD213PS Y4, Y5, Y3
+	VMAXPS      vm_f00000000<>+0(SB), Y2, Y2
+	VSUBPS      Y3, Y2, Y2
+	VMOVUPS     Y1, (AX)
+	VMOVUPS     Y2, 32(AX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, AX
+	SUBQ        $0x10, DX
+	JAE         loop2
+
+loop2_end:
+	ADDQ $0x10, DX
+	SUBQ $0x08, DX
+	JB   loop1_end
+
+loop1:
+	VMOVUPS     (CX), Y1
+	VANDPS      vm_absMask<>+0(SB), Y1, Y2
+	VMOVUPS     vm_geluFastMax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VCVTTPS2DQ  Y2, Y3
+	VCVTDQ2PS   Y3, Y4
+	VSUBPS      Y4, Y2, Y4
+	VPERMPS     vm_geluFast7<>+0(SB), Y3, Y2
+	VPERMPS     vm_geluFast6<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast5<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast4<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast3<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast2<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast1<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast0<>+0(SB), Y3, Y3
+	VFMADD213PS Y3, Y4, Y2
+	VMAXPS      vm_f00000000<>+0(SB), Y1, Y1
+	VSUBPS      Y2, Y1, Y1
+	VMOVUPS     Y1, (AX)
+	ADDQ        $0x20, CX
+	ADDQ        $0x20, AX
+	SUBQ        $0x08, DX
+	JAE         loop1
+
+loop1_end:
+	ADDQ    $0x08, DX
+	TESTQ   DX, DX
+	JZ      ret
+	VMOVUPS Y0, (SI)
+
+ret:
+	VZEROUPPER
+	RET
+
+DATA vm_geluFastMax<>+0(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+4(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+8(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+12(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+16(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+20(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+24(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+28(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+32(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+36(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+40(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+44(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+48(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+52(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+56(SB)/4, $0x40ffffff
+DATA vm_geluFastMax<>+60(SB)/4, $0x40ffffff
+GLOBL vm_geluFastMax<>(SB), RODATA|NOPTR, $64
+
+DATA vm_geluFast7<>+0(SB)/4, $0x3b3f8b9f
+DATA vm_geluFast7<>+4(SB)/4, $0xbab6559c
+DATA vm_geluFast7<>+8(SB)/4, $0x38e34fd6
+DATA vm_geluFast7<>+12(SB)/4, $0x38e873cd
+DATA vm_geluFast7<>+16(SB)/4, $0xb7b07a69
+DATA vm_geluFast7<>+20(SB)/4, $0xb5bb6b13
+DATA vm_geluFast7<>+24(SB)/4, $0xb28fea83
+DATA vm_geluFast7<>+28(SB)/4, $0xae6fc510
+DATA vm_geluFast7<>+32(SB)/4, $0x00000000
+DATA vm_geluFast7<>+36(SB)/4, $0x00000000
+DATA vm_geluFast7<>+40(SB)/4, $0x00000000
+DATA vm_geluFast7<>+44(SB)/4, $0x00000000
+DATA vm_geluFast7<>+48(SB)/4, $0x00000000
+DATA vm_geluFast7<>+52(SB)/4, $0x00000000
+DATA vm_geluFast7<>+56(SB)/4, $0x00000000
+DATA vm_geluFast7<>+60(SB)/4, $0x00000000
+GLOBL vm_geluFast7<>(SB), RODATA|NOPTR, $64
+
+DATA vm_geluFast6<>+0(SB)/4, $0xbc587472
+DATA vm_geluFast6<>+4(SB)/4, $0x3c1d55a2
+DATA vm_geluFast6<>+8(SB)/4, $0xbb124bc9
+DATA vm_geluFast6<>+12(SB)/4, $0xb9be0718
+DATA vm_geluFast6<>+16(SB)/4, $0x390f6d98
+DATA vm_geluFast6<>+20(SB)/4, $0x36f79a27
+DATA vm_geluFast6<>+24(SB)/4, $0x33afa862
+DATA vm_geluFast6<>+28(SB)/4, $0x2f8bb75c
+DATA vm_geluFast6<>+32(SB)/4, $0x00000000
+DATA vm_geluFast6<>+36(SB)/4, $0x00000000
+DATA vm_geluFast6<>+40(SB)/4, $0x00000000
+DATA vm_geluFast6<>+44(SB)/4, $0x00000000
+DATA vm_geluFast6<>+48(SB)/4, $0x00000000
+DATA vm_geluFast6<>+52(SB)/4, $0x00000000
+DATA vm_geluFast6<>+56(SB)/4, $0x00000000
+DATA vm_geluFast6<>+60(SB)/4, $0x00000000
+GLOBL vm_geluFast6<>(SB), RODATA|NOPTR, $64
+
+DATA vm_geluFast5<>+0(SB)/4, $0x3afb2554
+DATA vm_geluFast5<>+4(SB)/4, $0xbc99ec6a
+DATA vm_geluFast5<>+8(SB)/4, $0x3c2a69d9
+DATA vm_geluFast5<>+12(SB)/4, $0xb9b3fa39
+DATA vm_geluFast5<>+16(SB)/4, $0xb9ddc6b4
+DATA vm_geluFast5<>+20(SB)/4, $0xb794e967
+DATA vm_geluFast5<>+24(SB)/4, $0xb43d5cf8
+DATA vm_geluFast5<>+28(SB)/4, $0xb00d0b7d
+DATA vm_geluFast5<>+32(SB)/4, $0x00000000
+DATA vm_geluFast5<>+36(SB)/4, $0x00000000
+DATA vm_geluFast5<>+40(SB)/4, $0x00000000
+DATA vm_geluFast5<>+44(SB)/4, $0x00000000
+DATA vm_geluFast5<>+48(SB)/4, $0x00000000
+DATA vm_geluFast5<>+52(SB)/4, $0x00000000
+DATA vm_geluFast5<>+56(SB)/4, $0x00000000
+DATA vm_geluFast5<>+60(SB)/4, $0x00000000
+GLOBL vm_geluFast5<>(SB), RODATA|NOPTR, $64
+
+DATA vm_geluFast4<>+0(SB)/4, $0x3d86ec0e
+DATA vm_geluFast4<>+4(SB)/4, $0xbc9bcac6
+DATA vm_geluFast4<>+8(SB)/4, $0xbc989025
+DATA vm_geluFast4<>+12(SB)/4, $0x3b8a4e38
+DATA vm_geluFast4<>+16(SB)/4, $0x3a56591a
+DATA vm_geluFast4<>+20(SB)/4, $0x37d99c24
+DATA vm_geluFast4<>+24(SB)/4, $0x346fbab2
+DATA vm_geluFast4<>+28(SB)/4, $0x3023138b
+DATA vm_geluFast4<>+32(SB)/4, $0x00000000
+DATA vm_geluFast4<>+36(SB)/4, $0x00000000
+DATA vm_geluFast4<>+40(SB)/4, $0x00000000
+DATA vm_geluFast4<>+44(SB)/4, $0x00000000
+DATA vm_geluFast4<>+48(SB)/4, $0x00000000
+DATA vm_geluFast4<>+52(SB)/4, $0x00000000
+DATA vm_geluFast4<>+56(SB)/4, $0x00000000
+DATA vm_geluFast4<>+60(SB)/4, $0x00000000
+GLOBL vm_geluFast4<>(SB), RODATA|NOPTR, $64
+
+DATA vm_geluFast3<>+0(SB)/4, $0x38c90119
+DATA vm_geluFast3<>+4(SB)/4, $0x3df73675
+DATA vm_geluFast3<>+8(SB)/4, $0x3921e8aa
+DATA vm_geluFast3<>+12(SB)/4, $0xbc362e1b
+DATA vm_geluFast3<>+16(SB)/4, $0xba8c0f60
+DATA vm_geluFast3<>+20(SB)/4, $0xb7d5d090
+DATA vm_geluFast3<>+24(SB)/4, $0xb4462bee
+DATA vm_geluFast3<>+28(SB)/4, $0xafef9bc3
+DATA vm_geluFast3<>+32(SB)/4, $0x00000000
+DATA vm_geluFast3<>+36(SB)/4, $0x00000000
+DATA vm_geluFast3<>+40(SB)/4, $0x00000000
+DATA vm_geluFast3<>+44(SB)/4, $0x00000000
+DATA vm_geluFast3<>+48(SB)/4, $0x00000000
+DATA vm_geluFast3<>+52(SB)/4, $0x00000000
+DATA vm_geluFast3<>+56(SB)/4, $0x00000000
+DATA vm_geluFast3<>+60(SB)/4, $0x00000000
+GLOBL vm_geluFast3<>(SB), RODATA|NOPTR, $64
+
+DATA vm_geluFast2<>+0(SB)/4, $0xbecc42ec
+DATA vm_geluFast2<>+4(SB)/4, $0xbdf7b5b7
+DATA vm_geluFast2<>+8(SB)/4, $0x3d5d11cd
+DATA vm_geluFast2<>+12(SB)/4, $0x3c7e387f
+DATA vm_geluFast2<>+16(SB)/4, $0x3a75826a
+DATA vm_geluFast2<>+20(SB)/4, $0x378ee24b
+DATA vm_geluFast2<>+24(SB)/4, $0x33db4a83
+DATA vm_geluFast2<>+28(SB)/4, $0x2f6665a0
+DATA vm_geluFast2<>+32(SB)/4, $0x00000000
+DATA vm_geluFast2<>+36(SB)/4, $0x00000000
+DATA vm_geluFast2<>+40(SB)/4, $0x00000000
+DATA vm_geluFast2<>+44(SB)/4, $0x00000000
+DATA vm_geluFast2<>+48(SB)/4, $0x00000000
+DATA vm_geluFast2<>+52(SB)/4, $0x00000000
+DATA vm_geluFast2<>+56(SB)/4, $0x00000000
+DATA vm_geluFast2<>+60(SB)/4, $0x00000000
+GLOBL vm_geluFast2<>(SB), RODATA|NOPTR, $64
+
+DATA vm_geluFast1<>+0(SB)/4, $0x3f000001
+DATA vm_geluFast1<>+4(SB)/4, $0xbdaaa21e
+DATA vm_geluFast1<>+8(SB)/4, $0xbdae8d8b
+DATA vm_geluFast1<>+12(SB)/4, $0xbc43b8a8
+DATA vm_geluFast1<>+16(SB)/4, $0xba04067d
+DATA vm_geluFast1<>+20(SB)/4, $0xb6efb5f2
+DATA vm_geluFast1<>+24(SB)/4, $0xb3181a4a
+DATA vm_geluFast1<>+28(SB)/4, $0xae894789
+DATA vm_geluFast1<>+32(SB)/4, $0x00000000
+DATA vm_geluFast1<>+36(SB)/4, $0x00000000
+DATA vm_geluFast1<>+40(SB)/4, $0x00000000
+DATA vm_geluFast1<>+44(SB)/4, $0x00000000
+DATA vm_geluFast1<>+48(SB)/4, $0x00000000
+DATA vm_geluFast1<>+52(SB)/4, $0x00000000
+DATA vm_geluFast1<>+56(SB)/4, $0x00000000
+DATA vm_geluFast1<>+60(SB)/4, $0x00000000
+GLOBL vm_geluFast1<>(SB), RODATA|NOPTR, $64
+
+DATA vm_geluFast0<>+0(SB)/4, $0x00000000
+DATA vm_geluFast0<>+4(SB)/4, $0x3e227687
+DATA vm_geluFast0<>+8(SB)/4, $0x3d3a5e7a
+DATA vm_geluFast0<>+12(SB)/4, $0x3b84b350
+DATA vm_geluFast0<>+16(SB)/4, $0x3904d6b6
+DATA vm_geluFast0<>+20(SB)/4, $0x35c05d8f
+DATA vm_geluFast0<>+24(SB)/4, $0x31cb60f9
+DATA vm_geluFast0<>+28(SB)/4, $0x2d1d921a
+DATA vm_geluFast0<>+32(SB)/4, $0x00000000
+DATA vm_geluFast0<>+36(SB)/4, $0x00000000
+DATA vm_geluFast0<>+40(SB)/4, $0x00000000
+DATA vm_geluFast0<>+44(SB)/4, $0x00000000
+DATA vm_geluFast0<>+48(SB)/4, $0x00000000
+DATA vm_geluFast0<>+52(SB)/4, $0x00000000
+DATA vm_geluFast0<>+56(SB)/4, $0x00000000
+DATA vm_geluFast0<>+60(SB)/4, $0x00000000
+GLOBL vm_geluFast0<>(SB), RODATA|NOPTR, $64
+
 // func addAVX2(dst []float32, a []float32, b []float32)
 // Requires: AVX
 TEXT ·addAVX2(SB), NOSPLIT, $0-72
@@ -5735,6 +6039,228 @@ done:
 	TESTQ   DX, DX
 	JZ      ret
 	VMOVUPS Y2, (SI)
+
+ret:
+	VZEROUPPER
+	RET
+
+// func geluFastAVX512(dst []float32, x []float32)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, FMA3
+TEXT ·geluFastAVX512(SB), NOSPLIT, $0-48
+	// dst[i] = geluFastf(x[i]) (geluFastGeneric).
+	MOVQ        dst_base+0(FP), AX
+	MOVQ        x_base+24(FP), CX
+	MOVQ        x_len+32(FP), DX
+	TESTQ       $0x00000007, DX
+	JZ          body
+	LEAQ        -32(CX)(DX*4), BX
+	LEAQ        -32(AX)(DX*4), SI
+	VMOVUPS     (BX), Y0
+	VANDPS      vm_absMask<>+0(SB), Y0, Y1
+	VMOVUPS     vm_geluFastMax<>+0(SB), Y2
+	VMINPS      Y1, Y2, Y1
+	VCVTTPS2DQ  Y1, Y2
+	VCVTDQ2PS   Y2, Y3
+	VSUBPS      Y3, Y1, Y3
+	VPERMPS     vm_geluFast7<>+0(SB), Y2, Y1
+	VPERMPS     vm_geluFast6<>+0(SB), Y2, Y4
+	VFMADD213PS Y4, Y3, Y1
+	VPERMPS     vm_geluFast5<>+0(SB), Y2, Y4
+	VFMADD213PS Y4, Y3, Y1
+	VPERMPS     vm_geluFast4<>+0(SB), Y2, Y4
+	VFMADD213PS Y4, Y3, Y1
+	VPERMPS     vm_geluFast3<>+0(SB), Y2, Y4
+	VFMADD213PS Y4, Y3, Y1
+	VPERMPS     vm_geluFast2<>+0(SB), Y2, Y4
+	VFMADD213PS Y4, Y3, Y1
+	VPERMPS     vm_geluFast1<>+0(SB), Y2, Y4
+	VFMADD213PS Y4, Y3, Y1
+	VPERMPS     vm_geluFast0<>+0(SB), Y2, Y2
+	VFMADD213PS Y2, Y3, Y1
+	VMAXPS      vm_f00000000<>+0(SB), Y0, Y0
+	VSUBPS      Y1, Y0, Y0
+
+body:
+	SUBQ $0x40, DX
+	JB   loop4_end
+
+loop4:
+	VMOVUPS     (CX), Z1
+	VMOVUPS     64(CX), Z4
+	VANDPS      vm_absMask<>+0(SB), Z1, Z2
+	VANDPS      vm_absMask<>+0(SB), Z4, Z5
+	VMOVUPS     vm_geluFastMax<>+0(SB), Z3
+	VMOVUPS     vm_geluFastMax<>+0(SB), Z6
+	VMINPS      Z2, Z3, Z2
+	VMINPS      Z5, Z6, Z5
+	VCVTTPS2DQ  Z2, Z3
+	VCVTTPS2DQ  Z5, Z7
+	VCVTDQ2PS   Z3, Z6
+	VCVTDQ2PS   Z7, Z8
+	VSUBPS      Z6, Z2, Z6
+	VSUBPS      Z8, Z5, Z8
+	VPERMPS     vm_geluFast7<>+0(SB), Z3, Z2
+	VPERMPS     vm_geluFast7<>+0(SB), Z7, Z9
+	VPERMPS     vm_geluFast6<>+0(SB), Z3, Z5
+	VPERMPS     vm_geluFast6<>+0(SB), Z7, Z10
+	VFMADD213PS Z5, Z6, Z2
+	VFMADD213PS Z10, Z8, Z9
+	VPERMPS     vm_geluFast5<>+0(SB), Z3, Z5
+	VPERMPS     vm_geluFast5<>+0(SB), Z7, Z10
+	VFMADD213PS Z5, Z6, Z2
+	VFMADD213PS Z10, Z8, Z9
+	VPERMPS     vm_geluFast4<>+0(SB), Z3, Z5
+	VPERMPS     vm_geluFast4<>+0(SB), Z7, Z10
+	VFMADD213PS Z5, Z6, Z2
+	VFMADD213PS Z10, Z8, Z9
+	VPERMPS     vm_geluFast3<>+0(SB), Z3, Z5
+	VPERMPS     vm_geluFast3<>+0(SB), Z7, Z10
+	VFMADD213PS Z5, Z6, Z2
+	VFMADD213PS Z10, Z8, Z9
+	VPERMPS     vm_geluFast2<>+0(SB), Z3, Z5
+	VPERMPS     vm_geluFast2<>+0(SB), Z7, Z10
+	VFMADD213PS Z5, Z6, Z2
+	VFMADD213PS Z10, Z8, Z9
+	VPERMPS     vm_geluFast1<>+0(SB), Z3, Z5
+	VPERMPS     vm_geluFast1<>+0(SB), Z7, Z10
+	VFMADD213PS Z5, Z6, Z2
+	VFMADD213PS Z10, Z8, Z9
+	VPERMPS     vm_geluFast0<>+0(SB), Z3, Z3
+	VPERMPS     vm_geluFast0<>+0(SB), Z7, Z5
+	VFMADD213PS Z3, Z6, Z2
+	VFMADD213PS Z5, Z8, Z9
+	VMAXPS      vm_f00000000<>+0(SB), Z1, Z1
+	VMAXPS      vm_f00000000<>+0(SB), Z4, Z3
+	VSUBPS      Z2, Z1, Z1
+	VSUBPS      Z9, Z3, Z3
+	VMOVUPS     128(CX), Z2
+	VMOVUPS     192(CX), Z6
+	VANDPS      vm_absMask<>+0(SB), Z2, Z4
+	VANDPS      vm_absMask<>+0(SB), Z6, Z7
+	VMOVUPS     vm_geluFastMax<>+0(SB), Z5
+	VMOVUPS     vm_geluFastMax<>+0(SB), Z8
+	VMINPS      Z4, Z5, Z4
+	VMINPS      Z7, Z8, Z7
+	VCVTTPS2DQ  Z4, Z5
+	VCVTTPS2DQ  Z7, Z9
+	VCVTDQ2PS   Z5, Z8
+	VCVTDQ2PS   Z9, Z10
+	VSUBPS      Z8, Z4, Z8
+	VSUBPS      Z10, Z7, Z10
+	VPERMPS     vm_geluFast7<>+0(SB), Z5, Z4
+	VPERMPS     vm_geluFast7<>+0(SB), Z9, Z11
+	VPERMPS     vm_geluFast6<>+0(SB), Z5, Z7
+	VPERMPS     vm_geluFast6<>+0(SB), Z9, Z12
+	VFMADD213PS Z7, Z8, Z4
+	VFMADD213PS Z12, Z10, Z11
+	VPERMPS     vm_geluFast5<>+0(SB), Z5, Z7
+	VPERMPS     vm_geluFast5<>+0(SB), Z9, Z12
+	VFMADD213PS Z7, Z8, Z4
+	VFMADD213PS Z12, Z10, Z11
+	VPERMPS     vm_geluFast4<>+0(SB), Z5, Z7
+	VPERMPS     vm_geluFast4<>+0(SB), Z9, Z12
+	VFMADD213PS Z7, Z8, Z4
+	VFMADD213PS Z12, Z10, Z11
+	VPERMPS     vm_geluFast3<>+0(SB), Z5, Z7
+	VPERMPS     vm_geluFast3<>+0(SB), Z9, Z12
+	VFMADD213PS Z7, Z8, Z4
+	VFMADD213PS Z12, Z10, Z11
+	VPERMPS     vm_geluFast2<>+0(SB), Z5, Z7
+	VPERMPS     vm_geluFast2<>+0(SB), Z9, Z12
+	VFMADD213PS Z7, Z8, Z4
+	VFMADD213PS Z12, Z10, Z11
+	VPERMPS     vm_geluFast1<>+0(SB), Z5, Z7
+	VPERMPS     vm_geluFast1<>+0(SB), Z9, Z12
+	VFMADD213PS Z7, Z8, Z4
+	VFMADD213PS Z12, Z10, Z11
+	VPERMPS     vm_geluFast0<>+0(SB), Z5, Z5
+	VPERMPS     vm_geluFast0<>+0(SB), Z9, Z7
+	VFMADD213PS Z5, Z8, Z4
+	VFMADD213PS Z7, Z10, Z11
+	VMAXPS      vm_f00000000<>+0(SB), Z2, Z2
+	VMAXPS      vm_f00000000<>+0(SB), Z6, Z5
+	VSUBPS      Z4, Z2, Z2
+	VSUBPS      Z11, Z5, Z5
+	VMOVUPS     Z1, (AX)
+	VMOVUPS     Z3, 64(AX)
+	VMOVUPS     Z2, 128(AX)
+	VMOVUPS     Z5, 192(AX)
+	ADDQ        $0x00000100, CX
+	ADDQ        $0x00000100, AX
+	SUBQ        $0x40, DX
+	JAE         loop4
+
+loop4_end:
+	ADDQ $0x40, DX
+	SUBQ $0x10, DX
+	JB   loop1_end
+
+loop1:
+	VMOVUPS     (CX), Z1
+	VANDPS      vm_absMask<>+0(SB), Z1, Z2
+	VMOVUPS     vm_geluFastMax<>+0(SB), Z3
+	VMINPS      Z2, Z3, Z2
+	VCVTTPS2DQ  Z2, Z3
+	VCVTDQ2PS   Z3, Z4
+	VSUBPS      Z4, Z2, Z4
+	VPERMPS     vm_geluFast7<>+0(SB), Z3, Z2
+	VPERMPS     vm_geluFast6<>+0(SB), Z3, Z5
+	VFMADD213PS Z5, Z4, Z2
+	VPERMPS     vm_geluFast5<>+0(SB), Z3, Z5
+	VFMADD213PS Z5, Z4, Z2
+	VPERMPS     vm_geluFast4<>+0(SB), Z3, Z5
+	VFMADD213PS Z5, Z4, Z2
+	VPERMPS     vm_geluFast3<>+0(SB), Z3, Z5
+	VFMADD213PS Z5, Z4, Z2
+	VPERMPS     vm_geluFast2<>+0(SB), Z3, Z5
+	VFMADD213PS Z5, Z4, Z2
+	VPERMPS     vm_geluFast1<>+0(SB), Z3, Z5
+	VFMADD213PS Z5, Z4, Z2
+	VPERMPS     vm_geluFast0<>+0(SB), Z3, Z3
+	VFMADD213PS Z3, Z4, Z2
+	VMAXPS      vm_f00000000<>+0(SB), Z1, Z1
+	VSUBPS      Z2, Z1, Z1
+	VMOVUPS     Z1, (AX)
+	ADDQ        $0x40, CX
+	ADDQ        $0x40, AX
+	SUBQ        $0x10, DX
+	JAE         loop1
+
+loop1_end:
+	ADDQ        $0x10, DX
+	CMPQ        DX, $0x08
+	JB          done
+	VMOVUPS     (CX), Y1
+	VANDPS      vm_absMask<>+0(SB), Y1, Y2
+	VMOVUPS     vm_geluFastMax<>+0(SB), Y3
+	VMINPS      Y2, Y3, Y2
+	VCVTTPS2DQ  Y2, Y3
+	VCVTDQ2PS   Y3, Y4
+	VSUBPS      Y4, Y2, Y4
+	VPERMPS     vm_geluFast7<>+0(SB), Y3, Y2
+	VPERMPS     vm_geluFast6<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast5<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast4<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast3<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast2<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast1<>+0(SB), Y3, Y5
+	VFMADD213PS Y5, Y4, Y2
+	VPERMPS     vm_geluFast0<>+0(SB), Y3, Y3
+	VFMADD213PS Y3, Y4, Y2
+	VMAXPS      vm_f00000000<>+0(SB), Y1, Y1
+	VSUBPS      Y2, Y1, Y1
+	VMOVUPS     Y1, (AX)
+	SUBQ        $0x08, DX
+
+done:
+	TESTQ   DX, DX
+	JZ      ret
+	VMOVUPS Y0, (SI)
 
 ret:
 	VZEROUPPER

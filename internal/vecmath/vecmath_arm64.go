@@ -17,8 +17,10 @@ import (
 // other values than the specification.
 
 // neonTable holds each constant of the kernels replicated in 4 lanes, at
-// the offsets (index·16) the assembly's C_ names give.
-type neonTable [42][4]float32
+// the offsets (index·16) the assembly's C_ names give, then GeluFast's
+// coefficients as geluFastTab lays them out (C_GFTAB: power j's 8
+// intervals at 32·j).
+type neonTable [43 + 16][4]float32
 
 var neonConsts = func() *neonTable {
 	t := new(neonTable)
@@ -28,9 +30,13 @@ var neonConsts = func() *neonTable {
 		erfSplit, erfMax, erfS0, erfS1, erfS2, erfS3, erfS4, erfS5,
 		erfR0, erfR1, erfR2, erfR3, erfR4, erfR5, erfR6, erfR7, erfR8,
 		tanhSplit, tanhQ0, tanhQ1, tanhQ2, tanhQ3, tanhQ4,
-		invSqrt2, geluTanhC1, geluTanhC2,
+		invSqrt2, geluTanhC1, geluTanhC2, geluFastMax,
 	} {
 		t[i] = [4]float32{v, v, v, v}
+	}
+	for j, power := range geluFastTab {
+		copy(t[43+2*j][:], power[:4])
+		copy(t[44+2*j][:], power[4:])
 	}
 	return t
 }()
@@ -55,6 +61,9 @@ func geluNEON(dst, x []float32, c *neonTable)
 
 //go:noescape
 func geluTanhNEON(dst, x []float32, c *neonTable)
+
+//go:noescape
+func geluFastNEON(dst, x []float32, c *neonTable)
 
 //go:noescape
 func addNEON(dst, a, b []float32)
@@ -111,7 +120,7 @@ func init() {
 	}
 	expK[neon], erfK[neon], tanhK[neon] = withConsts(expNEON), withConsts(erfNEON), withConsts(tanhNEON)
 	sigmoidK[neon], siluK[neon] = withConsts(sigmoidNEON), withConsts(siluNEON)
-	geluK[neon], geluTanhK[neon] = withConsts(geluNEON), withConsts(geluTanhNEON)
+	geluK[neon], geluTanhK[neon], geluFastK[neon] = withConsts(geluNEON), withConsts(geluTanhNEON), withConsts(geluFastNEON)
 	addK[neon], subK[neon], mulK[neon], divK[neon] = addNEON, subNEON, mulNEON, divNEON
 	addScalarK[neon], subScalarK[neon], scalarSubK[neon] = addScalarNEON, subScalarNEON, scalarSubNEON
 	mulScalarK[neon], divScalarK[neon], scalarDivK[neon] = mulScalarNEON, divScalarNEON, scalarDivNEON

@@ -18,6 +18,8 @@
 #define FRINTN4S(n, d)   WORD $(0x4e218800 | ((n)<<5) | (d))             // frintn vd.4s, vn.4s (to nearest, ties to even)
 #define FCVTZS4S(n, d)   WORD $(0x4ea1b800 | ((n)<<5) | (d))             // fcvtzs vd.4s, vn.4s
 #define SSHR4S1(n, d)    WORD $(0x4f3f0400 | ((n)<<5) | (d))             // sshr   vd.4s, vn.4s, #1
+#define SCVTF4S(n, d)    WORD $(0x4e21d800 | ((n)<<5) | (d))             // scvtf  vd.4s, vn.4s
+#define MUL4S(m, n, d)   WORD $(0x4ea09c00 | ((m)<<16) | ((n)<<5) | (d)) // mul    vd.4s, vn.4s, vm.4s (integer, low 32 bits)
 // FMLA, FMLS and MOV have Go mnemonics (VFMLA, VFMLS, VMOV), which take
 // register names; the macros take numbers like the ones above.
 #define FMLA4S(m, n, d)  WORD $(0x4e20cc00 | ((m)<<16) | ((n)<<5) | (d)) // fmla   vd.4s, vn.4s, vm.4s (d += n·m, fused)
@@ -67,6 +69,8 @@
 #define C_INVSQRT2  (16*39)
 #define C_C1        (16*40)
 #define C_C2        (16*41)
+#define C_GFMAX     (16*42)
+#define C_GFTAB     (16*43)
 
 // HORNER(c, x, p) sets Vp = Vp·Vx + constant c, one fused multiply-add
 // (fma32 in the Go code), V8 scratch: one step of the polynomials.
@@ -352,6 +356,64 @@ gtloop:
 	BNE    gtloop                 // more vectors
 
 gtdone:
+	RET
+
+// func geluFastNEON(dst, x []float32, c *neonTable)
+// dst[i] = geluFastf(x[i]): the coefficients of r^j for the 8 intervals,
+// at C_GFTAB + 32·j, are kept in V(16+2j), V(17+2j) for the whole loop;
+// TBL picks each lane's interval k. A NaN travels through a = min(|x|,
+// max) (FMIN propagates it, FCVTZS makes k = 0) and r: the result is NaN,
+// like Go's.
+TEXT ·geluFastNEON(SB), NOSPLIT, $0-56
+	MOVD dst_base+0(FP), DST      // DST = &dst[0]
+	MOVD x_base+24(FP), SRC       // SRC = &x[0]
+	MOVD x_len+32(FP), CNT        // CNT = len(x)
+	MOVD c+48(FP), TAB            // TAB = the constants
+	FMOVQ C_GFMAX(TAB), F5        // V5 = geluFastMax
+	ADD  $C_GFTAB, TAB, TAB       // TAB = the coefficients
+	VLD1.P 64(TAB), [V16.S4, V17.S4, V18.S4, V19.S4] // V16, V17 = r⁰ coefficients; V18, V19 = r¹
+	VLD1.P 64(TAB), [V20.S4, V21.S4, V22.S4, V23.S4] // V20, V21 = r²; V22, V23 = r³
+	VLD1.P 64(TAB), [V24.S4, V25.S4, V26.S4, V27.S4] // V24, V25 = r⁴; V26, V27 = r⁵
+	VLD1   (TAB), [V28.S4, V29.S4, V30.S4, V31.S4]   // V28, V29 = r⁶; V30, V31 = r⁷
+	VEOR V6.B16, V6.B16, V6.B16   // V6 = 0
+	MOVW $0x04040404, ARG         // ARG = 4 in every byte
+	VDUP ARG, V7.S4               // V7 = 0x04040404 (integer lanes)
+	MOVW $0x03020100, ARG         // ARG = bytes 0, 1, 2, 3
+	VDUP ARG, V8.S4               // V8 = 0x03020100 (integer lanes)
+	LSR  $2, CNT, CNT             // CNT = len(x) / 4
+	CBZ  CNT, gfdone              // nothing to do
+
+gfloop:
+	VLD1.P 16(SRC), [V0.S4]       // V0 = x
+	FABS4S(0, 1)                  // V1 = |x|
+	FMIN4S(5, 1, 1)               // V1 = a = min(|x|, geluFastMax) (NaN stays NaN)
+	FCVTZS4S(1, 2)                // V2 = k = int32(a), 0..7
+	SCVTF4S(2, 3)                 // V3 = float32(k)
+	FSUB4S(3, 1, 1)               // V1 = r = a - k (exact)
+	MUL4S(7, 2, 2)                // V2 = 4k in every byte of the lane
+	VADD V8.S4, V2.S4, V2.S4      // V2 = bytes 4k..4k+3: float k of a 32-byte table
+	VTBL V2.B16, [V30.B16, V31.B16], V9.B16  // V9 = p = coefficient of r⁷
+	VTBL V2.B16, [V28.B16, V29.B16], V10.B16 // V10 = coefficient of r⁶
+	FMLA4S(9, 1, 10)              // V10 = p = p·r + c6, fused
+	VTBL V2.B16, [V26.B16, V27.B16], V9.B16  // V9 = coefficient of r⁵
+	FMLA4S(10, 1, 9)              // V9 = p = p·r + c5, fused
+	VTBL V2.B16, [V24.B16, V25.B16], V10.B16 // V10 = coefficient of r⁴
+	FMLA4S(9, 1, 10)              // V10 = p = p·r + c4, fused
+	VTBL V2.B16, [V22.B16, V23.B16], V9.B16  // V9 = coefficient of r³
+	FMLA4S(10, 1, 9)              // V9 = p = p·r + c3, fused
+	VTBL V2.B16, [V20.B16, V21.B16], V10.B16 // V10 = coefficient of r²
+	FMLA4S(9, 1, 10)              // V10 = p = p·r + c2, fused
+	VTBL V2.B16, [V18.B16, V19.B16], V9.B16  // V9 = coefficient of r¹
+	FMLA4S(10, 1, 9)              // V9 = p = p·r + c1, fused
+	VTBL V2.B16, [V16.B16, V17.B16], V10.B16 // V10 = coefficient of r⁰
+	FMLA4S(9, 1, 10)              // V10 = p = p·r + c0, fused
+	FMAX4S(6, 0, 11)              // V11 = max(x, 0) (max(-0, 0) = +0)
+	FSUB4S(10, 11, 11)            // V11 = max(x, 0) - p
+	VST1.P [V11.S4], 16(DST)      // dst[i..i+3] = V11
+	SUBS   $1, CNT, CNT           // CNT--
+	BNE    gfloop                 // more vectors
+
+gfdone:
 	RET
 
 // BINARY(name, op, loop, done) defines name(dst, a, b []float32): dst[i] =

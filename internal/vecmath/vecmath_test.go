@@ -84,6 +84,7 @@ var unaryKernelsTested = []struct {
 	{"SiLU", SiLU, siluf},
 	{"Gelu", Gelu, geluf},
 	{"GeluTanh", GeluTanh, geluTanhf},
+	{"GeluFast", GeluFast, geluFastf},
 }
 
 func TestUnary(t *testing.T) {

@@ -95,7 +95,7 @@ func init() {
 		}
 		switch approx {
 		case "none":
-			return &unaryOp{f32: vecmath.Gelu, f64: mapK[float64](gelu)}, nil
+			return &unaryOp{f32: vecmath.Gelu, f64: mapK[float64](gelu), quantized: vecmath.GeluFast}, nil
 		case "tanh":
 			return &unaryOp{f32: vecmath.GeluTanh, f64: mapK[float64](geluTanh)}, nil
 		}
@@ -114,6 +114,10 @@ type unaryOp struct {
 	i8   func(d, x []int8)
 	u8   func(d, x []uint8)
 	bool bool
+	// quantized, when set, is a faster FLOAT kernel whose error is an
+	// absolute one (vecmath.GeluFast: 1e-7): for values that are
+	// quantized next, in steps far coarser (the int8-act pass).
+	quantized func(d, x []float32)
 }
 
 // accepts reports whether the op has a kernel for element type t.

@@ -157,7 +157,7 @@ func geluAfter(r *Rewriter, value string) *activation {
 	if !ok || u.f32 == nil {
 		return nil
 	}
-	return &activation{name: "Gelu", act: vec.Act{Kind: vec.Func, Func: u.f32}, nodes: []*Node{n}, out: n.Outputs[0]}
+	return &activation{name: "Gelu", act: vec.Act{Kind: vec.Func, Func: u.f32}, nodes: []*Node{n}, out: n.Outputs[0], quantized: u.quantized}
 }
 
 // fuseMatMul replaces a MatMul whose B is a constant matrix [K, N] (and A

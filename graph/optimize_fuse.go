@@ -151,6 +151,9 @@ type activation struct {
 	act   vec.Act
 	nodes []*Node // the nodes that compute it
 	out   string  // its output
+	// quantized is the op's kernel for values quantized next (see
+	// unaryOp), or nil.
+	quantized func(d, x []float32)
 }
 
 // activationAfter returns the activation that alone reads value (and

@@ -104,12 +104,37 @@ func (o *transposeOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	for i, a := range p {
 		shape[i], strides[i] = x.Shape[a], st[a]
 	}
+	if keepsOrder(x.Shape, p) {
+		// Only axes of size 1 move (an encoder's batch of one between
+		// [B, S, E] and [S, B, E]): the elements keep their order.
+		out, err := reshaped(ctx, x, 0, shape)
+		if err != nil {
+			return nil, err
+		}
+		return []*Tensor{out}, nil
+	}
 	out, err := ctx.Alloc(x.DType, shape...)
 	if err != nil {
 		return nil, err
 	}
 	stridedCopy(ctx, out, contiguous(shape), x, region{strides: strides}, shape)
 	return []*Tensor{out}, nil
+}
+
+// keepsOrder reports whether permuting the axes of shape by p leaves the
+// elements in their order: the axes longer than 1 stay in order.
+func keepsOrder(shape, p []int) bool {
+	last := -1
+	for _, a := range p {
+		if shape[a] == 1 {
+			continue
+		}
+		if a < last {
+			return false
+		}
+		last = a
+	}
+	return true
 }
 
 // concatOp is Concat along axis.

@@ -62,6 +62,14 @@ func TestTranspose(t *testing.T) {
 	nchw := seq(3, 40, 33, 17)
 	check(t, "NCHW to NHWC", runNode(t, 13, node("Transpose", in(1), y, onnx.IntsAttr("perm", 0, 2, 3, 1)), nchw)[0], permute(nchw, s(0, 2, 3, 1)))
 	check(t, "last two", runNode(t, 13, node("Transpose", in(1), y, onnx.IntsAttr("perm", 0, 1, 3, 2)), nchw)[0], permute(nchw, s(0, 1, 3, 2)))
+	// Permutations that move only axes of size 1 keep the elements'
+	// order (a view or a copy), and the last one does not.
+	ones := seq(1, 3, 1, 5)
+	for _, p := range [][]int{{1, 0, 2, 3}, {2, 1, 0, 3}, {1, 2, 3, 0}, {0, 3, 2, 1}} {
+		attr := []int64{int64(p[0]), int64(p[1]), int64(p[2]), int64(p[3])}
+		got := runNode(t, 13, node("Transpose", in(1), y, onnx.IntsAttr("perm", attr...)), ones)[0]
+		check(t, fmt.Sprint("size-1 axes, perm ", p), got, permute(ones, p))
+	}
 	check(t, "int8", runNode(t, 13, node("Transpose", in(1), y), i8(s(2, 2), 1, 2, 3, 4))[0], i8(s(2, 2), 1, 3, 2, 4))
 	check(t, "int64", runNode(t, 13, node("Transpose", in(1), y), i64(s(2, 2), 1, 2, 3, 4))[0], i64(s(2, 2), 1, 3, 2, 4))
 	wantErr(t, 13, node("Transpose", in(1), y, onnx.IntsAttr("perm", 0, 0, 1, 2)), "perm [0 0 1 2] is not a permutation of 0..3", x)

@@ -330,6 +330,48 @@ func (r *Rewriter) Bypass(n *Node, in, out string) bool {
 	return true
 }
 
+// removeUnread removes the node that writes value when nothing reads any
+// of its outputs and none is a graph output, then the producers of its
+// inputs in the same way: the shape computations of a value that a pass
+// has stopped reading.
+func (r *Rewriter) removeUnread(value string) {
+	if n := r.producer(value); n != nil {
+		r.removeIfUnread(n)
+	}
+}
+
+// removeIfUnread removes n and then its inputs' producers as removeUnread
+// does, if nothing reads n's outputs.
+func (r *Rewriter) removeIfUnread(n *Node) {
+	for _, o := range n.Outputs {
+		if o != "" && (len(r.readers[o]) > 0 || r.outputs[o]) {
+			return
+		}
+	}
+	r.detach(n)
+	r.nodes[r.index[n]] = nil
+	delete(r.index, n)
+	for _, in := range n.Inputs {
+		if in != "" {
+			r.removeUnread(in)
+		}
+	}
+}
+
+// removeUnreadNodes removes every node whose outputs nothing reads (the
+// Shape nodes whose readers constant folding replaced, for one): they
+// would run for nothing, and their reading a value keeps it from being
+// fused with its only other reader.
+func removeUnreadNodes(r *Rewriter) error {
+	nodes := r.Nodes()
+	for i := len(nodes) - 1; i >= 0; i-- {
+		if r.Alive(nodes[i]) {
+			r.removeIfUnread(nodes[i])
+		}
+	}
+	return nil
+}
+
 // detach removes n from the readers of its inputs.
 func (r *Rewriter) detach(n *Node) {
 	for _, in := range n.Inputs {

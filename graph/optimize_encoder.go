@@ -17,7 +17,8 @@ import (
 // bias row, residual Add and activation as one GEMM with the weight
 // packed once and the rest in its epilogue (FusedMatMul); and the core of
 // nn.MultiheadAttention (Transposes, scaling, MatMul, Softmax, MatMul,
-// Transpose) as one attentionOp.
+// Transpose) as one attentionOp, which then reads Q, K and V in place
+// from the projection they are sliced from.
 
 func init() {
 	RegisterPass(Pass{Name: "fuse-gelu", Stage: StageFuse - 10, Apply: fuseGelu})
@@ -25,6 +26,7 @@ func init() {
 	RegisterPass(Pass{Name: "fuse-attention", Stage: StageFuse, Exact: true, Apply: func(r *Rewriter) error { return fuseAttention(r, true) }})
 	RegisterPass(Pass{Name: "fuse-attention-scaled", Stage: StageFuse, Apply: func(r *Rewriter) error { return fuseAttention(r, false) }})
 	RegisterPass(Pass{Name: "fuse-matmul", Stage: StageFuse, Exact: true, Apply: fuseMatMul})
+	RegisterPass(Pass{Name: "attention-views", Stage: StageFuse + 1, Exact: true, Apply: attentionViews})
 }
 
 // scalarConst returns the value of a constant FLOAT scalar (any shape of
@@ -375,6 +377,88 @@ func fuseAttention(r *Rewriter, exact bool) error {
 			Inputs: []string{q, k, v}, Outputs: slices.Clone(t4.Outputs), Op: &attentionOp{scale: scale}})
 	}
 	return nil
+}
+
+// attentionViews lets each attentionOp read Q, K and V where the export
+// slices them from one projection [S, B, 3E] (Slice of the last axis,
+// then Reshape to [S, N, d]): the op reads the projection's columns in
+// place, and the Reshapes go, with their shape arithmetic and the Slices
+// (copies) when nothing else reads them (the export takes a Shape of
+// each Slice for its Reshape). The reshape keeps S and splits E into
+// heads of size d, so head n of the view is item n/(E/d), columns start +
+// (n mod E/d)·d: the same values, the same bits.
+func attentionViews(r *Rewriter) error {
+	for _, n := range r.Nodes() {
+		o, ok := n.Op.(*attentionOp)
+		if !ok || o.views != nil || !r.Alive(n) {
+			continue
+		}
+		var views [3]headView
+		inputs := slices.Clone(n.Inputs)
+		var removed []*Node
+		var shapes []string
+		d := 0
+		for i, value := range n.Inputs {
+			rs, sl, v, ok := slicedHeads(r, n, value)
+			if !ok || d != 0 && r.Info(value).Shape[2].Size != d {
+				continue
+			}
+			d = r.Info(value).Shape[2].Size
+			views[i], inputs[i] = v, sl.Inputs[0]
+			removed = append(removed, rs)
+			shapes = append(shapes, rs.Inputs[1], rs.Inputs[0])
+		}
+		if removed == nil {
+			continue
+		}
+		c := *n
+		c.Inputs = inputs
+		c.Op = &attentionOp{scale: o.scale, views: &views, d: d, out: slices.Clone(r.Info(n.Outputs[0]).Shape)}
+		r.Replace(append(removed, n), &c)
+		for _, v := range shapes {
+			if v != "" {
+				r.removeUnread(v)
+			}
+		}
+	}
+	return nil
+}
+
+// slicedHeads matches value, read by the attention a alone: a Reshape to
+// [S, N, d] (d known) of a Slice of the last axis of [S, B, W] (step 1, W
+// known, a width that is a multiple of d). It returns the Reshape, the
+// Slice and the columns.
+func slicedHeads(r *Rewriter, a *Node, value string) (rs, sl *Node, v headView, ok bool) {
+	rs = r.producer(value)
+	if !onnxOp(rs, "Reshape") || r.SoleReader(value) != a || r.IsOutput(value) {
+		return nil, nil, v, false
+	}
+	sliced := rs.Inputs[0]
+	sl = r.producer(sliced)
+	if !onnxOp(sl, "Slice") {
+		return nil, nil, v, false
+	}
+	so, isSlice := sl.Op.(*sliceOp)
+	x, y := r.Info(sl.Inputs[0]), r.Info(value)
+	if !isSlice || x == nil || y == nil || x.DType != onnx.Float || x.Rank() != 3 || y.Rank() != 3 ||
+		!x.Shape[2].Known() || !y.Shape[2].Known() || y.Shape[2].Size == 0 || !x.Shape[0].Same(y.Shape[0]) {
+		return nil, nil, v, false
+	}
+	in := make([]*Info, len(sl.Inputs))
+	for i, name := range sl.Inputs {
+		if name != "" {
+			in[i] = r.Info(name)
+		}
+	}
+	starts, ends, axes, steps, known := so.params(in)
+	if !known {
+		return nil, nil, v, false
+	}
+	plan, err := slicePlan(x.Shape, starts, ends, axes, steps)
+	if err != nil || len(plan) != 1 || plan[0].axis != 2 || plan[0].step != 1 || plan[0].count <= 0 || plan[0].count%y.Shape[2].Size != 0 {
+		return nil, nil, v, false
+	}
+	return rs, sl, headView{start: plan[0].start, width: plan[0].count}, true
 }
 
 // attentionQ matches the first operand of the scores MatMul m: Q

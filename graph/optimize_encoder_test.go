@@ -183,15 +183,8 @@ func TestFuseAttention(t *testing.T) {
 		}
 		feed := map[string]*Tensor{"q": randF32(rng, 10, 6, d), "k": randF32(rng, 10, 6, d), "v": randF32(rng, 10, 6, d)}
 		run := func(level Optimization) (*Tensor, []string) {
-			s, err := NewSession(g, Options{Threads: 2, Optimization: level})
-			if err != nil {
-				t.Fatal(err)
-			}
-			res, err := s.Run(feed)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return res["y"], nodeTypes(s.Graph())
+			res, types := runOptimized(t, g, level, feed)
+			return res["y"], types
 		}
 		want, _ := run(OptimizeNone)
 		got, types := run(OptimizeAll)
@@ -207,6 +200,92 @@ func TestFuseAttention(t *testing.T) {
 		closeTo(t, "attention, scale 1/√32", got, want, 1e-5)
 		if len(exactTypes) == 1 {
 			t.Errorf("OptimizeExact fused the attention with scale 1/√32: %v", exactTypes)
+		}
+	}
+}
+
+// runOptimized runs g on feed in a session (two threads) with the
+// optimisation level, and returns the outputs and the optimised graph's
+// op types.
+func runOptimized(t *testing.T, g *Graph, level Optimization, feed map[string]*Tensor) (map[string]*Tensor, []string) {
+	t.Helper()
+	s, err := NewSession(g, Options{Threads: 2, Optimization: level})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.Run(feed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, nodeTypes(s.Graph())
+}
+
+// slicedAttention returns attentionChain (head size d, scale 1/√d) with
+// Q, K and V cut from one input x [sq, B, 3·h·d] as the export cuts them:
+// a Slice of the last axis each, then a Reshape to [sq, B·h, d]. With
+// readK, K's Slice is also read by a Relu (whose output is a graph
+// output: the Slice must stay); with sliceOut, V's Slice output is a
+// graph output too.
+func slicedAttention(t *testing.T, sq, b, h, d int, readK, sliceOut bool) *onnx.Model {
+	t.Helper()
+	m := attentionChain(t, sq, b*h, d, float32(math.Sqrt(float64(d))))
+	g := m.Graph
+	e := int64(h * d)
+	g.Input = []onnx.ValueInfo{onnx.TensorValueInfo("x", onnx.Float, onnx.Dims(int64(sq), int64(b), 3*e)...)}
+	consts := map[string]*Tensor{"c0": i64(s(1), 0), "c1": i64(s(1), e), "c2": i64(s(1), 2*e), "c3": i64(s(1), 3*e),
+		"last": i64(s(1), -1), "heads": i64(s(3), int64(sq), int64(b*h), int64(d))}
+	for _, name := range []string{"c0", "c1", "c2", "c3", "last", "heads"} {
+		c, err := TensorToONNX(name, consts[name])
+		if err != nil {
+			t.Fatal(err)
+		}
+		g.Initializer = append(g.Initializer, c)
+	}
+	var nodes []onnx.Node
+	for i, name := range []string{"q", "k", "v"} {
+		from, to := []string{"c0", "c1", "c2"}[i], []string{"c1", "c2", "c3"}[i]
+		nodes = append(nodes,
+			onnx.NewNode("Slice", "slice_"+name, []string{"x", from, to, "last"}, []string{name + "_cols"}),
+			onnx.NewNode("Reshape", "reshape_"+name, []string{name + "_cols", "heads"}, []string{name}))
+	}
+	if readK {
+		nodes = append(nodes, onnx.NewNode("Relu", "relu_k", []string{"k_cols"}, []string{"k_relu"}))
+		g.Output = append(g.Output, onnx.ValueInfo{Name: "k_relu"})
+	}
+	if sliceOut {
+		g.Output = append(g.Output, onnx.ValueInfo{Name: "v_cols"})
+	}
+	g.Node = append(nodes, g.Node...)
+	return m
+}
+
+// TestAttentionViews checks that the attention reads Q, K and V in place
+// from the projection they are sliced from, bit for bit, with the Slices
+// and Reshapes gone where nothing else reads them.
+func TestAttentionViews(t *testing.T) {
+	rng := rand.New(rand.NewPCG(5, 2))
+	for _, c := range []struct {
+		b               int
+		readK, sliceOut bool
+		want            []string
+	}{
+		{1, false, false, []string{"Attention"}},
+		{3, false, false, []string{"Attention"}},
+		{2, true, true, []string{"Slice", "Slice", "Relu", "Attention"}},
+	} {
+		const sq, h, d = 9, 2, 16
+		g, err := Import(slicedAttention(t, sq, c.b, h, d, c.readK, c.sliceOut))
+		if err != nil {
+			t.Fatal(err)
+		}
+		feed := map[string]*Tensor{"x": randF32(rng, sq, c.b, 3*h*d)}
+		want, _ := runOptimized(t, g, OptimizeNone, feed)
+		got, types := runOptimized(t, g, OptimizeExact, feed)
+		if !slices.Equal(types, c.want) {
+			t.Errorf("batch %d: optimised nodes %v, want %v", c.b, types, c.want)
+		}
+		for name, w := range want {
+			check(t, fmt.Sprintf("batch %d: %s", c.b, name), got[name], w)
 		}
 	}
 }

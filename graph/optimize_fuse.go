@@ -13,13 +13,15 @@ import (
 	"github.com/tensorquant/tensorquant/onnx"
 )
 
-// The built-in passes: Identity and Dropout removed, BatchNormalization
+// The built-in passes: Identity and Dropout removed, nodes whose outputs
+// nothing reads removed, BatchNormalization
 // folded into the convolution before it, and convolutions and Gemm fused
 // with their bias, residual Add and activation into one op with packed
 // weights.
 
 func init() {
 	RegisterPass(Pass{Name: "remove-identity", Stage: StageCleanup, Exact: true, Apply: removeIdentity})
+	RegisterPass(Pass{Name: "remove-unread", Stage: StageCleanup + 1, Exact: true, Apply: removeUnreadNodes})
 	RegisterPass(Pass{Name: "fold-batchnorm", Stage: StageFold, Apply: foldBatchNorm})
 	RegisterPass(Pass{Name: "fuse-conv-winograd", Stage: StageFuse - 1, Apply: func(r *Rewriter) error { return fuseConv(r, true) }})
 	RegisterPass(Pass{Name: "fuse-conv", Stage: StageFuse, Exact: true, Apply: func(r *Rewriter) error { return fuseConv(r, false) }})

@@ -461,3 +461,41 @@ func testFuseQDQ(t *testing.T, x *Tensor) {
 		})
 	}
 }
+
+// TestRemoveUnread: nodes whose outputs nothing reads (a Shape of a
+// dynamic value, as exports leave them once constant folding has taken
+// their readers) are not run, nor the producers only they read; the
+// graph outputs and the values kept stay.
+func TestRemoveUnread(t *testing.T) {
+	m := &onnx.Model{OpsetImport: []onnx.OperatorSetID{{Version: 13}}, Graph: &onnx.Graph{
+		Input:  []onnx.ValueInfo{onnx.TensorValueInfo("x", onnx.Float, onnx.DimParam("N"), onnx.DimValue(4))},
+		Output: []onnx.ValueInfo{{Name: "y"}},
+		Node: []onnx.Node{
+			onnx.NewNode("Neg", "neg", []string{"x"}, []string{"n"}),
+			onnx.NewNode("Shape", "shape", []string{"n"}, []string{"sh"}),
+			onnx.NewNode("Relu", "relu", []string{"x"}, []string{"y"}),
+			onnx.NewNode("Abs", "abs", []string{"x"}, []string{"a"}),
+		},
+	}}
+	g, err := Import(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		level Optimization
+		keep  []string
+		want  []string
+	}{
+		{OptimizeNone, nil, []string{"Neg", "Shape", "Relu", "Abs"}},
+		{OptimizeExact, nil, []string{"Relu"}},
+		{OptimizeAll, []string{"n"}, []string{"Neg", "Relu"}},
+	} {
+		s, err := NewSession(g, Options{Optimization: c.level, Keep: c.keep})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := nodeTypes(s.Graph()); !slices.Equal(got, c.want) {
+			t.Errorf("%v, keeping %v: nodes %v, want %v", c.level, c.keep, got, c.want)
+		}
+	}
+}

@@ -142,7 +142,7 @@ func (sc *batchScan) node(n *Node) bool {
 			if out.axis >= len(o.Shape) || sc.factor(o.Shape[out.axis])%out.n != 0 || sc.factor(o.Shape[out.axis]) == 0 {
 				return false
 			}
-			if !reshapes[n.OpType] && !o.Shape[out.axis].Same(in[src].Shape[at[src].axis]) {
+			if !relabels(n) && !o.Shape[out.axis].Same(in[src].Shape[at[src].axis]) {
 				return false
 			}
 			if axis, _, ok := sc.locate(o.Shape); !ok || axis != out.axis {
@@ -240,6 +240,14 @@ var shapeArith = map[string]bool{
 
 // reshapes lists the ops that relabel the linear order.
 var reshapes = map[string]bool{"Reshape": true, "Flatten": true, "Squeeze": true, "Unsqueeze": true}
+
+// relabels reports whether n's output holds the batch in another
+// dimension than its batched input does: a reshape, or an attention that
+// reads its heads from views of [S, B, W].
+func relabels(n *Node) bool {
+	o, ok := n.Op.(*attentionOp)
+	return reshapes[n.OpType] || ok && o.views != nil
+}
 
 // batchRule reports whether node n computes each item of its outputs from
 // that item of its batched inputs (at[i] non-nil: where input i holds the
@@ -614,14 +622,29 @@ func gemmRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Info) (b
 }
 
 // attentionRule: the fused attention's Q, K and V are [S, N, d] with the
-// batch among the N heads.
+// batch among the N heads, or views of [S, B, W] (attentionViews) with
+// the batch in B: head j·(width/d) + h of a view is row j of B, so the
+// batch's digit, of weight n in B, has weight n·width/d among the heads.
 func attentionRule(sc *batchScan, n *Node, in []*Info, at []*batchAt, out []*Info) (batchAt, bool) {
+	o, ok := n.Op.(*attentionOp)
+	if !ok || len(at) < 3 {
+		return batchAt{}, false
+	}
+	var heads batchAt
 	for i := range 3 {
-		if i >= len(at) || at[i] == nil || at[i].axis != 1 || *at[i] != *at[0] {
+		if at[i] == nil || at[i].axis != 1 {
 			return batchAt{}, false
 		}
+		a := *at[i]
+		if v := o.view(i); v.width > 0 {
+			a.n *= v.width / o.d
+		}
+		if i > 0 && a != heads {
+			return batchAt{}, false
+		}
+		heads = a
 	}
-	return *at[0], true
+	return heads, true
 }
 
 // alone reports whether input 0 is batched and no other input is.

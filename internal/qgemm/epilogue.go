@@ -3,6 +3,7 @@ package qgemm
 import (
 	"fmt"
 	"math"
+	"slices"
 	"unsafe"
 
 	"github.com/tensorquant/tensorquant/fakequant"
@@ -87,11 +88,18 @@ type epilogue struct {
 
 // setColumns sets the per-column terms for weights w, activations with
 // kernel zero point zk, an int32 bias (nil, or one per column) and the
-// scales (one, or one per column; none for outInt32).
+// scales (one, or one per column; none for outInt32). When zk, the
+// bias and the scales are the last call's (a graph node's constants, on
+// every run), its terms are reused.
 func (e *epilogue) setColumns(w *Weights, zk int32, bias []int32, scale []float32) error {
 	n := w.n
 	if bias != nil && len(bias) != n {
 		return shapeErr("weights have %d columns but the bias has %d values", n, len(bias))
+	}
+	e.zp = w.zp
+	if c := w.columns.Load(); c != nil && c.zk == zk && sameBytes(c.bias, bias) && sameBytes(c.given, scale) && c.scale != nil == (e.kind != outInt32) {
+		e.colTerm, e.scale = c.colTerm, c.scale
+		return nil
 	}
 	e.colTerm = make([]int32, n)
 	k := int32(w.k)
@@ -106,21 +114,43 @@ func (e *epilogue) setColumns(w *Weights, zk int32, bias []int32, scale []float3
 		}
 		e.colTerm[j] = t
 	}
-	e.zp = w.zp
-	if e.kind == outInt32 {
-		return nil
-	}
-	s, err := perColumn("scale", scale, n)
-	if err != nil {
-		return err
-	}
-	for j, v := range s {
-		if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
-			return fmt.Errorf("qgemm: scale %v (column %d) is not finite", v, j)
+	if e.kind != outInt32 {
+		s, err := perColumn("scale", scale, n)
+		if err != nil {
+			return err
 		}
+		for j, v := range s {
+			if math.IsNaN(float64(v)) || math.IsInf(float64(v), 0) {
+				return fmt.Errorf("qgemm: scale %v (column %d) is not finite", v, j)
+			}
+		}
+		e.scale = s
 	}
-	e.scale = s
+	e.scale = slices.Clone(e.scale) // the caller's may change
+	w.columns.Store(&columnTerms{zk: zk, bias: slices.Clone(bias), given: slices.Clone(scale), colTerm: e.colTerm, scale: e.scale})
 	return nil
+}
+
+// columnTerms are an epilogue's per-column terms for a zero point, a bias
+// and scales (copies of the caller's: given as given, scale per column,
+// nil for outInt32).
+type columnTerms struct {
+	zk      int32
+	bias    []int32
+	given   []float32
+	colTerm []int32
+	scale   []float32
+}
+
+// sameBytes reports whether a and b hold the same bits (nil and empty
+// alike).
+func sameBytes[T int32 | float32](a, b []T) bool {
+	return len(a) == len(b) && string(bytesOfSlice(a)) == string(bytesOfSlice(b))
+}
+
+// bytesOfSlice returns the memory of s.
+func bytesOfSlice[T int32 | float32](s []T) []byte {
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), 4*len(s))
 }
 
 // perColumn returns v as one value per column: v itself when it has n

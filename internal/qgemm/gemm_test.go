@@ -334,3 +334,37 @@ func TestMatMulRagged(t *testing.T) {
 		})
 	})
 }
+
+// TestColumnTermsReused: the per-column terms a product keeps for its
+// next call follow a bias changed in place and another activation zero
+// point (the results are those of freshly packed weights).
+func TestColumnTermsReused(t *testing.T) {
+	rng := rand.New(rand.NewPCG(31, 4))
+	const m, n, k = 5, 7, 9
+	p := newProblem[uint8, int8](rng, m, n, k, true, true)
+	w, err := PackMatrix(convert[int8](p.b), k, n, n, false, convert[int8](p.zb))
+	if err != nil {
+		t.Fatal(err)
+	}
+	bias := slices.Clone(p.bias)
+	for _, step := range []string{"first", "again", "bias changed in place", "zero point changed"} {
+		switch step {
+		case "bias changed in place":
+			bias[3] += 1000
+		case "zero point changed":
+			p.za = (p.za + 77) % 256
+		}
+		p.bias = bias
+		want := p.ref()
+		a := Matrix[uint8]{Data: convert[uint8](p.a), Rows: m, Stride: p.lda, ZeroPoint: uint8(p.za)}
+		c := make([]int32, m*n)
+		if err := MatMulInt32(1, a, w, bias, c, n); err != nil {
+			t.Fatal(err)
+		}
+		for i, v := range c {
+			if int64(v) != want[i] {
+				t.Fatalf("%s: C[%d] = %d, want %d", step, i, v, want[i])
+			}
+		}
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"sync/atomic"
 )
 
 // Int8 is the element type of quantized tensors: int8 or uint8.
@@ -43,6 +44,10 @@ type Weights struct {
 	panel  []int8
 	colSum []int32 // Σ_k β[k][j]
 	zp     []int32 // zβ[j]; nil when every zero point is 0
+	// columns caches the epilogue's per-column terms of the last call
+	// (a graph node calls with the same zero point, bias and scales on
+	// every run).
+	columns atomic.Pointer[columnTerms]
 }
 
 // K returns the depth of the product (rows of B).

@@ -59,6 +59,7 @@ func vecmathKernels(c *build.Context) {
 		k.reductions(s)
 		if s.avx512 {
 			k.softmaxRow(s)
+			k.normRow(s)
 		}
 	}
 }
@@ -555,6 +556,109 @@ func (k *vmConsts) reductions(s isa) {
 		}})
 }
 
+// fold16 combines lane j of the ZMM register v with lane j+w for w = 8,
+// 4, 2, 1 (fold16's order in the Go code) by op (ops for the last, on
+// single lanes) and returns lane 0 in an XMM register.
+func fold16(s isa, v reg.VecVirtual, op func(b, a, d reg.Register), ops func(b, a, d reg.Register)) reg.VecVirtual {
+	h, y := s.YMM(), s.YMM()
+	s.VEXTRACTF64X4(operand.U8(1), v, h)
+	op(h, v.AsY(), y)
+	q, x4 := s.XMM(), s.XMM()
+	s.VEXTRACTF128(operand.U8(1), y, q)
+	op(q, y.AsX(), x4)
+	t := s.XMM()
+	s.VMOVHLPS(x4, x4, t)
+	op(t, x4, x4)
+	s.VMOVSHDUP(x4, t)
+	ops(t, x4, x4)
+	return x4
+}
+
+// foldSum is fold16 with additions.
+func foldSum(s isa, v reg.VecVirtual) reg.VecVirtual {
+	return fold16(s, v, func(b, a, d reg.Register) { s.VADDPS(b, a, d) }, func(b, a, d reg.Register) { s.VADDSS(b, a, d) })
+}
+
+// rowBlocks runs body once per block of 16 elements of a row of n
+// blocks, with copies of the pointers ptrs advanced by a block each time.
+func rowBlocks(s isa, n reg.Register, label string, ptrs []reg.Register, body func(ps []reg.Register)) {
+	ps := make([]reg.Register, len(ptrs))
+	for i, p := range ptrs {
+		ps[i] = s.GP64()
+		s.MOVQ(p, ps[i])
+	}
+	c := s.GP64()
+	s.MOVQ(n, c)
+	s.Label(label)
+	body(ps)
+	for _, p := range ps {
+		s.ADDQ(operand.U32(64), p)
+	}
+	s.DECQ(c)
+	s.JNZ(operand.LabelRef(label))
+}
+
+// normRow emits normRowAVX512(dst, x, w, b []float32, eps float32) (mean,
+// invStd float32): LayerNorm of a row of a positive multiple of 16
+// elements, with a bias, in one call: the operations of sum, fold16,
+// sqDev, fold16 and norm in LayerNorm's order (an encoder's rows are 256
+// to 1024 elements: the five calls and Go's folds cost as much as the
+// passes).
+func (k *vmConsts) normRow(s isa) {
+	s.text("normRow", "LayerNorm(dst, x, w, b, eps) for len(x) a positive multiple of 16, b not nil (LayerNorm's generic code).")
+	dst, x, n := s.slice("dst", 4), s.slice("x", 4), s.length("x")
+	w, b := s.slice("w", 4), s.slice("b", 4)
+	nf := s.XMM()
+	s.VXORPS(nf, nf, nf)
+	s.VCVTSI2SSQ(n, nf, nf) // float32(len(x))
+	s.SHRQ(operand.U8(4), n)
+	// mean = Sum(x)/n: lanes from +0, folded.
+	sum := s.vec()
+	s.VXORPS(sum, sum, sum)
+	rowBlocks(s, n, "sum", []reg.Register{x.p}, func(ps []reg.Register) {
+		s.VADDPS(operand.Mem{Base: ps[0]}, sum, sum)
+	})
+	mean := foldSum(s, sum)
+	s.VDIVSS(nf, mean, mean)
+	m := s.vec()
+	s.VBROADCASTSS(mean, m)
+	// invStd = 1/float32(sqrt(float64(Σ(x-mean)²/n + eps))).
+	acc := s.vec()
+	s.VXORPS(acc, acc, acc)
+	rowBlocks(s, n, "sqdev", []reg.Register{x.p}, func(ps []reg.Register) {
+		d := s.vec()
+		s.VMOVUPS(operand.Mem{Base: ps[0]}, d)
+		s.VSUBPS(m, d, d)
+		s.VMULPS(d, d, d)
+		s.VADDPS(d, acc, acc)
+	})
+	v := foldSum(s, acc)
+	s.VDIVSS(nf, v, v)
+	s.VADDSS(s.param("eps"), v, v)
+	s.VCVTSS2SD(v, v, v)
+	s.VSQRTSD(v, v, v)
+	s.VCVTSD2SS(v, v, v)
+	inv := s.XMM()
+	s.VMOVSS(k.num(1), inv)
+	s.VDIVSS(v, inv, inv)
+	iv := s.vec()
+	s.VBROADCASTSS(inv, iv)
+	// dst = ((x - mean)·invStd)·w + b (norm).
+	rowBlocks(s, n, "norm", []reg.Register{x.p, w.p, b.p, dst.p}, func(ps []reg.Register) {
+		y := s.vec()
+		s.VMOVUPS(operand.Mem{Base: ps[0]}, y)
+		s.VSUBPS(m, y, y)
+		s.VMULPS(iv, y, y)
+		s.VMULPS(operand.Mem{Base: ps[1]}, y, y)
+		s.VADDPS(operand.Mem{Base: ps[2]}, y, y)
+		s.VMOVUPS(y, operand.Mem{Base: ps[3]})
+	})
+	s.VMOVSS(mean, s.retIndex(0))
+	s.VMOVSS(inv, s.retIndex(1))
+	s.VZEROUPPER()
+	s.RET()
+}
+
 // softmaxRow emits softmaxRowAVX512(dst, x []float32, scale float32):
 // Softmax of a row of a positive multiple of 16 elements in one call,
 // the operations of max, maxFold16, expSum, fold16 and mulScalar in their
@@ -566,32 +670,7 @@ func (k *vmConsts) softmaxRow(s isa) {
 	scale := s.broadcast(s.param("scale"))
 	s.SHRQ(operand.U8(4), n)
 	blocks := func(label string, body func(xp, dp reg.Register)) {
-		xp, dp, c := s.GP64(), s.GP64(), s.GP64()
-		s.MOVQ(x.p, xp)
-		s.MOVQ(dst.p, dp)
-		s.MOVQ(n, c)
-		s.Label(label)
-		body(xp, dp)
-		s.ADDQ(operand.U32(64), xp)
-		s.ADDQ(operand.U32(64), dp)
-		s.DECQ(c)
-		s.JNZ(operand.LabelRef(label))
-	}
-	// fold combines lane j with lane j+w for w = 8, 4, 2, 1 (fold16's
-	// order) and returns lane 0 in an XMM register.
-	fold := func(v reg.VecVirtual, op func(b, a, d reg.Register), ops func(b, a, d reg.Register)) reg.VecVirtual {
-		h, y := s.YMM(), s.YMM()
-		s.VEXTRACTF64X4(operand.U8(1), v, h)
-		op(h, v.AsY(), y)
-		q, x4 := s.XMM(), s.XMM()
-		s.VEXTRACTF128(operand.U8(1), y, q)
-		op(q, y.AsX(), x4)
-		t := s.XMM()
-		s.VMOVHLPS(x4, x4, t)
-		op(t, x4, x4)
-		s.VMOVSHDUP(x4, t)
-		ops(t, x4, x4)
-		return x4
+		rowBlocks(s, n, label, []reg.Register{x.p, dst.p}, func(ps []reg.Register) { body(ps[0], ps[1]) })
 	}
 	// The maximum: lanes from -Inf, vmaxps keeping the lane unless the
 	// element is greater (maxGeneric), folded (a max of ±0 may keep
@@ -604,7 +683,7 @@ func (k *vmConsts) softmaxRow(s isa) {
 		s.VMOVUPS(operand.Mem{Base: xp}, v)
 		s.VMAXPS(m, v, m)
 	})
-	mx := fold(m, func(b, a, d reg.Register) { s.VMAXPS(b, a, d) }, func(b, a, d reg.Register) { s.VMAXSS(b, a, d) })
+	mx := fold16(s, m, func(b, a, d reg.Register) { s.VMAXPS(b, a, d) }, func(b, a, d reg.Register) { s.VMAXSS(b, a, d) })
 	s.VMULSS(scale.AsX(), mx, mx) // shift = scale·max
 	shift := s.vec()
 	s.VBROADCASTSS(mx, shift)
@@ -619,7 +698,7 @@ func (k *vmConsts) softmaxRow(s isa) {
 		s.VMOVUPS(e, operand.Mem{Base: dp})
 		s.VADDPS(e, sum, sum)
 	})
-	total := fold(sum, func(b, a, d reg.Register) { s.VADDPS(b, a, d) }, func(b, a, d reg.Register) { s.VADDSS(b, a, d) })
+	total := foldSum(s, sum)
 	// dst times 1/sum (mulScalar).
 	r := s.XMM()
 	s.VMOVSS(k.num(1), r)

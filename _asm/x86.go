@@ -163,8 +163,11 @@ func (s isa) param(name string) operand.Mem {
 }
 
 // ret returns the frame address of the single result.
-func (s isa) ret() operand.Mem {
-	b, err := s.ReturnIndex(0).Resolve()
+func (s isa) ret() operand.Mem { return s.retIndex(0) }
+
+// retIndex returns the frame address of result i.
+func (s isa) retIndex(i int) operand.Mem {
+	b, err := s.ReturnIndex(i).Resolve()
 	if err != nil {
 		panic(err)
 	}

@@ -13,3 +13,6 @@ func expSumBlocks(*[lanes]float32, []float32, []float32, float32, float32) int {
 
 // softmaxRow reports false: the generic code runs Softmax.
 func softmaxRow(_, _ []float32, _ float32) bool { return false }
+
+// normRow reports false: the generic code runs LayerNorm.
+func normRow(_, _, _, _ []float32, _ float32) (mean, invStd float32, ok bool) { return 0, 0, false }

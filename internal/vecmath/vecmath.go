@@ -176,6 +176,11 @@ func Softmax(dst, x []float32, scale float32) {
 // (TestRowAccuracy: 2.4).
 func LayerNorm(dst, x, w, b []float32, eps float32) (mean, invStd float32) {
 	dst, w = dst[:len(x)], w[:len(x)]
+	if b != nil {
+		if mean, invStd, ok := normRow(dst, x, w, b[:len(x)], eps); ok {
+			return mean, invStd
+		}
+	}
 	n := float32(len(x))
 	mean = Sum(x) / n
 	var acc [lanes]float32

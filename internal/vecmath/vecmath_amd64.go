@@ -240,6 +240,23 @@ func expSumBlocks(acc *[lanes]float32, dst, x []float32, scale, shift float32) i
 	return n
 }
 
+// normRowAVX512 is LayerNorm with a bias for len(x) a positive multiple
+// of 16 in one call (normRow in _asm/vecmath.go).
+//
+//go:noescape
+func normRowAVX512(dst, x, w, b []float32, eps float32) (mean, invStd float32)
+
+// normRow runs LayerNorm of x into dst with w and b (each as long as x)
+// in one kernel call when the selected family has one for the row's
+// length, and reports whether it did.
+func normRow(dst, x, w, b []float32, eps float32) (mean, invStd float32, ok bool) {
+	if cpufeat.Selected != cpufeat.AVX512 || len(x) < lanes || len(x)%lanes != 0 {
+		return 0, 0, false
+	}
+	mean, invStd = normRowAVX512(dst, x, w, b, eps)
+	return mean, invStd, true
+}
+
 // softmaxRowAVX512 is Softmax for len(x) a positive multiple of 16 in
 // one call (softmaxRow in _asm/vecmath.go).
 //

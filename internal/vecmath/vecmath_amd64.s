@@ -7292,3 +7292,83 @@ DATA vm_negInf<>+52(SB)/4, $0xff800000
 DATA vm_negInf<>+56(SB)/4, $0xff800000
 DATA vm_negInf<>+60(SB)/4, $0xff800000
 GLOBL vm_negInf<>(SB), RODATA|NOPTR, $64
+
+// func normRowAVX512(dst []float32, x []float32, w []float32, b []float32, eps float32) (mean float32, invStd float32)
+// Requires: AVX, AVX512DQ, AVX512F
+TEXT ·normRowAVX512(SB), NOSPLIT, $0-112
+	// LayerNorm(dst, x, w, b, eps) for len(x) a positive multiple of 16, b not nil (LayerNorm's generic code).
+	MOVQ       dst_base+0(FP), AX
+	MOVQ       x_base+24(FP), CX
+	MOVQ       x_len+32(FP), DX
+	MOVQ       w_base+48(FP), BX
+	MOVQ       b_base+72(FP), SI
+	VXORPS     X0, X0, X0
+	VCVTSI2SSQ DX, X0, X0
+	SHRQ       $0x04, DX
+	VXORPS     Z1, Z1, Z1
+	MOVQ       CX, DI
+	MOVQ       DX, R8
+
+sum:
+	VADDPS        (DI), Z1, Z1
+	ADDQ          $0x00000040, DI
+	DECQ          R8
+	JNZ           sum
+	VEXTRACTF64X4 $0x01, Z1, Y2
+	VADDPS        Y2, Y1, Y1
+	VEXTRACTF128  $0x01, Y1, X2
+	VADDPS        X2, X1, X1
+	VMOVHLPS      X1, X1, X2
+	VADDPS        X2, X1, X1
+	VMOVSHDUP     X1, X2
+	VADDSS        X2, X1, X1
+	VDIVSS        X0, X1, X1
+	VBROADCASTSS  X1, Z2
+	VXORPS        Z3, Z3, Z3
+	MOVQ          CX, DI
+	MOVQ          DX, R8
+
+sqdev:
+	VMOVUPS       (DI), Z4
+	VSUBPS        Z2, Z4, Z4
+	VMULPS        Z4, Z4, Z4
+	VADDPS        Z4, Z3, Z3
+	ADDQ          $0x00000040, DI
+	DECQ          R8
+	JNZ           sqdev
+	VEXTRACTF64X4 $0x01, Z3, Y4
+	VADDPS        Y4, Y3, Y3
+	VEXTRACTF128  $0x01, Y3, X4
+	VADDPS        X4, X3, X3
+	VMOVHLPS      X3, X3, X4
+	VADDPS        X4, X3, X3
+	VMOVSHDUP     X3, X4
+	VADDSS        X4, X3, X3
+	VDIVSS        X0, X3, X3
+	VADDSS        eps+96(FP), X3, X3
+	VCVTSS2SD     X3, X3, X3
+	VSQRTSD       X3, X3, X3
+	VCVTSD2SS     X3, X3, X3
+	VMOVSS        vm_f3f800000<>+0(SB), X0
+	VDIVSS        X3, X0, X0
+	VBROADCASTSS  X0, Z3
+	MOVQ          BX, BX
+	MOVQ          AX, AX
+
+norm:
+	VMOVUPS (CX), Z4
+	VSUBPS  Z2, Z4, Z4
+	VMULPS  Z3, Z4, Z4
+	VMULPS  (BX), Z4, Z4
+	VADDPS  (SI), Z4, Z4
+	VMOVUPS Z4, (AX)
+	ADDQ    $0x00000040, CX
+	ADDQ    $0x00000040, BX
+	ADDQ    $0x00000040, SI
+	ADDQ    $0x00000040, AX
+	DECQ    DX
+	JNZ     norm
+	VMOVSS  X1, mean+104(FP)
+	VMOVSS  X0, invStd+108(FP)
+	VZEROUPPER
+	RET

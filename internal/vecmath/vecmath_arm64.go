@@ -168,3 +168,6 @@ func expSumBlocks(acc *[lanes]float32, dst, x []float32, scale, shift float32) i
 
 // softmaxRow reports false: NEON runs Softmax kernel by kernel.
 func softmaxRow(_, _ []float32, _ float32) bool { return false }
+
+// normRow reports false: NEON runs LayerNorm kernel by kernel.
+func normRow(_, _, _, _ []float32, _ float32) (mean, invStd float32, ok bool) { return 0, 0, false }

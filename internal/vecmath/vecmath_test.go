@@ -3,6 +3,7 @@ package vecmath
 import (
 	"math"
 	"math/rand/v2"
+	"slices"
 	"testing"
 
 	"github.com/tensorquant/tensorquant/internal/testkit/kerneltest"
@@ -279,6 +280,9 @@ func TestReductions(t *testing.T) {
 							t.Fatalf("LayerNorm n=%d off=%d: mean, invStd %v, %v; want %v, %v", n, off, gm, gis, m, is)
 						}
 						checkSame(t, "LayerNorm", n, off, x, dst, want)
+						in := slices.Clone(x)
+						LayerNorm(in, in, w[:n], bias, eps)
+						checkSame(t, "LayerNorm in place", n, off, x, in, want)
 					}
 				}
 			}

@@ -7,6 +7,27 @@
 DATA absMask<>+0(SB)/4, $0x7fffffff
 GLOBL absMask<>(SB), RODATA|NOPTR, $4
 
+DATA half<>+0(SB)/4, $0x3f000000
+GLOBL half<>(SB), RODATA|NOPTR, $4
+
+DATA tieTol<>+0(SB)/4, $0x35800000
+DATA tieTol<>+4(SB)/4, $0x35800000
+DATA tieTol<>+8(SB)/4, $0x35800000
+DATA tieTol<>+12(SB)/4, $0x35800000
+DATA tieTol<>+16(SB)/4, $0x35800000
+DATA tieTol<>+20(SB)/4, $0x35800000
+DATA tieTol<>+24(SB)/4, $0x35800000
+DATA tieTol<>+28(SB)/4, $0x35800000
+DATA tieTol<>+32(SB)/4, $0x35800000
+DATA tieTol<>+36(SB)/4, $0x35800000
+DATA tieTol<>+40(SB)/4, $0x35800000
+DATA tieTol<>+44(SB)/4, $0x35800000
+DATA tieTol<>+48(SB)/4, $0x35800000
+DATA tieTol<>+52(SB)/4, $0x35800000
+DATA tieTol<>+56(SB)/4, $0x35800000
+DATA tieTol<>+60(SB)/4, $0x35800000
+GLOBL tieTol<>(SB), RODATA|NOPTR, $64
+
 DATA lowBytes<>+0(SB)/8, $0x808080800c080400
 DATA lowBytes<>+8(SB)/8, $0x8080808080808080
 DATA lowBytes<>+16(SB)/8, $0x808080800c080400
@@ -495,18 +516,18 @@ ret:
 	VZEROUPPER
 	RET
 
-// func quantLinearAVX2(dst []byte, src []float32, scale float32, lo float32, hi float32, zp int32)
+// func quantLinearAVX2(dst []byte, src []float32, scale float32, rcp float32, lo float32, hi float32, zp int32)
 // Requires: AVX, AVX2
-TEXT ·quantLinearAVX2(SB), NOSPLIT, $0-64
+TEXT ·quantLinearAVX2(SB), NOSPLIT, $0-68
 	// dst[i] = byte(roundHalfToEven(clamp(src[i]/scale, lo, hi)) + zp), NaN giving lo
 	// (quantLinearGeneric).
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         src_base+24(FP), CX
 	MOVQ         src_len+32(FP), DX
 	VBROADCASTSS scale+48(FP), Y0
-	VBROADCASTSS lo+52(FP), Y1
-	VBROADCASTSS hi+56(FP), Y2
-	VBROADCASTSS zp+60(FP), Y3
+	VBROADCASTSS lo+56(FP), Y1
+	VBROADCASTSS hi+60(FP), Y2
+	VBROADCASTSS zp+64(FP), Y3
 	VMOVDQU      lanePerm<>+0(SB), Y4
 	TESTQ        $0x00000007, DX
 	JZ           body
@@ -1378,62 +1399,133 @@ ret:
 	VZEROUPPER
 	RET
 
-// func quantLinearAVX512(dst []byte, src []float32, scale float32, lo float32, hi float32, zp int32)
-// Requires: AVX, AVX2, AVX512F, AVX512VL
-TEXT ·quantLinearAVX512(SB), NOSPLIT, $0-64
+// func quantLinearAVX512(dst []byte, src []float32, scale float32, rcp float32, lo float32, hi float32, zp int32)
+// Requires: AVX, AVX2, AVX512DQ, AVX512F, AVX512VL, FMA3
+TEXT ·quantLinearAVX512(SB), NOSPLIT, $0-68
 	// dst[i] = byte(roundHalfToEven(clamp(src[i]/scale, lo, hi)) + zp), NaN giving lo
 	// (quantLinearGeneric).
 	MOVQ         dst_base+0(FP), AX
 	MOVQ         src_base+24(FP), CX
 	MOVQ         src_len+32(FP), DX
 	VBROADCASTSS scale+48(FP), Z0
-	VBROADCASTSS lo+52(FP), Z1
-	VBROADCASTSS hi+56(FP), Z2
-	VBROADCASTSS zp+60(FP), Z3
+	VBROADCASTSS rcp+52(FP), Z1
+	VBROADCASTSS lo+56(FP), Z2
+	VBROADCASTSS hi+60(FP), Z3
+	VBROADCASTSS zp+64(FP), Z4
 	TESTQ        $0x00000007, DX
 	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -8(AX)(DX*1), SI
-	VMOVUPS      (BX), Y4
-	VDIVPS       Y0, Y4, Y4
-	VMAXPS       Y1, Y4, Y4
-	VMINPS       Y4, Y2, Y4
-	VCVTPS2DQ    Y4, Y4
-	VPADDD       Y3, Y4, Y4
+	VMOVUPS      (BX), Y5
+	VMULPS       Y1, Y5, Y6
+	VMOVAPS      Y6, Y7
+	VRNDSCALEPS  $0x08, Y7, Y7
+	VSUBPS       Y7, Y6, Y7
+	VBROADCASTSS absMask<>+0(SB), Y9
+	VANDPS       Y9, Y7, Y7
+	VANDPS       Y9, Y6, Y8
+	VBROADCASTSS half<>+0(SB), Y9
+	VFNMADD132PS tieTol<>+0(SB), Y9, Y8
+	VCMPPS       $0x05, Y8, Y7, K1
+	KORTESTW     K1, K1
+	JZ           quantlinear_q1
+	VDIVPS       Y0, Y5, Y6
+
+quantlinear_q1:
+	VMAXPS    Y2, Y6, Y6
+	VMINPS    Y6, Y3, Y6
+	VCVTPS2DQ Y6, Y6
+	VPADDD    Y4, Y6, Y6
 
 body:
 	SUBQ $0x40, DX
 	JB   loop4_end
 
 loop4:
-	VMOVUPS          (CX), Z5
-	VDIVPS           Z0, Z5, Z5
-	VMAXPS           Z1, Z5, Z5
-	VMINPS           Z5, Z2, Z5
-	VCVTPS2DQ.RN_SAE Z5, Z5
-	VPADDD           Z3, Z5, Z5
-	VMOVUPS          64(CX), Z6
-	VDIVPS           Z0, Z6, Z6
-	VMAXPS           Z1, Z6, Z6
-	VMINPS           Z6, Z2, Z6
-	VCVTPS2DQ.RN_SAE Z6, Z6
-	VPADDD           Z3, Z6, Z6
-	VMOVUPS          128(CX), Z7
-	VDIVPS           Z0, Z7, Z7
-	VMAXPS           Z1, Z7, Z7
-	VMINPS           Z7, Z2, Z7
+	VMOVUPS      (CX), Z5
+	VMULPS       Z1, Z5, Z7
+	VMOVAPS      Z7, Z8
+	VRNDSCALEPS  $0x08, Z8, Z8
+	VSUBPS       Z8, Z7, Z8
+	VBROADCASTSS absMask<>+0(SB), Z10
+	VANDPS       Z10, Z8, Z8
+	VANDPS       Z10, Z7, Z9
+	VBROADCASTSS half<>+0(SB), Z10
+	VFNMADD132PS tieTol<>+0(SB), Z10, Z9
+	VCMPPS       $0x05, Z9, Z8, K1
+	KORTESTW     K1, K1
+	JZ           quantlinear_q2
+	VDIVPS       Z0, Z5, Z7
+
+quantlinear_q2:
+	VMAXPS           Z2, Z7, Z7
+	VMINPS           Z7, Z3, Z7
 	VCVTPS2DQ.RN_SAE Z7, Z7
-	VPADDD           Z3, Z7, Z7
-	VMOVUPS          192(CX), Z8
-	VDIVPS           Z0, Z8, Z8
-	VMAXPS           Z1, Z8, Z8
-	VMINPS           Z8, Z2, Z8
+	VPADDD           Z4, Z7, Z7
+	VMOVUPS          64(CX), Z5
+	VMULPS           Z1, Z5, Z8
+	VMOVAPS          Z8, Z9
+	VRNDSCALEPS      $0x08, Z9, Z9
+	VSUBPS           Z9, Z8, Z9
+	VBROADCASTSS     absMask<>+0(SB), Z11
+	VANDPS           Z11, Z9, Z9
+	VANDPS           Z11, Z8, Z10
+	VBROADCASTSS     half<>+0(SB), Z11
+	VFNMADD132PS     tieTol<>+0(SB), Z11, Z10
+	VCMPPS           $0x05, Z10, Z9, K1
+	KORTESTW         K1, K1
+	JZ               quantlinear_q3
+	VDIVPS           Z0, Z5, Z8
+
+quantlinear_q3:
+	VMAXPS           Z2, Z8, Z8
+	VMINPS           Z8, Z3, Z8
 	VCVTPS2DQ.RN_SAE Z8, Z8
-	VPADDD           Z3, Z8, Z8
-	VPMOVDB          Z5, (AX)
-	VPMOVDB          Z6, 16(AX)
-	VPMOVDB          Z7, 32(AX)
-	VPMOVDB          Z8, 48(AX)
+	VPADDD           Z4, Z8, Z8
+	VMOVUPS          128(CX), Z5
+	VMULPS           Z1, Z5, Z9
+	VMOVAPS          Z9, Z10
+	VRNDSCALEPS      $0x08, Z10, Z10
+	VSUBPS           Z10, Z9, Z10
+	VBROADCASTSS     absMask<>+0(SB), Z12
+	VANDPS           Z12, Z10, Z10
+	VANDPS           Z12, Z9, Z11
+	VBROADCASTSS     half<>+0(SB), Z12
+	VFNMADD132PS     tieTol<>+0(SB), Z12, Z11
+	VCMPPS           $0x05, Z11, Z10, K1
+	KORTESTW         K1, K1
+	JZ               quantlinear_q4
+	VDIVPS           Z0, Z5, Z9
+
+quantlinear_q4:
+	VMAXPS           Z2, Z9, Z9
+	VMINPS           Z9, Z3, Z9
+	VCVTPS2DQ.RN_SAE Z9, Z9
+	VPADDD           Z4, Z9, Z9
+	VMOVUPS          192(CX), Z5
+	VMULPS           Z1, Z5, Z10
+	VMOVAPS          Z10, Z11
+	VRNDSCALEPS      $0x08, Z11, Z11
+	VSUBPS           Z11, Z10, Z11
+	VBROADCASTSS     absMask<>+0(SB), Z13
+	VANDPS           Z13, Z11, Z11
+	VANDPS           Z13, Z10, Z12
+	VBROADCASTSS     half<>+0(SB), Z13
+	VFNMADD132PS     tieTol<>+0(SB), Z13, Z12
+	VCMPPS           $0x05, Z12, Z11, K1
+	KORTESTW         K1, K1
+	JZ               quantlinear_q5
+	VDIVPS           Z0, Z5, Z10
+
+quantlinear_q5:
+	VMAXPS           Z2, Z10, Z10
+	VMINPS           Z10, Z3, Z10
+	VCVTPS2DQ.RN_SAE Z10, Z10
+	VPADDD           Z4, Z10, Z10
+	VPMOVDB          Z7, (AX)
+	VPMOVDB          Z8, 16(AX)
+	VPMOVDB          Z9, 32(AX)
+	VPMOVDB          Z10, 48(AX)
 	ADDQ             $0x00000100, CX
 	ADDQ             $0x40, AX
 	SUBQ             $0x40, DX
@@ -1445,35 +1537,63 @@ loop4_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS          (CX), Z5
-	VDIVPS           Z0, Z5, Z5
-	VMAXPS           Z1, Z5, Z5
-	VMINPS           Z5, Z2, Z5
-	VCVTPS2DQ.RN_SAE Z5, Z5
-	VPADDD           Z3, Z5, Z5
-	VPMOVDB          Z5, (AX)
+	VMOVUPS      (CX), Z5
+	VMULPS       Z1, Z5, Z7
+	VMOVAPS      Z7, Z8
+	VRNDSCALEPS  $0x08, Z8, Z8
+	VSUBPS       Z8, Z7, Z8
+	VBROADCASTSS absMask<>+0(SB), Z10
+	VANDPS       Z10, Z8, Z8
+	VANDPS       Z10, Z7, Z9
+	VBROADCASTSS half<>+0(SB), Z10
+	VFNMADD132PS tieTol<>+0(SB), Z10, Z9
+	VCMPPS       $0x05, Z9, Z8, K1
+	KORTESTW     K1, K1
+	JZ           quantlinear_q6
+	VDIVPS       Z0, Z5, Z7
+
+quantlinear_q6:
+	VMAXPS           Z2, Z7, Z7
+	VMINPS           Z7, Z3, Z7
+	VCVTPS2DQ.RN_SAE Z7, Z7
+	VPADDD           Z4, Z7, Z7
+	VPMOVDB          Z7, (AX)
 	ADDQ             $0x40, CX
 	ADDQ             $0x10, AX
 	SUBQ             $0x10, DX
 	JAE              loop1
 
 loop1_end:
-	ADDQ      $0x10, DX
-	CMPQ      DX, $0x08
-	JB        done
-	VMOVUPS   (CX), Y5
-	VDIVPS    Y0, Y5, Y5
-	VMAXPS    Y1, Y5, Y5
-	VMINPS    Y5, Y2, Y5
-	VCVTPS2DQ Y5, Y5
-	VPADDD    Y3, Y5, Y5
-	VPMOVDB   Y5, (AX)
+	ADDQ         $0x10, DX
+	CMPQ         DX, $0x08
+	JB           done
+	VMOVUPS      (CX), Y5
+	VMULPS       Y1, Y5, Y1
+	VMOVAPS      Y1, Y7
+	VRNDSCALEPS  $0x08, Y7, Y7
+	VSUBPS       Y7, Y1, Y7
+	VBROADCASTSS absMask<>+0(SB), Y9
+	VANDPS       Y9, Y7, Y7
+	VANDPS       Y9, Y1, Y8
+	VBROADCASTSS half<>+0(SB), Y9
+	VFNMADD132PS tieTol<>+0(SB), Y9, Y8
+	VCMPPS       $0x05, Y8, Y7, K1
+	KORTESTW     K1, K1
+	JZ           quantlinear_q7
+	VDIVPS       Y0, Y5, Y1
+
+quantlinear_q7:
+	VMAXPS    Y2, Y1, Y1
+	VMINPS    Y1, Y3, Y1
+	VCVTPS2DQ Y1, Y1
+	VPADDD    Y4, Y1, Y1
+	VPMOVDB   Y1, (AX)
 	SUBQ      $0x08, DX
 
 done:
 	TESTQ   DX, DX
 	JZ      ret
-	VPMOVDB Y4, (SI)
+	VPMOVDB Y6, (SI)
 
 ret:
 	VZEROUPPER

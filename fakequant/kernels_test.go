@@ -334,6 +334,35 @@ func TestFakeQuantPerChannelLayouts(t *testing.T) {
 	}
 }
 
+// TestQuantLinearNearTies: quotients within a few ulps of a
+// half-integer, where a product by 1/scale can round to another integer
+// than the division (the kernels divide there), give the bytes of
+// quantLinearGeneric, for scales of every kind.
+func TestQuantLinearNearTies(t *testing.T) {
+	kerneltest.ForEachImpl(t, func(t *testing.T) {
+		for _, scale := range []float32{0.37, 0.0236, 1.0 / 3, 0.1, 7.3, 1e-3, 3e-39, 1e38} {
+			var src []float32
+			for k := -140; k <= 140; k++ {
+				x := float32(float64(k)+0.5) * scale
+				for j := -6; j <= 6; j++ {
+					src = append(src, math.Float32frombits(uint32(int32(math.Float32bits(x))+int32(j))))
+				}
+			}
+			want, got := make([]byte, len(src)), make([]byte, len(src))
+			for _, b := range [][3]int32{{-128, 127, 0}, {0, 255, 128}} {
+				lo, hi, zp := float32(b[0]-b[2]), float32(b[1]-b[2]), b[2]
+				quantLinearGeneric(want, src, scale, lo, hi, zp)
+				quantLinear(got, src, scale, lo, hi, zp)
+				for i := range got {
+					if got[i] != want[i] {
+						t.Fatalf("scale=%v %v: x=%v (x/scale %v): %d, want %d", scale, b, src[i], src[i]/scale, got[i], want[i])
+					}
+				}
+			}
+		}
+	})
+}
+
 // TestQuantLinearKernelMatchesGeneric runs quantLinear on every length to
 // 300 at 16 offsets, for int8, uint8 and 4-bit ranges with zero points at
 // their ends and in between, and scales from tiny to huge, zero,

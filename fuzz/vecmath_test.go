@@ -22,7 +22,7 @@ func FuzzVecmath(f *testing.F) {
 		a, b := x[:half], x[half:2*half]
 		eachImpl(t, func() [][]float32 {
 			var out [][]float32
-			for _, k := range []func(dst, x []float32){vecmath.Exp, vecmath.Erf, vecmath.Tanh, vecmath.Sigmoid, vecmath.SiLU, vecmath.Gelu, vecmath.GeluTanh} {
+			for _, k := range []func(dst, x []float32){vecmath.Exp, vecmath.Erf, vecmath.Tanh, vecmath.Sigmoid, vecmath.SiLU, vecmath.Gelu, vecmath.GeluTanh, vecmath.GeluFast} {
 				d := make([]float32, len(x))
 				k(d, x)
 				out = append(out, d)

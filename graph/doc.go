@@ -58,7 +58,10 @@
 // QuantizeLinear/DequantizeLinear with fakequant's ONNX Runtime-exact Q/DQ
 // kernels: a QDQ model exported from layers runs here bit for bit as its
 // export-mode forward (and ONNX Runtime) computes it. NewSession's
-// passes fuse a convolution with its bias, residual Add and activation;
+// passes drop the nodes whose outputs nothing reads, fuse a convolution
+// with its bias, residual Add and activation, and a transformer's
+// attention into one op that reads its heads in place from the
+// projection the export slices them from;
 // OptimizeAll computes the float 3×3 stride-1 ones with enough channels
 // by Winograd's F(2×2, 3×3) (2.25× fewer multiplications, within a few
 // ulps of the sums; not those fed by DequantizeLinear, whose

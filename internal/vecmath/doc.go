@@ -1,8 +1,8 @@
 // Package vecmath holds the float32 vector kernels of the graph executor's
 // element-wise ops: the transcendental functions (Exp, Erf, Tanh, Sigmoid,
-// SiLU, Gelu, GeluTanh), the row kernels of Softmax and LayerNorm, and the
-// element-wise arithmetic of Add, Sub, Mul and Div with a scalar or a
-// second vector.
+// SiLU, Gelu, GeluTanh, and GeluFast for values quantized next), the row
+// kernels of Softmax and LayerNorm, and the element-wise arithmetic of
+// Add, Sub, Mul and Div with a scalar or a second vector.
 //
 // The functions are polynomial approximations in float32, as vector math
 // libraries (ONNX Runtime's MLAS among them) compute them, rather than

@@ -424,7 +424,8 @@ func attentionViews(r *Rewriter) error {
 	return nil
 }
 
-// slicedHeads matches value, read by the attention a alone: a Reshape to
+// slicedHeads matches value, read by the attention a alone (and once: Q,
+// K and V of one value stay as they are): a Reshape to
 // [S, N, d] (d known) of a Slice of the last axis of [S, B, W] (step 1, W
 // known, a width that is a multiple of d). It returns the Reshape, the
 // Slice and the columns.

@@ -290,6 +290,39 @@ func TestAttentionViews(t *testing.T) {
 	}
 }
 
+// TestAttentionViewsShared: Q, K and V one value, sliced and reshaped
+// once: the attention reads it as it is, the same bits.
+func TestAttentionViewsShared(t *testing.T) {
+	const sq, b, h, d = 7, 2, 2, 16
+	m := slicedAttention(t, sq, b, h, d, false, false)
+	g := m.Graph
+	var nodes []onnx.Node
+	for _, n := range g.Node {
+		switch n.Name {
+		case "slice_k", "reshape_k", "slice_v", "reshape_v":
+			continue
+		}
+		for i, in := range n.Input {
+			if in == "k" || in == "v" {
+				n.Input[i] = "q"
+			}
+		}
+		nodes = append(nodes, n)
+	}
+	g.Node = nodes
+	gr, err := Import(m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	feed := map[string]*Tensor{"x": randF32(rand.New(rand.NewPCG(5, 3)), sq, b, 3*h*d)}
+	want, _ := runOptimized(t, gr, OptimizeNone, feed)
+	got, types := runOptimized(t, gr, OptimizeExact, feed)
+	if !slices.Equal(types, []string{"Slice", "Reshape", "Attention"}) {
+		t.Errorf("optimised nodes %v, want [Slice Reshape Attention]", types)
+	}
+	check(t, "y", got["y"], want["y"])
+}
+
 // TestEncoderFused checks what the passes make of the reference
 // encoders (`make models`): per layer one Attention, the projections and
 // the feed-forward as FusedMatMul with the bias, the Gelu and the

@@ -97,7 +97,7 @@ func (e *epilogue) setColumns(w *Weights, zk int32, bias []int32, scale []float3
 		return shapeErr("weights have %d columns but the bias has %d values", n, len(bias))
 	}
 	e.zp = w.zp
-	if c := w.columns.Load(); c != nil && c.zk == zk && sameBytes(c.bias, bias) && sameBytes(c.given, scale) && c.scale != nil == (e.kind != outInt32) {
+	if c := w.columns.Load(); c != nil && c.zk == zk && sameBytes(c.bias, bias) && sameBytes(c.given, scale) && (c.scale != nil) == (e.kind != outInt32) {
 		e.colTerm, e.scale = c.colTerm, c.scale
 		return nil
 	}

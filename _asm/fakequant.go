@@ -1,8 +1,6 @@
 package main
 
 import (
-	"fmt"
-
 	"github.com/mmcloughlin/avo/attr"
 	"github.com/mmcloughlin/avo/build"
 	"github.com/mmcloughlin/avo/operand"
@@ -214,9 +212,9 @@ func quantLinear(s isa, k fqConsts) {
 	s.text("quantLinear", "dst[i] = byte(roundHalfToEven(clamp(src[i]/scale, lo, hi)) + zp), NaN giving lo", "(quantLinearGeneric).")
 	dst, src, n := s.slice("dst", 1), s.slice("src", 4), s.length("src")
 	scale := s.broadcast(s.param("scale"))
-	var rcp reg.VecVirtual
+	var rcp, abs, half reg.VecVirtual
 	if s.avx512 {
-		rcp = s.broadcast(s.param("rcp"))
+		rcp, abs, half = s.broadcast(s.param("rcp")), s.broadcast(k.absMask), s.broadcast(k.half)
 	}
 	lo, hi := s.broadcast(s.param("lo")), s.broadcast(s.param("hi"))
 	zp := s.broadcast(s.param("zp"))
@@ -231,16 +229,14 @@ func quantLinear(s isa, k fqConsts) {
 			}
 			s.VMULPS(s.v(rcp), r, q)
 			// t = |q - round(q)|, a = 0.5 - |q|·2^-20.
-			t, a, c := s.vec(), s.vec(), s.vec()
+			t, a := s.vec(), s.vec()
 			s.VMOVAPS(q, t)
 			s.round(t)
 			s.VSUBPS(t, q, t)
-			s.VBROADCASTSS(k.absMask, c)
-			s.VANDPS(c, t, t)
-			s.VANDPS(c, q, a)
-			s.VBROADCASTSS(k.half, c)
-			s.VFNMADD132PS(k.tol, c, a) // a = -(a·2^-20) + 0.5
-			done := fqLabel("quantlinear_q")
+			s.VANDPS(s.v(abs), t, t)
+			s.VANDPS(s.v(abs), q, a)
+			s.VFNMADD132PS(k.tol, s.v(half), a) // a = -(a·2^-20) + 0.5
+			done := newLabel("quantlinear_q")
 			m := s.K()
 			s.VCMPPS(imm(cmpNLTUQ), a, t, m) // !(t < a): near a tie, or NaN
 			s.KORTESTW(m, m)
@@ -268,15 +264,6 @@ func (s isa) codes(q, lo, hi, zp reg.Register) reg.Register {
 // cmpNLTUQ is VCMPPS's predicate "not less than, unordered": true where
 // either operand is NaN.
 const cmpNLTUQ = 5
-
-// fqLabels counts the labels fqLabel made.
-var fqLabels int
-
-// fqLabel returns a label name not used before, from prefix.
-func fqLabel(prefix string) string {
-	fqLabels++
-	return fmt.Sprintf("%s%d", prefix, fqLabels)
-}
 
 // dequantInt8: dst[i] = float32(src[i]) / so.
 func dequantInt8(s isa) {

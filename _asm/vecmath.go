@@ -90,17 +90,10 @@ func floatConstants(pkg string) (map[string]uint32, map[string]string) {
 // float32 value (or bit pattern), usable as the memory operand of a YMM
 // or ZMM instruction.
 type vmConsts struct {
-	c      *build.Context
-	vals   map[string]uint32
-	strs   map[string]string
-	mems   map[string]operand.Mem
-	labels int // labels made by label
-}
-
-// label returns a label name not used before, from prefix.
-func (k *vmConsts) label(prefix string) string {
-	k.labels++
-	return fmt.Sprintf("%s%d", prefix, k.labels)
+	c    *build.Context
+	vals map[string]uint32
+	strs map[string]string
+	mems map[string]operand.Mem
 }
 
 // bits returns the block of the 32-bit pattern v, named name.
@@ -316,7 +309,7 @@ func (k *vmConsts) gelu(s isa, x reg.Register) reg.Register {
 	isSmall := k.cmp(s, cmpLT, a, k.f("erfSplit"))
 	var big, done string
 	if !s.avx512 {
-		big, done = k.label("gelu_big"), k.label("gelu_done")
+		big, done = newLabel("gelu_big"), newLabel("gelu_done")
 		lanes := s.GP32()
 		s.VMOVMSKPS(isSmall, lanes)
 		s.CMPL(lanes, operand.U32(0xff))

@@ -34,6 +34,16 @@ func (s isa) half() isa {
 	return s
 }
 
+// labels counts the labels newLabel made.
+var labels int
+
+// newLabel returns a label name not used before, from prefix (for the
+// branches that a kernel's emitter makes in each vector it emits).
+func newLabel(prefix string) string {
+	labels++
+	return fmt.Sprintf("%s%d", prefix, labels)
+}
+
 // text starts the kernel name+s.name, whose signature is the stub declared
 // in the package, with the comment lines doc.
 func (s isa) text(name string, doc ...string) {

@@ -1409,123 +1409,115 @@ TEXT ·quantLinearAVX512(SB), NOSPLIT, $0-68
 	MOVQ         src_len+32(FP), DX
 	VBROADCASTSS scale+48(FP), Z0
 	VBROADCASTSS rcp+52(FP), Z1
-	VBROADCASTSS lo+56(FP), Z2
-	VBROADCASTSS hi+60(FP), Z3
-	VBROADCASTSS zp+64(FP), Z4
+	VBROADCASTSS absMask<>+0(SB), Z2
+	VBROADCASTSS half<>+0(SB), Z3
+	VBROADCASTSS lo+56(FP), Z4
+	VBROADCASTSS hi+60(FP), Z5
+	VBROADCASTSS zp+64(FP), Z6
 	TESTQ        $0x00000007, DX
 	JZ           body
 	LEAQ         -32(CX)(DX*4), BX
 	LEAQ         -8(AX)(DX*1), SI
-	VMOVUPS      (BX), Y5
-	VMULPS       Y1, Y5, Y6
-	VMOVAPS      Y6, Y7
-	VRNDSCALEPS  $0x08, Y7, Y7
-	VSUBPS       Y7, Y6, Y7
-	VBROADCASTSS absMask<>+0(SB), Y9
-	VANDPS       Y9, Y7, Y7
-	VANDPS       Y9, Y6, Y8
-	VBROADCASTSS half<>+0(SB), Y9
-	VFNMADD132PS tieTol<>+0(SB), Y9, Y8
-	VCMPPS       $0x05, Y8, Y7, K1
+	VMOVUPS      (BX), Y7
+	VMULPS       Y1, Y7, Y8
+	VMOVAPS      Y8, Y9
+	VRNDSCALEPS  $0x08, Y9, Y9
+	VSUBPS       Y9, Y8, Y9
+	VANDPS       Y2, Y9, Y9
+	VANDPS       Y2, Y8, Y10
+	VFNMADD132PS tieTol<>+0(SB), Y3, Y10
+	VCMPPS       $0x05, Y10, Y9, K1
 	KORTESTW     K1, K1
 	JZ           quantlinear_q1
-	VDIVPS       Y0, Y5, Y6
+	VDIVPS       Y0, Y7, Y8
 
 quantlinear_q1:
-	VMAXPS    Y2, Y6, Y6
-	VMINPS    Y6, Y3, Y6
-	VCVTPS2DQ Y6, Y6
-	VPADDD    Y4, Y6, Y6
+	VMAXPS    Y4, Y8, Y8
+	VMINPS    Y8, Y5, Y8
+	VCVTPS2DQ Y8, Y8
+	VPADDD    Y6, Y8, Y8
 
 body:
 	SUBQ $0x40, DX
 	JB   loop4_end
 
 loop4:
-	VMOVUPS      (CX), Z5
-	VMULPS       Z1, Z5, Z7
-	VMOVAPS      Z7, Z8
-	VRNDSCALEPS  $0x08, Z8, Z8
-	VSUBPS       Z8, Z7, Z8
-	VBROADCASTSS absMask<>+0(SB), Z10
-	VANDPS       Z10, Z8, Z8
-	VANDPS       Z10, Z7, Z9
-	VBROADCASTSS half<>+0(SB), Z10
-	VFNMADD132PS tieTol<>+0(SB), Z10, Z9
-	VCMPPS       $0x05, Z9, Z8, K1
+	VMOVUPS      (CX), Z7
+	VMULPS       Z1, Z7, Z9
+	VMOVAPS      Z9, Z10
+	VRNDSCALEPS  $0x08, Z10, Z10
+	VSUBPS       Z10, Z9, Z10
+	VANDPS       Z2, Z10, Z10
+	VANDPS       Z2, Z9, Z11
+	VFNMADD132PS tieTol<>+0(SB), Z3, Z11
+	VCMPPS       $0x05, Z11, Z10, K1
 	KORTESTW     K1, K1
 	JZ           quantlinear_q2
-	VDIVPS       Z0, Z5, Z7
+	VDIVPS       Z0, Z7, Z9
 
 quantlinear_q2:
-	VMAXPS           Z2, Z7, Z7
-	VMINPS           Z7, Z3, Z7
-	VCVTPS2DQ.RN_SAE Z7, Z7
-	VPADDD           Z4, Z7, Z7
-	VMOVUPS          64(CX), Z5
-	VMULPS           Z1, Z5, Z8
-	VMOVAPS          Z8, Z9
-	VRNDSCALEPS      $0x08, Z9, Z9
-	VSUBPS           Z9, Z8, Z9
-	VBROADCASTSS     absMask<>+0(SB), Z11
-	VANDPS           Z11, Z9, Z9
-	VANDPS           Z11, Z8, Z10
-	VBROADCASTSS     half<>+0(SB), Z11
-	VFNMADD132PS     tieTol<>+0(SB), Z11, Z10
-	VCMPPS           $0x05, Z10, Z9, K1
-	KORTESTW         K1, K1
-	JZ               quantlinear_q3
-	VDIVPS           Z0, Z5, Z8
-
-quantlinear_q3:
-	VMAXPS           Z2, Z8, Z8
-	VMINPS           Z8, Z3, Z8
-	VCVTPS2DQ.RN_SAE Z8, Z8
-	VPADDD           Z4, Z8, Z8
-	VMOVUPS          128(CX), Z5
-	VMULPS           Z1, Z5, Z9
-	VMOVAPS          Z9, Z10
-	VRNDSCALEPS      $0x08, Z10, Z10
-	VSUBPS           Z10, Z9, Z10
-	VBROADCASTSS     absMask<>+0(SB), Z12
-	VANDPS           Z12, Z10, Z10
-	VANDPS           Z12, Z9, Z11
-	VBROADCASTSS     half<>+0(SB), Z12
-	VFNMADD132PS     tieTol<>+0(SB), Z12, Z11
-	VCMPPS           $0x05, Z11, Z10, K1
-	KORTESTW         K1, K1
-	JZ               quantlinear_q4
-	VDIVPS           Z0, Z5, Z9
-
-quantlinear_q4:
-	VMAXPS           Z2, Z9, Z9
-	VMINPS           Z9, Z3, Z9
+	VMAXPS           Z4, Z9, Z9
+	VMINPS           Z9, Z5, Z9
 	VCVTPS2DQ.RN_SAE Z9, Z9
-	VPADDD           Z4, Z9, Z9
-	VMOVUPS          192(CX), Z5
-	VMULPS           Z1, Z5, Z10
+	VPADDD           Z6, Z9, Z9
+	VMOVUPS          64(CX), Z7
+	VMULPS           Z1, Z7, Z10
 	VMOVAPS          Z10, Z11
 	VRNDSCALEPS      $0x08, Z11, Z11
 	VSUBPS           Z11, Z10, Z11
-	VBROADCASTSS     absMask<>+0(SB), Z13
-	VANDPS           Z13, Z11, Z11
-	VANDPS           Z13, Z10, Z12
-	VBROADCASTSS     half<>+0(SB), Z13
-	VFNMADD132PS     tieTol<>+0(SB), Z13, Z12
+	VANDPS           Z2, Z11, Z11
+	VANDPS           Z2, Z10, Z12
+	VFNMADD132PS     tieTol<>+0(SB), Z3, Z12
 	VCMPPS           $0x05, Z12, Z11, K1
 	KORTESTW         K1, K1
+	JZ               quantlinear_q3
+	VDIVPS           Z0, Z7, Z10
+
+quantlinear_q3:
+	VMAXPS           Z4, Z10, Z10
+	VMINPS           Z10, Z5, Z10
+	VCVTPS2DQ.RN_SAE Z10, Z10
+	VPADDD           Z6, Z10, Z10
+	VMOVUPS          128(CX), Z7
+	VMULPS           Z1, Z7, Z11
+	VMOVAPS          Z11, Z12
+	VRNDSCALEPS      $0x08, Z12, Z12
+	VSUBPS           Z12, Z11, Z12
+	VANDPS           Z2, Z12, Z12
+	VANDPS           Z2, Z11, Z13
+	VFNMADD132PS     tieTol<>+0(SB), Z3, Z13
+	VCMPPS           $0x05, Z13, Z12, K1
+	KORTESTW         K1, K1
+	JZ               quantlinear_q4
+	VDIVPS           Z0, Z7, Z11
+
+quantlinear_q4:
+	VMAXPS           Z4, Z11, Z11
+	VMINPS           Z11, Z5, Z11
+	VCVTPS2DQ.RN_SAE Z11, Z11
+	VPADDD           Z6, Z11, Z11
+	VMOVUPS          192(CX), Z7
+	VMULPS           Z1, Z7, Z12
+	VMOVAPS          Z12, Z13
+	VRNDSCALEPS      $0x08, Z13, Z13
+	VSUBPS           Z13, Z12, Z13
+	VANDPS           Z2, Z13, Z13
+	VANDPS           Z2, Z12, Z14
+	VFNMADD132PS     tieTol<>+0(SB), Z3, Z14
+	VCMPPS           $0x05, Z14, Z13, K1
+	KORTESTW         K1, K1
 	JZ               quantlinear_q5
-	VDIVPS           Z0, Z5, Z10
+	VDIVPS           Z0, Z7, Z12
 
 quantlinear_q5:
-	VMAXPS           Z2, Z10, Z10
-	VMINPS           Z10, Z3, Z10
-	VCVTPS2DQ.RN_SAE Z10, Z10
-	VPADDD           Z4, Z10, Z10
-	VPMOVDB          Z7, (AX)
-	VPMOVDB          Z8, 16(AX)
-	VPMOVDB          Z9, 32(AX)
-	VPMOVDB          Z10, 48(AX)
+	VMAXPS           Z4, Z12, Z12
+	VMINPS           Z12, Z5, Z12
+	VCVTPS2DQ.RN_SAE Z12, Z12
+	VPADDD           Z6, Z12, Z12
+	VPMOVDB          Z9, (AX)
+	VPMOVDB          Z10, 16(AX)
+	VPMOVDB          Z11, 32(AX)
+	VPMOVDB          Z12, 48(AX)
 	ADDQ             $0x00000100, CX
 	ADDQ             $0x40, AX
 	SUBQ             $0x40, DX
@@ -1537,27 +1529,25 @@ loop4_end:
 	JB   loop1_end
 
 loop1:
-	VMOVUPS      (CX), Z5
-	VMULPS       Z1, Z5, Z7
-	VMOVAPS      Z7, Z8
-	VRNDSCALEPS  $0x08, Z8, Z8
-	VSUBPS       Z8, Z7, Z8
-	VBROADCASTSS absMask<>+0(SB), Z10
-	VANDPS       Z10, Z8, Z8
-	VANDPS       Z10, Z7, Z9
-	VBROADCASTSS half<>+0(SB), Z10
-	VFNMADD132PS tieTol<>+0(SB), Z10, Z9
-	VCMPPS       $0x05, Z9, Z8, K1
+	VMOVUPS      (CX), Z7
+	VMULPS       Z1, Z7, Z9
+	VMOVAPS      Z9, Z10
+	VRNDSCALEPS  $0x08, Z10, Z10
+	VSUBPS       Z10, Z9, Z10
+	VANDPS       Z2, Z10, Z10
+	VANDPS       Z2, Z9, Z11
+	VFNMADD132PS tieTol<>+0(SB), Z3, Z11
+	VCMPPS       $0x05, Z11, Z10, K1
 	KORTESTW     K1, K1
 	JZ           quantlinear_q6
-	VDIVPS       Z0, Z5, Z7
+	VDIVPS       Z0, Z7, Z9
 
 quantlinear_q6:
-	VMAXPS           Z2, Z7, Z7
-	VMINPS           Z7, Z3, Z7
-	VCVTPS2DQ.RN_SAE Z7, Z7
-	VPADDD           Z4, Z7, Z7
-	VPMOVDB          Z7, (AX)
+	VMAXPS           Z4, Z9, Z9
+	VMINPS           Z9, Z5, Z9
+	VCVTPS2DQ.RN_SAE Z9, Z9
+	VPADDD           Z6, Z9, Z9
+	VPMOVDB          Z9, (AX)
 	ADDQ             $0x40, CX
 	ADDQ             $0x10, AX
 	SUBQ             $0x10, DX
@@ -1567,33 +1557,31 @@ loop1_end:
 	ADDQ         $0x10, DX
 	CMPQ         DX, $0x08
 	JB           done
-	VMOVUPS      (CX), Y5
-	VMULPS       Y1, Y5, Y1
-	VMOVAPS      Y1, Y7
-	VRNDSCALEPS  $0x08, Y7, Y7
-	VSUBPS       Y7, Y1, Y7
-	VBROADCASTSS absMask<>+0(SB), Y9
-	VANDPS       Y9, Y7, Y7
-	VANDPS       Y9, Y1, Y8
-	VBROADCASTSS half<>+0(SB), Y9
-	VFNMADD132PS tieTol<>+0(SB), Y9, Y8
-	VCMPPS       $0x05, Y8, Y7, K1
+	VMOVUPS      (CX), Y7
+	VMULPS       Y1, Y7, Y1
+	VMOVAPS      Y1, Y9
+	VRNDSCALEPS  $0x08, Y9, Y9
+	VSUBPS       Y9, Y1, Y9
+	VANDPS       Y2, Y9, Y9
+	VANDPS       Y2, Y1, Y2
+	VFNMADD132PS tieTol<>+0(SB), Y3, Y2
+	VCMPPS       $0x05, Y2, Y9, K1
 	KORTESTW     K1, K1
 	JZ           quantlinear_q7
-	VDIVPS       Y0, Y5, Y1
+	VDIVPS       Y0, Y7, Y1
 
 quantlinear_q7:
-	VMAXPS    Y2, Y1, Y1
-	VMINPS    Y1, Y3, Y1
+	VMAXPS    Y4, Y1, Y1
+	VMINPS    Y1, Y5, Y1
 	VCVTPS2DQ Y1, Y1
-	VPADDD    Y4, Y1, Y1
+	VPADDD    Y6, Y1, Y1
 	VPMOVDB   Y1, (AX)
 	SUBQ      $0x08, DX
 
 done:
 	TESTQ   DX, DX
 	JZ      ret
-	VPMOVDB Y6, (SI)
+	VPMOVDB Y8, (SI)
 
 ret:
 	VZEROUPPER

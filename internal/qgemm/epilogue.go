@@ -124,9 +124,11 @@ func (e *epilogue) setColumns(w *Weights, zk int32, bias []int32, scale []float3
 				return fmt.Errorf("qgemm: scale %v (column %d) is not finite", v, j)
 			}
 		}
+		if len(scale) == n {
+			s = slices.Clone(s) // the caller's, which may change
+		}
 		e.scale = s
 	}
-	e.scale = slices.Clone(e.scale) // the caller's may change
 	w.columns.Store(&columnTerms{zk: zk, bias: slices.Clone(bias), given: slices.Clone(scale), colTerm: e.colTerm, scale: e.scale})
 	return nil
 }
@@ -145,12 +147,7 @@ type columnTerms struct {
 // sameBytes reports whether a and b hold the same bits (nil and empty
 // alike).
 func sameBytes[T int32 | float32](a, b []T) bool {
-	return len(a) == len(b) && string(bytesOfSlice(a)) == string(bytesOfSlice(b))
-}
-
-// bytesOfSlice returns the memory of s.
-func bytesOfSlice[T int32 | float32](s []T) []byte {
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), 4*len(s))
+	return len(a) == len(b) && string(bytesOf(a)) == string(bytesOf(b))
 }
 
 // perColumn returns v as one value per column: v itself when it has n
@@ -224,9 +221,10 @@ func rangeOf[T Int8]() (lo, hi int32) {
 	return -128, 127
 }
 
-// bytesOf returns the bytes of an int8 or uint8 slice.
-func bytesOf[T Int8](s []T) []byte {
-	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s))
+// bytesOf returns the memory of s, its elements' bytes.
+func bytesOf[T any](s []T) []byte {
+	var zero T
+	return unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(s))), len(s)*int(unsafe.Sizeof(zero)))
 }
 
 // tile writes the output of the rows×nv tile p (row stride ldp) whose top

@@ -162,8 +162,8 @@ func TestSpecials(t *testing.T) {
 			[]float32{0, negZero, inf, nan, nan, 10, negZero, negZero, 1e30}},
 		{"GeluTanh", GeluTanh, []float32{0, negZero, inf, -inf, nan, 1e30},
 			[]float32{0, negZero, inf, nan, nan, 1e30}},
-		{"GeluFast", GeluFast, []float32{0, negZero, inf, nan, 8, -1e30, 1e30},
-			[]float32{0, 0, inf, nan, 8, -4.0366338e-15, 1e30}},
+		{"GeluFast", GeluFast, []float32{0, negZero, inf, -inf, nan, 8, -1e30, 1e30},
+			[]float32{0, 0, inf, -4.0366338e-15, nan, 8, -4.0366338e-15, 1e30}},
 	} {
 		got := make([]float32, len(c.x))
 		c.kernel(got, c.x)

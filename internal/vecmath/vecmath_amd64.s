@@ -1777,11 +1777,11 @@ TEXT ·geluAVX2(SB), NOSPLIT, $0-48
 	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Y2, Y4
 	VMOVMSKPS   Y4, BX
 	CMPL        BX, $0x000000ff
-	JNE         gelu_big1
+	JNE         gelu_big8
 	VMULPS      Y3, Y0, Y0
-	JMP         gelu_done2
+	JMP         gelu_done9
 
-gelu_big1:
+gelu_big8:
 	VMOVUPS      vm_erfMax<>+0(SB), Y5
 	VMINPS       Y2, Y5, Y5
 	VMOVUPS      vm_erfR8<>+0(SB), Y6
@@ -1830,7 +1830,7 @@ gelu_big1:
 	VBLENDVPS    Y4, Y3, Y1, Y1
 	VMULPS       Y1, Y0, Y0
 
-gelu_done2:
+gelu_done9:
 body:
 	SUBQ $0x10, DX
 	JB   loop2_end
@@ -1852,11 +1852,11 @@ loop2:
 	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Y3, Y5
 	VMOVMSKPS   Y5, BX
 	CMPL        BX, $0x000000ff
-	JNE         gelu_big3
+	JNE         gelu_big10
 	VMULPS      Y4, Y1, Y1
-	JMP         gelu_done4
+	JMP         gelu_done11
 
-gelu_big3:
+gelu_big10:
 	VMOVUPS      vm_erfMax<>+0(SB), Y6
 	VMINPS       Y3, Y6, Y6
 	VMOVUPS      vm_erfR8<>+0(SB), Y7
@@ -1905,7 +1905,7 @@ gelu_big3:
 	VBLENDVPS    Y5, Y4, Y2, Y2
 	VMULPS       Y2, Y1, Y1
 
-gelu_done4:
+gelu_done11:
 	VMOVUPS     32(CX), Y2
 	VMULPS      vm_invSqrt2<>+0(SB), Y2, Y3
 	VANDPS      vm_absMask<>+0(SB), Y3, Y4
@@ -1922,11 +1922,11 @@ gelu_done4:
 	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Y4, Y6
 	VMOVMSKPS   Y6, BX
 	CMPL        BX, $0x000000ff
-	JNE         gelu_big5
+	JNE         gelu_big12
 	VMULPS      Y5, Y2, Y2
-	JMP         gelu_done6
+	JMP         gelu_done13
 
-gelu_big5:
+gelu_big12:
 	VMOVUPS      vm_erfMax<>+0(SB), Y7
 	VMINPS       Y4, Y7, Y7
 	VMOVUPS      vm_erfR8<>+0(SB), Y8
@@ -1975,7 +1975,7 @@ gelu_big5:
 	VBLENDVPS    Y6, Y5, Y3, Y3
 	VMULPS       Y3, Y2, Y2
 
-gelu_done6:
+gelu_done13:
 	VMOVUPS Y1, (AX)
 	VMOVUPS Y2, 32(AX)
 	ADDQ    $0x40, CX
@@ -2005,11 +2005,11 @@ loop1:
 	VCMPPS      $0x11, vm_erfSplit<>+0(SB), Y3, Y5
 	VMOVMSKPS   Y5, BX
 	CMPL        BX, $0x000000ff
-	JNE         gelu_big7
+	JNE         gelu_big14
 	VMULPS      Y4, Y1, Y1
-	JMP         gelu_done8
+	JMP         gelu_done15
 
-gelu_big7:
+gelu_big14:
 	VMOVUPS      vm_erfMax<>+0(SB), Y6
 	VMINPS       Y3, Y6, Y6
 	VMOVUPS      vm_erfR8<>+0(SB), Y7
@@ -2058,7 +2058,7 @@ gelu_big7:
 	VBLENDVPS    Y5, Y4, Y2, Y2
 	VMULPS       Y2, Y1, Y1
 
-gelu_done8:
+gelu_done15:
 	VMOVUPS Y1, (AX)
 	ADDQ    $0x20, CX
 	ADDQ    $0x20, AX

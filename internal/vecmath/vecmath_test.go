@@ -29,6 +29,7 @@ var specials = []float32{
 	math.Float32frombits(1), -math.Float32frombits(1), 1e-40, -3e-39, math.MaxFloat32, -math.MaxFloat32,
 	88.72, 89, -103.97, -104, -87.3, 0.921875, -0.921875, 4, -4, 0.625, -0.625, 1.3036, -1.3036,
 	5.657, -5.657, 0.5, -0.5, 1, -1, 1e30, -1e30, 0x1p-126, -0x1p-126,
+	2, -3, 7, -7, geluFastMax, -geluFastMax, 8, -8, // GeluFast's intervals and clamp
 }
 
 // inputs returns a buffer of maxLen+maxOff values: normal values of scale

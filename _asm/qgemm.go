@@ -13,7 +13,7 @@ import (
 
 // qgemmKernels describes internal/qgemm/kernel_amd64.s: the integer
 // micro-kernels (dotGeneric for the geometries of famAVX512VNNI,
-// famAVX512VNNI32, famAVX512 and famAVX2, one kernel per number of rows), the epilogues and the
+// famAVX512VNNI32, famAVXVNNI, famAVX512 and famAVX2, one kernel per number of rows), the epilogues and the
 // depthwise kernel. See the package documentation of internal/qgemm for
 // the operand scheme and why no instruction here saturates.
 func qgemmKernels(c *build.Context) {
@@ -25,6 +25,10 @@ func qgemmKernels(c *build.Context) {
 		}
 		dotVNNI(vnni, mr, true, nr)
 	}
+	for rows := 1; rows <= mr; rows++ {
+		dotAVXVNNI(c, rows, false)
+	}
+	dotAVXVNNI(c, mr, true)
 	for _, s := range isas(c) {
 		for rows := 1; rows <= mr; rows++ {
 			dotMadd(s, rows, false)
@@ -403,6 +407,70 @@ func dotVNNI(s isa, rows int, tiled bool, nr int) {
 			}
 		}
 	})
+}
+
+// dotAVXVNNI: the rows×16 tile of famAVXVNNI, dotVNNI's scheme on YMM
+// registers with the VEX form of VPDPBUSD (AVX-VNNI: the cores from Alder
+// Lake, Sapphire Rapids and Zen 5 on, with or without AVX-512), which
+// Go's assembler does not encode (its VPDPBUSD is the EVEX form, which
+// needs AVX512-VNNI and AVX512-VL): vexDPBUSD writes the bytes, so the
+// registers are physical. Row r's sums in Y(2r) and Y(2r+1), the quad's
+// 16 columns in Y12 and Y13, the row's broadcast 4 bytes in Y14.
+func dotAVXVNNI(c *build.Context, rows int, tiled bool) {
+	s := isa{c, "AVXVNNI", false, 8}
+	s.Implement(dotName(rows, tiled, s.name))
+	s.Attributes(attr.NOSPLIT)
+	s.Comment(fmt.Sprintf("Rows 0-%d of the 6×16 tile: row r in Y(2r) and Y(2r+1).", rows-1))
+	taps, c4, ind, w, cp := dotArgs(s)
+	const nr = 16
+	dotTiled(s, tiled, taps, w, cp, 4*nr*6, func() {
+		for i := range 2 * rows {
+			s.VPXOR(ymm(i), ymm(i), ymm(i))
+		}
+		dotLoops(s, rows, 6, taps, c4, ind, func(ptrs []reg.GPVirtual, k reg.GPVirtual) {
+			s.VMOVDQU(operand.Mem{Base: w}, reg.Y12)
+			s.VMOVDQU(operand.Mem{Base: w, Disp: 32}, reg.Y13)
+			for r, p := range ptrs {
+				s.VPBROADCASTD(operand.Mem{Base: p, Index: k, Scale: 1}, reg.Y14)
+				vexDPBUSD(c, reg.Y12, reg.Y14, ymm(2*r))
+				vexDPBUSD(c, reg.Y13, reg.Y14, ymm(2*r+1))
+			}
+			s.ADDQ(imm(4*nr), w)
+		})
+		for i := range 2 * rows {
+			s.VMOVDQU(ymm(i), operand.Mem{Base: cp, Disp: 32 * i})
+		}
+	})
+}
+
+// ymm returns the physical register Yi.
+func ymm(i int) reg.VecPhysical {
+	return reg.Vector.Lookup(reg.Index(i), reg.S256).(reg.VecPhysical)
+}
+
+// vexDPBUSD emits VPDPBUSD w, a, acc (Intel: VPDPBUSD acc, a, w) in its
+// VEX.256 encoding, C4 E2 …, as bytes: acc += in each 32-bit lane the four
+// products of a's unsigned bytes and w's signed ones, wrapping. The
+// instruction's registers go into the first byte's inputs and outputs, for
+// avo's liveness analysis.
+func vexDPBUSD(c *build.Context, w, a, acc reg.VecPhysical) {
+	r, v, b := byte(acc.PhysicalIndex()), byte(a.PhysicalIndex()), byte(w.PhysicalIndex())
+	code := []byte{
+		0xc4,
+		0xe2 &^ (r >> 3 << 7) &^ (b >> 3 << 5), // R̄ X̄ B̄, map 0F38
+		0x05 | (^v&15)<<3,                      // W0, v̄v̄v̄v̄, L1 (256 bits), pp 66
+		0x50,
+		0xc0 | (r&7)<<3 | b&7, // ModRM: register direct
+	}
+	c.Comment(fmt.Sprintf("VPDPBUSD %s, %s, %s", w.Asm(), a.Asm(), acc.Asm()))
+	for i, x := range code {
+		in := &ir.Instruction{Opcode: "BYTE", Operands: []operand.Op{operand.U8(x)}}
+		if i == 0 {
+			in.Inputs = []operand.Op{w, a, acc}
+			in.Outputs = []operand.Op{acc}
+		}
+		c.Instruction(in)
+	}
 }
 
 // dotMadd: the rows×nr tile of famAVX2 (nr = 8) or famAVX512 (nr = 32),

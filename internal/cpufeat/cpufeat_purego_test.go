@@ -11,7 +11,7 @@ func TestPuregoIsGeneric(t *testing.T) {
 }
 
 func TestPuregoHasNoExtensions(t *testing.T) {
-	if AVX512VNNI || ASIMDDP {
-		t.Fatalf("purego build: AVX512VNNI = %v, ASIMDDP = %v", AVX512VNNI, ASIMDDP)
+	if AVX512VNNI || AVXVNNI || ASIMDDP {
+		t.Fatalf("purego build: AVX512VNNI = %v, AVXVNNI = %v, ASIMDDP = %v", AVX512VNNI, AVXVNNI, ASIMDDP)
 	}
 }

@@ -44,7 +44,7 @@ func TestRequired(t *testing.T) {
 	// The extensions of internal/qgemm's integer families: a required one
 	// must be detected (qgemm's TestSelectedFamily then checks that its
 	// family is the one selected).
-	extensions := map[string]bool{"avx512vnni": AVX512VNNI, "asimddp": ASIMDDP}
+	extensions := map[string]bool{"avx512vnni": AVX512VNNI, "avxvnni": AVXVNNI, "asimddp": ASIMDDP}
 	widest := Generic
 	for _, r := range strings.Split(req, ",") {
 		r = strings.TrimSpace(r)

@@ -6,4 +6,6 @@ import "golang.org/x/sys/cpu"
 
 func hasAVX512VNNI() bool { return false }
 
+func hasAVXVNNI() bool { return false }
+
 func hasASIMDDP() bool { return Supported(NEON) && cpu.ARM64.HasASIMDDP }

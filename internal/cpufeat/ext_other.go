@@ -4,4 +4,6 @@ package cpufeat
 
 func hasAVX512VNNI() bool { return false }
 
+func hasAVXVNNI() bool { return false }
+
 func hasASIMDDP() bool { return false }

@@ -300,7 +300,7 @@ func BenchmarkDepthwise(b *testing.B) {
 					if err != nil {
 						b.Fatal(err)
 					}
-					if rows && cw.dw.rows == nil || rows && f != famAVX2 {
+					if rows && cw.dw.rows == nil || rows && !f.ymm() {
 						b.Skip("no row kernel")
 					}
 					if !rows {

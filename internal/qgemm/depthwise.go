@@ -49,7 +49,7 @@ func packDepthwise[T Int8](c Conv, w []T, zeroPoint []T) *depthwise {
 		}
 	}
 	d.pairs = pairTaps(d.w, taps, c.OutC)
-	if d.fam == famAVX2 && c.KH == c.KW && (c.KH == 3 || c.KH == 5) && c.DilationH == 1 && c.DilationW == 1 && c.OutC >= 8 {
+	if d.fam.ymm() && c.KH == c.KW && (c.KH == 3 || c.KH == 5) && c.DilationH == 1 && c.DilationW == 1 && c.OutC >= 8 {
 		d.k = c.KH
 		d.rows = dwRowWeights(d.w, d.k, c.OutC)
 	}

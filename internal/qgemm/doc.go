@@ -143,9 +143,15 @@
 // AVX512 with AVX512-VNNI runs VPDPBUSD on ZMM registers (in tiles of 64
 // columns, or of 32 for weights whose columns that pads less: both
 // kernels are bound by the VPDPBUSD, so 144→24 at 56×56 runs 1.47× faster
-// than on 64-column tiles), AVX512 without it
-// and AVX2 run VPMADDWD, NEON with the dot product extension runs SDOT and
-// without it SMULL/SADALP. GODEBUG=cpu.avx512vnni=off and cpu.asimddp=off
-// reach the fallbacks on a machine that has the extensions; the purego
-// build tag runs the generic Go code, which is the specification.
+// than on 64-column tiles), AVX512 without it runs VPMADDWD; AVX2 with
+// AVX-VNNI (Alder Lake, Sapphire Rapids, Zen 5 on) runs the VEX form of
+// VPDPBUSD on YMM registers in tiles of 6×16 (Go's assembler encodes only
+// the EVEX form, so the generator writes its bytes), AVX2 without it
+// VPMADDWD; NEON with the dot product extension runs SDOT and without it
+// SMULL/SADALP. GODEBUG=cpu.avx512vnni=off, cpu.avxvnni=off and
+// cpu.asimddp=off reach the fallbacks on a machine that has the
+// extensions; the purego build tag runs the generic Go code, which is the
+// specification. A virtual machine may hide AVX-VNNI from CPUID on a host
+// that has it: the package's tests then find out in a child process
+// whether the kernels run, and test them as a family if they do.
 package qgemm

@@ -12,14 +12,20 @@ const (
 	famAVX512                     // VPMADDWD on ZMM (AVX512BW)
 	famAVX512VNNI                 // VPDPBUSD on ZMM
 	famAVX512VNNI32               // the same, in tiles of 32 columns (narrow weights)
+	famAVXVNNI                    // VPDPBUSD on YMM (AVX-VNNI, VEX-encoded)
 	famNEON                       // SMULL/SADALP (ARMv8.0)
 	famNEONDot                    // SDOT (ARMv8.2 dot product)
 	numFamilies
 )
 
 func (f family) String() string {
-	return [...]string{"generic", "avx2", "avx512", "avx512vnni", "avx512vnni32", "neon", "neondot", "unknown"}[min(f, numFamilies)]
+	return [...]string{"generic", "avx2", "avx512", "avx512vnni", "avx512vnni32", "avxvnni", "neon", "neondot", "unknown"}[min(f, numFamilies)]
 }
+
+// ymm reports whether f is one of the families on 256-bit registers alone
+// (famAVX2, famAVXVNNI), which share the AVX2 epilogues and depthwise
+// kernels.
+func (f family) ymm() bool { return f == famAVX2 || f == famAVXVNNI }
 
 // geometry is a family's tile: mr rows (activation rows, through
 // pointers) by nr columns (weight columns, packed); whether its kernels
@@ -63,6 +69,7 @@ var geometries = [numFamilies]geometry{
 	famAVX512:       {mr: 6, nr: 32, wide: true},
 	famAVX512VNNI:   {mr: 6, nr: 64},
 	famAVX512VNNI32: {mr: 6, nr: 32},
+	famAVXVNNI:      {mr: 6, nr: 16},
 	famNEON:         {mr: 4, nr: 8, signed: true},
 	famNEONDot:      {mr: 8, nr: 8, signed: true},
 }
@@ -72,6 +79,12 @@ const (
 	maxMR = 8
 	maxNR = 64
 )
+
+// avxVNNIProbed, when a test sets it, makes famAVXVNNI supported on a CPU
+// whose CPUID does not report AVX-VNNI but which runs its kernels (a
+// virtual machine may hide the feature of its host): the tests set it after
+// a child process ran one of them without faulting.
+var avxVNNIProbed bool
 
 // override, when a test sets it (useFamily), replaces the selected family.
 var override *family
@@ -96,6 +109,9 @@ func selected() family {
 		}
 		return famAVX512
 	case cpufeat.AVX2:
+		if cpufeat.AVXVNNI {
+			return famAVXVNNI
+		}
 		return famAVX2
 	case cpufeat.NEON:
 		if cpufeat.ASIMDDP {
@@ -117,6 +133,8 @@ func supported(f family) bool {
 		return hasAsm && cpufeat.Supported(cpufeat.AVX512)
 	case famAVX512VNNI, famAVX512VNNI32:
 		return hasAsm && cpufeat.Supported(cpufeat.AVX512) && cpufeat.AVX512VNNI
+	case famAVXVNNI:
+		return hasAsm && cpufeat.Supported(cpufeat.AVX2) && (cpufeat.AVXVNNI || avxVNNIProbed)
 	case famNEON:
 		return hasAsm && cpufeat.Supported(cpufeat.NEON)
 	case famNEONDot:
@@ -139,8 +157,9 @@ func families() []family {
 // Implementation returns the name of the kernel family that products and
 // convolutions packed now use: "generic", "avx2", "avx512" (VPMADDWD on
 // 512-bit registers), "avx512vnni", "avx512vnni32" (its kernels on tiles
-// of 32 columns, which weights of few columns use), "neon" (SMULL/SADALP)
-// or "neondot".
+// of 32 columns, which weights of few columns use), "avxvnni" (VPDPBUSD on
+// 256-bit registers, for CPUs with AVX-VNNI and AVX2 but not AVX-512),
+// "neon" (SMULL/SADALP) or "neondot".
 func Implementation() string { return selected().String() }
 
 // Families returns the names of the kernel families this CPU and build can

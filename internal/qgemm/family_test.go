@@ -13,6 +13,9 @@ func TestSelectedFamily(t *testing.T) {
 	if cpufeat.AVX512VNNI {
 		want[cpufeat.AVX512] = famAVX512VNNI
 	}
+	if cpufeat.AVXVNNI {
+		want[cpufeat.AVX2] = famAVXVNNI
+	}
 	if cpufeat.ASIMDDP {
 		want[cpufeat.NEON] = famNEONDot
 	}

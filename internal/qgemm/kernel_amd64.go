@@ -53,6 +53,27 @@ func dotR5VNNI32(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 //go:noescape
 func dotR6VNNI32(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 
+// dotR1AVXVNNI … dotR6AVXVNNI are dotGeneric for famAVXVNNI's tile
+// (VEX-encoded VPDPBUSD on YMM: 6 rows × 16 columns), computing its first 1 … 6 rows (the others are left as they were).
+//
+//go:noescape
+func dotR1AVXVNNI(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
+func dotR2AVXVNNI(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
+func dotR3AVXVNNI(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
+func dotR4AVXVNNI(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
+func dotR5AVXVNNI(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
+func dotR6AVXVNNI(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
 // dotR1AVX512 … dotR6AVX512 are dotGeneric for famAVX512's tile
 // (VPMADDWD on ZMM: 6 rows × 32 columns), computing its first 1 … 6 rows (the others are left as they were).
 //
@@ -167,10 +188,10 @@ func dwK3AVX2(c, npix, step, ld int, x []byte, w []int32, p []int32)
 func dwK5AVX2(c, npix, step, ld int, x []byte, w []int32, p []int32)
 
 // dwRows runs dwK3AVX2 or dwK5AVX2 for family f and reports whether it
-// did: f is the AVX2 family and w holds weights for k (else dwRun's
+// did: f is an AVX2 family (ymm) and w holds weights for k (else dwRun's
 // kernels do the work). x starts at the first pixel's tap (0, 0).
 func dwRows(f family, k, c, npix, step, ld int, x []byte, w []int32, p []int32) bool {
-	if f != famAVX2 || w == nil || c < 8 {
+	if !f.ymm() || w == nil || c < 8 {
 		return false
 	}
 	if npix == 0 {
@@ -221,7 +242,7 @@ func transpose32AVX2(dst []uint32, ldd int, src []uint32, lds, rows8, cols8 int)
 // epiMin is the shortest row the assembly epilogues take.
 const epiMin = 8
 
-// dotT6VNNI, dotT6VNNI32, dotT6AVX512 and dotT6AVX2 are dotR6… on tiles whole tiles
+// dotT6VNNI, dotT6VNNI32, dotT6AVXVNNI, dotT6AVX512 and dotT6AVX2 are dotR6… on tiles whole tiles
 // one after the other: tile t's row pointers at ind[t·taps·6:], its sums at
 // c[t·6·nr:], all from the panel w (dotTiles).
 //
@@ -230,6 +251,9 @@ func dotT6VNNI(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 
 //go:noescape
 func dotT6VNNI32(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+
+//go:noescape
+func dotT6AVXVNNI(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 
 //go:noescape
 func dotT6AVX512(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
@@ -241,6 +265,7 @@ func dotT6AVX2(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 var dotTiled = [numFamilies]func(tiles, taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32){
 	famAVX512VNNI:   dotT6VNNI,
 	famAVX512VNNI32: dotT6VNNI32,
+	famAVXVNNI:      dotT6AVXVNNI,
 	famAVX512:       dotT6AVX512,
 	famAVX2:         dotT6AVX2,
 }
@@ -249,6 +274,7 @@ var dotTiled = [numFamilies]func(tiles, taps, c4 int, ind []unsafe.Pointer, w []
 var dotRows = [numFamilies][7]func(taps, c4 int, ind []unsafe.Pointer, w []int8, c []int32){
 	famAVX512VNNI:   {nil, dotR1VNNI, dotR2VNNI, dotR3VNNI, dotR4VNNI, dotR5VNNI, dotR6VNNI},
 	famAVX512VNNI32: {nil, dotR1VNNI32, dotR2VNNI32, dotR3VNNI32, dotR4VNNI32, dotR5VNNI32, dotR6VNNI32},
+	famAVXVNNI:      {nil, dotR1AVXVNNI, dotR2AVXVNNI, dotR3AVXVNNI, dotR4AVXVNNI, dotR5AVXVNNI, dotR6AVXVNNI},
 	famAVX512:       {nil, dotR1AVX512, dotR2AVX512, dotR3AVX512, dotR4AVX512, dotR5AVX512, dotR6AVX512},
 	famAVX2:         {nil, dotR1AVX2, dotR2AVX2, dotR3AVX2, dotR4AVX2, dotR5AVX2, dotR6AVX2},
 }

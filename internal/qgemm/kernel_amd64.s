@@ -1140,6 +1140,810 @@ done:
 	VZEROUPPER
 	RET
 
+// func dotR1AVXVNNI(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX2
+TEXT ·dotR1AVXVNNI(SB), NOSPLIT, $0-88
+	// Rows 0-0 of the 6×16 tile: row r in Y(2r) and Y(2r+1).
+	MOVQ  taps+0(FP), AX
+	MOVQ  c4+8(FP), CX
+	MOVQ  ind_base+16(FP), DX
+	MOVQ  w_base+40(FP), BX
+	MOVQ  c_base+64(FP), SI
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	TESTQ AX, AX
+	JEQ   store
+
+tap:
+	MOVQ  (DX), DI
+	ADDQ  $0x30, DX
+	XORQ  R8, R8
+	MOVQ  CX, R9
+	SHLQ  $0x02, R9
+	TESTQ R9, R9
+	JEQ   next
+
+quad:
+	VMOVDQU      (BX), Y12
+	VMOVDQU      32(BX), Y13
+	VPBROADCASTD (DI)(R8*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y0
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y13, Y14, Y1
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xcd
+	ADDQ $0x40, BX
+	ADDQ $0x04, R8
+	CMPQ R8, R9
+	JNE  quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU Y0, (SI)
+	VMOVDQU Y1, 32(SI)
+	VZEROUPPER
+	RET
+
+// func dotR2AVXVNNI(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX2
+TEXT ·dotR2AVXVNNI(SB), NOSPLIT, $0-88
+	// Rows 0-1 of the 6×16 tile: row r in Y(2r) and Y(2r+1).
+	MOVQ  taps+0(FP), AX
+	MOVQ  c4+8(FP), CX
+	MOVQ  ind_base+16(FP), DX
+	MOVQ  w_base+40(FP), BX
+	MOVQ  c_base+64(FP), SI
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	TESTQ AX, AX
+	JEQ   store
+
+tap:
+	MOVQ  (DX), DI
+	MOVQ  8(DX), R8
+	ADDQ  $0x30, DX
+	XORQ  R9, R9
+	MOVQ  CX, R10
+	SHLQ  $0x02, R10
+	TESTQ R10, R10
+	JEQ   next
+
+quad:
+	VMOVDQU      (BX), Y12
+	VMOVDQU      32(BX), Y13
+	VPBROADCASTD (DI)(R9*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y0
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y13, Y14, Y1
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD (R8)(R9*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y2
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y13, Y14, Y3
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xdd
+	ADDQ $0x40, BX
+	ADDQ $0x04, R9
+	CMPQ R9, R10
+	JNE  quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU Y0, (SI)
+	VMOVDQU Y1, 32(SI)
+	VMOVDQU Y2, 64(SI)
+	VMOVDQU Y3, 96(SI)
+	VZEROUPPER
+	RET
+
+// func dotR3AVXVNNI(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX2
+TEXT ·dotR3AVXVNNI(SB), NOSPLIT, $0-88
+	// Rows 0-2 of the 6×16 tile: row r in Y(2r) and Y(2r+1).
+	MOVQ  taps+0(FP), AX
+	MOVQ  c4+8(FP), CX
+	MOVQ  ind_base+16(FP), DX
+	MOVQ  w_base+40(FP), BX
+	MOVQ  c_base+64(FP), SI
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	TESTQ AX, AX
+	JEQ   store
+
+tap:
+	MOVQ  (DX), DI
+	MOVQ  8(DX), R8
+	MOVQ  16(DX), R9
+	ADDQ  $0x30, DX
+	XORQ  R10, R10
+	MOVQ  CX, R11
+	SHLQ  $0x02, R11
+	TESTQ R11, R11
+	JEQ   next
+
+quad:
+	VMOVDQU      (BX), Y12
+	VMOVDQU      32(BX), Y13
+	VPBROADCASTD (DI)(R10*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y0
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y13, Y14, Y1
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD (R8)(R10*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y2
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y13, Y14, Y3
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD (R9)(R10*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y4
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y13, Y14, Y5
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xed
+	ADDQ $0x40, BX
+	ADDQ $0x04, R10
+	CMPQ R10, R11
+	JNE  quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU Y0, (SI)
+	VMOVDQU Y1, 32(SI)
+	VMOVDQU Y2, 64(SI)
+	VMOVDQU Y3, 96(SI)
+	VMOVDQU Y4, 128(SI)
+	VMOVDQU Y5, 160(SI)
+	VZEROUPPER
+	RET
+
+// func dotR4AVXVNNI(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX2
+TEXT ·dotR4AVXVNNI(SB), NOSPLIT, $0-88
+	// Rows 0-3 of the 6×16 tile: row r in Y(2r) and Y(2r+1).
+	MOVQ  taps+0(FP), AX
+	MOVQ  c4+8(FP), CX
+	MOVQ  ind_base+16(FP), DX
+	MOVQ  w_base+40(FP), BX
+	MOVQ  c_base+64(FP), SI
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	TESTQ AX, AX
+	JEQ   store
+
+tap:
+	MOVQ  (DX), DI
+	MOVQ  8(DX), R8
+	MOVQ  16(DX), R9
+	MOVQ  24(DX), R10
+	ADDQ  $0x30, DX
+	XORQ  R11, R11
+	MOVQ  CX, R12
+	SHLQ  $0x02, R12
+	TESTQ R12, R12
+	JEQ   next
+
+quad:
+	VMOVDQU      (BX), Y12
+	VMOVDQU      32(BX), Y13
+	VPBROADCASTD (DI)(R11*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y0
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y13, Y14, Y1
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD (R8)(R11*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y2
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y13, Y14, Y3
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD (R9)(R11*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y4
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y13, Y14, Y5
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VPBROADCASTD (R10)(R11*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y6
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xf4
+
+	// VPDPBUSD Y13, Y14, Y7
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xfd
+	ADDQ $0x40, BX
+	ADDQ $0x04, R11
+	CMPQ R11, R12
+	JNE  quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU Y0, (SI)
+	VMOVDQU Y1, 32(SI)
+	VMOVDQU Y2, 64(SI)
+	VMOVDQU Y3, 96(SI)
+	VMOVDQU Y4, 128(SI)
+	VMOVDQU Y5, 160(SI)
+	VMOVDQU Y6, 192(SI)
+	VMOVDQU Y7, 224(SI)
+	VZEROUPPER
+	RET
+
+// func dotR5AVXVNNI(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX2
+TEXT ·dotR5AVXVNNI(SB), NOSPLIT, $0-88
+	// Rows 0-4 of the 6×16 tile: row r in Y(2r) and Y(2r+1).
+	MOVQ  taps+0(FP), AX
+	MOVQ  c4+8(FP), CX
+	MOVQ  ind_base+16(FP), DX
+	MOVQ  w_base+40(FP), BX
+	MOVQ  c_base+64(FP), SI
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	TESTQ AX, AX
+	JEQ   store
+
+tap:
+	MOVQ  (DX), DI
+	MOVQ  8(DX), R8
+	MOVQ  16(DX), R9
+	MOVQ  24(DX), R10
+	MOVQ  32(DX), R11
+	ADDQ  $0x30, DX
+	XORQ  R12, R12
+	MOVQ  CX, R13
+	SHLQ  $0x02, R13
+	TESTQ R13, R13
+	JEQ   next
+
+quad:
+	VMOVDQU      (BX), Y12
+	VMOVDQU      32(BX), Y13
+	VPBROADCASTD (DI)(R12*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y0
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y13, Y14, Y1
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD (R8)(R12*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y2
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y13, Y14, Y3
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD (R9)(R12*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y4
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y13, Y14, Y5
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VPBROADCASTD (R10)(R12*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y6
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xf4
+
+	// VPDPBUSD Y13, Y14, Y7
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xfd
+	VPBROADCASTD (R11)(R12*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y8
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y13, Y14, Y9
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xcd
+	ADDQ $0x40, BX
+	ADDQ $0x04, R12
+	CMPQ R12, R13
+	JNE  quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU Y0, (SI)
+	VMOVDQU Y1, 32(SI)
+	VMOVDQU Y2, 64(SI)
+	VMOVDQU Y3, 96(SI)
+	VMOVDQU Y4, 128(SI)
+	VMOVDQU Y5, 160(SI)
+	VMOVDQU Y6, 192(SI)
+	VMOVDQU Y7, 224(SI)
+	VMOVDQU Y8, 256(SI)
+	VMOVDQU Y9, 288(SI)
+	VZEROUPPER
+	RET
+
+// func dotR6AVXVNNI(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX2
+TEXT ·dotR6AVXVNNI(SB), NOSPLIT, $0-88
+	// Rows 0-5 of the 6×16 tile: row r in Y(2r) and Y(2r+1).
+	MOVQ  taps+0(FP), AX
+	MOVQ  c4+8(FP), CX
+	MOVQ  ind_base+16(FP), DX
+	MOVQ  w_base+40(FP), BX
+	MOVQ  c_base+64(FP), SI
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	TESTQ AX, AX
+	JEQ   store
+
+tap:
+	MOVQ  (DX), DI
+	MOVQ  8(DX), R8
+	MOVQ  16(DX), R9
+	MOVQ  24(DX), R10
+	MOVQ  32(DX), R11
+	MOVQ  40(DX), R12
+	ADDQ  $0x30, DX
+	XORQ  R13, R13
+	MOVQ  CX, R14
+	SHLQ  $0x02, R14
+	TESTQ R14, R14
+	JEQ   next
+
+quad:
+	VMOVDQU      (BX), Y12
+	VMOVDQU      32(BX), Y13
+	VPBROADCASTD (DI)(R13*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y0
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y13, Y14, Y1
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD (R8)(R13*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y2
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y13, Y14, Y3
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD (R9)(R13*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y4
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y13, Y14, Y5
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VPBROADCASTD (R10)(R13*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y6
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xf4
+
+	// VPDPBUSD Y13, Y14, Y7
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xfd
+	VPBROADCASTD (R11)(R13*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y8
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y13, Y14, Y9
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD (R12)(R13*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y10
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y13, Y14, Y11
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xdd
+	ADDQ $0x40, BX
+	ADDQ $0x04, R13
+	CMPQ R13, R14
+	JNE  quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU Y0, (SI)
+	VMOVDQU Y1, 32(SI)
+	VMOVDQU Y2, 64(SI)
+	VMOVDQU Y3, 96(SI)
+	VMOVDQU Y4, 128(SI)
+	VMOVDQU Y5, 160(SI)
+	VMOVDQU Y6, 192(SI)
+	VMOVDQU Y7, 224(SI)
+	VMOVDQU Y8, 256(SI)
+	VMOVDQU Y9, 288(SI)
+	VMOVDQU Y10, 320(SI)
+	VMOVDQU Y11, 352(SI)
+	VZEROUPPER
+	RET
+
+// func dotT6AVXVNNI(tiles int, taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
+// Requires: AVX, AVX2
+TEXT ·dotT6AVXVNNI(SB), NOSPLIT, $0-96
+	// Rows 0-5 of the 6×16 tile: row r in Y(2r) and Y(2r+1).
+	MOVQ  taps+8(FP), AX
+	MOVQ  c4+16(FP), CX
+	MOVQ  ind_base+24(FP), DX
+	MOVQ  w_base+48(FP), BX
+	MOVQ  c_base+72(FP), SI
+	MOVQ  tiles+0(FP), DI
+	TESTQ DI, DI
+	JEQ   done
+
+tile:
+	MOVQ  taps+8(FP), AX
+	MOVQ  w_base+48(FP), BX
+	VPXOR Y0, Y0, Y0
+	VPXOR Y1, Y1, Y1
+	VPXOR Y2, Y2, Y2
+	VPXOR Y3, Y3, Y3
+	VPXOR Y4, Y4, Y4
+	VPXOR Y5, Y5, Y5
+	VPXOR Y6, Y6, Y6
+	VPXOR Y7, Y7, Y7
+	VPXOR Y8, Y8, Y8
+	VPXOR Y9, Y9, Y9
+	VPXOR Y10, Y10, Y10
+	VPXOR Y11, Y11, Y11
+	TESTQ AX, AX
+	JEQ   store
+
+tap:
+	MOVQ  (DX), R8
+	MOVQ  8(DX), R9
+	MOVQ  16(DX), R10
+	MOVQ  24(DX), R11
+	MOVQ  32(DX), R12
+	MOVQ  40(DX), R13
+	ADDQ  $0x30, DX
+	XORQ  R14, R14
+	MOVQ  CX, R15
+	SHLQ  $0x02, R15
+	TESTQ R15, R15
+	JEQ   next
+
+quad:
+	VMOVDQU      (BX), Y12
+	VMOVDQU      32(BX), Y13
+	VPBROADCASTD (R8)(R14*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y0
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y13, Y14, Y1
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD (R9)(R14*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y2
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y13, Y14, Y3
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xdd
+	VPBROADCASTD (R10)(R14*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y4
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xe4
+
+	// VPDPBUSD Y13, Y14, Y5
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xed
+	VPBROADCASTD (R11)(R14*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y6
+	BYTE $0xc4
+	BYTE $0xc2
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xf4
+
+	// VPDPBUSD Y13, Y14, Y7
+	BYTE         $0xc4
+	BYTE         $0xc2
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xfd
+	VPBROADCASTD (R12)(R14*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y8
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xc4
+
+	// VPDPBUSD Y13, Y14, Y9
+	BYTE         $0xc4
+	BYTE         $0x42
+	BYTE         $0x0d
+	BYTE         $0x50
+	BYTE         $0xcd
+	VPBROADCASTD (R13)(R14*1), Y14
+
+	// VPDPBUSD Y12, Y14, Y10
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xd4
+
+	// VPDPBUSD Y13, Y14, Y11
+	BYTE $0xc4
+	BYTE $0x42
+	BYTE $0x0d
+	BYTE $0x50
+	BYTE $0xdd
+	ADDQ $0x40, BX
+	ADDQ $0x04, R14
+	CMPQ R14, R15
+	JNE  quad
+
+next:
+	DECQ AX
+	JNZ  tap
+
+store:
+	VMOVDQU Y0, (SI)
+	VMOVDQU Y1, 32(SI)
+	VMOVDQU Y2, 64(SI)
+	VMOVDQU Y3, 96(SI)
+	VMOVDQU Y4, 128(SI)
+	VMOVDQU Y5, 160(SI)
+	VMOVDQU Y6, 192(SI)
+	VMOVDQU Y7, 224(SI)
+	VMOVDQU Y8, 256(SI)
+	VMOVDQU Y9, 288(SI)
+	VMOVDQU Y10, 320(SI)
+	VMOVDQU Y11, 352(SI)
+	ADDQ    $0x00000180, SI
+	DECQ    DI
+	JNZ     tile
+
+done:
+	VZEROUPPER
+	RET
+
 // func dotR1AVX2(taps int, c4 int, ind []unsafe.Pointer, w []int8, c []int32)
 // Requires: AVX, AVX2
 TEXT ·dotR1AVX2(SB), NOSPLIT, $0-88

@@ -489,7 +489,29 @@ func zeroRatio(r *Tensor) bool {
 
 // shapeOp is Shape: the input's dimensions [start, end) (opset 15; both
 // may be negative, and are clamped to the rank) as INT64.
-type shapeOp struct{ start, end int }
+type shapeOp struct {
+	start, end int
+	// perm, when set, permutes the input's dimensions before they are
+	// cut: the Shape of a Transpose's output that a pass (transposed-reads)
+	// removed, read from the Transpose's input.
+	perm []int
+}
+
+// dims returns the input's dimensions as the op sees them: permuted by
+// perm when it is set and fits the rank (else nil).
+func dims[D any](o *shapeOp, shape []D) []D {
+	if o.perm == nil {
+		return shape
+	}
+	if len(o.perm) != len(shape) {
+		return nil
+	}
+	out := make([]D, len(shape))
+	for i, a := range o.perm {
+		out[i] = shape[a]
+	}
+	return out
+}
 
 // bounds returns the clamped [start, end) for rank r.
 func (o *shapeOp) bounds(r int) (int, int) {
@@ -507,10 +529,14 @@ func (o *shapeOp) Infer(in []*Info) ([]*Info, error) {
 	if err := need(in, 1); err != nil {
 		return nil, err
 	}
-	s, e := o.bounds(in[0].Rank())
+	shape := dims(o, in[0].Shape)
+	if shape == nil {
+		return nil, fmt.Errorf("rank %d input, a permutation of %d axes", in[0].Rank(), len(o.perm))
+	}
+	s, e := o.bounds(len(shape))
 	out := info(onnx.Int64, Sizes(e-s))
 	out.Elems = make([]Elem, e-s)
-	for i, d := range in[0].Shape[s:e] {
+	for i, d := range shape[s:e] {
 		out.Elems[i] = elemOfDim(d)
 	}
 	return []*Info{out}, nil
@@ -520,12 +546,16 @@ func (o *shapeOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err := need(in, 1); err != nil {
 		return nil, err
 	}
-	s, e := o.bounds(len(in[0].Shape))
+	shape := dims(o, in[0].Shape)
+	if shape == nil {
+		return nil, fmt.Errorf("rank %d input, a permutation of %d axes", len(in[0].Shape), len(o.perm))
+	}
+	s, e := o.bounds(len(shape))
 	out, err := ctx.Alloc(onnx.Int64, e-s)
 	if err != nil {
 		return nil, err
 	}
-	for i, d := range in[0].Shape[s:e] {
+	for i, d := range shape[s:e] {
 		out.I64[i] = int64(d)
 	}
 	return []*Tensor{out}, nil

@@ -73,6 +73,19 @@ func splitCases(t *testing.T) []splitCase {
 				node("Reshape", "r", []string{"t", "s"}, []string{"m"}),
 				node("Transpose", "t2", []string{"m"}, []string{"y"}, onnx.IntsAttr("perm", 1, 0)),
 			}},
+		// Transposes read by element-wise nodes (transposed-reads): the
+		// batch moves with the permutation. y[b] = uint8 codes of
+		// (x + relu(x))[b], as float.
+		{name: "transposed reads", x: []int{4, 6}, split: true, init: map[string]*Tensor{"sc": f32(nil, 0.01), "zp": u8(nil, 100)},
+			nodes: []onnx.Node{
+				node("Transpose", "t1", []string{"x"}, []string{"t1"}, onnx.IntsAttr("perm", 1, 0, 2)),
+				node("Relu", "r", []string{"x"}, []string{"r"}),
+				node("Transpose", "t2", []string{"r"}, []string{"t2"}, onnx.IntsAttr("perm", 1, 0, 2)),
+				node("Add", "a", []string{"t1", "t2"}, []string{"a"}),
+				node("Transpose", "t3", []string{"a"}, []string{"t3"}, onnx.IntsAttr("perm", 1, 0, 2)),
+				node("QuantizeLinear", "q", []string{"t3", "sc", "zp"}, []string{"q"}),
+				node("Cast", "c", []string{"q"}, []string{"y"}, onnx.IntAttr("to", int64(onnx.Float))),
+			}},
 		// [N, 4] -> [4, N] -> [4N]: the batch is a digit of the output's
 		// only dimension, but not its outermost (y[N*i+b] = x[b, i]).
 		{name: "batch inner in the output", x: []int{4}, init: map[string]*Tensor{"s": ints(-1)},
@@ -153,7 +166,7 @@ func TestSplitBatch(t *testing.T) {
 				t.Fatal(err)
 			}
 			if got := s.batch != ""; got != c.split {
-				t.Fatalf("split = %v, want %v", got, c.split)
+				t.Fatalf("split = %v, want %v (nodes %v)", got, c.split, nodeTypes(s.Graph()))
 			}
 			x := must(New(g.Inputs[0].DType, append([]int{5}, c.x...)...))
 			rng := rand.New(rand.NewPCG(1, 2))

@@ -77,6 +77,13 @@ func (o *transposedOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	}
 	x := in[o.input]
 	shape := permuted(o.perm, x.Shape)
+	if keepsOrder(x.Shape, o.perm) {
+		// Only axes of size 1 move (an encoder's batch of one): the
+		// inner op reads the input as it is, under the Transpose's shape.
+		in = slices.Clone(in)
+		in[o.input] = view(x, shape)
+		return o.inner.Run(ctx, in)
+	}
 	switch inner := o.inner.(type) {
 	case *binaryOp:
 		if err := need(in, 2); err != nil {

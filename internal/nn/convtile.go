@@ -5,11 +5,11 @@ import (
 	"github.com/tensorquant/tensorquant/internal/vec"
 )
 
-// Convolutions of 16, 32, 48 or 64 output channels per group (32 or 64
-// on AVX-512; a network's first layers, small CNNs) read their im2col
+// Convolutions of 16, 32, 48 or 64 output channels per group (a
+// network's first layers, small CNNs) read their im2col
 // columns straight from the phase buffer (see columns) instead of the
-// GEMM's packed panels: convTiles6 computes 6 positions × 16 output channels (AVX2) or
-// × 32 (AVX-512) at a time, each position's input broadcast from the
+// GEMM's packed panels: convTiles6 computes 6 positions × 16 output channels (AVX2, and
+// AVX-512 for 16 or 48 channels) or × 32 (AVX-512) at a time, each position's input broadcast from the
 // phase buffer, each output channel's weights one lane of a vector. The
 // GEMM would spend its packing of the columns on few rows of weights,
 // and its 6-row tiles of weights fit 16 or 32 channels badly (18 or 36
@@ -28,8 +28,8 @@ const tileRows = 64
 // of the lanes up to tileRows: per block of lanes channels, step kk of
 // channel j at lanes·kk + j.
 func packTiles(rows, K int, w []float32) ([]float32, int) {
-	lanes := tileLanes()
-	if lanes == 0 || rows%lanes != 0 || rows > tileRows || K == 0 {
+	lanes := tileLanes(rows)
+	if lanes == 0 || rows > tileRows || K == 0 {
 		return nil, 0
 	}
 	t := make([]float32, rows*K)
@@ -61,7 +61,7 @@ const tileRun = 16
 func tileProduct(cs []float32, ldc int, buf, wt []float32, lanes int, pl *columns, K, rows, threads int, bias []float32, act *vec.Act) bool {
 	// Without tiles, or without their kernel (another family selected
 	// since the weights were packed), the GEMM computes it.
-	if wt == nil || pl.pos == nil || lanes == 0 || tileLanes() != lanes {
+	if wt == nil || pl.pos == nil || lanes == 0 || tileLanes(rows) != lanes {
 		return false
 	}
 	tiles := len(pl.pos) / 6
@@ -86,7 +86,7 @@ func tileProduct(cs []float32, ldc int, buf, wt []float32, lanes int, pl *column
 					f = nil
 				}
 				// pl.maxOff and pl.maxPos bound every block's reads.
-				convTiles6(pl.offs[k0:k1], pl.maxOff, buf, pl.pos[6*i0:], pl.maxPos, wt[(b*K+k0)*lanes:(b*K+k1)*lanes], t[:], stride, n, k0 > 0, f)
+				convTiles6(lanes, pl.offs[k0:k1], pl.maxOff, buf, pl.pos[6*i0:], pl.maxPos, wt[(b*K+k0)*lanes:(b*K+k1)*lanes], t[:], stride, n, k0 > 0, f)
 			}
 			p0 := 6 * i0
 			m := min(6*n, pl.npos-p0)

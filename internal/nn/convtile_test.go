@@ -23,87 +23,104 @@ import (
 func TestConvTiles6(t *testing.T) {
 	for _, f := range cpufeat.Available() {
 		defer cpufeat.Use(f)()
-		lanes := tileLanes()
-		if lanes == 0 {
-			continue
+		for _, lanes := range kernelLanes() {
+			testConvTiles6(t, f, lanes)
 		}
-		rng := rand.New(rand.NewPCG(12, uint64(f)))
-		ran := 0
-		// check runs both on buffers of len(prior) elements each (prior
-		// in each).
-		check := func(offs []int, x []float32, pos []int, w, prior []float32, tiles int, acc bool, fin *tileFinish) {
-			t.Helper()
-			maxOff, maxPos := 0, 0
-			if len(offs) > 0 {
-				maxOff = slices.Max(offs)
-			}
-			if tiles > 0 {
-				maxPos = slices.Max(pos[:6*tiles])
-			}
-			stride := len(prior)
-			want := make([]float32, lanes/8*stride)
-			for h := range lanes / 8 {
-				copy(want[h*stride:], prior)
-			}
-			got := slices.Clone(want)
-			convTilesGeneric(lanes, offs, x, pos, w, want, stride, tiles, acc, fin)
-			convTiles6(offs, maxOff, x, pos, maxPos, w, got, stride, tiles, acc, fin)
-			for i, wv := range want {
-				if g := got[i]; math.Float32bits(g) != math.Float32bits(wv) && !(g != g && wv != wv) {
-					t.Fatalf("%v: k %d, %d tiles, acc %v, finish %v: t[%d] = %v (buffer %d), want %v", f, len(offs), tiles, acc, fin, i, g, i/stride, wv)
-				}
-			}
-			ran++
+	}
+}
+
+// kernelLanes returns the lanes of the kernels of convolutions of few
+// output channels that cpufeat.Selected has (tileLanes of 16 and 32
+// channels).
+func kernelLanes() []int {
+	var out []int
+	for _, rows := range []int{16, 32} {
+		if l := tileLanes(rows); l != 0 && !slices.Contains(out, l) {
+			out = append(out, l)
 		}
-		// A few specials in normal random values (more would make every
-		// sum NaN).
-		sprinkled := func(n int) []float32 {
-			v := randSlice(rng, n)
-			for range min(n, 3) {
-				v[rng.IntN(n)] = windowSpecials[rng.IntN(len(windowSpecials))]
-			}
-			return v
+	}
+	return out
+}
+
+// testConvTiles6 is TestConvTiles6 for the kernel of lanes lanes of
+// family f (selected).
+func testConvTiles6(t *testing.T, f cpufeat.Impl, lanes int) {
+	rng := rand.New(rand.NewPCG(12, uint64(f)))
+	ran := 0
+	// check runs both on buffers of len(prior) elements each (prior
+	// in each).
+	check := func(offs []int, x []float32, pos []int, w, prior []float32, tiles int, acc bool, fin *tileFinish) {
+		t.Helper()
+		maxOff, maxPos := 0, 0
+		if len(offs) > 0 {
+			maxOff = slices.Max(offs)
 		}
-		for k := 0; k <= 300; k += 1 + max(0, k-40)/16 {
-			tiles := k % 5
-			offs := make([]int, k)
-			for i := range offs {
-				offs[i] = rng.IntN(200)
-			}
-			maxOff := 0
-			if k > 0 {
-				maxOff = slices.Max(offs)
-			}
-			pos := make([]int, 6*tiles)
-			for i := range pos {
-				pos[i] = rng.IntN(40)
-				if i > 0 && rng.IntN(4) == 0 {
-					pos[i] = pos[i-1]
-				}
-			}
-			check(offs, sprinkled(maxOff+41), pos, sprinkled(lanes*k), sprinkled(48*tiles+3), tiles, rng.IntN(2) == 0,
-				tileFinishes(sprinkled(lanes))[k%6])
+		if tiles > 0 {
+			maxPos = slices.Max(pos[:6*tiles])
 		}
-		// Ties: 1·(1 + 2⁻²³) + 2⁻²⁴·w₁ is halfway between two floats for
-		// w₁ = 1 and 3 (to even: 1 + 2⁻²² both times), and the added
-		// prior sum of acc rounds too.
-		x := []float32{1, 1, 1, 1, 1, 1, 0x1p-24, 0x1p-24, 0x1p-24, 0x1p-24, 0x1p-24, 0x1p-24}
-		w := make([]float32, 2*lanes)
-		for j := range lanes {
-			w[j], w[lanes+j] = 1+0x1p-23, float32(1+2*(j%2))
+		stride := len(prior)
+		want := make([]float32, lanes/8*stride)
+		for h := range lanes / 8 {
+			copy(want[h*stride:], prior)
 		}
-		prior := make([]float32, 48)
-		for i := range prior {
-			prior[i] = 0x1p-23 * float32(i%3)
-		}
-		for _, acc := range []bool{false, true} {
-			for _, fin := range tileFinishes(prior[:lanes]) {
-				check([]int{0, 6}, x, []int{0, 1, 2, 3, 4, 5}, w, prior, 1, acc, fin)
+		got := slices.Clone(want)
+		convTilesGeneric(lanes, offs, x, pos, w, want, stride, tiles, acc, fin)
+		convTiles6(lanes, offs, maxOff, x, pos, maxPos, w, got, stride, tiles, acc, fin)
+		for i, wv := range want {
+			if g := got[i]; math.Float32bits(g) != math.Float32bits(wv) && !(g != g && wv != wv) {
+				t.Fatalf("%v, %d lanes: k %d, %d tiles, acc %v, finish %v: t[%d] = %v (buffer %d), want %v", f, lanes, len(offs), tiles, acc, fin, i, g, i/stride, wv)
 			}
 		}
-		if ran == 0 {
-			t.Fatalf("the %v kernel never ran", f)
+		ran++
+	}
+	// A few specials in normal random values (more would make every
+	// sum NaN).
+	sprinkled := func(n int) []float32 {
+		v := randSlice(rng, n)
+		for range min(n, 3) {
+			v[rng.IntN(n)] = windowSpecials[rng.IntN(len(windowSpecials))]
 		}
+		return v
+	}
+	for k := 0; k <= 300; k += 1 + max(0, k-40)/16 {
+		tiles := k % 5
+		offs := make([]int, k)
+		for i := range offs {
+			offs[i] = rng.IntN(200)
+		}
+		maxOff := 0
+		if k > 0 {
+			maxOff = slices.Max(offs)
+		}
+		pos := make([]int, 6*tiles)
+		for i := range pos {
+			pos[i] = rng.IntN(40)
+			if i > 0 && rng.IntN(4) == 0 {
+				pos[i] = pos[i-1]
+			}
+		}
+		check(offs, sprinkled(maxOff+41), pos, sprinkled(lanes*k), sprinkled(48*tiles+3), tiles, rng.IntN(2) == 0,
+			tileFinishes(sprinkled(lanes))[k%6])
+	}
+	// Ties: 1·(1 + 2⁻²³) + 2⁻²⁴·w₁ is halfway between two floats for
+	// w₁ = 1 and 3 (to even: 1 + 2⁻²² both times), and the added
+	// prior sum of acc rounds too.
+	x := []float32{1, 1, 1, 1, 1, 1, 0x1p-24, 0x1p-24, 0x1p-24, 0x1p-24, 0x1p-24, 0x1p-24}
+	w := make([]float32, 2*lanes)
+	for j := range lanes {
+		w[j], w[lanes+j] = 1+0x1p-23, float32(1+2*(j%2))
+	}
+	prior := make([]float32, 48)
+	for i := range prior {
+		prior[i] = 0x1p-23 * float32(i%3)
+	}
+	for _, acc := range []bool{false, true} {
+		for _, fin := range tileFinishes(prior[:lanes]) {
+			check([]int{0, 6}, x, []int{0, 1, 2, 3, 4, 5}, w, prior, 1, acc, fin)
+		}
+	}
+	if ran == 0 {
+		t.Fatalf("the %v kernel of %d lanes never ran", f, lanes)
 	}
 }
 
@@ -172,21 +189,18 @@ func FuzzConvTiles6(f *testing.F) {
 		ran := false
 		for _, fam := range cpufeat.Available() {
 			restore := cpufeat.Use(fam)
-			lanes := tileLanes()
-			if lanes == 0 {
-				restore()
-				continue
-			}
-			want, got := slices.Clone(prior), slices.Clone(prior)
-			convTilesGeneric(lanes, offs, x, pos, w, want, stride, tiles, acc, fin)
-			convTiles6(offs, maxOff, x, pos, maxPos, w, got, stride, tiles, acc, fin)
-			restore()
-			ran = true
-			for i, wv := range want {
-				if g := got[i]; math.Float32bits(g) != math.Float32bits(wv) && !(g != g && wv != wv) {
-					t.Fatalf("%v: k %d, %d tiles, acc %v, finish %v: t[%d] = %v, want %v", fam, k, tiles, acc, fin, i, g, wv)
+			for _, lanes := range kernelLanes() {
+				want, got := slices.Clone(prior), slices.Clone(prior)
+				convTilesGeneric(lanes, offs, x, pos, w, want, stride, tiles, acc, fin)
+				convTiles6(lanes, offs, maxOff, x, pos, maxPos, w, got, stride, tiles, acc, fin)
+				ran = true
+				for i, wv := range want {
+					if g := got[i]; math.Float32bits(g) != math.Float32bits(wv) && !(g != g && wv != wv) {
+						t.Fatalf("%v, %d lanes: k %d, %d tiles, acc %v, finish %v: t[%d] = %v, want %v", fam, lanes, k, tiles, acc, fin, i, g, wv)
+					}
 				}
 			}
+			restore()
 		}
 		if !ran {
 			t.Skip("no kernel")

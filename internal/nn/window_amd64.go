@@ -543,26 +543,27 @@ func convTile6FinishAVX512(k int, offs []int, x []float32, pos []int, w, t []flo
 func convTile6AVX512(k int, offs []int, x []float32, pos []int, w, t []float32, stride, tiles int, acc bool)
 
 // tileLanes returns the output channels of the kernel of convolutions of
-// few output channels of cpufeat.Selected (convTiles6): 16 for AVX2, 32
-// for AVX-512, 0 for none.
-func tileLanes() int {
-	switch cpufeat.Selected {
-	case cpufeat.AVX512:
+// few output channels (convTiles6) that takes rows output channels per
+// group under cpufeat.Selected: 32 (AVX-512) or 16 (AVX2's kernel, which
+// the AVX-512 family runs for a multiple of 16 that is not one of 32: a
+// first layer's 16 channels, 1.9× the GEMM's 8-row tiles), 0 for none.
+func tileLanes(rows int) int {
+	switch f := cpufeat.Selected; {
+	case f == cpufeat.AVX512 && rows%32 == 0:
 		return 32
-	case cpufeat.AVX2:
+	case (f == cpufeat.AVX512 || f == cpufeat.AVX2) && rows%16 == 0:
 		return 16
 	}
 	return 0
 }
 
-// convTiles6 computes convTilesGeneric with tileLanes() lanes (which must
-// not be 0) by its kernel; maxOff is at least the largest of offs, maxPos
-// of pos[:6·tiles]: the bounds checked.
-func convTiles6(offs []int, maxOff int, x []float32, pos []int, maxPos int, w, t []float32, stride, tiles int, acc bool, fin *tileFinish) {
+// convTiles6 computes convTilesGeneric with lanes lanes (16 or 32, as
+// tileLanes gives them) by its kernel; maxOff is at least the largest of
+// offs, maxPos of pos[:6·tiles]: the bounds checked.
+func convTiles6(lanes int, offs []int, maxOff int, x []float32, pos []int, maxPos int, w, t []float32, stride, tiles int, acc bool, fin *tileFinish) {
 	if tiles == 0 {
 		return
 	}
-	lanes := tileLanes()
 	_, _, _, _ = x[maxOff+maxPos], pos[6*tiles-1], w[:lanes*len(offs)], t[(lanes/8-1)*stride+48*tiles-1]
 	if stride < 48*tiles {
 		panic("nn: convTiles6's buffers overlap")

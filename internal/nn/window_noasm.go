@@ -33,10 +33,10 @@ func winoOut([]float32, int, []float32, int, int) bool { return false }
 
 // tileLanes is 0: no kernel of convolutions of few output channels
 // here, the GEMM computes them.
-func tileLanes() int { return 0 }
+func tileLanes(int) int { return 0 }
 
 // convTiles6 has no kernel here (tileLanes).
-func convTiles6([]int, int, []float32, []int, int, []float32, []float32, int, int, bool, *tileFinish) {
+func convTiles6(int, []int, int, []float32, []int, int, []float32, []float32, int, int, bool, *tileFinish) {
 }
 
 // scatter8 sets dst[j·ldd + q] = src[8q + j] for j < 8 and q < n (the

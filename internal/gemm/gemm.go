@@ -53,8 +53,14 @@ const (
 // took as long on two goroutines as on one, a 96×3136×24 one (a
 // MobileNetV2 1×1 convolution) 1.15× less, 256³ 1.4× less; batch-1 runs
 // on two threads gained 23-28% (mobilenet_v2, efficientnet_b0) and 15%
-// (the encoder) from 2^24 to 2^21.
+// (the encoder) from 2^24 to 2^21. A product of fewer than gemvRows rows
+// counts as gemvRows: it streams its n·k weights from memory for few
+// multiply-adds each (a classifier at batch 1, 1×1280×1000, took 0.25 ms
+// on one goroutine, 0.13 on two).
 var parallelWork = float64(1 << 21) // a variable for the tests
+
+// gemvRows is the fewest rows a product's work counts (parallelWork).
+const gemvRows = 8
 
 // Sgemm computes C = op(A)·op(B), or C += op(A)·op(B) when accumulate is
 // true, on row-major float32 matrices. op(A) is m×k: A itself (m×k, row
@@ -142,7 +148,7 @@ func Gemm(p *Params) {
 	if threads <= 0 {
 		threads = runtime.GOMAXPROCS(0)
 	}
-	w := int(min(float64(threads), float64(m)*float64(n)*float64(p.K)/parallelWork))
+	w := int(min(float64(threads), float64(max(m, gemvRows))*float64(n)*float64(p.K)/parallelWork))
 	if w <= 1 {
 		g.run(0, m, 0, n)
 		return

@@ -77,12 +77,16 @@ type benchModelsResult struct {
 }
 
 // kernelFamily names the kernel family our runs take on this CPU
-// (cpufeat.Selected), "+vnni" where the int8 kernels have AVX-512 VNNI:
-// a table measured on AVX2 alone is not one measured with AVX-512.
+// (cpufeat.Selected), "+vnni" where the int8 kernels have AVX-512 VNNI
+// and "+avxvnni" where they have AVX-VNNI: a table measured on AVX2 alone
+// is not one measured with AVX-512.
 func kernelFamily() string {
 	k := cpufeat.Selected.String()
-	if cpufeat.AVX512VNNI {
+	switch {
+	case cpufeat.Selected == cpufeat.AVX512 && cpufeat.AVX512VNNI:
 		k += "+vnni"
+	case cpufeat.Selected == cpufeat.AVX2 && cpufeat.AVXVNNI:
+		k += "+avxvnni"
 	}
 	return k
 }

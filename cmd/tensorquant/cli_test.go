@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/tensorquant/tensorquant/data/digits"
+	"github.com/tensorquant/tensorquant/internal/qgemm"
 	"github.com/tensorquant/tensorquant/internal/testkit/conformance"
 	"github.com/tensorquant/tensorquant/internal/testkit/exttool"
 	"github.com/tensorquant/tensorquant/npy"
@@ -466,7 +467,7 @@ func TestExportAndVersionCommands(t *testing.T) {
 	}
 	out, _, code = tq(t, dir, "version")
 	lines := strings.Split(strings.TrimSpace(out), "\n")
-	if code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[0], "tensorquant ") || !strings.HasPrefix(lines[2], "kernels     fakequant=") {
+	if code != 0 || len(lines) != 4 || !strings.HasPrefix(lines[0], "tensorquant ") || !strings.HasPrefix(lines[2], "kernels     fakequant=") || !strings.Contains(lines[2], " int8="+qgemm.Implementation()) {
 		t.Errorf("version: exit %d\n%s", code, out)
 	}
 }

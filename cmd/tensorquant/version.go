@@ -10,6 +10,7 @@ import (
 	"github.com/tensorquant/tensorquant/fakequant"
 	"github.com/tensorquant/tensorquant/histogram"
 	"github.com/tensorquant/tensorquant/internal/cpufeat"
+	"github.com/tensorquant/tensorquant/internal/qgemm"
 	"github.com/tensorquant/tensorquant/reduce"
 )
 
@@ -31,7 +32,7 @@ func runVersion(args []string, stdout, _ io.Writer) error {
 	}
 	fmt.Fprintf(stdout, "tensorquant %s\n", version)
 	fmt.Fprintf(stdout, "go          %s %s/%s\n", runtime.Version(), runtime.GOOS, runtime.GOARCH)
-	fmt.Fprintf(stdout, "kernels     fakequant=%s reduce=%s histogram=%s\n", fakequant.Implementation(), reduce.Implementation(), histogram.Implementation())
+	fmt.Fprintf(stdout, "kernels     fakequant=%s reduce=%s histogram=%s int8=%s\n", fakequant.Implementation(), reduce.Implementation(), histogram.Implementation(), qgemm.Implementation())
 	fmt.Fprintf(stdout, "cpu         %s\n", strings.Join(avail, " "))
 	return nil
 }

@@ -61,6 +61,12 @@ func TestTransposedReads(t *testing.T) {
 		{"quantize to int8", map[string]*Tensor{"x": codes(3, 4, 2, 20)}, map[string]*Tensor{"sc": f32(nil, 0.05), "zp": i8(nil, -3)},
 			[]onnx.Node{node("Transpose", "t", []string{"x"}, []string{"t"}, perm(1, 2, 0, 3)), node("QuantizeLinear", "q", []string{"t", "sc", "zp"}, []string{"out"})},
 			[]string{"TransposedQuantizeLinear"}, nil},
+		{"no elements", map[string]*Tensor{"x": randF32(rng, 3, 0, 8), "y": randF32(rng, 0, 3, 8)}, map[string]*Tensor{"sc": f32(nil, 0.1)},
+			[]onnx.Node{
+				node("Transpose", "t", []string{"x"}, []string{"t"}, perm(1, 0, 2)), node("Add", "a", []string{"t", "y"}, []string{"a"}),
+				node("Transpose", "u", []string{"a"}, []string{"u"}, perm(1, 0, 2)), node("QuantizeLinear", "q", []string{"u", "sc"}, []string{"out"}),
+			},
+			[]string{"TransposedAdd", "TransposedQuantizeLinear"}, map[string]int{"x": 1, "y": 0}},
 		{"the last axis moves", map[string]*Tensor{"x": randF32(rng, 3, 4), "y": randF32(rng, 4, 3)}, nil,
 			[]onnx.Node{node("Transpose", "t", []string{"x"}, []string{"t"}, perm(1, 0)), node("Add", "a", []string{"t", "y"}, []string{"out"})},
 			[]string{"Transpose", "Add"}, nil},

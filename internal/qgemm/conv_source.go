@@ -34,6 +34,7 @@ func newConvSource(in *padded, c Conv, g int, w *Weights) *convSource {
 // setTaps sets the taps' offsets, and the pointers': the taps', or
 // with perRow the kernel rows' first taps'.
 func (s *convSource) setTaps(c Conv, perRow bool) {
+	s.tapPix = make([]int, 0, c.KH*c.KW)
 	for i := range c.KH {
 		for j := range c.KW {
 			s.tapPix = append(s.tapPix, i*c.DilationH*s.in.wp+j*c.DilationW)
@@ -41,13 +42,14 @@ func (s *convSource) setTaps(c Conv, perRow bool) {
 	}
 	ptrPix := s.tapPix
 	if perRow {
-		ptrPix = nil
+		ptrPix = make([]int, 0, c.KH)
 		for i := range c.KH {
 			ptrPix = append(ptrPix, i*c.DilationH*s.in.wp)
 		}
 	}
-	for _, d := range ptrPix {
-		s.ptrOff = append(s.ptrOff, d*s.in.c*s.in.es)
+	s.ptrOff = make([]int, len(ptrPix))
+	for i, d := range ptrPix {
+		s.ptrOff[i] = d * s.in.c * s.in.es
 	}
 }
 

@@ -1,6 +1,14 @@
 package qgemm
 
-import "github.com/tensorquant/tensorquant/internal/cpufeat"
+import (
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"unsafe"
+
+	"github.com/tensorquant/tensorquant/internal/cpufeat"
+)
 
 // family is one set of micro-kernels: a cpufeat family, refined by the
 // extensions it has.
@@ -80,11 +88,52 @@ const (
 	maxNR = 64
 )
 
-// avxVNNIProbed, when a test sets it, makes famAVXVNNI supported on a CPU
-// whose CPUID does not report AVX-VNNI but which runs its kernels (a
-// virtual machine may hide the feature of its host): the tests set it after
-// a child process ran one of them without faulting.
+// avxVNNIProbed, set by AllowAVXVNNI, makes famAVXVNNI supported on a
+// CPU whose CPUID does not report AVX-VNNI but which runs its kernels (a
+// virtual machine may hide the feature of its host).
 var avxVNNIProbed bool
+
+// HiddenAVXVNNI reports whether the AVX-VNNI family is not supported here
+// only because the CPU does not report AVX-VNNI: this build has its
+// kernels, the AVX2 family is on, and GODEBUG does not switch the
+// extension off. Tests then run ProbeAVXVNNI in a child process
+// (internal/testkit/childprobe) and, if it does not fault, AllowAVXVNNI.
+func HiddenAVXVNNI() bool {
+	return hasAsm && runtime.GOARCH == "amd64" && cpufeat.Supported(cpufeat.AVX2) && !cpufeat.AVXVNNI &&
+		!strings.Contains(os.Getenv("GODEBUG"), "avxvnni")
+}
+
+// ProbeAVXVNNI runs the AVX-VNNI family's kernel of 6 rows once on fixed
+// operands and reports whether its sums are the generic code's. It is
+// for tests, in a child process: on a CPU without the instruction the
+// kernel faults and ends the process.
+func ProbeAVXVNNI() bool {
+	g := geometries[famAVXVNNI]
+	const c4 = 8
+	rows := make([][]byte, g.mr)
+	ind := make([]unsafe.Pointer, g.mr)
+	for r := range rows {
+		rows[r] = make([]byte, 4*c4)
+		for i := range rows[r] {
+			rows[r][i] = byte(37*r + 11*i + 200)
+		}
+		ind[r] = unsafe.Pointer(&rows[r][0])
+	}
+	w := make([]int8, 4*c4*g.nr)
+	for i := range w {
+		w[i] = int8(29*i - 100)
+	}
+	got, want := make([]int32, g.mr*g.nr), make([]int32, g.mr*g.nr)
+	dot(famAVXVNNI, g.mr, 1, c4, ind, w, got)
+	dotGeneric(g, 1, c4, ind, w, want)
+	return slices.Equal(got, want)
+}
+
+// AllowAVXVNNI makes the AVX-VNNI family supported (Families, Use) on a
+// CPU that does not report AVX-VNNI, for the tests of this package and of
+// its callers once ProbeAVXVNNI has run in a child process without
+// faulting. It must not be called while other goroutines pack.
+func AllowAVXVNNI() { avxVNNIProbed = true }
 
 // override, when a test sets it (useFamily), replaces the selected family.
 var override *family

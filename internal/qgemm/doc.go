@@ -152,6 +152,7 @@
 // cpu.asimddp=off reach the fallbacks on a machine that has the
 // extensions; the purego build tag runs the generic Go code, which is the
 // specification. A virtual machine may hide AVX-VNNI from CPUID on a host
-// that has it: the package's tests then find out in a child process
-// whether the kernels run, and test them as a family if they do.
+// that has it: the package's tests and the fuzz targets then find out in
+// a child process whether the kernels run (HiddenAVXVNNI, ProbeAVXVNNI),
+// and test them as a family if they do (AllowAVXVNNI).
 package qgemm

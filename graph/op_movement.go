@@ -83,11 +83,18 @@ func (o *transposeOp) Infer(in []*Info) ([]*Info, error) {
 	if err != nil {
 		return nil, err
 	}
-	shape := make([]Dim, len(p))
-	for i, a := range p {
-		shape[i] = in[0].Shape[a]
+	return []*Info{withElems(info(in[0].DType, permuted(p, in[0].Shape)), elemsOf(in[0]))}, nil
+}
+
+// permuted returns s with its elements in the order of perm (a
+// Transpose's output dimensions for input dimensions s): element i is
+// s[perm[i]].
+func permuted[D any](perm []int, s []D) []D {
+	out := make([]D, len(perm))
+	for i, a := range perm {
+		out[i] = s[a]
 	}
-	return []*Info{withElems(info(in[0].DType, shape), elemsOf(in[0]))}, nil
+	return out
 }
 
 func (o *transposeOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
@@ -99,11 +106,7 @@ func (o *transposeOp) Run(ctx *Ctx, in []*Tensor) ([]*Tensor, error) {
 	if err != nil {
 		return nil, err
 	}
-	st := contiguous(x.Shape).strides
-	shape, strides := make([]int, len(p)), make([]int, len(p))
-	for i, a := range p {
-		shape[i], strides[i] = x.Shape[a], st[a]
-	}
+	shape, strides := permuted(p, x.Shape), permuted(p, contiguous(x.Shape).strides)
 	if keepsOrder(x.Shape, p) {
 		// Only axes of size 1 move (an encoder's batch of one between
 		// [B, S, E] and [S, B, E]): the elements keep their order.

@@ -500,17 +500,13 @@ type shapeOp struct {
 // dims returns the input's dimensions as the op sees them: permuted by
 // perm when it is set and fits the rank (else nil).
 func dims[D any](o *shapeOp, shape []D) []D {
-	if o.perm == nil {
+	switch {
+	case o.perm == nil:
 		return shape
-	}
-	if len(o.perm) != len(shape) {
+	case len(o.perm) != len(shape):
 		return nil
 	}
-	out := make([]D, len(shape))
-	for i, a := range o.perm {
-		out[i] = shape[a]
-	}
-	return out
+	return permuted(o.perm, shape)
 }
 
 // bounds returns the clamped [start, end) for rank r.

@@ -34,15 +34,6 @@ type transposedOp struct {
 	perm  []int
 }
 
-// permuted returns the Transpose's output shape for an input of shape s.
-func permuted[D any](perm []int, s []D) []D {
-	out := make([]D, len(perm))
-	for i, a := range perm {
-		out[i] = s[a]
-	}
-	return out
-}
-
 func (o *transposedOp) Infer(in []*Info) ([]*Info, error) {
 	if len(in) <= o.input || in[o.input] == nil || in[o.input].Rank() != len(o.perm) {
 		return nil, fmt.Errorf("input %d: want rank %d", o.input, len(o.perm))
@@ -225,9 +216,8 @@ func transposedInput(r *Rewriter, n *Node, value string) int {
 		if o.dequant || o.block != 0 || input != 0 || !onnxOp(n, "QuantizeLinear") {
 			return -1
 		}
-		scale, y := r.Info(n.Inputs[1]), r.Info(n.Outputs[0])
-		if scale == nil || y == nil || scale.Rank() > 1 || scale.Rank() == 1 && scale.Shape[0].Size != 1 ||
-			y.DType != onnx.Int8 && y.DType != onnx.Uint8 {
+		y := r.Info(n.Outputs[0])
+		if !oneElement(r.Info(n.Inputs[1])) || y == nil || y.DType != onnx.Int8 && y.DType != onnx.Uint8 {
 			return -1
 		}
 		return input

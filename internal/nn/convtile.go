@@ -6,11 +6,12 @@ import (
 )
 
 // Convolutions of 16, 32, 48 or 64 output channels per group (a
-// network's first layers, small CNNs) read their im2col
-// columns straight from the phase buffer (see columns) instead of the
-// GEMM's packed panels: convTiles6 computes 6 positions × 16 output channels (AVX2, and
-// AVX-512 for 16 or 48 channels) or × 32 (AVX-512) at a time, each position's input broadcast from the
-// phase buffer, each output channel's weights one lane of a vector. The
+// network's first layers, small CNNs) read their im2col columns straight
+// from the phase buffer (see columns) instead of the GEMM's packed
+// panels: convTiles6 computes 6 positions × 16 output channels (AVX2,
+// and AVX-512 for 16 or 48 channels) or × 32 (AVX-512) at a time, each
+// position's input broadcast from the phase buffer, each output
+// channel's weights one lane of a vector. The
 // GEMM would spend its packing of the columns on few rows of weights,
 // and its 6-row tiles of weights fit 16 or 32 channels badly (18 or 36
 // rows); at 64 channels the two are within 10% (the tiles ahead). The
